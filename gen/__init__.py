@@ -1,0 +1,1 @@
+"""Generator: config schema, physical derivation, Verilog emission, CLI."""

@@ -1,0 +1,150 @@
+"""Load, override, default-fill and validate a YAML config.
+
+Every problem becomes one line naming the key path, the value and what is
+allowed; :class:`ConfigError` carries all of them so the CLI prints them
+together and exits 2.
+"""
+
+import copy
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from .schema import SCHEMA
+
+__all__ = ["ConfigError", "Config", "load_config", "parse_override", "config_from_dict"]
+
+
+class ConfigError(Exception):
+    """One or more configuration problems, one message per problem."""
+
+    def __init__(self, problems):
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class Config:
+    """Validated config: attribute access by section (``cfg.router.vcs``).
+
+    ``cfg.raw`` is the complete, default-filled dict (what manifests record).
+    """
+
+    def __init__(self, raw):
+        self.raw = raw
+        for key, value in raw.items():
+            setattr(self, key, _Section(value) if isinstance(value, dict) else value)
+
+    def __repr__(self):
+        return f"Config({self.raw.get('name')!r})"
+
+
+class _Section:
+    def __init__(self, d):
+        self.__dict__.update(d)
+
+    def __repr__(self):
+        return f"Section({self.__dict__!r})"
+
+
+def _fill_defaults(schema, value):
+    if schema.get("type") == "object" and isinstance(value, dict):
+        for key, sub in schema.get("properties", {}).items():
+            if key not in value and "default" in sub:
+                value[key] = copy.deepcopy(sub["default"])
+            if key in value:
+                value[key] = _fill_defaults(sub, value[key])
+    return value
+
+
+def _path(parts):
+    return ".".join(str(p) for p in parts) or "<top>"
+
+
+def _describe(schema):
+    if "enum" in schema:
+        return "one of " + ", ".join(repr(v) for v in schema["enum"])
+    kinds = schema.get("type")
+    kinds = [kinds] if isinstance(kinds, str) else list(kinds or [])
+    bits = []
+    if "minimum" in schema:
+        bits.append(f">= {schema['minimum']}")
+    if "exclusiveMinimum" in schema:
+        bits.append(f"> {schema['exclusiveMinimum']}")
+    if "maximum" in schema:
+        bits.append(f"<= {schema['maximum']}")
+    return " or ".join(kinds) + (" " + " and ".join(bits) if bits else "")
+
+
+def _schema_errors(raw):
+    validator = jsonschema.Draft202012Validator(SCHEMA)
+    problems = []
+    for err in sorted(validator.iter_errors(raw), key=lambda e: list(map(str, e.absolute_path))):
+        path = list(err.absolute_path)
+        if err.validator == "additionalProperties":
+            allowed = sorted(err.schema.get("properties", {}))
+            extra = sorted(set(err.instance) - set(allowed))
+            for key in extra:
+                problems.append(f"{_path(path + [key])}: unknown key (allowed: {', '.join(allowed)})")
+        elif err.validator == "type" and err.schema.get("type") == "object":
+            problems.append(f"{_path(path)}: {err.instance!r} is not allowed: must be a mapping")
+        else:
+            problems.append(f"{_path(path)}: {err.instance!r} is not allowed: "
+                            f"must be {_describe(err.schema)}")
+    return problems
+
+
+def parse_override(text):
+    """``'router.vcs=2'`` -> ``(['router', 'vcs'], 2)``; the value is parsed as YAML."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError([f"override {text!r}: expected KEY.PATH=VALUE, e.g. router.vcs=2"])
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else None
+    except yaml.YAMLError as exc:
+        raise ConfigError([f"override {key}: cannot parse value {value!r} ({exc.problem})"])
+    return key.strip().split("."), parsed
+
+
+def _apply_override(raw, path, value):
+    node = raw
+    for depth, part in enumerate(path[:-1]):
+        if not isinstance(node.get(part, {}), dict):
+            raise ConfigError([f"override {_path(path)}: {_path(path[:depth + 1])} is not a section"])
+        node = node.setdefault(part, {})
+    node[path[-1]] = value
+
+
+def config_from_dict(raw, overrides=()):
+    """Validate a config dict (plus ``-s`` overrides) -> :class:`Config`."""
+    raw = copy.deepcopy(raw) if raw is not None else {}
+    if not isinstance(raw, dict):
+        raise ConfigError([f"<top>: {raw!r} is not allowed: must be a mapping of sections"])
+    for text in overrides:
+        _apply_override(raw, *parse_override(text))
+    problems = _schema_errors(raw)
+    if problems:
+        raise ConfigError(problems)
+    raw = _fill_defaults(SCHEMA, raw)
+    cfg = Config(raw)
+    from .derive import consistency_problems   # derivation needs a schema-valid config
+    problems = consistency_problems(cfg)
+    if problems:
+        raise ConfigError(problems)
+    return cfg
+
+
+def load_config(path, overrides=()):
+    """Read a YAML file -> validated :class:`Config`."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError([f"config {str(path)!r}: cannot read ({exc.strerror})"])
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError([f"config {str(path)!r}{where}: invalid YAML ({getattr(exc, 'problem', exc)})"])
+    return config_from_dict(raw, overrides)

@@ -1,0 +1,264 @@
+"""Physical derivation (DESIGN.md section 3): clock + wire -> reach -> pitch ->
+mesh shape, link pipelining, die and tile totals, die-to-die link.
+
+Every quantity is a plain number in a nested dict so the report, the JSON and
+the generators read the same values.
+"""
+
+import math
+
+from rtl.packet import PacketFormat, coord_bits_for
+
+__all__ = ["derive", "consistency_problems", "credit_round_trip", "PUBLISHED_D1",
+           "format_report", "bakoglu_ps_per_mm"]
+
+# Published figures (Hot Chips 34; IEEE Micro 43(3)) the d1 preset is compared with.
+PUBLISHED_D1 = {
+    "die.nodes": 354,
+    "die.peak_bf16_tflops": 362.0,
+    "die.peak_fp32_tflops": 22.6,
+    "die.sram_mb": 440.0,
+    "die.bisection_tbps": 10.0,
+    "die.offdie_tbps_per_edge": 2.0,
+    "tile.dies": 25,
+    "tile.peak_bf16_pflops": 9.0,
+    "tile.sram_gb": 11.0,
+    "tile.offtile_tbps_per_edge": 9.0,
+}
+
+# Bakoglu's optimally repeated RC line: per-unit-length delay
+#   0.7 R0 c / h + 0.7 R0 C0 / s + 0.4 r c s + 0.7 r h C0
+# minimised over repeater size h and spacing s.
+_ELMORE_DRIVER = 0.7
+_ELMORE_WIRE = 0.4
+
+
+def bakoglu_ps_per_mm(r_ohm_per_mm, c_ff_per_mm, r_drv_ohm, c_in_ff):
+    """Optimal repeated-wire delay (ps/mm), repeater spacing (mm) and size (x minimum)."""
+    r, c, r0, c0 = r_ohm_per_mm, c_ff_per_mm, r_drv_ohm, c_in_ff
+    h = math.sqrt(r0 * c / (r * c0))
+    s = math.sqrt(_ELMORE_DRIVER * r0 * c0 / (_ELMORE_WIRE * r * c))
+    fs_per_mm = (_ELMORE_DRIVER * r0 * c / h + _ELMORE_DRIVER * r0 * c0 / s
+                 + _ELMORE_WIRE * r * c * s + _ELMORE_DRIVER * r * h * c0)   # ohm * fF = fs
+    return fs_per_mm / 1000.0, s, h
+
+
+def credit_round_trip(pipeline_stages):
+    """Cycles from sending a flit to reusing its credit, as the router implements it.
+
+    1 cycle for the flit on the (registered) link, 1 for the registered credit
+    return, 1 for the counter update, plus one cycle each way per link pipeline
+    register. A VC streams at full rate iff its buffer holds this many flits.
+    """
+    return 3 + 2 * pipeline_stages
+
+
+def _eps_floor(x):
+    return math.floor(x + 1e-9)
+
+
+def _eps_ceil(x):
+    return math.ceil(x - 1e-9)
+
+
+def derive(cfg):
+    """Config -> nested dict of derived quantities (see ``format_report``)."""
+    clk, wire, node, die, rt, dl, tile = (cfg.clock, cfg.wire, cfg.node, cfg.die, cfg.router,
+                                          cfg.dielink, cfg.tile)
+    period_ps = 1000.0 / clk.f_ghz
+    t_flop = clk.t_clk_q_ps + clk.t_setup_ps + clk.t_skew_ps
+    t_wire = period_ps - t_flop - clk.t_router_ps
+    w = {"model": wire.model}
+    if wire.model == "rc":
+        ps_per_mm, spacing, size = bakoglu_ps_per_mm(wire.r_ohm_per_mm, wire.c_ff_per_mm,
+                                                     wire.r_drv_ohm, wire.c_in_ff)
+        w.update(repeater_spacing_mm=spacing, repeater_size=size)
+    else:
+        ps_per_mm = wire.ps_per_mm
+    w["ps_per_mm"] = ps_per_mm
+    reach = t_wire / ps_per_mm if t_wire > 0 else 0.0
+    pitch = node.pitch_mm if node.pitch_mm is not None else reach
+    stages = max(0, _eps_ceil(pitch / reach) - 1) if reach > 0 else 0
+
+    usable = die.edge_mm - 2 * die.io_ring_mm
+    geom = _eps_floor(usable / pitch) if pitch > 0 else 0
+    active_x = geom - die.spare_cols
+    active_y = geom - die.spare_rows
+    nx = die.nodes_x if die.nodes_x is not None else active_x
+    ny = die.nodes_y if die.nodes_y is not None else active_y
+    nodes = max(nx, 0) * max(ny, 0)
+
+    f_hz = clk.f_ghz * 1e9
+    flop_per_cycle_bf16 = 2 * node.matrix_p ** 2 * node.matrix_units
+    link_bytes_per_s = rt.flit_bits / 8 * f_hz
+    bisection_links = min(nx, ny)
+    offdie_tbps = dl.lanes_per_edge * dl.lane_gbps / 8 / 1000
+
+    # die-to-die: each mesh link crossing an edge gets its share of the edge's lanes
+    links_on_edge = max(nx, ny, 1)
+    bits_per_cycle = dl.lanes_per_edge * dl.lane_gbps / clk.f_ghz / links_on_edge
+    ratio_derived = max(1, _eps_ceil(rt.flit_bits / bits_per_cycle))
+    latency_ps = dl.wire_mm * dl.wire_ps_per_mm + dl.phy_latency_ns * 1000
+    latency_derived = _eps_ceil(latency_ps / period_ps)
+    ratio = dl.ratio if dl.ratio is not None else ratio_derived
+    latency = dl.latency if dl.latency is not None else latency_derived
+    dielink_rtt = credit_round_trip(0) + 2 * latency + ratio
+
+    dies = tile.dies_x * tile.dies_y
+    gx, gy = tile.dies_x * nx, tile.dies_y * ny
+    die_link_bytes = link_bytes_per_s / ratio
+
+    def cut(dies_across, links):
+        # a cut between dies is limited by the die links; inside one die by mesh links
+        per_link = die_link_bytes if dies_across > 1 else link_bytes_per_s
+        return 2 * links * per_link / 1e12
+
+    tile_bisection = min(cut(tile.dies_x, tile.dies_y * ny), cut(tile.dies_y, tile.dies_x * nx))
+    coord_bits = coord_bits_for(max(gx, 1), max(gy, 1))
+
+    return {
+        "clock": {"f_ghz": clk.f_ghz, "period_ps": period_ps, "t_flop_ps": t_flop,
+                  "t_router_ps": clk.t_router_ps, "t_wire_ps": t_wire},
+        "wire": w,
+        "node": {"reach_mm": reach, "pitch_mm": pitch, "pitch_forced": node.pitch_mm is not None,
+                 "peak_bf16_gflops": flop_per_cycle_bf16 * f_hz / 1e9,
+                 "peak_fp32_gflops": node.fp32_flops_per_cycle * f_hz / 1e9,
+                 "sram_kb": node.sram_kb},
+        "link": {"pipeline_stages": stages, "hop_cycles": 1 + stages,
+                 "credit_round_trip": credit_round_trip(stages),
+                 "gbytes_per_s": link_bytes_per_s / 1e9},
+        "die": {"usable_edge_mm": usable, "geometric_nodes_per_edge": geom,
+                "nodes_x": nx, "nodes_y": ny, "nodes": nodes,
+                "shape_overridden": die.nodes_x is not None or die.nodes_y is not None,
+                "peak_bf16_tflops": nodes * flop_per_cycle_bf16 * f_hz / 1e12,
+                "peak_fp32_tflops": nodes * node.fp32_flops_per_cycle * f_hz / 1e12,
+                "sram_mb": nodes * node.sram_kb / 1024,
+                "bisection_links": bisection_links,
+                "bisection_tbps": 2 * bisection_links * link_bytes_per_s / 1e12,
+                "offdie_tbps_per_edge": offdie_tbps},
+        "dielink": {"bits_per_cycle_per_link": bits_per_cycle, "ratio": ratio,
+                    "ratio_derived": ratio_derived, "latency_ps": latency_ps,
+                    "latency": latency, "latency_derived": latency_derived,
+                    "credit_round_trip": dielink_rtt, "buffer_depth": dielink_rtt},
+        "tile": {"dies_x": tile.dies_x, "dies_y": tile.dies_y, "dies": dies,
+                 "mesh_x": gx, "mesh_y": gy, "nodes": gx * gy, "coord_bits": coord_bits,
+                 "peak_bf16_pflops": dies * nodes * flop_per_cycle_bf16 * f_hz / 1e15,
+                 "sram_gb": dies * nodes * node.sram_kb / 1024 / 1024,
+                 "bisection_tbps": tile_bisection,
+                 "offtile_tbps_per_edge": max(tile.dies_x, tile.dies_y) * offdie_tbps},
+    }
+
+
+def consistency_problems(cfg):
+    """Cross-key checks the schema cannot express; one message per problem."""
+    problems = []
+    d = derive(cfg)
+    clk = d["clock"]
+    if clk["t_wire_ps"] <= 0:
+        limit = clk["period_ps"] - clk["t_flop_ps"]
+        problems.append(
+            f"clock.t_router_ps: {cfg.clock.t_router_ps} is not allowed: with flop overhead "
+            f"{clk['t_flop_ps']:g} ps it leaves no wire time in the {clk['period_ps']:g} ps "
+            f"cycle (must be < {limit:g})")
+        return problems
+    die = d["die"]
+    if die["geometric_nodes_per_edge"] < 1:
+        problems.append(
+            f"die.edge_mm: {cfg.die.edge_mm} is not allowed: the usable edge "
+            f"{die['usable_edge_mm']:.3g} mm fits no node of pitch {d['node']['pitch_mm']:.3g} mm")
+    for key, axis in (("spare_cols", "nodes_x"), ("spare_rows", "nodes_y")):
+        if cfg.die.__dict__[axis] is None and die[axis] < 1:
+            problems.append(
+                f"die.{key}: {cfg.die.__dict__[key]} is not allowed: must be below the "
+                f"{die['geometric_nodes_per_edge']} nodes that fit on a die edge")
+    if problems:
+        return problems
+    t = d["tile"]
+    need = PacketFormat.min_flit_bits(coord_bits=t["coord_bits"],
+                                      timestamp_bits=cfg.traffic.timestamp_bits)
+    if cfg.router.flit_bits < need:
+        problems.append(
+            f"router.flit_bits: {cfg.router.flit_bits} is not allowed: must be at least {need} "
+            f"to hold the head fields of a {t['mesh_x']}x{t['mesh_y']} mesh "
+            f"({t['coord_bits']}-bit coordinates, {cfg.traffic.timestamp_bits}-bit timestamps)")
+    rtt = d["link"]["credit_round_trip"]
+    if cfg.router.buffer_depth < rtt and not cfg.router.allow_shallow_buffers:
+        problems.append(
+            f"router.buffer_depth: {cfg.router.buffer_depth} is not allowed: the credit round "
+            f"trip is {rtt} cycles ({d['link']['pipeline_stages']} link pipeline stages), so a "
+            f"VC needs at least {rtt} flits for full link rate "
+            f"(or set router.allow_shallow_buffers: true)")
+    return problems
+
+
+def _flatten(d, prefix=""):
+    out = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "."))
+        else:
+            out[key] = v
+    return out
+
+
+def format_report(cfg, d, compare=None):
+    """Readable derivation report; ``compare`` (default: the d1 preset) adds published D1."""
+    if compare is None:
+        compare = cfg.name == "d1"
+    c, w, n, l, die, dl, t = (d["clock"], d["wire"], d["node"], d["link"], d["die"],
+                              d["dielink"], d["tile"])
+    lines = [f"Physical derivation: {cfg.name}", ""]
+    lines.append("clock and wire")
+    lines.append(f"  f_clk {c['f_ghz']:g} GHz -> cycle {c['period_ps']:.1f} ps; flop overhead "
+                 f"{c['t_flop_ps']:.1f} ps; router logic {c['t_router_ps']:.1f} ps")
+    lines.append(f"  time left for the wire   {c['t_wire_ps']:.1f} ps")
+    if w["model"] == "rc":
+        lines.append(f"  wire (RC, Bakoglu)       {w['ps_per_mm']:.1f} ps/mm with repeaters every "
+                     f"{w['repeater_spacing_mm']:.3f} mm, {w['repeater_size']:.0f}x minimum size")
+    else:
+        lines.append(f"  wire (given)             {w['ps_per_mm']:.1f} ps/mm")
+    lines.append("node and link")
+    lines.append(f"  one-cycle reach          {n['reach_mm']:.3f} mm")
+    lines.append(f"  node pitch               {n['pitch_mm']:.3f} mm"
+                 + (" (forced)" if n["pitch_forced"] else " (= reach)"))
+    lines.append(f"  link pipeline stages     {l['pipeline_stages']} -> {l['hop_cycles']} cycle(s) "
+                 f"per hop; credit round trip {l['credit_round_trip']} cycles")
+    lines.append(f"  link bandwidth           {l['gbytes_per_s']:.1f} GB/s per direction")
+    lines.append(f"  node peak                {n['peak_bf16_gflops']:.1f} GFLOPS BF16, "
+                 f"{n['peak_fp32_gflops']:.1f} GFLOPS FP32, {n['sram_kb']:g} KiB SRAM")
+    lines.append("die")
+    lines.append(f"  usable edge              {die['usable_edge_mm']:.2f} mm -> "
+                 f"{die['geometric_nodes_per_edge']} nodes per edge (geometric)")
+    lines.append(f"  mesh                     {die['nodes_x']} x {die['nodes_y']} = {die['nodes']} "
+                 f"nodes" + (" (overridden)" if die["shape_overridden"] else ""))
+    lines.append(f"  peak                     {die['peak_bf16_tflops']:.1f} TFLOPS BF16, "
+                 f"{die['peak_fp32_tflops']:.2f} TFLOPS FP32")
+    lines.append(f"  SRAM                     {die['sram_mb']:.1f} MB")
+    lines.append(f"  bisection                {die['bisection_tbps']:.2f} TB/s "
+                 f"({die['bisection_links']} links x 2 directions)")
+    lines.append(f"  off-die per edge         {die['offdie_tbps_per_edge']:.2f} TB/s each way")
+    lines.append("die-to-die link")
+    lines.append(f"  lane share per mesh link {dl['bits_per_cycle_per_link']:.1f} bits/cycle -> "
+                 f"ratio {dl['ratio']} cycles/flit (derived {dl['ratio_derived']})")
+    lines.append(f"  latency                  {dl['latency_ps']:.0f} ps -> {dl['latency']} cycles "
+                 f"each way (derived {dl['latency_derived']}); receive buffer "
+                 f"{dl['buffer_depth']} flits")
+    lines.append("tile")
+    lines.append(f"  dies                     {t['dies_x']} x {t['dies_y']} = {t['dies']}; global "
+                 f"mesh {t['mesh_x']} x {t['mesh_y']} ({t['coord_bits']}-bit coordinates)")
+    lines.append(f"  peak                     {t['peak_bf16_pflops']:.3f} PFLOPS BF16; SRAM "
+                 f"{t['sram_gb']:.3f} GB")
+    lines.append(f"  bisection                {t['bisection_tbps']:.2f} TB/s; off-tile per edge "
+                 f"{t['offtile_tbps_per_edge']:.2f} TB/s")
+    if not compare:
+        return "\n".join(lines)
+    lines.append("")
+    lines.append("published D1 / tile vs derived")
+    flat = _flatten(d)
+    lines.append(f"  {'quantity':28s} {'published':>10s} {'derived':>10s} {'delta':>8s}")
+    for key, pub in PUBLISHED_D1.items():
+        got = flat[key]
+        delta = (got - pub) / pub * 100
+        lines.append(f"  {key:28s} {pub:10.4g} {got:10.4g} {delta:+7.1f}%")
+    return "\n".join(lines)

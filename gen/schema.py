@@ -1,0 +1,107 @@
+"""The config schema: every key, its type, range and default, in one place.
+
+Validation is JSON Schema (draft 2020-12) through ``jsonschema``; defaults are
+taken from the ``default`` keyword so a preset only states what it changes.
+"""
+
+__all__ = ["SCHEMA"]
+
+
+def _num(default, minimum=None, maximum=None, exclusive_min=None, desc=""):
+    s = {"type": "number", "default": default, "description": desc}
+    if minimum is not None:
+        s["minimum"] = minimum
+    if maximum is not None:
+        s["maximum"] = maximum
+    if exclusive_min is not None:
+        s["exclusiveMinimum"] = exclusive_min
+    return s
+
+
+def _int(default, minimum=None, maximum=None, desc="", nullable=False):
+    s = {"type": ["integer", "null"] if nullable else "integer", "default": default,
+         "description": desc}
+    if minimum is not None:
+        s["minimum"] = minimum
+    if maximum is not None:
+        s["maximum"] = maximum
+    return s
+
+
+def _obj(props, desc=""):
+    return {"type": "object", "additionalProperties": False, "properties": props,
+            "default": {}, "description": desc}
+
+
+SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "name": {"type": "string", "default": "unnamed", "description": "preset name"},
+        "clock": _obj({
+            "f_ghz": _num(2.0, exclusive_min=0, maximum=20, desc="core clock, GHz"),
+            "t_clk_q_ps": _num(35.0, minimum=0, desc="flop clock-to-q, ps"),
+            "t_setup_ps": _num(25.0, minimum=0, desc="flop setup, ps"),
+            "t_skew_ps": _num(30.0, minimum=0, desc="clock skew + jitter budget, ps"),
+            "t_router_ps": _num(300.0, minimum=0,
+                                desc="router logic in the hop's cycle (route + arbitrate + crossbar), ps"),
+        }),
+        "wire": _obj({
+            "model": {"enum": ["given", "rc"], "default": "rc",
+                      "description": "'given' uses ps_per_mm; 'rc' derives it (Bakoglu optimal repeaters)"},
+            "ps_per_mm": _num(70.0, exclusive_min=0, desc="repeated-wire delay, ps/mm (model: given)"),
+            "r_ohm_per_mm": _num(1500.0, exclusive_min=0, desc="wire resistance, ohm/mm (model: rc)"),
+            "c_ff_per_mm": _num(200.0, exclusive_min=0, desc="wire capacitance, fF/mm (model: rc)"),
+            "r_drv_ohm": _num(2500.0, exclusive_min=0, desc="minimum repeater output resistance, ohm"),
+            "c_in_ff": _num(1.0, exclusive_min=0, desc="minimum repeater input capacitance, fF"),
+        }),
+        "node": _obj({
+            "pitch_mm": {"type": ["number", "null"], "default": None, "exclusiveMinimum": 0,
+                         "description": "force the node pitch (mm); null = one-cycle reach"},
+            "sram_kb": _num(64, exclusive_min=0, desc="scratchpad per node, KiB"),
+            "matrix_p": _int(8, 1, 64, desc="P of the P x P multiply-accumulate array"),
+            "matrix_units": _int(1, 1, 16, desc="matrix units per node (Dojo: 4 x 8x8)"),
+            "fp32_flops_per_cycle": _int(32, 1, 4096, desc="SIMD FP32 FLOP per cycle"),
+        }),
+        "die": _obj({
+            "edge_mm": _num(5.0, exclusive_min=0, desc="die edge (square die), mm"),
+            "io_ring_mm": _num(0.5, minimum=0, desc="I/O ring width on each side, mm"),
+            "spare_rows": _int(0, 0, 64, desc="spare node rows for yield harvesting"),
+            "spare_cols": _int(0, 0, 64, desc="spare node columns for yield harvesting"),
+            "nodes_x": _int(None, 1, 64, nullable=True, desc="override the derived mesh width"),
+            "nodes_y": _int(None, 1, 64, nullable=True, desc="override the derived mesh height"),
+        }),
+        "router": _obj({
+            "flit_bits": _int(64, 16, 2048, desc="flit payload width, bits"),
+            "vcs": _int(2, 1, 4, desc="virtual channels per link"),
+            "buffer_depth": _int(4, 1, 64, desc="input buffer depth per VC, flits"),
+            "routing": {"enum": ["xy", "yx"], "default": "xy",
+                        "description": "dimension-order routing"},
+            "max_packet_flits": _int(8, 1, 255, desc="longest packet, flits"),
+            "allow_shallow_buffers": {"type": "boolean", "default": False,
+                                      "description": "accept buffers shallower than the credit round trip"},
+        }),
+        "dielink": _obj({
+            "wire_mm": _num(2.0, minimum=0, desc="die-to-die wire length on the package, mm"),
+            "wire_ps_per_mm": _num(8.0, minimum=0, desc="package (RDL) wire delay, ps/mm"),
+            "lanes_per_edge": _int(16, 1, 100000, desc="lanes per die edge, each direction"),
+            "lane_gbps": _num(16.0, exclusive_min=0, desc="lane rate, Gb/s"),
+            "phy_latency_ns": _num(2.0, minimum=0, desc="PHY (serialise + deserialise) latency, ns"),
+            "ratio": _int(None, 1, 64, nullable=True, desc="override: core cycles per flit"),
+            "latency": _int(None, 0, 256, nullable=True, desc="override: pipeline cycles each way"),
+        }),
+        "tile": _obj({
+            "dies_x": _int(1, 1, 16, desc="dies across the tile"),
+            "dies_y": _int(1, 1, 16, desc="dies down the tile"),
+        }),
+        "traffic": _obj({
+            "enable": {"type": "boolean", "default": True,
+                       "description": "instantiate a traffic generator and sink per node"},
+            "timestamp_bits": _int(16, 8, 32, desc="timestamp width in head flits"),
+            "histogram_bins": _int(16, 2, 64, desc="latency histogram bins per sink"),
+            "histogram_bin_cycles": _int(4, 1, 1024, desc="latency histogram bin width, cycles"),
+            "source_queue": _int(16, 2, 1024, desc="source queue depth (timestamps)"),
+        }),
+    },
+}

@@ -1,0 +1,63 @@
+"""The credit-based link (DESIGN.md section 4): one signature for every port."""
+
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["LinkSignature", "vc_bits"]
+
+
+def vc_bits(vcs):
+    """Width of the ``vc`` field; at least one bit so every port exists in Verilog."""
+    return max(1, (vcs - 1).bit_length())
+
+
+class LinkSignature(wiring.Signature):
+    """One direction of a link, seen from the sender.
+
+    Members
+    -------
+    valid : Out(1)
+        A flit is on ``data`` this cycle. No backpressure: the sender only
+        asserts it when it holds a credit for ``vc``.
+    last : Out(1)
+        The flit is the tail of its packet (a single-flit packet has it on the head).
+    vc : Out(vc_bits(vcs))
+        Virtual channel of the flit.
+    data : Out(flit_bits)
+        Flit payload.
+    credit : In(vcs)
+        One bit per VC, pulsed for one cycle when the receiver frees a slot of that VC.
+    """
+
+    def __init__(self, *, flit_bits, vcs):
+        if not isinstance(flit_bits, int) or flit_bits < 1:
+            raise ValueError(f"flit_bits must be a positive integer, not {flit_bits!r}")
+        if not isinstance(vcs, int) or not 1 <= vcs <= 4:
+            raise ValueError(f"vcs must be an integer in 1..4, not {vcs!r}")
+        self._flit_bits = flit_bits
+        self._vcs = vcs
+        super().__init__({
+            "valid": Out(1),
+            "last": Out(1),
+            "vc": Out(vc_bits(vcs)),
+            "data": Out(flit_bits),
+            "credit": In(vcs),
+        })
+
+    @property
+    def flit_bits(self):
+        return self._flit_bits
+
+    @property
+    def vcs(self):
+        return self._vcs
+
+    def __eq__(self, other):
+        return (isinstance(other, LinkSignature) and other.flit_bits == self.flit_bits
+                and other.vcs == self.vcs)
+
+    def __hash__(self):
+        return hash((LinkSignature, self._flit_bits, self._vcs))
+
+    def __repr__(self):
+        return f"LinkSignature(flit_bits={self._flit_bits}, vcs={self._vcs})"

@@ -1,0 +1,1 @@
+"""Simulator runners (Icarus, Verilator), sweeps, reports and plots."""

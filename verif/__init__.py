@@ -1,0 +1,1 @@
+"""Golden models, cocotb testbenches, drivers, monitors and scoreboards."""
