@@ -73,7 +73,10 @@ def _describe(schema):
         bits.append(f"> {schema['exclusiveMinimum']}")
     if "maximum" in schema:
         bits.append(f"<= {schema['maximum']}")
-    return " or ".join(kinds) + (" " + " and ".join(bits) if bits else "")
+    names = {"integer": "an integer", "number": "a number", "boolean": "true or false",
+             "string": "a string", "null": "null", "object": "a mapping"}
+    kinds = sorted(kinds, key=lambda k: k != "null")          # "null or an integer >= 1"
+    return " or ".join(names.get(k, k) for k in kinds) + (" " + " and ".join(bits) if bits else "")
 
 
 def _schema_errors(raw):

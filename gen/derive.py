@@ -167,7 +167,7 @@ def consistency_problems(cfg):
             f"die.edge_mm: {cfg.die.edge_mm} is not allowed: the usable edge "
             f"{die['usable_edge_mm']:.3g} mm fits no node of pitch {d['node']['pitch_mm']:.3g} mm")
     for key, axis in (("spare_cols", "nodes_x"), ("spare_rows", "nodes_y")):
-        if cfg.die.__dict__[axis] is None and die[axis] < 1:
+        if not problems and cfg.die.__dict__[axis] is None and die[axis] < 1:
             problems.append(
                 f"die.{key}: {cfg.die.__dict__[key]} is not allowed: must be below the "
                 f"{die['geometric_nodes_per_edge']} nodes that fit on a die edge")

@@ -1,0 +1,16 @@
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIGS = ROOT / "configs"
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+@pytest.fixture
+def base_raw():
+    """A small, valid config dict built on the default preset."""
+    import yaml
+    return yaml.safe_load((CONFIGS / "default.yaml").read_text())

@@ -1,0 +1,133 @@
+"""Physical derivation on hand-computed cases."""
+
+import math
+
+import pytest
+
+from gen.config import config_from_dict
+from gen.derive import bakoglu_ps_per_mm, credit_round_trip, derive
+from tests.conftest import CONFIGS
+from gen.config import load_config
+
+# 1 GHz, 100 ps flop overhead, 400 ps router -> 500 ps of wire; 100 ps/mm -> 5 mm reach
+HAND = {
+    "name": "hand",
+    "clock": {"f_ghz": 1.0, "t_clk_q_ps": 50, "t_setup_ps": 30, "t_skew_ps": 20, "t_router_ps": 400},
+    "wire": {"model": "given", "ps_per_mm": 100},
+    "node": {"sram_kb": 256, "matrix_p": 4, "matrix_units": 1, "fp32_flops_per_cycle": 16},
+    "die": {"edge_mm": 31, "io_ring_mm": 0.5},
+    "router": {"flit_bits": 128, "vcs": 2, "buffer_depth": 8},
+    "dielink": {"lanes_per_edge": 12, "lane_gbps": 8, "wire_mm": 10, "wire_ps_per_mm": 10,
+                "phy_latency_ns": 2.0},
+    "tile": {"dies_x": 2, "dies_y": 3},
+}
+
+
+def hand(**sections):
+    raw = {k: dict(v) if isinstance(v, dict) else v for k, v in HAND.items()}
+    for sec, vals in sections.items():
+        raw[sec].update(vals)
+    return derive(config_from_dict(raw))
+
+
+def test_reach_pitch_and_mesh():
+    d = hand()
+    assert d["clock"]["t_wire_ps"] == pytest.approx(500)
+    assert d["node"]["reach_mm"] == pytest.approx(5.0)
+    assert d["node"]["pitch_mm"] == pytest.approx(5.0)
+    assert d["link"]["pipeline_stages"] == 0
+    assert d["link"]["hop_cycles"] == 1
+    assert d["link"]["credit_round_trip"] == 3
+    # 31 - 2 * 0.5 = 30 mm usable / 5 mm = 6 nodes per edge
+    assert (d["die"]["nodes_x"], d["die"]["nodes_y"], d["die"]["nodes"]) == (6, 6, 36)
+
+
+@pytest.mark.parametrize("pitch, stages", [(5.0, 0), (5.01, 1), (10.0, 1), (12.0, 2), (15.0, 2), (15.5, 3)])
+def test_forced_pitch_adds_pipeline_stages(pitch, stages):
+    d = hand(node={"pitch_mm": pitch}, router={"buffer_depth": 16})
+    assert d["node"]["pitch_mm"] == pitch
+    assert d["link"]["pipeline_stages"] == stages            # ceil(pitch / reach) - 1
+    assert d["link"]["hop_cycles"] == 1 + stages
+    assert d["link"]["credit_round_trip"] == credit_round_trip(stages) == 3 + 2 * stages
+    assert d["die"]["nodes_x"] == math.floor(30 / pitch + 1e-9)
+
+
+def test_spares_and_totals():
+    d = hand(die={"spare_cols": 1, "spare_rows": 2})
+    die = d["die"]
+    assert (die["nodes_x"], die["nodes_y"], die["nodes"]) == (5, 4, 20)
+    # 2 * 4 * 4 * 1 = 32 FLOP/cycle at 1 GHz -> 32 GFLOPS per node
+    assert die["peak_bf16_tflops"] == pytest.approx(20 * 32e9 / 1e12)
+    assert die["peak_fp32_tflops"] == pytest.approx(20 * 16e9 / 1e12)
+    assert die["sram_mb"] == pytest.approx(20 * 256 / 1024)
+    # bisection: min(5, 4) = 4 links x 2 directions x 16 B x 1 GHz
+    assert die["bisection_tbps"] == pytest.approx(4 * 2 * 16 * 1e9 / 1e12)
+    # 12 lanes x 8 Gb/s / 8 bits = 12 GB/s each way per edge
+    assert die["offdie_tbps_per_edge"] == pytest.approx(0.012)
+
+
+def test_dielink_and_tile():
+    d = hand()
+    dl = d["dielink"]
+    # 12 lanes x 8 Gb/s / 1 GHz = 96 bits/cycle shared by 6 links = 16 bits/cycle -> 128/16 = 8
+    assert dl["bits_per_cycle_per_link"] == pytest.approx(16)
+    assert dl["ratio"] == 8
+    # 10 mm x 10 ps + 2000 ps = 2100 ps -> 3 cycles of 1000 ps
+    assert dl["latency"] == 3
+    assert dl["credit_round_trip"] == 3 + 2 * 3 + 8
+    t = d["tile"]
+    assert (t["dies"], t["mesh_x"], t["mesh_y"], t["nodes"]) == (6, 12, 18, 216)
+    assert t["coord_bits"] == 5                     # 18 rows need 5 bits
+    assert t["peak_bf16_pflops"] == pytest.approx(216 * 32e9 / 1e15)
+    # vertical cut between dies: 18 die links, horizontal cut (3 dies down) also die links:
+    # min(18, 12) links x 2 directions x 16 B / 8 (ratio) x 1 GHz
+    assert t["bisection_tbps"] == pytest.approx(12 * 2 * 16 / 8 * 1e9 / 1e12)
+
+
+def test_dielink_overrides():
+    d = hand(dielink={"ratio": 2, "latency": 5})
+    assert (d["dielink"]["ratio"], d["dielink"]["latency"]) == (2, 5)
+    assert (d["dielink"]["ratio_derived"], d["dielink"]["latency_derived"]) == (8, 3)
+
+
+def test_bakoglu_closed_form_is_the_optimum():
+    ps, s, h = bakoglu_ps_per_mm(1500, 200, 2500, 1.0)
+    # closed form: (2 * 0.7 + 2 * sqrt(0.7 * 0.4)) * sqrt(R0 C0 r c)
+    assert ps == pytest.approx((1.4 + 2 * math.sqrt(0.28)) * math.sqrt(2500 * 1 * 1500 * 200) / 1000)
+
+    def delay(spacing, size):
+        r, c, r0, c0 = 1500, 200, 2500, 1.0
+        return (0.7 * r0 * c / size + 0.7 * r0 * c0 / spacing + 0.4 * r * c * spacing
+                + 0.7 * r * size * c0) / 1000
+
+    for ds in (0.9, 1.1):
+        assert delay(s * ds, h) > ps and delay(s, h * ds) > ps
+
+
+def test_rc_model_feeds_reach():
+    d = hand(wire={"model": "rc", "r_ohm_per_mm": 1500, "c_ff_per_mm": 200,
+                   "r_drv_ohm": 2500, "c_in_ff": 1.0})
+    assert d["node"]["reach_mm"] == pytest.approx(500 / d["wire"]["ps_per_mm"])
+
+
+def test_d1_preset_lands_near_published():
+    d = derive(load_config(CONFIGS / "d1.yaml"))
+    assert d["die"]["nodes"] == pytest.approx(354, rel=0.05)
+    assert d["die"]["peak_bf16_tflops"] == pytest.approx(362, rel=0.05)
+    assert d["die"]["sram_mb"] == pytest.approx(440, rel=0.05)
+    assert d["die"]["bisection_tbps"] == pytest.approx(10, rel=0.15)
+    assert d["tile"]["dies"] == 25
+    assert d["tile"]["peak_bf16_pflops"] == pytest.approx(9, rel=0.05)
+
+
+@pytest.mark.parametrize("preset", ["default", "noc8x8", "d1", "fpga"])
+def test_presets_are_valid(preset):
+    d = derive(load_config(CONFIGS / f"{preset}.yaml"))
+    assert d["die"]["nodes"] >= 1
+
+
+def test_default_and_noc8x8_shapes():
+    d = derive(load_config(CONFIGS / "default.yaml"))
+    assert (d["die"]["nodes_x"], d["die"]["nodes_y"], d["tile"]["mesh_x"], d["tile"]["mesh_y"]) == (2, 2, 4, 4)
+    d = derive(load_config(CONFIGS / "noc8x8.yaml"))
+    assert (d["tile"]["mesh_x"], d["tile"]["mesh_y"]) == (8, 8)
