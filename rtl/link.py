@@ -1,9 +1,10 @@
 """The credit-based link (DESIGN.md section 4): one signature for every port."""
 
+from amaranth import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["LinkSignature", "vc_bits"]
+__all__ = ["LinkSignature", "LinkPipe", "vc_bits"]
 
 
 def vc_bits(vcs):
@@ -61,3 +62,39 @@ class LinkSignature(wiring.Signature):
 
     def __repr__(self):
         return f"LinkSignature(flit_bits={self._flit_bits}, vcs={self._vcs})"
+
+
+class LinkPipe(wiring.Component):
+    """``stages`` pipeline registers on a link: flits forward, credits back.
+
+    Inserted by the mesh where the physical derivation says a hop is longer
+    than the one-cycle reach. Adds ``stages`` cycles each way, so the credit
+    round trip grows by ``2 * stages`` (see ``gen.derive.credit_round_trip``).
+
+    Members
+    -------
+    i : In(LinkSignature)
+        From the sender.
+    o : Out(LinkSignature)
+        To the receiver.
+    """
+
+    def __init__(self, *, flit_bits, vcs, stages):
+        if not isinstance(stages, int) or stages < 0:
+            raise ValueError(f"stages must be a non-negative integer, not {stages!r}")
+        self._stages = stages
+        sig = LinkSignature(flit_bits=flit_bits, vcs=vcs)
+        super().__init__({"i": In(sig), "o": Out(sig)})
+
+    def elaborate(self, platform):
+        m = Module()
+        fwd = [(self.i.valid, self.o.valid), (self.i.last, self.o.last), (self.i.vc, self.o.vc),
+               (self.i.data, self.o.data)]
+        for src, dst in fwd + [(self.o.credit, self.i.credit)]:
+            for _ in range(self._stages):
+                stage = Signal.like(src, name=None, init=0)
+                m.d.sync += stage.eq(src)
+                src = stage
+            m.d.comb += dst.eq(src)
+        return m
+

@@ -1,0 +1,76 @@
+"""Hierarchical Verilog emission: each distinct module once, whatever the instance count.
+
+Amaranth elaborates every instance of a component into its own module, so a
+19x19 mesh would hold 361 copies of the router. Instead, a parent asks a
+:class:`ModuleLibrary` for an :class:`~amaranth.hdl.Instance` of a named
+module; the library converts that module's component once and the parent wires
+an interface object shaped by the component's signature, exactly as it would
+wire the component itself (``wiring.connect`` works on it).
+"""
+
+import hashlib
+
+from amaranth.back import verilog
+from amaranth.hdl import ClockSignal, Instance, ResetSignal
+from amaranth.lib import wiring
+
+__all__ = ["ModuleLibrary", "port_name", "digest"]
+
+
+def port_name(path):
+    """Verilog port name Amaranth gives a signature member path."""
+    return "__".join(str(p) for p in path)
+
+
+class ModuleLibrary:
+    """Distinct modules of one design, each converted to Verilog once."""
+
+    def __init__(self):
+        self._modules = {}      # name -> (component, verilog text)
+
+    def __contains__(self, name):
+        return name in self._modules
+
+    def add(self, name, build):
+        """Register module ``name``; ``build()`` makes its component on first use."""
+        if name not in self._modules:
+            component = build()
+            text = verilog.convert(component, name=name, emit_src=False)
+            self._modules[name] = (component, text)
+        return self._modules[name][0]
+
+    def instance(self, m, name, build, *, inst_name, **ties):
+        """Instantiate module ``name`` in ``m``; returns the interface to wire.
+
+        ``ties`` connect top-level members directly (e.g. ``x=Const(3, 4)``).
+        """
+        component = self.add(name, build)
+        shadow = component.signature.create(path=(inst_name,))
+        ports = {}
+        for path, member, value in component.signature.flatten(shadow):
+            key = port_name(path)
+            if len(path) == 1 and path[0] in ties:
+                value = ties[path[0]]
+            prefix = "i_" if member.flow == wiring.In else "o_"
+            ports[prefix + key] = value
+        text = self._modules[name][1]
+        if "  input clk;" in text:
+            ports["i_clk"] = ClockSignal()
+        if "  input rst;" in text:
+            ports["i_rst"] = ResetSignal()
+        m.submodules[inst_name] = Instance(name, **ports)
+        return shadow
+
+    def verilog(self, top_name, top):
+        """The whole design: library modules (sorted by name) then the top."""
+        parts = [self._modules[n][1] for n in sorted(self._modules)]
+        parts.append(verilog.convert(top, name=top_name, emit_src=False))
+        return "".join(parts)
+
+    @property
+    def names(self):
+        return sorted(self._modules)
+
+
+def digest(text):
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

