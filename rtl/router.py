@@ -1,0 +1,360 @@
+"""The 5-port mesh router (DESIGN.md section 5): one cycle per hop at zero load.
+
+Micro-architecture
+------------------
+Everything from input to output register happens in one cycle:
+
+* **Input buffers with bypass.** Each input has one FIFO of ``buffer_depth``
+  flits per VC (a ``lib.memory`` array with an asynchronous read port, the
+  ``last`` bits in a small register). A flit that arrives on a VC whose FIFO is
+  empty competes in the cycle it arrives; if it wins it never touches the FIFO,
+  otherwise it is written. A flit valid on ``in_X`` at cycle *t* is on ``out_Y``
+  at *t+1* at zero load.
+* **Routing.** Dimension order (XY or YX) from the head's ``dst_x``/``dst_y``
+  against the router's own ``x``/``y`` inputs, as a one-hot output vector
+  (east = x+1, west = x-1, south = y+1, north = y-1). The route of a packet is
+  kept per (input, VC) from its head until its tail (wormhole).
+* **Turn-restricted crossbar.** Only the paths dimension-order routing can use
+  exist (:func:`turn_allowed`): no U-turns and, for XY, no turn from y back to
+  x (17 of the 25 input/output pairs), which saves about a third of the
+  crossbar. A flit on a direction input is routed over the dimensions still
+  open to it, so a packet that could not have arrived under the same routing
+  (a mesh wired inconsistently) is never stuck, but may leave on a port other
+  than a full XY/YX decision would pick.
+* **Static VCs.** A flit received on VC *v* leaves on VC *v*; no VC allocation.
+  Output VC (o, v) is locked by a multi-flit packet from its head until its
+  tail, so packets never interleave on one VC of an output.
+* **Separable input-first round-robin allocation, single cycle.** Each input
+  picks one *eligible* VC with a round-robin arbiter (flit available in the
+  FIFO or on the bypass; output VC free or owned by this packet; output credit
+  counter non-zero). Each output then picks one of the inputs requesting it
+  with a round-robin arbiter. An input's pointer advances only when its pick
+  wins an output; an output's pointer advances on every grant. Since both
+  stages are round-robin over requesters that stay eligible, no (input, VC)
+  starves. Input-first is chosen because its first stage only considers VCs
+  that can actually send (credit and lock checked), so with one VC it is a
+  maximal matching, and it needs no iteration.
+* **Registered outputs and credits.** ``out_*.valid/last/vc/data`` are flops;
+  ``in_*.credit`` is a flop pulsed the cycle after a flit leaves its input
+  buffer (or bypass).
+* **Credit counters.** One per (output, VC), initialised to
+  ``downstream_depth``; the allocator uses only the registered value, so a
+  credit returns for reuse 3 cycles after the flit was sent (link, credit
+  register, counter), exactly ``gen.derive.credit_round_trip(0)``: a VC
+  streams one flit per cycle iff the downstream buffer holds >= 3 flits.
+
+The crossbar and every wide select are AND-OR one-hot multiplexers. Size
+(yosys ``synth_ecp5``, 64-bit flits, 1 VC, depth 4): about 1660 LUT4, 80
+TRELLIS_DPR16X4 (the buffers), 460 FFs.
+"""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from .arbiter import RoundRobinArbiter
+from .link import LinkSignature, vc_bits
+from .packet import PacketFormat
+
+__all__ = ["PORTS", "Router", "turn_allowed"]
+
+#: Port names, in index order (also the bit order of one-hot routes).
+PORTS = ("local", "north", "east", "south", "west")
+LOCAL, NORTH, EAST, SOUTH, WEST = range(len(PORTS))
+
+_ORDER = {"xy": ("x", "y"), "yx": ("y", "x")}
+#: output port for a move along (dimension, sign); east = x+1, south = y+1
+_OUT = {("x", +1): EAST, ("x", -1): WEST, ("y", +1): SOUTH, ("y", -1): NORTH}
+#: direction of travel of a flit arriving on each input
+_TRAVEL = {"west": ("x", +1), "east": ("x", -1), "north": ("y", +1), "south": ("y", -1)}
+
+
+def turn_allowed(routing, src, dst):
+    """Whether dimension-order routing ``routing`` can send a flit from input ``src``
+    to output ``dst`` (port names). The local port reaches and is reached by all;
+    a flit travelling along a dimension goes straight on or turns into a later
+    dimension of the order; it never turns back (no U-turn)."""
+    if src == "local" or dst == "local":
+        return True
+    (d_in, s_in), (d_out, s_out) = _TRAVEL[src], _TRAVEL[_OPPOSITE[dst]]
+    if d_in == d_out:
+        return s_in == s_out
+    order = _ORDER[routing]
+    return order.index(d_out) > order.index(d_in)
+
+
+_OPPOSITE = {"north": "south", "south": "north", "east": "west", "west": "east"}
+
+
+def _any_of(m, name, terms, width):
+    """OR-reduction of ``terms`` (each ``width`` bits) into a named signal."""
+    sig = Signal(width, name=name)
+    acc = Const(0, width)
+    for t in terms:
+        acc = acc | t
+    m.d.comb += sig.eq(acc)
+    return sig
+
+
+class Router(wiring.Component):
+    """Five-port wormhole router with credit flow control and static VCs.
+
+    Parameters
+    ----------
+    fmt : PacketFormat
+        Flit and head layout; ``fmt.flit_bits`` is the link width and
+        ``fmt.coord_bits`` the width of ``x``, ``y`` and the head coordinates.
+    vcs : int
+        Virtual channels per link, 1..4.
+    buffer_depth : int
+        Flits per input FIFO per VC (1 or more). Also what the upstream
+        sender's credit counters must be initialised to.
+    routing : str
+        ``"xy"`` (x first, default) or ``"yx"`` (y first).
+    downstream_depth : int or None
+        Initial value of the output credit counters (the downstream buffer
+        depth per VC); defaults to ``buffer_depth``.
+
+    Members
+    -------
+    x, y : In(fmt.coord_bits)
+        The router's own global coordinates. Tie them to constants: one module
+        then serves every mesh position.
+    in_local, in_north, in_east, in_south, in_west : In(LinkSignature(...))
+        Input links. ``valid/last/vc/data`` are sampled every cycle (no
+        backpressure); a flit may only be sent with a credit for its VC.
+        ``credit[v]`` is a registered one-cycle pulse, the cycle after a flit
+        of VC ``v`` left this input's buffer (or bypassed it).
+    out_local, out_north, out_east, out_south, out_west : Out(LinkSignature(...))
+        Output links. ``valid/last/vc/data`` are registered: a flit that was
+        valid on an input at cycle *t* is here at *t+1* at the earliest (zero
+        load). ``credit[v]`` pulses from downstream are counted at the clock
+        edge and usable from the next cycle.
+    overflow : Out(1)
+        Sticky: set the cycle after a flit arrived on a VC whose buffer was
+        full (the upstream broke the credit protocol; the flit is dropped).
+
+    Raises
+    ------
+    TypeError
+        If ``fmt`` is not a :class:`PacketFormat`.
+    ValueError
+        If ``vcs``, ``buffer_depth``, ``routing`` or ``downstream_depth`` is
+        out of range.
+    """
+
+    def __init__(self, *, fmt, vcs, buffer_depth, routing="xy", downstream_depth=None):
+        if not isinstance(fmt, PacketFormat):
+            raise TypeError(f"fmt must be a PacketFormat, not {fmt!r}")
+        if not isinstance(vcs, int) or isinstance(vcs, bool) or not 1 <= vcs <= 4:
+            raise ValueError(f"vcs must be in 1..4, not {vcs!r}")
+        if not isinstance(buffer_depth, int) or isinstance(buffer_depth, bool) \
+                or buffer_depth < 1:
+            raise ValueError(f"buffer_depth must be a positive integer, not {buffer_depth!r}")
+        if routing not in ("xy", "yx"):
+            raise ValueError(f"routing must be 'xy' or 'yx', not {routing!r}")
+        if downstream_depth is None:
+            downstream_depth = buffer_depth
+        elif not isinstance(downstream_depth, int) or isinstance(downstream_depth, bool) \
+                or downstream_depth < 1:
+            raise ValueError(f"downstream_depth must be a positive integer, "
+                             f"not {downstream_depth!r}")
+        self._fmt = fmt
+        self._vcs = vcs
+        self._buffer_depth = buffer_depth
+        self._routing = routing
+        self._downstream_depth = downstream_depth
+        link = LinkSignature(flit_bits=fmt.flit_bits, vcs=vcs)
+        members = {"x": In(fmt.coord_bits), "y": In(fmt.coord_bits)}
+        for p in PORTS:
+            members[f"in_{p}"] = In(link)
+        for p in PORTS:
+            members[f"out_{p}"] = Out(link)
+        members["overflow"] = Out(1)
+        super().__init__(members)
+
+    fmt = property(lambda self: self._fmt)
+    vcs = property(lambda self: self._vcs)
+    buffer_depth = property(lambda self: self._buffer_depth)
+    routing = property(lambda self: self._routing)
+    downstream_depth = property(lambda self: self._downstream_depth)
+
+    # -- routing ------------------------------------------------------------------
+
+    def _route(self, m, data, port, name):
+        """One-hot output (bit order of PORTS) for a head flit ``data`` on input ``port``.
+
+        Dimension order over the outputs this input can reach (see
+        :func:`turn_allowed`): a dimension whose outputs are unreachable from
+        this input is skipped, so every route is one of the crossbar's paths.
+        """
+        head = self._fmt.head(data)
+        plus = {"x": head.dst_x > self.x, "y": head.dst_y > self.y}
+        minus = {"x": head.dst_x < self.x, "y": head.dst_y < self.y}
+        bits = [Const(0, 1)] * len(PORTS)
+        rest = Const(1, 1)                  # no earlier decision taken
+        for dim in _ORDER[self._routing]:
+            for cond, out in ((plus[dim], _OUT[dim, +1]), (minus[dim], _OUT[dim, -1])):
+                if turn_allowed(self._routing, port, PORTS[out]):
+                    bits[out] = rest & cond
+                    rest = rest & ~cond
+        bits[LOCAL] = rest
+        route = Signal(len(PORTS), name=name)
+        m.d.comb += route.eq(Cat(bits))
+        return route
+
+    # -----------------------------------------------------------------------------
+
+    def elaborate(self, platform):
+        m = Module()
+        V, D, N = self._vcs, self._buffer_depth, len(PORTS)
+        W = self._fmt.flit_bits
+        ins = [getattr(self, f"in_{p}") for p in PORTS]
+        outs = [getattr(self, f"out_{p}") for p in PORTS]
+
+        def step(ptr):
+            if D & (D - 1) == 0:
+                return (ptr + 1)[:len(ptr)]
+            return Mux(ptr == D - 1, 0, ptr + 1)
+
+        # output state: credit counters and wormhole locks, per (output, VC)
+        has_credit = []     # [o] -> V bits
+        locked = []         # [o] -> V bits
+        counters = []
+        for o, p in enumerate(PORTS):
+            cnts = [Signal(range(self._downstream_depth + 1), init=self._downstream_depth,
+                           name=f"credits_{p}_vc{v}") for v in range(V)]
+            counters.append(cnts)
+            hc = Signal(V, name=f"has_credit_{p}")
+            m.d.comb += hc.eq(Cat(c != 0 for c in cnts))
+            has_credit.append(hc)
+            locked.append(Signal(V, name=f"locked_{p}"))
+
+        # -- input side: buffers, route state, first allocation stage ---------------
+        ivc = []        # [i] -> V-bit one-hot: the VC input i offers
+        req = []        # [i] -> N-bit one-hot: the output input i requests
+        sel_data = []   # [i] -> flit data of the offered VC
+        sel_last = []   # [i] -> its last bit
+        won = [Signal(name=f"won_{p}") for p in PORTS]
+        overflow_now = []
+        for i, (p, inp) in enumerate(zip(PORTS, ins)):
+            arrive = Signal(V, name=f"arrive_{p}")
+            m.d.comb += arrive.eq(Mux(inp.valid, (Const(1, V) << inp.vc)[:V], 0))
+            route_in = self._route(m, inp.data, p, f"route_in_{p}")
+
+            elig = Signal(V, name=f"elig_{p}")
+            grant = Signal(V, name=f"ivc_{p}")
+            if V > 1:
+                arb = RoundRobinArbiter(n=V)
+                m.submodules[f"in_arb_{p}"] = arb
+                m.d.comb += [arb.requests.eq(elig), arb.advance.eq(won[i]), grant.eq(arb.grant)]
+            else:
+                m.d.comb += grant.eq(elig)
+            go = Signal(V, name=f"go_{p}")
+            m.d.comb += go.eq(Mux(won[i], grant, 0))
+            m.d.sync += inp.credit.eq(go)
+
+            routes, head_data, cur_last, empties = [], [], [], []
+            for v in range(V):
+                mem = Memory(shape=W, depth=D, init=[])
+                m.submodules[f"buf_{p}_vc{v}"] = mem
+                wr = mem.write_port()
+                rd = mem.read_port(domain="comb")
+                lasts = Signal(D, name=f"lasts_{p}_vc{v}")
+                count = Signal(range(D + 1), name=f"count_{p}_vc{v}")
+                rptr = Signal(range(D), name=f"rptr_{p}_vc{v}")
+                wptr = Signal(range(D), name=f"wptr_{p}_vc{v}")
+                empty = Signal(name=f"empty_{p}_vc{v}")
+                full = Signal(name=f"full_{p}_vc{v}")
+                write = Signal(name=f"write_{p}_vc{v}")
+                pop = Signal(name=f"pop_{p}_vc{v}")
+                m.d.comb += [
+                    empty.eq(count == 0),
+                    full.eq(count == D),
+                    write.eq(arrive[v] & ~(empty & go[v]) & ~full),
+                    pop.eq(go[v] & ~empty),
+                    wr.en.eq(write), wr.addr.eq(wptr), wr.data.eq(inp.data),
+                    rd.addr.eq(rptr),
+                ]
+                with m.If(write):
+                    m.d.sync += [lasts.bit_select(wptr, 1).eq(inp.last), wptr.eq(step(wptr))]
+                with m.If(pop):
+                    m.d.sync += rptr.eq(step(rptr))
+                with m.If(write & ~pop):
+                    m.d.sync += count.eq(count + 1)
+                with m.Elif(pop & ~write):
+                    m.d.sync += count.eq(count - 1)
+                overflow_now.append(arrive[v] & full)
+
+                # wormhole state: inside a packet, and its route
+                in_pkt = Signal(name=f"in_pkt_{p}_vc{v}")
+                pkt_route = Signal(N, name=f"pkt_route_{p}_vc{v}")
+                last = Signal(name=f"last_{p}_vc{v}")
+                route = Signal(N, name=f"route_{p}_vc{v}")
+                head_route = self._route(m, rd.data, p, f"route_head_{p}_vc{v}")
+                m.d.comb += [
+                    last.eq(Mux(empty, inp.last, lasts.bit_select(rptr, 1))),
+                    route.eq(Mux(in_pkt, pkt_route, Mux(empty, route_in, head_route))),
+                ]
+                with m.If(go[v]):
+                    m.d.sync += [in_pkt.eq(~last), pkt_route.eq(route)]
+
+                credit_ok = (route & Cat(has_credit[o][v] for o in range(N))).any()
+                lock_hit = (route & Cat(locked[o][v] for o in range(N))).any()
+                m.d.comb += elig[v].eq((~empty | arrive[v]) & credit_ok & (in_pkt | ~lock_hit))
+                routes.append(route)
+                head_data.append(rd.data)
+                cur_last.append(last)
+                empties.append(empty)
+
+            r = _any_of(m, f"req_{p}", [Mux(grant[v], routes[v], 0) for v in range(V)], N)
+            if V == 1:
+                bypass = empties[0]
+                fifo_data = head_data[0]
+            else:
+                bypass = (grant & Cat(empties)).any()
+                fifo_data = _any_of(m, f"fifo_data_{p}",
+                                    [Mux(grant[v], head_data[v], 0) for v in range(V)], W)
+            d = Signal(W, name=f"sel_data_{p}")
+            ll = Signal(name=f"sel_last_{p}")
+            m.d.comb += [d.eq(Mux(bypass, inp.data, fifo_data)),
+                         ll.eq((grant & Cat(cur_last)).any())]
+            ivc.append(grant)
+            req.append(r)
+            sel_data.append(d)
+            sel_last.append(ll)
+
+        # -- output side: second allocation stage, crossbar, registers ---------------
+        won_terms = [[] for _ in range(N)]
+        for o, (p, out) in enumerate(zip(PORTS, outs)):
+            src = [i for i in range(N) if turn_allowed(self._routing, PORTS[i], p)]
+            arb = RoundRobinArbiter(n=len(src))
+            m.submodules[f"out_arb_{p}"] = arb
+            m.d.comb += [arb.requests.eq(Cat(req[i][o] for i in src)), arb.advance.eq(1)]
+            g = arb.grant
+            for k, i in enumerate(src):
+                won_terms[i].append(g[k])
+            sent = _any_of(m, f"sent_{p}", [Mux(g[k], ivc[i], 0) for k, i in enumerate(src)], V)
+            data = _any_of(m, f"xbar_{p}", [Mux(g[k], sel_data[i], 0) for k, i in enumerate(src)],
+                           W)
+            last = (g & Cat(sel_last[i] for i in src)).any()
+            vc = Cat(Cat(sent[v] for v in range(V) if v >> b & 1).any()
+                     for b in range(vc_bits(V))) if V > 1 else Const(0, 1)
+            m.d.sync += [out.valid.eq(g.any()), out.last.eq(last), out.vc.eq(vc),
+                         out.data.eq(data)]
+            for v in range(V):
+                cnt = counters[o][v]
+                with m.If(sent[v] & ~out.credit[v]):
+                    m.d.sync += cnt.eq(cnt - 1)
+                with m.Elif(out.credit[v] & ~sent[v]):
+                    m.d.sync += cnt.eq(cnt + 1)
+                with m.If(sent[v]):
+                    m.d.sync += locked[o][v].eq(~last)
+
+        for i in range(N):
+            m.d.comb += won[i].eq(Cat(won_terms[i]).any())
+
+        with m.If(Cat(overflow_now).any()):
+            m.d.sync += self.overflow.eq(1)
+        return m
