@@ -9,6 +9,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from amaranth.hdl import Shape
 from amaranth.lib import wiring
 
 from rtl.packet import PacketFormat
@@ -41,8 +42,7 @@ class Design:
         for path, member, _ in self.top.signature.flatten(self.top):
             ports.append({"name": port_name(path),
                           "direction": "input" if member.flow == wiring.In else "output",
-                          "width": member.shape.width if hasattr(member.shape, "width")
-                          else len(_)})
+                          "width": Shape.cast(member.shape).width})
         return {"generator": "dojo-fabric", "generator_version": GENERATOR_VERSION,
                 "top": self.top_name, "modules": self.lib.names + [self.top_name],
                 "verilog_sha256_16": digest(self.verilog), "ports": ports,

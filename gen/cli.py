@@ -39,6 +39,70 @@ def cmd_sim(args):
     return 0
 
 
+TOPS = {
+    "router": "one router",
+    "mesh": "the global mesh of bare routers, local ports exposed",
+    "noc": "the global mesh with a traffic generator and sink per node",
+}
+
+
+def cmd_verilog(args):
+    import time
+    from .build import noc_design, router_design, write
+    cfg = load_config(args.config, args.overrides)
+    t0 = time.perf_counter()
+    if args.top == "router":
+        design = router_design(cfg, top_name="dojo_router")
+    elif args.top == "mesh":
+        design = noc_design(cfg, kind="bare", boundary="ports", top_name="dojo_mesh")
+    else:
+        design = noc_design(cfg, kind="traffic", top_name="dojo_noc")
+    path = write(design, args.out)
+    text = design.verilog
+    print(f"{path}: {len(text.splitlines())} lines, {len(text) / 1e6:.2f} MB, "
+          f"modules {', '.join(design.manifest()['modules'])}; "
+          f"{time.perf_counter() - t0:.1f} s")
+    print(f"{path.with_suffix('.json')}: manifest (ports, parameters, generator version)")
+    return 0
+
+
+PATTERNS = ["uniform", "transpose", "bit_complement", "bit_reverse", "shuffle", "tornado",
+            "neighbour", "hotspot"]
+
+
+def _simulator(name):
+    from sim.runner import available_simulators
+    if name not in available_simulators():
+        raise ConfigError([f"--sim {name!r}: not available here "
+                           f"(available: {', '.join(available_simulators())})"])
+    return name
+
+
+def cmd_sweep(args):
+    from sim.sweep import parse_rates, run_sweep
+    cfg = load_config(args.config, args.overrides)
+    try:
+        rates = parse_rates(args.rates)
+    except ValueError as exc:
+        raise ConfigError([str(exc)])
+    if not 1 <= args.packet_len <= cfg.router.max_packet_flits:
+        raise ConfigError([f"--packet-len {args.packet_len}: not allowed: must be in "
+                           f"1..{cfg.router.max_packet_flits} (router.max_packet_flits)"])
+    res = run_sweep(cfg, pattern=args.pattern, rates=rates, packet_len=args.packet_len,
+                    sim=_simulator(args.sim), out=args.out,
+                    timing={"warmup": args.warmup, "measure": args.measure})
+    print(f"{'offered':>8s} {'accepted':>9s} {'min':>6s} {'lat avg':>8s} {'p99':>6s} {'max':>5s}")
+    for p in res["points"]:
+        lat = "-" if p["latency_avg"] is None else f"{p['latency_avg']:8.1f}"
+        print(f"{p['offered']:8.3f} {p['accepted_avg']:9.3f} {p['accepted_min']:6.3f} {lat:>8s} "
+              f"{p['latency_p99']:6.1f} {p['latency_max']:5d}" + ("" if p["drained"] else "  (not drained)"))
+    print(f"zero-load latency {res['zero_load_latency']:.2f} cycles; saturation throughput "
+          f"{res['saturation_throughput']:.3f} flits/node/cycle (channel-load bound "
+          f"{res['channel_load_bound']:.3f}); {res['cycles_per_s']:.0f} simulated cycles/s")
+    print(f"reports: {args.out}/sweep.json, sweep.png, heatmap.png")
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="dojo", description="Dojo-style training-fabric generator: derive, generate, simulate.")
@@ -55,6 +119,25 @@ def build_parser():
     _add_config(p)
     p.add_argument("--out", default="build/sim", help="report directory (default: build/sim)")
     p.set_defaults(func=cmd_sim)
+
+    p = sub.add_parser("verilog", help="emit Verilog and a JSON manifest for a top")
+    _add_config(p)
+    p.add_argument("--top", choices=sorted(TOPS), default="noc",
+                   help="; ".join(f"{k}: {v}" for k, v in TOPS.items()))
+    p.add_argument("-o", "--out", default="build/verilog", help="output directory")
+    p.set_defaults(func=cmd_verilog)
+
+    p = sub.add_parser("sweep", help="latency-throughput sweep with the in-RTL traffic generators")
+    _add_config(p)
+    p.add_argument("--pattern", choices=PATTERNS, default="uniform")
+    p.add_argument("--rates", default="0.02:0.6:0.04",
+                   help="offered flits/node/cycle: START:STOP:STEP or a comma list")
+    p.add_argument("--packet-len", type=int, default=1, help="flits per packet")
+    p.add_argument("--sim", default="verilator", help="verilator or icarus")
+    p.add_argument("--warmup", type=int, default=1000, help="warm-up cycles per point")
+    p.add_argument("--measure", type=int, default=3000, help="measurement window, cycles")
+    p.add_argument("--out", default="build/sweep", help="report directory")
+    p.set_defaults(func=cmd_sweep)
     return parser
 
 

@@ -1,6 +1,5 @@
 """NX x NY mesh of nodes, emitted hierarchically (one node module, many instances)."""
 
-import functools
 import operator
 
 from amaranth import Array, Const, Module, Signal
@@ -188,8 +187,17 @@ class Mesh(wiring.Component):
         with m.If(self.stat_node < len(nodes)):
             m.d.sync += self.stat_data.eq(table[self.stat_node])
         m.d.comb += [
-            self.marked_generated.eq(sum(n.marked_generated for n in nodes.values())),
-            self.marked_received.eq(sum(n.marked_received for n in nodes.values())),
+            self.marked_generated.eq(_tree(operator.add, [n.marked_generated for n in nodes.values()])),
+            self.marked_received.eq(_tree(operator.add, [n.marked_received for n in nodes.values()])),
+            self.error.eq(_tree(operator.or_, [n.error for n in nodes.values()])),
         ]
-        m.d.comb += self.error.eq(functools.reduce(operator.or_, (n.error for n in nodes.values())))
         return m
+
+
+def _tree(op, values):
+    """Balanced reduction: shallow logic, and no deep recursion in the Verilog backend."""
+    values = list(values)
+    while len(values) > 1:
+        values = [op(values[i], values[i + 1]) if i + 1 < len(values) else values[i]
+                  for i in range(0, len(values), 2)]
+    return values[0]

@@ -1,0 +1,226 @@
+"""Latency-throughput sweeps with the in-RTL generators, and their reports.
+
+``run_sweep`` runs one measured point per offered rate (warm-up, marked
+window, drain; see verif/tb_traffic.py) on one cached build, then writes
+``sweep.json``, ``sweep.png`` (latency vs offered load with the channel-load
+bound) and ``heatmap.png`` (per-link utilisation at the highest stable rate).
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from rtl.traffic import Pattern, destination
+from verif.noc import route_port
+
+__all__ = ["parse_rates", "channel_load_bound", "run_sweep", "summarise", "plot_sweep",
+           "plot_heatmap", "DEFAULT_TIMING"]
+
+#: warm-up, measurement window, drain limits (cycles)
+DEFAULT_TIMING = {"warmup": 1000, "measure": 3000, "drain_limit": 20000, "final_drain": 3000}
+
+STEP = {"east": (1, 0), "west": (-1, 0), "south": (0, 1), "north": (0, -1)}
+
+
+def parse_rates(text):
+    """``'0.02:0.6:0.04'`` (start:stop:step, stop included) or ``'0.1,0.2'``."""
+    try:
+        if ":" in text:
+            start, stop, step = (float(v) for v in text.split(":"))
+            if step <= 0 or stop < start:
+                raise ValueError
+            n = int(round((stop - start) / step))
+            rates = [round(start + i * step, 6) for i in range(n + 1)]
+        else:
+            rates = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise ValueError(f"--rates {text!r}: expected START:STOP:STEP (e.g. 0.02:0.6:0.04) "
+                         f"or a comma-separated list of flits/node/cycle") from None
+    bad = [r for r in rates if not 0 < r <= 1]
+    if bad:
+        raise ValueError(f"--rates {text!r}: {bad[0]} is not allowed: rates must be in (0, 1] "
+                         f"flits/node/cycle")
+    return rates
+
+
+def _destinations(pattern, x, y, mx, my, hotspot=(0, 0), hotspot_frac=64):
+    """``{dst: probability}`` for one source."""
+    nodes = [(i, j) for j in range(my) for i in range(mx)]
+    if pattern == "uniform":
+        return {d: 1 / len(nodes) for d in nodes}
+    if pattern == "hotspot":
+        f = hotspot_frac / 256
+        out = {d: (1 - f) / len(nodes) for d in nodes}
+        out[tuple(hotspot)] += f
+        return out
+    return {tuple(destination(Pattern[pattern.upper()], x, y, mx, my)): 1.0}
+
+
+def link_loads(pattern, mx, my, routing="xy", **kw):
+    """Expected flits per cycle on every directed link for injection 1 flit/node/cycle."""
+    load = {}
+    for sy in range(my):
+        for sx in range(mx):
+            for dst, prob in _destinations(pattern, sx, sy, mx, my, **kw).items():
+                x, y = sx, sy
+                while True:
+                    port = route_port(x, y, dst, routing)
+                    if port == "local":
+                        break
+                    load[(x, y, port)] = load.get((x, y, port), 0) + prob
+                    dx, dy = STEP[port]
+                    x, y = x + dx, y + dy
+    return load
+
+
+def channel_load_bound(pattern, mx, my, routing="xy", **kw):
+    """Throughput bound (flits/node/cycle): 1 / the most loaded channel (Dally & Towles).
+
+    Ejection limits it to 1 as well; uniform on a k x k mesh gives 4/k.
+    """
+    loads = link_loads(pattern, mx, my, routing, **kw)
+    worst = max(loads.values(), default=0)
+    # ejection channel: the most popular destination
+    eject = {}
+    for sy in range(my):
+        for sx in range(mx):
+            for dst, prob in _destinations(pattern, sx, sy, mx, my, **kw).items():
+                eject[dst] = eject.get(dst, 0) + prob
+    worst = max(worst, max(eject.values()))
+    return 1 / worst if worst else 1.0
+
+
+def summarise(points, bound):
+    """Zero-load latency and saturation from measured points (sorted by offered load)."""
+    stable = [p for p in points if p["drained"] and p["latency_avg"] is not None]
+    zero_load = stable[0]["latency_avg"] if stable else None
+    saturation_offered = None
+    for p in points:
+        if (not p["drained"] or p["latency_avg"] is None
+                or (zero_load and p["latency_avg"] > 3 * zero_load)):
+            saturation_offered = p["offered"]
+            break
+    return {"zero_load_latency": zero_load,
+            "saturation_throughput": max((p["accepted_avg"] for p in points), default=0.0),
+            "saturation_offered": saturation_offered,
+            "channel_load_bound": bound,
+            "highest_stable_offered": max((p["offered"] for p in stable
+                                           if saturation_offered is None
+                                           or p["offered"] < saturation_offered), default=None)}
+
+
+def run_sweep(cfg, *, pattern="uniform", rates, packet_len=1, sim="verilator", out=None,
+              timing=None, progress=True, seed=1):
+    """Run a sweep; returns the ``sweep.json`` dict (and writes reports when ``out``)."""
+    from tqdm import tqdm
+    from gen.build import noc_design
+    from sim.runner import run_cocotb
+    timing = {**DEFAULT_TIMING, **(timing or {})}
+    design = noc_design(cfg, kind="traffic")
+    mx, my = design.extra["mesh_x"], design.extra["mesh_y"]
+    points, speed = [], []
+    bar = tqdm(rates, desc=f"{pattern} sweep ({sim})", unit="point", disable=not progress)
+    for rate in bar:
+        spec = {"pattern": pattern, "rate": rate, "packet_len": packet_len, "seed": seed}
+        res = run_cocotb(design, sim=sim, test_module="verif.tb_traffic",
+                         tag=f"{pattern}-len{packet_len}-{rate:g}",
+                         scenario={"params": {**timing, "points": [spec]}})["sweep"]
+        points += res["points"]
+        speed.append(res["cycles_per_s"])
+        bar.set_postfix(accepted=f"{points[-1]['accepted_avg']:.3f}",
+                        latency=f"{points[-1]['latency_avg'] or float('nan'):.1f}")
+    bound = channel_load_bound(pattern, mx, my, cfg.router.routing)
+    result = {"config": cfg.raw["name"], "simulator": sim, "pattern": pattern,
+              "packet_len": packet_len, "mesh": [mx, my], "vcs": cfg.router.vcs,
+              "buffer_depth": cfg.router.buffer_depth, "timing": timing,
+              "cycles_per_s": float(np.median(speed)) if speed else None,
+              "nodes": design.extra["nodes"],
+              **summarise(points, bound), "points": points}
+    if out is not None:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "sweep.json").write_text(json.dumps(result, indent=1) + "\n")
+        plot_sweep(result, out / "sweep.png")
+        plot_heatmap(result, out / "heatmap.png")
+    return result
+
+
+def plot_sweep(result, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    pts = [p for p in result["points"] if p["latency_avg"] is not None]
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    off = [p["offered"] for p in pts]
+    ax.plot(off, [p["latency_avg"] for p in pts], "o-", label="average latency")
+    ax.plot(off, [p["latency_p99"] for p in pts], "s--", alpha=0.6, label="p99 latency")
+    ax.axvline(result["channel_load_bound"], color="k", ls=":",
+               label=f"channel-load bound {result['channel_load_bound']:.3f}")
+    ax.axvline(result["saturation_throughput"], color="r", ls="-.", alpha=0.6,
+               label=f"saturation {result['saturation_throughput']:.3f}")
+    ax.set_xlabel("offered load (flits/node/cycle)")
+    ax.set_ylabel("packet latency (cycles)")
+    mx, my = result["mesh"]
+    ax.set_title(f"{result['config']}: {mx}x{my} mesh, {result['pattern']}, "
+                 f"{result['vcs']} VC x {result['buffer_depth']} flits, "
+                 f"{result['packet_len']}-flit packets", fontsize=9)
+    top = max([p["latency_avg"] for p in pts] + [1])
+    ax.set_ylim(0, min(top * 1.1, 20 * (result["zero_load_latency"] or top)))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_heatmap(result, path, die_shape=None):
+    """Per-link utilisation at the highest stable offered rate, links as coloured segments.
+
+    ``die_shape`` (nodes_x, nodes_y) draws die boundaries on a tile.
+    """
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.collections import LineCollection
+    target = result["highest_stable_offered"]
+    pts = [p for p in result["points"] if p["offered"] == target] or result["points"][-1:]
+    point = pts[0]
+    nodes = [tuple(n) for n in result.get("nodes") or []] or \
+        [(x, y) for y in range(result["mesh"][1]) for x in range(result["mesh"][0])]
+    segs, util = [], []
+    off = 0.12
+    for i, (x, y) in enumerate(nodes):
+        for port, (dx, dy) in STEP.items():
+            flits = point["link_flits"].get(f"link.{port}", [0] * len(nodes))[i]
+            nx_, ny_ = x + dx, y + dy
+            if (nx_, ny_) not in nodes:
+                continue
+            # offset the two directions of a link so both are visible
+            ox, oy = (0, -off if dx > 0 else off) if dy == 0 else (off if dy > 0 else -off, 0)
+            segs.append([(x + ox + 0.2 * dx, y + oy + 0.2 * dy),
+                         (nx_ + ox - 0.2 * dx, ny_ + oy - 0.2 * dy)])
+            util.append(flits / point["window"])
+    fig, ax = plt.subplots(figsize=(6, 5.4))
+    lc = LineCollection(segs, array=np.array(util), cmap="inferno", linewidths=4,
+                        norm=matplotlib.colors.Normalize(0, 1))
+    ax.add_collection(lc)
+    ax.scatter([n[0] for n in nodes], [n[1] for n in nodes], s=30, c="#888", zorder=3)
+    if die_shape:
+        dx_, dy_ = die_shape
+        mx, my = result["mesh"]
+        for bx in range(dx_, mx, dx_):
+            ax.axvline(bx - 0.5, color="tab:blue", lw=1.5, ls="--")
+        for by in range(dy_, my, dy_):
+            ax.axhline(by - 0.5, color="tab:blue", lw=1.5, ls="--")
+    fig.colorbar(lc, ax=ax, label="link utilisation (flits/cycle)")
+    ax.set_xlim(-0.6, result["mesh"][0] - 0.4)
+    ax.set_ylim(result["mesh"][1] - 0.4, -0.6)       # y grows southwards
+    ax.set_aspect("equal")
+    ax.set_xlabel("x (east ->)")
+    ax.set_ylabel("y (south ->)")
+    ax.set_title(f"{result['pattern']} at {point['offered']:.3f} flits/node/cycle "
+                 f"(accepted {point['accepted_avg']:.3f})", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
