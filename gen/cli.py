@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -30,13 +31,42 @@ def cmd_derive(args):
 def cmd_sim(args):
     from .derive import derive, format_report
     cfg = load_config(args.config, args.overrides)
+    sim = _simulator(args.sim)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     d = derive(cfg)
     print(format_report(cfg, d))
     (out / "derive.json").write_text(json.dumps(d, indent=2, sort_keys=True) + "\n")
-    print(f"\nreports written to {out}/")
+    summary = {"config": cfg.name, "simulator": sim}
+    if args.bench in ("all", "traffic"):
+        from sim.sweep import run_sweep
+        mx, my = d["tile"]["mesh_x"], d["tile"]["mesh_y"]
+        print(f"\ntraffic: {mx}x{my} mesh, uniform random, single-flit packets ({sim})")
+        res = run_sweep(cfg, pattern="uniform", rates=[0.05, 0.2, 0.35, 0.5, 0.65, 0.8],
+                        sim=sim, out=out / "traffic", timing={"warmup": 500, "measure": 2000})
+        _print_points(res)
+        summary["traffic"] = {k: res[k] for k in ("zero_load_latency", "saturation_throughput",
+                                                  "channel_load_bound", "cycles_per_s")}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(f"\nsummary")
+    if "traffic" in summary:
+        t = summary["traffic"]
+        print(f"  zero-load latency       {t['zero_load_latency']:.2f} cycles")
+        print(f"  saturation throughput   {t['saturation_throughput']:.3f} flits/node/cycle "
+              f"(channel-load bound {t['channel_load_bound']:.3f})")
+        print(f"  simulation speed        {t['cycles_per_s']:.0f} cycles/s ({sim})")
+    print(f"reports written to {out}/ (derive.json, summary.json, traffic/sweep.json, "
+          f"traffic/sweep.png, traffic/heatmap.png)")
     return 0
+
+
+def _print_points(res):
+    print(f"{'offered':>8s} {'accepted':>9s} {'min':>6s} {'lat avg':>8s} {'p99':>6s} {'max':>5s}")
+    for p in res["points"]:
+        lat = "-" if p["latency_avg"] is None else f"{p['latency_avg']:8.1f}"
+        print(f"{p['offered']:8.3f} {p['accepted_avg']:9.3f} {p['accepted_min']:6.3f} {lat:>8s} "
+              f"{p['latency_p99']:6.1f} {p['latency_max']:5d}"
+              + ("" if p["drained"] else "  (not drained)"))
 
 
 TOPS = {
@@ -91,11 +121,7 @@ def cmd_sweep(args):
     res = run_sweep(cfg, pattern=args.pattern, rates=rates, packet_len=args.packet_len,
                     sim=_simulator(args.sim), out=args.out,
                     timing={"warmup": args.warmup, "measure": args.measure})
-    print(f"{'offered':>8s} {'accepted':>9s} {'min':>6s} {'lat avg':>8s} {'p99':>6s} {'max':>5s}")
-    for p in res["points"]:
-        lat = "-" if p["latency_avg"] is None else f"{p['latency_avg']:8.1f}"
-        print(f"{p['offered']:8.3f} {p['accepted_avg']:9.3f} {p['accepted_min']:6.3f} {lat:>8s} "
-              f"{p['latency_p99']:6.1f} {p['latency_max']:5d}" + ("" if p["drained"] else "  (not drained)"))
+    _print_points(res)
     print(f"zero-load latency {res['zero_load_latency']:.2f} cycles; saturation throughput "
           f"{res['saturation_throughput']:.3f} flits/node/cycle (channel-load bound "
           f"{res['channel_load_bound']:.3f}); {res['cycles_per_s']:.0f} simulated cycles/s")
@@ -118,6 +144,10 @@ def build_parser():
     p = sub.add_parser("sim", help="the main job on a config: derivation, then simulation")
     _add_config(p)
     p.add_argument("--out", default="build/sim", help="report directory (default: build/sim)")
+    p.add_argument("--bench", choices=["all", "traffic"], default="all",
+                   help="what to simulate (default: all)")
+    p.add_argument("--sim", default=os.environ.get("SIM", "verilator"),
+                   help="verilator (default, or $SIM) or icarus")
     p.set_defaults(func=cmd_sim)
 
     p = sub.add_parser("verilog", help="emit Verilog and a JSON manifest for a top")
@@ -133,7 +163,8 @@ def build_parser():
     p.add_argument("--rates", default="0.02:0.6:0.04",
                    help="offered flits/node/cycle: START:STOP:STEP or a comma list")
     p.add_argument("--packet-len", type=int, default=1, help="flits per packet")
-    p.add_argument("--sim", default="verilator", help="verilator or icarus")
+    p.add_argument("--sim", default=os.environ.get("SIM", "verilator"),
+                   help="verilator (default, or $SIM) or icarus")
     p.add_argument("--warmup", type=int, default=1000, help="warm-up cycles per point")
     p.add_argument("--measure", type=int, default=3000, help="measurement window, cycles")
     p.add_argument("--out", default="build/sweep", help="report directory")

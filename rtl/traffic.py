@@ -565,15 +565,18 @@ class TrafficGen(wiring.Component):
         seq = Signal(SEQ_BITS)
         m.d.comb += [w_desc.marked.eq(ctrl.mark), w_desc.seq.eq(seq),
                      w_desc.timestamp.eq(self.now),
-                     w_desc.dst_x.eq(det.dst_x), w_desc.dst_y.eq(det.dst_y),
-                     queue.w_en.eq(fire)]
+                     w_desc.dst_x.eq(det.dst_x), w_desc.dst_y.eq(det.dst_y)]
         with m.Switch(ctrl.pattern):
             with m.Case(Pattern.UNIFORM):
                 m.d.comb += [w_desc.dst_x.eq(uni_x), w_desc.dst_y.eq(uni_y)]
             with m.Case(Pattern.HOTSPOT):
                 m.d.comb += [w_desc.dst_x.eq(Mux(hot, ctrl.hotspot_x, uni_x)),
                              w_desc.dst_y.eq(Mux(hot, ctrl.hotspot_y, uni_y))]
-        accepted = fire & queue.w_rdy
+        # an empty, idle source queue is bypassed: the descriptor goes out as a head
+        # flit in the cycle it is generated (zero-load latency = hops + 2)
+        bypassed = Signal()
+        m.d.comb += queue.w_en.eq(fire & ~bypassed)
+        accepted = fire & (queue.w_rdy | bypassed)
         with m.If(accepted):
             m.d.sync += [seq.eq(seq + 1), stats.generated.eq(stats.generated + 1)]
             with m.If(ctrl.mark):
@@ -606,7 +609,8 @@ class TrafficGen(wiring.Component):
         send_head = Signal()
         flit = Signal(fmt.flit_bits)
 
-        r_desc = data.View(self._desc, queue.r_data)
+        r_desc = Signal(self._desc)
+        m.d.comb += r_desc.eq(Mux(queue.r_rdy, queue.r_data, queue.w_data))
         head = data.View(fmt.head, flit)
         info = data.View(fmt.traffic_info, head.info)
         with m.If(busy):
@@ -617,7 +621,7 @@ class TrafficGen(wiring.Component):
                 m.d.sync += idx.eq(idx + 1)
                 with m.If(send_last):
                     m.d.sync += busy.eq(0)
-        with m.Elif(queue.r_rdy):
+        with m.Elif(queue.r_rdy | fire):
             vc = Signal.like(send_vc, name="head_vc")
             m.d.comb += vc.eq(self._vc_of(r_desc.dst_x, r_desc.dst_y))
             m.d.comb += [send_vc.eq(vc), send.eq(has_credit[vc]), send_head.eq(1),
@@ -629,7 +633,7 @@ class TrafficGen(wiring.Component):
                          info.marked.eq(r_desc.marked), info.seq.eq(r_desc.seq),
                          info.timestamp.eq(r_desc.timestamp)]
             with m.If(send):
-                m.d.comb += queue.r_en.eq(1)
+                m.d.comb += [queue.r_en.eq(queue.r_rdy), bypassed.eq(~queue.r_rdy)]
                 m.d.sync += [busy.eq(plen != 1), cur_vc.eq(vc), cur_seq.eq(r_desc.seq),
                              cur_len.eq(plen), idx.eq(1)]
 

@@ -10,6 +10,7 @@
   testbench writes its measurements to ``DOJO_RESULT``.
 """
 
+import fcntl
 import json
 import os
 import shutil
@@ -84,17 +85,23 @@ def run_cocotb(design, *, sim, test_module, scenario=None, testcase=None, tag=""
     waves = bool(int(os.environ.get("WAVES", "0"))) if waves is None else waves
     key = design.manifest()["verilog_sha256_16"]
     build_dir = build_root() / "cocotb" / sim / f"{design.top_name}-{key}{'-waves' if waves else ''}"
-    src = write(design, build_dir / "src")
+    build_dir.mkdir(parents=True, exist_ok=True)
+    with open(build_dir / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        src = write(design, build_dir / "src")
     runner = _runner(sim, design.top_name)
     stamp = build_dir / ".built"
     build_args = []
     if sim == "verilator":
         build_args = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "--x-assign", "fast",
                       "--x-initial", "fast", "-O3"]
-    runner.build(sources=[src], hdl_toplevel=design.top_name, build_dir=build_dir,
-                 always=False, build_args=build_args,
-                 timescale=("1ns", "1ps"), waves=waves, log_file=build_dir / "build.log")
-    stamp.touch()
+    # one build per design even when parallel tests (pytest -n) ask for it at once
+    with open(build_dir / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        runner.build(sources=[src], hdl_toplevel=design.top_name, build_dir=build_dir,
+                     always=False, build_args=build_args,
+                     timescale=("1ns", "1ps"), waves=waves, log_file=build_dir / "build.log")
+        stamp.touch()
 
     run_dir = build_dir / "runs" / (tag or test_module.rsplit(".", 1)[-1])
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -126,6 +126,8 @@ def run_sweep(cfg, *, pattern="uniform", rates, packet_len=1, sim="verilator", o
         res = run_cocotb(design, sim=sim, test_module="verif.tb_traffic",
                          tag=f"{pattern}-len{packet_len}-{rate:g}",
                          scenario={"params": {**timing, "points": [spec]}})["sweep"]
+        for point in res["points"]:
+            point["cycles_per_s"] = res["cycles_per_s"]
         points += res["points"]
         speed.append(res["cycles_per_s"])
         bar.set_postfix(accepted=f"{points[-1]['accepted_avg']:.3f}",

@@ -1,0 +1,121 @@
+"""``make bench``: the network benchmarks of the 8x8 mesh, written to BENCHMARKS.md.
+
+- zero-load latency vs hop count;
+- saturation throughput (uniform random, single-flit packets) per VC x buffer setting,
+  against the channel-load bound and BookSim2's figures (DESIGN.md section 9);
+- simulated cycles per second at 0.1 and 0.3 flits/node/cycle, Verilator and Icarus.
+
+Every number comes from a measured sweep (sim/sweep.py); raw results go to
+``build/bench/*.json``.
+"""
+
+import argparse
+import datetime
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+from gen.config import load_config
+from sim.runner import available_simulators
+from sim.sweep import run_sweep
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: (vcs, buffer depth) -> BookSim2 saturation on the same mesh (DESIGN.md section 9)
+SETTINGS = [(1, 8, 0.19), (2, 4, 0.36), (2, 8, 0.40), (4, 8, 0.42), (4, 16, None)]
+SATURATION_RATES = "0.05:0.80:0.05"
+SPEED_TARGETS = {0.1: 140e3, 0.3: 55e3}        # 10x BookSim2 on this machine class
+
+
+def _mean_hops(k):
+    """Average XY hop count of uniform traffic (self included) on a k x k mesh."""
+    return 2 * (k * k - 1) / (3 * k)
+
+
+def bench(out_md, *, quick=False):
+    started = time.time()
+    base = ROOT / "configs" / "noc8x8.yaml"
+    outdir = ROOT / "build" / "bench"
+    outdir.mkdir(parents=True, exist_ok=True)
+    rows, speed_rows = [], []
+    timing = {"warmup": 1000, "measure": 2000 if quick else 4000}
+    settings = SETTINGS[2:3] if quick else SETTINGS
+    zero = None
+    for vcs, depth, booksim in settings:
+        cfg = load_config(base, [f"router.vcs={vcs}", f"router.buffer_depth={depth}"])
+        rates = [0.02] + [r for r in _rates(SATURATION_RATES)]
+        res = run_sweep(cfg, pattern="uniform", rates=rates, packet_len=1, timing=timing,
+                        out=outdir / f"uniform_{vcs}vc_{depth}")
+        rows.append((vcs, depth, res, booksim))
+        if (vcs, depth) == (2, 8):
+            zero = res
+    # speed: one build, rates 0.1 and 0.3, each simulator
+    cfg = load_config(base)
+    for sim in available_simulators():
+        t = {"warmup": 500, "measure": 1500} if sim == "icarus" else timing
+        res = run_sweep(cfg, pattern="uniform", rates=[0.1, 0.3], sim=sim, timing=t,
+                        out=outdir / f"speed_{sim}", progress=False)
+        speed_rows.append((sim, res))
+    lines = _markdown(rows, zero, speed_rows, started)
+    Path(out_md).write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+def _rates(text):
+    from sim.sweep import parse_rates
+    return parse_rates(text)
+
+
+def _markdown(rows, zero, speed_rows, started):
+    k = 8
+    now = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+    lines = ["# Benchmarks", "",
+             f"Measured by `make bench` on {now} ({platform.machine()}, "
+             f"Python {sys.version.split()[0]}), {time.time() - started:.0f} s in all. "
+             "Raw sweeps: `build/bench/*/sweep.json` (and plots next to them).", "",
+             "Method: in-RTL generators and sinks at every node; per offered rate: reset, "
+             "warm-up 1000 cycles, 4000-cycle measurement window whose packets are marked, "
+             "drain until every marked packet has arrived (DESIGN.md section 8). Accepted "
+             "throughput = marked flits delivered per node per window cycle (average over "
+             "nodes); saturation = the highest accepted throughput of the sweep.", ""]
+    if zero:
+        first = zero["points"][0]
+        lines += ["## 8x8 mesh, zero-load latency", "",
+                  f"At {first['offered']} flits/node/cycle (uniform, single-flit, 2 VC x 8): "
+                  f"average packet latency **{first['latency_avg']:.2f} cycles** for an average "
+                  f"of {_mean_hops(k):.2f} hops: hops + {first['latency_avg'] - _mean_hops(k):.2f} "
+                  "(one cycle per hop; +1 for the source router, +1 for the generator's output "
+                  "register). BookSim2's 3-stage router: about 27 cycles.", ""]
+    lines += ["## 8x8 mesh, uniform random, single-flit packets: saturation throughput", "",
+              "| VCs x buffer | saturation (flits/node/cycle) | % of channel-load bound 0.5 | "
+              "min over nodes at saturation | BookSim2 (3-stage) |",
+              "|---|---|---|---|---|"]
+    for vcs, depth, res, booksim in rows:
+        sat = res["saturation_throughput"]
+        best = max(res["points"], key=lambda p: p["accepted_avg"])
+        lines.append(f"| {vcs} x {depth} | **{sat:.3f}** | {100 * sat / 0.5:.0f}% | "
+                     f"{best['accepted_min']:.3f} | {booksim if booksim else '-'} |")
+    lines += ["", "## Simulation speed, 8x8 mesh with generators (2 VC x 8)", "",
+              "| simulator | simulated cycles/s (median over 0.1 and 0.3 points) | target |",
+              "|---|---|---|"]
+    for sim, res in speed_rows:
+        per = ", ".join(f"{p['offered']}: {p.get('cycles_per_s', 0):.0f}"
+                        for p in res["points"] if "cycles_per_s" in p)
+        target = "140k at 0.1, 55k at 0.3" if sim == "verilator" else "-"
+        lines.append(f"| {sim} | {res['cycles_per_s']:.0f} {('(' + per + ')') if per else ''} | {target} |")
+    return lines
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="BENCHMARKS.md")
+    parser.add_argument("--quick", action="store_true", help="one setting, short windows")
+    args = parser.parse_args(argv)
+    bench(args.out, quick=args.quick)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,34 @@
+"""Sweep helpers: rate parsing, channel-load bounds, summary."""
+
+import pytest
+
+from sim.sweep import channel_load_bound, parse_rates, summarise
+
+
+def test_parse_rates():
+    assert parse_rates("0.02:0.1:0.04") == [0.02, 0.06, 0.1]
+    assert parse_rates("0.1,0.3") == [0.1, 0.3]
+    for bad in ("0.5:0.1:0.1", "x", "0:0.2:0.1", "0.1,1.5"):
+        with pytest.raises(ValueError):
+            parse_rates(bad)
+
+
+@pytest.mark.parametrize("k", [2, 4, 8])
+def test_uniform_bound_is_4_over_k(k):
+    assert channel_load_bound("uniform", k, k) == pytest.approx(min(1.0, 4 / k))
+
+
+def test_other_bounds():
+    assert channel_load_bound("transpose", 3, 3) == 0.5
+    assert channel_load_bound("neighbour", 8, 8) == 1.0
+    # hotspot: the hotspot's ejection channel carries frac * 64 + (1 - frac)
+    assert channel_load_bound("hotspot", 8, 8, hotspot=(3, 3), hotspot_frac=64) == \
+        pytest.approx(1 / (0.25 * 64 + 0.75))
+
+
+def test_summarise_finds_saturation():
+    pts = [{"offered": r, "accepted_avg": min(r, 0.4), "drained": True, "latency_avg": lat}
+           for r, lat in ((0.1, 10), (0.3, 12), (0.5, 40), (0.7, 90))]
+    s = summarise(pts, 0.5)
+    assert s["zero_load_latency"] == 10 and s["saturation_offered"] == 0.5
+    assert s["saturation_throughput"] == 0.4 and s["highest_stable_offered"] == 0.3
