@@ -7,6 +7,7 @@ the generators read the same values.
 
 import math
 
+from rtl.dielink import rx_depth_for
 from rtl.packet import PacketFormat, coord_bits_for
 
 __all__ = ["derive", "consistency_problems", "credit_round_trip", "PUBLISHED_D1",
@@ -102,7 +103,7 @@ def derive(cfg):
     latency_derived = _eps_ceil(latency_ps / period_ps)
     ratio = dl.ratio if dl.ratio is not None else ratio_derived
     latency = dl.latency if dl.latency is not None else latency_derived
-    dielink_rtt = credit_round_trip(0) + 2 * latency + ratio
+    dielink_rtt = ratio + 2 * latency + 3          # see rtl/dielink.py
 
     dies = tile.dies_x * tile.dies_y
     gx, gy = tile.dies_x * nx, tile.dies_y * ny
@@ -139,7 +140,8 @@ def derive(cfg):
         "dielink": {"bits_per_cycle_per_link": bits_per_cycle, "ratio": ratio,
                     "ratio_derived": ratio_derived, "latency_ps": latency_ps,
                     "latency": latency, "latency_derived": latency_derived,
-                    "credit_round_trip": dielink_rtt, "buffer_depth": dielink_rtt},
+                    "credit_round_trip": dielink_rtt,
+                    "buffer_depth": rx_depth_for(ratio, latency)},
         "tile": {"dies_x": tile.dies_x, "dies_y": tile.dies_y, "dies": dies,
                  "mesh_x": gx, "mesh_y": gy, "nodes": gx * gy, "coord_bits": coord_bits,
                  "peak_bf16_pflops": dies * nodes * flop_per_cycle_bf16 * f_hz / 1e15,
