@@ -62,12 +62,13 @@ def _node_params(cfg, kind):
 
 
 def noc_design(cfg, *, kind="traffic", boundary="tie", top_name=None):
-    """The network of one die as a mesh (the tile level joins dies later).
+    """The network of the whole tile as one global mesh.
 
     ``kind="traffic"``: in-RTL generators and sinks at every node (sweeps);
     ``kind="bare"``: routers with local ports exposed (Python-driven tests).
-    The mesh spans the whole global mesh of the config (tile dies_x * nodes_x ...)
-    with on-die links between dies.
+    The mesh spans tile.dies_x * die.nodes_x by tile.dies_y * die.nodes_y nodes;
+    links between dies are die-to-die links with the derived (or overridden)
+    serialisation ratio and latency.
     """
     from rtl.mesh import Mesh
     d = derive(cfg)
@@ -80,15 +81,20 @@ def noc_design(cfg, *, kind="traffic", boundary="tie", top_name=None):
                       histogram_bins=cfg.traffic.histogram_bins,
                       bin_cycles=cfg.traffic.histogram_bin_cycles)
     lib = ModuleLibrary()
+    tiled = d["tile"]["dies"] > 1
+    die_shape = (d["die"]["nodes_x"], d["die"]["nodes_y"]) if tiled else None
+    dielink = {"ratio": d["dielink"]["ratio"], "latency": d["dielink"]["latency"]}
     mesh = Mesh(lib=lib, fmt=fmt, nodes_x=nx, nodes_y=ny, kind=kind, boundary=boundary,
-                pipeline_stages=d["link"]["pipeline_stages"], node_params=params)
+                pipeline_stages=d["link"]["pipeline_stages"], node_params=params,
+                die_shape=die_shape, dielink=dielink if tiled else None)
     name = top_name or f"dojo_mesh_{kind}"
     extra = {"mesh_x": nx, "mesh_y": ny, "kind": kind, "boundary": boundary,
              "nodes": mesh.coords(), "stat_names": mesh.stat_names,
              "edge_ports": [[n, list(xy), dr] for n, xy, dr in mesh.edge_ports()],
              "format": {"flit_bits": fmt.flit_bits, "coord_bits": fmt.coord_bits,
                         "timestamp_bits": fmt.timestamp_bits},
-             "pipeline_stages": d["link"]["pipeline_stages"]}
+             "pipeline_stages": d["link"]["pipeline_stages"],
+             "die_shape": die_shape, "dielink": dielink if tiled else None}
     return Design(name, mesh, lib, {"config": cfg.raw, "node": params}, extra)
 
 

@@ -82,6 +82,9 @@ class DieLinkChannel(wiring.Component):
         Flight cycles each way, for flits and for credits (>= 0).
     rx_depth : int or None
         RX buffer per VC; default :func:`rx_depth_for` (full rate).
+    tx_depth : int
+        TX buffer per VC: must equal the credits the sender starts with (a router
+        starts with its ``downstream_depth``); >= 3 for one flit per cycle.
     downstream_depth : int
         Buffer depth per VC of the receiving router (its credits).
 
@@ -96,7 +99,8 @@ class DieLinkChannel(wiring.Component):
         Sticky: a flit arrived on a full TX buffer (the sender broke the protocol).
     """
 
-    def __init__(self, *, flit_bits, vcs, ratio, latency, downstream_depth, rx_depth=None):
+    def __init__(self, *, flit_bits, vcs, ratio, latency, downstream_depth, rx_depth=None,
+                 tx_depth=TX_DEPTH):
         if not isinstance(ratio, int) or ratio < 1:
             raise ValueError(f"ratio must be an integer >= 1, not {ratio!r}")
         if not isinstance(latency, int) or latency < 0:
@@ -105,6 +109,9 @@ class DieLinkChannel(wiring.Component):
         rx_depth = need if rx_depth is None else rx_depth
         if rx_depth < 1:
             raise ValueError(f"rx_depth must be >= 1, not {rx_depth}")
+        if tx_depth < 1:
+            raise ValueError(f"tx_depth must be >= 1, not {tx_depth}")
+        self._tx_depth = tx_depth
         self._flit_bits, self._vcs = flit_bits, vcs
         self._ratio, self._latency = ratio, latency
         self._rx_depth, self._down = rx_depth, downstream_depth
@@ -121,14 +128,15 @@ class DieLinkChannel(wiring.Component):
         vb = vc_bits(V)
 
         # -- TX buffers: the sender's credit target -------------------------------------
-        tx = [_Fifo(m, f"tx{v}", W, TX_DEPTH) for v in range(V)]
+        T = self._tx_depth
+        tx = [_Fifo(m, f"tx{v}", W, T) for v in range(V)]
         tx_credit = Signal(V)
         m.d.sync += self.i.credit.eq(tx_credit)
         for v, f in enumerate(tx):
             arrive = self.i.valid & (self.i.vc == v)
             m.d.comb += [f.din.eq(Cat(self.i.data, self.i.last)),
-                         f.push.eq(arrive & (f.count != TX_DEPTH))]
-            with m.If(arrive & (f.count == TX_DEPTH)):
+                         f.push.eq(arrive & (f.count != T))]
+            with m.If(arrive & (f.count == T)):
                 m.d.sync += self.overflow.eq(1)
 
         # -- serialiser: one flit per `ratio` cycles, round-robin over ready VCs ------------

@@ -38,12 +38,17 @@ class Mesh(wiring.Component):
         (``i`` = global coordinate along the edge), or tie them off.
     pipeline_stages : int
         Link registers per hop (from the physical derivation).
+    die_shape : (int, int) or None
+        Nodes per die; links that cross a die boundary become
+        :class:`rtl.dielink.DieLinkChannel` pairs (a tile of dies as one global mesh).
+    dielink : dict
+        ``ratio`` and ``latency`` of the die-to-die links.
     node_params : dict
         Router (and, for ``traffic``, generator/sink) parameters.
     """
 
     def __init__(self, *, lib, fmt, nodes_x, nodes_y, origin=(0, 0), kind="traffic",
-                 boundary="tie", pipeline_stages=0, node_params):
+                 boundary="tie", pipeline_stages=0, node_params, die_shape=None, dielink=None):
         if kind not in ("traffic", "bare"):
             raise ValueError(f"kind must be 'traffic' or 'bare', not {kind!r}")
         if boundary not in ("ports", "tie"):
@@ -54,6 +59,9 @@ class Mesh(wiring.Component):
         self._nx, self._ny, self._origin = nodes_x, nodes_y, tuple(origin)
         self._kind, self._boundary, self._stages = kind, boundary, pipeline_stages
         self._np = dict(node_params)
+        if die_shape is not None and dielink is None:
+            raise ValueError("die_shape needs dielink=dict(ratio=..., latency=...)")
+        self._die_shape, self._dielink = die_shape, dielink
         link = LinkSignature(flit_bits=fmt.flit_bits, vcs=self._np["vcs"])
         ports = {}
         if kind == "traffic":
@@ -123,6 +131,7 @@ class Mesh(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         fmt, cb = self._fmt, self._fmt.coord_bits
+        self._link_errors = []
         nodes = {}
         for x, y in self.coords():
             ties = {"x": Const(x, cb), "y": Const(y, cb)}
@@ -139,8 +148,9 @@ class Mesh(wiring.Component):
                 for src, dst in ((node, peer), (peer, node)):
                     d_out = direction if src is node else opposite
                     d_in = opposite if src is node else direction
+                    crosses = self._crosses_die((x, y), (x + dx, y + dy))
                     self._join(m, getattr(src, f"out_{d_out}"), getattr(dst, f"in_{d_in}"),
-                               f"pipe{link_index}")
+                               f"{'dielink' if crosses else 'pipe'}{link_index}", crosses)
                     link_index += 1
 
         for name, xy, direction in self.edge_ports():
@@ -164,8 +174,24 @@ class Mesh(wiring.Component):
             self._elaborate_traffic(m, nodes)
         return m
 
-    def _join(self, m, src, dst, name):
-        if self._stages:
+    def _crosses_die(self, a, b):
+        if self._die_shape is None:
+            return False
+        nx, ny = self._die_shape
+        return (a[0] // nx, a[1] // ny) != (b[0] // nx, b[1] // ny)
+
+    def _join(self, m, src, dst, name, crosses_die=False):
+        if crosses_die:
+            from .dielink import DieLinkChannel
+            link = DieLinkChannel(flit_bits=self._fmt.flit_bits, vcs=self._np["vcs"],
+                                  ratio=self._dielink["ratio"], latency=self._dielink["latency"],
+                                  downstream_depth=self._np["buffer_depth"],
+                                  tx_depth=self._np["buffer_depth"])
+            m.submodules[name] = link
+            self._link_errors.append(link.overflow)
+            wiring.connect(m, src, link.i)
+            wiring.connect(m, link.o, dst)
+        elif self._stages:
             pipe = LinkPipe(flit_bits=self._fmt.flit_bits, vcs=self._np["vcs"],
                             stages=self._stages)
             m.submodules[name] = pipe
@@ -189,7 +215,8 @@ class Mesh(wiring.Component):
         m.d.comb += [
             self.marked_generated.eq(_tree(operator.add, [n.marked_generated for n in nodes.values()])),
             self.marked_received.eq(_tree(operator.add, [n.marked_received for n in nodes.values()])),
-            self.error.eq(_tree(operator.or_, [n.error for n in nodes.values()])),
+            self.error.eq(_tree(operator.or_, [n.error for n in nodes.values()]
+                                + self._link_errors)),
         ]
         return m
 

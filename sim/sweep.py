@@ -137,14 +137,15 @@ def run_sweep(cfg, *, pattern="uniform", rates, packet_len=1, sim="verilator", o
               "packet_len": packet_len, "mesh": [mx, my], "vcs": cfg.router.vcs,
               "buffer_depth": cfg.router.buffer_depth, "timing": timing,
               "cycles_per_s": float(np.median(speed)) if speed else None,
-              "nodes": design.extra["nodes"],
+              "nodes": design.extra["nodes"], "die_shape": design.extra["die_shape"],
+              "dielink": design.extra["dielink"],
               **summarise(points, bound), "points": points}
     if out is not None:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         (out / "sweep.json").write_text(json.dumps(result, indent=1) + "\n")
         plot_sweep(result, out / "sweep.png")
-        plot_heatmap(result, out / "heatmap.png")
+        plot_heatmap(result, out / "heatmap.png", die_shape=design.extra["die_shape"])
     return result
 
 

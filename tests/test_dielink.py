@@ -8,15 +8,16 @@ from amaranth.sim import Simulator
 from rtl.dielink import TX_DEPTH, DieLinkChannel, rx_depth_for
 
 
-def run_channel(*, ratio, latency, vcs=2, n=120, down_depth=4, stall=0.0, rx_depth=None, seed=1):
+def run_channel(*, ratio, latency, vcs=2, n=120, down_depth=4, stall=0.0, rx_depth=None, seed=1,
+                tx_depth=TX_DEPTH):
     dut = DieLinkChannel(flit_bits=16, vcs=vcs, ratio=ratio, latency=latency,
-                         downstream_depth=down_depth, rx_depth=rx_depth)
+                         downstream_depth=down_depth, rx_depth=rx_depth, tx_depth=tx_depth)
     rng = random.Random(seed)
     sent = [(rng.randrange(vcs), rng.getrandbits(16), rng.random() < 0.3) for _ in range(n)]
     got, times = [], []
 
     async def sender(ctx):
-        credits = [TX_DEPTH] * vcs
+        credits = [tx_depth] * vcs
         queue = list(sent)
         while queue:
             vc, data, last = queue[0]
@@ -31,7 +32,7 @@ def run_channel(*, ratio, latency, vcs=2, n=120, down_depth=4, stall=0.0, rx_dep
             _, _, pulses = await ctx.tick().sample(dut.i.credit)
             for v in range(vcs):
                 credits[v] += pulses >> v & 1
-                assert credits[v] <= TX_DEPTH
+                assert credits[v] <= tx_depth
         ctx.set(dut.i.valid, 0)
 
     async def receiver(ctx):
@@ -53,6 +54,7 @@ def run_channel(*, ratio, latency, vcs=2, n=120, down_depth=4, stall=0.0, rx_dep
             ctx.set(dut.o.credit, pulse)
             await ctx.tick()
             cycle += 1
+        assert not ctx.get(dut.overflow), "TX buffer overflowed"
 
     sim = Simulator(dut)
     sim.add_clock(1e-9)
@@ -97,3 +99,9 @@ def test_rx_depth_formula_and_errors():
         DieLinkChannel(flit_bits=8, vcs=1, ratio=0, latency=1, downstream_depth=3)
     with pytest.raises(ValueError, match="latency must be an integer >= 0, not -1"):
         DieLinkChannel(flit_bits=8, vcs=1, ratio=1, latency=-1, downstream_depth=3)
+
+
+def test_tx_buffer_matches_the_senders_credits():
+    # a router sender starts with its buffer depth in credits: the TX buffer must hold them all
+    dut, sent, got, _ = run_channel(ratio=4, latency=2, n=100, tx_depth=6, seed=9)
+    assert sorted(sent) == sorted(got)

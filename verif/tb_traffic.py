@@ -159,7 +159,8 @@ async def sweep(dut):
             "drained": drained,
             "drain_cycles": waited,
             "errors": {k: sum(stats[k]) for k in ("sink.misroutes", "sink.integrity_errors",
-                                                   "sink.order_errors", "router.overflow")},
+                                                   "sink.order_errors", "router.overflow")}
+            | {"error_port": int(dut.error.value)},
             "generated_total": sum(stats["gen.generated"]),
             "delivered_total": sum(stats["sink.packets"]),
             "link_flits": {n: [b - a for a, b in zip(links0[n], links1[n])] for n in link_names},
