@@ -118,14 +118,44 @@ def cmd_sweep(args):
     if not 1 <= args.packet_len <= cfg.router.max_packet_flits:
         raise ConfigError([f"--packet-len {args.packet_len}: not allowed: must be in "
                            f"1..{cfg.router.max_packet_flits} (router.max_packet_flits)"])
+    sim = _simulator(args.sim)
+    timing = {"warmup": args.warmup, "measure": args.measure}
+    if args.vary:
+        return _sweep_vary(args, rates, sim, timing)
     res = run_sweep(cfg, pattern=args.pattern, rates=rates, packet_len=args.packet_len,
-                    sim=_simulator(args.sim), out=args.out,
-                    timing={"warmup": args.warmup, "measure": args.measure})
+                    sim=sim, out=args.out, timing=timing)
     _print_points(res)
     print(f"zero-load latency {res['zero_load_latency']:.2f} cycles; saturation throughput "
           f"{res['saturation_throughput']:.3f} flits/node/cycle (channel-load bound "
           f"{res['channel_load_bound']:.3f}); {res['cycles_per_s']:.0f} simulated cycles/s")
     print(f"reports: {args.out}/sweep.json, sweep.png, heatmap.png")
+    return 0
+
+
+def _sweep_vary(args, rates, sim, timing):
+    """One sweep per value of a config key, all curves on one plot."""
+    from sim.sweep import plot_compare, run_sweep
+    key, sep, values = args.vary.partition("=")
+    if not sep or not values:
+        raise ConfigError([f"--vary {args.vary!r}: expected KEY.PATH=V1,V2,... "
+                           f"e.g. dielink.ratio=1,2,4"])
+    out = Path(args.out)
+    results, labels = [], []
+    for value in values.split(","):
+        cfg = load_config(args.config, args.overrides + [f"{key}={value}"])
+        res = run_sweep(cfg, pattern=args.pattern, rates=rates, packet_len=args.packet_len,
+                        sim=sim, out=out / f"{key}={value}", timing=timing)
+        results.append(res)
+        labels.append(f"{key}={value}")
+        print(f"{key}={value}: zero-load {res['zero_load_latency']:.2f} cycles, saturation "
+              f"{res['saturation_throughput']:.3f} flits/node/cycle")
+    plot_compare(results, labels, out / "sweep_compare.png",
+                 f"{args.pattern}, {args.packet_len}-flit packets: {key}")
+    (out / "sweep_compare.json").write_text(json.dumps(
+        {lab: {k: r[k] for k in ("zero_load_latency", "saturation_throughput",
+                                 "channel_load_bound")} for lab, r in zip(labels, results)},
+        indent=1) + "\n")
+    print(f"reports: {out}/sweep_compare.png, sweep_compare.json and one folder per value")
     return 0
 
 
@@ -167,6 +197,8 @@ def build_parser():
                    help="verilator (default, or $SIM) or icarus")
     p.add_argument("--warmup", type=int, default=1000, help="warm-up cycles per point")
     p.add_argument("--measure", type=int, default=3000, help="measurement window, cycles")
+    p.add_argument("--vary", metavar="KEY.PATH=V1,V2,...",
+                   help="one sweep per value, curves on one plot (e.g. dielink.ratio=1,2,4)")
     p.add_argument("--out", default="build/sweep", help="report directory")
     p.set_defaults(func=cmd_sweep)
     return parser

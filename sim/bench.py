@@ -58,7 +58,27 @@ def bench(out_md, *, quick=False):
         res = run_sweep(cfg, pattern="uniform", rates=[0.1, 0.3], sim=sim, timing=t,
                         out=outdir / f"speed_{sim}", progress=False)
         speed_rows.append((sim, res))
+    # cross-die traffic on the default tile (2x2 dies of 2x2 nodes): die-link ratio 1, 2, 4
+    from sim.sweep import plot_compare
+    tile_rows = []
+    for ratio in (1, 2, 4):
+        cfg = load_config(ROOT / "configs" / "default.yaml", [f"dielink.ratio={ratio}"])
+        res = run_sweep(cfg, pattern="uniform", rates=[0.02] + _rates("0.1:0.8:0.1"),
+                        timing=timing, out=outdir / f"tile_ratio{ratio}")
+        tile_rows.append((ratio, res))
+    plot_compare([r for _, r in tile_rows], [f"ratio {k}" for k, _ in tile_rows],
+                 ROOT / "docs" / "tile_ratio.png" if (ROOT / "docs").is_dir() else
+                 outdir / "tile_ratio.png",
+                 "default tile (2x2 dies of 2x2 nodes), uniform: die-link ratio")
     lines = _markdown(rows, zero, speed_rows, started)
+    lines += ["", "## Tile: cross-die traffic vs die-link serialisation", "",
+              "Default tile (2x2 dies of 2x2 nodes, 4x4 global mesh), uniform random, "
+              "single-flit packets, die-link latency 3 cycles each way. Curves: "
+              "`build/bench/tile_ratio.png`.", "",
+              "| die-link ratio | zero-load latency | saturation (flits/node/cycle) |",
+              "|---|---|---|"]
+    for ratio, res in tile_rows:
+        lines.append(f"| {ratio} | {res['zero_load_latency']:.2f} | {res['saturation_throughput']:.3f} |")
     Path(out_md).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

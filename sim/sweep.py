@@ -15,7 +15,7 @@ from rtl.traffic import Pattern, destination
 from verif.noc import route_port
 
 __all__ = ["parse_rates", "channel_load_bound", "run_sweep", "summarise", "plot_sweep",
-           "plot_heatmap", "DEFAULT_TIMING"]
+           "plot_heatmap", "plot_compare", "DEFAULT_TIMING"]
 
 #: warm-up, measurement window, drain limits (cycles)
 DEFAULT_TIMING = {"warmup": 1000, "measure": 3000, "drain_limit": 20000, "final_drain": 3000}
@@ -224,6 +224,29 @@ def plot_heatmap(result, path, die_shape=None):
     ax.set_ylabel("y (south ->)")
     ax.set_title(f"{result['pattern']} at {point['offered']:.3f} flits/node/cycle "
                  f"(accepted {point['accepted_avg']:.3f})", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_compare(results, labels, path, title):
+    """Several sweeps (e.g. one per die-link ratio) on one latency-throughput plot."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    top = 1.0
+    for res, label in zip(results, labels):
+        pts = [p for p in res["points"] if p["latency_avg"] is not None]
+        line, = ax.plot([p["accepted_avg"] for p in pts], [p["latency_avg"] for p in pts], "o-",
+                        label=f"{label}: saturation {res['saturation_throughput']:.3f}")
+        top = max(top, 4 * (res["zero_load_latency"] or 1))
+    ax.set_ylim(0, top)
+    ax.set_xlabel("accepted throughput (flits/node/cycle)")
+    ax.set_ylabel("average packet latency (cycles)")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -16,6 +16,12 @@ SIMS = available_simulators()
 PATTERN_NAMES = ["uniform", "transpose", "bit_complement", "bit_reverse", "shuffle", "tornado",
                  "neighbour", "hotspot"]
 TIMING = {"warmup": 200, "measure": 600, "drain_limit": 6000, "final_drain": 1500}
+# Icarus is ~50x slower than Verilator: shorter windows, same checks
+TIMING_ICARUS = {"warmup": 100, "measure": 300, "drain_limit": 6000, "final_drain": 700}
+
+
+def timing(sim):
+    return TIMING_ICARUS if sim == "icarus" else TIMING
 
 
 @pytest.mark.parametrize("sim", SIMS)
@@ -29,7 +35,7 @@ def test_all_patterns_below_and_above_saturation(sim):
             points.append({"pattern": pattern, "rate": rate, "packet_len": length, "seed": 3 + i,
                            "hotspot": [1, 2], "hotspot_frac": 96})
     res = run_cocotb(design, sim=sim, test_module="verif.tb_traffic", tag="patterns",
-                     scenario={"params": {**TIMING, "points": points}})["sweep"]
+                     scenario={"params": {**timing(sim), "points": points}})["sweep"]
     assert len(res["points"]) == len(points)
     for p in res["points"]:
         name = f"{p['pattern']} at {p['offered']} ({p['packet_len']}-flit)"
@@ -52,10 +58,11 @@ def test_tile_with_die_links(sim):
     cfg = load_config(CONFIGS / "default.yaml")
     design = noc_design(cfg, kind="traffic")
     assert design.extra["die_shape"] == (2, 2) and design.extra["dielink"]["ratio"] == 2
+    patterns = ("uniform", "transpose", "tornado") if sim == "verilator" else ("uniform",)
     points = [{"pattern": pattern, "rate": rate, "packet_len": 2, "seed": 5}
-              for pattern in ("uniform", "transpose", "tornado") for rate in (0.1, 0.9)]
+              for pattern in patterns for rate in (0.1, 0.9)]
     res = run_cocotb(design, sim=sim, test_module="verif.tb_traffic", tag="tile",
-                     scenario={"params": {**TIMING, "points": points}})["sweep"]
+                     scenario={"params": {**timing(sim), "points": points}})["sweep"]
     for p in res["points"]:
         name = f"{p['pattern']} at {p['offered']}"
         assert p["drained"] and all(v == 0 for v in p["errors"].values()), name
