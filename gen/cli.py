@@ -47,6 +47,8 @@ def cmd_sim(args):
         _print_points(res)
         summary["traffic"] = {k: res[k] for k in ("zero_load_latency", "saturation_throughput",
                                                   "channel_load_bound", "cycles_per_s")}
+    if args.bench in ("all", "gemm"):
+        summary["gemm"] = _gemm(args, cfg, sim, out)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(f"\nsummary")
     if "traffic" in summary:
@@ -55,9 +57,50 @@ def cmd_sim(args):
         print(f"  saturation throughput   {t['saturation_throughput']:.3f} flits/node/cycle "
               f"(channel-load bound {t['channel_load_bound']:.3f})")
         print(f"  simulation speed        {t['cycles_per_s']:.0f} cycles/s ({sim})")
-    print(f"reports written to {out}/ (derive.json, summary.json, traffic/sweep.json, "
-          f"traffic/sweep.png, traffic/heatmap.png)")
+    if "gemm" in summary:
+        g = summary["gemm"]
+        print(f"  GEMM {g['m']}x{g['n']}x{g['k']} {g['dtype']}        "
+              f"{'bit-exact vs golden' if g['match'] else 'MISMATCH vs golden'}, "
+              f"{g['exec_cycles']} cycles, MAC utilisation {100 * g['mac_utilisation']:.1f}%")
+    written = ["derive.json", "summary.json"]
+    if "traffic" in summary:
+        written += ["traffic/sweep.json", "traffic/sweep.png", "traffic/heatmap.png"]
+    if "gemm" in summary:
+        written += ["gemm/result.json", "gemm/C.npy"]
+    print(f"reports written to {out}/ ({', '.join(written)})")
     return 0
+
+
+def _gemm(args, cfg, sim, out):
+    import shutil
+    import numpy as np
+    from sim.gemm import run_gemm
+    try:
+        a = np.load(args.a) if args.a else None
+        b = np.load(args.b) if args.b else None
+    except (OSError, ValueError) as exc:
+        raise ConfigError([f"--a/--b: cannot read the matrix ({exc})"])
+    m, n, k = (a.shape[0] if a is not None else args.m, b.shape[1] if b is not None else args.n,
+               a.shape[1] if a is not None else args.k)
+    p = cfg.node.matrix_p
+    bad = [f"--{name} {v}: not allowed: must be a positive multiple of node.matrix_p = {p}"
+           for name, v in (("m", m), ("n", n), ("k", k)) if v < 1 or v % p]
+    if bad:
+        raise ConfigError(bad)
+    print(f"\nGEMM: C = A x B, {m}x{k} x {k}x{n}, {args.dtype}, one node through its "
+          f"network port ({sim})")
+    try:
+        res = run_gemm(cfg, m=m, n=n, k=k, dtype=args.dtype, a=a, b=b, sim=sim,
+                       out_dir=out / "gemm")
+    except ValueError as exc:
+        raise ConfigError([str(exc)])
+    if args.c_out:
+        shutil.copy(out / "gemm" / "C.npy", args.c_out)
+    print(f"  {'bit-exact' if res['match'] else 'MISMATCH'} vs golden; {res['exec_cycles']} "
+          f"engine cycles, MAC utilisation {100 * res['mac_utilisation']:.1f}%; "
+          f"{out / 'gemm' / 'result.json'}")
+    return {"m": m, "n": n, "k": k, "dtype": args.dtype, **{key: res[key] for key in
+            ("match", "exec_cycles", "mac_utilisation")}}
 
 
 def _print_points(res):
@@ -73,6 +116,7 @@ TOPS = {
     "router": "one router",
     "mesh": "the global mesh of bare routers, local ports exposed",
     "noc": "the global mesh with a traffic generator and sink per node",
+    "node": "one training node (router + network interface + SRAM + matrix engine)",
 }
 
 
@@ -83,6 +127,9 @@ def cmd_verilog(args):
     t0 = time.perf_counter()
     if args.top == "router":
         design = router_design(cfg, top_name="dojo_router")
+    elif args.top == "node":
+        from .node_build import compute_node_design
+        design = compute_node_design(cfg, nodes=1, top_name="dojo_node")
     elif args.top == "mesh":
         design = noc_design(cfg, kind="bare", boundary="ports", top_name="dojo_mesh")
     else:
@@ -174,8 +221,15 @@ def build_parser():
     p = sub.add_parser("sim", help="the main job on a config: derivation, then simulation")
     _add_config(p)
     p.add_argument("--out", default="build/sim", help="report directory (default: build/sim)")
-    p.add_argument("--bench", choices=["all", "traffic"], default="all",
-                   help="what to simulate (default: all)")
+    p.add_argument("--bench", choices=["all", "traffic", "gemm"], default="all",
+                   help="what to simulate (default: all = traffic and a GEMM)")
+    p.add_argument("--m", type=int, default=8, help="GEMM rows of A and C")
+    p.add_argument("--n", type=int, default=8, help="GEMM columns of B and C")
+    p.add_argument("--k", type=int, default=64, help="GEMM inner dimension")
+    p.add_argument("--dtype", choices=["int8", "bf16"], default="bf16")
+    p.add_argument("--a", help="A matrix .npy (bf16: uint16 bit patterns or float32 holding exact bf16)")
+    p.add_argument("--b", help="B matrix .npy (same convention)")
+    p.add_argument("--c-out", help="write C here (.npy: float32 for bf16, int32 for int8)")
     p.add_argument("--sim", default=os.environ.get("SIM", "verilator"),
                    help="verilator (default, or $SIM) or icarus")
     p.set_defaults(func=cmd_sim)
@@ -201,6 +255,11 @@ def build_parser():
                    help="one sweep per value, curves on one plot (e.g. dielink.ratio=1,2,4)")
     p.add_argument("--out", default="build/sweep", help="report directory")
     p.set_defaults(func=cmd_sweep)
+
+    from .fpga import add_fpga_parser
+    from .lint import add_lint_parser
+    add_lint_parser(sub, _add_config)
+    add_fpga_parser(sub, _add_config)
     return parser
 
 

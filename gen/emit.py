@@ -9,12 +9,34 @@ wire the component itself (``wiring.connect`` works on it).
 """
 
 import hashlib
+import re
 
 from amaranth.back import verilog
 from amaranth.hdl import ClockSignal, Instance, ResetSignal
 from amaranth.lib import wiring
 
-__all__ = ["ModuleLibrary", "port_name", "digest"]
+__all__ = ["ModuleLibrary", "port_name", "digest", "icarus_safe"]
+
+_TRIGGER = re.compile(r"^(\s*)reg (\\\$auto\$verilog_backend\.cc:\d+:dump_module\$\d+) += 0;$",
+                      re.MULTILINE)
+
+
+def icarus_safe(text):
+    """Make Yosys' time-zero trigger of ``always @*`` blocks fire under Icarus.
+
+    Yosys declares ``reg \\$auto$verilog_backend...dump_module$N = 0;`` and names it
+    in every ``always @*`` so that the block runs once at time zero. Icarus 11
+    applies declaration initialisers before the blocks wait, so a block whose
+    inputs are all initialised registers that do not change for a while (an FSM
+    sitting in its first state) keeps X outputs. An explicit ``initial`` that
+    changes the trigger after a ``#0`` runs every such block once; it is guarded
+    by ``__ICARUS__`` (Verilator and synthesis never see the delay).
+    """
+    return _TRIGGER.sub(lambda mo: f"{mo.group(1)}reg {mo.group(2)} = 0;\n"
+                                   f"`ifdef __ICARUS__\n"
+                                   f"{mo.group(1)}initial #0 {mo.group(2)} = 1;\n"
+                                   f"`endif", text)
+
 
 
 def port_name(path):
@@ -35,7 +57,7 @@ class ModuleLibrary:
         """Register module ``name``; ``build()`` makes its component on first use."""
         if name not in self._modules:
             component = build()
-            text = verilog.convert(component, name=name, emit_src=False)
+            text = icarus_safe(verilog.convert(component, name=name, emit_src=False))
             self._modules[name] = (component, text)
         return self._modules[name][0]
 
@@ -64,7 +86,7 @@ class ModuleLibrary:
     def verilog(self, top_name, top):
         """The whole design: library modules (sorted by name) then the top."""
         parts = [self._modules[n][1] for n in sorted(self._modules)]
-        parts.append(verilog.convert(top, name=top_name, emit_src=False))
+        parts.append(icarus_safe(verilog.convert(top, name=top_name, emit_src=False)))
         return "".join(parts)
 
     @property

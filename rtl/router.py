@@ -4,16 +4,19 @@ Micro-architecture
 ------------------
 Everything from input to output register happens in one cycle:
 
-* **Input buffers with bypass.** Each input has one FIFO of ``buffer_depth``
-  flits per VC (a ``lib.memory`` array with an asynchronous read port, the
-  ``last`` bits in a small register). A flit that arrives on a VC whose FIFO is
-  empty competes in the cycle it arrives; if it wins it never touches the FIFO,
-  otherwise it is written. A flit valid on ``in_X`` at cycle *t* is on ``out_Y``
-  at *t+1* at zero load.
+* **Input buffers with bypass.** Each input has one ``lib.memory`` array of
+  ``vcs`` x ``buffer_depth`` flits (VC *v* at addresses ``{v, ptr}``) with one
+  write port and one asynchronous read port (the offered VC's head), and a
+  small meta array holding ``{last, route}`` per flit. A flit that arrives on
+  a VC whose FIFO is empty competes in the cycle it arrives; if it wins it
+  never touches the FIFO, otherwise it is written. A flit valid on ``in_X`` at
+  cycle *t* is on ``out_Y`` at *t+1* at zero load.
 * **Routing.** Dimension order (XY or YX) from the head's ``dst_x``/``dst_y``
   against the router's own ``x``/``y`` inputs, as a one-hot output vector
-  (east = x+1, west = x-1, south = y+1, north = y-1). The route of a packet is
-  kept per (input, VC) from its head until its tail (wormhole).
+  (east = x+1, west = x-1, south = y+1, north = y-1). It is computed once per
+  input on arrival and stored in the meta array next to the flit (meaningful
+  for heads only). The route of a packet is kept per (input, VC) from its head
+  until its tail (wormhole).
 * **Turn-restricted crossbar.** Only the paths dimension-order routing can use
   exist (:func:`turn_allowed`): no U-turns and, for XY, no turn from y back to
   x (17 of the 25 input/output pairs), which saves about a third of the
@@ -43,9 +46,10 @@ Everything from input to output register happens in one cycle:
   register, counter), exactly ``gen.derive.credit_round_trip(0)``: a VC
   streams one flit per cycle iff the downstream buffer holds >= 3 flits.
 
-The crossbar and every wide select are AND-OR one-hot multiplexers. Size
-(yosys ``synth_ecp5``, 64-bit flits, 1 VC, depth 4): about 1660 LUT4, 80
-TRELLIS_DPR16X4 (the buffers), 460 FFs.
+The crossbar and every wide select are chains of 2:1 multiplexers driven by
+one-hot grants (cheaper than AND-OR trees in Verilator, same logic). Size
+before the simulation-speed restructuring (yosys ``synth_ecp5``, 64-bit flits,
+1 VC, depth 4): about 1660 LUT4, 80 TRELLIS_DPR16X4 (the buffers), 460 FFs.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
@@ -213,23 +217,39 @@ class Router(wiring.Component):
         ins = [getattr(self, f"in_{p}") for p in PORTS]
         outs = [getattr(self, f"out_{p}") for p in PORTS]
 
+        pb = max(1, (D - 1).bit_length())           # pointer bits
+        vb = (V - 1).bit_length()                   # VC bits of a buffer address
+
         def step(ptr):
-            if D & (D - 1) == 0:
-                return (ptr + 1)[:len(ptr)]
+            if D == 1 << pb:
+                return (ptr + 1)[:pb]
             return Mux(ptr == D - 1, 0, ptr + 1)
 
-        # output state: credit counters and wormhole locks, per (output, VC)
-        has_credit = []     # [o] -> V bits
-        locked = []         # [o] -> V bits
-        counters = []
-        for o, p in enumerate(PORTS):
-            cnts = [Signal(range(self._downstream_depth + 1), init=self._downstream_depth,
-                           name=f"credits_{p}_vc{v}") for v in range(V)]
-            counters.append(cnts)
-            hc = Signal(V, name=f"has_credit_{p}")
-            m.d.comb += hc.eq(Cat(c != 0 for c in cnts))
-            has_credit.append(hc)
-            locked.append(Signal(V, name=f"locked_{p}"))
+        def pick(sel, values):
+            """One-hot ``sel`` AND-OR select as a chain of 2:1 muxes (0 when none)."""
+            acc = Const(0, len(values[0]))
+            for k in reversed(range(len(values))):
+                acc = Mux(sel[k], values[k], acc)
+            return acc
+
+        def index(onehot):
+            """Binary index of a one-hot vector (0 when none)."""
+            return Cat(Cat(onehot[k] for k in range(len(onehot)) if k >> b & 1).any()
+                       for b in range(max(1, (len(onehot) - 1).bit_length())))
+
+        # output state: credit counters and wormhole locks, per (output, VC); the
+        # allocator sees them per VC as N-bit vectors over the outputs
+        counters = [[Signal(range(self._downstream_depth + 1), init=self._downstream_depth,
+                            name=f"credits_{p}_vc{v}") for v in range(V)] for p in PORTS]
+        locked = [[Signal(name=f"locked_{p}_vc{v}") for v in range(V)] for p in PORTS]
+        credit_vec, lock_vec = [], []
+        for v in range(V):
+            cv = Signal(N, name=f"has_credit_vc{v}")
+            lv = Signal(N, name=f"locked_vc{v}")
+            m.d.comb += [cv.eq(Cat(counters[o][v] != 0 for o in range(N))),
+                         lv.eq(Cat(locked[o][v] for o in range(N)))]
+            credit_vec.append(cv)
+            lock_vec.append(lv)
 
         # -- input side: buffers, route state, first allocation stage ---------------
         ivc = []        # [i] -> V-bit one-hot: the VC input i offers
@@ -239,9 +259,16 @@ class Router(wiring.Component):
         won = [Signal(name=f"won_{p}") for p in PORTS]
         overflow_now = []
         for i, (p, inp) in enumerate(zip(PORTS, ins)):
+            # the route is computed once, on arrival, and kept next to the flit
+            route_in = self._route(m, inp.data, p, f"route_in_{p}")
             arrive = Signal(V, name=f"arrive_{p}")
             m.d.comb += arrive.eq(Mux(inp.valid, (Const(1, V) << inp.vc)[:V], 0))
-            route_in = self._route(m, inp.data, p, f"route_in_{p}")
+
+            # one data buffer per input, VC v at addresses {v, ptr}; meta = {last, route}
+            buf = Memory(shape=W, depth=(1 << vb) << pb, init=[])
+            meta = Memory(shape=N + 1, depth=(1 << vb) << pb, init=[])
+            m.submodules[f"buf_{p}"] = buf
+            m.submodules[f"meta_{p}"] = meta
 
             elig = Signal(V, name=f"elig_{p}")
             grant = Signal(V, name=f"ivc_{p}")
@@ -255,16 +282,11 @@ class Router(wiring.Component):
             m.d.comb += go.eq(Mux(won[i], grant, 0))
             m.d.sync += inp.credit.eq(go)
 
-            routes, head_data, cur_last, empties = [], [], [], []
+            routes, lasts, empties, writes, wptrs, rptrs = [], [], [], [], [], []
             for v in range(V):
-                mem = Memory(shape=W, depth=D, init=[])
-                m.submodules[f"buf_{p}_vc{v}"] = mem
-                wr = mem.write_port()
-                rd = mem.read_port(domain="comb")
-                lasts = Signal(D, name=f"lasts_{p}_vc{v}")
                 count = Signal(range(D + 1), name=f"count_{p}_vc{v}")
-                rptr = Signal(range(D), name=f"rptr_{p}_vc{v}")
-                wptr = Signal(range(D), name=f"wptr_{p}_vc{v}")
+                rptr = Signal(pb, name=f"rptr_{p}_vc{v}")
+                wptr = Signal(pb, name=f"wptr_{p}_vc{v}")
                 empty = Signal(name=f"empty_{p}_vc{v}")
                 full = Signal(name=f"full_{p}_vc{v}")
                 write = Signal(name=f"write_{p}_vc{v}")
@@ -274,52 +296,61 @@ class Router(wiring.Component):
                     full.eq(count == D),
                     write.eq(arrive[v] & ~(empty & go[v]) & ~full),
                     pop.eq(go[v] & ~empty),
-                    wr.en.eq(write), wr.addr.eq(wptr), wr.data.eq(inp.data),
-                    rd.addr.eq(rptr),
                 ]
+                m.d.sync += count.eq(count + write - pop)
                 with m.If(write):
-                    m.d.sync += [lasts.bit_select(wptr, 1).eq(inp.last), wptr.eq(step(wptr))]
+                    m.d.sync += wptr.eq(step(wptr))
                 with m.If(pop):
                     m.d.sync += rptr.eq(step(rptr))
-                with m.If(write & ~pop):
-                    m.d.sync += count.eq(count + 1)
-                with m.Elif(pop & ~write):
-                    m.d.sync += count.eq(count - 1)
                 overflow_now.append(arrive[v] & full)
+
+                head = meta.read_port(domain="comb")
+                m.d.comb += head.addr.eq(Cat(rptr, Const(v, vb)) if vb else rptr)
 
                 # wormhole state: inside a packet, and its route
                 in_pkt = Signal(name=f"in_pkt_{p}_vc{v}")
                 pkt_route = Signal(N, name=f"pkt_route_{p}_vc{v}")
-                last = Signal(name=f"last_{p}_vc{v}")
                 route = Signal(N, name=f"route_{p}_vc{v}")
-                head_route = self._route(m, rd.data, p, f"route_head_{p}_vc{v}")
+                last = Signal(name=f"last_{p}_vc{v}")
                 m.d.comb += [
-                    last.eq(Mux(empty, inp.last, lasts.bit_select(rptr, 1))),
-                    route.eq(Mux(in_pkt, pkt_route, Mux(empty, route_in, head_route))),
+                    route.eq(Mux(in_pkt, pkt_route, Mux(empty, route_in, head.data[:N]))),
+                    last.eq(Mux(empty, inp.last, head.data[N])),
                 ]
                 with m.If(go[v]):
                     m.d.sync += [in_pkt.eq(~last), pkt_route.eq(route)]
-
-                credit_ok = (route & Cat(has_credit[o][v] for o in range(N))).any()
-                lock_hit = (route & Cat(locked[o][v] for o in range(N))).any()
-                m.d.comb += elig[v].eq((~empty | arrive[v]) & credit_ok & (in_pkt | ~lock_hit))
+                m.d.comb += elig[v].eq((~empty | arrive[v]) & (route & credit_vec[v]).any()
+                                       & (in_pkt | ~(route & lock_vec[v]).any()))
                 routes.append(route)
-                head_data.append(rd.data)
-                cur_last.append(last)
+                lasts.append(last)
                 empties.append(empty)
+                writes.append(write)
+                wptrs.append(wptr)
+                rptrs.append(rptr)
 
-            r = _any_of(m, f"req_{p}", [Mux(grant[v], routes[v], 0) for v in range(V)], N)
-            if V == 1:
-                bypass = empties[0]
-                fifo_data = head_data[0]
+            # single write port: the arriving flit's VC selects the pointer
+            write_any = Signal(name=f"write_{p}")
+            m.d.comb += write_any.eq(Cat(writes).any())
+            wptr_sel = pick(arrive, wptrs) if V > 1 else wptrs[0]
+            waddr = Cat(wptr_sel, inp.vc[:vb]) if vb else wptr_sel
+            for mem, wdata in ((buf, inp.data), (meta, Cat(route_in, inp.last))):
+                wp = mem.write_port()
+                m.d.comb += [wp.en.eq(write_any), wp.addr.eq(waddr), wp.data.eq(wdata)]
+
+            # single read port: the offered VC's head
+            rd = buf.read_port(domain="comb")
+            if V > 1:
+                gidx = index(grant)
+                m.d.comb += rd.addr.eq(Cat(pick(grant, rptrs), gidx[:vb]))
             else:
-                bypass = (grant & Cat(empties)).any()
-                fifo_data = _any_of(m, f"fifo_data_{p}",
-                                    [Mux(grant[v], head_data[v], 0) for v in range(V)], W)
+                m.d.comb += rd.addr.eq(rptrs[0])
+
+            r = Signal(N, name=f"req_{p}")
             d = Signal(W, name=f"sel_data_{p}")
             ll = Signal(name=f"sel_last_{p}")
-            m.d.comb += [d.eq(Mux(bypass, inp.data, fifo_data)),
-                         ll.eq((grant & Cat(cur_last)).any())]
+            bypass = (grant & Cat(empties)).any() if V > 1 else empties[0]
+            m.d.comb += [r.eq(pick(grant, routes) if V > 1 else Mux(grant[0], routes[0], 0)),
+                         d.eq(Mux(bypass, inp.data, rd.data)),
+                         ll.eq((grant & Cat(lasts)).any())]
             ivc.append(grant)
             req.append(r)
             sel_data.append(d)
@@ -335,20 +366,15 @@ class Router(wiring.Component):
             g = arb.grant
             for k, i in enumerate(src):
                 won_terms[i].append(g[k])
-            sent = _any_of(m, f"sent_{p}", [Mux(g[k], ivc[i], 0) for k, i in enumerate(src)], V)
-            data = _any_of(m, f"xbar_{p}", [Mux(g[k], sel_data[i], 0) for k, i in enumerate(src)],
-                           W)
+            sent = Signal(V, name=f"sent_{p}")
+            m.d.comb += sent.eq(pick(g, [ivc[i] for i in src]))
             last = (g & Cat(sel_last[i] for i in src)).any()
-            vc = Cat(Cat(sent[v] for v in range(V) if v >> b & 1).any()
-                     for b in range(vc_bits(V))) if V > 1 else Const(0, 1)
-            m.d.sync += [out.valid.eq(g.any()), out.last.eq(last), out.vc.eq(vc),
-                         out.data.eq(data)]
+            m.d.sync += [out.valid.eq(g.any()), out.last.eq(last),
+                         out.vc.eq(index(sent) if V > 1 else 0),
+                         out.data.eq(pick(g, [sel_data[i] for i in src]))]
             for v in range(V):
                 cnt = counters[o][v]
-                with m.If(sent[v] & ~out.credit[v]):
-                    m.d.sync += cnt.eq(cnt - 1)
-                with m.Elif(out.credit[v] & ~sent[v]):
-                    m.d.sync += cnt.eq(cnt + 1)
+                m.d.sync += cnt.eq(cnt + out.credit[v] - sent[v])
                 with m.If(sent[v]):
                     m.d.sync += locked[o][v].eq(~last)
 

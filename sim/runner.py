@@ -64,7 +64,7 @@ def _runner(sim, top):
                 cmds[0] = [a for a in cmds[0] if a != "--public-flat-rw"]
                 cmds[0].insert(-1, str(vlt))
                 # the wheel's verilated.mk leaves the precompiled-header include flag empty
-                cmds[1] += ["CFG_CXXFLAGS_PCH_I=-include", "OPT_FAST=-O2"]
+                cmds[1] += ["CFG_CXXFLAGS_PCH_I=-include", "OPT_FAST=-Os"]
                 return cmds
 
         return TopPortsVerilator()

@@ -1,0 +1,223 @@
+"""Python model of a training node: packet builders, SRAM matrix layouts, SRAM reference.
+
+Everything is derived from the layouts in :mod:`rtl.ni` and the geometry in
+:mod:`rtl.engine` (no copied bit positions). Numerics come from
+:mod:`verif.golden`.
+"""
+
+import numpy as np
+
+from rtl.engine import EngineGeometry
+from rtl.mac import MacMode
+from rtl.ni import Dtype, NodeLayouts, request_vcs, response_vcs
+from rtl.packet import MsgClass, Opcode
+from verif import golden
+
+__all__ = ["NodeModel", "Dtype", "MacMode", "Opcode"]
+
+_MODE = {"bf16": MacMode.BF16, "int8": MacMode.INT8}
+
+
+class NodeModel:
+    """Encoders, decoders and layouts of one node configuration.
+
+    Parameters
+    ----------
+    fmt : PacketFormat
+    lines : int
+        SRAM lines.
+    vcs : int
+    max_packet_flits : int
+    matrix_p : int
+    sems : int
+    """
+
+    def __init__(self, *, fmt, lines, vcs, max_packet_flits, matrix_p, sems=4):
+        self.fmt = fmt
+        self.lay = NodeLayouts(fmt=fmt, lines=lines, sems=sems)
+        self.lines = lines
+        self.vcs = vcs
+        self.max_len = max_packet_flits
+        self.p = matrix_p
+        self.geo = EngineGeometry(p=matrix_p, width=fmt.flit_bits)
+        self.width = fmt.flit_bits
+        self.req_vc = request_vcs(vcs)[0]
+        self.resp_vc = response_vcs(vcs)[0]
+
+    @classmethod
+    def from_manifest(cls, manifest):
+        """The model of the node described by a compute-node design manifest."""
+        from rtl.packet import PacketFormat
+        f, n = manifest["format"], manifest["node"]
+        fmt = PacketFormat(flit_bits=f["flit_bits"], coord_bits=f["coord_bits"],
+                           timestamp_bits=f["timestamp_bits"])
+        return cls(fmt=fmt, lines=n["lines"], vcs=n["vcs"],
+                   max_packet_flits=n["max_packet_flits"], matrix_p=n["matrix_p"],
+                   sems=n["sems"])
+
+    # -- packets ---------------------------------------------------------------------------
+
+    def head(self, *, dst, src, opcode, length, info, mclass=MsgClass.REQUEST):
+        return self.fmt.encode_head(dst=dst, src=src, opcode=opcode, length=length,
+                                    mclass=mclass, info=info)
+
+    def store(self, *, dst, src, addr, data, add=False, dtype=Dtype.INT32, tag=0, ack=False,
+              sem=None):
+        """WRITE (or ADD) packets carrying ``data`` (line ints) to ``addr``; split into
+        packets of at most ``max_packet_flits - 1`` lines; ``sem`` (counter index) is
+        incremented by the last packet, ``ack`` asks every packet for a DONE."""
+        data = [int(x) for x in data]
+        chunk = self.max_len - 1
+        pieces = [data[i:i + chunk] for i in range(0, len(data), chunk)] or [[]]
+        out = []
+        for i, piece in enumerate(pieces):
+            last = i == len(pieces) - 1
+            info = self.lay.encode("store_info", addr=addr + i * chunk, tag=tag, ack=int(ack),
+                                   sem_inc=int(sem is not None and last), sem=sem or 0,
+                                   dtype=dtype)
+            out.append([self.head(dst=dst, src=src, opcode=Opcode.ADD if add else Opcode.WRITE,
+                                  length=len(piece) + 1, info=info)] + piece)
+        return out
+
+    def read(self, *, dst, src, addr, count, tag=0):
+        info = self.lay.encode("read_info", addr=addr, count=count, tag=tag)
+        return [self.head(dst=dst, src=src, opcode=Opcode.READ, length=1, info=info)]
+
+    def reg_addr(self, name):
+        return self.lay.reg_base + self.lay.registers.index(name)
+
+    def read_regs(self, *, dst, src, first, count=1, tag=0):
+        return self.read(dst=dst, src=src, addr=self.reg_addr(first), count=count, tag=tag)
+
+    def push(self, *, dst, src, src_addr, count, to, dst_addr, add=False, dtype=Dtype.INT32,
+             sem=None, tag=0, ack=True):
+        """PUSH request to node ``dst``: send ``count`` lines at ``src_addr`` to node
+        ``to`` at ``dst_addr``."""
+        body = self.lay.desc_flits("push_desc", src_addr=src_addr, count=count, dst_x=to[0],
+                                   dst_y=to[1], dst_addr=dst_addr, add=int(add), dtype=dtype,
+                                   sem_inc=int(sem is not None), sem=sem or 0)
+        info = self.lay.encode("ctl_info", tag=tag, ack=int(ack))
+        return [self.head(dst=dst, src=src, opcode=Opcode.PUSH, length=1 + len(body),
+                          info=info)] + body
+
+    def exec(self, *, dst, src, m, n, k, dtype, a_addr, b_addr, c_addr, accumulate=False,
+             tag=0, ack=True):
+        p = self.p
+        body = self.lay.desc_flits("exec_desc", mode=_MODE[dtype], accumulate=int(accumulate),
+                                   m_tiles=m // p, n_tiles=n // p, k_tiles=k // p,
+                                   a_addr=a_addr, b_addr=b_addr, c_addr=c_addr)
+        info = self.lay.encode("ctl_info", tag=tag, ack=int(ack))
+        return [self.head(dst=dst, src=src, opcode=Opcode.EXEC, length=1 + len(body),
+                          info=info)] + body
+
+    def decode(self, flits):
+        """A received packet -> dict: head fields, ``resp`` info fields, ``data`` lines."""
+        h = self.fmt.decode_head(flits[0])
+        out = dict(h)
+        if h["opcode"] in (Opcode.READ_RESP, Opcode.DONE):
+            out.update(self.lay.decode("resp_info", h["info"] & ((1 << self.lay.resp_info.size) - 1)))
+        elif h["opcode"] in (Opcode.WRITE, Opcode.ADD):
+            out.update(self.lay.decode("store_info",
+                                       h["info"] & ((1 << self.lay.store_info.size) - 1)))
+        out["data"] = list(flits[1:])
+        return out
+
+    # -- SRAM matrix layouts ---------------------------------------------------------------
+
+    @staticmethod
+    def _bits(dtype):
+        return 16 if dtype == "bf16" else 8
+
+    def pack_elements(self, values, bits):
+        """Unsigned element ints -> lines (little-endian in a line, padded with zeros)."""
+        per = self.width // bits
+        values = [int(v) & ((1 << bits) - 1) for v in values]
+        values += [0] * (-len(values) % per)
+        return [sum(v << (bits * i) for i, v in enumerate(values[j:j + per]))
+                for j in range(0, len(values), per)]
+
+    def unpack_elements(self, lines, bits, count):
+        per = self.width // bits
+        mask = (1 << bits) - 1
+        out = [(int(line) >> (bits * i)) & mask for line in lines for i in range(per)]
+        return out[:count]
+
+    def _panels(self, mat, dtype):
+        """Panels of P rows of ``mat`` (shape (R, K)), each column-major, padded to lines."""
+        p, bits = self.p, self._bits(dtype)
+        mat = np.asarray(mat)
+        rows, k = mat.shape
+        raw = mat.astype(np.uint16 if dtype == "bf16" else np.int8)
+        raw = raw.view(np.uint16) if dtype == "bf16" else raw.view(np.uint8)
+        lines = []
+        for t in range(rows // p):
+            panel = raw[t * p:(t + 1) * p, :].T.reshape(-1)        # element k*P + r
+            lines += self.pack_elements(panel.tolist(), bits)
+        return lines
+
+    def pack_a(self, a, dtype):
+        """A (M x K; uint16 bf16 patterns or int8) -> SRAM lines."""
+        return self._panels(a, dtype)
+
+    def pack_b(self, b, dtype):
+        """B (K x N) -> SRAM lines (panels of B transposed)."""
+        return self._panels(np.asarray(b).T, dtype)
+
+    def pack_c(self, c):
+        """C (M x N; uint32 fp32 patterns or int32) -> SRAM lines, tile-major."""
+        p = self.p
+        c = np.asarray(c).astype(np.uint32, copy=False) if np.asarray(c).dtype != np.int32 \
+            else np.asarray(c).view(np.uint32)
+        m, n = c.shape
+        vals = []
+        for ti in range(m // p):
+            for tj in range(n // p):
+                vals += c[ti * p:(ti + 1) * p, tj * p:(tj + 1) * p].reshape(-1).tolist()
+        return self.pack_elements(vals, 32)
+
+    def unpack_c(self, lines, m, n):
+        """SRAM lines -> C as uint32 bit patterns (M x N)."""
+        p = self.p
+        vals = self.unpack_elements(lines, 32, m * n)
+        c = np.zeros((m, n), np.uint32)
+        i = 0
+        for ti in range(m // p):
+            for tj in range(n // p):
+                c[ti * p:(ti + 1) * p, tj * p:(tj + 1) * p] = \
+                    np.array(vals[i:i + p * p], np.uint32).reshape(p, p)
+                i += p * p
+        return c
+
+    def gemm_layout(self, *, m, n, k, dtype, base=0):
+        """SRAM addresses of A, B and C for one GEMM, packed from ``base``."""
+        ext = self.geo.extent(m=m, n=n, k=k, mode=_MODE[dtype])
+        a_addr = base
+        b_addr = a_addr + ext["a"]
+        c_addr = b_addr + ext["b"]
+        end = c_addr + ext["c"]
+        if end > self.lines:
+            raise ValueError(f"a {m}x{n}x{k} {dtype} GEMM needs {end - base} SRAM lines, "
+                             f"the node has {self.lines - base} from line {base}")
+        return {"a": a_addr, "b": b_addr, "c": c_addr, "end": end, "a_lines": ext["a"],
+                "b_lines": ext["b"], "c_lines": ext["c"]}
+
+    @staticmethod
+    def golden(a, b, c0, dtype):
+        """C0 + A x B as uint32 bit patterns, per the contract."""
+        if dtype == "bf16":
+            return golden.gemm_bf16(a, b, c0)
+        c0 = None if c0 is None else np.asarray(c0).astype(np.uint32).view(np.int32)
+        return golden.gemm_int8(a, b, c0).view(np.uint32)
+
+    # -- SRAM reference ------------------------------------------------------------------------
+
+    def add_lines(self, old, new, dtype):
+        """Lane-wise ADD of two lines (ints), as the NI does it."""
+        lanes = self.width // 32
+        o = np.array(self.unpack_elements([old], 32, lanes), np.uint32)
+        n = np.array(self.unpack_elements([new], 32, lanes), np.uint32)
+        if Dtype(dtype) == Dtype.FP32:
+            s = golden.fp32_add(o, n)
+        else:
+            s = (o.astype(np.uint64) + n.astype(np.uint64)) & 0xFFFFFFFF
+        return self.pack_elements(s.tolist(), 32)[0]
