@@ -52,18 +52,5 @@ fpga: $(STAMP)
 clean:
 	rm -rf build
 
-dist## verilator --lint-only -Wall on every emitted top (explained waivers in constraints/)
-lint: $(STAMP)
-	$(BIN)/dojo lint configs/fpga.yaml -o build/lint
-
-## k-induction proofs of the router (SymbiYosys + yices from pip)
-formal: $(STAMP)
-	$(BIN)/python -m verif.formal_router --vcs 1 --depth 2 --out build/formal
-
-## ECP5-85F: router out of context, and the 2x2 board top with a bitstream (about 10 min)
-fpga: $(STAMP)
-	$(BIN)/dojo fpga configs/fpga.yaml -s router.vcs=1 --top router -o build/fpga/router
-	$(BIN)/dojo fpga configs/fpga.yaml --top board -o build/fpga/board
-
-clean: clean
+distclean: clean
 	rm -rf $(VENV) *.egg-info
