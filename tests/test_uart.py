@@ -44,3 +44,13 @@ def test_rejects_bad_parameters():
         UartRx(divisor=2)
     with pytest.raises(TypeError, match="ctrl_layout must be a data.StructLayout"):
         UartBridge(ctrl_layout=8, divisor=8)
+
+
+@pytest.mark.skipif("icarus" not in available_simulators(), reason="iverilog not installed")
+def test_board_top_with_one_vc_under_icarus():
+    # regression: Icarus left time-zero combinational blocks at X (gen.emit.icarus_safe)
+    cfg = load_config(CONFIGS / "fpga.yaml", ["router.vcs=1"])
+    design = board_design(cfg, baud=1_000_000, clk_hz=8_000_000)
+    res = run_cocotb(design, sim="icarus", test_module="verif.tb_uart", tag="bridge1vc")
+    g = res["bridge"]["global"]
+    assert g["marked_generated"] > 0 and g["marked_received"] == g["marked_generated"]
