@@ -177,3 +177,12 @@ class LinkBench:
     @property
     def violations(self):
         return [v for x in self.drivers + self.monitors for v in x.violations]
+
+    def problems(self):
+        """Protocol violations, packets left half-received, drivers that could not finish."""
+        out = list(self.violations)
+        out += [f"{m.prefix}: partial packet left on VC {v}" for m in self.monitors
+                for v, part in enumerate(m.partial) if part]
+        out += [f"{d.prefix}: stuck with {len(d.queue)} queued, credits {d.credits}"
+                for d in self.drivers if d.busy]
+        return out

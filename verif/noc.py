@@ -91,6 +91,13 @@ class Scoreboard:
                 queue.remove(pid)
         self.matched += 1
 
+    def observe_monitors(self, monitors, pid_of):
+        """Check and clear every packet the monitors collected; ``pid_of(flits)`` -> id."""
+        for mon in monitors:
+            for pkt in mon.packets:
+                self.observe(pkt.port, pkt.flits, pid_of(pkt.flits))
+            mon.packets.clear()
+
     @property
     def missing(self):
         return sorted(self.expected)

@@ -68,13 +68,8 @@ async def random_traffic(dut):
     deadline = bench.cycle + 20000
     while board.expected and bench.cycle < deadline:
         await ClockCycles(dut.clk, 64)
-        for mon in monitors.values():
-            for pkt in mon.packets:
-                board.observe(pkt.port, pkt.flits, fmt.decode_head(pkt.flits[0])["info"])
-            mon.packets.clear()
-    problems = board.report() + bench.violations
-    problems += [f"{m.prefix}: partial packet on VC {v}" for m in monitors.values()
-                 for v, part in enumerate(m.partial) if part]
+        board.observe_monitors(monitors.values(), lambda f: fmt.decode_head(f[0])["info"])
+    problems = board.report() + bench.problems()
     write_result("random_traffic", {"packets": pid, "matched": board.matched,
                                     "cycles": bench.cycle, "problems": problems[:20]})
     assert not problems, "\n".join(problems[:20])

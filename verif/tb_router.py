@@ -60,16 +60,9 @@ async def random_traffic(dut):
     deadline = p["packets_per_input"] * p["max_len"] * 40 + 1000
     while (board.expected and bench.cycle < deadline):
         await ClockCycles(dut.clk, 50)
-        for mon in monitors.values():
-            for pkt in mon.packets:
-                board.observe(pkt.port, pkt.flits, fmt.decode_head(pkt.flits[0])["info"])
-            mon.packets.clear()
+        board.observe_monitors(monitors.values(), lambda f: fmt.decode_head(f[0])["info"])
     await ClockCycles(dut.clk, 20)
-    problems = board.report() + bench.violations
-    problems += [f"{m.prefix}: partial packet left on VC {v}" for m in monitors.values()
-                 for v, part in enumerate(m.partial) if part]
-    problems += [f"{d.prefix}: stuck with {len(d.queue)} queued, credits {d.credits}"
-                 for d in bench.drivers if d.busy]
+    problems = board.report() + bench.problems()
     if int(dut.overflow.value):
         problems.append("router overflow flag set")
     write_result("random_traffic", {"packets": pid, "matched": board.matched, "cycles": bench.cycle,
