@@ -33,6 +33,7 @@ TOPS = {
     "mesh": ("dojo_mesh", "the global mesh of bare routers, local ports exposed"),
     "noc": ("dojo_noc", "the global mesh with a traffic generator and sink per node"),
     "board": ("dojo_board", "the FPGA board top: traffic mesh + UART register bridge"),
+    "node": ("dojo_node", "one training node (router + NI + SRAM + matrix engine)"),
 }
 
 _MSG = re.compile(r"^%(Warning|Error)(?:-([A-Z0-9_]+))?: (?:([^:\s]+):(\d+):(?:\d+):)?\s*(.*)$")
@@ -118,6 +119,9 @@ def top_design(cfg, top):
     if top == "board":
         from .fpga import board_design
         return board_design(cfg, top_name=name)
+    if top == "node":
+        from .node_build import compute_node_design
+        return compute_node_design(cfg, nodes=1, top_name=name)
     raise ValueError(f"top must be one of {', '.join(TOPS)}, not {top!r}")
 
 

@@ -16,7 +16,7 @@ def cfg():
     return load_config(CONFIGS / "fpga.yaml")
 
 
-@pytest.mark.parametrize("top", ["router", "mesh", "noc", "board"])
+@pytest.mark.parametrize("top", ["router", "mesh", "noc", "board", "node"])
 def test_top_is_lint_clean(cfg, top, tmp_path):
     res = lint_design(top_design(cfg, top), tmp_path)
     assert res["clean"], "\n".join(res["messages"][:30])
