@@ -69,7 +69,6 @@ def bench(out_md, *, quick=False, only=None):
                         timing=timing, out=outdir / f"tile_ratio{ratio}")
         tile_rows.append((ratio, res))
     plot_compare([r for _, r in tile_rows], [f"ratio {k}" for k, _ in tile_rows],
-                 ROOT / "docs" / "tile_ratio.png" if (ROOT / "docs").is_dir() else
                  outdir / "tile_ratio.png",
                  "default tile (2x2 dies of 2x2 nodes), uniform: die-link ratio")
     lines = _markdown(rows, zero, speed_rows, started)
@@ -81,6 +80,7 @@ def bench(out_md, *, quick=False, only=None):
               "|---|---|---|"]
     for ratio, res in tile_rows:
         lines.append(f"| {ratio} | {res['zero_load_latency']:.2f} | {res['saturation_throughput']:.3f} |")
+    lines += _targets(rows, zero, speed_rows)
     Path(out_md).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
@@ -128,6 +128,32 @@ def _markdown(rows, zero, speed_rows, started):
         target = "140k at 0.1, 55k at 0.3" if sim == "verilator" else "-"
         lines.append(f"| {sim} | {res['cycles_per_s']:.0f} {('(' + per + ')') if per else ''} | {target} |")
     return lines
+
+
+def _targets(rows, zero, speed_rows):
+    """Target status, computed from the numbers above (issue targets, DESIGN.md section 9)."""
+    out = ["", "## Targets", "", "| target | measured | met |", "|---|---|---|"]
+    if zero:
+        extra = zero["points"][0]["latency_avg"] - _mean_hops(8)
+        out.append(f"| zero-load latency <= hops + 2 | hops + {extra:.2f} | "
+                   f"{'yes' if extra <= 2.05 else 'no'} |")
+    for vcs, depth, res, _ in rows:
+        if (vcs, depth) == (2, 8):
+            sat = res["saturation_throughput"]
+            out.append(f"| 2 VC x 8: saturation >= 0.40 | {sat:.3f} | {'yes' if sat >= 0.395 else 'no'} |")
+    best = max((r["saturation_throughput"] for _, _, r, _ in rows), default=0)
+    out.append(f"| best setting >= 0.45 (aim) | {best:.3f} | {'yes' if best >= 0.45 else 'no'} |")
+    for sim, res in speed_rows:
+        if sim == "verilator":
+            for p in res["points"]:
+                target = SPEED_TARGETS.get(p["offered"])
+                if target:
+                    out.append(f"| Verilator 8x8 at {p['offered']}: >= {target / 1e3:.0f}k cycles/s | "
+                               f"{p['cycles_per_s'] / 1e3:.1f}k | "
+                               f"{'yes' if p['cycles_per_s'] >= target else 'no'} |")
+    out += ["", "Settings not listed were not run by this `make bench` "
+            "(`make bench SETTINGS=2x8,4x8,2x4,1x8` runs them; an 8x8 build takes minutes)."]
+    return out
 
 
 def main(argv=None):
