@@ -55,10 +55,9 @@ def packet_format(cfg, derived=None):
                         timestamp_bits=cfg.traffic.timestamp_bits)
 
 
-def _node_params(cfg, kind):
-    p = {"vcs": cfg.router.vcs, "buffer_depth": cfg.router.buffer_depth,
-         "routing": cfg.router.routing}
-    return p
+def _node_params(cfg):
+    return {"vcs": cfg.router.vcs, "buffer_depth": cfg.router.buffer_depth,
+            "routing": cfg.router.routing}
 
 
 def noc_design(cfg, *, kind="traffic", boundary="tie", top_name=None):
@@ -74,7 +73,7 @@ def noc_design(cfg, *, kind="traffic", boundary="tie", top_name=None):
     d = derive(cfg)
     fmt = packet_format(cfg, d)
     nx, ny = d["tile"]["mesh_x"], d["tile"]["mesh_y"]
-    params = _node_params(cfg, kind)
+    params = _node_params(cfg)
     if kind == "traffic":
         params.update(mesh_x=nx, mesh_y=ny, queue_depth=cfg.traffic.source_queue,
                       max_packet_flits=cfg.router.max_packet_flits,

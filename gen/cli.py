@@ -143,8 +143,9 @@ def cmd_verilog(args):
     return 0
 
 
-PATTERNS = ["uniform", "transpose", "bit_complement", "bit_reverse", "shuffle", "tornado",
-            "neighbour", "hotspot"]
+def _patterns():
+    from rtl.traffic import Pattern
+    return [p.name.lower() for p in Pattern]
 
 
 def _simulator(name):
@@ -243,7 +244,7 @@ def build_parser():
 
     p = sub.add_parser("sweep", help="latency-throughput sweep with the in-RTL traffic generators")
     _add_config(p)
-    p.add_argument("--pattern", choices=PATTERNS, default="uniform")
+    p.add_argument("--pattern", choices=_patterns(), default="uniform")
     p.add_argument("--rates", default="0.02:0.6:0.04",
                    help="offered flits/node/cycle: START:STOP:STEP or a comma list")
     p.add_argument("--packet-len", type=int, default=1, help="flits per packet")

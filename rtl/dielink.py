@@ -156,11 +156,9 @@ class DieLinkChannel(wiring.Component):
                 m.d.comb += [pick.eq(v), found.eq(1)]
         start = Signal()
         m.d.comb += start.eq(found & (busy <= 1))
-        wire_valid, wire_vc = Signal(), Signal(vb)
         wire_word = Signal(W)
         with m.If(busy != 0):
             m.d.sync += busy.eq(busy - 1)
-        m.d.sync += wire_valid.eq(0)
         with m.If(start):
             m.d.sync += [busy.eq(self._ratio), rr.eq(Mux(pick == V - 1, 0, pick + 1)) if V > 1
                          else rr.eq(0)]
@@ -180,12 +178,10 @@ class DieLinkChannel(wiring.Component):
         m.d.sync += [ser_valid[0].eq(start), ser_vc[0].eq(pick)]
         for k in range(1, self._ratio):
             m.d.sync += [ser_valid[k].eq(ser_valid[k - 1]), ser_vc[k].eq(ser_vc[k - 1])]
-        hold = Signal(W)       # the word stays put on the wire register until the next start
-        m.d.comb += hold.eq(wire_word)
-        del wire_valid, wire_vc
+        # wire_word stays put until the next start, so it is valid when ser_valid[-1] is
 
         # flight: `latency` registers for flits and, in the other direction, for credits
-        fv, fvc, fw = ser_valid[-1], ser_vc[-1], hold
+        fv, fvc, fw = ser_valid[-1], ser_vc[-1], wire_word
         for k in range(self._latency):
             nv, nvc, nw = Signal(name=f"fly_v{k}"), Signal(vb, name=f"fly_vc{k}"), Signal(W, name=f"fly_w{k}")
             m.d.sync += [nv.eq(fv), nvc.eq(fvc)]

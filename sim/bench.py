@@ -19,7 +19,7 @@ from pathlib import Path
 
 from gen.config import load_config
 from sim.runner import available_simulators
-from sim.sweep import run_sweep
+from sim.sweep import parse_rates, run_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -47,7 +47,7 @@ def bench(out_md, *, quick=False, only=None):
     zero = None
     for vcs, depth, booksim in settings:
         cfg = load_config(base, [f"router.vcs={vcs}", f"router.buffer_depth={depth}"])
-        rates = [0.02] + [r for r in _rates(SATURATION_RATES)]
+        rates = [0.02] + parse_rates(SATURATION_RATES)
         res = run_sweep(cfg, pattern="uniform", rates=rates, packet_len=1, timing=timing,
                         out=outdir / f"uniform_{vcs}vc_{depth}")
         rows.append((vcs, depth, res, booksim))
@@ -65,7 +65,7 @@ def bench(out_md, *, quick=False, only=None):
     tile_rows = []
     for ratio in (1, 2, 4):
         cfg = load_config(ROOT / "configs" / "default.yaml", [f"dielink.ratio={ratio}"])
-        res = run_sweep(cfg, pattern="uniform", rates=[0.02] + _rates("0.1:0.8:0.1"),
+        res = run_sweep(cfg, pattern="uniform", rates=[0.02] + parse_rates("0.1:0.8:0.1"),
                         timing=timing, out=outdir / f"tile_ratio{ratio}")
         tile_rows.append((ratio, res))
     plot_compare([r for _, r in tile_rows], [f"ratio {k}" for k, _ in tile_rows],
@@ -83,11 +83,6 @@ def bench(out_md, *, quick=False, only=None):
     lines += _targets(rows, zero, speed_rows)
     Path(out_md).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
-
-
-def _rates(text):
-    from sim.sweep import parse_rates
-    return parse_rates(text)
 
 
 def _markdown(rows, zero, speed_rows, started):

@@ -7,14 +7,14 @@ packet must have been delivered, with zero misroutes, integrity and order errors
 import pytest
 
 from gen.build import noc_design
+from rtl.traffic import Pattern
 from gen.config import load_config
 from sim.runner import available_simulators, run_cocotb
 from sim.sweep import channel_load_bound
 from tests.conftest import CONFIGS
 
 SIMS = available_simulators()
-PATTERN_NAMES = ["uniform", "transpose", "bit_complement", "bit_reverse", "shuffle", "tornado",
-                 "neighbour", "hotspot"]
+PATTERN_NAMES = [p.name.lower() for p in Pattern]
 TIMING = {"warmup": 200, "measure": 600, "drain_limit": 6000, "final_drain": 1500}
 # Icarus is ~50x slower than Verilator: shorter windows, same checks
 TIMING_ICARUS = {"warmup": 100, "measure": 300, "drain_limit": 6000, "final_drain": 700}
