@@ -16,7 +16,7 @@ from rtl.packet import PacketFormat
 from .derive import derive
 from .emit import ModuleLibrary, digest, port_name
 
-__all__ = ["Design", "packet_format", "noc_design", "router_design", "write", "GENERATOR_VERSION"]
+__all__ = ["Design", "fmt_manifest", "packet_format", "network_design", "noc_design", "router_design", "write", "GENERATOR_VERSION"]
 
 GENERATOR_VERSION = "0.1.0"
 
@@ -38,6 +38,7 @@ class Design:
         return self._verilog
 
     def manifest(self):
+        text = self.verilog             # first: emitting the top completes the library
         ports = []
         for path, member, _ in self.top.signature.flatten(self.top):
             ports.append({"name": port_name(path),
@@ -45,7 +46,7 @@ class Design:
                           "width": Shape.cast(member.shape).width})
         return {"generator": "dojo-fabric", "generator_version": GENERATOR_VERSION,
                 "top": self.top_name, "modules": self.lib.names + [self.top_name],
-                "verilog_sha256_16": digest(self.verilog), "ports": ports,
+                "verilog_sha256_16": digest(text), "ports": ports,
                 "params": self.params, **self.extra}
 
 
@@ -60,41 +61,76 @@ def _node_params(cfg):
             "routing": cfg.router.routing}
 
 
-def noc_design(cfg, *, kind="traffic", boundary="tie", top_name=None):
-    """The network of the whole tile as one global mesh.
+def fmt_manifest(fmt):
+    return {"flit_bits": fmt.flit_bits, "coord_bits": fmt.coord_bits,
+            "timestamp_bits": fmt.timestamp_bits}
 
-    ``kind="traffic"``: in-RTL generators and sinks at every node (sweeps);
-    ``kind="bare"``: routers with local ports exposed (Python-driven tests).
-    The mesh spans tile.dies_x * die.nodes_x by tile.dies_y * die.nodes_y nodes;
-    links between dies are die-to-die links with the derived (or overridden)
-    serialisation ratio and latency.
+
+def network_design(cfg, *, kind, top, boundary, top_name=None):
+    """Config -> a die or the whole tile of ``kind`` nodes (see :mod:`rtl.mesh`).
+
+    ``top="die"``: one die, its origin as inputs ``x0``/``y0`` and its boundary as
+    ports. ``top="tile"``: the tile as one global mesh of
+    ``tile.dies_x * die.nodes_x`` by ``tile.dies_y * die.nodes_y`` nodes; with
+    more than one die it is a :class:`rtl.tile.Tile` (one die module, die-to-die
+    links with the derived or overridden ratio and latency), with one die a
+    :class:`rtl.mesh.Mesh` at the origin.
     """
+    from rtl.die import Die
     from rtl.mesh import Mesh
+    from rtl.tile import Tile
     d = derive(cfg)
-    fmt = packet_format(cfg, d)
-    nx, ny = d["tile"]["mesh_x"], d["tile"]["mesh_y"]
     params = _node_params(cfg)
-    if kind == "traffic":
-        params.update(mesh_x=nx, mesh_y=ny, queue_depth=cfg.traffic.source_queue,
-                      max_packet_flits=cfg.router.max_packet_flits,
-                      histogram_bins=cfg.traffic.histogram_bins,
-                      bin_cycles=cfg.traffic.histogram_bin_cycles)
+    if kind == "compute":
+        from .node_build import compute_params
+        lay, params, node_manifest = compute_params(cfg, d)
+        fmt = lay.fmt
+        params = {**params, "layouts": lay}
+    else:
+        fmt = packet_format(cfg, d)
+        if kind == "traffic":
+            params.update(mesh_x=d["tile"]["mesh_x"], mesh_y=d["tile"]["mesh_y"],
+                          queue_depth=cfg.traffic.source_queue,
+                          max_packet_flits=cfg.router.max_packet_flits,
+                          histogram_bins=cfg.traffic.histogram_bins,
+                          bin_cycles=cfg.traffic.histogram_bin_cycles)
     lib = ModuleLibrary()
-    tiled = d["tile"]["dies"] > 1
-    die_shape = (d["die"]["nodes_x"], d["die"]["nodes_y"]) if tiled else None
+    nx, ny = d["die"]["nodes_x"], d["die"]["nodes_y"]
+    stages = d["link"]["pipeline_stages"]
     dielink = {"ratio": d["dielink"]["ratio"], "latency": d["dielink"]["latency"]}
-    mesh = Mesh(lib=lib, fmt=fmt, nodes_x=nx, nodes_y=ny, kind=kind, boundary=boundary,
-                pipeline_stages=d["link"]["pipeline_stages"], node_params=params,
-                die_shape=die_shape, dielink=dielink if tiled else None)
-    name = top_name or f"dojo_mesh_{kind}"
-    extra = {"mesh_x": nx, "mesh_y": ny, "kind": kind, "boundary": boundary,
-             "nodes": mesh.coords(), "stat_names": mesh.stat_names,
-             "edge_ports": [[n, list(xy), dr] for n, xy, dr in mesh.edge_ports()],
-             "format": {"flit_bits": fmt.flit_bits, "coord_bits": fmt.coord_bits,
-                        "timestamp_bits": fmt.timestamp_bits},
-             "pipeline_stages": d["link"]["pipeline_stages"],
-             "die_shape": die_shape, "dielink": dielink if tiled else None}
-    return Design(name, mesh, lib, {"config": cfg.raw, "node": params}, extra)
+    die_shape = None
+    if top == "die":
+        net = Die(lib=lib, fmt=fmt, nodes_x=nx, nodes_y=ny, kind=kind,
+                  pipeline_stages=stages, node_params=params)
+        mx, my, dielink = nx, ny, None
+    elif d["tile"]["dies"] > 1:
+        net = Tile(lib=lib, fmt=fmt, dies_x=cfg.tile.dies_x, dies_y=cfg.tile.dies_y,
+                   die_nodes=(nx, ny), kind=kind, boundary=boundary, pipeline_stages=stages,
+                   node_params=params, dielink=dielink)
+        mx, my, die_shape = d["tile"]["mesh_x"], d["tile"]["mesh_y"], (nx, ny)
+    else:
+        net = Mesh(lib=lib, fmt=fmt, nodes_x=nx, nodes_y=ny, kind=kind, boundary=boundary,
+                   pipeline_stages=stages, node_params=params)
+        mx, my, dielink = nx, ny, None
+    name = top_name or f"dojo_{top}_{kind}"
+    node = {k: v for k, v in params.items() if k != "layouts"}
+    extra = {"mesh_x": mx, "mesh_y": my, "kind": kind, "top_kind": top,
+             "boundary": "ports" if top == "die" else boundary,
+             "nodes": [list(c) for c in net.coords()], "stat_names": net.stat_names,
+             "edge_ports": [[n, list(xy), dr] for n, xy, dr in net.edge_ports()],
+             "format": fmt_manifest(fmt), "pipeline_stages": stages,
+             "die_shape": die_shape, "dielink": dielink}
+    if kind == "compute":
+        node = extra["node"] = node_manifest
+    return Design(name, net, lib, {"config": cfg.raw, "node": node}, extra)
+
+
+def noc_design(cfg, *, kind="traffic", boundary="tie", top_name=None):
+    """The network of the whole tile: ``kind="traffic"`` in-RTL generators and sinks at
+    every node (sweeps), ``kind="bare"`` routers with local ports exposed (Python-driven
+    tests). See :func:`network_design`."""
+    return network_design(cfg, kind=kind, top="tile", boundary=boundary,
+                          top_name=top_name or f"dojo_mesh_{kind}")
 
 
 def router_design(cfg, *, top_name="dojo_router_top"):
@@ -105,8 +141,7 @@ def router_design(cfg, *, top_name="dojo_router_top"):
     router = Router(fmt=fmt, vcs=cfg.router.vcs, buffer_depth=cfg.router.buffer_depth,
                     routing=cfg.router.routing)
     lib = ModuleLibrary()
-    extra = {"format": {"flit_bits": fmt.flit_bits, "coord_bits": fmt.coord_bits,
-                        "timestamp_bits": fmt.timestamp_bits}}
+    extra = {"format": fmt_manifest(fmt)}
     return Design(top_name, router, lib, {"config": cfg.raw}, extra)
 
 

@@ -115,7 +115,9 @@ def derive(cfg):
         return 2 * links * per_link / 1e12
 
     tile_bisection = min(cut(tile.dies_x, tile.dies_y * ny), cut(tile.dies_y, tile.dies_x * nx))
-    coord_bits = coord_bits_for(max(gx, 1), max(gy, 1))
+    # one more row and column: host models just outside the south and east tile
+    # edges have addresses (x = mesh_x or y = mesh_y) that responses route to
+    coord_bits = coord_bits_for(gx + 1, gy + 1)
 
     return {
         "clock": {"f_ghz": clk.f_ghz, "period_ps": period_ps, "t_flop_ps": t_flop,

@@ -85,9 +85,9 @@ class ModuleLibrary:
 
     def verilog(self, top_name, top):
         """The whole design: library modules (sorted by name) then the top."""
-        parts = [self._modules[n][1] for n in sorted(self._modules)]
-        parts.append(icarus_safe(verilog.convert(top, name=top_name, emit_src=False)))
-        return "".join(parts)
+        # the top first: elaborating it may add modules (instances made in elaborate())
+        top_text = icarus_safe(verilog.convert(top, name=top_name, emit_src=False))
+        return "".join([self._modules[n][1] for n in sorted(self._modules)] + [top_text])
 
     @property
     def names(self):

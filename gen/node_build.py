@@ -1,10 +1,10 @@
 """Config -> compute-node design (router + NI + SRAM + matrix engine), like ``router_design``."""
 
-from gen.build import Design, packet_format
+from gen.build import Design, fmt_manifest, packet_format
 from gen.derive import derive
 from gen.emit import ModuleLibrary
 
-__all__ = ["compute_node_design", "node_layouts", "SEMS"]
+__all__ = ["compute_node_design", "compute_params", "node_layouts", "SEMS"]
 
 #: completion counters per node
 SEMS = 4
@@ -19,6 +19,18 @@ def node_layouts(cfg, derived=None):
                        sems=SEMS)
 
 
+def compute_params(cfg, derived):
+    """``(layouts, ComputeNode parameters without layouts, manifest "node" entry)``."""
+    lay = node_layouts(cfg, derived)
+    params = {"vcs": cfg.router.vcs, "buffer_depth": cfg.router.buffer_depth,
+              "routing": cfg.router.routing, "max_packet_flits": cfg.router.max_packet_flits,
+              "matrix_p": cfg.node.matrix_p, "mesh_x": derived["tile"]["mesh_x"],
+              "mesh_y": derived["tile"]["mesh_y"]}
+    node = {**params, "lines": lay.lines, "sems": lay.sems, "registers": lay.registers,
+            "ni_depth": max(cfg.router.max_packet_flits + 3, cfg.router.buffer_depth)}
+    return lay, params, node
+
+
 def compute_node_design(cfg, *, nodes=1, top_name=None):
     """A row of ``nodes`` compute nodes at ``(1, 0) .. (nodes, 0)`` of the global mesh,
     the first node's west port exposed (the host is the node at ``(0, 0)``).
@@ -29,15 +41,11 @@ def compute_node_design(cfg, *, nodes=1, top_name=None):
     """
     from rtl.compute_node import ComputeNode, NodeRow
     d = derive(cfg)
-    lay = node_layouts(cfg, d)
+    lay, params, node = compute_params(cfg, d)
     fmt = lay.fmt
-    mesh_x, mesh_y = d["tile"]["mesh_x"], d["tile"]["mesh_y"]
-    if nodes + 1 > mesh_x:
+    if nodes + 1 > params["mesh_x"]:
         raise ValueError(f"a row of {nodes} node(s) and its host needs a mesh at least "
-                         f"{nodes + 1} wide, the config's is {mesh_x}")
-    params = {"vcs": cfg.router.vcs, "buffer_depth": cfg.router.buffer_depth,
-              "routing": cfg.router.routing, "max_packet_flits": cfg.router.max_packet_flits,
-              "matrix_p": cfg.node.matrix_p, "mesh_x": mesh_x, "mesh_y": mesh_y}
+                         f"{nodes + 1} wide, the config's is {params['mesh_x']}")
 
     def build():
         return ComputeNode(layouts=lay, **params)
@@ -45,11 +53,7 @@ def compute_node_design(cfg, *, nodes=1, top_name=None):
     lib = ModuleLibrary()
     row = NodeRow(lib=lib, name="dojo_compute_node", build=build, fmt=fmt, vcs=cfg.router.vcs,
                   nodes=nodes)
-    node = {**params, "lines": lay.lines, "sems": lay.sems, "registers": lay.registers,
-            "ni_depth": max(cfg.router.max_packet_flits + 3, cfg.router.buffer_depth)}
-    extra = {"format": {"flit_bits": fmt.flit_bits, "coord_bits": fmt.coord_bits,
-                        "timestamp_bits": fmt.timestamp_bits},
-             "node": node, "host": [0, 0], "nodes": [list(c) for c in row.coords()]}
+    extra = {"format": fmt_manifest(fmt), "node": node, "host": [0, 0], "nodes": [list(c) for c in row.coords()]}
     name = top_name or f"dojo_node_row{nodes}"
     design = Design(name, row, lib, {"config": cfg.raw, "node": params}, extra)
     return design

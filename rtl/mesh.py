@@ -1,4 +1,9 @@
-"""NX x NY mesh of nodes, emitted hierarchically (one node module, many instances)."""
+"""NX x NY mesh of nodes, emitted hierarchically (one node module, many instances).
+
+A mesh is the building block of both levels of the hierarchy: a die
+(:class:`rtl.die.Die`, a mesh whose origin is an input and whose boundary is
+ports) and a single-die network top. :class:`rtl.tile.Tile` joins dies.
+"""
 
 import operator
 
@@ -7,17 +12,92 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .link import LinkPipe, LinkSignature
-from .router import Router
 
-__all__ = ["Mesh", "NEIGHBOUR"]
+__all__ = ["Mesh", "NEIGHBOUR", "KINDS", "kind_ports", "reduce_outputs", "tie_off", "tree"]
 
 #: direction -> (dx, dy, opposite); east = x+1, south = y+1 (see rtl/router.py)
 NEIGHBOUR = {"north": (0, -1, "south"), "east": (1, 0, "west"),
              "south": (0, 1, "north"), "west": (-1, 0, "east")}
 
+#: node kinds: ``bare`` routers (local ports exposed), ``traffic`` nodes
+#: (router + generator + sink), ``compute`` training nodes (router + NI + SRAM + engine)
+KINDS = ("bare", "traffic", "compute")
+
+#: outputs a parent reduces over its children (nodes of a mesh, dies of a tile);
+#: the last one of each kind also collects die-link overflows
+_REDUCED = {
+    "traffic": (("marked_generated", operator.add), ("marked_received", operator.add),
+                ("error", operator.or_)),
+    "compute": (("errors", operator.add), ("busy", operator.or_), ("overflow", operator.or_)),
+    "bare": (),
+}
+
+
+def kind_ports(kind, fmt, link, local_coords):
+    """Signature members of a mesh or tile of ``kind`` nodes (edge ports aside)."""
+    if kind == "traffic":
+        from .traffic import control_layout
+        return {"ctrl": In(control_layout(fmt.coord_bits)),
+                "stat_node": In(16), "stat_index": In(8), "stat_data": Out(32),
+                "marked_generated": Out(32), "marked_received": Out(32),
+                "error": Out(1), "cycle": Out(32)}
+    if kind == "compute":
+        return {"errors": Out(32), "busy": Out(1), "overflow": Out(1)}
+    ports = {}
+    for x, y in local_coords:
+        ports[f"local_{x}_{y}_in"] = In(link)
+        ports[f"local_{x}_{y}_out"] = Out(link)
+    return ports
+
+
+def reduce_outputs(m, top, kind, children, link_errors=()):
+    """Drive ``top``'s reduced outputs from the same-named outputs of ``children``."""
+    reduced = _REDUCED[kind]
+    for i, (name, op) in enumerate(reduced):
+        values = [getattr(c, name) for c in children]
+        if i == len(reduced) - 1:
+            values += list(link_errors)
+        m.d.comb += getattr(top, name).eq(tree(op, values)[:len(getattr(top, name))])
+
+
+def tie_off(m, inp, out):
+    """Nothing routes over this link: no flits in, no credits back."""
+    m.d.comb += [inp.valid.eq(0), inp.last.eq(0), inp.vc.eq(0), inp.data.eq(0),
+                 out.credit.eq(0)]
+
+
+def edge_ports(nx, ny, origin=(0, 0)):
+    """``(port name, node (x, y), direction)`` of every link leaving an ``nx`` x ``ny``
+    rectangle at ``origin``; ports are named by the coordinate along the edge."""
+    ox, oy = origin
+    out = []
+    for x in range(ox, ox + nx):
+        out.append((f"edge_north_{x}", (x, oy), "north"))
+        out.append((f"edge_south_{x}", (x, oy + ny - 1), "south"))
+    for y in range(oy, oy + ny):
+        out.append((f"edge_west_{y}", (ox, y), "west"))
+        out.append((f"edge_east_{y}", (ox + nx - 1, y), "east"))
+    return out
+
+
+def register_node(lib, kind, fmt, params):
+    """Emit the node module of ``kind`` once; returns ``(module name, component)``."""
+    if kind == "bare":
+        from .router import Router
+        return "dojo_router", lib.add("dojo_router", lambda: Router(
+            fmt=fmt, vcs=params["vcs"], buffer_depth=params["buffer_depth"],
+            routing=params["routing"]))
+    if kind == "traffic":
+        from .node import TrafficNode
+        return "dojo_traffic_node", lib.add("dojo_traffic_node",
+                                            lambda: TrafficNode(fmt=fmt, **params))
+    from .compute_node import ComputeNode
+    return "dojo_compute_node", lib.add("dojo_compute_node",
+                                        lambda: ComputeNode(**params))
+
 
 class Mesh(wiring.Component):
-    """A rectangle of nodes at global coordinates ``origin + (x, y)``.
+    """A rectangle of nodes.
 
     Parameters
     ----------
@@ -26,117 +106,85 @@ class Mesh(wiring.Component):
     fmt : PacketFormat
     nodes_x, nodes_y : int
         Size of this mesh.
-    origin : (int, int)
-        Global coordinates of node (0, 0).
-    kind : ``"traffic"`` or ``"bare"``
+    origin : (int, int) or None
+        Global coordinates of node (0, 0); ``None`` makes them inputs ``x0``/``y0``
+        (one die module serves every die of a tile).
+    kind : ``"traffic"``, ``"compute"`` or ``"bare"``
         ``traffic``: every node is a :class:`rtl.node.TrafficNode` (generator + sink
-        on the local port), with shared runtime registers and a statistics read-out.
+        on the local port), with shared runtime registers and a statistics read-out
+        (``stat_node`` indexes :meth:`coords`).
+        ``compute``: every node is a :class:`rtl.compute_node.ComputeNode`; ``errors``
+        sums their dropped requests, ``busy`` and ``overflow`` OR their flags.
         ``bare``: routers only; each local port is a mesh port
-        ``local_<x>_<y>_in`` / ``local_<x>_<y>_out`` (x, y global) for testbench drivers.
+        ``local_<x>_<y>_in`` / ``local_<x>_<y>_out`` (x, y relative to the origin).
     boundary : ``"ports"`` or ``"tie"``
         Expose the links at the mesh edge as ports ``edge_<dir>_<i>_in/_out``
-        (``i`` = global coordinate along the edge), or tie them off.
+        (``i`` = coordinate along the edge, relative to the origin), or tie them off.
     pipeline_stages : int
         Link registers per hop (from the physical derivation).
-    die_shape : (int, int) or None
-        Nodes per die; links that cross a die boundary become
-        :class:`rtl.dielink.DieLinkChannel` pairs (a tile of dies as one global mesh).
-    dielink : dict
-        ``ratio`` and ``latency`` of the die-to-die links.
     node_params : dict
-        Router (and, for ``traffic``, generator/sink) parameters.
+        Parameters of the node component.
     """
 
     def __init__(self, *, lib, fmt, nodes_x, nodes_y, origin=(0, 0), kind="traffic",
-                 boundary="tie", pipeline_stages=0, node_params, die_shape=None, dielink=None):
-        if kind not in ("traffic", "bare"):
-            raise ValueError(f"kind must be 'traffic' or 'bare', not {kind!r}")
+                 boundary="tie", pipeline_stages=0, node_params):
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
         if boundary not in ("ports", "tie"):
             raise ValueError(f"boundary must be 'ports' or 'tie', not {boundary!r}")
         if nodes_x < 1 or nodes_y < 1:
             raise ValueError(f"mesh must have at least 1x1 nodes, not {nodes_x}x{nodes_y}")
         self._lib, self._fmt = lib, fmt
-        self._nx, self._ny, self._origin = nodes_x, nodes_y, tuple(origin)
+        self._nx, self._ny, self._origin = nodes_x, nodes_y, origin
         self._kind, self._boundary, self._stages = kind, boundary, pipeline_stages
         self._np = dict(node_params)
-        if die_shape is not None and dielink is None:
-            raise ValueError("die_shape needs dielink=dict(ratio=..., latency=...)")
-        self._die_shape, self._dielink = die_shape, dielink
-        link = LinkSignature(flit_bits=fmt.flit_bits, vcs=self._np["vcs"])
+        self._node_module, node = register_node(lib, kind, fmt, self._np)
+        self.stat_names = getattr(node, "stat_names", [])
+        self._vcs = self._np["vcs"]
+        link = LinkSignature(flit_bits=fmt.flit_bits, vcs=self._vcs)
         ports = {}
-        if kind == "traffic":
-            from .traffic import control_layout
-            ports.update({
-                "ctrl": In(control_layout(fmt.coord_bits)),
-                "stat_node": In(16), "stat_index": In(8), "stat_data": Out(32),
-                "marked_generated": Out(32), "marked_received": Out(32),
-                "error": Out(1), "cycle": Out(32),
-            })
-        else:
-            for x, y in self.coords():
-                ports[f"local_{x}_{y}_in"] = In(link)
-                ports[f"local_{x}_{y}_out"] = Out(link)
+        if origin is None:
+            ports.update({"x0": In(fmt.coord_bits), "y0": In(fmt.coord_bits)})
+        ports.update(kind_ports(kind, fmt, link, self.local_coords()))
         if boundary == "ports":
             for name, _, _ in self.edge_ports():
                 ports[f"{name}_in"] = In(link)
                 ports[f"{name}_out"] = Out(link)
         super().__init__(ports)
-        self._node_module = self._register_node()
 
     # -- geometry -----------------------------------------------------------------
 
+    def local_coords(self):
+        """Coordinates relative to the origin, row-major."""
+        return [(x, y) for y in range(self._ny) for x in range(self._nx)]
+
     def coords(self):
-        """Global coordinates of every node, row-major."""
-        ox, oy = self._origin
-        return [(ox + x, oy + y) for y in range(self._ny) for x in range(self._nx)]
+        """Global coordinates of every node, row-major (relative if the origin is an input)."""
+        ox, oy = self._origin or (0, 0)
+        return [(ox + x, oy + y) for x, y in self.local_coords()]
 
     def edge_ports(self):
-        """``(port name, node (x, y), direction)`` of every link leaving the mesh."""
-        ox, oy = self._origin
-        out = []
-        for x in range(ox, ox + self._nx):
-            out.append((f"edge_north_{x}", (x, oy), "north"))
-            out.append((f"edge_south_{x}", (x, oy + self._ny - 1), "south"))
-        for y in range(oy, oy + self._ny):
-            out.append((f"edge_west_{y}", (ox, y), "west"))
-            out.append((f"edge_east_{y}", (ox + self._nx - 1, y), "east"))
-        return out
-
-    # -- node module --------------------------------------------------------------
-
-    def _register_node(self):
-        p, fmt = self._np, self._fmt
-        if self._kind == "bare":
-            name = "dojo_router"
-            self._lib.add(name, lambda: Router(fmt=fmt, vcs=p["vcs"],
-                                               buffer_depth=p["buffer_depth"],
-                                               routing=p["routing"]))
-            self.stat_names = []
-            return name
-        from .node import TrafficNode
-        name = "dojo_traffic_node"
-        node = self._lib.add(name, lambda: TrafficNode(fmt=fmt, **p))
-        self.stat_names = node.stat_names
-        return name
+        """``(port name, node (x, y) relative to the origin, direction)`` of every link
+        leaving the mesh."""
+        return edge_ports(self._nx, self._ny)
 
     @property
     def node_module(self):
         return self._node_module
 
-    def _port(self, node, direction, side):
-        if self._kind == "bare" or direction != "local":
-            return getattr(node, f"{side}_{direction}")
-        raise AssertionError("traffic nodes keep their local port inside")
-
     def elaborate(self, platform):
         m = Module()
-        fmt, cb = self._fmt, self._fmt.coord_bits
-        self._link_errors = []
+        cb = self._fmt.coord_bits
         nodes = {}
-        for x, y in self.coords():
-            ties = {"x": Const(x, cb), "y": Const(y, cb)}
-            nodes[x, y] = self._lib.instance(m, self._node_module, lambda: None,
-                                             inst_name=f"node_{x}_{y}", **ties)
+        for lx, ly in self.local_coords():
+            if self._origin is None:
+                x = Signal(cb, name=f"x_{lx}_{ly}")
+                y = Signal(cb, name=f"y_{lx}_{ly}")
+                m.d.comb += [x.eq(self.x0 + lx), y.eq(self.y0 + ly)]
+            else:
+                x, y = Const(self._origin[0] + lx, cb), Const(self._origin[1] + ly, cb)
+            nodes[lx, ly] = self._lib.instance(m, self._node_module, lambda: None,
+                                               inst_name=f"node_{lx}_{ly}", x=x, y=y)
 
         link_index = 0
         for (x, y), node in nodes.items():
@@ -148,9 +196,8 @@ class Mesh(wiring.Component):
                 for src, dst in ((node, peer), (peer, node)):
                     d_out = direction if src is node else opposite
                     d_in = opposite if src is node else direction
-                    crosses = self._crosses_die((x, y), (x + dx, y + dy))
                     self._join(m, getattr(src, f"out_{d_out}"), getattr(dst, f"in_{d_in}"),
-                               f"{'dielink' if crosses else 'pipe'}{link_index}", crosses)
+                               f"pipe{link_index}")
                     link_index += 1
 
         for name, xy, direction in self.edge_ports():
@@ -161,40 +208,22 @@ class Mesh(wiring.Component):
                 wiring.connect(m, getattr(node, f"out_{direction}"),
                                wiring.flipped(getattr(self, f"{name}_out")))
             else:
-                # nothing routes off a tied mesh: no flits in, no credits back
-                inp, out = getattr(node, f"in_{direction}"), getattr(node, f"out_{direction}")
-                m.d.comb += [inp.valid.eq(0), inp.last.eq(0), inp.vc.eq(0), inp.data.eq(0),
-                             out.credit.eq(0)]
+                tie_off(m, getattr(node, f"in_{direction}"), getattr(node, f"out_{direction}"))
 
         if self._kind == "bare":
             for (x, y), node in nodes.items():
                 wiring.connect(m, wiring.flipped(getattr(self, f"local_{x}_{y}_in")), node.in_local)
                 wiring.connect(m, node.out_local, wiring.flipped(getattr(self, f"local_{x}_{y}_out")))
-        else:
+        elif self._kind == "traffic":
             self._elaborate_traffic(m, nodes)
+        reduce_outputs(m, self, self._kind, nodes.values())
         return m
 
-    def _crosses_die(self, a, b):
-        if self._die_shape is None:
-            return False
-        nx, ny = self._die_shape
-        return (a[0] // nx, a[1] // ny) != (b[0] // nx, b[1] // ny)
-
-    def _join(self, m, src, dst, name, crosses_die=False):
-        if crosses_die:
-            from .dielink import DieLinkChannel
-            link = DieLinkChannel(flit_bits=self._fmt.flit_bits, vcs=self._np["vcs"],
-                                  ratio=self._dielink["ratio"], latency=self._dielink["latency"],
-                                  downstream_depth=self._np["buffer_depth"],
-                                  tx_depth=self._np["buffer_depth"])
-            m.submodules[name] = link
-            self._link_errors.append(link.overflow)
-            wiring.connect(m, src, link.i)
-            wiring.connect(m, link.o, dst)
-        elif self._stages:
-            pipe = LinkPipe(flit_bits=self._fmt.flit_bits, vcs=self._np["vcs"],
-                            stages=self._stages)
-            m.submodules[name] = pipe
+    def _join(self, m, src, dst, name):
+        if self._stages:
+            pipe = self._lib.instance(m, "dojo_link_pipe", lambda: LinkPipe(
+                flit_bits=self._fmt.flit_bits, vcs=self._vcs, stages=self._stages),
+                inst_name=name)
             wiring.connect(m, src, pipe.i)
             wiring.connect(m, pipe.o, dst)
         else:
@@ -212,16 +241,9 @@ class Mesh(wiring.Component):
         table = Array(node.stat_data for node in nodes.values())
         with m.If(self.stat_node < len(nodes)):
             m.d.sync += self.stat_data.eq(table[self.stat_node])
-        m.d.comb += [
-            self.marked_generated.eq(_tree(operator.add, [n.marked_generated for n in nodes.values()])),
-            self.marked_received.eq(_tree(operator.add, [n.marked_received for n in nodes.values()])),
-            self.error.eq(_tree(operator.or_, [n.error for n in nodes.values()]
-                                + self._link_errors)),
-        ]
-        return m
 
 
-def _tree(op, values):
+def tree(op, values):
     """Balanced reduction: shallow logic, and no deep recursion in the Verilog backend."""
     values = list(values)
     while len(values) > 1:

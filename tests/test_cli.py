@@ -43,9 +43,12 @@ def test_verilog_is_deterministic_and_hierarchical(tmp_path):
         outs.append((tmp_path / str(run) / "dojo_noc.v").read_bytes())
     assert outs[0] == outs[1]
     text = outs[0].decode()
-    # a 6x4 global mesh of 24 nodes: the node module is emitted once, instantiated 24 times
+    # a 6x4 global mesh of 24 nodes, 2x2 dies of 3x2: the node module is emitted once
+    # and instantiated 6 times in the die module, which the tile instantiates 4 times
     assert text.count("module dojo_traffic_node(") == 1
-    assert text.count("dojo_traffic_node node_") == 24
+    assert text.count("module dojo_die_traffic(") == 1
+    assert text.count("dojo_traffic_node node_") == 6
+    assert text.count("dojo_die_traffic die_") == 4
     man = json.loads((tmp_path / "0" / "dojo_noc.json").read_text())
     assert man["generator_version"] and man["params"]["config"]["die"]["nodes_x"] == 3
     names = {p["name"]: p for p in man["ports"]}

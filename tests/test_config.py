@@ -65,8 +65,8 @@ def test_several_problems_reported_together(base_raw):
 def test_flit_too_narrow_for_head_fields(base_raw):
     base_raw["router"]["flit_bits"] = 32
     assert problems(base_raw) == [
-        "router.flit_bits: 32 is not allowed: must be at least 54 to hold the head fields of a "
-        "4x4 mesh (2-bit coordinates, 16-bit timestamps)"]
+        "router.flit_bits: 32 is not allowed: must be at least 58 to hold the head fields of a "
+        "4x4 mesh (3-bit coordinates, 16-bit timestamps)"]
 
 
 def test_buffer_shallower_than_credit_round_trip(base_raw):
@@ -171,4 +171,4 @@ def test_cli_bad_config_exits_2_without_traceback(tmp_path):
 def test_cli_bad_override_exits_2():
     res = run_cli("derive", "configs/default.yaml", "-s", "router.flit_bits=16")
     assert res.returncode == 2 and "Traceback" not in res.stderr
-    assert res.stderr.startswith("error: router.flit_bits: 16 is not allowed: must be at least 54")
+    assert res.stderr.startswith("error: router.flit_bits: 16 is not allowed: must be at least 58")
