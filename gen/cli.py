@@ -49,8 +49,10 @@ def cmd_sim(args):
                                                   "channel_load_bound", "cycles_per_s")}
     if args.bench in ("all", "gemm"):
         summary["gemm"] = _gemm(args, cfg, sim, out)
+    if args.bench in ("all", "allreduce"):
+        summary["allreduce"] = _allreduce(args, cfg, sim, out)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    print(f"\nsummary")
+    print("\nsummary")
     if "traffic" in summary:
         t = summary["traffic"]
         print(f"  zero-load latency       {t['zero_load_latency']:.2f} cycles")
@@ -59,48 +61,80 @@ def cmd_sim(args):
         print(f"  simulation speed        {t['cycles_per_s']:.0f} cycles/s ({sim})")
     if "gemm" in summary:
         g = summary["gemm"]
-        print(f"  GEMM {g['m']}x{g['n']}x{g['k']} {g['dtype']}        "
-              f"{'bit-exact vs golden' if g['match'] else 'MISMATCH vs golden'}, "
-              f"{g['exec_cycles']} cycles, MAC utilisation {100 * g['mac_utilisation']:.1f}%")
+        print(f"  GEMM {g['m']}x{g['n']}x{g['k']} {g['dtype']}  "
+              f"{'bit-exact vs golden' if g['match'] else 'MISMATCH vs golden'} on "
+              f"{g['nodes']} nodes, {g['total_cycles']} cycles, "
+              f"{100 * g['peak_fraction']:.1f}% of peak MACs "
+              f"(engines alone {100 * g['compute_peak_fraction']:.1f}%)")
+    if "allreduce" in summary:
+        r = summary["allreduce"]
+        print(f"  all-reduce {r['lines']} lines {r['dtype']}  "
+              f"{'exact vs golden' if r['match'] else 'MISMATCH vs golden'} on "
+              f"{r['nodes']} nodes, {r['cycles']} cycles "
+              f"(alpha-beta model {r['model_cycles']}, measured/model "
+              f"{r['measured_over_model']:.2f})")
     written = ["derive.json", "summary.json"]
     if "traffic" in summary:
         written += ["traffic/sweep.json", "traffic/sweep.png", "traffic/heatmap.png"]
     if "gemm" in summary:
         written += ["gemm/result.json", "gemm/C.npy"]
+    if "allreduce" in summary:
+        written += ["allreduce/result.json"]
     print(f"reports written to {out}/ ({', '.join(written)})")
+    if any(not summary[k]["match"] for k in ("gemm", "allreduce") if k in summary):
+        print("error: a workload result differs from the golden model", file=sys.stderr)
+        return 1
     return 0
 
 
 def _gemm(args, cfg, sim, out):
     import shutil
     import numpy as np
-    from sim.gemm import run_gemm
+    from sim.gemm import run_tile_gemm, tile_gemm_shape
     try:
         a = np.load(args.a) if args.a else None
         b = np.load(args.b) if args.b else None
     except (OSError, ValueError) as exc:
         raise ConfigError([f"--a/--b: cannot read the matrix ({exc})"])
-    m, n, k = (a.shape[0] if a is not None else args.m, b.shape[1] if b is not None else args.n,
-               a.shape[1] if a is not None else args.k)
-    p = cfg.node.matrix_p
-    bad = [f"--{name} {v}: not allowed: must be a positive multiple of node.matrix_p = {p}"
-           for name, v in (("m", m), ("n", n), ("k", k)) if v < 1 or v % p]
-    if bad:
-        raise ConfigError(bad)
-    print(f"\nGEMM: C = A x B, {m}x{k} x {k}x{n}, {args.dtype}, one node through its "
-          f"network port ({sim})")
+    dm, dn, dk = tile_gemm_shape(cfg)
+    m = a.shape[0] if a is not None else (args.m or dm)
+    k = a.shape[1] if a is not None else (args.k or dk)
+    n = b.shape[1] if b is not None else (args.n or dn)
+    print(f"\nGEMM: C = A x B, {m}x{k} x {k}x{n}, {args.dtype}, distributed over the tile, "
+          f"hosts at the tile edge ({sim})")
     try:
-        res = run_gemm(cfg, m=m, n=n, k=k, dtype=args.dtype, a=a, b=b, sim=sim,
-                       out_dir=out / "gemm")
+        res = run_tile_gemm(cfg, m=m, n=n, k=k, dtype=args.dtype, a=a, b=b, sim=sim,
+                            out_dir=out / "gemm")
     except ValueError as exc:
-        raise ConfigError([str(exc)])
+        raise ConfigError([f"gemm: {exc}"])
     if args.c_out:
         shutil.copy(out / "gemm" / "C.npy", args.c_out)
-    print(f"  {'bit-exact' if res['match'] else 'MISMATCH'} vs golden; {res['exec_cycles']} "
-          f"engine cycles, MAC utilisation {100 * res['mac_utilisation']:.1f}%; "
-          f"{out / 'gemm' / 'result.json'}")
-    return {"m": m, "n": n, "k": k, "dtype": args.dtype, **{key: res[key] for key in
-            ("match", "exec_cycles", "mac_utilisation")}}
+    print(f"  {'bit-exact' if res['match'] else 'MISMATCH'} vs golden; {res['nodes']} nodes, "
+          f"blocks {res['block'][0]}x{res['block'][1]}x{res['block'][2]}; load + compute "
+          f"{res['load_and_compute_cycles']}, gather {res['gather_cycles']}, total "
+          f"{res['total_cycles']} cycles; {100 * res['peak_fraction']:.1f}% of peak MACs "
+          f"(engines alone {100 * res['compute_peak_fraction']:.1f}%)")
+    return {key: res[key] for key in ("m", "n", "k", "dtype", "nodes", "match", "total_cycles",
+                                      "peak_fraction", "compute_peak_fraction")}
+
+
+def _allreduce(args, cfg, sim, out):
+    from sim.allreduce import run_allreduce
+    kind = "fp32" if args.dtype == "bf16" else "int32"
+    print(f"\nall-reduce: ring over every node, {kind} ({sim})")
+    try:
+        res = run_allreduce(cfg, lines=args.lines, dtype=kind, sim=sim,
+                            out_dir=out / "allreduce")
+    except ValueError as exc:
+        raise ConfigError([f"allreduce: {exc}"])
+    mdl = res["model"]
+    print(f"  {'exact' if res['match'] else 'MISMATCH'} vs golden on every node; "
+          f"{res['nodes']} nodes, {res['lines']} lines; {res['cycles']} cycles; model "
+          f"2(N-1)(alpha + beta F) = {mdl['steps']} x ({mdl['alpha']} + {mdl['beta']} x "
+          f"{mdl['flits_per_step']}) = {mdl['cycles']} cycles")
+    return {"nodes": res["nodes"], "lines": res["lines"], "dtype": kind, "match": res["match"],
+            "cycles": res["cycles"], "model_cycles": mdl["cycles"],
+            "measured_over_model": res["measured_over_model"]}
 
 
 def _print_points(res):
@@ -112,28 +146,13 @@ def _print_points(res):
               + ("" if p["drained"] else "  (not drained)"))
 
 
-TOPS = {
-    "router": "one router",
-    "mesh": "the global mesh of bare routers, local ports exposed",
-    "noc": "the global mesh with a traffic generator and sink per node",
-    "node": "one training node (router + network interface + SRAM + matrix engine)",
-}
-
-
 def cmd_verilog(args):
     import time
-    from .build import noc_design, router_design, write
+    from .build import write
+    from .lint import top_design
     cfg = load_config(args.config, args.overrides)
     t0 = time.perf_counter()
-    if args.top == "router":
-        design = router_design(cfg, top_name="dojo_router")
-    elif args.top == "node":
-        from .node_build import compute_node_design
-        design = compute_node_design(cfg, nodes=1, top_name="dojo_node")
-    elif args.top == "mesh":
-        design = noc_design(cfg, kind="bare", boundary="ports", top_name="dojo_mesh")
-    else:
-        design = noc_design(cfg, kind="traffic", top_name="dojo_noc")
+    design = top_design(cfg, args.top)
     path = write(design, args.out)
     text = design.verilog
     print(f"{path}: {len(text.splitlines())} lines, {len(text) / 1e6:.2f} MB, "
@@ -222,12 +241,16 @@ def build_parser():
     p = sub.add_parser("sim", help="the main job on a config: derivation, then simulation")
     _add_config(p)
     p.add_argument("--out", default="build/sim", help="report directory (default: build/sim)")
-    p.add_argument("--bench", choices=["all", "traffic", "gemm"], default="all",
-                   help="what to simulate (default: all = traffic and a GEMM)")
-    p.add_argument("--m", type=int, default=8, help="GEMM rows of A and C")
-    p.add_argument("--n", type=int, default=8, help="GEMM columns of B and C")
-    p.add_argument("--k", type=int, default=64, help="GEMM inner dimension")
-    p.add_argument("--dtype", choices=["int8", "bf16"], default="bf16")
+    p.add_argument("--bench", choices=["all", "traffic", "gemm", "allreduce"], default="all",
+                   help="what to simulate on the tile (default: all = a traffic sweep, a "
+                        "distributed GEMM and an all-reduce)")
+    p.add_argument("--m", type=int, help="GEMM rows of A and C (default: 4P per node row)")
+    p.add_argument("--n", type=int, help="GEMM columns of B and C (default: 4P per node column)")
+    p.add_argument("--k", type=int, help="GEMM inner dimension (default: 8P)")
+    p.add_argument("--dtype", choices=["int8", "bf16"], default="bf16",
+                   help="GEMM operands; the all-reduce uses fp32 lanes for bf16, int32 for int8")
+    p.add_argument("--lines", type=int,
+                   help="all-reduce vector length in SRAM lines (default: 2 per node)")
     p.add_argument("--a", help="A matrix .npy (bf16: uint16 bit patterns or float32 holding exact bf16)")
     p.add_argument("--b", help="B matrix .npy (same convention)")
     p.add_argument("--c-out", help="write C here (.npy: float32 for bf16, int32 for int8)")
@@ -237,8 +260,9 @@ def build_parser():
 
     p = sub.add_parser("verilog", help="emit Verilog and a JSON manifest for a top")
     _add_config(p)
+    from .lint import TOPS
     p.add_argument("--top", choices=sorted(TOPS), default="noc",
-                   help="; ".join(f"{k}: {v}" for k, v in TOPS.items()))
+                   help="; ".join(f"{k}: {v[1]}" for k, v in TOPS.items()))
     p.add_argument("-o", "--out", default="build/verilog", help="output directory")
     p.set_defaults(func=cmd_verilog)
 

@@ -34,6 +34,10 @@ TOPS = {
     "noc": ("dojo_noc", "the global mesh with a traffic generator and sink per node"),
     "board": ("dojo_board", "the FPGA board top: traffic mesh + UART register bridge"),
     "node": ("dojo_node", "one training node (router + NI + SRAM + matrix engine)"),
+    "die": ("dojo_die", "one die of training nodes: origin inputs x0/y0, every boundary "
+                        "link a port"),
+    "tile": ("dojo_tile", "the tile: dies of training nodes joined by die-to-die links, "
+                          "host ports at the edge"),
 }
 
 _MSG = re.compile(r"^%(Warning|Error)(?:-([A-Z0-9_]+))?: (?:([^:\s]+):(\d+):(?:\d+):)?\s*(.*)$")
@@ -108,7 +112,9 @@ def iverilog_check(path, top):
 
 def top_design(cfg, top):
     """The gen.build.Design of an emittable top (see :data:`TOPS`)."""
-    from .build import noc_design, router_design
+    from .build import network_design, noc_design, router_design
+    if top not in TOPS:
+        raise ValueError(f"top must be one of {', '.join(TOPS)}, not {top!r}")
     name = TOPS[top][0]
     if top == "router":
         return router_design(cfg, top_name=name)
@@ -122,7 +128,7 @@ def top_design(cfg, top):
     if top == "node":
         from .node_build import compute_node_design
         return compute_node_design(cfg, nodes=1, top_name=name)
-    raise ValueError(f"top must be one of {', '.join(TOPS)}, not {top!r}")
+    return network_design(cfg, kind="compute", top=top, boundary="ports", top_name=name)
 
 
 def lint_design(design, out_dir, *, icarus=True):

@@ -639,7 +639,7 @@ class NetworkInterface(wiring.Component):
         r_sem_inc = Signal()
         r_sem = Signal(range(lay.sems))
         r_left = Signal(COUNT_BITS)
-        r_pending, r_pend_last = Signal(), Signal()
+        r_pending, r_pend_last, r_pend_reg = Signal(), Signal(), Signal()
         desc_words = max(lay.push_flits, lay.exec_flits)
         desc = Signal(desc_words * W)
         desc_i = Signal(range(desc_words + 1))
@@ -732,8 +732,10 @@ class NetworkInterface(wiring.Component):
             with m.State("READ"):
                 reg_space = ~in_sram(r_addr)
                 with m.If(r_pending):
+                    # the space of the line issued last cycle: r_addr has moved on (after
+                    # the last SRAM line it already points into the register space)
                     m.d.comb += [rx_resp_we.eq(1),
-                                 rx_resp_data.eq(Cat(Mux(reg_space, reg_q, self.sram_rx.data),
+                                 rx_resp_data.eq(Cat(Mux(r_pend_reg, reg_q, self.sram_rx.data),
                                                      r_pend_last))]
                 # issue ahead only as far as the response queue has room
                 can = (r_left != 0) & (resp_q.w_level + r_pending < resp_q.depth)
@@ -742,7 +744,7 @@ class NetworkInterface(wiring.Component):
                     m.d.comb += [self.sram_rx.en.eq(~reg_space),
                                  self.sram_rx.addr.eq(low(r_addr))]
                     m.d.sync += [r_left.eq(r_left - 1), r_pend_last.eq(r_left == 1),
-                                 r_addr.eq(r_addr + 1)]
+                                 r_pend_reg.eq(reg_space), r_addr.eq(r_addr + 1)]
                 with m.If(r_pending & r_pend_last):
                     m.next = "IDLE"
 

@@ -1,4 +1,4 @@
-"""One GEMM on one compute node, driven through its network port (cocotb).
+"""GEMM on one compute node (:func:`run_gemm`) or distributed over a tile (:func:`run_tile_gemm`).
 
 :func:`run_gemm` builds the compute-node design of a config (cached per
 simulator and Verilog digest), loads A and B into the node's SRAM with WRITE
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["run_gemm", "as_operand"]
+__all__ = ["run_gemm", "run_tile_gemm", "as_operand", "random_operand"]
 
 
 def as_operand(x, dtype, name):
@@ -49,6 +49,51 @@ def as_operand(x, dtype, name):
     raise ValueError(f"dtype must be 'int8' or 'bf16', not {dtype!r}")
 
 
+def random_operand(rng, shape, dtype):
+    """Random int8 values, or random normals truncated to bf16 (as uint16 bit patterns)."""
+    from verif import golden
+    if dtype == "int8":
+        return rng.integers(-128, 128, shape).astype(np.int8)
+    f = golden.float_to_f32_bits(rng.standard_normal(shape).astype(np.float32))
+    return (f >> np.uint32(16)).astype(np.uint16)
+
+
+def _operands(m, n, k, dtype, a, b, seed):
+    rng = np.random.default_rng(seed)
+    a = random_operand(rng, (m, k), dtype) if a is None else a
+    b = random_operand(rng, (k, n), dtype) if b is None else b
+    a, b = as_operand(a, dtype, "A"), as_operand(b, dtype, "B")
+    if a.shape != (m, k) or b.shape != (k, n):
+        raise ValueError(f"A is {a.shape} and B is {b.shape}, expected {(m, k)} and {(k, n)}")
+    return a, b
+
+
+def _bits(x, dtype):
+    return (x.view(np.uint16) if dtype == "bf16" else x).astype(np.int64).ravel().tolist()
+
+
+def _check_multiple(p, **dims):
+    for name, v in dims.items():
+        if not isinstance(v, int) or v < p or v % p:
+            raise ValueError(f"{name}={v!r}: must be a positive multiple of node.matrix_p={p}")
+
+
+def _c_result(bits, m, n, a, b, dtype):
+    from verif.node_model import NodeModel
+    c_bits = np.array(bits, np.uint32).reshape(m, n)
+    expected = NodeModel.golden(a, b, None, dtype)
+    c = c_bits.view(np.float32) if dtype == "bf16" else c_bits.view(np.int32)
+    return c, {"match": bool(np.array_equal(c_bits, expected)),
+               "mismatches": int(np.count_nonzero(c_bits != expected))}
+
+
+def _save(out_dir, out, c):
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "result.json").write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
+    np.save(out_dir / "C.npy", c)
+
+
 def run_gemm(cfg, *, m, n, k, dtype, a=None, b=None, sim="verilator", out_dir, seed=0):
     """Run ``C = A x B`` (M x K times K x N) on one node; returns the result dict.
 
@@ -66,46 +111,83 @@ def run_gemm(cfg, *, m, n, k, dtype, a=None, b=None, sim="verilator", out_dir, s
     """
     from gen.node_build import compute_node_design
     from sim.runner import run_cocotb
-    from verif import golden
     from verif.node_model import NodeModel
 
     p = cfg.node.matrix_p
-    for name, v in (("m", m), ("n", n), ("k", k)):
-        if not isinstance(v, int) or v < p or v % p:
-            raise ValueError(f"{name}={v!r}: must be a positive multiple of node.matrix_p={p}")
+    _check_multiple(p, m=m, n=n, k=k)
     design = compute_node_design(cfg, nodes=1)
     model = NodeModel.from_manifest(design.manifest())
     model.gemm_layout(m=m, n=n, k=k, dtype=dtype)        # raises if it does not fit
-    rng = np.random.default_rng(seed)
-    def random(shape):
-        if dtype == "int8":
-            return rng.integers(-128, 128, shape)
-        f = golden.float_to_f32_bits(rng.standard_normal(shape).astype(np.float32))
-        return (f >> np.uint32(16)).astype(np.uint16)        # truncated to bf16
-
-    a = random((m, k)) if a is None else a
-    b = random((k, n)) if b is None else b
-    a, b = as_operand(a, dtype, "A"), as_operand(b, dtype, "B")
-    if a.shape != (m, k) or b.shape != (k, n):
-        raise ValueError(f"A is {a.shape} and B is {b.shape}, expected {(m, k)} and {(k, n)}")
-    bits = (a.view(np.uint16) if dtype == "bf16" else a).astype(np.int64).ravel().tolist()
-    bbits = (b.view(np.uint16) if dtype == "bf16" else b).astype(np.int64).ravel().tolist()
+    a, b = _operands(m, n, k, dtype, a, b, seed)
     res = run_cocotb(design, sim=sim, test_module="verif.tb_node", testcase="gemm",
                      tag=f"gemm-{m}x{n}x{k}-{dtype}-{seed}",
-                     scenario={"gemm": {"m": m, "n": n, "k": k, "dtype": dtype, "a": bits,
-                                        "b": bbits}})["gemm"]
-    c_bits = np.array(res["c"], np.uint32).reshape(m, n)
-    expected = NodeModel.golden(a, b, None, dtype)
-    c = c_bits.view(np.float32) if dtype == "bf16" else c_bits.view(np.int32)
+                     scenario={"gemm": {"m": m, "n": n, "k": k, "dtype": dtype,
+                                        "a": _bits(a, dtype), "b": _bits(b, dtype)}})["gemm"]
+    c, check = _c_result(res["c"], m, n, a, b, dtype)
     out = {"m": m, "n": n, "k": k, "dtype": dtype, "sim": sim, "matrix_p": p,
            "exec_cycles": res["exec_cycles"], "steps": res["steps"],
            "mac_utilisation": res["steps"] / res["exec_cycles"] if res["exec_cycles"] else 0.0,
            "ideal_cycles": (m // p) * (n // p) * k, "total_cycles": res["total_cycles"],
-           "match": bool(np.array_equal(c_bits, expected)),
-           "mismatches": int(np.count_nonzero(c_bits != expected)),
-           "problems": res["problems"]}
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "result.json").write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
-    np.save(out_dir / "C.npy", c)
+           **check, "problems": res["problems"]}
+    _save(out_dir, out, c)
+    return {**out, "c": c}
+
+
+def tile_gemm_shape(cfg, derived=None):
+    """Default distributed GEMM of a config: a 4P x 4P block of C per node, K = 8P."""
+    from gen.derive import derive
+    d = derived or derive(cfg)
+    p = cfg.node.matrix_p
+    return d["tile"]["mesh_y"] * 4 * p, d["tile"]["mesh_x"] * 4 * p, 8 * p
+
+
+def run_tile_gemm(cfg, *, m, n, k, dtype, a=None, b=None, sim="verilator", out_dir, seed=0):
+    """``C = A x B`` distributed over every node of the tile; returns the result dict.
+
+    Node (x, y) of the ``mesh_x`` x ``mesh_y`` grid computes the C block of row
+    band y (``m / mesh_y`` rows) and column band x (``n / mesh_x`` columns) over
+    the whole K; the hosts on the tile edge scatter A and B blocks, start EXEC on
+    every node and gather C (see ``verif.tb_tile.gemm``).
+
+    Writes ``result.json`` and ``C.npy`` to ``out_dir``: cycles per phase
+    (load + compute, gather, total), the engines' busy cycles and MAC steps,
+    ``peak_fraction`` = MACs / (nodes x P^2 x total cycles) (the whole run) and
+    ``compute_peak_fraction`` = MACs / (nodes x P^2 x the slowest engine's cycles)
+    (the engines alone), and ``match`` against the golden model.
+    """
+    from gen.build import network_design
+    from sim.runner import run_cocotb
+    from verif.node_model import NodeModel
+
+    p = cfg.node.matrix_p
+    design = network_design(cfg, kind="compute", top="tile", boundary="ports")
+    mx, my = design.extra["mesh_x"], design.extra["mesh_y"]
+    for name, v, parts in (("m", m, my), ("n", n, mx)):
+        if not isinstance(v, int) or v % (parts * p):
+            raise ValueError(f"{name}={v!r}: must be a multiple of {parts * p} "
+                             f"({parts} node bands of a multiple of node.matrix_p={p})")
+    _check_multiple(p, k=k)
+    mb, nb = m // my, n // mx
+    model = NodeModel.from_manifest(design.manifest())
+    model.gemm_layout(m=mb, n=nb, k=k, dtype=dtype)      # raises if a node's share does not fit
+    a, b = _operands(m, n, k, dtype, a, b, seed)
+    res = run_cocotb(design, sim=sim, test_module="verif.tb_tile", testcase="gemm",
+                     tag=f"gemm-{m}x{n}x{k}-{dtype}-{seed}",
+                     scenario={"gemm": {"m": m, "n": n, "k": k, "dtype": dtype,
+                                        "a": _bits(a, dtype), "b": _bits(b, dtype)}})["gemm"]
+    c, check = _c_result(res["c"], m, n, a, b, dtype)
+    nodes = mx * my
+    steps = (m // p) * (n // p) * k             # MAC-array steps, P^2 MACs each
+    slowest = max(res["exec_cycles"].values())
+    out = {"m": m, "n": n, "k": k, "dtype": dtype, "sim": sim, "matrix_p": p,
+           "mesh": [mx, my], "nodes": nodes, "block": [mb, nb, k],
+           "load_and_compute_cycles": res["load_and_compute_cycles"],
+           "gather_cycles": res["gather_cycles"], "total_cycles": res["total_cycles"],
+           "exec_cycles_max": slowest, "exec_cycles": res["exec_cycles"],
+           "steps_total": sum(res["steps"].values()),
+           "peak_fraction": steps / (nodes * res["total_cycles"]),
+           "compute_peak_fraction": steps / (nodes * slowest),
+           "hosts": mx if design.extra["node"]["routing"] == "xy" else my,
+           **check, "problems": res["problems"]}
+    _save(out_dir, out, c)
     return {**out, "c": c}

@@ -1,4 +1,4 @@
-"""Lint: every emittable top (router, mesh, noc, FPGA board) is clean under `verilator --lint-only -Wall` with the
+"""Lint: every emittable top (router, mesh, noc, FPGA board, node, die, tile) is clean under `verilator --lint-only -Wall` with the
 explained waivers of constraints/verilator_waivers.vlt, and compiles under Icarus."""
 
 import re
@@ -16,7 +16,7 @@ def cfg():
     return load_config(CONFIGS / "fpga.yaml")
 
 
-@pytest.mark.parametrize("top", ["router", "mesh", "noc", "board", "node"])
+@pytest.mark.parametrize("top", ["router", "mesh", "noc", "board", "node", "die", "tile"])
 def test_top_is_lint_clean(cfg, top, tmp_path):
     res = lint_design(top_design(cfg, top), tmp_path)
     assert res["clean"], "\n".join(res["messages"][:30])

@@ -19,17 +19,21 @@ import random
 
 import cocotb
 import numpy as np
-from cocotb.triggers import ClockCycles, Event, with_timeout
 
-from rtl.packet import MsgClass, Opcode
+from rtl.packet import Opcode
 from verif import golden
-from verif.link import LinkBench, LinkDriver, LinkMonitor, Packet
+from verif.host import Host
+from verif.link import LinkBench
 from verif.node_model import Dtype, NodeModel
 from verif.tb_common import scenario, start_clock_and_reset, write_result
 
 
 class NodeTB:
-    """Clock, reset, the host's driver and monitor, request/response matching by tag."""
+    """Clock, reset and the host (:class:`verif.host.Host`) on the row's west port.
+
+    Operations (``store``, ``read``, ``regs``, ``reg``, ``push``, ``gemm``, ``send``)
+    are the host's.
+    """
 
     def __init__(self, dut, *, idle=0.0, stall=0.0, seed=0):
         self.dut = dut
@@ -41,116 +45,18 @@ class NodeTB:
         n = man["node"]
         self.rng = random.Random(seed)
         self.bench = LinkBench(dut.clk)
-        self.drv = LinkDriver(dut, "in_west", vcs=n["vcs"], credits=n["buffer_depth"],
-                              idle=idle, rng=random.Random(self.rng.random()))
-        self.mon = LinkMonitor(dut, "out_west", vcs=n["vcs"], depth=n["buffer_depth"],
-                               stall=stall, rng=random.Random(self.rng.random()),
-                               on_packet=self._on_packet)
-        self.bench.drivers.append(self.drv)
-        self.bench.monitors.append(self.mon)
-        self.tag = 0
-        self.waiting = {}           # tag -> [expected count, packets, Event]
-        self.unexpected = []
+        self.hm = Host(dut, self.bench, self.model, address=self.host, inp="in_west",
+                       out="out_west", vcs=n["vcs"], depth=n["buffer_depth"], idle=idle,
+                       stall=stall, rng=self.rng)
+        for op in ("store", "read", "regs", "reg", "push", "gemm", "send"):
+            setattr(self, op, getattr(self.hm, op))
 
     async def start(self):
         await start_clock_and_reset(self.dut)
         cocotb.start_soon(self.bench.run())
 
-    def _on_packet(self, pkt):
-        d = self.model.decode(pkt.flits)
-        d["vc"] = pkt.vc
-        w = self.waiting.get(d.get("tag"))
-        if d["mclass"] != MsgClass.RESPONSE or d["dst"] != self.host or w is None \
-                or pkt.vc != self.model.resp_vc:
-            self.unexpected.append(d)
-            return
-        w[1].append(d)
-        if len(w[1]) == w[0]:
-            w[2].set()
-
-    def _new_tag(self, expect):
-        self.tag = (self.tag + 1) % 256
-        assert self.tag not in self.waiting, "more than 255 requests outstanding"
-        self.waiting[self.tag] = [expect, [], Event()]
-        return self.tag
-
-    async def _wait(self, tag, timeout=200000):
-        w = self.waiting[tag]
-        if len(w[1]) < w[0]:
-            await with_timeout(w[2].wait(), timeout * 2, "ns")
-        del self.waiting[tag]
-        return w[1]
-
-    def send(self, packets):
-        for p in packets:
-            self.drv.send(Packet(p, self.model.req_vc))
-
-    # -- operations ---------------------------------------------------------------------
-
-    async def store(self, node, addr, data, *, add=False, dtype=Dtype.INT32, sem=None,
-                    wait=True):
-        """WRITE/ADD lines; with ``wait``, every packet is acknowledged (DONE)."""
-        tag = self._new_tag(0) if wait else 0
-        pkts = self.model.store(dst=node, src=self.host, addr=addr, data=data, add=add,
-                                dtype=dtype, tag=tag, ack=wait, sem=sem)
-        self.send(pkts)
-        if wait:
-            self.waiting[tag][0] = len(pkts)
-            dones = await self._wait(tag)
-            assert all(d["opcode"] == Opcode.DONE and d["src"] == node for d in dones), dones
-
-    async def read(self, node, addr, count):
-        out = []
-        chunk = self.model.max_len - 1
-        for a in range(addr, addr + count, chunk):
-            n = min(chunk, addr + count - a)
-            tag = self._new_tag(1)
-            self.send([self.model.read(dst=node, src=self.host, addr=a, count=n, tag=tag)])
-            (resp,) = await self._wait(tag)
-            assert resp["opcode"] == Opcode.READ_RESP and resp["addr"] == a, resp
-            assert resp["src"] == node and len(resp["data"]) == n
-            out += resp["data"]
-        return out
-
-    async def regs(self, node, first, count=1):
-        tag = self._new_tag(1)
-        self.send([self.model.read_regs(dst=node, src=self.host, first=first, count=count,
-                                        tag=tag)])
-        (resp,) = await self._wait(tag)
-        return resp["data"]
-
-    async def reg(self, node, name):
-        return (await self.regs(node, name))[0]
-
-    async def push(self, node, **kw):
-        tag = self._new_tag(1)
-        self.send([self.model.push(dst=node, src=self.host, tag=tag, ack=True, **kw)])
-        (done,) = await self._wait(tag)
-        assert done["opcode"] == Opcode.DONE and done["req_op"] == Opcode.PUSH
-
-    async def gemm(self, node, a, b, c0, dtype, *, accumulate, base=0):
-        """Load A, B (and C0), EXEC, read C back. Returns (C uint32, exec_cycles, steps)."""
-        mdl = self.model
-        m, k = a.shape
-        n = b.shape[1]
-        lay = mdl.gemm_layout(m=m, n=n, k=k, dtype=dtype, base=base)
-        await self.store(node, lay["a"], mdl.pack_a(a, dtype), wait=False)
-        await self.store(node, lay["b"], mdl.pack_b(b, dtype), wait=False)
-        if accumulate:
-            await self.store(node, lay["c"], mdl.pack_c(c0), wait=False)
-        tag = self._new_tag(1)
-        self.send([mdl.exec(dst=node, src=self.host, m=m, n=n, k=k, dtype=dtype,
-                            a_addr=lay["a"], b_addr=lay["b"], c_addr=lay["c"],
-                            accumulate=accumulate, tag=tag)])
-        (done,) = await self._wait(tag)
-        assert done["opcode"] == Opcode.DONE and done["req_op"] == Opcode.EXEC
-        cycles, steps = await self.regs(node, "exec_cycles", 2)
-        c = mdl.unpack_c(await self.read(node, lay["c"], lay["c_lines"]), m, n)
-        return c, cycles, steps
-
     def problems(self):
-        out = list(self.bench.violations)
-        out += [f"unexpected packet {d}" for d in self.unexpected[:5]]
+        out = self.bench.problems() + self.hm.problems()
         if int(self.dut.overflow.value):
             out.append("overflow flag set")
         return out

@@ -1,0 +1,69 @@
+"""cocotb on tiles of training nodes with host models at the edge, every available simulator.
+
+Small tile (both simulators): 1x2 dies of 2x1 nodes, the host columns crossing
+the die boundary. Default tile (Verilator): 2x2 dies of 2x2 nodes, the design
+``make sim`` runs (one cached build serves both).
+"""
+
+import numpy as np
+import pytest
+
+from gen.build import network_design
+from gen.config import load_config
+from sim.allreduce import run_allreduce
+from sim.gemm import run_tile_gemm, tile_gemm_shape
+from sim.runner import available_simulators, run_cocotb
+from tests.conftest import CONFIGS
+
+SIMS = available_simulators()
+SMALL = ["die.nodes_x=2", "die.nodes_y=1", "tile.dies_x=1", "tile.dies_y=2"]
+
+
+def small_cfg():
+    return load_config(CONFIGS / "default.yaml", SMALL)
+
+
+@pytest.mark.parametrize("sim", SIMS)
+def test_small_tile_host_access_gemm_allreduce(sim, tmp_path):
+    cfg = small_cfg()
+    design = network_design(cfg, kind="compute", top="tile", boundary="ports")
+    assert design.extra["die_shape"] == (2, 1)
+    res = run_cocotb(design, sim=sim, test_module="verif.tb_tile", tag="access",
+                     scenario={"host_access": {"seed": 3}})["host_access"]
+    assert res["lines_checked"] > 20 and not res["problems"]
+    assert res["hosts"] == [[0, 2], [1, 2]]
+    for dtype in ("int8", "bf16"):
+        g = run_tile_gemm(cfg, m=16, n=16, k=16, dtype=dtype, sim=sim,
+                          out_dir=tmp_path / f"gemm-{dtype}")
+        assert g["match"] and not g["problems"], (dtype, g["mismatches"], g["problems"])
+        assert g["steps_total"] == (16 // 4) * (16 // 4) * 16
+        assert 0 < g["peak_fraction"] < g["compute_peak_fraction"] <= 1
+    for dtype in ("int32", "fp32"):
+        r = run_allreduce(cfg, dtype=dtype, lines=8, sim=sim, out_dir=tmp_path / f"ar-{dtype}")
+        assert r["match"] and not r["problems"], (dtype, r["wrong_nodes"], r["problems"])
+        assert r["model"]["steps"] == 6 and r["cycles"] > r["model"]["bandwidth_cycles"]
+
+
+@pytest.mark.skipif("verilator" not in SIMS, reason="Verilator not available")
+def test_default_tile_gemm_and_allreduce(tmp_path):
+    cfg = load_config(CONFIGS / "default.yaml", [])
+    m, n, k = tile_gemm_shape(cfg)
+    g = run_tile_gemm(cfg, m=m, n=n, k=k, dtype="bf16", sim="verilator", out_dir=tmp_path / "g")
+    assert g["match"] and g["nodes"] == 16 and not g["problems"]
+    assert g["compute_peak_fraction"] > 0.9             # the engines run at full rate
+    r = run_allreduce(cfg, dtype="fp32", sim="verilator", out_dir=tmp_path / "ar")
+    assert r["match"] and r["nodes"] == 16 and not r["problems"]
+    # the model is the same algorithm on the same mesh: within a factor of two
+    assert 0.5 < r["measured_over_model"] < 2
+
+
+def test_workload_arguments_are_checked(tmp_path):
+    cfg = small_cfg()
+    with pytest.raises(ValueError, match="multiple of 8"):
+        run_tile_gemm(cfg, m=12, n=16, k=16, dtype="int8", out_dir=tmp_path)
+    with pytest.raises(ValueError, match="does not fit|SRAM"):
+        run_tile_gemm(cfg, m=16 * 8, n=16 * 8, k=256, dtype="int8", out_dir=tmp_path)
+    with pytest.raises(ValueError, match="multiple of the 4 nodes"):
+        run_allreduce(cfg, lines=6, out_dir=tmp_path)
+    with pytest.raises(ValueError, match="int32 or fp32"):
+        run_allreduce(cfg, dtype="bf16", out_dir=tmp_path)

@@ -1,0 +1,237 @@
+"""Host model: what Dojo's interface processors do at the tile edge, as a cocotb driver.
+
+A :class:`Host` attaches to one link of the DUT (a tile-edge port, or the
+exposed port of a node row), has a global address, and talks to training nodes
+with the packets of :class:`verif.node_model.NodeModel`: WRITE/ADD, READ, PUSH
+and EXEC requests go out on the request VC through a credit-honouring
+:class:`~verif.link.LinkDriver` (a queue: backpressure holds packets back, never
+drops them); responses come back on the response VC through a
+:class:`~verif.link.LinkMonitor` and are matched to requests by tag.
+
+Addresses: hosts sit just outside the tile's south edge (``edge_south_<x>`` is
+host ``(x, mesh_y)``) with XY routing, or outside the east edge
+(``edge_east_<y>`` is host ``(mesh_x, y)``) with YX routing: dimension-order
+routing then brings every response to the port the host is on. Coordinates
+cover that extra row and column (``gen.derive``). The same routing rule limits
+what a host reaches: a packet that enters from the south edge travels north
+only (a Y-to-X turn is illegal under XY), so the host on ``edge_south_<x>``
+serves the nodes of column x (row y for ``edge_east_<y>`` under YX). A tile
+has one host per column; :meth:`Host.send` refuses an unreachable node.
+"""
+
+import random
+
+from cocotb.triggers import Event, with_timeout
+
+from rtl.packet import MsgClass, Opcode
+from verif.link import LinkDriver, LinkMonitor, Packet
+from verif.node_model import Dtype
+
+__all__ = ["Host", "HOST_EDGE", "host_ports", "host_address", "host_reaches", "tie_unused_edges"]
+
+#: routing -> the tile edge whose ports hosts can use
+HOST_EDGE = {"xy": "south", "yx": "east"}
+
+
+def host_address(manifest, port):
+    """Global address of the host on tile-edge ``port`` (e.g. ``edge_south_2``)."""
+    routing = manifest["node"]["routing"]
+    edge = HOST_EDGE[routing]
+    parts = port.split("_")
+    names = [p[0] for p in manifest["edge_ports"]]
+    if port not in names or parts[1] != edge:
+        allowed = [n for n in names if n.split("_")[1] == edge]
+        raise ValueError(f"host port {port!r}: with {routing.upper()} routing responses reach "
+                         f"hosts on the {edge} edge only (allowed: {', '.join(allowed)})")
+    i = int(parts[2])
+    return (i, manifest["mesh_y"]) if edge == "south" else (manifest["mesh_x"], i)
+
+
+def host_ports(manifest):
+    """Every tile-edge port a host can use, in order along the edge."""
+    edge = HOST_EDGE[manifest["node"]["routing"]]
+    return [p[0] for p in manifest["edge_ports"] if p[0].split("_")[1] == edge]
+
+
+def host_reaches(manifest, address):
+    """Which nodes the host at ``address`` can address (see the module doc)."""
+    axis = 0 if HOST_EDGE[manifest["node"]["routing"]] == "south" else 1
+    return lambda node: node[axis] == address[axis]
+
+
+def tie_unused_edges(dut, manifest, used):
+    """Drive idle values on edge ports no host uses (no flits in, no credits out)."""
+    for name, _, _ in manifest["edge_ports"]:
+        if name in used:
+            continue
+        getattr(dut, f"{name}_in__valid").value = 0
+        getattr(dut, f"{name}_in__last").value = 0
+        getattr(dut, f"{name}_in__vc").value = 0
+        getattr(dut, f"{name}_in__data").value = 0
+        getattr(dut, f"{name}_out__credit").value = 0
+
+
+class Host:
+    """One host on one DUT link.
+
+    Parameters
+    ----------
+    dut, bench : the DUT and the :class:`~verif.link.LinkBench` that steps the links.
+    model : NodeModel
+    address : (int, int)
+        The host's global coordinates (responses are addressed there).
+    inp, out : str
+        DUT port prefixes: the link into the DUT (the host drives it) and out of it.
+    vcs, depth : VCs and the DUT's buffer depth (the host's credits), and the host's
+        own receive buffer.
+    reaches : callable or None
+        ``reaches(node)`` is true for the nodes dimension-order routing lets this
+        host address (``None``: every node).
+    idle, stall : probabilities of an idle cycle between sent flits and of holding a
+        credit back another cycle (random backpressure from the host).
+    """
+
+    def __init__(self, dut, bench, model, *, address, inp, out, vcs, depth, idle=0.0,
+                 stall=0.0, rng=None, reaches=None):
+        self.model, self.address = model, tuple(address)
+        self.reaches = reaches or (lambda node: True)
+        rng = rng or random.Random(0)
+        self.drv = LinkDriver(dut, inp, vcs=vcs, credits=depth, idle=idle,
+                              rng=random.Random(rng.random()))
+        self.mon = LinkMonitor(dut, out, vcs=vcs, depth=depth, stall=stall,
+                               rng=random.Random(rng.random()), on_packet=self._on_packet)
+        bench.drivers.append(self.drv)
+        bench.monitors.append(self.mon)
+        self.bench = bench
+        self.tag = 0
+        self.waiting = {}           # tag -> [expected count, packets, Event]
+        self.unexpected = []
+
+    def _on_packet(self, pkt):
+        d = self.model.decode(pkt.flits)
+        d["vc"] = pkt.vc
+        w = self.waiting.get(d.get("tag"))
+        if d["mclass"] != MsgClass.RESPONSE or d["dst"] != self.address or w is None \
+                or pkt.vc != self.model.resp_vc:
+            self.unexpected.append(d)
+            return
+        w[1].append(d)
+        if len(w[1]) == w[0]:
+            w[2].set()
+
+    def new_tag(self, expect):
+        """A tag for a request answered by ``expect`` responses."""
+        for _ in range(256):
+            self.tag = (self.tag + 1) % 256
+            if self.tag not in self.waiting:
+                self.waiting[self.tag] = [expect, [], Event()]
+                return self.tag
+        raise RuntimeError("more than 255 requests outstanding")
+
+    async def wait(self, tag, timeout_cycles=400000):
+        """The responses to ``tag`` (waits until all have arrived)."""
+        w = self.waiting[tag]
+        if len(w[1]) < w[0]:
+            await with_timeout(w[2].wait(), timeout_cycles * 2, "ns")
+        del self.waiting[tag]
+        return w[1]
+
+    def send(self, packets):
+        for p in packets:
+            dst = self.model.fmt.decode_head(p[0])["dst"]
+            if not self.reaches(dst):
+                raise ValueError(f"host {self.address} cannot address node {dst}: "
+                                 f"dimension-order routing never turns there from its port")
+            self.drv.send(Packet(p, self.model.req_vc))
+
+    # -- operations ---------------------------------------------------------------------
+
+    async def store(self, node, addr, data, *, add=False, dtype=Dtype.INT32, sem=None,
+                    wait=True):
+        """WRITE/ADD lines; with ``wait``, every packet is acknowledged (DONE)."""
+        tag = self.new_tag(0) if wait else 0
+        pkts = self.model.store(dst=node, src=self.address, addr=addr, data=data, add=add,
+                                dtype=dtype, tag=tag, ack=wait, sem=sem)
+        self.send(pkts)
+        if wait:
+            self.waiting[tag][0] = len(pkts)
+            if not pkts:
+                self.waiting[tag][2].set()
+            dones = await self.wait(tag)
+            assert all(d["opcode"] == Opcode.DONE and d["src"] == tuple(node)
+                       for d in dones), (node, dones)
+
+    async def read(self, node, addr, count):
+        """``count`` SRAM lines from ``addr`` (READ packets of at most max_len - 1 lines,
+        all in flight at once)."""
+        chunk = self.model.max_len - 1
+        tags = []
+        for a in range(addr, addr + count, chunk):
+            n = min(chunk, addr + count - a)
+            tag = self.new_tag(1)
+            self.send([self.model.read(dst=node, src=self.address, addr=a, count=n, tag=tag)])
+            tags.append((tag, a, n))
+        out = []
+        for tag, a, n in tags:
+            (resp,) = await self.wait(tag)
+            assert resp["opcode"] == Opcode.READ_RESP and resp["addr"] == a, resp
+            assert resp["src"] == tuple(node) and len(resp["data"]) == n, resp
+            out += resp["data"]
+        return out
+
+    async def regs(self, node, first, count=1):
+        tag = self.new_tag(1)
+        self.send([self.model.read_regs(dst=node, src=self.address, first=first, count=count,
+                                        tag=tag)])
+        (resp,) = await self.wait(tag)
+        return resp["data"]
+
+    async def reg(self, node, name):
+        return (await self.regs(node, name))[0]
+
+    def push_request(self, node, **kw):
+        """Queue a PUSH (acknowledged); returns the tag to :meth:`wait_done` on."""
+        tag = self.new_tag(1)
+        self.send([self.model.push(dst=node, src=self.address, tag=tag, ack=True, **kw)])
+        return tag
+
+    def exec_request(self, node, **kw):
+        """Queue an EXEC (acknowledged); returns the tag to :meth:`wait_done` on."""
+        tag = self.new_tag(1)
+        self.send([self.model.exec(dst=node, src=self.address, tag=tag, **kw)])
+        return tag
+
+    async def wait_done(self, tag, opcode):
+        (done,) = await self.wait(tag)
+        assert done["opcode"] == Opcode.DONE and done["req_op"] == opcode, done
+        return done
+
+    async def push(self, node, **kw):
+        await self.wait_done(self.push_request(node, **kw), Opcode.PUSH)
+
+    async def load_gemm(self, node, a, b, c0, dtype, *, base=0):
+        """Queue the WRITEs of A, B (and C0) for ``node``; returns the SRAM layout."""
+        mdl = self.model
+        m, k = a.shape
+        lay = mdl.gemm_layout(m=m, n=b.shape[1], k=k, dtype=dtype, base=base)
+        await self.store(node, lay["a"], mdl.pack_a(a, dtype), wait=False)
+        await self.store(node, lay["b"], mdl.pack_b(b, dtype), wait=False)
+        if c0 is not None:
+            await self.store(node, lay["c"], mdl.pack_c(c0), wait=False)
+        return lay
+
+    async def gemm(self, node, a, b, c0, dtype, *, accumulate, base=0):
+        """Load A, B (and C0), EXEC, read C back. Returns (C uint32, exec_cycles, steps)."""
+        mdl = self.model
+        m, k = a.shape
+        n = b.shape[1]
+        lay = await self.load_gemm(node, a, b, c0 if accumulate else None, dtype, base=base)
+        tag = self.exec_request(node, m=m, n=n, k=k, dtype=dtype, a_addr=lay["a"],
+                                b_addr=lay["b"], c_addr=lay["c"], accumulate=accumulate)
+        await self.wait_done(tag, Opcode.EXEC)
+        cycles, steps = await self.regs(node, "exec_cycles", 2)
+        c = mdl.unpack_c(await self.read(node, lay["c"], lay["c_lines"]), m, n)
+        return c, cycles, steps
+
+    def problems(self):
+        return [f"{self.address}: unexpected packet {d}" for d in self.unexpected[:5]]
