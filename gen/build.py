@@ -66,7 +66,7 @@ def fmt_manifest(fmt):
             "timestamp_bits": fmt.timestamp_bits}
 
 
-def network_design(cfg, *, kind, top, boundary, top_name=None):
+def network_design(cfg, *, kind, top, boundary, top_name=None, structural_dies=False):
     """Config -> a die or the whole tile of ``kind`` nodes (see :mod:`rtl.mesh`).
 
     ``top="die"``: one die, its origin as inputs ``x0``/``y0`` and its boundary as
@@ -74,7 +74,9 @@ def network_design(cfg, *, kind, top, boundary, top_name=None):
     ``tile.dies_x * die.nodes_x`` by ``tile.dies_y * die.nodes_y`` nodes; with
     more than one die it is a :class:`rtl.tile.Tile` (one die module, die-to-die
     links with the derived or overridden ratio and latency), with one die a
-    :class:`rtl.mesh.Mesh` at the origin.
+    :class:`rtl.mesh.Mesh` at the origin. ``structural_dies`` writes dies of
+    training nodes with :mod:`gen.structural` even when Amaranth could convert them
+    (it always does for dies too wide for Amaranth).
     """
     from rtl.die import Die
     from rtl.mesh import Mesh
@@ -94,7 +96,7 @@ def network_design(cfg, *, kind, top, boundary, top_name=None):
                           max_packet_flits=cfg.router.max_packet_flits,
                           histogram_bins=cfg.traffic.histogram_bins,
                           bin_cycles=cfg.traffic.histogram_bin_cycles)
-    lib = ModuleLibrary()
+    lib = ModuleLibrary(structural_dies=structural_dies)
     nx, ny = d["die"]["nodes_x"], d["die"]["nodes_y"]
     stages = d["link"]["pipeline_stages"]
     dielink = {"ratio": d["dielink"]["ratio"], "latency": d["dielink"]["latency"]}
@@ -122,6 +124,8 @@ def network_design(cfg, *, kind, top, boundary, top_name=None):
              "die_shape": die_shape, "dielink": dielink}
     if kind == "compute":
         node = extra["node"] = node_manifest
+        # Verilator builds the training node once instead of inlining every instance
+        extra["hier_blocks"] = ["dojo_compute_node"]
     return Design(name, net, lib, {"config": cfg.raw, "node": node}, extra)
 
 

@@ -47,8 +47,10 @@ def port_name(path):
 class ModuleLibrary:
     """Distinct modules of one design, each converted to Verilog once."""
 
-    def __init__(self):
+    def __init__(self, *, structural_dies=False):
         self._modules = {}      # name -> (component, verilog text)
+        # dies of training nodes as structural text even when Amaranth could convert them
+        self.structural_dies = structural_dies
 
     def __contains__(self, name):
         return name in self._modules
@@ -57,8 +59,7 @@ class ModuleLibrary:
         """Register module ``name``; ``build()`` makes its component on first use."""
         if name not in self._modules:
             component = build()
-            text = icarus_safe(verilog.convert(component, name=name, emit_src=False))
-            self._modules[name] = (component, text)
+            self._modules[name] = (component, self._convert(component, name))
         return self._modules[name][0]
 
     def instance(self, m, name, build, *, inst_name, **ties):
@@ -86,8 +87,30 @@ class ModuleLibrary:
     def verilog(self, top_name, top):
         """The whole design: library modules (sorted by name) then the top."""
         # the top first: elaborating it may add modules (instances made in elaborate())
-        top_text = icarus_safe(verilog.convert(top, name=top_name, emit_src=False))
+        top_text = self._convert(top, top_name)
         return "".join([self._modules[n][1] for n in sorted(self._modules)] + [top_text])
+
+    def _convert(self, component, name):
+        """Amaranth's Verilog, or :mod:`gen.structural` text for a die too wide for it."""
+        from rtl.die import Die
+        from .structural import AMARANTH_INPUT_BITS, die_verilog, input_bits
+        bits = input_bits(component)
+        if isinstance(component, Die) and component.kind == "compute" and (
+                self.structural_dies or bits > AMARANTH_INPUT_BITS):
+            pipe = None
+            if component.stages:
+                from rtl.link import LinkPipe
+                pipe = self.add("dojo_link_pipe", lambda: LinkPipe(
+                    flit_bits=component.fmt.flit_bits, vcs=component.vcs,
+                    stages=component.stages))
+            component._MustUse__silence = True      # written as text, never elaborated
+            return die_verilog(component, name, self._modules[component.node_module][0],
+                               component.node_module, pipe, "dojo_link_pipe")
+        if bits > AMARANTH_INPUT_BITS:
+            raise ValueError(f"module {name} has {bits} input bits; Amaranth converts at most "
+                             f"{AMARANTH_INPUT_BITS} (only dies of training nodes are written "
+                             f"structurally): use narrower router.flit_bits or fewer nodes")
+        return icarus_safe(verilog.convert(component, name=name, emit_src=False))
 
     @property
     def names(self):

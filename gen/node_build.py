@@ -53,7 +53,7 @@ def compute_node_design(cfg, *, nodes=1, top_name=None):
     lib = ModuleLibrary()
     row = NodeRow(lib=lib, name="dojo_compute_node", build=build, fmt=fmt, vcs=cfg.router.vcs,
                   nodes=nodes)
-    extra = {"format": fmt_manifest(fmt), "node": node, "host": [0, 0], "nodes": [list(c) for c in row.coords()]}
+    extra = {"format": fmt_manifest(fmt), "node": node, "hier_blocks": ["dojo_compute_node"], "host": [0, 0], "nodes": [list(c) for c in row.coords()]}
     name = top_name or f"dojo_node_row{nodes}"
     design = Design(name, row, lib, {"config": cfg.raw, "node": params}, extra)
     return design

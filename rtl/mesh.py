@@ -168,6 +168,26 @@ class Mesh(wiring.Component):
         leaving the mesh."""
         return edge_ports(self._nx, self._ny)
 
+    def internal_links(self):
+        """``(name, (src (x, y), out direction), (dst (x, y), in direction))`` of every
+        directed link between two nodes of the mesh (coordinates relative to the origin)."""
+        out = []
+        coords = set(self.local_coords())
+        for x, y in self.local_coords():
+            for direction in ("east", "south"):
+                dx, dy, opposite = NEIGHBOUR[direction]
+                peer = (x + dx, y + dy)
+                if peer not in coords:
+                    continue
+                out.append(((x, y), direction, peer, opposite))
+                out.append((peer, opposite, (x, y), direction))
+        return [(f"pipe{i}", (a, da), (b, db)) for i, (a, da, b, db) in enumerate(out)]
+
+    stages = property(lambda self: self._stages)
+    kind = property(lambda self: self._kind)
+    fmt = property(lambda self: self._fmt)
+    vcs = property(lambda self: self._vcs)
+
     @property
     def node_module(self):
         return self._node_module
@@ -186,19 +206,9 @@ class Mesh(wiring.Component):
             nodes[lx, ly] = self._lib.instance(m, self._node_module, lambda: None,
                                                inst_name=f"node_{lx}_{ly}", x=x, y=y)
 
-        link_index = 0
-        for (x, y), node in nodes.items():
-            for direction in ("east", "south"):
-                dx, dy, opposite = NEIGHBOUR[direction]
-                peer = nodes.get((x + dx, y + dy))
-                if peer is None:
-                    continue
-                for src, dst in ((node, peer), (peer, node)):
-                    d_out = direction if src is node else opposite
-                    d_in = opposite if src is node else direction
-                    self._join(m, getattr(src, f"out_{d_out}"), getattr(dst, f"in_{d_in}"),
-                               f"pipe{link_index}")
-                    link_index += 1
+        for name, (src, d_out), (dst, d_in) in self.internal_links():
+            self._join(m, getattr(nodes[src], f"out_{d_out}"), getattr(nodes[dst], f"in_{d_in}"),
+                       name)
 
         for name, xy, direction in self.edge_ports():
             node = nodes[xy]

@@ -8,7 +8,7 @@ crosses die boundaries with no special case, because coordinates are global.
 The links at the tile edge are the host ports.
 """
 
-from amaranth import Array, Const, Module, Signal
+from amaranth import Array, Const, Module, Shape, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -68,6 +68,12 @@ class Tile(wiring.Component):
             lib=lib, fmt=fmt, nodes_x=self._nx, nodes_y=self._ny, kind=kind,
             pipeline_stages=pipeline_stages, node_params=node_params))
         self._die = die
+        out_bits = sum(Shape.cast(mb.shape).width for _, mb, _ in die.signature.flatten(die)
+                       if mb.flow == Out)
+        if out_bits >= 1 << 16:
+            raise ValueError(f"a die of {self._nx}x{self._ny} nodes has {out_bits} output bits; "
+                             f"an instance of it in a tile is limited to 65535 by Amaranth: use "
+                             f"narrower router.flit_bits or fewer nodes per die")
         self.stat_names = die.stat_names
         link = LinkSignature(flit_bits=fmt.flit_bits, vcs=self._vcs)
         ports = kind_ports(kind, fmt, link, sorted(self.coords(), key=lambda c: (c[1], c[0])))

@@ -74,13 +74,23 @@ def link_loads(pattern, mx, my, routing="xy", **kw):
     return load
 
 
-def channel_load_bound(pattern, mx, my, routing="xy", **kw):
+def channel_load_bound(pattern, mx, my, routing="xy", die_shape=None, die_ratio=1, **kw):
     """Throughput bound (flits/node/cycle): 1 / the most loaded channel (Dally & Towles).
 
-    Ejection limits it to 1 as well; uniform on a k x k mesh gives 4/k.
+    Ejection limits it to 1 as well; uniform on a k x k mesh gives 4/k. With
+    ``die_shape`` (nodes per die), a link that crosses a die boundary carries one
+    flit every ``die_ratio`` cycles, so its load counts ``die_ratio`` times.
     """
     loads = link_loads(pattern, mx, my, routing, **kw)
-    worst = max(loads.values(), default=0)
+
+    def weight(x, y, port):
+        if die_shape is None:
+            return 1
+        dx, dy = STEP[port]
+        nx, ny = die_shape
+        return die_ratio if (x // nx, y // ny) != ((x + dx) // nx, (y + dy) // ny) else 1
+
+    worst = max((load * weight(*link) for link, load in loads.items()), default=0)
     # ejection channel: the most popular destination
     eject = {}
     for sy in range(my):
@@ -132,7 +142,10 @@ def run_sweep(cfg, *, pattern="uniform", rates, packet_len=1, sim="verilator", o
         speed.append(res["cycles_per_s"])
         bar.set_postfix(accepted=f"{points[-1]['accepted_avg']:.3f}",
                         latency=f"{points[-1]['latency_avg'] or float('nan'):.1f}")
-    bound = channel_load_bound(pattern, mx, my, cfg.router.routing)
+    dielink = design.extra["dielink"]
+    bound = channel_load_bound(pattern, mx, my, cfg.router.routing,
+                               die_shape=design.extra["die_shape"],
+                               die_ratio=dielink["ratio"] if dielink else 1)
     result = {"config": cfg.raw["name"], "simulator": sim, "pattern": pattern,
               "packet_len": packet_len, "mesh": [mx, my], "vcs": cfg.router.vcs,
               "buffer_depth": cfg.router.buffer_depth, "timing": timing,

@@ -20,6 +20,11 @@ def test_uniform_bound_is_4_over_k(k):
 
 def test_other_bounds():
     assert channel_load_bound("transpose", 3, 3) == 0.5
+    # a 4x4 tile of 2x2 dies: the bisection links are die links at half rate
+    assert channel_load_bound("uniform", 4, 4, die_shape=(2, 2), die_ratio=2) == \
+        pytest.approx(0.5)
+    assert channel_load_bound("uniform", 4, 4, die_shape=(2, 2), die_ratio=1) == \
+        pytest.approx(1.0)
     assert channel_load_bound("neighbour", 8, 8) == 1.0
     # hotspot: the hotspot's ejection channel carries frac * 64 + (1 - frac)
     assert channel_load_bound("hotspot", 8, 8, hotspot=(3, 3), hotspot_frac=64) == \
