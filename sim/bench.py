@@ -1,12 +1,17 @@
-"""``make bench``: the network benchmarks of the 8x8 mesh, written to BENCHMARKS.md.
+"""``make bench``: benchmarks written to BENCHMARKS.md.
+
+``network`` (the 8x8 mesh):
 
 - zero-load latency vs hop count;
 - saturation throughput (uniform random, single-flit packets) per VC x buffer setting,
   against the channel-load bound and BookSim2's figures (DESIGN.md section 9);
 - simulated cycles per second at 0.1 and 0.3 flits/node/cycle, Verilator and Icarus.
 
-Every number comes from a measured sweep (sim/sweep.py); raw results go to
-``build/bench/*.json``.
+``tile`` (the default 2x2-die tile): uniform and transpose sweeps per die-link
+ratio, the distributed GEMM and the ring all-reduce against its model.
+``scale``: D1-scale die emission; Verilog size and Verilator build of an 8x8 die.
+
+Every number is measured; raw results go to ``build/bench/``.
 """
 
 import argparse
@@ -34,11 +39,10 @@ def _mean_hops(k):
     return 2 * (k * k - 1) / (3 * k)
 
 
-def bench(out_md, *, quick=False, only=None):
+def bench_network(outdir, *, quick=False, only=None):
+    """The 8x8 mesh: zero-load latency, saturation per setting, simulation speed."""
     started = time.time()
     base = ROOT / "configs" / "noc8x8.yaml"
-    outdir = ROOT / "build" / "bench"
-    outdir.mkdir(parents=True, exist_ok=True)
     rows, speed_rows = [], []
     timing = {"warmup": 1000, "measure": 2000 if quick else 4000}
     settings = [s for s in SETTINGS if (s[0], s[1]) in only] if only else SETTINGS
@@ -60,37 +64,123 @@ def bench(out_md, *, quick=False, only=None):
         res = run_sweep(cfg, pattern="uniform", rates=[0.1, 0.3], sim=sim, timing=t,
                         out=outdir / f"speed_{sim}", progress=False)
         speed_rows.append((sim, res))
-    # cross-die traffic on the default tile (2x2 dies of 2x2 nodes): die-link ratio 1, 2, 4
+    return _markdown(rows, zero, speed_rows, started) + _targets(rows, zero, speed_rows)
+
+
+def bench_tile(outdir, *, quick=False):
+    """The default tile: cross-die sweeps per die-link ratio, distributed GEMM, all-reduce."""
+    from sim.allreduce import run_allreduce
+    from sim.gemm import run_tile_gemm, tile_gemm_shape
     from sim.sweep import plot_compare
-    tile_rows = []
-    for ratio in (1, 2, 4):
-        cfg = load_config(ROOT / "configs" / "default.yaml", [f"dielink.ratio={ratio}"])
-        res = run_sweep(cfg, pattern="uniform", rates=[0.02] + parse_rates("0.1:0.8:0.1"),
-                        timing=timing, out=outdir / f"tile_ratio{ratio}")
-        tile_rows.append((ratio, res))
-    plot_compare([r for _, r in tile_rows], [f"ratio {k}" for k, _ in tile_rows],
-                 outdir / "tile_ratio.png",
-                 "default tile (2x2 dies of 2x2 nodes), uniform: die-link ratio")
-    lines = _markdown(rows, zero, speed_rows, started)
-    lines += ["", "## Tile: cross-die traffic vs die-link serialisation", "",
-              "Default tile (2x2 dies of 2x2 nodes, 4x4 global mesh), uniform random, "
-              "single-flit packets, die-link latency 3 cycles each way. Curves: "
-              "`build/bench/tile_ratio.png`.", "",
-              "| die-link ratio | zero-load latency | saturation (flits/node/cycle) |",
-              "|---|---|---|"]
-    for ratio, res in tile_rows:
-        lines.append(f"| {ratio} | {res['zero_load_latency']:.2f} | {res['saturation_throughput']:.3f} |")
-    lines += _targets(rows, zero, speed_rows)
-    Path(out_md).write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    timing = {"warmup": 1000, "measure": 2000 if quick else 4000}
+    lines = ["## Tile: cross-die traffic vs die-link serialisation", "",
+             "Default tile (2x2 dies of 2x2 nodes, 4x4 global mesh), single-flit packets, "
+             "die-link latency 3 cycles each way. Curves: `docs/tile_ratio_<pattern>.png`.", "",
+             "| pattern | die-link ratio | zero-load latency | saturation (flits/node/cycle) | "
+             "channel-load bound |", "|---|---|---|---|---|"]
+    for pattern in ("uniform", "transpose"):
+        tile_rows = []
+        for ratio in (1, 2, 4):
+            cfg = load_config(ROOT / "configs" / "default.yaml", [f"dielink.ratio={ratio}"])
+            res = run_sweep(cfg, pattern=pattern, rates=[0.02] + parse_rates("0.1:0.8:0.1"),
+                            timing=timing, out=outdir / f"tile_{pattern}_ratio{ratio}")
+            tile_rows.append((ratio, res))
+            lines.append(f"| {pattern} | {ratio} | {res['zero_load_latency']:.2f} | "
+                         f"{res['saturation_throughput']:.3f} | {res['channel_load_bound']:.3f} |")
+        plot_compare([r for _, r in tile_rows], [f"ratio {k}" for k, _ in tile_rows],
+                     ROOT / "docs" / f"tile_ratio_{pattern}.png",
+                     f"default tile (2x2 dies of 2x2 nodes), {pattern}: die-link ratio")
+    cfg = load_config(ROOT / "configs" / "default.yaml")
+    lines += ["", "## Tile: distributed GEMM", "",
+              "Node (x, y) computes one C block (row band y, column band x) over the whole K; "
+              "the host on the south edge of each column scatters A and B blocks to its "
+              "column, EXEC everywhere, C gathered with READs. Peak = 16 nodes x P^2 MACs "
+              "per cycle (P = 4).", "",
+              "| GEMM | dtype | load + compute | gather | total cycles | % of peak (whole run) "
+              "| % of peak (engines alone) | bit-exact |", "|---|---|---|---|---|---|---|---|"]
+    m, n, k = tile_gemm_shape(cfg)
+    for dtype in ("bf16", "int8"):
+        g = run_tile_gemm(cfg, m=m, n=n, k=k, dtype=dtype, out_dir=outdir / f"gemm_{dtype}")
+        lines.append(f"| {m}x{n}x{k} | {dtype} | {g['load_and_compute_cycles']} | "
+                     f"{g['gather_cycles']} | {g['total_cycles']} | "
+                     f"{100 * g['peak_fraction']:.1f}% | {100 * g['compute_peak_fraction']:.1f}% "
+                     f"| {'yes' if g['match'] else 'NO'} |")
+    lines += ["", "## Tile: ring all-reduce vs the alpha-beta model", "",
+              "16 nodes on a Hamiltonian ring, fp32 lanes (2 per 64-bit line), summed in ring "
+              "order; model `2(N-1)(alpha + beta F)` (`sim/allreduce.py`).", "",
+              "| vector (lines) | chunk (lines) | measured cycles | model cycles | alpha | beta "
+              "| F (flits) | measured / model | exact |", "|---|---|---|---|---|---|---|---|---|"]
+    for vec in ((32, 128) if quick else (32, 128, 512)):
+        r = run_allreduce(cfg, lines=vec, dtype="fp32", out_dir=outdir / f"allreduce_{vec}")
+        mdl = r["model"]
+        lines.append(f"| {vec} | {vec // 16} | {r['cycles']} | {mdl['cycles']} | {mdl['alpha']} | "
+                     f"{mdl['beta']} | {mdl['flits_per_step']} | {r['measured_over_model']:.2f} "
+                     f"| {'yes' if r['match'] else 'NO'} |")
+    return lines
+
+
+def bench_scale(outdir):
+    """D1-scale die emission, and the Verilog size and Verilator build of an 8x8 die."""
+    from gen.build import network_design, write
+    from gen.lint import top_design
+    from sim.runner import run_cocotb
+    lines = ["## Scale", "", "| design | emit time | Verilog | modules | Verilator build |",
+             "|---|---|---|---|---|"]
+    t0 = time.perf_counter()
+    d1 = top_design(load_config(ROOT / "configs" / "d1.yaml"), "die")
+    path = write(d1, outdir / "d1_die")
+    t_emit = time.perf_counter() - t0
+    text = d1.verilog
+    lines.append(f"| D1 die, 19x19 training nodes, 1024-bit flits (`dojo verilog configs/d1.yaml "
+                 f"--top die`) | {t_emit:.0f} s | {len(text.splitlines())} lines, "
+                 f"{len(text) / 1e6:.1f} MB | {', '.join(d1.manifest()['modules'])} | - |")
+    cfg = load_config(ROOT / "configs" / "default.yaml", [
+        "die.nodes_x=8", "die.nodes_y=8", "tile.dies_x=1", "tile.dies_y=1"])
+    t0 = time.perf_counter()
+    die = network_design(cfg, kind="compute", top="tile", boundary="ports", top_name="dojo_die8x8")
+    text = die.verilog
+    t_emit = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    res = run_cocotb(die, sim="verilator", test_module="verif.tb_tile", tag="bench",
+                     scenario={"host_access": {"seed": 1, "blocks": 1}})["host_access"]
+    t_build = time.perf_counter() - t0
+    lines.append(f"| 8x8 die of training nodes (64-bit flits, P = 4), host access test | "
+                 f"{t_emit:.0f} s | {len(text.splitlines())} lines, {len(text) / 1e6:.2f} MB | "
+                 f"{', '.join(die.manifest()['modules'])} | {t_build:.0f} s (training node as a "
+                 f"hierarchical block; includes the {res['lines_checked']}-line test run) |")
+    del path
+    return lines
+
+
+SECTIONS = {"network": bench_network, "tile": bench_tile, "scale": bench_scale}
+
+
+def bench(out_md, *, quick=False, only=None, sections=tuple(SECTIONS)):
+    """Run ``sections``; each writes ``build/bench/<section>.md``; BENCHMARKS.md joins
+    every section file present (so a partial run keeps the others' last results)."""
+    started = time.time()
+    outdir = ROOT / "build" / "bench"
+    outdir.mkdir(parents=True, exist_ok=True)
+    for name in sections:
+        kw = {"quick": quick} if name != "scale" else {}
+        if name == "network":
+            kw["only"] = only
+        body = SECTIONS[name](outdir, **kw)
+        (outdir / f"{name}.md").write_text("\n".join(body) + "\n")
+    now = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+    head = ["# Benchmarks", "",
+            f"Written by `make bench` on {now} ({platform.machine()}, Python "
+            f"{sys.version.split()[0]}); this run: {', '.join(sections)} in "
+            f"{time.time() - started:.0f} s. Raw results: `build/bench/`.", ""]
+    parts = [(outdir / f"{n}.md").read_text() for n in SECTIONS if (outdir / f"{n}.md").exists()]
+    Path(out_md).write_text("\n".join(head) + "\n" + "\n".join(parts))
+    print(Path(out_md).read_text())
 
 
 def _markdown(rows, zero, speed_rows, started):
     k = 8
     now = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
-    lines = ["# Benchmarks", "",
-             f"Measured by `make bench` on {now} ({platform.machine()}, "
-             f"Python {sys.version.split()[0]}), {time.time() - started:.0f} s in all. "
+    lines = [f"Network section measured on {now}, {time.time() - started:.0f} s. "
              "Raw sweeps: `build/bench/*/sweep.json` (and plots next to them).", "",
              "Method: in-RTL generators and sinks at every node; per offered rate: reset, "
              "warm-up 1000 cycles, 4000-cycle measurement window whose packets are marked, "
@@ -155,12 +245,18 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="BENCHMARKS.md")
     parser.add_argument("--quick", action="store_true", help="one setting, short windows")
+    parser.add_argument("--sections", default=",".join(SECTIONS),
+                        help=f"comma list of {', '.join(SECTIONS)} (default: all)")
     parser.add_argument("--settings", default="",
                         help="VCSxDEPTH list to run, e.g. 2x8,4x8 (default: all; an 8x8 "
                              "Verilator build takes ~25 min on 2 cores)")
     args = parser.parse_args(argv)
     only = [tuple(int(v) for v in s.split("x")) for s in args.settings.split(",") if s]
-    bench(args.out, quick=args.quick, only=only)
+    sections = [x for x in args.sections.split(",") if x]
+    bad = [x for x in sections if x not in SECTIONS]
+    if bad:
+        parser.error(f"--sections {','.join(bad)}: unknown (allowed: {', '.join(SECTIONS)})")
+    bench(args.out, quick=args.quick, only=only, sections=sections)
     return 0
 
 

@@ -150,7 +150,9 @@ def run_tile_gemm(cfg, *, m, n, k, dtype, a=None, b=None, sim="verilator", out_d
     every node and gather C (see ``verif.tb_tile.gemm``).
 
     Writes ``result.json`` and ``C.npy`` to ``out_dir``: cycles per phase
-    (load + compute, gather, total), the engines' busy cycles and MAC steps,
+    (``load_and_compute_cycles`` until the last engine is done, ``gather_cycles``
+    after that: each node's C is read as soon as its engine finishes, so most of
+    the gather overlaps computation; ``total_cycles``), the engines' busy cycles and MAC steps,
     ``peak_fraction`` = MACs / (nodes x P^2 x total cycles) (the whole run) and
     ``compute_peak_fraction`` = MACs / (nodes x P^2 x the slowest engine's cycles)
     (the engines alone), and ``match`` against the golden model.

@@ -78,3 +78,17 @@ def test_icarus_rejects_bad_verilog(tmp_path):
     path.write_text("module bad(input a, output b); assign b = a &; endmodule\n")
     ok, log = iverilog_check(path, "bad")
     assert ok is False and log
+
+
+@pytest.mark.parametrize("structural", [False, True])
+def test_tile_of_dies_and_structural_die_lint_clean(structural, tmp_path):
+    """A 2x2-die tile (die links, one die module) and the structural die writer."""
+    from gen.build import network_design
+    cfg = load_config(CONFIGS / "default.yaml", [])
+    top = "die" if structural else "tile"
+    design = network_design(cfg, kind="compute", top=top, boundary="ports",
+                            top_name=f"dojo_{top}", structural_dies=structural)
+    res = lint_design(design, tmp_path)
+    assert res["clean"], "\n".join(res["messages"][:30])
+    if shutil.which("iverilog"):
+        assert res["icarus"] is True, res.get("icarus_log")
