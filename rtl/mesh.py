@@ -13,7 +13,7 @@ from amaranth.lib.wiring import In, Out
 
 from .link import LinkPipe, LinkSignature
 
-__all__ = ["Mesh", "NEIGHBOUR", "KINDS", "kind_ports", "reduce_outputs", "tie_off", "tree"]
+__all__ = ["Mesh", "NEIGHBOUR", "KINDS", "check_kind", "kind_ports", "reduce_outputs", "tie_off", "tree"]
 
 #: direction -> (dx, dy, opposite); east = x+1, south = y+1 (see rtl/router.py)
 NEIGHBOUR = {"north": (0, -1, "south"), "east": (1, 0, "west"),
@@ -31,6 +31,13 @@ _REDUCED = {
     "compute": (("errors", operator.add), ("busy", operator.or_), ("overflow", operator.or_)),
     "bare": (),
 }
+
+
+def check_kind(kind, boundary):
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    if boundary not in ("ports", "tie"):
+        raise ValueError(f"boundary must be 'ports' or 'tie', not {boundary!r}")
 
 
 def kind_ports(kind, fmt, link, local_coords):
@@ -128,10 +135,7 @@ class Mesh(wiring.Component):
 
     def __init__(self, *, lib, fmt, nodes_x, nodes_y, origin=(0, 0), kind="traffic",
                  boundary="tie", pipeline_stages=0, node_params):
-        if kind not in KINDS:
-            raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
-        if boundary not in ("ports", "tie"):
-            raise ValueError(f"boundary must be 'ports' or 'tie', not {boundary!r}")
+        check_kind(kind, boundary)
         if nodes_x < 1 or nodes_y < 1:
             raise ValueError(f"mesh must have at least 1x1 nodes, not {nodes_x}x{nodes_y}")
         self._lib, self._fmt = lib, fmt

@@ -15,7 +15,7 @@ from amaranth.lib.wiring import In, Out
 from .die import Die
 from .dielink import DieLinkChannel
 from .link import LinkSignature
-from .mesh import NEIGHBOUR, KINDS, edge_ports, kind_ports, reduce_outputs, tie_off
+from .mesh import NEIGHBOUR, check_kind, edge_ports, kind_ports, reduce_outputs, tie_off
 
 __all__ = ["Tile"]
 
@@ -52,10 +52,7 @@ class Tile(wiring.Component):
 
     def __init__(self, *, lib, fmt, dies_x, dies_y, die_nodes, kind, boundary="tie",
                  pipeline_stages=0, node_params, dielink):
-        if kind not in KINDS:
-            raise ValueError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
-        if boundary not in ("ports", "tie"):
-            raise ValueError(f"boundary must be 'ports' or 'tie', not {boundary!r}")
+        check_kind(kind, boundary)
         if dies_x < 1 or dies_y < 1:
             raise ValueError(f"a tile needs at least 1x1 dies, not {dies_x}x{dies_y}")
         self._lib, self._fmt, self._kind, self._boundary = lib, fmt, kind, boundary

@@ -76,8 +76,12 @@ def bench_tile(outdir, *, quick=False):
     lines = ["## Tile: cross-die traffic vs die-link serialisation", "",
              "Default tile (2x2 dies of 2x2 nodes, 4x4 global mesh), single-flit packets, "
              "die-link latency 3 cycles each way. Curves: `docs/tile_ratio_<pattern>.png`.", "",
+             "Saturation is the highest accepted throughput averaged over nodes; under "
+             "transpose the flows are unequal (diagonal nodes send to themselves, the rows' "
+             "west links carry three flows), so the average passes the bound of the most "
+             "loaded channel while the worst node (\"min\") stays under it.", "",
              "| pattern | die-link ratio | zero-load latency | saturation (flits/node/cycle) | "
-             "channel-load bound |", "|---|---|---|---|---|"]
+             "min over nodes there | channel-load bound |", "|---|---|---|---|---|---|"]
     for pattern in ("uniform", "transpose"):
         tile_rows = []
         for ratio in (1, 2, 4):
@@ -85,8 +89,10 @@ def bench_tile(outdir, *, quick=False):
             res = run_sweep(cfg, pattern=pattern, rates=[0.02] + parse_rates("0.1:0.8:0.1"),
                             timing=timing, out=outdir / f"tile_{pattern}_ratio{ratio}")
             tile_rows.append((ratio, res))
+            best = max(res["points"], key=lambda p: p["accepted_avg"])
             lines.append(f"| {pattern} | {ratio} | {res['zero_load_latency']:.2f} | "
-                         f"{res['saturation_throughput']:.3f} | {res['channel_load_bound']:.3f} |")
+                         f"{res['saturation_throughput']:.3f} | {best['accepted_min']:.3f} | "
+                         f"{res['channel_load_bound']:.3f} |")
         plot_compare([r for _, r in tile_rows], [f"ratio {k}" for k, _ in tile_rows],
                      ROOT / "docs" / f"tile_ratio_{pattern}.png",
                      f"default tile (2x2 dies of 2x2 nodes), {pattern}: die-link ratio")

@@ -87,6 +87,17 @@ def _c_result(bits, m, n, a, b, dtype):
                "mismatches": int(np.count_nonzero(c_bits != expected))}
 
 
+def _run(design, test_module, m, n, k, dtype, a, b, sim, seed):
+    """Run the ``gemm`` cocotb test of ``test_module``; returns (raw result, C, check)."""
+    from sim.runner import run_cocotb
+    res = run_cocotb(design, sim=sim, test_module=test_module, testcase="gemm",
+                     tag=f"gemm-{m}x{n}x{k}-{dtype}-{seed}",
+                     scenario={"gemm": {"m": m, "n": n, "k": k, "dtype": dtype,
+                                        "a": _bits(a, dtype), "b": _bits(b, dtype)}})["gemm"]
+    c, check = _c_result(res["c"], m, n, a, b, dtype)
+    return res, c, check
+
+
 def _save(out_dir, out, c):
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -110,7 +121,6 @@ def run_gemm(cfg, *, m, n, k, dtype, a=None, b=None, sim="verilator", out_dir, s
         SRAM, or an operand is malformed.
     """
     from gen.node_build import compute_node_design
-    from sim.runner import run_cocotb
     from verif.node_model import NodeModel
 
     p = cfg.node.matrix_p
@@ -119,11 +129,7 @@ def run_gemm(cfg, *, m, n, k, dtype, a=None, b=None, sim="verilator", out_dir, s
     model = NodeModel.from_manifest(design.manifest())
     model.gemm_layout(m=m, n=n, k=k, dtype=dtype)        # raises if it does not fit
     a, b = _operands(m, n, k, dtype, a, b, seed)
-    res = run_cocotb(design, sim=sim, test_module="verif.tb_node", testcase="gemm",
-                     tag=f"gemm-{m}x{n}x{k}-{dtype}-{seed}",
-                     scenario={"gemm": {"m": m, "n": n, "k": k, "dtype": dtype,
-                                        "a": _bits(a, dtype), "b": _bits(b, dtype)}})["gemm"]
-    c, check = _c_result(res["c"], m, n, a, b, dtype)
+    res, c, check = _run(design, "verif.tb_node", m, n, k, dtype, a, b, sim, seed)
     out = {"m": m, "n": n, "k": k, "dtype": dtype, "sim": sim, "matrix_p": p,
            "exec_cycles": res["exec_cycles"], "steps": res["steps"],
            "mac_utilisation": res["steps"] / res["exec_cycles"] if res["exec_cycles"] else 0.0,
@@ -158,7 +164,6 @@ def run_tile_gemm(cfg, *, m, n, k, dtype, a=None, b=None, sim="verilator", out_d
     (the engines alone), and ``match`` against the golden model.
     """
     from gen.build import network_design
-    from sim.runner import run_cocotb
     from verif.node_model import NodeModel
 
     p = cfg.node.matrix_p
@@ -173,11 +178,7 @@ def run_tile_gemm(cfg, *, m, n, k, dtype, a=None, b=None, sim="verilator", out_d
     model = NodeModel.from_manifest(design.manifest())
     model.gemm_layout(m=mb, n=nb, k=k, dtype=dtype)      # raises if a node's share does not fit
     a, b = _operands(m, n, k, dtype, a, b, seed)
-    res = run_cocotb(design, sim=sim, test_module="verif.tb_tile", testcase="gemm",
-                     tag=f"gemm-{m}x{n}x{k}-{dtype}-{seed}",
-                     scenario={"gemm": {"m": m, "n": n, "k": k, "dtype": dtype,
-                                        "a": _bits(a, dtype), "b": _bits(b, dtype)}})["gemm"]
-    c, check = _c_result(res["c"], m, n, a, b, dtype)
+    res, c, check = _run(design, "verif.tb_tile", m, n, k, dtype, a, b, sim, seed)
     nodes = mx * my
     steps = (m // p) * (n // p) * k             # MAC-array steps, P^2 MACs each
     slowest = max(res["exec_cycles"].values())

@@ -202,6 +202,13 @@ class NodeModel:
                 "b_lines": ext["b"], "c_lines": ext["c"]}
 
     @staticmethod
+    def gemm_operands(g):
+        """A and B of a ``gemm`` scenario entry (m, n, k, dtype, a, b as bit patterns)."""
+        t = np.uint16 if g["dtype"] == "bf16" else np.int8
+        return (np.array(g["a"], t).reshape(g["m"], g["k"]),
+                np.array(g["b"], t).reshape(g["k"], g["n"]))
+
+    @staticmethod
     def golden(a, b, c0, dtype):
         """C0 + A x B as uint32 bit patterns, per the contract."""
         if dtype == "bf16":

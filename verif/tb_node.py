@@ -259,8 +259,7 @@ async def gemm(dut):
     tb = NodeTB(dut)
     await tb.start()
     m, n, k, dtype = g["m"], g["n"], g["k"], g["dtype"]
-    a = np.array(g["a"], np.uint16 if dtype == "bf16" else np.int8).reshape(m, k)
-    b = np.array(g["b"], np.uint16 if dtype == "bf16" else np.int8).reshape(k, n)
+    a, b = NodeModel.gemm_operands(g)
     start = tb.bench.cycle
     c, cycles, steps = await tb.gemm(tb.nodes[0], a, b, None, dtype, accumulate=False)
     total = tb.bench.cycle - start

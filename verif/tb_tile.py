@@ -75,15 +75,25 @@ class TileTB:
         return out
 
 
-@cocotb.test()
-async def host_access(dut):
+async def _started(dut, key, idle=0.0, stall=0.0):
+    """``(started TileTB, scenario[key])``, or ``(None, None)`` if the scenario has no
+    ``key`` (each test runs only when asked). ``idle``, ``stall`` and ``seed`` may be
+    overridden by the scenario entry."""
     sc = scenario()
-    if "host_access" not in sc:
-        return
-    params = sc["host_access"]
-    tb = TileTB(dut, idle=params.get("idle", 0.2), stall=params.get("stall", 0.2),
+    if key not in sc:
+        return None, None
+    params = sc[key]
+    tb = TileTB(dut, idle=params.get("idle", idle), stall=params.get("stall", stall),
                 seed=params.get("seed", 1))
     await tb.start()
+    return tb, params
+
+
+@cocotb.test()
+async def host_access(dut):
+    tb, params = await _started(dut, "host_access", idle=0.2, stall=0.2)
+    if tb is None:
+        return
     mdl, W = tb.model, tb.model.width
     rng = random.Random(params.get("seed", 1))
     written = {}
@@ -161,17 +171,13 @@ async def gemm(dut):
     in its column (its requests never leave that column), then EXEC everywhere;
     C is gathered with READs.
     """
-    sc = scenario()
-    if "gemm" not in sc:
+    tb, g = await _started(dut, "gemm")
+    if tb is None:
         return
-    g = sc["gemm"]
-    tb = TileTB(dut)
-    await tb.start()
     mx, my = tb.man["mesh_x"], tb.man["mesh_y"]
     m, n, k, dtype = g["m"], g["n"], g["k"], g["dtype"]
     mb, nb = m // my, n // mx
-    a = np.array(g["a"], np.uint16 if dtype == "bf16" else np.int8).reshape(m, k)
-    b = np.array(g["b"], np.uint16 if dtype == "bf16" else np.int8).reshape(k, n)
+    a, b = NodeModel.gemm_operands(g)
     t0 = tb.bench.cycle
     layouts, execs = {}, {}
     for node in tb.nodes:
@@ -222,12 +228,9 @@ async def allreduce(dut):
     s once its counter says s chunks have arrived (its host polls it), so there
     is no global barrier: the nodes run as a dataflow pipeline.
     """
-    sc = scenario()
-    if "allreduce" not in sc:
+    tb, ar = await _started(dut, "allreduce")
+    if tb is None:
         return
-    ar = sc["allreduce"]
-    tb = TileTB(dut)
-    await tb.start()
     ring = [tuple(c) for c in ar["ring"]]
     nr, lines, base = len(ring), ar["lines"], ar["base"]
     chunk = lines // nr
