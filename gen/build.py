@@ -16,7 +16,7 @@ from rtl.packet import PacketFormat
 from .derive import derive
 from .emit import ModuleLibrary, digest, port_name
 
-__all__ = ["Design", "fmt_manifest", "packet_format", "network_design", "noc_design", "router_design", "write", "GENERATOR_VERSION"]
+__all__ = ["Design", "fmt_manifest", "packet_format", "port_role", "network_design", "noc_design", "router_design", "write", "GENERATOR_VERSION"]
 
 GENERATOR_VERSION = "0.1.0"
 
@@ -39,15 +39,43 @@ class Design:
 
     def manifest(self):
         text = self.verilog             # first: emitting the top completes the library
-        ports = []
+        top_text = text[text.rindex("\nmodule "):]
+        ports = [{"name": n, "direction": "input", "width": 1, "role": n == "clk" and "clock"
+                  or "reset (synchronous, active high)"}
+                 for n in ("clk", "rst") if f"  input {n};" in top_text]
         for path, member, _ in self.top.signature.flatten(self.top):
             ports.append({"name": port_name(path),
                           "direction": "input" if member.flow == wiring.In else "output",
-                          "width": Shape.cast(member.shape).width})
+                          "width": Shape.cast(member.shape).width, "role": port_role(path)})
         return {"generator": "dojo-fabric", "generator_version": GENERATOR_VERSION,
                 "top": self.top_name, "modules": self.lib.names + [self.top_name],
                 "verilog_sha256_16": digest(text), "ports": ports,
                 "params": self.params, **self.extra}
+
+
+def port_role(path):
+    """What a top-level port is for, from its signature path (for the manifest)."""
+    head, leaf = str(path[0]), str(path[-1])
+    if len(path) > 1:                        # a member of a link (DESIGN.md section 4)
+        kind = "link in" if head.endswith("_in") or head.startswith("in_") else "link out"
+        where = head.removesuffix("_in").removesuffix("_out")
+        what = {"valid": "flit valid", "last": "tail flit", "vc": "virtual channel",
+                "data": "flit payload", "credit": "credit return (one bit per VC)"}
+        return f"{kind} {where}: {what.get(leaf, leaf)}"
+    return {"x": "global x coordinate (tie off)", "y": "global y coordinate (tie off)",
+            "x0": "x of the die's node (0, 0) (tie off)",
+            "y0": "y of the die's node (0, 0) (tie off)",
+            "ctrl": "traffic generator runtime registers", "stat_node": "statistics: node select",
+            "stat_index": "statistics: word select", "stat_data": "statistics: selected word",
+            "marked_generated": "marked packets generated (sum)",
+            "marked_received": "marked packets delivered (sum)", "cycle": "cycle counter",
+            "error": "any sink error or buffer overflow",
+            "errors": "malformed requests dropped (sum over nodes)",
+            "busy": "any engine or DMA busy",
+            "overflow": "any buffer overflow (credit-protocol violation)",
+            "clk_in": "board clock", "rst_n": "reset button (active low)",
+            "uart_rx": "UART from the host PC", "uart_tx": "UART to the host PC",
+            "led": "status LEDs"}[head]
 
 
 def packet_format(cfg, derived=None):

@@ -152,8 +152,11 @@ def cmd_verilog(args):
     from .lint import top_design
     cfg = load_config(args.config, args.overrides)
     t0 = time.perf_counter()
-    design = top_design(cfg, args.top)
-    path = write(design, args.out)
+    try:
+        design = top_design(cfg, args.top)
+        path = write(design, args.out)
+    except ValueError as exc:         # a design the generator refuses (e.g. too wide)
+        raise ConfigError([f"--top {args.top}: {exc}"])
     text = design.verilog
     print(f"{path}: {len(text.splitlines())} lines, {len(text) / 1e6:.2f} MB, "
           f"modules {', '.join(design.manifest()['modules'])}; "

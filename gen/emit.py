@@ -107,6 +107,7 @@ class ModuleLibrary:
             return die_verilog(component, name, self._modules[component.node_module][0],
                                component.node_module, pipe, "dojo_link_pipe")
         if bits > AMARANTH_INPUT_BITS:
+            component._MustUse__silence = True      # refused, never elaborated
             raise ValueError(f"module {name} has {bits} input bits; Amaranth converts at most "
                              f"{AMARANTH_INPUT_BITS} (only dies of training nodes are written "
                              f"structurally): use narrower router.flit_bits or fewer nodes")

@@ -52,7 +52,10 @@ def test_verilog_is_deterministic_and_hierarchical(tmp_path):
     man = json.loads((tmp_path / "0" / "dojo_noc.json").read_text())
     assert man["generator_version"] and man["params"]["config"]["die"]["nodes_x"] == 3
     names = {p["name"]: p for p in man["ports"]}
-    assert names["stat_data"] == {"name": "stat_data", "direction": "output", "width": 32}
+    assert names["stat_data"] == {"name": "stat_data", "direction": "output", "width": 32,
+                                  "role": "statistics: selected word"}
+    assert names["clk"]["role"] == "clock" and names["rst"]["direction"] == "input"
+    assert all(p["role"] for p in man["ports"])
 
 
 def test_sweep_writes_json_and_plots(tmp_path):

@@ -99,3 +99,26 @@ def test_golden_allreduce_int32_is_the_wrapping_sum():
     got = golden_allreduce(model, vectors, ring, "int32")
     expected = (vals.sum(axis=0) % 2**32).ravel()
     assert got == model.pack_elements([int(v) for v in expected], 32)
+
+
+def test_too_wide_traffic_die_is_a_clear_error():
+    """Amaranth cannot number more than 65534 input bits in a module: only dies of
+    training nodes have a structural writer; anything else is refused by name."""
+    from gen.emit import ModuleLibrary
+    from rtl.die import Die
+    from gen.build import packet_format
+    cfg = load_config(CONFIGS / "default.yaml", ["router.flit_bits=1024", "die.nodes_x=19",
+                                                 "die.nodes_y=19", "tile.dies_x=1"])
+    lib = ModuleLibrary()
+    params = {"vcs": 2, "buffer_depth": 4, "routing": "xy"}
+    with pytest.raises(ValueError, match=r"input bits; Amaranth converts at most 65534"):
+        lib.add("too_wide", lambda: Die(lib=lib, fmt=packet_format(cfg), nodes_x=19,
+                                        nodes_y=19, kind="bare", node_params=params))
+
+
+def test_manifest_gives_every_port_a_role(tile):
+    ports = {p["name"]: p for p in tile.manifest()["ports"]}
+    assert ports["edge_south_2_in__data"]["role"] == "link in edge_south_2: flit payload"
+    assert ports["edge_south_2_out__credit"]["direction"] == "input"
+    assert ports["edge_south_2_out__credit"]["role"].startswith("link out edge_south_2: credit")
+    assert ports["errors"]["width"] == 32 and ports["clk"]["role"] == "clock"
