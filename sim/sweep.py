@@ -130,7 +130,9 @@ def run_sweep(cfg, *, pattern="uniform", rates, packet_len=1, sim="verilator", o
     design = noc_design(cfg, kind="traffic")
     mx, my = design.extra["mesh_x"], design.extra["mesh_y"]
     points, speed = [], []
-    bar = tqdm(rates, desc=f"{pattern} sweep ({sim})", unit="point", disable=not progress)
+    # disable=None: a bar on a terminal, none in logs and pipes
+    bar = tqdm(rates, desc=f"{pattern} sweep ({sim})", unit="point",
+               disable=None if progress else True)
     for rate in bar:
         spec = {"pattern": pattern, "rate": rate, "packet_len": packet_len, "seed": seed}
         res = run_cocotb(design, sim=sim, test_module="verif.tb_traffic",
