@@ -187,6 +187,7 @@ def run_tile_gemm(cfg, *, m, n, k, dtype, a=None, b=None, sim="verilator", out_d
            "load_and_compute_cycles": res["load_and_compute_cycles"],
            "gather_cycles": res["gather_cycles"], "total_cycles": res["total_cycles"],
            "exec_cycles_max": slowest, "exec_cycles": res["exec_cycles"],
+           "exec_done_cycle": res["exec_done_cycle"],
            "steps_total": sum(res["steps"].values()),
            "peak_fraction": steps / (nodes * res["total_cycles"]),
            "compute_peak_fraction": steps / (nodes * slowest),
