@@ -9,8 +9,19 @@ Everything from input to output register happens in one cycle:
   write port and one asynchronous read port (the offered VC's head), and a
   small meta array holding ``{last, route}`` per flit. A flit that arrives on
   a VC whose FIFO is empty competes in the cycle it arrives; if it wins it
-  never touches the FIFO, otherwise it is written. A flit valid on ``in_X`` at
-  cycle *t* is on ``out_Y`` at *t+1* at zero load.
+  is still written into the slot the write pointer designates (the write
+  enable depends only on ``valid``, ``vc`` and the count, never on the
+  allocation), and a bypass advances both pointers, so the slot is free again
+  at once. A flit valid on ``in_X`` at cycle *t* is on ``out_Y`` at *t+1* at
+  zero load.
+* **Registered head request.** Per (input, VC) a flop ``hreq`` holds the
+  one-hot route of the flit the FIFO offers next (the packet's route inside a
+  packet, else the head's stored route; zero when empty). Its next value is
+  prepared from the meta entry after the head and the arriving flit, and the
+  allocation result only selects between two such values, so neither the meta
+  read nor the route multiplexers sit on the allocation path. Likewise the
+  buffer count, the credit counters and their ``!= 0`` flags (``cnz``) are
+  updated by a final multiplexer driven by the late pop/send signal.
 * **Routing.** Dimension order (XY or YX) from the head's ``dst_x``/``dst_y``
   against the router's own ``x``/``y`` inputs, as a one-hot output vector
   (east = x+1, west = x-1, south = y+1, north = y-1). It is computed once per
@@ -242,11 +253,14 @@ class Router(wiring.Component):
         counters = [[Signal(range(self._downstream_depth + 1), init=self._downstream_depth,
                             name=f"credits_{p}_vc{v}") for v in range(V)] for p in PORTS]
         locked = [[Signal(name=f"locked_{p}_vc{v}") for v in range(V)] for p in PORTS]
+        # registered copies of ``counter != 0``: the allocator starts from flops
+        cnz = [[Signal(init=self._downstream_depth != 0, name=f"cnz_{p}_vc{v}")
+                for v in range(V)] for p in PORTS]
         credit_vec, lock_vec = [], []
         for v in range(V):
             cv = Signal(N, name=f"has_credit_vc{v}")
             lv = Signal(N, name=f"locked_vc{v}")
-            m.d.comb += [cv.eq(Cat(counters[o][v] != 0 for o in range(N))),
+            m.d.comb += [cv.eq(Cat(cnz[o][v] for o in range(N))),
                          lv.eq(Cat(locked[o][v] for o in range(N)))]
             credit_vec.append(cv)
             lock_vec.append(lv)
@@ -282,7 +296,7 @@ class Router(wiring.Component):
             m.d.comb += go.eq(Mux(won[i], grant, 0))
             m.d.sync += inp.credit.eq(go)
 
-            routes, lasts, empties, writes, wptrs, rptrs = [], [], [], [], [], []
+            reqs, lasts, empties, writes, wptrs, rptrs = [], [], [], [], [], []
             for v in range(V):
                 count = Signal(range(D + 1), name=f"count_{p}_vc{v}")
                 rptr = Signal(pb, name=f"rptr_{p}_vc{v}")
@@ -291,36 +305,63 @@ class Router(wiring.Component):
                 full = Signal(name=f"full_{p}_vc{v}")
                 write = Signal(name=f"write_{p}_vc{v}")
                 pop = Signal(name=f"pop_{p}_vc{v}")
+                # an arriving flit is always written (unless the VC is full), even when it
+                # bypasses the FIFO: the write enable does not wait for the allocation; a
+                # bypassed flit's slot is freed at once by advancing the read pointer too
                 m.d.comb += [
                     empty.eq(count == 0),
                     full.eq(count == D),
-                    write.eq(arrive[v] & ~(empty & go[v]) & ~full),
-                    pop.eq(go[v] & ~empty),
+                    write.eq(arrive[v] & ~full),
+                    pop.eq(go[v]),
                 ]
-                m.d.sync += count.eq(count + write - pop)
+                # the late ``pop`` only selects between two precomputed values
+                m.d.sync += count.eq(Mux(pop, count + write - 1, count + write))
                 with m.If(write):
                     m.d.sync += wptr.eq(step(wptr))
                 with m.If(pop):
                     m.d.sync += rptr.eq(step(rptr))
                 overflow_now.append(arrive[v] & full)
 
+                def vaddr(ptr):
+                    return Cat(ptr[:pb], Const(v, vb)) if vb else ptr[:pb]
+
                 head = meta.read_port(domain="comb")
-                m.d.comb += head.addr.eq(Cat(rptr, Const(v, vb)) if vb else rptr)
+                m.d.comb += head.addr.eq(vaddr(rptr))
+                second = meta.read_port(domain="comb")
+                m.d.comb += second.addr.eq(vaddr(step(rptr)))
 
                 # wormhole state: inside a packet, and its route
                 in_pkt = Signal(name=f"in_pkt_{p}_vc{v}")
                 pkt_route = Signal(N, name=f"pkt_route_{p}_vc{v}")
+                # registered request of the buffered flit: the route of the FIFO head
+                # (the packet's route inside a packet, else the head's meta route), zero
+                # when the FIFO is empty; no meta read or route mux on the allocation path
+                hreq = Signal(N, name=f"hreq_{p}_vc{v}")
                 route = Signal(N, name=f"route_{p}_vc{v}")
+                fresh = Signal(N, name=f"fresh_route_{p}_vc{v}")
                 last = Signal(name=f"last_{p}_vc{v}")
                 m.d.comb += [
-                    route.eq(Mux(in_pkt, pkt_route, Mux(empty, route_in, head.data[:N]))),
+                    fresh.eq(Mux(in_pkt, pkt_route, route_in)),
+                    route.eq(Mux(empty, fresh, hreq)),
                     last.eq(Mux(empty, inp.last, head.data[N])),
                 ]
                 with m.If(go[v]):
                     m.d.sync += [in_pkt.eq(~last), pkt_route.eq(route)]
-                m.d.comb += elig[v].eq((~empty | arrive[v]) & (route & credit_vec[v]).any()
-                                       & (in_pkt | ~(route & lock_vec[v]).any()))
-                routes.append(route)
+                # next hreq: only the late ``go`` selects between two early values
+                nxt = Mux(count >= 2, second.data[:N], route_in)
+                hreq_go = Mux(count + write >= 2, Mux(last, nxt, route), 0)
+                hreq_stay = Mux(empty, Mux(write, fresh, 0), hreq)
+                m.d.sync += hreq.eq(Mux(go[v], hreq_go, hreq_stay))
+                # request per output (route is one-hot): flit available, output credit,
+                # output VC free or owned by this packet
+                rq = Signal(N, name=f"req_{p}_vc{v}")
+                for o in range(N):
+                    if turn_allowed(self._routing, p, PORTS[o]):
+                        offer = hreq[o] | (empty & arrive[v] & fresh[o])
+                        m.d.comb += rq[o].eq(offer & credit_vec[v][o]
+                                             & (in_pkt | ~lock_vec[v][o]))
+                m.d.comb += elig[v].eq(rq.any())
+                reqs.append(rq)
                 lasts.append(last)
                 empties.append(empty)
                 writes.append(write)
@@ -348,7 +389,7 @@ class Router(wiring.Component):
             d = Signal(W, name=f"sel_data_{p}")
             ll = Signal(name=f"sel_last_{p}")
             bypass = (grant & Cat(empties)).any() if V > 1 else empties[0]
-            m.d.comb += [r.eq(pick(grant, routes) if V > 1 else Mux(grant[0], routes[0], 0)),
+            m.d.comb += [r.eq(pick(grant, reqs) if V > 1 else reqs[0]),
                          d.eq(Mux(bypass, inp.data, rd.data)),
                          ll.eq((grant & Cat(lasts)).any())]
             ivc.append(grant)
@@ -374,7 +415,11 @@ class Router(wiring.Component):
                          out.data.eq(pick(g, [sel_data[i] for i in src]))]
             for v in range(V):
                 cnt = counters[o][v]
-                m.d.sync += cnt.eq(cnt + out.credit[v] - sent[v])
+                # the late ``sent`` only selects between precomputed values
+                back = out.credit[v]
+                m.d.sync += [cnt.eq(Mux(sent[v], cnt + back - 1, cnt + back)),
+                             cnz[o][v].eq(Mux(sent[v], (cnt >= 2) | ((cnt == 1) & back),
+                                              (cnt != 0) | back))]
                 with m.If(sent[v]):
                     m.d.sync += locked[o][v].eq(~last)
 

@@ -107,13 +107,14 @@ class ProbedRouter(Router):
     """The router, plus read-only probes of its state for the proof.
 
     ``probe[name]`` mirrors the internal signal ``name`` (``credits_<p>_vc<v>``,
-    ``locked_<p>_vc<v>``, ``count_<p>_vc<v>``, ``rptr_..``, ``wptr_..``,
-    ``in_pkt_..``, ``pkt_route_..``); ``peek[p, v, k]`` is
+    ``cnz_..``, ``locked_<p>_vc<v>``, ``count_<p>_vc<v>``, ``rptr_..``, ``wptr_..``,
+    ``in_pkt_..``, ``pkt_route_..``, ``hreq_..``); ``peek[p, v, k]`` is
     ``(data, meta)`` of buffer slot ``k`` places after the read pointer of
     input ``p`` VC ``v``.
     """
 
-    _PROBES = ("credits", "locked", "count", "rptr", "wptr", "in_pkt", "pkt_route")
+    _PROBES = ("credits", "cnz", "locked", "count", "rptr", "wptr", "in_pkt", "pkt_route",
+               "hreq")
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -317,6 +318,8 @@ class RouterFormal(Elaboratable):
                 # credit_bounds (output side)
                 cnt = r.probe[f"credits_{p}_vc{v}"]
                 m.d.comb += A("credit_bounds", cnt <= D)
+                # the registered ``credits != 0`` flag the allocator reads
+                m.d.comb += A("invariant", r.probe[f"cnz_{p}_vc{v}"] == (cnt != 0))
                 m.d.comb += A("credit_bounds", cnt + occ[o][v] + arrive == D)
                 for i in range(N):
                     m.d.comb += here[i][v][o].eq(arrive & (f.src == i))
@@ -383,6 +386,12 @@ class RouterFormal(Elaboratable):
                 eff_dst = Mux(out_now, cur_dst, seen_dst[v])
                 in_pkt = r.probe[f"in_pkt_{p}_vc{v}"]
                 route = r.probe[f"pkt_route_{p}_vc{v}"]
+                # the registered request of the buffered flit: the packet's route inside
+                # a packet, else the head's meta route; zero when the buffer is empty
+                hreq = r.probe[f"hreq_{p}_vc{v}"]
+                head_route = r.peek[p, v, 0][1][:N]
+                m.d.comb += A("invariant", hreq == Mux(count != 0,
+                                                       Mux(in_pkt, route, head_route), 0))
                 m.d.comb += [A("invariant", in_pkt == eff_pkt),
                              A("invariant", ~in_pkt | (route == _xy_onehot(x, y, eff_dst[:cb], eff_dst[cb:]))),
                              A("invariant", ~seen_pkt[v] | _legal(i, x, y, seen_dst[v][:cb],
