@@ -119,7 +119,8 @@ class Mesh(wiring.Component):
     kind : ``"traffic"``, ``"compute"`` or ``"bare"``
         ``traffic``: every node is a :class:`rtl.node.TrafficNode` (generator + sink
         on the local port), with shared runtime registers and a statistics read-out
-        (``stat_node`` indexes :meth:`coords`).
+        (``stat_node`` indexes :meth:`coords`; ``stat_data`` follows ``stat_node`` and
+        ``stat_index`` by two cycles, ``ctrl`` takes effect one cycle after it is set).
         ``compute``: every node is a :class:`rtl.compute_node.ComputeNode`; ``errors``
         sums their dropped requests, ``busy`` and ``overflow`` OR their flags.
         ``bare``: routers only; each local port is a mesh port
@@ -248,13 +249,23 @@ class Mesh(wiring.Component):
         cycle = Signal(32)
         m.d.sync += cycle.eq(cycle + 1)
         m.d.comb += self.cycle.eq(cycle)
+        # The runtime inputs are registered (without reset) before they fan out: the
+        # generators' and the statistics muxes' logic then depends on registers only,
+        # so Verilator evaluates it once per clock edge instead of in the input-combo
+        # region on every eval() (which also re-ran every router fed by a generator).
+        ctrl = Signal.like(self.ctrl, reset_less=True)
+        stat_node = Signal.like(self.stat_node, reset_less=True)
+        stat_index = Signal.like(self.stat_index, reset_less=True)
+        m.d.sync += [ctrl.eq(self.ctrl), stat_node.eq(self.stat_node),
+                     stat_index.eq(self.stat_index)]
         for node in nodes.values():
-            m.d.comb += [node.now.eq(cycle[:fmt.timestamp_bits]), node.ctrl.eq(self.ctrl),
-                         node.stat_index.eq(self.stat_index)]
-        # node i of stat_node is coords()[i]; registered: read one cycle after selecting
+            m.d.comb += [node.now.eq(cycle[:fmt.timestamp_bits]), node.ctrl.eq(ctrl),
+                         node.stat_index.eq(stat_index)]
+        # node i of stat_node is coords()[i]; stat_data is the word selected two
+        # cycles before (input register, then the output register)
         table = Array(node.stat_data for node in nodes.values())
-        with m.If(self.stat_node < len(nodes)):
-            m.d.sync += self.stat_data.eq(table[self.stat_node])
+        with m.If(stat_node < len(nodes)):
+            m.d.sync += self.stat_data.eq(table[stat_node])
 
 
 def tree(op, values):

@@ -166,9 +166,10 @@ class Tile(wiring.Component):
     def _elaborate_traffic(self, m, dies):
         per_die = self._nx * self._ny
         m.d.comb += self.cycle.eq(dies[0].cycle)     # every die counts from the same reset
-        # each die registers its own word; the tile registers which die was asked,
-        # so stat_data still follows stat_node by one cycle
-        which = Signal(range(len(dies) + 1))
+        # each die gives the word selected two cycles before; the tile delays which
+        # die was asked by as much, so stat_data follows stat_node by two cycles
+        which, which_q = Signal(range(len(dies) + 1)), Signal(range(len(dies) + 1))
+        m.d.sync += which_q.eq(which)
         for d, die in enumerate(dies):
             base = d * per_die
             m.d.comb += [die.ctrl.eq(self.ctrl), die.stat_index.eq(self.stat_index),
@@ -178,4 +179,4 @@ class Tile(wiring.Component):
         with m.If(self.stat_node >= len(dies) * per_die):
             m.d.sync += which.eq(len(dies))
         table = Array([die.stat_data for die in dies] + [Const(0, 32)])
-        m.d.comb += self.stat_data.eq(table[which])
+        m.d.comb += self.stat_data.eq(table[which_q])
