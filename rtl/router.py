@@ -20,8 +20,15 @@ Everything from input to output register happens in one cycle:
   prepared from the meta entry after the head and the arriving flit, and the
   allocation result only selects between two such values, so neither the meta
   read nor the route multiplexers sit on the allocation path. Likewise the
-  buffer count, the credit counters and their ``!= 0`` flags (``cnz``) are
-  updated by a final multiplexer driven by the late pop/send signal.
+  buffer count, its ``== 0`` flag (``empty``), the credit counters and their
+  ``!= 0`` flags (``cnz``) are updated by a final multiplexer driven by the
+  late pop/send signal.
+* **Registered requests.** The allocator's request of (input, VC) for output
+  *o* is one gate from flops and the arriving flit's route: ``rreq`` (the
+  buffered flit: ``hreq & cnz & (in_pkt | ~locked)``), ``bpk`` and ``bnew``
+  (a flit that would bypass inside a packet / as a head: ``empty & cnz`` and
+  the packet's route, resp. the output unlocked) are flops whose next values
+  are computed from the next values of the state they read.
 * **Routing.** Dimension order (XY or YX) from the head's ``dst_x``/``dst_y``
   against the router's own ``x``/``y`` inputs, as a one-hot output vector
   (east = x+1, west = x-1, south = y+1, north = y-1). It is computed once per
@@ -57,8 +64,10 @@ Everything from input to output register happens in one cycle:
   register, counter), exactly ``gen.derive.credit_round_trip(0)``: a VC
   streams one flit per cycle iff the downstream buffer holds >= 3 flits.
 
-The crossbar and every wide select are chains of 2:1 multiplexers driven by
-one-hot grants (cheaper than AND-OR trees in Verilator, same logic). Size
+The wide selects are chains of 2:1 multiplexers driven by one-hot grants
+(cheaper than AND-OR trees in Verilator, same logic), except the crossbar's
+output data select, an AND-OR tree: on ECP5 it maps to fewer LUT levels after
+the output grant (1 VC: 98 -> 105 MHz when it was the only change). Size
 before the simulation-speed restructuring (yosys ``synth_ecp5``, 64-bit flits,
 1 VC, depth 4): about 1660 LUT4, 80 TRELLIS_DPR16X4 (the buffers), 460 FFs.
 """
@@ -73,6 +82,7 @@ from .link import LinkSignature, vc_bits
 from .packet import PacketFormat
 
 __all__ = ["PORTS", "Router", "turn_allowed"]
+
 
 #: Port names, in index order (also the bit order of one-hot routes).
 PORTS = ("local", "north", "east", "south", "west")
@@ -243,27 +253,30 @@ class Router(wiring.Component):
                 acc = Mux(sel[k], values[k], acc)
             return acc
 
+        def pick_andor(sel, values):
+            """One-hot ``sel`` select as an AND-OR tree (0 when none): for the crossbar,
+            where it maps to fewer LUT levels after the grant than the 2:1 chain."""
+            acc = Const(0, len(values[0]))
+            for k, val in enumerate(values):
+                acc = acc | Mux(sel[k], val, 0)
+            return acc
+
         def index(onehot):
             """Binary index of a one-hot vector (0 when none)."""
             return Cat(Cat(onehot[k] for k in range(len(onehot)) if k >> b & 1).any()
                        for b in range(max(1, (len(onehot) - 1).bit_length())))
 
-        # output state: credit counters and wormhole locks, per (output, VC); the
-        # allocator sees them per VC as N-bit vectors over the outputs
+        # output state: credit counters and wormhole locks, per (output, VC)
         counters = [[Signal(range(self._downstream_depth + 1), init=self._downstream_depth,
                             name=f"credits_{p}_vc{v}") for v in range(V)] for p in PORTS]
         locked = [[Signal(name=f"locked_{p}_vc{v}") for v in range(V)] for p in PORTS]
         # registered copies of ``counter != 0``: the allocator starts from flops
         cnz = [[Signal(init=self._downstream_depth != 0, name=f"cnz_{p}_vc{v}")
                 for v in range(V)] for p in PORTS]
-        credit_vec, lock_vec = [], []
-        for v in range(V):
-            cv = Signal(N, name=f"has_credit_vc{v}")
-            lv = Signal(N, name=f"locked_vc{v}")
-            m.d.comb += [cv.eq(Cat(cnz[o][v] for o in range(N))),
-                         lv.eq(Cat(locked[o][v] for o in range(N)))]
-            credit_vec.append(cv)
-            lock_vec.append(lv)
+        # their next values (assigned on the output side): the registered requests of
+        # the input side are computed from them
+        cnz_n = [[Signal(name=f"cnz_next_{p}_vc{v}") for v in range(V)] for p in PORTS]
+        locked_n = [[Signal(name=f"locked_next_{p}_vc{v}") for v in range(V)] for p in PORTS]
 
         # -- input side: buffers, route state, first allocation stage ---------------
         ivc = []        # [i] -> V-bit one-hot: the VC input i offers
@@ -301,7 +314,8 @@ class Router(wiring.Component):
                 count = Signal(range(D + 1), name=f"count_{p}_vc{v}")
                 rptr = Signal(pb, name=f"rptr_{p}_vc{v}")
                 wptr = Signal(pb, name=f"wptr_{p}_vc{v}")
-                empty = Signal(name=f"empty_{p}_vc{v}")
+                # registered ``count == 0``: the request path starts at flops
+                empty = Signal(init=1, name=f"empty_{p}_vc{v}")
                 full = Signal(name=f"full_{p}_vc{v}")
                 write = Signal(name=f"write_{p}_vc{v}")
                 pop = Signal(name=f"pop_{p}_vc{v}")
@@ -309,13 +323,16 @@ class Router(wiring.Component):
                 # bypasses the FIFO: the write enable does not wait for the allocation; a
                 # bypassed flit's slot is freed at once by advancing the read pointer too
                 m.d.comb += [
-                    empty.eq(count == 0),
                     full.eq(count == D),
                     write.eq(arrive[v] & ~full),
                     pop.eq(go[v]),
                 ]
-                # the late ``pop`` only selects between two precomputed values
-                m.d.sync += count.eq(Mux(pop, count + write - 1, count + write))
+                # the late ``pop`` only selects between two precomputed values; ``empty``
+                # is a flop of its own (``count == 0``) so no comparator is on the path
+                empty_n = Signal(name=f"empty_next_{p}_vc{v}")
+                m.d.comb += empty_n.eq(Mux(pop, count + write == 1, empty & ~write))
+                m.d.sync += [count.eq(Mux(pop, count + write - 1, count + write)),
+                             empty.eq(empty_n)]
                 with m.If(write):
                     m.d.sync += wptr.eq(step(wptr))
                 with m.If(pop):
@@ -345,21 +362,37 @@ class Router(wiring.Component):
                     route.eq(Mux(empty, fresh, hreq)),
                     last.eq(Mux(empty, inp.last, head.data[N])),
                 ]
-                with m.If(go[v]):
-                    m.d.sync += [in_pkt.eq(~last), pkt_route.eq(route)]
                 # next hreq: only the late ``go`` selects between two early values
                 nxt = Mux(count >= 2, second.data[:N], route_in)
                 hreq_go = Mux(count + write >= 2, Mux(last, nxt, route), 0)
                 hreq_stay = Mux(empty, Mux(write, fresh, 0), hreq)
-                m.d.sync += hreq.eq(Mux(go[v], hreq_go, hreq_stay))
+                pkt_route_n = Signal(N, name=f"pkt_route_next_{p}_vc{v}")
+                in_pkt_n = Signal(name=f"in_pkt_next_{p}_vc{v}")
+                hreq_n = Signal(N, name=f"hreq_next_{p}_vc{v}")
+                m.d.comb += [pkt_route_n.eq(Mux(go[v], route, pkt_route)),
+                             in_pkt_n.eq(Mux(go[v], ~last, in_pkt)),
+                             hreq_n.eq(Mux(go[v], hreq_go, hreq_stay))]
+                m.d.sync += [hreq.eq(hreq_n), in_pkt.eq(in_pkt_n), pkt_route.eq(pkt_route_n)]
                 # request per output (route is one-hot): flit available, output credit,
-                # output VC free or owned by this packet
+                # output VC free or owned by this packet. The checks are registered, from
+                # the next values of the state they read:
+                #   rreq = hreq & cnz & (in_pkt | ~locked)            (buffered flit)
+                #   bpk  = empty & cnz & in_pkt & pkt_route           (bypass, in a packet)
+                #   bnew = empty & cnz & ~in_pkt & ~locked            (bypass, a head)
+                # so a request is one gate from flops and the arriving flit's route
                 rq = Signal(N, name=f"req_{p}_vc{v}")
-                for o in range(N):
-                    if turn_allowed(self._routing, p, PORTS[o]):
-                        offer = hreq[o] | (empty & arrive[v] & fresh[o])
-                        m.d.comb += rq[o].eq(offer & credit_vec[v][o]
-                                             & (in_pkt | ~lock_vec[v][o]))
+                rreq = Signal(N, name=f"rreq_{p}_vc{v}")
+                bpk = Signal(N, name=f"bpk_{p}_vc{v}")
+                allowed = [o for o in range(N) if turn_allowed(self._routing, p, PORTS[o])]
+                # at reset: empty, credit, not in a packet, unlocked
+                bnew = Signal(N, init=sum(1 << o for o in allowed), name=f"bnew_{p}_vc{v}")
+                for o in allowed:
+                    m.d.sync += [
+                        rreq[o].eq(hreq_n[o] & cnz_n[o][v] & (in_pkt_n | ~locked_n[o][v])),
+                        bpk[o].eq(empty_n & cnz_n[o][v] & in_pkt_n & pkt_route_n[o]),
+                        bnew[o].eq(empty_n & cnz_n[o][v] & ~in_pkt_n & ~locked_n[o][v])]
+                    m.d.comb += rq[o].eq(rreq[o] | (arrive[v] & (bpk[o]
+                                                                | (bnew[o] & route_in[o]))))
                 m.d.comb += elig[v].eq(rq.any())
                 reqs.append(rq)
                 lasts.append(last)
@@ -412,16 +445,16 @@ class Router(wiring.Component):
             last = (g & Cat(sel_last[i] for i in src)).any()
             m.d.sync += [out.valid.eq(g.any()), out.last.eq(last),
                          out.vc.eq(index(sent) if V > 1 else 0),
-                         out.data.eq(pick(g, [sel_data[i] for i in src]))]
+                         out.data.eq(pick_andor(g, [sel_data[i] for i in src]))]
             for v in range(V):
                 cnt = counters[o][v]
                 # the late ``sent`` only selects between precomputed values
                 back = out.credit[v]
+                m.d.comb += [cnz_n[o][v].eq(Mux(sent[v], (cnt >= 2) | ((cnt == 1) & back),
+                                                (cnt != 0) | back)),
+                             locked_n[o][v].eq(Mux(sent[v], ~last, locked[o][v]))]
                 m.d.sync += [cnt.eq(Mux(sent[v], cnt + back - 1, cnt + back)),
-                             cnz[o][v].eq(Mux(sent[v], (cnt >= 2) | ((cnt == 1) & back),
-                                              (cnt != 0) | back))]
-                with m.If(sent[v]):
-                    m.d.sync += locked[o][v].eq(~last)
+                             cnz[o][v].eq(cnz_n[o][v]), locked[o][v].eq(locked_n[o][v])]
 
         for i in range(N):
             m.d.comb += won[i].eq(Cat(won_terms[i]).any())

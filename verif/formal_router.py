@@ -61,7 +61,7 @@ from amaranth.hdl import (Assert, Assume, Cat, ClockDomain, Const, Cover, Elabor
 from amaranth.lib import data
 
 from rtl.packet import PacketFormat
-from rtl.router import PORTS, Router
+from rtl.router import PORTS, Router, turn_allowed
 
 __all__ = ["CHECKS", "TinyFormat", "ProbedRouter", "RouterFormal", "MUTATIONS", "sby_script",
            "run_sby", "prove_router"]
@@ -108,13 +108,14 @@ class ProbedRouter(Router):
 
     ``probe[name]`` mirrors the internal signal ``name`` (``credits_<p>_vc<v>``,
     ``cnz_..``, ``locked_<p>_vc<v>``, ``count_<p>_vc<v>``, ``rptr_..``, ``wptr_..``,
-    ``in_pkt_..``, ``pkt_route_..``, ``hreq_..``); ``peek[p, v, k]`` is
+    ``in_pkt_..``, ``pkt_route_..``, ``hreq_..``, ``empty_..``, ``rreq_..``, ``bpk_..``,
+    ``bnew_..``); ``peek[p, v, k]`` is
     ``(data, meta)`` of buffer slot ``k`` places after the read pointer of
     input ``p`` VC ``v``.
     """
 
     _PROBES = ("credits", "cnz", "locked", "count", "rptr", "wptr", "in_pkt", "pkt_route",
-               "hreq")
+               "hreq", "empty", "rreq", "bpk", "bnew")
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -392,6 +393,21 @@ class RouterFormal(Elaboratable):
                 head_route = r.peek[p, v, 0][1][:N]
                 m.d.comb += A("invariant", hreq == Mux(count != 0,
                                                        Mux(in_pkt, route, head_route), 0))
+                # the registered flags and requests are what they cache
+                empty = r.probe[f"empty_{p}_vc{v}"]
+                m.d.comb += A("invariant", empty == (count == 0))
+                rreq, bpk = r.probe[f"rreq_{p}_vc{v}"], r.probe[f"bpk_{p}_vc{v}"]
+                bnew = r.probe[f"bnew_{p}_vc{v}"]
+                for o in range(N):
+                    if not turn_allowed("xy", p, PORTS[o]):
+                        m.d.comb += A("invariant", ~rreq[o] & ~bpk[o] & ~bnew[o])
+                        continue
+                    cnz = r.probe[f"cnz_{PORTS[o]}_vc{v}"]
+                    lck = r.probe[f"locked_{PORTS[o]}_vc{v}"]
+                    m.d.comb += [
+                        A("invariant", rreq[o] == (hreq[o] & cnz & (in_pkt | ~lck))),
+                        A("invariant", bpk[o] == (empty & cnz & in_pkt & route[o])),
+                        A("invariant", bnew[o] == (empty & cnz & ~in_pkt & ~lck))]
                 m.d.comb += [A("invariant", in_pkt == eff_pkt),
                              A("invariant", ~in_pkt | (route == _xy_onehot(x, y, eff_dst[:cb], eff_dst[cb:]))),
                              A("invariant", ~seen_pkt[v] | _legal(i, x, y, seen_dst[v][:cb],
