@@ -38,7 +38,7 @@ from .link import LinkSignature, vc_bits
 from .packet import LENGTH_BITS, SEQ_BITS, MsgClass, Opcode, PacketFormat, coord_bits_for
 
 __all__ = ["Pattern", "DETERMINISTIC_PATTERNS", "destination", "control_layout",
-           "payload_word", "traffic_vc", "gen_stats_layout", "sink_stats_layout",
+           "payload_word", "traffic_vc", "rate_threshold", "control_value", "gen_stats_layout", "sink_stats_layout",
            "RATE_BITS", "UNIFORM_BITS", "xorshift64", "seed_state", "random_draws",
            "TrafficGen", "TrafficSink"]
 
@@ -179,6 +179,20 @@ def control_layout(coord_bits):
         "hotspot_y": coord_bits,
         "hotspot_frac": HOTSPOT_BITS,
     })
+
+
+def rate_threshold(rate, packet_len):
+    """``ctrl.rate`` for an offered load of ``rate`` flits/node/cycle in ``packet_len``-flit
+    packets (rounded to the 16-bit threshold)."""
+    return min((1 << RATE_BITS) - 1, round(rate / packet_len * (1 << RATE_BITS)))
+
+
+def control_value(coord_bits, **fields):
+    """The packed ``ctrl`` word of :func:`control_layout`; fields not given are idle:
+    disabled, unmarked, rate 0, uniform, 1-flit, seed 1, hotspot (0, 0) at 64/256."""
+    base = {"enable": 0, "mark": 0, "rate": 0, "pattern": Pattern.UNIFORM, "packet_len": 1,
+            "seed": 1, "hotspot_x": 0, "hotspot_y": 0, "hotspot_frac": 64}
+    return control_layout(coord_bits).const({**base, **fields}).as_value().value
 
 
 def gen_stats_layout():

@@ -65,7 +65,25 @@ def bench_network(outdir, *, quick=False, only=None):
         res = run_sweep(cfg, pattern="uniform", rates=[0.1, 0.3], sim=sim, timing=t,
                         out=outdir / f"speed_{sim}", progress=False)
         speed_rows.append((sim, res))
-    return _markdown(rows, zero, speed_rows, started) + _targets(rows, zero, speed_rows)
+    # the same build without cocotb: model speed, instructions per node-cycle
+    from gen.build import noc_design
+    from sim.model_speed import measure
+    design = noc_design(cfg, kind="traffic")
+    alone = [(rate, measure(design, rate, callgrind=rate == 0.1)) for rate in (0.1, 0.3)]
+    return (_markdown(rows, zero, speed_rows, started) + _model_alone(alone)
+            + _targets(rows, zero, speed_rows))
+
+
+def _model_alone(alone):
+    lines = ["", "Model alone: a C++ loop (`sim/model_speed.py`) linked against the same "
+             "Verilator build clocks it from reset with the generators on, no cocotb.", "",
+             "| offered (flits/node/cycle) | cycles/s | packets generated / offered | "
+             "instructions per node per cycle (callgrind) |", "|---|---|---|---|"]
+    for rate, r in alone:
+        ipc = r["instructions_per_node_cycle"]
+        lines.append(f"| {rate} | {r['cycles_per_s']:.0f} | {r['generated']} / "
+                     f"{r['offered_packets']:.0f} | {f'{ipc:.0f}' if ipc else '-'} |")
+    return lines
 
 
 def bench_tile(outdir, *, quick=False):

@@ -19,7 +19,8 @@ import os
 import shutil
 from pathlib import Path
 
-__all__ = ["available_simulators", "setup_verilator", "run_cocotb", "build_root", "SimFailure"]
+__all__ = ["available_simulators", "setup_verilator", "run_cocotb", "build_root", "build_dir_of",
+           "SimFailure"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -91,6 +92,14 @@ def _runner(sim, top, ports=(), hier_blocks=()):
     raise ValueError(f"simulator must be 'verilator' or 'icarus', not {sim!r}")
 
 
+def build_dir_of(design, sim, waves=False):
+    """The cached build directory of ``design`` under ``sim``."""
+    key = design.manifest()["verilog_sha256_16"]
+    hier = design.extra.get("hier_blocks", ()) if sim == "verilator" else ()
+    return build_root() / "cocotb" / sim / \
+        f"{design.top_name}-{key}-r{BUILD_REVISION}{'-hier' if hier else ''}{'-waves' if waves else ''}"
+
+
 def run_cocotb(design, *, sim, test_module, scenario=None, testcase=None, tag="",
                waves=None):
     """Build (cached) and run ``test_module`` (e.g. ``verif.tb_mesh``) on ``design``.
@@ -101,10 +110,8 @@ def run_cocotb(design, *, sim, test_module, scenario=None, testcase=None, tag=""
     from cocotb_tools.check_results import get_results
     from gen.build import write
     waves = bool(int(os.environ.get("WAVES", "0"))) if waves is None else waves
-    key = design.manifest()["verilog_sha256_16"]
     hier = design.extra.get("hier_blocks", ()) if sim == "verilator" else ()
-    build_dir = build_root() / "cocotb" / sim / \
-        f"{design.top_name}-{key}-r{BUILD_REVISION}{'-hier' if hier else ''}{'-waves' if waves else ''}"
+    build_dir = build_dir_of(design, sim, waves)
     build_dir.mkdir(parents=True, exist_ok=True)
     with open(build_dir / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

@@ -13,7 +13,7 @@ import time
 import cocotb
 from cocotb.triggers import FallingEdge, Timer
 
-from rtl.traffic import Pattern, control_layout
+from rtl.traffic import Pattern, control_value, rate_threshold
 from verif.tb_common import CLOCK_NS, packet_format, scenario, start_clock_and_reset, write_result
 
 __all__ = []
@@ -79,7 +79,6 @@ async def sweep(dut):
     n_nodes = len(nodes)
     hist_bins = sum(1 for n in man["stat_names"] if n.startswith("sink.hist["))
     bin_cycles = man["params"]["node"]["bin_cycles"]
-    ctrl_layout = control_layout(fmt.coord_bits)
     reader = StatReader(dut, man["stat_names"], nodes)
     link_names = [n for n in man["stat_names"] if n.startswith("link.")]
 
@@ -89,16 +88,13 @@ async def sweep(dut):
         rate, packet_len = spec["rate"], spec["packet_len"]
 
         def ctrl(**fields):
-            base = {"enable": 0, "mark": 0, "rate": 0,
-                    "pattern": Pattern[spec["pattern"].upper()], "packet_len": packet_len,
-                    "seed": spec.get("seed", 1), "hotspot_x": spec.get("hotspot", [0, 0])[0],
-                    "hotspot_y": spec.get("hotspot", [0, 0])[1],
-                    "hotspot_frac": spec.get("hotspot_frac", 64)}
-            base.update(fields)
-            dut.ctrl.value = ctrl_layout.const(base).as_value().value
+            dut.ctrl.value = control_value(
+                fmt.coord_bits, pattern=Pattern[spec["pattern"].upper()], packet_len=packet_len,
+                seed=spec.get("seed", 1), hotspot_x=spec.get("hotspot", [0, 0])[0],
+                hotspot_y=spec.get("hotspot", [0, 0])[1],
+                hotspot_frac=spec.get("hotspot_frac", 64), **fields)
 
-        # offered flits/node/cycle -> packets/node/cycle -> 16-bit threshold
-        threshold = min(65535, round(rate / packet_len * 65536))
+        threshold = rate_threshold(rate, packet_len)
         ctrl()
         if points:
             await _reset(dut)
