@@ -52,7 +52,8 @@ def bench_network(outdir, *, quick=False, only=None):
     zero = None
     for vcs, depth, booksim in settings:
         cfg = load_config(base, [f"router.vcs={vcs}", f"router.buffer_depth={depth}"])
-        rates = [0.02] + parse_rates(SATURATION_RATES)
+        # 0.005: close enough to zero load that almost no packet waits for another
+        rates = [0.005] + parse_rates(SATURATION_RATES)
         res = run_sweep(cfg, pattern="uniform", rates=rates, packet_len=1, timing=timing,
                         out=outdir / f"uniform_{vcs}vc_{depth}")
         rows.append((vcs, depth, res, booksim))
@@ -273,7 +274,9 @@ def _targets(rows, zero, speed_rows):
     for vcs, depth, res, _ in rows:
         if (vcs, depth) == (2, 8):
             sat = res["saturation_throughput"]
-            out.append(f"| 2 VC x 8: saturation >= 0.40 | {sat:.3f} | {'yes' if sat >= 0.395 else 'no'} |")
+            # the target is given to two decimals (BookSim2's 0.40): compare at that precision
+            out.append(f"| 2 VC x 8: saturation >= 0.40 | {sat:.4f} | "
+                       f"{'yes' if round(sat, 2) >= 0.40 else 'no'} |")
     best = max((r["saturation_throughput"] for _, _, r, _ in rows), default=0)
     out.append(f"| best setting >= 0.45 (aim) | {best:.3f} | {'yes' if best >= 0.45 else 'no'} |")
     for sim, res in speed_rows:
