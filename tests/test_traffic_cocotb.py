@@ -88,6 +88,7 @@ def test_model_alone_matches_offered_load():
                    {"pattern": "uniform", "rate": 0.1, "packet_len": 1}]}})
     res = measure(design, 0.2, cycles=4000, callgrind=False)
     assert res["cycles"] == 4000 and res["cycles_per_s"] > 0
+    assert len(res["runs_cycles_per_s"]) == 3          # best of three, all kept
     assert res["error"] == 0
     assert res["generated"] == pytest.approx(res["offered_packets"], rel=0.1)
     # below saturation only the packets of the last few cycles are still in flight
