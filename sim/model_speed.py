@@ -98,7 +98,8 @@ def model_speed(exe, cycles=20000, repeats=3):
     """Cycles per second of the model alone, with the generators' and sinks' counts.
 
     The best of ``repeats`` runs: a shared machine only ever slows a run down, so the
-    fastest is the least disturbed estimate (all runs are kept in ``"runs"``)."""
+    fastest is the least disturbed estimate (every run's speed is kept in
+    ``"runs_cycles_per_s"``)."""
     runs = [_parse(subprocess.run([str(exe), str(cycles)], check=True, capture_output=True,
                                   text=True).stdout) for _ in range(repeats)]
     if len({(r["generated"], r["received"], r["error"]) for r in runs}) != 1:

@@ -30,6 +30,8 @@ def test_router_synthesis_report(tmp_path):
     assert 500 < s["lut4"] <= targets()["ulx3s-85f"]["router_ooc"]["max_lut4"]
     assert r["ooc"] is True and "pnr" not in r
     assert (tmp_path / "yosys.log").exists()
+    # -nowidelut: LUT4s only, no PFU muxes hiding LUT5..LUT7 outside the LUT4 count
+    assert not {"PFUMX", "L6MUX21"} & set(s["cells"])
 
 
 def test_targets_and_constraints_exist():
