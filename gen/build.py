@@ -12,7 +12,7 @@ from pathlib import Path
 from amaranth.hdl import Shape
 from amaranth.lib import wiring
 
-from rtl.packet import PacketFormat
+from rtl.net.packet import PacketFormat
 from .derive import derive
 from .emit import ModuleLibrary, digest, port_name
 
@@ -95,20 +95,20 @@ def fmt_manifest(fmt):
 
 
 def network_design(cfg, *, kind, top, boundary, top_name=None, structural_dies=False):
-    """Config -> a die or the whole tile of ``kind`` nodes (see :mod:`rtl.mesh`).
+    """Config -> a die or the whole tile of ``kind`` nodes (see :mod:`rtl.fabric.mesh`).
 
     ``top="die"``: one die, its origin as inputs ``x0``/``y0`` and its boundary as
     ports. ``top="tile"``: the tile as one global mesh of
     ``tile.dies_x * die.nodes_x`` by ``tile.dies_y * die.nodes_y`` nodes; with
-    more than one die it is a :class:`rtl.tile.Tile` (one die module, die-to-die
+    more than one die it is a :class:`rtl.fabric.tile.Tile` (one die module, die-to-die
     links with the derived or overridden ratio and latency), with one die a
-    :class:`rtl.mesh.Mesh` at the origin. ``structural_dies`` writes dies of
+    :class:`rtl.fabric.mesh.Mesh` at the origin. ``structural_dies`` writes dies of
     training nodes with :mod:`gen.structural` even when Amaranth could convert them
     (it always does for dies too wide for Amaranth).
     """
-    from rtl.die import Die
-    from rtl.mesh import Mesh
-    from rtl.tile import Tile
+    from rtl.fabric.die import Die
+    from rtl.fabric.mesh import Mesh
+    from rtl.fabric.tile import Tile
     d = derive(cfg)
     params = _node_params(cfg)
     if kind == "compute":
@@ -167,7 +167,7 @@ def noc_design(cfg, *, kind="traffic", boundary="tie", top_name=None):
 
 def router_design(cfg, *, top_name="dojo_router_top"):
     """One router alone (its own top, for router-level tests and FPGA runs)."""
-    from rtl.router import Router
+    from rtl.net.router import Router
     d = derive(cfg)
     fmt = packet_format(cfg, d)
     router = Router(fmt=fmt, vcs=cfg.router.vcs, buffer_depth=cfg.router.buffer_depth,

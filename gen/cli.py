@@ -166,7 +166,7 @@ def cmd_verilog(args):
 
 
 def _patterns():
-    from rtl.traffic import Pattern
+    from rtl.measure.traffic import Pattern
     return [p.name.lower() for p in Pattern]
 
 

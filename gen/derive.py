@@ -7,8 +7,8 @@ the generators read the same values.
 
 import math
 
-from rtl.dielink import rx_depth_for
-from rtl.packet import PacketFormat, coord_bits_for
+from rtl.fabric.dielink import rx_depth_for
+from rtl.net.packet import PacketFormat, coord_bits_for
 
 __all__ = ["derive", "consistency_problems", "credit_round_trip", "PUBLISHED_D1",
            "format_report", "bakoglu_ps_per_mm"]
@@ -103,7 +103,7 @@ def derive(cfg):
     latency_derived = _eps_ceil(latency_ps / period_ps)
     ratio = dl.ratio if dl.ratio is not None else ratio_derived
     latency = dl.latency if dl.latency is not None else latency_derived
-    dielink_rtt = ratio + 2 * latency + 3          # see rtl/dielink.py
+    dielink_rtt = ratio + 2 * latency + 3          # see rtl/fabric/dielink.py
 
     dies = tile.dies_x * tile.dies_y
     gx, gy = tile.dies_x * nx, tile.dies_y * ny

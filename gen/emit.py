@@ -92,14 +92,14 @@ class ModuleLibrary:
 
     def _convert(self, component, name):
         """Amaranth's Verilog, or :mod:`gen.structural` text for a die too wide for it."""
-        from rtl.die import Die
+        from rtl.fabric.die import Die
         from .structural import AMARANTH_INPUT_BITS, die_verilog, input_bits
         bits = input_bits(component)
         if isinstance(component, Die) and component.kind == "compute" and (
                 self.structural_dies or bits > AMARANTH_INPUT_BITS):
             pipe = None
             if component.stages:
-                from rtl.link import LinkPipe
+                from rtl.net.link import LinkPipe
                 pipe = self.add("dojo_link_pipe", lambda: LinkPipe(
                     flit_bits=component.fmt.flit_bits, vcs=component.vcs,
                     stages=component.stages))

@@ -17,7 +17,7 @@ Fmax per clock, target met or not, the critical path's end points) and keeps
 Tops
 ----
 ``router``: one router (``gen.build.router_design``), out of context.
-``board``: :class:`rtl.board.BoardTop`, the traffic mesh of the config behind a
+``board``: :class:`rtl.board.top.BoardTop`, the traffic mesh of the config behind a
 UART register bridge, on the board's pins (:func:`board_design`).
 """
 
@@ -71,7 +71,7 @@ def board_design(cfg, *, top_name="dojo_board", baud=115200, clk_hz=None, board=
     ``clk_hz`` defaults to the board's oscillator; simulations pass a small
     ``clk_hz / baud`` ratio to keep UART frames short.
     """
-    from rtl.board import BoardTop
+    from rtl.board.top import BoardTop
     from .build import Design, noc_design
     from .emit import ModuleLibrary
     clk_hz = clk_hz or targets()[board]["board_clock_mhz"] * 1_000_000
@@ -79,9 +79,9 @@ def board_design(cfg, *, top_name="dojo_board", baud=115200, clk_hz=None, board=
     divisor = round(clk_hz / baud)
     top = BoardTop(noc=noc.top, divisor=divisor)
     extra = dict(noc.extra)
-    from rtl.uart import ctrl_fields
+    from rtl.board.uart import ctrl_fields
     extra.update({"uart": {"baud": baud, "clk_hz": clk_hz, "divisor": divisor},
-                  "board": board, "protocol": "rtl.uart.UartBridge",
+                  "board": board, "protocol": "rtl.board.uart.UartBridge",
                   "ctrl_fields": [name for name, _, _ in ctrl_fields(noc.top.ctrl.shape())]})
     return Design(top_name, top, noc.lib, {"config": cfg.raw, "node": noc.params["node"]}, extra)
 

@@ -12,15 +12,15 @@ SEMS = 4
 
 def node_layouts(cfg, derived=None):
     """The node's message layouts for a config."""
-    from rtl.ni import NodeLayouts
-    from rtl.sram import sram_lines
+    from rtl.node.ni import NodeLayouts
+    from rtl.node.sram import sram_lines
     fmt = packet_format(cfg, derived)
     return NodeLayouts(fmt=fmt, lines=sram_lines(cfg.node.sram_kb, cfg.router.flit_bits),
                        sems=SEMS)
 
 
 def compute_params(cfg, derived):
-    """``(layouts, ComputeNode parameters without layouts, manifest "node" entry)``."""
+    """``(layouts, TrainingNode parameters without layouts, manifest "node" entry)``."""
     lay = node_layouts(cfg, derived)
     params = {"vcs": cfg.router.vcs, "buffer_depth": cfg.router.buffer_depth,
               "routing": cfg.router.routing, "max_packet_flits": cfg.router.max_packet_flits,
@@ -39,7 +39,7 @@ def compute_node_design(cfg, *, nodes=1, top_name=None):
     ``nodes`` times. The manifest records the packet format, the node parameters
     (``node``), the host and node coordinates.
     """
-    from rtl.compute_node import ComputeNode, NodeRow
+    from rtl.node.training_node import TrainingNode, NodeRow
     d = derive(cfg)
     lay, params, node = compute_params(cfg, d)
     fmt = lay.fmt
@@ -48,7 +48,7 @@ def compute_node_design(cfg, *, nodes=1, top_name=None):
                          f"{nodes + 1} wide, the config's is {params['mesh_x']}")
 
     def build():
-        return ComputeNode(layouts=lay, **params)
+        return TrainingNode(layouts=lay, **params)
 
     lib = ModuleLibrary()
     row = NodeRow(lib=lib, name="dojo_compute_node", build=build, fmt=fmt, vcs=cfg.router.vcs,

@@ -5,7 +5,7 @@ so a module with more than 65533 input bits cannot be converted: a D1-scale
 die (19 x 19 nodes, 76 edge links of 1024-bit flits) has about 78k. A die of
 training nodes is pure structure (node instances, wires, link pipes, and a
 reduction of three status outputs), so it is written here as text from the
-same geometry (:meth:`rtl.mesh.Mesh.internal_links`, :meth:`~rtl.mesh.Mesh.edge_ports`)
+same geometry (:meth:`rtl.fabric.mesh.Mesh.internal_links`, :meth:`~rtl.fabric.mesh.Mesh.edge_ports`)
 and the same port names the Amaranth die has; the library uses it whenever a
 compute die is too wide for Amaranth (``gen.emit.ModuleLibrary``), and the tests
 simulate a tile built from it.
@@ -37,7 +37,7 @@ def _decl(direction, width, name):
 
 
 def die_verilog(die, name, node, node_name, pipe=None, pipe_name=None):
-    """Verilog of :class:`rtl.die.Die` ``die`` (``kind="compute"``) as module ``name``.
+    """Verilog of :class:`rtl.fabric.die.Die` ``die`` (``kind="compute"``) as module ``name``.
 
     ``node`` is the node component (module ``node_name``), ``pipe`` the link
     pipe component (module ``pipe_name``) when the die has link pipeline stages.

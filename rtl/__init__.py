@@ -1,1 +1,1 @@
-"""Amaranth 0.5 components of the fabric: link and packet layouts, router, mesh, traffic."""
+"""Amaranth 0.5 components of the fabric, by layer: net, fabric, node, measure, board."""

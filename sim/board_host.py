@@ -1,4 +1,4 @@
-"""Host side of the board's UART register bridge (protocol in :mod:`rtl.uart`).
+"""Host side of the board's UART register bridge (protocol in :mod:`rtl.board.uart`).
 
 The byte encoders/decoders here are the only copy: the pyserial client
 (:class:`BoardClient`) and the cocotb UART testbench (:mod:`verif.tb_uart`)
@@ -8,7 +8,7 @@ both use them. ``dojo board`` wires :func:`run_board` to the command line.
 import struct
 import time
 
-from rtl.uart import ACK, CMD_CTRL, CMD_GLOBAL, CMD_READ, CMD_WRITE, GLOBAL_BYTES, NAK
+from rtl.board.uart import ACK, CMD_CTRL, CMD_GLOBAL, CMD_READ, CMD_WRITE, GLOBAL_BYTES, NAK
 
 __all__ = ["encode_write", "encode_ctrl", "encode_read", "encode_global", "reply_length",
            "decode_word", "decode_global", "BoardClient", "run_board", "ProtocolError"]

@@ -64,7 +64,7 @@ def _set_ctrl(value, width):
 def harness(build_dir, ctrl_value, ctrl_width):
     """Link the C++ loop against the cocotb build in ``build_dir``; returns the executable.
 
-    ``ctrl_value`` is the packed ``ctrl`` register (:func:`rtl.traffic.control_layout`).
+    ``ctrl_value`` is the packed ``ctrl`` register (:func:`rtl.measure.traffic.control_layout`).
     """
     from sim.runner import setup_verilator
     build_dir = Path(build_dir)
@@ -125,7 +125,7 @@ def instructions_per_node_cycle(exe, n_nodes, cycles=(300, 1300)):
 def measure(design, rate, *, cycles=20000, pattern="uniform", packet_len=1, callgrind=True):
     """The model alone on a traffic-mesh design whose cocotb Verilator build exists:
     generators enabled (and marking) at ``rate`` flits/node/cycle from reset on."""
-    from rtl.traffic import Pattern, control_value, rate_threshold
+    from rtl.measure.traffic import Pattern, control_value, rate_threshold
     from sim.runner import build_dir_of
     from verif.tb_common import packet_format
     man = design.manifest()

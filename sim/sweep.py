@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rtl.traffic import Pattern, destination
+from rtl.measure.traffic import Pattern, destination
 from verif.noc import route_port
 
 __all__ = ["parse_rates", "channel_load_bound", "run_sweep", "summarise", "plot_sweep",

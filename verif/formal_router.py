@@ -41,10 +41,10 @@ per flit held.
 
 Covers (``mode cover``): every output can carry a flit.
 
-The design seen by the solver is the real :class:`rtl.router.Router` with
+The design seen by the solver is the real :class:`rtl.net.router.Router` with
 probes only: a subclass exposes internal registers and adds read ports to the
 buffer memories, and changes nothing else. :data:`MUTATIONS` are deliberately
-broken routers that the proof must reject (``tests/test_formal.py``).
+broken routers that the proof must reject (``tests/verif/test_formal_router.py``).
 """
 
 import os
@@ -60,8 +60,8 @@ from amaranth.hdl import (Assert, Assume, Cat, ClockDomain, Const, Cover, Elabor
                           Mux, ResetSignal, Signal)
 from amaranth.lib import data
 
-from rtl.packet import PacketFormat
-from rtl.router import PORTS, Router, turn_allowed
+from rtl.net.packet import PacketFormat
+from rtl.net.router import PORTS, Router, turn_allowed
 
 __all__ = ["CHECKS", "TinyFormat", "ProbedRouter", "RouterFormal", "MUTATIONS", "sby_script",
            "run_sby", "prove_router"]

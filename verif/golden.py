@@ -4,7 +4,7 @@ Every function works on integer bit patterns held in numpy arrays (``uint16``
 for bf16, ``uint32`` for fp32, ``int8``/``int32`` for the integer mode), is
 vectorised and broadcasts like numpy arithmetic. Scalars are accepted.
 
-The contract, as implemented here and by ``rtl/fp.py``:
+The contract, as implemented here and by ``rtl/node/fp.py``:
 
 - a subnormal bf16 input of a product, and a subnormal fp32 input of an add
   (including a subnormal ``C0``), is read as zero of the same sign;

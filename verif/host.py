@@ -23,7 +23,7 @@ import random
 
 from cocotb.triggers import Event, with_timeout
 
-from rtl.packet import MsgClass, Opcode
+from rtl.net.packet import MsgClass, Opcode
 from verif.link import LinkDriver, LinkMonitor, Packet
 from verif.node_model import Dtype
 

@@ -8,7 +8,7 @@ __all__ = ["route_port", "xy_hops", "legal_destinations", "Scoreboard"]
 def route_port(x, y, dst, routing="xy"):
     """Output port a router at (x, y) must choose for destination ``dst``.
 
-    East is x+1, south is y+1 (rtl/router.py).
+    East is x+1, south is y+1 (rtl/net/router.py).
     """
     dx, dy = dst
     order = ("x", "y") if routing == "xy" else ("y", "x")

@@ -1,16 +1,16 @@
 """Python model of a training node: packet builders, SRAM matrix layouts, SRAM reference.
 
-Everything is derived from the layouts in :mod:`rtl.ni` and the geometry in
-:mod:`rtl.engine` (no copied bit positions). Numerics come from
+Everything is derived from the layouts in :mod:`rtl.node.ni` and the geometry in
+:mod:`rtl.node.engine` (no copied bit positions). Numerics come from
 :mod:`verif.golden`.
 """
 
 import numpy as np
 
-from rtl.engine import EngineGeometry
-from rtl.mac import MacMode
-from rtl.ni import Dtype, NodeLayouts, request_vcs, response_vcs
-from rtl.packet import MsgClass, Opcode
+from rtl.node.engine import EngineGeometry
+from rtl.node.mac import MacMode
+from rtl.node.ni import Dtype, NodeLayouts, request_vcs, response_vcs
+from rtl.net.packet import MsgClass, Opcode
 from verif import golden
 
 __all__ = ["NodeModel", "Dtype", "MacMode", "Opcode"]
@@ -47,7 +47,7 @@ class NodeModel:
     @classmethod
     def from_manifest(cls, manifest):
         """The model of the node described by a compute-node design manifest."""
-        from rtl.packet import PacketFormat
+        from rtl.net.packet import PacketFormat
         f, n = manifest["format"], manifest["node"]
         fmt = PacketFormat(flit_bits=f["flit_bits"], coord_bits=f["coord_bits"],
                            timestamp_bits=f["timestamp_bits"])

@@ -6,7 +6,7 @@ import os
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge
 
-from rtl.packet import PacketFormat
+from rtl.net.packet import PacketFormat
 
 __all__ = ["scenario", "write_result", "start_clock_and_reset", "packet_format"]
 

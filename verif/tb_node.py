@@ -20,7 +20,7 @@ import random
 import cocotb
 import numpy as np
 
-from rtl.packet import Opcode
+from rtl.net.packet import Opcode
 from verif import golden
 from verif.host import Host
 from verif.link import LinkBench

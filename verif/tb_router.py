@@ -10,7 +10,7 @@ import random
 import cocotb
 from cocotb.triggers import ClockCycles
 
-from rtl.packet import Opcode
+from rtl.net.packet import Opcode
 from verif.link import LinkBench, LinkDriver, LinkMonitor, Packet
 from verif.noc import Scoreboard, legal_destinations, route_port
 from verif.tb_common import packet_format, scenario, start_clock_and_reset, write_result

@@ -22,7 +22,7 @@ import cocotb
 import numpy as np
 from cocotb.triggers import gather
 
-from rtl.packet import Opcode
+from rtl.net.packet import Opcode
 from verif import golden
 from verif.host import Host, host_address, host_ports, host_reaches, tie_unused_edges
 from verif.link import LinkBench

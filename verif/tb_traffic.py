@@ -13,7 +13,7 @@ import time
 import cocotb
 from cocotb.triggers import FallingEdge, Timer
 
-from rtl.traffic import Pattern, control_value, rate_threshold
+from rtl.measure.traffic import Pattern, control_value, rate_threshold
 from verif.tb_common import CLOCK_NS, packet_format, scenario, start_clock_and_reset, write_result
 
 __all__ = []

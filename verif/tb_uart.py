@@ -11,7 +11,7 @@ from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
 
 from sim.board_host import (decode_global, decode_word, encode_ctrl, encode_global, encode_read,
                             encode_write, reply_length)
-from rtl.uart import ACK, NAK
+from rtl.board.uart import ACK, NAK
 from verif.tb_common import scenario, write_result
 
 CLOCK_NS = 2

@@ -1,0 +1,1 @@
+"""The FPGA board: UART register bridge and board top."""

@@ -1,0 +1,1 @@
+"""Mesh, die, tile and die-to-die link."""

@@ -1,0 +1,182 @@
+"""A training tile (DESIGN.md section 7): DX x DY dies joined by DieLinks into one mesh.
+
+Every die is an instance of one die module (:class:`rtl.fabric.die.Die`) with its
+origin tied off, so the Verilog holds one node module and one die module
+whatever the tile size. Neighbouring dies are joined edge port to edge port by
+a :class:`rtl.fabric.dielink.DieLinkChannel` in each direction; XY (or YX) routing
+crosses die boundaries with no special case, because coordinates are global.
+The links at the tile edge are the host ports.
+"""
+
+from amaranth import Array, Const, Module, Shape, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from rtl.fabric.die import Die
+from rtl.fabric.dielink import DieLinkChannel
+from rtl.net.link import LinkSignature
+from rtl.fabric.mesh import NEIGHBOUR, check_kind, edge_ports, kind_ports, reduce_outputs, tie_off
+
+__all__ = ["Tile"]
+
+
+class Tile(wiring.Component):
+    """DX x DY dies of NX x NY nodes; a global mesh of DX*NX x DY*NY nodes.
+
+    Parameters
+    ----------
+    lib : gen.emit.ModuleLibrary
+    fmt : PacketFormat
+    dies_x, dies_y : int
+        Dies in the tile.
+    die_nodes : (int, int)
+        Nodes per die (NX, NY).
+    kind : ``"compute"``, ``"traffic"`` or ``"bare"`` (see :class:`rtl.fabric.mesh.Mesh`).
+    boundary : ``"ports"`` or ``"tie"``
+        Expose the tile-edge links as host ports ``edge_<dir>_<i>_in/_out``
+        (``i`` = global coordinate along the edge), or tie them off.
+    pipeline_stages : int
+        Link registers per on-die hop.
+    node_params : dict
+        Parameters of the node component.
+    dielink : dict
+        ``ratio`` and ``latency`` of the die-to-die links.
+
+    Members
+    -------
+    The members of a :class:`rtl.fabric.mesh.Mesh` of the same kind over global
+    coordinates; for ``traffic``, ``stat_node`` indexes :meth:`coords` (die by
+    die), ``error`` also reports a die-link buffer overflow; for ``compute``,
+    so does ``overflow``.
+    """
+
+    def __init__(self, *, lib, fmt, dies_x, dies_y, die_nodes, kind, boundary="tie",
+                 pipeline_stages=0, node_params, dielink):
+        check_kind(kind, boundary)
+        if dies_x < 1 or dies_y < 1:
+            raise ValueError(f"a tile needs at least 1x1 dies, not {dies_x}x{dies_y}")
+        self._lib, self._fmt, self._kind, self._boundary = lib, fmt, kind, boundary
+        self._dx, self._dy = dies_x, dies_y
+        self._nx, self._ny = die_nodes
+        self._vcs, self._depth = node_params["vcs"], node_params["buffer_depth"]
+        self._dielink = dict(dielink)
+        self._die_name = f"dojo_die_{kind}"
+        die = lib.add(self._die_name, lambda: Die(
+            lib=lib, fmt=fmt, nodes_x=self._nx, nodes_y=self._ny, kind=kind,
+            pipeline_stages=pipeline_stages, node_params=node_params))
+        self._die = die
+        out_bits = sum(Shape.cast(mb.shape).width for _, mb, _ in die.signature.flatten(die)
+                       if mb.flow == Out)
+        if out_bits >= 1 << 16:
+            raise ValueError(f"a die of {self._nx}x{self._ny} nodes has {out_bits} output bits; "
+                             f"an instance of it in a tile is limited to 65535 by Amaranth: use "
+                             f"narrower router.flit_bits or fewer nodes per die")
+        self.stat_names = die.stat_names
+        link = LinkSignature(flit_bits=fmt.flit_bits, vcs=self._vcs)
+        ports = kind_ports(kind, fmt, link, sorted(self.coords(), key=lambda c: (c[1], c[0])))
+        if boundary == "ports":
+            for name, _, _ in self.edge_ports():
+                ports[f"{name}_in"] = In(link)
+                ports[f"{name}_out"] = Out(link)
+        super().__init__(ports)
+
+    # -- geometry -----------------------------------------------------------------
+
+    @property
+    def die_module(self):
+        return self._die_name
+
+    def dies(self):
+        """``(die x, die y)`` of every die, row-major."""
+        return [(i, j) for j in range(self._dy) for i in range(self._dx)]
+
+    def die_origin(self, die):
+        return die[0] * self._nx, die[1] * self._ny
+
+    def coords(self):
+        """Global coordinates of every node, die by die (row-major within a die)."""
+        out = []
+        for die in self.dies():
+            ox, oy = self.die_origin(die)
+            out += [(ox + x, oy + y) for x, y in self._die.local_coords()]
+        return out
+
+    def edge_ports(self):
+        """``(port name, node (x, y), direction)`` of every link leaving the tile."""
+        return edge_ports(self._dx * self._nx, self._dy * self._ny)
+
+    def _build_dielink(self):
+        return DieLinkChannel(flit_bits=self._fmt.flit_bits, vcs=self._vcs,
+                              ratio=self._dielink["ratio"], latency=self._dielink["latency"],
+                              downstream_depth=self._depth, tx_depth=self._depth)
+
+    def elaborate(self, platform):
+        m = Module()
+        cb = self._fmt.coord_bits
+        dies = {}
+        for die in self.dies():
+            ox, oy = self.die_origin(die)
+            dies[die] = self._lib.instance(m, self._die_name, lambda: None,
+                                           inst_name=f"die_{die[0]}_{die[1]}",
+                                           x0=Const(ox, cb), y0=Const(oy, cb))
+        link_errors = []
+        index = 0
+        for (i, j), die in dies.items():
+            for direction in ("east", "south"):
+                dx, dy, opposite = NEIGHBOUR[direction]
+                peer = dies.get((i + dx, j + dy))
+                if peer is None:
+                    continue
+                along = self._ny if direction == "east" else self._nx
+                for k in range(along):
+                    for src, d_out, dst, d_in in ((die, direction, peer, opposite),
+                                                  (peer, opposite, die, direction)):
+                        ch = self._lib.instance(m, "dojo_dielink", self._build_dielink,
+                                                inst_name=f"dielink{index}")
+                        index += 1
+                        link_errors.append(ch.overflow)
+                        wiring.connect(m, getattr(src, f"edge_{d_out}_{k}_out"), ch.i)
+                        wiring.connect(m, ch.o, getattr(dst, f"edge_{d_in}_{k}_in"))
+
+        gx, gy = self._dx * self._nx, self._dy * self._ny
+        for name, (x, y), direction in self.edge_ports():
+            die = dies[x // self._nx, y // self._ny]
+            k = x % self._nx if direction in ("north", "south") else y % self._ny
+            inp, out = getattr(die, f"edge_{direction}_{k}_in"), getattr(die, f"edge_{direction}_{k}_out")
+            if self._boundary == "ports":
+                wiring.connect(m, wiring.flipped(getattr(self, f"{name}_in")), inp)
+                wiring.connect(m, out, wiring.flipped(getattr(self, f"{name}_out")))
+            else:
+                tie_off(m, inp, out)
+
+        if self._kind == "bare":
+            for (i, j), die in dies.items():
+                ox, oy = self.die_origin((i, j))
+                for x, y in self._die.local_coords():
+                    g = f"local_{ox + x}_{oy + y}"
+                    wiring.connect(m, wiring.flipped(getattr(self, f"{g}_in")),
+                                   getattr(die, f"local_{x}_{y}_in"))
+                    wiring.connect(m, getattr(die, f"local_{x}_{y}_out"),
+                                   wiring.flipped(getattr(self, f"{g}_out")))
+        elif self._kind == "traffic":
+            self._elaborate_traffic(m, list(dies.values()))
+        reduce_outputs(m, self, self._kind, dies.values(), link_errors)
+        return m
+
+    def _elaborate_traffic(self, m, dies):
+        per_die = self._nx * self._ny
+        m.d.comb += self.cycle.eq(dies[0].cycle)     # every die counts from the same reset
+        # each die gives the word selected two cycles before; the tile delays which
+        # die was asked by as much, so stat_data follows stat_node by two cycles
+        which, which_q = Signal(range(len(dies) + 1)), Signal(range(len(dies) + 1))
+        m.d.sync += which_q.eq(which)
+        for d, die in enumerate(dies):
+            base = d * per_die
+            m.d.comb += [die.ctrl.eq(self.ctrl), die.stat_index.eq(self.stat_index),
+                         die.stat_node.eq((self.stat_node - base)[:16])]
+            with m.If((self.stat_node >= base) & (self.stat_node < base + per_die)):
+                m.d.sync += which.eq(d)
+        with m.If(self.stat_node >= len(dies) * per_die):
+            m.d.sync += which.eq(len(dies))
+        table = Array([die.stat_data for die in dies] + [Const(0, 32)])
+        m.d.comb += self.stat_data.eq(table[which_q])

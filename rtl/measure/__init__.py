@@ -1,0 +1,1 @@
+"""Measurement in RTL: traffic generator and sink, traffic node."""

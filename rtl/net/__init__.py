@@ -1,0 +1,1 @@
+"""Links, packet layouts, arbiter, router."""

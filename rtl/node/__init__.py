@@ -1,0 +1,1 @@
+"""The training node: network interface, SRAM, matrix engine, floating point, MAC."""
