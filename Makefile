@@ -28,7 +28,7 @@ test: $(STAMP)
 
 ## benchmarks: writes BENCHMARKS.md
 bench: $(STAMP)
-	$(BIN)/python -m sim.bench --out BENCHMARKS.md $(if $(SECTIONS),--sections $(SECTIONS)) $(if $(SETTINGS),--settings $(SETTINGS))
+	$(BIN)/python -m dojo.bench --out BENCHMARKS.md $(if $(SECTIONS),--sections $(SECTIONS)) $(if $(SETTINGS),--settings $(SETTINGS))
 
 derive: $(STAMP)
 	$(BIN)/dojo derive $(CONFIG)

@@ -16,7 +16,7 @@ from rtl.net.packet import PacketFormat
 from .derive import derive
 from .emit import ModuleLibrary, digest, port_name
 
-__all__ = ["Design", "fmt_manifest", "packet_format", "port_role", "network_design", "noc_design", "router_design", "write", "GENERATOR_VERSION"]
+__all__ = ["Design", "derived_of", "fmt_manifest", "packet_format", "port_role", "network_design", "noc_design", "router_design", "write", "GENERATOR_VERSION"]
 
 GENERATOR_VERSION = "0.1.0"
 
@@ -29,6 +29,8 @@ class Design:
     lib: ModuleLibrary
     params: dict
     extra: dict = field(default_factory=dict)
+    #: the physical derivation the design was built from (computed once, handed down)
+    derived: dict = None
     _verilog: str = None
 
     @property
@@ -78,8 +80,16 @@ def port_role(path):
             "led": "status LEDs"}[head]
 
 
+def derived_of(cfg, derived=None):
+    """``derived`` when the caller already has the derivation of ``cfg``, else derive it.
+
+    Every design function takes ``derived=`` so a command derives once and hands the
+    result down; each design records it (:attr:`Design.derived`)."""
+    return derive(cfg) if derived is None else derived
+
+
 def packet_format(cfg, derived=None):
-    d = derived or derive(cfg)
+    d = derived_of(cfg, derived)
     return PacketFormat(flit_bits=cfg.router.flit_bits, coord_bits=d["tile"]["coord_bits"],
                         timestamp_bits=cfg.traffic.timestamp_bits)
 
@@ -94,7 +104,8 @@ def fmt_manifest(fmt):
             "timestamp_bits": fmt.timestamp_bits}
 
 
-def network_design(cfg, *, kind, top, boundary, top_name=None, structural_dies=False):
+def network_design(cfg, *, kind, top, boundary, top_name=None, structural_dies=False,
+                   derived=None):
     """Config -> a die or the whole tile of ``kind`` nodes (see :mod:`rtl.fabric.mesh`).
 
     ``top="die"``: one die, its origin as inputs ``x0``/``y0`` and its boundary as
@@ -109,7 +120,7 @@ def network_design(cfg, *, kind, top, boundary, top_name=None, structural_dies=F
     from rtl.fabric.die import Die
     from rtl.fabric.mesh import Mesh
     from rtl.fabric.tile import Tile
-    d = derive(cfg)
+    d = derived_of(cfg, derived)
     params = _node_params(cfg)
     if kind == "compute":
         from .node_build import compute_params
@@ -154,27 +165,27 @@ def network_design(cfg, *, kind, top, boundary, top_name=None, structural_dies=F
         node = extra["node"] = node_manifest
         # Verilator builds the training node once instead of inlining every instance
         extra["hier_blocks"] = ["dojo_compute_node"]
-    return Design(name, net, lib, {"config": cfg.raw, "node": node}, extra)
+    return Design(name, net, lib, {"config": cfg.raw, "node": node}, extra, derived=d)
 
 
-def noc_design(cfg, *, kind="traffic", boundary="tie", top_name=None):
+def noc_design(cfg, *, kind="traffic", boundary="tie", top_name=None, derived=None):
     """The network of the whole tile: ``kind="traffic"`` in-RTL generators and sinks at
     every node (sweeps), ``kind="bare"`` routers with local ports exposed (Python-driven
     tests). See :func:`network_design`."""
     return network_design(cfg, kind=kind, top="tile", boundary=boundary,
-                          top_name=top_name or f"dojo_mesh_{kind}")
+                          top_name=top_name or f"dojo_mesh_{kind}", derived=derived)
 
 
-def router_design(cfg, *, top_name="dojo_router_top"):
+def router_design(cfg, *, top_name="dojo_router_top", derived=None):
     """One router alone (its own top, for router-level tests and FPGA runs)."""
     from rtl.net.router import Router
-    d = derive(cfg)
+    d = derived_of(cfg, derived)
     fmt = packet_format(cfg, d)
     router = Router(fmt=fmt, vcs=cfg.router.vcs, buffer_depth=cfg.router.buffer_depth,
                     routing=cfg.router.routing)
     lib = ModuleLibrary()
     extra = {"format": fmt_manifest(fmt)}
-    return Design(top_name, router, lib, {"config": cfg.raw}, extra)
+    return Design(top_name, router, lib, {"config": cfg.raw}, extra, derived=d)
 
 
 def write(design, out_dir):

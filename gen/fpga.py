@@ -65,7 +65,8 @@ def _run(cmd, log, cwd, timeout):
     return time.perf_counter() - t0
 
 
-def board_design(cfg, *, top_name="dojo_board", baud=115200, clk_hz=None, board="ulx3s-85f"):
+def board_design(cfg, *, top_name="dojo_board", baud=115200, clk_hz=None, board="ulx3s-85f",
+                 derived=None):
     """The board top as a :class:`gen.build.Design`: traffic mesh + UART bridge.
 
     ``clk_hz`` defaults to the board's oscillator; simulations pass a small
@@ -75,7 +76,7 @@ def board_design(cfg, *, top_name="dojo_board", baud=115200, clk_hz=None, board=
     from .build import Design, noc_design
     from .emit import ModuleLibrary
     clk_hz = clk_hz or targets()[board]["board_clock_mhz"] * 1_000_000
-    noc = noc_design(cfg, kind="traffic", top_name="dojo_noc")
+    noc = noc_design(cfg, kind="traffic", top_name="dojo_noc", derived=derived)
     divisor = round(clk_hz / baud)
     top = BoardTop(noc=noc.top, divisor=divisor)
     extra = dict(noc.extra)
@@ -83,7 +84,8 @@ def board_design(cfg, *, top_name="dojo_board", baud=115200, clk_hz=None, board=
     extra.update({"uart": {"baud": baud, "clk_hz": clk_hz, "divisor": divisor},
                   "board": board, "protocol": "rtl.board.uart.UartBridge",
                   "ctrl_fields": [name for name, _, _ in ctrl_fields(noc.top.ctrl.shape())]})
-    return Design(top_name, top, noc.lib, {"config": cfg.raw, "node": noc.params["node"]}, extra)
+    return Design(top_name, top, noc.lib, {"config": cfg.raw, "node": noc.params["node"]}, extra,
+                  derived=noc.derived)
 
 
 def synthesize(verilog, top, out_dir, *, family="ecp5", timeout=1800):
@@ -230,7 +232,7 @@ def run_fpga(cfg, *, board="ulx3s-85f", top="router", ooc=None, out_dir="build/f
     return res
 
 
-# -- command line (wired into gen/cli.py as `dojo fpga`) -----------------------------------
+# -- command line (wired into dojo/cli.py as `dojo fpga`) -----------------------------------
 
 def add_fpga_parser(sub, add_config):
     p = sub.add_parser("fpga", help="FPGA synthesis, place and route, bitstream (yowasp tools)")

@@ -7,10 +7,10 @@ without (the raw counts per rule, reported so a growing count is visible).
 :func:`iverilog_check` compiles
 the same file under Icarus (``-g2012``) as a second parser.
 
-Typical use::
+Typical use (``dojo lint`` runs it on every top of :data:`dojo.tops.TOPS`)::
 
-    from gen.lint import lint_config
-    report = lint_config(load_config("configs/fpga.yaml"), out_dir="build/lint")
+    from gen.lint import lint_design
+    report = lint_design(router_design(load_config("configs/fpga.yaml")), "build/lint")
 """
 
 import json
@@ -21,25 +21,13 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-__all__ = ["WAIVERS", "TOPS", "LintError", "lint_verilog", "lint_design", "iverilog_check",
-           "top_design", "lint_config", "cmd_lint", "add_lint_parser"]
+from .tools import setup_verilator
+
+__all__ = ["WAIVERS", "LintError", "lint_verilog", "lint_design", "iverilog_check"]
 
 ROOT = Path(__file__).resolve().parent.parent
 #: the waiver file (Verilator configuration) used by default
 WAIVERS = ROOT / "constraints" / "verilator_waivers.vlt"
-#: emittable tops: name -> (Verilog module name, description)
-TOPS = {
-    "router": ("dojo_router", "one router"),
-    "mesh": ("dojo_mesh", "the global mesh of bare routers, local ports exposed"),
-    "noc": ("dojo_noc", "the global mesh with a traffic generator and sink per node"),
-    "board": ("dojo_board", "the FPGA board top: traffic mesh + UART register bridge"),
-    "node": ("dojo_node", "one training node (router + NI + SRAM + matrix engine)"),
-    "die": ("dojo_die", "one die of training nodes: origin inputs x0/y0, every boundary "
-                        "link a port"),
-    "tile": ("dojo_tile", "the tile: dies of training nodes joined by die-to-die links, "
-                          "host ports at the edge"),
-}
-
 _MSG = re.compile(r"^%(Warning|Error)(?:-([A-Z0-9_]+))?: (?:([^:\s]+):(\d+):(?:\d+):)?\s*(.*)$")
 
 
@@ -48,7 +36,6 @@ class LintError(RuntimeError):
 
 
 def _verilator(args, cwd):
-    from sim.runner import setup_verilator
     setup_verilator()
     exe = shutil.which("verilator")
     if exe is None:
@@ -110,27 +97,6 @@ def iverilog_check(path, top):
     return res.returncode == 0, res.stdout + res.stderr
 
 
-def top_design(cfg, top):
-    """The gen.build.Design of an emittable top (see :data:`TOPS`)."""
-    from .build import network_design, noc_design, router_design
-    if top not in TOPS:
-        raise ValueError(f"top must be one of {', '.join(TOPS)}, not {top!r}")
-    name = TOPS[top][0]
-    if top == "router":
-        return router_design(cfg, top_name=name)
-    if top == "mesh":
-        return noc_design(cfg, kind="bare", boundary="ports", top_name=name)
-    if top == "noc":
-        return noc_design(cfg, kind="traffic", top_name=name)
-    if top == "board":
-        from .fpga import board_design
-        return board_design(cfg, top_name=name)
-    if top == "node":
-        from .node_build import compute_node_design
-        return compute_node_design(cfg, nodes=1, top_name=name)
-    return network_design(cfg, kind="compute", top=top, boundary="ports", top_name=name)
-
-
 def lint_design(design, out_dir, *, icarus=True):
     """Write ``design`` into ``out_dir`` and lint it (plus the Icarus compile)."""
     from .build import write
@@ -142,40 +108,3 @@ def lint_design(design, out_dir, *, icarus=True):
         if ok is False:
             res["icarus_log"] = log[-4000:]
     return res
-
-
-def lint_config(cfg, *, tops=("router", "mesh", "noc"), out_dir="build/lint", icarus=True):
-    """Lint every top of ``tops`` for ``cfg``; writes ``out_dir/lint.json``."""
-    out = Path(out_dir)
-    report = {top: lint_design(top_design(cfg, top), out / top, icarus=icarus) for top in tops}
-    (out / "lint.json").write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
-    return report
-
-
-# -- command line (wired into gen/cli.py as `dojo lint`) ----------------------------------
-
-def add_lint_parser(sub, add_config):
-    p = sub.add_parser("lint", help="verilator -Wall lint (+ Icarus compile) of the emitted tops")
-    add_config(p)
-    p.add_argument("--top", action="append", choices=sorted(TOPS),
-                   help="top to lint (repeatable; default: router, mesh, noc)")
-    p.add_argument("-o", "--out", default="build/lint", help="output directory")
-    p.set_defaults(func=cmd_lint)
-    return p
-
-
-def cmd_lint(args):
-    from .config import load_config
-    cfg = load_config(args.config, args.overrides)
-    report = lint_config(cfg, tops=args.top or ("router", "mesh", "noc"), out_dir=args.out)
-    bad = 0
-    for top, r in report.items():
-        raw = ", ".join(f"{k} {v}" for k, v in r["raw"].items()) or "none"
-        icarus = {True: "ok", False: "FAILED", None: "skipped"}[r.get("icarus")]
-        verdict = "clean" if r["clean"] else "NOT CLEAN"
-        print(f"{top:7s} {verdict}; icarus {icarus}; waived raw warnings: {raw}")
-        for msg in r["messages"][:20]:
-            print(f"    {msg}")
-        bad += verdict != "clean" or r.get("icarus") is False
-    print(f"report: {Path(args.out) / 'lint.json'}; waivers: {WAIVERS.relative_to(ROOT)}")
-    return 1 if bad else 0

@@ -1,7 +1,6 @@
 """Config -> compute-node design (router + NI + SRAM + matrix engine), like ``router_design``."""
 
-from gen.build import Design, fmt_manifest, packet_format
-from gen.derive import derive
+from gen.build import Design, derived_of, fmt_manifest, packet_format
 from gen.emit import ModuleLibrary
 
 __all__ = ["compute_node_design", "compute_params", "node_layouts", "SEMS"]
@@ -31,7 +30,7 @@ def compute_params(cfg, derived):
     return lay, params, node
 
 
-def compute_node_design(cfg, *, nodes=1, top_name=None):
+def compute_node_design(cfg, *, nodes=1, top_name=None, derived=None):
     """A row of ``nodes`` compute nodes at ``(1, 0) .. (nodes, 0)`` of the global mesh,
     the first node's west port exposed (the host is the node at ``(0, 0)``).
 
@@ -40,7 +39,7 @@ def compute_node_design(cfg, *, nodes=1, top_name=None):
     (``node``), the host and node coordinates.
     """
     from rtl.node.training_node import TrainingNode, NodeRow
-    d = derive(cfg)
+    d = derived_of(cfg, derived)
     lay, params, node = compute_params(cfg, d)
     fmt = lay.fmt
     if nodes + 1 > params["mesh_x"]:
@@ -55,5 +54,5 @@ def compute_node_design(cfg, *, nodes=1, top_name=None):
                   nodes=nodes)
     extra = {"format": fmt_manifest(fmt), "node": node, "hier_blocks": ["dojo_compute_node"], "host": [0, 0], "nodes": [list(c) for c in row.coords()]}
     name = top_name or f"dojo_node_row{nodes}"
-    design = Design(name, row, lib, {"config": cfg.raw, "node": params}, extra)
+    design = Design(name, row, lib, {"config": cfg.raw, "node": params}, extra, derived=d)
     return design

@@ -102,7 +102,8 @@ def golden_allreduce(model, vectors, ring, dtype):
     return out
 
 
-def run_allreduce(cfg, *, lines=None, dtype="int32", sim="verilator", out_dir, seed=0):
+def run_allreduce(cfg, *, lines=None, dtype="int32", sim="verilator", out_dir, seed=0,
+                  derived=None):
     """All-reduce a ``lines``-line vector held by every node of the tile; returns the
     result dict (also written to ``out_dir/result.json``): measured cycles, the
     alpha-beta model, and ``match`` (every node holds the golden sum)."""
@@ -114,7 +115,8 @@ def run_allreduce(cfg, *, lines=None, dtype="int32", sim="verilator", out_dir, s
 
     if dtype not in ("int32", "fp32"):
         raise ValueError(f"dtype {dtype!r}: not allowed (int32 or fp32)")
-    design = network_design(cfg, kind="compute", top="tile", boundary="ports")
+    design = network_design(cfg, kind="compute", top="tile", boundary="ports",
+                            derived=derived)
     man = design.manifest()
     model = NodeModel.from_manifest(man)
     mx, my = man["mesh_x"], man["mesh_y"]

@@ -105,7 +105,8 @@ def _save(out_dir, out, c):
     np.save(out_dir / "C.npy", c)
 
 
-def run_gemm(cfg, *, m, n, k, dtype, a=None, b=None, sim="verilator", out_dir, seed=0):
+def run_gemm(cfg, *, m, n, k, dtype, a=None, b=None, sim="verilator", out_dir, seed=0,
+             derived=None):
     """Run ``C = A x B`` (M x K times K x N) on one node; returns the result dict.
 
     Writes ``result.json`` (shape, dtype, simulator, ``exec_cycles`` from start
@@ -125,7 +126,7 @@ def run_gemm(cfg, *, m, n, k, dtype, a=None, b=None, sim="verilator", out_dir, s
 
     p = cfg.node.matrix_p
     _check_multiple(p, m=m, n=n, k=k)
-    design = compute_node_design(cfg, nodes=1)
+    design = compute_node_design(cfg, nodes=1, derived=derived)
     model = NodeModel.from_manifest(design.manifest())
     model.gemm_layout(m=m, n=n, k=k, dtype=dtype)        # raises if it does not fit
     a, b = _operands(m, n, k, dtype, a, b, seed)
@@ -141,13 +142,14 @@ def run_gemm(cfg, *, m, n, k, dtype, a=None, b=None, sim="verilator", out_dir, s
 
 def tile_gemm_shape(cfg, derived=None):
     """Default distributed GEMM of a config: a 4P x 4P block of C per node, K = 8P."""
-    from gen.derive import derive
-    d = derived or derive(cfg)
+    from gen.build import derived_of
+    d = derived_of(cfg, derived)
     p = cfg.node.matrix_p
     return d["tile"]["mesh_y"] * 4 * p, d["tile"]["mesh_x"] * 4 * p, 8 * p
 
 
-def run_tile_gemm(cfg, *, m, n, k, dtype, a=None, b=None, sim="verilator", out_dir, seed=0):
+def run_tile_gemm(cfg, *, m, n, k, dtype, a=None, b=None, sim="verilator", out_dir, seed=0,
+                  derived=None):
     """``C = A x B`` distributed over every node of the tile; returns the result dict.
 
     Node (x, y) of the ``mesh_x`` x ``mesh_y`` grid computes the C block of row
@@ -167,7 +169,7 @@ def run_tile_gemm(cfg, *, m, n, k, dtype, a=None, b=None, sim="verilator", out_d
     from verif.node_model import NodeModel
 
     p = cfg.node.matrix_p
-    design = network_design(cfg, kind="compute", top="tile", boundary="ports")
+    design = network_design(cfg, kind="compute", top="tile", boundary="ports", derived=derived)
     mx, my = design.extra["mesh_x"], design.extra["mesh_y"]
     for name, v, parts in (("m", m, my), ("n", n, mx)):
         if not isinstance(v, int) or v % (parts * p):

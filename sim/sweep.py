@@ -121,13 +121,13 @@ def summarise(points, bound):
 
 
 def run_sweep(cfg, *, pattern="uniform", rates, packet_len=1, sim="verilator", out=None,
-              timing=None, progress=True, seed=1):
+              timing=None, progress=True, seed=1, derived=None):
     """Run a sweep; returns the ``sweep.json`` dict (and writes reports when ``out``)."""
     from tqdm import tqdm
     from gen.build import noc_design
     from sim.runner import run_cocotb
     timing = {**DEFAULT_TIMING, **(timing or {})}
-    design = noc_design(cfg, kind="traffic")
+    design = noc_design(cfg, kind="traffic", derived=derived)
     mx, my = design.extra["mesh_x"], design.extra["mesh_y"]
     points, speed = [], []
     # disable=None: a bar on a terminal, none in logs and pipes

@@ -1,7 +1,7 @@
 """cocotb: a host UART model drives the board top (traffic mesh + UART bridge).
 
 The scenario's manifest gives the UART divisor, the control fields and the
-statistics names; the protocol bytes come from :mod:`sim.board_host`, the one
+statistics names; the protocol bytes come from :mod:`verif.board_protocol`, the one
 encoder the real host uses too.
 """
 
@@ -9,7 +9,7 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
 
-from sim.board_host import (decode_global, decode_word, encode_ctrl, encode_global, encode_read,
+from verif.board_protocol import (decode_global, decode_word, encode_ctrl, encode_global, encode_read,
                             encode_write, reply_length)
 from rtl.board.uart import ACK, NAK
 from verif.tb_common import scenario, write_result

@@ -152,7 +152,7 @@ def test_missing_file_and_bad_yaml(tmp_path):
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "gen", *args], cwd=ROOT, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "dojo", *args], cwd=ROOT, capture_output=True,
                           text=True)
 
 

@@ -7,7 +7,8 @@ import shutil
 import pytest
 
 from gen.config import load_config
-from gen.lint import WAIVERS, iverilog_check, lint_design, lint_verilog, top_design
+from dojo.tops import top_design
+from gen.lint import WAIVERS, iverilog_check, lint_design, lint_verilog
 from tests.conftest import CONFIGS
 
 

@@ -7,7 +7,7 @@ from gen.config import load_config
 from gen.fpga import board_design
 from rtl.board.uart import UartBridge, UartRx, ctrl_fields
 from rtl.measure.traffic import control_layout
-from sim.board_host import decode_global, encode_read, encode_write, reply_length
+from verif.board_protocol import decode_global, encode_read, encode_write, reply_length
 from sim.runner import available_simulators, run_cocotb
 from tests.conftest import CONFIGS
 

@@ -27,6 +27,8 @@ from gen.config import load_config
 from sim.runner import available_simulators
 from sim.sweep import parse_rates, run_sweep
 
+from .tops import top_design
+
 ROOT = Path(__file__).resolve().parent.parent
 
 #: (vcs, buffer depth) -> BookSim2 saturation on the same mesh (DESIGN.md section 9)
@@ -152,7 +154,6 @@ def bench_tile(outdir, *, quick=False):
 def bench_scale(outdir):
     """D1-scale die emission, and the Verilog size and Verilator build of an 8x8 die."""
     from gen.build import network_design, write
-    from gen.lint import top_design
     from sim.runner import run_cocotb
     lines = ["## Scale", "", "| design | emit time | Verilog | modules | Verilator build |",
              "|---|---|---|---|---|"]

@@ -10,7 +10,7 @@ SMALL = ["-s", "tile.dies_x=1", "-s", "tile.dies_y=1", "-s", "die.nodes_x=3", "-
 
 
 def dojo(*args):
-    res = subprocess.run([sys.executable, "-m", "gen", *args], cwd=ROOT, capture_output=True,
+    res = subprocess.run([sys.executable, "-m", "dojo", *args], cwd=ROOT, capture_output=True,
                          text=True)
     assert "Traceback" not in res.stderr, res.stderr
     return res

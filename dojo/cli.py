@@ -1,4 +1,9 @@
-"""``dojo``: the command line, a thin layer over the generator functions."""
+"""``dojo``: the command line, a thin layer over the generator and simulation functions.
+
+The top layer: it may import everything below (``rtl`` <- ``gen`` <- ``verif`` <-
+``sim`` <- ``dojo``), nothing imports it. ``python -m dojo`` is the same as ``dojo``.
+The derivation is computed once per command and handed to what needs it.
+"""
 
 import argparse
 import json
@@ -6,7 +11,9 @@ import os
 import sys
 from pathlib import Path
 
-from .config import ConfigError, load_config
+from gen.config import ConfigError, load_config
+
+from .tops import TOPS, lint_config, top_design
 
 __all__ = ["main"]
 
@@ -18,7 +25,7 @@ def _add_config(p):
 
 
 def cmd_derive(args):
-    from .derive import derive, format_report
+    from gen.derive import derive, format_report
     cfg = load_config(args.config, args.overrides)
     d = derive(cfg)
     if args.json:
@@ -29,7 +36,7 @@ def cmd_derive(args):
 
 
 def cmd_sim(args):
-    from .derive import derive, format_report
+    from gen.derive import derive, format_report
     cfg = load_config(args.config, args.overrides)
     sim = _simulator(args.sim)
     out = Path(args.out)
@@ -43,14 +50,15 @@ def cmd_sim(args):
         mx, my = d["tile"]["mesh_x"], d["tile"]["mesh_y"]
         print(f"\ntraffic: {mx}x{my} mesh, uniform random, single-flit packets ({sim})")
         res = run_sweep(cfg, pattern="uniform", rates=[0.05, 0.2, 0.35, 0.5, 0.65, 0.8],
-                        sim=sim, out=out / "traffic", timing={"warmup": 500, "measure": 2000})
+                        sim=sim, out=out / "traffic", timing={"warmup": 500, "measure": 2000},
+                        derived=d)
         _print_points(res)
         summary["traffic"] = {k: res[k] for k in ("zero_load_latency", "saturation_throughput",
                                                   "channel_load_bound", "cycles_per_s")}
     if args.bench in ("all", "gemm"):
-        summary["gemm"] = _gemm(args, cfg, sim, out)
+        summary["gemm"] = _gemm(args, cfg, d, sim, out)
     if args.bench in ("all", "allreduce"):
-        summary["allreduce"] = _allreduce(args, cfg, sim, out)
+        summary["allreduce"] = _allreduce(args, cfg, d, sim, out)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print("\nsummary")
     if "traffic" in summary:
@@ -87,7 +95,7 @@ def cmd_sim(args):
     return 0
 
 
-def _gemm(args, cfg, sim, out):
+def _gemm(args, cfg, derived, sim, out):
     import shutil
     import numpy as np
     from sim.gemm import run_tile_gemm, tile_gemm_shape
@@ -96,7 +104,7 @@ def _gemm(args, cfg, sim, out):
         b = np.load(args.b) if args.b else None
     except (OSError, ValueError) as exc:
         raise ConfigError([f"--a/--b: cannot read the matrix ({exc})"])
-    dm, dn, dk = tile_gemm_shape(cfg)
+    dm, dn, dk = tile_gemm_shape(cfg, derived)
     m = a.shape[0] if a is not None else (args.m or dm)
     k = a.shape[1] if a is not None else (args.k or dk)
     n = b.shape[1] if b is not None else (args.n or dn)
@@ -104,7 +112,7 @@ def _gemm(args, cfg, sim, out):
           f"hosts at the tile edge ({sim})")
     try:
         res = run_tile_gemm(cfg, m=m, n=n, k=k, dtype=args.dtype, a=a, b=b, sim=sim,
-                            out_dir=out / "gemm")
+                            out_dir=out / "gemm", derived=derived)
     except ValueError as exc:
         raise ConfigError([f"gemm: {exc}"])
     if args.c_out:
@@ -118,13 +126,13 @@ def _gemm(args, cfg, sim, out):
                                       "peak_fraction", "compute_peak_fraction")}
 
 
-def _allreduce(args, cfg, sim, out):
+def _allreduce(args, cfg, derived, sim, out):
     from sim.allreduce import run_allreduce
     kind = "fp32" if args.dtype == "bf16" else "int32"
     print(f"\nall-reduce: ring over every node, {kind} ({sim})")
     try:
         res = run_allreduce(cfg, lines=args.lines, dtype=kind, sim=sim,
-                            out_dir=out / "allreduce")
+                            out_dir=out / "allreduce", derived=derived)
     except ValueError as exc:
         raise ConfigError([f"allreduce: {exc}"])
     mdl = res["model"]
@@ -148,8 +156,7 @@ def _print_points(res):
 
 def cmd_verilog(args):
     import time
-    from .build import write
-    from .lint import top_design
+    from gen.build import write
     cfg = load_config(args.config, args.overrides)
     t0 = time.perf_counter()
     try:
@@ -229,6 +236,33 @@ def _sweep_vary(args, rates, sim, timing):
     return 0
 
 
+def _add_lint_parser(sub, add_config):
+    p = sub.add_parser("lint", help="verilator -Wall lint (+ Icarus compile) of the emitted tops")
+    add_config(p)
+    p.add_argument("--top", action="append", choices=sorted(TOPS),
+                   help="top to lint (repeatable; default: router, mesh, noc)")
+    p.add_argument("-o", "--out", default="build/lint", help="output directory")
+    p.set_defaults(func=cmd_lint)
+    return p
+
+
+def cmd_lint(args):
+    from gen.lint import ROOT, WAIVERS
+    cfg = load_config(args.config, args.overrides)
+    report = lint_config(cfg, tops=args.top or ("router", "mesh", "noc"), out_dir=args.out)
+    bad = 0
+    for top, r in report.items():
+        raw = ", ".join(f"{k} {v}" for k, v in r["raw"].items()) or "none"
+        icarus = {True: "ok", False: "FAILED", None: "skipped"}[r.get("icarus")]
+        verdict = "clean" if r["clean"] else "NOT CLEAN"
+        print(f"{top:7s} {verdict}; icarus {icarus}; waived raw warnings: {raw}")
+        for msg in r["messages"][:20]:
+            print(f"    {msg}")
+        bad += verdict != "clean" or r.get("icarus") is False
+    print(f"report: {Path(args.out) / 'lint.json'}; waivers: {WAIVERS.relative_to(ROOT)}")
+    return 1 if bad else 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="dojo", description="Dojo-style training-fabric generator: derive, generate, simulate.")
@@ -263,7 +297,6 @@ def build_parser():
 
     p = sub.add_parser("verilog", help="emit Verilog and a JSON manifest for a top")
     _add_config(p)
-    from .lint import TOPS
     p.add_argument("--top", choices=sorted(TOPS), default="noc",
                    help="; ".join(f"{k}: {v[1]}" for k, v in TOPS.items()))
     p.add_argument("-o", "--out", default="build/verilog", help="output directory")
@@ -284,9 +317,8 @@ def build_parser():
     p.add_argument("--out", default="build/sweep", help="report directory")
     p.set_defaults(func=cmd_sweep)
 
-    from .fpga import add_fpga_parser
-    from .lint import add_lint_parser
-    add_lint_parser(sub, _add_config)
+    from gen.fpga import add_fpga_parser
+    _add_lint_parser(sub, _add_config)
     add_fpga_parser(sub, _add_config)
     return parser
 

@@ -1,6 +1,6 @@
 """make bench's report assembly: a partial run keeps the other sections' results."""
 
-from sim import bench
+from dojo import bench
 
 
 def test_partial_run_keeps_sections_of_the_previous_report(tmp_path, monkeypatch):
