@@ -12,6 +12,7 @@ from pathlib import Path
 from amaranth.hdl import Shape
 from amaranth.lib import wiring
 
+from rtl.net.link import LinkSignature
 from rtl.net.packet import PacketFormat
 from .derive import derive
 from .emit import ModuleLibrary, digest, port_name
@@ -48,36 +49,28 @@ class Design:
         for path, member, _ in self.top.signature.flatten(self.top):
             ports.append({"name": port_name(path),
                           "direction": "input" if member.flow == wiring.In else "output",
-                          "width": Shape.cast(member.shape).width, "role": port_role(path)})
+                          "width": Shape.cast(member.shape).width, "role": port_role(self.top, path)})
         return {"generator": "dojo-fabric", "generator_version": GENERATOR_VERSION,
                 "top": self.top_name, "modules": self.lib.names + [self.top_name],
                 "verilog_sha256_16": digest(text), "ports": ports,
                 "params": self.params, **self.extra}
 
 
-def port_role(path):
-    """What a top-level port is for, from its signature path (for the manifest)."""
+def port_role(top, path):
+    """What a top-level port is for, from the component's own signature: a link member
+    from :attr:`LinkSignature.MEMBER_ROLES` and its flow, any other port from the
+    component's ``PORT_ROLES``."""
     head, leaf = str(path[0]), str(path[-1])
-    if len(path) > 1:                        # a member of a link (DESIGN.md section 4)
-        kind = "link in" if head.endswith("_in") or head.startswith("in_") else "link out"
+    member = top.signature.members[head]
+    if member.is_signature and isinstance(member.signature, LinkSignature):
+        kind = "link in" if member.flow == wiring.In else "link out"
         where = head.removesuffix("_in").removesuffix("_out")
-        what = {"valid": "flit valid", "last": "tail flit", "vc": "virtual channel",
-                "data": "flit payload", "credit": "credit return (one bit per VC)"}
-        return f"{kind} {where}: {what.get(leaf, leaf)}"
-    return {"x": "global x coordinate (tie off)", "y": "global y coordinate (tie off)",
-            "x0": "x of the die's node (0, 0) (tie off)",
-            "y0": "y of the die's node (0, 0) (tie off)",
-            "ctrl": "traffic generator runtime registers", "stat_node": "statistics: node select",
-            "stat_index": "statistics: word select", "stat_data": "statistics: selected word",
-            "marked_generated": "marked packets generated (sum)",
-            "marked_received": "marked packets delivered (sum)", "cycle": "cycle counter",
-            "error": "any sink error or buffer overflow",
-            "errors": "malformed requests dropped (sum over nodes)",
-            "busy": "any engine or DMA busy",
-            "overflow": "any buffer overflow (credit-protocol violation)",
-            "clk_in": "board clock", "rst_n": "reset button (active low)",
-            "uart_rx": "UART from the host PC", "uart_tx": "UART to the host PC",
-            "led": "status LEDs"}[head]
+        return f"{kind} {where}: {LinkSignature.MEMBER_ROLES.get(leaf, leaf)}"
+    roles = getattr(top, "PORT_ROLES", {})
+    if head not in roles:
+        raise ValueError(f"{type(top).__name__} declares no role for its port {head!r} "
+                         f"(add it to {type(top).__name__}.PORT_ROLES)")
+    return roles[head]
 
 
 def derived_of(cfg, derived=None):

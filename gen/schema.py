@@ -4,6 +4,8 @@ Validation is JSON Schema (draft 2020-12) through ``jsonschema``; defaults are
 taken from the ``default`` keyword so a preset only states what it changes.
 """
 
+from rtl.net.link import MAX_VCS
+
 __all__ = ["SCHEMA"]
 
 
@@ -74,7 +76,7 @@ SCHEMA = {
         }),
         "router": _obj({
             "flit_bits": _int(64, 16, 2048, desc="flit payload width, bits"),
-            "vcs": _int(2, 1, 4, desc="virtual channels per link"),
+            "vcs": _int(2, 1, MAX_VCS, desc="virtual channels per link"),
             "buffer_depth": _int(4, 1, 64, desc="input buffer depth per VC, flits"),
             "routing": {"enum": ["xy", "yx"], "default": "xy",
                         "description": "dimension-order routing"},

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from rtl.measure.traffic import Pattern, destination
+from rtl.net.directions import STEP
 from verif.noc import route_port
 
 __all__ = ["parse_rates", "channel_load_bound", "run_sweep", "summarise", "plot_sweep",
@@ -20,7 +21,6 @@ __all__ = ["parse_rates", "channel_load_bound", "run_sweep", "summarise", "plot_
 #: warm-up, measurement window, drain limits (cycles)
 DEFAULT_TIMING = {"warmup": 1000, "measure": 3000, "drain_limit": 20000, "final_drain": 3000}
 
-STEP = {"east": (1, 0), "west": (-1, 0), "south": (0, 1), "north": (0, -1)}
 
 
 def parse_rates(text):

@@ -61,7 +61,8 @@ from amaranth.hdl import (Assert, Assume, Cat, ClockDomain, Const, Cover, Elabor
 from amaranth.lib import data
 
 from rtl.net.packet import PacketFormat
-from rtl.net.router import PORTS, Router, turn_allowed
+from rtl.net.directions import PORTS
+from rtl.net.router import Router, turn_allowed
 
 __all__ = ["CHECKS", "TinyFormat", "ProbedRouter", "RouterFormal", "MUTATIONS", "sby_script",
            "run_sby", "prove_router"]

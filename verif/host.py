@@ -26,6 +26,7 @@ from cocotb.triggers import Event, with_timeout
 from rtl.net.packet import MsgClass, Opcode
 from verif.link import LinkDriver, LinkMonitor, Packet
 from verif.node_model import Dtype
+from verif.tb_common import CLOCK_NS
 
 __all__ = ["Host", "HOST_EDGE", "host_ports", "host_address", "host_reaches", "tie_unused_edges"]
 
@@ -132,7 +133,7 @@ class Host:
         """The responses to ``tag`` (waits until all have arrived)."""
         w = self.waiting[tag]
         if len(w[1]) < w[0]:
-            await with_timeout(w[2].wait(), timeout_cycles * 2, "ns")
+            await with_timeout(w[2].wait(), timeout_cycles * CLOCK_NS, "ns")
         del self.waiting[tag]
         return w[1]
 

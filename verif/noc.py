@@ -2,13 +2,15 @@
 
 from collections import defaultdict, deque
 
+from rtl.net.directions import TRAVEL
+
 __all__ = ["route_port", "xy_hops", "legal_destinations", "Scoreboard"]
 
 
 def route_port(x, y, dst, routing="xy"):
-    """Output port a router at (x, y) must choose for destination ``dst``.
-
-    East is x+1, south is y+1 (rtl/net/router.py).
+    """Output port a router at (x, y) must choose for destination ``dst``: the golden
+    model of dimension-order routing (the router's tests and the sweeps' channel loads
+    use it). East is x+1, south is y+1 (:mod:`rtl.net.directions`).
     """
     dx, dy = dst
     order = ("x", "y") if routing == "xy" else ("y", "x")
@@ -37,8 +39,7 @@ def legal_destinations(x, y, port, size, routing="xy"):
     def ok(d):
         if port == "local":
             return True
-        travelling = {"west": ("x", +1), "east": ("x", -1), "north": ("y", +1), "south": ("y", -1)}
-        axis, sign = travelling[port]
+        axis, sign = TRAVEL[port]
         mine, theirs = (x, d[0]) if axis == "x" else (y, d[1])
         if sign * (theirs - mine) < 0:
             return False              # would be a U-turn

@@ -10,6 +10,7 @@ from rtl.net.packet import PacketFormat
 
 __all__ = ["scenario", "write_result", "start_clock_and_reset", "packet_format"]
 
+#: the clock period of every testbench (ns); the one definition
 CLOCK_NS = 2
 
 

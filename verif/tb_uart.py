@@ -9,12 +9,10 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, RisingEdge
 
-from verif.board_protocol import (decode_global, decode_word, encode_ctrl, encode_global, encode_read,
-                            encode_write, reply_length)
 from rtl.board.uart import ACK, NAK
-from verif.tb_common import scenario, write_result
-
-CLOCK_NS = 2
+from verif.board_protocol import (decode_global, decode_word, encode_ctrl, encode_global,
+                                  encode_read, encode_write, reply_length)
+from verif.tb_common import CLOCK_NS, scenario, write_result
 
 
 class UartHost:

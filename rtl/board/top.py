@@ -39,6 +39,11 @@ class BoardTop(wiring.Component):
         4 bridge busy, 7..5 marked packets received (low bits).
     """
 
+    #: what each port is for (for the manifest)
+    PORT_ROLES = {"clk_in": "board clock", "rst_n": "reset button (active low)",
+                  "uart_rx": "UART from the host PC", "uart_tx": "UART to the host PC",
+                  "led": "status LEDs"}
+
     clk_in: In(1)
     rst_n: In(1, init=1)
     uart_rx: In(1, init=1)

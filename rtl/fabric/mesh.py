@@ -11,13 +11,12 @@ from amaranth import Array, Const, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from rtl.net.directions import NEIGHBOUR
+from rtl.node.training_node import NODE_PORT_ROLES
 from rtl.net.link import LinkPipe, LinkSignature
 
-__all__ = ["Mesh", "NEIGHBOUR", "KINDS", "check_kind", "kind_ports", "reduce_outputs", "tie_off", "tree"]
+__all__ = ["Mesh", "InlineModules", "KINDS", "PORT_ROLES", "check_kind", "kind_ports", "reduce_outputs", "tie_off", "tree"]
 
-#: direction -> (dx, dy, opposite); east = x+1, south = y+1 (see rtl/net/router.py)
-NEIGHBOUR = {"north": (0, -1, "south"), "east": (1, 0, "west"),
-             "south": (0, 1, "north"), "west": (-1, 0, "east")}
 
 #: node kinds: ``bare`` routers (local ports exposed), ``traffic`` nodes
 #: (router + generator + sink), ``compute`` training nodes (router + NI + SRAM + engine)
@@ -31,6 +30,54 @@ _REDUCED = {
     "compute": (("errors", operator.add), ("busy", operator.or_), ("overflow", operator.or_)),
     "bare": (),
 }
+
+
+#: what each non-link port of a mesh, die or tile of any kind is for (for the manifest)
+PORT_ROLES = {
+    "x0": "x of the die's node (0, 0) (tie off)", "y0": "y of the die's node (0, 0) (tie off)",
+    "ctrl": "traffic generator runtime registers", "stat_node": "statistics: node select",
+    "stat_index": "statistics: word select", "stat_data": "statistics: selected word",
+    "marked_generated": "marked packets generated (sum)",
+    "marked_received": "marked packets delivered (sum)", "cycle": "cycle counter",
+    "error": "any sink error or buffer overflow",
+    **NODE_PORT_ROLES,
+}
+
+
+class InlineModules:
+    """The module-set protocol of :class:`gen.emit.ModuleLibrary`, without emission.
+
+    A mesh, die or tile asks its ``lib`` for node modules: ``add(name, build)``
+    registers one and returns a component of it (for its signature), ``instance(m,
+    name, build, inst_name=..., **ties)`` puts one in ``m`` and returns what to wire.
+    Here every instance is the component itself (the first one is the component
+    ``add`` returned), so a mesh simulates in amaranth.sim with no generator at all;
+    gen's library instead emits each module once and instantiates it.
+    """
+
+    def __init__(self):
+        self._builds, self._spare = {}, {}
+
+    def __contains__(self, name):
+        return name in self._builds
+
+    def add(self, name, build):
+        if name not in self._builds:
+            self._builds[name] = build
+            self._spare[name] = build()
+        spare = self._spare.get(name)
+        return spare if spare is not None else self._builds[name]()
+
+    def instance(self, m, name, build, *, inst_name, **ties):
+        if name not in self._builds:
+            self.add(name, build)
+        component = self._spare.pop(name, None)
+        if component is None:
+            component = self._builds[name]()
+        for port, value in ties.items():
+            m.d.comb += getattr(component, port).eq(value)
+        m.submodules[inst_name] = component
+        return component
 
 
 def check_kind(kind, boundary):
@@ -108,8 +155,9 @@ class Mesh(wiring.Component):
 
     Parameters
     ----------
-    lib : gen.emit.ModuleLibrary
-        Where the node module is emitted once.
+    lib : gen.emit.ModuleLibrary or None
+        Where the node module is emitted once; ``None`` (an :class:`InlineModules`)
+        puts the node components themselves in the mesh, e.g. for amaranth.sim.
     fmt : PacketFormat
     nodes_x, nodes_y : int
         Size of this mesh.
@@ -120,7 +168,9 @@ class Mesh(wiring.Component):
         ``traffic``: every node is a :class:`rtl.measure.traffic_node.TrafficNode` (generator + sink
         on the local port), with shared runtime registers and a statistics read-out
         (``stat_node`` indexes :meth:`coords`; ``stat_data`` follows ``stat_node`` and
-        ``stat_index`` by two cycles, ``ctrl`` takes effect one cycle after it is set).
+        ``stat_index`` by two cycles; ``ctrl`` is registered here and again in every
+        generator, so a change reaches the generators' logic two cycles after it is set
+        on the mesh port).
         ``compute``: every node is a :class:`rtl.node.training_node.TrainingNode`; ``errors``
         sums their dropped requests, ``busy`` and ``overflow`` OR their flags.
         ``bare``: routers only; each local port is a mesh port
@@ -134,9 +184,12 @@ class Mesh(wiring.Component):
         Parameters of the node component.
     """
 
-    def __init__(self, *, lib, fmt, nodes_x, nodes_y, origin=(0, 0), kind="traffic",
+    PORT_ROLES = PORT_ROLES
+
+    def __init__(self, *, lib=None, fmt, nodes_x, nodes_y, origin=(0, 0), kind="traffic",
                  boundary="tie", pipeline_stages=0, node_params):
         check_kind(kind, boundary)
+        lib = InlineModules() if lib is None else lib
         if nodes_x < 1 or nodes_y < 1:
             raise ValueError(f"mesh must have at least 1x1 nodes, not {nodes_x}x{nodes_y}")
         self._lib, self._fmt = lib, fmt
@@ -249,7 +302,8 @@ class Mesh(wiring.Component):
         cycle = Signal(32)
         m.d.sync += cycle.eq(cycle + 1)
         m.d.comb += self.cycle.eq(cycle)
-        # The runtime inputs are registered (without reset) before they fan out: the
+        # The runtime inputs are registered (without reset) before they fan out (so
+        # ctrl, registered again in TrafficGen, acts two cycles after the port): the
         # generators' and the statistics muxes' logic then depends on registers only,
         # so Verilator evaluates it once per clock edge instead of in the input-combo
         # region on every eval() (which also re-ran every router fed by a generator).

@@ -15,7 +15,8 @@ from amaranth.lib.wiring import In, Out
 from rtl.fabric.die import Die
 from rtl.fabric.dielink import DieLinkChannel
 from rtl.net.link import LinkSignature
-from rtl.fabric.mesh import NEIGHBOUR, check_kind, edge_ports, kind_ports, reduce_outputs, tie_off
+from rtl.net.directions import NEIGHBOUR
+from rtl.fabric.mesh import PORT_ROLES, check_kind, edge_ports, kind_ports, reduce_outputs, tie_off
 
 __all__ = ["Tile"]
 
@@ -49,6 +50,8 @@ class Tile(wiring.Component):
     die), ``error`` also reports a die-link buffer overflow; for ``compute``,
     so does ``overflow``.
     """
+
+    PORT_ROLES = PORT_ROLES
 
     def __init__(self, *, lib, fmt, dies_x, dies_y, die_nodes, kind, boundary="tie",
                  pipeline_stages=0, node_params, dielink):

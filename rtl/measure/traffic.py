@@ -34,7 +34,7 @@ from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from rtl.net.link import LinkSignature, vc_bits
+from rtl.net.link import LinkSignature, check_vcs, vc_bits
 from rtl.net.packet import LENGTH_BITS, SEQ_BITS, MsgClass, Opcode, PacketFormat, coord_bits_for
 
 __all__ = ["Pattern", "DETERMINISTIC_PATTERNS", "destination", "control_layout",
@@ -468,7 +468,8 @@ class TrafficGen(wiring.Component):
     stats : Out(gen_stats_layout())
         Counters, see :func:`gen_stats_layout`.
 
-    ``ctrl`` is registered inside: a change takes effect one cycle later.
+    ``ctrl`` is registered inside: a change on this port takes effect one cycle later
+    (a mesh registers it once more before it fans out, see :class:`rtl.fabric.mesh.Mesh`).
     Each enabled cycle the rate draw decides whether a packet is generated; its
     descriptor (destination, ``now``, ``mark``, next sequence number) enters
     the source queue or, if the queue is full, is counted in ``suppressed``.
@@ -484,7 +485,7 @@ class TrafficGen(wiring.Component):
     def __init__(self, *, fmt, vcs, mesh_x, mesh_y, credits, queue_depth, max_packet_flits,
                  traffic_vcs=None):
         _check_mesh(fmt, mesh_x, mesh_y)
-        _check_int("vcs", vcs, 1, 4)
+        check_vcs(vcs)
         _check_int("credits", credits, 1)
         _check_int("queue_depth", queue_depth, 1)
         _check_int("max_packet_flits", max_packet_flits, 1, (1 << LENGTH_BITS) - 1)
@@ -715,7 +716,7 @@ class TrafficSink(wiring.Component):
 
     def __init__(self, *, fmt, vcs, mesh_x, mesh_y, histogram_bins, bin_cycles):
         _check_mesh(fmt, mesh_x, mesh_y)
-        _check_int("vcs", vcs, 1, 4)
+        check_vcs(vcs)
         _check_int("histogram_bins", histogram_bins, 1)
         _check_int("bin_cycles", bin_cycles, 1)
         self._fmt = fmt

@@ -5,13 +5,12 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from rtl.net.link import LinkSignature
-from rtl.net.router import PORTS, Router
+from rtl.net.directions import MESH_PORTS, PORTS
+from rtl.net.router import Router
 from rtl.measure.traffic import TrafficGen, TrafficSink, control_layout
 
-__all__ = ["TrafficNode", "MESH_PORTS", "stat_words"]
+__all__ = ["TrafficNode", "stat_words"]
 
-#: the four mesh directions of a node (the local port stays inside the node)
-MESH_PORTS = PORTS[1:]
 
 
 def stat_words(prefix, view):

@@ -4,7 +4,20 @@ from amaranth import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["LinkSignature", "LinkPipe", "vc_bits"]
+__all__ = ["LinkSignature", "LinkPipe", "vc_bits", "MAX_VCS", "check_vcs"]
+
+#: virtual channels per link: 1..MAX_VCS
+MAX_VCS = 4
+
+
+def check_vcs(vcs, name="vcs"):
+    """The one validator of a VC count: TypeError unless an integer, ValueError unless in
+    1..MAX_VCS; returns ``vcs``."""
+    if not isinstance(vcs, int) or isinstance(vcs, bool):
+        raise TypeError(f"{name} must be an integer in 1..{MAX_VCS}, not {vcs!r}")
+    if not 1 <= vcs <= MAX_VCS:
+        raise ValueError(f"{name} must be an integer in 1..{MAX_VCS}, not {vcs!r}")
+    return vcs
 
 
 def vc_bits(vcs):
@@ -30,11 +43,14 @@ class LinkSignature(wiring.Signature):
         One bit per VC, pulsed for one cycle when the receiver frees a slot of that VC.
     """
 
+    #: what each member carries (the manifests' port roles read it)
+    MEMBER_ROLES = {"valid": "flit valid", "last": "tail flit", "vc": "virtual channel",
+                    "data": "flit payload", "credit": "credit return (one bit per VC)"}
+
     def __init__(self, *, flit_bits, vcs):
         if not isinstance(flit_bits, int) or flit_bits < 1:
             raise ValueError(f"flit_bits must be a positive integer, not {flit_bits!r}")
-        if not isinstance(vcs, int) or not 1 <= vcs <= 4:
-            raise ValueError(f"vcs must be an integer in 1..4, not {vcs!r}")
+        check_vcs(vcs)
         self._flit_bits = flit_bits
         self._vcs = vcs
         super().__init__({

@@ -78,21 +78,16 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from rtl.net.arbiter import RoundRobinArbiter
-from rtl.net.link import LinkSignature, vc_bits
+from rtl.net.directions import EAST, LOCAL, NORTH, OPPOSITE, PORTS, SOUTH, TRAVEL, WEST
+from rtl.net.link import LinkSignature, check_vcs, vc_bits
 from rtl.net.packet import PacketFormat
 
-__all__ = ["PORTS", "Router", "turn_allowed"]
+__all__ = ["Router", "turn_allowed"]
 
-
-#: Port names, in index order (also the bit order of one-hot routes).
-PORTS = ("local", "north", "east", "south", "west")
-LOCAL, NORTH, EAST, SOUTH, WEST = range(len(PORTS))
 
 _ORDER = {"xy": ("x", "y"), "yx": ("y", "x")}
 #: output port for a move along (dimension, sign); east = x+1, south = y+1
 _OUT = {("x", +1): EAST, ("x", -1): WEST, ("y", +1): SOUTH, ("y", -1): NORTH}
-#: direction of travel of a flit arriving on each input
-_TRAVEL = {"west": ("x", +1), "east": ("x", -1), "north": ("y", +1), "south": ("y", -1)}
 
 
 def turn_allowed(routing, src, dst):
@@ -102,14 +97,11 @@ def turn_allowed(routing, src, dst):
     dimension of the order; it never turns back (no U-turn)."""
     if src == "local" or dst == "local":
         return True
-    (d_in, s_in), (d_out, s_out) = _TRAVEL[src], _TRAVEL[_OPPOSITE[dst]]
+    (d_in, s_in), (d_out, s_out) = TRAVEL[src], TRAVEL[OPPOSITE[dst]]
     if d_in == d_out:
         return s_in == s_out
     order = _ORDER[routing]
     return order.index(d_out) > order.index(d_in)
-
-
-_OPPOSITE = {"north": "south", "south": "north", "east": "west", "west": "east"}
 
 
 def _any_of(m, name, terms, width):
@@ -169,11 +161,14 @@ class Router(wiring.Component):
         out of range.
     """
 
+    #: what each non-link port is for (links describe themselves: LinkSignature.MEMBER_ROLES)
+    PORT_ROLES = {"x": "global x coordinate (tie off)", "y": "global y coordinate (tie off)",
+                  "overflow": "any buffer overflow (credit-protocol violation)"}
+
     def __init__(self, *, fmt, vcs, buffer_depth, routing="xy", downstream_depth=None):
         if not isinstance(fmt, PacketFormat):
             raise TypeError(f"fmt must be a PacketFormat, not {fmt!r}")
-        if not isinstance(vcs, int) or isinstance(vcs, bool) or not 1 <= vcs <= 4:
-            raise ValueError(f"vcs must be in 1..4, not {vcs!r}")
+        check_vcs(vcs)
         if not isinstance(buffer_depth, int) or isinstance(buffer_depth, bool) \
                 or buffer_depth < 1:
             raise ValueError(f"buffer_depth must be a positive integer, not {buffer_depth!r}")

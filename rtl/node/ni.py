@@ -83,7 +83,7 @@ from amaranth.lib.wiring import In, Out
 
 from rtl.net.arbiter import RoundRobinArbiter
 from rtl.node.fp import Fp32Adder
-from rtl.net.link import LinkSignature
+from rtl.net.link import LinkSignature, check_vcs
 from rtl.node.mac import MacMode
 from rtl.net.packet import MsgClass, Opcode, PacketFormat
 from rtl.node.sram import ReadPortSignature, WritePortSignature
@@ -390,8 +390,7 @@ class NetworkInterface(wiring.Component):
     def __init__(self, *, layouts, vcs, credits, max_packet_flits, mesh_x, mesh_y):
         if not isinstance(layouts, NodeLayouts):
             raise TypeError(f"layouts must be a NodeLayouts, not {layouts!r}")
-        if not isinstance(vcs, int) or not 1 <= vcs <= 4:
-            raise ValueError(f"vcs must be an integer in 1..4, not {vcs!r}")
+        check_vcs(vcs)
         if not isinstance(credits, int) or credits < 1:
             raise ValueError(f"credits must be a positive integer, not {credits!r}")
         if not isinstance(max_packet_flits, int) or not 2 <= max_packet_flits <= 255:

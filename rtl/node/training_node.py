@@ -7,13 +7,12 @@ from amaranth.lib.wiring import In, Out
 from rtl.node.engine import MatrixEngine
 from rtl.net.link import LinkSignature
 from rtl.node.ni import NetworkInterface, NodeLayouts
-from rtl.net.router import PORTS, Router
+from rtl.net.directions import MESH_PORTS, PORTS
+from rtl.net.router import Router
 from rtl.node.sram import Scratchpad
 
-__all__ = ["TrainingNode", "NodeRow", "MESH_PORTS"]
+__all__ = ["TrainingNode", "NodeRow", "NODE_PORT_ROLES"]
 
-#: the four mesh directions of a node (the local port stays inside the node)
-MESH_PORTS = PORTS[1:]
 
 
 class TrainingNode(wiring.Component):
@@ -112,6 +111,12 @@ class TrainingNode(wiring.Component):
         return m
 
 
+#: what the reduced outputs of training nodes are for (a row, a mesh, a tile of them)
+NODE_PORT_ROLES = {"errors": "malformed requests dropped (sum over nodes)",
+                   "busy": "any engine or DMA busy",
+                   "overflow": Router.PORT_ROLES["overflow"]}
+
+
 class NodeRow(wiring.Component):
     """``nodes`` compute nodes in a row, the west port of the first one exposed.
 
@@ -146,6 +151,8 @@ class NodeRow(wiring.Component):
     overflow : Out(1)
         Any buffer overflow (credit-protocol violation).
     """
+
+    PORT_ROLES = NODE_PORT_ROLES
 
     def __init__(self, *, lib, name, build, fmt, vcs, nodes, x0=1, y=0):
         if not isinstance(nodes, int) or nodes < 1:

@@ -18,25 +18,19 @@ from amaranth.sim import Simulator
 
 from gen.derive import credit_round_trip
 from rtl.net.packet import MsgClass, Opcode, PacketFormat
-from rtl.net.router import PORTS, Router
+from rtl.net.directions import OPPOSITE, PORTS, STEP
+from rtl.net.router import Router
+from verif.noc import route_port
 
 FMT = PacketFormat(flit_bits=64, coord_bits=3)
 HERE = (2, 2)
 MESH = 5
-#: a destination one step away in each direction (local: the router itself)
-STEP = {"local": (0, 0), "north": (0, -1), "east": (1, 0), "south": (0, 1), "west": (-1, 0)}
 
 
 def expected_port(dst, here=HERE, routing="xy"):
-    """Dimension-order routing, the golden model of the router's route unit."""
-    dx, dy = dst[0] - here[0], dst[1] - here[1]
-    x_hop = ("east" if dx > 0 else "west") if dx else None
-    y_hop = ("south" if dy > 0 else "north") if dy else None
-    first, second = (x_hop, y_hop) if routing == "xy" else (y_hop, x_hop)
-    return first or second or "local"
-
-
-OPPOSITE = {"north": "south", "south": "north", "east": "west", "west": "east"}
+    """Dimension-order routing: the golden model of the router's route unit (one copy,
+    in verif.noc)."""
+    return route_port(*here, dst, routing)
 
 
 def arrives_legally(src, dst, routing="xy"):
@@ -395,9 +389,8 @@ def _raises(exc, message, **kwargs):
 
 
 @pytest.mark.parametrize("kwargs,message", [
-    ({"vcs": 5}, "vcs must be in 1..4, not 5"),
-    ({"vcs": 0}, "vcs must be in 1..4, not 0"),
-    ({"vcs": "2"}, "vcs must be in 1..4, not '2'"),
+    ({"vcs": 5}, "vcs must be an integer in 1..4, not 5"),
+    ({"vcs": 0}, "vcs must be an integer in 1..4, not 0"),
     ({"buffer_depth": 0}, "buffer_depth must be a positive integer, not 0"),
     ({"buffer_depth": 2.5}, "buffer_depth must be a positive integer, not 2.5"),
     ({"routing": "zz"}, "routing must be 'xy' or 'yx', not 'zz'"),
@@ -409,6 +402,10 @@ def test_parameter_errors(kwargs, message):
 
 def test_fmt_must_be_packet_format():
     _raises(TypeError, "fmt must be a PacketFormat, not 64", fmt=64)
+
+
+def test_vcs_must_be_an_integer():
+    _raises(TypeError, "vcs must be an integer in 1..4, not '2'", vcs="2")
 
 
 def test_ports_and_verilog():
