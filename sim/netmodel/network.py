@@ -1,0 +1,330 @@
+"""The traffic network of a config as flat arrays: geometry once, state per reset.
+
+:class:`NetworkModel` holds what the RTL builds from a config (``gen.build.noc_design``
+with ``kind="traffic"``): the global mesh of the tile, its link pipeline stages,
+the DieLinks between dies and their buffers, every router, generator and sink,
+and advances it with :func:`sim.netmodel.kernel.run`. Mesh size, VCs, depths,
+ratio and latency are run-time values: nothing is compiled per configuration.
+
+Node ``n`` is global ``(n % mesh_x, n // mesh_x)``; :meth:`NetworkModel.rtl_order`
+maps to the RTL's node order (die by die). Channel ``5 n + p`` is output port
+``p`` of router ``n`` (ports as in ``rtl.router.PORTS``), ``5 N + n`` the generator
+of node ``n``, ``6 N + k`` the output of DieLink ``k`` (the RTL's ``dielink<k>``).
+"""
+
+import numpy as np
+
+from rtl.dielink import rx_depth_for
+from rtl.packet import LENGTH_BITS
+from rtl.router import PORTS, turn_allowed
+from rtl.traffic import DETERMINISTIC_PATTERNS, Pattern, destination
+from . import kernel
+from .kernel import CTRL, GEN_STATS, NEVER, PARAM, SINK_STATS
+
+__all__ = ["NetworkModel", "ctrl_vector", "stat_names", "MAX_COORD"]
+
+#: coordinates are 12-bit fields of the model's flit words
+MAX_COORD = 1 << 12
+
+#: (dx, dy, opposite port) of the four mesh directions; east = x+1, south = y+1
+_STEP = {"north": (0, -1, "south"), "east": (1, 0, "west"), "south": (0, 1, "north"),
+         "west": (-1, 0, "east")}
+
+
+def ctrl_vector(coord_bits=None, **fields):
+    """The ctrl fields (``rtl.traffic.control_value`` names and defaults) as a kernel vector."""
+    base = {"enable": 0, "mark": 0, "rate": 0, "pattern": Pattern.UNIFORM, "packet_len": 1,
+            "seed": 1, "hotspot_x": 0, "hotspot_y": 0, "hotspot_frac": 64}
+    unknown = set(fields) - set(base)
+    if unknown:
+        raise ValueError(f"unknown ctrl field(s) {', '.join(sorted(unknown))} "
+                         f"(allowed: {', '.join(base)})")
+    values = {**base, **fields}
+    out = np.zeros(len(CTRL), dtype=np.int64)
+    for name, i in CTRL.items():
+        v = values[name]
+        out[i] = v.value if isinstance(v, Pattern) else int(v)
+    return out
+
+
+def stat_names(histogram_bins):
+    """The statistics words of a traffic node, in the RTL's order (``TrafficNode.stat_names``)."""
+    sink = [f"sink.{s}" for s in SINK_STATS if s != "latency_sum"]
+    return ([f"gen.{s}" for s in GEN_STATS] + sink
+            + [f"sink.hist[{i}]" for i in range(histogram_bins)]
+            + ["sink.latency_sum.w0", "sink.latency_sum.w1"]
+            + [f"link.{p}" for p in PORTS] + ["router.overflow"])
+
+
+def _pow2_at_least(n):
+    return 1 << max(1, (int(n) - 1).bit_length())
+
+
+class NetworkModel:
+    """The traffic network of ``cfg``: geometry, parameters and state arrays.
+
+    Parameters
+    ----------
+    cfg : gen.config.Config
+        A validated config (the same YAML and overrides as the RTL).
+    derived : dict
+        ``gen.derive.derive(cfg)``, computed once by the caller.
+    trace_capacity : int
+        Flits the link trace can hold (0: no trace).
+
+    Raises
+    ------
+    ValueError
+        If the mesh is too large for the model's 12-bit coordinate fields.
+    """
+
+    def __init__(self, cfg, derived, *, trace_capacity=0):
+        d = derived
+        self.cfg = cfg
+        self.nx, self.ny = d["die"]["nodes_x"], d["die"]["nodes_y"]
+        self.dies_x, self.dies_y = cfg.tile.dies_x, cfg.tile.dies_y
+        self.mesh_x, self.mesh_y = d["tile"]["mesh_x"], d["tile"]["mesh_y"]
+        if max(self.mesh_x, self.mesh_y) > MAX_COORD:
+            raise ValueError(f"a {self.mesh_x}x{self.mesh_y} mesh is larger than the model's "
+                             f"{MAX_COORD}-node coordinate range")
+        self.vcs, self.depth = cfg.router.vcs, cfg.router.buffer_depth
+        self.routing = cfg.router.routing
+        self.stages = d["link"]["pipeline_stages"]
+        tiled = self.dies_x * self.dies_y > 1
+        self.ratio = d["dielink"]["ratio"] if tiled else 1
+        self.latency = d["dielink"]["latency"] if tiled else 0
+        self.dielink = {"ratio": self.ratio, "latency": self.latency} if tiled else None
+        self.die_shape = (self.nx, self.ny) if tiled else None
+        self.rx_depth = rx_depth_for(self.ratio, self.latency)
+        self.histogram_bins = cfg.traffic.histogram_bins
+        self.bin_cycles = cfg.traffic.histogram_bin_cycles
+        self.timestamp_bits = cfg.traffic.timestamp_bits
+        self.queue_depth = cfg.traffic.source_queue
+        self.max_packet_flits = cfg.router.max_packet_flits
+        self.coord_bits = d["tile"]["coord_bits"]
+        self.stat_names = stat_names(self.histogram_bins)
+        self._build_geometry()
+        self.trace_capacity = trace_capacity
+        self.reset(ctrl_vector())
+
+    # -- geometry --------------------------------------------------------------------
+
+    def node(self, x, y):
+        return y * self.mesh_x + x
+
+    def coords(self):
+        """Global (x, y) of node ``n`` for every ``n``."""
+        return [(n % self.mesh_x, n // self.mesh_x) for n in range(self.n_nodes)]
+
+    def rtl_order(self):
+        """Node ids in the RTL's order: die by die (row-major), row-major inside a die."""
+        out = []
+        for j in range(self.dies_y):
+            for i in range(self.dies_x):
+                for ly in range(self.ny):
+                    for lx in range(self.nx):
+                        out.append(self.node(i * self.nx + lx, j * self.ny + ly))
+        return out
+
+    def _die_of(self, x, y):
+        return x // self.nx, y // self.ny
+
+    def _dielinks(self):
+        """``(src node, out port, dst node, in port)`` per DieLink, in the RTL's order."""
+        links = []
+        for j in range(self.dies_y):
+            for i in range(self.dies_x):
+                for direction in ("east", "south"):
+                    dx, dy, opposite = _STEP[direction]
+                    if not (i + dx < self.dies_x and j + dy < self.dies_y):
+                        continue
+                    along = self.ny if direction == "east" else self.nx
+                    for k in range(along):
+                        if direction == "east":
+                            a = (i * self.nx + self.nx - 1, j * self.ny + k)
+                            b = ((i + 1) * self.nx, j * self.ny + k)
+                        else:
+                            a = (i * self.nx + k, j * self.ny + self.ny - 1)
+                            b = (i * self.nx + k, (j + 1) * self.ny)
+                        links.append((self.node(*a), direction, self.node(*b), opposite))
+                        links.append((self.node(*b), opposite, self.node(*a), direction))
+        return links
+
+    def _build_geometry(self):
+        N = self.n_nodes = self.mesh_x * self.mesh_y
+        port = {p: i for i, p in enumerate(PORTS)}
+        self.dielinks = self._dielinks()
+        ND = len(self.dielinks)
+        C = 6 * N + ND
+        in_chan = np.full(5 * N, -1, dtype=np.int64)
+        stg = np.zeros(C, dtype=np.int64)
+        for n in range(N):
+            in_chan[5 * n] = 5 * N + n                       # generator -> local input
+        crossing = {(a, da) for a, da, _, _ in self.dielinks}
+        for n, (x, y) in enumerate(self.coords()):
+            for direction, (dx, dy, opposite) in _STEP.items():
+                px, py = x + dx, y + dy
+                if not (0 <= px < self.mesh_x and 0 <= py < self.mesh_y):
+                    continue                                  # tile edge: tied off
+                if (n, direction) in crossing:
+                    continue                                  # through a DieLink below
+                m = self.node(px, py)
+                in_chan[5 * m + port[opposite]] = 5 * n + port[direction]
+                stg[5 * n + port[direction]] = self.stages
+        dl_in = np.zeros(max(ND, 1), dtype=np.int64)
+        dl_out = np.zeros(max(ND, 1), dtype=np.int64)
+        for k, (a, da, b, db) in enumerate(self.dielinks):
+            dl_in[k] = 5 * a + port[da]
+            dl_out[k] = 6 * N + k
+            in_chan[5 * b + port[db]] = 6 * N + k
+        turn = np.array([turn_allowed(self.routing, s, o) for s in PORTS for o in PORTS],
+                        dtype=np.int64)
+        det_x = np.zeros(8 * N, dtype=np.int64)
+        det_y = np.zeros(8 * N, dtype=np.int64)
+        for n, (x, y) in enumerate(self.coords()):
+            for pat in Pattern:
+                if pat in DETERMINISTIC_PATTERNS:
+                    dx, dy = destination(pat, x, y, self.mesh_x, self.mesh_y)
+                else:
+                    dx, dy = x, y
+                det_x[pat.value * N + n], det_y[pat.value * N + n] = dx, dy
+        self.channels = C
+        self.slots = S = _pow2_at_least(self.stages + 2)
+        land = _pow2_at_least(self.ratio + self.latency + 2)
+        cb = _pow2_at_least(self.latency + 3)
+        P = np.zeros(len(PARAM), dtype=np.int64)
+        values = {"nodes": N, "vcs": self.vcs, "depth": self.depth, "slot_mask": S - 1,
+                  "slots": S, "yx": int(self.routing == "yx"), "mesh_x": self.mesh_x,
+                  "mesh_y": self.mesh_y, "queue": self.queue_depth,
+                  "max_len": self.max_packet_flits, "bins": self.histogram_bins,
+                  "bin_cycles": self.bin_cycles, "ts_mask": (1 << self.timestamp_bits) - 1,
+                  "ratio": self.ratio, "latency": self.latency, "rx_depth": self.rx_depth,
+                  "tx_depth": self.depth, "dielinks": ND, "land_mask": land - 1,
+                  "land_slots": land, "cb_mask": cb - 1, "cb_slots": cb, "trace_cap": 0}
+        for k, v in values.items():
+            P[PARAM[k]] = v
+        self.P = P
+        xs = np.array([c[0] for c in self.coords()], dtype=np.int64)
+        ys = np.array([c[1] for c in self.coords()], dtype=np.int64)
+        self.geometry = (turn, xs, ys, in_chan, stg, det_x, det_y, dl_in, dl_out)
+        self.n_dielinks = ND
+
+    # -- state -----------------------------------------------------------------------
+
+    def reset(self, idle_ctrl):
+        """The state after reset. ``idle_ctrl`` is the ctrl word written before the reset:
+        the mesh's input register has no reset and holds it; the generators' is cleared."""
+        N, V, D, C, S = self.n_nodes, self.vcs, self.depth, self.channels, self.slots
+        ND = max(self.n_dielinks, 1)
+        i64 = np.int64
+
+        def z(n, fill=0, dtype=i64):
+            return np.full(n, fill, dtype=dtype)
+
+        P = self.P
+        land, cb = int(P[PARAM["land_slots"]]), int(P[PARAM["cb_slots"]])
+        Q, B = self.queue_depth, self.histogram_bins
+        self.t = 0
+        self.top = np.array(idle_ctrl, dtype=i64)
+        self.q1 = np.array(idle_ctrl, dtype=i64)
+        self.q2 = z(len(CTRL))
+        cap = max(self.trace_capacity, 1)
+        self.trace = (self.trace_capacity > 0, z(2), z(cap), z(cap), z(cap), z(cap))
+        self.channels_state = (z(C * S, NEVER), z(C * S), z(C * S), z(C * S, NEVER), z(C * S))
+        self.router_state = (
+            z(N * 5 * V * D), z(N * 5 * V * D), z(N * 5 * V * D),      # f_w0, f_w1, f_route
+            z(N * 5 * V), z(N * 5 * V), z(N * 5 * V), z(N * 5 * V),     # head, count, in_pkt, route
+            z(N * 5), z(N * 5),                                        # in_rr, out_rr
+            z(N * 5 * V, D), z(N * 5 * V),                             # credits, locked
+            z(N), z(N * 5), z(N))                                      # occ, link flits, overflow
+        self.gen_state = (
+            z(N, 0x9E3779B97F4A7C15, np.uint64), z(N),                 # xorshift state, seq
+            z(N * Q), z(N * Q), z(N), z(N),                            # queue a/ts, head, count
+            z(N), z(N), z(N), z(N), z(N),                              # busy, vc, seq, len, idx
+            z(N * V, D), z(N * len(GEN_STATS)))                        # credits, stats
+        self.sink_state = (
+            z(N * V), z(N * V), z(N * V), z(N * V), z(N * V), z(N * V), z(N * V), z(N * V),
+            z(N * len(SINK_STATS)), z(N * B),
+            np.zeros(N * N, dtype=np.uint16), np.zeros(N * N, dtype=np.int8))
+        R, T = self.rx_depth, self.depth
+        self.dielink_state = (
+            z(ND * V * T), z(ND * V * T), z(ND * V), z(ND * V),        # TX buffers
+            z(ND * V, self.rx_depth), z(ND), z(ND),                    # remote credits, busy, rr
+            z(ND * land, NEVER), z(ND * land), z(ND * land),           # flight
+            z(ND * V * R), z(ND * V * R), z(ND * V), z(ND * V),        # RX buffers
+            z(ND * V, self.depth), z(ND),                              # down credits, rr
+            z(ND * cb, NEVER), z(ND * cb), z(ND))                      # credit flight, overflow
+        self.scratch = z(64)
+
+    def run(self, steps, ctrl=None):
+        """Advance ``steps`` cycles with ``ctrl`` (a :func:`ctrl_vector`) at the top input."""
+        if ctrl is not None:
+            self.top[:] = ctrl
+        if steps <= 0:
+            return self.t
+        self.t = kernel.run(steps, self.t, self.P, self.top, self.q1, self.q2, *self.geometry,
+                            *self.channels_state, *self.router_state, *self.gen_state,
+                            *self.sink_state, *self.dielink_state, *self.trace, self.scratch)
+        return self.t
+
+    def quiescent(self):
+        fwd_time = self.channels_state[0]
+        r, g = self.router_state, self.gen_state
+        dl = self.dielink_state
+        return bool(kernel.quiescent(self.t, self.P, self.q1, self.q2, self.top,
+                                     self.geometry[4], fwd_time, r[11], g[5], g[6],
+                                     dl[3], dl[13], dl[7]))
+
+    # -- observation ------------------------------------------------------------------
+
+    def node_stats(self):
+        """``{stat name: int64 array over nodes (global id)}``, RTL widths applied."""
+        N, B = self.n_nodes, self.histogram_bins
+        g = self.gen_state[-1].reshape(N, len(GEN_STATS))
+        s = self.sink_state[8].reshape(N, len(SINK_STATS))
+        hist = self.sink_state[9].reshape(N, B)
+        flits = self.router_state[12].reshape(N, 5)
+        m32 = 0xFFFFFFFF
+        out = {f"gen.{name}": g[:, i] & m32 for i, name in enumerate(GEN_STATS)}
+        for i, name in enumerate(SINK_STATS):
+            if name == "latency_sum":
+                total = s[:, i] & ((1 << 48) - 1)
+                out["sink.latency_sum.w0"] = total & m32
+                out["sink.latency_sum.w1"] = total >> 32
+            else:
+                out[f"sink.{name}"] = s[:, i] & m32
+        for b in range(B):
+            out[f"sink.hist[{b}]"] = hist[:, b] & m32
+        for i, p in enumerate(PORTS):
+            out[f"link.{p}"] = flits[:, i] & m32
+        out["router.overflow"] = self.router_state[13].copy()
+        return out
+
+    def marked_totals(self):
+        """``(marked_generated, marked_received)`` as the top-level ports show them (32 bits)."""
+        g = self.gen_state[-1].reshape(self.n_nodes, len(GEN_STATS))
+        s = self.sink_state[8].reshape(self.n_nodes, len(SINK_STATS))
+        return int(g[:, 1].sum()) & 0xFFFFFFFF, int(s[:, 2].sum()) & 0xFFFFFFFF
+
+    def error_port(self):
+        """The top-level ``error`` output: a sink error counter non-zero or any overflow."""
+        s = self.sink_state[8].reshape(self.n_nodes, len(SINK_STATS))
+        errors = s[:, 5:8].any() or self.router_state[13].any()
+        return int(bool(errors) or bool(self.dielink_state[-1][:self.n_dielinks].any()))
+
+    def trace_records(self):
+        """``(cycle, channel, w0, w1)`` arrays of every flit the trace holds; raises if it
+        overflowed."""
+        on, n, tt, tc, t0, t1 = self.trace
+        if n[1]:
+            raise RuntimeError(f"the link trace overflowed its {self.trace_capacity} records")
+        k = int(n[0])
+        return tt[:k], tc[:k], t0[:k], t1[:k]
+
+    def state_bytes(self):
+        arrays = [self.P, *self.geometry, *self.channels_state, *self.router_state,
+                  *self.gen_state, *self.sink_state, *self.dielink_state, *self.trace[1:]]
+        return sum(a.nbytes for a in arrays)
+
+
+assert LENGTH_BITS == 8          # the model's flit words keep length and index in 8 bits
