@@ -226,7 +226,10 @@ def plot_sweep(result, path):
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     off = [p["offered"] for p in pts]
     ax.plot(off, [p["latency_avg"] for p in pts], "o-", label="average latency")
-    ax.plot(off, [p["latency_p99"] for p in pts], "s--", alpha=0.6, label="p99 latency")
+    # a p99 past the histogram's range is not known: no point is drawn for it
+    known = [p for p in pts if p["latency_p99"] is not None]
+    ax.plot([p["offered"] for p in known], [p["latency_p99"] for p in known], "s--", alpha=0.6,
+            label="p99 latency (from the histogram; points past its range omitted)")
     ax.axvline(result["channel_load_bound"], color="k", ls=":",
                label=f"channel-load bound {result['channel_load_bound']:.3f}")
     ax.axvline(result["saturation_throughput"], color="r", ls="-.", alpha=0.6,

@@ -36,13 +36,17 @@ Flits are two 64-bit words (the RTL's payload is a function of them, see
 import numpy as np
 from numba import njit, uint64
 
-__all__ = ["run", "quiescent", "PARAM", "CTRL", "GEN_STATS", "SINK_STATS", "NEVER"]
+__all__ = ["run", "quiescent", "PARAM", "CTRL", "MUTANTS", "GEN_STATS", "SINK_STATS", "NEVER"]
 
 #: indices of the integer parameter vector
 PARAM = {name: i for i, name in enumerate((
     "nodes", "vcs", "depth", "slot_mask", "slots", "yx", "mesh_x", "mesh_y", "queue",
     "max_len", "bins", "bin_cycles", "ts_mask", "ratio", "latency", "rx_depth", "tx_depth",
-    "dielinks", "land_mask", "land_slots", "cb_mask", "cb_slots", "trace_cap"))}
+    "dielinks", "land_mask", "land_slots", "cb_mask", "cb_slots", "trace_cap", "mutant"))}
+#: deliberately wrong variants of the model (``PARAM["mutant"]``), for the tests that show
+#: the RTL comparison catches a model error
+MUTANTS = {"none": 0, "vc_pointer_on_request": 1, "dielink_credit_early": 2,
+           "output_pointer_stuck": 3}
 #: fields of a ctrl vector (rtl.traffic.control_layout)
 CTRL = {name: i for i, name in enumerate((
     "enable", "mark", "rate", "pattern", "packet_len", "seed", "hotspot_x", "hotspot_y",
@@ -115,10 +119,10 @@ def _credit(c, t, v, S, SM, bwd_time, bwd_vc):
 
 @njit(cache=True)
 def run(steps, t0, P, top, q1, q2, turn, node_x, node_y, in_chan, stg, det_x, det_y,
-        dl_in, dl_out,
+        dl_in, dl_out, rcv_router, snd_router, first_bit,
         fwd_time, fwd_w0, fwd_w1, bwd_time, bwd_vc,
         f_w0, f_w1, f_route, f_head, f_count, in_pkt, pkt_route, in_rr, out_rr, cred, locked,
-        occ, flits_out, r_overflow,
+        occ, in_occ, pend, flits_out, r_overflow,
         g_xs, g_seq, q_a, q_ts, q_head, q_count, g_busy, g_vc, g_cseq, g_len, g_idx, g_cred,
         g_stats,
         s_busy, s_src, s_seq, s_ts, s_mk, s_len, s_idx, s_err, s_stats, s_hist, s_last, s_seen,
@@ -153,6 +157,7 @@ def run(steps, t0, P, top, q1, q2, turn, node_x, node_y, in_chan, stg, det_x, de
     LS = P[19]
     CM = P[20]
     CS = P[21]
+    mutant = P[23]
     gen_base = 5 * N
     s_arr = scratch
     t = t0
@@ -250,7 +255,9 @@ def run(steps, t0, P, top, q1, q2, turn, node_x, node_y, in_chan, stg, det_x, de
                     hmk = mk
                     hseq = g_seq[n]
                     hts = t & tsm
-                sv = (hdx + hdy) % V
+                sv = hdx + hdy
+                while sv >= V:
+                    sv -= V
                 if g_cred[n * V + sv] != 0:
                     send = True
                     head_flit = True
@@ -259,7 +266,8 @@ def run(steps, t0, P, top, q1, q2, turn, node_x, node_y, in_chan, stg, det_x, de
                         | (last << 57) | (np.int64(sv) << 58)
                     gw1 = x | (y << 12) | (hts << 24)
                     if qc > 0:
-                        q_head[n] = (q_head[n] + 1) % Q
+                        hd = q_head[n] + 1
+                        q_head[n] = hd if hd < Q else 0
                         q_count[n] = qc - 1
                     else:
                         bypassed = True
@@ -273,7 +281,8 @@ def run(steps, t0, P, top, q1, q2, turn, node_x, node_y, in_chan, stg, det_x, de
                     accepted = True
                 elif qc < Q:
                     # the queue takes the descriptor (behind a possible pop this cycle)
-                    qi = n * Q + (q_head[n] + q_count[n]) % Q
+                    pos = q_head[n] + q_count[n]
+                    qi = n * Q + (pos - Q if pos >= Q else pos)
                     q_a[qi] = dst_x | (dst_y << 12) | (mk << 24) | (g_seq[n] << 25)
                     q_ts[qi] = t & tsm
                     q_count[n] += 1
@@ -295,130 +304,153 @@ def run(steps, t0, P, top, q1, q2, turn, node_x, node_y, in_chan, stg, det_x, de
                     g_stats[n * 5 + 2] += 1
                 _send(gc, t, gw0, gw1, S, SM, fwd_time, fwd_w0, fwd_w1, trace, tr_n, tr_t,
                       tr_c, tr_w0, tr_w1)
+                pend[n] += 1
 
             # ---------------- router ----------------
-            rb = n * 5
-            any_in = False
-            for p in range(5):
-                c = in_chan[rb + p]
-                s_arr[p] = 0
-                if c >= 0:
+            # skipped when nothing is buffered and no flit or credit is on its way to it
+            if occ[n] != 0 or pend[n] != 0:
+                rb = n * 5
+                any_in = False
+                for p in range(5):
+                    c = in_chan[rb + p]
+                    s_arr[p] = 0
+                    if c >= 0:
+                        tt = t - stg[c]
+                        slot = c * S + (tt & SM)
+                        if fwd_time[slot] == tt:
+                            s_arr[p] = 1
+                            s_arr[5 + p] = fwd_w0[slot]
+                            s_arr[10 + p] = fwd_w1[slot]
+                            any_in = True
+                            pend[n] -= 1
+                    # credit pulse from downstream on output p
+                    c = rb + p
                     tt = t - stg[c]
                     slot = c * S + (tt & SM)
-                    if fwd_time[slot] == tt:
-                        s_arr[p] = 1
-                        s_arr[5 + p] = fwd_w0[slot]
-                        s_arr[10 + p] = fwd_w1[slot]
-                        any_in = True
-                # credit pulse from downstream on output p
-                c = rb + p
-                tt = t - stg[c]
-                slot = c * S + (tt & SM)
-                s_arr[15 + p] = bwd_vc[slot] if bwd_time[slot] == tt else -1
-            if occ[n] != 0 or any_in:
-                # first stage: each input offers one eligible VC
-                for p in range(5):
-                    s_arr[20 + p] = -1                      # offered VC
-                    arr = s_arr[p]
-                    aw0 = s_arr[5 + p]
-                    avc = _vc(aw0) if arr else -1
-                    if arr:
-                        # the route of the arriving flit as a head (kept next to it), and
-                        # the route it takes if it bypasses: its packet's inside a packet
-                        s_arr[50 + p] = _route(p, aw0, x, y, yx, turn)
-                        ai = (rb + p) * V + avc
-                        s_arr[40 + p] = pkt_route[ai] if in_pkt[ai] else s_arr[50 + p]
-                    ptr = in_rr[rb + p]
-                    for k in range(V):
-                        v = ptr + k
-                        if v >= V:
-                            v -= V
-                        idx = (rb + p) * V + v
-                        cnt = f_count[idx]
-                        if cnt > 0:
-                            h = idx * D + f_head[idx]
-                            r = pkt_route[idx] if in_pkt[idx] else f_route[h]
-                            last = _last(f_w0[h])
-                            byp = 0
-                        elif avc == v:
-                            r = s_arr[40 + p]
-                            last = _last(aw0)
-                            byp = 1
-                        else:
-                            continue
-                        oi = (rb + r) * V + v
-                        if cred[oi] != 0 and (in_pkt[idx] or locked[oi] == 0):
-                            s_arr[20 + p] = v
-                            s_arr[25 + p] = r
-                            s_arr[30 + p] = last
-                            s_arr[35 + p] = byp
-                            break
-                # second stage: each output grants one requesting input
-                for p in range(5):
-                    s_arr[45 + p] = 0                       # won
-                for o in range(5):
-                    ptr = out_rr[rb + o]
-                    win = -1
-                    for k in range(5):
-                        p = ptr + k
-                        if p >= 5:
-                            p -= 5
-                        if s_arr[20 + p] >= 0 and s_arr[25 + p] == o:
-                            win = p
-                            break
-                    if win < 0:
-                        continue
-                    out_rr[rb + o] = win + 1 if win < 4 else 0
-                    s_arr[45 + win] = 1
-                    v = s_arr[20 + win]
-                    if s_arr[35 + win]:
-                        w0 = s_arr[5 + win]
-                        w1 = s_arr[10 + win]
+                    if bwd_time[slot] == tt:
+                        s_arr[15 + p] = bwd_vc[slot]
+                        pend[n] -= 1
                     else:
-                        h = ((rb + win) * V + v) * D + f_head[(rb + win) * V + v]
-                        w0 = f_w0[h]
-                        w1 = f_w1[h]
-                    oi = (rb + o) * V + v
-                    cred[oi] -= 1
-                    locked[oi] = 1 - s_arr[30 + win]
-                    if count_links:
-                        flits_out[rb + o] += 1
-                    _send(rb + o, t, w0, w1, S, SM, fwd_time, fwd_w0, fwd_w1, trace, tr_n,
-                          tr_t, tr_c, tr_w0, tr_w1)
-                # input side: arrivals are written unless they bypassed, winners pop
-                for p in range(5):
-                    won = s_arr[45 + p]
-                    if s_arr[p] and not (won and s_arr[35 + p]):
+                        s_arr[15 + p] = -1
+                if occ[n] != 0 or any_in:
+                    # first stage: each input offers one eligible VC; req[o]: inputs asking o
+                    for o in range(5):
+                        s_arr[55 + o] = 0
+                    for p in range(5):
+                        s_arr[20 + p] = -1                      # offered VC
+                        arr = s_arr[p]
+                        if in_occ[rb + p] == 0 and not arr:
+                            continue
                         aw0 = s_arr[5 + p]
-                        idx = (rb + p) * V + _vc(aw0)
-                        cnt = f_count[idx]
-                        if cnt == D:
-                            r_overflow[n] = 1
+                        avc = _vc(aw0) if arr else -1
+                        if arr:
+                            # the route of the arriving flit as a head (kept next to it),
+                            # and the one it takes if it bypasses: its packet's inside one
+                            s_arr[50 + p] = _route(p, aw0, x, y, yx, turn)
+                            ai = (rb + p) * V + avc
+                            s_arr[40 + p] = pkt_route[ai] if in_pkt[ai] else s_arr[50 + p]
+                        ptr = in_rr[rb + p]
+                        for k in range(V):
+                            v = ptr + k
+                            if v >= V:
+                                v -= V
+                            idx = (rb + p) * V + v
+                            if f_count[idx] > 0:
+                                h = idx * D + f_head[idx]
+                                r = pkt_route[idx] if in_pkt[idx] else f_route[h]
+                                last = _last(f_w0[h])
+                                byp = 0
+                            elif avc == v:
+                                r = s_arr[40 + p]
+                                last = _last(aw0)
+                                byp = 1
+                            else:
+                                continue
+                            oi = (rb + r) * V + v
+                            if cred[oi] != 0 and (in_pkt[idx] or locked[oi] == 0):
+                                s_arr[20 + p] = v
+                                s_arr[25 + p] = r
+                                s_arr[30 + p] = last
+                                s_arr[35 + p] = byp
+                                s_arr[55 + r] |= 1 << p
+                                if mutant == 1:
+                                    in_rr[rb + p] = v + 1 if v + 1 < V else 0
+                                break
+                    # second stage: each output grants the first requesting input at or
+                    # after its pointer (round robin), then the pointer moves past it
+                    for p in range(5):
+                        s_arr[45 + p] = 0                       # won
+                    for o in range(5):
+                        mask = s_arr[55 + o]
+                        if mask == 0:
+                            continue
+                        ptr = out_rr[rb + o]
+                        hi = (mask >> ptr) << ptr
+                        win = first_bit[hi] if hi else first_bit[mask]
+                        if mutant != 3:
+                            out_rr[rb + o] = win + 1 if win < 4 else 0
+                        s_arr[45 + win] = 1
+                        v = s_arr[20 + win]
+                        if s_arr[35 + win]:
+                            w0 = s_arr[5 + win]
+                            w1 = s_arr[10 + win]
                         else:
-                            h = idx * D + (f_head[idx] + cnt) % D
-                            f_w0[h] = aw0
-                            f_w1[h] = s_arr[10 + p]
-                            f_route[h] = s_arr[50 + p]
-                            f_count[idx] = cnt + 1
-                            occ[n] += 1
-                    if won:
-                        v = s_arr[20 + p]
-                        idx = (rb + p) * V + v
-                        if not s_arr[35 + p]:
-                            f_head[idx] = (f_head[idx] + 1) % D
-                            f_count[idx] -= 1
-                            occ[n] -= 1
-                        in_pkt[idx] = 1 - s_arr[30 + p]
-                        pkt_route[idx] = s_arr[25 + p]
-                        c = in_chan[rb + p]
-                        _credit(c, t, v, S, SM, bwd_time, bwd_vc)
-                        in_rr[rb + p] = v + 1 if v + 1 < V else 0
-            for o in range(5):
-                bv = s_arr[15 + o]
-                if bv >= 0:
-                    cred[(rb + o) * V + bv] += 1
+                            h = ((rb + win) * V + v) * D + f_head[(rb + win) * V + v]
+                            w0 = f_w0[h]
+                            w1 = f_w1[h]
+                        oi = (rb + o) * V + v
+                        cred[oi] -= 1
+                        locked[oi] = 1 - s_arr[30 + win]
+                        if count_links:
+                            flits_out[rb + o] += 1
+                        c = rb + o
+                        _send(c, t, w0, w1, S, SM, fwd_time, fwd_w0, fwd_w1, trace, tr_n,
+                              tr_t, tr_c, tr_w0, tr_w1)
+                        if rcv_router[c] >= 0:
+                            pend[rcv_router[c]] += 1
+                    # input side: arrivals are written unless they bypassed, winners pop
+                    for p in range(5):
+                        won = s_arr[45 + p]
+                        if s_arr[p] and not (won and s_arr[35 + p]):
+                            aw0 = s_arr[5 + p]
+                            idx = (rb + p) * V + _vc(aw0)
+                            cnt = f_count[idx]
+                            if cnt == D:
+                                r_overflow[n] = 1
+                            else:
+                                pos = f_head[idx] + cnt
+                                if pos >= D:
+                                    pos -= D
+                                h = idx * D + pos
+                                f_w0[h] = aw0
+                                f_w1[h] = s_arr[10 + p]
+                                f_route[h] = s_arr[50 + p]
+                                f_count[idx] = cnt + 1
+                                in_occ[rb + p] += 1
+                                occ[n] += 1
+                        if won:
+                            v = s_arr[20 + p]
+                            idx = (rb + p) * V + v
+                            if not s_arr[35 + p]:
+                                hd = f_head[idx] + 1
+                                f_head[idx] = hd if hd < D else 0
+                                f_count[idx] -= 1
+                                in_occ[rb + p] -= 1
+                                occ[n] -= 1
+                            in_pkt[idx] = 1 - s_arr[30 + p]
+                            pkt_route[idx] = s_arr[25 + p]
+                            c = in_chan[rb + p]
+                            _credit(c, t, v, S, SM, bwd_time, bwd_vc)
+                            if snd_router[c] >= 0:
+                                pend[snd_router[c]] += 1
+                            in_rr[rb + p] = v + 1 if v + 1 < V else 0
+                for o in range(5):
+                    bv = s_arr[15 + o]
+                    if bv >= 0:
+                        cred[(rb + o) * V + bv] += 1
 
             # ---------------- sink ----------------
+            rb = n * 5
             c = rb                                  # the router's local output
             slot = c * S + (t & SM)
             if fwd_time[slot] == t:
@@ -427,6 +459,7 @@ def run(steps, t0, P, top, q1, q2, turn, node_x, node_y, in_chan, stg, det_x, de
                 v = _vc(w0)
                 last = _last(w0)
                 _credit(c, t, v, S, SM, bwd_time, bwd_vc)
+                pend[n] += 1
                 si = n * V + v
                 ss = n * 9
                 if s_busy[si] == 0:
@@ -514,7 +547,8 @@ def run(steps, t0, P, top, q1, q2, turn, node_x, node_y, in_chan, stg, det_x, de
                 if cnt == TXD:
                     dl_overflow[d] = 1
                 else:
-                    h = ti * TXD + (tx_head[ti] + cnt) % TXD
+                    pos = tx_head[ti] + cnt
+                    h = ti * TXD + (pos - TXD if pos >= TXD else pos)
                     tx_w0[h] = aw0
                     tx_w1[h] = fwd_w1[slot]
                     tx_count[ti] = cnt + 1
@@ -527,10 +561,12 @@ def run(steps, t0, P, top, q1, q2, turn, node_x, node_y, in_chan, stg, det_x, de
                 land_time[ls] = t + ratio + lat
                 land_w0[ls] = tx_w0[h]
                 land_w1[ls] = tx_w1[h]
-                tx_head[ti] = (tx_head[ti] + 1) % TXD
+                hd = tx_head[ti] + 1
+                tx_head[ti] = hd if hd < TXD else 0
                 tx_count[ti] -= 1
                 remote[ti] -= 1
                 _credit(cin, t, pick, S, SM, bwd_time, bwd_vc)
+                pend[snd_router[cin]] += 1
             cs = d * CS + (t & CM)
             if cb_time[cs] == t:
                 remote[base + cb_vc[cs]] += 1
@@ -549,7 +585,8 @@ def run(steps, t0, P, top, q1, q2, turn, node_x, node_y, in_chan, stg, det_x, de
                 lw0 = land_w0[ls]
                 ri = base + _vc(lw0)
                 cnt = rx_count[ri]
-                h = ri * RXD + (rx_head[ri] + cnt) % RXD
+                pos = rx_head[ri] + cnt
+                h = ri * RXD + (pos - RXD if pos >= RXD else pos)
                 rx_w0[h] = lw0
                 rx_w1[h] = land_w1[ls]
                 rx_count[ri] = cnt + 1
@@ -559,11 +596,14 @@ def run(steps, t0, P, top, q1, q2, turn, node_x, node_y, in_chan, stg, det_x, de
                 h = ri * RXD + rx_head[ri]
                 _send(cout, t, rx_w0[h], rx_w1[h], S, SM, fwd_time, fwd_w0, fwd_w1, trace,
                       tr_n, tr_t, tr_c, tr_w0, tr_w1)
-                rx_head[ri] = (rx_head[ri] + 1) % RXD
+                pend[rcv_router[cout]] += 1
+                hd = rx_head[ri] + 1
+                rx_head[ri] = hd if hd < RXD else 0
                 rx_count[ri] -= 1
                 down[ri] -= 1
-                cs = d * CS + ((t + 1 + lat) & CM)
-                cb_time[cs] = t + 1 + lat
+                back_at = t + 1 + lat - (1 if mutant == 2 else 0)
+                cs = d * CS + (back_at & CM)
+                cb_time[cs] = back_at
                 cb_vc[cs] = opick
             slot = cout * S + ((t - stg[cout]) & SM)
             if bwd_time[slot] == t - stg[cout]:

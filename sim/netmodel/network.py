@@ -71,6 +71,9 @@ class NetworkModel:
         ``gen.derive.derive(cfg)``, computed once by the caller.
     trace_capacity : int
         Flits the link trace can hold (0: no trace).
+    mutant : str
+        ``"none"``, or one of the deliberately wrong variants of ``kernel.MUTANTS``
+        (tests show that the comparison with the RTL catches them).
 
     Raises
     ------
@@ -78,7 +81,10 @@ class NetworkModel:
         If the mesh is too large for the model's 12-bit coordinate fields.
     """
 
-    def __init__(self, cfg, derived, *, trace_capacity=0):
+    def __init__(self, cfg, derived, *, trace_capacity=0, mutant="none"):
+        if mutant not in kernel.MUTANTS:
+            raise ValueError(f"mutant must be one of {', '.join(kernel.MUTANTS)}, not {mutant!r}")
+        self.mutant = mutant
         d = derived
         self.cfg = cfg
         self.nx, self.ny = d["die"]["nodes_x"], d["die"]["nodes_y"]
@@ -158,8 +164,14 @@ class NetworkModel:
         C = 6 * N + ND
         in_chan = np.full(5 * N, -1, dtype=np.int64)
         stg = np.zeros(C, dtype=np.int64)
+        # the router that receives a channel's flits / its credits (-1: a sink, a DieLink,
+        # a generator, nothing): the kernel counts what is on its way to each router
+        rcv_router = np.full(C, -1, dtype=np.int64)
+        snd_router = np.full(C, -1, dtype=np.int64)
+        snd_router[:5 * N] = np.arange(5 * N) // 5
         for n in range(N):
             in_chan[5 * n] = 5 * N + n                       # generator -> local input
+            rcv_router[5 * N + n] = n
         crossing = {(a, da) for a, da, _, _ in self.dielinks}
         for n, (x, y) in enumerate(self.coords()):
             for direction, (dx, dy, opposite) in _STEP.items():
@@ -170,6 +182,7 @@ class NetworkModel:
                     continue                                  # through a DieLink below
                 m = self.node(px, py)
                 in_chan[5 * m + port[opposite]] = 5 * n + port[direction]
+                rcv_router[5 * n + port[direction]] = m
                 stg[5 * n + port[direction]] = self.stages
         dl_in = np.zeros(max(ND, 1), dtype=np.int64)
         dl_out = np.zeros(max(ND, 1), dtype=np.int64)
@@ -177,6 +190,7 @@ class NetworkModel:
             dl_in[k] = 5 * a + port[da]
             dl_out[k] = 6 * N + k
             in_chan[5 * b + port[db]] = 6 * N + k
+            rcv_router[6 * N + k] = b
         turn = np.array([turn_allowed(self.routing, s, o) for s in PORTS for o in PORTS],
                         dtype=np.int64)
         det_x = np.zeros(8 * N, dtype=np.int64)
@@ -200,13 +214,16 @@ class NetworkModel:
                   "bin_cycles": self.bin_cycles, "ts_mask": (1 << self.timestamp_bits) - 1,
                   "ratio": self.ratio, "latency": self.latency, "rx_depth": self.rx_depth,
                   "tx_depth": self.depth, "dielinks": ND, "land_mask": land - 1,
-                  "land_slots": land, "cb_mask": cb - 1, "cb_slots": cb, "trace_cap": 0}
+                  "land_slots": land, "cb_mask": cb - 1, "cb_slots": cb, "trace_cap": 0,
+                  "mutant": kernel.MUTANTS[self.mutant]}
         for k, v in values.items():
             P[PARAM[k]] = v
         self.P = P
         xs = np.array([c[0] for c in self.coords()], dtype=np.int64)
         ys = np.array([c[1] for c in self.coords()], dtype=np.int64)
-        self.geometry = (turn, xs, ys, in_chan, stg, det_x, det_y, dl_in, dl_out)
+        first_bit = np.array([(m & -m).bit_length() - 1 for m in range(32)], dtype=np.int64)
+        self.geometry = (turn, xs, ys, in_chan, stg, det_x, det_y, dl_in, dl_out, rcv_router,
+                         snd_router, first_bit)
         self.n_dielinks = ND
 
     # -- state -----------------------------------------------------------------------
@@ -236,7 +253,8 @@ class NetworkModel:
             z(N * 5 * V), z(N * 5 * V), z(N * 5 * V), z(N * 5 * V),     # head, count, in_pkt, route
             z(N * 5), z(N * 5),                                        # in_rr, out_rr
             z(N * 5 * V, D), z(N * 5 * V),                             # credits, locked
-            z(N), z(N * 5), z(N))                                      # occ, link flits, overflow
+            z(N), z(N * 5), z(N),                                      # occ, per input, pending
+            z(N * 5), z(N))                                            # link flits, overflow
         self.gen_state = (
             z(N, 0x9E3779B97F4A7C15, np.uint64), z(N),                 # xorshift state, seq
             z(N * Q), z(N * Q), z(N), z(N),                            # queue a/ts, head, count
@@ -283,7 +301,7 @@ class NetworkModel:
         g = self.gen_state[-1].reshape(N, len(GEN_STATS))
         s = self.sink_state[8].reshape(N, len(SINK_STATS))
         hist = self.sink_state[9].reshape(N, B)
-        flits = self.router_state[12].reshape(N, 5)
+        flits = self.router_state[14].reshape(N, 5)
         m32 = 0xFFFFFFFF
         out = {f"gen.{name}": g[:, i] & m32 for i, name in enumerate(GEN_STATS)}
         for i, name in enumerate(SINK_STATS):
@@ -297,7 +315,7 @@ class NetworkModel:
             out[f"sink.hist[{b}]"] = hist[:, b] & m32
         for i, p in enumerate(PORTS):
             out[f"link.{p}"] = flits[:, i] & m32
-        out["router.overflow"] = self.router_state[13].copy()
+        out["router.overflow"] = self.router_state[15].copy()
         return out
 
     def marked_totals(self):
@@ -309,7 +327,7 @@ class NetworkModel:
     def error_port(self):
         """The top-level ``error`` output: a sink error counter non-zero or any overflow."""
         s = self.sink_state[8].reshape(self.n_nodes, len(SINK_STATS))
-        errors = s[:, 5:8].any() or self.router_state[13].any()
+        errors = s[:, 5:8].any() or self.router_state[15].any()
         return int(bool(errors) or bool(self.dielink_state[-1][:self.n_dielinks].any()))
 
     def trace_records(self):
