@@ -17,7 +17,7 @@ from rtl.traffic import Pattern, rate_threshold
 from verif.traffic_stats import STAT_READ, point_summary
 from .network import ctrl_vector
 
-__all__ = ["run_point", "DRAIN_CHECK_CYCLES"]
+__all__ = ["run_point", "point_difference", "DRAIN_CHECK_CYCLES"]
 
 #: the testbench compares marked_received with marked_generated every so many cycles
 DRAIN_CHECK_CYCLES = 64
@@ -112,3 +112,44 @@ def run_point(model, spec, timing):
     point["schedule"] = schedule
     return point, cycles, wall
 
+
+
+#: what may differ between the engines: how fast they ran
+_NOT_COMPARED = ("cycles_per_s",)
+
+
+def _first_diff(path, a, b):
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b)):
+            if key in _NOT_COMPARED:
+                continue
+            if key not in a or key not in b:
+                return f"{path}{key}", a.get(key, "missing"), b.get(key, "missing")
+            found = _first_diff(f"{path}{key}.", a[key], b[key])
+            if found:
+                return found
+        return None
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        if len(a) != len(b):
+            return f"{path.rstrip('.')} (length)", len(a), len(b)
+        for i, (x, y) in enumerate(zip(a, b)):
+            found = _first_diff(f"{path.rstrip('.')}[{i}].", x, y)
+            if found:
+                return found
+        return None
+    return None if a == b else (path.rstrip("."), a, b)
+
+
+def point_difference(reference, model):
+    """``None`` when two lists of sweep points are equal (but for their speed), else a
+    sentence naming the first differing point and counter with both values; for per-node
+    lists the index is the node's position in the RTL order."""
+    if len(reference) != len(model):
+        return f"{len(reference)} RTL points, {len(model)} model points"
+    for i, (r, m) in enumerate(zip(reference, model)):
+        found = _first_diff("", r, m)
+        if found:
+            where, a, b = found
+            return (f"point {i} ({r.get('pattern')}, offered {r.get('offered')}): {where}: "
+                    f"RTL {a}, model {b}")
+    return None

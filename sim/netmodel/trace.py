@@ -40,19 +40,33 @@ def _flit_data(fmt, w0, w1):
                            mclass=MsgClass.REQUEST, info=info)
 
 
-def model_link_trace(model, fmt, *, cycles, idle_ctrl, ctrl_schedule):
+def _vector(fields):
+    from rtl.traffic import Pattern
+    from .network import ctrl_vector
+    fields = dict(fields)
+    if isinstance(fields.get("pattern"), str):
+        fields["pattern"] = Pattern[fields["pattern"].upper()]
+    return ctrl_vector(**fields)
+
+
+def model_link_trace(model, fmt, *, cycles, ctrl_schedule, ctrl_idle=None):
     """Run ``model`` from reset for ``cycles`` cycles and return its link trace.
 
-    ``idle_ctrl`` is the ctrl vector written before the reset; ``ctrl_schedule`` a list
-    of ``(cycle, ctrl vector)``: written at the falling edge at which the cycle
-    counter reads ``cycle``, i.e. at the top-level input from that cycle on (as the
-    cocotb trace testbench does). The model needs ``trace_capacity`` > 0.
+    The arguments are those of ``sim.link_trace.run_link_trace`` (the RTL side):
+    ``ctrl_schedule`` is ``[(cycle, {control_value fields}), ...]``, each word written
+    at the falling edge at which the cycle counter reads ``cycle`` (so it is at the
+    top-level input from that cycle on); ``ctrl_idle`` the fields written before the
+    reset (``enable`` 0; default: the first entry's). The model needs a
+    ``trace_capacity``.
     """
-    model.reset(idle_ctrl)
-    current = idle_ctrl
-    for cycle, ctrl in sorted(ctrl_schedule, key=lambda e: e[0]):
+    schedule = sorted(ctrl_schedule, key=lambda e: e[0])
+    idle = dict(ctrl_idle if ctrl_idle is not None else (schedule[0][1] if schedule else {}))
+    idle["enable"] = 0
+    current = _vector(idle)
+    model.reset(current)
+    for cycle, fields in schedule:
         model.run(cycle - model.t, current)
-        current = ctrl
+        current = _vector(fields)
     # the register values of cycle c are written in step c - 1
     model.run(cycles - 1 - model.t, current)
     names = channel_names(model)
