@@ -111,8 +111,8 @@ def test_a_router_cannot_inject_more_than_it_has_credits_for():
     model.reset(ctrl_vector())
     model.run(3000, ctrl_vector(enable=1, rate=rate_threshold(1.0, 1)))
     assert model.error_port() == 0
-    assert not model.router_state[15].any()
-    assert model.router_state[4].max() <= 3          # FIFO counts within the depth
+    assert not model.node_stats()["router.overflow"].any()
+    assert model.buffer_counts().max() <= 3           # FIFO counts within the depth
 
 
 def test_bad_parameters_are_rejected():

@@ -3,15 +3,14 @@
 One call of :func:`run` advances the whole network by ``steps`` clock edges.
 Every register the RTL keeps is an array element here; one step computes the
 next state of every block from the current one, exactly as the RTL's
-synchronous logic does, so blocks can be evaluated in any order:
+synchronous logic does, so blocks can be evaluated in any order.
 
-* **Channels** (every link register and link pipe): a flit written by its
-  sender in step ``t`` is the sender's output register during cycle ``t+1``;
-  the receiver reads it in step ``t+1+stages``. Each channel keeps a ring of
-  ``S`` slots tagged with the cycle they hold (an untagged slot is an empty
-  register), one ring forwards (flits) and one backwards (credit pulses, at
-  most one VC per cycle on every link of this fabric). Idle senders write
-  nothing.
+* **Rings** (every link register and link pipe): a flit written by its sender in
+  step ``t`` is the sender's output register during cycle ``t+1``; the receiver
+  reads it in step ``t+1+stages``. Each receiving end keeps a ring of ``S``
+  slots tagged with the cycle they hold (a slot with another tag is an empty
+  register), one for flits and one, at the sending end, for credit pulses (at
+  most one VC per cycle on every link of this fabric). Idle senders write nothing.
 * **Router** (:class:`rtl.router.Router`): input FIFOs with bypass, the
   input-first separable allocator with round-robin pointers that advance on a
   grant, output VC locks from head to tail, credit counters updated from the
@@ -25,6 +24,19 @@ synchronous logic does, so blocks can be evaluated in any order:
   (one flit every ``ratio`` cycles, round-robin over ready VCs), flight
   ``latency`` each way, RX buffer and its round-robin output.
 
+Layout: the state of router ``n`` is row ``n`` of ``R`` (its FIFOs, counters and
+pointers), of generator ``n`` row ``n`` of ``G``, of sink ``n`` row ``n`` of ``K``;
+the six flit rings of node ``n`` (router inputs 0-4, then its sink) are rings
+``6n .. 6n+5`` and its six credit rings (router outputs 0-4, then its generator)
+the same numbers in ``CR``. Nodes are processed in order, so the loop streams
+through memory. Offsets inside a row are :func:`layout`'s.
+
+Two shortcuts keep idle parts cheap and stay exact: a router is skipped when
+nothing is buffered and nothing is on its way to it (``pend`` counts the flits
+and credits in flight towards it); a router whose last allocation granted
+nothing, whose credit counters have not changed since and to which no flit
+arrives, cannot grant anything, so its allocation is skipped.
+
 Flits are two 64-bit words (the RTL's payload is a function of them, see
 :mod:`sim.netmodel.trace`):
 
@@ -36,13 +48,14 @@ Flits are two 64-bit words (the RTL's payload is a function of them, see
 import numpy as np
 from numba import njit, uint64
 
-__all__ = ["run", "quiescent", "PARAM", "CTRL", "MUTANTS", "GEN_STATS", "SINK_STATS", "NEVER"]
+__all__ = ["run", "quiescent", "layout", "PARAM", "CTRL", "MUTANTS", "GEN_STATS",
+           "SINK_STATS", "NEVER"]
 
 #: indices of the integer parameter vector
 PARAM = {name: i for i, name in enumerate((
     "nodes", "vcs", "depth", "slot_mask", "slots", "yx", "mesh_x", "mesh_y", "queue",
     "max_len", "bins", "bin_cycles", "ts_mask", "ratio", "latency", "rx_depth", "tx_depth",
-    "dielinks", "land_mask", "land_slots", "cb_mask", "cb_slots", "trace_cap", "mutant"))}
+    "dielinks", "land_mask", "land_slots", "cb_mask", "cb_slots", "mutant"))}
 #: deliberately wrong variants of the model (``PARAM["mutant"]``), for the tests that show
 #: the RTL comparison catches a model error
 MUTANTS = {"none": 0, "vc_pointer_on_request": 1, "dielink_credit_early": 2,
@@ -54,12 +67,50 @@ CTRL = {name: i for i, name in enumerate((
 GEN_STATS = ("generated", "generated_marked", "injected_packets", "injected_flits", "suppressed")
 SINK_STATS = ("packets", "flits", "marked_packets", "marked_flits", "latency_max", "misroutes",
               "integrity_errors", "order_errors", "latency_sum")
-#: the tag of a channel slot that never held a flit
+#: the tag of a ring slot that never held a flit
 NEVER = -(1 << 40)
 
 _LOCAL = 0
 _UNIFORM, _HOTSPOT = 0, 7
 _M12 = 0xFFF
+
+
+def layout(vcs, depth, queue, bins, tx_depth, rx_depth, land_slots, cb_slots):
+    """Offsets of every field in a row of R (router), G (generator), K (sink), L (DieLink)."""
+    V, D = vcs, depth
+    o = {}
+    o["pv"] = 4 + 3 * D                       # per (input, VC): head, count, in_pkt, route, D x 3
+    o["in0"] = 5 * V * o["pv"]                # per input: rr pointer, flits buffered
+    o["ov0"] = o["in0"] + 10                  # per (output, VC): credits, locked
+    o["or0"] = o["ov0"] + 10 * V              # per output: rr pointer
+    o["fl0"] = o["or0"] + 5                   # per output: link flit counter
+    o["occ"] = o["fl0"] + 5                   # flits buffered in the router
+    o["pend"] = o["occ"] + 1                  # flits and credits on their way to it
+    o["stuck"] = o["occ"] + 2                 # last allocation granted nothing
+    o["ovf"] = o["occ"] + 3                   # buffer overflow (sticky)
+    o["rw"] = o["occ"] + 4
+    # generator: seq, queue head, count, busy, vc, packet seq, length, index, credits,
+    # statistics, then the queue (descriptor, timestamp)
+    o["gcred"] = 8
+    o["gstat"] = 8 + V
+    o["gq"] = o["gstat"] + len(GEN_STATS)
+    o["gw"] = o["gq"] + 2 * queue
+    # sink: per VC busy, src, seq, ts, marked, length, index, err; statistics; histogram
+    o["kstat"] = 8 * V
+    o["khist"] = o["kstat"] + len(SINK_STATS)
+    o["kw"] = o["khist"] + bins
+    # DieLink: per VC TX FIFO (head, count, T x 2), RX FIFO (head, count, R x 2); remote
+    # and downstream credits; busy, rr, output rr, overflow; flight ring; credit ring
+    o["tx"] = 2 + 2 * tx_depth
+    o["rx0"] = V * o["tx"]
+    o["rx"] = 2 + 2 * rx_depth
+    o["rem0"] = o["rx0"] + V * o["rx"]
+    o["down0"] = o["rem0"] + V
+    o["misc0"] = o["down0"] + V
+    o["land0"] = o["misc0"] + 4
+    o["cb0"] = o["land0"] + 3 * land_slots
+    o["lw"] = o["cb0"] + 2 * cb_slots
+    return o
 
 
 @njit(cache=True, inline="always")
@@ -72,7 +123,7 @@ def _last(w0):
     return (w0 >> 57) & 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _route(p, w0, x, y, yx, turn):
     """Output port of a head on input ``p`` at (x, y): rtl.router.Router._route."""
     dx = w0 & _M12
@@ -92,17 +143,19 @@ def _route(p, w0, x, y, yx, turn):
     return _LOCAL
 
 
-@njit(cache=True)
-def _send(c, t, w0, w1, S, SM, fwd_time, fwd_w0, fwd_w1, trace, tr_n, tr_t, tr_c, tr_w0, tr_w1):
-    slot = c * S + ((t + 1) & SM)
-    fwd_time[slot] = t + 1
-    fwd_w0[slot] = w0
-    fwd_w1[slot] = w1
+@njit(cache=True, inline="always")
+def _send(ring, chan, t, w0, w1, S, SM, RING, trace, tr_n, tr_t, tr_c, tr_w0, tr_w1):
+    """The sender's output register holds (w0, w1) in cycle t+1."""
+    if ring >= 0:
+        slot = ring * S + ((t + 1) & SM)
+        RING[slot, 0] = t + 1
+        RING[slot, 1] = w0
+        RING[slot, 2] = w1
     if trace:
         k = tr_n[0]
         if k < tr_t.shape[0]:
             tr_t[k] = t + 1
-            tr_c[k] = c
+            tr_c[k] = chan
             tr_w0[k] = w0
             tr_w1[k] = w1
             tr_n[0] = k + 1
@@ -110,30 +163,24 @@ def _send(c, t, w0, w1, S, SM, fwd_time, fwd_w0, fwd_w1, trace, tr_n, tr_t, tr_c
             tr_n[1] = 1         # overflow: the trace is incomplete
 
 
-@njit(cache=True)
-def _credit(c, t, v, S, SM, bwd_time, bwd_vc):
-    slot = c * S + ((t + 1) & SM)
-    bwd_time[slot] = t + 1
-    bwd_vc[slot] = v
+@njit(cache=True, inline="always")
+def _credit(cring, t, v, S, SM, CR):
+    """A credit pulse for VC v, registered: the sender sees it in cycle t+1."""
+    slot = cring * S + ((t + 1) & SM)
+    CR[slot, 0] = t + 1
+    CR[slot, 1] = v
 
 
 @njit(cache=True)
-def run(steps, t0, P, top, q1, q2, turn, node_x, node_y, in_chan, stg, det_x, det_y,
-        dl_in, dl_out, rcv_router, snd_router, first_bit,
-        fwd_time, fwd_w0, fwd_w1, bwd_time, bwd_vc,
-        f_w0, f_w1, f_route, f_head, f_count, in_pkt, pkt_route, in_rr, out_rr, cred, locked,
-        occ, in_occ, pend, flits_out, r_overflow,
-        g_xs, g_seq, q_a, q_ts, q_head, q_count, g_busy, g_vc, g_cseq, g_len, g_idx, g_cred,
-        g_stats,
-        s_busy, s_src, s_seq, s_ts, s_mk, s_len, s_idx, s_err, s_stats, s_hist, s_last, s_seen,
-        tx_w0, tx_w1, tx_head, tx_count, remote, dl_busy, dl_rr, land_time, land_w0, land_w1,
-        rx_w0, rx_w1, rx_head, rx_count, down, dl_orr, cb_time, cb_vc, dl_overflow,
+def run(steps, t0, P, top, q1, q2, turn, node_x, node_y, det_x, det_y, ring_stg, cring_stg,
+        out_ring, out_rcv, in_cring, in_csnd, dl_in, dl_out, first_bit, O,
+        RING, CR, R, G, g_xs, K, s_last, s_seen, L,
         trace, tr_n, tr_t, tr_c, tr_w0, tr_w1, scratch):
     """Advance ``steps`` cycles from cycle ``t0``; returns the new cycle.
 
     ``top`` is the ctrl word at the top-level input during these cycles; ``q1``
     (the mesh's input register) and ``q2`` (the generator's) are its delayed
-    copies and are updated in place.
+    copies and are updated in place. ``O`` holds :func:`layout`'s offsets.
     """
     N = P[0]
     V = P[1]
@@ -157,13 +204,18 @@ def run(steps, t0, P, top, q1, q2, turn, node_x, node_y, in_chan, stg, det_x, de
     LS = P[19]
     CM = P[20]
     CS = P[21]
-    mutant = P[23]
-    gen_base = 5 * N
+    mutant = P[22]
+    PV, IN0, OV0, OR0, FL0 = O[0], O[1], O[2], O[3], O[4]
+    OCC, PEND, STUCK, OVF = O[5], O[6], O[7], O[8]
+    GCRED, GSTAT, GQ = O[9], O[10], O[11]
+    KSTAT, KHIST = O[12], O[13]
+    TXW, RX0, RXW, REM0, DOWN0, MISC0, LAND0, CB0 = O[14], O[15], O[16], O[17], O[18], \
+        O[19], O[20], O[21]
+    gen_chan = 5 * N
     s_arr = scratch
     t = t0
     for _ in range(steps):
-        # ctrl as the generators see it (two registers behind the top-level input) and
-        # the mesh register that gates the link counters (one behind)
+        # ctrl as the generators see it (two registers behind the top-level input)
         en = q2[0]
         mk = q2[1]
         rate = q2[2]
@@ -181,8 +233,8 @@ def run(steps, t0, P, top, q1, q2, turn, node_x, node_y, in_chan, stg, det_x, de
         for n in range(N):
             x = node_x[n]
             y = node_y[n]
+            rb = 6 * n                 # this node's rings
             # ---------------- generator ----------------
-            gc = gen_base + n
             xs = g_xs[n]
             if en:
                 rate_draw = np.int64(xs >> uint64(48))
@@ -190,8 +242,10 @@ def run(steps, t0, P, top, q1, q2, turn, node_x, node_y, in_chan, stg, det_x, de
             else:
                 fire = False
             # credit pulse from the router's local input
-            slot = gc * S + (t & SM)
-            back_g = bwd_vc[slot] if bwd_time[slot] == t else -1
+            slot = (rb + 5) * S + (t & SM)
+            back_g = CR[slot, 1] if CR[slot, 0] == t else -1
+            dst_x = 0
+            dst_y = 0
             if fire:
                 if pat == _UNIFORM or pat == _HOTSPOT:
                     ddx = np.int64(xs & uint64(0x7FF))
@@ -206,9 +260,6 @@ def run(steps, t0, P, top, q1, q2, turn, node_x, node_y, in_chan, stg, det_x, de
                 else:
                     dst_x = det_x[pat * N + n]
                     dst_y = det_y[pat * N + n]
-            else:
-                dst_x = 0
-                dst_y = 0
             # next random state
             if en:
                 xs ^= xs << uint64(13)
@@ -219,46 +270,44 @@ def run(steps, t0, P, top, q1, q2, turn, node_x, node_y, in_chan, stg, det_x, de
                 lane = uint64(((~s) & 0xFFFF) | (s << 16))
                 xs = lane | (lane << uint64(32))
             g_xs[n] = xs
-            qc = q_count[n]
+            qc = G[n, 2]
             send = False
             bypassed = False
             head_flit = False
             gw0 = np.int64(0)
             gw1 = np.int64(0)
             sv = 0
-            if g_busy[n]:
-                sv = g_vc[n]
-                cnt_idx = n * V + sv
-                # the counter as registered (the pulse above lands at the same edge)
-                if g_cred[cnt_idx] != 0:
+            if G[n, 3]:                                   # busy: the rest of a packet
+                sv = G[n, 4]
+                if G[n, GCRED + sv] != 0:
                     send = True
-                    idx = g_idx[n]
-                    last = 1 if idx + 1 == g_len[n] else 0
-                    gw0 = (idx << 24) | (g_len[n] << 32) | (g_cseq[n] << 41) | (last << 57) \
+                    idx = G[n, 7]
+                    last = 1 if idx + 1 == G[n, 6] else 0
+                    gw0 = (idx << 24) | (G[n, 6] << 32) | (G[n, 5] << 41) | (last << 57) \
                         | (np.int64(sv) << 58)
                     gw1 = x | (y << 12)
-                    g_idx[n] = idx + 1
+                    G[n, 7] = idx + 1
                     if last:
-                        g_busy[n] = 0
-            elif qc > 0 or fire:
+                        G[n, 3] = 0
+            elif qc > 0 or fire:                        # a head: the oldest descriptor
                 if qc > 0:
-                    qi = n * Q + q_head[n]
-                    a = q_a[qi]
+                    qi = GQ + 2 * G[n, 1]
+                    a = G[n, qi]
                     hdx = a & _M12
                     hdy = (a >> 12) & _M12
                     hmk = (a >> 24) & 1
                     hseq = (a >> 25) & 0xFFFF
-                    hts = q_ts[qi]
+                    hts = G[n, qi + 1]
                 else:
                     hdx = dst_x
                     hdy = dst_y
                     hmk = mk
-                    hseq = g_seq[n]
+                    hseq = G[n, 0]
                     hts = t & tsm
                 sv = hdx + hdy
                 while sv >= V:
                     sv -= V
-                if g_cred[n * V + sv] != 0:
+                if G[n, GCRED + sv] != 0:
                     send = True
                     head_flit = True
                     last = 1 if plen == 1 else 0
@@ -266,80 +315,83 @@ def run(steps, t0, P, top, q1, q2, turn, node_x, node_y, in_chan, stg, det_x, de
                         | (last << 57) | (np.int64(sv) << 58)
                     gw1 = x | (y << 12) | (hts << 24)
                     if qc > 0:
-                        hd = q_head[n] + 1
-                        q_head[n] = hd if hd < Q else 0
-                        q_count[n] = qc - 1
+                        hd = G[n, 1] + 1
+                        G[n, 1] = hd if hd < Q else 0
+                        G[n, 2] = qc - 1
                     else:
                         bypassed = True
-                    g_busy[n] = 1 if plen != 1 else 0
-                    g_vc[n] = sv
-                    g_cseq[n] = hseq
-                    g_len[n] = plen
-                    g_idx[n] = 1
+                    G[n, 3] = 1 if plen != 1 else 0
+                    G[n, 4] = sv
+                    G[n, 5] = hseq
+                    G[n, 6] = plen
+                    G[n, 7] = 1
             if fire:
                 if bypassed:
                     accepted = True
                 elif qc < Q:
                     # the queue takes the descriptor (behind a possible pop this cycle)
-                    pos = q_head[n] + q_count[n]
-                    qi = n * Q + (pos - Q if pos >= Q else pos)
-                    q_a[qi] = dst_x | (dst_y << 12) | (mk << 24) | (g_seq[n] << 25)
-                    q_ts[qi] = t & tsm
-                    q_count[n] += 1
+                    pos = G[n, 1] + G[n, 2]
+                    qi = GQ + 2 * (pos - Q if pos >= Q else pos)
+                    G[n, qi] = dst_x | (dst_y << 12) | (mk << 24) | (G[n, 0] << 25)
+                    G[n, qi + 1] = t & tsm
+                    G[n, 2] += 1
                     accepted = True
                 else:
                     accepted = False
-                    g_stats[n * 5 + 4] += 1                      # suppressed
+                    G[n, GSTAT + 4] += 1                  # suppressed
                 if accepted:
-                    g_seq[n] = (g_seq[n] + 1) & 0xFFFF
-                    g_stats[n * 5 + 0] += 1
+                    G[n, 0] = (G[n, 0] + 1) & 0xFFFF
+                    G[n, GSTAT + 0] += 1
                     if mk:
-                        g_stats[n * 5 + 1] += 1
+                        G[n, GSTAT + 1] += 1
             if back_g >= 0:
-                g_cred[n * V + back_g] += 1
+                G[n, GCRED + back_g] += 1
             if send:
-                g_cred[n * V + sv] -= 1
-                g_stats[n * 5 + 3] += 1
+                G[n, GCRED + sv] -= 1
+                G[n, GSTAT + 3] += 1
                 if head_flit:
-                    g_stats[n * 5 + 2] += 1
-                _send(gc, t, gw0, gw1, S, SM, fwd_time, fwd_w0, fwd_w1, trace, tr_n, tr_t,
-                      tr_c, tr_w0, tr_w1)
-                pend[n] += 1
+                    G[n, GSTAT + 2] += 1
+                _send(rb, gen_chan + n, t, gw0, gw1, S, SM, RING, trace, tr_n, tr_t, tr_c,
+                      tr_w0, tr_w1)
+                R[n, PEND] += 1
 
             # ---------------- router ----------------
             # skipped when nothing is buffered and no flit or credit is on its way to it
-            if occ[n] != 0 or pend[n] != 0:
-                rb = n * 5
+            if R[n, OCC] != 0 or R[n, PEND] != 0:
                 any_in = False
+                credit_in = False
                 for p in range(5):
-                    c = in_chan[rb + p]
                     s_arr[p] = 0
-                    if c >= 0:
-                        tt = t - stg[c]
-                        slot = c * S + (tt & SM)
-                        if fwd_time[slot] == tt:
-                            s_arr[p] = 1
-                            s_arr[5 + p] = fwd_w0[slot]
-                            s_arr[10 + p] = fwd_w1[slot]
-                            any_in = True
-                            pend[n] -= 1
+                    ring = rb + p
+                    tt = t - ring_stg[ring]
+                    slot = ring * S + (tt & SM)
+                    if RING[slot, 0] == tt:
+                        s_arr[p] = 1
+                        s_arr[5 + p] = RING[slot, 1]
+                        s_arr[10 + p] = RING[slot, 2]
+                        any_in = True
+                        R[n, PEND] -= 1
                     # credit pulse from downstream on output p
-                    c = rb + p
-                    tt = t - stg[c]
-                    slot = c * S + (tt & SM)
-                    if bwd_time[slot] == tt:
-                        s_arr[15 + p] = bwd_vc[slot]
-                        pend[n] -= 1
+                    tt = t - cring_stg[ring]
+                    slot = ring * S + (tt & SM)
+                    if CR[slot, 0] == tt:
+                        s_arr[15 + p] = CR[slot, 1]
+                        R[n, PEND] -= 1
+                        credit_in = True
                     else:
                         s_arr[15 + p] = -1
-                if occ[n] != 0 or any_in:
+                # a router that granted nothing last time, whose credit counters have not
+                # changed since and to which no flit arrives, grants nothing again: its
+                # state cannot change, so its allocation is skipped (exactly)
+                if (R[n, OCC] != 0 or any_in) and (R[n, STUCK] == 0 or any_in):
+                    granted = False
                     # first stage: each input offers one eligible VC; req[o]: inputs asking o
                     for o in range(5):
                         s_arr[55 + o] = 0
                     for p in range(5):
                         s_arr[20 + p] = -1                      # offered VC
                         arr = s_arr[p]
-                        if in_occ[rb + p] == 0 and not arr:
+                        if R[n, IN0 + 2 * p + 1] == 0 and not arr:
                             continue
                         aw0 = s_arr[5 + p]
                         avc = _vc(aw0) if arr else -1
@@ -347,18 +399,18 @@ def run(steps, t0, P, top, q1, q2, turn, node_x, node_y, in_chan, stg, det_x, de
                             # the route of the arriving flit as a head (kept next to it),
                             # and the one it takes if it bypasses: its packet's inside one
                             s_arr[50 + p] = _route(p, aw0, x, y, yx, turn)
-                            ai = (rb + p) * V + avc
-                            s_arr[40 + p] = pkt_route[ai] if in_pkt[ai] else s_arr[50 + p]
-                        ptr = in_rr[rb + p]
+                            ab = (p * V + avc) * PV
+                            s_arr[40 + p] = R[n, ab + 3] if R[n, ab + 2] else s_arr[50 + p]
+                        ptr = R[n, IN0 + 2 * p]
                         for k in range(V):
                             v = ptr + k
                             if v >= V:
                                 v -= V
-                            idx = (rb + p) * V + v
-                            if f_count[idx] > 0:
-                                h = idx * D + f_head[idx]
-                                r = pkt_route[idx] if in_pkt[idx] else f_route[h]
-                                last = _last(f_w0[h])
+                            b = (p * V + v) * PV
+                            if R[n, b + 1] > 0:
+                                h = b + 4 + 3 * R[n, b]
+                                r = R[n, b + 3] if R[n, b + 2] else R[n, h + 2]
+                                last = _last(R[n, h])
                                 byp = 0
                             elif avc == v:
                                 r = s_arr[40 + p]
@@ -366,15 +418,15 @@ def run(steps, t0, P, top, q1, q2, turn, node_x, node_y, in_chan, stg, det_x, de
                                 byp = 1
                             else:
                                 continue
-                            oi = (rb + r) * V + v
-                            if cred[oi] != 0 and (in_pkt[idx] or locked[oi] == 0):
+                            oi = OV0 + 2 * (r * V + v)
+                            if R[n, oi] != 0 and (R[n, b + 2] or R[n, oi + 1] == 0):
                                 s_arr[20 + p] = v
                                 s_arr[25 + p] = r
                                 s_arr[30 + p] = last
                                 s_arr[35 + p] = byp
                                 s_arr[55 + r] |= 1 << p
                                 if mutant == 1:
-                                    in_rr[rb + p] = v + 1 if v + 1 < V else 0
+                                    R[n, IN0 + 2 * p] = v + 1 if v + 1 < V else 0
                                 break
                     # second stage: each output grants the first requesting input at or
                     # after its pointer (round robin), then the pointer moves past it
@@ -384,85 +436,89 @@ def run(steps, t0, P, top, q1, q2, turn, node_x, node_y, in_chan, stg, det_x, de
                         mask = s_arr[55 + o]
                         if mask == 0:
                             continue
-                        ptr = out_rr[rb + o]
+                        ptr = R[n, OR0 + o]
                         hi = (mask >> ptr) << ptr
                         win = first_bit[hi] if hi else first_bit[mask]
                         if mutant != 3:
-                            out_rr[rb + o] = win + 1 if win < 4 else 0
+                            R[n, OR0 + o] = win + 1 if win < 4 else 0
                         s_arr[45 + win] = 1
+                        granted = True
                         v = s_arr[20 + win]
                         if s_arr[35 + win]:
                             w0 = s_arr[5 + win]
                             w1 = s_arr[10 + win]
                         else:
-                            h = ((rb + win) * V + v) * D + f_head[(rb + win) * V + v]
-                            w0 = f_w0[h]
-                            w1 = f_w1[h]
-                        oi = (rb + o) * V + v
-                        cred[oi] -= 1
-                        locked[oi] = 1 - s_arr[30 + win]
+                            b = (win * V + v) * PV
+                            h = b + 4 + 3 * R[n, b]
+                            w0 = R[n, h]
+                            w1 = R[n, h + 1]
+                        oi = OV0 + 2 * (o * V + v)
+                        R[n, oi] -= 1
+                        R[n, oi + 1] = 1 - s_arr[30 + win]
                         if count_links:
-                            flits_out[rb + o] += 1
-                        c = rb + o
-                        _send(c, t, w0, w1, S, SM, fwd_time, fwd_w0, fwd_w1, trace, tr_n,
-                              tr_t, tr_c, tr_w0, tr_w1)
-                        if rcv_router[c] >= 0:
-                            pend[rcv_router[c]] += 1
+                            R[n, FL0 + o] += 1
+                        c = 5 * n + o
+                        _send(out_ring[c], c, t, w0, w1, S, SM, RING, trace, tr_n, tr_t,
+                              tr_c, tr_w0, tr_w1)
+                        if out_rcv[c] >= 0:
+                            R[out_rcv[c], PEND] += 1
                     # input side: arrivals are written unless they bypassed, winners pop
                     for p in range(5):
                         won = s_arr[45 + p]
                         if s_arr[p] and not (won and s_arr[35 + p]):
                             aw0 = s_arr[5 + p]
-                            idx = (rb + p) * V + _vc(aw0)
-                            cnt = f_count[idx]
+                            b = (p * V + _vc(aw0)) * PV
+                            cnt = R[n, b + 1]
                             if cnt == D:
-                                r_overflow[n] = 1
+                                R[n, OVF] = 1
                             else:
-                                pos = f_head[idx] + cnt
+                                pos = R[n, b] + cnt
                                 if pos >= D:
                                     pos -= D
-                                h = idx * D + pos
-                                f_w0[h] = aw0
-                                f_w1[h] = s_arr[10 + p]
-                                f_route[h] = s_arr[50 + p]
-                                f_count[idx] = cnt + 1
-                                in_occ[rb + p] += 1
-                                occ[n] += 1
+                                h = b + 4 + 3 * pos
+                                R[n, h] = aw0
+                                R[n, h + 1] = s_arr[10 + p]
+                                R[n, h + 2] = s_arr[50 + p]
+                                R[n, b + 1] = cnt + 1
+                                R[n, IN0 + 2 * p + 1] += 1
+                                R[n, OCC] += 1
                         if won:
                             v = s_arr[20 + p]
-                            idx = (rb + p) * V + v
+                            b = (p * V + v) * PV
                             if not s_arr[35 + p]:
-                                hd = f_head[idx] + 1
-                                f_head[idx] = hd if hd < D else 0
-                                f_count[idx] -= 1
-                                in_occ[rb + p] -= 1
-                                occ[n] -= 1
-                            in_pkt[idx] = 1 - s_arr[30 + p]
-                            pkt_route[idx] = s_arr[25 + p]
-                            c = in_chan[rb + p]
-                            _credit(c, t, v, S, SM, bwd_time, bwd_vc)
-                            if snd_router[c] >= 0:
-                                pend[snd_router[c]] += 1
-                            in_rr[rb + p] = v + 1 if v + 1 < V else 0
-                for o in range(5):
-                    bv = s_arr[15 + o]
-                    if bv >= 0:
-                        cred[(rb + o) * V + bv] += 1
+                                hd = R[n, b] + 1
+                                R[n, b] = hd if hd < D else 0
+                                R[n, b + 1] -= 1
+                                R[n, IN0 + 2 * p + 1] -= 1
+                                R[n, OCC] -= 1
+                            R[n, b + 2] = 1 - s_arr[30 + p]
+                            R[n, b + 3] = s_arr[25 + p]
+                            c = 5 * n + p
+                            _credit(in_cring[c], t, v, S, SM, CR)
+                            if in_csnd[c] >= 0:
+                                R[in_csnd[c], PEND] += 1
+                            R[n, IN0 + 2 * p] = v + 1 if v + 1 < V else 0
+                    R[n, STUCK] = 0 if granted else 1
+                if credit_in:
+                    for o in range(5):
+                        bv = s_arr[15 + o]
+                        if bv >= 0:
+                            R[n, OV0 + 2 * (o * V + bv)] += 1
+                    # the counters are usable from the next cycle: that one must allocate
+                    R[n, STUCK] = 0
 
             # ---------------- sink ----------------
-            rb = n * 5
-            c = rb                                  # the router's local output
-            slot = c * S + (t & SM)
-            if fwd_time[slot] == t:
-                w0 = fwd_w0[slot]
-                w1 = fwd_w1[slot]
+            ring = rb + 5
+            slot = ring * S + (t & SM)
+            if RING[slot, 0] == t:
+                w0 = RING[slot, 1]
+                w1 = RING[slot, 2]
                 v = _vc(w0)
                 last = _last(w0)
-                _credit(c, t, v, S, SM, bwd_time, bwd_vc)
-                pend[n] += 1
-                si = n * V + v
-                ss = n * 9
-                if s_busy[si] == 0:
+                _credit(rb, t, v, S, SM, CR)            # to the router's local output
+                R[n, PEND] += 1
+                si = 8 * v
+                if K[n, si] == 0:
                     src = w1 & 0xFFFFFF
                     pseq = (w0 >> 41) & 0xFFFF
                     pts = (w1 >> 24) & tsm
@@ -474,140 +530,141 @@ def run(steps, t0, P, top, q1, q2, turn, node_x, node_y, in_chan, stg, det_x, de
                     outside = sx >= mx or sy >= my
                     perr = 1 if (plen_h == 0 or outside) else 0
                     if (w0 & _M12) != x or ((w0 >> 12) & _M12) != y:
-                        s_stats[ss + 5] += 1                 # misroutes
+                        K[n, KSTAT + 5] += 1                 # misroutes
                     if not outside:
                         a = n * N + sy * mx + sx
                         if s_seen[a]:
                             diff = (pseq - s_last[a]) & 0xFFFF
                             if diff == 0 or diff >= 0x8000:
-                                s_stats[ss + 7] += 1         # order errors
+                                K[n, KSTAT + 7] += 1         # order errors
                         s_seen[a] = 1
                         s_last[a] = pseq
                 else:
-                    src = s_src[si]
-                    pseq = s_seq[si]
-                    pts = s_ts[si]
-                    pmk = s_mk[si]
-                    plen_h = s_len[si]
-                    pidx = s_idx[si]
+                    src = K[n, si + 1]
+                    pseq = K[n, si + 2]
+                    pts = K[n, si + 3]
+                    pmk = K[n, si + 4]
+                    plen_h = K[n, si + 5]
+                    pidx = K[n, si + 6]
                     # the body payload is a function of (src, seq, index): compare those
                     ok = (w1 & 0xFFFFFF) == src and ((w0 >> 41) & 0xFFFF) == pseq \
                         and ((w0 >> 24) & 0xFF) == (pidx & 0xFF)
-                    perr = s_err[si] | (0 if ok else 1)
-                s_busy[si] = 1 - last
-                s_src[si] = src
-                s_seq[si] = pseq
-                s_ts[si] = pts
-                s_mk[si] = pmk
-                s_len[si] = plen_h
-                s_idx[si] = (pidx + 1) & 0x1FF
-                s_err[si] = perr
-                s_stats[ss + 1] += 1
+                    perr = K[n, si + 7] | (0 if ok else 1)
+                K[n, si] = 1 - last
+                K[n, si + 1] = src
+                K[n, si + 2] = pseq
+                K[n, si + 3] = pts
+                K[n, si + 4] = pmk
+                K[n, si + 5] = plen_h
+                K[n, si + 6] = (pidx + 1) & 0x1FF
+                K[n, si + 7] = perr
+                K[n, KSTAT + 1] += 1
                 if pmk:
-                    s_stats[ss + 3] += 1
+                    K[n, KSTAT + 3] += 1
                 if last:
-                    s_stats[ss + 0] += 1
+                    K[n, KSTAT + 0] += 1
                     if perr or pidx + 1 != plen_h:
-                        s_stats[ss + 6] += 1
+                        K[n, KSTAT + 6] += 1
                     if pmk:
                         latency = (t - pts) & tsm
-                        s_stats[ss + 2] += 1
-                        s_stats[ss + 8] += latency
-                        if latency > s_stats[ss + 4]:
-                            s_stats[ss + 4] = latency
+                        K[n, KSTAT + 2] += 1
+                        K[n, KSTAT + 8] += latency
+                        if latency > K[n, KSTAT + 4]:
+                            K[n, KSTAT + 4] = latency
                         b = latency // binc
                         if b > bins - 1:
                             b = bins - 1
-                        s_hist[n * bins + b] += 1
+                        K[n, KHIST + b] += 1
 
         # ---------------- die-to-die links ----------------
         for d in range(ND):
-            cin = dl_in[d]
-            cout = dl_out[d]
-            base = d * V
+            tx_ring = 6 * N + d
+            cin = dl_in[d]                  # the sending router output (5 n + o)
+            a_node = cin // 5
             # TX: serialiser start from the registered buffer counts
-            ptr = dl_rr[d]
+            ptr = L[d, MISC0 + 1]
             pick = -1
             for k in range(V):
                 v = ptr + k
                 if v >= V:
                     v -= V
-                if tx_count[base + v] != 0 and remote[base + v] != 0:
+                if L[d, v * TXW + 1] != 0 and L[d, REM0 + v] != 0:
                     pick = v
                     break
-            start = pick >= 0 and dl_busy[d] <= 1
-            if dl_busy[d] != 0:
-                dl_busy[d] -= 1
+            start = pick >= 0 and L[d, MISC0] <= 1
+            if L[d, MISC0] != 0:
+                L[d, MISC0] -= 1
             # arrival from the sending router
-            slot = cin * S + ((t - stg[cin]) & SM)
-            if fwd_time[slot] == t - stg[cin]:
-                aw0 = fwd_w0[slot]
-                ti = base + _vc(aw0)
-                cnt = tx_count[ti]
+            slot = tx_ring * S + (t & SM)
+            if RING[slot, 0] == t:
+                aw0 = RING[slot, 1]
+                tb = _vc(aw0) * TXW
+                cnt = L[d, tb + 1]
                 if cnt == TXD:
-                    dl_overflow[d] = 1
+                    L[d, MISC0 + 3] = 1
                 else:
-                    pos = tx_head[ti] + cnt
-                    h = ti * TXD + (pos - TXD if pos >= TXD else pos)
-                    tx_w0[h] = aw0
-                    tx_w1[h] = fwd_w1[slot]
-                    tx_count[ti] = cnt + 1
+                    pos = L[d, tb] + cnt
+                    h = tb + 2 + 2 * (pos - TXD if pos >= TXD else pos)
+                    L[d, h] = aw0
+                    L[d, h + 1] = RING[slot, 2]
+                    L[d, tb + 1] = cnt + 1
             if start:
-                dl_busy[d] = ratio
-                dl_rr[d] = pick + 1 if pick + 1 < V else 0
-                ti = base + pick
-                h = ti * TXD + tx_head[ti]
-                ls = d * LS + ((t + ratio + lat) & LM)
-                land_time[ls] = t + ratio + lat
-                land_w0[ls] = tx_w0[h]
-                land_w1[ls] = tx_w1[h]
-                hd = tx_head[ti] + 1
-                tx_head[ti] = hd if hd < TXD else 0
-                tx_count[ti] -= 1
-                remote[ti] -= 1
-                _credit(cin, t, pick, S, SM, bwd_time, bwd_vc)
-                pend[snd_router[cin]] += 1
-            cs = d * CS + (t & CM)
-            if cb_time[cs] == t:
-                remote[base + cb_vc[cs]] += 1
+                L[d, MISC0] = ratio
+                L[d, MISC0 + 1] = pick + 1 if pick + 1 < V else 0
+                tb = pick * TXW
+                h = tb + 2 + 2 * L[d, tb]
+                ls = LAND0 + 3 * ((t + ratio + lat) & LM)
+                L[d, ls] = t + ratio + lat
+                L[d, ls + 1] = L[d, h]
+                L[d, ls + 2] = L[d, h + 1]
+                hd = L[d, tb] + 1
+                L[d, tb] = hd if hd < TXD else 0
+                L[d, tb + 1] -= 1
+                L[d, REM0 + pick] -= 1
+                _credit(6 * a_node + (cin - 5 * a_node), t, pick, S, SM, CR)
+                R[a_node, PEND] += 1
+            cs = CB0 + 2 * (t & CM)
+            if L[d, cs] == t:
+                L[d, REM0 + L[d, cs + 1]] += 1
             # RX: round-robin output under the receiving router's credits
-            ptr = dl_orr[d]
+            ptr = L[d, MISC0 + 2]
             opick = -1
             for k in range(V):
                 v = ptr + k
                 if v >= V:
                     v -= V
-                if rx_count[base + v] != 0 and down[base + v] != 0:
+                if L[d, RX0 + v * RXW + 1] != 0 and L[d, DOWN0 + v] != 0:
                     opick = v
                     break
-            ls = d * LS + (t & LM)
-            if land_time[ls] == t:
-                lw0 = land_w0[ls]
-                ri = base + _vc(lw0)
-                cnt = rx_count[ri]
-                pos = rx_head[ri] + cnt
-                h = ri * RXD + (pos - RXD if pos >= RXD else pos)
-                rx_w0[h] = lw0
-                rx_w1[h] = land_w1[ls]
-                rx_count[ri] = cnt + 1
+            ls = LAND0 + 3 * (t & LM)
+            if L[d, ls] == t:
+                lw0 = L[d, ls + 1]
+                xb = RX0 + _vc(lw0) * RXW
+                cnt = L[d, xb + 1]
+                pos = L[d, xb] + cnt
+                h = xb + 2 + 2 * (pos - RXD if pos >= RXD else pos)
+                L[d, h] = lw0
+                L[d, h + 1] = L[d, ls + 2]
+                L[d, xb + 1] = cnt + 1
+            cout = dl_out[d]                # the receiving router's input ring
             if opick >= 0:
-                dl_orr[d] = opick + 1 if opick + 1 < V else 0
-                ri = base + opick
-                h = ri * RXD + rx_head[ri]
-                _send(cout, t, rx_w0[h], rx_w1[h], S, SM, fwd_time, fwd_w0, fwd_w1, trace,
-                      tr_n, tr_t, tr_c, tr_w0, tr_w1)
-                pend[rcv_router[cout]] += 1
-                hd = rx_head[ri] + 1
-                rx_head[ri] = hd if hd < RXD else 0
-                rx_count[ri] -= 1
-                down[ri] -= 1
+                L[d, MISC0 + 2] = opick + 1 if opick + 1 < V else 0
+                xb = RX0 + opick * RXW
+                h = xb + 2 + 2 * L[d, xb]
+                _send(cout, 6 * N + d, t, L[d, h], L[d, h + 1], S, SM, RING, trace, tr_n, tr_t,
+                      tr_c, tr_w0, tr_w1)
+                R[cout // 6, PEND] += 1
+                hd = L[d, xb] + 1
+                L[d, xb] = hd if hd < RXD else 0
+                L[d, xb + 1] -= 1
+                L[d, DOWN0 + opick] -= 1
                 back_at = t + 1 + lat - (1 if mutant == 2 else 0)
-                cs = d * CS + (back_at & CM)
-                cb_time[cs] = back_at
-                cb_vc[cs] = opick
-            slot = cout * S + ((t - stg[cout]) & SM)
-            if bwd_time[slot] == t - stg[cout]:
-                down[base + bwd_vc[slot]] += 1
+                cs = CB0 + 2 * (back_at & CM)
+                L[d, cs] = back_at
+                L[d, cs + 1] = opick
+            slot = tx_ring * S + (t & SM)
+            if CR[slot, 0] == t:
+                L[d, DOWN0 + CR[slot, 1]] += 1
 
         # the ctrl registers move one stage
         for i in range(9):
@@ -618,23 +675,23 @@ def run(steps, t0, P, top, q1, q2, turn, node_x, node_y, in_chan, stg, det_x, de
 
 
 @njit(cache=True)
-def quiescent(t, P, q1, q2, top, stg, fwd_time, occ, q_count, g_busy, tx_count, rx_count,
-              land_time):
+def quiescent(t, P, O, q1, q2, top, ring_stg, RING, R, G, L):
     """True when no flit is anywhere and no generator can start one: every statistic is frozen."""
     if top[0] or q1[0] or q2[0]:
         return False
-    S = P[4]
-    for n in range(P[0]):
-        if occ[n] or q_count[n] or g_busy[n]:
+    N, V, S = P[0], P[1], P[4]
+    for n in range(N):
+        if R[n, O[5]] or G[n, 2] or G[n, 3]:
             return False
-    for c in range(stg.shape[0]):
+    for ring in range(ring_stg.shape[0]):
         for k in range(S):
-            if fwd_time[c * S + k] >= t - stg[c]:
+            if RING[ring * S + k, 0] >= t - ring_stg[ring]:
                 return False
-    for i in range(tx_count.shape[0]):
-        if tx_count[i] or rx_count[i]:
-            return False
-    for i in range(land_time.shape[0]):
-        if land_time[i] >= t:
-            return False
+    for d in range(P[17]):
+        for v in range(V):
+            if L[d, v * O[14] + 1] or L[d, O[15] + v * O[16] + 1]:
+                return False
+        for k in range(P[19]):
+            if L[d, O[20] + 3 * k] >= t:
+                return False
     return True

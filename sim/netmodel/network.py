@@ -9,7 +9,8 @@ ratio and latency are run-time values: nothing is compiled per configuration.
 Node ``n`` is global ``(n % mesh_x, n // mesh_x)``; :meth:`NetworkModel.rtl_order`
 maps to the RTL's node order (die by die). Channel ``5 n + p`` is output port
 ``p`` of router ``n`` (ports as in ``rtl.router.PORTS``), ``5 N + n`` the generator
-of node ``n``, ``6 N + k`` the output of DieLink ``k`` (the RTL's ``dielink<k>``).
+of node ``n``, ``6 N + k`` the output of DieLink ``k`` (the RTL's ``dielink<k>``): the
+names of the link trace (:mod:`sim.netmodel.trace`).
 """
 
 import numpy as np
@@ -22,6 +23,11 @@ from . import kernel
 from .kernel import CTRL, GEN_STATS, NEVER, PARAM, SINK_STATS
 
 __all__ = ["NetworkModel", "ctrl_vector", "stat_names", "MAX_COORD"]
+
+#: the offsets the kernel takes, in its order
+_OFFSETS = ("pv", "in0", "ov0", "or0", "fl0", "occ", "pend", "stuck", "ovf", "gcred", "gstat",
+            "gq", "kstat", "khist", "tx", "rx0", "rx", "rem0", "down0", "misc0", "land0",
+            "cb0")
 
 #: coordinates are 12-bit fields of the model's flit words
 MAX_COORD = 1 << 12
@@ -160,18 +166,21 @@ class NetworkModel:
         N = self.n_nodes = self.mesh_x * self.mesh_y
         port = {p: i for i, p in enumerate(PORTS)}
         self.dielinks = self._dielinks()
-        ND = len(self.dielinks)
-        C = 6 * N + ND
-        in_chan = np.full(5 * N, -1, dtype=np.int64)
-        stg = np.zeros(C, dtype=np.int64)
-        # the router that receives a channel's flits / its credits (-1: a sink, a DieLink,
-        # a generator, nothing): the kernel counts what is on its way to each router
-        rcv_router = np.full(C, -1, dtype=np.int64)
-        snd_router = np.full(C, -1, dtype=np.int64)
-        snd_router[:5 * N] = np.arange(5 * N) // 5
+        ND = self.n_dielinks = len(self.dielinks)
+        rings = 6 * N + ND
+        i64 = np.int64
+        # flit rings: router n input p = 6n + p, sink n = 6n + 5, DieLink k's TX = 6N + k;
+        # credit rings: router n output o = 6n + o, generator n = 6n + 5, DieLink k's RX
+        # output = 6N + k. Stages: on-die router-to-router links only.
+        ring_stg = np.zeros(rings, dtype=i64)
+        cring_stg = np.zeros(rings, dtype=i64)
+        out_ring = np.full(5 * N, -1, dtype=i64)      # where router output 5n + o delivers
+        out_rcv = np.full(5 * N, -1, dtype=i64)       # ... the router receiving it, if any
+        in_cring = np.full(5 * N, -1, dtype=i64)      # where input 5n + p's credits go
+        in_csnd = np.full(5 * N, -1, dtype=i64)       # ... the router owning that ring
         for n in range(N):
-            in_chan[5 * n] = 5 * N + n                       # generator -> local input
-            rcv_router[5 * N + n] = n
+            out_ring[5 * n] = 6 * n + 5                # local output -> sink
+            in_cring[5 * n] = 6 * n + 5                # local input's credits -> generator
         crossing = {(a, da) for a, da, _, _ in self.dielinks}
         for n, (x, y) in enumerate(self.coords()):
             for direction, (dx, dy, opposite) in _STEP.items():
@@ -180,21 +189,24 @@ class NetworkModel:
                     continue                                  # tile edge: tied off
                 if (n, direction) in crossing:
                     continue                                  # through a DieLink below
-                m = self.node(px, py)
-                in_chan[5 * m + port[opposite]] = 5 * n + port[direction]
-                rcv_router[5 * n + port[direction]] = m
-                stg[5 * n + port[direction]] = self.stages
-        dl_in = np.zeros(max(ND, 1), dtype=np.int64)
-        dl_out = np.zeros(max(ND, 1), dtype=np.int64)
+                m, o, i = self.node(px, py), port[direction], port[opposite]
+                out_ring[5 * n + o] = 6 * m + i
+                out_rcv[5 * n + o] = m
+                in_cring[5 * m + i] = 6 * n + o
+                in_csnd[5 * m + i] = n
+                ring_stg[6 * m + i] = self.stages
+                cring_stg[6 * n + o] = self.stages
+        dl_in = np.zeros(max(ND, 1), dtype=i64)
+        dl_out = np.zeros(max(ND, 1), dtype=i64)
         for k, (a, da, b, db) in enumerate(self.dielinks):
             dl_in[k] = 5 * a + port[da]
-            dl_out[k] = 6 * N + k
-            in_chan[5 * b + port[db]] = 6 * N + k
-            rcv_router[6 * N + k] = b
+            dl_out[k] = 6 * b + port[db]
+            out_ring[5 * a + port[da]] = 6 * N + k
+            in_cring[5 * b + port[db]] = 6 * N + k
         turn = np.array([turn_allowed(self.routing, s, o) for s in PORTS for o in PORTS],
-                        dtype=np.int64)
-        det_x = np.zeros(8 * N, dtype=np.int64)
-        det_y = np.zeros(8 * N, dtype=np.int64)
+                        dtype=i64)
+        det_x = np.zeros(8 * N, dtype=i64)
+        det_y = np.zeros(8 * N, dtype=i64)
         for n, (x, y) in enumerate(self.coords()):
             for pat in Pattern:
                 if pat in DETERMINISTIC_PATTERNS:
@@ -202,11 +214,11 @@ class NetworkModel:
                 else:
                     dx, dy = x, y
                 det_x[pat.value * N + n], det_y[pat.value * N + n] = dx, dy
-        self.channels = C
+        self.rings = rings
         self.slots = S = _pow2_at_least(self.stages + 2)
         land = _pow2_at_least(self.ratio + self.latency + 2)
         cb = _pow2_at_least(self.latency + 3)
-        P = np.zeros(len(PARAM), dtype=np.int64)
+        P = np.zeros(len(PARAM), dtype=i64)
         values = {"nodes": N, "vcs": self.vcs, "depth": self.depth, "slot_mask": S - 1,
                   "slots": S, "yx": int(self.routing == "yx"), "mesh_x": self.mesh_x,
                   "mesh_y": self.mesh_y, "queue": self.queue_depth,
@@ -214,65 +226,60 @@ class NetworkModel:
                   "bin_cycles": self.bin_cycles, "ts_mask": (1 << self.timestamp_bits) - 1,
                   "ratio": self.ratio, "latency": self.latency, "rx_depth": self.rx_depth,
                   "tx_depth": self.depth, "dielinks": ND, "land_mask": land - 1,
-                  "land_slots": land, "cb_mask": cb - 1, "cb_slots": cb, "trace_cap": 0,
+                  "land_slots": land, "cb_mask": cb - 1, "cb_slots": cb,
                   "mutant": kernel.MUTANTS[self.mutant]}
         for k, v in values.items():
             P[PARAM[k]] = v
         self.P = P
-        xs = np.array([c[0] for c in self.coords()], dtype=np.int64)
-        ys = np.array([c[1] for c in self.coords()], dtype=np.int64)
-        first_bit = np.array([(m & -m).bit_length() - 1 for m in range(32)], dtype=np.int64)
-        self.geometry = (turn, xs, ys, in_chan, stg, det_x, det_y, dl_in, dl_out, rcv_router,
-                         snd_router, first_bit)
-        self.n_dielinks = ND
+        self.lay = kernel.layout(self.vcs, self.depth, self.queue_depth, self.histogram_bins,
+                                 self.depth, self.rx_depth, land, cb)
+        self.O = np.array([self.lay[k] for k in _OFFSETS], dtype=i64)
+        xs = np.array([c[0] for c in self.coords()], dtype=i64)
+        ys = np.array([c[1] for c in self.coords()], dtype=i64)
+        first_bit = np.array([(m & -m).bit_length() - 1 for m in range(32)], dtype=i64)
+        self.geometry = (turn, xs, ys, det_x, det_y, ring_stg, cring_stg, out_ring, out_rcv,
+                         in_cring, in_csnd, dl_in, dl_out, first_bit, self.O)
 
     # -- state -----------------------------------------------------------------------
 
     def reset(self, idle_ctrl):
         """The state after reset. ``idle_ctrl`` is the ctrl word written before the reset:
         the mesh's input register has no reset and holds it; the generators' is cleared."""
-        N, V, D, C, S = self.n_nodes, self.vcs, self.depth, self.channels, self.slots
+        N, V, D, S, lay = self.n_nodes, self.vcs, self.depth, self.slots, self.lay
         ND = max(self.n_dielinks, 1)
         i64 = np.int64
-
-        def z(n, fill=0, dtype=i64):
-            return np.full(n, fill, dtype=dtype)
-
-        P = self.P
-        land, cb = int(P[PARAM["land_slots"]]), int(P[PARAM["cb_slots"]])
-        Q, B = self.queue_depth, self.histogram_bins
         self.t = 0
         self.top = np.array(idle_ctrl, dtype=i64)
         self.q1 = np.array(idle_ctrl, dtype=i64)
-        self.q2 = z(len(CTRL))
+        self.q2 = np.zeros(len(CTRL), dtype=i64)
         cap = max(self.trace_capacity, 1)
-        self.trace = (self.trace_capacity > 0, z(2), z(cap), z(cap), z(cap), z(cap))
-        self.channels_state = (z(C * S, NEVER), z(C * S), z(C * S), z(C * S, NEVER), z(C * S))
-        self.router_state = (
-            z(N * 5 * V * D), z(N * 5 * V * D), z(N * 5 * V * D),      # f_w0, f_w1, f_route
-            z(N * 5 * V), z(N * 5 * V), z(N * 5 * V), z(N * 5 * V),     # head, count, in_pkt, route
-            z(N * 5), z(N * 5),                                        # in_rr, out_rr
-            z(N * 5 * V, D), z(N * 5 * V),                             # credits, locked
-            z(N), z(N * 5), z(N),                                      # occ, per input, pending
-            z(N * 5), z(N))                                            # link flits, overflow
-        self.gen_state = (
-            z(N, 0x9E3779B97F4A7C15, np.uint64), z(N),                 # xorshift state, seq
-            z(N * Q), z(N * Q), z(N), z(N),                            # queue a/ts, head, count
-            z(N), z(N), z(N), z(N), z(N),                              # busy, vc, seq, len, idx
-            z(N * V, D), z(N * len(GEN_STATS)))                        # credits, stats
-        self.sink_state = (
-            z(N * V), z(N * V), z(N * V), z(N * V), z(N * V), z(N * V), z(N * V), z(N * V),
-            z(N * len(SINK_STATS)), z(N * B),
-            np.zeros(N * N, dtype=np.uint16), np.zeros(N * N, dtype=np.int8))
-        R, T = self.rx_depth, self.depth
-        self.dielink_state = (
-            z(ND * V * T), z(ND * V * T), z(ND * V), z(ND * V),        # TX buffers
-            z(ND * V, self.rx_depth), z(ND), z(ND),                    # remote credits, busy, rr
-            z(ND * land, NEVER), z(ND * land), z(ND * land),           # flight
-            z(ND * V * R), z(ND * V * R), z(ND * V), z(ND * V),        # RX buffers
-            z(ND * V, self.depth), z(ND),                              # down credits, rr
-            z(ND * cb, NEVER), z(ND * cb), z(ND))                      # credit flight, overflow
-        self.scratch = z(64)
+        self.trace = (self.trace_capacity > 0, np.zeros(2, dtype=i64),
+                      *(np.zeros(cap, dtype=i64) for _ in range(4)))
+        ring = np.zeros((self.rings * S, 3), dtype=i64)
+        ring[:, 0] = NEVER
+        cring = np.zeros((self.rings * S, 2), dtype=i64)
+        cring[:, 0] = NEVER
+        R = np.zeros((N, lay["rw"]), dtype=i64)
+        for o in range(5):                        # credits: the downstream buffer depth
+            for v in range(V):
+                R[:, lay["ov0"] + 2 * (o * V + v)] = D
+        G = np.zeros((N, lay["gw"]), dtype=i64)
+        G[:, lay["gcred"]:lay["gcred"] + V] = D
+        K = np.zeros((N, lay["kw"]), dtype=i64)
+        L = np.zeros((ND, lay["lw"]), dtype=i64)
+        L[:, lay["rem0"]:lay["rem0"] + V] = self.rx_depth
+        L[:, lay["down0"]:lay["down0"] + V] = D
+        for k in range(int(self.P[PARAM["land_slots"]])):
+            L[:, lay["land0"] + 3 * k] = NEVER
+        for k in range(int(self.P[PARAM["cb_slots"]])):
+            L[:, lay["cb0"] + 2 * k] = NEVER
+        g_xs = np.full(N, 0x9E3779B97F4A7C15, dtype=np.uint64)
+        # the sinks' per-source order memories (last sequence number, seen)
+        s_last = np.zeros(N * N, dtype=np.uint16)
+        s_seen = np.zeros(N * N, dtype=np.int8)
+        self.R, self.G, self.K, self.L = R, G, K, L
+        self.state = (ring, cring, R, G, g_xs, K, s_last, s_seen, L)
+        self.scratch = np.zeros(64, dtype=i64)
 
     def run(self, steps, ctrl=None):
         """Advance ``steps`` cycles with ``ctrl`` (a :func:`ctrl_vector`) at the top input."""
@@ -281,54 +288,54 @@ class NetworkModel:
         if steps <= 0:
             return self.t
         self.t = kernel.run(steps, self.t, self.P, self.top, self.q1, self.q2, *self.geometry,
-                            *self.channels_state, *self.router_state, *self.gen_state,
-                            *self.sink_state, *self.dielink_state, *self.trace, self.scratch)
+                            *self.state, *self.trace, self.scratch)
         return self.t
 
     def quiescent(self):
-        fwd_time = self.channels_state[0]
-        r, g = self.router_state, self.gen_state
-        dl = self.dielink_state
-        return bool(kernel.quiescent(self.t, self.P, self.q1, self.q2, self.top,
-                                     self.geometry[4], fwd_time, r[11], g[5], g[6],
-                                     dl[3], dl[13], dl[7]))
+        ring = self.state[0]
+        return bool(kernel.quiescent(self.t, self.P, self.O, self.q1, self.q2, self.top,
+                                     self.geometry[5], ring, self.R, self.G, self.L))
 
     # -- observation ------------------------------------------------------------------
 
     def node_stats(self):
         """``{stat name: int64 array over nodes (global id)}``, RTL widths applied."""
-        N, B = self.n_nodes, self.histogram_bins
-        g = self.gen_state[-1].reshape(N, len(GEN_STATS))
-        s = self.sink_state[8].reshape(N, len(SINK_STATS))
-        hist = self.sink_state[9].reshape(N, B)
-        flits = self.router_state[14].reshape(N, 5)
-        m32 = 0xFFFFFFFF
-        out = {f"gen.{name}": g[:, i] & m32 for i, name in enumerate(GEN_STATS)}
+        lay, m32 = self.lay, 0xFFFFFFFF
+        G, K, R = self.G, self.K, self.R
+        out = {f"gen.{name}": G[:, lay["gstat"] + i] & m32 for i, name in enumerate(GEN_STATS)}
         for i, name in enumerate(SINK_STATS):
+            col = K[:, lay["kstat"] + i]
             if name == "latency_sum":
-                total = s[:, i] & ((1 << 48) - 1)
+                total = col & ((1 << 48) - 1)
                 out["sink.latency_sum.w0"] = total & m32
                 out["sink.latency_sum.w1"] = total >> 32
             else:
-                out[f"sink.{name}"] = s[:, i] & m32
-        for b in range(B):
-            out[f"sink.hist[{b}]"] = hist[:, b] & m32
+                out[f"sink.{name}"] = col & m32
+        for b in range(self.histogram_bins):
+            out[f"sink.hist[{b}]"] = K[:, lay["khist"] + b] & m32
         for i, p in enumerate(PORTS):
-            out[f"link.{p}"] = flits[:, i] & m32
-        out["router.overflow"] = self.router_state[15].copy()
+            out[f"link.{p}"] = R[:, lay["fl0"] + i] & m32
+        out["router.overflow"] = R[:, lay["ovf"]].copy()
         return out
+
+    def buffer_counts(self):
+        """Flits in every router input FIFO, ``(node, input, VC)``."""
+        V, pv = self.vcs, self.lay["pv"]
+        cols = [(p * V + v) * pv + 1 for p in range(5) for v in range(V)]
+        return self.R[:, cols].reshape(self.n_nodes, 5, V)
 
     def marked_totals(self):
         """``(marked_generated, marked_received)`` as the top-level ports show them (32 bits)."""
-        g = self.gen_state[-1].reshape(self.n_nodes, len(GEN_STATS))
-        s = self.sink_state[8].reshape(self.n_nodes, len(SINK_STATS))
-        return int(g[:, 1].sum()) & 0xFFFFFFFF, int(s[:, 2].sum()) & 0xFFFFFFFF
+        gen = int(self.G[:, self.lay["gstat"] + 1].sum())
+        received = int(self.K[:, self.lay["kstat"] + 2].sum())
+        return gen & 0xFFFFFFFF, received & 0xFFFFFFFF
 
     def error_port(self):
         """The top-level ``error`` output: a sink error counter non-zero or any overflow."""
-        s = self.sink_state[8].reshape(self.n_nodes, len(SINK_STATS))
-        errors = s[:, 5:8].any() or self.router_state[15].any()
-        return int(bool(errors) or bool(self.dielink_state[-1][:self.n_dielinks].any()))
+        k = self.lay["kstat"]
+        errors = self.K[:, k + 5:k + 8].any() or self.R[:, self.lay["ovf"]].any()
+        dielinks = self.L[:self.n_dielinks, self.lay["misc0"] + 3].any()
+        return int(bool(errors) or bool(dielinks))
 
     def trace_records(self):
         """``(cycle, channel, w0, w1)`` arrays of every flit the trace holds; raises if it
@@ -340,8 +347,7 @@ class NetworkModel:
         return tt[:k], tc[:k], t0[:k], t1[:k]
 
     def state_bytes(self):
-        arrays = [self.P, *self.geometry, *self.channels_state, *self.router_state,
-                  *self.gen_state, *self.sink_state, *self.dielink_state, *self.trace[1:]]
+        arrays = [self.P, *self.geometry, *self.state, *self.trace[1:]]
         return sum(a.nbytes for a in arrays)
 
 
