@@ -48,10 +48,11 @@ def cmd_sim(args):
     if args.bench in ("all", "traffic"):
         from sim.sweep import run_sweep
         mx, my = d["tile"]["mesh_x"], d["tile"]["mesh_y"]
-        print(f"\ntraffic: {mx}x{my} mesh, uniform random, single-flit packets ({sim})")
+        label = sim if args.engine == "rtl" else "fast model"
+        print(f"\ntraffic: {mx}x{my} mesh, uniform random, single-flit packets ({label})")
         res = run_sweep(cfg, pattern="uniform", rates=[0.05, 0.2, 0.35, 0.5, 0.65, 0.8],
-                        sim=sim, out=out / "traffic", timing={"warmup": 500, "measure": 2000},
-                        derived=d)
+                        sim=sim, engine=args.engine, out=out / "traffic",
+                        timing={"warmup": 500, "measure": 2000}, derived=d)
         _print_points(res)
         summary["traffic"] = {k: res[k] for k in ("zero_load_latency", "saturation_throughput",
                                                   "channel_load_bound", "cycles_per_s")}
@@ -66,7 +67,8 @@ def cmd_sim(args):
         print(f"  zero-load latency       {t['zero_load_latency']:.2f} cycles")
         print(f"  saturation throughput   {t['saturation_throughput']:.3f} flits/node/cycle "
               f"(channel-load bound {t['channel_load_bound']:.3f})")
-        print(f"  simulation speed        {t['cycles_per_s']:.0f} cycles/s ({sim})")
+        print(f"  simulation speed        {t['cycles_per_s']:.0f} cycles/s "
+              f"({sim if args.engine == 'rtl' else 'fast model'})")
     if "gemm" in summary:
         g = summary["gemm"]
         print(f"  GEMM {g['m']}x{g['n']}x{g['k']} {g['dtype']}  "
@@ -146,12 +148,22 @@ def _allreduce(args, cfg, derived, sim, out):
 
 
 def _print_points(res):
-    print(f"{'offered':>8s} {'accepted':>9s} {'min':>6s} {'lat avg':>8s} {'p99':>6s} {'max':>5s}")
+    print(f"{'offered':>8s} {'accepted':>9s} {'min':>6s} {'lat avg':>8s} {'p99':>7s} {'max':>5s}")
+    clipped = False
     for p in res["points"]:
         lat = "-" if p["latency_avg"] is None else f"{p['latency_avg']:8.1f}"
+        if p["latency_p99"] is not None:
+            p99 = f"{p['latency_p99']:7.1f}"
+        elif p.get("latency_p99_clipped"):
+            p99, clipped = f">{p['latency_p99_lower_bound']}", True
+        else:
+            p99 = "-"
         print(f"{p['offered']:8.3f} {p['accepted_avg']:9.3f} {p['accepted_min']:6.3f} {lat:>8s} "
-              f"{p['latency_p99']:6.1f} {p['latency_max']:5d}"
+              f"{p99:>7s} {p['latency_max']:5d}"
               + ("" if p["drained"] else "  (not drained)"))
+    if clipped:
+        print("(>N: the p99 lies past the latency histogram's range, which ends at N cycles; "
+              "widen traffic.histogram_bins or traffic.histogram_bin_cycles)")
 
 
 def cmd_verilog(args):
@@ -200,11 +212,12 @@ def cmd_sweep(args):
     if args.vary:
         return _sweep_vary(args, rates, sim, timing)
     res = run_sweep(cfg, pattern=args.pattern, rates=rates, packet_len=args.packet_len,
-                    sim=sim, out=args.out, timing=timing)
+                    sim=sim, engine=args.engine, out=args.out, timing=timing)
     _print_points(res)
     print(f"zero-load latency {res['zero_load_latency']:.2f} cycles; saturation throughput "
           f"{res['saturation_throughput']:.3f} flits/node/cycle (channel-load bound "
-          f"{res['channel_load_bound']:.3f}); {res['cycles_per_s']:.0f} simulated cycles/s")
+          f"{res['channel_load_bound']:.3f}); {res['cycles_per_s']:.0f} simulated cycles/s "
+          f"({'fast model' if args.engine == 'model' else sim})")
     print(f"reports: {args.out}/sweep.json, sweep.png, heatmap.png")
     return 0
 
@@ -221,7 +234,7 @@ def _sweep_vary(args, rates, sim, timing):
     for value in values.split(","):
         cfg = load_config(args.config, args.overrides + [f"{key}={value}"])
         res = run_sweep(cfg, pattern=args.pattern, rates=rates, packet_len=args.packet_len,
-                        sim=sim, out=out / f"{key}={value}", timing=timing)
+                        sim=sim, engine=args.engine, out=out / f"{key}={value}", timing=timing)
         results.append(res)
         labels.append(f"{key}={value}")
         print(f"{key}={value}: zero-load {res['zero_load_latency']:.2f} cycles, saturation "
@@ -263,6 +276,13 @@ def cmd_lint(args):
     return 1 if bad else 0
 
 
+def _add_engine(p, what):
+    p.add_argument("--engine", choices=["rtl", "model"], default="rtl",
+                   help=f"what simulates {what}: rtl (default: the generated Verilog under "
+                        f"--sim) or model (the cycle-exact fast model, sim/netmodel: same "
+                        f"results, for large meshes and quick sweeps)")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="dojo", description="Dojo-style training-fabric generator: derive, generate, simulate.")
@@ -293,6 +313,7 @@ def build_parser():
     p.add_argument("--c-out", help="write C here (.npy: float32 for bf16, int32 for int8)")
     p.add_argument("--sim", default=os.environ.get("SIM", "verilator"),
                    help="verilator (default, or $SIM) or icarus")
+    _add_engine(p, "the traffic sweep (GEMM and all-reduce always run on the RTL)")
     p.set_defaults(func=cmd_sim)
 
     p = sub.add_parser("verilog", help="emit Verilog and a JSON manifest for a top")
@@ -315,6 +336,7 @@ def build_parser():
     p.add_argument("--vary", metavar="KEY.PATH=V1,V2,...",
                    help="one sweep per value, curves on one plot (e.g. dielink.ratio=1,2,4)")
     p.add_argument("--out", default="build/sweep", help="report directory")
+    _add_engine(p, "the sweep")
     p.set_defaults(func=cmd_sweep)
 
     from gen.fpga import add_fpga_parser

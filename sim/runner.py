@@ -6,6 +6,10 @@
   serves every test and sweep point of a configuration.
 - Verilator builds expose only the top-level ports to VPI (cocotb's default
   ``--public-flat-rw`` makes every internal signal public and the model slow).
+- A run may ask for extra internal signals readable by VPI (``public_signals``:
+  ``(module, var)`` pairs, Verilator config wildcards allowed, e.g. the link
+  registers for :mod:`sim.link_trace`); that is a separate cached build
+  (``-trace-<hash>``), the default build is unchanged. Icarus sees everything.
 - A design may name ``hier_blocks`` (``design.extra``): Verilator then builds
   those modules once as hierarchical blocks instead of inlining every
   instance (a 4x4 tile of training nodes builds in under a minute, not four).
@@ -48,7 +52,7 @@ def available_simulators():
 BUILD_REVISION = 2
 
 
-def _runner(sim, top, ports=(), hier_blocks=()):
+def _runner(sim, top, ports=(), hier_blocks=(), public_signals=()):
     from cocotb_tools import runner as ct
     if sim == "verilator":
         setup_verilator()
@@ -60,6 +64,9 @@ def _runner(sim, top, ports=(), hier_blocks=()):
         public = "".join(
             f'public_flat_{"rw" if p["direction"] == "input" else "rd"} -module "{top}" '
             f'-var "{p["name"]}"\n' for p in ports)
+        # extra internal signals, read-only (a trace build): ``public_flat_rd`` keeps
+        # them (and only them) out of Verilator's optimisations and visible to VPI
+        public += "".join(f'public_flat_rd -module "{m}" -var "{v}"\n' for m, v in public_signals)
 
         class TopPortsVerilator(ct.Verilator):
             def _build_command(self):
@@ -83,17 +90,37 @@ def _runner(sim, top, ports=(), hier_blocks=()):
     raise ValueError(f"simulator must be 'verilator' or 'icarus', not {sim!r}")
 
 
-def build_dir_of(design, sim, waves=False):
-    """The cached build directory of ``design`` under ``sim``."""
+def _public_signals(design, sim, public_signals):
+    """The ``(module, var)`` pairs a Verilator build makes public besides the top's ports."""
+    if sim != "verilator":
+        return ()           # Icarus: every signal is visible anyway, one build serves all
+    if public_signals is None:
+        public_signals = design.extra.get("public_signals", ())
+    return tuple((str(m), str(v)) for m, v in public_signals)
+
+
+def build_dir_of(design, sim, waves=False, public_signals=None):
+    """The cached build directory of ``design`` under ``sim`` (``public_signals``: see
+    :func:`run_cocotb`; a build with extra public signals has its own directory)."""
     key = design.manifest()["verilog_sha256_16"]
     hier = design.extra.get("hier_blocks", ()) if sim == "verilator" else ()
+    public = _public_signals(design, sim, public_signals)
+    trace = ""
+    if public:
+        import hashlib
+        trace = "-trace-" + hashlib.sha256(json.dumps(public).encode()).hexdigest()[:8]
     return build_root() / "cocotb" / sim / \
-        f"{design.top_name}-{key}-r{BUILD_REVISION}{'-hier' if hier else ''}{'-waves' if waves else ''}"
+        f"{design.top_name}-{key}-r{BUILD_REVISION}{'-hier' if hier else ''}{trace}{'-waves' if waves else ''}"
 
 
 def run_cocotb(design, *, sim, test_module, scenario=None, testcase=None, tag="",
-               waves=None):
+               waves=None, public_signals=None):
     """Build (cached) and run ``test_module`` (e.g. ``verif.tb_mesh``) on ``design``.
+
+    ``public_signals``: ``(module, var)`` pairs (Verilator configuration names,
+    ``*`` wildcards allowed) that a Verilator build makes readable by VPI on top
+    of the top-level ports, in a build directory of their own; ``None`` takes
+    ``design.extra["public_signals"]`` (default: none). Ignored under Icarus.
 
     Returns the dict the testbench wrote to ``DOJO_RESULT`` (empty if none).
     Raises :class:`SimFailure` when a cocotb test fails.
@@ -102,12 +129,13 @@ def run_cocotb(design, *, sim, test_module, scenario=None, testcase=None, tag=""
     from gen.build import write
     waves = bool(int(os.environ.get("WAVES", "0"))) if waves is None else waves
     hier = design.extra.get("hier_blocks", ()) if sim == "verilator" else ()
-    build_dir = build_dir_of(design, sim, waves)
+    public = _public_signals(design, sim, public_signals)
+    build_dir = build_dir_of(design, sim, waves, public)
     build_dir.mkdir(parents=True, exist_ok=True)
     with open(build_dir / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         src = write(design, build_dir / "src")
-    runner = _runner(sim, design.top_name, design.manifest()["ports"], hier)
+    runner = _runner(sim, design.top_name, design.manifest()["ports"], hier, public)
     stamp = build_dir / ".built"
     build_args = []
     if sim == "verilator":

@@ -120,20 +120,15 @@ def summarise(points, bound):
                                            or p["offered"] < saturation_offered), default=None)}
 
 
-def run_sweep(cfg, *, pattern="uniform", rates, packet_len=1, sim="verilator", out=None,
-              timing=None, progress=True, seed=1, derived=None):
-    """Run a sweep; returns the ``sweep.json`` dict (and writes reports when ``out``)."""
-    from tqdm import tqdm
+ENGINES = ("rtl", "model")
+
+
+def _rtl_points(cfg, derived, pattern, rates, packet_len, sim, timing, seed, bar):
     from gen.build import noc_design
     from sim.runner import run_cocotb
-    timing = {**DEFAULT_TIMING, **(timing or {})}
     design = noc_design(cfg, kind="traffic", derived=derived)
-    mx, my = design.extra["mesh_x"], design.extra["mesh_y"]
     points, speed = [], []
-    # disable=None: a bar on a terminal, none in logs and pipes
-    bar = tqdm(rates, desc=f"{pattern} sweep ({sim})", unit="point",
-               disable=None if progress else True)
-    for rate in bar:
+    for rate in bar(rates):
         spec = {"pattern": pattern, "rate": rate, "packet_len": packet_len, "seed": seed}
         res = run_cocotb(design, sim=sim, test_module="verif.tb_traffic",
                          tag=f"{pattern}-len{packet_len}-{rate:g}",
@@ -142,25 +137,88 @@ def run_sweep(cfg, *, pattern="uniform", rates, packet_len=1, sim="verilator", o
             point["cycles_per_s"] = res["cycles_per_s"]
         points += res["points"]
         speed.append(res["cycles_per_s"])
-        bar.set_postfix(accepted=f"{points[-1]['accepted_avg']:.3f}",
-                        latency=f"{points[-1]['latency_avg'] or float('nan'):.1f}")
-    dielink = design.extra["dielink"]
+        bar.update(points[-1])
+    x = design.extra
+    return points, speed, {"mesh": [x["mesh_x"], x["mesh_y"]], "nodes": x["nodes"],
+                           "die_shape": x["die_shape"], "dielink": x["dielink"]}
+
+
+def _model_points(cfg, derived, pattern, rates, packet_len, timing, seed, bar):
+    from sim.netmodel.network import NetworkModel
+    from sim.netmodel.point import run_point
+    model = NetworkModel(cfg, derived)
+    points, speed = [], []
+    for rate in bar(rates):
+        spec = {"pattern": pattern, "rate": rate, "packet_len": packet_len, "seed": seed}
+        point, cycles, wall = run_point(model, spec, timing)
+        point["cycles_per_s"] = cycles / wall if wall else None
+        points.append(point)
+        speed.append(point["cycles_per_s"])
+        bar.update(point)
+    nodes = [list(model.coords()[n]) for n in model.rtl_order()]
+    return points, speed, {"mesh": [model.mesh_x, model.mesh_y], "nodes": nodes,
+                           "die_shape": list(model.die_shape) if model.die_shape else None,
+                           "dielink": model.dielink}
+
+
+class _Progress:
+    """A tqdm bar over the rates with the last point's figures (only on a terminal)."""
+
+    def __init__(self, desc, enabled):
+        self.desc, self.enabled, self.bar = desc, enabled, None
+
+    def __call__(self, rates):
+        from tqdm import tqdm
+        # disable=None: a bar on a terminal, none in logs and pipes
+        self.bar = tqdm(rates, desc=self.desc, unit="point",
+                        disable=None if self.enabled else True)
+        return self.bar
+
+    def update(self, point):
+        self.bar.set_postfix(accepted=f"{point['accepted_avg']:.3f}",
+                             latency=f"{point['latency_avg'] or float('nan'):.1f}")
+
+
+def run_sweep(cfg, *, pattern="uniform", rates, packet_len=1, sim="verilator", engine="rtl",
+              out=None, timing=None, progress=True, seed=1, derived=None):
+    """Run a sweep; returns the ``sweep.json`` dict (and writes reports when ``out``).
+
+    ``engine="rtl"`` simulates the generated Verilog under ``sim``; ``engine="model"``
+    runs the cycle-exact fast model (:mod:`sim.netmodel`) on the same config and the
+    same schedule: the points are identical (tests/sim/netmodel/test_netmodel_rtl.py).
+    ``derived`` is ``gen.derive.derive(cfg)`` when the caller has it already.
+    """
+    from gen.derive import derive
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    derived = derived or derive(cfg)
+    timing = {**DEFAULT_TIMING, **(timing or {})}
+    label = sim if engine == "rtl" else "model"
+    bar = _Progress(f"{pattern} sweep ({label})", progress)
+    if engine == "rtl":
+        points, speed, geo = _rtl_points(cfg, derived, pattern, rates, packet_len, sim, timing,
+                                         seed, bar)
+    else:
+        points, speed, geo = _model_points(cfg, derived, pattern, rates, packet_len, timing,
+                                           seed, bar)
+    (mx, my), dielink = geo["mesh"], geo["dielink"]
     bound = channel_load_bound(pattern, mx, my, cfg.router.routing,
-                               die_shape=design.extra["die_shape"],
+                               die_shape=geo["die_shape"],
                                die_ratio=dielink["ratio"] if dielink else 1)
-    result = {"config": cfg.raw["name"], "simulator": sim, "pattern": pattern,
+    speeds = [s for s in speed if s]
+    result = {"config": cfg.raw["name"], "engine": engine,
+              "simulator": sim if engine == "rtl" else None, "pattern": pattern,
               "packet_len": packet_len, "mesh": [mx, my], "vcs": cfg.router.vcs,
               "buffer_depth": cfg.router.buffer_depth, "timing": timing,
-              "cycles_per_s": float(np.median(speed)) if speed else None,
-              "nodes": design.extra["nodes"], "die_shape": design.extra["die_shape"],
-              "dielink": design.extra["dielink"],
+              "cycles_per_s": float(np.median(speeds)) if speeds else None,
+              "nodes": geo["nodes"], "die_shape": geo["die_shape"], "dielink": dielink,
               **summarise(points, bound), "points": points}
     if out is not None:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         (out / "sweep.json").write_text(json.dumps(result, indent=1) + "\n")
         plot_sweep(result, out / "sweep.png")
-        plot_heatmap(result, out / "heatmap.png", die_shape=design.extra["die_shape"])
+        plot_heatmap(result, out / "heatmap.png", die_shape=geo["die_shape"])
     return result
 
 
@@ -172,7 +230,10 @@ def plot_sweep(result, path):
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     off = [p["offered"] for p in pts]
     ax.plot(off, [p["latency_avg"] for p in pts], "o-", label="average latency")
-    ax.plot(off, [p["latency_p99"] for p in pts], "s--", alpha=0.6, label="p99 latency")
+    # a p99 past the histogram's range is not known: no point is drawn for it
+    known = [p for p in pts if p["latency_p99"] is not None]
+    ax.plot([p["offered"] for p in known], [p["latency_p99"] for p in known], "s--", alpha=0.6,
+            label="p99 latency (from the histogram; points past its range omitted)")
     ax.axvline(result["channel_load_bound"], color="k", ls=":",
                label=f"channel-load bound {result['channel_load_bound']:.3f}")
     ax.axvline(result["saturation_throughput"], color="r", ls="-.", alpha=0.6,

@@ -15,14 +15,19 @@ from cocotb.triggers import FallingEdge, Timer
 
 from rtl.measure.traffic import Pattern, control_value, rate_threshold
 from verif.tb_common import CLOCK_NS, packet_format, scenario, start_clock_and_reset, write_result
+from verif.traffic_stats import STAT_READ, point_summary
 
 __all__ = []
 
 
 async def _cycles(dut, n):
-    """Advance ``n`` cycles without a Python callback per cycle; ends at a falling edge."""
-    if n > 1:
-        await Timer((n - 1) * CLOCK_NS, unit="ns")
+    """Advance exactly ``n`` cycles from a falling edge without a Python callback per cycle.
+
+    The timer ends a quarter period after the last rising edge but one, so the
+    falling edge that follows is unambiguous (a timer that ends on an edge races
+    with it, and the simulators may order the two either way).
+    """
+    await Timer((n - 1) * CLOCK_NS * 1000 + CLOCK_NS * 250, unit="ps")
     await FallingEdge(dut.clk)
 
 
@@ -57,19 +62,6 @@ class StatReader:
         return out
 
 
-def _percentile(hist, bin_cycles, q):
-    total = sum(hist)
-    if not total:
-        return 0.0
-    target, acc = q * total, 0
-    for i, count in enumerate(hist):
-        if acc + count >= target:
-            frac = (target - acc) / count if count else 0
-            return (i + frac) * bin_cycles
-        acc += count
-    return len(hist) * bin_cycles
-
-
 @cocotb.test()
 async def sweep(dut):
     sc = scenario()
@@ -100,68 +92,41 @@ async def sweep(dut):
             await _reset(dut)
         else:
             await start_clock_and_reset(dut)
+        # the cycle of every action, so that the fast model replays the same schedule
+        schedule = {"enable": int(dut.cycle.value)}
         ctrl(enable=1, rate=threshold)
         t0 = time.perf_counter()
         await _cycles(dut, p["warmup"])
-        links0 = await reader.snapshot(link_names)
         ctrl(enable=1, mark=1, rate=threshold)
-        c0 = int(dut.cycle.value)
+        c0 = schedule["mark"] = int(dut.cycle.value)
         await _cycles(dut, p["measure"])
-        c1 = int(dut.cycle.value)
+        c1 = schedule["unmark"] = int(dut.cycle.value)
         ctrl(enable=1, mark=0, rate=threshold)
-        wall += time.perf_counter() - t0
         sim_cycles += p["warmup"] + p["measure"]
-        links1 = await reader.snapshot(link_names)
         drained, waited = False, 0
+        schedule["checks"] = []
         while waited < p["drain_limit"]:
-            t0 = time.perf_counter()
             await _cycles(dut, 64)
-            wall += time.perf_counter() - t0
             sim_cycles += 64
             waited += 64
+            schedule["checks"].append(int(dut.cycle.value))
             if int(dut.marked_received.value) == int(dut.marked_generated.value):
                 drained = True
                 break
+        schedule["disable"] = int(dut.cycle.value)
         ctrl(enable=0)       # stop generating; source queues and the network drain
         await _cycles(dut, p["final_drain"])
-        stats = await reader.snapshot(["gen.generated_marked", "gen.suppressed",
-                                       "sink.marked_packets", "sink.marked_flits",
-                                       "sink.latency_max", "sink.misroutes",
-                                       "sink.integrity_errors", "sink.order_errors",
-                                       "sink.packets", "gen.generated", "sink.latency_sum",
-                                       "router.overflow"]
-                                      + [f"sink.hist[{i}]" for i in range(hist_bins)])
+        sim_cycles += p["final_drain"]
+        wall += time.perf_counter() - t0
+        schedule["snapshot"] = int(dut.cycle.value)
+        # the link counters count the marked window only: read with the rest, at the end
+        stats = await reader.snapshot(STAT_READ + [f"sink.hist[{i}]" for i in range(hist_bins)]
+                                      + link_names)
+        schedule["end"] = int(dut.cycle.value)
         window = c1 - c0
-        marked_flits = stats["sink.marked_flits"]
-        per_node = [f / window for f in marked_flits]
-        packets = sum(stats["sink.marked_packets"])
-        hist = [sum(stats[f"sink.hist[{i}]"][n] for n in range(n_nodes)) for i in range(hist_bins)]
-        # every marked packet was generated in the window: delivered marked flits per
-        # node-cycle is the accepted throughput (the source queue bounds generation)
-        point = {
-            "pattern": spec["pattern"],
-            "packet_len": packet_len,
-            "offered": rate,
-            "threshold": threshold,
-            "accepted_avg": sum(per_node) / n_nodes,
-            "accepted_min": min(per_node),
-            "generated_marked": sum(stats["gen.generated_marked"]),
-            "delivered_marked": packets,
-            "suppressed": sum(stats["gen.suppressed"]),
-            "latency_avg": sum(stats["sink.latency_sum"]) / packets if packets else None,
-            "latency_max": max(stats["sink.latency_max"]),
-            "latency_p99": _percentile(hist, bin_cycles, 0.99),
-            "histogram": hist,
-            "drained": drained,
-            "drain_cycles": waited,
-            "errors": {k: sum(stats[k]) for k in ("sink.misroutes", "sink.integrity_errors",
-                                                   "sink.order_errors", "router.overflow")}
-            | {"error_port": int(dut.error.value)},
-            "generated_total": sum(stats["gen.generated"]),
-            "delivered_total": sum(stats["sink.packets"]),
-            "link_flits": {n: [b - a for a, b in zip(links0[n], links1[n])] for n in link_names},
-            "window": window,
-        }
+        point = point_summary(spec, threshold, window, stats, n_nodes, hist_bins, bin_cycles,
+                              link_names, drained, waited, int(dut.error.value))
+        point["schedule"] = schedule
         points.append(point)
         dut._log.info(f"{spec['pattern']} rate {rate:.3f}: accepted {point['accepted_avg']:.3f} "
                       f"(min {point['accepted_min']:.3f}), latency {point['latency_avg']}, "

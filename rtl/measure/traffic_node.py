@@ -125,8 +125,10 @@ class TrafficNode(wiring.Component):
         for port in MESH_PORTS:
             wiring.connect(m, wiring.flipped(getattr(self, f"in_{port}")), getattr(router, f"in_{port}"))
             wiring.connect(m, getattr(router, f"out_{port}"), wiring.flipped(getattr(self, f"out_{port}")))
+        # link counters count the measurement window only (``ctrl.mark``), so they are
+        # read once the network is idle instead of being sampled around the window
         for port, counter in self.flits_out.items():
-            with m.If(getattr(router, f"out_{port}").valid):
+            with m.If(getattr(router, f"out_{port}").valid & self.ctrl.mark):
                 m.d.node += counter.eq(counter + 1)
         table = Array(value for _, value in self._words)
         with m.If(self.stat_index < len(self._words)):

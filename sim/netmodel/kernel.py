@@ -1,0 +1,697 @@
+"""The compiled cycle loop: every block of the traffic network as numba code over flat arrays.
+
+One call of :func:`run` advances the whole network by ``steps`` clock edges.
+Every register the RTL keeps is an array element here; one step computes the
+next state of every block from the current one, exactly as the RTL's
+synchronous logic does, so blocks can be evaluated in any order.
+
+* **Rings** (every link register and link pipe): a flit written by its sender in
+  step ``t`` is the sender's output register during cycle ``t+1``; the receiver
+  reads it in step ``t+1+stages``. Each receiving end keeps a ring of ``S``
+  slots tagged with the cycle they hold (a slot with another tag is an empty
+  register), one for flits and one, at the sending end, for credit pulses (at
+  most one VC per cycle on every link of this fabric). Idle senders write nothing.
+* **Router** (:class:`rtl.router.Router`): input FIFOs with bypass, the
+  input-first separable allocator with round-robin pointers that advance on a
+  grant, output VC locks from head to tail, credit counters updated from the
+  registered credit pulses. The RTL registers its allocator requests from the
+  next values of the state they read, so they equal the combinational requests
+  computed here from the current state.
+* **Generator / sink** (:class:`rtl.traffic.TrafficGen`, ``TrafficSink``):
+  xorshift64 draws, the 8 patterns, the source queue with its bypass, the
+  injector, every statistics counter.
+* **DieLink** (:class:`rtl.dielink.DieLinkChannel`): TX buffer, serialiser
+  (one flit every ``ratio`` cycles, round-robin over ready VCs), flight
+  ``latency`` each way, RX buffer and its round-robin output.
+
+Layout: the state of router ``n`` is row ``n`` of ``R`` (its FIFOs, counters and
+pointers), of generator ``n`` row ``n`` of ``G``, of sink ``n`` row ``n`` of ``K``;
+the six flit rings of node ``n`` (router inputs 0-4, then its sink) are rings
+``6n .. 6n+5`` and its six credit rings (router outputs 0-4, then its generator)
+the same numbers in ``CR``. Nodes are processed in order, so the loop streams
+through memory. Offsets inside a row are :func:`layout`'s.
+
+Two shortcuts keep idle parts cheap and stay exact: a router is skipped when
+nothing is buffered and nothing is on its way to it (``pend`` counts the flits
+and credits in flight towards it); a router whose last allocation granted
+nothing, whose credit counters have not changed since and to which no flit
+arrives, cannot grant anything, so its allocation is skipped.
+
+Flits are two 64-bit words (the RTL's payload is a function of them, see
+:mod:`sim.netmodel.trace`):
+
+* ``w0 = dst_x | dst_y << 12 | index << 24 | length << 32 | marked << 40 |
+  seq << 41 | last << 57 | vc << 58``
+* ``w1 = src_x | src_y << 12 | timestamp << 24``
+"""
+
+import numpy as np
+from numba import njit, uint64
+
+__all__ = ["run", "quiescent", "layout", "PARAM", "CTRL", "MUTANTS", "GEN_STATS",
+           "SINK_STATS", "NEVER"]
+
+#: indices of the integer parameter vector
+PARAM = {name: i for i, name in enumerate((
+    "nodes", "vcs", "depth", "slot_mask", "slots", "yx", "mesh_x", "mesh_y", "queue",
+    "max_len", "bins", "bin_cycles", "ts_mask", "ratio", "latency", "rx_depth", "tx_depth",
+    "dielinks", "land_mask", "land_slots", "cb_mask", "cb_slots", "mutant"))}
+#: deliberately wrong variants of the model (``PARAM["mutant"]``), for the tests that show
+#: the RTL comparison catches a model error
+MUTANTS = {"none": 0, "vc_pointer_on_request": 1, "dielink_credit_early": 2,
+           "output_pointer_stuck": 3}
+#: fields of a ctrl vector (rtl.traffic.control_layout)
+CTRL = {name: i for i, name in enumerate((
+    "enable", "mark", "rate", "pattern", "packet_len", "seed", "hotspot_x", "hotspot_y",
+    "hotspot_frac"))}
+GEN_STATS = ("generated", "generated_marked", "injected_packets", "injected_flits", "suppressed")
+SINK_STATS = ("packets", "flits", "marked_packets", "marked_flits", "latency_max", "misroutes",
+              "integrity_errors", "order_errors", "latency_sum")
+#: the tag of a ring slot that never held a flit
+NEVER = -(1 << 40)
+
+_LOCAL = 0
+_UNIFORM, _HOTSPOT = 0, 7
+_M12 = 0xFFF
+
+
+def layout(vcs, depth, queue, bins, tx_depth, rx_depth, land_slots, cb_slots):
+    """Offsets of every field in a row of R (router), G (generator), K (sink), L (DieLink)."""
+    V, D = vcs, depth
+    o = {}
+    o["pv"] = 4 + 3 * D                       # per (input, VC): head, count, in_pkt, route, D x 3
+    o["in0"] = 5 * V * o["pv"]                # per input: rr pointer, flits buffered
+    o["ov0"] = o["in0"] + 10                  # per (output, VC): credits, locked
+    o["or0"] = o["ov0"] + 10 * V              # per output: rr pointer
+    o["fl0"] = o["or0"] + 5                   # per output: link flit counter
+    o["occ"] = o["fl0"] + 5                   # flits buffered in the router
+    o["pend"] = o["occ"] + 1                  # flits and credits on their way to it
+    o["stuck"] = o["occ"] + 2                 # last allocation granted nothing
+    o["ovf"] = o["occ"] + 3                   # buffer overflow (sticky)
+    o["rw"] = o["occ"] + 4
+    # generator: seq, queue head, count, busy, vc, packet seq, length, index, credits,
+    # statistics, then the queue (descriptor, timestamp)
+    o["gcred"] = 8
+    o["gstat"] = 8 + V
+    o["gq"] = o["gstat"] + len(GEN_STATS)
+    o["gw"] = o["gq"] + 2 * queue
+    # sink: per VC busy, src, seq, ts, marked, length, index, err; statistics; histogram
+    o["kstat"] = 8 * V
+    o["khist"] = o["kstat"] + len(SINK_STATS)
+    o["kw"] = o["khist"] + bins
+    # DieLink: per VC TX FIFO (head, count, T x 2), RX FIFO (head, count, R x 2); remote
+    # and downstream credits; busy, rr, output rr, overflow; flight ring; credit ring
+    o["tx"] = 2 + 2 * tx_depth
+    o["rx0"] = V * o["tx"]
+    o["rx"] = 2 + 2 * rx_depth
+    o["rem0"] = o["rx0"] + V * o["rx"]
+    o["down0"] = o["rem0"] + V
+    o["misc0"] = o["down0"] + V
+    o["land0"] = o["misc0"] + 4
+    o["cb0"] = o["land0"] + 3 * land_slots
+    o["lw"] = o["cb0"] + 2 * cb_slots
+    return o
+
+
+@njit(cache=True, inline="always")
+def _vc(w0):
+    return (w0 >> 58) & 7
+
+
+@njit(cache=True, inline="always")
+def _last(w0):
+    return (w0 >> 57) & 1
+
+
+@njit(cache=True, inline="always")
+def _route(p, w0, x, y, yx, turn):
+    """Output port of a head on input ``p`` at (x, y): rtl.router.Router._route."""
+    dx = w0 & _M12
+    dy = (w0 >> 12) & _M12
+    for k in range(2):
+        along_x = (k == 0) != (yx == 1)
+        if along_x:
+            if dx > x and turn[p * 5 + 2]:
+                return 2            # east
+            if dx < x and turn[p * 5 + 4]:
+                return 4            # west
+        else:
+            if dy > y and turn[p * 5 + 3]:
+                return 3            # south
+            if dy < y and turn[p * 5 + 1]:
+                return 1            # north
+    return _LOCAL
+
+
+@njit(cache=True, inline="always")
+def _send(ring, chan, t, w0, w1, S, SM, RING, trace, tr_n, tr_t, tr_c, tr_w0, tr_w1):
+    """The sender's output register holds (w0, w1) in cycle t+1."""
+    if ring >= 0:
+        slot = ring * S + ((t + 1) & SM)
+        RING[slot, 0] = t + 1
+        RING[slot, 1] = w0
+        RING[slot, 2] = w1
+    if trace:
+        k = tr_n[0]
+        if k < tr_t.shape[0]:
+            tr_t[k] = t + 1
+            tr_c[k] = chan
+            tr_w0[k] = w0
+            tr_w1[k] = w1
+            tr_n[0] = k + 1
+        else:
+            tr_n[1] = 1         # overflow: the trace is incomplete
+
+
+@njit(cache=True, inline="always")
+def _credit(cring, t, v, S, SM, CR):
+    """A credit pulse for VC v, registered: the sender sees it in cycle t+1."""
+    slot = cring * S + ((t + 1) & SM)
+    CR[slot, 0] = t + 1
+    CR[slot, 1] = v
+
+
+@njit(cache=True)
+def run(steps, t0, P, top, q1, q2, turn, node_x, node_y, det_x, det_y, ring_stg, cring_stg,
+        out_ring, out_rcv, in_cring, in_csnd, dl_in, dl_out, first_bit, O,
+        RING, CR, R, G, g_xs, K, s_last, s_seen, L,
+        trace, tr_n, tr_t, tr_c, tr_w0, tr_w1, scratch):
+    """Advance ``steps`` cycles from cycle ``t0``; returns the new cycle.
+
+    ``top`` is the ctrl word at the top-level input during these cycles; ``q1``
+    (the mesh's input register) and ``q2`` (the generator's) are its delayed
+    copies and are updated in place. ``O`` holds :func:`layout`'s offsets.
+    """
+    N = P[0]
+    V = P[1]
+    D = P[2]
+    SM = P[3]
+    S = P[4]
+    yx = P[5]
+    mx = P[6]
+    my = P[7]
+    Q = P[8]
+    maxlen = P[9]
+    bins = P[10]
+    binc = P[11]
+    tsm = P[12]
+    ratio = P[13]
+    lat = P[14]
+    RXD = P[15]
+    TXD = P[16]
+    ND = P[17]
+    LM = P[18]
+    LS = P[19]
+    CM = P[20]
+    CS = P[21]
+    mutant = P[22]
+    PV, IN0, OV0, OR0, FL0 = O[0], O[1], O[2], O[3], O[4]
+    OCC, PEND, STUCK, OVF = O[5], O[6], O[7], O[8]
+    GCRED, GSTAT, GQ = O[9], O[10], O[11]
+    KSTAT, KHIST = O[12], O[13]
+    TXW, RX0, RXW, REM0, DOWN0, MISC0, LAND0, CB0 = O[14], O[15], O[16], O[17], O[18], \
+        O[19], O[20], O[21]
+    gen_chan = 5 * N
+    s_arr = scratch
+    t = t0
+    for _ in range(steps):
+        # ctrl as the generators see it (two registers behind the top-level input)
+        en = q2[0]
+        mk = q2[1]
+        rate = q2[2]
+        pat = q2[3]
+        plen = q2[4]
+        if plen == 0:
+            plen = 1
+        elif plen > maxlen:
+            plen = maxlen
+        seed = q2[5]
+        hx = q2[6]
+        hy = q2[7]
+        frac = q2[8]
+        count_links = top[1]           # the mesh register holds it from the next cycle on
+        for n in range(N):
+            x = node_x[n]
+            y = node_y[n]
+            rb = 6 * n                 # this node's rings
+            # ---------------- generator ----------------
+            xs = g_xs[n]
+            if en:
+                rate_draw = np.int64(xs >> uint64(48))
+                fire = rate_draw < rate
+            else:
+                fire = False
+            # credit pulse from the router's local input
+            slot = (rb + 5) * S + (t & SM)
+            back_g = CR[slot, 1] if CR[slot, 0] == t else -1
+            dst_x = 0
+            dst_y = 0
+            if fire:
+                if pat == _UNIFORM or pat == _HOTSPOT:
+                    ddx = np.int64(xs & uint64(0x7FF))
+                    ddy = np.int64((xs >> uint64(16)) & uint64(0x7FF))
+                    dst_x = (ddx * mx) >> 11
+                    dst_y = (ddy * my) >> 11
+                    if pat == _HOTSPOT:
+                        hot = np.int64((xs >> uint64(32)) & uint64(0xFF))
+                        if hot < frac:
+                            dst_x = hx
+                            dst_y = hy
+                else:
+                    dst_x = det_x[pat * N + n]
+                    dst_y = det_y[pat * N + n]
+            # next random state
+            if en:
+                xs ^= xs << uint64(13)
+                xs ^= xs >> uint64(7)
+                xs ^= xs << uint64(17)
+            else:
+                s = (seed ^ ((y * mx + x) & 0xFFFF)) & 0xFFFF
+                lane = uint64(((~s) & 0xFFFF) | (s << 16))
+                xs = lane | (lane << uint64(32))
+            g_xs[n] = xs
+            qc = G[n, 2]
+            send = False
+            bypassed = False
+            head_flit = False
+            gw0 = np.int64(0)
+            gw1 = np.int64(0)
+            sv = 0
+            if G[n, 3]:                                   # busy: the rest of a packet
+                sv = G[n, 4]
+                if G[n, GCRED + sv] != 0:
+                    send = True
+                    idx = G[n, 7]
+                    last = 1 if idx + 1 == G[n, 6] else 0
+                    gw0 = (idx << 24) | (G[n, 6] << 32) | (G[n, 5] << 41) | (last << 57) \
+                        | (np.int64(sv) << 58)
+                    gw1 = x | (y << 12)
+                    G[n, 7] = idx + 1
+                    if last:
+                        G[n, 3] = 0
+            elif qc > 0 or fire:                        # a head: the oldest descriptor
+                if qc > 0:
+                    qi = GQ + 2 * G[n, 1]
+                    a = G[n, qi]
+                    hdx = a & _M12
+                    hdy = (a >> 12) & _M12
+                    hmk = (a >> 24) & 1
+                    hseq = (a >> 25) & 0xFFFF
+                    hts = G[n, qi + 1]
+                else:
+                    hdx = dst_x
+                    hdy = dst_y
+                    hmk = mk
+                    hseq = G[n, 0]
+                    hts = t & tsm
+                sv = hdx + hdy
+                while sv >= V:
+                    sv -= V
+                if G[n, GCRED + sv] != 0:
+                    send = True
+                    head_flit = True
+                    last = 1 if plen == 1 else 0
+                    gw0 = hdx | (hdy << 12) | (plen << 32) | (hmk << 40) | (hseq << 41) \
+                        | (last << 57) | (np.int64(sv) << 58)
+                    gw1 = x | (y << 12) | (hts << 24)
+                    if qc > 0:
+                        hd = G[n, 1] + 1
+                        G[n, 1] = hd if hd < Q else 0
+                        G[n, 2] = qc - 1
+                    else:
+                        bypassed = True
+                    G[n, 3] = 1 if plen != 1 else 0
+                    G[n, 4] = sv
+                    G[n, 5] = hseq
+                    G[n, 6] = plen
+                    G[n, 7] = 1
+            if fire:
+                if bypassed:
+                    accepted = True
+                elif qc < Q:
+                    # the queue takes the descriptor (behind a possible pop this cycle)
+                    pos = G[n, 1] + G[n, 2]
+                    qi = GQ + 2 * (pos - Q if pos >= Q else pos)
+                    G[n, qi] = dst_x | (dst_y << 12) | (mk << 24) | (G[n, 0] << 25)
+                    G[n, qi + 1] = t & tsm
+                    G[n, 2] += 1
+                    accepted = True
+                else:
+                    accepted = False
+                    G[n, GSTAT + 4] += 1                  # suppressed
+                if accepted:
+                    G[n, 0] = (G[n, 0] + 1) & 0xFFFF
+                    G[n, GSTAT + 0] += 1
+                    if mk:
+                        G[n, GSTAT + 1] += 1
+            if back_g >= 0:
+                G[n, GCRED + back_g] += 1
+            if send:
+                G[n, GCRED + sv] -= 1
+                G[n, GSTAT + 3] += 1
+                if head_flit:
+                    G[n, GSTAT + 2] += 1
+                _send(rb, gen_chan + n, t, gw0, gw1, S, SM, RING, trace, tr_n, tr_t, tr_c,
+                      tr_w0, tr_w1)
+                R[n, PEND] += 1
+
+            # ---------------- router ----------------
+            # skipped when nothing is buffered and no flit or credit is on its way to it
+            if R[n, OCC] != 0 or R[n, PEND] != 0:
+                any_in = False
+                credit_in = False
+                for p in range(5):
+                    s_arr[p] = 0
+                    ring = rb + p
+                    tt = t - ring_stg[ring]
+                    slot = ring * S + (tt & SM)
+                    if RING[slot, 0] == tt:
+                        s_arr[p] = 1
+                        s_arr[5 + p] = RING[slot, 1]
+                        s_arr[10 + p] = RING[slot, 2]
+                        any_in = True
+                        R[n, PEND] -= 1
+                    # credit pulse from downstream on output p
+                    tt = t - cring_stg[ring]
+                    slot = ring * S + (tt & SM)
+                    if CR[slot, 0] == tt:
+                        s_arr[15 + p] = CR[slot, 1]
+                        R[n, PEND] -= 1
+                        credit_in = True
+                    else:
+                        s_arr[15 + p] = -1
+                # a router that granted nothing last time, whose credit counters have not
+                # changed since and to which no flit arrives, grants nothing again: its
+                # state cannot change, so its allocation is skipped (exactly)
+                if (R[n, OCC] != 0 or any_in) and (R[n, STUCK] == 0 or any_in):
+                    granted = False
+                    # first stage: each input offers one eligible VC; req[o]: inputs asking o
+                    for o in range(5):
+                        s_arr[55 + o] = 0
+                    for p in range(5):
+                        s_arr[20 + p] = -1                      # offered VC
+                        arr = s_arr[p]
+                        if R[n, IN0 + 2 * p + 1] == 0 and not arr:
+                            continue
+                        aw0 = s_arr[5 + p]
+                        avc = _vc(aw0) if arr else -1
+                        if arr:
+                            # the route of the arriving flit as a head (kept next to it),
+                            # and the one it takes if it bypasses: its packet's inside one
+                            s_arr[50 + p] = _route(p, aw0, x, y, yx, turn)
+                            ab = (p * V + avc) * PV
+                            s_arr[40 + p] = R[n, ab + 3] if R[n, ab + 2] else s_arr[50 + p]
+                        ptr = R[n, IN0 + 2 * p]
+                        for k in range(V):
+                            v = ptr + k
+                            if v >= V:
+                                v -= V
+                            b = (p * V + v) * PV
+                            if R[n, b + 1] > 0:
+                                h = b + 4 + 3 * R[n, b]
+                                r = R[n, b + 3] if R[n, b + 2] else R[n, h + 2]
+                                last = _last(R[n, h])
+                                byp = 0
+                            elif avc == v:
+                                r = s_arr[40 + p]
+                                last = _last(aw0)
+                                byp = 1
+                            else:
+                                continue
+                            oi = OV0 + 2 * (r * V + v)
+                            if R[n, oi] != 0 and (R[n, b + 2] or R[n, oi + 1] == 0):
+                                s_arr[20 + p] = v
+                                s_arr[25 + p] = r
+                                s_arr[30 + p] = last
+                                s_arr[35 + p] = byp
+                                s_arr[55 + r] |= 1 << p
+                                if mutant == 1:
+                                    R[n, IN0 + 2 * p] = v + 1 if v + 1 < V else 0
+                                break
+                    # second stage: each output grants the first requesting input at or
+                    # after its pointer (round robin), then the pointer moves past it
+                    for p in range(5):
+                        s_arr[45 + p] = 0                       # won
+                    for o in range(5):
+                        mask = s_arr[55 + o]
+                        if mask == 0:
+                            continue
+                        ptr = R[n, OR0 + o]
+                        hi = (mask >> ptr) << ptr
+                        win = first_bit[hi] if hi else first_bit[mask]
+                        if mutant != 3:
+                            R[n, OR0 + o] = win + 1 if win < 4 else 0
+                        s_arr[45 + win] = 1
+                        granted = True
+                        v = s_arr[20 + win]
+                        if s_arr[35 + win]:
+                            w0 = s_arr[5 + win]
+                            w1 = s_arr[10 + win]
+                        else:
+                            b = (win * V + v) * PV
+                            h = b + 4 + 3 * R[n, b]
+                            w0 = R[n, h]
+                            w1 = R[n, h + 1]
+                        oi = OV0 + 2 * (o * V + v)
+                        R[n, oi] -= 1
+                        R[n, oi + 1] = 1 - s_arr[30 + win]
+                        if count_links:
+                            R[n, FL0 + o] += 1
+                        c = 5 * n + o
+                        _send(out_ring[c], c, t, w0, w1, S, SM, RING, trace, tr_n, tr_t,
+                              tr_c, tr_w0, tr_w1)
+                        if out_rcv[c] >= 0:
+                            R[out_rcv[c], PEND] += 1
+                    # input side: arrivals are written unless they bypassed, winners pop
+                    for p in range(5):
+                        won = s_arr[45 + p]
+                        if s_arr[p] and not (won and s_arr[35 + p]):
+                            aw0 = s_arr[5 + p]
+                            b = (p * V + _vc(aw0)) * PV
+                            cnt = R[n, b + 1]
+                            if cnt == D:
+                                R[n, OVF] = 1
+                            else:
+                                pos = R[n, b] + cnt
+                                if pos >= D:
+                                    pos -= D
+                                h = b + 4 + 3 * pos
+                                R[n, h] = aw0
+                                R[n, h + 1] = s_arr[10 + p]
+                                R[n, h + 2] = s_arr[50 + p]
+                                R[n, b + 1] = cnt + 1
+                                R[n, IN0 + 2 * p + 1] += 1
+                                R[n, OCC] += 1
+                        if won:
+                            v = s_arr[20 + p]
+                            b = (p * V + v) * PV
+                            if not s_arr[35 + p]:
+                                hd = R[n, b] + 1
+                                R[n, b] = hd if hd < D else 0
+                                R[n, b + 1] -= 1
+                                R[n, IN0 + 2 * p + 1] -= 1
+                                R[n, OCC] -= 1
+                            R[n, b + 2] = 1 - s_arr[30 + p]
+                            R[n, b + 3] = s_arr[25 + p]
+                            c = 5 * n + p
+                            _credit(in_cring[c], t, v, S, SM, CR)
+                            if in_csnd[c] >= 0:
+                                R[in_csnd[c], PEND] += 1
+                            R[n, IN0 + 2 * p] = v + 1 if v + 1 < V else 0
+                    R[n, STUCK] = 0 if granted else 1
+                if credit_in:
+                    for o in range(5):
+                        bv = s_arr[15 + o]
+                        if bv >= 0:
+                            R[n, OV0 + 2 * (o * V + bv)] += 1
+                    # the counters are usable from the next cycle: that one must allocate
+                    R[n, STUCK] = 0
+
+            # ---------------- sink ----------------
+            ring = rb + 5
+            slot = ring * S + (t & SM)
+            if RING[slot, 0] == t:
+                w0 = RING[slot, 1]
+                w1 = RING[slot, 2]
+                v = _vc(w0)
+                last = _last(w0)
+                _credit(rb, t, v, S, SM, CR)            # to the router's local output
+                R[n, PEND] += 1
+                si = 8 * v
+                if K[n, si] == 0:
+                    src = w1 & 0xFFFFFF
+                    pseq = (w0 >> 41) & 0xFFFF
+                    pts = (w1 >> 24) & tsm
+                    pmk = (w0 >> 40) & 1
+                    plen_h = (w0 >> 32) & 0xFF
+                    pidx = 0
+                    sx = src & _M12
+                    sy = src >> 12
+                    outside = sx >= mx or sy >= my
+                    perr = 1 if (plen_h == 0 or outside) else 0
+                    if (w0 & _M12) != x or ((w0 >> 12) & _M12) != y:
+                        K[n, KSTAT + 5] += 1                 # misroutes
+                    if not outside:
+                        a = n * N + sy * mx + sx
+                        if s_seen[a]:
+                            diff = (pseq - s_last[a]) & 0xFFFF
+                            if diff == 0 or diff >= 0x8000:
+                                K[n, KSTAT + 7] += 1         # order errors
+                        s_seen[a] = 1
+                        s_last[a] = pseq
+                else:
+                    src = K[n, si + 1]
+                    pseq = K[n, si + 2]
+                    pts = K[n, si + 3]
+                    pmk = K[n, si + 4]
+                    plen_h = K[n, si + 5]
+                    pidx = K[n, si + 6]
+                    # the body payload is a function of (src, seq, index): compare those
+                    ok = (w1 & 0xFFFFFF) == src and ((w0 >> 41) & 0xFFFF) == pseq \
+                        and ((w0 >> 24) & 0xFF) == (pidx & 0xFF)
+                    perr = K[n, si + 7] | (0 if ok else 1)
+                K[n, si] = 1 - last
+                K[n, si + 1] = src
+                K[n, si + 2] = pseq
+                K[n, si + 3] = pts
+                K[n, si + 4] = pmk
+                K[n, si + 5] = plen_h
+                K[n, si + 6] = (pidx + 1) & 0x1FF
+                K[n, si + 7] = perr
+                K[n, KSTAT + 1] += 1
+                if pmk:
+                    K[n, KSTAT + 3] += 1
+                if last:
+                    K[n, KSTAT + 0] += 1
+                    if perr or pidx + 1 != plen_h:
+                        K[n, KSTAT + 6] += 1
+                    if pmk:
+                        latency = (t - pts) & tsm
+                        K[n, KSTAT + 2] += 1
+                        K[n, KSTAT + 8] += latency
+                        if latency > K[n, KSTAT + 4]:
+                            K[n, KSTAT + 4] = latency
+                        b = latency // binc
+                        if b > bins - 1:
+                            b = bins - 1
+                        K[n, KHIST + b] += 1
+
+        # ---------------- die-to-die links ----------------
+        for d in range(ND):
+            tx_ring = 6 * N + d
+            cin = dl_in[d]                  # the sending router output (5 n + o)
+            a_node = cin // 5
+            # TX: serialiser start from the registered buffer counts
+            ptr = L[d, MISC0 + 1]
+            pick = -1
+            for k in range(V):
+                v = ptr + k
+                if v >= V:
+                    v -= V
+                if L[d, v * TXW + 1] != 0 and L[d, REM0 + v] != 0:
+                    pick = v
+                    break
+            start = pick >= 0 and L[d, MISC0] <= 1
+            if L[d, MISC0] != 0:
+                L[d, MISC0] -= 1
+            # arrival from the sending router
+            slot = tx_ring * S + (t & SM)
+            if RING[slot, 0] == t:
+                aw0 = RING[slot, 1]
+                tb = _vc(aw0) * TXW
+                cnt = L[d, tb + 1]
+                if cnt == TXD:
+                    L[d, MISC0 + 3] = 1
+                else:
+                    pos = L[d, tb] + cnt
+                    h = tb + 2 + 2 * (pos - TXD if pos >= TXD else pos)
+                    L[d, h] = aw0
+                    L[d, h + 1] = RING[slot, 2]
+                    L[d, tb + 1] = cnt + 1
+            if start:
+                L[d, MISC0] = ratio
+                L[d, MISC0 + 1] = pick + 1 if pick + 1 < V else 0
+                tb = pick * TXW
+                h = tb + 2 + 2 * L[d, tb]
+                ls = LAND0 + 3 * ((t + ratio + lat) & LM)
+                L[d, ls] = t + ratio + lat
+                L[d, ls + 1] = L[d, h]
+                L[d, ls + 2] = L[d, h + 1]
+                hd = L[d, tb] + 1
+                L[d, tb] = hd if hd < TXD else 0
+                L[d, tb + 1] -= 1
+                L[d, REM0 + pick] -= 1
+                _credit(6 * a_node + (cin - 5 * a_node), t, pick, S, SM, CR)
+                R[a_node, PEND] += 1
+            cs = CB0 + 2 * (t & CM)
+            if L[d, cs] == t:
+                L[d, REM0 + L[d, cs + 1]] += 1
+            # RX: round-robin output under the receiving router's credits
+            ptr = L[d, MISC0 + 2]
+            opick = -1
+            for k in range(V):
+                v = ptr + k
+                if v >= V:
+                    v -= V
+                if L[d, RX0 + v * RXW + 1] != 0 and L[d, DOWN0 + v] != 0:
+                    opick = v
+                    break
+            ls = LAND0 + 3 * (t & LM)
+            if L[d, ls] == t:
+                lw0 = L[d, ls + 1]
+                xb = RX0 + _vc(lw0) * RXW
+                cnt = L[d, xb + 1]
+                pos = L[d, xb] + cnt
+                h = xb + 2 + 2 * (pos - RXD if pos >= RXD else pos)
+                L[d, h] = lw0
+                L[d, h + 1] = L[d, ls + 2]
+                L[d, xb + 1] = cnt + 1
+            cout = dl_out[d]                # the receiving router's input ring
+            if opick >= 0:
+                L[d, MISC0 + 2] = opick + 1 if opick + 1 < V else 0
+                xb = RX0 + opick * RXW
+                h = xb + 2 + 2 * L[d, xb]
+                _send(cout, 6 * N + d, t, L[d, h], L[d, h + 1], S, SM, RING, trace, tr_n, tr_t,
+                      tr_c, tr_w0, tr_w1)
+                R[cout // 6, PEND] += 1
+                hd = L[d, xb] + 1
+                L[d, xb] = hd if hd < RXD else 0
+                L[d, xb + 1] -= 1
+                L[d, DOWN0 + opick] -= 1
+                back_at = t + 1 + lat - (1 if mutant == 2 else 0)
+                cs = CB0 + 2 * (back_at & CM)
+                L[d, cs] = back_at
+                L[d, cs + 1] = opick
+            slot = tx_ring * S + (t & SM)
+            if CR[slot, 0] == t:
+                L[d, DOWN0 + CR[slot, 1]] += 1
+
+        # the ctrl registers move one stage
+        for i in range(9):
+            q2[i] = q1[i]
+            q1[i] = top[i]
+        t += 1
+    return t
+
+
+@njit(cache=True)
+def quiescent(t, P, O, q1, q2, top, ring_stg, RING, R, G, L):
+    """True when no flit is anywhere and no generator can start one: every statistic is frozen."""
+    if top[0] or q1[0] or q2[0]:
+        return False
+    N, V, S = P[0], P[1], P[4]
+    for n in range(N):
+        if R[n, O[5]] or G[n, 2] or G[n, 3]:
+            return False
+    for ring in range(ring_stg.shape[0]):
+        for k in range(S):
+            if RING[ring * S + k, 0] >= t - ring_stg[ring]:
+                return False
+    for d in range(P[17]):
+        for v in range(V):
+            if L[d, v * O[14] + 1] or L[d, O[15] + v * O[16] + 1]:
+                return False
+        for k in range(P[19]):
+            if L[d, O[20] + 3 * k] >= t:
+                return False
+    return True

@@ -1,0 +1,352 @@
+"""The traffic network of a config as flat arrays: geometry once, state per reset.
+
+:class:`NetworkModel` holds what the RTL builds from a config (``gen.build.noc_design``
+with ``kind="traffic"``): the global mesh of the tile, its link pipeline stages,
+the DieLinks between dies and their buffers, every router, generator and sink,
+and advances it with :func:`sim.netmodel.kernel.run`. Mesh size, VCs, depths,
+ratio and latency are run-time values: nothing is compiled per configuration.
+
+Node ``n`` is global ``(n % mesh_x, n // mesh_x)``; :meth:`NetworkModel.rtl_order`
+maps to the RTL's node order (die by die). Channel ``5 n + p`` is output port
+``p`` of router ``n`` (ports as in ``rtl.router.PORTS``), ``5 N + n`` the generator
+of node ``n``, ``6 N + k`` the output of DieLink ``k`` (the RTL's ``dielink<k>``): the
+names of the link trace (:mod:`sim.netmodel.trace`).
+"""
+
+import numpy as np
+
+from rtl.fabric.dielink import rx_depth_for
+from rtl.net.packet import LENGTH_BITS
+from rtl.net.directions import NEIGHBOUR, PORTS
+from rtl.net.router import turn_allowed
+from rtl.measure.traffic import DETERMINISTIC_PATTERNS, Pattern, destination
+from . import kernel
+from .kernel import CTRL, GEN_STATS, NEVER, PARAM, SINK_STATS
+
+__all__ = ["NetworkModel", "ctrl_vector", "stat_names", "MAX_COORD"]
+
+#: the offsets the kernel takes, in its order
+_OFFSETS = ("pv", "in0", "ov0", "or0", "fl0", "occ", "pend", "stuck", "ovf", "gcred", "gstat",
+            "gq", "kstat", "khist", "tx", "rx0", "rx", "rem0", "down0", "misc0", "land0",
+            "cb0")
+
+#: coordinates are 12-bit fields of the model's flit words
+MAX_COORD = 1 << 12
+
+
+
+def ctrl_vector(coord_bits=None, **fields):
+    """The ctrl fields (``rtl.traffic.control_value`` names and defaults) as a kernel vector."""
+    base = {"enable": 0, "mark": 0, "rate": 0, "pattern": Pattern.UNIFORM, "packet_len": 1,
+            "seed": 1, "hotspot_x": 0, "hotspot_y": 0, "hotspot_frac": 64}
+    unknown = set(fields) - set(base)
+    if unknown:
+        raise ValueError(f"unknown ctrl field(s) {', '.join(sorted(unknown))} "
+                         f"(allowed: {', '.join(base)})")
+    values = {**base, **fields}
+    out = np.zeros(len(CTRL), dtype=np.int64)
+    for name, i in CTRL.items():
+        v = values[name]
+        out[i] = v.value if isinstance(v, Pattern) else int(v)
+    return out
+
+
+def stat_names(histogram_bins):
+    """The statistics words of a traffic node, in the RTL's order (``TrafficNode.stat_names``)."""
+    sink = [f"sink.{s}" for s in SINK_STATS if s != "latency_sum"]
+    return ([f"gen.{s}" for s in GEN_STATS] + sink
+            + [f"sink.hist[{i}]" for i in range(histogram_bins)]
+            + ["sink.latency_sum.w0", "sink.latency_sum.w1"]
+            + [f"link.{p}" for p in PORTS] + ["router.overflow"])
+
+
+def _pow2_at_least(n):
+    return 1 << max(1, (int(n) - 1).bit_length())
+
+
+class NetworkModel:
+    """The traffic network of ``cfg``: geometry, parameters and state arrays.
+
+    Parameters
+    ----------
+    cfg : gen.config.Config
+        A validated config (the same YAML and overrides as the RTL).
+    derived : dict
+        ``gen.derive.derive(cfg)``, computed once by the caller.
+    trace_capacity : int
+        Flits the link trace can hold (0: no trace).
+    mutant : str
+        ``"none"``, or one of the deliberately wrong variants of ``kernel.MUTANTS``
+        (tests show that the comparison with the RTL catches them).
+
+    Raises
+    ------
+    ValueError
+        If the mesh is too large for the model's 12-bit coordinate fields.
+    """
+
+    def __init__(self, cfg, derived, *, trace_capacity=0, mutant="none"):
+        if mutant not in kernel.MUTANTS:
+            raise ValueError(f"mutant must be one of {', '.join(kernel.MUTANTS)}, not {mutant!r}")
+        self.mutant = mutant
+        d = derived
+        self.cfg = cfg
+        self.nx, self.ny = d["die"]["nodes_x"], d["die"]["nodes_y"]
+        self.dies_x, self.dies_y = cfg.tile.dies_x, cfg.tile.dies_y
+        self.mesh_x, self.mesh_y = d["tile"]["mesh_x"], d["tile"]["mesh_y"]
+        if max(self.mesh_x, self.mesh_y) > MAX_COORD:
+            raise ValueError(f"a {self.mesh_x}x{self.mesh_y} mesh is larger than the model's "
+                             f"{MAX_COORD}-node coordinate range")
+        self.vcs, self.depth = cfg.router.vcs, cfg.router.buffer_depth
+        self.routing = cfg.router.routing
+        self.stages = d["link"]["pipeline_stages"]
+        tiled = self.dies_x * self.dies_y > 1
+        self.ratio = d["dielink"]["ratio"] if tiled else 1
+        self.latency = d["dielink"]["latency"] if tiled else 0
+        self.dielink = {"ratio": self.ratio, "latency": self.latency} if tiled else None
+        self.die_shape = (self.nx, self.ny) if tiled else None
+        self.rx_depth = rx_depth_for(self.ratio, self.latency)
+        self.histogram_bins = cfg.traffic.histogram_bins
+        self.bin_cycles = cfg.traffic.histogram_bin_cycles
+        self.timestamp_bits = cfg.traffic.timestamp_bits
+        self.queue_depth = cfg.traffic.source_queue
+        self.max_packet_flits = cfg.router.max_packet_flits
+        self.coord_bits = d["tile"]["coord_bits"]
+        self.stat_names = stat_names(self.histogram_bins)
+        self._build_geometry()
+        self.trace_capacity = trace_capacity
+        self.reset(ctrl_vector())
+
+    # -- geometry --------------------------------------------------------------------
+
+    def node(self, x, y):
+        return y * self.mesh_x + x
+
+    def coords(self):
+        """Global (x, y) of node ``n`` for every ``n``."""
+        return [(n % self.mesh_x, n // self.mesh_x) for n in range(self.n_nodes)]
+
+    def rtl_order(self):
+        """Node ids in the RTL's order: die by die (row-major), row-major inside a die."""
+        out = []
+        for j in range(self.dies_y):
+            for i in range(self.dies_x):
+                for ly in range(self.ny):
+                    for lx in range(self.nx):
+                        out.append(self.node(i * self.nx + lx, j * self.ny + ly))
+        return out
+
+    def _die_of(self, x, y):
+        return x // self.nx, y // self.ny
+
+    def _dielinks(self):
+        """``(src node, out port, dst node, in port)`` per DieLink, in the RTL's order."""
+        links = []
+        for j in range(self.dies_y):
+            for i in range(self.dies_x):
+                for direction in ("east", "south"):
+                    dx, dy, opposite = NEIGHBOUR[direction]
+                    if not (i + dx < self.dies_x and j + dy < self.dies_y):
+                        continue
+                    along = self.ny if direction == "east" else self.nx
+                    for k in range(along):
+                        if direction == "east":
+                            a = (i * self.nx + self.nx - 1, j * self.ny + k)
+                            b = ((i + 1) * self.nx, j * self.ny + k)
+                        else:
+                            a = (i * self.nx + k, j * self.ny + self.ny - 1)
+                            b = (i * self.nx + k, (j + 1) * self.ny)
+                        links.append((self.node(*a), direction, self.node(*b), opposite))
+                        links.append((self.node(*b), opposite, self.node(*a), direction))
+        return links
+
+    def _build_geometry(self):
+        N = self.n_nodes = self.mesh_x * self.mesh_y
+        port = {p: i for i, p in enumerate(PORTS)}
+        self.dielinks = self._dielinks()
+        ND = self.n_dielinks = len(self.dielinks)
+        rings = 6 * N + ND
+        i64 = np.int64
+        # flit rings: router n input p = 6n + p, sink n = 6n + 5, DieLink k's TX = 6N + k;
+        # credit rings: router n output o = 6n + o, generator n = 6n + 5, DieLink k's RX
+        # output = 6N + k. Stages: on-die router-to-router links only.
+        ring_stg = np.zeros(rings, dtype=i64)
+        cring_stg = np.zeros(rings, dtype=i64)
+        out_ring = np.full(5 * N, -1, dtype=i64)      # where router output 5n + o delivers
+        out_rcv = np.full(5 * N, -1, dtype=i64)       # ... the router receiving it, if any
+        in_cring = np.full(5 * N, -1, dtype=i64)      # where input 5n + p's credits go
+        in_csnd = np.full(5 * N, -1, dtype=i64)       # ... the router owning that ring
+        for n in range(N):
+            out_ring[5 * n] = 6 * n + 5                # local output -> sink
+            in_cring[5 * n] = 6 * n + 5                # local input's credits -> generator
+        crossing = {(a, da) for a, da, _, _ in self.dielinks}
+        for n, (x, y) in enumerate(self.coords()):
+            for direction, (dx, dy, opposite) in NEIGHBOUR.items():
+                px, py = x + dx, y + dy
+                if not (0 <= px < self.mesh_x and 0 <= py < self.mesh_y):
+                    continue                                  # tile edge: tied off
+                if (n, direction) in crossing:
+                    continue                                  # through a DieLink below
+                m, o, i = self.node(px, py), port[direction], port[opposite]
+                out_ring[5 * n + o] = 6 * m + i
+                out_rcv[5 * n + o] = m
+                in_cring[5 * m + i] = 6 * n + o
+                in_csnd[5 * m + i] = n
+                ring_stg[6 * m + i] = self.stages
+                cring_stg[6 * n + o] = self.stages
+        dl_in = np.zeros(max(ND, 1), dtype=i64)
+        dl_out = np.zeros(max(ND, 1), dtype=i64)
+        for k, (a, da, b, db) in enumerate(self.dielinks):
+            dl_in[k] = 5 * a + port[da]
+            dl_out[k] = 6 * b + port[db]
+            out_ring[5 * a + port[da]] = 6 * N + k
+            in_cring[5 * b + port[db]] = 6 * N + k
+        turn = np.array([turn_allowed(self.routing, s, o) for s in PORTS for o in PORTS],
+                        dtype=i64)
+        det_x = np.zeros(8 * N, dtype=i64)
+        det_y = np.zeros(8 * N, dtype=i64)
+        for n, (x, y) in enumerate(self.coords()):
+            for pat in Pattern:
+                if pat in DETERMINISTIC_PATTERNS:
+                    dx, dy = destination(pat, x, y, self.mesh_x, self.mesh_y)
+                else:
+                    dx, dy = x, y
+                det_x[pat.value * N + n], det_y[pat.value * N + n] = dx, dy
+        self.rings = rings
+        self.slots = S = _pow2_at_least(self.stages + 2)
+        land = _pow2_at_least(self.ratio + self.latency + 2)
+        cb = _pow2_at_least(self.latency + 3)
+        P = np.zeros(len(PARAM), dtype=i64)
+        values = {"nodes": N, "vcs": self.vcs, "depth": self.depth, "slot_mask": S - 1,
+                  "slots": S, "yx": int(self.routing == "yx"), "mesh_x": self.mesh_x,
+                  "mesh_y": self.mesh_y, "queue": self.queue_depth,
+                  "max_len": self.max_packet_flits, "bins": self.histogram_bins,
+                  "bin_cycles": self.bin_cycles, "ts_mask": (1 << self.timestamp_bits) - 1,
+                  "ratio": self.ratio, "latency": self.latency, "rx_depth": self.rx_depth,
+                  "tx_depth": self.depth, "dielinks": ND, "land_mask": land - 1,
+                  "land_slots": land, "cb_mask": cb - 1, "cb_slots": cb,
+                  "mutant": kernel.MUTANTS[self.mutant]}
+        for k, v in values.items():
+            P[PARAM[k]] = v
+        self.P = P
+        self.lay = kernel.layout(self.vcs, self.depth, self.queue_depth, self.histogram_bins,
+                                 self.depth, self.rx_depth, land, cb)
+        self.O = np.array([self.lay[k] for k in _OFFSETS], dtype=i64)
+        xs = np.array([c[0] for c in self.coords()], dtype=i64)
+        ys = np.array([c[1] for c in self.coords()], dtype=i64)
+        first_bit = np.array([(m & -m).bit_length() - 1 for m in range(32)], dtype=i64)
+        self.geometry = (turn, xs, ys, det_x, det_y, ring_stg, cring_stg, out_ring, out_rcv,
+                         in_cring, in_csnd, dl_in, dl_out, first_bit, self.O)
+
+    # -- state -----------------------------------------------------------------------
+
+    def reset(self, idle_ctrl):
+        """The state after reset. ``idle_ctrl`` is the ctrl word written before the reset:
+        the mesh's input register has no reset and holds it; the generators' is cleared."""
+        N, V, D, S, lay = self.n_nodes, self.vcs, self.depth, self.slots, self.lay
+        ND = max(self.n_dielinks, 1)
+        i64 = np.int64
+        self.t = 0
+        self.top = np.array(idle_ctrl, dtype=i64)
+        self.q1 = np.array(idle_ctrl, dtype=i64)
+        self.q2 = np.zeros(len(CTRL), dtype=i64)
+        cap = max(self.trace_capacity, 1)
+        self.trace = (self.trace_capacity > 0, np.zeros(2, dtype=i64),
+                      *(np.zeros(cap, dtype=i64) for _ in range(4)))
+        ring = np.zeros((self.rings * S, 3), dtype=i64)
+        ring[:, 0] = NEVER
+        cring = np.zeros((self.rings * S, 2), dtype=i64)
+        cring[:, 0] = NEVER
+        R = np.zeros((N, lay["rw"]), dtype=i64)
+        for o in range(5):                        # credits: the downstream buffer depth
+            for v in range(V):
+                R[:, lay["ov0"] + 2 * (o * V + v)] = D
+        G = np.zeros((N, lay["gw"]), dtype=i64)
+        G[:, lay["gcred"]:lay["gcred"] + V] = D
+        K = np.zeros((N, lay["kw"]), dtype=i64)
+        L = np.zeros((ND, lay["lw"]), dtype=i64)
+        L[:, lay["rem0"]:lay["rem0"] + V] = self.rx_depth
+        L[:, lay["down0"]:lay["down0"] + V] = D
+        for k in range(int(self.P[PARAM["land_slots"]])):
+            L[:, lay["land0"] + 3 * k] = NEVER
+        for k in range(int(self.P[PARAM["cb_slots"]])):
+            L[:, lay["cb0"] + 2 * k] = NEVER
+        g_xs = np.full(N, 0x9E3779B97F4A7C15, dtype=np.uint64)
+        # the sinks' per-source order memories (last sequence number, seen)
+        s_last = np.zeros(N * N, dtype=np.uint16)
+        s_seen = np.zeros(N * N, dtype=np.int8)
+        self.R, self.G, self.K, self.L = R, G, K, L
+        self.state = (ring, cring, R, G, g_xs, K, s_last, s_seen, L)
+        self.scratch = np.zeros(64, dtype=i64)
+
+    def run(self, steps, ctrl=None):
+        """Advance ``steps`` cycles with ``ctrl`` (a :func:`ctrl_vector`) at the top input."""
+        if ctrl is not None:
+            self.top[:] = ctrl
+        if steps <= 0:
+            return self.t
+        self.t = kernel.run(steps, self.t, self.P, self.top, self.q1, self.q2, *self.geometry,
+                            *self.state, *self.trace, self.scratch)
+        return self.t
+
+    def quiescent(self):
+        ring = self.state[0]
+        return bool(kernel.quiescent(self.t, self.P, self.O, self.q1, self.q2, self.top,
+                                     self.geometry[5], ring, self.R, self.G, self.L))
+
+    # -- observation ------------------------------------------------------------------
+
+    def node_stats(self):
+        """``{stat name: int64 array over nodes (global id)}``, RTL widths applied."""
+        lay, m32 = self.lay, 0xFFFFFFFF
+        G, K, R = self.G, self.K, self.R
+        out = {f"gen.{name}": G[:, lay["gstat"] + i] & m32 for i, name in enumerate(GEN_STATS)}
+        for i, name in enumerate(SINK_STATS):
+            col = K[:, lay["kstat"] + i]
+            if name == "latency_sum":
+                total = col & ((1 << 48) - 1)
+                out["sink.latency_sum.w0"] = total & m32
+                out["sink.latency_sum.w1"] = total >> 32
+            else:
+                out[f"sink.{name}"] = col & m32
+        for b in range(self.histogram_bins):
+            out[f"sink.hist[{b}]"] = K[:, lay["khist"] + b] & m32
+        for i, p in enumerate(PORTS):
+            out[f"link.{p}"] = R[:, lay["fl0"] + i] & m32
+        out["router.overflow"] = R[:, lay["ovf"]].copy()
+        return out
+
+    def buffer_counts(self):
+        """Flits in every router input FIFO, ``(node, input, VC)``."""
+        V, pv = self.vcs, self.lay["pv"]
+        cols = [(p * V + v) * pv + 1 for p in range(5) for v in range(V)]
+        return self.R[:, cols].reshape(self.n_nodes, 5, V)
+
+    def marked_totals(self):
+        """``(marked_generated, marked_received)`` as the top-level ports show them (32 bits)."""
+        gen = int(self.G[:, self.lay["gstat"] + 1].sum())
+        received = int(self.K[:, self.lay["kstat"] + 2].sum())
+        return gen & 0xFFFFFFFF, received & 0xFFFFFFFF
+
+    def error_port(self):
+        """The top-level ``error`` output: a sink error counter non-zero or any overflow."""
+        k = self.lay["kstat"]
+        errors = self.K[:, k + 5:k + 8].any() or self.R[:, self.lay["ovf"]].any()
+        dielinks = self.L[:self.n_dielinks, self.lay["misc0"] + 3].any()
+        return int(bool(errors) or bool(dielinks))
+
+    def trace_records(self):
+        """``(cycle, channel, w0, w1)`` arrays of every flit the trace holds; raises if it
+        overflowed."""
+        on, n, tt, tc, t0, t1 = self.trace
+        if n[1]:
+            raise RuntimeError(f"the link trace overflowed its {self.trace_capacity} records")
+        k = int(n[0])
+        return tt[:k], tc[:k], t0[:k], t1[:k]
+
+    def state_bytes(self):
+        arrays = [self.P, *self.geometry, *self.state, *self.trace[1:]]
+        return sum(a.nbytes for a in arrays)
+
+
+assert LENGTH_BITS == 8          # the model's flit words keep length and index in 8 bits

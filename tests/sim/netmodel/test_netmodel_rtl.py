@@ -1,0 +1,164 @@
+# amaranth: UnusedElaboratable=no
+"""The fast model against the RTL (the reference), over a matrix of configurations.
+
+For each configuration one Verilator build (with the link registers readable,
+:mod:`sim.link_trace`) serves two comparisons:
+
+* **lockstep**: every link register (valid, VC, last, the whole flit) in every cycle
+  of a run that goes from below to above saturation and drains;
+* **sweep points**: every counter of every generator and sink (packets, flits,
+  latency sum and maximum, histogram), every per-link flit count, the drain and the
+  cycle of every action, for each pattern and packet length at two rates.
+
+A mismatch names the first differing cycle and link, or point and counter, with
+both values. Deliberately wrong models must fail both comparisons.
+"""
+
+import pytest
+
+from gen.build import noc_design, packet_format
+from gen.config import load_config
+from gen.derive import derive
+from rtl.measure.traffic import rate_threshold
+from sim.link_trace import TRACE_SIGNALS, run_link_trace
+from sim.netmodel.network import NetworkModel
+from sim.netmodel.point import point_difference, run_point
+from sim.netmodel.trace import first_difference, model_link_trace
+from sim.runner import available_simulators, run_cocotb
+from sim.sweep import run_sweep
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif("verilator" not in available_simulators(),
+                                 reason="needs Verilator")]
+
+#: short points: what matters is that both engines agree on every counter
+TIMING = {"warmup": 200, "measure": 500, "drain_limit": 2000, "final_drain": 1000}
+
+_MESH = ("tile.dies_x=1", "tile.dies_y=1")
+
+#: (id, overrides, [(pattern, packet length)], rates below and above saturation)
+MATRIX = [
+    ("2x2-vc1-d3", _MESH + ("die.nodes_x=2", "die.nodes_y=2", "router.vcs=1",
+                            "router.buffer_depth=3"),
+     [("uniform", 1), ("bit_reverse", 2)], [0.3, 1.0]),
+    ("3x3-vc2-yx-len8", _MESH + ("die.nodes_x=3", "die.nodes_y=3", "router.routing=yx"),
+     [("transpose", 8), ("tornado", 1)], [0.1, 0.8]),
+    ("4x2-vc4-d5", _MESH + ("die.nodes_x=4", "die.nodes_y=2", "router.vcs=4",
+                            "router.buffer_depth=5"),
+     [("shuffle", 4), ("neighbour", 1)], [0.2, 0.9]),
+    ("5x3-vc3-stages1", _MESH + ("die.nodes_x=5", "die.nodes_y=3", "router.vcs=3",
+                                 "node.pitch_mm=2.0", "router.buffer_depth=5"),
+     [("hotspot", 3), ("bit_complement", 1)], [0.1, 0.6]),
+    ("3x2-stages2-d7", _MESH + ("die.nodes_x=3", "die.nodes_y=2", "node.pitch_mm=2.6",
+                                "router.buffer_depth=7"),
+     [("uniform", 2)], [0.2, 0.9]),
+    ("tile2x2-ratio2", (), [("uniform", 1), ("transpose", 1)], [0.1, 0.6]),
+    ("tile2x1-ratio1-lat1-vc1", ("tile.dies_x=2", "tile.dies_y=1", "dielink.ratio=1",
+                                 "dielink.latency=1", "router.vcs=1"),
+     [("hotspot", 2)], [0.1, 0.7]),
+    ("tile2x2of2x1-ratio3-lat5-vc3", ("die.nodes_x=2", "die.nodes_y=1", "dielink.ratio=3",
+                                      "dielink.latency=5", "router.vcs=3"),
+     [("uniform", 8)], [0.1, 0.7]),
+    ("tile1x2of3x1-ratio4-lat9-vc4-stages1",
+     ("tile.dies_x=1", "tile.dies_y=2", "die.nodes_x=3", "die.nodes_y=1", "dielink.ratio=4",
+      "dielink.latency=9", "router.vcs=4", "node.pitch_mm=2.0", "router.buffer_depth=5"),
+     [("bit_complement", 5)], [0.1, 0.8]),
+]
+
+
+def _config(overrides):
+    cfg = load_config("configs/default.yaml", list(overrides))
+    return cfg, derive(cfg)
+
+
+def _rtl_points(design, specs):
+    """Sweep points of the RTL testbench on the trace build (shared with the lockstep run)."""
+    res = run_cocotb(design, sim="verilator", test_module="verif.tb_traffic",
+                     tag="netmodel-" + "-".join(f"{s['pattern']}{s['packet_len']}-{s['rate']:g}"
+                                                for s in specs),
+                     scenario={"params": {**TIMING, "points": specs}},
+                     public_signals=TRACE_SIGNALS)
+    return res["sweep"]["points"]
+
+
+def _model_points(model, specs):
+    return [run_point(model, spec, TIMING)[0] for spec in specs]
+
+
+def _schedule(pattern, packet_len, rates, cycles):
+    """Low load, then high load, then no new packets: below and above saturation, drained."""
+    fields = {"pattern": pattern, "packet_len": packet_len, "seed": 11, "hotspot_x": 1,
+              "hotspot_y": 0}
+    low, high = (rate_threshold(r, packet_len) for r in rates)
+    return [(0, {**fields, "enable": 1, "rate": low}),
+            (cycles // 3, {**fields, "enable": 1, "rate": high}),
+            (2 * cycles // 3, {**fields, "enable": 0})]
+
+
+def _specs(traffic, rates):
+    return [{"pattern": p, "rate": r, "packet_len": n, "seed": 11, "hotspot": [1, 0]}
+            for p, n in traffic for r in rates]
+
+
+@pytest.mark.parametrize("overrides, traffic, rates",
+                         [pytest.param(o, t, r, id=i) for i, o, t, r in MATRIX])
+def test_model_equals_the_rtl(overrides, traffic, rates):
+    cfg, d = _config(overrides)
+    design = noc_design(cfg, kind="traffic")
+    fmt = packet_format(cfg, d)
+    model = NetworkModel(cfg, d, trace_capacity=2_000_000)
+    cycles = 2400
+    schedule = _schedule(*traffic[0], rates, cycles)
+    rtl_trace = run_link_trace(design, cycles=cycles, ctrl_schedule=schedule)
+    model_trace = model_link_trace(model, fmt, cycles=cycles, ctrl_schedule=schedule)
+    assert first_difference(rtl_trace, model_trace) is None, \
+        first_difference(rtl_trace, model_trace)
+    assert sum(len(f) for f in rtl_trace.values()) > 100 * cfg.tile.dies_x * cfg.tile.dies_y
+
+    specs = _specs(traffic, rates)
+    rtl, mdl = _rtl_points(design, specs), _model_points(model, specs)
+    assert point_difference(rtl, mdl) is None, point_difference(rtl, mdl)
+    # the points are not trivial: traffic flowed, and one of them needed a long drain
+    assert all(p["delivered_total"] > 0 for p in rtl)
+
+
+def test_sweep_reports_are_equal_on_both_engines():
+    """``dojo sweep --engine rtl`` and ``--engine model`` write the same sweep.json
+    (but for the engine and its speed) on the default tile."""
+    cfg, _ = _config(())
+    kw = dict(pattern="uniform", rates=[0.1, 0.6], timing=TIMING, progress=False)
+    rtl, model = run_sweep(cfg, engine="rtl", **kw), run_sweep(cfg, engine="model", **kw)
+    assert rtl["engine"] == "rtl" and model["engine"] == "model"
+    assert point_difference(rtl["points"], model["points"]) is None
+    for key in ("mesh", "nodes", "die_shape", "dielink", "zero_load_latency",
+                "saturation_throughput", "channel_load_bound", "highest_stable_offered"):
+        assert _plain(rtl[key]) == _plain(model[key]), key
+
+
+def _plain(value):
+    return list(value) if isinstance(value, tuple) else value
+
+
+#: (mutant, configuration of MATRIX it is shown on)
+MUTANTS = [("vc_pointer_on_request", "4x2-vc4-d5"),
+           ("output_pointer_stuck", "2x2-vc1-d3"),
+           ("dielink_credit_early", "tile2x1-ratio1-lat1-vc1")]
+
+
+@pytest.mark.parametrize("mutant, config", MUTANTS)
+def test_a_wrong_model_fails_the_comparison(mutant, config):
+    """Each mutant changes one detail of the model (a round-robin pointer, a credit's
+    timing); both comparisons with the RTL must name a difference."""
+    _, overrides, traffic, rates = next(m for m in MATRIX if m[0] == config)
+    cfg, d = _config(overrides)
+    design = noc_design(cfg, kind="traffic")
+    model = NetworkModel(cfg, d, trace_capacity=2_000_000, mutant=mutant)
+    cycles = 2400
+    schedule = _schedule("uniform", 1, rates, cycles)
+    diff = first_difference(run_link_trace(design, cycles=cycles, ctrl_schedule=schedule),
+                            model_link_trace(model, packet_format(cfg, d), cycles=cycles,
+                                             ctrl_schedule=schedule))
+    assert diff is not None and diff.startswith("cycle ")
+    specs = _specs([("uniform", 1)], rates[1:])
+    diff = point_difference(_rtl_points(design, specs), _model_points(model, specs))
+    assert diff is not None and diff.startswith("point 0")
