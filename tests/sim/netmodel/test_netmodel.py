@@ -46,9 +46,8 @@ def test_zero_load_latency_is_hops_plus_two():
                         trace_capacity=10000)
     fmt = packet_format(cfg, derive(cfg))
     # 20 packets per node in 65536 cycles: most packets cross an empty mesh
-    fields = dict(pattern=Pattern.BIT_COMPLEMENT, seed=7)
-    trace = model_link_trace(model, fmt, cycles=3000, idle_ctrl=ctrl_vector(**fields),
-                             ctrl_schedule=[(0, ctrl_vector(enable=1, rate=20, **fields))])
+    trace = model_link_trace(model, fmt, cycles=3000, ctrl_schedule=[
+        (0, {"pattern": "bit_complement", "seed": 7, "enable": 1, "rate": 20})])
     gens = {name: flits for name, flits in trace.items() if name.startswith("g")}
     assert gens, "no packet was generated"
     checked = 0
