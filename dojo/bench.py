@@ -11,6 +11,8 @@
 ratio, the distributed GEMM and the ring all-reduce against its model.
 ``scale``: D1-scale die emission; Verilog size and Verilator build of an 8x8 die.
 ``fpga``: the router out of context on ECP5-85F, 1 and 2 VCs (LUT4, FF, Fmax).
+``netmodel``: the fast model's speed against the RTL measured in the same run (8x8),
+its speed and memory on the D1 die and the full tile, and their latency-throughput curves.
 
 Every number is measured; raw results go to ``build/bench/``.
 """
@@ -205,8 +207,106 @@ def bench_fpga(outdir):
     return lines
 
 
+def _model_speed(config, overrides, *, rate, cycles, repeat=3):
+    """``sim.netmodel.speed`` in a process of its own (its peak memory is the model's)."""
+    import subprocess
+    cmd = [sys.executable, "-m", "sim.netmodel.speed", str(config), "--rate", str(rate),
+           "--cycles", str(cycles), "--repeat", str(repeat)]
+    for o in overrides:
+        cmd += ["-s", o]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def bench_netmodel(outdir, *, quick=False):
+    """The fast model: its speed against the RTL in the same run, D1 die and tile scale."""
+    from gen.build import noc_design
+    from sim.model_speed import measure
+    from sim.sweep import plot_heatmap, plot_sweep
+    started = time.time()
+    base = ROOT / "configs" / "noc8x8.yaml"
+    cfg = load_config(base)
+    lines = ["## Fast network model (`sim/netmodel`, `--engine model`)", "",
+             "The same network as the RTL, cycle for cycle (the tests compare every link "
+             "register in every cycle and every counter of every sweep point with the "
+             "Verilator RTL over a matrix of meshes and tiles). Speeds are simulated cycles "
+             "per second of wall-clock time, best of 3 runs, measured in this run next to "
+             "the RTL on the same machine (this VM is shared, absolute figures drift by 2x; "
+             "the ratios are the figures of merit).", "",
+             "### 8x8 mesh, uniform, single-flit, 2 VC x 8", "",
+             "| offered | fast model | Verilator model alone (C++ loop) | cocotb RTL sweep | "
+             "model / Verilator alone | model / RTL sweep | target |",
+             "|---|---|---|---|---|---|---|"]
+    timing = {"warmup": 1000, "measure": 4000}
+    rtl = run_sweep(cfg, pattern="uniform", rates=[0.1, 0.3], timing=timing,
+                    out=outdir / "netmodel_rtl_speed", progress=False)
+    design = noc_design(cfg, kind="traffic")
+    targets = {0.1: (140e3, 13), 0.3: (55e3, 6)}
+    for point in rtl["points"]:
+        rate = point["offered"]
+        model = _model_speed(base, [], rate=rate, cycles=20000)
+        alone = measure(design, rate, callgrind=False)
+        absolute, ratio = targets[rate]
+        m, a, r = model["cycles_per_s"], alone["cycles_per_s"], point["cycles_per_s"]
+        met = "met" if m >= absolute or m / r >= ratio else "**not met**"
+        lines.append(f"| {rate} | **{m / 1e3:.1f}k** | {a / 1e3:.1f}k | {r / 1e3:.1f}k | "
+                     f"{m / a:.1f}x | **{m / r:.1f}x** | >= {absolute / 1e3:.0f}k or >= "
+                     f"{ratio}x the RTL sweep: {met} |")
+    lines += ["", "### D1 scale (`configs/d1.yaml`: 19x19-node dies, 2 VC x 4, die links "
+              "ratio 3, latency 9)", "",
+              "| network | nodes | offered | cycles/s | node-cycles/s | peak memory | "
+              "target |", "|---|---|---|---|---|---|---|"]
+    d1 = ROOT / "configs" / "d1.yaml"
+    die = ["tile.dies_x=1", "tile.dies_y=1"]
+    for name, overrides, cycles, target in (("D1 die", die, 3000, None),
+                                            ("full tile, 5x5 dies", [], 300,
+                                             ">= 1k cycles/s, <= 4 GiB")):
+        for rate in (0.01, 0.1):
+            r = _model_speed(d1, overrides, rate=rate, cycles=cycles, repeat=2)
+            verdict = ""
+            if target and rate == 0.1:
+                ok = r["cycles_per_s"] >= 1000 and r["peak_rss_mib"] <= 4096
+                verdict = f"{target}: {'met' if ok else '**not met**'}"
+            lines.append(f"| {name} | {r['nodes']} | {rate} | {r['cycles_per_s']:.0f} | "
+                         f"{r['node_cycles_per_s'] / 1e6:.2f}M | {r['peak_rss_mib']:.0f} MiB | "
+                         f"{verdict} |")
+    lines += ["", "### D1 scale: latency-throughput (uniform and transpose, single-flit)", "",
+              "| network | pattern | points | sweep time | zero-load latency | saturation | "
+              "channel-load bound | target |", "|---|---|---|---|---|---|---|---|"]
+    sweeps = [("D1 die", die, parse_rates("0.02:0.3:0.02")[:15],
+               {"warmup": 1000, "measure": 3000}),
+              ("full tile", [], [0.002, 0.005, 0.01, 0.015, 0.02, 0.03],
+               {"warmup": 500, "measure": 1000, "drain_limit": 6000})]
+    for name, overrides, rates, t in sweeps:
+        if quick and name == "full tile":
+            continue
+        for pattern in ("uniform", "transpose"):
+            cfg_d1 = load_config(d1, overrides)
+            t0 = time.perf_counter()
+            res = run_sweep(cfg_d1, pattern=pattern, rates=rates, timing=t, engine="model",
+                            out=outdir / f"netmodel_{name.replace(' ', '_')}_{pattern}",
+                            progress=False)
+            wall = time.perf_counter() - t0
+            slug = "d1_die" if name == "D1 die" else "d1_tile"
+            plot_sweep(res, ROOT / "docs" / f"{slug}_{pattern}.png")
+            if pattern == "uniform":
+                plot_heatmap(res, ROOT / "docs" / f"{slug}_heatmap.png",
+                             die_shape=res["die_shape"])
+            target = ""
+            if name == "D1 die" and pattern == "uniform":
+                target = f"15 points <= 5 min: {'met' if wall <= 300 else '**not met**'}"
+            zl = res["zero_load_latency"]
+            lines.append(f"| {name} | {pattern} | {len(rates)} ({rates[0]}..{rates[-1]}) | "
+                         f"{wall:.0f} s | {f'{zl:.1f}' if zl else '-'} | "
+                         f"{res['saturation_throughput']:.4f} | "
+                         f"{res['channel_load_bound']:.4f} | {target} |")
+    lines += ["", f"Plots: `docs/d1_die_*.png`, `docs/d1_tile_*.png`. Section measured in "
+              f"{time.time() - started:.0f} s."]
+    return lines
+
+
 SECTIONS = {"network": bench_network, "tile": bench_tile, "scale": bench_scale,
-            "fpga": bench_fpga}
+            "fpga": bench_fpga, "netmodel": bench_netmodel}
 
 
 def _marker(name, end=False):
@@ -233,7 +333,7 @@ def bench(out_md, *, quick=False, only=None, sections=tuple(SECTIONS)):
     outdir = ROOT / "build" / "bench"
     outdir.mkdir(parents=True, exist_ok=True)
     for name in sections:
-        kw = {"quick": quick} if name in ("network", "tile") else {}
+        kw = {"quick": quick} if name in ("network", "tile", "netmodel") else {}
         if name == "network":
             kw["only"] = only
         body = SECTIONS[name](outdir, **kw)

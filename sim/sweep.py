@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 
 from rtl.measure.traffic import Pattern, destination
-from rtl.net.directions import STEP
+from rtl.net.directions import MESH_PORTS, STEP
 from verif.noc import route_port
 
 __all__ = ["parse_rates", "channel_load_bound", "run_sweep", "summarise", "plot_sweep",
-           "plot_heatmap", "plot_compare", "DEFAULT_TIMING"]
+           "plot_heatmap", "link_utilisation", "plot_compare", "DEFAULT_TIMING"]
 
 #: warm-up, measurement window, drain limits (cycles)
 DEFAULT_TIMING = {"warmup": 1000, "measure": 3000, "drain_limit": 20000, "final_drain": 3000}
@@ -253,10 +253,42 @@ def plot_sweep(result, path):
     plt.close(fig)
 
 
-def plot_heatmap(result, path, die_shape=None):
-    """Per-link utilisation at the highest stable offered rate, links as coloured segments.
+def link_utilisation(result, point):
+    """``{(x, y, port): utilisation}`` of every mesh link of ``point``, relative to its capacity.
 
-    ``die_shape`` (nodes_x, nodes_y) draws die boundaries on a tile.
+    A link that crosses a die boundary carries one flit every ``dielink.ratio`` cycles, so
+    its flits per cycle count ``ratio`` times: 1.0 is a link busy in every cycle it can be,
+    on a die or between dies.
+    """
+    nodes = [tuple(n) for n in result.get("nodes") or []] or \
+        [(x, y) for y in range(result["mesh"][1]) for x in range(result["mesh"][0])]
+    present = set(nodes)
+    die_shape, dielink = result.get("die_shape"), result.get("dielink")
+    ratio = dielink["ratio"] if dielink else 1
+    out = {}
+    for i, (x, y) in enumerate(nodes):
+        for port in MESH_PORTS:
+            dx, dy = STEP[port]
+            peer = (x + dx, y + dy)
+            if peer not in present:
+                continue
+            flits = point["link_flits"].get(f"link.{port}", [0] * len(nodes))[i]
+            crossing = bool(die_shape) and ((x // die_shape[0], y // die_shape[1]) !=
+                                            (peer[0] // die_shape[0], peer[1] // die_shape[1]))
+            out[(x, y, port)] = flits / point["window"] * (ratio if crossing else 1)
+    return out
+
+
+#: meshes wider than this are drawn one pixel per node instead of one segment per link
+_SEGMENT_LIMIT = 24
+
+
+def plot_heatmap(result, path, die_shape=None):
+    """Link utilisation at the highest stable offered rate (:func:`link_utilisation`).
+
+    Up to 24 nodes across: every link as a coloured segment (both directions side by
+    side). Larger meshes (a D1 die, a tile): one pixel per node, coloured by its busiest
+    outgoing link. ``die_shape`` (nodes_x, nodes_y) draws the die boundaries.
     """
     import matplotlib
     matplotlib.use("Agg")
@@ -265,41 +297,51 @@ def plot_heatmap(result, path, die_shape=None):
     target = result["highest_stable_offered"]
     pts = [p for p in result["points"] if p["offered"] == target] or result["points"][-1:]
     point = pts[0]
-    nodes = [tuple(n) for n in result.get("nodes") or []] or \
-        [(x, y) for y in range(result["mesh"][1]) for x in range(result["mesh"][0])]
-    segs, util = [], []
-    off = 0.12
-    for i, (x, y) in enumerate(nodes):
-        for port, (dx, dy) in STEP.items():
-            flits = point["link_flits"].get(f"link.{port}", [0] * len(nodes))[i]
-            nx_, ny_ = x + dx, y + dy
-            if (nx_, ny_) not in nodes:
-                continue
+    util = link_utilisation(result, point)
+    mx, my = result["mesh"]
+    norm = matplotlib.colors.Normalize(0, 1)
+    big = max(mx, my) > _SEGMENT_LIMIT
+    fig, ax = plt.subplots(figsize=(7.2, 6.4) if big else (6, 5.4))
+    if big:
+        image = np.zeros((my, mx))
+        for (x, y, _), u in util.items():
+            image[y, x] = max(image[y, x], u)
+        mappable = ax.imshow(image, cmap="inferno", norm=norm, interpolation="nearest")
+        label = "busiest outgoing link of each node (utilisation of its capacity)"
+    else:
+        segs, values, off = [], [], 0.12
+        for (x, y, port), u in util.items():
+            dx, dy = STEP[port]
             # offset the two directions of a link so both are visible
             ox, oy = (0, -off if dx > 0 else off) if dy == 0 else (off if dy > 0 else -off, 0)
             segs.append([(x + ox + 0.2 * dx, y + oy + 0.2 * dy),
-                         (nx_ + ox - 0.2 * dx, ny_ + oy - 0.2 * dy)])
-            util.append(flits / point["window"])
-    fig, ax = plt.subplots(figsize=(6, 5.4))
-    lc = LineCollection(segs, array=np.array(util), cmap="inferno", linewidths=4,
-                        norm=matplotlib.colors.Normalize(0, 1))
-    ax.add_collection(lc)
-    ax.scatter([n[0] for n in nodes], [n[1] for n in nodes], s=30, c="#888", zorder=3)
+                         (x + dx + ox - 0.2 * dx, y + dy + oy - 0.2 * dy)])
+            values.append(u)
+        across = max(mx, my)
+        mappable = LineCollection(segs, array=np.array(values), cmap="inferno",
+                                  linewidths=min(4.0, 40 / across), norm=norm)
+        ax.add_collection(mappable)
+        nodes = {(x, y) for x, y, _ in util} or {(0, 0)}
+        ax.scatter([n[0] for n in nodes], [n[1] for n in nodes], s=min(30, 240 / across),
+                   c="#888", zorder=3)
+        ax.set_xlim(-0.6, mx - 0.4)
+        ax.set_ylim(my - 0.4, -0.6)                    # y grows southwards
+        label = "link utilisation (of its capacity)"
     if die_shape:
         dx_, dy_ = die_shape
-        mx, my = result["mesh"]
         for bx in range(dx_, mx, dx_):
-            ax.axvline(bx - 0.5, color="tab:blue", lw=1.5, ls="--")
+            ax.axvline(bx - 0.5, color="tab:blue", lw=1.0 if big else 1.5, ls="--")
         for by in range(dy_, my, dy_):
-            ax.axhline(by - 0.5, color="tab:blue", lw=1.5, ls="--")
-    fig.colorbar(lc, ax=ax, label="link utilisation (flits/cycle)")
-    ax.set_xlim(-0.6, result["mesh"][0] - 0.4)
-    ax.set_ylim(result["mesh"][1] - 0.4, -0.6)       # y grows southwards
+            ax.axhline(by - 0.5, color="tab:blue", lw=1.0 if big else 1.5, ls="--")
+    fig.colorbar(mappable, ax=ax, label=label)
     ax.set_aspect("equal")
     ax.set_xlabel("x (east ->)")
     ax.set_ylabel("y (south ->)")
+    ratio = (result.get("dielink") or {}).get("ratio")
     ax.set_title(f"{result['pattern']} at {point['offered']:.3f} flits/node/cycle "
-                 f"(accepted {point['accepted_avg']:.3f})", fontsize=9)
+                 f"(accepted {point['accepted_avg']:.3f})"
+                 + (f"; die links: 1 flit per {ratio} cycles = 1.0" if ratio else ""),
+                 fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -24,8 +24,9 @@ synchronous logic does, so blocks can be evaluated in any order.
   (one flit every ``ratio`` cycles, round-robin over ready VCs), flight
   ``latency`` each way, RX buffer and its round-robin output.
 
-Layout: the state of router ``n`` is row ``n`` of ``R`` (its FIFOs, counters and
-pointers), of generator ``n`` row ``n`` of ``G``, of sink ``n`` row ``n`` of ``K``;
+Layout: the state of router ``n`` is row ``n`` of ``R`` (32-bit counters, pointers
+and flags; its buffered flits are in ``F``, ``(((5n + input) V + VC) D + slot) * 2``), of generator ``n`` row ``n`` of ``G``, of sink ``n`` row ``n`` of ``K`` (the
+kernel sees every array flat, a row as ``base + offset``);
 the six flit rings of node ``n`` (router inputs 0-4, then its sink) are rings
 ``6n .. 6n+5`` and its six credit rings (router outputs 0-4, then its generator)
 the same numbers in ``CR``. Nodes are processed in order, so the loop streams
@@ -73,13 +74,16 @@ NEVER = -(1 << 40)
 _LOCAL = 0
 _UNIFORM, _HOTSPOT = 0, 7
 _M12 = 0xFFF
+#: a buffered w0 keeps its head's route in bits 61-63; a flit on a link does not
+_STRIP = (1 << 61) - 1
 
 
 def layout(vcs, depth, queue, bins, tx_depth, rx_depth, land_slots, cb_slots):
     """Offsets of every field in a row of R (router), G (generator), K (sink), L (DieLink)."""
     V, D = vcs, depth
     o = {}
-    o["pv"] = 4 + 3 * D                       # per (input, VC): head, count, in_pkt, route, D x 3
+    # per (input, VC): head, count, in_pkt, packet route, the FIFO head's route | last << 3
+    o["pv"] = 5
     o["in0"] = 5 * V * o["pv"]                # per input: rr pointer, flits buffered
     o["ov0"] = o["in0"] + 10                  # per (output, VC): credits, locked
     o["or0"] = o["ov0"] + 10 * V              # per output: rr pointer
@@ -88,7 +92,8 @@ def layout(vcs, depth, queue, bins, tx_depth, rx_depth, land_slots, cb_slots):
     o["pend"] = o["occ"] + 1                  # flits and credits on their way to it
     o["stuck"] = o["occ"] + 2                 # last allocation granted nothing
     o["ovf"] = o["occ"] + 3                   # buffer overflow (sticky)
-    o["rw"] = o["occ"] + 4
+    o["want"] = o["occ"] + 4                  # (output, VC) bits a blocked head waits for
+    o["rw"] = o["occ"] + 5
     # generator: seq, queue head, count, busy, vc, packet seq, length, index, credits,
     # statistics, then the queue (descriptor, timestamp)
     o["gcred"] = 8
@@ -148,9 +153,9 @@ def _send(ring, chan, t, w0, w1, S, SM, RING, trace, tr_n, tr_t, tr_c, tr_w0, tr
     """The sender's output register holds (w0, w1) in cycle t+1."""
     if ring >= 0:
         slot = ring * S + ((t + 1) & SM)
-        RING[slot, 0] = t + 1
-        RING[slot, 1] = w0
-        RING[slot, 2] = w1
+        RING[3 * slot + 0] = t + 1
+        RING[3 * slot + 1] = w0
+        RING[3 * slot + 2] = w1
     if trace:
         k = tr_n[0]
         if k < tr_t.shape[0]:
@@ -167,14 +172,14 @@ def _send(ring, chan, t, w0, w1, S, SM, RING, trace, tr_n, tr_t, tr_c, tr_w0, tr
 def _credit(cring, t, v, S, SM, CR):
     """A credit pulse for VC v, registered: the sender sees it in cycle t+1."""
     slot = cring * S + ((t + 1) & SM)
-    CR[slot, 0] = t + 1
-    CR[slot, 1] = v
+    CR[2 * slot + 0] = t + 1
+    CR[2 * slot + 1] = v
 
 
 @njit(cache=True)
 def run(steps, t0, P, top, q1, q2, turn, node_x, node_y, det_x, det_y, ring_stg, cring_stg,
         out_ring, out_rcv, in_cring, in_csnd, dl_in, dl_out, first_bit, O,
-        RING, CR, R, G, g_xs, K, s_last, s_seen, L,
+        RING, CR, R, F, G, g_xs, K, s_last, s_seen, L,
         trace, tr_n, tr_t, tr_c, tr_w0, tr_w1, scratch):
     """Advance ``steps`` cycles from cycle ``t0``; returns the new cycle.
 
@@ -207,10 +212,12 @@ def run(steps, t0, P, top, q1, q2, turn, node_x, node_y, det_x, det_y, ring_stg,
     mutant = P[22]
     PV, IN0, OV0, OR0, FL0 = O[0], O[1], O[2], O[3], O[4]
     OCC, PEND, STUCK, OVF = O[5], O[6], O[7], O[8]
+    WANT = OVF + 1
     GCRED, GSTAT, GQ = O[9], O[10], O[11]
     KSTAT, KHIST = O[12], O[13]
     TXW, RX0, RXW, REM0, DOWN0, MISC0, LAND0, CB0 = O[14], O[15], O[16], O[17], O[18], \
         O[19], O[20], O[21]
+    RW, GW, KW, LW = O[22], O[23], O[24], O[25]
     gen_chan = 5 * N
     s_arr = scratch
     t = t0
@@ -233,6 +240,9 @@ def run(steps, t0, P, top, q1, q2, turn, node_x, node_y, det_x, det_y, ring_stg,
         for n in range(N):
             x = node_x[n]
             y = node_y[n]
+            rbase = n * RW
+            gbase = n * GW
+            kbase = n * KW
             rb = 6 * n                 # this node's rings
             # ---------------- generator ----------------
             xs = g_xs[n]
@@ -243,7 +253,7 @@ def run(steps, t0, P, top, q1, q2, turn, node_x, node_y, det_x, det_y, ring_stg,
                 fire = False
             # credit pulse from the router's local input
             slot = (rb + 5) * S + (t & SM)
-            back_g = CR[slot, 1] if CR[slot, 0] == t else -1
+            back_g = CR[2 * slot + 1] if CR[2 * slot + 0] == t else -1
             dst_x = 0
             dst_y = 0
             if fire:
@@ -270,44 +280,44 @@ def run(steps, t0, P, top, q1, q2, turn, node_x, node_y, det_x, det_y, ring_stg,
                 lane = uint64(((~s) & 0xFFFF) | (s << 16))
                 xs = lane | (lane << uint64(32))
             g_xs[n] = xs
-            qc = G[n, 2]
+            qc = G[gbase + 2]
             send = False
             bypassed = False
             head_flit = False
             gw0 = np.int64(0)
             gw1 = np.int64(0)
             sv = 0
-            if G[n, 3]:                                   # busy: the rest of a packet
-                sv = G[n, 4]
-                if G[n, GCRED + sv] != 0:
+            if G[gbase + 3]:                                   # busy: the rest of a packet
+                sv = G[gbase + 4]
+                if G[gbase + GCRED + sv] != 0:
                     send = True
-                    idx = G[n, 7]
-                    last = 1 if idx + 1 == G[n, 6] else 0
-                    gw0 = (idx << 24) | (G[n, 6] << 32) | (G[n, 5] << 41) | (last << 57) \
+                    idx = G[gbase + 7]
+                    last = 1 if idx + 1 == G[gbase + 6] else 0
+                    gw0 = (idx << 24) | (G[gbase + 6] << 32) | (G[gbase + 5] << 41) | (last << 57) \
                         | (np.int64(sv) << 58)
                     gw1 = x | (y << 12)
-                    G[n, 7] = idx + 1
+                    G[gbase + 7] = idx + 1
                     if last:
-                        G[n, 3] = 0
+                        G[gbase + 3] = 0
             elif qc > 0 or fire:                        # a head: the oldest descriptor
                 if qc > 0:
-                    qi = GQ + 2 * G[n, 1]
-                    a = G[n, qi]
+                    qi = GQ + 2 * G[gbase + 1]
+                    a = G[gbase + qi]
                     hdx = a & _M12
                     hdy = (a >> 12) & _M12
                     hmk = (a >> 24) & 1
                     hseq = (a >> 25) & 0xFFFF
-                    hts = G[n, qi + 1]
+                    hts = G[gbase + qi + 1]
                 else:
                     hdx = dst_x
                     hdy = dst_y
                     hmk = mk
-                    hseq = G[n, 0]
+                    hseq = G[gbase + 0]
                     hts = t & tsm
                 sv = hdx + hdy
                 while sv >= V:
                     sv -= V
-                if G[n, GCRED + sv] != 0:
+                if G[gbase + GCRED + sv] != 0:
                     send = True
                     head_flit = True
                     last = 1 if plen == 1 else 0
@@ -315,49 +325,49 @@ def run(steps, t0, P, top, q1, q2, turn, node_x, node_y, det_x, det_y, ring_stg,
                         | (last << 57) | (np.int64(sv) << 58)
                     gw1 = x | (y << 12) | (hts << 24)
                     if qc > 0:
-                        hd = G[n, 1] + 1
-                        G[n, 1] = hd if hd < Q else 0
-                        G[n, 2] = qc - 1
+                        hd = G[gbase + 1] + 1
+                        G[gbase + 1] = hd if hd < Q else 0
+                        G[gbase + 2] = qc - 1
                     else:
                         bypassed = True
-                    G[n, 3] = 1 if plen != 1 else 0
-                    G[n, 4] = sv
-                    G[n, 5] = hseq
-                    G[n, 6] = plen
-                    G[n, 7] = 1
+                    G[gbase + 3] = 1 if plen != 1 else 0
+                    G[gbase + 4] = sv
+                    G[gbase + 5] = hseq
+                    G[gbase + 6] = plen
+                    G[gbase + 7] = 1
             if fire:
                 if bypassed:
                     accepted = True
                 elif qc < Q:
                     # the queue takes the descriptor (behind a possible pop this cycle)
-                    pos = G[n, 1] + G[n, 2]
+                    pos = G[gbase + 1] + G[gbase + 2]
                     qi = GQ + 2 * (pos - Q if pos >= Q else pos)
-                    G[n, qi] = dst_x | (dst_y << 12) | (mk << 24) | (G[n, 0] << 25)
-                    G[n, qi + 1] = t & tsm
-                    G[n, 2] += 1
+                    G[gbase + qi] = dst_x | (dst_y << 12) | (mk << 24) | (G[gbase + 0] << 25)
+                    G[gbase + qi + 1] = t & tsm
+                    G[gbase + 2] += 1
                     accepted = True
                 else:
                     accepted = False
-                    G[n, GSTAT + 4] += 1                  # suppressed
+                    G[gbase + GSTAT + 4] += 1                  # suppressed
                 if accepted:
-                    G[n, 0] = (G[n, 0] + 1) & 0xFFFF
-                    G[n, GSTAT + 0] += 1
+                    G[gbase + 0] = (G[gbase + 0] + 1) & 0xFFFF
+                    G[gbase + GSTAT + 0] += 1
                     if mk:
-                        G[n, GSTAT + 1] += 1
+                        G[gbase + GSTAT + 1] += 1
             if back_g >= 0:
-                G[n, GCRED + back_g] += 1
+                G[gbase + GCRED + back_g] += 1
             if send:
-                G[n, GCRED + sv] -= 1
-                G[n, GSTAT + 3] += 1
+                G[gbase + GCRED + sv] -= 1
+                G[gbase + GSTAT + 3] += 1
                 if head_flit:
-                    G[n, GSTAT + 2] += 1
+                    G[gbase + GSTAT + 2] += 1
                 _send(rb, gen_chan + n, t, gw0, gw1, S, SM, RING, trace, tr_n, tr_t, tr_c,
                       tr_w0, tr_w1)
-                R[n, PEND] += 1
+                R[rbase + PEND] += 1
 
             # ---------------- router ----------------
             # skipped when nothing is buffered and no flit or credit is on its way to it
-            if R[n, OCC] != 0 or R[n, PEND] != 0:
+            if R[rbase + OCC] != 0 or R[rbase + PEND] != 0:
                 any_in = False
                 credit_in = False
                 for p in range(5):
@@ -365,33 +375,41 @@ def run(steps, t0, P, top, q1, q2, turn, node_x, node_y, det_x, det_y, ring_stg,
                     ring = rb + p
                     tt = t - ring_stg[ring]
                     slot = ring * S + (tt & SM)
-                    if RING[slot, 0] == tt:
+                    if RING[3 * slot + 0] == tt:
                         s_arr[p] = 1
-                        s_arr[5 + p] = RING[slot, 1]
-                        s_arr[10 + p] = RING[slot, 2]
+                        s_arr[5 + p] = RING[3 * slot + 1]
+                        s_arr[10 + p] = RING[3 * slot + 2]
                         any_in = True
-                        R[n, PEND] -= 1
+                        R[rbase + PEND] -= 1
                     # credit pulse from downstream on output p
                     tt = t - cring_stg[ring]
                     slot = ring * S + (tt & SM)
-                    if CR[slot, 0] == tt:
-                        s_arr[15 + p] = CR[slot, 1]
-                        R[n, PEND] -= 1
+                    if CR[2 * slot + 0] == tt:
+                        s_arr[15 + p] = CR[2 * slot + 1]
+                        R[rbase + PEND] -= 1
                         credit_in = True
                     else:
                         s_arr[15 + p] = -1
-                # a router that granted nothing last time, whose credit counters have not
-                # changed since and to which no flit arrives, grants nothing again: its
-                # state cannot change, so its allocation is skipped (exactly)
-                if (R[n, OCC] != 0 or any_in) and (R[n, STUCK] == 0 or any_in):
+                # A router whose last allocation granted nothing ("stuck") grants nothing
+                # again until a candidate appears (a flit arriving on an empty VC) or a
+                # credit counter a blocked candidate waits for leaves 0 (``WANT``, checked
+                # below when the credit lands): until then its allocation is skipped and
+                # arrivals queue behind the blocked heads (exactly what the RTL does).
+                wake = R[rbase + STUCK] == 0
+                if not wake and any_in:
+                    for p in range(5):
+                        if s_arr[p] and R[rbase + (p * V + _vc(s_arr[5 + p])) * PV + 1] == 0:
+                            wake = True
+                if (R[rbase + OCC] != 0 or any_in) and wake:
                     granted = False
+                    want = 0
                     # first stage: each input offers one eligible VC; req[o]: inputs asking o
                     for o in range(5):
                         s_arr[55 + o] = 0
                     for p in range(5):
                         s_arr[20 + p] = -1                      # offered VC
                         arr = s_arr[p]
-                        if R[n, IN0 + 2 * p + 1] == 0 and not arr:
+                        if R[rbase + IN0 + 2 * p + 1] == 0 and not arr:
                             continue
                         aw0 = s_arr[5 + p]
                         avc = _vc(aw0) if arr else -1
@@ -400,17 +418,17 @@ def run(steps, t0, P, top, q1, q2, turn, node_x, node_y, det_x, det_y, ring_stg,
                             # and the one it takes if it bypasses: its packet's inside one
                             s_arr[50 + p] = _route(p, aw0, x, y, yx, turn)
                             ab = (p * V + avc) * PV
-                            s_arr[40 + p] = R[n, ab + 3] if R[n, ab + 2] else s_arr[50 + p]
-                        ptr = R[n, IN0 + 2 * p]
+                            s_arr[40 + p] = R[rbase + ab + 3] if R[rbase + ab + 2] else s_arr[50 + p]
+                        ptr = R[rbase + IN0 + 2 * p]
                         for k in range(V):
                             v = ptr + k
                             if v >= V:
                                 v -= V
                             b = (p * V + v) * PV
-                            if R[n, b + 1] > 0:
-                                h = b + 4 + 3 * R[n, b]
-                                r = R[n, b + 3] if R[n, b + 2] else R[n, h + 2]
-                                last = _last(R[n, h])
+                            if R[rbase + b + 1] > 0:
+                                hrl = R[rbase + b + 4]
+                                r = R[rbase + b + 3] if R[rbase + b + 2] else hrl & 7
+                                last = hrl >> 3
                                 byp = 0
                             elif avc == v:
                                 r = s_arr[40 + p]
@@ -419,14 +437,16 @@ def run(steps, t0, P, top, q1, q2, turn, node_x, node_y, det_x, det_y, ring_stg,
                             else:
                                 continue
                             oi = OV0 + 2 * (r * V + v)
-                            if R[n, oi] != 0 and (R[n, b + 2] or R[n, oi + 1] == 0):
+                            if R[rbase + oi] == 0:
+                                want |= 1 << (r * V + v)
+                            elif R[rbase + b + 2] or R[rbase + oi + 1] == 0:
                                 s_arr[20 + p] = v
                                 s_arr[25 + p] = r
                                 s_arr[30 + p] = last
                                 s_arr[35 + p] = byp
                                 s_arr[55 + r] |= 1 << p
                                 if mutant == 1:
-                                    R[n, IN0 + 2 * p] = v + 1 if v + 1 < V else 0
+                                    R[rbase + IN0 + 2 * p] = v + 1 if v + 1 < V else 0
                                 break
                     # second stage: each output grants the first requesting input at or
                     # after its pointer (round robin), then the pointer moves past it
@@ -436,11 +456,11 @@ def run(steps, t0, P, top, q1, q2, turn, node_x, node_y, det_x, det_y, ring_stg,
                         mask = s_arr[55 + o]
                         if mask == 0:
                             continue
-                        ptr = R[n, OR0 + o]
+                        ptr = R[rbase + OR0 + o]
                         hi = (mask >> ptr) << ptr
                         win = first_bit[hi] if hi else first_bit[mask]
                         if mutant != 3:
-                            R[n, OR0 + o] = win + 1 if win < 4 else 0
+                            R[rbase + OR0 + o] = win + 1 if win < 4 else 0
                         s_arr[45 + win] = 1
                         granted = True
                         v = s_arr[20 + win]
@@ -449,76 +469,108 @@ def run(steps, t0, P, top, q1, q2, turn, node_x, node_y, det_x, det_y, ring_stg,
                             w1 = s_arr[10 + win]
                         else:
                             b = (win * V + v) * PV
-                            h = b + 4 + 3 * R[n, b]
-                            w0 = R[n, h]
-                            w1 = R[n, h + 1]
+                            fh = (((5 * n + win) * V + v) * D + R[rbase + b]) * 2
+                            w0 = F[fh] & _STRIP
+                            w1 = F[fh + 1]
                         oi = OV0 + 2 * (o * V + v)
-                        R[n, oi] -= 1
-                        R[n, oi + 1] = 1 - s_arr[30 + win]
+                        R[rbase + oi] -= 1
+                        R[rbase + oi + 1] = 1 - s_arr[30 + win]
                         if count_links:
-                            R[n, FL0 + o] += 1
+                            R[rbase + FL0 + o] += 1
                         c = 5 * n + o
                         _send(out_ring[c], c, t, w0, w1, S, SM, RING, trace, tr_n, tr_t,
                               tr_c, tr_w0, tr_w1)
                         if out_rcv[c] >= 0:
-                            R[out_rcv[c], PEND] += 1
+                            R[out_rcv[c] * RW + PEND] += 1
                     # input side: arrivals are written unless they bypassed, winners pop
                     for p in range(5):
                         won = s_arr[45 + p]
                         if s_arr[p] and not (won and s_arr[35 + p]):
                             aw0 = s_arr[5 + p]
-                            b = (p * V + _vc(aw0)) * PV
-                            cnt = R[n, b + 1]
+                            avc = _vc(aw0)
+                            b = (p * V + avc) * PV
+                            cnt = R[rbase + b + 1]
                             if cnt == D:
-                                R[n, OVF] = 1
+                                R[rbase + OVF] = 1
                             else:
-                                pos = R[n, b] + cnt
+                                pos = R[rbase + b] + cnt
                                 if pos >= D:
                                     pos -= D
-                                h = b + 4 + 3 * pos
-                                R[n, h] = aw0
-                                R[n, h + 1] = s_arr[10 + p]
-                                R[n, h + 2] = s_arr[50 + p]
-                                R[n, b + 1] = cnt + 1
-                                R[n, IN0 + 2 * p + 1] += 1
-                                R[n, OCC] += 1
+                                fh = (((5 * n + p) * V + avc) * D + pos) * 2
+                                F[fh] = aw0 | (s_arr[50 + p] << 61)
+                                F[fh + 1] = s_arr[10 + p]
+                                if cnt == 0:
+                                    R[rbase + b + 4] = s_arr[50 + p] | (_last(aw0) << 3)
+                                R[rbase + b + 1] = cnt + 1
+                                R[rbase + IN0 + 2 * p + 1] += 1
+                                R[rbase + OCC] += 1
                         if won:
                             v = s_arr[20 + p]
                             b = (p * V + v) * PV
                             if not s_arr[35 + p]:
-                                hd = R[n, b] + 1
-                                R[n, b] = hd if hd < D else 0
-                                R[n, b + 1] -= 1
-                                R[n, IN0 + 2 * p + 1] -= 1
-                                R[n, OCC] -= 1
-                            R[n, b + 2] = 1 - s_arr[30 + p]
-                            R[n, b + 3] = s_arr[25 + p]
+                                hd = R[rbase + b] + 1
+                                if hd == D:
+                                    hd = 0
+                                R[rbase + b] = hd
+                                R[rbase + b + 1] -= 1
+                                if R[rbase + b + 1] > 0:        # the next head's route, last
+                                    nw0 = F[(((5 * n + p) * V + v) * D + hd) * 2]
+                                    R[rbase + b + 4] = ((nw0 >> 61) & 7) | (_last(nw0) << 3)
+                                R[rbase + IN0 + 2 * p + 1] -= 1
+                                R[rbase + OCC] -= 1
+                            R[rbase + b + 2] = 1 - s_arr[30 + p]
+                            R[rbase + b + 3] = s_arr[25 + p]
                             c = 5 * n + p
                             _credit(in_cring[c], t, v, S, SM, CR)
                             if in_csnd[c] >= 0:
-                                R[in_csnd[c], PEND] += 1
-                            R[n, IN0 + 2 * p] = v + 1 if v + 1 < V else 0
-                    R[n, STUCK] = 0 if granted else 1
+                                R[in_csnd[c] * RW + PEND] += 1
+                            R[rbase + IN0 + 2 * p] = v + 1 if v + 1 < V else 0
+                    R[rbase + STUCK] = 0 if granted else 1
+                    R[rbase + WANT] = want
+                elif any_in:
+                    for p in range(5):
+                        if s_arr[p]:
+                            aw0 = s_arr[5 + p]
+                            avc = _vc(aw0)
+                            b = (p * V + avc) * PV
+                            cnt = R[rbase + b + 1]
+                            if cnt == D:
+                                R[rbase + OVF] = 1
+                            else:
+                                pos = R[rbase + b] + cnt
+                                if pos >= D:
+                                    pos -= D
+                                fh = (((5 * n + p) * V + avc) * D + pos) * 2
+                                route = _route(p, aw0, x, y, yx, turn)
+                                F[fh] = aw0 | (route << 61)
+                                F[fh + 1] = s_arr[10 + p]
+                                if cnt == 0:
+                                    R[rbase + b + 4] = route | (_last(aw0) << 3)
+                                R[rbase + b + 1] = cnt + 1
+                                R[rbase + IN0 + 2 * p + 1] += 1
+                                R[rbase + OCC] += 1
                 if credit_in:
                     for o in range(5):
                         bv = s_arr[15 + o]
                         if bv >= 0:
-                            R[n, OV0 + 2 * (o * V + bv)] += 1
-                    # the counters are usable from the next cycle: that one must allocate
-                    R[n, STUCK] = 0
+                            oi = OV0 + 2 * (o * V + bv)
+                            # usable from the next cycle: wake up if a blocked head waits for it
+                            if R[rbase + oi] == 0 and (R[rbase + WANT] >> (o * V + bv)) & 1:
+                                R[rbase + STUCK] = 0
+                            R[rbase + oi] += 1
 
             # ---------------- sink ----------------
             ring = rb + 5
             slot = ring * S + (t & SM)
-            if RING[slot, 0] == t:
-                w0 = RING[slot, 1]
-                w1 = RING[slot, 2]
+            if RING[3 * slot + 0] == t:
+                w0 = RING[3 * slot + 1]
+                w1 = RING[3 * slot + 2]
                 v = _vc(w0)
                 last = _last(w0)
                 _credit(rb, t, v, S, SM, CR)            # to the router's local output
-                R[n, PEND] += 1
+                R[rbase + PEND] += 1
                 si = 8 * v
-                if K[n, si] == 0:
+                if K[kbase + si] == 0:
                     src = w1 & 0xFFFFFF
                     pseq = (w0 >> 41) & 0xFFFF
                     pts = (w1 >> 24) & tsm
@@ -530,141 +582,142 @@ def run(steps, t0, P, top, q1, q2, turn, node_x, node_y, det_x, det_y, ring_stg,
                     outside = sx >= mx or sy >= my
                     perr = 1 if (plen_h == 0 or outside) else 0
                     if (w0 & _M12) != x or ((w0 >> 12) & _M12) != y:
-                        K[n, KSTAT + 5] += 1                 # misroutes
+                        K[kbase + KSTAT + 5] += 1                 # misroutes
                     if not outside:
                         a = n * N + sy * mx + sx
                         if s_seen[a]:
                             diff = (pseq - s_last[a]) & 0xFFFF
                             if diff == 0 or diff >= 0x8000:
-                                K[n, KSTAT + 7] += 1         # order errors
+                                K[kbase + KSTAT + 7] += 1         # order errors
                         s_seen[a] = 1
                         s_last[a] = pseq
                 else:
-                    src = K[n, si + 1]
-                    pseq = K[n, si + 2]
-                    pts = K[n, si + 3]
-                    pmk = K[n, si + 4]
-                    plen_h = K[n, si + 5]
-                    pidx = K[n, si + 6]
+                    src = K[kbase + si + 1]
+                    pseq = K[kbase + si + 2]
+                    pts = K[kbase + si + 3]
+                    pmk = K[kbase + si + 4]
+                    plen_h = K[kbase + si + 5]
+                    pidx = K[kbase + si + 6]
                     # the body payload is a function of (src, seq, index): compare those
                     ok = (w1 & 0xFFFFFF) == src and ((w0 >> 41) & 0xFFFF) == pseq \
                         and ((w0 >> 24) & 0xFF) == (pidx & 0xFF)
-                    perr = K[n, si + 7] | (0 if ok else 1)
-                K[n, si] = 1 - last
-                K[n, si + 1] = src
-                K[n, si + 2] = pseq
-                K[n, si + 3] = pts
-                K[n, si + 4] = pmk
-                K[n, si + 5] = plen_h
-                K[n, si + 6] = (pidx + 1) & 0x1FF
-                K[n, si + 7] = perr
-                K[n, KSTAT + 1] += 1
+                    perr = K[kbase + si + 7] | (0 if ok else 1)
+                K[kbase + si] = 1 - last
+                K[kbase + si + 1] = src
+                K[kbase + si + 2] = pseq
+                K[kbase + si + 3] = pts
+                K[kbase + si + 4] = pmk
+                K[kbase + si + 5] = plen_h
+                K[kbase + si + 6] = (pidx + 1) & 0x1FF
+                K[kbase + si + 7] = perr
+                K[kbase + KSTAT + 1] += 1
                 if pmk:
-                    K[n, KSTAT + 3] += 1
+                    K[kbase + KSTAT + 3] += 1
                 if last:
-                    K[n, KSTAT + 0] += 1
+                    K[kbase + KSTAT + 0] += 1
                     if perr or pidx + 1 != plen_h:
-                        K[n, KSTAT + 6] += 1
+                        K[kbase + KSTAT + 6] += 1
                     if pmk:
                         latency = (t - pts) & tsm
-                        K[n, KSTAT + 2] += 1
-                        K[n, KSTAT + 8] += latency
-                        if latency > K[n, KSTAT + 4]:
-                            K[n, KSTAT + 4] = latency
+                        K[kbase + KSTAT + 2] += 1
+                        K[kbase + KSTAT + 8] += latency
+                        if latency > K[kbase + KSTAT + 4]:
+                            K[kbase + KSTAT + 4] = latency
                         b = latency // binc
                         if b > bins - 1:
                             b = bins - 1
-                        K[n, KHIST + b] += 1
+                        K[kbase + KHIST + b] += 1
 
         # ---------------- die-to-die links ----------------
         for d in range(ND):
+            lbase = d * LW
             tx_ring = 6 * N + d
             cin = dl_in[d]                  # the sending router output (5 n + o)
             a_node = cin // 5
             # TX: serialiser start from the registered buffer counts
-            ptr = L[d, MISC0 + 1]
+            ptr = L[lbase + MISC0 + 1]
             pick = -1
             for k in range(V):
                 v = ptr + k
                 if v >= V:
                     v -= V
-                if L[d, v * TXW + 1] != 0 and L[d, REM0 + v] != 0:
+                if L[lbase + v * TXW + 1] != 0 and L[lbase + REM0 + v] != 0:
                     pick = v
                     break
-            start = pick >= 0 and L[d, MISC0] <= 1
-            if L[d, MISC0] != 0:
-                L[d, MISC0] -= 1
+            start = pick >= 0 and L[lbase + MISC0] <= 1
+            if L[lbase + MISC0] != 0:
+                L[lbase + MISC0] -= 1
             # arrival from the sending router
             slot = tx_ring * S + (t & SM)
-            if RING[slot, 0] == t:
-                aw0 = RING[slot, 1]
+            if RING[3 * slot + 0] == t:
+                aw0 = RING[3 * slot + 1]
                 tb = _vc(aw0) * TXW
-                cnt = L[d, tb + 1]
+                cnt = L[lbase + tb + 1]
                 if cnt == TXD:
-                    L[d, MISC0 + 3] = 1
+                    L[lbase + MISC0 + 3] = 1
                 else:
-                    pos = L[d, tb] + cnt
+                    pos = L[lbase + tb] + cnt
                     h = tb + 2 + 2 * (pos - TXD if pos >= TXD else pos)
-                    L[d, h] = aw0
-                    L[d, h + 1] = RING[slot, 2]
-                    L[d, tb + 1] = cnt + 1
+                    L[lbase + h] = aw0
+                    L[lbase + h + 1] = RING[3 * slot + 2]
+                    L[lbase + tb + 1] = cnt + 1
             if start:
-                L[d, MISC0] = ratio
-                L[d, MISC0 + 1] = pick + 1 if pick + 1 < V else 0
+                L[lbase + MISC0] = ratio
+                L[lbase + MISC0 + 1] = pick + 1 if pick + 1 < V else 0
                 tb = pick * TXW
-                h = tb + 2 + 2 * L[d, tb]
+                h = tb + 2 + 2 * L[lbase + tb]
                 ls = LAND0 + 3 * ((t + ratio + lat) & LM)
-                L[d, ls] = t + ratio + lat
-                L[d, ls + 1] = L[d, h]
-                L[d, ls + 2] = L[d, h + 1]
-                hd = L[d, tb] + 1
-                L[d, tb] = hd if hd < TXD else 0
-                L[d, tb + 1] -= 1
-                L[d, REM0 + pick] -= 1
+                L[lbase + ls] = t + ratio + lat
+                L[lbase + ls + 1] = L[lbase + h]
+                L[lbase + ls + 2] = L[lbase + h + 1]
+                hd = L[lbase + tb] + 1
+                L[lbase + tb] = hd if hd < TXD else 0
+                L[lbase + tb + 1] -= 1
+                L[lbase + REM0 + pick] -= 1
                 _credit(6 * a_node + (cin - 5 * a_node), t, pick, S, SM, CR)
-                R[a_node, PEND] += 1
+                R[a_node * RW + PEND] += 1
             cs = CB0 + 2 * (t & CM)
-            if L[d, cs] == t:
-                L[d, REM0 + L[d, cs + 1]] += 1
+            if L[lbase + cs] == t:
+                L[lbase + REM0 + L[lbase + cs + 1]] += 1
             # RX: round-robin output under the receiving router's credits
-            ptr = L[d, MISC0 + 2]
+            ptr = L[lbase + MISC0 + 2]
             opick = -1
             for k in range(V):
                 v = ptr + k
                 if v >= V:
                     v -= V
-                if L[d, RX0 + v * RXW + 1] != 0 and L[d, DOWN0 + v] != 0:
+                if L[lbase + RX0 + v * RXW + 1] != 0 and L[lbase + DOWN0 + v] != 0:
                     opick = v
                     break
             ls = LAND0 + 3 * (t & LM)
-            if L[d, ls] == t:
-                lw0 = L[d, ls + 1]
+            if L[lbase + ls] == t:
+                lw0 = L[lbase + ls + 1]
                 xb = RX0 + _vc(lw0) * RXW
-                cnt = L[d, xb + 1]
-                pos = L[d, xb] + cnt
+                cnt = L[lbase + xb + 1]
+                pos = L[lbase + xb] + cnt
                 h = xb + 2 + 2 * (pos - RXD if pos >= RXD else pos)
-                L[d, h] = lw0
-                L[d, h + 1] = L[d, ls + 2]
-                L[d, xb + 1] = cnt + 1
+                L[lbase + h] = lw0
+                L[lbase + h + 1] = L[lbase + ls + 2]
+                L[lbase + xb + 1] = cnt + 1
             cout = dl_out[d]                # the receiving router's input ring
             if opick >= 0:
-                L[d, MISC0 + 2] = opick + 1 if opick + 1 < V else 0
+                L[lbase + MISC0 + 2] = opick + 1 if opick + 1 < V else 0
                 xb = RX0 + opick * RXW
-                h = xb + 2 + 2 * L[d, xb]
-                _send(cout, 6 * N + d, t, L[d, h], L[d, h + 1], S, SM, RING, trace, tr_n, tr_t,
+                h = xb + 2 + 2 * L[lbase + xb]
+                _send(cout, 6 * N + d, t, L[lbase + h], L[lbase + h + 1], S, SM, RING, trace, tr_n, tr_t,
                       tr_c, tr_w0, tr_w1)
-                R[cout // 6, PEND] += 1
-                hd = L[d, xb] + 1
-                L[d, xb] = hd if hd < RXD else 0
-                L[d, xb + 1] -= 1
-                L[d, DOWN0 + opick] -= 1
+                R[(cout // 6) * RW + PEND] += 1
+                hd = L[lbase + xb] + 1
+                L[lbase + xb] = hd if hd < RXD else 0
+                L[lbase + xb + 1] -= 1
+                L[lbase + DOWN0 + opick] -= 1
                 back_at = t + 1 + lat - (1 if mutant == 2 else 0)
                 cs = CB0 + 2 * (back_at & CM)
-                L[d, cs] = back_at
-                L[d, cs + 1] = opick
+                L[lbase + cs] = back_at
+                L[lbase + cs + 1] = opick
             slot = tx_ring * S + (t & SM)
-            if CR[slot, 0] == t:
-                L[d, DOWN0 + CR[slot, 1]] += 1
+            if CR[2 * slot + 0] == t:
+                L[lbase + DOWN0 + CR[2 * slot + 1]] += 1
 
         # the ctrl registers move one stage
         for i in range(9):
@@ -680,18 +733,19 @@ def quiescent(t, P, O, q1, q2, top, ring_stg, RING, R, G, L):
     if top[0] or q1[0] or q2[0]:
         return False
     N, V, S = P[0], P[1], P[4]
+    RW, GW, LW = O[22], O[23], O[25]
     for n in range(N):
-        if R[n, O[5]] or G[n, 2] or G[n, 3]:
+        if R[n * RW + O[5]] or G[n * GW + 2] or G[n * GW + 3]:
             return False
     for ring in range(ring_stg.shape[0]):
         for k in range(S):
-            if RING[ring * S + k, 0] >= t - ring_stg[ring]:
+            if RING[3 * (ring * S + k)] >= t - ring_stg[ring]:
                 return False
     for d in range(P[17]):
         for v in range(V):
-            if L[d, v * O[14] + 1] or L[d, O[15] + v * O[16] + 1]:
+            if L[d * LW + v * O[14] + 1] or L[d * LW + O[15] + v * O[16] + 1]:
                 return False
         for k in range(P[19]):
-            if L[d, O[20] + 3 * k] >= t:
+            if L[d * LW + O[20] + 3 * k] >= t:
                 return False
     return True

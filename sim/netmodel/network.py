@@ -28,7 +28,7 @@ __all__ = ["NetworkModel", "ctrl_vector", "stat_names", "MAX_COORD"]
 #: the offsets the kernel takes, in its order
 _OFFSETS = ("pv", "in0", "ov0", "or0", "fl0", "occ", "pend", "stuck", "ovf", "gcred", "gstat",
             "gq", "kstat", "khist", "tx", "rx0", "rx", "rem0", "down0", "misc0", "land0",
-            "cb0")
+            "cb0", "rw", "gw", "kw", "lw")
 
 #: coordinates are 12-bit fields of the model's flit words
 MAX_COORD = 1 << 12
@@ -257,7 +257,8 @@ class NetworkModel:
         ring[:, 0] = NEVER
         cring = np.zeros((self.rings * S, 2), dtype=i64)
         cring[:, 0] = NEVER
-        R = np.zeros((N, lay["rw"]), dtype=i64)
+        R = np.zeros((N, lay["rw"]), dtype=np.int32)
+        F = np.zeros(N * 5 * V * D * 2, dtype=i64)
         for o in range(5):                        # credits: the downstream buffer depth
             for v in range(V):
                 R[:, lay["ov0"] + 2 * (o * V + v)] = D
@@ -276,7 +277,9 @@ class NetworkModel:
         s_last = np.zeros(N * N, dtype=np.uint16)
         s_seen = np.zeros(N * N, dtype=np.int8)
         self.R, self.G, self.K, self.L = R, G, K, L
-        self.state = (ring, cring, R, G, g_xs, K, s_last, s_seen, L)
+        # the kernel indexes flat views of the same memory
+        self.state = (ring.reshape(-1), cring.reshape(-1), R.reshape(-1), F, G.reshape(-1), g_xs,
+                      K.reshape(-1), s_last, s_seen, L.reshape(-1))
         self.scratch = np.zeros(64, dtype=i64)
 
     def run(self, steps, ctrl=None):
@@ -290,9 +293,9 @@ class NetworkModel:
         return self.t
 
     def quiescent(self):
-        ring = self.state[0]
+        ring, R, G, L = self.state[0], self.state[2], self.state[4], self.state[9]
         return bool(kernel.quiescent(self.t, self.P, self.O, self.q1, self.q2, self.top,
-                                     self.geometry[5], ring, self.R, self.G, self.L))
+                                     self.geometry[5], ring, R, G, L))
 
     # -- observation ------------------------------------------------------------------
 
@@ -312,8 +315,8 @@ class NetworkModel:
         for b in range(self.histogram_bins):
             out[f"sink.hist[{b}]"] = K[:, lay["khist"] + b] & m32
         for i, p in enumerate(PORTS):
-            out[f"link.{p}"] = R[:, lay["fl0"] + i] & m32
-        out["router.overflow"] = R[:, lay["ovf"]].copy()
+            out[f"link.{p}"] = R[:, lay["fl0"] + i].astype(np.int64) & m32
+        out["router.overflow"] = R[:, lay["ovf"]].astype(np.int64)
         return out
 
     def buffer_counts(self):
