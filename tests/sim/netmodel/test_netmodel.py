@@ -132,3 +132,17 @@ def test_percentile_is_never_above_the_maximum_and_clipped_past_the_range():
     assert not clipped and 12 <= value <= 14
     assert percentile([0, 0], 4, 0.99, 0) == (None, False)
 
+
+
+def test_the_quiescent_readout_shortcut_is_exact(monkeypatch):
+    """Reading every counter at once when the network is idle gives what stepping through
+    the read-out word by word gives."""
+    cfg, model = _model("router.vcs=1")
+    spec = {"pattern": "hotspot", "rate": 0.8, "packet_len": 4, "seed": 2, "hotspot": [3, 3]}
+    timing = {**DEFAULT_TIMING, "warmup": 100, "measure": 300, "drain_limit": 64,
+              "final_drain": 40}
+    fast, _, _ = run_point(model, spec, timing)
+    monkeypatch.setattr(NetworkModel, "quiescent", lambda self: False)
+    stepped, _, _ = run_point(model, spec, timing)
+    assert fast == stepped
+    assert not fast["drained"]

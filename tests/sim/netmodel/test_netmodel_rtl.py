@@ -162,3 +162,21 @@ def test_a_wrong_model_fails_the_comparison(mutant, config):
     specs = _specs([("uniform", 1)], rates[1:])
     diff = point_difference(_rtl_points(design, specs), _model_points(model, specs))
     assert diff is not None and diff.startswith("point 0")
+
+
+def test_readout_while_the_network_still_drains():
+    """With almost no final drain the counters still move while the testbench reads them,
+    one word every 2 cycles: the model must sample each word in the same cycle."""
+    _, overrides, _, _ = MATRIX[0]
+    cfg, d = _config(overrides)
+    design = noc_design(cfg, kind="traffic")
+    timing = {**TIMING, "drain_limit": 64, "final_drain": 8}
+    specs = [{"pattern": "hotspot", "rate": 1.0, "packet_len": 8, "seed": 11, "hotspot": [1, 1]}]
+    rtl = run_cocotb(design, sim="verilator", test_module="verif.tb_traffic",
+                     tag="netmodel-readout-drain",
+                     scenario={"params": {**timing, "points": specs}},
+                     public_signals=TRACE_SIGNALS)["sweep"]["points"]
+    model = NetworkModel(cfg, d)
+    mdl = [run_point(model, spec, timing)[0] for spec in specs]
+    assert not rtl[0]["drained"]
+    assert point_difference(rtl, mdl) is None, point_difference(rtl, mdl)
