@@ -42,6 +42,14 @@ def cmd_sim(args):
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     d = derive(cfg)
+    gemm = _gemm_request(args, cfg, d) if args.bench in ("all", "gemm") else None
+    if args.bench in ("all", "allreduce"):
+        from sim.allreduce import check_allreduce
+        try:        # every argument is checked before any work or report starts
+            check_allreduce(cfg, lines=args.lines,
+                            dtype="fp32" if args.dtype == "bf16" else "int32", derived=d)
+        except ValueError as exc:
+            raise ConfigError([f"allreduce: {exc}"])
     print(format_report(cfg, d))
     (out / "derive.json").write_text(json.dumps(d, indent=2, sort_keys=True) + "\n")
     summary = {"config": cfg.name, "simulator": sim}
@@ -56,8 +64,8 @@ def cmd_sim(args):
         _print_points(res)
         summary["traffic"] = {k: res[k] for k in ("zero_load_latency", "saturation_throughput",
                                                   "channel_load_bound", "cycles_per_s")}
-    if args.bench in ("all", "gemm"):
-        summary["gemm"] = _gemm(args, cfg, d, sim, out)
+    if gemm:
+        summary["gemm"] = _gemm(args, gemm, cfg, d, sim, out)
     if args.bench in ("all", "allreduce"):
         summary["allreduce"] = _allreduce(args, cfg, d, sim, out)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -97,10 +105,10 @@ def cmd_sim(args):
     return 0
 
 
-def _gemm(args, cfg, derived, sim, out):
-    import shutil
+def _gemm_request(args, cfg, derived):
+    """The GEMM the arguments ask for, ``(m, n, k, a, b)``, checked before anything runs."""
     import numpy as np
-    from sim.gemm import run_tile_gemm, tile_gemm_shape
+    from sim.gemm import check_tile_gemm, tile_gemm_shape
     try:
         a = np.load(args.a) if args.a else None
         b = np.load(args.b) if args.b else None
@@ -110,6 +118,17 @@ def _gemm(args, cfg, derived, sim, out):
     m = a.shape[0] if a is not None else (args.m or dm)
     k = a.shape[1] if a is not None else (args.k or dk)
     n = b.shape[1] if b is not None else (args.n or dn)
+    try:
+        check_tile_gemm(cfg, m=m, n=n, k=k, dtype=args.dtype, a=a, b=b, derived=derived)
+    except ValueError as exc:
+        raise ConfigError([f"gemm: {exc}"])
+    return m, n, k, a, b
+
+
+def _gemm(args, request, cfg, derived, sim, out):
+    import shutil
+    from sim.gemm import run_tile_gemm
+    m, n, k, a, b = request
     print(f"\nGEMM: C = A x B, {m}x{k} x {k}x{n}, {args.dtype}, distributed over the tile, "
           f"hosts at the tile edge ({sim})")
     try:

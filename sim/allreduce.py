@@ -102,6 +102,25 @@ def golden_allreduce(model, vectors, ring, dtype):
     return out
 
 
+def check_allreduce(cfg, *, lines=None, dtype="int32", derived=None):
+    """Validate an all-reduce before anything is built; returns the vector length in lines.
+    Raises ValueError naming the value and what is allowed."""
+    from gen.build import derived_of
+    from verif.node_model import NodeModel
+    if dtype not in ("int32", "fp32"):
+        raise ValueError(f"dtype {dtype!r}: not allowed (int32 or fp32)")
+    d = derived_of(cfg, derived)
+    n = len(ring_order(d["tile"]["mesh_x"], d["tile"]["mesh_y"]))
+    lines = lines if lines is not None else 2 * n
+    if not isinstance(lines, int) or lines < n or lines % n or lines // n > 255:
+        raise ValueError(f"lines={lines!r}: must be a multiple of the {n} nodes, "
+                         f"with at most 255 lines per chunk")
+    sram = NodeModel.from_config(cfg, d).lines
+    if lines > sram:
+        raise ValueError(f"lines={lines}: the SRAM holds {sram} lines")
+    return lines
+
+
 def run_allreduce(cfg, *, lines=None, dtype="int32", sim="verilator", out_dir, seed=0,
                   derived=None):
     """All-reduce a ``lines``-line vector held by every node of the tile; returns the
@@ -113,8 +132,7 @@ def run_allreduce(cfg, *, lines=None, dtype="int32", sim="verilator", out_dir, s
     from verif.host import host_address, host_ports, host_reaches
     from verif.node_model import NodeModel
 
-    if dtype not in ("int32", "fp32"):
-        raise ValueError(f"dtype {dtype!r}: not allowed (int32 or fp32)")
+    lines = check_allreduce(cfg, lines=lines, dtype=dtype, derived=derived)
     design = network_design(cfg, kind="compute", top="tile", boundary="ports",
                             derived=derived)
     man = design.manifest()
@@ -122,12 +140,6 @@ def run_allreduce(cfg, *, lines=None, dtype="int32", sim="verilator", out_dir, s
     mx, my = man["mesh_x"], man["mesh_y"]
     ring = ring_order(mx, my)
     n = len(ring)
-    lines = lines if lines is not None else 2 * n
-    if not isinstance(lines, int) or lines < n or lines % n or lines // n > 255:
-        raise ValueError(f"lines={lines!r}: must be a multiple of the {n} nodes, "
-                         f"with at most 255 lines per chunk")
-    if lines > model.lines:
-        raise ValueError(f"lines={lines}: the SRAM holds {model.lines} lines")
     rng = np.random.default_rng(seed)
     lanes = model.width // 32
     vectors = []

@@ -148,6 +148,24 @@ def tile_gemm_shape(cfg, derived=None):
     return d["tile"]["mesh_y"] * 4 * p, d["tile"]["mesh_x"] * 4 * p, 8 * p
 
 
+def check_tile_gemm(cfg, *, m, n, k, dtype, a=None, b=None, derived=None):
+    """Validate a distributed GEMM before anything is built: dimensions, a node's share of
+    the SRAM, the operands. Raises ValueError naming the value and what is allowed."""
+    from gen.build import derived_of
+    from verif.node_model import NodeModel
+    d = derived_of(cfg, derived)
+    p = cfg.node.matrix_p
+    mx, my = d["tile"]["mesh_x"], d["tile"]["mesh_y"]
+    for name, v, parts in (("m", m, my), ("n", n, mx)):
+        if not isinstance(v, int) or v % (parts * p) or v < parts * p:
+            raise ValueError(f"{name}={v!r}: must be a multiple of {parts * p} "
+                             f"({parts} node bands of a multiple of node.matrix_p={p})")
+    _check_multiple(p, k=k)
+    NodeModel.from_config(cfg, d).gemm_layout(m=m // my, n=n // mx, k=k, dtype=dtype)
+    if a is not None or b is not None:
+        _operands(m, n, k, dtype, a, b, 0)
+
+
 def run_tile_gemm(cfg, *, m, n, k, dtype, a=None, b=None, sim="verilator", out_dir, seed=0,
                   derived=None):
     """``C = A x B`` distributed over every node of the tile; returns the result dict.
@@ -169,16 +187,10 @@ def run_tile_gemm(cfg, *, m, n, k, dtype, a=None, b=None, sim="verilator", out_d
     from verif.node_model import NodeModel
 
     p = cfg.node.matrix_p
+    check_tile_gemm(cfg, m=m, n=n, k=k, dtype=dtype, a=a, b=b, derived=derived)
     design = network_design(cfg, kind="compute", top="tile", boundary="ports", derived=derived)
     mx, my = design.extra["mesh_x"], design.extra["mesh_y"]
-    for name, v, parts in (("m", m, my), ("n", n, mx)):
-        if not isinstance(v, int) or v % (parts * p):
-            raise ValueError(f"{name}={v!r}: must be a multiple of {parts * p} "
-                             f"({parts} node bands of a multiple of node.matrix_p={p})")
-    _check_multiple(p, k=k)
     mb, nb = m // my, n // mx
-    model = NodeModel.from_manifest(design.manifest())
-    model.gemm_layout(m=mb, n=nb, k=k, dtype=dtype)      # raises if a node's share does not fit
     a, b = _operands(m, n, k, dtype, a, b, seed)
     res, c, check = _run(design, "verif.tb_tile", m, n, k, dtype, a, b, sim, seed)
     nodes = mx * my

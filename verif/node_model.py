@@ -45,6 +45,15 @@ class NodeModel:
         self.resp_vc = response_vcs(vcs)[0]
 
     @classmethod
+    def from_config(cls, cfg, derived):
+        """The model of the config's training node, without building any design."""
+        from gen.node_build import compute_params
+        lay, _, n = compute_params(cfg, derived)
+        return cls(fmt=lay.fmt, lines=n["lines"], vcs=n["vcs"],
+                   max_packet_flits=n["max_packet_flits"], matrix_p=n["matrix_p"],
+                   sems=n["sems"])
+
+    @classmethod
     def from_manifest(cls, manifest):
         """The model of the node described by a compute-node design manifest."""
         from rtl.net.packet import PacketFormat

@@ -76,3 +76,29 @@ def test_bad_rates_and_packet_length_exit_2():
     assert res.returncode == 2 and res.stderr.startswith("error: --rates '0.5:0.1:0.1'")
     res = dojo("sweep", "configs/default.yaml", "--rates", "0.1", "--packet-len", "99")
     assert res.returncode == 2 and "--packet-len 99" in res.stderr
+
+
+def test_bad_workload_arguments_are_rejected_before_any_report(tmp_path):
+    """No derivation report, no warning: only the error, exit 2."""
+    for args, message in ((("--bench", "gemm", "--k", "3"), "error: gemm: k=3: must be a "
+                                                              "positive multiple of node.matrix_p=4"),
+                          (("--bench", "allreduce", "--lines", "17"), "error: allreduce: lines=17"),
+                          (("--bench", "all", "--m", "100"), "error: gemm: m=100")):
+        res = dojo("sim", "configs/default.yaml", *args, "--out", str(tmp_path))
+        assert res.returncode == 2, res.stderr
+        assert res.stdout == ""
+        assert res.stderr.startswith(message) and len(res.stderr.splitlines()) == 1, res.stderr
+
+
+def test_model_engine_sweep_writes_the_same_reports(tmp_path):
+    res = dojo("sweep", "configs/default.yaml", *SMALL, "--rates", "0.05,0.9", "--engine",
+               "model", "--warmup", "200", "--measure", "600", "--out", str(tmp_path))
+    assert res.returncode == 0, res.stderr
+    sweep = json.loads((tmp_path / "sweep.json").read_text())
+    assert sweep["engine"] == "model" and sweep["simulator"] is None
+    assert all(p["drained"] and not any(p["errors"].values()) for p in sweep["points"])
+    assert "(fast model)" in res.stdout
+    for name in ("sweep.png", "heatmap.png"):
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
+    res = dojo("sweep", "configs/default.yaml", "--engine", "booksim")
+    assert res.returncode == 2 and "--engine" in res.stderr
