@@ -130,55 +130,31 @@ def _last(w0):
 
 @njit(cache=True, inline="always")
 def _route(p, w0, x, y, yx, turn):
-    """Output port of a head on input ``p`` at (x, y): rtl.router.Router._route."""
+    """Output port of a head on input ``p`` at (x, y): rtl.net.router.Router._route.
+
+    ``turn`` is a bit mask: bit ``5 p + o`` set when input ``p`` may turn to output ``o``.
+    (Scalars only: an array argument would cost reference counting on every call.)
+    """
     dx = w0 & _M12
     dy = (w0 >> 12) & _M12
     for k in range(2):
         along_x = (k == 0) != (yx == 1)
         if along_x:
-            if dx > x and turn[p * 5 + 2]:
+            if dx > x and (turn >> (p * 5 + 2)) & 1:
                 return 2            # east
-            if dx < x and turn[p * 5 + 4]:
+            if dx < x and (turn >> (p * 5 + 4)) & 1:
                 return 4            # west
         else:
-            if dy > y and turn[p * 5 + 3]:
+            if dy > y and (turn >> (p * 5 + 3)) & 1:
                 return 3            # south
-            if dy < y and turn[p * 5 + 1]:
+            if dy < y and (turn >> (p * 5 + 1)) & 1:
                 return 1            # north
     return _LOCAL
 
 
-@njit(cache=True, inline="always")
-def _send(ring, chan, t, w0, w1, S, SM, RING, trace, tr_n, tr_t, tr_c, tr_w0, tr_w1):
-    """The sender's output register holds (w0, w1) in cycle t+1."""
-    if ring >= 0:
-        slot = ring * S + ((t + 1) & SM)
-        RING[3 * slot + 0] = t + 1
-        RING[3 * slot + 1] = w0
-        RING[3 * slot + 2] = w1
-    if trace:
-        k = tr_n[0]
-        if k < tr_t.shape[0]:
-            tr_t[k] = t + 1
-            tr_c[k] = chan
-            tr_w0[k] = w0
-            tr_w1[k] = w1
-            tr_n[0] = k + 1
-        else:
-            tr_n[1] = 1         # overflow: the trace is incomplete
-
-
-@njit(cache=True, inline="always")
-def _credit(cring, t, v, S, SM, CR):
-    """A credit pulse for VC v, registered: the sender sees it in cycle t+1."""
-    slot = cring * S + ((t + 1) & SM)
-    CR[2 * slot + 0] = t + 1
-    CR[2 * slot + 1] = v
-
-
 @njit(cache=True)
 def run(steps, t0, P, top, q1, q2, turn, node_x, node_y, det_x, det_y, ring_stg, cring_stg,
-        out_ring, out_rcv, in_cring, in_csnd, dl_in, dl_out, first_bit, O,
+        out_ring, out_rcv, in_cring, in_csnd, dl_in, dl_out, first_bit, ring_chan, O,
         RING, CR, R, F, G, g_xs, K, s_last, s_seen, L,
         trace, tr_n, tr_t, tr_c, tr_w0, tr_w1, scratch):
     """Advance ``steps`` cycles from cycle ``t0``; returns the new cycle.
@@ -218,7 +194,6 @@ def run(steps, t0, P, top, q1, q2, turn, node_x, node_y, det_x, det_y, ring_stg,
     TXW, RX0, RXW, REM0, DOWN0, MISC0, LAND0, CB0 = O[14], O[15], O[16], O[17], O[18], \
         O[19], O[20], O[21]
     RW, GW, KW, LW = O[22], O[23], O[24], O[25]
-    gen_chan = 5 * N
     s_arr = scratch
     t = t0
     for _ in range(steps):
@@ -361,8 +336,10 @@ def run(steps, t0, P, top, q1, q2, turn, node_x, node_y, det_x, det_y, ring_stg,
                 G[gbase + GSTAT + 3] += 1
                 if head_flit:
                     G[gbase + GSTAT + 2] += 1
-                _send(rb, gen_chan + n, t, gw0, gw1, S, SM, RING, trace, tr_n, tr_t, tr_c,
-                      tr_w0, tr_w1)
+                ws = 3 * (rb * S + ((t + 1) & SM))         # the router's local input ring
+                RING[ws] = t + 1
+                RING[ws + 1] = gw0
+                RING[ws + 2] = gw1
                 R[rbase + PEND] += 1
 
             # ---------------- router ----------------
@@ -478,8 +455,10 @@ def run(steps, t0, P, top, q1, q2, turn, node_x, node_y, det_x, det_y, ring_stg,
                         if count_links:
                             R[rbase + FL0 + o] += 1
                         c = 5 * n + o
-                        _send(out_ring[c], c, t, w0, w1, S, SM, RING, trace, tr_n, tr_t,
-                              tr_c, tr_w0, tr_w1)
+                        ws = 3 * (out_ring[c] * S + ((t + 1) & SM))
+                        RING[ws] = t + 1
+                        RING[ws + 1] = w0
+                        RING[ws + 2] = w1
                         if out_rcv[c] >= 0:
                             R[out_rcv[c] * RW + PEND] += 1
                     # input side: arrivals are written unless they bypassed, winners pop
@@ -521,7 +500,9 @@ def run(steps, t0, P, top, q1, q2, turn, node_x, node_y, det_x, det_y, ring_stg,
                             R[rbase + b + 2] = 1 - s_arr[30 + p]
                             R[rbase + b + 3] = s_arr[25 + p]
                             c = 5 * n + p
-                            _credit(in_cring[c], t, v, S, SM, CR)
+                            cs = 2 * (in_cring[c] * S + ((t + 1) & SM))
+                            CR[cs] = t + 1
+                            CR[cs + 1] = v
                             if in_csnd[c] >= 0:
                                 R[in_csnd[c] * RW + PEND] += 1
                             R[rbase + IN0 + 2 * p] = v + 1 if v + 1 < V else 0
@@ -567,7 +548,9 @@ def run(steps, t0, P, top, q1, q2, turn, node_x, node_y, det_x, det_y, ring_stg,
                 w1 = RING[3 * slot + 2]
                 v = _vc(w0)
                 last = _last(w0)
-                _credit(rb, t, v, S, SM, CR)            # to the router's local output
+                cs = 2 * (rb * S + ((t + 1) & SM))          # to the router's local output
+                CR[cs] = t + 1
+                CR[cs + 1] = v
                 R[rbase + PEND] += 1
                 si = 8 * v
                 if K[kbase + si] == 0:
@@ -674,7 +657,9 @@ def run(steps, t0, P, top, q1, q2, turn, node_x, node_y, det_x, det_y, ring_stg,
                 L[lbase + tb] = hd if hd < TXD else 0
                 L[lbase + tb + 1] -= 1
                 L[lbase + REM0 + pick] -= 1
-                _credit(6 * a_node + (cin - 5 * a_node), t, pick, S, SM, CR)
+                cs = 2 * ((6 * a_node + cin - 5 * a_node) * S + ((t + 1) & SM))
+                CR[cs] = t + 1
+                CR[cs + 1] = pick
                 R[a_node * RW + PEND] += 1
             cs = CB0 + 2 * (t & CM)
             if L[lbase + cs] == t:
@@ -704,8 +689,10 @@ def run(steps, t0, P, top, q1, q2, turn, node_x, node_y, det_x, det_y, ring_stg,
                 L[lbase + MISC0 + 2] = opick + 1 if opick + 1 < V else 0
                 xb = RX0 + opick * RXW
                 h = xb + 2 + 2 * L[lbase + xb]
-                _send(cout, 6 * N + d, t, L[lbase + h], L[lbase + h + 1], S, SM, RING, trace, tr_n, tr_t,
-                      tr_c, tr_w0, tr_w1)
+                ws = 3 * (cout * S + ((t + 1) & SM))
+                RING[ws] = t + 1
+                RING[ws + 1] = L[lbase + h]
+                RING[ws + 2] = L[lbase + h + 1]
                 R[(cout // 6) * RW + PEND] += 1
                 hd = L[lbase + xb] + 1
                 L[lbase + xb] = hd if hd < RXD else 0
@@ -719,6 +706,20 @@ def run(steps, t0, P, top, q1, q2, turn, node_x, node_y, det_x, det_y, ring_stg,
             if CR[2 * slot + 0] == t:
                 L[lbase + DOWN0 + CR[2 * slot + 1]] += 1
 
+        if trace:
+            # every output register that holds a flit in cycle t + 1 was written this step
+            for ring in range(ring_chan.shape[0]):
+                ws = 3 * (ring * S + ((t + 1) & SM))
+                if RING[ws] == t + 1:
+                    k = tr_n[0]
+                    if k < tr_t.shape[0]:
+                        tr_t[k] = t + 1
+                        tr_c[k] = ring_chan[ring]
+                        tr_w0[k] = RING[ws + 1]
+                        tr_w1[k] = RING[ws + 2]
+                        tr_n[0] = k + 1
+                    else:
+                        tr_n[1] = 1         # overflow: the trace is incomplete
         # the ctrl registers move one stage
         for i in range(9):
             q2[i] = q1[i]

@@ -176,9 +176,12 @@ class NetworkModel:
         out_rcv = np.full(5 * N, -1, dtype=i64)       # ... the router receiving it, if any
         in_cring = np.full(5 * N, -1, dtype=i64)      # where input 5n + p's credits go
         in_csnd = np.full(5 * N, -1, dtype=i64)       # ... the router owning that ring
+        ring_chan = np.full(rings, -1, dtype=i64)     # the channel (trace name) feeding a ring
         for n in range(N):
             out_ring[5 * n] = 6 * n + 5                # local output -> sink
             in_cring[5 * n] = 6 * n + 5                # local input's credits -> generator
+            ring_chan[6 * n + 5] = 5 * n
+            ring_chan[6 * n] = 5 * N + n
         crossing = {(a, da) for a, da, _, _ in self.dielinks}
         for n, (x, y) in enumerate(self.coords()):
             for direction, (dx, dy, opposite) in NEIGHBOUR.items():
@@ -189,6 +192,7 @@ class NetworkModel:
                     continue                                  # through a DieLink below
                 m, o, i = self.node(px, py), port[direction], port[opposite]
                 out_ring[5 * n + o] = 6 * m + i
+                ring_chan[6 * m + i] = 5 * n + o
                 out_rcv[5 * n + o] = m
                 in_cring[5 * m + i] = 6 * n + o
                 in_csnd[5 * m + i] = n
@@ -201,8 +205,10 @@ class NetworkModel:
             dl_out[k] = 6 * b + port[db]
             out_ring[5 * a + port[da]] = 6 * N + k
             in_cring[5 * b + port[db]] = 6 * N + k
-        turn = np.array([turn_allowed(self.routing, s, o) for s in PORTS for o in PORTS],
-                        dtype=i64)
+            ring_chan[6 * N + k] = 5 * a + port[da]
+            ring_chan[6 * b + port[db]] = 6 * N + k
+        turn = sum(1 << (5 * i + j) for i, s in enumerate(PORTS) for j, o in enumerate(PORTS)
+                   if turn_allowed(self.routing, s, o))
         det_x = np.zeros(8 * N, dtype=i64)
         det_y = np.zeros(8 * N, dtype=i64)
         for n, (x, y) in enumerate(self.coords()):
@@ -236,7 +242,7 @@ class NetworkModel:
         ys = np.array([c[1] for c in self.coords()], dtype=i64)
         first_bit = np.array([(m & -m).bit_length() - 1 for m in range(32)], dtype=i64)
         self.geometry = (turn, xs, ys, det_x, det_y, ring_stg, cring_stg, out_ring, out_rcv,
-                         in_cring, in_csnd, dl_in, dl_out, first_bit, self.O)
+                         in_cring, in_csnd, dl_in, dl_out, first_bit, ring_chan, self.O)
 
     # -- state -----------------------------------------------------------------------
 

@@ -5,10 +5,9 @@ cycle: reset (the ctrl word written before it stays in the mesh's input
 register), enable at cycle 0, warm-up, the marked window, the drain checks
 every 64 cycles, disable, the final drain, then the statistics read-out, one
 word every 2 cycles through the registered ``stat_data`` mux (read ``k``
-of the read-out samples the counters 2k + 1 cycles after it starts). When the
-network is quiescent at the start of the read-out nothing can change any more
-and the counters are taken at once; otherwise the read-out is stepped through
-exactly. Both engines hand the counters to ``verif.traffic_stats.point_summary``.
+of the read-out samples the counters 2k + 1 cycles after it starts). While the
+network still moves, the read-out is stepped through exactly; from the moment
+it is quiescent nothing can change and the rest is taken at once. Both engines hand the counters to ``verif.traffic_stats.point_summary``.
 """
 
 import time
@@ -43,29 +42,31 @@ def _readout_words(model, names):
 
 
 def _snapshot(model, names):
-    """``{name: [value per node in RTL order]}`` as the testbench's read-out sees them."""
+    """``{name: [value per node in RTL order]}`` as the testbench's read-out sees them.
+
+    Read ``k`` samples the counters after ``start + 2k + 1`` steps. Once the network is
+    quiescent nothing changes any more, and the remaining words are taken at once (the
+    model still advances the read-out's cycles, so the schedule stays the RTL's).
+    """
     order = model.rtl_order()
     words = _readout_words(model, names)
     out = {n: [0] * len(order) for n in names}
     start = model.t
-    if model.quiescent():
-        stats = model.node_stats()
-        values = {w: stats[w] for _, w in words}
-        for i, node in enumerate(order):
-            for name, w in words:
-                shift = 32 * int(w.rsplit(".w", 1)[1]) if w != name else 0
-                out[name][i] |= int(values[w][node]) << shift
-        model.run(2 * len(order) * len(words))
-        return out
-    k = 0
+    total = len(order) * len(words)
+    stats, k = None, 0
     for i, node in enumerate(order):
         for name, w in words:
-            model.run(start + 2 * k + 1 - model.t)
-            value = int(model.node_stats()[w][node])
+            if stats is None:
+                model.run(start + 2 * k + 1 - model.t)
+                if k % 64 == 0 and model.quiescent():
+                    stats = model.node_stats()
+                value = int((stats or model.node_stats())[w][node])
+            else:
+                value = int(stats[w][node])
             shift = 32 * int(w.rsplit(".w", 1)[1]) if w != name else 0
             out[name][i] |= value << shift
             k += 1
-    model.run(start + 2 * k - model.t)
+    model.run(start + 2 * total - model.t)
     return out
 
 
