@@ -355,7 +355,7 @@ class NetworkModel:
 
     def state_bytes(self):
         arrays = [self.P, *self.geometry, *self.state, *self.trace[1:]]
-        return sum(a.nbytes for a in arrays)
+        return sum(a.nbytes for a in arrays if isinstance(a, np.ndarray))
 
 
 assert LENGTH_BITS == 8          # the model's flit words keep length and index in 8 bits
