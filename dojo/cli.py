@@ -59,7 +59,7 @@ def cmd_sim(args):
         label = sim if args.engine == "rtl" else "fast model"
         print(f"\ntraffic: {mx}x{my} mesh, uniform random, single-flit packets ({label})")
         res = run_sweep(cfg, pattern="uniform", rates=[0.05, 0.2, 0.35, 0.5, 0.65, 0.8],
-                        sim=sim, engine=args.engine, out=out / "traffic",
+                        sim=sim, engine=args.engine, threads=args.threads, out=out / "traffic",
                         timing={"warmup": 500, "measure": 2000}, derived=d)
         _print_points(res)
         summary["traffic"] = {k: res[k] for k in ("zero_load_latency", "saturation_throughput",
@@ -231,7 +231,8 @@ def cmd_sweep(args):
     if args.vary:
         return _sweep_vary(args, rates, sim, timing)
     res = run_sweep(cfg, pattern=args.pattern, rates=rates, packet_len=args.packet_len,
-                    sim=sim, engine=args.engine, out=args.out, timing=timing)
+                    sim=sim, engine=args.engine, threads=args.threads, out=args.out,
+                    timing=timing)
     _print_points(res)
     print(f"zero-load latency {res['zero_load_latency']:.2f} cycles; saturation throughput "
           f"{res['saturation_throughput']:.3f} flits/node/cycle (channel-load bound "
@@ -253,7 +254,8 @@ def _sweep_vary(args, rates, sim, timing):
     for value in values.split(","):
         cfg = load_config(args.config, args.overrides + [f"{key}={value}"])
         res = run_sweep(cfg, pattern=args.pattern, rates=rates, packet_len=args.packet_len,
-                        sim=sim, engine=args.engine, out=out / f"{key}={value}", timing=timing)
+                        sim=sim, engine=args.engine, threads=args.threads,
+                        out=out / f"{key}={value}", timing=timing)
         results.append(res)
         labels.append(f"{key}={value}")
         print(f"{key}={value}: zero-load {res['zero_load_latency']:.2f} cycles, saturation "
@@ -295,11 +297,24 @@ def cmd_lint(args):
     return 1 if bad else 0
 
 
+def _positive(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not allowed: must be an integer >= 1")
+    return value
+
+
 def _add_engine(p, what):
     p.add_argument("--engine", choices=["rtl", "model"], default="rtl",
                    help=f"what simulates {what}: rtl (default: the generated Verilog under "
                         f"--sim) or model (the cycle-exact fast model, sim/netmodel: same "
                         f"results, for large meshes and quick sweeps)")
+    p.add_argument("--threads", type=_positive, default=None, metavar="N",
+                   help="threads of the fast model (default: every core from 1024 nodes "
+                        "on, else 1; the results do not depend on it)")
 
 
 def build_parser():

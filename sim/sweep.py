@@ -143,10 +143,20 @@ def _rtl_points(cfg, derived, pattern, rates, packet_len, sim, timing, seed, bar
                            "die_shape": x["die_shape"], "dielink": x["dielink"]}
 
 
-def _model_points(cfg, derived, pattern, rates, packet_len, timing, seed, bar):
+def model_threads(nodes, threads=None):
+    """Threads of the fast model: ``threads`` if given, else every core from 1024 nodes
+    on (a D1 tile) and one below (starting threads every cycle costs more there)."""
+    import os
+    if threads is not None:
+        return threads
+    return (os.cpu_count() or 1) if nodes >= 1024 else 1
+
+
+def _model_points(cfg, derived, pattern, rates, packet_len, timing, seed, bar, threads):
     from sim.netmodel.network import NetworkModel
     from sim.netmodel.point import run_point
-    model = NetworkModel(cfg, derived)
+    nodes = derived["tile"]["mesh_x"] * derived["tile"]["mesh_y"]
+    model = NetworkModel(cfg, derived, threads=model_threads(nodes, threads))
     points, speed = [], []
     for rate in bar(rates):
         spec = {"pattern": pattern, "rate": rate, "packet_len": packet_len, "seed": seed}
@@ -158,7 +168,7 @@ def _model_points(cfg, derived, pattern, rates, packet_len, timing, seed, bar):
     nodes = [list(model.coords()[n]) for n in model.rtl_order()]
     return points, speed, {"mesh": [model.mesh_x, model.mesh_y], "nodes": nodes,
                            "die_shape": list(model.die_shape) if model.die_shape else None,
-                           "dielink": model.dielink}
+                           "dielink": model.dielink, "threads": model.threads}
 
 
 class _Progress:
@@ -180,13 +190,14 @@ class _Progress:
 
 
 def run_sweep(cfg, *, pattern="uniform", rates, packet_len=1, sim="verilator", engine="rtl",
-              out=None, timing=None, progress=True, seed=1, derived=None):
+              out=None, timing=None, progress=True, seed=1, derived=None, threads=None):
     """Run a sweep; returns the ``sweep.json`` dict (and writes reports when ``out``).
 
     ``engine="rtl"`` simulates the generated Verilog under ``sim``; ``engine="model"``
     runs the cycle-exact fast model (:mod:`sim.netmodel`) on the same config and the
     same schedule: the points are identical (tests/sim/netmodel/test_netmodel_rtl.py).
-    ``derived`` is ``gen.derive.derive(cfg)`` when the caller has it already.
+    ``derived`` is ``gen.derive.derive(cfg)`` when the caller has it already; ``threads``
+    those of the model (:func:`model_threads`; recorded in the result).
     """
     from gen.derive import derive
     if engine not in ENGINES:
@@ -200,7 +211,7 @@ def run_sweep(cfg, *, pattern="uniform", rates, packet_len=1, sim="verilator", e
                                          seed, bar)
     else:
         points, speed, geo = _model_points(cfg, derived, pattern, rates, packet_len, timing,
-                                           seed, bar)
+                                           seed, bar, threads)
     (mx, my), dielink = geo["mesh"], geo["dielink"]
     bound = channel_load_bound(pattern, mx, my, cfg.router.routing,
                                die_shape=geo["die_shape"],
@@ -212,6 +223,7 @@ def run_sweep(cfg, *, pattern="uniform", rates, packet_len=1, sim="verilator", e
               "buffer_depth": cfg.router.buffer_depth, "timing": timing,
               "cycles_per_s": float(np.median(speeds)) if speeds else None,
               "nodes": geo["nodes"], "die_shape": geo["die_shape"], "dielink": dielink,
+              "threads": geo.get("threads"),
               **summarise(points, bound), "points": points}
     if out is not None:
         out = Path(out)

@@ -1,1 +1,1 @@
-"""Cycle-exact fast model of the traffic network (routers, link pipes, DieLinks, generators, sinks), compiled with numba and held to the RTL by lockstep tests."""
+"""Cycle-exact fast model of the traffic network, compiled with numba, held to the RTL by lockstep tests."""

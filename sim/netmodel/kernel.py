@@ -11,21 +11,22 @@ synchronous logic does, so blocks can be evaluated in any order.
   slots tagged with the cycle they hold (a slot with another tag is an empty
   register), one for flits and one, at the sending end, for credit pulses (at
   most one VC per cycle on every link of this fabric). Idle senders write nothing.
-* **Router** (:class:`rtl.router.Router`): input FIFOs with bypass, the
+* **Router** (:class:`rtl.net.router.Router`): input FIFOs with bypass, the
   input-first separable allocator with round-robin pointers that advance on a
   grant, output VC locks from head to tail, credit counters updated from the
   registered credit pulses. The RTL registers its allocator requests from the
   next values of the state they read, so they equal the combinational requests
   computed here from the current state.
-* **Generator / sink** (:class:`rtl.traffic.TrafficGen`, ``TrafficSink``):
+* **Generator / sink** (:class:`rtl.measure.traffic.TrafficGen`, ``TrafficSink``):
   xorshift64 draws, the 8 patterns, the source queue with its bypass, the
   injector, every statistics counter.
-* **DieLink** (:class:`rtl.dielink.DieLinkChannel`): TX buffer, serialiser
+* **DieLink** (:class:`rtl.fabric.dielink.DieLinkChannel`): TX buffer, serialiser
   (one flit every ``ratio`` cycles, round-robin over ready VCs), flight
   ``latency`` each way, RX buffer and its round-robin output.
 
 Layout: the state of router ``n`` is row ``n`` of ``R`` (32-bit counters, pointers
-and flags; its buffered flits are in ``F``, ``(((5n + input) V + VC) D + slot) * 2``), of generator ``n`` row ``n`` of ``G``, of sink ``n`` row ``n`` of ``K`` (the
+and flags; its buffered flits are in ``F``, ``(((5n + input) V + VC) D + slot) * 2``),
+of generator ``n`` row ``n`` of ``G``, of sink ``n`` row ``n`` of ``K`` (the
 kernel sees every array flat, a row as ``base + offset``);
 the six flit rings of node ``n`` (router inputs 0-4, then its sink) are rings
 ``6n .. 6n+5`` and its six credit rings (router outputs 0-4, then its generator)
@@ -35,8 +36,18 @@ through memory. Offsets inside a row are :func:`layout`'s.
 Two shortcuts keep idle parts cheap and stay exact: a router is skipped when
 nothing is buffered and nothing is on its way to it (``pend`` counts the flits
 and credits in flight towards it); a router whose last allocation granted
-nothing, whose credit counters have not changed since and to which no flit
-arrives, cannot grant anything, so its allocation is skipped.
+nothing is "stuck" until a flit arrives on an empty VC or a credit counter that a
+blocked head waits for leaves 0 (``want``), and its allocation is skipped until then.
+
+No array is passed to a function inside the loop: numba reference-counts array
+arguments with atomic operations, which cost more than the routing itself.
+
+:data:`run` runs on one core; :data:`run_parallel` (the same code) splits the nodes
+into ``chunks`` contiguous ranges, one thread each. Within a step a node writes only
+its own rows and ring slots that have one writer each (the sender's slot for cycle
+``t+1``), so the threads need no locks and the results are identical; ``pend``,
+which senders would update across nodes, is not used then (every router reads its
+rings). The DieLinks and the trace run after the nodes, on one thread.
 
 Flits are two 64-bit words (the RTL's payload is a function of them, see
 :mod:`sim.netmodel.trace`):
@@ -47,7 +58,7 @@ Flits are two 64-bit words (the RTL's payload is a function of them, see
 """
 
 import numpy as np
-from numba import njit, uint64
+from numba import njit, prange, uint64
 
 __all__ = ["run", "quiescent", "layout", "PARAM", "CTRL", "MUTANTS", "GEN_STATS",
            "SINK_STATS", "NEVER"]
@@ -56,12 +67,12 @@ __all__ = ["run", "quiescent", "layout", "PARAM", "CTRL", "MUTANTS", "GEN_STATS"
 PARAM = {name: i for i, name in enumerate((
     "nodes", "vcs", "depth", "slot_mask", "slots", "yx", "mesh_x", "mesh_y", "queue",
     "max_len", "bins", "bin_cycles", "ts_mask", "ratio", "latency", "rx_depth", "tx_depth",
-    "dielinks", "land_mask", "land_slots", "cb_mask", "cb_slots", "mutant"))}
+    "dielinks", "land_mask", "land_slots", "cb_mask", "cb_slots", "mutant", "chunks"))}
 #: deliberately wrong variants of the model (``PARAM["mutant"]``), for the tests that show
 #: the RTL comparison catches a model error
 MUTANTS = {"none": 0, "vc_pointer_on_request": 1, "dielink_credit_early": 2,
            "output_pointer_stuck": 3}
-#: fields of a ctrl vector (rtl.traffic.control_layout)
+#: fields of a ctrl vector (rtl.measure.traffic.control_layout)
 CTRL = {name: i for i, name in enumerate((
     "enable", "mark", "rate", "pattern", "packet_len", "seed", "hotspot_x", "hotspot_y",
     "hotspot_frac"))}
@@ -152,8 +163,7 @@ def _route(p, w0, x, y, yx, turn):
     return _LOCAL
 
 
-@njit(cache=True)
-def run(steps, t0, P, top, q1, q2, turn, node_x, node_y, det_x, det_y, ring_stg, cring_stg,
+def _run(steps, t0, P, top, q1, q2, turn, node_x, node_y, det_x, det_y, ring_stg, cring_stg,
         out_ring, out_rcv, in_cring, in_csnd, dl_in, dl_out, first_bit, ring_chan, O,
         RING, CR, R, F, G, g_xs, K, s_last, s_seen, L,
         trace, tr_n, tr_t, tr_c, tr_w0, tr_w1, scratch):
@@ -194,7 +204,10 @@ def run(steps, t0, P, top, q1, q2, turn, node_x, node_y, det_x, det_y, ring_stg,
     TXW, RX0, RXW, REM0, DOWN0, MISC0, LAND0, CB0 = O[14], O[15], O[16], O[17], O[18], \
         O[19], O[20], O[21]
     RW, GW, KW, LW = O[22], O[23], O[24], O[25]
-    s_arr = scratch
+    chunks = P[23]
+    # one thread per chunk of nodes (run_parallel): then nothing is written across nodes but
+    # a ring slot with one writer each, so ``pend`` (counted by the senders) is not used
+    use_pend = chunks == 1
     t = t0
     for _ in range(steps):
         # ctrl as the generators see it (two registers behind the top-level input)
@@ -212,404 +225,396 @@ def run(steps, t0, P, top, q1, q2, turn, node_x, node_y, det_x, det_y, ring_stg,
         hy = q2[7]
         frac = q2[8]
         count_links = top[1]           # the mesh register holds it from the next cycle on
-        for n in range(N):
-            x = node_x[n]
-            y = node_y[n]
-            rbase = n * RW
-            gbase = n * GW
-            kbase = n * KW
-            rb = 6 * n                 # this node's rings
-            # ---------------- generator ----------------
-            xs = g_xs[n]
-            if en:
-                rate_draw = np.int64(xs >> uint64(48))
-                fire = rate_draw < rate
-            else:
-                fire = False
-            # credit pulse from the router's local input
-            slot = (rb + 5) * S + (t & SM)
-            back_g = CR[2 * slot + 1] if CR[2 * slot + 0] == t else -1
-            dst_x = 0
-            dst_y = 0
-            if fire:
-                if pat == _UNIFORM or pat == _HOTSPOT:
-                    ddx = np.int64(xs & uint64(0x7FF))
-                    ddy = np.int64((xs >> uint64(16)) & uint64(0x7FF))
-                    dst_x = (ddx * mx) >> 11
-                    dst_y = (ddy * my) >> 11
-                    if pat == _HOTSPOT:
-                        hot = np.int64((xs >> uint64(32)) & uint64(0xFF))
-                        if hot < frac:
-                            dst_x = hx
-                            dst_y = hy
+        for chunk in prange(chunks):
+            s_arr = scratch[64 * chunk:64 * chunk + 64]
+            for n in range(chunk * N // chunks, (chunk + 1) * N // chunks):
+                x = node_x[n]
+                y = node_y[n]
+                rbase = n * RW
+                gbase = n * GW
+                kbase = n * KW
+                rb = 6 * n                 # this node's rings
+                # ---------------- generator ----------------
+                xs = g_xs[n]
+                if en:
+                    rate_draw = np.int64(xs >> uint64(48))
+                    fire = rate_draw < rate
                 else:
-                    dst_x = det_x[pat * N + n]
-                    dst_y = det_y[pat * N + n]
-            # next random state
-            if en:
-                xs ^= xs << uint64(13)
-                xs ^= xs >> uint64(7)
-                xs ^= xs << uint64(17)
-            else:
-                s = (seed ^ ((y * mx + x) & 0xFFFF)) & 0xFFFF
-                lane = uint64(((~s) & 0xFFFF) | (s << 16))
-                xs = lane | (lane << uint64(32))
-            g_xs[n] = xs
-            qc = G[gbase + 2]
-            send = False
-            bypassed = False
-            head_flit = False
-            gw0 = np.int64(0)
-            gw1 = np.int64(0)
-            sv = 0
-            if G[gbase + 3]:                                   # busy: the rest of a packet
-                sv = G[gbase + 4]
-                if G[gbase + GCRED + sv] != 0:
-                    send = True
-                    idx = G[gbase + 7]
-                    last = 1 if idx + 1 == G[gbase + 6] else 0
-                    gw0 = (idx << 24) | (G[gbase + 6] << 32) | (G[gbase + 5] << 41) | (last << 57) \
-                        | (np.int64(sv) << 58)
-                    gw1 = x | (y << 12)
-                    G[gbase + 7] = idx + 1
-                    if last:
-                        G[gbase + 3] = 0
-            elif qc > 0 or fire:                        # a head: the oldest descriptor
-                if qc > 0:
-                    qi = GQ + 2 * G[gbase + 1]
-                    a = G[gbase + qi]
-                    hdx = a & _M12
-                    hdy = (a >> 12) & _M12
-                    hmk = (a >> 24) & 1
-                    hseq = (a >> 25) & 0xFFFF
-                    hts = G[gbase + qi + 1]
+                    fire = False
+                # credit pulse from the router's local input
+                slot = (rb + 5) * S + (t & SM)
+                back_g = CR[2 * slot + 1] if CR[2 * slot + 0] == t else -1
+                dst_x = 0
+                dst_y = 0
+                if fire:
+                    if pat == _UNIFORM or pat == _HOTSPOT:
+                        ddx = np.int64(xs & uint64(0x7FF))
+                        ddy = np.int64((xs >> uint64(16)) & uint64(0x7FF))
+                        dst_x = (ddx * mx) >> 11
+                        dst_y = (ddy * my) >> 11
+                        if pat == _HOTSPOT:
+                            hot = np.int64((xs >> uint64(32)) & uint64(0xFF))
+                            if hot < frac:
+                                dst_x = hx
+                                dst_y = hy
+                    else:
+                        dst_x = det_x[pat * N + n]
+                        dst_y = det_y[pat * N + n]
+                # next random state
+                if en:
+                    xs ^= xs << uint64(13)
+                    xs ^= xs >> uint64(7)
+                    xs ^= xs << uint64(17)
                 else:
-                    hdx = dst_x
-                    hdy = dst_y
-                    hmk = mk
-                    hseq = G[gbase + 0]
-                    hts = t & tsm
-                sv = hdx + hdy
-                while sv >= V:
-                    sv -= V
-                if G[gbase + GCRED + sv] != 0:
-                    send = True
-                    head_flit = True
-                    last = 1 if plen == 1 else 0
-                    gw0 = hdx | (hdy << 12) | (plen << 32) | (hmk << 40) | (hseq << 41) \
-                        | (last << 57) | (np.int64(sv) << 58)
-                    gw1 = x | (y << 12) | (hts << 24)
+                    s = (seed ^ ((y * mx + x) & 0xFFFF)) & 0xFFFF
+                    lane = uint64(((~s) & 0xFFFF) | (s << 16))
+                    xs = lane | (lane << uint64(32))
+                g_xs[n] = xs
+                qc = G[gbase + 2]
+                send = False
+                bypassed = False
+                head_flit = False
+                gw0 = np.int64(0)
+                gw1 = np.int64(0)
+                sv = 0
+                if G[gbase + 3]:                                   # busy: the rest of a packet
+                    sv = G[gbase + 4]
+                    if G[gbase + GCRED + sv] != 0:
+                        send = True
+                        idx = G[gbase + 7]
+                        last = 1 if idx + 1 == G[gbase + 6] else 0
+                        gw0 = (idx << 24) | (G[gbase + 6] << 32) | (G[gbase + 5] << 41) \
+                            | (last << 57) \
+                            | (np.int64(sv) << 58)
+                        gw1 = x | (y << 12)
+                        G[gbase + 7] = idx + 1
+                        if last:
+                            G[gbase + 3] = 0
+                elif qc > 0 or fire:                        # a head: the oldest descriptor
                     if qc > 0:
-                        hd = G[gbase + 1] + 1
-                        G[gbase + 1] = hd if hd < Q else 0
-                        G[gbase + 2] = qc - 1
+                        qi = GQ + 2 * G[gbase + 1]
+                        a = G[gbase + qi]
+                        hdx = a & _M12
+                        hdy = (a >> 12) & _M12
+                        hmk = (a >> 24) & 1
+                        hseq = (a >> 25) & 0xFFFF
+                        hts = G[gbase + qi + 1]
                     else:
-                        bypassed = True
-                    G[gbase + 3] = 1 if plen != 1 else 0
-                    G[gbase + 4] = sv
-                    G[gbase + 5] = hseq
-                    G[gbase + 6] = plen
-                    G[gbase + 7] = 1
-            if fire:
-                if bypassed:
-                    accepted = True
-                elif qc < Q:
-                    # the queue takes the descriptor (behind a possible pop this cycle)
-                    pos = G[gbase + 1] + G[gbase + 2]
-                    qi = GQ + 2 * (pos - Q if pos >= Q else pos)
-                    G[gbase + qi] = dst_x | (dst_y << 12) | (mk << 24) | (G[gbase + 0] << 25)
-                    G[gbase + qi + 1] = t & tsm
-                    G[gbase + 2] += 1
-                    accepted = True
-                else:
-                    accepted = False
-                    G[gbase + GSTAT + 4] += 1                  # suppressed
-                if accepted:
-                    G[gbase + 0] = (G[gbase + 0] + 1) & 0xFFFF
-                    G[gbase + GSTAT + 0] += 1
-                    if mk:
-                        G[gbase + GSTAT + 1] += 1
-            if back_g >= 0:
-                G[gbase + GCRED + back_g] += 1
-            if send:
-                G[gbase + GCRED + sv] -= 1
-                G[gbase + GSTAT + 3] += 1
-                if head_flit:
-                    G[gbase + GSTAT + 2] += 1
-                ws = 3 * (rb * S + ((t + 1) & SM))         # the router's local input ring
-                RING[ws] = t + 1
-                RING[ws + 1] = gw0
-                RING[ws + 2] = gw1
-                R[rbase + PEND] += 1
-
-            # ---------------- router ----------------
-            # skipped when nothing is buffered and no flit or credit is on its way to it
-            if R[rbase + OCC] != 0 or R[rbase + PEND] != 0:
-                any_in = False
-                credit_in = False
-                for p in range(5):
-                    s_arr[p] = 0
-                    ring = rb + p
-                    tt = t - ring_stg[ring]
-                    slot = ring * S + (tt & SM)
-                    if RING[3 * slot + 0] == tt:
-                        s_arr[p] = 1
-                        s_arr[5 + p] = RING[3 * slot + 1]
-                        s_arr[10 + p] = RING[3 * slot + 2]
-                        any_in = True
-                        R[rbase + PEND] -= 1
-                    # credit pulse from downstream on output p
-                    tt = t - cring_stg[ring]
-                    slot = ring * S + (tt & SM)
-                    if CR[2 * slot + 0] == tt:
-                        s_arr[15 + p] = CR[2 * slot + 1]
-                        R[rbase + PEND] -= 1
-                        credit_in = True
-                    else:
-                        s_arr[15 + p] = -1
-                # A router whose last allocation granted nothing ("stuck") grants nothing
-                # again until a candidate appears (a flit arriving on an empty VC) or a
-                # credit counter a blocked candidate waits for leaves 0 (``WANT``, checked
-                # below when the credit lands): until then its allocation is skipped and
-                # arrivals queue behind the blocked heads (exactly what the RTL does).
-                wake = R[rbase + STUCK] == 0
-                if not wake and any_in:
-                    for p in range(5):
-                        if s_arr[p] and R[rbase + (p * V + _vc(s_arr[5 + p])) * PV + 1] == 0:
-                            wake = True
-                if (R[rbase + OCC] != 0 or any_in) and wake:
-                    granted = False
-                    want = 0
-                    # first stage: each input offers one eligible VC; req[o]: inputs asking o
-                    for o in range(5):
-                        s_arr[55 + o] = 0
-                    for p in range(5):
-                        s_arr[20 + p] = -1                      # offered VC
-                        arr = s_arr[p]
-                        if R[rbase + IN0 + 2 * p + 1] == 0 and not arr:
-                            continue
-                        aw0 = s_arr[5 + p]
-                        avc = _vc(aw0) if arr else -1
-                        if arr:
-                            # the route of the arriving flit as a head (kept next to it),
-                            # and the one it takes if it bypasses: its packet's inside one
-                            s_arr[50 + p] = _route(p, aw0, x, y, yx, turn)
-                            ab = (p * V + avc) * PV
-                            s_arr[40 + p] = R[rbase + ab + 3] if R[rbase + ab + 2] else s_arr[50 + p]
-                        ptr = R[rbase + IN0 + 2 * p]
-                        for k in range(V):
-                            v = ptr + k
-                            if v >= V:
-                                v -= V
-                            b = (p * V + v) * PV
-                            if R[rbase + b + 1] > 0:
-                                hrl = R[rbase + b + 4]
-                                r = R[rbase + b + 3] if R[rbase + b + 2] else hrl & 7
-                                last = hrl >> 3
-                                byp = 0
-                            elif avc == v:
-                                r = s_arr[40 + p]
-                                last = _last(aw0)
-                                byp = 1
-                            else:
-                                continue
-                            oi = OV0 + 2 * (r * V + v)
-                            if R[rbase + oi] == 0:
-                                want |= 1 << (r * V + v)
-                            elif R[rbase + b + 2] or R[rbase + oi + 1] == 0:
-                                s_arr[20 + p] = v
-                                s_arr[25 + p] = r
-                                s_arr[30 + p] = last
-                                s_arr[35 + p] = byp
-                                s_arr[55 + r] |= 1 << p
-                                if mutant == 1:
-                                    R[rbase + IN0 + 2 * p] = v + 1 if v + 1 < V else 0
-                                break
-                    # second stage: each output grants the first requesting input at or
-                    # after its pointer (round robin), then the pointer moves past it
-                    for p in range(5):
-                        s_arr[45 + p] = 0                       # won
-                    for o in range(5):
-                        mask = s_arr[55 + o]
-                        if mask == 0:
-                            continue
-                        ptr = R[rbase + OR0 + o]
-                        hi = (mask >> ptr) << ptr
-                        win = first_bit[hi] if hi else first_bit[mask]
-                        if mutant != 3:
-                            R[rbase + OR0 + o] = win + 1 if win < 4 else 0
-                        s_arr[45 + win] = 1
-                        granted = True
-                        v = s_arr[20 + win]
-                        if s_arr[35 + win]:
-                            w0 = s_arr[5 + win]
-                            w1 = s_arr[10 + win]
+                        hdx = dst_x
+                        hdy = dst_y
+                        hmk = mk
+                        hseq = G[gbase + 0]
+                        hts = t & tsm
+                    sv = hdx + hdy
+                    while sv >= V:
+                        sv -= V
+                    if G[gbase + GCRED + sv] != 0:
+                        send = True
+                        head_flit = True
+                        last = 1 if plen == 1 else 0
+                        gw0 = hdx | (hdy << 12) | (plen << 32) | (hmk << 40) | (hseq << 41) \
+                            | (last << 57) | (np.int64(sv) << 58)
+                        gw1 = x | (y << 12) | (hts << 24)
+                        if qc > 0:
+                            hd = G[gbase + 1] + 1
+                            G[gbase + 1] = hd if hd < Q else 0
+                            G[gbase + 2] = qc - 1
                         else:
-                            b = (win * V + v) * PV
-                            fh = (((5 * n + win) * V + v) * D + R[rbase + b]) * 2
-                            w0 = F[fh] & _STRIP
-                            w1 = F[fh + 1]
-                        oi = OV0 + 2 * (o * V + v)
-                        R[rbase + oi] -= 1
-                        R[rbase + oi + 1] = 1 - s_arr[30 + win]
-                        if count_links:
-                            R[rbase + FL0 + o] += 1
-                        c = 5 * n + o
-                        ws = 3 * (out_ring[c] * S + ((t + 1) & SM))
-                        RING[ws] = t + 1
-                        RING[ws + 1] = w0
-                        RING[ws + 2] = w1
-                        if out_rcv[c] >= 0:
-                            R[out_rcv[c] * RW + PEND] += 1
-                    # input side: arrivals are written unless they bypassed, winners pop
-                    for p in range(5):
-                        won = s_arr[45 + p]
-                        if s_arr[p] and not (won and s_arr[35 + p]):
-                            aw0 = s_arr[5 + p]
-                            avc = _vc(aw0)
-                            b = (p * V + avc) * PV
-                            cnt = R[rbase + b + 1]
-                            if cnt == D:
-                                R[rbase + OVF] = 1
-                            else:
-                                pos = R[rbase + b] + cnt
-                                if pos >= D:
-                                    pos -= D
-                                fh = (((5 * n + p) * V + avc) * D + pos) * 2
-                                F[fh] = aw0 | (s_arr[50 + p] << 61)
-                                F[fh + 1] = s_arr[10 + p]
-                                if cnt == 0:
-                                    R[rbase + b + 4] = s_arr[50 + p] | (_last(aw0) << 3)
-                                R[rbase + b + 1] = cnt + 1
-                                R[rbase + IN0 + 2 * p + 1] += 1
-                                R[rbase + OCC] += 1
-                        if won:
-                            v = s_arr[20 + p]
-                            b = (p * V + v) * PV
-                            if not s_arr[35 + p]:
-                                hd = R[rbase + b] + 1
-                                if hd == D:
-                                    hd = 0
-                                R[rbase + b] = hd
-                                R[rbase + b + 1] -= 1
-                                if R[rbase + b + 1] > 0:        # the next head's route, last
-                                    nw0 = F[(((5 * n + p) * V + v) * D + hd) * 2]
-                                    R[rbase + b + 4] = ((nw0 >> 61) & 7) | (_last(nw0) << 3)
-                                R[rbase + IN0 + 2 * p + 1] -= 1
-                                R[rbase + OCC] -= 1
-                            R[rbase + b + 2] = 1 - s_arr[30 + p]
-                            R[rbase + b + 3] = s_arr[25 + p]
-                            c = 5 * n + p
-                            cs = 2 * (in_cring[c] * S + ((t + 1) & SM))
-                            CR[cs] = t + 1
-                            CR[cs + 1] = v
-                            if in_csnd[c] >= 0:
-                                R[in_csnd[c] * RW + PEND] += 1
-                            R[rbase + IN0 + 2 * p] = v + 1 if v + 1 < V else 0
-                    R[rbase + STUCK] = 0 if granted else 1
-                    R[rbase + WANT] = want
-                elif any_in:
-                    for p in range(5):
-                        if s_arr[p]:
-                            aw0 = s_arr[5 + p]
-                            avc = _vc(aw0)
-                            b = (p * V + avc) * PV
-                            cnt = R[rbase + b + 1]
-                            if cnt == D:
-                                R[rbase + OVF] = 1
-                            else:
-                                pos = R[rbase + b] + cnt
-                                if pos >= D:
-                                    pos -= D
-                                fh = (((5 * n + p) * V + avc) * D + pos) * 2
-                                route = _route(p, aw0, x, y, yx, turn)
-                                F[fh] = aw0 | (route << 61)
-                                F[fh + 1] = s_arr[10 + p]
-                                if cnt == 0:
-                                    R[rbase + b + 4] = route | (_last(aw0) << 3)
-                                R[rbase + b + 1] = cnt + 1
-                                R[rbase + IN0 + 2 * p + 1] += 1
-                                R[rbase + OCC] += 1
-                if credit_in:
-                    for o in range(5):
-                        bv = s_arr[15 + o]
-                        if bv >= 0:
-                            oi = OV0 + 2 * (o * V + bv)
-                            # usable from the next cycle: wake up if a blocked head waits for it
-                            if R[rbase + oi] == 0 and (R[rbase + WANT] >> (o * V + bv)) & 1:
-                                R[rbase + STUCK] = 0
-                            R[rbase + oi] += 1
+                            bypassed = True
+                        G[gbase + 3] = 1 if plen != 1 else 0
+                        G[gbase + 4] = sv
+                        G[gbase + 5] = hseq
+                        G[gbase + 6] = plen
+                        G[gbase + 7] = 1
+                if fire:
+                    if bypassed:
+                        accepted = True
+                    elif qc < Q:
+                        # the queue takes the descriptor (behind a possible pop this cycle)
+                        pos = G[gbase + 1] + G[gbase + 2]
+                        qi = GQ + 2 * (pos - Q if pos >= Q else pos)
+                        G[gbase + qi] = dst_x | (dst_y << 12) | (mk << 24) | (G[gbase + 0] << 25)
+                        G[gbase + qi + 1] = t & tsm
+                        G[gbase + 2] += 1
+                        accepted = True
+                    else:
+                        accepted = False
+                        G[gbase + GSTAT + 4] += 1                  # suppressed
+                    if accepted:
+                        G[gbase + 0] = (G[gbase + 0] + 1) & 0xFFFF
+                        G[gbase + GSTAT + 0] += 1
+                        if mk:
+                            G[gbase + GSTAT + 1] += 1
+                if back_g >= 0:
+                    G[gbase + GCRED + back_g] += 1
+                if send:
+                    G[gbase + GCRED + sv] -= 1
+                    G[gbase + GSTAT + 3] += 1
+                    if head_flit:
+                        G[gbase + GSTAT + 2] += 1
+                    ws = 3 * (rb * S + ((t + 1) & SM))         # the router's local input ring
+                    RING[ws] = t + 1
+                    RING[ws + 1] = gw0
+                    RING[ws + 2] = gw1
+                    R[rbase + PEND] += 1
 
-            # ---------------- sink ----------------
-            ring = rb + 5
-            slot = ring * S + (t & SM)
-            if RING[3 * slot + 0] == t:
-                w0 = RING[3 * slot + 1]
-                w1 = RING[3 * slot + 2]
-                v = _vc(w0)
-                last = _last(w0)
-                cs = 2 * (rb * S + ((t + 1) & SM))          # to the router's local output
-                CR[cs] = t + 1
-                CR[cs + 1] = v
-                R[rbase + PEND] += 1
-                si = 8 * v
-                if K[kbase + si] == 0:
-                    src = w1 & 0xFFFFFF
-                    pseq = (w0 >> 41) & 0xFFFF
-                    pts = (w1 >> 24) & tsm
-                    pmk = (w0 >> 40) & 1
-                    plen_h = (w0 >> 32) & 0xFF
-                    pidx = 0
-                    sx = src & _M12
-                    sy = src >> 12
-                    outside = sx >= mx or sy >= my
-                    perr = 1 if (plen_h == 0 or outside) else 0
-                    if (w0 & _M12) != x or ((w0 >> 12) & _M12) != y:
-                        K[kbase + KSTAT + 5] += 1                 # misroutes
-                    if not outside:
-                        a = n * N + sy * mx + sx
-                        if s_seen[a]:
-                            diff = (pseq - s_last[a]) & 0xFFFF
-                            if diff == 0 or diff >= 0x8000:
-                                K[kbase + KSTAT + 7] += 1         # order errors
-                        s_seen[a] = 1
-                        s_last[a] = pseq
-                else:
-                    src = K[kbase + si + 1]
-                    pseq = K[kbase + si + 2]
-                    pts = K[kbase + si + 3]
-                    pmk = K[kbase + si + 4]
-                    plen_h = K[kbase + si + 5]
-                    pidx = K[kbase + si + 6]
-                    # the body payload is a function of (src, seq, index): compare those
-                    ok = (w1 & 0xFFFFFF) == src and ((w0 >> 41) & 0xFFFF) == pseq \
-                        and ((w0 >> 24) & 0xFF) == (pidx & 0xFF)
-                    perr = K[kbase + si + 7] | (0 if ok else 1)
-                K[kbase + si] = 1 - last
-                K[kbase + si + 1] = src
-                K[kbase + si + 2] = pseq
-                K[kbase + si + 3] = pts
-                K[kbase + si + 4] = pmk
-                K[kbase + si + 5] = plen_h
-                K[kbase + si + 6] = (pidx + 1) & 0x1FF
-                K[kbase + si + 7] = perr
-                K[kbase + KSTAT + 1] += 1
-                if pmk:
-                    K[kbase + KSTAT + 3] += 1
-                if last:
-                    K[kbase + KSTAT + 0] += 1
-                    if perr or pidx + 1 != plen_h:
-                        K[kbase + KSTAT + 6] += 1
+                # ---------------- router ----------------
+                # skipped when nothing is buffered and no flit or credit is on its way to it
+                if not use_pend or R[rbase + OCC] != 0 or R[rbase + PEND] != 0:
+                    any_in = False
+                    credit_in = False
+                    for p in range(5):
+                        s_arr[p] = 0
+                        ring = rb + p
+                        tt = t - ring_stg[ring]
+                        slot = ring * S + (tt & SM)
+                        if RING[3 * slot + 0] == tt:
+                            s_arr[p] = 1
+                            s_arr[5 + p] = RING[3 * slot + 1]
+                            s_arr[10 + p] = RING[3 * slot + 2]
+                            any_in = True
+                            R[rbase + PEND] -= 1
+                        # credit pulse from downstream on output p
+                        tt = t - cring_stg[ring]
+                        slot = ring * S + (tt & SM)
+                        if CR[2 * slot + 0] == tt:
+                            s_arr[15 + p] = CR[2 * slot + 1]
+                            R[rbase + PEND] -= 1
+                            credit_in = True
+                        else:
+                            s_arr[15 + p] = -1
+                    # A router whose last allocation granted nothing ("stuck") grants nothing
+                    # again until a candidate appears (a flit arriving on an empty VC) or a
+                    # credit counter a blocked candidate waits for leaves 0 (``WANT``, checked
+                    # below when the credit lands): until then its allocation is skipped and
+                    # arrivals queue behind the blocked heads (exactly what the RTL does).
+                    wake = R[rbase + STUCK] == 0
+                    if not wake and any_in:
+                        for p in range(5):
+                            if s_arr[p] and R[rbase + (p * V + _vc(s_arr[5 + p])) * PV + 1] == 0:
+                                wake = True
+                    allocate = (R[rbase + OCC] != 0 or any_in) and wake
+                    if allocate:
+                        granted = False
+                        want = 0
+                        # first stage: each input offers one eligible VC; req[o]: inputs asking o
+                        for o in range(5):
+                            s_arr[55 + o] = 0
+                        for p in range(5):
+                            s_arr[20 + p] = -1                      # offered VC
+                            arr = s_arr[p]
+                            if R[rbase + IN0 + 2 * p + 1] == 0 and not arr:
+                                continue
+                            aw0 = s_arr[5 + p]
+                            avc = _vc(aw0) if arr else -1
+                            if arr:
+                                # the route of the arriving flit as a head (kept next to it),
+                                # and the one it takes if it bypasses: its packet's inside one
+                                s_arr[50 + p] = _route(p, aw0, x, y, yx, turn)
+                                ab = (p * V + avc) * PV
+                                s_arr[40 + p] = R[rbase + ab + 3] if R[rbase + ab + 2] \
+                                    else s_arr[50 + p]
+                            ptr = R[rbase + IN0 + 2 * p]
+                            for k in range(V):
+                                v = ptr + k
+                                if v >= V:
+                                    v -= V
+                                b = (p * V + v) * PV
+                                if R[rbase + b + 1] > 0:
+                                    hrl = R[rbase + b + 4]
+                                    r = R[rbase + b + 3] if R[rbase + b + 2] else hrl & 7
+                                    last = hrl >> 3
+                                    byp = 0
+                                elif avc == v:
+                                    r = s_arr[40 + p]
+                                    last = _last(aw0)
+                                    byp = 1
+                                else:
+                                    continue
+                                oi = OV0 + 2 * (r * V + v)
+                                if R[rbase + oi] == 0:
+                                    want |= 1 << (r * V + v)
+                                elif R[rbase + b + 2] or R[rbase + oi + 1] == 0:
+                                    s_arr[20 + p] = v
+                                    s_arr[25 + p] = r
+                                    s_arr[30 + p] = last
+                                    s_arr[35 + p] = byp
+                                    s_arr[55 + r] |= 1 << p
+                                    if mutant == 1:
+                                        R[rbase + IN0 + 2 * p] = v + 1 if v + 1 < V else 0
+                                    break
+                        # second stage: each output grants the first requesting input at or
+                        # after its pointer (round robin), then the pointer moves past it
+                        for p in range(5):
+                            s_arr[45 + p] = 0                       # won
+                        for o in range(5):
+                            mask = s_arr[55 + o]
+                            if mask == 0:
+                                continue
+                            ptr = R[rbase + OR0 + o]
+                            hi = (mask >> ptr) << ptr
+                            win = first_bit[hi] if hi else first_bit[mask]
+                            if mutant != 3:
+                                R[rbase + OR0 + o] = win + 1 if win < 4 else 0
+                            s_arr[45 + win] = 1
+                            granted = True
+                            v = s_arr[20 + win]
+                            if s_arr[35 + win]:
+                                w0 = s_arr[5 + win]
+                                w1 = s_arr[10 + win]
+                            else:
+                                b = (win * V + v) * PV
+                                fh = (((5 * n + win) * V + v) * D + R[rbase + b]) * 2
+                                w0 = F[fh] & _STRIP
+                                w1 = F[fh + 1]
+                            oi = OV0 + 2 * (o * V + v)
+                            R[rbase + oi] -= 1
+                            R[rbase + oi + 1] = 1 - s_arr[30 + win]
+                            if count_links:
+                                R[rbase + FL0 + o] += 1
+                            c = 5 * n + o
+                            ws = 3 * (out_ring[c] * S + ((t + 1) & SM))
+                            RING[ws] = t + 1
+                            RING[ws + 1] = w0
+                            RING[ws + 2] = w1
+                            if out_rcv[c] >= 0:
+                                if use_pend:
+                                    R[out_rcv[c] * RW + PEND] += 1
+                    elif any_in:
+                        for p in range(5):
+                            s_arr[45 + p] = 0
+                            if s_arr[p]:
+                                s_arr[50 + p] = _route(p, s_arr[5 + p], x, y, yx, turn)
+                    if allocate or any_in:
+                        # input side: arrivals are written unless they bypassed, winners pop
+                        for p in range(5):
+                            won = s_arr[45 + p]
+                            if s_arr[p] and not (won and s_arr[35 + p]):
+                                aw0 = s_arr[5 + p]
+                                avc = _vc(aw0)
+                                b = (p * V + avc) * PV
+                                cnt = R[rbase + b + 1]
+                                if cnt == D:
+                                    R[rbase + OVF] = 1
+                                else:
+                                    pos = R[rbase + b] + cnt
+                                    if pos >= D:
+                                        pos -= D
+                                    fh = (((5 * n + p) * V + avc) * D + pos) * 2
+                                    F[fh] = aw0 | (s_arr[50 + p] << 61)
+                                    F[fh + 1] = s_arr[10 + p]
+                                    if cnt == 0:
+                                        R[rbase + b + 4] = s_arr[50 + p] | (_last(aw0) << 3)
+                                    R[rbase + b + 1] = cnt + 1
+                                    R[rbase + IN0 + 2 * p + 1] += 1
+                                    R[rbase + OCC] += 1
+                            if won:
+                                v = s_arr[20 + p]
+                                b = (p * V + v) * PV
+                                if not s_arr[35 + p]:
+                                    hd = R[rbase + b] + 1
+                                    if hd == D:
+                                        hd = 0
+                                    R[rbase + b] = hd
+                                    R[rbase + b + 1] -= 1
+                                    if R[rbase + b + 1] > 0:        # the next head's route, last
+                                        nw0 = F[(((5 * n + p) * V + v) * D + hd) * 2]
+                                        R[rbase + b + 4] = ((nw0 >> 61) & 7) | (_last(nw0) << 3)
+                                    R[rbase + IN0 + 2 * p + 1] -= 1
+                                    R[rbase + OCC] -= 1
+                                R[rbase + b + 2] = 1 - s_arr[30 + p]
+                                R[rbase + b + 3] = s_arr[25 + p]
+                                c = 5 * n + p
+                                cs = 2 * (in_cring[c] * S + ((t + 1) & SM))
+                                CR[cs] = t + 1
+                                CR[cs + 1] = v
+                                if in_csnd[c] >= 0:
+                                    if use_pend:
+                                        R[in_csnd[c] * RW + PEND] += 1
+                                R[rbase + IN0 + 2 * p] = v + 1 if v + 1 < V else 0
+                    if allocate:
+                        R[rbase + STUCK] = 0 if granted else 1
+                        R[rbase + WANT] = want
+                    if credit_in:
+                        for o in range(5):
+                            bv = s_arr[15 + o]
+                            if bv >= 0:
+                                oi = OV0 + 2 * (o * V + bv)
+                                # usable from the next cycle: wake up if a blocked head waits for it
+                                if R[rbase + oi] == 0 and (R[rbase + WANT] >> (o * V + bv)) & 1:
+                                    R[rbase + STUCK] = 0
+                                R[rbase + oi] += 1
+
+                # ---------------- sink ----------------
+                ring = rb + 5
+                slot = ring * S + (t & SM)
+                if RING[3 * slot + 0] == t:
+                    w0 = RING[3 * slot + 1]
+                    w1 = RING[3 * slot + 2]
+                    v = _vc(w0)
+                    last = _last(w0)
+                    cs = 2 * (rb * S + ((t + 1) & SM))          # to the router's local output
+                    CR[cs] = t + 1
+                    CR[cs + 1] = v
+                    R[rbase + PEND] += 1
+                    si = 8 * v
+                    if K[kbase + si] == 0:
+                        src = w1 & 0xFFFFFF
+                        pseq = (w0 >> 41) & 0xFFFF
+                        pts = (w1 >> 24) & tsm
+                        pmk = (w0 >> 40) & 1
+                        plen_h = (w0 >> 32) & 0xFF
+                        pidx = 0
+                        sx = src & _M12
+                        sy = src >> 12
+                        outside = sx >= mx or sy >= my
+                        perr = 1 if (plen_h == 0 or outside) else 0
+                        if (w0 & _M12) != x or ((w0 >> 12) & _M12) != y:
+                            K[kbase + KSTAT + 5] += 1                 # misroutes
+                        if not outside:
+                            a = n * N + sy * mx + sx
+                            if s_seen[a]:
+                                diff = (pseq - s_last[a]) & 0xFFFF
+                                if diff == 0 or diff >= 0x8000:
+                                    K[kbase + KSTAT + 7] += 1         # order errors
+                            s_seen[a] = 1
+                            s_last[a] = pseq
+                    else:
+                        src = K[kbase + si + 1]
+                        pseq = K[kbase + si + 2]
+                        pts = K[kbase + si + 3]
+                        pmk = K[kbase + si + 4]
+                        plen_h = K[kbase + si + 5]
+                        pidx = K[kbase + si + 6]
+                        # the body payload is a function of (src, seq, index): compare those
+                        ok = (w1 & 0xFFFFFF) == src and ((w0 >> 41) & 0xFFFF) == pseq \
+                            and ((w0 >> 24) & 0xFF) == (pidx & 0xFF)
+                        perr = K[kbase + si + 7] | (0 if ok else 1)
+                    K[kbase + si] = 1 - last
+                    K[kbase + si + 1] = src
+                    K[kbase + si + 2] = pseq
+                    K[kbase + si + 3] = pts
+                    K[kbase + si + 4] = pmk
+                    K[kbase + si + 5] = plen_h
+                    K[kbase + si + 6] = (pidx + 1) & 0x1FF
+                    K[kbase + si + 7] = perr
+                    K[kbase + KSTAT + 1] += 1
                     if pmk:
-                        latency = (t - pts) & tsm
-                        K[kbase + KSTAT + 2] += 1
-                        K[kbase + KSTAT + 8] += latency
-                        if latency > K[kbase + KSTAT + 4]:
-                            K[kbase + KSTAT + 4] = latency
-                        b = latency // binc
-                        if b > bins - 1:
-                            b = bins - 1
-                        K[kbase + KHIST + b] += 1
+                        K[kbase + KSTAT + 3] += 1
+                    if last:
+                        K[kbase + KSTAT + 0] += 1
+                        if perr or pidx + 1 != plen_h:
+                            K[kbase + KSTAT + 6] += 1
+                        if pmk:
+                            latency = (t - pts) & tsm
+                            K[kbase + KSTAT + 2] += 1
+                            K[kbase + KSTAT + 8] += latency
+                            if latency > K[kbase + KSTAT + 4]:
+                                K[kbase + KSTAT + 4] = latency
+                            b = latency // binc
+                            if b > bins - 1:
+                                b = bins - 1
+                            K[kbase + KHIST + b] += 1
 
         # ---------------- die-to-die links ----------------
         for d in range(ND):
@@ -726,6 +731,11 @@ def run(steps, t0, P, top, q1, q2, turn, node_x, node_y, det_x, det_y, ring_stg,
             q1[i] = top[i]
         t += 1
     return t
+
+
+#: the cycle loop on one core, and with one thread per chunk of nodes (same results)
+run = njit(cache=True)(_run)
+run_parallel = njit(cache=True, parallel=True)(_run)
 
 
 @njit(cache=True)

@@ -78,6 +78,10 @@ class NetworkModel:
     mutant : str
         ``"none"``, or one of the deliberately wrong variants of ``kernel.MUTANTS``
         (tests show that the comparison with the RTL catches them).
+    threads : int
+        Threads of the cycle loop (``kernel.run_parallel`` when above 1): the same
+        results; worth it from about a thousand nodes (a D1 tile), below that
+        starting the threads every cycle costs more than they save.
 
     Raises
     ------
@@ -85,7 +89,10 @@ class NetworkModel:
         If the mesh is too large for the model's 12-bit coordinate fields.
     """
 
-    def __init__(self, cfg, derived, *, trace_capacity=0, mutant="none"):
+    def __init__(self, cfg, derived, *, trace_capacity=0, mutant="none", threads=1):
+        if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+            raise ValueError(f"threads must be a positive integer, not {threads!r}")
+        self.threads = threads
         if mutant not in kernel.MUTANTS:
             raise ValueError(f"mutant must be one of {', '.join(kernel.MUTANTS)}, not {mutant!r}")
         self.mutant = mutant
@@ -231,7 +238,7 @@ class NetworkModel:
                   "ratio": self.ratio, "latency": self.latency, "rx_depth": self.rx_depth,
                   "tx_depth": self.depth, "dielinks": ND, "land_mask": land - 1,
                   "land_slots": land, "cb_mask": cb - 1, "cb_slots": cb,
-                  "mutant": kernel.MUTANTS[self.mutant]}
+                  "mutant": kernel.MUTANTS[self.mutant], "chunks": self.threads}
         for k, v in values.items():
             P[PARAM[k]] = v
         self.P = P
@@ -286,7 +293,7 @@ class NetworkModel:
         # the kernel indexes flat views of the same memory
         self.state = (ring.reshape(-1), cring.reshape(-1), R.reshape(-1), F, G.reshape(-1), g_xs,
                       K.reshape(-1), s_last, s_seen, L.reshape(-1))
-        self.scratch = np.zeros(64, dtype=i64)
+        self.scratch = np.zeros(64 * self.threads, dtype=i64)
 
     def run(self, steps, ctrl=None):
         """Advance ``steps`` cycles with ``ctrl`` (a :func:`ctrl_vector`) at the top input."""
@@ -294,7 +301,8 @@ class NetworkModel:
             self.top[:] = ctrl
         if steps <= 0:
             return self.t
-        self.t = kernel.run(steps, self.t, self.P, self.top, self.q1, self.q2, *self.geometry,
+        loop = kernel.run if self.threads == 1 else kernel.run_parallel
+        self.t = loop(steps, self.t, self.P, self.top, self.q1, self.q2, *self.geometry,
                             *self.state, *self.trace, self.scratch)
         return self.t
 

@@ -7,7 +7,8 @@ every 64 cycles, disable, the final drain, then the statistics read-out, one
 word every 2 cycles through the registered ``stat_data`` mux (read ``k``
 of the read-out samples the counters 2k + 1 cycles after it starts). While the
 network still moves, the read-out is stepped through exactly; from the moment
-it is quiescent nothing can change and the rest is taken at once. Both engines hand the counters to ``verif.traffic_stats.point_summary``.
+it is quiescent nothing can change and the rest is taken at once. Both engines
+hand the counters to ``verif.traffic_stats.point_summary``.
 """
 
 import time

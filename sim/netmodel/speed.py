@@ -18,11 +18,12 @@ import time
 __all__ = ["measure", "main"]
 
 
-def measure(cfg, derived, *, rate, cycles, warmup=1000, repeat=3, pattern="uniform"):
+def measure(cfg, derived, *, rate, cycles, warmup=1000, repeat=3, pattern="uniform",
+            threads=1):
     """``{cycles_per_s, runs_cycles_per_s, node_cycles_per_s, state_mib, flits, ...}``."""
     from rtl.measure.traffic import Pattern, rate_threshold
     from .network import NetworkModel, ctrl_vector
-    model = NetworkModel(cfg, derived)
+    model = NetworkModel(cfg, derived, threads=threads)
     fields = {"pattern": Pattern[pattern.upper()], "packet_len": 1}
     model.run(1, ctrl_vector(**fields))                     # compile (or load the cache)
     on = ctrl_vector(enable=1, rate=rate_threshold(rate, 1), **fields)
@@ -36,6 +37,7 @@ def measure(cfg, derived, *, rate, cycles, warmup=1000, repeat=3, pattern="unifo
     best = max(runs)
     return {"cycles_per_s": best, "runs_cycles_per_s": runs,
             "node_cycles_per_s": best * model.n_nodes, "nodes": model.n_nodes,
+            "threads": threads,
             "state_mib": model.state_bytes() / 2**20,
             "flits_delivered": int(model.node_stats()["sink.flits"].sum()),
             "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
@@ -52,6 +54,7 @@ def main(argv=None):
     parser.add_argument("--warmup", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--pattern", default="uniform")
+    parser.add_argument("--threads", type=int, default=1, help="threads of the cycle loop")
     args = parser.parse_args(argv)
     try:
         cfg = load_config(args.config, args.overrides)
@@ -60,7 +63,8 @@ def main(argv=None):
             print(f"error: {problem}", file=sys.stderr)
         return 2
     print(json.dumps(measure(cfg, derive(cfg), rate=args.rate, cycles=args.cycles,
-                             warmup=args.warmup, repeat=args.repeat, pattern=args.pattern)))
+                             warmup=args.warmup, repeat=args.repeat, pattern=args.pattern,
+                             threads=args.threads)))
     return 0
 
 
