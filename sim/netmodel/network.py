@@ -306,6 +306,17 @@ class NetworkModel:
                             *self.state, *self.trace, self.scratch)
         return self.t
 
+    def run_idle(self, steps):
+        """Advance ``steps`` cycles of a quiescent network: the few cycles in which credits
+        still fly and the DieLink serialisers count down are simulated, the rest (in which
+        nothing but the cycle counter changes) is skipped. Raises if not quiescent."""
+        if not self.quiescent():
+            raise RuntimeError("run_idle() needs a quiescent network")
+        settle = min(steps, self.latency + self.ratio + 2 * self.stages + 4)
+        self.run(settle)
+        self.t += steps - settle
+        return self.t
+
     def quiescent(self):
         ring, R, G, L = self.state[0], self.state[2], self.state[4], self.state[9]
         return bool(kernel.quiescent(self.t, self.P, self.O, self.q1, self.q2, self.top,

@@ -67,7 +67,10 @@ def _snapshot(model, names):
             shift = 32 * int(w.rsplit(".w", 1)[1]) if w != name else 0
             out[name][i] |= value << shift
             k += 1
-    model.run(start + 2 * total - model.t)
+    if stats is not None:
+        model.run_idle(start + 2 * total - model.t)
+    else:
+        model.run(start + 2 * total - model.t)
     return out
 
 
