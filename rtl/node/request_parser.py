@@ -135,40 +135,48 @@ class RequestParser(wiring.Component):
                                 | ((op == Opcode.EXEC) & (length == 1 + lay.exec_flits))),
         }
 
-    def elaborate(self, platform):
-        m = Module()
-        lay, fmt = self._lay, self._lay.fmt
-        W, A = fmt.flit_bits, lay.addr_bits
-        rx_vcs = self._rx_vcs
-        heads = self.vc
-
+    def _select(self, m):
+        """The request VC whose head is taken (``sel``, round-robin among complete
+        segments) and the VC of the packet being consumed (``cur``, a register)."""
+        W, rx_vcs, heads = self._lay.fmt.flit_bits, self._rx_vcs, self.vc
         m.submodules.rx_arb = rx_arb = RoundRobinArbiter(n=len(rx_vcs))
         go = Signal()               # a head is taken this cycle
         m.d.comb += [rx_arb.requests.eq(Cat(heads[v].ready for v in rx_vcs)),
                      rx_arb.advance.eq(go)]
-        cur = Signal(range(self._vcs))      # VC of the packet being processed
-        sel_vc = Signal(range(self._vcs))
-        sel_head, sel_end, sel_bad = Signal(W), Signal(), Signal()
+        cur_vc = Signal(range(self._vcs))
+        sel = {"any": rx_arb.grant.any(), "vc": Signal(range(self._vcs), name="sel_vc"),
+               "head": Signal(W, name="sel_head"), "end": Signal(name="sel_end"),
+               "bad": Signal(name="sel_bad")}
+        cur = {"vc": cur_vc, "head": Signal(W, name="cur_head"), "end": Signal(name="cur_end"),
+               "last": Signal(name="cur_last")}
         for i, v in enumerate(rx_vcs):
             with m.If(rx_arb.grant[i]):
-                m.d.comb += [sel_head.eq(heads[v].head), sel_end.eq(heads[v].end),
-                             sel_bad.eq(heads[v].bad), sel_vc.eq(v)]
-        cur_head, cur_end, cur_last = Signal(W), Signal(), Signal()     # at VC ``cur``
+                m.d.comb += [sel["head"].eq(heads[v].head), sel["end"].eq(heads[v].end),
+                             sel["bad"].eq(heads[v].bad), sel["vc"].eq(v)]
         for v in rx_vcs:
-            with m.If(cur == v):
-                m.d.comb += [cur_head.eq(heads[v].head), cur_end.eq(heads[v].end),
-                             cur_last.eq(heads[v].last)]
+            with m.If(cur_vc == v):
+                m.d.comb += [cur["head"].eq(heads[v].head), cur["end"].eq(heads[v].end),
+                             cur["last"].eq(heads[v].last)]
         pop_sel = Signal()          # pop the selected VC's head (IDLE)
         pop_cur = Signal()          # pop VC ``cur``'s head (later states)
         for i, v in enumerate(rx_vcs):
-            m.d.comb += heads[v].pop.eq((pop_sel & rx_arb.grant[i]) | (pop_cur & (cur == v)))
+            m.d.comb += heads[v].pop.eq((pop_sel & rx_arb.grant[i]) | (pop_cur & (cur_vc == v)))
+        return sel, cur, go, pop_sel, pop_cur
+
+    def elaborate(self, platform):
+        m = Module()
+        lay, fmt = self._lay, self._lay.fmt
+        W, A = fmt.flit_bits, lay.addr_bits
+        sel, cur, go, pop_sel, pop_cur = self._select(m)
+        cur_head, cur_end, cur_last = cur["head"], cur["end"], cur["last"]
+        sel_head, sel_end = sel["head"], sel["end"]
 
         h = fmt.head(sel_head)
         si = lay.store_info(h.info[:lay.store_info.size])
         ri = lay.read_info(h.info[:lay.read_info.size])
         ci = lay.ctl_info(h.info[:lay.ctl_info.size])
         op = h.opcode
-        ok = self._checks(m, h, sel_bad)
+        ok = self._checks(m, h, sel["bad"])
 
         # latched request state
         r_op = Signal(Opcode)
@@ -190,8 +198,8 @@ class RequestParser(wiring.Component):
 
         with m.FSM(name="rx") as rx_fsm:
             with m.State("IDLE"):
-                with m.If(rx_arb.grant.any() & ~self.done.pending):
-                    m.d.sync += [cur.eq(sel_vc), self.src_x.eq(h.src_x), self.src_y.eq(h.src_y),
+                with m.If(sel["any"] & ~self.done.pending):
+                    m.d.sync += [cur["vc"].eq(sel["vc"]), self.src_x.eq(h.src_x), self.src_y.eq(h.src_y),
                                  r_op.eq(op), drain_resp.eq(ok["resp"])]
                     with m.If(ok["read"]):
                         # the response head goes out now; wait for room
