@@ -125,9 +125,9 @@ class NetworkInterface(wiring.Component):
     -------
     x, y : In(coord_bits)
         Own global coordinates (source of everything sent).
-    to_router : Out(LinkSignature)
+    o : Out(LinkSignature)
         To the router's ``in_local``; registered, credit-honouring.
-    from_router : In(LinkSignature)
+    i : In(LinkSignature)
         From the router's ``out_local`` (whose counters start at ``credits``);
         ``credit`` is a registered pulse, at the earliest the cycle after the
         flit arrived (see :attr:`depth`).
@@ -175,7 +175,7 @@ class NetworkInterface(wiring.Component):
         wsig = WritePortSignature(addr_bits=layouts.addr_bits, width=fmt.flit_bits)
         super().__init__({
             "x": In(fmt.coord_bits), "y": In(fmt.coord_bits),
-            "to_router": Out(link), "from_router": In(link),
+            "o": Out(link), "i": In(link),
             "sram_rx": Out(rsig), "sram_dma": Out(rsig), "sram_wr": Out(wsig),
             "exec_desc": Out(layouts.exec_desc), "exec_ok": In(1), "exec_start": Out(1),
             "exec_busy": In(1), "exec_done": In(1),
@@ -202,8 +202,8 @@ class NetworkInterface(wiring.Component):
         m.submodules.tx = tx = LinkTx(flit_bits=W, vcs=V, credits=self._credits)
         rx_slot, dma_slot, eng_slot = writer.done       # DONE priority: RX, DMA, engine
 
-        wiring.connect(m, wiring.flipped(self.from_router), rx.i)
-        wiring.connect(m, tx.o, wiring.flipped(self.to_router))
+        wiring.connect(m, wiring.flipped(self.i), rx.i)
+        wiring.connect(m, tx.o, wiring.flipped(self.o))
         for v in range(len(parser.vc)):
             wiring.connect(m, rx.vc[v], parser.vc[v])
         wiring.connect(m, parser.line, sink.i)
