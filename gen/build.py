@@ -64,7 +64,7 @@ def port_role(top, path):
     member = top.signature.members[head]
     if member.is_signature and isinstance(member.signature, LinkSignature):
         kind = "link in" if member.flow == wiring.In else "link out"
-        where = head.removesuffix("_in").removesuffix("_out")
+        where = head.removeprefix("in_").removeprefix("out_")
         return f"{kind} {where}: {LinkSignature.MEMBER_ROLES.get(leaf, leaf)}"
     roles = getattr(top, "PORT_ROLES", {})
     if head not in roles:

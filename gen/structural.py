@@ -82,8 +82,8 @@ def die_verilog(die, name, node, node_name, pipe=None, pipe_name=None):
     for pname, (x, y), direction in die.edge_ports():
         k = f"{x}_{y}"
         for f, _ in link_fields:
-            conn[k][f"in_{direction}__{f}"] = f"{pname}_in__{f}"
-            conn[k][f"out_{direction}__{f}"] = f"{pname}_out__{f}"
+            conn[k][f"in_{direction}__{f}"] = f"in_{pname}__{f}"
+            conn[k][f"out_{direction}__{f}"] = f"out_{pname}__{f}"
     for x, y in die.local_coords():
         insts.append((node_name, f"node_{x}_{y}", conn[f"{x}_{y}"]))
     for module, inst, c in insts:
