@@ -285,20 +285,17 @@ class RequestParser(wiring.Component):
 
             with m.State("CHECK"):
                 # a second PUSH/EXEC waits for the first (and its DONE)
+                def hand_off(free, ok, start):
+                    with m.If(free):
+                        with m.If(ok):
+                            m.d.comb += start.eq(1)
+                        with m.Else():
+                            m.d.comb += self.error.eq(1)
+                        m.next = "IDLE"
                 with m.If(r_op == Opcode.EXEC):
-                    with m.If(self.exec_free):
-                        with m.If(self.exec_ok):
-                            m.d.comb += self.exec_start.eq(1)
-                        with m.Else():
-                            m.d.comb += self.error.eq(1)
-                        m.next = "IDLE"
+                    hand_off(self.exec_free, self.exec_ok, self.exec_start)
                 with m.Else():
-                    with m.If(self.dma_free):
-                        with m.If(self.dma_ok):
-                            m.d.comb += self.dma_start.eq(1)
-                        with m.Else():
-                            m.d.comb += self.error.eq(1)
-                        m.next = "IDLE"
+                    hand_off(self.dma_free, self.dma_ok, self.dma_start)
 
             with m.State("DRAIN"):
                 m.d.comb += pop_cur.eq(1)

@@ -58,12 +58,10 @@ class ResponseWriter(wiring.Component):
     slots : int
         Number of DONE sources.
     queue_depth : int
-        Depth of the queue behind ``q``.
+        Depth of the response queue.
 
     Members
     -------
-    x, y : In(coord_bits)
-        Own coordinates (source of the DONEs).
     rx_en : In(1)
         Write ``rx_data`` this cycle.
     rx_data : In(flit_bits + 1)
@@ -72,6 +70,8 @@ class ResponseWriter(wiring.Component):
         A READ_RESP is under way: DONEs wait (a packet stays contiguous).
     done : In(DoneSlotSignature).array(slots)
         The DONE sources, highest priority first.
+    x, y : In(coord_bits)
+        Own coordinates (source of the DONEs).
     q : Out(TxChannelSignature)
         The response queue.
     """

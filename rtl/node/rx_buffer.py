@@ -16,6 +16,14 @@ from rtl.net.packet import PacketFormat
 __all__ = ["RxQueue", "RxHeadSignature", "RxBuffer"]
 
 
+def _up_down(m, counter, up, down):
+    """``counter`` + 1 on ``up`` alone, - 1 on ``down`` alone."""
+    with m.If(up & ~down):
+        m.d.sync += counter.eq(counter + 1)
+    with m.Elif(down & ~up):
+        m.d.sync += counter.eq(counter - 1)
+
+
 class RxQueue(wiring.Component):
     """One input VC of the NI: a store-and-forward flit FIFO with length checking.
 
@@ -105,18 +113,12 @@ class RxQueue(wiring.Component):
         m.d.comb += pop.eq(self.pop & (count != 0))
         with m.If(pop):
             m.d.sync += rptr.eq(step(rptr))
-        with m.If(write & ~pop):
-            m.d.sync += count.eq(count + 1)
-        with m.Elif(pop & ~write):
-            m.d.sync += count.eq(count - 1)
+        _up_down(m, count, write, pop)
         spush = write & seg_end
         spop = pop & self.head_end
         with m.If(spop):
             m.d.sync += srptr.eq(step(srptr))
-        with m.If(spush & ~spop):
-            m.d.sync += scount.eq(scount + 1)
-        with m.Elif(spop & ~spush):
-            m.d.sync += scount.eq(scount - 1)
+        _up_down(m, scount, spush, spop)
         return m
 
 
