@@ -4,13 +4,14 @@ from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from rtl.net.signature import ParamSignature
 from rtl.node.fp import Fp32Adder
 from rtl.node.sram import WritePortSignature
 
 __all__ = ["LineSignature", "AddPipeline"]
 
 
-class LineSignature(wiring.Signature):
+class LineSignature(ParamSignature):
     """A line entering an :class:`AddPipeline`, seen from the sender.
 
     Members
@@ -28,19 +29,10 @@ class LineSignature(wiring.Signature):
     """
 
     def __init__(self, *, addr_bits, width):
-        self._addr_bits, self._width = addr_bits, width
         super().__init__({"valid": Out(1), "add": Out(1), "fp": Out(1),
-                          "addr": Out(addr_bits), "data": Out(width)})
+                          "addr": Out(addr_bits), "data": Out(width)},
+                         addr_bits=addr_bits, width=width)
 
-    def __eq__(self, other):
-        return (isinstance(other, LineSignature) and other._addr_bits == self._addr_bits
-                and other._width == self._width)
-
-    def __hash__(self):
-        return hash((LineSignature, self._addr_bits, self._width))
-
-    def __repr__(self):
-        return f"LineSignature(addr_bits={self._addr_bits}, width={self._width})"
 
 
 class AddPipeline(wiring.Component):

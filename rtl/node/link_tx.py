@@ -7,12 +7,13 @@ from amaranth.lib.wiring import In, Out
 
 from rtl.net.arbiter import RoundRobinArbiter
 from rtl.net.link import LinkSignature, check_vcs
+from rtl.net.signature import ParamSignature
 from rtl.node.layouts import request_vcs, response_vcs
 
 __all__ = ["TxChannelSignature", "LinkTx"]
 
 
-class TxChannelSignature(wiring.Signature):
+class TxChannelSignature(ParamSignature):
     """The write side of one :class:`LinkTx` channel queue, seen from the writer.
 
     Members
@@ -28,21 +29,11 @@ class TxChannelSignature(wiring.Signature):
     """
 
     def __init__(self, *, width, depth):
-        self._width, self._depth = width, depth
         super().__init__({"en": Out(1), "data": Out(width + 1), "rdy": In(1),
-                          "level": In(range(depth + 1))})
+                          "level": In(range(depth + 1))}, width=width, depth=depth)
 
-    depth = property(lambda self: self._depth)
+    depth = property(lambda self: self._params["depth"])
 
-    def __eq__(self, other):
-        return (isinstance(other, TxChannelSignature) and other._width == self._width
-                and other._depth == self._depth)
-
-    def __hash__(self):
-        return hash((TxChannelSignature, self._width, self._depth))
-
-    def __repr__(self):
-        return f"TxChannelSignature(width={self._width}, depth={self._depth})"
 
 
 class LinkTx(wiring.Component):

@@ -5,13 +5,14 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from rtl.net.packet import MsgClass, Opcode
+from rtl.net.signature import ParamSignature
 from rtl.node.layouts import TAG_BITS, NodeLayouts, head_flit
 from rtl.node.link_tx import TxChannelSignature
 
 __all__ = ["DoneSlotSignature", "ResponseWriter"]
 
 
-class DoneSlotSignature(wiring.Signature):
+class DoneSlotSignature(ParamSignature):
     """One DONE source of a :class:`ResponseWriter`, seen from the source.
 
     Members
@@ -28,20 +29,11 @@ class DoneSlotSignature(wiring.Signature):
     """
 
     def __init__(self, layouts):
-        self._lay = layouts
         cb = layouts.fmt.coord_bits
         super().__init__({"load": Out(1), "x": Out(cb), "y": Out(cb), "tag": Out(TAG_BITS),
                           "opcode": Out(Opcode), "addr": Out(layouts.space_bits),
-                          "arm": Out(1), "pending": In(1)})
+                          "arm": Out(1), "pending": In(1)}, layouts=layouts)
 
-    def __eq__(self, other):
-        return isinstance(other, DoneSlotSignature) and other._lay is self._lay
-
-    def __hash__(self):
-        return hash((DoneSlotSignature, id(self._lay)))
-
-    def __repr__(self):
-        return "DoneSlotSignature(...)"
 
 
 class ResponseWriter(wiring.Component):

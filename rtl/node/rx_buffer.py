@@ -12,6 +12,7 @@ from amaranth.lib.wiring import In, Out
 
 from rtl.net.link import LinkSignature, check_vcs
 from rtl.net.packet import PacketFormat
+from rtl.net.signature import ParamSignature
 
 __all__ = ["RxQueue", "RxHeadSignature", "RxBuffer"]
 
@@ -123,7 +124,7 @@ class RxQueue(wiring.Component):
 
 
 
-class RxHeadSignature(wiring.Signature):
+class RxHeadSignature(ParamSignature):
     """The head of one VC queue of an :class:`RxBuffer`, seen from the buffer.
 
     Members
@@ -142,18 +143,10 @@ class RxHeadSignature(wiring.Signature):
     """
 
     def __init__(self, width):
-        self._width = width
         super().__init__({"ready": Out(1), "nonempty": Out(1), "head": Out(width),
-                          "last": Out(1), "end": Out(1), "bad": Out(1), "pop": In(1)})
+                          "last": Out(1), "end": Out(1), "bad": Out(1), "pop": In(1)},
+                         width=width)
 
-    def __eq__(self, other):
-        return isinstance(other, RxHeadSignature) and other._width == self._width
-
-    def __hash__(self):
-        return hash((RxHeadSignature, self._width))
-
-    def __repr__(self):
-        return f"RxHeadSignature({self._width})"
 
 
 class RxBuffer(wiring.Component):
