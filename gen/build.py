@@ -16,6 +16,7 @@ from rtl.net.link import LinkSignature
 from rtl.net.packet import PacketFormat
 from .derive import derive
 from .emit import ModuleLibrary, digest, port_name
+from .structural import die_writer
 
 __all__ = ["Design", "derived_of", "fmt_manifest", "packet_format", "port_role", "network_design", "noc_design", "router_design", "write", "GENERATOR_VERSION"]
 
@@ -42,10 +43,10 @@ class Design:
 
     def manifest(self):
         text = self.verilog             # first: emitting the top completes the library
-        top_text = text[text.rindex("\nmodule "):]
-        ports = [{"name": n, "direction": "input", "width": 1, "role": n == "clk" and "clock"
-                  or "reset (synchronous, active high)"}
-                 for n in ("clk", "rst") if f"  input {n};" in top_text]
+        roles = {"clk": "clock", "rst": "reset (synchronous, active high)"}
+        ports = [{"name": n, "direction": "input", "width": 1,
+                  "role": roles[kind] if domain == "sync" else f"{roles[kind]} of {domain}"}
+                 for n, kind, domain in self.lib.top_clock_ports(self.top_name)]
         for path, member, _ in self.top.signature.flatten(self.top):
             ports.append({"name": port_name(path),
                           "direction": "input" if member.flow == wiring.In else "output",
@@ -64,7 +65,7 @@ def port_role(top, path):
     member = top.signature.members[head]
     if member.is_signature and isinstance(member.signature, LinkSignature):
         kind = "link in" if member.flow == wiring.In else "link out"
-        where = head.removesuffix("_in").removesuffix("_out")
+        where = head.removeprefix("in_").removeprefix("out_")
         return f"{kind} {where}: {LinkSignature.MEMBER_ROLES.get(leaf, leaf)}"
     roles = getattr(top, "PORT_ROLES", {})
     if head not in roles:
@@ -128,7 +129,7 @@ def network_design(cfg, *, kind, top, boundary, top_name=None, structural_dies=F
                           max_packet_flits=cfg.router.max_packet_flits,
                           histogram_bins=cfg.traffic.histogram_bins,
                           bin_cycles=cfg.traffic.histogram_bin_cycles)
-    lib = ModuleLibrary(structural_dies=structural_dies)
+    lib = ModuleLibrary(writers=[die_writer(always=structural_dies)])
     nx, ny = d["die"]["nodes_x"], d["die"]["nodes_y"]
     stages = d["link"]["pipeline_stages"]
     dielink = {"ratio": d["dielink"]["ratio"], "latency": d["dielink"]["latency"]}

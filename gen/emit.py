@@ -11,11 +11,17 @@ wire the component itself (``wiring.connect`` works on it).
 import hashlib
 import re
 
+from dataclasses import dataclass
+
 from amaranth.back import verilog
-from amaranth.hdl import ClockSignal, Instance, ResetSignal
+from amaranth.hdl import ClockDomain, ClockSignal, Fragment, Instance, ResetSignal, Shape
 from amaranth.lib import wiring
 
-__all__ = ["ModuleLibrary", "port_name", "digest", "icarus_safe"]
+__all__ = ["ModuleLibrary", "ModuleText", "port_name", "members", "input_bits",
+           "AMARANTH_INPUT_BITS", "digest", "icarus_safe"]
+
+#: input bits Amaranth can number in one module (two net numbers are constants)
+AMARANTH_INPUT_BITS = (1 << 16) - 2
 
 _TRIGGER = re.compile(r"^(\s*)reg (\\\$auto\$verilog_backend\.cc:\d+:dump_module\$\d+) += 0;$",
                       re.MULTILINE)
@@ -44,13 +50,44 @@ def port_name(path):
     return "__".join(str(p) for p in path)
 
 
-class ModuleLibrary:
-    """Distinct modules of one design, each converted to Verilog once."""
+def members(component):
+    """``[(port name, is input, width)]`` of a component's signature."""
+    return [(port_name(path), member.flow == wiring.In, Shape.cast(member.shape).width)
+            for path, member, _ in component.signature.flatten(component)]
 
-    def __init__(self, *, structural_dies=False):
-        self._modules = {}      # name -> (component, verilog text)
-        # dies of training nodes as structural text even when Amaranth could convert them
-        self.structural_dies = structural_dies
+
+def input_bits(component):
+    """Input bits of a component's ports (what Amaranth must number)."""
+    return sum(w for _, is_in, w in members(component) if is_in)
+
+
+@dataclass(frozen=True)
+class ModuleText:
+    """A module's Verilog and the clock-domain inputs it declares.
+
+    ``clocks`` is a tuple of ``(port name, "clk" or "rst", domain)``: what an
+    instance of the module connects to its parent's ``ClockSignal(domain)`` or
+    ``ResetSignal(domain)``.
+    """
+    text: str
+    clocks: tuple = ()
+
+
+class ModuleLibrary:
+    """Distinct modules of one design, each converted to Verilog once.
+
+    Parameters
+    ----------
+    writers : sequence of callables
+        ``writer(lib, component, name)`` returns a :class:`ModuleText` for a
+        component it writes itself, else ``None`` (tried in order, before
+        Amaranth's conversion).
+    """
+
+    def __init__(self, *, writers=()):
+        self._modules = {}      # name -> (component, ModuleText)
+        self._tops = {}         # top name -> ModuleText (converted by verilog())
+        self._writers = tuple(writers)
 
     def __contains__(self, name):
         return name in self._modules
@@ -61,6 +98,14 @@ class ModuleLibrary:
             component = build()
             self._modules[name] = (component, self._convert(component, name))
         return self._modules[name][0]
+
+    def component(self, name):
+        """The component of module ``name`` (already added)."""
+        return self._modules[name][0]
+
+    def clock_ports(self, name):
+        """``[(port name, "clk" or "rst", domain)]`` of module ``name``."""
+        return list(self._modules[name][1].clocks)
 
     def instance(self, m, name, build, *, inst_name, **ties):
         """Instantiate module ``name`` in ``m``; returns the interface to wire.
@@ -76,42 +121,52 @@ class ModuleLibrary:
                 value = ties[path[0]]
             prefix = "i_" if member.flow == wiring.In else "o_"
             ports[prefix + key] = value
-        text = self._modules[name][1]
-        if "  input clk;" in text:
-            ports["i_clk"] = ClockSignal()
-        if "  input rst;" in text:
-            ports["i_rst"] = ResetSignal()
+        for port, kind, domain in self.clock_ports(name):
+            ports["i_" + port] = ClockSignal(domain) if kind == "clk" else ResetSignal(domain)
         m.submodules[inst_name] = Instance(name, **ports)
         return shadow
 
     def verilog(self, top_name, top):
         """The whole design: library modules (sorted by name) then the top."""
         # the top first: elaborating it may add modules (instances made in elaborate())
-        top_text = self._convert(top, top_name)
-        return "".join([self._modules[n][1] for n in sorted(self._modules)] + [top_text])
+        top_text = self._tops[top_name] = self._convert(top, top_name)
+        return "".join([self._modules[n][1].text for n in sorted(self._modules)]
+                       + [top_text.text])
+
+    def top_clock_ports(self, top_name):
+        """Clock-domain inputs of top ``top_name`` (after :meth:`verilog`), as
+        :meth:`clock_ports`."""
+        return list(self._tops[top_name].clocks)
 
     def _convert(self, component, name):
-        """Amaranth's Verilog, or :mod:`gen.structural` text for a die too wide for it."""
-        from rtl.fabric.die import Die
-        from .structural import AMARANTH_INPUT_BITS, die_verilog, input_bits
+        """A writer's text, or Amaranth's Verilog with the domains the design uses."""
+        for writer in self._writers:
+            written = writer(self, component, name)
+            if written is not None:
+                # written from its geometry; elaborated anyway: the design must build,
+                # and a used elaboratable raises no UnusedElaboratable warning
+                Fragment.get(component, None)
+                return written
         bits = input_bits(component)
-        if isinstance(component, Die) and component.kind == "compute" and (
-                self.structural_dies or bits > AMARANTH_INPUT_BITS):
-            pipe = None
-            if component.stages:
-                from rtl.net.link import LinkPipe
-                pipe = self.add("dojo_link_pipe", lambda: LinkPipe(
-                    flit_bits=component.fmt.flit_bits, vcs=component.vcs,
-                    stages=component.stages))
-            component._MustUse__silence = True      # written as text, never elaborated
-            return die_verilog(component, name, self._modules[component.node_module][0],
-                               component.node_module, pipe, "dojo_link_pipe")
         if bits > AMARANTH_INPUT_BITS:
-            component._MustUse__silence = True      # refused, never elaborated
+            Fragment.get(component, None)
             raise ValueError(f"module {name} has {bits} input bits; Amaranth converts at most "
-                             f"{AMARANTH_INPUT_BITS} (only dies of training nodes are written "
-                             f"structurally): use narrower router.flit_bits or fewer nodes")
-        return icarus_safe(verilog.convert(component, name=name, emit_src=False))
+                             f"{AMARANTH_INPUT_BITS} (and no writer of this library takes it): "
+                             f"use narrower router.flit_bits or fewer nodes")
+        created = []        # the domains the design uses and does not define: its inputs
+
+        def missing_domain(domain):
+            created.append(ClockDomain(domain))
+            return created[-1]
+
+        text = verilog.convert(component, name=name, emit_src=False,
+                               missing_domain=missing_domain)
+        clocks = []
+        for cd in created:
+            clocks.append((cd.clk.name, "clk", cd.name))
+            if cd.rst is not None:
+                clocks.append((cd.rst.name, "rst", cd.name))
+        return ModuleText(icarus_safe(text), tuple(clocks))
 
     @property
     def names(self):

@@ -11,7 +11,7 @@ SEMS = 4
 
 def node_layouts(cfg, derived=None):
     """The node's message layouts for a config."""
-    from rtl.node.ni import NodeLayouts
+    from rtl.node.layouts import NodeLayouts
     from rtl.node.sram import sram_lines
     fmt = packet_format(cfg, derived)
     return NodeLayouts(fmt=fmt, lines=sram_lines(cfg.node.sram_kb, cfg.router.flit_bits),

@@ -7,29 +7,37 @@ training nodes is pure structure (node instances, wires, link pipes, and a
 reduction of three status outputs), so it is written here as text from the
 same geometry (:meth:`rtl.fabric.mesh.Mesh.internal_links`, :meth:`~rtl.fabric.mesh.Mesh.edge_ports`)
 and the same port names the Amaranth die has; the library uses it whenever a
-compute die is too wide for Amaranth (``gen.emit.ModuleLibrary``), and the tests
-simulate a tile built from it.
+compute die is too wide for Amaranth (:func:`die_writer`, a writer of
+:class:`gen.emit.ModuleLibrary`), and the tests simulate a tile built from it.
 """
 
-from amaranth.hdl import Shape
-from amaranth.lib import wiring
+from rtl.fabric.die import Die
+from rtl.net.link import LinkPipe
+from .emit import AMARANTH_INPUT_BITS, ModuleText, input_bits, members as _members
 
-from .emit import port_name
+__all__ = ["die_verilog", "die_writer"]
 
-__all__ = ["AMARANTH_INPUT_BITS", "input_bits", "die_verilog"]
-
-#: input bits Amaranth can number in one module (two net numbers are constants)
-AMARANTH_INPUT_BITS = (1 << 16) - 2
-
-
-def _members(component):
-    """``[(port name, is input, width)]`` of a component's signature."""
-    return [(port_name(path), member.flow == wiring.In, Shape.cast(member.shape).width)
-            for path, member, _ in component.signature.flatten(component)]
+#: the clock-domain inputs die_verilog declares (as ModuleText.clocks)
+_CLOCKS = (("clk", "clk", "sync"), ("rst", "rst", "sync"))
 
 
-def input_bits(component):
-    return sum(w for _, is_in, w in _members(component) if is_in)
+def die_writer(*, always=False):
+    """A :class:`gen.emit.ModuleLibrary` writer: a die of training nodes as structural
+    text when it is too wide for Amaranth, or always with ``always=True``."""
+    def write(lib, component, name):
+        if not (isinstance(component, Die) and component.kind == "compute"):
+            return None
+        if not always and input_bits(component) <= AMARANTH_INPUT_BITS:
+            return None
+        pipe = None
+        if component.stages:
+            pipe = lib.add("dojo_link_pipe", lambda: LinkPipe(
+                flit_bits=component.fmt.flit_bits, vcs=component.vcs,
+                stages=component.stages))
+        text = die_verilog(component, name, lib.component(component.node_module),
+                           component.node_module, pipe, "dojo_link_pipe")
+        return ModuleText(text, _CLOCKS)
+    return write
 
 
 def _decl(direction, width, name):
@@ -82,8 +90,8 @@ def die_verilog(die, name, node, node_name, pipe=None, pipe_name=None):
     for pname, (x, y), direction in die.edge_ports():
         k = f"{x}_{y}"
         for f, _ in link_fields:
-            conn[k][f"in_{direction}__{f}"] = f"{pname}_in__{f}"
-            conn[k][f"out_{direction}__{f}"] = f"{pname}_out__{f}"
+            conn[k][f"in_{direction}__{f}"] = f"in_{pname}__{f}"
+            conn[k][f"out_{direction}__{f}"] = f"out_{pname}__{f}"
     for x, y in die.local_coords():
         insts.append((node_name, f"node_{x}_{y}", conn[f"{x}_{y}"]))
     for module, inst, c in insts:

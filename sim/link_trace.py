@@ -25,7 +25,7 @@ __all__ = ["TRACE_SIGNALS", "run_link_trace", "link_names"]
 #: (the node module's own ports and wires, and the die link's output port)
 TRACE_SIGNALS = tuple(
     [("dojo_traffic_node", f"{sig}__{f}")
-     for sig in ("in_local", "inp") + tuple(f"out_{p}" for p in ROUTER_PORTS[1:])
+     for sig in ("in_local", "i") + tuple(f"out_{p}" for p in ROUTER_PORTS[1:])
      for f in LINK_FIELDS]
     + [("dojo_dielink", f"o__{f}") for f in LINK_FIELDS])
 

@@ -65,11 +65,11 @@ def tie_unused_edges(dut, manifest, used):
     for name, _, _ in manifest["edge_ports"]:
         if name in used:
             continue
-        getattr(dut, f"{name}_in__valid").value = 0
-        getattr(dut, f"{name}_in__last").value = 0
-        getattr(dut, f"{name}_in__vc").value = 0
-        getattr(dut, f"{name}_in__data").value = 0
-        getattr(dut, f"{name}_out__credit").value = 0
+        getattr(dut, f"in_{name}__valid").value = 0
+        getattr(dut, f"in_{name}__last").value = 0
+        getattr(dut, f"in_{name}__vc").value = 0
+        getattr(dut, f"in_{name}__data").value = 0
+        getattr(dut, f"out_{name}__credit").value = 0
 
 
 class Host:

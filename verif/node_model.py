@@ -1,6 +1,6 @@
 """Python model of a training node: packet builders, SRAM matrix layouts, SRAM reference.
 
-Everything is derived from the layouts in :mod:`rtl.node.ni` and the geometry in
+Everything is derived from the layouts in :mod:`rtl.node.layouts` and the geometry in
 :mod:`rtl.node.engine` (no copied bit positions). Numerics come from
 :mod:`verif.golden`.
 """
@@ -9,7 +9,7 @@ import numpy as np
 
 from rtl.node.engine import EngineGeometry
 from rtl.node.mac import MacMode
-from rtl.node.ni import Dtype, NodeLayouts, request_vcs, response_vcs
+from rtl.node.layouts import Dtype, NodeLayouts, request_vcs, response_vcs
 from rtl.net.packet import MsgClass, Opcode
 from verif import golden
 

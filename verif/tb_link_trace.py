@@ -43,10 +43,10 @@ ROUTER_PORTS = ("local", "north", "east", "south", "west")
 
 # Signals in the node module ``dojo_traffic_node`` (its own ports and wires, so no
 # escaped sub-module name is needed): the router's output registers reach the node's
-# ports ``out_<dir>__*`` and, for the local port, the wire ``inp__*`` (the sink's
-# input); the generator's output register drives the wire ``in_local__*`` (the
+# ports ``out_<dir>__*`` and, for the local port, the wire ``i__*`` (the sink's
+# input ``i``); the generator's output register drives the wire ``in_local__*`` (the
 # router's local input). The die link's output register is its port ``o__*``.
-_NODE_SIGNAL = {"local": "inp", "north": "out_north", "east": "out_east",
+_NODE_SIGNAL = {"local": "i", "north": "out_north", "east": "out_east",
                 "south": "out_south", "west": "out_west", "gen": "in_local"}
 
 

@@ -23,9 +23,9 @@ def _bench(dut, man, p, rng):
     bench = LinkBench(dut.clk)
     drivers, monitors = {}, {}
     for x, y in map(tuple, man["nodes"]):
-        drivers[x, y] = LinkDriver(dut, f"local_{x}_{y}_in", vcs=vcs, credits=depth,
+        drivers[x, y] = LinkDriver(dut, f"in_local_{x}_{y}", vcs=vcs, credits=depth,
                                    idle=p.get("idle", 0.0), rng=random.Random(rng.random()))
-        monitors[x, y] = LinkMonitor(dut, f"local_{x}_{y}_out", vcs=vcs, depth=depth,
+        monitors[x, y] = LinkMonitor(dut, f"out_local_{x}_{y}", vcs=vcs, depth=depth,
                                      stall=p.get("stall", 0.0), rng=random.Random(rng.random()))
     bench.drivers += drivers.values()
     bench.monitors += monitors.values()
@@ -58,7 +58,7 @@ async def random_traffic(dut):
                 head = fmt.encode_head(dst=dst, src=src, opcode=Opcode.WRITE, length=length,
                                        info=pid)
                 flits = [head] + [rng.getrandbits(fmt.flit_bits) for _ in range(length - 1)]
-                board.expect(pid, f"local_{dst[0]}_{dst[1]}_out", flits, (src, dst, vc))
+                board.expect(pid, f"out_local_{dst[0]}_{dst[1]}", flits, (src, dst, vc))
                 drivers[src].send(Packet(flits, vc))
                 pid += 1
         deadline = bench.cycle + 200 * phase["packets_per_node"] * p["max_len"] + 2000

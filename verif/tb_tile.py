@@ -48,7 +48,7 @@ class TileTB:
         for p in ports:
             address = host_address(man, p)
             self.hosts.append(Host(dut, self.bench, self.model, address=address,
-                                   inp=f"{p}_in", out=f"{p}_out", vcs=n["vcs"],
+                                   inp=f"in_{p}", out=f"out_{p}", vcs=n["vcs"],
                                    depth=n["buffer_depth"], idle=idle, stall=stall, rng=rng,
                                    reaches=host_reaches(man, address)))
         tie_unused_edges(dut, man, ports)

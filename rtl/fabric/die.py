@@ -6,7 +6,7 @@ __all__ = ["Die"]
 
 
 class Die(Mesh):
-    """NX x NY nodes; every link at the die edge is a port ``edge_<dir>_<i>_in/_out``.
+    """NX x NY nodes; every link at the die edge is a port ``in_edge_<dir>_<i>``/``out_edge_<dir>_<i>``.
 
     The global coordinates of node (0, 0) are the inputs ``x0``/``y0``, tied off
     per instance by the parent (:class:`rtl.fabric.tile.Tile`), so one die module serves

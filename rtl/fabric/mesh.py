@@ -99,8 +99,8 @@ def kind_ports(kind, fmt, link, local_coords):
         return {"errors": Out(32), "busy": Out(1), "overflow": Out(1)}
     ports = {}
     for x, y in local_coords:
-        ports[f"local_{x}_{y}_in"] = In(link)
-        ports[f"local_{x}_{y}_out"] = Out(link)
+        ports[f"in_local_{x}_{y}"] = In(link)
+        ports[f"out_local_{x}_{y}"] = Out(link)
     return ports
 
 
@@ -174,9 +174,9 @@ class Mesh(wiring.Component):
         ``compute``: every node is a :class:`rtl.node.training_node.TrainingNode`; ``errors``
         sums their dropped requests, ``busy`` and ``overflow`` OR their flags.
         ``bare``: routers only; each local port is a mesh port
-        ``local_<x>_<y>_in`` / ``local_<x>_<y>_out`` (x, y relative to the origin).
+        ``in_local_<x>_<y>`` / ``out_local_<x>_<y>`` (x, y relative to the origin).
     boundary : ``"ports"`` or ``"tie"``
-        Expose the links at the mesh edge as ports ``edge_<dir>_<i>_in/_out``
+        Expose the links at the mesh edge as ports ``in_edge_<dir>_<i>``/``out_edge_<dir>_<i>``
         (``i`` = coordinate along the edge, relative to the origin), or tie them off.
     pipeline_stages : int
         Link registers per hop (from the physical derivation).
@@ -206,8 +206,8 @@ class Mesh(wiring.Component):
         ports.update(kind_ports(kind, fmt, link, self.local_coords()))
         if boundary == "ports":
             for name, _, _ in self.edge_ports():
-                ports[f"{name}_in"] = In(link)
-                ports[f"{name}_out"] = Out(link)
+                ports[f"in_{name}"] = In(link)
+                ports[f"out_{name}"] = Out(link)
         super().__init__(ports)
 
     # -- geometry -----------------------------------------------------------------
@@ -271,17 +271,17 @@ class Mesh(wiring.Component):
         for name, xy, direction in self.edge_ports():
             node = nodes[xy]
             if self._boundary == "ports":
-                wiring.connect(m, wiring.flipped(getattr(self, f"{name}_in")),
+                wiring.connect(m, wiring.flipped(getattr(self, f"in_{name}")),
                                getattr(node, f"in_{direction}"))
                 wiring.connect(m, getattr(node, f"out_{direction}"),
-                               wiring.flipped(getattr(self, f"{name}_out")))
+                               wiring.flipped(getattr(self, f"out_{name}")))
             else:
                 tie_off(m, getattr(node, f"in_{direction}"), getattr(node, f"out_{direction}"))
 
         if self._kind == "bare":
             for (x, y), node in nodes.items():
-                wiring.connect(m, wiring.flipped(getattr(self, f"local_{x}_{y}_in")), node.in_local)
-                wiring.connect(m, node.out_local, wiring.flipped(getattr(self, f"local_{x}_{y}_out")))
+                wiring.connect(m, wiring.flipped(getattr(self, f"in_local_{x}_{y}")), node.in_local)
+                wiring.connect(m, node.out_local, wiring.flipped(getattr(self, f"out_local_{x}_{y}")))
         elif self._kind == "traffic":
             self._elaborate_traffic(m, nodes)
         reduce_outputs(m, self, self._kind, nodes.values())

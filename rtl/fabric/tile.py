@@ -34,7 +34,7 @@ class Tile(wiring.Component):
         Nodes per die (NX, NY).
     kind : ``"compute"``, ``"traffic"`` or ``"bare"`` (see :class:`rtl.fabric.mesh.Mesh`).
     boundary : ``"ports"`` or ``"tie"``
-        Expose the tile-edge links as host ports ``edge_<dir>_<i>_in/_out``
+        Expose the tile-edge links as host ports ``in_edge_<dir>_<i>``/``out_edge_<dir>_<i>``
         (``i`` = global coordinate along the edge), or tie them off.
     pipeline_stages : int
         Link registers per on-die hop.
@@ -79,8 +79,8 @@ class Tile(wiring.Component):
         ports = kind_ports(kind, fmt, link, sorted(self.coords(), key=lambda c: (c[1], c[0])))
         if boundary == "ports":
             for name, _, _ in self.edge_ports():
-                ports[f"{name}_in"] = In(link)
-                ports[f"{name}_out"] = Out(link)
+                ports[f"in_{name}"] = In(link)
+                ports[f"out_{name}"] = Out(link)
         super().__init__(ports)
 
     # -- geometry -----------------------------------------------------------------
@@ -138,17 +138,17 @@ class Tile(wiring.Component):
                                                 inst_name=f"dielink{index}")
                         index += 1
                         link_errors.append(ch.overflow)
-                        wiring.connect(m, getattr(src, f"edge_{d_out}_{k}_out"), ch.i)
-                        wiring.connect(m, ch.o, getattr(dst, f"edge_{d_in}_{k}_in"))
+                        wiring.connect(m, getattr(src, f"out_edge_{d_out}_{k}"), ch.i)
+                        wiring.connect(m, ch.o, getattr(dst, f"in_edge_{d_in}_{k}"))
 
         gx, gy = self._dx * self._nx, self._dy * self._ny
         for name, (x, y), direction in self.edge_ports():
             die = dies[x // self._nx, y // self._ny]
             k = x % self._nx if direction in ("north", "south") else y % self._ny
-            inp, out = getattr(die, f"edge_{direction}_{k}_in"), getattr(die, f"edge_{direction}_{k}_out")
+            inp, out = getattr(die, f"in_edge_{direction}_{k}"), getattr(die, f"out_edge_{direction}_{k}")
             if self._boundary == "ports":
-                wiring.connect(m, wiring.flipped(getattr(self, f"{name}_in")), inp)
-                wiring.connect(m, out, wiring.flipped(getattr(self, f"{name}_out")))
+                wiring.connect(m, wiring.flipped(getattr(self, f"in_{name}")), inp)
+                wiring.connect(m, out, wiring.flipped(getattr(self, f"out_{name}")))
             else:
                 tie_off(m, inp, out)
 
@@ -157,10 +157,10 @@ class Tile(wiring.Component):
                 ox, oy = self.die_origin((i, j))
                 for x, y in self._die.local_coords():
                     g = f"local_{ox + x}_{oy + y}"
-                    wiring.connect(m, wiring.flipped(getattr(self, f"{g}_in")),
-                                   getattr(die, f"local_{x}_{y}_in"))
-                    wiring.connect(m, getattr(die, f"local_{x}_{y}_out"),
-                                   wiring.flipped(getattr(self, f"{g}_out")))
+                    wiring.connect(m, wiring.flipped(getattr(self, f"in_{g}")),
+                                   getattr(die, f"in_local_{x}_{y}"))
+                    wiring.connect(m, getattr(die, f"out_local_{x}_{y}"),
+                                   wiring.flipped(getattr(self, f"out_{g}")))
         elif self._kind == "traffic":
             self._elaborate_traffic(m, list(dies.values()))
         reduce_outputs(m, self, self._kind, dies.values(), link_errors)

@@ -461,10 +461,10 @@ class TrafficGen(wiring.Component):
         Global cycle counter: the head timestamp of packets generated this cycle.
     ctrl : In(control_layout(fmt.coord_bits))
         Runtime registers, see :func:`control_layout`.
-    out : Out(LinkSignature(flit_bits=fmt.flit_bits, vcs=vcs))
+    o : Out(LinkSignature(flit_bits=fmt.flit_bits, vcs=vcs))
         To the router's local input. Registered outputs: at most one flit per
         cycle, only with a credit for its VC; all flits of a packet on one VC,
-        back to back when credits allow. ``out.credit`` pulses return credits.
+        back to back when credits allow. ``o.credit`` pulses return credits.
     stats : Out(gen_stats_layout())
         Counters, see :func:`gen_stats_layout`.
 
@@ -510,7 +510,7 @@ class TrafficGen(wiring.Component):
             "x": In(cb), "y": In(cb),
             "now": In(fmt.timestamp_bits),
             "ctrl": In(control_layout(cb)),
-            "out": Out(LinkSignature(flit_bits=fmt.flit_bits, vcs=vcs)),
+            "o": Out(LinkSignature(flit_bits=fmt.flit_bits, vcs=vcs)),
             "stats": Out(gen_stats_layout()),
         })
 
@@ -535,7 +535,7 @@ class TrafficGen(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        fmt, out = self._fmt, self.out
+        fmt, out = self._fmt, self.o
         stats = _counter_registers(m, self.stats)
         mx, my = self._mesh_x, self._mesh_y
         cb = fmt.coord_bits
@@ -686,8 +686,8 @@ class TrafficSink(wiring.Component):
         Own coordinates (tie to constants).
     now : In(fmt.timestamp_bits)
         Global cycle counter (the same one that stamps the generators' heads).
-    inp : In(LinkSignature(flit_bits=fmt.flit_bits, vcs=vcs))
-        From the router's local output. Always accepts; ``inp.credit[v]`` pulses
+    i : In(LinkSignature(flit_bits=fmt.flit_bits, vcs=vcs))
+        From the router's local output. Always accepts; ``i.credit[v]`` pulses
         the cycle after each flit on VC ``v``. Flits of different VCs may
         interleave; each VC's packet state is tracked separately and a packet
         is framed by its head and the flit with ``last``.
@@ -728,7 +728,7 @@ class TrafficSink(wiring.Component):
         super().__init__({
             "x": In(cb), "y": In(cb),
             "now": In(fmt.timestamp_bits),
-            "inp": In(LinkSignature(flit_bits=fmt.flit_bits, vcs=vcs)),
+            "i": In(LinkSignature(flit_bits=fmt.flit_bits, vcs=vcs)),
             "stats": Out(sink_stats_layout(histogram_bins)),
         })
 
@@ -741,7 +741,7 @@ class TrafficSink(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        fmt, inp = self._fmt, self.inp
+        fmt, inp = self._fmt, self.i
         stats = _counter_registers(m, self.stats)
         mx, my, cb, tsb = self._mesh_x, self._mesh_y, fmt.coord_bits, fmt.timestamp_bits
         n_nodes = mx * my

@@ -120,8 +120,8 @@ class TrafficNode(wiring.Component):
         for blk in (router, gen, sink):
             m.d.comb += [blk.x.eq(self.x), blk.y.eq(self.y)]
         m.d.comb += [gen.now.eq(self.now), sink.now.eq(self.now), gen.ctrl.eq(self.ctrl)]
-        wiring.connect(m, gen.out, router.in_local)
-        wiring.connect(m, router.out_local, sink.inp)
+        wiring.connect(m, gen.o, router.in_local)
+        wiring.connect(m, router.out_local, sink.i)
         for port in MESH_PORTS:
             wiring.connect(m, wiring.flipped(getattr(self, f"in_{port}")), getattr(router, f"in_{port}"))
             wiring.connect(m, getattr(router, f"out_{port}"), wiring.flipped(getattr(self, f"out_{port}")))

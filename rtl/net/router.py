@@ -227,6 +227,21 @@ class Router(wiring.Component):
     # -----------------------------------------------------------------------------
 
     def elaborate(self, platform):
+        """One elaborate of about 230 lines, on purpose.
+
+        The two allocation stages form one combinational loop across all
+        ports within a cycle: every input's first stage (buffer head, VC
+        choice, request) feeds every output's arbiter, and the outputs'
+        grants come back in the same cycle to pop that input's buffer, return
+        its credit and advance its VC pointer. An input unit as a component
+        would carry this loop through about ten signals per input-output pair
+        without hiding anything, and the helpers it would need are already
+        factored (:meth:`_route`, :func:`turn_allowed`, the ``pick``/``index``
+        selectors below). The structure is also what was verified and
+        measured: the k-induction harness (:mod:`verif.formal_router`) probes
+        the credit counters by their names in this module, and the FPGA timing
+        result (README) is for this netlist.
+        """
         m = Module()
         V, D, N = self._vcs, self._buffer_depth, len(PORTS)
         W = self._fmt.flit_bits

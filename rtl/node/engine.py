@@ -41,7 +41,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from rtl.node.mac import MacMode, MacUnit
-from rtl.node.ni import NodeLayouts
+from rtl.node.layouts import NodeLayouts
 from rtl.node.sram import ReadPortSignature, WritePortSignature
 
 __all__ = ["EngineGeometry", "MatrixEngine"]
@@ -161,16 +161,9 @@ class MatrixEngine(wiring.Component):
                 m.d.comb += out.eq(val)
         return out
 
-    def elaborate(self, platform):
-        m = Module()
-        lay, geo, P = self._lay, self.geometry, self._p
-        W = lay.fmt.flit_bits
-        lines = lay.lines
-        TL = geo.tile_lines
-        A = lay.addr_bits
-
-        # -- descriptor check -----------------------------------------------------------
-        d = self.desc
+    def _check_desc(self, m):
+        """Drive ``desc_ok`` from ``desc``; returns the descriptor's panel lines."""
+        d, lines, TL = self.desc, self._lay.lines, self.geometry.tile_lines
         pl_in = self._panel_lines(m, d.k_tiles, d.mode, "panel_lines_in")
         ext_a = Signal(32)
         ext_b = Signal(32)
@@ -180,6 +173,47 @@ class MatrixEngine(wiring.Component):
                      ext_c.eq(d.c_addr + d.m_tiles * d.n_tiles * TL),
                      self.desc_ok.eq((d.m_tiles != 0) & (d.n_tiles != 0) & (d.k_tiles != 0)
                                      & (ext_a <= lines) & (ext_b <= lines) & (ext_c <= lines))]
+        return pl_in
+
+    def _write_back(self, m, cap, cap_addr, macs):
+        """Capture a tile's results ``lat`` cycles after its last step (``cap``, C tile at
+        ``cap_addr``) into the write-back buffer and write it one line per granted cycle.
+        Returns ``(wb_busy, capturing)``: writing back; a capture is in flight."""
+        P, W, TL, A = self._p, self._lay.fmt.flit_bits, self.geometry.tile_lines, \
+            self._lay.addr_bits
+        wbbuf = Signal(P * P * 32)
+        wb_busy = Signal()
+        wb_idx = Signal(range(TL))
+        wb_addr = Signal(A)
+        inflight = [cap]
+        for i in range(macs[0][0].latency):
+            cq, aq = Signal(name=f"cap_q{i}"), Signal(A, name=f"cap_addr_q{i}")
+            m.d.sync += [cq.eq(cap), aq.eq(cap_addr)]
+            cap, cap_addr = cq, aq
+            inflight.append(cap)
+        capturing = Signal()
+        m.d.comb += capturing.eq(Cat(inflight).any())
+        with m.If(wb_busy):
+            m.d.comb += [self.wr.en.eq(1), self.wr.addr.eq(wb_addr + wb_idx),
+                         self.wr.data.eq(wbbuf.word_select(wb_idx, W))]
+            with m.If(self.wr.grant):
+                m.d.sync += wb_idx.eq(wb_idx + 1)
+                with m.If(wb_idx == TL - 1):
+                    m.d.sync += wb_busy.eq(0)
+        with m.If(cap):
+            m.d.sync += [wbbuf.eq(Cat(macs[i // P][i % P].acc for i in range(P * P))),
+                         wb_busy.eq(1), wb_idx.eq(0), wb_addr.eq(cap_addr)]
+        return wb_busy, capturing
+
+    def elaborate(self, platform):
+        m = Module()
+        lay, geo, P = self._lay, self.geometry, self._p
+        W = lay.fmt.flit_bits
+        TL = geo.tile_lines
+        A = lay.addr_bits
+
+        d = self.desc
+        pl_in = self._check_desc(m)
 
         # -- latched operation ---------------------------------------------------------
         mode = Signal(MacMode)
@@ -201,13 +235,8 @@ class MatrixEngine(wiring.Component):
         x_cptr = Signal(A)
         a_hold, b_hold = Signal(W), Signal(W)
         c0buf = Signal(P * P * 32)
-        wbbuf = Signal(P * P * 32)
-        wb_busy = Signal()
-        wb_idx = Signal(range(TL))
-        wb_addr = Signal(A)
 
         macs = [[MacUnit(mul_stages=1, adder_stages=1) for _ in range(P)] for _ in range(P)]
-        lat = macs[0][0].latency
         a_line = Signal(W)
         b_line = Signal(W)
         m.d.comb += [a_line.eq(Mux(x_fresh, self.rd_a.data, a_hold)),
@@ -235,27 +264,7 @@ class MatrixEngine(wiring.Component):
                              mac.load.eq(x_valid & x_first & acc),
                              mac.c_in.eq(c0buf.word_select(r * P + c, 32))]
 
-        # capture the tile's results `lat` cycles after its last step
-        cap = x_valid & x_last
-        cap_addr = x_cptr
-        inflight = [cap]
-        for i in range(lat):
-            cq, aq = Signal(name=f"cap_q{i}"), Signal(A, name=f"cap_addr_q{i}")
-            m.d.sync += [cq.eq(cap), aq.eq(cap_addr)]
-            cap, cap_addr = cq, aq
-            inflight.append(cap)
-        capturing = Signal()
-        m.d.comb += capturing.eq(Cat(inflight).any())
-        with m.If(wb_busy):
-            m.d.comb += [self.wr.en.eq(1), self.wr.addr.eq(wb_addr + wb_idx),
-                         self.wr.data.eq(wbbuf.word_select(wb_idx, W))]
-            with m.If(self.wr.grant):
-                m.d.sync += wb_idx.eq(wb_idx + 1)
-                with m.If(wb_idx == TL - 1):
-                    m.d.sync += wb_busy.eq(0)
-        with m.If(cap):
-            m.d.sync += [wbbuf.eq(Cat(macs[i // P][i % P].acc for i in range(P * P))),
-                         wb_busy.eq(1), wb_idx.eq(0), wb_addr.eq(cap_addr)]
+        wb_busy, capturing = self._write_back(m, x_valid & x_last, x_cptr, macs)
 
         # -- control -------------------------------------------------------------------------
         fire = Signal()

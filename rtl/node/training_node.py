@@ -88,8 +88,8 @@ class TrainingNode(wiring.Component):
         m.submodules.sram = sram = self._sram
         m.submodules.engine = eng = self._engine
         m.d.comb += [router.x.eq(self.x), router.y.eq(self.y), ni.x.eq(self.x), ni.y.eq(self.y)]
-        wiring.connect(m, ni.to_router, router.in_local)
-        wiring.connect(m, router.out_local, ni.from_router)
+        wiring.connect(m, ni.o, router.in_local)
+        wiring.connect(m, router.out_local, ni.i)
         for port in MESH_PORTS:
             wiring.connect(m, wiring.flipped(getattr(self, f"in_{port}")),
                            getattr(router, f"in_{port}"))

@@ -19,7 +19,7 @@ def test_bare_mesh_delivers_across_it():
         seen = []
 
         async def bench(ctx):
-            src, dst = dut.local_0_0_in, dut.local_1_1_out
+            src, dst = dut.in_local_0_0, dut.out_local_1_1
             ctx.set(src.valid, 1)
             ctx.set(src.last, 1)
             ctx.set(src.data, head)

@@ -45,7 +45,7 @@ def test_die_top_has_origin_inputs_and_edge_ports(cfg):
     assert ports["x0"]["direction"] == "input" and ports["x0"]["width"] == 3
     for edge in ("north", "south", "east", "west"):
         for i in range(2):
-            assert f"edge_{edge}_{i}_in__data" in ports and f"edge_{edge}_{i}_out__valid" in ports
+            assert f"in_edge_{edge}_{i}__data" in ports and f"out_edge_{edge}_{i}__valid" in ports
     # node (1, 1) of the die sits at (x0 + 1, y0 + 1): one module serves every die
     die_module = die.verilog[die.verilog.index("module dojo_die_compute("):]
     assert die_module.count("dojo_compute_node node_") == 4
@@ -118,7 +118,7 @@ def test_too_wide_traffic_die_is_a_clear_error():
 
 def test_manifest_gives_every_port_a_role(tile):
     ports = {p["name"]: p for p in tile.manifest()["ports"]}
-    assert ports["edge_south_2_in__data"]["role"] == "link in edge_south_2: flit payload"
-    assert ports["edge_south_2_out__credit"]["direction"] == "input"
-    assert ports["edge_south_2_out__credit"]["role"].startswith("link out edge_south_2: credit")
+    assert ports["in_edge_south_2__data"]["role"] == "link in edge_south_2: flit payload"
+    assert ports["out_edge_south_2__credit"]["direction"] == "input"
+    assert ports["out_edge_south_2__credit"]["role"].startswith("link out edge_south_2: credit")
     assert ports["errors"]["width"] == 32 and ports["clk"]["role"] == "clock"

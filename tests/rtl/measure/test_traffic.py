@@ -211,14 +211,14 @@ class GenSink(Elaboratable):
         m.submodules.sink = sink = self.sink
         m.d.sync += self.now.eq(self.now + 1)
         m.d.comb += [gen.now.eq(self.now), sink.now.eq(self.now),
-                     sink.inp.valid.eq(gen.out.valid), sink.inp.last.eq(gen.out.last),
-                     sink.inp.vc.eq(gen.out.vc), sink.inp.data.eq(gen.out.data)]
-        credit = sink.inp.credit
+                     sink.i.valid.eq(gen.o.valid), sink.i.last.eq(gen.o.last),
+                     sink.i.vc.eq(gen.o.vc), sink.i.data.eq(gen.o.data)]
+        credit = sink.i.credit
         for i in range(self.credit_delay):
             delayed = Signal.like(credit, name=f"credit_d{i}")
             m.d.sync += delayed.eq(credit)
             credit = delayed
-        m.d.comb += gen.out.credit.eq(credit)
+        m.d.comb += gen.o.credit.eq(credit)
         return m
 
 
@@ -340,7 +340,7 @@ def run_gen_sink(*, pattern, mesh, src, sink_xy=None, packet_len, vcs, credits, 
                       sink=stats_dict(ctx, sink.stats))
 
     async def monitor(ctx):
-        out = gen.out
+        out = gen.o
         async for _, _, *vals in ctx.tick().sample(dut.now, out.valid, out.last, out.vc,
                                                    out.data, out.credit):
             mon.cycle(*vals)
@@ -584,19 +584,19 @@ def run_sink(flits, *, nows=None, gaps=1, bins=4, bin_cycles=5):
         ctx.set(dut.x, SINK_XY[0]); ctx.set(dut.y, SINK_XY[1])
         await ctx.tick()
         for (vc, last, data), now in zip(flits, nows):
-            ctx.set(dut.inp.valid, 1); ctx.set(dut.inp.vc, vc)
-            ctx.set(dut.inp.last, last); ctx.set(dut.inp.data, data)
+            ctx.set(dut.i.valid, 1); ctx.set(dut.i.vc, vc)
+            ctx.set(dut.i.last, last); ctx.set(dut.i.data, data)
             ctx.set(dut.now, now)
             await ctx.tick()
-            ctx.set(dut.inp.valid, 0)
+            ctx.set(dut.i.valid, 0)
             await ticks(ctx, gaps - 1)
         await ctx.tick().repeat(3)
         res.update(stats_dict(ctx, dut.stats))
 
     async def credit_monitor(ctx):
         previous = None
-        async for _, _, valid, vc, credit in ctx.tick().sample(dut.inp.valid, dut.inp.vc,
-                                                               dut.inp.credit):
+        async for _, _, valid, vc, credit in ctx.tick().sample(dut.i.valid, dut.i.vc,
+                                                               dut.i.credit):
             if previous is not None:
                 assert credit == previous, "credit must pulse the cycle after each flit"
             previous = (1 << vc) if valid else 0
@@ -631,9 +631,9 @@ def test_sink_order_check_across_many_sources():
             info = fmt.encode_traffic_info(marked=0, seq=seq, timestamp=0)
             head = fmt.encode_head(dst=(2, 2), src=src, opcode=Opcode.TRAFFIC, info=info,
                                    length=1)
-            ctx.set(dut.inp.valid, 1); ctx.set(dut.inp.last, 1); ctx.set(dut.inp.data, head)
+            ctx.set(dut.i.valid, 1); ctx.set(dut.i.last, 1); ctx.set(dut.i.data, head)
             await ctx.tick()
-        ctx.set(dut.inp.valid, 0)
+        ctx.set(dut.i.valid, 0)
         await ctx.tick().repeat(2)
         res.update(stats_dict(ctx, dut.stats))
 

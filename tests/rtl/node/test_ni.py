@@ -121,8 +121,8 @@ class Harness:
         wiring.connect(m, self.ni.sram_rx, self.sram.read[0][0])
         wiring.connect(m, self.ni.sram_dma, self.sram.read[1][0])
         wiring.connect(m, self.ni.sram_wr, self.sram.write[0])
-        self.src = LinkSource(self.ni.from_router, vcs=vcs, credits=4, idle=idle)
-        self.sink = LinkSink(self.ni.to_router, vcs=vcs, depth=4, stall=stall)
+        self.src = LinkSource(self.ni.i, vcs=vcs, credits=4, idle=idle)
+        self.sink = LinkSink(self.ni.o, vcs=vcs, depth=4, stall=stall)
         self.vcs = vcs
 
     def send(self, packets, vc=None):

@@ -1,0 +1,160 @@
+"""Message layouts of the training node (the one source of truth).
+
+The layouts are described in :mod:`rtl.node.ni` (message table, semantics).
+This module holds them apart from the NI so that the NI's components
+(:mod:`rtl.node.push_dma`, :mod:`rtl.node.response_writer`, ...) and the
+golden model (:mod:`verif.node_model`) share them without importing the NI.
+"""
+
+from amaranth.hdl import Shape, Signal
+from amaranth.lib import data, enum
+
+from rtl.net.packet import Opcode, PacketFormat
+from rtl.node.mac import MacMode
+
+__all__ = ["Dtype", "NodeLayouts", "register_names", "request_vcs", "response_vcs",
+           "head_flit", "TAG_BITS", "COUNT_BITS", "DIM_BITS", "REG_BITS"]
+
+TAG_BITS = 8
+COUNT_BITS = 8
+#: width of the tile counts of an EXEC descriptor
+DIM_BITS = 8
+REG_BITS = 32
+
+
+class Dtype(enum.Enum, shape=1):
+    """Lane format of an ADD (and of a PUSH sent as ADD)."""
+    INT32 = 0
+    FP32 = 1
+
+
+def register_names(sems):
+    """Names of the register space, in index order."""
+    return [f"sem{i}" for i in range(sems)] + ["errors", "responses", "execs", "exec_cycles",
+                                                "exec_steps", "status"]
+
+
+def request_vcs(vcs):
+    """VCs of the request class."""
+    return list(range(max(1, vcs // 2)))
+
+
+def response_vcs(vcs):
+    """VCs of the response class (the request VC when there is only one)."""
+    return list(range(vcs // 2, vcs)) if vcs >= 2 else [0]
+
+
+class NodeLayouts:
+    """Opcode-specific layouts of one node: the one source of truth.
+
+    Parameters
+    ----------
+    fmt : PacketFormat
+    lines : int
+        SRAM lines of a node.
+    sems : int
+        Completion counters per node (a power of two, 1..16).
+
+    Attributes
+    ----------
+    addr_bits : int
+        Width of an SRAM line address.
+    space_bits : int
+        ``addr_bits + 1``: an address with the register-space bit on top.
+    store_info, read_info, ctl_info, resp_info : data.StructLayout
+        ``info`` field layouts (see the module docstring).
+    push_desc, exec_desc : data.StructLayout
+        Descriptors carried in body flits.
+    push_flits, exec_flits : int
+        Body flits of a PUSH / EXEC.
+    registers : list of str
+        Register space, in index order.
+
+    Raises
+    ------
+    ValueError
+        If the head's ``info`` field cannot hold a layout, or ``sems`` is bad.
+    """
+
+    def __init__(self, *, fmt, lines, sems=4):
+        if not isinstance(fmt, PacketFormat):
+            raise TypeError(f"fmt must be a PacketFormat, not {fmt!r}")
+        if sems not in (1, 2, 4, 8, 16):
+            raise ValueError(f"sems must be a power of two in 1..16, not {sems!r}")
+        self.fmt, self.lines, self.sems = fmt, lines, sems
+        self.addr_bits = max(1, (lines - 1).bit_length())
+        self.space_bits = self.addr_bits + 1
+        self.registers = register_names(sems)
+        sem_bits = max(1, (sems - 1).bit_length())
+        info_bits = Shape.cast(fmt.head["info"].shape).width
+        self.store_info = data.StructLayout({
+            "addr": self.space_bits, "tag": TAG_BITS, "ack": 1, "sem_inc": 1, "sem": sem_bits,
+            "dtype": Dtype})
+        self.read_info = data.StructLayout({"addr": self.space_bits, "count": COUNT_BITS,
+                                            "tag": TAG_BITS})
+        self.ctl_info = data.StructLayout({"tag": TAG_BITS, "ack": 1})
+        self.resp_info = data.StructLayout({"tag": TAG_BITS, "req_op": Opcode,
+                                            "addr": self.space_bits})
+        for name in ("store_info", "read_info", "ctl_info", "resp_info"):
+            size = getattr(self, name).size
+            if size > info_bits:
+                raise ValueError(f"the head's info field ({info_bits} bits at flit_bits="
+                                 f"{fmt.flit_bits}) cannot hold {name} ({size} bits)")
+        cb = fmt.coord_bits
+        self.push_desc = data.StructLayout({
+            "src_addr": self.addr_bits, "count": COUNT_BITS, "dst_x": cb, "dst_y": cb,
+            "dst_addr": self.addr_bits, "add": 1, "dtype": Dtype, "sem_inc": 1,
+            "sem": sem_bits})
+        self.exec_desc = data.StructLayout({
+            "mode": MacMode, "accumulate": 1, "m_tiles": DIM_BITS, "n_tiles": DIM_BITS,
+            "k_tiles": DIM_BITS, "a_addr": self.addr_bits, "b_addr": self.addr_bits,
+            "c_addr": self.addr_bits})
+        W = fmt.flit_bits
+        self.push_flits = -(-self.push_desc.size // W)
+        self.exec_flits = -(-self.exec_desc.size // W)
+        self.info_bits = info_bits
+
+    @property
+    def reg_base(self):
+        """Space address of register 0."""
+        return 1 << self.addr_bits
+
+    # -- Python-side encoders/decoders -------------------------------------------
+
+    def encode(self, layout, **fields):
+        """Fields -> int, for the layout named ``layout`` (e.g. ``"store_info"``).
+        Missing fields are zero."""
+        lay = getattr(self, layout)
+        value = {}
+        for name, member in lay:
+            v = fields.pop(name, 0)
+            shape = member.shape
+            if isinstance(shape, type) and issubclass(shape, enum.Enum):
+                v = shape(v)
+            value[name] = v
+        if fields:
+            raise KeyError(f"{layout} has no field(s) {sorted(fields)}")
+        return lay.const(value).as_value().value
+
+    def decode(self, layout, bits):
+        """int -> dict of the fields of ``layout`` (enums as enum members)."""
+        lay = getattr(self, layout)
+        c = lay.from_bits(bits)
+        return {name: getattr(c, name) for name, _ in lay}
+
+    def desc_flits(self, layout, **fields):
+        """A descriptor as its body flits (least significant bits first)."""
+        value = self.encode(layout, **fields)
+        n = getattr(self, layout.replace("_desc", "_flits"))
+        W = self.fmt.flit_bits
+        return [(value >> (W * i)) & ((1 << W) - 1) for i in range(n)]
+
+
+
+def head_flit(m, fmt, *, src_x, src_y, dst_x, dst_y, mclass, opcode, length, info):
+    """A head flit of ``fmt`` driven combinationally in ``m`` (a ``fmt.head`` view)."""
+    h = Signal(fmt.head)
+    m.d.comb += [h.dst_x.eq(dst_x), h.dst_y.eq(dst_y), h.src_x.eq(src_x),
+                 h.src_y.eq(src_y), h.mclass.eq(mclass), h.opcode.eq(opcode),
+                 h.length.eq(length), h.info.eq(info)]
+    return h
