@@ -44,33 +44,47 @@ def parse_rates(text):
     return rates
 
 
-def _destinations(pattern, x, y, mx, my, hotspot=(0, 0), hotspot_frac=64):
-    """``{dst: probability}`` for one source."""
-    nodes = [(i, j) for j in range(my) for i in range(mx)]
+def _flows(pattern, mx, my, hotspot=(0, 0), hotspot_frac=64):
+    """``(weight of every source-destination pair spread uniformly, [(src, dst, prob)])``:
+    the traffic of ``pattern`` as a uniform part plus single flows (one per source)."""
+    sources = [(x, y) for y in range(my) for x in range(mx)]
     if pattern == "uniform":
-        return {d: 1 / len(nodes) for d in nodes}
+        return 1 / len(sources), []
     if pattern == "hotspot":
         f = hotspot_frac / 256
-        out = {d: (1 - f) / len(nodes) for d in nodes}
-        out[tuple(hotspot)] += f
-        return out
-    return {tuple(destination(Pattern[pattern.upper()], x, y, mx, my)): 1.0}
+        return (1 - f) / len(sources), [(s, tuple(hotspot), f) for s in sources]
+    pat = Pattern[pattern.upper()]
+    return 0.0, [(s, tuple(destination(pat, *s, mx, my)), 1.0) for s in sources]
 
 
 def link_loads(pattern, mx, my, routing="xy", **kw):
-    """Expected flits per cycle on every directed link for injection 1 flit/node/cycle."""
+    """Expected flits per cycle on every directed link for injection 1 flit/node/cycle.
+
+    The uniform part in closed form (under XY and YX alike: an east link of row y
+    leaving column x carries the pairs with ``sx <= x < dx`` whose path is in that row,
+    ``my (x + 1) (mx - 1 - x)`` of them with XY, as many with YX), so a 95x95 tile costs
+    no more than its flows; each single flow is walked hop by hop.
+    """
+    w, flows = _flows(pattern, mx, my, **kw)
     load = {}
-    for sy in range(my):
-        for sx in range(mx):
-            for dst, prob in _destinations(pattern, sx, sy, mx, my, **kw).items():
-                x, y = sx, sy
-                while True:
-                    port = route_port(x, y, dst, routing)
-                    if port == "local":
-                        break
-                    load[(x, y, port)] = load.get((x, y, port), 0) + prob
-                    dx, dy = STEP[port]
-                    x, y = x + dx, y + dy
+    if w:
+        for y in range(my):
+            for x in range(mx):
+                for port, count in (("east", my * (x + 1) * (mx - 1 - x)),
+                                    ("west", my * x * (mx - x)),
+                                    ("south", mx * (y + 1) * (my - 1 - y)),
+                                    ("north", mx * y * (my - y))):
+                    if count:
+                        load[(x, y, port)] = w * count
+    for (sx, sy), dst, prob in flows:
+        x, y = sx, sy
+        while True:
+            port = route_port(x, y, dst, routing)
+            if port == "local":
+                break
+            load[(x, y, port)] = load.get((x, y, port), 0) + prob
+            dx, dy = STEP[port]
+            x, y = x + dx, y + dy
     return load
 
 
@@ -92,11 +106,10 @@ def channel_load_bound(pattern, mx, my, routing="xy", die_shape=None, die_ratio=
 
     worst = max((load * weight(*link) for link, load in loads.items()), default=0)
     # ejection channel: the most popular destination
-    eject = {}
-    for sy in range(my):
-        for sx in range(mx):
-            for dst, prob in _destinations(pattern, sx, sy, mx, my, **kw).items():
-                eject[dst] = eject.get(dst, 0) + prob
+    w, flows = _flows(pattern, mx, my, **kw)
+    eject = {(x, y): w * mx * my for y in range(my) for x in range(mx)}
+    for _, dst, prob in flows:
+        eject[dst] += prob
     worst = max(worst, max(eject.values()))
     return 1 / worst if worst else 1.0
 

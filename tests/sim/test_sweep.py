@@ -37,3 +37,29 @@ def test_summarise_finds_saturation():
     s = summarise(pts, 0.5)
     assert s["zero_load_latency"] == 10 and s["saturation_offered"] == 0.5
     assert s["saturation_throughput"] == 0.4 and s["highest_stable_offered"] == 0.3
+
+
+@pytest.mark.parametrize("pattern, kw", [("uniform", {}), ("hotspot", {"hotspot": (1, 2),
+                                                                       "hotspot_frac": 96})])
+@pytest.mark.parametrize("routing", ["xy", "yx"])
+def test_closed_form_loads_equal_walking_every_pair(pattern, kw, routing):
+    """The uniform part of link_loads is a formula: it must equal routing every pair."""
+    from sim.sweep import link_loads
+    from verif.noc import route_port
+    from rtl.net.directions import STEP
+    mx, my = 5, 3
+    frac = kw.get("hotspot_frac", 0) / 256
+    walked = {}
+    nodes = [(x, y) for y in range(my) for x in range(mx)]
+    for s in nodes:
+        dests = {d: (1 - frac) / len(nodes) for d in nodes}
+        if pattern == "hotspot":
+            dests[kw["hotspot"]] += frac
+        for d, prob in dests.items():
+            x, y = s
+            while (port := route_port(x, y, d, routing)) != "local":
+                walked[(x, y, port)] = walked.get((x, y, port), 0) + prob
+                x, y = x + STEP[port][0], y + STEP[port][1]
+    got = link_loads(pattern, mx, my, routing, **kw)
+    assert set(got) == set(walked)
+    assert all(got[k] == pytest.approx(walked[k]) for k in walked)
