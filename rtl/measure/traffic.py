@@ -38,7 +38,8 @@ from rtl.net.link import LinkSignature, check_vcs, vc_bits
 from rtl.net.packet import LENGTH_BITS, SEQ_BITS, MsgClass, Opcode, PacketFormat, coord_bits_for
 
 __all__ = ["Pattern", "DETERMINISTIC_PATTERNS", "destination", "control_layout",
-           "payload_word", "traffic_vc", "rate_threshold", "control_value", "gen_stats_layout", "sink_stats_layout",
+           "payload_word", "traffic_vc", "rate_threshold", "control_value", "CONTROL_IDLE",
+           "gen_stats_layout", "sink_stats_layout",
            "RATE_BITS", "UNIFORM_BITS", "xorshift64", "seed_state", "random_draws",
            "TrafficGen", "TrafficSink"]
 
@@ -187,12 +188,16 @@ def rate_threshold(rate, packet_len):
     return min((1 << RATE_BITS) - 1, round(rate / packet_len * (1 << RATE_BITS)))
 
 
+#: the ctrl fields of an idle generator: disabled, unmarked, rate 0, uniform, 1-flit,
+#: seed 1, hotspot (0, 0) at 64/256 (what :func:`control_value` fills in)
+CONTROL_IDLE = {"enable": 0, "mark": 0, "rate": 0, "pattern": Pattern.UNIFORM, "packet_len": 1,
+                "seed": 1, "hotspot_x": 0, "hotspot_y": 0, "hotspot_frac": 64}
+
+
 def control_value(coord_bits, **fields):
-    """The packed ``ctrl`` word of :func:`control_layout`; fields not given are idle:
-    disabled, unmarked, rate 0, uniform, 1-flit, seed 1, hotspot (0, 0) at 64/256."""
-    base = {"enable": 0, "mark": 0, "rate": 0, "pattern": Pattern.UNIFORM, "packet_len": 1,
-            "seed": 1, "hotspot_x": 0, "hotspot_y": 0, "hotspot_frac": 64}
-    return control_layout(coord_bits).const({**base, **fields}).as_value().value
+    """The packed ``ctrl`` word of :func:`control_layout`; fields not given are idle
+    (:data:`CONTROL_IDLE`)."""
+    return control_layout(coord_bits).const({**CONTROL_IDLE, **fields}).as_value().value
 
 
 def gen_stats_layout():

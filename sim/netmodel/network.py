@@ -19,7 +19,7 @@ from rtl.fabric.dielink import rx_depth_for
 from rtl.net.packet import LENGTH_BITS
 from rtl.net.directions import NEIGHBOUR, PORTS
 from rtl.net.router import turn_allowed
-from rtl.measure.traffic import DETERMINISTIC_PATTERNS, Pattern, destination
+from rtl.measure.traffic import CONTROL_IDLE, DETERMINISTIC_PATTERNS, Pattern, destination
 from . import kernel
 from .kernel import CTRL, GEN_STATS, NEVER, PARAM, SINK_STATS
 
@@ -35,10 +35,10 @@ MAX_COORD = 1 << 12
 
 
 
-def ctrl_vector(coord_bits=None, **fields):
-    """The ctrl fields (``rtl.traffic.control_value`` names and defaults) as a kernel vector."""
-    base = {"enable": 0, "mark": 0, "rate": 0, "pattern": Pattern.UNIFORM, "packet_len": 1,
-            "seed": 1, "hotspot_x": 0, "hotspot_y": 0, "hotspot_frac": 64}
+def ctrl_vector(**fields):
+    """The ctrl fields (``rtl.measure.traffic.control_value`` names, idle defaults
+    ``CONTROL_IDLE``) as a kernel vector."""
+    base = CONTROL_IDLE
     unknown = set(fields) - set(base)
     if unknown:
         raise ValueError(f"unknown ctrl field(s) {', '.join(sorted(unknown))} "
