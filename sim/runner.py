@@ -21,12 +21,13 @@ import fcntl
 import json
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 from gen.tools import setup_verilator
 
-__all__ = ["available_simulators", "run_cocotb", "build_root", "build_dir_of",
-           "SimFailure"]
+__all__ = ["available_simulators", "run_cocotb", "build_design", "run_build", "Build",
+           "build_root", "build_dir_of", "SimFailure"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -113,60 +114,94 @@ def build_dir_of(design, sim, waves=False, public_signals=None):
         f"{design.top_name}-{key}-r{BUILD_REVISION}{'-hier' if hier else ''}{trace}{'-waves' if waves else ''}"
 
 
-def run_cocotb(design, *, sim, test_module, scenario=None, testcase=None, tag="",
-               waves=None, public_signals=None):
-    """Build (cached) and run ``test_module`` (e.g. ``verif.tb_mesh``) on ``design``.
+@dataclass(frozen=True)
+class Build:
+    """What a run needs of a built design (no design object: it pickles small, so a
+    Dask task can carry it to a worker that shares the build directory)."""
+    sim: str
+    top: str
+    manifest: dict
+    build_dir: str
+    src: str
+    hier: tuple
+    public: tuple
+    waves: bool
+
+
+def build_design(design, *, sim, waves=None, public_signals=None):
+    """Emit and build ``design`` under ``sim`` (cached; one build per design even when
+    parallel tests or sweep workers ask for it at once) -> :class:`Build`.
 
     ``public_signals``: ``(module, var)`` pairs (Verilator configuration names,
     ``*`` wildcards allowed) that a Verilator build makes readable by VPI on top
     of the top-level ports, in a build directory of their own; ``None`` takes
     ``design.extra["public_signals"]`` (default: none). Ignored under Icarus.
-
-    Returns the dict the testbench wrote to ``DOJO_RESULT`` (empty if none).
-    Raises :class:`SimFailure` when a cocotb test fails.
     """
-    from cocotb_tools.check_results import get_results
-    from gen.build import write
     waves = bool(int(os.environ.get("WAVES", "0"))) if waves is None else waves
-    hier = design.extra.get("hier_blocks", ()) if sim == "verilator" else ()
+    hier = tuple(design.extra.get("hier_blocks", ())) if sim == "verilator" else ()
     public = _public_signals(design, sim, public_signals)
     build_dir = build_dir_of(design, sim, waves, public)
     build_dir.mkdir(parents=True, exist_ok=True)
+    from gen.build import write
     with open(build_dir / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         src = write(design, build_dir / "src")
-    runner = _runner(sim, design.top_name, design.manifest()["ports"], hier, public)
-    stamp = build_dir / ".built"
+    build = Build(sim=sim, top=design.top_name, manifest=design.manifest(),
+                  build_dir=str(build_dir), src=str(src), hier=hier, public=public, waves=waves)
+    _compile(build)
+    return build
+
+
+def _compile(build):
+    """The simulator build of ``build`` (a no-op once ``.built`` is stamped), under the lock."""
+    runner = _runner(build.sim, build.top, build.manifest["ports"], build.hier, build.public)
     build_args = []
-    if sim == "verilator":
+    if build.sim == "verilator":
         build_args = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "--x-assign", "fast",
                       "--x-initial", "fast", "-O3"]
-    # one build per design even when parallel tests (pytest -n) ask for it at once
+    build_dir = Path(build.build_dir)
     with open(build_dir / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        runner.build(sources=[src], hdl_toplevel=design.top_name, build_dir=build_dir,
+        runner.build(sources=[build.src], hdl_toplevel=build.top, build_dir=build_dir,
                      always=False, build_args=build_args,
-                     timescale=("1ns", "1ps"), waves=waves, log_file=build_dir / "build.log")
-        stamp.touch()
+                     timescale=("1ns", "1ps"), waves=build.waves, log_file=build_dir / "build.log")
+        (build_dir / ".built").touch()
+    return runner
 
+
+def run_build(build, *, test_module, scenario=None, testcase=None, tag=""):
+    """Run ``test_module`` on a :class:`Build`; returns the dict the testbench wrote to
+    ``DOJO_RESULT`` (empty if none). Raises :class:`SimFailure` when a cocotb test fails."""
+    from cocotb_tools.check_results import get_results
+    runner = _compile(build)
+    build_dir = Path(build.build_dir)
     run_dir = build_dir / "runs" / (tag or test_module.rsplit(".", 1)[-1])
     run_dir.mkdir(parents=True, exist_ok=True)
     scen_path, result_path = run_dir / "scenario.json", run_dir / "result.json"
-    scen_path.write_text(json.dumps({"manifest": design.manifest(), **(scenario or {})}))
+    scen_path.write_text(json.dumps({"manifest": build.manifest, **(scenario or {})}))
     if result_path.exists():
         result_path.unlink()
     env = {"DOJO_SCENARIO": str(scen_path), "DOJO_RESULT": str(result_path),
            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     try:
-        results_xml = runner.test(hdl_toplevel=design.top_name, test_module=test_module,
+        results_xml = runner.test(hdl_toplevel=build.top, test_module=test_module,
                                   testcase=testcase, build_dir=build_dir, test_dir=run_dir,
-                                  extra_env=env, waves=waves,
+                                  extra_env=env, waves=build.waves,
                                   results_xml=str(run_dir / "results.xml"),
                                   log_file=run_dir / "sim.log")
     except SystemExit:          # cocotb's runner exits when a test fails
         results_xml = run_dir / "results.xml"
     tests, failed = get_results(results_xml)
     if failed or not tests:
-        raise SimFailure(f"{failed} of {tests} cocotb test(s) failed in {test_module} under {sim}; "
-                         f"log: {run_dir / 'sim.log'}")
+        raise SimFailure(f"{failed} of {tests} cocotb test(s) failed in {test_module} under "
+                         f"{build.sim}; log: {run_dir / 'sim.log'}")
     return json.loads(result_path.read_text()) if result_path.exists() else {}
+
+
+def run_cocotb(design, *, sim, test_module, scenario=None, testcase=None, tag="",
+               waves=None, public_signals=None):
+    """Build (cached) and run ``test_module`` (e.g. ``verif.tb_mesh``) on ``design``:
+    :func:`build_design` then :func:`run_build`."""
+    build = build_design(design, sim=sim, waves=waves, public_signals=public_signals)
+    return run_build(build, test_module=test_module, scenario=scenario, testcase=testcase,
+                     tag=tag)

@@ -6,6 +6,7 @@ window, drain; see verif/tb_traffic.py) on one cached build, then writes
 bound) and ``heatmap.png`` (per-link utilisation at the highest stable rate).
 """
 
+import functools
 import json
 from pathlib import Path
 
@@ -15,7 +16,8 @@ from rtl.measure.traffic import Pattern, destination
 from rtl.net.directions import MESH_PORTS, STEP
 from verif.noc import route_port
 
-__all__ = ["parse_rates", "channel_load_bound", "run_sweep", "summarise", "plot_sweep",
+__all__ = ["parse_rates", "channel_load_bound", "run_sweep", "sweep_spec", "prepare_engine",
+           "measure_point", "sweep_result", "summarise", "plot_sweep",
            "plot_heatmap", "link_utilisation", "plot_compare", "DEFAULT_TIMING"]
 
 #: warm-up, measurement window, drain limits (cycles)
@@ -136,24 +138,9 @@ def summarise(points, bound):
 ENGINES = ("rtl", "model")
 
 
-def _rtl_points(cfg, derived, pattern, rates, packet_len, sim, timing, seed, bar):
-    from gen.build import noc_design
-    from sim.runner import run_cocotb
-    design = noc_design(cfg, kind="traffic", derived=derived)
-    points, speed = [], []
-    for rate in bar(rates):
-        spec = {"pattern": pattern, "rate": rate, "packet_len": packet_len, "seed": seed}
-        res = run_cocotb(design, sim=sim, test_module="verif.tb_traffic",
-                         tag=f"{pattern}-len{packet_len}-{rate:g}",
-                         scenario={"params": {**timing, "points": [spec]}})["sweep"]
-        for point in res["points"]:
-            point["cycles_per_s"] = res["cycles_per_s"]
-        points += res["points"]
-        speed.append(res["cycles_per_s"])
-        bar.update(points[-1])
-    x = design.extra
-    return points, speed, {"mesh": [x["mesh_x"], x["mesh_y"]], "nodes": x["nodes"],
-                           "die_shape": x["die_shape"], "dielink": x["dielink"]}
+def sweep_spec(pattern, rate, packet_len=1, seed=1):
+    """One point's traffic: what the in-RTL generators (and the model) are set to."""
+    return {"pattern": pattern, "rate": rate, "packet_len": packet_len, "seed": seed}
 
 
 def model_threads(nodes, threads=None):
@@ -165,23 +152,98 @@ def model_threads(nodes, threads=None):
     return (os.cpu_count() or 1) if nodes >= 1024 else 1
 
 
-def _model_points(cfg, derived, pattern, rates, packet_len, timing, seed, bar, threads):
+@functools.lru_cache(maxsize=4)
+def _model(raw_json, threads):
+    """The fast model of a config, one per process and config: a sweep's points (and a
+    Dask worker's) reset and reuse it instead of allocating a network per point."""
+    from gen.config import config_from_dict
+    from gen.derive import derive
     from sim.netmodel.network import NetworkModel
-    from sim.netmodel.point import run_point
+    cfg = config_from_dict(json.loads(raw_json))
+    return NetworkModel(cfg, derive(cfg), threads=threads)
+
+
+def prepare_engine(cfg, *, engine="rtl", sim="verilator", threads=None, derived=None):
+    """What every point of a config needs, once: the cached Verilator/Icarus build
+    (``engine="rtl"``) or the fast model's geometry (``"model"``). Returns a small
+    picklable dict that :func:`measure_point` takes, so it can be one Dask task that
+    the points of the config depend on (one build per config, never one per point)."""
+    from gen.derive import derive
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
+    derived = derived or derive(cfg)
+    if engine == "rtl":
+        from gen.build import noc_design
+        from sim.runner import build_design
+        design = noc_design(cfg, kind="traffic", derived=derived)
+        x = design.extra
+        return {"engine": "rtl", "sim": sim, "build": build_design(design, sim=sim),
+                "geo": {"mesh": [x["mesh_x"], x["mesh_y"]], "nodes": x["nodes"],
+                        "die_shape": x["die_shape"], "dielink": x["dielink"]}}
+    raw_json = json.dumps(cfg.raw, sort_keys=True)
     nodes = derived["tile"]["mesh_x"] * derived["tile"]["mesh_y"]
-    model = NetworkModel(cfg, derived, threads=model_threads(nodes, threads))
-    points, speed = [], []
-    for rate in bar(rates):
-        spec = {"pattern": pattern, "rate": rate, "packet_len": packet_len, "seed": seed}
-        point, cycles, wall = run_point(model, spec, timing)
+    threads = model_threads(nodes, threads)
+    model = _model(raw_json, threads)
+    return {"engine": "model", "sim": None, "raw_json": raw_json, "threads": threads,
+            "geo": {"mesh": [model.mesh_x, model.mesh_y],
+                    "nodes": [list(model.coords()[n]) for n in model.rtl_order()],
+                    "die_shape": list(model.die_shape) if model.die_shape else None,
+                    "dielink": model.dielink, "threads": threads}}
+
+
+def _tag(spec, timing):
+    """A run directory name unique to the point (two points never share one)."""
+    import hashlib
+    digest = hashlib.sha256(json.dumps([spec, timing], sort_keys=True).encode()).hexdigest()
+    return f"{spec['pattern']}-len{spec['packet_len']}-{spec['rate']:g}-s{spec['seed']}-{digest[:8]}"
+
+
+def measure_point(prepared, spec, timing):
+    """One measured point (warm-up, marked window, drain) -> ``(point, wall seconds)``.
+
+    The same function serves a serial sweep and a Dask task; ``point`` does not depend
+    on which (its ``cycles_per_s`` is the only figure that is a speed, not a result).
+    """
+    import time
+    t0 = time.perf_counter()
+    if prepared["engine"] == "rtl":
+        from sim.runner import run_build
+        res = run_build(prepared["build"], test_module="verif.tb_traffic", tag=_tag(spec, timing),
+                        scenario={"params": {**timing, "points": [spec]}})["sweep"]
+        point, = res["points"]
+        point["cycles_per_s"] = res["cycles_per_s"]
+    else:
+        from sim.netmodel.point import run_point
+        point, cycles, wall = run_point(_model(prepared["raw_json"], prepared["threads"]),
+                                        spec, timing)
         point["cycles_per_s"] = cycles / wall if wall else None
-        points.append(point)
-        speed.append(point["cycles_per_s"])
-        bar.update(point)
-    nodes = [list(model.coords()[n]) for n in model.rtl_order()]
-    return points, speed, {"mesh": [model.mesh_x, model.mesh_y], "nodes": nodes,
-                           "die_shape": list(model.die_shape) if model.die_shape else None,
-                           "dielink": model.dielink, "threads": model.threads}
+    return point, time.perf_counter() - t0
+
+
+def sweep_result(cfg, prepared, *, pattern, packet_len, timing, points, out=None):
+    """The ``sweep.json`` dict of measured ``points`` (sorted by offered load); with
+    ``out``, also writes it with ``sweep.png`` and ``heatmap.png`` there."""
+    geo = prepared["geo"]
+    (mx, my), dielink = geo["mesh"], geo["dielink"]
+    bound = channel_load_bound(pattern, mx, my, cfg.router.routing,
+                               die_shape=geo["die_shape"],
+                               die_ratio=dielink["ratio"] if dielink else 1)
+    speeds = [p["cycles_per_s"] for p in points if p.get("cycles_per_s")]
+    result = {"config": cfg.raw["name"], "engine": prepared["engine"],
+              "simulator": prepared["sim"], "pattern": pattern,
+              "packet_len": packet_len, "mesh": [mx, my], "vcs": cfg.router.vcs,
+              "buffer_depth": cfg.router.buffer_depth, "timing": timing,
+              "cycles_per_s": float(np.median(speeds)) if speeds else None,
+              "nodes": geo["nodes"], "die_shape": geo["die_shape"], "dielink": dielink,
+              "threads": geo.get("threads"),
+              **summarise(points, bound), "points": points}
+    if out is not None:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "sweep.json").write_text(json.dumps(result, indent=1) + "\n")
+        plot_sweep(result, out / "sweep.png")
+        plot_heatmap(result, out / "heatmap.png", die_shape=geo["die_shape"])
+    return result
 
 
 class _Progress:
@@ -204,7 +266,8 @@ class _Progress:
 
 def run_sweep(cfg, *, pattern="uniform", rates, packet_len=1, sim="verilator", engine="rtl",
               out=None, timing=None, progress=True, seed=1, derived=None, threads=None):
-    """Run a sweep; returns the ``sweep.json`` dict (and writes reports when ``out``).
+    """Run a sweep, one point after another; returns the ``sweep.json`` dict (and writes
+    reports when ``out``). :mod:`sim.explore` runs the same points as Dask tasks.
 
     ``engine="rtl"`` simulates the generated Verilog under ``sim``; ``engine="model"``
     runs the cycle-exact fast model (:mod:`sim.netmodel`) on the same config and the
@@ -212,39 +275,16 @@ def run_sweep(cfg, *, pattern="uniform", rates, packet_len=1, sim="verilator", e
     ``derived`` is ``gen.derive.derive(cfg)`` when the caller has it already; ``threads``
     those of the model (:func:`model_threads`; recorded in the result).
     """
-    from gen.derive import derive
-    if engine not in ENGINES:
-        raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
-    derived = derived or derive(cfg)
     timing = {**DEFAULT_TIMING, **(timing or {})}
-    label = sim if engine == "rtl" else "model"
-    bar = _Progress(f"{pattern} sweep ({label})", progress)
-    if engine == "rtl":
-        points, speed, geo = _rtl_points(cfg, derived, pattern, rates, packet_len, sim, timing,
-                                         seed, bar)
-    else:
-        points, speed, geo = _model_points(cfg, derived, pattern, rates, packet_len, timing,
-                                           seed, bar, threads)
-    (mx, my), dielink = geo["mesh"], geo["dielink"]
-    bound = channel_load_bound(pattern, mx, my, cfg.router.routing,
-                               die_shape=geo["die_shape"],
-                               die_ratio=dielink["ratio"] if dielink else 1)
-    speeds = [s for s in speed if s]
-    result = {"config": cfg.raw["name"], "engine": engine,
-              "simulator": sim if engine == "rtl" else None, "pattern": pattern,
-              "packet_len": packet_len, "mesh": [mx, my], "vcs": cfg.router.vcs,
-              "buffer_depth": cfg.router.buffer_depth, "timing": timing,
-              "cycles_per_s": float(np.median(speeds)) if speeds else None,
-              "nodes": geo["nodes"], "die_shape": geo["die_shape"], "dielink": dielink,
-              "threads": geo.get("threads"),
-              **summarise(points, bound), "points": points}
-    if out is not None:
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "sweep.json").write_text(json.dumps(result, indent=1) + "\n")
-        plot_sweep(result, out / "sweep.png")
-        plot_heatmap(result, out / "heatmap.png", die_shape=geo["die_shape"])
-    return result
+    prepared = prepare_engine(cfg, engine=engine, sim=sim, threads=threads, derived=derived)
+    bar = _Progress(f"{pattern} sweep ({sim if engine == 'rtl' else 'model'})", progress)
+    points = []
+    for rate in bar(rates):
+        point, _ = measure_point(prepared, sweep_spec(pattern, rate, packet_len, seed), timing)
+        points.append(point)
+        bar.update(point)
+    return sweep_result(cfg, prepared, pattern=pattern, packet_len=packet_len, timing=timing,
+                        points=points, out=out)
 
 
 def plot_sweep(result, path):
