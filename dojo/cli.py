@@ -217,7 +217,7 @@ def _simulator(name):
 
 
 def cmd_sweep(args):
-    from sim.sweep import parse_rates, run_sweep
+    from sim.sweep import parse_rates, plot_compare
     cfg = load_config(args.config, args.overrides)
     try:
         rates = parse_rates(args.rates)
@@ -228,37 +228,25 @@ def cmd_sweep(args):
                            f"1..{cfg.router.max_packet_flits} (router.max_packet_flits)"])
     sim = _simulator(args.sim)
     timing = {"warmup": args.warmup, "measure": args.measure}
-    if args.vary:
-        return _sweep_vary(args, rates, sim, timing)
-    res = run_sweep(cfg, pattern=args.pattern, rates=rates, packet_len=args.packet_len,
-                    sim=sim, engine=args.engine, threads=args.threads, out=args.out,
-                    timing=timing)
-    _print_points(res)
-    print(f"zero-load latency {res['zero_load_latency']:.2f} cycles; saturation throughput "
-          f"{res['saturation_throughput']:.3f} flits/node/cycle (channel-load bound "
-          f"{res['channel_load_bound']:.3f}); {res['cycles_per_s']:.0f} simulated cycles/s "
-          f"({'fast model' if args.engine == 'model' else sim})")
-    print(f"reports: {args.out}/sweep.json, sweep.png, heatmap.png")
-    return 0
-
-
-def _sweep_vary(args, rates, sim, timing):
-    """One sweep per value of a config key, all curves on one plot."""
-    from sim.sweep import plot_compare, run_sweep
-    key, sep, values = args.vary.partition("=")
-    if not sep or not values:
-        raise ConfigError([f"--vary {args.vary!r}: expected KEY.PATH=V1,V2,... "
-                           f"e.g. dielink.ratio=1,2,4"])
     out = Path(args.out)
-    results, labels = [], []
-    for value in values.split(","):
-        cfg = load_config(args.config, args.overrides + [f"{key}={value}"])
-        res = run_sweep(cfg, pattern=args.pattern, rates=rates, packet_len=args.packet_len,
-                        sim=sim, engine=args.engine, threads=args.threads,
-                        out=out / f"{key}={value}", timing=timing)
-        results.append(res)
-        labels.append(f"{key}={value}")
-        print(f"{key}={value}: zero-load {res['zero_load_latency']:.2f} cycles, saturation "
+    if not args.vary:
+        res, = _sweeps(args, [((), cfg, out)], rates, sim, timing)
+        _print_points(res)
+        print(f"zero-load latency {res['zero_load_latency']:.2f} cycles; saturation throughput "
+              f"{res['saturation_throughput']:.3f} flits/node/cycle (channel-load bound "
+              f"{res['channel_load_bound']:.3f}); {res['cycles_per_s']:.0f} simulated cycles/s "
+              f"({'fast model' if args.engine == 'model' else sim})")
+        print(f"reports: {args.out}/sweep.json, sweep.png, heatmap.png")
+        return 0
+    # --vary: one sweep per value, every value's config validated before any runs
+    from sim.explore.grid import parse_grid
+    (key, values), = parse_grid([args.vary], option="--vary")
+    cases = [(((key, value),), load_config(args.config, args.overrides + [f"{key}={value}"]),
+              out / f"{key}={value}") for value in values]
+    results = _sweeps(args, cases, rates, sim, timing)
+    labels = [f"{key}={value}" for value in values]
+    for label, res in zip(labels, results):
+        print(f"{label}: zero-load {res['zero_load_latency']:.2f} cycles, saturation "
               f"{res['saturation_throughput']:.3f} flits/node/cycle")
     plot_compare(results, labels, out / "sweep_compare.png",
                  f"{args.pattern}, {args.packet_len}-flit packets: {key}")
@@ -268,6 +256,96 @@ def _sweep_vary(args, rates, sim, timing):
         indent=1) + "\n")
     print(f"reports: {out}/sweep_compare.png, sweep_compare.json and one folder per value")
     return 0
+
+
+def _sweeps(args, cases, rates, sim, timing):
+    """The sweep of every ``(params, cfg, out dir)``: one point after another in this
+    process, or with ``--workers``/``--scheduler`` every point of every case as one Dask
+    task (the same points). A failed point is an error (exit 1) naming it."""
+    from sim.sweep import DEFAULT_TIMING, run_sweep
+    timing = {**DEFAULT_TIMING, **timing}
+    if args.workers is None and args.scheduler is None:
+        return [run_sweep(cfg, pattern=args.pattern, rates=rates, packet_len=args.packet_len,
+                          sim=sim, engine=args.engine, threads=args.threads, out=folder,
+                          timing=timing) for _, cfg, folder in cases]
+    from sim.explore.cluster import dashboard_of, dask_client, run_design_points
+    from sim.explore.grid import DesignPoint
+    from sim.explore.store import ResultStore
+    points = {DesignPoint(params, tuple((k, str(v)) for k, v in params), args.pattern, 1, cfg):
+              folder for params, cfg, folder in cases}
+    with dask_client(args.workers, args.scheduler) as client:
+        link = dashboard_of(client)
+        if link:
+            print(f"Dask dashboard: {link}")
+        sweeps, failures = run_design_points(
+            list(points), rates, engine=args.engine, sim=sim, timing=timing,
+            packet_len=args.packet_len, threads=args.threads, client=client,
+            store=ResultStore(), out_of=points.get)
+    if failures:
+        raise PointFailures(failures)
+    return [sweeps[dp] for dp in points]
+
+
+class PointFailures(Exception):
+    """Sweep points that failed (each with its parameters and the reason)."""
+
+    def __init__(self, failures):
+        self.failures = failures
+        super().__init__(f"{len(failures)} point(s) failed")
+
+
+def cmd_explore(args):
+    from sim.explore.grid import design_points, parse_grid, parse_list
+    from sim.explore.run import explore
+    from sim.sweep import DEFAULT_TIMING, parse_rates
+    problems = []
+
+    def check(fn):
+        try:
+            return fn()
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+        except ValueError as exc:
+            problems.append(str(exc))
+
+    grid = check(lambda: parse_grid(args.grid))
+    patterns = check(lambda: parse_list("--pattern", args.pattern, _patterns()))
+    seeds = check(lambda: parse_list("--seeds", args.seeds, kind=int))
+    rates = check(lambda: parse_rates(args.rates))
+    sim = check(lambda: _simulator(args.sim))
+    if problems:
+        raise ConfigError(problems)
+    points = design_points(args.config, args.overrides, grid, patterns, seeds, args.packet_len)
+    timing = {**DEFAULT_TIMING, "warmup": args.warmup, "measure": args.measure}
+    keys = [k for k, _ in grid]
+    res = explore(points, keys, rates, out=args.out, engine=args.engine, sim=sim,
+                  timing=timing, packet_len=args.packet_len, threads=args.threads,
+                  workers=args.workers, scheduler=args.scheduler, fresh=args.fresh)
+    _print_rows(res["rows"], keys)
+    for f in res["failures"]:
+        print(f"error: point {f['label']} at offered {f['rate']} failed: {f['error']}",
+              file=sys.stderr)
+    out = Path(args.out)
+    print(f"reports: {out}/results.csv, results.json, saturation.png, best.png; one folder "
+          f"per design point (sweep.json, sweep.png, heatmap.png)"
+          + (f"; tracebacks in {out}/failures.log" if res["failures"] else ""))
+    return 1 if res["failures"] else 0
+
+
+def _print_rows(rows, keys):
+    head = [k.rsplit(".", 1)[-1] for k in keys] + ["pattern", "seed", "zero-load", "saturation",
+                                                   "bound", "of bound", "wall s"]
+    widths = [max(len(h), 8) for h in head]
+    print("  ".join(h.rjust(w) for h, w in zip(head, widths)))
+    for r in rows:
+        if r["status"] == "ok":
+            figures = [f"{r['zero_load_latency']:.2f}", f"{r['saturation_throughput']:.3f}",
+                       f"{r['channel_load_bound']:.3f}", f"{100 * r['fraction_of_bound']:.0f}%",
+                       f"{r['wall_s']:.1f}"]
+        else:
+            figures = ["failed", "-", "-", "-", "-"]
+        cells = [str(r[k]) for k in keys] + [r["pattern"], str(r["seed"])] + figures
+        print("  ".join(c.rjust(w) for c, w in zip(cells, widths)))
 
 
 def _add_lint_parser(sub, add_config):
@@ -315,6 +393,19 @@ def _add_engine(p, what):
     p.add_argument("--threads", type=_positive, default=None, metavar="N",
                    help="threads of the fast model (default: every core from 1024 nodes "
                         "on, else 1; the results do not depend on it)")
+
+
+def _add_dask(p, serial_default):
+    cores = os.cpu_count() or 1
+    p.add_argument("--workers", type=_positive, nargs="?", const=cores,
+                   default=None if serial_default else cores, metavar="N",
+                   help=("run the points as tasks on a local Dask cluster of N worker "
+                         f"processes (no N: one per core, {cores} here; default: serial)")
+                   if serial_default else
+                   f"local Dask cluster of N worker processes (default: one per core, {cores})")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="submit the points to an existing Dask cluster instead "
+                        "(e.g. tcp://head:8786; see the README)")
 
 
 def build_parser():
@@ -371,7 +462,33 @@ def build_parser():
                    help="one sweep per value, curves on one plot (e.g. dielink.ratio=1,2,4)")
     p.add_argument("--out", default="build/sweep", help="report directory")
     _add_engine(p, "the sweep")
+    _add_dask(p, serial_default=True)
     p.set_defaults(func=cmd_sweep)
+
+    p = sub.add_parser("explore", help="a grid of design points swept on Dask, into a "
+                                       "resumable results folder (CSV, JSON, plots)")
+    _add_config(p)
+    p.add_argument("--grid", action="append", default=[], metavar="KEY.PATH=V1,V2,...",
+                   help="a config key and its values (repeatable: the cross product is run), "
+                        "e.g. --grid router.vcs=1,2,4 --grid router.buffer_depth=4,8")
+    p.add_argument("--pattern", default="uniform", metavar="P1,P2,...",
+                   help=f"traffic patterns, comma-separated ({', '.join(_patterns())})")
+    p.add_argument("--seeds", default="1", metavar="S1,S2,...",
+                   help="traffic seeds, comma-separated (one design point each)")
+    p.add_argument("--rates", default="0.02:0.6:0.04",
+                   help="offered flits/node/cycle: START:STOP:STEP or a comma list")
+    p.add_argument("--packet-len", type=int, default=1, help="flits per packet")
+    p.add_argument("--sim", default=os.environ.get("SIM", "verilator"),
+                   help="verilator (default, or $SIM) or icarus")
+    p.add_argument("--warmup", type=int, default=1000, help="warm-up cycles per point")
+    p.add_argument("--measure", type=int, default=3000, help="measurement window, cycles")
+    p.add_argument("--out", default="build/explore",
+                   help="results folder; a rerun with the same folder skips finished points")
+    p.add_argument("--fresh", action="store_true",
+                   help="forget the folder's finished points and measure everything again")
+    _add_engine(p, "the sweeps")
+    _add_dask(p, serial_default=False)
+    p.set_defaults(func=cmd_explore)
 
     from gen.fpga import add_fpga_parser
     _add_lint_parser(sub, _add_config)
@@ -388,6 +505,11 @@ def main(argv=None):
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
         return 2
+    except PointFailures as exc:
+        for f in exc.failures:
+            print(f"error: point {f['label']} at offered {f['rate']} failed: {f['error']}",
+                  file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

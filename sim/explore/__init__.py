@@ -1,0 +1,1 @@
+"""Design-space exploration on Dask: sweep points as tasks, config grids, resumable result tables."""
