@@ -24,13 +24,12 @@ def explore(design_points, grid_keys, rates, *, out, engine="rtl", sim="verilato
     ``results.json`` dict (rows and failures). ``client``: an open Dask client to use
     instead of starting one (tests)."""
     out = Path(out)
-    store = ResultStore(out)
-    if fresh:
-        store.clear()
-
     t0 = time.perf_counter()
     with (dask_client(workers, scheduler) if client is None
           else contextlib.nullcontext(client)) as active:
+        store = ResultStore(out)            # only once the cluster is there: no empty folder
+        if fresh:
+            store.clear()
         link = dashboard_of(active)
         if link:
             log(f"Dask dashboard: {link}")

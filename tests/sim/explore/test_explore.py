@@ -230,3 +230,22 @@ def test_kill_9_of_the_client_loses_no_finished_point(tmp_path):
     resumed = json.loads((out / "router.vcs=2,router.buffer_depth=4" / "uniform-seed1"
                           / "sweep.json").read_text())
     _same_sweep(serial, resumed)
+
+
+def test_scheduler_address_runs_on_that_cluster(client, tmp_path, capsys):
+    """``--scheduler`` submits to an existing cluster (here the fixture's), and an
+    address where none listens is a clear error, exit 2."""
+    from dojo.cli import main
+    args = ["explore", CONFIG, *sum((["-s", s] for s in MESH), []), "--grid",
+            "router.vcs=1,2", "--engine", "model", "--rates", "0.1,0.4", "--warmup", "200",
+            "--measure", "600"]
+    assert main(args + ["--scheduler", client.scheduler.address,
+                        "--out", str(tmp_path / "a")]) == 0
+    out = capsys.readouterr().out
+    assert "2 design points x 2 rates on 2 worker thread(s)" in out
+    rows = json.loads((tmp_path / "a" / "results.json").read_text())["rows"]
+    assert [r["router.vcs"] for r in rows] == [1, 2] and all(r["status"] == "ok" for r in rows)
+    assert main(args + ["--scheduler", "tcp://127.0.0.1:9", "--out", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err
+    assert "--scheduler 'tcp://127.0.0.1:9': cannot connect" in err and "Traceback" not in err
+    assert not (tmp_path / "b").exists()
