@@ -385,6 +385,16 @@ def _positive(text):
     return value
 
 
+def _non_negative(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not allowed: must be an integer >= 0")
+    return value
+
+
 def _add_engine(p, what):
     p.add_argument("--engine", choices=["rtl", "model"], default="rtl",
                    help=f"what simulates {what}: rtl (default: the generated Verilog under "
@@ -393,6 +403,17 @@ def _add_engine(p, what):
     p.add_argument("--threads", type=_positive, default=None, metavar="N",
                    help="threads of the fast model (default: every core from 1024 nodes "
                         "on, else 1; the results do not depend on it)")
+
+
+def _add_point_options(p):
+    """What every sweep point takes: rates, packet length, simulator, timing."""
+    p.add_argument("--rates", default="0.02:0.6:0.04",
+                   help="offered flits/node/cycle: START:STOP:STEP or a comma list")
+    p.add_argument("--packet-len", type=int, default=1, help="flits per packet")
+    p.add_argument("--sim", default=os.environ.get("SIM", "verilator"),
+                   help="verilator (default, or $SIM) or icarus")
+    p.add_argument("--warmup", type=_non_negative, default=1000, help="warm-up cycles per point")
+    p.add_argument("--measure", type=_positive, default=3000, help="measurement window, cycles")
 
 
 def _add_dask(p, serial_default):
@@ -451,13 +472,7 @@ def build_parser():
     p = sub.add_parser("sweep", help="latency-throughput sweep with the in-RTL traffic generators")
     _add_config(p)
     p.add_argument("--pattern", choices=_patterns(), default="uniform")
-    p.add_argument("--rates", default="0.02:0.6:0.04",
-                   help="offered flits/node/cycle: START:STOP:STEP or a comma list")
-    p.add_argument("--packet-len", type=int, default=1, help="flits per packet")
-    p.add_argument("--sim", default=os.environ.get("SIM", "verilator"),
-                   help="verilator (default, or $SIM) or icarus")
-    p.add_argument("--warmup", type=int, default=1000, help="warm-up cycles per point")
-    p.add_argument("--measure", type=int, default=3000, help="measurement window, cycles")
+    _add_point_options(p)
     p.add_argument("--vary", metavar="KEY.PATH=V1,V2,...",
                    help="one sweep per value, curves on one plot (e.g. dielink.ratio=1,2,4)")
     p.add_argument("--out", default="build/sweep", help="report directory")
@@ -475,13 +490,7 @@ def build_parser():
                    help=f"traffic patterns, comma-separated ({', '.join(_patterns())})")
     p.add_argument("--seeds", default="1", metavar="S1,S2,...",
                    help="traffic seeds, comma-separated (one design point each)")
-    p.add_argument("--rates", default="0.02:0.6:0.04",
-                   help="offered flits/node/cycle: START:STOP:STEP or a comma list")
-    p.add_argument("--packet-len", type=int, default=1, help="flits per packet")
-    p.add_argument("--sim", default=os.environ.get("SIM", "verilator"),
-                   help="verilator (default, or $SIM) or icarus")
-    p.add_argument("--warmup", type=int, default=1000, help="warm-up cycles per point")
-    p.add_argument("--measure", type=int, default=3000, help="measurement window, cycles")
+    _add_point_options(p)
     p.add_argument("--out", default="build/explore",
                    help="results folder; a rerun with the same folder skips finished points")
     p.add_argument("--fresh", action="store_true",
