@@ -106,11 +106,18 @@ class Host:
         self.bench = bench
         self.tag = 0
         self.waiting = {}           # tag -> [expected count, packets, Event]
+        self.halts = {}             # (node, queue) -> [DONE or None, Event]
         self.unexpected = []
 
     def _on_packet(self, pkt):
         d = self.model.decode(pkt.flits)
         d["vc"] = pkt.vc
+        queue = self.model.halt_queue(d) if d["opcode"] == Opcode.DONE else None
+        if queue is not None and (d["src"], queue) in self.halts \
+                and self.halts[d["src"], queue][0] is None:
+            self.halts[d["src"], queue][0] = d      # a command queue has stopped
+            self.halts[d["src"], queue][1].set()
+            return
         w = self.waiting.get(d.get("tag"))
         if d["mclass"] != MsgClass.RESPONSE or d["dst"] != self.address or w is None \
                 or pkt.vc != self.model.resp_vc:
@@ -233,6 +240,33 @@ class Host:
         cycles, steps = await self.regs(node, "exec_cycles", 2)
         c = mdl.unpack_c(await self.read(node, lay["c"], lay["c_lines"]), m, n)
         return c, cycles, steps
+
+    # -- command queues (rtl/node/command_processor.py) ----------------------------------
+
+    async def start_program(self, node, pcs):
+        """Start command queues of ``node``: ``pcs`` ``{queue: address of its first
+        descriptor}``, one acknowledged WRITE of ``cmd_ctrl``. Expect each queue's DONE
+        (:meth:`wait_halt`)."""
+        for q in pcs:
+            self.halts[tuple(node), q] = [None, Event()]
+        await self.store(node, self.model.reg_addr("cmd_ctrl"),
+                         [self.model.ctrl_line(start=pcs)])
+
+    async def abort_program(self, node, queues):
+        await self.store(node, self.model.reg_addr("cmd_ctrl"),
+                         [self.model.ctrl_line(abort=queues)])
+
+    async def wait_halt(self, node, queue, timeout_cycles=400000):
+        """The DONE of a queue started by :meth:`start_program`: its ``tag`` is the HALT
+        code, or ``0x80 | CmdError`` for an error or an abort."""
+        slot = self.halts[tuple(node), queue]
+        if slot[0] is None:
+            await with_timeout(slot[1].wait(), timeout_cycles * CLOCK_NS, "ns")
+        del self.halts[tuple(node), queue]
+        return slot[0]
+
+    async def queue_status(self, node, queue):
+        return self.model.status(await self.reg(node, f"cmd_status{queue}"))
 
     def problems(self):
         return [f"{self.address}: unexpected packet {d}" for d in self.unexpected[:5]]

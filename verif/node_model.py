@@ -9,11 +9,12 @@ import numpy as np
 
 from rtl.node.engine import EngineGeometry
 from rtl.node.mac import MacMode
-from rtl.node.layouts import Dtype, NodeLayouts, request_vcs, response_vcs
+from rtl.node.layouts import (QUEUES, CmdError, CmdOp, CmdState, Dtype, NodeLayouts, request_vcs,
+                              response_vcs)
 from rtl.net.packet import MsgClass, Opcode
 from verif import golden
 
-__all__ = ["NodeModel", "Dtype", "MacMode", "Opcode"]
+__all__ = ["NodeModel", "Dtype", "MacMode", "Opcode", "CmdOp", "CmdState", "CmdError"]
 
 _MODE = {"bf16": MacMode.BF16, "int8": MacMode.INT8}
 
@@ -102,22 +103,86 @@ class NodeModel:
              sem=None, tag=0, ack=True):
         """PUSH request to node ``dst``: send ``count`` lines at ``src_addr`` to node
         ``to`` at ``dst_addr``."""
-        body = self.lay.desc_flits("push_desc", src_addr=src_addr, count=count, dst_x=to[0],
-                                   dst_y=to[1], dst_addr=dst_addr, add=int(add), dtype=dtype,
-                                   sem_inc=int(sem is not None), sem=sem or 0)
+        body = self.lay.desc_flits("push_desc", **self._push_fields(
+            src_addr=src_addr, count=count, to=to, dst_addr=dst_addr, add=add, dtype=dtype,
+            sem=sem))
         info = self.lay.encode("ctl_info", tag=tag, ack=int(ack))
         return [self.head(dst=dst, src=src, opcode=Opcode.PUSH, length=1 + len(body),
                           info=info)] + body
 
     def exec(self, *, dst, src, m, n, k, dtype, a_addr, b_addr, c_addr, accumulate=False,
              tag=0, ack=True):
-        p = self.p
-        body = self.lay.desc_flits("exec_desc", mode=_MODE[dtype], accumulate=int(accumulate),
-                                   m_tiles=m // p, n_tiles=n // p, k_tiles=k // p,
-                                   a_addr=a_addr, b_addr=b_addr, c_addr=c_addr)
+        body = self.lay.desc_flits("exec_desc", **self._exec_fields(
+            m=m, n=n, k=k, dtype=dtype, a_addr=a_addr, b_addr=b_addr, c_addr=c_addr,
+            accumulate=accumulate))
         info = self.lay.encode("ctl_info", tag=tag, ack=int(ack))
         return [self.head(dst=dst, src=src, opcode=Opcode.EXEC, length=1 + len(body),
                           info=info)] + body
+
+    @staticmethod
+    def _push_fields(*, src_addr, count, to, dst_addr, add=False, dtype=Dtype.INT32, sem=None):
+        return {"src_addr": src_addr, "count": count, "dst_x": to[0], "dst_y": to[1],
+                "dst_addr": dst_addr, "add": int(add), "dtype": dtype,
+                "sem_inc": int(sem is not None), "sem": sem or 0}
+
+    def _exec_fields(self, *, m, n, k, dtype, a_addr, b_addr, c_addr, accumulate=False):
+        p = self.p
+        return {"mode": _MODE[dtype], "accumulate": int(accumulate), "m_tiles": m // p,
+                "n_tiles": n // p, "k_tiles": k // p, "a_addr": a_addr, "b_addr": b_addr,
+                "c_addr": c_addr}
+
+    # -- command processor (rtl/node/command_processor.py) ---------------------------------
+
+    @property
+    def cmd_lines(self):
+        """SRAM lines of one descriptor."""
+        return self.lay.cmd_lines
+
+    def cmd_push(self, *, src_step=0, dst_step=0, **kw):
+        """A PUSH descriptor (the arguments of :meth:`push`, plus per-iteration steps)."""
+        return self.lay.cmd("PUSH", desc=self._push_fields(**kw), src_step=src_step,
+                            dst_step=dst_step)
+
+    def cmd_exec(self, *, a_step=0, b_step=0, c_step=0, **kw):
+        """An EXEC descriptor (the arguments of :meth:`exec`, plus per-iteration steps)."""
+        return self.lay.cmd("EXEC", desc=self._exec_fields(**kw), a_step=a_step,
+                            b_step=b_step, c_step=c_step)
+
+    def cmd_wait(self, sem, n=1):
+        return self.lay.cmd("WAIT", sem=sem, n=n)
+
+    def cmd_signal(self, to, sem):
+        return self.lay.cmd("SIGNAL", dst_x=to[0], dst_y=to[1], sem=sem)
+
+    def cmd_loop(self, count, body):
+        """Run the next ``body`` descriptors ``count`` times."""
+        return self.lay.cmd("LOOP", count=count, body=body)
+
+    def cmd_halt(self, code=0):
+        return self.lay.cmd("HALT", code=code)
+
+    def program(self, descriptors):
+        """Descriptors (each a list of lines) -> the lines of a program."""
+        return [line for d in descriptors for line in d]
+
+    def ctrl_line(self, start=None, abort=()):
+        """The ``cmd_ctrl`` line: ``start`` ``{queue: pc}``, ``abort`` queues."""
+        start = start or {}
+        fields = {"start": sum(1 << q for q in start), "abort": sum(1 << q for q in abort)}
+        fields.update({f"pc{q}": pc for q, pc in start.items()})
+        return self.lay.encode("cmd_ctrl", **fields)
+
+    def status(self, value):
+        """A ``cmd_status<q>`` register -> ``{"state": CmdState, "code", "pc"}``."""
+        d = self.lay.decode("cmd_status", value)
+        return {"state": CmdState(d["state"]), "code": int(d["code"]), "pc": int(d["pc"])}
+
+    def halt_queue(self, done):
+        """The queue a DONE reports the end of, or None (a DONE of anything else)."""
+        first = self.reg_addr("cmd_status0")
+        if done.get("req_op") == Opcode.EXEC and first <= done.get("addr", -1) < first + QUEUES:
+            return done["addr"] - first
+        return None
 
     def decode(self, flits):
         """A received packet -> dict: head fields, ``resp`` info fields, ``data`` lines."""

@@ -6,20 +6,59 @@ This module holds them apart from the NI so that the NI's components
 golden model (:mod:`verif.node_model`) share them without importing the NI.
 """
 
-from amaranth.hdl import Shape, Signal
+from amaranth.hdl import Shape, Signal, signed
 from amaranth.lib import data, enum
 
 from rtl.net.packet import Opcode, PacketFormat
 from rtl.node.mac import MacMode
 
-__all__ = ["Dtype", "NodeLayouts", "register_names", "request_vcs", "response_vcs",
-           "head_flit", "TAG_BITS", "COUNT_BITS", "DIM_BITS", "REG_BITS"]
+__all__ = ["Dtype", "CmdOp", "CmdState", "CmdError", "NodeLayouts", "register_names",
+           "request_vcs", "response_vcs", "head_flit", "TAG_BITS", "COUNT_BITS", "DIM_BITS",
+           "REG_BITS", "QUEUES", "STEP_BITS", "HALT_CODE_MAX"]
 
 TAG_BITS = 8
 COUNT_BITS = 8
 #: width of the tile counts of an EXEC descriptor
 DIM_BITS = 8
 REG_BITS = 32
+#: command queues of a node's command processor (:mod:`rtl.node.command_processor`)
+QUEUES = 2
+#: width of a descriptor's signed per-iteration address step (lines)
+STEP_BITS = 8
+#: HALT codes are 0..127; a DONE tag with the top bit set reports an error or an abort
+HALT_CODE_MAX = 127
+
+
+class CmdOp(enum.Enum, shape=4):
+    """Descriptor opcodes of the command processor (0 halts: a zeroed line stops a queue)."""
+    HALT = 0
+    PUSH = 1
+    EXEC = 2
+    WAIT = 3
+    SIGNAL = 4
+    LOOP = 5
+
+
+class CmdState(enum.Enum, shape=3):
+    """``state`` field of a queue's status register."""
+    IDLE = 0
+    RUNNING = 1
+    WAITING = 2         # a WAIT whose semaphore is short
+    HALTED = 3          # a HALT ran (``code``: its code)
+    ERROR = 4           # a malformed descriptor (``code``: a :class:`CmdError`)
+    ABORTED = 5
+
+
+class CmdError(enum.IntEnum):
+    """Why a queue stopped in the ERROR state (the status ``code``; the DONE tag is
+    ``0x80 | code``)."""
+    OPCODE = 1          # unknown opcode
+    PUSH = 2            # PUSH/SIGNAL: lines outside the SRAM, destination outside the mesh
+    EXEC = 3            # EXEC: the engine refuses the descriptor (shape, ranges)
+    WAIT = 4            # WAIT of 0
+    LOOP = 5            # LOOP of 0 iterations or 0 descriptors, or a LOOP inside a loop
+    PC = 6              # the queue ran off the end of the SRAM
+    ABORT = 7           # aborted by the host (state ABORTED)
 
 
 class Dtype(enum.Enum, shape=1):
@@ -29,9 +68,11 @@ class Dtype(enum.Enum, shape=1):
 
 
 def register_names(sems):
-    """Names of the register space, in index order."""
-    return [f"sem{i}" for i in range(sems)] + ["errors", "responses", "execs", "exec_cycles",
-                                                "exec_steps", "status"]
+    """Names of the register space, in index order (``cmd_ctrl`` is the one register a
+    WRITE may target: it starts and aborts the command queues; it reads as 0)."""
+    return ([f"sem{i}" for i in range(sems)]
+            + ["errors", "responses", "execs", "exec_cycles", "exec_steps", "status",
+               "cmd_ctrl"] + [f"cmd_status{q}" for q in range(QUEUES)])
 
 
 def request_vcs(vcs):
@@ -113,6 +154,31 @@ class NodeLayouts:
         self.push_flits = -(-self.push_desc.size // W)
         self.exec_flits = -(-self.exec_desc.size // W)
         self.info_bits = info_bits
+        # command processor: a descriptor is an opcode and one of these argument layouts,
+        # in ``cmd_lines`` SRAM lines (least significant bits in the first)
+        step = data.StructLayout
+        self.cmd_args = data.UnionLayout({
+            "push": step({"desc": self.push_desc, "src_step": signed(STEP_BITS),
+                          "dst_step": signed(STEP_BITS)}),
+            "exec": step({"desc": self.exec_desc, "a_step": signed(STEP_BITS),
+                          "b_step": signed(STEP_BITS), "c_step": signed(STEP_BITS)}),
+            "wait": step({"sem": sem_bits, "n": COUNT_BITS}),
+            "signal": step({"dst_x": cb, "dst_y": cb, "sem": sem_bits}),
+            "loop": step({"count": COUNT_BITS, "body": COUNT_BITS}),
+            "halt": step({"code": TAG_BITS}),
+        })
+        self.cmd_desc = data.StructLayout({"op": CmdOp, "args": self.cmd_args})
+        self.cmd_lines = -(-self.cmd_desc.size // W)
+        #: the ``cmd_ctrl`` register's line: start / abort bits and start addresses per queue
+        self.cmd_ctrl = data.StructLayout({"start": QUEUES, "abort": QUEUES,
+                                           **{f"pc{q}": self.addr_bits for q in range(QUEUES)}})
+        #: a queue's status register
+        self.cmd_status = data.StructLayout({"state": CmdState, "code": TAG_BITS,
+                                             "pc": self.addr_bits})
+        for name in ("cmd_ctrl", "cmd_status"):
+            if getattr(self, name).size > min(W, REG_BITS):
+                raise ValueError(f"{name} ({getattr(self, name).size} bits) does not fit a "
+                                 f"{min(W, REG_BITS)}-bit register")
 
     @property
     def reg_base(self):
@@ -149,6 +215,36 @@ class NodeLayouts:
         W = self.fmt.flit_bits
         return [(value >> (W * i)) & ((1 << W) - 1) for i in range(n)]
 
+    def cmd(self, op, **args):
+        """A command-processor descriptor as its ``cmd_lines`` SRAM lines: ``op`` a
+        :class:`CmdOp` (or its name) and the fields of its argument layout, e.g.
+        ``cmd("WAIT", sem=0, n=1)``, ``cmd("PUSH", desc={...}, src_step=-2)``."""
+        op = CmdOp[op] if isinstance(op, str) else CmdOp(op)
+        key = op.name.lower()
+        member = self.cmd_args[key].shape
+        value = {"op": op, "args": {key: _const_fields(member, args)}}
+        bits = self.cmd_desc.const(value).as_value().value
+        W = self.fmt.flit_bits
+        return [(bits >> (W * i)) & ((1 << W) - 1) for i in range(self.cmd_lines)]
+
+
+
+def _const_fields(layout, fields):
+    """``fields`` (nested dicts, enum names or values) checked against ``layout``."""
+    unknown = set(fields) - {name for name, _ in layout}
+    if unknown:
+        raise KeyError(f"no field(s) {sorted(unknown)} (allowed: "
+                       f"{', '.join(name for name, _ in layout)})")
+    out = {}
+    for name, member in layout:
+        v = fields.get(name, 0)
+        shape = member.shape
+        if isinstance(shape, data.Layout):
+            v = _const_fields(shape, v or {})
+        elif isinstance(shape, type) and issubclass(shape, enum.Enum):
+            v = shape[v] if isinstance(v, str) else shape(v)
+        out[name] = v
+    return out
 
 
 def head_flit(m, fmt, *, src_x, src_y, dst_x, dst_y, mclass, opcode, length, info):

@@ -76,15 +76,16 @@ bit 2 input overflow). 32 bits each.
 """
 
 
-from amaranth.hdl import Cat, Const, Module, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from rtl.net.link import LinkSignature, check_vcs
 from rtl.net.packet import Opcode
 from rtl.node.add_pipeline import AddPipeline
-from rtl.node.layouts import (COUNT_BITS, DIM_BITS, REG_BITS, TAG_BITS, Dtype, NodeLayouts,
-                              register_names, request_vcs, response_vcs)
+from rtl.node.command_processor import CommandProcessor
+from rtl.node.layouts import (COUNT_BITS, DIM_BITS, QUEUES, REG_BITS, TAG_BITS, Dtype,
+                              NodeLayouts, register_names, request_vcs, response_vcs)
 from rtl.node.link_tx import LinkTx
 from rtl.node.push_dma import PushDma
 from rtl.node.request_parser import RequestParser
@@ -135,6 +136,8 @@ class NetworkInterface(wiring.Component):
         Read port for ADD and READ (client 0 of SRAM read port 0: always granted).
     sram_dma : Out(ReadPortSignature)
         Read port for PUSH (client 0 of SRAM read port 1).
+    sram_cmd : Out(ReadPortSignature)
+        Descriptor fetch of the command processor (a client that may be refused).
     sram_wr : Out(WritePortSignature)
         Write port for WRITE and ADD (client 0 of the SRAM write port).
     exec_desc : Out(layouts.exec_desc)
@@ -176,7 +179,8 @@ class NetworkInterface(wiring.Component):
         super().__init__({
             "x": In(fmt.coord_bits), "y": In(fmt.coord_bits),
             "o": Out(link), "i": In(link),
-            "sram_rx": Out(rsig), "sram_dma": Out(rsig), "sram_wr": Out(wsig),
+            "sram_rx": Out(rsig), "sram_dma": Out(rsig), "sram_cmd": Out(rsig),
+            "sram_wr": Out(wsig),
             "exec_desc": Out(layouts.exec_desc), "exec_ok": In(1), "exec_start": Out(1),
             "exec_busy": In(1), "exec_done": In(1),
             "exec_cycles": In(32), "exec_steps": In(32),
@@ -198,9 +202,15 @@ class NetworkInterface(wiring.Component):
         m.submodules.sink = sink = AddPipeline(addr_bits=lay.addr_bits, width=W)
         m.submodules.dma = dma = PushDma(layouts=lay, max_packet_flits=self._max_len,
                                          mesh_x=self._mesh[0], mesh_y=self._mesh[1])
-        m.submodules.writer = writer = ResponseWriter(layouts=lay, slots=3)
+        m.submodules.cmd = cmd = CommandProcessor(layouts=lay, mesh_x=self._mesh[0],
+                                                  mesh_y=self._mesh[1])
+        # DONE priority: RX, DMA, engine, then the command queues
+        m.submodules.writer = writer = ResponseWriter(layouts=lay, slots=3 + QUEUES)
         m.submodules.tx = tx = LinkTx(flit_bits=W, vcs=V, credits=self._credits)
-        rx_slot, dma_slot, eng_slot = writer.done       # DONE priority: RX, DMA, engine
+        rx_slot, dma_slot, eng_slot = writer.done[0], writer.done[1], writer.done[2]
+        for q in range(QUEUES):
+            wiring.connect(m, cmd.halt[q], writer.done[3 + q])
+        wiring.connect(m, cmd.sram, wiring.flipped(self.sram_cmd))
 
         wiring.connect(m, wiring.flipped(self.i), rx.i)
         wiring.connect(m, tx.o, wiring.flipped(self.o))
@@ -220,22 +230,42 @@ class NetworkInterface(wiring.Component):
             parser.resp_rdy.eq(tx.resp.rdy), parser.resp_level.eq(tx.resp.level),
             writer.rx_en.eq(parser.resp_en), writer.rx_data.eq(parser.resp_data),
             writer.rx_hold.eq(parser.resp_hold),
-            # PUSH: the DMA and its DONE slot take the descriptor and the request
-            dma.desc.eq(parser.desc[:lay.push_desc.size]), dma.tag.eq(parser.tag),
-            dma.ack.eq(parser.ack), dma.start.eq(parser.dma_start),
-            parser.dma_ok.eq(dma.desc_ok), parser.dma_free.eq(~dma.busy & ~dma_slot.pending),
-            # EXEC: the engine
-            self.exec_desc.eq(parser.desc[:lay.exec_desc.size]),
-            self.exec_start.eq(parser.exec_start), parser.exec_ok.eq(self.exec_ok),
-            parser.exec_free.eq(~self.exec_busy & ~eng_slot.pending),
+            # the command processor's start/abort line, from the register write
+            cmd.ctrl_wr.eq(parser.ctrl_wr), cmd.ctrl.eq(parser.ctrl_data[:lay.cmd_ctrl.size]),
+            cmd.ctrl_x.eq(parser.src_x), cmd.ctrl_y.eq(parser.src_y),
         ]
+        # PUSH: the host's (with its DONE slot) before the command queues'; the DMA
+        # checks whichever descriptor it is shown
+        host_push = parser.dma_want
+        cmd_push = Signal()
+        m.d.comb += [
+            dma.desc.eq(Mux(host_push, parser.desc[:lay.push_desc.size], cmd.dma_desc)),
+            dma.tag.eq(Mux(host_push, parser.tag, 0)), dma.ack.eq(host_push & parser.ack),
+            cmd_push.eq(cmd.dma_req & ~host_push & ~dma.busy & dma.desc_ok),
+            dma.start.eq(parser.dma_start | cmd_push),
+            parser.dma_ok.eq(dma.desc_ok), parser.dma_free.eq(~dma.busy & ~dma_slot.pending),
+            cmd.dma_seen.eq(~host_push), cmd.dma_ok.eq(dma.desc_ok), cmd.dma_go.eq(cmd_push),
+        ]
+        # EXEC: the same order; the engine's DONE slot serves the host's EXECs only
+        host_exec = parser.exec_want
+        cmd_exec, cmd_owns = Signal(), Signal()
+        m.d.comb += [
+            self.exec_desc.eq(Mux(host_exec, parser.desc[:lay.exec_desc.size], cmd.exec_desc)),
+            cmd_exec.eq(cmd.exec_req & ~host_exec & ~self.exec_busy & self.exec_ok),
+            self.exec_start.eq(parser.exec_start | cmd_exec), parser.exec_ok.eq(self.exec_ok),
+            parser.exec_free.eq(~self.exec_busy & ~eng_slot.pending),
+            cmd.exec_seen.eq(~host_exec), cmd.exec_ok.eq(self.exec_ok), cmd.exec_go.eq(cmd_exec),
+            cmd.exec_done.eq(self.exec_done & cmd_owns),
+        ]
+        with m.If(self.exec_start):
+            m.d.sync += cmd_owns.eq(cmd_exec)
         for slot, start, opcode in ((dma_slot, parser.dma_start, Opcode.PUSH),
                                     (eng_slot, parser.exec_start, Opcode.EXEC)):
             m.d.comb += [slot.load.eq(start), slot.x.eq(parser.src_x), slot.y.eq(parser.src_y),
                          slot.tag.eq(parser.tag), slot.opcode.eq(opcode), slot.addr.eq(0)]
         eng_ack = Signal()
         with m.If(self.exec_start):
-            m.d.sync += eng_ack.eq(parser.ack)
+            m.d.sync += eng_ack.eq(parser.exec_start & parser.ack)
         m.d.comb += [dma_slot.arm.eq(dma.done), eng_slot.arm.eq(self.exec_done & eng_ack)]
 
         # -- registers ----------------------------------------------------------------
@@ -246,15 +276,18 @@ class NetworkInterface(wiring.Component):
         status = Signal(REG_BITS)
         m.d.comb += [status.eq(Cat(self.exec_busy, dma.busy, rx.overflow)),
                      self.errors.eq(errors), self.status.eq(status)]
-        reg_values = sems + [errors, responses, execs, self.exec_cycles, self.exec_steps, status]
+        reg_values = (sems + [errors, responses, execs, self.exec_cycles, self.exec_steps, status,
+                              Const(0, REG_BITS)] + [cmd.status[q] for q in range(QUEUES)])
         assert len(reg_values) == len(lay.registers)
         with m.If(self.exec_done):
             m.d.sync += execs.eq(execs + 1)
-        with m.If(parser.error):
-            m.d.sync += errors.eq(errors + 1)
+        m.d.sync += errors.eq(errors + parser.error + cmd.ctrl_error)
         for i, s in enumerate(sems):
-            with m.If(parser.sem_inc & (parser.sem == i)):
-                m.d.sync += s.eq(s + 1)
+            # a packet's increment and a WAIT's take in the same cycle both count
+            inc = parser.sem_inc & (parser.sem == i)
+            dec = Mux(cmd.sem_dec & (cmd.sem_dec_idx == i), cmd.sem_dec_n, 0)
+            m.d.sync += s.eq(s + inc - dec)
+            m.d.comb += cmd.sems[i].eq(s)
         # register-space reads, aligned with the SRAM's one-cycle latency
         reg_q = Signal(REG_BITS)
         with m.Switch(parser.reg_addr):

@@ -17,7 +17,8 @@ class PushDma(wiring.Component):
     ``max_packet_flits - 1`` lines to ``(dst_x, dst_y)`` at ``dst_addr``.
 
     Each packet is a WRITE (``add=0``) or an ADD of ``dtype`` lanes; the last
-    carries ``sem_inc``/``sem``. A head is written when the queue has room, then
+    carries ``sem_inc``/``sem``. ``count`` 0 with ``sem_inc`` is a *signal*: one
+    WRITE of no lines that only increments the remote counter. A head is written when the queue has room, then
     one line per cycle, the SRAM reads issued ahead only as far as the queue has
     room (a line is written into the queue the cycle after its read).
 
@@ -38,8 +39,8 @@ class PushDma(wiring.Component):
     desc : In(layouts.push_desc)
         The descriptor, sampled with ``start``.
     desc_ok : Out(1)
-        ``desc`` is valid: ``count`` 1.., both line ranges inside the SRAM,
-        destination inside the mesh (combinational).
+        ``desc`` is valid: ``count`` 1.. (or 0 with ``sem_inc``), both line ranges
+        inside the SRAM, destination inside the mesh (combinational).
     tag : In(TAG_BITS)
         Tag of the PUSH (carried by the packets), sampled with ``start``.
     ack : In(1)
@@ -80,7 +81,8 @@ class PushDma(wiring.Component):
         W, lines, max_len = fmt.flit_bits, lay.lines, self._max_len
         q = self.q
         pd = self.desc
-        m.d.comb += self.desc_ok.eq((pd.count != 0) & (pd.src_addr + pd.count <= lines)
+        m.d.comb += self.desc_ok.eq(((pd.count != 0) | pd.sem_inc)
+                                    & (pd.src_addr + pd.count <= lines)
                                     & (pd.dst_addr + pd.count <= lines)
                                     & (pd.dst_x < self._mesh[0]) & (pd.dst_y < self._mesh[1]))
         d = Signal(lay.push_desc)                # the fields that stay
@@ -110,10 +112,15 @@ class PushDma(wiring.Component):
                                    dst_y=d.dst_y, mclass=MsgClass.REQUEST,
                                    opcode=Mux(d.add, Opcode.ADD, Opcode.WRITE),
                                    length=chunk + 1, info=info.as_value())
-                    m.d.comb += [q.en.eq(1), q.data.eq(Cat(dh.as_value(), Const(0, 1)))]
+                    # a signal (no lines) is a head that is also the tail
+                    m.d.comb += [q.en.eq(1), q.data.eq(Cat(dh.as_value(), chunk == 0))]
                     m.d.sync += [d_chunk.eq(chunk), d_left.eq(d_left - chunk),
                                  d_dst.eq(d_dst + chunk), d_pend.eq(0)]
-                    m.next = "DATA"
+                    with m.If(chunk == 0):
+                        m.d.comb += self.done.eq(d_ack)
+                        m.next = "IDLE"
+                    with m.Else():
+                        m.next = "DATA"
             with m.State("DATA"):
                 m.d.comb += self.busy.eq(1)
                 with m.If(d_pend):

@@ -80,6 +80,12 @@ class RequestParser(wiring.Component):
         Register index of the READ under way (combinational).
     reg_data : In(32)
         The register at ``reg_addr`` one cycle earlier (like the SRAM's latency).
+    ctrl_wr, ctrl_data : Out
+        Pulse with the line of a WRITE of one line to register ``cmd_ctrl`` (the
+        only writable register); its source is ``src_x, src_y``.
+    dma_want, exec_want : Out(1)
+        A PUSH / an EXEC collected here waits to be handed on (its ``desc`` is the
+        one the DMA / engine must check).
     """
 
     def __init__(self, *, layouts, vcs, max_packet_flits, resp_depth=4):
@@ -109,6 +115,7 @@ class RequestParser(wiring.Component):
             "exec_start": Out(1), "exec_free": In(1), "exec_ok": In(1),
             "error": Out(1), "sem_inc": Out(1), "sem": Out(range(lay.sems)), "drained": Out(1),
             "reg_addr": Out(lay.addr_bits), "reg_data": In(REG_BITS),
+            "ctrl_wr": Out(1), "ctrl_data": Out(W), "dma_want": Out(1), "exec_want": Out(1),
         })
 
     def _checks(self, m, h, bad):
@@ -127,9 +134,12 @@ class RequestParser(wiring.Component):
         read_ok = (length == 1) & (ri.count >= 1) & (ri.count <= max_len - 1) \
             & (read_sram_ok | read_reg_ok)
         op = h.opcode
+        ctrl_index = lay.registers.index("cmd_ctrl")
         return {
             "resp": (h.mclass == MsgClass.RESPONSE) if V == 1 else Const(0),
             "store": ok_common & ((op == Opcode.WRITE) | (op == Opcode.ADD)) & store_ok,
+            "ctrl": ok_common & (op == Opcode.WRITE) & si.addr[A]
+                    & (si.addr[:A] == ctrl_index) & (length == 2),
             "read": ok_common & (op == Opcode.READ) & read_ok,
             "ctl": ok_common & (((op == Opcode.PUSH) & (length == 1 + lay.push_flits))
                                 | ((op == Opcode.EXEC) & (length == 1 + lay.exec_flits))),
@@ -236,6 +246,10 @@ class RequestParser(wiring.Component):
                                              addr=si.addr)
                             with m.Else():
                                 m.next = "BODY"
+                        with m.Elif(ok["ctrl"]):
+                            m.d.sync += [self.tag.eq(si.tag), self.ack.eq(si.ack),
+                                         r_start.eq(si.addr)]
+                            m.next = "CTRL"
                         with m.Elif(ok["ctl"]):
                             m.d.sync += [self.tag.eq(ci.tag), self.ack.eq(ci.ack), desc_i.eq(0)]
                             m.next = "DESC"
@@ -276,6 +290,14 @@ class RequestParser(wiring.Component):
                 with m.If(r_pending & r_pend_last):
                     m.next = "IDLE"
 
+            with m.State("CTRL"):
+                # the one line of a cmd_ctrl write goes to the command processor
+                m.d.comb += [pop_cur.eq(1), self.ctrl_wr.eq(1), self.ctrl_data.eq(cur_head)]
+                with m.If(self.ack):
+                    set_done(x=self.src_x, y=self.src_y, tag=self.tag, opcode=Opcode.WRITE,
+                             addr=r_start)
+                m.next = "IDLE"
+
             with m.State("DESC"):
                 m.d.comb += pop_cur.eq(1)
                 m.d.sync += [self.desc.word_select(desc_i, W).eq(cur_head),
@@ -303,5 +325,7 @@ class RequestParser(wiring.Component):
                     m.d.comb += self.drained.eq(drain_resp & cur_last)
                     m.next = "IDLE"
 
-        m.d.comb += self.resp_hold.eq(rx_fsm.ongoing("READ"))
+        m.d.comb += [self.resp_hold.eq(rx_fsm.ongoing("READ")),
+                     self.dma_want.eq(rx_fsm.ongoing("CHECK") & (r_op == Opcode.PUSH)),
+                     self.exec_want.eq(rx_fsm.ongoing("CHECK") & (r_op == Opcode.EXEC))]
         return m
