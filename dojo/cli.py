@@ -43,13 +43,20 @@ def cmd_sim(args):
     out.mkdir(parents=True, exist_ok=True)
     d = derive(cfg)
     gemm = _gemm_request(args, cfg, d) if args.bench in ("all", "gemm") else None
-    if args.bench in ("all", "allreduce"):
-        from sim.allreduce import check_allreduce
-        try:        # every argument is checked before any work or report starts
-            check_allreduce(cfg, lines=args.lines,
-                            dtype="fp32" if args.dtype == "bf16" else "int32", derived=d)
+    collectives = _collectives(args)
+    kind = "fp32" if args.dtype == "bf16" else "int32"
+    for algo in collectives:            # every argument is checked before any work or report
+        try:
+            if algo == "host":
+                from sim.allreduce import check_allreduce
+                check_allreduce(cfg, lines=args.lines, dtype=kind, derived=d)
+            else:
+                from sim.collectives import check_collective
+                n = d["tile"]["mesh_x"] * d["tile"]["mesh_y"]
+                check_collective(cfg, algo, lines=args.lines or 2 * n, derived=d)
         except ValueError as exc:
-            raise ConfigError([f"allreduce: {exc}"])
+            raise ConfigError([f"{'broadcast' if algo == 'broadcast' else 'allreduce'} "
+                               f"--algo {algo}: {exc}"])
     print(format_report(cfg, d))
     (out / "derive.json").write_text(json.dumps(d, indent=2, sort_keys=True) + "\n")
     summary = {"config": cfg.name, "simulator": sim}
@@ -66,8 +73,8 @@ def cmd_sim(args):
                                                   "channel_load_bound", "cycles_per_s")}
     if gemm:
         summary["gemm"] = _gemm(args, gemm, cfg, d, sim, out)
-    if args.bench in ("all", "allreduce"):
-        summary["allreduce"] = _allreduce(args, cfg, d, sim, out)
+    if collectives:
+        summary["collectives"] = _collectives_run(args, collectives, cfg, d, sim, out)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print("\nsummary")
     if "traffic" in summary:
@@ -84,22 +91,23 @@ def cmd_sim(args):
               f"{g['nodes']} nodes, {g['total_cycles']} cycles, "
               f"{100 * g['peak_fraction']:.1f}% of peak MACs "
               f"(engines alone {100 * g['compute_peak_fraction']:.1f}%)")
-    if "allreduce" in summary:
-        r = summary["allreduce"]
-        print(f"  all-reduce {r['lines']} lines {r['dtype']}  "
-              f"{'exact vs golden' if r['match'] else 'MISMATCH vs golden'} on "
-              f"{r['nodes']} nodes, {r['cycles']} cycles "
-              f"(alpha-beta model {r['model_cycles']}, measured/model "
-              f"{r['measured_over_model']:.2f})")
+    for r in summary.get("collectives", []):
+        what = ("broadcast" if r["algo"] == "broadcast" else
+                f"all-reduce, {'host-driven ring' if r['algo'] == 'host' else 'node-driven ' + r['algo']}")
+        model = (f" (alpha-beta model {r['model_cycles']}, measured/model "
+                 f"{r['measured_over_model']:.2f})" if r.get("model_cycles") else "")
+        print(f"  {what:32s} {r['lines']} lines {r['dtype']}, {r['nodes']} nodes: "
+              f"{r['cycles']} cycles{model}, "
+              f"{'exact vs golden' if r['match'] else 'MISMATCH vs golden'}")
     written = ["derive.json", "summary.json"]
     if "traffic" in summary:
         written += ["traffic/sweep.json", "traffic/sweep.png", "traffic/heatmap.png"]
     if "gemm" in summary:
         written += ["gemm/result.json", "gemm/C.npy"]
-    if "allreduce" in summary:
-        written += ["allreduce/result.json"]
+    written += [f"{r['algo']}/result.json" for r in summary.get("collectives", [])]
     print(f"reports written to {out}/ ({', '.join(written)})")
-    if any(not summary[k]["match"] for k in ("gemm", "allreduce") if k in summary):
+    if any(not r["match"] for r in [summary.get("gemm", {"match": True})]
+           + summary.get("collectives", [])):
         print("error: a workload result differs from the golden model", file=sys.stderr)
         return 1
     return 0
@@ -147,23 +155,62 @@ def _gemm(args, request, cfg, derived, sim, out):
                                       "peak_fraction", "compute_peak_fraction")}
 
 
-def _allreduce(args, cfg, derived, sim, out):
+def _collectives(args):
+    """The collectives ``dojo sim`` runs: ``--algo`` picks one all-reduce; ``all`` runs
+    the host-driven ring, both node-driven all-reduces and the broadcast."""
+    if args.bench == "broadcast":
+        return ["broadcast"]
+    if args.bench == "allreduce":
+        return [args.algo] if args.algo else ["host", "ring", "2d"]
+    if args.bench == "all":
+        return ["host", "ring", "2d", "broadcast"]
+    return []
+
+
+def _collectives_run(args, algos, cfg, derived, sim, out):
     from sim.allreduce import run_allreduce
+    from sim.collectives import measure_alpha, run_collective
     kind = "fp32" if args.dtype == "bf16" else "int32"
-    print(f"\nall-reduce: ring over every node, {kind} ({sim})")
-    try:
-        res = run_allreduce(cfg, lines=args.lines, dtype=kind, sim=sim,
-                            out_dir=out / "allreduce", derived=derived)
-    except ValueError as exc:
-        raise ConfigError([f"allreduce: {exc}"])
-    mdl = res["model"]
-    print(f"  {'exact' if res['match'] else 'MISMATCH'} vs golden on every node; "
-          f"{res['nodes']} nodes, {res['lines']} lines; {res['cycles']} cycles; model "
-          f"2(N-1)(alpha + beta F) = {mdl['steps']} x ({mdl['alpha']} + {mdl['beta']} x "
-          f"{mdl['flits_per_step']}) = {mdl['cycles']} cycles")
-    return {"nodes": res["nodes"], "lines": res["lines"], "dtype": kind, "match": res["match"],
-            "cycles": res["cycles"], "model_cycles": mdl["cycles"],
-            "measured_over_model": res["measured_over_model"]}
+    alpha = None
+    rows = []
+    for algo in algos:
+        if algo == "host":
+            print(f"\nall-reduce, host-driven: ring over every node, {kind} ({sim})")
+            res = run_allreduce(cfg, lines=args.lines, dtype=kind, sim=sim,
+                                out_dir=out / "host", derived=derived)
+            mdl = res["model"]
+            print(f"  {'exact' if res['match'] else 'MISMATCH'} vs golden on every node; "
+                  f"{res['nodes']} nodes, {res['lines']} lines; {res['cycles']} cycles; model "
+                  f"2(N-1)(alpha + beta F) = {mdl['steps']} x ({mdl['alpha']} + {mdl['beta']} x "
+                  f"{mdl['flits_per_step']}) = {mdl['cycles']} cycles")
+            rows.append({"algo": "host", "nodes": res["nodes"], "lines": res["lines"],
+                         "dtype": kind, "match": res["match"], "cycles": res["cycles"],
+                         "model_cycles": mdl["cycles"],
+                         "measured_over_model": res["measured_over_model"]})
+            continue
+        if algo != "broadcast" and alpha is None:
+            alpha = measure_alpha(cfg, sim=sim, derived=derived)
+            print(f"\nnode programs: zero-load step latency (a token round the ring) "
+                  f"{alpha['alpha']} cycles")
+        label = "broadcast down a binary tree" if algo == "broadcast" else \
+            f"all-reduce, node-driven {algo}"
+        print(f"\n{label}, {kind} ({sim})")
+        res = run_collective(cfg, algo, lines=args.lines, dtype=kind, sim=sim,
+                             out_dir=out / algo, derived=derived,
+                             alpha=alpha["alpha"] if alpha else None)
+        extra = ""
+        if "model" in res:
+            terms = " + ".join(f"{ph['steps']} x ({ph['alpha']} + {ph['beta']} x {ph['flits']})"
+                               for ph in res["model"]["phases"])
+            extra = f"; model {terms} = {res['model']['cycles']} cycles"
+        print(f"  {'exact' if res['match'] else 'MISMATCH'} vs golden on every node; "
+              f"{res['nodes']} nodes, {res['lines']} lines; {res['cycles']} cycles{extra}; "
+              f"programs of at most {res['program_descriptors']} descriptors")
+        rows.append({"algo": algo, "nodes": res["nodes"], "lines": res["lines"], "dtype": kind,
+                     "match": res["match"], "cycles": res["cycles"],
+                     "model_cycles": res.get("model", {}).get("cycles"),
+                     "measured_over_model": res.get("measured_over_model")})
+    return rows
 
 
 def _print_points(res):
@@ -444,16 +491,22 @@ def build_parser():
     p = sub.add_parser("sim", help="the main job on a config: derivation, then simulation")
     _add_config(p)
     p.add_argument("--out", default="build/sim", help="report directory (default: build/sim)")
-    p.add_argument("--bench", choices=["all", "traffic", "gemm", "allreduce"], default="all",
+    p.add_argument("--bench", choices=["all", "traffic", "gemm", "allreduce", "broadcast"],
+                   default="all",
                    help="what to simulate on the tile (default: all = a traffic sweep, a "
-                        "distributed GEMM and an all-reduce)")
+                        "distributed GEMM, the all-reduces (host- and node-driven) and a "
+                        "broadcast)")
     p.add_argument("--m", type=int, help="GEMM rows of A and C (default: 4P per node row)")
     p.add_argument("--n", type=int, help="GEMM columns of B and C (default: 4P per node column)")
     p.add_argument("--k", type=int, help="GEMM inner dimension (default: 8P)")
     p.add_argument("--dtype", choices=["int8", "bf16"], default="bf16",
                    help="GEMM operands; the all-reduce uses fp32 lanes for bf16, int32 for int8")
     p.add_argument("--lines", type=int,
-                   help="all-reduce vector length in SRAM lines (default: 2 per node)")
+                   help="all-reduce / broadcast vector length in SRAM lines (default: 2 per node)")
+    p.add_argument("--algo", choices=["host", "ring", "2d"],
+                   help="all-reduce algorithm: host (the hosts drive a ring), ring or 2d (the "
+                        "nodes run their own programs); default with --bench allreduce or "
+                        "all: every one, side by side")
     p.add_argument("--a", help="A matrix .npy (bf16: uint16 bit patterns or float32 holding exact bf16)")
     p.add_argument("--b", help="B matrix .npy (same convention)")
     p.add_argument("--c-out", help="write C here (.npy: float32 for bf16, int32 for int8)")

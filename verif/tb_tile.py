@@ -13,7 +13,10 @@ Tests (each does nothing unless the scenario asks for it by key):
     idles and credit stalls; reads everything back; then PUSHes fp32 ADD blocks
     between nodes in different dies with a completion counter the host polls.
 ``gemm`` / ``allreduce``
-    the distributed workloads of :mod:`sim.workloads` (run there, checked there).
+    the host-driven workloads of :mod:`sim.gemm` and :mod:`sim.allreduce`.
+``programs``
+    node programs (:mod:`sim.collectives`): data and programs loaded, every node
+    started, every DONE awaited, results read back (checked by the caller).
 """
 
 import random
@@ -264,3 +267,36 @@ async def allreduce(dut):
     write_result("allreduce", {"cycles": cycles, "result": result,
                                "polls": sum(polls.values()), "problems": tb.problems()})
 
+
+
+@cocotb.test()
+async def programs(dut):
+    """Node programs (scenario ``programs``: ``loads``, ``starts``, ``reads``).
+
+    ``loads``: ``[node, addr, lines]`` written first (data and the programs);
+    ``starts``: ``[node, {queue: pc}]``, each node started by its host with one write
+    of ``cmd_ctrl``, all hosts at once; then every queue's DONE is awaited. ``cycles``
+    runs from the first start write leaving a host to the last DONE arriving, the
+    hosts doing nothing else meanwhile. ``reads``: ``[node, addr, count]`` read back.
+    """
+    tb, pr = await _started(dut, "programs")
+    if tb is None:
+        return
+    for node, addr, lines in pr["loads"]:
+        await tb.host_for(tuple(node)).store(tuple(node), addr, lines, wait=False)
+    for node in dict.fromkeys(tuple(n) for n, _, _ in pr["loads"]):
+        await tb.host_for(node).reg(node, "errors")     # a read behind the writes: all landed
+    starts = [(tuple(node), {int(q): pc for q, pc in pcs.items()}) for node, pcs in pr["starts"]]
+    t0 = tb.bench.cycle
+
+    async def run(node, pcs):
+        host = tb.host_for(node)
+        await host.start_program(node, pcs)
+        return {q: (await host.wait_halt(node, q))["tag"] for q in pcs}
+
+    halts = await gather(*(run(node, pcs) for node, pcs in starts))
+    cycles = tb.bench.cycle - t0
+    reads = [await tb.host_for(tuple(n)).read(tuple(n), a, c) for n, a, c in pr["reads"]]
+    write_result("programs", {"cycles": cycles, "reads": reads, "problems": tb.problems(),
+                              "halts": [[list(node), {str(q): t for q, t in h.items()}]
+                                        for (node, _), h in zip(starts, halts)]})

@@ -1,0 +1,393 @@
+"""Collectives as node programs: ring and 2D all-reduce, broadcast, and their models.
+
+Every node runs its own descriptor program (:mod:`rtl.node.command_processor`); the
+hosts only load data and programs, start the nodes with one write each and wait for
+their DONEs (``verif.tb_tile.programs``). A step is a WAIT for the predecessor's
+chunk (its last packet increments a semaphore) and a PUSH of the next chunk; runs of
+steps whose addresses move by a constant stride are one LOOP, so a program is a
+dozen descriptors, not one per step.
+
+Algorithms (``lines`` per node, ``N`` nodes):
+
+``ring``
+    the ring of :func:`sim.allreduce.ring_order` (one hop per step where the mesh
+    has a Hamiltonian cycle): reduce-scatter in N - 1 steps of ADD pushes, then
+    all-gather in N - 1 steps of WRITE pushes; node ``i`` sends chunk
+    ``(i - t) mod N`` at step ``t``. The hosts' ring of :mod:`sim.allreduce`, driven
+    by the nodes.
+``2d``
+    rows, then columns (each row and column a ring, closed by a link of several hops
+    back along it): reduce-scatter along the rows (chunks of ``lines / mx``), a whole
+    ring all-reduce of its row chunk along each column (chunks of ``lines / (mx my)``),
+    all-gather along the rows: ``2 (mx - 1) + 2 (my - 1)`` steps instead of
+    ``2 (mx my - 1)``. Row steps count on semaphore 0, column steps on 1.
+``broadcast``
+    the root's vector down a binary tree of the ring order, each node forwarding
+    to its children as soon as the vector has landed.
+
+Numerics: int32 lanes wrap; fp32 sums in the order the algorithm adds (the golden
+model, :func:`golden`, replays the same steps with the same adder), so results are
+compared bit for bit.
+
+Models: ``T = steps (alpha + beta F)`` with ``alpha`` the measured zero-load step
+latency of the same mesh (a one-flit token passed once round the ring by the nodes'
+programs, :func:`measure_alpha`: a WAIT, a SIGNAL and the hop, per node), ``F``
+the flits of one step's chunk and ``beta`` the cycles per flit of the slowest link
+a step crosses (the die-link ``ratio`` when it crosses a die boundary).
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from rtl.node.layouts import STEP_BITS
+
+__all__ = ["ALGORITHMS", "compile_pushes", "ring_program", "allreduce_programs",
+           "broadcast_programs", "golden", "run_programs", "measure_alpha", "run_collective",
+           "model_cycles"]
+
+ALGORITHMS = ("ring", "2d")
+_STEP = (-(1 << (STEP_BITS - 1)), (1 << (STEP_BITS - 1)) - 1)
+
+
+def compile_pushes(mdl, pushes, *, wait_sem):
+    """Push actions -> descriptors. ``pushes``: dicts with ``wait`` (a WAIT of one on
+    ``wait_sem`` first), ``src``, ``dst``, ``count``, ``to``, ``add``, ``dtype``,
+    ``sem``. A run of actions alike but for addresses that move by constant strides
+    (within the step field) becomes one LOOP."""
+    out, j = [], 0
+
+    def same(a, b):
+        return all(a[k] == b[k] for k in ("wait", "count", "to", "add", "dtype", "sem"))
+
+    while j < len(pushes):
+        p, k, ds, dd = pushes[j], j + 1, 0, 0
+        if k < len(pushes) and same(p, pushes[k]):
+            ds, dd = pushes[k]["src"] - p["src"], pushes[k]["dst"] - p["dst"]
+            if _STEP[0] <= ds <= _STEP[1] and _STEP[0] <= dd <= _STEP[1]:
+                while (k < len(pushes) and k - j < 255 and same(p, pushes[k])
+                       and pushes[k]["src"] - pushes[k - 1]["src"] == ds
+                       and pushes[k]["dst"] - pushes[k - 1]["dst"] == dd):
+                    k += 1
+            else:
+                ds = dd = 0
+        body = ([mdl.cmd_wait(wait_sem, 1)] if p["wait"] else []) + [mdl.cmd_push(
+            src_addr=p["src"], count=p["count"], to=p["to"], dst_addr=p["dst"], add=p["add"],
+            dtype=p["dtype"], sem=p["sem"], src_step=ds, dst_step=dd)]
+        if k - j > 1:
+            out.append(mdl.cmd_loop(k - j, len(body)))
+        out += body
+        j = k
+    return out
+
+
+def _ring_pushes(members, i, *, base, chunk, steps, first_t=0, sem, dtype, first_wait):
+    """The pushes of node ``members[i]`` for ring steps ``first_t .. first_t + steps - 1``
+    (reduce-scatter ADDs for ``t < N - 1``, all-gather WRITEs after)."""
+    n = len(members)
+    out = []
+    for t in range(first_t, first_t + steps):
+        c = (i - t) % n
+        out.append({"wait": first_wait or t > first_t, "src": base + c * chunk,
+                    "dst": base + c * chunk, "count": chunk, "to": members[(i + 1) % n],
+                    "add": t < n - 1, "dtype": dtype, "sem": sem})
+    return out
+
+
+def ring_program(mdl, members, i, *, base, lines, dtype):
+    """Node ``members[i]``'s ring all-reduce of ``lines`` lines at ``base``."""
+    n = len(members)
+    pushes = _ring_pushes(members, i, base=base, chunk=lines // n, steps=2 * (n - 1), sem=0,
+                          dtype=dtype, first_wait=False)
+    return compile_pushes(mdl, pushes, wait_sem=0) + [mdl.cmd_wait(0, 1), mdl.cmd_halt(0)]
+
+
+def _2d_program(mdl, node, rows, cols, *, base, lines, dtype):
+    """Node ``node``'s 2D all-reduce (see the module docstring)."""
+    x, y = node
+    row, col = rows[y], cols[x]
+    mx, my = len(row), len(col)
+    i, j = row.index(node), col.index(node)
+    cr = lines // mx                              # row chunk
+    mine = base + ((i + 1) % mx) * cr             # the row chunk this node reduces last
+    descs = compile_pushes(mdl, _ring_pushes(row, i, base=base, chunk=cr, steps=mx - 1,
+                                             sem=0, dtype=dtype, first_wait=False), wait_sem=0)
+    descs.append(mdl.cmd_wait(0, 1))              # the row chunk is reduced along the row
+    if my > 1:
+        descs += compile_pushes(mdl, _ring_pushes(col, j, base=mine, chunk=cr // my,
+                                                  steps=2 * (my - 1), sem=1, dtype=dtype,
+                                                  first_wait=False), wait_sem=1)
+        descs.append(mdl.cmd_wait(1, 1))          # ... and along the column
+    descs += compile_pushes(mdl, _ring_pushes(row, i, base=base, chunk=cr, steps=mx - 1,
+                                              first_t=mx - 1, sem=0, dtype=dtype,
+                                              first_wait=False), wait_sem=0)
+    return descs + [mdl.cmd_wait(0, 1), mdl.cmd_halt(0)]
+
+
+def grid_rings(mx, my):
+    """Rows (west to east) and columns (north to south) as rings of coordinates."""
+    rows = [[(x, y) for x in range(mx)] for y in range(my)]
+    cols = [[(x, y) for y in range(my)] for x in range(mx)]
+    return rows, cols
+
+
+def allreduce_programs(mdl, algo, mx, my, *, base, lines, dtype):
+    """``{node: descriptors}`` of an all-reduce of ``lines`` lines at ``base``."""
+    from sim.allreduce import ring_order
+    if algo == "ring":
+        ring = ring_order(mx, my)
+        return {node: ring_program(mdl, ring, i, base=base, lines=lines, dtype=dtype)
+                for i, node in enumerate(ring)}
+    rows, cols = grid_rings(mx, my)
+    return {(x, y): _2d_program(mdl, (x, y), rows, cols, base=base, lines=lines, dtype=dtype)
+            for y in range(my) for x in range(mx)}
+
+
+def broadcast_programs(mdl, mx, my, *, base, lines, root_index=0):
+    """``{node: descriptors}``: the vector at ``base`` of ring node ``root_index`` to
+    every node, down a binary tree over the ring order (node ``k`` of the order
+    forwards to ``2k + 1`` and ``2k + 2`` once its copy has landed)."""
+    from sim.allreduce import ring_order
+    order = ring_order(mx, my)
+    order = order[root_index:] + order[:root_index]
+    progs = {}
+    for k, node in enumerate(order):
+        descs = [] if k == 0 else [mdl.cmd_wait(0, 1)]
+        for child in (2 * k + 1, 2 * k + 2):
+            if child < len(order):
+                descs.append(mdl.cmd_push(src_addr=base, count=lines, to=order[child],
+                                          dst_addr=base, sem=0))
+        progs[node] = descs + [mdl.cmd_halt(0)]
+    return progs
+
+
+def golden(mdl, algo, vectors, mx, my, *, lines, dtype):
+    """The final vector of every node (``{node: lines}``), replaying the algorithm's
+    steps in order with the node's adder (``vectors``: ``{node: lines}``)."""
+    from sim.allreduce import ring_order
+    from verif.node_model import Dtype
+    dt = Dtype.FP32 if dtype == "fp32" else Dtype.INT32
+    mem = {node: list(v) for node, v in vectors.items()}
+
+    def ring_steps(members, base, chunk, t_from, t_to):
+        n = len(members)
+        for t in range(t_from, t_to):
+            moves = []
+            for i, node in enumerate(members):
+                c = (i - t) % n
+                for line in range(base + c * chunk, base + (c + 1) * chunk):
+                    moves.append((members[(i + 1) % n], line, mem[node][line]))
+            for dst, line, value in moves:
+                mem[dst][line] = mdl.add_lines(mem[dst][line], value, dt) if t < n - 1 else value
+
+    if algo == "ring":
+        ring = ring_order(mx, my)
+        ring_steps(ring, 0, lines // len(ring), 0, 2 * (len(ring) - 1))
+        return mem
+    rows, cols = grid_rings(mx, my)
+    cr = lines // mx
+    for row in rows:
+        ring_steps(row, 0, cr, 0, mx - 1)
+    for x, col in enumerate(cols):
+        ring_steps(col, ((x + 1) % mx) * cr, cr // my, 0, 2 * (my - 1))
+    for row in rows:
+        ring_steps(row, 0, cr, mx - 1, 2 * (mx - 1))
+    return mem
+
+
+def check_collective(cfg, algo, *, lines, derived=None):
+    """Validate before anything is built; raises ValueError naming what is wrong."""
+    from gen.build import derived_of
+    from verif.node_model import NodeModel
+    d = derived_of(cfg, derived)
+    mx, my = d["tile"]["mesh_x"], d["tile"]["mesh_y"]
+    n = mx * my
+    if algo not in ALGORITHMS + ("broadcast",):
+        raise ValueError(f"algorithm {algo!r}: not allowed (host, {', '.join(ALGORITHMS)}, "
+                         f"broadcast)")
+    need = {"ring": n, "2d": n, "broadcast": 1}[algo]
+    if not isinstance(lines, int) or lines < need or lines % need:
+        raise ValueError(f"lines={lines!r}: must be a multiple of {need} for {algo} on "
+                         f"{mx}x{my} nodes")
+    chunk = lines // (mx if algo == "2d" else need)
+    if algo != "broadcast" and chunk > 255:
+        raise ValueError(f"lines={lines}: {chunk} lines per chunk, at most 255 (one PUSH)")
+    if algo == "broadcast" and lines > 255:
+        raise ValueError(f"lines={lines}: a broadcast PUSH carries at most 255 lines")
+    sram = NodeModel.from_config(cfg, d).lines
+    if lines + PROGRAM_LINES > sram:
+        raise ValueError(f"lines={lines}: the SRAM holds {sram} lines, {PROGRAM_LINES} of "
+                         f"them kept for the program")
+    return lines
+
+
+#: SRAM lines kept at the top of every node for its program
+PROGRAM_LINES = 64
+
+
+def run_programs(design, programs, data, *, sim, tag, reads):
+    """Load ``data`` (``{node: (addr, lines)}``) and ``programs`` (``{node: descriptors}``,
+    queue 0, at the top of the SRAM), start every node, wait for every DONE; returns the
+    testbench's result (``cycles``, ``halts``, ``reads``, ``problems``)."""
+    from sim.runner import run_cocotb
+    from verif.node_model import NodeModel
+    mdl = NodeModel.from_manifest(design.manifest())
+    pc = mdl.lines - PROGRAM_LINES
+    loads, starts = [], []
+    for node, (addr, lines) in data.items():
+        loads.append([list(node), addr, [int(v) for v in lines]])
+    for node, descs in programs.items():
+        prog = mdl.program(descs)
+        if len(prog) > PROGRAM_LINES:
+            raise ValueError(f"node {node}: a program of {len(prog)} lines, at most "
+                             f"{PROGRAM_LINES}")
+        loads.append([list(node), pc, prog])
+        starts.append([list(node), {"0": pc}])
+    return run_cocotb(design, sim=sim, test_module="verif.tb_tile", testcase="programs",
+                      tag=tag, scenario={"programs": {"loads": loads, "starts": starts,
+                                                      "reads": reads}})["programs"]
+
+
+def _die_crossings(a, b, die_shape):
+    if die_shape is None:
+        return 0
+    (ax, ay), (bx, by) = [(c[0] // die_shape[0], c[1] // die_shape[1]) for c in (a, b)]
+    return abs(ax - bx) + abs(ay - by)
+
+
+def measure_alpha(cfg, *, sim="verilator", derived=None):
+    """The zero-load step latency of the nodes' programs on the tile: a one-flit token
+    (SIGNAL) passed once round the ring, each node WAITing for it and SIGNALling the
+    next. Returns ``{"alpha": cycles per step, "cycles", "nodes"}`` (the hosts' start
+    and DONE are outside the token's round: the root starts when every other node waits)."""
+    from gen.build import network_design
+    from sim.allreduce import ring_order
+    from verif.node_model import NodeModel
+    design = network_design(cfg, kind="compute", top="tile", boundary="ports",
+                            derived=derived)
+    mdl = NodeModel.from_manifest(design.manifest())
+    man = design.manifest()
+    ring = ring_order(man["mesh_x"], man["mesh_y"])
+    n = len(ring)
+    rounds = 4
+    progs = {}
+    for i, node in enumerate(ring):
+        nxt = ring[(i + 1) % n]
+        if i == 0:
+            body = [mdl.cmd_signal(nxt, 0), mdl.cmd_wait(0, 1)]
+        else:
+            body = [mdl.cmd_wait(0, 1), mdl.cmd_signal(nxt, 0)]
+        progs[node] = [mdl.cmd_loop(rounds, 2)] + body + [mdl.cmd_halt(0)]
+    res = run_programs(design, progs, {}, sim=sim, tag="alpha", reads=[])
+    one = run_programs(design, {ring[0]: [mdl.cmd_halt(0)]}, {}, sim=sim, tag="alpha-empty",
+                       reads=[])
+    token = res["cycles"] - one["cycles"]         # the hosts' start and DONE taken off
+    return {"alpha": round(token / (rounds * n), 2), "cycles": token, "nodes": n,
+            "rounds": rounds}
+
+
+def _link_latency(a, b, die_shape, dielink):
+    """Zero-load cycles a packet head spends between nodes ``a`` and ``b`` beyond a
+    neighbour's (one cycle per hop, ``latency + ratio`` per die boundary)."""
+    die = dielink["latency"] + dielink["ratio"] if dielink else 0
+    return abs(a[0] - b[0]) + abs(a[1] - b[1]) + _die_crossings(a, b, die_shape) * die
+
+
+def _ring_latency(members, die_shape, dielink):
+    n = len(members)
+    return sum(_link_latency(members[k], members[(k + 1) % n], die_shape, dielink)
+               for k in range(n)) / n
+
+
+def model_cycles(algo, mx, my, *, lines, alpha, max_packet_flits, die_shape, dielink):
+    """``sum over phases of steps (alpha_phase + beta F)`` (see the module docstring).
+
+    ``alpha`` is the measured step latency of the ring of :func:`sim.allreduce.ring_order`;
+    it is split into the nodes' own part and the mean link latency of that ring, and a
+    phase's ``alpha_phase`` is the nodes' part plus the mean link latency of the phase's
+    slowest ring (a row ring is closed by a link of ``mx - 1`` hops)."""
+    from sim.allreduce import ring_order
+
+    def flits(chunk):
+        return chunk + -(-chunk // (max_packet_flits - 1))
+
+    def beta(members):
+        n = len(members)
+        ratio = dielink["ratio"] if dielink else 1
+        return max(ratio if _die_crossings(members[k], members[(k + 1) % n], die_shape) else 1
+                   for k in range(n))
+
+    ring = ring_order(mx, my)
+    node_part = alpha - _ring_latency(ring, die_shape, dielink)
+    if algo == "ring":
+        phases = [(2 * (len(ring) - 1), lines // len(ring), [ring])]
+    else:
+        rows, cols = grid_rings(mx, my)
+        cr = lines // mx
+        phases = [(2 * (mx - 1), cr, rows)] + ([(2 * (my - 1), cr // my, cols)] if my > 1 else [])
+    out, total = [], 0.0
+    for steps, chunk, rings in phases:
+        a = node_part + max(_ring_latency(r, die_shape, dielink) for r in rings)
+        b = max(beta(r) for r in rings)
+        total += steps * (a + b * flits(chunk))
+        out.append({"steps": steps, "chunk_lines": chunk, "flits": flits(chunk), "beta": b,
+                    "alpha": round(a, 2)})
+    return {"phases": out, "alpha_ring": alpha, "alpha_nodes": round(node_part, 2),
+            "cycles": round(total)}
+
+
+def run_collective(cfg, algo, *, lines=None, dtype="int32", sim="verilator", out_dir,
+                   seed=0, derived=None, alpha=None):
+    """A node-driven all-reduce (``ring`` or ``2d``) or ``broadcast``, checked bit for
+    bit against :func:`golden`; returns the result dict (also ``out_dir/result.json``)."""
+    from gen.build import derived_of, network_design
+    from sim.allreduce import ring_order
+    from verif import golden as numerics
+    from verif.node_model import Dtype, NodeModel
+    d = derived_of(cfg, derived)
+    mx, my = d["tile"]["mesh_x"], d["tile"]["mesh_y"]
+    lines = lines if lines is not None else 2 * mx * my
+    check_collective(cfg, algo, lines=lines, derived=d)
+    design = network_design(cfg, kind="compute", top="tile", boundary="ports", derived=d)
+    man = design.manifest()
+    mdl = NodeModel.from_manifest(man)
+    rng = np.random.default_rng(seed)
+    lanes = mdl.width // 32
+    nodes = [(x, y) for y in range(my) for x in range(mx)]
+    vectors = {}
+    for node in nodes:
+        if dtype == "fp32":
+            v = numerics.float_to_f32_bits(rng.standard_normal(lines * lanes).astype(np.float32))
+        else:
+            v = rng.integers(0, 2**32, lines * lanes, dtype=np.uint64)
+        vectors[node] = mdl.pack_elements([int(x) for x in v], 32)
+    kind = "fp32" if dtype == "fp32" else "int32"
+    lane = Dtype.FP32 if kind == "fp32" else Dtype.INT32
+    if algo == "broadcast":
+        root = ring_order(mx, my)[0]
+        programs = broadcast_programs(mdl, mx, my, base=0, lines=lines)
+        data = {root: (0, vectors[root])}
+        expected = {node: vectors[root] for node in nodes}
+    else:
+        programs = allreduce_programs(mdl, algo, mx, my, base=0, lines=lines, dtype=lane)
+        data = {node: (0, vectors[node]) for node in nodes}
+        expected = golden(mdl, algo, vectors, mx, my, lines=lines, dtype=kind)
+    res = run_programs(design, programs, data, sim=sim, tag=f"{algo}-{lines}-{kind}-{seed}",
+                       reads=[[list(n), 0, lines] for n in nodes])
+    wrong = [list(n) for n, got in zip(nodes, res["reads"]) if got != expected[n]]
+    bad_halts = [h for h in res["halts"] if any(t != 0 for t in h[1].values())]
+    out = {"algo": algo, "nodes": len(nodes), "mesh": [mx, my], "lines": lines, "dtype": kind,
+           "sim": sim, "cycles": res["cycles"], "match": not wrong and not bad_halts,
+           "wrong_nodes": wrong, "bad_halts": bad_halts, "problems": res["problems"],
+           "program_descriptors": max(len(p) for p in programs.values())}
+    if algo != "broadcast" and alpha is not None:
+        mdl_t = model_cycles(algo, mx, my, lines=lines, alpha=alpha,
+                             max_packet_flits=mdl.max_len, die_shape=design.extra["die_shape"],
+                             dielink=design.extra["dielink"])
+        out["model"] = mdl_t
+        out["measured_over_model"] = res["cycles"] / mdl_t["cycles"]
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "result.json").write_text(json.dumps(out, indent=1) + "\n")
+    return out

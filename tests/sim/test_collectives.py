@@ -1,0 +1,117 @@
+"""Collectives as node programs (sim/collectives.py): the program compiler, the golden
+model, and the programs on the RTL of a square and a non-square tile."""
+
+import pytest
+
+from gen.config import load_config
+from sim.collectives import (allreduce_programs, compile_pushes, golden, model_cycles,
+                             run_collective)
+from sim.runner import available_simulators
+from tests.conftest import CONFIGS
+from verif.node_model import CmdOp, Dtype, NodeModel
+
+CFG = CONFIGS / "default.yaml"
+
+
+def _model(overrides=()):
+    from gen.derive import derive
+    cfg = load_config(CFG, list(overrides))
+    return cfg, NodeModel.from_config(cfg, derive(cfg))
+
+
+def _expand(mdl, descs):
+    """Run the descriptors' control flow in Python: the pushes they make, in order
+    (with ``wait``: a WAIT came first), as the command processor's LOOP defines it."""
+    decoded = []
+    for d in descs:
+        value = sum(line << (mdl.width * i) for i, line in enumerate(d))
+        decoded.append(mdl.lay.decode("cmd_desc", value))
+    out, pc, waited = [], 0, False
+    while pc < len(decoded):
+        d = decoded[pc]
+        if d["op"] == CmdOp.LOOP:
+            loop = d["args"].loop
+            body = decoded[pc + 1:pc + 1 + loop.body]
+            for it in range(loop.count):
+                for b in body:
+                    waited = _one(out, b, it, waited)
+            pc += 1 + loop.body
+        else:
+            waited = _one(out, d, 0, waited)
+            pc += 1
+    return out
+
+
+def _one(out, d, it, waited):
+    if d["op"] == CmdOp.WAIT:
+        return True
+    if d["op"] == CmdOp.PUSH:
+        p = d["args"].push
+        out.append({"wait": waited, "src": int(p.desc.src_addr) + it * int(p.src_step),
+                    "dst": int(p.desc.dst_addr) + it * int(p.dst_step),
+                    "count": int(p.desc.count), "to": (int(p.desc.dst_x), int(p.desc.dst_y)),
+                    "add": bool(p.desc.add), "dtype": Dtype(p.desc.dtype),
+                    "sem": int(p.desc.sem)})
+    return False
+
+
+def test_compiled_programs_make_exactly_the_pushes():
+    from sim.allreduce import ring_order
+    from sim.collectives import _ring_pushes
+    _, mdl = _model()
+    ring = ring_order(4, 4)
+    for i in (0, 5, 15):
+        pushes = _ring_pushes(ring, i, base=0, chunk=2, steps=30, sem=0, dtype=Dtype.FP32,
+                              first_wait=False)
+        descs = compile_pushes(mdl, pushes, wait_sem=0)
+        assert len(descs) <= 13, "runs of steps are not folded into loops"
+        assert _expand(mdl, descs) == pushes
+    # strides past the step field are not folded
+    far = [{"wait": True, "src": 200 * k, "dst": 0, "count": 1, "to": (1, 0), "add": False,
+            "dtype": Dtype.INT32, "sem": 0} for k in range(3)]
+    assert _expand(mdl, compile_pushes(mdl, far, wait_sem=0)) == far
+    assert len(compile_pushes(mdl, far, wait_sem=0)) == 6
+
+
+def test_ring_golden_is_the_host_rings():
+    """The node-driven ring adds in the order of the host-driven one."""
+    import numpy as np
+    from sim.allreduce import golden_allreduce, ring_order
+    _, mdl = _model()
+    rng = np.random.default_rng(1)
+    ring = ring_order(4, 4)
+    vectors = {n: [int(v) for v in rng.integers(0, 2**64, 32, dtype=np.uint64)] for n in ring}
+    for dtype in ("int32", "fp32"):
+        mine = golden(mdl, "ring", vectors, 4, 4, lines=32, dtype=dtype)
+        theirs = golden_allreduce(mdl, [vectors[n] for n in ring], ring, dtype)
+        assert all(mine[n] == theirs for n in ring)
+
+
+def test_2d_needs_fewer_steps_in_the_model():
+    ring = model_cycles("ring", 4, 4, lines=32, alpha=14, max_packet_flits=8,
+                        die_shape=(2, 2), dielink={"ratio": 2, "latency": 3})
+    two = model_cycles("2d", 4, 4, lines=32, alpha=14, max_packet_flits=8,
+                       die_shape=(2, 2), dielink={"ratio": 2, "latency": 3})
+    assert sum(p["steps"] for p in ring["phases"]) == 30
+    assert sum(p["steps"] for p in two["phases"]) == 12
+    assert two["cycles"] < ring["cycles"]
+
+
+SIMS = available_simulators()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("overrides, algo, dtype, sim", [
+    ((), "ring", "fp32", "verilator"),
+    ((), "2d", "fp32", "verilator"),
+    ((), "2d", "int32", SIMS[-1]),
+    ((), "broadcast", "int32", "verilator"),
+    (("tile.dies_y=1",), "ring", "int32", "verilator"),
+    (("tile.dies_y=1",), "2d", "fp32", "verilator"),
+])
+def test_collectives_on_the_rtl(tmp_path, overrides, algo, dtype, sim):
+    cfg, _ = _model(overrides)
+    res = run_collective(cfg, algo, dtype=dtype, sim=sim, out_dir=tmp_path, alpha=14.0)
+    assert res["match"], (res["wrong_nodes"], res["bad_halts"])
+    assert not res["problems"], res["problems"]
+    assert res["cycles"] > 0 and (tmp_path / "result.json").exists()
