@@ -4,11 +4,10 @@ model, and the programs on the RTL of a square and a non-square tile."""
 import pytest
 
 from gen.config import load_config
-from sim.collectives import (allreduce_programs, compile_pushes, golden, model_cycles,
-                             run_collective)
+from sim.collectives import compile_pushes, executed, golden, model_cycles, run_collective
 from sim.runner import available_simulators
 from tests.conftest import CONFIGS
-from verif.node_model import CmdOp, Dtype, NodeModel
+from verif.node_model import Dtype, NodeModel
 
 CFG = CONFIGS / "default.yaml"
 
@@ -20,39 +19,7 @@ def _model(overrides=()):
 
 
 def _expand(mdl, descs):
-    """Run the descriptors' control flow in Python: the pushes they make, in order
-    (with ``wait``: a WAIT came first), as the command processor's LOOP defines it."""
-    decoded = []
-    for d in descs:
-        value = sum(line << (mdl.width * i) for i, line in enumerate(d))
-        decoded.append(mdl.lay.decode("cmd_desc", value))
-    out, pc, waited = [], 0, False
-    while pc < len(decoded):
-        d = decoded[pc]
-        if d["op"] == CmdOp.LOOP:
-            loop = d["args"].loop
-            body = decoded[pc + 1:pc + 1 + loop.body]
-            for it in range(loop.count):
-                for b in body:
-                    waited = _one(out, b, it, waited)
-            pc += 1 + loop.body
-        else:
-            waited = _one(out, d, 0, waited)
-            pc += 1
-    return out
-
-
-def _one(out, d, it, waited):
-    if d["op"] == CmdOp.WAIT:
-        return True
-    if d["op"] == CmdOp.PUSH:
-        p = d["args"].push
-        out.append({"wait": waited, "src": int(p.desc.src_addr) + it * int(p.src_step),
-                    "dst": int(p.desc.dst_addr) + it * int(p.dst_step),
-                    "count": int(p.desc.count), "to": (int(p.desc.dst_x), int(p.desc.dst_y)),
-                    "add": bool(p.desc.add), "dtype": Dtype(p.desc.dtype),
-                    "sem": int(p.desc.sem)})
-    return False
+    return executed(mdl, descs)[1]
 
 
 def test_compiled_programs_make_exactly_the_pushes():
