@@ -42,7 +42,10 @@ def cmd_sim(args):
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     d = derive(cfg)
-    gemm = _gemm_request(args, cfg, d) if args.bench in ("all", "gemm") else None
+    _check_algo(args)
+    gemms = _gemm_algos(args, d)
+    gemm = _gemm_request(args, cfg, d) if "host" in gemms else None
+    cannon = _cannon_request(args, cfg, d) if "cannon" in gemms else None
     collectives = _collectives(args)
     kind = "fp32" if args.dtype == "bf16" else "int32"
     for algo in collectives:            # every argument is checked before any work or report
@@ -73,6 +76,8 @@ def cmd_sim(args):
                                                   "channel_load_bound", "cycles_per_s")}
     if gemm:
         summary["gemm"] = _gemm(args, gemm, cfg, d, sim, out)
+    if cannon:
+        summary["cannon"] = _cannon(args, cannon, cfg, d, sim, out)
     if collectives:
         summary["collectives"] = _collectives_run(args, collectives, cfg, d, sim, out)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -91,6 +96,13 @@ def cmd_sim(args):
               f"{g['nodes']} nodes, {g['total_cycles']} cycles, "
               f"{100 * g['peak_fraction']:.1f}% of peak MACs "
               f"(engines alone {100 * g['compute_peak_fraction']:.1f}%)")
+    if "cannon" in summary:
+        g = summary["cannon"]
+        print(f"  GEMM {g['m']}x{g['n']}x{g['k']} {g['dtype']}  node-driven Cannon, resident "
+              f"operands: {'bit-exact vs golden' if g['match'] else 'MISMATCH vs golden'}, "
+              f"compute phase {g['compute_cycles']} cycles = "
+              f"{100 * g['compute_peak_fraction']:.1f}% of peak MACs (with the load and "
+              f"read-back {g['total_cycles']} cycles, {100 * g['peak_fraction']:.1f}%)")
     for r in summary.get("collectives", []):
         what = ("broadcast" if r["algo"] == "broadcast" else
                 f"all-reduce, {'host-driven ring' if r['algo'] == 'host' else 'node-driven ' + r['algo']}")
@@ -104,13 +116,73 @@ def cmd_sim(args):
         written += ["traffic/sweep.json", "traffic/sweep.png", "traffic/heatmap.png"]
     if "gemm" in summary:
         written += ["gemm/result.json", "gemm/C.npy"]
+    if "cannon" in summary:
+        written += ["cannon/result.json", "cannon/C.npy"]
     written += [f"{r['algo']}/result.json" for r in summary.get("collectives", [])]
     print(f"reports written to {out}/ ({', '.join(written)})")
-    if any(not r["match"] for r in [summary.get("gemm", {"match": True})]
+    if any(not r["match"] for r in [summary.get("gemm", {"match": True}),
+                                    summary.get("cannon", {"match": True})]
            + summary.get("collectives", [])):
         print("error: a workload result differs from the golden model", file=sys.stderr)
         return 1
     return 0
+
+
+_ALGOS = {"gemm": ("host", "cannon"), "allreduce": ("host", "ring", "2d")}
+
+
+def _check_algo(args):
+    if args.algo and args.algo not in _ALGOS.get(args.bench, ()):
+        allowed = "; ".join(f"--bench {b}: {', '.join(a)}" for b, a in _ALGOS.items())
+        raise ConfigError([f"--algo {args.algo}: not allowed with --bench {args.bench} "
+                           f"({allowed})"])
+
+
+def _gemm_algos(args, derived):
+    """The GEMMs ``dojo sim`` runs: ``--algo`` picks one; by default the host-driven one
+    and Cannon's (Cannon only on a square grid of nodes: a note says when it is left out)."""
+    if args.bench == "gemm" and args.algo:
+        return [args.algo]
+    if args.bench not in ("all", "gemm"):
+        return []
+    if derived["tile"]["mesh_x"] != derived["tile"]["mesh_y"]:
+        print(f"note: Cannon's GEMM left out: it needs a square grid of nodes "
+              f"({derived['tile']['mesh_x']}x{derived['tile']['mesh_y']} here)")
+        return ["host"]
+    return ["host", "cannon"]
+
+
+def _cannon_request(args, cfg, derived):
+    """``(m, n, k)`` of Cannon's GEMM, checked before anything runs (default: a 4P x 4P
+    block of C per node, K = 16P)."""
+    from sim.cannon import check_cannon
+    if args.a or args.b:
+        raise ConfigError(["--a/--b: only the host-driven GEMM takes given matrices "
+                           "(--algo host)"])
+    p, q = cfg.node.matrix_p, derived["tile"]["mesh_x"]
+    m = args.m or q * 4 * p
+    n, k = args.n or m, args.k or 16 * p
+    try:
+        check_cannon(cfg, m=m, n=n, k=k, dtype=args.dtype, derived=derived)
+    except ValueError as exc:
+        raise ConfigError([f"gemm --algo cannon: {exc}"])
+    return m, n, k
+
+
+def _cannon(args, request, cfg, derived, sim, out):
+    from sim.cannon import run_cannon
+    m, n, k = request
+    print(f"\nGEMM: C = A x B, {m}x{k} x {k}x{n}, {args.dtype}, Cannon's algorithm run by the "
+          f"nodes, A and B resident in their SRAM ({sim})")
+    res = run_cannon(cfg, m=m, n=n, k=k, dtype=args.dtype, sim=sim, out_dir=out / "cannon",
+                     derived=derived)
+    print(f"  {'bit-exact' if res['match'] else 'MISMATCH'} vs golden; {res['nodes']} nodes, "
+          f"blocks {res['block'][0]}x{res['block'][1]}x{res['block'][2]} double-buffered; "
+          f"load {res['load_cycles']} (hosts), compute {res['compute_cycles']} (nodes), "
+          f"read-back {res['read_cycles']} cycles; {100 * res['compute_peak_fraction']:.1f}% of "
+          f"peak MACs over the compute phase, {100 * res['peak_fraction']:.1f}% over all")
+    return {key: res[key] for key in ("m", "n", "k", "dtype", "nodes", "match", "compute_cycles",
+                                      "total_cycles", "compute_peak_fraction", "peak_fraction")}
 
 
 def _gemm_request(args, cfg, derived):
@@ -503,10 +575,10 @@ def build_parser():
                    help="GEMM operands; the all-reduce uses fp32 lanes for bf16, int32 for int8")
     p.add_argument("--lines", type=int,
                    help="all-reduce / broadcast vector length in SRAM lines (default: 2 per node)")
-    p.add_argument("--algo", choices=["host", "ring", "2d"],
-                   help="all-reduce algorithm: host (the hosts drive a ring), ring or 2d (the "
-                        "nodes run their own programs); default with --bench allreduce or "
-                        "all: every one, side by side")
+    p.add_argument("--algo", choices=["host", "ring", "2d", "cannon"],
+                   help="with --bench allreduce: host (the hosts drive a ring), ring or 2d (the "
+                        "nodes run their own programs); with --bench gemm: host or cannon "
+                        "(resident operands, node programs); default: every one, side by side")
     p.add_argument("--a", help="A matrix .npy (bf16: uint16 bit patterns or float32 holding exact bf16)")
     p.add_argument("--b", help="B matrix .npy (same convention)")
     p.add_argument("--c-out", help="write C here (.npy: float32 for bf16, int32 for int8)")

@@ -6,7 +6,7 @@ from gen.emit import ModuleLibrary
 __all__ = ["compute_node_design", "compute_params", "node_layouts", "SEMS"]
 
 #: completion counters per node
-SEMS = 4
+SEMS = 8
 
 
 def node_layouts(cfg, derived=None):

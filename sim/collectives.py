@@ -267,27 +267,35 @@ def check_collective(cfg, algo, *, lines, derived=None):
 
 
 #: SRAM lines kept at the top of every node for its program
-PROGRAM_LINES = 64
+PROGRAM_LINES = 128
 
 
 def run_programs(design, programs, data, *, sim, tag, reads):
-    """Load ``data`` (``{node: (addr, lines)}``) and ``programs`` (``{node: descriptors}``,
-    queue 0, at the top of the SRAM), start every node, wait for every DONE; returns the
-    testbench's result (``cycles``, ``halts``, ``reads``, ``problems``)."""
+    """Load ``data`` (``{node: [(addr, lines), ...]}`` or ``{node: (addr, lines)}``) and
+    ``programs`` (``{node: descriptors}`` for queue 0, or ``{node: {queue: descriptors}}``;
+    at the top of the SRAM, queue 1's after queue 0's), start every node, wait for every
+    DONE; returns the testbench's result (``cycles``, ``load_cycles``, ``read_cycles``,
+    ``halts``, ``reads``, ``problems``)."""
     from sim.runner import run_cocotb
     from verif.node_model import NodeModel
     mdl = NodeModel.from_manifest(design.manifest())
     pc = mdl.lines - PROGRAM_LINES
     loads, starts = [], []
-    for node, (addr, lines) in data.items():
-        loads.append([list(node), addr, [int(v) for v in lines]])
-    for node, descs in programs.items():
-        prog = mdl.program(descs)
-        if len(prog) > PROGRAM_LINES:
-            raise ValueError(f"node {node}: a program of {len(prog)} lines, at most "
+    for node, blocks in data.items():
+        for addr, lines in ([blocks] if isinstance(blocks, tuple) else blocks):
+            loads.append([list(node), addr, [int(v) for v in lines]])
+    for node, queues in programs.items():
+        queues = queues if isinstance(queues, dict) else {0: queues}
+        at, pcs = pc, {}
+        for q, descs in sorted(queues.items()):
+            prog = mdl.program(descs)
+            loads.append([list(node), at, prog])
+            pcs[str(q)] = at
+            at += len(prog)
+        if at - pc > PROGRAM_LINES:
+            raise ValueError(f"node {node}: programs of {at - pc} lines, at most "
                              f"{PROGRAM_LINES}")
-        loads.append([list(node), pc, prog])
-        starts.append([list(node), {"0": pc}])
+        starts.append([list(node), pcs])
     return run_cocotb(design, sim=sim, test_module="verif.tb_tile", testcase="programs",
                       tag=tag, scenario={"programs": {"loads": loads, "starts": starts,
                                                       "reads": reads}})["programs"]

@@ -277,11 +277,13 @@ async def programs(dut):
     ``starts``: ``[node, {queue: pc}]``, each node started by its host with one write
     of ``cmd_ctrl``, all hosts at once; then every queue's DONE is awaited. ``cycles``
     runs from the first start write leaving a host to the last DONE arriving, the
-    hosts doing nothing else meanwhile. ``reads``: ``[node, addr, count]`` read back.
+    hosts doing nothing else meanwhile (``load_cycles`` before, ``read_cycles`` after).
+    ``reads``: ``[node, addr, count]`` read back, all hosts at once.
     """
     tb, pr = await _started(dut, "programs")
     if tb is None:
         return
+    t_load = tb.bench.cycle
     for node, addr, lines in pr["loads"]:
         await tb.host_for(tuple(node)).store(tuple(node), addr, lines, wait=False)
     for node in dict.fromkeys(tuple(n) for n, _, _ in pr["loads"]):
@@ -296,7 +298,14 @@ async def programs(dut):
 
     halts = await gather(*(run(node, pcs) for node, pcs in starts))
     cycles = tb.bench.cycle - t0
-    reads = [await tb.host_for(tuple(n)).read(tuple(n), a, c) for n, a, c in pr["reads"]]
-    write_result("programs", {"cycles": cycles, "reads": reads, "problems": tb.problems(),
+    t_read = tb.bench.cycle
+
+    async def read(node, addr, count):
+        return await tb.host_for(node).read(node, addr, count)
+
+    reads = await gather(*(read(tuple(n), a, c) for n, a, c in pr["reads"]))
+    write_result("programs", {"cycles": cycles, "load_cycles": t0 - t_load,
+                              "read_cycles": tb.bench.cycle - t_read, "reads": list(reads),
+                              "problems": tb.problems(),
                               "halts": [[list(node), {str(q): t for q, t in h.items()}]
                                         for (node, _), h in zip(starts, halts)]})

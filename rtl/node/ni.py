@@ -135,7 +135,7 @@ class NetworkInterface(wiring.Component):
     sram_rx : Out(ReadPortSignature)
         Read port for ADD and READ (client 0 of SRAM read port 0: always granted).
     sram_dma : Out(ReadPortSignature)
-        Read port for PUSH (client 0 of SRAM read port 1).
+        Read port for PUSH (SRAM read port 2, its own).
     sram_cmd : Out(ReadPortSignature)
         Descriptor fetch of the command processor (a client that may be refused).
     sram_wr : Out(WritePortSignature)

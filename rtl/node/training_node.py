@@ -18,11 +18,14 @@ __all__ = ["TrainingNode", "NodeRow", "NODE_PORT_ROLES"]
 class TrainingNode(wiring.Component):
     """Router, network interface, SRAM scratchpad and P x P matrix engine.
 
-    The NI is on the router's local port; the SRAM has two read ports and one
+    The NI is on the router's local port; the SRAM has three read ports and one
     write port: read port 0 serves the NI's request sink (client 0), the command
     processor's descriptor fetch (client 1) and the engine's A operand (client 2),
-    read port 1 the NI's DMA (client 0) and the engine's B operand (client 1),
-    the write port the NI (client 0) and the engine's results (client 1).
+    read port 1 the engine's B operand, read port 2 the NI's DMA, the write port
+    the NI (client 0) and the engine's results (client 1). The DMA's own port is
+    Dojo's "one read packet per cycle besides the engine's operands": a PUSH
+    streaming out of a buffer never stalls an EXEC on the next one (Cannon's shifts
+    overlap its multiplies; with a shared port the engine lost a cycle per line sent).
 
     Parameters
     ----------
@@ -59,9 +62,9 @@ class TrainingNode(wiring.Component):
         self._ni = NetworkInterface(layouts=layouts, vcs=vcs, credits=buffer_depth,
                                     max_packet_flits=max_packet_flits, mesh_x=mesh_x,
                                     mesh_y=mesh_y)
-        # three clients per read port (port 1's third is unused): fetches of the command
+        # port 0 has three clients (the others use their first): fetches of the command
         # processor rank above the engine, which stalls for them as it does for the NI
-        self._sram = Scratchpad(lines=layouts.lines, width=fmt.flit_bits, read_ports=2,
+        self._sram = Scratchpad(lines=layouts.lines, width=fmt.flit_bits, read_ports=3,
                                 read_clients=3, write_clients=2)
         link = LinkSignature(flit_bits=fmt.flit_bits, vcs=vcs)
         ports = {"x": In(fmt.coord_bits), "y": In(fmt.coord_bits)}
@@ -100,8 +103,8 @@ class TrainingNode(wiring.Component):
         wiring.connect(m, ni.sram_rx, sram.read[0][0])
         wiring.connect(m, ni.sram_cmd, sram.read[0][1])
         wiring.connect(m, eng.rd_a, sram.read[0][2])
-        wiring.connect(m, ni.sram_dma, sram.read[1][0])
-        wiring.connect(m, eng.rd_b, sram.read[1][1])
+        wiring.connect(m, eng.rd_b, sram.read[1][0])
+        wiring.connect(m, ni.sram_dma, sram.read[2][0])
         wiring.connect(m, ni.sram_wr, sram.write[0])
         wiring.connect(m, eng.wr, sram.write[1])
         m.d.comb += [eng.desc.eq(ni.exec_desc), ni.exec_ok.eq(eng.desc_ok),

@@ -1,0 +1,177 @@
+"""GEMM with resident operands: Cannon's algorithm run by the nodes' own programs.
+
+``C = A x B`` on a ``q x q`` grid of nodes (the tile's mesh, square). Node ``(x, y)``
+(row ``i = y``, column ``j = x``) owns the ``b x b`` block ``C_ij`` (``b = M / q``)
+and starts with the skewed blocks ``A_{i, (i+j) mod q}`` and ``B_{(i+j) mod q, j}``
+(``b x kb`` and ``kb x b``, ``kb = K / q``) already in its SRAM: the hosts load them
+first, and that load is timed and reported apart. Then ``q`` steps: multiply the
+blocks held into ``C_ij``, shift A one node west and B one node north (the grid's
+wrap links take ``q - 1`` hops back).
+
+Each node runs two queues, double-buffered (A0/A1, B0/B1):
+
+- compute (queue 1), step ``s``: WAIT for the A and B of step ``s`` (semaphores 0 and
+  1; step 0's are loaded), SIGNAL its own queue 0 that buffer ``s mod 2`` is full
+  (semaphore 2), EXEC into C (accumulating after step 0), then SIGNAL the nodes that
+  send it A and B (east and south) that the buffer is free again (semaphores 3, 4);
+- communication (queue 0), step ``s``: WAIT for buffer ``s mod 2`` to be full, WAIT
+  for the receiver's other buffer to be free (from step 1), PUSH A west and B north
+  into it.
+
+So the shifts of step ``s + 1``'s blocks overlap step ``s``'s EXEC. fp32 (bf16 mode)
+and int32 (int8 mode) accumulate in C step by step, in step order: the golden model
+chains one engine EXEC per step (``NodeModel.golden``), bit for bit.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["check_cannon", "cannon_programs", "run_cannon"]
+
+
+def _geometry(cfg, derived, *, m, n, k, dtype):
+    from gen.build import derived_of
+    from verif.node_model import NodeModel
+    d = derived_of(cfg, derived)
+    mx, my = d["tile"]["mesh_x"], d["tile"]["mesh_y"]
+    return d, NodeModel.from_config(cfg, d), mx, my
+
+
+def check_cannon(cfg, *, m, n, k, dtype, derived=None):
+    """Validate before anything is built -> the SRAM layout; raises ValueError naming
+    the value and what is allowed."""
+    from sim.collectives import PROGRAM_LINES
+    d, mdl, mx, my = _geometry(cfg, derived, m=m, n=n, k=k, dtype=dtype)
+    if mx != my:
+        raise ValueError(f"Cannon's algorithm needs a square grid of nodes, the tile's is "
+                         f"{mx}x{my}")
+    q, p = mx, mdl.p
+    for name, v in (("m", m), ("n", n), ("k", k)):
+        if not isinstance(v, int) or v <= 0 or v % (q * p):
+            raise ValueError(f"{name}={v!r}: must be a positive multiple of {q * p} "
+                             f"({q} node blocks of a multiple of node.matrix_p={p})")
+    if m != n:
+        raise ValueError(f"m={m}, n={n}: Cannon's blocks are square here (m = n)")
+    b, kb = m // q, k // q
+    from verif.node_model import _MODE
+    ext = mdl.geo.extent(m=b, n=b, k=kb, mode=_MODE[dtype])
+    one = {"a_lines": ext["a"], "b_lines": ext["b"], "c_lines": ext["c"]}
+    lay = {"a": [0, one["a_lines"]], "b": [2 * one["a_lines"], 2 * one["a_lines"] + one["b_lines"]],
+           "c": 2 * (one["a_lines"] + one["b_lines"]), "a_lines": one["a_lines"],
+           "b_lines": one["b_lines"], "c_lines": one["c_lines"], "block": [b, b, kb]}
+    end = lay["c"] + one["c_lines"]
+    if end + PROGRAM_LINES > mdl.lines:
+        raise ValueError(f"m={m}, n={n}, k={k}: double-buffered blocks and C take {end} SRAM "
+                         f"lines per node, {mdl.lines - PROGRAM_LINES} are free for data")
+    for name, count in (("A", one["a_lines"]), ("B", one["b_lines"])):
+        if count > 255:
+            raise ValueError(f"k={k}: a {name} block is {count} lines, one PUSH carries 255")
+    return lay
+
+
+def cannon_programs(mdl, q, lay, *, dtype):
+    """``{node: {0: communication descriptors, 1: compute descriptors}}``."""
+    b, _, kb = lay["block"]
+    progs = {}
+    for i in range(q):
+        for j in range(q):
+            west, north = ((j - 1) % q, i), (j, (i - 1) % q)
+            east, south = ((j + 1) % q, i), (j, (i + 1) % q)
+            compute, comm = [], []
+            for s in range(q):
+                cur, nxt = s % 2, (s + 1) % 2
+                if s >= 1:
+                    compute += [mdl.cmd_wait(0, 1), mdl.cmd_wait(1, 1)]
+                if s <= q - 2:
+                    compute.append(mdl.cmd_signal((j, i), 2))
+                compute.append(mdl.cmd_exec(m=b, n=b, k=kb, dtype=dtype, a_addr=lay["a"][cur],
+                                            b_addr=lay["b"][cur], c_addr=lay["c"],
+                                            accumulate=s > 0))
+                if s <= q - 3:
+                    compute += [mdl.cmd_signal(east, 3), mdl.cmd_signal(south, 4)]
+                if s <= q - 2:
+                    comm.append(mdl.cmd_wait(2, 1))
+                    if s >= 1:
+                        comm.append(mdl.cmd_wait(3, 1))
+                    comm.append(mdl.cmd_push(src_addr=lay["a"][cur], count=lay["a_lines"],
+                                             to=west, dst_addr=lay["a"][nxt], sem=0))
+                    if s >= 1:
+                        comm.append(mdl.cmd_wait(4, 1))
+                    comm.append(mdl.cmd_push(src_addr=lay["b"][cur], count=lay["b_lines"],
+                                             to=north, dst_addr=lay["b"][nxt], sem=1))
+            progs[(j, i)] = {0: comm + [mdl.cmd_halt(0)], 1: compute + [mdl.cmd_halt(0)]}
+    return progs
+
+
+def _operands(rng, m, n, k, dtype):
+    from verif import golden
+    if dtype == "bf16":
+        a = golden.interesting_bf16(rng, m * k).reshape(m, k)
+        b = (rng.integers(0x3C00, 0x4100, (k, n)) | (rng.integers(0, 2, (k, n)) << 15)).astype(
+            np.uint16)
+    else:
+        a = rng.integers(-128, 128, (m, k)).astype(np.int8)
+        b = rng.integers(-128, 128, (k, n)).astype(np.int8)
+    return a, b
+
+
+def run_cannon(cfg, *, m, n, k, dtype="bf16", sim="verilator", out_dir, seed=0, derived=None):
+    """Cannon's GEMM on the tile; returns the result dict (also ``out_dir/result.json``,
+    C in ``out_dir/C.npy``): cycles of the load, the node programs (the compute phase)
+    and the read-back, MAC steps, the fraction of peak over the compute phase and over
+    the whole run, and ``match`` (C bit for bit equal to the golden model)."""
+    from gen.build import network_design
+    from sim.collectives import run_programs
+    from verif.node_model import NodeModel
+    lay = check_cannon(cfg, m=m, n=n, k=k, dtype=dtype, derived=derived)
+    design = network_design(cfg, kind="compute", top="tile", boundary="ports", derived=derived)
+    mdl = NodeModel.from_manifest(design.manifest())
+    q = design.manifest()["mesh_x"]
+    bs, _, kb = lay["block"]
+    a, b = _operands(np.random.default_rng(seed), m, n, k, dtype)
+    blk_a = lambda i, kk: a[i * bs:(i + 1) * bs, kk * kb:(kk + 1) * kb]      # noqa: E731
+    blk_b = lambda kk, j: b[kk * kb:(kk + 1) * kb, j * bs:(j + 1) * bs]      # noqa: E731
+    data, expected = {}, {}
+    for i in range(q):
+        for j in range(q):
+            kk = (i + j) % q
+            data[(j, i)] = [(lay["a"][0], mdl.pack_a(blk_a(i, kk), dtype)),
+                            (lay["b"][0], mdl.pack_b(blk_b(kk, j), dtype))]
+            c = None
+            for s in range(q):
+                ks = (i + j + s) % q
+                c = NodeModel.golden(blk_a(i, ks), blk_b(ks, j), c, dtype)
+            expected[(j, i)] = c
+    programs = cannon_programs(mdl, q, lay, dtype=dtype)
+    res = run_programs(design, programs, data, sim=sim, tag=f"cannon-{m}x{n}x{k}-{dtype}-{seed}",
+                       reads=[[[j, i], lay["c"], lay["c_lines"]]
+                              for i in range(q) for j in range(q)])
+    c_full = np.zeros((m, n), np.uint32)
+    wrong = []
+    for (i, j), lines in zip([(i, j) for i in range(q) for j in range(q)], res["reads"]):
+        blk = mdl.unpack_c(lines, bs, bs)
+        c_full[i * bs:(i + 1) * bs, j * bs:(j + 1) * bs] = blk
+        if not np.array_equal(blk, expected[(j, i)]):
+            wrong.append([j, i])
+    bad_halts = [h for h in res["halts"] if any(t != 0 for t in h[1].values())]
+    steps = q * q * q * (bs // mdl.p) ** 2 * kb          # MAC steps of every node
+    nodes = q * q
+    whole = res["load_cycles"] + res["cycles"] + res["read_cycles"]
+    out = {"m": m, "n": n, "k": k, "dtype": dtype, "nodes": nodes, "block": lay["block"],
+           "sim": sim, "match": not wrong and not bad_halts, "wrong_nodes": wrong,
+           "bad_halts": bad_halts, "problems": res["problems"],
+           "load_cycles": res["load_cycles"], "compute_cycles": res["cycles"],
+           "read_cycles": res["read_cycles"], "total_cycles": whole, "mac_steps": steps,
+           "compute_peak_fraction": steps / (nodes * res["cycles"]),
+           "peak_fraction": steps / (nodes * whole),
+           "sram_lines_used": lay["c"] + lay["c_lines"]}
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "result.json").write_text(json.dumps(out, indent=1) + "\n")
+    if dtype == "bf16":
+        np.save(out_dir / "C.npy", c_full.view(np.float32))
+    else:
+        np.save(out_dir / "C.npy", c_full.view(np.int32))
+    return out
