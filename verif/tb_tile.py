@@ -300,10 +300,16 @@ async def programs(dut):
     cycles = tb.bench.cycle - t0
     t_read = tb.bench.cycle
 
-    async def read(node, addr, count):
-        return await tb.host_for(node).read(node, addr, count)
+    # every host reads its nodes one after another (a host has 255 tags), the hosts at once
+    wanted = [(tuple(n), a, c) for n, a, c in pr["reads"]]
+    reads = [None] * len(wanted)
 
-    reads = await gather(*(read(tuple(n), a, c) for n, a, c in pr["reads"]))
+    async def read_all(host):
+        for i, (node, addr, count) in enumerate(wanted):
+            if tb.host_for(node) is host:
+                reads[i] = await host.read(node, addr, count)
+
+    await gather(*(read_all(h) for h in tb.hosts))
     write_result("programs", {"cycles": cycles, "load_cycles": t0 - t_load,
                               "read_cycles": tb.bench.cycle - t_read, "reads": list(reads),
                               "problems": tb.problems(),
