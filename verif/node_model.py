@@ -148,6 +148,13 @@ class NodeModel:
         return self.lay.cmd("EXEC", desc=self._exec_fields(**kw), a_step=a_step,
                             b_step=b_step, c_step=c_step)
 
+    def cmd_pull(self, *, src, src_addr, count, dst_addr, sem, src_step=0, dst_step=0):
+        """A PULL descriptor: ``count`` lines of node ``src`` at ``src_addr`` to the local
+        ``dst_addr``; local semaphore ``sem`` counts its completion."""
+        return self.lay.cmd("PULL", src_x=src[0], src_y=src[1], src_addr=src_addr,
+                            count=count, dst_addr=dst_addr, sem=sem, src_step=src_step,
+                            dst_step=dst_step)
+
     def cmd_wait(self, sem, n=1):
         return self.lay.cmd("WAIT", sem=sem, n=n)
 

@@ -6,6 +6,7 @@ SRAM, starts them with one write of ``cmd_ctrl`` and waits for their DONEs; ever
 effect is then read back and compared with what the program must have done.
 
 Tests: ``descriptors`` (every descriptor type, a loop with address steps),
+``pull`` (remote blocks read into the local SRAM, one PULL and a stepped loop of them),
 ``queues_overlap`` (a transfer loop on one queue while the other runs a GEMM),
 ``semaphores`` (signals before the wait, many signals, a partial take),
 ``malformed`` (each kind of bad descriptor stops its own queue only),
@@ -97,6 +98,35 @@ async def descriptors(dut):
 
 
 @cocotb.test()
+async def pull(dut):
+    """PULL a block of several READs from the peer, then a loop of stepped PULLs (each
+    waits for the one before); the local semaphore counts them."""
+    tb = await _tb(dut, 11)
+    mdl, host = tb.model, tb.hm
+    node, peer = tb.nodes[0], tb.nodes[1]
+    rng = random.Random(12)
+    block = [rng.getrandbits(mdl.width) for _ in range(20)]
+    await tb.store(peer, 300, block)
+    guard = [rng.getrandbits(mdl.width) for _ in range(12)]
+    await tb.store(node, 98, guard)
+    prog = [mdl.cmd_pull(src=peer, src_addr=300, count=20, dst_addr=50, sem=5),
+            mdl.cmd_wait(5, 1),
+            mdl.cmd_loop(2, 1),
+            mdl.cmd_pull(src=peer, src_addr=300, count=3, dst_addr=100, sem=5, src_step=3,
+                         dst_step=4),
+            mdl.cmd_wait(5, 2),
+            mdl.cmd_halt(5)]
+    res = await _run(tb, node, {0: (PROGRAM, prog)})
+    assert res[0][0] == 5, res
+    assert await tb.read(node, 50, 20) == block
+    got = await tb.read(node, 98, 12)
+    expected = guard[:2] + block[0:3] + guard[5:6] + block[3:6] + guard[9:]
+    assert got == expected, "stepped PULLs"
+    assert await tb.reg(node, "sem5") == 0
+    _check(tb, "pull", {"lines": 26, "cycles": res[0][1]})
+
+
+@cocotb.test()
 async def queues_overlap(dut):
     """Queue 0 pushes blocks while queue 1 runs a GEMM: together faster than one after
     the other, both correct."""
@@ -174,6 +204,8 @@ def _bad_programs(mdl, peer):
                                                src_step=-2)], CmdError.PUSH, L),
         ("EXEC refused", [mdl.cmd_exec(m=4, n=4, k=4, dtype="bf16", a_addr=lines - 1,
                                        b_addr=0, c_addr=0)], CmdError.EXEC, 0),
+        ("PULL past the SRAM", [mdl.cmd_pull(src=peer, src_addr=lines - 1, count=2,
+                                             dst_addr=0, sem=0)], CmdError.PULL, 0),
         ("WAIT of 0", [mdl.cmd_wait(0, 0)], CmdError.WAIT, 0),
         ("LOOP of 0", [mdl.cmd_loop(0, 1), mdl.cmd_halt(1)], CmdError.LOOP, 0),
         ("LOOP in a loop", [mdl.cmd_loop(2, 2), mdl.cmd_loop(2, 1), mdl.cmd_halt(1)],

@@ -22,9 +22,14 @@ EXEC     an ``exec_desc`` (a GEMM on the engine) and ``a_step``/``b_step``/``c_s
 WAIT     ``sem``, ``n``: until local semaphore ``sem`` holds ``n``, then take ``n`` off it
 SIGNAL   ``dst_x``, ``dst_y``, ``sem``: add 1 to a semaphore of a node (itself too),
          a WRITE of no lines
+PULL     ``src_x``, ``src_y``, ``src_addr``, ``count``, ``dst_addr``, ``sem`` and steps:
+         ``count`` lines of that node into the local ``dst_addr``, through READs and
+         their READ_RESPs (:mod:`rtl.node.pull_writer`); local semaphore ``sem`` is
+         incremented when the last line is in. One PULL at a time per node (a second
+         waits); needs the response class (2 VCs or more).
 LOOP     ``count``, ``body``: run the next ``body`` descriptors ``count`` times; in
-         iteration ``i`` (0-based) every address of a PUSH or EXEC of the body is its
-         field plus ``i`` times its step (so a ring or a Cannon shift is one loop,
+         iteration ``i`` (0-based) every address of a PUSH, PULL or EXEC of the body is
+         its field plus ``i`` times its step (so a ring or a Cannon shift is one loop,
          not N descriptors). No loop inside a loop.
 =======  =====================================================================
 
@@ -81,6 +86,8 @@ class CommandProcessor(wiring.Component):
     layouts : NodeLayouts
     mesh_x, mesh_y : int
         Global mesh size (PUSH and SIGNAL destinations must lie inside).
+    pull : bool
+        PULLs are possible (the NI has a response class to receive them on).
 
     Members
     -------
@@ -90,8 +97,8 @@ class CommandProcessor(wiring.Component):
         Pulse: the write started a queue that was running (ignored).
     sram : Out(ReadPortSignature)
         Descriptor fetch (a client that may be refused: ``grant``).
-    dma_req, dma_desc : Out
-        A queue asks the DMA to send ``dma_desc``.
+    dma_req, dma_desc, dma_read : Out
+        A queue asks the DMA to send ``dma_desc`` (as READs of a PULL with ``dma_read``).
     dma_seen, dma_ok, dma_go : In(1)
         ``dma_desc`` is the one the DMA checks this cycle; it is valid; the DMA
         takes it this cycle.
@@ -109,17 +116,18 @@ class CommandProcessor(wiring.Component):
         The ``cmd_status<q>`` registers.
     """
 
-    def __init__(self, *, layouts, mesh_x, mesh_y):
+    def __init__(self, *, layouts, mesh_x, mesh_y, pull=True):
         if not isinstance(layouts, NodeLayouts):
             raise TypeError(f"layouts must be a NodeLayouts, not {layouts!r}")
-        self._lay, self._mesh = layouts, (mesh_x, mesh_y)
+        self._lay, self._mesh, self._pull = layouts, (mesh_x, mesh_y), bool(pull)
         lay, fmt = layouts, layouts.fmt
         cb = fmt.coord_bits
         super().__init__({
             "ctrl_wr": In(1), "ctrl": In(lay.cmd_ctrl), "ctrl_x": In(cb), "ctrl_y": In(cb),
             "ctrl_error": Out(1),
             "sram": Out(ReadPortSignature(addr_bits=lay.addr_bits, width=fmt.flit_bits)),
-            "dma_req": Out(1), "dma_desc": Out(lay.push_desc), "dma_seen": In(1),
+            "dma_req": Out(1), "dma_desc": Out(lay.push_desc), "dma_read": Out(1),
+            "dma_seen": In(1),
             "dma_ok": In(1), "dma_go": In(1),
             "exec_req": Out(1), "exec_desc": Out(lay.exec_desc), "exec_seen": In(1),
             "exec_ok": In(1), "exec_go": In(1), "exec_done": In(1),
@@ -160,6 +168,7 @@ class CommandProcessor(wiring.Component):
         exec_owner = Signal(range(QUEUES))           # the queue whose EXEC runs
         fetch_addr = [Signal(A + 1, name=f"q{q}_fetch_addr") for q in range(QUEUES)]
         push_desc = [Signal(lay.push_desc, name=f"q{q}_push") for q in range(QUEUES)]
+        push_read = [Signal(name=f"q{q}_pull") for q in range(QUEUES)]
         exec_desc = [Signal(lay.exec_desc, name=f"q{q}_exec") for q in range(QUEUES)]
         dec_idx = [Signal(range(lay.sems), name=f"q{q}_dec_idx") for q in range(QUEUES)]
         dec_n = [Signal(COUNT_BITS, name=f"q{q}_dec_n") for q in range(QUEUES)]
@@ -167,7 +176,8 @@ class CommandProcessor(wiring.Component):
             with m.If(got_fetch[q]):
                 m.d.comb += [self.sram.en.eq(1), self.sram.addr.eq(fetch_addr[q][:A])]
             with m.If(got_dma[q]):
-                m.d.comb += [self.dma_req.eq(1), self.dma_desc.eq(push_desc[q])]
+                m.d.comb += [self.dma_req.eq(1), self.dma_desc.eq(push_desc[q]),
+                             self.dma_read.eq(push_read[q])]
             with m.If(got_exec[q]):
                 m.d.comb += [self.exec_req.eq(1), self.exec_desc.eq(exec_desc[q])]
             with m.If(got_dec[q]):
@@ -179,7 +189,7 @@ class CommandProcessor(wiring.Component):
         ctrl_error = []
         for q in range(QUEUES):
             ctrl_error.append(self._queue(m, q, want_fetch[q], got_fetch[q], fetch_addr[q],
-                                          want_dma[q], got_dma[q], push_desc[q],
+                                          want_dma[q], got_dma[q], push_desc[q], push_read[q],
                                           want_exec[q], got_exec[q], exec_desc[q],
                                           exec_owner, want_dec[q], got_dec[q], dec_idx[q],
                                           dec_n[q]))
@@ -187,7 +197,7 @@ class CommandProcessor(wiring.Component):
         return m
 
     def _queue(self, m, q, want_fetch, got_fetch, fetch_addr, want_dma, got_dma, push_desc,
-               want_exec, got_exec, exec_desc, exec_owner, want_dec, got_dec, dec_idx, dec_n):
+               push_read, want_exec, got_exec, exec_desc, exec_owner, want_dec, got_dec, dec_idx, dec_n):
         """Queue ``q``'s FSM; returns its ``ctrl_error`` pulse."""
         lay = self._lay
         W, A, L = lay.fmt.flit_bits, lay.addr_bits, lay.cmd_lines
@@ -257,7 +267,7 @@ class CommandProcessor(wiring.Component):
             m.d.comb += arriving.word_select(pend_k, W).eq(self.sram.data)
         d = lay.cmd_desc(arriving[:lay.cmd_desc.size])
         args = d.args
-        pa, ea = args.push, args.exec
+        pa, ea, pl = args.push, args.exec, args.pull
 
         # decoded operands, registered in the decode cycle
         src = self._stepped(m, pa.desc.src_addr, pa.src_step, it, f"{name}_src")
@@ -265,6 +275,11 @@ class CommandProcessor(wiring.Component):
         a = self._stepped(m, ea.desc.a_addr, ea.a_step, it, f"{name}_a")
         b = self._stepped(m, ea.desc.b_addr, ea.b_step, it, f"{name}_b")
         c = self._stepped(m, ea.desc.c_addr, ea.c_step, it, f"{name}_c")
+        pl_src = self._stepped(m, pl.src_addr, pl.src_step, it, f"{name}_pull_src")
+        pl_dst = self._stepped(m, pl.dst_addr, pl.dst_step, it, f"{name}_pull_dst")
+        pull_ok = (Const(int(self._pull), 1) & (pl.count != 0) & (pl_src >= 0)
+                   & (pl_src + pl.count <= lines) & (pl_dst >= 0) & (pl_dst + pl.count <= lines)
+                   & (pl.src_x < mx) & (pl.src_y < my))
         count = pa.desc.count
         push_ok = ((src >= 0) & (src + count <= lines) & (dst >= 0) & (dst + count <= lines)
                    & (pa.desc.dst_x < mx) & (pa.desc.dst_y < my))
@@ -301,15 +316,27 @@ class CommandProcessor(wiring.Component):
                     with m.Switch(d.op):
                         with m.Case(CmdOp.HALT):
                             stop(CmdState.HALTED, args.halt.code & 0x7F)
+                        with m.Case(CmdOp.PULL):
+                            m.d.sync += [push_desc.eq(0), push_read.eq(1),
+                                         push_desc.src_addr.eq(pl_src),
+                                         push_desc.dst_addr.eq(pl_dst),
+                                         push_desc.count.eq(pl.count),
+                                         push_desc.dst_x.eq(pl.src_x), push_desc.dst_y.eq(pl.src_y),
+                                         push_desc.sem.eq(pl.sem)]
+                            with m.If(pull_ok):
+                                m.next = "PUSH"
+                            with m.Else():
+                                stop(CmdState.ERROR, 0x80 | CmdError.PULL)
                         with m.Case(CmdOp.PUSH):
-                            m.d.sync += push_desc.eq(pa.desc)
+                            m.d.sync += [push_desc.eq(pa.desc), push_read.eq(0)]
                             m.d.sync += [push_desc.src_addr.eq(src), push_desc.dst_addr.eq(dst)]
                             with m.If(push_ok):
                                 m.next = "PUSH"
                             with m.Else():
                                 stop(CmdState.ERROR, 0x80 | CmdError.PUSH)
                         with m.Case(CmdOp.SIGNAL):
-                            m.d.sync += [push_desc.eq(0), push_desc.dst_x.eq(args.signal.dst_x),
+                            m.d.sync += [push_desc.eq(0), push_read.eq(0),
+                                         push_desc.dst_x.eq(args.signal.dst_x),
                                          push_desc.dst_y.eq(args.signal.dst_y),
                                          push_desc.sem_inc.eq(1),
                                          push_desc.sem.eq(args.signal.sem)]

@@ -37,6 +37,7 @@ class CmdOp(enum.Enum, shape=4):
     WAIT = 3
     SIGNAL = 4
     LOOP = 5
+    PULL = 6
 
 
 class CmdState(enum.Enum, shape=3):
@@ -59,6 +60,7 @@ class CmdError(enum.IntEnum):
     LOOP = 5            # LOOP of 0 iterations or 0 descriptors, or a LOOP inside a loop
     PC = 6              # the queue ran off the end of the SRAM
     ABORT = 7           # aborted by the host (state ABORTED)
+    PULL = 8            # PULL: lines outside the SRAM, source outside the mesh, or one VC
 
 
 class Dtype(enum.Enum, shape=1):
@@ -69,7 +71,8 @@ class Dtype(enum.Enum, shape=1):
 
 def register_names(sems):
     """Names of the register space, in index order (``cmd_ctrl`` is the one register a
-    WRITE may target: it starts and aborts the command queues; it reads as 0)."""
+    WRITE may target: it starts and aborts the command queues; it reads as 0;
+    ``responses`` counts the response packets a node took, PULL answers included)."""
     return ([f"sem{i}" for i in range(sems)]
             + ["errors", "responses", "execs", "exec_cycles", "exec_steps", "status",
                "cmd_ctrl"] + [f"cmd_status{q}" for q in range(QUEUES)])
@@ -164,6 +167,9 @@ class NodeLayouts:
                           "b_step": signed(STEP_BITS), "c_step": signed(STEP_BITS)}),
             "wait": step({"sem": sem_bits, "n": COUNT_BITS}),
             "signal": step({"dst_x": cb, "dst_y": cb, "sem": sem_bits}),
+            "pull": step({"src_x": cb, "src_y": cb, "src_addr": self.addr_bits,
+                          "count": COUNT_BITS, "dst_addr": self.addr_bits, "sem": sem_bits,
+                          "src_step": signed(STEP_BITS), "dst_step": signed(STEP_BITS)}),
             "loop": step({"count": COUNT_BITS, "body": COUNT_BITS}),
             "halt": step({"code": TAG_BITS}),
         })

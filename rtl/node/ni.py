@@ -63,13 +63,23 @@ Message classes and VCs
 With ``vcs >= 2`` requests use VCs ``[0, vcs//2)`` and responses
 ``[vcs//2, vcs)``; the NI injects requests on VC 0 and responses on VC
 ``vcs//2``. Responses arriving at a node are always drained (counted in the
-``responses`` register), independently of request processing, so a node
-waiting for a response credit never blocks the requests that would drain it.
-With one VC both classes share it and that guarantee is lost (documented).
+``responses`` register) by the response sink (:mod:`rtl.node.pull_writer`, which
+writes the lines of a PULL's READ_RESPs into the SRAM), independently of request
+processing, so a node waiting for a response credit never blocks the requests that
+would drain it. With one VC both classes share it, the parser drains responses,
+that guarantee is lost (documented) and there is no PULL.
+
+Command processor
+-----------------
+:mod:`rtl.node.command_processor` runs descriptor programs from the SRAM: its PUSHes,
+SIGNALs and PULLs go through the DMA after the host's PUSH (which has priority), its
+EXECs to the engine after the host's; a write of register ``cmd_ctrl`` starts and
+aborts its queues, which report through DONE slots 3 and 4 and ``cmd_status<q>``.
 
 Registers (read-only; READ with the register-space bit set)
 ------------------------------------------------------------
-``sem0..sem{n-1}`` completion counters, ``errors``, ``responses``, ``execs``
+``sem0..sem{n-1}`` completion counters (incremented by packets and PULLs, taken by
+WAITs), ``errors``, ``responses``, ``execs``
 (completed EXECs), ``exec_cycles`` and ``exec_steps`` (busy cycles and MAC
 steps of the last EXEC), ``status`` (bit 0 engine busy, bit 1 DMA busy,
 bit 2 input overflow). 32 bits each.
@@ -87,6 +97,7 @@ from rtl.node.command_processor import CommandProcessor
 from rtl.node.layouts import (COUNT_BITS, DIM_BITS, QUEUES, REG_BITS, TAG_BITS, Dtype,
                               NodeLayouts, register_names, request_vcs, response_vcs)
 from rtl.node.link_tx import LinkTx
+from rtl.node.pull_writer import PullWriter
 from rtl.node.push_dma import PushDma
 from rtl.node.request_parser import RequestParser
 from rtl.node.response_writer import ResponseWriter
@@ -138,6 +149,8 @@ class NetworkInterface(wiring.Component):
         Read port for PUSH (SRAM read port 2, its own).
     sram_cmd : Out(ReadPortSignature)
         Descriptor fetch of the command processor (a client that may be refused).
+    sram_pull : Out(WritePortSignature)
+        Lines of a PULL's READ_RESPs (a write client that may be refused).
     sram_wr : Out(WritePortSignature)
         Write port for WRITE and ADD (client 0 of the SRAM write port).
     exec_desc : Out(layouts.exec_desc)
@@ -180,7 +193,7 @@ class NetworkInterface(wiring.Component):
             "x": In(fmt.coord_bits), "y": In(fmt.coord_bits),
             "o": Out(link), "i": In(link),
             "sram_rx": Out(rsig), "sram_dma": Out(rsig), "sram_cmd": Out(rsig),
-            "sram_wr": Out(wsig),
+            "sram_wr": Out(wsig), "sram_pull": Out(wsig),
             "exec_desc": Out(layouts.exec_desc), "exec_ok": In(1), "exec_start": Out(1),
             "exec_busy": In(1), "exec_done": In(1),
             "exec_cycles": In(32), "exec_steps": In(32),
@@ -203,7 +216,7 @@ class NetworkInterface(wiring.Component):
         m.submodules.dma = dma = PushDma(layouts=lay, max_packet_flits=self._max_len,
                                          mesh_x=self._mesh[0], mesh_y=self._mesh[1])
         m.submodules.cmd = cmd = CommandProcessor(layouts=lay, mesh_x=self._mesh[0],
-                                                  mesh_y=self._mesh[1])
+                                                  mesh_y=self._mesh[1], pull=V >= 2)
         # DONE priority: RX, DMA, engine, then the command queues
         m.submodules.writer = writer = ResponseWriter(layouts=lay, slots=3 + QUEUES)
         m.submodules.tx = tx = LinkTx(flit_bits=W, vcs=V, credits=self._credits)
@@ -238,10 +251,13 @@ class NetworkInterface(wiring.Component):
         # checks whichever descriptor it is shown
         host_push = parser.dma_want
         cmd_push = Signal()
+        pull_busy = Signal()            # a PULL's answers are still coming: a second waits
         m.d.comb += [
             dma.desc.eq(Mux(host_push, parser.desc[:lay.push_desc.size], cmd.dma_desc)),
             dma.tag.eq(Mux(host_push, parser.tag, 0)), dma.ack.eq(host_push & parser.ack),
-            cmd_push.eq(cmd.dma_req & ~host_push & ~dma.busy & dma.desc_ok),
+            dma.read.eq(~host_push & cmd.dma_read),
+            cmd_push.eq(cmd.dma_req & ~host_push & ~dma.busy & dma.desc_ok
+                        & ~(cmd.dma_read & pull_busy)),
             dma.start.eq(parser.dma_start | cmd_push),
             parser.dma_ok.eq(dma.desc_ok), parser.dma_free.eq(~dma.busy & ~dma_slot.pending),
             cmd.dma_seen.eq(~host_push), cmd.dma_ok.eq(dma.desc_ok), cmd.dma_go.eq(cmd_push),
@@ -268,6 +284,23 @@ class NetworkInterface(wiring.Component):
             m.d.sync += eng_ack.eq(parser.exec_start & parser.ack)
         m.d.comb += [dma_slot.arm.eq(dma.done), eng_slot.arm.eq(self.exec_done & eng_ack)]
 
+        # response VCs: the response sink drains them and writes a PULL's lines (with one
+        # VC the parser drains them, and there is no PULL)
+        pull_done, pull_sem = Const(0, 1), Const(0, 1)
+        n_resp = Signal(2)              # response packets taken whole this cycle
+        if V >= 2:
+            m.submodules.pull = pull = PullWriter(layouts=lay, vcs=len(resp_vcs))
+            for i, v in enumerate(resp_vcs):
+                wiring.connect(m, rx.vc[v], pull.vc[i])
+            wiring.connect(m, pull.wr, wiring.flipped(self.sram_pull))
+            m.d.comb += [pull.start.eq(cmd_push & cmd.dma_read), pull.src.eq(cmd.dma_desc.src_addr),
+                         pull.dst.eq(cmd.dma_desc.dst_addr), pull.count.eq(cmd.dma_desc.count),
+                         pull.sem.eq(cmd.dma_desc.sem), pull_busy.eq(pull.busy)]
+            pull_done, pull_sem = pull.done, pull.done_sem
+            m.d.comb += n_resp.eq(pull.drained + parser.drained)
+        else:
+            m.d.comb += n_resp.eq(parser.drained)
+
         # -- registers ----------------------------------------------------------------
         sems = [Signal(REG_BITS, name=f"sem{i}") for i in range(lay.sems)]
         errors = Signal(REG_BITS)
@@ -281,10 +314,11 @@ class NetworkInterface(wiring.Component):
         assert len(reg_values) == len(lay.registers)
         with m.If(self.exec_done):
             m.d.sync += execs.eq(execs + 1)
+        m.d.sync += responses.eq(responses + n_resp)
         m.d.sync += errors.eq(errors + parser.error + cmd.ctrl_error)
         for i, s in enumerate(sems):
             # a packet's increment and a WAIT's take in the same cycle both count
-            inc = parser.sem_inc & (parser.sem == i)
+            inc = (parser.sem_inc & (parser.sem == i)) + (pull_done & (pull_sem == i))
             dec = Mux(cmd.sem_dec & (cmd.sem_dec_idx == i), cmd.sem_dec_n, 0)
             m.d.sync += s.eq(s + inc - dec)
             m.d.comb += cmd.sems[i].eq(s)
@@ -296,13 +330,4 @@ class NetworkInterface(wiring.Component):
                     m.d.sync += reg_q.eq(val)
         m.d.comb += parser.reg_data.eq(reg_q)
 
-        # response VCs are drained here (with one VC the parser does it)
-        drained = []
-        if V >= 2:
-            for v in resp_vcs:
-                m.d.comb += rx.vc[v].pop.eq(rx.vc[v].nonempty)
-                drained.append(rx.vc[v].nonempty & rx.vc[v].last)
-        n_drained = Signal(range(len(drained) + 2))
-        m.d.comb += n_drained.eq(sum((d for d in drained), Const(0, 3)))
-        m.d.sync += responses.eq(responses + n_drained + parser.drained)
         return m

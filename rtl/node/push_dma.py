@@ -18,7 +18,9 @@ class PushDma(wiring.Component):
 
     Each packet is a WRITE (``add=0``) or an ADD of ``dtype`` lanes; the last
     carries ``sem_inc``/``sem``. ``count`` 0 with ``sem_inc`` is a *signal*: one
-    WRITE of no lines that only increments the remote counter. A head is written when the queue has room, then
+    WRITE of no lines that only increments the remote counter. With ``read`` (a PULL)
+    it sends head-only READs of at most ``max_packet_flits - 1`` lines of node
+    ``(dst_x, dst_y)`` at ``src_addr`` instead; the answers are the response sink's. A head is written when the queue has room, then
     one line per cycle, the SRAM reads issued ahead only as far as the queue has
     room (a line is written into the queue the cycle after its read).
 
@@ -45,6 +47,8 @@ class PushDma(wiring.Component):
         Tag of the PUSH (carried by the packets), sampled with ``start``.
     ack : In(1)
         Pulse ``done`` at the end, sampled with ``start``.
+    read : In(1)
+        Send READs (a PULL), sampled with ``start``.
     start : In(1)
         One-cycle pulse, only while ``busy`` is low: begin (the first head is
         written at the earliest the next cycle).
@@ -70,7 +74,7 @@ class PushDma(wiring.Component):
         super().__init__({
             "x": In(fmt.coord_bits), "y": In(fmt.coord_bits),
             "desc": In(layouts.push_desc), "desc_ok": Out(1), "tag": In(TAG_BITS),
-            "ack": In(1), "start": In(1), "busy": Out(1), "done": Out(1),
+            "ack": In(1), "read": In(1), "start": In(1), "busy": Out(1), "done": Out(1),
             "sram": Out(ReadPortSignature(addr_bits=layouts.addr_bits, width=W)),
             "q": Out(TxChannelSignature(width=W, depth=queue_depth)),
         })
@@ -90,10 +94,11 @@ class PushDma(wiring.Component):
         d_left = Signal(COUNT_BITS)              # lines still to packetize
         d_chunk = Signal(COUNT_BITS)             # lines of this packet still to read
         d_tag = Signal(TAG_BITS)
-        d_ack = Signal()
+        d_ack, d_read = Signal(), Signal()
         with m.If(self.start):
             m.d.sync += [d.eq(pd), d_src.eq(pd.src_addr), d_dst.eq(pd.dst_addr),
-                         d_left.eq(pd.count), d_tag.eq(self.tag), d_ack.eq(self.ack)]
+                         d_left.eq(pd.count), d_tag.eq(self.tag), d_ack.eq(self.ack),
+                         d_read.eq(self.read)]
         d_pend, d_pend_last = Signal(), Signal()
         with m.FSM(name="dma"):
             with m.State("IDLE"):
@@ -103,7 +108,19 @@ class PushDma(wiring.Component):
                 m.d.comb += self.busy.eq(1)
                 chunk = Signal(COUNT_BITS)
                 m.d.comb += chunk.eq(Mux(d_left > max_len - 1, max_len - 1, d_left))
-                with m.If(q.rdy):
+                with m.If(q.rdy & d_read):
+                    # a PULL: one head-only READ per chunk, from the remote's src_addr on
+                    rinfo = Signal(lay.read_info)
+                    m.d.comb += [rinfo.addr.eq(d_src), rinfo.count.eq(chunk), rinfo.tag.eq(d_tag)]
+                    rh = head_flit(m, fmt, src_x=self.x, src_y=self.y, dst_x=d.dst_x,
+                                   dst_y=d.dst_y, mclass=MsgClass.REQUEST, opcode=Opcode.READ,
+                                   length=1, info=rinfo.as_value())
+                    m.d.comb += [q.en.eq(1), q.data.eq(Cat(rh.as_value(), Const(1, 1)))]
+                    m.d.sync += [d_left.eq(d_left - chunk), d_src.eq(d_src + chunk)]
+                    with m.If(d_left == chunk):
+                        m.d.comb += self.done.eq(d_ack)
+                        m.next = "IDLE"
+                with m.Elif(q.rdy):
                     info = Signal(lay.store_info)
                     m.d.comb += [info.addr.eq(d_dst), info.tag.eq(d_tag),
                                  info.sem_inc.eq(d.sem_inc & (d_left == chunk)),

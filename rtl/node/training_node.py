@@ -22,7 +22,8 @@ class TrainingNode(wiring.Component):
     write port: read port 0 serves the NI's request sink (client 0), the command
     processor's descriptor fetch (client 1) and the engine's A operand (client 2),
     read port 1 the engine's B operand, read port 2 the NI's DMA, the write port
-    the NI (client 0) and the engine's results (client 1). The DMA's own port is
+    the NI's request sink (client 0), its PULL answers (client 1) and the engine's
+    results (client 2). The DMA's own port is
     Dojo's "one read packet per cycle besides the engine's operands": a PUSH
     streaming out of a buffer never stalls an EXEC on the next one (Cannon's shifts
     overlap its multiplies; with a shared port the engine lost a cycle per line sent).
@@ -65,7 +66,7 @@ class TrainingNode(wiring.Component):
         # port 0 has three clients (the others use their first): fetches of the command
         # processor rank above the engine, which stalls for them as it does for the NI
         self._sram = Scratchpad(lines=layouts.lines, width=fmt.flit_bits, read_ports=3,
-                                read_clients=3, write_clients=2)
+                                read_clients=3, write_clients=3)
         link = LinkSignature(flit_bits=fmt.flit_bits, vcs=vcs)
         ports = {"x": In(fmt.coord_bits), "y": In(fmt.coord_bits)}
         for p in MESH_PORTS:
@@ -106,7 +107,8 @@ class TrainingNode(wiring.Component):
         wiring.connect(m, eng.rd_b, sram.read[1][0])
         wiring.connect(m, ni.sram_dma, sram.read[2][0])
         wiring.connect(m, ni.sram_wr, sram.write[0])
-        wiring.connect(m, eng.wr, sram.write[1])
+        wiring.connect(m, ni.sram_pull, sram.write[1])
+        wiring.connect(m, eng.wr, sram.write[2])
         m.d.comb += [eng.desc.eq(ni.exec_desc), ni.exec_ok.eq(eng.desc_ok),
                      eng.start.eq(ni.exec_start), ni.exec_busy.eq(eng.busy),
                      ni.exec_done.eq(eng.done), ni.exec_cycles.eq(eng.cycles),

@@ -82,7 +82,14 @@ def test_bad_workload_arguments_are_rejected_before_any_report(tmp_path):
     """No derivation report, no warning: only the error, exit 2."""
     for args, message in ((("--bench", "gemm", "--k", "3"), "error: gemm: k=3: must be a "
                                                               "positive multiple of node.matrix_p=4"),
-                          (("--bench", "allreduce", "--lines", "17"), "error: allreduce: lines=17"),
+                          (("--bench", "allreduce", "--lines", "17"),
+                           "error: allreduce --algo host: lines=17"),
+                          (("--bench", "allreduce", "--algo", "2d", "--lines", "24"),
+                           "error: allreduce --algo 2d: lines=24: must be a multiple of 16"),
+                          (("--bench", "gemm", "--algo", "ring"),
+                           "error: --algo ring: not allowed with --bench gemm"),
+                          (("--bench", "gemm", "--algo", "cannon", "--k", "24"),
+                           "error: gemm --algo cannon: k=24"),
                           (("--bench", "all", "--m", "100"), "error: gemm: m=100")):
         res = dojo("sim", "configs/default.yaml", *args, "--out", str(tmp_path))
         assert res.returncode == 2, res.stderr

@@ -17,5 +17,6 @@ def test_command_processor(sim):
     assert res["descriptors"]["descriptors"] == 7
     overlap = res["queues_overlap"]
     assert overlap["together"] < overlap["comm_alone"] + overlap["exec_alone"]
-    assert len(res["malformed"]["cases"]) == 10
+    assert len(res["malformed"]["cases"]) == 11
+    assert res["pull"]["lines"] == 26
     assert "semaphores" in res and "abort" in res
