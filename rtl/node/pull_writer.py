@@ -80,8 +80,9 @@ class PullWriter(wiring.Component):
         m.d.comb += [self.busy.eq(active), self.done_sem.eq(sem)]
 
         # the VC whose packet is taken: the lowest with a flit when a head is due, then held
-        sel, held, cur, at_head = (Signal(range(self._n)), Signal(range(self._n)),
-                                   Signal(range(self._n)), Signal())
+        vc_range = range(max(self._n, 2))      # one bit even for one VC (no 0-bit vectors)
+        sel, held, cur, at_head = (Signal(vc_range), Signal(vc_range), Signal(vc_range),
+                                   Signal())
         for v in reversed(range(self._n)):
             with m.If(self.vc[v].nonempty):
                 m.d.comb += sel.eq(v)
