@@ -92,6 +92,25 @@ SCHEMA = {
             "phy_latency_ns": _num(2.0, minimum=0, desc="PHY (serialise + deserialise) latency, ns"),
             "ratio": _int(None, 1, 64, nullable=True, desc="override: core cycles per flit"),
             "latency": _int(None, 0, 256, nullable=True, desc="override: pipeline cycles each way"),
+            "link_layer": {"type": "boolean", "default": False,
+                           "description": "reliable link layer: sequence numbers, CRC, ACK/NAK and "
+                                          "go-back-N replay (rtl/fabric/dielink_layer.py); its bits "
+                                          "count in the derived ratio"},
+            "crc_bits": {"enum": [8, 16], "default": 8,
+                         "description": "CRC width per codeword (8: 0x07, 16: 0x1021; link_layer)"},
+            "ber": _num(0.0, minimum=0, maximum=0.1,
+                        desc="injected bit error rate on the flit direction (needs link_layer)"),
+            "ber_reverse": _num(0.0, minimum=0, maximum=0.1,
+                                desc="injected bit error rate on the ACK/credit direction"),
+            "burst_len": _int(1, 1, 16, desc="bits flipped by one error event (<= crc_bits)"),
+            "seed": _int(1, 0, 0xFFFFFFFF, desc="seed of the error injectors (mixed per link)"),
+            "lane_fail_cycle": _int(None, 0, 0xFFFFFFFE, nullable=True,
+                                    desc="cycle after reset in which a lane fails (null: never)"),
+            "lane_fail_link": _int(None, 0, 65535, nullable=True,
+                                   desc="die link (tile instance number) that loses the lane; "
+                                        "null: every link"),
+            "ratio_degraded": _int(None, 1, 256, nullable=True,
+                                   desc="override: cycles per flit after the lane failure"),
         }),
         "tile": _obj({
             "dies_x": _int(1, 1, 16, desc="dies across the tile"),

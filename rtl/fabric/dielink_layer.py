@@ -359,7 +359,7 @@ class ReliableDieLinkChannel(wiring.Component):
         next_seq, sp, oldest = Signal(S), Signal(S), Signal(S)
         replay = [Signal(PB, name=f"replay{k}") for k in range(P)]
         busy = Signal(range(self._ratio_d + 1))
-        rr = Signal(range(V))
+        rr = Signal(vb)
         unacked = Signal(S)
         m.d.comb += unacked.eq(next_seq - oldest)
         room = Signal()
@@ -367,9 +367,9 @@ class ReliableDieLinkChannel(wiring.Component):
         replaying = Signal()
         m.d.comb += replaying.eq(sp != next_seq)
         ready = Cat(tx[v].nonempty & (remote[v] != 0) for v in range(V))
-        pick, found = Signal(range(V)), Signal()
+        pick, found = Signal(vb), Signal()
         for off in reversed(range(V)):
-            v = Signal(range(V), name=f"cand{off}")
+            v = Signal(vb, name=f"cand{off}")
             m.d.comb += v.eq((rr + off) % V if V > 1 else 0)
             with m.If(ready.bit_select(v, 1)):
                 m.d.comb += [pick.eq(v), found.eq(1)]
@@ -455,10 +455,10 @@ class ReliableDieLinkChannel(wiring.Component):
             m.d.comb += [f.din.eq(Cat(r_data, r_last)),
                          f.push.eq(good & ((r_vc == v) if V > 1 else 1))]
         out_ready = Cat(rx[v].nonempty & (down[v] != 0) for v in range(V))
-        orr = Signal(range(V))
-        opick, ofound = Signal(range(V)), Signal()
+        orr = Signal(vb)
+        opick, ofound = Signal(vb), Signal()
         for off in reversed(range(V)):
-            v = Signal(range(V), name=f"ocand{off}")
+            v = Signal(vb, name=f"ocand{off}")
             m.d.comb += v.eq((orr + off) % V if V > 1 else 0)
             with m.If(out_ready.bit_select(v, 1)):
                 m.d.comb += [opick.eq(v), ofound.eq(1)]
