@@ -246,6 +246,10 @@ class ReliableDieLinkChannel(wiring.Component):
         For a ratio, latency, depth, CRC width, burst length or threshold out of range.
     """
 
+    PORT_ROLES = {"index": "die link number (tie to a constant)",
+                  "stats": "link-layer counters, 32 bits each (STAT_NAMES order)",
+                  "overflow": "sticky: TX buffer overflow"}
+
     def __init__(self, *, flit_bits, vcs, ratio, latency, downstream_depth, rx_depth=None,
                  tx_depth=TX_DEPTH, crc_bits=8, error_threshold=0, reverse_error_threshold=0,
                  burst_len=1, seed=1, lane_fail_cycle=None, lane_fail_link=None,

@@ -228,7 +228,9 @@ class Tile(wiring.Component):
                 m.d.comb += sel.eq(k * n_st + self.stat_index)
             with m.Else():
                 m.d.comb += sel.eq(len(channels) * n_st)
-            q1, extra = Signal(32), Signal(32)
-            m.d.sync += [q1.eq(words[sel]), extra.eq(q1)]
+            # select registered, then the word: the counters are sampled in the same cycle
+            # as a node's (stat_node registered in the mesh, then the node's stat_data)
+            sel_q, extra = Signal.like(sel), Signal(32)
+            m.d.sync += [sel_q.eq(sel), extra.eq(words[sel_q])]
         table = Array([die.stat_data for die in dies] + [extra])
         m.d.comb += self.stat_data.eq(table[which_q])
