@@ -105,7 +105,11 @@ def derive(cfg):
     links_on_edge = max(nx, ny, 1)
     bits_per_cycle = dl.lanes_per_edge * dl.lane_gbps / clk.f_ghz / links_on_edge
     ratio_derived = max(1, _eps_ceil(rt.flit_bits / bits_per_cycle))
-    latency_ps = dl.wire_mm * dl.wire_ps_per_mm + dl.phy_latency_ns * 1000
+    # die-to-die latency from its parts: flight on the package, serialiser + deserialiser,
+    # FEC / CRC check, retiming into the core clock
+    latency_parts_ps = {"flight": dl.wire_mm * dl.wire_ps_per_mm, "serdes": dl.phy_latency_ns * 1000,
+                        "check": dl.check_ns * 1000, "retime": dl.retime_ns * 1000}
+    latency_ps = sum(latency_parts_ps.values())
     latency_derived = _eps_ceil(latency_ps / period_ps)
     latency = dl.latency if dl.latency is not None else latency_derived
     layer = None
@@ -188,6 +192,7 @@ def derive(cfg):
                 "offdie_tbps_per_edge": offdie_tbps},
         "dielink": {"bits_per_cycle_per_link": bits_per_cycle, "ratio": ratio,
                     "ratio_derived": ratio_derived, "latency_ps": latency_ps,
+                    "latency_parts_ps": latency_parts_ps,
                     "latency": latency, "latency_derived": latency_derived,
                     "credit_round_trip": dielink_rtt,
                     "buffer_depth": rx_depth_for(ratio, latency),
@@ -315,6 +320,9 @@ def format_report(cfg, d, compare=None):
     lines.append("die-to-die link")
     lines.append(f"  lane share per mesh link {dl['bits_per_cycle_per_link']:.1f} bits/cycle -> "
                  f"ratio {dl['ratio']} cycles/flit (derived {dl['ratio_derived']})")
+    parts = dl["latency_parts_ps"]
+    lines.append("  latency parts            " + ", ".join(f"{k} {v / 1000:g} ns"
+                                                         for k, v in parts.items()))
     lines.append(f"  latency                  {dl['latency_ps']:.0f} ps -> {dl['latency']} cycles "
                  f"each way (derived {dl['latency_derived']}); receive buffer "
                  f"{dl['buffer_depth']} flits per VC ({dl['rx_buffer_bytes']:.0f} bytes per link)")

@@ -176,3 +176,21 @@ def test_link_layer_consistency_errors():
 def test_yaml_1_2_floats_in_overrides():
     cfg = load_config(CONFIGS / "default.yaml", ["dielink.link_layer=true", "dielink.ber=1e-6"])
     assert cfg.dielink.ber == 1e-6
+
+
+def test_die_to_die_latency_from_its_parts():
+    # 10 mm x 10 ps/mm = 0.1 ns flight + 2 ns PHY + 3 ns check + 1 ns retime = 6.1 ns -> 7 cycles
+    d = hand(dielink={"check_ns": 3.0, "retime_ns": 1.0})["dielink"]
+    assert d["latency_parts_ps"] == pytest.approx({"flight": 100, "serdes": 2000, "check": 3000,
+                                                   "retime": 1000})
+    assert d["latency_ps"] == pytest.approx(6100) and d["latency"] == 7
+
+
+def test_d1_at_the_published_100ns_needs_deep_buffers():
+    cfg = load_config(CONFIGS / "d1.yaml", ["dielink.phy_latency_ns=40", "dielink.check_ns=50",
+                                            "dielink.retime_ns=10", "dielink.link_layer=true"])
+    d = derive(cfg)["dielink"]
+    assert d["latency"] == 201 and d["ratio"] == 3
+    assert d["buffer_depth"] == 137                     # (3 + 2 x 201 + 2) / 3 + 1
+    assert d["link_layer"]["crc_bits"] == 16 and d["link_layer"]["replay_depth"] == 256
+    assert d["rx_buffer_bytes"] == pytest.approx(2 * 137 * 1025 / 8)
