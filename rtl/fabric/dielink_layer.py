@@ -299,6 +299,24 @@ class ReliableDieLinkChannel(wiring.Component):
     def rx_depth(self):
         return self._rx_depth
 
+    def _errors(self, m, fwd_draw, rev_draw):
+        """``(forward, reverse)``: corrupt the codeword launched / the control word sent in
+        this cycle (a formal harness overrides this with free inputs)."""
+        fwd_err, rev_err = Signal(name="fwd_err"), Signal(name="rev_err")
+        if self._thr:
+            m.d.comb += fwd_err.eq((fwd_draw != 0) & (fwd_draw < self._thr))
+        if self._rthr:
+            m.d.comb += rev_err.eq((rev_draw != 0) & (rev_draw < self._rthr))
+        return fwd_err, rev_err
+
+    def _replay_from(self, ack):
+        """Where a replay starts: the oldest unacknowledged codeword (a mutant overrides it)."""
+        return ack
+
+    def _probe(self, **signals):
+        """Keep internal registers for a formal harness (``self.probes``); no hardware."""
+        self.probes = {**getattr(self, "probes", {}), **signals}
+
     @property
     def geometry(self):
         """:func:`link_layer_geometry` of this link."""
@@ -324,10 +342,7 @@ class ReliableDieLinkChannel(wiring.Component):
             m.d.comb += word.eq(Const(self._seed ^ _SEED_MIX[d], 32) ^ Cat(idx, Const(0, 16))
                                 ^ Cat(Const(0, 16), idx))
             _xorshift(m, state, Mux(word == 0, 1, word))
-        fwd_err = Signal()
-        rev_err = Signal()
-        m.d.comb += [fwd_err.eq((fx != 0) & (fx < self._thr)) if self._thr else fwd_err.eq(0),
-                     rev_err.eq((rx_ != 0) & (rx_ < self._rthr)) if self._rthr else rev_err.eq(0)]
+        fwd_err, rev_err = self._errors(m, fx, rx_)
 
         # lane failure
         failed = Signal()
@@ -529,10 +544,18 @@ class ReliableDieLinkChannel(wiring.Component):
             m.d.sync += timer.eq(timer + 1)
         sp_after = Signal(S)
         m.d.comb += sp_after.eq(sp + start)
-        with m.If(trigger | ((ack - oldest)[:S] > (sp_after - oldest)[:S])):
+        with m.If(trigger):
+            m.d.sync += sp.eq(self._replay_from(ack))
+        with m.Elif((ack - oldest)[:S] > (sp_after - oldest)[:S]):
             m.d.sync += sp.eq(ack)
         with m.Else():
             m.d.sync += sp.eq(sp_after)
+        self._probe(tx=tx, rx=rx, remote=remote, down=down, next_seq=next_seq, sp=sp,
+                    oldest=oldest, replay=replay, busy=busy, wire_word=wire_word,
+                    expected=expected, nak_state=nak_state, nak_count=nak_count, pops=pops,
+                    seen=seen, seen_nak=seen_nak, timer=timer, start_new=start_new,
+                    good=good, r_ok=r_ok, land=fv, credit_back=credit_back, rx_pop=rx_pop,
+                    trigger=trigger, stats=stat)
         with m.If(nak_new):
             m.d.sync += stat["naks"].eq(stat["naks"] + 1)
         with m.If(expired):
