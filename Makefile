@@ -43,6 +43,7 @@ lint: $(STAMP)
 ## k-induction proofs of the router (SymbiYosys + yices from pip)
 formal: $(STAMP)
 	$(BIN)/python -m verif.formal_router --vcs 1 --depth 2 --out build/formal
+	$(BIN)/python -m verif.formal_dielink -k 22 --out build/formal
 
 ## ECP5-85F: router out of context, and the 2x2 board top with a bitstream (about 10 min)
 fpga: $(STAMP)

@@ -98,6 +98,11 @@ def fmt_manifest(fmt):
             "timestamp_bits": fmt.timestamp_bits}
 
 
+#: the keys of ``derive()["dielink"]["link_layer"]`` that parametrise the RTL link layer
+LINK_LAYER_PARAMS = ("crc_bits", "error_threshold", "reverse_error_threshold", "burst_len", "seed",
+                     "lane_fail_cycle", "lane_fail_link", "ratio_degraded")
+
+
 def network_design(cfg, *, kind, top, boundary, top_name=None, structural_dies=False,
                    derived=None):
     """Config -> a die or the whole tile of ``kind`` nodes (see :mod:`rtl.fabric.mesh`).
@@ -133,6 +138,9 @@ def network_design(cfg, *, kind, top, boundary, top_name=None, structural_dies=F
     nx, ny = d["die"]["nodes_x"], d["die"]["nodes_y"]
     stages = d["link"]["pipeline_stages"]
     dielink = {"ratio": d["dielink"]["ratio"], "latency": d["dielink"]["latency"]}
+    ll = d["dielink"]["link_layer"]
+    if ll:
+        dielink["layer"] = {k: ll[k] for k in LINK_LAYER_PARAMS}
     die_shape = None
     if top == "die":
         net = Die(lib=lib, fmt=fmt, nodes_x=nx, nodes_y=ny, kind=kind,
@@ -155,6 +163,10 @@ def network_design(cfg, *, kind, top, boundary, top_name=None, structural_dies=F
              "edge_ports": [[n, list(xy), dr] for n, xy, dr in net.edge_ports()],
              "format": fmt_manifest(fmt), "pipeline_stages": stages,
              "die_shape": die_shape, "dielink": dielink}
+    if dielink and "layer" in dielink:
+        from rtl.fabric.dielink_layer import STAT_NAMES
+        extra["dielink_stat_names"] = list(STAT_NAMES)
+        extra["dielink_ends"] = [[list(a), list(b)] for a, b in net.dielink_ends()]
     if kind == "compute":
         node = extra["node"] = node_manifest
         # Verilator builds the training node once instead of inlining every instance

@@ -13,6 +13,24 @@ import yaml
 
 from .schema import SCHEMA
 
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader with YAML 1.2 floats: ``1e-6`` is a number, not a string."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    __import__("re").compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+                                |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+                                |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+                                |[-+]?\.(?:inf|Inf|INF)
+                                |\.(?:nan|NaN|NAN))$""", __import__("re").X),
+    list("-+0123456789."))
+
+
+def _load_yaml(text):
+    return yaml.load(text, Loader=_Loader)
+
 __all__ = ["ConfigError", "Config", "load_config", "parse_override", "config_from_dict"]
 
 
@@ -103,7 +121,7 @@ def parse_override(text):
     if not sep or not key.strip():
         raise ConfigError([f"override {text!r}: expected KEY.PATH=VALUE, e.g. router.vcs=2"])
     try:
-        parsed = yaml.safe_load(value) if value.strip() else None
+        parsed = _load_yaml(value) if value.strip() else None
     except yaml.YAMLError as exc:
         raise ConfigError([f"override {key}: cannot parse value {value!r} ({exc.problem})"])
     return key.strip().split("."), parsed
@@ -145,7 +163,7 @@ def load_config(path, overrides=()):
     except OSError as exc:
         raise ConfigError([f"config {str(path)!r}: cannot read ({exc.strerror})"])
     try:
-        raw = yaml.safe_load(text)
+        raw = _load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""

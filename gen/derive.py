@@ -8,6 +8,7 @@ the generators read the same values.
 import math
 
 from rtl.fabric.dielink import rx_depth_for
+from rtl.fabric.dielink_layer import link_layer_geometry, word_error_threshold
 from rtl.net.packet import PacketFormat, coord_bits_for
 
 __all__ = ["derive", "consistency_problems", "credit_round_trip", "PUBLISHED_D1",
@@ -62,6 +63,11 @@ def _eps_ceil(x):
     return math.ceil(x - 1e-9)
 
 
+def vcs_rx_bytes(rt, ratio, latency):
+    """Bytes of one die link's RX buffer (all VCs, payload + last bit) at full rate."""
+    return rt.vcs * rx_depth_for(ratio, latency) * (rt.flit_bits + 1) / 8
+
+
 def derive(cfg):
     """Config -> nested dict of derived quantities (see ``format_report``)."""
     clk, wire, node, die, rt, dl, tile = (cfg.clock, cfg.wire, cfg.node, cfg.die, cfg.router,
@@ -99,11 +105,56 @@ def derive(cfg):
     links_on_edge = max(nx, ny, 1)
     bits_per_cycle = dl.lanes_per_edge * dl.lane_gbps / clk.f_ghz / links_on_edge
     ratio_derived = max(1, _eps_ceil(rt.flit_bits / bits_per_cycle))
-    latency_ps = dl.wire_mm * dl.wire_ps_per_mm + dl.phy_latency_ns * 1000
+    # die-to-die latency from its parts: flight on the package, serialiser + deserialiser,
+    # FEC / CRC check, retiming into the core clock
+    latency_parts_ps = {"flight": dl.wire_mm * dl.wire_ps_per_mm, "serdes": dl.phy_latency_ns * 1000,
+                        "check": dl.check_ns * 1000, "retime": dl.retime_ns * 1000}
+    latency_ps = sum(latency_parts_ps.values())
     latency_derived = _eps_ceil(latency_ps / period_ps)
-    ratio = dl.ratio if dl.ratio is not None else ratio_derived
     latency = dl.latency if dl.latency is not None else latency_derived
+    layer = None
+    if dl.link_layer:
+        # the codeword carries seq + CRC too; seq width depends on the replay window, which
+        # depends on the ratio: iterate to the fixed point (more bits -> higher ratio ->
+        # smaller window -> never more seq bits, so it settles in a few steps)
+        wire_bits = rt.flit_bits
+        for _ in range(8):
+            r = dl.ratio if dl.ratio is not None else max(1, _eps_ceil(wire_bits / bits_per_cycle))
+            geo = link_layer_geometry(flit_bits=rt.flit_bits, vcs=rt.vcs, ratio=r,
+                                      latency=latency, crc_bits=dl.crc_bits)
+            if rt.flit_bits + geo["overhead_bits"] == wire_bits:
+                break
+            wire_bits = rt.flit_bits + geo["overhead_bits"]
+        ratio_derived = max(1, _eps_ceil(wire_bits / bits_per_cycle))
+    ratio = dl.ratio if dl.ratio is not None else ratio_derived
     dielink_rtt = ratio + 2 * latency + 3          # see rtl/fabric/dielink.py
+    lanes_per_link = dl.lanes_per_edge / links_on_edge
+    if dl.ratio_degraded is not None:
+        ratio_degraded = dl.ratio_degraded
+    elif lanes_per_link > 1:
+        # one lane of the link's share is lost: the rest carries the same codeword
+        ratio_degraded = max(ratio, _eps_ceil(ratio * lanes_per_link / (lanes_per_link - 1)))
+    else:
+        ratio_degraded = None                      # a link with one lane cannot degrade
+    if dl.link_layer:
+        rd = ratio_degraded if ratio_degraded is not None else ratio
+        geo = link_layer_geometry(flit_bits=rt.flit_bits, vcs=rt.vcs, ratio=ratio,
+                                  latency=latency, crc_bits=dl.crc_bits, ratio_degraded=rd)
+        rx_depth = rx_depth_for(ratio, latency)
+        layer = {**geo, "crc_bits": dl.crc_bits, "wire_bits": rt.flit_bits + geo["overhead_bits"],
+                 "overhead": geo["overhead_bits"] / rt.flit_bits,
+                 "ratio_without_layer": max(1, _eps_ceil(rt.flit_bits / bits_per_cycle)),
+                 "ratio_degraded": rd,
+                 "replay_bytes": geo["replay_depth"] * geo["payload_bits"] / 8,
+                 "rx_bytes": rt.vcs * rx_depth * (rt.flit_bits + 1) / 8,
+                 "error_threshold": word_error_threshold(dl.ber, geo["codeword_bits"],
+                                                         dl.burst_len),
+                 "reverse_error_threshold": word_error_threshold(dl.ber_reverse,
+                                                                 geo["reverse_bits"],
+                                                                 dl.burst_len),
+                 "ber": dl.ber, "ber_reverse": dl.ber_reverse, "burst_len": dl.burst_len,
+                 "seed": dl.seed, "lane_fail_cycle": dl.lane_fail_cycle,
+                 "lane_fail_link": dl.lane_fail_link}
 
     dies = tile.dies_x * tile.dies_y
     gx, gy = tile.dies_x * nx, tile.dies_y * ny
@@ -141,9 +192,13 @@ def derive(cfg):
                 "offdie_tbps_per_edge": offdie_tbps},
         "dielink": {"bits_per_cycle_per_link": bits_per_cycle, "ratio": ratio,
                     "ratio_derived": ratio_derived, "latency_ps": latency_ps,
+                    "latency_parts_ps": latency_parts_ps,
                     "latency": latency, "latency_derived": latency_derived,
                     "credit_round_trip": dielink_rtt,
-                    "buffer_depth": rx_depth_for(ratio, latency)},
+                    "buffer_depth": rx_depth_for(ratio, latency),
+                    "rx_buffer_bytes": vcs_rx_bytes(rt, ratio, latency),
+                    "lanes_per_link": lanes_per_link, "ratio_degraded": ratio_degraded,
+                    "link_layer": layer},
         "tile": {"dies_x": tile.dies_x, "dies_y": tile.dies_y, "dies": dies,
                  "mesh_x": gx, "mesh_y": gy, "nodes": gx * gy, "coord_bits": coord_bits,
                  "peak_bf16_pflops": dies * nodes * flop_per_cycle_bf16 * f_hz / 1e15,
@@ -185,6 +240,26 @@ def consistency_problems(cfg):
             f"router.flit_bits: {cfg.router.flit_bits} is not allowed: must be at least {need} "
             f"to hold the head fields of a {t['mesh_x']}x{t['mesh_y']} mesh "
             f"({t['coord_bits']}-bit coordinates, {cfg.traffic.timestamp_bits}-bit timestamps)")
+    dl = cfg.dielink
+    if not dl.link_layer:
+        for key in ("ber", "ber_reverse"):
+            if getattr(dl, key):
+                problems.append(f"dielink.{key}: {getattr(dl, key)!r} is not allowed without "
+                                f"the link layer: set dielink.link_layer: true")
+        if dl.lane_fail_cycle is not None:
+            problems.append(f"dielink.lane_fail_cycle: {dl.lane_fail_cycle!r} is not allowed "
+                            f"without the link layer: set dielink.link_layer: true")
+    if dl.burst_len > dl.crc_bits:
+        problems.append(f"dielink.burst_len: {dl.burst_len} is not allowed: must be <= "
+                        f"dielink.crc_bits ({dl.crc_bits}), the longest burst the CRC detects")
+    dd = d["dielink"]
+    if dl.lane_fail_cycle is not None and dd["ratio_degraded"] is None:
+        problems.append(f"dielink.lane_fail_cycle: {dl.lane_fail_cycle!r} is not allowed: a die "
+                        f"link has {dd['lanes_per_link']:g} lane(s), so it cannot lose one "
+                        f"(give more dielink.lanes_per_edge or set dielink.ratio_degraded)")
+    if dl.ratio_degraded is not None and dl.ratio_degraded < dd["ratio"]:
+        problems.append(f"dielink.ratio_degraded: {dl.ratio_degraded} is not allowed: must be "
+                        f">= dielink ratio {dd['ratio']}")
     rtt = d["link"]["credit_round_trip"]
     if cfg.router.buffer_depth < rtt and not cfg.router.allow_shallow_buffers:
         problems.append(
@@ -245,9 +320,25 @@ def format_report(cfg, d, compare=None):
     lines.append("die-to-die link")
     lines.append(f"  lane share per mesh link {dl['bits_per_cycle_per_link']:.1f} bits/cycle -> "
                  f"ratio {dl['ratio']} cycles/flit (derived {dl['ratio_derived']})")
+    parts = dl["latency_parts_ps"]
+    lines.append("  latency parts            " + ", ".join(f"{k} {v / 1000:g} ns"
+                                                         for k, v in parts.items()))
     lines.append(f"  latency                  {dl['latency_ps']:.0f} ps -> {dl['latency']} cycles "
                  f"each way (derived {dl['latency_derived']}); receive buffer "
-                 f"{dl['buffer_depth']} flits")
+                 f"{dl['buffer_depth']} flits per VC ({dl['rx_buffer_bytes']:.0f} bytes per link)")
+    ll = dl["link_layer"]
+    if ll:
+        lines.append(f"  link layer               {ll['seq_bits']}-bit seq + CRC-{ll['crc_bits']}: "
+                     f"{ll['wire_bits']} bits per flit on the wire (+{100 * ll['overhead']:.1f}%), "
+                     f"ratio {dl['ratio']} (without the layer {ll['ratio_without_layer']})")
+        lines.append(f"  replay buffer            {ll['replay_depth']} flits ({ll['replay_bytes']:.0f} "
+                     f"bytes per link); timeout {ll['timeout']} cycles; degraded ratio "
+                     f"{ll['ratio_degraded']}")
+        if ll["ber"] or ll["ber_reverse"] or ll["lane_fail_cycle"] is not None:
+            lines.append(f"  injected errors          BER {ll['ber']:g} forward, "
+                         f"{ll['ber_reverse']:g} reverse, bursts of {ll['burst_len']}, seed "
+                         f"{ll['seed']}; lane failure at cycle {ll['lane_fail_cycle']} on link "
+                         f"{'every' if ll['lane_fail_link'] is None else ll['lane_fail_link']}")
     lines.append("tile")
     lines.append(f"  dies                     {t['dies_x']} x {t['dies_y']} = {t['dies']}; global "
                  f"mesh {t['mesh_x']} x {t['mesh_y']} ({t['coord_bits']}-bit coordinates)")

@@ -27,6 +27,10 @@ _TRIGGER = re.compile(r"^(\s*)reg (\\\$auto\$verilog_backend\.cc:\d+:dump_module
                       re.MULTILINE)
 
 
+#: a one-statement ``always @*`` (Yosys writes no time-zero trigger into those)
+_SINGLE = re.compile(r"^(\s*)always @\*\n(\s+)([^\n;]+ = [^\n;]+;)$", re.MULTILINE)
+
+
 def icarus_safe(text):
     """Make Yosys' time-zero trigger of ``always @*`` blocks fire under Icarus.
 
@@ -38,10 +42,17 @@ def icarus_safe(text):
     changes the trigger after a ``#0`` runs every such block once; it is guarded
     by ``__ICARUS__`` (Verilator and synthesis never see the delay).
     """
-    return _TRIGGER.sub(lambda mo: f"{mo.group(1)}reg {mo.group(2)} = 0;\n"
+    text = _TRIGGER.sub(lambda mo: f"{mo.group(1)}reg {mo.group(2)} = 0;\n"
                                    f"`ifdef __ICARUS__\n"
                                    f"{mo.group(1)}initial #0 {mo.group(2)} = 1;\n"
                                    f"`endif", text)
+    # Yosys writes a block of one assignment (``always @* w[20:5] = seq;``) without the
+    # trigger: under Icarus it keeps X until its input first changes (a register that
+    # sits at its initial value). The same assignment once at time zero fixes that.
+    return _SINGLE.sub(lambda mo: f"{mo.group(1)}always @*\n{mo.group(2)}{mo.group(3)}\n"
+                                  f"`ifdef __ICARUS__\n"
+                                  f"{mo.group(1)}initial #0 {mo.group(3)}\n"
+                                  f"`endif", text)
 
 
 

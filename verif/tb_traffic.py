@@ -122,10 +122,12 @@ async def sweep(dut):
         # the link counters count the marked window only: read with the rest, at the end
         stats = await reader.snapshot(STAT_READ + [f"sink.hist[{i}]" for i in range(hist_bins)]
                                       + link_names)
+        dl_stats = await read_dielink_stats(dut, man, n_nodes)
         schedule["end"] = int(dut.cycle.value)
         window = c1 - c0
         point = point_summary(spec, threshold, window, stats, n_nodes, hist_bins, bin_cycles,
-                              link_names, drained, waited, int(dut.error.value))
+                              link_names, drained, waited, int(dut.error.value),
+                              dielink_stats=dl_stats)
         point["schedule"] = schedule
         points.append(point)
         dut._log.info(f"{spec['pattern']} rate {rate:.3f}: accepted {point['accepted_avg']:.3f} "
@@ -134,6 +136,23 @@ async def sweep(dut):
     write_result("sweep", {"points": points, "sim_cycles": sim_cycles, "wall_s": wall,
                            "cycles_per_s": sim_cycles / wall if wall else None,
                            "nodes": nodes})
+
+
+async def read_dielink_stats(dut, man, n_nodes):
+    """``{counter: [value per die link]}`` of a tile with the die-link layer (else None):
+    die link ``k``'s word ``i`` is ``stat_node = nodes + k``, ``stat_index = i``."""
+    names = man.get("dielink_stat_names")
+    if not names:
+        return None
+    out = {n: [] for n in names}
+    for k in range(len(man["dielink_ends"])):
+        for i, n in enumerate(names):
+            dut.stat_node.value = n_nodes + k
+            dut.stat_index.value = i
+            await FallingEdge(dut.clk)
+            await FallingEdge(dut.clk)
+            out[n].append(int(dut.stat_data.value))
+    return out
 
 
 async def _reset(dut):

@@ -38,12 +38,15 @@ def percentile(hist, bin_cycles, q, latency_max):
 
 
 def point_summary(spec, threshold, window, stats, n_nodes, hist_bins, bin_cycles, link_names,
-                  drained, drain_cycles, error_port):
+                  drained, drain_cycles, error_port, dielink_stats=None):
     """The ``sweep.json`` point of one offered rate.
 
     ``stats`` maps every name of :data:`STAT_READ`, the histogram bins and
     ``link_names`` to a list of per-node values (RTL node order); the link
-    counters count the marked window of ``window`` cycles.
+    counters count the marked window of ``window`` cycles. ``dielink_stats`` (with the
+    die-link layer) maps every name of ``rtl.fabric.dielink_layer.STAT_NAMES`` to a list
+    per die link (instance order), counted over the whole point: the point's
+    ``dielink`` gets the totals and the per-link lists.
     """
     marked_flits = stats["sink.marked_flits"]
     per_node = [f / window for f in marked_flits]
@@ -53,7 +56,11 @@ def point_summary(spec, threshold, window, stats, n_nodes, hist_bins, bin_cycles
     p99, clipped = percentile(hist, bin_cycles, 0.99, latency_max)
     # every marked packet was generated in the window: delivered marked flits per
     # node-cycle is the accepted throughput (the source queue bounds generation)
-    return {
+    extra = {}
+    if dielink_stats is not None:
+        extra["dielink"] = {"totals": {k: sum(v) for k, v in dielink_stats.items()},
+                            "links": {k: list(v) for k, v in dielink_stats.items()}}
+    return extra | {
         "pattern": spec["pattern"],
         "packet_len": spec["packet_len"],
         "offered": spec["rate"],

@@ -14,6 +14,7 @@ from amaranth.lib.wiring import In, Out
 
 from rtl.fabric.die import Die
 from rtl.fabric.dielink import DieLinkChannel
+from rtl.fabric.dielink_layer import INDEX_BITS, STAT_NAMES as DIELINK_STATS, ReliableDieLinkChannel
 from rtl.net.link import LinkSignature
 from rtl.net.directions import NEIGHBOUR
 from rtl.fabric.mesh import PORT_ROLES, check_kind, edge_ports, kind_ports, reduce_outputs, tie_off
@@ -41,14 +42,18 @@ class Tile(wiring.Component):
     node_params : dict
         Parameters of the node component.
     dielink : dict
-        ``ratio`` and ``latency`` of the die-to-die links.
+        ``ratio`` and ``latency`` of the die-to-die links; with ``layer`` (the keyword
+        arguments of :class:`rtl.fabric.dielink_layer.ReliableDieLinkChannel` beyond the
+        link shape), every die link carries the reliable link layer.
 
     Members
     -------
     The members of a :class:`rtl.fabric.mesh.Mesh` of the same kind over global
     coordinates; for ``traffic``, ``stat_node`` indexes :meth:`coords` (die by
     die), ``error`` also reports a die-link buffer overflow; for ``compute``,
-    so does ``overflow``.
+    so does ``overflow``. With the link layer and ``traffic``, ``stat_node = nodes + k``
+    reads die link ``k``'s counters (``stat_index`` into
+    :data:`rtl.fabric.dielink_layer.STAT_NAMES`), with the same two-cycle delay.
     """
 
     PORT_ROLES = PORT_ROLES
@@ -108,10 +113,31 @@ class Tile(wiring.Component):
         """``(port name, node (x, y), direction)`` of every link leaving the tile."""
         return edge_ports(self._dx * self._nx, self._dy * self._ny)
 
+    def dielink_ends(self):
+        """``(sending node, receiving node)`` (global coordinates) of die link ``k``, in
+        instance order (``dielink<k>``)."""
+        out = []
+        for (i, j) in self.dies():
+            for direction in ("east", "south"):
+                dx, dy, _ = NEIGHBOUR[direction]
+                if not (i + dx < self._dx and j + dy < self._dy):
+                    continue
+                ox, oy = self.die_origin((i, j))
+                for k in range(self._ny if direction == "east" else self._nx):
+                    if direction == "east":
+                        a, b = (ox + self._nx - 1, oy + k), (ox + self._nx, oy + k)
+                    else:
+                        a, b = (ox + k, oy + self._ny - 1), (ox + k, oy + self._ny)
+                    out += [(a, b), (b, a)]
+        return out
+
     def _build_dielink(self):
-        return DieLinkChannel(flit_bits=self._fmt.flit_bits, vcs=self._vcs,
-                              ratio=self._dielink["ratio"], latency=self._dielink["latency"],
-                              downstream_depth=self._depth, tx_depth=self._depth)
+        common = dict(flit_bits=self._fmt.flit_bits, vcs=self._vcs,
+                      ratio=self._dielink["ratio"], latency=self._dielink["latency"],
+                      downstream_depth=self._depth, tx_depth=self._depth)
+        if "layer" in self._dielink:
+            return ReliableDieLinkChannel(**common, **self._dielink["layer"])
+        return DieLinkChannel(**common)
 
     def elaborate(self, platform):
         m = Module()
@@ -123,6 +149,7 @@ class Tile(wiring.Component):
                                            inst_name=f"die_{die[0]}_{die[1]}",
                                            x0=Const(ox, cb), y0=Const(oy, cb))
         link_errors = []
+        channels = []
         index = 0
         for (i, j), die in dies.items():
             for direction in ("east", "south"):
@@ -134,10 +161,13 @@ class Tile(wiring.Component):
                 for k in range(along):
                     for src, d_out, dst, d_in in ((die, direction, peer, opposite),
                                                   (peer, opposite, die, direction)):
+                        ties = ({"index": Const(index, INDEX_BITS)}
+                                if "layer" in self._dielink else {})
                         ch = self._lib.instance(m, "dojo_dielink", self._build_dielink,
-                                                inst_name=f"dielink{index}")
+                                                inst_name=f"dielink{index}", **ties)
                         index += 1
                         link_errors.append(ch.overflow)
+                        channels.append(ch)
                         wiring.connect(m, getattr(src, f"out_edge_{d_out}_{k}"), ch.i)
                         wiring.connect(m, ch.o, getattr(dst, f"in_edge_{d_in}_{k}"))
 
@@ -162,11 +192,12 @@ class Tile(wiring.Component):
                     wiring.connect(m, getattr(die, f"out_local_{x}_{y}"),
                                    wiring.flipped(getattr(self, f"out_{g}")))
         elif self._kind == "traffic":
-            self._elaborate_traffic(m, list(dies.values()))
+            self._elaborate_traffic(m, list(dies.values()),
+                                    channels if "layer" in self._dielink else [])
         reduce_outputs(m, self, self._kind, dies.values(), link_errors)
         return m
 
-    def _elaborate_traffic(self, m, dies):
+    def _elaborate_traffic(self, m, dies, channels):
         per_die = self._nx * self._ny
         m.d.comb += self.cycle.eq(dies[0].cycle)     # every die counts from the same reset
         # each die gives the word selected two cycles before; the tile delays which
@@ -177,9 +208,29 @@ class Tile(wiring.Component):
             base = d * per_die
             m.d.comb += [die.ctrl.eq(self.ctrl), die.stat_index.eq(self.stat_index),
                          die.stat_node.eq((self.stat_node - base)[:16])]
-            with m.If((self.stat_node >= base) & (self.stat_node < base + per_die)):
+            lower = (self.stat_node >= base) if base else Const(1, 1)   # (no constant compare)
+            with m.If(lower & (self.stat_node < base + per_die)):
                 m.d.sync += which.eq(d)
-        with m.If(self.stat_node >= len(dies) * per_die):
+        nodes = len(dies) * per_die
+        with m.If(self.stat_node >= nodes):
             m.d.sync += which.eq(len(dies))
-        table = Array([die.stat_data for die in dies] + [Const(0, 32)])
+        extra = Const(0, 32)
+        if channels:
+            # die link counters: stat_node = nodes + k, two registers as the dies have
+            n_st = len(DIELINK_STATS)
+            words = Array([ch.stats.word_select(s, 32) for ch in channels for s in range(n_st)]
+                          + [Const(0, 32)])
+            sel = Signal(range(len(channels) * n_st + 1))
+            k = Signal(16)
+            m.d.comb += k.eq(self.stat_node - nodes)
+            with m.If((self.stat_node >= nodes) & (k < len(channels))
+                      & (self.stat_index < n_st)):
+                m.d.comb += sel.eq(k * n_st + self.stat_index)
+            with m.Else():
+                m.d.comb += sel.eq(len(channels) * n_st)
+            # select registered, then the word: the counters are sampled in the same cycle
+            # as a node's (stat_node registered in the mesh, then the node's stat_data)
+            sel_q, extra = Signal.like(sel), Signal(32)
+            m.d.sync += [sel_q.eq(sel), extra.eq(words[sel_q])]
+        table = Array([die.stat_data for die in dies] + [extra])
         m.d.comb += self.stat_data.eq(table[which_q])

@@ -67,11 +67,17 @@ __all__ = ["run", "quiescent", "layout", "PARAM", "CTRL", "MUTANTS", "GEN_STATS"
 PARAM = {name: i for i, name in enumerate((
     "nodes", "vcs", "depth", "slot_mask", "slots", "yx", "mesh_x", "mesh_y", "queue",
     "max_len", "bins", "bin_cycles", "ts_mask", "ratio", "latency", "rx_depth", "tx_depth",
-    "dielinks", "land_mask", "land_slots", "cb_mask", "cb_slots", "mutant", "chunks"))}
+    "dielinks", "land_mask", "land_slots", "cb_mask", "cb_slots", "mutant", "chunks",
+    # the die-link layer (rtl.fabric.dielink_layer); ll = 0: the perfect pipe
+    "ll", "ratio_d", "thr", "rthr", "fail_cycle", "replay", "seq_mask", "cnt_mask", "timeout",
+    "rev_mask"))}
 #: deliberately wrong variants of the model (``PARAM["mutant"]``), for the tests that show
 #: the RTL comparison catches a model error
 MUTANTS = {"none": 0, "vc_pointer_on_request": 1, "dielink_credit_early": 2,
-           "output_pointer_stuck": 3}
+           "output_pointer_stuck": 3, "replay_pointer_off_by_one": 4}
+#: fields of a die link's link-layer state (offset ``ll0`` of its row)
+LL_FIELDS = ("next_seq", "sp", "oldest", "timer", "seen_nak", "expected", "nak_state", "nak_count",
+             "fwd_lfsr", "rev_lfsr", "cyc", "failed", "fwd_seed", "rev_seed", "here")
 #: fields of a ctrl vector (rtl.measure.traffic.control_layout)
 CTRL = {name: i for i, name in enumerate((
     "enable", "mark", "rate", "pattern", "packet_len", "seed", "hotspot_x", "hotspot_y",
@@ -89,7 +95,8 @@ _M12 = 0xFFF
 _STRIP = (1 << 61) - 1
 
 
-def layout(vcs, depth, queue, bins, tx_depth, rx_depth, land_slots, cb_slots):
+def layout(vcs, depth, queue, bins, tx_depth, rx_depth, land_slots, cb_slots, replay=0,
+           rev_slots=0, n_link_stats=0):
     """Offsets of every field in a row of R (router), G (generator), K (sink), L (DieLink)."""
     V, D = vcs, depth
     o = {}
@@ -124,8 +131,16 @@ def layout(vcs, depth, queue, bins, tx_depth, rx_depth, land_slots, cb_slots):
     o["down0"] = o["rem0"] + V
     o["misc0"] = o["down0"] + V
     o["land0"] = o["misc0"] + 4
-    o["cb0"] = o["land0"] + 3 * land_slots
-    o["lw"] = o["cb0"] + 2 * cb_slots
+    o["cb0"] = o["land0"] + 5 * land_slots          # landing slot: tag, w0, w1, seq, corrupt
+    # link layer: LL_FIELDS, statistics, per VC seen / pops counters, replay buffer (w0, w1),
+    # reverse control-word ring (ack, nak count, corrupt, pops per VC)
+    o["ll0"] = o["cb0"] + 2 * cb_slots
+    o["llst"] = o["ll0"] + len(LL_FIELDS)
+    o["seen0"] = o["llst"] + n_link_stats
+    o["pops0"] = o["seen0"] + V
+    o["rp0"] = o["pops0"] + V
+    o["rv0"] = o["rp0"] + 2 * replay
+    o["lw"] = o["rv0"] + (3 + V) * rev_slots
     return o
 
 
@@ -205,6 +220,11 @@ def _run(steps, t0, P, top, q1, q2, turn, node_x, node_y, det_x, det_y, ring_stg
         O[19], O[20], O[21]
     RW, GW, KW, LW = O[22], O[23], O[24], O[25]
     chunks = P[23]
+    LLON, RATIO_D, THR, RTHR, FAILC = P[24], P[25], P[26], P[27], P[28]
+    RP, SQM, CNTM, TOUT, RVM = P[29], P[30], P[31], P[32], P[33]
+    LL0, LLST, SEEN0, POPS0, RP0, RV0 = O[26], O[27], O[28], O[29], O[30], O[31]
+    RVW = 3 + V
+    M32 = 0xFFFFFFFF
     # one thread per chunk of nodes (run_parallel): then nothing is written across nodes but
     # a ring slot with one writer each, so ``pend`` (counted by the senders) is not used
     use_pend = chunks == 1
@@ -622,6 +642,207 @@ def _run(steps, t0, P, top, q1, q2, turn, node_x, node_y, det_x, det_y, ring_stg
             tx_ring = 6 * N + d
             cin = dl_in[d]                  # the sending router output (5 n + o)
             a_node = cin // 5
+            if LLON:
+                ll = lbase + LL0
+                st = lbase + LLST
+                # the reverse control word of this cycle, from the RX registers
+                rxs = L[ll + 9]
+                rcor = 0
+                if rxs != 0 and rxs < RTHR:
+                    rcor = 1
+                    L[st + 3] += 1
+                rs = lbase + RV0 + RVW * ((t + lat) & RVM)
+                L[rs] = L[ll + 5]
+                L[rs + 1] = L[ll + 7]
+                L[rs + 2] = rcor
+                for v in range(V):
+                    L[rs + 3 + v] = L[lbase + POPS0 + v]
+                # link TX, from the registers
+                nseq = L[ll]
+                sp = L[ll + 1]
+                old = L[ll + 2]
+                replaying = sp != nseq
+                room = ((nseq - old) & SQM) < RP
+                busy = L[lbase + MISC0]
+                ptr = L[lbase + MISC0 + 1]
+                pick = -1
+                for k in range(V):
+                    v = ptr + k
+                    if v >= V:
+                        v -= V
+                    if L[lbase + v * TXW + 1] != 0 and L[lbase + REM0 + v] != 0:
+                        pick = v
+                        break
+                start = (replaying or (pick >= 0 and room)) and busy <= 1
+                fxs = L[ll + 8]
+                failed = L[ll + 11]
+                cyc = L[ll + 10]
+                if busy != 0:
+                    L[lbase + MISC0] = busy - 1
+                slot = tx_ring * S + (t & SM)
+                if RING[3 * slot + 0] == t:
+                    aw0 = RING[3 * slot + 1]
+                    tb = _vc(aw0) * TXW
+                    cnt = L[lbase + tb + 1]
+                    if cnt == TXD:
+                        L[lbase + MISC0 + 3] = 1
+                    else:
+                        pos = L[lbase + tb] + cnt
+                        h = tb + 2 + 2 * (pos - TXD if pos >= TXD else pos)
+                        L[lbase + h] = aw0
+                        L[lbase + h + 1] = RING[3 * slot + 2]
+                        L[lbase + tb + 1] = cnt + 1
+                if start:
+                    fe = 1 if (fxs != 0 and fxs < THR) else 0
+                    if (FAILC >= 0 and L[ll + 14] != 0 and failed == 0 and cyc <= FAILC
+                            and cyc + ratio > FAILC):
+                        fe = 1
+                    r = RATIO_D if failed else ratio
+                    L[lbase + MISC0] = r
+                    L[st + 9] += 1
+                    L[st + 0] += fe
+                    if replaying:
+                        L[st + 8] += 1
+                        rp = lbase + RP0 + 2 * (sp & (RP - 1))
+                        sw0 = L[rp]
+                        sw1 = L[rp + 1]
+                        sq = sp
+                    else:
+                        L[lbase + MISC0 + 1] = pick + 1 if pick + 1 < V else 0
+                        tb = pick * TXW
+                        h = tb + 2 + 2 * L[lbase + tb]
+                        sw0 = L[lbase + h]
+                        sw1 = L[lbase + h + 1]
+                        sq = nseq
+                        rp = lbase + RP0 + 2 * (nseq & (RP - 1))
+                        L[rp] = sw0
+                        L[rp + 1] = sw1
+                        L[ll] = (nseq + 1) & SQM
+                        hd = L[lbase + tb] + 1
+                        L[lbase + tb] = hd if hd < TXD else 0
+                        L[lbase + tb + 1] -= 1
+                        L[lbase + REM0 + pick] -= 1
+                        cs = 2 * ((6 * a_node + cin - 5 * a_node) * S + ((t + 1) & SM))
+                        CR[cs] = t + 1
+                        CR[cs + 1] = pick
+                        R[a_node * RW + PEND] += 1
+                    ls = LAND0 + 5 * ((t + r + lat) & LM)
+                    L[lbase + ls] = t + r + lat
+                    L[lbase + ls + 1] = sw0
+                    L[lbase + ls + 2] = sw1
+                    L[lbase + ls + 3] = sq
+                    L[lbase + ls + 4] = fe
+                # link TX: the control word that lands now
+                rs = lbase + RV0 + RVW * (t & RVM)
+                ack = old
+                nak_new = False
+                if L[rs + 2] != 0:
+                    L[st + 4] += 1
+                else:
+                    for v in range(V):
+                        pv = L[rs + 3 + v]
+                        L[lbase + REM0 + v] += (pv - L[lbase + SEEN0 + v]) & CNTM
+                        L[lbase + SEEN0 + v] = pv
+                    ack = L[rs]
+                    nak_new = L[rs + 1] != L[ll + 4]
+                    L[ll + 4] = L[rs + 1]
+                timer = L[ll + 3]
+                expired = timer == TOUT
+                trigger = nak_new or expired
+                if trigger or ack != old or ((nseq - old) & SQM) == 0:
+                    L[ll + 3] = 0
+                else:
+                    L[ll + 3] = timer + 1
+                sp_after = (sp + (1 if start else 0)) & SQM
+                if trigger or ((ack - old) & SQM) > ((sp_after - old) & SQM):
+                    # the mutant replays from one flit after the oldest unacked
+                    L[ll + 1] = (ack + 1) & SQM if (mutant == 4 and trigger) else ack
+                else:
+                    L[ll + 1] = sp_after
+                L[ll + 2] = ack
+                if nak_new:
+                    L[st + 5] += 1
+                if expired:
+                    L[st + 6] += 1
+                if trigger:
+                    L[st + 7] += 1
+                # link RX: round-robin output from the registers, then the landing codeword
+                ptr = L[lbase + MISC0 + 2]
+                opick = -1
+                for k in range(V):
+                    v = ptr + k
+                    if v >= V:
+                        v -= V
+                    if L[lbase + RX0 + v * RXW + 1] != 0 and L[lbase + DOWN0 + v] != 0:
+                        opick = v
+                        break
+                ls = LAND0 + 5 * (t & LM)
+                if L[lbase + ls] == t:
+                    sq = L[lbase + ls + 3]
+                    exp = L[ll + 5]
+                    good = False
+                    hole = False
+                    if L[lbase + ls + 4] != 0:
+                        L[st + 1] += 1
+                        hole = True
+                    elif sq == exp:
+                        good = True
+                    else:
+                        L[st + 2] += 1
+                        dist = (sq - exp) & SQM
+                        hole = dist != 0 and dist <= (SQM >> 1)
+                    if good:
+                        lw0 = L[lbase + ls + 1]
+                        xb = RX0 + _vc(lw0) * RXW
+                        cnt = L[lbase + xb + 1]
+                        pos = L[lbase + xb] + cnt
+                        h = xb + 2 + 2 * (pos - RXD if pos >= RXD else pos)
+                        L[lbase + h] = lw0
+                        L[lbase + h + 1] = L[lbase + ls + 2]
+                        L[lbase + xb + 1] = cnt + 1
+                        L[ll + 5] = (exp + 1) & SQM
+                        L[ll + 6] = 0
+                    elif hole and L[ll + 6] == 0:
+                        L[ll + 6] = 1
+                        L[ll + 7] = (L[ll + 7] + 1) & 3
+                cout = dl_out[d]
+                if opick >= 0:
+                    L[lbase + MISC0 + 2] = opick + 1 if opick + 1 < V else 0
+                    xb = RX0 + opick * RXW
+                    h = xb + 2 + 2 * L[lbase + xb]
+                    ws = 3 * (cout * S + ((t + 1) & SM))
+                    RING[ws] = t + 1
+                    RING[ws + 1] = L[lbase + h]
+                    RING[ws + 2] = L[lbase + h + 1]
+                    R[(cout // 6) * RW + PEND] += 1
+                    hd = L[lbase + xb] + 1
+                    L[lbase + xb] = hd if hd < RXD else 0
+                    L[lbase + xb + 1] -= 1
+                    L[lbase + DOWN0 + opick] -= 1
+                    L[lbase + POPS0 + opick] = (L[lbase + POPS0 + opick] + 1) & CNTM
+                slot = tx_ring * S + (t & SM)
+                if CR[2 * slot + 0] == t:
+                    L[lbase + DOWN0 + CR[2 * slot + 1]] += 1
+                # the injectors and the lane-failure registers
+                if fxs == 0:
+                    L[ll + 8] = L[ll + 12]
+                else:
+                    x = fxs ^ ((fxs << 13) & M32)
+                    x ^= x >> 17
+                    L[ll + 8] = x ^ ((x << 5) & M32)
+                if rxs == 0:
+                    L[ll + 9] = L[ll + 13]
+                else:
+                    x = rxs ^ ((rxs << 13) & M32)
+                    x ^= x >> 17
+                    L[ll + 9] = x ^ ((x << 5) & M32)
+                if FAILC >= 0:
+                    if failed == 0:
+                        L[ll + 10] = cyc + 1
+                    if L[ll + 14] != 0 and cyc == FAILC:
+                        L[ll + 11] = 1
+                L[st + 10] = L[ll + 11]
+                continue
             # TX: serialiser start from the registered buffer counts
             ptr = L[lbase + MISC0 + 1]
             pick = -1
@@ -654,7 +875,7 @@ def _run(steps, t0, P, top, q1, q2, turn, node_x, node_y, det_x, det_y, ring_stg
                 L[lbase + MISC0 + 1] = pick + 1 if pick + 1 < V else 0
                 tb = pick * TXW
                 h = tb + 2 + 2 * L[lbase + tb]
-                ls = LAND0 + 3 * ((t + ratio + lat) & LM)
+                ls = LAND0 + 5 * ((t + ratio + lat) & LM)
                 L[lbase + ls] = t + ratio + lat
                 L[lbase + ls + 1] = L[lbase + h]
                 L[lbase + ls + 2] = L[lbase + h + 1]
@@ -679,7 +900,7 @@ def _run(steps, t0, P, top, q1, q2, turn, node_x, node_y, det_x, det_y, ring_stg
                 if L[lbase + RX0 + v * RXW + 1] != 0 and L[lbase + DOWN0 + v] != 0:
                     opick = v
                     break
-            ls = LAND0 + 3 * (t & LM)
+            ls = LAND0 + 5 * (t & LM)
             if L[lbase + ls] == t:
                 lw0 = L[lbase + ls + 1]
                 xb = RX0 + _vc(lw0) * RXW
@@ -757,6 +978,6 @@ def quiescent(t, P, O, q1, q2, top, ring_stg, RING, R, G, L):
             if L[d * LW + v * O[14] + 1] or L[d * LW + O[15] + v * O[16] + 1]:
                 return False
         for k in range(P[19]):
-            if L[d * LW + O[20] + 3 * k] >= t:
+            if L[d * LW + O[20] + 5 * k] >= t:
                 return False
     return True

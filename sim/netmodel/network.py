@@ -16,19 +16,20 @@ names of the link trace (:mod:`sim.netmodel.trace`).
 import numpy as np
 
 from rtl.fabric.dielink import rx_depth_for
+from rtl.fabric.dielink_layer import STAT_NAMES as DIELINK_STATS, lfsr_seed
 from rtl.net.packet import LENGTH_BITS
 from rtl.net.directions import NEIGHBOUR, PORTS
 from rtl.net.router import turn_allowed
 from rtl.measure.traffic import CONTROL_IDLE, DETERMINISTIC_PATTERNS, Pattern, destination
 from . import kernel
-from .kernel import CTRL, GEN_STATS, NEVER, PARAM, SINK_STATS
+from .kernel import CTRL, GEN_STATS, LL_FIELDS, NEVER, PARAM, SINK_STATS
 
 __all__ = ["NetworkModel", "ctrl_vector", "stat_names", "MAX_COORD"]
 
 #: the offsets the kernel takes, in its order
 _OFFSETS = ("pv", "in0", "ov0", "or0", "fl0", "occ", "pend", "stuck", "ovf", "gcred", "gstat",
             "gq", "kstat", "khist", "tx", "rx0", "rx", "rem0", "down0", "misc0", "land0",
-            "cb0", "rw", "gw", "kw", "lw")
+            "cb0", "rw", "gw", "kw", "lw", "ll0", "llst", "seen0", "pops0", "rp0", "rv0")
 
 #: coordinates are 12-bit fields of the model's flit words
 MAX_COORD = 1 << 12
@@ -111,6 +112,11 @@ class NetworkModel:
         self.ratio = d["dielink"]["ratio"] if tiled else 1
         self.latency = d["dielink"]["latency"] if tiled else 0
         self.dielink = {"ratio": self.ratio, "latency": self.latency} if tiled else None
+        ll = d["dielink"]["link_layer"] if tiled else None
+        self.link_layer = ll
+        if ll:
+            from gen.build import LINK_LAYER_PARAMS
+            self.dielink["layer"] = {k: ll[k] for k in LINK_LAYER_PARAMS}
         self.die_shape = (self.nx, self.ny) if tiled else None
         self.rx_depth = rx_depth_for(self.ratio, self.latency)
         self.histogram_bins = cfg.traffic.histogram_bins
@@ -227,8 +233,12 @@ class NetworkModel:
                 det_x[pat.value * N + n], det_y[pat.value * N + n] = dx, dy
         self.rings = rings
         self.slots = S = _pow2_at_least(self.stages + 2)
-        land = _pow2_at_least(self.ratio + self.latency + 2)
+        ll = self.link_layer
+        ratio_d = ll["ratio_degraded"] if ll else self.ratio
+        land = _pow2_at_least(max(self.ratio, ratio_d) + self.latency + 2)
         cb = _pow2_at_least(self.latency + 3)
+        rev = _pow2_at_least(self.latency + 2) if ll else 0
+        fail = ll["lane_fail_cycle"] if ll else None
         P = np.zeros(len(PARAM), dtype=i64)
         values = {"nodes": N, "vcs": self.vcs, "depth": self.depth, "slot_mask": S - 1,
                   "slots": S, "yx": int(self.routing == "yx"), "mesh_x": self.mesh_x,
@@ -238,12 +248,22 @@ class NetworkModel:
                   "ratio": self.ratio, "latency": self.latency, "rx_depth": self.rx_depth,
                   "tx_depth": self.depth, "dielinks": ND, "land_mask": land - 1,
                   "land_slots": land, "cb_mask": cb - 1, "cb_slots": cb,
-                  "mutant": kernel.MUTANTS[self.mutant], "chunks": self.threads}
+                  "mutant": kernel.MUTANTS[self.mutant], "chunks": self.threads,
+                  "ll": int(bool(ll)), "ratio_d": ratio_d,
+                  "thr": ll["error_threshold"] if ll else 0,
+                  "rthr": ll["reverse_error_threshold"] if ll else 0,
+                  "fail_cycle": -1 if fail is None else fail,
+                  "replay": ll["replay_depth"] if ll else 0,
+                  "seq_mask": (1 << ll["seq_bits"]) - 1 if ll else 0,
+                  "cnt_mask": (1 << ll["count_bits"]) - 1 if ll else 0,
+                  "timeout": ll["timeout"] if ll else 0, "rev_mask": max(rev - 1, 0)}
         for k, v in values.items():
             P[PARAM[k]] = v
         self.P = P
         self.lay = kernel.layout(self.vcs, self.depth, self.queue_depth, self.histogram_bins,
-                                 self.depth, self.rx_depth, land, cb)
+                                 self.depth, self.rx_depth, land, cb,
+                                 replay=ll["replay_depth"] if ll else 0, rev_slots=rev,
+                                 n_link_stats=len(DIELINK_STATS) if ll else 0)
         self.O = np.array([self.lay[k] for k in _OFFSETS], dtype=i64)
         xs = np.array([c[0] for c in self.coords()], dtype=i64)
         ys = np.array([c[1] for c in self.coords()], dtype=i64)
@@ -285,6 +305,12 @@ class NetworkModel:
             L[:, lay["land0"] + 3 * k] = NEVER
         for k in range(int(self.P[PARAM["cb_slots"]])):
             L[:, lay["cb0"] + 2 * k] = NEVER
+        if self.link_layer:
+            ll, f = self.link_layer, {n: lay["ll0"] + i for i, n in enumerate(LL_FIELDS)}
+            for k in range(self.n_dielinks):
+                L[k, f["fwd_seed"]] = lfsr_seed(ll["seed"], k, 0)
+                L[k, f["rev_seed"]] = lfsr_seed(ll["seed"], k, 1)
+                L[k, f["here"]] = int(ll["lane_fail_link"] is None or ll["lane_fail_link"] == k)
         g_xs = np.full(N, 0x9E3779B97F4A7C15, dtype=np.uint64)
         # the sinks' per-source order memories (last sequence number, seen)
         s_last = np.zeros(N * N, dtype=np.uint16)
@@ -318,6 +344,8 @@ class NetworkModel:
         return self.t
 
     def quiescent(self):
+        if self.link_layer:
+            return False          # the injectors step, and count, in every cycle
         ring, R, G, L = self.state[0], self.state[2], self.state[4], self.state[9]
         return bool(kernel.quiescent(self.t, self.P, self.O, self.q1, self.q2, self.top,
                                      self.geometry[5], ring, R, G, L))
@@ -343,6 +371,14 @@ class NetworkModel:
             out[f"link.{p}"] = R[:, lay["fl0"] + i].astype(np.int64) & m32
         out["router.overflow"] = R[:, lay["ovf"]].astype(np.int64)
         return out
+
+    def dielink_stats(self):
+        """``{counter: [value per die link]}`` of the link layer (RTL widths), or None."""
+        if not self.link_layer:
+            return None
+        base = self.lay["llst"]
+        return {n: [int(v) & 0xFFFFFFFF for v in self.L[:self.n_dielinks, base + i]]
+                for i, n in enumerate(DIELINK_STATS)}
 
     def buffer_counts(self):
         """Flits in every router input FIFO, ``(node, input, VC)``."""

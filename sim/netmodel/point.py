@@ -74,6 +74,26 @@ def _snapshot(model, names):
     return out
 
 
+def _dielink_snapshot(model):
+    """The die-link counters as ``verif.tb_traffic.read_dielink_stats`` reads them after the
+    node read-out: link by link, counter by counter, word ``j`` sampled after
+    ``start + 2j + 1`` steps (the same registered path as a node's word); None without the
+    link layer."""
+    if not model.link_layer:
+        return None
+    start = model.t
+    names = list(model.dielink_stats())
+    out = {n: [] for n in names}
+    j = 0
+    for k in range(model.n_dielinks):
+        for n in names:
+            model.run(start + 2 * j + 1 - model.t)
+            out[n].append(model.dielink_stats()[n][k])
+            j += 1
+    model.run(start + 2 * j - model.t)
+    return out
+
+
 def run_point(model, spec, timing):
     """Measure one point (``spec``: pattern, rate, packet_len, seed, ...) on ``model``.
 
@@ -111,9 +131,11 @@ def run_point(model, spec, timing):
     link_names = [n for n in model.stat_names if n.startswith("link.")]
     bins = model.histogram_bins
     stats = _snapshot(model, STAT_READ + [f"sink.hist[{i}]" for i in range(bins)] + link_names)
+    dl_stats = _dielink_snapshot(model)
     schedule["end"] = model.t
     point = point_summary(spec, threshold, c1 - c0, stats, model.n_nodes, bins,
-                          model.bin_cycles, link_names, drained, waited, model.error_port())
+                          model.bin_cycles, link_names, drained, waited, model.error_port(),
+                          dielink_stats=dl_stats)
     point["schedule"] = schedule
     return point, cycles, wall
 

@@ -131,3 +131,66 @@ def test_default_and_noc8x8_shapes():
     assert (d["die"]["nodes_x"], d["die"]["nodes_y"], d["tile"]["mesh_x"], d["tile"]["mesh_y"]) == (2, 2, 4, 4)
     d = derive(load_config(CONFIGS / "noc8x8.yaml"))
     assert (d["tile"]["mesh_x"], d["tile"]["mesh_y"]) == (8, 8)
+
+
+def test_link_layer_bits_count_in_the_ratio():
+    # 12 lanes x 8 Gb/s / 1 GHz over 6 links = 16 bits/cycle; 128-bit flits: ratio 8.
+    # The layer adds seq + CRC-8: the window at ratio 8 and latency 3 is 3 flits -> replay
+    # buffer 4 -> 3-bit seq; 128 + 11 = 139 bits -> ratio 9 (window still 3: fixed point).
+    plain = hand()["dielink"]
+    assert plain["ratio"] == 8 and plain["link_layer"] is None
+    d = hand(dielink={"link_layer": True})["dielink"]
+    ll = d["link_layer"]
+    assert d["latency"] == 3 and ll["seq_bits"] == 3 and ll["replay_depth"] == 4
+    assert ll["wire_bits"] == 139 and d["ratio"] == 9 and ll["ratio_without_layer"] == 8
+    assert ll["overhead"] == pytest.approx(11 / 128)
+    # two lanes per link: losing one doubles the cycles per flit
+    assert d["lanes_per_link"] == 2 and ll["ratio_degraded"] == 18
+    assert ll["replay_bytes"] == pytest.approx(4 * 133 / 8)
+    assert d["rx_buffer_bytes"] == pytest.approx(2 * 3 * 129 / 8)
+    assert ll["error_threshold"] == 0
+    d16 = hand(dielink={"link_layer": True, "crc_bits": 16, "ber": 1e-4})["dielink"]
+    cw = d16["link_layer"]["codeword_bits"]
+    assert d16["link_layer"]["error_threshold"] == round((1 - (1 - 1e-4) ** cw) * 2 ** 32)
+
+
+def test_link_layer_consistency_errors():
+    from gen.config import ConfigError
+    raw = {k: dict(v) if isinstance(v, dict) else v for k, v in HAND.items()}
+    raw["dielink"].update(ber=1e-6)
+    with pytest.raises(ConfigError, match="dielink.ber: 1e-06 is not allowed without the link "
+                                          "layer: set dielink.link_layer: true"):
+        config_from_dict(raw)
+    raw["dielink"].update(link_layer=True, burst_len=9)
+    with pytest.raises(ConfigError, match=r"dielink.burst_len: 9 is not allowed: must be <= "
+                                          r"dielink.crc_bits \(8\)"):
+        config_from_dict(raw)
+    raw["dielink"].update(burst_len=1, lanes_per_edge=6, lane_fail_cycle=100)
+    with pytest.raises(ConfigError, match="a die link has 1 lane"):
+        config_from_dict(raw)
+    raw["dielink"].update(lanes_per_edge=12, crc_bits=12)
+    with pytest.raises(ConfigError, match="dielink.crc_bits: 12 is not allowed: must be one of 8, 16"):
+        config_from_dict(raw)
+
+
+def test_yaml_1_2_floats_in_overrides():
+    cfg = load_config(CONFIGS / "default.yaml", ["dielink.link_layer=true", "dielink.ber=1e-6"])
+    assert cfg.dielink.ber == 1e-6
+
+
+def test_die_to_die_latency_from_its_parts():
+    # 10 mm x 10 ps/mm = 0.1 ns flight + 2 ns PHY + 3 ns check + 1 ns retime = 6.1 ns -> 7 cycles
+    d = hand(dielink={"check_ns": 3.0, "retime_ns": 1.0})["dielink"]
+    assert d["latency_parts_ps"] == pytest.approx({"flight": 100, "serdes": 2000, "check": 3000,
+                                                   "retime": 1000})
+    assert d["latency_ps"] == pytest.approx(6100) and d["latency"] == 7
+
+
+def test_d1_at_the_published_100ns_needs_deep_buffers():
+    cfg = load_config(CONFIGS / "d1.yaml", ["dielink.phy_latency_ns=40", "dielink.check_ns=50",
+                                            "dielink.retime_ns=10", "dielink.link_layer=true"])
+    d = derive(cfg)["dielink"]
+    assert d["latency"] == 201 and d["ratio"] == 3
+    assert d["buffer_depth"] == 137                     # (3 + 2 x 201 + 2) / 3 + 1
+    assert d["link_layer"]["crc_bits"] == 16 and d["link_layer"]["replay_depth"] == 256
+    assert d["rx_buffer_bytes"] == pytest.approx(2 * 137 * 1025 / 8)

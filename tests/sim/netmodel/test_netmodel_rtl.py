@@ -35,6 +35,8 @@ pytestmark = [pytest.mark.slow,
 TIMING = {"warmup": 200, "measure": 500, "drain_limit": 2000, "final_drain": 1000}
 
 _MESH = ("tile.dies_x=1", "tile.dies_y=1")
+_LAYER = ("die.nodes_x=2", "die.nodes_y=1", "tile.dies_x=1", "tile.dies_y=2",
+          "dielink.link_layer=true")
 
 #: (id, overrides, [(pattern, packet length)], rates below and above saturation)
 MATRIX = [
@@ -63,6 +65,18 @@ MATRIX = [
      ("tile.dies_x=1", "tile.dies_y=2", "die.nodes_x=3", "die.nodes_y=1", "dielink.ratio=4",
       "dielink.latency=9", "router.vcs=4", "node.pitch_mm=2.0", "router.buffer_depth=5"),
      [("bit_complement", 5)], [0.1, 0.8]),
+    # the die-link layer: BER 0 (the perfect pipe's timing at the layer's ratio), then
+    # injected errors on both directions, bursts, a lane failure mid-run (same seeds)
+    ("tile1x2of2x1-layer-ber0", _LAYER, [("uniform", 2)], [0.1, 0.9]),
+    ("tile1x2of2x1-layer-ber2e-2-rev1e-2-burst4-lanefail",
+     _LAYER + ("dielink.ber=2e-2", "dielink.ber_reverse=1e-2", "dielink.burst_len=4",
+               "dielink.lane_fail_cycle=900", "dielink.lane_fail_link=1", "dielink.seed=9"),
+     [("uniform", 3)], [0.1, 0.9]),
+    ("tile2x2of2x1-layer-crc16-vc1-ber1e-3-lat5",
+     ("die.nodes_x=2", "die.nodes_y=1", "router.vcs=1", "dielink.latency=5",
+      "dielink.link_layer=true", "dielink.crc_bits=16", "dielink.ber=1e-3",
+      "dielink.ber_reverse=3e-3", "dielink.lane_fail_cycle=1500", "dielink.seed=3"),
+     [("transpose", 1)], [0.1, 0.8]),
 ]
 
 
@@ -142,7 +156,8 @@ def _plain(value):
 #: (mutant, configuration of MATRIX it is shown on)
 MUTANTS = [("vc_pointer_on_request", "4x2-vc4-d5"),
            ("output_pointer_stuck", "2x2-vc1-d3"),
-           ("dielink_credit_early", "tile2x1-ratio1-lat1-vc1")]
+           ("dielink_credit_early", "tile2x1-ratio1-lat1-vc1"),
+           ("replay_pointer_off_by_one", "tile1x2of2x1-layer-ber2e-2-rev1e-2-burst4-lanefail")]
 
 
 @pytest.mark.parametrize("mutant, config", MUTANTS)

@@ -1,0 +1,168 @@
+# amaranth: UnusedElaboratable=no
+"""ReliableDieLinkChannel: perfect-pipe timing at BER 0, exactly-once in-order delivery under
+injected errors on both directions and on a lane failure, counters that match the injections."""
+
+import random
+
+import pytest
+from amaranth.sim import Simulator
+
+from rtl.fabric.dielink import DieLinkChannel
+from rtl.fabric.dielink_layer import (CRC_POLYS, STAT_NAMES, ReliableDieLinkChannel, crc,
+                                      crc_matrix, link_layer_geometry, word_error_threshold)
+
+
+def run(dut, *, vcs, n, tx_depth, down_depth=4, stall=0.0, seed=1, index=0, limit=None):
+    rng = random.Random(seed)
+    sent = [(rng.randrange(vcs), rng.getrandbits(16), rng.random() < 0.3) for _ in range(n)]
+    got, times, stats = [], [], {}
+    limit = limit or 200 * n + 400
+
+    async def sender(ctx):
+        ctx.set(dut.index, index) if hasattr(dut, "index") else None
+        credits = [tx_depth] * vcs
+        queue = list(sent)
+        while queue:
+            vc, data, last = queue[0]
+            ctx.set(dut.i.valid, 0)
+            if credits[vc]:
+                credits[vc] -= 1
+                ctx.set(dut.i.valid, 1)
+                ctx.set(dut.i.vc, vc)
+                ctx.set(dut.i.data, data)
+                ctx.set(dut.i.last, last)
+                queue.pop(0)
+            _, _, pulses = await ctx.tick().sample(dut.i.credit)
+            for v in range(vcs):
+                credits[v] += pulses >> v & 1
+                assert credits[v] <= tx_depth
+        ctx.set(dut.i.valid, 0)
+
+    async def receiver(ctx):
+        held = [0] * vcs
+        cycle = 0
+        while len(got) < n and cycle < limit:
+            valid = ctx.get(dut.o.valid)
+            if valid:
+                got.append((ctx.get(dut.o.vc), ctx.get(dut.o.data), ctx.get(dut.o.last)))
+                times.append(cycle)
+                vc = got[-1][0]
+                held[vc] += 1
+                assert held[vc] <= down_depth, "link ignored the receiver's credits"
+            pulse = 0
+            for v in range(vcs):
+                if held[v] and rng.random() >= stall:
+                    held[v] -= 1
+                    pulse |= 1 << v
+            ctx.set(dut.o.credit, pulse)
+            await ctx.tick()
+            cycle += 1
+        # let the last control words land, then read the counters
+        for _ in range(400):
+            await ctx.tick()
+        assert not ctx.get(dut.overflow), "TX buffer overflowed"
+        if hasattr(dut, "stats"):
+            word = ctx.get(dut.stats)
+            stats.update({k: word >> (32 * i) & 0xFFFFFFFF for i, k in enumerate(STAT_NAMES)})
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-9)
+    sim.add_testbench(sender)
+    sim.add_testbench(receiver)
+    sim.run()
+    return sent, got, times, stats
+
+
+def reliable(**kw):
+    base = dict(flit_bits=16, vcs=2, downstream_depth=4, tx_depth=4)
+    return ReliableDieLinkChannel(**(base | kw))
+
+
+def check_exactly_once(sent, got, vcs):
+    assert len(got) == len(sent)
+    for v in range(vcs):
+        assert [s for s in sent if s[0] == v] == [g for g in got if g[0] == v]
+
+
+def test_crc_reference_and_detection():
+    assert crc(0x313233343536373839, 72, 8) == 0xF4      # CRC-8 check value of "123456789"
+    assert crc(0x313233343536373839, 72, 16) == 0x31C3   # XMODEM check value of "123456789"
+    for width in CRC_POLYS:
+        n = 90
+        cols = crc_matrix(n, width)
+        assert len(cols) == width
+        # every burst of up to `width` bits anywhere in a codeword changes the syndrome
+        for b in range(1, width + 1):
+            for pos in range(0, n - b + 1, 7):
+                err = ((1 << b) - 1) << pos
+                data_err, crc_err = err & ((1 << (n - width)) - 1), err >> (n - width)
+                assert crc(data_err, n - width, width) != crc_err
+
+
+@pytest.mark.parametrize("ratio, latency, vcs", [(1, 0, 2), (2, 3, 2), (3, 1, 1), (4, 5, 2)])
+def test_ber0_timing_equals_the_perfect_pipe(ratio, latency, vcs):
+    common = dict(flit_bits=16, vcs=vcs, ratio=ratio, latency=latency, downstream_depth=4,
+                  tx_depth=4)
+    for stall in (0.0, 0.6):
+        a = run(DieLinkChannel(**common), vcs=vcs, n=150, tx_depth=4, stall=stall, seed=3)
+        b = run(ReliableDieLinkChannel(**common), vcs=vcs, n=150, tx_depth=4, stall=stall, seed=3)
+        assert a[1] == b[1] and a[2] == b[2]          # same flits, same cycles
+        st = b[3]
+        assert st["sent"] == 150 and st["replays"] == 0 and st["crc_errors"] == 0
+        assert st["ack_errors"] == 0 and st["degraded"] == 0
+
+
+@pytest.mark.parametrize("ber, rber, burst, ratio, latency, crc_bits", [
+    (0.01, 0.0, 1, 2, 3, 8),
+    (0.03, 0.02, 3, 1, 2, 8),       # most flits need a replay
+    (0.0, 0.05, 1, 2, 1, 16),       # reverse direction only: lost ACKs, credits, NAKs
+    (0.02, 0.02, 16, 3, 4, 16),
+])
+def test_exactly_once_in_order_under_errors(ber, rber, burst, ratio, latency, crc_bits):
+    geo = link_layer_geometry(flit_bits=16, vcs=2, ratio=ratio, latency=latency,
+                              crc_bits=crc_bits)
+    dut = reliable(ratio=ratio, latency=latency, crc_bits=crc_bits, burst_len=burst, seed=7,
+                   error_threshold=word_error_threshold(ber, geo["codeword_bits"], burst),
+                   reverse_error_threshold=word_error_threshold(rber, geo["reverse_bits"], burst))
+    sent, got, _, st = run(dut, vcs=2, n=200, tx_depth=4, stall=0.3, seed=11, index=5)
+    check_exactly_once(sent, got, 2)
+    assert st["crc_errors"] == st["injected"]                 # every injected error caught
+    # control words flow every cycle: up to `latency` corrupted ones are still in flight
+    assert 0 <= st["injected_reverse"] - st["ack_errors"] <= latency
+    if ber:
+        assert st["injected"] > 0 and st["replays"] > 0
+        assert st["sent"] == 200 + st["replayed_flits"]
+    if rber:
+        assert st["injected_reverse"] > 0
+
+
+def test_most_flits_replayed_at_high_ber():
+    geo = link_layer_geometry(flit_bits=16, vcs=2, ratio=2, latency=2, crc_bits=8)
+    dut = reliable(ratio=2, latency=2, crc_bits=8, seed=3,
+                   error_threshold=word_error_threshold(0.02, geo["codeword_bits"]))
+    sent, got, _, st = run(dut, vcs=2, n=200, tx_depth=4, seed=2)
+    check_exactly_once(sent, got, 2)
+    assert st["replayed_flits"] > 200
+
+
+@pytest.mark.parametrize("fail_link, index, degraded", [(None, 0, 1), (3, 3, 1), (3, 2, 0)])
+def test_lane_failure_loses_nothing_and_slows_the_link(fail_link, index, degraded):
+    dut = reliable(ratio=2, latency=2, ratio_degraded=4, lane_fail_cycle=151,
+                   lane_fail_link=fail_link)
+    sent, got, times, st = run(dut, vcs=2, n=240, tx_depth=4, seed=4, index=index)
+    check_exactly_once(sent, got, 2)
+    assert st["degraded"] == degraded
+    assert st["crc_errors"] == st["injected"] == degraded    # the flit on the dying lane
+    late = times[-1] - times[-60]
+    assert late >= (4 if degraded else 2) * 59 - 2
+
+
+def test_errors():
+    with pytest.raises(ValueError, match="crc_bits must be one of 8, 16, not 12"):
+        reliable(ratio=1, latency=0, crc_bits=12)
+    with pytest.raises(ValueError, match=r"burst_len must be an integer from 1 to crc_bits \(8\), not 9"):
+        reliable(ratio=1, latency=0, burst_len=9)
+    with pytest.raises(ValueError, match=r"ratio_degraded must be an integer >= ratio \(2\), not 1"):
+        reliable(ratio=2, latency=0, ratio_degraded=1)
+    with pytest.raises(ValueError, match="ber must be in"):
+        word_error_threshold(2.0, 10)
