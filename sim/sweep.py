@@ -8,6 +8,7 @@ bound) and ``heatmap.png`` (per-link utilisation at the highest stable rate).
 
 import functools
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -173,13 +174,7 @@ def prepare_engine(cfg, *, engine="rtl", sim="verilator", threads=None, derived=
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}, not {engine!r}")
     derived = derived or derive(cfg)
     if engine == "rtl":
-        from gen.build import noc_design
-        from sim.runner import build_design
-        design = noc_design(cfg, kind="traffic", derived=derived)
-        x = design.extra
-        return {"engine": "rtl", "sim": sim, "build": build_design(design, sim=sim),
-                "geo": {"mesh": [x["mesh_x"], x["mesh_y"]], "nodes": x["nodes"],
-                        "die_shape": x["die_shape"], "dielink": x["dielink"]}}
+        return _prepare_rtl(cfg, derived, sim)
     raw_json = json.dumps(cfg.raw, sort_keys=True)
     nodes = derived["tile"]["mesh_x"] * derived["tile"]["mesh_y"]
     threads = model_threads(nodes, threads)
@@ -189,6 +184,51 @@ def prepare_engine(cfg, *, engine="rtl", sim="verilator", threads=None, derived=
                     "nodes": [list(model.coords()[n]) for n in model.rtl_order()],
                     "die_shape": list(model.die_shape) if model.die_shape else None,
                     "dielink": model.dielink, "threads": threads}}
+
+
+def _generator_digest():
+    """A digest of everything the Verilog of a config depends on besides the config: the
+    generator's sources (``rtl/``, ``gen/``), Amaranth's version, the build flags."""
+    import hashlib
+    import amaranth
+    from sim.runner import BUILD_REVISION
+    root = Path(__file__).resolve().parent.parent
+    h = hashlib.sha256(f"{amaranth.__version__} r{BUILD_REVISION}".encode())
+    for path in sorted(list((root / "rtl").rglob("*.py")) + list((root / "gen").rglob("*.py"))):
+        h.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
+def _prepare_rtl(cfg, derived, sim):
+    """The traffic design's build (cached) and geometry. A config whose build exists is
+    not elaborated again: ``build/cocotb/prepared/<digest>.json`` remembers its build,
+    keyed by the config, the simulator and :func:`_generator_digest`, so a sweep (or
+    each Dask worker's first point) starts at once."""
+    import hashlib
+    from dataclasses import asdict
+    from sim.runner import Build, build_design, build_root
+    key = hashlib.sha256(json.dumps([cfg.raw, sim, _generator_digest()],
+                                    sort_keys=True).encode()).hexdigest()[:24]
+    memo = build_root() / "cocotb" / "prepared" / f"{key}.json"
+    try:
+        saved = json.loads(memo.read_text())
+        build = Build(**{**saved["build"], "hier": tuple(saved["build"]["hier"]),
+                         "public": tuple(tuple(v) for v in saved["build"]["public"])})
+        if (Path(build.build_dir) / ".built").exists() and Path(build.src).exists():
+            return {"engine": "rtl", "sim": sim, "build": build, "geo": saved["geo"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        pass                    # no memo (or a stale one): elaborate
+    from gen.build import noc_design
+    design = noc_design(cfg, kind="traffic", derived=derived)
+    x = design.extra
+    prepared = {"engine": "rtl", "sim": sim, "build": build_design(design, sim=sim),
+                "geo": {"mesh": [x["mesh_x"], x["mesh_y"]], "nodes": x["nodes"],
+                        "die_shape": x["die_shape"], "dielink": x["dielink"]}}
+    memo.parent.mkdir(parents=True, exist_ok=True)
+    tmp = memo.with_name(f".{key}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps({"build": asdict(prepared["build"]), "geo": prepared["geo"]}))
+    os.replace(tmp, memo)
+    return prepared
 
 
 def _tag(spec, timing):

@@ -29,7 +29,10 @@ import traceback
 
 from gen.config import ConfigError
 
-__all__ = ["dask_client", "run_design_points"]
+__all__ = ["dask_client", "run_design_points", "PRELOAD"]
+
+#: the module every worker imports as it starts (``dask worker --preload``)
+PRELOAD = "sim.explore.preload"
 
 
 @contextlib.contextmanager
@@ -52,7 +55,8 @@ def dask_client(workers=None, scheduler=None, dashboard=True):
     n = workers or os.cpu_count() or 1
     with LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
                       dashboard_address=":0" if dashboard else None,
-                      silence_logs=logging.CRITICAL) as cluster, Client(cluster) as client:
+                      silence_logs=logging.CRITICAL, preload=[PRELOAD]) as cluster, \
+            Client(cluster) as client:
         yield client
 
 
@@ -97,11 +101,13 @@ class _Bar:
         from tqdm import tqdm
         self.bar = tqdm(total=total, initial=initial, unit="point", desc="points",
                         disable=None if enabled else True, dynamic_ncols=True)
-        self.failed = 0
+        self.failed, self.last = 0, 0.0
 
     def refresh(self, client, ours):
-        if self.bar.disable:
-            return
+        import time
+        if self.bar.disable or time.monotonic() - self.last < 0.5:
+            return                  # asking the scheduler after every point costs the client
+        self.last = time.monotonic()
         try:
             running = sum(1 for keys in client.processing().values()
                           for key in keys if key in ours)

@@ -63,3 +63,32 @@ def test_closed_form_loads_equal_walking_every_pair(pattern, kw, routing):
     got = link_loads(pattern, mx, my, routing, **kw)
     assert set(got) == set(walked)
     assert all(got[k] == pytest.approx(walked[k]) for k in walked)
+
+
+def test_a_built_config_is_not_elaborated_again(tmp_path, monkeypatch):
+    """prepare_engine remembers a config's build: the second time no design is made; a
+    change of the generator's sources (its digest) or of the config elaborates again."""
+    import gen.build
+    from gen.config import load_config
+    from sim import sweep
+    from sim.runner import available_simulators
+    from tests.conftest import CONFIGS
+    if "verilator" not in available_simulators():
+        pytest.skip("needs Verilator")
+    monkeypatch.setenv("DOJO_BUILD", str(tmp_path))
+    made = []
+    real = gen.build.noc_design
+    monkeypatch.setattr(gen.build, "noc_design", lambda *a, **k: made.append(1) or real(*a, **k))
+    cfg = load_config(CONFIGS / "default.yaml", ["tile.dies_x=1", "tile.dies_y=1",
+                                                 "die.nodes_x=2", "die.nodes_y=2"])
+    first = sweep.prepare_engine(cfg, engine="rtl")
+    second = sweep.prepare_engine(cfg, engine="rtl")
+    assert len(made) == 1 and second == first
+    monkeypatch.setattr(sweep, "_generator_digest", lambda: "another generator")
+    sweep.prepare_engine(cfg, engine="rtl")
+    assert len(made) == 2
+    sweep.prepare_engine(load_config(CONFIGS / "default.yaml", ["tile.dies_x=1", "tile.dies_y=1",
+                                                                "die.nodes_x=2",
+                                                                "die.nodes_y=2",
+                                                                "router.vcs=1"]), engine="rtl")
+    assert len(made) == 3
