@@ -24,7 +24,7 @@ from amaranth.lib.wiring import In, Out
 
 from rtl.net.link import LinkSignature, vc_bits
 
-__all__ = ["DieLinkChannel", "TX_DEPTH", "rx_depth_for"]
+__all__ = ["DieLinkChannel", "TX_DEPTH", "rx_depth_for", "tx_buffers"]
 
 #: covers the sender's 3-cycle credit round trip at one flit per cycle
 TX_DEPTH = 3
@@ -68,6 +68,23 @@ class _Fifo:
         with m.If(self.pop):
             m.d.sync += self.rptr.eq(Mux(self.rptr == depth - 1, 0, self.rptr + 1))
         m.d.sync += self.count.eq(self.count + self.push - self.pop)
+
+
+def tx_buffers(m, link, overflow, vcs, width, depth):
+    """The sender-side buffers of a die link: one ``depth``-flit FIFO per VC that takes
+    ``{last, data}`` of the arriving flits of ``link`` (the sender's credit target;
+    ``overflow`` is set by a flit that finds its FIFO full). Returns the FIFOs and the
+    ``tx_credit`` vector the caller drives (registered onto ``link.credit``)."""
+    tx = [_Fifo(m, f"tx{v}", width, depth) for v in range(vcs)]
+    tx_credit = Signal(vcs)
+    m.d.sync += link.credit.eq(tx_credit)
+    for v, f in enumerate(tx):
+        arrive = link.valid & (link.vc == v)
+        m.d.comb += [f.din.eq(Cat(link.data, link.last)),
+                     f.push.eq(arrive & (f.count != depth))]
+        with m.If(arrive & (f.count == depth)):
+            m.d.sync += overflow.eq(1)
+    return tx, tx_credit
 
 
 class DieLinkChannel(wiring.Component):
@@ -129,15 +146,7 @@ class DieLinkChannel(wiring.Component):
 
         # -- TX buffers: the sender's credit target -------------------------------------
         T = self._tx_depth
-        tx = [_Fifo(m, f"tx{v}", W, T) for v in range(V)]
-        tx_credit = Signal(V)
-        m.d.sync += self.i.credit.eq(tx_credit)
-        for v, f in enumerate(tx):
-            arrive = self.i.valid & (self.i.vc == v)
-            m.d.comb += [f.din.eq(Cat(self.i.data, self.i.last)),
-                         f.push.eq(arrive & (f.count != T))]
-            with m.If(arrive & (f.count == T)):
-                m.d.sync += self.overflow.eq(1)
+        tx, tx_credit = tx_buffers(m, self.i, self.overflow, V, W, T)
 
         # -- serialiser: one flit per `ratio` cycles, round-robin over ready VCs ------------
         remote = [Signal(range(self._rx_depth + 1), init=self._rx_depth, name=f"remote{v}")

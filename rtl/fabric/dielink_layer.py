@@ -83,7 +83,7 @@ from amaranth import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from rtl.fabric.dielink import TX_DEPTH, _Fifo, rx_depth_for
+from rtl.fabric.dielink import TX_DEPTH, _Fifo, rx_depth_for, tx_buffers
 from rtl.net.link import LinkSignature, vc_bits
 
 __all__ = ["ReliableDieLinkChannel", "CRC_POLYS", "STAT_NAMES", "crc", "crc_matrix",
@@ -362,15 +362,7 @@ class ReliableDieLinkChannel(wiring.Component):
         # -- TX buffers: the sender's credit target -------------------------------------
         T = self._tx_depth
         W = F + 1
-        tx = [_Fifo(m, f"tx{v}", W, T) for v in range(V)]
-        tx_credit = Signal(V)
-        m.d.sync += self.i.credit.eq(tx_credit)
-        for v, f in enumerate(tx):
-            arrive = self.i.valid & (self.i.vc == v)
-            m.d.comb += [f.din.eq(Cat(self.i.data, self.i.last)),
-                         f.push.eq(arrive & (f.count != T))]
-            with m.If(arrive & (f.count == T)):
-                m.d.sync += self.overflow.eq(1)
+        tx, tx_credit = tx_buffers(m, self.i, self.overflow, V, W, T)
 
         # -- link TX ---------------------------------------------------------------------
         remote = [Signal(range(self._rx_depth + 1), init=self._rx_depth, name=f"remote{v}")
