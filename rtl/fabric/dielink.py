@@ -24,7 +24,7 @@ from amaranth.lib.wiring import In, Out
 
 from rtl.net.link import LinkSignature, vc_bits
 
-__all__ = ["DieLinkChannel", "TX_DEPTH", "rx_depth_for", "tx_buffers"]
+__all__ = ["DieLinkChannel", "TX_DEPTH", "rx_depth_for", "tx_buffers", "rx_output"]
 
 #: covers the sender's 3-cycle credit round trip at one flit per cycle
 TX_DEPTH = 3
@@ -85,6 +85,31 @@ def tx_buffers(m, link, overflow, vcs, width, depth):
         with m.If(arrive & (f.count == depth)):
             m.d.sync += overflow.eq(1)
     return tx, tx_credit
+
+
+def rx_output(m, rx, down, rx_pop, out, sel_shape):
+    """The receiver's output to the router: round-robin over the VCs whose RX FIFO holds a
+    flit and whose ``down`` credit counter is not zero, one flit a cycle onto ``out``
+    (registered); pops the FIFO and pulses ``rx_pop`` for the VC sent. ``sel_shape`` is
+    the shape of the VC pointers (kept per caller: the emitted Verilog is unchanged)."""
+    V = len(rx)
+    out_ready = Cat(rx[v].nonempty & (down[v] != 0) for v in range(V))
+    orr = Signal(sel_shape)
+    opick, ofound = Signal(sel_shape), Signal()
+    for off in reversed(range(V)):
+        v = Signal(sel_shape, name=f"ocand{off}")
+        m.d.comb += v.eq((orr + off) % V if V > 1 else 0)
+        with m.If(out_ready.bit_select(v, 1)):
+            m.d.comb += [opick.eq(v), ofound.eq(1)]
+    m.d.sync += out.valid.eq(ofound)
+    with m.If(ofound):
+        if V > 1:
+            m.d.sync += orr.eq(Mux(opick == V - 1, 0, opick + 1))
+        for v in range(V):
+            with m.If(opick == v):
+                m.d.comb += [rx[v].pop.eq(1), rx_pop[v].eq(1)]
+                m.d.sync += [out.data.eq(rx[v].head[:-1]), out.last.eq(rx[v].head[-1]),
+                             out.vc.eq(v)]
 
 
 class DieLinkChannel(wiring.Component):
@@ -204,23 +229,7 @@ class DieLinkChannel(wiring.Component):
         rx_pop = Signal(V)
         for v, f in enumerate(rx):
             m.d.comb += [f.din.eq(fw), f.push.eq(fv & (fvc == v))]
-        out_ready = Cat(rx[v].nonempty & (down[v] != 0) for v in range(V))
-        orr = Signal(range(V))
-        opick, ofound = Signal(range(V)), Signal()
-        for off in reversed(range(V)):
-            v = Signal(range(V), name=f"ocand{off}")
-            m.d.comb += v.eq((orr + off) % V if V > 1 else 0)
-            with m.If(out_ready.bit_select(v, 1)):
-                m.d.comb += [opick.eq(v), ofound.eq(1)]
-        m.d.sync += self.o.valid.eq(ofound)
-        with m.If(ofound):
-            if V > 1:
-                m.d.sync += orr.eq(Mux(opick == V - 1, 0, opick + 1))
-            for v in range(V):
-                with m.If(opick == v):
-                    m.d.comb += [rx[v].pop.eq(1), rx_pop[v].eq(1)]
-                    m.d.sync += [self.o.data.eq(rx[v].head[:-1]), self.o.last.eq(rx[v].head[-1]),
-                                 self.o.vc.eq(v)]
+        rx_output(m, rx, down, rx_pop, self.o, range(V))
         for v in range(V):
             m.d.sync += down[v].eq(down[v] - rx_pop[v] + self.o.credit[v])
 

@@ -83,7 +83,7 @@ from amaranth import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from rtl.fabric.dielink import TX_DEPTH, _Fifo, rx_depth_for, tx_buffers
+from rtl.fabric.dielink import TX_DEPTH, _Fifo, rx_depth_for, rx_output, tx_buffers
 from rtl.net.link import LinkSignature, vc_bits
 
 __all__ = ["ReliableDieLinkChannel", "CRC_POLYS", "STAT_NAMES", "crc", "crc_matrix",
@@ -465,23 +465,7 @@ class ReliableDieLinkChannel(wiring.Component):
         for v, f in enumerate(rx):
             m.d.comb += [f.din.eq(Cat(r_data, r_last)),
                          f.push.eq(good & ((r_vc == v) if V > 1 else 1))]
-        out_ready = Cat(rx[v].nonempty & (down[v] != 0) for v in range(V))
-        orr = Signal(vb)
-        opick, ofound = Signal(vb), Signal()
-        for off in reversed(range(V)):
-            v = Signal(vb, name=f"ocand{off}")
-            m.d.comb += v.eq((orr + off) % V if V > 1 else 0)
-            with m.If(out_ready.bit_select(v, 1)):
-                m.d.comb += [opick.eq(v), ofound.eq(1)]
-        m.d.sync += self.o.valid.eq(ofound)
-        with m.If(ofound):
-            if V > 1:
-                m.d.sync += orr.eq(Mux(opick == V - 1, 0, opick + 1))
-            for v in range(V):
-                with m.If(opick == v):
-                    m.d.comb += [rx[v].pop.eq(1), rx_pop[v].eq(1)]
-                    m.d.sync += [self.o.data.eq(rx[v].head[:-1]), self.o.last.eq(rx[v].head[-1]),
-                                 self.o.vc.eq(v)]
+        rx_output(m, rx, down, rx_pop, self.o, vb)
         for v in range(V):
             m.d.sync += [down[v].eq(down[v] - rx_pop[v] + self.o.credit[v]),
                          pops[v].eq(pops[v] + rx_pop[v])]
