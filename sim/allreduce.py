@@ -50,24 +50,43 @@ def _hops(a, b):
     return abs(a[0] - b[0]) + abs(a[1] - b[1])
 
 
+def die_crossings(a, b, die_shape):
+    """Die boundaries between nodes ``a`` and ``b`` (0 without dies)."""
+    if die_shape is None:
+        return 0
+    (ax, ay), (bx, by) = [(c[0] // die_shape[0], c[1] // die_shape[1]) for c in (a, b)]
+    return abs(ax - bx) + abs(ay - by)
+
+
+def link_latency(a, b, die_shape, dielink):
+    """Zero-load cycles a head spends from ``a`` to ``b`` beyond a neighbour's: one per
+    hop, ``latency + ratio`` per die boundary."""
+    die = dielink["latency"] + dielink["ratio"] if dielink else 0
+    return _hops(a, b) + die_crossings(a, b, die_shape) * die
+
+
+def ring_beta(members, die_shape, dielink):
+    """Cycles per flit of a ring's slowest link (the die-link ratio where it crosses)."""
+    n = len(members)
+    ratio = dielink["ratio"] if dielink else 1
+    return max(ratio if die_crossings(members[k], members[(k + 1) % n], die_shape) else 1
+               for k in range(n))
+
+
+def chunk_flits(chunk, max_packet_flits):
+    """Flits of a chunk of ``chunk`` lines: the lines and a head per packet."""
+    return chunk + -(-chunk // (max_packet_flits - 1))
+
+
 def alpha_beta(ring, *, lines, max_packet_flits, push_flits, host_of, die_shape, dielink):
     """The model's ``alpha``, ``beta``, ``F`` and predicted cycles (see the module doc)."""
     n = len(ring)
-    chunk = lines // n
-    flits = chunk + -(-chunk // (max_packet_flits - 1))
-
-    def crossings(a, b):
-        if die_shape is None:
-            return 0
-        (ax, ay), (bx, by) = [(c[0] // die_shape[0], c[1] // die_shape[1]) for c in (a, b)]
-        return abs(ax - bx) + abs(ay - by)
+    flits = chunk_flits(lines // n, max_packet_flits)
 
     def latency(a, b, length=1):
-        die = dielink["latency"] + dielink["ratio"] if dielink else 0
-        return _hops(a, b) + 2 + length - 1 + crossings(a, b) * die
+        return link_latency(a, b, die_shape, dielink) + 2 + length - 1
 
-    links = [(ring[i], ring[(i + 1) % n]) for i in range(n)]
-    beta = max(dielink["ratio"] if crossings(a, b) else 1 for a, b in links) if dielink else 1
+    beta = ring_beta(ring, die_shape, dielink)
 
     def step(i):
         node, host = ring[i], host_of(ring[i])

@@ -301,13 +301,6 @@ def run_programs(design, programs, data, *, sim, tag, reads):
                                                       "reads": reads}})["programs"]
 
 
-def _die_crossings(a, b, die_shape):
-    if die_shape is None:
-        return 0
-    (ax, ay), (bx, by) = [(c[0] // die_shape[0], c[1] // die_shape[1]) for c in (a, b)]
-    return abs(ax - bx) + abs(ay - by)
-
-
 def measure_alpha(cfg, *, sim="verilator", derived=None):
     """The zero-load step latency of the nodes' programs on the tile: a one-flit token
     (SIGNAL) passed once round the ring, each node WAITing for it and SIGNALling the
@@ -339,16 +332,11 @@ def measure_alpha(cfg, *, sim="verilator", derived=None):
             "rounds": rounds}
 
 
-def _link_latency(a, b, die_shape, dielink):
-    """Zero-load cycles a packet head spends between nodes ``a`` and ``b`` beyond a
-    neighbour's (one cycle per hop, ``latency + ratio`` per die boundary)."""
-    die = dielink["latency"] + dielink["ratio"] if dielink else 0
-    return abs(a[0] - b[0]) + abs(a[1] - b[1]) + _die_crossings(a, b, die_shape) * die
-
-
 def _ring_latency(members, die_shape, dielink):
+    """Mean :func:`sim.allreduce.link_latency` over a ring's links."""
+    from sim.allreduce import link_latency
     n = len(members)
-    return sum(_link_latency(members[k], members[(k + 1) % n], die_shape, dielink)
+    return sum(link_latency(members[k], members[(k + 1) % n], die_shape, dielink)
                for k in range(n)) / n
 
 
@@ -362,16 +350,13 @@ def model_cycles(algo, mx, my, *, lines, alpha, max_packet_flits, die_shape, die
     slowest ring (a row ring is closed by a link of ``mx - 1`` hops). ``control``: the
     cycles of the descriptors a node runs beyond a WAIT and a PUSH per step (LOOPs,
     waits between phases), averaged over the nodes (:func:`control_cycles`)."""
-    from sim.allreduce import ring_order
+    from sim.allreduce import chunk_flits, ring_beta, ring_order
 
     def flits(chunk):
-        return chunk + -(-chunk // (max_packet_flits - 1))
+        return chunk_flits(chunk, max_packet_flits)
 
     def beta(members):
-        n = len(members)
-        ratio = dielink["ratio"] if dielink else 1
-        return max(ratio if _die_crossings(members[k], members[(k + 1) % n], die_shape) else 1
-                   for k in range(n))
+        return ring_beta(members, die_shape, dielink)
 
     ring = ring_order(mx, my)
     node_part = alpha - _ring_latency(ring, die_shape, dielink)
