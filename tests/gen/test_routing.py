@@ -95,8 +95,9 @@ def random_dead(shape, fraction, rng):
     return rng.sample(cells, rng.randint(1, max(1, int(fraction * len(cells)))))
 
 
-def vectorised_matches_scalar(t):
-    """The walker's vectorised rule agrees with output_port on every (router, destination)."""
+def scalar_walk_agrees(t):
+    """The scalar walker (output_port hop by hop) delivers every pair the vectorised check
+    passed."""
     s = t.shape
     for r in nodes(s):
         if r in t.dead:
@@ -137,7 +138,7 @@ def test_random_fault_maps_route_every_live_pair(shape):
         assert rep["pairs"] == n_live * (n_live - 1)
         assert rep["classes_separated"]
         if seed % 8 == 0:
-            vectorised_matches_scalar(t)
+            scalar_walk_agrees(t)
         routed += 1
     assert routed >= 30
     if shape.dies == 1:
@@ -233,3 +234,11 @@ def test_updown_is_minimal_on_a_single_dead_corner():
     t = updown_tables(s, [(0, 0)])
     st = stretch(t)
     assert st["mean"] < 1.2 and st["worst"] <= 3.0
+
+
+def test_classes_keep_their_vcs():
+    t = xy_tables(SHAPES[0])
+    assert check_tables(t, vcs=4)["classes"] == {"request": [0, 1], "response": [2, 3]}
+    assert check_tables(t, vcs=2)["classes_separated"]
+    # one VC: both classes share it (as the NI documents); the CDG is still proved
+    assert not check_tables(t, vcs=1)["classes_separated"]
