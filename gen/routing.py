@@ -104,7 +104,7 @@ proves acyclic; deadlock freedom needs no escape VC, so ``vcs = 2`` (one per cla
 enough, as today.
 
 Checks (:func:`check_tables`, before anything is emitted)
--------------------------------------------------------
+---------------------------------------------------------
 * format: shapes, entry ranges, dead routers' tables zero;
 * every live pair is connected *by walking the tables* with :func:`combine`, the rule above:
   each hop stays on the mesh and never enters a dead router, ``local`` only at the

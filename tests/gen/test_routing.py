@@ -227,9 +227,8 @@ def test_bad_inputs():
 
 
 def test_updown_is_minimal_on_a_single_dead_corner():
-    """A dead corner of a 4 x 4 mesh changes no shortest path length between live nodes
-    only if up*/down* does not detour: Manhattan paths exist for every pair (monotone
-    paths avoid a corner), and the routes stay within 1.5x of them."""
+    """A dead corner of a 4 x 4 mesh leaves a Manhattan path for every live pair; the
+    up*/down* routes stay close to them (a bound that a badly chosen order would break)."""
     s = MeshShape(dies_x=1, dies_y=1, nodes_x=4, nodes_y=4)
     t = updown_tables(s, [(0, 0)])
     st = stretch(t)
