@@ -240,6 +240,13 @@ def consistency_problems(cfg):
             f"router.flit_bits: {cfg.router.flit_bits} is not allowed: must be at least {need} "
             f"to hold the head fields of a {t['mesh_x']}x{t['mesh_y']} mesh "
             f"({t['coord_bits']}-bit coordinates, {cfg.traffic.timestamp_bits}-bit timestamps)")
+    bits, banks = cfg.node.sram_kb * 8192, cfg.node.sram_banks
+    lines = int(bits // cfg.router.flit_bits)
+    if lines * cfg.router.flit_bits == bits and banks > 1 and (
+            lines % banks or (lines // banks) & (lines // banks - 1)):
+        problems.append(f"node.sram_banks: {banks} is not allowed: the {lines} lines of "
+                        f"node.sram_kb={cfg.node.sram_kb:g} do not split into {banks} banks of "
+                        f"a power of two lines (use 1)")
     dl = cfg.dielink
     if not dl.link_layer:
         for key in ("ber", "ber_reverse"):

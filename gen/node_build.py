@@ -23,7 +23,8 @@ def compute_params(cfg, derived):
     lay = node_layouts(cfg, derived)
     params = {"vcs": cfg.router.vcs, "buffer_depth": cfg.router.buffer_depth,
               "routing": cfg.router.routing, "max_packet_flits": cfg.router.max_packet_flits,
-              "matrix_p": cfg.node.matrix_p, "mesh_x": derived["tile"]["mesh_x"],
+              "matrix_p": cfg.node.matrix_p, "sram_banks": cfg.node.sram_banks,
+              "mesh_x": derived["tile"]["mesh_x"],
               "mesh_y": derived["tile"]["mesh_y"]}
     node = {**params, "lines": lay.lines, "sems": lay.sems, "registers": lay.registers,
             "ni_depth": max(cfg.router.max_packet_flits + 3, cfg.router.buffer_depth)}

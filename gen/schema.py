@@ -62,6 +62,9 @@ SCHEMA = {
             "pitch_mm": {"type": ["number", "null"], "default": None, "exclusiveMinimum": 0,
                          "description": "force the node pitch (mm); null = one-cycle reach"},
             "sram_kb": _num(64, exclusive_min=0, desc="scratchpad per node, KiB"),
+            "sram_banks": {"enum": [1, 2, 4], "default": 2,
+                           "description": "write banks of the scratchpad (contiguous halves or "
+                                          "quarters, one write port each)"},
             "matrix_p": _int(8, 1, 64, desc="P of the P x P multiply-accumulate array"),
             "matrix_units": _int(1, 1, 16, desc="matrix units per node (Dojo: 4 x 8x8)"),
             "fp32_flops_per_cycle": _int(32, 1, 4096, desc="SIMD FP32 FLOP per cycle"),

@@ -10,13 +10,21 @@ wrap links take ``q - 1`` hops back).
 
 Each node runs two queues, double-buffered (A0/A1, B0/B1):
 
-- compute (queue 1), step ``s``: WAIT for the A and B of step ``s`` (semaphores 0 and
-  1; step 0's are loaded), SIGNAL its own queue 0 that buffer ``s mod 2`` is full
-  (semaphore 2), EXEC into C (accumulating after step 0), then SIGNAL the nodes that
-  send it A and B (east and south) that the buffer is free again (semaphores 3, 4);
-- communication (queue 0), step ``s``: WAIT for buffer ``s mod 2`` to be full, WAIT
-  for the receiver's other buffer to be free (from step 1), PUSH A west and B north
-  into it.
+- compute (queue 1), step ``s``: from step 1, WAIT until its communication queue says
+  the step's blocks are in (``SEM_READY``); EXEC into C (accumulating after step 0);
+  then SIGNAL the nodes that send it A and B (east and south) that their buffer here
+  is free again (``SEM_A_FREE``, ``SEM_B_FREE``). Three descriptors per step: an EXEC
+  blocks its queue, so every descriptor here is time the engine stands still.
+- communication (queue 0), step ``s``: from step 1, WAIT for the step's A and B chunks
+  (``SEM_A_IN``, ``SEM_B_IN``) and SIGNAL the compute queue; then, until the last
+  step, WAIT for both receivers' other buffer to be free and PUSH the blocks held on,
+  A west and B north, chunk by chunk alternately (one LOOP), so both links carry at
+  once.
+
+The SRAM is banked (``node.sram_banks``): C sits in the top bank, below the
+programs, so the engine writes its tiles back while the shifts stream into the
+bottom one; the engine prefetches each tile's C on the DMA's read port, so an
+accumulating EXEC costs no reload after its first tile.
 
 So the shifts of step ``s + 1``'s blocks overlap step ``s``'s EXEC. fp32 (bf16 mode)
 and int32 (int8 mode) accumulate in C step by step, in step order: the golden model
@@ -28,7 +36,14 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["check_cannon", "cannon_programs", "run_cannon"]
+__all__ = ["check_cannon", "cannon_programs", "default_chunk", "run_cannon"]
+
+#: semaphores: a chunk of A (from the east) or of B (from the south) has landed here;
+#: both blocks of the next step are in (communication queue -> compute queue); the west
+#: or north receiver's buffer is free again (its compute queue -> the sender's
+#: communication queue). One per source: chunks of one sender arrive in order, so a
+#: count can never be made up of two steps' chunks.
+SEM_A_IN, SEM_B_IN, SEM_READY, SEM_A_FREE, SEM_B_FREE = 0, 1, 2, 3, 4
 
 
 def _geometry(cfg, derived, *, m, n, k, dtype):
@@ -58,22 +73,42 @@ def check_cannon(cfg, *, m, n, k, dtype, derived=None):
     from verif.node_model import _MODE
     ext = mdl.geo.extent(m=b, n=b, k=kb, mode=_MODE[dtype])
     one = {"a_lines": ext["a"], "b_lines": ext["b"], "c_lines": ext["c"]}
-    lay = {"a": [0, one["a_lines"]], "b": [2 * one["a_lines"], 2 * one["a_lines"] + one["b_lines"]],
-           "c": 2 * (one["a_lines"] + one["b_lines"]), "a_lines": one["a_lines"],
-           "b_lines": one["b_lines"], "c_lines": one["c_lines"], "block": [b, b, kb]}
-    end = lay["c"] + one["c_lines"]
+    # A0 A1 B0 B1 from line 0, C right below the programs (at the top): with a banked
+    # SRAM the operands streaming in and C's write-back then use different banks
+    operands = 2 * (one["a_lines"] + one["b_lines"])
+    end = operands + one["c_lines"]
     if end + PROGRAM_LINES > mdl.lines:
         raise ValueError(f"m={m}, n={n}, k={k}: double-buffered blocks and C take {end} SRAM "
                          f"lines per node, {mdl.lines - PROGRAM_LINES} are free for data")
+    lay = {"a": [0, one["a_lines"]], "b": [2 * one["a_lines"], 2 * one["a_lines"] + one["b_lines"]],
+           "c": mdl.lines - PROGRAM_LINES - one["c_lines"], "a_lines": one["a_lines"],
+           "b_lines": one["b_lines"], "c_lines": one["c_lines"], "block": [b, b, kb],
+           "operand_lines": operands}
     for name, count in (("A", one["a_lines"]), ("B", one["b_lines"])):
         if count > 255:
             raise ValueError(f"k={k}: a {name} block is {count} lines, one PUSH carries 255")
     return lay
 
 
-def cannon_programs(mdl, q, lay, *, dtype):
-    """``{node: {0: communication descriptors, 1: compute descriptors}}``."""
+def default_chunk(lay):
+    """Lines per PUSH unless told: the largest divisor of a block up to 16 (two or three
+    packets at 8-flit packets; measured on the default tile, 16 beat 8, 32 and whole
+    blocks)."""
+    return max(c for c in range(1, 17) if lay["a_lines"] % c == 0)
+
+
+def cannon_programs(mdl, q, lay, *, dtype, chunk=None):
+    """``{node: {0: communication descriptors, 1: compute descriptors}}``.
+
+    ``chunk``: lines per PUSH; the A and B shifts of a step alternate chunk by chunk
+    (one LOOP), so both are in flight on their two links at once. ``None``: one PUSH
+    per block (:func:`default_chunk`)."""
     b, _, kb = lay["block"]
+    chunk = chunk or default_chunk(lay)
+    if lay["a_lines"] != lay["b_lines"] or lay["a_lines"] % chunk:
+        raise ValueError(f"chunk={chunk}: must divide the A and B blocks "
+                         f"({lay['a_lines']} and {lay['b_lines']} lines)")
+    parts = lay["a_lines"] // chunk
     progs = {}
     for i in range(q):
         for j in range(q):
@@ -83,24 +118,26 @@ def cannon_programs(mdl, q, lay, *, dtype):
             for s in range(q):
                 cur, nxt = s % 2, (s + 1) % 2
                 if s >= 1:
-                    compute += [mdl.cmd_wait(0, 1), mdl.cmd_wait(1, 1)]
-                if s <= q - 2:
-                    compute.append(mdl.cmd_signal((j, i), 2))
+                    compute.append(mdl.cmd_wait(SEM_READY, 1))
                 compute.append(mdl.cmd_exec(m=b, n=b, k=kb, dtype=dtype, a_addr=lay["a"][cur],
                                             b_addr=lay["b"][cur], c_addr=lay["c"],
                                             accumulate=s > 0))
                 if s <= q - 3:
-                    compute += [mdl.cmd_signal(east, 3), mdl.cmd_signal(south, 4)]
+                    compute += [mdl.cmd_signal(east, SEM_A_FREE),
+                                mdl.cmd_signal(south, SEM_B_FREE)]
+                if s >= 1:
+                    comm += [mdl.cmd_wait(SEM_A_IN, parts), mdl.cmd_wait(SEM_B_IN, parts),
+                             mdl.cmd_signal((j, i), SEM_READY)]
                 if s <= q - 2:
-                    comm.append(mdl.cmd_wait(2, 1))
                     if s >= 1:
-                        comm.append(mdl.cmd_wait(3, 1))
-                    comm.append(mdl.cmd_push(src_addr=lay["a"][cur], count=lay["a_lines"],
-                                             to=west, dst_addr=lay["a"][nxt], sem=0))
-                    if s >= 1:
-                        comm.append(mdl.cmd_wait(4, 1))
-                    comm.append(mdl.cmd_push(src_addr=lay["b"][cur], count=lay["b_lines"],
-                                             to=north, dst_addr=lay["b"][nxt], sem=1))
+                        comm += [mdl.cmd_wait(SEM_A_FREE, 1), mdl.cmd_wait(SEM_B_FREE, 1)]
+                    push_a = mdl.cmd_push(src_addr=lay["a"][cur], count=chunk, to=west,
+                                          dst_addr=lay["a"][nxt], sem=SEM_A_IN,
+                                          src_step=chunk, dst_step=chunk)
+                    push_b = mdl.cmd_push(src_addr=lay["b"][cur], count=chunk, to=north,
+                                          dst_addr=lay["b"][nxt], sem=SEM_B_IN,
+                                          src_step=chunk, dst_step=chunk)
+                    comm += ([mdl.cmd_loop(parts, 2)] if parts > 1 else []) + [push_a, push_b]
             progs[(j, i)] = {0: comm + [mdl.cmd_halt(0)], 1: compute + [mdl.cmd_halt(0)]}
     return progs
 
@@ -117,7 +154,8 @@ def _operands(rng, m, n, k, dtype):
     return a, b
 
 
-def run_cannon(cfg, *, m, n, k, dtype="bf16", sim="verilator", out_dir, seed=0, derived=None):
+def run_cannon(cfg, *, m, n, k, dtype="bf16", sim="verilator", out_dir, seed=0, derived=None,
+               chunk=None):
     """Cannon's GEMM on the tile; returns the result dict (also ``out_dir/result.json``,
     C in ``out_dir/C.npy``): cycles of the load, the node programs (the compute phase)
     and the read-back, MAC steps, the fraction of peak over the compute phase and over
@@ -144,8 +182,8 @@ def run_cannon(cfg, *, m, n, k, dtype="bf16", sim="verilator", out_dir, seed=0, 
                 ks = (i + j + s) % q
                 c = NodeModel.golden(blk_a(i, ks), blk_b(ks, j), c, dtype)
             expected[(j, i)] = c
-    programs = cannon_programs(mdl, q, lay, dtype=dtype)
-    res = run_programs(design, programs, data, sim=sim, tag=f"cannon-{m}x{n}x{k}-{dtype}-{seed}",
+    programs = cannon_programs(mdl, q, lay, dtype=dtype, chunk=chunk)
+    res = run_programs(design, programs, data, sim=sim, tag=f"cannon-{m}x{n}x{k}-{dtype}-{seed}-c{chunk or 0}",
                        reads=[[[j, i], lay["c"], lay["c_lines"]]
                               for i in range(q) for j in range(q)])
     c_full = np.zeros((m, n), np.uint32)
@@ -166,7 +204,7 @@ def run_cannon(cfg, *, m, n, k, dtype="bf16", sim="verilator", out_dir, seed=0, 
            "read_cycles": res["read_cycles"], "total_cycles": whole, "mac_steps": steps,
            "compute_peak_fraction": steps / (nodes * res["cycles"]),
            "peak_fraction": steps / (nodes * whole),
-           "sram_lines_used": lay["c"] + lay["c_lines"]}
+           "sram_lines_used": lay["operand_lines"] + lay["c_lines"]}
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "result.json").write_text(json.dumps(out, indent=1) + "\n")

@@ -60,7 +60,8 @@ Per queue an FSM: FETCH reads the descriptor's lines through one SRAM read clien
 operation; the next descriptor is fetched the cycle after an operation is handed
 on. A descriptor costs ``cmd_lines + 2`` cycles of its own (4 at 64-bit flits)
 besides what it waits for. The queues share the SRAM client, the DMA, the engine
-and the semaphore decrement with fixed priority (queue 0 first); the NI gives the
+and the semaphore decrement with fixed priority (queue 0 first; at the DMA a SIGNAL
+goes before a PUSH or PULL of either queue); the NI gives the
 host's PUSH and EXEC priority over the queues'. Steps are applied with 8 x 8-bit
 multipliers in the decode cycle.
 """
@@ -163,12 +164,18 @@ class CommandProcessor(wiring.Component):
                 before = before | w
             return out
 
-        got_fetch, got_dma, got_exec, got_dec = (first(w) for w in
-                                                  (want_fetch, want_dma, want_exec, want_dec))
-        exec_owner = Signal(range(QUEUES))           # the queue whose EXEC runs
         fetch_addr = [Signal(A + 1, name=f"q{q}_fetch_addr") for q in range(QUEUES)]
         push_desc = [Signal(lay.push_desc, name=f"q{q}_push") for q in range(QUEUES)]
         push_read = [Signal(name=f"q{q}_pull") for q in range(QUEUES)]
+        got_fetch, got_exec, got_dec = (first(w) for w in (want_fetch, want_exec, want_dec))
+        # the DMA: a SIGNAL (one head flit) before any PUSH or PULL, so a semaphore
+        # handshake of the compute queue slips in between the communication queue's
+        # block transfers instead of waiting for all of them
+        want_sig = [w & (d.count == 0) & ~r for w, d, r in zip(want_dma, push_desc, push_read)]
+        got_sig, got_any = first(want_sig), first(want_dma)
+        any_sig = Cat(want_sig).any()
+        got_dma = [Mux(any_sig, gs, ga) for gs, ga in zip(got_sig, got_any)]
+        exec_owner = Signal(range(QUEUES))           # the queue whose EXEC runs
         exec_desc = [Signal(lay.exec_desc, name=f"q{q}_exec") for q in range(QUEUES)]
         dec_idx = [Signal(range(lay.sems), name=f"q{q}_dec_idx") for q in range(QUEUES)]
         dec_n = [Signal(COUNT_BITS, name=f"q{q}_dec_n") for q in range(QUEUES)]

@@ -25,15 +25,23 @@ B, so with 64-bit lines and P = 4 a bf16 step reads one line of each (a line
 holds ``steps_per_line`` = W / (P*b) steps: 1 bf16, 2 int8).
 
 Dataflow: output stationary. For each C tile (loop ``ti``, then ``tj``) the
-array runs K steps; A and B lines are read on SRAM read ports 0 and 1 (client
-1: the network interface has priority, and the engine stalls a step when
-either port is taken); with ``accumulate`` the C0 tile is read first
-(``tile_lines / 2`` cycles), else the accumulators start from zero. When a
+array runs K steps; A and B lines are read on SRAM read ports 0 and 1 (below
+the network interface, which has priority: the engine stalls a step when
+either port is taken). With ``accumulate`` the first tile's C0 is read before
+it starts (``tile_lines / 2`` cycles, on ports 0 and 1), and every later
+tile's C0 is prefetched on read port 2 while the tile before it computes (one
+line per cycle the DMA leaves the port free), into the same C0 buffer once
+the MACs have loaded it; a prefetch that has not finished when its tile
+starts (K < ``tile_lines``, or the DMA held the port) is completed as for the
+first tile. Without ``accumulate`` the accumulators start from zero. When a
 tile's last step has left the MAC pipeline, its P*P results are copied to a
-write-back buffer and written (one line per cycle, write-port client 1) while
-the next tile computes. Utilisation is ``K / (K + overhead)`` per tile
-(overhead 0 without ``accumulate``, ``tile_lines/2`` with it; a tile with K
-smaller than ``tile_lines`` waits for the write-back).
+write-back buffer and written (one line per cycle, below the NI and pull
+writer) while the next tile computes. Utilisation is ``K / (K + overhead)``
+per EXEC of T tiles: the overhead is the pipeline fill and final write-back,
+plus ``tile_lines/2`` with ``accumulate`` (the first tile's C0); a tile with
+K smaller than ``tile_lines`` waits for the write-back. This matters for
+Cannon's algorithm (:mod:`sim.cannon`), where every EXEC after the first
+accumulates: reloading C0 tile by tile cost ``kb / (kb + 4)`` of peak.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
@@ -126,7 +134,10 @@ class MatrixEngine(wiring.Component):
         Busy cycles and array steps (P*P MACs each) of the current or last
         operation; MAC utilisation = steps / cycles.
     rd_a, rd_b : Out(ReadPortSignature)
-        Operand reads (SRAM read ports 0 and 1, client 1).
+        Operand reads (SRAM read ports 0 and 1, below the network interface).
+    rd_c : Out(ReadPortSignature)
+        C prefetch of the next tile while a tile computes (SRAM read port 2, below
+        the DMA: it only takes cycles the DMA leaves free).
     wr : Out(WritePortSignature)
         Result writes (SRAM write port, client 1).
     """
@@ -143,7 +154,7 @@ class MatrixEngine(wiring.Component):
         super().__init__({
             "desc": In(layouts.exec_desc), "desc_ok": Out(1), "start": In(1),
             "busy": Out(1), "done": Out(1), "cycles": Out(32), "steps": Out(32),
-            "rd_a": Out(rsig), "rd_b": Out(rsig), "wr": Out(wsig),
+            "rd_a": Out(rsig), "rd_b": Out(rsig), "rd_c": Out(rsig), "wr": Out(wsig),
         })
 
     p = property(lambda self: self._p)
@@ -281,6 +292,18 @@ class MatrixEngine(wiring.Component):
             if TL > 1:
                 m.d.sync += c0buf.word_select(c0_pidx + 1, W).eq(self.rd_b.data)
         m.d.sync += c0_pend.eq(0)
+        # prefetch of the next tile's C0 on rd_c, one line per granted cycle, into c0buf:
+        # only once this tile's first step has fired (k or sub non-zero), because the MAC
+        # loads c0buf in that step's X stage, the cycle after it fires
+        pf_idx = Signal(range(TL + 1))
+        pf_pend = Signal()
+        pf_pidx = Signal(range(TL))
+        with m.If(pf_pend):
+            m.d.sync += c0buf.word_select(pf_pidx, W).eq(self.rd_c.data)
+        m.d.sync += pf_pend.eq(0)
+        pf_grant = Signal()
+        pf_next = Signal(range(TL + 2))
+        m.d.comb += pf_next.eq(pf_idx + pf_grant)
 
         last_tile = (ti == mt - 1) & (tj == nt - 1)
         with m.FSM(name="engine"):
@@ -296,7 +319,7 @@ class MatrixEngine(wiring.Component):
                                  ti.eq(0), tj.eq(0), k.eq(0), sub.eq(0),
                                  a_base.eq(d.a_addr), a_ptr.eq(d.a_addr),
                                  b_base.eq(d.b_addr), b_ptr.eq(d.b_addr),
-                                 c_ptr.eq(d.c_addr), c0_idx.eq(0),
+                                 c_ptr.eq(d.c_addr), c0_idx.eq(0), pf_idx.eq(0),
                                  self.busy.eq(1), self.cycles.eq(0), self.steps.eq(0)]
                     with m.If(d.accumulate):
                         m.next = "C0"
@@ -318,6 +341,11 @@ class MatrixEngine(wiring.Component):
                 need = sub == 0
                 is_last = k == kmax
                 hold = is_last & (wb_busy | capturing)
+                with m.If(acc & ~last_tile & (pf_idx < TL) & ((k != 0) | (sub != 0))):
+                    m.d.comb += [self.rd_c.en.eq(1), self.rd_c.addr.eq(c_ptr + TL + pf_idx),
+                                 pf_grant.eq(self.rd_c.grant)]
+                with m.If(pf_grant):
+                    m.d.sync += [pf_pend.eq(1), pf_pidx.eq(pf_idx), pf_idx.eq(pf_idx + 1)]
                 m.d.comb += [self.rd_a.en.eq(need & ~hold), self.rd_a.addr.eq(a_ptr),
                              self.rd_b.en.eq(need & ~hold), self.rd_b.addr.eq(b_ptr),
                              fire.eq(~hold & (~need | (self.rd_a.grant & self.rd_b.grant)))]
@@ -333,9 +361,13 @@ class MatrixEngine(wiring.Component):
                         with m.Else():
                             m.d.sync += [tj.eq(tj + 1), a_ptr.eq(a_base),
                                          b_base.eq(b_base + pl), b_ptr.eq(b_base + pl)]
+                        m.d.sync += pf_idx.eq(0)
                         with m.If(last_tile):
                             m.next = "FLUSH"
-                        with m.Elif(acc):
+                        with m.Elif(acc & (pf_next < TL)):
+                            # prefetch incomplete (a short K, or the DMA held port 2):
+                            # read the rest, from an even line, two per cycle
+                            m.d.sync += c0_idx.eq(pf_next & ~1)
                             m.next = "C0"
                     with m.Else():
                         m.d.sync += k.eq(k + 1)

@@ -12,6 +12,16 @@ several *clients* through fixed-priority arbitration:
 * the write port has ``write_clients`` client ports ``write[c]``, client 0 first;
   a granted ``en`` writes ``data`` at ``addr`` at the clock edge.
 
+With ``banks`` > 1 the lines are split into that many equal banks by their
+top address bits (contiguous ranges, so software places regions in banks), each
+a ``lib.memory`` array with its own write port: clients writing different banks
+are granted in the same cycle, fixed priority decides only within a bank. Every
+physical read port reads any bank (one read per port per cycle, as before), so
+banking adds write bandwidth and nothing else. This is what lets the matrix
+engine write its C tiles back while the network streams operands into the
+other bank (Cannon's shifts); one bank, one write port, would stall the engine
+for as long as the stream lasts, because the NI is never made to wait.
+
 Read ports are transparent for the write port: a read of the line written in
 the same cycle returns the new data. The network interface is client 0 of
 everything (it never stalls on the SRAM), the matrix engine client 1 (it stalls
@@ -20,7 +30,7 @@ as Dojo's "one read and one write packet per cycle" plus the engine's operand
 bandwidth.
 """
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -105,7 +115,8 @@ class WritePortSignature(wiring.Signature):
 
 
 class Scratchpad(wiring.Component):
-    """Multi-client SRAM: ``read_ports`` read ports and one write port, fixed priority.
+    """Multi-client SRAM: ``read_ports`` read ports and one write port per bank, fixed
+    priority.
 
     Parameters
     ----------
@@ -119,6 +130,9 @@ class Scratchpad(wiring.Component):
         Clients per read port (1..4).
     write_clients : int
         Clients of the write port (1..4).
+    banks : int
+        Write banks (1, 2 or 4), dividing ``lines``; bank ``b`` holds lines
+        ``b * lines / banks`` up to the next bank's first.
 
     Attributes
     ----------
@@ -130,7 +144,7 @@ class Scratchpad(wiring.Component):
     read : In(ReadPortSignature).array(read_ports, read_clients)
         ``read[p][c]``: client ``c`` of physical read port ``p``; lower ``c`` wins.
     write : In(WritePortSignature).array(write_clients)
-        ``write[c]``: client ``c`` of the write port; lower ``c`` wins.
+        ``write[c]``: client ``c`` of the write ports; lower ``c`` wins within a bank.
 
     Raises
     ------
@@ -138,13 +152,18 @@ class Scratchpad(wiring.Component):
         If a parameter is out of range.
     """
 
-    def __init__(self, *, lines, width, read_ports=2, read_clients=2, write_clients=2):
+    def __init__(self, *, lines, width, read_ports=2, read_clients=2, write_clients=2, banks=1):
         for name, value, lo, hi in (("lines", lines, 2, 1 << 24), ("width", width, 1, 4096),
                                     ("read_ports", read_ports, 1, 4),
                                     ("read_clients", read_clients, 1, 4),
                                     ("write_clients", write_clients, 1, 4)):
             if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
                 raise ValueError(f"{name} must be an integer in {lo}..{hi}, not {value!r}")
+        depth = lines // banks if banks in (1, 2, 4) else 0
+        if depth < 2 or lines % banks or (banks > 1 and depth & (depth - 1)):
+            raise ValueError(f"banks must be 1, 2 or 4 and divide lines={lines} into banks "
+                             f"of a power of two lines (at least 2), not {banks!r}")
+        self._banks = banks
         self._lines, self._width = lines, width
         self._read_ports, self._read_clients = read_ports, read_clients
         self._write_clients = write_clients
@@ -160,25 +179,56 @@ class Scratchpad(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.mem = mem = Memory(shape=self._width, depth=self._lines, init=[])
-        wp = mem.write_port()
+        nb, depth = self._banks, self._lines // self._banks
+        low = (depth - 1).bit_length()
 
-        # write port: first requesting client wins
-        self._grants(m, list(self.write))
+        def bank_of(addr):
+            return addr[low:] if nb > 1 else 0
+
+        mems, wps = [], []
+        for b in range(nb):
+            mem = Memory(shape=self._width, depth=depth, init=[])
+            m.submodules[f"mem{b}" if nb > 1 else "mem"] = mem
+            mems.append(mem)
+            wps.append(mem.write_port())
+
+        # write ports: per bank, the first client requesting that bank wins
+        taken = [None] * nb
         for c in range(self._write_clients):
             cl = self.write[c]
-            with (m.If(cl.en) if c == 0 else m.Elif(cl.en)):
-                m.d.comb += [wp.en.eq(1), wp.addr.eq(cl.addr), wp.data.eq(cl.data)]
+            grant = 0
+            for b, wp in enumerate(wps):
+                here = cl.en & (bank_of(cl.addr) == b) if nb > 1 else cl.en
+                mine = here if taken[b] is None else here & ~taken[b]
+                with m.If(mine):
+                    m.d.comb += [wp.en.eq(1), wp.addr.eq(cl.addr[:low] if nb > 1 else cl.addr),
+                                 wp.data.eq(cl.data)]
+                grant = grant | mine
+                taken[b] = here if taken[b] is None else taken[b] | here
+            m.d.comb += cl.grant.eq(grant)
 
         for p in range(self._read_ports):
-            rp = mem.read_port(transparent_for=(wp,))
             clients = [self.read[p][c] for c in range(self._read_clients)]
-            m.d.comb += rp.en.eq(self._grants(m, clients))
-            for c, cl in enumerate(clients):
-                m.d.comb += cl.data.eq(rp.data)
+            en = self._grants(m, clients)
+            addr = Signal(self._addr_bits, name=f"rd_addr_{p}")
             for c, cl in enumerate(clients):
                 with (m.If(cl.en) if c == 0 else m.Elif(cl.en)):
-                    m.d.comb += rp.addr.eq(cl.addr)
+                    m.d.comb += addr.eq(cl.addr)
+            rps = [mem.read_port(transparent_for=(wp,)) for mem, wp in zip(mems, wps)]
+            for b, rp in enumerate(rps):
+                m.d.comb += [rp.en.eq(en & (bank_of(addr) == b) if nb > 1 else en),
+                             rp.addr.eq(addr[:low] if nb > 1 else addr)]
+            if nb > 1:
+                sel = Signal(range(nb), name=f"rd_bank_{p}")     # the bank read last cycle
+                with m.If(en):
+                    m.d.sync += sel.eq(bank_of(addr))
+                data = rps[0].data
+                for b in range(1, nb):
+                    data = Mux(sel == b, rps[b].data, data)
+            else:
+                data = rps[0].data
+            for cl in clients:
+                m.d.comb += cl.data.eq(data)
         return m
 
     @staticmethod

@@ -19,11 +19,11 @@ class TrainingNode(wiring.Component):
     """Router, network interface, SRAM scratchpad and P x P matrix engine.
 
     The NI is on the router's local port; the SRAM has three read ports and one
-    write port: read port 0 serves the NI's request sink (client 0), the command
+    write port per bank (``sram_banks``): read port 0 serves the NI's request sink (client 0), the command
     processor's descriptor fetch (client 1) and the engine's A operand (client 2),
-    read port 1 the engine's B operand, read port 2 the NI's DMA, the write port
-    the NI's request sink (client 0), its PULL answers (client 1) and the engine's
-    results (client 2). The DMA's own port is
+    read port 1 the engine's B operand, read port 2 the NI's DMA (client 0) and the
+    engine's C prefetch (client 1), the write ports the NI's request sink (client 0),
+    its PULL answers (client 1) and the engine's results (client 2). The DMA's own port is
     Dojo's "one read packet per cycle besides the engine's operands": a PUSH
     streaming out of a buffer never stalls an EXEC on the next one (Cannon's shifts
     overlap its multiplies; with a shared port the engine lost a cycle per line sent).
@@ -38,6 +38,8 @@ class TrainingNode(wiring.Component):
         Longest packet the NI accepts and sends.
     matrix_p : int
         Size of the MAC array.
+    sram_banks : int
+        Write banks of the SRAM (:class:`rtl.node.sram.Scratchpad`).
     mesh_x, mesh_y : int
         Global mesh size.
 
@@ -56,17 +58,18 @@ class TrainingNode(wiring.Component):
     """
 
     def __init__(self, *, layouts, vcs, buffer_depth, routing, max_packet_flits, matrix_p,
-                 mesh_x, mesh_y):
+                 mesh_x, mesh_y, sram_banks=1):
         self._lay = layouts
         fmt = layouts.fmt
         self._engine = MatrixEngine(layouts=layouts, p=matrix_p)     # validates P first
         self._ni = NetworkInterface(layouts=layouts, vcs=vcs, credits=buffer_depth,
                                     max_packet_flits=max_packet_flits, mesh_x=mesh_x,
                                     mesh_y=mesh_y)
-        # port 0 has three clients (the others use their first): fetches of the command
-        # processor rank above the engine, which stalls for them as it does for the NI
+        # port 0 has three clients: fetches of the command processor rank above the
+        # engine, which stalls for them as it does for the NI; port 2 serves the DMA and,
+        # in the cycles it leaves free, the engine's C0 prefetch
         self._sram = Scratchpad(lines=layouts.lines, width=fmt.flit_bits, read_ports=3,
-                                read_clients=3, write_clients=3)
+                                read_clients=3, write_clients=3, banks=sram_banks)
         link = LinkSignature(flit_bits=fmt.flit_bits, vcs=vcs)
         ports = {"x": In(fmt.coord_bits), "y": In(fmt.coord_bits)}
         for p in MESH_PORTS:
@@ -106,6 +109,7 @@ class TrainingNode(wiring.Component):
         wiring.connect(m, eng.rd_a, sram.read[0][2])
         wiring.connect(m, eng.rd_b, sram.read[1][0])
         wiring.connect(m, ni.sram_dma, sram.read[2][0])
+        wiring.connect(m, eng.rd_c, sram.read[2][1])
         wiring.connect(m, ni.sram_wr, sram.write[0])
         wiring.connect(m, ni.sram_pull, sram.write[1])
         wiring.connect(m, eng.wr, sram.write[2])
