@@ -341,6 +341,39 @@ def _flatten(d, prefix=""):
     return out
 
 
+def _fault_lines(die, t, f):
+    lines = ["faults and yield"]
+    lines.append(f"  live nodes per die       {die['live_nodes']} of {die['nodes']} "
+                 f"({die['disabled_nodes']} disabled, {die['dead_routers']} dead routers; "
+                 f"worst die)")
+    lines.append(f"  tile                     {t['live_nodes']} live of {t['nodes']} "
+                 f"({f['disabled_nodes']} disabled, {f['dead_routers']} dead routers; per die "
+                 f"{f['live_per_die_min']}..{f['live_per_die_max']} live)")
+    lines.append(f"  live peak                {die['live_peak_bf16_tflops']:.1f} TFLOPS BF16, "
+                 f"{die['live_peak_fp32_tflops']:.2f} TFLOPS FP32, {die['live_sram_mb']:.1f} MB "
+                 f"per die; tile {t['live_peak_bf16_pflops']:.3f} PFLOPS BF16, "
+                 f"{t['live_sram_gb']:.3f} GB")
+    y = f["defects"]
+    if not y:
+        return lines
+    model = ("Poisson" if y["model"] == "poisson"
+             else f"negative binomial, alpha {y['alpha']:g}")
+    lines.append(f"  defect model             {model}, D0 {y['density_per_cm2']:g}/cm^2; node "
+                 f"{y['node_area_mm2']:.3f} mm^2, array {y['array_area_cm2']:.2f} cm^2 "
+                 f"(die {y['die_area_cm2']:.2f} cm^2)")
+    lines.append(f"  yield without spares     {100 * y['yield_no_spares']:.2f}% (node array), "
+                 f"{100 * y['yield_die_area']:.2f}% (whole die area)")
+    lines.append(f"  yield with {y['spares']} spares     ".ljust(27)
+                 + f"{100 * y['yield_with_spares']:.4f}% (at most {y['spares']} of "
+                 f"{y['array_nodes']} nodes fail: {y['required_live']} live)")
+    lines.append(f"  expected live nodes      {y['expected_live_nodes']:.2f} of {y['array_nodes']}")
+    if y["draw"]:
+        lines.append(f"  drawn (seed {y['seed']})".ljust(27)
+                     + f"{y['drawn_failures']} failed nodes on the tile; "
+                     f"{y['dies_below_required']} dies below {y['required_live']} live")
+    return lines
+
+
 def format_report(cfg, d, compare=None):
     """Readable derivation report; ``compare`` (default: the d1 preset) adds published D1."""
     if compare is None:
@@ -375,7 +408,10 @@ def format_report(cfg, d, compare=None):
                  f"{die['peak_fp32_tflops']:.2f} TFLOPS FP32")
     lines.append(f"  SRAM                     {die['sram_mb']:.1f} MB")
     lines.append(f"  bisection                {die['bisection_tbps']:.2f} TB/s "
-                 f"({die['bisection_links']} links x 2 directions)")
+                 f"({die['bisection_links']} links x 2 directions) = "
+                 f"{die['bisection_tbps_per_dir']:.2f} TB/s per direction"
+                 + (f" over {die['bisection_links_live']} live links"
+                    if die["bisection_links_live"] != die["bisection_links"] else ""))
     lines.append(f"  off-die per edge         {die['offdie_tbps_per_edge']:.2f} TB/s each way")
     lines.append("die-to-die link")
     lines.append(f"  lane share per mesh link {dl['bits_per_cycle_per_link']:.1f} bits/cycle -> "
@@ -406,6 +442,14 @@ def format_report(cfg, d, compare=None):
                  f"{t['sram_gb']:.3f} GB")
     lines.append(f"  bisection                {t['bisection_tbps']:.2f} TB/s; off-tile per edge "
                  f"{t['offtile_tbps_per_edge']:.2f} TB/s")
+    per = (f"{l['gbytes_per_s'] / dl['ratio']:.1f} GB/s (a flit per {dl['ratio']} cycles)"
+           if t["bisection_cut"] == "die links" else f"{l['gbytes_per_s']:.1f} GB/s")
+    lines.append(f"  bisection per direction  {t['bisection_tbps_per_dir']:.2f} TB/s: "
+                 f"{t['bisection_links_live']} {t['bisection_cut']} across the narrowest cut, "
+                 f"{per} each")
+    f = d["faults"]
+    if f["dead_routers"] or f["disabled_nodes"] or f["defects"]:
+        lines += _fault_lines(die, t, f)
     if not compare:
         return "\n".join(lines)
     lines.append("")
