@@ -318,14 +318,16 @@ def _binom_cdf(s, n, p):
 
 def _gamma_mean(h, alpha, steps=4000):
     """E[h(x)] for x ~ Gamma(alpha, 1): trapezoid rule in t = ln x, weights renormalised."""
-    t_lo = math.log(1e-17) / alpha
-    t_hi = math.log(alpha + 12 * math.sqrt(alpha) + 60)
+    spread = 12 * math.sqrt(alpha)
+    t_lo = math.log(alpha - spread) if alpha > spread else math.log(1e-17) / alpha
+    t_hi = math.log(alpha + spread + 60)
+    peak = alpha * math.log(alpha) - alpha          # max of alpha t - e^t, at t = ln alpha
     dt = (t_hi - t_lo) / steps
     num = den = 0.0
     for i in range(steps + 1):
         t = t_lo + i * dt
         x = math.exp(t)
-        w = math.exp(alpha * t - x) * (0.5 if i in (0, steps) else 1.0)
+        w = math.exp(alpha * t - x - peak) * (0.5 if i in (0, steps) else 1.0)
         num += w * h(x)
         den += w
     return num / den
