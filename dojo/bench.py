@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 from gen.config import load_config
+from gen.derive import derive
 from sim.runner import available_simulators
 from sim.sweep import parse_rates, run_sweep
 
@@ -162,11 +163,14 @@ def bench_scale(outdir):
     lines = ["## Scale", "", "| design | emit time | Verilog | modules | Verilator build |",
              "|---|---|---|---|---|"]
     t0 = time.perf_counter()
-    d1 = top_design(load_config(ROOT / "configs" / "d1.yaml"), "die")
+    cfg_d1 = load_config(ROOT / "configs" / "d1.yaml")
+    d1 = top_design(cfg_d1, "die")
     path = write(d1, outdir / "d1_die")
     t_emit = time.perf_counter() - t0
     text = d1.verilog
-    lines.append(f"| D1 die, 19x19 training nodes, 1024-bit flits (`dojo verilog configs/d1.yaml "
+    shape = derive(cfg_d1)["die"]
+    lines.append(f"| D1 die, {shape['nodes_x']}x{shape['nodes_y']} training nodes, "
+                 f"{cfg_d1.router.flit_bits}-bit flits (`dojo verilog configs/d1.yaml "
                  f"--top die`) | {t_emit:.0f} s | {len(text.splitlines())} lines, "
                  f"{len(text) / 1e6:.1f} MB | {', '.join(d1.manifest()['modules'])} | - |")
     cfg = load_config(ROOT / "configs" / "default.yaml", [
@@ -254,8 +258,12 @@ def bench_netmodel(outdir, *, quick=False):
         lines.append(f"| {rate} | **{m / 1e3:.1f}k** | {a / 1e3:.1f}k | {r / 1e3:.1f}k | "
                      f"{m / a:.1f}x | **{m / r:.1f}x** | >= {absolute / 1e3:.0f}k or >= "
                      f"{ratio}x the RTL sweep: {met} |")
-    lines += ["", "### D1 scale (`configs/d1.yaml`: 19x19-node dies, 2 VC x 4, die links "
-              "ratio 3, latency 9)", "",
+    cfg_d1 = load_config(ROOT / "configs" / "d1.yaml")
+    d1d = derive(cfg_d1)
+    lines += ["", f"### D1 scale (`configs/d1.yaml`: {d1d['die']['nodes_x']}x"
+              f"{d1d['die']['nodes_y']}-node dies, {cfg_d1.router.flit_bits}-bit flits, "
+              f"{cfg_d1.router.vcs} VC x {cfg_d1.router.buffer_depth}, die links ratio "
+              f"{d1d['dielink']['ratio']}, latency {d1d['dielink']['latency']})", "",
               "| network | nodes | offered | threads | cycles/s | node-cycles/s | peak memory | "
               "target |", "|---|---|---|---|---|---|---|---|"]
     d1 = ROOT / "configs" / "d1.yaml"

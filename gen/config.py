@@ -66,7 +66,8 @@ class _Section:
 
 
 def _fill_defaults(schema, value):
-    if schema.get("type") == "object" and isinstance(value, dict):
+    kinds = schema.get("type")
+    if (kinds == "object" or isinstance(kinds, list) and "object" in kinds) and isinstance(value, dict):
         for key, sub in schema.get("properties", {}).items():
             if key not in value and "default" in sub:
                 value[key] = copy.deepcopy(sub["default"])
@@ -76,10 +77,16 @@ def _fill_defaults(schema, value):
 
 
 def _path(parts):
-    return ".".join(str(p) for p in parts) or "<top>"
+    """``['die', 'dead_routers', 2, 0]`` -> ``'die.dead_routers[2][0]'``."""
+    text = ""
+    for p in parts:
+        text += f"[{p}]" if isinstance(p, int) else ("." if text else "") + str(p)
+    return text or "<top>"
 
 
 def _describe(schema):
+    if "x-allowed" in schema:
+        return schema["x-allowed"]
     if "enum" in schema:
         return "one of " + ", ".join(repr(v) for v in schema["enum"])
     kinds = schema.get("type")
@@ -107,6 +114,11 @@ def _schema_errors(raw):
             extra = sorted(set(err.instance) - set(allowed))
             for key in extra:
                 problems.append(f"{_path(path + [key])}: unknown key (allowed: {', '.join(allowed)})")
+        elif err.validator == "required":
+            for key in err.validator_value:
+                if key not in err.instance:
+                    problems.append(f"{_path(path + [key])}: missing (required in "
+                                    f"{_path(path)}: must be {_describe(err.schema['properties'][key])})")
         elif err.validator == "type" and err.schema.get("type") == "object":
             problems.append(f"{_path(path)}: {err.instance!r} is not allowed: must be a mapping")
         else:

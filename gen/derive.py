@@ -11,20 +11,26 @@ from rtl.fabric.dielink import rx_depth_for
 from rtl.fabric.dielink_layer import link_layer_geometry, word_error_threshold
 from rtl.net.packet import PacketFormat, coord_bits_for
 
+from .faults import cut_links, defect_report, fault_map, fault_problems
+
 __all__ = ["derive", "consistency_problems", "credit_round_trip", "PUBLISHED_D1",
            "format_report", "bakoglu_ps_per_mm"]
 
-# Published figures (Hot Chips 34; IEEE Micro 43(3)) the d1 preset is compared with.
+# Published figures (Hot Chips 34; IEEE Micro 43(3); AI Day 2021) the d1 preset is compared
+# with. Totals are of the live (addressable) nodes; bandwidths are one direction, as
+# published: "10 TBps/dir" on chip, 4 TB/s per edge = 2 TB/s each way, 10 TB/s on-tile
+# bisection = 5 die edges x 2 TB/s each way.
 PUBLISHED_D1 = {
-    "die.nodes": 354,
-    "die.peak_bf16_tflops": 362.0,
-    "die.peak_fp32_tflops": 22.6,
-    "die.sram_mb": 440.0,
-    "die.bisection_tbps": 10.0,
+    "die.live_nodes": 354,
+    "die.live_peak_bf16_tflops": 362.0,
+    "die.live_peak_fp32_tflops": 22.6,
+    "die.live_sram_mb": 440.0,
+    "die.bisection_tbps_per_dir": 10.0,
     "die.offdie_tbps_per_edge": 2.0,
     "tile.dies": 25,
-    "tile.peak_bf16_pflops": 9.0,
-    "tile.sram_gb": 11.0,
+    "tile.live_peak_bf16_pflops": 9.0,
+    "tile.live_sram_gb": 11.0,
+    "tile.bisection_tbps_per_dir": 10.0,
     "tile.offtile_tbps_per_edge": 9.0,
 }
 
@@ -69,7 +75,60 @@ def vcs_rx_bytes(rt, ratio, latency):
 
 
 def derive(cfg):
-    """Config -> nested dict of derived quantities (see ``format_report``)."""
+    """Config -> nested dict of derived quantities (see ``format_report``).
+
+    The totals of ``die.nodes`` / ``tile.nodes`` count the physical array; the ``live_*``
+    keys count the addressable nodes of the fault map (gen/faults.py), the worst die for
+    ``die.*``; ``faults`` summarises the map and, with ``die.defects``, the yield.
+    """
+    d = _derive_geometry(cfg)
+    _add_faults(cfg, d)
+    return d
+
+
+def _add_faults(cfg, d):
+    fmap = fault_map(cfg, d)
+    node, die, t = d["node"], d["die"], d["tile"]
+    nx, ny = die["nodes_x"], die["nodes_y"]
+    dies = list(fmap.per_die.values())
+    worst = min(dies, key=lambda f: len(f.live_nodes))
+    live_die = len(worst.live_nodes)
+    live_tile = len(fmap.live_nodes)
+    link = d["link"]["gbytes_per_s"] * 1e9
+    die_links = min(cut_links(f.dead_routers, nx, ny) for f in dies)
+    die.update(live_nodes=live_die, disabled_nodes=len(worst.disabled_nodes),
+               dead_routers=len(worst.dead_routers),
+               live_peak_bf16_tflops=live_die * node["peak_bf16_gflops"] / 1e3,
+               live_peak_fp32_tflops=live_die * node["peak_fp32_gflops"] / 1e3,
+               live_sram_mb=live_die * node["sram_kb"] / 1024,
+               bisection_links_live=die_links,
+               bisection_tbps_per_dir=die_links * link / 1e12)
+    # the tile's narrowest cut: between dies the die links carry it, inside one die the mesh
+    gx, gy = fmap.mesh
+    dead = fmap.dead_routers
+    die_link = link / d["dielink"]["ratio"]
+    cuts = []
+    for across, n_dies, size, kw in ((t["dies_x"], t["dies_x"], nx, "cuts_x"),
+                                     (t["dies_y"], t["dies_y"], ny, "cuts_y")):
+        at = [b * size for b in range(1, n_dies)] if across > 1 else [max(1, n_dies * size // 2)]
+        links = cut_links(dead, gx, gy, **{kw: at})
+        cuts.append((links * (die_link if across > 1 else link), links, across > 1))
+    bw, links, between = min(cuts)
+    t.update(live_nodes=live_tile,
+             live_peak_bf16_pflops=live_tile * node["peak_bf16_gflops"] / 1e6,
+             live_peak_fp32_pflops=live_tile * node["peak_fp32_gflops"] / 1e6,
+             live_sram_gb=live_tile * node["sram_kb"] / 1024 / 1024,
+             bisection_links_live=links,
+             bisection_cut="die links" if between else "mesh links",
+             bisection_tbps_per_dir=bw / 1e12)
+    d["faults"] = {"dead_routers": len(fmap.dead_routers),
+                   "disabled_nodes": len(fmap.disabled_nodes), "live_nodes": live_tile,
+                   "live_per_die_min": live_die,
+                   "live_per_die_max": max(len(f.live_nodes) for f in dies),
+                   "defects": defect_report(cfg, d, fmap)}
+
+
+def _derive_geometry(cfg):
     clk, wire, node, die, rt, dl, tile = (cfg.clock, cfg.wire, cfg.node, cfg.die, cfg.router,
                                           cfg.dielink, cfg.tile)
     period_ps = 1000.0 / clk.f_ghz
@@ -211,7 +270,7 @@ def derive(cfg):
 def consistency_problems(cfg):
     """Cross-key checks the schema cannot express; one message per problem."""
     problems = []
-    d = derive(cfg)
+    d = _derive_geometry(cfg)
     clk = d["clock"]
     if clk["t_wire_ps"] <= 0:
         limit = clk["period_ps"] - clk["t_flop_ps"]
@@ -274,6 +333,7 @@ def consistency_problems(cfg):
             f"trip is {rtt} cycles ({d['link']['pipeline_stages']} link pipeline stages), so a "
             f"VC needs at least {rtt} flits for full link rate "
             f"(or set router.allow_shallow_buffers: true)")
+    problems += fault_problems(cfg, d)
     return problems
 
 
@@ -286,6 +346,39 @@ def _flatten(d, prefix=""):
         else:
             out[key] = v
     return out
+
+
+def _fault_lines(die, t, f):
+    lines = ["faults and yield"]
+    lines.append(f"  live nodes per die       {die['live_nodes']} of {die['nodes']} "
+                 f"({die['disabled_nodes']} disabled, {die['dead_routers']} dead routers; "
+                 f"worst die)")
+    lines.append(f"  tile                     {t['live_nodes']} live of {t['nodes']} "
+                 f"({f['disabled_nodes']} disabled, {f['dead_routers']} dead routers; per die "
+                 f"{f['live_per_die_min']}..{f['live_per_die_max']} live)")
+    lines.append(f"  live peak                {die['live_peak_bf16_tflops']:.1f} TFLOPS BF16, "
+                 f"{die['live_peak_fp32_tflops']:.2f} TFLOPS FP32, {die['live_sram_mb']:.1f} MB "
+                 f"per die; tile {t['live_peak_bf16_pflops']:.3f} PFLOPS BF16, "
+                 f"{t['live_sram_gb']:.3f} GB")
+    y = f["defects"]
+    if not y:
+        return lines
+    model = ("Poisson" if y["model"] == "poisson"
+             else f"negative binomial, alpha {y['alpha']:g}")
+    lines.append(f"  defect model             {model}, D0 {y['density_per_cm2']:g}/cm^2; node "
+                 f"{y['node_area_mm2']:.3f} mm^2, array {y['array_area_cm2']:.2f} cm^2 "
+                 f"(die {y['die_area_cm2']:.2f} cm^2)")
+    lines.append(f"  yield without spares     {100 * y['yield_no_spares']:.2f}% (node array), "
+                 f"{100 * y['yield_die_area']:.2f}% (whole die area)")
+    lines.append(f"  yield with {y['spares']} spares     ".ljust(27)
+                 + f"{100 * y['yield_with_spares']:.4f}% (at most {y['spares']} of "
+                 f"{y['array_nodes']} nodes fail: {y['required_live']} live)")
+    lines.append(f"  expected live nodes      {y['expected_live_nodes']:.2f} of {y['array_nodes']}")
+    if y["draw"]:
+        lines.append(f"  drawn (seed {y['seed']})".ljust(27)
+                     + f"{y['drawn_failures']} failed nodes on the tile; "
+                     f"{y['dies_below_required']} dies below {y['required_live']} live")
+    return lines
 
 
 def format_report(cfg, d, compare=None):
@@ -322,7 +415,10 @@ def format_report(cfg, d, compare=None):
                  f"{die['peak_fp32_tflops']:.2f} TFLOPS FP32")
     lines.append(f"  SRAM                     {die['sram_mb']:.1f} MB")
     lines.append(f"  bisection                {die['bisection_tbps']:.2f} TB/s "
-                 f"({die['bisection_links']} links x 2 directions)")
+                 f"({die['bisection_links']} links x 2 directions) = "
+                 f"{die['bisection_tbps_per_dir']:.2f} TB/s per direction"
+                 + (f" over {die['bisection_links_live']} live links"
+                    if die["bisection_links_live"] != die["bisection_links"] else ""))
     lines.append(f"  off-die per edge         {die['offdie_tbps_per_edge']:.2f} TB/s each way")
     lines.append("die-to-die link")
     lines.append(f"  lane share per mesh link {dl['bits_per_cycle_per_link']:.1f} bits/cycle -> "
@@ -353,6 +449,14 @@ def format_report(cfg, d, compare=None):
                  f"{t['sram_gb']:.3f} GB")
     lines.append(f"  bisection                {t['bisection_tbps']:.2f} TB/s; off-tile per edge "
                  f"{t['offtile_tbps_per_edge']:.2f} TB/s")
+    per = (f"{l['gbytes_per_s'] / dl['ratio']:.1f} GB/s (a flit per {dl['ratio']} cycles)"
+           if t["bisection_cut"] == "die links" else f"{l['gbytes_per_s']:.1f} GB/s")
+    lines.append(f"  bisection per direction  {t['bisection_tbps_per_dir']:.2f} TB/s: "
+                 f"{t['bisection_links_live']} {t['bisection_cut']} across the narrowest cut, "
+                 f"{per} each")
+    f = d["faults"]
+    if f["dead_routers"] or f["disabled_nodes"] or f["defects"]:
+        lines += _fault_lines(die, t, f)
     if not compare:
         return "\n".join(lines)
     lines.append("")

@@ -30,6 +30,64 @@ def _int(default, minimum=None, maximum=None, desc="", nullable=False):
     return s
 
 
+def _coords(desc):
+    """A list of die-local ``[x, y]`` node coordinates; no default: absent = none."""
+    pair = {"type": "array", "items": {"type": "integer", "minimum": 0}, "minItems": 2,
+            "maxItems": 2, "x-allowed": "an [x, y] pair of integers >= 0"}
+    return {"type": "array", "items": pair, "description": desc + " (absent: none)",
+            "x-allowed": "a list of die-local [x, y] pairs"}
+
+
+# Fault maps and the defect model have no "default": a config without them keeps the same
+# default-filled ``cfg.raw`` (build and sweep caches are keyed by it) and derives as before.
+_FAULTS = {
+    "disabled_nodes": _coords("nodes whose compute is fused off: the router still forwards, "
+                              "the node is not addressable"),
+    "dead_routers": _coords("nodes that are gone entirely: nothing enters or leaves them"),
+}
+
+_DEFECTS = {
+    "type": ["object", "null"], "additionalProperties": False, "required": ["density_per_cm2"],
+    "description": "seeded defect model (absent: none): draws which nodes fail on every die and "
+                   "gives the die's yield with and without spares (gen/faults.py)",
+    "properties": {
+        "density_per_cm2": _num(0.1, minimum=0, maximum=100,
+                                desc="defect density D0, defects per cm^2 (required)"),
+        "model": {"enum": ["poisson", "negbin"], "default": "poisson",
+                  "description": "'poisson': Y = exp(-A D); 'negbin' (clustered): "
+                                 "Y = (1 + A D / alpha)^-alpha"},
+        "alpha": _num(2.0, exclusive_min=0, maximum=1000,
+                      desc="clustering parameter of the negative binomial model"),
+        "seed": _int(1, 0, 0xFFFFFFFF, desc="seed of the draw (mixed with each die's position)"),
+        "router_fraction": _num(0.1, minimum=0, maximum=1,
+                                desc="fraction of a node's area that is router: a defect there "
+                                     "kills the node (dead router), elsewhere only its compute "
+                                     "(disabled node)"),
+        "draw": {"type": "boolean", "default": True,
+                 "description": "draw which nodes fail (false: the model only feeds the yield "
+                                "report; the map is the listed nodes)"},
+        "required_live": _int(None, 1, 4096, nullable=True,
+                              desc="live nodes a die must provide to be usable; the rest of its "
+                                   "nodes are spares (null: the live nodes of the listed map)"),
+    },
+}
+
+_TILE_FAULT_MAP = {
+    "type": "array",
+    "description": "per-die fault maps (absent: every die uses die.disabled_nodes / "
+                   "die.dead_routers); an entry replaces the die-level lists for its die",
+    "x-allowed": "a list of {die: [dx, dy], disabled_nodes: [...], dead_routers: [...]}",
+    "items": {"type": "object", "additionalProperties": False, "required": ["die"],
+              "x-allowed": "a mapping {die: [dx, dy], disabled_nodes: [...], dead_routers: [...]}",
+              "properties": {
+                  "die": {"type": "array", "items": {"type": "integer", "minimum": 0},
+                          "minItems": 2, "maxItems": 2,
+                          "x-allowed": "a [dx, dy] pair of integers >= 0",
+                          "description": "the die's position in the tile"},
+                  **_FAULTS}},
+}
+
+
 def _obj(props, desc=""):
     return {"type": "object", "additionalProperties": False, "properties": props,
             "default": {}, "description": desc}
@@ -76,6 +134,8 @@ SCHEMA = {
             "spare_cols": _int(0, 0, 64, desc="spare node columns for yield harvesting"),
             "nodes_x": _int(None, 1, 64, nullable=True, desc="override the derived mesh width"),
             "nodes_y": _int(None, 1, 64, nullable=True, desc="override the derived mesh height"),
+            **_FAULTS,
+            "defects": _DEFECTS,
         }),
         "router": _obj({
             "flit_bits": _int(64, 16, 2048, desc="flit payload width, bits"),
@@ -122,6 +182,7 @@ SCHEMA = {
         "tile": _obj({
             "dies_x": _int(1, 1, 16, desc="dies across the tile"),
             "dies_y": _int(1, 1, 16, desc="dies down the tile"),
+            "fault_maps": _TILE_FAULT_MAP,
         }),
         "traffic": _obj({
             "enable": {"type": "boolean", "default": True,

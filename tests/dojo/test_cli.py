@@ -31,7 +31,11 @@ def test_derive_report_compares_d1_with_published():
     res = dojo("derive", "configs/d1.yaml")
     assert res.returncode == 0
     assert "published D1 / tile vs derived" in res.stdout
-    assert "die.nodes" in res.stdout and "354" in res.stdout
+    rows = {line.split()[0]: line.split()[1:] for line in res.stdout.splitlines()
+            if line.startswith("  die.") or line.startswith("  tile.")}
+    assert rows["die.live_nodes"][:2] == ["354", "354"]          # published, derived
+    assert "tile.bisection_tbps_per_dir" in rows
+    assert "faults and yield" in res.stdout and "yield with 7 spares" in res.stdout
 
 
 def test_verilog_is_deterministic_and_hierarchical(tmp_path):
