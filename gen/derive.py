@@ -301,11 +301,10 @@ def consistency_problems(cfg):
             f"({t['coord_bits']}-bit coordinates, {cfg.traffic.timestamp_bits}-bit timestamps)")
     bits, banks = cfg.node.sram_kb * 8192, cfg.node.sram_banks
     lines = int(bits // cfg.router.flit_bits)
-    if lines * cfg.router.flit_bits == bits and banks > 1 and (
-            lines % banks or (lines // banks) & (lines // banks - 1)):
+    if lines * cfg.router.flit_bits == bits and banks > 1 and (lines % banks or lines < 2 * banks):
         problems.append(f"node.sram_banks: {banks} is not allowed: the {lines} lines of "
-                        f"node.sram_kb={cfg.node.sram_kb:g} do not split into {banks} banks of "
-                        f"a power of two lines (use 1)")
+                        f"node.sram_kb={cfg.node.sram_kb:g} do not split into {banks} equal "
+                        f"banks (use 1)")
     dl = cfg.dielink
     if not dl.link_layer:
         for key in ("ber", "ber_reverse"):

@@ -12,8 +12,8 @@ several *clients* through fixed-priority arbitration:
 * the write port has ``write_clients`` client ports ``write[c]``, client 0 first;
   a granted ``en`` writes ``data`` at ``addr`` at the clock edge.
 
-With ``banks`` > 1 the lines are split into that many equal banks by their
-top address bits (contiguous ranges, so software places regions in banks), each
+With ``banks`` > 1 the lines are split into that many equal contiguous banks
+(ranges of addresses, so software places regions in banks), each
 a ``lib.memory`` array with its own write port: clients writing different banks
 are granted in the same cycle, fixed priority decides only within a bank. Every
 physical read port reads any bank (one read per port per cycle, as before), so
@@ -159,10 +159,9 @@ class Scratchpad(wiring.Component):
                                     ("write_clients", write_clients, 1, 4)):
             if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
                 raise ValueError(f"{name} must be an integer in {lo}..{hi}, not {value!r}")
-        depth = lines // banks if banks in (1, 2, 4) else 0
-        if depth < 2 or lines % banks or (banks > 1 and depth & (depth - 1)):
+        if banks not in (1, 2, 4) or lines % banks or lines // banks < 2:
             raise ValueError(f"banks must be 1, 2 or 4 and divide lines={lines} into banks "
-                             f"of a power of two lines (at least 2), not {banks!r}")
+                             f"of at least 2 lines, not {banks!r}")
         self._banks = banks
         self._lines, self._width = lines, width
         self._read_ports, self._read_clients = read_ports, read_clients
@@ -180,10 +179,18 @@ class Scratchpad(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         nb, depth = self._banks, self._lines // self._banks
-        low = (depth - 1).bit_length()
+        low = max((depth - 1).bit_length(), 1)
 
-        def bank_of(addr):
-            return addr[low:] if nb > 1 else 0
+        def in_bank(addr, b):
+            """``addr`` lies in bank ``b`` (a range compare: banks need not be powers of 2)."""
+            if nb == 1:
+                return 1
+            lo = addr >= b * depth if b else 1
+            hi = addr < (b + 1) * depth if b < nb - 1 else 1
+            return lo & hi
+
+        def local(addr, b):
+            return (addr - b * depth)[:low] if b else addr[:low]
 
         mems, wps = [], []
         for b in range(nb):
@@ -198,10 +205,10 @@ class Scratchpad(wiring.Component):
             cl = self.write[c]
             grant = 0
             for b, wp in enumerate(wps):
-                here = cl.en & (bank_of(cl.addr) == b) if nb > 1 else cl.en
+                here = cl.en & in_bank(cl.addr, b) if nb > 1 else cl.en
                 mine = here if taken[b] is None else here & ~taken[b]
                 with m.If(mine):
-                    m.d.comb += [wp.en.eq(1), wp.addr.eq(cl.addr[:low] if nb > 1 else cl.addr),
+                    m.d.comb += [wp.en.eq(1), wp.addr.eq(local(cl.addr, b) if nb > 1 else cl.addr),
                                  wp.data.eq(cl.data)]
                 grant = grant | mine
                 taken[b] = here if taken[b] is None else taken[b] | here
@@ -216,12 +223,16 @@ class Scratchpad(wiring.Component):
                     m.d.comb += addr.eq(cl.addr)
             rps = [mem.read_port(transparent_for=(wp,)) for mem, wp in zip(mems, wps)]
             for b, rp in enumerate(rps):
-                m.d.comb += [rp.en.eq(en & (bank_of(addr) == b) if nb > 1 else en),
-                             rp.addr.eq(addr[:low] if nb > 1 else addr)]
+                m.d.comb += [rp.en.eq(en & in_bank(addr, b) if nb > 1 else en),
+                             rp.addr.eq(local(addr, b) if nb > 1 else addr)]
             if nb > 1:
                 sel = Signal(range(nb), name=f"rd_bank_{p}")     # the bank read last cycle
                 with m.If(en):
-                    m.d.sync += sel.eq(bank_of(addr))
+                    for b in range(1, nb):
+                        with m.If(in_bank(addr, b)):
+                            m.d.sync += sel.eq(b)
+                    with m.If(in_bank(addr, 0)):
+                        m.d.sync += sel.eq(0)
                 data = rps[0].data
                 for b in range(1, nb):
                     data = Mux(sel == b, rps[b].data, data)

@@ -62,6 +62,16 @@ def test_several_problems_reported_together(base_raw):
     ]
 
 
+def test_sram_banks(base_raw):
+    base_raw["node"]["sram_banks"] = 3
+    assert problems(base_raw) == [
+        "node.sram_banks: 3 is not allowed: must be one of 1, 2, 4"]
+    base_raw["node"].update(sram_banks=4, sram_kb=0.0234375)      # 3 lines of 64 bits
+    assert problems(base_raw) == [
+        "node.sram_banks: 4 is not allowed: the 3 lines of node.sram_kb=0.0234375 do not "
+        "split into 4 equal banks (use 1)"]
+
+
 def test_flit_too_narrow_for_head_fields(base_raw):
     base_raw["router"]["flit_bits"] = 32
     assert problems(base_raw) == [
