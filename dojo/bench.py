@@ -434,6 +434,7 @@ def bench_programs(outdir, *, quick=False):
     from sim.allreduce import run_allreduce
     from sim.cannon import run_cannon
     from sim.collectives import measure_alpha, run_collective
+    from sim.summa import run_summa
     started = time.time()
     base = ROOT / "configs" / "default.yaml"
     lines = ["## Node programs (command processor): collectives and Cannon's GEMM", "",
@@ -492,35 +493,58 @@ def bench_programs(outdir, *, quick=False):
               "| SRAM | M x N x K | blocks per node (b x b x kb) | dtype | load (hosts) | "
               "compute (nodes) | read-back | of peak, compute phase | of peak, whole run | "
               "exact |", "|---|---|---|---|---|---|---|---|---|---|"]
-    runs = [([], 64, 64, "bf16"), ([], 64, 64, "int8")]
+    runs = [([], 64, 64, "bf16"), ([], 64, 64, "int8"), ([], 64, 128, "int8")]
     if not quick:
-        runs += [(["node.sram_kb=8"], 96, 64, "bf16"), (["node.sram_kb=8"], 96, 64, "int8"),
-                 (["node.sram_kb=8"], 96, 128, "int8"), (["node.sram_kb=16"], 96, 128, "bf16")]
+        runs += [(["node.sram_kb=8"], 96, 64, "bf16"), (["node.sram_kb=8"], 96, 128, "int8"),
+                 (["node.sram_banks=1"], 64, 64, "bf16")]
     best = {}                        # SRAM KB -> best compute-phase fraction with K >= 16P
     for over, mn, k, dtype in runs:
         cfg = load_config(base, over)
         r = run_cannon(cfg, m=mn, n=mn, k=k, dtype=dtype,
-                       out_dir=outdir / f"prog_cannon_{cfg.node.sram_kb}_{mn}_{k}_{dtype}")
-        if k >= 16 * cfg.node.matrix_p:
+                       out_dir=outdir / f"prog_cannon_{'_'.join(over) or 'default'}_{mn}_{k}_{dtype}")
+        if k >= 16 * cfg.node.matrix_p and cfg.node.sram_banks == 2:
             kb = cfg.node.sram_kb
-            best[kb] = max(best.get(kb, 0.0), r["compute_peak_fraction"])
+            best[kb, dtype] = max(best.get((kb, dtype), 0.0), r["compute_peak_fraction"])
         b = r["block"]
-        lines.append(f"| {cfg.node.sram_kb} KB | {mn}x{mn}x{k} | {b[0]}x{b[1]}x{b[2]} | {dtype} | "
+        lines.append(f"| {cfg.node.sram_kb} KB, {cfg.node.sram_banks} bank(s) | {mn}x{mn}x{k} | "
+                     f"{b[0]}x{b[1]}x{b[2]} | {dtype} | "
                      f"{r['load_cycles']} | {r['compute_cycles']} | {r['read_cycles']} | "
                      f"**{100 * r['compute_peak_fraction']:.1f}%** | "
                      f"{100 * r['peak_fraction']:.1f}% | {'yes' if r['match'] else '**no**'} |")
-    verdicts = "; ".join(f"{kb} KB SRAM{' (the default tile)' if kb == 4 else ''}: "
+    verdicts = "; ".join(f"{kb} KB {dtype}{' (the default tile)' if kb == 4 else ''}: "
                          f"{'met' if f >= 0.8 else '**not met**'} ({100 * f:.1f}%)"
-                         for kb, f in sorted(best.items()))
-    lines += ["", f"Target: >= 80% of peak over the compute phase with K >= 16P: {verdicts}. What "
-              f"limits it: the engine reloads C before each accumulating EXEC "
-              f"(`tile_lines / 2` cycles per P x P tile, so a step of `kb` MAC steps per "
-              f"tile runs at `kb / (kb + 4)`: 80% at kb = 16), and the shifts: per step a "
-              f"node sends `2 b kb` elements over a link that carries 32 bits per cycle "
-              f"across a die boundary, against `b^2 kb / P^2` cycles of EXEC, so a block "
-              f"needs b >= ~19 (24 here) to hide them, and double-buffered blocks of that "
-              f"size need more than the default 4 KB of SRAM. The host-driven GEMM reaches "
-              f"20.1% of peak over its whole run.", "",
+                         for (kb, dtype), f in sorted(best.items()))
+    lines += ["", f"Target: >= 80% of peak over the compute phase with K >= 16P: {verdicts}. "
+              f"What it took (each measured on the 4 KB bf16 64x64x64 run, 61.8% before): the "
+              f"engine prefetches the next tile's C on the DMA's read port, so an accumulating "
+              f"EXEC no longer reloads C tile by tile (68.0%); the SRAM has two write banks and "
+              f"C sits in the top one, so C's write-back no longer waits for the shifts "
+              f"streaming into the bottom one (78.7%; the row with one bank shows the "
+              f"difference); the compute queue runs 3 descriptors per step, the communication "
+              f"queue takes the arrival waits, and A and B are pushed chunk by chunk "
+              f"alternately so both links carry at once (80.2%). What is left is the "
+              f"descriptors between EXECs (an EXEC blocks its queue) and the pipeline fill and "
+              f"write-back of each EXEC. The host-driven GEMM reaches 20.1% of peak over its "
+              f"whole run.", "",
+              "### SUMMA on resident operands (any grid; here the one Cannon cannot serve)", "",
+              "| tile | M x N x K | blocks per node (bm x bn x kb) | dtype | compute (nodes) | "
+              "of peak, compute phase | exact |", "|---|---|---|---|---|---|---|"]
+    for over, (mm, nn, kk), dtype in ((["tile.dies_y=1"], (16, 32, 64), "bf16"),
+                                      (["tile.dies_y=1"], (16, 32, 64), "int8"),
+                                      ([], (32, 32, 64), "int8")):
+        cfg = load_config(base, over)
+        r = run_summa(cfg, m=mm, n=nn, k=kk, dtype=dtype,
+                      out_dir=outdir / f"prog_summa_{len(over)}_{mm}_{nn}_{kk}_{dtype}")
+        b = r["block"]
+        lines.append(f"| {'4x2 (tile.dies_y=1)' if over else '4x4 (default)'} | "
+                     f"{mm}x{nn}x{kk} | {b[0]}x{b[1]}x{b[2]} | {dtype} | {r['compute_cycles']} | "
+                     f"{100 * r['compute_peak_fraction']:.1f}% | "
+                     f"{'yes' if r['match'] else '**no**'} |")
+    lines += ["", "SUMMA's owners send each panel to every node of their row or column from "
+              "one DMA, and the blocks that fit 4 KB are small (8x8), so it moves more bytes "
+              "per MAC than Cannon's neighbour shifts: it is the correct-everywhere fallback, "
+              "Cannon the fast path on square grids.", ""]
+    lines += [
               f"Section measured in {time.time() - started:.0f} s."]
     return lines
 

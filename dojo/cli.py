@@ -45,7 +45,7 @@ def cmd_sim(args):
     _check_algo(args)
     gemms = _gemm_algos(args, d)
     gemm = _gemm_request(args, cfg, d) if "host" in gemms else None
-    cannon = _cannon_request(args, cfg, d) if "cannon" in gemms else None
+    resident = {algo: _resident_request(args, algo, cfg, d) for algo in gemms if algo != "host"}
     collectives = _collectives(args)
     kind = "fp32" if args.dtype == "bf16" else "int32"
     for algo in collectives:            # every argument is checked before any work or report
@@ -76,8 +76,8 @@ def cmd_sim(args):
                                                   "channel_load_bound", "cycles_per_s")}
     if gemm:
         summary["gemm"] = _gemm(args, gemm, cfg, d, sim, out)
-    if cannon:
-        summary["cannon"] = _cannon(args, cannon, cfg, d, sim, out)
+    for algo, request in resident.items():
+        summary[algo] = _resident(args, algo, request, cfg, d, sim, out)
     if collectives:
         summary["collectives"] = _collectives_run(args, collectives, cfg, d, sim, out)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -96,9 +96,9 @@ def cmd_sim(args):
               f"{g['nodes']} nodes, {g['total_cycles']} cycles, "
               f"{100 * g['peak_fraction']:.1f}% of peak MACs "
               f"(engines alone {100 * g['compute_peak_fraction']:.1f}%)")
-    if "cannon" in summary:
-        g = summary["cannon"]
-        print(f"  GEMM {g['m']}x{g['n']}x{g['k']} {g['dtype']}  node-driven Cannon, resident "
+    for algo in resident:
+        g = summary[algo]
+        print(f"  GEMM {g['m']}x{g['n']}x{g['k']} {g['dtype']}  node-driven {_NAMES[algo]}, resident "
               f"operands: {'bit-exact vs golden' if g['match'] else 'MISMATCH vs golden'}, "
               f"compute phase {g['compute_cycles']} cycles = "
               f"{100 * g['compute_peak_fraction']:.1f}% of peak MACs (with the load and "
@@ -116,19 +116,19 @@ def cmd_sim(args):
         written += ["traffic/sweep.json", "traffic/sweep.png", "traffic/heatmap.png"]
     if "gemm" in summary:
         written += ["gemm/result.json", "gemm/C.npy"]
-    if "cannon" in summary:
-        written += ["cannon/result.json", "cannon/C.npy"]
+    for algo in resident:
+        written += [f"{algo}/result.json", f"{algo}/C.npy"]
     written += [f"{r['algo']}/result.json" for r in summary.get("collectives", [])]
     print(f"reports written to {out}/ ({', '.join(written)})")
-    if any(not r["match"] for r in [summary.get("gemm", {"match": True}),
-                                    summary.get("cannon", {"match": True})]
-           + summary.get("collectives", [])):
+    if any(not r["match"] for r in [summary.get("gemm", {"match": True})]
+           + [summary[algo] for algo in resident] + summary.get("collectives", [])):
         print("error: a workload result differs from the golden model", file=sys.stderr)
         return 1
     return 0
 
 
-_ALGOS = {"gemm": ("host", "cannon"), "allreduce": ("host", "ring", "2d")}
+_ALGOS = {"gemm": ("host", "cannon", "summa"), "allreduce": ("host", "ring", "2d")}
+_NAMES = {"cannon": "Cannon", "summa": "SUMMA"}
 
 
 def _check_algo(args):
@@ -140,42 +140,50 @@ def _check_algo(args):
 
 def _gemm_algos(args, derived):
     """The GEMMs ``dojo sim`` runs: ``--algo`` picks one; by default the host-driven one
-    and Cannon's (Cannon only on a square grid of nodes: a note says when it is left out)."""
+    and Cannon's, or SUMMA where the grid of nodes is not square (Cannon needs a square
+    one)."""
     if args.bench == "gemm" and args.algo:
         return [args.algo]
     if args.bench not in ("all", "gemm"):
         return []
     if derived["tile"]["mesh_x"] != derived["tile"]["mesh_y"]:
-        print(f"note: Cannon's GEMM left out: it needs a square grid of nodes "
-              f"({derived['tile']['mesh_x']}x{derived['tile']['mesh_y']} here)")
-        return ["host"]
+        return ["host", "summa"]
     return ["host", "cannon"]
 
 
-def _cannon_request(args, cfg, derived):
-    """``(m, n, k)`` of Cannon's GEMM, checked before anything runs (default: a 4P x 4P
-    block of C per node, K = 16P)."""
+def _resident_request(args, algo, cfg, derived):
+    """``(m, n, k)`` of a GEMM on resident operands, checked before anything runs.
+    Defaults: Cannon a 4P x 4P block of C per node and K = 16P; SUMMA a 2P x 2P block
+    and 4P per step."""
+    from math import lcm
     from sim.cannon import check_cannon
+    from sim.summa import check_summa
     if args.a or args.b:
         raise ConfigError(["--a/--b: only the host-driven GEMM takes given matrices "
                            "(--algo host)"])
-    p, q = cfg.node.matrix_p, derived["tile"]["mesh_x"]
-    m = args.m or q * 4 * p
-    n, k = args.n or m, args.k or 16 * p
+    p, px, py = cfg.node.matrix_p, derived["tile"]["mesh_x"], derived["tile"]["mesh_y"]
+    if algo == "cannon":
+        m = args.m or px * 4 * p
+        n, k = args.n or m, args.k or 16 * p
+    else:
+        m, n, k = args.m or 2 * p * py, args.n or 2 * p * px, args.k or 4 * p * lcm(px, py)
     try:
-        check_cannon(cfg, m=m, n=n, k=k, dtype=args.dtype, derived=derived)
+        (check_cannon if algo == "cannon" else check_summa)(cfg, m=m, n=n, k=k,
+                                                            dtype=args.dtype, derived=derived)
     except ValueError as exc:
-        raise ConfigError([f"gemm --algo cannon: {exc}"])
+        raise ConfigError([f"gemm --algo {algo}: {exc}"])
     return m, n, k
 
 
-def _cannon(args, request, cfg, derived, sim, out):
+def _resident(args, algo, request, cfg, derived, sim, out):
     from sim.cannon import run_cannon
+    from sim.summa import run_summa
     m, n, k = request
-    print(f"\nGEMM: C = A x B, {m}x{k} x {k}x{n}, {args.dtype}, Cannon's algorithm run by the "
+    print(f"\nGEMM: C = A x B, {m}x{k} x {k}x{n}, {args.dtype}, {_NAMES[algo]} run by the "
           f"nodes, A and B resident in their SRAM ({sim})")
-    res = run_cannon(cfg, m=m, n=n, k=k, dtype=args.dtype, sim=sim, out_dir=out / "cannon",
-                     derived=derived)
+    run = run_cannon if algo == "cannon" else run_summa
+    res = run(cfg, m=m, n=n, k=k, dtype=args.dtype, sim=sim, out_dir=out / algo,
+              derived=derived)
     print(f"  {'bit-exact' if res['match'] else 'MISMATCH'} vs golden; {res['nodes']} nodes, "
           f"blocks {res['block'][0]}x{res['block'][1]}x{res['block'][2]} double-buffered; "
           f"load {res['load_cycles']} (hosts), compute {res['compute_cycles']} (nodes), "
@@ -575,10 +583,11 @@ def build_parser():
                    help="GEMM operands; the all-reduce uses fp32 lanes for bf16, int32 for int8")
     p.add_argument("--lines", type=int,
                    help="all-reduce / broadcast vector length in SRAM lines (default: 2 per node)")
-    p.add_argument("--algo", choices=["host", "ring", "2d", "cannon"],
+    p.add_argument("--algo", choices=["host", "ring", "2d", "cannon", "summa"],
                    help="with --bench allreduce: host (the hosts drive a ring), ring or 2d (the "
-                        "nodes run their own programs); with --bench gemm: host or cannon "
-                        "(resident operands, node programs); default: every one, side by side")
+                        "nodes run their own programs); with --bench gemm: host, cannon "
+                        "(square grids) or summa (resident operands, node programs); default: "
+                        "every one that fits the grid, side by side")
     p.add_argument("--a", help="A matrix .npy (bf16: uint16 bit patterns or float32 holding exact bf16)")
     p.add_argument("--b", help="B matrix .npy (same convention)")
     p.add_argument("--c-out", help="write C here (.npy: float32 for bf16, int32 for int8)")

@@ -154,6 +154,14 @@ def _operands(rng, m, n, k, dtype):
     return a, b
 
 
+def block_operands(rng, m, n, k, dtype, bm, bn, kb):
+    """Random A (m x k) and B (k x n) -> ``(blk_a(i, t), blk_b(t, j))``: A's ``bm x kb``
+    block ``(i, t)`` and B's ``kb x bn`` block ``(t, j)``."""
+    a, b = _operands(rng, m, n, k, dtype)
+    return (lambda i, t: a[i * bm:(i + 1) * bm, t * kb:(t + 1) * kb],
+            lambda t, j: b[t * kb:(t + 1) * kb, j * bn:(j + 1) * bn])
+
+
 def run_cannon(cfg, *, m, n, k, dtype="bf16", sim="verilator", out_dir, seed=0, derived=None,
                chunk=None):
     """Cannon's GEMM on the tile; returns the result dict (also ``out_dir/result.json``,
@@ -161,16 +169,13 @@ def run_cannon(cfg, *, m, n, k, dtype="bf16", sim="verilator", out_dir, seed=0, 
     and the read-back, MAC steps, the fraction of peak over the compute phase and over
     the whole run, and ``match`` (C bit for bit equal to the golden model)."""
     from gen.build import network_design
-    from sim.collectives import run_programs
     from verif.node_model import NodeModel
     lay = check_cannon(cfg, m=m, n=n, k=k, dtype=dtype, derived=derived)
     design = network_design(cfg, kind="compute", top="tile", boundary="ports", derived=derived)
     mdl = NodeModel.from_manifest(design.manifest())
     q = design.manifest()["mesh_x"]
     bs, _, kb = lay["block"]
-    a, b = _operands(np.random.default_rng(seed), m, n, k, dtype)
-    blk_a = lambda i, kk: a[i * bs:(i + 1) * bs, kk * kb:(kk + 1) * kb]      # noqa: E731
-    blk_b = lambda kk, j: b[kk * kb:(kk + 1) * kb, j * bs:(j + 1) * bs]      # noqa: E731
+    blk_a, blk_b = block_operands(np.random.default_rng(seed), m, n, k, dtype, bs, bs, kb)
     data, expected = {}, {}
     for i in range(q):
         for j in range(q):
@@ -183,33 +188,45 @@ def run_cannon(cfg, *, m, n, k, dtype="bf16", sim="verilator", out_dir, seed=0, 
                 c = NodeModel.golden(blk_a(i, ks), blk_b(ks, j), c, dtype)
             expected[(j, i)] = c
     programs = cannon_programs(mdl, q, lay, dtype=dtype, chunk=chunk)
-    res = run_programs(design, programs, data, sim=sim, tag=f"cannon-{m}x{n}x{k}-{dtype}-{seed}-c{chunk or 0}",
-                       reads=[[[j, i], lay["c"], lay["c_lines"]]
-                              for i in range(q) for j in range(q)])
+    blocks = {(j, i): (i * bs, j * bs) for i in range(q) for j in range(q)}
+    return run_resident(design, mdl, programs, data, expected, blocks, lay, sim=sim,
+                        tag=f"cannon-{m}x{n}x{k}-{dtype}-{seed}-c{chunk or 0}",
+                        shape=(m, n, k), dtype=dtype, out_dir=out_dir,
+                        mac_steps=q * q * q * (bs // mdl.p) ** 2 * kb)
+
+
+def run_resident(design, mdl, programs, data, expected, blocks, lay, *, sim, tag, shape, dtype,
+                 out_dir, mac_steps):
+    """Run a GEMM's node programs on resident operands and score it (Cannon, SUMMA):
+    ``blocks`` ``{node: (row, col)}`` of its C block (``lay["block"]`` rows x columns,
+    ``expected[node]`` from the golden model); writes ``out_dir/result.json`` and
+    ``C.npy`` and returns the result dict."""
+    from sim.collectives import run_programs
+    m, n, k = shape
+    bm, bn = lay["block"][0], lay["block"][1]
+    nodes = list(blocks)
+    res = run_programs(design, programs, data, sim=sim, tag=tag,
+                       reads=[[list(nd), lay["c"], lay["c_lines"]] for nd in nodes])
     c_full = np.zeros((m, n), np.uint32)
     wrong = []
-    for (i, j), lines in zip([(i, j) for i in range(q) for j in range(q)], res["reads"]):
-        blk = mdl.unpack_c(lines, bs, bs)
-        c_full[i * bs:(i + 1) * bs, j * bs:(j + 1) * bs] = blk
-        if not np.array_equal(blk, expected[(j, i)]):
-            wrong.append([j, i])
+    for nd, lines in zip(nodes, res["reads"]):
+        r0, c0 = blocks[nd]
+        blk = mdl.unpack_c(lines, bm, bn)
+        c_full[r0:r0 + bm, c0:c0 + bn] = blk
+        if not np.array_equal(blk, expected[nd]):
+            wrong.append(list(nd))
     bad_halts = [h for h in res["halts"] if any(t != 0 for t in h[1].values())]
-    steps = q * q * q * (bs // mdl.p) ** 2 * kb          # MAC steps of every node
-    nodes = q * q
     whole = res["load_cycles"] + res["cycles"] + res["read_cycles"]
-    out = {"m": m, "n": n, "k": k, "dtype": dtype, "nodes": nodes, "block": lay["block"],
+    out = {"m": m, "n": n, "k": k, "dtype": dtype, "nodes": len(nodes), "block": lay["block"],
            "sim": sim, "match": not wrong and not bad_halts, "wrong_nodes": wrong,
            "bad_halts": bad_halts, "problems": res["problems"],
            "load_cycles": res["load_cycles"], "compute_cycles": res["cycles"],
-           "read_cycles": res["read_cycles"], "total_cycles": whole, "mac_steps": steps,
-           "compute_peak_fraction": steps / (nodes * res["cycles"]),
-           "peak_fraction": steps / (nodes * whole),
+           "read_cycles": res["read_cycles"], "total_cycles": whole, "mac_steps": mac_steps,
+           "compute_peak_fraction": mac_steps / (len(nodes) * res["cycles"]),
+           "peak_fraction": mac_steps / (len(nodes) * whole),
            "sram_lines_used": lay["operand_lines"] + lay["c_lines"]}
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "result.json").write_text(json.dumps(out, indent=1) + "\n")
-    if dtype == "bf16":
-        np.save(out_dir / "C.npy", c_full.view(np.float32))
-    else:
-        np.save(out_dir / "C.npy", c_full.view(np.int32))
+    np.save(out_dir / "C.npy", c_full.view(np.float32 if dtype == "bf16" else np.int32))
     return out

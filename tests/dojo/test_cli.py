@@ -4,6 +4,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
 
 SMALL = ["-s", "tile.dies_x=1", "-s", "tile.dies_y=1", "-s", "die.nodes_x=3", "-s", "die.nodes_y=3"]
@@ -94,6 +96,8 @@ def test_bad_workload_arguments_are_rejected_before_any_report(tmp_path):
                            "error: --algo ring: not allowed with --bench gemm"),
                           (("--bench", "gemm", "--algo", "cannon", "--k", "24"),
                            "error: gemm --algo cannon: k=24"),
+                          (("--bench", "gemm", "--algo", "summa", "--k", "24"),
+                           "error: gemm --algo summa: k=24"),
                           (("--bench", "all", "--m", "100"), "error: gemm: m=100")):
         res = dojo("sim", "configs/default.yaml", *args, "--out", str(tmp_path))
         assert res.returncode == 2, res.stderr
@@ -113,3 +117,13 @@ def test_model_engine_sweep_writes_the_same_reports(tmp_path):
         assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
     res = dojo("sweep", "configs/default.yaml", "--engine", "booksim")
     assert res.returncode == 2 and "--engine" in res.stderr
+
+
+@pytest.mark.slow
+def test_sim_runs_summa_where_cannon_cannot(tmp_path):
+    """On a 4x2 grid the default GEMMs are the host-driven one and SUMMA (bit-exact)."""
+    res = dojo("sim", "configs/default.yaml", "-s", "tile.dies_y=1", "--bench", "gemm",
+               "--out", str(tmp_path))
+    assert res.returncode == 0, res.stderr
+    assert "node-driven SUMMA, resident operands: bit-exact vs golden" in res.stdout
+    assert json.loads((tmp_path / "summa" / "result.json").read_text())["match"]

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from gen.config import load_config
-from sim.cannon import cannon_programs, check_cannon, run_cannon
+from sim.cannon import cannon_programs, check_cannon, default_chunk, run_cannon
 from sim.collectives import executed
 from tests.conftest import CONFIGS
 from verif.node_model import NodeModel
@@ -21,7 +21,8 @@ def test_checks_name_the_problem():
     with pytest.raises(ValueError, match="SRAM lines per node"):
         check_cannon(cfg, m=128, n=128, k=64, dtype="bf16")
     lay = check_cannon(cfg, m=64, n=64, k=64, dtype="bf16")
-    assert lay["block"] == [16, 16, 16] and lay["c"] + lay["c_lines"] <= 512 - 128
+    assert lay["block"] == [16, 16, 16] and lay["c"] + lay["c_lines"] == 512 - 128
+    assert lay["operand_lines"] <= 256 <= lay["c"]        # C in the other bank
 
 
 def test_programs_shift_west_and_north_once_per_step():
@@ -31,8 +32,16 @@ def test_programs_shift_west_and_north_once_per_step():
     lay = check_cannon(cfg, m=64, n=64, k=64, dtype="int8")
     progs = cannon_programs(mdl, 4, lay, dtype="int8")
     _, pushes = executed(mdl, progs[(1, 2)][0])
-    assert [p["to"] for p in pushes] == [(0, 2), (1, 1)] * 3          # west, north
-    assert [p["dst"] for p in pushes[::2]] == [lay["a"][1], lay["a"][0], lay["a"][1]]
+    chunk = default_chunk(lay)
+    parts = lay["a_lines"] // chunk
+    assert chunk == 16 and parts == 2                   # 32-line int8 blocks
+    # per step, A west and B north alternate chunk by chunk
+    assert [p["to"] for p in pushes] == [(0, 2), (1, 1)] * (3 * parts)
+    assert [p["dst"] for p in pushes[::2]] == [buf + i * chunk for buf in
+                                               (lay["a"][1], lay["a"][0], lay["a"][1])
+                                               for i in range(parts)]
+    with pytest.raises(ValueError, match="chunk=24: must divide the A and B blocks"):
+        cannon_programs(mdl, 4, lay, dtype="int8", chunk=24)
 
 
 @pytest.mark.slow
