@@ -98,6 +98,9 @@ class NodeLayouts:
         SRAM lines of a node.
     sems : int
         Completion counters per node (a power of two, 1..16).
+    counter_bits : int
+        Width of a completion counter (2..32; 32 in every design, narrower only to
+        test saturation in a few cycles).
 
     Attributes
     ----------
@@ -120,12 +123,16 @@ class NodeLayouts:
         If the head's ``info`` field cannot hold a layout, or ``sems`` is bad.
     """
 
-    def __init__(self, *, fmt, lines, sems=4):
+    def __init__(self, *, fmt, lines, sems=4, counter_bits=REG_BITS):
         if not isinstance(fmt, PacketFormat):
             raise TypeError(f"fmt must be a PacketFormat, not {fmt!r}")
         if sems not in (1, 2, 4, 8, 16):
             raise ValueError(f"sems must be a power of two in 1..16, not {sems!r}")
+        if not isinstance(counter_bits, int) or not 2 <= counter_bits <= REG_BITS:
+            raise ValueError(f"counter_bits must be an integer in 2..{REG_BITS}, "
+                             f"not {counter_bits!r}")
         self.fmt, self.lines, self.sems = fmt, lines, sems
+        self.counter_bits = counter_bits
         self.addr_bits = max(1, (lines - 1).bit_length())
         self.space_bits = self.addr_bits + 1
         self.registers = register_names(sems)

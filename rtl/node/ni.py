@@ -79,7 +79,9 @@ aborts its queues, which report through DONE slots 3 and 4 and ``cmd_status<q>``
 Registers (read-only; READ with the register-space bit set)
 ------------------------------------------------------------
 ``sem0..sem{n-1}`` completion counters (incremented by packets and PULLs, taken by
-WAITs), ``errors``, ``responses``, ``execs``
+WAITs; a counter saturates at its maximum, 2**32 - 1, rather than wrap to a small
+count that would hold back a WAIT it has satisfied, and every increment lost there
+counts in ``errors``), ``errors``, ``responses``, ``execs``
 (completed EXECs), ``exec_cycles`` and ``exec_steps`` (busy cycles and MAC
 steps of the last EXEC), ``status`` (bit 0 engine busy, bit 1 DMA busy,
 bit 2 input overflow). 32 bits each.
@@ -302,7 +304,8 @@ class NetworkInterface(wiring.Component):
             m.d.comb += n_resp.eq(parser.drained)
 
         # -- registers ----------------------------------------------------------------
-        sems = [Signal(REG_BITS, name=f"sem{i}") for i in range(lay.sems)]
+        cb = lay.counter_bits
+        sems = [Signal(cb, name=f"sem{i}") for i in range(lay.sems)]
         errors = Signal(REG_BITS)
         responses = Signal(REG_BITS)
         execs = Signal(REG_BITS)
@@ -315,13 +318,19 @@ class NetworkInterface(wiring.Component):
         with m.If(self.exec_done):
             m.d.sync += execs.eq(execs + 1)
         m.d.sync += responses.eq(responses + n_resp)
-        m.d.sync += errors.eq(errors + parser.error + cmd.ctrl_error)
+        lost = []
         for i, s in enumerate(sems):
-            # a packet's increment and a WAIT's take in the same cycle both count
+            # a packet's increment and a WAIT's take in the same cycle both count; the
+            # take never exceeds the count, so only the top can be passed: saturate there
             inc = (parser.sem_inc & (parser.sem == i)) + (pull_done & (pull_sem == i))
             dec = Mux(cmd.sem_dec & (cmd.sem_dec_idx == i), cmd.sem_dec_n, 0)
-            m.d.sync += s.eq(s + inc - dec)
+            nxt = Signal(max(cb, len(dec)) + 2, name=f"sem{i}_next")
+            top = (1 << cb) - 1
+            m.d.comb += nxt.eq(s + inc - dec)
+            m.d.sync += s.eq(Mux(nxt > top, top, nxt))
+            lost.append(Mux(nxt > top, nxt - top, 0)[:2])
             m.d.comb += cmd.sems[i].eq(s)
+        m.d.sync += errors.eq(errors + parser.error + cmd.ctrl_error + sum(lost))
         # register-space reads, aligned with the SRAM's one-cycle latency
         reg_q = Signal(REG_BITS)
         with m.Switch(parser.reg_addr):

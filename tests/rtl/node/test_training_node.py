@@ -88,3 +88,57 @@ def test_icarus_safe_trigger():
     out = icarus_safe(text)
     assert "initial #0 \\$auto$verilog_backend.cc:2355:dump_module$7 = 1;" in out
     assert out.endswith("  wire x;\n")
+
+
+def test_counter_saturates_instead_of_wrapping():
+    """Completion counters at their top: a 4-bit counter (the designs' are 32-bit) takes
+    17 signals, holds 15 and counts the 2 lost increments in ``errors``; a WAIT of 15
+    taken from the saturated count then completes (a wrapped count, 1, would have held
+    it back for ever), and the count is back to 0. Increments that cross the top in the
+    same cycle as a take are covered by the NI's single next-value expression."""
+    from rtl.node.layouts import NodeLayouts
+    model = NodeModel(fmt=FMT, lines=128, vcs=2, max_packet_flits=8, matrix_p=4)
+    model.lay = NodeLayouts(fmt=FMT, lines=128, sems=4, counter_bits=4)
+    node = TrainingNode(layouts=model.lay, vcs=2, buffer_depth=4, routing="xy",
+                        max_packet_flits=8, matrix_p=4, mesh_x=4, mesh_y=4)
+    top = Module()
+    top.submodules.node = node
+    top.d.comb += [node.x.eq(HERE[0]), node.y.eq(HERE[1])]
+    for d in ("north", "south", "east"):
+        top.d.comb += getattr(node, f"in_{d}").valid.eq(0)
+    src = LinkSource(node.in_west, vcs=2, credits=4)
+    sink = LinkSink(node.out_west, vcs=2, depth=4, stall=0.0)
+    for _ in range(17):
+        src.send(model.store(dst=HERE, src=HOST, addr=0, data=[], sem=1)[0])
+    src.send(model.read_regs(dst=HERE, src=HOST, first="sem0", count=2, tag=1))
+    src.send(model.read_regs(dst=HERE, src=HOST, first="errors", tag=2))
+    prog = model.program([model.cmd_wait(1, 15), model.cmd_halt(5)])
+    src.send(model.store(dst=HERE, src=HOST, addr=64, data=prog)[0])
+    src.send(model.store(dst=HERE, src=HOST, addr=model.reg_addr("cmd_ctrl"),
+                         data=[model.ctrl_line({0: 64})])[0])
+
+    async def bench(ctx):
+        for _ in range(1500):
+            if len(sink.packets) >= 3:
+                break
+            await ctx.tick()
+        got = [model.decode(f) for _, f, _ in sink.packets]
+        assert len(got) >= 3, got
+        assert got[0]["tag"] == 1 and got[0]["data"] == [0, 15], got[0]
+        assert got[1]["tag"] == 2 and got[1]["data"] == [2], got[1]
+        assert model.halt_queue(got[2]) == 0 and got[2]["tag"] == 5, got[2]
+        src.send(model.read_regs(dst=HERE, src=HOST, first="sem1", tag=3))
+        for _ in range(300):
+            if len(sink.packets) >= 4:
+                break
+            await ctx.tick()
+        last = model.decode(sink.packets[3][1])
+        assert last["tag"] == 3 and last["data"] == [0], last
+
+    sim = Simulator(top)
+    sim.add_clock(1e-6)
+    sim.add_testbench(src.run, background=True)
+    sim.add_testbench(sink.run, background=True)
+    sim.add_testbench(bench)
+    sim.run()
+    assert not sink.violations
