@@ -19,8 +19,9 @@ class TrainingNode(wiring.Component):
     """Router, network interface, SRAM scratchpad and P x P matrix engine.
 
     The NI is on the router's local port; the SRAM has three read ports and one
-    write port per bank (``sram_banks``): read port 0 serves the NI's request sink (client 0), the command
-    processor's descriptor fetch (client 1) and the engine's A operand (client 2),
+    write port per bank (``sram_banks``): read port 0 serves the NI's request sink
+    (client 0), the command processor's descriptor fetch (client 1) and the engine's
+    A operand (client 2),
     read port 1 the engine's B operand, read port 2 the NI's DMA (client 0) and the
     engine's C prefetch (client 1), the write ports the NI's request sink (client 0),
     its PULL answers (client 1) and the engine's results (client 2). The DMA's own port is
