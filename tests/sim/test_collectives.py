@@ -75,6 +75,7 @@ SIMS = available_simulators()
     ((), "broadcast", "int32", "verilator"),
     (("tile.dies_y=1",), "ring", "int32", "verilator"),
     (("tile.dies_y=1",), "2d", "fp32", "verilator"),
+    (("tile.dies_y=1",), "broadcast", "int32", "verilator"),
 ])
 def test_collectives_on_the_rtl(tmp_path, overrides, algo, dtype, sim):
     cfg, _ = _model(overrides)
