@@ -34,7 +34,7 @@ from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from rtl.net.arith import divmod_const as _divmod_const
+from rtl.net.arith import divmod_const as _divmod_const, reciprocal as _reciprocal  # noqa: F401 (tests)
 from rtl.net.link import LinkSignature, check_vcs, vc_bits
 from rtl.net.routing_table import ConfigTarget, check_table_shape, config_layout
 from rtl.net.packet import LENGTH_BITS, SEQ_BITS, MsgClass, Opcode, PacketFormat, coord_bits_for
