@@ -6,6 +6,16 @@ the DieLinks between dies and their buffers, every router, generator and sink,
 and advances it with :func:`sim.netmodel.kernel.run`. Mesh size, VCs, depths,
 ratio and latency are run-time values: nothing is compiled per configuration.
 
+Fault-map mode (``router.routing: table``, or a fault map with dead routers; the
+shared semantics are docs/table_mode.md): every head's route is
+``gen.routing.output_port`` of the router's table (the tables of
+:func:`fault_tables`, handed to the kernel as flat arrays), dead routers route
+everything to their local port (their tables are zero: a flit that enters one is a
+misroute at its sink); with a non-empty fault map the generators follow the live-node
+rules (a source that is not live is off; uniform destinations ``live[(r * L) >> 22]``;
+a deterministic destination that is not live is not generated but counted). Without
+it every array and number is what it was before the mode existed.
+
 Node ``n`` is global ``(n % mesh_x, n // mesh_x)``; :meth:`NetworkModel.rtl_order`
 maps to the RTL's node order (die by die). Channel ``5 n + p`` is output port
 ``p`` of router ``n`` (ports as in ``rtl.router.PORTS``), ``5 N + n`` the generator
@@ -15,6 +25,8 @@ names of the link trace (:mod:`sim.netmodel.trace`).
 
 import numpy as np
 
+from gen.faults import fault_map
+from gen.routing import MeshShape, neighbour, route_tables, walk
 from rtl.fabric.dielink import rx_depth_for
 from rtl.fabric.dielink_layer import STAT_NAMES as DIELINK_STATS, lfsr_seed
 from rtl.net.packet import LENGTH_BITS
@@ -24,7 +36,7 @@ from rtl.measure.traffic import CONTROL_IDLE, DETERMINISTIC_PATTERNS, Pattern, d
 from . import kernel
 from .kernel import CTRL, GEN_STATS, LL_FIELDS, NEVER, PARAM, SINK_STATS
 
-__all__ = ["NetworkModel", "ctrl_vector", "stat_names", "MAX_COORD"]
+__all__ = ["NetworkModel", "ctrl_vector", "stat_names", "fault_tables", "MAX_COORD"]
 
 #: the offsets the kernel takes, in its order
 _OFFSETS = ("pv", "in0", "ov0", "or0", "fl0", "occ", "pend", "stuck", "ovf", "gcred", "gstat",
@@ -59,6 +71,22 @@ def stat_names(histogram_bins):
             + [f"sink.hist[{i}]" for i in range(histogram_bins)]
             + ["sink.latency_sum.w0", "sink.latency_sum.w1"]
             + [f"link.{p}" for p in PORTS] + ["router.overflow"])
+
+
+def fault_tables(cfg, derived, fmap=None):
+    """``(table mode, tables)`` of a config: table mode when ``router.routing`` is
+    ``table`` or the fault map has dead routers; the tables are
+    ``gen.routing.route_tables`` of the dead routers on ``router.table_base`` (None when
+    not in table mode)."""
+    fmap = fault_map(cfg, derived) if fmap is None else fmap
+    routing = cfg.router.routing
+    if routing != "table" and not fmap.dead_routers:
+        return False, None
+    base = getattr(cfg.router, "table_base", "xy") if routing == "table" else routing
+    shape = MeshShape(cfg.tile.dies_x, cfg.tile.dies_y, derived["die"]["nodes_x"],
+                      derived["die"]["nodes_y"])
+    return True, route_tables(shape, sorted(fmap.dead_routers), routing=base,
+                              vcs=cfg.router.vcs)
 
 
 def _pow2_at_least(n):
@@ -107,6 +135,9 @@ class NetworkModel:
                              f"{MAX_COORD}-node coordinate range")
         self.vcs, self.depth = cfg.router.vcs, cfg.router.buffer_depth
         self.routing = cfg.router.routing
+        self.fault_map = fault_map(cfg, d)
+        self.table_mode, self.tables = fault_tables(cfg, d, self.fault_map)
+        self.live_mode = not self.fault_map.empty
         self.stages = d["link"]["pipeline_stages"]
         tiled = self.dies_x * self.dies_y > 1
         self.ratio = d["dielink"]["ratio"] if tiled else 1
@@ -220,8 +251,12 @@ class NetworkModel:
             in_cring[5 * b + port[db]] = 6 * N + k
             ring_chan[6 * N + k] = 5 * a + port[da]
             ring_chan[6 * b + port[db]] = 6 * N + k
-        turn = sum(1 << (5 * i + j) for i, s in enumerate(PORTS) for j, o in enumerate(PORTS)
-                   if turn_allowed(self.routing, s, o))
+        if self.table_mode:       # every path but the U-turns (unused: the tables route)
+            turn = sum(1 << (5 * i + j) for i, s in enumerate(PORTS)
+                       for j, o in enumerate(PORTS) if s == "local" or o != s)
+        else:
+            turn = sum(1 << (5 * i + j) for i, s in enumerate(PORTS)
+                       for j, o in enumerate(PORTS) if turn_allowed(self.routing, s, o))
         det_x = np.zeros(8 * N, dtype=i64)
         det_y = np.zeros(8 * N, dtype=i64)
         for n, (x, y) in enumerate(self.coords()):
@@ -257,6 +292,8 @@ class NetworkModel:
                   "seq_mask": (1 << ll["seq_bits"]) - 1 if ll else 0,
                   "cnt_mask": (1 << ll["count_bits"]) - 1 if ll else 0,
                   "timeout": ll["timeout"] if ll else 0, "rev_mask": max(rev - 1, 0)}
+        fault = self._fault_arrays()
+        values.update(fault.pop("params"))
         for k, v in values.items():
             P[PARAM[k]] = v
         self.P = P
@@ -269,7 +306,69 @@ class NetworkModel:
         ys = np.array([c[1] for c in self.coords()], dtype=i64)
         first_bit = np.array([(m & -m).bit_length() - 1 for m in range(32)], dtype=i64)
         self.geometry = (turn, xs, ys, det_x, det_y, ring_stg, cring_stg, out_ring, out_rcv,
-                         in_cring, in_csnd, dl_in, dl_out, first_bit, ring_chan, self.O)
+                         in_cring, in_csnd, dl_in, dl_out, first_bit, ring_chan, self.O,
+                         fault["die_tab"], fault["node_tab"], fault["own_die"],
+                         fault["live_xy"], fault["node_live"])
+
+    def _fault_arrays(self):
+        """The kernel's fault-map arrays and parameters (one-element dummies without)."""
+        i64, N = np.int64, self.n_nodes
+        dummy = np.zeros(1, dtype=i64)
+        out = {"die_tab": dummy, "node_tab": dummy, "own_die": dummy, "live_xy": dummy,
+               "node_live": dummy}
+        params = {"table": int(self.table_mode), "live": int(self.live_mode),
+                  "dies_x": self.dies_x, "die_nx": self.nx, "die_ny": self.ny,
+                  "dies": self.dies_x * self.dies_y, "die_nodes": self.nx * self.ny,
+                  "n_live": 0, "sup_stat": len(GEN_STATS)}
+        if self.table_mode:
+            t = self.tables
+            die = t.die.reshape(N, -1).astype(i64).copy()
+            node = t.node.reshape(N, -1).astype(i64).copy()
+            if self.mutant == "table_entry_off_by_one":
+                self._mutate(die, node)
+            out["die_tab"], out["node_tab"] = die.reshape(-1), node.reshape(-1)
+            out["own_die"] = np.array([(y // self.ny) * self.dies_x + x // self.nx
+                                       for x, y in self.coords()], dtype=i64)
+        if self.live_mode:
+            live = self.fault_map.live_nodes
+            out["live_xy"] = np.array([x | (y << 12) for x, y in live], dtype=i64)
+            out["node_live"] = np.array([int(self.fault_map.is_live(x, y))
+                                         for x, y in self.coords()], dtype=i64)
+            params["n_live"] = len(live)
+        if "suppressed_dead" in GEN_STATS:
+            params["sup_stat"] = GEN_STATS.index("suppressed_dead")
+        out["params"] = params
+        return out
+
+    def _mutate(self, die, node):
+        """The ``table_entry_off_by_one`` mutant: the first node entry (router by id, then
+        destination) whose next port (north -> east -> south -> west -> north) still
+        delivers -- to a live router whose own route does not come back -- is moved there:
+        the flits still arrive, by another path. Changes ``node`` in place."""
+        t = self.tables
+        for n, (x, y) in enumerate(self.coords()):
+            if not t.is_live(x, y):
+                continue
+            for l in range(node.shape[1]):
+                p = int(node[n, l])
+                if p == 0:                   # local
+                    continue
+                q = p % 4 + 1
+                nx_, ny_ = neighbour((x, y), q)
+                dst = ((x // self.nx) * self.nx + l % self.nx,
+                       (y // self.ny) * self.ny + l // self.nx)
+                if not t.is_live(nx_, ny_) or not self.fault_map.is_live(*dst):
+                    continue
+                try:
+                    path = walk(t, (nx_, ny_), dst)
+                except ValueError:
+                    continue
+                if (x, y) in path:
+                    continue
+                node[n, l] = q
+                self.mutated = ((x, y), dst, PORTS[p], PORTS[q])
+                return
+        raise ValueError("no table entry can be mutated")
 
     # -- state -----------------------------------------------------------------------
 
