@@ -198,7 +198,10 @@ def _run(steps, t0, P, top, q1, q2, turn, node_x, node_y, det_x, det_y, ring_stg
     Fault-map mode (``P["table"]``, ``P["live"]``): ``die_tab[n * dies + d]`` and
     ``node_tab[n * die_nodes + l]`` are router ``n``'s ``gen.routing`` entries,
     ``own_die[n]`` its die; ``live_xy`` the live nodes (``x | y << 12``, ascending id),
-    ``node_live[n]`` 1 for a live node. Without it they are one-element dummies.
+    ``node_live[n]`` 1 for a live node. Without it they are one-element dummies. The
+    RTL's choices (docs/table_mode.md): a table route back through the input port (a
+    U-turn, never in checked tables) ejects to local; a destination that is not live
+    counts in the generator's ``suppressed_dead`` (statistics word ``sup_stat``).
     """
     N = P[0]
     V = P[1]
@@ -302,9 +305,13 @@ def _run(steps, t0, P, top, q1, q2, turn, node_x, node_y, det_x, det_y, ring_stg
                     else:
                         dst_x = det_x[pat * N + n]
                         dst_y = det_y[pat * N + n]
-                        if LIVE and node_live[dst_y * mx + dst_x] == 0:
-                            fire = False            # never addressed: counted, not generated
-                            G[gbase + GSTAT + SUP] += 1
+                    # a destination that is not live (a deterministic pattern's, or a
+                    # hotspot that is not live) is not generated: counted in
+                    # suppressed_dead, no sequence number, no queue slot
+                    if LIVE and (dst_x >= mx or dst_y >= my
+                                 or node_live[dst_y * mx + dst_x] == 0):
+                        fire = False
+                        G[gbase + GSTAT + SUP] += 1
                 # next random state
                 if en:
                     xs ^= xs << uint64(13)
@@ -431,14 +438,16 @@ def _run(steps, t0, P, top, q1, q2, turn, node_x, node_y, det_x, det_y, ring_stg
                                     tdd = (tdy // DNY) * DXS + tdx // DNX
                                     ne = node_tab[n * DNODES + (tdy % DNY) * DNX + tdx % DNX]
                                     if tdd == own_die[n]:
-                                        s_arr[50 + p] = ne
+                                        tr = ne
                                     else:
                                         de = die_tab[n * DIES + tdd]
                                         if ((de & 8) != 0 and (ne == 2 or ne == 4)) or \
                                                 ((de & 16) != 0 and (ne == 1 or ne == 3)):
-                                            s_arr[50 + p] = ne
+                                            tr = ne
                                         else:
-                                            s_arr[50 + p] = de & 7
+                                            tr = de & 7
+                                    # a U-turn (back through the input) ejects instead
+                                    s_arr[50 + p] = _LOCAL if (tr == p and p != 0) else tr
                             else:
                                 s_arr[50 + p] = _route(p, aw0, x, y, yx, turn)
                         # credit pulse from downstream on output p

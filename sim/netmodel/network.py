@@ -6,15 +6,17 @@ the DieLinks between dies and their buffers, every router, generator and sink,
 and advances it with :func:`sim.netmodel.kernel.run`. Mesh size, VCs, depths,
 ratio and latency are run-time values: nothing is compiled per configuration.
 
-Fault-map mode (``router.routing: table``, or a fault map with dead routers; the
-shared semantics are docs/table_mode.md): every head's route is
-``gen.routing.output_port`` of the router's table (the tables of
+Fault-map mode (``router.routing: table``; the RTL's choices are docs/table_mode.md):
+every head's route is ``gen.routing.output_port`` of the router's table (the tables of
 :func:`fault_tables`, handed to the kernel as flat arrays), dead routers route
 everything to their local port (their tables are zero: a flit that enters one is a
 misroute at its sink); with a non-empty fault map the generators follow the live-node
 rules (a source that is not live is off; uniform destinations ``live[(r * L) >> 22]``;
-a deterministic destination that is not live is not generated but counted). Without
-it every array and number is what it was before the mode existed.
+a deterministic destination that is not live is not generated but counted in
+``gen.suppressed_dead``). Live mode is on with a fault map or with ``routing: table``
+(then also on an empty map: uniform destinations then differ from plain XY's, the
+deterministic patterns do not). Without either every array and number is what it was
+before the mode existed.
 
 Node ``n`` is global ``(n % mesh_x, n // mesh_x)``; :meth:`NetworkModel.rtl_order`
 maps to the RTL's node order (die by die). Channel ``5 n + p`` is output port
@@ -64,10 +66,12 @@ def ctrl_vector(**fields):
     return out
 
 
-def stat_names(histogram_bins):
-    """The statistics words of a traffic node, in the RTL's order (``TrafficNode.stat_names``)."""
+def stat_names(histogram_bins, live_mode=False):
+    """The statistics words of a traffic node, in the RTL's order (``TrafficNode.stat_names``);
+    live mode adds ``gen.suppressed_dead`` after the generator's other counters."""
     sink = [f"sink.{s}" for s in SINK_STATS if s != "latency_sum"]
-    return ([f"gen.{s}" for s in GEN_STATS] + sink
+    gen = list(GEN_STATS) + (["suppressed_dead"] if live_mode else [])
+    return ([f"gen.{s}" for s in gen] + sink
             + [f"sink.hist[{i}]" for i in range(histogram_bins)]
             + ["sink.latency_sum.w0", "sink.latency_sum.w1"]
             + [f"link.{p}" for p in PORTS] + ["router.overflow"])
@@ -137,7 +141,8 @@ class NetworkModel:
         self.routing = cfg.router.routing
         self.fault_map = fault_map(cfg, d)
         self.table_mode, self.tables = fault_tables(cfg, d, self.fault_map)
-        self.live_mode = not self.fault_map.empty
+        # the generators' live-node rules (docs/table_mode.md: a fault map, or table mode)
+        self.live_mode = not self.fault_map.empty or self.routing == "table"
         self.stages = d["link"]["pipeline_stages"]
         tiled = self.dies_x * self.dies_y > 1
         self.ratio = d["dielink"]["ratio"] if tiled else 1
@@ -156,7 +161,7 @@ class NetworkModel:
         self.queue_depth = cfg.traffic.source_queue
         self.max_packet_flits = cfg.router.max_packet_flits
         self.coord_bits = d["tile"]["coord_bits"]
-        self.stat_names = stat_names(self.histogram_bins)
+        self.stat_names = stat_names(self.histogram_bins, self.live_mode)
         self._build_geometry()
         self.trace_capacity = trace_capacity
         self.reset(ctrl_vector())
@@ -335,8 +340,6 @@ class NetworkModel:
             out["node_live"] = np.array([int(self.fault_map.is_live(x, y))
                                          for x, y in self.coords()], dtype=i64)
             params["n_live"] = len(live)
-        if "suppressed_dead" in GEN_STATS:
-            params["sup_stat"] = GEN_STATS.index("suppressed_dead")
         out["params"] = params
         return out
 
@@ -455,7 +458,8 @@ class NetworkModel:
         """``{stat name: int64 array over nodes (global id)}``, RTL widths applied."""
         lay, m32 = self.lay, 0xFFFFFFFF
         G, K, R = self.G, self.K, self.R
-        out = {f"gen.{name}": G[:, lay["gstat"] + i] & m32 for i, name in enumerate(GEN_STATS)}
+        gen = list(GEN_STATS) + (["suppressed_dead"] if self.live_mode else [])
+        out = {f"gen.{name}": G[:, lay["gstat"] + i] & m32 for i, name in enumerate(gen)}
         for i, name in enumerate(SINK_STATS):
             col = K[:, lay["kstat"] + i]
             if name == "latency_sum":
