@@ -332,6 +332,8 @@ class NetworkModel:
             if self.mutant == "table_entry_off_by_one":
                 self._mutate(die, node)
             out["die_tab"], out["node_tab"] = die.reshape(-1), node.reshape(-1)
+            # the kernel's copies (router n's entries at n * dies + d, n * die_nodes + l)
+            self.die_tab, self.node_tab = out["die_tab"], out["node_tab"]
             out["own_die"] = np.array([(y // self.ny) * self.dies_x + x // self.nx
                                        for x, y in self.coords()], dtype=i64)
         if self.live_mode:
