@@ -18,7 +18,7 @@ from .derive import derive
 from .emit import ModuleLibrary, digest, port_name
 from .structural import die_writer
 
-__all__ = ["Design", "derived_of", "fmt_manifest", "packet_format", "port_role", "network_design", "noc_design", "router_design", "write", "GENERATOR_VERSION"]
+__all__ = ["Design", "derived_of", "fault_setup", "fault_manifest", "table_base", "fmt_manifest", "packet_format", "port_role", "network_design", "noc_design", "router_design", "write", "GENERATOR_VERSION"]
 
 GENERATOR_VERSION = "0.1.0"
 
@@ -93,6 +93,76 @@ def _node_params(cfg):
             "routing": cfg.router.routing}
 
 
+def table_base(cfg):
+    """``router.table_base`` (absent: ``"xy"``)."""
+    return getattr(cfg.router, "table_base", None) or "xy"
+
+
+def fault_setup(cfg, derived=None, *, kind="traffic"):
+    """The fault-map mode of a network design (docs/table_mode.md), or ``None`` when it is
+    off (no fault map and ``router.routing`` not ``table``: everything as plain XY/YX).
+
+    Returns ``{"routing", "live", "fault_map", "tables", "report", "shape"}``: routing tables
+    from :func:`gen.routing.route_tables` (table mode), checked again with
+    :func:`gen.routing.check_tables` (its report: stretch, CDG edges). Raises
+    :class:`gen.config.ConfigError` naming the key: dead routers without
+    ``router.routing: table``, an unroutable map, or training nodes (not supported yet).
+    """
+    from .config import ConfigError
+    from .faults import fault_map
+    from .routing import MeshShape, check_tables, route_tables
+    d = derived_of(cfg, derived)
+    routing = cfg.router.routing
+    fmap = fault_map(cfg, d)
+    if fmap.empty and routing != "table":
+        return None
+    if kind == "compute":
+        key = "router.routing" if routing == "table" else (
+            "die.dead_routers" if fmap.dead_routers else "die.disabled_nodes")
+        raise ConfigError([f"{key}: fault maps and routing tables are not supported yet with "
+                           f"training nodes (kind 'compute'); they are for the traffic and bare "
+                           f"meshes (routing {routing!r}, {len(fmap.dead_routers)} dead routers, "
+                           f"{len(fmap.disabled_nodes)} disabled nodes)"])
+    if fmap.dead_routers and routing != "table":
+        raise ConfigError([f"router.routing: {routing!r} is not allowed with dead routers "
+                           f"({len(fmap.dead_routers)} in the fault map, e.g. "
+                           f"{sorted(fmap.dead_routers, key=lambda p: (p[1], p[0]))[0]}): must "
+                           f"be 'table' (routes around them)"])
+    shape = (d["tile"]["dies_x"], d["tile"]["dies_y"], d["die"]["nodes_x"], d["die"]["nodes_y"])
+    out = {"routing": routing, "live": True, "fault_map": fmap, "tables": None, "report": None,
+           "shape": shape}
+    if routing == "table":
+        try:
+            tables = route_tables(MeshShape(*shape), fmap.dead_routers,
+                                  routing=table_base(cfg), vcs=cfg.router.vcs)
+            report = check_tables(tables, vcs=cfg.router.vcs)
+        except ValueError as exc:
+            raise ConfigError([f"die.dead_routers: the fault map cannot be routed: {exc}"])
+        out.update(tables=tables, report=report)
+    return out
+
+
+def fault_manifest(setup):
+    """Manifest keys of the fault-map mode (docs/table_mode.md); ``{}`` when off."""
+    if setup is None:
+        return {}
+    fmap = setup["fault_map"]
+    by_id = lambda pts: [list(p) for p in sorted(pts, key=lambda p: (p[1], p[0]))]
+    out = {"routing": setup["routing"], "live_mode": setup["live"],
+           "live_nodes": [list(p) for p in fmap.live_nodes],
+           "dead_routers": by_id(fmap.dead_routers), "disabled_nodes": by_id(fmap.disabled_nodes)}
+    t = setup["tables"]
+    if t is not None:
+        r = setup["report"]
+        out["routing_tables"] = {
+            "shape": list(setup["shape"]), "algorithm": t.algorithm,
+            "root": list(t.root) if t.root is not None else None,
+            "die": t.die.tolist(), "node": t.node.tolist(),
+            "stretch_mean": r["stretch_mean"], "stretch_worst": r["stretch_worst"],
+            "cdg_edges": r["cdg_edges"]}
+    return out
+
+
 def fmt_manifest(fmt):
     return {"flit_bits": fmt.flit_bits, "coord_bits": fmt.coord_bits,
             "timestamp_bits": fmt.timestamp_bits}
@@ -121,6 +191,11 @@ def network_design(cfg, *, kind, top, boundary, top_name=None, structural_dies=F
     from rtl.fabric.tile import Tile
     d = derived_of(cfg, derived)
     params = _node_params(cfg)
+    faults = fault_setup(cfg, d, kind=kind)
+    if faults is not None:
+        params["table_shape"] = faults["shape"]
+        if kind == "traffic":
+            params["live"] = True
     if kind == "compute":
         from .node_build import compute_params
         lay, params, node_manifest = compute_params(cfg, d)
@@ -162,7 +237,7 @@ def network_design(cfg, *, kind, top, boundary, top_name=None, structural_dies=F
              "nodes": [list(c) for c in net.coords()], "stat_names": net.stat_names,
              "edge_ports": [[n, list(xy), dr] for n, xy, dr in net.edge_ports()],
              "format": fmt_manifest(fmt), "pipeline_stages": stages,
-             "die_shape": die_shape, "dielink": dielink}
+             "die_shape": die_shape, "dielink": dielink, **fault_manifest(faults)}
     if dielink and "layer" in dielink:
         from rtl.fabric.dielink_layer import STAT_NAMES
         extra["dielink_stat_names"] = list(STAT_NAMES)
@@ -187,8 +262,12 @@ def router_design(cfg, *, top_name="dojo_router_top", derived=None):
     from rtl.net.router import Router
     d = derived_of(cfg, derived)
     fmt = packet_format(cfg, d)
+    table = {}
+    if cfg.router.routing == "table":
+        table["table_shape"] = (d["tile"]["dies_x"], d["tile"]["dies_y"], d["die"]["nodes_x"],
+                                d["die"]["nodes_y"])
     router = Router(fmt=fmt, vcs=cfg.router.vcs, buffer_depth=cfg.router.buffer_depth,
-                    routing=cfg.router.routing)
+                    routing=cfg.router.routing, **table)
     lib = ModuleLibrary()
     extra = {"format": fmt_manifest(fmt)}
     return Design(top_name, router, lib, {"config": cfg.raw}, extra, derived=d)

@@ -141,8 +141,14 @@ SCHEMA = {
             "flit_bits": _int(64, 16, 2048, desc="flit payload width, bits"),
             "vcs": _int(2, 1, MAX_VCS, desc="virtual channels per link"),
             "buffer_depth": _int(4, 1, 64, desc="input buffer depth per VC, flits"),
-            "routing": {"enum": ["xy", "yx"], "default": "xy",
-                        "description": "dimension-order routing"},
+            "routing": {"enum": ["xy", "yx", "table"], "default": "xy",
+                        "description": "dimension-order routing (xy, yx) or run-time routing "
+                                       "tables computed from the fault map (table; required "
+                                       "when routers are dead)"},
+            # no "default": absent means xy, and a config without it keeps its cfg.raw
+            "table_base": {"enum": ["xy", "yx"],
+                           "description": "table mode: the dimension order the tables "
+                                          "reproduce when no router is dead (absent: xy)"},
             "max_packet_flits": _int(8, 1, 255, desc="longest packet, flits"),
             "allow_shallow_buffers": {"type": "boolean", "default": False,
                                       "description": "accept buffers shallower than the credit round trip"},

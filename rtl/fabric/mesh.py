@@ -40,6 +40,7 @@ PORT_ROLES = {
     "marked_generated": "marked packets generated (sum)",
     "marked_received": "marked packets delivered (sum)", "cycle": "cycle counter",
     "error": "any sink error or buffer overflow",
+    "cfg": "routing tables and live list load port (table / live mode)",
     **NODE_PORT_ROLES,
 }
 
@@ -87,17 +88,31 @@ def check_kind(kind, boundary):
         raise ValueError(f"boundary must be 'ports' or 'tie', not {boundary!r}")
 
 
-def kind_ports(kind, fmt, link, local_coords):
+def config_shape(kind, params):
+    """The table shape of the config port of a mesh of ``kind`` nodes with ``params``,
+    or ``None`` when it has none (plain dimension order, every node live)."""
+    if kind == "compute":
+        return None
+    if params.get("routing") == "table" or (kind == "traffic" and params.get("live")):
+        return tuple(params["table_shape"])
+    return None
+
+
+def kind_ports(kind, fmt, link, local_coords, cfg_shape=None):
     """Signature members of a mesh or tile of ``kind`` nodes (edge ports aside)."""
+    cfg = {}
+    if cfg_shape is not None:
+        from rtl.net.routing_table import config_layout
+        cfg = {"cfg": In(config_layout(fmt.coord_bits, cfg_shape))}
     if kind == "traffic":
         from rtl.measure.traffic import control_layout
         return {"ctrl": In(control_layout(fmt.coord_bits)),
                 "stat_node": In(16), "stat_index": In(8), "stat_data": Out(32),
                 "marked_generated": Out(32), "marked_received": Out(32),
-                "error": Out(1), "cycle": Out(32)}
+                "error": Out(1), "cycle": Out(32), **cfg}
     if kind == "compute":
         return {"errors": Out(32), "busy": Out(1), "overflow": Out(1)}
-    ports = {}
+    ports = dict(cfg)
     for x, y in local_coords:
         ports[f"in_local_{x}_{y}"] = In(link)
         ports[f"out_local_{x}_{y}"] = Out(link)
@@ -138,9 +153,11 @@ def register_node(lib, kind, fmt, params):
     """Emit the node module of ``kind`` once; returns ``(module name, component)``."""
     if kind == "bare":
         from rtl.net.router import Router
+        table = ({"table_shape": tuple(params["table_shape"])}
+                 if params["routing"] == "table" else {})
         return "dojo_router", lib.add("dojo_router", lambda: Router(
             fmt=fmt, vcs=params["vcs"], buffer_depth=params["buffer_depth"],
-            routing=params["routing"]))
+            routing=params["routing"], **table))
     if kind == "traffic":
         from rtl.measure.traffic_node import TrafficNode
         return "dojo_traffic_node", lib.add("dojo_traffic_node",
@@ -203,7 +220,8 @@ class Mesh(wiring.Component):
         ports = {}
         if origin is None:
             ports.update({"x0": In(fmt.coord_bits), "y0": In(fmt.coord_bits)})
-        ports.update(kind_ports(kind, fmt, link, self.local_coords()))
+        self._cfg_shape = config_shape(kind, self._np)
+        ports.update(kind_ports(kind, fmt, link, self.local_coords(), self._cfg_shape))
         if boundary == "ports":
             for name, _, _ in self.edge_ports():
                 ports[f"in_{name}"] = In(link)
@@ -278,6 +296,12 @@ class Mesh(wiring.Component):
             else:
                 tie_off(m, getattr(node, f"in_{direction}"), getattr(node, f"out_{direction}"))
 
+        if self._cfg_shape is not None:
+            # registered once per mesh (like ctrl): one cycle from the port to the nodes
+            cfg = Signal.like(self.cfg, reset_less=True)
+            m.d.sync += cfg.eq(self.cfg)
+            for node in nodes.values():
+                m.d.comb += node.cfg.eq(cfg)
         if self._kind == "bare":
             for (x, y), node in nodes.items():
                 wiring.connect(m, wiring.flipped(getattr(self, f"in_local_{x}_{y}")), node.in_local)

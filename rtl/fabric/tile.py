@@ -17,7 +17,8 @@ from rtl.fabric.dielink import DieLinkChannel
 from rtl.fabric.dielink_layer import INDEX_BITS, STAT_NAMES as DIELINK_STATS, ReliableDieLinkChannel
 from rtl.net.link import LinkSignature
 from rtl.net.directions import NEIGHBOUR
-from rtl.fabric.mesh import PORT_ROLES, check_kind, edge_ports, kind_ports, reduce_outputs, tie_off
+from rtl.fabric.mesh import (PORT_ROLES, check_kind, config_shape, edge_ports, kind_ports,
+                             reduce_outputs, tie_off)
 
 __all__ = ["Tile"]
 
@@ -81,7 +82,9 @@ class Tile(wiring.Component):
                              f"narrower router.flit_bits or fewer nodes per die")
         self.stat_names = die.stat_names
         link = LinkSignature(flit_bits=fmt.flit_bits, vcs=self._vcs)
-        ports = kind_ports(kind, fmt, link, sorted(self.coords(), key=lambda c: (c[1], c[0])))
+        self._cfg_shape = config_shape(kind, node_params)
+        ports = kind_ports(kind, fmt, link, sorted(self.coords(), key=lambda c: (c[1], c[0])),
+                           self._cfg_shape)
         if boundary == "ports":
             for name, _, _ in self.edge_ports():
                 ports[f"in_{name}"] = In(link)
@@ -182,6 +185,9 @@ class Tile(wiring.Component):
             else:
                 tie_off(m, inp, out)
 
+        if self._cfg_shape is not None:
+            for die in dies.values():       # each die registers it once (Mesh)
+                m.d.comb += die.cfg.eq(self.cfg)
         if self._kind == "bare":
             for (i, j), die in dies.items():
                 ox, oy = self.die_origin((i, j))

@@ -34,7 +34,9 @@ from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from rtl.net.arith import divmod_const as _divmod_const
 from rtl.net.link import LinkSignature, check_vcs, vc_bits
+from rtl.net.routing_table import ConfigTarget, check_table_shape, config_layout
 from rtl.net.packet import LENGTH_BITS, SEQ_BITS, MsgClass, Opcode, PacketFormat, coord_bits_for
 
 __all__ = ["Pattern", "DETERMINISTIC_PATTERNS", "destination", "control_layout",
@@ -200,16 +202,21 @@ def control_value(coord_bits, **fields):
     return control_layout(coord_bits).const({**CONTROL_IDLE, **fields}).as_value().value
 
 
-def gen_stats_layout():
+def gen_stats_layout(live=False):
     """Statistics of a :class:`TrafficGen`: 32-bit wrapping counters.
 
     ``generated`` / ``generated_marked`` count packets entered into the source
     queue (each takes a sequence number); ``suppressed`` counts generation events
     lost because the queue was full (offered = generated + suppressed);
     ``injected_packets`` / ``injected_flits`` count what went onto the link.
+    With ``live`` (the live-node rules, see :class:`TrafficGen`) a sixth counter,
+    ``suppressed_dead``, counts generation events of a live source whose
+    destination is not live (offered = generated + suppressed + suppressed_dead).
     """
-    return data.StructLayout({name: 32 for name in (
-        "generated", "generated_marked", "injected_packets", "injected_flits", "suppressed")})
+    names = ("generated", "generated_marked", "injected_packets", "injected_flits", "suppressed")
+    if live:
+        names += ("suppressed_dead",)
+    return data.StructLayout({name: 32 for name in names})
 
 
 def sink_stats_layout(histogram_bins):
@@ -315,31 +322,6 @@ def random_draws(state):
     ub = UNIFORM_BITS
     return (state >> 48, state & ((1 << ub) - 1), (state >> 16) & ((1 << ub) - 1),
             (state >> 32) & ((1 << HOTSPOT_BITS) - 1))
-
-
-def _reciprocal(divisor, max_value):
-    """``(m, k)`` with ``(n * m) >> k == n // divisor`` for every ``0 <= n <= max_value``."""
-    k = max(1, max_value.bit_length())
-    while True:
-        m = -(-(1 << k) // divisor)
-        if (m * divisor - (1 << k)) * max_value < (1 << k):
-            return m, k
-        k += 1
-
-
-def _divmod_const(value, divisor, max_value):
-    """Quotient and remainder by a constant, for ``0 <= value <= max_value``: no divider."""
-    value = Value.cast(value)
-    qbits = max(1, (max_value // divisor).bit_length())
-    rbits = max(1, (divisor - 1).bit_length())
-    if divisor == 1:
-        return value[:qbits], Const(0, 1)
-    if divisor & (divisor - 1) == 0:
-        s = divisor.bit_length() - 1
-        return (value >> s)[:qbits], value[:s]
-    m, k = _reciprocal(divisor, max_value)
-    q = ((value * m) >> k)[:qbits]
-    return q, (value - q * divisor)[:rbits]
 
 
 def _counter_registers(m, port):
@@ -457,6 +439,10 @@ class TrafficGen(wiring.Component):
     traffic_vcs : tuple of int, optional
         VCs the traffic may use (default: all). Give only the request-class VCs
         if the router reserves VCs per message class.
+    live_shape : (dies_x, dies_y, nodes_x, nodes_y) or None
+        Turns on the live-node rules (fault maps): the generator gets a ``cfg``
+        port (:func:`rtl.net.routing_table.config_layout` of this shape) through
+        which the live list is loaded. ``None`` (default): every node is live.
 
     Members
     -------
@@ -470,8 +456,23 @@ class TrafficGen(wiring.Component):
         To the router's local input. Registered outputs: at most one flit per
         cycle, only with a credit for its VC; all flits of a packet on one VC,
         back to back when credits allow. ``o.credit`` pulses return credits.
-    stats : Out(gen_stats_layout())
+    stats : Out(gen_stats_layout(live))
         Counters, see :func:`gen_stats_layout`.
+    cfg : In(config_layout(...))
+        Only with ``live_shape``: ``COUNT`` writes set the live count ``L`` and clear
+        the live bitmap, ``LIVE`` writes ``live[addr] = {y, x}`` and set its bit. No
+        reset: load once, before traffic (e.g. while the first reset is held).
+
+    Live-node rules (``live_shape`` given; docs/table_mode.md). The random state
+    advances exactly as without them. A packet is generated iff the rate draw fires,
+    the own node is live and the destination is live; a fire of a live source with a
+    destination that is not live counts in ``suppressed_dead`` (nothing else: no
+    sequence number, no queue slot); a source that is not live counts nothing.
+    UNIFORM (and the uniform part of HOTSPOT) draws over live nodes only:
+    ``dst = live[(r * L) >> 22]`` with ``r = (draw_x << 11) | draw_y`` (the two
+    11-bit draws of :func:`random_draws`); the deterministic patterns keep their
+    destinations, so a permutation pattern is defined on the live nodes whose
+    partner is live.
 
     ``ctrl`` is registered inside: a change on this port takes effect one cycle later
     (a mesh registers it once more before it fans out, see :class:`rtl.fabric.mesh.Mesh`).
@@ -488,8 +489,13 @@ class TrafficGen(wiring.Component):
     """
 
     def __init__(self, *, fmt, vcs, mesh_x, mesh_y, credits, queue_depth, max_packet_flits,
-                 traffic_vcs=None):
+                 traffic_vcs=None, live_shape=None):
         _check_mesh(fmt, mesh_x, mesh_y)
+        if live_shape is not None:
+            live_shape = check_table_shape(tuple(live_shape))
+            if (live_shape[0] * live_shape[2], live_shape[1] * live_shape[3]) != (mesh_x, mesh_y):
+                raise ValueError(f"live_shape {live_shape} does not describe the "
+                                 f"{mesh_x}x{mesh_y} mesh")
         check_vcs(vcs)
         _check_int("credits", credits, 1)
         _check_int("queue_depth", queue_depth, 1)
@@ -508,6 +514,7 @@ class TrafficGen(wiring.Component):
         self._queue_depth = queue_depth
         self._max_packet_flits = max_packet_flits
         self._traffic_vcs = traffic_vcs
+        self._live_shape = live_shape
         cb = fmt.coord_bits
         self._desc = data.StructLayout({"dst_x": cb, "dst_y": cb, "marked": 1,
                                         "seq": SEQ_BITS, "timestamp": fmt.timestamp_bits})
@@ -516,7 +523,8 @@ class TrafficGen(wiring.Component):
             "now": In(fmt.timestamp_bits),
             "ctrl": In(control_layout(cb)),
             "o": Out(LinkSignature(flit_bits=fmt.flit_bits, vcs=vcs)),
-            "stats": Out(gen_stats_layout()),
+            "stats": Out(gen_stats_layout(live_shape is not None)),
+            **({"cfg": In(config_layout(cb, live_shape))} if live_shape is not None else {}),
         })
 
     fmt = property(lambda self: self._fmt)
@@ -527,6 +535,7 @@ class TrafficGen(wiring.Component):
     queue_depth = property(lambda self: self._queue_depth)
     max_packet_flits = property(lambda self: self._max_packet_flits)
     traffic_vcs = property(lambda self: self._traffic_vcs)
+    live_shape = property(lambda self: self._live_shape)
 
     def _vc_of(self, dst_x, dst_y):
         tv = self._traffic_vcs
@@ -537,6 +546,39 @@ class TrafficGen(wiring.Component):
         if tv == tuple(range(len(tv))):
             return idx
         return Array(Const(v, vc_bits(self._vcs)) for v in tv)[idx]
+
+    def _live_rules(self, m, draw_x, draw_y, node, dst_x, dst_y):
+        """The live list, its count and bitmap (loaded through ``cfg``): returns the
+        uniform destination over live nodes, and whether the own node and
+        ``(dst_x, dst_y)`` are live."""
+        cb, mx, my = self._fmt.coord_bits, self._mesh_x, self._mesh_y
+        n_nodes = mx * my
+        cfg = self.cfg
+        live = Memory(shape=2 * cb, depth=n_nodes, init=[])
+        m.submodules.live_list = live
+        count = Signal(range(n_nodes + 1), reset_less=True)
+        bitmap = Signal(n_nodes, reset_less=True)
+        wp = live.write_port()
+        is_live_w = cfg.valid & (cfg.target == ConfigTarget.LIVE)
+        m.d.comb += [wp.en.eq(is_live_w), wp.addr.eq(cfg.addr), wp.data.eq(cfg.data[:2 * cb])]
+        w_id = Signal(range(n_nodes + 1))
+        m.d.comb += w_id.eq(cfg.data[cb:2 * cb] * mx + cfg.data[:cb])
+        with m.If(cfg.valid & (cfg.target == ConfigTarget.COUNT)):
+            m.d.sync += [count.eq(cfg.data), bitmap.eq(0)]
+        with m.Elif(is_live_w):
+            m.d.sync += bitmap.eq(bitmap | (Const(1, n_nodes) << w_id)[:n_nodes])
+        ub = UNIFORM_BITS
+        r = Signal(2 * ub)
+        m.d.comb += r.eq(Cat(draw_y, draw_x))
+        rd = live.read_port(domain="comb")
+        m.d.comb += rd.addr.eq((r * count) >> (2 * ub))
+        src_live, dst_live = Signal(), Signal()
+        d_id = Signal(2 * cb + n_nodes.bit_length())
+        m.d.comb += [d_id.eq(dst_y * mx + dst_x),
+                     src_live.eq(bitmap.bit_select(node[:max(1, (n_nodes - 1).bit_length())], 1)),
+                     dst_live.eq((dst_x < mx) & (dst_y < my) & (d_id < n_nodes)
+                                 & bitmap.bit_select(d_id[:max(1, (n_nodes - 1).bit_length())], 1))]
+        return rd.data[:cb], rd.data[cb:2 * cb], src_live, dst_live
 
     def elaborate(self, platform):
         m = Module()
@@ -580,8 +622,18 @@ class TrafficGen(wiring.Component):
 
         m.submodules.queue = queue = SyncFIFO(width=self._desc.size, depth=self._queue_depth)
         w_desc = data.View(self._desc, queue.w_data)
+        if self._live_shape is not None:
+            uni_x, uni_y, src_live, dst_live = self._live_rules(
+                m, draw_x, draw_y, node, w_desc.dst_x, w_desc.dst_y)
         fire = Signal()
-        m.d.comb += fire.eq(ctrl.enable & (rate_draw < ctrl.rate))
+        if self._live_shape is None:
+            m.d.comb += fire.eq(ctrl.enable & (rate_draw < ctrl.rate))
+        else:
+            fire_draw = Signal()
+            m.d.comb += [fire_draw.eq(ctrl.enable & (rate_draw < ctrl.rate) & src_live),
+                         fire.eq(fire_draw & dst_live)]
+            with m.If(fire_draw & ~dst_live):
+                m.d.sync += stats.suppressed_dead.eq(stats.suppressed_dead + 1)
         seq = Signal(SEQ_BITS)
         m.d.comb += [w_desc.marked.eq(ctrl.mark), w_desc.seq.eq(seq),
                      w_desc.timestamp.eq(self.now),

@@ -7,6 +7,7 @@ from amaranth.lib.wiring import In, Out
 from rtl.net.link import LinkSignature
 from rtl.net.directions import MESH_PORTS, PORTS
 from rtl.net.router import Router
+from rtl.net.routing_table import config_layout
 from rtl.measure.traffic import TrafficGen, TrafficSink, control_layout
 
 __all__ = ["TrafficNode", "stat_words"]
@@ -46,6 +47,11 @@ class TrafficNode(wiring.Component):
         Global mesh size (destination range of the generator).
     queue_depth, max_packet_flits, histogram_bins, bin_cycles :
         Traffic generator and sink parameters.
+    table_shape : (dies_x, dies_y, nodes_x, nodes_y) or None
+        The tile; needed with ``routing="table"`` or ``live``.
+    live : bool
+        The generator follows the live-node rules (fault maps, see
+        :class:`rtl.measure.traffic.TrafficGen`).
 
     Members
     -------
@@ -64,11 +70,18 @@ class TrafficNode(wiring.Component):
         Marked packets generated here / delivered here (for the drain condition).
     error : Out(1)
         Any sink error counter non-zero or a router buffer overflow.
+    cfg : In(config_layout(coord_bits, table_shape))
+        Only in table or live mode: the router's table and the generator's live
+        list load port (:mod:`rtl.net.routing_table`).
     """
 
     def __init__(self, *, fmt, vcs, buffer_depth, routing, mesh_x, mesh_y, queue_depth,
-                 max_packet_flits, histogram_bins, bin_cycles):
+                 max_packet_flits, histogram_bins, bin_cycles, table_shape=None, live=False):
+        if (routing == "table" or live) and table_shape is None:
+            raise ValueError("routing='table' and live=True need table_shape")
         self._fmt = fmt
+        self._table_shape = tuple(table_shape) if table_shape is not None else None
+        self._live = bool(live)
         self._p = dict(vcs=vcs, buffer_depth=buffer_depth, routing=routing, mesh_x=mesh_x,
                        mesh_y=mesh_y, queue_depth=queue_depth,
                        max_packet_flits=max_packet_flits, histogram_bins=histogram_bins,
@@ -81,16 +94,20 @@ class TrafficNode(wiring.Component):
         for p in MESH_PORTS:
             ports[f"in_{p}"] = In(link)
             ports[f"out_{p}"] = Out(link)
+        if routing == "table" or live:
+            ports["cfg"] = In(config_layout(fmt.coord_bits, self._table_shape))
         super().__init__(ports)
         self._build()
 
     def _build(self):
         p, fmt = self._p, self._fmt
+        table = {"table_shape": self._table_shape} if p["routing"] == "table" else {}
+        live = {"live_shape": self._table_shape} if self._live else {}
         self.router = Router(fmt=fmt, vcs=p["vcs"], buffer_depth=p["buffer_depth"],
-                             routing=p["routing"])
+                             routing=p["routing"], **table)
         self.gen = TrafficGen(fmt=fmt, vcs=p["vcs"], mesh_x=p["mesh_x"], mesh_y=p["mesh_y"],
                               credits=p["buffer_depth"], queue_depth=p["queue_depth"],
-                              max_packet_flits=p["max_packet_flits"])
+                              max_packet_flits=p["max_packet_flits"], **live)
         self.sink = TrafficSink(fmt=fmt, vcs=p["vcs"], mesh_x=p["mesh_x"], mesh_y=p["mesh_y"],
                                 histogram_bins=p["histogram_bins"], bin_cycles=p["bin_cycles"])
         self.flits_out = {port: Signal(32, name=f"flits_out_{port}") for port in PORTS}
@@ -120,6 +137,10 @@ class TrafficNode(wiring.Component):
         for blk in (router, gen, sink):
             m.d.comb += [blk.x.eq(self.x), blk.y.eq(self.y)]
         m.d.comb += [gen.now.eq(self.now), sink.now.eq(self.now), gen.ctrl.eq(self.ctrl)]
+        if self._p["routing"] == "table":
+            m.d.comb += router.cfg.eq(self.cfg)
+        if self._live:
+            m.d.comb += gen.cfg.eq(self.cfg)
         wiring.connect(m, gen.o, router.in_local)
         wiring.connect(m, router.out_local, sink.i)
         for port in MESH_PORTS:

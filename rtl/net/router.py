@@ -80,7 +80,8 @@ from amaranth.lib.wiring import In, Out
 from rtl.net.arbiter import RoundRobinArbiter
 from rtl.net.directions import EAST, LOCAL, NORTH, OPPOSITE, PORTS, SOUTH, TRAVEL, WEST
 from rtl.net.link import LinkSignature, check_vcs, vc_bits
-from rtl.net.packet import PacketFormat
+from rtl.net.packet import PacketFormat, coord_bits_for
+from rtl.net.routing_table import RoutingTable, check_table_shape, config_layout
 
 __all__ = ["Router", "turn_allowed"]
 
@@ -91,15 +92,17 @@ _OUT = {("x", +1): EAST, ("x", -1): WEST, ("y", +1): SOUTH, ("y", -1): NORTH}
 
 
 def turn_allowed(routing, src, dst):
-    """Whether dimension-order routing ``routing`` can send a flit from input ``src``
-    to output ``dst`` (port names). The local port reaches and is reached by all;
-    a flit travelling along a dimension goes straight on or turns into a later
-    dimension of the order; it never turns back (no U-turn)."""
+    """Whether routing ``routing`` can send a flit from input ``src`` to output ``dst``
+    (port names). The local port reaches and is reached by all; a flit travelling
+    along a dimension goes straight on or, under dimension order, turns into a later
+    dimension of the order, under ``"table"`` into any; it never turns back (no U-turn)."""
     if src == "local" or dst == "local":
         return True
     (d_in, s_in), (d_out, s_out) = TRAVEL[src], TRAVEL[OPPOSITE[dst]]
     if d_in == d_out:
         return s_in == s_out
+    if routing == "table":
+        return True
     order = _ORDER[routing]
     return order.index(d_out) > order.index(d_in)
 
@@ -128,7 +131,10 @@ class Router(wiring.Component):
         Flits per input FIFO per VC (1 or more). Also what the upstream
         sender's credit counters must be initialised to.
     routing : str
-        ``"xy"`` (x first, default) or ``"yx"`` (y first).
+        ``"xy"`` (x first, default), ``"yx"`` (y first) or ``"table"`` (run-time
+        routing tables, :class:`rtl.net.routing_table.RoutingTable`).
+    table_shape : (dies_x, dies_y, nodes_x, nodes_y) or None
+        The tile the tables describe; required with ``routing="table"``, else unused.
     downstream_depth : int or None
         Initial value of the output credit counters (the downstream buffer
         depth per VC); defaults to ``buffer_depth``.
@@ -151,29 +157,45 @@ class Router(wiring.Component):
     overflow : Out(1)
         Sticky: set the cycle after a flit arrived on a VC whose buffer was
         full (the upstream broke the credit protocol; the flit is dropped).
+    cfg : In(config_layout(fmt.coord_bits, table_shape))
+        Only with ``routing="table"``: the table load port
+        (:mod:`rtl.net.routing_table`); load before traffic starts.
 
     Raises
     ------
     TypeError
         If ``fmt`` is not a :class:`PacketFormat`.
     ValueError
-        If ``vcs``, ``buffer_depth``, ``routing`` or ``downstream_depth`` is
-        out of range.
+        If ``vcs``, ``buffer_depth``, ``routing``, ``table_shape`` or
+        ``downstream_depth`` is out of range.
     """
 
     #: what each non-link port is for (links describe themselves: LinkSignature.MEMBER_ROLES)
     PORT_ROLES = {"x": "global x coordinate (tie off)", "y": "global y coordinate (tie off)",
-                  "overflow": "any buffer overflow (credit-protocol violation)"}
+                  "overflow": "any buffer overflow (credit-protocol violation)",
+                  "cfg": "routing table load port (table mode)"}
 
-    def __init__(self, *, fmt, vcs, buffer_depth, routing="xy", downstream_depth=None):
+    def __init__(self, *, fmt, vcs, buffer_depth, routing="xy", downstream_depth=None,
+                 table_shape=None):
         if not isinstance(fmt, PacketFormat):
             raise TypeError(f"fmt must be a PacketFormat, not {fmt!r}")
         check_vcs(vcs)
         if not isinstance(buffer_depth, int) or isinstance(buffer_depth, bool) \
                 or buffer_depth < 1:
             raise ValueError(f"buffer_depth must be a positive integer, not {buffer_depth!r}")
-        if routing not in ("xy", "yx"):
-            raise ValueError(f"routing must be 'xy' or 'yx', not {routing!r}")
+        if routing not in ("xy", "yx", "table"):
+            raise ValueError(f"routing must be 'xy', 'yx' or 'table', not {routing!r}")
+        if routing == "table":
+            if table_shape is None:
+                raise ValueError("routing='table' needs table_shape=(dies_x, dies_y, nodes_x, "
+                                 "nodes_y)")
+            table_shape = check_table_shape(tuple(table_shape))
+            need = coord_bits_for(table_shape[0] * table_shape[2], table_shape[1] * table_shape[3])
+            if need > fmt.coord_bits:
+                raise ValueError(f"a tile of shape {table_shape} needs {need}-bit coordinates, "
+                                 f"the packet format has {fmt.coord_bits}")
+        else:
+            table_shape = None
         if downstream_depth is None:
             downstream_depth = buffer_depth
         elif not isinstance(downstream_depth, int) or isinstance(downstream_depth, bool) \
@@ -185,6 +207,7 @@ class Router(wiring.Component):
         self._buffer_depth = buffer_depth
         self._routing = routing
         self._downstream_depth = downstream_depth
+        self._table_shape = table_shape
         link = LinkSignature(flit_bits=fmt.flit_bits, vcs=vcs)
         members = {"x": In(fmt.coord_bits), "y": In(fmt.coord_bits)}
         for p in PORTS:
@@ -192,6 +215,8 @@ class Router(wiring.Component):
         for p in PORTS:
             members[f"out_{p}"] = Out(link)
         members["overflow"] = Out(1)
+        if routing == "table":
+            members["cfg"] = In(config_layout(fmt.coord_bits, table_shape))
         super().__init__(members)
 
     fmt = property(lambda self: self._fmt)
@@ -199,6 +224,7 @@ class Router(wiring.Component):
     buffer_depth = property(lambda self: self._buffer_depth)
     routing = property(lambda self: self._routing)
     downstream_depth = property(lambda self: self._downstream_depth)
+    table_shape = property(lambda self: self._table_shape)
 
     # -- routing ------------------------------------------------------------------
 
@@ -222,6 +248,22 @@ class Router(wiring.Component):
         bits[LOCAL] = rest
         route = Signal(len(PORTS), name=name)
         m.d.comb += route.eq(Cat(bits))
+        return route
+
+    def _table_route(self, m, table, data, port, name):
+        """One-hot route from the run-time table: lookup ``port``'s entry for the head
+        ``data``; a U-turn (the table names the input port) or a port index above 4 goes
+        to ``local`` instead (checked tables never do either)."""
+        head = self._fmt.head(data)
+        i = PORTS.index(port)
+        m.d.comb += [table.dst[i].x.eq(head.dst_x), table.dst[i].y.eq(head.dst_y)]
+        idx = table.port[i]
+        ok = idx < len(PORTS)
+        if port != "local":
+            ok = ok & (idx != i)
+        route = Signal(len(PORTS), name=name)
+        m.d.comb += route.eq(Mux(ok, (Const(1, len(PORTS)) << idx)[:len(PORTS)],
+                                 1 << LOCAL))
         return route
 
     # -----------------------------------------------------------------------------
@@ -295,9 +337,17 @@ class Router(wiring.Component):
         sel_last = []   # [i] -> its last bit
         won = [Signal(name=f"won_{p}") for p in PORTS]
         overflow_now = []
+        table = None
+        if self._routing == "table":
+            m.submodules.table = table = RoutingTable(
+                coord_bits=self._fmt.coord_bits, shape=self._table_shape, lookups=N)
+            m.d.comb += [table.x.eq(self.x), table.y.eq(self.y), table.cfg.eq(self.cfg)]
         for i, (p, inp) in enumerate(zip(PORTS, ins)):
             # the route is computed once, on arrival, and kept next to the flit
-            route_in = self._route(m, inp.data, p, f"route_in_{p}")
+            if table is None:
+                route_in = self._route(m, inp.data, p, f"route_in_{p}")
+            else:
+                route_in = self._table_route(m, table, inp.data, p, f"route_in_{p}")
             arrive = Signal(V, name=f"arrive_{p}")
             m.d.comb += arrive.eq(Mux(inp.valid, (Const(1, V) << inp.vc)[:V], 0))
 

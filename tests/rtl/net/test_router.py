@@ -393,7 +393,8 @@ def _raises(exc, message, **kwargs):
     ({"vcs": 0}, "vcs must be an integer in 1..4, not 0"),
     ({"buffer_depth": 0}, "buffer_depth must be a positive integer, not 0"),
     ({"buffer_depth": 2.5}, "buffer_depth must be a positive integer, not 2.5"),
-    ({"routing": "zz"}, "routing must be 'xy' or 'yx', not 'zz'"),
+    ({"routing": "zz"}, "routing must be 'xy', 'yx' or 'table', not 'zz'"),
+    ({"routing": "table"}, r"routing='table' needs table_shape"),
     ({"downstream_depth": 0}, "downstream_depth must be a positive integer, not 0"),
 ])
 def test_parameter_errors(kwargs, message):

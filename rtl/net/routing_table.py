@@ -1,0 +1,189 @@
+"""Run-time routing tables of the table router, and the configuration port that loads them.
+
+Micro-architecture
+------------------
+Hierarchical tables (the format of :mod:`gen.routing`, whose :func:`gen.routing.combine`
+is the golden model of the lookup below):
+
+* ``die[d]`` for destination die ``d = (dst_y // nodes_y) * dies_x + dst_x // nodes_x``,
+  :data:`DIE_ENTRY_BITS` = 5 bits: port ``[2:0]``, ``take_x`` ``[3]``, ``take_y`` ``[4]``;
+  absent when the tile has one die (the destination die is then always the own die);
+* ``node[l]`` for the destination's node within its die,
+  ``l = (dst_y % nodes_y) * nodes_x + dst_x % nodes_x``, :data:`NODE_ENTRY_BITS` = 3 bits.
+
+Both are ``lib.memory`` arrays with one write port (the config port) and one
+asynchronous read port per lookup (the router has five: one per input), so a lookup
+is combinational: destination -> constant divisions (slices for power-of-two dies,
+reciprocal multiplies otherwise) -> two table reads -> the combine rule -> a port
+index, in the cycle the head arrives. The combine rule::
+
+    port = node[l]        if d == own die
+                          or take_x(die[d]) and node[l] in (east, west)
+                          or take_y(die[d]) and node[l] in (north, south)
+           port(die[d])   otherwise
+
+A destination outside the mesh reads as ``local`` (the flit is ejected; the sink
+counts it as a misroute).
+
+Configuration port
+------------------
+:func:`config_layout`: one write per cycle, broadcast to every router and generator
+of a mesh (``valid`` high for one cycle, no backpressure, no reset needed):
+
+==========  =============================================================
+``target``  effect
+==========  =============================================================
+``DIE``     router ``(x, y)``: ``die[addr] = data[4:0]``
+``NODE``    router ``(x, y)``: ``node[addr] = data[2:0]``
+``COUNT``   every traffic generator: live count ``L = data``, live bitmap cleared
+``LIVE``    every traffic generator: ``live[addr] = data`` (``{y, x}``, ``x`` in the low
+            ``coord_bits``) and the bitmap bit of node ``y * mesh_x + x`` set
+==========  =============================================================
+
+The tables have no reset: they survive a reset (a sweep resets between points and
+loads once, while the first reset is held).
+
+Size: the tables are ``dies * 5 + nodes_x * nodes_y * 3`` bits of distributed RAM
+per router (2x2 dies of 3x3 nodes: 47 bits) plus five read multiplexers.
+"""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.lib import data, enum, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from rtl.net.arith import divmod_const
+from rtl.net.directions import EAST, LOCAL, NORTH, SOUTH, WEST
+
+__all__ = ["DIE_ENTRY_BITS", "NODE_ENTRY_BITS", "TAKE_X", "TAKE_Y", "ConfigTarget",
+           "config_layout", "check_table_shape", "RoutingTable"]
+
+#: bits of a die-table entry: port [2:0], take_x [3], take_y [4] (as gen.routing)
+DIE_ENTRY_BITS = 5
+#: bits of a node-table entry: a port index
+NODE_ENTRY_BITS = 3
+TAKE_X = 1 << 3
+TAKE_Y = 1 << 4
+
+
+class ConfigTarget(enum.Enum, shape=2):
+    """What a write on the configuration port addresses (see the module docstring)."""
+    DIE = 0
+    NODE = 1
+    COUNT = 2
+    LIVE = 3
+
+
+def check_table_shape(shape):
+    """``shape = (dies_x, dies_y, nodes_x, nodes_y)``, each a positive integer."""
+    if not (isinstance(shape, tuple) and len(shape) == 4 and all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in shape)):
+        raise ValueError(f"table_shape must be (dies_x, dies_y, nodes_x, nodes_y) of positive "
+                         f"integers, not {shape!r}")
+    return shape
+
+
+def config_layout(coord_bits, shape):
+    """The configuration port of a mesh of ``shape`` (see the module docstring)."""
+    dx, dy, nx, ny = check_table_shape(shape)
+    mesh_nodes = dx * nx * dy * ny
+    return data.StructLayout({
+        "valid": 1,
+        "target": ConfigTarget,
+        "x": coord_bits,
+        "y": coord_bits,
+        "addr": max(1, (mesh_nodes - 1).bit_length()),
+        "data": max(DIE_ENTRY_BITS, 2 * coord_bits, mesh_nodes.bit_length()),
+    })
+
+
+class RoutingTable(wiring.Component):
+    """A router's die and node tables with ``lookups`` combinational lookup ports.
+
+    Parameters
+    ----------
+    coord_bits : int
+        Width of coordinates.
+    shape : (dies_x, dies_y, nodes_x, nodes_y)
+        The tile (one die: ``(1, 1, mesh_x, mesh_y)``).
+    lookups : int
+        Number of lookup ports.
+
+    Members
+    -------
+    x, y : In(coord_bits)
+        The router's own global coordinates (tie off): writes for ``(x, y)`` land here.
+    cfg : In(config_layout(coord_bits, shape))
+        The configuration port; ``DIE``/``NODE`` writes take effect at the clock edge.
+    dst : In(ArrayLayout({x, y}, lookups))
+        Destinations to look up.
+    port : Out(ArrayLayout(3, lookups))
+        ``port[k]``: the output port index (``PORTS`` order) for ``dst[k]``,
+        combinational from ``dst[k]`` and the table contents.
+    """
+
+    def __init__(self, *, coord_bits, shape, lookups):
+        self._cb = coord_bits
+        self._shape = check_table_shape(shape)
+        self._lookups = lookups
+        dst = data.StructLayout({"x": coord_bits, "y": coord_bits})
+        super().__init__({
+            "x": In(coord_bits), "y": In(coord_bits),
+            "cfg": In(config_layout(coord_bits, shape)),
+            "dst": In(data.ArrayLayout(dst, lookups)),
+            "port": Out(data.ArrayLayout(NODE_ENTRY_BITS, lookups)),
+        })
+
+    shape = property(lambda self: self._shape)
+
+    def elaborate(self, platform):
+        m = Module()
+        dies_x, dies_y, nx, ny = self._shape
+        mx, my = dies_x * nx, dies_y * ny
+        top = (1 << self._cb) - 1
+        cfg = self.cfg
+        mine = Signal()
+        m.d.comb += mine.eq(cfg.valid & (cfg.x == self.x) & (cfg.y == self.y))
+
+        node = Memory(shape=NODE_ENTRY_BITS, depth=nx * ny, init=[])
+        m.submodules.node_table = node
+        wp = node.write_port()
+        m.d.comb += [wp.en.eq(mine & (cfg.target == ConfigTarget.NODE)),
+                     wp.addr.eq(cfg.addr), wp.data.eq(cfg.data[:NODE_ENTRY_BITS])]
+        dies = dies_x * dies_y
+        if dies > 1:
+            die = Memory(shape=DIE_ENTRY_BITS, depth=dies, init=[])
+            m.submodules.die_table = die
+            wp = die.write_port()
+            m.d.comb += [wp.en.eq(mine & (cfg.target == ConfigTarget.DIE)),
+                         wp.addr.eq(cfg.addr), wp.data.eq(cfg.data[:DIE_ENTRY_BITS])]
+            own = Signal(range(dies))
+            qx, _ = divmod_const(self.x, nx, top)
+            qy, _ = divmod_const(self.y, ny, top)
+            m.d.comb += own.eq(qy * dies_x + qx)
+
+        for k in range(self._lookups):
+            dst = self.dst[k]
+            qx, rx = divmod_const(dst.x, nx, top)
+            qy, ry = divmod_const(dst.y, ny, top)
+            inside = Signal(name=f"inside_{k}")
+            m.d.comb += inside.eq((dst.x < mx) & (dst.y < my))
+            rd = node.read_port(domain="comb")
+            m.d.comb += rd.addr.eq(ry * nx + rx)
+            n = Signal(NODE_ENTRY_BITS, name=f"node_entry_{k}")
+            m.d.comb += n.eq(rd.data)
+            out = Signal(NODE_ENTRY_BITS, name=f"port_{k}")
+            if dies > 1:
+                drd = die.read_port(domain="comb")
+                d = Signal(range(dies), name=f"die_{k}")
+                m.d.comb += [d.eq(qy * dies_x + qx), drd.addr.eq(d)]
+                e = Signal(DIE_ENTRY_BITS, name=f"die_entry_{k}")
+                m.d.comb += e.eq(drd.data)
+                along_x = (n == EAST) | (n == WEST)
+                along_y = (n == NORTH) | (n == SOUTH)
+                use_node = (d == own) | (e[3] & along_x) | (e[4] & along_y)
+                m.d.comb += out.eq(Mux(use_node, n, e[:3]))
+            else:
+                m.d.comb += out.eq(n)
+            m.d.comb += self.port[k].eq(Mux(inside, out, LOCAL))
+        return m
