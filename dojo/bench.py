@@ -582,7 +582,7 @@ def _table_bound(cfg, k):
     from sim.netmodel.network import fault_tables
     d = derive(cfg)
     fmap = fault_map(cfg, d)
-    table, tables = fault_tables(cfg, d, fmap)
+    table, tables, _ = fault_tables(cfg, d)
     if not table:
         return 4 / k
     live = fmap.live_nodes

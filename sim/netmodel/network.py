@@ -28,7 +28,7 @@ names of the link trace (:mod:`sim.netmodel.trace`).
 import numpy as np
 
 from gen.faults import fault_map
-from gen.routing import MeshShape, neighbour, route_tables, walk
+from gen.routing import neighbour, walk
 from rtl.fabric.dielink import rx_depth_for
 from rtl.fabric.dielink_layer import STAT_NAMES as DIELINK_STATS, lfsr_seed
 from rtl.net.packet import LENGTH_BITS
@@ -77,20 +77,14 @@ def stat_names(histogram_bins, live_mode=False):
             + [f"link.{p}" for p in PORTS] + ["router.overflow"])
 
 
-def fault_tables(cfg, derived, fmap=None):
-    """``(table mode, tables)`` of a config: table mode when ``router.routing`` is
-    ``table`` or the fault map has dead routers; the tables are
-    ``gen.routing.route_tables`` of the dead routers on ``router.table_base`` (None when
-    not in table mode)."""
-    fmap = fault_map(cfg, derived) if fmap is None else fmap
-    routing = cfg.router.routing
-    if routing != "table" and not fmap.dead_routers:
-        return False, None
-    base = getattr(cfg.router, "table_base", "xy") if routing == "table" else routing
-    shape = MeshShape(cfg.tile.dies_x, cfg.tile.dies_y, derived["die"]["nodes_x"],
-                      derived["die"]["nodes_y"])
-    return True, route_tables(shape, sorted(fmap.dead_routers), routing=base,
-                              vcs=cfg.router.vcs)
+def fault_tables(cfg, derived):
+    """``(table mode, tables, live mode)`` of a config, from ``gen.build.fault_setup`` (the
+    function the RTL's build uses: the same tables, the same config errors)."""
+    from gen.build import fault_setup
+    setup = fault_setup(cfg, derived, kind="traffic")
+    if setup is None:
+        return False, None, False
+    return setup["tables"] is not None, setup["tables"], bool(setup["live"])
 
 
 def _pow2_at_least(n):
@@ -140,9 +134,9 @@ class NetworkModel:
         self.vcs, self.depth = cfg.router.vcs, cfg.router.buffer_depth
         self.routing = cfg.router.routing
         self.fault_map = fault_map(cfg, d)
-        self.table_mode, self.tables = fault_tables(cfg, d, self.fault_map)
-        # the generators' live-node rules (docs/table_mode.md: a fault map, or table mode)
-        self.live_mode = not self.fault_map.empty or self.routing == "table"
+        # table routing, and the generators' live-node rules (docs/table_mode.md: a fault
+        # map, or table mode)
+        self.table_mode, self.tables, self.live_mode = fault_tables(cfg, d)
         self.stages = d["link"]["pipeline_stages"]
         tiled = self.dies_x * self.dies_y > 1
         self.ratio = d["dielink"]["ratio"] if tiled else 1

@@ -337,3 +337,30 @@ def test_the_table_mutant_delivers_everything_by_another_path():
     assert any((a[f"link.{p}"] != b[f"link.{p}"]).any() for p in ("north", "east", "south",
                                                                   "west"))
     assert bad.mutated[0] != bad.mutated[1]
+
+
+@pytest.mark.parametrize("overrides", [
+    _TWO_DEAD,
+    ("router.routing=table", "die.nodes_x=3", "die.nodes_y=2",
+     "tile.fault_maps=[{die: [1, 1], dead_routers: [[1, 0]], disabled_nodes: [[0, 1]]}]"),
+    ("die.disabled_nodes=[[1, 1]]",),                           # live mode, XY routing
+])
+def test_fault_mode_follows_the_rtl_manifest(overrides):
+    """The model's tables, live list and statistics words are the RTL build's (its
+    manifest, docs/table_mode.md)."""
+    cfg, model = _model(*overrides)
+    x = noc_design(cfg, kind="traffic").extra
+    assert model.stat_names == x["stat_names"]
+    assert model.live_mode == x["live_mode"]
+    assert [list(c) for c in model.fault_map.live_nodes] == x["live_nodes"]
+    assert model.table_mode == (x["routing"] == "table")
+    if model.table_mode:
+        t = x["routing_tables"]
+        assert model.tables.die.tolist() == t["die"] and model.tables.node.tolist() == t["node"]
+        assert np.array_equal(model.node_tab, np.array(t["node"]).reshape(-1))
+
+
+def test_dead_routers_need_table_routing():
+    cfg = load_config("configs/default.yaml", ["die.dead_routers=[[1, 1]]"])
+    with pytest.raises(Exception, match="router.routing"):
+        NetworkModel(cfg, derive(cfg))
