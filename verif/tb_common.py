@@ -37,10 +37,14 @@ def packet_format(manifest):
                         timestamp_bits=f["timestamp_bits"])
 
 
-async def start_clock_and_reset(dut, cycles=3):
+async def start_clock_and_reset(dut, cycles=3, during_reset=None):
+    """Start the clock, hold reset for ``cycles`` cycles and release it at a falling edge;
+    ``during_reset`` (an awaitable) runs while reset is held, e.g. a table load."""
     # the C++ (GPI) clock: no Python callback per half cycle
     Clock(dut.clk, CLOCK_NS, unit="ns", impl="gpi").start()
     dut.rst.value = 1
+    if during_reset is not None:
+        await during_reset
     await ClockCycles(dut.clk, cycles)
     await FallingEdge(dut.clk)
     dut.rst.value = 0

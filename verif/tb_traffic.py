@@ -15,7 +15,8 @@ from cocotb.triggers import FallingEdge, Timer
 
 from rtl.measure.traffic import Pattern, control_value, rate_threshold
 from verif.tb_common import CLOCK_NS, packet_format, scenario, start_clock_and_reset, write_result
-from verif.traffic_stats import STAT_READ, point_summary
+from verif.table_load import load_config_port
+from verif.traffic_stats import STAT_READ, live_flags, point_summary
 
 __all__ = []
 
@@ -73,6 +74,8 @@ async def sweep(dut):
     bin_cycles = man["params"]["node"]["bin_cycles"]
     reader = StatReader(dut, man["stat_names"], nodes)
     link_names = [n for n in man["stat_names"] if n.startswith("link.")]
+    extra_names = [n for n in ("gen.suppressed_dead",) if n in man["stat_names"]]
+    live = live_flags(man)
 
     points = []
     sim_cycles, wall = 0, 0.0
@@ -91,7 +94,9 @@ async def sweep(dut):
         if points:
             await _reset(dut)
         else:
-            await start_clock_and_reset(dut)
+            # fault-map mode: tables and live list are loaded while the first reset is
+            # held (they have no reset), so the schedule is the same as without them
+            await start_clock_and_reset(dut, during_reset=load_config_port(dut, man))
         # the cycle of every action, so that the fast model replays the same schedule
         schedule = {"enable": int(dut.cycle.value)}
         ctrl(enable=1, rate=threshold)
@@ -121,13 +126,13 @@ async def sweep(dut):
         schedule["snapshot"] = int(dut.cycle.value)
         # the link counters count the marked window only: read with the rest, at the end
         stats = await reader.snapshot(STAT_READ + [f"sink.hist[{i}]" for i in range(hist_bins)]
-                                      + link_names)
+                                      + link_names + extra_names)
         dl_stats = await read_dielink_stats(dut, man, n_nodes)
         schedule["end"] = int(dut.cycle.value)
         window = c1 - c0
         point = point_summary(spec, threshold, window, stats, n_nodes, hist_bins, bin_cycles,
                               link_names, drained, waited, int(dut.error.value),
-                              dielink_stats=dl_stats)
+                              dielink_stats=dl_stats, live=live)
         point["schedule"] = schedule
         points.append(point)
         dut._log.info(f"{spec['pattern']} rate {rate:.3f}: accepted {point['accepted_avg']:.3f} "

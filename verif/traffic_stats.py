@@ -5,13 +5,21 @@ point and hand them to :func:`point_summary`, so a point of ``sweep.json`` is
 computed by one function whichever engine measured it.
 """
 
-__all__ = ["STAT_READ", "point_summary", "percentile"]
+__all__ = ["STAT_READ", "point_summary", "percentile", "live_flags"]
 
 #: the per-node counters a point reads (plus the histogram and the link counters)
 STAT_READ = ["gen.generated_marked", "gen.suppressed", "sink.marked_packets",
              "sink.marked_flits", "sink.latency_max", "sink.misroutes",
              "sink.integrity_errors", "sink.order_errors", "sink.packets", "gen.generated",
              "sink.latency_sum", "router.overflow"]
+
+
+def live_flags(man):
+    """Per node (manifest ``nodes`` order): is it live; ``None`` without live rules."""
+    if not man.get("live_mode"):
+        return None
+    live = {tuple(p) for p in man["live_nodes"]}
+    return [tuple(n) in live for n in man["nodes"]]
 
 
 def percentile(hist, bin_cycles, q, latency_max):
@@ -38,7 +46,7 @@ def percentile(hist, bin_cycles, q, latency_max):
 
 
 def point_summary(spec, threshold, window, stats, n_nodes, hist_bins, bin_cycles, link_names,
-                  drained, drain_cycles, error_port, dielink_stats=None):
+                  drained, drain_cycles, error_port, dielink_stats=None, live=None):
     """The ``sweep.json`` point of one offered rate.
 
     ``stats`` maps every name of :data:`STAT_READ`, the histogram bins and
@@ -46,10 +54,19 @@ def point_summary(spec, threshold, window, stats, n_nodes, hist_bins, bin_cycles
     counters count the marked window of ``window`` cycles. ``dielink_stats`` (with the
     die-link layer) maps every name of ``rtl.fabric.dielink_layer.STAT_NAMES`` to a list
     per die link (instance order), counted over the whole point: the point's
-    ``dielink`` gets the totals and the per-link lists.
+    ``dielink`` gets the totals and the per-link lists. ``live`` (live-node rules: one
+    bool per node, :func:`live_flags`) restricts ``accepted_avg``/``accepted_min`` to the
+    live nodes (the others neither send nor receive) and adds ``suppressed_dead`` and
+    ``live_nodes``.
     """
     marked_flits = stats["sink.marked_flits"]
     per_node = [f / window for f in marked_flits]
+    if live is not None:
+        per_node = [a for a, ok in zip(per_node, live) if ok] or [0.0]
+        extra_live = {"live_nodes": sum(live),
+                      "suppressed_dead": sum(stats.get("gen.suppressed_dead", [0]))}
+    else:
+        extra_live = {}
     packets = sum(stats["sink.marked_packets"])
     hist = [sum(stats[f"sink.hist[{i}]"][n] for n in range(n_nodes)) for i in range(hist_bins)]
     latency_max = max(stats["sink.latency_max"])
@@ -65,7 +82,7 @@ def point_summary(spec, threshold, window, stats, n_nodes, hist_bins, bin_cycles
         "packet_len": spec["packet_len"],
         "offered": spec["rate"],
         "threshold": threshold,
-        "accepted_avg": sum(per_node) / n_nodes,
+        "accepted_avg": sum(per_node) / len(per_node),
         "accepted_min": min(per_node),
         "generated_marked": sum(stats["gen.generated_marked"]),
         "delivered_marked": packets,
@@ -85,4 +102,4 @@ def point_summary(spec, threshold, window, stats, n_nodes, hist_bins, bin_cycles
         "delivered_total": sum(stats["sink.packets"]),
         "link_flits": {n: list(stats[n]) for n in link_names},
         "window": window,
-    }
+    } | extra_live

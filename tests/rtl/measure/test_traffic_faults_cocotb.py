@@ -1,0 +1,148 @@
+"""cocotb: the traffic mesh in fault-map mode (table router, live-node rules; issue 15).
+
+Random fault maps with up to 10 % dead routers on 4x4..6x6 meshes and a 2x2-die tile:
+traffic of every pattern above saturation, then drain: every generated packet is
+delivered, no misroute, integrity or order error, no overflow. The tables are run-time
+data, so every map of one shape runs on one build. An empty map in table mode is
+cycle-identical to plain XY.
+"""
+
+import random
+
+import pytest
+
+from gen.build import noc_design
+from gen.config import ConfigError, load_config
+from gen.routing import MeshShape, route_tables
+from rtl.measure.traffic import Pattern
+from sim.runner import available_simulators, run_cocotb
+from tests.conftest import CONFIGS
+
+SIMS = available_simulators()
+PATTERNS = [p.name.lower() for p in Pattern]
+TIMING = {"warmup": 100, "measure": 300, "drain_limit": 6000, "final_drain": 800}
+TIMING_ICARUS = {"warmup": 60, "measure": 150, "drain_limit": 6000, "final_drain": 500}
+
+
+def _config(dies, nodes, overrides=()):
+    return load_config(CONFIGS / "default.yaml",
+                       [f"tile.dies_x={dies[0]}", f"tile.dies_y={dies[1]}",
+                        f"die.nodes_x={nodes[0]}", f"die.nodes_y={nodes[1]}",
+                        "router.routing=table", *overrides])
+
+
+def random_map(dies, nodes, seed, fraction=0.10):
+    """Dead routers (global) for a seeded map: ``floor(fraction * routers)`` of them (at
+    least one), drawn until :func:`gen.routing.route_tables` can route the map."""
+    shape = MeshShape(*dies, *nodes)
+    rng = random.Random(seed)
+    k = max(1, int(fraction * shape.routers))
+    every = [(x, y) for y in range(shape.mesh_y) for x in range(shape.mesh_x)]
+    for _ in range(100):
+        dead = rng.sample(every, k)
+        try:
+            route_tables(shape, dead)
+        except ValueError:
+            continue
+        return sorted(dead, key=lambda p: (p[1], p[0]))
+    raise AssertionError("no routable map")
+
+
+def map_overrides(dies, nodes, dead):
+    """Config overrides for global ``dead`` routers: per die (``tile.fault_maps``)."""
+    if dies == (1, 1):
+        return [f"die.dead_routers={[list(p) for p in dead]}"]
+    per = {}
+    for x, y in dead:
+        per.setdefault((x // nodes[0], y // nodes[1]), []).append([x % nodes[0], y % nodes[1]])
+    entries = ", ".join(f"{{die: [{dx}, {dy}], dead_routers: {lst}}}"
+                        for (dx, dy), lst in sorted(per.items()))
+    return [f"tile.fault_maps=[{entries}]"]
+
+
+def _points(live, seed, rate=0.9):
+    hot = live[len(live) // 2]
+    return [{"pattern": p, "rate": rate, "packet_len": 1 + i % 3, "seed": seed + i,
+             "hotspot": list(hot), "hotspot_frac": 96} for i, p in enumerate(PATTERNS)]
+
+
+def _check(res, design):
+    man = design.manifest()
+    for p in res["points"]:
+        name = f"{p['pattern']} ({p['packet_len']}-flit), dead {man['dead_routers']}"
+        assert p["drained"], f"{name}: marked packets did not drain"
+        assert all(v == 0 for v in p["errors"].values()), f"{name}: {p['errors']}"
+        assert p["generated_total"] == p["delivered_total"] > 0, name
+        assert p["delivered_marked"] == p["generated_marked"] > 0, name
+        assert p["live_nodes"] == len(man["live_nodes"])
+    return sum(p["delivered_total"] for p in res["points"])
+
+
+CASES = [((1, 1), (4, 4), 1), ((1, 1), (5, 5), 2), ((1, 1), (6, 6), 3), ((2, 2), (3, 3), 4)]
+
+
+@pytest.mark.parametrize("sim", SIMS)
+@pytest.mark.parametrize("dies,nodes,seed", CASES, ids=["4x4", "5x5", "6x6", "tile2x2of3x3"])
+def test_random_fault_maps_all_patterns_drain(sim, dies, nodes, seed):
+    if sim == "icarus" and nodes != (4, 4):
+        pytest.skip("Icarus: the smallest mesh only (the same RTL, ~50x slower)")
+    timing = TIMING_ICARUS if sim == "icarus" else TIMING
+    maps = 2 if sim == "verilator" else 1
+    for k in range(maps):
+        dead = random_map(dies, nodes, 100 * seed + k)
+        design = noc_design(_config(dies, nodes, map_overrides(dies, nodes, dead)))
+        man = design.manifest()
+        assert man["dead_routers"] == [list(p) for p in dead]
+        live = [tuple(p) for p in man["live_nodes"]]
+        res = run_cocotb(design, sim=sim, test_module="verif.tb_traffic", tag=f"faults{k}",
+                         scenario={"params": {**timing, "points": _points(live, seed)}})["sweep"]
+        assert _check(res, design) > 0
+        # dead sources generate nothing; permutations to a dead partner are suppressed
+        assert any(p["suppressed_dead"] > 0 for p in res["points"]
+                   if p["pattern"] in ("transpose", "bit_complement", "neighbour"))
+
+
+@pytest.mark.skipif("verilator" not in SIMS, reason="needs Verilator")
+def test_empty_map_table_mode_is_cycle_identical_to_xy():
+    """Same config, same seeds: table routing with XY tables (empty map) gives the same
+    counters, histograms, link loads and schedule as the plain XY router."""
+    nodes = (4, 4)
+    points = [{"pattern": p, "rate": r, "packet_len": 2, "seed": 7, "hotspot": [1, 2],
+               "hotspot_frac": 96} for p in ("uniform", "transpose", "hotspot") for r in (0.1, 0.9)]
+    out = {}
+    for routing in ("xy", "table"):
+        cfg = load_config(CONFIGS / "default.yaml",
+                          ["tile.dies_x=1", "tile.dies_y=1", "die.nodes_x=4", "die.nodes_y=4",
+                           f"router.routing={routing}"])
+        design = noc_design(cfg)
+        res = run_cocotb(design, sim="verilator", test_module="verif.tb_traffic",
+                         tag=f"identity_{routing}",
+                         scenario={"params": {**TIMING, "points": points}})["sweep"]
+        out[routing] = res["points"]
+    for a, b in zip(out["xy"], out["table"]):
+        b = {k: v for k, v in b.items() if k not in ("live_nodes", "suppressed_dead")}
+        assert a == b
+    assert any(p["accepted_avg"] > 0.2 for p in out["table"])
+
+
+def test_unroutable_map_is_a_clear_error():
+    # (1, 0) and (0, 1) dead cut off the corner (0, 0)
+    cfg = _config((1, 1), (4, 4), ["die.dead_routers=[[1, 0], [0, 1]]"])
+    with pytest.raises(ConfigError, match=r"die.dead_routers: the fault map cannot be routed: "
+                                          r"the mesh is cut.*\(0, 0\)"):
+        noc_design(cfg)
+
+
+def test_dead_routers_need_table_routing():
+    cfg = load_config(CONFIGS / "default.yaml", ["die.dead_routers=[[1, 1]]"])
+    with pytest.raises(ConfigError, match=r"router.routing: 'xy' is not allowed with dead "
+                                          r"routers .* must be 'table'"):
+        noc_design(cfg)
+
+
+def test_compute_nodes_with_a_fault_map_are_not_supported_yet():
+    from gen.build import network_design
+    cfg = load_config(CONFIGS / "default.yaml", ["die.disabled_nodes=[[0, 1]]"])
+    with pytest.raises(ConfigError, match=r"die.disabled_nodes: fault maps and routing tables "
+                                          r"are not supported yet with training nodes"):
+        network_design(cfg, kind="compute", top="tile", boundary="tie")
