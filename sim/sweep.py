@@ -265,7 +265,11 @@ def sweep_result(cfg, prepared, *, pattern, packet_len, timing, points, out=None
     ``out``, also writes it with ``sweep.png`` and ``heatmap.png`` there."""
     geo = prepared["geo"]
     (mx, my), dielink = geo["mesh"], geo["dielink"]
-    bound = channel_load_bound(pattern, mx, my, cfg.router.routing,
+    # table mode: the bound of the dimension order the tables reproduce without faults
+    routing = cfg.router.routing
+    if routing == "table":
+        routing = getattr(cfg.router, "table_base", None) or "xy"
+    bound = channel_load_bound(pattern, mx, my, routing,
                                die_shape=geo["die_shape"],
                                die_ratio=dielink["ratio"] if dielink else 1)
     speeds = [p["cycles_per_s"] for p in points if p.get("cycles_per_s")]

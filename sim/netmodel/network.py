@@ -485,6 +485,13 @@ class NetworkModel:
         cols = [(p * V + v) * pv + 1 for p in range(5) for v in range(V)]
         return self.R[:, cols].reshape(self.n_nodes, 5, V)
 
+    def live_flags(self):
+        """Per node in the RTL's order: is it live (``verif.traffic_stats.live_flags``);
+        None without the live-node rules."""
+        if not self.live_mode:
+            return None
+        return [bool(self.fault_map.is_live(*self.coords()[n])) for n in self.rtl_order()]
+
     def marked_totals(self):
         """``(marked_generated, marked_received)`` as the top-level ports show them (32 bits)."""
         gen = int(self.G[:, self.lay["gstat"] + 1].sum())
