@@ -295,6 +295,8 @@ def test_an_empty_map_in_table_mode_routes_as_dimension_order(base):
         for rate in (0.1, 0.9):
             spec = {"pattern": pattern, "rate": rate, "packet_len": 2, "seed": 3}
             a, b = run_point(plain, spec, timing)[0], run_point(table, spec, timing)[0]
+            # live mode adds its two figures: every node live, nothing suppressed
+            assert (b.pop("live_nodes"), b.pop("suppressed_dead")) == (plain.n_nodes, 0)
             assert a == b, (pattern, rate)
             assert a["delivered_total"] > 0
 
