@@ -357,6 +357,8 @@ def test_fault_mode_follows_the_rtl_manifest(overrides):
     assert model.stat_names == x["stat_names"]
     assert model.live_mode == x["live_mode"]
     assert [list(c) for c in model.fault_map.live_nodes] == x["live_nodes"]
+    # sweep.json's fault keys (sim.sweep takes them from the manifest on the RTL engine)
+    assert model.fault_geo() == {k: x[k] for k in ("dead_routers", "disabled_nodes")}
     assert model.table_mode == (x["routing"] == "table")
     if model.table_mode:
         t = x["routing_tables"]
