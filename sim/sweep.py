@@ -183,7 +183,8 @@ def prepare_engine(cfg, *, engine="rtl", sim="verilator", threads=None, derived=
             "geo": {"mesh": [model.mesh_x, model.mesh_y],
                     "nodes": [list(model.coords()[n]) for n in model.rtl_order()],
                     "die_shape": list(model.die_shape) if model.die_shape else None,
-                    "dielink": model.dielink, "threads": threads}}
+                    "dielink": model.dielink, "threads": threads,
+                    **model.fault_geo()}}
 
 
 def _generator_digest():

@@ -70,11 +70,17 @@ PARAM = {name: i for i, name in enumerate((
     "dielinks", "land_mask", "land_slots", "cb_mask", "cb_slots", "mutant", "chunks",
     # the die-link layer (rtl.fabric.dielink_layer); ll = 0: the perfect pipe
     "ll", "ratio_d", "thr", "rthr", "fail_cycle", "replay", "seq_mask", "cnt_mask", "timeout",
-    "rev_mask"))}
+    "rev_mask",
+    # fault-map mode: table routing (gen.routing tables: die entries per destination die,
+    # node entries per node of a die), the generators' live-node rules, the counter of
+    # packets a deterministic pattern would send to a node that is not live
+    "table", "dies_x", "die_nx", "die_ny", "dies", "die_nodes", "live", "n_live", "sup_stat"))}
 #: deliberately wrong variants of the model (``PARAM["mutant"]``), for the tests that show
 #: the RTL comparison catches a model error
 MUTANTS = {"none": 0, "vc_pointer_on_request": 1, "dielink_credit_early": 2,
-           "output_pointer_stuck": 3, "replay_pointer_off_by_one": 4}
+           "output_pointer_stuck": 3, "replay_pointer_off_by_one": 4,
+           # a routing-table entry one port off (set in the tables by NetworkModel)
+           "table_entry_off_by_one": 5}
 #: fields of a die link's link-layer state (offset ``ll0`` of its row)
 LL_FIELDS = ("next_seq", "sp", "oldest", "timer", "seen_nak", "expected", "nak_state", "nak_count",
              "fwd_lfsr", "rev_lfsr", "cyc", "failed", "fwd_seed", "rev_seed", "here")
@@ -116,7 +122,7 @@ def layout(vcs, depth, queue, bins, tx_depth, rx_depth, land_slots, cb_slots, re
     # statistics, then the queue (descriptor, timestamp)
     o["gcred"] = 8
     o["gstat"] = 8 + V
-    o["gq"] = o["gstat"] + len(GEN_STATS)
+    o["gq"] = o["gstat"] + len(GEN_STATS) + 1       # + the fault-map mode's counter
     o["gw"] = o["gq"] + 2 * queue
     # sink: per VC busy, src, seq, ts, marked, length, index, err; statistics; histogram
     o["kstat"] = 8 * V
@@ -180,6 +186,7 @@ def _route(p, w0, x, y, yx, turn):
 
 def _run(steps, t0, P, top, q1, q2, turn, node_x, node_y, det_x, det_y, ring_stg, cring_stg,
         out_ring, out_rcv, in_cring, in_csnd, dl_in, dl_out, first_bit, ring_chan, O,
+        die_tab, node_tab, own_die, live_xy, node_live,
         RING, CR, R, F, G, g_xs, K, s_last, s_seen, L,
         trace, tr_n, tr_t, tr_c, tr_w0, tr_w1, scratch):
     """Advance ``steps`` cycles from cycle ``t0``; returns the new cycle.
@@ -187,6 +194,14 @@ def _run(steps, t0, P, top, q1, q2, turn, node_x, node_y, det_x, det_y, ring_stg
     ``top`` is the ctrl word at the top-level input during these cycles; ``q1``
     (the mesh's input register) and ``q2`` (the generator's) are its delayed
     copies and are updated in place. ``O`` holds :func:`layout`'s offsets.
+
+    Fault-map mode (``P["table"]``, ``P["live"]``): ``die_tab[n * dies + d]`` and
+    ``node_tab[n * die_nodes + l]`` are router ``n``'s ``gen.routing`` entries,
+    ``own_die[n]`` its die; ``live_xy`` the live nodes (``x | y << 12``, ascending id),
+    ``node_live[n]`` 1 for a live node. Without it they are one-element dummies. The
+    RTL's choices (docs/table_mode.md): a table route back through the input port (a
+    U-turn, never in checked tables) ejects to local; a destination that is not live
+    counts in the generator's ``suppressed_dead`` (statistics word ``sup_stat``).
     """
     N = P[0]
     V = P[1]
@@ -225,6 +240,8 @@ def _run(steps, t0, P, top, q1, q2, turn, node_x, node_y, det_x, det_y, ring_stg
     LL0, LLST, SEEN0, POPS0, RP0, RV0 = O[26], O[27], O[28], O[29], O[30], O[31]
     RVW = 3 + V
     M32 = 0xFFFFFFFF
+    TABLE, DXS, DNX, DNY, DIES, DNODES = P[34], P[35], P[36], P[37], P[38], P[39]
+    LIVE, NLIVE, SUP = P[40], P[41], P[42]
     # one thread per chunk of nodes (run_parallel): then nothing is written across nodes but
     # a ring slot with one writer each, so ``pend`` (counted by the senders) is not used
     use_pend = chunks == 1
@@ -266,12 +283,20 @@ def _run(steps, t0, P, top, q1, q2, turn, node_x, node_y, det_x, det_y, ring_stg
                 back_g = CR[2 * slot + 1] if CR[2 * slot + 0] == t else -1
                 dst_x = 0
                 dst_y = 0
+                if fire and LIVE and node_live[n] == 0:
+                    fire = False                    # a source that is not live is off
                 if fire:
                     if pat == _UNIFORM or pat == _HOTSPOT:
                         ddx = np.int64(xs & uint64(0x7FF))
                         ddy = np.int64((xs >> uint64(16)) & uint64(0x7FF))
-                        dst_x = (ddx * mx) >> 11
-                        dst_y = (ddy * my) >> 11
+                        if LIVE:
+                            # uniform over the live nodes: live[(r * L) >> 22]
+                            lv = live_xy[(((ddx << 11) | ddy) * NLIVE) >> 22]
+                            dst_x = lv & _M12
+                            dst_y = lv >> 12
+                        else:
+                            dst_x = (ddx * mx) >> 11
+                            dst_y = (ddy * my) >> 11
                         if pat == _HOTSPOT:
                             hot = np.int64((xs >> uint64(32)) & uint64(0xFF))
                             if hot < frac:
@@ -280,6 +305,13 @@ def _run(steps, t0, P, top, q1, q2, turn, node_x, node_y, det_x, det_y, ring_stg
                     else:
                         dst_x = det_x[pat * N + n]
                         dst_y = det_y[pat * N + n]
+                    # a destination that is not live (a deterministic pattern's, or a
+                    # hotspot that is not live) is not generated: counted in
+                    # suppressed_dead, no sequence number, no queue slot
+                    if LIVE and (dst_x >= mx or dst_y >= my
+                                 or node_live[dst_y * mx + dst_x] == 0):
+                        fire = False
+                        G[gbase + GSTAT + SUP] += 1
                 # next random state
                 if en:
                     xs ^= xs << uint64(13)
@@ -389,11 +421,35 @@ def _run(steps, t0, P, top, q1, q2, turn, node_x, node_y, det_x, det_y, ring_stg
                         tt = t - ring_stg[ring]
                         slot = ring * S + (tt & SM)
                         if RING[3 * slot + 0] == tt:
+                            aw0 = RING[3 * slot + 1]
                             s_arr[p] = 1
-                            s_arr[5 + p] = RING[3 * slot + 1]
+                            s_arr[5 + p] = aw0
                             s_arr[10 + p] = RING[3 * slot + 2]
                             any_in = True
                             R[rbase + PEND] -= 1
+                            # the route of the arriving flit as a head (kept next to it)
+                            if TABLE:
+                                # gen.routing.output_port, inlined (tables are arrays)
+                                tdx = aw0 & _M12
+                                tdy = (aw0 >> 12) & _M12
+                                if tdx >= mx or tdy >= my:
+                                    s_arr[50 + p] = _LOCAL
+                                else:
+                                    tdd = (tdy // DNY) * DXS + tdx // DNX
+                                    ne = node_tab[n * DNODES + (tdy % DNY) * DNX + tdx % DNX]
+                                    if tdd == own_die[n]:
+                                        tr = ne
+                                    else:
+                                        de = die_tab[n * DIES + tdd]
+                                        if ((de & 8) != 0 and (ne == 2 or ne == 4)) or \
+                                                ((de & 16) != 0 and (ne == 1 or ne == 3)):
+                                            tr = ne
+                                        else:
+                                            tr = de & 7
+                                    # a U-turn (back through the input) ejects instead
+                                    s_arr[50 + p] = _LOCAL if (tr == p and p != 0) else tr
+                            else:
+                                s_arr[50 + p] = _route(p, aw0, x, y, yx, turn)
                         # credit pulse from downstream on output p
                         tt = t - cring_stg[ring]
                         slot = ring * S + (tt & SM)
@@ -428,9 +484,8 @@ def _run(steps, t0, P, top, q1, q2, turn, node_x, node_y, det_x, det_y, ring_stg
                             aw0 = s_arr[5 + p]
                             avc = _vc(aw0) if arr else -1
                             if arr:
-                                # the route of the arriving flit as a head (kept next to it),
-                                # and the one it takes if it bypasses: its packet's inside one
-                                s_arr[50 + p] = _route(p, aw0, x, y, yx, turn)
+                                # the route it takes if it bypasses: its packet's inside one,
+                                # else its own (s_arr[50 + p], computed on arrival)
                                 ab = (p * V + avc) * PV
                                 s_arr[40 + p] = R[rbase + ab + 3] if R[rbase + ab + 2] \
                                     else s_arr[50 + p]
@@ -503,8 +558,6 @@ def _run(steps, t0, P, top, q1, q2, turn, node_x, node_y, det_x, det_y, ring_stg
                     elif any_in:
                         for p in range(5):
                             s_arr[45 + p] = 0
-                            if s_arr[p]:
-                                s_arr[50 + p] = _route(p, s_arr[5 + p], x, y, yx, turn)
                     if allocate or any_in:
                         # input side: arrivals are written unless they bypassed, winners pop
                         for p in range(5):

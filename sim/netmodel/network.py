@@ -6,6 +6,18 @@ the DieLinks between dies and their buffers, every router, generator and sink,
 and advances it with :func:`sim.netmodel.kernel.run`. Mesh size, VCs, depths,
 ratio and latency are run-time values: nothing is compiled per configuration.
 
+Fault-map mode (``router.routing: table``; the RTL's choices are docs/table_mode.md):
+every head's route is ``gen.routing.output_port`` of the router's table (the tables of
+:func:`fault_tables`, handed to the kernel as flat arrays), dead routers route
+everything to their local port (their tables are zero: a flit that enters one is a
+misroute at its sink); with a non-empty fault map the generators follow the live-node
+rules (a source that is not live is off; uniform destinations ``live[(r * L) >> 22]``;
+a deterministic destination that is not live is not generated but counted in
+``gen.suppressed_dead``). Live mode is on with a fault map or with ``routing: table``
+(then also on an empty map: uniform destinations then differ from plain XY's, the
+deterministic patterns do not). Without either every array and number is what it was
+before the mode existed.
+
 Node ``n`` is global ``(n % mesh_x, n // mesh_x)``; :meth:`NetworkModel.rtl_order`
 maps to the RTL's node order (die by die). Channel ``5 n + p`` is output port
 ``p`` of router ``n`` (ports as in ``rtl.router.PORTS``), ``5 N + n`` the generator
@@ -15,6 +27,8 @@ names of the link trace (:mod:`sim.netmodel.trace`).
 
 import numpy as np
 
+from gen.faults import fault_map
+from gen.routing import neighbour, walk
 from rtl.fabric.dielink import rx_depth_for
 from rtl.fabric.dielink_layer import STAT_NAMES as DIELINK_STATS, lfsr_seed
 from rtl.net.packet import LENGTH_BITS
@@ -24,7 +38,7 @@ from rtl.measure.traffic import CONTROL_IDLE, DETERMINISTIC_PATTERNS, Pattern, d
 from . import kernel
 from .kernel import CTRL, GEN_STATS, LL_FIELDS, NEVER, PARAM, SINK_STATS
 
-__all__ = ["NetworkModel", "ctrl_vector", "stat_names", "MAX_COORD"]
+__all__ = ["NetworkModel", "ctrl_vector", "stat_names", "fault_tables", "MAX_COORD"]
 
 #: the offsets the kernel takes, in its order
 _OFFSETS = ("pv", "in0", "ov0", "or0", "fl0", "occ", "pend", "stuck", "ovf", "gcred", "gstat",
@@ -52,13 +66,25 @@ def ctrl_vector(**fields):
     return out
 
 
-def stat_names(histogram_bins):
-    """The statistics words of a traffic node, in the RTL's order (``TrafficNode.stat_names``)."""
+def stat_names(histogram_bins, live_mode=False):
+    """The statistics words of a traffic node, in the RTL's order (``TrafficNode.stat_names``);
+    live mode adds ``gen.suppressed_dead`` after the generator's other counters."""
     sink = [f"sink.{s}" for s in SINK_STATS if s != "latency_sum"]
-    return ([f"gen.{s}" for s in GEN_STATS] + sink
+    gen = list(GEN_STATS) + (["suppressed_dead"] if live_mode else [])
+    return ([f"gen.{s}" for s in gen] + sink
             + [f"sink.hist[{i}]" for i in range(histogram_bins)]
             + ["sink.latency_sum.w0", "sink.latency_sum.w1"]
             + [f"link.{p}" for p in PORTS] + ["router.overflow"])
+
+
+def fault_tables(cfg, derived):
+    """``(table mode, tables, live mode)`` of a config, from ``gen.build.fault_setup`` (the
+    function the RTL's build uses: the same tables, the same config errors)."""
+    from gen.build import fault_setup
+    setup = fault_setup(cfg, derived, kind="traffic")
+    if setup is None:
+        return False, None, False
+    return setup["tables"] is not None, setup["tables"], bool(setup["live"])
 
 
 def _pow2_at_least(n):
@@ -107,6 +133,10 @@ class NetworkModel:
                              f"{MAX_COORD}-node coordinate range")
         self.vcs, self.depth = cfg.router.vcs, cfg.router.buffer_depth
         self.routing = cfg.router.routing
+        self.fault_map = fault_map(cfg, d)
+        # table routing, and the generators' live-node rules (docs/table_mode.md: a fault
+        # map, or table mode)
+        self.table_mode, self.tables, self.live_mode = fault_tables(cfg, d)
         self.stages = d["link"]["pipeline_stages"]
         tiled = self.dies_x * self.dies_y > 1
         self.ratio = d["dielink"]["ratio"] if tiled else 1
@@ -125,7 +155,7 @@ class NetworkModel:
         self.queue_depth = cfg.traffic.source_queue
         self.max_packet_flits = cfg.router.max_packet_flits
         self.coord_bits = d["tile"]["coord_bits"]
-        self.stat_names = stat_names(self.histogram_bins)
+        self.stat_names = stat_names(self.histogram_bins, self.live_mode)
         self._build_geometry()
         self.trace_capacity = trace_capacity
         self.reset(ctrl_vector())
@@ -220,8 +250,12 @@ class NetworkModel:
             in_cring[5 * b + port[db]] = 6 * N + k
             ring_chan[6 * N + k] = 5 * a + port[da]
             ring_chan[6 * b + port[db]] = 6 * N + k
-        turn = sum(1 << (5 * i + j) for i, s in enumerate(PORTS) for j, o in enumerate(PORTS)
-                   if turn_allowed(self.routing, s, o))
+        if self.table_mode:       # every path but the U-turns (unused: the tables route)
+            turn = sum(1 << (5 * i + j) for i, s in enumerate(PORTS)
+                       for j, o in enumerate(PORTS) if s == "local" or o != s)
+        else:
+            turn = sum(1 << (5 * i + j) for i, s in enumerate(PORTS)
+                       for j, o in enumerate(PORTS) if turn_allowed(self.routing, s, o))
         det_x = np.zeros(8 * N, dtype=i64)
         det_y = np.zeros(8 * N, dtype=i64)
         for n, (x, y) in enumerate(self.coords()):
@@ -257,6 +291,8 @@ class NetworkModel:
                   "seq_mask": (1 << ll["seq_bits"]) - 1 if ll else 0,
                   "cnt_mask": (1 << ll["count_bits"]) - 1 if ll else 0,
                   "timeout": ll["timeout"] if ll else 0, "rev_mask": max(rev - 1, 0)}
+        fault = self._fault_arrays()
+        values.update(fault.pop("params"))
         for k, v in values.items():
             P[PARAM[k]] = v
         self.P = P
@@ -269,7 +305,69 @@ class NetworkModel:
         ys = np.array([c[1] for c in self.coords()], dtype=i64)
         first_bit = np.array([(m & -m).bit_length() - 1 for m in range(32)], dtype=i64)
         self.geometry = (turn, xs, ys, det_x, det_y, ring_stg, cring_stg, out_ring, out_rcv,
-                         in_cring, in_csnd, dl_in, dl_out, first_bit, ring_chan, self.O)
+                         in_cring, in_csnd, dl_in, dl_out, first_bit, ring_chan, self.O,
+                         fault["die_tab"], fault["node_tab"], fault["own_die"],
+                         fault["live_xy"], fault["node_live"])
+
+    def _fault_arrays(self):
+        """The kernel's fault-map arrays and parameters (one-element dummies without)."""
+        i64, N = np.int64, self.n_nodes
+        dummy = np.zeros(1, dtype=i64)
+        out = {"die_tab": dummy, "node_tab": dummy, "own_die": dummy, "live_xy": dummy,
+               "node_live": dummy}
+        params = {"table": int(self.table_mode), "live": int(self.live_mode),
+                  "dies_x": self.dies_x, "die_nx": self.nx, "die_ny": self.ny,
+                  "dies": self.dies_x * self.dies_y, "die_nodes": self.nx * self.ny,
+                  "n_live": 0, "sup_stat": len(GEN_STATS)}
+        if self.table_mode:
+            t = self.tables
+            die = t.die.reshape(N, -1).astype(i64).copy()
+            node = t.node.reshape(N, -1).astype(i64).copy()
+            if self.mutant == "table_entry_off_by_one":
+                self._mutate(die, node)
+            out["die_tab"], out["node_tab"] = die.reshape(-1), node.reshape(-1)
+            # the kernel's copies (router n's entries at n * dies + d, n * die_nodes + l)
+            self.die_tab, self.node_tab = out["die_tab"], out["node_tab"]
+            out["own_die"] = np.array([(y // self.ny) * self.dies_x + x // self.nx
+                                       for x, y in self.coords()], dtype=i64)
+        if self.live_mode:
+            live = self.fault_map.live_nodes
+            out["live_xy"] = np.array([x | (y << 12) for x, y in live], dtype=i64)
+            out["node_live"] = np.array([int(self.fault_map.is_live(x, y))
+                                         for x, y in self.coords()], dtype=i64)
+            params["n_live"] = len(live)
+        out["params"] = params
+        return out
+
+    def _mutate(self, die, node):
+        """The ``table_entry_off_by_one`` mutant: the first node entry (router by id, then
+        destination) whose next port (north -> east -> south -> west -> north) still
+        delivers -- to a live router whose own route does not come back -- is moved there:
+        the flits still arrive, by another path. Changes ``node`` in place."""
+        t = self.tables
+        for n, (x, y) in enumerate(self.coords()):
+            if not t.is_live(x, y):
+                continue
+            for l in range(node.shape[1]):
+                p = int(node[n, l])
+                if p == 0:                   # local
+                    continue
+                q = p % 4 + 1
+                nx_, ny_ = neighbour((x, y), q)
+                dst = ((x // self.nx) * self.nx + l % self.nx,
+                       (y // self.ny) * self.ny + l // self.nx)
+                if not t.is_live(nx_, ny_) or not self.fault_map.is_live(*dst):
+                    continue
+                try:
+                    path = walk(t, (nx_, ny_), dst)
+                except ValueError:
+                    continue
+                if (x, y) in path:
+                    continue
+                node[n, l] = q
+                self.mutated = ((x, y), dst, PORTS[p], PORTS[q])
+                return
+        raise ValueError("no table entry can be mutated")
 
     # -- state -----------------------------------------------------------------------
 
@@ -356,7 +454,8 @@ class NetworkModel:
         """``{stat name: int64 array over nodes (global id)}``, RTL widths applied."""
         lay, m32 = self.lay, 0xFFFFFFFF
         G, K, R = self.G, self.K, self.R
-        out = {f"gen.{name}": G[:, lay["gstat"] + i] & m32 for i, name in enumerate(GEN_STATS)}
+        gen = list(GEN_STATS) + (["suppressed_dead"] if self.live_mode else [])
+        out = {f"gen.{name}": G[:, lay["gstat"] + i] & m32 for i, name in enumerate(gen)}
         for i, name in enumerate(SINK_STATS):
             col = K[:, lay["kstat"] + i]
             if name == "latency_sum":
@@ -385,6 +484,23 @@ class NetworkModel:
         V, pv = self.vcs, self.lay["pv"]
         cols = [(p * V + v) * pv + 1 for p in range(5) for v in range(V)]
         return self.R[:, cols].reshape(self.n_nodes, 5, V)
+
+    def fault_geo(self):
+        """``dead_routers`` and ``disabled_nodes`` as the RTL manifest has them (fault-map
+        mode only; sorted by id), for ``sweep.json``."""
+        if not self.live_mode:
+            return {}
+        f = self.fault_map
+        return {k: [list(p) for p in sorted(v, key=lambda p: (p[1], p[0]))]
+                for k, v in (("dead_routers", f.dead_routers),
+                             ("disabled_nodes", f.disabled_nodes))}
+
+    def live_flags(self):
+        """Per node in the RTL's order: is it live (``verif.traffic_stats.live_flags``);
+        None without the live-node rules."""
+        if not self.live_mode:
+            return None
+        return [bool(self.fault_map.is_live(*self.coords()[n])) for n in self.rtl_order()]
 
     def marked_totals(self):
         """``(marked_generated, marked_received)`` as the top-level ports show them (32 bits)."""

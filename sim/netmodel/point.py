@@ -2,7 +2,8 @@
 
 :func:`run_point` replays what ``verif.tb_traffic`` does to the RTL, cycle for
 cycle: reset (the ctrl word written before it stays in the mesh's input
-register), enable at cycle 0, warm-up, the marked window, the drain checks
+register; in fault-map mode the testbench loads the tables and the live list while the
+first reset is held, so the schedule is the same), enable at cycle 0, warm-up, the marked window, the drain checks
 every 64 cycles, disable, the final drain, then the statistics read-out, one
 word every 2 cycles through the registered ``stat_data`` mux (read ``k``
 of the read-out samples the counters 2k + 1 cycles after it starts). While the
@@ -129,13 +130,15 @@ def run_point(model, spec, timing):
     wall = time.perf_counter() - t0
     schedule["snapshot"] = model.t
     link_names = [n for n in model.stat_names if n.startswith("link.")]
+    extra_names = [n for n in ("gen.suppressed_dead",) if n in model.stat_names]
     bins = model.histogram_bins
-    stats = _snapshot(model, STAT_READ + [f"sink.hist[{i}]" for i in range(bins)] + link_names)
+    stats = _snapshot(model, STAT_READ + [f"sink.hist[{i}]" for i in range(bins)] + link_names
+                      + extra_names)
     dl_stats = _dielink_snapshot(model)
     schedule["end"] = model.t
     point = point_summary(spec, threshold, c1 - c0, stats, model.n_nodes, bins,
                           model.bin_cycles, link_names, drained, waited, model.error_port(),
-                          dielink_stats=dl_stats)
+                          dielink_stats=dl_stats, live=model.live_flags())
     point["schedule"] = schedule
     return point, cycles, wall
 

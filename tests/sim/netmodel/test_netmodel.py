@@ -11,7 +11,7 @@ import pytest
 from gen.build import noc_design, packet_format
 from gen.config import load_config
 from gen.derive import derive
-from rtl.measure.traffic import Pattern, rate_threshold
+from rtl.measure.traffic import Pattern, destination, rate_threshold
 from sim.netmodel.network import NetworkModel, ctrl_vector
 from sim.netmodel.point import run_point
 from sim.netmodel.trace import model_link_trace
@@ -187,3 +187,186 @@ def test_idle_cycles_are_skipped_exactly():
     b.run(5, ctrl_vector(enable=1, rate=60000))
     with pytest.raises(RuntimeError, match="quiescent"):
         b.run_idle(10)
+
+
+# -- fault-map mode (router.routing: table; docs/table_mode.md) --------------------------------
+
+def _fault_overrides(mesh, seed):
+    """A seeded random fault map: up to 10 % dead routers (at least one), up to two disabled
+    nodes, on ``mesh`` = ``(dies_x, dies_y, nodes_x, nodes_y)``; on a tile every die draws
+    its own map (``tile.fault_maps``). Maps that cut the mesh (or a die) are skipped: the
+    first routable one from ``seed`` on is returned with the seed that made it."""
+    from gen.routing import MeshShape, route_tables
+    dies_x, dies_y, nx, ny = mesh
+    rng = np.random.default_rng(seed)
+    while True:
+        n_dead = int(rng.integers(1, max(1, dies_x * dies_y * nx * ny // 10) + 1))
+        cells = rng.permutation(dies_x * dies_y * nx * ny)[:n_dead + int(rng.integers(0, 3))]
+        nodes = [(int(c) % (dies_x * nx), int(c) // (dies_x * nx)) for c in cells]
+        dead, disabled = nodes[:n_dead], nodes[n_dead:]
+        try:
+            route_tables(MeshShape(*mesh), dead)
+            break
+        except ValueError:
+            continue
+    base = ["router.routing=table", f"tile.dies_x={dies_x}", f"tile.dies_y={dies_y}",
+            f"die.nodes_x={nx}", f"die.nodes_y={ny}"]
+    if dies_x * dies_y == 1:
+        return base + [f"die.dead_routers={[list(c) for c in dead]}",
+                       f"die.disabled_nodes={[list(c) for c in disabled]}"], dead, disabled
+    maps = []
+    for j in range(dies_y):
+        for i in range(dies_x):
+            def local(cs):
+                return [[x - i * nx, y - j * ny] for x, y in cs
+                        if x // nx == i and y // ny == j]
+            maps.append(f"{{die: [{i}, {j}], dead_routers: {local(dead)}, "
+                        f"disabled_nodes: {local(disabled)}}}")
+    return base + [f"tile.fault_maps=[{', '.join(maps)}]"], dead, disabled
+
+
+#: (dies_x, dies_y, nodes_x, nodes_y), seeds
+_FAULT_MESHES = [((1, 1, 4, 4), range(0, 5)), ((1, 1, 5, 5), range(10, 14)),
+                 ((1, 1, 6, 6), range(20, 24)), ((1, 1, 8, 8), range(30, 34)),
+                 ((2, 2, 3, 3), range(40, 44)), ((2, 2, 4, 4), range(50, 53))]
+
+
+@pytest.mark.parametrize("mesh, seed", [pytest.param(m, s, id="x".join(map(str, m)) + f"-s{s}")
+                                        for m, seeds in _FAULT_MESHES for s in seeds])
+def test_fault_maps_lose_nothing_misroute_nothing_and_drain(mesh, seed):
+    """Every pattern above saturation on a random fault map, then a drain: the network
+    empties (no deadlock), every generated packet is delivered to its own live node, intact
+    and in order; dead and disabled nodes neither send nor receive; a deterministic
+    pattern's packets to a node that is not live are counted (``suppressed_dead``), never
+    sent."""
+    overrides, dead, disabled = _fault_overrides(mesh, seed)
+    cfg, model = _model(*overrides, "router.max_packet_flits=4")
+    fmap = model.fault_map
+    assert model.table_mode and model.live_mode and fmap.dead_routers == set(dead)
+    mx = model.mesh_x
+    live = np.array([int(fmap.is_live(x, y)) for x, y in model.coords()], dtype=bool)
+    hot = fmap.live_nodes[len(fmap.live_nodes) // 2]
+    for pat in Pattern:
+        fields = {"pattern": pat, "packet_len": 3, "seed": seed + 1, "hotspot_x": hot[0],
+                  "hotspot_y": hot[1]}
+        model.reset(ctrl_vector(**fields))
+        model.run(1200, ctrl_vector(enable=1, rate=rate_threshold(1.0, 3), **fields))
+        model.top[:] = ctrl_vector(**fields)
+        for _ in range(200):
+            if model.quiescent():
+                break
+            model.run(100)
+        assert model.quiescent(), f"{pat.name}: the network did not drain (deadlock)"
+        st = model.node_stats()
+        gen, got = st["gen.generated"], st["sink.packets"]
+        assert gen.sum() == got.sum() > 0, pat.name
+        assert st["gen.injected_packets"].sum() == gen.sum()
+        for name in ("sink.misroutes", "sink.integrity_errors", "sink.order_errors",
+                     "router.overflow"):
+            assert not st[name].any(), (pat.name, name)
+        assert model.error_port() == 0
+        assert not gen[~live].any() and not got[~live].any(), pat.name
+        assert not st["gen.suppressed_dead"][~live].any()
+        if pat.name in ("UNIFORM", "HOTSPOT"):
+            assert not st["gen.suppressed_dead"].any()
+        else:
+            # a live source is suppressed exactly when its destination is not live
+            for n, (x, y) in enumerate(model.coords()):
+                if live[n]:
+                    if fmap.is_live(*destination(pat, x, y, mx, model.mesh_y)):
+                        assert st["gen.suppressed_dead"][n] == 0 < gen[n], (pat.name, x, y)
+                    else:
+                        assert st["gen.suppressed_dead"][n] > 0 == gen[n], (pat.name, x, y)
+
+
+@pytest.mark.parametrize("base", ["xy", "yx"])
+def test_an_empty_map_in_table_mode_routes_as_dimension_order(base):
+    """``routing: table`` with no fault: the tables are XY (YX), so every point of a
+    deterministic pattern -- each counter, link count and the drain -- equals the plain
+    router's. (Uniform and hotspot draws differ: table mode switches the generators to the
+    live-node rule, ``docs/table_mode.md``.)"""
+    mesh = ("tile.dies_x=2", "tile.dies_y=1", "die.nodes_x=3", "die.nodes_y=3",
+            "router.vcs=3")
+    _, plain = _model(*mesh, f"router.routing={base}")
+    _, table = _model(*mesh, "router.routing=table", f"router.table_base={base}")
+    assert table.table_mode and not plain.table_mode
+    timing = {**DEFAULT_TIMING, "warmup": 150, "measure": 300}
+    for pattern in ("transpose", "bit_complement", "tornado", "shuffle"):
+        for rate in (0.1, 0.9):
+            spec = {"pattern": pattern, "rate": rate, "packet_len": 2, "seed": 3}
+            a, b = run_point(plain, spec, timing)[0], run_point(table, spec, timing)[0]
+            # live mode adds its two figures: every node live, nothing suppressed
+            assert (b.pop("live_nodes"), b.pop("suppressed_dead")) == (plain.n_nodes, 0)
+            # ... and its read-out one more word per node (gen.suppressed_dead)
+            assert b["schedule"].pop("end") > a["schedule"].pop("end")
+            assert a == b, (pattern, rate)
+            assert a["delivered_total"] > 0
+
+
+_TWO_DEAD = ("tile.dies_x=1", "tile.dies_y=1", "die.nodes_x=4", "die.nodes_y=4",
+             "router.routing=table", "die.dead_routers=[[1, 1], [2, 3]]")
+
+
+def _uniform_run(model, cycles=1500):
+    fields = {"pattern": Pattern.UNIFORM, "packet_len": 2, "seed": 4}
+    model.reset(ctrl_vector(**fields))
+    model.run(cycles, ctrl_vector(enable=1, mark=1, rate=rate_threshold(0.5, 2), **fields))
+    model.run(3000, ctrl_vector(**fields))
+    assert model.quiescent()
+    return model.node_stats()
+
+
+def test_a_flit_that_enters_a_dead_router_is_a_misroute():
+    """The tables never route into a dead router; if one did (here an entry is bent towards
+    dead (1, 1)), the flit leaves the dead router on its local port and its sink counts a
+    misroute: it is not dropped."""
+    _, model = _model(*_TWO_DEAD)
+    n, dead = model.node(1, 0), model.node(1, 1)
+    dst = (0, 2)                                    # from (1, 0) XY-like would go west/south
+    model.node_tab[n * model.nx * model.ny + dst[1] * model.nx + dst[0]] = 3   # south
+    st = _uniform_run(model)
+    assert st["sink.misroutes"][dead] > 0 and st["sink.packets"][dead] > 0
+    assert st["sink.misroutes"].sum() == st["sink.misroutes"][dead]
+    assert st["gen.generated"].sum() == st["sink.packets"].sum()
+    assert st["gen.generated"][dead] == 0
+
+
+def test_the_table_mutant_delivers_everything_by_another_path():
+    """``table_entry_off_by_one`` turns one entry to the next port where that still delivers:
+    no error of its own, but other link counts (what the RTL comparison sees)."""
+    _, good = _model(*_TWO_DEAD)
+    _, bad = _model(*_TWO_DEAD, mutant="table_entry_off_by_one")
+    a, b = _uniform_run(good), _uniform_run(bad)
+    assert not b["sink.misroutes"].any() and b["sink.packets"].sum() == b["gen.generated"].sum()
+    assert any((a[f"link.{p}"] != b[f"link.{p}"]).any() for p in ("north", "east", "south",
+                                                                  "west"))
+    assert bad.mutated[0] != bad.mutated[1]
+
+
+@pytest.mark.parametrize("overrides", [
+    _TWO_DEAD,
+    ("router.routing=table", "die.nodes_x=3", "die.nodes_y=2",
+     "tile.fault_maps=[{die: [1, 1], dead_routers: [[1, 0]], disabled_nodes: [[0, 1]]}]"),
+    ("die.disabled_nodes=[[1, 1]]",),                           # live mode, XY routing
+])
+def test_fault_mode_follows_the_rtl_manifest(overrides):
+    """The model's tables, live list and statistics words are the RTL build's (its
+    manifest, docs/table_mode.md)."""
+    cfg, model = _model(*overrides)
+    x = noc_design(cfg, kind="traffic").extra
+    assert model.stat_names == x["stat_names"]
+    assert model.live_mode == x["live_mode"]
+    assert [list(c) for c in model.fault_map.live_nodes] == x["live_nodes"]
+    # sweep.json's fault keys (sim.sweep takes them from the manifest on the RTL engine)
+    assert model.fault_geo() == {k: x[k] for k in ("dead_routers", "disabled_nodes")}
+    assert model.table_mode == (x["routing"] == "table")
+    if model.table_mode:
+        t = x["routing_tables"]
+        assert model.tables.die.tolist() == t["die"] and model.tables.node.tolist() == t["node"]
+        assert np.array_equal(model.node_tab, np.array(t["node"]).reshape(-1))
+
+
+def test_dead_routers_need_table_routing():
+    cfg = load_config("configs/default.yaml", ["die.dead_routers=[[1, 1]]"])
+    with pytest.raises(Exception, match="router.routing"):
+        NetworkModel(cfg, derive(cfg))
