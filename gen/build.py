@@ -129,8 +129,10 @@ def fault_setup(cfg, derived=None, *, kind="traffic"):
                            f"{sorted(fmap.dead_routers, key=lambda p: (p[1], p[0]))[0]}): must "
                            f"be 'table' (routes around them)"])
     shape = (d["tile"]["dies_x"], d["tile"]["dies_y"], d["die"]["nodes_x"], d["die"]["nodes_y"])
-    out = {"routing": routing, "live": True, "fault_map": fmap, "tables": None, "report": None,
-           "shape": shape}
+    # the live-node rules only where some node is not live: with an empty map every
+    # pattern draws exactly as plain XY/YX (same sweep numbers)
+    out = {"routing": routing, "live": not fmap.empty, "fault_map": fmap, "tables": None,
+           "report": None, "shape": shape}
     if routing == "table":
         try:
             tables = route_tables(MeshShape(*shape), fmap.dead_routers,
@@ -195,7 +197,7 @@ def network_design(cfg, *, kind, top, boundary, top_name=None, structural_dies=F
     if faults is not None:
         params["table_shape"] = faults["shape"]
         if kind == "traffic":
-            params["live"] = True
+            params["live"] = faults["live"]
     if kind == "compute":
         from .node_build import compute_params
         lay, params, node_manifest = compute_params(cfg, d)

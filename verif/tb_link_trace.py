@@ -32,6 +32,7 @@ import cocotb
 from cocotb.triggers import FallingEdge
 
 from rtl.measure.traffic import Pattern, control_value
+from verif.table_load import load_config_port
 from verif.tb_common import packet_format, scenario, start_clock_and_reset, write_result
 
 __all__ = ["link_paths", "link_ends", "dielink_count", "LINK_FIELDS", "ROUTER_PORTS", "ctrl_word"]
@@ -177,7 +178,8 @@ async def link_trace(dut):
     traced = [(n, *(_handle(dut, paths[n][f]) for f in LINK_FIELDS), []) for n in names]
 
     dut.ctrl.value = ctrl_word(fmt.coord_bits, {**idle, "enable": 0})
-    await start_clock_and_reset(dut)
+    # fault-map mode: tables and live list loaded while reset is held (as verif.tb_traffic)
+    await start_clock_and_reset(dut, during_reset=load_config_port(dut, man))
     fall = FallingEdge(dut.clk)
     cycle = dut.cycle
     t0 = time.perf_counter()

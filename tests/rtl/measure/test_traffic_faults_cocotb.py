@@ -111,12 +111,10 @@ def test_random_fault_maps_all_patterns_drain(sim, dies, nodes, seed):
 @pytest.mark.skipif("verilator" not in SIMS, reason="needs Verilator")
 def test_empty_map_table_mode_is_cycle_identical_to_xy():
     """Same config, same seeds: table routing with XY tables (empty map) gives the same
-    counters, histograms, link loads and schedule as the plain XY router. Deterministic
-    patterns only: in table mode the generators follow the live-node rules, whose uniform
-    draw ``live[(r * L) >> 22]`` differs from the plain ``(x, y)`` draw even when every node
-    is live (the shared spec; docs/table_mode.md)."""
+    counters, histograms, link loads and schedule as the plain XY router, on every kind
+    of pattern (an empty map keeps the plain generators: docs/table_mode.md)."""
     points = [{"pattern": p, "rate": r, "packet_len": 2, "seed": 7}
-              for p in ("transpose", "bit_complement", "tornado") for r in (0.1, 0.9)]
+              for p in ("uniform", "transpose", "tornado") for r in (0.1, 0.9)]
     out = {}
     for routing in ("xy", "table"):
         cfg = load_config(CONFIGS / "default.yaml",
@@ -128,10 +126,6 @@ def test_empty_map_table_mode_is_cycle_identical_to_xy():
                          scenario={"params": {**TIMING, "points": points}})["sweep"]
         out[routing] = res["points"]
     for a, b in zip(out["xy"], out["table"]):
-        assert b["suppressed_dead"] == 0
-        b = {k: v for k, v in b.items() if k not in ("live_nodes", "suppressed_dead")}
-        # the snapshot reads one more word per node (gen.suppressed_dead): only its end moves
-        a["schedule"].pop("end"), b["schedule"].pop("end")
         assert a == b
     assert any(p["accepted_avg"] > 0.2 for p in out["table"])
 
