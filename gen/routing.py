@@ -159,7 +159,7 @@ from rtl.node.layouts import request_vcs, response_vcs
 
 __all__ = ["DIE_ENTRY_BITS", "NODE_ENTRY_BITS", "TAKE_X", "TAKE_Y", "MeshShape",
            "RoutingTables", "die_entry", "combine", "onehot", "output_port", "lookahead_port",
-           "walk", "xy_tables", "updown_tables", "route_tables", "check_tables", "stretch",
+           "walk", "xy_tables", "updown_tables", "repair_tables", "route_tables", "uniform_bound", "check_tables", "stretch",
            "live_components"]
 
 #: bits of a die-table entry: port [2:0], take_x [3], take_y [4]
@@ -600,12 +600,7 @@ def _updown_from_order(g, order, level):
     return (die_tab, node_tab), None
 
 
-def updown_tables(shape, dead, *, root=None, order="global"):
-    """Up*/down* tables for a dead-router map (module docstring). ``root``: global (x, y)
-    of the root (default: the live router nearest the mesh centre); ``order``: ``"global"``
-    (breadth-first over the mesh) or ``"hierarchical"`` (dies first). Raises ValueError
-    when the map cannot be routed with this order."""
-    dead = _check_dead(shape, dead)
+def _refuse_cut(shape, dead):
     comps = live_components(shape, dead)
     if len(comps) > 1:
         cut = sorted((c for comp in comps[1:] for c in comp), key=lambda c: (c[1], c[0]))
@@ -613,6 +608,15 @@ def updown_tables(shape, dead, *, root=None, order="global"):
             f"the mesh is cut: live router{'s' if len(cut) > 1 else ''} "
             f"{', '.join(map(str, cut))} cannot reach the other {len(comps[0])} live routers "
             f"(e.g. {comps[0][0]})")
+
+
+def updown_tables(shape, dead, *, root=None, order="global"):
+    """Up*/down* tables for a dead-router map (module docstring). ``root``: global (x, y)
+    of the root (default: the live router nearest the mesh centre); ``order``: ``"global"``
+    (breadth-first over the mesh) or ``"hierarchical"`` (dies first). Raises ValueError
+    when the map cannot be routed with this order."""
+    dead = _check_dead(shape, dead)
+    _refuse_cut(shape, dead)
     g = _Graph(shape, dead)
     live_ids = [i for i in range(shape.routers) if g.live[i]]
     if root is None:
@@ -640,7 +644,7 @@ def updown_tables(shape, dead, *, root=None, order="global"):
                          algorithm="updown", root=g.coord(r), info={"order": order})
 
 
-def route_tables(shape, dead=(), *, routing="xy", vcs=2, roots=1):
+def route_tables(shape, dead=(), *, routing="xy", vcs=2, roots=1, variants=4):
     """Checked tables for a dead-router map: dimension order (``routing``) when nothing is
     dead, else up*/down* (global order, then hierarchical; with ``roots > 1`` the
     ``roots`` live routers nearest the centre are tried and the lowest mean stretch kept).
@@ -654,6 +658,19 @@ def route_tables(shape, dead=(), *, routing="xy", vcs=2, roots=1):
         check_tables(tables, vcs=vcs)
         return tables
     _check_count("roots", roots)
+    _refuse_cut(shape, dead)
+    best = None
+    for variant in range(variants):
+        try:
+            t = repair_tables(shape, dead, routing=routing, variant=variant)
+        except ValueError:
+            continue
+        report = check_tables(t, vcs=vcs)
+        key = (report["uniform_bound"], -report["stretch_mean"])
+        if best is None or key > best[0]:
+            best = (key, t)
+    if best is not None:
+        return best[1]
     g = _Graph(shape, dead)
     live_ids = [i for i in range(shape.routers) if g.live[i]]
     cx, cy = (shape.mesh_x - 1) / 2, (shape.mesh_y - 1) / 2
@@ -675,6 +692,284 @@ def route_tables(shape, dead=(), *, routing="xy", vcs=2, roots=1):
         if best is not None:
             return best[1]
     raise ValueError(reasons[-1])
+
+
+# -- XY repair (default with dead routers) ------------------------------------------------------
+
+class _DynamicOrder:
+    """The channel dependency graph under construction, kept acyclic: a topological order of
+    the channels maintained under edge insertions (Pearce & Kelly, "A dynamic topological
+    sort algorithm for directed acyclic graphs", JEA 2006). :meth:`add` inserts ``a -> b``
+    unless it would close a cycle (then the graph is left unchanged and False returned).
+    The initial order is dimension order's channel ranking, in which every dimension-order
+    turn goes forward, so dimension-order dependencies never need a search."""
+
+    def __init__(self, rank):
+        self.ord = list(rank)                    # channel -> position
+        C = len(self.ord)
+        self.succ = [[] for _ in range(C)]
+        self.pred = [[] for _ in range(C)]
+        self.edges = set()
+        self.refused = set()
+
+    def add(self, a, b):
+        key = (a, b)
+        if key in self.edges:
+            return True
+        if key in self.refused:
+            return False
+        o = self.ord
+        lb, ub = o[b], o[a]
+        if lb < ub:
+            # forward search from b among channels not after a; reaching a closes a cycle
+            fwd, stack, seen = [], [b], {b}
+            while stack:
+                n = stack.pop()
+                fwd.append(n)
+                for w in self.succ[n]:
+                    if w == a:
+                        self.refused.add(key)
+                        return False
+                    if w not in seen and o[w] < ub:
+                        seen.add(w)
+                        stack.append(w)
+            bwd, stack, seen_b = [], [a], {a}
+            while stack:
+                n = stack.pop()
+                bwd.append(n)
+                for w in self.pred[n]:
+                    if w not in seen_b and o[w] > lb:
+                        seen_b.add(w)
+                        stack.append(w)
+            fwd.sort(key=o.__getitem__)
+            bwd.sort(key=o.__getitem__)
+            slots = sorted(o[n] for n in fwd + bwd)
+            for n, pos in zip(bwd + fwd, slots):
+                o[n] = pos
+        self.edges.add(key)
+        self.succ[a].append(b)
+        self.pred[b].append(a)
+        return True
+
+
+def _dimension_rank(shape, routing):
+    """Channel (router * 4 + port - 1) -> rank in which every dimension-order turn goes
+    forward: the first dimension's channels (+ by coordinate, - by reversed coordinate),
+    then the second's."""
+    W, H = shape.mesh_x, shape.mesh_y
+    keyed = []
+    for i in range(shape.routers):
+        x, y = i % W, i // W
+        for p in range(1, len(PORTS)):
+            if p == EAST:
+                k = (0, 0, x)
+            elif p == WEST:
+                k = (0, 1, -x)
+            elif p == SOUTH:
+                k = (1, 0, y)
+            else:
+                k = (1, 1, -y)
+            if routing == "yx":
+                k = (1 - k[0],) + k[1:]
+            keyed.append((k, i * 4 + p - 1))
+    keyed.sort()
+    rank = [0] * len(keyed)
+    for pos, (_, c) in enumerate(keyed):
+        rank[c] = pos
+    return rank
+
+
+def _dim_port(routing, u, t):
+    """Dimension-order port from ``u`` toward ``t`` (global coordinates)."""
+    (x, y), (tx, ty) = u, t
+    mx = EAST if tx > x else WEST if tx < x else None
+    my = SOUTH if ty > y else NORTH if ty < y else None
+    first, second = (mx, my) if routing == "xy" else (my, mx)
+    return first if first is not None else second if second is not None else LOCAL
+
+
+def _repair_tables(g, routing, variant=0, front=(), stuck=None):
+    """Dimension order repaired around the dead routers (module docstring): ``(die_tab,
+    node_tab, info)`` or ``(None, None, reason)`` when the greedy construction gets stuck."""
+    import heapq
+    s = g.shape
+    N, W = s.routers, s.mesh_x
+    cdg = _DynamicOrder(_dimension_rank(s, routing))
+    load = [0.0] * (N * 4)
+    die_tab = np.zeros((N, s.dies), dtype=np.uint8)
+    node_tab = np.zeros((N, s.die_nodes), dtype=np.uint8)
+    members = [[] for _ in range(s.dies)]
+    for i in range(N):
+        if g.live[i]:
+            members[g.die[i]].append(i)
+    faulty = [len(members[d]) < s.die_nodes for d in range(s.dies)]
+    port_to = [{v: p for p, v in g.nbrs[i]} for i in range(N)]
+    rng = np.random.default_rng(variant) if variant else None
+
+    def tree(root_set, region, pref, weight, entry_deps, fixed=None):
+        """Grow the in-tree of one key from ``root_set`` over ``region`` (ids): Dijkstra on
+        hops, ties to the preferred (dimension-order) port, then to the least loaded
+        channel; an attachment u -> v is taken only if its dependency keeps the CDG
+        acyclic. Returns next-hop dict or None."""
+        dist, nxt, heap, cnt = {}, {}, [], 0
+        for r in root_set:
+            dist[r] = 0
+        if fixed:
+            dist.update(fixed[0])
+            nxt.update(fixed[1])
+        for r in list(dist):
+            for p, u in g.nbrs[r]:
+                if u in region and u not in dist:
+                    q = OPPOSITE_P[p]
+                    heap.append((dist[r] + 1, q != pref(u), load[u * 4 + q - 1], cnt, u, r))
+                    cnt += 1
+        heapq.heapify(heap)
+        while heap:
+            c, _, _, _, u, v = heapq.heappop(heap)
+            if u in dist:
+                continue
+            a = u * 4 + port_to[u][v] - 1
+            if v in nxt:
+                if not cdg.add(a, v * 4 + port_to[v][nxt[v]] - 1):
+                    continue
+            elif entry_deps is not None:
+                if not all([cdg.add(a, b) for b in entry_deps(v)]):
+                    continue
+            dist[u] = c
+            nxt[u] = v
+            pu = pref
+            for p, w in g.nbrs[u]:
+                if w in region and w not in dist:
+                    q = OPPOSITE_P[p]
+                    heapq.heappush(heap, (c + 1, q != pu(w), load[w * 4 + q - 1], cnt, w, u))
+                    cnt += 1
+        if len(nxt) < len(region):
+            tree.missing = sorted(g.coord(u) for u in region if u not in nxt)
+            return None
+        # loads of uniform traffic toward this key: each router's subtree, times weight
+        size = {u: 1 for u in nxt}
+        for u in sorted(nxt, key=dist.__getitem__, reverse=True):
+            v = nxt[u]
+            if v in size:
+                size[v] += size[u]
+            load[u * 4 + port_to[u][v] - 1] += size[u] * weight
+        return nxt
+
+    def good(d, t):
+        """Routers of die d whose dimension-order walk to t stays on live routers of d:
+        (dist, next hop) dicts."""
+        inside = set(members[d])
+        tc = g.coord(t)
+        dist, nxt = {t: 0}, {}
+
+        def solve(u):
+            path = []
+            while u not in dist:
+                p = _dim_port(routing, g.coord(u), tc)
+                v = neighbour(g.coord(u), p)
+                v = v[1] * W + v[0]
+                if v not in inside:
+                    for w in path + [u]:
+                        dist[w] = None
+                    return
+                path.append(u)
+                nxt[u] = v
+                u = v
+            base = dist[u]
+            for w in reversed(path):
+                if base is None:
+                    dist[w] = None
+                    nxt.pop(w, None)
+                else:
+                    base += 1
+                    dist[w] = base
+        for u in members[d]:
+            solve(u)
+        dist = {u: c for u, c in dist.items() if c is not None}
+        nxt = {u: v for u, v in nxt.items() if u in dist}
+        return dist, nxt
+
+    def node_trees(d):
+        inside = set(members[d])
+        targets = list(members[d])
+        if rng is not None:
+            rng.shuffle(targets)
+        if front:
+            targets = [t for t in front if t in inside] + [t for t in targets if t not in front]
+        goods = {t: None for t in targets}
+        for t in targets:
+            tc = g.coord(t)
+            region = inside - {t}
+            nxt = tree([t], region, lambda u: _dim_port(routing, g.coord(u), tc), 1, None,
+                       fixed=goods[t])
+            if nxt is None:
+                stuck.append(t)
+                return (f"no acyclic repair inside die ({d % s.dies_x}, {d // s.dies_x}) "
+                        f"toward {tc} for {tree.missing}")
+            lt = g.local[t]
+            node_tab[t, lt] = LOCAL
+            for u, v in nxt.items():
+                node_tab[u, lt] = port_to[u][v]
+        return None
+
+    order = [d for d in range(s.dies) if not faulty[d]] + [d for d in range(s.dies) if faulty[d]]
+    for d in order:
+        why = node_trees(d)
+        if why:
+            return None, None, why
+    if s.dies > 1:
+        dies = list(range(s.dies))
+        if rng is not None:
+            rng.shuffle(dies)
+        for d in dies:
+            inside = set(members[d])
+            region = {i for i in range(N) if g.live[i] and i not in inside}
+            ddx, ddy = d % s.dies_x, d // s.dies_x
+
+            def pref(u, ddx=ddx, ddy=ddy):
+                x, y = g.coord(u)
+                rx, ry = x // s.nodes_x, y // s.nodes_y
+                mx = EAST if ddx > rx else WEST if ddx < rx else None
+                my = SOUTH if ddy > ry else NORTH if ddy < ry else None
+                first, second = (mx, my) if routing == "xy" else (my, mx)
+                return first if first is not None else second
+
+            def entry_deps(v, inside=inside):
+                outs = {int(node_tab[v, g.local[l]]) for l in inside if l != v}
+                return [v * 4 + p - 1 for p in sorted(outs)]
+
+            nxt = tree(members[d], region, pref, len(members[d]), entry_deps)
+            if nxt is None:
+                return None, None, f"no acyclic route into die ({ddx}, {ddy}) from every router"
+            for u, v in nxt.items():
+                die_tab[u, d] = port_to[u][v]
+    return die_tab, node_tab, None
+
+
+OPPOSITE_P = {p: PORTS.index(OPPOSITE[PORTS[p]]) for p in range(1, len(PORTS))}
+
+
+def repair_tables(shape, dead, *, routing="xy", variant=0, restarts=40):
+    """Dimension order repaired around the dead routers (module docstring, "Algorithm").
+    ``variant`` 0 builds the keys in index order, others in a seeded shuffled order.
+    Raises ValueError when the map is cut or the construction gets stuck."""
+    dead = _check_dead(shape, dead)
+    _refuse_cut(shape, dead)
+    g = _Graph(shape, dead)
+    front = []
+    for attempt in range(restarts):
+        stuck = []
+        die_tab, node_tab, why = _repair_tables(g, routing, variant, front, stuck)
+        if why is None or not stuck:
+            break
+        front = [stuck[0]] + [t for t in front if t != stuck[0]]
+    if why is not None:
+        raise ValueError(f"cannot repair {routing} routing around this map: {why}")
+    s = shape
+    return RoutingTables(shape=s, dead=dead,
+                         die=die_tab.reshape(s.mesh_y, s.mesh_x, s.dies),
+                         node=node_tab.reshape(s.mesh_y, s.mesh_x, s.die_nodes),
+                         algorithm="repair", info={"base": routing, "variant": variant})
 
 
 # -- the checks -------------------------------------------------------------------------------
@@ -707,6 +1002,7 @@ def _walk_all(tables, chunk=None):
     if chunk is None:
         chunk = max(1, min(len(live_ids), 4_000_000 // N))
     deps = np.zeros(N * 16, dtype=bool)     # (router v, in port at u, out port at v)
+    loads = np.zeros(N * 4)                  # uniform traffic, one unit per live pair
     hops_sum = 0
     manh_sum = 0
     ratio_sum = 0.0
@@ -749,8 +1045,18 @@ def _walk_all(tables, chunk=None):
         dep = lv & ~here & (nxt != T[:, None])
         keys = nxt[dep] * 16 + (P[dep] - 1) * 4 + (Pv[dep] - 1)
         deps[np.unique(keys)] = True
-        # stretch over live pairs
+        # uniform link loads: a live router's subtree toward T (itself and every live
+        # router whose walk passes it) crosses its outgoing channel; levels from the farthest
         pair = lv & ~here
+        size = pair.astype(np.float64)
+        rows = np.arange(len(T))[:, None] * N
+        for h in range(int(steps.max()), 1, -1):
+            m = pair & (steps == h)
+            if m.any():
+                np.add.at(size.reshape(-1), (rows + nxt)[m], size[m])
+        loads += np.bincount((ids[None, :] * 4 + P - 1)[pair], weights=size[pair],
+                             minlength=N * 4)
+        # stretch over live pairs
         manh = np.abs(xs[None, :] - xs[T][:, None]) + np.abs(ys[None, :] - ys[T][:, None])
         h, mh = steps[pair], manh[pair]
         hops_sum += int(h.sum())
@@ -767,7 +1073,8 @@ def _walk_all(tables, chunk=None):
     return {"deps": deps, "pairs": pairs, "hops_sum": hops_sum, "manhattan_sum": manh_sum,
             "stretch_mean": ratio_sum / pairs if pairs else 1.0,
             "stretch_worst": worst[0] if pairs else 1.0,
-            "worst": worst[1:] if pairs else None, "max_hops": max_hops}
+            "worst": worst[1:] if pairs else None, "max_hops": max_hops,
+            "loads": loads, "live": len(live_ids)}
 
 
 def _cdg_cycle(tables, deps):
@@ -860,8 +1167,22 @@ def check_tables(tables, *, vcs=2):
             "stretch_worst": res["stretch_worst"], "worst": res["worst"],
             "hops_per_manhattan": res["hops_sum"] / max(1, res["manhattan_sum"]),
             "max_hops": res["max_hops"], "cdg_edges": int(len(keys)),
+            "uniform_bound": _bound(res),
             "classes": {k: list(v) for k, v in classes.items()},
             "classes_separated": separated, "turns": turns}
+
+
+def _bound(res):
+    worst = res["loads"].max(initial=0.0)
+    return min(1.0, res["live"] / worst) if worst else 1.0
+
+
+def uniform_bound(tables):
+    """Channel-load bound of uniform random traffic over the live nodes on these tables
+    (flits per live node per cycle): live nodes / the load of the most loaded link, one
+    unit per ordered live pair, walked with the tables (Dally & Towles; ejection caps it
+    at 1). XY on a k x k mesh: 4 / k."""
+    return _bound(_walk_all(tables))
 
 
 def stretch(tables):
