@@ -644,7 +644,14 @@ def updown_tables(shape, dead, *, root=None, order="global"):
                          algorithm="updown", root=g.coord(r), info={"order": order})
 
 
-def route_tables(shape, dead=(), *, routing="xy", vcs=2, roots=1, variants=4):
+#: candidate base turn models of the repair (odd-even, parity swapped, transposed, both),
+#: rip-up passes, and the mesh size up to which all candidates and passes are tried
+_MODELS = (2, 6, 10, 14)
+_PASSES = 4
+_SMALL = 1024
+
+
+def route_tables(shape, dead=(), *, routing="xy", vcs=2, roots=1):
     """Checked tables for a dead-router map: dimension order (``routing``) when nothing is
     dead, else up*/down* (global order, then hierarchical; with ``roots > 1`` the
     ``roots`` live routers nearest the centre are tried and the lowest mean stretch kept).
@@ -660,9 +667,11 @@ def route_tables(shape, dead=(), *, routing="xy", vcs=2, roots=1, variants=4):
     _check_count("roots", roots)
     _refuse_cut(shape, dead)
     best = None
-    for variant in range(variants):
+    small = shape.routers <= _SMALL
+    for model in (_MODELS if small else _MODELS[:1]):
         try:
-            t = repair_tables(shape, dead, routing=routing, variant=variant)
+            t = repair_tables(shape, dead, routing=routing, model=model,
+                              passes=_PASSES if small else 0)
         except ValueError:
             continue
         report = check_tables(t, vcs=vcs)
@@ -710,11 +719,13 @@ class _DynamicOrder:
         self.succ = [[] for _ in range(C)]
         self.pred = [[] for _ in range(C)]
         self.edges = set()
+        self.count = {}
         self.refused = set()
 
     def add(self, a, b):
         key = (a, b)
         if key in self.edges:
+            self.count[key] += 1
             return True
         if key in self.refused:
             return False
@@ -747,9 +758,21 @@ class _DynamicOrder:
             for n, pos in zip(bwd + fwd, slots):
                 o[n] = pos
         self.edges.add(key)
+        self.count[key] = 1
         self.succ[a].append(b)
         self.pred[b].append(a)
         return True
+
+    def remove(self, a, b):
+        """Drop one use of ``a -> b`` (the order stays topological when an edge goes)."""
+        key = (a, b)
+        self.count[key] -= 1
+        if self.count[key] == 0:
+            del self.count[key]
+            self.edges.discard(key)
+            self.succ[a].remove(b)
+            self.pred[b].remove(a)
+            self.refused.clear()
 
 
 def _dimension_rank(shape, routing):
@@ -788,14 +811,18 @@ def _dim_port(routing, u, t):
     return first if first is not None else second if second is not None else LOCAL
 
 
-def _repair_tables(g, routing, variant=0, front=(), stuck=None):
+def _repair_tables(g, routing, variant=0, front=(), stuck=None, passes=0, model=0,
+                   turn_penalty=4):
     """Dimension order repaired around the dead routers (module docstring): ``(die_tab,
-    node_tab, info)`` or ``(None, None, reason)`` when the greedy construction gets stuck."""
+    node_tab, None)`` or ``(None, None, reason)`` when the greedy construction gets stuck
+    (the key it got stuck on is appended to ``stuck``). ``passes`` rounds of rip-up and
+    reroute of the node trees (load-aware costs) follow the first construction."""
     import heapq
     s = g.shape
     N, W = s.routers, s.mesh_x
     cdg = _DynamicOrder(_dimension_rank(s, routing))
     load = [0.0] * (N * 4)
+    hist = [0.0] * (N * 4)
     die_tab = np.zeros((N, s.dies), dtype=np.uint8)
     node_tab = np.zeros((N, s.die_nodes), dtype=np.uint8)
     members = [[] for _ in range(s.dies)]
@@ -805,24 +832,52 @@ def _repair_tables(g, routing, variant=0, front=(), stuck=None):
     faulty = [len(members[d]) < s.die_nodes for d in range(s.dies)]
     port_to = [{v: p for p, v in g.nbrs[i]} for i in range(N)]
     rng = np.random.default_rng(variant) if variant else None
+    costly = [bool(model & 1)]  # load-aware edge costs (rip-up passes)
+    turn_cost = turn_penalty if model & 2 else 0
+    _T = {EAST: SOUTH, SOUTH: EAST, WEST: NORTH, NORTH: WEST}
+    flip, transpose = bool(model & 4), bool(model & 8)
 
-    def tree(root_set, region, pref, weight, entry_deps, fixed=None):
-        """Grow the in-tree of one key from ``root_set`` over ``region`` (ids): Dijkstra on
-        hops, ties to the preferred (dimension-order) port, then to the least loaded
-        channel; an attachment u -> v is taken only if its dependency keeps the CDG
-        acyclic. Returns next-hop dict or None."""
-        dist, nxt, heap, cnt = {}, {}, [], 0
+    def turn_ok(v, din, dout):
+        """Odd-even turn model (Chiu 2000): no east->north/south turn in an even column,
+        no north/south->west turn in an odd column (``model`` bit 4: parity swapped; bit
+        8: transposed, rows for columns)."""
+        col = v // W if transpose else v % W
+        if transpose:
+            din, dout = _T[din], _T[dout]
+        even = (col % 2 == 0) != flip
+        if din == EAST and dout in (NORTH, SOUTH):
+            return not even
+        if din in (NORTH, SOUTH) and dout == WEST:
+            return even
+        return True
+    ref = [max(1.0, (sum(g.live) / 2) ** 2 / max(s.mesh_x, s.mesh_y))]
+
+    def tree(root_set, region, pref, weight, entry_deps):
+        """Grow the in-tree of one key from ``root_set`` over ``region`` (ids): Dijkstra
+        (hops, or in the rip-up passes hops plus a congestion cost), ties to the preferred
+        (dimension-order) port, then to the least loaded channel; an attachment u -> v is
+        taken only if its dependency keeps the CDG acyclic. Returns ``(nxt, edges,
+        contributions)`` with the tree's loads added, or None (nothing left added)."""
+        dist, nxt, heap, cnt, edges = {}, {}, [], 0, []
+
+        def push(c0, u, v, q):
+            nonlocal cnt
+            ch = u * 4 + q - 1
+            c = c0 + 1
+            if costly[0]:
+                c += hist[ch] + (load[ch] / ref[0]) ** 2
+            if turn_cost and v in nxt and not turn_ok(v, q, port_to[v][nxt[v]]):
+                c += turn_cost
+            heap.append((c, q != pref(u), load[ch], cnt, u, v)) if c0 is None else \
+                heapq.heappush(heap, (c, q != pref(u), load[ch], cnt, u, v))
+            cnt += 1
+
         for r in root_set:
             dist[r] = 0
-        if fixed:
-            dist.update(fixed[0])
-            nxt.update(fixed[1])
-        for r in list(dist):
+        for r in root_set:
             for p, u in g.nbrs[r]:
                 if u in region and u not in dist:
-                    q = OPPOSITE_P[p]
-                    heap.append((dist[r] + 1, q != pref(u), load[u * 4 + q - 1], cnt, u, r))
-                    cnt += 1
+                    push(0, u, r, OPPOSITE_P[p])
         heapq.heapify(heap)
         while heap:
             c, _, _, _, u, v = heapq.heappop(heap)
@@ -830,93 +885,144 @@ def _repair_tables(g, routing, variant=0, front=(), stuck=None):
                 continue
             a = u * 4 + port_to[u][v] - 1
             if v in nxt:
-                if not cdg.add(a, v * 4 + port_to[v][nxt[v]] - 1):
+                b = v * 4 + port_to[v][nxt[v]] - 1
+                if not cdg.add(a, b):
                     continue
+                edges.append((a, b))
             elif entry_deps is not None:
-                if not all([cdg.add(a, b) for b in entry_deps(v)]):
+                ok = True
+                for b in entry_deps(v):
+                    if cdg.add(a, b):
+                        edges.append((a, b))
+                    else:
+                        ok = False
+                        break
+                if not ok:
                     continue
             dist[u] = c
             nxt[u] = v
-            pu = pref
             for p, w in g.nbrs[u]:
                 if w in region and w not in dist:
-                    q = OPPOSITE_P[p]
-                    heapq.heappush(heap, (c + 1, q != pu(w), load[w * 4 + q - 1], cnt, w, u))
-                    cnt += 1
+                    push(c, w, u, OPPOSITE_P[p])
         if len(nxt) < len(region):
-            tree.missing = sorted(g.coord(u) for u in region if u not in nxt)
+            for e in edges:
+                cdg.remove(*e)
             return None
         # loads of uniform traffic toward this key: each router's subtree, times weight
         size = {u: 1 for u in nxt}
+        contrib = []
         for u in sorted(nxt, key=dist.__getitem__, reverse=True):
             v = nxt[u]
             if v in size:
                 size[v] += size[u]
-            load[u * 4 + port_to[u][v] - 1] += size[u] * weight
-        return nxt
+            ch = u * 4 + port_to[u][v] - 1
+            load[ch] += size[u] * weight
+            contrib.append((ch, size[u] * weight))
+        return nxt, edges, contrib
 
-    def good(d, t):
-        """Routers of die d whose dimension-order walk to t stays on live routers of d:
-        (dist, next hop) dicts."""
-        inside = set(members[d])
-        tc = g.coord(t)
-        dist, nxt = {t: 0}, {}
+    def unmake(rec):
+        for e in rec[1]:
+            cdg.remove(*e)
+        for ch, w in rec[2]:
+            load[ch] -= w
 
-        def solve(u):
-            path = []
-            while u not in dist:
-                p = _dim_port(routing, g.coord(u), tc)
-                v = neighbour(g.coord(u), p)
-                v = v[1] * W + v[0]
-                if v not in inside:
-                    for w in path + [u]:
-                        dist[w] = None
-                    return
-                path.append(u)
-                nxt[u] = v
-                u = v
-            base = dist[u]
-            for w in reversed(path):
-                if base is None:
-                    dist[w] = None
-                    nxt.pop(w, None)
-                else:
-                    base += 1
-                    dist[w] = base
-        for u in members[d]:
-            solve(u)
-        dist = {u: c for u, c in dist.items() if c is not None}
-        nxt = {u: v for u, v in nxt.items() if u in dist}
-        return dist, nxt
+    def remake(rec):
+        for e in rec[1]:
+            if not cdg.add(*e):
+                raise AssertionError("a tree's own dependencies closed a cycle")
+        for ch, w in rec[2]:
+            load[ch] += w
 
-    def node_trees(d):
-        inside = set(members[d])
-        targets = list(members[d])
-        if rng is not None:
-            rng.shuffle(targets)
-        if front:
-            targets = [t for t in front if t in inside] + [t for t in targets if t not in front]
-        goods = {t: None for t in targets}
-        for t in targets:
-            tc = g.coord(t)
-            region = inside - {t}
-            nxt = tree([t], region, lambda u: _dim_port(routing, g.coord(u), tc), 1, None,
-                       fixed=goods[t])
-            if nxt is None:
+    def write(t, nxt):
+        lt = g.local[t]
+        node_tab[t, lt] = LOCAL
+        for u, v in nxt.items():
+            node_tab[u, lt] = port_to[u][v]
+
+    records = {}
+
+    ux, uy = np.arange(N) % W, np.arange(N) // W
+
+    def node_tree(t):
+        tx, ty = t % W, t // W
+        mx = np.where(tx > ux, EAST, np.where(tx < ux, WEST, 0))
+        my = np.where(ty > uy, SOUTH, np.where(ty < uy, NORTH, 0))
+        a, b = (mx, my) if routing == "xy" else (my, mx)
+        prefs = np.where(a != 0, a, b).tolist()
+        return tree([t], set(members[g.die[t]]) - {t}, prefs.__getitem__, 1, None)
+
+    # dies without a dead router keep dimension order inside: their dependencies go
+    # forward in the initial rank, so they are added without a search, before any repair
+    if not all(faulty):
+        base = xy_tables(s, routing).node.reshape(N, s.die_nodes)
+        for d in range(s.dies):
+            if faulty[d]:
+                continue
+            ids = np.array(members[d])
+            node_tab[ids] = base[ids]
+            for t in members[d]:
+                lt = g.local[t]
+                for u in members[d]:
+                    if u == t:
+                        continue
+                    p = int(base[u, lt])
+                    v = u + int(_DX[p]) + W * int(_DY[p])
+                    if v != t:
+                        if not cdg.add(u * 4 + p - 1, v * 4 + int(base[v, lt]) - 1):
+                            raise AssertionError("dimension order refused")
+    targets = [t for d in range(s.dies) if faulty[d] for t in members[d]]
+    if rng is not None:
+        rng.shuffle(targets)
+    if front:
+        fs = set(front)
+        targets = [t for t in front if t in set(targets)] + [t for t in targets if t not in fs]
+    for t in targets:
+        rec = node_tree(t)
+        if rec is None:
+            if stuck is not None:
                 stuck.append(t)
-                return (f"no acyclic repair inside die ({d % s.dies_x}, {d // s.dies_x}) "
-                        f"toward {tc} for {tree.missing}")
-            lt = g.local[t]
-            node_tab[t, lt] = LOCAL
-            for u, v in nxt.items():
-                node_tab[u, lt] = port_to[u][v]
-        return None
-
-    order = [d for d in range(s.dies) if not faulty[d]] + [d for d in range(s.dies) if faulty[d]]
-    for d in order:
-        why = node_trees(d)
-        if why:
-            return None, None, why
+            d = g.die[t]
+            return None, None, (f"no acyclic repair inside die ({d % s.dies_x}, "
+                                f"{d // s.dies_x}) toward {g.coord(t)}")
+        records[t] = rec
+        write(t, rec[0])
+    if passes:
+        best = (max(load), node_tab.copy())
+        for _ in range(passes):
+            peak = max(load)
+            for ch in range(N * 4):
+                if load[ch] > 0.8 * peak:
+                    hist[ch] += load[ch] / peak
+            costly[0] = True
+            for t in sorted(targets, key=lambda t: -max(load[ch] for ch, _ in records[t][2])
+                            if records[t][2] else 0):
+                unmake(records[t])
+                rec = node_tree(t)
+                if rec is None:
+                    remake(records[t])
+                    continue
+                records[t] = rec
+                write(t, rec[0])
+            if max(load) < best[0]:
+                best = (max(load), node_tab.copy())
+        costly[0] = False
+        if not np.array_equal(best[1], node_tab):
+            # rebuild the CDG of the best tables' node trees for the die trees below
+            node_tab[:] = best[1]
+            cdg = _DynamicOrder(_dimension_rank(s, routing))
+            load = [0.0] * (N * 4)
+            for t in (t for d in range(s.dies) for t in members[d]):
+                lt = g.local[t]
+                for u in members[g.die[t]]:
+                    if u == t:
+                        continue
+                    p = int(node_tab[u, lt])
+                    v = neighbour(g.coord(u), p)
+                    v = v[1] * W + v[0]
+                    if v != t:
+                        pv = int(node_tab[v, lt])
+                        if not cdg.add(u * 4 + p - 1, v * 4 + pv - 1):
+                            raise AssertionError("the best node trees closed a cycle")
     if s.dies > 1:
         dies = list(range(s.dies))
         if rng is not None:
@@ -934,14 +1040,16 @@ def _repair_tables(g, routing, variant=0, front=(), stuck=None):
                 first, second = (mx, my) if routing == "xy" else (my, mx)
                 return first if first is not None else second
 
-            def entry_deps(v, inside=inside):
-                outs = {int(node_tab[v, g.local[l]]) for l in inside if l != v}
-                return [v * 4 + p - 1 for p in sorted(outs)]
+            def entry_deps(v, inside=inside, memo={}):
+                if v not in memo:
+                    outs = {int(node_tab[v, g.local[l]]) for l in inside if l != v}
+                    memo[v] = [v * 4 + p - 1 for p in sorted(outs)]
+                return memo[v]
 
-            nxt = tree(members[d], region, pref, len(members[d]), entry_deps)
-            if nxt is None:
+            rec = tree(members[d], region, pref, len(members[d]), entry_deps)
+            if rec is None:
                 return None, None, f"no acyclic route into die ({ddx}, {ddy}) from every router"
-            for u, v in nxt.items():
+            for u, v in rec[0].items():
                 die_tab[u, d] = port_to[u][v]
     return die_tab, node_tab, None
 
@@ -949,7 +1057,8 @@ def _repair_tables(g, routing, variant=0, front=(), stuck=None):
 OPPOSITE_P = {p: PORTS.index(OPPOSITE[PORTS[p]]) for p in range(1, len(PORTS))}
 
 
-def repair_tables(shape, dead, *, routing="xy", variant=0, restarts=40):
+def repair_tables(shape, dead, *, routing="xy", variant=0, restarts=40, passes=0, model=0,
+                  turn_penalty=4):
     """Dimension order repaired around the dead routers (module docstring, "Algorithm").
     ``variant`` 0 builds the keys in index order, others in a seeded shuffled order.
     Raises ValueError when the map is cut or the construction gets stuck."""
@@ -959,7 +1068,8 @@ def repair_tables(shape, dead, *, routing="xy", variant=0, restarts=40):
     front = []
     for attempt in range(restarts):
         stuck = []
-        die_tab, node_tab, why = _repair_tables(g, routing, variant, front, stuck)
+        die_tab, node_tab, why = _repair_tables(g, routing, variant, front, stuck, passes, model,
+                                                turn_penalty)
         if why is None or not stuck:
             break
         front = [stuck[0]] + [t for t in front if t != stuck[0]]
