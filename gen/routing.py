@@ -665,6 +665,22 @@ def route_tables(shape, dead=(), *, routing="xy", vcs=2, roots=1):
         check_tables(tables, vcs=vcs)
         return tables
     _check_count("roots", roots)
+    key = (shape, dead, routing, vcs, roots)
+    if key not in _CACHE:
+        if len(_CACHE) >= 64:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = _route_faulty(shape, dead, routing, vcs, roots)
+    t = _CACHE[key]
+    return RoutingTables(shape=t.shape, dead=t.dead, die=t.die.copy(), node=t.node.copy(),
+                         algorithm=t.algorithm, root=t.root, info=dict(t.info))
+
+
+#: route_tables of dead-router maps, by (shape, dead, routing, vcs, roots): deterministic,
+#: and a sweep builds the same map's tables for every point
+_CACHE = {}
+
+
+def _route_faulty(shape, dead, routing, vcs, roots):
     _refuse_cut(shape, dead)
     best = None
     small = shape.routers <= _SMALL
