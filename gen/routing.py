@@ -64,7 +64,35 @@ Algorithm
 * **No dead router**: :func:`xy_tables` writes dimension-order tables (``take_x`` in the
   own die column for XY, ``take_y`` in the own die row for YX). The tests compare
   :func:`output_port` with XY/YX for every (router, destination) pair.
-* **Dead routers**: up*/down* routing on a total order of the live routers, made
+* **Dead routers** (default, :func:`repair_tables`): dimension order *repaired* around the
+  dead routers. Each routing key -- a destination node inside its die (node entries), and
+  in a tile a destination die (die entries, for the routers outside it) -- gets an in-tree
+  over the live routers (inside the die for a node key; outside the die, rooted at its
+  live routers, for a die key), grown by Dijkstra from the destination: a router attaches
+  to an already attached neighbour ``v``, at cost hops + a penalty for a turn at ``v``
+  outside a base turn model (odd-even, Chiu 2000, in one of four orientations) + in the
+  rip-up passes a congestion cost (the link's uniform-traffic load so far and its
+  history); ties go to the dimension-order port, then to the least loaded link. An
+  attachment ``u -> v`` adds the channel dependency ``(u -> v) -> (v -> next(v))`` (for a
+  die key entering its die at ``v``: one to each port ``v``'s node entries use) and is
+  taken **only if the channel dependency graph stays acyclic**: the graph of all keys so
+  far is kept with a topological order of the channels, updated on each insertion
+  (Pearce & Kelly's dynamic topological sort; an insertion that closes a cycle is
+  refused, and removals -- rip-up -- keep the order valid). Dies without a dead router
+  keep XY inside (their dependencies go forward in the initial order: dimension order's
+  channel ranking, no search). A key that gets stuck (some router can attach nowhere) is
+  moved to the front and the construction restarted (up to 40 times); then a few passes
+  rip up and reroute each node key's tree with congestion costs (negotiated congestion,
+  as in FPGA routers), and a few full rebuilds weighted by the previous round's loads;
+  the tables with the lowest most-loaded link are kept. :func:`route_tables` tries
+  several base orientations on small meshes and keeps the tables with the highest
+  uniform channel-load bound (:func:`uniform_bound`).
+  Deadlock freedom does not rest on the heuristics: every dependency of every route is
+  in the graph that was kept acyclic, and :func:`check_tables` proves it again from the
+  walked tables before anything is returned. Routes are destination-based trees, so
+  they are loop-free by construction (and walked to prove it).
+* **Dead routers, fallback** (if the repair gets stuck on every candidate):
+  up*/down* routing on a total order of the live routers, made
   destination-based and hierarchical. A link ``u -> v`` is *up* if ``v`` comes before ``u``
   in the order; a route may take up links and then down links, never an up link after a
   down link. The order is a breadth-first search over the live routers from the one
@@ -226,7 +254,7 @@ class RoutingTables:
     node : numpy.ndarray, uint8, shape ``(mesh_y, mesh_x, die_nodes)``
         ``node[y, x, l]``: the node entry of router ``(x, y)`` for node ``l`` of a die.
     algorithm : str
-        ``"xy"``, ``"yx"`` or ``"updown"``.
+        ``"xy"``, ``"yx"``, ``"repair"`` or ``"updown"``.
     root : (x, y) or None
         The up*/down* root (``None`` for dimension order).
     """
@@ -644,11 +672,22 @@ def updown_tables(shape, dead, *, root=None, order="global"):
                          algorithm="updown", root=g.coord(r), info={"order": order})
 
 
-#: candidate base turn models of the repair (odd-even, parity swapped, transposed, both),
+#: candidate base turn models of the repair (model bits: 2 odd-even penalty, 4 parity swapped,
+#: 8 transposed, 16 odd-even only next to dead columns, else XY; 1 congestion from the start),
 #: rip-up passes, and the mesh size up to which all candidates and passes are tried
-_MODELS = (2, 6, 10, 14)
-_PASSES = 4
+_MODELS = (6, 14, 18, 2)
+_PASSES = 6
+_ROUNDS = 3
+#: when every candidate gets stuck: (model, shuffled key order, turn penalty) tried in turn
+#: before falling back to up*/down*
+_RETRIES = tuple((m, v, p) for v in (1, 2, 3) for m in (6, 2) for p in (4, 8))
 _SMALL = 1024
+#: congestion cost of the rip-up passes: _HW * history + _CW * (load / ref) ** _CE
+_HW, _CW, _CE = 1.0, 1.0, 2
+#: weight of the previous round's loads in a full rebuild (``rounds``)
+_PW = 1.0
+#: columns (rows) either side of a dead router's where the odd-even rules apply (model 16)
+_WINDOW = 1
 
 
 def route_tables(shape, dead=(), *, routing="xy", vcs=2, roots=1):
@@ -684,16 +723,24 @@ def _route_faulty(shape, dead, routing, vcs, roots):
     _refuse_cut(shape, dead)
     best = None
     small = shape.routers <= _SMALL
+    opts = dict(passes=_PASSES, rounds=_ROUNDS) if small else {}
     for model in (_MODELS if small else _MODELS[:1]):
         try:
-            t = repair_tables(shape, dead, routing=routing, model=model,
-                              passes=_PASSES if small else 0)
+            t = repair_tables(shape, dead, routing=routing, model=model, **opts)
         except ValueError:
             continue
         report = check_tables(t, vcs=vcs)
         key = (report["uniform_bound"], -report["stretch_mean"])
         if best is None or key > best[0]:
             best = (key, t)
+    for model, variant, penalty in (_RETRIES if best is None and small else ()):
+        try:
+            best = (None, repair_tables(shape, dead, routing=routing, model=model,
+                                        variant=variant, turn_penalty=penalty, restarts=15,
+                                        passes=2))
+            break
+        except ValueError:
+            continue
     if best is not None:
         return best[1]
     g = _Graph(shape, dead)
@@ -828,7 +875,7 @@ def _dim_port(routing, u, t):
 
 
 def _repair_tables(g, routing, variant=0, front=(), stuck=None, passes=0, model=0,
-                   turn_penalty=4):
+                   turn_penalty=4, prior=None, out_load=None):
     """Dimension order repaired around the dead routers (module docstring): ``(die_tab,
     node_tab, None)`` or ``(None, None, reason)`` when the greedy construction gets stuck
     (the key it got stuck on is appended to ``stuck``). ``passes`` rounds of rip-up and
@@ -852,6 +899,11 @@ def _repair_tables(g, routing, variant=0, front=(), stuck=None, passes=0, model=
     turn_cost = turn_penalty if model & 2 else 0
     _T = {EAST: SOUTH, SOUTH: EAST, WEST: NORTH, NORTH: WEST}
     flip, transpose = bool(model & 4), bool(model & 8)
+    window = None
+    if model & 16:
+        span = _WINDOW
+        cols = {(i // W if transpose else i % W) for i in range(N) if not g.live[i]}
+        window = {c + k for c in cols for k in range(-span, span + 1)}
 
     def turn_ok(v, din, dout):
         """Odd-even turn model (Chiu 2000): no east->north/south turn in an even column,
@@ -860,6 +912,8 @@ def _repair_tables(g, routing, variant=0, front=(), stuck=None, passes=0, model=
         col = v // W if transpose else v % W
         if transpose:
             din, dout = _T[din], _T[dout]
+        if window is not None and col not in window:
+            return not (din in (NORTH, SOUTH) and dout in (EAST, WEST))
         even = (col % 2 == 0) != flip
         if din == EAST and dout in (NORTH, SOUTH):
             return not even
@@ -881,7 +935,9 @@ def _repair_tables(g, routing, variant=0, front=(), stuck=None, passes=0, model=
             ch = u * 4 + q - 1
             c = c0 + 1
             if costly[0]:
-                c += hist[ch] + (load[ch] / ref[0]) ** 2
+                c += _HW * hist[ch] + _CW * (load[ch] / ref[0]) ** _CE
+            if prior is not None:
+                c += _PW * (prior[ch] / ref[0]) ** _CE
             if turn_cost and v in nxt and not turn_ok(v, q, port_to[v][nxt[v]]):
                 c += turn_cost
             heap.append((c, q != pref(u), load[ch], cnt, u, v)) if c0 is None else \
@@ -1067,6 +1123,8 @@ def _repair_tables(g, routing, variant=0, front=(), stuck=None, passes=0, model=
                 return None, None, f"no acyclic route into die ({ddx}, {ddy}) from every router"
             for u, v in rec[0].items():
                 die_tab[u, d] = port_to[u][v]
+    if out_load is not None:
+        out_load[:] = load
     return die_tab, node_tab, None
 
 
@@ -1074,21 +1132,36 @@ OPPOSITE_P = {p: PORTS.index(OPPOSITE[PORTS[p]]) for p in range(1, len(PORTS))}
 
 
 def repair_tables(shape, dead, *, routing="xy", variant=0, restarts=40, passes=0, model=0,
-                  turn_penalty=4):
+                  turn_penalty=4, rounds=1):
     """Dimension order repaired around the dead routers (module docstring, "Algorithm").
     ``variant`` 0 builds the keys in index order, others in a seeded shuffled order.
     Raises ValueError when the map is cut or the construction gets stuck."""
     dead = _check_dead(shape, dead)
     _refuse_cut(shape, dead)
     g = _Graph(shape, dead)
-    front = []
-    for attempt in range(restarts):
-        stuck = []
-        die_tab, node_tab, why = _repair_tables(g, routing, variant, front, stuck, passes, model,
-                                                turn_penalty)
-        if why is None or not stuck:
+    front, prior, best = [], None, None
+    for rnd in range(rounds):
+        for attempt in range(restarts):
+            stuck, load = [], []
+            die_tab, node_tab, why = _repair_tables(g, routing, variant, front, stuck, passes,
+                                                    model, turn_penalty, prior, load)
+            if why is None or not stuck:
+                break
+            front = [stuck[0]] + [t for t in front if t != stuck[0]]
+        if why is not None:
             break
-        front = [stuck[0]] + [t for t in front if t != stuck[0]]
+        if rounds > 1:
+            s = shape
+            load = _walk_all(RoutingTables(
+                shape=s, dead=dead, die=die_tab.reshape(s.mesh_y, s.mesh_x, s.dies),
+                node=node_tab.reshape(s.mesh_y, s.mesh_x, s.die_nodes),
+                algorithm="repair"))["loads"].tolist()
+        peak = max(load)
+        if best is None or peak < best[0]:
+            best = (peak, die_tab, node_tab)
+        prior = load if prior is None else [0.5 * a + 0.5 * b for a, b in zip(prior, load)]
+    if best is not None:
+        why, die_tab, node_tab = None, best[1], best[2]
     if why is not None:
         raise ValueError(f"cannot repair {routing} routing around this map: {why}")
     s = shape
