@@ -183,7 +183,8 @@ def prepare_engine(cfg, *, engine="rtl", sim="verilator", threads=None, derived=
             "geo": {"mesh": [model.mesh_x, model.mesh_y],
                     "nodes": [list(model.coords()[n]) for n in model.rtl_order()],
                     "die_shape": list(model.die_shape) if model.die_shape else None,
-                    "dielink": model.dielink, "threads": threads}}
+                    "dielink": model.dielink, "threads": threads,
+                    **model.fault_geo()}}
 
 
 def _generator_digest():
@@ -223,7 +224,8 @@ def _prepare_rtl(cfg, derived, sim):
     x = design.extra
     prepared = {"engine": "rtl", "sim": sim, "build": build_design(design, sim=sim),
                 "geo": {"mesh": [x["mesh_x"], x["mesh_y"]], "nodes": x["nodes"],
-                        "die_shape": x["die_shape"], "dielink": x["dielink"]}}
+                        "die_shape": x["die_shape"], "dielink": x["dielink"],
+                        **{k: x[k] for k in ("dead_routers", "disabled_nodes") if k in x}}}
     memo.parent.mkdir(parents=True, exist_ok=True)
     tmp = memo.with_name(f".{key}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps({"build": asdict(prepared["build"]), "geo": prepared["geo"]}))
@@ -265,10 +267,12 @@ def sweep_result(cfg, prepared, *, pattern, packet_len, timing, points, out=None
     ``out``, also writes it with ``sweep.png`` and ``heatmap.png`` there."""
     geo = prepared["geo"]
     (mx, my), dielink = geo["mesh"], geo["dielink"]
-    # table mode: the bound of the dimension order the tables reproduce without faults
+    # table mode: the bound of the dimension order the tables reproduce (exact for an
+    # empty map; with dead routers an estimate)
     routing = cfg.router.routing
     if routing == "table":
-        routing = getattr(cfg.router, "table_base", None) or "xy"
+        from gen.build import table_base
+        routing = table_base(cfg)
     bound = channel_load_bound(pattern, mx, my, routing,
                                die_shape=geo["die_shape"],
                                die_ratio=dielink["ratio"] if dielink else 1)
@@ -280,6 +284,7 @@ def sweep_result(cfg, prepared, *, pattern, packet_len, timing, points, out=None
               "cycles_per_s": float(np.median(speeds)) if speeds else None,
               "nodes": geo["nodes"], "die_shape": geo["die_shape"], "dielink": dielink,
               "threads": geo.get("threads"),
+              **{k: geo[k] for k in ("dead_routers", "disabled_nodes") if geo.get(k)},
               **summarise(points, bound), "points": points}
     if out is not None:
         out = Path(out)
@@ -371,11 +376,13 @@ def link_utilisation(result, point):
     """
     nodes = [tuple(n) for n in result.get("nodes") or []] or \
         [(x, y) for y in range(result["mesh"][1]) for x in range(result["mesh"][0])]
-    present = set(nodes)
+    present = set(nodes) - {tuple(n) for n in result.get("dead_routers") or []}
     die_shape, dielink = result.get("die_shape"), result.get("dielink")
     ratio = dielink["ratio"] if dielink else 1
     out = {}
     for i, (x, y) in enumerate(nodes):
+        if (x, y) not in present:
+            continue                    # a dead router has no links
         for port in MESH_PORTS:
             dx, dy = STEP[port]
             peer = (x + dx, y + dy)
@@ -397,7 +404,9 @@ def plot_heatmap(result, path, die_shape=None):
 
     Up to 24 nodes across: every link as a coloured segment (both directions side by
     side). Larger meshes (a D1 die, a tile): one pixel per node, coloured by its busiest
-    outgoing link. ``die_shape`` (nodes_x, nodes_y) draws the die boundaries.
+    outgoing link. ``die_shape`` (nodes_x, nodes_y) draws the die boundaries. Dead
+    routers (``result["dead_routers"]``, no links) are drawn as cyan crosses (a cyan pixel
+    on large meshes), disabled nodes (their routers forward) as hollow cyan squares.
     """
     import matplotlib
     matplotlib.use("Agg")
@@ -408,6 +417,8 @@ def plot_heatmap(result, path, die_shape=None):
     point = pts[0]
     util = link_utilisation(result, point)
     mx, my = result["mesh"]
+    dead = {tuple(n) for n in result.get("dead_routers") or []}
+    disabled = {tuple(n) for n in result.get("disabled_nodes") or []}
     norm = matplotlib.colors.Normalize(0, 1)
     big = max(mx, my) > _SEGMENT_LIMIT
     fig, ax = plt.subplots(figsize=(7.2, 6.4) if big else (6, 5.4))
@@ -415,8 +426,14 @@ def plot_heatmap(result, path, die_shape=None):
         image = np.zeros((my, mx))
         for (x, y, _), u in util.items():
             image[y, x] = max(image[y, x], u)
-        mappable = ax.imshow(image, cmap="inferno", norm=norm, interpolation="nearest")
+        for x, y in dead:
+            image[y, x] = np.nan
+        cmap = matplotlib.colormaps["inferno"].copy()
+        cmap.set_bad("cyan")
+        mappable = ax.imshow(image, cmap=cmap, norm=norm, interpolation="nearest")
         label = "busiest outgoing link of each node (utilisation of its capacity)"
+        if dead:
+            label += "; cyan: dead router"
     else:
         segs, values, off = [], [], 0.12
         for (x, y, port), u in util.items():
@@ -430,9 +447,18 @@ def plot_heatmap(result, path, die_shape=None):
         mappable = LineCollection(segs, array=np.array(values), cmap="inferno",
                                   linewidths=min(4.0, 40 / across), norm=norm)
         ax.add_collection(mappable)
-        nodes = {(x, y) for x, y, _ in util} or {(0, 0)}
+        nodes = ({(x, y) for x, y, _ in util} - dead - disabled) or {(0, 0)}
         ax.scatter([n[0] for n in nodes], [n[1] for n in nodes], s=min(30, 240 / across),
                    c="#888", zorder=3)
+        if dead:
+            ax.scatter([n[0] for n in dead], [n[1] for n in dead], s=min(120, 900 / across),
+                       marker="x", c="cyan", linewidths=2, zorder=4, label="dead router")
+        if disabled:
+            ax.scatter([n[0] for n in disabled], [n[1] for n in disabled],
+                       s=min(60, 480 / across), marker="s", facecolors="none",
+                       edgecolors="cyan", zorder=4, label="disabled node")
+        if dead or disabled:
+            ax.legend(loc="upper right", fontsize=7, framealpha=0.6)
         ax.set_xlim(-0.6, mx - 0.4)
         ax.set_ylim(my - 0.4, -0.6)                    # y grows southwards
         label = "link utilisation (of its capacity)"

@@ -69,7 +69,13 @@ __all__ = ["CHECKS", "TinyFormat", "ProbedRouter", "RouterFormal", "MUTATIONS", 
 
 #: property groups (see the module docstring); ``invariant`` makes the others inductive
 CHECKS = ("no_loss_dup", "credit_bounds", "credit_respected", "no_interleave", "xy_route",
-          "no_overflow", "invariant")
+          "table_route", "no_overflow", "invariant")
+
+#: the tile of the table-router proof: 2 dies of 1 x 2 nodes (a 2 x 2 coordinate space),
+#: so both tables, the take bits and the die/node combine rule are exercised
+TABLE_SHAPE = (2, 1, 1, 2)
+#: cfg writes of the configuration phase: (target, address) in order
+_TABLE_WRITES = (("DIE", 0), ("DIE", 1), ("NODE", 0), ("NODE", 1))
 
 N = len(PORTS)
 LOCAL, NORTH, EAST, SOUTH, WEST = range(N)
@@ -122,6 +128,7 @@ class ProbedRouter(Router):
         super().__init__(**kwargs)
         self.probe = {}
         self.peek = {}
+        self.table_peek = {}
 
     def elaborate(self, platform):
         m = super().elaborate(platform)
@@ -152,6 +159,13 @@ class ProbedRouter(Router):
                         m.d.comb += rp.addr.eq(addr)
                         ports.append(rp.data)
                     self.peek[p, v, k] = tuple(ports)
+        if self.routing == "table":
+            table = m._named_submodules["table"][0]
+            for kind, mem in (("DIE", table.die_memory), ("NODE", table.node_memory)):
+                for j in range(mem.depth if mem is not None else 0):
+                    rp = mem.read_port(domain="comb")
+                    m.d.comb += rp.addr.eq(j)
+                    self.table_peek[kind, j] = rp.data
         return m
 
 
@@ -172,7 +186,12 @@ MUTATIONS = {
     "swap_north_south": (_SwapNorthSouth, lambda depth: {}),
     # believes the downstream has one slot more than it has: must break credit_respected
     "extra_credit": (ProbedRouter, lambda depth: {"downstream_depth": depth + 1}),
+    # table router: the configuration loads a mutant table (node entry 0 one port off
+    # the specified table), must break table_route
+    "mutant_table": (ProbedRouter, lambda depth: {}),
 }
+#: mutations that only make sense with routing="table"
+TABLE_MUTATIONS = ("mutant_table",)
 
 
 def _xy_onehot(x, y, dx, dy):
@@ -209,8 +228,14 @@ class RouterFormal(Elaboratable):
         Property groups to assert (default: all of :data:`CHECKS`).
     """
 
-    def __init__(self, *, vcs=1, depth=2, coord_bits=2, mutation=None, checks=None):
+    def __init__(self, *, vcs=1, depth=2, coord_bits=2, mutation=None, checks=None,
+                 routing="xy"):
         self._MustUse__silence = True           # until the arguments are known good
+        if routing not in ("xy", "table"):
+            raise ValueError(f"routing must be 'xy' or 'table', not {routing!r}")
+        if routing == "table":
+            coord_bits = 1                      # the 2 x 2 coordinate space of TABLE_SHAPE
+        self.routing = routing
         self.vcs, self.depth, self.fmt = vcs, depth, TinyFormat(coord_bits=coord_bits)
         checks = set(CHECKS if checks is None else checks)
         if not checks <= set(CHECKS):
@@ -223,11 +248,16 @@ class RouterFormal(Elaboratable):
             if mutation not in MUTATIONS:
                 raise ValueError(f"mutation must be one of {', '.join(MUTATIONS)}, "
                                  f"not {mutation!r}")
+            if (mutation in TABLE_MUTATIONS) != (routing == "table"):
+                raise ValueError(f"mutation {mutation!r} does not apply to routing {routing!r}")
             cls, extra_fn = MUTATIONS[mutation]
             extra = extra_fn(depth)
+        self.mutation = mutation
         self._MustUse__silence = False
         self.cd = ClockDomain("sync")
-        self.router = cls(fmt=self.fmt, vcs=vcs, buffer_depth=depth, routing="xy", **extra)
+        if routing == "table":
+            extra["table_shape"] = TABLE_SHAPE
+        self.router = cls(fmt=self.fmt, vcs=vcs, buffer_depth=depth, routing=routing, **extra)
 
     def elaborate(self, platform):
         m = Module()
@@ -256,6 +286,19 @@ class RouterFormal(Elaboratable):
         def flit(value):
             return fmt.head(value)
 
+        table = self.routing == "table"
+        configured = Const(1, 1)
+        if table:
+            configured = self._configure(m, r, x, y, A)
+
+        def route_of(i, dx, dy):
+            """The specified one-hot route of a flit for (dx, dy) that arrived on input i."""
+            return self._table_spec(m, i, x, dx, dy) if table else _xy_onehot(x, y, dx, dy)
+
+        def legal(i, dx, dy):
+            """Environment: XY routing delivers only XY-legal arrivals; tables any."""
+            return Const(1, 1) if table else _legal(i, x, y, dx, dy)
+
         # -- upstream models and reference FIFOs, per input ------------------------------
         S = D + 1                                        # FIFO count + one output register
         ucred = [[Signal(range(D + 1), init=D, name=f"ucred_{p}_vc{v}") for v in range(V)]
@@ -280,7 +323,8 @@ class RouterFormal(Elaboratable):
             m.d.comb += [inp.valid.eq(valid), inp.last.eq(last), inp.vc.eq(vc),
                          inp.data.eq(Cat(dst, Const(i, SRC_BITS), seq))]
             m.d.comb += Assume(~valid | (vc < V))
-            m.d.comb += Assume(~valid | _legal(i, x, y, dst[:cb], dst[cb:]))
+            m.d.comb += Assume(~valid | legal(i, dst[:cb], dst[cb:]))
+            m.d.comb += Assume(~valid | configured)     # no traffic while tables load
             for v in range(V):
                 send = Signal(name=f"send_{p}_vc{v}")
                 m.d.comb += send.eq(valid & (vc == v))
@@ -304,8 +348,9 @@ class RouterFormal(Elaboratable):
             m.d.comb += [credit.eq(AnySeq(V)), out.credit.eq(credit)]
             m.d.comb += Cover(out.valid)
             m.d.comb += A("no_loss_dup", ~out.valid | (out.vc < V))
-            # xy_route
-            m.d.comb += A("xy_route", ~out.valid | _xy_onehot(x, y, f.dst_x, f.dst_y)[o])
+            # xy_route / table_route: the flit's own input is in its payload (f.src)
+            m.d.comb += A("table_route" if table else "xy_route",
+                          ~out.valid | route_of(f.src, f.dst_x, f.dst_y)[o])
             for v in range(V):
                 arrive = Signal(name=f"at_{p}_vc{v}")
                 m.d.comb += arrive.eq(out.valid & (out.vc == v))
@@ -373,7 +418,7 @@ class RouterFormal(Elaboratable):
                     wf = flit(want[:W])
                     m.d.comb += A("invariant", (count <= k) | (
                         (bdata == want[:W]) & (bmeta[N] == want[W])
-                        & (bmeta[:N] == _xy_onehot(x, y, wf.dst_x, wf.dst_y))))
+                        & (bmeta[:N] == route_of(i, wf.dst_x, wf.dst_y))))
                 # wormhole state of the input VC, from what was delivered
                 cur_last = Signal(name=f"cur_last_{p}_vc{v}")
                 cur_dst = Signal(2 * cb, name=f"cur_dst_{p}_vc{v}")
@@ -400,7 +445,7 @@ class RouterFormal(Elaboratable):
                 rreq, bpk = r.probe[f"rreq_{p}_vc{v}"], r.probe[f"bpk_{p}_vc{v}"]
                 bnew = r.probe[f"bnew_{p}_vc{v}"]
                 for o in range(N):
-                    if not turn_allowed("xy", p, PORTS[o]):
+                    if not turn_allowed(self.routing, p, PORTS[o]):
                         m.d.comb += A("invariant", ~rreq[o] & ~bpk[o] & ~bnew[o])
                         continue
                     cnz = r.probe[f"cnz_{PORTS[o]}_vc{v}"]
@@ -410,16 +455,20 @@ class RouterFormal(Elaboratable):
                         A("invariant", bpk[o] == (empty & cnz & in_pkt & route[o])),
                         A("invariant", bnew[o] == (empty & cnz & ~in_pkt & ~lck))]
                 m.d.comb += [A("invariant", in_pkt == eff_pkt),
-                             A("invariant", ~in_pkt | (route == _xy_onehot(x, y, eff_dst[:cb], eff_dst[cb:]))),
-                             A("invariant", ~seen_pkt[v] | _legal(i, x, y, seen_dst[v][:cb],
-                                                          seen_dst[v][cb:]))]
+                             A("invariant", ~in_pkt | (route == route_of(i, eff_dst[:cb], eff_dst[cb:]))),
+                             A("invariant", ~seen_pkt[v] | legal(i, seen_dst[v][:cb],
+                                                                 seen_dst[v][cb:]))]
+                if table:
+                    # while the tables load nothing has been sent
+                    m.d.comb += A("invariant", configured | (
+                        (n == 0) & (count == 0) & ~up_pkt[i][v] & ~seen_pkt[v]))
                 # the reference FIFO holds well-formed traffic of this flow: its input's
                 # tag, legal destinations, consecutive sequence numbers, one destination
                 # per packet, continuing what was delivered and continued by the upstream
                 for k in range(S):
                     e = flit(q[k][:W])
                     m.d.comb += A("invariant", (n <= k) | (
-                        (e.src == i) & _legal(i, x, y, e.dst_x, e.dst_y)
+                        (e.src == i) & legal(i, e.dst_x, e.dst_y)
                         & (e.seq == (up_seq[i][v] - n + k)[:SEQ_BITS])))
                     if k + 1 < S:
                         m.d.comb += A("invariant", (n <= k + 1) | q[k][W]
@@ -437,8 +486,8 @@ class RouterFormal(Elaboratable):
                                        & (~up_pkt[i][v] | (up_dst[i][v] == eff_dst)))),
                     A("invariant", (n <= out_now) | ~eff_pkt | (first[:2 * cb] == eff_dst)),
                 ]
-                m.d.comb += A("invariant", ~up_pkt[i][v] | _legal(i, x, y, up_dst[i][v][:cb],
-                                                          up_dst[i][v][cb:]))
+                m.d.comb += A("invariant", ~up_pkt[i][v] | legal(i, up_dst[i][v][:cb],
+                                                                 up_dst[i][v][cb:]))
 
         # locks: an output VC is locked iff an input VC is inside a packet routed there,
         # and that input is the one whose head went out last
@@ -448,11 +497,56 @@ class RouterFormal(Elaboratable):
                              & r.probe[f"pkt_route_{PORTS[i]}_vc{v}"][o] for i in range(N))
                 locked = r.probe[f"locked_{p}_vc{v}"]
                 arrive = outs[o].valid & (outs[o].vc == v)
+                if table:
+                    m.d.comb += A("invariant", configured | ((occ[o][v] == 0) & ~busy[o][v]
+                                                             & ~outs[o].valid))
                 m.d.comb += [A("invariant", locked == owners.any()),
                              A("invariant", arrive | (locked == busy[o][v])),
                              A("invariant", arrive | ~busy[o][v] | owners.bit_select(owner[o][v], 1)),
                              A("invariant", (owners & (owners - 1)[:N]) == 0)]
         return m
+
+
+    def _configure(self, m, r, x, y, A):
+        """Table mode: the specified tables ``T`` (any constants) and a configuration phase
+        that loads them through ``cfg``, one write per cycle (with ``mutant_table`` node
+        entry 0 is loaded one port off); returns the flag ``configured``."""
+        from rtl.net.routing_table import ConfigTarget
+        self.t_die = [Signal(5, name=f"spec_die_{j}") for j in range(2)]
+        self.t_node = [Signal(3, name=f"spec_node_{j}") for j in range(2)]
+        spec = {("DIE", j): self.t_die[j] for j in range(2)}
+        spec.update({("NODE", j): self.t_node[j] for j in range(2)})
+        for sig in self.t_die + self.t_node:
+            m.d.comb += sig.eq(AnyConst(len(sig)))
+        n_writes = len(_TABLE_WRITES)
+        phase = Signal(range(n_writes + 1), name="cfg_phase")
+        configured = Signal(name="configured")
+        m.d.comb += configured.eq(phase == n_writes)
+        m.d.sync += phase.eq(phase + ~configured)
+        m.d.comb += [A("invariant", phase <= n_writes), r.cfg.x.eq(x), r.cfg.y.eq(y)]
+        for k, (target, addr) in enumerate(_TABLE_WRITES):
+            value = spec[target, addr]
+            if self.mutation == "mutant_table" and (target, addr) == ("NODE", 0):
+                value = (value + 1)[:3]
+            with m.If(phase == k):
+                m.d.comb += [r.cfg.valid.eq(1), r.cfg.target.eq(ConfigTarget[target]),
+                             r.cfg.addr.eq(addr), r.cfg.data.eq(value)]
+            # what is loaded stays loaded (the tables are written by this phase only)
+            if self.mutation is None:
+                m.d.comb += A("invariant", (phase <= k)
+                              | (r.table_peek[target, addr] == spec[target, addr]))
+        return configured
+
+    def _table_spec(self, m, i, x, dx, dy):
+        """The specification of a table route (:func:`gen.routing.combine` for TABLE_SHAPE:
+        die ``d = dx``, node ``l = dy``, own die ``x``), a U-turn or a port above 4 -> local."""
+        e = Mux(dx, self.t_die[1], self.t_die[0])
+        n = Mux(dy, self.t_node[1], self.t_node[0])
+        along_x = (n == EAST) | (n == WEST)
+        along_y = (n == NORTH) | (n == SOUTH)
+        port = Mux((dx == x) | (e[3] & along_x) | (e[4] & along_y), n, e[:3])
+        ok = (port < N) & ((i == LOCAL) | (port != i))
+        return Mux(ok, (Const(1, N) << port)[:N], Const(1 << LOCAL, N))
 
 
 def sby_script(*, depth, cover_depth, top="router_formal", il="router_formal.il", mode="prove"):
@@ -509,8 +603,8 @@ def run_sby(sby_file, workdir, *, timeout=600):
     return status, res.stdout + res.stderr
 
 
-def prove_router(*, vcs=1, depth=2, k=None, cover_depth=4, mutation=None, checks=None,
-                 mode="prove", out_dir="build/formal"):
+def prove_router(*, vcs=1, depth=2, k=None, cover_depth=None, mutation=None, checks=None,
+                 mode="prove", out_dir="build/formal", routing="xy"):
     """Prove the properties above on a ``vcs``-VC, ``depth``-deep router.
 
     Returns ``{"prove": PASS|FAIL|..., "cover": ..., "seconds": ..., "dir": ...,
@@ -521,11 +615,14 @@ def prove_router(*, vcs=1, depth=2, k=None, cover_depth=4, mutation=None, checks
     first ``k`` cycles only (quick hunts for counterexamples).
     """
     k = k or depth + 2
-    tag = f"router_v{vcs}_d{depth}" + (f"_{mutation}" if mutation else "") \
+    # table mode: the tables load in the first 4 cycles, then a flit needs 2 more
+    cover_depth = cover_depth or (8 if routing == "table" else 4)
+    tag = f"router_{'table_' if routing == 'table' else ''}v{vcs}_d{depth}" \
+        + (f"_{mutation}" if mutation else "") \
         + (f"_{'-'.join(sorted(checks))}" if checks else "")
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    top = RouterFormal(vcs=vcs, depth=depth, mutation=mutation, checks=checks)
+    top = RouterFormal(vcs=vcs, depth=depth, mutation=mutation, checks=checks, routing=routing)
     il = out / f"{tag}.il"
     il.write_text(rtlil.convert(top, name="router_formal", ports=[top.cd.clk]))
     sby = out / f"{tag}.sby"
@@ -537,6 +634,7 @@ def prove_router(*, vcs=1, depth=2, k=None, cover_depth=4, mutation=None, checks
                      for line in log.splitlines() if "Assert failed in " in line}, key=int)
     return {**status, "seconds": round(time.perf_counter() - t0, 1), "k": k, "vcs": vcs,
             "depth": depth, "mutation": mutation, "checks": sorted(top.checks),
+            "routing": routing,
             "mode": mode, "counterexample": "BMC failed" in log,
             "failed": sorted({top.check_lines.get(int(n), f"line {n}") for n in failed}),
             "dir": str(out / tag), "log_tail": log[-3000:]}
@@ -552,9 +650,10 @@ if __name__ == "__main__":
     ap.add_argument("--mutation", choices=sorted(MUTATIONS))
     ap.add_argument("--check", action="append", choices=CHECKS, help="property group (repeatable)")
     ap.add_argument("--out", default="build/formal")
+    ap.add_argument("--routing", choices=("xy", "table"), default="xy")
     a = ap.parse_args()
     r = prove_router(vcs=a.vcs, depth=a.depth, k=a.k, mutation=a.mutation, checks=a.check,
-                     out_dir=a.out)
+                     out_dir=a.out, routing=a.routing)
     r.pop("log_tail")
     print(json.dumps(r, indent=1))
     sys.exit(0 if r["prove"] == "PASS" and r["cover"] == "PASS" else 1)

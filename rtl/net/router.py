@@ -35,13 +35,24 @@ Everything from input to output register happens in one cycle:
   input on arrival and stored in the meta array next to the flit (meaningful
   for heads only). The route of a packet is kept per (input, VC) from its head
   until its tail (wormhole).
+* **Table routing** (``routing="table"``, issue 15). The route is instead a
+  run-time table lookup (:class:`rtl.net.routing_table.RoutingTable`: a die table
+  and a node table in ``lib.memory``, one asynchronous read port per input),
+  computed at the same place and in the same cycle as the XY route (on arrival,
+  stored in the meta array): no extra cycle, one cycle per hop at zero load. The
+  port is :func:`gen.routing.output_port` of the loaded tables; a U-turn (the
+  table names the input port) or an index above 4 is sent to ``local`` instead
+  (checked tables do neither; the sink then counts a misroute). The tables are
+  loaded through the ``cfg`` port before traffic (docs/table_mode.md); loaded
+  with XY tables the router behaves cycle for cycle as the XY router.
 * **Turn-restricted crossbar.** Only the paths dimension-order routing can use
   exist (:func:`turn_allowed`): no U-turns and, for XY, no turn from y back to
   x (17 of the 25 input/output pairs), which saves about a third of the
   crossbar. A flit on a direction input is routed over the dimensions still
   open to it, so a packet that could not have arrived under the same routing
   (a mesh wired inconsistently) is never stuck, but may leave on a port other
-  than a full XY/YX decision would pick.
+  than a full XY/YX decision would pick. With table routing every path but the
+  four U-turns exists (21 of 25).
 * **Static VCs.** A flit received on VC *v* leaves on VC *v*; no VC allocation.
   Output VC (o, v) is locked by a multi-flit packet from its head until its
   tail, so packets never interleave on one VC of an output.
@@ -70,6 +81,9 @@ output data select, an AND-OR tree: on ECP5 it maps to fewer LUT levels after
 the output grant (1 VC: 98 -> 105 MHz when it was the only change). Size
 (yosys ``synth_ecp5 -nowidelut``, 64-bit flits, 1 VC, depth 4): 1510 LUT4,
 92 TRELLIS_DPR16X4 (the buffers), 503 FFs; 110-115 MHz out of context.
+Table mode adds the table read (destination -> constant divisions -> two
+distributed-RAM reads -> combine) before the bypass request, the longest path of
+the arrival cycle, and the four extra crossbar paths (not synthesised yet).
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal

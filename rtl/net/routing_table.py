@@ -109,6 +109,11 @@ class RoutingTable(wiring.Component):
     lookups : int
         Number of lookup ports.
 
+    Attributes
+    ----------
+    node_memory, die_memory : Memory, Memory or None
+        The node and die tables (no die table with one die).
+
     Members
     -------
     x, y : In(coord_bits)
@@ -134,6 +139,12 @@ class RoutingTable(wiring.Component):
             "port": Out(data.ArrayLayout(NODE_ENTRY_BITS, lookups)),
         })
 
+        dies_x, dies_y, nx, ny = self._shape
+        #: the tables (created here so that a proof harness can add read ports to probe them)
+        self.node_memory = Memory(shape=NODE_ENTRY_BITS, depth=nx * ny, init=[])
+        self.die_memory = (Memory(shape=DIE_ENTRY_BITS, depth=dies_x * dies_y, init=[])
+                           if dies_x * dies_y > 1 else None)
+
     shape = property(lambda self: self._shape)
 
     def elaborate(self, platform):
@@ -145,14 +156,14 @@ class RoutingTable(wiring.Component):
         mine = Signal()
         m.d.comb += mine.eq(cfg.valid & (cfg.x == self.x) & (cfg.y == self.y))
 
-        node = Memory(shape=NODE_ENTRY_BITS, depth=nx * ny, init=[])
+        node = self.node_memory
         m.submodules.node_table = node
         wp = node.write_port()
         m.d.comb += [wp.en.eq(mine & (cfg.target == ConfigTarget.NODE)),
                      wp.addr.eq(cfg.addr), wp.data.eq(cfg.data[:NODE_ENTRY_BITS])]
         dies = dies_x * dies_y
         if dies > 1:
-            die = Memory(shape=DIE_ENTRY_BITS, depth=dies, init=[])
+            die = self.die_memory
             m.submodules.die_table = die
             wp = die.write_port()
             m.d.comb += [wp.en.eq(mine & (cfg.target == ConfigTarget.DIE)),

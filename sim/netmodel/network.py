@@ -485,6 +485,16 @@ class NetworkModel:
         cols = [(p * V + v) * pv + 1 for p in range(5) for v in range(V)]
         return self.R[:, cols].reshape(self.n_nodes, 5, V)
 
+    def fault_geo(self):
+        """``dead_routers`` and ``disabled_nodes`` as the RTL manifest has them (fault-map
+        mode only; sorted by id), for ``sweep.json``."""
+        if not self.live_mode:
+            return {}
+        f = self.fault_map
+        return {k: [list(p) for p in sorted(v, key=lambda p: (p[1], p[0]))]
+                for k, v in (("dead_routers", f.dead_routers),
+                             ("disabled_nodes", f.disabled_nodes))}
+
     def live_flags(self):
         """Per node in the RTL's order: is it live (``verif.traffic_stats.live_flags``);
         None without the live-node rules."""

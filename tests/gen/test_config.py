@@ -27,7 +27,7 @@ def test_defaults_fill_missing_keys():
     ("router", "vcs", 0, "router.vcs: 0 is not allowed: must be an integer >= 1 and <= 4"),
     ("router", "vcs", "two", "router.vcs: 'two' is not allowed: must be an integer >= 1 and <= 4"),
     ("router", "vcs", 2.5, "router.vcs: 2.5 is not allowed: must be an integer >= 1 and <= 4"),
-    ("router", "routing", "zigzag", "router.routing: 'zigzag' is not allowed: must be one of 'xy', 'yx'"),
+    ("router", "routing", "zigzag", "router.routing: 'zigzag' is not allowed: must be one of 'xy', 'yx', 'table'"),
     ("clock", "f_ghz", 0, "clock.f_ghz: 0 is not allowed: must be a number > 0 and <= 20"),
     ("clock", "f_ghz", -1, "clock.f_ghz: -1 is not allowed: must be a number > 0 and <= 20"),
     ("wire", "model", "spice", "wire.model: 'spice' is not allowed: must be one of 'given', 'rc'"),
@@ -140,7 +140,7 @@ def test_overrides_go_through_validation():
         load_config(CONFIGS / "default.yaml", ["router.vcs=7", "router.bogus=1"])
     assert info.value.problems == [
         "router.bogus: unknown key (allowed: allow_shallow_buffers, buffer_depth, flit_bits, "
-        "max_packet_flits, routing, vcs)",
+        "max_packet_flits, routing, table_base, vcs)",
         "router.vcs: 7 is not allowed: must be an integer >= 1 and <= 4"]
 
 
@@ -174,7 +174,7 @@ def test_cli_bad_config_exits_2_without_traceback(tmp_path):
     assert "Traceback" not in res.stderr
     assert res.stderr.splitlines() == [
         "error: router.depth: unknown key (allowed: allow_shallow_buffers, buffer_depth, "
-        "flit_bits, max_packet_flits, routing, vcs)",
+        "flit_bits, max_packet_flits, routing, table_base, vcs)",
         "error: router.vcs: 9 is not allowed: must be an integer >= 1 and <= 4"]
 
 

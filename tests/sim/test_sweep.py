@@ -92,3 +92,23 @@ def test_a_built_config_is_not_elaborated_again(tmp_path, monkeypatch):
                                                                 "die.nodes_y=2",
                                                                 "router.vcs=1"]), engine="rtl")
     assert len(made) == 3
+
+
+def test_heatmap_draws_dead_routers(tmp_path):
+    """A dead router has no links in the utilisation map; the heatmap (both renderings)
+    is written with dead routers and disabled nodes marked."""
+    from sim.sweep import link_utilisation, plot_heatmap
+    for mx in (4, 30):
+        nodes = [[x, y] for y in range(4) for x in range(mx)]
+        flits = {f"link.{p}": [10] * len(nodes) for p in ("north", "east", "south", "west")}
+        point = {"offered": 0.5, "accepted_avg": 0.4, "window": 100, "link_flits": flits}
+        result = {"mesh": [mx, 4], "nodes": nodes, "pattern": "uniform", "points": [point],
+                  "highest_stable_offered": 0.5, "dead_routers": [[1, 1]],
+                  "disabled_nodes": [[2, 2]]}
+        util = link_utilisation(result, point)
+        assert not any((x, y) == (1, 1) for x, y, _ in util)
+        assert not any((x, y, p) in util for x, y, p in ((0, 1, "east"), (1, 0, "south")))
+        assert util[(2, 2, "east")] == pytest.approx(0.1)
+        path = tmp_path / f"heat{mx}.png"
+        plot_heatmap(result, path)
+        assert path.stat().st_size > 1000

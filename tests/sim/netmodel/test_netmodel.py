@@ -295,6 +295,10 @@ def test_an_empty_map_in_table_mode_routes_as_dimension_order(base):
         for rate in (0.1, 0.9):
             spec = {"pattern": pattern, "rate": rate, "packet_len": 2, "seed": 3}
             a, b = run_point(plain, spec, timing)[0], run_point(table, spec, timing)[0]
+            # live mode adds its two figures: every node live, nothing suppressed
+            assert (b.pop("live_nodes"), b.pop("suppressed_dead")) == (plain.n_nodes, 0)
+            # ... and its read-out one more word per node (gen.suppressed_dead)
+            assert b["schedule"].pop("end") > a["schedule"].pop("end")
             assert a == b, (pattern, rate)
             assert a["delivered_total"] > 0
 
@@ -353,6 +357,8 @@ def test_fault_mode_follows_the_rtl_manifest(overrides):
     assert model.stat_names == x["stat_names"]
     assert model.live_mode == x["live_mode"]
     assert [list(c) for c in model.fault_map.live_nodes] == x["live_nodes"]
+    # sweep.json's fault keys (sim.sweep takes them from the manifest on the RTL engine)
+    assert model.fault_geo() == {k: x[k] for k in ("dead_routers", "disabled_nodes")}
     assert model.table_mode == (x["routing"] == "table")
     if model.table_mode:
         t = x["routing_tables"]
