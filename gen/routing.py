@@ -715,8 +715,12 @@ _WINDOW = 1
 
 def route_tables(shape, dead=(), *, routing="xy", vcs=2, roots=1):
     """Checked tables for a dead-router map: dimension order (``routing``) when nothing is
-    dead, else up*/down* (global order, then hierarchical; with ``roots > 1`` the
-    ``roots`` live routers nearest the centre are tried and the lowest mean stretch kept).
+    dead; else, up to :data:`_SMALL` routers, dimension order repaired around the dead
+    routers (:func:`repair_tables`, the candidates of :data:`_MODELS`, the one with the
+    highest :func:`uniform_bound` kept); else, or if every repair gets stuck, up*/down*
+    (global order, then hierarchical; with ``roots > 1`` the ``roots`` live routers
+    nearest the centre are tried and the lowest mean stretch kept). Deterministic, and
+    cached per map (a copy is returned).
     :func:`check_tables` has passed on what is returned. Raises ValueError naming the
     unreachable live routers if the mesh is cut, or why the map cannot be routed."""
     if not isinstance(shape, MeshShape):

@@ -256,9 +256,10 @@ def bench_dead_map(k, count, seed):
 @pytest.mark.parametrize("count", [1, 2])
 def test_repaired_tables_keep_most_of_the_xy_bound(count):
     """8x8 with 1-2 dead routers (the bench's maps): the repaired tables' uniform
-    channel-load bound stays within reach of XY's 0.5 -- every map at least 55% of it and
-    the mean at least 65% (measured: 57-88%, mean ~72%). Up*/down* gives ~20% (its root
-    funnels every flow between opposite quadrants), so a regression to it fails here."""
+    channel-load bound stays within reach of XY's 0.5 -- every map at least 60% of it and
+    the mean at least 68% (measured: 1 dead 73-89%, mean 80%; 2 dead 64-81%, mean 73%).
+    Up*/down* gives ~20% (its root funnels every flow between opposite quadrants), so a
+    regression to it fails here."""
     s = MeshShape(1, 1, 8, 8)
     xy = uniform_bound(xy_tables(s))
     assert xy == pytest.approx(0.5)
@@ -269,8 +270,8 @@ def test_repaired_tables_keep_most_of_the_xy_bound(count):
         rep = check_tables(t)
         assert rep["uniform_bound"] == pytest.approx(uniform_bound(t))
         ratios.append(rep["uniform_bound"] / xy)
-    assert min(ratios) >= 0.55, ratios
-    assert sum(ratios) / len(ratios) >= 0.65, ratios
+    assert min(ratios) >= 0.60, ratios
+    assert sum(ratios) / len(ratios) >= 0.68, ratios
 
 
 def test_uniform_bound_matches_a_pairwise_walk():
