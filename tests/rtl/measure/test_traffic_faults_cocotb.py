@@ -21,7 +21,7 @@ from tests.conftest import CONFIGS
 
 SIMS = available_simulators()
 PATTERNS = [p.name.lower() for p in Pattern]
-TIMING = {"warmup": 100, "measure": 300, "drain_limit": 6000, "final_drain": 800}
+TIMING = {"warmup": 100, "measure": 300, "drain_limit": 6000, "final_drain": 3000}
 TIMING_ICARUS = {"warmup": 60, "measure": 150, "drain_limit": 6000, "final_drain": 500}
 
 
