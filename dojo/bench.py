@@ -640,8 +640,10 @@ def bench_faults(outdir, *, quick=False):
     lines = ["## Dead routers: 8x8 mesh, uniform random, single-flit (fast model)", "",
              f"`configs/noc8x8.yaml` (2 VC x 8) with `router.routing: table` and "
              f"`die.dead_routers` drawn at random ({seeds} maps per count, redrawn when a map "
-             "cuts the mesh); tables from `gen.routing.route_tables` (up*/down* around the "
-             "dead routers), traffic uniform over the live nodes. Each map is a full sweep "
+             "cuts the mesh); tables from `gen.routing.route_tables` (per-destination trees "
+             "repairing XY around the dead routers, every hop checked against the "
+             "channel-dependency graph; up*/down* only where the repair gets stuck), traffic "
+             "uniform over the live nodes. Each map is a full sweep "
              f"({rates[0]} then {SATURATION_RATES} flits/node/cycle, warm-up "
              f"{timing['warmup']}, window {timing['measure']}) on the cycle-exact model "
              "(`engine=\"model\"`; it equals the table RTL cycle for cycle, "
@@ -674,11 +676,13 @@ def bench_faults(outdir, *, quick=False):
               f"{'yes' if frac >= 0.85 and frac_min >= 0.85 else ('mean only' if frac >= 0.85 else '**no**')} |",
               "", "The bound column is the tables' own limit (uniform over the live nodes, "
               "per live node: 1 / the most loaded link, walking every pair through "
-              "`gen.routing.walk`); XY's is 4/k = 0.5. The model reaches about the same "
-              "fraction of it with and without faults; what the dead routers cost is the "
-              "routing: `gen.routing`'s up*/down* tables (root = the live router nearest the "
-              "centre) send every flow between opposite quadrants through the root, so one "
-              "dead router cuts the bound to about a fifth of XY's.",
+              "`gen.routing.walk`); XY's is 4/k = 0.5. What limits it: a dead router in "
+              "the middle leaves 7 links across its cut instead of 8 (bound ~0.44 at best), "
+              "and the detours around it load the neighbouring columns by about half again, "
+              "because spreading them wider (mixing XY- and YX-like trees) closes cycles in "
+              "the channel-dependency graph with one VC per message class; up*/down* over a "
+              "spanning tree, the first algorithm, sent every flow through its root and gave "
+              "~0.10 (about 22% of fault-free).",
               "", "Maps (global x, y): " + "; ".join(
                   f"{c} dead s{s}: {' '.join(f'({x},{y})' for x, y in d)}"
                   for (c, s), d in maps.items()) + ".",
