@@ -19,17 +19,36 @@ FMT = PacketFormat(flit_bits=64, coord_bits=2)
 HERE, HOST = (1, 0), (0, 0)
 
 
+class Harness:
+    """A node at ``HERE`` driven through its west port by a neighbouring-router model
+    (``src`` sends packets, ``sink`` takes its answers); ``run(bench)`` simulates."""
+
+    def __init__(self, model, *, stall):
+        self.node = node = TrainingNode(layouts=model.lay, vcs=2, buffer_depth=4,
+                                        routing="xy", max_packet_flits=8, matrix_p=4,
+                                        mesh_x=4, mesh_y=4)
+        self.top = top = Module()
+        top.submodules.node = node
+        top.d.comb += [node.x.eq(HERE[0]), node.y.eq(HERE[1])]
+        for d in ("north", "south", "east"):
+            top.d.comb += getattr(node, f"in_{d}").valid.eq(0)
+        self.src = LinkSource(node.in_west, vcs=2, credits=4)
+        self.sink = LinkSink(node.out_west, vcs=2, depth=4, stall=stall)
+
+    def run(self, bench):
+        sim = Simulator(self.top)
+        sim.add_clock(1e-6)
+        sim.add_testbench(self.src.run, background=True)
+        sim.add_testbench(self.sink.run, background=True)
+        sim.add_testbench(bench)
+        sim.run()
+        assert not self.sink.violations
+
+
 def test_node_round_trip_and_gemm():
     model = NodeModel(fmt=FMT, lines=128, vcs=2, max_packet_flits=8, matrix_p=4)
-    node = TrainingNode(layouts=model.lay, vcs=2, buffer_depth=4, routing="xy",
-                       max_packet_flits=8, matrix_p=4, mesh_x=4, mesh_y=4)
-    top = Module()
-    top.submodules.node = node
-    top.d.comb += [node.x.eq(HERE[0]), node.y.eq(HERE[1])]
-    for d in ("north", "south", "east"):
-        top.d.comb += getattr(node, f"in_{d}").valid.eq(0)
-    src = LinkSource(node.in_west, vcs=2, credits=4)
-    sink = LinkSink(node.out_west, vcs=2, depth=4, stall=0.2)
+    h = Harness(model, stall=0.2)
+    node, src, sink = h.node, h.src, h.sink
     rng = np.random.default_rng(4)
     a = rng.integers(-128, 128, (4, 8)).astype(np.int8)
     b = rng.integers(-128, 128, (8, 8)).astype(np.int8)
@@ -64,13 +83,7 @@ def test_node_round_trip_and_gemm():
         assert np.array_equal(c, NodeModel.golden(a, b, None, "int8"))
         assert ctx.get(node.errors) == 0 and not ctx.get(node.overflow)
 
-    sim = Simulator(top)
-    sim.add_clock(1e-6)
-    sim.add_testbench(src.run, background=True)
-    sim.add_testbench(sink.run, background=True)
-    sim.add_testbench(bench)
-    sim.run()
-    assert not sink.violations
+    h.run(bench)
 
 
 def test_design_checks():
@@ -99,15 +112,8 @@ def test_counter_saturates_instead_of_wrapping():
     from rtl.node.layouts import NodeLayouts
     model = NodeModel(fmt=FMT, lines=128, vcs=2, max_packet_flits=8, matrix_p=4)
     model.lay = NodeLayouts(fmt=FMT, lines=128, sems=4, counter_bits=4)
-    node = TrainingNode(layouts=model.lay, vcs=2, buffer_depth=4, routing="xy",
-                        max_packet_flits=8, matrix_p=4, mesh_x=4, mesh_y=4)
-    top = Module()
-    top.submodules.node = node
-    top.d.comb += [node.x.eq(HERE[0]), node.y.eq(HERE[1])]
-    for d in ("north", "south", "east"):
-        top.d.comb += getattr(node, f"in_{d}").valid.eq(0)
-    src = LinkSource(node.in_west, vcs=2, credits=4)
-    sink = LinkSink(node.out_west, vcs=2, depth=4, stall=0.0)
+    h = Harness(model, stall=0.0)
+    src, sink = h.src, h.sink
     for _ in range(17):
         src.send(model.store(dst=HERE, src=HOST, addr=0, data=[], sem=1)[0])
     src.send(model.read_regs(dst=HERE, src=HOST, first="sem0", count=2, tag=1))
@@ -135,10 +141,4 @@ def test_counter_saturates_instead_of_wrapping():
         last = model.decode(sink.packets[3][1])
         assert last["tag"] == 3 and last["data"] == [0], last
 
-    sim = Simulator(top)
-    sim.add_clock(1e-6)
-    sim.add_testbench(src.run, background=True)
-    sim.add_testbench(sink.run, background=True)
-    sim.add_testbench(bench)
-    sim.run()
-    assert not sink.violations
+    h.run(bench)
