@@ -93,3 +93,13 @@ def test_tile_of_dies_and_structural_die_lint_clean(structural, tmp_path):
     assert res["clean"], "\n".join(res["messages"][:30])
     if shutil.which("iverilog"):
         assert res["icarus"] is True, res.get("icarus_log")
+
+
+@pytest.mark.parametrize("top", ["router", "noc"])
+def test_table_mode_lint_clean(top, tmp_path):
+    """The table router and a traffic tile with a dead router and disabled nodes."""
+    cfg = load_config(CONFIGS / "default.yaml",
+                      ["router.routing=table", "tile.fault_maps=[{die: [1, 0], "
+                       "dead_routers: [[0, 1]]}]", "die.disabled_nodes=[[1, 1]]"])
+    res = lint_design(top_design(cfg, top), tmp_path, icarus=False)
+    assert res["clean"], "\n".join(res["messages"][:30])
