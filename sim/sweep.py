@@ -428,8 +428,7 @@ def plot_heatmap(result, path, die_shape=None):
             image[y, x] = max(image[y, x], u)
         for x, y in dead:
             image[y, x] = np.nan
-        cmap = matplotlib.colormaps["inferno"].copy()
-        cmap.set_bad("cyan")
+        cmap = matplotlib.colormaps["inferno"].with_extremes(bad="cyan")
         mappable = ax.imshow(image, cmap=cmap, norm=norm, interpolation="nearest")
         label = "busiest outgoing link of each node (utilisation of its capacity)"
         if dead:
