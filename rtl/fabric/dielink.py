@@ -87,6 +87,20 @@ def tx_buffers(m, link, overflow, vcs, width, depth):
     return tx, tx_credit
 
 
+def first_ready(m, ready, ptr, shape, prefix):
+    """The first VC at or after the round-robin pointer ``ptr`` whose ``ready`` bit is set:
+    ``(pick, found)`` (combinational; ``shape`` of the VC signals, ``prefix`` of their
+    names, kept per caller so the emitted Verilog is unchanged)."""
+    V = len(ready)
+    pick, found = Signal(shape, name=f"{prefix}pick"), Signal(name=f"{prefix}found")
+    for off in reversed(range(V)):
+        v = Signal(shape, name=f"{prefix}cand{off}")
+        m.d.comb += v.eq((ptr + off) % V if V > 1 else 0)
+        with m.If(ready.bit_select(v, 1)):
+            m.d.comb += [pick.eq(v), found.eq(1)]
+    return pick, found
+
+
 def rx_output(m, rx, down, rx_pop, out, sel_shape):
     """The receiver's output to the router: round-robin over the VCs whose RX FIFO holds a
     flit and whose ``down`` credit counter is not zero, one flit a cycle onto ``out``
@@ -95,12 +109,7 @@ def rx_output(m, rx, down, rx_pop, out, sel_shape):
     V = len(rx)
     out_ready = Cat(rx[v].nonempty & (down[v] != 0) for v in range(V))
     orr = Signal(sel_shape)
-    opick, ofound = Signal(sel_shape), Signal()
-    for off in reversed(range(V)):
-        v = Signal(sel_shape, name=f"ocand{off}")
-        m.d.comb += v.eq((orr + off) % V if V > 1 else 0)
-        with m.If(out_ready.bit_select(v, 1)):
-            m.d.comb += [opick.eq(v), ofound.eq(1)]
+    opick, ofound = first_ready(m, out_ready, orr, sel_shape, "o")
     m.d.sync += out.valid.eq(ofound)
     with m.If(ofound):
         if V > 1:
@@ -180,14 +189,7 @@ class DieLinkChannel(wiring.Component):
         busy = Signal(range(self._ratio + 1))
         rr = Signal(range(V))
         ready = Cat(tx[v].nonempty & (remote[v] != 0) for v in range(V))
-        pick = Signal(range(V))
-        found = Signal()
-        # the first ready VC at or after the round-robin pointer
-        for off in reversed(range(V)):
-            v = Signal(range(V), name=f"cand{off}")
-            m.d.comb += v.eq((rr + off) % V if V > 1 else 0)
-            with m.If(ready.bit_select(v, 1)):
-                m.d.comb += [pick.eq(v), found.eq(1)]
+        pick, found = first_ready(m, ready, rr, range(V), "")
         start = Signal()
         m.d.comb += start.eq(found & (busy <= 1))
         wire_word = Signal(W)

@@ -83,7 +83,7 @@ from amaranth import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from rtl.fabric.dielink import TX_DEPTH, _Fifo, rx_depth_for, rx_output, tx_buffers
+from rtl.fabric.dielink import TX_DEPTH, _Fifo, first_ready, rx_depth_for, rx_output, tx_buffers
 from rtl.net.link import LinkSignature, vc_bits
 
 __all__ = ["ReliableDieLinkChannel", "CRC_POLYS", "STAT_NAMES", "crc", "crc_matrix",
@@ -378,12 +378,7 @@ class ReliableDieLinkChannel(wiring.Component):
         replaying = Signal()
         m.d.comb += replaying.eq(sp != next_seq)
         ready = Cat(tx[v].nonempty & (remote[v] != 0) for v in range(V))
-        pick, found = Signal(vb), Signal()
-        for off in reversed(range(V)):
-            v = Signal(vb, name=f"cand{off}")
-            m.d.comb += v.eq((rr + off) % V if V > 1 else 0)
-            with m.If(ready.bit_select(v, 1)):
-                m.d.comb += [pick.eq(v), found.eq(1)]
+        pick, found = first_ready(m, ready, rr, vb, "")
         start, start_new = Signal(), Signal()
         m.d.comb += [start_new.eq(~replaying & found & room & (busy <= 1)),
                      start.eq((replaying | (found & room)) & (busy <= 1))]
