@@ -10,6 +10,7 @@ import math
 from rtl.fabric.dielink import rx_depth_for
 from rtl.fabric.dielink_layer import link_layer_geometry, word_error_threshold
 from rtl.net.packet import PacketFormat, coord_bits_for
+from rtl.node.sram import sram_lines
 
 from .faults import cut_links, defect_report, fault_map, fault_problems
 
@@ -299,9 +300,12 @@ def consistency_problems(cfg):
             f"router.flit_bits: {cfg.router.flit_bits} is not allowed: must be at least {need} "
             f"to hold the head fields of a {t['mesh_x']}x{t['mesh_y']} mesh "
             f"({t['coord_bits']}-bit coordinates, {cfg.traffic.timestamp_bits}-bit timestamps)")
-    bits, banks = cfg.node.sram_kb * 8192, cfg.node.sram_banks
-    lines = int(bits // cfg.router.flit_bits)
-    if lines * cfg.router.flit_bits == bits and banks > 1 and (lines % banks or lines < 2 * banks):
+    banks = cfg.node.sram_banks
+    try:
+        lines = sram_lines(cfg.node.sram_kb, cfg.router.flit_bits)
+    except ValueError:               # not whole lines: the node build says so
+        lines = None
+    if lines and banks > 1 and (lines % banks or lines < 2 * banks):
         problems.append(f"node.sram_banks: {banks} is not allowed: the {lines} lines of "
                         f"node.sram_kb={cfg.node.sram_kb:g} do not split into {banks} equal "
                         f"banks (use 1)")
