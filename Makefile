@@ -24,7 +24,7 @@ sim: $(STAMP)
 
 ## the test suite (both simulators when iverilog is installed)
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(JOBS) tests
+	$(BIN)/python -m pytest -n $(JOBS) --durations=30 tests
 
 ## benchmarks: writes BENCHMARKS.md
 bench: $(STAMP)
@@ -44,6 +44,8 @@ lint: $(STAMP)
 formal: $(STAMP)
 	$(BIN)/python -m verif.formal_router --vcs 1 --depth 2 --out build/formal
 	$(BIN)/python -m verif.formal_dielink -k 22 --out build/formal
+	$(BIN)/python -m verif.formal_routing_table --shape 3,2,2,3 --out build/formal
+	$(BIN)/python -m verif.formal_router --vcs 1 --depth 2 --routing table --out build/formal
 
 ## ECP5-85F: router out of context, and the 2x2 board top with a bitstream (about 10 min)
 fpga: $(STAMP)

@@ -1,0 +1,186 @@
+"""Formal proof of the routing-table lookup (SymbiYosys, k-induction): the second half of
+the table router's proof.
+
+The router half (:class:`verif.formal_router.RouterFormal` with ``routing="table"``)
+proves the real table router for **any** port-index function of the destination in
+place of its table lookup. This half proves that the real lookup,
+:class:`rtl.net.routing_table.RoutingTable`, is that function for the tables the
+configuration port wrote: for any sequence of configuration writes (any target, any
+router, any address and data, at any time) and any two destinations looked up in the
+same cycle,
+
+``lookup``
+    ``port[k]`` equals the combine rule of :mod:`rtl.net.routing_table` (and of
+    :func:`gen.routing.combine`) applied to the entries last written for this router,
+    computed here in Python per destination (die and node index by integer division,
+    own die of the router) and not with the RTL's reciprocal divisions; a destination
+    outside the mesh reads ``local``;
+``invariant``
+    every table entry equals the last value written to it (zero before any write).
+
+Environment assumptions: the router is inside the mesh, and a write for this router
+addresses an entry that exists (the loader, :mod:`verif.table_load`, writes only those).
+With the tables written before traffic and held during it, the two halves compose: the
+table router routes every flit by the loaded tables' combine rule, with no loss,
+duplication or interleaving and with its credit bounds.
+
+:data:`MUTATIONS`: ``swapped_shape`` builds the table with ``dies_x`` and ``nodes_x``
+exchanged (the same mesh, the wrong die/node split), which must break ``lookup``.
+"""
+
+import sys
+import time
+from pathlib import Path
+
+from amaranth.asserts import AnyConst, AnySeq
+from amaranth.back import rtlil
+from amaranth.hdl import (Array, Assert, Assume, Cat, ClockDomain, Const, Cover, Elaboratable,
+                          Module, Mux, ResetSignal, Signal)
+
+from rtl.net.directions import EAST, LOCAL, NORTH, SOUTH, WEST
+from rtl.net.packet import coord_bits_for
+from rtl.net.routing_table import (DIE_ENTRY_BITS, NODE_ENTRY_BITS, ConfigTarget, RoutingTable,
+                                   check_table_shape)
+from verif.formal_router import run_sby, sby_script
+
+CHECKS = ("lookup", "invariant")
+MUTATIONS = ("swapped_shape",)
+#: lookup ports of the proof (the router has five; two show lookups do not interfere)
+LOOKUPS = 2
+
+
+class TableLookupFormal(Elaboratable):
+    """A :class:`RoutingTable` of ``shape`` under free configuration writes and lookups."""
+
+    def __init__(self, *, shape=(2, 1, 1, 2), mutation=None, checks=None):
+        self._MustUse__silence = True
+        self.shape = check_table_shape(tuple(shape))
+        if mutation is not None and mutation not in MUTATIONS:
+            raise ValueError(f"mutation must be one of {', '.join(MUTATIONS)}, not {mutation!r}")
+        checks = set(CHECKS if checks is None else checks)
+        if not checks <= set(CHECKS):
+            raise ValueError(f"checks must be among {', '.join(CHECKS)}, not "
+                             f"{', '.join(sorted(checks - set(CHECKS)))}")
+        self.mutation, self.checks = mutation, checks
+        self.check_lines = {}
+        dies_x, dies_y, nx, ny = self.shape
+        self.cb = coord_bits_for(dies_x * nx, dies_y * ny)
+        built = self.shape if mutation is None else (nx, dies_y, dies_x, ny)
+        self.table = RoutingTable(coord_bits=self.cb, shape=built, lookups=LOOKUPS)
+        self._MustUse__silence = False
+        self.cd = ClockDomain("sync")
+
+    def elaborate(self, platform):
+        m = Module()
+        m.domains.sync = self.cd
+        m.d.comb += ResetSignal().eq(0)
+        t, cb = self.table, self.cb
+        dies_x, dies_y, nx, ny = self.shape
+        mx, my, dies, nodes = dies_x * nx, dies_y * ny, dies_x * dies_y, nx * ny
+
+        def A(group, test):
+            self.check_lines[sys._getframe(1).f_lineno] = group
+            return [Assert(test, src_loc_at=1)] if group in self.checks else []
+
+        # probes of the table contents: read ports added before the table elaborates
+        peek_node = [t.node_memory.read_port(domain="comb") for _ in range(t.node_memory.depth)]
+        peek_die = [t.die_memory.read_port(domain="comb")
+                    for _ in range(t.die_memory.depth)] if t.die_memory is not None else []
+        m.submodules.table = t
+
+        x, y = Signal(cb, name="pos_x"), Signal(cb, name="pos_y")
+        m.d.comb += [x.eq(AnyConst(cb)), y.eq(AnyConst(cb)), t.x.eq(x), t.y.eq(y),
+                     Assume(x < mx), Assume(y < my)]
+        cfg = t.cfg
+        m.d.comb += [cfg.valid.eq(AnySeq(1)), cfg.target.eq(AnySeq(2)), cfg.x.eq(AnySeq(cb)),
+                     cfg.y.eq(AnySeq(cb)), cfg.addr.eq(AnySeq(len(cfg.addr))),
+                     cfg.data.eq(AnySeq(len(cfg.data)))]
+        mine = cfg.valid & (cfg.x == x) & (cfg.y == y)
+        to_node = mine & (cfg.target == ConfigTarget.NODE)
+        to_die = mine & (cfg.target == ConfigTarget.DIE)
+        m.d.comb += [Assume(~to_node | (cfg.addr < nodes)),
+                     Assume(~to_die | (cfg.addr < dies) | (dies == 1))]
+
+        # the shadow: the entry last written for this router (0 before any write)
+        node = [Signal(NODE_ENTRY_BITS, name=f"shadow_node_{j}") for j in range(nodes)]
+        die = [Signal(DIE_ENTRY_BITS, name=f"shadow_die_{j}") for j in range(dies)]
+        for j, s in enumerate(node):
+            with m.If(to_node & (cfg.addr == j)):
+                m.d.sync += s.eq(cfg.data[:NODE_ENTRY_BITS])
+        for j, s in enumerate(die if dies > 1 else []):
+            with m.If(to_die & (cfg.addr == j)):
+                m.d.sync += s.eq(cfg.data[:DIE_ENTRY_BITS])
+        if self.mutation is None:
+            for j, rp in enumerate(peek_node):
+                m.d.comb += [rp.addr.eq(j)] + A("invariant", rp.data == node[j])
+            for j, rp in enumerate(peek_die):
+                m.d.comb += [rp.addr.eq(j)] + A("invariant", rp.data == die[j])
+
+        # the specification, destination by destination, in Python integer arithmetic
+        own = Signal(range(dies), name="own_die")
+        qx = sum((x >= j * nx for j in range(1, dies_x)), Const(0, range(dies_x)))
+        qy = sum((y >= j * ny for j in range(1, dies_y)), Const(0, range(dies_y)))
+        m.d.comb += own.eq(qy * dies_x + qx)
+        spec = []
+        for gy in range(1 << cb):
+            for gx in range(1 << cb):
+                if gx >= mx or gy >= my:
+                    spec.append(Const(LOCAL, NODE_ENTRY_BITS))
+                    continue
+                d, ln = (gy // ny) * dies_x + gx // nx, (gy % ny) * nx + gx % nx
+                n, e = node[ln], die[d]
+                if dies == 1:
+                    spec.append(n)
+                    continue
+                along_x = (n == EAST) | (n == WEST)
+                along_y = (n == NORTH) | (n == SOUTH)
+                spec.append(Mux((own == d) | (e[3] & along_x) | (e[4] & along_y), n, e[:3]))
+        spec_of = Array(spec)
+        for k in range(LOOKUPS):
+            dst = t.dst[k]
+            m.d.comb += [dst.x.eq(AnySeq(cb)), dst.y.eq(AnySeq(cb))]
+            m.d.comb += A("lookup", t.port[k] == spec_of[Cat(dst.x, dst.y)])
+            for p in (LOCAL, NORTH, EAST, SOUTH, WEST):
+                m.d.comb += Cover(t.port[k] == p)
+        return m
+
+
+def prove_table_lookup(*, shape=(2, 1, 1, 2), k=2, mutation=None, checks=None, mode="prove",
+                       out_dir="build/formal"):
+    """Prove the properties above; returns the statuses as :func:`verif.formal_router.prove_router`."""
+    tag = "table_lookup_" + "x".join(map(str, shape)) + (f"_{mutation}" if mutation else "")
+    out = Path(out_dir).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    top = TableLookupFormal(shape=shape, mutation=mutation, checks=checks)
+    il = out / f"{tag}.il"
+    il.write_text(rtlil.convert(top, name="table_lookup_formal", ports=[top.cd.clk]))
+    sby = out / f"{tag}.sby"
+    sby.write_text(sby_script(depth=k, cover_depth=2, top="table_lookup_formal", il=il.name,
+                              mode=mode).replace(f"\n{il.name}\n", f"\n{il}\n"))
+    t0 = time.perf_counter()
+    status, log = run_sby(sby, out / tag)
+    failed = sorted({line.split("Assert failed in ")[1].split(" (")[0].rsplit(":", 1)[-1]
+                     for line in log.splitlines() if "Assert failed in " in line})
+    return {**status, "seconds": round(time.perf_counter() - t0, 1), "k": k, "shape": shape,
+            "mutation": mutation, "checks": sorted(top.checks), "mode": mode,
+            "counterexample": "BMC failed" in log,
+            "failed": sorted({top.check_lines.get(int(n), f"line {n}") for n in failed
+                              if n.isdigit()}),
+            "dir": str(out / tag), "log_tail": log[-3000:]}
+
+
+if __name__ == "__main__":
+    import argparse
+    import json
+    ap = argparse.ArgumentParser(description="formal proof of the routing-table lookup")
+    ap.add_argument("--shape", default="2,1,1,2", help="dies_x,dies_y,nodes_x,nodes_y")
+    ap.add_argument("-k", type=int, default=2)
+    ap.add_argument("--mutation", choices=MUTATIONS)
+    ap.add_argument("--mode", default="prove", choices=("prove", "bmc"))
+    ap.add_argument("--out", default="build/formal")
+    a = ap.parse_args()
+    r = prove_table_lookup(shape=tuple(int(v) for v in a.shape.split(",")), k=a.k,
+                           mutation=a.mutation, mode=a.mode, out_dir=a.out)
+    r.pop("log_tail")
+    print(json.dumps(r, indent=1))
+    sys.exit(0 if r["prove"] == "PASS" and r["cover"] == "PASS" else 1)
