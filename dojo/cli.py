@@ -47,6 +47,7 @@ def cmd_sim(args):
     gemm = _gemm_request(args, cfg, d) if "host" in gemms else None
     resident = {algo: _resident_request(args, algo, cfg, d) for algo in gemms if algo != "host"}
     collectives = _collectives(args)
+    _check_fault_map(cfg, d, gemms, collectives)
     kind = "fp32" if args.dtype == "bf16" else "int32"
     for algo in collectives:            # every argument is checked before any work or report
         try:
@@ -54,8 +55,8 @@ def cmd_sim(args):
                 from sim.allreduce import check_allreduce
                 check_allreduce(cfg, lines=args.lines, dtype=kind, derived=d)
             else:
-                from sim.collectives import check_collective
-                n = d["tile"]["mesh_x"] * d["tile"]["mesh_y"]
+                from sim.collectives import check_collective, live_ring
+                n = len(live_ring(cfg, d))
                 check_collective(cfg, algo, lines=args.lines or 2 * n, derived=d)
         except ValueError as exc:
             raise ConfigError([f"{'broadcast' if algo == 'broadcast' else 'allreduce'} "
@@ -125,6 +126,26 @@ def cmd_sim(args):
         print("error: a workload result differs from the golden model", file=sys.stderr)
         return 1
     return 0
+
+
+def _check_fault_map(cfg, derived, gemms, collectives):
+    """With a fault map (or table routing) the training-node workloads that would address
+    every node are refused up front: only the node-driven ring all-reduce and the
+    broadcast skip the disabled nodes (sim.collectives); traffic sweeps honour any map."""
+    from gen.faults import fault_map
+    fmap = fault_map(cfg, derived)
+    if fmap.empty and cfg.router.routing != "table":
+        return
+    blocked = [f"gemm --algo {a}" for a in gemms] + \
+        [f"allreduce --algo {a}" for a in collectives if a in ("host", "2d")]
+    if blocked:
+        key = ("die.dead_routers" if fmap.dead_routers else
+               "die.disabled_nodes" if fmap.disabled_nodes else "router.routing")
+        raise ConfigError([f"{key}: with this fault map ({len(fmap.dead_routers)} dead "
+                           f"routers, {len(fmap.disabled_nodes)} disabled nodes, routing "
+                           f"{cfg.router.routing!r}) {', '.join(blocked)} cannot run: not "
+                           f"supported yet; allowed: --bench traffic, --bench allreduce "
+                           f"--algo ring, --bench broadcast (disabled nodes only, XY/YX)"])
 
 
 _ALGOS = {"gemm": ("host", "cannon", "summa"), "allreduce": ("host", "ring", "2d")}

@@ -98,7 +98,7 @@ def table_base(cfg):
     return getattr(cfg.router, "table_base", None) or "xy"
 
 
-def fault_setup(cfg, derived=None, *, kind="traffic"):
+def fault_setup(cfg, derived=None, *, kind="traffic", live_only=False):
     """The fault-map mode of a network design (docs/table_mode.md), or ``None`` when it is
     off (no fault map and ``router.routing`` not ``table``: everything as plain XY/YX).
 
@@ -106,7 +106,10 @@ def fault_setup(cfg, derived=None, *, kind="traffic"):
     from :func:`gen.routing.route_tables` (table mode), checked again with
     :func:`gen.routing.check_tables` (its report: stretch, CDG edges). Raises
     :class:`gen.config.ConfigError` naming the key: dead routers without
-    ``router.routing: table``, an unroutable map, or training nodes (not supported yet).
+    ``router.routing: table``, an unroutable map, or training nodes with anything but
+    disabled nodes under dimension order for a caller that addresses only the live nodes
+    (``live_only``: the node-driven ring all-reduce and the broadcast; the rest is not
+    supported yet).
     """
     from .config import ConfigError
     from .faults import fault_map
@@ -116,12 +119,13 @@ def fault_setup(cfg, derived=None, *, kind="traffic"):
     fmap = fault_map(cfg, d)
     if fmap.empty and routing != "table":
         return None
-    if kind == "compute":
-        key = "router.routing" if routing == "table" else (
-            "die.dead_routers" if fmap.dead_routers else "die.disabled_nodes")
-        raise ConfigError([f"{key}: fault maps and routing tables are not supported yet with "
-                           f"training nodes (kind 'compute'); they are for the traffic and bare "
-                           f"meshes (routing {routing!r}, {len(fmap.dead_routers)} dead routers, "
+    if kind == "compute" and not (live_only and not fmap.dead_routers and routing != "table"):
+        key = "die.dead_routers" if fmap.dead_routers else (
+            "router.routing" if routing == "table" else "die.disabled_nodes")
+        raise ConfigError([f"{key}: with training nodes (kind 'compute') only disabled "
+                           f"nodes under dimension-order routing are supported, and only by "
+                           f"the node-driven ring all-reduce and the broadcast (routing "
+                           f"{routing!r}, {len(fmap.dead_routers)} dead routers, "
                            f"{len(fmap.disabled_nodes)} disabled nodes)"])
     if fmap.dead_routers and routing != "table":
         raise ConfigError([f"router.routing: {routing!r} is not allowed with dead routers "
@@ -176,7 +180,7 @@ LINK_LAYER_PARAMS = ("crc_bits", "error_threshold", "reverse_error_threshold", "
 
 
 def network_design(cfg, *, kind, top, boundary, top_name=None, structural_dies=False,
-                   derived=None):
+                   derived=None, live_only=False):
     """Config -> a die or the whole tile of ``kind`` nodes (see :mod:`rtl.fabric.mesh`).
 
     ``top="die"``: one die, its origin as inputs ``x0``/``y0`` and its boundary as
@@ -186,14 +190,16 @@ def network_design(cfg, *, kind, top, boundary, top_name=None, structural_dies=F
     links with the derived or overridden ratio and latency), with one die a
     :class:`rtl.fabric.mesh.Mesh` at the origin. ``structural_dies`` writes dies of
     training nodes with :mod:`gen.structural` even when Amaranth could convert them
-    (it always does for dies too wide for Amaranth).
+    (it always does for dies too wide for Amaranth). ``live_only``: the caller addresses
+    only the live nodes of the fault map (:func:`fault_setup`); a disabled training node is
+    still elaborated (its router forwards), it is simply never given work or data.
     """
     from rtl.fabric.die import Die
     from rtl.fabric.mesh import Mesh
     from rtl.fabric.tile import Tile
     d = derived_of(cfg, derived)
     params = _node_params(cfg)
-    faults = fault_setup(cfg, d, kind=kind)
+    faults = fault_setup(cfg, d, kind=kind, live_only=live_only)
     if faults is not None:
         params["table_shape"] = faults["shape"]
         if kind == "traffic":

@@ -25,6 +25,12 @@ Algorithms (``lines`` per node, ``N`` nodes):
     the root's vector down a binary tree of the ring order, each node forwarding
     to its children as soon as the vector has landed.
 
+Fault maps: with disabled nodes (``die.disabled_nodes``, ``tile.fault_maps``: compute fused
+off, the router still forwards) the ring and the broadcast run over the live nodes only,
+in ring order with the disabled ones left out (their neighbours' step crosses them in two
+hops); a disabled node gets no program and no data and is never addressed. The 2D
+all-reduce needs every node of its rows and columns and refuses a map.
+
 Numerics: int32 lanes wrap; fp32 sums in the order the algorithm adds (the golden
 model, :func:`golden`, replays the same steps with the same adder), so results are
 compared bit for bit.
@@ -48,12 +54,23 @@ import numpy as np
 
 from rtl.node.layouts import STEP_BITS
 
-__all__ = ["ALGORITHMS", "compile_pushes", "executed", "control_cycles", "ring_program", "allreduce_programs",
+__all__ = ["ALGORITHMS", "live_ring", "compile_pushes", "executed", "control_cycles", "ring_program", "allreduce_programs",
            "broadcast_programs", "golden", "run_programs", "measure_alpha", "run_collective",
            "model_cycles"]
 
 ALGORITHMS = ("ring", "2d")
 _STEP = (-(1 << (STEP_BITS - 1)), (1 << (STEP_BITS - 1)) - 1)
+
+
+def live_ring(cfg, derived=None):
+    """:func:`sim.allreduce.ring_order` of the tile without the nodes that are not live
+    (:func:`gen.faults.fault_map`): the members of the ring and the broadcast."""
+    from gen.build import derived_of
+    from gen.faults import fault_map
+    from sim.allreduce import ring_order
+    d = derived_of(cfg, derived)
+    live = set(fault_map(cfg, d).live_nodes)
+    return [n for n in ring_order(d["tile"]["mesh_x"], d["tile"]["mesh_y"]) if n in live]
 
 
 def compile_pushes(mdl, pushes, *, wait_sem):
@@ -176,11 +193,12 @@ def grid_rings(mx, my):
     return rows, cols
 
 
-def allreduce_programs(mdl, algo, mx, my, *, base, lines, dtype):
-    """``{node: descriptors}`` of an all-reduce of ``lines`` lines at ``base``."""
+def allreduce_programs(mdl, algo, mx, my, *, base, lines, dtype, ring=None):
+    """``{node: descriptors}`` of an all-reduce of ``lines`` lines at ``base`` (``ring``:
+    the members of the ring all-reduce, default every node in ring order)."""
     from sim.allreduce import ring_order
     if algo == "ring":
-        ring = ring_order(mx, my)
+        ring = ring_order(mx, my) if ring is None else ring
         return {node: ring_program(mdl, ring, i, base=base, lines=lines, dtype=dtype)
                 for i, node in enumerate(ring)}
     rows, cols = grid_rings(mx, my)
@@ -188,12 +206,13 @@ def allreduce_programs(mdl, algo, mx, my, *, base, lines, dtype):
             for y in range(my) for x in range(mx)}
 
 
-def broadcast_programs(mdl, mx, my, *, base, lines, root_index=0):
+def broadcast_programs(mdl, mx, my, *, base, lines, root_index=0, ring=None):
     """``{node: descriptors}``: the vector at ``base`` of ring node ``root_index`` to
-    every node, down a binary tree over the ring order (node ``k`` of the order
-    forwards to ``2k + 1`` and ``2k + 2`` once its copy has landed)."""
+    every node (of ``ring``, default every node in ring order), down a binary tree over
+    the ring order (node ``k`` of the order forwards to ``2k + 1`` and ``2k + 2`` once
+    its copy has landed)."""
     from sim.allreduce import ring_order
-    order = ring_order(mx, my)
+    order = ring_order(mx, my) if ring is None else list(ring)
     order = order[root_index:] + order[:root_index]
     progs = {}
     for k, node in enumerate(order):
@@ -206,9 +225,10 @@ def broadcast_programs(mdl, mx, my, *, base, lines, root_index=0):
     return progs
 
 
-def golden(mdl, algo, vectors, mx, my, *, lines, dtype):
+def golden(mdl, algo, vectors, mx, my, *, lines, dtype, ring=None):
     """The final vector of every node (``{node: lines}``), replaying the algorithm's
-    steps in order with the node's adder (``vectors``: ``{node: lines}``)."""
+    steps in order with the node's adder (``vectors``: ``{node: lines}``; ``ring``: the
+    ring all-reduce's members, default every node in ring order)."""
     from sim.allreduce import ring_order
     from verif.node_model import Dtype
     dt = Dtype.FP32 if dtype == "fp32" else Dtype.INT32
@@ -226,7 +246,7 @@ def golden(mdl, algo, vectors, mx, my, *, lines, dtype):
                 mem[dst][line] = mdl.add_lines(mem[dst][line], value, dt) if t < n - 1 else value
 
     if algo == "ring":
-        ring = ring_order(mx, my)
+        ring = ring_order(mx, my) if ring is None else ring
         ring_steps(ring, 0, lines // len(ring), 0, 2 * (len(ring) - 1))
         return mem
     rows, cols = grid_rings(mx, my)
@@ -244,16 +264,23 @@ def check_collective(cfg, algo, *, lines, derived=None):
     """Validate before anything is built; raises ValueError naming what is wrong."""
     from gen.build import derived_of
     from verif.node_model import NodeModel
+    from gen.build import fault_setup
+    from gen.config import ConfigError
     d = derived_of(cfg, derived)
     mx, my = d["tile"]["mesh_x"], d["tile"]["mesh_y"]
-    n = mx * my
     if algo not in ALGORITHMS + ("broadcast",):
         raise ValueError(f"algorithm {algo!r}: not allowed (host, {', '.join(ALGORITHMS)}, "
                          f"broadcast)")
+    try:
+        fault_setup(cfg, d, kind="compute", live_only=algo != "2d")
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+    n = len(live_ring(cfg, d))
     need = {"ring": n, "2d": n, "broadcast": 1}[algo]
     if not isinstance(lines, int) or lines < need or lines % need:
+        where = f"{mx}x{my} nodes" + (f" ({n} live)" if n < mx * my else "")
         raise ValueError(f"lines={lines!r}: must be a multiple of {need} for {algo} on "
-                         f"{mx}x{my} nodes")
+                         f"{where}")
     chunk = lines // (mx if algo == "2d" else need)
     if algo != "broadcast" and chunk > 255:
         raise ValueError(f"lines={lines}: {chunk} lines per chunk, at most 255 (one PUSH)")
@@ -307,13 +334,11 @@ def measure_alpha(cfg, *, sim="verilator", derived=None):
     next. Returns ``{"alpha": cycles per step, "cycles", "nodes"}`` (the hosts' start
     and DONE are outside the token's round: the root starts when every other node waits)."""
     from gen.build import network_design
-    from sim.allreduce import ring_order
     from verif.node_model import NodeModel
     design = network_design(cfg, kind="compute", top="tile", boundary="ports",
-                            derived=derived)
+                            derived=derived, live_only=True)
     mdl = NodeModel.from_manifest(design.manifest())
-    man = design.manifest()
-    ring = ring_order(man["mesh_x"], man["mesh_y"])
+    ring = live_ring(cfg, derived)
     n = len(ring)
     rounds = 4
     progs = {}
@@ -341,7 +366,7 @@ def _ring_latency(members, die_shape, dielink):
 
 
 def model_cycles(algo, mx, my, *, lines, alpha, max_packet_flits, die_shape, dielink,
-                 control=0.0):
+                 control=0.0, ring=None):
     """``sum over phases of steps (alpha_phase + beta F)`` (see the module docstring).
 
     ``alpha`` is the measured step latency of the ring of :func:`sim.allreduce.ring_order`;
@@ -349,7 +374,9 @@ def model_cycles(algo, mx, my, *, lines, alpha, max_packet_flits, die_shape, die
     phase's ``alpha_phase`` is the nodes' part plus the mean link latency of the phase's
     slowest ring (a row ring is closed by a link of ``mx - 1`` hops). ``control``: the
     cycles of the descriptors a node runs beyond a WAIT and a PUSH per step (LOOPs,
-    waits between phases), averaged over the nodes (:func:`control_cycles`)."""
+    waits between phases), averaged over the nodes (:func:`control_cycles`). ``ring``:
+    the members of the ring (default every node in ring order); ``alpha`` is then
+    measured on that ring."""
     from sim.allreduce import chunk_flits, ring_beta, ring_order
 
     def flits(chunk):
@@ -358,7 +385,7 @@ def model_cycles(algo, mx, my, *, lines, alpha, max_packet_flits, die_shape, die
     def beta(members):
         return ring_beta(members, die_shape, dielink)
 
-    ring = ring_order(mx, my)
+    ring = ring_order(mx, my) if ring is None else ring
     node_part = alpha - _ring_latency(ring, die_shape, dielink)
     if algo == "ring":
         phases = [(2 * (len(ring) - 1), lines // len(ring), [ring])]
@@ -394,19 +421,21 @@ def run_collective(cfg, algo, *, lines=None, dtype="int32", sim="verilator", out
     """A node-driven all-reduce (``ring`` or ``2d``) or ``broadcast``, checked bit for
     bit against :func:`golden`; returns the result dict (also ``out_dir/result.json``)."""
     from gen.build import derived_of, network_design
-    from sim.allreduce import ring_order
     from verif import golden as numerics
     from verif.node_model import Dtype, NodeModel
     d = derived_of(cfg, derived)
     mx, my = d["tile"]["mesh_x"], d["tile"]["mesh_y"]
-    lines = lines if lines is not None else 2 * mx * my
+    ring = live_ring(cfg, d)
+    lines = lines if lines is not None else 2 * len(ring)
     check_collective(cfg, algo, lines=lines, derived=d)
-    design = network_design(cfg, kind="compute", top="tile", boundary="ports", derived=d)
+    design = network_design(cfg, kind="compute", top="tile", boundary="ports", derived=d,
+                            live_only=algo != "2d")
     man = design.manifest()
     mdl = NodeModel.from_manifest(man)
     rng = np.random.default_rng(seed)
     lanes = mdl.width // 32
-    nodes = [(x, y) for y in range(my) for x in range(mx)]
+    nodes = sorted(ring, key=lambda n: (n[1], n[0]))          # the live nodes, row-major
+    skipped = [(x, y) for y in range(my) for x in range(mx) if (x, y) not in set(ring)]
     vectors = {}
     for node in nodes:
         if dtype == "fp32":
@@ -417,27 +446,33 @@ def run_collective(cfg, algo, *, lines=None, dtype="int32", sim="verilator", out
     kind = "fp32" if dtype == "fp32" else "int32"
     lane = Dtype.FP32 if kind == "fp32" else Dtype.INT32
     if algo == "broadcast":
-        root = ring_order(mx, my)[0]
-        programs = broadcast_programs(mdl, mx, my, base=0, lines=lines)
+        root = ring[0]
+        programs = broadcast_programs(mdl, mx, my, base=0, lines=lines, ring=ring)
         data = {root: (0, vectors[root])}
         expected = {node: vectors[root] for node in nodes}
     else:
-        programs = allreduce_programs(mdl, algo, mx, my, base=0, lines=lines, dtype=lane)
+        programs = allreduce_programs(mdl, algo, mx, my, base=0, lines=lines, dtype=lane,
+                                      ring=ring)
         data = {node: (0, vectors[node]) for node in nodes}
-        expected = golden(mdl, algo, vectors, mx, my, lines=lines, dtype=kind)
+        expected = golden(mdl, algo, vectors, mx, my, lines=lines, dtype=kind, ring=ring)
+    # the skipped nodes are read back too: nothing may have written their SRAM (it
+    # starts at zero)
     res = run_programs(design, programs, data, sim=sim, tag=f"{algo}-{lines}-{kind}-{seed}",
-                       reads=[[list(n), 0, lines] for n in nodes])
+                       reads=[[list(n), 0, lines] for n in nodes + skipped])
     wrong = [list(n) for n, got in zip(nodes, res["reads"]) if got != expected[n]]
+    touched = [list(n) for n, got in zip(skipped, res["reads"][len(nodes):]) if any(got)]
     bad_halts = [h for h in res["halts"] if any(t != 0 for t in h[1].values())]
     out = {"algo": algo, "nodes": len(nodes), "mesh": [mx, my], "lines": lines, "dtype": kind,
-           "sim": sim, "cycles": res["cycles"], "match": not wrong and not bad_halts,
+           "sim": sim, "cycles": res["cycles"],
+           "match": not wrong and not bad_halts and not touched,
            "wrong_nodes": wrong, "bad_halts": bad_halts, "problems": res["problems"],
+           "skipped_nodes": [list(n) for n in skipped], "skipped_nodes_written": touched,
            "program_descriptors": max(len(p) for p in programs.values())}
     if algo != "broadcast" and alpha is not None:
         mdl_t = model_cycles(algo, mx, my, lines=lines, alpha=alpha,
                              max_packet_flits=mdl.max_len, die_shape=design.extra["die_shape"],
                              dielink=design.extra["dielink"],
-                             control=control_cycles(mdl, programs))
+                             control=control_cycles(mdl, programs), ring=ring)
         out["model"] = mdl_t
         out["measured_over_model"] = res["cycles"] / mdl_t["cycles"]
     out_dir = Path(out_dir)

@@ -127,3 +127,14 @@ def test_sim_runs_summa_where_cannon_cannot(tmp_path):
     assert res.returncode == 0, res.stderr
     assert "node-driven SUMMA, resident operands: bit-exact vs golden" in res.stdout
     assert json.loads((tmp_path / "summa" / "result.json").read_text())["match"]
+
+
+def test_sim_refuses_workloads_that_would_address_disabled_nodes():
+    """Checked before the derivation report: only the ring, the broadcast and traffic
+    honour a fault map on training nodes."""
+    res = dojo("sim", "configs/default.yaml", "-s", "die.disabled_nodes=[[1, 0]]",
+               "--bench", "gemm", "--out", "build/test_cli_faults")
+    assert res.returncode != 0
+    assert "die.disabled_nodes: with this fault map" in res.stderr
+    assert "gemm --algo host" in res.stderr and "--bench broadcast" in res.stderr
+    assert "derivation" not in res.stdout.lower() and res.stdout.strip() == ""

@@ -148,9 +148,16 @@ def test_dead_routers_need_table_routing():
         noc_design(cfg)
 
 
-def test_compute_nodes_with_a_fault_map_are_not_supported_yet():
+def test_compute_nodes_take_disabled_nodes_only_for_live_only_callers():
     from gen.build import network_design
     cfg = load_config(CONFIGS / "default.yaml", ["die.disabled_nodes=[[0, 1]]"])
-    with pytest.raises(ConfigError, match=r"die.disabled_nodes: fault maps and routing tables "
-                                          r"are not supported yet with training nodes"):
+    with pytest.raises(ConfigError, match=r"die.disabled_nodes: with training nodes .* only "
+                                          r"by the node-driven ring all-reduce and the "
+                                          r"broadcast"):
         network_design(cfg, kind="compute", top="tile", boundary="tie")
+    design = network_design(cfg, kind="compute", top="tile", boundary="tie", live_only=True)
+    assert len(design.manifest()["live_nodes"]) == 12
+    dead = load_config(CONFIGS / "default.yaml", ["die.dead_routers=[[0, 1]]",
+                                                  "router.routing=table"])
+    with pytest.raises(ConfigError, match=r"die.dead_routers: with training nodes"):
+        network_design(dead, kind="compute", top="tile", boundary="tie", live_only=True)
