@@ -865,6 +865,18 @@ class _DynamicOrder:
             self.refused.clear()
 
 
+class _NoOrder:
+    """Stands in for :class:`_DynamicOrder` when the repair is run without the deadlock
+    constraint (``acyclic=False``: an analysis of what the constraint costs; such tables
+    are never emitted, :func:`check_tables` refuses their cycles)."""
+
+    def add(self, a, b):
+        return True
+
+    def remove(self, a, b):
+        pass
+
+
 def _dimension_rank(shape, routing):
     """Channel (router * 4 + port - 1) -> rank in which every dimension-order turn goes
     forward: the first dimension's channels (+ by coordinate, - by reversed coordinate),
@@ -902,7 +914,7 @@ def _dim_port(routing, u, t):
 
 
 def _repair_tables(g, routing, variant=0, front=(), stuck=None, passes=0, model=0,
-                   turn_penalty=4, prior=None, out_load=None):
+                   turn_penalty=4, prior=None, out_load=None, acyclic=True):
     """Dimension order repaired around the dead routers (module docstring): ``(die_tab,
     node_tab, None)`` or ``(None, None, reason)`` when the greedy construction gets stuck
     (the key it got stuck on is appended to ``stuck``). ``passes`` rounds of rip-up and
@@ -910,7 +922,7 @@ def _repair_tables(g, routing, variant=0, front=(), stuck=None, passes=0, model=
     import heapq
     s = g.shape
     N, W = s.routers, s.mesh_x
-    cdg = _DynamicOrder(_dimension_rank(s, routing))
+    cdg = _DynamicOrder(_dimension_rank(s, routing)) if acyclic else _NoOrder()
     load = [0.0] * (N * 4)
     hist = [0.0] * (N * 4)
     die_tab = np.zeros((N, s.dies), dtype=np.uint8)
@@ -1110,7 +1122,7 @@ def _repair_tables(g, routing, variant=0, front=(), stuck=None, passes=0, model=
         if not np.array_equal(best[1], node_tab):
             # rebuild the CDG of the best tables' node trees for the die trees below
             node_tab[:] = best[1]
-            cdg = _DynamicOrder(_dimension_rank(s, routing))
+            cdg = _DynamicOrder(_dimension_rank(s, routing)) if acyclic else _NoOrder()
             load = [0.0] * (N * 4)
             for t in (t for d in range(s.dies) for t in members[d]):
                 lt = g.local[t]
@@ -1161,9 +1173,10 @@ OPPOSITE_P = {p: PORTS.index(OPPOSITE[PORTS[p]]) for p in range(1, len(PORTS))}
 
 
 def repair_tables(shape, dead, *, routing="xy", variant=0, restarts=40, passes=0, model=0,
-                  turn_penalty=4, rounds=1):
+                  turn_penalty=4, rounds=1, acyclic=True):
     """Dimension order repaired around the dead routers (module docstring, "Algorithm").
     ``variant`` 0 builds the keys in index order, others in a seeded shuffled order.
+    ``acyclic=False`` drops the deadlock constraint (analysis only: what it costs).
     Raises ValueError when the map is cut or the construction gets stuck."""
     dead = _check_dead(shape, dead)
     _refuse_cut(shape, dead)
@@ -1173,7 +1186,7 @@ def repair_tables(shape, dead, *, routing="xy", variant=0, restarts=40, passes=0
         for attempt in range(restarts):
             stuck, load = [], []
             die_tab, node_tab, why = _repair_tables(g, routing, variant, front, stuck, passes,
-                                                    model, turn_penalty, prior, load)
+                                                    model, turn_penalty, prior, load, acyclic)
             if why is None or not stuck:
                 break
             front = [stuck[0]] + [t for t in front if t != stuck[0]]

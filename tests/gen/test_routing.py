@@ -8,7 +8,7 @@ import pytest
 
 from gen.routing import (MeshShape, RoutingTables, check_tables, combine, die_entry,
                          live_components, lookahead_port, neighbour, output_port, route_tables,
-                         stretch, uniform_bound, updown_tables, walk, xy_tables)
+                         repair_tables, stretch, uniform_bound, updown_tables, walk, xy_tables)
 from rtl.net.directions import EAST, LOCAL, NORTH, PORTS, SOUTH, WEST
 
 SHAPES = [MeshShape(dies_x=2, dies_y=2, nodes_x=3, nodes_y=3),
@@ -299,3 +299,16 @@ def test_repair_keeps_xy_in_fault_free_dies_of_a_tile():
     for (x, y) in nodes(s):
         if s.die_of(x, y) != 0:
             assert (t.node[y, x] == xy.node[y, x]).all(), (x, y)
+
+
+def test_repair_without_the_deadlock_constraint_is_an_analysis_only():
+    """``acyclic=False`` (the bench's measure of what the constraint costs) loads the links
+    less, and its tables have a dependency cycle that check_tables refuses."""
+    from gen.routing import _PASSES, _ROUNDS
+    s, dead = MeshShape(1, 1, 8, 8), [(4, 4), (6, 1)]
+    kept = repair_tables(s, dead, model=6, passes=_PASSES, rounds=_ROUNDS)
+    free = repair_tables(s, dead, model=6, passes=_PASSES, rounds=_ROUNDS, acyclic=False)
+    assert uniform_bound(free) > uniform_bound(kept)
+    check_tables(kept)
+    with pytest.raises(ValueError, match="channel dependency graph of the request class"):
+        check_tables(free)
