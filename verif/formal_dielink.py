@@ -32,16 +32,13 @@ unacknowledged one) must fail (``tests/verif/test_formal_dielink.py``).
 """
 
 import sys
-import time
-from pathlib import Path
 
 from amaranth.asserts import AnySeq
-from amaranth.back import rtlil
 from amaranth.hdl import (Assert, Cat, ClockDomain, Const, Cover, Elaboratable, Module, Mux,
                           ResetSignal, Signal)
 
 from rtl.fabric.dielink_layer import ReliableDieLinkChannel
-from verif.formal_router import run_sby, sby_script
+from verif.formal_router import run_proof
 
 __all__ = ["CHECKS", "MUTATIONS", "ProbedDieLink", "DieLinkFormal", "prove_dielink"]
 
@@ -225,24 +222,10 @@ def prove_dielink(*, k=12, cover_depth=24, mutation=None, checks=None, mode="pro
     """Prove the properties above; returns the statuses as :func:`verif.formal_router.prove_router`."""
     tag = "dielink" + (f"_{mutation}" if mutation else "") \
         + (f"_{'-'.join(sorted(checks))}" if checks else "")
-    out = Path(out_dir).resolve()
-    out.mkdir(parents=True, exist_ok=True)
     top = DieLinkFormal(mutation=mutation, checks=checks)
-    il = out / f"{tag}.il"
-    il.write_text(rtlil.convert(top, name="dielink_formal", ports=[top.cd.clk]))
-    sby = out / f"{tag}.sby"
-    sby.write_text(sby_script(depth=k, cover_depth=cover_depth, top="dielink_formal",
-                              il=il.name, mode=mode).replace(f"\n{il.name}\n", f"\n{il}\n"))
-    t0 = time.perf_counter()
-    status, log = run_sby(sby, out / tag, timeout=1800)
-    failed = sorted({line.split("Assert failed in ")[1].split(" (")[0].rsplit(":", 1)[-1]
-                     for line in log.splitlines() if "Assert failed in " in line})
-    return {**status, "seconds": round(time.perf_counter() - t0, 1), "k": k,
-            "mutation": mutation, "checks": sorted(top.checks), "mode": mode,
-            "counterexample": "BMC failed" in log,
-            "failed": sorted({top.check_lines.get(int(n), f"line {n}") for n in failed
-                              if n.isdigit()}),
-            "dir": str(out / tag), "log_tail": log[-3000:]}
+    r = run_proof(top, name="dielink_formal", tag=tag, k=k, cover_depth=cover_depth, mode=mode,
+                  out_dir=out_dir, timeout=1800)
+    return {**r, "k": k, "mutation": mutation, "checks": sorted(top.checks), "mode": mode}
 
 
 if __name__ == "__main__":

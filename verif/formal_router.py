@@ -593,6 +593,30 @@ def run_sby(sby_file, workdir, *, timeout=600):
     return status, res.stdout + res.stderr
 
 
+def run_proof(top, *, name, tag, k, cover_depth, mode, out_dir, engine="smtbmc yices",
+              timeout=600):
+    """Convert ``top`` (with ``cd`` and ``check_lines``) to RTLIL as ``name``, run its
+    ``prove`` (or ``bmc``) and ``cover`` tasks under ``out_dir/tag``; returns
+    ``{"prove", "cover", "seconds", "counterexample", "failed", "dir", "log_tail"}``
+    (``failed``: the property groups of the assertions that failed)."""
+    out = Path(out_dir).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    il = out / f"{tag}.il"
+    il.write_text(rtlil.convert(top, name=name, ports=[top.cd.clk]))
+    sby = out / f"{tag}.sby"
+    sby.write_text(sby_script(depth=k, cover_depth=cover_depth, top=name, il=il.name,
+                              mode=mode, engine=engine).replace(f"\n{il.name}\n", f"\n{il}\n"))
+    t0 = time.perf_counter()
+    status, log = run_sby(sby, out / tag, timeout=timeout)
+    failed = {line.split("Assert failed in ")[1].split(" (")[0].rsplit(":", 1)[-1]
+              for line in log.splitlines() if "Assert failed in " in line}
+    return {**status, "seconds": round(time.perf_counter() - t0, 1),
+            "counterexample": "BMC failed" in log,
+            "failed": sorted({top.check_lines.get(int(n), f"line {n}") for n in failed
+                              if n.isdigit()}),
+            "dir": str(out / tag), "log_tail": log[-3000:]}
+
+
 def prove_router(*, vcs=1, depth=2, k=None, cover_depth=None, mutation=None, checks=None,
                  mode="prove", out_dir="build/formal", routing="xy"):
     """Prove the properties above on a ``vcs``-VC, ``depth``-deep router.
@@ -609,28 +633,16 @@ def prove_router(*, vcs=1, depth=2, k=None, cover_depth=None, mutation=None, che
     tag = f"router_{'table_' if routing == 'table' else ''}v{vcs}_d{depth}" \
         + (f"_{mutation}" if mutation else "") \
         + (f"_{'-'.join(sorted(checks))}" if checks else "")
-    out = Path(out_dir).resolve()
-    out.mkdir(parents=True, exist_ok=True)
     top = RouterFormal(vcs=vcs, depth=depth, mutation=mutation, checks=checks, routing=routing)
-    il = out / f"{tag}.il"
-    il.write_text(rtlil.convert(top, name="router_formal", ports=[top.cd.clk]))
-    sby = out / f"{tag}.sby"
     # the table router's free routes: state as bit-vectors (``--stbv``) makes yices about
-    # 5x faster on its unrolled steps (BMC to step 3: 53 s against > 3 minutes)
-    engine = "smtbmc --stbv yices" if routing == "table" else "smtbmc yices"
-    sby.write_text(sby_script(depth=k, cover_depth=cover_depth, il=il.name, mode=mode,
-                              engine=engine).replace(f"\n{il.name}\n", f"\n{il}\n"))
-    t0 = time.perf_counter()
-    # the unbounded table proof took 850 s on this machine (README): allow an hour
-    status, log = run_sby(sby, out / tag, timeout=3600 if routing == "table" else 600)
-    failed = sorted({line.split("Assert failed in ")[1].split(" (")[0].rsplit(":", 1)[-1]
-                     for line in log.splitlines() if "Assert failed in " in line}, key=int)
-    return {**status, "seconds": round(time.perf_counter() - t0, 1), "k": k, "vcs": vcs,
-            "depth": depth, "mutation": mutation, "checks": sorted(top.checks),
-            "routing": routing,
-            "mode": mode, "counterexample": "BMC failed" in log,
-            "failed": sorted({top.check_lines.get(int(n), f"line {n}") for n in failed}),
-            "dir": str(out / tag), "log_tail": log[-3000:]}
+    # 5x faster on its unrolled steps (BMC to step 3: 53 s against > 3 minutes); the
+    # unbounded table proof took 850 s on this machine (README): allow an hour
+    table = routing == "table"
+    r = run_proof(top, name="router_formal", tag=tag, k=k, cover_depth=cover_depth, mode=mode,
+                  out_dir=out_dir, engine="smtbmc --stbv yices" if table else "smtbmc yices",
+                  timeout=3600 if table else 600)
+    return {**r, "k": k, "vcs": vcs, "depth": depth, "mutation": mutation,
+            "checks": sorted(top.checks), "routing": routing, "mode": mode}
 
 
 if __name__ == "__main__":

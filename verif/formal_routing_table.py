@@ -29,11 +29,8 @@ exchanged (the same mesh, the wrong die/node split), which must break ``lookup``
 """
 
 import sys
-import time
-from pathlib import Path
 
 from amaranth.asserts import AnyConst, AnySeq
-from amaranth.back import rtlil
 from amaranth.hdl import (Array, Assert, Assume, Cat, ClockDomain, Const, Cover, Elaboratable,
                           Module, Mux, ResetSignal, Signal)
 
@@ -41,7 +38,7 @@ from rtl.net.directions import EAST, LOCAL, NORTH, SOUTH, WEST
 from rtl.net.packet import coord_bits_for
 from rtl.net.routing_table import (DIE_ENTRY_BITS, NODE_ENTRY_BITS, ConfigTarget, RoutingTable,
                                    check_table_shape)
-from verif.formal_router import run_sby, sby_script
+from verif.formal_router import run_proof
 
 CHECKS = ("lookup", "invariant")
 MUTATIONS = ("swapped_shape",)
@@ -149,24 +146,11 @@ def prove_table_lookup(*, shape=(2, 1, 1, 2), k=2, mutation=None, checks=None, m
                        out_dir="build/formal"):
     """Prove the properties above; returns the statuses as :func:`verif.formal_router.prove_router`."""
     tag = "table_lookup_" + "x".join(map(str, shape)) + (f"_{mutation}" if mutation else "")
-    out = Path(out_dir).resolve()
-    out.mkdir(parents=True, exist_ok=True)
     top = TableLookupFormal(shape=shape, mutation=mutation, checks=checks)
-    il = out / f"{tag}.il"
-    il.write_text(rtlil.convert(top, name="table_lookup_formal", ports=[top.cd.clk]))
-    sby = out / f"{tag}.sby"
-    sby.write_text(sby_script(depth=k, cover_depth=2, top="table_lookup_formal", il=il.name,
-                              mode=mode).replace(f"\n{il.name}\n", f"\n{il}\n"))
-    t0 = time.perf_counter()
-    status, log = run_sby(sby, out / tag)
-    failed = sorted({line.split("Assert failed in ")[1].split(" (")[0].rsplit(":", 1)[-1]
-                     for line in log.splitlines() if "Assert failed in " in line})
-    return {**status, "seconds": round(time.perf_counter() - t0, 1), "k": k, "shape": shape,
-            "mutation": mutation, "checks": sorted(top.checks), "mode": mode,
-            "counterexample": "BMC failed" in log,
-            "failed": sorted({top.check_lines.get(int(n), f"line {n}") for n in failed
-                              if n.isdigit()}),
-            "dir": str(out / tag), "log_tail": log[-3000:]}
+    r = run_proof(top, name="table_lookup_formal", tag=tag, k=k, cover_depth=2, mode=mode,
+                  out_dir=out_dir)
+    return {**r, "k": k, "shape": shape, "mutation": mutation, "checks": sorted(top.checks),
+            "mode": mode}
 
 
 if __name__ == "__main__":
