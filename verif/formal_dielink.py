@@ -38,7 +38,7 @@ from amaranth.hdl import (Assert, Cat, ClockDomain, Const, Cover, Elaboratable, 
                           ResetSignal, Signal)
 
 from rtl.fabric.dielink_layer import ReliableDieLinkChannel
-from verif.formal_router import run_proof
+from verif.formal_router import chosen_checks, run_proof
 
 __all__ = ["CHECKS", "MUTATIONS", "ProbedDieLink", "DieLinkFormal", "prove_dielink"]
 
@@ -71,12 +71,7 @@ class DieLinkFormal(Elaboratable):
 
     def __init__(self, *, mutation=None, checks=None, tx_depth=2, down_depth=2):
         self._MustUse__silence = True
-        if mutation is not None and mutation not in MUTATIONS:
-            raise ValueError(f"mutation must be one of {', '.join(MUTATIONS)}, not {mutation!r}")
-        checks = set(CHECKS if checks is None else checks)
-        if not checks <= set(CHECKS):
-            raise ValueError(f"checks must be among {', '.join(CHECKS)}, not "
-                             f"{', '.join(sorted(checks - set(CHECKS)))}")
+        checks = chosen_checks(checks, CHECKS, mutation=mutation, mutations=MUTATIONS)
         self._MustUse__silence = False
         self.checks, self.check_lines = checks, {}
         self.tx_depth, self.down_depth = tx_depth, down_depth

@@ -268,11 +268,7 @@ class RouterFormal(Elaboratable):
             coord_bits = 1                      # the 2 x 2 coordinate space of TABLE_SHAPE
         self.routing = routing
         self.vcs, self.depth, self.fmt = vcs, depth, TinyFormat(coord_bits=coord_bits)
-        checks = set(CHECKS if checks is None else checks)
-        if not checks <= set(CHECKS):
-            raise ValueError(f"checks must be among {', '.join(CHECKS)}, not "
-                             f"{', '.join(sorted(checks - set(CHECKS)))}")
-        self.checks = checks
+        self.checks = checks = chosen_checks(checks, CHECKS)
         self.check_lines = {}           # source line -> property group, filled by elaborate
         cls, extra = (FreeTableRouter if routing == "table" else ProbedRouter), {}
         if mutation is not None:
@@ -591,6 +587,18 @@ def run_sby(sby_file, workdir, *, timeout=600):
         f = Path(f"{workdir}_{task}") / "status"
         status[task] = f.read_text().split()[0] if f.exists() else "ERROR"
     return status, res.stdout + res.stderr
+
+
+def chosen_checks(checks, allowed, *, mutation=None, mutations=()):
+    """Validate a harness's ``mutation`` (None or one of ``mutations``) and ``checks`` (a
+    subset of ``allowed``, default all of them); returns the set of checks."""
+    if mutation is not None and mutation not in mutations:
+        raise ValueError(f"mutation must be one of {', '.join(mutations)}, not {mutation!r}")
+    checks = set(allowed if checks is None else checks)
+    if not checks <= set(allowed):
+        raise ValueError(f"checks must be among {', '.join(allowed)}, not "
+                         f"{', '.join(sorted(checks - set(allowed)))}")
+    return checks
 
 
 def run_proof(top, *, name, tag, k, cover_depth, mode, out_dir, engine="smtbmc yices",

@@ -38,7 +38,7 @@ from rtl.net.directions import EAST, LOCAL, NORTH, SOUTH, WEST
 from rtl.net.packet import coord_bits_for
 from rtl.net.routing_table import (DIE_ENTRY_BITS, NODE_ENTRY_BITS, ConfigTarget, RoutingTable,
                                    check_table_shape)
-from verif.formal_router import run_proof
+from verif.formal_router import chosen_checks, run_proof
 
 CHECKS = ("lookup", "invariant")
 MUTATIONS = ("swapped_shape",)
@@ -52,12 +52,7 @@ class TableLookupFormal(Elaboratable):
     def __init__(self, *, shape=(2, 1, 1, 2), mutation=None, checks=None):
         self._MustUse__silence = True
         self.shape = check_table_shape(tuple(shape))
-        if mutation is not None and mutation not in MUTATIONS:
-            raise ValueError(f"mutation must be one of {', '.join(MUTATIONS)}, not {mutation!r}")
-        checks = set(CHECKS if checks is None else checks)
-        if not checks <= set(CHECKS):
-            raise ValueError(f"checks must be among {', '.join(CHECKS)}, not "
-                             f"{', '.join(sorted(checks - set(CHECKS)))}")
+        checks = chosen_checks(checks, CHECKS, mutation=mutation, mutations=MUTATIONS)
         self.mutation, self.checks = mutation, checks
         self.check_lines = {}
         dies_x, dies_y, nx, ny = self.shape
