@@ -1,10 +1,11 @@
 """cocotb: the traffic mesh in fault-map mode (table router, live-node rules; issue 15).
 
-Random fault maps with up to 10 % dead routers on 4x4..6x6 meshes and a 2x2-die tile:
-traffic of every pattern above saturation, then drain: every generated packet is
-delivered, no misroute, integrity or order error, no overflow. The tables are run-time
-data, so every map of one shape runs on one build. An empty map in table mode is
-cycle-identical to plain XY.
+Random fault maps with up to 10 % dead routers on a 4x4 mesh (both simulators) and a tile
+of 2x2 dies of 2x2 (Verilator; the 5x5 and 6x6 meshes and a tile of 2x2 dies of 3x3 with
+DOJO_MORE_FAULT_MAPS=1): traffic of every pattern above saturation, then drain: every
+generated packet is delivered, no misroute, integrity or order error, no overflow. The
+tables are run-time data, so every map of one shape runs on one build. An empty map in
+table mode is cycle-identical to plain XY.
 """
 
 import os
@@ -21,8 +22,10 @@ from tests.conftest import CONFIGS
 
 SIMS = available_simulators()
 PATTERNS = [p.name.lower() for p in Pattern]
-TIMING = {"warmup": 100, "measure": 300, "drain_limit": 6000, "final_drain": 3000}
-TIMING_ICARUS = {"warmup": 60, "measure": 150, "drain_limit": 6000, "final_drain": 500}
+# the checks use the final drain (generation off), not the measurement's drain (generation
+# still on, which above saturation runs to its limit): one 64-cycle look is enough there
+TIMING = {"warmup": 100, "measure": 300, "drain_limit": 64, "final_drain": 3000}
+TIMING_ICARUS = {"warmup": 60, "measure": 150, "drain_limit": 64, "final_drain": 500}
 
 
 def _config(dies, nodes, overrides=()):
@@ -82,21 +85,26 @@ def _check(res, design):
     return sum(p["delivered_total"] for p in res["points"])
 
 
-#: (dies, nodes per die, seed); each shape is one Verilator build (~1-2 min), so the 5x5 and
-#: 6x6 single-die meshes run only with DOJO_MORE_FAULT_MAPS=1 (the tile is a 6x6 mesh too)
-CASES = [((1, 1), (4, 4), 1), ((1, 1), (5, 5), 2), ((1, 1), (6, 6), 3), ((2, 2), (3, 3), 4)]
+#: (dies, nodes per die, seed); each shape is one Verilator build (1-2 min for a 4x4 mesh,
+#: about 5 for 36 table routers), so the 5x5 and 6x6 single-die meshes and the tile of
+#: 2x2 dies of 3x3 run only with DOJO_MORE_FAULT_MAPS=1; the tile of 2x2 dies of 2x2 always
+CASES = [((1, 1), (4, 4), 1), ((1, 1), (5, 5), 2), ((1, 1), (6, 6), 3), ((2, 2), (2, 2), 4),
+         ((2, 2), (3, 3), 4)]
 MORE = bool(int(os.environ.get("DOJO_MORE_FAULT_MAPS", "0")))
 
 
 @pytest.mark.parametrize("sim", SIMS)
-@pytest.mark.parametrize("dies,nodes,seed", CASES, ids=["4x4", "5x5", "6x6", "tile2x2of3x3"])
+@pytest.mark.parametrize("dies,nodes,seed", CASES,
+                         ids=["4x4", "5x5", "6x6", "tile2x2of2x2", "tile2x2of3x3"])
 def test_random_fault_maps_all_patterns_drain(sim, dies, nodes, seed):
-    if sim == "icarus" and nodes != (4, 4):
-        pytest.skip("Icarus: the smallest mesh only (the same RTL, ~50x slower)")
-    if dies == (1, 1) and nodes in ((5, 5), (6, 6)) and not MORE:
+    if sim == "icarus" and (dies, nodes) != ((1, 1), (4, 4)):
+        pytest.skip("Icarus: the 4x4 mesh only (the same RTL, ~50x slower)")
+    if nodes in ((5, 5), (6, 6), (3, 3)) and not MORE:
         pytest.skip("one more build per shape: set DOJO_MORE_FAULT_MAPS=1")
     timing = TIMING_ICARUS if sim == "icarus" else TIMING
-    maps = 2 if sim == "verilator" else 1
+    # two maps on the single-die meshes under Verilator; one on Icarus and on the tile
+    # (about 3 ms per tile cycle; the fast model runs 26 more maps of every shape)
+    maps = 2 if sim == "verilator" and dies == (1, 1) else 1
     for k in range(maps):
         dead = random_map(dies, nodes, 100 * seed + k)
         design = noc_design(_config(dies, nodes, map_overrides(dies, nodes, dead)))
