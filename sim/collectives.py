@@ -435,7 +435,8 @@ def run_collective(cfg, algo, *, lines=None, dtype="int32", sim="verilator", out
     rng = np.random.default_rng(seed)
     lanes = mdl.width // 32
     nodes = sorted(ring, key=lambda n: (n[1], n[0]))          # the live nodes, row-major
-    skipped = [(x, y) for y in range(my) for x in range(mx) if (x, y) not in set(ring)]
+    members = set(ring)
+    skipped = [(x, y) for y in range(my) for x in range(mx) if (x, y) not in members]
     vectors = {}
     for node in nodes:
         if dtype == "fp32":
