@@ -44,10 +44,10 @@ def cmd_sim(args):
     d = derive(cfg)
     _check_algo(args)
     gemms = _gemm_algos(args, d)
-    gemm = _gemm_request(args, cfg, d) if "host" in gemms else None
-    resident = {algo: _resident_request(args, algo, cfg, d) for algo in gemms if algo != "host"}
     collectives = _collectives(args)
     _check_fault_map(cfg, d, gemms, collectives)
+    gemm = _gemm_request(args, cfg, d) if "host" in gemms else None
+    resident = {algo: _resident_request(args, algo, cfg, d) for algo in gemms if algo != "host"}
     kind = "fp32" if args.dtype == "bf16" else "int32"
     for algo in collectives:            # every argument is checked before any work or report
         try:
@@ -130,13 +130,17 @@ def cmd_sim(args):
 
 def _check_fault_map(cfg, derived, gemms, collectives):
     """With a fault map (or table routing) the training-node workloads that would address
-    every node are refused up front: only the node-driven ring all-reduce and the
-    broadcast skip the disabled nodes (sim.collectives); traffic sweeps honour any map."""
+    every node are refused up front: only the host-driven GEMM (sim.gemm.gemm_blocks), the
+    node-driven ring all-reduce and the broadcast (sim.collectives) skip the disabled nodes;
+    traffic sweeps honour any map."""
     from gen.faults import fault_map
     fmap = fault_map(cfg, derived)
     if fmap.empty and cfg.router.routing != "table":
         return
-    blocked = [f"gemm --algo {a}" for a in gemms] + \
+    # the host GEMM skips disabled nodes (under dimension order); Cannon and SUMMA shift
+    # blocks around the full grid of nodes, which a missing node breaks
+    host_ok = not fmap.dead_routers and cfg.router.routing != "table"
+    blocked = [f"gemm --algo {a}" for a in gemms if a != "host" or not host_ok] + \
         [f"allreduce --algo {a}" for a in collectives if a in ("host", "2d")]
     if blocked:
         key = ("die.dead_routers" if fmap.dead_routers else
@@ -144,8 +148,9 @@ def _check_fault_map(cfg, derived, gemms, collectives):
         raise ConfigError([f"{key}: with this fault map ({len(fmap.dead_routers)} dead "
                            f"routers, {len(fmap.disabled_nodes)} disabled nodes, routing "
                            f"{cfg.router.routing!r}) {', '.join(blocked)} cannot run: not "
-                           f"supported yet; allowed: --bench traffic, --bench allreduce "
-                           f"--algo ring, --bench broadcast (disabled nodes only, XY/YX)"])
+                           f"supported yet; allowed: --bench traffic, --bench gemm --algo host, "
+                           f"--bench allreduce --algo ring, --bench broadcast (disabled nodes "
+                           f"only, XY/YX)"])
 
 
 _ALGOS = {"gemm": ("host", "cannon", "summa"), "allreduce": ("host", "ring", "2d")}
@@ -223,11 +228,11 @@ def _gemm_request(args, cfg, derived):
         b = np.load(args.b) if args.b else None
     except (OSError, ValueError) as exc:
         raise ConfigError([f"--a/--b: cannot read the matrix ({exc})"])
-    dm, dn, dk = tile_gemm_shape(cfg, derived)
-    m = a.shape[0] if a is not None else (args.m or dm)
-    k = a.shape[1] if a is not None else (args.k or dk)
-    n = b.shape[1] if b is not None else (args.n or dn)
     try:
+        dm, dn, dk = tile_gemm_shape(cfg, derived, args.dtype)
+        m = a.shape[0] if a is not None else (args.m or dm)
+        k = a.shape[1] if a is not None else (args.k or dk)
+        n = b.shape[1] if b is not None else (args.n or dn)
         check_tile_gemm(cfg, m=m, n=n, k=k, dtype=args.dtype, a=a, b=b, derived=derived)
     except ValueError as exc:
         raise ConfigError([f"gemm: {exc}"])

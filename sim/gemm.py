@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["run_gemm", "run_tile_gemm", "as_operand", "random_operand"]
+__all__ = ["run_gemm", "run_tile_gemm", "check_tile_gemm", "tile_gemm_shape", "gemm_blocks",
+           "as_operand", "random_operand"]
 
 
 def as_operand(x, dtype, name):
@@ -87,13 +88,19 @@ def _c_result(bits, m, n, a, b, dtype):
                "mismatches": int(np.count_nonzero(c_bits != expected))}
 
 
-def _run(design, test_module, m, n, k, dtype, a, b, sim, seed):
-    """Run the ``gemm`` cocotb test of ``test_module``; returns (raw result, C, check)."""
+def _run(design, test_module, m, n, k, dtype, a, b, sim, seed, blocks=None, skipped=()):
+    """Run the ``gemm`` cocotb test of ``test_module``; returns (raw result, C, check).
+    ``blocks``: :func:`gemm_blocks` (tile only); ``skipped``: nodes to read back."""
     from sim.runner import run_cocotb
+    extra = {} if blocks is None else {
+        "blocks": [[x, y, *v] for (x, y), v in blocks.items()],
+        "skipped": [list(nd) for nd in skipped]}
     res = run_cocotb(design, sim=sim, test_module=test_module, testcase="gemm",
-                     tag=f"gemm-{m}x{n}x{k}-{dtype}-{seed}",
+                     tag=f"gemm-{m}x{n}x{k}-{dtype}-{seed}"
+                         + "".join(f"-off{x}.{y}" for x, y in skipped),
                      scenario={"gemm": {"m": m, "n": n, "k": k, "dtype": dtype,
-                                        "a": _bits(a, dtype), "b": _bits(b, dtype)}})["gemm"]
+                                        "a": _bits(a, dtype), "b": _bits(b, dtype),
+                                        **extra}})["gemm"]
     c, check = _c_result(res["c"], m, n, a, b, dtype)
     return res, c, check
 
@@ -140,17 +147,67 @@ def run_gemm(cfg, *, m, n, k, dtype, a=None, b=None, sim="verilator", out_dir, s
     return {**out, "c": c}
 
 
-def tile_gemm_shape(cfg, derived=None):
-    """Default distributed GEMM of a config: a 4P x 4P block of C per node, K = 8P."""
+def tile_gemm_shape(cfg, derived=None, dtype="bf16"):
+    """Default distributed GEMM of a config: a 4P x 4P band of C per node, K = 8P; where a
+    node takes several bands (:func:`gemm_blocks`, disabled nodes) and that no longer fits
+    its SRAM, K is halved until it does (at least P)."""
     from gen.build import derived_of
+    from verif.node_model import NodeModel
     d = derived_of(cfg, derived)
     p = cfg.node.matrix_p
-    return d["tile"]["mesh_y"] * 4 * p, d["tile"]["mesh_x"] * 4 * p, 8 * p
+    blocks = gemm_blocks(cfg, d)
+    rows = max(r1 - r0 for r0, r1, _, _ in blocks.values())
+    cols = max(c1 - c0 for _, _, c0, c1 in blocks.values())
+    mdl, k = NodeModel.from_config(cfg, d), 8 * p
+    while k > p:
+        try:
+            mdl.gemm_layout(m=rows * 4 * p, n=cols * 4 * p, k=k, dtype=dtype)
+            break
+        except ValueError:
+            k //= 2
+    return d["tile"]["mesh_y"] * 4 * p, d["tile"]["mesh_x"] * 4 * p, k
+
+
+def gemm_blocks(cfg, derived=None):
+    """Which bands of C each live node computes: ``{node: (r0, r1, c0, c1)}``, rows
+    ``r0..r1`` of the ``mesh_y`` row bands and columns ``c0..c1`` of the ``mesh_x`` column
+    bands (half-open).
+
+    Without a fault map node (x, y) computes band (y, x). With disabled nodes
+    (:func:`gen.faults.fault_map`) a host still serves one line of nodes (its column under
+    XY, its row under YX), so that line's bands are split over its live nodes in
+    contiguous runs, in order (the first ones take one band more where they do not divide):
+    a node's A (XY) or B (YX) operand is then one contiguous slice, and its C one block.
+    Raises ValueError naming a line that has no live node.
+    """
+    from gen.build import derived_of
+    from gen.faults import fault_map
+    d = derived_of(cfg, derived)
+    mx, my = d["tile"]["mesh_x"], d["tile"]["mesh_y"]
+    live = set(fault_map(cfg, d).live_nodes)
+    by_column = cfg.router.routing != "yx"     # XY: the hosts sit on the south edge
+    lines, bands = (mx, my) if by_column else (my, mx)
+    blocks = {}
+    for line in range(lines):
+        members = [i for i in range(bands) if ((line, i) if by_column else (i, line)) in live]
+        if not members:
+            raise ValueError(f"{'column x' if by_column else 'row y'}={line} has no live node "
+                             f"(die.disabled_nodes): no node there can compute its C bands")
+        base, extra = divmod(bands, len(members))
+        start = 0
+        for j, i in enumerate(members):
+            stop = start + base + (j < extra)
+            node = (line, i) if by_column else (i, line)
+            blocks[node] = (start, stop, line, line + 1) if by_column else \
+                (line, line + 1, start, stop)
+            start = stop
+    return dict(sorted(blocks.items(), key=lambda kv: (kv[0][1], kv[0][0])))
 
 
 def check_tile_gemm(cfg, *, m, n, k, dtype, a=None, b=None, derived=None):
-    """Validate a distributed GEMM before anything is built: dimensions, a node's share of
-    the SRAM, the operands. Raises ValueError naming the value and what is allowed."""
+    """Validate a distributed GEMM before anything is built: dimensions, the largest share
+    of a node's SRAM (:func:`gemm_blocks`), the operands. Raises ValueError naming the value
+    and what is allowed."""
     from gen.build import derived_of
     from verif.node_model import NodeModel
     d = derived_of(cfg, derived)
@@ -161,43 +218,53 @@ def check_tile_gemm(cfg, *, m, n, k, dtype, a=None, b=None, derived=None):
             raise ValueError(f"{name}={v!r}: must be a multiple of {parts * p} "
                              f"({parts} node bands of a multiple of node.matrix_p={p})")
     _check_multiple(p, k=k)
-    NodeModel.from_config(cfg, d).gemm_layout(m=m // my, n=n // mx, k=k, dtype=dtype)
+    blocks = gemm_blocks(cfg, d)
+    rows = max(r1 - r0 for r0, r1, _, _ in blocks.values())
+    cols = max(c1 - c0 for _, _, c0, c1 in blocks.values())
+    NodeModel.from_config(cfg, d).gemm_layout(m=rows * (m // my), n=cols * (n // mx), k=k,
+                                              dtype=dtype)
     if a is not None or b is not None:
         _operands(m, n, k, dtype, a, b, 0)
 
 
 def run_tile_gemm(cfg, *, m, n, k, dtype, a=None, b=None, sim="verilator", out_dir, seed=0,
                   derived=None):
-    """``C = A x B`` distributed over every node of the tile; returns the result dict.
+    """``C = A x B`` distributed over every live node of the tile; returns the result dict.
 
-    Node (x, y) of the ``mesh_x`` x ``mesh_y`` grid computes the C block of row
-    band y (``m / mesh_y`` rows) and column band x (``n / mesh_x`` columns) over
-    the whole K; the hosts on the tile edge scatter A and B blocks, start EXEC on
-    every node and gather C (see ``verif.tb_tile.gemm``).
+    C is cut into ``mesh_y`` row bands and ``mesh_x`` column bands; node (x, y) computes
+    band (y, x) over the whole K, or with disabled nodes the run of bands
+    :func:`gemm_blocks` gives it. The hosts on the tile edge scatter the A and B blocks,
+    start EXEC on every live node and gather C (see ``verif.tb_tile.gemm``); the disabled
+    nodes' SRAM is read back and must be untouched.
 
     Writes ``result.json`` and ``C.npy`` to ``out_dir``: cycles per phase
     (``load_and_compute_cycles`` until the last engine is done, ``gather_cycles``
     after that: each node's C is read as soon as its engine finishes, so most of
     the gather overlaps computation; ``total_cycles``), the engines' busy cycles and MAC steps,
-    ``peak_fraction`` = MACs / (nodes x P^2 x total cycles) (the whole run) and
-    ``compute_peak_fraction`` = MACs / (nodes x P^2 x the slowest engine's cycles)
+    ``peak_fraction`` = MACs / (live nodes x P^2 x total cycles) (the whole run) and
+    ``compute_peak_fraction`` = MACs / (live nodes x P^2 x the slowest engine's cycles)
     (the engines alone), and ``match`` against the golden model.
     """
     from gen.build import network_design
-    from verif.node_model import NodeModel
 
     p = cfg.node.matrix_p
     check_tile_gemm(cfg, m=m, n=n, k=k, dtype=dtype, a=a, b=b, derived=derived)
-    design = network_design(cfg, kind="compute", top="tile", boundary="ports", derived=derived)
+    blocks = gemm_blocks(cfg, derived)
+    design = network_design(cfg, kind="compute", top="tile", boundary="ports", derived=derived,
+                            live_only=True)
     mx, my = design.extra["mesh_x"], design.extra["mesh_y"]
     mb, nb = m // my, n // mx
+    skipped = [(x, y) for y in range(my) for x in range(mx) if (x, y) not in blocks]
     a, b = _operands(m, n, k, dtype, a, b, seed)
-    res, c, check = _run(design, "verif.tb_tile", m, n, k, dtype, a, b, sim, seed)
-    nodes = mx * my
+    res, c, check = _run(design, "verif.tb_tile", m, n, k, dtype, a, b, sim, seed,
+                         blocks=blocks, skipped=skipped)
+    nodes = len(blocks)
     steps = (m // p) * (n // p) * k             # MAC-array steps, P^2 MACs each
     slowest = max(res["exec_cycles"].values())
+    touched = [list(nd) for nd, got in zip(skipped, res["skipped_reads"]) if any(got)]
     out = {"m": m, "n": n, "k": k, "dtype": dtype, "sim": sim, "matrix_p": p,
            "mesh": [mx, my], "nodes": nodes, "block": [mb, nb, k],
+           "blocks": {f"{x},{y}": list(v) for (x, y), v in blocks.items()},
            "load_and_compute_cycles": res["load_and_compute_cycles"],
            "gather_cycles": res["gather_cycles"], "total_cycles": res["total_cycles"],
            "exec_cycles_max": slowest, "exec_cycles": res["exec_cycles"],
@@ -206,6 +273,8 @@ def run_tile_gemm(cfg, *, m, n, k, dtype, a=None, b=None, sim="verilator", out_d
            "peak_fraction": steps / (nodes * res["total_cycles"]),
            "compute_peak_fraction": steps / (nodes * slowest),
            "hosts": mx if design.extra["node"]["routing"] == "xy" else my,
+           "skipped_nodes": [list(nd) for nd in skipped], "skipped_nodes_written": touched,
            **check, "problems": res["problems"]}
+    out["match"] = out["match"] and not touched
     _save(out_dir, out, c)
     return {**out, "c": c}

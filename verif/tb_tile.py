@@ -167,12 +167,14 @@ async def host_access(dut):
 
 @cocotb.test()
 async def gemm(dut):
-    """Distributed GEMM (scenario ``gemm``: m, n, k, dtype, a, b bit patterns).
+    """Distributed GEMM (scenario ``gemm``: m, n, k, dtype, a, b bit patterns; ``blocks``:
+    ``[x, y, r0, r1, c0, c1]`` per live node, from :func:`sim.gemm.gemm_blocks`; ``skipped``:
+    the nodes without a block, read back at the end).
 
-    Node (x, y) of the ``mesh_x`` x ``mesh_y`` grid computes the C block of row
-    band y and column band x. Every host scatters the A and B blocks of the nodes
-    in its column (its requests never leave that column), then EXEC everywhere;
-    C is gathered with READs.
+    C is cut into ``mesh_y`` row bands and ``mesh_x`` column bands; a node computes rows
+    ``r0..r1`` and columns ``c0..c1`` of them (by default node (x, y) band (y, x)). Every
+    host scatters the A and B blocks of the nodes it serves (its requests never leave its
+    line of nodes), then EXEC everywhere; C is gathered with READs.
     """
     tb, g = await _started(dut, "gemm")
     if tb is None:
@@ -180,41 +182,50 @@ async def gemm(dut):
     mx, my = tb.man["mesh_x"], tb.man["mesh_y"]
     m, n, k, dtype = g["m"], g["n"], g["k"], g["dtype"]
     mb, nb = m // my, n // mx
+    blocks = {(e[0], e[1]): tuple(e[2:]) for e in g["blocks"]} if "blocks" in g else \
+        {(x, y): (y, y + 1, x, x + 1) for x, y in tb.nodes}
     a, b = NodeModel.gemm_operands(g)
     t0 = tb.bench.cycle
     layouts, execs = {}, {}
-    for node in tb.nodes:
-        x, y = node
+    for node, (r0, r1, c0, c1) in blocks.items():
         host = tb.host_for(node)
-        layouts[node] = await host.load_gemm(node, a[y * mb:(y + 1) * mb], b[:, x * nb:(x + 1) * nb],
-                                             None, dtype)
-        lay = layouts[node]
+        layouts[node] = lay = await host.load_gemm(node, a[r0 * mb:r1 * mb],
+                                                   b[:, c0 * nb:c1 * nb], None, dtype)
         # queued behind the node's loads on the same path and VC: runs once they are in
-        execs[node] = host.exec_request(node, m=mb, n=nb, k=k, dtype=dtype, a_addr=lay["a"],
-                                        b_addr=lay["b"], c_addr=lay["c"])
+        execs[node] = host.exec_request(node, m=(r1 - r0) * mb, n=(c1 - c0) * nb, k=k,
+                                        dtype=dtype, a_addr=lay["a"], b_addr=lay["b"],
+                                        c_addr=lay["c"])
     done_at = {}
     stats, c = {}, np.zeros((m, n), np.uint32)
 
     async def finish(node):
         # gather a node's C as soon as its engine is done, while others still compute
         host = tb.host_for(node)
-        x, y = node
+        r0, r1, c0, c1 = blocks[node]
         await host.wait_done(execs[node], Opcode.EXEC)
         done_at[node] = tb.bench.cycle
         stats[node] = await host.regs(node, "exec_cycles", 2)
         lines = await host.read(node, layouts[node]["c"], layouts[node]["c_lines"])
-        c[y * mb:(y + 1) * mb, x * nb:(x + 1) * nb] = tb.model.unpack_c(lines, mb, nb)
+        c[r0 * mb:r1 * mb, c0 * nb:c1 * nb] = tb.model.unpack_c(lines, (r1 - r0) * mb,
+                                                                (c1 - c0) * nb)
 
-    await gather(*(finish(nd) for nd in tb.nodes))
+    await gather(*(finish(nd) for nd in blocks))
     t_compute = max(done_at.values())
     t_end = tb.bench.cycle
+    # a node without a block must be untouched: its SRAM (zero from reset) is read back
+    # over every line any layout used
+    used = max(lay["end"] for lay in layouts.values())
+    skipped = [tuple(nd) for nd in g.get("skipped", [])]
+    skipped_reads = [await tb.host_for(nd).read(nd, 0, used) for nd in skipped]
+    key = lambda nd: f"{nd[0]},{nd[1]}"           # noqa: E731
     write_result("gemm", {
         "c": c.astype(np.uint32).tolist(),
         "load_and_compute_cycles": t_compute - t0, "gather_cycles": t_end - t_compute,
         "total_cycles": t_end - t0,
-        "exec_cycles": {f"{x},{y}": stats[(x, y)][0] for x, y in tb.nodes},
-        "steps": {f"{x},{y}": stats[(x, y)][1] for x, y in tb.nodes},
-        "exec_done_cycle": {f"{x},{y}": done_at[(x, y)] - t0 for x, y in tb.nodes},
+        "exec_cycles": {key(nd): stats[nd][0] for nd in blocks},
+        "steps": {key(nd): stats[nd][1] for nd in blocks},
+        "exec_done_cycle": {key(nd): done_at[nd] - t0 for nd in blocks},
+        "skipped_reads": skipped_reads,
         "problems": tb.problems()})
 
 

@@ -130,11 +130,13 @@ def test_sim_runs_summa_where_cannon_cannot(tmp_path):
 
 
 def test_sim_refuses_workloads_that_would_address_disabled_nodes():
-    """Checked before the derivation report: only the ring, the broadcast and traffic
-    honour a fault map on training nodes."""
+    """Checked before the derivation report: only the host GEMM, the ring, the broadcast
+    and traffic honour a fault map on training nodes (--bench gemm also runs Cannon)."""
     res = dojo("sim", "configs/default.yaml", "-s", "die.disabled_nodes=[[1, 0]]",
                "--bench", "gemm", "--out", "build/test_cli_faults")
     assert res.returncode != 0
     assert "die.disabled_nodes: with this fault map" in res.stderr
-    assert "gemm --algo host" in res.stderr and "--bench broadcast" in res.stderr
+    assert ") gemm --algo cannon cannot run" in res.stderr
+    assert "allowed: --bench traffic, --bench gemm --algo host" in res.stderr
+    assert "--bench broadcast" in res.stderr
     assert "derivation" not in res.stdout.lower() and res.stdout.strip() == ""

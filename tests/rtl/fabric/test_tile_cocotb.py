@@ -11,7 +11,7 @@ import pytest
 from gen.build import network_design
 from gen.config import load_config
 from sim.allreduce import run_allreduce
-from sim.gemm import run_tile_gemm, tile_gemm_shape
+from sim.gemm import check_tile_gemm, gemm_blocks, run_tile_gemm, tile_gemm_shape
 from sim.runner import available_simulators, run_cocotb
 from tests.conftest import CONFIGS
 
@@ -55,6 +55,57 @@ def test_default_tile_gemm_and_allreduce(tmp_path):
     assert r["match"] and r["nodes"] == 16 and not r["problems"]
     # the model is the same algorithm on the same mesh: within a factor of two
     assert 0.5 < r["measured_over_model"] < 2
+
+
+@pytest.mark.parametrize("sim", SIMS)
+def test_host_gemm_skips_disabled_nodes(sim, tmp_path):
+    """Disabled nodes are never given a block: their column's bands go to its live nodes
+    (one taller GEMM each), C is bit-exact and their SRAM is still zero at the end. The
+    RTL is that of the full tile (a disabled node is elaborated), so the build is shared.
+    Verilator: the default tile with one node off per die; Icarus: the small tile with one
+    node off in one die."""
+    if sim == "verilator":
+        cfg = load_config(CONFIGS / "default.yaml", ["die.disabled_nodes=[[1, 0]]"])
+        m, n, k = tile_gemm_shape(cfg)
+        dtype, off = "bf16", [[1, 0], [3, 0], [1, 2], [3, 2]]
+    else:
+        cfg = load_config(CONFIGS / "default.yaml", SMALL + [
+            "tile.fault_maps=[{die: [0, 0], disabled_nodes: [[0, 0]]}]"])
+        m, n, k, dtype, off = 16, 16, 16, "int8", [[0, 0]]
+    g = run_tile_gemm(cfg, m=m, n=n, k=k, dtype=dtype, sim=sim, out_dir=tmp_path)
+    assert g["skipped_nodes"] == off and not g["skipped_nodes_written"]
+    assert g["match"] and not g["problems"], (g["mismatches"], g["problems"])
+    assert g["nodes"] == g["mesh"][0] * g["mesh"][1] - len(off)
+    assert g["steps_total"] == (m // 4) * (n // 4) * k       # every MAC done exactly once
+    doubled = [key for key, (r0, r1, _, _) in g["blocks"].items() if r1 - r0 == 2]
+    assert len(doubled) == len(off)
+    # the slowest engine did two bands: about twice the others' cycles
+    fastest = min(g["exec_cycles"].values())
+    assert 1.8 * fastest < g["exec_cycles_max"] < 2.2 * fastest
+
+
+def test_gemm_blocks_split_a_hosts_line_over_its_live_nodes():
+    full = load_config(CONFIGS / "default.yaml", [])
+    assert gemm_blocks(full) == {(x, y): (y, y + 1, x, x + 1) for y in range(4) for x in range(4)}
+    cfg = load_config(CONFIGS / "default.yaml", [
+        "tile.fault_maps=[{die: [0, 0], disabled_nodes: [[0, 0], [0, 1]]}, "
+        "{die: [0, 1], disabled_nodes: [[0, 0]]}]"])
+    blocks = gemm_blocks(cfg)                    # column 0: only (0, 3) is live
+    assert blocks[(0, 3)] == (0, 4, 0, 1) and (0, 0) not in blocks
+    assert blocks[(1, 1)] == (1, 2, 1, 2)
+    yx = load_config(CONFIGS / "default.yaml", ["router.routing=yx",
+                                                "die.disabled_nodes=[[1, 0]]"])
+    blocks = gemm_blocks(yx)                     # row 0: (0, 0) and (2, 0) take two bands each
+    assert blocks[(0, 0)] == (0, 1, 0, 2) and blocks[(2, 0)] == (0, 1, 2, 4)
+    # a column without a live node, and a share that no longer fits the SRAM
+    cut = load_config(CONFIGS / "default.yaml", SMALL + ["die.disabled_nodes=[[0, 0]]"])
+    with pytest.raises(ValueError, match=r"column x=0 has no live node"):
+        gemm_blocks(cut)
+    one = load_config(CONFIGS / "default.yaml", SMALL + [
+        "tile.fault_maps=[{die: [0, 0], disabled_nodes: [[0, 0]]}]"])
+    check_tile_gemm(small_cfg(), m=16, n=16, k=192, dtype="int8")
+    with pytest.raises(ValueError, match="SRAM"):
+        check_tile_gemm(one, m=16, n=16, k=192, dtype="int8")
 
 
 def test_workload_arguments_are_checked(tmp_path):

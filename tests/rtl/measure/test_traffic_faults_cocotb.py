@@ -160,8 +160,8 @@ def test_compute_nodes_take_disabled_nodes_only_for_live_only_callers():
     from gen.build import network_design
     cfg = load_config(CONFIGS / "default.yaml", ["die.disabled_nodes=[[0, 1]]"])
     with pytest.raises(ConfigError, match=r"die.disabled_nodes: with training nodes .* only "
-                                          r"by the node-driven ring all-reduce and the "
-                                          r"broadcast"):
+                                          r"by the host-driven GEMM, the node-driven ring "
+                                          r"all-reduce and the broadcast"):
         network_design(cfg, kind="compute", top="tile", boundary="tie")
     design = network_design(cfg, kind="compute", top="tile", boundary="tie", live_only=True)
     assert len(design.manifest()["live_nodes"]) == 12
