@@ -108,7 +108,8 @@ def fault_setup(cfg, derived=None, *, kind="traffic", live_only=False):
     :class:`gen.config.ConfigError` naming the key: dead routers without
     ``router.routing: table``, an unroutable map, or training nodes with anything but
     disabled nodes under dimension order for a caller that addresses only the live nodes
-    (``live_only``: the node-driven ring all-reduce and the broadcast; the rest is not
+    (``live_only``: the host-driven GEMM, the node-driven ring all-reduce and the broadcast;
+    the rest is not
     supported yet).
     """
     from .config import ConfigError
@@ -124,7 +125,8 @@ def fault_setup(cfg, derived=None, *, kind="traffic", live_only=False):
             "router.routing" if routing == "table" else "die.disabled_nodes")
         raise ConfigError([f"{key}: with training nodes (kind 'compute') only disabled "
                            f"nodes under dimension-order routing are supported, and only by "
-                           f"the node-driven ring all-reduce and the broadcast (routing "
+                           f"the host-driven GEMM, the node-driven ring all-reduce and the "
+                           f"broadcast (routing "
                            f"{routing!r}, {len(fmap.dead_routers)} dead routers, "
                            f"{len(fmap.disabled_nodes)} disabled nodes)"])
     if fmap.dead_routers and routing != "table":
@@ -195,7 +197,7 @@ def network_design(cfg, *, kind, top, boundary, top_name=None, structural_dies=F
     still elaborated (its router forwards), it is simply never given work or data.
     """
     from rtl.fabric.die import Die
-    from rtl.fabric.mesh import Mesh
+    from rtl.fabric.mesh import NODE_MODULES, Mesh
     from rtl.fabric.tile import Tile
     d = derived_of(cfg, derived)
     params = _node_params(cfg)
@@ -253,7 +255,11 @@ def network_design(cfg, *, kind, top, boundary, top_name=None, structural_dies=F
     if kind == "compute":
         node = extra["node"] = node_manifest
         # Verilator builds the training node once instead of inlining every instance
-        extra["hier_blocks"] = ["dojo_compute_node"]
+        extra["hier_blocks"] = [NODE_MODULES[kind]]
+    else:
+        # the same for a traffic or bare node in a fast build only (sim.runner: half the
+        # build time, slower simulation)
+        extra["fast_build_blocks"] = [NODE_MODULES[kind]]
     return Design(name, net, lib, {"config": cfg.raw, "node": node}, extra, derived=d)
 
 

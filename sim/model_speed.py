@@ -123,7 +123,8 @@ def instructions_per_node_cycle(exe, n_nodes, cycles=(300, 1300)):
 
 
 def measure(design, rate, *, cycles=20000, pattern="uniform", packet_len=1, callgrind=True):
-    """The model alone on a traffic-mesh design whose cocotb Verilator build exists:
+    """The model alone on a traffic-mesh design whose flat cocotb Verilator build exists
+    (the one sweeps and benchmarks run, never the test suite's fast build):
     generators enabled (and marking) at ``rate`` flits/node/cycle from reset on."""
     from rtl.measure.traffic import Pattern, control_value, rate_threshold
     from sim.runner import build_dir_of
@@ -133,7 +134,7 @@ def measure(design, rate, *, cycles=20000, pattern="uniform", packet_len=1, call
                          rate=rate_threshold(rate, packet_len), packet_len=packet_len,
                          pattern=Pattern[pattern.upper()])
     width = next(p["width"] for p in man["ports"] if p["name"] == "ctrl")
-    exe = harness(build_dir_of(design, "verilator"), ctrl, width)
+    exe = harness(build_dir_of(design, "verilator", fast_build=False), ctrl, width)
     speed = model_speed(exe, cycles)
     n_nodes = len(design.extra["nodes"])
     speed["offered_packets"] = rate / packet_len * n_nodes * cycles

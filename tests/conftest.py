@@ -1,3 +1,4 @@
+import os
 import sys
 from pathlib import Path
 
@@ -14,3 +15,9 @@ def base_raw():
     """A small, valid config dict built on the default preset."""
     import yaml
     return yaml.safe_load((CONFIGS / "default.yaml").read_text())
+
+
+# Verilator builds the traffic/bare node once as a hierarchical block (sim.runner: about
+# half the build time of a mesh, slower simulation, the same cycles): the suite builds
+# many small configurations and runs each for a few thousand cycles
+os.environ.setdefault("DOJO_FAST_BUILD", "1")

@@ -149,22 +149,26 @@ def edge_ports(nx, ny, origin=(0, 0)):
     return out
 
 
+#: the Verilog module of one node, per network kind
+NODE_MODULES = {"bare": "dojo_router", "traffic": "dojo_traffic_node",
+                "compute": "dojo_compute_node"}
+
+
 def register_node(lib, kind, fmt, params):
     """Emit the node module of ``kind`` once; returns ``(module name, component)``."""
+    name = NODE_MODULES[kind]
     if kind == "bare":
         from rtl.net.router import Router
         table = ({"table_shape": tuple(params["table_shape"])}
                  if params["routing"] == "table" else {})
-        return "dojo_router", lib.add("dojo_router", lambda: Router(
+        return name, lib.add(name, lambda: Router(
             fmt=fmt, vcs=params["vcs"], buffer_depth=params["buffer_depth"],
             routing=params["routing"], **table))
     if kind == "traffic":
         from rtl.measure.traffic_node import TrafficNode
-        return "dojo_traffic_node", lib.add("dojo_traffic_node",
-                                            lambda: TrafficNode(fmt=fmt, **params))
+        return name, lib.add(name, lambda: TrafficNode(fmt=fmt, **params))
     from rtl.node.training_node import TrainingNode
-    return "dojo_compute_node", lib.add("dojo_compute_node",
-                                        lambda: TrainingNode(**params))
+    return name, lib.add(name, lambda: TrainingNode(**params))
 
 
 class Mesh(wiring.Component):
