@@ -109,8 +109,7 @@ def fault_setup(cfg, derived=None, *, kind="traffic", live_only=False):
     ``router.routing: table``, an unroutable map, or training nodes with anything but
     disabled nodes under dimension order for a caller that addresses only the live nodes
     (``live_only``: the host-driven GEMM, the node-driven ring all-reduce and the broadcast;
-    the rest is not
-    supported yet).
+    the rest is not supported yet).
     """
     from .config import ConfigError
     from .faults import fault_map

@@ -155,9 +155,7 @@ def tile_gemm_shape(cfg, derived=None, dtype="bf16"):
     from verif.node_model import NodeModel
     d = derived_of(cfg, derived)
     p = cfg.node.matrix_p
-    blocks = gemm_blocks(cfg, d)
-    rows = max(r1 - r0 for r0, r1, _, _ in blocks.values())
-    cols = max(c1 - c0 for _, _, c0, c1 in blocks.values())
+    rows, cols = _largest_share(gemm_blocks(cfg, d))
     mdl, k = NodeModel.from_config(cfg, d), 8 * p
     while k > p:
         try:
@@ -204,6 +202,12 @@ def gemm_blocks(cfg, derived=None):
     return dict(sorted(blocks.items(), key=lambda kv: (kv[0][1], kv[0][0])))
 
 
+def _largest_share(blocks):
+    """``(row bands, column bands)`` of the largest block of :func:`gemm_blocks`."""
+    return (max(r1 - r0 for r0, r1, _, _ in blocks.values()),
+            max(c1 - c0 for _, _, c0, c1 in blocks.values()))
+
+
 def check_tile_gemm(cfg, *, m, n, k, dtype, a=None, b=None, derived=None):
     """Validate a distributed GEMM before anything is built: dimensions, the largest share
     of a node's SRAM (:func:`gemm_blocks`), the operands. Raises ValueError naming the value
@@ -218,9 +222,7 @@ def check_tile_gemm(cfg, *, m, n, k, dtype, a=None, b=None, derived=None):
             raise ValueError(f"{name}={v!r}: must be a multiple of {parts * p} "
                              f"({parts} node bands of a multiple of node.matrix_p={p})")
     _check_multiple(p, k=k)
-    blocks = gemm_blocks(cfg, d)
-    rows = max(r1 - r0 for r0, r1, _, _ in blocks.values())
-    cols = max(c1 - c0 for _, _, c0, c1 in blocks.values())
+    rows, cols = _largest_share(gemm_blocks(cfg, d))
     NodeModel.from_config(cfg, d).gemm_layout(m=rows * (m // my), n=cols * (n // mx), k=k,
                                               dtype=dtype)
     if a is not None or b is not None:
