@@ -102,9 +102,12 @@ def fault_setup(cfg, derived=None, *, kind="traffic", live_only=False):
     """The fault-map mode of a network design (docs/table_mode.md), or ``None`` when it is
     off (no fault map and ``router.routing`` not ``table``: everything as plain XY/YX).
 
-    Returns ``{"routing", "live", "fault_map", "tables", "report", "shape"}``: routing tables
-    from :func:`gen.routing.route_tables` (table mode), checked again with
-    :func:`gen.routing.check_tables` (its report: stretch, CDG edges). Raises
+    Returns ``{"routing", "live", "fault_map", "tables", "report", "shape", "planes"}``:
+    routing tables from :func:`gen.routing.route_tables` (table mode), checked again with
+    :func:`gen.routing.check_tables` (its report: stretch, CDG edges); ``planes``: in table
+    mode with dead routers, at least 2 VCs, traffic nodes and up to 1024 routers, the VC
+    planes of :func:`gen.vc_planes.route_planes` (one table set per VC and the sources' VC
+    choice, which then replace ``tables``: ``tables`` is plane 0), else ``None``. Raises
     :class:`gen.config.ConfigError` naming the key: dead routers without
     ``router.routing: table``, an unroutable map, or training nodes with anything but
     disabled nodes under dimension order for a caller that addresses only the live nodes
@@ -113,7 +116,8 @@ def fault_setup(cfg, derived=None, *, kind="traffic", live_only=False):
     """
     from .config import ConfigError
     from .faults import fault_map
-    from .routing import MeshShape, check_tables, route_tables
+    from .routing import _SMALL, MeshShape, check_tables, route_tables
+    from .vc_planes import planes_bound, route_planes
     d = derived_of(cfg, derived)
     routing = cfg.router.routing
     fmap = fault_map(cfg, d)
@@ -137,14 +141,20 @@ def fault_setup(cfg, derived=None, *, kind="traffic", live_only=False):
     # the live-node rules only where some node is not live: with an empty map every
     # pattern draws exactly as plain XY/YX (same sweep numbers)
     out = {"routing": routing, "live": not fmap.empty, "fault_map": fmap, "tables": None,
-           "report": None, "shape": shape}
+           "report": None, "shape": shape, "planes": None}
     if routing == "table":
+        mesh, vcs = MeshShape(*shape), cfg.router.vcs
         try:
-            tables = route_tables(MeshShape(*shape), fmap.dead_routers,
-                                  routing=table_base(cfg), vcs=cfg.router.vcs)
-            report = check_tables(tables, vcs=cfg.router.vcs)
+            tables = route_tables(mesh, fmap.dead_routers, routing=table_base(cfg), vcs=vcs)
+            report = check_tables(tables, vcs=vcs)
         except ValueError as exc:
             raise ConfigError([f"die.dead_routers: the fault map cannot be routed: {exc}"])
+        if fmap.dead_routers and vcs >= 2 and kind == "traffic" and mesh.routers <= _SMALL:
+            planes = route_planes(mesh, fmap.dead_routers, routing=table_base(cfg), vcs=vcs)
+            tables = planes.tables[0]
+            report = dict(check_tables(tables, vcs=vcs),
+                          uniform_bound=planes_bound(planes), vc_planes=vcs)
+            out["planes"] = planes
         out.update(tables=tables, report=report)
     return out
 
@@ -167,6 +177,14 @@ def fault_manifest(setup):
             "die": t.die.tolist(), "node": t.node.tolist(),
             "stretch_mean": r["stretch_mean"], "stretch_worst": r["stretch_worst"],
             "cdg_edges": r["cdg_edges"]}
+        planes = setup.get("planes")
+        if planes is not None:
+            # VC planes: every VC's tables and the sources' VC choice (docs/table_mode.md)
+            out["routing_tables"]["vc_planes"] = {
+                "die": [p.die.tolist() for p in planes.tables],
+                "node": [p.node.tolist() for p in planes.tables],
+                "select_die": planes.select_die.tolist(),
+                "select_node": planes.select_node.tolist()}
     return out
 
 
@@ -203,6 +221,9 @@ def network_design(cfg, *, kind, top, boundary, top_name=None, structural_dies=F
     faults = fault_setup(cfg, d, kind=kind, live_only=live_only)
     if faults is not None:
         params["table_shape"] = faults["shape"]
+        if faults["planes"] is not None:
+            # VC planes: the table shape's fifth element (rtl.net.routing_table)
+            params["table_shape"] = tuple(faults["shape"]) + (faults["planes"].vcs,)
         if kind == "traffic":
             params["live"] = faults["live"]
     if kind == "compute":

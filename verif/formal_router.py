@@ -198,13 +198,15 @@ class FreeTableRouter(ProbedRouter):
         self.entry = [Signal(3, name=f"free_entry_{d}") for d in range(1 << (2 * cb))]
         self._wrong = wrong_entry
 
-    def _table_route(self, m, table, data, port, name):
+    def _table_route(self, m, table, data, vc, port, name):
+        # the harness's tables have one plane (TABLE_SHAPE): the entry ignores the VC
         cb = self._fmt.coord_bits
         i = PORTS.index(port)
         dst = {i: data_struct(cb, f"{name}_dst")}
         key = Cat(dst[i].x ^ int(self._wrong), dst[i].y)
         lookup = types.SimpleNamespace(dst=dst, port={i: Cat(self.entry).word_select(key, 3)})
-        return super()._table_route(m, lookup, data, port, name)
+        lookup.planes = 1
+        return super()._table_route(m, lookup, data, vc, port, name)
 
 
 def data_struct(cb, name):

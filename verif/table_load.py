@@ -9,7 +9,7 @@ that the cycle counter starts from the same reset as without tables.
 
 from cocotb.triggers import FallingEdge
 
-from rtl.net.routing_table import ConfigTarget, config_layout
+from rtl.net.routing_table import DIE_ENTRY_BITS, NODE_ENTRY_BITS, ConfigTarget, config_layout
 
 __all__ = ["config_writes", "load_config_port", "fault_mode"]
 
@@ -29,6 +29,10 @@ def config_writes(man):
     mx, my = man["mesh_x"], man["mesh_y"]
     die_shape = man.get("die_shape") or (mx, my)
     shape = (mx // die_shape[0], my // die_shape[1], die_shape[0], die_shape[1])
+    tables = man.get("routing_tables")
+    planes = (tables or {}).get("vc_planes")
+    if planes is not None:
+        shape += (len(planes["node"]),)
     layout = config_layout(cb, shape)
 
     def word(target, x=0, y=0, addr=0, data=0):
@@ -36,8 +40,7 @@ def config_writes(man):
                              "data": data}).as_value().value
 
     out = []
-    tables = man.get("routing_tables")
-    if tables is not None:
+    if tables is not None and planes is None:
         for y in range(my):
             for x in range(mx):
                 if shape[0] * shape[1] > 1:
@@ -45,6 +48,20 @@ def config_writes(man):
                             for d, e in enumerate(tables["die"][y][x])]
                 out += [word(ConfigTarget.NODE, x, y, l, e)
                         for l, e in enumerate(tables["node"][y][x])]
+    elif tables is not None:
+        # VC planes: VC v's entries at v * entries + index; plane 0's writes carry the
+        # source's VC choice above the entry (rtl.net.routing_table)
+        dies, nodes = shape[0] * shape[1], shape[2] * shape[3]
+        for y in range(my):
+            for x in range(mx):
+                for v in range(len(planes["node"])):
+                    if dies > 1:
+                        out += [word(ConfigTarget.DIE, x, y, v * dies + d, e | (
+                            planes["select_die"][y][x][d] << DIE_ENTRY_BITS if v == 0 else 0))
+                            for d, e in enumerate(planes["die"][v][y][x])]
+                    out += [word(ConfigTarget.NODE, x, y, v * nodes + l, e | (
+                        planes["select_node"][y][x][l] << NODE_ENTRY_BITS if v == 0 else 0))
+                        for l, e in enumerate(planes["node"][v][y][x])]
     if man.get("live_mode"):
         live = man["live_nodes"]
         out.append(word(ConfigTarget.COUNT, data=len(live)))

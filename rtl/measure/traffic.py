@@ -36,7 +36,8 @@ from amaranth.lib.wiring import In, Out
 
 from rtl.net.arith import divmod_const as _divmod_const, reciprocal as _reciprocal  # noqa: F401 (tests)
 from rtl.net.link import LinkSignature, check_vcs, vc_bits
-from rtl.net.routing_table import ConfigTarget, check_table_shape, config_layout
+from rtl.net.routing_table import (DIE_ENTRY_BITS, NODE_ENTRY_BITS, ConfigTarget,
+                                   check_table_shape, config_layout, select_bits, table_planes)
 from rtl.net.packet import LENGTH_BITS, SEQ_BITS, MsgClass, Opcode, PacketFormat, coord_bits_for
 
 __all__ = ["Pattern", "DETERMINISTIC_PATTERNS", "destination", "control_layout",
@@ -480,7 +481,9 @@ class TrafficGen(wiring.Component):
     descriptor (destination, ``now``, ``mark``, next sequence number) enters
     the source queue or, if the queue is full, is counted in ``suppressed``.
     The injector sends the oldest descriptor as a packet of ``ctrl.packet_len``
-    flits on VC :func:`traffic_vc` of its destination.
+    flits on VC :func:`traffic_vc` of its destination, or with VC planes (a fifth
+    ``live_shape`` element) on the VC this source chose for it
+    (:func:`gen.vc_planes.source_vc`, loaded with the tables).
 
     Raises
     ------
@@ -496,6 +499,11 @@ class TrafficGen(wiring.Component):
             if (live_shape[0] * live_shape[2], live_shape[1] * live_shape[3]) != (mesh_x, mesh_y):
                 raise ValueError(f"live_shape {live_shape} does not describe the "
                                  f"{mesh_x}x{mesh_y} mesh")
+            if table_planes(live_shape) not in (1, vcs) or (
+                    table_planes(live_shape) > 1 and traffic_vcs is not None
+                    and tuple(traffic_vcs) != tuple(range(vcs))):
+                raise ValueError(f"VC planes: live_shape {live_shape} needs one plane per VC "
+                                 f"({vcs}) and every VC open to the traffic")
         check_vcs(vcs)
         _check_int("credits", credits, 1)
         _check_int("queue_depth", queue_depth, 1)
@@ -546,6 +554,43 @@ class TrafficGen(wiring.Component):
         if tv == tuple(range(len(tv))):
             return idx
         return Array(Const(v, vc_bits(self._vcs)) for v in tv)[idx]
+
+    def _selected_vc(self, m, dst_x, dst_y):
+        """VC planes: the VC this source uses toward ``(dst_x, dst_y)``
+        (:func:`gen.vc_planes.source_vc`), from a table of its own: one entry per node of
+        its die and, in a tile, per die, kept from the plane-0 table writes to its own
+        router (the choice rides in the bits above the entry, see
+        :mod:`rtl.net.routing_table`)."""
+        dies_x, dies_y, nx, ny = self._live_shape[:4]
+        dies, nodes = dies_x * dies_y, nx * ny
+        sb = select_bits(self._live_shape)
+        top = (1 << self._fmt.coord_bits) - 1
+        sel = Memory(shape=sb, depth=nodes + (dies if dies > 1 else 0), init=[])
+        m.submodules.vc_select = sel
+        cfg = self.cfg
+        mine = cfg.valid & (cfg.x == self.x) & (cfg.y == self.y)
+        to_node = Signal()
+        m.d.comb += to_node.eq(mine & (cfg.target == ConfigTarget.NODE) & (cfg.addr < nodes))
+        wp = sel.write_port()
+        node_choice = cfg.data[NODE_ENTRY_BITS:NODE_ENTRY_BITS + sb]
+        qx, rx = _divmod_const(dst_x, nx, top)
+        qy, ry = _divmod_const(dst_y, ny, top)
+        rd = sel.read_port(domain="comb")
+        if dies > 1:
+            to_die = Signal()
+            m.d.comb += [to_die.eq(mine & (cfg.target == ConfigTarget.DIE) & (cfg.addr < dies)),
+                         wp.en.eq(to_node | to_die),
+                         wp.addr.eq(Mux(to_node, cfg.addr, nodes + cfg.addr)),
+                         wp.data.eq(Mux(to_node, node_choice,
+                                        cfg.data[DIE_ENTRY_BITS:DIE_ENTRY_BITS + sb]))]
+            ox, _ = _divmod_const(self.x, nx, top)
+            oy, _ = _divmod_const(self.y, ny, top)
+            m.d.comb += rd.addr.eq(Mux((qx == ox) & (qy == oy), ry * nx + rx,
+                                       nodes + qy * dies_x + qx))
+        else:
+            m.d.comb += [wp.en.eq(to_node), wp.addr.eq(cfg.addr), wp.data.eq(node_choice)]
+            m.d.comb += rd.addr.eq(ry * nx + rx)
+        return rd.data
 
     def _live_rules(self, m, draw_x, draw_y, node, dst_x, dst_y):
         """The live list, its count and bitmap (loaded through ``cfg``): returns the
@@ -685,6 +730,9 @@ class TrafficGen(wiring.Component):
         m.d.comb += r_desc.eq(Mux(queue.r_rdy, queue.r_data, queue.w_data))
         head = data.View(fmt.head, flit)
         info = data.View(fmt.traffic_info, head.info)
+        planes = self._live_shape is not None and table_planes(self._live_shape) > 1
+        # outside the If below: the choice table's write port is unconditional
+        chosen_vc = self._selected_vc(m, r_desc.dst_x, r_desc.dst_y) if planes else None
         with m.If(busy):
             m.d.comb += [send_vc.eq(cur_vc), send.eq(has_credit[cur_vc]),
                          send_last.eq(idx + 1 == cur_len),
@@ -695,7 +743,10 @@ class TrafficGen(wiring.Component):
                     m.d.sync += busy.eq(0)
         with m.Elif(queue.r_rdy | fire):
             vc = Signal.like(send_vc, name="head_vc")
-            m.d.comb += vc.eq(self._vc_of(r_desc.dst_x, r_desc.dst_y))
+            if planes:
+                m.d.comb += vc.eq(chosen_vc)
+            else:
+                m.d.comb += vc.eq(self._vc_of(r_desc.dst_x, r_desc.dst_y))
             m.d.comb += [send_vc.eq(vc), send.eq(has_credit[vc]), send_head.eq(1),
                          send_last.eq(plen == 1),
                          head.dst_x.eq(r_desc.dst_x), head.dst_y.eq(r_desc.dst_y),

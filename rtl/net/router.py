@@ -44,7 +44,9 @@ Everything from input to output register happens in one cycle:
   table names the input port) or an index above 4 is sent to ``local`` instead
   (checked tables do neither; the sink then counts a misroute). The tables are
   loaded through the ``cfg`` port before traffic (docs/table_mode.md); loaded
-  with XY tables the router behaves cycle for cycle as the XY router.
+  with XY tables the router behaves cycle for cycle as the XY router. With VC
+  planes (a fifth ``table_shape`` element, :mod:`gen.vc_planes`) each VC has its
+  own tables and the lookup is addressed by the arriving flit's VC as well.
 * **Turn-restricted crossbar.** Only the paths dimension-order routing can use
   exist (:func:`turn_allowed`): no U-turns and, for XY, no turn from y back to
   x (17 of the 25 input/output pairs), which saves about a third of the
@@ -208,6 +210,9 @@ class Router(wiring.Component):
             if need > fmt.coord_bits:
                 raise ValueError(f"a tile of shape {table_shape} needs {need}-bit coordinates, "
                                  f"the packet format has {fmt.coord_bits}")
+            if len(table_shape) == 5 and table_shape[4] != vcs:
+                raise ValueError(f"VC planes: table_shape has {table_shape[4]} planes, the "
+                                 f"router {vcs} VCs (one plane per VC)")
         else:
             table_shape = None
         if downstream_depth is None:
@@ -264,13 +269,15 @@ class Router(wiring.Component):
         m.d.comb += route.eq(Cat(bits))
         return route
 
-    def _table_route(self, m, table, data, port, name):
+    def _table_route(self, m, table, data, vc, port, name):
         """One-hot route from the run-time table: lookup ``port``'s entry for the head
-        ``data``; a U-turn (the table names the input port) or a port index above 4 goes
+        ``data`` arriving on ``vc`` (the plane, with VC planes); a U-turn (the table names the input port) or a port index above 4 goes
         to ``local`` instead (checked tables never do either)."""
         head = self._fmt.head(data)
         i = PORTS.index(port)
         m.d.comb += [table.dst[i].x.eq(head.dst_x), table.dst[i].y.eq(head.dst_y)]
+        if table.planes > 1:
+            m.d.comb += table.vc[i].eq(vc)
         idx = table.port[i]
         ok = idx < len(PORTS)
         if port != "local":
@@ -361,7 +368,7 @@ class Router(wiring.Component):
             if table is None:
                 route_in = self._route(m, inp.data, p, f"route_in_{p}")
             else:
-                route_in = self._table_route(m, table, inp.data, p, f"route_in_{p}")
+                route_in = self._table_route(m, table, inp.data, inp.vc, p, f"route_in_{p}")
             arrive = Signal(V, name=f"arrive_{p}")
             m.d.comb += arrive.eq(Mux(inp.valid, (Const(1, V) << inp.vc)[:V], 0))
 

@@ -25,6 +25,14 @@ index, in the cycle the head arrives. The combine rule::
 A destination outside the mesh reads as ``local`` (the flit is ejected; the sink
 counts it as a misroute).
 
+VC planes (:mod:`gen.vc_planes`; a fifth element ``planes`` of the table shape): one die
+and one node table per VC in the same memories (VC ``v`` at ``v * dies + d`` and
+``v * nodes_x * nodes_y + l``), the lookup addressed by the arriving flit's VC. Plane 0's
+writes also carry the router's own source's VC choice for that key in the bits above the
+entry (``data[3:]`` of a NODE write, ``data[5:]`` of a DIE write), which the traffic
+generator at the same ``(x, y)`` keeps (:class:`rtl.measure.traffic.TrafficGen`); the
+tables store only the entry.
+
 Configuration port
 ------------------
 :func:`config_layout`: one write per cycle, broadcast to every router and generator
@@ -56,7 +64,7 @@ from rtl.net.arith import divmod_const
 from rtl.net.directions import EAST, LOCAL, NORTH, SOUTH, WEST
 
 __all__ = ["DIE_ENTRY_BITS", "NODE_ENTRY_BITS", "TAKE_X", "TAKE_Y", "ConfigTarget",
-           "config_layout", "check_table_shape", "RoutingTable"]
+           "config_layout", "check_table_shape", "table_planes", "select_bits", "RoutingTable"]
 
 #: bits of a die-table entry: port [2:0], take_x [3], take_y [4] (as gen.routing)
 DIE_ENTRY_BITS = 5
@@ -75,25 +83,42 @@ class ConfigTarget(enum.Enum, shape=2):
 
 
 def check_table_shape(shape):
-    """``shape = (dies_x, dies_y, nodes_x, nodes_y)``, each a positive integer."""
-    if not (isinstance(shape, tuple) and len(shape) == 4 and all(
-            isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in shape)):
+    """``shape = (dies_x, dies_y, nodes_x, nodes_y)`` or, with VC planes,
+    ``(dies_x, dies_y, nodes_x, nodes_y, planes)`` (``planes`` 2..4, one table set per VC),
+    each a positive integer."""
+    if not (isinstance(shape, tuple) and len(shape) in (4, 5) and all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in shape)
+            and (len(shape) == 4 or 2 <= shape[4] <= 4)):
         raise ValueError(f"table_shape must be (dies_x, dies_y, nodes_x, nodes_y) of positive "
-                         f"integers, not {shape!r}")
+                         f"integers, or with a fifth element planes in 2..4, not {shape!r}")
     return shape
+
+
+def table_planes(shape):
+    """VC planes of a table shape: its fifth element, 1 without one."""
+    return check_table_shape(shape)[4] if len(shape) == 5 else 1
+
+
+def select_bits(shape):
+    """Bits of a source's VC choice carried in plane-0 writes (0 without VC planes)."""
+    planes = table_planes(shape)
+    return max(1, (planes - 1).bit_length()) if planes > 1 else 0
 
 
 def config_layout(coord_bits, shape):
     """The configuration port of a mesh of ``shape`` (see the module docstring)."""
-    dx, dy, nx, ny = check_table_shape(shape)
+    dx, dy, nx, ny = check_table_shape(shape)[:4]
+    planes = table_planes(shape)
     mesh_nodes = dx * nx * dy * ny
     return data.StructLayout({
         "valid": 1,
         "target": ConfigTarget,
         "x": coord_bits,
         "y": coord_bits,
-        "addr": max(1, (mesh_nodes - 1).bit_length()),
-        "data": max(DIE_ENTRY_BITS, 2 * coord_bits, mesh_nodes.bit_length()),
+        "addr": max(1, (mesh_nodes - 1).bit_length(), (planes * nx * ny - 1).bit_length(),
+                    (planes * dx * dy - 1).bit_length()),
+        "data": max(DIE_ENTRY_BITS + select_bits(shape), 2 * coord_bits,
+                    mesh_nodes.bit_length()),
     })
 
 
@@ -104,8 +129,9 @@ class RoutingTable(wiring.Component):
     ----------
     coord_bits : int
         Width of coordinates.
-    shape : (dies_x, dies_y, nodes_x, nodes_y)
-        The tile (one die: ``(1, 1, mesh_x, mesh_y)``).
+    shape : (dies_x, dies_y, nodes_x, nodes_y) or (..., planes)
+        The tile (one die: ``(1, 1, mesh_x, mesh_y)``); with ``planes`` (VC planes) one
+        table set per VC, VC ``v``'s entries at ``v * depth + index``.
     lookups : int
         Number of lookup ports.
 
@@ -122,6 +148,8 @@ class RoutingTable(wiring.Component):
         The configuration port; ``DIE``/``NODE`` writes take effect at the clock edge.
     dst : In(ArrayLayout({x, y}, lookups))
         Destinations to look up.
+    vc : In(ArrayLayout(vc_bits(planes), lookups))
+        Only with VC planes: the VC (plane) of each lookup.
     port : Out(ArrayLayout(3, lookups))
         ``port[k]``: the output port index (``PORTS`` order) for ``dst[k]``,
         combinational from ``dst[k]`` and the table contents.
@@ -131,25 +159,32 @@ class RoutingTable(wiring.Component):
         self._cb = coord_bits
         self._shape = check_table_shape(shape)
         self._lookups = lookups
+        self._planes = table_planes(self._shape)
         dst = data.StructLayout({"x": coord_bits, "y": coord_bits})
-        super().__init__({
+        members = {
             "x": In(coord_bits), "y": In(coord_bits),
             "cfg": In(config_layout(coord_bits, shape)),
             "dst": In(data.ArrayLayout(dst, lookups)),
             "port": Out(data.ArrayLayout(NODE_ENTRY_BITS, lookups)),
-        })
+        }
+        if self._planes > 1:
+            members["vc"] = In(data.ArrayLayout(select_bits(self._shape), lookups))
+        super().__init__(members)
 
-        dies_x, dies_y, nx, ny = self._shape
+        dies_x, dies_y, nx, ny = self._shape[:4]
+        P = self._planes
         #: the tables (created here so that a proof harness can add read ports to probe them)
-        self.node_memory = Memory(shape=NODE_ENTRY_BITS, depth=nx * ny, init=[])
-        self.die_memory = (Memory(shape=DIE_ENTRY_BITS, depth=dies_x * dies_y, init=[])
+        self.node_memory = Memory(shape=NODE_ENTRY_BITS, depth=P * nx * ny, init=[])
+        self.die_memory = (Memory(shape=DIE_ENTRY_BITS, depth=P * dies_x * dies_y, init=[])
                            if dies_x * dies_y > 1 else None)
 
     shape = property(lambda self: self._shape)
+    planes = property(lambda self: self._planes)
 
     def elaborate(self, platform):
         m = Module()
-        dies_x, dies_y, nx, ny = self._shape
+        dies_x, dies_y, nx, ny = self._shape[:4]
+        P = self._planes
         mx, my = dies_x * nx, dies_y * ny
         top = (1 << self._cb) - 1
         cfg = self.cfg
@@ -180,14 +215,16 @@ class RoutingTable(wiring.Component):
             inside = Signal(name=f"inside_{k}")
             m.d.comb += inside.eq((dst.x < mx) & (dst.y < my))
             rd = node.read_port(domain="comb")
-            m.d.comb += rd.addr.eq(ry * nx + rx)
+            plane = self.vc[k] if P > 1 else None
+            l_addr = ry * nx + rx
+            m.d.comb += rd.addr.eq(l_addr if plane is None else plane * (nx * ny) + l_addr)
             n = Signal(NODE_ENTRY_BITS, name=f"node_entry_{k}")
             m.d.comb += n.eq(rd.data)
             out = Signal(NODE_ENTRY_BITS, name=f"port_{k}")
             if dies > 1:
                 drd = die.read_port(domain="comb")
                 d = Signal(range(dies), name=f"die_{k}")
-                m.d.comb += [d.eq(qy * dies_x + qx), drd.addr.eq(d)]
+                m.d.comb += [d.eq(qy * dies_x + qx), drd.addr.eq(d if plane is None else plane * dies + d)]
                 e = Signal(DIE_ENTRY_BITS, name=f"die_entry_{k}")
                 m.d.comb += e.eq(drd.data)
                 along_x = (n == EAST) | (n == WEST)

@@ -74,13 +74,18 @@ PARAM = {name: i for i, name in enumerate((
     # fault-map mode: table routing (gen.routing tables: die entries per destination die,
     # node entries per node of a die), the generators' live-node rules, the counter of
     # packets a deterministic pattern would send to a node that is not live
-    "table", "dies_x", "die_nx", "die_ny", "dies", "die_nodes", "live", "n_live", "sup_stat"))}
+    "table", "dies_x", "die_nx", "die_ny", "dies", "die_nodes", "live", "n_live", "sup_stat",
+    # VC planes (gen.vc_planes): one table set per VC, each source's VC from vc_sel
+    "planes"))}
 #: deliberately wrong variants of the model (``PARAM["mutant"]``), for the tests that show
 #: the RTL comparison catches a model error
 MUTANTS = {"none": 0, "vc_pointer_on_request": 1, "dielink_credit_early": 2,
            "output_pointer_stuck": 3, "replay_pointer_off_by_one": 4,
            # a routing-table entry one port off (set in the tables by NetworkModel)
-           "table_entry_off_by_one": 5}
+           "table_entry_off_by_one": 5,
+           # VC planes: one source's VC choice for one live destination moved to the next
+           # VC (set in vc_sel by NetworkModel)
+           "vc_choice_flipped": 6}
 #: fields of a die link's link-layer state (offset ``ll0`` of its row)
 LL_FIELDS = ("next_seq", "sp", "oldest", "timer", "seen_nak", "expected", "nak_state", "nak_count",
              "fwd_lfsr", "rev_lfsr", "cyc", "failed", "fwd_seed", "rev_seed", "here")
@@ -186,7 +191,7 @@ def _route(p, w0, x, y, yx, turn):
 
 def _run(steps, t0, P, top, q1, q2, turn, node_x, node_y, det_x, det_y, ring_stg, cring_stg,
         out_ring, out_rcv, in_cring, in_csnd, dl_in, dl_out, first_bit, ring_chan, O,
-        die_tab, node_tab, own_die, live_xy, node_live,
+        die_tab, node_tab, own_die, live_xy, node_live, vc_sel,
         RING, CR, R, F, G, g_xs, K, s_last, s_seen, L,
         trace, tr_n, tr_t, tr_c, tr_w0, tr_w1, scratch):
     """Advance ``steps`` cycles from cycle ``t0``; returns the new cycle.
@@ -198,7 +203,10 @@ def _run(steps, t0, P, top, q1, q2, turn, node_x, node_y, det_x, det_y, ring_stg
     Fault-map mode (``P["table"]``, ``P["live"]``): ``die_tab[n * dies + d]`` and
     ``node_tab[n * die_nodes + l]`` are router ``n``'s ``gen.routing`` entries,
     ``own_die[n]`` its die; ``live_xy`` the live nodes (``x | y << 12``, ascending id),
-    ``node_live[n]`` 1 for a live node. Without it they are one-element dummies. The
+    ``node_live[n]`` 1 for a live node. VC planes (``P["planes"]``): VC ``v``'s tables at
+    ``(v * N + n) * dies + d`` and ``(v * N + n) * die_nodes + l``, and a source's VC is
+    ``vc_sel[n * (die_nodes + dies) + k]``, ``k = l`` for a node of its own die, else
+    ``die_nodes + d`` (``gen.vc_planes.source_vc``). Without it they are one-element dummies. The
     RTL's choices (docs/table_mode.md): a table route back through the input port (a
     U-turn, never in checked tables) ejects to local; a destination that is not live
     counts in the generator's ``suppressed_dead`` (statistics word ``sup_stat``).
@@ -242,6 +250,7 @@ def _run(steps, t0, P, top, q1, q2, turn, node_x, node_y, det_x, det_y, ring_stg
     M32 = 0xFFFFFFFF
     TABLE, DXS, DNX, DNY, DIES, DNODES = P[34], P[35], P[36], P[37], P[38], P[39]
     LIVE, NLIVE, SUP = P[40], P[41], P[42]
+    PLANES = P[43]
     # one thread per chunk of nodes (run_parallel): then nothing is written across nodes but
     # a ring slot with one writer each, so ``pend`` (counted by the senders) is not used
     use_pend = chunks == 1
@@ -357,9 +366,16 @@ def _run(steps, t0, P, top, q1, q2, turn, node_x, node_y, det_x, det_y, ring_stg
                         hmk = mk
                         hseq = G[gbase + 0]
                         hts = t & tsm
-                    sv = hdx + hdy
-                    while sv >= V:
-                        sv -= V
+                    if PLANES:
+                        hdd = (hdy // DNY) * DXS + hdx // DNX
+                        if hdd == own_die[n]:
+                            sv = vc_sel[n * (DNODES + DIES) + (hdy % DNY) * DNX + hdx % DNX]
+                        else:
+                            sv = vc_sel[n * (DNODES + DIES) + DNODES + hdd]
+                    else:
+                        sv = hdx + hdy
+                        while sv >= V:
+                            sv -= V
                     if G[gbase + GCRED + sv] != 0:
                         send = True
                         head_flit = True
@@ -436,11 +452,12 @@ def _run(steps, t0, P, top, q1, q2, turn, node_x, node_y, det_x, det_y, ring_stg
                                     s_arr[50 + p] = _LOCAL
                                 else:
                                     tdd = (tdy // DNY) * DXS + tdx // DNX
-                                    ne = node_tab[n * DNODES + (tdy % DNY) * DNX + tdx % DNX]
+                                    tn = n + _vc(aw0) * N if PLANES else n
+                                    ne = node_tab[tn * DNODES + (tdy % DNY) * DNX + tdx % DNX]
                                     if tdd == own_die[n]:
                                         tr = ne
                                     else:
-                                        de = die_tab[n * DIES + tdd]
+                                        de = die_tab[tn * DIES + tdd]
                                         if ((de & 8) != 0 and (ne == 2 or ne == 4)) or \
                                                 ((de & 16) != 0 and (ne == 1 or ne == 3)):
                                             tr = ne

@@ -29,6 +29,7 @@ import numpy as np
 
 from gen.faults import fault_map
 from gen.routing import neighbour, walk
+from gen.vc_planes import source_vc
 from rtl.fabric.dielink import rx_depth_for
 from rtl.fabric.dielink_layer import STAT_NAMES as DIELINK_STATS, lfsr_seed
 from rtl.net.packet import LENGTH_BITS
@@ -78,13 +79,14 @@ def stat_names(histogram_bins, live_mode=False):
 
 
 def fault_tables(cfg, derived):
-    """``(table mode, tables, live mode)`` of a config, from ``gen.build.fault_setup`` (the
-    function the RTL's build uses: the same tables, the same config errors)."""
+    """``(table mode, tables, live mode, planes)`` of a config, from
+    ``gen.build.fault_setup`` (the function the RTL's build uses: the same tables, the same
+    config errors); ``planes`` the VC planes (``gen.vc_planes.VcPlanes``) or None."""
     from gen.build import fault_setup
     setup = fault_setup(cfg, derived, kind="traffic")
     if setup is None:
-        return False, None, False
-    return setup["tables"] is not None, setup["tables"], bool(setup["live"])
+        return False, None, False, None
+    return setup["tables"] is not None, setup["tables"], bool(setup["live"]), setup["planes"]
 
 
 def _pow2_at_least(n):
@@ -136,7 +138,7 @@ class NetworkModel:
         self.fault_map = fault_map(cfg, d)
         # table routing, and the generators' live-node rules (docs/table_mode.md: a fault
         # map, or table mode)
-        self.table_mode, self.tables, self.live_mode = fault_tables(cfg, d)
+        self.table_mode, self.tables, self.live_mode, self.planes = fault_tables(cfg, d)
         self.stages = d["link"]["pipeline_stages"]
         tiled = self.dies_x * self.dies_y > 1
         self.ratio = d["dielink"]["ratio"] if tiled else 1
@@ -307,15 +309,16 @@ class NetworkModel:
         self.geometry = (turn, xs, ys, det_x, det_y, ring_stg, cring_stg, out_ring, out_rcv,
                          in_cring, in_csnd, dl_in, dl_out, first_bit, ring_chan, self.O,
                          fault["die_tab"], fault["node_tab"], fault["own_die"],
-                         fault["live_xy"], fault["node_live"])
+                         fault["live_xy"], fault["node_live"], fault["vc_sel"])
 
     def _fault_arrays(self):
         """The kernel's fault-map arrays and parameters (one-element dummies without)."""
         i64, N = np.int64, self.n_nodes
         dummy = np.zeros(1, dtype=i64)
         out = {"die_tab": dummy, "node_tab": dummy, "own_die": dummy, "live_xy": dummy,
-               "node_live": dummy}
+               "node_live": dummy, "vc_sel": dummy}
         params = {"table": int(self.table_mode), "live": int(self.live_mode),
+                  "planes": int(self.planes is not None),
                   "dies_x": self.dies_x, "die_nx": self.nx, "die_ny": self.ny,
                   "dies": self.dies_x * self.dies_y, "die_nodes": self.nx * self.ny,
                   "n_live": 0, "sup_stat": len(GEN_STATS)}
@@ -325,8 +328,21 @@ class NetworkModel:
             node = t.node.reshape(N, -1).astype(i64).copy()
             if self.mutant == "table_entry_off_by_one":
                 self._mutate(die, node)
+            if self.planes is not None:
+                # VC planes: VC v's tables follow plane 0's (v * N rows on); the sources'
+                # choice per router: its own die's nodes, then the dies
+                die = np.concatenate([die] + [p.die.reshape(N, -1).astype(i64)
+                                              for p in self.planes.tables[1:]])
+                node = np.concatenate([node] + [p.node.reshape(N, -1).astype(i64)
+                                                for p in self.planes.tables[1:]])
+                out["vc_sel"] = np.concatenate(
+                    [self.planes.select_node.reshape(N, -1),
+                     self.planes.select_die.reshape(N, -1)], axis=1).astype(i64).reshape(-1)
+                if self.mutant == "vc_choice_flipped":
+                    self._flip_choice(out["vc_sel"])
             out["die_tab"], out["node_tab"] = die.reshape(-1), node.reshape(-1)
-            # the kernel's copies (router n's entries at n * dies + d, n * die_nodes + l)
+            # the kernel's copies (router n's entries at n * dies + d, n * die_nodes + l;
+            # with VC planes, VC v's at (v * N + n) * dies + d, (v * N + n) * die_nodes + l)
             self.die_tab, self.node_tab = out["die_tab"], out["node_tab"]
             out["own_die"] = np.array([(y // self.ny) * self.dies_x + x // self.nx
                                        for x, y in self.coords()], dtype=i64)
@@ -339,11 +355,25 @@ class NetworkModel:
         out["params"] = params
         return out
 
+    def _flip_choice(self, vc_sel):
+        """The ``vc_choice_flipped`` mutant: the first live source's choice for the first
+        other live node of its die moves to the next VC. Changes ``vc_sel`` in place."""
+        live = self.fault_map.live_nodes
+        src = live[0]
+        dst = next(t for t in live if t != src and (t[0] // self.nx, t[1] // self.ny)
+                   == (src[0] // self.nx, src[1] // self.ny))
+        n = src[1] * self.mesh_x + src[0]
+        k = n * (self.nx * self.ny + self.dies_x * self.dies_y) \
+            + (dst[1] % self.ny) * self.nx + dst[0] % self.nx
+        vc_sel[k] = (vc_sel[k] + 1) % self.vcs
+        self.mutated = (src, dst, int(vc_sel[k]))
+
     def _mutate(self, die, node):
         """The ``table_entry_off_by_one`` mutant: the first node entry (router by id, then
         destination) whose next port (north -> east -> south -> west -> north) still
         delivers -- to a live router whose own route does not come back -- is moved there:
-        the flits still arrive, by another path. Changes ``node`` in place."""
+        the flits still arrive, by another path (with VC planes: an entry of plane 0 that the
+        router's own source uses). Changes ``node`` in place."""
         t = self.tables
         for n, (x, y) in enumerate(self.coords()):
             if not t.is_live(x, y):
@@ -358,6 +388,8 @@ class NetworkModel:
                        (y // self.ny) * self.ny + l // self.nx)
                 if not t.is_live(nx_, ny_) or not self.fault_map.is_live(*dst):
                     continue
+                if self.planes is not None and source_vc(self.planes, (x, y), dst) != 0:
+                    continue        # VC planes: plane 0's entry is used by this source's flits
                 try:
                     path = walk(t, (nx_, ny_), dst)
                 except ValueError:

@@ -319,7 +319,10 @@ def test_a_flit_that_enters_a_dead_router_is_a_misroute():
     _, model = _model(*_TWO_DEAD)
     n, dead = model.node(1, 0), model.node(1, 1)
     dst = (0, 2)                                    # from (1, 0) XY-like would go west/south
-    model.node_tab[n * model.nx * model.ny + dst[1] * model.nx + dst[0]] = 3   # south
+    planes = model.vcs if model.planes is not None else 1       # VC planes: bend every VC's
+    for v in range(planes):
+        row = v * model.n_nodes + n
+        model.node_tab[row * model.nx * model.ny + dst[1] * model.nx + dst[0]] = 3   # south
     st = _uniform_run(model)
     assert st["sink.misroutes"][dead] > 0 and st["sink.packets"][dead] > 0
     assert st["sink.misroutes"].sum() == st["sink.misroutes"][dead]
@@ -359,7 +362,16 @@ def test_fault_mode_follows_the_rtl_manifest(overrides):
     if model.table_mode:
         t = x["routing_tables"]
         assert model.tables.die.tolist() == t["die"] and model.tables.node.tolist() == t["node"]
-        assert np.array_equal(model.node_tab, np.array(t["node"]).reshape(-1))
+        planes = t.get("vc_planes")
+        assert (planes is not None) == (model.planes is not None)
+        if planes is None:
+            assert np.array_equal(model.node_tab, np.array(t["node"]).reshape(-1))
+        else:
+            # VC planes: every VC's tables, VC v's rows after VC v-1's, and the choice
+            assert np.array_equal(model.node_tab, np.array(planes["node"]).reshape(-1))
+            assert planes["node"][0] == t["node"] and len(planes["node"]) == model.vcs
+            assert model.planes.select_node.tolist() == planes["select_node"]
+            assert model.planes.select_die.tolist() == planes["select_die"]
 
 
 def test_dead_routers_need_table_routing():

@@ -83,9 +83,10 @@ MATRIX = [
       "dielink.link_layer=true", "dielink.crc_bits=16", "dielink.ber=1e-3",
       "dielink.ber_reverse=3e-3", "dielink.lane_fail_cycle=1500", "dielink.seed=3"),
      [("transpose", 1)], [0.1, 0.8]),
-    # fault maps: up*/down* tables around 2 dead routers (uniform over the 14 live nodes,
-    # transpose with suppressed_dead); a 2x2-die tile with a dead router in one die and a
-    # disabled node in another (die tables across the die links, hotspot on a live node)
+    # fault maps: VC planes (gen.vc_planes: per-VC tables repaired around 2 dead routers,
+    # each source's VC choice; uniform over the 14 live nodes, transpose with
+    # suppressed_dead); a 2x2-die tile with a dead router in one die and a disabled node in
+    # another (per-VC die tables across the die links, hotspot on a live node)
     ("4x4-table-2dead", _TWO_DEAD, [("uniform", 2), ("transpose", 1)], [0.1, 0.8]),
     ("tile2x2of2x2-table-1dead-1disabled", _TILE_FAULTS,
      [("hotspot", 2), ("bit_complement", 1)], [0.1, 0.7]),
@@ -170,13 +171,14 @@ MUTANTS = [("vc_pointer_on_request", "4x2-vc4-d5"),
            ("output_pointer_stuck", "2x2-vc1-d3"),
            ("dielink_credit_early", "tile2x1-ratio1-lat1-vc1"),
            ("replay_pointer_off_by_one", "tile1x2of2x1-layer-ber2e-2-rev1e-2-burst4-lanefail"),
-           ("table_entry_off_by_one", "4x4-table-2dead")]
+           ("table_entry_off_by_one", "4x4-table-2dead"),
+           ("vc_choice_flipped", "4x4-table-2dead")]
 
 
 @pytest.mark.parametrize("mutant, config", MUTANTS)
 def test_a_wrong_model_fails_the_comparison(mutant, config):
     """Each mutant changes one detail of the model (a round-robin pointer, a credit's
-    timing, one routing-table entry); both comparisons with the RTL must name a
+    timing, one routing-table entry, one source's VC choice); both comparisons with the RTL must name a
     difference."""
     _, overrides, traffic, rates = next(m for m in MATRIX if m[0] == config)
     cfg, d = _config(overrides)

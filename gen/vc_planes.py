@@ -1,0 +1,245 @@
+"""VC planes: one routing table set per VC, and each source's choice of VC per destination.
+
+Why
+---
+The router's VCs are static (a flit leaves on the VC it arrived on), so each VC is a
+network of its own: a *plane*. With one table set for every VC (:mod:`gen.routing`), every
+destination has one in-tree and all its traffic crosses the same links; around a dead
+router those trees pile the detours onto a few links (the 8 x 8, 2-dead bound falls from
+0.5 to 0.36 flits/live node/cycle). Here each VC ``v`` gets its own tables, repaired from
+its own dimension order (even planes from ``router.table_base``, odd planes from the other
+order), and every source picks, per destination, the plane whose route is least loaded:
+two routes per pair instead of one, chosen to balance the links.
+
+Deadlock freedom needs nothing new: each plane's tables are a complete table set that
+:func:`gen.routing.check_tables` proves connected and acyclic, a flit never changes plane,
+and any subset of a plane's routes keeps its dependency graph acyclic. Order: a source uses
+one plane and one route per destination, so packets of a pair arrive in order.
+
+Format
+------
+:class:`VcPlanes`: ``tables[v]`` (a :class:`gen.routing.RoutingTables` per VC) and the
+choice, hierarchical like the tables: ``select_node[y, x, l]`` is the VC router ``(x, y)``'s
+source uses toward node ``l`` of its own die, ``select_die[y, x, d]`` toward any node of an
+other die ``d``. :func:`source_vc` is the rule (the RTL generator and the fast model apply
+the same). Dead routers' entries are zero.
+
+Measured (8 x 8, the bench's maps, bound = :func:`planes_bound`): see BENCHMARKS.md
+("Dead routers").
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .routing import (_SMALL, MeshShape, RoutingTables, _check_count, _check_dead, check_tables,
+                      neighbour, output_port, route_tables)
+
+__all__ = ["VcPlanes", "route_planes", "source_vc", "check_planes", "planes_bound",
+           "plane_routes"]
+
+#: greedy passes of the choice (each visits every (source, key) once)
+_PASSES = 8
+
+
+@dataclass(frozen=True, eq=False)
+class VcPlanes:
+    """Per-VC tables and the sources' VC choice (module docstring)."""
+    tables: tuple
+    select_die: np.ndarray
+    select_node: np.ndarray
+
+    @property
+    def shape(self):
+        return self.tables[0].shape
+
+    @property
+    def dead(self):
+        return self.tables[0].dead
+
+    @property
+    def vcs(self):
+        return len(self.tables)
+
+
+def source_vc(planes, src, dst):
+    """The VC a source at ``src`` uses for ``dst`` (global coordinates)."""
+    (x, y), (dx, dy) = src, dst
+    s = planes.shape
+    d = s.die_of(dx, dy)
+    if d == s.die_of(x, y):
+        return int(planes.select_node[y, x, s.node_of(dx, dy)])
+    return int(planes.select_die[y, x, d])
+
+
+def _live(shape, dead):
+    return [(x, y) for y in range(shape.mesh_y) for x in range(shape.mesh_x)
+            if (x, y) not in dead]
+
+
+def plane_routes(tables, live):
+    """``{(src, dst): [channel, ...]}`` of one plane over the live pairs, a channel being
+    ``router_id * 4 + port - 1`` (walked with :func:`gen.routing.output_port`)."""
+    W = tables.shape.mesh_x
+    nxt = {}
+    for d in live:
+        for u in live:
+            if u != d:
+                p = output_port(tables, u, d)
+                nxt[u, d] = (p, neighbour(u, p))
+    routes = {}
+    for d in live:
+        for s in live:
+            if s == d:
+                continue
+            chans, u = [], s
+            while u != d:
+                p, v = nxt[u, d]
+                chans.append((u[1] * W + u[0]) * 4 + p - 1)
+                u = v
+            routes[s, d] = chans
+    return routes
+
+
+def _keys(shape, live):
+    """The choice's keys per source: ``(src, "node", l)`` -> destinations of its own die with
+    local index ``l``, ``(src, "die", d)`` -> the live nodes of die ``d``."""
+    by_die = {}
+    for t in live:
+        by_die.setdefault(shape.die_of(*t), []).append(t)
+    keys = {}
+    for s in live:
+        own = shape.die_of(*s)
+        for t in by_die[own]:
+            if t != s:
+                keys[s, "node", shape.node_of(*t)] = [t]
+        for d, ts in by_die.items():
+            if d != own:
+                keys[s, "die", d] = ts
+    return keys
+
+
+def route_planes(shape, dead, *, routing="xy", vcs=2):
+    """Checked VC planes for a dead-router map: plane ``v`` from
+    :func:`gen.routing.route_tables` with base order ``routing`` for even ``v`` and the other
+    order for odd ``v``; then each source's choice per key (a node of its own die, or an
+    other die), greedy passes that move a key to the plane whose route has the lowest
+    (most loaded link, most loaded link of that plane, summed load) given everything else,
+    until nothing moves (the second term keeps a link's traffic spread over its VCs: a
+    link whose flits all ride one VC loses the other VC's buffer). Only for
+    ``vcs >= 2`` and up to 1024 routers (ValueError otherwise: the caller keeps one table
+    set). Deterministic."""
+    if not isinstance(shape, MeshShape):
+        raise TypeError(f"shape must be a MeshShape, not {shape!r}")
+    _check_count("vcs", vcs)
+    if vcs < 2:
+        raise ValueError(f"VC planes need at least 2 VCs, not {vcs}")
+    if shape.routers > _SMALL:
+        raise ValueError(f"VC planes are computed up to {_SMALL} routers, not {shape.routers}")
+    if routing not in ("xy", "yx"):
+        raise ValueError(f"routing must be 'xy' or 'yx', not {routing!r}")
+    dead = _check_dead(shape, dead)
+    other = "yx" if routing == "xy" else "xy"
+    bases = [routing if v % 2 == 0 else other for v in range(vcs)]
+    by_base = {b: route_tables(shape, dead, routing=b, vcs=vcs) for b in set(bases)}
+    tables = tuple(by_base[b] for b in bases)
+    live = _live(shape, dead)
+    routes = {b: plane_routes(by_base[b], live) for b in by_base}
+    # planes with the same base route alike: the choice is between distinct bases, and
+    # the VCs of one base share its keys round-robin (spreading them over the VCs)
+    distinct = sorted(by_base, key=bases.index)
+    keys = _keys(shape, live)
+    C = shape.routers * 4
+    load = np.zeros(C)
+    vload = np.zeros(C * len(distinct))         # per (channel, plane)
+    key_list = sorted(keys)
+    choice = {}
+    chans = {(k, b): np.concatenate([routes[b][k[0], t] for t in keys[k]]).astype(np.int64)
+             for k in key_list for b in distinct}
+    for k in key_list:
+        s = k[0]
+        i = choice[k] = (s[0] + s[1] + sum(keys[k][0])) % len(distinct)
+        np.add.at(load, chans[k, distinct[i]], 1)
+        np.add.at(vload, chans[k, distinct[i]] + C * i, 1)
+    for _ in range(_PASSES):
+        moved = 0
+        for k in key_list:
+            cur = choice[k]
+            np.subtract.at(load, chans[k, distinct[cur]], 1)
+            np.subtract.at(vload, chans[k, distinct[cur]] + C * cur, 1)
+            best, best_cost = cur, None
+            for i, b in enumerate(distinct):
+                c = chans[k, b]
+                if len(c):
+                    after = load[c] + 1
+                    cost = (float(after.max()), float((vload[c + C * i] + 1).max()),
+                            float(after.sum()))
+                else:
+                    cost = (0.0, 0.0, 0.0)
+                if best_cost is None or cost < best_cost or (cost == best_cost and i == cur):
+                    best, best_cost = i, cost
+            np.add.at(load, chans[k, distinct[best]], 1)
+            np.add.at(vload, chans[k, distinct[best]] + C * best, 1)
+            moved += best != cur
+            choice[k] = best
+        if not moved:
+            break
+    s = shape
+    sel_die = np.zeros((s.mesh_y, s.mesh_x, s.dies), dtype=np.uint8)
+    sel_node = np.zeros((s.mesh_y, s.mesh_x, s.die_nodes), dtype=np.uint8)
+    spread = {}
+    for (src, kind, idx), i in choice.items():
+        vs = [v for v in range(vcs) if bases[v] == distinct[i]]
+        n = spread.get((src, i), 0)
+        spread[src, i] = n + 1
+        (sel_node if kind == "node" else sel_die)[src[1], src[0], idx] = vs[n % len(vs)]
+    planes = VcPlanes(tables=tables, select_die=sel_die, select_node=sel_node)
+    check_planes(planes, vcs=vcs)
+    return planes
+
+
+def check_planes(planes, *, vcs):
+    """Prove every plane with :func:`gen.routing.check_tables`, and the choice in range
+    (zero at dead routers). Returns ``{"planes": [check reports], "uniform_bound"}``."""
+    if not isinstance(planes, VcPlanes):
+        raise TypeError(f"planes must be VcPlanes, not {planes!r}")
+    if len(planes.tables) != vcs:
+        raise ValueError(f"{len(planes.tables)} table sets for {vcs} VCs")
+    s = planes.shape
+    for t in planes.tables:
+        if not isinstance(t, RoutingTables) or t.shape != s or t.dead != planes.dead:
+            raise ValueError("every plane must be RoutingTables of the same shape and map")
+    want = {"select_die": (s.mesh_y, s.mesh_x, s.dies),
+            "select_node": (s.mesh_y, s.mesh_x, s.die_nodes)}
+    for name, shp in want.items():
+        a = getattr(planes, name)
+        if a.shape != shp:
+            raise ValueError(f"{name} must have shape {shp}, not {a.shape}")
+        if a.max(initial=0) >= vcs:
+            raise ValueError(f"{name} names VC {int(a.max())}, not below {vcs}")
+        for (x, y) in planes.dead:
+            if a[y, x].any():
+                raise ValueError(f"dead router {(x, y)} has a non-zero {name} entry")
+    reports = [check_tables(t, vcs=vcs) for t in planes.tables]
+    return {"planes": reports, "uniform_bound": planes_bound(planes)}
+
+
+def planes_bound(planes):
+    """Channel-load bound of uniform traffic over the live nodes (flits per live node per
+    cycle) when every source follows its choice: live nodes / the most loaded link (as
+    :func:`gen.routing.uniform_bound`, which it equals when the planes are one table set)."""
+    s = planes.shape
+    live = _live(s, planes.dead)
+    routes = {}
+    load = np.zeros(s.routers * 4)
+    for v, t in enumerate(planes.tables):
+        used = [(a, b) for a in live for b in live if a != b and source_vc(planes, a, b) == v]
+        if not used:
+            continue
+        key = id(t)
+        if key not in routes:
+            routes[key] = plane_routes(t, live)
+        for pair in used:
+            np.add.at(load, np.asarray(routes[key][pair], dtype=np.int64), 1)
+    worst = load.max(initial=0.0)
+    return min(1.0, len(live) / worst) if worst else 1.0
