@@ -208,7 +208,8 @@ from rtl.node.layouts import request_vcs, response_vcs
 
 __all__ = ["DIE_ENTRY_BITS", "NODE_ENTRY_BITS", "TAKE_X", "TAKE_Y", "MeshShape",
            "RoutingTables", "die_entry", "combine", "onehot", "output_port", "lookahead_port",
-           "walk", "xy_tables", "updown_tables", "repair_tables", "route_tables", "uniform_bound", "check_tables", "stretch",
+           "walk", "xy_tables", "updown_tables", "repair_tables", "repair_candidates", "route_tables",
+           "uniform_bound", "check_tables", "stretch",
            "live_components"]
 
 #: bits of a die-table entry: port [2:0], take_x [3], take_y [4]
@@ -746,20 +747,43 @@ def route_tables(shape, dead=(), *, routing="xy", vcs=2, roots=1):
 _CACHE = {}
 
 
+def repair_candidates(shape, dead, *, routing="xy", vcs=2):
+    """The checked repairs of :func:`route_tables` (one per base turn model of
+    :data:`_MODELS` that does not get stuck), best first: highest :func:`uniform_bound`,
+    then lowest mean stretch. Empty above :data:`_SMALL` routers. Cached per map."""
+    dead = _check_dead(shape, dead)
+    key = (shape, dead, routing, vcs)
+    if key not in _CANDIDATES:
+        if len(_CANDIDATES) >= 64:
+            _CANDIDATES.pop(next(iter(_CANDIDATES)))
+        _refuse_cut(shape, dead)
+        found = []
+        opts = dict(passes=_PASSES, rounds=_ROUNDS)
+        for model in (_MODELS if shape.routers <= _SMALL else ()):
+            try:
+                t = repair_tables(shape, dead, routing=routing, model=model, **opts)
+            except ValueError:
+                continue
+            report = check_tables(t, vcs=vcs)
+            found.append(((report["uniform_bound"], -report["stretch_mean"]), model, t))
+        found.sort(key=lambda f: f[0], reverse=True)
+        _CANDIDATES[key] = [t for _, _, t in found]
+    return [RoutingTables(shape=t.shape, dead=t.dead, die=t.die.copy(), node=t.node.copy(),
+                          algorithm=t.algorithm, root=t.root, info=dict(t.info))
+            for t in _CANDIDATES[key]]
+
+
+#: repair_candidates by (shape, dead, routing, vcs)
+_CANDIDATES = {}
+
+
 def _route_faulty(shape, dead, routing, vcs, roots):
     _refuse_cut(shape, dead)
     best = None
     small = shape.routers <= _SMALL
-    opts = dict(passes=_PASSES, rounds=_ROUNDS)
-    for model in (_MODELS if small else ()):
-        try:
-            t = repair_tables(shape, dead, routing=routing, model=model, **opts)
-        except ValueError:
-            continue
-        report = check_tables(t, vcs=vcs)
-        key = (report["uniform_bound"], -report["stretch_mean"])
-        if best is None or key > best[0]:
-            best = (key, t)
+    found = repair_candidates(shape, dead, routing=routing, vcs=vcs) if small else []
+    if found:
+        best = (None, found[0])
     for model, variant, penalty in (_RETRIES if best is None and small else ()):
         try:
             best = (None, repair_tables(shape, dead, routing=routing, model=model,

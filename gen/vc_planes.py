@@ -33,13 +33,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from .routing import (_SMALL, MeshShape, RoutingTables, _check_count, _check_dead, check_tables,
-                      neighbour, output_port, route_tables)
+                      neighbour, output_port, repair_candidates, route_tables)
 
 __all__ = ["VcPlanes", "route_planes", "source_vc", "check_planes", "planes_bound",
            "plane_routes"]
 
 #: greedy passes of the choice (each visits every (source, key) once)
 _PASSES = 8
+#: candidate repairs per base order whose pairs are tried, on meshes up to _PAIR_ROUTERS
+_PAIR_CANDIDATES = 4
+_PAIR_ROUTERS = 100
 
 
 @dataclass(frozen=True, eq=False)
@@ -119,16 +122,63 @@ def _keys(shape, live):
     return keys
 
 
+def _choose(shape, live, keys, routes):
+    """Each key's plane among the distinct table sets whose ``routes`` are given (module
+    docstring of :func:`route_planes`): ``(choice {key: index}, most loaded link)``."""
+    n = len(routes)
+    C = shape.routers * 4
+    load = np.zeros(C)
+    vload = np.zeros(C * n)                    # per (channel, plane)
+    key_list = sorted(keys)
+    chans = {(k, i): np.concatenate([routes[i][k[0], t] for t in keys[k]]).astype(np.int64)
+             for k in key_list for i in range(n)}
+    choice = {}
+    for k in key_list:
+        s = k[0]
+        i = choice[k] = (s[0] + s[1] + sum(keys[k][0])) % n
+        np.add.at(load, chans[k, i], 1)
+        np.add.at(vload, chans[k, i] + C * i, 1)
+    for _ in range(_PASSES):
+        moved = 0
+        for k in key_list:
+            cur = choice[k]
+            np.subtract.at(load, chans[k, cur], 1)
+            np.subtract.at(vload, chans[k, cur] + C * cur, 1)
+            best, best_cost = cur, None
+            for i in range(n):
+                c = chans[k, i]
+                if len(c):
+                    after = load[c] + 1
+                    cost = (float(after.max()), float((vload[c + C * i] + 1).max()),
+                            float(after.sum()))
+                else:
+                    cost = (0.0, 0.0, 0.0)
+                if best_cost is None or cost < best_cost or (cost == best_cost and i == cur):
+                    best, best_cost = i, cost
+            np.add.at(load, chans[k, best], 1)
+            np.add.at(vload, chans[k, best] + C * best, 1)
+            moved += best != cur
+            choice[k] = best
+        if not moved:
+            break
+    return choice, float(load.max(initial=0.0))
+
+
 def route_planes(shape, dead, *, routing="xy", vcs=2):
-    """Checked VC planes for a dead-router map: plane ``v`` from
-    :func:`gen.routing.route_tables` with base order ``routing`` for even ``v`` and the other
-    order for odd ``v``; then each source's choice per key (a node of its own die, or an
-    other die), greedy passes that move a key to the plane whose route has the lowest
-    (most loaded link, most loaded link of that plane, summed load) given everything else,
-    until nothing moves (the second term keeps a link's traffic spread over its VCs: a
-    link whose flits all ride one VC loses the other VC's buffer). Only for
-    ``vcs >= 2`` and up to 1024 routers (ValueError otherwise: the caller keeps one table
-    set). Deterministic."""
+    """Checked VC planes for a dead-router map (cached per map).
+
+    Candidates: for each base order (``routing`` for even VCs, the other order for odd
+    VCs) the repairs of :func:`gen.routing.repair_candidates` (best first; the first
+    :data:`_PAIR_CANDIDATES` of each on meshes up to :data:`_PAIR_ROUTERS` routers, else
+    the best only), or :func:`gen.routing.route_tables` where there is none (up*/down*).
+    For each pair of candidates, each source's choice per key (a node of its own die, or
+    an other die): greedy passes that move a key to the plane whose route has the lowest
+    (most loaded link, most loaded link of that plane, summed load) given everything
+    else, until nothing moves (the second term keeps a link's traffic spread over its
+    VCs: a link whose flits all ride one VC loses the other VC's buffer). The pair with
+    the least loaded worst link is kept; VCs of one base share its tables and its keys,
+    round-robin. Only for ``vcs >= 2`` and up to 1024 routers (ValueError otherwise: the
+    caller keeps one table set). Deterministic."""
     if not isinstance(shape, MeshShape):
         raise TypeError(f"shape must be a MeshShape, not {shape!r}")
     _check_count("vcs", vcs)
@@ -139,56 +189,44 @@ def route_planes(shape, dead, *, routing="xy", vcs=2):
     if routing not in ("xy", "yx"):
         raise ValueError(f"routing must be 'xy' or 'yx', not {routing!r}")
     dead = _check_dead(shape, dead)
+    key = (shape, dead, routing, vcs)
+    if key not in _CACHE:
+        if len(_CACHE) >= 32:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = _route_planes(shape, dead, routing, vcs)
+    return _CACHE[key]
+
+
+#: route_planes by (shape, dead, routing, vcs): a sweep builds the same map for every point
+_CACHE = {}
+
+
+def _route_planes(shape, dead, routing, vcs):
     other = "yx" if routing == "xy" else "xy"
     bases = [routing if v % 2 == 0 else other for v in range(vcs)]
-    by_base = {b: route_tables(shape, dead, routing=b, vcs=vcs) for b in set(bases)}
-    tables = tuple(by_base[b] for b in bases)
+    distinct = [routing, other]
+    many = shape.routers <= _PAIR_ROUTERS
+    cands = []
+    for b in distinct:
+        found = repair_candidates(shape, dead, routing=b, vcs=vcs)
+        found = found[:_PAIR_CANDIDATES if many else 1]
+        cands.append(found or [route_tables(shape, dead, routing=b, vcs=vcs)])
     live = _live(shape, dead)
-    routes = {b: plane_routes(by_base[b], live) for b in by_base}
-    # planes with the same base route alike: the choice is between distinct bases, and
-    # the VCs of one base share its keys round-robin (spreading them over the VCs)
-    distinct = sorted(by_base, key=bases.index)
     keys = _keys(shape, live)
-    C = shape.routers * 4
-    load = np.zeros(C)
-    vload = np.zeros(C * len(distinct))         # per (channel, plane)
-    key_list = sorted(keys)
-    choice = {}
-    chans = {(k, b): np.concatenate([routes[b][k[0], t] for t in keys[k]]).astype(np.int64)
-             for k in key_list for b in distinct}
-    for k in key_list:
-        s = k[0]
-        i = choice[k] = (s[0] + s[1] + sum(keys[k][0])) % len(distinct)
-        np.add.at(load, chans[k, distinct[i]], 1)
-        np.add.at(vload, chans[k, distinct[i]] + C * i, 1)
-    for _ in range(_PASSES):
-        moved = 0
-        for k in key_list:
-            cur = choice[k]
-            np.subtract.at(load, chans[k, distinct[cur]], 1)
-            np.subtract.at(vload, chans[k, distinct[cur]] + C * cur, 1)
-            best, best_cost = cur, None
-            for i, b in enumerate(distinct):
-                c = chans[k, b]
-                if len(c):
-                    after = load[c] + 1
-                    cost = (float(after.max()), float((vload[c + C * i] + 1).max()),
-                            float(after.sum()))
-                else:
-                    cost = (0.0, 0.0, 0.0)
-                if best_cost is None or cost < best_cost or (cost == best_cost and i == cur):
-                    best, best_cost = i, cost
-            np.add.at(load, chans[k, distinct[best]], 1)
-            np.add.at(vload, chans[k, distinct[best]] + C * best, 1)
-            moved += best != cur
-            choice[k] = best
-        if not moved:
-            break
+    routes = [[plane_routes(t, live) for t in c] for c in cands]
+    best = None
+    for i, a in enumerate(cands[0]):
+        for j, b in enumerate(cands[1]):
+            choice, peak = _choose(shape, live, keys, [routes[0][i], routes[1][j]])
+            if best is None or peak < best[0]:
+                best = (peak, (a, b), choice)
+    _, pair, choice = best
+    tables = tuple(pair[distinct.index(b)] for b in bases)
     s = shape
     sel_die = np.zeros((s.mesh_y, s.mesh_x, s.dies), dtype=np.uint8)
     sel_node = np.zeros((s.mesh_y, s.mesh_x, s.die_nodes), dtype=np.uint8)
     spread = {}
-    for (src, kind, idx), i in choice.items():
+    for (src, kind, idx), i in sorted(choice.items()):
         vs = [v for v in range(vcs) if bases[v] == distinct[i]]
         n = spread.get((src, i), 0)
         spread[src, i] = n + 1

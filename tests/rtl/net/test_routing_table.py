@@ -62,3 +62,56 @@ def test_lookup_matches_output_port(shape, dead, routing):
         sim.add_clock(1e-6)
         sim.add_testbench(bench)
         sim.run()
+
+
+@pytest.mark.parametrize("shape,dead", [
+    ((1, 1, 4, 4), ((1, 1), (2, 3))),
+    ((2, 2, 3, 3), ((1, 1), (4, 3))),
+])
+def test_vc_planes_lookup_by_vc(shape, dead):
+    """With VC planes (a fifth shape element) each VC's lookup reads its own table set,
+    loaded at ``v * entries + index``; the source's choice bits above a plane-0 entry do
+    not reach the table."""
+    from gen.vc_planes import route_planes
+    s = MeshShape(*shape)
+    planes = route_planes(s, dead, vcs=2)
+    assert any((a != b).any() for a, b in zip((planes.tables[0].node, planes.tables[0].die),
+                                               (planes.tables[1].node, planes.tables[1].die)))
+    cb = max(1, (max(s.mesh_x, s.mesh_y) - 1).bit_length())
+    pshape = shape + (2,)
+    layout = config_layout(cb, pshape)
+    dsts = [(x, y) for y in range(s.mesh_y) for x in range(s.mesh_x)]
+    router = next(r for r in ((s.mesh_x - 1, 0), (0, s.mesh_y - 1)) if r not in set(dead))
+    dut = RoutingTable(coord_bits=cb, shape=pshape, lookups=1)
+
+    async def bench(ctx):
+        x, y = router
+        ctx.set(dut.x, x)
+        ctx.set(dut.y, y)
+        writes = []
+        for v, t in enumerate(planes.tables):
+            writes += [(ConfigTarget.NODE, v * s.die_nodes + l,
+                        int(e) | (int(planes.select_node[y, x, l]) << NODE_ENTRY_BITS
+                                  if v == 0 else 0))
+                       for l, e in enumerate(t.node[y, x])]
+            if s.dies > 1:
+                writes += [(ConfigTarget.DIE, v * s.dies + d,
+                            int(e) | (int(planes.select_die[y, x, d]) << DIE_ENTRY_BITS
+                                      if v == 0 else 0))
+                           for d, e in enumerate(t.die[y, x])]
+        for target, addr, value in writes:
+            ctx.set(dut.cfg, layout.const({"valid": 1, "target": target, "x": x, "y": y,
+                                           "addr": addr, "data": value}))
+            await ctx.tick()
+        ctx.set(dut.cfg, layout.const({}))
+        for v, t in enumerate(planes.tables):
+            ctx.set(dut.vc[0], v)
+            for dst in dsts:
+                ctx.set(dut.dst[0].x, dst[0])
+                ctx.set(dut.dst[0].y, dst[1])
+                assert ctx.get(dut.port[0]) == output_port(t, router, dst), (v, dst)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()

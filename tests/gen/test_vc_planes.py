@@ -1,0 +1,81 @@
+"""VC planes (gen/vc_planes.py): per-VC tables, the sources' VC choice, their checks and bound."""
+
+import numpy as np
+import pytest
+
+from dojo.bench import _dead_map as bench_dead_map
+from gen.routing import MeshShape, check_tables, route_tables, uniform_bound, walk
+from gen.vc_planes import VcPlanes, check_planes, planes_bound, route_planes, source_vc
+from tests.gen.test_routing import ring_tables
+
+
+def test_planes_beat_one_table_set_on_the_bench_maps():
+    """Two routes per pair, chosen to balance the links: on the bench's 2-dead 8x8 maps the
+    channel-load bound is higher than that of the best single table set on every map, and
+    both planes are complete checked table sets (XY- and YX-based)."""
+    s = MeshShape(1, 1, 8, 8)
+    gains = []
+    for seed in range(3):
+        dead = bench_dead_map(8, 2, seed)
+        planes = route_planes(s, dead)
+        for t in planes.tables:
+            check_tables(t)
+        assert planes.tables[0].info["base"] == "xy" and planes.tables[1].info["base"] == "yx"
+        one = uniform_bound(route_tables(s, dead))
+        gains.append(planes_bound(planes) / one)
+    assert min(gains) > 1.0 and np.mean(gains) > 1.1, gains
+
+
+@pytest.mark.parametrize("shape,dead,vcs", [
+    ((1, 1, 4, 4), ((1, 1), (2, 3)), 2),
+    ((2, 2, 3, 3), ((1, 1), (4, 3)), 2),
+    ((1, 1, 5, 4), ((2, 1),), 4),
+])
+def test_choice_covers_every_live_pair_and_routes_deliver(shape, dead, vcs):
+    s = MeshShape(*shape)
+    planes = route_planes(s, dead, vcs=vcs)
+    assert planes.vcs == vcs
+    live = [(x, y) for y in range(s.mesh_y) for x in range(s.mesh_x) if (x, y) not in dead]
+    used = set()
+    for a in live:
+        for b in live:
+            if a != b:
+                v = source_vc(planes, a, b)
+                used.add(v)
+                assert walk(planes.tables[v], a, b)[-1] == b
+    assert used == set(range(vcs))          # every VC carries traffic
+    for x, y in dead:
+        assert not planes.select_node[y, x].any() and not planes.select_die[y, x].any()
+    if vcs == 4:                            # VCs of one base order share its tables
+        assert planes.tables[0] is planes.tables[2] and planes.tables[1] is planes.tables[3]
+
+
+def test_bound_equals_the_single_set_bound_when_every_source_uses_one_plane():
+    s = MeshShape(1, 1, 4, 4)
+    planes = route_planes(s, [(1, 1)])
+    one = VcPlanes(tables=planes.tables, select_die=np.zeros_like(planes.select_die),
+                   select_node=np.zeros_like(planes.select_node))
+    assert planes_bound(one) == pytest.approx(uniform_bound(planes.tables[0]))
+
+
+def test_check_refuses_a_cyclic_plane_and_a_choice_out_of_range():
+    ring = ring_tables()
+    s = ring.shape
+    zeros = dict(select_die=np.zeros((2, 2, 1), np.uint8), select_node=np.zeros((2, 2, 4),
+                                                                                  np.uint8))
+    good = route_tables(s, [])
+    with pytest.raises(ValueError, match="channel dependency graph"):
+        check_planes(VcPlanes(tables=(good, ring), **zeros), vcs=2)
+    bad = dict(zeros, select_node=np.full((2, 2, 4), 2, np.uint8))
+    with pytest.raises(ValueError, match="select_node names VC 2, not below 2"):
+        check_planes(VcPlanes(tables=(good, good), **bad), vcs=2)
+
+
+def test_route_planes_refuses_what_it_cannot_build():
+    s = MeshShape(1, 1, 4, 4)
+    with pytest.raises(ValueError, match="at least 2 VCs"):
+        route_planes(s, [(1, 1)], vcs=1)
+    with pytest.raises(ValueError, match="up to 1024 routers"):
+        route_planes(MeshShape(1, 1, 33, 32), [(1, 1)])
+    with pytest.raises(ValueError, match="the mesh is cut"):
+        route_planes(s, [(1, 0), (0, 1)])
