@@ -107,7 +107,8 @@ def fault_setup(cfg, derived=None, *, kind="traffic", live_only=False):
     :func:`gen.routing.check_tables` (its report: stretch, CDG edges); ``planes``: in table
     mode with dead routers, at least 2 VCs, traffic nodes and up to 1024 routers, the VC
     planes of :func:`gen.vc_planes.route_planes` (one table set per VC and the sources' VC
-    choice, which then replace ``tables``: ``tables`` is plane 0), else ``None``. Raises
+    choice, which then replace ``tables``: ``tables`` is plane 0; ``router.vc_planes: false``
+    turns them off, ``true`` where they cannot apply is an error), else ``None``. Raises
     :class:`gen.config.ConfigError` naming the key: dead routers without
     ``router.routing: table``, an unroutable map, or training nodes with anything but
     disabled nodes under dimension order for a caller that addresses only the live nodes
@@ -149,7 +150,16 @@ def fault_setup(cfg, derived=None, *, kind="traffic", live_only=False):
             report = check_tables(tables, vcs=vcs)
         except ValueError as exc:
             raise ConfigError([f"die.dead_routers: the fault map cannot be routed: {exc}"])
-        if fmap.dead_routers and vcs >= 2 and kind == "traffic" and mesh.routers <= _SMALL:
+        want = getattr(cfg.router, "vc_planes", None)
+        why = [w for bad, w in ((vcs < 2, f"at least 2 VCs (router.vcs is {vcs})"),
+                                (kind != "traffic", f"traffic nodes (not {kind!r})"),
+                                (mesh.routers > _SMALL, f"at most {_SMALL} routers (the mesh "
+                                                        f"has {mesh.routers})")) if bad]
+        if want and why:
+            raise ConfigError([f"router.vc_planes: true needs {' and '.join(why)}; allowed: "
+                               f"false, or leave it out"])
+        if (want is not False and fmap.dead_routers and vcs >= 2 and kind == "traffic"
+                and mesh.routers <= _SMALL):
             planes = route_planes(mesh, fmap.dead_routers, routing=table_base(cfg), vcs=vcs)
             tables = planes.tables[0]
             report = dict(check_tables(tables, vcs=vcs),

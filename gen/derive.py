@@ -271,6 +271,13 @@ def _derive_geometry(cfg):
 def consistency_problems(cfg):
     """Cross-key checks the schema cannot express; one message per problem."""
     problems = []
+    planes = getattr(cfg.router, "vc_planes", None)
+    if planes and cfg.router.routing != "table":
+        problems.append(f"router.vc_planes: true needs router.routing: table (not "
+                        f"{cfg.router.routing!r}); allowed: false, or leave it out")
+    if planes and cfg.router.vcs < 2:
+        problems.append(f"router.vc_planes: true needs at least 2 VCs (router.vcs is "
+                        f"{cfg.router.vcs}); allowed: false, or leave it out")
     d = _derive_geometry(cfg)
     clk = d["clock"]
     if clk["t_wire_ps"] <= 0:

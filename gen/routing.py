@@ -129,7 +129,8 @@ No VC changes: a flit on VC ``v`` leaves on VC ``v`` (the router's static VCs), 
 ``rtl.node.layouts.request_vcs``, responses on ``response_vcs``. Since every VC follows
 the same tables, each VC's channel dependency graph is the physical one, which the check
 proves acyclic; deadlock freedom needs no escape VC, so ``vcs = 2`` (one per class) is
-enough, as today.
+enough, as today. Traffic meshes with dead routers use one table set *per VC* instead
+(:mod:`gen.vc_planes`): each is a complete table set from this module, checked here.
 
 Checks (:func:`check_tables`, before anything is emitted)
 ---------------------------------------------------------

@@ -149,6 +149,12 @@ SCHEMA = {
             "table_base": {"enum": ["xy", "yx"],
                            "description": "table mode: the dimension order the tables "
                                           "reproduce when no router is dead (absent: xy)"},
+            # no "default" either: absent means on where it applies
+            "vc_planes": {"type": "boolean",
+                          "description": "table mode with dead routers: one table set per VC "
+                                         "and each source's VC per destination, chosen to "
+                                         "balance the links (gen/vc_planes.py; absent: on "
+                                         "where it applies, false: one table set for every VC)"},
             "max_packet_flits": _int(8, 1, 255, desc="longest packet, flits"),
             "allow_shallow_buffers": {"type": "boolean", "default": False,
                                       "description": "accept buffers shallower than the credit round trip"},

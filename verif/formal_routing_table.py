@@ -18,6 +18,11 @@ same cycle,
 ``invariant``
     every table entry equals the last value written to it (zero before any write).
 
+With VC planes (a fifth shape element, :mod:`gen.vc_planes`) every lookup also takes a free
+VC, and the specification reads the entries last written for that VC's table set (VC
+``v``'s at ``v * entries + index``); the choice bits above a plane-0 entry never reach
+the tables.
+
 Environment assumptions: the router is inside the mesh, and a write for this router
 addresses an entry that exists (the loader, :mod:`verif.table_load`, writes only those).
 With the tables written before traffic and held during it, the two halves compose: the
@@ -25,7 +30,8 @@ table router routes every flit by the loaded tables' combine rule, with no loss,
 duplication or interleaving and with its credit bounds.
 
 :data:`MUTATIONS`: ``swapped_shape`` builds the table with ``dies_x`` and ``nodes_x``
-exchanged (the same mesh, the wrong die/node split), which must break ``lookup``.
+exchanged (the same mesh, the wrong die/node split), ``vc_ignored`` (VC planes) looks
+every destination up in VC 0's tables; both must break ``lookup``.
 """
 
 import sys
@@ -41,7 +47,7 @@ from rtl.net.routing_table import (DIE_ENTRY_BITS, NODE_ENTRY_BITS, ConfigTarget
 from verif.formal_router import chosen_checks, run_proof
 
 CHECKS = ("lookup", "invariant")
-MUTATIONS = ("swapped_shape",)
+MUTATIONS = ("swapped_shape", "vc_ignored")
 #: lookup ports of the proof (the router has five; two show lookups do not interfere)
 LOOKUPS = 2
 
@@ -55,9 +61,12 @@ class TableLookupFormal(Elaboratable):
         checks = chosen_checks(checks, CHECKS, mutation=mutation, mutations=MUTATIONS)
         self.mutation, self.checks = mutation, checks
         self.check_lines = {}
-        dies_x, dies_y, nx, ny = self.shape
+        dies_x, dies_y, nx, ny = self.shape[:4]
         self.cb = coord_bits_for(dies_x * nx, dies_y * ny)
-        built = self.shape if mutation is None else (nx, dies_y, dies_x, ny)
+        if mutation == "vc_ignored" and len(self.shape) != 5:
+            raise ValueError("mutation 'vc_ignored' needs a shape with VC planes")
+        built = self.shape if mutation != "swapped_shape" else \
+            (nx, dies_y, dies_x, ny) + self.shape[4:]
         self.table = RoutingTable(coord_bits=self.cb, shape=built, lookups=LOOKUPS)
         self._MustUse__silence = False
         self.cd = ClockDomain("sync")
@@ -67,7 +76,8 @@ class TableLookupFormal(Elaboratable):
         m.domains.sync = self.cd
         m.d.comb += ResetSignal().eq(0)
         t, cb = self.table, self.cb
-        dies_x, dies_y, nx, ny = self.shape
+        dies_x, dies_y, nx, ny = self.shape[:4]
+        P = t.planes
         mx, my, dies, nodes = dies_x * nx, dies_y * ny, dies_x * dies_y, nx * ny
 
         def A(group, test):
@@ -90,12 +100,13 @@ class TableLookupFormal(Elaboratable):
         mine = cfg.valid & (cfg.x == x) & (cfg.y == y)
         to_node = mine & (cfg.target == ConfigTarget.NODE)
         to_die = mine & (cfg.target == ConfigTarget.DIE)
-        m.d.comb += [Assume(~to_node | (cfg.addr < nodes)),
-                     Assume(~to_die | (cfg.addr < dies) | (dies == 1))]
+        m.d.comb += [Assume(~to_node | (cfg.addr < P * nodes)),
+                     Assume(~to_die | (cfg.addr < P * dies) | (dies == 1))]
 
-        # the shadow: the entry last written for this router (0 before any write)
-        node = [Signal(NODE_ENTRY_BITS, name=f"shadow_node_{j}") for j in range(nodes)]
-        die = [Signal(DIE_ENTRY_BITS, name=f"shadow_die_{j}") for j in range(dies)]
+        # the shadow: the entry last written for this router (0 before any write), VC v's
+        # table set at v * entries + index
+        node = [Signal(NODE_ENTRY_BITS, name=f"shadow_node_{j}") for j in range(P * nodes)]
+        die = [Signal(DIE_ENTRY_BITS, name=f"shadow_die_{j}") for j in range(P * dies)]
         for j, s in enumerate(node):
             with m.If(to_node & (cfg.addr == j)):
                 m.d.sync += s.eq(cfg.data[:NODE_ENTRY_BITS])
@@ -114,24 +125,33 @@ class TableLookupFormal(Elaboratable):
         qy = sum((y >= j * ny for j in range(1, dies_y)), Const(0, range(dies_y)))
         m.d.comb += own.eq(qy * dies_x + qx)
         spec = []
-        for gy in range(1 << cb):
-            for gx in range(1 << cb):
-                if gx >= mx or gy >= my:
-                    spec.append(Const(LOCAL, NODE_ENTRY_BITS))
-                    continue
-                d, ln = (gy // ny) * dies_x + gx // nx, (gy % ny) * nx + gx % nx
-                n, e = node[ln], die[d]
-                if dies == 1:
-                    spec.append(n)
-                    continue
-                along_x = (n == EAST) | (n == WEST)
-                along_y = (n == NORTH) | (n == SOUTH)
-                spec.append(Mux((own == d) | (e[3] & along_x) | (e[4] & along_y), n, e[:3]))
+        vb = max(1, (P - 1).bit_length()) if P > 1 else 0
+        for v in range(1 << vb):
+            for gy in range(1 << cb):
+                for gx in range(1 << cb):
+                    if gx >= mx or gy >= my or v >= P:
+                        spec.append(Const(LOCAL, NODE_ENTRY_BITS))
+                        continue
+                    d, ln = (gy // ny) * dies_x + gx // nx, (gy % ny) * nx + gx % nx
+                    n, e = node[v * nodes + ln], die[v * dies + d]
+                    if dies == 1:
+                        spec.append(n)
+                        continue
+                    along_x = (n == EAST) | (n == WEST)
+                    along_y = (n == NORTH) | (n == SOUTH)
+                    spec.append(Mux((own == d) | (e[3] & along_x) | (e[4] & along_y), n,
+                                    e[:3]))
         spec_of = Array(spec)
         for k in range(LOOKUPS):
             dst = t.dst[k]
             m.d.comb += [dst.x.eq(AnySeq(cb)), dst.y.eq(AnySeq(cb))]
-            m.d.comb += A("lookup", t.port[k] == spec_of[Cat(dst.x, dst.y)])
+            key = Cat(dst.x, dst.y)
+            if P > 1:
+                vc = Signal(vb, name=f"lookup_vc_{k}")
+                m.d.comb += [vc.eq(AnySeq(vb)), Assume(vc < P),
+                             t.vc[k].eq(0 if self.mutation == "vc_ignored" else vc)]
+                key = Cat(dst.x, dst.y, vc)
+            m.d.comb += A("lookup", t.port[k] == spec_of[key])
             for p in (LOCAL, NORTH, EAST, SOUTH, WEST):
                 m.d.comb += Cover(t.port[k] == p)
         return m
@@ -152,7 +172,8 @@ if __name__ == "__main__":
     import argparse
     import json
     ap = argparse.ArgumentParser(description="formal proof of the routing-table lookup")
-    ap.add_argument("--shape", default="2,1,1,2", help="dies_x,dies_y,nodes_x,nodes_y")
+    ap.add_argument("--shape", default="2,1,1,2",
+                    help="dies_x,dies_y,nodes_x,nodes_y[,planes] (planes: VC planes, 2..4)")
     ap.add_argument("-k", type=int, default=2)
     ap.add_argument("--mutation", choices=MUTATIONS)
     ap.add_argument("--mode", default="prove", choices=("prove", "bmc"))

@@ -79,3 +79,31 @@ def test_route_planes_refuses_what_it_cannot_build():
         route_planes(MeshShape(1, 1, 33, 32), [(1, 1)])
     with pytest.raises(ValueError, match="the mesh is cut"):
         route_planes(s, [(1, 0), (0, 1)])
+
+
+@pytest.mark.parametrize("overrides,planes", [
+    (["router.routing=table", "die.dead_routers=[[1, 1]]"], True),
+    (["router.routing=table", "die.dead_routers=[[1, 1]]", "router.vc_planes=false"], False),
+    (["router.routing=table"], False),                       # no dead router: XY everywhere
+    (["router.routing=table", "die.dead_routers=[[1, 1]]", "router.vcs=1"], False),
+])
+def test_fault_setup_uses_planes_where_they_apply(overrides, planes):
+    from gen.build import fault_setup
+    from gen.config import load_config
+    cfg = load_config("configs/default.yaml", ["tile.dies_x=1", "tile.dies_y=1",
+                                               "die.nodes_x=4", "die.nodes_y=4"] + overrides)
+    setup = fault_setup(cfg)
+    assert (setup["planes"] is not None) == planes
+    if planes:
+        assert setup["tables"] is setup["planes"].tables[0]
+        assert setup["report"]["uniform_bound"] == planes_bound(setup["planes"])
+
+
+@pytest.mark.parametrize("overrides,match", [
+    (["router.vc_planes=true", "router.vcs=1", "router.routing=table"], "at least 2 VCs"),
+    (["router.vc_planes=true"], "router.routing: table"),
+])
+def test_vc_planes_true_where_they_cannot_apply_is_an_error(overrides, match):
+    from gen.config import ConfigError, load_config
+    with pytest.raises(ConfigError, match=rf"router.vc_planes: true needs {match}"):
+        load_config("configs/default.yaml", overrides)

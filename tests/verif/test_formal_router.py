@@ -81,7 +81,8 @@ def test_mutant_table_fails(tmp_path):
 
 
 # the other half: the real lookup is the combine rule of what was written
-@pytest.mark.parametrize("shape", [(2, 1, 1, 2), (3, 2, 2, 3), (1, 1, 3, 2)],
+@pytest.mark.parametrize("shape", [(2, 1, 1, 2), (3, 2, 2, 3), (1, 1, 3, 2),
+                                   (2, 1, 1, 2, 2), (1, 1, 3, 2, 3)],
                          ids=lambda s: "x".join(map(str, s)))
 def test_table_lookup_proof(tmp_path, shape):
     r = lookup.prove_table_lookup(shape=shape, out_dir=tmp_path)
@@ -92,6 +93,15 @@ def test_table_lookup_proof(tmp_path, shape):
 def test_table_lookup_with_a_swapped_shape_fails(tmp_path):
     r = lookup.prove_table_lookup(shape=(3, 2, 2, 3), mutation="swapped_shape", mode="bmc",
                                   k=3, out_dir=tmp_path)
+    assert r["prove"] == "FAIL", r["log_tail"]
+    assert r["counterexample"], r["log_tail"]
+    assert r["failed"] == ["lookup"]
+
+
+def test_table_lookup_that_ignores_the_vc_fails(tmp_path):
+    """VC planes: a lookup that reads VC 0's tables for every flit breaks lookup."""
+    r = lookup.prove_table_lookup(shape=(2, 1, 1, 2, 2), mutation="vc_ignored", mode="bmc",
+                                  k=2, out_dir=tmp_path)
     assert r["prove"] == "FAIL", r["log_tail"]
     assert r["counterexample"], r["log_tail"]
     assert r["failed"] == ["lookup"]
