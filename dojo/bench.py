@@ -586,32 +586,11 @@ def _dead_map(k, count, seed):
 
 def _table_bound(cfg, k):
     """Channel-load bound (flits/node/cycle, per live node) of uniform traffic over the live
-    nodes on the tables the model and the RTL use: 1 / the most loaded link, by walking
-    every live pair (with VC planes, each on the plane its source chose)."""
-    from collections import Counter
-    from gen.faults import fault_map
-    from gen.routing import walk
-    from gen.routing import MeshShape, xy_tables
-    from sim.netmodel.network import fault_tables
-    d = derive(cfg)
-    fmap = fault_map(cfg, d)
-    table, tables, _, planes = fault_tables(cfg, d)
-    live = fmap.live_nodes
-    if planes is not None:
-        from gen.vc_planes import planes_bound
-        return planes_bound(planes)          # each source on the VC plane it chose
-    if len(live) == k * k and not table:
-        return 4 / k
-    if not table:
-        die = d["die"]
-        tables = xy_tables(MeshShape(d["tile"]["dies_x"], d["tile"]["dies_y"], die["nodes_x"],
-                                     die["nodes_y"]), cfg.router.routing)
-    load = Counter()
-    for s in live:
-        for t in live:
-            path = walk(tables, s, t)
-            load.update(zip(path, path[1:]))
-    return len(live) / max(load.values())
+    nodes on the routes the model and the RTL take (``gen.build.live_uniform_bound``;
+    4/k on a full k x k mesh)."""
+    from gen.build import live_uniform_bound
+    bound = live_uniform_bound(cfg, derive(cfg))
+    return 4 / k if bound is None else bound
 
 
 def _two_dead_limits(k, maps):

@@ -18,7 +18,7 @@ from .derive import derive
 from .emit import ModuleLibrary, digest, port_name
 from .structural import die_writer
 
-__all__ = ["Design", "derived_of", "fault_setup", "fault_manifest", "table_base", "fmt_manifest", "packet_format", "port_role", "network_design", "noc_design", "router_design", "write", "GENERATOR_VERSION"]
+__all__ = ["Design", "derived_of", "fault_setup", "live_uniform_bound", "fault_manifest", "table_base", "fmt_manifest", "packet_format", "port_role", "network_design", "noc_design", "router_design", "write", "GENERATOR_VERSION"]
 
 GENERATOR_VERSION = "0.1.0"
 
@@ -167,6 +167,21 @@ def fault_setup(cfg, derived=None, *, kind="traffic", live_only=False):
             out["planes"] = planes
         out.update(tables=tables, report=report)
     return out
+
+
+def live_uniform_bound(cfg, derived=None, *, die_ratio=1):
+    """Channel-load bound of uniform traffic over the live nodes, per live node, on the
+    routes the RTL and the fast model take (VC planes, one table set, or dimension order
+    around disabled nodes), die-link crossings counted ``die_ratio`` times; ``None`` when
+    every node is live (the analytic bound of :func:`sim.sweep.channel_load_bound` holds)."""
+    from .routing import MeshShape, xy_tables
+    from .vc_planes import one_plane, planes_bound
+    setup = fault_setup(cfg, derived, kind="traffic")
+    if setup is None or not setup["live"]:
+        return None
+    tables = setup["tables"] or xy_tables(MeshShape(*setup["shape"]), cfg.router.routing)
+    planes = setup["planes"] or one_plane(tables)
+    return planes_bound(planes, live=setup["fault_map"].live_nodes, die_ratio=die_ratio)
 
 
 def fault_manifest(setup):

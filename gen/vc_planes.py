@@ -32,11 +32,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .routing import (_SMALL, MeshShape, RoutingTables, _check_count, _check_dead, check_tables,
+from .routing import (_DX, _DY, _SMALL, MeshShape, RoutingTables, _check_count, _check_dead, check_tables,
                       neighbour, output_port, repair_candidates, route_tables)
 
 __all__ = ["VcPlanes", "route_planes", "source_vc", "check_planes", "planes_bound",
-           "plane_routes"]
+           "plane_routes", "one_plane"]
 
 #: greedy passes of the choice (each visits every (source, key) once)
 _PASSES = 8
@@ -81,12 +81,14 @@ def _live(shape, dead):
 
 
 def plane_routes(tables, live):
-    """``{(src, dst): [channel, ...]}`` of one plane over the live pairs, a channel being
+    """``{(src, dst): [channel, ...]}`` of one plane over the pairs of ``live`` (the routes
+    may cross any router that is not dead), a channel being
     ``router_id * 4 + port - 1`` (walked with :func:`gen.routing.output_port`)."""
     W = tables.shape.mesh_x
+    routers = _live(tables.shape, tables.dead)       # every router that forwards
     nxt = {}
     for d in live:
-        for u in live:
+        for u in routers:
             if u != d:
                 p = output_port(tables, u, d)
                 nxt[u, d] = (p, neighbour(u, p))
@@ -262,12 +264,22 @@ def check_planes(planes, *, vcs):
     return {"planes": reports, "uniform_bound": planes_bound(planes)}
 
 
-def planes_bound(planes):
+def one_plane(tables):
+    """``tables`` as VC planes of one table set that every source uses (for the bound)."""
+    s = tables.shape
+    return VcPlanes(tables=(tables,), select_die=np.zeros((s.mesh_y, s.mesh_x, s.dies), np.uint8),
+                    select_node=np.zeros((s.mesh_y, s.mesh_x, s.die_nodes), np.uint8))
+
+
+def planes_bound(planes, *, live=None, die_ratio=1):
     """Channel-load bound of uniform traffic over the live nodes (flits per live node per
     cycle) when every source follows its choice: live nodes / the most loaded link (as
-    :func:`gen.routing.uniform_bound`, which it equals when the planes are one table set)."""
+    :func:`gen.routing.uniform_bound`, which it equals for :func:`one_plane`). ``live``: the
+    nodes that send and receive (default: every router not dead; disabled nodes are not
+    live); ``die_ratio``: a link that crosses a die boundary carries one flit every
+    ``die_ratio`` cycles, so its load counts ``die_ratio`` times."""
     s = planes.shape
-    live = _live(s, planes.dead)
+    live = _live(s, planes.dead) if live is None else [tuple(p) for p in live]
     routes = {}
     load = np.zeros(s.routers * 4)
     for v, t in enumerate(planes.tables):
@@ -279,5 +291,11 @@ def planes_bound(planes):
             routes[key] = plane_routes(t, live)
         for pair in used:
             np.add.at(load, np.asarray(routes[key][pair], dtype=np.int64), 1)
+    if die_ratio != 1:
+        ch = np.arange(s.routers * 4)
+        x, y, port = (ch // 4) % s.mesh_x, (ch // 4) // s.mesh_x, ch % 4 + 1
+        nx_, ny_ = x + _DX[port], y + _DY[port]
+        crossing = (x // s.nodes_x != nx_ // s.nodes_x) | (y // s.nodes_y != ny_ // s.nodes_y)
+        load = np.where(crossing, load * die_ratio, load)
     worst = load.max(initial=0.0)
     return min(1.0, len(live) / worst) if worst else 1.0

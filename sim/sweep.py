@@ -268,14 +268,19 @@ def sweep_result(cfg, prepared, *, pattern, packet_len, timing, points, out=None
     geo = prepared["geo"]
     (mx, my), dielink = geo["mesh"], geo["dielink"]
     # table mode: the bound of the dimension order the tables reproduce (exact for an
-    # empty map; with dead routers an estimate)
+    # empty map); uniform over the live nodes of a fault map: the bound of the routes taken
     routing = cfg.router.routing
     if routing == "table":
         from gen.build import table_base
         routing = table_base(cfg)
-    bound = channel_load_bound(pattern, mx, my, routing,
-                               die_shape=geo["die_shape"],
-                               die_ratio=dielink["ratio"] if dielink else 1)
+    ratio = dielink["ratio"] if dielink else 1
+    bound = None
+    if pattern == "uniform" and (geo.get("dead_routers") or geo.get("disabled_nodes")):
+        from gen.build import live_uniform_bound
+        bound = live_uniform_bound(cfg, die_ratio=ratio)
+    if bound is None:
+        bound = channel_load_bound(pattern, mx, my, routing, die_shape=geo["die_shape"],
+                                   die_ratio=ratio)
     speeds = [p["cycles_per_s"] for p in points if p.get("cycles_per_s")]
     result = {"config": cfg.raw["name"], "engine": prepared["engine"],
               "simulator": prepared["sim"], "pattern": pattern,

@@ -107,3 +107,38 @@ def test_vc_planes_true_where_they_cannot_apply_is_an_error(overrides, match):
     from gen.config import ConfigError, load_config
     with pytest.raises(ConfigError, match=rf"router.vc_planes: true needs {match}"):
         load_config("configs/default.yaml", overrides)
+
+
+@pytest.mark.parametrize("shape,ratio", [((1, 1, 4, 4), 1), ((2, 2, 2, 2), 2), ((2, 1, 3, 2), 3)])
+def test_bound_of_xy_tables_equals_the_analytic_bound(shape, ratio):
+    """Walking XY tables on a full mesh gives sim.sweep.channel_load_bound, die-link
+    crossings weighted by the ratio included."""
+    from gen.routing import xy_tables
+    from gen.vc_planes import one_plane
+    from sim.sweep import channel_load_bound
+    s = MeshShape(*shape)
+    walked = planes_bound(one_plane(xy_tables(s)), die_ratio=ratio)
+    assert walked == pytest.approx(channel_load_bound(
+        "uniform", s.mesh_x, s.mesh_y, die_shape=(s.nodes_x, s.nodes_y), die_ratio=ratio))
+
+
+def test_live_uniform_bound_follows_the_map():
+    from gen.build import fault_setup, live_uniform_bound
+    from gen.config import load_config
+    base = ["tile.dies_x=1", "tile.dies_y=1", "die.nodes_x=4", "die.nodes_y=4"]
+    assert live_uniform_bound(load_config("configs/default.yaml", base)) is None
+    cfg = load_config("configs/default.yaml", base + ["router.routing=table",
+                                                      "die.dead_routers=[[1, 1]]"])
+    assert live_uniform_bound(cfg) == planes_bound(fault_setup(cfg)["planes"])
+    # disabled nodes under XY: they neither send nor receive, their routers still forward
+    cfg = load_config("configs/default.yaml", base + ["die.disabled_nodes=[[1, 1]]"])
+    live = [(x, y) for y in range(4) for x in range(4) if (x, y) != (1, 1)]
+    load = {}
+    from gen.routing import xy_tables
+    t = xy_tables(MeshShape(1, 1, 4, 4))
+    for a in live:
+        for b in live:
+            path = walk(t, a, b)
+            for hop in zip(path, path[1:]):
+                load[hop] = load.get(hop, 0) + 1
+    assert live_uniform_bound(cfg) == pytest.approx(len(live) / max(load.values()))
