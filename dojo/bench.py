@@ -761,6 +761,8 @@ def bench_faults(outdir, *, quick=False):
 #: dead routers added to the D1 harvest map in its last row (die-local x, y; not disabled
 #: nodes): one near the middle of the die, one off-centre
 D1_EXTRA_DEAD = ((9, 5), (4, 11))
+#: the fine part of the D1 harvest sweeps' rates
+D1_FINE = "0.10:0.20:0.005"
 
 
 def _d1_harvest(outdir, *, quick=False):
@@ -771,13 +773,17 @@ def _d1_harvest(outdir, *, quick=False):
     base = ROOT / "configs" / "d1.yaml"
     single = ["tile.dies_x=1", "tile.dies_y=1"]
     timing = {"warmup": 1000, "measure": 2000 if quick else 4000}
-    rates = [0.005] + parse_rates("0.02:0.3:0.02")
+    # 0.005 steps where the knees lie (past its knee the accepted throughput falls)
+    rates = [0.005] + sorted(set(parse_rates("0.02:0.3:0.02")) | set(parse_rates(D1_FINE)))
     dead = [list(c) for c in D1_EXTRA_DEAD]
     cases = [("full array (no harvest map)", ["die.disabled_nodes=[]"], "d1_full"),
              ("harvest map of the preset (7 disabled)", [], "d1_harvest"),
              (f"harvest map + {len(dead)} dead routers {', '.join(map(str, map(tuple, dead)))} "
-              "(table routing)", ["router.routing=table", f"die.dead_routers={dead}"],
-             "d1_harvest_dead")]
+              "(table routing, VC planes)", ["router.routing=table", f"die.dead_routers={dead}"],
+             "d1_harvest_dead"),
+             ("the same, one table set for both VCs (`router.vc_planes: false`)",
+              ["router.routing=table", f"die.dead_routers={dead}", "router.vc_planes=false"],
+              "d1_harvest_dead_one_set")]
     rows = []
     for label, over, slug in cases:
         cfg = load_config(base, single + over)
@@ -791,7 +797,8 @@ def _d1_harvest(outdir, *, quick=False):
     lines = ["## D1 die: harvest map (fast model)", "",
              f"One die of `configs/d1.yaml` (`tile.dies_x=1`, `tile.dies_y=1`: the 19x19 array, "
              f"2048-bit flits, 2 VC x 4), uniform random over the live nodes, single-flit, "
-             f"{rates[0]} then 0.02:0.3:0.02 flits/node/cycle, warm-up {timing['warmup']}, "
+             f"{rates[0]}, then 0.02:0.3:0.02 and {D1_FINE} flits/node/cycle, warm-up "
+             f"{timing['warmup']}, "
              f"window {timing['measure']}. Disabled nodes keep their router, so dimension "
              "order still reaches every live node; dead routers need the table router. "
              "Saturation per live node (the highest accepted throughput of the sweep).", "",
