@@ -52,7 +52,10 @@ The tables have no reset: they survive a reset (a sweep resets between points an
 loads once, while the first reset is held).
 
 Size: the tables are ``dies * 5 + nodes_x * nodes_y * 3`` bits of distributed RAM
-per router (2x2 dies of 3x3 nodes: 47 bits) plus five read multiplexers.
+per router (2x2 dies of 3x3 nodes: 47 bits) plus five read multiplexers; ``planes`` times
+that with VC planes (an 8x8 die with 2 VCs: 384 bits), and the traffic generator's choice
+table adds ``nodes_x * nodes_y`` (plus ``dies`` in a tile) entries of ``log2(planes)``
+bits (neither synthesised yet).
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
