@@ -140,7 +140,7 @@ def test_overrides_go_through_validation():
         load_config(CONFIGS / "default.yaml", ["router.vcs=7", "router.bogus=1"])
     assert info.value.problems == [
         "router.bogus: unknown key (allowed: allow_shallow_buffers, buffer_depth, flit_bits, "
-        "max_packet_flits, routing, table_base, vcs)",
+        "max_packet_flits, routing, table_base, vc_planes, vcs)",
         "router.vcs: 7 is not allowed: must be an integer >= 1 and <= 4"]
 
 
@@ -174,7 +174,7 @@ def test_cli_bad_config_exits_2_without_traceback(tmp_path):
     assert "Traceback" not in res.stderr
     assert res.stderr.splitlines() == [
         "error: router.depth: unknown key (allowed: allow_shallow_buffers, buffer_depth, "
-        "flit_bits, max_packet_flits, routing, table_base, vcs)",
+        "flit_bits, max_packet_flits, routing, table_base, vc_planes, vcs)",
         "error: router.vcs: 9 is not allowed: must be an integer >= 1 and <= 4"]
 
 
