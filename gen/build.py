@@ -118,7 +118,7 @@ def fault_setup(cfg, derived=None, *, kind="traffic", live_only=False):
     from .config import ConfigError
     from .faults import fault_map
     from .routing import _SMALL, MeshShape, check_tables, route_tables
-    from .vc_planes import planes_bound, route_planes
+    from .vc_planes import check_planes, route_planes
     d = derived_of(cfg, derived)
     routing = cfg.router.routing
     fmap = fault_map(cfg, d)
@@ -145,11 +145,6 @@ def fault_setup(cfg, derived=None, *, kind="traffic", live_only=False):
            "report": None, "shape": shape, "planes": None}
     if routing == "table":
         mesh, vcs = MeshShape(*shape), cfg.router.vcs
-        try:
-            tables = route_tables(mesh, fmap.dead_routers, routing=table_base(cfg), vcs=vcs)
-            report = check_tables(tables, vcs=vcs)
-        except ValueError as exc:
-            raise ConfigError([f"die.dead_routers: the fault map cannot be routed: {exc}"])
         want = getattr(cfg.router, "vc_planes", None)
         why = [w for bad, w in ((vcs < 2, f"at least 2 VCs (router.vcs is {vcs})"),
                                 (kind != "traffic", f"traffic nodes (not {kind!r})"),
@@ -158,13 +153,21 @@ def fault_setup(cfg, derived=None, *, kind="traffic", live_only=False):
         if want and why:
             raise ConfigError([f"router.vc_planes: true needs {' and '.join(why)}; allowed: "
                                f"false, or leave it out"])
-        if (want is not False and fmap.dead_routers and vcs >= 2 and kind == "traffic"
-                and mesh.routers <= _SMALL):
-            planes = route_planes(mesh, fmap.dead_routers, routing=table_base(cfg), vcs=vcs)
-            tables = planes.tables[0]
-            report = dict(check_tables(tables, vcs=vcs),
-                          uniform_bound=planes_bound(planes), vc_planes=vcs)
-            out["planes"] = planes
+        try:
+            if want is not False and fmap.dead_routers and not why:
+                planes = route_planes(mesh, fmap.dead_routers, routing=table_base(cfg),
+                                      vcs=vcs)
+                checked = check_planes(planes, vcs=vcs)
+                tables = planes.tables[0]
+                report = dict(checked["planes"][0], uniform_bound=checked["uniform_bound"],
+                              vc_planes=vcs)
+                out["planes"] = planes
+            else:
+                tables = route_tables(mesh, fmap.dead_routers, routing=table_base(cfg),
+                                      vcs=vcs)
+                report = check_tables(tables, vcs=vcs)
+        except ValueError as exc:
+            raise ConfigError([f"die.dead_routers: the fault map cannot be routed: {exc}"])
         out.update(tables=tables, report=report)
     return out
 

@@ -40,17 +40,14 @@ def config_writes(man):
                              "data": data}).as_value().value
 
     out = []
-    if tables is not None and planes is None:
-        for y in range(my):
-            for x in range(mx):
-                if shape[0] * shape[1] > 1:
-                    out += [word(ConfigTarget.DIE, x, y, d, e)
-                            for d, e in enumerate(tables["die"][y][x])]
-                out += [word(ConfigTarget.NODE, x, y, l, e)
-                        for l, e in enumerate(tables["node"][y][x])]
-    elif tables is not None:
-        # VC planes: VC v's entries at v * entries + index; plane 0's writes carry the
-        # source's VC choice above the entry (rtl.net.routing_table)
+    if tables is not None:
+        # one table set per VC (VC v's entries at v * entries + index) with VC planes, else
+        # one set and no choice; plane 0's writes carry the source's VC choice above the
+        # entry (rtl.net.routing_table)
+        if planes is None:
+            zero = lambda a: [[[0] * len(a[0][0])] * mx] * my
+            planes = {"die": [tables["die"]], "node": [tables["node"]],
+                      "select_die": zero(tables["die"]), "select_node": zero(tables["node"])}
         dies, nodes = shape[0] * shape[1], shape[2] * shape[3]
         for y in range(my):
             for x in range(mx):

@@ -271,8 +271,9 @@ class Router(wiring.Component):
 
     def _table_route(self, m, table, data, vc, port, name):
         """One-hot route from the run-time table: lookup ``port``'s entry for the head
-        ``data`` arriving on ``vc`` (the plane, with VC planes); a U-turn (the table names the input port) or a port index above 4 goes
-        to ``local`` instead (checked tables never do either)."""
+        ``data`` arriving on ``vc`` (the plane, with VC planes); a U-turn (the table names
+        the input port) or a port index above 4 goes to ``local`` instead (checked tables
+        never do either)."""
         head = self._fmt.head(data)
         i = PORTS.index(port)
         m.d.comb += [table.dst[i].x.eq(head.dst_x), table.dst[i].y.eq(head.dst_y)]

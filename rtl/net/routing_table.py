@@ -227,7 +227,8 @@ class RoutingTable(wiring.Component):
             if dies > 1:
                 drd = die.read_port(domain="comb")
                 d = Signal(range(dies), name=f"die_{k}")
-                m.d.comb += [d.eq(qy * dies_x + qx), drd.addr.eq(d if plane is None else plane * dies + d)]
+                m.d.comb += [d.eq(qy * dies_x + qx),
+                             drd.addr.eq(d if plane is None else plane * dies + d)]
                 e = Signal(DIE_ENTRY_BITS, name=f"die_entry_{k}")
                 m.d.comb += e.eq(drd.data)
                 along_x = (n == EAST) | (n == WEST)
