@@ -112,3 +112,24 @@ def test_heatmap_draws_dead_routers(tmp_path):
         path = tmp_path / f"heat{mx}.png"
         plot_heatmap(result, path)
         assert path.stat().st_size > 1000
+
+
+def test_sweep_of_a_fault_map_reports_the_bound_of_its_routes():
+    """Uniform over the live nodes of a fault map: sweep.json's channel_load_bound is the
+    bound of the routes taken (gen.build.live_uniform_bound), not the full mesh's 4/k;
+    other patterns keep the analytic bound."""
+    from gen.build import live_uniform_bound
+    from gen.config import load_config
+    from sim.sweep import run_sweep
+    cfg = load_config("configs/default.yaml", ["tile.dies_x=1", "tile.dies_y=1",
+                                               "die.nodes_x=4", "die.nodes_y=4",
+                                               "router.routing=table",
+                                               "die.dead_routers=[[1, 1]]"])
+    timing = {"warmup": 50, "measure": 100, "drain_limit": 500, "final_drain": 500}
+    res = run_sweep(cfg, pattern="uniform", rates=[0.1], timing=timing, engine="model",
+                    progress=False)
+    bound = live_uniform_bound(cfg)
+    assert res["channel_load_bound"] == bound and bound != 1.0
+    res = run_sweep(cfg, pattern="transpose", rates=[0.1], timing=timing, engine="model",
+                    progress=False)
+    assert res["channel_load_bound"] == channel_load_bound("transpose", 4, 4)
