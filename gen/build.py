@@ -320,7 +320,10 @@ def noc_design(cfg, *, kind="traffic", boundary="tie", top_name=None, derived=No
 
 
 def router_design(cfg, *, top_name="dojo_router_top", derived=None):
-    """One router alone (its own top, for router-level tests and FPGA runs)."""
+    """One router alone (its own top, for router-level tests and FPGA runs). With
+    ``router.routing: table`` its tables are sized by the tile; ``router.vc_planes: true``
+    gives it one table set per VC (as a fault map's traffic design has, :mod:`gen.vc_planes`):
+    the router alone has no fault map, so only an explicit ``true`` turns planes on."""
     from rtl.net.router import Router
     d = derived_of(cfg, derived)
     fmt = packet_format(cfg, d)
@@ -328,6 +331,8 @@ def router_design(cfg, *, top_name="dojo_router_top", derived=None):
     if cfg.router.routing == "table":
         table["table_shape"] = (d["tile"]["dies_x"], d["tile"]["dies_y"], d["die"]["nodes_x"],
                                 d["die"]["nodes_y"])
+        if getattr(cfg.router, "vc_planes", None) is True:
+            table["table_shape"] += (cfg.router.vcs,)
     router = Router(fmt=fmt, vcs=cfg.router.vcs, buffer_depth=cfg.router.buffer_depth,
                     routing=cfg.router.routing, **table)
     lib = ModuleLibrary()

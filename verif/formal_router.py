@@ -32,9 +32,10 @@ caller chooses (1-2 VCs, depth 2-3 are quick):
     returns a free port index per destination (``AnyConst``; a U-turn or an index
     above 4 goes to local, by the router's own rule). Arrivals are unconstrained
     (any destination on any input), and the crossbar has all 20 turns and the local
-    paths. :mod:`verif.formal_routing_table` proves the other half: the real lookup
-    returns the combine rule of the entries the configuration port wrote, so with
-    tables loaded before traffic the two compose.
+    paths. With VC planes (``planes=True``, 2+ VCs) the entry is a free function of the
+    destination and the flit's VC. :mod:`verif.formal_routing_table` proves the other
+    half: the real lookup returns the combine rule of the entries the configuration port
+    wrote, so with tables loaded before traffic the two compose.
 ``no_overflow``
     The sticky ``overflow`` output never rises.
 
@@ -73,6 +74,7 @@ from amaranth.lib import data
 from rtl.net.packet import PacketFormat
 from rtl.net.directions import PORTS
 from rtl.net.router import Router, turn_allowed
+from rtl.net.routing_table import table_planes
 
 __all__ = ["CHECKS", "TinyFormat", "ProbedRouter", "RouterFormal", "MUTATIONS", "sby_script",
            "run_sby", "prove_router"]
@@ -184,26 +186,32 @@ class FreeTableRouter(ProbedRouter):
 
     Everything of the real router is kept, :meth:`Router._table_route` included (the
     U-turn and out-of-range rules); only the port index it reads comes from
-    ``entry`` (one 3-bit signal per destination of the coordinate space, which the
-    harness ties to ``AnyConst``) instead of :class:`rtl.net.routing_table.RoutingTable`.
+    ``entry`` (one 3-bit signal per destination of the coordinate space, and per VC with
+    VC planes, which the harness ties to ``AnyConst``) instead of
+    :class:`rtl.net.routing_table.RoutingTable`.
     While the tables hold still (they are loaded before traffic), the real lookup is
     one such function of the destination; :class:`TableLookupFormal` proves that it is
     the one :func:`gen.routing.combine` specifies. ``wrong_entry``: the mutation
-    ``mutant_table`` reads the entry of another destination (``dst_x`` bit 0 flipped).
+    ``mutant_table`` reads the entry of another destination (``dst_x`` bit 0 flipped);
+    ``ignore_vc``: the mutation ``vc_ignored`` reads VC 0's entry for every flit.
     """
 
-    def __init__(self, *, wrong_entry=False, **kwargs):
+    def __init__(self, *, wrong_entry=False, ignore_vc=False, **kwargs):
         super().__init__(**kwargs)
         cb = self._fmt.coord_bits
-        self.entry = [Signal(3, name=f"free_entry_{d}") for d in range(1 << (2 * cb))]
-        self._wrong = wrong_entry
+        self.plane_bits = (table_planes(self.table_shape) - 1).bit_length()
+        self.entry = [Signal(3, name=f"free_entry_{d}")
+                      for d in range(1 << (2 * cb + self.plane_bits))]
+        self._wrong, self._ignore_vc = wrong_entry, ignore_vc
 
     def _table_route(self, m, table, data, vc, port, name):
-        # the harness's tables have one plane (TABLE_SHAPE): the entry ignores the VC
+        # with VC planes the entry is a free function of (destination, VC), else of the
+        # destination alone
         cb = self._fmt.coord_bits
         i = PORTS.index(port)
         dst = {i: data_struct(cb, f"{name}_dst")}
-        key = Cat(dst[i].x ^ int(self._wrong), dst[i].y)
+        plane = (vc & 0 if self._ignore_vc else vc)[:self.plane_bits]
+        key = Cat(dst[i].x ^ int(self._wrong), dst[i].y, plane)
         lookup = types.SimpleNamespace(dst=dst, port={i: Cat(self.entry).word_select(key, 3)})
         lookup.planes = 1
         return super()._table_route(m, lookup, data, vc, port, name)
@@ -222,9 +230,11 @@ MUTATIONS = {
     "extra_credit": (ProbedRouter, lambda depth: {"downstream_depth": depth + 1}),
     # table router: reads the table entry of another destination, must break table_route
     "mutant_table": (FreeTableRouter, lambda depth: {"wrong_entry": True}),
+    # table router with VC planes: reads VC 0's tables for every flit, must break table_route
+    "vc_ignored": (FreeTableRouter, lambda depth: {"ignore_vc": True}),
 }
 #: mutations that only make sense with routing="table"
-TABLE_MUTATIONS = ("mutant_table",)
+TABLE_MUTATIONS = ("mutant_table", "vc_ignored")
 
 
 def _xy_onehot(x, y, dx, dy):
@@ -262,10 +272,15 @@ class RouterFormal(Elaboratable):
     """
 
     def __init__(self, *, vcs=1, depth=2, coord_bits=2, mutation=None, checks=None,
-                 routing="xy"):
+                 routing="xy", planes=False):
         self._MustUse__silence = True           # until the arguments are known good
         if routing not in ("xy", "table"):
             raise ValueError(f"routing must be 'xy' or 'table', not {routing!r}")
+        if planes and (routing != "table" or vcs < 2):
+            raise ValueError(f"VC planes need routing 'table' and at least 2 VCs, not "
+                             f"routing {routing!r} with {vcs} VC(s)")
+        if mutation == "vc_ignored" and not planes:
+            raise ValueError("mutation 'vc_ignored' needs VC planes")
         if routing == "table":
             coord_bits = 1                      # the 2 x 2 coordinate space of TABLE_SHAPE
         self.routing = routing
@@ -284,8 +299,9 @@ class RouterFormal(Elaboratable):
         self.mutation = mutation
         self._MustUse__silence = False
         self.cd = ClockDomain("sync")
+        self.planes = planes
         if routing == "table":
-            extra["table_shape"] = TABLE_SHAPE
+            extra["table_shape"] = TABLE_SHAPE + ((vcs,) if planes else ())
         self.router = cls(fmt=self.fmt, vcs=vcs, buffer_depth=depth, routing=routing, **extra)
 
     def elaborate(self, platform):
@@ -320,9 +336,10 @@ class RouterFormal(Elaboratable):
             for e in r.entry:
                 m.d.comb += e.eq(AnyConst(len(e)))
 
-        def route_of(i, dx, dy):
-            """The specified one-hot route of a flit for (dx, dy) that arrived on input i."""
-            return self._table_spec(i, dx, dy) if table else _xy_onehot(x, y, dx, dy)
+        def route_of(i, dx, dy, vc):
+            """The specified one-hot route of a flit for (dx, dy) that arrived on input i
+            on VC ``vc`` (the VC matters to table routing with VC planes only)."""
+            return self._table_spec(i, dx, dy, vc) if table else _xy_onehot(x, y, dx, dy)
 
         def legal(i, dx, dy):
             """Environment: XY routing delivers only XY-legal arrivals; tables any."""
@@ -378,7 +395,7 @@ class RouterFormal(Elaboratable):
             m.d.comb += A("no_loss_dup", ~out.valid | (out.vc < V))
             # xy_route / table_route: the flit's own input is in its payload (f.src)
             m.d.comb += A("table_route" if table else "xy_route",
-                          ~out.valid | route_of(f.src, f.dst_x, f.dst_y)[o])
+                          ~out.valid | route_of(f.src, f.dst_x, f.dst_y, out.vc)[o])
             for v in range(V):
                 arrive = Signal(name=f"at_{p}_vc{v}")
                 m.d.comb += arrive.eq(out.valid & (out.vc == v))
@@ -446,7 +463,7 @@ class RouterFormal(Elaboratable):
                     wf = flit(want[:W])
                     m.d.comb += A("invariant", (count <= k) | (
                         (bdata == want[:W]) & (bmeta[N] == want[W])
-                        & (bmeta[:N] == route_of(i, wf.dst_x, wf.dst_y))))
+                        & (bmeta[:N] == route_of(i, wf.dst_x, wf.dst_y, v))))
                 # wormhole state of the input VC, from what was delivered
                 cur_last = Signal(name=f"cur_last_{p}_vc{v}")
                 cur_dst = Signal(2 * cb, name=f"cur_dst_{p}_vc{v}")
@@ -483,7 +500,7 @@ class RouterFormal(Elaboratable):
                         A("invariant", bpk[o] == (empty & cnz & in_pkt & route[o])),
                         A("invariant", bnew[o] == (empty & cnz & ~in_pkt & ~lck))]
                 m.d.comb += [A("invariant", in_pkt == eff_pkt),
-                             A("invariant", ~in_pkt | (route == route_of(i, eff_dst[:cb], eff_dst[cb:]))),
+                             A("invariant", ~in_pkt | (route == route_of(i, eff_dst[:cb], eff_dst[cb:], v))),
                              A("invariant", ~seen_pkt[v] | legal(i, seen_dst[v][:cb],
                                                                  seen_dst[v][cb:]))]
                 # the reference FIFO holds well-formed traffic of this flow: its input's
@@ -527,11 +544,13 @@ class RouterFormal(Elaboratable):
                              A("invariant", (owners & (owners - 1)[:N]) == 0)]
         return m
 
-    def _table_spec(self, i, dx, dy):
-        """The specified table route: the free entry of the destination (the specification
-        :class:`TableLookupFormal` proves of the real lookup); a U-turn or a port above 4
-        goes to local."""
-        e = Cat(self.router.entry).word_select(Cat(dx, dy), 3)
+    def _table_spec(self, i, dx, dy, vc):
+        """The specified table route: the free entry of the destination (and, with VC
+        planes, of the flit's VC: the specification :class:`TableLookupFormal` proves of the
+        real lookup); a U-turn or a port above 4 goes to local."""
+        plane = Const(vc, 1 + self.vcs.bit_length()) if isinstance(vc, int) else vc
+        key = Cat(dx, dy, plane[:self.router.plane_bits])
+        e = Cat(self.router.entry).word_select(key, 3)
         ok = (e < N) & ((i == LOCAL) | (e != i))
         return Mux(ok, (Const(1, N) << e)[:N], Const(1 << LOCAL, N))
 
@@ -628,7 +647,7 @@ def run_proof(top, *, name, tag, k, cover_depth, mode, out_dir, engine="smtbmc y
 
 
 def prove_router(*, vcs=1, depth=2, k=None, cover_depth=None, mutation=None, checks=None,
-                 mode="prove", out_dir="build/formal", routing="xy"):
+                 mode="prove", out_dir="build/formal", routing="xy", planes=False):
     """Prove the properties above on a ``vcs``-VC, ``depth``-deep router.
 
     Returns ``{"prove": PASS|FAIL|..., "cover": ..., "seconds": ..., "dir": ...,
@@ -636,14 +655,17 @@ def prove_router(*, vcs=1, depth=2, k=None, cover_depth=None, mutation=None, che
     trace that violates a property, not just a failed induction step).
     ``k`` is the induction depth (default ``depth + 2``); ``checks`` selects
     property groups (:data:`CHECKS`, default all); ``mode="bmc"`` checks the
-    first ``k`` cycles only (quick hunts for counterexamples).
+    first ``k`` cycles only (quick hunts for counterexamples). ``planes``: the table
+    router with one table set per VC (its entries free per destination and VC).
     """
     k = k or depth + 2
     cover_depth = cover_depth or 4
-    tag = f"router_{'table_' if routing == 'table' else ''}v{vcs}_d{depth}" \
+    tag = f"router_{'table_' if routing == 'table' else ''}{'planes_' if planes else ''}" \
+        f"v{vcs}_d{depth}" \
         + (f"_{mutation}" if mutation else "") \
         + (f"_{'-'.join(sorted(checks))}" if checks else "")
-    top = RouterFormal(vcs=vcs, depth=depth, mutation=mutation, checks=checks, routing=routing)
+    top = RouterFormal(vcs=vcs, depth=depth, mutation=mutation, checks=checks, routing=routing,
+                       planes=planes)
     # the table router's free routes: state as bit-vectors (``--stbv``) makes yices about
     # 5x faster on its unrolled steps (BMC to step 3: 53 s against > 3 minutes); the
     # unbounded table proof took 850 s on this machine (README): allow an hour
@@ -652,7 +674,7 @@ def prove_router(*, vcs=1, depth=2, k=None, cover_depth=None, mutation=None, che
                   out_dir=out_dir, engine="smtbmc --stbv yices" if table else "smtbmc yices",
                   timeout=3600 if table else 600)
     return {**r, "k": k, "vcs": vcs, "depth": depth, "mutation": mutation,
-            "checks": sorted(top.checks), "routing": routing, "mode": mode}
+            "checks": sorted(top.checks), "routing": routing, "planes": planes, "mode": mode}
 
 
 if __name__ == "__main__":
@@ -666,9 +688,10 @@ if __name__ == "__main__":
     ap.add_argument("--check", action="append", choices=CHECKS, help="property group (repeatable)")
     ap.add_argument("--out", default="build/formal")
     ap.add_argument("--routing", choices=("xy", "table"), default="xy")
+    ap.add_argument("--planes", action="store_true", help="table router with a table set per VC")
     a = ap.parse_args()
     r = prove_router(vcs=a.vcs, depth=a.depth, k=a.k, mutation=a.mutation, checks=a.check,
-                     out_dir=a.out, routing=a.routing)
+                     out_dir=a.out, routing=a.routing, planes=a.planes)
     r.pop("log_tail")
     print(json.dumps(r, indent=1))
     sys.exit(0 if r["prove"] == "PASS" and r["cover"] == "PASS" else 1)

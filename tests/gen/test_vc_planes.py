@@ -96,6 +96,22 @@ def test_fault_setup_uses_planes_where_they_apply(overrides, planes):
         assert setup["report"]["uniform_bound"] == planes_bound(setup["planes"])
 
 
+@pytest.mark.parametrize("overrides,shape", [
+    (["router.routing=table"], (1, 1, 4, 4)),
+    (["router.routing=table", "router.vc_planes=false"], (1, 1, 4, 4)),
+    (["router.routing=table", "router.vc_planes=true"], (1, 1, 4, 4, 2)),
+])
+def test_router_alone_has_a_table_set_per_vc_only_when_asked(overrides, shape):
+    # the router alone has no fault map: only an explicit true gives it VC planes (the FPGA
+    # bench's planes row)
+    from gen.build import router_design
+    from gen.config import load_config
+    cfg = load_config("configs/fpga.yaml", ["router.vcs=2", "die.nodes_x=4", "die.nodes_y=4"]
+                      + overrides)
+    design = router_design(cfg, top_name="r")
+    assert design.top.table_shape == shape
+
+
 @pytest.mark.parametrize("overrides,match", [
     (["router.vc_planes=true", "router.vcs=1", "router.routing=table"], "at least 2 VCs"),
     (["router.vc_planes=true"], "router.routing: table"),

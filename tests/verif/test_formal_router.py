@@ -80,6 +80,35 @@ def test_mutant_table_fails(tmp_path):
     assert r["failed"] == ["table_route"]
 
 
+def test_table_router_with_vc_planes_bounded_proof(tmp_path):
+    """VC planes: the 2-VC table router whose entries are a free function of the
+    destination and the VC; every property group in every state of the first 3 cycles
+    (BMC; about a minute and a half)."""
+    r = formal.prove_router(vcs=2, depth=2, k=3, routing="table", planes=True, mode="bmc",
+                            out_dir=tmp_path)
+    assert r["prove"] == "PASS", r["log_tail"]
+    assert r["cover"] == "PASS", r["log_tail"]
+    assert set(r["checks"]) == set(formal.CHECKS)
+
+
+def test_router_that_ignores_the_vc_plane_fails(tmp_path):
+    """A router that reads VC 0's tables for every flit breaks table_route."""
+    r = formal.prove_router(vcs=2, depth=2, k=3, mutation="vc_ignored", checks=["table_route"],
+                            mode="bmc", routing="table", planes=True, out_dir=tmp_path)
+    assert r["prove"] == "FAIL", r["log_tail"]
+    assert r["counterexample"], r["log_tail"]
+    assert r["failed"] == ["table_route"]
+
+
+def test_vc_planes_need_the_table_router_and_two_vcs():
+    with pytest.raises(ValueError, match="VC planes need routing 'table' and at least 2 VCs"):
+        formal.RouterFormal(vcs=2, planes=True)
+    with pytest.raises(ValueError, match="VC planes need routing 'table' and at least 2 VCs"):
+        formal.RouterFormal(vcs=1, routing="table", planes=True)
+    with pytest.raises(ValueError, match="mutation 'vc_ignored' needs VC planes"):
+        formal.RouterFormal(vcs=2, routing="table", mutation="vc_ignored")
+
+
 # the other half: the real lookup is the combine rule of what was written
 @pytest.mark.parametrize("shape", [(2, 1, 1, 2), (3, 2, 2, 3), (1, 1, 3, 2),
                                    (2, 1, 1, 2, 2), (1, 1, 3, 2, 3)],
