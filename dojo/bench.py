@@ -211,11 +211,17 @@ def bench_fpga(outdir):
              "1, table router (one 8x8 die: 64 node entries)"),
             (1, ["router.routing=table", "die.nodes_x=4", "die.nodes_y=4", "tile.dies_x=2",
                  "tile.dies_y=2"],
-             "1, table router (2x2 dies of 4x4: 4 die + 16 node entries)")]
+             "1, table router (2x2 dies of 4x4: 4 die + 16 node entries)"),
+            (2, ["router.routing=table", "die.nodes_x=8", "die.nodes_y=8"],
+             "2, table router (one 8x8 die), one table set for both VCs"),
+            (2, ["router.routing=table", "die.nodes_x=8", "die.nodes_y=8",
+                 "router.vc_planes=true"],
+             "2, table router (one 8x8 die), VC planes: a table set per VC")]
     for vcs, over, label in runs:
         cfg = load_config(ROOT / "configs" / "fpga.yaml", [f"router.vcs={vcs}",
                                                            "router.buffer_depth=4"] + over)
-        slug = f"fpga_router_{vcs}vc" + (f"_table{len(over)}" if over else "")
+        slug = f"fpga_router_{vcs}vc" + (f"_table{len(over)}" if over else "") + \
+            ("_planes" if "router.vc_planes=true" in over else "")
         r = run_fpga(cfg, top="router", ooc=True, out_dir=outdir / slug)
         cp = r["pnr"]["critical_path"].get("clk") or {}
         lines.append(f"| {label} | {r['synth']['lut4']} | {r['synth']['ff']} | "
