@@ -46,6 +46,7 @@ formal: $(STAMP)
 	$(BIN)/python -m verif.formal_dielink -k 22 --out build/formal
 	$(BIN)/python -m verif.formal_routing_table --shape 3,2,2,3 --out build/formal
 	$(BIN)/python -m verif.formal_router --vcs 1 --depth 2 --routing table --out build/formal
+	$(BIN)/python -m verif.formal_router --vcs 2 --depth 2 --routing table --planes --out build/formal
 
 ## ECP5-85F: router out of context, and the 2x2 board top with a bitstream (about 10 min)
 fpga: $(STAMP)
