@@ -691,13 +691,14 @@ def bench_faults(outdir, *, quick=False):
     # do more VCs or deeper buffers close the gap?
     settings = []
     for label, over in FAULT_SETTINGS:
-        cfg, plain = sweep(over, "xy_" + "_".join(o.split(".")[1] for o in over))
+        tag = "_".join(o.split(".")[1] for o in over)          # e.g. vcs=4
+        cfg, plain = sweep(over, f"xy_{tag}")
         free = figures(plain, 0, cfg)
         runs = []
         for seed in range(seeds):
             cfg, res = sweep(over + ["router.routing=table",
                                      f"die.dead_routers={[list(c) for c in maps[(2, seed)]]}"],
-                             f"dead2_s{seed}_" + "_".join(o.split(".")[1] for o in over))
+                             f"dead2_s{seed}_{tag}")
             runs.append(figures(res, 2, cfg))
         settings.append((label, free, runs))
     lines = ["## Dead routers: 8x8 mesh, uniform random, single-flit (fast model)", "",
