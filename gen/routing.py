@@ -44,20 +44,14 @@ faults the generated die entries are plain ports (both bits clear).
 Dead destinations: their entries are ``local`` (a misaddressed flit is ejected at once;
 traffic never addresses a dead node). Dead routers' tables are all zero and never read.
 
-Look-ahead (which table is read)
---------------------------------
-A head flit carries the port of the router it is entering, computed one hop earlier, so the
-table read is off the hop's critical path: router ``r``, which forwards the head through
-its port ``p`` (already known when the head arrives) to ``n = neighbour(r, p)``, reads
-**n's table** for the head's destination in the same cycle and writes the result
-(:func:`lookahead_port` ``(tables, r, p, dst) == output_port(tables, n, dst)``) into the
-head it sends. A flit injected at ``r`` gets its port at ``r`` from ``r``'s own table,
-read by the network interface before the injection register. So each router's table is
-read by itself (for its NI) and by its four neighbours; in the RTL each router holds
-copies of its neighbours' tables (a read port on a neighbour inside a die would do
-too, but not across a die link). The tables and the rule are the same whatever the
-storage: :func:`output_port` is what an RTL table router, the fast network model
-and the walker of :func:`check_tables` are tested against.
+Which table is read
+-------------------
+Each router reads its own table, for the head's destination, in the cycle the head
+arrives (:mod:`rtl.net.router`: the read sits before the bypass request, one asynchronous
+read port per input), and the network interface reads its router's table for what it
+injects. The tables and the rule are the same whatever the storage: :func:`output_port`
+is what an RTL table router, the fast network model and the walker of
+:func:`check_tables` are tested against.
 
 Algorithm
 ---------
@@ -164,9 +158,8 @@ map                     bound mean (per map)          stretch  stretch  generati
 2 dead (10 seeds)       9 of 10 repaired
 ======================  ============================  =======  =======  ==================
 
-(* every candidate got stuck: up*/down*.) On the fast model (``dojo.bench``, faults
-section) 8 x 8 uniform saturation per live node is 78 % of the fault-free figure with one
-dead router and 67 % with two (up*/down*: 22 %). Tiles above 1024 routers are not repaired
+(* every candidate got stuck: up*/down*.) The saturation of repaired maps against the
+fault-free mesh is measured by ``make bench`` (BENCHMARKS.md, faults section). Tiles above 1024 routers are not repaired
 (the dependency searches in the large graph take minutes there) and get up*/down*:
 
 Measured, up*/down* (this machine, one core, one root; ``stretch`` = hops / Manhattan
@@ -205,20 +198,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rtl.net.directions import EAST, LOCAL, NORTH, OPPOSITE, PORTS, SOUTH, STEP, WEST
+# the table-entry format is the hardware's: one definition, in rtl.net.routing_table
+from rtl.net.routing_table import DIE_ENTRY_BITS, NODE_ENTRY_BITS, TAKE_X, TAKE_Y
 from rtl.node.layouts import request_vcs, response_vcs
 
 __all__ = ["DIE_ENTRY_BITS", "NODE_ENTRY_BITS", "TAKE_X", "TAKE_Y", "MeshShape",
-           "RoutingTables", "die_entry", "combine", "onehot", "output_port", "lookahead_port",
+           "RoutingTables", "die_entry", "combine", "onehot", "output_port",
            "walk", "xy_tables", "updown_tables", "repair_tables", "repair_candidates", "route_tables",
            "uniform_bound", "check_tables", "stretch",
            "live_components"]
 
-#: bits of a die-table entry: port [2:0], take_x [3], take_y [4]
-DIE_ENTRY_BITS = 5
-#: bits of a node-table entry: a port index
-NODE_ENTRY_BITS = 3
-TAKE_X = 1 << 3
-TAKE_Y = 1 << 4
 _PORT_MASK = 0b111
 
 #: port index -> (dx, dy)
@@ -336,14 +325,6 @@ def output_port(tables, router, dst):
 def neighbour(router, port):
     """The router on ``port`` of ``router`` (``port`` a ``PORTS`` index)."""
     return router[0] + int(_DX[port]), router[1] + int(_DY[port])
-
-
-def lookahead_port(tables, router, port, dst):
-    """Look-ahead: the port the NEXT router uses for ``dst``, computed by ``router`` when it
-    forwards the head through ``port``. It reads the next router's table."""
-    if port == LOCAL:
-        raise ValueError("a head leaving on the local port has no next router")
-    return output_port(tables, neighbour(router, port), dst)
 
 
 def walk(tables, src, dst, limit=None):

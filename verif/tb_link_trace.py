@@ -32,6 +32,7 @@ import cocotb
 from cocotb.triggers import FallingEdge
 
 from rtl.measure.traffic import Pattern, control_value
+from rtl.net.directions import NEIGHBOUR, PORTS
 from verif.table_load import load_config_port
 from verif.tb_common import packet_format, scenario, start_clock_and_reset, write_result
 
@@ -40,7 +41,7 @@ __all__ = ["link_paths", "link_ends", "dielink_count", "LINK_FIELDS", "ROUTER_PO
 #: the fields of a link register, in the order of a trace entry after the cycle
 LINK_FIELDS = ("valid", "vc", "last", "data")
 #: router output ports, ``local`` = router to sink
-ROUTER_PORTS = ("local", "north", "east", "south", "west")
+ROUTER_PORTS = PORTS
 
 # Signals in the node module ``dojo_traffic_node`` (its own ports and wires, so no
 # escaped sub-module name is needed): the router's output registers reach the node's
@@ -89,10 +90,6 @@ def link_paths(manifest):
     return out
 
 
-_STEP = {"north": (0, -1, "south"), "east": (1, 0, "west"), "south": (0, 1, "north"),
-         "west": (-1, 0, "east")}
-
-
 def link_ends(manifest):
     """``{link name: (source, destination)}`` of every link of :func:`link_paths`.
 
@@ -119,7 +116,7 @@ def link_ends(manifest):
                         # edge position e of die (i, j) on its east/south edge
                         x, y = ((i * nx + nx - 1, j * ny + e) if direction == "east"
                                 else (i * nx + e, j * ny + ny - 1))
-                        sx, sy, opposite = _STEP[direction]
+                        sx, sy, opposite = NEIGHBOUR[direction]
                         crossing[x, y, direction] = k
                         crossing[x + sx, y + sy, opposite] = k + 1
                         k += 2

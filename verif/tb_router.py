@@ -10,12 +10,11 @@ import random
 import cocotb
 from cocotb.triggers import ClockCycles
 
+from rtl.net.directions import PORTS
 from rtl.net.packet import Opcode
 from verif.link import LinkBench, LinkDriver, LinkMonitor, Packet
 from verif.noc import Scoreboard, legal_destinations, route_port
 from verif.tb_common import packet_format, scenario, start_clock_and_reset, write_result
-
-PORTS = ("local", "north", "east", "south", "west")
 
 
 @cocotb.test()

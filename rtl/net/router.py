@@ -85,7 +85,8 @@ the output grant (1 VC: 98 -> 105 MHz when it was the only change). Size
 92 TRELLIS_DPR16X4 (the buffers), 503 FFs; 110-115 MHz out of context.
 Table mode adds the table read (destination -> constant divisions -> two
 distributed-RAM reads -> combine) before the bypass request, the longest path of
-the arrival cycle, and the four extra crossbar paths (not synthesised yet).
+the arrival cycle, and the four extra crossbar paths; its ECP5 size and clock are in
+BENCHMARKS.md (FPGA section).
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal

@@ -71,7 +71,7 @@ from rtl.net.directions import EAST, LOCAL, NORTH, SOUTH, WEST
 __all__ = ["DIE_ENTRY_BITS", "NODE_ENTRY_BITS", "TAKE_X", "TAKE_Y", "ConfigTarget",
            "config_layout", "check_table_shape", "table_planes", "select_bits", "RoutingTable"]
 
-#: bits of a die-table entry: port [2:0], take_x [3], take_y [4] (as gen.routing)
+#: bits of a die-table entry: port [2:0], take_x [3], take_y [4] (gen.routing writes them)
 DIE_ENTRY_BITS = 5
 #: bits of a node-table entry: a port index
 NODE_ENTRY_BITS = 3

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from gen.routing import (MeshShape, RoutingTables, check_tables, combine, die_entry,
-                         live_components, lookahead_port, neighbour, output_port, route_tables,
+                         live_components, neighbour, output_port, route_tables,
                          repair_tables, stretch, uniform_bound, updown_tables, walk, xy_tables)
 from rtl.net.directions import EAST, LOCAL, NORTH, PORTS, SOUTH, WEST
 
@@ -76,7 +76,7 @@ def test_hierarchical_size_bound():
         assert xy_tables(s).entries_per_router == s.dies + s.die_nodes
 
 
-def test_lookahead_reads_the_next_routers_table():
+def test_walk_follows_output_port():
     s = SHAPES[0]
     rng = random.Random(3)
     t = route_tables(s, [(1, 1), (4, 3)])
@@ -87,7 +87,6 @@ def test_lookahead_reads_the_next_routers_table():
         for here, nxt in zip(path, path[1:]):
             p = output_port(t, here, dst)
             assert neighbour(here, p) == nxt
-            assert lookahead_port(t, here, p, dst) == output_port(t, nxt, dst)
 
 
 def random_dead(shape, fraction, rng):
