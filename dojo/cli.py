@@ -579,7 +579,7 @@ def _add_dask(p, serial_default):
                    f"local Dask cluster of N worker processes (default: one per core, {cores})")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="submit the points to an existing Dask cluster instead "
-                        "(e.g. tcp://head:8786; see the README)")
+                        "(e.g. tcp://head:8786; see docs/guide.md)")
 
 
 def build_parser():

@@ -668,7 +668,7 @@ def prove_router(*, vcs=1, depth=2, k=None, cover_depth=None, mutation=None, che
                        planes=planes)
     # the table router's free routes: state as bit-vectors (``--stbv``) makes yices about
     # 5x faster on its unrolled steps (BMC to step 3: 53 s against > 3 minutes); the
-    # unbounded table proof took 850 s on this machine (README): allow an hour
+    # unbounded table proof took 850 s on this machine (docs/verification.md): allow an hour
     table = routing == "table"
     r = run_proof(top, name="router_formal", tag=tag, k=k, cover_depth=cover_depth, mode=mode,
                   out_dir=out_dir, engine="smtbmc --stbv yices" if table else "smtbmc yices",

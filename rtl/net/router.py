@@ -305,7 +305,7 @@ class Router(wiring.Component):
         selectors below). The structure is also what was verified and
         measured: the k-induction harness (:mod:`verif.formal_router`) probes
         the credit counters by their names in this module, and the FPGA timing
-        result (README) is for this netlist.
+        result (BENCHMARKS.md) is for this netlist.
         """
         m = Module()
         V, D, N = self._vcs, self._buffer_depth, len(PORTS)

@@ -121,7 +121,7 @@ def test_d1_preset_lands_near_published():
     for key, pub in PUBLISHED_D1.items():
         tol = 0.15 if "bisection" in key else 0.05
         if key == "tile.offtile_tbps_per_edge":
-            tol = 0.15          # set by the tile's edge I/O, not modelled (README)
+            tol = 0.15          # set by the tile's edge I/O, not modelled (docs/guide.md)
         assert flat[key] == pytest.approx(pub, rel=tol), key
     # the tile's bisection is 5 die edges of 19 die links, one direction
     assert d["tile"]["bisection_cut"] == "die links" and d["tile"]["bisection_links_live"] == 95

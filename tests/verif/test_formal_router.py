@@ -61,7 +61,7 @@ def test_table_router_bounded_proof(tmp_path):
     real router with the lookup's port index a free function of the destination):
     every property group in every state of the first 4 cycles, from reset (BMC; about
     a minute). The unbounded k-induction proof of the same harness takes longer than a
-    test may (``make formal``; README, "FPGA, lint, formal")."""
+    test may (``make formal``; docs/verification.md)."""
     r = formal.prove_router(vcs=1, depth=2, k=4, routing="table", mode="bmc",
                             out_dir=tmp_path)
     assert r["prove"] == "PASS", r["log_tail"]
