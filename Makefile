@@ -42,11 +42,11 @@ lint: $(STAMP)
 
 ## k-induction proofs of the router (SymbiYosys + yices from pip)
 formal: $(STAMP)
-	$(BIN)/python -m verif.formal_router --vcs 1 --depth 2 --out build/formal
-	$(BIN)/python -m verif.formal_dielink -k 22 --out build/formal
-	$(BIN)/python -m verif.formal_routing_table --shape 3,2,2,3 --out build/formal
-	$(BIN)/python -m verif.formal_router --vcs 1 --depth 2 --routing table --out build/formal
-	$(BIN)/python -m verif.formal_router --vcs 2 --depth 2 --routing table --planes --out build/formal
+	$(BIN)/python -m verif.formal.router --vcs 1 --depth 2 --out build/formal
+	$(BIN)/python -m verif.formal.dielink -k 22 --out build/formal
+	$(BIN)/python -m verif.formal.routing_table --shape 3,2,2,3 --out build/formal
+	$(BIN)/python -m verif.formal.router --vcs 1 --depth 2 --routing table --out build/formal
+	$(BIN)/python -m verif.formal.router --vcs 2 --depth 2 --routing table --planes --out build/formal
 
 ## ECP5-85F: router out of context, and the 2x2 board top with a bitstream (about 10 min)
 fpga: $(STAMP)

@@ -85,6 +85,7 @@ from amaranth.lib.wiring import In, Out
 
 from rtl.fabric.dielink import TX_DEPTH, _Fifo, first_ready, rx_depth_for, rx_output, tx_buffers
 from rtl.net.link import LinkSignature, vc_bits
+from rtl.net.probes import Probes
 
 __all__ = ["ReliableDieLinkChannel", "CRC_POLYS", "STAT_NAMES", "crc", "crc_matrix",
            "word_error_threshold", "link_layer_geometry", "xorshift32", "lfsr_seed",
@@ -194,7 +195,7 @@ def _burst_mask(m, draw, nbits, burst_len, name):
     return mask
 
 
-class ReliableDieLinkChannel(wiring.Component):
+class ReliableDieLinkChannel(Probes, wiring.Component):
     """One direction of a die-to-die link with CRC, sequence numbers and go-back-N replay.
 
     Parameters
@@ -312,10 +313,6 @@ class ReliableDieLinkChannel(wiring.Component):
     def _replay_from(self, ack):
         """Where a replay starts: the oldest unacknowledged codeword (a mutant overrides it)."""
         return ack
-
-    def _probe(self, **signals):
-        """Keep internal registers for a formal harness (``self.probes``); no hardware."""
-        self.probes = {**getattr(self, "probes", {}), **signals}
 
     @property
     def geometry(self):

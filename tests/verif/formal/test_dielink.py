@@ -1,4 +1,4 @@
-"""Formal proof of the die-link layer (verif/formal_dielink.py) with SymbiYosys from pip.
+"""Formal proof of the die-link layer (verif/formal/dielink.py) with SymbiYosys from pip.
 
 The proof must pass by k-induction (order, credits, progress and the invariants) against a
 channel that may corrupt any codeword or control word, a replay must be coverable, and the
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-formal = pytest.importorskip("verif.formal_dielink")
+formal = pytest.importorskip("verif.formal.dielink")
 
 _BIN = Path(sys.executable).parent
 pytestmark = [
