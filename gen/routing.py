@@ -142,53 +142,10 @@ Checks (:func:`check_tables`, before anything is emitted)
 An unroutable map (the live routers are not connected) is refused by :func:`route_tables`
 naming the live routers cut off from the largest connected part.
 
-Measured, repair (``route_tables`` default; 2 shared cores, contended; the bench's maps,
-``dojo.bench._dead_map``, 5 seeds; bound = :func:`uniform_bound`, XY's is 0.5 on 8 x 8;
-up*/down* on the same maps gives 0.10 (0.087-0.125)):
-
-======================  ============================  =======  =======  ==================
-map                     bound mean (per map)          stretch  stretch  generation (incl.
-                                                      mean     worst    check), mean / max
-======================  ============================  =======  =======  ==================
-8 x 8, 1 dead           0.401 (.42 .45 .37 .36 .40)   1.013    3.0      4.2 s / 5.2 s
-8 x 8, 2 dead           0.363 (.32 .38 .40 .36 .35)   1.028    3.5      3.9 s / 5.1 s
-8 x 8, 4 dead           0.250 (.18 .21 .10* .40 .37)  1.062    7.0      3.2 s / 4.9 s
-8 x 8, 8 dead           0.234 (.21 .30 .23 .27 .17)   1.121    7.0      3.5 s / 5.0 s
-2 x 2 dies of 4 x 4,    0.17 (up*/down* 0.085),       1.03     5.0      0.2-0.5 s
-2 dead (10 seeds)       9 of 10 repaired
-======================  ============================  =======  =======  ==================
-
-(* every candidate got stuck: up*/down*.) The saturation of repaired maps against the
-fault-free mesh is measured by ``make bench`` (BENCHMARKS.md, faults section). Tiles above 1024 routers are not repaired
-(the dependency searches in the large graph take minutes there) and get up*/down*:
-
-Measured, up*/down* (this machine, one core, one root; ``stretch`` = hops / Manhattan
-distance over live pairs):
-
-=====================================  ==========  ===========  ============  =========
-map                                    stretch      stretch      generation    check
-                                       mean         worst
-=====================================  ==========  ===========  ============  =========
-8 x 8 mesh, 0 dead (XY tables)         1.000        1.00         < 1 ms        2 ms
-8 x 8, 1 dead (10 seeds)               1.011        4            6 ms          2 ms
-8 x 8, 2 dead (10 seeds)               1.021        4            5 ms          2 ms
-8 x 8, 4 dead (10 seeds)               1.036        5            5 ms          2 ms
-8 x 8, 8 dead (10 seeds)               1.073        6            5 ms          2 ms
-2 x 2 dies of 4 x 4, 1 dead (10)       1.123        9            5 ms          2 ms
-2 x 2 dies of 4 x 4, 2 dead (10)       1.131        11
-2 x 2 dies of 4 x 4, 8 dead (8 of 10)  1.164        13
-5 x 5 dies of 19 x 19, 0 dead          1.000        1.00         0.2 s         23 s
-5 x 5 dies of 19 x 19, 3 dead          1.112        37           4.0 s         27 s
-5 x 5 dies of 19 x 19, 10 dead         1.114        39           10.8 s        25 s
-=====================================  ==========  ===========  ============  =========
-
-(mean over seeds of the mean over live pairs; worst over all; 8 x 8 means one die). On
-one die the routes are plain up*/down* and nearly minimal. On a tile the per-die entries
-cost about 10 % on average, and the worst pairs are neighbours across a die boundary
-that must enter the destination die at one of its ``E_d`` routers (in a fault-free
-region ``E_d`` is the one router of the die nearest the root), i.e. go round. Of random
-maps with up to 10 % dead routers on 2 x 2 dies of 3 x 3 or 4 x 4 (200 seeds each),
-1-2 % cut the mesh and 2-3 % split a die inside itself (refused).
+Above 1024 routers the tables are not repaired (the dependency searches in the large graph
+take minutes there): they get up*/down*. The routes' bounds, stretch and generation times
+of both algorithms are recorded in docs/results.md; the saturation of repaired maps
+against the fault-free mesh is measured by ``make bench`` (BENCHMARKS.md, faults section).
 """
 
 import math

@@ -80,13 +80,11 @@ Everything from input to output register happens in one cycle:
 The wide selects are chains of 2:1 multiplexers driven by one-hot grants
 (cheaper than AND-OR trees in Verilator, same logic), except the crossbar's
 output data select, an AND-OR tree: on ECP5 it maps to fewer LUT levels after
-the output grant (1 VC: 98 -> 105 MHz when it was the only change). Size
-(yosys ``synth_ecp5 -nowidelut``, 64-bit flits, 1 VC, depth 4): 1510 LUT4,
-92 TRELLIS_DPR16X4 (the buffers), 503 FFs; 110-115 MHz out of context.
-Table mode adds the table read (destination -> constant divisions -> two
-distributed-RAM reads -> combine) before the bypass request, the longest path of
-the arrival cycle, and the four extra crossbar paths; its ECP5 size and clock are in
-BENCHMARKS.md (FPGA section).
+the output grant (1 VC: 98 -> 105 MHz when it was the only change). Table mode
+adds the table read (destination -> constant divisions -> two distributed-RAM reads ->
+combine) before the bypass request, the longest path of the arrival cycle, and the four
+extra crossbar paths. Size and Fmax on ECP5 (out of context, both routings, 1 and 2 VCs)
+are measured by ``make bench SECTIONS=fpga`` (BENCHMARKS.md).
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal

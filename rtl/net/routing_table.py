@@ -55,9 +55,9 @@ Size: the tables are ``dies * 5 + nodes_x * nodes_y * 3`` bits of distributed RA
 per router (2x2 dies of 3x3 nodes: 47 bits) plus five read multiplexers; ``planes`` times
 that with VC planes (an 8x8 die with 2 VCs: 384 bits), and the traffic generator's choice
 table adds ``nodes_x * nodes_y`` (plus ``dies`` in a tile) entries of ``log2(planes)``
-bits. On ECP5 (BENCHMARKS.md, FPGA), the 2-VC router of one 8x8 die with planes: 2637 LUT4,
-139 DPR16X4, 66.4 MHz (one shared table set: 2775 LUT4, 119 DPR16X4, 66.4 MHz); the
-generator's choice table is not synthesised alone.
+bits. The table router's ECP5 size and Fmax, with and without VC planes, are measured by
+``make bench SECTIONS=fpga`` (BENCHMARKS.md); the generator's choice table is not
+synthesised alone.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
