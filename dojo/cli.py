@@ -24,10 +24,22 @@ def _add_config(p):
                    metavar="KEY.PATH=VALUE", help="override a config value, e.g. router.vcs=2")
 
 
-def cmd_derive(args):
-    from gen.derive import derive, format_report
-    cfg = load_config(args.config, args.overrides)
+def _derive(cfg):
+    """The derivation of ``cfg`` for a command that reports it, refusing (before any
+    report) a fault map that cannot be routed, as every command that routes it does."""
+    from gen.build import cut_map_problem
+    from gen.derive import derive
     d = derive(cfg)
+    problem = cut_map_problem(cfg, d)
+    if problem:
+        raise ConfigError([problem])
+    return d
+
+
+def cmd_derive(args):
+    from gen.derive import format_report
+    cfg = load_config(args.config, args.overrides)
+    d = _derive(cfg)
     if args.json:
         print(json.dumps(d, indent=2, sort_keys=True))
     else:
@@ -36,12 +48,12 @@ def cmd_derive(args):
 
 
 def cmd_sim(args):
-    from gen.derive import derive, format_report
+    from gen.derive import format_report
     cfg = load_config(args.config, args.overrides)
     sim = _simulator(args.sim)
+    d = _derive(cfg)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    d = derive(cfg)
     _check_algo(args)
     gemms = _gemm_algos(args, d)
     collectives = _collectives(args)

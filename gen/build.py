@@ -18,7 +18,7 @@ from .derive import derive
 from .emit import ModuleLibrary, digest, port_name
 from .structural import die_writer
 
-__all__ = ["Design", "derived_of", "fault_setup", "compute_fault_problem", "live_uniform_bound", "fault_manifest", "table_base", "fmt_manifest", "packet_format", "port_role", "network_design", "noc_design", "router_design", "write", "GENERATOR_VERSION"]
+__all__ = ["Design", "derived_of", "fault_setup", "cut_map_problem", "compute_fault_problem", "live_uniform_bound", "fault_manifest", "table_base", "fmt_manifest", "packet_format", "port_role", "network_design", "noc_design", "router_design", "write", "GENERATOR_VERSION"]
 
 GENERATOR_VERSION = "0.1.0"
 
@@ -139,6 +139,9 @@ def fault_setup(cfg, derived=None, *, kind="traffic"):
                            f"({len(fmap.dead_routers)} in the fault map, e.g. "
                            f"{sorted(fmap.dead_routers, key=lambda p: (p[1], p[0]))[0]}): must "
                            f"be 'table' (routes around them)"])
+    problem = cut_map_problem(cfg, d)
+    if problem:
+        raise ConfigError([problem])
     shape = (d["tile"]["dies_x"], d["tile"]["dies_y"], d["die"]["nodes_x"], d["die"]["nodes_y"])
     # the live-node rules only where some node is not live: with an empty map every
     # pattern draws exactly as plain XY/YX (same sweep numbers)
@@ -171,6 +174,26 @@ def fault_setup(cfg, derived=None, *, kind="traffic"):
             raise ConfigError([f"die.dead_routers: the fault map cannot be routed: {exc}"])
         out.update(tables=tables, report=report)
     return out
+
+
+def cut_map_problem(cfg, derived=None):
+    """The one line refusing a fault map whose dead routers cut the mesh (no routing can
+    reach every live node: :func:`gen.routing.cut_problem`), or ``None``. Every command
+    that routes the map asks it (:func:`fault_setup`), and ``dojo derive`` and ``dojo sim``
+    before their report."""
+    from .faults import fault_map
+    from .routing import MeshShape, cut_problem
+    d = derived_of(cfg, derived)
+    fmap = fault_map(cfg, d)
+    if not fmap.dead_routers:
+        return None
+    t = d["tile"]
+    problem = cut_problem(MeshShape(t["dies_x"], t["dies_y"], d["die"]["nodes_x"],
+                                    d["die"]["nodes_y"]), fmap.dead_routers)
+    if problem is None:
+        return None
+    return (f"die.dead_routers: the fault map cannot be routed: {problem}; allowed: dead "
+            f"routers that leave every live router connected")
 
 
 def compute_fault_problem(cfg, derived=None, *, workloads):

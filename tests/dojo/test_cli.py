@@ -180,3 +180,25 @@ def test_sim_c_out_must_be_a_file_in_an_existing_directory(tmp_path, capsys):
     assert f"--c-out {tmp_path / 'no' / 'c.npy'}: {str(tmp_path / 'no')!r} is not a " \
            f"directory" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_derive_refuses_a_map_that_cuts_the_mesh_like_sweep(tmp_path, capsys):
+    """The derivation of a fault map whose dead routers cut the mesh is refused with the
+    sweep's line (one check, gen.routing.cut_problem), not a report of 62 live nodes."""
+    from dojo.cli import main
+    cut = ["-s", "router.routing=table", "-s", "die.dead_routers=[[1,0],[0,1]]"]
+    line = ("error: die.dead_routers: the fault map cannot be routed: the mesh is cut: live "
+            "router (0, 0) cannot reach the other 61 live routers (e.g. (2, 0)); allowed: dead "
+            "routers that leave every live router connected\n")
+    noc = str(CONFIGS / "noc8x8.yaml")
+    for args in (["derive", noc, *cut], ["derive", noc, *cut, "--json"],
+                 ["sweep", noc, *cut, "--engine", "model", "--rates", "0.1", "--out",
+                  str(tmp_path)],
+                 ["sim", noc, *cut, "--bench", "traffic", "--engine", "model", "--out",
+                  str(tmp_path)]):
+        assert main(args) == 2
+        out, err = capsys.readouterr()
+        assert (out, err) == ("", line)
+    assert main(["derive", noc, "-s", "router.routing=table", "-s",
+                 "die.dead_routers=[[1,0]]"]) == 0
+    assert "63 live of 64" in capsys.readouterr().out
