@@ -98,6 +98,56 @@ def table_base(cfg):
     return getattr(cfg.router, "table_base", None) or "xy"
 
 
+def cut_map_problem(cfg, derived=None):
+    """The one line refusing a fault map whose dead routers cut the mesh (no routing can
+    reach every live node: :func:`gen.routing.cut_problem`), or ``None``. Every command
+    that routes the map asks it (:func:`fault_setup`), and ``dojo derive`` and ``dojo sim``
+    before their report."""
+    from .faults import fault_map
+    from .routing import MeshShape, cut_problem
+    d = derived_of(cfg, derived)
+    fmap = fault_map(cfg, d)
+    if not fmap.dead_routers:
+        return None
+    t = d["tile"]
+    problem = cut_problem(MeshShape(t["dies_x"], t["dies_y"], d["die"]["nodes_x"],
+                                    d["die"]["nodes_y"]), fmap.dead_routers)
+    if problem is None:
+        return None
+    return (f"die.dead_routers: the fault map cannot be routed: {problem}; allowed: dead "
+            f"routers that leave every live router connected")
+
+
+def compute_fault_problem(cfg, derived=None, *, workloads):
+    """Why training-node ``workloads`` cannot run on the config's fault map, as one line
+    naming the key; ``None`` when they all can.
+
+    ``workloads`` maps a label (as the message shows it, e.g. ``"gemm --algo cannon"``) to
+    whether the workload skips disabled nodes (addresses only the live ones: the host-driven
+    GEMM, the node-driven ring all-reduce and the broadcast) or addresses every node. The
+    training-node design itself takes any map of disabled nodes (:func:`fault_setup`); this
+    is the workloads' check, made before anything is built.
+    """
+    from .config import ConfigError
+    from .faults import fault_map
+    d = derived_of(cfg, derived)
+    fmap = fault_map(cfg, d)
+    routing = cfg.router.routing
+    if not workloads or fmap.empty and routing != "table":
+        return None
+    try:
+        fault_setup(cfg, d, kind="compute")
+    except ConfigError as exc:
+        return exc.problems[0]
+    blocked = [label for label, skips in workloads.items() if not skips]
+    if not blocked:
+        return None
+    who = "it addresses" if len(blocked) == 1 else "they address"
+    return (f"die.disabled_nodes: {', '.join(blocked)} cannot run with "
+            f"{len(fmap.disabled_nodes)} disabled nodes: {who} every node (the host-driven "
+            f"GEMM, the node-driven ring all-reduce and the broadcast skip disabled nodes)")
+
+
 def fault_setup(cfg, derived=None, *, kind="traffic"):
     """The fault-map mode of a network design (docs/table_mode.md), or ``None`` when it is
     off (no fault map and ``router.routing`` not ``table``: everything as plain XY/YX).
@@ -174,56 +224,6 @@ def fault_setup(cfg, derived=None, *, kind="traffic"):
             raise ConfigError([f"die.dead_routers: the fault map cannot be routed: {exc}"])
         out.update(tables=tables, report=report)
     return out
-
-
-def cut_map_problem(cfg, derived=None):
-    """The one line refusing a fault map whose dead routers cut the mesh (no routing can
-    reach every live node: :func:`gen.routing.cut_problem`), or ``None``. Every command
-    that routes the map asks it (:func:`fault_setup`), and ``dojo derive`` and ``dojo sim``
-    before their report."""
-    from .faults import fault_map
-    from .routing import MeshShape, cut_problem
-    d = derived_of(cfg, derived)
-    fmap = fault_map(cfg, d)
-    if not fmap.dead_routers:
-        return None
-    t = d["tile"]
-    problem = cut_problem(MeshShape(t["dies_x"], t["dies_y"], d["die"]["nodes_x"],
-                                    d["die"]["nodes_y"]), fmap.dead_routers)
-    if problem is None:
-        return None
-    return (f"die.dead_routers: the fault map cannot be routed: {problem}; allowed: dead "
-            f"routers that leave every live router connected")
-
-
-def compute_fault_problem(cfg, derived=None, *, workloads):
-    """Why training-node ``workloads`` cannot run on the config's fault map, as one line
-    naming the key; ``None`` when they all can.
-
-    ``workloads`` maps a label (as the message shows it, e.g. ``"gemm --algo cannon"``) to
-    whether the workload skips disabled nodes (addresses only the live ones: the host-driven
-    GEMM, the node-driven ring all-reduce and the broadcast) or addresses every node. The
-    training-node design itself takes any map of disabled nodes (:func:`fault_setup`); this
-    is the workloads' check, made before anything is built.
-    """
-    from .config import ConfigError
-    from .faults import fault_map
-    d = derived_of(cfg, derived)
-    fmap = fault_map(cfg, d)
-    routing = cfg.router.routing
-    if not workloads or fmap.empty and routing != "table":
-        return None
-    try:
-        fault_setup(cfg, d, kind="compute")
-    except ConfigError as exc:
-        return exc.problems[0]
-    blocked = [label for label, skips in workloads.items() if not skips]
-    if not blocked:
-        return None
-    who = "it addresses" if len(blocked) == 1 else "they address"
-    return (f"die.disabled_nodes: {', '.join(blocked)} cannot run with "
-            f"{len(fmap.disabled_nodes)} disabled nodes: {who} every node (the host-driven "
-            f"GEMM, the node-driven ring all-reduce and the broadcast skip disabled nodes)")
 
 
 def live_uniform_bound(cfg, derived=None, *, die_ratio=1):
