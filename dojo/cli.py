@@ -24,10 +24,22 @@ def _add_config(p):
                    metavar="KEY.PATH=VALUE", help="override a config value, e.g. router.vcs=2")
 
 
-def cmd_derive(args):
-    from gen.derive import derive, format_report
-    cfg = load_config(args.config, args.overrides)
+def _derive(cfg):
+    """The derivation of ``cfg`` for a command that reports it, refusing (before any
+    report) a fault map that cannot be routed, as every command that routes it does."""
+    from gen.build import cut_map_problem
+    from gen.derive import derive
     d = derive(cfg)
+    problem = cut_map_problem(cfg, d)
+    if problem:
+        raise ConfigError([problem])
+    return d
+
+
+def cmd_derive(args):
+    from gen.derive import format_report
+    cfg = load_config(args.config, args.overrides)
+    d = _derive(cfg)
     if args.json:
         print(json.dumps(d, indent=2, sort_keys=True))
     else:
@@ -36,12 +48,12 @@ def cmd_derive(args):
 
 
 def cmd_sim(args):
-    from gen.derive import derive, format_report
+    from gen.derive import format_report
     cfg = load_config(args.config, args.overrides)
     sim = _simulator(args.sim)
+    d = _derive(cfg)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    d = derive(cfg)
     _check_algo(args)
     gemms = _gemm_algos(args, d)
     collectives = _collectives(args)
@@ -129,28 +141,19 @@ def cmd_sim(args):
 
 
 def _check_fault_map(cfg, derived, gemms, collectives):
-    """With a fault map (or table routing) the training-node workloads that would address
-    every node are refused up front: only the host-driven GEMM (sim.gemm.gemm_blocks), the
-    node-driven ring all-reduce and the broadcast (sim.collectives) skip the disabled nodes;
-    traffic sweeps honour any map."""
-    from gen.faults import fault_map
-    fmap = fault_map(cfg, derived)
-    if fmap.empty and cfg.router.routing != "table":
-        return
-    # the host GEMM skips disabled nodes (under dimension order); Cannon and SUMMA shift
-    # blocks around the full grid of nodes, which a missing node breaks
-    host_ok = not fmap.dead_routers and cfg.router.routing != "table"
-    blocked = [f"gemm --algo {a}" for a in gemms if a != "host" or not host_ok] + \
-        [f"allreduce --algo {a}" for a in collectives if a in ("host", "2d")]
-    if blocked:
-        key = ("die.dead_routers" if fmap.dead_routers else
-               "die.disabled_nodes" if fmap.disabled_nodes else "router.routing")
-        raise ConfigError([f"{key}: with this fault map ({len(fmap.dead_routers)} dead "
-                           f"routers, {len(fmap.disabled_nodes)} disabled nodes, routing "
-                           f"{cfg.router.routing!r}) {', '.join(blocked)} cannot run: not "
-                           f"supported yet; allowed: --bench traffic, --bench gemm --algo host, "
-                           f"--bench allreduce --algo ring, --bench broadcast (disabled nodes "
-                           f"only, XY/YX)"])
+    """With a fault map (or table routing) the training-node workloads that cannot run on
+    it are refused up front, together (:func:`gen.build.compute_fault_problem`): the
+    host-driven GEMM, the node-driven ring all-reduce and the broadcast skip disabled
+    nodes, the others address every node; traffic sweeps honour any map."""
+    from gen.build import compute_fault_problem
+    skips = {"gemm --algo host", "allreduce --algo ring", "broadcast"}
+    labels = [f"gemm --algo {a}" for a in gemms] + \
+        [a if a == "broadcast" else f"allreduce --algo {a}" for a in collectives]
+    problem = compute_fault_problem(cfg, derived, workloads={w: w in skips for w in labels})
+    if problem:
+        raise ConfigError([f"{problem}; allowed: --bench traffic, or with disabled nodes "
+                           f"only --bench gemm --algo host, --bench allreduce --algo ring, "
+                           f"--bench broadcast"])
 
 
 _ALGOS = {"gemm": ("host", "cannon", "summa"), "allreduce": ("host", "ring", "2d")}
@@ -665,10 +668,47 @@ def build_parser():
     return parser
 
 
+def output_problems(args):
+    """What is wrong with the output paths of a command's arguments, one line each: every
+    command's ``--out``/``-o`` must be a directory, or a path that can be made one (no
+    existing file on it, writable), and ``dojo sim --c-out`` a file in an existing
+    directory. Checked before any work starts (a simulation must not end in a traceback
+    for want of a place to write its reports)."""
+    allowed = "a directory, existing or to be created (no file on the path), writable"
+    problems = []
+    for option, dest, kind in (("--out", "out", "dir"), ("--c-out", "c_out", "file")):
+        value = getattr(args, dest, None)
+        if value is None:
+            continue
+        path = Path(value)
+        if kind == "file":
+            if path.is_dir():
+                problems.append(f"{option} {value}: is a directory; allowed: a file name "
+                                f"(.npy) in an existing, writable directory")
+                continue
+            path = path.parent
+            if not path.is_dir():
+                problems.append(f"{option} {value}: {str(path)!r} is not a directory; "
+                                f"allowed: a file name (.npy) in an existing, writable "
+                                f"directory")
+                continue
+        first = next(p for p in (path, *path.parents) if p.exists())
+        if not first.is_dir():
+            where = "is a file" if first == path else f"lies under {str(first)!r}, a file"
+            problems.append(f"{option} {value}: {where}; allowed: {allowed}")
+        elif not os.access(first, os.W_OK | os.X_OK):
+            where = "is" if first == path else f"lies under {str(first)!r}, which is"
+            problems.append(f"{option} {value}: {where} not writable; allowed: {allowed}")
+    return problems
+
+
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        problems = output_problems(args)
+        if problems:
+            raise ConfigError(problems)
         return args.func(args)
     except ConfigError as exc:
         for problem in exc.problems:

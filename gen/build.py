@@ -18,7 +18,7 @@ from .derive import derive
 from .emit import ModuleLibrary, digest, port_name
 from .structural import die_writer
 
-__all__ = ["Design", "derived_of", "fault_setup", "live_uniform_bound", "fault_manifest", "table_base", "fmt_manifest", "packet_format", "port_role", "network_design", "noc_design", "router_design", "write", "GENERATOR_VERSION"]
+__all__ = ["Design", "derived_of", "fault_setup", "cut_map_problem", "compute_fault_problem", "live_uniform_bound", "fault_manifest", "table_base", "fmt_manifest", "packet_format", "port_role", "network_design", "noc_design", "router_design", "write", "GENERATOR_VERSION"]
 
 GENERATOR_VERSION = "0.1.0"
 
@@ -98,7 +98,57 @@ def table_base(cfg):
     return getattr(cfg.router, "table_base", None) or "xy"
 
 
-def fault_setup(cfg, derived=None, *, kind="traffic", live_only=False):
+def cut_map_problem(cfg, derived=None):
+    """The one line refusing a fault map whose dead routers cut the mesh (no routing can
+    reach every live node: :func:`gen.routing.cut_problem`), or ``None``. Every command
+    that routes the map asks it (:func:`fault_setup`), and ``dojo derive`` and ``dojo sim``
+    before their report."""
+    from .faults import fault_map
+    from .routing import MeshShape, cut_problem
+    d = derived_of(cfg, derived)
+    fmap = fault_map(cfg, d)
+    if not fmap.dead_routers:
+        return None
+    t = d["tile"]
+    problem = cut_problem(MeshShape(t["dies_x"], t["dies_y"], d["die"]["nodes_x"],
+                                    d["die"]["nodes_y"]), fmap.dead_routers)
+    if problem is None:
+        return None
+    return (f"die.dead_routers: the fault map cannot be routed: {problem}; allowed: dead "
+            f"routers that leave every live router connected")
+
+
+def compute_fault_problem(cfg, derived=None, *, workloads):
+    """Why training-node ``workloads`` cannot run on the config's fault map, as one line
+    naming the key; ``None`` when they all can.
+
+    ``workloads`` maps a label (as the message shows it, e.g. ``"gemm --algo cannon"``) to
+    whether the workload skips disabled nodes (addresses only the live ones: the host-driven
+    GEMM, the node-driven ring all-reduce and the broadcast) or addresses every node. The
+    training-node design itself takes any map of disabled nodes (:func:`fault_setup`); this
+    is the workloads' check, made before anything is built.
+    """
+    from .config import ConfigError
+    from .faults import fault_map
+    d = derived_of(cfg, derived)
+    fmap = fault_map(cfg, d)
+    routing = cfg.router.routing
+    if not workloads or fmap.empty and routing != "table":
+        return None
+    try:
+        fault_setup(cfg, d, kind="compute")
+    except ConfigError as exc:
+        return exc.problems[0]
+    blocked = [label for label, skips in workloads.items() if not skips]
+    if not blocked:
+        return None
+    who = "it addresses" if len(blocked) == 1 else "they address"
+    return (f"die.disabled_nodes: {', '.join(blocked)} cannot run with "
+            f"{len(fmap.disabled_nodes)} disabled nodes: {who} every node (the host-driven "
+            f"GEMM, the node-driven ring all-reduce and the broadcast skip disabled nodes)")
+
+
+def fault_setup(cfg, derived=None, *, kind="traffic"):
     """The fault-map mode of a network design (docs/table_mode.md), or ``None`` when it is
     off (no fault map and ``router.routing`` not ``table``: everything as plain XY/YX).
 
@@ -110,10 +160,10 @@ def fault_setup(cfg, derived=None, *, kind="traffic", live_only=False):
     choice, which then replace ``tables``: ``tables`` is plane 0; ``router.vc_planes: false``
     turns them off, ``true`` where they cannot apply is an error), else ``None``. Raises
     :class:`gen.config.ConfigError` naming the key: dead routers without
-    ``router.routing: table``, an unroutable map, or training nodes with anything but
-    disabled nodes under dimension order for a caller that addresses only the live nodes
-    (``live_only``: the host-driven GEMM, the node-driven ring all-reduce and the broadcast;
-    the rest is not supported yet).
+    ``router.routing: table``, an unroutable map, or training nodes (``kind="compute"``,
+    whose routers route by dimension order) with dead routers or table routing. Disabled
+    nodes never change a training-node design (the map is run-time data); whether a
+    workload can run on them is :func:`compute_fault_problem`'s question.
     """
     from .config import ConfigError
     from .faults import fault_map
@@ -124,20 +174,24 @@ def fault_setup(cfg, derived=None, *, kind="traffic", live_only=False):
     fmap = fault_map(cfg, d)
     if fmap.empty and routing != "table":
         return None
-    if kind == "compute" and not (live_only and not fmap.dead_routers and routing != "table"):
-        key = "die.dead_routers" if fmap.dead_routers else (
-            "router.routing" if routing == "table" else "die.disabled_nodes")
-        raise ConfigError([f"{key}: with training nodes (kind 'compute') only disabled "
-                           f"nodes under dimension-order routing are supported, and only by "
-                           f"the host-driven GEMM, the node-driven ring all-reduce and the "
-                           f"broadcast (routing "
-                           f"{routing!r}, {len(fmap.dead_routers)} dead routers, "
-                           f"{len(fmap.disabled_nodes)} disabled nodes)"])
+    if kind == "compute" and fmap.dead_routers:
+        raise ConfigError([f"die.dead_routers: not allowed with training nodes (kind "
+                           f"'compute'): their routers route by dimension order and cannot "
+                           f"route around a dead router ({len(fmap.dead_routers)} in the "
+                           f"fault map); allowed: no dead routers (disabled nodes are "
+                           f"supported)"])
+    if kind == "compute" and routing == "table":
+        raise ConfigError([f"router.routing: 'table' is not allowed with training nodes "
+                           f"(kind 'compute'): their routers route by dimension order; must "
+                           f"be 'xy' or 'yx'"])
     if fmap.dead_routers and routing != "table":
         raise ConfigError([f"router.routing: {routing!r} is not allowed with dead routers "
                            f"({len(fmap.dead_routers)} in the fault map, e.g. "
                            f"{sorted(fmap.dead_routers, key=lambda p: (p[1], p[0]))[0]}): must "
                            f"be 'table' (routes around them)"])
+    problem = cut_map_problem(cfg, d)
+    if problem:
+        raise ConfigError([problem])
     shape = (d["tile"]["dies_x"], d["tile"]["dies_y"], d["die"]["nodes_x"], d["die"]["nodes_y"])
     # the live-node rules only where some node is not live: with an empty map every
     # pattern draws exactly as plain XY/YX (same sweep numbers)
@@ -227,7 +281,7 @@ LINK_LAYER_PARAMS = ("crc_bits", "error_threshold", "reverse_error_threshold", "
 
 
 def network_design(cfg, *, kind, top, boundary, top_name=None, structural_dies=False,
-                   derived=None, live_only=False):
+                   derived=None):
     """Config -> a die or the whole tile of ``kind`` nodes (see :mod:`rtl.fabric.mesh`).
 
     ``top="die"``: one die, its origin as inputs ``x0``/``y0`` and its boundary as
@@ -237,16 +291,16 @@ def network_design(cfg, *, kind, top, boundary, top_name=None, structural_dies=F
     links with the derived or overridden ratio and latency), with one die a
     :class:`rtl.fabric.mesh.Mesh` at the origin. ``structural_dies`` writes dies of
     training nodes with :mod:`gen.structural` even when Amaranth could convert them
-    (it always does for dies too wide for Amaranth). ``live_only``: the caller addresses
-    only the live nodes of the fault map (:func:`fault_setup`); a disabled training node is
-    still elaborated (its router forwards), it is simply never given work or data.
+    (it always does for dies too wide for Amaranth). A fault map is run-time data: a
+    disabled training node is still elaborated (its router forwards), a workload simply
+    never gives it work or data (which workloads can: :func:`compute_fault_problem`).
     """
     from rtl.fabric.die import Die
     from rtl.fabric.mesh import NODE_MODULES, Mesh
     from rtl.fabric.tile import Tile
     d = derived_of(cfg, derived)
     params = _node_params(cfg)
-    faults = fault_setup(cfg, d, kind=kind, live_only=live_only)
+    faults = fault_setup(cfg, d, kind=kind)
     if faults is not None:
         params["table_shape"] = faults["shape"]
         if faults["planes"] is not None:

@@ -14,8 +14,30 @@ import yaml
 from .schema import SCHEMA
 
 
+class DuplicateKeyError(yaml.constructor.ConstructorError):
+    """A mapping gives the same key twice (PyYAML would silently keep the last value)."""
+
+
 class _Loader(yaml.SafeLoader):
-    """PyYAML's safe loader with YAML 1.2 floats: ``1e-6`` is a number, not a string."""
+    """PyYAML's safe loader with YAML 1.2 floats (``1e-6`` is a number, not a string) that
+    refuses a key given twice in one mapping (:class:`DuplicateKeyError`)."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            first = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue                    # ``<<: *base``: merged keys may be overridden
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    seen = first.setdefault(key, key_node.start_mark)
+                except TypeError:               # an unhashable key: PyYAML's own error
+                    break
+                if seen is not key_node.start_mark:
+                    raise DuplicateKeyError(None, None, f"key {key!r} given twice (first on "
+                                                        f"line {seen.line + 1})",
+                                            key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
 
 
 _Loader.add_implicit_resolver(
@@ -176,8 +198,14 @@ def load_config(path, overrides=()):
         raise ConfigError([f"config {str(path)!r}: cannot read ({exc.strerror})"])
     try:
         raw = _load_yaml(text)
+    except DuplicateKeyError as exc:
+        raise ConfigError([f"config {str(path)!r} line {exc.problem_mark.line + 1}: "
+                           f"{exc.problem}; allowed: each key once per section"])
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
         raise ConfigError([f"config {str(path)!r}{where}: invalid YAML ({getattr(exc, 'problem', exc)})"])
+    if raw is None:
+        raise ConfigError([f"config {str(path)!r}: empty (no sections); allowed: a mapping "
+                           f"of sections such as name, router, die (see configs/)"])
     return config_from_dict(raw, overrides)

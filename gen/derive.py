@@ -13,6 +13,7 @@ from rtl.net.packet import PacketFormat, coord_bits_for
 from rtl.node.sram import sram_lines
 
 from .faults import cut_links, defect_report, fault_map, fault_problems
+from .units import binary_bytes, si
 
 __all__ = ["derive", "consistency_problems", "credit_round_trip", "PUBLISHED_D1",
            "format_report", "bakoglu_ps_per_mm"]
@@ -366,10 +367,11 @@ def _fault_lines(die, t, f):
     lines.append(f"  tile                     {t['live_nodes']} live of {t['nodes']} "
                  f"({f['disabled_nodes']} disabled, {f['dead_routers']} dead routers; per die "
                  f"{f['live_per_die_min']}..{f['live_per_die_max']} live)")
-    lines.append(f"  live peak                {die['live_peak_bf16_tflops']:.1f} TFLOPS BF16, "
-                 f"{die['live_peak_fp32_tflops']:.2f} TFLOPS FP32, {die['live_sram_mb']:.1f} MB "
-                 f"per die; tile {t['live_peak_bf16_pflops']:.3f} PFLOPS BF16, "
-                 f"{t['live_sram_gb']:.3f} GB")
+    lines.append(f"  live peak                {si(die['live_peak_bf16_tflops'] * 1e12, 'FLOPS')} "
+                 f"BF16, {si(die['live_peak_fp32_tflops'] * 1e12, 'FLOPS')} FP32, "
+                 f"{binary_bytes(die['live_sram_mb'] * 2 ** 20)} per die; tile "
+                 f"{si(t['live_peak_bf16_pflops'] * 1e15, 'FLOPS')} BF16, "
+                 f"{binary_bytes(t['live_sram_gb'] * 2 ** 30)}")
     y = f["defects"]
     if not y:
         return lines
@@ -413,23 +415,25 @@ def format_report(cfg, d, compare=None):
                  + (" (forced)" if n["pitch_forced"] else " (= reach)"))
     lines.append(f"  link pipeline stages     {l['pipeline_stages']} -> {l['hop_cycles']} cycle(s) "
                  f"per hop; credit round trip {l['credit_round_trip']} cycles")
-    lines.append(f"  link bandwidth           {l['gbytes_per_s']:.1f} GB/s per direction")
-    lines.append(f"  node peak                {n['peak_bf16_gflops']:.1f} GFLOPS BF16, "
-                 f"{n['peak_fp32_gflops']:.1f} GFLOPS FP32, {n['sram_kb']:g} KiB SRAM")
+    lines.append(f"  link bandwidth           {si(l['gbytes_per_s'] * 1e9, 'B/s')} per direction")
+    lines.append(f"  node peak                {si(n['peak_bf16_gflops'] * 1e9, 'FLOPS')} BF16, "
+                 f"{si(n['peak_fp32_gflops'] * 1e9, 'FLOPS')} FP32, "
+                 f"{binary_bytes(n['sram_kb'] * 2 ** 10)} SRAM")
     lines.append("die")
     lines.append(f"  usable edge              {die['usable_edge_mm']:.2f} mm -> "
                  f"{die['geometric_nodes_per_edge']} nodes per edge (geometric)")
     lines.append(f"  mesh                     {die['nodes_x']} x {die['nodes_y']} = {die['nodes']} "
                  f"nodes" + (" (overridden)" if die["shape_overridden"] else ""))
-    lines.append(f"  peak                     {die['peak_bf16_tflops']:.1f} TFLOPS BF16, "
-                 f"{die['peak_fp32_tflops']:.2f} TFLOPS FP32")
-    lines.append(f"  SRAM                     {die['sram_mb']:.1f} MB")
-    lines.append(f"  bisection                {die['bisection_tbps']:.2f} TB/s "
+    lines.append(f"  peak                     {si(die['peak_bf16_tflops'] * 1e12, 'FLOPS')} BF16, "
+                 f"{si(die['peak_fp32_tflops'] * 1e12, 'FLOPS')} FP32")
+    lines.append(f"  SRAM                     {binary_bytes(die['sram_mb'] * 2 ** 20)}")
+    lines.append(f"  bisection                {si(die['bisection_tbps'] * 1e12, 'B/s')} "
                  f"({die['bisection_links']} links x 2 directions) = "
-                 f"{die['bisection_tbps_per_dir']:.2f} TB/s per direction"
+                 f"{si(die['bisection_tbps_per_dir'] * 1e12, 'B/s')} per direction"
                  + (f" over {die['bisection_links_live']} live links"
                     if die["bisection_links_live"] != die["bisection_links"] else ""))
-    lines.append(f"  off-die per edge         {die['offdie_tbps_per_edge']:.2f} TB/s each way")
+    lines.append(f"  off-die per edge         {si(die['offdie_tbps_per_edge'] * 1e12, 'B/s')} "
+                 f"each way")
     lines.append("die-to-die link")
     lines.append(f"  lane share per mesh link {dl['bits_per_cycle_per_link']:.1f} bits/cycle -> "
                  f"ratio {dl['ratio']} cycles/flit (derived {dl['ratio_derived']})")
@@ -455,13 +459,13 @@ def format_report(cfg, d, compare=None):
     lines.append("tile")
     lines.append(f"  dies                     {t['dies_x']} x {t['dies_y']} = {t['dies']}; global "
                  f"mesh {t['mesh_x']} x {t['mesh_y']} ({t['coord_bits']}-bit coordinates)")
-    lines.append(f"  peak                     {t['peak_bf16_pflops']:.3f} PFLOPS BF16; SRAM "
-                 f"{t['sram_gb']:.3f} GB")
-    lines.append(f"  bisection                {t['bisection_tbps']:.2f} TB/s; off-tile per edge "
-                 f"{t['offtile_tbps_per_edge']:.2f} TB/s")
-    per = (f"{l['gbytes_per_s'] / dl['ratio']:.1f} GB/s (a flit per {dl['ratio']} cycles)"
-           if t["bisection_cut"] == "die links" else f"{l['gbytes_per_s']:.1f} GB/s")
-    lines.append(f"  bisection per direction  {t['bisection_tbps_per_dir']:.2f} TB/s: "
+    lines.append(f"  peak                     {si(t['peak_bf16_pflops'] * 1e15, 'FLOPS')} BF16; "
+                 f"SRAM {binary_bytes(t['sram_gb'] * 2 ** 30)}")
+    lines.append(f"  bisection                {si(t['bisection_tbps'] * 1e12, 'B/s')}; off-tile "
+                 f"per edge {si(t['offtile_tbps_per_edge'] * 1e12, 'B/s')}")
+    per = (f"{si(l['gbytes_per_s'] * 1e9 / dl['ratio'], 'B/s')} (a flit per {dl['ratio']} "
+           f"cycles)" if t["bisection_cut"] == "die links" else si(l['gbytes_per_s'] * 1e9, 'B/s'))
+    lines.append(f"  bisection per direction  {si(t['bisection_tbps_per_dir'] * 1e12, 'B/s')}: "
                  f"{t['bisection_links_live']} {t['bisection_cut']} across the narrowest cut, "
                  f"{per} each")
     f = d["faults"]
@@ -477,4 +481,6 @@ def format_report(cfg, d, compare=None):
         got = flat[key]
         delta = (got - pub) / pub * 100
         lines.append(f"  {key:28s} {pub:10.4g} {got:10.4g} {delta:+7.1f}%")
+    lines.append("  (keys as in --json: *_mb / *_gb are MiB / GiB, 2^20 / 2^30 bytes, beside "
+                 "Tesla's \"MB\"/\"GB\"; *_tbps are 10^12 bytes/s)")
     return "\n".join(lines)

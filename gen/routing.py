@@ -589,14 +589,23 @@ def _updown_from_order(g, order, level):
     return (die_tab, node_tab), None
 
 
-def _refuse_cut(shape, dead):
+def cut_problem(shape, dead):
+    """Why the live routers of a dead-router map are not connected (naming the ones cut off
+    from the largest connected part), or ``None`` when they are: the one check behind
+    :func:`route_tables`' refusal and the config's (``gen.derive.consistency_problems``)."""
     comps = live_components(shape, dead)
-    if len(comps) > 1:
-        cut = sorted((c for comp in comps[1:] for c in comp), key=lambda c: (c[1], c[0]))
-        raise ValueError(
-            f"the mesh is cut: live router{'s' if len(cut) > 1 else ''} "
+    if len(comps) <= 1:
+        return None
+    cut = sorted((c for comp in comps[1:] for c in comp), key=lambda c: (c[1], c[0]))
+    return (f"the mesh is cut: live router{'s' if len(cut) > 1 else ''} "
             f"{', '.join(map(str, cut))} cannot reach the other {len(comps[0])} live routers "
             f"(e.g. {comps[0][0]})")
+
+
+def _refuse_cut(shape, dead):
+    problem = cut_problem(shape, dead)
+    if problem:
+        raise ValueError(problem)
 
 
 def updown_tables(shape, dead, *, root=None, order="global"):

@@ -58,7 +58,11 @@ def check_cannon(cfg, *, m, n, k, dtype, derived=None):
     """Validate before anything is built -> the SRAM layout; raises ValueError naming
     the value and what is allowed."""
     from sim.collectives import PROGRAM_LINES
+    from gen.build import compute_fault_problem
     d, mdl, mx, my = _geometry(cfg, derived, m=m, n=n, k=k, dtype=dtype)
+    problem = compute_fault_problem(cfg, d, workloads={"Cannon's algorithm": False})
+    if problem:
+        raise ValueError(problem)
     if mx != my:
         raise ValueError(f"Cannon's algorithm needs a square grid of nodes, the tile's is "
                          f"{mx}x{my}")

@@ -59,6 +59,9 @@ __all__ = ["ALGORITHMS", "live_ring", "compile_pushes", "executed", "control_cyc
            "model_cycles"]
 
 ALGORITHMS = ("ring", "2d")
+#: how a fault-map refusal names each collective
+_LABELS = {"ring": "the node-driven ring all-reduce", "2d": "the node-driven 2D all-reduce",
+           "broadcast": "the broadcast"}
 _STEP = (-(1 << (STEP_BITS - 1)), (1 << (STEP_BITS - 1)) - 1)
 
 
@@ -264,17 +267,15 @@ def check_collective(cfg, algo, *, lines, derived=None):
     """Validate before anything is built; raises ValueError naming what is wrong."""
     from gen.build import derived_of
     from verif.node_model import NodeModel
-    from gen.build import fault_setup
-    from gen.config import ConfigError
+    from gen.build import compute_fault_problem
     d = derived_of(cfg, derived)
     mx, my = d["tile"]["mesh_x"], d["tile"]["mesh_y"]
     if algo not in ALGORITHMS + ("broadcast",):
         raise ValueError(f"algorithm {algo!r}: not allowed (host, {', '.join(ALGORITHMS)}, "
                          f"broadcast)")
-    try:
-        fault_setup(cfg, d, kind="compute", live_only=algo != "2d")
-    except ConfigError as exc:
-        raise ValueError(str(exc)) from None
+    problem = compute_fault_problem(cfg, d, workloads={_LABELS[algo]: algo != "2d"})
+    if problem:
+        raise ValueError(problem)
     n = len(live_ring(cfg, d))
     need = {"ring": n, "2d": n, "broadcast": 1}[algo]
     if not isinstance(lines, int) or lines < need or lines % need:
@@ -335,8 +336,12 @@ def measure_alpha(cfg, *, sim="verilator", derived=None):
     and DONE are outside the token's round: the root starts when every other node waits)."""
     from gen.build import network_design
     from verif.node_model import NodeModel
+    from gen.build import compute_fault_problem
+    problem = compute_fault_problem(cfg, derived, workloads={"the token ring": True})
+    if problem:
+        raise ValueError(problem)
     design = network_design(cfg, kind="compute", top="tile", boundary="ports",
-                            derived=derived, live_only=True)
+                            derived=derived)
     mdl = NodeModel.from_manifest(design.manifest())
     ring = live_ring(cfg, derived)
     n = len(ring)
@@ -428,8 +433,7 @@ def run_collective(cfg, algo, *, lines=None, dtype="int32", sim="verilator", out
     ring = live_ring(cfg, d)
     lines = lines if lines is not None else 2 * len(ring)
     check_collective(cfg, algo, lines=lines, derived=d)
-    design = network_design(cfg, kind="compute", top="tile", boundary="ports", derived=d,
-                            live_only=algo != "2d")
+    design = network_design(cfg, kind="compute", top="tile", boundary="ports", derived=d)
     man = design.manifest()
     mdl = NodeModel.from_manifest(man)
     rng = np.random.default_rng(seed)

@@ -212,9 +212,12 @@ def check_tile_gemm(cfg, *, m, n, k, dtype, a=None, b=None, derived=None):
     """Validate a distributed GEMM before anything is built: dimensions, the largest share
     of a node's SRAM (:func:`gemm_blocks`), the operands. Raises ValueError naming the value
     and what is allowed."""
-    from gen.build import derived_of
+    from gen.build import compute_fault_problem, derived_of
     from verif.node_model import NodeModel
     d = derived_of(cfg, derived)
+    problem = compute_fault_problem(cfg, d, workloads={"the host-driven GEMM": True})
+    if problem:
+        raise ValueError(problem)
     p = cfg.node.matrix_p
     mx, my = d["tile"]["mesh_x"], d["tile"]["mesh_y"]
     for name, v, parts in (("m", m, my), ("n", n, mx)):
@@ -252,8 +255,7 @@ def run_tile_gemm(cfg, *, m, n, k, dtype, a=None, b=None, sim="verilator", out_d
     p = cfg.node.matrix_p
     check_tile_gemm(cfg, m=m, n=n, k=k, dtype=dtype, a=a, b=b, derived=derived)
     blocks = gemm_blocks(cfg, derived)
-    design = network_design(cfg, kind="compute", top="tile", boundary="ports", derived=derived,
-                            live_only=True)
+    design = network_design(cfg, kind="compute", top="tile", boundary="ports", derived=derived)
     mx, my = design.extra["mesh_x"], design.extra["mesh_y"]
     mb, nb = m // my, n // mx
     skipped = [(x, y) for y in range(my) for x in range(mx) if (x, y) not in blocks]

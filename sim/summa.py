@@ -46,7 +46,11 @@ def check_summa(cfg, *, m, n, k, dtype, derived=None):
     from gen.build import derived_of
     from sim.collectives import PROGRAM_LINES
     from verif.node_model import _MODE, NodeModel
+    from gen.build import compute_fault_problem
     d = derived_of(cfg, derived)
+    problem = compute_fault_problem(cfg, d, workloads={"SUMMA": False})
+    if problem:
+        raise ValueError(problem)
     px, py = d["tile"]["mesh_x"], d["tile"]["mesh_y"]
     mdl = NodeModel.from_config(cfg, d)
     p, t = mdl.p, lcm(px, py)

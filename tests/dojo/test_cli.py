@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import CONFIGS, ROOT
 
 SMALL = ["-s", "tile.dies_x=1", "-s", "tile.dies_y=1", "-s", "die.nodes_x=3", "-s", "die.nodes_y=3"]
 
@@ -134,9 +134,71 @@ def test_sim_refuses_workloads_that_would_address_disabled_nodes():
     and traffic honour a fault map on training nodes (--bench gemm also runs Cannon)."""
     res = dojo("sim", "configs/default.yaml", "-s", "die.disabled_nodes=[[1, 0]]",
                "--bench", "gemm", "--out", "build/test_cli_faults")
-    assert res.returncode != 0
-    assert "die.disabled_nodes: with this fault map" in res.stderr
-    assert ") gemm --algo cannon cannot run" in res.stderr
-    assert "allowed: --bench traffic, --bench gemm --algo host" in res.stderr
+    assert res.returncode == 2
+    assert "error: die.disabled_nodes: gemm --algo cannon cannot run with 4 disabled nodes: " \
+           "it addresses every node" in res.stderr
+    assert "allowed: --bench traffic, or with disabled nodes only --bench gemm --algo host" \
+        in res.stderr
     assert "--bench broadcast" in res.stderr
     assert "derivation" not in res.stdout.lower() and res.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("command", [
+    ["verilog", str(CONFIGS / "default.yaml"), "--top", "router"],
+    ["lint", str(CONFIGS / "default.yaml"), "--top", "router"],
+    ["fpga", str(CONFIGS / "fpga.yaml"), "--synth-only"],
+    ["sim", str(CONFIGS / "default.yaml"), "--bench", "traffic", "--engine", "model"],
+    ["sweep", str(CONFIGS / "default.yaml"), "--engine", "model", "--rates", "0.1", "--warmup", "10",
+     "--measure", "50"],
+    ["explore", str(CONFIGS / "default.yaml"), "--engine", "model", "--rates", "0.1", "--warmup", "10",
+     "--measure", "50", "--workers", "1"],
+])
+@pytest.mark.parametrize("where", ["file", "under a file"])
+def test_an_output_path_on_a_file_is_refused_before_any_work(command, where, tmp_path, capsys):
+    """Every command checks --out/-o first: one line naming the option, the value and what
+    is allowed, exit 2, nothing written (not a traceback after the whole simulation)."""
+    from dojo.cli import main
+    blocker = tmp_path / "taken"
+    blocker.write_text("a file\n")
+    out = blocker if where == "file" else blocker / "run" / "reports"
+    assert main([*command, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    what = "is a file" if where == "file" else f"lies under {str(blocker)!r}, a file"
+    assert err == (f"error: --out {out}: {what}; allowed: a directory, existing or to be "
+                   f"created (no file on the path), writable\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
+
+
+def test_sim_c_out_must_be_a_file_in_an_existing_directory(tmp_path, capsys):
+    from dojo.cli import main
+    args = ["sim", str(CONFIGS / "default.yaml"), "--bench", "gemm", "--out", str(tmp_path / "run")]
+    assert main([*args, "--c-out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (f"error: --c-out {tmp_path}: is a directory; allowed: "
+                                       f"a file name (.npy) in an existing, writable "
+                                       f"directory\n")
+    assert main([*args, "--c-out", str(tmp_path / "no" / "c.npy")]) == 2
+    assert f"--c-out {tmp_path / 'no' / 'c.npy'}: {str(tmp_path / 'no')!r} is not a " \
+           f"directory" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_derive_refuses_a_map_that_cuts_the_mesh_like_sweep(tmp_path, capsys):
+    """The derivation of a fault map whose dead routers cut the mesh is refused with the
+    sweep's line (one check, gen.routing.cut_problem), not a report of 62 live nodes."""
+    from dojo.cli import main
+    cut = ["-s", "router.routing=table", "-s", "die.dead_routers=[[1,0],[0,1]]"]
+    line = ("error: die.dead_routers: the fault map cannot be routed: the mesh is cut: live "
+            "router (0, 0) cannot reach the other 61 live routers (e.g. (2, 0)); allowed: dead "
+            "routers that leave every live router connected\n")
+    noc = str(CONFIGS / "noc8x8.yaml")
+    for args in (["derive", noc, *cut], ["derive", noc, *cut, "--json"],
+                 ["sweep", noc, *cut, "--engine", "model", "--rates", "0.1", "--out",
+                  str(tmp_path)],
+                 ["sim", noc, *cut, "--bench", "traffic", "--engine", "model", "--out",
+                  str(tmp_path)]):
+        assert main(args) == 2
+        out, err = capsys.readouterr()
+        assert (out, err) == ("", line)
+    assert main(["derive", noc, "-s", "router.routing=table", "-s",
+                 "die.dead_routers=[[1,0]]"]) == 0
+    assert "63 live of 64" in capsys.readouterr().out

@@ -182,3 +182,32 @@ def test_cli_bad_override_exits_2():
     res = run_cli("derive", "configs/default.yaml", "-s", "router.flit_bits=16")
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert res.stderr.startswith("error: router.flit_bits: 16 is not allowed: must be at least 58")
+
+
+@pytest.mark.parametrize("text, line", [
+    ("", "empty (no sections)"),
+    ("# a comment, no sections\n", "empty (no sections)"),
+    ("name: x\nrouter:\n  vcs: 2\n  buffer_depth: 4\n  vcs: 1\n",
+     "line 5: key 'vcs' given twice (first on line 3); allowed: each key once per section"),
+    ("name: x\nname: y\n", "line 2: key 'name' given twice (first on line 1)"),
+])
+def test_empty_file_and_duplicate_keys_are_refused(tmp_path, text, line):
+    """An empty file used to run as "unnamed" on the defaults, and a key given twice kept
+    its last value without a word."""
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    problem, = info.value.problems
+    assert problem.startswith(f"config {str(path)!r}") and line in problem
+
+
+def test_yaml_merge_keys_may_still_be_overridden(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("name: merged\nrouter: &r\n  vcs: 1\n  buffer_depth: 4\n"
+                    "traffic:\n  enable: true\n")
+    assert load_config(path).router.vcs == 1
+    assert parse_override("router={<<: {vcs: 1}, vcs: 2}") == (["router"], {"vcs": 2})
+    with pytest.raises(ConfigError, match=r"override router: cannot parse value .*\(key 'vcs' "
+                                          r"given twice"):
+        parse_override("router={vcs: 1, vcs: 2}")

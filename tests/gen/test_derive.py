@@ -241,3 +241,29 @@ def test_d1_at_the_published_100ns_needs_deep_buffers():
     assert d["buffer_depth"] == 83                      # ceil((5 + 2 x 201 + 2) / 5) + 1
     assert d["link_layer"]["crc_bits"] == 16 and d["link_layer"]["replay_depth"] == 128
     assert d["rx_buffer_bytes"] == pytest.approx(2 * 83 * 2049 / 8)
+
+
+def test_units_fit_the_figure():
+    from gen.units import binary_bytes, si
+    assert si(4.096e12, "FLOPS") == "4.096 TFLOPS"
+    assert si(64e9, "FLOPS") == "64 GFLOPS"
+    assert si(999.99e9, "B/s") == "1 TB/s"                 # rounding moves up a prefix
+    assert si(0, "B/s") == "0 B/s" and si(-2e3, "W") == "-2 kW"
+    assert binary_bytes(16 * 1024) == "16 KiB"
+    assert binary_bytes(361 * 1280 * 1024) == "451.2 MiB"
+    assert binary_bytes(3) == "3 B"
+
+
+def test_small_reports_print_figures_in_a_unit_that_fits():
+    """The default tile's SRAM read "0.0 MB" per die and "0.000 GB" per tile, its peak
+    "0.001 PFLOPS"; memory is binary (MiB beside decimal GB/s), and says so."""
+    from gen.derive import format_report
+    cfg = load_config(CONFIGS / "default.yaml")
+    text = format_report(cfg, derive(cfg))
+    assert "  SRAM                     16 KiB" in text
+    assert "peak                     1.024 TFLOPS BF16; SRAM 64 KiB" in text
+    assert not any(bad in text for bad in (" 0.0 ", "0.000", " 0.00 ", " MB", " GB "))
+    d1 = load_config(CONFIGS / "d1.yaml")
+    text = format_report(d1, derive(d1))
+    assert "  SRAM                     451.2 MiB" in text
+    assert "442.5 MiB per die" in text and "*_mb / *_gb are MiB / GiB" in text

@@ -111,5 +111,7 @@ def test_live_ring_leaves_out_disabled_nodes_and_2d_refuses_a_map():
     with pytest.raises(ValueError, match=r"lines=16: must be a multiple of 12 for ring on "
                                          r"4x4 nodes \(12 live\)"):
         check_collective(cfg, "ring", lines=16)
-    with pytest.raises(ValueError, match=r"die.disabled_nodes: with training nodes"):
+    with pytest.raises(ValueError, match=r"die.disabled_nodes: the node-driven 2D all-reduce "
+                                         r"cannot run with 4 disabled nodes: it addresses "
+                                         r"every node"):
         check_collective(cfg, "2d", lines=32)

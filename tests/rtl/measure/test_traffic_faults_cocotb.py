@@ -156,16 +156,33 @@ def test_dead_routers_need_table_routing():
         noc_design(cfg)
 
 
-def test_compute_nodes_take_disabled_nodes_only_for_live_only_callers():
-    from gen.build import network_design
+def test_compute_designs_take_disabled_nodes_and_workloads_say_which_can_run():
+    """Disabled nodes are run-time data: the training-node design is built (and identical
+    to the fault-free one); the workloads that address every node are refused, naming
+    them, those that skip disabled nodes are not. Dead routers or table routing are a
+    hardware limit of training nodes (dimension-order routers)."""
+    from gen.build import compute_fault_problem, network_design
     cfg = load_config(CONFIGS / "default.yaml", ["die.disabled_nodes=[[0, 1]]"])
-    with pytest.raises(ConfigError, match=r"die.disabled_nodes: with training nodes .* only "
-                                          r"by the host-driven GEMM, the node-driven ring "
-                                          r"all-reduce and the broadcast"):
-        network_design(cfg, kind="compute", top="tile", boundary="tie")
-    design = network_design(cfg, kind="compute", top="tile", boundary="tie", live_only=True)
-    assert len(design.manifest()["live_nodes"]) == 12
+    plain = load_config(CONFIGS / "default.yaml")
+    design = network_design(cfg, kind="compute", top="die", boundary="ports")
+    assert design.verilog == network_design(plain, kind="compute", top="die",
+                                            boundary="ports").verilog
+    assert len(network_design(cfg, kind="compute", top="tile",
+                              boundary="tie").manifest()["live_nodes"]) == 12
+    assert compute_fault_problem(cfg, workloads={"the broadcast": True}) is None
+    assert compute_fault_problem(plain, workloads={"SUMMA": False}) is None
+    assert compute_fault_problem(cfg, workloads={"SUMMA": False, "the broadcast": True}) == (
+        "die.disabled_nodes: SUMMA cannot run with 4 disabled nodes: it addresses every "
+        "node (the host-driven GEMM, the node-driven ring all-reduce and the broadcast skip "
+        "disabled nodes)")
     dead = load_config(CONFIGS / "default.yaml", ["die.dead_routers=[[0, 1]]",
                                                   "router.routing=table"])
-    with pytest.raises(ConfigError, match=r"die.dead_routers: with training nodes"):
-        network_design(dead, kind="compute", top="tile", boundary="tie", live_only=True)
+    with pytest.raises(ConfigError, match=r"die.dead_routers: not allowed with training "
+                                          r"nodes .* cannot route around a dead router"):
+        network_design(dead, kind="compute", top="tile", boundary="tie")
+    assert compute_fault_problem(dead, workloads={"the broadcast": True}).startswith(
+        "die.dead_routers: not allowed with training nodes")
+    table = load_config(CONFIGS / "default.yaml", ["router.routing=table"])
+    with pytest.raises(ConfigError, match=r"router.routing: 'table' is not allowed with "
+                                          r"training nodes .* must be 'xy' or 'yx'"):
+        network_design(table, kind="compute", top="die", boundary="ports")
