@@ -176,15 +176,21 @@ def live_uniform_bound(cfg, derived=None, *, die_ratio=1):
     """Channel-load bound of uniform traffic over the live nodes, per live node, on the
     routes the RTL and the fast model take (VC planes, one table set, or dimension order
     around disabled nodes), die-link crossings counted ``die_ratio`` times; ``None`` when
-    every node is live (the analytic bound of :func:`sim.sweep.channel_load_bound` holds)."""
-    from .routing import MeshShape, xy_tables
+    every node is live (the analytic bound of :func:`sim.sweep.channel_load_bound` holds).
+    Dimension order around disabled nodes in closed form
+    (:func:`gen.routing.dor_uniform_loads`), tables walked vectorised
+    (:func:`gen.vc_planes.planes_bound`): a D1 tile's 78M live pairs cost a second."""
+    from .routing import MeshShape, dor_uniform_loads, loads_bound
     from .vc_planes import one_plane, planes_bound
     setup = fault_setup(cfg, derived, kind="traffic")
     if setup is None or not setup["live"]:
         return None
-    tables = setup["tables"] or xy_tables(MeshShape(*setup["shape"]), cfg.router.routing)
-    planes = setup["planes"] or one_plane(tables)
-    return planes_bound(planes, live=setup["fault_map"].live_nodes, die_ratio=die_ratio)
+    live, shape = setup["fault_map"].live_nodes, MeshShape(*setup["shape"])
+    if setup["tables"] is None:         # dimension order: disabled nodes only
+        return loads_bound(shape, dor_uniform_loads(shape, live, cfg.router.routing),
+                           len(live), die_ratio=die_ratio)
+    planes = setup["planes"] or one_plane(setup["tables"])
+    return planes_bound(planes, live=live, die_ratio=die_ratio)
 
 
 def fault_manifest(setup):

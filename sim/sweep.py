@@ -63,22 +63,16 @@ def _flows(pattern, mx, my, hotspot=(0, 0), hotspot_frac=64):
 def link_loads(pattern, mx, my, routing="xy", **kw):
     """Expected flits per cycle on every directed link for injection 1 flit/node/cycle.
 
-    The uniform part in closed form (under XY and YX alike: an east link of row y
-    leaving column x carries the pairs with ``sx <= x < dx`` whose path is in that row,
-    ``my (x + 1) (mx - 1 - x)`` of them with XY, as many with YX), so a 95x95 tile costs
-    no more than its flows; each single flow is walked hop by hop.
+    The uniform part in closed form (:func:`gen.routing.dor_uniform_loads`), so a 95x95
+    tile costs no more than its flows; each single flow is walked hop by hop.
     """
+    from gen.routing import MeshShape, dor_uniform_loads
     w, flows = _flows(pattern, mx, my, **kw)
     load = {}
     if w:
-        for y in range(my):
-            for x in range(mx):
-                for port, count in (("east", my * (x + 1) * (mx - 1 - x)),
-                                    ("west", my * x * (mx - x)),
-                                    ("south", mx * (y + 1) * (my - 1 - y)),
-                                    ("north", mx * y * (my - y))):
-                    if count:
-                        load[(x, y, port)] = w * count
+        counts = dor_uniform_loads(MeshShape(1, 1, mx, my), routing=routing).reshape(my, mx, 4)
+        for (y, x, p) in zip(*np.nonzero(counts)):
+            load[(int(x), int(y), MESH_PORTS[p])] = w * counts[y, x, p]
     for (sx, sy), dst, prob in flows:
         x, y = sx, sy
         while True:
@@ -264,9 +258,25 @@ def measure_point(prepared, spec, timing):
 
 def sweep_result(cfg, prepared, *, pattern, packet_len, timing, points, out=None):
     """The ``sweep.json`` dict of measured ``points`` (sorted by offered load); with
-    ``out``, also writes it with ``sweep.png`` and ``heatmap.png`` there."""
+    ``out``, also writes it with ``sweep.png`` and ``heatmap.png`` there. The points are
+    written first, before the bound, the summary and the plots: a slow or failing
+    summary never loses the simulation."""
     geo = prepared["geo"]
     (mx, my), dielink = geo["mesh"], geo["dielink"]
+    speeds = [p["cycles_per_s"] for p in points if p.get("cycles_per_s")]
+    result = {"config": cfg.raw["name"], "engine": prepared["engine"],
+              "simulator": prepared["sim"], "pattern": pattern,
+              "packet_len": packet_len, "mesh": [mx, my], "vcs": cfg.router.vcs,
+              "buffer_depth": cfg.router.buffer_depth, "timing": timing,
+              "cycles_per_s": float(np.median(speeds)) if speeds else None,
+              "nodes": geo["nodes"], "die_shape": geo["die_shape"], "dielink": dielink,
+              "threads": geo.get("threads"),
+              **{k: geo[k] for k in ("dead_routers", "disabled_nodes") if geo.get(k)},
+              "points": points}
+    if out is not None:
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        _write_json(out / "sweep.json", result)
     # table mode: the bound of the dimension order the tables reproduce (exact for an
     # empty map); uniform over the live nodes of a fault map: the bound of the routes taken
     routing = cfg.router.routing
@@ -281,23 +291,20 @@ def sweep_result(cfg, prepared, *, pattern, packet_len, timing, points, out=None
     if bound is None:
         bound = channel_load_bound(pattern, mx, my, routing, die_shape=geo["die_shape"],
                                    die_ratio=ratio)
-    speeds = [p["cycles_per_s"] for p in points if p.get("cycles_per_s")]
-    result = {"config": cfg.raw["name"], "engine": prepared["engine"],
-              "simulator": prepared["sim"], "pattern": pattern,
-              "packet_len": packet_len, "mesh": [mx, my], "vcs": cfg.router.vcs,
-              "buffer_depth": cfg.router.buffer_depth, "timing": timing,
-              "cycles_per_s": float(np.median(speeds)) if speeds else None,
-              "nodes": geo["nodes"], "die_shape": geo["die_shape"], "dielink": dielink,
-              "threads": geo.get("threads"),
-              **{k: geo[k] for k in ("dead_routers", "disabled_nodes") if geo.get(k)},
-              **summarise(points, bound), "points": points}
+    points = result.pop("points")
+    result.update(summarise(points, bound), points=points)
     if out is not None:
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "sweep.json").write_text(json.dumps(result, indent=1) + "\n")
+        _write_json(out / "sweep.json", result)
         plot_sweep(result, out / "sweep.png")
         plot_heatmap(result, out / "heatmap.png", die_shape=geo["die_shape"])
     return result
+
+
+def _write_json(path, data):
+    """Write ``data`` to ``path`` whole or not at all (a reader never sees half a file)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=1) + "\n")
+    os.replace(tmp, path)
 
 
 class _Progress:
