@@ -73,7 +73,9 @@ def cmd_sim(args):
                         sim=sim, engine=args.engine, threads=args.threads, out=out / "traffic",
                         timing={"warmup": 500, "measure": 2000}, derived=d)
         _print_points(res)
-        summary["traffic"] = {k: res[k] for k in ("zero_load_latency", "saturation_throughput",
+        summary["traffic"] = {k: res[k] for k in ("zero_load_latency", "zero_load",
+                                                  "saturated", "saturation_throughput",
+                                                  "saturation_offered", "max_accepted",
                                                   "channel_load_bound", "cycles_per_s")}
     if gemm:
         summary["gemm"] = _gemm(args, gemm, cfg, d, sim, out)
@@ -84,12 +86,15 @@ def cmd_sim(args):
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print("\nsummary")
     if "traffic" in summary:
+        from sim.sweep import saturation_text, zero_load_text
         t = summary["traffic"]
-        print(f"  zero-load latency       {t['zero_load_latency']:.2f} cycles")
-        print(f"  saturation throughput   {t['saturation_throughput']:.3f} flits/node/cycle "
+        speed = t["cycles_per_s"]
+        print(f"  zero-load latency       {zero_load_text(t)}")
+        print(f"  saturation throughput   {saturation_text(t)} "
               f"(channel-load bound {t['channel_load_bound']:.3f})")
-        print(f"  simulation speed        {t['cycles_per_s']:.0f} cycles/s "
-              f"({sim if args.engine == 'rtl' else 'fast model'})")
+        print(f"  simulation speed        "
+              + ("not measured" if speed is None else f"{speed:.0f} cycles/s")
+              + f" ({sim if args.engine == 'rtl' else 'fast model'})")
     if "gemm" in summary:
         g = summary["gemm"]
         print(f"  GEMM {g['m']}x{g['n']}x{g['k']} {g['dtype']}  "
@@ -320,22 +325,43 @@ def _collectives_run(args, algos, cfg, derived, sim, out):
 
 
 def _print_points(res):
-    print(f"{'offered':>8s} {'accepted':>9s} {'min':>6s} {'lat avg':>8s} {'p99':>7s} {'max':>5s}")
-    clipped = False
+    """The points of a sweep as a table, then what is known of zero load and saturation."""
+    from sim.sweep import THROTTLE_LIMIT
+    print(f"{'offered':>8s} {'gen/off':>8s} {'accepted':>9s} {'min':>6s} {'lat avg':>8s} "
+          f"{'p99':>7s} {'max':>5s}")
+    clipped = throttled = False
     for p in res["points"]:
-        lat = "-" if p["latency_avg"] is None else f"{p['latency_avg']:8.1f}"
+        lat = "n/a" if p["latency_avg"] is None else f"{p['latency_avg']:8.1f}"
         if p["latency_p99"] is not None:
             p99 = f"{p['latency_p99']:7.1f}"
         elif p.get("latency_p99_clipped"):
             p99, clipped = f">{p['latency_p99_lower_bound']}", True
         else:
-            p99 = "-"
-        print(f"{p['offered']:8.3f} {p['accepted_avg']:9.3f} {p['accepted_min']:6.3f} {lat:>8s} "
-              f"{p99:>7s} {p['latency_max']:5d}"
+            p99 = "n/a"
+        frac = p.get("generated_over_offered")
+        gen = "n/a" if frac is None else f"{frac:.3f}" + ("T" if p.get("throttled") else " ")
+        throttled |= bool(p.get("throttled"))
+        print(f"{p['offered']:8.3f} {gen:>8s} {p['accepted_avg']:9.3f} {p['accepted_min']:6.3f} "
+              f"{lat:>8s} {p99:>7s} {p['latency_max']:5d}"
               + ("" if p["drained"] else "  (not drained)"))
+    if throttled:
+        print(f"(T: throttled: the full source queues suppressed more than "
+              f"{1 - THROTTLE_LIMIT:.0%} of the packets drawn; the network did not see the "
+              f"offered load, so latency stops growing with it)")
     if clipped:
         print("(>N: the p99 lies past the latency histogram's range, which ends at N cycles; "
               "widen traffic.histogram_bins or traffic.histogram_bin_cycles)")
+
+
+def _print_summary(res, label):
+    """Zero load, saturation, bound and speed of a sweep; what is not known says why."""
+    from sim.sweep import saturation_text, zero_load_text
+    speed = res.get("cycles_per_s")
+    print(f"zero-load latency {zero_load_text(res)}")
+    print(f"saturation throughput {saturation_text(res)}; channel-load bound "
+          f"{res['channel_load_bound']:.3f} flits/node/cycle")
+    print("simulation speed " + ("not measured" if speed is None else
+                                 f"{speed:.0f} simulated cycles/s") + f" ({label})")
 
 
 def cmd_verilog(args):
@@ -385,10 +411,7 @@ def cmd_sweep(args):
     if not args.vary:
         res, = _sweeps(args, [((), cfg, out)], rates, sim, timing)
         _print_points(res)
-        print(f"zero-load latency {res['zero_load_latency']:.2f} cycles; saturation throughput "
-              f"{res['saturation_throughput']:.3f} flits/node/cycle (channel-load bound "
-              f"{res['channel_load_bound']:.3f}); {res['cycles_per_s']:.0f} simulated cycles/s "
-              f"({'fast model' if args.engine == 'model' else sim})")
+        _print_summary(res, "fast model" if args.engine == "model" else sim)
         print(f"reports: {args.out}/sweep.json, sweep.png, heatmap.png")
         return 0
     # --vary: one sweep per value, every value's config validated before any runs
@@ -398,13 +421,15 @@ def cmd_sweep(args):
               out / f"{key}={value}") for value in values]
     results = _sweeps(args, cases, rates, sim, timing)
     labels = [f"{key}={value}" for value in values]
+    from sim.sweep import saturation_text, zero_load_text
     for label, res in zip(labels, results):
-        print(f"{label}: zero-load {res['zero_load_latency']:.2f} cycles, saturation "
-              f"{res['saturation_throughput']:.3f} flits/node/cycle")
+        print(f"{label}: zero-load latency {zero_load_text(res)}; saturation "
+              f"{saturation_text(res)}")
     plot_compare(results, labels, out / "sweep_compare.png",
                  f"{args.pattern}, {args.packet_len}-flit packets: {key}")
     (out / "sweep_compare.json").write_text(json.dumps(
-        {lab: {k: r[k] for k in ("zero_load_latency", "saturation_throughput",
+        {lab: {k: r[k] for k in ("zero_load_latency", "zero_load", "saturated",
+                                 "saturation_throughput", "max_accepted",
                                  "channel_load_bound")} for lab, r in zip(labels, results)},
         indent=1) + "\n")
     print(f"reports: {out}/sweep_compare.png, sweep_compare.json and one folder per value")
@@ -490,15 +515,28 @@ def _print_rows(rows, keys):
                                                    "bound", "of bound", "wall s"]
     widths = [max(len(h), 8) for h in head]
     print("  ".join(h.rjust(w) for h, w in zip(head, widths)))
+    notes = set()
     for r in rows:
         if r["status"] == "ok":
-            figures = [f"{r['zero_load_latency']:.2f}", f"{r['saturation_throughput']:.3f}",
-                       f"{r['channel_load_bound']:.3f}", f"{100 * r['fraction_of_bound']:.0f}%",
+            zl = r["zero_load_latency"]
+            if zl is None:
+                notes.add("zero-load n/a: the zero-load point did not drain or had no packet "
+                          "(see the design point's sweep.json)")
+            sat = r["saturation_throughput"]
+            if sat is None:
+                notes.add("not sat.: no point saturated in the swept range")
+            figures = ["n/a" if zl is None else f"{zl:.2f}",
+                       "not sat." if sat is None else f"{sat:.3f}",
+                       f"{r['channel_load_bound']:.3f}",
+                       "n/a" if r["fraction_of_bound"] is None
+                       else f"{100 * r['fraction_of_bound']:.0f}%",
                        f"{r['wall_s']:.1f}"]
         else:
             figures = ["failed", "-", "-", "-", "-"]
         cells = [str(r[k]) for k in keys] + [r["pattern"], str(r["seed"])] + figures
         print("  ".join(c.rjust(w) for c, w in zip(cells, widths)))
+    for note in sorted(notes):
+        print(f"({note})")
 
 
 def _add_lint_parser(sub, add_config):

@@ -125,26 +125,34 @@ class _Bar:
 
 def run_design_points(design_points, rates, *, engine, sim, timing, packet_len=1,
                       threads=None, client, store, progress=True, point_fn=None,
-                      out_of=None):
+                      out_of=None, provenance=None):
     """Measure every rate of every design point as Dask tasks on ``client``.
 
     Points already in ``store`` are not run again. As each design point's last rate
     completes, the client computes its sweep (the ``sweep.json`` dict of
     :func:`sim.sweep.sweep_result`, from the points exactly as a serial run does) and,
-    with ``out_of(dp)`` a folder, writes it there with its figures. ``point_fn`` replaces
-    :func:`sim.sweep.measure_point` (tests inject faults with it).
+    with ``out_of(dp)`` a folder, writes it there with its figures (and
+    ``provenance(dp)``, :func:`gen.provenance.provenance`, in it). Each design point has
+    one more point, its zero-load point (:func:`sim.sweep.measure_zero_load`), first.
+    ``point_fn`` replaces :func:`sim.sweep.measure_point` (tests inject faults with it).
 
     Returns ``(sweeps, failures)``: ``{dp: sweep}`` for the design points whose every
     rate succeeded, and one dict per failed point (parameters, rate, reason).
     """
     from distributed import as_completed
-    from sim.sweep import measure_point, prepare_engine, sweep_result
+    from sim.sweep import measure_point, measure_zero_load, prepare_engine, sweep_result
+    from .store import digest
     point_fn = point_fn or measure_point
     commit = _git_commit()
-    jobs = {}                              # point key -> (dp, rate, spec)
+    jobs = {}                              # point key -> (dp, rate, spec); rate None: zero load
     per_dp = {}
     for dp in design_points:
-        keys = []
+        # the zero-load point first (its rate follows from the bound, on the worker)
+        zkey = digest({"config": dp.cfg.raw, "engine": engine,
+                       "sim": sim if engine == "rtl" else None, "timing": timing,
+                       "zero_load": [dp.pattern, packet_len, dp.seed]})
+        jobs[zkey] = (dp, None, None)
+        keys = [zkey]
         for rate in rates:
             spec, key = _point_key(dp, rate, engine, sim, timing, packet_len)
             jobs[key] = (dp, rate, spec)
@@ -161,8 +169,10 @@ def run_design_points(design_points, rates, *, engine, sim, timing, packet_len=1
             return
         prepared = store.load("configs", _config_key(dp.cfg, engine, sim))
         sweep = sweep_result(dp.cfg, prepared, pattern=dp.pattern, packet_len=packet_len,
-                             timing=timing, points=[r["point"] for r in records],
-                             out=out_of(dp) if out_of else None)
+                             timing=timing, points=[r["point"] for r in records[1:]],
+                             zero_point=records[0]["point"],
+                             out=out_of(dp) if out_of else None,
+                             provenance=provenance(dp) if provenance else None)
         sweep["wall_s"] = sum(r["wall_s"] for r in records)
         sweeps[dp] = sweep
 
@@ -174,8 +184,13 @@ def run_design_points(design_points, rates, *, engine, sim, timing, packet_len=1
             prepares[ckey] = client.submit(prepare_engine, dp.cfg, engine=engine, sim=sim,
                                            threads=threads, key=f"prepare-{ckey}",
                                            priority=10_000)
-        future = client.submit(point_fn, prepares[ckey], spec, timing, key=f"point-{key}",
-                               priority=int(round(rate * 1000)))
+        if rate is None:
+            future = client.submit(measure_zero_load, prepares[ckey], dp.cfg, dp.pattern,
+                                   packet_len, dp.seed, timing, point_fn, key=f"point-{key}",
+                                   priority=0)
+        else:
+            future = client.submit(point_fn, prepares[ckey], spec, timing, key=f"point-{key}",
+                                   priority=int(round(rate * 1000)))
         futures[future] = key
     for dp in design_points:               # resumed design points with nothing to run
         finish(dp)
@@ -190,7 +205,8 @@ def run_design_points(design_points, rates, *, engine, sim, timing, packet_len=1
             if future.status == "error":
                 exc = future.exception()
                 failures.append({"params": dict(dp.params), "pattern": dp.pattern,
-                                 "seed": dp.seed, "rate": rate, "label": dp.label,
+                                 "seed": dp.seed, "label": dp.label,
+                                 "rate": "the zero-load point" if rate is None else rate,
                                  "error": f"{type(exc).__name__}: {exc}",
                                  "traceback": "".join(traceback.format_exception(exc))})
                 bar.advance(failed=True)

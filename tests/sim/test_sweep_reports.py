@@ -12,12 +12,129 @@ SHORT = {"warmup": 50, "measure": 100, "drain_limit": 500, "final_drain": 200}
 
 
 def test_sweep_writes_its_points_before_the_summary(tmp_path, monkeypatch):
-    """A summary that fails (here: the bound raises) leaves sweep.json with every point."""
+    """A summary that fails (here: it raises) leaves sweep.json with every point."""
     import sim.sweep as sweep
     cfg = load_config("configs/default.yaml", MESH)
-    monkeypatch.setattr(sweep, "channel_load_bound", lambda *a, **k: 1 / 0)
+    monkeypatch.setattr(sweep, "summarise", lambda *a, **k: 1 / 0)
     with pytest.raises(ZeroDivisionError):
         sweep.run_sweep(cfg, rates=[0.05, 0.1], engine="model", timing=SHORT,
                         progress=False, out=tmp_path)
     saved = json.loads((tmp_path / "sweep.json").read_text())
     assert [p["offered"] for p in saved["points"]] == [0.05, 0.1]
+
+
+def _run(cfg, rates, **kw):
+    from sim.sweep import run_sweep
+    return run_sweep(cfg, rates=rates, engine="model", progress=False,
+                     timing=kw.pop("timing", SHORT), **kw)
+
+
+def _legend(monkeypatch, plot, *args, **kw):
+    """The legend labels of a figure ``plot`` draws (captured as it is saved)."""
+    import matplotlib.figure
+    seen = []
+
+    def save(fig, path, **_):
+        for ax in fig.axes:
+            leg = ax.get_legend()
+            seen.extend(t.get_text() for t in (leg.get_texts() if leg else []))
+            seen.extend(line.get_label() for line in ax.get_lines())
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", save)
+    plot(*args, **kw)
+    return seen
+
+
+def _undrained(monkeypatch):
+    """Every point (the zero-load point too) fails to drain: no drain check at all."""
+    import sim.sweep
+    monkeypatch.setattr(sim.sweep, "DEFAULT_TIMING", {**sim.sweep.DEFAULT_TIMING,
+                                                      "drain_limit": 0, "final_drain": 100})
+
+
+def test_a_sweep_that_never_drains_prints_not_measured(monkeypatch, capsys, tmp_path):
+    """Issue 27 item 4: the issue's soak, with no drain allowed: every figure that is not
+    known prints as not measured (was: TypeError formatting a None zero-load latency)."""
+    from dojo.cli import main
+    _undrained(monkeypatch)
+    rc = main(["sweep", "configs/noc8x8.yaml", "-s", "router.routing=table",
+               "-s", "die.dead_routers=[[2,3],[5,5]]", "--engine", "model",
+               "--pattern", "uniform", "--packet-len", "4", "--rates", "0.9",
+               "--warmup", "100", "--measure", "200", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "(not drained)" in out
+    assert "zero-load latency not measured (the zero-load point did not drain" in out
+    res = json.loads((tmp_path / "sweep.json").read_text())
+    assert res["zero_load_latency"] is None and res["saturated"]
+
+
+def test_every_print_path_says_not_measured(monkeypatch, capsys, tmp_path):
+    """sweep --vary, sim --bench traffic and explore's rows with nothing drained."""
+    from dojo.cli import _print_rows, main
+    _undrained(monkeypatch)
+    small = ["-s", "tile.dies_x=1", "-s", "tile.dies_y=1", "-s", "die.nodes_x=3",
+             "-s", "die.nodes_y=3"]
+    rc = main(["sweep", "configs/default.yaml", *small, "--engine", "model", "--rates", "0.5",
+               "--warmup", "50", "--measure", "100", "--vary", "router.buffer_depth=4,8",
+               "--out", str(tmp_path / "vary")])
+    out = capsys.readouterr().out
+    assert rc == 0 and out.count("zero-load latency not measured") == 2, out
+    rc = main(["sim", "configs/default.yaml", *small, "--bench", "traffic", "--engine", "model",
+               "--out", str(tmp_path / "sim")])
+    out = capsys.readouterr().out
+    assert rc == 0 and "zero-load latency       not measured" in out, out
+    _print_rows([{"router.vcs": 2, "pattern": "uniform", "seed": 1, "status": "ok",
+                  "zero_load_latency": None, "saturation_throughput": None,
+                  "channel_load_bound": 0.5, "fraction_of_bound": None, "wall_s": 1.0}],
+                ["router.vcs"])
+    out = capsys.readouterr().out
+    assert "n/a" in out and "not sat." in out and "no point saturated" in out
+
+
+def test_no_saturation_in_range_is_said_and_not_drawn(monkeypatch, capsys):
+    """Issue 27 item 6: low rates only: no saturation figure, no saturation line."""
+    from dojo.cli import _print_summary
+    from sim.sweep import plot_sweep
+    res = _run(load_config("configs/default.yaml", MESH), [0.02, 0.05])
+    assert not res["saturated"] and res["saturation_throughput"] is None
+    assert res["max_accepted"] == pytest.approx(0.05, abs=0.02)
+    _print_summary(res, "fast model")
+    assert "not saturated in the swept range" in capsys.readouterr().out
+    labels = _legend(monkeypatch, plot_sweep, res, "unused.png")
+    assert "not saturated in the swept range" in labels
+    assert not any(label.startswith("saturation") for label in labels)
+
+
+def test_zero_load_latency_is_measured_at_its_own_low_rate():
+    """Issue 27 item 7: the zero-load latency comes from a dedicated point at 1% of the
+    bound, not from the lowest swept rate (8x8: 7.3 cycles, the 0.3 point's is 9.5)."""
+    from sim.sweep import zero_load_rate
+    res = _run(load_config("configs/noc8x8.yaml"), [0.3],
+               timing={"warmup": 200, "measure": 1000})
+    z = res["zero_load"]
+    assert z["offered"] == zero_load_rate(res["channel_load_bound"], 1) == 0.005
+    assert "dedicated point" in z["method"] and z["packets"] > 100
+    assert res["zero_load_latency"] == z["latency_avg"] == res["zero_load_point"]["latency_avg"]
+    assert 7 < res["zero_load_latency"] < 7.6 < res["points"][0]["latency_avg"]
+
+
+def test_throttled_points_are_shown(monkeypatch, capsys):
+    """Issue 27 item 8: past saturation the full source queues suppress packets:
+    generated/offered per point in sweep.json and the table, throttled points marked in
+    the table and the plot."""
+    from dojo.cli import _print_points
+    from sim.sweep import THROTTLE_LIMIT, plot_sweep
+    res = _run(load_config("configs/noc8x8.yaml"), [0.1, 0.5],
+               timing={"warmup": 300, "measure": 1000})
+    low, high = res["points"]
+    assert low["generated_over_offered"] > THROTTLE_LIMIT and not low["throttled"]
+    assert high["suppressed"] > 0 and high["throttled"]
+    assert high["generated_over_offered"] == pytest.approx(
+        high["generated_total"] / (high["generated_total"] + high["suppressed"]))
+    assert res["throttled_offered"] == [0.5]
+    _print_points(res)
+    out = capsys.readouterr().out
+    assert "gen/off" in out and f"{high['generated_over_offered']:.3f}T" in out
+    assert "T: throttled" in out
+    labels = _legend(monkeypatch, plot_sweep, res, "unused.png")
+    assert any(label.startswith("throttled") for label in labels)
