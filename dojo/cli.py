@@ -63,7 +63,9 @@ def cmd_sim(args):
                                f"--algo {algo}: {exc}"])
     print(format_report(cfg, d))
     (out / "derive.json").write_text(json.dumps(d, indent=2, sort_keys=True) + "\n")
-    summary = {"config": cfg.name, "simulator": sim}
+    from gen.provenance import provenance
+    summary = {"config": cfg.name, "simulator": sim,
+               "provenance": provenance(cfg, args.overrides, 1, args.config)}
     if args.bench in ("all", "traffic"):
         from sim.sweep import run_sweep
         mx, my = d["tile"]["mesh_x"], d["tile"]["mesh_y"]
@@ -71,7 +73,8 @@ def cmd_sim(args):
         print(f"\ntraffic: {mx}x{my} mesh, uniform random, single-flit packets ({label})")
         res = run_sweep(cfg, pattern="uniform", rates=[0.05, 0.2, 0.35, 0.5, 0.65, 0.8],
                         sim=sim, engine=args.engine, threads=args.threads, out=out / "traffic",
-                        timing={"warmup": 500, "measure": 2000}, derived=d)
+                        timing={"warmup": 500, "measure": 2000}, derived=d,
+                        provenance=summary["provenance"])
         _print_points(res)
         summary["traffic"] = {k: res[k] for k in ("zero_load_latency", "zero_load",
                                                   "saturated", "saturation_throughput",
@@ -367,11 +370,13 @@ def _print_summary(res, label):
 def cmd_verilog(args):
     import time
     from gen.build import write
+    from gen.provenance import provenance
     cfg = load_config(args.config, args.overrides)
     t0 = time.perf_counter()
     try:
         design = top_design(cfg, args.top)
-        path = write(design, args.out)
+        path = write(design, args.out, provenance=provenance(cfg, args.overrides, None,
+                                                             args.config))
     except ValueError as exc:         # a design the generator refuses (e.g. too wide)
         raise ConfigError([f"--top {args.top}: {exc}"])
     text = design.verilog
@@ -409,7 +414,7 @@ def cmd_sweep(args):
     timing = {"warmup": args.warmup, "measure": args.measure}
     out = Path(args.out)
     if not args.vary:
-        res, = _sweeps(args, [((), cfg, out)], rates, sim, timing)
+        res, = _sweeps(args, [((), cfg, out, args.overrides)], rates, sim, timing)
         _print_points(res)
         _print_summary(res, "fast model" if args.engine == "model" else sim)
         print(f"reports: {args.out}/sweep.json, sweep.png, heatmap.png")
@@ -418,7 +423,7 @@ def cmd_sweep(args):
     from sim.explore.grid import parse_grid
     (key, values), = parse_grid([args.vary], option="--vary")
     cases = [(((key, value),), load_config(args.config, args.overrides + [f"{key}={value}"]),
-              out / f"{key}={value}") for value in values]
+              out / f"{key}={value}", args.overrides + [f"{key}={value}"]) for value in values]
     results = _sweeps(args, cases, rates, sim, timing)
     labels = [f"{key}={value}" for value in values]
     from sim.sweep import saturation_text, zero_load_text
@@ -437,20 +442,25 @@ def cmd_sweep(args):
 
 
 def _sweeps(args, cases, rates, sim, timing):
-    """The sweep of every ``(params, cfg, out dir)``: one point after another in this
-    process, or with ``--workers``/``--scheduler`` every point of every case as one Dask
-    task (the same points). A failed point is an error (exit 1) naming it."""
+    """The sweep of every ``(params, cfg, out dir, overrides)``: one point after another in
+    this process, or with ``--workers``/``--scheduler`` every point of every case as one
+    Dask task (the same points). A failed point is an error (exit 1) naming it. Each
+    ``sweep.json`` records its provenance (config, overrides, seed, version, commit)."""
+    from gen.provenance import provenance
     from sim.sweep import DEFAULT_TIMING, run_sweep
     timing = {**DEFAULT_TIMING, **timing}
     if args.workers is None and args.scheduler is None:
         return [run_sweep(cfg, pattern=args.pattern, rates=rates, packet_len=args.packet_len,
                           sim=sim, engine=args.engine, threads=args.threads, out=folder,
-                          timing=timing) for _, cfg, folder in cases]
+                          timing=timing, seed=args.seed,
+                          provenance=provenance(cfg, overrides, args.seed, args.config))
+                for _, cfg, folder, overrides in cases]
     from sim.explore.cluster import dashboard_of, dask_client, run_design_points
     from sim.explore.grid import DesignPoint
     from sim.explore.store import ResultStore
-    points = {DesignPoint(params, tuple((k, str(v)) for k, v in params), args.pattern, 1, cfg):
-              folder for params, cfg, folder in cases}
+    points = {DesignPoint(params, tuple((k, str(v)) for k, v in params), args.pattern,
+                          args.seed, cfg): (folder, overrides)
+              for params, cfg, folder, overrides in cases}
     with dask_client(args.workers, args.scheduler) as client:
         link = dashboard_of(client)
         if link:
@@ -458,7 +468,8 @@ def _sweeps(args, cases, rates, sim, timing):
         sweeps, failures = run_design_points(
             list(points), rates, engine=args.engine, sim=sim, timing=timing,
             packet_len=args.packet_len, threads=args.threads, client=client,
-            store=ResultStore(), out_of=points.get)
+            store=ResultStore(), out_of=lambda dp: points[dp][0],
+            provenance=lambda dp: provenance(dp.cfg, points[dp][1], dp.seed, args.config))
     if failures:
         raise PointFailures(failures)
     return [sweeps[dp] for dp in points]
@@ -498,7 +509,8 @@ def cmd_explore(args):
     keys = [k for k, _ in grid]
     res = explore(points, keys, rates, out=args.out, engine=args.engine, sim=sim,
                   timing=timing, packet_len=args.packet_len, threads=args.threads,
-                  workers=args.workers, scheduler=args.scheduler, fresh=args.fresh)
+                  workers=args.workers, scheduler=args.scheduler, fresh=args.fresh,
+                  overrides=args.overrides, config_path=args.config)
     _print_rows(res["rows"], keys)
     for f in res["failures"]:
         print(f"error: point {f['label']} at offered {f['rate']} failed: {f['error']}",
@@ -583,6 +595,18 @@ def _non_negative(text):
         value = -1
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not allowed: must be an integer >= 0")
+    return value
+
+
+def _seed(text):
+    """A traffic seed: the generators' seed register is 16 bits wide."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 0xFFFF:
+        raise argparse.ArgumentTypeError(f"{text!r} is not allowed: must be an integer in "
+                                         f"0..65535 (the generators' 16-bit seed)")
     return value
 
 
@@ -673,6 +697,8 @@ def build_parser():
     _add_point_options(p)
     p.add_argument("--vary", metavar="KEY.PATH=V1,V2,...",
                    help="one sweep per value, curves on one plot (e.g. dielink.ratio=1,2,4)")
+    p.add_argument("--seed", type=_seed, default=1,
+                   help="traffic seed (integer 0..65535, default 1; recorded in sweep.json)")
     p.add_argument("--out", default="build/sweep", help="report directory")
     _add_engine(p, "the sweep")
     _add_dask(p, serial_default=True)

@@ -346,14 +346,18 @@ def router_design(cfg, *, top_name="dojo_router_top", derived=None):
     return Design(top_name, router, lib, {"config": cfg.raw}, extra, derived=d)
 
 
-def write(design, out_dir):
-    """Write ``<top>.v`` and ``<top>.json``; returns the Verilog path."""
+def write(design, out_dir, *, provenance=None):
+    """Write ``<top>.v`` and ``<top>.json``; returns the Verilog path. The manifest records
+    ``provenance`` (:func:`gen.provenance.provenance`; default: the design's resolved
+    config with no overrides known)."""
+    from .provenance import provenance as provenance_of
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     v = out / f"{design.top_name}.v"
     text = design.verilog
     if not v.exists() or v.read_text() != text:       # keep mtimes stable for build caches
         v.write_text(text)
-    (out / f"{design.top_name}.json").write_text(
-        json.dumps(design.manifest(), indent=1, sort_keys=True) + "\n")
+    man = {**design.manifest(),
+           "provenance": provenance or provenance_of(design.params["config"])}
+    (out / f"{design.top_name}.json").write_text(json.dumps(man, indent=1, sort_keys=True) + "\n")
     return v

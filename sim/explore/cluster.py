@@ -83,16 +83,6 @@ def _point_key(dp, rate, engine, sim, timing, packet_len):
                          "timing": timing})
 
 
-def _git_commit():
-    import subprocess
-    from pathlib import Path
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, cwd=Path(__file__).parent, timeout=10).stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
 class _Bar:
     """One tqdm bar over every point: done (finished now or found on disk), running
     (on a worker now, as the scheduler reports it), failed."""
@@ -143,7 +133,8 @@ def run_design_points(design_points, rates, *, engine, sim, timing, packet_len=1
     from sim.sweep import measure_point, measure_zero_load, prepare_engine, sweep_result
     from .store import digest
     point_fn = point_fn or measure_point
-    commit = _git_commit()
+    from gen.provenance import git_commit
+    commit = git_commit()[0]
     jobs = {}                              # point key -> (dp, rate, spec); rate None: zero load
     per_dp = {}
     for dp in design_points:
