@@ -412,22 +412,46 @@ def _write_json(path, data):
     os.replace(tmp, path)
 
 
+def progress_line(desc, done, total, elapsed, what=""):
+    """One line per finished point for logs (stderr not a terminal): ``'uniform sweep
+    (model): point 3 of 8 done (offered 0.3), 12 s elapsed, about 20 s remaining'``."""
+    left = elapsed / done * (total - done) if done else None
+    remaining = ("" if done == total else
+                 f", about {left:.0f} s remaining" if left is not None else "")
+    return (f"{desc}: point {done} of {total} done{f' ({what})' if what else ''}, "
+            f"{elapsed:.0f} s elapsed{remaining}")
+
+
 class _Progress:
-    """A tqdm bar over the rates with the last point's figures (only on a terminal)."""
+    """A tqdm bar over the rates with the last point's figures on a terminal; off a
+    terminal (CI logs, ``nohup``) one :func:`progress_line` per finished point on stderr."""
 
     def __init__(self, desc, enabled):
+        import sys
         self.desc, self.enabled, self.bar = desc, enabled, None
+        self.log = enabled and not sys.stderr.isatty()
 
     def __call__(self, rates):
+        import time
         from tqdm import tqdm
-        # disable=None: a bar on a terminal, none in logs and pipes
+        self.total, self.done, self.t0 = len(rates), 0, time.monotonic()
+        # a bar on a terminal only
         self.bar = tqdm(rates, desc=self.desc, unit="point",
-                        disable=None if self.enabled else True)
+                        disable=True if self.log or not self.enabled else None)
         return self.bar
 
     def update(self, point):
-        self.bar.set_postfix(accepted=f"{point['accepted_avg']:.3f}",
-                             latency=f"{point['latency_avg'] or float('nan'):.1f}")
+        import sys
+        import time
+        self.done += 1
+        latency = "n/a" if point["latency_avg"] is None else f"{point['latency_avg']:.1f}"
+        if self.log:
+            print(progress_line(self.desc, self.done, self.total, time.monotonic() - self.t0,
+                                f"offered {point['offered']:g}, accepted "
+                                f"{point['accepted_avg']:.3f}, latency {latency}"),
+                  file=sys.stderr, flush=True)
+        else:
+            self.bar.set_postfix(accepted=f"{point['accepted_avg']:.3f}", latency=latency)
 
 
 def run_sweep(cfg, *, pattern="uniform", rates, packet_len=1, sim="verilator", engine="rtl",

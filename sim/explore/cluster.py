@@ -88,10 +88,16 @@ class _Bar:
     (on a worker now, as the scheduler reports it), failed."""
 
     def __init__(self, total, initial, enabled):
+        import sys
+        import time
         from tqdm import tqdm
+        # off a terminal (CI logs, nohup): one line per finished point on stderr instead
+        self.log = enabled and not sys.stderr.isatty()
         self.bar = tqdm(total=total, initial=initial, unit="point", desc="points",
-                        disable=None if enabled else True, dynamic_ncols=True)
+                        disable=True if self.log or not enabled else None, dynamic_ncols=True)
         self.failed, self.last = 0, 0.0
+        self.total, self.done, self.initial = total, initial, initial
+        self.t0 = time.monotonic()
 
     def refresh(self, client, ours):
         import time
@@ -105,9 +111,20 @@ class _Bar:
             running = "?"
         self.bar.set_postfix(running=running, failed=self.failed, refresh=True)
 
-    def advance(self, failed=False):
+    def advance(self, failed=False, what=""):
         self.failed += failed
+        self.done += 1
         self.bar.update(1)
+        if self.log:
+            import sys
+            import time
+            from sim.sweep import progress_line
+            # the remaining time from this run's points only (not those found on disk)
+            elapsed = time.monotonic() - self.t0
+            line = progress_line("points", self.done - self.initial, self.total - self.initial,
+                                 elapsed, what + (" FAILED" if failed else ""))
+            print(line + (f" ({self.initial} found on disk)" if self.initial else ""),
+                  file=sys.stderr, flush=True)
 
     def close(self):
         self.bar.close()
@@ -200,7 +217,7 @@ def run_design_points(design_points, rates, *, engine, sim, timing, packet_len=1
                                  "rate": "the zero-load point" if rate is None else rate,
                                  "error": f"{type(exc).__name__}: {exc}",
                                  "traceback": "".join(traceback.format_exception(exc))})
-                bar.advance(failed=True)
+                bar.advance(failed=True, what=f"{dp.label} at {failures[-1]['rate']}")
             else:
                 point, wall = future.result()
                 if store.load("configs", ckey) is None:
@@ -211,7 +228,8 @@ def run_design_points(design_points, rates, *, engine, sim, timing, packet_len=1
                                            "seed": dp.seed, "rate": rate, "engine": engine,
                                            "sim": sim if engine == "rtl" else None,
                                            "commit": commit, "wall_s": wall, "point": point})
-                bar.advance()
+                bar.advance(what=f"{dp.label} at "
+                                 + ("the zero-load point" if rate is None else f"{rate:g}"))
                 finish(dp)
             bar.refresh(client, ours)
     finally:                    # interrupted: nothing of ours stays queued on a shared cluster

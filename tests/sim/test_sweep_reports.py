@@ -138,3 +138,36 @@ def test_throttled_points_are_shown(monkeypatch, capsys):
     assert "T: throttled" in out
     labels = _legend(monkeypatch, plot_sweep, res, "unused.png")
     assert any(label.startswith("throttled") for label in labels)
+
+
+def test_off_a_terminal_each_point_prints_a_line(capsys):
+    """Issue 27 item 11: stderr is not a terminal here (pytest captures it): one line per
+    finished point, i of N with the elapsed and the estimated remaining time."""
+    from sim.sweep import run_sweep
+    run_sweep(load_config("configs/default.yaml", MESH), rates=[0.05, 0.1], engine="model",
+              timing=SHORT, progress=True)
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 3, err                      # the zero-load point and the two rates
+    assert err[0].startswith("uniform sweep (model): point 1 of 3 done (offered ")
+    assert "s elapsed, about" in err[0] and "s remaining" in err[1]
+    assert err[2].startswith("uniform sweep (model): point 3 of 3 done (offered 0.1,")
+    assert "remaining" not in err[2]
+    run_sweep(load_config("configs/default.yaml", MESH), rates=[0.05], engine="model",
+              timing=SHORT, progress=False)
+    assert capsys.readouterr().err == ""
+
+
+def test_explore_off_a_terminal_prints_a_line_per_point(capsys):
+    from distributed import Client, LocalCluster
+    from sim.explore.cluster import run_design_points
+    from sim.explore.grid import design_points, parse_grid
+    from sim.explore.store import ResultStore
+    points = design_points("configs/default.yaml", MESH, parse_grid(["router.vcs=1,2"]),
+                           ["uniform"], [1])
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        run_design_points(points, [0.1], engine="model", sim=None, timing=SHORT,
+                          client=client, store=ResultStore())
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("points:")]
+    assert len(err) == 4, err                      # 2 design points x (zero load + 1 rate)
+    assert err[-1].startswith("points: point 4 of 4 done (")
