@@ -622,7 +622,11 @@ def plot_heatmap(result, path, die_shape=None):
             ax.legend(loc="upper right", fontsize=7, framealpha=0.6)
         ax.set_xlim(-0.6, mx - 0.4)
         ax.set_ylim(my - 0.4, -0.6)                    # y grows southwards
+        ax.set_xticks(range(mx))                       # nodes sit on integer coordinates
+        ax.set_yticks(range(my))
         label = "link utilisation (of its capacity)"
+        fig.text(0.5, 0.01, "two bars per link, one per direction: east-bound above "
+                 "west-bound, south-bound right of north-bound", ha="center", fontsize=8)
     if die_shape:
         dx_, dy_ = die_shape
         for bx in range(dx_, mx, dx_):
@@ -636,9 +640,9 @@ def plot_heatmap(result, path, die_shape=None):
     ratio = (result.get("dielink") or {}).get("ratio")
     ax.set_title(f"{result['pattern']} at {point['offered']:.3f} flits/node/cycle "
                  f"(accepted {point['accepted_avg']:.3f})"
-                 + (f"; die links: 1 flit per {ratio} cycles = 1.0" if ratio else ""),
+                 + (f"\ndie links: 1 flit per {ratio} cycles = 1.0" if ratio else ""),
                  fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.03, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
@@ -649,7 +653,7 @@ def plot_compare(results, labels, path, title):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    top = 1.0
+    top, highest, cap = 1.0, 0.0, 0.0
     for res, label in zip(results, labels):
         pts = [p for p in res["points"] if p["latency_avg"] is not None]
         sat = (f"saturation {res['saturation_throughput']:.3f}" if res.get("saturated")
@@ -658,13 +662,18 @@ def plot_compare(results, labels, path, title):
                         label=f"{label}: {sat}, bound {res['channel_load_bound']:.3f}")
         # the channel-load bound of each curve, in its colour
         ax.axvline(res["channel_load_bound"], color=line.get_color(), ls=":", alpha=0.8)
-        top = max([top, 4 * (res["zero_load_latency"] or 1)]
-                  + [1.1 * p["latency_avg"] for p in pts
-                     if p["latency_avg"] <= 4 * (res["zero_load_latency"] or p["latency_avg"])])
+        highest = max([highest] + [p["latency_avg"] for p in pts])
+        cap = max(cap, 10 * (res["zero_load_latency"] or 0))
     ax.plot([], [], "k:", label="dotted: channel-load bound of each curve")
+    # every point up to 10x the zero-load latency is shown; past it the axis is cut, and says so
+    top = max(top, min(1.1 * highest, cap) if cap else 1.1 * highest)
     ax.set_ylim(0, top)
+    ax.set_xlim(0, 1.05 * max([1e-3] + [r["channel_load_bound"] for r in results]
+                              + [p["accepted_avg"] for r in results for p in r["points"]]))
     ax.set_xlabel("accepted throughput (flits/node/cycle)")
-    ax.set_ylabel("average packet latency (cycles)")
+    ax.set_ylabel("average packet latency (cycles)"
+                  + (f"\n(axis cut at {top:.0f}: points above it not shown)"
+                     if highest > top else ""))
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)

@@ -78,9 +78,11 @@ def plot_saturation(rows, keys, path):
             if best:
                 ax.plot(*zip(*best), "-o", color=colour, label=pattern or "best")
         ax.set_xticks(range(len(values)), [str(v) for v in values])
+        ax.set_xlim(-0.5, len(values) - 0.5)          # the end points off the frame
         ax.set_xlabel(key)
         ax.set_ylabel("saturation throughput (flits/node/cycle)")
-        ax.set_ylim(bottom=0)
+        # room above the highest point (and the legend) so none is clipped
+        ax.set_ylim(0, 1.3 * max([r["saturation_throughput"] for r in ok] or [1.0]))
         ax.grid(alpha=0.3)
         if ok:
             ax.legend(fontsize=8, title="best over the other parameters", title_fontsize=7)

@@ -171,3 +171,61 @@ def test_explore_off_a_terminal_prints_a_line_per_point(capsys):
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("points:")]
     assert len(err) == 4, err                      # 2 design points x (zero load + 1 rate)
     assert err[-1].startswith("points: point 4 of 4 done (")
+
+
+def _figure(monkeypatch, plot, *args, **kw):
+    """The figure ``plot`` draws, drawn, as it is saved."""
+    import matplotlib.figure
+    seen = []
+
+    def save(fig, path, **_):
+        fig.canvas.draw()
+        seen.append(fig)
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", save)
+    plot(*args, **kw)
+    return seen[0]
+
+
+@pytest.fixture(scope="module")
+def tile_sweeps():
+    """The default 4x4 tile (2x2 dies) at die-link ratios 1 and 2."""
+    cfgs = [load_config("configs/default.yaml", [f"dielink.ratio={r}"]) for r in (1, 2)]
+    timing = {"warmup": 200, "measure": 600}
+    return [_run(cfg, [0.1, 0.3, 0.45, 0.6], timing=timing) for cfg in cfgs]
+
+
+def test_heatmap_ticks_title_and_directions(monkeypatch, tile_sweeps):
+    """Issue 27 item 13: integer ticks, a title clear of the colour bar, the two bars of a
+    link named."""
+    from sim.sweep import plot_heatmap
+    res = tile_sweeps[1]
+    fig = _figure(monkeypatch, plot_heatmap, res, "unused.png", die_shape=res["die_shape"])
+    ax, bar = fig.axes
+    assert list(ax.get_xticks()) == [0, 1, 2, 3] and list(ax.get_yticks()) == [0, 1, 2, 3]
+    title = ax.title.get_window_extent()
+    assert title.x1 <= bar.get_window_extent().x0
+    assert any("east-bound above west-bound" in t.get_text() for t in fig.texts)
+
+
+def test_compare_draws_each_bound(monkeypatch, tile_sweeps):
+    from sim.sweep import plot_compare
+    fig = _figure(monkeypatch, plot_compare, tile_sweeps, ["r1", "r2"], "unused.png", "t")
+    ax, = fig.axes
+    verticals = {line.get_xdata()[0] for line in ax.get_lines()
+                 if len(line.get_xdata()) == 2 and line.get_xdata()[0] == line.get_xdata()[1]}
+    assert verticals == {r["channel_load_bound"] for r in tile_sweeps} == {1.0, 0.5}
+    top = ax.get_ylim()[1]
+    shown = [p["latency_avg"] for r in tile_sweeps for p in r["points"]
+             if p["latency_avg"] is not None]
+    assert max(shown) < top or "axis cut" in ax.get_ylabel()
+
+
+def test_saturation_plot_does_not_clip_its_top_point(monkeypatch):
+    from sim.explore.report import plot_saturation
+    rows = [{"router.vcs": v, "pattern": "uniform", "status": "ok",
+             "saturation_throughput": s} for v, s in ((1, 0.81), (2, 0.893))]
+    fig = _figure(monkeypatch, plot_saturation, rows, ["router.vcs"], "unused.png")
+    ax, = fig.axes
+    assert ax.get_ylim()[1] > 1.1 * 0.893
+    lo, hi = ax.get_xlim()
+    assert lo < 0 and hi > 1                       # the end points are inside the frame
