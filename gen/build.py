@@ -271,8 +271,8 @@ def network_design(cfg, *, kind, top, boundary, top_name=None, structural_dies=F
             params.update(mesh_x=d["tile"]["mesh_x"], mesh_y=d["tile"]["mesh_y"],
                           queue_depth=cfg.traffic.source_queue,
                           max_packet_flits=cfg.router.max_packet_flits,
-                          histogram_bins=cfg.traffic.histogram_bins,
-                          bin_cycles=cfg.traffic.histogram_bin_cycles)
+                          histogram_bins=d["traffic"]["histogram_bins"],
+                          bin_cycles=d["traffic"]["histogram_bin_cycles"])
     lib = ModuleLibrary(writers=[die_writer(always=structural_dies)])
     nx, ny = d["die"]["nodes_x"], d["die"]["nodes_y"]
     stages = d["link"]["pipeline_stages"]
