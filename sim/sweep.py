@@ -520,7 +520,8 @@ def plot_sweep(result, path):
     ax.set_title(f"{result['config']}: {mx}x{my} mesh, {result['pattern']}, "
                  f"{result['vcs']} VC x {result['buffer_depth']} flits, "
                  f"{result['packet_len']}-flit packets", fontsize=9)
-    top = max([p["latency_avg"] for p in pts] + [1])
+    # the p99 points too: a p99 drawn outside the axes is a figure the reader cannot see
+    top = max([p["latency_avg"] for p in pts] + [p["latency_p99"] for p in known] + [1])
     ax.set_ylim(0, min(top * 1.1, 20 * (result["zero_load_latency"] or top)))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
@@ -642,7 +643,7 @@ def plot_heatmap(result, path, die_shape=None):
                  f"(accepted {point['accepted_avg']:.3f})"
                  + (f"\ndie links: 1 flit per {ratio} cycles = 1.0" if ratio else ""),
                  fontsize=9)
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    fig.tight_layout(rect=(0, 0 if big else 0.03, 1, 1))     # room for the bars' note
     fig.savefig(path, dpi=110)
     plt.close(fig)
 

@@ -229,3 +229,14 @@ def test_saturation_plot_does_not_clip_its_top_point(monkeypatch):
     assert ax.get_ylim()[1] > 1.1 * 0.893
     lo, hi = ax.get_xlim()
     assert lo < 0 and hi > 1                       # the end points are inside the frame
+
+
+def test_sweep_plot_shows_every_p99_it_draws(monkeypatch, tile_sweeps):
+    """The p99 curve lies above the average: the axis must reach it (it was cut at 1.1x
+    the highest average, so on a D1 tile no p99 point was visible)."""
+    from sim.sweep import plot_sweep
+    res = tile_sweeps[0]
+    p99 = [p["latency_p99"] for p in res["points"] if p["latency_p99"] is not None]
+    assert max(p99) > 1.1 * max(p["latency_avg"] for p in res["points"])
+    fig = _figure(monkeypatch, plot_sweep, res, "unused.png")
+    assert fig.axes[0].get_ylim()[1] >= max(p99)
