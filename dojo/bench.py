@@ -44,6 +44,20 @@ SATURATION_RATES = "0.05:0.80:0.05"
 SPEED_TARGETS = {0.1: 140e3, 0.3: 55e3}        # 10x BookSim2 on this machine class
 
 
+def _sat(res):
+    """The saturation throughput of a sweep; where no point saturated, the highest
+    accepted load (a lower bound of it: the tables say so with :func:`_sat_text`)."""
+    return res["saturation_throughput"] if res.get("saturated") else res["max_accepted"]
+
+
+def _fmt(value, spec, missing="n/a"):
+    return missing if value is None else format(value, spec)
+
+
+def _sat_text(res, spec):
+    return (format(res["saturation_throughput"], spec) if res.get("saturated") else
+            f">= {format(res['max_accepted'], spec)} (not saturated in the swept range)")
+
 def _mean_hops(k):
     """Average XY hop count of uniform traffic (self included) on a k x k mesh."""
     return 2 * (k * k - 1) / (3 * k)
@@ -123,8 +137,8 @@ def bench_tile(outdir, *, quick=False):
                             timing=timing, out=outdir / f"tile_{pattern}_ratio{ratio}")
             tile_rows.append((ratio, res))
             best = max(res["points"], key=lambda p: p["accepted_avg"])
-            lines.append(f"| {pattern} | {ratio} | {res['zero_load_latency']:.2f} | "
-                         f"{res['saturation_throughput']:.3f} | {best['accepted_min']:.3f} | "
+            lines.append(f"| {pattern} | {ratio} | {_fmt(res['zero_load_latency'], '.2f')} | "
+                         f"{_sat_text(res, '.3f')} | {best['accepted_min']:.3f} | "
                          f"{res['channel_load_bound']:.3f} |")
         plot_compare([r for _, r in tile_rows], [f"ratio {k}" for k, _ in tile_rows],
                      ROOT / "docs" / f"tile_ratio_{pattern}.png",
@@ -337,7 +351,7 @@ def bench_netmodel(outdir, *, quick=False):
             best = max(res["points"], key=lambda p: p["accepted_avg"])
             lines.append(f"| {name} | {pattern} | {len(rates)} ({rates[0]}..{rates[-1]}) | "
                          f"{wall:.0f} s | {f'{zl:.1f}' if zl else '-'} | "
-                         f"{res['saturation_throughput']:.4f} | {best['accepted_min']:.4f} | "
+                         f"{_sat_text(res, '.4f')} | {best['accepted_min']:.4f} | "
                          f"{res['channel_load_bound']:.4f} | {target} |")
     lines += ["", f"Plots: `docs/d1_die_*.png`, `docs/d1_tile_*.png`. Section measured in "
               f"{time.time() - started:.0f} s."]
@@ -433,8 +447,10 @@ def bench_explore(outdir, *, quick=False):
               "of bound |", "|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['router.vcs']} | {r['router.buffer_depth']} | {r['pattern']} | "
-                     f"{r['zero_load_latency']:.2f} | {r['saturation_throughput']:.3f} | "
-                     f"{r['channel_load_bound']:.3f} | {100 * r['fraction_of_bound']:.0f}% |")
+                     f"{_fmt(r['zero_load_latency'], '.2f')} | "
+                     f"{_fmt(r['saturation_throughput'], '.3f', 'not saturated')} | "
+                     f"{r['channel_load_bound']:.3f} | "
+                     f"{_fmt(r['fraction_of_bound'] and 100 * r['fraction_of_bound'], '.0f')}% |")
     lines += ["", "Under transpose the bound is that of the most loaded channel for equal "
               "injection at every node; the diagonal nodes send to themselves and the "
               "nodes near it use lightly loaded channels, so the average accepted "
@@ -656,7 +672,7 @@ def bench_faults(outdir, *, quick=False):
     def figures(res, dead, cfg):
         # accepted throughput is averaged over the live nodes (verif.traffic_stats)
         live = k * k - dead
-        sat = res["saturation_throughput"]
+        sat = _sat(res)
         return {"sat": sat * live / (k * k), "sat_live": sat, "zero": res["zero_load_latency"],
                 "bound": _table_bound(cfg, k),
                 "errors": sum(sum(v for v in p["errors"].values()) for p in res["points"]),
@@ -829,7 +845,7 @@ def _d1_harvest(outdir, *, quick=False):
         res = run_sweep(cfg, pattern="uniform", rates=rates, packet_len=1, timing=timing,
                         engine="model", out=outdir / f"faults_{slug}", progress=False)
         rows.append((label, live, res, _table_bound(cfg, 19), time.perf_counter() - t0))
-    ref = rows[0][2]["saturation_throughput"]
+    ref = _sat(rows[0][2])
     lines = ["## D1 die: harvest map (fast model)", "",
              f"One die of `configs/d1.yaml` (`tile.dies_x=1`, `tile.dies_y=1`: the 19x19 array, "
              f"2048-bit flits, 2 VC x 4), uniform random over the live nodes, single-flit, "
@@ -842,14 +858,14 @@ def _d1_harvest(outdir, *, quick=False):
              "bound of the routes | zero-load latency | errors / packets lost (drained points) "
              "| sweep time |", "|---|---|---|---|---|---|---|---|"]
     for label, live, res, bound, sec in rows:
-        sat = res["saturation_throughput"]
+        sat = _sat(res)
         errors = sum(sum(v for v in p["errors"].values()) for p in res["points"])
         lost = sum(p["generated_total"] - p["delivered_total"] for p in res["points"]
                    if p["drained"])
         clipped = " (the highest offered rate still accepted: saturation not reached)" \
             if sat >= 0.98 * rates[-1] else ""
         lines.append(f"| {label} | {live} | **{sat:.4f}**{clipped} | {100 * sat / ref:.1f}% | "
-                     f"{bound:.4f} | {res['zero_load_latency']:.2f} | {errors} / {lost} | "
+                     f"{bound:.4f} | {_fmt(res['zero_load_latency'], '.2f')} | {errors} / {lost} | "
                      f"{sec:.0f} s |")
     return lines
 
@@ -927,7 +943,7 @@ def _markdown(rows, zero, speed_rows, started):
               "min over nodes at saturation | BookSim2 (3-stage) |",
               "|---|---|---|---|---|"]
     for vcs, depth, res, booksim in rows:
-        sat = res["saturation_throughput"]
+        sat = _sat(res)
         best = max(res["points"], key=lambda p: p["accepted_avg"])
         lines.append(f"| {vcs} x {depth} | **{sat:.3f}** | {100 * sat / 0.5:.0f}% | "
                      f"{best['accepted_min']:.3f} | {booksim if booksim else '-'} |")
@@ -951,11 +967,11 @@ def _targets(rows, zero, speed_rows):
                    f"{'yes' if extra <= 2.05 else 'no'} |")
     for vcs, depth, res, _ in rows:
         if (vcs, depth) == (2, 8):
-            sat = res["saturation_throughput"]
+            sat = _sat(res)
             # the target is given to two decimals (BookSim2's 0.40): compare at that precision
             out.append(f"| 2 VC x 8: saturation >= 0.40 | {sat:.4f} | "
                        f"{'yes' if round(sat, 2) >= 0.40 else 'no'} |")
-    best = max((r["saturation_throughput"] for _, _, r, _ in rows), default=0)
+    best = max((_sat(r) for _, _, r, _ in rows), default=0)
     out.append(f"| best setting >= 0.45 (aim) | {best:.3f} | {'yes' if best >= 0.45 else 'no'} |")
     for sim, res in speed_rows:
         if sim == "verilator":

@@ -75,7 +75,9 @@ def cmd_sim(args):
                                f"--algo {algo}: {exc}"])
     print(format_report(cfg, d))
     (out / "derive.json").write_text(json.dumps(d, indent=2, sort_keys=True) + "\n")
-    summary = {"config": cfg.name, "simulator": sim}
+    from gen.provenance import provenance
+    summary = {"config": cfg.name, "simulator": sim,
+               "provenance": provenance(cfg, args.overrides, 1, args.config)}
     if args.bench in ("all", "traffic"):
         from sim.sweep import run_sweep
         mx, my = d["tile"]["mesh_x"], d["tile"]["mesh_y"]
@@ -83,9 +85,12 @@ def cmd_sim(args):
         print(f"\ntraffic: {mx}x{my} mesh, uniform random, single-flit packets ({label})")
         res = run_sweep(cfg, pattern="uniform", rates=[0.05, 0.2, 0.35, 0.5, 0.65, 0.8],
                         sim=sim, engine=args.engine, threads=args.threads, out=out / "traffic",
-                        timing={"warmup": 500, "measure": 2000}, derived=d)
+                        timing={"warmup": 500, "measure": 2000}, derived=d,
+                        provenance=summary["provenance"])
         _print_points(res)
-        summary["traffic"] = {k: res[k] for k in ("zero_load_latency", "saturation_throughput",
+        summary["traffic"] = {k: res[k] for k in ("zero_load_latency", "zero_load",
+                                                  "saturated", "saturation_throughput",
+                                                  "saturation_offered", "max_accepted",
                                                   "channel_load_bound", "cycles_per_s")}
     if gemm:
         summary["gemm"] = _gemm(args, gemm, cfg, d, sim, out)
@@ -96,12 +101,15 @@ def cmd_sim(args):
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print("\nsummary")
     if "traffic" in summary:
+        from sim.sweep import saturation_text, zero_load_text
         t = summary["traffic"]
-        print(f"  zero-load latency       {t['zero_load_latency']:.2f} cycles")
-        print(f"  saturation throughput   {t['saturation_throughput']:.3f} flits/node/cycle "
+        speed = t["cycles_per_s"]
+        print(f"  zero-load latency       {zero_load_text(t)}")
+        print(f"  saturation throughput   {saturation_text(t)} "
               f"(channel-load bound {t['channel_load_bound']:.3f})")
-        print(f"  simulation speed        {t['cycles_per_s']:.0f} cycles/s "
-              f"({sim if args.engine == 'rtl' else 'fast model'})")
+        print(f"  simulation speed        "
+              + ("not measured" if speed is None else f"{speed:.0f} cycles/s")
+              + f" ({sim if args.engine == 'rtl' else 'fast model'})")
     if "gemm" in summary:
         g = summary["gemm"]
         print(f"  GEMM {g['m']}x{g['n']}x{g['k']} {g['dtype']}  "
@@ -323,32 +331,55 @@ def _collectives_run(args, algos, cfg, derived, sim, out):
 
 
 def _print_points(res):
-    print(f"{'offered':>8s} {'accepted':>9s} {'min':>6s} {'lat avg':>8s} {'p99':>7s} {'max':>5s}")
-    clipped = False
+    """The points of a sweep as a table, then what is known of zero load and saturation."""
+    from sim.sweep import THROTTLE_LIMIT
+    print(f"{'offered':>8s} {'gen/off':>8s} {'accepted':>9s} {'min':>6s} {'lat avg':>8s} "
+          f"{'p99':>7s} {'max':>5s}")
+    clipped = throttled = False
     for p in res["points"]:
-        lat = "-" if p["latency_avg"] is None else f"{p['latency_avg']:8.1f}"
+        lat = "n/a" if p["latency_avg"] is None else f"{p['latency_avg']:8.1f}"
         if p["latency_p99"] is not None:
             p99 = f"{p['latency_p99']:7.1f}"
         elif p.get("latency_p99_clipped"):
             p99, clipped = f">{p['latency_p99_lower_bound']}", True
         else:
-            p99 = "-"
-        print(f"{p['offered']:8.3f} {p['accepted_avg']:9.3f} {p['accepted_min']:6.3f} {lat:>8s} "
-              f"{p99:>7s} {p['latency_max']:5d}"
+            p99 = "n/a"
+        frac = p.get("generated_over_offered")
+        gen = "n/a" if frac is None else f"{frac:.3f}" + ("T" if p.get("throttled") else " ")
+        throttled |= bool(p.get("throttled"))
+        print(f"{p['offered']:8.3f} {gen:>8s} {p['accepted_avg']:9.3f} {p['accepted_min']:6.3f} "
+              f"{lat:>8s} {p99:>7s} {p['latency_max']:5d}"
               + ("" if p["drained"] else "  (not drained)"))
+    if throttled:
+        print(f"(T: throttled: the full source queues suppressed more than "
+              f"{1 - THROTTLE_LIMIT:.0%} of the packets drawn; the network did not see the "
+              f"offered load, so latency stops growing with it)")
     if clipped:
         print("(>N: the p99 lies past the latency histogram's range, which ends at N cycles; "
               "widen traffic.histogram_bins or traffic.histogram_bin_cycles)")
 
 
+def _print_summary(res, label):
+    """Zero load, saturation, bound and speed of a sweep; what is not known says why."""
+    from sim.sweep import saturation_text, zero_load_text
+    speed = res.get("cycles_per_s")
+    print(f"zero-load latency {zero_load_text(res)}")
+    print(f"saturation throughput {saturation_text(res)}; channel-load bound "
+          f"{res['channel_load_bound']:.3f} flits/node/cycle")
+    print("simulation speed " + ("not measured" if speed is None else
+                                 f"{speed:.0f} simulated cycles/s") + f" ({label})")
+
+
 def cmd_verilog(args):
     import time
     from gen.build import write
+    from gen.provenance import provenance
     cfg = load_config(args.config, args.overrides)
     t0 = time.perf_counter()
     try:
         design = top_design(cfg, args.top)
-        path = write(design, args.out)
+        path = write(design, args.out, provenance=provenance(cfg, args.overrides, None,
+                                                             args.config))
     except ValueError as exc:         # a design the generator refuses (e.g. too wide)
         raise ConfigError([f"--top {args.top}: {exc}"])
     text = design.verilog
@@ -386,28 +417,27 @@ def cmd_sweep(args):
     timing = {"warmup": args.warmup, "measure": args.measure}
     out = Path(args.out)
     if not args.vary:
-        res, = _sweeps(args, [((), cfg, out)], rates, sim, timing)
+        res, = _sweeps(args, [((), cfg, out, args.overrides)], rates, sim, timing)
         _print_points(res)
-        print(f"zero-load latency {res['zero_load_latency']:.2f} cycles; saturation throughput "
-              f"{res['saturation_throughput']:.3f} flits/node/cycle (channel-load bound "
-              f"{res['channel_load_bound']:.3f}); {res['cycles_per_s']:.0f} simulated cycles/s "
-              f"({'fast model' if args.engine == 'model' else sim})")
+        _print_summary(res, "fast model" if args.engine == "model" else sim)
         print(f"reports: {args.out}/sweep.json, sweep.png, heatmap.png")
         return 0
     # --vary: one sweep per value, every value's config validated before any runs
     from sim.explore.grid import parse_grid
     (key, values), = parse_grid([args.vary], option="--vary")
     cases = [(((key, value),), load_config(args.config, args.overrides + [f"{key}={value}"]),
-              out / f"{key}={value}") for value in values]
+              out / f"{key}={value}", args.overrides + [f"{key}={value}"]) for value in values]
     results = _sweeps(args, cases, rates, sim, timing)
     labels = [f"{key}={value}" for value in values]
+    from sim.sweep import saturation_text, zero_load_text
     for label, res in zip(labels, results):
-        print(f"{label}: zero-load {res['zero_load_latency']:.2f} cycles, saturation "
-              f"{res['saturation_throughput']:.3f} flits/node/cycle")
+        print(f"{label}: zero-load latency {zero_load_text(res)}; saturation "
+              f"{saturation_text(res)}")
     plot_compare(results, labels, out / "sweep_compare.png",
                  f"{args.pattern}, {args.packet_len}-flit packets: {key}")
     (out / "sweep_compare.json").write_text(json.dumps(
-        {lab: {k: r[k] for k in ("zero_load_latency", "saturation_throughput",
+        {lab: {k: r[k] for k in ("zero_load_latency", "zero_load", "saturated",
+                                 "saturation_throughput", "max_accepted",
                                  "channel_load_bound")} for lab, r in zip(labels, results)},
         indent=1) + "\n")
     print(f"reports: {out}/sweep_compare.png, sweep_compare.json and one folder per value")
@@ -415,20 +445,25 @@ def cmd_sweep(args):
 
 
 def _sweeps(args, cases, rates, sim, timing):
-    """The sweep of every ``(params, cfg, out dir)``: one point after another in this
-    process, or with ``--workers``/``--scheduler`` every point of every case as one Dask
-    task (the same points). A failed point is an error (exit 1) naming it."""
+    """The sweep of every ``(params, cfg, out dir, overrides)``: one point after another in
+    this process, or with ``--workers``/``--scheduler`` every point of every case as one
+    Dask task (the same points). A failed point is an error (exit 1) naming it. Each
+    ``sweep.json`` records its provenance (config, overrides, seed, version, commit)."""
+    from gen.provenance import provenance
     from sim.sweep import DEFAULT_TIMING, run_sweep
     timing = {**DEFAULT_TIMING, **timing}
     if args.workers is None and args.scheduler is None:
         return [run_sweep(cfg, pattern=args.pattern, rates=rates, packet_len=args.packet_len,
                           sim=sim, engine=args.engine, threads=args.threads, out=folder,
-                          timing=timing) for _, cfg, folder in cases]
+                          timing=timing, seed=args.seed,
+                          provenance=provenance(cfg, overrides, args.seed, args.config))
+                for _, cfg, folder, overrides in cases]
     from sim.explore.cluster import dashboard_of, dask_client, run_design_points
     from sim.explore.grid import DesignPoint
     from sim.explore.store import ResultStore
-    points = {DesignPoint(params, tuple((k, str(v)) for k, v in params), args.pattern, 1, cfg):
-              folder for params, cfg, folder in cases}
+    points = {DesignPoint(params, tuple((k, str(v)) for k, v in params), args.pattern,
+                          args.seed, cfg): (folder, overrides)
+              for params, cfg, folder, overrides in cases}
     with dask_client(args.workers, args.scheduler) as client:
         link = dashboard_of(client)
         if link:
@@ -436,7 +471,8 @@ def _sweeps(args, cases, rates, sim, timing):
         sweeps, failures = run_design_points(
             list(points), rates, engine=args.engine, sim=sim, timing=timing,
             packet_len=args.packet_len, threads=args.threads, client=client,
-            store=ResultStore(), out_of=points.get)
+            store=ResultStore(), out_of=lambda dp: points[dp][0],
+            provenance=lambda dp: provenance(dp.cfg, points[dp][1], dp.seed, args.config))
     if failures:
         raise PointFailures(failures)
     return [sweeps[dp] for dp in points]
@@ -476,7 +512,8 @@ def cmd_explore(args):
     keys = [k for k, _ in grid]
     res = explore(points, keys, rates, out=args.out, engine=args.engine, sim=sim,
                   timing=timing, packet_len=args.packet_len, threads=args.threads,
-                  workers=args.workers, scheduler=args.scheduler, fresh=args.fresh)
+                  workers=args.workers, scheduler=args.scheduler, fresh=args.fresh,
+                  overrides=args.overrides, config_path=args.config)
     _print_rows(res["rows"], keys)
     for f in res["failures"]:
         print(f"error: point {f['label']} at offered {f['rate']} failed: {f['error']}",
@@ -493,15 +530,28 @@ def _print_rows(rows, keys):
                                                    "bound", "of bound", "wall s"]
     widths = [max(len(h), 8) for h in head]
     print("  ".join(h.rjust(w) for h, w in zip(head, widths)))
+    notes = set()
     for r in rows:
         if r["status"] == "ok":
-            figures = [f"{r['zero_load_latency']:.2f}", f"{r['saturation_throughput']:.3f}",
-                       f"{r['channel_load_bound']:.3f}", f"{100 * r['fraction_of_bound']:.0f}%",
+            zl = r["zero_load_latency"]
+            if zl is None:
+                notes.add("zero-load n/a: the zero-load point did not drain or had no packet "
+                          "(see the design point's sweep.json)")
+            sat = r["saturation_throughput"]
+            if sat is None:
+                notes.add("not sat.: no point saturated in the swept range")
+            figures = ["n/a" if zl is None else f"{zl:.2f}",
+                       "not sat." if sat is None else f"{sat:.3f}",
+                       f"{r['channel_load_bound']:.3f}",
+                       "n/a" if r["fraction_of_bound"] is None
+                       else f"{100 * r['fraction_of_bound']:.0f}%",
                        f"{r['wall_s']:.1f}"]
         else:
             figures = ["failed", "-", "-", "-", "-"]
         cells = [str(r[k]) for k in keys] + [r["pattern"], str(r["seed"])] + figures
         print("  ".join(c.rjust(w) for c, w in zip(cells, widths)))
+    for note in sorted(notes):
+        print(f"({note})")
 
 
 def _add_lint_parser(sub, add_config):
@@ -548,6 +598,18 @@ def _non_negative(text):
         value = -1
     if value < 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not allowed: must be an integer >= 0")
+    return value
+
+
+def _seed(text):
+    """A traffic seed: the generators' seed register is 16 bits wide."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 0xFFFF:
+        raise argparse.ArgumentTypeError(f"{text!r} is not allowed: must be an integer in "
+                                         f"0..65535 (the generators' 16-bit seed)")
     return value
 
 
@@ -638,6 +700,8 @@ def build_parser():
     _add_point_options(p)
     p.add_argument("--vary", metavar="KEY.PATH=V1,V2,...",
                    help="one sweep per value, curves on one plot (e.g. dielink.ratio=1,2,4)")
+    p.add_argument("--seed", type=_seed, default=1,
+                   help="traffic seed (integer 0..65535, default 1; recorded in sweep.json)")
     p.add_argument("--out", default="build/sweep", help="report directory")
     _add_engine(p, "the sweep")
     _add_dask(p, serial_default=True)

@@ -230,15 +230,21 @@ def live_uniform_bound(cfg, derived=None, *, die_ratio=1):
     """Channel-load bound of uniform traffic over the live nodes, per live node, on the
     routes the RTL and the fast model take (VC planes, one table set, or dimension order
     around disabled nodes), die-link crossings counted ``die_ratio`` times; ``None`` when
-    every node is live (the analytic bound of :func:`sim.sweep.channel_load_bound` holds)."""
-    from .routing import MeshShape, xy_tables
+    every node is live (the analytic bound of :func:`sim.sweep.channel_load_bound` holds).
+    Dimension order around disabled nodes in closed form
+    (:func:`gen.routing.dor_uniform_loads`), tables walked vectorised
+    (:func:`gen.vc_planes.planes_bound`): a D1 tile's 78M live pairs cost a second."""
+    from .routing import MeshShape, dor_uniform_loads, loads_bound
     from .vc_planes import one_plane, planes_bound
     setup = fault_setup(cfg, derived, kind="traffic")
     if setup is None or not setup["live"]:
         return None
-    tables = setup["tables"] or xy_tables(MeshShape(*setup["shape"]), cfg.router.routing)
-    planes = setup["planes"] or one_plane(tables)
-    return planes_bound(planes, live=setup["fault_map"].live_nodes, die_ratio=die_ratio)
+    live, shape = setup["fault_map"].live_nodes, MeshShape(*setup["shape"])
+    if setup["tables"] is None:         # dimension order: disabled nodes only
+        return loads_bound(shape, dor_uniform_loads(shape, live, cfg.router.routing),
+                           len(live), die_ratio=die_ratio)
+    planes = setup["planes"] or one_plane(setup["tables"])
+    return planes_bound(planes, live=live, die_ratio=die_ratio)
 
 
 def fault_manifest(setup):
@@ -319,8 +325,8 @@ def network_design(cfg, *, kind, top, boundary, top_name=None, structural_dies=F
             params.update(mesh_x=d["tile"]["mesh_x"], mesh_y=d["tile"]["mesh_y"],
                           queue_depth=cfg.traffic.source_queue,
                           max_packet_flits=cfg.router.max_packet_flits,
-                          histogram_bins=cfg.traffic.histogram_bins,
-                          bin_cycles=cfg.traffic.histogram_bin_cycles)
+                          histogram_bins=d["traffic"]["histogram_bins"],
+                          bin_cycles=d["traffic"]["histogram_bin_cycles"])
     lib = ModuleLibrary(writers=[die_writer(always=structural_dies)])
     nx, ny = d["die"]["nodes_x"], d["die"]["nodes_y"]
     stages = d["link"]["pipeline_stages"]
@@ -394,14 +400,18 @@ def router_design(cfg, *, top_name="dojo_router_top", derived=None):
     return Design(top_name, router, lib, {"config": cfg.raw}, extra, derived=d)
 
 
-def write(design, out_dir):
-    """Write ``<top>.v`` and ``<top>.json``; returns the Verilog path."""
+def write(design, out_dir, *, provenance=None):
+    """Write ``<top>.v`` and ``<top>.json``; returns the Verilog path. The manifest records
+    ``provenance`` (:func:`gen.provenance.provenance`; default: the design's resolved
+    config with no overrides known)."""
+    from .provenance import provenance as provenance_of
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     v = out / f"{design.top_name}.v"
     text = design.verilog
     if not v.exists() or v.read_text() != text:       # keep mtimes stable for build caches
         v.write_text(text)
-    (out / f"{design.top_name}.json").write_text(
-        json.dumps(design.manifest(), indent=1, sort_keys=True) + "\n")
+    man = {**design.manifest(),
+           "provenance": provenance or provenance_of(design.params["config"])}
+    (out / f"{design.top_name}.json").write_text(json.dumps(man, indent=1, sort_keys=True) + "\n")
     return v

@@ -231,7 +231,7 @@ def _derive_geometry(cfg):
     # edges have addresses (x = mesh_x or y = mesh_y) that responses route to
     coord_bits = coord_bits_for(gx + 1, gy + 1)
 
-    return {
+    out = {
         "clock": {"f_ghz": clk.f_ghz, "period_ps": period_ps, "t_flop_ps": t_flop,
                   "t_router_ps": clk.t_router_ps, "t_wire_ps": t_wire},
         "wire": w,
@@ -267,6 +267,40 @@ def _derive_geometry(cfg):
                  "bisection_tbps": tile_bisection,
                  "offtile_tbps_per_edge": max(tile.dies_x, tile.dies_y) * offdie_tbps},
     }
+    out["traffic"] = latency_histogram(cfg, out)
+    return out
+
+
+#: the derived latency histogram covers this many times the zero-load latency of the
+#: longest route, and its bins are never narrower than this many cycles
+HISTOGRAM_SPAN = 2
+HISTOGRAM_MIN_BIN = 4
+
+
+def latency_histogram(cfg, d):
+    """The sinks' latency histogram: ``traffic.histogram_bins`` bins of
+    ``traffic.histogram_bin_cycles`` cycles, or, where the config leaves the width out
+    (null), a width from the mesh: the histogram spans :data:`HISTOGRAM_SPAN` times the
+    zero-load latency of the longest route (``diameter_latency``: the diameter's hops at
+    ``link.hop_cycles`` each, every die boundary it crosses at the die link's latency
+    plus one flit's serialisation, the tail of the longest packet and the 2 cycles of
+    generation and ejection), in bins of at least :data:`HISTOGRAM_MIN_BIN` cycles.
+    The RTL and the fast model both take the width from here."""
+    import math
+    t = d["tile"]
+    tiled = t["dies"] > 1
+    ratio = d["dielink"]["ratio"] if tiled else 1
+    crossings = (t["dies_x"] - 1) + (t["dies_y"] - 1)
+    diameter = ((t["mesh_x"] - 1 + t["mesh_y"] - 1) * d["link"]["hop_cycles"]
+                + crossings * (d["dielink"]["latency"] + ratio)
+                + (cfg.router.max_packet_flits - 1) * ratio + 2)
+    bins = cfg.traffic.histogram_bins
+    given = cfg.traffic.histogram_bin_cycles
+    width = given if given is not None else max(
+        HISTOGRAM_MIN_BIN, math.ceil(HISTOGRAM_SPAN * diameter / bins))
+    return {"histogram_bins": bins, "histogram_bin_cycles": width,
+            "histogram_range_cycles": bins * width, "diameter_latency": diameter,
+            "histogram_bin_cycles_derived": given is None}
 
 
 def consistency_problems(cfg):

@@ -163,7 +163,7 @@ __all__ = ["DIE_ENTRY_BITS", "NODE_ENTRY_BITS", "TAKE_X", "TAKE_Y", "MeshShape",
            "RoutingTables", "die_entry", "combine", "onehot", "output_port",
            "walk", "xy_tables", "updown_tables", "repair_tables", "repair_candidates", "route_tables",
            "uniform_bound", "check_tables", "stretch",
-           "live_components"]
+           "live_components", "dor_uniform_loads", "loads_bound"]
 
 _PORT_MASK = 0b111
 
@@ -1194,12 +1194,15 @@ def _flat_ids(shape):
     return ids, xs, ys
 
 
-def _walk_all(tables, chunk=None):
+def _walk_all(tables, chunk=None, weight=None):
     """Walk the tables from every live router to every live destination at once.
 
     Returns a dict of aggregates; raises ValueError on the first broken route. The
     per-hop decision is :func:`combine` applied to the tables, the same rule as
-    :func:`output_port`."""
+    :func:`output_port`. ``loads`` counts one unit per ordered live pair; with ``weight``
+    (``weight(T)`` -> a float array ``[len(T), routers]``: what each router sends toward
+    each destination id of ``T``) the units are those weights instead (routes still cross
+    every router that is not dead)."""
     s = tables.shape
     N = s.routers
     ids, xs, ys = _flat_ids(s)
@@ -1261,7 +1264,7 @@ def _walk_all(tables, chunk=None):
         # uniform link loads: a live router's subtree toward T (itself and every live
         # router whose walk passes it) crosses its outgoing channel; levels from the farthest
         pair = lv & ~here
-        size = pair.astype(np.float64)
+        size = pair.astype(np.float64) if weight is None else np.where(pair, weight(T), 0.0)
         rows = np.arange(len(T))[:, None] * N
         for h in range(int(steps.max()), 1, -1):
             m = pair & (steps == h)
@@ -1386,8 +1389,65 @@ def check_tables(tables, *, vcs=2):
 
 
 def _bound(res):
-    worst = res["loads"].max(initial=0.0)
-    return min(1.0, res["live"] / worst) if worst else 1.0
+    return loads_bound(None, res["loads"], res["live"])
+
+
+def loads_bound(shape, loads, live, *, die_ratio=1):
+    """Channel-load bound from link ``loads`` (one unit per ordered pair of ``live`` nodes,
+    channel ``router_id * 4 + port - 1``): ``live`` / the most loaded link, at most 1
+    (ejection). ``die_ratio``: a link of ``shape`` that crosses a die boundary carries one
+    flit every ``die_ratio`` cycles, so its load counts ``die_ratio`` times."""
+    if die_ratio != 1:
+        ch = np.arange(shape.routers * 4)
+        x, y, port = (ch // 4) % shape.mesh_x, (ch // 4) // shape.mesh_x, ch % 4 + 1
+        nx_, ny_ = x + _DX[port], y + _DY[port]
+        crossing = (x // shape.nodes_x != nx_ // shape.nodes_x) | \
+            (y // shape.nodes_y != ny_ // shape.nodes_y)
+        loads = np.where(crossing, loads * die_ratio, loads)
+    worst = loads.max(initial=0.0)
+    return min(1.0, live / worst) if worst else 1.0
+
+
+def dor_uniform_loads(shape, live=None, routing="xy"):
+    """Link loads of uniform traffic over ``live`` nodes (default: every node) under
+    dimension-order routing, one unit per ordered live pair, channel
+    ``router_id * 4 + port - 1`` (as :func:`_walk_all`'s). In closed form: a node that is not
+    live still forwards, so the routes are the full mesh's and a link's load is a product
+    of counts of live nodes. Under XY the east link leaving ``(x, y)`` carries the pairs
+    whose source is in row ``y`` at column ``<= x`` and whose destination is at a column
+    ``> x``; the south link leaving ``(x, y)`` those whose destination is in column ``x``
+    below row ``y`` and whose source is at a row ``<= y``; west and north mirrored, YX
+    transposed. Cost ``O(routers)``, whatever the number of pairs."""
+    if routing not in ("xy", "yx"):
+        raise ValueError(f"routing must be 'xy' or 'yx', not {routing!r}")
+    W, H = shape.mesh_x, shape.mesh_y
+    L = np.zeros((H, W), dtype=np.int64)
+    if live is None:
+        L[:] = 1
+    else:
+        for x, y in live:
+            L[y, x] = 1
+    row_le = np.cumsum(L, axis=1)                  # [y, x]: live in row y at columns <= x
+    row_ge = L.sum(axis=1)[:, None] - row_le + L   # at columns >= x
+    col_le = np.cumsum(L, axis=0)                  # [y, x]: live in column x at rows <= y
+    col_ge = L.sum(axis=0)[None, :] - col_le + L
+    cols_le = np.cumsum(L.sum(axis=0))             # [x]: live at columns <= x
+    rows_le = np.cumsum(L.sum(axis=1))             # [y]: live at rows <= y
+    total = int(L.sum())
+    cols_lt, rows_lt = cols_le - L.sum(axis=0), rows_le - L.sum(axis=1)
+    cols_gt, rows_gt = total - cols_le, total - rows_le
+    loads = np.zeros((H, W, 4))
+    if routing == "xy":        # along the source's row, then down the destination's column
+        loads[:, :, EAST - 1] = row_le * cols_gt[None, :]
+        loads[:, :, WEST - 1] = row_ge * cols_lt[None, :]
+        loads[:, :, SOUTH - 1] = rows_le[:, None] * (col_ge - L)
+        loads[:, :, NORTH - 1] = (total - rows_lt)[:, None] * (col_le - L)
+    else:                      # down the source's column, then along the destination's row
+        loads[:, :, SOUTH - 1] = col_le * rows_gt[:, None]
+        loads[:, :, NORTH - 1] = col_ge * rows_lt[:, None]
+        loads[:, :, EAST - 1] = cols_le[None, :] * (row_ge - L)
+        loads[:, :, WEST - 1] = (total - cols_lt)[None, :] * (row_le - L)
+    return loads.reshape(-1)
 
 
 def uniform_bound(tables):

@@ -201,7 +201,11 @@ SCHEMA = {
                        "description": "instantiate a traffic generator and sink per node"},
             "timestamp_bits": _int(16, 8, 32, desc="timestamp width in head flits"),
             "histogram_bins": _int(16, 2, 64, desc="latency histogram bins per sink"),
-            "histogram_bin_cycles": _int(4, 1, 1024, desc="latency histogram bin width, cycles"),
+            "histogram_bin_cycles": _int(None, 1, 1024, nullable=True,
+                                         desc="latency histogram bin width, cycles (null: "
+                                              "from the mesh, so the histogram spans twice "
+                                              "the zero-load latency of its longest route, "
+                                              "gen.derive.latency_histogram)"),
             "source_queue": _int(16, 2, 1024, desc="source queue depth (timestamps)"),
         }),
     },

@@ -32,8 +32,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .routing import (_DX, _DY, _SMALL, MeshShape, RoutingTables, _check_count, _check_dead, check_tables,
-                      neighbour, output_port, repair_candidates, route_tables)
+from .routing import (_SMALL, MeshShape, RoutingTables, _check_count, _check_dead, _flat_ids,
+                      _walk_all, check_tables, loads_bound, neighbour, output_port,
+                      repair_candidates, route_tables)
 
 __all__ = ["VcPlanes", "route_planes", "source_vc", "check_planes", "planes_bound",
            "plane_routes", "one_plane"]
@@ -277,25 +278,30 @@ def planes_bound(planes, *, live=None, die_ratio=1):
     :func:`gen.routing.uniform_bound`, which it equals for :func:`one_plane`). ``live``: the
     nodes that send and receive (default: every router not dead; disabled nodes are not
     live); ``die_ratio``: a link that crosses a die boundary carries one flit every
-    ``die_ratio`` cycles, so its load counts ``die_ratio`` times."""
+    ``die_ratio`` cycles, so its load counts ``die_ratio`` times.
+
+    Vectorised: each distinct table set is walked once for every destination at a time
+    (:func:`gen.routing._walk_all`), each source weighted 1 where it is live, not the
+    destination and its choice (:func:`source_vc`) names a VC of that table set."""
     s = planes.shape
     live = _live(s, planes.dead) if live is None else [tuple(p) for p in live]
-    routes = {}
+    ids, xs, ys = _flat_ids(s)
+    is_live = np.zeros(s.routers, dtype=bool)
+    for x, y in live:
+        is_live[y * s.mesh_x + x] = True
+    die_of, node_of = (ys // s.nodes_y) * s.dies_x + xs // s.nodes_x, \
+        (ys % s.nodes_y) * s.nodes_x + xs % s.nodes_x
+    sel_node = planes.select_node.reshape(s.routers, s.die_nodes)
+    sel_die = planes.select_die.reshape(s.routers, s.dies)
     load = np.zeros(s.routers * 4)
-    for v, t in enumerate(planes.tables):
-        used = [(a, b) for a in live for b in live if a != b and source_vc(planes, a, b) == v]
-        if not used:
-            continue
-        key = id(t)
-        if key not in routes:
-            routes[key] = plane_routes(t, live)
-        for pair in used:
-            np.add.at(load, np.asarray(routes[key][pair], dtype=np.int64), 1)
-    if die_ratio != 1:
-        ch = np.arange(s.routers * 4)
-        x, y, port = (ch // 4) % s.mesh_x, (ch // 4) // s.mesh_x, ch % 4 + 1
-        nx_, ny_ = x + _DX[port], y + _DY[port]
-        crossing = (x // s.nodes_x != nx_ // s.nodes_x) | (y // s.nodes_y != ny_ // s.nodes_y)
-        load = np.where(crossing, load * die_ratio, load)
-    worst = load.max(initial=0.0)
-    return min(1.0, len(live) / worst) if worst else 1.0
+    for t in {id(t): t for t in planes.tables}.values():
+        mine = np.array([v for v, other in enumerate(planes.tables) if other is t])
+
+        def weight(T, mine=mine):
+            vc = np.where(die_of[None, :] == die_of[T][:, None], sel_node[:, node_of[T]].T,
+                          sel_die[:, die_of[T]].T)
+            return (is_live[None, :] & is_live[T][:, None] & (ids[None, :] != T[:, None])
+                    & np.isin(vc, mine)).astype(np.float64)
+
+        load += _walk_all(t, weight=weight)["loads"]
+    return loads_bound(s, load, len(live), die_ratio=die_ratio)

@@ -18,7 +18,8 @@ from rtl.net.directions import MESH_PORTS, STEP
 from verif.noc import route_port
 
 __all__ = ["parse_rates", "channel_load_bound", "run_sweep", "sweep_spec", "prepare_engine",
-           "measure_point", "sweep_result", "summarise", "plot_sweep",
+           "measure_point", "measure_zero_load", "sweep_result", "sweep_bound", "summarise", "zero_load_rate",
+           "zero_load_summary", "generated_fraction", "zero_load_text", "saturation_text", "plot_sweep",
            "plot_heatmap", "link_utilisation", "plot_compare", "DEFAULT_TIMING"]
 
 #: warm-up, measurement window, drain limits (cycles)
@@ -63,22 +64,16 @@ def _flows(pattern, mx, my, hotspot=(0, 0), hotspot_frac=64):
 def link_loads(pattern, mx, my, routing="xy", **kw):
     """Expected flits per cycle on every directed link for injection 1 flit/node/cycle.
 
-    The uniform part in closed form (under XY and YX alike: an east link of row y
-    leaving column x carries the pairs with ``sx <= x < dx`` whose path is in that row,
-    ``my (x + 1) (mx - 1 - x)`` of them with XY, as many with YX), so a 95x95 tile costs
-    no more than its flows; each single flow is walked hop by hop.
+    The uniform part in closed form (:func:`gen.routing.dor_uniform_loads`), so a 95x95
+    tile costs no more than its flows; each single flow is walked hop by hop.
     """
+    from gen.routing import MeshShape, dor_uniform_loads
     w, flows = _flows(pattern, mx, my, **kw)
     load = {}
     if w:
-        for y in range(my):
-            for x in range(mx):
-                for port, count in (("east", my * (x + 1) * (mx - 1 - x)),
-                                    ("west", my * x * (mx - x)),
-                                    ("south", mx * (y + 1) * (my - 1 - y)),
-                                    ("north", mx * y * (my - y))):
-                    if count:
-                        load[(x, y, port)] = w * count
+        counts = dor_uniform_loads(MeshShape(1, 1, mx, my), routing=routing).reshape(my, mx, 4)
+        for (y, x, p) in zip(*np.nonzero(counts)):
+            load[(int(x), int(y), MESH_PORTS[p])] = w * counts[y, x, p]
     for (sx, sy), dst, prob in flows:
         x, y = sx, sy
         while True:
@@ -117,23 +112,102 @@ def channel_load_bound(pattern, mx, my, routing="xy", die_shape=None, die_ratio=
     return 1 / worst if worst else 1.0
 
 
-def summarise(points, bound):
-    """Zero-load latency and saturation from measured points (sorted by offered load)."""
-    stable = [p for p in points if p["drained"] and p["latency_avg"] is not None]
-    zero_load = stable[0]["latency_avg"] if stable else None
+#: a point whose sources generated less than this fraction of the packets they drew (the
+#: rest suppressed by a full source queue) is *throttled*: its offered load did not enter
+#: the network, so its latency no longer grows with the offered load
+THROTTLE_LIMIT = 0.99
+#: a point is saturated when it does not drain or its latency exceeds this many times the
+#: zero-load latency
+SATURATION_LATENCY = 3
+#: the zero-load point is measured at this fraction of the channel-load bound
+ZERO_LOAD_FRACTION = 0.01
+
+
+def generated_fraction(point):
+    """Generated / offered packets of a point: of the packets the sources drew (to live
+    destinations), the fraction that entered the source queue (``offered = generated +
+    suppressed``, rtl.measure.traffic); None when nothing was drawn."""
+    drawn = point["generated_total"] + point["suppressed"]
+    return point["generated_total"] / drawn if drawn else None
+
+
+def zero_load_rate(bound, packet_len):
+    """The offered load of the zero-load point: :data:`ZERO_LOAD_FRACTION` of the
+    channel-load bound (queueing at 1% of the bound adds well under 1% to the latency),
+    at least one step of the 16-bit rate threshold, three significant digits."""
+    from rtl.measure.traffic import RATE_BITS
+    rate = max(bound * ZERO_LOAD_FRACTION, packet_len / (1 << RATE_BITS))
+    return float(f"{rate:.3g}")
+
+
+def zero_load_summary(point):
+    """The ``zero_load`` entry of ``sweep.json`` from the dedicated low-rate point:
+    latency (None with the reason when not known), method, rate, packets."""
+    out = {"method": "measured: average latency of the marked packets of a dedicated point "
+                     f"at {ZERO_LOAD_FRACTION:.0%} of the channel-load bound",
+           "offered": point["offered"], "packets": point["delivered_marked"],
+           "latency_avg": None, "why": None}
+    if not point["drained"]:
+        out["why"] = "the zero-load point did not drain in its limit"
+    elif point["latency_avg"] is None:
+        out["why"] = "no marked packet at the zero-load point (window too short)"
+    else:
+        out["latency_avg"] = point["latency_avg"]
+    return out
+
+
+def summarise(points, bound, zero_load=None):
+    """Zero-load latency and saturation from measured points (sorted by offered load).
+
+    ``zero_load``: :func:`zero_load_summary` of the dedicated point (None: not measured).
+    A point is saturated when it did not drain, has no latency, or its latency is more
+    than :data:`SATURATION_LATENCY` times the zero-load latency; the saturation throughput
+    (the highest accepted load) is only reported when some point saturated.
+    """
+    zl = zero_load["latency_avg"] if zero_load else None
     saturation_offered = None
     for p in points:
         if (not p["drained"] or p["latency_avg"] is None
-                or (zero_load and p["latency_avg"] > 3 * zero_load)):
+                or (zl and p["latency_avg"] > SATURATION_LATENCY * zl)):
             saturation_offered = p["offered"]
             break
-    return {"zero_load_latency": zero_load,
-            "saturation_throughput": max((p["accepted_avg"] for p in points), default=0.0),
+    stable = [p for p in points if p["drained"] and p["latency_avg"] is not None
+              and (saturation_offered is None or p["offered"] < saturation_offered)]
+    accepted = max((p["accepted_avg"] for p in points), default=None)
+    return {"zero_load_latency": zl,
+            "zero_load": zero_load or {"method": None, "latency_avg": None,
+                                       "why": "no zero-load point was measured"},
+            "saturated": saturation_offered is not None,
+            "saturation_throughput": accepted if saturation_offered is not None else None,
             "saturation_offered": saturation_offered,
+            "max_accepted": accepted,
             "channel_load_bound": bound,
-            "highest_stable_offered": max((p["offered"] for p in stable
-                                           if saturation_offered is None
-                                           or p["offered"] < saturation_offered), default=None)}
+            "throttled_offered": [p["offered"] for p in points if p.get("throttled")],
+            "highest_stable_offered": max((p["offered"] for p in stable), default=None)}
+
+
+def _num(value, fmt, missing="n/a"):
+    return missing if value is None else format(value, fmt)
+
+
+def zero_load_text(res):
+    """``'7.28 cycles (measured at offered 0.005, 960 packets)'``, or why it is not known."""
+    z = res.get("zero_load") or {}
+    if res["zero_load_latency"] is None:
+        return f"not measured ({z.get('why') or 'no zero-load point'})"
+    return (f"{res['zero_load_latency']:.2f} cycles (measured at offered "
+            f"{z['offered']:g} flits/node/cycle, {z['packets']} packets, "
+            f"{ZERO_LOAD_FRACTION:.0%} of the channel-load bound)")
+
+
+def saturation_text(res):
+    """The saturation throughput with the point it was reached at, or that none was."""
+    if not res.get("saturated"):
+        best = res.get("max_accepted")
+        return ("not saturated in the swept range" +
+                (f" (highest accepted {best:.3f} flits/node/cycle)" if best is not None else ""))
+    return (f"{res['saturation_throughput']:.3f} flits/node/cycle (first saturated point: "
+            f"offered {res['saturation_offered']:g})")
 
 
 ENGINES = ("rtl", "model")
@@ -262,25 +336,49 @@ def measure_point(prepared, spec, timing):
     return point, time.perf_counter() - t0
 
 
-def sweep_result(cfg, prepared, *, pattern, packet_len, timing, points, out=None):
-    """The ``sweep.json`` dict of measured ``points`` (sorted by offered load); with
-    ``out``, also writes it with ``sweep.png`` and ``heatmap.png`` there."""
-    geo = prepared["geo"]
+def sweep_bound(cfg, pattern, geo):
+    """The channel-load bound of a sweep (flits/node/cycle) on the geometry ``geo`` of
+    :func:`prepare_engine`: uniform over the live nodes of a fault map, the bound of the
+    routes taken (:func:`gen.build.live_uniform_bound`); else the analytic bound of the
+    dimension order (in table mode the order the tables reproduce: exact for an empty map)."""
     (mx, my), dielink = geo["mesh"], geo["dielink"]
-    # table mode: the bound of the dimension order the tables reproduce (exact for an
-    # empty map); uniform over the live nodes of a fault map: the bound of the routes taken
     routing = cfg.router.routing
     if routing == "table":
         from gen.build import table_base
         routing = table_base(cfg)
     ratio = dielink["ratio"] if dielink else 1
-    bound = None
     if pattern == "uniform" and (geo.get("dead_routers") or geo.get("disabled_nodes")):
         from gen.build import live_uniform_bound
         bound = live_uniform_bound(cfg, die_ratio=ratio)
-    if bound is None:
-        bound = channel_load_bound(pattern, mx, my, routing, die_shape=geo["die_shape"],
-                                   die_ratio=ratio)
+        if bound is not None:
+            return bound
+    return channel_load_bound(pattern, mx, my, routing, die_shape=geo["die_shape"],
+                              die_ratio=ratio)
+
+
+def measure_zero_load(prepared, cfg, pattern, packet_len, seed, timing, point_fn=None):
+    """The dedicated zero-load point of a sweep (:func:`zero_load_rate` of its bound),
+    measured with ``point_fn`` (default :func:`measure_point`) -> ``(point, wall s)``."""
+    rate = zero_load_rate(sweep_bound(cfg, pattern, prepared["geo"]), packet_len)
+    return (point_fn or measure_point)(prepared, sweep_spec(pattern, rate, packet_len, seed),
+                                       timing)
+
+
+def sweep_result(cfg, prepared, *, pattern, packet_len, timing, points, out=None,
+                 zero_point=None, provenance=None):
+    """The ``sweep.json`` dict of measured ``points`` (sorted by offered load); with
+    ``out``, also writes it with ``sweep.png`` and ``heatmap.png`` there. The points are
+    written first, before the bound, the summary and the plots: a slow or failing
+    summary never loses the simulation. ``zero_point``: the dedicated zero-load point
+    (:func:`zero_load_rate`); ``provenance``: what reproduces the run
+    (:func:`gen.provenance.provenance`). Each point gets ``generated_over_offered``
+    (:func:`generated_fraction`) and ``throttled`` (below :data:`THROTTLE_LIMIT`)."""
+    geo = prepared["geo"]
+    (mx, my), dielink = geo["mesh"], geo["dielink"]
+    for p in points:
+        frac = generated_fraction(p)
+        p["generated_over_offered"] = frac
+        p["throttled"] = frac is not None and frac < THROTTLE_LIMIT
     speeds = [p["cycles_per_s"] for p in points if p.get("cycles_per_s")]
     result = {"config": cfg.raw["name"], "engine": prepared["engine"],
               "simulator": prepared["sim"], "pattern": pattern,
@@ -290,36 +388,75 @@ def sweep_result(cfg, prepared, *, pattern, packet_len, timing, points, out=None
               "nodes": geo["nodes"], "die_shape": geo["die_shape"], "dielink": dielink,
               "threads": geo.get("threads"),
               **{k: geo[k] for k in ("dead_routers", "disabled_nodes") if geo.get(k)},
-              **summarise(points, bound), "points": points}
+              **({"provenance": provenance} if provenance else {}),
+              "zero_load_point": zero_point, "points": points}
     if out is not None:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
-        (out / "sweep.json").write_text(json.dumps(result, indent=1) + "\n")
+        _write_json(out / "sweep.json", result)
+    bound = sweep_bound(cfg, pattern, geo)
+    zero = zero_load_summary(zero_point) if zero_point else None
+    points = result.pop("points")
+    result.update(summarise(points, bound, zero), points=points)
+    if out is not None:
+        _write_json(out / "sweep.json", result)
         plot_sweep(result, out / "sweep.png")
         plot_heatmap(result, out / "heatmap.png", die_shape=geo["die_shape"])
     return result
 
 
+def _write_json(path, data):
+    """Write ``data`` to ``path`` whole or not at all (a reader never sees half a file)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=1) + "\n")
+    os.replace(tmp, path)
+
+
+def progress_line(desc, done, total, elapsed, what=""):
+    """One line per finished point for logs (stderr not a terminal): ``'uniform sweep
+    (model): point 3 of 8 done (offered 0.3), 12 s elapsed, about 20 s remaining'``."""
+    left = elapsed / done * (total - done) if done else None
+    remaining = ("" if done == total else
+                 f", about {left:.0f} s remaining" if left is not None else "")
+    return (f"{desc}: point {done} of {total} done{f' ({what})' if what else ''}, "
+            f"{elapsed:.0f} s elapsed{remaining}")
+
+
 class _Progress:
-    """A tqdm bar over the rates with the last point's figures (only on a terminal)."""
+    """A tqdm bar over the rates with the last point's figures on a terminal; off a
+    terminal (CI logs, ``nohup``) one :func:`progress_line` per finished point on stderr."""
 
     def __init__(self, desc, enabled):
+        import sys
         self.desc, self.enabled, self.bar = desc, enabled, None
+        self.log = enabled and not sys.stderr.isatty()
 
     def __call__(self, rates):
+        import time
         from tqdm import tqdm
-        # disable=None: a bar on a terminal, none in logs and pipes
+        self.total, self.done, self.t0 = len(rates), 0, time.monotonic()
+        # a bar on a terminal only
         self.bar = tqdm(rates, desc=self.desc, unit="point",
-                        disable=None if self.enabled else True)
+                        disable=True if self.log or not self.enabled else None)
         return self.bar
 
     def update(self, point):
-        self.bar.set_postfix(accepted=f"{point['accepted_avg']:.3f}",
-                             latency=f"{point['latency_avg'] or float('nan'):.1f}")
+        import sys
+        import time
+        self.done += 1
+        latency = "n/a" if point["latency_avg"] is None else f"{point['latency_avg']:.1f}"
+        if self.log:
+            print(progress_line(self.desc, self.done, self.total, time.monotonic() - self.t0,
+                                f"offered {point['offered']:g}, accepted "
+                                f"{point['accepted_avg']:.3f}, latency {latency}"),
+                  file=sys.stderr, flush=True)
+        else:
+            self.bar.set_postfix(accepted=f"{point['accepted_avg']:.3f}", latency=latency)
 
 
 def run_sweep(cfg, *, pattern="uniform", rates, packet_len=1, sim="verilator", engine="rtl",
-              out=None, timing=None, progress=True, seed=1, derived=None, threads=None):
+              out=None, timing=None, progress=True, seed=1, derived=None, threads=None,
+              provenance=None):
     """Run a sweep, one point after another; returns the ``sweep.json`` dict (and writes
     reports when ``out``). :mod:`sim.explore` runs the same points as Dask tasks.
 
@@ -327,18 +464,24 @@ def run_sweep(cfg, *, pattern="uniform", rates, packet_len=1, sim="verilator", e
     runs the cycle-exact fast model (:mod:`sim.netmodel`) on the same config and the
     same schedule: the points are identical (tests/sim/netmodel/test_netmodel_rtl.py).
     ``derived`` is ``gen.derive.derive(cfg)`` when the caller has it already; ``threads``
-    those of the model (:func:`model_threads`; recorded in the result).
+    those of the model (:func:`model_threads`; recorded in the result). Before the
+    swept rates, one point at :func:`zero_load_rate` measures the zero-load latency.
     """
     timing = {**DEFAULT_TIMING, **(timing or {})}
     prepared = prepare_engine(cfg, engine=engine, sim=sim, threads=threads, derived=derived)
     bar = _Progress(f"{pattern} sweep ({sim if engine == 'rtl' else 'model'})", progress)
-    points = []
-    for rate in bar(rates):
-        point, _ = measure_point(prepared, sweep_spec(pattern, rate, packet_len, seed), timing)
-        points.append(point)
+    measured = []
+    for rate in bar([None] + list(rates)):
+        if rate is None:
+            point, _ = measure_zero_load(prepared, cfg, pattern, packet_len, seed, timing)
+        else:
+            point, _ = measure_point(prepared, sweep_spec(pattern, rate, packet_len, seed),
+                                     timing)
+        measured.append(point)
         bar.update(point)
     return sweep_result(cfg, prepared, pattern=pattern, packet_len=packet_len, timing=timing,
-                        points=points, out=out)
+                        points=measured[1:], zero_point=measured[0], out=out,
+                        provenance=provenance)
 
 
 def plot_sweep(result, path):
@@ -353,17 +496,32 @@ def plot_sweep(result, path):
     known = [p for p in pts if p["latency_p99"] is not None]
     ax.plot([p["offered"] for p in known], [p["latency_p99"] for p in known], "s--", alpha=0.6,
             label="p99 latency (from the histogram; points past its range omitted)")
+    throttled = [p for p in pts if p.get("throttled")]
+    if throttled:
+        ax.scatter([p["offered"] for p in throttled], [p["latency_avg"] for p in throttled],
+                   s=90, facecolors="none", edgecolors="tab:red", linewidths=1.5, zorder=4,
+                   label=f"throttled: source queues full, generated < "
+                         f"{THROTTLE_LIMIT:.0%} of offered")
     ax.axvline(result["channel_load_bound"], color="k", ls=":",
                label=f"channel-load bound {result['channel_load_bound']:.3f}")
-    ax.axvline(result["saturation_throughput"], color="r", ls="-.", alpha=0.6,
-               label=f"saturation {result['saturation_throughput']:.3f}")
+    if result.get("saturated"):
+        ax.axvline(result["saturation_throughput"], color="r", ls="-.", alpha=0.6,
+                   label=f"saturation {result['saturation_throughput']:.3f}")
+    else:
+        ax.plot([], [], " ", label="not saturated in the swept range")
+    zl = result.get("zero_load_latency")
+    if zl is not None:
+        ax.axhline(zl, color="tab:green", ls=":", alpha=0.7,
+                   label=f"zero-load {zl:.2f} (measured at offered "
+                         f"{result['zero_load']['offered']:g})")
     ax.set_xlabel("offered load (flits/node/cycle)")
     ax.set_ylabel("packet latency (cycles)")
     mx, my = result["mesh"]
     ax.set_title(f"{result['config']}: {mx}x{my} mesh, {result['pattern']}, "
                  f"{result['vcs']} VC x {result['buffer_depth']} flits, "
                  f"{result['packet_len']}-flit packets", fontsize=9)
-    top = max([p["latency_avg"] for p in pts] + [1])
+    # the p99 points too: a p99 drawn outside the axes is a figure the reader cannot see
+    top = max([p["latency_avg"] for p in pts] + [p["latency_p99"] for p in known] + [1])
     ax.set_ylim(0, min(top * 1.1, 20 * (result["zero_load_latency"] or top)))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
@@ -465,7 +623,11 @@ def plot_heatmap(result, path, die_shape=None):
             ax.legend(loc="upper right", fontsize=7, framealpha=0.6)
         ax.set_xlim(-0.6, mx - 0.4)
         ax.set_ylim(my - 0.4, -0.6)                    # y grows southwards
+        ax.set_xticks(range(mx))                       # nodes sit on integer coordinates
+        ax.set_yticks(range(my))
         label = "link utilisation (of its capacity)"
+        fig.text(0.5, 0.01, "two bars per link, one per direction: east-bound above "
+                 "west-bound, south-bound right of north-bound", ha="center", fontsize=8)
     if die_shape:
         dx_, dy_ = die_shape
         for bx in range(dx_, mx, dx_):
@@ -479,9 +641,9 @@ def plot_heatmap(result, path, die_shape=None):
     ratio = (result.get("dielink") or {}).get("ratio")
     ax.set_title(f"{result['pattern']} at {point['offered']:.3f} flits/node/cycle "
                  f"(accepted {point['accepted_avg']:.3f})"
-                 + (f"; die links: 1 flit per {ratio} cycles = 1.0" if ratio else ""),
+                 + (f"\ndie links: 1 flit per {ratio} cycles = 1.0" if ratio else ""),
                  fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0 if big else 0.03, 1, 1))     # room for the bars' note
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
@@ -492,15 +654,27 @@ def plot_compare(results, labels, path, title):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    top = 1.0
+    top, highest, cap = 1.0, 0.0, 0.0
     for res, label in zip(results, labels):
         pts = [p for p in res["points"] if p["latency_avg"] is not None]
+        sat = (f"saturation {res['saturation_throughput']:.3f}" if res.get("saturated")
+               else "not saturated")
         line, = ax.plot([p["accepted_avg"] for p in pts], [p["latency_avg"] for p in pts], "o-",
-                        label=f"{label}: saturation {res['saturation_throughput']:.3f}")
-        top = max(top, 4 * (res["zero_load_latency"] or 1))
+                        label=f"{label}: {sat}, bound {res['channel_load_bound']:.3f}")
+        # the channel-load bound of each curve, in its colour
+        ax.axvline(res["channel_load_bound"], color=line.get_color(), ls=":", alpha=0.8)
+        highest = max([highest] + [p["latency_avg"] for p in pts])
+        cap = max(cap, 10 * (res["zero_load_latency"] or 0))
+    ax.plot([], [], "k:", label="dotted: channel-load bound of each curve")
+    # every point up to 10x the zero-load latency is shown; past it the axis is cut, and says so
+    top = max(top, min(1.1 * highest, cap) if cap else 1.1 * highest)
     ax.set_ylim(0, top)
+    ax.set_xlim(0, 1.05 * max([1e-3] + [r["channel_load_bound"] for r in results]
+                              + [p["accepted_avg"] for r in results for p in r["points"]]))
     ax.set_xlabel("accepted throughput (flits/node/cycle)")
-    ax.set_ylabel("average packet latency (cycles)")
+    ax.set_ylabel("average packet latency (cycles)"
+                  + (f"\n(axis cut at {top:.0f}: points above it not shown)"
+                     if highest > top else ""))
     ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)

@@ -83,25 +83,21 @@ def _point_key(dp, rate, engine, sim, timing, packet_len):
                          "timing": timing})
 
 
-def _git_commit():
-    import subprocess
-    from pathlib import Path
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, cwd=Path(__file__).parent, timeout=10).stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
 class _Bar:
     """One tqdm bar over every point: done (finished now or found on disk), running
     (on a worker now, as the scheduler reports it), failed."""
 
     def __init__(self, total, initial, enabled):
+        import sys
+        import time
         from tqdm import tqdm
+        # off a terminal (CI logs, nohup): one line per finished point on stderr instead
+        self.log = enabled and not sys.stderr.isatty()
         self.bar = tqdm(total=total, initial=initial, unit="point", desc="points",
-                        disable=None if enabled else True, dynamic_ncols=True)
+                        disable=True if self.log or not enabled else None, dynamic_ncols=True)
         self.failed, self.last = 0, 0.0
+        self.total, self.done, self.initial = total, initial, initial
+        self.t0 = time.monotonic()
 
     def refresh(self, client, ours):
         import time
@@ -115,9 +111,20 @@ class _Bar:
             running = "?"
         self.bar.set_postfix(running=running, failed=self.failed, refresh=True)
 
-    def advance(self, failed=False):
+    def advance(self, failed=False, what=""):
         self.failed += failed
+        self.done += 1
         self.bar.update(1)
+        if self.log:
+            import sys
+            import time
+            from sim.sweep import progress_line
+            # the remaining time from this run's points only (not those found on disk)
+            elapsed = time.monotonic() - self.t0
+            line = progress_line("points", self.done - self.initial, self.total - self.initial,
+                                 elapsed, what + (" FAILED" if failed else ""))
+            print(line + (f" ({self.initial} found on disk)" if self.initial else ""),
+                  file=sys.stderr, flush=True)
 
     def close(self):
         self.bar.close()
@@ -125,26 +132,35 @@ class _Bar:
 
 def run_design_points(design_points, rates, *, engine, sim, timing, packet_len=1,
                       threads=None, client, store, progress=True, point_fn=None,
-                      out_of=None):
+                      out_of=None, provenance=None):
     """Measure every rate of every design point as Dask tasks on ``client``.
 
     Points already in ``store`` are not run again. As each design point's last rate
     completes, the client computes its sweep (the ``sweep.json`` dict of
     :func:`sim.sweep.sweep_result`, from the points exactly as a serial run does) and,
-    with ``out_of(dp)`` a folder, writes it there with its figures. ``point_fn`` replaces
-    :func:`sim.sweep.measure_point` (tests inject faults with it).
+    with ``out_of(dp)`` a folder, writes it there with its figures (and
+    ``provenance(dp)``, :func:`gen.provenance.provenance`, in it). Each design point has
+    one more point, its zero-load point (:func:`sim.sweep.measure_zero_load`), first.
+    ``point_fn`` replaces :func:`sim.sweep.measure_point` (tests inject faults with it).
 
     Returns ``(sweeps, failures)``: ``{dp: sweep}`` for the design points whose every
     rate succeeded, and one dict per failed point (parameters, rate, reason).
     """
     from distributed import as_completed
-    from sim.sweep import measure_point, prepare_engine, sweep_result
+    from sim.sweep import measure_point, measure_zero_load, prepare_engine, sweep_result
+    from .store import digest
     point_fn = point_fn or measure_point
-    commit = _git_commit()
-    jobs = {}                              # point key -> (dp, rate, spec)
+    from gen.provenance import git_commit
+    commit = git_commit()[0]
+    jobs = {}                              # point key -> (dp, rate, spec); rate None: zero load
     per_dp = {}
     for dp in design_points:
-        keys = []
+        # the zero-load point first (its rate follows from the bound, on the worker)
+        zkey = digest({"config": dp.cfg.raw, "engine": engine,
+                       "sim": sim if engine == "rtl" else None, "timing": timing,
+                       "zero_load": [dp.pattern, packet_len, dp.seed]})
+        jobs[zkey] = (dp, None, None)
+        keys = [zkey]
         for rate in rates:
             spec, key = _point_key(dp, rate, engine, sim, timing, packet_len)
             jobs[key] = (dp, rate, spec)
@@ -161,8 +177,10 @@ def run_design_points(design_points, rates, *, engine, sim, timing, packet_len=1
             return
         prepared = store.load("configs", _config_key(dp.cfg, engine, sim))
         sweep = sweep_result(dp.cfg, prepared, pattern=dp.pattern, packet_len=packet_len,
-                             timing=timing, points=[r["point"] for r in records],
-                             out=out_of(dp) if out_of else None)
+                             timing=timing, points=[r["point"] for r in records[1:]],
+                             zero_point=records[0]["point"],
+                             out=out_of(dp) if out_of else None,
+                             provenance=provenance(dp) if provenance else None)
         sweep["wall_s"] = sum(r["wall_s"] for r in records)
         sweeps[dp] = sweep
 
@@ -174,8 +192,13 @@ def run_design_points(design_points, rates, *, engine, sim, timing, packet_len=1
             prepares[ckey] = client.submit(prepare_engine, dp.cfg, engine=engine, sim=sim,
                                            threads=threads, key=f"prepare-{ckey}",
                                            priority=10_000)
-        future = client.submit(point_fn, prepares[ckey], spec, timing, key=f"point-{key}",
-                               priority=int(round(rate * 1000)))
+        if rate is None:
+            future = client.submit(measure_zero_load, prepares[ckey], dp.cfg, dp.pattern,
+                                   packet_len, dp.seed, timing, point_fn, key=f"point-{key}",
+                                   priority=0)
+        else:
+            future = client.submit(point_fn, prepares[ckey], spec, timing, key=f"point-{key}",
+                                   priority=int(round(rate * 1000)))
         futures[future] = key
     for dp in design_points:               # resumed design points with nothing to run
         finish(dp)
@@ -190,10 +213,11 @@ def run_design_points(design_points, rates, *, engine, sim, timing, packet_len=1
             if future.status == "error":
                 exc = future.exception()
                 failures.append({"params": dict(dp.params), "pattern": dp.pattern,
-                                 "seed": dp.seed, "rate": rate, "label": dp.label,
+                                 "seed": dp.seed, "label": dp.label,
+                                 "rate": "the zero-load point" if rate is None else rate,
                                  "error": f"{type(exc).__name__}: {exc}",
                                  "traceback": "".join(traceback.format_exception(exc))})
-                bar.advance(failed=True)
+                bar.advance(failed=True, what=f"{dp.label} at {failures[-1]['rate']}")
             else:
                 point, wall = future.result()
                 if store.load("configs", ckey) is None:
@@ -204,7 +228,8 @@ def run_design_points(design_points, rates, *, engine, sim, timing, packet_len=1
                                            "seed": dp.seed, "rate": rate, "engine": engine,
                                            "sim": sim if engine == "rtl" else None,
                                            "commit": commit, "wall_s": wall, "point": point})
-                bar.advance()
+                bar.advance(what=f"{dp.label} at "
+                                 + ("the zero-load point" if rate is None else f"{rate:g}"))
                 finish(dp)
             bar.refresh(client, ours)
     finally:                    # interrupted: nothing of ours stays queued on a shared cluster

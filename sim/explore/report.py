@@ -15,7 +15,7 @@ __all__ = ["result_row", "write_results", "plot_saturation", "plot_best", "FIGUR
 
 #: columns after the varied parameters
 FIGURES = ["pattern", "seed", "engine", "simulator", "mesh", "zero_load_latency",
-           "saturation_throughput", "saturation_offered", "channel_load_bound",
+           "saturation_throughput", "saturation_offered", "max_accepted", "channel_load_bound",
            "fraction_of_bound", "wall_s", "status", "error"]
 
 
@@ -34,7 +34,8 @@ def result_row(dp, sweep=None, error=None):
                 "saturation_throughput": sat,
                 "saturation_offered": sweep["saturation_offered"],
                 "channel_load_bound": bound,
-                "fraction_of_bound": sat / bound if bound else None,
+                "fraction_of_bound": sat / bound if bound and sat is not None else None,
+                "max_accepted": sweep.get("max_accepted"),
                 "wall_s": round(sweep["wall_s"], 3), "status": "ok", "error": None})
     return row
 
@@ -59,7 +60,8 @@ def plot_saturation(rows, keys, path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    ok = [r for r in rows if r["status"] == "ok"]
+    ok = [r for r in rows if r["status"] == "ok" and r["saturation_throughput"] is not None]
+    unsaturated = sum(1 for r in rows if r["status"] == "ok") - len(ok)
     keys = list(keys) or ["pattern"]
     patterns = list(dict.fromkeys(r["pattern"] for r in rows))
     fig, axes = plt.subplots(1, len(keys), figsize=(4.2 * len(keys), 3.8), squeeze=False)
@@ -76,15 +78,20 @@ def plot_saturation(rows, keys, path):
             if best:
                 ax.plot(*zip(*best), "-o", color=colour, label=pattern or "best")
         ax.set_xticks(range(len(values)), [str(v) for v in values])
+        ax.set_xlim(-0.5, len(values) - 0.5)          # the end points off the frame
         ax.set_xlabel(key)
         ax.set_ylabel("saturation throughput (flits/node/cycle)")
-        ax.set_ylim(bottom=0)
+        # room above the highest point (and the legend) so none is clipped
+        ax.set_ylim(0, 1.3 * max([r["saturation_throughput"] for r in ok] or [1.0]))
         ax.grid(alpha=0.3)
         if ok:
             ax.legend(fontsize=8, title="best over the other parameters", title_fontsize=7)
-    failed = len(rows) - len(ok)
+    failed = len(rows) - len(ok) - unsaturated
+    why = [f"{failed} failed" if failed else "",
+           f"{unsaturated} not saturated in the swept range" if unsaturated else ""]
+    why = ", ".join(w for w in why if w)
     fig.suptitle(f"saturation throughput, {len(ok)} design points"
-                 + (f" ({failed} failed, not drawn)" if failed else ""), fontsize=10)
+                 + (f" ({why}: not drawn)" if why else ""), fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -97,17 +104,26 @@ def plot_best(rows, keys, path, per_pattern=5):
     import matplotlib.pyplot as plt
     ok = [r for r in rows if r["status"] == "ok"]
     best = []
+    inf = float("inf")
     for pattern in dict.fromkeys(r["pattern"] for r in ok):
+        # unsaturated points last: their saturation is not known
         mine = sorted((r for r in ok if r["pattern"] == pattern),
-                      key=lambda r: (-r["saturation_throughput"], r["zero_load_latency"]))
+                      key=lambda r: (-(r["saturation_throughput"] or -inf),
+                                     r["zero_load_latency"] or inf))
         best += mine[:per_pattern]
     columns = list(keys) + ["pattern", "seed", "zero-load (cycles)", "saturation",
                             "bound", "of bound"]
+
+    def fmt(value, spec, missing):
+        return missing if value is None else format(value, spec)
+
     cells = [[str(r[k]) for k in keys] + [r["pattern"], str(r["seed"]),
-                                          f"{r['zero_load_latency']:.2f}",
-                                          f"{r['saturation_throughput']:.3f}",
+                                          fmt(r["zero_load_latency"], ".2f", "n/a"),
+                                          fmt(r["saturation_throughput"], ".3f", "not sat."),
                                           f"{r['channel_load_bound']:.3f}",
-                                          f"{100 * r['fraction_of_bound']:.0f}%"]
+                                          fmt(r["fraction_of_bound"] and
+                                              100 * r["fraction_of_bound"], ".0f", "n/a")
+                                          + ("%" if r["fraction_of_bound"] is not None else "")]
              for r in best] or [["(no design point finished)"] + [""] * (len(columns) - 1)]
     fig, ax = plt.subplots(figsize=(1.3 * len(columns) + 1, 0.32 * len(cells) + 1.0))
     ax.axis("off")

@@ -19,10 +19,20 @@ __all__ = ["explore"]
 
 def explore(design_points, grid_keys, rates, *, out, engine="rtl", sim="verilator",
             timing, packet_len=1, threads=None, workers=None, scheduler=None, fresh=False,
-            progress=True, client=None, point_fn=None, log=print):
+            progress=True, client=None, point_fn=None, log=print, overrides=(),
+            config_path=None):
     """Run every design point (see :func:`sim.explore.grid.design_points`); returns the
     ``results.json`` dict (rows and failures). ``client``: an open Dask client to use
-    instead of starting one (tests)."""
+    instead of starting one (tests). ``overrides`` and ``config_path``: what the design
+    points were loaded with, recorded (with each one's grid values and seed) in its
+    ``sweep.json`` and, for the base config, in ``results.json``
+    (:func:`gen.provenance.provenance`)."""
+    from gen.provenance import provenance
+
+    def provenance_of(dp):
+        return provenance(dp.cfg, list(overrides) + [f"{k}={v}" for k, v in dp.texts],
+                          dp.seed, config_path)
+
     out = Path(out)
     t0 = time.perf_counter()
     with (dask_client(workers, scheduler) if client is None
@@ -40,7 +50,7 @@ def explore(design_points, grid_keys, rates, *, out, engine="rtl", sim="verilato
             design_points, rates, engine=engine, sim=sim, timing=timing,
             packet_len=packet_len, threads=threads, client=active, store=store,
             progress=progress, point_fn=point_fn,
-            out_of=lambda dp: out / dp.label)
+            out_of=lambda dp: out / dp.label, provenance=provenance_of)
     first_failure = {}
     for f in failures:
         first_failure.setdefault(f["label"], f["error"])
@@ -52,6 +62,7 @@ def explore(design_points, grid_keys, rates, *, out, engine="rtl", sim="verilato
               "seeds": list(dict.fromkeys(dp.seed for dp in design_points)),
               "rates": rates, "engine": engine, "simulator": sim if engine == "rtl" else None,
               "timing": timing, "packet_len": packet_len,
+              "provenance": _base_provenance(design_points, overrides, config_path),
               "wall_s": round(time.perf_counter() - t0, 2),
               "failures": [{k: v for k, v in f.items() if k != "traceback"} for f in failures]}
     write_results(out, rows, grid_keys, result)
@@ -60,3 +71,14 @@ def explore(design_points, grid_keys, rates, *, out, engine="rtl", sim="verilato
     plot_saturation(rows, grid_keys, out / "saturation.png")
     plot_best(rows, grid_keys, out / "best.png")
     return {**result, "rows": rows}
+
+
+def _base_provenance(design_points, overrides, config_path):
+    """The provenance of the grid's base: the config as loaded with ``overrides`` (the
+    grid's values and the seeds are in the rows; each design point's ``sweep.json`` has
+    its own resolved config)."""
+    from gen.config import load_config
+    from gen.provenance import provenance
+    base = load_config(config_path, list(overrides)) if config_path else (
+        design_points[0].cfg if design_points else {})
+    return provenance(base, overrides, None, config_path)

@@ -153,8 +153,9 @@ class NetworkModel:
             self.dielink["layer"] = {k: ll[k] for k in LINK_LAYER_PARAMS}
         self.die_shape = (self.nx, self.ny) if tiled else None
         self.rx_depth = rx_depth_for(self.ratio, self.latency)
-        self.histogram_bins = cfg.traffic.histogram_bins
-        self.bin_cycles = cfg.traffic.histogram_bin_cycles
+        # the RTL's histogram: the same derived width (gen.derive.latency_histogram)
+        self.histogram_bins = d["traffic"]["histogram_bins"]
+        self.bin_cycles = d["traffic"]["histogram_bin_cycles"]
         self.timestamp_bits = cfg.traffic.timestamp_bits
         self.queue_depth = cfg.traffic.source_queue
         self.max_packet_flits = cfg.router.max_packet_flits

@@ -34,8 +34,8 @@ def test_other_bounds():
 def test_summarise_finds_saturation():
     pts = [{"offered": r, "accepted_avg": min(r, 0.4), "drained": True, "latency_avg": lat}
            for r, lat in ((0.1, 10), (0.3, 12), (0.5, 40), (0.7, 90))]
-    s = summarise(pts, 0.5)
-    assert s["zero_load_latency"] == 10 and s["saturation_offered"] == 0.5
+    s = summarise(pts, 0.5, {"latency_avg": 10, "offered": 0.005})
+    assert s["zero_load_latency"] == 10 and s["saturation_offered"] == 0.5 and s["saturated"]
     assert s["saturation_throughput"] == 0.4 and s["highest_stable_offered"] == 0.3
 
 

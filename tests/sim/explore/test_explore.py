@@ -92,7 +92,7 @@ def test_a_resumed_run_redoes_nothing(client, tmp_path):
                     timing=TIMING, client=client, progress=False, log=lambda *_: None)
     assert first["failures"] == []
     saved = sorted(p.name for p in (tmp_path / "points").glob("*.json"))
-    assert len(saved) == len(points) * len(RATES)
+    assert len(saved) == len(points) * (len(RATES) + 1)        # and each zero-load point
     again = explore(points, ["router.vcs"], RATES, out=tmp_path, engine="model",
                     timing=TIMING, client=client, progress=False, point_fn=faults.never,
                     log=lambda *_: None)
@@ -117,7 +117,8 @@ def test_a_failing_point_is_reported_and_the_rest_complete(client, tmp_path):
     assert all(r["status"] == "failed" and r["saturation_throughput"] is None
                for r in res["rows"])
     # the other points were measured and saved, so a rerun only does the failed ones
-    assert len(list((tmp_path / "points").glob("*.json"))) == len(points) * (len(RATES) - 1)
+    # (each design point's zero-load point included)
+    assert len(list((tmp_path / "points").glob("*.json"))) == len(points) * len(RATES)
     fixed = explore(points, ["router.vcs"], RATES, out=tmp_path, engine="model",
                     timing=TIMING, client=client, progress=False, log=lambda *_: None)
     assert fixed["failures"] == [] and all(r["status"] == "ok" for r in fixed["rows"])
