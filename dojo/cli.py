@@ -738,23 +738,22 @@ def output_problems(args):
     existing file on it, writable), and ``dojo sim --c-out`` a file in an existing
     directory. Checked before any work starts (a simulation must not end in a traceback
     for want of a place to write its reports)."""
-    allowed = "a directory, existing or to be created (no file on the path), writable"
     problems = []
     for option, dest, kind in (("--out", "out", "dir"), ("--c-out", "c_out", "file")):
         value = getattr(args, dest, None)
         if value is None:
             continue
         path = Path(value)
+        allowed = "a directory, existing or to be created (no file on the path), writable"
         if kind == "file":
+            allowed = "a file name (.npy) in an existing, writable directory"
             if path.is_dir():
-                problems.append(f"{option} {value}: is a directory; allowed: a file name "
-                                f"(.npy) in an existing, writable directory")
+                problems.append(f"{option} {value}: is a directory; allowed: {allowed}")
                 continue
             path = path.parent
             if not path.is_dir():
                 problems.append(f"{option} {value}: {str(path)!r} is not a directory; "
-                                f"allowed: a file name (.npy) in an existing, writable "
-                                f"directory")
+                                f"allowed: {allowed}")
                 continue
         first = next(p for p in (path, *path.parents) if p.exists())
         if not first.is_dir():
