@@ -782,6 +782,12 @@ def main(argv=None):
             print(f"error: point {f['label']} at offered {f['rate']} failed: {f['error']}",
                   file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # the reader of the output went away (``dojo derive ... | head``): stop quietly; the
+        # interpreter's final flush of stdout would raise again, so stdout goes to devnull
+        # (the Python documentation's recipe, "Note on SIGPIPE")
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

@@ -202,3 +202,17 @@ def test_derive_refuses_a_map_that_cuts_the_mesh_like_sweep(tmp_path, capsys):
     assert main(["derive", noc, "-s", "router.routing=table", "-s",
                  "die.dead_routers=[[1,0]]"]) == 0
     assert "63 live of 64" in capsys.readouterr().out
+
+
+def test_a_closed_output_pipe_ends_quietly():
+    """``dojo derive ... | head -1``: no BrokenPipeError traceback when the reader stops."""
+    import subprocess
+    import sys
+    from tests.conftest import CONFIGS
+    proc = subprocess.Popen([sys.executable, "-m", "dojo", "derive", str(CONFIGS / "d1.yaml")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.readline()
+    proc.stdout.close()                  # the reader goes away after one line
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=60)
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
