@@ -37,14 +37,9 @@ from rtl.net.directions import NEIGHBOUR, PORTS
 from rtl.net.router import turn_allowed
 from rtl.measure.traffic import CONTROL_IDLE, DETERMINISTIC_PATTERNS, Pattern, destination
 from . import kernel
-from .kernel import CTRL, GEN_STATS, LL_FIELDS, NEVER, PARAM, SINK_STATS
+from .kernel import CTRL, GEN_STATS, LINK_STATS, NEVER, SINK_STATS
 
 __all__ = ["NetworkModel", "ctrl_vector", "stat_names", "fault_tables", "MAX_COORD"]
-
-#: the offsets the kernel takes, in its order
-_OFFSETS = ("pv", "in0", "ov0", "or0", "fl0", "occ", "pend", "stuck", "ovf", "gcred", "gstat",
-            "gq", "kstat", "khist", "tx", "rx0", "rx", "rem0", "down0", "misc0", "land0",
-            "cb0", "rw", "gw", "kw", "lw", "ll0", "llst", "seen0", "pops0", "rp0", "rv0")
 
 #: coordinates are 12-bit fields of the model's flit words
 MAX_COORD = 1 << 12
@@ -279,7 +274,6 @@ class NetworkModel:
         cb = _pow2_at_least(self.latency + 3)
         rev = _pow2_at_least(self.latency + 2) if ll else 0
         fail = ll["lane_fail_cycle"] if ll else None
-        P = np.zeros(len(PARAM), dtype=i64)
         values = {"nodes": N, "vcs": self.vcs, "depth": self.depth, "slot_mask": S - 1,
                   "slots": S, "yx": int(self.routing == "yx"), "mesh_x": self.mesh_x,
                   "mesh_y": self.mesh_y, "queue": self.queue_depth,
@@ -297,23 +291,23 @@ class NetworkModel:
                   "seq_mask": (1 << ll["seq_bits"]) - 1 if ll else 0,
                   "cnt_mask": (1 << ll["count_bits"]) - 1 if ll else 0,
                   "timeout": ll["timeout"] if ll else 0, "rev_mask": max(rev - 1, 0)}
-        fault = self._fault_arrays()
-        values.update(fault.pop("params"))
-        for k, v in values.items():
-            P[PARAM[k]] = v
-        self.P = P
+        fault, fault_params = self._fault_arrays()
+        values.update(fault_params)
+        self.P = kernel.params(**values)
         self.lay = kernel.layout(self.vcs, self.depth, self.queue_depth, self.histogram_bins,
                                  self.depth, self.rx_depth, land, cb,
                                  replay=ll["replay_depth"] if ll else 0, rev_slots=rev,
                                  n_link_stats=len(DIELINK_STATS) if ll else 0)
-        self.O = np.array([self.lay[k] for k in _OFFSETS], dtype=i64)
+        self.O = kernel.offsets(self.lay)
         xs = np.array([c[0] for c in self.coords()], dtype=i64)
         ys = np.array([c[1] for c in self.coords()], dtype=i64)
         first_bit = np.array([(m & -m).bit_length() - 1 for m in range(32)], dtype=i64)
-        self.geometry = (turn, xs, ys, det_x, det_y, ring_stg, cring_stg, out_ring, out_rcv,
-                         in_cring, in_csnd, dl_in, dl_out, first_bit, ring_chan, self.O,
-                         fault["die_tab"], fault["node_tab"], fault["own_die"],
-                         fault["live_xy"], fault["node_live"], fault["vc_sel"])
+        # plain tuples in the named tuples' order: numba types them faster on every call
+        self.geometry = tuple(kernel.Geometry(
+            turn=turn, node_x=xs, node_y=ys, det_x=det_x, det_y=det_y, ring_stg=ring_stg,
+            cring_stg=cring_stg, out_ring=out_ring, out_rcv=out_rcv, in_cring=in_cring,
+            in_csnd=in_csnd, dl_in=dl_in, dl_out=dl_out, first_bit=first_bit,
+            ring_chan=ring_chan, **fault))
 
     def _fault_arrays(self):
         """The kernel's fault-map arrays and parameters (one-element dummies without)."""
@@ -325,7 +319,7 @@ class NetworkModel:
                   "planes": int(self.planes is not None),
                   "dies_x": self.dies_x, "die_nx": self.nx, "die_ny": self.ny,
                   "dies": self.dies_x * self.dies_y, "die_nodes": self.nx * self.ny,
-                  "n_live": 0, "sup_stat": len(GEN_STATS)}
+                  "n_live": 0}
         if self.table_mode:
             t = self.tables
             die = t.die.reshape(N, -1).astype(i64).copy()
@@ -356,8 +350,7 @@ class NetworkModel:
             out["node_live"] = np.array([int(self.fault_map.is_live(x, y))
                                          for x, y in self.coords()], dtype=i64)
             params["n_live"] = len(live)
-        out["params"] = params
-        return out
+        return out, params
 
     def _flip_choice(self, vc_sel):
         """The ``vc_choice_flipped`` mutant: the first live source's choice for the first
@@ -418,8 +411,8 @@ class NetworkModel:
         self.q1 = np.array(idle_ctrl, dtype=i64)
         self.q2 = np.zeros(len(CTRL), dtype=i64)
         cap = max(self.trace_capacity, 1)
-        self.trace = (self.trace_capacity > 0, np.zeros(2, dtype=i64),
-                      *(np.zeros(cap, dtype=i64) for _ in range(4)))
+        self.trace = tuple(kernel.Trace(self.trace_capacity > 0, np.zeros(2, dtype=i64),
+                                        *(np.zeros(cap, dtype=i64) for _ in range(4))))
         ring = np.zeros((self.rings * S, 3), dtype=i64)
         ring[:, 0] = NEVER
         cring = np.zeros((self.rings * S, 2), dtype=i64)
@@ -435,25 +428,28 @@ class NetworkModel:
         L = np.zeros((ND, lay["lw"]), dtype=i64)
         L[:, lay["rem0"]:lay["rem0"] + V] = self.rx_depth
         L[:, lay["down0"]:lay["down0"] + V] = D
-        for k in range(int(self.P[PARAM["land_slots"]])):
+        for k in range(self.P[kernel.LAND_SLOTS]):
             L[:, lay["land0"] + 3 * k] = NEVER
-        for k in range(int(self.P[PARAM["cb_slots"]])):
-            L[:, lay["cb0"] + 2 * k] = NEVER
+        for k in range(self.P[kernel.CB_SLOTS]):
+            L[:, lay["cb0"] + kernel.CB_W * k + kernel.CB_TAG] = NEVER
         if self.link_layer:
-            ll, f = self.link_layer, {n: lay["ll0"] + i for i, n in enumerate(LL_FIELDS)}
+            ll, f = self.link_layer, lay["ll0"]
             for k in range(self.n_dielinks):
-                L[k, f["fwd_seed"]] = lfsr_seed(ll["seed"], k, 0)
-                L[k, f["rev_seed"]] = lfsr_seed(ll["seed"], k, 1)
-                L[k, f["here"]] = int(ll["lane_fail_link"] is None or ll["lane_fail_link"] == k)
+                L[k, f + kernel.LL_FWD_SEED] = lfsr_seed(ll["seed"], k, 0)
+                L[k, f + kernel.LL_REV_SEED] = lfsr_seed(ll["seed"], k, 1)
+                L[k, f + kernel.LL_HERE] = int(ll["lane_fail_link"] is None
+                                               or ll["lane_fail_link"] == k)
         g_xs = np.full(N, 0x9E3779B97F4A7C15, dtype=np.uint64)
         # the sinks' per-source order memories (last sequence number, seen)
         s_last = np.zeros(N * N, dtype=np.uint16)
         s_seen = np.zeros(N * N, dtype=np.int8)
         self.R, self.G, self.K, self.L = R, G, K, L
         # the kernel indexes flat views of the same memory
-        self.state = (ring.reshape(-1), cring.reshape(-1), R.reshape(-1), F, G.reshape(-1), g_xs,
-                      K.reshape(-1), s_last, s_seen, L.reshape(-1))
-        self.scratch = np.zeros(64 * self.threads, dtype=i64)
+        self.state = tuple(kernel.State(ring=ring.reshape(-1), cring=cring.reshape(-1),
+                                        R=R.reshape(-1), F=F, G=G.reshape(-1), g_xs=g_xs,
+                                        K=K.reshape(-1), s_last=s_last, s_seen=s_seen,
+                                        L=L.reshape(-1)))
+        self.scratch = np.zeros(kernel.SCRATCH * self.threads, dtype=i64)
 
     def run(self, steps, ctrl=None):
         """Advance ``steps`` cycles with ``ctrl`` (a :func:`ctrl_vector`) at the top input."""
@@ -462,8 +458,8 @@ class NetworkModel:
         if steps <= 0:
             return self.t
         loop = kernel.run if self.threads == 1 else kernel.run_parallel
-        self.t = loop(steps, self.t, self.P, self.top, self.q1, self.q2, *self.geometry,
-                            *self.state, *self.trace, self.scratch)
+        self.t = loop(steps, self.t, self.P, self.O, self.top, self.q1, self.q2, self.geometry,
+                      self.state, self.trace, self.scratch)
         return self.t
 
     def run_idle(self, steps):
@@ -480,9 +476,8 @@ class NetworkModel:
     def quiescent(self):
         if self.link_layer:
             return False          # the injectors step, and count, in every cycle
-        ring, R, G, L = self.state[0], self.state[2], self.state[4], self.state[9]
         return bool(kernel.quiescent(self.t, self.P, self.O, self.q1, self.q2, self.top,
-                                     self.geometry[5], ring, R, G, L))
+                                     self.geometry, self.state))
 
     # -- observation ------------------------------------------------------------------
 
@@ -517,8 +512,8 @@ class NetworkModel:
 
     def buffer_counts(self):
         """Flits in every router input FIFO, ``(node, input, VC)``."""
-        V, pv = self.vcs, self.lay["pv"]
-        cols = [(p * V + v) * pv + 1 for p in range(5) for v in range(V)]
+        V, pv = self.vcs, kernel.PV
+        cols = [(p * V + v) * pv + kernel.IV_COUNT for p in range(5) for v in range(V)]
         return self.R[:, cols].reshape(self.n_nodes, 5, V)
 
     def fault_geo(self):
@@ -540,15 +535,16 @@ class NetworkModel:
 
     def marked_totals(self):
         """``(marked_generated, marked_received)`` as the top-level ports show them (32 bits)."""
-        gen = int(self.G[:, self.lay["gstat"] + 1].sum())
-        received = int(self.K[:, self.lay["kstat"] + 2].sum())
+        gen = int(self.G[:, self.lay["gstat"] + kernel.GS_GENERATED_MARKED].sum())
+        received = int(self.K[:, self.lay["kstat"] + kernel.KS_MARKED_PACKETS].sum())
         return gen & 0xFFFFFFFF, received & 0xFFFFFFFF
 
     def error_port(self):
         """The top-level ``error`` output: a sink error counter non-zero or any overflow."""
         k = self.lay["kstat"]
-        errors = self.K[:, k + 5:k + 8].any() or self.R[:, self.lay["ovf"]].any()
-        dielinks = self.L[:self.n_dielinks, self.lay["misc0"] + 3].any()
+        errors = self.K[:, k + kernel.KS_MISROUTES:k + kernel.KS_ORDER_ERRORS + 1].any() \
+            or self.R[:, self.lay["ovf"]].any()
+        dielinks = self.L[:self.n_dielinks, self.lay["misc0"] + kernel.DL_OVERFLOW].any()
         return int(bool(errors) or bool(dielinks))
 
     def trace_records(self):
@@ -561,8 +557,12 @@ class NetworkModel:
         return tt[:k], tc[:k], t0[:k], t1[:k]
 
     def state_bytes(self):
-        arrays = [self.P, *self.geometry, *self.state, *self.trace[1:]]
-        return sum(a.nbytes for a in arrays if isinstance(a, np.ndarray))
+        arrays = [*self.geometry, *self.state, *self.trace[1:]]
+        return (sum(a.nbytes for a in arrays if isinstance(a, np.ndarray))
+                + 8 * (len(self.P) + len(self.O)))
 
 
 assert LENGTH_BITS == 8          # the model's flit words keep length and index in 8 bits
+# the kernel keeps its own copy of the link layer's statistics order (numba's cache would not
+# see a change in another file)
+assert LINK_STATS == DIELINK_STATS

@@ -167,6 +167,17 @@ def test_threads_give_the_same_results(threads):
         model_link_trace(many, fmt, cycles=800, ctrl_schedule=schedule)
 
 
+def test_the_serial_and_parallel_loops_are_cached_apart():
+    """numba's disk cache keys a compiled function by its bytecode within one index file per
+    function: one loop compiled twice (serial and parallel) shares an entry, and a warm
+    cache hands one's machine code to the other (``--threads`` then ran on one core)."""
+    from sim.netmodel import kernel
+    index = [f._cache._cache_file._index_name for f in (kernel.run, kernel.run_parallel)]
+    assert index[0] != index[1]
+    assert kernel.run_parallel.targetoptions["parallel"] and \
+        not kernel.run.targetoptions.get("parallel")
+
+
 def test_idle_cycles_are_skipped_exactly():
     """A quiescent network changes nothing but its cycle counter once its last credits
     have landed: run_idle() leaves every array as stepping every cycle does."""
