@@ -127,8 +127,22 @@ def _specs(traffic, rates):
             for p, n in traffic for r in rates]
 
 
+#: the quick tier's configurations (make check; docs/testing.md): together they hold every
+#: block of the fast engine once: routers with tables and VC planes, generators and sinks
+#: around dead and disabled nodes, perfect-pipe die links (the fault-map tile), and the
+#: die-link layer with errors, bursts and a lane failure
+QUICK = ("tile2x2of2x2-table-1dead-1disabled", "tile1x2of2x1-layer-ber2e-2-rev1e-2-burst4-lanefail")
+
+
+def _marks(config):
+    """The quick marker, and the xdist group of the configuration's build (a mutant on the
+    same configuration runs on the same worker, after it: one build, no waiting)."""
+    return [pytest.mark.xdist_group(f"netmodel-{config}")] + \
+        ([pytest.mark.quick] if config in QUICK else [])
+
+
 @pytest.mark.parametrize("overrides, traffic, rates",
-                         [pytest.param(o, t, r, id=i) for i, o, t, r in MATRIX])
+                         [pytest.param(o, t, r, id=i, marks=_marks(i)) for i, o, t, r in MATRIX])
 def test_model_equals_the_rtl(overrides, traffic, rates):
     cfg, d = _config(overrides)
     design = noc_design(cfg, kind="traffic")
@@ -175,7 +189,8 @@ MUTANTS = [("vc_pointer_on_request", "4x2-vc4-d5"),
            ("vc_choice_flipped", "4x4-table-2dead")]
 
 
-@pytest.mark.parametrize("mutant, config", MUTANTS)
+@pytest.mark.parametrize("mutant, config", [pytest.param(m, c, marks=_marks(c)[:1])
+                                             for m, c in MUTANTS])
 def test_a_wrong_model_fails_the_comparison(mutant, config):
     """Each mutant changes one detail of the model (a round-robin pointer, a credit's
     timing, one routing-table entry, one source's VC choice); both comparisons with the RTL must name a
@@ -195,6 +210,7 @@ def test_a_wrong_model_fails_the_comparison(mutant, config):
     assert diff is not None and diff.startswith("point 0")
 
 
+@pytest.mark.xdist_group(f"netmodel-{MATRIX[0][0]}")
 def test_readout_while_the_network_still_drains():
     """With almost no final drain the counters still move while the testbench reads them,
     one word every 2 cycles: the model must sample each word in the same cycle."""
