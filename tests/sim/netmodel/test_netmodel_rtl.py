@@ -14,6 +14,9 @@ A mismatch names the first differing cycle and link, or point and counter, with
 both values. Deliberately wrong models must fail both comparisons.
 """
 
+import copy
+import json
+
 import pytest
 
 from gen.build import noc_design, packet_format
@@ -98,7 +101,29 @@ def _config(overrides):
     return cfg, derive(cfg)
 
 
+#: RTL results of this worker, by design and stimulus: the RTL is deterministic, so a
+#: mutant on its configuration's schedule (same xdist group, same worker) reuses the run
+_RTL_RUNS = {}
+
+
+def _memo(kind, design, args, run):
+    key = (kind, design.manifest()["verilog_sha256_16"], json.dumps(args, sort_keys=True,
+                                                                     default=str))
+    if key not in _RTL_RUNS:
+        _RTL_RUNS[key] = run()
+    return copy.deepcopy(_RTL_RUNS[key])
+
+
+def _rtl_trace(design, cycles, schedule):
+    return _memo("trace", design, [cycles, schedule],
+                 lambda: run_link_trace(design, cycles=cycles, ctrl_schedule=schedule))
+
+
 def _rtl_points(design, specs):
+    return _memo("points", design, specs, lambda: _run_rtl_points(design, specs))
+
+
+def _run_rtl_points(design, specs):
     """Sweep points of the RTL testbench on the trace build (shared with the lockstep run)."""
     res = run_cocotb(design, sim="verilator", test_module="verif.tb_traffic",
                      tag="netmodel-" + "-".join(f"{s['pattern']}{s['packet_len']}-{s['rate']:g}"
@@ -150,7 +175,7 @@ def test_model_equals_the_rtl(overrides, traffic, rates):
     model = NetworkModel(cfg, d, trace_capacity=2_000_000)
     cycles = 2400
     schedule = _schedule(*traffic[0], rates, cycles)
-    rtl_trace = run_link_trace(design, cycles=cycles, ctrl_schedule=schedule)
+    rtl_trace = _rtl_trace(design, cycles, schedule)
     model_trace = model_link_trace(model, fmt, cycles=cycles, ctrl_schedule=schedule)
     assert first_difference(rtl_trace, model_trace) is None, \
         first_difference(rtl_trace, model_trace)
@@ -201,7 +226,7 @@ def test_a_wrong_model_fails_the_comparison(mutant, config):
     model = NetworkModel(cfg, d, trace_capacity=2_000_000, mutant=mutant)
     cycles = 2400
     schedule = _schedule("uniform", 1, rates, cycles)
-    diff = first_difference(run_link_trace(design, cycles=cycles, ctrl_schedule=schedule),
+    diff = first_difference(_rtl_trace(design, cycles, schedule),
                             model_link_trace(model, packet_format(cfg, d), cycles=cycles,
                                              ctrl_schedule=schedule))
     assert diff is not None and diff.startswith("cycle ")
