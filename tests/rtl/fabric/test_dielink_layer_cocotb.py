@@ -98,6 +98,7 @@ def _channel_run(sim, **kw):
     return flits, res
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ber", [0.0, 0.02])
 def test_one_channel_is_the_same_on_every_simulator(ber):
     """The link alone: exactly once, in order, counters matching, identical cycles on

@@ -86,6 +86,7 @@ def test_tile_with_die_links(sim):
     assert 0.6 * bound < uniform_high["accepted_avg"] < 1.05 * bound
 
 
+@pytest.mark.slow
 @pytest.mark.skipif("verilator" not in SIMS, reason="needs Verilator")
 def test_model_alone_matches_offered_load():
     """The C++ speed harness (no cocotb) drives the same Verilator build: the generators
@@ -106,6 +107,7 @@ def test_model_alone_matches_offered_load():
     assert 0 <= res["generated"] - res["received"] < 9 * 20
 
 
+@pytest.mark.slow
 @pytest.mark.skipif("verilator" not in SIMS, reason="needs Verilator")
 def test_fast_build_is_cycle_identical_to_the_flat_build():
     """The test suite's fast build (the node as a Verilator hierarchical block) and the
