@@ -40,6 +40,7 @@ def test_derive_report_compares_d1_with_published():
     assert "faults and yield" in res.stdout and "yield with 7 spares" in res.stdout
 
 
+@pytest.mark.slow
 def test_verilog_is_deterministic_and_hierarchical(tmp_path):
     outs = []
     for run in range(2):
