@@ -255,6 +255,7 @@ def bench_dead_map(k, count, seed):
             return dead
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("count", [1, 2])
 def test_repaired_tables_keep_most_of_the_xy_bound(count):
     """8x8 with 1-2 dead routers (the bench's maps): the repaired tables' uniform

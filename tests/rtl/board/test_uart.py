@@ -49,6 +49,7 @@ def test_rejects_bad_parameters():
         UartBridge(ctrl_layout=8, divisor=8)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif("icarus" not in available_simulators(), reason="iverilog not installed")
 def test_board_top_with_one_vc_under_icarus():
     # regression: Icarus left time-zero combinational blocks at X (gen.emit.icarus_safe)
