@@ -46,6 +46,21 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     config.addinivalue_line("markers", "quick: a slow test that the quick tier (make check) "
                                        "runs too: one per block of the fast engine")
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        _warm_fast_model()
+
+
+def _warm_fast_model():
+    """Compile the fast model's loops (serial and threaded) into numba's disk cache once, in
+    the xdist controller before the workers start: the workers then load them instead of
+    compiling the same cache entries at the same time (on a cold cache two concurrent
+    compiles once failed inside numba). Costs the one compile the first worker would pay."""
+    from gen.config import load_config
+    from sim.sweep import run_sweep
+    cfg = load_config(str(CONFIGS / "default.yaml"), [])
+    for threads in (1, 2):
+        run_sweep(cfg, engine="model", rates=[0.1], threads=threads, progress=False,
+                  timing={"warmup": 20, "measure": 20, "drain_limit": 200, "final_drain": 50})
 
 
 def is_slow(item):
