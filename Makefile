@@ -10,7 +10,7 @@ SIM    ?= verilator
 JOBS   ?= 2
 export SIM
 
-.PHONY: sim test bench verilog derive lint formal fpga clean distclean
+.PHONY: sim test check bench verilog derive lint formal fpga clean distclean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,9 +22,21 @@ $(STAMP): pyproject.toml
 sim: $(STAMP)
 	$(BIN)/dojo sim $(CONFIG) --out $(OUT)
 
-## the test suite (both simulators when iverilog is installed)
+# pytest under xdist: a group of tests sharing a build runs on one worker, in the order
+# tests/conftest.py gives (the long ones first); the 30 slowest tests and the total time
+# are printed at the end (budgets in docs/testing.md)
+PYTEST := $(BIN)/python -m pytest -n $(JOBS) --dist loadgroup --no-loadscope-reorder \
+	--durations=30
+
+## the test suite, complete (both simulators when iverilog is installed): <= 20 min
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(JOBS) --durations=30 tests
+	@start=$$(date +%s); $(PYTEST) tests; rc=$$?; \
+	echo "make test: $$(( $$(date +%s) - start )) s (budget 1200 s, docs/testing.md)"; exit $$rc
+
+## the quick tier: unit tests and one RTL-model correlation per engine block: <= 5 min
+check: $(STAMP)
+	@start=$$(date +%s); $(PYTEST) --quick tests; rc=$$?; \
+	echo "make check: $$(( $$(date +%s) - start )) s (budget 300 s, docs/testing.md)"; exit $$rc
 
 ## benchmarks: writes BENCHMARKS.md
 bench: $(STAMP)

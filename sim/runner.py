@@ -21,6 +21,15 @@
   differs). Tests run many configurations for few cycles each, so they take it;
   ``make sim``, sweeps and benchmarks keep the flat build. A build with extra
   public signals is always flat (they live inside the node module).
+- A fast build also compiles the model's C++ at ``-O0`` instead of ``-Os``
+  (``OPT_FAST``): the flat default tile with the link registers public compiles in
+  about a fifth of the CPU time and simulates a few thousand cycles about 1.5x slower
+  (docs/testing.md). Its build directory ends in ``-O0``.
+- When ``ccache`` is installed, Verilator's generated Makefile compiles through it
+  (``OBJCACHE``): the run-time library (``verilated*.cpp``, cocotb's ``verilator.cpp``)
+  and every hierarchical block already compiled with the same code come from the
+  cache, so a small build costs a quarter of the CPU time after the first one.
+  ``DOJO_CCACHE=0`` turns it off.
 - Parameters reach the testbench as a JSON file (``DOJO_SCENARIO``); the
   testbench writes its measurements to ``DOJO_RESULT``.
 """
@@ -58,10 +67,24 @@ def available_simulators():
 
 #: part of every build directory's name: bump it when the build flags or the
 #: Verilator configuration change, so cached builds are not reused across it
-BUILD_REVISION = 2
+BUILD_REVISION = 3
+
+#: ``OPT_FAST`` of a fast build (the test suite's) and of any other build (make sim,
+#: sweeps, benchmarks): the model's C++ (verilated.mk's default is -Os)
+FAST_BUILD_OPT, OPT = "-O0", "-Os"
+#: what ccache may ignore for Verilator's precompiled headers (ccache's manual, "Precompiled
+#: headers"); the generated headers are written before the compiler starts, never during
+CCACHE_SLOPPINESS = "pch_defines,time_macros,include_file_mtime,include_file_ctime"
 
 
-def _runner(sim, top, ports=(), hier_blocks=(), public_signals=()):
+def _objcache():
+    """The ``OBJCACHE`` make variable: ccache when installed (``DOJO_CCACHE=0``: off)."""
+    if os.environ.get("DOJO_CCACHE", "1") == "0" or not shutil.which("ccache"):
+        return []
+    return [f"OBJCACHE=env CCACHE_SLOPPINESS={CCACHE_SLOPPINESS} ccache"]
+
+
+def _runner(sim, top, ports=(), hier_blocks=(), public_signals=(), fast=False):
     from cocotb_tools import runner as ct
     if sim == "verilator":
         setup_verilator()
@@ -90,7 +113,8 @@ def _runner(sim, top, ports=(), hier_blocks=(), public_signals=()):
                     cmds[0].insert(1, "--hierarchical")
                 cmds[0].insert(-1, str(vlt))
                 # the wheel's verilated.mk leaves the precompiled-header include flag empty
-                cmds[1] += ["CFG_CXXFLAGS_PCH_I=-include", "OPT_FAST=-Os"]
+                cmds[1] += ["CFG_CXXFLAGS_PCH_I=-include",
+                            f"OPT_FAST={FAST_BUILD_OPT if fast else OPT}", *_objcache()]
                 return cmds
 
         return TopPortsVerilator()
@@ -108,13 +132,21 @@ def _public_signals(design, sim, public_signals):
     return tuple((str(m), str(v)) for m, v in public_signals)
 
 
+def _fast(sim, fast_build):
+    """Whether a Verilator build is a fast one (``fast_build``, or ``DOJO_FAST_BUILD``)."""
+    if sim != "verilator":
+        return False
+    if fast_build is None:
+        fast_build = bool(int(os.environ.get("DOJO_FAST_BUILD", "0")))
+    return bool(fast_build)
+
+
 def _hier_blocks(design, sim, public, fast_build):
     """The modules a Verilator build makes hierarchical blocks (see the module docstring)."""
     if sim != "verilator":
         return ()
-    if fast_build is None:
-        fast_build = bool(int(os.environ.get("DOJO_FAST_BUILD", "0")))
-    fast = design.extra.get("fast_build_blocks", ()) if fast_build and not public else ()
+    fast = design.extra.get("fast_build_blocks", ()) \
+        if _fast(sim, fast_build) and not public else ()
     return tuple(design.extra.get("hier_blocks", ())) + tuple(fast)
 
 
@@ -129,8 +161,10 @@ def build_dir_of(design, sim, waves=False, public_signals=None, fast_build=None)
     if public:
         import hashlib
         trace = "-trace-" + hashlib.sha256(json.dumps(public).encode()).hexdigest()[:8]
+    opt = FAST_BUILD_OPT if _fast(sim, fast_build) else ""
     return build_root() / "cocotb" / sim / \
-        f"{design.top_name}-{key}-r{BUILD_REVISION}{'-hier' if hier else ''}{trace}{'-waves' if waves else ''}"
+        (f"{design.top_name}-{key}-r{BUILD_REVISION}{'-hier' if hier else ''}{trace}{opt}"
+         f"{'-waves' if waves else ''}")
 
 
 @dataclass(frozen=True)
@@ -145,6 +179,7 @@ class Build:
     hier: tuple
     public: tuple
     waves: bool
+    fast: bool = False          #: compiled at FAST_BUILD_OPT (a fast build)
 
 
 def build_design(design, *, sim, waves=None, public_signals=None, fast_build=None):
@@ -169,14 +204,16 @@ def build_design(design, *, sim, waves=None, public_signals=None, fast_build=Non
         fcntl.flock(lock, fcntl.LOCK_EX)
         src = write(design, build_dir / "src")
     build = Build(sim=sim, top=design.top_name, manifest=design.manifest(),
-                  build_dir=str(build_dir), src=str(src), hier=hier, public=public, waves=waves)
+                  build_dir=str(build_dir), src=str(src), hier=hier, public=public, waves=waves,
+                  fast=_fast(sim, fast_build))
     _compile(build)
     return build
 
 
 def _compile(build):
     """The simulator build of ``build`` (a no-op once ``.built`` is stamped), under the lock."""
-    runner = _runner(build.sim, build.top, build.manifest["ports"], build.hier, build.public)
+    runner = _runner(build.sim, build.top, build.manifest["ports"], build.hier, build.public,
+                     build.fast)
     build_args = []
     if build.sim == "verilator":
         build_args = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "--x-assign", "fast",

@@ -40,6 +40,7 @@ def test_derive_report_compares_d1_with_published():
     assert "faults and yield" in res.stdout and "yield with 7 spares" in res.stdout
 
 
+@pytest.mark.slow
 def test_verilog_is_deterministic_and_hierarchical(tmp_path):
     outs = []
     for run in range(2):
@@ -64,6 +65,7 @@ def test_verilog_is_deterministic_and_hierarchical(tmp_path):
     assert all(p["role"] for p in man["ports"])
 
 
+@pytest.mark.slow
 def test_sweep_writes_json_and_plots(tmp_path):
     res = dojo("sweep", "configs/default.yaml", *SMALL, "--rates", "0.05,0.9", "--pattern",
                "transpose", "--warmup", "200", "--measure", "600", "--out", str(tmp_path))

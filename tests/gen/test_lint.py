@@ -17,7 +17,10 @@ def cfg():
     return load_config(CONFIGS / "fpga.yaml")
 
 
-@pytest.mark.parametrize("top", ["router", "mesh", "noc", "board", "node", "die", "tile"])
+#: the router is linted in make check too; the larger tops take 5 s to a minute each and
+#: are slow (make test)
+@pytest.mark.parametrize("top", ["router"] + [pytest.param(t, marks=pytest.mark.slow) for t in
+                                              ("mesh", "noc", "board", "node", "die", "tile")])
 def test_top_is_lint_clean(cfg, top, tmp_path):
     res = lint_design(top_design(cfg, top), tmp_path)
     assert res["clean"], "\n".join(res["messages"][:30])
@@ -81,6 +84,7 @@ def test_icarus_rejects_bad_verilog(tmp_path):
     assert ok is False and log
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("structural", [False, True])
 def test_tile_of_dies_and_structural_die_lint_clean(structural, tmp_path):
     """A 2x2-die tile (die links, one die module) and the structural die writer."""
@@ -95,7 +99,7 @@ def test_tile_of_dies_and_structural_die_lint_clean(structural, tmp_path):
         assert res["icarus"] is True, res.get("icarus_log")
 
 
-@pytest.mark.parametrize("top", ["router", "noc"])
+@pytest.mark.parametrize("top", ["router", pytest.param("noc", marks=pytest.mark.slow)])
 def test_table_mode_lint_clean(top, tmp_path):
     """The table router and a traffic tile with a dead router and disabled nodes."""
     cfg = load_config(CONFIGS / "default.yaml",

@@ -112,7 +112,9 @@ MESHES = [MeshShape(dies_x=1, dies_y=1, nodes_x=n, nodes_y=m) for n, m in
                                                MeshShape(dies_x=2, dies_y=2, nodes_x=4, nodes_y=4)]
 
 
-@pytest.mark.parametrize("shape", MESHES, ids=lambda s: f"{s.dies_x}x{s.dies_y}of{s.nodes_x}x{s.nodes_y}")
+@pytest.mark.parametrize("shape", [MESHES[0]] + [pytest.param(s, marks=pytest.mark.slow)
+                                                 for s in MESHES[1:]],
+                         ids=lambda s: f"{s.dies_x}x{s.dies_y}of{s.nodes_x}x{s.nodes_y}")
 def test_random_fault_maps_route_every_live_pair(shape):
     """Up to 10% dead routers, 40 seeds: either the tables pass every check (every live pair
     walked to its destination, acyclic CDG) or the map is refused for a stated reason: the
@@ -252,6 +254,7 @@ def bench_dead_map(k, count, seed):
             return dead
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("count", [1, 2])
 def test_repaired_tables_keep_most_of_the_xy_bound(count):
     """8x8 with 1-2 dead routers (the bench's maps): the repaired tables' uniform

@@ -9,6 +9,7 @@ from gen.vc_planes import VcPlanes, check_planes, planes_bound, route_planes, so
 from tests.gen.test_routing import ring_tables
 
 
+@pytest.mark.slow
 def test_planes_beat_one_table_set_on_the_bench_maps():
     """Two routes per pair, chosen to balance the links: on a bench 2-dead 8x8 map the
     channel-load bound is more than 20% above that of the best single table set (0.434

@@ -67,15 +67,22 @@ def test_2d_needs_fewer_steps_in_the_model():
 SIMS = available_simulators()
 
 
+#: Icarus runs the node programs' collectives once (its own X-propagation and event order
+#: on the add pipeline and the semaphores), on the 4x2 tile: half the nodes of the default
+#: tile, whose runs Verilator does
+ICARUS_RUNS = [(("tile.dies_y=1",), "2d", "int32", "icarus")] if "icarus" in SIMS else []
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("overrides, algo, dtype, sim", [
     ((), "ring", "fp32", "verilator"),
     ((), "2d", "fp32", "verilator"),
-    ((), "2d", "int32", SIMS[-1]),
+    ((), "2d", "int32", "verilator"),
     ((), "broadcast", "int32", "verilator"),
     (("tile.dies_y=1",), "ring", "int32", "verilator"),
     (("tile.dies_y=1",), "2d", "fp32", "verilator"),
     (("tile.dies_y=1",), "broadcast", "int32", "verilator"),
+    *ICARUS_RUNS,
 ])
 def test_collectives_on_the_rtl(tmp_path, overrides, algo, dtype, sim):
     cfg, _ = _model(overrides)
@@ -88,7 +95,7 @@ def test_collectives_on_the_rtl(tmp_path, overrides, algo, dtype, sim):
 @pytest.mark.slow
 @pytest.mark.parametrize("algo, dtype, sim", [
     ("ring", "fp32", "verilator"),
-    ("ring", "int32", SIMS[-1]),
+    ("ring", "int32", "verilator"),
     ("broadcast", "int32", "verilator"),
 ])
 def test_collectives_skip_disabled_nodes(tmp_path, algo, dtype, sim):

@@ -65,6 +65,7 @@ def test_closed_form_loads_equal_walking_every_pair(pattern, kw, routing):
     assert all(got[k] == pytest.approx(walked[k]) for k in walked)
 
 
+@pytest.mark.slow
 def test_a_built_config_is_not_elaborated_again(tmp_path, monkeypatch):
     """prepare_engine remembers a config's build: the second time no design is made; a
     change of the generator's sources (its digest) or of the config elaborates again."""

@@ -39,8 +39,14 @@ def _points(cfg, sim, tag):
     return design, res["points"]
 
 
-@pytest.mark.parametrize("sim", SIMS)
-@pytest.mark.parametrize("overrides", [pytest.param(o, id=i) for i, o in CASES])
+#: the case Icarus runs too (its own X-propagation and event order on the replay, CRC and
+#: lane-failure logic); BER 0 and 1e-3 are the same RTL with fewer of those events
+ICARUS_CASE = "ber2e-2-burst4-lanefail"
+
+
+@pytest.mark.parametrize("sim, overrides", [
+    pytest.param(sim, o, id=f"{i}-{sim}") for i, o in CASES for sim in SIMS
+    if sim != "icarus" or i == ICARUS_CASE])
 def test_no_loss_duplication_or_corruption_under_errors(sim, overrides):
     cfg = load_config(CONFIGS / "default.yaml", SMALL + overrides)
     design, (p,) = _points(cfg, sim, "dielink-layer")
@@ -92,6 +98,7 @@ def _channel_run(sim, **kw):
     return flits, res
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("ber", [0.0, 0.02])
 def test_one_channel_is_the_same_on_every_simulator(ber):
     """The link alone: exactly once, in order, counters matching, identical cycles on

@@ -44,6 +44,7 @@ def test_small_tile_host_access_gemm_allreduce(sim, tmp_path):
         assert r["model"]["steps"] == 6 and r["cycles"] > r["model"]["bandwidth_cycles"]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif("verilator" not in SIMS, reason="Verilator not available")
 def test_default_tile_gemm_and_allreduce(tmp_path):
     cfg = load_config(CONFIGS / "default.yaml", [])

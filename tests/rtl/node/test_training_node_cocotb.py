@@ -26,6 +26,7 @@ def test_node_through_network(sim):
     assert res["malformed"]["dropped"] == 7
 
 
+@pytest.mark.slow
 def test_run_gemm(tmp_path):
     """sim.gemm.run_gemm end to end (the fastest simulator here), float32 bf16 inputs."""
     import json

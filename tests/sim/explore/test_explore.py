@@ -68,6 +68,7 @@ def test_two_workers_give_the_serial_results(client):
     assert len(client.nthreads()) == 2
 
 
+@pytest.mark.slow
 @pytest.mark.skipif("verilator" not in available_simulators(), reason="needs Verilator")
 def test_rtl_points_share_one_build_and_match_serial(client):
     points = _grid(patterns=("uniform",), grid=("router.vcs=2",))

