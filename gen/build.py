@@ -403,7 +403,8 @@ def router_design(cfg, *, top_name="dojo_router_top", derived=None):
 def write(design, out_dir, *, provenance=None):
     """Write ``<top>.v`` and ``<top>.json``; returns the Verilog path. The manifest records
     ``provenance`` (:func:`gen.provenance.provenance`; default: the design's resolved
-    config with no overrides known)."""
+    config with no overrides known; none for a block built without a config, as a test
+    builds one)."""
     from .provenance import provenance as provenance_of
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -411,7 +412,8 @@ def write(design, out_dir, *, provenance=None):
     text = design.verilog
     if not v.exists() or v.read_text() != text:       # keep mtimes stable for build caches
         v.write_text(text)
-    man = {**design.manifest(),
-           "provenance": provenance or provenance_of(design.params["config"])}
+    if provenance is None and "config" in design.params:
+        provenance = provenance_of(design.params["config"])
+    man = {**design.manifest(), **({"provenance": provenance} if provenance else {})}
     (out / f"{design.top_name}.json").write_text(json.dumps(man, indent=1, sort_keys=True) + "\n")
     return v
