@@ -125,7 +125,7 @@ def link_ends(manifest):
     for x, y in sorted(nodes, key=lambda c: (c[1], c[0])):
         out[f"g{x}_{y}"] = (("gen", x, y), ("router", x, y, "local"))
         out[f"r{x}_{y}.local"] = (("router", x, y, "local"), ("sink", x, y))
-        for port, (sx, sy, opposite) in _STEP.items():
+        for port, (sx, sy, opposite) in NEIGHBOUR.items():
             src, peer = ("router", x, y, port), (x + sx, y + sy)
             if (x, y, port) in crossing:
                 k = crossing[x, y, port]
