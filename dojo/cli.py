@@ -38,12 +38,18 @@ def _derive(cfg):
 
 def cmd_derive(args):
     from gen.derive import format_report
+    from gen.energy import energy_model, format_energy, peak_power
     cfg = load_config(args.config, args.overrides)
     d = _derive(cfg)
+    energy = energy_model(cfg, d)
     if args.json:
-        print(json.dumps(d, indent=2, sort_keys=True))
+        watts, _ = peak_power(cfg, d, energy)
+        print(json.dumps({**d, "energy": {**energy.as_dict(), "die_peak_bf16_w": watts}},
+                         indent=2, sort_keys=True))
     else:
-        print(format_report(cfg, d, compare=args.compare))
+        compare = cfg.name == "d1" if args.compare is None else args.compare
+        print(format_report(cfg, d, compare=compare))
+        print("\n".join(format_energy(cfg, d, energy, compare=compare)))
     return 0
 
 
