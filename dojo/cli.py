@@ -340,7 +340,7 @@ def _print_points(res):
     """The points of a sweep as a table, then what is known of zero load and saturation."""
     from sim.sweep import THROTTLE_LIMIT
     print(f"{'offered':>8s} {'gen/off':>8s} {'accepted':>9s} {'min':>6s} {'lat avg':>8s} "
-          f"{'p99':>7s} {'max':>5s}")
+          f"{'p99':>7s} {'max':>5s} {'pJ/flit':>8s} {'dynamic':>8s} {'W':>7s}")
     clipped = throttled = False
     for p in res["points"]:
         lat = "n/a" if p["latency_avg"] is None else f"{p['latency_avg']:8.1f}"
@@ -353,9 +353,16 @@ def _print_points(res):
         frac = p.get("generated_over_offered")
         gen = "n/a" if frac is None else f"{frac:.3f}" + ("T" if p.get("throttled") else " ")
         throttled |= bool(p.get("throttled"))
+        e = p.get("energy") or {}
+        pj = "n/a" if e.get("pj_per_delivered_flit") is None else f"{e['pj_per_delivered_flit']:.0f}"
+        dyn = e.get("dynamic_pj_per_delivered_flit")
+        dyn = "n/a" if dyn is None else f"{dyn:.0f}"
+        watts = "n/a" if e.get("watts") is None else f"{e['watts']:.3g}"
         print(f"{p['offered']:8.3f} {gen:>8s} {p['accepted_avg']:9.3f} {p['accepted_min']:6.3f} "
-              f"{lat:>8s} {p99:>7s} {p['latency_max']:5d}"
+              f"{lat:>8s} {p99:>7s} {p['latency_max']:5d} {pj:>8s} {dyn:>8s} {watts:>7s}"
               + ("" if p["drained"] else "  (not drained)"))
+    print("(pJ/flit: energy of the measured window per flit delivered, static power "
+          "included; dynamic: without it; W: average power; gen/energy.py)")
     if throttled:
         print(f"(T: throttled: the full source queues suppressed more than "
               f"{1 - THROTTLE_LIMIT:.0%} of the packets drawn; the network did not see the "

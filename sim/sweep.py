@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from rtl.measure.traffic import Pattern, destination
-from rtl.net.directions import MESH_PORTS, STEP
+from rtl.net.directions import MESH_PORTS, PORTS, STEP
 from verif.noc import route_port
 
 __all__ = ["parse_rates", "channel_load_bound", "run_sweep", "sweep_spec", "prepare_engine",
@@ -365,14 +365,15 @@ def measure_zero_load(prepared, cfg, pattern, packet_len, seed, timing, point_fn
 
 
 def sweep_result(cfg, prepared, *, pattern, packet_len, timing, points, out=None,
-                 zero_point=None, provenance=None):
+                 zero_point=None, provenance=None, derived=None):
     """The ``sweep.json`` dict of measured ``points`` (sorted by offered load); with
     ``out``, also writes it with ``sweep.png`` and ``heatmap.png`` there. The points are
     written first, before the bound, the summary and the plots: a slow or failing
     summary never loses the simulation. ``zero_point``: the dedicated zero-load point
     (:func:`zero_load_rate`); ``provenance``: what reproduces the run
     (:func:`gen.provenance.provenance`). Each point gets ``generated_over_offered``
-    (:func:`generated_fraction`) and ``throttled`` (below :data:`THROTTLE_LIMIT`)."""
+    (:func:`generated_fraction`) and ``throttled`` (below :data:`THROTTLE_LIMIT`), and,
+    once the raw points are written, ``energy`` (:func:`point_energy`)."""
     geo = prepared["geo"]
     (mx, my), dielink = geo["mesh"], geo["dielink"]
     for p in points:
@@ -394,6 +395,11 @@ def sweep_result(cfg, prepared, *, pattern, packet_len, timing, points, out=None
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         _write_json(out / "sweep.json", result)
+    from gen.derive import derive
+    from gen.energy import energy_model
+    energy = energy_model(cfg, derived or derive(cfg))
+    for p in points:
+        p["energy"] = point_energy(result, p, energy)
     bound = sweep_bound(cfg, pattern, geo)
     zero = zero_load_summary(zero_point) if zero_point else None
     points = result.pop("points")
@@ -481,7 +487,7 @@ def run_sweep(cfg, *, pattern="uniform", rates, packet_len=1, sim="verilator", e
         bar.update(point)
     return sweep_result(cfg, prepared, pattern=pattern, packet_len=packet_len, timing=timing,
                         points=measured[1:], zero_point=measured[0], out=out,
-                        provenance=provenance)
+                        provenance=provenance, derived=derived)
 
 
 def plot_sweep(result, path):
@@ -530,19 +536,18 @@ def plot_sweep(result, path):
     plt.close(fig)
 
 
-def link_utilisation(result, point):
-    """``{(x, y, port): utilisation}`` of every mesh link of ``point``, relative to its capacity.
-
-    A link that crosses a die boundary carries one flit every ``dielink.ratio`` cycles, so
-    its flits per cycle count ``ratio`` times: 1.0 is a link busy in every cycle it can be,
-    on a die or between dies.
-    """
+def _present_nodes(result):
+    """The nodes of a sweep result in RTL order, and the set of those with a router."""
     nodes = [tuple(n) for n in result.get("nodes") or []] or \
         [(x, y) for y in range(result["mesh"][1]) for x in range(result["mesh"][0])]
-    present = set(nodes) - {tuple(n) for n in result.get("dead_routers") or []}
-    die_shape, dielink = result.get("die_shape"), result.get("dielink")
-    ratio = dielink["ratio"] if dielink else 1
-    out = {}
+    return nodes, set(nodes) - {tuple(n) for n in result.get("dead_routers") or []}
+
+
+def _link_flits(result, point):
+    """``(x, y, port, flits, crossing)`` of every mesh link of ``point``: its flits in
+    the marked window, and whether it crosses a die boundary (a die link)."""
+    nodes, present = _present_nodes(result)
+    die_shape = result.get("die_shape")
     for i, (x, y) in enumerate(nodes):
         if (x, y) not in present:
             continue                    # a dead router has no links
@@ -554,8 +559,48 @@ def link_utilisation(result, point):
             flits = point["link_flits"].get(f"link.{port}", [0] * len(nodes))[i]
             crossing = bool(die_shape) and ((x // die_shape[0], y // die_shape[1]) !=
                                             (peer[0] // die_shape[0], peer[1] // die_shape[1]))
-            out[(x, y, port)] = flits / point["window"] * (ratio if crossing else 1)
-    return out
+            yield x, y, port, flits, crossing
+
+
+def link_utilisation(result, point):
+    """``{(x, y, port): utilisation}`` of every mesh link of ``point``, relative to its capacity.
+
+    A link that crosses a die boundary carries one flit every ``dielink.ratio`` cycles, so
+    its flits per cycle count ``ratio`` times: 1.0 is a link busy in every cycle it can be,
+    on a die or between dies.
+    """
+    dielink = result.get("dielink")
+    ratio = dielink["ratio"] if dielink else 1
+    return {(x, y, port): flits / point["window"] * (ratio if crossing else 1)
+            for x, y, port, flits, crossing in _link_flits(result, point)}
+
+
+def point_energy(result, point, energy):
+    """The energy of a point's marked window, priced by ``energy``
+    (:func:`gen.energy.energy_model`) from the link counters both engines count: a flit on
+    a mesh link is a flit-hop, on a link crossing a die boundary a die-link flit, and every
+    flit leaving a router by any port (the local one too) a router traversal; static power
+    for every router over the window. Replays of the die-link layer are counted over the
+    whole point, not the window: they are priced apart (``replay_j_point``)."""
+    from gen.energy import energy_of
+    counts = {"flit_hops": 0, "dielink_flits": 0}
+    for *_, flits, crossing in _link_flits(result, point):
+        counts["dielink_flits" if crossing else "flit_hops"] += flits
+    nodes, present = _present_nodes(result)
+    alive = [i for i, n in enumerate(nodes) if n in present]
+    counts["router_flits"] = sum(point["link_flits"].get(f"link.{port}", [0] * len(nodes))[i]
+                                 for port in PORTS for i in alive)
+    delivered = sum(point["link_flits"].get("link.local", [0] * len(nodes))[i] for i in alive)
+    joules = energy_of(energy, counts, cycles=point["window"], nodes=len(alive))
+    total = sum(joules.values())
+    dynamic = total - joules["clock"] - joules["leakage"]
+    replayed = (point.get("dielink") or {}).get("totals", {}).get("replayed_flits", 0)
+    return {"joules": joules, "total_j": total,
+            "watts": total * energy.f_hz / point["window"] if point["window"] else None,
+            "delivered_flits": delivered,
+            "pj_per_delivered_flit": total * 1e12 / delivered if delivered else None,
+            "dynamic_pj_per_delivered_flit": dynamic * 1e12 / delivered if delivered else None,
+            "replay_j_point": replayed * energy.dielink_pj_per_flit * 1e-12}
 
 
 #: meshes wider than this are drawn one pixel per node instead of one segment per link

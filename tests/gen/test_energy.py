@@ -113,3 +113,25 @@ def test_bad_energy_parameters_are_refused_in_one_line(override, words, capsys):
     assert len(err.splitlines()) == 1 and "Traceback" not in err
     for w in words:
         assert w in err
+
+
+def test_a_sweep_point_is_priced_from_its_link_counters():
+    """Two nodes, each its own die: the east/west links are die links."""
+    from sim.sweep import point_energy
+    _, _, m = _model("configs/default.yaml", *_TINY)
+    result = {"mesh": [2, 1], "nodes": [[0, 0], [1, 0]], "die_shape": [1, 1],
+              "dielink": {"ratio": 1}}
+    zero = [0, 0]
+    point = {"window": 10, "link_flits": {"link.east": [3, 0], "link.west": [0, 2],
+                                          "link.north": zero, "link.south": zero,
+                                          "link.local": [2, 3]}}
+    e = point_energy(result, point, m)
+    j = e["joules"]
+    assert j["flit_hops"] == 0
+    assert j["dielink_flits"] == pytest.approx(5 * m.dielink_pj_per_flit * 1e-12)
+    assert j["router_flits"] == pytest.approx(10 * m.router_pj_per_flit * 1e-12)
+    static = 2 * m.static_w_per_node * 10 / m.f_hz
+    assert j["clock"] + j["leakage"] == pytest.approx(static)
+    assert e["delivered_flits"] == 5
+    assert e["pj_per_delivered_flit"] == pytest.approx(e["total_j"] * 1e12 / 5)
+    assert e["watts"] == pytest.approx(e["total_j"] * m.f_hz / 10)
