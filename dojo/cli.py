@@ -140,7 +140,8 @@ def cmd_sim(args):
               f"{'exact vs golden' if r['match'] else 'MISMATCH vs golden'}")
     written = ["derive.json", "summary.json"]
     if "traffic" in summary:
-        written += ["traffic/sweep.json", "traffic/sweep.png", "traffic/heatmap.png"]
+        written += ["traffic/sweep.json", "traffic/sweep.png", "traffic/heatmap.png",
+                    "traffic/energy.png"]
     if "gemm" in summary:
         written += ["gemm/result.json", "gemm/C.npy"]
     for algo in resident:
@@ -433,7 +434,7 @@ def cmd_sweep(args):
         res, = _sweeps(args, [((), cfg, out, args.overrides)], rates, sim, timing)
         _print_points(res)
         _print_summary(res, "fast model" if args.engine == "model" else sim)
-        print(f"reports: {args.out}/sweep.json, sweep.png, heatmap.png")
+        print(f"reports: {args.out}/sweep.json, sweep.png, heatmap.png, energy.png")
         return 0
     # --vary: one sweep per value, every value's config validated before any runs
     from sim.explore.grid import parse_grid
@@ -533,7 +534,7 @@ def cmd_explore(args):
               file=sys.stderr)
     out = Path(args.out)
     print(f"reports: {out}/results.csv, results.json, saturation.png, best.png; one folder "
-          f"per design point (sweep.json, sweep.png, heatmap.png)"
+          f"per design point (sweep.json, sweep.png, heatmap.png, energy.png)"
           + (f"; tracebacks in {out}/failures.log" if res["failures"] else ""))
     return 1 if res["failures"] else 0
 

@@ -3,7 +3,8 @@
 ``run_sweep`` runs one measured point per offered rate (warm-up, marked
 window, drain; see verif/tb_traffic.py) on one cached build, then writes
 ``sweep.json``, ``sweep.png`` (latency vs offered load with the channel-load
-bound) and ``heatmap.png`` (per-link utilisation at the highest stable rate).
+bound), ``heatmap.png`` (per-link utilisation at the highest stable rate) and
+``energy.png`` (energy per delivered flit by component, :func:`plot_energy`).
 """
 
 import functools
@@ -408,6 +409,7 @@ def sweep_result(cfg, prepared, *, pattern, packet_len, timing, points, out=None
         _write_json(out / "sweep.json", result)
         plot_sweep(result, out / "sweep.png")
         plot_heatmap(result, out / "heatmap.png", die_shape=geo["die_shape"])
+        plot_energy(result, out / "energy.png")
     return result
 
 
@@ -531,6 +533,40 @@ def plot_sweep(result, path):
     ax.set_ylim(0, min(top * 1.1, 20 * (result["zero_load_latency"] or top)))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+#: the components of a point's energy, bottom to top in :func:`plot_energy`
+ENERGY_PARTS = ("flit_hops", "router_flits", "dielink_flits", "clock", "leakage")
+
+
+def plot_energy(result, path):
+    """Energy per delivered flit of every point, stacked by component (:func:`point_energy`):
+    the mesh links' wires, the routers, the die links, the clock and the leakage."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    pts = [p for p in result["points"] if (p.get("energy") or {}).get("delivered_flits")]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    labels = [f"{p['offered']:g}" for p in pts]
+    bottom = np.zeros(len(pts))
+    for part in ENERGY_PARTS:
+        vals = np.array([p["energy"]["joules"].get(part, 0.0) * 1e12
+                         / p["energy"]["delivered_flits"] for p in pts])
+        ax.bar(labels, vals, bottom=bottom, label=part.replace("_", " "))
+        bottom += vals
+    for x, p in enumerate(pts):
+        ax.annotate(f"{p['energy']['watts']:.3g} W", (x, bottom[x]), ha="center",
+                    va="bottom", fontsize=7)
+    ax.set_xlabel("offered load (flits/node/cycle); average power over each bar")
+    ax.set_ylabel("energy per delivered flit (pJ)")
+    mx, my = result["mesh"]
+    ax.set_title(f"{result['config']}: {mx}x{my} mesh, {result['pattern']}: energy by "
+                 f"component (gen/energy.py)", fontsize=9)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

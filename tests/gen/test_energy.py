@@ -135,3 +135,16 @@ def test_a_sweep_point_is_priced_from_its_link_counters():
     assert e["delivered_flits"] == 5
     assert e["pj_per_delivered_flit"] == pytest.approx(e["total_j"] * 1e12 / 5)
     assert e["watts"] == pytest.approx(e["total_j"] * m.f_hz / 10)
+
+
+def test_the_breakdown_plot_is_written(tmp_path):
+    from sim.sweep import plot_energy
+    joules = {"flit_hops": 2e-12, "router_flits": 1e-12, "dielink_flits": 0.0,
+              "clock": 3e-12, "leakage": 1e-12}
+    points = [{"offered": r, "energy": {"joules": joules, "delivered_flits": 2, "watts": 1.0}}
+              for r in (0.1, 0.2)]
+    points.append({"offered": 0.3, "energy": {"joules": joules, "delivered_flits": 0,
+                                              "watts": 1.0}})     # nothing delivered: no bar
+    plot_energy({"points": points, "mesh": [2, 1], "config": "t", "pattern": "uniform"},
+                tmp_path / "energy.png")
+    assert (tmp_path / "energy.png").stat().st_size > 1000
