@@ -527,8 +527,9 @@ def cmd_explore(args):
     res = explore(points, keys, rates, out=args.out, engine=args.engine, sim=sim,
                   timing=timing, packet_len=args.packet_len, threads=args.threads,
                   workers=args.workers, scheduler=args.scheduler, fresh=args.fresh,
-                  overrides=args.overrides, config_path=args.config)
-    _print_rows(res["rows"], keys)
+                  overrides=args.overrides, config_path=args.config,
+                  rank=args.rank or "saturation")
+    _print_rows(res["rows"], keys, rank=args.rank)
     for f in res["failures"]:
         print(f"error: point {f['label']} at offered {f['rate']} failed: {f['error']}",
               file=sys.stderr)
@@ -539,9 +540,14 @@ def cmd_explore(args):
     return 1 if res["failures"] else 0
 
 
-def _print_rows(rows, keys):
+def _print_rows(rows, keys, rank=None):
+    """The explore table: grid order, or with ``rank`` best first (failed points last)."""
+    from sim.explore.report import RANKS
+    if rank:
+        rows = sorted(rows, key=lambda r: (r["status"] != "ok",
+                                           RANKS[rank](r) if r["status"] == "ok" else ()))
     head = [k.rsplit(".", 1)[-1] for k in keys] + ["pattern", "seed", "zero-load", "saturation",
-                                                   "bound", "of bound", "wall s"]
+                                                   "bound", "of bound", "pJ/flit", "wall s"]
     widths = [max(len(h), 8) for h in head]
     print("  ".join(h.rjust(w) for h, w in zip(head, widths)))
     notes = set()
@@ -559,9 +565,10 @@ def _print_rows(rows, keys):
                        f"{r['channel_load_bound']:.3f}",
                        "n/a" if r["fraction_of_bound"] is None
                        else f"{100 * r['fraction_of_bound']:.0f}%",
+                       "n/a" if r.get("pj_per_flit") is None else f"{r['pj_per_flit']:.0f}",
                        f"{r['wall_s']:.1f}"]
         else:
-            figures = ["failed", "-", "-", "-", "-"]
+            figures = ["failed", "-", "-", "-", "-", "-"]
         cells = [str(r[k]) for k in keys] + [r["pattern"], str(r["seed"])] + figures
         print("  ".join(c.rjust(w) for c, w in zip(cells, widths)))
     for note in sorted(notes):
@@ -736,6 +743,10 @@ def build_parser():
                    help="results folder; a rerun with the same folder skips finished points")
     p.add_argument("--fresh", action="store_true",
                    help="forget the folder's finished points and measure everything again")
+    p.add_argument("--rank", choices=["saturation", "energy"],
+                   help="print the design points best first, and order best.png, by "
+                        "saturation throughput or by energy per delivered flit at the highest "
+                        "stable load (default: grid order; best.png by saturation)")
     _add_engine(p, "the sweeps")
     _add_dask(p, serial_default=False)
     p.set_defaults(func=cmd_explore)
