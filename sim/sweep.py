@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from rtl.measure.traffic import Pattern, destination
-from rtl.net.directions import MESH_PORTS, PORTS, STEP
+from rtl.net.directions import MESH_PORTS, STEP
 from verif.noc import route_port
 
 __all__ = ["parse_rates", "channel_load_bound", "run_sweep", "sweep_spec", "prepare_engine",
@@ -374,7 +374,7 @@ def sweep_result(cfg, prepared, *, pattern, packet_len, timing, points, out=None
     (:func:`zero_load_rate`); ``provenance``: what reproduces the run
     (:func:`gen.provenance.provenance`). Each point gets ``generated_over_offered``
     (:func:`generated_fraction`) and ``throttled`` (below :data:`THROTTLE_LIMIT`), and,
-    once the raw points are written, ``energy`` (:func:`point_energy`)."""
+    once the raw points are written, ``energy`` (:func:`sim.energy.point_energy`)."""
     geo = prepared["geo"]
     (mx, my), dielink = geo["mesh"], geo["dielink"]
     for p in points:
@@ -398,6 +398,7 @@ def sweep_result(cfg, prepared, *, pattern, packet_len, timing, points, out=None
         _write_json(out / "sweep.json", result)
     from gen.derive import derive
     from gen.energy import energy_model
+    from sim.energy import point_energy
     energy = energy_model(cfg, derived or derive(cfg))
     for p in points:
         p["energy"] = point_energy(result, p, energy)
@@ -543,7 +544,8 @@ ENERGY_PARTS = ("flit_hops", "router_flits", "dielink_flits", "clock", "leakage"
 
 
 def plot_energy(result, path):
-    """Energy per delivered flit of every point, stacked by component (:func:`point_energy`):
+    """Energy per delivered flit of every point, stacked by component
+    (:func:`sim.energy.point_energy`):
     the mesh links' wires, the routers, the die links, the clock and the leakage."""
     import matplotlib
     matplotlib.use("Agg")
@@ -572,32 +574,6 @@ def plot_energy(result, path):
     plt.close(fig)
 
 
-def _present_nodes(result):
-    """The nodes of a sweep result in RTL order, and the set of those with a router."""
-    nodes = [tuple(n) for n in result.get("nodes") or []] or \
-        [(x, y) for y in range(result["mesh"][1]) for x in range(result["mesh"][0])]
-    return nodes, set(nodes) - {tuple(n) for n in result.get("dead_routers") or []}
-
-
-def _link_flits(result, point):
-    """``(x, y, port, flits, crossing)`` of every mesh link of ``point``: its flits in
-    the marked window, and whether it crosses a die boundary (a die link)."""
-    nodes, present = _present_nodes(result)
-    die_shape = result.get("die_shape")
-    for i, (x, y) in enumerate(nodes):
-        if (x, y) not in present:
-            continue                    # a dead router has no links
-        for port in MESH_PORTS:
-            dx, dy = STEP[port]
-            peer = (x + dx, y + dy)
-            if peer not in present:
-                continue
-            flits = point["link_flits"].get(f"link.{port}", [0] * len(nodes))[i]
-            crossing = bool(die_shape) and ((x // die_shape[0], y // die_shape[1]) !=
-                                            (peer[0] // die_shape[0], peer[1] // die_shape[1]))
-            yield x, y, port, flits, crossing
-
-
 def link_utilisation(result, point):
     """``{(x, y, port): utilisation}`` of every mesh link of ``point``, relative to its capacity.
 
@@ -605,38 +581,11 @@ def link_utilisation(result, point):
     its flits per cycle count ``ratio`` times: 1.0 is a link busy in every cycle it can be,
     on a die or between dies.
     """
+    from sim.energy import point_links
     dielink = result.get("dielink")
     ratio = dielink["ratio"] if dielink else 1
     return {(x, y, port): flits / point["window"] * (ratio if crossing else 1)
-            for x, y, port, flits, crossing in _link_flits(result, point)}
-
-
-def point_energy(result, point, energy):
-    """The energy of a point's marked window, priced by ``energy``
-    (:func:`gen.energy.energy_model`) from the link counters both engines count: a flit on
-    a mesh link is a flit-hop, on a link crossing a die boundary a die-link flit, and every
-    flit leaving a router by any port (the local one too) a router traversal; static power
-    for every router over the window. Replays of the die-link layer are counted over the
-    whole point, not the window: they are priced apart (``replay_j_point``)."""
-    from gen.energy import energy_of
-    counts = {"flit_hops": 0, "dielink_flits": 0}
-    for *_, flits, crossing in _link_flits(result, point):
-        counts["dielink_flits" if crossing else "flit_hops"] += flits
-    nodes, present = _present_nodes(result)
-    alive = [i for i, n in enumerate(nodes) if n in present]
-    counts["router_flits"] = sum(point["link_flits"].get(f"link.{port}", [0] * len(nodes))[i]
-                                 for port in PORTS for i in alive)
-    delivered = sum(point["link_flits"].get("link.local", [0] * len(nodes))[i] for i in alive)
-    joules = energy_of(energy, counts, cycles=point["window"], nodes=len(alive))
-    total = sum(joules.values())
-    dynamic = total - joules["clock"] - joules["leakage"]
-    replayed = (point.get("dielink") or {}).get("totals", {}).get("replayed_flits", 0)
-    return {"joules": joules, "total_j": total,
-            "watts": total * energy.f_hz / point["window"] if point["window"] else None,
-            "delivered_flits": delivered,
-            "pj_per_delivered_flit": total * 1e12 / delivered if delivered else None,
-            "dynamic_pj_per_delivered_flit": dynamic * 1e12 / delivered if delivered else None,
-            "replay_j_point": replayed * energy.dielink_pj_per_flit * 1e-12}
+            for x, y, port, flits, crossing in point_links(result, point)}
 
 
 #: meshes wider than this are drawn one pixel per node instead of one segment per link

@@ -117,7 +117,7 @@ def test_bad_energy_parameters_are_refused_in_one_line(override, words, capsys):
 
 def test_a_sweep_point_is_priced_from_its_link_counters():
     """Two nodes, each its own die: the east/west links are die links."""
-    from sim.sweep import point_energy
+    from sim.energy import point_energy
     _, _, m = _model("configs/default.yaml", *_TINY)
     result = {"mesh": [2, 1], "nodes": [[0, 0], [1, 0]], "die_shape": [1, 1],
               "dielink": {"ratio": 1}}
@@ -148,3 +148,28 @@ def test_the_breakdown_plot_is_written(tmp_path):
     plot_energy({"points": points, "mesh": [2, 1], "config": "t", "pattern": "uniform"},
                 tmp_path / "energy.png")
     assert (tmp_path / "energy.png").stat().st_size > 1000
+
+
+def test_a_workload_run_is_priced_from_the_node_counters():
+    """Two nodes on two dies of one node each: the east/west flits are die-link flits."""
+    from rtl.node.layouts import COUNTER_NAMES
+    from sim.energy import run_energy
+    _, _, m = _model("configs/default.yaml", *_TINY)
+    zero = dict.fromkeys(COUNTER_NAMES, 0)
+    counters = {(0, 0): {**zero, "flits_east": 3, "flits_local": 1, "sram_reads": 4,
+                         "mac_steps_bf16": 10},
+                (1, 0): {**zero, "flits_west": 1, "flits_local": 3, "sram_writes": 2,
+                         "mac_steps_int8": 5}}
+    e = run_energy(m, counters, die_shape=[1, 1], cycles=100, matrix_p=4, flops=2 * 16 * 10)
+    j, pj = e["joules"], 1e-12
+    assert j["dielink_flits"] == pytest.approx(4 * m.dielink_pj_per_flit * pj)
+    assert j["flit_hops"] == 0
+    assert j["router_flits"] == pytest.approx(8 * m.router_pj_per_flit * pj)
+    assert j["sram_reads"] == pytest.approx(4 * m.sram_read_pj_per_line * pj)
+    assert j["sram_writes"] == pytest.approx(2 * m.sram_write_pj_per_line * pj)
+    assert j["macs_bf16"] == pytest.approx(160 * 0.3 * pj)
+    assert j["macs_int8"] == pytest.approx(80 * 0.06 * pj)
+    assert j["clock"] + j["leakage"] == pytest.approx(2 * m.static_w_per_node * 100 / m.f_hz)
+    watts = e["total_j"] * m.f_hz / 100
+    assert e["watts"] == pytest.approx(watts)
+    assert e["tflops_per_w"] == pytest.approx(320 / (100 / m.f_hz) / 1e12 / watts)
