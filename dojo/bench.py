@@ -35,7 +35,7 @@ from pathlib import Path
 from gen.config import load_config
 from gen.derive import derive
 from sim.runner import available_simulators
-from sim.sweep import parse_rates, run_sweep
+from sim.sweep import channel_load_bound, parse_rates, run_sweep
 
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -615,42 +615,55 @@ def _dead_map(k, count, seed):
 
 def _table_bound(cfg, k):
     """Channel-load bound (flits/node/cycle, per live node) of uniform traffic over the live
-    nodes on the routes the model and the RTL take (``gen.build.live_uniform_bound``;
-    4/k on a full k x k mesh)."""
-    from gen.build import live_uniform_bound
+    nodes on the routes the model and the RTL take (``gen.build.live_uniform_bound``; on a
+    full k x k mesh dimension order's, ``sim.sweep.channel_load_bound``)."""
+    from gen.build import live_uniform_bound, table_base
     bound = live_uniform_bound(cfg, derive(cfg))
-    return 4 / k if bound is None else bound
+    if bound is None:
+        routing = table_base(cfg) if cfg.router.routing == "table" else cfg.router.routing
+        bound = channel_load_bound("uniform", k, k, routing)
+    return bound
 
 
 def _two_dead_limits(k, maps):
     """Mean over ``maps`` (dead-router lists of a k x k mesh) of the straight-cut bound
     and of the bound of repaired tables without the deadlock constraint (uniform traffic
     over the live nodes, flits per live node per cycle)."""
+    from dataclasses import replace
     from statistics import mean
-    from gen.routing import _MODELS, _PASSES, _ROUNDS, MeshShape, repair_tables, uniform_bound
+    from gen.routing import (REPAIR_CANDIDATES, MeshShape, cut_bound, repair_tables,
+                             uniform_bound)
+    shape = MeshShape(1, 1, k, k)
     cuts, free = [], []
     for dead in maps:
-        dead = set(map(tuple, dead))
-        live = [(x, y) for y in range(k) for x in range(k) if (x, y) not in dead]
-        worst = 1.0
-        for axis in (0, 1):
-            for c in range(k - 1):
-                low = sum(1 for p in live if p[axis] <= c)
-                ends = (lambda j: {(c, j), (c + 1, j)}) if axis == 0 else \
-                    (lambda j: {(j, c), (j, c + 1)})
-                links = sum(1 for j in range(k) if not ends(j) & dead)
-                worst = min(worst, len(live) * links / (low * (len(live) - low)))
-        cuts.append(worst)
+        cuts.append(cut_bound(shape, dead))
         best = 0.0
-        for model in _MODELS:
+        for strategy in REPAIR_CANDIDATES:
             try:
-                t = repair_tables(MeshShape(1, 1, k, k), sorted(dead), model=model,
-                                  passes=_PASSES, rounds=_ROUNDS, acyclic=False)
+                t = repair_tables(shape, sorted(map(tuple, dead)),
+                                  replace(strategy, acyclic=False))
             except ValueError:
                 continue
             best = max(best, uniform_bound(t))
         free.append(best)
     return {"cut": mean(cuts), "free": mean(free)}
+
+
+def _fault_row(label, maps, runs, ref):
+    """One row of the dead-router table: the figures of ``runs`` (one per map) as mean
+    (min), zero-load latency as mean (max), "n/a" where a map has no zero-load figure."""
+    from statistics import mean
+    sat = [r["sat"] for r in runs]
+    sl = [r["sat_live"] for r in runs]
+    zl = [r["zero"] for r in runs]
+    known = None not in zl
+    return (f"| {label} | {maps} | {mean(sat):.4f} ({min(sat):.4f}) | "
+            f"**{mean(sl):.4f}** ({min(sl):.4f}) | {100 * mean(sl) / ref['sat_live']:.1f}% "
+            f"({100 * min(sl) / ref['sat_live']:.1f}%) | "
+            f"{mean(r['bound'] for r in runs):.3f} ({min(r['bound'] for r in runs):.3f}) | "
+            f"{_fmt(mean(zl) if known else None, '.2f')} "
+            f"({_fmt(max(zl) if known else None, '.2f')}) | "
+            f"{sum(r['errors'] for r in runs)} / {sum(r['lost'] for r in runs)} |")
 
 
 def bench_faults(outdir, *, quick=False):
@@ -725,7 +738,7 @@ def bench_faults(outdir, *, quick=False):
     lines = ["## Dead routers: 8x8 mesh, uniform random, single-flit (fast model)", "",
              f"`configs/noc8x8.yaml` (2 VC x 8) with `router.routing: table` and "
              f"`die.dead_routers` drawn at random ({seeds} maps per count, redrawn when a map "
-             "cuts the mesh); VC planes (`gen.vc_planes.route_planes`): one table set per "
+             "cuts the mesh); VC planes (`gen.routing.route_planes`): one table set per "
              "VC, an XY-based and a YX-based repair (per-destination trees around the dead "
              "routers, every hop checked against the channel-dependency graph of its VC; "
              "up*/down* only where the repair gets stuck), and each source's VC per "
@@ -742,16 +755,7 @@ def bench_faults(outdir, *, quick=False):
              "(min) | vs fault-free (per live node) | channel-load bound of the tables: mean "
              "(min) | zero-load latency: mean (max) | errors / packets lost (drained points) |",
              "|---|---|---|---|---|---|---|---|"]
-    for label, n, runs, _ in rows:
-        sat = [r["sat"] for r in runs]
-        sl = [r["sat_live"] for r in runs]
-        zl = [r["zero"] for r in runs]
-        lines.append(f"| {label} | {n} | {mean(sat):.4f} ({min(sat):.4f}) | "
-                     f"**{mean(sl):.4f}** ({min(sl):.4f}) | {100 * mean(sl) / ref['sat_live']:.1f}% "
-                     f"({100 * min(sl) / ref['sat_live']:.1f}%) | "
-                     f"{mean(r['bound'] for r in runs):.3f} ({min(r['bound'] for r in runs):.3f}) | "
-                     f"{mean(zl):.2f} ({max(zl):.2f}) | "
-                     f"{sum(r['errors'] for r in runs)} / {sum(r['lost'] for r in runs)} |")
+    lines += [_fault_row(label, n, runs, ref) for label, n, runs, _ in rows]
     two = next(runs for label, _, runs, c in rows if c == 2)
     one_set = next(runs for label, _, runs, c in rows if c == "2-one")
     limits = _two_dead_limits(k, [maps[(2, s)] for s in range(seeds)])
@@ -765,7 +769,8 @@ def bench_faults(outdir, *, quick=False):
               f"{'yes' if frac >= 0.85 and frac_min >= 0.85 else ('mean only' if frac >= 0.85 else '**no**')} |",
               "", "The bound column is the routes' own limit (uniform over the live nodes, "
               "per live node: 1 / the most loaded link, walking every pair on the plane its "
-              "source chose); XY's is 4/k = 0.5. Why VC planes: the router's VCs are static, "
+              f"source chose); XY's is {ref['bound']:g}. Why VC planes: the router's VCs "
+              "are static, "
               "so each VC is a network of its own, and with one table set for both every "
               "destination has one in-tree; around a dead router those trees pile the "
               "detours onto a few links, and spreading them wider closes cycles in the "
@@ -782,8 +787,9 @@ def bench_faults(outdir, *, quick=False):
               f"table set {mean(r['bound'] for r in one_set):.3f} (measured "
               f"{mean(r['sat_live'] for r in one_set):.3f}), and {limits['free']:.3f} "
               "for one table set built without the deadlock constraint "
-              "(`repair_tables(acyclic=False)`, never emitted). XY on the whole mesh "
-              f"measures {100 * ref['sat_live'] / 0.5:.0f}% of its bound 0.5. The planes' "
+              "(`RepairStrategy(acyclic=False)`, never emitted). XY on the whole mesh "
+              f"measures {100 * ref['sat_live'] / ref['bound']:.0f}% of its bound "
+              f"{ref['bound']:g}. The planes' "
               "routes are within a few percent of the cut bound, so what is left is how "
               "close to its bound a faulty mesh runs: with the load spread evenly many links "
               "saturate together, and past the knee the accepted throughput falls (tree "
@@ -1004,14 +1010,16 @@ def _markdown(rows, zero, speed_rows, started):
                   f"of {_mean_hops(k):.2f} hops: hops + {first['latency_avg'] - _mean_hops(k):.2f} "
                   "(one cycle per hop; +1 for the source router, +1 for the generator's output "
                   "register). BookSim2's 3-stage router: about 27 cycles.", ""]
+    bound = channel_load_bound("uniform", k, k)
     lines += ["## 8x8 mesh, uniform random, single-flit packets: saturation throughput", "",
-              "| VCs x buffer | saturation (flits/node/cycle) | % of channel-load bound 0.5 | "
+              f"| VCs x buffer | saturation (flits/node/cycle) | % of channel-load bound "
+              f"{bound:g} | "
               "min over nodes at saturation | BookSim2 (3-stage) |",
               "|---|---|---|---|---|"]
     for vcs, depth, res, booksim in rows:
         sat = _sat(res)
         best = max(res["points"], key=lambda p: p["accepted_avg"])
-        lines.append(f"| {vcs} x {depth} | **{sat:.3f}** | {100 * sat / 0.5:.0f}% | "
+        lines.append(f"| {vcs} x {depth} | **{sat:.3f}** | {100 * sat / bound:.0f}% | "
                      f"{best['accepted_min']:.3f} | {booksim if booksim else '-'} |")
     lines += ["", "## Simulation speed, 8x8 mesh with generators (2 VC x 8)", "",
               "| simulator | simulated cycles/s (median over 0.1 and 0.3 points) | target |",

@@ -167,8 +167,8 @@ def fault_setup(cfg, derived=None, *, kind="traffic"):
     """
     from .config import ConfigError
     from .faults import fault_map
-    from .routing import _SMALL, MeshShape, check_tables, route_tables
-    from .vc_planes import check_planes, route_planes
+    from .routing import REPAIR_MAX_ROUTERS as _SMALL
+    from .routing import MeshShape, check_planes, check_tables, route_planes, route_tables
     d = derived_of(cfg, derived)
     routing = cfg.router.routing
     fmap = fault_map(cfg, d)
@@ -234,8 +234,7 @@ def live_uniform_bound(cfg, derived=None, *, die_ratio=1):
     Dimension order around disabled nodes in closed form
     (:func:`gen.routing.dor_uniform_loads`), tables walked vectorised
     (:func:`gen.vc_planes.planes_bound`): a D1 tile's 78M live pairs cost a second."""
-    from .routing import MeshShape, dor_uniform_loads, loads_bound
-    from .vc_planes import one_plane, planes_bound
+    from .routing import MeshShape, dor_uniform_loads, loads_bound, one_plane, planes_bound
     setup = fault_setup(cfg, derived, kind="traffic")
     if setup is None or not setup["live"]:
         return None

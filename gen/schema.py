@@ -153,7 +153,7 @@ SCHEMA = {
             "vc_planes": {"type": "boolean",
                           "description": "table mode with dead routers: one table set per VC "
                                          "and each source's VC per destination, chosen to "
-                                         "balance the links (gen/vc_planes.py; absent: on "
+                                         "balance the links (gen/routing/planes.py; absent: on "
                                          "where it applies, false: one table set for every VC)"},
             "max_packet_flits": _int(8, 1, 255, desc="longest packet, flits"),
             "allow_shallow_buffers": {"type": "boolean", "default": False,

@@ -92,18 +92,18 @@ def channel_load_bound(pattern, mx, my, routing="xy", die_shape=None, die_ratio=
 
     Ejection limits it to 1 as well; uniform on a k x k mesh gives 4/k. With
     ``die_shape`` (nodes per die), a link that crosses a die boundary carries one
-    flit every ``die_ratio`` cycles, so its load counts ``die_ratio`` times.
+    flit every ``die_ratio`` cycles, so its load counts ``die_ratio`` times
+    (:func:`gen.routing.bounds.worst_link_load`, the one weighting of every bound).
     """
-    loads = link_loads(pattern, mx, my, routing, **kw)
-
-    def weight(x, y, port):
-        if die_shape is None:
-            return 1
-        dx, dy = STEP[port]
-        nx, ny = die_shape
-        return die_ratio if (x // nx, y // ny) != ((x + dx) // nx, (y + dy) // ny) else 1
-
-    worst = max((load * weight(*link) for link, load in loads.items()), default=0)
+    from gen.routing import MeshShape, worst_link_load
+    nx, ny = die_shape or (mx, my)
+    if mx % nx or my % ny:
+        raise ValueError(f"die_shape {die_shape} must divide the {mx} x {my} mesh")
+    shape = MeshShape(mx // nx, my // ny, nx, ny)
+    loads = np.zeros(shape.routers * 4)
+    for (x, y, port), load in link_loads(pattern, mx, my, routing, **kw).items():
+        loads[(y * mx + x) * 4 + MESH_PORTS.index(port)] = load
+    worst = float(worst_link_load(shape, loads, die_ratio=die_ratio if die_shape else 1))
     # ejection channel: the most popular destination
     w, flows = _flows(pattern, mx, my, **kw)
     eject = {(x, y): w * mx * my for y in range(my) for x in range(mx)}

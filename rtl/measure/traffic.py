@@ -483,7 +483,7 @@ class TrafficGen(wiring.Component):
     The injector sends the oldest descriptor as a packet of ``ctrl.packet_len``
     flits on VC :func:`traffic_vc` of its destination, or with VC planes (a fifth
     ``live_shape`` element) on the VC this source chose for it
-    (:func:`gen.vc_planes.source_vc`, loaded with the tables).
+    (:func:`gen.routing.source_vc`, loaded with the tables).
 
     Raises
     ------
@@ -557,7 +557,7 @@ class TrafficGen(wiring.Component):
 
     def _selected_vc(self, m, dst_x, dst_y):
         """VC planes: the VC this source uses toward ``(dst_x, dst_y)``
-        (:func:`gen.vc_planes.source_vc`), from a table of its own: one entry per node of
+        (:func:`gen.routing.source_vc`), from a table of its own: one entry per node of
         its die and, in a tile, per die, kept from the plane-0 table writes to its own
         router (the choice rides in the bits above the entry, see
         :mod:`rtl.net.routing_table`)."""

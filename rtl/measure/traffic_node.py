@@ -49,7 +49,7 @@ class TrafficNode(wiring.Component):
         Traffic generator and sink parameters.
     table_shape : (dies_x, dies_y, nodes_x, nodes_y) or None
         The tile; needed with ``routing="table"`` or ``live``. A fifth element
-        ``planes`` (= ``vcs``) turns on VC planes (:mod:`gen.vc_planes`): per-VC tables
+        ``planes`` (= ``vcs``) turns on VC planes (:mod:`gen.routing.planes`): per-VC tables
         in the router, the generator's per-destination VC choice.
     live : bool
         The generator follows the live-node rules (fault maps, see

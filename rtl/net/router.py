@@ -45,7 +45,7 @@ Everything from input to output register happens in one cycle:
   (checked tables do neither; the sink then counts a misroute). The tables are
   loaded through the ``cfg`` port before traffic (docs/table_mode.md); loaded
   with XY tables the router behaves cycle for cycle as the XY router. With VC
-  planes (a fifth ``table_shape`` element, :mod:`gen.vc_planes`) each VC has its
+  planes (a fifth ``table_shape`` element, :mod:`gen.routing.planes`) each VC has its
   own tables and the lookup is addressed by the arriving flit's VC as well.
 * **Turn-restricted crossbar.** Only the paths dimension-order routing can use
   exist (:func:`turn_allowed`): no U-turns and, for XY, no turn from y back to

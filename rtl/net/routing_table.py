@@ -25,7 +25,7 @@ index, in the cycle the head arrives. The combine rule::
 A destination outside the mesh reads as ``local`` (the flit is ejected; the sink
 counts it as a misroute).
 
-VC planes (:mod:`gen.vc_planes`; a fifth element ``planes`` of the table shape): one die
+VC planes (:mod:`gen.routing.planes`; a fifth element ``planes`` of the table shape): one die
 and one node table per VC in the same memories (VC ``v`` at ``v * dies + d`` and
 ``v * nodes_x * nodes_y + l``), the lookup addressed by the arriving flit's VC. Plane 0's
 writes also carry the router's own source's VC choice for that key in the bits above the

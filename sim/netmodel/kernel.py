@@ -114,7 +114,7 @@ PARAM = _define((
     # fault-map mode: table routing (gen.routing tables: die entries per destination die,
     # node entries per node of a die), the generators' live-node rules
     "table", "dies_x", "die_nx", "die_ny", "dies", "die_nodes", "live", "n_live",
-    # VC planes (gen.vc_planes): one table set per VC, each source's VC from vc_sel
+    # VC planes (gen.routing.planes): one table set per VC, each source's VC from vc_sel
     "planes"))
 #: the offsets of the parts of a state row that depend on the parameters (:func:`layout`):
 #: ``O`` is a tuple in this order (:func:`offsets`), read as ``O[GSTAT]``, ...
@@ -207,7 +207,7 @@ _STRIP = (1 << 61) - 1
 #: ``gen.routing`` entries (VC planes: VC ``v``'s at ``(v N + n) ...``), ``own_die[n]``,
 #: ``live_xy`` the live nodes (``x | y << 12``), ``node_live[n]``, ``vc_sel`` a source's VC
 #: (``n (die_nodes + dies) + k``: ``k = l`` for a node of its own die, else
-#: ``die_nodes + d``, ``gen.vc_planes.source_vc``)
+#: ``die_nodes + d``, ``gen.routing.source_vc``)
 Geometry = namedtuple("Geometry", (
     "turn", "node_x", "node_y", "det_x", "det_y", "ring_stg", "cring_stg", "out_ring",
     "out_rcv", "in_cring", "in_csnd", "dl_in", "dl_out", "first_bit", "ring_chan",
@@ -359,7 +359,7 @@ def _destination(n, xs, P, ctrl, geo):
 
 @njit(inline="always")
 def _source_vc(n, hdx, hdy, P, geo):
-    """The VC of a head from node ``n`` to (hdx, hdy): ``gen.vc_planes.source_vc`` with VC
+    """The VC of a head from node ``n`` to (hdx, hdy): ``gen.routing.source_vc`` with VC
     planes, else ``(dst_x + dst_y) mod V``."""
     if P[PLANES]:
         DNX, DNY, DNODES = P[DIE_NX], P[DIE_NY], P[DIE_NODES]

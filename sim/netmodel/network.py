@@ -28,8 +28,7 @@ names of the link trace (:mod:`sim.netmodel.trace`).
 import numpy as np
 
 from gen.faults import fault_map
-from gen.routing import neighbour, walk
-from gen.vc_planes import source_vc
+from gen.routing import neighbour, source_vc, walk
 from rtl.fabric.dielink import rx_depth_for
 from rtl.fabric.dielink_layer import STAT_NAMES as DIELINK_STATS, lfsr_seed
 from rtl.net.packet import LENGTH_BITS
@@ -76,7 +75,7 @@ def stat_names(histogram_bins, live_mode=False):
 def fault_tables(cfg, derived):
     """``(table mode, tables, live mode, planes)`` of a config, from
     ``gen.build.fault_setup`` (the function the RTL's build uses: the same tables, the same
-    config errors); ``planes`` the VC planes (``gen.vc_planes.VcPlanes``) or None."""
+    config errors); ``planes`` the VC planes (``gen.routing.VcPlanes``) or None."""
     from gen.build import fault_setup
     setup = fault_setup(cfg, derived, kind="traffic")
     if setup is None:

@@ -2,7 +2,7 @@
 
 ``gen.build.live_uniform_bound`` counts dimension-order routes around disabled nodes in
 closed form and walks tables vectorised; both are compared here with the exhaustive walk
-it replaced (every live pair, route by route, :func:`gen.vc_planes.plane_routes`), on
+it replaced (every live pair, route by route, :func:`gen.routing.plane_routes`), on
 small meshes with fault maps, with and without die-link weighting.
 """
 
@@ -13,8 +13,7 @@ import pytest
 
 from gen.build import fault_setup, live_uniform_bound
 from gen.config import load_config
-from gen.routing import MeshShape, xy_tables
-from gen.vc_planes import _live, one_plane, plane_routes, source_vc
+from gen.routing import MeshShape, one_plane, plane_routes, source_vc, xy_tables
 
 
 def exhaustive_bound(planes, live, die_ratio):

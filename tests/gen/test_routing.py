@@ -306,11 +306,46 @@ def test_repair_keeps_xy_in_fault_free_dies_of_a_tile():
 def test_repair_without_the_deadlock_constraint_is_an_analysis_only():
     """``acyclic=False`` (the bench's measure of what the constraint costs) loads the links
     less, and its tables have a dependency cycle that check_tables refuses."""
-    from gen.routing import _PASSES, _ROUNDS
+    from dataclasses import replace
+
+    from gen.routing.repair import ODD_EVEN_SWAPPED
     s, dead = MeshShape(1, 1, 8, 8), [(4, 4), (6, 1)]
-    kept = repair_tables(s, dead, model=6, passes=_PASSES, rounds=_ROUNDS)
-    free = repair_tables(s, dead, model=6, passes=_PASSES, rounds=_ROUNDS, acyclic=False)
+    kept = repair_tables(s, dead, ODD_EVEN_SWAPPED)
+    free = repair_tables(s, dead, replace(ODD_EVEN_SWAPPED, acyclic=False))
     assert uniform_bound(free) > uniform_bound(kept)
     check_tables(kept)
     with pytest.raises(ValueError, match="channel dependency graph of the request class"):
         check_tables(free)
+
+
+def test_repair_strategies_are_named_options_that_steer_the_repair():
+    """Each candidate strategy is a frozen set of named options; the turn model they name
+    changes the tables (on the bench's 8x8 map the four candidates give four different
+    node tables), and a bad option is refused naming it."""
+    from dataclasses import FrozenInstanceError
+
+    from gen.routing.repair import ODD_EVEN, REPAIR_CANDIDATES, RETRY_STRATEGIES, RepairStrategy
+    s, dead = MeshShape(1, 1, 8, 8), [(4, 4), (6, 1)]
+    built = [repair_tables(s, dead, st) for st in REPAIR_CANDIDATES
+             if st is not REPAIR_CANDIDATES[1]]      # the transposed one gets stuck on this map
+    assert len({t.node.tobytes() for t in built}) == len(built)
+    assert all(st.passes == 2 and st.restarts == 15 and st.key_order in (1, 2, 3)
+               for st in RETRY_STRATEGIES)
+    with pytest.raises(FrozenInstanceError):
+        ODD_EVEN.passes = 1
+    with pytest.raises(ValueError, match="rounds must be at least 1, not 0"):
+        RepairStrategy(rounds=0)
+    with pytest.raises(TypeError, match="strategy must be a RepairStrategy, not 6"):
+        repair_tables(s, dead, 6)
+
+
+def test_cut_bound_is_above_every_routing():
+    """The straight-cut bound of a map needs no routes and no routing beats it: XY on a full
+    8x8 mesh meets it (4/k), the repaired tables of dead-router maps stay under it."""
+    from gen.routing import cut_bound
+    s = MeshShape(1, 1, 8, 8)
+    assert cut_bound(s, []) == pytest.approx(0.5) == uniform_bound(xy_tables(s))
+    # a dead router in the middle of a cut: 7 of 8 links across it for 63 nodes
+    assert cut_bound(s, [(3, 3)]) == pytest.approx(63 * 7 / (31 * 32))
+    for dead in ([(3, 3)], [(4, 4), (6, 1)], [(0, 0), (7, 7), (3, 4)]):
+        assert uniform_bound(route_tables(s, dead)) <= cut_bound(s, dead)

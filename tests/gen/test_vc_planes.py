@@ -1,11 +1,11 @@
-"""VC planes (gen/vc_planes.py): per-VC tables, the sources' VC choice, their checks and bound."""
+"""VC planes (gen/routing/planes.py): per-VC tables, the sources' VC choice, their checks and bound."""
 
 import numpy as np
 import pytest
 
 from dojo.bench import _dead_map as bench_dead_map
-from gen.routing import MeshShape, check_tables, route_tables, uniform_bound, walk
-from gen.vc_planes import VcPlanes, check_planes, planes_bound, route_planes, source_vc
+from gen.routing import (MeshShape, VcPlanes, check_planes, check_tables, planes_bound,
+                         route_planes, route_tables, source_vc, uniform_bound, walk)
 from tests.gen.test_routing import ring_tables
 
 
@@ -127,8 +127,7 @@ def test_vc_planes_true_where_they_cannot_apply_is_an_error(overrides, match):
 def test_bound_of_xy_tables_equals_the_analytic_bound(shape, ratio):
     """Walking XY tables on a full mesh gives sim.sweep.channel_load_bound, die-link
     crossings weighted by the ratio included."""
-    from gen.routing import xy_tables
-    from gen.vc_planes import one_plane
+    from gen.routing import one_plane, xy_tables
     from sim.sweep import channel_load_bound
     s = MeshShape(*shape)
     walked = planes_bound(one_plane(xy_tables(s)), die_ratio=ratio)

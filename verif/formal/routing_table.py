@@ -18,7 +18,7 @@ same cycle,
 ``invariant``
     every table entry equals the last value written to it (zero before any write).
 
-With VC planes (a fifth shape element, :mod:`gen.vc_planes`) every lookup also takes a free
+With VC planes (a fifth shape element, :mod:`gen.routing.planes`) every lookup also takes a free
 VC, and the specification reads the entries last written for that VC's table set (VC
 ``v``'s at ``v * entries + index``); the choice bits above a plane-0 entry never reach
 the tables.

@@ -72,7 +72,7 @@ def test_vc_planes_lookup_by_vc(shape, dead):
     """With VC planes (a fifth shape element) each VC's lookup reads its own table set,
     loaded at ``v * entries + index``; the source's choice bits above a plane-0 entry do
     not reach the table."""
-    from gen.vc_planes import route_planes
+    from gen.routing import route_planes
     s = MeshShape(*shape)
     planes = route_planes(s, dead, vcs=2)
     assert any((a != b).any() for a, b in zip((planes.tables[0].node, planes.tables[0].die),

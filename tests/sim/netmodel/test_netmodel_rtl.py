@@ -86,7 +86,7 @@ MATRIX = [
       "dielink.link_layer=true", "dielink.crc_bits=16", "dielink.ber=1e-3",
       "dielink.ber_reverse=3e-3", "dielink.lane_fail_cycle=1500", "dielink.seed=3"),
      [("transpose", 1)], [0.1, 0.8]),
-    # fault maps: VC planes (gen.vc_planes: per-VC tables repaired around 2 dead routers,
+    # fault maps: VC planes (gen.routing.planes: per-VC tables repaired around 2 dead routers,
     # each source's VC choice; uniform over the 14 live nodes, transpose with
     # suppressed_dead); a 2x2-die tile with a dead router in one die and a disabled node in
     # another (per-VC die tables across the die links, hotspot on a live node)

@@ -1,40 +1,36 @@
 """VC planes: one routing table set per VC, and each source's choice of VC per destination.
 
-Why
----
 The router's VCs are static (a flit leaves on the VC it arrived on), so each VC is a
-network of its own: a *plane*. With one table set for every VC (:mod:`gen.routing`), every
-destination has one in-tree and all its traffic crosses the same links; around a dead
-router those trees pile the detours onto a few links (the 8 x 8, 2-dead bound falls from
-0.5 to 0.36 flits/live node/cycle). Here each VC ``v`` gets its own tables, repaired from
-its own dimension order (even planes from ``router.table_base``, odd planes from the other
+network of its own: a *plane*. With one table set for every VC, every destination has one
+in-tree and all its traffic crosses the same links; around a dead router those trees pile
+the detours onto a few links. Here each VC ``v`` gets its own tables, repaired from its
+own dimension order (even planes from ``router.table_base``, odd planes from the other
 order), and every source picks, per destination, the plane whose route is least loaded:
-two routes per pair instead of one, chosen to balance the links.
+two routes per pair instead of one, chosen to balance the links (BENCHMARKS.md, "Dead
+routers", measures what it gains).
 
 Deadlock freedom needs nothing new: each plane's tables are a complete table set that
-:func:`gen.routing.check_tables` proves connected and acyclic, a flit never changes plane,
-and any subset of a plane's routes keeps its dependency graph acyclic. Order: a source uses
-one plane and one route per destination, so packets of a pair arrive in order.
+:func:`gen.routing.check.check_tables` proves connected and acyclic, a flit never changes
+plane, and any subset of a plane's routes keeps its dependency graph acyclic. Order: a
+source uses one plane and one route per destination, so packets of a pair arrive in order.
 
-Format
-------
-:class:`VcPlanes`: ``tables[v]`` (a :class:`gen.routing.RoutingTables` per VC) and the
-choice, hierarchical like the tables: ``select_node[y, x, l]`` is the VC router ``(x, y)``'s
-source uses toward node ``l`` of its own die, ``select_die[y, x, d]`` toward any node of an
-other die ``d``. :func:`source_vc` is the rule (the RTL generator and the fast model apply
-the same). Dead routers' entries are zero.
-
-Measured (8 x 8, the bench's maps, bound = :func:`planes_bound`): see BENCHMARKS.md
-("Dead routers").
+:class:`VcPlanes` holds ``tables[v]`` (a :class:`gen.routing.format.RoutingTables` per VC)
+and the choice, hierarchical like the tables: ``select_node[y, x, l]`` is the VC router
+``(x, y)``'s source uses toward node ``l`` of its own die, ``select_die[y, x, d]`` toward
+any node of an other die ``d``. :func:`source_vc` is the rule (the RTL generator and the
+fast model apply the same). Dead routers' entries are zero.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
 
-from .routing import (_SMALL, MeshShape, RoutingTables, _check_count, _check_dead, _flat_ids,
-                      _walk_all, check_tables, loads_bound, neighbour, output_port,
-                      repair_candidates, route_tables)
+from .bounds import loads_bound
+from .check import check_tables
+from .format import MeshShape, RoutingTables, check_count, neighbour, output_port
+from .live import check_dead, live_nodes
+from .route import REPAIR_MAX_ROUTERS, repair_candidates, route_tables
+from .walk import flat_ids, walk_all
 
 __all__ = ["VcPlanes", "route_planes", "source_vc", "check_planes", "planes_bound",
            "plane_routes", "one_plane"]
@@ -76,17 +72,12 @@ def source_vc(planes, src, dst):
     return int(planes.select_die[y, x, d])
 
 
-def _live(shape, dead):
-    return [(x, y) for y in range(shape.mesh_y) for x in range(shape.mesh_x)
-            if (x, y) not in dead]
-
-
 def plane_routes(tables, live):
     """``{(src, dst): [channel, ...]}`` of one plane over the pairs of ``live`` (the routes
     may cross any router that is not dead), a channel being
-    ``router_id * 4 + port - 1`` (walked with :func:`gen.routing.output_port`)."""
+    ``router_id * 4 + port - 1`` (walked with :func:`gen.routing.format.output_port`)."""
     W = tables.shape.mesh_x
-    routers = _live(tables.shape, tables.dead)       # every router that forwards
+    routers = live_nodes(tables.shape, tables.dead)       # every router that forwards
     nxt = {}
     for d in live:
         for u in routers:
@@ -171,9 +162,9 @@ def route_planes(shape, dead, *, routing="xy", vcs=2):
     """Checked VC planes for a dead-router map (cached per map).
 
     Candidates: for each base order (``routing`` for even VCs, the other order for odd
-    VCs) the repairs of :func:`gen.routing.repair_candidates` (best first; the first
+    VCs) the repairs of :func:`gen.routing.route.repair_candidates` (best first; the first
     :data:`_PAIR_CANDIDATES` of each on meshes up to :data:`_PAIR_ROUTERS` routers, else
-    the best only), or :func:`gen.routing.route_tables` where there is none (up*/down*).
+    the best only), or :func:`gen.routing.route.route_tables` where there is none (up*/down*).
     For each pair of candidates, each source's choice per key (a node of its own die, or
     an other die): greedy passes that move a key to the plane whose route has the lowest
     (most loaded link, most loaded link of that plane, summed load) given everything
@@ -184,14 +175,15 @@ def route_planes(shape, dead, *, routing="xy", vcs=2):
     caller keeps one table set). Deterministic."""
     if not isinstance(shape, MeshShape):
         raise TypeError(f"shape must be a MeshShape, not {shape!r}")
-    _check_count("vcs", vcs)
+    check_count("vcs", vcs)
     if vcs < 2:
         raise ValueError(f"VC planes need at least 2 VCs, not {vcs}")
-    if shape.routers > _SMALL:
-        raise ValueError(f"VC planes are computed up to {_SMALL} routers, not {shape.routers}")
+    if shape.routers > REPAIR_MAX_ROUTERS:
+        raise ValueError(f"VC planes are computed up to {REPAIR_MAX_ROUTERS} routers, "
+                         f"not {shape.routers}")
     if routing not in ("xy", "yx"):
         raise ValueError(f"routing must be 'xy' or 'yx', not {routing!r}")
-    dead = _check_dead(shape, dead)
+    dead = check_dead(shape, dead)
     key = (shape, dead, routing, vcs)
     if key not in _CACHE:
         if len(_CACHE) >= 32:
@@ -214,7 +206,7 @@ def _route_planes(shape, dead, routing, vcs):
         found = repair_candidates(shape, dead, routing=b, vcs=vcs)
         found = found[:_PAIR_CANDIDATES if many else 1]
         cands.append(found or [route_tables(shape, dead, routing=b, vcs=vcs)])
-    live = _live(shape, dead)
+    live = live_nodes(shape, dead)
     keys = _keys(shape, live)
     routes = [[plane_routes(t, live) for t in c] for c in cands]
     best = None
@@ -240,7 +232,7 @@ def _route_planes(shape, dead, routing, vcs):
 
 
 def check_planes(planes, *, vcs):
-    """Prove every plane with :func:`gen.routing.check_tables`, and the choice in range
+    """Prove every plane with :func:`gen.routing.check.check_tables`, and the choice in range
     (zero at dead routers). Returns ``{"planes": [check reports], "uniform_bound"}``."""
     if not isinstance(planes, VcPlanes):
         raise TypeError(f"planes must be VcPlanes, not {planes!r}")
@@ -274,18 +266,19 @@ def one_plane(tables):
 
 def planes_bound(planes, *, live=None, die_ratio=1):
     """Channel-load bound of uniform traffic over the live nodes (flits per live node per
-    cycle) when every source follows its choice: live nodes / the most loaded link (as
-    :func:`gen.routing.uniform_bound`, which it equals for :func:`one_plane`). ``live``: the
-    nodes that send and receive (default: every router not dead; disabled nodes are not
-    live); ``die_ratio``: a link that crosses a die boundary carries one flit every
-    ``die_ratio`` cycles, so its load counts ``die_ratio`` times.
+    cycle) when every source follows its choice: live nodes / the most loaded link
+    (:func:`gen.routing.bounds.loads_bound`; it equals
+    :func:`gen.routing.bounds.uniform_bound` for :func:`one_plane`). ``live``: the nodes
+    that send and receive (default: every router not dead; disabled nodes are not live);
+    ``die_ratio``: a link that crosses a die boundary carries one flit every ``die_ratio``
+    cycles, so its load counts ``die_ratio`` times.
 
     Vectorised: each distinct table set is walked once for every destination at a time
-    (:func:`gen.routing._walk_all`), each source weighted 1 where it is live, not the
+    (:func:`gen.routing.walk.walk_all`), each source weighted 1 where it is live, not the
     destination and its choice (:func:`source_vc`) names a VC of that table set."""
     s = planes.shape
-    live = _live(s, planes.dead) if live is None else [tuple(p) for p in live]
-    ids, xs, ys = _flat_ids(s)
+    live = live_nodes(s, planes.dead) if live is None else [tuple(p) for p in live]
+    ids, xs, ys = flat_ids(s)
     is_live = np.zeros(s.routers, dtype=bool)
     for x, y in live:
         is_live[y * s.mesh_x + x] = True
@@ -303,5 +296,5 @@ def planes_bound(planes, *, live=None, die_ratio=1):
             return (is_live[None, :] & is_live[T][:, None] & (ids[None, :] != T[:, None])
                     & np.isin(vc, mine)).astype(np.float64)
 
-        load += _walk_all(t, weight=weight)["loads"]
+        load += walk_all(t, weight=weight)["loads"]
     return loads_bound(s, load, len(live), die_ratio=die_ratio)
