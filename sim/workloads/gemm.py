@@ -17,13 +17,19 @@ def _golden(match):
 
 
 @dataclass(frozen=True, eq=False)
-class HostGemmResult(Result):
+class _GemmResult(Result):
+    """What every GEMM reports: the shape, the dtype, the nodes and C against the golden
+    model."""
     m: int
     n: int
     k: int
     dtype: str
     nodes: int
     match: bool
+
+
+@dataclass(frozen=True, eq=False)
+class HostGemmResult(_GemmResult):
     total_cycles: int
     peak_fraction: float
     compute_peak_fraction: float
@@ -50,14 +56,8 @@ class HostGemmResult(Result):
 
 
 @dataclass(frozen=True, eq=False)
-class ResidentGemmResult(Result):
+class ResidentGemmResult(_GemmResult):
     name: str
-    m: int
-    n: int
-    k: int
-    dtype: str
-    nodes: int
-    match: bool
     compute_cycles: int
     total_cycles: int
     compute_peak_fraction: float
@@ -134,7 +134,8 @@ class HostGemm(Workload):
 
 
 class _Resident(Workload):
-    """A GEMM the nodes run on operands the hosts loaded into their SRAM first."""
+    """A GEMM the nodes run on operands the hosts loaded into their SRAM first; its
+    algorithm is ``sim.<name>`` (``check_<name>``, ``run_<name>``)."""
     bench = "gemm"
     files = ("result.json", "C.npy")
     faults = "none"
@@ -143,10 +144,15 @@ class _Resident(Workload):
         """``(m, n, k)``: the options, else the algorithm's default."""
         raise NotImplementedError
 
+    def algorithm(self, what):
+        """``check_<name>`` or ``run_<name>`` of the algorithm's module."""
+        from importlib import import_module
+        return getattr(import_module(f"sim.{self.name}"), f"{what}_{self.name}")
+
     def plan(self, cfg, derived, options):
         m, n, k = self.shape(cfg, derived, options)
         try:
-            self.algorithm_check(cfg, m=m, n=n, k=k, dtype=options.dtype, derived=derived)
+            self.algorithm("check")(cfg, m=m, n=n, k=k, dtype=options.dtype, derived=derived)
         except ValueError as exc:
             raise self.refusal(exc)
         return {"m": m, "n": n, "k": k}
@@ -156,7 +162,7 @@ class _Resident(Workload):
         m, n, k = p["m"], p["n"], p["k"]
         job.say(f"\nGEMM: C = A x B, {m}x{k} x {k}x{n}, {dtype}, {self.title} run by the "
                 f"nodes, A and B resident in their SRAM ({job.sim})")
-        record = self.algorithm_run(plan.cfg, m=m, n=n, k=k, dtype=dtype, sim=job.sim,
+        record = self.algorithm("run")(plan.cfg, m=m, n=n, k=k, dtype=dtype, sim=job.sim,
                                     out_dir=self.out_dir(job, out_dir), seed=plan.options.seed,
                                     derived=plan.derived)
         res = ResidentGemmResult.of(record, name=self.title)
@@ -176,16 +182,6 @@ class Cannon(_Resident):
         m = options.m or derived["tile"]["mesh_x"] * 4 * p
         return m, options.n or m, options.k or 16 * p
 
-    @staticmethod
-    def algorithm_check(cfg, **kw):
-        from sim.cannon import check_cannon
-        return check_cannon(cfg, **kw)
-
-    @staticmethod
-    def algorithm_run(cfg, **kw):
-        from sim.cannon import run_cannon
-        return run_cannon(cfg, **kw)
-
 
 class Summa(_Resident):
     """SUMMA (:mod:`sim.summa`): any grid, run by default where Cannon cannot be; by
@@ -199,13 +195,3 @@ class Summa(_Resident):
         p, px, py = cfg.node.matrix_p, derived["tile"]["mesh_x"], derived["tile"]["mesh_y"]
         return (options.m or 2 * p * py, options.n or 2 * p * px,
                 options.k or 4 * p * lcm(px, py))
-
-    @staticmethod
-    def algorithm_check(cfg, **kw):
-        from sim.summa import check_summa
-        return check_summa(cfg, **kw)
-
-    @staticmethod
-    def algorithm_run(cfg, **kw):
-        from sim.summa import run_summa
-        return run_summa(cfg, **kw)
