@@ -29,7 +29,8 @@ Fault maps: with disabled nodes (``die.disabled_nodes``, ``tile.fault_maps``: co
 off, the router still forwards) the ring and the broadcast run over the live nodes only,
 in ring order with the disabled ones left out (their neighbours' step crosses them in two
 hops); a disabled node gets no program and no data and is never addressed. The 2D
-all-reduce needs every node of its rows and columns and refuses a map.
+all-reduce needs every node of its rows and columns: its registry entry
+(:mod:`sim.workloads`) refuses a map.
 
 Numerics: int32 lanes wrap; fp32 sums in the order the algorithm adds (the golden
 model, :func:`golden`, replays the same steps with the same adder), so results are

@@ -69,12 +69,13 @@ class Job:
 @dataclass(frozen=True, eq=False)
 class Plan:
     """A checked workload: the config, its derivation, the options and what the entry's
-    check worked out (``params``: its resolved sizes and operands)."""
+    check worked out (``params``: its resolved sizes and operands, a dataclass of the
+    entry's)."""
     workload: "Workload"
     cfg: object
     derived: dict
     options: Options
-    params: dict
+    params: object
 
 
 @dataclass(frozen=True, eq=False)

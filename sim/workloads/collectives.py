@@ -5,7 +5,13 @@ from dataclasses import dataclass
 
 from .base import Result, Workload
 
-__all__ = ["HostAllreduce", "NodeCollective", "CollectiveResult"]
+__all__ = ["HostAllreduce", "NodeCollective", "Vector", "CollectiveResult"]
+
+
+@dataclass(frozen=True)
+class Vector:
+    """A checked collective: the vector every node holds, in SRAM lines."""
+    lines: int
 
 
 @dataclass(frozen=True, eq=False)
@@ -51,16 +57,16 @@ class HostAllreduce(Workload):
     def plan(self, cfg, derived, options):
         from sim.allreduce import check_allreduce
         try:
-            check_allreduce(cfg, lines=options.lines, dtype=options.lanes, derived=derived)
+            return Vector(check_allreduce(cfg, lines=options.lines, dtype=options.lanes,
+                                          derived=derived))
         except ValueError as exc:
             raise self.refusal(exc)
-        return {"lines": options.lines}
 
     def run(self, plan, job, out_dir=None):
         from sim.allreduce import run_allreduce
         kind = plan.options.lanes
         job.say(f"\nall-reduce, host-driven: ring over every node, {kind} ({job.sim})")
-        record = run_allreduce(plan.cfg, lines=plan.params["lines"], dtype=kind, sim=job.sim,
+        record = run_allreduce(plan.cfg, lines=plan.params.lines, dtype=kind, sim=job.sim,
                                out_dir=self.out_dir(job, out_dir), seed=plan.options.seed,
                                derived=plan.derived)
         mdl = record["model"]
@@ -94,10 +100,9 @@ class NodeCollective(Workload):
         from sim.collectives import check_collective, live_ring
         lines = options.lines or 2 * len(live_ring(cfg, derived))
         try:
-            check_collective(cfg, self.collective, lines=lines, derived=derived)
+            return Vector(check_collective(cfg, self.collective, lines=lines, derived=derived))
         except ValueError as exc:
             raise self.refusal(exc)
-        return {"lines": options.lines}
 
     def run(self, plan, job, out_dir=None):
         from sim.collectives import measure_alpha, run_collective
@@ -108,7 +113,7 @@ class NodeCollective(Workload):
         label = "broadcast down a binary tree" if algo == "broadcast" else \
             f"all-reduce, node-driven {algo}"
         job.say(f"\n{label}, {kind} ({job.sim})")
-        record = run_collective(plan.cfg, algo, lines=plan.params["lines"], dtype=kind,
+        record = run_collective(plan.cfg, algo, lines=plan.params.lines, dtype=kind,
                                 sim=job.sim, out_dir=self.out_dir(job, out_dir),
                                 seed=plan.options.seed, derived=plan.derived,
                                 alpha=alpha["alpha"] if alpha else None)

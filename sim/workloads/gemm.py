@@ -9,7 +9,18 @@ from gen.config import ConfigError
 
 from .base import Result, Workload
 
-__all__ = ["HostGemm", "Cannon", "Summa", "HostGemmResult", "ResidentGemmResult"]
+__all__ = ["HostGemm", "Cannon", "Summa", "GemmShape", "HostGemmResult", "ResidentGemmResult"]
+
+
+@dataclass(frozen=True, eq=False)
+class GemmShape:
+    """A checked GEMM: ``C = A x B``, M x K times K x N; ``a``, ``b`` the given matrices
+    (``None``: random ones)."""
+    m: int
+    n: int
+    k: int
+    a: object = None
+    b: object = None
 
 
 def _golden(match):
@@ -111,16 +122,16 @@ class HostGemm(Workload):
                             derived=derived)
         except ValueError as exc:
             raise self.refusal(exc)
-        return {"m": m, "n": n, "k": k, "a": a, "b": b}
+        return GemmShape(m, n, k, a, b)
 
     def run(self, plan, job, out_dir=None):
         from sim.gemm import run_tile_gemm
         p, dtype, out = plan.params, plan.options.dtype, self.out_dir(job, out_dir)
-        m, n, k = p["m"], p["n"], p["k"]
+        m, n, k = p.m, p.n, p.k
         job.say(f"\nGEMM: C = A x B, {m}x{k} x {k}x{n}, {dtype}, distributed over the tile, "
                 f"hosts at the tile edge ({job.sim})")
         try:
-            record = run_tile_gemm(plan.cfg, m=m, n=n, k=k, dtype=dtype, a=p["a"], b=p["b"],
+            record = run_tile_gemm(plan.cfg, m=m, n=n, k=k, dtype=dtype, a=p.a, b=p.b,
                                    sim=job.sim, out_dir=out, seed=plan.options.seed,
                                    derived=plan.derived)
         except ValueError as exc:
@@ -155,11 +166,11 @@ class _Resident(Workload):
             self.algorithm("check")(cfg, m=m, n=n, k=k, dtype=options.dtype, derived=derived)
         except ValueError as exc:
             raise self.refusal(exc)
-        return {"m": m, "n": n, "k": k}
+        return GemmShape(m, n, k)
 
     def run(self, plan, job, out_dir=None):
         p, dtype = plan.params, plan.options.dtype
-        m, n, k = p["m"], p["n"], p["k"]
+        m, n, k = p.m, p.n, p.k
         job.say(f"\nGEMM: C = A x B, {m}x{k} x {k}x{n}, {dtype}, {self.title} run by the "
                 f"nodes, A and B resident in their SRAM ({job.sim})")
         record = self.algorithm("run")(plan.cfg, m=m, n=n, k=k, dtype=dtype, sim=job.sim,

@@ -5,11 +5,16 @@ from dataclasses import dataclass
 
 from .base import Result, Workload
 
-__all__ = ["Traffic", "TrafficResult", "points_table", "RATES", "TIMING"]
+__all__ = ["Traffic", "TrafficResult", "Schedule", "points_table"]
 
-#: the offered loads (flits/node/cycle) and the schedule of ``dojo sim``'s sweep
-RATES = (0.05, 0.2, 0.35, 0.5, 0.65, 0.8)
-TIMING = {"warmup": 500, "measure": 2000}
+
+@dataclass(frozen=True)
+class Schedule:
+    """The offered loads (flits/node/cycle) and the warm-up and measurement window
+    (cycles) of ``dojo sim``'s sweep."""
+    rates: tuple = (0.05, 0.2, 0.35, 0.5, 0.65, 0.8)
+    warmup: int = 500
+    measure: int = 2000
 
 
 def points_table(res):
@@ -72,7 +77,7 @@ class TrafficResult(Result):
 
 class Traffic(Workload):
     """Uniform random traffic from the in-RTL generators at every node, swept over
-    :data:`RATES`; honours any fault map (dead routers too, under table routing)."""
+    :class:`Schedule`; honours any fault map (dead routers too, under table routing)."""
     name = bench = label = folder = "traffic"
     title = "the traffic sweep"
     files = ("sweep.json", "sweep.png", "heatmap.png")
@@ -81,7 +86,7 @@ class Traffic(Workload):
     dtypes = None
 
     def plan(self, cfg, derived, options):
-        return {"rates": list(RATES), "timing": dict(TIMING)}
+        return Schedule()
 
     def run(self, plan, job, out_dir=None):
         from sim.sweep import run_sweep
@@ -89,9 +94,11 @@ class Traffic(Workload):
         label = job.sim if engine == "rtl" else "fast model"
         job.say(f"\ntraffic: {t['mesh_x']}x{t['mesh_y']} mesh, uniform random, single-flit "
                 f"packets ({label})")
-        res = run_sweep(plan.cfg, pattern="uniform", rates=plan.params["rates"], sim=job.sim,
+        schedule = plan.params
+        res = run_sweep(plan.cfg, pattern="uniform", rates=list(schedule.rates), sim=job.sim,
                         engine=engine, threads=plan.options.threads,
-                        out=self.out_dir(job, out_dir), timing=plan.params["timing"],
+                        out=self.out_dir(job, out_dir),
+                        timing={"warmup": schedule.warmup, "measure": schedule.measure},
                         derived=plan.derived, provenance=job.provenance)
         job.say("\n".join(points_table(res)))
         return TrafficResult.of(res, engine=label)

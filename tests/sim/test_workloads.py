@@ -116,7 +116,7 @@ def test_a_dtype_or_given_matrices_not_declared_are_refused(name, tmp_path):
     a = tmp_path / "a.npy"
     np.save(a, np.zeros((64, 32), np.int8))
     if w.matrices:
-        assert WORKLOADS[name].check(cfg, d, Options(a=str(a), dtype="int8")).params["m"] == 64
+        assert WORKLOADS[name].check(cfg, d, Options(a=str(a), dtype="int8")).params.m == 64
     else:
         assert _refused(name, cfg, d, Options(a=str(a))).startswith("--a/--b: only the "
                                                                      "host-driven GEMM")
