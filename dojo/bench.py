@@ -18,6 +18,8 @@ its speed and memory on the D1 die and the full tile, and their latency-throughp
 ``faults``: the 8x8 mesh with 0-8 dead routers (table routing, fast model): saturation and
 zero-load latency against the fault-free mesh measured in the same run; one D1 die with the
 preset's harvest map (and with dead routers added) against its full array.
+``energy``: energy per event of the presets, the D1 die at peak BF16 against 400 W, and the
+energy per delivered flit of uniform traffic on the default tile and one D1 die.
 
 Every number is measured; raw results go to ``build/bench/``.
 """
@@ -873,9 +875,73 @@ def _d1_harvest(outdir, *, quick=False):
     return lines
 
 
+def bench_energy(outdir, *, quick=False):
+    """Energy per event of the presets, the D1 die at peak BF16 against its published
+    400 W, and the energy of uniform traffic on the default tile and one D1 die (fast
+    model, priced from the link counters both engines count)."""
+    from gen.energy import (FLOONOC_PJ_PER_BYTE_HOP, PUBLISHED_D1_DIE_W, energy_model,
+                            peak_power)
+    from sim.sweep import plot_energy
+    started = time.time()
+    lines = ["## Energy (gen/energy.py: stated parameters priced by event)", "",
+             "Per event, from each preset's `energy` section and its wire model (no "
+             "measurement: the parameters and their sources are in `gen/schema.py`).", "",
+             "| preset | wire pJ/bit/mm | hop pJ/flit (link + router) | pJ/B/hop | vs FlooNoC "
+             f"{FLOONOC_PJ_PER_BYTE_HOP} pJ/B/hop | die link pJ/flit | SRAM read pJ/line | "
+             "MAC bf16 / int8 pJ | static mW/node |", "|---|---|---|---|---|---|---|---|---|"]
+    for name in ("default", "d1"):
+        cfg = load_config(ROOT / "configs" / f"{name}.yaml")
+        d = derive(cfg)
+        e = energy_model(cfg, d)
+        lines.append(f"| {name} ({cfg.router.flit_bits}-bit) | {e.wire_pj_per_bit_mm:.4f} | "
+                     f"{e.hop_pj_per_flit:.1f} ({e.link_pj_per_flit:.1f} + "
+                     f"{e.router_pj_per_flit:.1f}) | {e.pj_per_byte_hop:.3f} | "
+                     f"{e.pj_per_byte_hop / FLOONOC_PJ_PER_BYTE_HOP:.2f}x | "
+                     f"{e.dielink_pj_per_flit:.1f} | {e.sram_read_pj_per_line:.1f} | "
+                     f"{e.mac_bf16_pj:g} / {e.mac_int8_pj:g} | "
+                     f"{e.static_w_per_node * 1e3:.1f} |")
+    cfg = load_config(ROOT / "configs" / "d1.yaml")
+    d = derive(cfg)
+    e = energy_model(cfg, d)
+    watts, _ = peak_power(cfg, d, e)
+    total = sum(watts.values())
+    delta = (total - PUBLISHED_D1_DIE_W) / PUBLISHED_D1_DIE_W
+    verdict = "met" if abs(delta) <= 0.25 else "**not met**"
+    lines += ["", f"D1 die at peak BF16 ({d['die']['live_nodes']} live nodes, every MAC busy, "
+              f"mesh links {cfg.energy.peak_link_load:.0%} busy): **{total:.0f} W** against "
+              f"the published {PUBLISHED_D1_DIE_W:.0f} W ({delta:+.1%}; within 25%: {verdict})",
+              "", "| component | W |", "|---|---|"]
+    lines += [f"| {k.replace('_', ' ')} | {v:.1f} |"
+              for k, v in sorted(watts.items(), key=lambda kv: -kv[1])]
+    lines += ["", "Uniform random traffic (single-flit packets, fast model; the RTL's points "
+              "are equal, `tests/sim/netmodel/test_netmodel_rtl.py`): energy of the measured "
+              "window per delivered flit, with and without static power, and average power.",
+              "", "| network | offered | accepted | pJ/flit | dynamic pJ/flit | W |",
+              "|---|---|---|---|---|---|"]
+    runs = [("default tile (4x4, 2x2 dies)", "default", [], [0.1, 0.3]),
+            ("D1 die (19x19)", "d1", ["tile.dies_x=1", "tile.dies_y=1"],
+             [0.02, 0.1] if quick else [0.02, 0.05, 0.1, 0.15])]
+    for label, preset, overrides, rates in runs:
+        cfg = load_config(ROOT / "configs" / f"{preset}.yaml", overrides)
+        res = run_sweep(cfg, pattern="uniform", rates=rates, engine="model",
+                        timing={"warmup": 1000, "measure": 2000}, progress=False,
+                        out=outdir / f"energy_{preset}")
+        for pt in res["points"]:
+            en = pt["energy"]
+            lines.append(f"| {label} | {pt['offered']:g} | {pt['accepted_avg']:.3f} | "
+                         f"{_fmt(en['pj_per_delivered_flit'], '.0f')} | "
+                         f"{_fmt(en['dynamic_pj_per_delivered_flit'], '.0f')} | "
+                         f"{en['watts']:.3g} |")
+        if preset == "d1":
+            plot_energy(res, ROOT / "docs" / "d1_die_energy.png")
+    lines += ["", f"Plot: `docs/d1_die_energy.png`. Section measured in "
+              f"{time.time() - started:.0f} s."]
+    return lines
+
+
 SECTIONS = {"network": bench_network, "tile": bench_tile, "scale": bench_scale,
             "fpga": bench_fpga, "netmodel": bench_netmodel, "explore": bench_explore,
-            "programs": bench_programs, "faults": bench_faults}
+            "programs": bench_programs, "faults": bench_faults, "energy": bench_energy}
 
 
 def _marker(name, end=False):
@@ -903,7 +969,7 @@ def bench(out_md, *, quick=False, only=None, sections=tuple(SECTIONS)):
     outdir.mkdir(parents=True, exist_ok=True)
     for name in sections:
         kw = {"quick": quick} if name in ("network", "tile", "netmodel", "explore",
-                                          "programs", "faults") else {}
+                                          "programs", "faults", "energy") else {}
         if name == "network":
             kw["only"] = only
         body = SECTIONS[name](outdir, **kw)

@@ -39,12 +39,18 @@ def _derive(cfg):
 
 def cmd_derive(args):
     from gen.derive import format_report
+    from gen.energy import energy_model, format_energy, peak_power
     cfg = load_config(args.config, args.overrides)
     d = _derive(cfg)
+    energy = energy_model(cfg, d)
     if args.json:
-        print(json.dumps(d, indent=2, sort_keys=True))
+        watts, _ = peak_power(cfg, d, energy)
+        print(json.dumps({**d, "energy": {**energy.as_dict(), "die_peak_bf16_w": watts}},
+                         indent=2, sort_keys=True))
     else:
-        print(format_report(cfg, d, compare=args.compare))
+        compare = cfg.name == "d1" if args.compare is None else args.compare
+        print(format_report(cfg, d, compare=compare))
+        print("\n".join(format_energy(cfg, d, energy, compare=compare)))
     return 0
 
 
@@ -156,7 +162,7 @@ def cmd_sweep(args):
         res, = _sweeps(args, [((), cfg, out, args.overrides)], rates, sim, timing)
         print("\n".join(points_table(res)))
         _print_summary(res, "fast model" if args.engine == "model" else sim)
-        print(f"reports: {args.out}/sweep.json, sweep.png, heatmap.png")
+        print(f"reports: {args.out}/sweep.json, sweep.png, heatmap.png, energy.png")
         return 0
     # --vary: one sweep per value, every value's config validated before any runs
     from sim.explore.grid import parse_grid
@@ -249,21 +255,27 @@ def cmd_explore(args):
     res = explore(points, keys, rates, out=args.out, engine=args.engine, sim=sim,
                   timing=timing, packet_len=args.packet_len, threads=args.threads,
                   workers=args.workers, scheduler=args.scheduler, fresh=args.fresh,
-                  overrides=args.overrides, config_path=args.config)
-    _print_rows(res["rows"], keys)
+                  overrides=args.overrides, config_path=args.config,
+                  rank=args.rank or "saturation")
+    _print_rows(res["rows"], keys, rank=args.rank)
     for f in res["failures"]:
         print(f"error: point {f['label']} at offered {f['rate']} failed: {f['error']}",
               file=sys.stderr)
     out = Path(args.out)
     print(f"reports: {out}/results.csv, results.json, saturation.png, best.png; one folder "
-          f"per design point (sweep.json, sweep.png, heatmap.png)"
+          f"per design point (sweep.json, sweep.png, heatmap.png, energy.png)"
           + (f"; tracebacks in {out}/failures.log" if res["failures"] else ""))
     return 1 if res["failures"] else 0
 
 
-def _print_rows(rows, keys):
+def _print_rows(rows, keys, rank=None):
+    """The explore table: grid order, or with ``rank`` best first (failed points last)."""
+    from sim.explore.report import RANKS
+    if rank:
+        rows = sorted(rows, key=lambda r: (r["status"] != "ok",
+                                           RANKS[rank](r) if r["status"] == "ok" else ()))
     head = [k.rsplit(".", 1)[-1] for k in keys] + ["pattern", "seed", "zero-load", "saturation",
-                                                   "bound", "of bound", "wall s"]
+                                                   "bound", "of bound", "pJ/flit", "wall s"]
     widths = [max(len(h), 8) for h in head]
     print("  ".join(h.rjust(w) for h, w in zip(head, widths)))
     notes = set()
@@ -281,9 +293,10 @@ def _print_rows(rows, keys):
                        f"{r['channel_load_bound']:.3f}",
                        "n/a" if r["fraction_of_bound"] is None
                        else f"{100 * r['fraction_of_bound']:.0f}%",
+                       "n/a" if r.get("pj_per_flit") is None else f"{r['pj_per_flit']:.0f}",
                        f"{r['wall_s']:.1f}"]
         else:
-            figures = ["failed", "-", "-", "-", "-"]
+            figures = ["failed", "-", "-", "-", "-", "-"]
         cells = [str(r[k]) for k in keys] + [r["pattern"], str(r["seed"])] + figures
         print("  ".join(c.rjust(w) for c, w in zip(cells, widths)))
     for note in sorted(notes):
@@ -460,6 +473,10 @@ def build_parser():
                    help="results folder; a rerun with the same folder skips finished points")
     p.add_argument("--fresh", action="store_true",
                    help="forget the folder's finished points and measure everything again")
+    p.add_argument("--rank", choices=["saturation", "energy"],
+                   help="print the design points best first, and order best.png, by "
+                        "saturation throughput or by energy per delivered flit at the highest "
+                        "stable load (default: grid order; best.png by saturation)")
     _add_engine(p, "the sweeps")
     _add_dask(p, serial_default=False)
     p.set_defaults(func=cmd_explore)

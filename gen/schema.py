@@ -196,6 +196,64 @@ SCHEMA = {
             "dies_y": _int(1, 1, 16, desc="dies down the tile"),
             "fault_maps": _TILE_FAULT_MAP,
         }),
+        # Energy per event (gen/energy.py). Defaults are for a 7 nm process at 2 GHz; each
+        # says where it comes from. "assumed" marks an engineering estimate, not a publication.
+        "energy": _obj({
+            "vdd_v": _num(0.75, exclusive_min=0, maximum=2,
+                          desc="core supply, V (TSMC N7's nominal 0.75 V)"),
+            "activity": _num(0.5, minimum=0, maximum=1,
+                             desc="fraction of a transfer's bits that toggle (0.5: random data)"),
+            "repeater_output_ratio": _num(1.0, minimum=0, maximum=10,
+                                          desc="a repeater's output (drain) capacitance over its "
+                                               "input capacitance (the usual gamma ~ 1; assumed)"),
+            "router_buffer_fj_per_bit": _num(15.0, minimum=0, maximum=10000,
+                                             desc="input-buffer write + read per bit, fJ (assumed: "
+                                                  "ORION 2.0-class 45 nm ~80 fJ/bit scaled 1/5 "
+                                                  "to 7 nm)"),
+            "crossbar_pitch_um": _num(0.08, minimum=0, maximum=10,
+                                      desc="track pitch of the crossbar's wires, um (assumed: "
+                                           "7 nm intermediate metal)"),
+            "crossbar_layers": _int(2, 1, 16, desc="metal layers the crossbar's tracks share "
+                                                   "(assumed)"),
+            "router_control_pj_per_flit": _num(1.0, minimum=0, maximum=10000,
+                                               desc="route, VC and switch allocation and credits "
+                                                    "per flit, pJ (width-independent; assumed)"),
+            "dielink_pj_per_bit": _num(0.5, minimum=0, maximum=100,
+                                       desc="die-to-die PHY energy per lane bit, pJ (assumed: "
+                                            "short-reach package SerDes, OIF CEI-112G-XSR class, "
+                                            "~0.5-1 pJ/bit)"),
+            "crc_fj_per_bit": _num(2.0, minimum=0, maximum=1000,
+                                   desc="link-layer CRC encode + check per lane bit, fJ (an "
+                                        "XOR tree; assumed)"),
+            "sram_cell_um2": _num(0.027, exclusive_min=0, maximum=10,
+                                  desc="SRAM bit cell, um^2 (TSMC N7 high-density 6T cell, "
+                                       "IEDM 2016)"),
+            "sram_array_efficiency": _num(0.7, exclusive_min=0, maximum=1,
+                                          desc="cell area over macro area (assumed)"),
+            "sram_array_fj_per_bit": _num(20.0, minimum=0, maximum=10000,
+                                          desc="sub-array access per bit (bit lines, sense "
+                                               "amplifier), fJ (assumed); the H-tree is added "
+                                               "from the wire model"),
+            "sram_write_ratio": _num(1.0, minimum=0, maximum=10,
+                                     desc="write energy over read energy (assumed)"),
+            "mac_bf16_pj": _num(0.3, minimum=0, maximum=100,
+                                desc="bf16 x bf16 + fp32 MAC, pJ (Horowitz, ISSCC 2014, 45 nm: "
+                                     "~0.6 pJ bf16-size multiply + 0.9 pJ fp32 add, scaled 1/5 "
+                                     "to 7 nm; assumed scaling)"),
+            "mac_int8_pj": _num(0.06, minimum=0, maximum=100,
+                                desc="int8 x int8 + int32 MAC, pJ (Horowitz 2014: 0.2 + 0.1 pJ "
+                                     "at 45 nm, scaled 1/5)"),
+            "clock_fj_per_flop": _num(1.0, minimum=0, maximum=1000,
+                                      desc="clock energy per flop per cycle, fJ (assumed: ~1.5 fF "
+                                           "of clock pin and local tree at 0.75 V, no gating)"),
+            "leakage_w_per_mm2": _num(0.05, minimum=0, maximum=10,
+                                      desc="leakage per mm^2 of die, W (assumed: 7 nm high-"
+                                           "performance logic and SRAM)"),
+            "peak_link_load": _num(0.1, minimum=0, maximum=1,
+                                   desc="fraction of cycles each mesh link carries a flit in the "
+                                        "die-power-at-peak figure of dojo derive (stated "
+                                        "activity; assumed)"),
+        }),
         "traffic": _obj({
             "enable": {"type": "boolean", "default": True,
                        "description": "instantiate a traffic generator and sink per node"},

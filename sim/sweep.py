@@ -3,7 +3,8 @@
 ``run_sweep`` runs one measured point per offered rate (warm-up, marked
 window, drain; see verif/tb_traffic.py) on one cached build, then writes
 ``sweep.json``, ``sweep.png`` (latency vs offered load with the channel-load
-bound) and ``heatmap.png`` (per-link utilisation at the highest stable rate).
+bound), ``heatmap.png`` (per-link utilisation at the highest stable rate) and
+``energy.png`` (energy per delivered flit by component, :func:`plot_energy`).
 """
 
 import functools
@@ -365,14 +366,15 @@ def measure_zero_load(prepared, cfg, pattern, packet_len, seed, timing, point_fn
 
 
 def sweep_result(cfg, prepared, *, pattern, packet_len, timing, points, out=None,
-                 zero_point=None, provenance=None):
+                 zero_point=None, provenance=None, derived=None):
     """The ``sweep.json`` dict of measured ``points`` (sorted by offered load); with
     ``out``, also writes it with ``sweep.png`` and ``heatmap.png`` there. The points are
     written first, before the bound, the summary and the plots: a slow or failing
     summary never loses the simulation. ``zero_point``: the dedicated zero-load point
     (:func:`zero_load_rate`); ``provenance``: what reproduces the run
     (:func:`gen.provenance.provenance`). Each point gets ``generated_over_offered``
-    (:func:`generated_fraction`) and ``throttled`` (below :data:`THROTTLE_LIMIT`)."""
+    (:func:`generated_fraction`) and ``throttled`` (below :data:`THROTTLE_LIMIT`), and,
+    once the raw points are written, ``energy`` (:func:`sim.energy.point_energy`)."""
     geo = prepared["geo"]
     (mx, my), dielink = geo["mesh"], geo["dielink"]
     for p in points:
@@ -394,6 +396,12 @@ def sweep_result(cfg, prepared, *, pattern, packet_len, timing, points, out=None
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         _write_json(out / "sweep.json", result)
+    from gen.derive import derive
+    from gen.energy import energy_model
+    from sim.energy import point_energy
+    energy = energy_model(cfg, derived or derive(cfg))
+    for p in points:
+        p["energy"] = point_energy(result, p, energy)
     bound = sweep_bound(cfg, pattern, geo)
     zero = zero_load_summary(zero_point) if zero_point else None
     points = result.pop("points")
@@ -402,6 +410,7 @@ def sweep_result(cfg, prepared, *, pattern, packet_len, timing, points, out=None
         _write_json(out / "sweep.json", result)
         plot_sweep(result, out / "sweep.png")
         plot_heatmap(result, out / "heatmap.png", die_shape=geo["die_shape"])
+        plot_energy(result, out / "energy.png")
     return result
 
 
@@ -481,7 +490,7 @@ def run_sweep(cfg, *, pattern="uniform", rates, packet_len=1, sim="verilator", e
         bar.update(point)
     return sweep_result(cfg, prepared, pattern=pattern, packet_len=packet_len, timing=timing,
                         points=measured[1:], zero_point=measured[0], out=out,
-                        provenance=provenance)
+                        provenance=provenance, derived=derived)
 
 
 def plot_sweep(result, path):
@@ -530,6 +539,41 @@ def plot_sweep(result, path):
     plt.close(fig)
 
 
+#: the components of a point's energy, bottom to top in :func:`plot_energy`
+ENERGY_PARTS = ("flit_hops", "router_flits", "dielink_flits", "clock", "leakage")
+
+
+def plot_energy(result, path):
+    """Energy per delivered flit of every point, stacked by component
+    (:func:`sim.energy.point_energy`):
+    the mesh links' wires, the routers, the die links, the clock and the leakage."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    pts = [p for p in result["points"] if (p.get("energy") or {}).get("delivered_flits")]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    labels = [f"{p['offered']:g}" for p in pts]
+    bottom = np.zeros(len(pts))
+    for part in ENERGY_PARTS:
+        vals = np.array([p["energy"]["joules"].get(part, 0.0) * 1e12
+                         / p["energy"]["delivered_flits"] for p in pts])
+        ax.bar(labels, vals, bottom=bottom, label=part.replace("_", " "))
+        bottom += vals
+    for x, p in enumerate(pts):
+        ax.annotate(f"{p['energy']['watts']:.3g} W", (x, bottom[x]), ha="center",
+                    va="bottom", fontsize=7)
+    ax.set_xlabel("offered load (flits/node/cycle); average power over each bar")
+    ax.set_ylabel("energy per delivered flit (pJ)")
+    mx, my = result["mesh"]
+    ax.set_title(f"{result['config']}: {mx}x{my} mesh, {result['pattern']}: energy by "
+                 f"component (gen/energy.py)", fontsize=9)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def link_utilisation(result, point):
     """``{(x, y, port): utilisation}`` of every mesh link of ``point``, relative to its capacity.
 
@@ -537,25 +581,11 @@ def link_utilisation(result, point):
     its flits per cycle count ``ratio`` times: 1.0 is a link busy in every cycle it can be,
     on a die or between dies.
     """
-    nodes = [tuple(n) for n in result.get("nodes") or []] or \
-        [(x, y) for y in range(result["mesh"][1]) for x in range(result["mesh"][0])]
-    present = set(nodes) - {tuple(n) for n in result.get("dead_routers") or []}
-    die_shape, dielink = result.get("die_shape"), result.get("dielink")
+    from sim.energy import point_links
+    dielink = result.get("dielink")
     ratio = dielink["ratio"] if dielink else 1
-    out = {}
-    for i, (x, y) in enumerate(nodes):
-        if (x, y) not in present:
-            continue                    # a dead router has no links
-        for port in MESH_PORTS:
-            dx, dy = STEP[port]
-            peer = (x + dx, y + dy)
-            if peer not in present:
-                continue
-            flits = point["link_flits"].get(f"link.{port}", [0] * len(nodes))[i]
-            crossing = bool(die_shape) and ((x // die_shape[0], y // die_shape[1]) !=
-                                            (peer[0] // die_shape[0], peer[1] // die_shape[1]))
-            out[(x, y, port)] = flits / point["window"] * (ratio if crossing else 1)
-    return out
+    return {(x, y, port): flits / point["window"] * (ratio if crossing else 1)
+            for x, y, port, flits, crossing in point_links(result, point)}
 
 
 #: meshes wider than this are drawn one pixel per node instead of one segment per link

@@ -23,6 +23,7 @@ import random
 
 from cocotb.triggers import Event, with_timeout
 
+from rtl.node.layouts import COUNTER_NAMES
 from rtl.net.packet import MsgClass, Opcode
 from verif.link import LinkDriver, LinkMonitor, Packet
 from verif.node_model import Dtype
@@ -196,6 +197,16 @@ class Host:
 
     async def reg(self, node, name):
         return (await self.regs(node, name))[0]
+
+    async def counters(self, node):
+        """The node's event counters (``{name: value}`` of
+        :data:`rtl.node.layouts.COUNTER_NAMES`), in READs of at most max_len - 1 registers.
+        The reads are traffic too: read every node's counters after the work they measure."""
+        names, chunk = list(COUNTER_NAMES), self.model.max_len - 1
+        values = []
+        for i in range(0, len(names), chunk):
+            values += await self.regs(node, names[i], len(names[i:i + chunk]))
+        return dict(zip(names, values))
 
     def push_request(self, node, **kw):
         """Queue a PUSH (acknowledged); returns the tag to :meth:`wait_done` on."""

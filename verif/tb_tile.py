@@ -92,6 +92,21 @@ async def _started(dut, key, idle=0.0, stall=0.0):
     return tb, params
 
 
+async def _read_counters(tb):
+    """Every node's event counters (``{"x,y": {name: value}}``, its host reading them, all
+    hosts at once), once the work they measure is over, and the cycle since reset when the
+    last was read (the span their static energy is charged over)."""
+    out = {}
+
+    async def read_all(host):
+        for node in tb.nodes:
+            if tb.host_for(node) is host:
+                out[f"{node[0]},{node[1]}"] = await host.counters(node)
+
+    await gather(*(read_all(h) for h in tb.hosts))
+    return {"counters": out, "counters_cycle": tb.bench.cycle}
+
+
 @cocotb.test()
 async def host_access(dut):
     tb, params = await _started(dut, "host_access", idle=0.2, stall=0.2)
@@ -225,7 +240,7 @@ async def gemm(dut):
         "exec_cycles": {key(nd): stats[nd][0] for nd in blocks},
         "steps": {key(nd): stats[nd][1] for nd in blocks},
         "exec_done_cycle": {key(nd): done_at[nd] - t0 for nd in blocks},
-        "skipped_reads": skipped_reads,
+        "skipped_reads": skipped_reads, **await _read_counters(tb),
         "problems": tb.problems()})
 
 
@@ -276,7 +291,8 @@ async def allreduce(dut):
     cycles = tb.bench.cycle - t0
     result = [await tb.host_for(node).read(node, base, lines) for node in ring]
     write_result("allreduce", {"cycles": cycles, "result": result,
-                               "polls": sum(polls.values()), "problems": tb.problems()})
+                               "polls": sum(polls.values()), **await _read_counters(tb),
+                               "problems": tb.problems()})
 
 
 
@@ -321,8 +337,10 @@ async def programs(dut):
                 reads[i] = await host.read(node, addr, count)
 
     await gather(*(read_all(h) for h in tb.hosts))
+    read_cycles = tb.bench.cycle - t_read
     write_result("programs", {"cycles": cycles, "load_cycles": t0 - t_load,
-                              "read_cycles": tb.bench.cycle - t_read, "reads": list(reads),
+                              "read_cycles": read_cycles, "reads": list(reads),
+                              **await _read_counters(tb),
                               "problems": tb.problems(),
                               "halts": [[list(node), {str(q): t for q, t in h.items()}]
                                         for (node, _), h in zip(starts, halts)]})

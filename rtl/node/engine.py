@@ -133,6 +133,10 @@ class MatrixEngine(wiring.Component):
     cycles, steps : Out(32)
         Busy cycles and array steps (P*P MACs each) of the current or last
         operation; MAC utilisation = steps / cycles.
+    step : Out(1)
+        One-cycle pulse per array step (the cycle ``steps`` counts it), in ``mode``.
+    mode : Out(MacMode)
+        The dtype of the current or last operation.
     rd_a, rd_b : Out(ReadPortSignature)
         Operand reads (SRAM read ports 0 and 1, below the network interface).
     rd_c : Out(ReadPortSignature)
@@ -154,6 +158,7 @@ class MatrixEngine(wiring.Component):
         super().__init__({
             "desc": In(layouts.exec_desc), "desc_ok": Out(1), "start": In(1),
             "busy": Out(1), "done": Out(1), "cycles": Out(32), "steps": Out(32),
+            "step": Out(1), "mode": Out(MacMode),
             "rd_a": Out(rsig), "rd_b": Out(rsig), "rd_c": Out(rsig), "wr": Out(wsig),
         })
 
@@ -284,6 +289,7 @@ class MatrixEngine(wiring.Component):
             m.d.sync += self.cycles.eq(self.cycles + 1)
         with m.If(fire):
             m.d.sync += self.steps.eq(self.steps + 1)
+        m.d.comb += [self.step.eq(fire), self.mode.eq(mode)]
         c0_idx = Signal(range(TL + 1))
         c0_pend = Signal()
         c0_pidx = Signal(range(TL + 1))

@@ -69,13 +69,22 @@ class Dtype(enum.Enum, shape=1):
     FP32 = 1
 
 
+#: the node's event counters (the last registers of the register space), counted since
+#: reset for the energy model (gen/energy.py): flits sent by the router on each of its
+#: outputs (``rtl.net.directions.PORTS`` order; local: to the NI), SRAM line reads (every
+#: granted read on any port) and writes, and array steps (P*P MACs each) per dtype
+COUNTER_NAMES = ("flits_local", "flits_north", "flits_east", "flits_south", "flits_west",
+                 "sram_reads", "sram_writes", "mac_steps_bf16", "mac_steps_int8")
+
+
 def register_names(sems):
     """Names of the register space, in index order (``cmd_ctrl`` is the one register a
     WRITE may target: it starts and aborts the command queues; it reads as 0;
-    ``responses`` counts the response packets a node took, PULL answers included)."""
+    ``responses`` counts the response packets a node took, PULL answers included; the
+    :data:`COUNTER_NAMES` come last)."""
     return ([f"sem{i}" for i in range(sems)]
             + ["errors", "responses", "execs", "exec_cycles", "exec_steps", "status",
-               "cmd_ctrl"] + [f"cmd_status{q}" for q in range(QUEUES)])
+               "cmd_ctrl"] + [f"cmd_status{q}" for q in range(QUEUES)] + list(COUNTER_NAMES))
 
 
 def request_vcs(vcs):

@@ -89,14 +89,14 @@ bit 2 input overflow). 32 bits each.
 
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
-from amaranth.lib import wiring
+from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from rtl.net.link import LinkSignature, check_vcs
 from rtl.net.packet import Opcode
 from rtl.node.add_pipeline import AddPipeline
 from rtl.node.command_processor import CommandProcessor
-from rtl.node.layouts import (COUNT_BITS, DIM_BITS, QUEUES, REG_BITS, TAG_BITS, Dtype,
+from rtl.node.layouts import (COUNTER_NAMES, COUNT_BITS, DIM_BITS, QUEUES, REG_BITS, TAG_BITS, Dtype,
                               NodeLayouts, register_names, request_vcs, response_vcs)
 from rtl.node.link_tx import LinkTx
 from rtl.node.pull_writer import PullWriter
@@ -165,6 +165,9 @@ class NetworkInterface(wiring.Component):
         Engine busy; one-cycle pulse when an operation has completed.
     exec_cycles, exec_steps : In(32)
         Engine measurements (exposed as registers).
+    counters : In(ArrayLayout(32, len(COUNTER_NAMES)))
+        The node's event counters (:data:`rtl.node.layouts.COUNTER_NAMES`), exposed as
+        the last registers.
     errors : Out(32)
         The ``errors`` register (malformed requests dropped).
     status : Out(32)
@@ -199,6 +202,7 @@ class NetworkInterface(wiring.Component):
             "exec_desc": Out(layouts.exec_desc), "exec_ok": In(1), "exec_start": Out(1),
             "exec_busy": In(1), "exec_done": In(1),
             "exec_cycles": In(32), "exec_steps": In(32),
+            "counters": In(data.ArrayLayout(REG_BITS, len(COUNTER_NAMES))),
             "errors": Out(32), "status": Out(32),
         })
 
@@ -313,7 +317,8 @@ class NetworkInterface(wiring.Component):
         m.d.comb += [status.eq(Cat(self.exec_busy, dma.busy, rx.overflow)),
                      self.errors.eq(errors), self.status.eq(status)]
         reg_values = (sems + [errors, responses, execs, self.exec_cycles, self.exec_steps, status,
-                              Const(0, REG_BITS)] + [cmd.status[q] for q in range(QUEUES)])
+                              Const(0, REG_BITS)] + [cmd.status[q] for q in range(QUEUES)]
+                      + [self.counters[i] for i in range(len(COUNTER_NAMES))])
         assert len(reg_values) == len(lay.registers)
         with m.If(self.exec_done):
             m.d.sync += execs.eq(execs + 1)

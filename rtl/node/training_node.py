@@ -1,6 +1,6 @@
 """A training node (DESIGN.md section 6): router + network interface + SRAM + matrix engine."""
 
-from amaranth.hdl import Cat, Module
+from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -8,6 +8,8 @@ from rtl.node.engine import MatrixEngine
 from rtl.net.link import LinkSignature
 from rtl.node.ni import NetworkInterface, NodeLayouts
 from rtl.net.directions import MESH_PORTS, PORTS
+from rtl.node.layouts import COUNTER_NAMES, REG_BITS
+from rtl.node.mac import MacMode
 from rtl.net.router import Router
 from rtl.node.sram import Scratchpad
 
@@ -54,6 +56,10 @@ class TrainingNode(wiring.Component):
         Malformed requests dropped by the NI.
     busy : Out(1)
         The engine or the DMA is busy.
+
+    The node counts its events for the energy model (flits out of each router port, SRAM
+    line reads and writes, array steps per dtype: :data:`rtl.node.layouts.COUNTER_NAMES`)
+    in 32-bit registers at the end of its register space, read like any other.
     overflow : Out(1)
         A router or NI buffer overflowed (a credit-protocol violation).
     """
@@ -118,10 +124,25 @@ class TrainingNode(wiring.Component):
                      eng.start.eq(ni.exec_start), ni.exec_busy.eq(eng.busy),
                      ni.exec_done.eq(eng.done), ni.exec_cycles.eq(eng.cycles),
                      ni.exec_steps.eq(eng.steps),
+                     ni.counters.eq(self._counters(m, router, sram, eng)),
                      self.errors.eq(ni.errors),
                      self.busy.eq(ni.status[0] | ni.status[1]),
                      self.overflow.eq(router.overflow | ni.status[2])]
         return m
+
+    def _counters(self, m, router, sram, eng):
+        """The event counters of :data:`rtl.node.layouts.COUNTER_NAMES`, in that order:
+        what the energy model prices, counted where it happens (32 bits, wrapping)."""
+        reads = [c.en & c.grant for port in sram.read for c in port]
+        writes = [c.en & c.grant for c in sram.write]
+        incs = ([getattr(router, f"out_{p}").valid for p in PORTS]
+                + [sum(reads), sum(writes), eng.step & (eng.mode == MacMode.BF16),
+                   eng.step & (eng.mode == MacMode.INT8)])
+        assert len(incs) == len(COUNTER_NAMES)
+        counters = [Signal(REG_BITS, name=f"count_{n}") for n in COUNTER_NAMES]
+        for counter, inc in zip(counters, incs):
+            m.d.sync += counter.eq(counter + inc)
+        return Cat(counters)
 
 
 #: what the reduced outputs of training nodes are for (a row, a mesh, a tile of them)

@@ -2,7 +2,8 @@
 
 One row per design point (config values x pattern x seed): the varied parameters,
 zero-load latency, saturation throughput, the channel-load bound and the fraction of
-it reached, engine, seed and the wall time its points took. A design point with a
+it reached, the energy per delivered flit and the power at the highest stable load,
+engine, seed and the wall time its points took. A design point with a
 failed point has ``status`` ``failed``, its ``error``, and empty figures: a missing
 figure is never filled in.
 """
@@ -11,12 +12,41 @@ import csv
 import json
 from pathlib import Path
 
-__all__ = ["result_row", "write_results", "plot_saturation", "plot_best", "FIGURES"]
+__all__ = ["result_row", "write_results", "plot_saturation", "plot_best", "best_rows",
+           "FIGURES", "RANKS"]
 
 #: columns after the varied parameters
 FIGURES = ["pattern", "seed", "engine", "simulator", "mesh", "zero_load_latency",
            "saturation_throughput", "saturation_offered", "max_accepted", "channel_load_bound",
-           "fraction_of_bound", "wall_s", "status", "error"]
+           "fraction_of_bound", "stable_offered", "pj_per_flit", "dynamic_pj_per_flit",
+           "watts", "wall_s", "status", "error"]
+
+#: what ``best.png`` (and ``dojo explore --rank``) can order design points by: the sort key
+#: of a row, best first; a missing figure sorts last
+RANKS = {
+    "saturation": lambda r: (-_known(r["saturation_throughput"], -float("inf")),
+                             _known(r["zero_load_latency"], float("inf"))),
+    "energy": lambda r: (_known(r["pj_per_flit"], float("inf")),
+                         -_known(r["saturation_throughput"], -float("inf"))),
+}
+
+
+def _known(value, missing):
+    return missing if value is None else value
+
+
+def _energy_at_stable(sweep):
+    """The energy figures of the highest stable point of a sweep (None: no stable point,
+    or a sweep written before points were priced)."""
+    offered = sweep.get("highest_stable_offered")
+    point = next((p for p in sweep["points"] if p["offered"] == offered), None)
+    energy = (point or {}).get("energy")
+    if energy is None:
+        return {"stable_offered": offered, "pj_per_flit": None, "dynamic_pj_per_flit": None,
+                "watts": None}
+    return {"stable_offered": offered, "pj_per_flit": energy["pj_per_delivered_flit"],
+            "dynamic_pj_per_flit": energy["dynamic_pj_per_delivered_flit"],
+            "watts": energy["watts"]}
 
 
 def result_row(dp, sweep=None, error=None):
@@ -35,7 +65,7 @@ def result_row(dp, sweep=None, error=None):
                 "saturation_offered": sweep["saturation_offered"],
                 "channel_load_bound": bound,
                 "fraction_of_bound": sat / bound if bound and sat is not None else None,
-                "max_accepted": sweep.get("max_accepted"),
+                "max_accepted": sweep.get("max_accepted"), **_energy_at_stable(sweep),
                 "wall_s": round(sweep["wall_s"], 3), "status": "ok", "error": None})
     return row
 
@@ -97,22 +127,25 @@ def plot_saturation(rows, keys, path):
     plt.close(fig)
 
 
-def plot_best(rows, keys, path, per_pattern=5):
-    """A table figure of the best design points of each pattern (by saturation)."""
+def best_rows(rows, rank="saturation", per_pattern=5):
+    """The best ``per_pattern`` finished design points of each pattern, by :data:`RANKS`
+    ``rank`` (saturation: highest first, unsaturated last; energy: fewest pJ per
+    delivered flit at the highest stable load first)."""
+    ok = [r for r in rows if r["status"] == "ok"]
+    best = []
+    for pattern in dict.fromkeys(r["pattern"] for r in ok):
+        best += sorted((r for r in ok if r["pattern"] == pattern), key=RANKS[rank])[:per_pattern]
+    return best
+
+
+def plot_best(rows, keys, path, per_pattern=5, rank="saturation"):
+    """A table figure of the best design points of each pattern (:func:`best_rows`)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    ok = [r for r in rows if r["status"] == "ok"]
-    best = []
-    inf = float("inf")
-    for pattern in dict.fromkeys(r["pattern"] for r in ok):
-        # unsaturated points last: their saturation is not known
-        mine = sorted((r for r in ok if r["pattern"] == pattern),
-                      key=lambda r: (-(r["saturation_throughput"] or -inf),
-                                     r["zero_load_latency"] or inf))
-        best += mine[:per_pattern]
+    best = best_rows(rows, rank, per_pattern)
     columns = list(keys) + ["pattern", "seed", "zero-load (cycles)", "saturation",
-                            "bound", "of bound"]
+                            "bound", "of bound", "pJ/flit"]
 
     def fmt(value, spec, missing):
         return missing if value is None else format(value, spec)
@@ -123,7 +156,8 @@ def plot_best(rows, keys, path, per_pattern=5):
                                           f"{r['channel_load_bound']:.3f}",
                                           fmt(r["fraction_of_bound"] and
                                               100 * r["fraction_of_bound"], ".0f", "n/a")
-                                          + ("%" if r["fraction_of_bound"] is not None else "")]
+                                          + ("%" if r["fraction_of_bound"] is not None else ""),
+                                          fmt(r.get("pj_per_flit"), ".0f", "n/a")]
              for r in best] or [["(no design point finished)"] + [""] * (len(columns) - 1)]
     fig, ax = plt.subplots(figsize=(1.3 * len(columns) + 1, 0.32 * len(cells) + 1.0))
     ax.axis("off")
@@ -131,8 +165,9 @@ def plot_best(rows, keys, path, per_pattern=5):
     table.auto_set_font_size(False)
     table.set_fontsize(8)
     table.scale(1, 1.3)
-    ax.set_title(f"best {per_pattern} design points per pattern, by saturation throughput",
-                 fontsize=9)
+    by = {"saturation": "saturation throughput",
+          "energy": "energy per delivered flit at the highest stable load"}[rank]
+    ax.set_title(f"best {per_pattern} design points per pattern, by {by}", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

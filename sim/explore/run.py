@@ -20,13 +20,14 @@ __all__ = ["explore"]
 def explore(design_points, grid_keys, rates, *, out, engine="rtl", sim="verilator",
             timing, packet_len=1, threads=None, workers=None, scheduler=None, fresh=False,
             progress=True, client=None, point_fn=None, log=print, overrides=(),
-            config_path=None):
+            config_path=None, rank="saturation"):
     """Run every design point (see :func:`sim.explore.grid.design_points`); returns the
     ``results.json`` dict (rows and failures). ``client``: an open Dask client to use
     instead of starting one (tests). ``overrides`` and ``config_path``: what the design
     points were loaded with, recorded (with each one's grid values and seed) in its
     ``sweep.json`` and, for the base config, in ``results.json``
-    (:func:`gen.provenance.provenance`)."""
+    (:func:`gen.provenance.provenance`). ``rank``: what ``best.png`` orders the design
+    points by (:data:`sim.explore.report.RANKS`)."""
     from gen.provenance import provenance
 
     def provenance_of(dp):
@@ -69,7 +70,7 @@ def explore(design_points, grid_keys, rates, *, out, engine="rtl", sim="verilato
     (out / "failures.log").write_text("".join(
         f"{f['label']} at offered {f['rate']}:\n{f['traceback']}\n" for f in failures))
     plot_saturation(rows, grid_keys, out / "saturation.png")
-    plot_best(rows, grid_keys, out / "best.png")
+    plot_best(rows, grid_keys, out / "best.png", rank=rank)
     return {**result, "rows": rows}
 
 

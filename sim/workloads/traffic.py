@@ -17,12 +17,16 @@ class Schedule:
     measure: int = 2000
 
 
+def _figure(value, spec):
+    return "n/a" if value is None else format(value, spec)
+
+
 def points_table(res):
     """The points of a sweep as table lines, then what is known of zero load and
     saturation."""
     from sim.sweep import THROTTLE_LIMIT
     lines = [f"{'offered':>8s} {'gen/off':>8s} {'accepted':>9s} {'min':>6s} {'lat avg':>8s} "
-             f"{'p99':>7s} {'max':>5s}"]
+             f"{'p99':>7s} {'max':>5s} {'pJ/flit':>8s} {'dynamic':>8s} {'W':>7s}"]
     clipped = throttled = False
     for p in res["points"]:
         lat = "n/a" if p["latency_avg"] is None else f"{p['latency_avg']:8.1f}"
@@ -35,9 +39,16 @@ def points_table(res):
         frac = p.get("generated_over_offered")
         gen = "n/a" if frac is None else f"{frac:.3f}" + ("T" if p.get("throttled") else " ")
         throttled |= bool(p.get("throttled"))
+        e = p.get("energy") or {}
+        pj, dyn, watts = (_figure(e.get(key), spec) for key, spec in (
+            ("pj_per_delivered_flit", ".0f"), ("dynamic_pj_per_delivered_flit", ".0f"),
+            ("watts", ".3g")))
         lines.append(f"{p['offered']:8.3f} {gen:>8s} {p['accepted_avg']:9.3f} "
-                     f"{p['accepted_min']:6.3f} {lat:>8s} {p99:>7s} {p['latency_max']:5d}"
+                     f"{p['accepted_min']:6.3f} {lat:>8s} {p99:>7s} {p['latency_max']:5d} "
+                     f"{pj:>8s} {dyn:>8s} {watts:>7s}"
                      + ("" if p["drained"] else "  (not drained)"))
+    lines.append("(pJ/flit: energy of the measured window per flit delivered, static power "
+                 "included; dynamic: without it; W: average power; gen/energy.py)")
     if throttled:
         lines.append(f"(T: throttled: the full source queues suppressed more than "
                      f"{1 - THROTTLE_LIMIT:.0%} of the packets drawn; the network did not see "
@@ -80,7 +91,7 @@ class Traffic(Workload):
     :class:`Schedule`; honours any fault map (dead routers too, under table routing)."""
     name = bench = label = folder = "traffic"
     title = "the traffic sweep"
-    files = ("sweep.json", "sweep.png", "heatmap.png")
+    files = ("sweep.json", "sweep.png", "heatmap.png", "energy.png")
     engines = ("rtl", "model")
     faults = "any"
     dtypes = None

@@ -44,7 +44,7 @@ def test_unknown_keys_listed_with_allowed(base_raw):
     base_raw["colour"] = "red"
     out = problems(base_raw)
     assert len(out) == 2
-    assert out[0].startswith("colour: unknown key (allowed: clock, die, dielink, name, node,")
+    assert out[0].startswith("colour: unknown key (allowed: clock, die, dielink, energy, name, node,")
     assert out[1].startswith("router.vc_count: unknown key (allowed: allow_shallow_buffers, buffer_depth,")
 
 

@@ -9,6 +9,7 @@ from amaranth.sim import Simulator
 from gen.config import load_config
 from gen.emit import icarus_safe
 from gen.node_build import compute_node_design, node_layouts
+from rtl.node.layouts import COUNTER_NAMES
 from rtl.node.training_node import TrainingNode
 from rtl.net.packet import Opcode, PacketFormat
 from tests.conftest import CONFIGS
@@ -54,13 +55,20 @@ def test_node_round_trip_and_gemm():
     b = rng.integers(-128, 128, (8, 8)).astype(np.int8)
     lay = model.gemm_layout(m=4, n=8, k=8, dtype="int8", base=10)
     data = [int(x) for x in rng.integers(0, 2**63, 5)]
-    src.send(model.store(dst=HERE, src=HOST, addr=100, data=data)[0])
-    src.send(model.read(dst=HERE, src=HOST, addr=100, count=5, tag=1))
-    for p in model.store(dst=HERE, src=HOST, addr=lay["a"], data=model.pack_a(a, "int8")) \
-            + model.store(dst=HERE, src=HOST, addr=lay["b"], data=model.pack_b(b, "int8")):
-        src.send(p)
-    src.send(model.exec(dst=HERE, src=HOST, m=4, n=8, k=8, dtype="int8", a_addr=lay["a"],
-                        b_addr=lay["b"], c_addr=lay["c"], tag=2))
+    sent = []                                   # every request, to count its flits
+
+    def send(packet):
+        sent.append(packet)
+        src.send(packet)
+
+    send(model.store(dst=HERE, src=HOST, addr=100, data=data)[0])
+    send(model.read(dst=HERE, src=HOST, addr=100, count=5, tag=1))
+    a_lines, b_lines = model.pack_a(a, "int8"), model.pack_b(b, "int8")
+    for p in model.store(dst=HERE, src=HOST, addr=lay["a"], data=a_lines) \
+            + model.store(dst=HERE, src=HOST, addr=lay["b"], data=b_lines):
+        send(p)
+    send(model.exec(dst=HERE, src=HOST, m=4, n=8, k=8, dtype="int8", a_addr=lay["a"],
+                    b_addr=lay["b"], c_addr=lay["c"], tag=2))
 
     async def bench(ctx):
         for _ in range(600):
@@ -73,7 +81,7 @@ def test_node_round_trip_and_gemm():
         assert got[1]["opcode"] == Opcode.DONE and got[1]["src"] == HERE
         chunks = [(lay["c"] + i, min(7, lay["c_lines"] - i)) for i in range(0, lay["c_lines"], 7)]
         for i, (addr, count) in enumerate(chunks):
-            src.send(model.read(dst=HERE, src=HOST, addr=addr, count=count, tag=3 + i))
+            send(model.read(dst=HERE, src=HOST, addr=addr, count=count, tag=3 + i))
         for _ in range(300):
             if len(sink.packets) >= 2 + len(chunks):
                 break
@@ -82,6 +90,27 @@ def test_node_round_trip_and_gemm():
         c = model.unpack_c(lines, 4, 8)
         assert np.array_equal(c, NodeModel.golden(a, b, None, "int8"))
         assert ctx.get(node.errors) == 0 and not ctx.get(node.overflow)
+        # the event counters (energy): every flit each way, every SRAM line, every step
+        answered = sum(len(f) for _, f, _ in sink.packets)
+        halves = (COUNTER_NAMES[:5], COUNTER_NAMES[5:])      # a READ returns <= 7 lines
+        for i, names in enumerate(halves):
+            send(model.read_regs(dst=HERE, src=HOST, first=names[0], count=len(names),
+                                 tag=30 + i))
+        for _ in range(100):
+            if len(sink.packets) == 2 + len(chunks) + 2:
+                break
+            await ctx.tick()
+        values = [x for _, f, _ in sink.packets[-2:] for x in model.decode(f)["data"]]
+        got = dict(zip(COUNTER_NAMES, values))
+        answered += 1         # the answer's head leaves before its registers are read
+        # each C tile (1 x 2 of them) reads its A panel and its B panel
+        engine_reads = 2 * len(a_lines) + 1 * len(b_lines)
+        assert got == {
+            "flits_local": sum(len(p) for p in sent), "flits_west": answered,
+            "flits_north": 0, "flits_east": 0, "flits_south": 0,
+            "sram_writes": len(data) + len(a_lines) + len(b_lines) + lay["c_lines"],
+            "sram_reads": len(data) + lay["c_lines"] + engine_reads,
+            "mac_steps_bf16": 0, "mac_steps_int8": (4 // 4) * (8 // 4) * 8}, got
 
     h.run(bench)
 

@@ -251,3 +251,20 @@ def test_scheduler_address_runs_on_that_cluster(client, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "--scheduler 'tcp://127.0.0.1:9': cannot connect" in err and "Traceback" not in err
     assert not (tmp_path / "b").exists()
+
+
+def test_design_points_rank_by_energy_at_their_highest_stable_load():
+    from sim.explore.report import best_rows, result_row
+    rows = []
+    for dp in _grid(patterns=("uniform",), grid=("router.buffer_depth=3,8",)):
+        sweep = {**_serial(dp), "wall_s": 0.0}
+        row = result_row(dp, sweep)
+        stable = next(p for p in sweep["points"]
+                      if p["offered"] == sweep["highest_stable_offered"])
+        assert row["pj_per_flit"] == stable["energy"]["pj_per_delivered_flit"] > 0
+        rows.append(row)
+    # deeper buffers clock more flops for the same flits: more energy per flit
+    assert rows[0]["pj_per_flit"] < rows[1]["pj_per_flit"]
+    rows[0]["saturation_throughput"] = 0.0          # the worse network by saturation...
+    assert best_rows(rows, "energy")[0] is rows[0]  # ...is still the cheaper one
+    assert best_rows(rows, "saturation")[0] is rows[1]
