@@ -65,6 +65,16 @@ def _mean_hops(k):
     return 2 * (k * k - 1) / (3 * k)
 
 
+def _workload(cfg, name, out_dir, *, job=None, **options):
+    """Workload ``name`` of the registry (:mod:`sim.workloads`) on ``cfg`` with ``options``
+    (:class:`sim.workloads.Options`; the collectives take fp32 lanes for the default
+    ``dtype`` bf16), checked and run on Verilator, its reports in ``out_dir``."""
+    from sim.workloads import WORKLOADS, Job, Options
+    entry = WORKLOADS[name]
+    plan = entry.check(cfg, derive(cfg), Options(**options))
+    return entry.run(plan, job or Job(out=out_dir.parent), out_dir=out_dir)
+
+
 def bench_network(outdir, *, quick=False, only=None):
     """The 8x8 mesh: zero-load latency, saturation per setting, simulation speed."""
     started = time.time()
@@ -118,8 +128,7 @@ def _model_alone(alone):
 
 def bench_tile(outdir, *, quick=False):
     """The default tile: cross-die sweeps per die-link ratio, distributed GEMM, all-reduce."""
-    from sim.allreduce import run_allreduce
-    from sim.gemm import run_tile_gemm, tile_gemm_shape
+    from sim.gemm import tile_gemm_shape
     from sim.sweep import plot_compare
     timing = {"warmup": 1000, "measure": 2000 if quick else 4000}
     lines = ["## Tile: cross-die traffic vs die-link serialisation", "",
@@ -155,22 +164,21 @@ def bench_tile(outdir, *, quick=False):
               "| % of peak (engines alone) | bit-exact |", "|---|---|---|---|---|---|---|---|"]
     m, n, k = tile_gemm_shape(cfg)
     for dtype in ("bf16", "int8"):
-        g = run_tile_gemm(cfg, m=m, n=n, k=k, dtype=dtype, out_dir=outdir / f"gemm_{dtype}")
-        lines.append(f"| {m}x{n}x{k} | {dtype} | {g['load_and_compute_cycles']} | "
-                     f"{g['gather_cycles']} | {g['total_cycles']} | "
-                     f"{100 * g['peak_fraction']:.1f}% | {100 * g['compute_peak_fraction']:.1f}% "
-                     f"| {'yes' if g['match'] else 'NO'} |")
+        g = _workload(cfg, "gemm", outdir / f"gemm_{dtype}", m=m, n=n, k=k, dtype=dtype)
+        lines.append(f"| {g.m}x{g.n}x{g.k} | {dtype} | {g.load_and_compute_cycles} | "
+                     f"{g.gather_cycles} | {g.total_cycles} | {100 * g.peak_fraction:.1f}% | "
+                     f"{100 * g.compute_peak_fraction:.1f}% | {'yes' if g.match else 'NO'} |")
     lines += ["", "## Tile: ring all-reduce vs the alpha-beta model", "",
               "16 nodes on a Hamiltonian ring, fp32 lanes (2 per 64-bit line), summed in ring "
               "order; model `2(N-1)(alpha + beta F)` (`sim/allreduce.py`).", "",
               "| vector (lines) | chunk (lines) | measured cycles | model cycles | alpha | beta "
               "| F (flits) | measured / model | exact |", "|---|---|---|---|---|---|---|---|---|"]
     for vec in ((32, 128) if quick else (32, 128, 512)):
-        r = run_allreduce(cfg, lines=vec, dtype="fp32", out_dir=outdir / f"allreduce_{vec}")
-        mdl = r["model"]
-        lines.append(f"| {vec} | {vec // 16} | {r['cycles']} | {mdl['cycles']} | {mdl['alpha']} | "
-                     f"{mdl['beta']} | {mdl['flits_per_step']} | {r['measured_over_model']:.2f} "
-                     f"| {'yes' if r['match'] else 'NO'} |")
+        r = _workload(cfg, "allreduce-host", outdir / f"allreduce_{vec}", lines=vec)
+        mdl = r.model
+        lines.append(f"| {vec} | {vec // 16} | {r.cycles} | {mdl['cycles']} | {mdl['alpha']} | "
+                     f"{mdl['beta']} | {mdl['flits_per_step']} | {r.measured_over_model:.2f} "
+                     f"| {'yes' if r.match else 'NO'} |")
     return lines
 
 
@@ -470,10 +478,7 @@ def _cores():
 def bench_programs(outdir, *, quick=False):
     """Node programs on the default tile: node-driven all-reduces against their models
     and the host-driven ring, a broadcast, Cannon's GEMM on resident operands."""
-    from sim.allreduce import run_allreduce
-    from sim.cannon import run_cannon
-    from sim.collectives import measure_alpha, run_collective
-    from sim.summa import run_summa
+    from sim.workloads import Job
     started = time.time()
     base = ROOT / "configs" / "default.yaml"
     lines = ["## Node programs (command processor): collectives and Cannon's GEMM", "",
@@ -487,37 +492,34 @@ def bench_programs(outdir, *, quick=False):
              "| lines | SRAM | host-driven ring | node-driven ring | model | measured/model | "
              "2D | model | measured/model | exact |", "|---|---|---|---|---|---|---|---|---|---|"]
     sizes = [(32, []), (128, [])] + ([] if quick else [(512, ["node.sram_kb=8"])])
-    alphas, ratios = {}, []
+    # one job per config: the node-driven all-reduces of a config share its measured alpha
+    jobs, ratios = {}, []
     ring32 = two32 = None
     for vec, over in sizes:
         cfg = load_config(base, over)
-        key = tuple(over)
-        if key not in alphas:
-            alphas[key] = measure_alpha(cfg)["alpha"]
-        alpha = alphas[key]
-        host = run_allreduce(cfg, lines=vec, dtype="fp32", out_dir=outdir / f"prog_host_{vec}") \
-            if vec <= 128 else None
-        ring = run_collective(cfg, "ring", lines=vec, dtype="fp32", alpha=alpha,
-                              out_dir=outdir / f"prog_ring_{vec}")
-        two = run_collective(cfg, "2d", lines=vec, dtype="fp32", alpha=alpha,
-                             out_dir=outdir / f"prog_2d_{vec}")
+        job = jobs.setdefault(tuple(over), Job(out=outdir))
+        host = _workload(cfg, "allreduce-host", outdir / f"prog_host_{vec}", job=job,
+                         lines=vec) if vec <= 128 else None
+        ring = _workload(cfg, "allreduce-ring", outdir / f"prog_ring_{vec}", job=job, lines=vec)
+        two = _workload(cfg, "allreduce-2d", outdir / f"prog_2d_{vec}", job=job, lines=vec)
         if vec == 32:
             ring32, two32 = ring, two
-        ratios += [ring["measured_over_model"], two["measured_over_model"]]
-        exact = all(r["match"] for r in (ring, two) + ((host,) if host else ()))
-        lines.append(f"| {vec} | {cfg.node.sram_kb} KB | {host['cycles'] if host else '-'} | "
-                     f"**{ring['cycles']}** | {ring['model']['cycles']} | "
-                     f"{ring['measured_over_model']:.2f} | **{two['cycles']}** | "
-                     f"{two['model']['cycles']} | {two['measured_over_model']:.2f} | "
+        ratios += [ring.measured_over_model, two.measured_over_model]
+        exact = all(r.match for r in (ring, two) + ((host,) if host else ()))
+        lines.append(f"| {vec} | {cfg.node.sram_kb} KB | {host.cycles if host else '-'} | "
+                     f"**{ring.cycles}** | {ring.model_cycles} | "
+                     f"{ring.measured_over_model:.2f} | **{two.cycles}** | "
+                     f"{two.model_cycles} | {two.measured_over_model:.2f} | "
                      f"{'yes' if exact else '**no**'} |")
     worst = max(ratios)
     lines += ["", "alpha (token step): " + ", ".join(
-        f"{a} cycles ({dict(o.split('=') for o in k).get('node.sram_kb', '4')} KB tile)"
-        for k, a in alphas.items()) + ". "
+        f"{job.shared['alpha']['alpha']} cycles "
+        f"({dict(o.split('=') for o in k).get('node.sram_kb', '4')} KB tile)"
+        for k, job in jobs.items()) + ". "
               f"Targets: node-driven ring at 32 lines <= 700 cycles: "
-              f"{'met' if ring32['cycles'] <= 700 else '**not met**'} ({ring32['cycles']}); "
+              f"{'met' if ring32.cycles <= 700 else '**not met**'} ({ring32.cycles}); "
               f"2D faster than the ring at 32 lines: "
-              f"{'met' if two32['cycles'] < ring32['cycles'] else '**not met**'}; "
+              f"{'met' if two32.cycles < ring32.cycles else '**not met**'}; "
               f"measured/model <= 1.10 for both at every size: "
               f"{'met' if worst <= 1.10 else '**not met**'} (largest {worst:.2f}). At 512 "
               f"lines the ring's model overestimates: the chunks are large enough that a "
@@ -525,9 +527,9 @@ def bench_programs(outdir, *, quick=False):
               f"steps pipeline and a step costs about `beta F` rather than `alpha + beta F`.",
               ""]
     cfg = load_config(base)
-    bc = run_collective(cfg, "broadcast", lines=32, dtype="int32", out_dir=outdir / "prog_bcast")
-    lines += [f"Broadcast of 32 lines down a binary tree of the 16 nodes: {bc['cycles']} cycles "
-              f"({'exact' if bc['match'] else '**MISMATCH**'}).", "",
+    bc = _workload(cfg, "broadcast", outdir / "prog_bcast", lines=32, dtype="int8")
+    lines += [f"Broadcast of 32 lines down a binary tree of the 16 nodes: {bc.cycles} cycles "
+              f"({'exact' if bc.match else '**MISMATCH**'}).", "",
               "### Cannon's GEMM on resident operands", "",
               "| SRAM | M x N x K | blocks per node (b x b x kb) | dtype | load (hosts) | "
               "compute (nodes) | read-back | of peak, compute phase | of peak, whole run | "
@@ -539,17 +541,18 @@ def bench_programs(outdir, *, quick=False):
     best = {}                        # SRAM KB -> best compute-phase fraction with K >= 16P
     for over, mn, k, dtype in runs:
         cfg = load_config(base, over)
-        r = run_cannon(cfg, m=mn, n=mn, k=k, dtype=dtype,
-                       out_dir=outdir / f"prog_cannon_{'_'.join(over) or 'default'}_{mn}_{k}_{dtype}")
+        r = _workload(cfg, "cannon",
+                      outdir / f"prog_cannon_{'_'.join(over) or 'default'}_{mn}_{k}_{dtype}",
+                      m=mn, n=mn, k=k, dtype=dtype)
         if k >= 16 * cfg.node.matrix_p and cfg.node.sram_banks == 2:
             kb = cfg.node.sram_kb
-            best[kb, dtype] = max(best.get((kb, dtype), 0.0), r["compute_peak_fraction"])
-        b = r["block"]
+            best[kb, dtype] = max(best.get((kb, dtype), 0.0), r.compute_peak_fraction)
+        b = r.block
         lines.append(f"| {cfg.node.sram_kb} KB, {cfg.node.sram_banks} bank(s) | {mn}x{mn}x{k} | "
                      f"{b[0]}x{b[1]}x{b[2]} | {dtype} | "
-                     f"{r['load_cycles']} | {r['compute_cycles']} | {r['read_cycles']} | "
-                     f"**{100 * r['compute_peak_fraction']:.1f}%** | "
-                     f"{100 * r['peak_fraction']:.1f}% | {'yes' if r['match'] else '**no**'} |")
+                     f"{r.load_cycles} | {r.compute_cycles} | {r.read_cycles} | "
+                     f"**{100 * r.compute_peak_fraction:.1f}%** | "
+                     f"{100 * r.peak_fraction:.1f}% | {'yes' if r.match else '**no**'} |")
     verdicts = "; ".join(f"{kb} KB {dtype}{' (the default tile)' if kb == 4 else ''}: "
                          f"{'met' if f >= 0.8 else '**not met**'} ({100 * f:.1f}%)"
                          for (kb, dtype), f in sorted(best.items()))
@@ -572,13 +575,13 @@ def bench_programs(outdir, *, quick=False):
                                       (["tile.dies_y=1"], (16, 32, 64), "int8"),
                                       ([], (32, 32, 64), "int8")):
         cfg = load_config(base, over)
-        r = run_summa(cfg, m=mm, n=nn, k=kk, dtype=dtype,
-                      out_dir=outdir / f"prog_summa_{len(over)}_{mm}_{nn}_{kk}_{dtype}")
-        b = r["block"]
+        r = _workload(cfg, "summa", outdir / f"prog_summa_{len(over)}_{mm}_{nn}_{kk}_{dtype}",
+                      m=mm, n=nn, k=kk, dtype=dtype)
+        b = r.block
         lines.append(f"| {'4x2 (tile.dies_y=1)' if over else '4x4 (default)'} | "
-                     f"{mm}x{nn}x{kk} | {b[0]}x{b[1]}x{b[2]} | {dtype} | {r['compute_cycles']} | "
-                     f"{100 * r['compute_peak_fraction']:.1f}% | "
-                     f"{'yes' if r['match'] else '**no**'} |")
+                     f"{mm}x{nn}x{kk} | {b[0]}x{b[1]}x{b[2]} | {dtype} | {r.compute_cycles} | "
+                     f"{100 * r.compute_peak_fraction:.1f}% | "
+                     f"{'yes' if r.match else '**no**'} |")
     lines += ["", "SUMMA's owners send each panel to every node of their row or column from "
               "one DMA, and the blocks that fit 4 KB are small (8x8), so it moves more bytes "
               "per MAC than Cannon's neighbour shifts: it is the correct-everywhere fallback, "

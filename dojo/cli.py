@@ -9,6 +9,7 @@ import argparse
 import json
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from gen.config import ConfigError, load_config
@@ -54,323 +55,49 @@ def cmd_derive(args):
 
 
 def cmd_sim(args):
+    """The main job: the derivation, then every workload ``--bench``/``--algo`` select from
+    the registry (:mod:`sim.workloads`), each checked before any report or run."""
     from gen.derive import format_report
+    from sim.workloads import Job, Options, fault_problem, select
     cfg = load_config(args.config, args.overrides)
     sim = _simulator(args.sim)
     d = _derive(cfg)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    _check_algo(args)
-    gemms = _gemm_algos(args, d)
-    collectives = _collectives(args)
-    _check_fault_map(cfg, d, gemms, collectives)
-    gemm = _gemm_request(args, cfg, d) if "host" in gemms else None
-    resident = {algo: _resident_request(args, algo, cfg, d) for algo in gemms if algo != "host"}
-    kind = "fp32" if args.dtype == "bf16" else "int32"
-    for algo in collectives:            # every argument is checked before any work or report
-        try:
-            if algo == "host":
-                from sim.allreduce import check_allreduce
-                check_allreduce(cfg, lines=args.lines, dtype=kind, derived=d)
-            else:
-                from sim.collectives import check_collective, live_ring
-                n = len(live_ring(cfg, d))
-                check_collective(cfg, algo, lines=args.lines or 2 * n, derived=d)
-        except ValueError as exc:
-            raise ConfigError([f"{'broadcast' if algo == 'broadcast' else 'allreduce'} "
-                               f"--algo {algo}: {exc}"])
+    workloads = select(args.bench, args.algo, d)
+    problem = fault_problem(cfg, d, workloads)
+    if problem:
+        raise ConfigError([problem])
+    options = Options(m=args.m, n=args.n, k=args.k, dtype=args.dtype, lines=args.lines,
+                      a=args.a, b=args.b, c_out=args.c_out, threads=args.threads)
+    # every workload is checked before any work or report; with --bench all, --engine
+    # picks the engine of those that have a choice, the others run on the RTL
+    plans = [w.check(cfg, d, replace(options, engine=args.engine if args.bench != "all"
+                                     or args.engine in w.engines else "rtl"))
+             for w in workloads]
     print(format_report(cfg, d))
     (out / "derive.json").write_text(json.dumps(d, indent=2, sort_keys=True) + "\n")
     from gen.provenance import provenance
     summary = {"config": cfg.name, "simulator": sim,
                "provenance": provenance(cfg, args.overrides, 1, args.config)}
-    if args.bench in ("all", "traffic"):
-        from sim.sweep import run_sweep
-        mx, my = d["tile"]["mesh_x"], d["tile"]["mesh_y"]
-        label = sim if args.engine == "rtl" else "fast model"
-        print(f"\ntraffic: {mx}x{my} mesh, uniform random, single-flit packets ({label})")
-        res = run_sweep(cfg, pattern="uniform", rates=[0.05, 0.2, 0.35, 0.5, 0.65, 0.8],
-                        sim=sim, engine=args.engine, threads=args.threads, out=out / "traffic",
-                        timing={"warmup": 500, "measure": 2000}, derived=d,
-                        provenance=summary["provenance"])
-        _print_points(res)
-        summary["traffic"] = {k: res[k] for k in ("zero_load_latency", "zero_load",
-                                                  "saturated", "saturation_throughput",
-                                                  "saturation_offered", "max_accepted",
-                                                  "channel_load_bound", "cycles_per_s")}
-    if gemm:
-        summary["gemm"] = _gemm(args, gemm, cfg, d, sim, out)
-    for algo, request in resident.items():
-        summary[algo] = _resident(args, algo, request, cfg, d, sim, out)
-    if collectives:
-        summary["collectives"] = _collectives_run(args, collectives, cfg, d, sim, out)
+    job = Job(sim=sim, out=out, provenance=summary["provenance"], say=print)
+    results = [(plan.workload, plan.workload.run(plan, job)) for plan in plans]
+    for w, res in results:
+        if w.summary_group:
+            summary.setdefault(w.summary_group, []).append(res.brief())
+        else:
+            summary[w.name] = res.brief()
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print("\nsummary")
-    if "traffic" in summary:
-        from sim.sweep import saturation_text, zero_load_text
-        t = summary["traffic"]
-        speed = t["cycles_per_s"]
-        print(f"  zero-load latency       {zero_load_text(t)}")
-        print(f"  saturation throughput   {saturation_text(t)} "
-              f"(channel-load bound {t['channel_load_bound']:.3f})")
-        print(f"  simulation speed        "
-              + ("not measured" if speed is None else f"{speed:.0f} cycles/s")
-              + f" ({sim if args.engine == 'rtl' else 'fast model'})")
-    if "gemm" in summary:
-        g = summary["gemm"]
-        print(f"  GEMM {g['m']}x{g['n']}x{g['k']} {g['dtype']}  "
-              f"{'bit-exact vs golden' if g['match'] else 'MISMATCH vs golden'} on "
-              f"{g['nodes']} nodes, {g['total_cycles']} cycles, "
-              f"{100 * g['peak_fraction']:.1f}% of peak MACs "
-              f"(engines alone {100 * g['compute_peak_fraction']:.1f}%)")
-    for algo in resident:
-        g = summary[algo]
-        print(f"  GEMM {g['m']}x{g['n']}x{g['k']} {g['dtype']}  node-driven {_NAMES[algo]}, resident "
-              f"operands: {'bit-exact vs golden' if g['match'] else 'MISMATCH vs golden'}, "
-              f"compute phase {g['compute_cycles']} cycles = "
-              f"{100 * g['compute_peak_fraction']:.1f}% of peak MACs (with the load and "
-              f"read-back {g['total_cycles']} cycles, {100 * g['peak_fraction']:.1f}%)")
-    for r in summary.get("collectives", []):
-        what = ("broadcast" if r["algo"] == "broadcast" else
-                f"all-reduce, {'host-driven ring' if r['algo'] == 'host' else 'node-driven ' + r['algo']}")
-        model = (f" (alpha-beta model {r['model_cycles']}, measured/model "
-                 f"{r['measured_over_model']:.2f})" if r.get("model_cycles") else "")
-        print(f"  {what:32s} {r['lines']} lines {r['dtype']}, {r['nodes']} nodes: "
-              f"{r['cycles']} cycles{model}, "
-              f"{'exact vs golden' if r['match'] else 'MISMATCH vs golden'}")
-    written = ["derive.json", "summary.json"]
-    if "traffic" in summary:
-        written += ["traffic/sweep.json", "traffic/sweep.png", "traffic/heatmap.png",
-                    "traffic/energy.png"]
-    if "gemm" in summary:
-        written += ["gemm/result.json", "gemm/C.npy"]
-    for algo in resident:
-        written += [f"{algo}/result.json", f"{algo}/C.npy"]
-    written += [f"{r['algo']}/result.json" for r in summary.get("collectives", [])]
+    for _, res in results:
+        print(res.summary())
+    written = ["derive.json", "summary.json"] + [f"{w.folder}/{f}" for w, _ in results
+                                                 for f in w.files]
     print(f"reports written to {out}/ ({', '.join(written)})")
-    if any(not r["match"] for r in [summary.get("gemm", {"match": True})]
-           + [summary[algo] for algo in resident] + summary.get("collectives", [])):
+    if not all(res.ok for _, res in results):
         print("error: a workload result differs from the golden model", file=sys.stderr)
         return 1
     return 0
-
-
-def _check_fault_map(cfg, derived, gemms, collectives):
-    """With a fault map (or table routing) the training-node workloads that cannot run on
-    it are refused up front, together (:func:`gen.build.compute_fault_problem`): the
-    host-driven GEMM, the node-driven ring all-reduce and the broadcast skip disabled
-    nodes, the others address every node; traffic sweeps honour any map."""
-    from gen.build import compute_fault_problem
-    skips = {"gemm --algo host", "allreduce --algo ring", "broadcast"}
-    labels = [f"gemm --algo {a}" for a in gemms] + \
-        [a if a == "broadcast" else f"allreduce --algo {a}" for a in collectives]
-    problem = compute_fault_problem(cfg, derived, workloads={w: w in skips for w in labels})
-    if problem:
-        raise ConfigError([f"{problem}; allowed: --bench traffic, or with disabled nodes "
-                           f"only --bench gemm --algo host, --bench allreduce --algo ring, "
-                           f"--bench broadcast"])
-
-
-_ALGOS = {"gemm": ("host", "cannon", "summa"), "allreduce": ("host", "ring", "2d")}
-_NAMES = {"cannon": "Cannon", "summa": "SUMMA"}
-
-
-def _check_algo(args):
-    if args.algo and args.algo not in _ALGOS.get(args.bench, ()):
-        allowed = "; ".join(f"--bench {b}: {', '.join(a)}" for b, a in _ALGOS.items())
-        raise ConfigError([f"--algo {args.algo}: not allowed with --bench {args.bench} "
-                           f"({allowed})"])
-
-
-def _gemm_algos(args, derived):
-    """The GEMMs ``dojo sim`` runs: ``--algo`` picks one; by default the host-driven one
-    and Cannon's, or SUMMA where the grid of nodes is not square (Cannon needs a square
-    one)."""
-    if args.bench == "gemm" and args.algo:
-        return [args.algo]
-    if args.bench not in ("all", "gemm"):
-        return []
-    if derived["tile"]["mesh_x"] != derived["tile"]["mesh_y"]:
-        return ["host", "summa"]
-    return ["host", "cannon"]
-
-
-def _resident_request(args, algo, cfg, derived):
-    """``(m, n, k)`` of a GEMM on resident operands, checked before anything runs.
-    Defaults: Cannon a 4P x 4P block of C per node and K = 16P; SUMMA a 2P x 2P block
-    and 4P per step."""
-    from math import lcm
-    from sim.cannon import check_cannon
-    from sim.summa import check_summa
-    if args.a or args.b:
-        raise ConfigError(["--a/--b: only the host-driven GEMM takes given matrices "
-                           "(--algo host)"])
-    p, px, py = cfg.node.matrix_p, derived["tile"]["mesh_x"], derived["tile"]["mesh_y"]
-    if algo == "cannon":
-        m = args.m or px * 4 * p
-        n, k = args.n or m, args.k or 16 * p
-    else:
-        m, n, k = args.m or 2 * p * py, args.n or 2 * p * px, args.k or 4 * p * lcm(px, py)
-    try:
-        (check_cannon if algo == "cannon" else check_summa)(cfg, m=m, n=n, k=k,
-                                                            dtype=args.dtype, derived=derived)
-    except ValueError as exc:
-        raise ConfigError([f"gemm --algo {algo}: {exc}"])
-    return m, n, k
-
-
-def _resident(args, algo, request, cfg, derived, sim, out):
-    from sim.cannon import run_cannon
-    from sim.summa import run_summa
-    m, n, k = request
-    print(f"\nGEMM: C = A x B, {m}x{k} x {k}x{n}, {args.dtype}, {_NAMES[algo]} run by the "
-          f"nodes, A and B resident in their SRAM ({sim})")
-    run = run_cannon if algo == "cannon" else run_summa
-    res = run(cfg, m=m, n=n, k=k, dtype=args.dtype, sim=sim, out_dir=out / algo,
-              derived=derived)
-    print(f"  {'bit-exact' if res['match'] else 'MISMATCH'} vs golden; {res['nodes']} nodes, "
-          f"blocks {res['block'][0]}x{res['block'][1]}x{res['block'][2]} double-buffered; "
-          f"load {res['load_cycles']} (hosts), compute {res['compute_cycles']} (nodes), "
-          f"read-back {res['read_cycles']} cycles; {100 * res['compute_peak_fraction']:.1f}% of "
-          f"peak MACs over the compute phase, {100 * res['peak_fraction']:.1f}% over all")
-    return {key: res[key] for key in ("m", "n", "k", "dtype", "nodes", "match", "compute_cycles",
-                                      "total_cycles", "compute_peak_fraction", "peak_fraction")}
-
-
-def _gemm_request(args, cfg, derived):
-    """The GEMM the arguments ask for, ``(m, n, k, a, b)``, checked before anything runs."""
-    import numpy as np
-    from sim.gemm import check_tile_gemm, tile_gemm_shape
-    try:
-        a = np.load(args.a) if args.a else None
-        b = np.load(args.b) if args.b else None
-    except (OSError, ValueError) as exc:
-        raise ConfigError([f"--a/--b: cannot read the matrix ({exc})"])
-    try:
-        dm, dn, dk = tile_gemm_shape(cfg, derived, args.dtype)
-        m = a.shape[0] if a is not None else (args.m or dm)
-        k = a.shape[1] if a is not None else (args.k or dk)
-        n = b.shape[1] if b is not None else (args.n or dn)
-        check_tile_gemm(cfg, m=m, n=n, k=k, dtype=args.dtype, a=a, b=b, derived=derived)
-    except ValueError as exc:
-        raise ConfigError([f"gemm: {exc}"])
-    return m, n, k, a, b
-
-
-def _gemm(args, request, cfg, derived, sim, out):
-    import shutil
-    from sim.gemm import run_tile_gemm
-    m, n, k, a, b = request
-    print(f"\nGEMM: C = A x B, {m}x{k} x {k}x{n}, {args.dtype}, distributed over the tile, "
-          f"hosts at the tile edge ({sim})")
-    try:
-        res = run_tile_gemm(cfg, m=m, n=n, k=k, dtype=args.dtype, a=a, b=b, sim=sim,
-                            out_dir=out / "gemm", derived=derived)
-    except ValueError as exc:
-        raise ConfigError([f"gemm: {exc}"])
-    if args.c_out:
-        shutil.copy(out / "gemm" / "C.npy", args.c_out)
-    print(f"  {'bit-exact' if res['match'] else 'MISMATCH'} vs golden; {res['nodes']} nodes, "
-          f"blocks {res['block'][0]}x{res['block'][1]}x{res['block'][2]}; load + compute "
-          f"{res['load_and_compute_cycles']}, gather {res['gather_cycles']}, total "
-          f"{res['total_cycles']} cycles; {100 * res['peak_fraction']:.1f}% of peak MACs "
-          f"(engines alone {100 * res['compute_peak_fraction']:.1f}%)")
-    return {key: res[key] for key in ("m", "n", "k", "dtype", "nodes", "match", "total_cycles",
-                                      "peak_fraction", "compute_peak_fraction")}
-
-
-def _collectives(args):
-    """The collectives ``dojo sim`` runs: ``--algo`` picks one all-reduce; ``all`` runs
-    the host-driven ring, both node-driven all-reduces and the broadcast."""
-    if args.bench == "broadcast":
-        return ["broadcast"]
-    if args.bench == "allreduce":
-        return [args.algo] if args.algo else ["host", "ring", "2d"]
-    if args.bench == "all":
-        return ["host", "ring", "2d", "broadcast"]
-    return []
-
-
-def _collectives_run(args, algos, cfg, derived, sim, out):
-    from sim.allreduce import run_allreduce
-    from sim.collectives import measure_alpha, run_collective
-    kind = "fp32" if args.dtype == "bf16" else "int32"
-    alpha = None
-    rows = []
-    for algo in algos:
-        if algo == "host":
-            print(f"\nall-reduce, host-driven: ring over every node, {kind} ({sim})")
-            res = run_allreduce(cfg, lines=args.lines, dtype=kind, sim=sim,
-                                out_dir=out / "host", derived=derived)
-            mdl = res["model"]
-            print(f"  {'exact' if res['match'] else 'MISMATCH'} vs golden on every node; "
-                  f"{res['nodes']} nodes, {res['lines']} lines; {res['cycles']} cycles; model "
-                  f"2(N-1)(alpha + beta F) = {mdl['steps']} x ({mdl['alpha']} + {mdl['beta']} x "
-                  f"{mdl['flits_per_step']}) = {mdl['cycles']} cycles")
-            rows.append({"algo": "host", "nodes": res["nodes"], "lines": res["lines"],
-                         "dtype": kind, "match": res["match"], "cycles": res["cycles"],
-                         "model_cycles": mdl["cycles"],
-                         "measured_over_model": res["measured_over_model"]})
-            continue
-        if algo != "broadcast" and alpha is None:
-            alpha = measure_alpha(cfg, sim=sim, derived=derived)
-            print(f"\nnode programs: zero-load step latency (a token round the ring) "
-                  f"{alpha['alpha']} cycles")
-        label = "broadcast down a binary tree" if algo == "broadcast" else \
-            f"all-reduce, node-driven {algo}"
-        print(f"\n{label}, {kind} ({sim})")
-        res = run_collective(cfg, algo, lines=args.lines, dtype=kind, sim=sim,
-                             out_dir=out / algo, derived=derived,
-                             alpha=alpha["alpha"] if alpha else None)
-        extra = ""
-        if "model" in res:
-            terms = " + ".join(f"{ph['steps']} x ({ph['alpha']} + {ph['beta']} x {ph['flits']})"
-                               for ph in res["model"]["phases"])
-            extra = f"; model {terms} = {res['model']['cycles']} cycles"
-        print(f"  {'exact' if res['match'] else 'MISMATCH'} vs golden on every node; "
-              f"{res['nodes']} nodes, {res['lines']} lines; {res['cycles']} cycles{extra}; "
-              f"programs of at most {res['program_descriptors']} descriptors")
-        rows.append({"algo": algo, "nodes": res["nodes"], "lines": res["lines"], "dtype": kind,
-                     "match": res["match"], "cycles": res["cycles"],
-                     "model_cycles": res.get("model", {}).get("cycles"),
-                     "measured_over_model": res.get("measured_over_model")})
-    return rows
-
-
-def _print_points(res):
-    """The points of a sweep as a table, then what is known of zero load and saturation."""
-    from sim.sweep import THROTTLE_LIMIT
-    print(f"{'offered':>8s} {'gen/off':>8s} {'accepted':>9s} {'min':>6s} {'lat avg':>8s} "
-          f"{'p99':>7s} {'max':>5s} {'pJ/flit':>8s} {'dynamic':>8s} {'W':>7s}")
-    clipped = throttled = False
-    for p in res["points"]:
-        lat = "n/a" if p["latency_avg"] is None else f"{p['latency_avg']:8.1f}"
-        if p["latency_p99"] is not None:
-            p99 = f"{p['latency_p99']:7.1f}"
-        elif p.get("latency_p99_clipped"):
-            p99, clipped = f">{p['latency_p99_lower_bound']}", True
-        else:
-            p99 = "n/a"
-        frac = p.get("generated_over_offered")
-        gen = "n/a" if frac is None else f"{frac:.3f}" + ("T" if p.get("throttled") else " ")
-        throttled |= bool(p.get("throttled"))
-        e = p.get("energy") or {}
-        pj = "n/a" if e.get("pj_per_delivered_flit") is None else f"{e['pj_per_delivered_flit']:.0f}"
-        dyn = e.get("dynamic_pj_per_delivered_flit")
-        dyn = "n/a" if dyn is None else f"{dyn:.0f}"
-        watts = "n/a" if e.get("watts") is None else f"{e['watts']:.3g}"
-        print(f"{p['offered']:8.3f} {gen:>8s} {p['accepted_avg']:9.3f} {p['accepted_min']:6.3f} "
-              f"{lat:>8s} {p99:>7s} {p['latency_max']:5d} {pj:>8s} {dyn:>8s} {watts:>7s}"
-              + ("" if p["drained"] else "  (not drained)"))
-    print("(pJ/flit: energy of the measured window per flit delivered, static power "
-          "included; dynamic: without it; W: average power; gen/energy.py)")
-    if throttled:
-        print(f"(T: throttled: the full source queues suppressed more than "
-              f"{1 - THROTTLE_LIMIT:.0%} of the packets drawn; the network did not see the "
-              f"offered load, so latency stops growing with it)")
-    if clipped:
-        print("(>N: the p99 lies past the latency histogram's range, which ends at N cycles; "
-              "widen traffic.histogram_bins or traffic.histogram_bin_cycles)")
 
 
 def _print_summary(res, label):
@@ -419,6 +146,7 @@ def _simulator(name):
 
 def cmd_sweep(args):
     from sim.sweep import parse_rates, plot_compare
+    from sim.workloads.traffic import points_table
     cfg = load_config(args.config, args.overrides)
     try:
         rates = parse_rates(args.rates)
@@ -432,7 +160,7 @@ def cmd_sweep(args):
     out = Path(args.out)
     if not args.vary:
         res, = _sweeps(args, [((), cfg, out, args.overrides)], rates, sim, timing)
-        _print_points(res)
+        print("\n".join(points_table(res)))
         _print_summary(res, "fast model" if args.engine == "model" else sim)
         print(f"reports: {args.out}/sweep.json, sweep.png, heatmap.png, energy.png")
         return 0
@@ -683,8 +411,10 @@ def build_parser():
     p = sub.add_parser("sim", help="the main job on a config: derivation, then simulation")
     _add_config(p)
     p.add_argument("--out", default="build/sim", help="report directory (default: build/sim)")
-    p.add_argument("--bench", choices=["all", "traffic", "gemm", "allreduce", "broadcast"],
-                   default="all",
+    # the workloads' names come from the registry, checked by it (one error line each)
+    from sim.workloads import ALGOS, BENCHES
+    algos = dict.fromkeys(a for names in ALGOS.values() for a in names)
+    p.add_argument("--bench", metavar="{" + ",".join(("all",) + BENCHES) + "}", default="all",
                    help="what to simulate on the tile (default: all = a traffic sweep, a "
                         "distributed GEMM, the all-reduces (host- and node-driven) and a "
                         "broadcast)")
@@ -695,7 +425,7 @@ def build_parser():
                    help="GEMM operands; the all-reduce uses fp32 lanes for bf16, int32 for int8")
     p.add_argument("--lines", type=int,
                    help="all-reduce / broadcast vector length in SRAM lines (default: 2 per node)")
-    p.add_argument("--algo", choices=["host", "ring", "2d", "cannon", "summa"],
+    p.add_argument("--algo", metavar="{" + ",".join(algos) + "}",
                    help="with --bench allreduce: host (the hosts drive a ring), ring or 2d (the "
                         "nodes run their own programs); with --bench gemm: host, cannon "
                         "(square grids) or summa (resident operands, node programs); default: "

@@ -18,7 +18,7 @@ from .derive import derive
 from .emit import ModuleLibrary, digest, port_name
 from .structural import die_writer
 
-__all__ = ["Design", "derived_of", "fault_setup", "cut_map_problem", "compute_fault_problem", "live_uniform_bound", "fault_manifest", "table_base", "fmt_manifest", "packet_format", "port_role", "network_design", "noc_design", "router_design", "write", "GENERATOR_VERSION"]
+__all__ = ["Design", "derived_of", "fault_setup", "cut_map_problem", "live_uniform_bound", "fault_manifest", "table_base", "fmt_manifest", "packet_format", "port_role", "network_design", "noc_design", "router_design", "write", "GENERATOR_VERSION"]
 
 GENERATOR_VERSION = "0.1.0"
 
@@ -118,36 +118,6 @@ def cut_map_problem(cfg, derived=None):
             f"routers that leave every live router connected")
 
 
-def compute_fault_problem(cfg, derived=None, *, workloads):
-    """Why training-node ``workloads`` cannot run on the config's fault map, as one line
-    naming the key; ``None`` when they all can.
-
-    ``workloads`` maps a label (as the message shows it, e.g. ``"gemm --algo cannon"``) to
-    whether the workload skips disabled nodes (addresses only the live ones: the host-driven
-    GEMM, the node-driven ring all-reduce and the broadcast) or addresses every node. The
-    training-node design itself takes any map of disabled nodes (:func:`fault_setup`); this
-    is the workloads' check, made before anything is built.
-    """
-    from .config import ConfigError
-    from .faults import fault_map
-    d = derived_of(cfg, derived)
-    fmap = fault_map(cfg, d)
-    routing = cfg.router.routing
-    if not workloads or fmap.empty and routing != "table":
-        return None
-    try:
-        fault_setup(cfg, d, kind="compute")
-    except ConfigError as exc:
-        return exc.problems[0]
-    blocked = [label for label, skips in workloads.items() if not skips]
-    if not blocked:
-        return None
-    who = "it addresses" if len(blocked) == 1 else "they address"
-    return (f"die.disabled_nodes: {', '.join(blocked)} cannot run with "
-            f"{len(fmap.disabled_nodes)} disabled nodes: {who} every node (the host-driven "
-            f"GEMM, the node-driven ring all-reduce and the broadcast skip disabled nodes)")
-
-
 def fault_setup(cfg, derived=None, *, kind="traffic"):
     """The fault-map mode of a network design (docs/table_mode.md), or ``None`` when it is
     off (no fault map and ``router.routing`` not ``table``: everything as plain XY/YX).
@@ -163,7 +133,7 @@ def fault_setup(cfg, derived=None, *, kind="traffic"):
     ``router.routing: table``, an unroutable map, or training nodes (``kind="compute"``,
     whose routers route by dimension order) with dead routers or table routing. Disabled
     nodes never change a training-node design (the map is run-time data); whether a
-    workload can run on them is :func:`compute_fault_problem`'s question.
+    workload can run on them is the workload registry's question (``sim.workloads``).
     """
     from .config import ConfigError
     from .faults import fault_map
@@ -298,7 +268,7 @@ def network_design(cfg, *, kind, top, boundary, top_name=None, structural_dies=F
     training nodes with :mod:`gen.structural` even when Amaranth could convert them
     (it always does for dies too wide for Amaranth). A fault map is run-time data: a
     disabled training node is still elaborated (its router forwards), a workload simply
-    never gives it work or data (which workloads can: :func:`compute_fault_problem`).
+    never gives it work or data (which workloads can: the workload registry, ``sim.workloads``).
     """
     from rtl.fabric.die import Die
     from rtl.fabric.mesh import NODE_MODULES, Mesh

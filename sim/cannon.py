@@ -31,9 +31,6 @@ and int32 (int8 mode) accumulate in C step by step, in step order: the golden mo
 chains one engine EXEC per step (``NodeModel.golden``), bit for bit.
 """
 
-import json
-from pathlib import Path
-
 import numpy as np
 
 __all__ = ["check_cannon", "cannon_programs", "default_chunk", "run_cannon"]
@@ -57,12 +54,8 @@ def _geometry(cfg, derived, *, m, n, k, dtype):
 def check_cannon(cfg, *, m, n, k, dtype, derived=None):
     """Validate before anything is built -> the SRAM layout; raises ValueError naming
     the value and what is allowed."""
-    from sim.collectives import PROGRAM_LINES
-    from gen.build import compute_fault_problem
+    from sim.workloads.runners import PROGRAM_LINES
     d, mdl, mx, my = _geometry(cfg, derived, m=m, n=n, k=k, dtype=dtype)
-    problem = compute_fault_problem(cfg, d, workloads={"Cannon's algorithm": False})
-    if problem:
-        raise ValueError(problem)
     if mx != my:
         raise ValueError(f"Cannon's algorithm needs a square grid of nodes, the tile's is "
                          f"{mx}x{my}")
@@ -173,6 +166,7 @@ def run_cannon(cfg, *, m, n, k, dtype="bf16", sim="verilator", out_dir, seed=0, 
     and the read-back, MAC steps, the fraction of peak over the compute phase and over
     the whole run, and ``match`` (C bit for bit equal to the golden model)."""
     from gen.build import network_design
+    from sim.workloads.runners import run_resident
     from verif.node_model import NodeModel
     lay = check_cannon(cfg, m=m, n=n, k=k, dtype=dtype, derived=derived)
     design = network_design(cfg, kind="compute", top="tile", boundary="ports", derived=derived)
@@ -197,40 +191,3 @@ def run_cannon(cfg, *, m, n, k, dtype="bf16", sim="verilator", out_dir, seed=0, 
                         tag=f"cannon-{m}x{n}x{k}-{dtype}-{seed}-c{chunk or 0}",
                         shape=(m, n, k), dtype=dtype, out_dir=out_dir,
                         mac_steps=q * q * q * (bs // mdl.p) ** 2 * kb)
-
-
-def run_resident(design, mdl, programs, data, expected, blocks, lay, *, sim, tag, shape, dtype,
-                 out_dir, mac_steps):
-    """Run a GEMM's node programs on resident operands and score it (Cannon, SUMMA):
-    ``blocks`` ``{node: (row, col)}`` of its C block (``lay["block"]`` rows x columns,
-    ``expected[node]`` from the golden model); writes ``out_dir/result.json`` and
-    ``C.npy`` and returns the result dict."""
-    from sim.collectives import run_programs
-    m, n, k = shape
-    bm, bn = lay["block"][0], lay["block"][1]
-    nodes = list(blocks)
-    res = run_programs(design, programs, data, sim=sim, tag=tag,
-                       reads=[[list(nd), lay["c"], lay["c_lines"]] for nd in nodes])
-    c_full = np.zeros((m, n), np.uint32)
-    wrong = []
-    for nd, lines in zip(nodes, res["reads"]):
-        r0, c0 = blocks[nd]
-        blk = mdl.unpack_c(lines, bm, bn)
-        c_full[r0:r0 + bm, c0:c0 + bn] = blk
-        if not np.array_equal(blk, expected[nd]):
-            wrong.append(list(nd))
-    bad_halts = [h for h in res["halts"] if any(t != 0 for t in h[1].values())]
-    whole = res["load_cycles"] + res["cycles"] + res["read_cycles"]
-    out = {"m": m, "n": n, "k": k, "dtype": dtype, "nodes": len(nodes), "block": lay["block"],
-           "sim": sim, "match": not wrong and not bad_halts, "wrong_nodes": wrong,
-           "bad_halts": bad_halts, "problems": res["problems"],
-           "load_cycles": res["load_cycles"], "compute_cycles": res["cycles"],
-           "read_cycles": res["read_cycles"], "total_cycles": whole, "mac_steps": mac_steps,
-           "compute_peak_fraction": mac_steps / (len(nodes) * res["cycles"]),
-           "peak_fraction": mac_steps / (len(nodes) * whole),
-           "sram_lines_used": lay["operand_lines"] + lay["c_lines"]}
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "result.json").write_text(json.dumps(out, indent=1) + "\n")
-    np.save(out_dir / "C.npy", c_full.view(np.float32 if dtype == "bf16" else np.int32))
-    return out

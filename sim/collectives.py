@@ -29,7 +29,8 @@ Fault maps: with disabled nodes (``die.disabled_nodes``, ``tile.fault_maps``: co
 off, the router still forwards) the ring and the broadcast run over the live nodes only,
 in ring order with the disabled ones left out (their neighbours' step crosses them in two
 hops); a disabled node gets no program and no data and is never addressed. The 2D
-all-reduce needs every node of its rows and columns and refuses a map.
+all-reduce needs every node of its rows and columns: its registry entry
+(:mod:`sim.workloads`) refuses a map.
 
 Numerics: int32 lanes wrap; fp32 sums in the order the algorithm adds (the golden
 model, :func:`golden`, replays the same steps with the same adder), so results are
@@ -53,15 +54,13 @@ from pathlib import Path
 import numpy as np
 
 from rtl.node.layouts import STEP_BITS
+from sim.workloads.runners import PROGRAM_LINES, run_programs
 
 __all__ = ["ALGORITHMS", "live_ring", "compile_pushes", "executed", "control_cycles", "ring_program", "allreduce_programs",
-           "broadcast_programs", "golden", "run_programs", "measure_alpha", "run_collective",
+           "broadcast_programs", "golden", "measure_alpha", "run_collective",
            "model_cycles"]
 
 ALGORITHMS = ("ring", "2d")
-#: how a fault-map refusal names each collective
-_LABELS = {"ring": "the node-driven ring all-reduce", "2d": "the node-driven 2D all-reduce",
-           "broadcast": "the broadcast"}
 _STEP = (-(1 << (STEP_BITS - 1)), (1 << (STEP_BITS - 1)) - 1)
 
 
@@ -267,15 +266,11 @@ def check_collective(cfg, algo, *, lines, derived=None):
     """Validate before anything is built; raises ValueError naming what is wrong."""
     from gen.build import derived_of
     from verif.node_model import NodeModel
-    from gen.build import compute_fault_problem
     d = derived_of(cfg, derived)
     mx, my = d["tile"]["mesh_x"], d["tile"]["mesh_y"]
     if algo not in ALGORITHMS + ("broadcast",):
         raise ValueError(f"algorithm {algo!r}: not allowed (host, {', '.join(ALGORITHMS)}, "
                          f"broadcast)")
-    problem = compute_fault_problem(cfg, d, workloads={_LABELS[algo]: algo != "2d"})
-    if problem:
-        raise ValueError(problem)
     n = len(live_ring(cfg, d))
     need = {"ring": n, "2d": n, "broadcast": 1}[algo]
     if not isinstance(lines, int) or lines < need or lines % need:
@@ -294,41 +289,6 @@ def check_collective(cfg, algo, *, lines, derived=None):
     return lines
 
 
-#: SRAM lines kept at the top of every node for its program
-PROGRAM_LINES = 128
-
-
-def run_programs(design, programs, data, *, sim, tag, reads):
-    """Load ``data`` (``{node: [(addr, lines), ...]}`` or ``{node: (addr, lines)}``) and
-    ``programs`` (``{node: descriptors}`` for queue 0, or ``{node: {queue: descriptors}}``;
-    at the top of the SRAM, queue 1's after queue 0's), start every node, wait for every
-    DONE; returns the testbench's result (``cycles``, ``load_cycles``, ``read_cycles``,
-    ``halts``, ``reads``, ``problems``)."""
-    from sim.runner import run_cocotb
-    from verif.node_model import NodeModel
-    mdl = NodeModel.from_manifest(design.manifest())
-    pc = mdl.lines - PROGRAM_LINES
-    loads, starts = [], []
-    for node, blocks in data.items():
-        for addr, lines in ([blocks] if isinstance(blocks, tuple) else blocks):
-            loads.append([list(node), addr, [int(v) for v in lines]])
-    for node, queues in programs.items():
-        queues = queues if isinstance(queues, dict) else {0: queues}
-        at, pcs = pc, {}
-        for q, descs in sorted(queues.items()):
-            prog = mdl.program(descs)
-            loads.append([list(node), at, prog])
-            pcs[str(q)] = at
-            at += len(prog)
-        if at - pc > PROGRAM_LINES:
-            raise ValueError(f"node {node}: programs of {at - pc} lines, at most "
-                             f"{PROGRAM_LINES}")
-        starts.append([list(node), pcs])
-    return run_cocotb(design, sim=sim, test_module="verif.tb_tile", testcase="programs",
-                      tag=tag, scenario={"programs": {"loads": loads, "starts": starts,
-                                                      "reads": reads}})["programs"]
-
-
 def measure_alpha(cfg, *, sim="verilator", derived=None):
     """The zero-load step latency of the nodes' programs on the tile: a one-flit token
     (SIGNAL) passed once round the ring, each node WAITing for it and SIGNALling the
@@ -336,10 +296,6 @@ def measure_alpha(cfg, *, sim="verilator", derived=None):
     and DONE are outside the token's round: the root starts when every other node waits)."""
     from gen.build import network_design
     from verif.node_model import NodeModel
-    from gen.build import compute_fault_problem
-    problem = compute_fault_problem(cfg, derived, workloads={"the token ring": True})
-    if problem:
-        raise ValueError(problem)
     design = network_design(cfg, kind="compute", top="tile", boundary="ports",
                             derived=derived)
     mdl = NodeModel.from_manifest(design.manifest())

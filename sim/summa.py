@@ -44,13 +44,9 @@ def check_summa(cfg, *, m, n, k, dtype, derived=None):
     """Validate before anything is built -> the SRAM layout; raises ValueError naming
     the value and what is allowed."""
     from gen.build import derived_of
-    from sim.collectives import PROGRAM_LINES
+    from sim.workloads.runners import PROGRAM_LINES
     from verif.node_model import _MODE, NodeModel
-    from gen.build import compute_fault_problem
     d = derived_of(cfg, derived)
-    problem = compute_fault_problem(cfg, d, workloads={"SUMMA": False})
-    if problem:
-        raise ValueError(problem)
     px, py = d["tile"]["mesh_x"], d["tile"]["mesh_y"]
     mdl = NodeModel.from_config(cfg, d)
     p, t = mdl.p, lcm(px, py)
@@ -131,10 +127,11 @@ def summa_programs(mdl, lay, *, dtype):
 
 
 def run_summa(cfg, *, m, n, k, dtype="bf16", sim="verilator", out_dir, seed=0, derived=None):
-    """SUMMA on the tile; returns the result dict of :func:`sim.cannon.run_resident`
+    """SUMMA on the tile; returns the result dict of :func:`sim.workloads.runners.run_resident`
     (also ``out_dir/result.json``, C in ``out_dir/C.npy``)."""
     from gen.build import network_design
-    from sim.cannon import block_operands, run_resident
+    from sim.cannon import block_operands
+    from sim.workloads.runners import run_resident
     from verif.node_model import NodeModel
     lay = check_summa(cfg, m=m, n=n, k=k, dtype=dtype, derived=derived)
     design = network_design(cfg, kind="compute", top="tile", boundary="ports", derived=derived)

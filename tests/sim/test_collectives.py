@@ -111,14 +111,16 @@ def test_collectives_skip_disabled_nodes(tmp_path, algo, dtype, sim):
 
 
 def test_live_ring_leaves_out_disabled_nodes_and_2d_refuses_a_map():
+    from gen.config import ConfigError
+    from gen.derive import derive
     from sim.collectives import check_collective, live_ring
+    from sim.workloads import WORKLOADS, Options
     cfg, _ = _model(["die.disabled_nodes=[[1, 0]]"])
     ring = live_ring(cfg)
     assert len(ring) == 12 and not {(1, 0), (3, 0), (1, 2), (3, 2)} & set(ring)
     with pytest.raises(ValueError, match=r"lines=16: must be a multiple of 12 for ring on "
                                          r"4x4 nodes \(12 live\)"):
         check_collective(cfg, "ring", lines=16)
-    with pytest.raises(ValueError, match=r"die.disabled_nodes: the node-driven 2D all-reduce "
-                                         r"cannot run with 4 disabled nodes: it addresses "
-                                         r"every node"):
-        check_collective(cfg, "2d", lines=32)
+    with pytest.raises(ConfigError, match=r"die.disabled_nodes: allreduce --algo 2d cannot "
+                                          r"run with 4 disabled nodes: it addresses every node"):
+        WORKLOADS["allreduce-2d"].check(cfg, derive(cfg), Options(lines=32))

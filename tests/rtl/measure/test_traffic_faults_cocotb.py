@@ -167,7 +167,9 @@ def test_compute_designs_take_disabled_nodes_and_workloads_say_which_can_run():
     to the fault-free one); the workloads that address every node are refused, naming
     them, those that skip disabled nodes are not. Dead routers or table routing are a
     hardware limit of training nodes (dimension-order routers)."""
-    from gen.build import compute_fault_problem, network_design
+    from gen.build import network_design
+    from gen.derive import derive
+    from sim.workloads import WORKLOADS, fault_problem
     cfg = load_config(CONFIGS / "default.yaml", ["die.disabled_nodes=[[0, 1]]"])
     plain = load_config(CONFIGS / "default.yaml")
     design = network_design(cfg, kind="compute", top="die", boundary="ports")
@@ -175,18 +177,19 @@ def test_compute_designs_take_disabled_nodes_and_workloads_say_which_can_run():
                                             boundary="ports").verilog
     assert len(network_design(cfg, kind="compute", top="tile",
                               boundary="tie").manifest()["live_nodes"]) == 12
-    assert compute_fault_problem(cfg, workloads={"the broadcast": True}) is None
-    assert compute_fault_problem(plain, workloads={"SUMMA": False}) is None
-    assert compute_fault_problem(cfg, workloads={"SUMMA": False, "the broadcast": True}) == (
-        "die.disabled_nodes: SUMMA cannot run with 4 disabled nodes: it addresses every "
-        "node (the host-driven GEMM, the node-driven ring all-reduce and the broadcast skip "
-        "disabled nodes)")
+    summa, broadcast = WORKLOADS["summa"], WORKLOADS["broadcast"]
+    assert fault_problem(cfg, derive(cfg), [broadcast]) is None
+    assert fault_problem(plain, derive(plain), [summa]) is None
+    assert fault_problem(cfg, derive(cfg), [summa, broadcast]).startswith(
+        "die.disabled_nodes: gemm --algo summa cannot run with 4 disabled nodes: it addresses "
+        "every node (the host-driven GEMM, the node-driven ring all-reduce and the broadcast "
+        "skip disabled nodes); allowed: --bench traffic, or with disabled nodes only")
     dead = load_config(CONFIGS / "default.yaml", ["die.dead_routers=[[0, 1]]",
                                                   "router.routing=table"])
     with pytest.raises(ConfigError, match=r"die.dead_routers: not allowed with training "
                                           r"nodes .* cannot route around a dead router"):
         network_design(dead, kind="compute", top="tile", boundary="tie")
-    assert compute_fault_problem(dead, workloads={"the broadcast": True}).startswith(
+    assert fault_problem(dead, derive(dead), [broadcast]).startswith(
         "die.dead_routers: not allowed with training nodes")
     table = load_config(CONFIGS / "default.yaml", ["router.routing=table"])
     with pytest.raises(ConfigError, match=r"router.routing: 'table' is not allowed with "

@@ -1,0 +1,192 @@
+"""What a workload entry is: its declarations, the options it reads, its plan and its result.
+
+An entry declares what it supports (``engines``, ``faults``, ``grid``, ``dtypes``,
+``matrices``); :meth:`Workload.check` refuses everything else from those declarations
+before its own checks, so an entry cannot forget a refusal its declarations imply. A
+refusal is a :class:`gen.config.ConfigError` of one line naming the option or key, the
+value and what is allowed.
+"""
+
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Callable
+
+from gen.config import ConfigError
+
+__all__ = ["Options", "Job", "Plan", "Result", "Workload", "FAULTS"]
+
+#: what an entry does with a fault map: runs on any (dead routers too, under table
+#: routing), skips disabled nodes (addresses only the live ones), or needs every node
+FAULTS = ("any", "disabled_nodes", "none")
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the user asks of the workloads (``dojo sim``'s arguments); ``None``: the
+    entry's default. ``dtype`` is the GEMM operand type; the all-reduces and the
+    broadcast take fp32 lanes for ``bf16``, int32 for ``int8``."""
+    m: int | None = None
+    n: int | None = None
+    k: int | None = None
+    dtype: str = "bf16"
+    lines: int | None = None
+    a: str | None = None            #: A as a .npy file (the host-driven GEMM only)
+    b: str | None = None
+    c_out: str | None = None        #: where the host-driven GEMM copies C
+    engine: str = "rtl"
+    threads: int | None = None
+    seed: int = 0
+
+    @property
+    def lanes(self):
+        """The vector lanes of an all-reduce or broadcast for this ``dtype``."""
+        return "fp32" if self.dtype == "bf16" else "int32"
+
+
+def _quiet(*_args, **_kwargs):
+    pass
+
+
+@dataclass
+class Job:
+    """What the workloads of one run share: the simulator, the report directory (each
+    entry writes to its ``folder`` in it), the provenance, where progress is printed
+    (``say``; default: nowhere), and what one workload measured for the next
+    (:meth:`once`: the all-reduces' measured step latency)."""
+    sim: str = "verilator"
+    out: Path = Path("build/sim")
+    provenance: dict | None = None
+    say: Callable = _quiet
+    shared: dict = field(default_factory=dict)
+
+    def once(self, key, measure):
+        """``measure()``, run the first time ``key`` is asked for in this job only."""
+        if key not in self.shared:
+            self.shared[key] = measure()
+        return self.shared[key]
+
+
+@dataclass(frozen=True, eq=False)
+class Plan:
+    """A checked workload: the config, its derivation, the options and what the entry's
+    check worked out (``params``: its resolved sizes and operands, a dataclass of the
+    entry's)."""
+    workload: "Workload"
+    cfg: object
+    derived: dict
+    options: Options
+    params: object
+
+
+@dataclass(frozen=True, eq=False)
+class Result:
+    """A workload's result: the fields the reports read, typed, and ``record``, the whole
+    ``result.json`` it wrote (its JSON form). Subclasses list the fields of their
+    ``summary.json`` entry in ``BRIEF``."""
+    record: dict
+
+    BRIEF = ()
+
+    @classmethod
+    def of(cls, record, **extra):
+        """The result of ``record`` (``result.json``): every field read from it by name,
+        except those given in ``extra``."""
+        names = [f.name for f in fields(cls) if f.name != "record" and f.name not in extra]
+        return cls(record=record, **{name: record[name] for name in names}, **extra)
+
+    def to_json(self):
+        return self.record
+
+    def brief(self):
+        """This result's entry of ``summary.json``."""
+        return {key: getattr(self, key) for key in self.BRIEF}
+
+    @property
+    def ok(self):
+        """Whether the result matches its golden model (a workload without one: True)."""
+        return bool(getattr(self, "match", True))
+
+    def summary(self):
+        """The result's line(s) under ``summary`` in ``dojo sim``'s output."""
+        raise NotImplementedError
+
+
+class Workload:
+    """One entry of the registry. Subclasses set the declarations and implement
+    :meth:`plan` (their own checks -> ``params``) and :meth:`run`.
+
+    Declarations: ``bench`` and ``algo`` (how ``dojo sim --bench B --algo A`` selects it;
+    ``algo`` ``None``: the bench has one workload), ``label`` (how its refusals name it),
+    ``title`` (how a fault-map refusal names it), ``folder`` and ``files`` (what it writes
+    under the report directory), ``engines``, ``faults`` (one of :data:`FAULTS`), ``grid``
+    (``"any"`` or ``"square"``), ``dtypes`` (the ``--dtype`` values it takes, ``None``: it
+    has no data), ``matrices`` (whether it takes given A and B), ``summary_group`` (the
+    list of ``summary.json`` its entry joins; ``None``: its own key, its ``name``).
+    """
+    name = None
+    bench = None
+    algo = None
+    label = None
+    title = None
+    folder = None
+    files = ("result.json",)
+    engines = ("rtl",)
+    faults = "none"
+    grid = "any"
+    dtypes = ("int8", "bf16")
+    matrices = False
+    summary_group = None
+
+    @property
+    def selector(self):
+        """The ``dojo sim`` arguments that run this entry alone (without ``--bench``)."""
+        return self.bench if self.algo is None else f"{self.bench} --algo {self.algo}"
+
+    def fits_grid(self, derived):
+        t = derived["tile"]
+        return self.grid == "any" or t["mesh_x"] == t["mesh_y"]
+
+    def runs_by_default(self, derived):
+        """Whether ``dojo sim`` runs it when its bench is asked for without ``--algo``."""
+        return self.fits_grid(derived)
+
+    def check(self, cfg, derived, options):
+        """Every refusal before anything runs -> :class:`Plan`. Raises ConfigError, one
+        line: first what the declarations exclude, then the entry's own checks."""
+        problem = self.unsupported(cfg, derived, options)
+        if problem:
+            raise ConfigError([problem])
+        return Plan(self, cfg, derived, options, self.plan(cfg, derived, options))
+
+    def unsupported(self, cfg, derived, options):
+        """The refusal the declarations imply for ``options`` on this config, or None."""
+        from .registry import fault_problem
+        if options.engine not in self.engines:
+            return (f"--engine {options.engine}: not allowed with --bench {self.selector}; "
+                    f"allowed: {', '.join(self.engines)}")
+        if self.dtypes is not None and options.dtype not in self.dtypes:
+            return (f"--dtype {options.dtype}: not allowed with --bench {self.selector}; "
+                    f"allowed: {', '.join(self.dtypes)}")
+        if not self.matrices and (options.a or options.b):
+            return "--a/--b: only the host-driven GEMM takes given matrices (--algo host)"
+        if not self.fits_grid(derived):
+            t = derived["tile"]
+            return (f"{self.label}: the tile's grid of nodes is {t['mesh_x']}x{t['mesh_y']} "
+                    f"(tile.dies_x/y x die.nodes_x/y); allowed: a square grid")
+        return fault_problem(cfg, derived, [self])
+
+    def plan(self, cfg, derived, options):
+        """The entry's own checks -> the parameters its run takes."""
+        raise NotImplementedError
+
+    def run(self, plan, job, out_dir=None):
+        """Run a checked plan; writes under ``out_dir`` (default ``job.out / folder``),
+        prints its progress through ``job.say`` -> a :class:`Result`."""
+        raise NotImplementedError
+
+    def out_dir(self, job, out_dir):
+        return Path(out_dir) if out_dir is not None else Path(job.out) / self.folder
+
+    def refusal(self, exc):
+        """A ValueError of an algorithm's check as this entry's one-line refusal."""
+        return ConfigError([f"{self.label}: {exc}"])

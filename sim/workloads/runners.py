@@ -1,0 +1,84 @@
+"""The runners the node-program workloads share: load data and programs, run, read back.
+
+:func:`run_programs` runs any set of node programs on the tile (the collectives, the
+token ring of the all-reduces' step latency, the resident GEMMs); :func:`run_resident`
+runs a GEMM's programs on operands already in the nodes' SRAM (Cannon, SUMMA) and
+scores C against the golden model.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["PROGRAM_LINES", "run_programs", "run_resident"]
+
+#: SRAM lines kept at the top of every node for its program
+PROGRAM_LINES = 128
+
+
+def run_programs(design, programs, data, *, sim, tag, reads):
+    """Load ``data`` (``{node: [(addr, lines), ...]}`` or ``{node: (addr, lines)}``) and
+    ``programs`` (``{node: descriptors}`` for queue 0, or ``{node: {queue: descriptors}}``;
+    at the top of the SRAM, queue 1's after queue 0's), start every node, wait for every
+    DONE; returns the testbench's result (``cycles``, ``load_cycles``, ``read_cycles``,
+    ``halts``, ``reads``, ``problems``)."""
+    from sim.runner import run_cocotb
+    from verif.node_model import NodeModel
+    mdl = NodeModel.from_manifest(design.manifest())
+    pc = mdl.lines - PROGRAM_LINES
+    loads, starts = [], []
+    for node, blocks in data.items():
+        for addr, lines in ([blocks] if isinstance(blocks, tuple) else blocks):
+            loads.append([list(node), addr, [int(v) for v in lines]])
+    for node, queues in programs.items():
+        queues = queues if isinstance(queues, dict) else {0: queues}
+        at, pcs = pc, {}
+        for q, descs in sorted(queues.items()):
+            prog = mdl.program(descs)
+            loads.append([list(node), at, prog])
+            pcs[str(q)] = at
+            at += len(prog)
+        if at - pc > PROGRAM_LINES:
+            raise ValueError(f"node {node}: programs of {at - pc} lines, at most "
+                             f"{PROGRAM_LINES}")
+        starts.append([list(node), pcs])
+    return run_cocotb(design, sim=sim, test_module="verif.tb_tile", testcase="programs",
+                      tag=tag, scenario={"programs": {"loads": loads, "starts": starts,
+                                                      "reads": reads}})["programs"]
+
+
+def run_resident(design, mdl, programs, data, expected, blocks, lay, *, sim, tag, shape, dtype,
+                 out_dir, mac_steps):
+    """Run a GEMM's node programs on resident operands and score it (Cannon, SUMMA):
+    ``blocks`` ``{node: (row, col)}`` of its C block (``lay["block"]`` rows x columns,
+    ``expected[node]`` from the golden model); writes ``out_dir/result.json`` and
+    ``C.npy`` and returns the result dict."""
+    m, n, k = shape
+    bm, bn = lay["block"][0], lay["block"][1]
+    nodes = list(blocks)
+    res = run_programs(design, programs, data, sim=sim, tag=tag,
+                       reads=[[list(nd), lay["c"], lay["c_lines"]] for nd in nodes])
+    c_full = np.zeros((m, n), np.uint32)
+    wrong = []
+    for nd, lines in zip(nodes, res["reads"]):
+        r0, c0 = blocks[nd]
+        blk = mdl.unpack_c(lines, bm, bn)
+        c_full[r0:r0 + bm, c0:c0 + bn] = blk
+        if not np.array_equal(blk, expected[nd]):
+            wrong.append(list(nd))
+    bad_halts = [h for h in res["halts"] if any(t != 0 for t in h[1].values())]
+    whole = res["load_cycles"] + res["cycles"] + res["read_cycles"]
+    out = {"m": m, "n": n, "k": k, "dtype": dtype, "nodes": len(nodes), "block": lay["block"],
+           "sim": sim, "match": not wrong and not bad_halts, "wrong_nodes": wrong,
+           "bad_halts": bad_halts, "problems": res["problems"],
+           "load_cycles": res["load_cycles"], "compute_cycles": res["cycles"],
+           "read_cycles": res["read_cycles"], "total_cycles": whole, "mac_steps": mac_steps,
+           "compute_peak_fraction": mac_steps / (len(nodes) * res["cycles"]),
+           "peak_fraction": mac_steps / (len(nodes) * whole),
+           "sram_lines_used": lay["operand_lines"] + lay["c_lines"]}
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "result.json").write_text(json.dumps(out, indent=1) + "\n")
+    np.save(out_dir / "C.npy", c_full.view(np.float32 if dtype == "bf16" else np.int32))
+    return out
