@@ -51,8 +51,8 @@ def pytest_addoption(parser):
 #: every numba compile of a test run happens under this lock (one process at a time): on a
 #: cold cache two processes compiling the same entry at once once failed inside numba
 NUMBA_LOCK = ROOT / "build" / "numba-compile.lock"
-#: test modules that run the fast model in processes of their own (a Dask cluster, the
-#: dojo command): their tests wait for the warm-up, as those processes take no lock
+#: test modules that run the fast model (its serial loop) in processes of their own (a Dask
+#: cluster, the dojo command): their tests wait for the lock, as those processes take none
 MODEL_IN_SUBPROCESSES = ("tests/sim/explore/", "tests/dojo/test_cli.py")
 
 
@@ -72,11 +72,12 @@ def pytest_unconfigure(config):
 
 
 def _start_fast_model_warmup():
-    """Compile the fast model's loops (serial and threaded) into numba's disk cache in a
-    process of its own, started by the xdist controller while the workers start on
-    simulator and proof tests: no core waits for the compile. The process holds
-    :data:`NUMBA_LOCK` from before it starts until it ends (it inherits the controller's
-    locked descriptor), so a worker's first compile waits for it and then loads the cache."""
+    """Compile the fast model's loops into numba's disk cache in a process of its own,
+    started by the xdist controller while the workers start on proof and simulator tests:
+    no core waits for the compile. The process inherits the controller's locked
+    :data:`NUMBA_LOCK` (so no worker can compile before it starts) and holds it while it
+    compiles the serial loop, which most model tests use; a worker's first compile waits
+    for it and then loads the cache. The threaded loop follows under the lock taken anew."""
     import fcntl
     import subprocess
     NUMBA_LOCK.parent.mkdir(parents=True, exist_ok=True)
@@ -84,19 +85,24 @@ def _start_fast_model_warmup():
         fcntl.flock(lock, fcntl.LOCK_EX)
         return subprocess.Popen(
             [sys.executable, "-c", "from tests.conftest import warm_fast_model; "
-                                   "warm_fast_model()"],
+                                   f"warm_fast_model(held={lock.fileno()})"],
             cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             pass_fds=(lock.fileno(),))
 
 
-def warm_fast_model():
-    """One short model sweep with each loop, serial and threaded (numba caches both)."""
+def warm_fast_model(held):
+    """One short model sweep with each loop, serial then threaded (numba caches both);
+    ``held`` is the descriptor of the locked :data:`NUMBA_LOCK`, released after the serial
+    loop."""
+    import fcntl
     from gen.config import load_config
     from sim.sweep import run_sweep
     cfg = load_config(str(CONFIGS / "default.yaml"), [])
-    for threads in (1, 2):
-        run_sweep(cfg, engine="model", rates=[0.1], threads=threads, progress=False,
-                  timing={"warmup": 20, "measure": 20, "drain_limit": 200, "final_drain": 50})
+    timing = {"warmup": 20, "measure": 20, "drain_limit": 200, "final_drain": 50}
+    run_sweep(cfg, engine="model", rates=[0.1], threads=1, progress=False, timing=timing)
+    fcntl.flock(held, fcntl.LOCK_UN)
+    with _numba_lock():
+        run_sweep(cfg, engine="model", rates=[0.1], threads=2, progress=False, timing=timing)
 
 
 @contextlib.contextmanager
@@ -134,6 +140,7 @@ def _lock_numba_compiles(path=NUMBA_LOCK):
 
 
 def pytest_runtest_setup(item):
+    """A test of :data:`MODEL_IN_SUBPROCESSES` starts once no numba compile is running."""
     if hasattr(item.config, "workerinput") and \
             item.nodeid.startswith(MODEL_IN_SUBPROCESSES):
         with _numba_lock():
