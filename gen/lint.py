@@ -54,25 +54,32 @@ def _parse(text):
     return out
 
 
-def lint_verilog(path, top, *, waivers=WAIVERS, log_dir=None):
+def lint_verilog(path, top, *, waivers=WAIVERS, log_dir=None, raw=True):
     """Lint one Verilog file whose top module is ``top``.
 
     Returns a dict: ``clean`` (no message left with the waivers), ``messages``
     (those left: ``"RULE file:line message"``), ``raw`` (counts per rule without
-    waivers), ``waivers`` (the file used). With ``log_dir``, both Verilator logs are kept
-    there as ``<top>.lint.log`` and ``<top>.lint-raw.log``.
+    waivers; ``None`` with ``raw=False``, which skips that second Verilator run, the
+    longer one on a large top), ``waivers`` (the file used). With ``log_dir``, the
+    Verilator logs are kept there as ``<top>.lint.log`` and ``<top>.lint-raw.log``.
     """
     path = Path(path).resolve()
     base = ["--lint-only", "-Wall", "--top-module", top]
-    waived = _verilator([*base, str(Path(waivers).resolve()), str(path)], cwd=path.parent)
-    raw = _verilator([*base, str(path)], cwd=path.parent)
+    runs = {"lint": _verilator([*base, str(Path(waivers).resolve()), str(path)],
+                               cwd=path.parent)}
+    if raw:
+        runs["lint-raw"] = _verilator([*base, str(path)], cwd=path.parent)
     if log_dir is not None:
         log_dir = Path(log_dir)
         log_dir.mkdir(parents=True, exist_ok=True)
-        (log_dir / f"{top}.lint.log").write_text(waived.stdout + waived.stderr)
-        (log_dir / f"{top}.lint-raw.log").write_text(raw.stdout + raw.stderr)
+        for kind, run in runs.items():
+            (log_dir / f"{top}.{kind}.log").write_text(run.stdout + run.stderr)
+    waived = runs["lint"]
     left = _parse(waived.stdout + waived.stderr)
-    raw_msgs = _parse(raw.stdout + raw.stderr)
+    raw_counts = None
+    if raw:
+        raw_msgs = _parse(runs["lint-raw"].stdout + runs["lint-raw"].stderr)
+        raw_counts = dict(sorted(Counter(rule for _, rule, *_ in raw_msgs).items()))
     return {
         "top": top,
         "file": str(path),
@@ -80,7 +87,7 @@ def lint_verilog(path, top, *, waivers=WAIVERS, log_dir=None):
         "returncode": waived.returncode,
         "messages": [f"{rule} {Path(f).name if f else ''}:{n or ''} {msg}"
                      for _, rule, f, n, msg in left],
-        "raw": dict(sorted(Counter(rule for _, rule, *_ in raw_msgs).items())),
+        "raw": raw_counts,
         "waivers": str(Path(waivers)),
     }
 
@@ -97,11 +104,12 @@ def iverilog_check(path, top):
     return res.returncode == 0, res.stdout + res.stderr
 
 
-def lint_design(design, out_dir, *, icarus=True):
-    """Write ``design`` into ``out_dir`` and lint it (plus the Icarus compile)."""
+def lint_design(design, out_dir, *, icarus=True, raw=True):
+    """Write ``design`` into ``out_dir`` and lint it (plus the Icarus compile; ``raw`` as
+    :func:`lint_verilog`)."""
     from .build import write
     path = write(design, out_dir)
-    res = lint_verilog(path, design.top_name, log_dir=out_dir)
+    res = lint_verilog(path, design.top_name, log_dir=out_dir, raw=raw)
     if icarus:
         ok, log = iverilog_check(path, design.top_name)
         res["icarus"] = ok

@@ -10,8 +10,13 @@
   ``pytest -n 2`` the long ones start early and the unit tests fill the end; tests that
   share a simulator build are grouped (``xdist_group``: ``--dist loadgroup`` runs a group
   on one worker, so two workers never wait for the same build).
+- The fast model's numba loops: under xdist a process of their own compiles them into the
+  disk cache while the workers start on other tests; every numba compile of a worker
+  waits for it and holds a lock, so no two processes compile at the same time.
 """
 
+import contextlib
+import functools
 import os
 import sys
 from pathlib import Path
@@ -43,24 +48,103 @@ def pytest_addoption(parser):
                      help="the quick tier (make check): skip slow tests not marked quick")
 
 
+#: every numba compile of a test run happens under this lock (one process at a time): on a
+#: cold cache two processes compiling the same entry at once once failed inside numba
+NUMBA_LOCK = ROOT / "build" / "numba-compile.lock"
+#: test modules that run the fast model (its serial loop) in processes of their own (a Dask
+#: cluster, the dojo command): their tests wait for the lock, as those processes take none
+MODEL_IN_SUBPROCESSES = ("tests/sim/explore/", "tests/dojo/test_cli.py")
+
+
 def pytest_configure(config):
     config.addinivalue_line("markers", "quick: a slow test that the quick tier (make check) "
                                        "runs too: one per block of the fast engine")
-    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
-        _warm_fast_model()
+    if hasattr(config, "workerinput"):
+        _lock_numba_compiles()
+    elif getattr(config.option, "numprocesses", None):
+        config._fast_model_warmup = _start_fast_model_warmup()
 
 
-def _warm_fast_model():
-    """Compile the fast model's loops (serial and threaded) into numba's disk cache once, in
-    the xdist controller before the workers start: the workers then load them instead of
-    compiling the same cache entries at the same time (on a cold cache two concurrent
-    compiles once failed inside numba). Costs the one compile the first worker would pay."""
+def pytest_unconfigure(config):
+    warmup = getattr(config, "_fast_model_warmup", None)
+    if warmup is not None:
+        warmup.wait()
+
+
+def _start_fast_model_warmup():
+    """Compile the fast model's loops into numba's disk cache in a process of its own,
+    started by the xdist controller while the workers start on proof and simulator tests:
+    no core waits for the compile. The process inherits the controller's locked
+    :data:`NUMBA_LOCK` (so no worker can compile before it starts) and holds it while it
+    compiles the serial loop, which most model tests use; a worker's first compile waits
+    for it and then loads the cache. The threaded loop follows under the lock taken anew."""
+    import fcntl
+    import subprocess
+    NUMBA_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with open(NUMBA_LOCK, "a") as lock, open(NUMBA_LOCK.with_suffix(".log"), "w") as log:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return subprocess.Popen(
+            [sys.executable, "-c", "from tests.conftest import warm_fast_model; "
+                                   f"warm_fast_model(held={lock.fileno()})"],
+            cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            pass_fds=(lock.fileno(),))
+
+
+def warm_fast_model(held):
+    """One short model sweep with each loop, serial then threaded (numba caches both);
+    ``held`` is the descriptor of the locked :data:`NUMBA_LOCK`, released after the serial
+    loop."""
+    import fcntl
     from gen.config import load_config
     from sim.sweep import run_sweep
     cfg = load_config(str(CONFIGS / "default.yaml"), [])
-    for threads in (1, 2):
-        run_sweep(cfg, engine="model", rates=[0.1], threads=threads, progress=False,
-                  timing={"warmup": 20, "measure": 20, "drain_limit": 200, "final_drain": 50})
+    timing = {"warmup": 20, "measure": 20, "drain_limit": 200, "final_drain": 50}
+    run_sweep(cfg, engine="model", rates=[0.1], threads=1, progress=False, timing=timing)
+    fcntl.flock(held, fcntl.LOCK_UN)
+    with _numba_lock():
+        run_sweep(cfg, engine="model", rates=[0.1], threads=2, progress=False, timing=timing)
+
+
+@contextlib.contextmanager
+def _numba_lock(path=NUMBA_LOCK):
+    """Hold the lock ``path`` (waits while the warm-up or another worker compiles)."""
+    import fcntl
+    with open(path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _lock_numba_compiles(path=NUMBA_LOCK):
+    """In an xdist worker: every numba compile (or load from the disk cache) holds the lock
+    ``path``, so it waits for the controller's warm-up and never runs at the same time as
+    another worker's."""
+    import threading
+    from numba.core.dispatcher import Dispatcher
+    compile_for_args = Dispatcher._compile_for_args
+    in_process = threading.RLock()          # Dask's threaded workers compile in-process
+    depth = 0
+
+    @functools.wraps(compile_for_args)
+    def locked(self, *args, **kwargs):
+        nonlocal depth
+        with in_process:
+            if depth:                       # a compile inside a compile holds the lock
+                return compile_for_args(self, *args, **kwargs)
+            with _numba_lock(path):
+                depth += 1
+                try:
+                    return compile_for_args(self, *args, **kwargs)
+                finally:
+                    depth -= 1
+    Dispatcher._compile_for_args = locked
+
+
+def pytest_runtest_setup(item):
+    """A test of :data:`MODEL_IN_SUBPROCESSES` starts once no numba compile is running."""
+    if hasattr(item.config, "workerinput") and \
+            item.nodeid.startswith(MODEL_IN_SUBPROCESSES):
+        with _numba_lock():
+            pass
 
 
 def is_slow(item):

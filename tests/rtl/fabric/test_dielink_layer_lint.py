@@ -25,7 +25,7 @@ SMALL = ["die.nodes_x=2", "die.nodes_y=1", "tile.dies_x=1", "tile.dies_y=2",
 def test_tile_with_link_layer_is_lint_clean(extra, tmp_path):
     cfg = load_config(CONFIGS / "default.yaml", SMALL + extra)
     design = noc_design(cfg, kind="traffic")
-    res = lint_design(design, tmp_path, icarus=bool(shutil.which("iverilog")))
+    res = lint_design(design, tmp_path, icarus=bool(shutil.which("iverilog")), raw=False)
     assert res["clean"], "\n".join(res["messages"][:30])
     if shutil.which("iverilog"):
         assert res["icarus"] is True, res.get("icarus_log")

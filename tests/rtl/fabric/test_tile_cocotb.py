@@ -44,7 +44,14 @@ def test_small_tile_host_access_gemm_allreduce(sim, tmp_path):
         assert r["model"]["steps"] == 6 and r["cycles"] > r["model"]["bandwidth_cycles"]
 
 
+#: the default compute tile's Verilator build serves its GEMM, its all-reduce and the GEMM
+#: around disabled nodes: one xdist worker runs those in turn instead of the other waiting
+#: on the build lock
+DEFAULT_TILE_BUILD = pytest.mark.xdist_group("compute-tile-default")
+
+
 @pytest.mark.slow
+@DEFAULT_TILE_BUILD
 @pytest.mark.skipif("verilator" not in SIMS, reason="Verilator not available")
 def test_default_tile_gemm_and_allreduce(tmp_path):
     cfg = load_config(CONFIGS / "default.yaml", [])
@@ -58,7 +65,8 @@ def test_default_tile_gemm_and_allreduce(tmp_path):
     assert 0.5 < r["measured_over_model"] < 2
 
 
-@pytest.mark.parametrize("sim", SIMS)
+@pytest.mark.parametrize("sim", [pytest.param(s, marks=DEFAULT_TILE_BUILD) if s == "verilator"
+                                 else s for s in SIMS])
 def test_host_gemm_skips_disabled_nodes(sim, tmp_path):
     """Disabled nodes are never given a block: their column's bands go to its live nodes
     (one taller GEMM each), C is bit-exact and their SRAM is still zero at the end. The

@@ -24,7 +24,14 @@ def timing(sim):
     return TIMING_ICARUS if sim == "icarus" else TIMING
 
 
-@pytest.mark.parametrize("sim", SIMS)
+#: the Verilator tests of the 3x3 traffic mesh share its two builds (the suite's fast one and
+#: the flat one): one xdist worker runs them in turn instead of the other waiting on a
+#: build lock
+MESH_3X3_BUILDS = pytest.mark.xdist_group("traffic-mesh-3x3")
+
+
+@pytest.mark.parametrize("sim", [pytest.param(s, marks=MESH_3X3_BUILDS) if s == "verilator"
+                                 else s for s in SIMS])
 def test_all_patterns_below_and_above_saturation(sim):
     cfg = load_config(CONFIGS / "default.yaml",
                       ["tile.dies_x=1", "tile.dies_y=1", "die.nodes_x=3", "die.nodes_y=3"])
@@ -87,6 +94,7 @@ def test_tile_with_die_links(sim):
 
 
 @pytest.mark.slow
+@MESH_3X3_BUILDS
 @pytest.mark.skipif("verilator" not in SIMS, reason="needs Verilator")
 def test_model_alone_matches_offered_load():
     """The C++ speed harness (no cocotb) drives the same Verilator build: the generators
@@ -108,6 +116,7 @@ def test_model_alone_matches_offered_load():
 
 
 @pytest.mark.slow
+@MESH_3X3_BUILDS
 @pytest.mark.skipif("verilator" not in SIMS, reason="needs Verilator")
 def test_fast_build_is_cycle_identical_to_the_flat_build():
     """The test suite's fast build (the node as a Verilator hierarchical block) and the
