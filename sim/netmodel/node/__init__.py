@@ -1,0 +1,20 @@
+"""The training node's blocks in the fast engine, each held cycle-exact to its RTL block.
+
+What is modelled (one module per block, each with a lockstep test
+``tests/sim/netmodel/test_node_<block>.py`` against the RTL block under Amaranth's
+simulator):
+
+* :mod:`.sram`: the scratchpad (:mod:`rtl.node.sram`): read ports and their client
+  priorities, the banked write port, transparent reads, lines paged on first write.
+
+Not yet: the command processor, the matrix engine, the NI blocks, and the node that
+composes them onto the network kernel's local ports.
+
+How they compose: every block keeps its state as arrays with a leading node index (one row
+per node) and offers ``@njit(inline="always")`` step functions taking the node index,
+split like the RTL into a combinational evaluation (requests, grants) and a clock edge. A
+node kernel calls, per node and cycle, the clients' request functions, then the SRAM's
+:func:`~.sram.sram_grants`, then the clients' edges and :func:`~.sram.sram_clock`. Data
+(line values) is kept apart from control (grants, FSM state), so a timing-only run skips
+the data arrays and functions.
+"""
