@@ -6,9 +6,11 @@ simulator):
 
 * :mod:`.sram`: the scratchpad (:mod:`rtl.node.sram`): read ports and their client
   priorities, the banked write port, transparent reads, lines paged on first write.
+* :mod:`.command_processor`: both descriptor queues, every descriptor and error, LOOP
+  steps, semaphore waits, status, abort; the fixed priorities between the queues.
 
-Not yet: the command processor, the matrix engine, the NI blocks, and the node that
-composes them onto the network kernel's local ports.
+Not yet: the matrix engine, the NI blocks, and the node that composes them onto the
+network kernel's local ports.
 
 How they compose: every block keeps its state as arrays with a leading node index (one row
 per node) and offers ``@njit(inline="always")`` step functions taking the node index,
@@ -17,4 +19,7 @@ node kernel calls, per node and cycle, the clients' request functions, then the 
 :func:`~.sram.sram_grants`, then the clients' edges and :func:`~.sram.sram_clock`. Data
 (line values) is kept apart from control (grants, FSM state), so a timing-only run skips
 the data arrays and functions.
+
+Timing that depends on data: the command processor's descriptors are SRAM lines, so a
+timing-only run keeps the lines its queues fetch (the programs the host writes).
 """
