@@ -30,7 +30,7 @@ from numba import njit
 from rtl.node.layouts import request_vcs, response_vcs
 from sim.netmodel.node.fields import define
 
-__all__ = ["LinkTxs", "tx_outputs", "tx_clock", "MUTANTS", "TX", "CHAN", "WRITE", "PORT",
+__all__ = ["LinkTxs", "tx_outputs", "tx_clock", "round_robin", "MUTANTS", "TX", "CHAN", "WRITE", "PORT",
            "REQ", "RESP"]
 
 #: deliberately wrong variants, for the test that shows the RTL comparison catches them
@@ -61,11 +61,16 @@ def tx_outputs(n, chan, ports, P):
 
 
 @njit(cache=True, inline="always")
-def _round_robin(requests, mask):
-    """The one-hot grant of a two-input :class:`rtl.net.arbiter.RoundRobinArbiter`."""
+def round_robin(requests, mask, n):
+    """A :class:`rtl.net.arbiter.RoundRobinArbiter` of ``n`` inputs: the one-hot grant of
+    ``requests`` (bit masks) under the thermometer ``mask`` (reset: all ``n`` bits set) and
+    the mask after an advance on it (every bit above the grant; unchanged on no request)."""
     hi = requests & mask
     pick = hi if hi else requests
-    return pick & -pick
+    grant = pick & -pick
+    if n == 1:
+        return requests, mask
+    return grant, (((1 << n) - 1) & ~((grant << 1) - 1)) if requests else mask
 
 
 @njit(cache=True, inline="always")
@@ -81,7 +86,9 @@ def tx_clock(n, tx, credits, chan, chan_last, chan_flits, out_data, writes, writ
             ok = ok and (tx[n, T_LOCK] == 0 or tx[n, T_LOCK] >> c & 1 == 1)
         if ok:
             cand |= 1 << c
-    grant = (cand & -cand) if P[P_MUTANT] == 1 else _round_robin(cand, tx[n, T_MASK])
+    grant, mask = round_robin(cand, tx[n, T_MASK], 2)
+    if P[P_MUTANT] == 1:
+        grant = cand & -cand
     # the link registers: the response queue's head if it won, else the request queue's
     c = RESP if grant == 2 else REQ
     head = chan[n, c, C_CONSUME]
@@ -91,8 +98,7 @@ def tx_clock(n, tx, credits, chan, chan_last, chan_flits, out_data, writes, writ
     out_data[n] = chan_flits[n, c, head]
     if shared and grant:
         tx[n, T_LOCK] = 0 if chan_last[n, c, head] else grant
-    if cand:
-        tx[n, T_MASK] = 2 if grant == 1 else 0
+    tx[n, T_MASK] = mask
     for v in range(credits.shape[1]):
         sent = grant and tx[n, T_VC] == v
         back = credit_in[n] >> v & 1 == 1
