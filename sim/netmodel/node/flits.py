@@ -11,7 +11,7 @@ from numba import int64, njit, uint64
 from rtl.node.layouts import NodeLayouts
 from sim.netmodel.node.fields import define, layout_fields
 
-__all__ = ["get_bits", "set_bits", "put_head", "head_fields", "HEAD", "INFOS", "info_fields"]
+__all__ = ["get_bits", "set_bits", "copy_bits", "put_head", "head_fields", "HEAD", "INFOS", "info_fields"]
 
 #: the head flit's fields, in the order of :func:`head_fields`' tuple (``(offset, width,
 #: signed)`` at ``3 * F_NAME``)
@@ -63,6 +63,15 @@ def set_bits(row, offset, width, value):
     if b + width > 64 and w + 1 < row.shape[0]:
         s = uint64(64 - b)
         row[w + 1] = (row[w + 1] & ~(mask >> s)) | (v >> s)
+
+
+@njit(cache=True, inline="always")
+def copy_bits(dst, offset, src, width):
+    """Bits ``0 .. width - 1`` of the words ``src`` into ``dst`` from bit ``offset`` on (a
+    ``word_select`` of the RTL), 32 at a time."""
+    for lo in range(0, width, 32):
+        w = min(32, width - lo)
+        set_bits(dst, offset + lo, w, get_bits(src, lo, w))
 
 
 @njit(cache=True, inline="always")
