@@ -8,8 +8,12 @@ simulator):
   priorities, the banked write port, transparent reads, lines paged on first write.
 * :mod:`.command_processor`: both descriptor queues, every descriptor and error, LOOP
   steps, semaphore waits, status, abort; the fixed priorities between the queues.
+* :mod:`.engine`: the matrix engine's timing (tiling loops, C0 load, C prefetch, write-back,
+  stalls on its ports) and numerics (the MAC pipeline, bf16 -> fp32 and int8 -> int32,
+  bit-exact with :mod:`verif.golden`).
 
-Not yet: the matrix engine, the NI blocks, and the node that composes them onto the
+Not yet: the NI blocks (RX buffers, request parser, ADD pipeline, push DMA, pull and
+response writers, link TX), the hosts, and the node that composes the blocks onto the
 network kernel's local ports.
 
 How they compose: every block keeps its state as arrays with a leading node index (one row
