@@ -12,9 +12,14 @@ simulator):
   stalls on its ports) and numerics (the MAC pipeline, bf16 -> fp32 and int8 -> int32,
   bit-exact with :mod:`verif.golden`).
 
-Not yet: the NI blocks (RX buffers, request parser, ADD pipeline, push DMA, pull and
-response writers, link TX), the hosts, and the node that composes the blocks onto the
-network kernel's local ports.
+* :mod:`.add_pipeline`: the NI's sink pipeline (WRITE, ADD as read-modify-write with
+  forwarding, FP32 and INT32 lanes).
+* :mod:`.numerics`: the numerical contract of :mod:`verif.golden` as scalar numba functions
+  (the engine's MACs and the ADD lanes).
+
+Not yet: the other NI blocks (RX buffers, request parser, push DMA, pull and response
+writers, link TX), the hosts, and the node that composes the blocks onto the network
+kernel's local ports.
 
 How they compose: every block keeps its state as arrays with a leading node index (one row
 per node) and offers ``@njit(inline="always")`` step functions taking the node index,
@@ -23,6 +28,11 @@ node kernel calls, per node and cycle, the clients' request functions, then the 
 :func:`~.sram.sram_grants`, then the clients' edges and :func:`~.sram.sram_clock`. Data
 (line values) is kept apart from control (grants, FSM state), so a timing-only run skips
 the data arrays and functions.
+
+Numba's disk cache checks only the file of the function it caches: a change to
+:mod:`.numerics` does not recompile the cached engine or ADD pipeline (clear
+``__pycache__``), and the composed node kernel should keep what it compiles in one file,
+as :mod:`sim.netmodel.kernel` does.
 
 Timing that depends on data: the command processor's descriptors are SRAM lines, so a
 timing-only run keeps the lines its queues fetch (the programs the host writes).

@@ -19,20 +19,16 @@ the elements (``acc``, ``prod``, ``iprod``, ``c_in`` of every MAC, the C0 and wr
 buffers, the held operand lines). A timing-only run skips :func:`_mac_data` and the buffer
 copies: the engine's timing does not depend on the values it computes.
 
-Numerics: one scalar function per operation (:func:`_bf16_mul`, :func:`_fp32_add`), the
-contract of :mod:`verif.golden` (flush-to-zero of subnormal inputs and results,
-round-to-nearest-even fp32 sums, canonical NaN) computed on float32/float64 values that
-alias the bit patterns through a per-node scratch row (numba has no scalar bit cast).
+Numerics: :mod:`.numerics` (the contract of :mod:`verif.golden`), one element at a time.
 """
-
-import math
 
 import numpy as np
 from numba import njit, uint64
 
 from rtl.node.engine import EngineGeometry
 from rtl.node.mac import MacMode
-from sim.netmodel.node.fields import define, layout_fields
+from sim.netmodel.node.fields import define
+from sim.netmodel.node.numerics import bf16_mul, fp32_add
 
 __all__ = ["MatrixEngines", "engine_outputs", "engine_clock", "MUTANTS", "STATE", "OUTPUTS",
            "EXEC_FIELDS"]
@@ -71,57 +67,7 @@ INPUTS = define(globals(), ("start", "rd_a_grant", "rd_b_grant", "rd_c_grant", "
                 "I_")
 
 _BF16 = MacMode.BF16.value
-_CANONICAL_NAN = 0x7FC00000
 _M32 = 0xFFFFFFFF
-
-
-# ---------------------------------------------------------------- numerics
-
-
-@njit(cache=True, inline="always")
-def _ftz32(bits):
-    return bits & 0x80000000 if bits & 0x7F800000 == 0 else bits
-
-
-@njit(cache=True, inline="always")
-def _nan32(bits):
-    return bits & 0x7F800000 == 0x7F800000 and bits & 0x7FFFFF != 0
-
-
-@njit(cache=True, inline="always")
-def _finish(bits, nan, canonical=True):
-    """A result's bits: flushed below 2^-126, the canonical NaN for any NaN."""
-    bits = _ftz32(bits)
-    if not canonical:
-        return bits
-    return _CANONICAL_NAN if nan or _nan32(bits) else bits
-
-
-@njit(cache=True, inline="always")
-def _bf16_mul(n, a, b, su, sf):
-    """bf16 x bf16 -> fp32 bits (golden.bf16_mul): exact in float64, then flushed below
-    2^-126 and saturated to infinity from 2^128."""
-    fa = (a & 0x8000 if a & 0x7F80 == 0 else a) << 16
-    fb = (b & 0x8000 if b & 0x7F80 == 0 else b) << 16
-    su[n, 0], su[n, 1] = fa, fb
-    p = np.float64(sf[n, 0]) * np.float64(sf[n, 1])
-    mag = abs(p)
-    if mag < 2.0 ** -126:
-        p = math.copysign(0.0, p)
-    elif mag >= 2.0 ** 128:
-        p = math.copysign(math.inf, p)
-    sf[n, 2] = p
-    return _finish(np.int64(su[n, 2]), _nan32(fa) or _nan32(fb))
-
-
-@njit(cache=True, inline="always")
-def _fp32_add(n, a, b, su, sf, canonical):
-    """fp32 + fp32 bits (golden.fp32_add): flushed inputs, a round-to-nearest-even float32
-    sum, flushed result, canonical NaN."""
-    a, b = _ftz32(a), _ftz32(b)
-    su[n, 0], su[n, 1] = a, b
-    sf[n, 2] = sf[n, 0] + sf[n, 1]
-    return _finish(np.int64(su[n, 2]), _nan32(a) or _nan32(b), canonical)
 
 
 @njit(cache=True, inline="always")
@@ -204,7 +150,7 @@ def _mac_data(n, st, P, rd_a, rd_b, a_hold, b_hold, acc, prod, iprod, c_in, c0bu
         else:
             base = np.int64(acc[n, e])
         if fp:
-            acc[n, e] = _fp32_add(n, base, np.int64(prod[n, e]), su, sf, mutant != 3)
+            acc[n, e] = fp32_add(n, base, np.int64(prod[n, e]), su, sf, mutant != 3)
         elif st[n, E_M_ENABLE]:
             acc[n, e] = (base + iprod[n, e]) & _M32
         else:
@@ -220,7 +166,7 @@ def _mac_data(n, st, P, rd_a, rd_b, a_hold, b_hold, acc, prod, iprod, c_in, c0bu
             b = _element(b_line, n, x_sub * p + c, bits)
             e = r * p + c
             if bits == 16:
-                prod[n, e] = _bf16_mul(n, a, b, su, sf)
+                prod[n, e] = bf16_mul(n, a, b, su, sf)
             elif mutant == 2:
                 iprod[n, e] = a * b
             else:
