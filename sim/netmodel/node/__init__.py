@@ -11,14 +11,15 @@ simulator):
 * :mod:`.engine`: the matrix engine's timing (tiling loops, C0 load, C prefetch, write-back,
   stalls on its ports) and numerics (the MAC pipeline, bf16 -> fp32 and int8 -> int32,
   bit-exact with :mod:`verif.golden`).
-
 * :mod:`.add_pipeline`: the NI's sink pipeline (WRITE, ADD as read-modify-write with
   forwarding, FP32 and INT32 lanes).
+* :mod:`.push_dma`: the NI's PUSH engine (WRITE/ADD packets, signals, a PULL's READs; heads
+  built with the RTL's layouts, reads issued only as far as the queue has room).
 * :mod:`.numerics`: the numerical contract of :mod:`verif.golden` as scalar numba functions
   (the engine's MACs and the ADD lanes).
 
-Not yet: the other NI blocks (RX buffers, request parser, push DMA, pull and response
-writers, link TX), the hosts, and the node that composes the blocks onto the network
+Not yet: the other NI blocks (RX buffers, request parser, pull writer, response writer,
+link TX), the hosts, and the node that composes the blocks onto the network
 kernel's local ports.
 
 How they compose: every block keeps its state as arrays with a leading node index (one row
