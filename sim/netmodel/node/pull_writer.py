@@ -12,10 +12,10 @@ them); the body lines are data.
 """
 
 import numpy as np
-from numba import njit, uint64
+from numba import njit
 
 from rtl.net.packet import Opcode
-from sim.netmodel.node.fields import define, layout_fields
+from sim.netmodel.node.fields import define, get_bits, layout_fields
 
 __all__ = ["PullWriters", "pull_outputs", "pull_write_line", "pull_clock", "MUTANTS",
            "INPUTS", "OUTPUTS", "VC_INPUTS"]
@@ -48,12 +48,7 @@ def head_fields(layouts):
 
 @njit(cache=True, inline="always")
 def _head_field(flits, n, v, H, field):
-    offset, width = H[3 * field], H[3 * field + 1]
-    value = 0
-    for i in range(width):                   # a field may straddle two words
-        b = offset + i
-        value |= int((flits[n, v, b // 64] >> uint64(b % 64)) & uint64(1)) << i
-    return value
+    return get_bits(flits[n, v], H[3 * field], H[3 * field + 1])
 
 
 @njit(cache=True, inline="always")

@@ -15,10 +15,10 @@ lines are data (``sram_data[node]`` in, ``flit[node]`` out).
 """
 
 import numpy as np
-from numba import njit, uint64
+from numba import njit
 
 from rtl.net.packet import MsgClass, Opcode
-from sim.netmodel.node.fields import define, layout_fields
+from sim.netmodel.node.fields import define, layout_fields, put_bits
 
 __all__ = ["PushDmas", "dma_outputs", "dma_clock", "head_fields", "MUTANTS", "INPUTS",
            "OUTPUTS", "PUSH_DESC"]
@@ -65,12 +65,7 @@ def head_fields(layouts):
 @njit(cache=True, inline="always")
 def _put(flit, n, H, field, value):
     """Field ``field`` (an ``H_`` constant) of the flit ``flit[n]`` <- ``value``."""
-    offset, width = H[3 * field], H[3 * field + 1]
-    v = uint64(value) & uint64((1 << width) - 1)
-    word, shift = offset // 64, offset % 64
-    flit[n, word] |= v << uint64(shift)
-    if shift and shift + width > 64:
-        flit[n, word + 1] |= v >> uint64(64 - shift)
+    put_bits(flit[n], H[3 * field], H[3 * field + 1], value)
 
 
 @njit(cache=True, inline="always")
