@@ -17,12 +17,14 @@ simulator):
   built with the RTL's layouts, reads issued only as far as the queue has room).
 * :mod:`.pull_writer`: the NI's response sink (the response VCs drained a packet at a
   time, lowest first; a PULL's READ_RESP lines written into the SRAM).
+* :mod:`.response_writer`: the NI's response writer (READ_RESP flits first, else the first
+  pending DONE slot as a one-flit packet).
 * :mod:`.link_tx`: the NI's output (request and response queues, round-robin onto one
   credit-honouring link, one VC's packet lock).
 * :mod:`.numerics`: the numerical contract of :mod:`verif.golden` as scalar numba functions
   (the engine's MACs and the ADD lanes).
 
-Not yet: the other NI blocks (RX buffers, request parser, response writer), the hosts, and the node that composes the blocks onto the network
+Not yet: the NI's RX buffers and request parser, the hosts, and the node that composes the blocks onto the network
 kernel's local ports.
 
 How they compose: every block keeps its state as arrays with a leading node index (one row
