@@ -8,9 +8,24 @@ simulator):
   priorities, the banked write port, transparent reads, lines paged on first write.
 * :mod:`.command_processor`: both descriptor queues, every descriptor and error, LOOP
   steps, semaphore waits, status, abort; the fixed priorities between the queues.
+* :mod:`.engine`: the matrix engine's timing (tiling loops, C0 load, C prefetch, write-back,
+  stalls on its ports) and numerics (the MAC pipeline, bf16 -> fp32 and int8 -> int32,
+  bit-exact with :mod:`verif.golden`).
+* :mod:`.add_pipeline`: the NI's sink pipeline (WRITE, ADD as read-modify-write with
+  forwarding, FP32 and INT32 lanes).
+* :mod:`.push_dma`: the NI's PUSH engine (WRITE/ADD packets, signals, a PULL's READs; heads
+  built with the RTL's layouts, reads issued only as far as the queue has room).
+* :mod:`.pull_writer`: the NI's response sink (the response VCs drained a packet at a
+  time, lowest first; a PULL's READ_RESP lines written into the SRAM).
+* :mod:`.response_writer`: the NI's response writer (READ_RESP flits first, else the first
+  pending DONE slot as a one-flit packet).
+* :mod:`.link_tx`: the NI's output (request and response queues, round-robin onto one
+  credit-honouring link, one VC's packet lock).
+* :mod:`.numerics`: the numerical contract of :mod:`verif.golden` as scalar numba functions
+  (the engine's MACs and the ADD lanes).
 
-Not yet: the matrix engine, the NI blocks, and the node that composes them onto the
-network kernel's local ports.
+Not yet: the NI's RX buffers and request parser, the hosts, and the node that composes the blocks onto the network
+kernel's local ports.
 
 How they compose: every block keeps its state as arrays with a leading node index (one row
 per node) and offers ``@njit(inline="always")`` step functions taking the node index,
@@ -19,6 +34,11 @@ node kernel calls, per node and cycle, the clients' request functions, then the 
 :func:`~.sram.sram_grants`, then the clients' edges and :func:`~.sram.sram_clock`. Data
 (line values) is kept apart from control (grants, FSM state), so a timing-only run skips
 the data arrays and functions.
+
+Numba's disk cache checks only the file of the function it caches: a change to
+:mod:`.numerics` does not recompile the cached engine or ADD pipeline (clear
+``__pycache__``), and the composed node kernel should keep what it compiles in one file,
+as :mod:`sim.netmodel.kernel` does.
 
 Timing that depends on data: the command processor's descriptors are SRAM lines, so a
 timing-only run keeps the lines its queues fetch (the programs the host writes).

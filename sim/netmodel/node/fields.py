@@ -1,9 +1,12 @@
-"""Named index constants of the node models' state rows, and bit fields of the RTL layouts."""
+"""Named index constants of the node models' state rows, and bit fields of the RTL layouts
+(their positions from the layouts, and numba functions that read and write them in a flit)."""
 
+import numpy as np
 from amaranth.hdl import Shape
 from amaranth.lib import data
+from numba import njit, uint64
 
-__all__ = ["define", "layout_fields"]
+__all__ = ["define", "layout_fields", "get_bits", "put_bits"]
 
 
 def define(namespace, names, prefix):
@@ -39,3 +42,23 @@ def layout_fields(layout, names, skip=()):
     if missing:
         raise ValueError(f"the layout has no field(s) {missing}")
     return tuple(v for name in names for v in flat[name])
+
+
+@njit(cache=True, inline="always")
+def get_bits(row, offset, width):
+    """Bits ``offset .. offset + width - 1`` (width <= 63) of a flit held as uint64 words."""
+    word, shift = offset // 64, offset % 64
+    value = row[word] >> uint64(shift)
+    if shift and shift + width > 64:
+        value |= row[word + 1] << uint64(64 - shift)
+    return np.int64(value & uint64((1 << width) - 1))
+
+
+@njit(cache=True, inline="always")
+def put_bits(row, offset, width, value):
+    """OR ``value`` into bits ``offset ..`` (width <= 63) of a flit held as uint64 words."""
+    v = uint64(value) & uint64((1 << width) - 1)
+    word, shift = offset // 64, offset % 64
+    row[word] |= v << uint64(shift)
+    if shift and shift + width > 64:
+        row[word + 1] |= v >> uint64(64 - shift)

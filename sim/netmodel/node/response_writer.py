@@ -1,155 +1,125 @@
 """The NI's response writer (:class:`rtl.node.response_writer.ResponseWriter`) in the fast
-engine: the request parser's READ_RESP flits go into the response queue at once, else the
-first pending DONE slot (in index order) as a one-flit DONE packet.
+engine: READ_RESP flits into the response queue first, else one pending DONE.
 
-One cycle is two step functions, as in the RTL:
-
-* :func:`rw_outputs` (combinational, from the slots and the inputs of the cycle): the write
-  into the response queue (``q_write[node, W_EN/W_LAST]`` and ``q_data[node]``; pass the
-  link output's :data:`~.link_tx.RESP` rows to write it in place), and which slot's DONE it
-  is (``written[node]``, -1 for none). A slot's ``pending`` is ``slots[node, slot,
-  K_PENDING]`` (registered).
-* :func:`rw_clock` (the edge): each slot samples its DONE's fields on ``load`` and becomes
-  pending on ``arm``; the slot written this cycle stops being pending.
-
-Inputs: ``inputs[node, I_*]`` (the READ_RESP flit's ``en``, ``last`` and ``hold``, the
-queue's room, own coordinates) with the flit ``rx_data[node]``, and per slot
-``slot_in[node, slot, S_*]``. The DONE's head is built at the positions of the RTL's layouts
-(:func:`.flits.put_head`); the timing does not depend on any value.
+Each DONE source has a slot (``slots[node, slot, D_*]``: pending, destination, tag, the
+request's opcode and address), loaded by the source's ``load`` and armed by its ``arm``.
+:func:`resp_outputs` (combinational): every slot's ``pending`` and the queue write: the
+READ_RESP flit when ``rx_en``, else, while ``rx_hold`` is low and the queue has room, the
+first pending slot as a one-flit DONE packet (a head built with the bit positions of the
+RTL's layouts; heads are control, a timing-only run keeps them). :func:`resp_clock`: the
+slots at the edge.
 """
 
 import numpy as np
 from numba import njit
 
 from rtl.net.packet import MsgClass, Opcode
-from rtl.node.layouts import NodeLayouts
-from sim.netmodel.node.fields import define
-from sim.netmodel.node.flits import (I_RESP_ADDR, I_RESP_REQ_OP, I_RESP_TAG, head_fields,
-                                     info_fields, put_head)
-from sim.netmodel.node.link_tx import W_EN, W_LAST, WRITE
+from sim.netmodel.node.fields import define, layout_fields, put_bits
 
-__all__ = ["ResponseWriters", "rw_outputs", "rw_clock", "done_info", "MUTANTS", "INPUTS",
-           "SLOT_IN", "SLOT"]
+__all__ = ["ResponseWriters", "resp_outputs", "resp_clock", "head_fields", "MUTANTS", "SLOT",
+           "SLOT_INPUTS", "INPUTS", "OUTPUTS"]
 
-#: deliberately wrong variants, for the test that shows the RTL comparison catches them
 MUTANTS = {"none": 0,
-           "done_ignores_hold": 1,      # a DONE cuts into a READ_RESP under way
-           "last_slot_first": 2}        # the highest pending slot goes first
+           "done_through_hold": 1}       # a DONE written in the middle of a READ_RESP
 
-#: parameters (``params`` tuple)
-define(globals(), ("mutant",), "P_")
-#: inputs per node
-INPUTS = define(globals(), ("rx_en", "rx_last", "rx_hold", "q_rdy", "x", "y"), "I_")
-#: a DONE source's inputs (``load`` samples x..addr; ``arm``: pending from the next cycle)
-SLOT_IN = define(globals(), ("load", "x", "y", "tag", "opcode", "addr", "arm"), "S_")
-#: a slot's registers
-SLOT = define(globals(), ("pending", "x", "y", "tag", "opcode", "addr"), "K_")
-#: the fields a ``load`` samples (x .. addr, in the same order in SLOT_IN and SLOT)
-_LOADED = len(SLOT) - 1
-
+#: a slot's registers, and a source's inputs (``slot_in[node, slot, S_*]``)
+SLOT = define(globals(), ("pending", "x", "y", "tag", "opcode", "addr"), "D_")
+SLOT_INPUTS = define(globals(), ("load", "arm", "x", "y", "tag", "opcode", "addr"), "S_")
+INPUTS = define(globals(), ("x", "y", "rx_en", "rx_last", "rx_hold", "q_rdy"), "I_")
+OUTPUTS = define(globals(), ("q_en", "q_last", "slot"), "O_")
+HEAD = ("dst_x", "dst_y", "src_x", "src_y", "mclass", "opcode", "length")
+RESP_INFO = ("tag", "req_op", "addr")
+define(globals(), HEAD + tuple("info_" + f for f in RESP_INFO), "H_")
 _RESPONSE, _DONE = MsgClass.RESPONSE.value, Opcode.DONE.value
 
 
-@njit(cache=True, inline="always")
-def done_info(IF, tag, req_op, addr):
-    """A ``resp_info`` field as an int (``IF``: :func:`.flits.info_fields`)."""
-    return ((tag << IF[3 * I_RESP_TAG]) | (req_op << IF[3 * I_RESP_REQ_OP])
-            | (addr << IF[3 * I_RESP_ADDR]))
+def head_fields(layouts):
+    """The :data:`HEAD` and resp_info bit fields of ``layouts``, one tuple."""
+    info = layout_fields(layouts.fmt.head, ("info",))[0]
+    fields = layout_fields(layouts.resp_info, RESP_INFO)
+    return layout_fields(layouts.fmt.head, HEAD) + tuple(
+        v + info if i % 3 == 0 else v for i, v in enumerate(fields))
 
 
 @njit(cache=True, inline="always")
-def rw_outputs(n, slots, inputs, rx_data, q_write, q_data, written, P, H, IF):
-    """Node ``n``'s write into the response queue this cycle (see the module docstring)."""
-    written[n] = -1
-    q_write[n, W_EN] = 0
-    q_write[n, W_LAST] = 0
-    q_data[n] = 0                                  # the RTL drives zero when not writing
+def resp_outputs(n, slots, inputs, out, flit, rx_flit, data, P, H):
+    """Node ``n``'s queue write (``slot``: the DONE slot written, or -1) into ``out`` and
+    ``flit[n]``; the slots' ``pending`` are ``slots[n, :, D_PENDING]``."""
+    out[n, O_Q_EN], out[n, O_Q_LAST], out[n, O_SLOT] = 0, 0, -1
+    flit[n, :] = 0
     if inputs[n, I_RX_EN]:
-        q_write[n, W_EN] = 1
-        q_write[n, W_LAST] = inputs[n, I_RX_LAST]
-        q_data[n] = rx_data[n]
-    elif (inputs[n, I_RX_HOLD] == 0 or P[P_MUTANT] == 1) and inputs[n, I_Q_RDY]:
-        count = slots.shape[1]
-        for k in range(count):
-            s = count - 1 - k if P[P_MUTANT] == 2 else k
-            if slots[n, s, K_PENDING]:
-                written[n] = s
-                q_write[n, W_EN] = 1
-                q_write[n, W_LAST] = 1
-                put_head(q_data[n], H, slots[n, s, K_X], slots[n, s, K_Y], inputs[n, I_X],
-                         inputs[n, I_Y], _RESPONSE, _DONE, 1,
-                         done_info(IF, slots[n, s, K_TAG], slots[n, s, K_OPCODE],
-                                   slots[n, s, K_ADDR]))
+        out[n, O_Q_EN], out[n, O_Q_LAST] = 1, inputs[n, I_RX_LAST]
+        if data:
+            flit[n] = rx_flit[n]
+    elif (not inputs[n, I_RX_HOLD] or P[0] == 1) and inputs[n, I_Q_RDY]:
+        for s in range(slots.shape[1]):
+            if slots[n, s, D_PENDING]:
+                out[n, O_Q_EN], out[n, O_Q_LAST], out[n, O_SLOT] = 1, 1, s
+                for f, v in ((H_DST_X, slots[n, s, D_X]), (H_DST_Y, slots[n, s, D_Y]),
+                             (H_SRC_X, inputs[n, I_X]), (H_SRC_Y, inputs[n, I_Y]),
+                             (H_MCLASS, _RESPONSE), (H_OPCODE, _DONE), (H_LENGTH, 1),
+                             (H_INFO_TAG, slots[n, s, D_TAG]),
+                             (H_INFO_REQ_OP, slots[n, s, D_OPCODE]),
+                             (H_INFO_ADDR, slots[n, s, D_ADDR])):
+                    put_bits(flit[n], H[3 * f], H[3 * f + 1], v)
                 break
 
 
 @njit(cache=True, inline="always")
-def rw_clock(n, slots, slot_in, written):
-    """Node ``n``'s clock edge, after :func:`rw_outputs` of the same cycle."""
+def resp_clock(n, slots, slot_in, out):
+    """Node ``n``'s slots at the edge: loads, arms, the DONE written."""
     for s in range(slots.shape[1]):
         if slot_in[n, s, S_LOAD]:
-            for f in range(_LOADED):
-                slots[n, s, K_X + f] = slot_in[n, s, S_X + f]
+            for f in range(5):                   # x, y, tag, opcode, addr
+                slots[n, s, D_X + f] = slot_in[n, s, S_X + f]
         if slot_in[n, s, S_ARM]:
-            slots[n, s, K_PENDING] = 1
-    if written[n] >= 0:
-        slots[n, written[n], K_PENDING] = 0
+            slots[n, s, D_PENDING] = 1
+    if out[n, O_SLOT] >= 0:
+        slots[n, out[n, O_SLOT], D_PENDING] = 0
 
 
 @njit(cache=True)
-def _outputs_all(slots, inputs, rx_data, q_write, q_data, written, P, H, IF):
+def _outputs_all(slots, inputs, out, flit, rx_flit, data, P, H):
     for n in range(slots.shape[0]):
-        rw_outputs(n, slots, inputs, rx_data, q_write, q_data, written, P, H, IF)
+        resp_outputs(n, slots, inputs, out, flit, rx_flit, data, P, H)
 
 
 @njit(cache=True)
-def _clock_all(slots, slot_in, written):
+def _clock_all(slots, slot_in, out):
     for n in range(slots.shape[0]):
-        rw_clock(n, slots, slot_in, written)
+        resp_clock(n, slots, slot_in, out)
 
 
 class ResponseWriters:
-    """The response writers of ``nodes`` NIs.
-
-    Parameters
-    ----------
-    nodes : int
-    layouts : NodeLayouts
-    slots : int
-        As :class:`rtl.node.response_writer.ResponseWriter`'s.
-    mutant : str
-        One of :data:`MUTANTS` (tests only).
+    """The response writers of ``nodes`` nodes with ``slots`` DONE sources each
+    (``data``: False for timing only, READ_RESP lines not copied).
 
     Attributes
     ----------
-    inputs : ndarray (nodes, len(INPUTS)); rx_data : (nodes, words)
-    slot_in : ndarray (nodes, slots, len(SLOT_IN))
+    inputs : ndarray (nodes, len(INPUTS)); slot_in : (nodes, slots, len(SLOT_INPUTS));
+    rx_flit : (nodes, words)
         The inputs of the cycle.
-    q_write : ndarray (nodes, len(WRITE)); q_data : (nodes, words); written : (nodes,)
-        After :meth:`outputs`.
     slots : ndarray (nodes, slots, len(SLOT))
-        The slots' registers (``pending`` at ``K_PENDING``).
+        The slots (``pending`` is the sources' input).
+    outputs : ndarray (nodes, len(OUTPUTS)); flit : (nodes, words)
+        After :meth:`outputs_of_cycle`.
     """
 
-    def __init__(self, *, nodes, layouts, slots, mutant="none"):
-        if not isinstance(layouts, NodeLayouts):
-            raise TypeError(f"layouts must be a NodeLayouts, not {layouts!r}")
+    def __init__(self, *, nodes, layouts, slots, data=True, mutant="none"):
         words = -(-layouts.fmt.flit_bits // 64)
         self.params = (MUTANTS[mutant],)
-        self.head_fields, self.info_fields = head_fields(layouts.fmt), info_fields(layouts)
+        self.heads = head_fields(layouts)
+        self.data = data
         self.slots = np.zeros((nodes, slots, len(SLOT)), np.int64)
+        self.slot_in = np.zeros((nodes, slots, len(SLOT_INPUTS)), np.int64)
         self.inputs = np.zeros((nodes, len(INPUTS)), np.int64)
-        self.rx_data = np.zeros((nodes, words), np.uint64)
-        self.slot_in = np.zeros((nodes, slots, len(SLOT_IN)), np.int64)
-        self.q_write = np.zeros((nodes, len(WRITE)), np.int64)
-        self.q_data = np.zeros((nodes, words), np.uint64)
-        self.written = np.zeros(nodes, np.int64)
+        self.outputs = np.zeros((nodes, len(OUTPUTS)), np.int64)
+        self.flit = np.zeros((nodes, words), np.uint64)
+        self.rx_flit = np.zeros((nodes, words), np.uint64)
 
-    def outputs(self):
-        """Every node's queue write of the cycle."""
-        _outputs_all(self.slots, self.inputs, self.rx_data, self.q_write, self.q_data,
-                     self.written, self.params, self.head_fields, self.info_fields)
+    def outputs_of_cycle(self):
+        _outputs_all(self.slots, self.inputs, self.outputs, self.flit, self.rx_flit,
+                     self.data, self.params, self.heads)
 
     def clock(self):
-        """Every node's clock edge."""
-        _clock_all(self.slots, self.slot_in, self.written)
+        _clock_all(self.slots, self.slot_in, self.outputs)
