@@ -14,11 +14,11 @@ One cycle is two step functions:
   clock edge will load (``nxt[node]``): the RTL's FSM (IDLE, BODY, READ, CTRL, DESC, CHECK,
   DRAIN) decides both in the same branches, so they are computed together.
 * :func:`rp_clock` (the edge): the state takes ``nxt``; in DESC the head flit goes into the
-  descriptor register ``desc[node]`` (the data half).
+  descriptor register ``desc[node, flit]`` (the data half).
 
 The registered outputs (``src_x``, ``src_y``, ``tag``, ``ack``, ``reg_addr``) are copied
 into ``out`` from the state. Head fields are read at the positions of the RTL's layouts
-(:mod:`.flits`).
+(:func:`request_fields`, and the response writer's for the READ_RESP head).
 
 Timing that depends on data: every head field (opcode, length, addresses, counts, ``ack``)
 decides what the parser does and for how long, and a READ of the register space answers
@@ -32,17 +32,15 @@ from numba import njit
 
 from rtl.net.packet import MsgClass, Opcode
 from rtl.node.layouts import COUNT_BITS, Dtype, NodeLayouts
-from sim.netmodel.node.fields import define
-from sim.netmodel.node.flits import (F_INFO, F_LENGTH, F_MCLASS, F_OPCODE, F_SRC_X, F_SRC_Y,
-                                     I_CTL_ACK, I_CTL_TAG, I_READ_ADDR, I_READ_COUNT,
-                                     I_READ_TAG, I_STORE_ACK, I_STORE_ADDR, I_STORE_DTYPE,
-                                     I_STORE_SEM, I_STORE_SEM_INC, I_STORE_TAG, copy_bits,
-                                     get_bits, head_fields, info_fields, put_head)
-from sim.netmodel.node.link_tx import round_robin
-from sim.netmodel.node.response_writer import done_info
+from sim.netmodel.node.fields import define, get_bits, layout_fields, put_bits
+from sim.netmodel.node.response_writer import (H_DST_X, H_DST_Y, H_INFO_ADDR, H_INFO_REQ_OP,
+                                               H_INFO_TAG, H_LENGTH, H_MCLASS, H_OPCODE,
+                                               H_SRC_X, H_SRC_Y)
+from sim.netmodel.node.response_writer import head_fields as resp_head_fields
 from sim.netmodel.node.rx_buffer import HEAD_OUT, R_BAD, R_END, R_LAST, R_READY
 
-__all__ = ["RequestParsers", "rp_outputs", "rp_clock", "MUTANTS", "STATE", "INPUTS", "OUTPUTS"]
+__all__ = ["RequestParsers", "rp_outputs", "rp_clock", "MUTANTS", "STATE", "INPUTS", "OUTPUTS",
+           "request_fields", "round_robin"]
 
 #: deliberately wrong variants, for the test that shows the RTL comparison catches them
 MUTANTS = {"none": 0,
@@ -71,6 +69,15 @@ OUTPUTS = define(globals(), (
     "exec_start", "error", "sem_inc", "sem", "drained", "reg_addr", "ctrl_wr", "dma_want",
     "exec_want", "desc_wr"), "O_")
 
+#: the request head's fields the parser reads (``(offset, width, signed)`` at ``3 * F_NAME``
+#: of :func:`request_fields`; the info layouts' fields at the info field's offset)
+HEAD_IN = ("src_x", "src_y", "mclass", "opcode", "length")
+INFO_IN = (("store_info", ("addr", "tag", "ack", "sem_inc", "sem", "dtype")),
+           ("read_info", ("addr", "count", "tag")),
+           ("ctl_info", ("tag", "ack")))
+define(globals(), HEAD_IN + tuple(lay.replace("info", name) for lay, names in INFO_IN
+                                  for name in names), "F_")
+
 _REQUEST, _RESPONSE = MsgClass.REQUEST.value, MsgClass.RESPONSE.value
 _WRITE, _READ, _READ_RESP, _ADD, _PUSH, _EXEC = (Opcode[n].value for n in (
     "WRITE", "READ", "READ_RESP", "ADD", "PUSH", "EXEC"))
@@ -78,10 +85,33 @@ _FP32 = Dtype.FP32.value
 _COUNT_MASK = (1 << COUNT_BITS) - 1
 
 
+def request_fields(layouts):
+    """The bit fields of :data:`HEAD_IN` and :data:`INFO_IN` in ``layouts``, one tuple."""
+    info = layout_fields(layouts.fmt.head, ("info",))[0]
+    out = layout_fields(layouts.fmt.head, HEAD_IN)
+    for lay, names in INFO_IN:
+        fields = layout_fields(getattr(layouts, lay), names)
+        out += tuple(v + info if i % 3 == 0 else v for i, v in enumerate(fields))
+    return out
+
+
 @njit(cache=True, inline="always")
-def _info(head, H, IF, field):
-    """Field ``field`` (an ``I_`` constant) of the head's ``info``."""
-    return get_bits(head, H[3 * F_INFO] + IF[3 * field], IF[3 * field + 1])
+def _field(head, F, field):
+    """Field ``field`` (an ``F_`` constant) of the head flit ``head``."""
+    return get_bits(head, F[3 * field], F[3 * field + 1])
+
+
+@njit(cache=True, inline="always")
+def round_robin(requests, mask, n):
+    """A :class:`rtl.net.arbiter.RoundRobinArbiter` of ``n`` inputs: the one-hot grant of
+    ``requests`` (bit masks) under the thermometer ``mask`` (reset: all ``n`` bits set) and
+    the mask after an advance on it (every bit above the grant; unchanged on no request)."""
+    if n == 1:
+        return requests, mask
+    hi = requests & mask
+    pick = hi if hi else requests
+    grant = pick & -pick
+    return grant, (((1 << n) - 1) & ~((grant << 1) - 1)) if requests else mask
 
 
 @njit(cache=True, inline="always")
@@ -96,7 +126,7 @@ def _set_done(n, out, x, y, tag, opcode, addr):
 
 
 @njit(cache=True, inline="always")
-def _idle(n, st, nx, heads, head_data, inputs, out, resp_data, P, H, IF):
+def _idle(n, st, nx, heads, head_data, inputs, out, resp_data, P, F, H):
     """IDLE: take the head of the VC the arbiter grants, check it, start on it."""
     A = P[P_ADDR_BITS]
     amask, space_mask = (1 << A) - 1, (1 << (A + 1)) - 1
@@ -111,16 +141,13 @@ def _idle(n, st, nx, heads, head_data, inputs, out, resp_data, P, H, IF):
     while grant >> v != 1:
         v += 1
     h = head_data[n, v]
-    src_x = get_bits(h, H[3 * F_SRC_X], H[3 * F_SRC_X + 1])
-    src_y = get_bits(h, H[3 * F_SRC_Y], H[3 * F_SRC_Y + 1])
-    mclass = get_bits(h, H[3 * F_MCLASS], H[3 * F_MCLASS + 1])
-    op = get_bits(h, H[3 * F_OPCODE], H[3 * F_OPCODE + 1])
-    length = get_bits(h, H[3 * F_LENGTH], H[3 * F_LENGTH + 1])
+    src_x, src_y = _field(h, F, F_SRC_X), _field(h, F, F_SRC_Y)
+    mclass, op, length = _field(h, F, F_MCLASS), _field(h, F, F_OPCODE), _field(h, F, F_LENGTH)
     sel_end = heads[n, v, R_END] != 0
     # the checks (RequestParser._checks)
-    s_addr = _info(h, H, IF, I_STORE_ADDR)
-    r_addr = _info(h, H, IF, I_READ_ADDR)
-    r_count = _info(h, H, IF, I_READ_COUNT)
+    s_addr = _field(h, F, F_STORE_ADDR)
+    r_addr = _field(h, F, F_READ_ADDR)
+    r_count = _field(h, F, F_READ_COUNT)
     body = (length - 1) & 0x1FF                  # a 9-bit signal: length 0 wraps to 511
     ok_common = (heads[n, v, R_BAD] == 0 and length <= P[P_MAX_LEN] and mclass == _REQUEST)
     over = 1 if P[P_MUTANT] == 2 else 0
@@ -143,9 +170,12 @@ def _idle(n, st, nx, heads, head_data, inputs, out, resp_data, P, H, IF):
         if inputs[n, I_RESP_RDY]:
             go = True
             out[n, O_RESP_EN] = 1
-            put_head(resp_data[n], H, src_x, src_y, inputs[n, I_X], inputs[n, I_Y], _RESPONSE,
-                     _READ_RESP, r_count + 1,
-                     done_info(IF, _info(h, H, IF, I_READ_TAG), _READ, r_addr))
+            for f, v in ((H_DST_X, src_x), (H_DST_Y, src_y), (H_SRC_X, inputs[n, I_X]),
+                         (H_SRC_Y, inputs[n, I_Y]), (H_MCLASS, _RESPONSE),
+                         (H_OPCODE, _READ_RESP), (H_LENGTH, r_count + 1),
+                         (H_INFO_TAG, _field(h, F, F_READ_TAG)), (H_INFO_REQ_OP, _READ),
+                         (H_INFO_ADDR, r_addr)):
+                put_bits(resp_data[n], H[3 * f], H[3 * f + 1], v)
             nx[ST_ADDR], nx[ST_LEFT], nx[ST_PENDING] = r_addr, r_count, 0
             nx[ST_FSM] = S_READ
     else:
@@ -155,11 +185,11 @@ def _idle(n, st, nx, heads, head_data, inputs, out, resp_data, P, H, IF):
             if not sel_end:
                 nx[ST_FSM] = S_DRAIN
         elif store:
-            s_tag, s_ack = _info(h, H, IF, I_STORE_TAG), _info(h, H, IF, I_STORE_ACK)
-            s_sem_inc, s_sem = _info(h, H, IF, I_STORE_SEM_INC), _info(h, H, IF, I_STORE_SEM)
+            s_tag, s_ack = _field(h, F, F_STORE_TAG), _field(h, F, F_STORE_ACK)
+            s_sem_inc, s_sem = _field(h, F, F_STORE_SEM_INC), _field(h, F, F_STORE_SEM)
             nx[ST_TAG], nx[ST_ACK], nx[ST_ADDR], nx[ST_START] = s_tag, s_ack, s_addr, s_addr
             nx[ST_ADD] = 1 if op == _ADD else 0
-            nx[ST_FP] = 1 if _info(h, H, IF, I_STORE_DTYPE) == _FP32 else 0
+            nx[ST_FP] = 1 if _field(h, F, F_STORE_DTYPE) == _FP32 else 0
             nx[ST_SEM_INC], nx[ST_SEM] = s_sem_inc, s_sem
             if sel_end:                          # no body: completion only
                 out[n, O_SEM_INC], out[n, O_SEM] = s_sem_inc, s_sem
@@ -168,11 +198,11 @@ def _idle(n, st, nx, heads, head_data, inputs, out, resp_data, P, H, IF):
             else:
                 nx[ST_FSM] = S_BODY
         elif ctrl:
-            nx[ST_TAG], nx[ST_ACK] = _info(h, H, IF, I_STORE_TAG), _info(h, H, IF, I_STORE_ACK)
+            nx[ST_TAG], nx[ST_ACK] = _field(h, F, F_STORE_TAG), _field(h, F, F_STORE_ACK)
             nx[ST_START] = s_addr
             nx[ST_FSM] = S_CTRL
         elif ctl:
-            nx[ST_TAG], nx[ST_ACK] = _info(h, H, IF, I_CTL_TAG), _info(h, H, IF, I_CTL_ACK)
+            nx[ST_TAG], nx[ST_ACK] = _field(h, F, F_CTL_TAG), _field(h, F, F_CTL_ACK)
             nx[ST_DESC_I] = 0
             nx[ST_FSM] = S_DESC
         else:
@@ -186,7 +216,7 @@ def _idle(n, st, nx, heads, head_data, inputs, out, resp_data, P, H, IF):
 
 @njit(cache=True, inline="always")
 def rp_outputs(n, state, nxt, heads, head_data, inputs, sram_data, out, line_data, resp_data,
-               ctrl_data, P, H, IF):
+               ctrl_data, P, F, H):
     """Node ``n``'s outputs and next state (see the module docstring)."""
     A = P[P_ADDR_BITS]
     amask, space_mask = (1 << A) - 1, (1 << (A + 1)) - 1
@@ -199,7 +229,7 @@ def rp_outputs(n, state, nxt, heads, head_data, inputs, sram_data, out, line_dat
     fsm, cur = st[ST_FSM], st[ST_CUR_VC]
     cur_end, cur_last = heads[n, cur, R_END] != 0, heads[n, cur, R_LAST] != 0
     if fsm == S_IDLE:
-        _idle(n, st, nx, heads, head_data, inputs, out, resp_data, P, H, IF)
+        _idle(n, st, nx, heads, head_data, inputs, out, resp_data, P, F, H)
     elif fsm == S_BODY:
         out[n, O_POP] = 1 << cur
         out[n, O_LINE_VALID], out[n, O_LINE_ADD], out[n, O_LINE_FP] = 1, st[ST_ADD], st[ST_FP]
@@ -269,18 +299,18 @@ def rp_outputs(n, state, nxt, heads, head_data, inputs, sram_data, out, line_dat
 @njit(cache=True, inline="always")
 def rp_clock(n, state, nxt, out, head_data, desc, P):
     """Node ``n``'s clock edge, after :func:`rp_outputs` of the same cycle."""
-    i, W = state[n, ST_DESC_I], P[P_FLIT_BITS]
+    i = state[n, ST_DESC_I]
     if out[n, O_DESC_WR] and i < P[P_DESC_WORDS]:
-        copy_bits(desc[n], i * W, head_data[n, state[n, ST_CUR_VC]], W)
+        desc[n, i] = head_data[n, state[n, ST_CUR_VC]]
     state[n] = nxt[n]
 
 
 @njit(cache=True)
 def _outputs_all(state, nxt, heads, head_data, inputs, sram_data, out, line_data, resp_data,
-                 ctrl_data, P, H, IF):
+                 ctrl_data, P, F, H):
     for n in range(state.shape[0]):
         rp_outputs(n, state, nxt, heads, head_data, inputs, sram_data, out, line_data,
-                   resp_data, ctrl_data, P, H, IF)
+                   resp_data, ctrl_data, P, F, H)
 
 
 @njit(cache=True)
@@ -308,8 +338,9 @@ class RequestParsers:
         The inputs of the cycle.
     out : ndarray (nodes, len(OUTPUTS)); line_data, resp_data, ctrl_data : (nodes, words)
         After :meth:`outputs`.
-    desc : ndarray (nodes, descriptor words)
-        The descriptor register (PUSH/EXEC descriptors, least significant bit first).
+    desc : ndarray (nodes, descriptor flits, words)
+        The descriptor register: the PUSH/EXEC descriptor's body flits, least significant
+        first (a field may straddle two flits, as in the command processor's ``lines_in``).
     """
 
     def __init__(self, *, nodes, layouts, vcs, max_packet_flits, resp_depth=4, mutant="none"):
@@ -323,7 +354,7 @@ class RequestParsers:
             vcs, rx_vcs, max_packet_flits, resp_depth, lay.lines, lay.addr_bits,
             len(lay.registers), lay.registers.index("cmd_ctrl"), lay.push_flits,
             lay.exec_flits, desc_words, W, MUTANTS[mutant]))
-        self.head_fields, self.info_fields = head_fields(lay.fmt), info_fields(lay)
+        self.request_fields, self.resp_fields = request_fields(lay), resp_head_fields(lay)
         self.state = np.zeros((nodes, len(STATE)), np.int64)
         self.state[:, ST_MASK] = (1 << rx_vcs) - 1      # the VC arbiter's reset
         self.nxt = self.state.copy()
@@ -335,13 +366,13 @@ class RequestParsers:
         self.line_data = np.zeros((nodes, words), np.uint64)
         self.resp_data = np.zeros((nodes, words), np.uint64)
         self.ctrl_data = np.zeros((nodes, words), np.uint64)
-        self.desc = np.zeros((nodes, -(-desc_words * W // 64)), np.uint64)
+        self.desc = np.zeros((nodes, desc_words, words), np.uint64)
 
     def outputs(self):
         """Every node's outputs and next state from its state and the inputs of the cycle."""
         _outputs_all(self.state, self.nxt, self.heads, self.head_data, self.inputs,
                      self.sram_data, self.out, self.line_data, self.resp_data, self.ctrl_data,
-                     self.params, self.head_fields, self.info_fields)
+                     self.params, self.request_fields, self.resp_fields)
 
     def clock(self):
         """Every node's clock edge."""

@@ -27,8 +27,7 @@ import numpy as np
 from numba import njit
 
 from rtl.net.packet import PacketFormat
-from sim.netmodel.node.fields import define
-from sim.netmodel.node.flits import F_LENGTH, get_bits, head_fields
+from sim.netmodel.node.fields import define, get_bits, layout_fields
 
 __all__ = ["RxBuffers", "rx_outputs", "rx_clock", "rx_head", "MUTANTS", "QUEUE", "LINK",
            "HEAD_OUT"]
@@ -79,7 +78,8 @@ def rx_head(n, v, rx, flits):
 
 @njit(cache=True, inline="always")
 def rx_clock(n, rx, slot_bits, seg_bad, flits, link, link_data, pop, P, H):
-    """Node ``n``'s clock edge from the arriving flit and the pops of the cycle."""
+    """Node ``n``'s clock edge from the arriving flit and the pops of the cycle (``H``: the
+    head's ``length`` field, ``(offset, width, signed)``)."""
     D, C = P[P_DEPTH], P[P_CREDITS]
     for v in range(rx.shape[1]):
         count = rx[n, v, Q_COUNT]
@@ -98,7 +98,7 @@ def rx_clock(n, rx, slot_bits, seg_bad, flits, link, link_data, pop, P, H):
         if write:
             segcnt, last = rx[n, v, Q_SEGCNT], link[n, L_LAST] != 0
             first = segcnt == 0
-            length = get_bits(link_data[n], H[3 * F_LENGTH], H[3 * F_LENGTH + 1])
+            length = get_bits(link_data[n], H[0], H[1])
             hl = length if first else rx[n, v, Q_HLEN]
             seg_end = last or segcnt == D - 1
             bad = rx[n, v, Q_IN_CONT] != 0 or not last or segcnt + 1 != hl
@@ -169,7 +169,7 @@ class RxBuffers:
         words = -(-fmt.flit_bits // 64)
         # the owed counter wraps at its width, as the RTL's ``range(credits + 1)`` signal
         self.params = (depth, credits, (1 << credits.bit_length()) - 1, MUTANTS[mutant])
-        self.fields = head_fields(fmt)
+        self.fields = layout_fields(fmt.head, ("length",))
         self.rx = np.zeros((nodes, vcs, len(QUEUE)), np.int64)
         self.slot_bits = np.zeros((nodes, vcs, depth, 2), np.int64)
         self.seg_bad = np.zeros((nodes, vcs, depth), np.int64)

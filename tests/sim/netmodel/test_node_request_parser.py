@@ -144,7 +144,7 @@ def lockstep(config, *, mutant="none", cycles=CYCLES, seed=1):
                             | int(model.out[0, OUTPUTS["resp_last"]]) << flit_bits)
         out["line_data"] = words_to_int(model.line_data[0])
         out["ctrl_data"] = words_to_int(model.ctrl_data[0])
-        out["desc"] = words_to_int(model.desc[0])
+        out["desc"] = sum(words_to_int(f) << (flit_bits * i) for i, f in enumerate(model.desc[0]))
         return out
 
     mine_names = set(OUTPUTS) - {"resp_last", "desc_wr"}
