@@ -11,6 +11,8 @@ simulator):
 * :mod:`.engine`: the matrix engine's timing (tiling loops, C0 load, C prefetch, write-back,
   stalls on its ports) and numerics (the MAC pipeline, bf16 -> fp32 and int8 -> int32,
   bit-exact with :mod:`verif.golden`).
+* :mod:`.rx_buffer`: the NI's input buffer (a store-and-forward queue per VC, segments and
+  their length check, the credit return).
 * :mod:`.add_pipeline`: the NI's sink pipeline (WRITE, ADD as read-modify-write with
   forwarding, FP32 and INT32 lanes).
 * :mod:`.push_dma`: the NI's PUSH engine (WRITE/ADD packets, signals, a PULL's READs; heads
@@ -24,8 +26,12 @@ simulator):
 * :mod:`.numerics`: the numerical contract of :mod:`verif.golden` as scalar numba functions
   (the engine's MACs and the ADD lanes).
 
-Not yet: the NI's RX buffers and request parser, the hosts, and the node that composes the blocks onto the network
-kernel's local ports.
+* :mod:`.request_parser`: the NI's request parser (round-robin over the request VCs, every
+  head check, WRITE/ADD lines, READs of SRAM and registers paced by the response queue,
+  ``cmd_ctrl`` writes, PUSH/EXEC descriptors handed on, malformed packets dropped whole).
+
+Not yet: the hosts, and the node that composes the blocks onto the network kernel's local
+ports.
 
 How they compose: every block keeps its state as arrays with a leading node index (one row
 per node) and offers ``@njit(inline="always")`` step functions taking the node index,
@@ -41,5 +47,8 @@ Numba's disk cache checks only the file of the function it caches: a change to
 as :mod:`sim.netmodel.kernel` does.
 
 Timing that depends on data: the command processor's descriptors are SRAM lines, so a
-timing-only run keeps the lines its queues fetch (the programs the host writes).
+timing-only run keeps the lines its queues fetch (the programs the host writes); the RX
+buffer checks each head's ``length`` and the pull writer reads each response head's opcode
+and address, so head flits are control (kept whole in a timing-only run; only body lines
+are data).
 """

@@ -37,7 +37,7 @@ from sim.netmodel.node.response_writer import (H_DST_X, H_DST_Y, H_INFO_ADDR, H_
                                                H_INFO_TAG, H_LENGTH, H_MCLASS, H_OPCODE,
                                                H_SRC_X, H_SRC_Y)
 from sim.netmodel.node.response_writer import head_fields as resp_head_fields
-from sim.netmodel.node.rx_buffer import HEAD_OUT, R_BAD, R_END, R_LAST, R_READY
+from sim.netmodel.node.rx_buffer import V_BAD, V_END, V_LAST, V_READY, VC_OUTPUTS
 
 __all__ = ["RequestParsers", "rp_outputs", "rp_clock", "MUTANTS", "STATE", "INPUTS", "OUTPUTS",
            "request_fields", "round_robin"]
@@ -57,8 +57,9 @@ PARAMS = define(globals(), ("vcs", "rx_vcs", "max_len", "resp_depth", "lines", "
 STATE = define(globals(), ("fsm", "mask", "cur_vc", "src_x", "src_y", "op", "drain_resp",
                            "tag", "ack", "addr", "start", "add", "fp", "sem_inc", "sem",
                            "left", "pending", "pend_last", "pend_reg", "desc_i"), "ST_")
-#: inputs per node (the VC heads come as ``heads[node, vc, R_*]`` of :mod:`.rx_buffer` and
-#: ``head_data[node, vc]``, the SRAM's read data as ``sram_data[node]``)
+#: inputs per node (the request VCs' heads come as the input buffer's ``vc_out[node, vc,
+#: V_*]`` and ``head[node, vc]``, :mod:`.rx_buffer`; the SRAM's read data as
+#: ``sram_data[node]``)
 INPUTS = define(globals(), ("x", "y", "resp_rdy", "resp_level", "dma_free", "dma_ok",
                             "exec_free", "exec_ok", "pending", "reg_data"), "I_")
 #: outputs per node
@@ -132,7 +133,7 @@ def _idle(n, st, nx, heads, head_data, inputs, out, resp_data, P, F, H):
     amask, space_mask = (1 << A) - 1, (1 << (A + 1)) - 1
     requests = 0
     for v in range(P[P_RX_VCS]):
-        if heads[n, v, R_READY]:
+        if heads[n, v, V_READY]:
             requests |= 1 << v
     grant, mask = round_robin(requests, st[ST_MASK], P[P_RX_VCS])
     if grant == 0 or inputs[n, I_PENDING]:
@@ -143,13 +144,13 @@ def _idle(n, st, nx, heads, head_data, inputs, out, resp_data, P, F, H):
     h = head_data[n, v]
     src_x, src_y = _field(h, F, F_SRC_X), _field(h, F, F_SRC_Y)
     mclass, op, length = _field(h, F, F_MCLASS), _field(h, F, F_OPCODE), _field(h, F, F_LENGTH)
-    sel_end = heads[n, v, R_END] != 0
+    sel_end = heads[n, v, V_END] != 0
     # the checks (RequestParser._checks)
     s_addr = _field(h, F, F_STORE_ADDR)
     r_addr = _field(h, F, F_READ_ADDR)
     r_count = _field(h, F, F_READ_COUNT)
     body = (length - 1) & 0x1FF                  # a 9-bit signal: length 0 wraps to 511
-    ok_common = (heads[n, v, R_BAD] == 0 and length <= P[P_MAX_LEN] and mclass == _REQUEST)
+    ok_common = (heads[n, v, V_BAD] == 0 and length <= P[P_MAX_LEN] and mclass == _REQUEST)
     over = 1 if P[P_MUTANT] == 2 else 0
     store_ok = s_addr >> A == 0 and (s_addr & amask) + body <= P[P_LINES] + over
     read_sram_ok = r_addr >> A == 0 and (r_addr & amask) + r_count <= P[P_LINES]
@@ -227,7 +228,7 @@ def rp_outputs(n, state, nxt, heads, head_data, inputs, sram_data, out, line_dat
     resp_data[n] = 0
     ctrl_data[n] = 0
     fsm, cur = st[ST_FSM], st[ST_CUR_VC]
-    cur_end, cur_last = heads[n, cur, R_END] != 0, heads[n, cur, R_LAST] != 0
+    cur_end, cur_last = heads[n, cur, V_END] != 0, heads[n, cur, V_LAST] != 0
     if fsm == S_IDLE:
         _idle(n, st, nx, heads, head_data, inputs, out, resp_data, P, F, H)
     elif fsm == S_BODY:
@@ -358,7 +359,7 @@ class RequestParsers:
         self.state = np.zeros((nodes, len(STATE)), np.int64)
         self.state[:, ST_MASK] = (1 << rx_vcs) - 1      # the VC arbiter's reset
         self.nxt = self.state.copy()
-        self.heads = np.zeros((nodes, rx_vcs, len(HEAD_OUT)), np.int64)
+        self.heads = np.zeros((nodes, rx_vcs, len(VC_OUTPUTS)), np.int64)
         self.head_data = np.zeros((nodes, rx_vcs, words), np.uint64)
         self.inputs = np.zeros((nodes, len(INPUTS)), np.int64)
         self.sram_data = np.zeros((nodes, words), np.uint64)

@@ -1,190 +1,166 @@
 """The NI's input buffer (:class:`rtl.node.rx_buffer.RxBuffer`) in the fast engine: one
-store-and-forward flit queue per VC, cut into segments with the arrival-side length check,
-and the credit return.
+store-and-forward queue per VC behind the link, segments with their length check, and the
+credit return.
 
-One cycle is two step functions, as in the RTL:
+A queue cuts its flits into segments (a segment ends at a tail, or when it fills the queue:
+a packet too long to store) and marks each one ``bad`` unless it is a whole packet whose
+tail came exactly at its head's ``length``; a segment is ``ready`` when it is completely in
+the queue. A credit is owed for every flit that arrives and returned, one per VC and cycle,
+as soon as the free space still covers every credit the router may hold.
 
-* :func:`rx_outputs` (combinational, from the state alone): per VC ``ready`` (a whole
-  segment is stored), ``nonempty``, the head's ``last``, end-of-segment and ``bad`` bits,
-  and ``overflow``; the head flit itself is ``flits[node, vc, rx[node, vc, Q_RPTR]]``
-  (:func:`rx_head`).
-* :func:`rx_clock` (the edge): the arriving flit is stored (its segment closed at its tail
-  or when it fills the queue, the segment's ``bad`` bit from the head's ``length``), the
-  pops of the cycle are taken, and each VC's credit (``rx[node, vc, Q_CREDIT]``, the
-  registered pulse the router sees next cycle) is returned as soon as the free space covers
-  every credit the router may hold.
-
-State: control in ``rx[node, vc, Q_*]`` and the per-slot bits ``slot_bits[node, vc, slot,
-B_*]`` (``last``, end of segment) and ``seg_bad[node, vc, slot]`` (the segment FIFO); the
-flits in ``flits[node, vc, slot, word]``. Inputs: ``link[node, L_*]`` (valid, last, vc) with
-the flit ``link_data[node, word]``, and ``pop[node, vc]``.
-
-Timing that depends on data: the ``length`` field of a segment's first flit decides its
-``bad`` bit (whether the parser drops the packet), so a timing-only run keeps head flits.
+:func:`rx_outputs` (combinational): each VC's ``ready``, ``nonempty``, head flit (its
+``last`` and end-of-segment bits, its segment's ``bad``), ``overflow``, the registered
+credit pulses. :func:`rx_clock`: the edge, from the arriving flit (``inputs``,
+``flit_in[node]``) and each VC's ``pop``. Control in ``state[node, vc, R_*]`` (the ring's
+pointers and level, the segment ring with its bad bits, the segment being cut, credits
+owed) and each slot's ``last``/end bits in ``marks[node, vc, slot, K_*]``; the flits in
+``slots[node, vc, slot]`` (heads are control: their ``length`` is read on arrival, so a
+timing-only run must keep at least the head flits' length field).
 """
 
 import numpy as np
 from numba import njit
 
-from rtl.net.packet import PacketFormat
 from sim.netmodel.node.fields import define, get_bits, layout_fields
 
-__all__ = ["RxBuffers", "rx_outputs", "rx_clock", "rx_head", "MUTANTS", "QUEUE", "LINK",
-           "HEAD_OUT"]
+__all__ = ["RxBuffers", "rx_outputs", "rx_clock", "MUTANTS", "STATE", "INPUTS", "OUTPUTS",
+           "VC_OUTPUTS"]
 
-#: deliberately wrong variants, for the test that shows the RTL comparison catches them
 MUTANTS = {"none": 0,
-           "credit_on_arrival": 1,      # a credit goes back with every flit, room or not
-           "length_off_by_one": 2}      # a packet of length + 1 flits passes the check
+           "length_off_by_one": 1}       # a packet is whole when its tail comes one flit late
 
-#: parameters (``params`` tuple)
-define(globals(), ("depth", "credits", "owed_mask", "mutant"), "P_")
-#: a VC's control state
-QUEUE = define(globals(), ("count", "rptr", "wptr", "scount", "srptr", "swptr", "segcnt",
-                           "hlen", "in_cont", "overflow", "owed", "credit"), "Q_")
-#: bits stored with each flit
-define(globals(), ("last", "end"), "B_")
-#: the arriving link's control (``link[node, L_*]``)
-LINK = define(globals(), ("valid", "last", "vc"), "L_")
-#: a VC head's outputs (``heads[node, vc, R_*]``)
-HEAD_OUT = define(globals(), ("ready", "nonempty", "last", "end", "bad"), "R_")
-
-
-@njit(cache=True, inline="always")
-def _step(ptr, depth):
-    return 0 if ptr == depth - 1 else ptr + 1
+define(globals(), ("vcs", "credits", "depth", "owed_mask", "len_offset", "len_width",
+                   "mutant"), "P_")
+#: a VC's control state: the flit ring (level, read and write pointers), the segment ring
+#: (level, pointers, one bad bit per slot as a mask), the segment being cut (flits so far,
+#: its head's length, it continues a segment that filled the queue), credits owed, the
+#: registered credit pulse, overflow (sticky)
+STATE = define(globals(), ("count", "rptr", "wptr", "scount", "srptr", "swptr", "sbad",
+                           "segcnt", "hlen", "in_cont", "owed", "credit", "overflow"), "R_")
+define(globals(), ("last", "end"), "K_")
+#: the arriving flit (its VC, valid, last) and per VC (``pop0 + vc``) the pops
+INPUTS = define(globals(), ("valid", "vc", "last") + tuple(f"pop{v}" for v in range(4)), "I_")
+OUTPUTS = define(globals(), ("overflow", "credit"), "O_")
+#: per VC outputs (``vc_out[node, vc, V_*]``; the head flit in ``head[node, vc]``)
+VC_OUTPUTS = define(globals(), ("ready", "nonempty", "last", "end", "bad"), "V_")
 
 
 @njit(cache=True, inline="always")
-def rx_outputs(n, rx, slot_bits, seg_bad, heads):
-    """Node ``n``'s head outputs ``heads[n, vc, R_*]``; returns ``overflow``."""
-    overflow = 0
-    for v in range(rx.shape[1]):
-        rptr = rx[n, v, Q_RPTR]
-        heads[n, v, R_READY] = 1 if rx[n, v, Q_SCOUNT] != 0 else 0
-        heads[n, v, R_NONEMPTY] = 1 if rx[n, v, Q_COUNT] != 0 else 0
-        heads[n, v, R_LAST] = slot_bits[n, v, rptr, B_LAST]
-        heads[n, v, R_END] = slot_bits[n, v, rptr, B_END]
-        heads[n, v, R_BAD] = seg_bad[n, v, rx[n, v, Q_SRPTR]]
-        overflow |= rx[n, v, Q_OVERFLOW]
-    return overflow
+def rx_outputs(n, st, marks, slots, out, vc_out, head, data, P):
+    """Node ``n``'s combinational outputs (see the module docstring)."""
+    overflow = credit = 0
+    for v in range(P[P_VCS]):
+        r = st[n, v, R_RPTR]
+        vc_out[n, v, V_READY] = 1 if st[n, v, R_SCOUNT] != 0 else 0
+        vc_out[n, v, V_NONEMPTY] = 1 if st[n, v, R_COUNT] != 0 else 0
+        vc_out[n, v, V_LAST], vc_out[n, v, V_END] = marks[n, v, r, K_LAST], marks[n, v, r, K_END]
+        vc_out[n, v, V_BAD] = st[n, v, R_SBAD] >> st[n, v, R_SRPTR] & 1
+        if data:
+            head[n, v] = slots[n, v, r]
+        overflow |= st[n, v, R_OVERFLOW]
+        credit |= st[n, v, R_CREDIT] << v
+    out[n, O_OVERFLOW], out[n, O_CREDIT] = overflow, credit
 
 
 @njit(cache=True, inline="always")
-def rx_head(n, v, rx, flits):
-    """The flit at the head of node ``n``'s VC ``v`` (a view of its words)."""
-    return flits[n, v, rx[n, v, Q_RPTR]]
-
-
-@njit(cache=True, inline="always")
-def rx_clock(n, rx, slot_bits, seg_bad, flits, link, link_data, pop, P, H):
-    """Node ``n``'s clock edge from the arriving flit and the pops of the cycle (``H``: the
-    head's ``length`` field, ``(offset, width, signed)``)."""
+def rx_clock(n, st, marks, slots, inputs, flit_in, data, P):
+    """Node ``n``'s clock edge, after :func:`rx_outputs` of the cycle."""
     D, C = P[P_DEPTH], P[P_CREDITS]
-    for v in range(rx.shape[1]):
-        count = rx[n, v, Q_COUNT]
-        arrive = link[n, L_VALID] != 0 and link[n, L_VC] == v
+    for v in range(P[P_VCS]):
+        count, segcnt = st[n, v, R_COUNT], st[n, v, R_SEGCNT]
+        arrive = inputs[n, I_VALID] != 0 and inputs[n, I_VC] == v
         write = arrive and count != D
-        popped = pop[n, v] != 0 and count != 0
-        if arrive and count == D:
-            rx[n, v, Q_OVERFLOW] = 1
-        owed = rx[n, v, Q_OWED]
-        room = count - (1 if popped else 0) + C - owed + 1 <= D
-        ret = (owed != 0 or arrive) and (room or P[P_MUTANT] == 1)
-        rx[n, v, Q_OWED] = (owed + (1 if arrive else 0) - (1 if ret else 0)) & P[P_OWED_MASK]
-        rx[n, v, Q_CREDIT] = 1 if ret else 0
-        spop = popped and slot_bits[n, v, rx[n, v, Q_RPTR], B_END] != 0
+        popped = inputs[n, I_POP0 + v] != 0 and count != 0
+        head_end = marks[n, v, st[n, v, R_RPTR], K_END]
+        # the credit: owed, and the free space still covers what the router may hold
+        owed = st[n, v, R_OWED]
+        ret = (owed != 0 or arrive) and count - popped + C - owed + 1 <= D
+        st[n, v, R_CREDIT] = 1 if ret else 0
+        st[n, v, R_OWED] = (owed + arrive - ret) & P[P_OWED_MASK]
+        if arrive and not write:
+            st[n, v, R_OVERFLOW] = 1
         spush = False
         if write:
-            segcnt, last = rx[n, v, Q_SEGCNT], link[n, L_LAST] != 0
+            last = inputs[n, I_LAST]
+            length = get_bits(flit_in[n], P[P_LEN_OFFSET], P[P_LEN_WIDTH])
             first = segcnt == 0
-            length = get_bits(link_data[n], H[0], H[1])
-            hl = length if first else rx[n, v, Q_HLEN]
+            hl = length if first else st[n, v, R_HLEN]
             seg_end = last or segcnt == D - 1
-            bad = rx[n, v, Q_IN_CONT] != 0 or not last or segcnt + 1 != hl
-            if P[P_MUTANT] == 2 and last and rx[n, v, Q_IN_CONT] == 0 and segcnt == hl:
-                bad = False
-            wptr = rx[n, v, Q_WPTR]
-            flits[n, v, wptr] = link_data[n]
-            slot_bits[n, v, wptr, B_LAST] = 1 if last else 0
-            slot_bits[n, v, wptr, B_END] = 1 if seg_end else 0
-            rx[n, v, Q_WPTR] = _step(wptr, D)
-            if first and rx[n, v, Q_IN_CONT] == 0:
-                rx[n, v, Q_HLEN] = length
+            whole = segcnt + 1 == hl - (1 if P[P_MUTANT] == 1 else 0)
+            bad = st[n, v, R_IN_CONT] or not last or not whole
+            w = st[n, v, R_WPTR]
+            marks[n, v, w, K_LAST], marks[n, v, w, K_END] = last, 1 if seg_end else 0
+            if data:
+                slots[n, v, w] = flit_in[n]
+            st[n, v, R_WPTR] = 0 if w == D - 1 else w + 1
+            if first and not st[n, v, R_IN_CONT]:
+                st[n, v, R_HLEN] = length
             if seg_end:
                 spush = True
-                rx[n, v, Q_SEGCNT] = 0
-                rx[n, v, Q_IN_CONT] = 0 if last else 1
-                seg_bad[n, v, rx[n, v, Q_SWPTR]] = 1 if bad else 0
-                rx[n, v, Q_SWPTR] = _step(rx[n, v, Q_SWPTR], D)
+                st[n, v, R_SEGCNT] = 0
+                st[n, v, R_IN_CONT] = 0 if last else 1
+                sw = st[n, v, R_SWPTR]
+                st[n, v, R_SBAD] = (st[n, v, R_SBAD] & ~(1 << sw)) | ((1 if bad else 0) << sw)
+                st[n, v, R_SWPTR] = 0 if sw == D - 1 else sw + 1
             else:
-                rx[n, v, Q_SEGCNT] = segcnt + 1
+                st[n, v, R_SEGCNT] = segcnt + 1
         if popped:
-            rx[n, v, Q_RPTR] = _step(rx[n, v, Q_RPTR], D)
-        rx[n, v, Q_COUNT] = count + (1 if write else 0) - (1 if popped else 0)
+            st[n, v, R_RPTR] = 0 if st[n, v, R_RPTR] == D - 1 else st[n, v, R_RPTR] + 1
+        st[n, v, R_COUNT] = count + write - popped
+        spop = popped and head_end
         if spop:
-            rx[n, v, Q_SRPTR] = _step(rx[n, v, Q_SRPTR], D)
-        rx[n, v, Q_SCOUNT] += (1 if spush else 0) - (1 if spop else 0)
+            st[n, v, R_SRPTR] = 0 if st[n, v, R_SRPTR] == D - 1 else st[n, v, R_SRPTR] + 1
+        st[n, v, R_SCOUNT] += (1 if spush else 0) - (1 if spop else 0)
 
 
 @njit(cache=True)
-def _outputs_all(rx, slot_bits, seg_bad, heads, overflow):
-    for n in range(rx.shape[0]):
-        overflow[n] = rx_outputs(n, rx, slot_bits, seg_bad, heads)
+def _outputs_all(st, marks, slots, out, vc_out, head, data, P):
+    for n in range(st.shape[0]):
+        rx_outputs(n, st, marks, slots, out, vc_out, head, data, P)
 
 
 @njit(cache=True)
-def _clock_all(rx, slot_bits, seg_bad, flits, link, link_data, pop, P, H):
-    for n in range(rx.shape[0]):
-        rx_clock(n, rx, slot_bits, seg_bad, flits, link, link_data, pop, P, H)
+def _clock_all(st, marks, slots, inputs, flit_in, data, P):
+    for n in range(st.shape[0]):
+        rx_clock(n, st, marks, slots, inputs, flit_in, data, P)
 
 
 class RxBuffers:
-    """The input buffers of ``nodes`` NIs.
-
-    Parameters
-    ----------
-    nodes : int
-    fmt : PacketFormat
-    vcs, credits, depth : int
-        As :class:`rtl.node.rx_buffer.RxBuffer`'s.
-    mutant : str
-        One of :data:`MUTANTS` (tests only).
+    """The input buffers of ``nodes`` nodes (the parameters of
+    :class:`rtl.node.rx_buffer.RxBuffer`; ``data``: False for timing only, when
+    ``flit_in`` still carries the heads' length field).
 
     Attributes
     ----------
-    link : ndarray (nodes, len(LINK)); link_data : (nodes, words)
-        The arriving flit of the cycle.
-    pop : ndarray (nodes, vcs)
-        The pops of the cycle.
-    heads : ndarray (nodes, vcs, len(HEAD_OUT)); overflow : (nodes,)
-        After :meth:`outputs`.
-    rx : ndarray (nodes, vcs, len(QUEUE))
-        The state; ``rx[:, :, Q_CREDIT]`` is the link's credit output.
+    inputs : ndarray (nodes, len(INPUTS)); flit_in : (nodes, words)
+        The arriving flit and the pops of the cycle.
+    outputs : ndarray (nodes, len(OUTPUTS)); vc_out : (nodes, vcs, len(VC_OUTPUTS));
+    head : (nodes, vcs, words)
+        After :meth:`outputs_of_cycle` (``credit``: one bit per VC).
     """
 
-    def __init__(self, *, nodes, fmt, vcs, credits, depth, mutant="none"):
-        if not isinstance(fmt, PacketFormat):
-            raise TypeError(f"fmt must be a PacketFormat, not {fmt!r}")
+    def __init__(self, *, nodes, fmt, vcs, credits, depth, data=True, mutant="none"):
+        if not 1 <= vcs <= 4:
+            raise ValueError(f"vcs must be 1..4, not {vcs!r}")
         words = -(-fmt.flit_bits // 64)
-        # the owed counter wraps at its width, as the RTL's ``range(credits + 1)`` signal
-        self.params = (depth, credits, (1 << credits.bit_length()) - 1, MUTANTS[mutant])
-        self.fields = layout_fields(fmt.head, ("length",))
-        self.rx = np.zeros((nodes, vcs, len(QUEUE)), np.int64)
-        self.slot_bits = np.zeros((nodes, vcs, depth, 2), np.int64)
-        self.seg_bad = np.zeros((nodes, vcs, depth), np.int64)
-        self.flits = np.zeros((nodes, vcs, depth, words), np.uint64)
-        self.link = np.zeros((nodes, len(LINK)), np.int64)
-        self.link_data = np.zeros((nodes, words), np.uint64)
-        self.pop = np.zeros((nodes, vcs), np.int64)
-        self.heads = np.zeros((nodes, vcs, len(HEAD_OUT)), np.int64)
-        self.overflow = np.zeros(nodes, np.int64)
+        offset, width, _ = layout_fields(fmt.head, ("length",))
+        self.params = (vcs, credits, depth, (1 << credits.bit_length()) - 1, offset, width,
+                       MUTANTS[mutant])
+        self.data = data
+        rows = nodes if data else 1
+        self.state = np.zeros((nodes, vcs, len(STATE)), np.int64)
+        self.marks = np.zeros((nodes, vcs, depth, 2), np.int64)
+        self.slots = np.zeros((rows, vcs, depth, words), np.uint64)
+        self.inputs = np.zeros((nodes, len(INPUTS)), np.int64)
+        self.flit_in = np.zeros((nodes, words), np.uint64)
+        self.outputs = np.zeros((nodes, len(OUTPUTS)), np.int64)
+        self.vc_out = np.zeros((nodes, vcs, len(VC_OUTPUTS)), np.int64)
+        self.head = np.zeros((rows, vcs, words), np.uint64)
 
-    def outputs(self):
-        """Every node's head outputs from its state."""
-        _outputs_all(self.rx, self.slot_bits, self.seg_bad, self.heads, self.overflow)
+    def outputs_of_cycle(self):
+        _outputs_all(self.state, self.marks, self.slots, self.outputs, self.vc_out, self.head,
+                     self.data, self.params)
 
     def clock(self):
-        """Every node's clock edge from the inputs of the cycle."""
-        _clock_all(self.rx, self.slot_bits, self.seg_bad, self.flits, self.link,
-                   self.link_data, self.pop, self.params, self.fields)
+        _clock_all(self.state, self.marks, self.slots, self.inputs, self.flit_in, self.data,
+                   self.params)

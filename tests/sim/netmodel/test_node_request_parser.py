@@ -20,7 +20,7 @@ from rtl.net.packet import MsgClass, Opcode, PacketFormat
 from rtl.node.layouts import NodeLayouts
 from rtl.node.request_parser import RequestParser
 from sim.netmodel.node.request_parser import INPUTS, OUTPUTS, RequestParsers
-from sim.netmodel.node.rx_buffer import HEAD_OUT
+from sim.netmodel.node.rx_buffer import VC_OUTPUTS
 from sim.netmodel.node.sram import int_to_words, words_to_int
 from tests.sim.netmodel.lockstep import compare, simulate
 
@@ -160,7 +160,7 @@ def lockstep(config, *, mutant="none", cycles=CYCLES, seed=1):
                 for name, value in h.items():
                     ctx.set(getattr(dut.vc[v], name), value)
                     if name != "head":
-                        model.heads[0, v, HEAD_OUT[name]] = value
+                        model.heads[0, v, VC_OUTPUTS[name]] = value
                 model.head_data[0, v] = int_to_words(h["head"], words)
             ins = dict(x=x, y=y, resp_rdy=int(level < RESP_DEPTH), resp_level=level,
                        dma_free=int(rng.random() < 0.6), dma_ok=int(rng.random() < 0.8),
