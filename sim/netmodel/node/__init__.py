@@ -30,8 +30,13 @@ simulator):
   head check, WRITE/ADD lines, READs of SRAM and registers paced by the response queue,
   ``cmd_ctrl`` writes, PUSH/EXEC descriptors handed on, malformed packets dropped whole).
 
-Not yet: the hosts, and the node that composes the blocks onto the network kernel's local
-ports.
+* :mod:`.ni`: the network interface composed from the blocks above as
+  :mod:`rtl.node.ni` wires them (the host's PUSH and EXEC before the command queues', the
+  DONE slots, saturating completion counters, ``errors``/``responses``/``execs``, the
+  register space), stepping every node at once from Python.
+
+Not yet: the hosts, the NI's composition as one numba step per node, and the node that
+composes the NI, the SRAM and the engine onto the network kernel's local ports.
 
 How they compose: every block keeps its state as arrays with a leading node index (one row
 per node) and offers ``@njit(inline="always")`` step functions taking the node index,

@@ -23,7 +23,7 @@ from tests.sim.netmodel.lockstep import compare, simulate
 from tests.sim.netmodel.test_node_command_processor import LINES, MESH, REGION, random_program
 from tests.sim.netmodel.test_node_request_parser import random_packet
 
-CYCLES = 2500
+CYCLES = 800
 #: (vcs, credits, max_packet_flits)
 CONFIGS = [(2, 2, 5), (1, 3, 4), (4, 2, 6)]
 XY = (1, 1)
@@ -45,20 +45,49 @@ class Router:
         op = rng.choice([Opcode.READ_RESP, Opcode.READ_RESP, Opcode.DONE])
         n = rng.randint(1, self.max_len - 1) if op == Opcode.READ_RESP else 0
         info = lay.encode("resp_info", tag=rng.randrange(256), req_op=Opcode.READ,
-                          addr=rng.randrange(LINES))
+                          addr=rng.randrange(4))
         head = lay.fmt.encode_head(dst=XY, src=(0, 1), opcode=op, length=n + 1,
                                    mclass=MsgClass.RESPONSE, info=info)
         return [head] + [rng.getrandbits(lay.fmt.flit_bits) for _ in range(n)]
+
+    def _request(self):
+        """A PUSH that runs, a ``cmd_ctrl`` write that starts both queues' programs, a
+        signal (a WRITE of no lines that increments a completion counter: enough of them
+        saturate it), or any request of :func:`random_packet`."""
+        lay, rng = self.lay, self.rng
+        kind = rng.choices(["push", "start", "signal", "any"], weights=[2, 1, 2, 5])[0]
+        if kind == "any":
+            return random_packet(lay, rng, self.max_len)[0]
+        if kind == "signal":
+            info = lay.encode("store_info", addr=rng.randrange(LINES), tag=rng.randrange(256),
+                              ack=rng.randrange(2), sem_inc=1, sem=rng.randrange(2))
+            return [lay.fmt.encode_head(dst=XY, src=(0, 1), opcode=Opcode.WRITE, length=1,
+                                        info=info)]
+        if kind == "push":
+            desc = dict(src_addr=rng.randrange(LINES - 8), count=rng.randint(0, 7),
+                        dst_x=rng.randrange(MESH[0]), dst_y=rng.randrange(MESH[1]),
+                        dst_addr=rng.randrange(LINES - 8), add=rng.randrange(2),
+                        dtype=rng.randrange(2), sem_inc=rng.randrange(2),
+                        sem=rng.randrange(lay.sems))
+            info = lay.encode("ctl_info", tag=rng.randrange(256), ack=rng.randrange(2))
+            body = lay.desc_flits("push_desc", **desc)
+            op = Opcode.PUSH
+        else:
+            info = lay.encode("store_info", addr=lay.reg_base + lay.registers.index("cmd_ctrl"),
+                              tag=rng.randrange(256), ack=rng.randrange(2))
+            body = [lay.encode("cmd_ctrl", start=rng.randint(1, 3), abort=0,
+                               **{f"pc{q}": q * REGION for q in range(QUEUES)})]
+            op = Opcode.WRITE
+        head = lay.fmt.encode_head(dst=XY, src=(0, 1), opcode=op, length=1 + len(body),
+                                   info=info)
+        return [head] + body
 
     def flit(self):
         """``(vc, last, data)`` of this cycle, or None."""
         rng, vcs = self.rng, self.vcs
         for v in range(vcs):
-            if not self.packets[v] and rng.random() < 0.1:
-                if v >= max(1, vcs // 2):
-                    flits = self._response()
-                else:
-                    flits, _ = random_packet(self.lay, rng, self.max_len)
+            if not self.packets[v] and rng.random() < 0.3:
+                flits = self._response() if v >= max(1, vcs // 2) else self._request()
                 self.packets[v].extend((f, int(i == len(flits) - 1))
                                        for i, f in enumerate(flits))
         ready = [v for v in range(vcs) if self.packets[v] and self.credits[v]]
@@ -85,9 +114,15 @@ class Sram:
     def __init__(self, lay, rng):
         self.rng = rng
         self.mem = [rng.getrandbits(lay.fmt.flit_bits) for _ in range(LINES)]
-        for q in range(QUEUES):
-            program = random_program(lay, rng, rng.randint(4, REGION // lay.cmd_lines))
-            self.mem[q * REGION:q * REGION + len(program)] = program
+        # queue 0 a random program; queue 1 PULLs (of lines anywhere: any READ_RESP that
+        # arrives while one is under way is written), then a HALT
+        program = random_program(lay, rng, rng.randint(4, REGION // lay.cmd_lines))
+        pulls = [lay.cmd("PULL", src_x=rng.randrange(MESH[0]), src_y=rng.randrange(MESH[1]),
+                         src_addr=0, count=rng.randint(2, 6), dst_addr=rng.randrange(8),
+                         sem=rng.randrange(lay.sems)) for _ in range(3)]
+        pulls = [line for d in pulls for line in d] + lay.cmd("HALT", code=5)
+        for q, lines in enumerate((program, pulls)):
+            self.mem[q * REGION:q * REGION + len(lines)] = lines
         self.data = {"rx": 0, "dma": 0, "cmd": 0}
 
     def edge(self, reads, writes):
