@@ -11,6 +11,9 @@ simulator):
 * :mod:`.engine`: the matrix engine's timing (tiling loops, C0 load, C prefetch, write-back,
   stalls on its ports) and numerics (the MAC pipeline, bf16 -> fp32 and int8 -> int32,
   bit-exact with :mod:`verif.golden`).
+* :mod:`.request_parser`: the NI's request parser (round-robin over the request VCs, the
+  head checks, WRITE/ADD bodies, READs of lines and registers, ``cmd_ctrl`` writes, PUSH/EXEC
+  descriptors handed on, malformed packets dropped, responses drained on one VC).
 * :mod:`.rx_buffer`: the NI's input buffer (a store-and-forward queue per VC, segments and
   their length check, the credit return).
 * :mod:`.add_pipeline`: the NI's sink pipeline (WRITE, ADD as read-modify-write with
@@ -26,25 +29,27 @@ simulator):
 * :mod:`.numerics`: the numerical contract of :mod:`verif.golden` as scalar numba functions
   (the engine's MACs and the ADD lanes).
 
-* :mod:`.request_parser`: the NI's request parser (round-robin over the request VCs, every
-  head check, WRITE/ADD lines, READs of SRAM and registers paced by the response queue,
-  ``cmd_ctrl`` writes, PUSH/EXEC descriptors handed on, malformed packets dropped whole).
+* :mod:`.ni`: the network interface composed from the blocks above as :mod:`rtl.node.ni`
+  wires them, with the NI's own glue (the host's PUSH and EXEC before the command queues',
+  the DONE slots' loads and arms, saturating completion counters, ``errors``/``responses``/
+  ``execs``, the register space's read register), stepping every node at once from Python.
 
-* :mod:`.ni`: the network interface composed from the blocks above as
-  :mod:`rtl.node.ni` wires them (the host's PUSH and EXEC before the command queues', the
-  DONE slots, saturating completion counters, ``errors``/``responses``/``execs``, the
-  register space), stepping every node at once from Python.
-
-Not yet: the hosts, the NI's composition as one numba step per node, and the node that
-composes the NI, the SRAM and the engine onto the network kernel's local ports.
+Not yet: the NI as one numba step per node (the glue of :mod:`.ni` moved into an
+``@njit`` function), the training node's wiring of the blocks to the SRAM's clients
+(:mod:`rtl.node.training_node`), the hosts at the tile edge, and the node kernel that hooks
+the nodes onto the network kernel's local ports.
 
 How they compose: every block keeps its state as arrays with a leading node index (one row
-per node) and offers ``@njit(inline="always")`` step functions taking the node index,
-split like the RTL into a combinational evaluation (requests, grants) and a clock edge. A
-node kernel calls, per node and cycle, the clients' request functions, then the SRAM's
-:func:`~.sram.sram_grants`, then the clients' edges and :func:`~.sram.sram_clock`. Data
-(line values) is kept apart from control (grants, FSM state), so a timing-only run skips
-the data arrays and functions.
+per node, fields named by module constants) and offers ``@njit(inline="always")`` step
+functions taking the node index, split like the RTL into a combinational evaluation
+(``*_outputs``: from the state and the inputs that are combinational in the RTL) and a clock
+edge (``*_clock``: from the state and every input of the cycle). A node kernel evaluates, per
+node and cycle, the blocks' outputs in the order the RTL's combinational paths run (the
+requests of the SRAM's clients, then :func:`~.sram.sram_grants`, then what depends on a
+grant: the engine's ``fire``, the DMA's and engine's ``go`` for the command processor), and
+then every block's edge (and :func:`~.sram.sram_clock`) from the values of that cycle. Data
+(line values) is kept apart from control (grants, FSM state, head flits), so a timing-only
+run skips the data arrays and functions (each block takes ``data=False``).
 
 Numba's disk cache checks only the file of the function it caches: a change to
 :mod:`.numerics` does not recompile the cached engine or ADD pipeline (clear
@@ -55,5 +60,7 @@ Timing that depends on data: the command processor's descriptors are SRAM lines,
 timing-only run keeps the lines its queues fetch (the programs the host writes); the RX
 buffer checks each head's ``length`` and the pull writer reads each response head's opcode
 and address, so head flits are control (kept whole in a timing-only run; only body lines
-are data).
+are data). The body of a PUSH or EXEC descriptor and the line of a ``cmd_ctrl`` write are
+control as well (they decide what the DMA, the engine and the command queues do), and a
+READ of the register space answers with register values.
 """

@@ -24,6 +24,7 @@ import numpy as np
 
 from rtl.net.packet import Opcode
 from rtl.node.layouts import QUEUES, REG_BITS, NodeLayouts, request_vcs, response_vcs
+from sim.netmodel.node import add_pipeline as ap
 from sim.netmodel.node import command_processor as cp
 from sim.netmodel.node import link_tx as tx
 from sim.netmodel.node import pull_writer as pw
@@ -31,13 +32,6 @@ from sim.netmodel.node import push_dma as dm
 from sim.netmodel.node import request_parser as rp
 from sim.netmodel.node import response_writer as rw
 from sim.netmodel.node import rx_buffer as rb
-from sim.netmodel.node.add_pipeline import AddPipelines
-from sim.netmodel.node.add_pipeline import I_ADD as SINK_ADD
-from sim.netmodel.node.add_pipeline import I_ADDR as SINK_ADDR
-from sim.netmodel.node.add_pipeline import I_FP as SINK_FP
-from sim.netmodel.node.add_pipeline import I_VALID as SINK_VALID
-from sim.netmodel.node.add_pipeline import O_WR_ADDR as SINK_WR_ADDR
-from sim.netmodel.node.add_pipeline import O_WR_EN as SINK_WR_EN
 from sim.netmodel.node.fields import define, get_bits, layout_fields
 
 __all__ = ["NetworkInterfaces", "INPUTS", "OUTPUTS", "MUTANTS"]
@@ -108,7 +102,7 @@ class NetworkInterfaces:
                                depth=max(max_packet_flits + 3, credits))
         self.parser = rp.RequestParsers(nodes=nodes, layouts=lay, vcs=vcs,
                                         max_packet_flits=max_packet_flits)
-        self.sink = AddPipelines(nodes=nodes, width=W)
+        self.sink = ap.AddPipelines(nodes=nodes, width=W)
         self.dma = dm.PushDmas(nodes=nodes, layouts=lay, max_packet_flits=max_packet_flits,
                                mesh_x=mesh_x, mesh_y=mesh_y)
         self.cmd = cp.CommandProcessors(nodes=nodes, layouts=lay, mesh_x=mesh_x,
@@ -156,14 +150,14 @@ class NetworkInterfaces:
         st = p.state
         self.rx.outputs_of_cycle()
         self.tx.outputs_of_cycle()
-        host_push = (st[:, rp.ST_FSM] == rp.S_CHECK) & (st[:, rp.ST_OP] == _PUSH)
-        host_exec = (st[:, rp.ST_FSM] == rp.S_CHECK) & (st[:, rp.ST_OP] == _EXEC)
+        host_push = (st[:, rp.Q_FSM] == rp.S_CHECK) & (st[:, rp.Q_OP] == _PUSH)
+        host_exec = (st[:, rp.Q_FSM] == rp.S_CHECK) & (st[:, rp.Q_OP] == _EXEC)
         # the DMA on the host's descriptor: its desc_ok is the parser's dma_ok
         self._dma_desc(host_push, None)
         self.dma.outputs_of_cycle()
         slots = self.writer.slots
-        p.heads[:] = self.rx.vc_out[:, :len(self.rx_vcs)]
-        p.head_data[:] = self.rx.head[:, :len(self.rx_vcs)]
+        p.vc_in[:] = self.rx.vc_out[:, :len(self.rx_vcs)]
+        p.head[:] = self.rx.head[:, :len(self.rx_vcs)]
         p.sram_data[:] = self.rx_data
         tx_out = self.tx.outputs
         for name, value in (
@@ -173,11 +167,11 @@ class NetworkInterfaces:
                  & (slots[:, 1, rw.D_PENDING] == 0)),
                 ("dma_ok", self.dma.outputs[:, dm.O_DESC_OK]),
                 ("exec_free", (ins[:, N_EXEC_BUSY] == 0) & (slots[:, 2, rw.D_PENDING] == 0)),
-                ("exec_ok", ins[:, N_EXEC_OK]), ("pending", slots[:, 0, rw.D_PENDING]),
+                ("exec_ok", ins[:, N_EXEC_OK]), ("done_pending", slots[:, 0, rw.D_PENDING]),
                 ("reg_data", self.reg_q)):
             p.inputs[:, rp.INPUTS[name]] = value
-        p.outputs()
-        po = p.out
+        p.outputs_of_cycle()
+        po = p.outputs
         # the command processor: its ctrl line from a cmd_ctrl write
         c = self.cmd
         ctrl = _fields_of(p.ctrl_data, self.ctrl_fields)
@@ -199,7 +193,8 @@ class NetworkInterfaces:
         d.inputs[:, dm.I_TAG] = np.where(host_push, po[:, rp.O_TAG], 0)
         d.inputs[:, dm.I_ACK] = host_push & (po[:, rp.O_ACK] != 0)
         d.inputs[:, dm.I_READ] = ~host_push & (co[:, cp.O_DMA_READ] != 0)
-        d.inputs[:, dm.I_Q_RDY], d.inputs[:, dm.I_Q_LEVEL] = tx_out[:, tx.O_RDY0], tx_out[:, tx.O_LEVEL0]
+        d.inputs[:, dm.I_Q_RDY] = tx_out[:, tx.O_RDY0]
+        d.inputs[:, dm.I_Q_LEVEL] = tx_out[:, tx.O_LEVEL0]
         d.sram_data[:] = self.dma_data
         d.outputs_of_cycle()
         do = d.outputs
@@ -242,8 +237,8 @@ class NetworkInterfaces:
             u.outputs_of_cycle()
         # the ADD pipeline
         s = self.sink
-        s.inputs[:, SINK_VALID], s.inputs[:, SINK_ADD] = po[:, rp.O_LINE_VALID], po[:, rp.O_LINE_ADD]
-        s.inputs[:, SINK_FP], s.inputs[:, SINK_ADDR] = po[:, rp.O_LINE_FP], po[:, rp.O_LINE_ADDR]
+        for k in ("valid", "add", "fp", "addr"):
+            s.inputs[:, ap.INPUTS[k]] = po[:, rp.OUTPUTS["line_" + k]]
         s.line_in[:] = p.line_data
         s.rdata[:] = self.rx_data
         s.outputs_of_cycle()
@@ -253,7 +248,7 @@ class NetworkInterfaces:
                             ("rx_en", po[:, rp.O_RESP_EN]), ("rx_last", po[:, rp.O_RESP_LAST]),
                             ("rx_hold", po[:, rp.O_RESP_HOLD]), ("q_rdy", tx_out[:, tx.O_RDY1])):
             w.inputs[:, rw.INPUTS[name]] = value
-        w.rx_flit[:] = p.resp_data
+        w.rx_flit[:] = p.resp_flit
         si = w.slot_in
         for k in ("load", "arm", "x", "y", "tag", "opcode", "addr"):
             si[:, 0, rw.SLOT_INPUTS[k]] = po[:, rp.OUTPUTS["done_" + k]]
@@ -282,7 +277,7 @@ class NetworkInterfaces:
         r.inputs[:, rb.I_VC], r.inputs[:, rb.I_LAST] = ins[:, N_LINK_VC], ins[:, N_LINK_LAST]
         r.flit_in[:] = self.link_data
         for v in self.rx_vcs:
-            r.inputs[:, rb.I_POP0 + v] = po[:, rp.O_POP] >> v & 1
+            r.inputs[:, rb.I_POP0 + v] = po[:, rp.O_POPS] >> v & 1
         if self.pull:
             for i, v in enumerate(self.resp_vcs):
                 r.inputs[:, rb.I_POP0 + v] = ((self.pull.outputs[:, pw.O_POP] != 0)
@@ -294,7 +289,7 @@ class NetworkInterfaces:
                 ("rx_en", po[:, rp.O_SRAM_EN]), ("rx_addr", po[:, rp.O_SRAM_ADDR]),
                 ("dma_en", do[:, dm.O_SRAM_EN]), ("dma_addr", do[:, dm.O_SRAM_ADDR]),
                 ("cmd_en", co[:, cp.O_SRAM_EN]), ("cmd_addr", co[:, cp.O_SRAM_ADDR]),
-                ("wr_en", s.outputs[:, SINK_WR_EN]), ("wr_addr", s.outputs[:, SINK_WR_ADDR]),
+                ("wr_en", s.outputs[:, ap.O_WR_EN]), ("wr_addr", s.outputs[:, ap.O_WR_ADDR]),
                 ("pull_en", self.pull.outputs[:, pw.O_WR_EN] if self.pull else 0),
                 ("pull_addr", self.pull.outputs[:, pw.O_WR_ADDR] if self.pull else 0),
                 ("exec_start", exec_start), ("errors", self.errors),
@@ -315,7 +310,7 @@ class NetworkInterfaces:
 
     def clock(self):
         """Every node's clock edge, after :meth:`outputs_of_cycle` of the cycle."""
-        ins, po, co = self.inputs, self.parser.out, self.cmd.outputs
+        ins, po, co = self.inputs, self.parser.outputs, self.cmd.outputs
         top = (1 << self.lay.counter_bits) - 1
         pull_done = self.pull.outputs[:, pw.O_DONE] if self.pull else 0
         pull_sem = self.pull.outputs[:, pw.O_DONE_SEM] if self.pull else 0

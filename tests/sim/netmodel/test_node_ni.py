@@ -21,12 +21,56 @@ from sim.netmodel.node.ni import INPUTS, OUTPUTS, NetworkInterfaces
 from sim.netmodel.node.sram import int_to_words, words_to_int
 from tests.sim.netmodel.lockstep import compare, simulate
 from tests.sim.netmodel.test_node_command_processor import LINES, MESH, REGION, random_program
-from tests.sim.netmodel.test_node_request_parser import random_packet
 
 CYCLES = 800
 #: (vcs, credits, max_packet_flits)
 CONFIGS = [(2, 2, 5), (1, 3, 4), (4, 2, 6)]
 XY = (1, 1)
+
+
+def random_packet(lay, rng, max_len):
+    """``(flits, bad)`` of one random request (or response, or malformed packet)."""
+    fmt, A = lay.fmt, lay.addr_bits
+    W = fmt.flit_bits
+    kind = rng.choices(["store", "ctrl", "read", "push", "exec", "response", "opcode"],
+                       weights=[6, 1, 4, 2, 2, 1, 1])[0]
+    reg = 1 << A
+    mclass, length = MsgClass.REQUEST, None
+    if kind == "store":
+        op = rng.choice([Opcode.WRITE, Opcode.ADD])
+        n = rng.choice([0, 1, 2, max_len - 1, max_len])
+        addr = rng.choice([rng.randrange(lay.lines), lay.lines - 1, lay.lines - n,
+                           reg | rng.randrange(4)]) & ((reg << 1) - 1)
+        info = lay.encode("store_info", addr=addr, tag=rng.randrange(256),
+                          ack=rng.randrange(2), sem_inc=rng.randrange(2),
+                          sem=rng.randrange(lay.sems), dtype=rng.randrange(2))
+    elif kind == "ctrl":
+        op, n = Opcode.WRITE, rng.choice([1, 1, 1, 2])
+        info = lay.encode("store_info", addr=reg | lay.registers.index("cmd_ctrl"),
+                          tag=rng.randrange(256), ack=rng.randrange(2))
+    elif kind == "read":
+        op, n = Opcode.READ, rng.choice([0, 0, 0, 0, 1])
+        count = rng.choice([0, 1, 2, max_len - 1, max_len])
+        addr = rng.choice([rng.randrange(lay.lines), lay.lines - count,
+                           reg | rng.randrange(len(lay.registers))]) & ((reg << 1) - 1)
+        info = lay.encode("read_info", addr=addr, count=count, tag=rng.randrange(256))
+    elif kind in ("push", "exec"):
+        op = Opcode.PUSH if kind == "push" else Opcode.EXEC
+        n = lay.push_flits if kind == "push" else lay.exec_flits
+        n += rng.choice([0, 0, 0, 0, 1, -1])
+        info = lay.encode("ctl_info", tag=rng.randrange(256), ack=rng.randrange(2))
+    else:
+        op = rng.choice(list(Opcode)) if kind == "response" else Opcode.DONE
+        mclass = MsgClass.RESPONSE if kind == "response" else MsgClass.REQUEST
+        n, info = rng.randrange(3), rng.getrandbits(lay.info_bits)
+    n = max(n, 0)
+    length = 1 + n if rng.random() < 0.9 else rng.choice([n, n + 2, 0])
+    head = fmt.encode_head(dst=(0, 0), src=(rng.randrange(4), rng.randrange(4)), opcode=op,
+                           length=length & 0xFF, mclass=mclass, info=info)
+    body = [rng.getrandbits(W) for _ in range(n)]
+    if kind == "ctrl" and body:
+        body[0] = rng.getrandbits(lay.cmd_ctrl.size)
+    return [head] + body, rng.random() < 0.05
 
 
 class Router:
