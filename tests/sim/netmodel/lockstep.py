@@ -5,9 +5,17 @@ A test drives the RTL block and the model with the same stimulus and, every cycl
 signal and both values.
 """
 
+import pytest
 from amaranth.sim import Simulator
 
-__all__ = ["simulate", "compare"]
+__all__ = ["simulate", "compare", "one_worker"]
+
+
+def one_worker(block):
+    """The mark that runs a block's tests in one xdist worker: they compile the block's
+    model, and numba's disk cache is not safe against two processes compiling the same
+    functions at once."""
+    return pytest.mark.xdist_group(f"netmodel-node-{block}")
 
 
 def simulate(dut, bench):

@@ -10,8 +10,10 @@ import pytest
 from rtl.node.add_pipeline import AddPipeline
 from sim.netmodel.node.add_pipeline import INPUTS, OUTPUTS, AddPipelines
 from sim.netmodel.node.sram import int_to_words, words_to_int
-from tests.sim.netmodel.lockstep import compare, simulate
+from tests.sim.netmodel.lockstep import compare, one_worker, simulate
 from verif.golden import interesting_fp32
+
+pytestmark = one_worker("add-pipeline")
 
 WIDTH, ADDRS, CYCLES = 128, 4, 2000
 

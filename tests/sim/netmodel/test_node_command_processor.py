@@ -22,7 +22,9 @@ from sim.netmodel.node.command_processor import (EXEC_DESC, INPUTS, OUTPUTS, PUS
                                                  QUEUE_OUTPUTS, CommandProcessors,
                                                  descriptor_fields)
 from sim.netmodel.node.sram import int_to_words
-from tests.sim.netmodel.lockstep import compare, simulate
+from tests.sim.netmodel.lockstep import compare, one_worker, simulate
+
+pytestmark = one_worker("command-processor")
 
 CYCLES = 3000
 LINES, MESH = 128, (3, 2)

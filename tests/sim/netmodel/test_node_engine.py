@@ -18,8 +18,10 @@ from rtl.node.layouts import NodeLayouts
 from rtl.node.mac import MacMode
 from sim.netmodel.node.engine import EXEC_FIELDS, INPUTS, OUTPUTS, MatrixEngines
 from sim.netmodel.node.sram import int_to_words
-from tests.sim.netmodel.lockstep import compare, simulate
+from tests.sim.netmodel.lockstep import compare, one_worker, simulate
 from verif.golden import interesting_bf16
+
+pytestmark = one_worker("engine")
 
 LINES = 256
 #: (P, cycles): P = 4 on 64-bit lines has 8-line C tiles (prefetch, partial C0 reloads);

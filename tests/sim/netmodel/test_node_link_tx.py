@@ -12,7 +12,9 @@ import pytest
 from rtl.node.link_tx import LinkTx
 from sim.netmodel.node.link_tx import INPUTS, OUTPUTS, LinkTxs
 from sim.netmodel.node.sram import int_to_words, words_to_int
-from tests.sim.netmodel.lockstep import compare, simulate
+from tests.sim.netmodel.lockstep import compare, one_worker, simulate
+
+pytestmark = one_worker("link-tx")
 
 CREDITS, DEPTH, CYCLES = 3, 4, 2500
 

@@ -5,7 +5,10 @@ import numpy as np
 from numba import njit
 
 from sim.netmodel.node.numerics import bf16_mul, fp32_add
+from tests.sim.netmodel.lockstep import one_worker
 from verif import golden
+
+pytestmark = one_worker("numerics")
 
 
 @njit(cache=True)

@@ -14,7 +14,9 @@ from rtl.node.layouts import NodeLayouts
 from rtl.node.pull_writer import PullWriter
 from sim.netmodel.node.pull_writer import INPUTS, OUTPUTS, VC_INPUTS, PullWriters
 from sim.netmodel.node.sram import int_to_words, words_to_int
-from tests.sim.netmodel.lockstep import compare, simulate
+from tests.sim.netmodel.lockstep import compare, one_worker, simulate
+
+pytestmark = one_worker("pull-writer")
 
 LINES, VCS, CYCLES = 64, 2, 2500
 

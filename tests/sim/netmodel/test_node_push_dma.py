@@ -12,7 +12,9 @@ from rtl.node.layouts import NodeLayouts
 from rtl.node.push_dma import PushDma
 from sim.netmodel.node.push_dma import INPUTS, OUTPUTS, PUSH_DESC, PushDmas
 from sim.netmodel.node.sram import int_to_words, words_to_int
-from tests.sim.netmodel.lockstep import compare, simulate
+from tests.sim.netmodel.lockstep import compare, one_worker, simulate
+
+pytestmark = one_worker("push-dma")
 
 LINES, MESH, MAX_LEN, DEPTH, CYCLES = 64, (3, 2), 4, 4, 2500
 

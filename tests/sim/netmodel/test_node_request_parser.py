@@ -16,7 +16,9 @@ from rtl.node.layouts import NodeLayouts
 from rtl.node.request_parser import RequestParser
 from sim.netmodel.node.request_parser import INPUTS, OUTPUTS, VC_INPUTS, RequestParsers
 from sim.netmodel.node.sram import int_to_words, words_to_int
-from tests.sim.netmodel.lockstep import compare, simulate
+from tests.sim.netmodel.lockstep import compare, one_worker, simulate
+
+pytestmark = one_worker("request-parser")
 
 LINES, MAX_LEN, RESP_DEPTH, CYCLES = 64, 6, 4, 2500
 SCALARS = ("resp_en", "resp_hold", "src_x", "src_y", "tag", "ack", "dma_start", "exec_start",

@@ -13,7 +13,9 @@ from rtl.node.response_writer import ResponseWriter
 from sim.netmodel.node.response_writer import (INPUTS, OUTPUTS, SLOT, SLOT_INPUTS,
                                                ResponseWriters)
 from sim.netmodel.node.sram import int_to_words, words_to_int
-from tests.sim.netmodel.lockstep import compare, simulate
+from tests.sim.netmodel.lockstep import compare, one_worker, simulate
+
+pytestmark = one_worker("response-writer")
 
 SLOTS, DEPTH, CYCLES = 4, 4, 2500
 

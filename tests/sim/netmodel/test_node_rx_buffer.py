@@ -13,7 +13,9 @@ from rtl.net.packet import Opcode, PacketFormat
 from rtl.node.rx_buffer import RxBuffer
 from sim.netmodel.node.rx_buffer import INPUTS, OUTPUTS, VC_OUTPUTS, RxBuffers
 from sim.netmodel.node.sram import int_to_words, words_to_int
-from tests.sim.netmodel.lockstep import compare, simulate
+from tests.sim.netmodel.lockstep import compare, one_worker, simulate
+
+pytestmark = one_worker("rx-buffer")
 
 VCS, CREDITS, DEPTH, CYCLES = 2, 2, 4, 2500
 

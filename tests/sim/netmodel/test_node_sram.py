@@ -10,7 +10,9 @@ import pytest
 
 from rtl.node.sram import Scratchpad
 from sim.netmodel.node.sram import Scratchpads, int_to_words
-from tests.sim.netmodel.lockstep import compare, simulate
+from tests.sim.netmodel.lockstep import compare, one_worker, simulate
+
+pytestmark = one_worker("sram")
 
 CYCLES = 1500
 #: (lines, width, read_ports, read_clients, write_clients, banks); 4 banks of 6 lines: a
