@@ -19,8 +19,12 @@ from rtl.node.layouts import QUEUES, NodeLayouts
 from rtl.node.ni import NetworkInterface
 from sim.netmodel.node.ni import INPUTS, OUTPUTS, NetworkInterfaces
 from sim.netmodel.node.sram import int_to_words, words_to_int
-from tests.sim.netmodel.lockstep import compare, simulate
+from tests.sim.netmodel.lockstep import compare, one_worker, simulate
 from tests.sim.netmodel.test_node_command_processor import LINES, MESH, REGION, random_program
+
+# the NI runs every NI block's compiled model: their own tests' workers may compile them at
+# the same time (numba's disk cache is not safe against that)
+pytestmark = one_worker("ni")
 
 CYCLES = 800
 #: (vcs, credits, max_packet_flits)
