@@ -28,14 +28,13 @@ simulator):
   credit-honouring link, one VC's packet lock).
 * :mod:`.numerics`: the numerical contract of :mod:`verif.golden` as scalar numba functions
   (the engine's MACs and the ADD lanes).
-
 * :mod:`.ni`: the network interface composed from the blocks above as :mod:`rtl.node.ni`
   wires them, with the NI's own glue (the host's PUSH and EXEC before the command queues',
   the DONE slots' loads and arms, saturating completion counters, ``errors``/``responses``/
-  ``execs``, the register space's read register), stepping every node at once from Python.
+  ``execs``, the register space's read register), as numba step functions per node
+  (:func:`~.ni.ni_outputs`, :func:`~.ni.ni_clock`); full model only so far.
 
-Not yet: the NI as one numba step per node (the glue of :mod:`.ni` moved into an
-``@njit`` function), the training node's wiring of the blocks to the SRAM's clients
+Not yet: the training node's wiring of the NI, the SRAM and the engine
 (:mod:`rtl.node.training_node`), the hosts at the tile edge, and the node kernel that hooks
 the nodes onto the network kernel's local ports.
 
@@ -54,7 +53,9 @@ run skips the data arrays and functions (each block takes ``data=False``).
 Numba's disk cache checks only the file of the function it caches: a change to
 :mod:`.numerics` does not recompile the cached engine or ADD pipeline (clear
 ``__pycache__``), and the composed node kernel should keep what it compiles in one file,
-as :mod:`sim.netmodel.kernel` does.
+as :mod:`sim.netmodel.kernel` does. :mod:`.ni` inlines every NI block's step functions into
+its cached kernels: a change to a block's file leaves them stale until its ``__pycache__``
+is cleared (and their first compilation takes minutes).
 
 Timing that depends on data: the command processor's descriptors are SRAM lines, so a
 timing-only run keeps the lines its queues fetch (the programs the host writes); the RX

@@ -16,11 +16,12 @@ The NI's ports are arrays with a leading node index: inputs in ``inputs[node, N_
 the arriving flit ``link_data[node]`` and the SRAM ports' read data ``rx_data``,
 ``dma_data``, ``cmd_data``; outputs in ``outputs[node, Y_*]`` (the link's registers come
 from the link output's, the write ports' lines are ``sink.wr_line`` and ``pull.wr_line``).
-The blocks' arrays go to the step functions as one tuple per block (:meth:`NetworkInterfaces.
-arrays`), the parameters as one tuple of tuples (:attr:`NetworkInterfaces.params`), so a
-node kernel calls ``ni_outputs(n, *arrays, params)`` and ``ni_clock(...)`` per node. Full
-model only (every block with its data): a timing-only NI needs the input buffer to keep the
-head flits, which its ``data=False`` drops.
+The blocks' arrays go to the step functions as one tuple per block
+(``NetworkInterfaces.arrays``), the parameters as one tuple of tuples
+(``NetworkInterfaces.params``), so a node kernel calls ``ni_outputs(n, *arrays, params)`` and
+``ni_clock(n, *arrays, params)`` per node. Full model only (every block with its data): a
+timing-only NI needs the input buffer to keep the head flits, which its ``data=False``
+drops.
 """
 
 import numpy as np
