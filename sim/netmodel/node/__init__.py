@@ -1,0 +1,67 @@
+"""The training node's blocks in the fast engine, each held cycle-exact to its RTL block.
+
+What is modelled (one module per block, each with a lockstep test
+``tests/sim/netmodel/test_node_<block>.py`` against the RTL block under Amaranth's
+simulator):
+
+* :mod:`.sram`: the scratchpad (:mod:`rtl.node.sram`): read ports and their client
+  priorities, the banked write port, transparent reads, lines paged on first write.
+* :mod:`.command_processor`: both descriptor queues, every descriptor and error, LOOP
+  steps, semaphore waits, status, abort; the fixed priorities between the queues.
+* :mod:`.engine`: the matrix engine's timing (tiling loops, C0 load, C prefetch, write-back,
+  stalls on its ports) and numerics (the MAC pipeline, bf16 -> fp32 and int8 -> int32,
+  bit-exact with :mod:`verif.golden`).
+* :mod:`.request_parser`: the NI's request parser (round-robin over the request VCs, the
+  head checks, WRITE/ADD bodies, READs of lines and registers, ``cmd_ctrl`` writes, PUSH/EXEC
+  descriptors handed on, malformed packets dropped, responses drained on one VC).
+* :mod:`.rx_buffer`: the NI's input buffer (a store-and-forward queue per VC, segments and
+  their length check, the credit return).
+* :mod:`.add_pipeline`: the NI's sink pipeline (WRITE, ADD as read-modify-write with
+  forwarding, FP32 and INT32 lanes).
+* :mod:`.push_dma`: the NI's PUSH engine (WRITE/ADD packets, signals, a PULL's READs; heads
+  built with the RTL's layouts, reads issued only as far as the queue has room).
+* :mod:`.pull_writer`: the NI's response sink (the response VCs drained a packet at a
+  time, lowest first; a PULL's READ_RESP lines written into the SRAM).
+* :mod:`.response_writer`: the NI's response writer (READ_RESP flits first, else the first
+  pending DONE slot as a one-flit packet).
+* :mod:`.link_tx`: the NI's output (request and response queues, round-robin onto one
+  credit-honouring link, one VC's packet lock).
+* :mod:`.numerics`: the numerical contract of :mod:`verif.golden` as scalar numba functions
+  (the engine's MACs and the ADD lanes).
+* :mod:`.ni`: the network interface composed from the blocks above as :mod:`rtl.node.ni`
+  wires them, with the NI's own glue (the host's PUSH and EXEC before the command queues',
+  the DONE slots' loads and arms, saturating completion counters, ``errors``/``responses``/
+  ``execs``, the register space's read register), as numba step functions per node
+  (:func:`~.ni.ni_outputs`, :func:`~.ni.ni_clock`); full model only so far.
+
+Not yet: the training node's wiring of the NI, the SRAM and the engine
+(:mod:`rtl.node.training_node`), the hosts at the tile edge, and the node kernel that hooks
+the nodes onto the network kernel's local ports.
+
+How they compose: every block keeps its state as arrays with a leading node index (one row
+per node, fields named by module constants) and offers ``@njit(inline="always")`` step
+functions taking the node index, split like the RTL into a combinational evaluation
+(``*_outputs``: from the state and the inputs that are combinational in the RTL) and a clock
+edge (``*_clock``: from the state and every input of the cycle). A node kernel evaluates, per
+node and cycle, the blocks' outputs in the order the RTL's combinational paths run (the
+requests of the SRAM's clients, then :func:`~.sram.sram_grants`, then what depends on a
+grant: the engine's ``fire``, the DMA's and engine's ``go`` for the command processor), and
+then every block's edge (and :func:`~.sram.sram_clock`) from the values of that cycle. Data
+(line values) is kept apart from control (grants, FSM state, head flits), so a timing-only
+run skips the data arrays and functions (each block takes ``data=False``).
+
+Numba's disk cache checks only the file of the function it caches: a change to
+:mod:`.numerics` does not recompile the cached engine or ADD pipeline (clear
+``__pycache__``), and the composed node kernel should keep what it compiles in one file,
+as :mod:`sim.netmodel.kernel` does. :mod:`.ni` inlines every NI block's step functions into
+its cached kernels: a change to a block's file leaves them stale until its ``__pycache__``
+is cleared (and their first compilation takes minutes).
+
+Timing that depends on data: the command processor's descriptors are SRAM lines, so a
+timing-only run keeps the lines its queues fetch (the programs the host writes); the RX
+buffer checks each head's ``length`` and the pull writer reads each response head's opcode
+and address, so head flits are control (kept whole in a timing-only run; only body lines
+are data). The body of a PUSH or EXEC descriptor and the line of a ``cmd_ctrl`` write are
+control as well (they decide what the DMA, the engine and the command queues do), and a
+READ of the register space answers with register values.
+"""

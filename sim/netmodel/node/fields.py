@@ -1,0 +1,64 @@
+"""Named index constants of the node models' state rows, and bit fields of the RTL layouts
+(their positions from the layouts, and numba functions that read and write them in a flit)."""
+
+import numpy as np
+from amaranth.hdl import Shape
+from amaranth.lib import data
+from numba import njit, uint64
+
+__all__ = ["define", "layout_fields", "get_bits", "put_bits"]
+
+
+def define(namespace, names, prefix):
+    """``{name: index}`` of a list of field names, and the same as constants ``prefix + NAME``
+    in ``namespace`` (a module's ``globals()``: numba folds module globals into the machine
+    code, so ``row[Q_PC]`` costs what ``row[3]`` does)."""
+    table = {}
+    for i, name in enumerate(names):
+        const = prefix + name.upper().replace(".", "_")
+        if const in namespace:
+            raise AssertionError(f"constant {const} defined twice")
+        namespace[const] = table[name] = i
+    return table
+
+
+def layout_fields(layout, names, skip=()):
+    """``(offset, width, signed)`` of each dotted name of ``names`` in the
+    ``amaranth.lib.data`` layout, flattened to one tuple of ints (a name's path leaves out
+    the members in ``skip``: ``"push.src_addr"`` for ``args.push.desc.src_addr``)."""
+    flat = {}
+
+    def walk(lay, path, base):
+        for name, field in lay:
+            inner = path if name in skip else path + (name,)
+            if isinstance(field.shape, data.Layout):
+                walk(field.shape, inner, base + field.offset)
+            else:
+                flat[".".join(inner)] = (base + field.offset, field.width,
+                                         int(Shape.cast(field.shape).signed))
+
+    walk(layout, (), 0)
+    missing = [name for name in names if name not in flat]
+    if missing:
+        raise ValueError(f"the layout has no field(s) {missing}")
+    return tuple(v for name in names for v in flat[name])
+
+
+@njit(cache=True, inline="always")
+def get_bits(row, offset, width):
+    """Bits ``offset .. offset + width - 1`` (width <= 63) of a flit held as uint64 words."""
+    word, shift = offset // 64, offset % 64
+    value = row[word] >> uint64(shift)
+    if shift and shift + width > 64:
+        value |= row[word + 1] << uint64(64 - shift)
+    return np.int64(value & uint64((1 << width) - 1))
+
+
+@njit(cache=True, inline="always")
+def put_bits(row, offset, width, value):
+    """OR ``value`` into bits ``offset ..`` (width <= 63) of a flit held as uint64 words."""
+    v = uint64(value) & uint64((1 << width) - 1)
+    word, shift = offset // 64, offset % 64
+    row[word] |= v << uint64(shift)
+    if shift and shift + width > 64:
+        row[word + 1] |= v >> uint64(64 - shift)
