@@ -9,7 +9,8 @@ is charged for every router over the cycles counted.
 from gen.energy import energy_of
 from rtl.net.directions import MESH_PORTS, PORTS, STEP
 
-__all__ = ["links", "point_links", "price_flits", "point_energy", "run_energy"]
+__all__ = ["links", "point_links", "price_flits", "point_energy", "run_energy", "workload_energy",
+           "energy_text"]
 
 
 def links(nodes, present, die_shape, flits_out):
@@ -104,3 +105,26 @@ def run_energy(energy, counters, *, die_shape, cycles, matrix_p, flops=None):
         seconds = cycles / energy.f_hz
         out["tflops_per_w"] = flops / seconds / 1e12 / out["watts"] if out["watts"] else None
     return out
+
+
+def workload_energy(cfg, derived, res, *, flops=None):
+    """The energy of a workload run on the RTL, from the event counters its testbench read
+    from every node after the run (``res["counters"]``, ``res["counters_cycle"]``:
+    :mod:`verif.tb_tile`): the whole run, from reset to the last counter read, the loading
+    and reading back by the hosts included (the hosts themselves are outside the tile and
+    not counted). ``flops``: the workload's useful operations, for TFLOPS per watt."""
+    from gen.energy import energy_model
+    counters = {tuple(int(v) for v in key.split(",")): c for key, c in res["counters"].items()}
+    die, tile = derived["die"], derived["tile"]
+    die_shape = [die["nodes_x"], die["nodes_y"]] if tile["dies"] > 1 else None
+    out = run_energy(energy_model(cfg, derived), counters, die_shape=die_shape,
+                     cycles=res["counters_cycle"], matrix_p=cfg.node.matrix_p, flops=flops)
+    return {**out, "cycles": res["counters_cycle"]}
+
+
+def energy_text(energy):
+    """One line of a workload's energy for its report."""
+    tflops = energy.get("tflops_per_w")
+    return (f"energy {energy['total_j'] * 1e6:.3g} uJ over the run's {energy['cycles']} "
+            f"cycles, {energy['watts']:.3g} W average"
+            + (f", {tflops:.3g} TFLOPS/W" if tflops is not None else ""))
