@@ -223,15 +223,13 @@ def _node_area_cm2(derived):
     return derived["node"]["pitch_mm"] ** 2 / 100.0
 
 
-def fault_map(cfg, derived=None):
-    """Config (+ its derivation) -> :class:`FaultMap`; deterministic for a seed.
+def fault_map(cfg, derived):
+    """Config + its derivation -> :class:`FaultMap`; deterministic for a seed.
 
-    ``derived`` is ``gen.derive.derive(cfg)`` (or its geometry part); computed when
-    not given. The config must be valid (``load_config`` checks the maps).
+    ``derived`` is ``gen.derive.derive(cfg)`` (or its geometry part, which the derivation
+    hands over while it adds the faults). The config must be valid (``load_config``
+    checks the maps).
     """
-    if derived is None:
-        from .derive import derive
-        derived = derive(cfg)
     die_raw, tile_raw = _raw_die(cfg), cfg.raw.get("tile", {})
     nx, ny = derived["die"]["nodes_x"], derived["die"]["nodes_y"]
     dies_x, dies_y = derived["tile"]["dies_x"], derived["tile"]["dies_y"]

@@ -1,7 +1,7 @@
 """Config -> compute-node design (router + NI + SRAM + matrix engine), like ``router_design``."""
 
-from gen.build import Design, derived_of, fmt_manifest, packet_format
-from gen.emit import ModuleLibrary
+from .design import Design, derived_of, packet_format
+from .emit import ModuleLibrary
 
 __all__ = ["compute_node_design", "compute_params", "node_layouts", "SEMS"]
 
@@ -53,7 +53,7 @@ def compute_node_design(cfg, *, nodes=1, top_name=None, derived=None):
     lib = ModuleLibrary()
     row = NodeRow(lib=lib, name="dojo_compute_node", build=build, fmt=fmt, vcs=cfg.router.vcs,
                   nodes=nodes)
-    extra = {"format": fmt_manifest(fmt), "node": node, "hier_blocks": ["dojo_compute_node"], "host": [0, 0], "nodes": [list(c) for c in row.coords()]}
     name = top_name or f"dojo_node_row{nodes}"
-    design = Design(name, row, lib, {"config": cfg.raw, "node": params}, extra, derived=d)
-    return design
+    return Design(name, row, lib, {"config": cfg.raw, "node": params}, derived=d, fmt=fmt,
+                  node=node, hier_blocks=("dojo_compute_node",), host=[0, 0],
+                  nodes=[list(c) for c in row.coords()])

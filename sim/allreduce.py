@@ -186,7 +186,7 @@ def run_allreduce(cfg, *, lines=None, dtype="int32", sim="verilator", out_dir, s
 
     mdl = alpha_beta(ring, lines=lines, max_packet_flits=model.max_len,
                      push_flits=1 + model.lay.push_flits, host_of=host_of,
-                     die_shape=design.extra["die_shape"], dielink=design.extra["dielink"])
+                     die_shape=design.network.die_shape, dielink=design.network.dielink)
     out = {"nodes": n, "mesh": [mx, my], "ring": [list(c) for c in ring], "lines": lines,
            "lanes_per_line": lanes, "dtype": dtype, "sim": sim, "cycles": res["cycles"],
            "model": mdl, "measured_over_model": res["cycles"] / mdl["cycles"],

@@ -475,8 +475,8 @@ def run_collective(cfg, algo, *, lines=None, dtype="int32", sim="verilator", out
            "program_descriptors": max(len(p) for p in programs.values())}
     if algo != "broadcast" and alpha is not None:
         mdl_t = model_cycles(algo, mx, my, lines=lines, alpha=alpha,
-                             max_packet_flits=mdl.max_len, die_shape=design.extra["die_shape"],
-                             dielink=design.extra["dielink"],
+                             max_packet_flits=mdl.max_len, die_shape=design.network.die_shape,
+                             dielink=design.network.dielink,
                              control=control_cycles(mdl, programs), ring=ring)
         out["model"] = mdl_t
         out["measured_over_model"] = res["cycles"] / mdl_t["cycles"]

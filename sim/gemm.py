@@ -256,7 +256,7 @@ def run_tile_gemm(cfg, *, m, n, k, dtype, a=None, b=None, sim="verilator", out_d
     check_tile_gemm(cfg, m=m, n=n, k=k, dtype=dtype, a=a, b=b, derived=derived)
     blocks = gemm_blocks(cfg, derived)
     design = network_design(cfg, kind="compute", top="tile", boundary="ports", derived=derived)
-    mx, my = design.extra["mesh_x"], design.extra["mesh_y"]
+    mx, my = design.network.mesh_x, design.network.mesh_y
     mb, nb = m // my, n // mx
     skipped = [(x, y) for y in range(my) for x in range(mx) if (x, y) not in blocks]
     a, b = _operands(m, n, k, dtype, a, b, seed)
@@ -276,7 +276,7 @@ def run_tile_gemm(cfg, *, m, n, k, dtype, a=None, b=None, sim="verilator", out_d
            "steps_total": sum(res["steps"].values()),
            "peak_fraction": steps / (nodes * res["total_cycles"]),
            "compute_peak_fraction": steps / (nodes * slowest),
-           "hosts": mx if design.extra["node"]["routing"] == "xy" else my,
+           "hosts": mx if design.node["routing"] == "xy" else my,
            "skipped_nodes": [list(nd) for nd in skipped], "skipped_nodes_written": touched,
            **check, "problems": res["problems"]}
     out["match"] = out["match"] and not touched

@@ -295,7 +295,7 @@ def _prepare_rtl(cfg, derived, sim):
         pass                    # no memo (or a stale one): elaborate
     from gen.build import noc_design
     design = noc_design(cfg, kind="traffic", derived=derived)
-    x = design.extra
+    x = design.description()
     prepared = {"engine": "rtl", "sim": sim, "build": build_design(design, sim=sim),
                 "geo": {"mesh": [x["mesh_x"], x["mesh_y"]], "nodes": x["nodes"],
                         "die_shape": x["die_shape"], "dielink": x["dielink"],

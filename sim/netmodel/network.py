@@ -81,7 +81,7 @@ def fault_tables(cfg, derived):
     setup = fault_setup(cfg, derived, kind="traffic")
     if setup is None:
         return False, None, False, None
-    return setup["tables"] is not None, setup["tables"], bool(setup["live"]), setup["planes"]
+    return setup.tables is not None, setup.tables, setup.live, setup.planes
 
 
 def _pow2_at_least(n):
