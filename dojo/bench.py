@@ -188,8 +188,8 @@ def bench_scale(outdir):
     text = (outdir / "d1_die" / "dojo_die.v").read_text()
     manifest = json.loads((outdir / "d1_die" / "dojo_die.json").read_text())
     cfg_d1 = load_config(d1_yaml)
-    shape = derive(cfg_d1)["die"]
-    lines.append(f"| D1 die, {shape['nodes_x']}x{shape['nodes_y']} training nodes, "
+    shape = derive(cfg_d1).die
+    lines.append(f"| D1 die, {shape.nodes_x}x{shape.nodes_y} training nodes, "
                  f"{cfg_d1.router.flit_bits}-bit flits (`dojo verilog configs/d1.yaml "
                  f"--top die`, the whole command) | {t_emit:.0f} s | "
                  f"{len(text.splitlines())} lines, {len(text) / 1e6:.1f} MB | "

@@ -41,7 +41,7 @@ def cmd_derive(args):
     cfg = load_config(args.config, args.overrides)
     d = _derive(cfg)
     if args.json:
-        print(json.dumps(d, indent=2, sort_keys=True))
+        print(json.dumps(d.as_dict(), indent=2, sort_keys=True))
     else:
         print(format_report(cfg, d, compare=args.compare))
     return 0
@@ -74,13 +74,13 @@ def cmd_sim(args):
             raise ConfigError([f"{'broadcast' if algo == 'broadcast' else 'allreduce'} "
                                f"--algo {algo}: {exc}"])
     print(format_report(cfg, d))
-    (out / "derive.json").write_text(json.dumps(d, indent=2, sort_keys=True) + "\n")
+    (out / "derive.json").write_text(json.dumps(d.as_dict(), indent=2, sort_keys=True) + "\n")
     from gen.provenance import provenance
     summary = {"config": cfg.name, "simulator": sim,
                "provenance": provenance(cfg, args.overrides, 1, args.config)}
     if args.bench in ("all", "traffic"):
         from sim.sweep import run_sweep
-        mx, my = d["tile"]["mesh_x"], d["tile"]["mesh_y"]
+        mx, my = d.tile.mesh_x, d.tile.mesh_y
         label = sim if args.engine == "rtl" else "fast model"
         print(f"\ntraffic: {mx}x{my} mesh, uniform random, single-flit packets ({label})")
         res = run_sweep(cfg, pattern="uniform", rates=[0.05, 0.2, 0.35, 0.5, 0.65, 0.8],
@@ -183,7 +183,7 @@ def _gemm_algos(args, derived):
         return [args.algo]
     if args.bench not in ("all", "gemm"):
         return []
-    if derived["tile"]["mesh_x"] != derived["tile"]["mesh_y"]:
+    if derived.tile.mesh_x != derived.tile.mesh_y:
         return ["host", "summa"]
     return ["host", "cannon"]
 
@@ -198,7 +198,7 @@ def _resident_request(args, algo, cfg, derived):
     if args.a or args.b:
         raise ConfigError(["--a/--b: only the host-driven GEMM takes given matrices "
                            "(--algo host)"])
-    p, px, py = cfg.node.matrix_p, derived["tile"]["mesh_x"], derived["tile"]["mesh_y"]
+    p, px, py = cfg.node.matrix_p, derived.tile.mesh_x, derived.tile.mesh_y
     if algo == "cannon":
         m = args.m or px * 4 * p
         n, k = args.n or m, args.k or 16 * p

@@ -41,9 +41,8 @@ def cut_map_problem(cfg, derived=None):
     fmap = fault_map(cfg, d)
     if not fmap.dead_routers:
         return None
-    t = d["tile"]
-    problem = cut_problem(MeshShape(t["dies_x"], t["dies_y"], d["die"]["nodes_x"],
-                                    d["die"]["nodes_y"]), fmap.dead_routers)
+    problem = cut_problem(MeshShape(d.tile.dies_x, d.tile.dies_y, d.die.nodes_x,
+                                    d.die.nodes_y), fmap.dead_routers)
     if problem is None:
         return None
     return (f"die.dead_routers: the fault map cannot be routed: {problem}; allowed: dead "
@@ -117,7 +116,7 @@ def fault_setup(cfg, derived=None, *, kind="traffic"):
     problem = cut_map_problem(cfg, d)
     if problem:
         raise ConfigError([problem])
-    shape = (d["tile"]["dies_x"], d["tile"]["dies_y"], d["die"]["nodes_x"], d["die"]["nodes_y"])
+    shape = (d.tile.dies_x, d.tile.dies_y, d.die.nodes_x, d.die.nodes_y)
     # the live-node rules only where some node is not live: with an empty map every
     # pattern draws exactly as plain XY/YX (same sweep numbers)
     live = not fmap.empty
@@ -168,7 +167,7 @@ def live_uniform_bound(cfg, derived=None, *, die_ratio=1):
     return planes_bound(planes, live=live, die_ratio=die_ratio)
 
 
-#: the keys of ``derive()["dielink"]["link_layer"]`` that parametrise the RTL link layer
+#: the keys of ``derive().dielink.link_layer`` that parametrise the RTL link layer
 LINK_LAYER_PARAMS = ("crc_bits", "error_threshold", "reverse_error_threshold", "burst_len", "seed",
                      "lane_fail_cycle", "lane_fail_link", "ratio_degraded")
 
@@ -209,16 +208,16 @@ def network_design(cfg, *, kind, top, boundary, top_name=None, structural_dies=F
     else:
         fmt = packet_format(cfg, d)
         if kind == "traffic":
-            params.update(mesh_x=d["tile"]["mesh_x"], mesh_y=d["tile"]["mesh_y"],
+            params.update(mesh_x=d.tile.mesh_x, mesh_y=d.tile.mesh_y,
                           queue_depth=cfg.traffic.source_queue,
                           max_packet_flits=cfg.router.max_packet_flits,
-                          histogram_bins=d["traffic"]["histogram_bins"],
-                          bin_cycles=d["traffic"]["histogram_bin_cycles"])
+                          histogram_bins=d.traffic.histogram_bins,
+                          bin_cycles=d.traffic.histogram_bin_cycles)
     lib = ModuleLibrary(writers=[die_writer(always=structural_dies)])
-    nx, ny = d["die"]["nodes_x"], d["die"]["nodes_y"]
-    stages = d["link"]["pipeline_stages"]
-    dielink = {"ratio": d["dielink"]["ratio"], "latency": d["dielink"]["latency"]}
-    ll = d["dielink"]["link_layer"]
+    nx, ny = d.die.nodes_x, d.die.nodes_y
+    stages = d.link.pipeline_stages
+    dielink = {"ratio": d.dielink.ratio, "latency": d.dielink.latency}
+    ll = d.dielink.link_layer
     if ll:
         dielink["layer"] = {k: ll[k] for k in LINK_LAYER_PARAMS}
     die_shape = None
@@ -226,11 +225,11 @@ def network_design(cfg, *, kind, top, boundary, top_name=None, structural_dies=F
         net = Die(lib=lib, fmt=fmt, nodes_x=nx, nodes_y=ny, kind=kind,
                   pipeline_stages=stages, node_params=params)
         mx, my, dielink = nx, ny, None
-    elif d["tile"]["dies"] > 1:
+    elif d.tile.dies > 1:
         net = Tile(lib=lib, fmt=fmt, dies_x=cfg.tile.dies_x, dies_y=cfg.tile.dies_y,
                    die_nodes=(nx, ny), kind=kind, boundary=boundary, pipeline_stages=stages,
                    node_params=params, dielink=dielink)
-        mx, my, die_shape = d["tile"]["mesh_x"], d["tile"]["mesh_y"], (nx, ny)
+        mx, my, die_shape = d.tile.mesh_x, d.tile.mesh_y, (nx, ny)
     else:
         net = Mesh(lib=lib, fmt=fmt, nodes_x=nx, nodes_y=ny, kind=kind, boundary=boundary,
                    pipeline_stages=stages, node_params=params)
@@ -276,8 +275,8 @@ def router_design(cfg, *, top_name="dojo_router_top", derived=None):
     fmt = packet_format(cfg, d)
     table = {}
     if cfg.router.routing == "table":
-        table["table_shape"] = (d["tile"]["dies_x"], d["tile"]["dies_y"], d["die"]["nodes_x"],
-                                d["die"]["nodes_y"])
+        table["table_shape"] = (d.tile.dies_x, d.tile.dies_y, d.die.nodes_x,
+                                d.die.nodes_y)
         if getattr(cfg.router, "vc_planes", None) is True:
             table["table_shape"] += (cfg.router.vcs,)
     router = Router(fmt=fmt, vcs=cfg.router.vcs, buffer_depth=cfg.router.buffer_depth,

@@ -15,7 +15,7 @@ from amaranth.lib import wiring
 
 from rtl.net.link import LinkSignature
 from rtl.net.packet import PacketFormat
-from .derive import derive
+from .derive import Derivation, derive
 from .emit import ModuleLibrary, digest, port_name
 from .faults import FaultMap
 from .provenance import GENERATOR_VERSION
@@ -171,7 +171,7 @@ class Design:
     params : dict
         The manifest's ``params``: the resolved config (``config``) and the node
         parameters (``node``).
-    derived : dict or None
+    derived : gen.derive.Derivation or None
         The physical derivation the design was built from (computed once, handed down).
     fmt : rtl.net.packet.PacketFormat or None
         The packet format on the top's links.
@@ -200,7 +200,7 @@ class Design:
     top: object
     lib: ModuleLibrary
     params: dict
-    derived: dict = None
+    derived: Derivation = None
     fmt: PacketFormat = None
     network: Network = None
     nodes: list = None
@@ -282,7 +282,7 @@ def derived_of(cfg, derived=None):
 
 def packet_format(cfg, derived=None):
     d = derived_of(cfg, derived)
-    return PacketFormat(flit_bits=cfg.router.flit_bits, coord_bits=d["tile"]["coord_bits"],
+    return PacketFormat(flit_bits=cfg.router.flit_bits, coord_bits=d.tile.coord_bits,
                         timestamp_bits=cfg.traffic.timestamp_bits)
 
 

@@ -24,8 +24,8 @@ def compute_params(cfg, derived):
     params = {"vcs": cfg.router.vcs, "buffer_depth": cfg.router.buffer_depth,
               "routing": cfg.router.routing, "max_packet_flits": cfg.router.max_packet_flits,
               "matrix_p": cfg.node.matrix_p, "sram_banks": cfg.node.sram_banks,
-              "mesh_x": derived["tile"]["mesh_x"],
-              "mesh_y": derived["tile"]["mesh_y"]}
+              "mesh_x": derived.tile.mesh_x,
+              "mesh_y": derived.tile.mesh_y}
     node = {**params, "lines": lay.lines, "sems": lay.sems, "registers": lay.registers,
             "ni_depth": max(cfg.router.max_packet_flits + 3, cfg.router.buffer_depth)}
     return lay, params, node

@@ -132,7 +132,7 @@ def check_allreduce(cfg, *, lines=None, dtype="int32", derived=None):
     problem = compute_fault_problem(cfg, d, workloads={"the host-driven all-reduce": False})
     if problem:
         raise ValueError(problem)
-    n = len(ring_order(d["tile"]["mesh_x"], d["tile"]["mesh_y"]))
+    n = len(ring_order(d.tile.mesh_x, d.tile.mesh_y))
     lines = lines if lines is not None else 2 * n
     if not isinstance(lines, int) or lines < n or lines % n or lines // n > 255:
         raise ValueError(f"lines={lines!r}: must be a multiple of the {n} nodes, "

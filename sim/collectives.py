@@ -73,7 +73,7 @@ def live_ring(cfg, derived=None):
     from sim.allreduce import ring_order
     d = derived_of(cfg, derived)
     live = set(fault_map(cfg, d).live_nodes)
-    return [n for n in ring_order(d["tile"]["mesh_x"], d["tile"]["mesh_y"]) if n in live]
+    return [n for n in ring_order(d.tile.mesh_x, d.tile.mesh_y) if n in live]
 
 
 def compile_pushes(mdl, pushes, *, wait_sem):
@@ -269,7 +269,7 @@ def check_collective(cfg, algo, *, lines, derived=None):
     from verif.node_model import NodeModel
     from gen.build import compute_fault_problem
     d = derived_of(cfg, derived)
-    mx, my = d["tile"]["mesh_x"], d["tile"]["mesh_y"]
+    mx, my = d.tile.mesh_x, d.tile.mesh_y
     if algo not in ALGORITHMS + ("broadcast",):
         raise ValueError(f"algorithm {algo!r}: not allowed (host, {', '.join(ALGORITHMS)}, "
                          f"broadcast)")
@@ -429,7 +429,7 @@ def run_collective(cfg, algo, *, lines=None, dtype="int32", sim="verilator", out
     from verif import golden as numerics
     from verif.node_model import Dtype, NodeModel
     d = derived_of(cfg, derived)
-    mx, my = d["tile"]["mesh_x"], d["tile"]["mesh_y"]
+    mx, my = d.tile.mesh_x, d.tile.mesh_y
     ring = live_ring(cfg, d)
     lines = lines if lines is not None else 2 * len(ring)
     check_collective(cfg, algo, lines=lines, derived=d)

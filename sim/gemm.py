@@ -163,7 +163,7 @@ def tile_gemm_shape(cfg, derived=None, dtype="bf16"):
             break
         except ValueError:
             k //= 2
-    return d["tile"]["mesh_y"] * 4 * p, d["tile"]["mesh_x"] * 4 * p, k
+    return d.tile.mesh_y * 4 * p, d.tile.mesh_x * 4 * p, k
 
 
 def gemm_blocks(cfg, derived=None):
@@ -181,7 +181,7 @@ def gemm_blocks(cfg, derived=None):
     from gen.build import derived_of
     from gen.faults import fault_map
     d = derived_of(cfg, derived)
-    mx, my = d["tile"]["mesh_x"], d["tile"]["mesh_y"]
+    mx, my = d.tile.mesh_x, d.tile.mesh_y
     live = set(fault_map(cfg, d).live_nodes)
     by_column = cfg.router.routing != "yx"     # XY: the hosts sit on the south edge
     lines, bands = (mx, my) if by_column else (my, mx)
@@ -219,7 +219,7 @@ def check_tile_gemm(cfg, *, m, n, k, dtype, a=None, b=None, derived=None):
     if problem:
         raise ValueError(problem)
     p = cfg.node.matrix_p
-    mx, my = d["tile"]["mesh_x"], d["tile"]["mesh_y"]
+    mx, my = d.tile.mesh_x, d.tile.mesh_y
     for name, v, parts in (("m", m, my), ("n", n, mx)):
         if not isinstance(v, int) or v % (parts * p) or v < parts * p:
             raise ValueError(f"{name}={v!r}: must be a multiple of {parts * p} "

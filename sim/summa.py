@@ -51,7 +51,7 @@ def check_summa(cfg, *, m, n, k, dtype, derived=None):
     problem = compute_fault_problem(cfg, d, workloads={"SUMMA": False})
     if problem:
         raise ValueError(problem)
-    px, py = d["tile"]["mesh_x"], d["tile"]["mesh_y"]
+    px, py = d.tile.mesh_x, d.tile.mesh_y
     mdl = NodeModel.from_config(cfg, d)
     p, t = mdl.p, lcm(px, py)
     for name, v, parts in (("m", m, py), ("n", n, px), ("k", k, t)):

@@ -250,7 +250,7 @@ def prepare_engine(cfg, *, engine="rtl", sim="verilator", threads=None, derived=
     if engine == "rtl":
         return _prepare_rtl(cfg, derived, sim)
     raw_json = json.dumps(cfg.raw, sort_keys=True)
-    nodes = derived["tile"]["mesh_x"] * derived["tile"]["mesh_y"]
+    nodes = derived.tile.mesh_x * derived.tile.mesh_y
     threads = model_threads(nodes, threads)
     model = _model(raw_json, threads)
     return {"engine": "model", "sim": None, "raw_json": raw_json, "threads": threads,

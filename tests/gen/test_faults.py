@@ -23,7 +23,7 @@ def problems(raw):
 
 def shape(raw):
     d = derive(config_from_dict(raw))
-    return d["die"]["nodes_x"], d["die"]["nodes_y"], d["tile"]["dies_x"], d["tile"]["dies_y"]
+    return d.die.nodes_x, d.die.nodes_y, d.tile.dies_x, d.tile.dies_y
 
 
 # ---------------------------------------------------------------------- validation
@@ -116,9 +116,9 @@ def test_listed_map_in_global_coordinates(base_raw):
     assert not fm.is_live(1, 3) and not fm.has_router(1, 3)      # dead: gone
     assert fm.die_of(3, 2) == (1, 1)
     d = derive(cfg)
-    assert d["tile"]["live_nodes"] == 11 and d["faults"]["dead_routers"] == 2
-    assert d["die"]["live_nodes"] == 2                           # worst die: (0, 1)
-    assert d["faults"]["live_per_die_max"] == 3
+    assert d.tile.live_nodes == 11 and d.faults.dead_routers == 2
+    assert d.die.live_nodes == 2                           # worst die: (0, 1)
+    assert d.faults.live_per_die_max == 3
 
 
 def test_empty_map_is_the_whole_mesh(base_raw):
@@ -131,10 +131,10 @@ def test_dead_routers_cut_the_bisection(base_raw):
     base_raw["tile"].update(dies_x=1, dies_y=1)
     base_raw["die"]["dead_routers"] = [[1, 0], [2, 3]]     # both next to the middle cut x = 2
     d = derive(config_from_dict(base_raw))
-    assert d["die"]["bisection_links"] == 4 and d["die"]["bisection_links_live"] == 2
-    assert d["die"]["bisection_tbps_per_dir"] == pytest.approx(2 * d["link"]["gbytes_per_s"] / 1e3)
+    assert d.die.bisection_links == 4 and d.die.bisection_links_live == 2
+    assert d.die.bisection_tbps_per_dir == pytest.approx(2 * d.link.gbytes_per_s / 1e3)
     base_raw["die"]["dead_routers"] = [[0, 0]]              # away from the cut
-    assert derive(config_from_dict(base_raw))["die"]["bisection_links_live"] == 4
+    assert derive(config_from_dict(base_raw)).die.bisection_links_live == 4
 
 
 def test_cut_links():
@@ -189,12 +189,12 @@ def test_draw_rate_follows_the_density(base_raw):
     raw = defect_raw(base_raw, density_per_cm2=40.0)
     cfg = config_from_dict(raw)
     d = derive(cfg)
-    a = d["node"]["pitch_mm"] ** 2 / 100
+    a = d.node.pitch_mm ** 2 / 100
     p = 1 - math.exp(-a * 40)
     failed = 256 - len(fault_map(cfg, d).live_nodes)
     sigma = math.sqrt(256 * p * (1 - p))
     assert abs(failed - 256 * p) < 4 * sigma
-    y = d["faults"]["defects"]
+    y = d.faults.defects
     assert y["drawn_failures"] == failed and y["required_live"] == 64 and y["spares"] == 0
 
 
@@ -250,9 +250,9 @@ def test_spares_raise_the_yield_monotonically():
 
 
 def test_derive_reports_yield_only_with_defects(base_raw):
-    assert derive(config_from_dict(base_raw))["faults"]["defects"] is None
+    assert derive(config_from_dict(base_raw)).faults.defects is None
     base_raw["die"]["defects"] = {"density_per_cm2": 0.5, "draw": False, "required_live": 3}
-    y = derive(config_from_dict(base_raw))["faults"]["defects"]
+    y = derive(config_from_dict(base_raw)).faults.defects
     assert (y["model"], y["array_nodes"], y["spares"], y["alpha"]) == ("poisson", 4, 1, None)
     a = y["node_area_mm2"] / 100
     assert y["yield_no_spares"] == pytest.approx(math.exp(-4 * a * 0.5))
