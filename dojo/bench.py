@@ -295,10 +295,10 @@ def bench_netmodel(outdir, *, quick=False):
                      f"{ratio}x the RTL sweep: {met} |")
     cfg_d1 = load_config(ROOT / "configs" / "d1.yaml")
     d1d = derive(cfg_d1)
-    lines += ["", f"### D1 scale (`configs/d1.yaml`: {d1d['die']['nodes_x']}x"
-              f"{d1d['die']['nodes_y']}-node dies, {cfg_d1.router.flit_bits}-bit flits, "
+    lines += ["", f"### D1 scale (`configs/d1.yaml`: {d1d.die.nodes_x}x"
+              f"{d1d.die.nodes_y}-node dies, {cfg_d1.router.flit_bits}-bit flits, "
               f"{cfg_d1.router.vcs} VC x {cfg_d1.router.buffer_depth}, die links ratio "
-              f"{d1d['dielink']['ratio']}, latency {d1d['dielink']['latency']})", "",
+              f"{d1d.dielink.ratio}, latency {d1d.dielink.latency})", "",
               "| network | nodes | offered | threads | cycles/s | node-cycles/s | peak memory | "
               "target |", "|---|---|---|---|---|---|---|---|"]
     d1 = ROOT / "configs" / "d1.yaml"

@@ -117,7 +117,7 @@ def test_d1_preset_lands_near_published():
     assert d.die.live_nodes == 354 and d.tile.live_nodes == 25 * 354
     assert d.die.disabled_nodes == 7 and d.faults.dead_routers == 0
     assert d.die.live_peak_bf16_tflops == pytest.approx(354 * 1.024)
-    flat = {f"{s}.{k}": v for s, sec in d.items() if isinstance(sec, dict) for k, v in sec.items()}
+    flat = {f"{s}.{k}": v for s, sec in d.as_dict().items() if isinstance(sec, dict) for k, v in sec.items()}
     for key, pub in PUBLISHED_D1.items():
         tol = 0.15 if "bisection" in key else 0.05
         if key == "tile.offtile_tbps_per_edge":
