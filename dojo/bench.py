@@ -198,8 +198,8 @@ def bench_scale(outdir):
     text = (outdir / "d1_die" / "dojo_die.v").read_text()
     manifest = json.loads((outdir / "d1_die" / "dojo_die.json").read_text())
     cfg_d1 = load_config(d1_yaml)
-    shape = derive(cfg_d1)["die"]
-    lines.append(f"| D1 die, {shape['nodes_x']}x{shape['nodes_y']} training nodes, "
+    shape = derive(cfg_d1).die
+    lines.append(f"| D1 die, {shape.nodes_x}x{shape.nodes_y} training nodes, "
                  f"{cfg_d1.router.flit_bits}-bit flits (`dojo verilog configs/d1.yaml "
                  f"--top die`, the whole command) | {t_emit:.0f} s | "
                  f"{len(text.splitlines())} lines, {len(text) / 1e6:.1f} MB | "
@@ -305,10 +305,10 @@ def bench_netmodel(outdir, *, quick=False):
                      f"{ratio}x the RTL sweep: {met} |")
     cfg_d1 = load_config(ROOT / "configs" / "d1.yaml")
     d1d = derive(cfg_d1)
-    lines += ["", f"### D1 scale (`configs/d1.yaml`: {d1d['die']['nodes_x']}x"
-              f"{d1d['die']['nodes_y']}-node dies, {cfg_d1.router.flit_bits}-bit flits, "
+    lines += ["", f"### D1 scale (`configs/d1.yaml`: {d1d.die.nodes_x}x"
+              f"{d1d.die.nodes_y}-node dies, {cfg_d1.router.flit_bits}-bit flits, "
               f"{cfg_d1.router.vcs} VC x {cfg_d1.router.buffer_depth}, die links ratio "
-              f"{d1d['dielink']['ratio']}, latency {d1d['dielink']['latency']})", "",
+              f"{d1d.dielink.ratio}, latency {d1d.dielink.latency})", "",
               "| network | nodes | offered | threads | cycles/s | node-cycles/s | peak memory | "
               "target |", "|---|---|---|---|---|---|---|---|"]
     d1 = ROOT / "configs" / "d1.yaml"
@@ -913,7 +913,7 @@ def bench_energy(outdir, *, quick=False):
     total = sum(watts.values())
     delta = (total - PUBLISHED_D1_DIE_W) / PUBLISHED_D1_DIE_W
     verdict = "met" if abs(delta) <= 0.25 else "**not met**"
-    lines += ["", f"D1 die at peak BF16 ({d['die']['live_nodes']} live nodes, every MAC busy, "
+    lines += ["", f"D1 die at peak BF16 ({d.die.live_nodes} live nodes, every MAC busy, "
               f"mesh links {cfg.energy.peak_link_load:.0%} busy): **{total:.0f} W** against "
               f"the published {PUBLISHED_D1_DIE_W:.0f} W ({delta:+.1%}; within 25%: {verdict})",
               "", "| component | W |", "|---|---|"]

@@ -45,7 +45,7 @@ def cmd_derive(args):
     energy = energy_model(cfg, d)
     if args.json:
         watts, _ = peak_power(cfg, d, energy)
-        print(json.dumps({**d, "energy": {**energy.as_dict(), "die_peak_bf16_w": watts}},
+        print(json.dumps({**d.as_dict(), "energy": {**energy.as_dict(), "die_peak_bf16_w": watts}},
                          indent=2, sort_keys=True))
     else:
         compare = cfg.name == "d1" if args.compare is None else args.compare
@@ -76,7 +76,7 @@ def cmd_sim(args):
                                      or args.engine in w.engines else "rtl"))
              for w in workloads]
     print(format_report(cfg, d))
-    (out / "derive.json").write_text(json.dumps(d, indent=2, sort_keys=True) + "\n")
+    (out / "derive.json").write_text(json.dumps(d.as_dict(), indent=2, sort_keys=True) + "\n")
     from gen.provenance import provenance
     summary = {"config": cfg.name, "simulator": sim,
                "provenance": provenance(cfg, args.overrides, 1, args.config)}

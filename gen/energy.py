@@ -112,23 +112,23 @@ def _flops_per_node(cfg, derived):
 def energy_model(cfg, derived):
     """The :class:`Energy` of a config, from its ``energy`` section and its derivation."""
     e, rt = cfg.energy, cfg.router
-    w = derived["wire"]
+    w = derived.wire
     v2 = e.vdd_v ** 2
     repeaters = 0.0
-    if w["model"] == "rc":
+    if w.model == "rc":
         # each repeater: h x c_in of input, and its output (drain) capacitance
-        repeaters = (w["repeater_size"] * cfg.wire.c_in_ff * (1 + e.repeater_output_ratio)
-                     / w["repeater_spacing_mm"])
+        repeaters = (w.repeater_size * cfg.wire.c_in_ff * (1 + e.repeater_output_ratio)
+                     / w.repeater_spacing_mm)
     c = cfg.wire.c_ff_per_mm + repeaters
     wire_pj = e.activity * c * v2 / 2 / 1000          # fF V^2 = fJ; per bit per mm, pJ
-    hop_mm = derived["node"]["pitch_mm"]
+    hop_mm = derived.node.pitch_mm
     bits = rt.flit_bits
     link = bits * hop_mm * wire_pj
     buffer = bits * e.router_buffer_fj_per_bit / 1000
     crossbar_mm = _ROUTER_PORTS * bits * e.crossbar_pitch_um / 1000 / e.crossbar_layers
     crossbar = bits * crossbar_mm * wire_pj
     control = e.router_control_pj_per_flit
-    layer = derived["dielink"]["link_layer"]
+    layer = derived.dielink.link_layer
     lane_bits = layer["wire_bits"] if layer else bits
     dielink = lane_bits * e.dielink_pj_per_bit + (
         lane_bits * e.crc_fj_per_bit / 1000 if layer else 0.0)
@@ -137,8 +137,8 @@ def energy_model(cfg, derived):
     per_bit = e.sram_array_fj_per_bit / 1000 + _H_TREE * math.sqrt(sram_mm2) * wire_pj
     f_hz = cfg.clock.f_ghz * 1e9
     flops = _flops_per_node(cfg, derived)
-    die = derived["die"]
-    node_mm2 = (cfg.die.edge_mm ** 2) / max(1, die["nodes"])
+    die = derived.die
+    node_mm2 = (cfg.die.edge_mm ** 2) / max(1, die.nodes)
     return Energy(
         vdd_v=e.vdd_v, activity=e.activity, wire_ff_per_mm=c, repeater_ff_per_mm=repeaters,
         wire_pj_per_bit_mm=wire_pj,
@@ -184,7 +184,7 @@ def peak_power(cfg, derived, model):
         "flit_hops": _MESH_PORTS * e.peak_link_load,
         "router_flits": _MESH_PORTS * e.peak_link_load,
     }
-    nodes = derived["die"]["live_nodes"]
+    nodes = derived.die.live_nodes
     cycles = model.f_hz                      # one second
     joules = energy_of(model, {k: v * nodes * cycles for k, v in per_cycle.items()},
                        cycles=cycles, nodes=nodes)
@@ -195,7 +195,7 @@ def format_energy(cfg, derived, model, *, compare=False):
     """The ``dojo derive`` report's energy section (lines)."""
     e = model
     lines = ["energy (per event, stated activity; parameters in the config's energy section)"]
-    rep = ("with repeaters" if derived["wire"]["model"] == "rc"
+    rep = ("with repeaters" if derived.wire.model == "rc"
            else "wire only (wire.model: given places no repeaters)")
     lines.append(f"  wire                     {e.wire_pj_per_bit_mm:.4f} pJ/bit/mm at activity "
                  f"{e.activity:g}, {e.vdd_v:g} V ({e.wire_ff_per_mm:.0f} fF/mm {rep})")
@@ -226,7 +226,7 @@ def format_energy(cfg, derived, model, *, compare=False):
     watts, _ = peak_power(cfg, derived, model)
     total = sum(watts.values())
     parts = ", ".join(f"{k} {v:.1f}" for k, v in sorted(watts.items(), key=lambda kv: -kv[1]))
-    lines.append(f"  die at peak BF16         {total:.1f} W over {derived['die']['live_nodes']} "
+    lines.append(f"  die at peak BF16         {total:.1f} W over {derived.die.live_nodes} "
                  f"live nodes, mesh links {cfg.energy.peak_link_load:.0%} busy ({parts} W)")
     per_tenth = 0.1 * (watts.get("flit_hops", 0) + watts.get("router_flits", 0)) / max(
         cfg.energy.peak_link_load, 1e-12) if cfg.energy.peak_link_load else None

@@ -171,8 +171,8 @@ def _list_problems(key, disabled, dead, nx, ny):
 def fault_problems(cfg, derived):
     """Cross-key checks of the fault maps against the derived shape; one message each."""
     die, tile = _raw_die(cfg), cfg.raw.get("tile", {})
-    nx, ny = derived["die"]["nodes_x"], derived["die"]["nodes_y"]
-    dies_x, dies_y = derived["tile"]["dies_x"], derived["tile"]["dies_y"]
+    nx, ny = derived.die.nodes_x, derived.die.nodes_y
+    dies_x, dies_y = derived.tile.dies_x, derived.tile.dies_y
     problems = _list_problems("die", die.get("disabled_nodes", []), die.get("dead_routers", []),
                               nx, ny)
     seen = {}
@@ -220,21 +220,19 @@ def _draw(defects, node_area_cm2, shape, die):
 
 
 def _node_area_cm2(derived):
-    return derived["node"]["pitch_mm"] ** 2 / 100.0
+    return derived.node.pitch_mm ** 2 / 100.0
 
 
-def fault_map(cfg, derived=None):
-    """Config (+ its derivation) -> :class:`FaultMap`; deterministic for a seed.
+def fault_map(cfg, derived):
+    """Config + its derivation -> :class:`FaultMap`; deterministic for a seed.
 
-    ``derived`` is ``gen.derive.derive(cfg)`` (or its geometry part); computed when
-    not given. The config must be valid (``load_config`` checks the maps).
+    ``derived`` is ``gen.derive.derive(cfg)`` (or its geometry part, which the derivation
+    hands over while it adds the faults). The config must be valid (``load_config``
+    checks the maps).
     """
-    if derived is None:
-        from .derive import derive
-        derived = derive(cfg)
     die_raw, tile_raw = _raw_die(cfg), cfg.raw.get("tile", {})
-    nx, ny = derived["die"]["nodes_x"], derived["die"]["nodes_y"]
-    dies_x, dies_y = derived["tile"]["dies_x"], derived["tile"]["dies_y"]
+    nx, ny = derived.die.nodes_x, derived.die.nodes_y
+    dies_x, dies_y = derived.tile.dies_x, derived.tile.dies_y
     overrides = {tuple(e["die"]): e for e in tile_raw.get("fault_maps") or []}
     defects = die_raw.get("defects")
     draw = bool(defects) and defects.get("draw", True)
@@ -360,13 +358,13 @@ def expected_live(nodes, node_area_cm2, density, model="poisson", alpha=2.0):
 
 
 def defect_report(cfg, derived, fmap):
-    """The yield part of the derivation (``derived['faults']['defects']``), or None."""
+    """The yield part of the derivation (``derived.faults.defects``), or None."""
     defects = _raw_die(cfg).get("defects")
     if not defects:
         return None
     model, density, alpha = defects["model"], defects["density_per_cm2"], defects["alpha"]
     a = _node_area_cm2(derived)
-    n = derived["die"]["nodes"]
+    n = derived.die.nodes
     die = _raw_die(cfg)
     listed = len(die.get("disabled_nodes", [])) + len(die.get("dead_routers", []))
     required = defects["required_live"] if defects["required_live"] is not None else n - listed

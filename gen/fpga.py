@@ -28,6 +28,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 __all__ = ["BOARDS", "targets", "board_design", "synthesize", "place_and_route", "run_fpga",
@@ -73,19 +74,18 @@ def board_design(cfg, *, top_name="dojo_board", baud=115200, clk_hz=None, board=
     ``clk_hz / baud`` ratio to keep UART frames short.
     """
     from rtl.board.top import BoardTop
-    from .build import Design, noc_design
-    from .emit import ModuleLibrary
+    from .build import noc_design
+    from .design import Board
     clk_hz = clk_hz or targets()[board]["board_clock_mhz"] * 1_000_000
     noc = noc_design(cfg, kind="traffic", top_name="dojo_noc", derived=derived)
     divisor = round(clk_hz / baud)
     top = BoardTop(noc=noc.top, divisor=divisor)
-    extra = dict(noc.extra)
     from rtl.board.uart import ctrl_fields
-    extra.update({"uart": {"baud": baud, "clk_hz": clk_hz, "divisor": divisor},
-                  "board": board, "protocol": "rtl.board.uart.UartBridge",
-                  "ctrl_fields": [name for name, _, _ in ctrl_fields(noc.top.ctrl.shape())]})
-    return Design(top_name, top, noc.lib, {"config": cfg.raw, "node": noc.params["node"]}, extra,
-                  derived=noc.derived)
+    bridge = Board(board=board, uart={"baud": baud, "clk_hz": clk_hz, "divisor": divisor},
+                   ctrl_fields=[name for name, _, _ in ctrl_fields(noc.top.ctrl.shape())],
+                   protocol="rtl.board.uart.UartBridge")
+    return replace(noc, top_name=top_name, top=top,
+                   params={"config": cfg.raw, "node": noc.params["node"]}, board=bridge)
 
 
 def synthesize(verilog, top, out_dir, *, family="ecp5", timeout=1800):

@@ -1,7 +1,7 @@
 """Config -> compute-node design (router + NI + SRAM + matrix engine), like ``router_design``."""
 
-from gen.build import Design, derived_of, fmt_manifest, packet_format
-from gen.emit import ModuleLibrary
+from .design import Design, derived_of, packet_format
+from .emit import ModuleLibrary
 
 __all__ = ["compute_node_design", "compute_params", "node_layouts", "SEMS"]
 
@@ -24,8 +24,8 @@ def compute_params(cfg, derived):
     params = {"vcs": cfg.router.vcs, "buffer_depth": cfg.router.buffer_depth,
               "routing": cfg.router.routing, "max_packet_flits": cfg.router.max_packet_flits,
               "matrix_p": cfg.node.matrix_p, "sram_banks": cfg.node.sram_banks,
-              "mesh_x": derived["tile"]["mesh_x"],
-              "mesh_y": derived["tile"]["mesh_y"]}
+              "mesh_x": derived.tile.mesh_x,
+              "mesh_y": derived.tile.mesh_y}
     node = {**params, "lines": lay.lines, "sems": lay.sems, "registers": lay.registers,
             "ni_depth": max(cfg.router.max_packet_flits + 3, cfg.router.buffer_depth)}
     return lay, params, node
@@ -53,7 +53,7 @@ def compute_node_design(cfg, *, nodes=1, top_name=None, derived=None):
     lib = ModuleLibrary()
     row = NodeRow(lib=lib, name="dojo_compute_node", build=build, fmt=fmt, vcs=cfg.router.vcs,
                   nodes=nodes)
-    extra = {"format": fmt_manifest(fmt), "node": node, "hier_blocks": ["dojo_compute_node"], "host": [0, 0], "nodes": [list(c) for c in row.coords()]}
     name = top_name or f"dojo_node_row{nodes}"
-    design = Design(name, row, lib, {"config": cfg.raw, "node": params}, extra, derived=d)
-    return design
+    return Design(name, row, lib, {"config": cfg.raw, "node": params}, derived=d, fmt=fmt,
+                  node=node, hier_blocks=("dojo_compute_node",), host=[0, 0],
+                  nodes=[list(c) for c in row.coords()])

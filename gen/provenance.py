@@ -17,7 +17,9 @@ import functools
 import subprocess
 from pathlib import Path
 
-__all__ = ["provenance", "git_commit", "project_version"]
+__all__ = ["provenance", "git_commit", "project_version", "GENERATOR_VERSION"]
+
+GENERATOR_VERSION = "0.1.0"
 
 _ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,7 +47,6 @@ def project_version():
     try:
         return metadata.version("dojo-fabric")
     except metadata.PackageNotFoundError:
-        from .build import GENERATOR_VERSION
         return GENERATOR_VERSION
 
 

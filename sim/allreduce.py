@@ -129,7 +129,7 @@ def check_allreduce(cfg, *, lines=None, dtype="int32", derived=None):
     if dtype not in ("int32", "fp32"):
         raise ValueError(f"dtype {dtype!r}: not allowed (int32 or fp32)")
     d = derived_of(cfg, derived)
-    n = len(ring_order(d["tile"]["mesh_x"], d["tile"]["mesh_y"]))
+    n = len(ring_order(d.tile.mesh_x, d.tile.mesh_y))
     lines = lines if lines is not None else 2 * n
     if not isinstance(lines, int) or lines < n or lines % n or lines // n > 255:
         raise ValueError(f"lines={lines!r}: must be a multiple of the {n} nodes, "
@@ -183,7 +183,7 @@ def run_allreduce(cfg, *, lines=None, dtype="int32", sim="verilator", out_dir, s
 
     mdl = alpha_beta(ring, lines=lines, max_packet_flits=model.max_len,
                      push_flits=1 + model.lay.push_flits, host_of=host_of,
-                     die_shape=design.extra["die_shape"], dielink=design.extra["dielink"])
+                     die_shape=design.network.die_shape, dielink=design.network.dielink)
     out = {"nodes": n, "mesh": [mx, my], "ring": [list(c) for c in ring], "lines": lines,
            "lanes_per_line": lanes, "dtype": dtype, "sim": sim, "cycles": res["cycles"],
            "model": mdl, "measured_over_model": res["cycles"] / mdl["cycles"],

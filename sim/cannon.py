@@ -47,7 +47,7 @@ def _geometry(cfg, derived, *, m, n, k, dtype):
     from gen.build import derived_of
     from verif.node_model import NodeModel
     d = derived_of(cfg, derived)
-    mx, my = d["tile"]["mesh_x"], d["tile"]["mesh_y"]
+    mx, my = d.tile.mesh_x, d.tile.mesh_y
     return d, NodeModel.from_config(cfg, d), mx, my
 
 

@@ -72,7 +72,7 @@ def live_ring(cfg, derived=None):
     from sim.allreduce import ring_order
     d = derived_of(cfg, derived)
     live = set(fault_map(cfg, d).live_nodes)
-    return [n for n in ring_order(d["tile"]["mesh_x"], d["tile"]["mesh_y"]) if n in live]
+    return [n for n in ring_order(d.tile.mesh_x, d.tile.mesh_y) if n in live]
 
 
 def compile_pushes(mdl, pushes, *, wait_sem):
@@ -267,7 +267,7 @@ def check_collective(cfg, algo, *, lines, derived=None):
     from gen.build import derived_of
     from verif.node_model import NodeModel
     d = derived_of(cfg, derived)
-    mx, my = d["tile"]["mesh_x"], d["tile"]["mesh_y"]
+    mx, my = d.tile.mesh_x, d.tile.mesh_y
     if algo not in ALGORITHMS + ("broadcast",):
         raise ValueError(f"algorithm {algo!r}: not allowed (host, {', '.join(ALGORITHMS)}, "
                          f"broadcast)")
@@ -385,7 +385,7 @@ def run_collective(cfg, algo, *, lines=None, dtype="int32", sim="verilator", out
     from verif import golden as numerics
     from verif.node_model import Dtype, NodeModel
     d = derived_of(cfg, derived)
-    mx, my = d["tile"]["mesh_x"], d["tile"]["mesh_y"]
+    mx, my = d.tile.mesh_x, d.tile.mesh_y
     ring = live_ring(cfg, d)
     lines = lines if lines is not None else 2 * len(ring)
     check_collective(cfg, algo, lines=lines, derived=d)
@@ -431,8 +431,8 @@ def run_collective(cfg, algo, *, lines=None, dtype="int32", sim="verilator", out
            "program_descriptors": max(len(p) for p in programs.values())}
     if algo != "broadcast" and alpha is not None:
         mdl_t = model_cycles(algo, mx, my, lines=lines, alpha=alpha,
-                             max_packet_flits=mdl.max_len, die_shape=design.extra["die_shape"],
-                             dielink=design.extra["dielink"],
+                             max_packet_flits=mdl.max_len, die_shape=design.network.die_shape,
+                             dielink=design.network.dielink,
                              control=control_cycles(mdl, programs), ring=ring)
         out["model"] = mdl_t
         out["measured_over_model"] = res["cycles"] / mdl_t["cycles"]

@@ -92,7 +92,7 @@ def measure_saturated(*, ber, ratio=3, latency=3, crc_bits=8, seed=1, cycles=600
     model.run(cycles, on)
     after = model.node_stats()["sink.flits"].sum()
     measured = (after - before) / cycles / 2          # two links, one each way
-    ll = d["dielink"]["link_layer"]
+    ll = d.dielink.link_layer
     p = codeword_error_probability(ll["error_threshold"])
     if not math.isfinite(p):
         raise ValueError("bad threshold")

@@ -115,8 +115,8 @@ def workload_energy(cfg, derived, res, *, flops=None):
     not counted). ``flops``: the workload's useful operations, for TFLOPS per watt."""
     from gen.energy import energy_model
     counters = {tuple(int(v) for v in key.split(",")): c for key, c in res["counters"].items()}
-    die, tile = derived["die"], derived["tile"]
-    die_shape = [die["nodes_x"], die["nodes_y"]] if tile["dies"] > 1 else None
+    die, tile = derived.die, derived.tile
+    die_shape = [die.nodes_x, die.nodes_y] if tile.dies > 1 else None
     out = run_energy(energy_model(cfg, derived), counters, die_shape=die_shape,
                      cycles=res["counters_cycle"], matrix_p=cfg.node.matrix_p, flops=flops)
     return {**out, "cycles": res["counters_cycle"]}

@@ -163,7 +163,7 @@ def tile_gemm_shape(cfg, derived=None, dtype="bf16"):
             break
         except ValueError:
             k //= 2
-    return d["tile"]["mesh_y"] * 4 * p, d["tile"]["mesh_x"] * 4 * p, k
+    return d.tile.mesh_y * 4 * p, d.tile.mesh_x * 4 * p, k
 
 
 def gemm_blocks(cfg, derived=None):
@@ -181,7 +181,7 @@ def gemm_blocks(cfg, derived=None):
     from gen.build import derived_of
     from gen.faults import fault_map
     d = derived_of(cfg, derived)
-    mx, my = d["tile"]["mesh_x"], d["tile"]["mesh_y"]
+    mx, my = d.tile.mesh_x, d.tile.mesh_y
     live = set(fault_map(cfg, d).live_nodes)
     by_column = cfg.router.routing != "yx"     # XY: the hosts sit on the south edge
     lines, bands = (mx, my) if by_column else (my, mx)
@@ -216,7 +216,7 @@ def check_tile_gemm(cfg, *, m, n, k, dtype, a=None, b=None, derived=None):
     from verif.node_model import NodeModel
     d = derived_of(cfg, derived)
     p = cfg.node.matrix_p
-    mx, my = d["tile"]["mesh_x"], d["tile"]["mesh_y"]
+    mx, my = d.tile.mesh_x, d.tile.mesh_y
     for name, v, parts in (("m", m, my), ("n", n, mx)):
         if not isinstance(v, int) or v % (parts * p) or v < parts * p:
             raise ValueError(f"{name}={v!r}: must be a multiple of {parts * p} "
@@ -253,7 +253,7 @@ def run_tile_gemm(cfg, *, m, n, k, dtype, a=None, b=None, sim="verilator", out_d
     check_tile_gemm(cfg, m=m, n=n, k=k, dtype=dtype, a=a, b=b, derived=derived)
     blocks = gemm_blocks(cfg, derived)
     design = network_design(cfg, kind="compute", top="tile", boundary="ports", derived=derived)
-    mx, my = design.extra["mesh_x"], design.extra["mesh_y"]
+    mx, my = design.network.mesh_x, design.network.mesh_y
     mb, nb = m // my, n // mx
     skipped = [(x, y) for y in range(my) for x in range(mx) if (x, y) not in blocks]
     a, b = _operands(m, n, k, dtype, a, b, seed)
@@ -273,7 +273,7 @@ def run_tile_gemm(cfg, *, m, n, k, dtype, a=None, b=None, sim="verilator", out_d
            "steps_total": sum(res["steps"].values()),
            "peak_fraction": steps / (nodes * res["total_cycles"]),
            "compute_peak_fraction": steps / (nodes * slowest),
-           "hosts": mx if design.extra["node"]["routing"] == "xy" else my,
+           "hosts": mx if design.node["routing"] == "xy" else my,
            "skipped_nodes": [list(nd) for nd in skipped], "skipped_nodes_written": touched,
            **check, "problems": res["problems"]}
     out["match"] = out["match"] and not touched

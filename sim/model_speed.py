@@ -136,7 +136,7 @@ def measure(design, rate, *, cycles=20000, pattern="uniform", packet_len=1, call
     width = next(p["width"] for p in man["ports"] if p["name"] == "ctrl")
     exe = harness(build_dir_of(design, "verilator", fast_build=False), ctrl, width)
     speed = model_speed(exe, cycles)
-    n_nodes = len(design.extra["nodes"])
+    n_nodes = len(design.nodes)
     speed["offered_packets"] = rate / packet_len * n_nodes * cycles
     speed["instructions_per_node_cycle"] = (instructions_per_node_cycle(exe, n_nodes)
                                             if callgrind else None)

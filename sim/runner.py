@@ -10,12 +10,12 @@
   ``(module, var)`` pairs, Verilator config wildcards allowed, e.g. the link
   registers for :mod:`sim.link_trace`); that is a separate cached build
   (``-trace-<hash>``), the default build is unchanged. Icarus sees everything.
-- A design may name ``hier_blocks`` (``design.extra``): Verilator then builds
+- A design may name ``hier_blocks`` (:attr:`gen.design.Design.hier_blocks`): Verilator then builds
   those modules once as hierarchical blocks instead of inlining every
   instance (a 4x4 tile of training nodes builds in under a minute, not four).
 - A fast build (``fast_build=True``, or ``DOJO_FAST_BUILD=1``, which the test
   suite sets) also builds the node module of a traffic or bare network
-  (``design.extra["fast_build_blocks"]``) as a hierarchical block: the default
+  (:attr:`gen.design.Design.fast_build_blocks`) as a hierarchical block: the default
   4x4 traffic mesh then builds in 29 s instead of 62 s and simulates about 2.3x
   slower, with the same cycles (the same Verilog; only Verilator's partitioning
   differs). Tests run many configurations for few cycles each, so they take it;
@@ -128,7 +128,7 @@ def _public_signals(design, sim, public_signals):
     if sim != "verilator":
         return ()           # Icarus: every signal is visible anyway, one build serves all
     if public_signals is None:
-        public_signals = design.extra.get("public_signals", ())
+        public_signals = design.public_signals
     return tuple((str(m), str(v)) for m, v in public_signals)
 
 
@@ -145,9 +145,8 @@ def _hier_blocks(design, sim, public, fast_build):
     """The modules a Verilator build makes hierarchical blocks (see the module docstring)."""
     if sim != "verilator":
         return ()
-    fast = design.extra.get("fast_build_blocks", ()) \
-        if _fast(sim, fast_build) and not public else ()
-    return tuple(design.extra.get("hier_blocks", ())) + tuple(fast)
+    fast = design.fast_build_blocks if _fast(sim, fast_build) and not public else ()
+    return tuple(design.hier_blocks) + tuple(fast)
 
 
 def build_dir_of(design, sim, waves=False, public_signals=None, fast_build=None):
@@ -189,7 +188,7 @@ def build_design(design, *, sim, waves=None, public_signals=None, fast_build=Non
     ``public_signals``: ``(module, var)`` pairs (Verilator configuration names,
     ``*`` wildcards allowed) that a Verilator build makes readable by VPI on top
     of the top-level ports, in a build directory of their own; ``None`` takes
-    ``design.extra["public_signals"]`` (default: none). Ignored under Icarus.
+    ``design.public_signals`` (default: none). Ignored under Icarus.
     ``fast_build``: the node module as a hierarchical block too (half the build
     time, slower simulation; the module docstring); ``None`` reads
     ``DOJO_FAST_BUILD`` (default off).

@@ -47,7 +47,7 @@ def check_summa(cfg, *, m, n, k, dtype, derived=None):
     from sim.workloads.runners import PROGRAM_LINES
     from verif.node_model import _MODE, NodeModel
     d = derived_of(cfg, derived)
-    px, py = d["tile"]["mesh_x"], d["tile"]["mesh_y"]
+    px, py = d.tile.mesh_x, d.tile.mesh_y
     mdl = NodeModel.from_config(cfg, d)
     p, t = mdl.p, lcm(px, py)
     for name, v, parts in (("m", m, py), ("n", n, px), ("k", k, t)):

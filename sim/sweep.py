@@ -251,7 +251,7 @@ def prepare_engine(cfg, *, engine="rtl", sim="verilator", threads=None, derived=
     if engine == "rtl":
         return _prepare_rtl(cfg, derived, sim)
     raw_json = json.dumps(cfg.raw, sort_keys=True)
-    nodes = derived["tile"]["mesh_x"] * derived["tile"]["mesh_y"]
+    nodes = derived.tile.mesh_x * derived.tile.mesh_y
     threads = model_threads(nodes, threads)
     model = _model(raw_json, threads)
     return {"engine": "model", "sim": None, "raw_json": raw_json, "threads": threads,
@@ -296,7 +296,7 @@ def _prepare_rtl(cfg, derived, sim):
         pass                    # no memo (or a stale one): elaborate
     from gen.build import noc_design
     design = noc_design(cfg, kind="traffic", derived=derived)
-    x = design.extra
+    x = design.description()
     prepared = {"engine": "rtl", "sim": sim, "build": build_design(design, sim=sim),
                 "geo": {"mesh": [x["mesh_x"], x["mesh_y"]], "nodes": x["nodes"],
                         "die_shape": x["die_shape"], "dielink": x["dielink"],

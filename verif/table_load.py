@@ -1,7 +1,7 @@
 """Loading the table router's tables and the generators' live list (docs/table_mode.md).
 
 The manifest of a design in fault-map mode carries ``routing_tables`` (table mode) and
-``live_nodes`` (:func:`gen.build.fault_manifest`); :func:`config_writes` turns them into
+``live_nodes`` (:meth:`gen.design.FaultSetup.manifest`); :func:`config_writes` turns them into
 the writes of the configuration port (:func:`rtl.net.routing_table.config_layout`, one
 per cycle) and :func:`load_config_port` drives them, meant to run while reset is held so
 that the cycle counter starts from the same reset as without tables.

@@ -80,7 +80,7 @@ def fault_tables(cfg, derived):
     setup = fault_setup(cfg, derived, kind="traffic")
     if setup is None:
         return False, None, False, None
-    return setup["tables"] is not None, setup["tables"], bool(setup["live"]), setup["planes"]
+    return setup.tables is not None, setup.tables, setup.live, setup.planes
 
 
 def _pow2_at_least(n):
@@ -94,7 +94,7 @@ class NetworkModel:
     ----------
     cfg : gen.config.Config
         A validated config (the same YAML and overrides as the RTL).
-    derived : dict
+    derived : gen.derive.Derivation
         ``gen.derive.derive(cfg)``, computed once by the caller.
     trace_capacity : int
         Flits the link trace can hold (0: no trace).
@@ -121,9 +121,9 @@ class NetworkModel:
         self.mutant = mutant
         d = derived
         self.cfg = cfg
-        self.nx, self.ny = d["die"]["nodes_x"], d["die"]["nodes_y"]
+        self.nx, self.ny = d.die.nodes_x, d.die.nodes_y
         self.dies_x, self.dies_y = cfg.tile.dies_x, cfg.tile.dies_y
-        self.mesh_x, self.mesh_y = d["tile"]["mesh_x"], d["tile"]["mesh_y"]
+        self.mesh_x, self.mesh_y = d.tile.mesh_x, d.tile.mesh_y
         self._coords = tuple((n % self.mesh_x, n // self.mesh_x)
                              for n in range(self.mesh_x * self.mesh_y))
         if max(self.mesh_x, self.mesh_y) > MAX_COORD:
@@ -135,12 +135,12 @@ class NetworkModel:
         # table routing, and the generators' live-node rules (docs/table_mode.md: a fault
         # map, or table mode)
         self.table_mode, self.tables, self.live_mode, self.planes = fault_tables(cfg, d)
-        self.stages = d["link"]["pipeline_stages"]
+        self.stages = d.link.pipeline_stages
         tiled = self.dies_x * self.dies_y > 1
-        self.ratio = d["dielink"]["ratio"] if tiled else 1
-        self.latency = d["dielink"]["latency"] if tiled else 0
+        self.ratio = d.dielink.ratio if tiled else 1
+        self.latency = d.dielink.latency if tiled else 0
         self.dielink = {"ratio": self.ratio, "latency": self.latency} if tiled else None
-        ll = d["dielink"]["link_layer"] if tiled else None
+        ll = d.dielink.link_layer if tiled else None
         self.link_layer = ll
         if ll:
             from gen.build import LINK_LAYER_PARAMS
@@ -148,12 +148,12 @@ class NetworkModel:
         self.die_shape = (self.nx, self.ny) if tiled else None
         self.rx_depth = rx_depth_for(self.ratio, self.latency)
         # the RTL's histogram: the same derived width (gen.derive.latency_histogram)
-        self.histogram_bins = d["traffic"]["histogram_bins"]
-        self.bin_cycles = d["traffic"]["histogram_bin_cycles"]
+        self.histogram_bins = d.traffic.histogram_bins
+        self.bin_cycles = d.traffic.histogram_bin_cycles
         self.timestamp_bits = cfg.traffic.timestamp_bits
         self.queue_depth = cfg.traffic.source_queue
         self.max_packet_flits = cfg.router.max_packet_flits
-        self.coord_bits = d["tile"]["coord_bits"]
+        self.coord_bits = d.tile.coord_bits
         self.stat_names = stat_names(self.histogram_bins, self.live_mode)
         self._build_geometry()
         self.trace_capacity = trace_capacity

@@ -13,7 +13,7 @@ from typing import Callable
 
 from gen.config import ConfigError
 
-__all__ = ["Options", "Job", "Plan", "Result", "Workload", "FAULTS"]
+__all__ = ["Options", "Job", "Plan", "Result", "Workload", "FAULTS", "ENTRIES", "fault_problem"]
 
 #: what an entry does with a fault map: runs on any (dead routers too, under table
 #: routing), skips disabled nodes (addresses only the live ones), or needs every node
@@ -143,8 +143,8 @@ class Workload:
         return self.bench if self.algo is None else f"{self.bench} --algo {self.algo}"
 
     def fits_grid(self, derived):
-        t = derived["tile"]
-        return self.grid == "any" or t["mesh_x"] == t["mesh_y"]
+        t = derived.tile
+        return self.grid == "any" or t.mesh_x == t.mesh_y
 
     def runs_by_default(self, derived):
         """Whether ``dojo sim`` runs it when its bench is asked for without ``--algo``."""
@@ -160,7 +160,6 @@ class Workload:
 
     def unsupported(self, cfg, derived, options):
         """The refusal the declarations imply for ``options`` on this config, or None."""
-        from .registry import fault_problem
         if options.engine not in self.engines:
             return (f"--engine {options.engine}: not allowed with --bench {self.selector}; "
                     f"allowed: {', '.join(self.engines)}")
@@ -170,8 +169,8 @@ class Workload:
         if not self.matrices and (options.a or options.b):
             return "--a/--b: only the host-driven GEMM takes given matrices (--algo host)"
         if not self.fits_grid(derived):
-            t = derived["tile"]
-            return (f"{self.label}: the tile's grid of nodes is {t['mesh_x']}x{t['mesh_y']} "
+            t = derived.tile
+            return (f"{self.label}: the tile's grid of nodes is {t.mesh_x}x{t.mesh_y} "
                     f"(tile.dies_x/y x die.nodes_x/y); allowed: a square grid")
         return fault_problem(cfg, derived, [self])
 
@@ -190,3 +189,48 @@ class Workload:
     def refusal(self, exc):
         """A ValueError of an algorithm's check as this entry's one-line refusal."""
         return ConfigError([f"{self.label}: {exc}"])
+
+
+#: every entry of the registry, in its order (:mod:`sim.workloads.registry` fills it; kept
+#: here so that the fault check below needs no import of the registry, which imports this)
+ENTRIES = []
+
+
+def _listed(items):
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def fault_problem(cfg, derived, workloads):
+    """Why ``workloads`` (entries) cannot run on the config's fault map, as one line naming
+    the key and what is allowed; ``None`` when they all can.
+
+    The ``allowed`` part lists every registered entry (:data:`ENTRIES`, filled by
+    :mod:`sim.workloads.registry`). Training-node workloads (every entry but those whose ``faults`` is ``"any"``) need a
+    training-node design for the map (:func:`gen.build.fault_setup` with ``kind="compute"``:
+    no dead routers, no table routing), and those that address every node
+    (``faults="none"``) no disabled node either."""
+    from gen.build import fault_setup
+    from gen.faults import fault_map
+    nodes = [w for w in workloads if w.faults != "any"]
+    fmap = fault_map(cfg, derived)
+    if not nodes or fmap.empty and cfg.router.routing != "table":
+        return None
+    entries = ENTRIES
+
+    def selectors(faults):
+        return ", ".join(f"--bench {w.selector}" for w in entries if w.faults == faults)
+
+    allowed = f"; allowed: {selectors('any')}, or with disabled nodes only " \
+              f"{selectors('disabled_nodes')}"
+    try:
+        fault_setup(cfg, derived, kind="compute")
+    except ConfigError as exc:
+        return exc.problems[0] + allowed
+    blocked = [w.selector for w in nodes if w.faults == "none"]
+    if not blocked:
+        return None
+    who = "it addresses" if len(blocked) == 1 else "they address"
+    skipping = _listed([w.title for w in entries if w.faults == "disabled_nodes"])
+    return (f"die.disabled_nodes: {', '.join(blocked)} cannot run with "
+            f"{len(fmap.disabled_nodes)} disabled nodes: {who} every node ({skipping} skip "
+            f"disabled nodes){allowed}")

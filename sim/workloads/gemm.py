@@ -190,7 +190,7 @@ class Cannon(_Resident):
 
     def shape(self, cfg, derived, options):
         p = cfg.node.matrix_p
-        m = options.m or derived["tile"]["mesh_x"] * 4 * p
+        m = options.m or derived.tile.mesh_x * 4 * p
         return m, options.n or m, options.k or 16 * p
 
 
@@ -203,6 +203,6 @@ class Summa(_Resident):
         return not Cannon().fits_grid(derived)
 
     def shape(self, cfg, derived, options):
-        p, px, py = cfg.node.matrix_p, derived["tile"]["mesh_x"], derived["tile"]["mesh_y"]
+        p, px, py = cfg.node.matrix_p, derived.tile.mesh_x, derived.tile.mesh_y
         return (options.m or 2 * p * py, options.n or 2 * p * px,
                 options.k or 4 * p * lcm(px, py))

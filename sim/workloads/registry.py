@@ -1,9 +1,10 @@
 """The registry: every workload in the order ``dojo sim`` runs them, how ``--bench`` and
-``--algo`` select them, and which can run on a fault map (decided here alone, from the
-entries' ``faults`` declarations)."""
+``--algo`` select them; which can run on a fault map is decided from the entries'
+``faults`` declarations by :func:`sim.workloads.base.fault_problem` alone."""
 
 from gen.config import ConfigError
 
+from .base import ENTRIES, fault_problem
 from .collectives import HostAllreduce, NodeCollective
 from .gemm import Cannon, HostGemm, Summa
 from .traffic import Traffic
@@ -14,6 +15,7 @@ __all__ = ["WORKLOADS", "BENCHES", "ALGOS", "select", "fault_problem"]
 WORKLOADS = {w.name: w for w in (Traffic(), HostGemm(), Cannon(), Summa(), HostAllreduce(),
                                  NodeCollective("ring"), NodeCollective("2d"),
                                  NodeCollective("broadcast"))}
+ENTRIES.extend(WORKLOADS.values())          # what fault_problem's "allowed" lists
 
 #: the benches ``dojo sim --bench`` takes (besides ``all``)
 BENCHES = tuple(dict.fromkeys(w.bench for w in WORKLOADS.values()))
@@ -35,42 +37,3 @@ def select(bench, algo, derived):
         return [w for w in WORKLOADS.values() if (w.bench, w.algo) == (bench, algo)]
     return [w for w in WORKLOADS.values()
             if bench in ("all", w.bench) and w.runs_by_default(derived)]
-
-
-def _listed(items):
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
-
-
-def fault_problem(cfg, derived, workloads):
-    """Why ``workloads`` (entries) cannot run on the config's fault map, as one line naming
-    the key and what is allowed; ``None`` when they all can.
-
-    Training-node workloads (every entry but those whose ``faults`` is ``"any"``) need a
-    training-node design for the map (:func:`gen.build.fault_setup` with ``kind="compute"``:
-    no dead routers, no table routing), and those that address every node
-    (``faults="none"``) no disabled node either."""
-    from gen.build import fault_setup
-    from gen.faults import fault_map
-    nodes = [w for w in workloads if w.faults != "any"]
-    fmap = fault_map(cfg, derived)
-    if not nodes or fmap.empty and cfg.router.routing != "table":
-        return None
-    entries = list(WORKLOADS.values())
-
-    def selectors(faults):
-        return ", ".join(f"--bench {w.selector}" for w in entries if w.faults == faults)
-
-    allowed = f"; allowed: {selectors('any')}, or with disabled nodes only " \
-              f"{selectors('disabled_nodes')}"
-    try:
-        fault_setup(cfg, derived, kind="compute")
-    except ConfigError as exc:
-        return exc.problems[0] + allowed
-    blocked = [w.selector for w in nodes if w.faults == "none"]
-    if not blocked:
-        return None
-    who = "it addresses" if len(blocked) == 1 else "they address"
-    skipping = _listed([w.title for w in entries if w.faults == "disabled_nodes"])
-    return (f"die.disabled_nodes: {', '.join(blocked)} cannot run with "
-            f"{len(fmap.disabled_nodes)} disabled nodes: {who} every node ({skipping} skip "
-            f"disabled nodes){allowed}")

@@ -101,9 +101,9 @@ class Traffic(Workload):
 
     def run(self, plan, job, out_dir=None):
         from sim.sweep import run_sweep
-        t, engine = plan.derived["tile"], plan.options.engine
+        t, engine = plan.derived.tile, plan.options.engine
         label = job.sim if engine == "rtl" else "fast model"
-        job.say(f"\ntraffic: {t['mesh_x']}x{t['mesh_y']} mesh, uniform random, single-flit "
+        job.say(f"\ntraffic: {t.mesh_x}x{t.mesh_y} mesh, uniform random, single-flit "
                 f"packets ({label})")
         schedule = plan.params
         res = run_sweep(plan.cfg, pattern="uniform", rates=list(schedule.rates), sim=job.sim,

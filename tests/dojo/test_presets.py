@@ -48,8 +48,9 @@ def test_derive_compare_and_json(preset, capsys):
     assert "published D1 / tile vs derived" in out
     assert main(["derive", path, "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
-    assert d["tile"]["nodes"] == d["tile"]["mesh_x"] * d["tile"]["mesh_y"] >= 1
-    assert 1 <= d["tile"]["live_nodes"] <= d["tile"]["nodes"]
+    t = d["tile"]
+    assert t["nodes"] == t["mesh_x"] * t["mesh_y"] >= 1
+    assert 1 <= t["live_nodes"] <= t["nodes"]
 
 
 def _verilog(preset, top, out):

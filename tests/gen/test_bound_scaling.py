@@ -40,8 +40,8 @@ def exhaustive_bound(planes, live, die_ratio):
 
 def _setup_planes(cfg):
     setup = fault_setup(cfg)
-    tables = setup["tables"] or xy_tables(MeshShape(*setup["shape"]), cfg.router.routing)
-    return setup["planes"] or one_plane(tables), list(setup["fault_map"].live_nodes)
+    tables = setup.tables or xy_tables(MeshShape(*setup.shape), cfg.router.routing)
+    return setup.planes or one_plane(tables), list(setup.fault_map.live_nodes)
 
 
 TILE = ["tile.dies_x=2", "tile.dies_y=2", "die.nodes_x=3", "die.nodes_y=3"]

@@ -40,15 +40,15 @@ def test_one_flit_over_one_hop():
 
 def test_repeaters_add_their_capacitance():
     cfg, d, m = _model("configs/d1.yaml")
-    w = d["wire"]
-    reps = w["repeater_size"] * cfg.wire.c_in_ff * 2 / w["repeater_spacing_mm"]
+    w = d.wire
+    reps = w.repeater_size * cfg.wire.c_in_ff * 2 / w.repeater_spacing_mm
     assert m.wire_ff_per_mm == pytest.approx(cfg.wire.c_ff_per_mm + reps)
     assert m.wire_pj_per_bit_mm == pytest.approx(0.5 * m.wire_ff_per_mm * 0.75 ** 2 / 2e3)
 
 
 def test_one_dielink_crossing_with_and_without_a_replay():
     _, d, m = _model("configs/default.yaml", *_TINY, "tile.dies_x=2", "dielink.link_layer=true")
-    bits = d["dielink"]["link_layer"]["wire_bits"]
+    bits = d.dielink.link_layer["wire_bits"]
     assert bits > 64                                      # the sequence number and the CRC
     once = bits * 0.5 + bits * 2e-3
     j1 = energy_of(m, {"dielink_flits": 1}, cycles=0, nodes=0)["dielink_flits"]
@@ -85,7 +85,7 @@ def test_static_power_is_charged_per_node_cycle():
 def test_peak_power_counts_every_live_node():
     cfg, d, m = _model("configs/d1.yaml")
     watts, per_cycle = peak_power(cfg, d, m)
-    nodes = d["die"]["live_nodes"]
+    nodes = d.die.live_nodes
     assert per_cycle["macs_bf16"] == cfg.node.matrix_units * cfg.node.matrix_p ** 2
     assert watts["macs_bf16"] == pytest.approx(nodes * per_cycle["macs_bf16"] * m.f_hz
                                                * cfg.energy.mac_bf16_pj * 1e-12)

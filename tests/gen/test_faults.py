@@ -10,6 +10,11 @@ from gen.faults import (cut_links, expected_live, fault_map, harvest_yield, negb
                         poisson_yield)
 
 
+def _fault_map(raw):
+    cfg = config_from_dict(raw)
+    return fault_map(cfg, derive(cfg))
+
+
 def problems(raw):
     with pytest.raises(ConfigError) as info:
         config_from_dict(raw)
@@ -18,7 +23,7 @@ def problems(raw):
 
 def shape(raw):
     d = derive(config_from_dict(raw))
-    return d["die"]["nodes_x"], d["die"]["nodes_y"], d["tile"]["dies_x"], d["tile"]["dies_y"]
+    return d.die.nodes_x, d.die.nodes_y, d.tile.dies_x, d.tile.dies_y
 
 
 # ---------------------------------------------------------------------- validation
@@ -95,7 +100,7 @@ def test_listed_map_in_global_coordinates(base_raw):
     base_raw["die"]["disabled_nodes"] = [[1, 0]]
     base_raw["tile"]["fault_maps"] = [{"die": [0, 1], "dead_routers": [[1, 1], [0, 1]]}]
     cfg = config_from_dict(base_raw)
-    fm = fault_map(cfg)
+    fm = fault_map(cfg, derive(cfg))
     assert fm.mesh == (4, 4) and fm.die_shape == (2, 2) and fm.dies == (2, 2)
     # the override replaces the die-level list for die (0, 1): no disabled node there
     assert fm.disabled_nodes == {(1, 0), (3, 0), (3, 2)}
@@ -111,13 +116,13 @@ def test_listed_map_in_global_coordinates(base_raw):
     assert not fm.is_live(1, 3) and not fm.has_router(1, 3)      # dead: gone
     assert fm.die_of(3, 2) == (1, 1)
     d = derive(cfg)
-    assert d["tile"]["live_nodes"] == 11 and d["faults"]["dead_routers"] == 2
-    assert d["die"]["live_nodes"] == 2                           # worst die: (0, 1)
-    assert d["faults"]["live_per_die_max"] == 3
+    assert d.tile.live_nodes == 11 and d.faults.dead_routers == 2
+    assert d.die.live_nodes == 2                           # worst die: (0, 1)
+    assert d.faults.live_per_die_max == 3
 
 
 def test_empty_map_is_the_whole_mesh(base_raw):
-    fm = fault_map(config_from_dict(base_raw))
+    fm = _fault_map(base_raw)
     assert fm.empty and len(fm.live_nodes) == 16 and fm.live_ids() == tuple(range(16))
 
 
@@ -126,10 +131,10 @@ def test_dead_routers_cut_the_bisection(base_raw):
     base_raw["tile"].update(dies_x=1, dies_y=1)
     base_raw["die"]["dead_routers"] = [[1, 0], [2, 3]]     # both next to the middle cut x = 2
     d = derive(config_from_dict(base_raw))
-    assert d["die"]["bisection_links"] == 4 and d["die"]["bisection_links_live"] == 2
-    assert d["die"]["bisection_tbps_per_dir"] == pytest.approx(2 * d["link"]["gbytes_per_s"] / 1e3)
+    assert d.die.bisection_links == 4 and d.die.bisection_links_live == 2
+    assert d.die.bisection_tbps_per_dir == pytest.approx(2 * d.link.gbytes_per_s / 1e3)
     base_raw["die"]["dead_routers"] = [[0, 0]]              # away from the cut
-    assert derive(config_from_dict(base_raw))["die"]["bisection_links_live"] == 4
+    assert derive(config_from_dict(base_raw)).die.bisection_links_live == 4
 
 
 def test_cut_links():
@@ -154,11 +159,11 @@ def defect_raw(base_raw, **defects):
 @pytest.mark.parametrize("model", ["poisson", "negbin"])
 def test_draw_is_deterministic_for_a_seed(base_raw, model):
     raw = defect_raw(base_raw, model=model, router_fraction=0.3)
-    a, b = fault_map(config_from_dict(raw)), fault_map(config_from_dict(raw))
+    a, b = _fault_map(raw), _fault_map(raw)
     assert a == b and a.dead_routers and a.disabled_nodes     # 40/cm^2 on 1.6 mm^2 nodes
     assert not a.dead_routers & a.disabled_nodes
     raw["die"]["defects"]["seed"] = 8
-    c = fault_map(config_from_dict(raw))
+    c = _fault_map(raw)
     assert (c.dead_routers, c.disabled_nodes) != (a.dead_routers, a.disabled_nodes)
     # each die draws its own map
     per = [a.per_die[k].disabled_nodes | a.per_die[k].dead_routers for k in sorted(a.per_die)]
@@ -168,14 +173,14 @@ def test_draw_is_deterministic_for_a_seed(base_raw, model):
 def test_draw_adds_to_the_listed_map_and_router_fraction_splits(base_raw):
     raw = defect_raw(base_raw, router_fraction=0.0)
     raw["die"]["dead_routers"] = [[0, 0]]
-    fm = fault_map(config_from_dict(raw))
+    fm = _fault_map(raw)
     assert fm.dead_routers == {(0, 0), (8, 0), (0, 8), (8, 8)}   # only the listed ones
     assert fm.disabled_nodes                                    # every draw is compute-only
     raw["die"]["defects"].update(router_fraction=1.0)
-    fm = fault_map(config_from_dict(raw))
+    fm = _fault_map(raw)
     assert not fm.disabled_nodes and len(fm.dead_routers) > 4
     raw["die"]["defects"].update(draw=False)
-    fm = fault_map(config_from_dict(raw))
+    fm = _fault_map(raw)
     assert fm.dead_routers == {(0, 0), (8, 0), (0, 8), (8, 8)} and not fm.disabled_nodes
 
 
@@ -184,18 +189,18 @@ def test_draw_rate_follows_the_density(base_raw):
     raw = defect_raw(base_raw, density_per_cm2=40.0)
     cfg = config_from_dict(raw)
     d = derive(cfg)
-    a = d["node"]["pitch_mm"] ** 2 / 100
+    a = d.node.pitch_mm ** 2 / 100
     p = 1 - math.exp(-a * 40)
     failed = 256 - len(fault_map(cfg, d).live_nodes)
     sigma = math.sqrt(256 * p * (1 - p))
     assert abs(failed - 256 * p) < 4 * sigma
-    y = d["faults"]["defects"]
+    y = d.faults.defects
     assert y["drawn_failures"] == failed and y["required_live"] == 64 and y["spares"] == 0
 
 
 def test_zero_density_draws_nothing(base_raw):
     raw = defect_raw(base_raw, density_per_cm2=0.0, model="negbin")
-    assert fault_map(config_from_dict(raw)).empty
+    assert _fault_map(raw).empty
 
 
 # -------------------------------------------------------------------------- yield
@@ -245,9 +250,9 @@ def test_spares_raise_the_yield_monotonically():
 
 
 def test_derive_reports_yield_only_with_defects(base_raw):
-    assert derive(config_from_dict(base_raw))["faults"]["defects"] is None
+    assert derive(config_from_dict(base_raw)).faults.defects is None
     base_raw["die"]["defects"] = {"density_per_cm2": 0.5, "draw": False, "required_live": 3}
-    y = derive(config_from_dict(base_raw))["faults"]["defects"]
+    y = derive(config_from_dict(base_raw)).faults.defects
     assert (y["model"], y["array_nodes"], y["spares"], y["alpha"]) == ("poisson", 4, 1, None)
     a = y["node_area_mm2"] / 100
     assert y["yield_no_spares"] == pytest.approx(math.exp(-4 * a * 0.5))

@@ -15,19 +15,19 @@ SLOW_LINKS = ["tile.dies_x=2", "tile.dies_y=2", "die.nodes_x=2", "die.nodes_y=2"
 def test_d1_tile_histogram_covers_its_zero_load_latency():
     """D1 tile: the measured zero-load latency is 121 cycles (README), the old fixed
     range ended at 64; the derived one spans twice the longest route's."""
-    h = derive(load_config("configs/d1.yaml"))["traffic"]
-    assert h["histogram_bin_cycles_derived"]
-    assert h["histogram_range_cycles"] >= HISTOGRAM_SPAN * h["diameter_latency"] > 2 * 121
+    h = derive(load_config("configs/d1.yaml")).traffic
+    assert h.histogram_bin_cycles_derived
+    assert h.histogram_range_cycles >= HISTOGRAM_SPAN * h.diameter_latency > 2 * 121
     # the small presets keep 16 bins of 4 cycles
     for name in ("default", "noc8x8"):
-        h = derive(load_config(f"configs/{name}.yaml"))["traffic"]
-        assert (h["histogram_bins"], h["histogram_bin_cycles"]) == (16, 4)
+        h = derive(load_config(f"configs/{name}.yaml")).traffic
+        assert (h.histogram_bins, h.histogram_bin_cycles) == (16, 4)
 
 
 def test_an_explicit_width_wins():
     d = derive(load_config("configs/d1.yaml", ["traffic.histogram_bin_cycles=4"]))
-    assert d["traffic"]["histogram_bin_cycles"] == 4
-    assert not d["traffic"]["histogram_bin_cycles_derived"]
+    assert d.traffic.histogram_bin_cycles == 4
+    assert not d.traffic.histogram_bin_cycles_derived
 
 
 def test_rtl_and_model_take_the_same_derived_width():
@@ -35,7 +35,7 @@ def test_rtl_and_model_take_the_same_derived_width():
     from sim.netmodel.network import NetworkModel
     cfg = load_config("configs/default.yaml", SLOW_LINKS)
     d = derive(cfg)
-    width = d["traffic"]["histogram_bin_cycles"]
+    width = d.traffic.histogram_bin_cycles
     assert width > 4
     assert noc_design(cfg, derived=d).params["node"]["bin_cycles"] == width
     assert NetworkModel(cfg, d).bin_cycles == width
@@ -73,5 +73,5 @@ def test_rtl_and_model_points_are_equal_with_a_derived_width():
     kw = dict(rates=[0.4], timing=timing, progress=False)
     rtl, model = run_sweep(cfg, engine="rtl", **kw), run_sweep(cfg, engine="model", **kw)
     assert point_difference(rtl["points"], model["points"]) is None
-    width = derive(cfg)["traffic"]["histogram_bin_cycles"]
+    width = derive(cfg).traffic.histogram_bin_cycles
     assert sum(rtl["points"][0]["histogram"][64 // width + 1:]) > 0   # past the old range

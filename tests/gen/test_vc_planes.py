@@ -91,10 +91,10 @@ def test_fault_setup_uses_planes_where_they_apply(overrides, planes):
     cfg = load_config("configs/default.yaml", ["tile.dies_x=1", "tile.dies_y=1",
                                                "die.nodes_x=4", "die.nodes_y=4"] + overrides)
     setup = fault_setup(cfg)
-    assert (setup["planes"] is not None) == planes
+    assert (setup.planes is not None) == planes
     if planes:
-        assert setup["tables"] is setup["planes"].tables[0]
-        assert setup["report"]["uniform_bound"] == planes_bound(setup["planes"])
+        assert setup.tables is setup.planes.tables[0]
+        assert setup.report["uniform_bound"] == planes_bound(setup.planes)
 
 
 @pytest.mark.parametrize("overrides,shape", [
@@ -142,7 +142,7 @@ def test_live_uniform_bound_follows_the_map():
     assert live_uniform_bound(load_config("configs/default.yaml", base)) is None
     cfg = load_config("configs/default.yaml", base + ["router.routing=table",
                                                       "die.dead_routers=[[1, 1]]"])
-    assert live_uniform_bound(cfg) == planes_bound(fault_setup(cfg)["planes"])
+    assert live_uniform_bound(cfg) == planes_bound(fault_setup(cfg).planes)
     # disabled nodes under XY: they neither send nor receive, their routers still forward
     cfg = load_config("configs/default.yaml", base + ["die.disabled_nodes=[[1, 1]]"])
     live = [(x, y) for y in range(4) for x in range(4) if (x, y) != (1, 1)]

@@ -20,7 +20,7 @@ def test_bridge_on_board_top(sim):
     X-propagation once differed), not a second copy of this run."""
     cfg = load_config(CONFIGS / "fpga.yaml")
     design = board_design(cfg, baud=1_000_000, clk_hz=8_000_000)      # 8 clocks per bit
-    assert design.extra["uart"]["divisor"] == 8
+    assert design.board.uart["divisor"] == 8
     res = run_cocotb(design, sim=sim, test_module="verif.tb_uart", tag="bridge")
     g = res["bridge"]["global"]
     assert g["marked_generated"] > 0 and g["marked_received"] == g["marked_generated"]

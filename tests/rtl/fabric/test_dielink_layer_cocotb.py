@@ -50,14 +50,14 @@ ICARUS_CASE = "ber2e-2-burst4-lanefail"
 def test_no_loss_duplication_or_corruption_under_errors(sim, overrides):
     cfg = load_config(CONFIGS / "default.yaml", SMALL + overrides)
     design, (p,) = _points(cfg, sim, "dielink-layer")
-    latency = design.extra["dielink"]["latency"]
+    latency = design.network.dielink["latency"]
     assert p["drained"]
     assert p["generated_total"] == p["delivered_total"] > 100
     assert p["generated_marked"] == p["delivered_marked"]
     assert not any(p["errors"].values()), p["errors"]
     dl = p["dielink"]
     tot, links = dl["totals"], dl["links"]
-    n = len(design.extra["dielink_ends"])
+    n = len(design.network.dielink_ends)
     assert n == 4 and all(len(v) == n for v in links.values())
     assert tot["crc_errors"] == tot["injected"]
     for k in range(n):

@@ -27,7 +27,7 @@ def small_cfg():
 def test_small_tile_host_access_gemm_allreduce(sim, tmp_path):
     cfg = small_cfg()
     design = network_design(cfg, kind="compute", top="tile", boundary="ports")
-    assert design.extra["die_shape"] == (2, 1)
+    assert design.network.die_shape == (2, 1)
     res = run_cocotb(design, sim=sim, test_module="verif.tb_tile", tag="access",
                      scenario={"host_access": {"seed": 3}})["host_access"]
     assert res["lines_checked"] > 20 and not res["problems"]

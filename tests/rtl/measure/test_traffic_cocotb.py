@@ -73,8 +73,8 @@ def test_tile_with_die_links(sim):
     (Icarus: the same checks but the bound's, on a 1x2 tile of 2x1-node dies)."""
     cfg = load_config(CONFIGS / "default.yaml", SMALL_TILE if sim == "icarus" else [])
     design = noc_design(cfg, kind="traffic")
-    assert design.extra["dielink"]["ratio"] == 2
-    assert design.extra["die_shape"] == ((2, 1) if sim == "icarus" else (2, 2))
+    assert design.network.dielink["ratio"] == 2
+    assert design.network.die_shape == ((2, 1) if sim == "icarus" else (2, 2))
     patterns = ("uniform", "transpose", "tornado") if sim == "verilator" else ("uniform",)
     points = [{"pattern": pattern, "rate": rate, "packet_len": 2, "seed": 5}
               for pattern in patterns for rate in (0.1, 0.9)]

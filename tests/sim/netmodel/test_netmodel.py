@@ -32,8 +32,8 @@ def _model(*overrides, **kw):
 def test_geometry_and_statistics_follow_the_rtl_design(overrides):
     cfg, model = _model(*overrides)
     design = noc_design(cfg, kind="traffic")
-    assert model.stat_names == design.extra["stat_names"]
-    assert [list(model.coords()[n]) for n in model.rtl_order()] == design.extra["nodes"]
+    assert model.stat_names == design.network.stat_names
+    assert [list(model.coords()[n]) for n in model.rtl_order()] == design.nodes
     dies = cfg.tile.dies_x * cfg.tile.dies_y
     nx, ny = model.nx, model.ny
     expected = 2 * ((cfg.tile.dies_x - 1) * cfg.tile.dies_y * ny
@@ -367,7 +367,7 @@ def test_fault_mode_follows_the_rtl_manifest(overrides):
     """The model's tables, live list and statistics words are the RTL build's (its
     manifest, docs/table_mode.md)."""
     cfg, model = _model(*overrides)
-    x = noc_design(cfg, kind="traffic").extra
+    x = noc_design(cfg, kind="traffic").description()
     assert model.stat_names == x["stat_names"]
     assert model.live_mode == x["live_mode"]
     assert [list(c) for c in model.fault_map.live_nodes] == x["live_nodes"]
