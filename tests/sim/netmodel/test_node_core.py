@@ -1,0 +1,286 @@
+# amaranth: UnusedElaboratable=no
+"""The fast model of the training node's core (sim.netmodel.node.core) against the RTL.
+
+The RTL reference is the NI, the SRAM and the matrix engine of :mod:`rtl.node.training_node`
+wired as ``TrainingNode.elaborate`` wires them, without the router: :class:`Core` below, so
+the model and the RTL meet at the router's local port (the network kernel's router model
+serves a whole mesh and is held to the RTL by its own test; putting a core behind it is the
+next step). A host on the local port sends a script of packets within the NI's credits and
+takes every flit the NI sends, returning its credits a few cycles late: WRITEs of operands
+and of a command program, READs of lines, GEMMs by EXEC in both dtypes, an EXEC racing a
+PUSH for read port 2, a ``cmd_ctrl`` write that runs the program (LOOP over PUSH and
+SIGNAL, a WAIT on signals the host sends one at a time, an EXEC, HALT), reads of every
+register, and at the end READs of every SRAM line. Every output of the local port compared
+every cycle (the end's READs compare every line, the register reads every semaphore and
+status register).
+"""
+
+import collections
+import random
+
+import numpy as np
+import pytest
+from amaranth.hdl import Module
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from rtl.net.link import LinkSignature
+from rtl.net.packet import Opcode, PacketFormat
+from rtl.node.engine import MatrixEngine
+from rtl.node.layouts import NodeLayouts, request_vcs
+from rtl.node.mac import MacMode
+from rtl.node.ni import NetworkInterface
+from rtl.node.sram import Scratchpad
+from sim.netmodel.node import command_processor as cp
+from sim.netmodel.node.core import INPUTS, OUTPUTS, NodeCores
+from sim.netmodel.node.sram import int_to_words, words_to_int
+from tests.sim.netmodel.lockstep import compare, one_worker, simulate
+from tests.sim.netmodel.test_node_engine import random_line
+
+# the core runs every node block's compiled model (see test_node_ni)
+pytestmark = one_worker("core")
+
+LINES = 128
+MESH = (4, 4)
+XY = (1, 2)
+HOST = (0, 2)
+PARAMS = dict(vcs=2, buffer_depth=4, max_packet_flits=6, matrix_p=2, mesh_x=MESH[0],
+              mesh_y=MESH[1])
+#: where the script puts things: operands, results, the command program
+A, B, C, C_INT8, PROGRAM = 0, 16, 32, 48, 96
+
+
+class Core(wiring.Component):
+    """The training node without its router: NI, SRAM and engine as TrainingNode wires
+    them, the NI's link as the local port."""
+
+    def __init__(self, *, layouts, vcs, buffer_depth, max_packet_flits, matrix_p, mesh_x,
+                 mesh_y, sram_banks=1):
+        fmt = layouts.fmt
+        self._engine = MatrixEngine(layouts=layouts, p=matrix_p)
+        self._ni = NetworkInterface(layouts=layouts, vcs=vcs, credits=buffer_depth,
+                                    max_packet_flits=max_packet_flits, mesh_x=mesh_x,
+                                    mesh_y=mesh_y)
+        self._sram = Scratchpad(lines=layouts.lines, width=fmt.flit_bits, read_ports=3,
+                                read_clients=3, write_clients=3, banks=sram_banks)
+        link = LinkSignature(flit_bits=fmt.flit_bits, vcs=vcs)
+        super().__init__({"x": In(fmt.coord_bits), "y": In(fmt.coord_bits), "i": In(link),
+                          "o": Out(link), "errors": Out(32), "busy": Out(1),
+                          "overflow": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.ni = ni = self._ni
+        m.submodules.sram = sram = self._sram
+        m.submodules.engine = eng = self._engine
+        m.d.comb += [ni.x.eq(self.x), ni.y.eq(self.y)]
+        wiring.connect(m, ni.o, wiring.flipped(self.o))
+        wiring.connect(m, wiring.flipped(self.i), ni.i)
+        wiring.connect(m, ni.sram_rx, sram.read[0][0])
+        wiring.connect(m, ni.sram_cmd, sram.read[0][1])
+        wiring.connect(m, eng.rd_a, sram.read[0][2])
+        wiring.connect(m, eng.rd_b, sram.read[1][0])
+        wiring.connect(m, ni.sram_dma, sram.read[2][0])
+        wiring.connect(m, eng.rd_c, sram.read[2][1])
+        wiring.connect(m, ni.sram_wr, sram.write[0])
+        wiring.connect(m, ni.sram_pull, sram.write[1])
+        wiring.connect(m, eng.wr, sram.write[2])
+        m.d.comb += [eng.desc.eq(ni.exec_desc), ni.exec_ok.eq(eng.desc_ok),
+                     eng.start.eq(ni.exec_start), ni.exec_busy.eq(eng.busy),
+                     ni.exec_done.eq(eng.done), ni.exec_cycles.eq(eng.cycles),
+                     ni.exec_steps.eq(eng.steps), self.errors.eq(ni.errors),
+                     self.busy.eq(ni.status[0] | ni.status[1]),
+                     self.overflow.eq(ni.status[2])]
+        return m
+
+
+def _layouts():
+    return NodeLayouts(fmt=PacketFormat(flit_bits=64, coord_bits=3), lines=LINES, sems=4)
+
+
+def script(lay, rng):
+    """The host's requests: a list of packets (lists of flits) and idle gaps (ints)."""
+    fmt, most = lay.fmt, PARAMS["max_packet_flits"] - 1
+    tag = iter(range(1, 1 << 16))
+
+    def head(op, length, info):
+        return fmt.encode_head(dst=XY, src=HOST, opcode=op, length=length, info=info)
+
+    def write(addr, lines, **info):
+        out = []
+        for i in range(0, max(len(lines), 1), most):
+            body = lines[i:i + most]
+            out.append([head(Opcode.WRITE, 1 + len(body),
+                             lay.encode("store_info", addr=addr + i, tag=next(tag) & 0xFF,
+                                        **info))] + body)
+        return out
+
+    def read(addr, count):
+        return [[head(Opcode.READ, 1, lay.encode("read_info", addr=addr, count=count,
+                                                  tag=next(tag) & 0xFF))]]
+
+    def control(op, layout, **desc):
+        return [head(op, 1 + getattr(lay, layout.replace("_desc", "_flits")),
+                     lay.encode("ctl_info", tag=next(tag) & 0xFF, ack=1))] \
+            + lay.desc_flits(layout, **desc)
+
+    def gemm(mode, c_addr, accumulate=1, m=2, n=2, k=4):
+        return control(Opcode.EXEC, "exec_desc", mode=mode, accumulate=accumulate,
+                       m_tiles=m, n_tiles=n, k_tiles=k, a_addr=A, b_addr=B, c_addr=c_addr)
+
+    def push(src, count, dst=XY, **more):
+        return control(Opcode.PUSH, "push_desc", src_addr=src, count=count, dst_x=dst[0],
+                       dst_y=dst[1], dst_addr=src + 64, **more)
+
+    bf16, int8 = MacMode.BF16.value, MacMode.INT8.value
+    program = [lay.cmd("LOOP", count=2, body=2),
+               lay.cmd("PUSH", desc=dict(src_addr=A, count=3, dst_x=3, dst_y=0, dst_addr=8,
+                                         sem_inc=1, sem=2), src_step=3, dst_step=3),
+               lay.cmd("SIGNAL", dst_x=2, dst_y=1, sem=3),
+               lay.cmd("WAIT", sem=1, n=2),
+               lay.cmd("EXEC", desc=dict(mode=int8, accumulate=1, m_tiles=1, n_tiles=2,
+                                         k_tiles=2, a_addr=A, b_addr=B, c_addr=C_INT8)),
+               lay.cmd("WAIT", sem=0, n=1),
+               lay.cmd("HALT", code=7)]
+    program = [line for d in program for line in d]
+    assert PROGRAM + len(program) <= LINES
+    reg = lambda name: lay.reg_base + lay.registers.index(name)
+    signal = lambda sem: write(rng.randrange(LINES), [], sem_inc=1, sem=sem)
+    steps = []
+    values = np.random.default_rng(rng.getrandbits(32))
+    steps += write(A, [random_line(values) for _ in range(C_INT8 + 16 - A)])
+    steps += write(PROGRAM, program, ack=1)
+    steps += read(A + 3, 4) + read(C + 1, 1)
+    steps += [gemm(bf16, C, accumulate=0, m=1, n=1, k=2), 60]
+    # the DMA streams lines out of port 2 while the engine prefetches C on it
+    steps += [push(A, 24), gemm(bf16, C), push(B, 12, dst=(3, 3), add=1, sem_inc=1, sem=0),
+              gemm(bf16, C, m=2, n=2, k=1), push(A + 8, 16), 200]
+    steps += write(reg("cmd_ctrl"), [lay.encode("cmd_ctrl", start=1, pc0=PROGRAM)], ack=1)
+    steps += [40] + signal(1) + [80] + signal(1) + [40]
+    steps += [gemm(int8, C_INT8, m=2, n=1, k=1)] + signal(0) + [250]
+    for first in range(0, len(lay.registers), most):
+        steps += read(reg(lay.registers[first]), min(most, len(lay.registers) - first))
+    for addr in range(0, LINES, most):
+        steps += read(addr, min(most, LINES - addr))
+    return steps + [40]
+
+
+class Host:
+    """The router's side of the local port: the script's packets on the request VC within
+    the NI's credits, the NI's flits taken and their credits returned a few cycles late."""
+
+    def __init__(self, steps, rng):
+        self.steps, self.rng = collections.deque(steps), rng
+        self.credits = PARAMS["buffer_depth"]
+        self.flits = collections.deque()             # (flit, last) of the packet under way
+        self.idle = 0
+        self.returns = collections.deque()           # (cycle, vc) of credits to return
+        self.vc = request_vcs(PARAMS["vcs"])[0]
+
+    def done(self):
+        return not self.steps and not self.flits and not self.idle
+
+    def flit(self):
+        """``(vc, last, data)`` of this cycle, or None."""
+        if not self.flits and self.idle == 0 and self.steps:
+            step = self.steps.popleft()
+            if isinstance(step, int):
+                self.idle = step
+            else:
+                self.flits.extend((f, int(i == len(step) - 1)) for i, f in enumerate(step))
+        if self.idle:
+            self.idle -= 1
+            return None
+        if not self.flits or not self.credits or self.rng.random() < 0.15:
+            return None
+        self.credits -= 1
+        data, last = self.flits.popleft()
+        return self.vc, last, data
+
+    def credit_back(self, t):
+        bits = 0
+        while self.returns and self.returns[0][0] <= t:
+            bits |= 1 << self.returns.popleft()[1]
+        return bits
+
+    def edge(self, t, out):
+        if out["o_valid"]:
+            # at most one credit per VC and cycle: a later one waits behind the last
+            at = max([t + self.rng.randint(1, 4)] + [c + 1 for c, v in self.returns
+                                                      if v == out["o_vc"]])
+            self.returns.append((at, out["o_vc"]))
+            self.returns = collections.deque(sorted(self.returns))
+        self.credits += out["i_credit"] >> self.vc & 1
+
+
+def lockstep(*, mutant="none", seed=1, cycles=4000, **mutants):
+    """RTL and model (node 0 of two; node 1 sees nothing) on the same script; returns
+    counts of what the node did (the script must end within ``cycles``)."""
+    lay = _layouts()
+    dut = Core(layouts=lay, **PARAMS)
+    model = NodeCores(nodes=2, layouts=lay, **PARAMS, mutant=mutant, **mutants)
+    rng = random.Random(seed)
+    host = Host(script(lay, random.Random(seed)), rng)
+    words = model.link_in.shape[1]
+    seen = collections.Counter()
+
+    async def bench(ctx):
+        ctx.set(dut.x, XY[0])
+        ctx.set(dut.y, XY[1])
+        model.inputs[:, INPUTS["x"]], model.inputs[:, INPUTS["y"]] = XY
+        t = 0
+        while not host.done():
+            assert t < cycles, f"the script did not end within {cycles} cycles"
+            flit = host.flit()
+            vc, last, data = flit if flit else (0, 0, 0)
+            credit = host.credit_back(t)
+            for port, value in ((dut.i.valid, flit is not None), (dut.i.vc, vc),
+                                (dut.i.last, last), (dut.i.data, data),
+                                (dut.o.credit, credit)):
+                ctx.set(port, value)
+            for name, value in (("link_valid", flit is not None), ("link_vc", vc),
+                                ("link_last", last), ("credit", credit)):
+                model.inputs[0, INPUTS[name]] = value
+            model.link_in[0] = int_to_words(data, words)
+            model.outputs_of_cycle()
+            out = {"o_valid": ctx.get(dut.o.valid), "o_last": ctx.get(dut.o.last),
+                   "o_vc": ctx.get(dut.o.vc), "o_data": ctx.get(dut.o.data),
+                   "i_credit": ctx.get(dut.i.credit), "errors": ctx.get(dut.errors),
+                   "busy": ctx.get(dut.busy), "overflow": ctx.get(dut.overflow)}
+            mine = {name: int(model.outputs[0, i]) for name, i in OUTPUTS.items()}
+            mine["o_data"] = words_to_int(model.link_out[0])
+            compare(t, ((name, out[name], mine[name]) for name in out))
+            s, e = model.sram, model.engine
+            seen["sent"] += out["o_valid"]
+            seen["busy"] += out["busy"]
+            seen["port2_both"] += int(s.rd_en[0, 2].sum() == 2)
+            seen["port0_cmd_and_a"] += int(s.rd_en[0, 0, 1:].sum() == 2)
+            seen["engine_writes"] += int(s.wr_grant[0, 2])
+            host.edge(t, out)
+            model.clock()
+            await ctx.tick()
+            t += 1
+        seen["cycles"] = t
+        seen["errors"] = int(model.outputs[0, OUTPUTS["errors"]])
+        seen["halt_code"] = int(model.ni.cmd.queue_out[0, 0, cp.H_CODE])
+
+    simulate(dut, bench)
+    return seen
+
+
+def test_the_model_matches_the_rtl_every_cycle():
+    seen = lockstep()
+    # the script did what it is for: the engine wrote results, the DMA and the C prefetch
+    # asked for port 2 in the same cycle, the command fetch and the A operand for port 0
+    assert seen["engine_writes"] and seen["port2_both"] and seen["port0_cmd_and_a"], seen
+    # the command program ran to its HALT (past both WAITs), nothing was malformed
+    assert seen["halt_code"] == 7 and seen["errors"] == 0, seen
+
+
+@pytest.mark.parametrize("mutants", [dict(mutant="c_prefetch_before_dma"),
+                                     dict(mutant="engine_before_cmd_fetch"),
+                                     dict(cmd_mutant="wait_one_too_few")],
+                         ids=lambda m: next(iter(m.values())))
+def test_a_wrong_model_fails_the_comparison(mutants):
+    with pytest.raises(AssertionError, match=r"^cycle \d+: \w+: RTL 0x[0-9a-f]+, model "):
+        lockstep(**mutants)
