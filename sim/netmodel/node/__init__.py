@@ -36,12 +36,15 @@ simulator):
 
 * :mod:`.core`: the node's core, the NI, the SRAM and the engine wired to the SRAM's
   clients as :mod:`rtl.node.training_node` wires them, its interface the router's local
-  port (the NI's link in and out), stepping every node at once from Python.
+  port (the NI's link in and out), stepping every node at once from Python; it counts
+  the node's SRAM reads and writes and the engine's steps per dtype.
 
 Not yet: a timing-only core (the command queues' programs and the heads the NI reads are
 SRAM lines; the engine's values are not), the NI and the core as one numba step per node
-(the glue of :mod:`.ni` and :mod:`.core` moved into ``@njit`` functions), the training
-node's event counters, the hosts at the tile edge, and the node kernel that hooks the nodes
+(the glue of :mod:`.ni` and :mod:`.core` moved into ``@njit`` functions), the event
+counters of the router (``flits_*``: the node kernel counts them) and the counters as
+registers of the NI's register space (the main line's NI reads them after ``cmd_status``),
+the hosts at the tile edge, and the node kernel that hooks the nodes
 onto the network kernel's local ports. The plan for the last two:
 
 * Nodes on the local ports. :mod:`sim.netmodel.kernel` joins router ``n``'s local input to

@@ -28,6 +28,9 @@ combinational paths cross the blocks twice, so the cycle evaluates the NI three 
 SRAM's edge lands the granted writes and loads the read ports' data registers, which the
 NI and the engine see in the next cycle.
 
+The core counts its share of the node's events (:data:`COUNTERS`: granted SRAM reads and
+writes, the engine's array steps per dtype), as the main line's training node does.
+
 Lines are kept (no timing-only mode yet: the command queues' programs and the DMA's and
 parser's heads are SRAM lines, see the package docstring). The evaluation loops over blocks
 in Python, each stepping every node at once, as :mod:`.ni` does.
@@ -35,22 +38,31 @@ in Python, each stepping every node at once, as :mod:`.ni` does.
 
 import numpy as np
 
+from rtl.node.mac import MacMode
 from sim.netmodel.node import engine as en
 from sim.netmodel.node import ni as nim
 from sim.netmodel.node.sram import Scratchpads
 
-__all__ = ["NodeCores", "INPUTS", "OUTPUTS", "MUTANTS", "READ_CLIENTS", "WRITE_CLIENTS"]
+__all__ = ["NodeCores", "INPUTS", "OUTPUTS", "MUTANTS", "READ_CLIENTS", "WRITE_CLIENTS",
+           "COUNTERS"]
 
 #: deliberately wrong wirings, for the test that shows the RTL comparison catches them
 MUTANTS = {"none": 0,
            "c_prefetch_before_dma": 1,    # the engine's C prefetch ranks above the DMA
-           "engine_before_cmd_fetch": 2}  # the engine's A operand above the command fetch
+           "engine_before_cmd_fetch": 2,  # the engine's A operand above the command fetch
+           "reads_counted_when_asked": 3}  # sram_reads counts requests, not grants
+
+_BF16, _INT8 = MacMode.BF16.value, MacMode.INT8.value
 
 #: (read port, client) of every SRAM reader, as TrainingNode connects them
 READ_CLIENTS = {"rx": (0, 0), "cmd": (0, 1), "rd_a": (0, 2), "rd_b": (1, 0), "dma": (2, 0),
                 "rd_c": (2, 1)}
 #: write client of every SRAM writer
 WRITE_CLIENTS = {"wr": 0, "pull": 1, "engine": 2}
+
+#: the node's event counters kept by the core (the training node's ``_counters`` on the
+#: main line, without the router's ``flits_*``): 32 bits, wrapping
+COUNTERS = ("sram_reads", "sram_writes", "mac_steps_bf16", "mac_steps_int8")
 
 #: the core's inputs per node: the router's side of the local port
 INPUTS = {name: i for i, name in enumerate(("x", "y", "link_valid", "link_last", "link_vc",
@@ -91,6 +103,8 @@ class NodeCores:
         The local port's inputs of the cycle (``credit``: one bit per VC).
     outputs : ndarray (nodes, len(OUTPUTS)); link_out : (nodes, words)
         After :meth:`outputs_of_cycle`.
+    counters : ndarray (nodes, len(COUNTERS))
+        The event counters.
     ni, sram, engine :
         The blocks (:class:`.ni.NetworkInterfaces`, :class:`.sram.Scratchpads`,
         :class:`.engine.MatrixEngines`).
@@ -110,10 +124,12 @@ class NodeCores:
                                 page_lines=page_lines, mutant=sram_mutant)
         self.engine = en.MatrixEngines(nodes=nodes, layouts=layouts, p=matrix_p,
                                        mutant=engine_mutant)
-        self.reads = _read_clients(MUTANTS[mutant])
+        self.mutant = MUTANTS[mutant]
+        self.reads = _read_clients(self.mutant)
         self.inputs = np.zeros((nodes, len(INPUTS)), np.int64)
         self.link_in = np.zeros_like(self.ni.link_data)
         self.outputs = np.zeros((nodes, len(OUTPUTS)), np.int64)
+        self.counters = np.zeros((nodes, len(COUNTERS)), np.int64)
         # the NI's exec_desc fields, in the engine's descriptor order
         self._desc_cols = [nim.OUTPUTS["x_" + f] for f in en.EXEC_FIELDS]
 
@@ -189,9 +205,18 @@ class NodeCores:
 
     def clock(self):
         """Every node's clock edge, after :meth:`outputs_of_cycle` of the cycle."""
+        s, st, counts = self.sram, self.engine.state, self.counters
+        reads = s.rd_en if self.mutant == MUTANTS["reads_counted_when_asked"] else s.rd_grant
+        counts[:, COUNTERS.index("sram_reads")] += reads.sum(axis=(1, 2), dtype=np.int64)
+        counts[:, COUNTERS.index("sram_writes")] += s.wr_grant.sum(axis=1, dtype=np.int64)
+        mode = st[:, en.E_MODE].copy()           # the engine's mode output before the edge
         self.ni.clock()
         self.engine.clock()
         self.sram.clock()
+        step = st[:, en.E_X_VALID]               # the edge's array step (its X stage loaded)
+        counts[:, COUNTERS.index("mac_steps_bf16")] += step & (mode == _BF16)
+        counts[:, COUNTERS.index("mac_steps_int8")] += step & (mode == _INT8)
+        counts &= 0xFFFFFFFF
 
     def line(self, node, addr):
         """SRAM line ``addr`` of ``node`` as an int."""

@@ -12,7 +12,8 @@ PUSH for read port 2, a ``cmd_ctrl`` write that runs the program (LOOP over PUSH
 SIGNAL, a WAIT on signals the host sends one at a time, an EXEC, HALT), reads of every
 register, and at the end READs of every SRAM line. Every output of the local port compared
 every cycle (the end's READs compare every line, the register reads every semaphore and
-status register).
+status register), and the core's event counters against the events on the RTL blocks'
+ports (granted SRAM reads and writes, the engine's steps in the dtype it was started in).
 """
 
 import collections
@@ -32,7 +33,7 @@ from rtl.node.mac import MacMode
 from rtl.node.ni import NetworkInterface
 from rtl.node.sram import Scratchpad
 from sim.netmodel.node import command_processor as cp
-from sim.netmodel.node.core import INPUTS, OUTPUTS, NodeCores
+from sim.netmodel.node.core import COUNTERS, INPUTS, OUTPUTS, NodeCores
 from sim.netmodel.node.sram import int_to_words, words_to_int
 from tests.sim.netmodel.lockstep import compare, one_worker, simulate
 from tests.sim.netmodel.test_node_engine import random_line
@@ -223,8 +224,11 @@ def lockstep(*, mutant="none", seed=1, cycles=4000, **mutants):
     host = Host(script(lay, random.Random(seed)), rng)
     words = model.link_in.shape[1]
     seen = collections.Counter()
+    events = collections.Counter()
+    mode = None                                  # the dtype of the engine's operation
 
     async def bench(ctx):
+        nonlocal mode
         ctx.set(dut.x, XY[0])
         ctx.set(dut.y, XY[1])
         model.inputs[:, INPUTS["x"]], model.inputs[:, INPUTS["y"]] = XY
@@ -256,11 +260,24 @@ def lockstep(*, mutant="none", seed=1, cycles=4000, **mutants):
             seen["port2_both"] += int(s.rd_en[0, 2].sum() == 2)
             seen["port0_cmd_and_a"] += int(s.rd_en[0, 0, 1:].sum() == 2)
             seen["engine_writes"] += int(s.wr_grant[0, 2])
+            # the RTL's events the core counts, seen on its blocks' ports
+            sram, eng = dut._sram, dut._engine
+            events["sram_reads"] += sum(ctx.get(c.en) & ctx.get(c.grant)
+                                        for port in sram.read for c in port)
+            events["sram_writes"] += sum(ctx.get(c.en) & ctx.get(c.grant) for c in sram.write)
+            if ctx.get(eng.start) and ctx.get(eng.desc_ok) and not ctx.get(eng.busy):
+                mode = getattr(ctx.get(eng.desc.mode), "value", ctx.get(eng.desc.mode))
+            steps = ctx.get(eng.steps)
             host.edge(t, out)
             model.clock()
             await ctx.tick()
+            if ctx.get(eng.steps) == (steps + 1) & 0xFFFFFFFF:
+                events["mac_steps_" + ("bf16" if mode == MacMode.BF16.value else "int8")] += 1
+            compare(t, ((name, events[name], model.counters[0, i])
+                        for i, name in enumerate(COUNTERS)))
             t += 1
         seen["cycles"] = t
+        seen.update({name: int(model.counters[0, i]) for i, name in enumerate(COUNTERS)})
         seen["errors"] = int(model.outputs[0, OUTPUTS["errors"]])
         seen["halt_code"] = int(model.ni.cmd.queue_out[0, 0, cp.H_CODE])
 
@@ -273,12 +290,14 @@ def test_the_model_matches_the_rtl_every_cycle():
     # the script did what it is for: the engine wrote results, the DMA and the C prefetch
     # asked for port 2 in the same cycle, the command fetch and the A operand for port 0
     assert seen["engine_writes"] and seen["port2_both"] and seen["port0_cmd_and_a"], seen
+    assert seen["mac_steps_bf16"] and seen["mac_steps_int8"], seen
     # the command program ran to its HALT (past both WAITs), nothing was malformed
     assert seen["halt_code"] == 7 and seen["errors"] == 0, seen
 
 
 @pytest.mark.parametrize("mutants", [dict(mutant="c_prefetch_before_dma"),
                                      dict(mutant="engine_before_cmd_fetch"),
+                                     dict(mutant="reads_counted_when_asked"),
                                      dict(cmd_mutant="wait_one_too_few")],
                          ids=lambda m: next(iter(m.values())))
 def test_a_wrong_model_fails_the_comparison(mutants):
