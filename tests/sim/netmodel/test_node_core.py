@@ -1,19 +1,21 @@
 # amaranth: UnusedElaboratable=no
 """The fast model of the training node's core (sim.netmodel.node.core) against the RTL.
 
-The RTL reference is the NI, the SRAM and the matrix engine of :mod:`rtl.node.training_node`
-wired as ``TrainingNode.elaborate`` wires them, without the router: :class:`Core` below, so
-the model and the RTL meet at the router's local port (the network kernel's router model
-serves a whole mesh and is held to the RTL by its own test; putting a core behind it is the
-next step). A host on the local port sends a script of packets within the NI's credits and
-takes every flit the NI sends, returning its credits a few cycles late: WRITEs of operands
-and of a command program, READs of lines, GEMMs by EXEC in both dtypes, an EXEC racing a
-PUSH for read port 2, a ``cmd_ctrl`` write that runs the program (LOOP over PUSH and
-SIGNAL, a WAIT on signals the host sends one at a time, an EXEC, HALT), reads of every
-register, and at the end READs of every SRAM line. Every output of the local port compared
-every cycle (the end's READs compare every line, the register reads every semaphore and
-status register), and the core's event counters against the events on the RTL blocks'
-ports (granted SRAM reads and writes, the engine's steps in the dtype it was started in).
+The RTL reference is :class:`rtl.node.training_node.TrainingNode` itself, its ``elaborate``
+wiring the NI, the SRAM and the matrix engine, with the router replaced by a wire from its
+local port to its west port (:class:`LocalPortWire`), so the model and the RTL meet at the
+router's local port (the network kernel's router model serves a whole mesh and is held to
+the RTL by its own test; putting a core behind it is the next step).
+
+A host on the local port sends a script of packets within the NI's credits and takes every
+flit the NI sends, returning its credits a few cycles late: WRITEs of operands and of a
+command program, READs of lines, GEMMs by EXEC in both dtypes, EXECs racing PUSHes for read
+port 2, a ``cmd_ctrl`` write that runs the program (LOOP over PUSH and SIGNAL, a WAIT on
+signals the host sends one at a time, an EXEC, a WAIT, HALT), reads of every register, and
+at the end READs of every SRAM line. Every output of the local port is compared every cycle
+(the end's READs compare every line, the register reads every semaphore and status
+register), and the core's event counters against the events on the RTL blocks' ports
+(granted SRAM reads and writes, the engine's steps in the dtype it was started in).
 """
 
 import collections
@@ -21,17 +23,19 @@ import random
 
 import numpy as np
 import pytest
+from unittest import mock
+
 from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from rtl.net.directions import PORTS
 from rtl.net.link import LinkSignature
 from rtl.net.packet import Opcode, PacketFormat
-from rtl.node.engine import MatrixEngine
+from rtl.node import training_node
 from rtl.node.layouts import NodeLayouts, request_vcs
 from rtl.node.mac import MacMode
-from rtl.node.ni import NetworkInterface
-from rtl.node.sram import Scratchpad
+from rtl.node.training_node import TrainingNode
 from sim.netmodel.node import command_processor as cp
 from sim.netmodel.node.core import COUNTERS, INPUTS, OUTPUTS, NodeCores
 from sim.netmodel.node.sram import int_to_words, words_to_int
@@ -51,48 +55,33 @@ PARAMS = dict(vcs=2, buffer_depth=4, max_packet_flits=6, matrix_p=2, mesh_x=MESH
 A, B, C, C_INT8, PROGRAM = 0, 16, 32, 48, 96
 
 
-class Core(wiring.Component):
-    """The training node without its router: NI, SRAM and engine as TrainingNode wires
-    them, the NI's link as the local port."""
+class LocalPortWire(wiring.Component):
+    """In place of TrainingNode's router: the local port wired straight to the west port
+    (flits and credits both ways, no buffer, no cycle), every other port idle, so the test
+    drives the NI's link through ``in_west``/``out_west`` of TrainingNode itself."""
 
-    def __init__(self, *, layouts, vcs, buffer_depth, max_packet_flits, matrix_p, mesh_x,
-                 mesh_y, sram_banks=1):
-        fmt = layouts.fmt
-        self._engine = MatrixEngine(layouts=layouts, p=matrix_p)
-        self._ni = NetworkInterface(layouts=layouts, vcs=vcs, credits=buffer_depth,
-                                    max_packet_flits=max_packet_flits, mesh_x=mesh_x,
-                                    mesh_y=mesh_y)
-        self._sram = Scratchpad(lines=layouts.lines, width=fmt.flit_bits, read_ports=3,
-                                read_clients=3, write_clients=3, banks=sram_banks)
+    def __init__(self, *, fmt, vcs, buffer_depth, routing):
         link = LinkSignature(flit_bits=fmt.flit_bits, vcs=vcs)
-        super().__init__({"x": In(fmt.coord_bits), "y": In(fmt.coord_bits), "i": In(link),
-                          "o": Out(link), "errors": Out(32), "busy": Out(1),
-                          "overflow": Out(1)})
+        super().__init__({"x": In(fmt.coord_bits), "y": In(fmt.coord_bits),
+                          **{f"in_{p}": In(link) for p in PORTS},
+                          **{f"out_{p}": Out(link) for p in PORTS}, "overflow": Out(1)})
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.ni = ni = self._ni
-        m.submodules.sram = sram = self._sram
-        m.submodules.engine = eng = self._engine
-        m.d.comb += [ni.x.eq(self.x), ni.y.eq(self.y)]
-        wiring.connect(m, ni.o, wiring.flipped(self.o))
-        wiring.connect(m, wiring.flipped(self.i), ni.i)
-        wiring.connect(m, ni.sram_rx, sram.read[0][0])
-        wiring.connect(m, ni.sram_cmd, sram.read[0][1])
-        wiring.connect(m, eng.rd_a, sram.read[0][2])
-        wiring.connect(m, eng.rd_b, sram.read[1][0])
-        wiring.connect(m, ni.sram_dma, sram.read[2][0])
-        wiring.connect(m, eng.rd_c, sram.read[2][1])
-        wiring.connect(m, ni.sram_wr, sram.write[0])
-        wiring.connect(m, ni.sram_pull, sram.write[1])
-        wiring.connect(m, eng.wr, sram.write[2])
-        m.d.comb += [eng.desc.eq(ni.exec_desc), ni.exec_ok.eq(eng.desc_ok),
-                     eng.start.eq(ni.exec_start), ni.exec_busy.eq(eng.busy),
-                     ni.exec_done.eq(eng.done), ni.exec_cycles.eq(eng.cycles),
-                     ni.exec_steps.eq(eng.steps), self.errors.eq(ni.errors),
-                     self.busy.eq(ni.status[0] | ni.status[1]),
-                     self.overflow.eq(ni.status[2])]
+        wiring.connect(m, wiring.flipped(self.in_local), wiring.flipped(self.out_west))
+        wiring.connect(m, wiring.flipped(self.in_west), wiring.flipped(self.out_local))
+        for p in ("north", "east", "south"):
+            inp, out = getattr(self, f"in_{p}"), getattr(self, f"out_{p}")
+            m.d.comb += [out.valid.eq(0), out.last.eq(0), out.vc.eq(0), out.data.eq(0),
+                         inp.credit.eq(0)]
+        m.d.comb += self.overflow.eq(0)
         return m
+
+
+def core(lay):
+    """TrainingNode with :class:`LocalPortWire` for its router: its NI, SRAM and engine
+    as its own ``elaborate`` wires them, the NI's link on the west port."""
+    return TrainingNode(layouts=lay, routing="xy", **PARAMS)
 
 
 def _layouts():
@@ -218,7 +207,7 @@ def lockstep(*, mutant="none", seed=1, cycles=4000, **mutants):
     """RTL and model (node 0 of two; node 1 sees nothing) on the same script; returns
     counts of what the node did (the script must end within ``cycles``)."""
     lay = _layouts()
-    dut = Core(layouts=lay, **PARAMS)
+    dut = core(lay)
     model = NodeCores(nodes=2, layouts=lay, **PARAMS, mutant=mutant, **mutants)
     rng = random.Random(seed)
     host = Host(script(lay, random.Random(seed)), rng)
@@ -238,18 +227,18 @@ def lockstep(*, mutant="none", seed=1, cycles=4000, **mutants):
             flit = host.flit()
             vc, last, data = flit if flit else (0, 0, 0)
             credit = host.credit_back(t)
-            for port, value in ((dut.i.valid, flit is not None), (dut.i.vc, vc),
-                                (dut.i.last, last), (dut.i.data, data),
-                                (dut.o.credit, credit)):
+            for port, value in ((dut.in_west.valid, flit is not None), (dut.in_west.vc, vc),
+                                (dut.in_west.last, last), (dut.in_west.data, data),
+                                (dut.out_west.credit, credit)):
                 ctx.set(port, value)
             for name, value in (("link_valid", flit is not None), ("link_vc", vc),
                                 ("link_last", last), ("credit", credit)):
                 model.inputs[0, INPUTS[name]] = value
             model.link_in[0] = int_to_words(data, words)
             model.outputs_of_cycle()
-            out = {"o_valid": ctx.get(dut.o.valid), "o_last": ctx.get(dut.o.last),
-                   "o_vc": ctx.get(dut.o.vc), "o_data": ctx.get(dut.o.data),
-                   "i_credit": ctx.get(dut.i.credit), "errors": ctx.get(dut.errors),
+            out = {"o_valid": ctx.get(dut.out_west.valid), "o_last": ctx.get(dut.out_west.last),
+                   "o_vc": ctx.get(dut.out_west.vc), "o_data": ctx.get(dut.out_west.data),
+                   "i_credit": ctx.get(dut.in_west.credit), "errors": ctx.get(dut.errors),
                    "busy": ctx.get(dut.busy), "overflow": ctx.get(dut.overflow)}
             mine = {name: int(model.outputs[0, i]) for name, i in OUTPUTS.items()}
             mine["o_data"] = words_to_int(model.link_out[0])
@@ -261,7 +250,7 @@ def lockstep(*, mutant="none", seed=1, cycles=4000, **mutants):
             seen["port0_cmd_and_a"] += int(s.rd_en[0, 0, 1:].sum() == 2)
             seen["engine_writes"] += int(s.wr_grant[0, 2])
             # the RTL's events the core counts, seen on its blocks' ports
-            sram, eng = dut._sram, dut._engine
+            sram, eng = dut.sram, dut.engine
             events["sram_reads"] += sum(ctx.get(c.en) & ctx.get(c.grant)
                                         for port in sram.read for c in port)
             events["sram_writes"] += sum(ctx.get(c.en) & ctx.get(c.grant) for c in sram.write)
@@ -281,7 +270,8 @@ def lockstep(*, mutant="none", seed=1, cycles=4000, **mutants):
         seen["errors"] = int(model.outputs[0, OUTPUTS["errors"]])
         seen["halt_code"] = int(model.ni.cmd.queue_out[0, 0, cp.H_CODE])
 
-    simulate(dut, bench)
+    with mock.patch.object(training_node, "Router", LocalPortWire):
+        simulate(dut, bench)
     return seen
 
 
