@@ -28,11 +28,11 @@ simulator):
   credit-honouring link, one VC's packet lock).
 * :mod:`.numerics`: the numerical contract of :mod:`verif.golden` as scalar numba functions
   (the engine's MACs and the ADD lanes).
-
 * :mod:`.ni`: the network interface composed from the blocks above as :mod:`rtl.node.ni`
   wires them, with the NI's own glue (the host's PUSH and EXEC before the command queues',
   the DONE slots' loads and arms, saturating completion counters, ``errors``/``responses``/
-  ``execs``, the register space's read register), stepping every node at once from Python.
+  ``execs``, the register space's read register), as numba step functions per node
+  (:func:`~.ni.ni_outputs`, :func:`~.ni.ni_clock`); full model only so far.
 
 * :mod:`.core`: the node's core, the NI, the SRAM and the engine wired to the SRAM's
   clients as :mod:`rtl.node.training_node` wires them, its interface the router's local
@@ -40,8 +40,9 @@ simulator):
   the node's SRAM reads and writes and the engine's steps per dtype.
 
 Not yet: a timing-only core (the command queues' programs and the heads the NI reads are
-SRAM lines; the engine's values are not), the NI and the core as one numba step per node
-(the glue of :mod:`.ni` and :mod:`.core` moved into ``@njit`` functions), the event
+SRAM lines; the engine's values are not), the core as one numba step per node (its glue
+moved into ``@njit`` functions calling :func:`~.ni.ni_outputs` three times,
+:func:`~.engine.engine_outputs`, :func:`~.sram.sram_grants`, then every edge), the event
 counters of the router (``flits_*``: the node kernel counts them) and the counters as
 registers of the NI's register space (the main line's NI reads them after ``cmd_status``),
 the hosts at the tile edge, and the node kernel that hooks the nodes
@@ -92,7 +93,9 @@ run skips the data arrays and functions (each block takes ``data=False``).
 Numba's disk cache checks only the file of the function it caches: a change to
 :mod:`.numerics` does not recompile the cached engine or ADD pipeline (clear
 ``__pycache__``), and the composed node kernel should keep what it compiles in one file,
-as :mod:`sim.netmodel.kernel` does.
+as :mod:`sim.netmodel.kernel` does. :mod:`.ni` inlines every NI block's step functions into
+its cached kernels: a change to a block's file leaves them stale until its ``__pycache__``
+is cleared (and their first compilation takes minutes).
 
 Timing that depends on data: the command processor's descriptors are SRAM lines, so a
 timing-only run keeps the lines its queues fetch (the programs the host writes); the RX

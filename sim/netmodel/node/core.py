@@ -32,8 +32,8 @@ The core counts its share of the node's events (:data:`COUNTERS`: granted SRAM r
 writes, the engine's array steps per dtype), as the main line's training node does.
 
 Lines are kept (no timing-only mode yet: the command queues' programs and the DMA's and
-parser's heads are SRAM lines, see the package docstring). The evaluation loops over blocks
-in Python, each stepping every node at once, as :mod:`.ni` does.
+parser's heads are SRAM lines, see the package docstring). The composition is Python over
+the blocks' compiled steps, each stepping every node at once.
 """
 
 import numpy as np

@@ -5,22 +5,27 @@ host's PUSH and EXEC before the command queues', the DONE slots' loads and arms,
 completion counters (saturating, every lost increment an error), the ``errors``,
 ``responses`` and ``execs`` counters and the register space's read register.
 
-One cycle is :meth:`NetworkInterfaces.outputs_of_cycle` (every block's combinational step, in the
-order their inputs become known: the input buffer and link output from their state, the
-parser, the command processor, the DMA, the pull writer, the ADD pipeline, the response
-writer) and :meth:`NetworkInterfaces.clock` (the NI's registers, then every block's
-edge). The DMA's outputs are evaluated twice: first on the host's descriptor (the
-parser's ``dma_ok`` when it holds a PUSH), then on the descriptor the DMA is shown.
+One cycle is two step functions per node, as for every block: :func:`ni_outputs` (every
+block's combinational step, in the order their inputs become known: the input buffer and
+link output from their state, the parser, the command processor, the DMA, the pull writer,
+the ADD pipeline, the response writer) and :func:`ni_clock` (the NI's registers, then
+every block's edge). The DMA's outputs are evaluated twice: first on the host's descriptor
+(the parser's ``dma_ok`` when it holds a PUSH), then on the descriptor the DMA is shown.
 
 The NI's ports are arrays with a leading node index: inputs in ``inputs[node, N_*]`` with
 the arriving flit ``link_data[node]`` and the SRAM ports' read data ``rx_data``,
 ``dma_data``, ``cmd_data``; outputs in ``outputs[node, Y_*]`` (the link's registers come
 from the link output's, the write ports' lines are ``sink.wr_line`` and ``pull.wr_line``).
-The composition loops over blocks in Python, each block stepping every node at once: the
-node kernel on the network will call the same step functions per node instead.
+The blocks' arrays go to the step functions as one tuple per block
+(``NetworkInterfaces.arrays``), the parameters as one tuple of tuples
+(``NetworkInterfaces.params``), so a node kernel calls ``ni_outputs(n, *arrays, params)`` and
+``ni_clock(n, *arrays, params)`` per node. Full model only (every block with its data): a
+timing-only NI needs the input buffer to keep the head flits, which its ``data=False``
+drops.
 """
 
 import numpy as np
+from numba import njit
 
 from rtl.net.packet import Opcode
 from rtl.node.layouts import QUEUES, REG_BITS, NodeLayouts, request_vcs, response_vcs
@@ -32,9 +37,17 @@ from sim.netmodel.node import push_dma as dm
 from sim.netmodel.node import request_parser as rp
 from sim.netmodel.node import response_writer as rw
 from sim.netmodel.node import rx_buffer as rb
+from sim.netmodel.node.add_pipeline import add_clock, add_outputs, add_write_line
+from sim.netmodel.node.command_processor import cp_clock, cp_outputs
 from sim.netmodel.node.fields import define, get_bits, layout_fields
+from sim.netmodel.node.link_tx import tx_clock, tx_outputs
+from sim.netmodel.node.pull_writer import pull_clock, pull_outputs, pull_write_line
+from sim.netmodel.node.push_dma import dma_clock, dma_outputs
+from sim.netmodel.node.request_parser import parser_clock, parser_data, parser_outputs
+from sim.netmodel.node.response_writer import resp_clock, resp_outputs
+from sim.netmodel.node.rx_buffer import rx_clock, rx_outputs
 
-__all__ = ["NetworkInterfaces", "INPUTS", "OUTPUTS", "MUTANTS"]
+__all__ = ["NetworkInterfaces", "ni_outputs", "ni_clock", "INPUTS", "OUTPUTS", "MUTANTS"]
 
 #: deliberately wrong variants, for the test that shows the RTL comparison catches them
 MUTANTS = {"none": 0,
@@ -51,19 +64,272 @@ OUTPUTS = define(globals(), ("o_valid", "o_last", "o_vc", "i_credit", "rx_en", "
                              "pull_en", "pull_addr", "exec_start", "errors", "status")
                  + tuple("x_" + f for f in cp.EXEC_DESC), "Y_")
 
+#: the NI's own registers and the values its clock edge needs from the cycle
+REGS = define(globals(), ("errors", "responses", "execs", "reg_q", "cmd_owns", "eng_ack",
+                          "cmd_push", "cmd_exec", "exec_start"), "G_")
+#: the NI's parameters (``params[-1]``)
+define(globals(), ("sems", "counter_top", "pull", "resp_vc0", "resp_vcs", "rx_vcs", "mutant"),
+       "NP_")
+
 _PUSH, _EXEC = Opcode.PUSH.value, Opcode.EXEC.value
 _REG_MASK = (1 << REG_BITS) - 1
+#: where a DONE slot's inputs (the response writer's order) are among the parser's outputs
+#: (after ``done_load``) and among a command queue's (after ``load``)
+_DONE_ORDER = tuple(rp.OUTPUTS["done_" + k] - rp.O_DONE_LOAD for k in rw.SLOT_INPUTS)
+_HALT_ORDER = tuple(cp.QUEUE_OUTPUTS[k] - cp.H_LOAD for k in rw.SLOT_INPUTS)
+_PUSH_FIELDS, _EXEC_FIELDS = len(cp.PUSH_DESC), len(cp.EXEC_DESC)
 
 
-def _fields_of(words, fields):
-    """Every ``(offset, width, signed)`` field of ``fields`` from the flits ``words`` (nodes,
-    flits, words per flit) or (nodes, words), as (nodes, fields) ints."""
-    rows = words.reshape(words.shape[0], -1)
-    out = np.zeros((rows.shape[0], len(fields) // 3), np.int64)
-    for n in range(rows.shape[0]):
-        for f in range(len(fields) // 3):
-            out[n, f] = get_bits(rows[n], fields[3 * f], fields[3 * f + 1])
-    return out
+@njit(cache=True, inline="always")
+def _desc_field(desc, n, F, f):
+    """Field ``f`` of the ``(offset, width, signed)`` tuple ``F`` in the parser's descriptor
+    register (whole 64-bit words per flit, as the ADD pipeline requires)."""
+    return get_bits(desc[n].reshape(-1), F[3 * f], F[3 * f + 1])
+
+
+@njit(cache=True, inline="always")
+def _dma_desc(n, host_push, desc, dm_in, cp_out, PF, known):
+    """The DMA's descriptor inputs: the parser's PUSH where it holds one, else the command
+    processor's (zero while its outputs are not ``known`` yet)."""
+    for f in range(_PUSH_FIELDS):
+        if host_push:
+            dm_in[n, dm.I_D_SRC_ADDR + f] = _desc_field(desc, n, PF, f)
+        else:
+            dm_in[n, dm.I_D_SRC_ADDR + f] = cp_out[n, cp.O_DMA_SRC_ADDR + f] if known else 0
+
+
+@njit(cache=True, inline="always")
+def _status(n, ins, dm_out, rx_out):
+    return ins[n, N_EXEC_BUSY] | dm_out[n, dm.O_BUSY] << 1 | rx_out[n, rb.O_OVERFLOW] << 2
+
+
+@njit(cache=True, inline="always")
+def ni_outputs(n, RX, PA, SK, DM, CP, WR, TX, PW, NI, PS):
+    """Node ``n``'s outputs (``NI[1][n]``) and every block's combinational step."""
+    rx_st, rx_marks, rx_slots, rx_in, rx_out, rx_vc_out, rx_head = RX
+    pa_st, pa_in, pa_out, pa_resp, pa_line, pa_ctrl, pa_desc = PA
+    sk_st, sk_in, sk_out, sk_lines, sk_wr_line, sk_su, sk_sf = SK
+    dm_st, dm_in, dm_out, dm_flit = DM
+    cp_q, cp_owner, cp_lines_in, cp_in, cp_out, cp_qo = CP
+    wr_slots, wr_slot_in, wr_in, wr_out, wr_flit = WR
+    tx_st, tx_lasts, tx_in, tx_out, tx_slots, tx_flits_in, tx_link = TX
+    pw_st, pw_in, pw_vc_in, pw_flits, pw_out, pw_wr_line = PW
+    ins, out, link_data, rx_data, dma_data, cmd_data, sems, regs = NI
+    rxP, paP, paH, skM, dmP, dmH, cpP, cpDF, wrP, wrH, txP, pwP, pwH, PF, EF, CF, SF, P = PS
+    rx_outputs(n, rx_st, rx_marks, rx_slots, rx_out, rx_vc_out, rx_head, True, rxP)
+    tx_outputs(n, tx_st, tx_lasts, tx_out, txP)
+    checking = pa_st[n, rp.Q_FSM] == rp.S_CHECK
+    host_push = checking and pa_st[n, rp.Q_OP] == _PUSH
+    host_exec = checking and pa_st[n, rp.Q_OP] == _EXEC
+    # the DMA on the host's descriptor: its desc_ok is the parser's dma_ok
+    _dma_desc(n, host_push, pa_desc, dm_in, cp_out, PF, False)
+    dma_outputs(n, dm_st, dm_in, dm_out, dm_flit, dma_data, True, dmP, dmH)
+    pa_in[n, rp.I_X], pa_in[n, rp.I_Y] = ins[n, N_X], ins[n, N_Y]
+    pa_in[n, rp.I_RESP_RDY] = tx_out[n, tx.O_RDY1]
+    pa_in[n, rp.I_RESP_LEVEL] = tx_out[n, tx.O_LEVEL1]
+    pa_in[n, rp.I_DMA_FREE] = dm_out[n, dm.O_BUSY] == 0 and wr_slots[n, 1, rw.D_PENDING] == 0
+    pa_in[n, rp.I_DMA_OK] = dm_out[n, dm.O_DESC_OK]
+    pa_in[n, rp.I_EXEC_FREE] = ins[n, N_EXEC_BUSY] == 0 and wr_slots[n, 2, rw.D_PENDING] == 0
+    pa_in[n, rp.I_EXEC_OK] = ins[n, N_EXEC_OK]
+    pa_in[n, rp.I_DONE_PENDING] = wr_slots[n, 0, rw.D_PENDING]
+    pa_in[n, rp.I_REG_DATA] = regs[n, G_REG_Q]
+    # the request VCs' heads are the input buffer's first VCs, in the same layout
+    parser_outputs(n, pa_st, pa_in, rx_vc_out, rx_head, pa_out, pa_resp, paP, paH)
+    parser_data(n, pa_st, pa_out, rx_head, rx_data, pa_in, pa_line, pa_resp, pa_ctrl, paP)
+    # the command processor: its ctrl line from a cmd_ctrl write
+    cp_in[n, cp.I_CTRL_WR] = pa_out[n, rp.O_CTRL_WR]
+    cp_in[n, cp.I_START] = get_bits(pa_ctrl[n], CF[0], CF[1])
+    cp_in[n, cp.I_ABORT] = get_bits(pa_ctrl[n], CF[3], CF[4])
+    for q in range(QUEUES):
+        cp_in[n, cp.I_PC0 + q] = get_bits(pa_ctrl[n], CF[6 + 3 * q], CF[7 + 3 * q])
+        cp_in[n, cp.I_PENDING0 + q] = wr_slots[n, 3 + q, rw.D_PENDING]
+    cp_in[n, cp.I_CTRL_X], cp_in[n, cp.I_CTRL_Y] = pa_out[n, rp.O_SRC_X], pa_out[n, rp.O_SRC_Y]
+    cp_in[n, cp.I_SRAM_GRANT] = ins[n, N_CMD_GRANT]
+    cp_outputs(n, cp_q, cp_in, sems, cp_out, cp_qo, cpP)
+    # PUSH: the host's before the command queues'
+    _dma_desc(n, host_push, pa_desc, dm_in, cp_out, PF, True)
+    dm_in[n, dm.I_X], dm_in[n, dm.I_Y] = ins[n, N_X], ins[n, N_Y]
+    dm_in[n, dm.I_TAG] = pa_out[n, rp.O_TAG] if host_push else 0
+    dm_in[n, dm.I_ACK] = host_push and pa_out[n, rp.O_ACK] != 0
+    dm_in[n, dm.I_READ] = not host_push and cp_out[n, cp.O_DMA_READ] != 0
+    dm_in[n, dm.I_Q_RDY], dm_in[n, dm.I_Q_LEVEL] = tx_out[n, tx.O_RDY0], tx_out[n, tx.O_LEVEL0]
+    dma_outputs(n, dm_st, dm_in, dm_out, dm_flit, dma_data, True, dmP, dmH)
+    # a PULL's answers are still coming: a second waits (the sink's busy, a register)
+    pull_busy = P[NP_PULL] != 0 and pw_st[n, pw.W_ACTIVE] != 0
+    in_front = host_push and P[NP_MUTANT] != 2
+    cmd_push = (cp_out[n, cp.O_DMA_REQ] != 0 and not in_front and dm_out[n, dm.O_BUSY] == 0
+                and dm_out[n, dm.O_DESC_OK] != 0
+                and not (cp_out[n, cp.O_DMA_READ] != 0 and pull_busy))
+    dm_in[n, dm.I_START] = pa_out[n, rp.O_DMA_START] != 0 or cmd_push
+    cp_in[n, cp.I_DMA_SEEN] = not host_push
+    cp_in[n, cp.I_DMA_OK] = dm_out[n, dm.O_DESC_OK]
+    cp_in[n, cp.I_DMA_GO] = cmd_push
+    # EXEC: the same order
+    cmd_exec = (cp_out[n, cp.O_EXEC_REQ] != 0 and not host_exec
+                and ins[n, N_EXEC_BUSY] == 0 and ins[n, N_EXEC_OK] != 0)
+    exec_start = pa_out[n, rp.O_EXEC_START] != 0 or cmd_exec
+    cp_in[n, cp.I_EXEC_SEEN] = not host_exec
+    cp_in[n, cp.I_EXEC_OK] = ins[n, N_EXEC_OK]
+    cp_in[n, cp.I_EXEC_GO] = cmd_exec
+    cp_in[n, cp.I_EXEC_DONE] = ins[n, N_EXEC_DONE] != 0 and regs[n, G_CMD_OWNS] != 0
+    for f in range(_EXEC_FIELDS):
+        out[n, Y_X_MODE + f] = (_desc_field(pa_desc, n, EF, f) if host_exec
+                                else cp_out[n, cp.O_EXEC_MODE + f])
+    regs[n, G_CMD_PUSH], regs[n, G_CMD_EXEC] = cmd_push, cmd_exec
+    regs[n, G_EXEC_START] = exec_start
+    # the response sink: the response VCs (with one VC the parser drains them)
+    if P[NP_PULL]:
+        for i in range(P[NP_RESP_VCS]):
+            v = P[NP_RESP_VC0] + i
+            pw_vc_in[n, i, pw.V_NONEMPTY] = rx_vc_out[n, v, rb.V_NONEMPTY]
+            pw_vc_in[n, i, pw.V_LAST] = rx_vc_out[n, v, rb.V_LAST]
+            pw_flits[n, i] = rx_head[n, v]
+        pw_in[n, pw.I_START] = cmd_push and cp_out[n, cp.O_DMA_READ] != 0
+        pw_in[n, pw.I_SRC] = cp_out[n, cp.O_DMA_SRC_ADDR]
+        pw_in[n, pw.I_DST] = cp_out[n, cp.O_DMA_DST_ADDR]
+        pw_in[n, pw.I_COUNT] = cp_out[n, cp.O_DMA_COUNT]
+        pw_in[n, pw.I_SEM] = cp_out[n, cp.O_DMA_SEM]
+        pw_in[n, pw.I_WR_GRANT] = ins[n, N_PULL_GRANT]
+        pull_outputs(n, pw_st, pw_in, pw_vc_in, pw_out, pwP)
+        pull_write_line(n, pw_flits, pw_out, pw_wr_line)
+    # the ADD pipeline (its line and the stored line reach it at the clock edge)
+    sk_in[n, ap.I_VALID] = pa_out[n, rp.O_LINE_VALID]
+    sk_in[n, ap.I_ADD] = pa_out[n, rp.O_LINE_ADD]
+    sk_in[n, ap.I_FP], sk_in[n, ap.I_ADDR] = pa_out[n, rp.O_LINE_FP], pa_out[n, rp.O_LINE_ADDR]
+    add_outputs(n, sk_st, sk_out)
+    add_write_line(n, sk_st, sk_lines, sk_wr_line)
+    # the response writer: READ_RESPs, then the DONE slots (parser, DMA, engine, queues)
+    wr_in[n, rw.I_X], wr_in[n, rw.I_Y] = ins[n, N_X], ins[n, N_Y]
+    wr_in[n, rw.I_RX_EN] = pa_out[n, rp.O_RESP_EN]
+    wr_in[n, rw.I_RX_LAST] = pa_out[n, rp.O_RESP_LAST]
+    wr_in[n, rw.I_RX_HOLD], wr_in[n, rw.I_Q_RDY] = pa_out[n, rp.O_RESP_HOLD], tx_out[n, tx.O_RDY1]
+    for k in range(len(_DONE_ORDER)):             # the parser's done_* in the slots' order
+        wr_slot_in[n, 0, k] = pa_out[n, rp.O_DONE_LOAD + _DONE_ORDER[k]]
+    for slot, start, opcode, arm in (
+            (1, pa_out[n, rp.O_DMA_START], _PUSH, dm_out[n, dm.O_DONE]),
+            (2, pa_out[n, rp.O_EXEC_START], _EXEC,
+             1 if ins[n, N_EXEC_DONE] != 0 and regs[n, G_ENG_ACK] != 0 else 0)):
+        wr_slot_in[n, slot, rw.S_LOAD], wr_slot_in[n, slot, rw.S_ARM] = start, arm
+        wr_slot_in[n, slot, rw.S_X], wr_slot_in[n, slot, rw.S_Y] = (pa_out[n, rp.O_SRC_X],
+                                                                   pa_out[n, rp.O_SRC_Y])
+        wr_slot_in[n, slot, rw.S_TAG] = pa_out[n, rp.O_TAG]
+        wr_slot_in[n, slot, rw.S_OPCODE], wr_slot_in[n, slot, rw.S_ADDR] = opcode, 0
+    for q in range(QUEUES):
+        for k in range(len(_HALT_ORDER)):
+            wr_slot_in[n, 3 + q, k] = cp_qo[n, q, cp.H_LOAD + _HALT_ORDER[k]]
+    resp_outputs(n, wr_slots, wr_in, wr_out, wr_flit, pa_resp, True, wrP, wrH)
+    # the link output's writes and the returned credits
+    tx_in[n, tx.I_EN0], tx_in[n, tx.I_LAST0] = dm_out[n, dm.O_Q_EN], dm_out[n, dm.O_Q_LAST]
+    tx_in[n, tx.I_EN1], tx_in[n, tx.I_LAST1] = wr_out[n, rw.O_Q_EN], wr_out[n, rw.O_Q_LAST]
+    tx_flits_in[n, 0], tx_flits_in[n, 1] = dm_flit[n], wr_flit[n]
+    tx_in[n, tx.I_CREDIT0] = ins[n, N_CREDIT]               # one bit per VC
+    # the input buffer: the arriving flit, the parser's and the sink's pops
+    rx_in[n, rb.I_VALID], rx_in[n, rb.I_VC] = ins[n, N_LINK_VALID], ins[n, N_LINK_VC]
+    rx_in[n, rb.I_LAST] = ins[n, N_LINK_LAST]
+    for v in range(P[NP_RX_VCS]):
+        rx_in[n, rb.I_POP0 + v] = pa_out[n, rp.O_POPS] >> v & 1
+    if P[NP_PULL]:
+        for i in range(P[NP_RESP_VCS]):
+            rx_in[n, rb.I_POP0 + P[NP_RESP_VC0] + i] = (pw_out[n, pw.O_POP] != 0
+                                                        and pw_out[n, pw.O_CUR] == i)
+    # the NI's outputs
+    out[n, Y_O_VALID], out[n, Y_O_LAST] = tx_out[n, tx.O_VALID], tx_out[n, tx.O_LAST]
+    out[n, Y_O_VC], out[n, Y_I_CREDIT] = tx_out[n, tx.O_VC], rx_out[n, rb.O_CREDIT]
+    out[n, Y_RX_EN], out[n, Y_RX_ADDR] = pa_out[n, rp.O_SRAM_EN], pa_out[n, rp.O_SRAM_ADDR]
+    out[n, Y_DMA_EN], out[n, Y_DMA_ADDR] = dm_out[n, dm.O_SRAM_EN], dm_out[n, dm.O_SRAM_ADDR]
+    out[n, Y_CMD_EN], out[n, Y_CMD_ADDR] = cp_out[n, cp.O_SRAM_EN], cp_out[n, cp.O_SRAM_ADDR]
+    out[n, Y_WR_EN], out[n, Y_WR_ADDR] = sk_out[n, ap.O_WR_EN], sk_out[n, ap.O_WR_ADDR]
+    out[n, Y_PULL_EN] = pw_out[n, pw.O_WR_EN] if P[NP_PULL] else 0
+    out[n, Y_PULL_ADDR] = pw_out[n, pw.O_WR_ADDR] if P[NP_PULL] else 0
+    out[n, Y_EXEC_START] = exec_start
+    out[n, Y_ERRORS] = regs[n, G_ERRORS]
+    out[n, Y_STATUS] = _status(n, ins, dm_out, rx_out)
+
+
+@njit(cache=True, inline="always")
+def _register(n, index, ins, sems, regs, dm_out, rx_out, cp_qo, SF, P):
+    """Register ``index`` of the register space (-1: not a register, the read holds)."""
+    S = P[NP_SEMS]
+    if index < S:
+        return sems[n, index]
+    k = index - S
+    if k < 3:
+        return regs[n, G_ERRORS + k]                   # errors, responses, execs
+    if k == 3:
+        return ins[n, N_EXEC_CYCLES]
+    if k == 4:
+        return ins[n, N_EXEC_STEPS]
+    if k == 5:
+        return _status(n, ins, dm_out, rx_out)
+    if k == 6:
+        return 0                                       # cmd_ctrl reads as 0
+    q = k - 7
+    if q < QUEUES:
+        return ((cp_qo[n, q, cp.H_STATE] << SF[0]) | (cp_qo[n, q, cp.H_CODE] << SF[3])
+                | (cp_qo[n, q, cp.H_PC] << SF[6]))
+    return -1
+
+
+@njit(cache=True, inline="always")
+def ni_clock(n, RX, PA, SK, DM, CP, WR, TX, PW, NI, PS):
+    """Node ``n``'s clock edge, after :func:`ni_outputs` of the cycle."""
+    rx_st, rx_marks, rx_slots, rx_in, rx_out, rx_vc_out, rx_head = RX
+    pa_st, pa_in, pa_out, pa_resp, pa_line, pa_ctrl, pa_desc = PA
+    sk_st, sk_in, sk_out, sk_lines, sk_wr_line, sk_su, sk_sf = SK
+    dm_st, dm_in, dm_out, dm_flit = DM
+    cp_q, cp_owner, cp_lines_in, cp_in, cp_out, cp_qo = CP
+    wr_slots, wr_slot_in, wr_in, wr_out, wr_flit = WR
+    tx_st, tx_lasts, tx_in, tx_out, tx_slots, tx_flits_in, tx_link = TX
+    pw_st, pw_in, pw_vc_in, pw_flits, pw_out, pw_wr_line = PW
+    ins, out, link_data, rx_data, dma_data, cmd_data, sems, regs = NI
+    rxP, paP, paH, skM, dmP, dmH, cpP, cpDF, wrP, wrH, txP, pwP, pwH, PF, EF, CF, SF, P = PS
+    # the register read (of the values before the edge, as the RTL's switch)
+    value = _register(n, pa_out[n, rp.O_REG_ADDR], ins, sems, regs, dm_out, rx_out, cp_qo,
+                      SF, P)
+    if value >= 0:
+        regs[n, G_REG_Q] = value
+    pull_done = P[NP_PULL] != 0 and pw_out[n, pw.O_DONE] != 0
+    top, lost = P[NP_COUNTER_TOP], 0
+    for i in range(P[NP_SEMS]):
+        inc = ((1 if pa_out[n, rp.O_SEM_INC] != 0 and pa_out[n, rp.O_SEM] == i else 0)
+               + (1 if pull_done and pw_out[n, pw.O_DONE_SEM] == i else 0))
+        dec = (cp_out[n, cp.O_SEM_DEC_N]
+               if cp_out[n, cp.O_SEM_DEC] != 0 and cp_out[n, cp.O_SEM_DEC_IDX] == i else 0)
+        nxt = sems[n, i] + inc - dec
+        if P[NP_MUTANT] == 1:
+            sems[n, i] = nxt & top
+        else:
+            sems[n, i] = min(nxt, top)
+            lost += max(nxt - top, 0) & 3
+    regs[n, G_ERRORS] = (regs[n, G_ERRORS] + pa_out[n, rp.O_ERROR] + cp_out[n, cp.O_CTRL_ERROR]
+                         + lost) & _REG_MASK
+    drained = pa_out[n, rp.O_DRAINED] + (pw_out[n, pw.O_DRAINED] if P[NP_PULL] else 0)
+    regs[n, G_RESPONSES] = (regs[n, G_RESPONSES] + drained) & _REG_MASK
+    regs[n, G_EXECS] = (regs[n, G_EXECS] + ins[n, N_EXEC_DONE]) & _REG_MASK
+    if regs[n, G_EXEC_START]:
+        regs[n, G_CMD_OWNS] = regs[n, G_CMD_EXEC]
+        regs[n, G_ENG_ACK] = 1 if pa_out[n, rp.O_EXEC_START] and pa_out[n, rp.O_ACK] else 0
+    rx_clock(n, rx_st, rx_marks, rx_slots, rx_in, link_data, True, rxP)
+    parser_clock(n, pa_st, pa_in, rx_vc_out, rx_head, pa_desc, pa_out, paP, paH)
+    add_clock(n, sk_st, sk_in, True, sk_lines, pa_line, rx_data, sk_wr_line, sk_su, sk_sf, skM)
+    dma_clock(n, dm_st, dm_in, dm_out, dmP)
+    cp_clock(n, cp_q, cp_owner, cp_lines_in, cp_in, cmd_data, cp_qo, cpP, cpDF)
+    resp_clock(n, wr_slots, wr_slot_in, wr_out)
+    tx_clock(n, tx_st, tx_lasts, tx_in, tx_out, txP, True, tx_slots, tx_flits_in, tx_link)
+    if P[NP_PULL]:
+        pull_clock(n, pw_st, pw_in, pw_vc_in, pw_flits, pw_out, pwP, pwH)
+
+
+@njit(cache=True)
+def _outputs_all(RX, PA, SK, DM, CP, WR, TX, PW, NI, PS):
+    for n in range(NI[0].shape[0]):
+        ni_outputs(n, RX, PA, SK, DM, CP, WR, TX, PW, NI, PS)
+
+
+@njit(cache=True)
+def _clock_all(RX, PA, SK, DM, CP, WR, TX, PW, NI, PS):
+    for n in range(NI[0].shape[0]):
+        ni_clock(n, RX, PA, SK, DM, CP, WR, TX, PW, NI, PS)
 
 
 class NetworkInterfaces:
@@ -74,7 +340,7 @@ class NetworkInterfaces:
     nodes : int
     layouts : NodeLayouts
     vcs, credits, max_packet_flits, mesh_x, mesh_y : int
-        As :class:`rtl.node.ni.NetworkInterface`'s.
+        As :class:`rtl.node.ni.NetworkInterface`'s (``flit_bits`` a multiple of 64).
     mutant : str
         One of :data:`MUTANTS` (tests only).
     cmd_mutant : str
@@ -86,10 +352,12 @@ class NetworkInterfaces:
     rx_data, dma_data, cmd_data : ndarray (nodes, words)
         The inputs of the cycle (the SRAM ports' data: the line each port read last).
     outputs : ndarray (nodes, len(OUTPUTS))
-        After :meth:`outputs_of_cycle`; the link's flit is ``tx.link_data``, the write ports' lines
-        ``sink.wr_line`` and ``pull.wr_line``.
+        After :meth:`outputs_of_cycle`; the link's flit is ``tx.link_data``, the write
+        ports' lines ``sink.wr_line`` and ``pull.wr_line``.
     sems : ndarray (nodes, sems)
         The completion counters.
+    regs : ndarray (nodes, len(REGS))
+        ``errors``, ``responses``, ``execs``, the register read, and what the edge needs.
     """
 
     def __init__(self, *, nodes, layouts, vcs, credits, max_packet_flits, mesh_x, mesh_y,
@@ -98,8 +366,7 @@ class NetworkInterfaces:
             raise TypeError(f"layouts must be a NodeLayouts, not {layouts!r}")
         lay, W = layouts, layouts.fmt.flit_bits
         words = -(-W // 64)
-        self.lay, self.vcs, self.mutant = lay, vcs, MUTANTS[mutant]
-        self.rx_vcs, self.resp_vcs = request_vcs(vcs), response_vcs(vcs)
+        resp = response_vcs(vcs)
         self.rx = rb.RxBuffers(nodes=nodes, fmt=lay.fmt, vcs=vcs, credits=credits,
                                depth=max(max_packet_flits + 3, credits))
         self.parser = rp.RequestParsers(nodes=nodes, layouts=lay, vcs=vcs,
@@ -111,239 +378,44 @@ class NetworkInterfaces:
                                         mesh_y=mesh_y, pull=vcs >= 2, mutant=cmd_mutant)
         self.writer = rw.ResponseWriters(nodes=nodes, layouts=lay, slots=3 + QUEUES)
         self.tx = tx.LinkTxs(nodes=nodes, flit_bits=W, vcs=vcs, credits=credits)
-        self.pull = (pw.PullWriters(nodes=nodes, layouts=lay, vcs=len(self.resp_vcs))
+        # with one VC there is no response sink: its step is skipped, its arrays stand in
+        self.pull = (pw.PullWriters(nodes=nodes, layouts=lay, vcs=len(resp))
                      if vcs >= 2 else None)
-        # the parser's descriptor register read as a PUSH / an EXEC descriptor
-        self.push_fields = layout_fields(lay.push_desc, cp.PUSH_DESC)
-        self.exec_fields = layout_fields(lay.exec_desc, cp.EXEC_DESC)
-        self.ctrl_fields = layout_fields(lay.cmd_ctrl, ("start", "abort")
-                                         + tuple(f"pc{q}" for q in range(QUEUES)))
-        self.status_fields = layout_fields(lay.cmd_status, ("state", "code", "pc"))
+        stand_in = self.pull or pw.PullWriters(nodes=nodes, layouts=lay, vcs=1)
         self.inputs = np.zeros((nodes, len(INPUTS)), np.int64)
-        self.link_data = np.zeros((nodes, words), np.uint64)
-        self.rx_data = np.zeros((nodes, words), np.uint64)
-        self.dma_data = np.zeros((nodes, words), np.uint64)
-        self.cmd_data = np.zeros((nodes, words), np.uint64)
         self.outputs = np.zeros((nodes, len(OUTPUTS)), np.int64)
+        self.link_data, self.rx_data, self.dma_data, self.cmd_data = (
+            np.zeros((nodes, words), np.uint64) for _ in range(4))
         self.sems = np.zeros((nodes, lay.sems), np.int64)
-        # errors, responses, execs, the register read, the engine run by a command queue,
-        # the host's EXEC wants its DONE
-        self.errors = np.zeros(nodes, np.int64)
-        self.responses = np.zeros(nodes, np.int64)
-        self.execs = np.zeros(nodes, np.int64)
-        self.reg_q = np.zeros(nodes, np.int64)
-        self.cmd_owns = np.zeros(nodes, np.int64)
-        self.eng_ack = np.zeros(nodes, np.int64)
-
-    # -- the combinational half -------------------------------------------------------
-
-    def _dma_desc(self, host_push, cmd_out):
-        """The DMA's descriptor inputs: the parser's PUSH where it holds one, else the
-        command processor's (``cmd_out``: its outputs, or None before they are known)."""
-        dma = self.dma
-        host = _fields_of(self.parser.desc, self.push_fields)
-        for f, name in enumerate(cp.PUSH_DESC):
-            other = cmd_out[:, cp.OUTPUTS["dma_" + name]] if cmd_out is not None else 0
-            dma.inputs[:, dm.INPUTS["d_" + name]] = np.where(host_push, host[:, f], other)
+        self.regs = np.zeros((nodes, len(REGS)), np.int64)
+        r, p, s, d, c, w, t, u = (self.rx, self.parser, self.sink, self.dma, self.cmd,
+                                  self.writer, self.tx, stand_in)
+        self.arrays = (
+            (r.state, r.marks, r.slots, r.inputs, r.outputs, r.vc_out, r.head),
+            (p.state, p.inputs, p.outputs, p.resp_flit, p.line_data, p.ctrl_data, p.desc),
+            (s.state, s.inputs, s.outputs, s.lines, s.wr_line, s._su, s._sf),
+            (d.state, d.inputs, d.outputs, d.flit),
+            (c.queues, c.owner, c.lines_in, c.inputs, c.outputs, c.queue_out),
+            (w.slots, w.slot_in, w.inputs, w.outputs, w.flit),
+            (t.state, t.lasts, t.inputs, t.outputs, t.slots, t.flits_in, t.link_data),
+            (u.state, u.inputs, u.vc_in, u.flits, u.outputs, u.wr_line),
+            (self.inputs, self.outputs, self.link_data, self.rx_data, self.dma_data,
+             self.cmd_data, self.sems, self.regs))
+        self.params = (
+            r.params, p.params, p.heads, s.mutant, d.params, d.heads, c.params, c.fields,
+            w.params, w.heads, t.params, u.params, u.heads,
+            layout_fields(lay.push_desc, cp.PUSH_DESC),
+            layout_fields(lay.exec_desc, cp.EXEC_DESC),
+            layout_fields(lay.cmd_ctrl, ("start", "abort")
+                          + tuple(f"pc{q}" for q in range(QUEUES))),
+            layout_fields(lay.cmd_status, ("state", "code", "pc")),
+            (lay.sems, (1 << lay.counter_bits) - 1, int(vcs >= 2), resp[0], len(resp),
+             len(request_vcs(vcs)), MUTANTS[mutant]))
 
     def outputs_of_cycle(self):
         """Every node's NI outputs from its state and the inputs of the cycle."""
-        ins, p, lay = self.inputs, self.parser, self.lay
-        st = p.state
-        self.rx.outputs_of_cycle()
-        self.tx.outputs_of_cycle()
-        host_push = (st[:, rp.Q_FSM] == rp.S_CHECK) & (st[:, rp.Q_OP] == _PUSH)
-        host_exec = (st[:, rp.Q_FSM] == rp.S_CHECK) & (st[:, rp.Q_OP] == _EXEC)
-        # the DMA on the host's descriptor: its desc_ok is the parser's dma_ok
-        self._dma_desc(host_push, None)
-        self.dma.outputs_of_cycle()
-        slots = self.writer.slots
-        p.vc_in[:] = self.rx.vc_out[:, :len(self.rx_vcs)]
-        p.head[:] = self.rx.head[:, :len(self.rx_vcs)]
-        p.sram_data[:] = self.rx_data
-        tx_out = self.tx.outputs
-        for name, value in (
-                ("x", ins[:, N_X]), ("y", ins[:, N_Y]),
-                ("resp_rdy", tx_out[:, tx.O_RDY1]), ("resp_level", tx_out[:, tx.O_LEVEL1]),
-                ("dma_free", (self.dma.outputs[:, dm.O_BUSY] == 0)
-                 & (slots[:, 1, rw.D_PENDING] == 0)),
-                ("dma_ok", self.dma.outputs[:, dm.O_DESC_OK]),
-                ("exec_free", (ins[:, N_EXEC_BUSY] == 0) & (slots[:, 2, rw.D_PENDING] == 0)),
-                ("exec_ok", ins[:, N_EXEC_OK]), ("done_pending", slots[:, 0, rw.D_PENDING]),
-                ("reg_data", self.reg_q)):
-            p.inputs[:, rp.INPUTS[name]] = value
-        p.outputs_of_cycle()
-        po = p.outputs
-        # the command processor: its ctrl line from a cmd_ctrl write
-        c = self.cmd
-        ctrl = _fields_of(p.ctrl_data, self.ctrl_fields)
-        c.inputs[:, cp.I_CTRL_WR] = po[:, rp.O_CTRL_WR]
-        c.inputs[:, cp.I_START], c.inputs[:, cp.I_ABORT] = ctrl[:, 0], ctrl[:, 1]
-        for q in range(QUEUES):
-            c.inputs[:, cp.I_PC0 + q] = ctrl[:, 2 + q]
-            c.inputs[:, cp.I_PENDING0 + q] = slots[:, 3 + q, rw.D_PENDING]
-        c.inputs[:, cp.I_CTRL_X], c.inputs[:, cp.I_CTRL_Y] = po[:, rp.O_SRC_X], po[:, rp.O_SRC_Y]
-        c.inputs[:, cp.I_SRAM_GRANT] = ins[:, N_CMD_GRANT]
-        c.sems[:] = self.sems
-        c.sram_data[:] = self.cmd_data
-        c.outputs_of_cycle()
-        co = c.outputs
-        # PUSH: the host's before the command queues'
-        d = self.dma
-        self._dma_desc(host_push, co)
-        d.inputs[:, dm.I_X], d.inputs[:, dm.I_Y] = ins[:, N_X], ins[:, N_Y]
-        d.inputs[:, dm.I_TAG] = np.where(host_push, po[:, rp.O_TAG], 0)
-        d.inputs[:, dm.I_ACK] = host_push & (po[:, rp.O_ACK] != 0)
-        d.inputs[:, dm.I_READ] = ~host_push & (co[:, cp.O_DMA_READ] != 0)
-        d.inputs[:, dm.I_Q_RDY] = tx_out[:, tx.O_RDY0]
-        d.inputs[:, dm.I_Q_LEVEL] = tx_out[:, tx.O_LEVEL0]
-        d.sram_data[:] = self.dma_data
-        d.outputs_of_cycle()
-        do = d.outputs
-        # a PULL's answers are still coming: a second waits (the sink's busy, a register)
-        pull_busy = self.pull.state[:, pw.W_ACTIVE] if self.pull else 0
-        in_front = host_push if self.mutant != 2 else np.zeros_like(host_push)
-        cmd_push = ((co[:, cp.O_DMA_REQ] != 0) & ~in_front & (do[:, dm.O_BUSY] == 0)
-                    & (do[:, dm.O_DESC_OK] != 0)
-                    & ~((co[:, cp.O_DMA_READ] != 0) & (pull_busy != 0)))
-        d.inputs[:, dm.I_START] = (po[:, rp.O_DMA_START] != 0) | cmd_push
-        c.inputs[:, cp.I_DMA_SEEN] = ~host_push
-        c.inputs[:, cp.I_DMA_OK] = do[:, dm.O_DESC_OK]
-        c.inputs[:, cp.I_DMA_GO] = cmd_push
-        # EXEC: the same order
-        cmd_exec = ((co[:, cp.O_EXEC_REQ] != 0) & ~host_exec & (ins[:, N_EXEC_BUSY] == 0)
-                    & (ins[:, N_EXEC_OK] != 0))
-        exec_start = (po[:, rp.O_EXEC_START] != 0) | cmd_exec
-        c.inputs[:, cp.I_EXEC_SEEN] = ~host_exec
-        c.inputs[:, cp.I_EXEC_OK] = ins[:, N_EXEC_OK]
-        c.inputs[:, cp.I_EXEC_GO] = cmd_exec
-        c.inputs[:, cp.I_EXEC_DONE] = (ins[:, N_EXEC_DONE] != 0) & (self.cmd_owns != 0)
-        host_x = _fields_of(p.desc, self.exec_fields)
-        out = self.outputs
-        for f, name in enumerate(cp.EXEC_DESC):
-            out[:, Y_X_MODE + f] = np.where(host_exec, host_x[:, f],
-                                            co[:, cp.OUTPUTS["exec_" + name]])
-        self._cmd_push, self._cmd_exec, self._exec_start = cmd_push, cmd_exec, exec_start
-        # the response sink: the response VCs (with one VC the parser drains them)
-        if self.pull:
-            u = self.pull
-            resp = self.resp_vcs
-            u.vc_in[:, :, pw.V_NONEMPTY] = self.rx.vc_out[:, resp, rb.V_NONEMPTY]
-            u.vc_in[:, :, pw.V_LAST] = self.rx.vc_out[:, resp, rb.V_LAST]
-            u.flits[:] = self.rx.head[:, resp]
-            u.inputs[:, pw.I_START] = cmd_push & (co[:, cp.O_DMA_READ] != 0)
-            for name in ("src", "dst", "count", "sem"):
-                key = {"src": "dma_src_addr", "dst": "dma_dst_addr"}.get(name, "dma_" + name)
-                u.inputs[:, pw.INPUTS[name]] = co[:, cp.OUTPUTS[key]]
-            u.inputs[:, pw.I_WR_GRANT] = ins[:, N_PULL_GRANT]
-            u.outputs_of_cycle()
-        # the ADD pipeline
-        s = self.sink
-        for k in ("valid", "add", "fp", "addr"):
-            s.inputs[:, ap.INPUTS[k]] = po[:, rp.OUTPUTS["line_" + k]]
-        s.line_in[:] = p.line_data
-        s.rdata[:] = self.rx_data
-        s.outputs_of_cycle()
-        # the response writer: READ_RESPs, then the DONE slots (parser, DMA, engine, queues)
-        w = self.writer
-        for name, value in (("x", ins[:, N_X]), ("y", ins[:, N_Y]),
-                            ("rx_en", po[:, rp.O_RESP_EN]), ("rx_last", po[:, rp.O_RESP_LAST]),
-                            ("rx_hold", po[:, rp.O_RESP_HOLD]), ("q_rdy", tx_out[:, tx.O_RDY1])):
-            w.inputs[:, rw.INPUTS[name]] = value
-        w.rx_flit[:] = p.resp_flit
-        si = w.slot_in
-        for k in ("load", "arm", "x", "y", "tag", "opcode", "addr"):
-            si[:, 0, rw.SLOT_INPUTS[k]] = po[:, rp.OUTPUTS["done_" + k]]
-        for slot, start, opcode, arm in (
-                (1, po[:, rp.O_DMA_START], _PUSH, do[:, dm.O_DONE]),
-                (2, po[:, rp.O_EXEC_START], _EXEC,
-                 (ins[:, N_EXEC_DONE] != 0) & (self.eng_ack != 0))):
-            for k, value in (("load", start), ("arm", arm), ("x", po[:, rp.O_SRC_X]),
-                             ("y", po[:, rp.O_SRC_Y]), ("tag", po[:, rp.O_TAG]),
-                             ("opcode", opcode), ("addr", 0)):
-                si[:, slot, rw.SLOT_INPUTS[k]] = value
-        for q in range(QUEUES):
-            for k in ("load", "arm", "x", "y", "tag", "opcode", "addr"):
-                si[:, 3 + q, rw.SLOT_INPUTS[k]] = c.queue_out[:, q, cp.QUEUE_OUTPUTS[k]]
-        w.outputs_of_cycle()
-        # the link output's writes and the returned credits
-        t = self.tx
-        t.inputs[:, tx.I_EN0], t.inputs[:, tx.I_LAST0] = do[:, dm.O_Q_EN], do[:, dm.O_Q_LAST]
-        t.inputs[:, tx.I_EN1] = w.outputs[:, rw.O_Q_EN]
-        t.inputs[:, tx.I_LAST1] = w.outputs[:, rw.O_Q_LAST]
-        t.flits_in[:, 0], t.flits_in[:, 1] = d.flit, w.flit
-        t.inputs[:, tx.I_CREDIT0] = ins[:, N_CREDIT]            # one bit per VC
-        # the input buffer: the arriving flit, the parser's and the sink's pops
-        r = self.rx
-        r.inputs[:, rb.I_VALID] = ins[:, N_LINK_VALID]
-        r.inputs[:, rb.I_VC], r.inputs[:, rb.I_LAST] = ins[:, N_LINK_VC], ins[:, N_LINK_LAST]
-        r.flit_in[:] = self.link_data
-        for v in self.rx_vcs:
-            r.inputs[:, rb.I_POP0 + v] = po[:, rp.O_POPS] >> v & 1
-        if self.pull:
-            for i, v in enumerate(self.resp_vcs):
-                r.inputs[:, rb.I_POP0 + v] = ((self.pull.outputs[:, pw.O_POP] != 0)
-                                              & (self.pull.outputs[:, pw.O_CUR] == i))
-        # the NI's outputs
-        for name, value in (
-                ("o_valid", tx_out[:, tx.O_VALID]), ("o_last", tx_out[:, tx.O_LAST]),
-                ("o_vc", tx_out[:, tx.O_VC]), ("i_credit", r.outputs[:, rb.O_CREDIT]),
-                ("rx_en", po[:, rp.O_SRAM_EN]), ("rx_addr", po[:, rp.O_SRAM_ADDR]),
-                ("dma_en", do[:, dm.O_SRAM_EN]), ("dma_addr", do[:, dm.O_SRAM_ADDR]),
-                ("cmd_en", co[:, cp.O_SRAM_EN]), ("cmd_addr", co[:, cp.O_SRAM_ADDR]),
-                ("wr_en", s.outputs[:, ap.O_WR_EN]), ("wr_addr", s.outputs[:, ap.O_WR_ADDR]),
-                ("pull_en", self.pull.outputs[:, pw.O_WR_EN] if self.pull else 0),
-                ("pull_addr", self.pull.outputs[:, pw.O_WR_ADDR] if self.pull else 0),
-                ("exec_start", exec_start), ("errors", self.errors),
-                ("status", self._status())):
-            out[:, OUTPUTS[name]] = value
-
-    def _status(self):
-        return (self.inputs[:, N_EXEC_BUSY] | self.dma.outputs[:, dm.O_BUSY] << 1
-                | self.rx.outputs[:, rb.O_OVERFLOW] << 2)
-
-    def _cmd_status(self, q):
-        """Queue ``q``'s ``cmd_status<q>`` register (its layout's fields packed)."""
-        qo, F = self.cmd.queue_out[:, q], self.status_fields
-        return ((qo[:, cp.H_STATE] << F[0]) | (qo[:, cp.H_CODE] << F[3])
-                | (qo[:, cp.H_PC] << F[6]))
-
-    # -- the clock edge ---------------------------------------------------------------
+        _outputs_all(*self.arrays, self.params)
 
     def clock(self):
-        """Every node's clock edge, after :meth:`outputs_of_cycle` of the cycle."""
-        ins, po, co = self.inputs, self.parser.outputs, self.cmd.outputs
-        top = (1 << self.lay.counter_bits) - 1
-        pull_done = self.pull.outputs[:, pw.O_DONE] if self.pull else 0
-        pull_sem = self.pull.outputs[:, pw.O_DONE_SEM] if self.pull else 0
-        # the register space (read before the edge, as the RTL's switch does)
-        values = ([self.sems[:, i] for i in range(self.lay.sems)]
-                  + [self.errors, self.responses, self.execs, ins[:, N_EXEC_CYCLES],
-                     ins[:, N_EXEC_STEPS], self._status(), np.zeros_like(self.errors)]
-                  + [self._cmd_status(q) for q in range(QUEUES)])
-        reg = po[:, rp.O_REG_ADDR]
-        for i, value in enumerate(values):
-            self.reg_q = np.where(reg == i, value, self.reg_q)
-        lost = np.zeros_like(self.errors)
-        for i in range(self.lay.sems):
-            inc = (((po[:, rp.O_SEM_INC] != 0) & (po[:, rp.O_SEM] == i)).astype(np.int64)
-                   + ((pull_done != 0) & (pull_sem == i)))
-            dec = np.where((co[:, cp.O_SEM_DEC] != 0) & (co[:, cp.O_SEM_DEC_IDX] == i),
-                           co[:, cp.O_SEM_DEC_N], 0)
-            nxt = self.sems[:, i] + inc - dec
-            if self.mutant == 1:
-                self.sems[:, i] = nxt & top
-                continue
-            self.sems[:, i] = np.minimum(nxt, top)
-            lost += np.maximum(nxt - top, 0) & 3
-        self.errors = (self.errors + po[:, rp.O_ERROR] + co[:, cp.O_CTRL_ERROR] + lost) & _REG_MASK
-        drained = po[:, rp.O_DRAINED] + (self.pull.outputs[:, pw.O_DRAINED] if self.pull else 0)
-        self.responses = (self.responses + drained) & _REG_MASK
-        self.execs = (self.execs + ins[:, N_EXEC_DONE]) & _REG_MASK
-        start = self._exec_start
-        self.cmd_owns = np.where(start, self._cmd_exec, self.cmd_owns)
-        self.eng_ack = np.where(start, (po[:, rp.O_EXEC_START] != 0) & (po[:, rp.O_ACK] != 0),
-                                self.eng_ack)
-        for block in (self.rx, self.parser, self.sink, self.dma, self.cmd, self.writer,
-                      self.tx) + ((self.pull,) if self.pull else ()):
-            block.clock()
+        """Every node's clock edge, after :meth:`outputs_of_cycle`."""
+        _clock_all(*self.arrays, self.params)
