@@ -91,6 +91,7 @@ class TrainingNode(wiring.Component):
     layouts = property(lambda self: self._lay)
     ni = property(lambda self: self._ni)
     engine = property(lambda self: self._engine)
+    sram = property(lambda self: self._sram)
 
     def elaborate(self, platform):
         m = Module()

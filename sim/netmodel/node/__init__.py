@@ -34,9 +34,49 @@ simulator):
   ``execs``, the register space's read register), as numba step functions per node
   (:func:`~.ni.ni_outputs`, :func:`~.ni.ni_clock`); full model only so far.
 
-Not yet: the training node's wiring of the NI, the SRAM and the engine
-(:mod:`rtl.node.training_node`), the hosts at the tile edge, and the node kernel that hooks
-the nodes onto the network kernel's local ports.
+* :mod:`.core`: the node's core, the NI, the SRAM and the engine wired to the SRAM's
+  clients as :mod:`rtl.node.training_node` wires them, its interface the router's local
+  port (the NI's link in and out), stepping every node at once from Python; it counts
+  the node's SRAM reads and writes and the engine's steps per dtype.
+
+Not yet: a timing-only core (the command queues' programs and the heads the NI reads are
+SRAM lines; the engine's values are not), the core as one numba step per node (its glue
+moved into ``@njit`` functions calling :func:`~.ni.ni_outputs` three times,
+:func:`~.engine.engine_outputs`, :func:`~.sram.sram_grants`, then every edge), the event
+counters of the router (``flits_*``: the node kernel counts them) and the counters as
+registers of the NI's register space (the main line's NI reads them after ``cmd_status``),
+the hosts at the tile edge, and the node kernel that hooks the nodes
+onto the network kernel's local ports. The plan for the last two:
+
+* Nodes on the local ports. :mod:`sim.netmodel.kernel` joins router ``n``'s local input to
+  its traffic generator by flit ring ``6n`` (its credits come back on credit ring
+  ``6n + 5``) and its local output to its sink by flit ring ``6n + 5`` (credits back on
+  credit ring ``6n``). A node kernel keeps those rings and replaces
+  :func:`~sim.netmodel.kernel._generator` and ``_sink`` by the core's step: the flit on
+  ring ``6n + 5`` (``_flit_at``) is the core's ``link_valid``/``vc``/``last``/``link_in``
+  of the cycle, the pulse on credit ring ``6n + 5`` its ``credit``; the core's output flit
+  goes on ring ``6n`` (``_put_flit``, the NI's link register is the sender's output
+  register, as the generator's is) and its ``i_credit`` on credit ring ``6n``
+  (``_put_credit``: its ring holds one VC a cycle, but the NI returns a request VC's and a
+  response VC's credit in one cycle when the parser and the pull writer both pop, so that
+  ring needs a bit per VC). The kernel's flits are two 64-bit words: the core's flits are
+  ``flit_bits`` wide, so the rings carry a flit's words (or a head of two words and an
+  index into a per-node line store for the body lines) and the NI's head fields must be
+  read as :mod:`rtl.net.packet` lays them out, not as the traffic generator's. The idle
+  shortcut (``pend``) must count the core's own work: a node whose engine, DMA or command
+  queues are busy is stepped although nothing is in flight to it. First step: one node
+  behind one router (a 1 x 1 mesh whose mesh ports are tied off) held to
+  :class:`rtl.node.training_node.TrainingNode` by driving a router port with
+  ``tests/sim/netmodel/test_node_core.py``'s host, then a row of nodes against
+  :class:`~rtl.node.training_node.NodeRow`.
+* Hosts at the tile edge. :mod:`verif.host` drives a node's link from outside the mesh:
+  WRITE/READ/ADD of lines, PUSH and EXEC with an ack, ``cmd_ctrl`` writes, register reads,
+  waiting for each DONE or READ_RESP by tag. In the network kernel a host is a source and
+  sink on an edge router's mesh port (the port a die link would use): a script of packets
+  per host (as the core test's), sent within that port's credits, every response taken and
+  its credits returned, the responses matched to their requests by tag and returned to
+  Python between :func:`~sim.netmodel.kernel.run` calls (a run stops when a host's script
+  waits for a response, as :mod:`verif.host`'s ``wait`` does).
 
 How they compose: every block keeps its state as arrays with a leading node index (one row
 per node, fields named by module constants) and offers ``@njit(inline="always")`` step

@@ -343,6 +343,8 @@ class NetworkInterfaces:
         As :class:`rtl.node.ni.NetworkInterface`'s (``flit_bits`` a multiple of 64).
     mutant : str
         One of :data:`MUTANTS` (tests only).
+    cmd_mutant : str
+        One of :data:`.command_processor.MUTANTS`, for the command processor (tests only).
 
     Attributes
     ----------
@@ -359,7 +361,7 @@ class NetworkInterfaces:
     """
 
     def __init__(self, *, nodes, layouts, vcs, credits, max_packet_flits, mesh_x, mesh_y,
-                 mutant="none"):
+                 mutant="none", cmd_mutant="none"):
         if not isinstance(layouts, NodeLayouts):
             raise TypeError(f"layouts must be a NodeLayouts, not {layouts!r}")
         lay, W = layouts, layouts.fmt.flit_bits
@@ -373,7 +375,7 @@ class NetworkInterfaces:
         self.dma = dm.PushDmas(nodes=nodes, layouts=lay, max_packet_flits=max_packet_flits,
                                mesh_x=mesh_x, mesh_y=mesh_y)
         self.cmd = cp.CommandProcessors(nodes=nodes, layouts=lay, mesh_x=mesh_x,
-                                        mesh_y=mesh_y, pull=vcs >= 2)
+                                        mesh_y=mesh_y, pull=vcs >= 2, mutant=cmd_mutant)
         self.writer = rw.ResponseWriters(nodes=nodes, layouts=lay, slots=3 + QUEUES)
         self.tx = tx.LinkTxs(nodes=nodes, flit_bits=W, vcs=vcs, credits=credits)
         # with one VC there is no response sink: its step is skipped, its arrays stand in
