@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sim.energy import workload_energy
+
 __all__ = ["ring_order", "alpha_beta", "run_allreduce"]
 
 
@@ -188,7 +190,7 @@ def run_allreduce(cfg, *, lines=None, dtype="int32", sim="verilator", out_dir, s
            "lanes_per_line": lanes, "dtype": dtype, "sim": sim, "cycles": res["cycles"],
            "model": mdl, "measured_over_model": res["cycles"] / mdl["cycles"],
            "polls": res["polls"], "match": not wrong, "wrong_nodes": wrong,
-           "problems": res["problems"]}
+           "problems": res["problems"], "energy": workload_energy(cfg, design.derived, res)}
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "result.json").write_text(json.dumps(out, indent=1) + "\n")

@@ -190,4 +190,4 @@ def run_cannon(cfg, *, m, n, k, dtype="bf16", sim="verilator", out_dir, seed=0, 
     return run_resident(design, mdl, programs, data, expected, blocks, lay, sim=sim,
                         tag=f"cannon-{m}x{n}x{k}-{dtype}-{seed}-c{chunk or 0}",
                         shape=(m, n, k), dtype=dtype, out_dir=out_dir,
-                        mac_steps=q * q * q * (bs // mdl.p) ** 2 * kb)
+                        mac_steps=q * q * q * (bs // mdl.p) ** 2 * kb, cfg=cfg)

@@ -54,6 +54,7 @@ from pathlib import Path
 import numpy as np
 
 from rtl.node.layouts import STEP_BITS
+from sim.energy import workload_energy
 from sim.workloads.runners import PROGRAM_LINES, run_programs
 
 __all__ = ["ALGORITHMS", "live_ring", "compile_pushes", "executed", "control_cycles", "ring_program", "allreduce_programs",
@@ -428,7 +429,8 @@ def run_collective(cfg, algo, *, lines=None, dtype="int32", sim="verilator", out
            "match": not wrong and not bad_halts and not touched,
            "wrong_nodes": wrong, "bad_halts": bad_halts, "problems": res["problems"],
            "skipped_nodes": [list(n) for n in skipped], "skipped_nodes_written": touched,
-           "program_descriptors": max(len(p) for p in programs.values())}
+           "program_descriptors": max(len(p) for p in programs.values()),
+           "energy": workload_energy(cfg, d, res)}
     if algo != "broadcast" and alpha is not None:
         mdl_t = model_cycles(algo, mx, my, lines=lines, alpha=alpha,
                              max_packet_flits=mdl.max_len, die_shape=design.network.die_shape,

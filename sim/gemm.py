@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sim.energy import workload_energy
+
 __all__ = ["run_gemm", "run_tile_gemm", "check_tile_gemm", "tile_gemm_shape", "gemm_blocks",
            "as_operand", "random_operand"]
 
@@ -277,5 +279,6 @@ def run_tile_gemm(cfg, *, m, n, k, dtype, a=None, b=None, sim="verilator", out_d
            "skipped_nodes": [list(nd) for nd in skipped], "skipped_nodes_written": touched,
            **check, "problems": res["problems"]}
     out["match"] = out["match"] and not touched
+    out["energy"] = workload_energy(cfg, design.derived, res, flops=2 * m * n * k)
     _save(out_dir, out, c)
     return {**out, "c": c}

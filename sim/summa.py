@@ -154,4 +154,5 @@ def run_summa(cfg, *, m, n, k, dtype="bf16", sim="verilator", out_dir, seed=0, d
     return run_resident(design, mdl, summa_programs(mdl, lay, dtype=dtype), data, expected,
                         blocks, lay, sim=sim, tag=f"summa-{m}x{n}x{k}-{dtype}-{seed}",
                         shape=(m, n, k), dtype=dtype, out_dir=out_dir,
-                        mac_steps=px * py * t_steps * (bm // mdl.p) * (bn // mdl.p) * kb)
+                        mac_steps=px * py * t_steps * (bm // mdl.p) * (bn // mdl.p) * kb,
+                        cfg=cfg)

@@ -101,6 +101,13 @@ class Result:
         """This result's entry of ``summary.json``."""
         return {key: getattr(self, key) for key in self.BRIEF}
 
+    def energy_report(self):
+        """The run's energy as one report line (:func:`sim.energy.energy_text`), or ``""``
+        for a record without one."""
+        from sim.energy import energy_text
+        energy = self.record.get("energy")
+        return f"\n  {energy_text(energy)}" if energy else ""
+
     @property
     def ok(self):
         """Whether the result matches its golden model (a workload without one: True)."""

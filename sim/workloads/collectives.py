@@ -74,7 +74,9 @@ class HostAllreduce(Workload):
                 f"{record['nodes']} nodes, {record['lines']} lines; {record['cycles']} cycles; "
                 f"model 2(N-1)(alpha + beta F) = {mdl['steps']} x ({mdl['alpha']} + "
                 f"{mdl['beta']} x {mdl['flits_per_step']}) = {mdl['cycles']} cycles")
-        return _result(record, "host", "all-reduce, host-driven ring")
+        res = _result(record, "host", "all-reduce, host-driven ring")
+        job.say(res.energy_report().lstrip("\n"))
+        return res
 
 
 class NodeCollective(Workload):
@@ -127,7 +129,9 @@ class NodeCollective(Workload):
                 f"cycles{extra}; programs of at most {record['program_descriptors']} "
                 f"descriptors")
         title = "broadcast" if algo == "broadcast" else f"all-reduce, node-driven {algo}"
-        return _result(record, algo, title)
+        res = _result(record, algo, title)
+        job.say(res.energy_report().lstrip("\n"))
+        return res
 
     @staticmethod
     def _alpha(plan, job, measure_alpha):

@@ -57,7 +57,7 @@ class HostGemmResult(_GemmResult):
                 f"blocks {b[0]}x{b[1]}x{b[2]}; load + compute {self.load_and_compute_cycles}, "
                 f"gather {self.gather_cycles}, total {self.total_cycles} cycles; "
                 f"{100 * self.peak_fraction:.1f}% of peak MACs (engines alone "
-                f"{100 * self.compute_peak_fraction:.1f}%)")
+                f"{100 * self.compute_peak_fraction:.1f}%)" + self.energy_report())
 
     def summary(self):
         return (f"  GEMM {self.m}x{self.n}x{self.k} {self.dtype}  {_golden(self.match)} on "
@@ -86,7 +86,8 @@ class ResidentGemmResult(_GemmResult):
                 f"blocks {b[0]}x{b[1]}x{b[2]} double-buffered; load {self.load_cycles} "
                 f"(hosts), compute {self.compute_cycles} (nodes), read-back "
                 f"{self.read_cycles} cycles; {100 * self.compute_peak_fraction:.1f}% of peak "
-                f"MACs over the compute phase, {100 * self.peak_fraction:.1f}% over all")
+                f"MACs over the compute phase, {100 * self.peak_fraction:.1f}% over all"
+                + self.energy_report())
 
     def summary(self):
         return (f"  GEMM {self.m}x{self.n}x{self.k} {self.dtype}  node-driven {self.name}, "

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sim.energy import workload_energy
+
 __all__ = ["PROGRAM_LINES", "run_programs", "run_resident"]
 
 #: SRAM lines kept at the top of every node for its program
@@ -49,7 +51,7 @@ def run_programs(design, programs, data, *, sim, tag, reads):
 
 
 def run_resident(design, mdl, programs, data, expected, blocks, lay, *, sim, tag, shape, dtype,
-                 out_dir, mac_steps):
+                 out_dir, mac_steps, cfg):
     """Run a GEMM's node programs on resident operands and score it (Cannon, SUMMA):
     ``blocks`` ``{node: (row, col)}`` of its C block (``lay["block"]`` rows x columns,
     ``expected[node]`` from the golden model); writes ``out_dir/result.json`` and
@@ -76,7 +78,8 @@ def run_resident(design, mdl, programs, data, expected, blocks, lay, *, sim, tag
            "read_cycles": res["read_cycles"], "total_cycles": whole, "mac_steps": mac_steps,
            "compute_peak_fraction": mac_steps / (len(nodes) * res["cycles"]),
            "peak_fraction": mac_steps / (len(nodes) * whole),
-           "sram_lines_used": lay["operand_lines"] + lay["c_lines"]}
+           "sram_lines_used": lay["operand_lines"] + lay["c_lines"],
+           "energy": workload_energy(cfg, design.derived, res, flops=2 * m * n * k)}
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "result.json").write_text(json.dumps(out, indent=1) + "\n")

@@ -38,6 +38,7 @@ the blocks' compiled steps, each stepping every node at once.
 
 import numpy as np
 
+from rtl.net.directions import PORTS
 from rtl.node.mac import MacMode
 from sim.netmodel.node import engine as en
 from sim.netmodel.node import ni as nim
@@ -130,6 +131,10 @@ class NodeCores:
         self.link_in = np.zeros_like(self.ni.link_data)
         self.outputs = np.zeros((nodes, len(OUTPUTS)), np.int64)
         self.counters = np.zeros((nodes, len(COUNTERS)), np.int64)
+        #: the router's flits out of each port (``rtl.net.directions.PORTS`` order), kept by
+        #: whatever models the router: the NI shows them with the core's counters as the
+        #: registers of ``rtl.node.layouts.COUNTER_NAMES``
+        self.router_flits = np.zeros((nodes, len(PORTS)), np.int64)
         # the NI's exec_desc fields, in the engine's descriptor order
         self._desc_cols = [nim.OUTPUTS["x_" + f] for f in en.EXEC_FIELDS]
 
@@ -155,6 +160,10 @@ class NodeCores:
             getattr(eng, port)[:] = s.rd_data[:, READ_CLIENTS[port][0]]
         for name in INPUTS:
             ni.inputs[:, nim.INPUTS[name]] = ins[:, INPUTS[name]]
+        for i, port in enumerate(PORTS):
+            ni.inputs[:, nim.INPUTS[f"counter_flits_{port}"]] = self.router_flits[:, i]
+        for i, name in enumerate(COUNTERS):
+            ni.inputs[:, nim.INPUTS[f"counter_{name}"]] = self.counters[:, i]
         ni.link_data[:] = self.link_in
         # 1. the engine from its state; the NI with last cycle's desc_ok
         eng.outputs_of_cycle()

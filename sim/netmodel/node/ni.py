@@ -28,7 +28,8 @@ import numpy as np
 from numba import njit
 
 from rtl.net.packet import Opcode
-from rtl.node.layouts import QUEUES, REG_BITS, NodeLayouts, request_vcs, response_vcs
+from rtl.node.layouts import (COUNTER_NAMES, QUEUES, REG_BITS, NodeLayouts, request_vcs,
+                              response_vcs)
 from sim.netmodel.node import add_pipeline as ap
 from sim.netmodel.node import command_processor as cp
 from sim.netmodel.node import link_tx as tx
@@ -57,7 +58,8 @@ MUTANTS = {"none": 0,
 #: the NI's inputs per node
 INPUTS = define(globals(), ("x", "y", "link_valid", "link_last", "link_vc", "credit",
                             "cmd_grant", "pull_grant", "exec_ok", "exec_busy", "exec_done",
-                            "exec_cycles", "exec_steps"), "N_")
+                            "exec_cycles", "exec_steps")
+                 + tuple(f"counter_{c}" for c in COUNTER_NAMES), "N_")
 #: the NI's outputs per node (``exec_desc`` as its fields, ``X_<field>``)
 OUTPUTS = define(globals(), ("o_valid", "o_last", "o_vc", "i_credit", "rx_en", "rx_addr",
                              "dma_en", "dma_addr", "cmd_en", "cmd_addr", "wr_en", "wr_addr",
@@ -73,6 +75,7 @@ define(globals(), ("sems", "counter_top", "pull", "resp_vc0", "resp_vcs", "rx_vc
 
 _PUSH, _EXEC = Opcode.PUSH.value, Opcode.EXEC.value
 _REG_MASK = (1 << REG_BITS) - 1
+_COUNTERS = len(COUNTER_NAMES)
 #: where a DONE slot's inputs (the response writer's order) are among the parser's outputs
 #: (after ``done_load``) and among a command queue's (after ``load``)
 _DONE_ORDER = tuple(rp.OUTPUTS["done_" + k] - rp.O_DONE_LOAD for k in rw.SLOT_INPUTS)
@@ -267,6 +270,9 @@ def _register(n, index, ins, sems, regs, dm_out, rx_out, cp_qo, SF, P):
     if q < QUEUES:
         return ((cp_qo[n, q, cp.H_STATE] << SF[0]) | (cp_qo[n, q, cp.H_CODE] << SF[3])
                 | (cp_qo[n, q, cp.H_PC] << SF[6]))
+    c = q - QUEUES
+    if c < _COUNTERS:
+        return ins[n, N_COUNTER_FLITS_LOCAL + c] & _REG_MASK   # the node's event counters
     return -1
 
 

@@ -38,6 +38,12 @@ def test_small_tile_host_access_gemm_allreduce(sim, tmp_path):
         assert g["match"] and not g["problems"], (dtype, g["mismatches"], g["problems"])
         assert g["steps_total"] == (16 // 4) * (16 // 4) * 16
         assert 0 < g["peak_fraction"] < g["compute_peak_fraction"] <= 1
+        # the nodes' event counters (energy) agree with the engines' own step registers
+        counts = g["energy"]["counts"]
+        assert counts[f"macs_{dtype}"] == g["steps_total"] * 4 * 4
+        other = "bf16" if dtype == "int8" else "int8"
+        assert counts[f"macs_{other}"] == 0
+        assert g["energy"]["joules"]["macs_" + dtype] > 0 and g["energy"]["watts"] > 0
     for dtype in ("int32", "fp32"):
         r = run_allreduce(cfg, dtype=dtype, lines=8, sim=sim, out_dir=tmp_path / f"ar-{dtype}")
         assert r["match"] and not r["problems"], (dtype, r["wrong_nodes"], r["problems"])

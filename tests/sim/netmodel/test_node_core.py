@@ -259,6 +259,10 @@ def lockstep(*, mutant="none", seed=1, cycles=4000, **mutants):
             steps = ctx.get(eng.steps)
             host.edge(t, out)
             model.clock()
+            # the RTL's router counters see LocalPortWire: flits to the NI leave by its
+            # local port, the NI's by its west port
+            model.router_flits[0, PORTS.index("local")] += flit is not None
+            model.router_flits[0, PORTS.index("west")] += out["o_valid"]
             await ctx.tick()
             if ctx.get(eng.steps) == (steps + 1) & 0xFFFFFFFF:
                 events["mac_steps_" + ("bf16" if mode == MacMode.BF16.value else "int8")] += 1
