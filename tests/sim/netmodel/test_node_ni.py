@@ -15,7 +15,7 @@ import random
 import pytest
 
 from rtl.net.packet import MsgClass, Opcode, PacketFormat
-from rtl.node.layouts import QUEUES, NodeLayouts
+from rtl.node.layouts import COUNTER_NAMES, QUEUES, NodeLayouts
 from rtl.node.ni import NetworkInterface
 from sim.netmodel.node.ni import INPUTS, OUTPUTS, NetworkInterfaces
 from sim.netmodel.node.sram import int_to_words, words_to_int
@@ -237,7 +237,10 @@ def lockstep(config, *, mutant="none", cycles=CYCLES, seed=1):
                        cmd_grant=int(rng.random() < 0.75), pull_grant=int(rng.random() < 0.7),
                        exec_ok=int(rng.random() < 0.8), exec_busy=int(exec_left >= 0),
                        exec_done=int(exec_done), exec_cycles=rng.getrandbits(32),
-                       exec_steps=rng.getrandbits(32))
+                       exec_steps=rng.getrandbits(32),
+                       **{f"counter_{c}": rng.getrandbits(32) for c in COUNTER_NAMES})
+            for i, c in enumerate(COUNTER_NAMES):          # the node's event counters
+                ctx.set(dut.counters[i], ins[f"counter_{c}"])
             for name, port in (("link_valid", dut.i.valid), ("link_last", dut.i.last),
                                ("link_vc", dut.i.vc), ("credit", dut.o.credit),
                                ("cmd_grant", dut.sram_cmd.grant),
