@@ -122,7 +122,7 @@ def test_throttled_points_are_shown(monkeypatch, capsys):
     """Issue 27 item 8: past saturation the full source queues suppress packets:
     generated/offered per point in sweep.json and the table, throttled points marked in
     the table and the plot."""
-    from dojo.cli import _print_points
+    from sim.workloads.traffic import points_table
     from sim.sweep import THROTTLE_LIMIT, plot_sweep
     res = _run(load_config("configs/noc8x8.yaml"), [0.1, 0.5],
                timing={"warmup": 300, "measure": 1000})
@@ -132,7 +132,7 @@ def test_throttled_points_are_shown(monkeypatch, capsys):
     assert high["generated_over_offered"] == pytest.approx(
         high["generated_total"] / (high["generated_total"] + high["suppressed"]))
     assert res["throttled_offered"] == [0.5]
-    _print_points(res)
+    print("\n".join(points_table(res)))
     out = capsys.readouterr().out
     assert "gen/off" in out and f"{high['generated_over_offered']:.3f}T" in out
     assert "T: throttled" in out
