@@ -52,13 +52,17 @@ def pytest_addoption(parser):
 #: cold cache two processes compiling the same entry at once once failed inside numba
 NUMBA_LOCK = ROOT / "build" / "numba-compile.lock"
 #: test modules that run the fast model (its serial loop) in processes of their own (a Dask
-#: cluster, the dojo command): their tests wait for the lock, as those processes take none
-MODEL_IN_SUBPROCESSES = ("tests/sim/explore/", "tests/dojo/test_cli.py")
+#: cluster): their tests wait for the lock, as those processes take none; so does a test
+#: marked ``model_in_subprocess`` (tests/dojo/test_cli.py marks the ``dojo`` commands that
+#: run the model: its Verilog test used to wait 40 s at set-up for a compile it never uses)
+MODEL_IN_SUBPROCESSES = ("tests/sim/explore/",)
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "quick: a slow test that the quick tier (make check) "
                                        "runs too: one per block of the fast engine")
+    config.addinivalue_line("markers", "model_in_subprocess: runs the fast model in a process "
+                                       "of its own (waits for the numba warm-up)")
     if hasattr(config, "workerinput"):
         _lock_numba_compiles()
     elif getattr(config.option, "numprocesses", None):
@@ -140,9 +144,11 @@ def _lock_numba_compiles(path=NUMBA_LOCK):
 
 
 def pytest_runtest_setup(item):
-    """A test of :data:`MODEL_IN_SUBPROCESSES` starts once no numba compile is running."""
-    if hasattr(item.config, "workerinput") and \
-            item.nodeid.startswith(MODEL_IN_SUBPROCESSES):
+    """A test of :data:`MODEL_IN_SUBPROCESSES`, or marked ``model_in_subprocess``, starts
+    once no numba compile is running."""
+    if hasattr(item.config, "workerinput") and (
+            item.nodeid.startswith(MODEL_IN_SUBPROCESSES)
+            or item.get_closest_marker("model_in_subprocess") is not None):
         with _numba_lock():
             pass
 

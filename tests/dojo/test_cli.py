@@ -8,6 +8,10 @@ import pytest
 
 from tests.conftest import CONFIGS, ROOT
 
+#: a test whose ``dojo`` subprocess runs the fast model: it starts once the numba warm-up is
+#: done (tests/conftest.py); the others (derive, verilog, refused arguments) do not wait
+MODEL = pytest.mark.model_in_subprocess
+
 SMALL = ["-s", "tile.dies_x=1", "-s", "tile.dies_y=1", "-s", "die.nodes_x=3", "-s", "die.nodes_y=3"]
 
 
@@ -66,6 +70,7 @@ def test_verilog_is_deterministic_and_hierarchical(tmp_path):
 
 
 @pytest.mark.slow
+@MODEL
 def test_sweep_writes_json_and_plots(tmp_path):
     res = dojo("sweep", "configs/default.yaml", *SMALL, "--rates", "0.05,0.9", "--pattern",
                "transpose", "--warmup", "200", "--measure", "600", "--out", str(tmp_path))
@@ -107,6 +112,7 @@ def test_bad_workload_arguments_are_rejected_before_any_report(tmp_path):
         assert res.stderr.startswith(message) and len(res.stderr.splitlines()) == 1, res.stderr
 
 
+@MODEL
 def test_model_engine_sweep_writes_the_same_reports(tmp_path):
     res = dojo("sweep", "configs/default.yaml", *SMALL, "--rates", "0.05,0.9", "--engine",
                "model", "--warmup", "200", "--measure", "600", "--out", str(tmp_path))
@@ -122,6 +128,7 @@ def test_model_engine_sweep_writes_the_same_reports(tmp_path):
 
 
 @pytest.mark.slow
+@MODEL
 def test_sim_runs_summa_where_cannon_cannot(tmp_path):
     """On a 4x2 grid the default GEMMs are the host-driven one and SUMMA (bit-exact)."""
     res = dojo("sim", "configs/default.yaml", "-s", "tile.dies_y=1", "--bench", "gemm",
