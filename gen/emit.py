@@ -8,13 +8,14 @@ an interface object shaped by the component's signature, exactly as it would
 wire the component itself (``wiring.connect`` works on it).
 """
 
+import contextlib
 import hashlib
 import re
 
 from dataclasses import dataclass
 
-from amaranth.back import verilog
-from amaranth.hdl import ClockDomain, ClockSignal, Fragment, Instance, ResetSignal, Shape
+from amaranth.back import rtlil, verilog
+from amaranth.hdl import ClockDomain, ClockSignal, Fragment, Instance, ResetSignal, Shape, _nir
 from amaranth.lib import wiring
 
 __all__ = ["ModuleLibrary", "ModuleText", "port_name", "members", "input_bits",
@@ -170,8 +171,9 @@ class ModuleLibrary:
             created.append(ClockDomain(domain))
             return created[-1]
 
-        text = verilog.convert(component, name=name, emit_src=False,
-                               missing_domain=missing_domain)
+        with memory_init_as_text():
+            text = verilog.convert(component, name=name, emit_src=False,
+                                   missing_domain=missing_domain)
         clocks = []
         for cd in created:
             clocks.append((cd.clk.name, "clk", cd.name))
@@ -182,6 +184,44 @@ class ModuleLibrary:
     @property
     def names(self):
         return sorted(self._modules)
+
+
+_AMARANTH_EMIT_MEMORY = rtlil.ModuleEmitter.emit_memory
+
+
+def _emit_memory(self, cell_idx, cell):
+    """Amaranth 0.5's ``ModuleEmitter.emit_memory`` with the same RTLIL text, written
+    from the rows instead of one constant net per bit of the initial contents (which
+    ``sigspec`` then joins back into one constant): on the D1 node's two 2560 x 2048-bit
+    SRAMs that was half of the die's conversion (10.5 million nets)."""
+    width, depth = cell.width, cell.depth
+    if not width * depth:
+        return _AMARANTH_EMIT_MEMORY(self, cell_idx, cell)
+    mask = (1 << width) - 1
+    # sigspec lists the bits LSB first (row 0 bit 0 first) and writes them reversed
+    bits = "".join(format(row & mask, f"0{width}b") for row in reversed(cell.init))
+    self.builder.cell("$meminit_v2", ports={
+        "ADDR": self.sigspec(),
+        "DATA": f"{width * depth}'{bits}",
+        "EN": self.sigspec(_nir.Value.ones(width)),
+    }, parameters={
+        "MEMID": self.memories[cell_idx].memid,
+        "ABITS": 0,
+        "WIDTH": width,
+        "WORDS": depth,
+        "PRIORITY": 0,
+    }, src_loc=cell.src_loc)
+
+
+@contextlib.contextmanager
+def memory_init_as_text():
+    """Convert with :func:`_emit_memory` (byte-identical RTLIL, so Verilog: checked by
+    tests/gen/test_emit_memory_init.py against Amaranth's own method)."""
+    rtlil.ModuleEmitter.emit_memory = _emit_memory
+    try:
+        yield
+    finally:
+        rtlil.ModuleEmitter.emit_memory = _AMARANTH_EMIT_MEMORY
 
 
 def digest(text):
