@@ -8,7 +8,7 @@ model where it simulates:
 
 * ``derive`` with ``--compare`` and with ``--json``;
 * ``verilog`` of every top of :data:`dojo.tops.TOPS`, except the few that take minutes or
-  more (:data:`MINUTES`); the D1 die's (about a minute and a half) is the one ``slow``
+  more (:data:`MINUTES`); the D1 die's (about a minute: 47 s of CPU) is the one ``slow``
   test, also timed by ``make bench`` (the scale section);
 * a two-point ``sweep --engine model`` with short windows: on ``d1`` that is the whole
   95 x 95 tile with its harvest map.
