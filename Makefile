@@ -54,7 +54,7 @@ lint: $(STAMP)
 
 ## k-induction proofs of the router (SymbiYosys + yices from pip)
 formal: $(STAMP)
-	$(BIN)/python -m verif.formal.router --vcs 1 --depth 2 --out build/formal
+	$(BIN)/python -m verif.formal.router --vcs 1 --depth 2 -k 3 --out build/formal
 	$(BIN)/python -m verif.formal.dielink -k 17 --out build/formal
 	$(BIN)/python -m verif.formal.routing_table --shape 3,2,2,3 --out build/formal
 	$(BIN)/python -m verif.formal.router --vcs 1 --depth 2 --routing table --out build/formal
