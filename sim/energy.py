@@ -177,32 +177,40 @@ WORKLOAD_PARTS = ("macs_bf16", "macs_int8", "sram_reads", "sram_writes", "flit_h
 
 
 def plot_workload_energy(runs, path, title):
-    """A stacked bar per workload run of its energy by component (uJ): ``runs`` is a list of
-    ``(label, energy)``, ``energy`` a workload's :func:`workload_energy`; the run's average
-    power is written over its bar."""
+    """Stacked bars of each workload run's energy by component: ``runs`` is a list of
+    ``(label, energy)``, ``energy`` a workload's :func:`workload_energy`. Left, every
+    component in uJ, the run's average power over its bar; right, the dynamic components
+    alone (without the clock and leakage) in nJ, which static power can hide."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
     if not runs:
         raise ValueError("plot_workload_energy needs at least one run")
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(runs) + 2), 4.8))
+    fig, axes = plt.subplots(1, 2, figsize=(max(9.0, 1.4 * len(runs) + 3), 5.0))
     labels = [label for label, _ in runs]
-    bottom = np.zeros(len(runs))
-    for part in WORKLOAD_PARTS:
-        vals = np.array([en["joules"].get(part, 0.0) * 1e6 for _, en in runs])
-        if not vals.any():
-            continue
-        ax.bar(labels, vals, bottom=bottom, label=part.replace("_", " "))
-        bottom += vals
+    colours = dict(zip(WORKLOAD_PARTS, plt.get_cmap("tab10").colors))
+    for ax, parts, scale, unit in ((axes[0], WORKLOAD_PARTS, 1e6, "uJ"),
+                                   (axes[1], WORKLOAD_PARTS[:-2], 1e9, "nJ")):
+        bottom = np.zeros(len(runs))
+        for part in parts:
+            vals = np.array([en["joules"].get(part, 0.0) * scale for _, en in runs])
+            if not vals.any():
+                continue
+            ax.bar(labels, vals, bottom=bottom, label=part.replace("_", " "),
+                   color=colours[part])
+            bottom += vals
+        ax.set_ylabel(f"energy of the run ({unit})")
+        ax.tick_params(axis="x", labelrotation=35, labelsize=7)
+        ax.grid(alpha=0.3, axis="y")
+        ax.legend(fontsize=7, ncol=2)
     for x, (_, en) in enumerate(runs):
-        ax.annotate(f"{en['watts']:.3g} W", (x, bottom[x]), ha="center", va="bottom",
-                    fontsize=7)
-    ax.set_ylabel("energy of the run (uJ)")
-    ax.set_title(title, fontsize=9)
-    ax.tick_params(axis="x", labelrotation=30, labelsize=8)
-    ax.legend(fontsize=7, ncol=2)
-    ax.grid(alpha=0.3, axis="y")
+        top = sum(en["joules"].get(part, 0.0) for part in WORKLOAD_PARTS) * 1e6
+        axes[0].annotate(f"{en['watts']:.3g} W", (x, top), ha="center", va="bottom",
+                         fontsize=7)
+    axes[0].set_title("every component", fontsize=9)
+    axes[1].set_title("dynamic only (no clock, no leakage)", fontsize=9)
+    fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
