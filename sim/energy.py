@@ -11,8 +11,9 @@ and the CRC) are counted by the layer's own counters over the whole point.
 from gen.energy import energy_of
 from rtl.net.directions import MESH_PORTS, PORTS, STEP
 
-__all__ = ["links", "point_links", "flit_counts", "price_flits", "point_counts", "point_energy", "run_energy", "workload_energy",
-           "energy_text", "WORKLOAD_PARTS", "plot_workload_energy"]
+__all__ = ["links", "point_links", "flit_counts", "price_flits", "point_counts", "point_energy",
+           "run_energy", "workload_energy", "energy_text", "WORKLOAD_PARTS",
+           "plot_workload_energy"]
 
 
 def links(nodes, present, die_shape, flits_out):

@@ -269,7 +269,8 @@ def test_a_wrong_model_fails_the_comparison(mutant, config):
 
 #: (mutant that behaves right but counts wrong, configuration of MATRIX, the event it
 #: miscounts): the energy's events must be compared, not only the behaviour
-COUNT_MUTANTS = [("local_flit_uncounted", "tile2x2of2x2-table-1dead-1disabled", "delivered_flits"),
+COUNT_MUTANTS = [("local_flit_uncounted", "tile2x2of2x2-table-1dead-1disabled",
+                  "delivered_flits"),
                  ("replay_uncounted", "tile1x2of2x1-layer-ber2e-2-rev1e-2-burst4-lanefail",
                   "dielink_codewords")]
 
