@@ -1019,7 +1019,7 @@ def _workload_energy(outdir):
     lines += ["", "Plot: `docs/workload_energy.png` (stacked by component, average power "
               "over each bar; right, the dynamic components alone).", "",
               f"Leakage dominates on this tile: its die is {cfg.die.edge_mm:g} mm on a side "
-              f"for {cfg.die.nodes_x * cfg.die.nodes_y} nodes (D1's node pitch) but each node "
+              f"for {derive(cfg).die.nodes} nodes (D1's node pitch) but each node "
               f"has a {cfg.node.matrix_p}x{cfg.node.matrix_p} array and "
               f"{cfg.node.sram_kb} KB, so the area leaks "
               f"({cfg.energy.leakage_w_per_mm2:g} W/mm^2) far more than its few MACs and flits "
