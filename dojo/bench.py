@@ -18,8 +18,9 @@ its speed and memory on the D1 die and the full tile, and their latency-throughp
 ``faults``: the 8x8 mesh with 0-8 dead routers (table routing, fast model): saturation and
 zero-load latency against the fault-free mesh measured in the same run; one D1 die with the
 preset's harvest map (and with dead routers added) against its full array.
-``energy``: energy per event of the presets, the D1 die at peak BF16 against 400 W, and the
-energy per delivered flit of uniform traffic on the default tile and one D1 die.
+``energy``: energy per event of the presets, the D1 die at peak BF16 against 400 W, the
+energy per delivered flit of uniform traffic on the default tile and one D1 die, and the
+energy of the GEMMs and collectives on the default tile (RTL, counted in hardware).
 
 Every number is measured; raw results go to ``build/bench/``.
 """
@@ -885,8 +886,8 @@ def bench_energy(outdir, *, quick=False):
     """Energy per event of the presets, the D1 die at peak BF16 against its published
     400 W, and the energy of uniform traffic on the default tile and one D1 die (fast
     model, priced from the link counters both engines count)."""
-    from gen.energy import (FLOONOC_PJ_PER_BYTE_HOP, PUBLISHED_D1_DIE_W, energy_model,
-                            peak_power)
+    from gen.energy import (FLOONOC_PJ_PER_BYTE_HOP, NOT_MODELLED, PUBLISHED_D1_DIE_W,
+                            energy_model, peak_power)
     from sim.sweep import plot_energy
     started = time.time()
     lines = ["## Energy (gen/energy.py: stated parameters priced by event)", "",
@@ -916,7 +917,14 @@ def bench_energy(outdir, *, quick=False):
     lines += ["", f"D1 die at peak BF16 ({d.die.live_nodes} live nodes, every MAC busy, "
               f"mesh links {cfg.energy.peak_link_load:.0%} busy): **{total:.0f} W** against "
               f"the published {PUBLISHED_D1_DIE_W:.0f} W ({delta:+.1%}; within 25%: {verdict})",
-              "", "| component | W |", "|---|---|"]
+              ""]
+    if abs(delta) > 0.25:
+        lines += [f"The stated defaults contradict the published {PUBLISHED_D1_DIE_W:.0f} W per "
+                  f"die (Hot Chips 34) by {total - PUBLISHED_D1_DIE_W:+.0f} W; no parameter is "
+                  f"tuned to close it. Left out of the model: {', '.join(NOT_MODELLED)} "
+                  "(clock gating, also left out, would lower the figure). The assumptions are "
+                  "printed by `dojo derive configs/d1.yaml`.", ""]
+    lines += ["| component | W |", "|---|---|"]
     lines += [f"| {k.replace('_', ' ')} | {v:.1f} |"
               for k, v in sorted(watts.items(), key=lambda kv: -kv[1])]
     lines += ["", "Uniform random traffic (single-flit packets, fast model; the RTL's points "
@@ -940,8 +948,89 @@ def bench_energy(outdir, *, quick=False):
                          f"{en['watts']:.3g} |")
         if preset == "d1":
             plot_energy(res, ROOT / "docs" / "d1_die_energy.png")
-    lines += ["", f"Plot: `docs/d1_die_energy.png`. Section measured in "
-              f"{time.time() - started:.0f} s."]
+    lines += ["", "Plot: `docs/d1_die_energy.png`.", ""]
+    lines += _workload_energy(outdir)
+    lines += ["", f"Section measured in {time.time() - started:.0f} s."]
+    return lines
+
+
+#: the workloads of the energy section on the default tile: (label, registry name, options)
+ENERGY_WORKLOADS = (
+    ("host GEMM", "gemm", {"dtype": "bf16"}),
+    ("host GEMM", "gemm", {"dtype": "int8"}),
+    ("Cannon", "cannon", {"m": 64, "n": 64, "k": 64, "dtype": "bf16"}),
+    ("Cannon", "cannon", {"m": 64, "n": 64, "k": 64, "dtype": "int8"}),
+    ("SUMMA", "summa", {"m": 32, "n": 32, "k": 64, "dtype": "int8"}),
+    ("host ring all-reduce", "allreduce-host", {"lines": 32}),
+    ("node ring all-reduce", "allreduce-ring", {"lines": 32}),
+    ("node 2D all-reduce", "allreduce-2d", {"lines": 32}),
+    ("broadcast", "broadcast", {"lines": 32, "dtype": "int8"}),
+)
+
+#: columns of the breakdown: (heading, joules keys summed)
+_BREAKDOWN = (("MACs", ("macs_bf16", "macs_int8")), ("SRAM", ("sram_reads", "sram_writes")),
+              ("mesh links", ("flit_hops",)), ("routers", ("router_flits",)),
+              ("die links", ("dielink_flits",)), ("clock", ("clock",)),
+              ("leakage", ("leakage",)))
+
+
+def _workload_energy(outdir):
+    """GEMMs and collectives on the default tile (Verilator RTL): the energy priced from the
+    event counters every node counted in hardware (``result.json``'s ``energy``), one row
+    each, and a stacked bar of the breakdown (``docs/workload_energy.png``)."""
+    from sim.energy import plot_workload_energy
+    from sim.gemm import tile_gemm_shape
+    from sim.workloads import Job
+    cfg = load_config(ROOT / "configs" / "default.yaml")
+    m, n, k = tile_gemm_shape(cfg)
+    job = Job(out=outdir)               # the node-driven all-reduces share their measured alpha
+    lines = ["### Workloads on the default tile (RTL, counted in hardware)", "",
+             "Each run on Verilator; every node's event counters (flits out of each router "
+             "port, SRAM line reads and writes, array steps per dtype: "
+             "`rtl/node/layouts.COUNTER_NAMES`) are read after the run and priced by "
+             "`gen/energy.py` (`sim/energy.py: workload_energy`). The energy covers the whole "
+             "run, from reset to the counter read: the hosts' loading and read-back of the "
+             "tile included, the hosts themselves (outside the tile) not. TFLOPS/W counts "
+             "the GEMM's 2MNK operations; the collectives' adds are not counted as FLOPs. "
+             "Breakdown in nJ.", "",
+             "| workload | size | dtype | cycles | energy (uJ) | average W | TFLOPS/W | "
+             + " | ".join(h for h, _ in _BREAKDOWN) + " | exact |",
+             "|---|---|---|---|---|---|---|" + "---|" * len(_BREAKDOWN) + "---|"]
+    runs = []
+    for label, name, options in ENERGY_WORKLOADS:
+        if name == "gemm":
+            options = {"m": m, "n": n, "k": k, **options}
+        tag = "_".join(f"{v}" for v in options.values())
+        r = _workload(cfg, name, outdir / f"energy_{name}_{tag}", job=job, **options)
+        en = r.record["energy"]
+        size = (f"{options['m']}x{options['n']}x{options['k']}" if "m" in options
+                else f"{options['lines']} lines")
+        dtype = options.get("dtype", "bf16") if "m" in options else r.record.get("dtype", "-")
+        parts = " | ".join(f"{sum(en['joules'].get(j, 0.0) for j in keys) * 1e9:.1f}"
+                           for _, keys in _BREAKDOWN)
+        lines.append(f"| {label} | {size} | {dtype} | {en['cycles']} | "
+                     f"{en['total_j'] * 1e6:.3f} | {en['watts']:.2f} | "
+                     f"{_fmt(en.get('tflops_per_w'), '.3f', '-')} | {parts} | "
+                     f"{'yes' if r.ok else '**no**'} |")
+        runs.append((f"{label}\n{size} {dtype}", en))
+    plot_workload_energy(runs, ROOT / "docs" / "workload_energy.png",
+                         "default tile (2x2 dies of 2x2 nodes, 64-bit flits): energy of each "
+                         "run by component (gen/energy.py)")
+    lines += ["", "Plot: `docs/workload_energy.png` (stacked by component, average power "
+              "over each bar; right, the dynamic components alone).", "",
+              f"Leakage dominates on this tile: its die is {cfg.die.edge_mm:g} mm on a side "
+              f"for {derive(cfg).die.nodes} nodes (D1's node pitch) but each node "
+              f"has a {cfg.node.matrix_p}x{cfg.node.matrix_p} array and "
+              f"{cfg.node.sram_kb} KB, so the area leaks "
+              f"({cfg.energy.leakage_w_per_mm2:g} W/mm^2) far more than its few MACs and flits "
+              "cost; the average power barely moves between workloads for that reason, and "
+              "TFLOPS/W is low. The dynamic energy is where the workloads differ.", "",
+              "At D1 scale: not measured. The workloads run on the RTL, and a D1 tile's RTL is "
+              "far beyond what Verilator simulates here (the scale section); the fast model "
+              "runs the network at D1 scale but not yet the training node's programs on it "
+              "(issue 30: the node models exist block by block, not yet on the network "
+              "kernel). The per-event energies and the D1 die at peak BF16 above are what "
+              "can be said at D1 scale until then."]
     return lines
 
 

@@ -3,14 +3,17 @@
 :mod:`gen.energy` gives the energy of each event; this module turns counters into events.
 A flit sent on a mesh output is a flit-hop, or a die-link flit when the link crosses a die
 boundary; a flit sent on any output, the local one too, is a router traversal; static power
-is charged for every router over the cycles counted.
+is charged for every router over the cycles counted. With the die-link layer, the codewords
+each link sent (its first transmissions and its replays, each carrying the sequence number
+and the CRC) are counted by the layer's own counters over the whole point.
 """
 
 from gen.energy import energy_of
 from rtl.net.directions import MESH_PORTS, PORTS, STEP
 
-__all__ = ["links", "point_links", "price_flits", "point_energy", "run_energy", "workload_energy",
-           "energy_text"]
+__all__ = ["links", "point_links", "flit_counts", "price_flits", "point_counts", "point_energy",
+           "run_energy", "workload_energy", "energy_text", "WORKLOAD_PARTS",
+           "plot_workload_energy"]
 
 
 def links(nodes, present, die_shape, flits_out):
@@ -47,17 +50,26 @@ def point_links(result, point):
     return links(nodes, present, result.get("die_shape"), flits_out)
 
 
-def price_flits(energy, nodes, present, die_shape, flits_out, *, cycles, counts=None):
-    """Joules by component of the flits counted per output port, plus ``counts`` (other
-    :data:`gen.energy.EVENTS`), and static power for every present router over ``cycles``."""
-    counts = dict(counts or {})
-    counts.update(flit_hops=0, dielink_flits=0)
+def flit_counts(nodes, present, die_shape, flits_out):
+    """The network events of flits counted per output port: ``flit_hops`` (mesh links
+    within a die), ``dielink_flits`` (links across a die boundary), ``router_flits`` (flits
+    out of any port of a present router, the local one too)."""
+    counts = {"flit_hops": 0, "dielink_flits": 0}
     for *_, flits, crossing in links(nodes, present, die_shape, flits_out):
         counts["dielink_flits" if crossing else "flit_hops"] += flits
     alive = [i for i, n in enumerate(nodes) if n in present]
     counts["router_flits"] = sum(flits_out.get(port, [0] * len(nodes))[i]
                                  for port in PORTS for i in alive)
-    return energy_of(energy, counts, cycles=cycles, nodes=len(alive))
+    return counts
+
+
+def price_flits(energy, nodes, present, die_shape, flits_out, *, cycles, counts=None):
+    """Joules by component of the flits counted per output port (:func:`flit_counts`), plus
+    ``counts`` (other :data:`gen.energy.EVENTS`), and static power for every present router
+    over ``cycles``."""
+    counts = {**(counts or {}), **flit_counts(nodes, present, die_shape, flits_out)}
+    alive = sum(1 for n in nodes if n in present)
+    return energy_of(energy, counts, cycles=cycles, nodes=alive)
 
 
 def _summary(energy, joules, cycles, delivered):
@@ -70,19 +82,44 @@ def _summary(energy, joules, cycles, delivered):
             "dynamic_pj_per_delivered_flit": dynamic * 1e12 / delivered if delivered else None}
 
 
+def point_counts(result, point, energy):
+    """The events a sweep point counted, as both engines count them (the correlation test
+    holds them equal): over the marked window, :func:`flit_counts` and ``delivered_flits``
+    (flits out of the local ports); with the die-link layer, over the whole point,
+    ``dielink_codewords`` (every codeword the links sent, replays included),
+    ``dielink_replayed``, and the lane bits and CRC bits they carried."""
+    nodes, present, flits_out = _point_geometry(result, point)
+    if not flits_out:
+        raise ValueError("point_energy: the point has no link counters (link.<port> in "
+                         "link_flits); it cannot be priced")
+    counts = flit_counts(nodes, present, result.get("die_shape"), flits_out)
+    counts["delivered_flits"] = sum(flits_out.get("local", [0] * len(nodes))[i]
+                                    for i, n in enumerate(nodes) if n in present)
+    totals = (point.get("dielink") or {}).get("totals")
+    if totals is not None:
+        sent = totals["sent"]
+        counts.update(dielink_codewords=sent, dielink_replayed=totals["replayed_flits"],
+                      dielink_lane_bits=sent * energy.dielink_bits_per_flit,
+                      dielink_crc_bits=sent * energy.dielink_crc_bits)
+    return counts
+
+
 def point_energy(result, point, energy):
     """The energy of a sweep point's marked window, priced by ``energy``
-    (:func:`gen.energy.energy_model`) from the link counters both engines count. Replays of
-    the die-link layer are counted over the whole point, not the window: they are priced
-    apart (``replay_j_point``)."""
-    nodes, present, flits_out = _point_geometry(result, point)
-    joules = price_flits(energy, nodes, present, result.get("die_shape"), flits_out,
-                         cycles=point["window"])
-    alive = [i for i, n in enumerate(nodes) if n in present]
-    delivered = sum(flits_out.get("local", [0] * len(nodes))[i] for i in alive)
-    replayed = (point.get("dielink") or {}).get("totals", {}).get("replayed_flits", 0)
-    return {**_summary(energy, joules, point["window"], delivered),
-            "replay_j_point": replayed * energy.dielink_pj_per_flit * 1e-12}
+    (:func:`gen.energy.energy_model`) from the link counters both engines count
+    (:func:`point_counts`, in ``counts``). The die-link layer's codewords are counted over
+    the whole point, not the window: they are priced apart, all of them
+    (``dielink_j_point``) and the replays among them (``replay_j_point``)."""
+    counts = point_counts(result, point, energy)
+    nodes, present, _ = _point_geometry(result, point)
+    joules = energy_of(energy, {k: counts[k] for k in ("flit_hops", "dielink_flits",
+                                                        "router_flits")},
+                       cycles=point["window"], nodes=sum(1 for n in nodes if n in present))
+    pj = energy.dielink_pj_per_flit * 1e-12
+    return {**_summary(energy, joules, point["window"], counts["delivered_flits"]),
+            "counts": counts,
+            "dielink_j_point": counts.get("dielink_codewords", 0) * pj,
+            "replay_j_point": counts.get("dielink_replayed", 0) * pj}
 
 
 def run_energy(energy, counters, *, die_shape, cycles, matrix_p, flops=None):
@@ -90,7 +127,12 @@ def run_energy(energy, counters, *, die_shape, cycles, matrix_p, flops=None):
     (``{(x, y): {name: value}}``, names of :data:`rtl.node.layouts.COUNTER_NAMES`, counted
     from reset) over ``cycles``: joules by component, watts, and with ``flops`` (the
     workload's useful operations) TFLOPS per watt."""
+    from rtl.node.layouts import COUNTER_NAMES
     nodes = sorted(counters, key=lambda n: (n[1], n[0]))
+    for n in nodes:
+        missing = [name for name in COUNTER_NAMES if name not in counters[n]]
+        if missing:
+            raise ValueError(f"run_energy: the counters of node {n} lack {', '.join(missing)}")
     flits_out = {port: [counters[n][f"flits_{port}"] for n in nodes] for port in PORTS}
     macs = matrix_p * matrix_p
     counts = {"sram_reads": sum(counters[n]["sram_reads"] for n in nodes),
@@ -128,3 +170,48 @@ def energy_text(energy):
     return (f"energy {energy['total_j'] * 1e6:.3g} uJ over the run's {energy['cycles']} "
             f"cycles, {energy['watts']:.3g} W average"
             + (f", {tflops:.3g} TFLOPS/W" if tflops is not None else ""))
+
+
+#: the components of a workload's energy, bottom to top in :func:`plot_workload_energy`
+WORKLOAD_PARTS = ("macs_bf16", "macs_int8", "sram_reads", "sram_writes", "flit_hops",
+                  "router_flits", "dielink_flits", "clock", "leakage")
+
+
+def plot_workload_energy(runs, path, title):
+    """Stacked bars of each workload run's energy by component: ``runs`` is a list of
+    ``(label, energy)``, ``energy`` a workload's :func:`workload_energy`. Left, every
+    component in uJ, the run's average power over its bar; right, the dynamic components
+    alone (without the clock and leakage) in nJ, which static power can hide."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+    if not runs:
+        raise ValueError("plot_workload_energy needs at least one run")
+    fig, axes = plt.subplots(1, 2, figsize=(max(9.0, 1.4 * len(runs) + 3), 5.0))
+    labels = [label for label, _ in runs]
+    colours = dict(zip(WORKLOAD_PARTS, plt.get_cmap("tab10").colors))
+    for ax, parts, scale, unit in ((axes[0], WORKLOAD_PARTS, 1e6, "uJ"),
+                                   (axes[1], WORKLOAD_PARTS[:-2], 1e9, "nJ")):
+        bottom = np.zeros(len(runs))
+        for part in parts:
+            vals = np.array([en["joules"].get(part, 0.0) * scale for _, en in runs])
+            if not vals.any():
+                continue
+            ax.bar(labels, vals, bottom=bottom, label=part.replace("_", " "),
+                   color=colours[part])
+            bottom += vals
+        ax.set_ylabel(f"energy of the run ({unit})")
+        ax.tick_params(axis="x", labelrotation=35, labelsize=7)
+        ax.grid(alpha=0.3, axis="y")
+        ax.legend(fontsize=7, ncol=2)
+    for x, (_, en) in enumerate(runs):
+        top = sum(en["joules"].get(part, 0.0) for part in WORKLOAD_PARTS) * 1e6
+        axes[0].annotate(f"{en['watts']:.3g} W", (x, top), ha="center", va="bottom",
+                         fontsize=7)
+    axes[0].set_title("every component", fontsize=9)
+    axes[1].set_title("dynamic only (no clock, no leakage)", fontsize=9)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

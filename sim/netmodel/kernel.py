@@ -142,7 +142,10 @@ MUTANTS = {"none": 0, "vc_pointer_on_request": 1, "dielink_credit_early": 2,
            "table_entry_off_by_one": 5,
            # VC planes: one source's VC choice for one live destination moved to the next
            # VC (set in vc_sel by NetworkModel)
-           "vc_choice_flipped": 6}
+           "vc_choice_flipped": 6,
+           # wrong counts, the behaviour unchanged (the energy's events): a flit out of the
+           # local port not counted; a replayed codeword not counted as sent
+           "local_flit_uncounted": 7, "replay_uncounted": 8}
 #: fields of a ctrl vector (rtl.measure.traffic.control_layout): C_ENABLE, ...
 CTRL = _define(("enable", "mark", "rate", "pattern", "packet_len", "seed", "hotspot_x",
                 "hotspot_y", "hotspot_frac"), "C_")
@@ -673,7 +676,7 @@ def _allocate(n, t, P, O, geo, st, s, count_links, use_pend):
         oi = O[OV0] + 2 * (o * V + v)
         R[rbase + oi + OV_CREDITS] -= 1
         R[rbase + oi + OV_LOCKED] = 1 - s[S_LAST + win]
-        if count_links:
+        if count_links and not (mutant == 7 and o == _LOCAL):
             R[rbase + O[FL0] + o] += 1
         c = 5 * n + o
         _put_flit(st[ST_RING], geo[GEO_OUT_RING][c], t, P, w0, w1)
@@ -1055,7 +1058,8 @@ def _link_layer(d, t, P, O, geo, st):
             fe = 1
         r = P[RATIO_D] if failed else ratio
         L[misc + DL_BUSY] = r
-        L[ls_ + LS_SENT] += 1
+        if not (mutant == 8 and replaying):
+            L[ls_ + LS_SENT] += 1
         L[ls_ + LS_INJECTED] += fe
         if replaying:
             L[ls_ + LS_REPLAYED_FLITS] += 1

@@ -96,6 +96,7 @@ def test_derive_reports_energy_and_the_published_die(capsys):
     assert main(["derive", "configs/d1.yaml"]) == 0
     out = capsys.readouterr().out
     assert "pJ/B/hop" in out and "vs FlooNoC" in out and "vs published D1" in out
+    assert "assumptions" in out and "every MAC" in out and "activity 0.5" in out
     assert main(["derive", "configs/default.yaml", "--json"]) == 0
     e = json.loads(capsys.readouterr().out)["energy"]
     assert e["hop_pj_per_flit"] > 0 and sum(e["die_peak_bf16_w"].values()) > 0
@@ -173,3 +174,96 @@ def test_a_workload_run_is_priced_from_the_node_counters():
     watts = e["total_j"] * m.f_hz / 100
     assert e["watts"] == pytest.approx(watts)
     assert e["tflops_per_w"] == pytest.approx(320 / (100 / m.f_hz) / 1e12 / watts)
+
+
+@pytest.mark.parametrize("watts, verdict", [(296.7, "outside"), (330.0, "within"),
+                                            (500.0, "within"), (501.0, "outside")])
+def test_the_d1_comparison_names_the_contradicted_figure(watts, verdict):
+    """Within 25% of the published 400 W: one line; outside: a second line naming the
+    published figure the defaults contradict, by how much, and what the model leaves out."""
+    from gen.energy import NOT_MODELLED, d1_comparison
+    lines = d1_comparison(watts)
+    assert f"{watts:.1f} W is {(watts - 400) / 400:+.1%}, {verdict} 25%" in lines[0]
+    assert "400 W per die" in lines[0]
+    if verdict == "within":
+        assert len(lines) == 1
+    else:
+        assert len(lines) == 2
+        assert f"contradict the published 400 W per die by {watts - 400:+.1f} W" in lines[1]
+        assert all(part in lines[1] for part in NOT_MODELLED)
+
+
+def test_derive_states_the_d1_contradiction(capsys):
+    """The D1 preset at its defaults (297 W, BENCHMARKS.md): the report says which published
+    figure they contradict and by how much."""
+    assert main(["derive", "configs/d1.yaml"]) == 0
+    out = capsys.readouterr().out
+    assert "contradict the published 400 W per die" in out and "outside 25%" in out
+
+
+def _layer_point():
+    """Two nodes, each its own die, joined by one die link each way with the link layer."""
+    result = {"mesh": [2, 1], "nodes": [[0, 0], [1, 0]], "die_shape": [1, 1]}
+    zero = [0, 0]
+    point = {"window": 10, "link_flits": {"link.east": [3, 0], "link.west": [0, 2],
+                                          "link.north": zero, "link.south": zero,
+                                          "link.local": [2, 3]},
+             "dielink": {"totals": {"sent": 9, "replayed_flits": 2}}}
+    return result, point
+
+
+def test_a_point_counts_the_die_link_codewords_with_replays_and_crc():
+    """Over the whole point the two links sent 9 codewords, 2 of them replays: 9 x the lane
+    bits and 9 x the CRC's bits, priced apart from the window."""
+    from sim.energy import point_counts, point_energy
+    _, d, m = _model("configs/default.yaml", *_TINY, "tile.dies_x=2",
+                     "dielink.link_layer=true")
+    layer = d.dielink.link_layer
+    result, point = _layer_point()
+    c = point_counts(result, point, m)
+    assert c == {"flit_hops": 0, "dielink_flits": 5, "router_flits": 10, "delivered_flits": 5,
+                 "dielink_codewords": 9, "dielink_replayed": 2,
+                 "dielink_lane_bits": 9 * layer["wire_bits"],
+                 "dielink_crc_bits": 9 * layer["crc_bits"]}
+    e = point_energy(result, point, m)
+    once = layer["wire_bits"] * (0.5 + 2e-3)              # pJ: the PHY and the CRC per bit
+    assert e["dielink_j_point"] == pytest.approx(9 * once * 1e-12)
+    assert e["replay_j_point"] == pytest.approx(2 * once * 1e-12)
+    assert e["joules"]["dielink_flits"] == pytest.approx(5 * once * 1e-12)
+    assert e["counts"] == c
+
+
+def test_a_point_without_the_link_layer_has_no_codeword_counts():
+    from sim.energy import point_counts
+    _, _, m = _model("configs/default.yaml", *_TINY)
+    result, point = _layer_point()
+    del point["dielink"]
+    assert set(point_counts(result, point, m)) == {"flit_hops", "dielink_flits",
+                                                    "router_flits", "delivered_flits"}
+
+
+def test_counts_that_cannot_be_priced_are_refused_in_one_line():
+    from rtl.node.layouts import COUNTER_NAMES
+    from sim.energy import point_energy, run_energy
+    _, _, m = _model("configs/default.yaml", *_TINY)
+    result, point = _layer_point()
+    point["link_flits"] = {}
+    with pytest.raises(ValueError) as err:
+        point_energy(result, point, m)
+    assert len(str(err.value).splitlines()) == 1 and "no link counters" in str(err.value)
+    counters = {(0, 0): {k: 0 for k in COUNTER_NAMES if k != "sram_reads"}}
+    with pytest.raises(ValueError) as err:
+        run_energy(m, counters, die_shape=None, cycles=10, matrix_p=4)
+    assert str(err.value) == "run_energy: the counters of node (0, 0) lack sram_reads"
+
+
+def test_the_workload_breakdown_plot_is_written(tmp_path):
+    from sim.energy import plot_workload_energy
+    joules = {"macs_bf16": 2e-9, "sram_reads": 1e-9, "flit_hops": 0.5e-9, "clock": 3e-9,
+              "leakage": 1e-9}
+    runs = [("GEMM", {"joules": joules, "watts": 1.5}), ("ring", {"joules": joules,
+                                                                  "watts": 2.0})]
+    plot_workload_energy(runs, tmp_path / "w.png", "t")
+    assert (tmp_path / "w.png").stat().st_size > 1000
+    with pytest.raises(ValueError, match="at least one run"):
+        plot_workload_energy([], tmp_path / "none.png", "t")

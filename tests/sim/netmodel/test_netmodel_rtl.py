@@ -8,10 +8,14 @@ For each configuration one Verilator build (with the link registers readable,
   of a run that goes from below to above saturation and drains;
 * **sweep points**: every counter of every generator and sink (packets, flits,
   latency sum and maximum, histogram), every per-link flit count, the drain and the
-  cycle of every action, for each pattern and packet length at two rates.
+  cycle of every action, for each pattern and packet length at two rates;
+* **energy counts**: the events those points price (:func:`sim.energy.point_counts`:
+  flit-hops, die-link flits, router traversals, delivered flits in the window; with the
+  die-link layer the codewords sent, replays included, and their lane and CRC bits).
 
 A mismatch names the first differing cycle and link, or point and counter, with
-both values. Deliberately wrong models must fail both comparisons.
+both values. Deliberately wrong models must fail both comparisons; models that behave
+right but count wrong must pass the lockstep and fail the points and the energy counts.
 """
 
 import copy
@@ -22,11 +26,13 @@ import pytest
 from gen.build import noc_design, packet_format
 from gen.config import load_config
 from gen.derive import derive
+from gen.energy import energy_model
 from rtl.measure.traffic import rate_threshold
 from sim.link_trace import TRACE_SIGNALS, run_link_trace
 from sim.netmodel.network import NetworkModel
 from sim.netmodel.point import point_difference, run_point
 from sim.netmodel.trace import first_difference, model_link_trace
+from sim.energy import point_counts
 from sim.runner import available_simulators, run_cocotb
 from sim.sweep import run_sweep
 
@@ -147,6 +153,17 @@ def _schedule(pattern, packet_len, rates, cycles):
             (2 * cycles // 3, {**fields, "enable": 0})]
 
 
+def _counts(cfg, d, model, points):
+    """The energy's events of each point (:func:`sim.energy.point_counts`) on the config's
+    geometry, as ``dojo sweep`` prices them."""
+    geo = {"mesh": [model.mesh_x, model.mesh_y],
+           "nodes": [list(model.coords()[n]) for n in model.rtl_order()],
+           "die_shape": list(model.die_shape) if model.die_shape else None,
+           **model.fault_geo()}
+    energy = energy_model(cfg, d)
+    return [point_counts(geo, p, energy) for p in points]
+
+
 def _specs(traffic, rates):
     return [{"pattern": p, "rate": r, "packet_len": n, "seed": 11, "hotspot": [1, 0]}
             for p, n in traffic for r in rates]
@@ -186,6 +203,17 @@ def test_model_equals_the_rtl(overrides, traffic, rates):
     assert point_difference(rtl, mdl) is None, point_difference(rtl, mdl)
     # the points are not trivial: traffic flowed, and one of them needed a long drain
     assert all(p["delivered_total"] > 0 for p in rtl)
+
+    # the energy's events, equal on both engines and not trivially zero: flits crossed
+    # routers (and die links on a tile), and a link layer with errors replayed
+    counts = _counts(cfg, d, model, rtl)
+    assert counts == _counts(cfg, d, model, mdl)
+    assert all(c["router_flits"] > 0 and c["delivered_flits"] > 0 for c in counts)
+    if cfg.tile.dies_x * cfg.tile.dies_y > 1:
+        assert all(c["dielink_flits"] > 0 for c in counts)
+    if d.dielink.link_layer:
+        assert all(c["dielink_codewords"] > 0 and c["dielink_crc_bits"] > 0 for c in counts)
+        assert (sum(c["dielink_replayed"] for c in counts) > 0) == (cfg.dielink.ber > 0)
 
 
 def test_sweep_reports_are_equal_on_both_engines():
@@ -237,6 +265,39 @@ def test_a_wrong_model_fails_the_comparison(mutant, config):
     specs = _specs([("uniform", 1)], rates[1:])
     diff = point_difference(_rtl_points(design, specs), _model_points(model, specs))
     assert diff is not None and diff.startswith("point 0")
+
+
+#: (mutant that behaves right but counts wrong, configuration of MATRIX, the event it
+#: miscounts): the energy's events must be compared, not only the behaviour
+COUNT_MUTANTS = [("local_flit_uncounted", "tile2x2of2x2-table-1dead-1disabled",
+                  "delivered_flits"),
+                 ("replay_uncounted", "tile1x2of2x1-layer-ber2e-2-rev1e-2-burst4-lanefail",
+                  "dielink_codewords")]
+
+
+@pytest.mark.parametrize("mutant, config, event", [pytest.param(m, c, e, marks=_marks(c)[:1])
+                                                    for m, c, e in COUNT_MUTANTS])
+def test_a_wrong_count_fails_the_counts_comparison(mutant, config, event):
+    """A model whose every link register equals the RTL's in every cycle, but that misses
+    one kind of event in its counters, fails the points' comparison and the energy counts.
+    It runs the RTL runs of :func:`test_model_equals_the_rtl` on the same configuration
+    (same stimulus: reused, no new build or run on the same worker)."""
+    _, overrides, traffic, rates = next(m for m in MATRIX if m[0] == config)
+    cfg, d = _config(overrides)
+    design = noc_design(cfg, kind="traffic")
+    model = NetworkModel(cfg, d, trace_capacity=2_000_000, mutant=mutant)
+    cycles = 2400
+    schedule = _schedule(*traffic[0], rates, cycles)
+    assert first_difference(_rtl_trace(design, cycles, schedule),
+                            model_link_trace(model, packet_format(cfg, d), cycles=cycles,
+                                             ctrl_schedule=schedule)) is None
+    specs = _specs(traffic, rates)
+    rtl, mdl = _rtl_points(design, specs), _model_points(model, specs)
+    diff = point_difference(rtl, mdl)
+    assert diff is not None and diff.startswith("point 0"), diff
+    rc, mc = _counts(cfg, d, model, rtl), _counts(cfg, d, model, mdl)
+    assert [c[event] for c in rc] != [c[event] for c in mc]
+    assert all(r[event] > m[event] for r, m in zip(rc, mc))     # the model missed some
 
 
 @pytest.mark.xdist_group(f"netmodel-{MATRIX[0][0]}")
