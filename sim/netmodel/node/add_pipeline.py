@@ -38,12 +38,12 @@ OUTPUTS = define(globals(), ("wr_en", "wr_addr"), "O_")
 _M32 = 0xFFFFFFFF
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def add_outputs(n, st, out):
     out[n, O_WR_EN], out[n, O_WR_ADDR] = st[n, A_V2], st[n, A_A2]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def add_write_line(n, st, lines, wr_line):
     """Stage 2's line (``wr.data``): the fp sum, or the int sum or written line."""
     wr_line[n] = lines[n, L_FP2] if st[n, A_F2] else lines[n, L_R2I]
@@ -69,7 +69,7 @@ def _lanes(n, st, lines, rdata, wr_line, su, sf, mutant):
         lines[n, L_R2I, w] = it if add else d
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def add_clock(n, st, inputs, data, lines, line_in, rdata, wr_line, su, sf, mutant):
     """Node ``n``'s clock edge (after :func:`add_outputs` and, with ``data``,
     :func:`add_write_line` of the cycle)."""

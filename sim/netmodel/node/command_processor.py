@@ -108,7 +108,7 @@ def _first(mask):
     return mask & -mask
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def cp_outputs(n, queues, inputs, sems, outputs, queue_out, P):
     """Node ``n``'s combinational outputs and grants (see the module docstring)."""
     L, A = P[P_CMD_LINES], P[P_ADDR_BITS]
@@ -375,7 +375,7 @@ def _queue_clock(n, q, queues, owner, lines_in, inputs, sram_data, queue_out, P,
             queues[n, q, Q_FSM] = S_IDLE
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def cp_clock(n, queues, owner, lines_in, inputs, sram_data, queue_out, P, DF):
     """Node ``n``'s clock edge, after :func:`cp_outputs` of the same cycle."""
     for q in range(QUEUES):

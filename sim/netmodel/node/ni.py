@@ -106,7 +106,7 @@ def _status(n, ins, dm_out, rx_out):
     return ins[n, N_EXEC_BUSY] | dm_out[n, dm.O_BUSY] << 1 | rx_out[n, rb.O_OVERFLOW] << 2
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def ni_outputs(n, RX, PA, SK, DM, CP, WR, TX, PW, NI, PS):
     """Node ``n``'s outputs (``NI[1][n]``) and every block's combinational step."""
     rx_st, rx_marks, rx_slots, rx_in, rx_out, rx_vc_out, rx_head = RX
@@ -276,7 +276,7 @@ def _register(n, index, ins, sems, regs, dm_out, rx_out, cp_qo, SF, P):
     return -1
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def ni_clock(n, RX, PA, SK, DM, CP, WR, TX, PW, NI, PS):
     """Node ``n``'s clock edge, after :func:`ni_outputs` of the cycle."""
     rx_st, rx_marks, rx_slots, rx_in, rx_out, rx_vc_out, rx_head = RX
