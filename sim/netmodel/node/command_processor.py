@@ -173,7 +173,13 @@ def cp_outputs(n, queues, inputs, sems, outputs, queue_out, P):
 @njit(cache=True, inline="always")
 def _field(lines_in, n, q, DF, f, W):
     """Descriptor field ``f`` (a ``D_`` constant) from the lines of queue ``q``."""
-    offset, width, signed = DF[3 * f], DF[3 * f + 1], DF[3 * f + 2]
+    return _bits(lines_in, n, q, DF[3 * f], DF[3 * f + 1], DF[3 * f + 2], W)
+
+
+@njit(cache=True)
+def _bits(lines_in, n, q, offset, width, signed, W):
+    """The field at bit ``offset`` of ``width`` bits (``signed``) of queue ``q``'s lines
+    (one compiled function for every field: the constants are its arguments)."""
     value = 0
     for i in range(width):
         bit = offset + i
@@ -184,7 +190,7 @@ def _field(lines_in, n, q, DF, f, W):
     return value
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _stop(n, q, queues, kind, tag):
     """End the queue: its DONE (``tag``) goes out from state DONE."""
     queues[n, q, Q_STATE] = kind
@@ -194,7 +200,7 @@ def _stop(n, q, queues, kind, tag):
     queues[n, q, Q_FSM] = S_DONE
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _advance(n, q, queues, P):
     """Go on with the next descriptor (a loop's end jumps back while iterations remain)."""
     L = P[P_CMD_LINES]
@@ -218,7 +224,7 @@ def _advance(n, q, queues, P):
         queues[n, q, Q_FSM] = S_FETCH
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _decode(n, q, queues, lines_in, P, DF):
     """The descriptor's last line arrived: hand it on, or stop on an error."""
     W, lines, A = P[P_FLIT_BITS], P[P_LINES], P[P_ADDR_BITS]

@@ -114,7 +114,7 @@ _N_IN = len(INPUTS)
 M_READS_COUNTED_WHEN_ASKED = MUTANTS["reads_counted_when_asked"]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _ni(n, NA, NP, exec_ok, cmd_grant, pull_grant):
     """The NI's outputs with the engine's ``desc_ok`` and the SRAM's grants as given."""
     RX, PA, SK, DM, CQ, WR, TX, PW, NI = NA
@@ -132,7 +132,7 @@ def _ask(n, rd_en, rd_addr, reads, r, request, addr):
     rd_addr[n, reads[2 * r], reads[2 * r + 1]] = addr
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def core_outputs(n, NA, NP, EA, EP, SA, SP, CA, reads):
     """Node ``n``'s outputs of the cycle: the engine, the NI three times, the SRAM's grants
     (the order of the module docstring); the SRAM's write lines and the engine's inputs."""
@@ -206,7 +206,7 @@ def core_outputs(n, NA, NP, EA, EP, SA, SP, CA, reads):
     c_out[n, O_OVERFLOW] = status >> 2 & 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def core_clock(n, NA, NP, EA, EP, SA, SP, CA, mutant):
     """Node ``n``'s clock edge, after :func:`core_outputs` of the cycle: the counters, the
     NI's, the engine's and the SRAM's edges."""

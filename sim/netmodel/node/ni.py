@@ -276,7 +276,7 @@ def _register(n, index, ins, sems, regs, dm_out, rx_out, cp_qo, SF, P):
     return -1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def ni_clock(n, RX, PA, SK, DM, CP, WR, TX, PW, NI, PS):
     """Node ``n``'s clock edge, after :func:`ni_outputs` of the cycle."""
     rx_st, rx_marks, rx_slots, rx_in, rx_out, rx_vc_out, rx_head = RX
