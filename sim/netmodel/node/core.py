@@ -51,7 +51,7 @@ from rtl.net.directions import PORTS
 from rtl.node.mac import MacMode
 from sim.netmodel.node import engine as en
 from sim.netmodel.node import ni as nim
-from sim.netmodel.node.fields import define
+from sim.netmodel.node.fields import copy_row, define
 from sim.netmodel.node.sram import POOL_OVERFLOWS, Scratchpads, sram_clock, sram_grants
 
 __all__ = ["NodeCores", "INPUTS", "OUTPUTS", "MUTANTS", "READ_CLIENTS", "WRITE_CLIENTS",
@@ -114,7 +114,7 @@ _N_IN = len(INPUTS)
 M_READS_COUNTED_WHEN_ASKED = MUTANTS["reads_counted_when_asked"]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _ni(n, NA, NP, exec_ok, cmd_grant, pull_grant):
     """The NI's outputs with the engine's ``desc_ok`` and the SRAM's grants as given."""
     RX, PA, SK, DM, CQ, WR, TX, PW, NI = NA
@@ -125,14 +125,14 @@ def _ni(n, NA, NP, exec_ok, cmd_grant, pull_grant):
     nim.ni_outputs(n, RX, PA, SK, DM, CQ, WR, TX, PW, NI, NP)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _ask(n, rd_en, rd_addr, reads, r, request, addr):
     """Reader ``r``'s request on its (port, client) of the read-client table."""
     rd_en[n, reads[2 * r], reads[2 * r + 1]] = request
     rd_addr[n, reads[2 * r], reads[2 * r + 1]] = addr
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def core_outputs(n, NA, NP, EA, EP, SA, SP, CA, reads):
     """Node ``n``'s outputs of the cycle: the engine, the NI three times, the SRAM's grants
     (the order of the module docstring); the SRAM's write lines and the engine's inputs."""
@@ -145,19 +145,19 @@ def core_outputs(n, NA, NP, EA, EP, SA, SP, CA, reads):
     c_ins, c_out, link_in, counters, router_flits = CA
     # the read ports' data registers: what each client sees this cycle
     if data:
-        rx_data[n] = rd_data[n, reads[2 * R_RX]]
-        cmd_data[n] = rd_data[n, reads[2 * R_CMD]]
-        dma_data[n] = rd_data[n, reads[2 * R_DMA]]
-        rd_a[n] = rd_data[n, reads[2 * R_RD_A]]
-        rd_b[n] = rd_data[n, reads[2 * R_RD_B]]
-        rd_c[n] = rd_data[n, reads[2 * R_RD_C]]
+        copy_row(rx_data[n], rd_data[n, reads[2 * R_RX]])
+        copy_row(cmd_data[n], rd_data[n, reads[2 * R_CMD]])
+        copy_row(dma_data[n], rd_data[n, reads[2 * R_DMA]])
+        copy_row(rd_a[n], rd_data[n, reads[2 * R_RD_A]])
+        copy_row(rd_b[n], rd_data[n, reads[2 * R_RD_B]])
+        copy_row(rd_c[n], rd_data[n, reads[2 * R_RD_C]])
     for i in range(_N_IN):
         ni_in[n, i] = c_ins[n, i]
     for i in range(len(_FLIT_COLS)):
         ni_in[n, _FLIT_COLS[i]] = router_flits[n, i]
     for i in range(len(_COUNT_COLS)):
         ni_in[n, _COUNT_COLS[i]] = counters[n, i]
-    link_data[n] = link_in[n]
+    copy_row(link_data[n], link_in[n])
     # 1. the engine from its state; the NI with last cycle's desc_ok
     en.engine_outputs(n, st, desc, e_out, EP)
     if data:
@@ -194,10 +194,10 @@ def core_outputs(n, NA, NP, EA, EP, SA, SP, CA, reads):
     e_in[n, en.I_RD_C_GRANT] = rd_grant[n, reads[2 * R_RD_C], reads[2 * R_RD_C + 1]]
     e_in[n, en.I_WR_GRANT] = wr_grant[n, W_ENGINE]
     if data:
-        wr_data[n, W_WR] = SK[4][n]                          # the ADD pipeline's line
+        copy_row(wr_data[n, W_WR], SK[4][n])          # the ADD pipeline's line
         if pull:
-            wr_data[n, W_PULL] = PW[5][n]                    # the pull writer's line
-        wr_data[n, W_ENGINE] = e_wr[n]
+            copy_row(wr_data[n, W_PULL], PW[5][n])    # the pull writer's line
+        copy_row(wr_data[n, W_ENGINE], e_wr[n])
     # the core's outputs (TrainingNode's busy and overflow, the router's part left out)
     for i in range(len(_PASSED)):
         c_out[n, i] = ni_out[n, _PASSED[i]]
@@ -206,7 +206,7 @@ def core_outputs(n, NA, NP, EA, EP, SA, SP, CA, reads):
     c_out[n, O_OVERFLOW] = status >> 2 & 1
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def core_clock(n, NA, NP, EA, EP, SA, SP, CA, mutant):
     """Node ``n``'s clock edge, after :func:`core_outputs` of the cycle: the counters, the
     NI's, the engine's and the SRAM's edges."""
@@ -238,13 +238,13 @@ def core_clock(n, NA, NP, EA, EP, SA, SP, CA, mutant):
         counters[n, C_MAC_STEPS_INT8] = (counters[n, C_MAC_STEPS_INT8] + 1) & _M32
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _outputs_all(NA, NP, EA, EP, SA, SP, CA, reads):
     for n in range(CA[0].shape[0]):
         core_outputs(n, NA, NP, EA, EP, SA, SP, CA, reads)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _clock_all(NA, NP, EA, EP, SA, SP, CA, mutant):
     for n in range(CA[0].shape[0]):
         core_clock(n, NA, NP, EA, EP, SA, SP, CA, mutant)
