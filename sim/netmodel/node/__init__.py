@@ -59,12 +59,21 @@ hooks the nodes onto the network kernel's local ports. The plan for the last two
   register, as the generator's is) and its ``i_credit`` on credit ring ``6n``
   (``_put_credit``: its ring holds one VC a cycle, but the NI returns a request VC's and a
   response VC's credit in one cycle when the parser and the pull writer both pop, so that
-  ring needs a bit per VC). The kernel's flits are two 64-bit words: the core's flits are
-  ``flit_bits`` wide, so the rings carry a flit's words (or a head of two words and an
-  index into a per-node line store for the body lines) and the NI's head fields must be
-  read as :mod:`rtl.net.packet` lays them out, not as the traffic generator's. The idle
+  ring needs a bit per VC). The kernel's flits are two 64-bit words, and its router reads
+  only ``w0``: a head's destination (``dst_x | dst_y << 12``) and every flit's ``last``
+  (bit 57) and ``vc`` (bits 58..60). So a flit of at most 64 bits crosses the kernel as
+  ``w0`` = the destination of its packet's head (read as :mod:`rtl.net.packet` lays it
+  out, not as the traffic generator's) with ``last`` and ``vc``, and ``w1`` = the flit
+  itself; the NI's input takes ``w1``. Wider flits need ``w1`` to be an index into a
+  per-node line store (the router buffers only the two words). The idle
   shortcut (``pend``) must count the core's own work: a node whose engine, DMA or command
-  queues are busy is stepped although nothing is in flight to it. First step: one node
+  queues are busy is stepped although nothing is in flight to it. The node's steps are
+  :func:`~.core.core_outputs` and :func:`~.core.core_clock` (inlined into the loop that
+  calls them, as the core's own kernels do), called per node where ``_cycles`` calls
+  ``_generator`` and ``_sink``, with the router's flits out of each port counted into the
+  core's ``router_flits``. A node kernel in a module of its own that inlines the network
+  kernel's functions is cached against its own file only: it must be recompiled (cache
+  cleared) when :mod:`sim.netmodel.kernel` changes, or live in that file. First step: one node
   behind one router (a 1 x 1 mesh whose mesh ports are tied off) held to
   :class:`rtl.node.training_node.TrainingNode` by driving a router port with
   ``tests/sim/netmodel/test_node_core.py``'s host, then a row of nodes against
