@@ -36,17 +36,17 @@ simulator):
 
 * :mod:`.core`: the node's core, the NI, the SRAM and the engine wired to the SRAM's
   clients as :mod:`rtl.node.training_node` wires them, its interface the router's local
-  port (the NI's link in and out), stepping every node at once from Python; it counts
-  the node's SRAM reads and writes and the engine's steps per dtype.
+  port (the NI's link in and out); it counts the node's SRAM reads and writes and the
+  engine's steps per dtype, and shows them with the router's flit counts (an input,
+  ``router_flits``) as the NI's counter registers. One numba step per node and cycle
+  (:func:`~.core.core_outputs`, :func:`~.core.core_clock`: the engine, the NI three times,
+  the SRAM's grants, then every edge), so every node of an array steps in compiled code
+  (one call per cycle for all of them).
 
 Not yet: a timing-only core (the command queues' programs and the heads the NI reads are
-SRAM lines; the engine's values are not), the core as one numba step per node (its glue
-moved into ``@njit`` functions calling :func:`~.ni.ni_outputs` three times,
-:func:`~.engine.engine_outputs`, :func:`~.sram.sram_grants`, then every edge), the event
-counters of the router (``flits_*``: the node kernel counts them) and the counters as
-registers of the NI's register space (the main line's NI reads them after ``cmd_status``),
-the hosts at the tile edge, and the node kernel that hooks the nodes
-onto the network kernel's local ports. The plan for the last two:
+SRAM lines; the engine's values are not), the router's flit counters kept by a model of the
+router (the node kernel counts them), the hosts at the tile edge, and the node kernel that
+hooks the nodes onto the network kernel's local ports. The plan for the last two:
 
 * Nodes on the local ports. :mod:`sim.netmodel.kernel` joins router ``n``'s local input to
   its traffic generator by flit ring ``6n`` (its credits come back on credit ring
@@ -59,12 +59,21 @@ onto the network kernel's local ports. The plan for the last two:
   register, as the generator's is) and its ``i_credit`` on credit ring ``6n``
   (``_put_credit``: its ring holds one VC a cycle, but the NI returns a request VC's and a
   response VC's credit in one cycle when the parser and the pull writer both pop, so that
-  ring needs a bit per VC). The kernel's flits are two 64-bit words: the core's flits are
-  ``flit_bits`` wide, so the rings carry a flit's words (or a head of two words and an
-  index into a per-node line store for the body lines) and the NI's head fields must be
-  read as :mod:`rtl.net.packet` lays them out, not as the traffic generator's. The idle
+  ring needs a bit per VC). The kernel's flits are two 64-bit words, and its router reads
+  only ``w0``: a head's destination (``dst_x | dst_y << 12``) and every flit's ``last``
+  (bit 57) and ``vc`` (bits 58..60). So a flit of at most 64 bits crosses the kernel as
+  ``w0`` = the destination of its packet's head (read as :mod:`rtl.net.packet` lays it
+  out, not as the traffic generator's) with ``last`` and ``vc``, and ``w1`` = the flit
+  itself; the NI's input takes ``w1``. Wider flits need ``w1`` to be an index into a
+  per-node line store (the router buffers only the two words). The idle
   shortcut (``pend``) must count the core's own work: a node whose engine, DMA or command
-  queues are busy is stepped although nothing is in flight to it. First step: one node
+  queues are busy is stepped although nothing is in flight to it. The node's steps are
+  :func:`~.core.core_outputs` and :func:`~.core.core_clock` (inlined into the loop that
+  calls them, as the core's own kernels do), called per node where ``_cycles`` calls
+  ``_generator`` and ``_sink``, with the router's flits out of each port counted into the
+  core's ``router_flits``. A node kernel in a module of its own that inlines the network
+  kernel's functions is cached against its own file only: it must be recompiled (cache
+  cleared) when :mod:`sim.netmodel.kernel` changes, or live in that file. First step: one node
   behind one router (a 1 x 1 mesh whose mesh ports are tied off) held to
   :class:`rtl.node.training_node.TrainingNode` by driving a router port with
   ``tests/sim/netmodel/test_node_core.py``'s host, then a row of nodes against
@@ -79,23 +88,35 @@ onto the network kernel's local ports. The plan for the last two:
   waits for a response, as :mod:`verif.host`'s ``wait`` does).
 
 How they compose: every block keeps its state as arrays with a leading node index (one row
-per node, fields named by module constants) and offers ``@njit(inline="always")`` step
-functions taking the node index, split like the RTL into a combinational evaluation
-(``*_outputs``: from the state and the inputs that are combinational in the RTL) and a clock
-edge (``*_clock``: from the state and every input of the cycle). A node kernel evaluates, per
-node and cycle, the blocks' outputs in the order the RTL's combinational paths run (the
-requests of the SRAM's clients, then :func:`~.sram.sram_grants`, then what depends on a
-grant: the engine's ``fire``, the DMA's and engine's ``go`` for the command processor), and
-then every block's edge (and :func:`~.sram.sram_clock`) from the values of that cycle. Data
-(line values) is kept apart from control (grants, FSM state, head flits), so a timing-only
-run skips the data arrays and functions (each block takes ``data=False``).
+per node, fields named by module constants) and offers ``@njit`` step functions taking the
+node index, split like the RTL into a combinational evaluation (``*_outputs``: from the
+state and the inputs that are combinational in the RTL) and a clock edge (``*_clock``: from
+the state and every input of the cycle). A node kernel evaluates, per node and cycle, the
+blocks' outputs in the order the RTL's combinational paths run (the requests of the SRAM's
+clients, then :func:`~.sram.sram_grants`, then what depends on a grant: the engine's
+``fire``, the DMA's and engine's ``go`` for the command processor), and then every block's
+edge (and :func:`~.sram.sram_clock`) from the values of that cycle. Data (line values) is
+kept apart from control (grants, FSM state, head flits), so a timing-only run skips the data
+arrays and functions (each block takes ``data=False``).
+
+How they compile (what keeps the cold compile short: docs/testing.md, issue 29): a block's
+step functions are numba functions of their own, compiled once per signature and cached in
+their block's file, and called (not inlined) by the NI and the core; only glue is inlined
+(:func:`~.ni.ni_clock` and the core's steps into the core's two kernels; small helpers
+within a block). Numba links a callee's code into every caller and optimises it again
+there, so each level of calls costs a recompilation of everything below it: keep the call
+tree shallow (blocks, then :func:`~.ni.ni_outputs`, then the kernel that loops over the
+nodes). Inlining a block that is called three times (``ni_outputs`` in the core) or a large
+helper called from many places (the command processor's descriptor fields) multiplied the
+compile time; a numba function called with an integer constant is compiled once per
+constant value (a ``Literal`` signature), so such arguments go in through a tuple (as the
+descriptor fields do) or an array. Mutants are run-time integers in the parameter tuples,
+never Python branches around compiled code, so a mutant shares the normal run's compile.
 
 Numba's disk cache checks only the file of the function it caches: a change to
-:mod:`.numerics` does not recompile the cached engine or ADD pipeline (clear
-``__pycache__``), and the composed node kernel should keep what it compiles in one file,
-as :mod:`sim.netmodel.kernel` does. :mod:`.ni` inlines every NI block's step functions into
-its cached kernels: a change to a block's file leaves them stale until its ``__pycache__``
-is cleared (and their first compilation takes minutes).
+:mod:`.numerics` does not recompile the cached engine or ADD pipeline, and a cached caller
+(:mod:`.ni`'s or :mod:`.core`'s kernels) keeps the code of the blocks it was compiled with:
+after changing a block's file, clear ``sim/netmodel/node/__pycache__``.
 
 Timing that depends on data: the command processor's descriptors are SRAM lines, so a
 timing-only run keeps the lines its queues fetch (the programs the host writes); the RX

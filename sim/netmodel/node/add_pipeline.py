@@ -18,7 +18,7 @@ the values: a timing-only run skips the data half.
 import numpy as np
 from numba import njit, uint64
 
-from sim.netmodel.node.fields import define
+from sim.netmodel.node.fields import copy_row, define
 from sim.netmodel.node.numerics import fp32_add
 
 __all__ = ["AddPipelines", "add_outputs", "add_write_line", "add_clock", "MUTANTS", "INPUTS",
@@ -38,18 +38,18 @@ OUTPUTS = define(globals(), ("wr_en", "wr_addr"), "O_")
 _M32 = 0xFFFFFFFF
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False)
 def add_outputs(n, st, out):
     out[n, O_WR_EN], out[n, O_WR_ADDR] = st[n, A_V2], st[n, A_A2]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False)
 def add_write_line(n, st, lines, wr_line):
     """Stage 2's line (``wr.data``): the fp sum, or the int sum or written line."""
-    wr_line[n] = lines[n, L_FP2] if st[n, A_F2] else lines[n, L_R2I]
+    copy_row(wr_line[n], lines[n, L_FP2] if st[n, A_F2] else lines[n, L_R2I])
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _lanes(n, st, lines, rdata, wr_line, su, sf, mutant):
     """Stage 1 -> stage 2 of the data: the sums of the stored (or forwarded) line and d1."""
     forward = mutant != 1 and st[n, A_V2] and st[n, A_A2] == st[n, A_A1]
@@ -69,19 +69,19 @@ def _lanes(n, st, lines, rdata, wr_line, su, sf, mutant):
         lines[n, L_R2I, w] = it if add else d
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False)
 def add_clock(n, st, inputs, data, lines, line_in, rdata, wr_line, su, sf, mutant):
     """Node ``n``'s clock edge (after :func:`add_outputs` and, with ``data``,
     :func:`add_write_line` of the cycle)."""
     if data:
         _lanes(n, st, lines, rdata, wr_line, su, sf, mutant)
-        lines[n, L_D1] = line_in[n]
+        copy_row(lines[n, L_D1], line_in[n])
     st[n, A_V2], st[n, A_F2], st[n, A_A2] = st[n, A_V1], st[n, A_F1] & st[n, A_ADD1], st[n, A_A1]
     st[n, A_V1], st[n, A_ADD1] = inputs[n, I_VALID], inputs[n, I_ADD]
     st[n, A_F1], st[n, A_A1] = inputs[n, I_FP], inputs[n, I_ADDR]
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _outputs_all(st, out, data, lines, wr_line):
     for n in range(st.shape[0]):
         add_outputs(n, st, out)
@@ -89,7 +89,7 @@ def _outputs_all(st, out, data, lines, wr_line):
             add_write_line(n, st, lines, wr_line)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _clock_all(st, inputs, data, lines, line_in, rdata, wr_line, su, sf, mutant):
     for n in range(st.shape[0]):
         add_clock(n, st, inputs, data, lines, line_in, rdata, wr_line, su, sf, mutant)

@@ -30,7 +30,7 @@ from numba import njit, uint64
 
 from rtl.net.packet import Opcode
 from rtl.node.layouts import COUNT_BITS, QUEUES, CmdError, CmdOp, CmdState
-from sim.netmodel.node.fields import define, layout_fields
+from sim.netmodel.node.fields import copy_row, define, layout_fields
 
 __all__ = ["CommandProcessors", "cp_outputs", "cp_clock", "descriptor_fields", "MUTANTS",
            "PUSH_DESC", "EXEC_DESC", "QUEUE_FIELDS", "INPUTS", "OUTPUTS", "QUEUE_OUTPUTS"]
@@ -102,13 +102,13 @@ def descriptor_fields(layouts):
     return layout_fields(layouts.cmd_desc, DESC_FIELDS, skip=("args", "desc"))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _first(mask):
     """The lowest set bit of ``mask`` (fixed priority, queue 0 first)."""
     return mask & -mask
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False)
 def cp_outputs(n, queues, inputs, sems, outputs, queue_out, P):
     """Node ``n``'s combinational outputs and grants (see the module docstring)."""
     L, A = P[P_CMD_LINES], P[P_ADDR_BITS]
@@ -170,10 +170,16 @@ def cp_outputs(n, queues, inputs, sems, outputs, queue_out, P):
     outputs[n, O_CTRL_ERROR] = error
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _field(lines_in, n, q, DF, f, W):
     """Descriptor field ``f`` (a ``D_`` constant) from the lines of queue ``q``."""
-    offset, width, signed = DF[3 * f], DF[3 * f + 1], DF[3 * f + 2]
+    return _bits(lines_in, n, q, DF[3 * f], DF[3 * f + 1], DF[3 * f + 2], W)
+
+
+@njit(cache=True, _nrt=False)
+def _bits(lines_in, n, q, offset, width, signed, W):
+    """The field at bit ``offset`` of ``width`` bits (``signed``) of queue ``q``'s lines
+    (one compiled function for every field: the constants are its arguments)."""
     value = 0
     for i in range(width):
         bit = offset + i
@@ -184,7 +190,7 @@ def _field(lines_in, n, q, DF, f, W):
     return value
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False)
 def _stop(n, q, queues, kind, tag):
     """End the queue: its DONE (``tag``) goes out from state DONE."""
     queues[n, q, Q_STATE] = kind
@@ -194,7 +200,7 @@ def _stop(n, q, queues, kind, tag):
     queues[n, q, Q_FSM] = S_DONE
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False)
 def _advance(n, q, queues, P):
     """Go on with the next descriptor (a loop's end jumps back while iterations remain)."""
     L = P[P_CMD_LINES]
@@ -218,7 +224,7 @@ def _advance(n, q, queues, P):
         queues[n, q, Q_FSM] = S_FETCH
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False)
 def _decode(n, q, queues, lines_in, P, DF):
     """The descriptor's last line arrived: hand it on, or stop on an error."""
     W, lines, A = P[P_FLIT_BITS], P[P_LINES], P[P_ADDR_BITS]
@@ -307,7 +313,7 @@ def _decode(n, q, queues, lines_in, P, DF):
         _stop(n, q, queues, _ERROR, 0x80 | _E_OPCODE)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _queue_clock(n, q, queues, owner, lines_in, inputs, sram_data, queue_out, P, DF):
     L = P[P_CMD_LINES]
     fsm, abort = queues[n, q, Q_FSM], queues[n, q, Q_ABORT] != 0
@@ -337,7 +343,7 @@ def _queue_clock(n, q, queues, owner, lines_in, inputs, sram_data, queue_out, P,
             queues[n, q, Q_ISSUED] = issued + 1
             queues[n, q, Q_PEND_K] = issued
         if pend:
-            lines_in[n, q, pend_k] = sram_data[n]
+            copy_row(lines_in[n, q, pend_k], sram_data[n])
         if abort and not pend:
             _stop(n, q, queues, _ABORTED, 0x80 | _E_ABORT)
         elif pend and pend_k == L - 1:
@@ -375,7 +381,7 @@ def _queue_clock(n, q, queues, owner, lines_in, inputs, sram_data, queue_out, P,
             queues[n, q, Q_FSM] = S_IDLE
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False)
 def cp_clock(n, queues, owner, lines_in, inputs, sram_data, queue_out, P, DF):
     """Node ``n``'s clock edge, after :func:`cp_outputs` of the same cycle."""
     for q in range(QUEUES):
@@ -386,13 +392,13 @@ def cp_clock(n, queues, owner, lines_in, inputs, sram_data, queue_out, P, DF):
             owner[n] = q
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _outputs_all(queues, inputs, sems, outputs, queue_out, P):
     for n in range(queues.shape[0]):
         cp_outputs(n, queues, inputs, sems, outputs, queue_out, P)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _clock_all(queues, owner, lines_in, inputs, sram_data, queue_out, P, DF):
     for n in range(queues.shape[0]):
         cp_clock(n, queues, owner, lines_in, inputs, sram_data, queue_out, P, DF)

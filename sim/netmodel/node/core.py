@@ -11,7 +11,9 @@ prefetch (1); the write port the NI's request sink (0), its PULL answers (1) and
 engine's write-back (2). The engine's descriptor is the NI's ``exec_desc``, its
 ``desc_ok``, ``busy``, ``done`` and counters the NI's ``exec_*`` inputs.
 
-One cycle is :meth:`NodeCores.outputs_of_cycle` then :meth:`NodeCores.clock`. The
+One cycle is :func:`core_outputs` then :func:`core_clock` per node (numba step functions
+taking the node index, as every block's; :meth:`NodeCores.outputs_of_cycle` and
+:meth:`NodeCores.clock` run them over every node in one compiled call each). The
 combinational paths cross the blocks twice, so the cycle evaluates the NI three times:
 
 1. the engine's outputs from its state (``busy``, ``done``, the counters, its read and
@@ -24,7 +26,7 @@ combinational paths cross the blocks twice, so the cycle evaluates the NI three 
    pull writer pops a response flit only when its write is granted; the command processor
    reads its grant at the edge).
 
-:meth:`NodeCores.clock` is every block's edge from the values of that last evaluation; the
+:func:`core_clock` is every block's edge from the values of that last evaluation; the
 SRAM's edge lands the granted writes and loads the read ports' data registers, which the
 NI and the engine see in the next cycle.
 
@@ -32,17 +34,25 @@ The core counts its share of the node's events (:data:`COUNTERS`: granted SRAM r
 writes, the engine's array steps per dtype), as the main line's training node does.
 
 Lines are kept (no timing-only mode yet: the command queues' programs and the DMA's and
-parser's heads are SRAM lines, see the package docstring). The composition is Python over
-the blocks' compiled steps, each stepping every node at once.
+parser's heads are SRAM lines, see the package docstring).
+
+The kernels' arguments are the blocks' arrays as tuples (``NA``/``NP``: the NI's
+``arrays`` and ``params``; ``EA``/``EP``: the engine's; ``SA``/``SP``: the SRAM's; ``CA``:
+the core's own ports and counters). The wiring's mutants are run-time data (``reads``: the
+(port, client) of every reader of :data:`READERS`; ``mutant`` for the counter), so the
+normal and the wrong wirings run one compiled kernel. Every block's step function is a
+numba function of its own (not inlined), compiled once and cached in its block's file.
 """
 
 import numpy as np
+from numba import njit
 
 from rtl.net.directions import PORTS
 from rtl.node.mac import MacMode
 from sim.netmodel.node import engine as en
 from sim.netmodel.node import ni as nim
-from sim.netmodel.node.sram import Scratchpads
+from sim.netmodel.node.fields import copy_row, define
+from sim.netmodel.node.sram import POOL_OVERFLOWS, Scratchpads, sram_clock, sram_grants
 
 __all__ = ["NodeCores", "INPUTS", "OUTPUTS", "MUTANTS", "READ_CLIENTS", "WRITE_CLIENTS",
            "COUNTERS"]
@@ -80,6 +90,164 @@ def _read_clients(mutant):
     if mutant == MUTANTS["engine_before_cmd_fetch"]:
         clients["cmd"], clients["rd_a"] = clients["rd_a"], clients["cmd"]
     return clients
+
+
+#: the readers in the order of the kernel's read-client table (``reads``: port, client of
+#: each, a run-time parameter, so the mutants of the wiring share the compiled kernel)
+READERS = define(globals(), ("rx", "cmd", "rd_a", "rd_b", "dma", "rd_c"), "R_")
+define(globals(), tuple(WRITE_CLIENTS), "W_")
+define(globals(), INPUTS, "I_")
+define(globals(), OUTPUTS, "O_")
+define(globals(), COUNTERS, "C_")
+# the NI's columns the kernel copies (the local port's inputs are the NI's first ones)
+if tuple(nim.INPUTS)[:len(INPUTS)] != tuple(INPUTS):
+    raise AssertionError("the NI's first inputs must be the core's, in its order")
+_FLIT_COLS = tuple(nim.INPUTS[f"counter_flits_{p}"] for p in PORTS)
+_COUNT_COLS = tuple(nim.INPUTS[f"counter_{c}"] for c in COUNTERS)
+_DESC_COLS = tuple(nim.OUTPUTS["x_" + f] for f in en.EXEC_FIELDS)
+_PASSED = tuple(nim.OUTPUTS[name] for name in ("o_valid", "o_last", "o_vc", "i_credit",
+                                               "errors"))
+if tuple(OUTPUTS)[:len(_PASSED)] != ("o_valid", "o_last", "o_vc", "i_credit", "errors"):
+    raise AssertionError("the core's first outputs must be the NI's it passes on")
+_M32 = 0xFFFFFFFF
+_N_IN = len(INPUTS)
+M_READS_COUNTED_WHEN_ASKED = MUTANTS["reads_counted_when_asked"]
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def _ni(n, NA, NP, exec_ok, cmd_grant, pull_grant):
+    """The NI's outputs with the engine's ``desc_ok`` and the SRAM's grants as given."""
+    RX, PA, SK, DM, CQ, WR, TX, PW, NI = NA
+    ins = NI[0]
+    ins[n, nim.N_EXEC_OK] = exec_ok
+    ins[n, nim.N_CMD_GRANT] = cmd_grant
+    ins[n, nim.N_PULL_GRANT] = pull_grant
+    nim.ni_outputs(n, RX, PA, SK, DM, CQ, WR, TX, PW, NI, NP)
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def _ask(n, rd_en, rd_addr, reads, r, request, addr):
+    """Reader ``r``'s request on its (port, client) of the read-client table."""
+    rd_en[n, reads[2 * r], reads[2 * r + 1]] = request
+    rd_addr[n, reads[2 * r], reads[2 * r + 1]] = addr
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def core_outputs(n, NA, NP, EA, EP, SA, SP, CA, reads):
+    """Node ``n``'s outputs of the cycle: the engine, the NI three times, the SRAM's grants
+    (the order of the module docstring); the SRAM's write lines and the engine's inputs."""
+    RX, PA, SK, DM, CQ, WR, TX, PW, NI = NA
+    ni_in, ni_out, link_data, rx_data, dma_data, cmd_data, sems, regs = NI
+    (st, desc, e_in, e_out, rd_a, rd_b, rd_c, a_hold, b_hold, acc, prod, iprod, c_in, c0buf,
+     wbbuf, su, sf, e_wr) = EA
+    rd_en, rd_grant, rd_addr, rd_data, wr_en, wr_addr, wr_grant, wr_data, table, pool, used = SA
+    bank_lines, page_shift, s_mutant, data, pull = SP
+    c_ins, c_out, link_in, counters, router_flits = CA
+    # the read ports' data registers: what each client sees this cycle
+    if data:
+        copy_row(rx_data[n], rd_data[n, reads[2 * R_RX]])
+        copy_row(cmd_data[n], rd_data[n, reads[2 * R_CMD]])
+        copy_row(dma_data[n], rd_data[n, reads[2 * R_DMA]])
+        copy_row(rd_a[n], rd_data[n, reads[2 * R_RD_A]])
+        copy_row(rd_b[n], rd_data[n, reads[2 * R_RD_B]])
+        copy_row(rd_c[n], rd_data[n, reads[2 * R_RD_C]])
+    for i in range(_N_IN):
+        ni_in[n, i] = c_ins[n, i]
+    for i in range(len(_FLIT_COLS)):
+        ni_in[n, _FLIT_COLS[i]] = router_flits[n, i]
+    for i in range(len(_COUNT_COLS)):
+        ni_in[n, _COUNT_COLS[i]] = counters[n, i]
+    copy_row(link_data[n], link_in[n])
+    # 1. the engine from its state; the NI with last cycle's desc_ok
+    en.engine_outputs(n, st, desc, e_out, EP)
+    if data:
+        en.engine_write_line(n, st, wbbuf, e_wr, EP)
+    ni_in[n, nim.N_EXEC_BUSY] = e_out[n, en.O_BUSY]
+    ni_in[n, nim.N_EXEC_DONE] = e_out[n, en.O_DONE]
+    ni_in[n, nim.N_EXEC_CYCLES] = e_out[n, en.O_CYCLES]
+    ni_in[n, nim.N_EXEC_STEPS] = e_out[n, en.O_STEPS]
+    _ni(n, NA, NP, e_out[n, en.O_DESC_OK], 0, 0)
+    # 2. desc_ok of the descriptor the NI shows; the NI's requests with it
+    for f in range(len(_DESC_COLS)):
+        desc[n, f] = ni_out[n, _DESC_COLS[f]]
+    en.engine_outputs(n, st, desc, e_out, EP)
+    exec_ok = e_out[n, en.O_DESC_OK]
+    _ni(n, NA, NP, exec_ok, 0, 0)
+    # 3. the SRAM's grants; the NI with them
+    rd_en[n] = 0
+    _ask(n, rd_en, rd_addr, reads, R_RX, ni_out[n, nim.Y_RX_EN], ni_out[n, nim.Y_RX_ADDR])
+    _ask(n, rd_en, rd_addr, reads, R_CMD, ni_out[n, nim.Y_CMD_EN], ni_out[n, nim.Y_CMD_ADDR])
+    _ask(n, rd_en, rd_addr, reads, R_RD_A, e_out[n, en.O_RD_A_EN], e_out[n, en.O_RD_A_ADDR])
+    _ask(n, rd_en, rd_addr, reads, R_RD_B, e_out[n, en.O_RD_B_EN], e_out[n, en.O_RD_B_ADDR])
+    _ask(n, rd_en, rd_addr, reads, R_DMA, ni_out[n, nim.Y_DMA_EN], ni_out[n, nim.Y_DMA_ADDR])
+    _ask(n, rd_en, rd_addr, reads, R_RD_C, e_out[n, en.O_RD_C_EN], e_out[n, en.O_RD_C_ADDR])
+    wr_en[n, W_WR], wr_addr[n, W_WR] = ni_out[n, nim.Y_WR_EN], ni_out[n, nim.Y_WR_ADDR]
+    wr_en[n, W_PULL], wr_addr[n, W_PULL] = ni_out[n, nim.Y_PULL_EN], ni_out[n, nim.Y_PULL_ADDR]
+    wr_en[n, W_ENGINE], wr_addr[n, W_ENGINE] = e_out[n, en.O_WR_EN], e_out[n, en.O_WR_ADDR]
+    sram_grants(n, bank_lines, rd_en, rd_grant, wr_en, wr_addr, wr_grant, s_mutant)
+    _ni(n, NA, NP, exec_ok, rd_grant[n, reads[2 * R_CMD], reads[2 * R_CMD + 1]],
+        wr_grant[n, W_PULL])
+    # the engine's start and grants; the write port's lines
+    e_in[n, en.I_START] = ni_out[n, nim.Y_EXEC_START]
+    e_in[n, en.I_RD_A_GRANT] = rd_grant[n, reads[2 * R_RD_A], reads[2 * R_RD_A + 1]]
+    e_in[n, en.I_RD_B_GRANT] = rd_grant[n, reads[2 * R_RD_B], reads[2 * R_RD_B + 1]]
+    e_in[n, en.I_RD_C_GRANT] = rd_grant[n, reads[2 * R_RD_C], reads[2 * R_RD_C + 1]]
+    e_in[n, en.I_WR_GRANT] = wr_grant[n, W_ENGINE]
+    if data:
+        copy_row(wr_data[n, W_WR], SK[4][n])          # the ADD pipeline's line
+        if pull:
+            copy_row(wr_data[n, W_PULL], PW[5][n])    # the pull writer's line
+        copy_row(wr_data[n, W_ENGINE], e_wr[n])
+    # the core's outputs (TrainingNode's busy and overflow, the router's part left out)
+    for i in range(len(_PASSED)):
+        c_out[n, i] = ni_out[n, _PASSED[i]]
+    status = ni_out[n, nim.Y_STATUS]
+    c_out[n, O_BUSY] = 1 if status & 3 else 0
+    c_out[n, O_OVERFLOW] = status >> 2 & 1
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def core_clock(n, NA, NP, EA, EP, SA, SP, CA, mutant):
+    """Node ``n``'s clock edge, after :func:`core_outputs` of the cycle: the counters, the
+    NI's, the engine's and the SRAM's edges."""
+    RX, PA, SK, DM, CQ, WR, TX, PW, NI = NA
+    (st, desc, e_in, e_out, rd_a, rd_b, rd_c, a_hold, b_hold, acc, prod, iprod, c_in, c0buf,
+     wbbuf, su, sf, e_wr) = EA
+    rd_en, rd_grant, rd_addr, rd_data, wr_en, wr_addr, wr_grant, wr_data, table, pool, used = SA
+    bank_lines, page_shift, s_mutant, data, pull = SP
+    c_ins, c_out, link_in, counters, router_flits = CA
+    reads, writes = 0, 0
+    for p in range(rd_en.shape[1]):
+        for c in range(rd_en.shape[2]):
+            reads += rd_en[n, p, c] if mutant == M_READS_COUNTED_WHEN_ASKED else rd_grant[n, p, c]
+    for c in range(wr_grant.shape[1]):
+        writes += wr_grant[n, c]
+    mode = st[n, en.E_MODE]                  # the engine's mode output before the edge
+    nim.ni_clock(n, RX, PA, SK, DM, CQ, WR, TX, PW, NI, NP)
+    en.engine_clock(n, st, desc, e_in, e_out, EP, data, rd_a, rd_b, rd_c, a_hold, b_hold, acc,
+                    prod, iprod, c_in, c0buf, wbbuf, su, sf)
+    if data:
+        sram_clock(n, rd_grant, rd_addr, rd_data, wr_grant, wr_addr, wr_data, page_shift,
+                   table, pool, used, s_mutant)
+    step = st[n, en.E_X_VALID]               # the edge's array step (its X stage loaded)
+    counters[n, C_SRAM_READS] = (counters[n, C_SRAM_READS] + reads) & _M32
+    counters[n, C_SRAM_WRITES] = (counters[n, C_SRAM_WRITES] + writes) & _M32
+    if step and mode == _BF16:
+        counters[n, C_MAC_STEPS_BF16] = (counters[n, C_MAC_STEPS_BF16] + 1) & _M32
+    if step and mode == _INT8:
+        counters[n, C_MAC_STEPS_INT8] = (counters[n, C_MAC_STEPS_INT8] + 1) & _M32
+
+
+@njit(cache=True, _nrt=False)
+def _outputs_all(NA, NP, EA, EP, SA, SP, CA, reads):
+    for n in range(CA[0].shape[0]):
+        core_outputs(n, NA, NP, EA, EP, SA, SP, CA, reads)
+
+
+@njit(cache=True, _nrt=False)
+def _clock_all(NA, NP, EA, EP, SA, SP, CA, mutant):
+    for n in range(CA[0].shape[0]):
+        core_clock(n, NA, NP, EA, EP, SA, SP, CA, mutant)
 
 
 class NodeCores:
@@ -126,7 +294,9 @@ class NodeCores:
         self.engine = en.MatrixEngines(nodes=nodes, layouts=layouts, p=matrix_p,
                                        mutant=engine_mutant)
         self.mutant = MUTANTS[mutant]
-        self.reads = _read_clients(self.mutant)
+        clients = _read_clients(self.mutant)
+        #: (port, client) of every reader in :data:`READERS`' order, flat
+        self.reads = tuple(v for name in READERS for v in clients[name])
         self.inputs = np.zeros((nodes, len(INPUTS)), np.int64)
         self.link_in = np.zeros_like(self.ni.link_data)
         self.outputs = np.zeros((nodes, len(OUTPUTS)), np.int64)
@@ -135,97 +305,37 @@ class NodeCores:
         #: whatever models the router: the NI shows them with the core's counters as the
         #: registers of ``rtl.node.layouts.COUNTER_NAMES``
         self.router_flits = np.zeros((nodes, len(PORTS)), np.int64)
-        # the NI's exec_desc fields, in the engine's descriptor order
-        self._desc_cols = [nim.OUTPUTS["x_" + f] for f in en.EXEC_FIELDS]
 
     @property
     def link_out(self):
         """The NI's output flit of the cycle (nodes, words)."""
         return self.ni.tx.link_data
 
-    def _ni_outputs(self, exec_ok, cmd_grant, pull_grant):
-        ni = self.ni
-        ni.inputs[:, nim.N_EXEC_OK] = exec_ok
-        ni.inputs[:, nim.N_CMD_GRANT] = cmd_grant
-        ni.inputs[:, nim.N_PULL_GRANT] = pull_grant
-        ni.outputs_of_cycle()
+    def _args(self):
+        """The kernels' arguments: the blocks' arrays and parameters (the SRAM's page pool
+        is rebuilt when it grows, so the tuple is made per call)."""
+        e, s = self.engine, self.sram
+        return (self.ni.arrays, self.ni.params,
+                (e.state, e.desc, e.inputs, e.outputs, e.rd_a, e.rd_b, e.rd_c, e.a_hold,
+                 e.b_hold, e.acc, e.prod, e.iprod, e.c_in, e.c0buf, e.wbbuf, e._su, e._sf,
+                 e.wr_line),
+                e.params,
+                (s.rd_en, s.rd_grant, s.rd_addr, s.rd_data, s.wr_en, s.wr_addr, s.wr_grant,
+                 s.wr_data, s.table, s.pool, s.used),
+                (s.bank_lines, s.page_shift, s.mutant, int(s.data), int(self.ni.pull is not None)),
+                (self.inputs, self.outputs, self.link_in, self.counters, self.router_flits))
 
     def outputs_of_cycle(self):
         """Every node's outputs from its state and the inputs of the cycle."""
-        ni, s, eng, ins = self.ni, self.sram, self.engine, self.inputs
-        # the read ports' data registers: what each client sees this cycle
-        ni.rx_data[:] = ni.cmd_data[:] = s.rd_data[:, READ_CLIENTS["rx"][0]]
-        ni.dma_data[:] = s.rd_data[:, self.reads["dma"][0]]
-        for port in ("rd_a", "rd_b", "rd_c"):
-            getattr(eng, port)[:] = s.rd_data[:, READ_CLIENTS[port][0]]
-        for name in INPUTS:
-            ni.inputs[:, nim.INPUTS[name]] = ins[:, INPUTS[name]]
-        for i, port in enumerate(PORTS):
-            ni.inputs[:, nim.INPUTS[f"counter_flits_{port}"]] = self.router_flits[:, i]
-        for i, name in enumerate(COUNTERS):
-            ni.inputs[:, nim.INPUTS[f"counter_{name}"]] = self.counters[:, i]
-        ni.link_data[:] = self.link_in
-        # 1. the engine from its state; the NI with last cycle's desc_ok
-        eng.outputs_of_cycle()
-        eo = eng.outputs
-        for name in ("busy", "done", "cycles", "steps"):
-            ni.inputs[:, nim.INPUTS["exec_" + name]] = eo[:, en.OUTPUTS[name]]
-        self._ni_outputs(eo[:, en.O_DESC_OK], 0, 0)
-        # 2. desc_ok of the descriptor the NI shows; the NI's requests with it
-        eng.desc[:] = ni.outputs[:, self._desc_cols]
-        eng.outputs_of_cycle()
-        exec_ok = eo[:, en.O_DESC_OK].copy()
-        self._ni_outputs(exec_ok, 0, 0)
-        # 3. the SRAM's grants; the NI with them
-        no = ni.outputs
-        s.rd_en[:] = 0
-        requests = {"rx": no[:, nim.Y_RX_EN], "cmd": no[:, nim.Y_CMD_EN],
-                    "dma": no[:, nim.Y_DMA_EN], "rd_a": eo[:, en.O_RD_A_EN],
-                    "rd_b": eo[:, en.O_RD_B_EN], "rd_c": eo[:, en.O_RD_C_EN]}
-        addrs = {"rx": no[:, nim.Y_RX_ADDR], "cmd": no[:, nim.Y_CMD_ADDR],
-                 "dma": no[:, nim.Y_DMA_ADDR], "rd_a": eo[:, en.O_RD_A_ADDR],
-                 "rd_b": eo[:, en.O_RD_B_ADDR], "rd_c": eo[:, en.O_RD_C_ADDR]}
-        for name, (port, client) in self.reads.items():
-            s.rd_en[:, port, client] = requests[name]
-            s.rd_addr[:, port, client] = addrs[name]
-        for name, en_col, addr in (("wr", no[:, nim.Y_WR_EN], no[:, nim.Y_WR_ADDR]),
-                                   ("pull", no[:, nim.Y_PULL_EN], no[:, nim.Y_PULL_ADDR]),
-                                   ("engine", eo[:, en.O_WR_EN], eo[:, en.O_WR_ADDR])):
-            s.wr_en[:, WRITE_CLIENTS[name]] = en_col
-            s.wr_addr[:, WRITE_CLIENTS[name]] = addr
-        s.grants()
-        grant = lambda name: s.rd_grant[:, self.reads[name][0], self.reads[name][1]]
-        self._ni_outputs(exec_ok, grant("cmd"), s.wr_grant[:, WRITE_CLIENTS["pull"]])
-        # the engine's start and grants; the write ports' lines
-        eng.inputs[:, en.I_START] = no[:, nim.Y_EXEC_START]
-        for port in ("rd_a", "rd_b", "rd_c"):
-            eng.inputs[:, en.INPUTS[port + "_grant"]] = grant(port)
-        eng.inputs[:, en.I_WR_GRANT] = s.wr_grant[:, WRITE_CLIENTS["engine"]]
-        s.wr_data[:, WRITE_CLIENTS["wr"]] = ni.sink.wr_line
-        if ni.pull is not None:
-            s.wr_data[:, WRITE_CLIENTS["pull"]] = ni.pull.wr_line
-        s.wr_data[:, WRITE_CLIENTS["engine"]] = eng.wr_line
-        # the core's outputs (TrainingNode's busy and overflow, the router's part left out)
-        out, status = self.outputs, no[:, nim.Y_STATUS]
-        for name in ("o_valid", "o_last", "o_vc", "i_credit", "errors"):
-            out[:, OUTPUTS[name]] = no[:, nim.OUTPUTS[name]]
-        out[:, OUTPUTS["busy"]] = (status & 3) != 0
-        out[:, OUTPUTS["overflow"]] = status >> 2 & 1
+        _outputs_all(*self._args(), self.reads)
 
     def clock(self):
         """Every node's clock edge, after :meth:`outputs_of_cycle` of the cycle."""
-        s, st, counts = self.sram, self.engine.state, self.counters
-        reads = s.rd_en if self.mutant == MUTANTS["reads_counted_when_asked"] else s.rd_grant
-        counts[:, COUNTERS.index("sram_reads")] += reads.sum(axis=(1, 2), dtype=np.int64)
-        counts[:, COUNTERS.index("sram_writes")] += s.wr_grant.sum(axis=1, dtype=np.int64)
-        mode = st[:, en.E_MODE].copy()           # the engine's mode output before the edge
-        self.ni.clock()
-        self.engine.clock()
-        self.sram.clock()
-        step = st[:, en.E_X_VALID]               # the edge's array step (its X stage loaded)
-        counts[:, COUNTERS.index("mac_steps_bf16")] += step & (mode == _BF16)
-        counts[:, COUNTERS.index("mac_steps_int8")] += step & (mode == _INT8)
-        counts &= 0xFFFFFFFF
+        s = self.sram
+        s.reserve(s.nodes * s.wr_en.shape[1])
+        _clock_all(*self._args(), self.mutant)
+        if s.used[POOL_OVERFLOWS]:
+            raise AssertionError("a write found the page pool full")
 
     def line(self, node, addr):
         """SRAM line ``addr`` of ``node`` as an int."""

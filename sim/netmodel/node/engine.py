@@ -27,7 +27,7 @@ from numba import njit, uint64
 
 from rtl.node.engine import EngineGeometry
 from rtl.node.mac import MacMode
-from sim.netmodel.node.fields import define
+from sim.netmodel.node.fields import copy_row, define
 from sim.netmodel.node.numerics import bf16_mul, fp32_add
 
 __all__ = ["MatrixEngines", "engine_outputs", "engine_clock", "MUTANTS", "STATE", "OUTPUTS",
@@ -70,7 +70,7 @@ _BF16 = MacMode.BF16.value
 _M32 = 0xFFFFFFFF
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _element(line, n, index, bits):
     """Element ``index`` of ``bits`` bits of a line (uint64 words, little-endian)."""
     offset = index * bits
@@ -80,18 +80,18 @@ def _element(line, n, index, bits):
 # ---------------------------------------------------------------- control
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _panel_lines(P, mode, k_tiles):
     spl = P[P_SPL_BF16] if mode == _BF16 else P[P_SPL_INT8]
     return (k_tiles * P[P_P] + spl - 1) // spl
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _capturing(st, n):
     return (st[n, E_X_VALID] and st[n, E_X_LAST]) or st[n, E_CAP0] or st[n, E_CAP1]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _prefetching(st, n, P):
     """Port C asks for the next tile's C0 (RUN, accumulating, not the last tile, once this
     tile's first step has fired)."""
@@ -100,7 +100,7 @@ def _prefetching(st, n, P):
             and st[n, E_PF_IDX] < P[P_TILE_LINES] and (st[n, E_K] != 0 or st[n, E_SUB] != 0))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False)
 def engine_outputs(n, st, desc, out, P):
     """Node ``n``'s combinational outputs (see the module docstring)."""
     lines, TL, amask = P[P_LINES], P[P_TILE_LINES], (1 << P[P_ADDR_BITS]) - 1
@@ -135,7 +135,7 @@ def engine_outputs(n, st, desc, out, P):
         out[n, O_WR_ADDR] = (st[n, E_WB_ADDR] + st[n, E_WB_IDX]) & amask
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _mac_data(n, st, P, rd_a, rd_b, a_hold, b_hold, acc, prod, iprod, c_in, c0buf, su, sf):
     """The MAC array's data at the edge: the accumulation stage from the operand stage's
     registers, then the operand stage from the X stage's operands (before their control
@@ -173,11 +173,11 @@ def _mac_data(n, st, P, rd_a, rd_b, a_hold, b_hold, acc, prod, iprod, c_in, c0bu
                 iprod[n, e] = (a - ((a & 0x80) << 1)) * (b - ((b & 0x80) << 1))
             c_in[n, e] = c0buf[n, e]
     if fresh:
-        a_hold[n] = rd_a[n]
-        b_hold[n] = rd_b[n]
+        copy_row(a_hold[n], rd_a[n])
+        copy_row(b_hold[n], rd_b[n])
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _buffer_line(buf, n, line, words, data):
     """Line ``line`` of a buffer of 32-bit elements <- ``data[n]`` (uint64 words)."""
     for w in range(words):
@@ -185,7 +185,7 @@ def _buffer_line(buf, n, line, words, data):
         buf[n, line * 2 * words + 2 * w + 1] = data[n, w] >> uint64(32)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False)
 def engine_clock(n, st, desc, inputs, out, P, data, rd_a, rd_b, rd_c, a_hold, b_hold, acc,
                  prod, iprod, c_in, c0buf, wbbuf, su, sf):
     """Node ``n``'s clock edge, after :func:`engine_outputs` and the SRAM's grants
@@ -195,7 +195,7 @@ def engine_clock(n, st, desc, inputs, out, P, data, rd_a, rd_b, rd_c, a_hold, b_
     fsm, wb_busy = st[n, E_FSM], st[n, E_WB_BUSY]
     capturing = _capturing(st, n)
     if data and st[n, E_CAP1]:
-        wbbuf[n] = acc[n]                       # the tile's results, before this edge's step
+        copy_row(wbbuf[n], acc[n])              # the tile's results, before this edge's step
     if data:
         _mac_data(n, st, P, rd_a, rd_b, a_hold, b_hold, acc, prod, iprod, c_in, c0buf, su, sf)
     # the MAC array's control pipeline
@@ -302,7 +302,7 @@ def engine_clock(n, st, desc, inputs, out, P, data, rd_a, rd_b, rd_c, a_hold, b_
         st[n, E_STEPS] = (st[n, E_STEPS] + 1) & _M32
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False)
 def engine_write_line(n, st, wbbuf, wr_line, P):
     """The write-back's line of the cycle (``wr.data``) into ``wr_line[n]``."""
     words = P[P_WIDTH] // 64
@@ -315,7 +315,7 @@ def engine_write_line(n, st, wbbuf, wr_line, P):
                              | uint64(wbbuf[n, base + 2 * w + 1]) << uint64(32))
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _outputs_all(st, desc, out, P, data, wbbuf, wr_line):
     for n in range(st.shape[0]):
         engine_outputs(n, st, desc, out, P)
@@ -323,7 +323,7 @@ def _outputs_all(st, desc, out, P, data, wbbuf, wr_line):
             engine_write_line(n, st, wbbuf, wr_line, P)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _clock_all(st, desc, inputs, out, P, data, rd_a, rd_b, rd_c, a_hold, b_hold, acc, prod,
                iprod, c_in, c0buf, wbbuf, su, sf):
     for n in range(st.shape[0]):

@@ -6,7 +6,7 @@ from amaranth.hdl import Shape
 from amaranth.lib import data
 from numba import njit, uint64
 
-__all__ = ["define", "layout_fields", "get_bits", "put_bits"]
+__all__ = ["define", "layout_fields", "get_bits", "put_bits", "copy_row"]
 
 
 def define(namespace, names, prefix):
@@ -44,7 +44,7 @@ def layout_fields(layout, names, skip=()):
     return tuple(v for name in names for v in flat[name])
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def get_bits(row, offset, width):
     """Bits ``offset .. offset + width - 1`` (width <= 63) of a flit held as uint64 words."""
     word, shift = offset // 64, offset % 64
@@ -54,7 +54,7 @@ def get_bits(row, offset, width):
     return np.int64(value & uint64((1 << width) - 1))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def put_bits(row, offset, width, value):
     """OR ``value`` into bits ``offset ..`` (width <= 63) of a flit held as uint64 words."""
     v = uint64(value) & uint64((1 << width) - 1)
@@ -62,3 +62,11 @@ def put_bits(row, offset, width, value):
     row[word] |= v << uint64(shift)
     if shift and shift + width > 64:
         row[word + 1] |= v >> uint64(64 - shift)
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def copy_row(dst, src):
+    """``dst[:] = src`` for two rows of words, element by element (the kernels run without
+    numba's run-time, and an array assignment may allocate a temporary copy)."""
+    for i in range(src.shape[0]):
+        dst[i] = src[i]

@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit
 
 from rtl.node.layouts import request_vcs, response_vcs
-from sim.netmodel.node.fields import define
+from sim.netmodel.node.fields import copy_row, define
 
 __all__ = ["LinkTxs", "tx_outputs", "tx_clock", "MUTANTS", "STATE", "INPUTS", "OUTPUTS"]
 
@@ -40,7 +40,7 @@ OUTPUTS = define(globals(), ("rdy0", "level0", "rdy1", "level1", "valid", "last"
                              "grant"), "O_")
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False)
 def tx_outputs(n, st, lasts, out, P):
     """Node ``n``'s combinational outputs (see the module docstring)."""
     D = P[P_DEPTH]
@@ -61,7 +61,7 @@ def tx_outputs(n, st, lasts, out, P):
     out[n, O_VALID], out[n, O_LAST], out[n, O_VC] = st[n, T_VALID], st[n, T_LAST], st[n, T_VC]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False)
 def tx_clock(n, st, lasts, inputs, out, P, data, slots, flits_in, link_data):
     """Node ``n``'s clock edge, after :func:`tx_outputs` of the cycle (``flits_in[n, queue]``:
     the flits written this cycle)."""
@@ -73,7 +73,7 @@ def tx_clock(n, st, lasts, inputs, out, P, data, slots, flits_in, link_data):
     st[n, T_LAST] = lasts[n, src, head]
     st[n, T_VC] = P[P_RESP_VC] if grant == 2 else P[P_REQ_VC]
     if data:
-        link_data[n] = slots[n, src, head]
+        copy_row(link_data[n], slots[n, src, head])
     for v in range(P[P_VCS]):
         sent = ((grant == 1 and v == P[P_REQ_VC]) or (grant == 2 and v == P[P_RESP_VC]))
         credit = inputs[n, I_CREDIT0] >> v & 1
@@ -92,7 +92,7 @@ def tx_clock(n, st, lasts, inputs, out, P, data, slots, flits_in, link_data):
             w = st[n, q + QF_WPTR]
             lasts[n, i, w] = inputs[n, I_LAST0 + 2 * i]
             if data:
-                slots[n, i, w] = flits_in[n, i]
+                copy_row(slots[n, i, w], flits_in[n, i])
             st[n, q + QF_WPTR] = (w + 1) % D
             level += 1
         if grant >> i & 1:
@@ -101,13 +101,13 @@ def tx_clock(n, st, lasts, inputs, out, P, data, slots, flits_in, link_data):
         st[n, q + QF_LEVEL] = level
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _outputs_all(st, lasts, out, P):
     for n in range(st.shape[0]):
         tx_outputs(n, st, lasts, out, P)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _clock_all(st, lasts, inputs, out, P, data, slots, flits_in, link_data):
     for n in range(st.shape[0]):
         tx_clock(n, st, lasts, inputs, out, P, data, slots, flits_in, link_data)

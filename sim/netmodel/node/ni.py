@@ -40,7 +40,7 @@ from sim.netmodel.node import response_writer as rw
 from sim.netmodel.node import rx_buffer as rb
 from sim.netmodel.node.add_pipeline import add_clock, add_outputs, add_write_line
 from sim.netmodel.node.command_processor import cp_clock, cp_outputs
-from sim.netmodel.node.fields import define, get_bits, layout_fields
+from sim.netmodel.node.fields import copy_row, define, get_bits, layout_fields
 from sim.netmodel.node.link_tx import tx_clock, tx_outputs
 from sim.netmodel.node.pull_writer import pull_clock, pull_outputs, pull_write_line
 from sim.netmodel.node.push_dma import dma_clock, dma_outputs
@@ -83,14 +83,14 @@ _HALT_ORDER = tuple(cp.QUEUE_OUTPUTS[k] - cp.H_LOAD for k in rw.SLOT_INPUTS)
 _PUSH_FIELDS, _EXEC_FIELDS = len(cp.PUSH_DESC), len(cp.EXEC_DESC)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _desc_field(desc, n, F, f):
     """Field ``f`` of the ``(offset, width, signed)`` tuple ``F`` in the parser's descriptor
     register (whole 64-bit words per flit, as the ADD pipeline requires)."""
     return get_bits(desc[n].reshape(-1), F[3 * f], F[3 * f + 1])
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _dma_desc(n, host_push, desc, dm_in, cp_out, PF, known):
     """The DMA's descriptor inputs: the parser's PUSH where it holds one, else the command
     processor's (zero while its outputs are not ``known`` yet)."""
@@ -101,12 +101,12 @@ def _dma_desc(n, host_push, desc, dm_in, cp_out, PF, known):
             dm_in[n, dm.I_D_SRC_ADDR + f] = cp_out[n, cp.O_DMA_SRC_ADDR + f] if known else 0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _status(n, ins, dm_out, rx_out):
     return ins[n, N_EXEC_BUSY] | dm_out[n, dm.O_BUSY] << 1 | rx_out[n, rb.O_OVERFLOW] << 2
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False)
 def ni_outputs(n, RX, PA, SK, DM, CP, WR, TX, PW, NI, PS):
     """Node ``n``'s outputs (``NI[1][n]``) and every block's combinational step."""
     rx_st, rx_marks, rx_slots, rx_in, rx_out, rx_vc_out, rx_head = RX
@@ -186,7 +186,7 @@ def ni_outputs(n, RX, PA, SK, DM, CP, WR, TX, PW, NI, PS):
             v = P[NP_RESP_VC0] + i
             pw_vc_in[n, i, pw.V_NONEMPTY] = rx_vc_out[n, v, rb.V_NONEMPTY]
             pw_vc_in[n, i, pw.V_LAST] = rx_vc_out[n, v, rb.V_LAST]
-            pw_flits[n, i] = rx_head[n, v]
+            copy_row(pw_flits[n, i], rx_head[n, v])
         pw_in[n, pw.I_START] = cmd_push and cp_out[n, cp.O_DMA_READ] != 0
         pw_in[n, pw.I_SRC] = cp_out[n, cp.O_DMA_SRC_ADDR]
         pw_in[n, pw.I_DST] = cp_out[n, cp.O_DMA_DST_ADDR]
@@ -224,7 +224,8 @@ def ni_outputs(n, RX, PA, SK, DM, CP, WR, TX, PW, NI, PS):
     # the link output's writes and the returned credits
     tx_in[n, tx.I_EN0], tx_in[n, tx.I_LAST0] = dm_out[n, dm.O_Q_EN], dm_out[n, dm.O_Q_LAST]
     tx_in[n, tx.I_EN1], tx_in[n, tx.I_LAST1] = wr_out[n, rw.O_Q_EN], wr_out[n, rw.O_Q_LAST]
-    tx_flits_in[n, 0], tx_flits_in[n, 1] = dm_flit[n], wr_flit[n]
+    copy_row(tx_flits_in[n, 0], dm_flit[n])
+    copy_row(tx_flits_in[n, 1], wr_flit[n])
     tx_in[n, tx.I_CREDIT0] = ins[n, N_CREDIT]               # one bit per VC
     # the input buffer: the arriving flit, the parser's and the sink's pops
     rx_in[n, rb.I_VALID], rx_in[n, rb.I_VC] = ins[n, N_LINK_VALID], ins[n, N_LINK_VC]
@@ -249,7 +250,7 @@ def ni_outputs(n, RX, PA, SK, DM, CP, WR, TX, PW, NI, PS):
     out[n, Y_STATUS] = _status(n, ins, dm_out, rx_out)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _register(n, index, ins, sems, regs, dm_out, rx_out, cp_qo, SF, P):
     """Register ``index`` of the register space (-1: not a register, the read holds)."""
     S = P[NP_SEMS]
@@ -276,7 +277,7 @@ def _register(n, index, ins, sems, regs, dm_out, rx_out, cp_qo, SF, P):
     return -1
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def ni_clock(n, RX, PA, SK, DM, CP, WR, TX, PW, NI, PS):
     """Node ``n``'s clock edge, after :func:`ni_outputs` of the cycle."""
     rx_st, rx_marks, rx_slots, rx_in, rx_out, rx_vc_out, rx_head = RX
@@ -326,13 +327,13 @@ def ni_clock(n, RX, PA, SK, DM, CP, WR, TX, PW, NI, PS):
         pull_clock(n, pw_st, pw_in, pw_vc_in, pw_flits, pw_out, pwP, pwH)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _outputs_all(RX, PA, SK, DM, CP, WR, TX, PW, NI, PS):
     for n in range(NI[0].shape[0]):
         ni_outputs(n, RX, PA, SK, DM, CP, WR, TX, PW, NI, PS)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _clock_all(RX, PA, SK, DM, CP, WR, TX, PW, NI, PS):
     for n in range(NI[0].shape[0]):
         ni_clock(n, RX, PA, SK, DM, CP, WR, TX, PW, NI, PS)

@@ -18,17 +18,17 @@ __all__ = ["bf16_mul", "fp32_add", "CANONICAL_NAN"]
 CANONICAL_NAN = 0x7FC00000
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _ftz32(bits):
     return bits & 0x80000000 if bits & 0x7F800000 == 0 else bits
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _nan32(bits):
     return bits & 0x7F800000 == 0x7F800000 and bits & 0x7FFFFF != 0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _finish(bits, nan, canonical=True):
     """A result's bits: flushed below 2^-126, the canonical NaN for any NaN."""
     bits = _ftz32(bits)
@@ -37,7 +37,7 @@ def _finish(bits, nan, canonical=True):
     return CANONICAL_NAN if nan or _nan32(bits) else bits
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def bf16_mul(n, a, b, su, sf):
     """bf16 x bf16 -> fp32 bits (golden.bf16_mul): exact in float64, then flushed below
     2^-126 and saturated to infinity from 2^128."""
@@ -54,7 +54,7 @@ def bf16_mul(n, a, b, su, sf):
     return _finish(np.int64(su[n, 2]), _nan32(fa) or _nan32(fb))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def fp32_add(n, a, b, su, sf, canonical):
     """fp32 + fp32 bits (golden.fp32_add): flushed inputs, a round-to-nearest-even float32
     sum, flushed result, canonical NaN."""

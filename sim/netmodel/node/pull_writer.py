@@ -15,7 +15,7 @@ import numpy as np
 from numba import njit
 
 from rtl.net.packet import Opcode
-from sim.netmodel.node.fields import define, get_bits, layout_fields
+from sim.netmodel.node.fields import copy_row, define, get_bits, layout_fields
 
 __all__ = ["PullWriters", "pull_outputs", "pull_write_line", "pull_clock", "MUTANTS",
            "INPUTS", "OUTPUTS", "VC_INPUTS"]
@@ -46,12 +46,12 @@ def head_fields(layouts):
     return layout_fields(layouts.fmt.head, ("opcode",)) + (addr[0] + info,) + addr[1:]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _head_field(flits, n, v, H, field):
     return get_bits(flits[n, v], H[3 * field], H[3 * field + 1])
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False)
 def pull_outputs(n, st, inputs, vc_in, out, P):
     """Node ``n``'s combinational outputs (see the module docstring)."""
     amask = (1 << P[P_ADDR_BITS]) - 1
@@ -85,16 +85,16 @@ def pull_outputs(n, st, inputs, vc_in, out, P):
     out[n, O_POP] = 1 if pop else 0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False)
 def pull_write_line(n, flits, out, wr_line):
     """The SRAM write's line: the flit at the served VC's head (zero when not writing)."""
     if out[n, O_WR_EN]:
-        wr_line[n] = flits[n, out[n, O_CUR]]
+        copy_row(wr_line[n], flits[n, out[n, O_CUR]])
     else:
         wr_line[n] = 0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False)
 def pull_clock(n, st, inputs, vc_in, flits, out, P, H):
     """Node ``n``'s clock edge, after :func:`pull_outputs` of the cycle. Everything reads
     the state before the edge; where a ``start`` and the FSM both write (``active``,
@@ -128,7 +128,7 @@ def pull_clock(n, st, inputs, vc_in, flits, out, P, H):
         st[n, W_ACTIVE] = 0
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _outputs_all(st, inputs, vc_in, flits, out, wr_line, data, P):
     for n in range(st.shape[0]):
         pull_outputs(n, st, inputs, vc_in, out, P)
@@ -136,7 +136,7 @@ def _outputs_all(st, inputs, vc_in, flits, out, wr_line, data, P):
             pull_write_line(n, flits, out, wr_line)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _clock_all(st, inputs, vc_in, flits, out, P, H):
     for n in range(st.shape[0]):
         pull_clock(n, st, inputs, vc_in, flits, out, P, H)

@@ -18,7 +18,7 @@ import numpy as np
 from numba import njit
 
 from rtl.net.packet import MsgClass, Opcode
-from sim.netmodel.node.fields import define, layout_fields, put_bits
+from sim.netmodel.node.fields import copy_row, define, layout_fields, put_bits
 
 __all__ = ["PushDmas", "dma_outputs", "dma_clock", "head_fields", "MUTANTS", "INPUTS",
            "OUTPUTS", "PUSH_DESC"]
@@ -62,18 +62,18 @@ def head_fields(layouts):
     return out
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _put(flit, n, H, field, value):
     """Field ``field`` (an ``H_`` constant) of the flit ``flit[n]`` <- ``value``."""
     put_bits(flit[n], H[3 * field], H[3 * field + 1], value)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _chunk(st, n, P):
     return min(st[n, M_LEFT], P[P_MAX_LEN] - 1)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False)
 def dma_outputs(n, st, inputs, out, flit, sram_data, data, P, H):
     """Node ``n``'s combinational outputs and the flit of the cycle (see the docstring)."""
     lines, amask = P[P_LINES], (1 << P[P_ADDR_BITS]) - 1
@@ -118,7 +118,7 @@ def dma_outputs(n, st, inputs, out, flit, sram_data, data, P, H):
         if st[n, M_PEND]:
             out[n, O_Q_EN], out[n, O_Q_LAST] = 1, st[n, M_PEND_LAST]
             if data:
-                flit[n] = sram_data[n]
+                copy_row(flit[n], sram_data[n])
             if st[n, M_PEND_LAST] and st[n, M_LEFT] == 0:
                 out[n, O_DONE] = st[n, M_ACK]
         room = inputs[n, I_Q_LEVEL] + st[n, M_PEND] < P[P_DEPTH] or P[P_MUTANT] == 1
@@ -126,7 +126,7 @@ def dma_outputs(n, st, inputs, out, flit, sram_data, data, P, H):
             out[n, O_SRAM_EN], out[n, O_SRAM_ADDR] = 1, st[n, M_SRC] & amask
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False)
 def dma_clock(n, st, inputs, out, P):
     """Node ``n``'s clock edge, after :func:`dma_outputs` of the cycle."""
     amask = (1 << P[P_ADDR_BITS]) - 1
@@ -163,13 +163,13 @@ def dma_clock(n, st, inputs, out, P):
         st[n, M_ACK], st[n, M_READ] = inputs[n, I_ACK], inputs[n, I_READ]
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _outputs_all(st, inputs, out, flit, sram_data, data, P, H):
     for n in range(st.shape[0]):
         dma_outputs(n, st, inputs, out, flit, sram_data, data, P, H)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _clock_all(st, inputs, out, P):
     for n in range(st.shape[0]):
         dma_clock(n, st, inputs, out, P)

@@ -23,7 +23,7 @@ from numba import njit, uint64
 
 from rtl.net.packet import MsgClass, Opcode
 from rtl.node.layouts import Dtype
-from sim.netmodel.node.fields import define, get_bits, layout_fields, put_bits
+from sim.netmodel.node.fields import copy_row, define, get_bits, layout_fields, put_bits
 
 __all__ = ["RequestParsers", "parser_outputs", "parser_clock", "MUTANTS", "STATE", "INPUTS",
            "VC_INPUTS", "OUTPUTS", "head_fields"]
@@ -70,12 +70,12 @@ def head_fields(layouts):
     return out
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _get(head, n, v, H, f):
     return get_bits(head[n, v], H[3 * f], H[3 * f + 1])
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _grant(requests, mask):
     """The round-robin grant (one-hot): the lowest request at or above the pointer, else the
     lowest."""
@@ -84,7 +84,7 @@ def _grant(requests, mask):
     return pick & -pick
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _checks(head, n, v, bad, H, P):
     """The kind of request the head of VC ``v`` is: 1 response (one VC), 2 store, 3 ctrl,
     4 read, 5 PUSH/EXEC, 0 malformed."""
@@ -113,14 +113,14 @@ def _checks(head, n, v, bad, H, P):
     return 0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _done(out, n, x, y, tag, opcode, addr):
     out[n, O_DONE_LOAD] = out[n, O_DONE_ARM] = 1
     out[n, O_DONE_X], out[n, O_DONE_Y], out[n, O_DONE_TAG] = x, y, tag
     out[n, O_DONE_OPCODE], out[n, O_DONE_ADDR] = opcode, addr
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False)
 def parser_outputs(n, st, inputs, vc_in, head, out, resp_flit, P, H):
     """Node ``n``'s combinational outputs; ``resp_flit[n]`` gets a READ_RESP head (the
     lines of a READ are the data half's, :func:`parser_data`)."""
@@ -226,7 +226,7 @@ def parser_outputs(n, st, inputs, vc_in, head, out, resp_flit, P, H):
         out[n, O_POPS] = 1 << cur
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False)
 def parser_data(n, st, out, head, sram_data, inputs, line_data, resp_flit, ctrl_data, P):
     """The data half of the outputs: the line of a WRITE/ADD (and of a ``cmd_ctrl`` write),
     a READ's answer line."""
@@ -234,18 +234,18 @@ def parser_data(n, st, out, head, sram_data, inputs, line_data, resp_flit, ctrl_
     line_data[n] = 0
     ctrl_data[n] = 0
     if out[n, O_LINE_VALID]:
-        line_data[n] = head[n, cur]
+        copy_row(line_data[n], head[n, cur])
     if out[n, O_CTRL_WR]:
-        ctrl_data[n] = head[n, cur]
+        copy_row(ctrl_data[n], head[n, cur])
     if st[n, Q_FSM] == S_READ and st[n, Q_PENDING]:
         if st[n, Q_PEND_REG]:
             resp_flit[n] = 0
             resp_flit[n, 0] = uint64(inputs[n, I_REG_DATA])
         else:
-            resp_flit[n] = sram_data[n]
+            copy_row(resp_flit[n], sram_data[n])
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False)
 def parser_clock(n, st, inputs, vc_in, head, desc, out, P, H):
     """Node ``n``'s clock edge, after :func:`parser_outputs` of the cycle."""
     A = P[P_ADDR_BITS]
@@ -312,7 +312,7 @@ def parser_clock(n, st, inputs, vc_in, head, desc, out, P, H):
         st[n, Q_FSM] = S_IDLE
     elif fsm == S_DESC:
         i = st[n, Q_DESC_I]
-        desc[n, i] = head[n, cur]
+        copy_row(desc[n, i], head[n, cur])
         st[n, Q_DESC_I] = i + 1
         if vc_in[n, cur, V_END]:
             st[n, Q_FSM] = S_CHECK
@@ -325,7 +325,7 @@ def parser_clock(n, st, inputs, vc_in, head, desc, out, P, H):
             st[n, Q_FSM] = S_IDLE
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _outputs_all(st, inputs, vc_in, head, out, resp_flit, sram_data, line_data, ctrl_data,
                  data, P, H):
     for n in range(st.shape[0]):
@@ -335,7 +335,7 @@ def _outputs_all(st, inputs, vc_in, head, out, resp_flit, sram_data, line_data, 
                         P)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _clock_all(st, inputs, vc_in, head, desc, out, P, H):
     for n in range(st.shape[0]):
         parser_clock(n, st, inputs, vc_in, head, desc, out, P, H)

@@ -14,7 +14,7 @@ import numpy as np
 from numba import njit
 
 from rtl.net.packet import MsgClass, Opcode
-from sim.netmodel.node.fields import define, layout_fields, put_bits
+from sim.netmodel.node.fields import copy_row, define, layout_fields, put_bits
 
 __all__ = ["ResponseWriters", "resp_outputs", "resp_clock", "head_fields", "MUTANTS", "SLOT",
            "SLOT_INPUTS", "INPUTS", "OUTPUTS"]
@@ -41,7 +41,7 @@ def head_fields(layouts):
         v + info if i % 3 == 0 else v for i, v in enumerate(fields))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False)
 def resp_outputs(n, slots, inputs, out, flit, rx_flit, data, P, H):
     """Node ``n``'s queue write (``slot``: the DONE slot written, or -1) into ``out`` and
     ``flit[n]``; the slots' ``pending`` are ``slots[n, :, D_PENDING]``."""
@@ -50,7 +50,7 @@ def resp_outputs(n, slots, inputs, out, flit, rx_flit, data, P, H):
     if inputs[n, I_RX_EN]:
         out[n, O_Q_EN], out[n, O_Q_LAST] = 1, inputs[n, I_RX_LAST]
         if data:
-            flit[n] = rx_flit[n]
+            copy_row(flit[n], rx_flit[n])
     elif (not inputs[n, I_RX_HOLD] or P[0] == 1) and inputs[n, I_Q_RDY]:
         for s in range(slots.shape[1]):
             if slots[n, s, D_PENDING]:
@@ -65,7 +65,7 @@ def resp_outputs(n, slots, inputs, out, flit, rx_flit, data, P, H):
                 break
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False)
 def resp_clock(n, slots, slot_in, out):
     """Node ``n``'s slots at the edge: loads, arms, the DONE written."""
     for s in range(slots.shape[1]):
@@ -78,13 +78,13 @@ def resp_clock(n, slots, slot_in, out):
         slots[n, out[n, O_SLOT], D_PENDING] = 0
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _outputs_all(slots, inputs, out, flit, rx_flit, data, P, H):
     for n in range(slots.shape[0]):
         resp_outputs(n, slots, inputs, out, flit, rx_flit, data, P, H)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _clock_all(slots, slot_in, out):
     for n in range(slots.shape[0]):
         resp_clock(n, slots, slot_in, out)

@@ -21,7 +21,7 @@ timing-only run must keep at least the head flits' length field).
 import numpy as np
 from numba import njit
 
-from sim.netmodel.node.fields import define, get_bits, layout_fields
+from sim.netmodel.node.fields import copy_row, define, get_bits, layout_fields
 
 __all__ = ["RxBuffers", "rx_outputs", "rx_clock", "MUTANTS", "STATE", "INPUTS", "OUTPUTS",
            "VC_OUTPUTS"]
@@ -45,7 +45,7 @@ OUTPUTS = define(globals(), ("overflow", "credit"), "O_")
 VC_OUTPUTS = define(globals(), ("ready", "nonempty", "last", "end", "bad"), "V_")
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False)
 def rx_outputs(n, st, marks, slots, out, vc_out, head, data, P):
     """Node ``n``'s combinational outputs (see the module docstring)."""
     overflow = credit = 0
@@ -56,13 +56,13 @@ def rx_outputs(n, st, marks, slots, out, vc_out, head, data, P):
         vc_out[n, v, V_LAST], vc_out[n, v, V_END] = marks[n, v, r, K_LAST], marks[n, v, r, K_END]
         vc_out[n, v, V_BAD] = st[n, v, R_SBAD] >> st[n, v, R_SRPTR] & 1
         if data:
-            head[n, v] = slots[n, v, r]
+            copy_row(head[n, v], slots[n, v, r])
         overflow |= st[n, v, R_OVERFLOW]
         credit |= st[n, v, R_CREDIT] << v
     out[n, O_OVERFLOW], out[n, O_CREDIT] = overflow, credit
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False)
 def rx_clock(n, st, marks, slots, inputs, flit_in, data, P):
     """Node ``n``'s clock edge, after :func:`rx_outputs` of the cycle."""
     D, C = P[P_DEPTH], P[P_CREDITS]
@@ -91,7 +91,7 @@ def rx_clock(n, st, marks, slots, inputs, flit_in, data, P):
             w = st[n, v, R_WPTR]
             marks[n, v, w, K_LAST], marks[n, v, w, K_END] = last, 1 if seg_end else 0
             if data:
-                slots[n, v, w] = flit_in[n]
+                copy_row(slots[n, v, w], flit_in[n])
             st[n, v, R_WPTR] = 0 if w == D - 1 else w + 1
             if first and not st[n, v, R_IN_CONT]:
                 st[n, v, R_HLEN] = length
@@ -113,13 +113,13 @@ def rx_clock(n, st, marks, slots, inputs, flit_in, data, P):
         st[n, v, R_SCOUNT] += (1 if spush else 0) - (1 if spop else 0)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _outputs_all(st, marks, slots, out, vc_out, head, data, P):
     for n in range(st.shape[0]):
         rx_outputs(n, st, marks, slots, out, vc_out, head, data, P)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _clock_all(st, marks, slots, inputs, flit_in, data, P):
     for n in range(st.shape[0]):
         rx_clock(n, st, marks, slots, inputs, flit_in, data, P)

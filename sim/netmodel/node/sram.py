@@ -23,12 +23,13 @@ and a write that finds the pool full is counted in ``used[POOL_OVERFLOWS]`` and 
 never silently (the caller must reserve ``nodes * banks`` free pages per cycle it runs).
 
 Step functions take the node index ``n`` and the arrays with a leading node index, so the
-composed node kernel calls them node by node (``inline="always"``).
+composed node kernel calls them node by node.
 """
 
 import numpy as np
 from numba import njit
 
+from sim.netmodel.node.fields import copy_row
 __all__ = ["Scratchpads", "sram_grants", "sram_clock", "MUTANTS", "line_words",
            "words_to_int", "int_to_words"]
 
@@ -58,7 +59,7 @@ def words_to_int(words):
     return sum(int(w) << (64 * i) for i, w in enumerate(words))
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False)
 def sram_grants(n, bank_lines, rd_en, rd_grant, wr_en, wr_addr, wr_grant, mutant):
     """Node ``n``'s grants this cycle: ``rd_grant[n, port, client]``, ``wr_grant[n, client]``
     from the requests ``rd_en[n, port, client]``, ``wr_en``/``wr_addr[n, client]``."""
@@ -79,7 +80,7 @@ def sram_grants(n, bank_lines, rd_en, rd_grant, wr_en, wr_addr, wr_grant, mutant
             busy |= 1 << bank
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _page(n, addr, page_shift, table, pool, used, allocate):
     """The pool index of the page holding line ``addr`` of node ``n`` (allocated when
     ``allocate``), or -1."""
@@ -95,17 +96,17 @@ def _page(n, addr, page_shift, table, pool, used, allocate):
     return page
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _writes(n, wr_grant, wr_addr, wr_data, page_shift, table, pool, used):
     mask = (1 << page_shift) - 1
     for c in range(wr_grant.shape[1]):
         if wr_grant[n, c]:
             page = _page(n, wr_addr[n, c], page_shift, table, pool, used, True)
             if page >= 0:
-                pool[page, wr_addr[n, c] & mask] = wr_data[n, c]
+                copy_row(pool[page, wr_addr[n, c] & mask], wr_data[n, c])
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False, inline="always")
 def _reads(n, rd_grant, rd_addr, rd_data, page_shift, table, pool, used):
     mask = (1 << page_shift) - 1
     for p in range(rd_grant.shape[1]):
@@ -113,12 +114,12 @@ def _reads(n, rd_grant, rd_addr, rd_data, page_shift, table, pool, used):
             if rd_grant[n, p, c]:
                 page = _page(n, rd_addr[n, p, c], page_shift, table, pool, used, False)
                 if page >= 0:
-                    rd_data[n, p] = pool[page, rd_addr[n, p, c] & mask]
+                    copy_row(rd_data[n, p], pool[page, rd_addr[n, p, c] & mask])
                 else:
                     rd_data[n, p] = 0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True, _nrt=False)
 def sram_clock(n, rd_grant, rd_addr, rd_data, wr_grant, wr_addr, wr_data, page_shift, table,
                pool, used, mutant):
     """Node ``n``'s clock edge: the granted writes, then the granted reads into
@@ -131,13 +132,13 @@ def sram_clock(n, rd_grant, rd_addr, rd_data, wr_grant, wr_addr, wr_data, page_s
         _reads(n, rd_grant, rd_addr, rd_data, page_shift, table, pool, used)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _grants_all(bank_lines, rd_en, rd_grant, wr_en, wr_addr, wr_grant, mutant):
     for n in range(rd_en.shape[0]):
         sram_grants(n, bank_lines, rd_en, rd_grant, wr_en, wr_addr, wr_grant, mutant)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _clock_all(rd_grant, rd_addr, rd_data, wr_grant, wr_addr, wr_data, page_shift, table, pool,
                used, mutant):
     for n in range(rd_grant.shape[0]):

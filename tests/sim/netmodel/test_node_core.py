@@ -37,6 +37,9 @@ from rtl.node.layouts import NodeLayouts, request_vcs
 from rtl.node.mac import MacMode
 from rtl.node.training_node import TrainingNode
 from sim.netmodel.node import command_processor as cp
+from sim.netmodel.node import engine as en
+from sim.netmodel.node import ni as nim
+from sim.netmodel.node import sram
 from sim.netmodel.node.core import COUNTERS, INPUTS, OUTPUTS, NodeCores
 from sim.netmodel.node.sram import int_to_words, words_to_int
 from tests.sim.netmodel.lockstep import compare, one_worker, simulate
@@ -297,3 +300,20 @@ def test_the_model_matches_the_rtl_every_cycle():
 def test_a_wrong_model_fails_the_comparison(mutants):
     with pytest.raises(AssertionError, match=r"^cycle \d+: \w+: RTL 0x[0-9a-f]+, model "):
         lockstep(**mutants)
+
+
+def test_the_wrong_models_share_the_compiled_kernels():
+    """Every mutant is run-time data (a read-client table, an integer in a block's
+    parameters): the normal and the wrong models run one compiled kernel each for the
+    outputs and the edge, so a mutant's test does not compile the node again."""
+    from sim.netmodel.node import core as core_model
+    variants = [{}] + [{kind: name} for kind, table in (
+        ("mutant", core_model.MUTANTS), ("ni_mutant", nim.MUTANTS),
+        ("cmd_mutant", cp.MUTANTS), ("engine_mutant", en.MUTANTS),
+        ("sram_mutant", sram.MUTANTS)) for name in table if name != "none"]
+    for mutants in variants:
+        model = NodeCores(nodes=2, layouts=_layouts(), **PARAMS, **mutants)
+        model.outputs_of_cycle()
+        model.clock()
+    assert len(core_model._outputs_all.signatures) == 1, core_model._outputs_all.signatures
+    assert len(core_model._clock_all.signatures) == 1, core_model._clock_all.signatures
