@@ -481,10 +481,42 @@ def build_parser():
     _add_dask(p, serial_default=False)
     p.set_defaults(func=cmd_explore)
 
+    _add_run_parser(sub)
+
     from gen.fpga import add_fpga_parser
     _add_lint_parser(sub, _add_config)
     add_fpga_parser(sub, _add_config)
     return parser
+
+
+def cmd_run(args):
+    """A training step (``WORKLOAD``, a file of ``workloads/``) on the config's tile: checked
+    and compiled before anything runs, then run on the RTL (:mod:`sim.step`)."""
+    from sim.workloads import Job, Options
+    from sim.workloads.registry import STEPS
+    cfg = load_config(args.config, args.overrides)
+    d = _derive(cfg)
+    entry = STEPS["step"]
+    plan = entry.check(cfg, d, Options(engine=args.engine, workload=args.workload,
+                                       seed=args.seed))
+    job = Job(sim=_simulator(args.sim), out=Path(args.out), say=print)
+    res = entry.run(plan, job, out_dir=args.out)
+    print(res.summary())
+    return 0 if res.ok else 1
+
+
+def _add_run_parser(sub):
+    p = sub.add_parser("run", help="a training step from a workload file on the tile")
+    _add_config(p)
+    p.add_argument("workload", help="workload YAML (see workloads/)")
+    p.add_argument("--out", default="build/run", help="report directory (default: build/run)")
+    p.add_argument("--engine", choices=("rtl", "model"), default="rtl",
+                   help="rtl (default); model is refused until the fast engine has the "
+                        "training node")
+    p.add_argument("--sim", default=os.environ.get("SIM", "verilator"),
+                   help="verilator (default, or $SIM) or icarus")
+    p.add_argument("--seed", type=_seed, default=0, help="operands' seed (default 0)")
+    p.set_defaults(func=cmd_run)
 
 
 def output_problems(args):
