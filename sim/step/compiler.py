@@ -89,6 +89,7 @@ class CompiledStep:
     groups: list
     gemms: list
     programs: dict
+    labels: dict = field(default_factory=dict)   #: ``{node: {queue: [label per descriptor]}}``
     data: dict = field(default_factory=dict)
     expected: dict = field(default_factory=dict)
     reads: list = field(default_factory=list)
@@ -96,6 +97,13 @@ class CompiledStep:
     data_lines: int = 0
     allreduce: list = field(default_factory=list)
     mac_steps: int = 0
+
+    def start_pcs(self, mdl):
+        """``{node: {queue: pc}}`` where :func:`sim.workloads.runners.run_programs` puts the
+        programs of :meth:`with_halts` (queue 0 at the top region's start, queue 1 after)."""
+        base = mdl.lines - self.program_lines
+        return {n: {0: base, 1: base + (len(qs[0]) + 1) * mdl.cmd_lines}
+                for n, qs in self.programs.items()}
 
     def with_halts(self, mdl):
         return {n: {q: d + [mdl.cmd_halt(0)] for q, d in qs.items()}
@@ -212,6 +220,11 @@ def compile_step(cfg, derived, step, mdl, *, seed=0, data=True):
     one = (gx, gy) == (1, 1)
     nodes = [(x, y) for y in range(my) for x in range(mx)]
     progs = {n: {0: [], 1: []} for n in nodes}
+    labels = {n: {0: [], 1: []} for n in nodes}
+
+    def put(n, q, descs, label):
+        progs[n][q] += descs
+        labels[n][q] += [label] * len(descs)
     members = _replica_members(groups, gx, gy)
     lane = Dtype.FP32 if step.dtype == "bf16" else Dtype.INT32
     kind = "fp32" if step.dtype == "bf16" else "int32"
@@ -234,7 +247,8 @@ def compile_step(cfg, derived, step, mdl, *, seed=0, data=True):
                                                  lines=lines, dtype=lane, ring=ring))
             ar = {n: _strip_halt(mdl, p) for n, p in ar.items()}
             ar_progs[gi] = ar
-            ar_note.append({"layer": gp.gemm.layer, "lines": lines, "algo": step.allreduce})
+            ar_note.append({"layer": gp.gemm.layer, "lines": lines, "algo": step.allreduce,
+                            "gemm": gi})
 
     def pushers_and_targets(ar):
         to_me = {n: set() for n in nodes}
@@ -248,6 +262,7 @@ def compile_step(cfg, derived, step, mdl, *, seed=0, data=True):
     def all_reduce(gi):
         """Queue 0's part for the all-reduce of GEMM ``gi``'s dW, on every node."""
         ar = ar_progs[gi]
+        label = f"allreduce {plans[gi].gemm.layer}.dW"
         to_me, mine = pushers_and_targets(ar)
         for n in nodes:
             pre = []
@@ -259,7 +274,7 @@ def compile_step(cfg, derived, step, mdl, *, seed=0, data=True):
             else:
                 (peer,) = mine[n]
                 pre += [mdl.cmd_signal(peer, SEM_AR), mdl.cmd_wait(SEM_AR, 1)]
-            progs[n][0] += pre + ar[n]
+            put(n, 0, pre + ar[n], label)
 
     pending = []                       # dW all-reduces waiting for the next GEMM's panels
     peers = {}
@@ -275,21 +290,22 @@ def compile_step(cfg, derived, step, mdl, *, seed=0, data=True):
             local = summa_programs(placed, gp.lay, dtype=step.dtype)
             for (j, i), qs in local.items():
                 n = (ox + j, oy + i)
+                label = gp.gemm.label
                 if not one and gi > 0:
-                    progs[n][0].append(mdl.cmd_wait(SEM_BAR, len(peers[n]) + 1))
-                progs[n][0] += _strip_halt(mdl, qs[0])
-                progs[n][1] += _strip_halt(mdl, qs[1])
+                    put(n, 0, [mdl.cmd_wait(SEM_BAR, len(peers[n]) + 1)], "barrier")
+                put(n, 0, _strip_halt(mdl, qs[0]), label)
+                put(n, 1, _strip_halt(mdl, qs[1]), label)
                 if one:
                     if gi in ar_progs:
-                        progs[n][1].append(mdl.cmd_signal(n, SEM_DONE))
+                        put(n, 1, [mdl.cmd_signal(n, SEM_DONE)], label)
                 else:
-                    progs[n][1] += [mdl.cmd_signal(p, SEM_BAR) for p in [n] + peers[n]]
+                    put(n, 1, [mdl.cmd_signal(p, SEM_BAR) for p in [n] + peers[n]], "barrier")
         for g_ar in pending:
             all_reduce(g_ar)
         pending = [gi] if gi in ar_progs else []
     if not one:
         for n in nodes:
-            progs[n][0].append(mdl.cmd_wait(SEM_BAR, len(peers[n]) + 1))
+            put(n, 0, [mdl.cmd_wait(SEM_BAR, len(peers[n]) + 1)], "barrier")
     for g_ar in pending:
         all_reduce(g_ar)
 
@@ -301,7 +317,7 @@ def compile_step(cfg, derived, step, mdl, *, seed=0, data=True):
                          f"per node and its programs {prog_lines}, the SRAM has "
                          f"{mdl.lines}; allowed: smaller layers or a larger node.sram_kb "
                          f"(-s node.sram_kb=...)")
-    out = CompiledStep(step, (gx, gy), groups, plans, progs, program_lines=prog_lines,
+    out = CompiledStep(step, (gx, gy), groups, plans, progs, labels, program_lines=prog_lines,
                        data_lines=data_lines, allreduce=ar_note,
                        mac_steps=sum(gp.mac_steps for gp in plans) * len(groups))
     if not data:
