@@ -500,7 +500,13 @@ def cmd_run(args):
     entry = STEPS["step"]
     plan = entry.check(cfg, d, Options(engine=args.engine, workload=args.workload,
                                        seed=args.seed))
-    job = Job(sim=_simulator(args.sim), out=Path(args.out), say=print)
+    from sim.runner import available_simulators
+    trace = None if args.no_timeline else "icarus"
+    if trace and trace not in available_simulators():
+        raise ConfigError(["--timeline: the timeline's run needs Icarus Verilog (iverilog), "
+                           "not installed here; allowed: --no-timeline"])
+    job = Job(sim=_simulator(args.sim), out=Path(args.out), say=print,
+              shared={"trace_sim": trace})
     res = entry.run(plan, job, out_dir=args.out)
     print(res.summary())
     return 0 if res.ok else 1
@@ -517,6 +523,9 @@ def _add_run_parser(sub):
     p.add_argument("--sim", default=os.environ.get("SIM", "verilator"),
                    help="verilator (default, or $SIM) or icarus")
     p.add_argument("--seed", type=_seed, default=0, help="operands' seed (default 0)")
+    p.add_argument("--no-timeline", action="store_true",
+                   help="skip the watched Icarus run that gives the timeline and the "
+                        "per-node breakdown (the MAC counters only)")
     p.set_defaults(func=cmd_run)
 
 

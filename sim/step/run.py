@@ -1,22 +1,22 @@
 """A training step on the RTL: compile, load, run, check bit for bit, report.
 
-Where the figures come from (the testbench :mod:`verif.tb_tile` ``programs``):
+Where the figures come from:
 
-- ``step_cycles``: from the first start write leaving a host to the last DONE arriving;
-- per node, compute: its MAC steps (the event counter ``mac_steps_bf16`` / ``_int8``;
-  one step is a P x P x 1 multiply-accumulate, one cycle of a matrix unit), so
-  ``compute_cycles`` is the cycles its engine spent multiplying;
-- per node, communication: the flits its router sent on each mesh link during the step:
-  the counters of the run minus those of a second run with the same loads, reads and
-  counter reads but programs that HALT at once (the hosts' traffic through the routers
-  is then taken off exactly);
-- ``exposed_cycles`` of a node: the step's cycles it did not compute (communication and
-  waiting not hidden behind its GEMMs; ASTRA-sim's "exposed communication" for a node
-  whose compute is its GEMMs).
+- ``step_cycles``: from the first start write leaving a host to the last DONE arriving
+  (:mod:`verif.tb_step`, the ``programs`` test of :mod:`verif.tb_tile` plus a monitor);
+- the cycle records: every change of each node's command-processor status (both
+  queues' state and program counter), its NI status bits (engine busy, DMA busy) and
+  its router's mesh-output valid bits, sampled every cycle by the monitor from signals a
+  Verilator build of its own makes readable (:data:`verif.tb_step.STEP_SIGNALS`).
+  From them :mod:`sim.step.timeline` makes the descriptor spans, the per-node compute /
+  communication / waiting cycles, the exposed communication and the link utilisation;
+- the MACs: the nodes' event counters (``mac_steps_*``) minus those of a second run with
+  the same loads and reads whose programs HALT at once (the hosts run no EXEC; the
+  difference is exactly the step's), checked against what the compiler planned.
 
-Per-descriptor start and end cycles are not observed: the command processor shows its
-state and program counter only in ``cmd_status<q>``, which the hosts could poll but not
-every cycle without loading the network, so there is no timeline here (see the README).
+``exposed_cycles`` of a node (its ASTRA-sim line) is the step's cycles minus its engine's
+busy cycles, as ASTRA-sim counts it (everything that kept the node from computing);
+``exposed_communication_cycles`` is the DMA busy while the engine is not.
 """
 
 import json
@@ -31,22 +31,51 @@ def _counters(res, node):
     return res["counters"][f"{node[0]},{node[1]}"]
 
 
+def _timeline(mdl, compiled, res, step):
+    """Per node: its queues' spans, engine and DMA spans, breakdown (:mod:`sim.step.timeline`)."""
+    from sim.step.timeline import busy_spans, node_breakdown, queue_spans
+    pcs = compiled.start_pcs(mdl)
+    progs = compiled.with_halts(mdl)
+    t0, t_end = res["t0"], res["t_end"]
+    out = []
+    for node, recs in zip([tuple(n) for n in res["nodes"]], res["records"]):
+        queues = [queue_spans(mdl, recs, t0, t_end, q, pcs[node][q], progs[node][q],
+                              compiled.labels[node][q] + ["end"]) for q in (0, 1)]
+        out.append({"node": list(node), "queues": queues,
+                    "engine": busy_spans(recs, t0, t_end, 0),
+                    "dma": busy_spans(recs, t0, t_end, 1),
+                    **node_breakdown(recs, t0, t_end, queues[1])})
+    return {"workload": step.name, "cycles": t_end - t0, "nodes": out}
+
+
+def _stats(values):
+    return {"min": min(values), "max": max(values), "mean": sum(values) / len(values)}
+
+
 def astra_lines(record):
     """One line per node in ASTRA-sim's words."""
     return [f"sys[{i}] finished, {record['step_cycles']} cycles, exposed communication "
             f"{n['exposed_cycles']} cycles" for i, n in enumerate(record["per_node"])]
 
 
-def run_step(cfg, step, *, sim="verilator", out_dir, seed=0, derived=None):
+def run_step(cfg, step, *, sim="verilator", trace_sim="icarus", out_dir, seed=0,
+             derived=None):
     """Run ``step`` (:class:`sim.step.spec.Step`) on the config's tile; returns the record
     (also ``out_dir/result.json``). Raises ValueError (one line) before anything runs if
-    the compiler refuses it."""
+    the compiler refuses it.
+
+    ``trace_sim``: the simulator of the watched run that gives the timeline (``icarus``:
+    Verilator's hierarchical build does not show the node's internals to VPI); when it
+    is not ``sim``, the step runs under both and their cycles must agree; ``None``: no
+    timeline (the breakdown then has the MAC counters only)."""
     from gen.build import derived_of, network_design
     from rtl.net.directions import MESH_PORTS
     from sim.energy import workload_energy
     from sim.step.compiler import compile_step
+    from sim.step.timeline import trace_events
     from sim.workloads.runners import run_programs
     from verif.node_model import NodeModel
+    from verif.tb_step import STEP_SIGNALS
     d = derived_of(cfg, derived)
     mdl0 = NodeModel.from_config(cfg, d)
     compiled = compile_step(cfg, d, step, mdl0, seed=seed)
@@ -55,11 +84,29 @@ def run_step(cfg, step, *, sim="verilator", out_dir, seed=0, derived=None):
     programs = compiled.with_halts(mdl)
     reads = [[list(n), a, c] for n, a, c, _ in compiled.reads]
     tag = f"step-{step.name}-{seed}"
-    res = run_programs(design, programs, compiled.data, sim=sim, tag=tag, reads=reads,
-                       program_lines=compiled.program_lines)
+    traced = None
+    if trace_sim:
+        traced = run_programs(design, programs, compiled.data, sim=trace_sim, tag=tag,
+                              reads=reads, program_lines=compiled.program_lines,
+                              test_module="verif.tb_step", testcase="step_timeline",
+                              public_signals=STEP_SIGNALS)
+    res = traced if trace_sim == sim else run_programs(
+        design, programs, compiled.data, sim=sim, tag=tag, reads=reads,
+        program_lines=compiled.program_lines)
     idle = {n: {q: [mdl.cmd_halt(0)] for q in qs} for n, qs in programs.items()}
     base = run_programs(design, idle, compiled.data, sim=sim, tag=tag + "-idle", reads=reads,
                         program_lines=compiled.program_lines)
+    timeline, by_node = None, {}
+    problems = list(res["problems"])
+    if traced is not None:
+        timeline = _timeline(mdl, compiled, traced, step)
+        by_node = {tuple(t["node"]): t for t in timeline["nodes"]}
+        problems += [f"{trace_sim}: {p}" for p in traced["problems"]]
+        if traced["cycles"] != res["cycles"]:
+            problems.append(f"the step took {res['cycles']} cycles under {sim} and "
+                            f"{traced['cycles']} under {trace_sim}")
+        if traced["reads"] != res["reads"]:
+            problems.append(f"the results under {sim} and {trace_sim} differ")
 
     wrong = sorted({label for (n, a, c, label), got in zip(compiled.reads, res["reads"])
                     if got != compiled.expected[(n, label)]})
@@ -73,10 +120,17 @@ def run_step(cfg, step, *, sim="verilator", out_dir, seed=0, derived=None):
     for n in nodes:
         c, b = _counters(res, n), _counters(base, n)
         macs = c[mac_key] - b[mac_key]
-        compute = -(-macs // units)
-        flits = {p: c[f"flits_{p}"] - b[f"flits_{p}"] for p in MESH_PORTS}
-        per_node.append({"node": list(n), "mac_steps": macs, "compute_cycles": compute,
-                         "exposed_cycles": cycles - compute,
+        if n in by_node:
+            t = by_node[n]
+            flits = dict(zip(MESH_PORTS, traced["link_flits"][traced["nodes"].index(list(n))]))
+            row = {k: t[k] for k in ("compute_cycles", "communication_cycles",
+                                     "overlapped_cycles", "exposed_communication_cycles",
+                                     "waiting_cycles", "idle_cycles")}
+        else:                              # no timeline: the MACs, the counters' flits
+            flits = {p: c[f"flits_{p}"] - b[f"flits_{p}"] for p in MESH_PORTS}
+            row = {"compute_cycles": -(-macs // units)}
+        per_node.append({"node": list(n), "mac_steps": macs, **row,
+                         "exposed_cycles": cycles - row["compute_cycles"],
                          "flits_sent": sum(flits.values()), "flits": flits})
         links += [{"node": list(n), "port": p, "flits": f, "utilisation": f / cycles}
                   for p, f in flits.items() if f]
@@ -90,8 +144,8 @@ def run_step(cfg, step, *, sim="verilator", out_dir, seed=0, derived=None):
         "gemms": [{"layer": g.gemm.layer, "pass": g.gemm.kind, "m": g.gemm.m,
                    "n": g.gemm.n, "k": g.gemm.k, "block": g.lay["block"],
                    "summa_steps": g.lay["steps"], "sram_lines": g.lines} for g in compiled.gemms],
-        "match": not wrong and not bad_halts and not res["problems"],
-        "wrong_results": wrong, "bad_halts": bad_halts, "problems": res["problems"],
+        "match": not wrong and not bad_halts and not problems,
+        "wrong_results": wrong, "bad_halts": bad_halts, "problems": problems,
         "step_cycles": cycles, "step_seconds": cycles / f_hz,
         "load_cycles": res["load_cycles"], "read_cycles": res["read_cycles"],
         "mac_steps": macs, "mac_steps_expected": compiled.mac_steps,
@@ -100,6 +154,15 @@ def run_step(cfg, step, *, sim="verilator", out_dir, seed=0, derived=None):
                            "mean": sum(compute) / len(compute)},
         "exposed_cycles": {"min": cycles - max(compute), "max": cycles - min(compute),
                            "mean": cycles - sum(compute) / len(compute)},
+        "timeline": f"{trace_sim} run, every cycle" if timeline else None,
+        **({"communication_cycles": _stats([p["communication_cycles"] for p in per_node]),
+            "exposed_communication_cycles": _stats([p["exposed_communication_cycles"]
+                                                    for p in per_node]),
+            "waiting_cycles": _stats([p["waiting_cycles"] for p in per_node]),
+            "exposed_communication_fraction": (
+                sum(p["exposed_communication_cycles"] for p in per_node)
+                / max(1, sum(p["communication_cycles"] for p in per_node)))}
+           if timeline else {}),
         "link_utilisation": {"mean": float(np.mean([x["utilisation"] for x in links]))
                              if links else 0.0,
                              "max": max((x["utilisation"] for x in links), default=0.0),
@@ -112,4 +175,10 @@ def run_step(cfg, step, *, sim="verilator", out_dir, seed=0, derived=None):
     out.mkdir(parents=True, exist_ok=True)
     (out / "result.json").write_text(json.dumps(record, indent=1) + "\n")
     (out / "astra.txt").write_text("\n".join(astra_lines(record)) + "\n")
+    if timeline:
+        (out / "timeline.json").write_text(json.dumps(timeline) + "\n")
+        (out / "records.json").write_text(json.dumps(
+            {k: traced[k] for k in ("t0", "t_end", "nodes", "records", "link_flits")}) + "\n")
+        (out / "trace.json").write_text(json.dumps(trace_events(timeline, cfg.clock.f_ghz))
+                                        + "\n")
     return record

@@ -71,7 +71,26 @@ class TrainingStep(Workload):
         step = plan.params
         job.say(f"\ntraining step {step.name!r}: {step.description} ({job.sim})")
         record = run_step(plan.cfg, step, sim=job.sim, out_dir=self.out_dir(job, out_dir),
-                          seed=plan.options.seed, derived=plan.derived)
+                          seed=plan.options.seed, derived=plan.derived,
+                          trace_sim=job.shared.get("trace_sim", "icarus"))
         res = StepResult.of(record)
         job.say("\n".join(astra_lines(record)))
+        job.say(self.report(record))
         return res
+
+    @staticmethod
+    def report(r):
+        """The step's figures besides its ASTRA-sim lines."""
+        lines = [f"  step {r['step_cycles']} cycles = {r['step_seconds'] * 1e6:.3g} us; "
+                 f"{r['mac_steps']} MAC steps = {100 * r['peak_fraction']:.1f}% of peak; "
+                 f"link utilisation mean {100 * r['link_utilisation']['mean']:.1f}%, max "
+                 f"{100 * r['link_utilisation']['max']:.1f}% (links that carried flits)"]
+        if r.get("timeline"):
+            c = r["communication_cycles"]["mean"]
+            e = r["exposed_communication_cycles"]["mean"]
+            lines.append(f"  per node (mean): compute {r['compute_cycles']['mean']:.0f}, "
+                         f"communication (DMA busy) {c:.0f}, of it exposed {e:.0f} "
+                         f"({100 * r['exposed_communication_fraction']:.0f}%), compute queue "
+                         f"waiting {r['waiting_cycles']['mean']:.0f} cycles; timeline: "
+                         f"trace.json (Perfetto, chrome://tracing)")
+        return "\n".join(lines)
