@@ -551,7 +551,7 @@ def cmd_study(args):
     from sim.step.study import default_dies, run_scaleout, study_points
     from verif.node_model import NodeModel
     cfg = load_config(args.config, args.overrides)
-    _derive(cfg)
+    derived = _derive(cfg)
     if args.engine == "model":
         raise ConfigError(["--engine model: a training step needs the training node in the "
                            "fast engine (sim/netmodel), which does not run workloads yet; "
@@ -562,7 +562,7 @@ def cmd_study(args):
     dies = _parse_dies(args.dies) if args.dies else default_dies(cfg)
     from gen.config import config_from_dict
     from gen.derive import derive
-    for mode, dd, ov, st in study_points(cfg, step, dies):
+    for mode, dd, ov, st in study_points(cfg, step, dies, derived):
         if mode == "weak":                   # the weak points must compile (strong may refuse)
             c = config_from_dict(cfg.raw, ov)
             d = derive(c)
@@ -574,7 +574,7 @@ def cmd_study(args):
         link = dashboard_of(client)
         if link:
             print(f"Dask dashboard: {link}")
-        study = run_scaleout(cfg, step, dies=dies, sim=sim, out=args.out, gpu=gpu,
+        study = run_scaleout(cfg, derived, step, dies=dies, sim=sim, out=args.out, gpu=gpu,
                              client=client, fresh=args.fresh)
     for r in study["points"]:
         fab = (f"{r['step_cycles']} cycles, speed-up {r['speedup']:.2f}, efficiency "

@@ -45,6 +45,7 @@ def _timeline(mdl, compiled, res, step):
                     "engine": busy_spans(recs, t0, t_end, 0),
                     "dma": busy_spans(recs, t0, t_end, 1),
                     **node_breakdown(recs, t0, t_end, queues[1])})
+    out.sort(key=lambda t: (t["node"][1], t["node"][0]))     # row-major: sys[i] of ASTRA
     return {"workload": step.name, "cycles": t_end - t0, "nodes": out}
 
 
@@ -72,7 +73,7 @@ def run_step(cfg, step, *, sim="verilator", trace_sim="icarus", out_dir, seed=0,
     from rtl.net.directions import MESH_PORTS
     from sim.energy import workload_energy
     from sim.step.compiler import compile_step
-    from sim.step.timeline import trace_events
+    from sim.step.timeline import plot_timeline, trace_events
     from sim.workloads.runners import run_programs
     from verif.node_model import NodeModel
     from verif.tb_step import STEP_SIGNALS
@@ -181,4 +182,5 @@ def run_step(cfg, step, *, sim="verilator", trace_sim="icarus", out_dir, seed=0,
             {k: traced[k] for k in ("t0", "t_end", "nodes", "records", "link_flits")}) + "\n")
         (out / "trace.json").write_text(json.dumps(trace_events(timeline, cfg.clock.f_ghz))
                                         + "\n")
+        plot_timeline(timeline, out / "timeline.png", nodes=range(min(4, len(nodes))))
     return record

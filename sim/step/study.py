@@ -46,11 +46,11 @@ def default_dies(cfg):
     return list(dict.fromkeys(out))
 
 
-def study_points(cfg, step, dies):
+def study_points(cfg, step, dies, derived):
     """``[(mode, (dx, dy), overrides, step)]``: every point of both scalings, checked for
     the fabric's size (ConfigError, one line)."""
     gx, gy = step.grid
-    nx, ny = cfg.die.nodes_x, cfg.die.nodes_y
+    nx, ny = derived.die.nodes_x, derived.die.nodes_y
     full = cfg.tile.dies_x * nx * cfg.tile.dies_y * ny // (gx * gy)
     points = []
     for dx, dy in dies:
@@ -94,7 +94,8 @@ def _tokens(step):
     return step.data * step.layers[0].tokens
 
 
-def run_scaleout(cfg, step, *, dies, sim, out, gpu, client, fresh=False, progress=True):
+def run_scaleout(cfg, derived, step, *, dies, sim, out, gpu, client, fresh=False,
+                 progress=True):
     """Run every point on ``client`` (resuming from ``out/points``), add the GPU model, write
     ``study.json`` and ``scaleout.png``; returns the study dict."""
     from distributed import as_completed
@@ -105,7 +106,7 @@ def run_scaleout(cfg, step, *, dies, sim, out, gpu, client, fresh=False, progres
     store = ResultStore(out)
     if fresh:
         store.clear()
-    points = study_points(cfg, step, dies)
+    points = study_points(cfg, step, dies, derived)
     keys = [digest({"config": cfg.raw, "overrides": ov, "step": st.raw, "sim": sim,
                     "kind": "training-step"}) for _, _, ov, st in points]
     todo = [i for i, k in enumerate(keys) if store.load("points", k) is None]

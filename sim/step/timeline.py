@@ -24,7 +24,8 @@ clock with ``args.cycle_start``/``cycle_end`` (cycles from the first start write
 
 from rtl.net.directions import MESH_PORTS
 
-__all__ = ["queue_spans", "busy_spans", "node_breakdown", "trace_events", "WINDOW"]
+__all__ = ["queue_spans", "busy_spans", "node_breakdown", "trace_events", "plot_timeline",
+           "WINDOW"]
 
 #: cycles per link-utilisation sample
 WINDOW = 64
@@ -165,3 +166,54 @@ def trace_events(timeline, f_ghz):
     return {"traceEvents": ev, "displayTimeUnit": "ns",
             "otherData": {"workload": timeline["workload"], "cycles": timeline["cycles"],
                           "f_ghz": f_ghz, "window_cycles": WINDOW}}
+
+
+def plot_timeline(timeline, path, nodes=None):
+    """A picture of the timeline (what Perfetto shows of ``trace.json``): per node its two
+    queues' descriptor spans coloured by opcode, and its engine and DMA busy spans."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    colours = {"EXEC": "tab:green", "PUSH": "tab:blue", "PULL": "tab:cyan",
+               "WAIT": "tab:red", "SIGNAL": "tab:orange", "LOOP": "tab:gray",
+               "HALT": "black"}
+    rows = timeline["nodes"] if nodes is None else [timeline["nodes"][i] for i in nodes]
+    fig, ax = plt.subplots(figsize=(12, 0.9 + 0.62 * len(rows)))
+    labels, y = [], 0
+    for nd in rows:
+        x, yy = nd["node"]
+        tracks = [(f"({x},{yy}) DMA", [(a, b, "tab:purple") for a, b in nd["dma"]]),
+                  (f"({x},{yy}) engine", [(a, b, "darkgreen") for a, b in nd["engine"]]),
+                  (f"({x},{yy}) comm q", [(s["start"], s["end"], colours[s["name"]])
+                                          for s in nd["queues"][0]]),
+                  (f"({x},{yy}) compute q", [(s["start"], s["end"], colours[s["name"]])
+                                             for s in nd["queues"][1]])]
+        for name, spans in tracks:
+            for a, b, c in spans:
+                ax.broken_barh([(a, max(b - a, 0.5))], (y - 0.4, 0.8), color=c)
+            labels.append(name)
+            y += 1
+        y += 0.5
+        labels.append("")
+    ax.set_yticks(_positions(rows), [lb for lb in labels if lb])
+    ax.set_xlabel("cycle from the first start write")
+    ax.set_xlim(0, timeline["cycles"])
+    handles = [matplotlib.patches.Patch(color=c, label=k) for k, c in colours.items()
+               if k not in ("PULL",)]
+    handles += [matplotlib.patches.Patch(color="darkgreen", label="engine busy"),
+                matplotlib.patches.Patch(color="tab:purple", label="DMA busy")]
+    ax.legend(handles=handles, ncol=9, fontsize=7, loc="upper center",
+              bbox_to_anchor=(0.5, 1.02 + 0.6 / len(rows)))
+    ax.set_title(f"{timeline['workload']}: {timeline['cycles']} cycles", pad=28)
+    ax.invert_yaxis()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _positions(rows):
+    out, y = [], 0
+    for _ in rows:
+        out += [y, y + 1, y + 2, y + 3]
+        y += 4.5
+    return out

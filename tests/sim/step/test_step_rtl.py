@@ -66,8 +66,10 @@ def test_step_timeline_reads_back_against_the_cycle_records(tmp_path):
     pcs, progs = compiled.start_pcs(mdl), compiled.with_halts(mdl)
     t0, t_end = rec["t0"], rec["t_end"]
     assert t_end - t0 == r["step_cycles"]
-    for i, (node, recs) in enumerate(zip(rec["nodes"], rec["records"])):
+    for node, recs in zip(rec["nodes"], rec["records"]):
         node = tuple(node)
+        i = node[1] * 4 + node[0]                # sys[i]: row-major, as the ASTRA lines
+        assert r["per_node"][i]["node"] == list(node)
         mine = [e for e in trace if e["ph"] == "X" and e["pid"] == i]
         for q in (0, 1):
             spans = queue_spans(mdl, recs, t0, t_end, q, pcs[node][q], progs[node][q])
