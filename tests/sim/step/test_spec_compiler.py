@@ -90,3 +90,36 @@ def test_replicas_of_several_nodes_place_summa_in_each_half():
         # SUMMA panels stay in the replica's half; the all-reduce crosses to the other one
         crossing = [p for p in pushes if p["to"][1] // 2 != half]
         assert all(p["to"] == (x, y ^ 2) for p in crossing) and crossing
+
+
+def test_registry_entry_refuses_the_model_engine_in_one_line():
+    from sim.workloads import Options
+    from sim.workloads.registry import STEPS
+    cfg, d, _ = _cfg()
+    with pytest.raises(ConfigError) as exc:
+        STEPS["step"].check(cfg, d, Options(engine="model", workload=str(MLP)))
+    assert exc.value.problems == [
+        "--engine model: a training step needs the training node in the fast engine "
+        "(sim/netmodel), which does not run workloads yet; allowed: rtl"]
+    plan = STEPS["step"].check(cfg, d, Options(workload=str(MLP)))
+    assert plan.params.name == "mlp"
+
+
+def test_dojo_run_and_study_refuse_bad_input_before_any_work(tmp_path, capsys):
+    from dojo.cli import main
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nlayers:\n  - {name: a, tokens: 4, in: 8, out: 8, extra: 1}\n")
+    cfg = str(CONFIGS / "default.yaml")
+    assert main(["run", cfg, str(bad), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["error: layers[0].extra: unknown key (allowed: in, name, out, passes, tokens)"]
+    assert main(["run", cfg, str(TRANSFORMER), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("error: node.sram_kb: 4 is too small")
+    assert main(["study", "scaleout", cfg, str(MLP), "--engine", "model",
+                 "--out", str(tmp_path / "s")]) == 2
+    assert "needs the training node" in capsys.readouterr().err
+    assert main(["study", "scaleout", cfg, str(MLP), "--dies", "2y1",
+                 "--out", str(tmp_path / "s")]) == 2
+    assert "--dies 2y1" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists() and not (tmp_path / "s").exists()
