@@ -161,8 +161,6 @@ def check_step(cfg, derived, step):
             raise ValueError("allreduce.algo: '2d' is not allowed with a grid of several "
                              "nodes per replica (the replicas' all-reduce is a ring of "
                              "two); allowed: 'ring'")
-    if cfg.router.vcs < 1:
-        raise ValueError("router.vcs: the programs need one request VC")
     plans, at = [], 0
     for g in step.gemms():
         try:
