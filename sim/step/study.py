@@ -95,9 +95,10 @@ def _tokens(step):
 
 
 def run_scaleout(cfg, derived, step, *, dies, sim, out, gpu, client, fresh=False,
-                 progress=True):
+                 progress=True, point_fn=None):
     """Run every point on ``client`` (resuming from ``out/points``), add the GPU model, write
-    ``study.json`` and ``scaleout.png``; returns the study dict."""
+    ``study.json`` and ``scaleout.png``; returns the study dict. ``point_fn`` replaces
+    :func:`run_point` (the tests' stand-in)."""
     from distributed import as_completed
     from sim.explore.cluster import _Bar
     from sim.explore.store import ResultStore, digest
@@ -114,7 +115,7 @@ def run_scaleout(cfg, derived, step, *, dies, sim, out, gpu, client, fresh=False
     futures = {}
     for i in todo:
         mode, (dx, dy), ov, st = points[i]
-        f = client.submit(run_point, cfg.raw, ov, st.raw, sim,
+        f = client.submit(point_fn or run_point, cfg.raw, ov, st.raw, sim,
                           str(out / f"{mode}-{dx}x{dy}"), key=f"step-{keys[i]}",
                           priority=dx * dy)
         futures[f] = i
