@@ -577,7 +577,8 @@ def cmd_study(args):
         study = run_scaleout(cfg, derived, step, dies=dies, sim=sim, out=args.out, gpu=gpu,
                              client=client, fresh=args.fresh)
     for r in study["points"]:
-        fab = (f"{r['step_cycles']} cycles, speed-up {r['speedup']:.2f}, efficiency "
+        fab = (f"{'' if r['match'] else 'MISMATCH vs golden, '}"
+               f"{r['step_cycles']} cycles, speed-up {r['speedup']:.2f}, efficiency "
                f"{100 * r['efficiency']:.0f}%, exposed communication "
                f"{100 * r['exposed_communication_fraction']:.0f}% of communication"
                if r["status"] == "ok" else f"{r['status']}: {r.get('reason', '')}")

@@ -84,7 +84,11 @@ def run_step(cfg, step, *, sim="verilator", trace_sim="icarus", out_dir, seed=0,
     mdl = NodeModel.from_manifest(design.manifest())
     programs = compiled.with_halts(mdl)
     reads = [[list(n), a, c] for n, a, c, _ in compiled.reads]
-    tag = f"step-{step.name}-{seed}"
+    # one run folder per step content: two points of a study sharing a build may run at
+    # once, and a shared folder would hand one the other's results
+    import hashlib
+    what = hashlib.sha256(json.dumps(step.raw, sort_keys=True).encode()).hexdigest()[:12]
+    tag = f"step-{step.name}-{what}-{seed}"
     traced = None
     if trace_sim:
         traced = run_programs(design, programs, compiled.data, sim=trace_sim, tag=tag,
