@@ -213,6 +213,7 @@ def plot_scaleout(study, path):
     bx.bar(labels, exp, bottom=comp, label="exposed communication (DMA only)")
     bx.bar(labels, rest, bottom=[c + e for c, e in zip(comp, exp)], label="waiting / control")
     bx.set_ylabel("cycles per node (mean)")
+    bx.set_ylim(0, 1.35 * max([r["step_cycles"] for r in ok], default=1))
     bx.set_title("step time by component")
     bx.legend(fontsize=7)
     fig.tight_layout()
