@@ -10,8 +10,10 @@ of the run, each node's
 - the valid bits of its router's four mesh outputs,
 
 and records every change with its cycle: the cycle records the training step's timeline
-is built from (:mod:`sim.step.timeline`). Under Verilator these signals are made readable
-by a build of its own (:data:`STEP_SIGNALS`); Icarus sees them anyway.
+is built from (:mod:`sim.step.timeline`). Run it under Icarus, which shows every signal:
+Verilator builds the node as a hierarchical block, whose internal signals VPI does not
+reach even when declared public (:data:`STEP_SIGNALS`, tried: ``die_0_0.node_0_0`` has no
+child ``ni``), so :func:`sim.step.run.run_step` refuses a Verilator-watched run.
 """
 
 import cocotb

@@ -77,6 +77,9 @@ def run_step(cfg, step, *, sim="verilator", trace_sim="icarus", out_dir, seed=0,
     from sim.workloads.runners import run_programs
     from verif.node_model import NodeModel
     from verif.tb_step import STEP_SIGNALS
+    if trace_sim not in (None, "icarus"):
+        raise ValueError(f"trace_sim={trace_sim!r}: the watched run needs every signal "
+                         f"visible; allowed: 'icarus' or None (verif/tb_step.py says why)")
     d = derived_of(cfg, derived)
     mdl0 = NodeModel.from_config(cfg, d)
     compiled = compile_step(cfg, d, step, mdl0, seed=seed)
