@@ -14,6 +14,12 @@ Where the figures come from:
   the same loads and reads whose programs HALT at once (the hosts run no EXEC; the
   difference is exactly the step's), checked against what the compiler planned.
 
+Without the watched run (``trace_sim=None``) the flits per link are the difference of the
+nodes' link counters between the run and the idle run: not exact (on the MLP preset
+9900 flits in all against the 7176 the watched run saw on the mesh outputs during the
+step; the cause is not yet found), so the link utilisation of a run without a timeline
+is an upper estimate.
+
 ``exposed_cycles`` of a node (its ASTRA-sim line) is the step's cycles minus its engine's
 busy cycles, as ASTRA-sim counts it (everything that kept the node from computing);
 ``exposed_communication_cycles`` is the DMA busy while the engine is not.
