@@ -15,10 +15,10 @@ Where the figures come from:
   difference is exactly the step's), checked against what the compiler planned.
 
 Without the watched run (``trace_sim=None``) the flits per link are the difference of the
-nodes' link counters between the run and the idle run: not exact (on the MLP preset
-9900 flits in all against the 7176 the watched run saw on the mesh outputs during the
-step; the cause is not yet found), so the link utilisation of a run without a timeline
-is an upper estimate.
+nodes' link counters between the run and the idle run (whose programs have the same
+length, so the hosts load the same lines): the step's own flits. The watched run's count
+also has the hosts' start writes and DONEs that cross the mesh during the step (on the
+MLP preset 7176 flits watched against 7008 from the counters).
 
 ``exposed_cycles`` of a node (its ASTRA-sim line) is the step's cycles minus its engine's
 busy cycles, as ASTRA-sim counts it (everything that kept the node from computing);
@@ -107,7 +107,10 @@ def run_step(cfg, step, *, sim="verilator", trace_sim="icarus", out_dir, seed=0,
     res = traced if trace_sim == sim else run_programs(
         design, programs, compiled.data, sim=sim, tag=tag, reads=reads,
         program_lines=compiled.program_lines)
-    idle = {n: {q: [mdl.cmd_halt(0)] for q in qs} for n, qs in programs.items()}
+    # the idle run loads programs of the same length (the first descriptor a HALT), so the
+    # hosts move the same lines in both runs
+    idle = {n: {q: [mdl.cmd_halt(0)] + d[1:] for q, d in qs.items()}
+            for n, qs in programs.items()}
     base = run_programs(design, idle, compiled.data, sim=sim, tag=tag + "-idle", reads=reads,
                         program_lines=compiled.program_lines)
     timeline, by_node = None, {}
