@@ -36,8 +36,14 @@ def _check_report(r, tmp_path):
                         f"{r['per_node'][0]['exposed_cycles']} cycles")
 
 
+def _mlp_int8():
+    raw = dict(load_workload(MLP).raw)
+    return {**raw, "name": "mlp-int8", "dtype": "int8"}
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("workload", [
+    _mlp_int8(),                                                  # int8: int32 gradients, 2d
     {"name": "ring2", "parallel": {"data": 2, "grid": [4, 2]}, "allreduce": {"algo": "ring"},
      "layers": [{"name": "a", "tokens": 16, "in": 16, "out": 16}]},     # SUMMA + ring of 2
 ])
