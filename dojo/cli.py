@@ -481,10 +481,134 @@ def build_parser():
     _add_dask(p, serial_default=False)
     p.set_defaults(func=cmd_explore)
 
+    _add_run_parser(sub)
+    _add_study_parser(sub)
+
     from gen.fpga import add_fpga_parser
     _add_lint_parser(sub, _add_config)
     add_fpga_parser(sub, _add_config)
     return parser
+
+
+def cmd_run(args):
+    """A training step (``WORKLOAD``, a file of ``workloads/``) on the config's tile: checked
+    and compiled before anything runs, then run on the RTL (:mod:`sim.step`)."""
+    from sim.workloads import Job, Options
+    from sim.workloads.registry import STEPS
+    cfg = load_config(args.config, args.overrides)
+    d = _derive(cfg)
+    entry = STEPS["step"]
+    plan = entry.check(cfg, d, Options(engine=args.engine, workload=args.workload,
+                                       seed=args.seed))
+    from sim.runner import available_simulators
+    trace = None if args.no_timeline else "icarus"
+    if trace and trace not in available_simulators():
+        raise ConfigError(["--timeline: the timeline's run needs Icarus Verilog (iverilog), "
+                           "not installed here; allowed: --no-timeline"])
+    job = Job(sim=_simulator(args.sim), out=Path(args.out), say=print,
+              shared={"trace_sim": trace})
+    res = entry.run(plan, job, out_dir=args.out)
+    print(res.summary())
+    return 0 if res.ok else 1
+
+
+def _add_run_parser(sub):
+    p = sub.add_parser("run", help="a training step from a workload file on the tile")
+    _add_config(p)
+    p.add_argument("workload", help="workload YAML (see workloads/)")
+    p.add_argument("--out", default="build/run", help="report directory (default: build/run)")
+    p.add_argument("--engine", choices=("rtl", "model"), default="rtl",
+                   help="rtl (default); model is refused until the fast engine has the "
+                        "training node")
+    p.add_argument("--sim", default=os.environ.get("SIM", "verilator"),
+                   help="verilator (default, or $SIM) or icarus")
+    p.add_argument("--seed", type=_seed, default=0, help="operands' seed (default 0)")
+    p.add_argument("--no-timeline", action="store_true",
+                   help="skip the watched Icarus run that gives the timeline and the "
+                        "per-node breakdown (the MAC counters only)")
+    p.set_defaults(func=cmd_run)
+
+
+def _parse_dies(text):
+    """``--dies 1x1,2x1,2x2`` -> ``[(1, 1), (2, 1), (2, 2)]`` (ConfigError, one line)."""
+    out = []
+    for part in text.split(","):
+        a, sep, b = part.strip().partition("x")
+        if not sep or not a.isdigit() or not b.isdigit() or int(a) < 1 or int(b) < 1:
+            raise ConfigError([f"--dies {text}: {part!r} is not allowed; allowed: a comma-"
+                               f"separated list of DXxDY die counts, e.g. 1x1,2x1,2x2"])
+        out.append((int(a), int(b)))
+    return out
+
+
+def cmd_study(args):
+    """``dojo study scaleout``: the training step from one die to the tile, on Dask, next to
+    the GPU-cluster reference (:mod:`sim.step.study`)."""
+    from sim.explore.cluster import dask_client, dashboard_of
+    from sim.step.compiler import compile_step
+    from sim.step.gpu import load_gpu
+    from sim.step.spec import load_workload
+    from sim.step.study import default_dies, run_scaleout, study_points
+    from verif.node_model import NodeModel
+    cfg = load_config(args.config, args.overrides)
+    derived = _derive(cfg)
+    if args.engine == "model":
+        raise ConfigError(["--engine model: a training step needs the training node in the "
+                           "fast engine (sim/netmodel), which does not run workloads yet; "
+                           "allowed: rtl"])
+    step = load_workload(args.workload)
+    gpu = load_gpu(args.gpu)
+    sim = _simulator(args.sim)
+    dies = _parse_dies(args.dies) if args.dies else default_dies(cfg)
+    from gen.config import config_from_dict
+    from gen.derive import derive
+    for mode, dd, ov, st in study_points(cfg, step, dies, derived):
+        if mode == "weak":                   # the weak points must compile (strong may refuse)
+            c = config_from_dict(cfg.raw, ov)
+            d = derive(c)
+            try:
+                compile_step(c, d, st, NodeModel.from_config(c, d), data=False)
+            except ValueError as exc:
+                raise ConfigError([f"--dies {dd[0]}x{dd[1]}: {exc}"]) from None
+    with dask_client(workers=args.workers, scheduler=args.scheduler) as client:
+        link = dashboard_of(client)
+        if link:
+            print(f"Dask dashboard: {link}")
+        study = run_scaleout(cfg, derived, step, dies=dies, sim=sim, out=args.out, gpu=gpu,
+                             client=client, fresh=args.fresh)
+    for r in study["points"]:
+        fab = (f"{'' if r['match'] else 'MISMATCH vs golden, '}"
+               f"{r['step_cycles']} cycles, speed-up {r['speedup']:.2f}, efficiency "
+               f"{100 * r['efficiency']:.0f}%, exposed communication "
+               f"{100 * r['exposed_communication_fraction']:.0f}% of communication"
+               if r["status"] == "ok" else f"{r['status']}: {r.get('reason', '')}")
+        print(f"  {r['mode']:6s} {r['dies'][0]}x{r['dies'][1]} dies, {r['replicas']:3d} replicas "
+              f"x {r['tokens_per_replica']} tokens: {fab}; GPUs speed-up "
+              f"{r['gpu']['speedup']:.2f}")
+    print(f"reports: {args.out}/study.json, scaleout.png; points in {args.out}/points")
+    return 1 if study["failures"] or any(r["status"] == "ok" and not r["match"]
+                                         for r in study["points"]) else 0
+
+
+def _add_study_parser(sub):
+    p = sub.add_parser("study", help="studies of a training step (scaleout)")
+    p.add_argument("study", choices=("scaleout",), help="scaleout: one die up to the tile")
+    _add_config(p)
+    p.add_argument("workload", help="workload YAML (see workloads/)")
+    p.add_argument("--out", default="build/study", help="report directory (default: build/study)")
+    p.add_argument("--dies", default=None, metavar="DXxDY,...",
+                   help="fabrics to run (default: 1x1, 2x1, 2x2, 3x3, 5x5 up to the config's tile)")
+    p.add_argument("--gpu", default=str(Path(__file__).resolve().parent.parent / "configs" / "gpu"
+                                        / "a100.yaml"),
+                   help="GPU-cluster reference YAML (default: configs/gpu/a100.yaml)")
+    p.add_argument("--engine", choices=("rtl", "model"), default="rtl",
+                   help="rtl (default); model is refused until the fast engine has the "
+                        "training node")
+    p.add_argument("--sim", default=os.environ.get("SIM", "verilator"),
+                   help="verilator (default, or $SIM) or icarus")
+    p.add_argument("--fresh", action="store_true", help="run every point again")
+    _add_dask(p, serial_default=False)
+    p.set_defaults(func=cmd_study)
 
 
 def output_problems(args):

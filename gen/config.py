@@ -126,8 +126,10 @@ def _describe(schema):
     return " or ".join(names.get(k, k) for k in kinds) + (" " + " and ".join(bits) if bits else "")
 
 
-def _schema_errors(raw):
-    validator = jsonschema.Draft202012Validator(SCHEMA)
+def _schema_errors(raw, schema=SCHEMA):
+    """One line per problem of ``raw`` against ``schema`` (the config's by default; the
+    training step's workload files use the same wording, :mod:`sim.step.spec`)."""
+    validator = jsonschema.Draft202012Validator(schema)
     problems = []
     for err in sorted(validator.iter_errors(raw), key=lambda e: list(map(str, e.absolute_path))):
         path = list(err.absolute_path)

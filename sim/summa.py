@@ -40,14 +40,16 @@ __all__ = ["check_summa", "summa_programs", "run_summa"]
 SEM_A_IN, SEM_B_IN, SEM_A_FREE, SEM_B_FREE = (0, 1), (2, 3), 4, 5
 
 
-def check_summa(cfg, *, m, n, k, dtype, derived=None):
+def check_summa(cfg, *, m, n, k, dtype, derived=None, grid=None):
     """Validate before anything is built -> the SRAM layout; raises ValueError naming
-    the value and what is allowed."""
+    the value and what is allowed. ``grid``: the ``(px, py)`` nodes the GEMM is split
+    over (default the tile's mesh; the training step runs one SUMMA per data-parallel
+    group, :mod:`sim.step.compiler`)."""
     from gen.build import derived_of
     from sim.workloads.runners import PROGRAM_LINES
     from verif.node_model import _MODE, NodeModel
     d = derived_of(cfg, derived)
-    px, py = d.tile.mesh_x, d.tile.mesh_y
+    px, py = grid if grid is not None else (d.tile.mesh_x, d.tile.mesh_y)
     mdl = NodeModel.from_config(cfg, d)
     p, t = mdl.p, lcm(px, py)
     for name, v, parts in (("m", m, py), ("n", n, px), ("k", k, t)):

@@ -34,6 +34,7 @@ class Options:
     b: str | None = None
     c_out: str | None = None        #: where the host-driven GEMM copies C
     engine: str = "rtl"
+    workload: str | None = None     #: a training step's workload file (``dojo run``)
     threads: int | None = None
     seed: int = 0
 

@@ -7,15 +7,19 @@ from gen.config import ConfigError
 from .base import ENTRIES, fault_problem
 from .collectives import HostAllreduce, NodeCollective
 from .gemm import Cannon, HostGemm, Summa
+from .step import TrainingStep
 from .traffic import Traffic
 
-__all__ = ["WORKLOADS", "BENCHES", "ALGOS", "select", "fault_problem"]
+__all__ = ["WORKLOADS", "STEPS", "BENCHES", "ALGOS", "select", "fault_problem"]
 
 #: name -> entry, in the order ``dojo sim`` runs and reports them
 WORKLOADS = {w.name: w for w in (Traffic(), HostGemm(), Cannon(), Summa(), HostAllreduce(),
                                  NodeCollective("ring"), NodeCollective("2d"),
                                  NodeCollective("broadcast"))}
 ENTRIES.extend(WORKLOADS.values())          # what fault_problem's "allowed" lists
+
+#: the entries that take a workload file (``dojo run``), apart from ``dojo sim``'s kernels
+STEPS = {w.name: w for w in (TrainingStep(),)}
 
 #: the benches ``dojo sim --bench`` takes (besides ``all``)
 BENCHES = tuple(dict.fromkeys(w.bench for w in WORKLOADS.values()))

@@ -19,16 +19,21 @@ __all__ = ["PROGRAM_LINES", "run_programs", "run_resident"]
 PROGRAM_LINES = 128
 
 
-def run_programs(design, programs, data, *, sim, tag, reads):
+def run_programs(design, programs, data, *, sim, tag, reads, program_lines=PROGRAM_LINES,
+                 test_module="verif.tb_tile", testcase="programs", public_signals=None):
     """Load ``data`` (``{node: [(addr, lines), ...]}`` or ``{node: (addr, lines)}``) and
     ``programs`` (``{node: descriptors}`` for queue 0, or ``{node: {queue: descriptors}}``;
     at the top of the SRAM, queue 1's after queue 0's), start every node, wait for every
     DONE; returns the testbench's result (``cycles``, ``load_cycles``, ``read_cycles``,
-    ``halts``, ``reads``, ``problems``)."""
+    ``halts``, ``reads``, ``problems``). ``program_lines``: the SRAM lines kept for the
+    programs (the training step's programs are longer than a kernel's); ``test_module``,
+    ``testcase`` and ``public_signals``: another testbench of the ``programs`` scenario and the
+    signals its build must make readable (the training step's timeline,
+    :mod:`verif.tb_step`)."""
     from sim.runner import run_cocotb
     from verif.node_model import NodeModel
     mdl = NodeModel.from_manifest(design.manifest())
-    pc = mdl.lines - PROGRAM_LINES
+    pc = mdl.lines - program_lines
     loads, starts = [], []
     for node, blocks in data.items():
         for addr, lines in ([blocks] if isinstance(blocks, tuple) else blocks):
@@ -41,13 +46,14 @@ def run_programs(design, programs, data, *, sim, tag, reads):
             loads.append([list(node), at, prog])
             pcs[str(q)] = at
             at += len(prog)
-        if at - pc > PROGRAM_LINES:
+        if at - pc > program_lines:
             raise ValueError(f"node {node}: programs of {at - pc} lines, at most "
-                             f"{PROGRAM_LINES}")
+                             f"{program_lines}")
         starts.append([list(node), pcs])
-    return run_cocotb(design, sim=sim, test_module="verif.tb_tile", testcase="programs",
-                      tag=tag, scenario={"programs": {"loads": loads, "starts": starts,
-                                                      "reads": reads}})["programs"]
+    return run_cocotb(design, sim=sim, test_module=test_module, testcase=testcase,
+                      public_signals=public_signals, tag=tag,
+                      scenario={"programs": {"loads": loads, "starts": starts,
+                                             "reads": reads}})["programs"]
 
 
 def run_resident(design, mdl, programs, data, expected, blocks, lay, *, sim, tag, shape, dtype,

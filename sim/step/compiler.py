@@ -1,0 +1,364 @@
+"""The training step compiled to node programs, with its checks before anything runs.
+
+Nothing here is a second copy of an algorithm: every GEMM is :func:`sim.summa.summa_programs`
+on its replica's grid (on a 1 x 1 grid that is one EXEC), every gradient all-reduce
+:func:`sim.collectives.allreduce_programs`. The compiler places them (a replica's grid
+at its origin in the mesh, each GEMM in its own SRAM region), strings them together on
+the two queues and adds the synchronisation between them:
+
+- queue 1 (compute) runs every GEMM's compute part in step order;
+- queue 0 (communication) runs every GEMM's panel pushes in the same order and, one
+  bucket per layer, the all-reduce of each layer's ``dW`` as soon as it is computed
+  (after the panels of the GEMM that follows it, so that GEMM is fed first).
+
+Synchronisation (the node has 8 semaphores, :data:`gen.node_build.SEMS`):
+
+- a replica of one node (``grid: [1, 1]``, pure data parallelism): SUMMA needs no
+  semaphore; the compute queue SIGNALs ``SEM_DONE`` on its own node after each ``dW``;
+  before an all-reduce the communication queue WAITs for it, SIGNALs ``SEM_READY`` to
+  every node that will push into its ``dW`` and WAITs for one from each node it pushes
+  to (a node may only ADD into a ``dW`` its owner has finished computing); the
+  all-reduce keeps its own semaphores (0, and 1 for ``2d``).
+- a replica of several nodes: SUMMA's semaphores 0..5; after each GEMM the compute queue
+  SIGNALs ``SEM_BAR`` to itself and to its row and column peers, and the communication
+  queue WAITs for all of them before the next GEMM's first panel (a panel of the next
+  GEMM must not be counted by this one); the all-reduce runs on semaphore 7 between two
+  replicas only (a SIGNAL to the peer, a WAIT for its own, both ordered before the
+  peer's chunks on the one request VC). Three or more replicas of several nodes, or
+  ``2d`` there, would need more semaphores than the node has: refused.
+
+Every region, the programs and the semaphores are checked here (:func:`check_step`);
+a refusal is a ValueError of one line naming the key, the value and what is allowed.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["CompiledStep", "check_step", "compile_step", "SEM_DONE", "SEM_READY", "SEM_BAR",
+           "SEM_AR"]
+
+#: semaphores of a one-node replica (the all-reduce keeps 0 and 1)
+SEM_READY, SEM_DONE = 2, 3
+#: semaphores of a replica of several nodes (SUMMA keeps 0..5)
+SEM_BAR, SEM_AR = 6, 7
+
+
+class _Placed:
+    """A :class:`verif.node_model.NodeModel` whose PUSH and SIGNAL destinations are mapped
+    by ``place`` and whose semaphores by ``sems`` (a dict; absent: unchanged): how a
+    generator written for the whole mesh from ``(0, 0)`` runs on a replica's grid."""
+
+    def __init__(self, mdl, place=None, sems=None):
+        self._mdl, self._place, self._sems = mdl, place or (lambda c: tuple(c)), sems or {}
+
+    def __getattr__(self, name):
+        return getattr(self._mdl, name)
+
+    def _s(self, sem):
+        return self._sems.get(sem, sem)
+
+    def cmd_push(self, *, to, sem, **kw):
+        return self._mdl.cmd_push(to=self._place(to), sem=self._s(sem), **kw)
+
+    def cmd_signal(self, to, sem):
+        return self._mdl.cmd_signal(self._place(to), self._s(sem))
+
+    def cmd_wait(self, sem, n=1):
+        return self._mdl.cmd_wait(self._s(sem), n)
+
+
+@dataclass
+class GemmPlan:
+    """One GEMM of the step placed in SRAM: its SUMMA layout (addresses from ``base``)."""
+    gemm: object
+    lay: dict
+    base: int
+    lines: int
+    mac_steps: int = 0
+
+
+@dataclass
+class CompiledStep:
+    """The step as node programs: ``programs`` ``{node: {0: comm, 1: compute}}`` (without
+    the HALTs, added by :meth:`with_halts`), ``data`` ``{node: [(addr, lines)]}``,
+    ``expected`` ``{(node, gemm label): lines}`` of every C after the step, ``reads``
+    ``[(node, addr, count, gemm label)]``, and what the reports need."""
+    step: object
+    grid: tuple
+    groups: list
+    gemms: list
+    programs: dict
+    labels: dict = field(default_factory=dict)   #: ``{node: {queue: [label per descriptor]}}``
+    data: dict = field(default_factory=dict)
+    expected: dict = field(default_factory=dict)
+    reads: list = field(default_factory=list)
+    program_lines: int = 0
+    data_lines: int = 0
+    allreduce: list = field(default_factory=list)
+    mac_steps: int = 0
+
+    def start_pcs(self, mdl):
+        """``{node: {queue: pc}}`` where :func:`sim.workloads.runners.run_programs` puts the
+        programs of :meth:`with_halts` (queue 0 at the top region's start, queue 1 after)."""
+        base = mdl.lines - self.program_lines
+        return {n: {0: base, 1: base + (len(qs[0]) + 1) * mdl.cmd_lines}
+                for n, qs in self.programs.items()}
+
+    def with_halts(self, mdl):
+        return {n: {q: d + [mdl.cmd_halt(0)] for q, d in qs.items()}
+                for n, qs in self.programs.items()}
+
+
+def _strip_halt(mdl, descs):
+    halt = mdl.cmd_halt(0)
+    if not descs or descs[-1] != halt:
+        raise AssertionError("a generator's program does not end with HALT")
+    return descs[:-1]
+
+
+def _groups(step, mx, my):
+    """The replicas' origins, row-major, and their grid; ValueError when they do not tile
+    the mesh."""
+    gx, gy = step.grid
+    nodes = mx * my
+    if mx % gx or my % gy:
+        raise ValueError(f"parallel.grid: {[gx, gy]} is not allowed on the {mx}x{my} mesh: "
+                         f"must divide it ({mx} by x, {my} by y)")
+    if step.data * gx * gy != nodes:
+        raise ValueError(f"parallel.data: {step.data} is not allowed with parallel.grid "
+                         f"{[gx, gy]} on {nodes} nodes: must be {nodes // (gx * gy)} "
+                         f"(replicas x grid = every node of the {mx}x{my} mesh)")
+    return [(ox, oy) for oy in range(0, my, gy) for ox in range(0, mx, gx)]
+
+
+def check_step(cfg, derived, step):
+    """Every refusal before anything is built -> ``(groups, [GemmPlan], data_lines)``.
+    Raises ValueError, one line."""
+    from gen.build import derived_of
+    from gen.faults import fault_map
+    from sim.summa import check_summa
+    from verif.node_model import NodeModel
+    d = derived_of(cfg, derived)
+    mx, my = d.tile.mesh_x, d.tile.mesh_y
+    fmap = fault_map(cfg, d)
+    if not fmap.empty or cfg.router.routing == "table":
+        raise ValueError("die.disabled_nodes: the training step addresses every node of the "
+                         "mesh; allowed: a config without a fault map (no disabled nodes, "
+                         "no dead routers, no table routing)")
+    groups = _groups(step, mx, my)
+    gx, gy = step.grid
+    mdl = NodeModel.from_config(cfg, d)
+    sems = mdl.lay.sems
+    if (gx, gy) != (1, 1):
+        if step.data > 2:
+            raise ValueError(f"parallel.data: {step.data} is not allowed with a "
+                             f"{gx}x{gy} grid per replica: SUMMA keeps 6 of the node's "
+                             f"{sems} semaphores, the barrier between GEMMs one, the "
+                             f"all-reduce one, which orders only two replicas; allowed: "
+                             f"1 or 2, or parallel.grid [1, 1]")
+        if step.allreduce == "2d" and step.data > 1:
+            raise ValueError("allreduce.algo: '2d' is not allowed with a grid of several "
+                             "nodes per replica (the replicas' all-reduce is a ring of "
+                             "two); allowed: 'ring'")
+    plans, at = [], 0
+    for g in step.gemms():
+        try:
+            lay = check_summa(cfg, m=g.m, n=g.n, k=g.k, dtype=step.dtype, derived=d,
+                              grid=(gx, gy))
+        except ValueError as exc:
+            raise ValueError(f"layers[{g.layer}] {g.kind} GEMM {g.m}x{g.n}x{g.k} on a "
+                             f"{gx}x{gy} grid: {exc}") from None
+        a_l, b_l, c_l = lay["a_lines"], lay["b_lines"], lay["c_lines"]
+        res_a, res_b = len(lay["a_own"]), len(lay["b_own"])
+        rel = {"a_own": [at + s * a_l for s in range(res_a)]}
+        at2 = at + res_a * a_l
+        rel["b_own"] = [at2 + s * b_l for s in range(res_b)]
+        at2 += res_b * b_l
+        rel["a_buf"] = [at2, at2 + a_l] if gx > 1 else [None, None]
+        at2 += 2 * a_l if gx > 1 else 0
+        rel["b_buf"] = [at2, at2 + b_l] if gy > 1 else [None, None]
+        at2 += 2 * b_l if gy > 1 else 0
+        rel["c"] = at2
+        new = {**lay, **rel, "operand_lines": at2 - at}
+        bm, bn, kb = lay["block"]
+        steps = lay["steps"]
+        mac = gx * gy * steps * (bm // mdl.p) * (bn // mdl.p) * kb
+        plans.append(GemmPlan(g, new, at, at2 + c_l - at, mac))
+        at = at2 + c_l
+        if step.data > 1 and g.kind == "backward_weight":
+            ring2d = step.allreduce == "2d"
+            need = mx * my if ring2d else step.data
+            chunk = c_l // (mx if ring2d else step.data)
+            if c_l % need or chunk > 255:
+                raise ValueError(f"layers[{g.layer}]: its dW is {c_l} SRAM lines per node; "
+                                 f"the {step.allreduce} all-reduce over {step.data} replicas "
+                                 f"needs a multiple of {need} lines, at most 255 per chunk "
+                                 f"(one PUSH); allowed: in x out sizes that give one")
+    return groups, plans, at
+
+
+def _replica_members(groups, gx, gy):
+    """``{local (j, i): [global node of every replica]}``."""
+    return {(j, i): [(ox + j, oy + i) for ox, oy in groups] for i in range(gy) for j in range(gx)}
+
+
+def compile_step(cfg, derived, step, mdl, *, seed=0, data=True):
+    """The step's programs, operands and expected results (``data=False``: programs only).
+    Raises ValueError (one line) for what :func:`check_step` refuses or what does not fit."""
+    from gen.build import derived_of
+    from sim.cannon import block_operands
+    from sim.collectives import allreduce_programs, executed, golden as ar_golden
+    from sim.summa import summa_programs
+    from verif.node_model import Dtype, NodeModel
+    d = derived_of(cfg, derived)
+    mx, my = d.tile.mesh_x, d.tile.mesh_y
+    groups, plans, data_lines = check_step(cfg, d, step)
+    gx, gy = step.grid
+    one = (gx, gy) == (1, 1)
+    nodes = [(x, y) for y in range(my) for x in range(mx)]
+    progs = {n: {0: [], 1: []} for n in nodes}
+    labels = {n: {0: [], 1: []} for n in nodes}
+
+    def put(n, q, descs, label):
+        progs[n][q] += descs
+        labels[n][q] += [label] * len(descs)
+    members = _replica_members(groups, gx, gy)
+    lane = Dtype.FP32 if step.dtype == "bf16" else Dtype.INT32
+    kind = "fp32" if step.dtype == "bf16" else "int32"
+
+    # the all-reduce of each dW: {gemm index: {node: descriptors}} and who pushes to whom
+    ar_progs, ar_note = {}, []
+    if step.data > 1:
+        for gi, gp in enumerate(plans):
+            if gp.gemm.kind != "backward_weight":
+                continue
+            lines = gp.lay["c_lines"]
+            if one:
+                ar = allreduce_programs(mdl, step.allreduce, mx, my, base=gp.lay["c"],
+                                        lines=lines, dtype=lane)
+            else:
+                ar = {}
+                for local, ring in members.items():
+                    placed = _Placed(mdl, sems={0: SEM_AR})
+                    ar.update(allreduce_programs(placed, "ring", mx, my, base=gp.lay["c"],
+                                                 lines=lines, dtype=lane, ring=ring))
+            ar = {n: _strip_halt(mdl, p) for n, p in ar.items()}
+            ar_progs[gi] = ar
+            ar_note.append({"layer": gp.gemm.layer, "lines": lines, "algo": step.allreduce,
+                            "gemm": gi})
+
+    def pushers_and_targets(ar):
+        to_me = {n: set() for n in nodes}
+        mine = {n: set() for n in nodes}
+        for n, descs in ar.items():
+            for p in executed(mdl, descs + [mdl.cmd_halt(0)])[1]:
+                to_me[p["to"]].add(n)
+                mine[n].add(p["to"])
+        return to_me, mine
+
+    def all_reduce(gi):
+        """Queue 0's part for the all-reduce of GEMM ``gi``'s dW, on every node."""
+        ar = ar_progs[gi]
+        label = f"allreduce {plans[gi].gemm.layer}.dW"
+        to_me, mine = pushers_and_targets(ar)
+        for n in nodes:
+            pre = []
+            if one:
+                pre.append(mdl.cmd_wait(SEM_DONE, 1))
+                pre += [mdl.cmd_signal(src, SEM_READY) for src in sorted(to_me[n])]
+                if mine[n]:
+                    pre.append(mdl.cmd_wait(SEM_READY, len(mine[n])))
+            else:
+                (peer,) = mine[n]
+                pre += [mdl.cmd_signal(peer, SEM_AR), mdl.cmd_wait(SEM_AR, 1)]
+            put(n, 0, pre + ar[n], label)
+
+    pending = []                       # dW all-reduces waiting for the next GEMM's panels
+    peers = {}
+    for (ox, oy) in groups:
+        for i in range(gy):
+            for j in range(gx):
+                row = [(ox + jj, oy + i) for jj in range(gx) if jj != j]
+                col = [(ox + j, oy + ii) for ii in range(gy) if ii != i]
+                peers[(ox + j, oy + i)] = row + col
+    for gi, gp in enumerate(plans):
+        for (ox, oy) in groups:
+            placed = _Placed(mdl, place=lambda c, o=(ox, oy): (o[0] + c[0], o[1] + c[1]))
+            local = summa_programs(placed, gp.lay, dtype=step.dtype)
+            for (j, i), qs in local.items():
+                n = (ox + j, oy + i)
+                label = gp.gemm.label
+                if not one and gi > 0:
+                    put(n, 0, [mdl.cmd_wait(SEM_BAR, len(peers[n]) + 1)], "barrier")
+                put(n, 0, _strip_halt(mdl, qs[0]), label)
+                put(n, 1, _strip_halt(mdl, qs[1]), label)
+                if one:
+                    if gi in ar_progs:
+                        put(n, 1, [mdl.cmd_signal(n, SEM_DONE)], label)
+                else:
+                    put(n, 1, [mdl.cmd_signal(p, SEM_BAR) for p in [n] + peers[n]], "barrier")
+        for g_ar in pending:
+            all_reduce(g_ar)
+        pending = [gi] if gi in ar_progs else []
+    if not one:
+        for n in nodes:
+            put(n, 0, [mdl.cmd_wait(SEM_BAR, len(peers[n]) + 1)], "barrier")
+    for g_ar in pending:
+        all_reduce(g_ar)
+
+    prog_lines = max(sum(len(qd) + 1 for qd in qs.values()) for qs in progs.values()) * \
+        mdl.cmd_lines
+    if data_lines + prog_lines > mdl.lines:
+        raise ValueError(f"node.sram_kb: {cfg.node.sram_kb} is too small for workload "
+                         f"{step.name!r}: its operands and results take {data_lines} lines "
+                         f"per node and its programs {prog_lines}, the SRAM has "
+                         f"{mdl.lines}; allowed: smaller layers or a larger node.sram_kb "
+                         f"(-s node.sram_kb=...)")
+    out = CompiledStep(step, (gx, gy), groups, plans, progs, labels, program_lines=prog_lines,
+                       data_lines=data_lines, allreduce=ar_note,
+                       mac_steps=sum(gp.mac_steps for gp in plans) * len(groups))
+    if not data:
+        return out
+
+    # operands and the golden result of every GEMM on every replica
+    rng = np.random.default_rng(seed)
+    c_final = {}
+    for gp in plans:
+        bm, bn, kb = gp.lay["block"]
+        t_steps = gp.lay["steps"]
+        g = gp.gemm
+        for (ox, oy) in groups:
+            blk_a, blk_b = block_operands(rng, g.m, g.n, g.k, step.dtype, bm, bn, kb)
+            for i in range(gy):
+                for j in range(gx):
+                    n = (ox + j, oy + i)
+                    out.data.setdefault(n, [])
+                    out.data[n] += [(gp.lay["a_own"][t // gx], mdl.pack_a(blk_a(i, t), step.dtype))
+                                    for t in range(j, t_steps, gx)]
+                    out.data[n] += [(gp.lay["b_own"][t // gy], mdl.pack_b(blk_b(t, j), step.dtype))
+                                    for t in range(i, t_steps, gy)]
+                    c = None
+                    for t in range(t_steps):
+                        c = NodeModel.golden(blk_a(i, t), blk_b(t, j), c, step.dtype)
+                    c_final[(n, g.label)] = mdl.pack_c(c)
+    for gi, gp in enumerate(plans):
+        label = gp.gemm.label
+        if gi in ar_progs:
+            lines = gp.lay["c_lines"]
+            if one:
+                vec = {n: c_final[(n, label)] for n in nodes}
+                red = ar_golden(mdl, step.allreduce, vec, mx, my, lines=lines, dtype=kind)
+                for n in nodes:
+                    c_final[(n, label)] = red[n]
+            else:
+                for ring in members.values():
+                    vec = {n: c_final[(n, label)] for n in ring}
+                    red = ar_golden(mdl, "ring", vec, mx, my, lines=lines, dtype=kind,
+                                    ring=ring)
+                    for n in ring:
+                        c_final[(n, label)] = red[n]
+        for n in nodes:
+            out.reads.append((n, gp.lay["c"], gp.lay["c_lines"], label))
+            out.expected[(n, label)] = c_final[(n, label)]
+    return out

@@ -1,0 +1,202 @@
+"""A training step on the RTL: compile, load, run, check bit for bit, report.
+
+Where the figures come from:
+
+- ``step_cycles``: from the first start write leaving a host to the last DONE arriving
+  (:mod:`verif.tb_step`, the ``programs`` test of :mod:`verif.tb_tile` plus a monitor);
+- the cycle records: every change of each node's command-processor status (both
+  queues' state and program counter), its NI status bits (engine busy, DMA busy) and
+  its router's mesh-output valid bits, sampled every cycle by the monitor from signals a
+  Verilator build of its own makes readable (:data:`verif.tb_step.STEP_SIGNALS`).
+  From them :mod:`sim.step.timeline` makes the descriptor spans, the per-node compute /
+  communication / waiting cycles, the exposed communication and the link utilisation;
+- the MACs: the nodes' event counters (``mac_steps_*``) minus those of a second run with
+  the same loads and reads whose programs HALT at once (the hosts run no EXEC; the
+  difference is exactly the step's), checked against what the compiler planned.
+
+Without the watched run (``trace_sim=None``) the flits per link are the difference of the
+nodes' link counters between the run and the idle run (whose programs have the same
+length, so the hosts load the same lines): the step's own flits. The watched run's count
+also has the hosts' start writes and DONEs that cross the mesh during the step (on the
+MLP preset 7176 flits watched against 7008 from the counters).
+
+``exposed_cycles`` of a node (its ASTRA-sim line) is the step's cycles minus its engine's
+busy cycles, as ASTRA-sim counts it (everything that kept the node from computing);
+``exposed_communication_cycles`` is the DMA busy while the engine is not.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["run_step", "astra_lines"]
+
+
+def _counters(res, node):
+    return res["counters"][f"{node[0]},{node[1]}"]
+
+
+def _timeline(mdl, compiled, res, step):
+    """Per node: its queues' spans, engine and DMA spans, breakdown (:mod:`sim.step.timeline`)."""
+    from sim.step.timeline import busy_spans, node_breakdown, queue_spans
+    pcs = compiled.start_pcs(mdl)
+    progs = compiled.with_halts(mdl)
+    t0, t_end = res["t0"], res["t_end"]
+    out = []
+    for node, recs in zip([tuple(n) for n in res["nodes"]], res["records"]):
+        queues = [queue_spans(mdl, recs, t0, t_end, q, pcs[node][q], progs[node][q],
+                              compiled.labels[node][q] + ["end"]) for q in (0, 1)]
+        out.append({"node": list(node), "queues": queues,
+                    "engine": busy_spans(recs, t0, t_end, 0),
+                    "dma": busy_spans(recs, t0, t_end, 1),
+                    **node_breakdown(recs, t0, t_end, queues[1])})
+    out.sort(key=lambda t: (t["node"][1], t["node"][0]))     # row-major: sys[i] of ASTRA
+    return {"workload": step.name, "cycles": t_end - t0, "nodes": out}
+
+
+def _stats(values):
+    return {"min": min(values), "max": max(values), "mean": sum(values) / len(values)}
+
+
+def astra_lines(record):
+    """One line per node in ASTRA-sim's words."""
+    return [f"sys[{i}] finished, {record['step_cycles']} cycles, exposed communication "
+            f"{n['exposed_cycles']} cycles" for i, n in enumerate(record["per_node"])]
+
+
+def run_step(cfg, step, *, sim="verilator", trace_sim="icarus", out_dir, seed=0,
+             derived=None):
+    """Run ``step`` (:class:`sim.step.spec.Step`) on the config's tile; returns the record
+    (also ``out_dir/result.json``). Raises ValueError (one line) before anything runs if
+    the compiler refuses it.
+
+    ``trace_sim``: the simulator of the watched run that gives the timeline (``icarus``:
+    Verilator's hierarchical build does not show the node's internals to VPI); when it
+    is not ``sim``, the step runs under both and their cycles must agree; ``None``: no
+    timeline (the breakdown then has the MAC counters only)."""
+    from gen.build import derived_of, network_design
+    from rtl.net.directions import MESH_PORTS
+    from sim.energy import workload_energy
+    from sim.step.compiler import compile_step
+    from sim.step.timeline import plot_timeline, trace_events
+    from sim.workloads.runners import run_programs
+    from verif.node_model import NodeModel
+    from verif.tb_step import STEP_SIGNALS
+    if trace_sim not in (None, "icarus"):
+        raise ValueError(f"trace_sim={trace_sim!r}: the watched run needs every signal "
+                         f"visible; allowed: 'icarus' or None (verif/tb_step.py says why)")
+    d = derived_of(cfg, derived)
+    mdl0 = NodeModel.from_config(cfg, d)
+    compiled = compile_step(cfg, d, step, mdl0, seed=seed)
+    design = network_design(cfg, kind="compute", top="tile", boundary="ports", derived=d)
+    mdl = NodeModel.from_manifest(design.manifest())
+    programs = compiled.with_halts(mdl)
+    reads = [[list(n), a, c] for n, a, c, _ in compiled.reads]
+    # one run folder per step content: two points of a study sharing a build may run at
+    # once, and a shared folder would hand one the other's results
+    import hashlib
+    what = hashlib.sha256(json.dumps(step.raw, sort_keys=True).encode()).hexdigest()[:12]
+    tag = f"step-{step.name}-{what}-{seed}"
+    traced = None
+    if trace_sim:
+        traced = run_programs(design, programs, compiled.data, sim=trace_sim, tag=tag,
+                              reads=reads, program_lines=compiled.program_lines,
+                              test_module="verif.tb_step", testcase="step_timeline",
+                              public_signals=STEP_SIGNALS)
+    res = traced if trace_sim == sim else run_programs(
+        design, programs, compiled.data, sim=sim, tag=tag, reads=reads,
+        program_lines=compiled.program_lines)
+    # the idle run loads programs of the same length (the first descriptor a HALT), so the
+    # hosts move the same lines in both runs
+    idle = {n: {q: [mdl.cmd_halt(0)] + d[1:] for q, d in qs.items()}
+            for n, qs in programs.items()}
+    base = run_programs(design, idle, compiled.data, sim=sim, tag=tag + "-idle", reads=reads,
+                        program_lines=compiled.program_lines)
+    timeline, by_node = None, {}
+    problems = list(res["problems"])
+    if traced is not None:
+        timeline = _timeline(mdl, compiled, traced, step)
+        by_node = {tuple(t["node"]): t for t in timeline["nodes"]}
+        problems += [f"{trace_sim}: {p}" for p in traced["problems"]]
+        if traced["cycles"] != res["cycles"]:
+            problems.append(f"the step took {res['cycles']} cycles under {sim} and "
+                            f"{traced['cycles']} under {trace_sim}")
+        if traced["reads"] != res["reads"]:
+            problems.append(f"the results under {sim} and {trace_sim} differ")
+
+    wrong = sorted({label for (n, a, c, label), got in zip(compiled.reads, res["reads"])
+                    if got != compiled.expected[(n, label)]})
+    bad_halts = [h for h in res["halts"] if any(t != 0 for t in h[1].values())]
+    cycles = res["cycles"]
+    units = cfg.node.matrix_units
+    mac_key = "mac_steps_bf16" if step.dtype == "bf16" else "mac_steps_int8"
+    mx, my = d.tile.mesh_x, d.tile.mesh_y
+    nodes = [(x, y) for y in range(my) for x in range(mx)]
+    per_node, links = [], []
+    for n in nodes:
+        c, b = _counters(res, n), _counters(base, n)
+        macs = c[mac_key] - b[mac_key]
+        if n in by_node:
+            t = by_node[n]
+            flits = dict(zip(MESH_PORTS, traced["link_flits"][traced["nodes"].index(list(n))]))
+            row = {k: t[k] for k in ("compute_cycles", "communication_cycles",
+                                     "overlapped_cycles", "exposed_communication_cycles",
+                                     "waiting_cycles", "idle_cycles")}
+        else:                              # no timeline: the MACs, the counters' flits
+            flits = {p: c[f"flits_{p}"] - b[f"flits_{p}"] for p in MESH_PORTS}
+            row = {"compute_cycles": -(-macs // units)}
+        per_node.append({"node": list(n), "mac_steps": macs, **row,
+                         "exposed_cycles": cycles - row["compute_cycles"],
+                         "flits_sent": sum(flits.values()), "flits": flits})
+        links += [{"node": list(n), "port": p, "flits": f, "utilisation": f / cycles}
+                  for p, f in flits.items() if f]
+    compute = [p["compute_cycles"] for p in per_node]
+    macs = sum(p["mac_steps"] for p in per_node)
+    f_hz = cfg.clock.f_ghz * 1e9
+    record = {
+        "workload": step.name, "description": step.description, "dtype": step.dtype,
+        "engine": "rtl", "sim": sim, "mesh": [mx, my], "data_parallel": step.data,
+        "grid": list(step.grid), "allreduce": compiled.allreduce,
+        "gemms": [{"layer": g.gemm.layer, "pass": g.gemm.kind, "m": g.gemm.m,
+                   "n": g.gemm.n, "k": g.gemm.k, "block": g.lay["block"],
+                   "summa_steps": g.lay["steps"], "sram_lines": g.lines} for g in compiled.gemms],
+        "match": not wrong and not bad_halts and not problems,
+        "wrong_results": wrong, "bad_halts": bad_halts, "problems": problems,
+        "step_cycles": cycles, "step_seconds": cycles / f_hz,
+        "load_cycles": res["load_cycles"], "read_cycles": res["read_cycles"],
+        "mac_steps": macs, "mac_steps_expected": compiled.mac_steps,
+        "peak_fraction": macs / (len(nodes) * units * cycles),
+        "compute_cycles": {"min": min(compute), "max": max(compute),
+                           "mean": sum(compute) / len(compute)},
+        "exposed_cycles": {"min": cycles - max(compute), "max": cycles - min(compute),
+                           "mean": cycles - sum(compute) / len(compute)},
+        "timeline": f"{trace_sim} run, every cycle" if timeline else None,
+        **({"communication_cycles": _stats([p["communication_cycles"] for p in per_node]),
+            "exposed_communication_cycles": _stats([p["exposed_communication_cycles"]
+                                                    for p in per_node]),
+            "waiting_cycles": _stats([p["waiting_cycles"] for p in per_node]),
+            "exposed_communication_fraction": (
+                sum(p["exposed_communication_cycles"] for p in per_node)
+                / max(1, sum(p["communication_cycles"] for p in per_node)))}
+           if timeline else {}),
+        "link_utilisation": {"mean": float(np.mean([x["utilisation"] for x in links]))
+                             if links else 0.0,
+                             "max": max((x["utilisation"] for x in links), default=0.0),
+                             "links": links},
+        "program_lines": compiled.program_lines, "data_lines": compiled.data_lines,
+        "per_node": per_node,
+        "energy": workload_energy(cfg, d, res, flops=step.flops),
+    }
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "result.json").write_text(json.dumps(record, indent=1) + "\n")
+    (out / "astra.txt").write_text("\n".join(astra_lines(record)) + "\n")
+    if timeline:
+        (out / "timeline.json").write_text(json.dumps(timeline) + "\n")
+        (out / "records.json").write_text(json.dumps(
+            {k: traced[k] for k in ("t0", "t_end", "nodes", "records", "link_flits")}) + "\n")
+        (out / "trace.json").write_text(json.dumps(trace_events(timeline, cfg.clock.f_ghz))
+                                        + "\n")
+        plot_timeline(timeline, out / "timeline.png", nodes=range(min(4, len(nodes))))
+    return record

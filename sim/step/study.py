@@ -1,0 +1,221 @@
+"""The scale-out study: the same training step on 1 die up to the whole tile, next to a GPU cluster.
+
+Each point is a fabric of ``dx x dy`` dies (``tile.dies_x``, ``tile.dies_y`` of the
+config) running the step with one replica per ``parallel.grid`` block of nodes, so the
+data-parallel degree grows with the fabric:
+
+- **weak** scaling: every replica keeps the workload's tokens (the global batch grows);
+- **strong** scaling: the global batch of the workload as given on the config's whole
+  tile is split over the replicas of the point (tokens per replica grow as the fabric
+  shrinks; a point whose GEMMs then do not fit the SRAM is reported as refused, with the
+  compiler's reason).
+
+Every point is one Dask task (:func:`run_point`, the RTL run of :func:`sim.step.run.run_step`)
+on the machinery ``dojo explore`` uses (:func:`sim.explore.cluster.dask_client`, one build
+per config made by the first point that needs it, under the build directory's lock);
+each finished point is kept in ``DIR/points/`` (:class:`sim.explore.store.ResultStore`,
+keyed by the config, the workload and the simulator) so a rerun resumes. The GPU
+reference (:mod:`sim.step.gpu`) runs the same replicas' GEMMs and all-reduces with one
+GPU per replica.
+
+Only the RTL engine runs training steps today (the fast engine lacks the training node),
+so the points are limited to :data:`MAX_RTL_NODES` nodes; the D1 die and the 5 x 5 tile
+need the fast engine.
+"""
+
+import json
+import time
+from pathlib import Path
+
+from gen.config import ConfigError
+
+__all__ = ["MAX_RTL_NODES", "default_dies", "study_points", "run_point", "run_scaleout"]
+
+#: the largest fabric a study point simulates on the RTL (seconds to a few minutes a point)
+MAX_RTL_NODES = 64
+
+
+def default_dies(cfg):
+    """1 x 1, 2 x 1, then 2 x 2, 3 x 3, 5 x 5 up to the config's tile, and the tile itself."""
+    dx, dy = cfg.tile.dies_x, cfg.tile.dies_y
+    out = [(1, 1)]
+    if dx >= 2:
+        out.append((2, 1))
+    out += [(k, k) for k in (2, 3, 5) if k <= min(dx, dy)]
+    out.append((dx, dy))
+    return list(dict.fromkeys(out))
+
+
+def study_points(cfg, step, dies, derived):
+    """``[(mode, (dx, dy), overrides, step)]``: every point of both scalings, checked for
+    the fabric's size (ConfigError, one line)."""
+    gx, gy = step.grid
+    nx, ny = derived.die.nodes_x, derived.die.nodes_y
+    full = cfg.tile.dies_x * nx * cfg.tile.dies_y * ny // (gx * gy)
+    points = []
+    for dx, dy in dies:
+        nodes = dx * nx * dy * ny
+        if nodes > MAX_RTL_NODES:
+            raise ConfigError([f"--dies {dx}x{dy}: {nodes} nodes, the RTL runs training steps "
+                               f"up to {MAX_RTL_NODES} nodes; allowed: smaller fabrics (the "
+                               f"fast engine, which would run the D1 die and the tile, does "
+                               f"not have the training node yet)"])
+        if (dx * nx) % gx or (dy * ny) % gy:
+            raise ConfigError([f"--dies {dx}x{dy}: its {dx * nx}x{dy * ny} nodes do not hold "
+                               f"replicas of parallel.grid {[gx, gy]}; allowed: fabrics "
+                               f"the grid divides"])
+        data = nodes // (gx * gy)
+        overrides = [f"tile.dies_x={dx}", f"tile.dies_y={dy}"]
+        points.append(("weak", (dx, dy), overrides, step.with_data(data)))
+        points.append(("strong", (dx, dy), overrides, step.with_data(data, full / data)))
+    return points
+
+
+def run_point(cfg_raw, overrides, step_raw, sim, out_dir):
+    """One study point on a worker: ``{"record": ... }`` or ``{"refused": reason}``."""
+    from gen.config import config_from_dict
+    from sim.step.run import run_step
+    from sim.step.spec import workload_from_dict
+    cfg = config_from_dict(cfg_raw, overrides)
+    step = workload_from_dict(step_raw)
+    t = time.monotonic()
+    try:
+        rec = run_step(cfg, step, sim=sim, out_dir=out_dir)
+    except ValueError as exc:
+        return {"refused": str(exc)}
+    keep = ("step_cycles", "step_seconds", "match", "peak_fraction", "mac_steps",
+            "compute_cycles", "communication_cycles", "exposed_communication_cycles",
+            "exposed_cycles", "waiting_cycles", "exposed_communication_fraction", "mesh",
+            "data_parallel")
+    return {"record": {k: rec[k] for k in keep}, "wall_s": time.monotonic() - t}
+
+
+def _tokens(step):
+    return step.data * step.layers[0].tokens
+
+
+def run_scaleout(cfg, derived, step, *, dies, sim, out, gpu, client, fresh=False,
+                 progress=True, point_fn=None):
+    """Run every point on ``client`` (resuming from ``out/points``), add the GPU model, write
+    ``study.json`` and ``scaleout.png``; returns the study dict. ``point_fn`` replaces
+    :func:`run_point` (the tests' stand-in)."""
+    from distributed import as_completed
+    from sim.explore.cluster import _Bar
+    from sim.explore.store import ResultStore, digest
+    from sim.step.gpu import step_seconds
+    out = Path(out)
+    store = ResultStore(out)
+    if fresh:
+        store.clear()
+    points = study_points(cfg, step, dies, derived)
+    keys = [digest({"config": cfg.raw, "overrides": ov, "step": st.raw, "sim": sim,
+                    "kind": "training-step"}) for _, _, ov, st in points]
+    todo = [i for i, k in enumerate(keys) if store.load("points", k) is None]
+    bar = _Bar(len(points), len(points) - len(todo), progress)
+    futures = {}
+    for i in todo:
+        mode, (dx, dy), ov, st = points[i]
+        f = client.submit(point_fn or run_point, cfg.raw, ov, st.raw, sim,
+                          str(out / f"{mode}-{dx}x{dy}"), key=f"step-{keys[i]}",
+                          priority=dx * dy)
+        futures[f] = i
+    failures = []
+    try:
+        for f in as_completed(futures):
+            i = futures[f]
+            mode, (dx, dy), _, _ = points[i]
+            if f.status == "error":
+                exc = f.exception()
+                failures.append({"point": f"{mode} {dx}x{dy}",
+                                 "error": f"{type(exc).__name__}: {exc}"})
+                bar.advance(failed=True, what=f"{mode} {dx}x{dy}")
+            else:
+                store.save("points", keys[i], f.result())
+                bar.advance(what=f"{mode} {dx}x{dy}")
+            bar.refresh(client, {x.key for x in futures})
+    finally:
+        bar.close()
+        client.cancel([f for f in futures if not f.done()])
+    rows = []
+    for (mode, (dx, dy), ov, st), key in zip(points, keys):
+        saved = store.load("points", key)
+        row = {"mode": mode, "dies": [dx, dy], "n_dies": dx * dy, "replicas": st.data,
+               "tokens_per_replica": st.layers[0].tokens, "global_tokens": _tokens(st)}
+        if saved is None:
+            row["status"] = "failed"
+        elif "refused" in saved:
+            row.update(status="refused", reason=saved["refused"])
+        else:
+            row.update(status="ok", **saved["record"])
+        g = step_seconds(gpu, st)
+        row["gpu"] = {"gpus": st.data, "step_seconds": g["step"], "compute": g["compute"],
+                      "communication": g["communication"], "exposed": g["exposed"]}
+        rows.append(row)
+    _speedups(rows)
+    study = {"workload": step.name, "config": cfg.raw.get("name"), "engine": "rtl", "sim": sim,
+             "gpu": gpu.name, "points": rows, "failures": failures,
+             "missing": "the fast engine's training node: the D1 die and the 5x5 tile"}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "study.json").write_text(json.dumps(study, indent=1) + "\n")
+    plot_scaleout(study, out / "scaleout.png")
+    return study
+
+
+def _speedups(rows):
+    """Speed-up and efficiency against the smallest fabric of the same mode: strong
+    scaling by step time, weak scaling by tokens per second; the GPU's against its own
+    smallest point (one GPU per replica)."""
+    for mode in ("strong", "weak"):
+        mine = sorted((r for r in rows if r["mode"] == mode), key=lambda r: r["n_dies"])
+        ok = [r for r in mine if r["status"] == "ok"]
+        if ok:
+            b = ok[0]
+            for r in ok:
+                rate = r["global_tokens"] / r["step_seconds"]
+                brate = b["global_tokens"] / b["step_seconds"]
+                r["speedup"] = rate / brate
+                r["efficiency"] = r["speedup"] / (r["n_dies"] / b["n_dies"])
+        gb = mine[0]
+        for r in mine:
+            rate = r["global_tokens"] / r["gpu"]["step_seconds"]
+            r["gpu"]["speedup"] = rate / (gb["global_tokens"] / gb["gpu"]["step_seconds"])
+            r["gpu"]["efficiency"] = r["gpu"]["speedup"] / (r["replicas"] / gb["replicas"])
+
+
+def plot_scaleout(study, path):
+    """Speed-up against dies (Dojo) and against the same replicas on GPUs, with the ideal
+    line, and the compute / exposed-communication split of every Dojo point."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.2))
+    rows = study["points"]
+    xs = sorted({r["n_dies"] for r in rows})
+    ax.plot(xs, [x / xs[0] for x in xs], "k--", lw=1, label="ideal")
+    for mode, mk in (("strong", "o"), ("weak", "s")):
+        ok = [r for r in rows if r["mode"] == mode and r["status"] == "ok"]
+        if ok:
+            ax.plot([r["n_dies"] for r in ok], [r["speedup"] for r in ok], mk + "-",
+                    label=f"fabric, {mode} (RTL)")
+        mine = [r for r in rows if r["mode"] == mode]
+        ax.plot([r["n_dies"] for r in mine], [r["gpu"]["speedup"] for r in mine], mk + ":",
+                label=f"GPUs ({study['gpu']}), {mode}, same replicas")
+    ax.set_xlabel("dies (fabric) / the same scale of replicas (GPUs)")
+    ax.set_ylabel("speed-up (tokens per second)")
+    ax.set_title(f"{study['workload']}: scale-out")
+    ax.legend(fontsize=7)
+    ok = [r for r in rows if r["status"] == "ok"]
+    labels = [f"{r['mode'][0]} {r['dies'][0]}x{r['dies'][1]}" for r in ok]
+    comp = [r["compute_cycles"]["mean"] for r in ok]
+    exp = [r["exposed_communication_cycles"]["mean"] for r in ok]
+    rest = [r["step_cycles"] - c - e for r, c, e in zip(ok, comp, exp)]
+    bx.bar(labels, comp, label="engine busy")
+    bx.bar(labels, exp, bottom=comp, label="exposed communication (DMA only)")
+    bx.bar(labels, rest, bottom=[c + e for c, e in zip(comp, exp)], label="waiting / control")
+    bx.set_ylabel("cycles per node (mean)")
+    bx.set_ylim(0, 1.35 * max([r["step_cycles"] for r in ok], default=1))
+    bx.set_title("step time by component")
+    bx.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
