@@ -191,22 +191,30 @@ def config_from_dict(raw, overrides=()):
     return cfg
 
 
-def load_config(path, overrides=()):
-    """Read a YAML file -> validated :class:`Config`."""
+def read_yaml(path, what="config", once_per="section"):
+    """Read the YAML file ``path`` -> its raw data; ConfigError naming ``what`` and the file
+    (and the line, where YAML says it) when it cannot be read, is not YAML or repeats a key
+    in one mapping (``once_per`` names that mapping in the message)."""
     path = Path(path)
     try:
         text = path.read_text()
     except OSError as exc:
-        raise ConfigError([f"config {str(path)!r}: cannot read ({exc.strerror})"])
+        raise ConfigError([f"{what} {str(path)!r}: cannot read ({exc.strerror})"])
     try:
-        raw = _load_yaml(text)
+        return _load_yaml(text)
     except DuplicateKeyError as exc:
-        raise ConfigError([f"config {str(path)!r} line {exc.problem_mark.line + 1}: "
-                           f"{exc.problem}; allowed: each key once per section"])
+        raise ConfigError([f"{what} {str(path)!r} line {exc.problem_mark.line + 1}: "
+                           f"{exc.problem}; allowed: each key once per {once_per}"])
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
-        raise ConfigError([f"config {str(path)!r}{where}: invalid YAML ({getattr(exc, 'problem', exc)})"])
+        raise ConfigError([f"{what} {str(path)!r}{where}: invalid YAML "
+                           f"({getattr(exc, 'problem', exc)})"])
+
+
+def load_config(path, overrides=()):
+    """Read a YAML file -> validated :class:`Config`."""
+    raw = read_yaml(path)
     if raw is None:
         raise ConfigError([f"config {str(path)!r}: empty (no sections); allowed: a mapping "
                            f"of sections such as name, router, die (see configs/)"])

@@ -17,11 +17,11 @@ child ``ni``), so :func:`sim.step.run.run_step` refuses a Verilator-watched run.
 """
 
 import cocotb
-from cocotb.triggers import gather
 
 from rtl.net.directions import MESH_PORTS
 from verif.tb_common import write_result
-from verif.tb_tile import _read_counters, _started
+from verif.tb_tile import (_read_counters, _started, halts_of, load_programs, read_back,
+                            run_programs)
 
 #: ``(module, var)`` a Verilator build makes public (``sim.runner.run_cocotb(public_signals=)``)
 STEP_SIGNALS = (("dojo_compute_node.ni.cmd", "q0_status"),
@@ -94,39 +94,20 @@ async def step_timeline(dut):
     if tb is None:
         return
     t_load = tb.bench.cycle
-    for node, addr, lines in pr["loads"]:
-        await tb.host_for(tuple(node)).store(tuple(node), addr, lines, wait=False)
-    for node in dict.fromkeys(tuple(n) for n, _, _ in pr["loads"]):
-        await tb.host_for(node).reg(node, "errors")
-    starts = [(tuple(node), {int(q): pc for q, pc in pcs.items()}) for node, pcs in pr["starts"]]
+    starts = await load_programs(tb, pr)
     mon = StatusMonitor(dut, tb.man, tb.nodes)
     tb.bench.monitors.append(mon)
     t0 = tb.bench.cycle
     mon.on = True
-
-    async def run(node, pcs):
-        host = tb.host_for(node)
-        await host.start_program(node, pcs)
-        return {q: (await host.wait_halt(node, q))["tag"] for q in pcs}
-
-    halts = await gather(*(run(node, pcs) for node, pcs in starts))
+    halts = await run_programs(tb, starts)
     mon.on = False
     t_end = tb.bench.cycle
-    wanted = [(tuple(n), a, c) for n, a, c in pr["reads"]]
-    reads = [None] * len(wanted)
     t_read = tb.bench.cycle
-
-    async def read_all(host):
-        for i, (node, addr, count) in enumerate(wanted):
-            if tb.host_for(node) is host:
-                reads[i] = await host.read(node, addr, count)
-
-    await gather(*(read_all(h) for h in tb.hosts))
+    reads = await read_back(tb, pr)
     write_result("programs", {"cycles": t_end - t0, "load_cycles": t0 - t_load,
-                              "read_cycles": tb.bench.cycle - t_read, "reads": list(reads),
+                              "read_cycles": tb.bench.cycle - t_read, "reads": reads,
                               **await _read_counters(tb), "problems": tb.problems(),
                               "t0": t0, "t_end": t_end,
                               "nodes": [list(n) for n in tb.nodes],
                               "records": mon.records, "link_flits": mon.flits,
-                              "halts": [[list(node), {str(q): t for q, t in h.items()}]
-                                        for (node, _), h in zip(starts, halts)]})
+                              "halts": halts_of(starts, halts)})

@@ -311,23 +311,43 @@ async def programs(dut):
     if tb is None:
         return
     t_load = tb.bench.cycle
+    starts = await load_programs(tb, pr)
+    t0 = tb.bench.cycle
+    halts = await run_programs(tb, starts)
+    cycles = tb.bench.cycle - t0
+    t_read = tb.bench.cycle
+    reads = await read_back(tb, pr)
+    write_result("programs", {"cycles": cycles, "load_cycles": t0 - t_load,
+                              "read_cycles": tb.bench.cycle - t_read, "reads": reads,
+                              **await _read_counters(tb),
+                              "problems": tb.problems(),
+                              "halts": halts_of(starts, halts)})
+
+
+async def load_programs(tb, pr):
+    """Write ``pr["loads"]`` (data and programs) through the nodes' hosts and wait until
+    all landed; -> the starts ``[(node, {queue: pc})]``."""
     for node, addr, lines in pr["loads"]:
         await tb.host_for(tuple(node)).store(tuple(node), addr, lines, wait=False)
     for node in dict.fromkeys(tuple(n) for n, _, _ in pr["loads"]):
         await tb.host_for(node).reg(node, "errors")     # a read behind the writes: all landed
-    starts = [(tuple(node), {int(q): pc for q, pc in pcs.items()}) for node, pcs in pr["starts"]]
-    t0 = tb.bench.cycle
+    return [(tuple(node), {int(q): pc for q, pc in pcs.items()}) for node, pcs in pr["starts"]]
 
+
+async def run_programs(tb, starts):
+    """Start every node's queues with one ``cmd_ctrl`` write each, all hosts at once, and
+    await every queue's DONE; -> per start ``{queue: tag}``."""
     async def run(node, pcs):
         host = tb.host_for(node)
         await host.start_program(node, pcs)
         return {q: (await host.wait_halt(node, q))["tag"] for q in pcs}
 
-    halts = await gather(*(run(node, pcs) for node, pcs in starts))
-    cycles = tb.bench.cycle - t0
-    t_read = tb.bench.cycle
+    return await gather(*(run(node, pcs) for node, pcs in starts))
 
-    # every host reads its nodes one after another (a host has 255 tags), the hosts at once
+
+async def read_back(tb, pr):
+    """Read ``pr["reads"]`` (``[node, addr, count]``): every host reads its nodes one after
+    another (a host has 255 tags), the hosts at once; -> the lines per read."""
     wanted = [(tuple(n), a, c) for n, a, c in pr["reads"]]
     reads = [None] * len(wanted)
 
@@ -337,10 +357,10 @@ async def programs(dut):
                 reads[i] = await host.read(node, addr, count)
 
     await gather(*(read_all(h) for h in tb.hosts))
-    read_cycles = tb.bench.cycle - t_read
-    write_result("programs", {"cycles": cycles, "load_cycles": t0 - t_load,
-                              "read_cycles": read_cycles, "reads": list(reads),
-                              **await _read_counters(tb),
-                              "problems": tb.problems(),
-                              "halts": [[list(node), {str(q): t for q, t in h.items()}]
-                                        for (node, _), h in zip(starts, halts)]})
+    return reads
+
+
+def halts_of(starts, halts):
+    """The result's ``halts``: ``[[node, {queue: tag}]]``."""
+    return [[list(node), {str(q): t for q, t in h.items()}]
+            for (node, _), h in zip(starts, halts)]

@@ -24,11 +24,8 @@ naming the key, the value and what is allowed.
 """
 
 from dataclasses import dataclass
-from pathlib import Path
 
-import yaml
-
-from gen.config import ConfigError, DuplicateKeyError, _fill_defaults, _load_yaml, _schema_errors
+from gen.config import ConfigError, _fill_defaults, _schema_errors, read_yaml
 
 __all__ = ["SCHEMA", "PASSES", "Layer", "Gemm", "Step", "load_workload", "workload_from_dict"]
 
@@ -182,19 +179,5 @@ def workload_from_dict(raw, where="workload"):
 
 def load_workload(path):
     """Read a workload YAML file -> :class:`Step` (ConfigError on any problem)."""
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError([f"workload {str(path)!r}: cannot read ({exc.strerror})"])
-    try:
-        raw = _load_yaml(text)
-    except DuplicateKeyError as exc:
-        raise ConfigError([f"workload {str(path)!r} line {exc.problem_mark.line + 1}: "
-                           f"{exc.problem}; allowed: each key once per mapping"])
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise ConfigError([f"workload {str(path)!r}{where}: invalid YAML "
-                           f"({getattr(exc, 'problem', exc)})"])
+    raw = read_yaml(path, "workload", "mapping")
     return workload_from_dict(raw, where=f"workload {str(path)!r}")
