@@ -1034,9 +1034,81 @@ def _workload_energy(outdir):
     return lines
 
 
+#: the training steps of the step section: (preset, overrides)
+STEP_RUNS = (("mlp", []), ("transformer", ["node.sram_kb=16"]))
+
+
+def bench_step(outdir, *, quick=False):
+    """The training-step presets on the default tile (RTL, timeline from the watched Icarus
+    run) and the MLP's scale-out study next to the GPU-cluster reference."""
+    from sim.explore.cluster import dask_client
+    from sim.step.gpu import load_gpu
+    from sim.step.run import run_step
+    from sim.step.spec import load_workload
+    from sim.step.study import run_scaleout
+    started = time.time()
+    lines = ["## Training steps (`dojo run`, `dojo study scaleout`; RTL)", "",
+             "The presets of `workloads/` on the default tile (4x4 nodes in 2x2 dies), run on "
+             "Verilator and watched every cycle under Icarus (the per-node breakdown and the "
+             "timeline; both simulators must give the same cycles and results); every result "
+             "checked bit for bit against the golden model. Per node, mean: compute (engine "
+             "busy), communication (DMA busy), the part of it not hidden behind compute, and "
+             "the compute queue's waiting.", "",
+             "| preset | nodes' SRAM | cycles | time | exact | peak MACs | compute | "
+             "communication | exposed | waiting | link utilisation (mean / max) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    runs = STEP_RUNS[:1] if quick else STEP_RUNS
+    for preset, overrides in runs:
+        cfg = load_config(ROOT / "configs" / "default.yaml", overrides)
+        step = load_workload(ROOT / "workloads" / f"{preset}.yaml")
+        r = run_step(cfg, step, out_dir=outdir / f"step_{preset}")
+        ex = r["exposed_communication_cycles"]["mean"]
+        comm = r["communication_cycles"]["mean"]
+        lines.append(f"| {preset} | {cfg.node.sram_kb} KB | {r['step_cycles']} | "
+                     f"{r['step_seconds'] * 1e6:.2f} us | {'yes' if r['match'] else '**no**'} | "
+                     f"{100 * r['peak_fraction']:.1f}% | {r['compute_cycles']['mean']:.0f} | "
+                     f"{comm:.0f} | {ex:.0f} ({100 * r['exposed_communication_fraction']:.0f}%) "
+                     f"| {r['waiting_cycles']['mean']:.0f} | "
+                     f"{100 * r['link_utilisation']['mean']:.1f}% / "
+                     f"{100 * r['link_utilisation']['max']:.1f}% |")
+    lines.append("")
+    if not quick:
+        cfg = load_config(ROOT / "configs" / "default.yaml", ["node.sram_kb=16"])
+        step = load_workload(ROOT / "workloads" / "mlp.yaml")
+        gpu = load_gpu(ROOT / "configs" / "gpu" / "a100.yaml")
+        with dask_client(workers=2) as client:
+            study = run_scaleout(cfg, derive(cfg), step, dies=[(1, 1), (2, 1), (2, 2)],
+                                 sim="verilator", out=outdir / "step_study", gpu=gpu,
+                                 client=client, fresh=True, progress=False)
+        lines += ["Scale-out study of the MLP (16 KB nodes; 1x1, 2x1 and 2x2 dies of 2x2 "
+                  "nodes, one replica per node; weak scaling: 4 tokens per replica; strong: "
+                  "64 tokens in all), next to the GPU reference (`configs/gpu/a100.yaml`, "
+                  "one GPU per replica; its latencies are assumed, see the file):", "",
+                  "| mode | dies | replicas | cycles | exact | speed-up | efficiency | exposed "
+                  "communication | GPUs: step | GPUs: speed-up |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+        for p in study["points"]:
+            if p["status"] != "ok":
+                lines.append(f"| {p['mode']} | {p['dies'][0]}x{p['dies'][1]} | "
+                             f"{p['replicas']} | {p['status']}: {p.get('reason', '')} "
+                             "| | | | | | |")
+                continue
+            lines.append(f"| {p['mode']} | {p['dies'][0]}x{p['dies'][1]} | {p['replicas']} | "
+                         f"{p['step_cycles']} | {'yes' if p['match'] else '**no**'} | "
+                         f"{p['speedup']:.2f} | {100 * p['efficiency']:.0f}% | "
+                         f"{100 * p['exposed_communication_fraction']:.0f}% | "
+                         f"{p['gpu']['step_seconds'] * 1e6:.0f} us | "
+                         f"{p['gpu']['speedup']:.2f} |")
+        lines += ["", "Not measured: the D1 die and the 5x5 tile, and the node-size sweep "
+                  "(they need the training node in the fast engine, issue 30)."]
+    lines += ["", f"Section measured in {time.time() - started:.0f} s."]
+    return lines
+
+
 SECTIONS = {"network": bench_network, "tile": bench_tile, "scale": bench_scale,
             "fpga": bench_fpga, "netmodel": bench_netmodel, "explore": bench_explore,
-            "programs": bench_programs, "faults": bench_faults, "energy": bench_energy}
+            "programs": bench_programs, "faults": bench_faults, "energy": bench_energy,
+            "step": bench_step}
 
 
 def _marker(name, end=False):
