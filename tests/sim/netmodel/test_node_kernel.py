@@ -9,10 +9,12 @@ A 2x1 mesh: router 1 with its training node is stepped by the node kernel; the h
 reference is :class:`rtl.node.training_node.TrainingNode` at (1, 0) with its own router
 (``NodeRow(nodes=1, x0=1)`` is that node with its west port exposed and every other port
 tied off), the same host driving ``in_west``. The host's script is ``test_node_core``'s:
-operands, a command program (its PUSHes go to the host, its SIGNAL to the node itself),
-GEMMs, PUSHes to the node itself (through its router's local port both ways), and at the
-end READs of every register (the router's flit counters among them) and every SRAM line.
-Every output of the west port is compared every cycle.
+operands, a command program (its PUSHes go to the host, its SIGNAL to the node itself
+through its router's local port both ways), GEMMs, PUSHes to the host, and at the end
+READs of every register (the router's flit counters among them) and every SRAM line.
+Every output of the west port is compared every cycle; the last READs compare the SRAM,
+the semaphores and the status registers. (PUSHes of a node to itself while its host keeps
+sending deadlock the RTL and the model alike: the script does not.)
 """
 
 import collections
@@ -143,7 +145,31 @@ def kernel_last(w0):
     return (w0 >> 57) & 1
 
 
+@pytest.mark.slow
+@pytest.mark.quick
 def test_a_node_on_the_network_kernel_matches_the_rtl_every_cycle():
     seen = lockstep()
-    # flits went through the router's local port both ways (the self-PUSHes)
-    assert seen["flits_local"] > 0 and seen["sent"] > 100, seen
+    # the script did what it is for: flits crossed the router's local port, the command
+    # program ran to its HALT (past its WAITs), nothing was malformed
+    assert seen["flits_local"] > 100 and seen["sent"] > 100, seen
+    assert seen["halt_code"] == 7 and seen["errors"] == 0, seen
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mutants", [dict(nk_mutant="router_flits_one_cycle_early"),
+                                     dict(mutant="c_prefetch_before_dma"),
+                                     dict(cmd_mutant="wait_one_too_few")],
+                         ids=lambda m: next(iter(m.values())))
+def test_a_wrong_node_kernel_fails_the_comparison(mutants):
+    with pytest.raises(AssertionError, match=r"^cycle \d+: west \w+: RTL 0x[0-9a-f]+, model "):
+        lockstep(**mutants)
+
+
+def test_the_wrong_node_kernels_share_the_compiled_kernel():
+    """A node kernel's mutant is run-time data: every variant runs one compiled kernel."""
+    lay = _layouts()
+    for name in nodekernel.MUTANTS:
+        cores = NodeCores(nodes=2, layouts=lay, **PARAMS)
+        NodeKernel(network(), cores, active=[1], coord_bits=lay.fmt.coord_bits,
+                   mutant=name).run(3)
+    assert len(nodekernel.run.signatures) == 1, nodekernel.run.signatures
