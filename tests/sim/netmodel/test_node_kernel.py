@@ -21,6 +21,9 @@ import collections
 import random
 
 import pytest
+from amaranth.hdl import Module
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
 
 from gen.config import load_config
 from gen.derive import derive
@@ -33,7 +36,9 @@ from sim.netmodel.node.core import INPUTS, NodeCores
 from sim.netmodel import nodekernel
 from sim.netmodel.nodekernel import NodeKernel
 from tests.sim.netmodel.lockstep import compare, one_worker, simulate
-from tests.sim.netmodel.test_node_core import PARAMS, Host, _layouts, script
+from rtl.net.link import LinkSignature
+from rtl.net.packet import Opcode
+from tests.sim.netmodel.test_node_core import LINES, PARAMS, PROGRAM, Host, _layouts, script
 
 pytestmark = one_worker("core")
 
@@ -173,3 +178,189 @@ def test_the_wrong_node_kernels_share_the_compiled_kernel():
         NodeKernel(network(), cores, active=[1], coord_bits=lay.fmt.coord_bits,
                    mutant=name).run(3)
     assert len(nodekernel.run.signatures) == 1, nodekernel.run.signatures
+
+
+# ---------------------------------------------------------------- a row of nodes
+
+ROW = 2                      # nodes at (1, 0) .. (ROW, 0); the host at (0, 0)
+
+
+class Row(wiring.Component):
+    """``nodes`` TrainingNodes at (1, 0) ... joined east-west, the first one's west port
+    exposed, every other port tied off: :class:`rtl.node.training_node.NodeRow` without
+    its module library (the nodes are plain submodules, so the test reaches their links)."""
+
+    def __init__(self, lay, nodes):
+        self.nodes = [TrainingNode(layouts=lay, routing="xy", **PARAMS) for _ in range(nodes)]
+        link = LinkSignature(flit_bits=lay.fmt.flit_bits, vcs=PARAMS["vcs"])
+        super().__init__({"in_west": In(link), "out_west": Out(link), "errors": Out(32)})
+        self._cb = lay.fmt.coord_bits
+
+    def elaborate(self, platform):
+        m = Module()
+        nodes = self.nodes
+        for i, node in enumerate(nodes):
+            m.submodules[f"node{i + 1}"] = node
+            m.d.comb += [node.x.eq(i + 1), node.y.eq(0)]
+        wiring.connect(m, wiring.flipped(self.in_west), nodes[0].in_west)
+        wiring.connect(m, nodes[0].out_west, wiring.flipped(self.out_west))
+        for a, b in zip(nodes, nodes[1:]):
+            wiring.connect(m, a.out_east, b.in_west)
+            wiring.connect(m, b.out_west, a.in_east)
+        for i, node in enumerate(nodes):
+            for d in ["north", "south"] + (["east"] if i == len(nodes) - 1 else []):
+                inp, out = getattr(node, f"in_{d}"), getattr(node, f"out_{d}")
+                m.d.comb += [inp.valid.eq(0), inp.last.eq(0), inp.vc.eq(0), inp.data.eq(0),
+                             out.credit.eq(0)]
+        m.d.comb += self.errors.eq(sum(n.errors for n in nodes)[:32])
+        return m
+
+
+def row_script(lay, rng):
+    """The host's script for the row: node 2's program (PULLs of node 1's lines in a loop,
+    then a HALT) started first; then node 1's script of ``test_node_core`` (its program's
+    PUSHes and SIGNAL go to node 2) with a WRITE to node 2 after every packet (so node 2's
+    parser and pull writer take flits in the same cycles) and a READ of five of its lines;
+    then READs of node 2's registers and lines."""
+    fmt, most, n2 = lay.fmt, PARAMS["max_packet_flits"] - 1, (2, 0)
+    tags = iter(range(1, 1 << 16))
+
+    def head(op, length, info):
+        return fmt.encode_head(dst=n2, src=HOST, opcode=op, length=length, info=info)
+
+    def write(addr, lines, **info):
+        return [[head(Opcode.WRITE, 1 + len(lines),
+                      lay.encode("store_info", addr=addr, tag=next(tags) & 0xFF, **info))]
+                + lines]
+
+    def read(addr, count):
+        return [[head(Opcode.READ, 1, lay.encode("read_info", addr=addr, count=count,
+                                                  tag=next(tags) & 0xFF))]]
+
+    program = [lay.cmd("LOOP", count=6, body=2),
+               lay.cmd("PULL", src_x=1, src_y=0, src_addr=0, count=4, dst_addr=64, sem=1,
+                       src_step=4, dst_step=4),
+               lay.cmd("WAIT", sem=1, n=1),
+               lay.cmd("WAIT", sem=2, n=2),
+               lay.cmd("HALT", code=5)]
+    program = [line for d in program for line in d]
+    steps = []
+    for i in range(0, len(program), most):
+        steps += write(PROGRAM + i, program[i:i + most])
+    reg = lambda name: lay.reg_base + lay.registers.index(name)
+    first = script(lay, random.Random(rng.getrandbits(32)), xy=XY, host=HOST,
+                   far=(n2, HOST, n2), near=HOST)
+    values = random.Random(rng.getrandbits(32))
+    for k, step in enumerate(first):
+        steps.append(step)
+        if not isinstance(step, int):
+            steps += write(16 + k % 40, [values.getrandbits(fmt.flit_bits)]) + read(k % 40, 5)
+        if k == 3:      # node 1's operands are in: node 2 starts pulling them
+            steps += write(reg("cmd_ctrl"), [lay.encode("cmd_ctrl", start=1, pc0=PROGRAM)])
+    for first in range(0, len(lay.registers), most):
+        steps += read(reg(lay.registers[first]), min(most, len(lay.registers) - first))
+    for addr in range(0, LINES, most):
+        steps += read(addr, min(most, LINES - addr))
+    return steps + [40]
+
+
+def row_network(nodes):
+    cfg = load_config("configs/default.yaml", [
+        "tile.dies_x=1", "tile.dies_y=1", f"die.nodes_x={nodes + 1}", "die.nodes_y=1",
+        f"router.vcs={PARAMS['vcs']}", f"router.buffer_depth={PARAMS['buffer_depth']}",
+        "router.routing=xy"])
+    return NetworkModel(cfg, derive(cfg))
+
+
+def row_lockstep(*, seed=2, cycles=8000, nk_mutant="none", **mutants):
+    """The row of :data:`ROW` nodes, RTL and node kernel: every link's registers (flit and
+    credit, both directions) compared every cycle."""
+    lay = _layouts()
+    cb = lay.fmt.coord_bits
+    dut = Row(lay, ROW)
+    net = row_network(ROW)
+    cores = NodeCores(nodes=ROW + 1, layouts=lay, **PARAMS, **mutants)
+    nodes = NodeKernel(net, cores, active=range(1, ROW + 1), coord_bits=cb, mutant=nk_mutant)
+    rng = random.Random(seed)
+    host = RowHost(row_script(lay, random.Random(seed)), rng)
+    ring, cring = net.state[kernel.ST_RING].reshape(-1, 3), net.state[kernel.ST_CRING].reshape(-1, 2)
+    S, R = net.slots, net.R
+    pend = net.O[kernel.PEND]
+    # (name, RTL sender's output link, RTL receiver's input link, flit ring, credit ring)
+    links = [("host -> (1, 0)", dut.in_west, dut.nodes[0].in_west, 6 * 1 + 4, 6 * 0 + 2),
+             ("(1, 0) -> host", dut.nodes[0].out_west, dut.out_west, 6 * 0 + 2, 6 * 1 + 4)]
+    for i in range(1, ROW):
+        a, b = dut.nodes[i - 1], dut.nodes[i]
+        links += [(f"({i}, 0) -> ({i + 1}, 0)", a.out_east, b.in_west, 6 * (i + 1) + 4, 6 * i + 2),
+                  (f"({i + 1}, 0) -> ({i}, 0)", b.out_west, a.in_east, 6 * i + 2, 6 * (i + 1) + 4)]
+    seen = collections.Counter()
+    dst = None
+
+    async def bench(ctx):
+        nonlocal dst
+        t = 0
+        while not host.done():
+            assert t < cycles, f"the script did not end within {cycles} cycles"
+            flit = host.flit()
+            vc, last, data = flit if flit else (0, 0, 0)
+            credit = host.credit_back(t)
+            for port, value in ((dut.in_west.valid, flit is not None), (dut.in_west.vc, vc),
+                                (dut.in_west.last, last), (dut.in_west.data, data),
+                                (dut.out_west.credit, credit)):
+                ctx.set(port, value)
+            if flit:
+                if dst is None:
+                    dst = (data & (1 << cb) - 1) | ((data >> cb) & (1 << cb) - 1) << 12
+                w0 = dst | last << 57 | vc << 58
+                dst = None if last else dst
+                ring[(6 * 1 + 4) * S + (t & (S - 1))] = (t, w0, data - (data >> 63 << 64))
+                R[1, pend] += 1
+            if credit:
+                assert credit & (credit - 1) == 0, "one credit a cycle"
+                cring[(6 * 1 + 4) * S + (t & (S - 1))] = (t, credit.bit_length() - 1)
+                R[1, pend] += 1
+            for name, out, inp, fr, cr in links:
+                k, ck = fr * S + (t & (S - 1)), cr * S + (t & (S - 1))
+                valid = int(ring[k, 0] == t)
+                w0 = int(ring[k, 1])
+                mine = {"valid": valid, "last": (w0 >> 57) & 1 if valid else 0,
+                        "vc": (w0 >> 58) & 7 if valid else 0,
+                        "data": int(ring[k, 2]) & ((1 << 64) - 1) if valid else 0,
+                        "credit": 1 << int(cring[ck, 1]) if cring[ck, 0] == t else 0}
+                theirs = {"valid": ctx.get(out.valid), "credit": ctx.get(inp.credit)}
+                for f in ("last", "vc", "data"):
+                    theirs[f] = ctx.get(getattr(out, f)) if theirs["valid"] else 0
+                compare(t, ((f"{name} {f}", theirs[f], mine[f]) for f in theirs))
+                seen[name] += theirs["valid"]
+            out = {"o_valid": ctx.get(dut.out_west.valid), "o_vc": ctx.get(dut.out_west.vc),
+                   "i_credit": ctx.get(dut.in_west.credit)}
+            host.edge(t, out)
+            nodes.run(1)
+            await ctx.tick()
+            t += 1
+        seen["cycles"] = t
+        for n in range(1, ROW + 1):
+            seen[f"halt{n}"] = int(cores.ni.cmd.queue_out[n, 0, cp.H_CODE])
+            seen[f"double_credits{n}"] = int(nodes.ns[n, nodekernel.N_DOUBLES])
+        seen["errors"] = int(cores.outputs[1:, core_model.OUTPUTS["errors"]].sum())
+
+    simulate(dut, bench)
+    return seen
+
+
+@pytest.mark.slow
+def test_a_row_of_nodes_on_the_network_kernel_matches_the_rtl_on_every_link():
+    seen = row_lockstep()
+    # node-to-node traffic both ways (node 1's PUSHes and SIGNAL, node 2's PULLs and
+    # their answers), both programs at their HALT, nothing malformed
+    assert seen["(1, 0) -> (2, 0)"] > 200 and seen["(2, 0) -> (1, 0)"] > 200, seen
+    assert (seen["halt1"], seen["halt2"], seen["errors"]) == (7, 5, 0), seen
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mutants", [dict(nk_mutant="router_flits_one_cycle_early"),
+                                     dict(cmd_mutant="wait_one_too_few")],
+                         ids=lambda m: next(iter(m.values())))
+def test_a_wrong_row_fails_the_comparison(mutants):
+    with pytest.raises(AssertionError, match=r"^cycle \d+: .* -> .*: RTL 0x[0-9a-f]+, model "):
+        row_lockstep(**mutants)
