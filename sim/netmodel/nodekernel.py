@@ -95,15 +95,19 @@ I_VALID, I_LAST, I_VC, I_CREDIT = (co.INPUTS[k] for k in ("link_valid", "link_la
 O_VALID, O_LAST, O_VC, O_I_CREDIT = (co.OUTPUTS[k] for k in ("o_valid", "o_last", "o_vc",
                                                               "i_credit"))
 #: the node kernel's own per-node state (``NS`` rows): the destination of the packet each
-#: VC's flits belong to (up to 8 VCs), the NI's second credit of the cycle, the router's
-#: flit counts one and two cycles back
-N_DST, N_EXTRA, N_FL1, N_FL2, N_DOUBLES = 0, 8, 9, 14, 19
-NS_WIDTH = 20
+#: VC's flits out of the core belong to (up to 8 VCs), the NI's second credit of the cycle,
+#: the router's flit counts one and two cycles back, the NI's second credits (counted),
+#: whether each VC's flits into the core are inside a packet
+N_DST, N_EXTRA, N_FL1, N_FL2, N_DOUBLES, N_IN_PKT = 0, 8, 9, 14, 19, 20
+NS_WIDTH = 28
 #: deliberately wrong node kernels (run-time data, sharing the compiled kernel), for the
 #: test that shows the RTL comparison catches them
 MUTANTS = {"none": 0,
-           "router_flits_one_cycle_early": 1}  # the core sees the router's counts a cycle early
+           "router_flits_one_cycle_early": 1,  # the core sees the router's counts a cycle early
+           "response_body_bit_flipped": 2}     # bit 0 of a response's body flit flipped on
+#                                              the way into the core (data only, no timing)
 M_FLITS_EARLY = MUTANTS["router_flits_one_cycle_early"]
+M_BODY_BIT = MUTANTS["response_body_bit_flipped"]
 
 
 @njit(inline="always")
@@ -130,8 +134,12 @@ def _node(n, t, P, O, geo, st, NS, cb, NA, NP, EA, EP, SA, SP, CA, reads, mutant
         w0 = RING[ws + 1]
         c_ins[n, I_VALID] = 1
         c_ins[n, I_LAST] = K._last(w0)
-        c_ins[n, I_VC] = K._vc(w0)
-        link_in[n, 0] = np.uint64(RING[ws + 2])
+        c_ins[n, I_VC] = v = K._vc(w0)
+        w1 = RING[ws + 2]
+        if nk_mutant == M_BODY_BIT and v != 0 and NS[n, N_IN_PKT + v]:
+            w1 ^= 1
+        NS[n, N_IN_PKT + v] = 1 - K._last(w0)
+        link_in[n, 0] = np.uint64(w1)
     else:
         c_ins[n, I_VALID] = 0
         c_ins[n, I_LAST] = 0
