@@ -33,15 +33,21 @@ The local port, per node ``n`` and cycle ``t`` (the rings of :mod:`sim.netmodel.
   router's output ``valid`` of a cycle at its edge, and the network kernel counts a flit
   when it grants it, the cycle before it is valid.
 
-Every active node's core is stepped every cycle (no idle shortcut for the cores yet); a
-router is skipped, as in the network kernel, while nothing is buffered in it and nothing
-is on its way to it (``pend``, which the core's flits and credits count like the
-generator's and the sink's).
+Every active node's core is stepped every cycle (no idle shortcut for the cores yet: a core
+may be skipped only while nothing arrives for it and its RX buffer, parser, ADD pipeline,
+DMA, command queues, response writer, link TX, pull writer and engine are all idle, which
+the core does not report as one flag yet); a router is skipped, as in the network kernel,
+while nothing is buffered in it and nothing is on its way to it (``pend``, which the
+core's flits and credits count like the generator's and the sink's).
+
+Not tested yet: the NI's second credit of a cycle (no test's traffic has made one; the
+kernel counts them in ``NS[:, N_DOUBLES]``).
 
 Caching: this module inlines :mod:`sim.netmodel.kernel`'s functions and the core's steps,
 and numba's disk cache checks only this file. :func:`_invalidate_stale_cache` (run at
-import) keeps a digest of :mod:`sim.netmodel.kernel` and every file of
-:mod:`sim.netmodel.node` next to this module's cache, and deletes this module's cache
+import) keeps a digest of :mod:`sim.netmodel.kernel` and every block of
+:mod:`sim.netmodel.node` (its files but the package docstring's) next to this module's
+cache, and deletes this module's cache
 files when the digest changes, so the kernel is recompiled with the new code.
 """
 
@@ -52,7 +58,7 @@ import numpy as np
 from numba import njit
 
 from sim.netmodel import kernel as K
-from sim.netmodel.kernel import (GEO_NODE_X, GEO_NODE_Y, IV_COUNT, OV_CREDITS, PEND, RW,
+from sim.netmodel.kernel import (GEO_NODE_X, GEO_NODE_Y, OV_CREDITS, PEND, RW,
                                  OV0, STUCK, WANT, FL0, SCRATCH, ST_CRING, ST_R, ST_RING,
                                  VCS)
 from sim.netmodel.node import core as co
@@ -65,7 +71,8 @@ _CACHE = _HERE.parent / "__pycache__"
 
 def _digest():
     h = hashlib.sha256()
-    for path in [_HERE.parent / "kernel.py"] + sorted((_HERE.parent / "node").glob("*.py")):
+    blocks = sorted(p for p in (_HERE.parent / "node").glob("*.py") if p.name != "__init__.py")
+    for path in [_HERE.parent / "kernel.py"] + blocks:
         h.update(path.name.encode())
         h.update(path.read_bytes())
     return h.hexdigest()

@@ -33,7 +33,7 @@ from sim.netmodel import kernel
 from sim.netmodel.network import NetworkModel
 from sim.netmodel.node import command_processor as cp
 from sim.netmodel.node import core as core_model
-from sim.netmodel.node.core import INPUTS, NodeCores
+from sim.netmodel.node.core import NodeCores
 from sim.netmodel import nodekernel
 from sim.netmodel.nodekernel import NodeKernel
 from tests.sim.netmodel.lockstep import compare, one_worker, simulate
@@ -77,7 +77,8 @@ def lockstep(*, seed=1, cycles=5000, nk_mutant="none", **mutants):
     rng = random.Random(seed)
     host = RowHost(script(lay, random.Random(seed), xy=XY, host=HOST,
                           far=(HOST, HOST, XY), near=HOST), rng)
-    ring, cring = net.state[kernel.ST_RING].reshape(-1, 3), net.state[kernel.ST_CRING].reshape(-1, 2)
+    ring = net.state[kernel.ST_RING].reshape(-1, 3)
+    cring = net.state[kernel.ST_CRING].reshape(-1, 2)
     S, R = net.slots, net.R
     stg_in = int(net.geometry[kernel.GEO_RING_STG][WEST_IN])
     cstg_in = int(net.geometry[kernel.GEO_CRING_STG][WEST_IN])
@@ -287,7 +288,8 @@ def row_lockstep(*, seed=2, cycles=8000, nk_mutant="none", **mutants):
     nodes = NodeKernel(net, cores, active=range(1, ROW + 1), coord_bits=cb, mutant=nk_mutant)
     rng = random.Random(seed)
     host = RowHost(row_script(lay, random.Random(seed)), rng)
-    ring, cring = net.state[kernel.ST_RING].reshape(-1, 3), net.state[kernel.ST_CRING].reshape(-1, 2)
+    ring = net.state[kernel.ST_RING].reshape(-1, 3)
+    cring = net.state[kernel.ST_CRING].reshape(-1, 2)
     S, R = net.slots, net.R
     pend = net.O[kernel.PEND]
     # (name, RTL sender's output link, RTL receiver's input link, flit ring, credit ring)
