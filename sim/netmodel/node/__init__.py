@@ -43,41 +43,28 @@ simulator):
   the SRAM's grants, then every edge), so every node of an array steps in compiled code
   (one call per cycle for all of them).
 
-Not yet: a timing-only core (the command queues' programs and the heads the NI reads are
-SRAM lines; the engine's values are not), the router's flit counters kept by a model of the
-router (the node kernel counts them), the hosts at the tile edge, and the node kernel that
-hooks the nodes onto the network kernel's local ports. The plan for the last two:
+* :mod:`sim.netmodel.nodekernel` (next to the network kernel): the cores on the network
+  kernel's local ports, the routers the network kernel's own (its functions inlined), every
+  active node's core stepped where :func:`~sim.netmodel.kernel._cycles` steps a generator
+  and a sink. Flits of at most 64 bits: ``w0`` the destination of the packet's head (as
+  :mod:`rtl.net.packet` lays it out) with ``last`` and ``vc``, ``w1`` the flit; the core's
+  outputs are the registers of the cycle (ring tag ``t``, the router stepped after the
+  core); the NI's second credit of a cycle lands after the router, where a ring's credit
+  does; the router's flits per port reach the core's ``router_flits`` two cycles late, as
+  the RTL's counter registers see them. Held to the RTL by
+  ``tests/sim/netmodel/test_node_kernel.py``: one node behind its router with a host in
+  the neighbouring router's place (every output of the port, every cycle), and a row of
+  two nodes exchanging PUSHes, SIGNALs and PULLs (every link both ways every cycle, every
+  node's SRAM at the end).
 
-* Nodes on the local ports. :mod:`sim.netmodel.kernel` joins router ``n``'s local input to
-  its traffic generator by flit ring ``6n`` (its credits come back on credit ring
-  ``6n + 5``) and its local output to its sink by flit ring ``6n + 5`` (credits back on
-  credit ring ``6n``). A node kernel keeps those rings and replaces
-  :func:`~sim.netmodel.kernel._generator` and ``_sink`` by the core's step: the flit on
-  ring ``6n + 5`` (``_flit_at``) is the core's ``link_valid``/``vc``/``last``/``link_in``
-  of the cycle, the pulse on credit ring ``6n + 5`` its ``credit``; the core's output flit
-  goes on ring ``6n`` (``_put_flit``, the NI's link register is the sender's output
-  register, as the generator's is) and its ``i_credit`` on credit ring ``6n``
-  (``_put_credit``: its ring holds one VC a cycle, but the NI returns a request VC's and a
-  response VC's credit in one cycle when the parser and the pull writer both pop, so that
-  ring needs a bit per VC). The kernel's flits are two 64-bit words, and its router reads
-  only ``w0``: a head's destination (``dst_x | dst_y << 12``) and every flit's ``last``
-  (bit 57) and ``vc`` (bits 58..60). So a flit of at most 64 bits crosses the kernel as
-  ``w0`` = the destination of its packet's head (read as :mod:`rtl.net.packet` lays it
-  out, not as the traffic generator's) with ``last`` and ``vc``, and ``w1`` = the flit
-  itself; the NI's input takes ``w1``. Wider flits need ``w1`` to be an index into a
-  per-node line store (the router buffers only the two words). The idle
-  shortcut (``pend``) must count the core's own work: a node whose engine, DMA or command
-  queues are busy is stepped although nothing is in flight to it. The node's steps are
-  :func:`~.core.core_outputs` and :func:`~.core.core_clock` (inlined into the loop that
-  calls them, as the core's own kernels do), called per node where ``_cycles`` calls
-  ``_generator`` and ``_sink``, with the router's flits out of each port counted into the
-  core's ``router_flits``. A node kernel in a module of its own that inlines the network
-  kernel's functions is cached against its own file only: it must be recompiled (cache
-  cleared) when :mod:`sim.netmodel.kernel` changes, or live in that file. First step: one node
-  behind one router (a 1 x 1 mesh whose mesh ports are tied off) held to
-  :class:`rtl.node.training_node.TrainingNode` by driving a router port with
-  ``tests/sim/netmodel/test_node_core.py``'s host, then a row of nodes against
-  :class:`~rtl.node.training_node.NodeRow`.
+Not yet: a timing-only core (the command queues' programs and the heads the NI reads are
+SRAM lines; the engine's values are not); in the node kernel, flits wider than 64 bits (a
+line store per node indexed from ``w1``), an idle shortcut for the cores (every active core
+is stepped every cycle, see the node kernel's docstring), the hosts at the tile edge (the
+tests' host writes and reads a router's rings from Python between one-cycle runs), and die
+links, fault maps and VC planes under nodes (only an on-die mesh is tested). The plan for
+the hosts:
+
 * Hosts at the tile edge. :mod:`verif.host` drives a node's link from outside the mesh:
   WRITE/READ/ADD of lines, PUSH and EXEC with an ack, ``cmd_ctrl`` writes, register reads,
   waiting for each DONE or READ_RESP by tag. In the network kernel a host is a source and
@@ -116,7 +103,9 @@ never Python branches around compiled code, so a mutant shares the normal run's 
 Numba's disk cache checks only the file of the function it caches: a change to
 :mod:`.numerics` does not recompile the cached engine or ADD pipeline, and a cached caller
 (:mod:`.ni`'s or :mod:`.core`'s kernels) keeps the code of the blocks it was compiled with:
-after changing a block's file, clear ``sim/netmodel/node/__pycache__``.
+after changing a block's file, clear ``sim/netmodel/node/__pycache__``. The node kernel
+(:mod:`sim.netmodel.nodekernel`) clears its own cache when :mod:`sim.netmodel.kernel` or a
+file of this package changes (a digest kept next to its cache).
 
 Timing that depends on data: the command processor's descriptors are SRAM lines, so a
 timing-only run keeps the lines its queues fetch (the programs the host writes); the RX

@@ -91,8 +91,12 @@ def _layouts():
     return NodeLayouts(fmt=PacketFormat(flit_bits=64, coord_bits=3), lines=LINES, sems=4)
 
 
-def script(lay, rng):
-    """The host's requests: a list of packets (lists of flits) and idle gaps (ints)."""
+def script(lay, rng, *, xy=XY, host=HOST, far=((3, 0), (3, 3), (2, 1)), near=None):
+    """The host's requests to the node at ``xy`` from ``host``: a list of packets (lists of
+    flits) and idle gaps (ints); ``far``: where the program's PUSH, a PUSH of the host's and
+    the program's SIGNAL go, ``near`` where the host's other PUSHes go (``xy``)."""
+    XY, HOST = xy, host
+    near = xy if near is None else near
     fmt, most = lay.fmt, PARAMS["max_packet_flits"] - 1
     tag = iter(range(1, 1 << 16))
 
@@ -121,15 +125,15 @@ def script(lay, rng):
         return control(Opcode.EXEC, "exec_desc", mode=mode, accumulate=accumulate,
                        m_tiles=m, n_tiles=n, k_tiles=k, a_addr=A, b_addr=B, c_addr=c_addr)
 
-    def push(src, count, dst=XY, **more):
+    def push(src, count, dst=near, **more):
         return control(Opcode.PUSH, "push_desc", src_addr=src, count=count, dst_x=dst[0],
                        dst_y=dst[1], dst_addr=src + 64, **more)
 
     bf16, int8 = MacMode.BF16.value, MacMode.INT8.value
     program = [lay.cmd("LOOP", count=2, body=2),
-               lay.cmd("PUSH", desc=dict(src_addr=A, count=3, dst_x=3, dst_y=0, dst_addr=8,
+               lay.cmd("PUSH", desc=dict(src_addr=A, count=3, dst_x=far[0][0], dst_y=far[0][1], dst_addr=8,
                                          sem_inc=1, sem=2), src_step=3, dst_step=3),
-               lay.cmd("SIGNAL", dst_x=2, dst_y=1, sem=3),
+               lay.cmd("SIGNAL", dst_x=far[2][0], dst_y=far[2][1], sem=3),
                lay.cmd("WAIT", sem=1, n=2),
                lay.cmd("EXEC", desc=dict(mode=int8, accumulate=1, m_tiles=1, n_tiles=2,
                                          k_tiles=2, a_addr=A, b_addr=B, c_addr=C_INT8)),
@@ -146,7 +150,7 @@ def script(lay, rng):
     steps += read(A + 3, 4) + read(C + 1, 1)
     steps += [gemm(bf16, C, accumulate=0, m=1, n=1, k=2), 60]
     # the DMA streams lines out of port 2 while the engine prefetches C on it
-    steps += [push(A, 24), gemm(bf16, C), push(B, 12, dst=(3, 3), add=1, sem_inc=1, sem=0),
+    steps += [push(A, 24), gemm(bf16, C), push(B, 12, dst=far[1], add=1, sem_inc=1, sem=0),
               gemm(bf16, C, m=2, n=2, k=1), push(A + 8, 16), 200]
     steps += write(reg("cmd_ctrl"), [lay.encode("cmd_ctrl", start=1, pc0=PROGRAM)], ack=1)
     steps += [40] + signal(1) + [80] + signal(1) + [40]

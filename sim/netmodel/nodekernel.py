@@ -1,0 +1,255 @@
+"""Training nodes on the network kernel's local ports: the node kernel.
+
+:func:`run` is :func:`sim.netmodel.kernel._cycles` with every node's traffic generator and
+sink replaced by its training node's core (:func:`sim.netmodel.node.core.core_outputs` and
+:func:`~sim.netmodel.node.core.core_clock`, inlined), the routers being the network
+kernel's own (:func:`sim.netmodel.kernel._router`, inlined). Only the nodes listed in
+``active`` have a router and a core stepped: a test's host takes the place of another
+router and writes and reads that router's rings itself (see
+``tests/sim/netmodel/test_node_kernel.py``).
+
+The local port, per node ``n`` and cycle ``t`` (the rings of :mod:`sim.netmodel.kernel`):
+
+* the router's local output (flit ring ``6n + 5``, the flit of cycle ``t``) is the core's
+  ``link_valid``/``link_last``/``link_vc`` and its flit ``link_in`` (``w1``);
+* the router's credit for its local input (credit ring ``6n + 5``) is the core's ``credit``
+  (one bit per VC, the ring's one VC a cycle);
+* the core's output flit goes on ring ``6n`` as the register of cycle ``t`` (the core's
+  outputs are those of the cycle, computed from its state, and the router, stepped after
+  the core, reads them in the same step): ``w0`` the destination of its
+  packet's head (read as :mod:`rtl.net.packet` lays it out: ``dst_x`` in the head's low
+  ``coord_bits`` bits, ``dst_y`` above it) with ``last`` and ``vc``, ``w1`` the flit itself
+  (flits of at most 64 bits only; wider ones need a line store per node indexed from
+  ``w1``, not done yet);
+* the NI's credits for its input go back to the router's local output: the lowest VC of
+  the cycle on credit ring ``6n`` (for cycle ``t``, as the flit), and a second VC of the same cycle
+  (the NI returns a request credit and a response credit in one cycle when the parser and
+  the pull writer both pop) straight into the router's credit counter after the router's
+  step of the same cycle, which is where the router lands a credit read from its ring
+  (:func:`_extra_credit`, with the router's wake-up of a blocked head), so the ring keeps
+  its one VC a cycle;
+* the router's flits out of each port (its ``FL0`` counters, counted here every cycle)
+  are the core's ``router_flits``, two cycles late: the RTL's counter registers add the
+  router's output ``valid`` of a cycle at its edge, and the network kernel counts a flit
+  when it grants it, the cycle before it is valid.
+
+Every active node's core is stepped every cycle (no idle shortcut for the cores yet: a core
+may be skipped only while nothing arrives for it and its RX buffer, parser, ADD pipeline,
+DMA, command queues, response writer, link TX, pull writer and engine are all idle, which
+the core does not report as one flag yet); a router is skipped, as in the network kernel,
+while nothing is buffered in it and nothing is on its way to it (``pend``, which the
+core's flits and credits count like the generator's and the sink's).
+
+Not tested yet: the NI's second credit of a cycle (no test's traffic has made one; the
+kernel counts them in ``NS[:, N_DOUBLES]``).
+
+Caching: this module inlines :mod:`sim.netmodel.kernel`'s functions and the core's steps,
+and numba's disk cache checks only this file. :func:`_invalidate_stale_cache` (run at
+import) keeps a digest of :mod:`sim.netmodel.kernel` and every block of
+:mod:`sim.netmodel.node` (its files but the package docstring's) next to this module's
+cache, and deletes this module's cache
+files when the digest changes, so the kernel is recompiled with the new code.
+"""
+
+import hashlib
+import pathlib
+
+import numpy as np
+from numba import njit
+
+from sim.netmodel import kernel as K
+from sim.netmodel.kernel import (GEO_NODE_X, GEO_NODE_Y, OV_CREDITS, PEND, RW,
+                                 OV0, STUCK, WANT, FL0, SCRATCH, ST_CRING, ST_R, ST_RING,
+                                 VCS)
+from sim.netmodel.node import core as co
+
+__all__ = ["run", "NodeKernel", "MUTANTS"]
+
+_HERE = pathlib.Path(__file__).resolve()
+_CACHE = _HERE.parent / "__pycache__"
+
+
+def _digest():
+    h = hashlib.sha256()
+    blocks = sorted(p for p in (_HERE.parent / "node").glob("*.py") if p.name != "__init__.py")
+    for path in [_HERE.parent / "kernel.py"] + blocks:
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def _invalidate_stale_cache():
+    """Delete this module's numba cache when :mod:`.kernel` or a node block changed."""
+    stamp = _CACHE / "nodekernel.sources.sha256"
+    now = _digest()
+    try:
+        old = stamp.read_text()
+    except OSError:
+        old = None
+    if old != now:
+        for f in _CACHE.glob("nodekernel.*.nb[ic]"):
+            f.unlink(missing_ok=True)
+        _CACHE.mkdir(exist_ok=True)
+        stamp.write_text(now)
+
+
+_invalidate_stale_cache()
+
+_LAST = 1 << 57
+I_X, I_Y = co.INPUTS["x"], co.INPUTS["y"]
+I_VALID, I_LAST, I_VC, I_CREDIT = (co.INPUTS[k] for k in ("link_valid", "link_last",
+                                                           "link_vc", "credit"))
+O_VALID, O_LAST, O_VC, O_I_CREDIT = (co.OUTPUTS[k] for k in ("o_valid", "o_last", "o_vc",
+                                                              "i_credit"))
+#: the node kernel's own per-node state (``NS`` rows): the destination of the packet each
+#: VC's flits out of the core belong to (up to 8 VCs), the NI's second credit of the cycle,
+#: the router's flit counts one and two cycles back, the NI's second credits (counted),
+#: whether each VC's flits into the core are inside a packet
+N_DST, N_EXTRA, N_FL1, N_FL2, N_DOUBLES, N_IN_PKT = 0, 8, 9, 14, 19, 20
+NS_WIDTH = 28
+#: deliberately wrong node kernels (run-time data, sharing the compiled kernel), for the
+#: test that shows the RTL comparison catches them
+MUTANTS = {"none": 0,
+           "router_flits_one_cycle_early": 1,  # the core sees the router's counts a cycle early
+           "response_body_bit_flipped": 2}     # bit 0 of a response's body flit flipped on
+#                                              the way into the core (data only, no timing)
+M_FLITS_EARLY = MUTANTS["router_flits_one_cycle_early"]
+M_BODY_BIT = MUTANTS["response_body_bit_flipped"]
+
+
+@njit(inline="always")
+def _extra_credit(n, P, O, st, v):
+    """A credit for the router's local output on VC ``v``, landed as the router lands one
+    from its ring (kernel._router's last block)."""
+    R = st[ST_R]
+    rbase = n * O[RW]
+    oi = O[OV0] + 2 * v                               # output 0 (local), VC v
+    if R[rbase + oi + OV_CREDITS] == 0 and (R[rbase + O[WANT]] >> v) & 1:
+        R[rbase + O[STUCK]] = 0
+    R[rbase + oi + OV_CREDITS] += 1
+
+
+@njit(inline="always")
+def _node(n, t, P, O, geo, st, NS, cb, NA, NP, EA, EP, SA, SP, CA, reads, mutant, nk_mutant):
+    """Node ``n``'s core in cycle ``t`` on router ``n``'s local port."""
+    RING, CR, R = st[ST_RING], st[ST_CRING], st[ST_R]
+    c_ins, c_out, link_in, counters, router_flits = CA
+    c_ins[n, I_X] = geo[GEO_NODE_X][n]
+    c_ins[n, I_Y] = geo[GEO_NODE_Y][n]
+    ws = K._flit_at(RING, 6 * n + 5, t, P)
+    if ws >= 0:
+        w0 = RING[ws + 1]
+        c_ins[n, I_VALID] = 1
+        c_ins[n, I_LAST] = K._last(w0)
+        c_ins[n, I_VC] = v = K._vc(w0)
+        w1 = RING[ws + 2]
+        if nk_mutant == M_BODY_BIT and v != 0 and NS[n, N_IN_PKT + v]:
+            w1 ^= 1
+        NS[n, N_IN_PKT + v] = 1 - K._last(w0)
+        link_in[n, 0] = np.uint64(w1)
+    else:
+        c_ins[n, I_VALID] = 0
+        c_ins[n, I_LAST] = 0
+        c_ins[n, I_VC] = 0
+        link_in[n, 0] = 0
+    bv = K._credit_at(CR, 6 * n + 5, t, P)
+    c_ins[n, I_CREDIT] = (1 << bv) if bv >= 0 else 0
+    for p in range(5):
+        router_flits[n, p] = NS[n, (N_FL1 if nk_mutant == M_FLITS_EARLY else N_FL2) + p]
+    co.core_outputs(n, NA, NP, EA, EP, SA, SP, CA, reads)
+    if c_out[n, O_VALID]:
+        v = c_out[n, O_VC]
+        last = c_out[n, O_LAST]
+        flit = np.int64(NA[6][6][n, 0])        # the NI's link register (link_tx's link_data)
+        slot = N_DST + v
+        if NS[n, slot] < 0:                       # a head: its packet's destination
+            NS[n, slot] = (flit & cb[1]) | (((flit >> cb[0]) & cb[1]) << 12)
+        w0 = NS[n, slot] | (last << 57) | (v << 58)
+        if last:
+            NS[n, slot] = -1
+        K._put_flit(RING, 6 * n, t - 1, P, w0, flit)     # the register of cycle t
+        R[n * O[RW] + O[PEND]] += 1
+    bits = c_out[n, O_I_CREDIT]
+    if bits:
+        first = 0
+        while not (bits >> first) & 1:
+            first += 1
+        K._put_credit(CR, 6 * n, t - 1, P, first)
+        R[n * O[RW] + O[PEND]] += 1
+        if bits != 1 << first:
+            NS[n, N_DOUBLES] += 1                 # counted: no test makes one yet
+            NS[n, N_EXTRA] = bits & ~(1 << first)
+    co.core_clock(n, NA, NP, EA, EP, SA, SP, CA, mutant)
+
+
+@njit(cache=True, _nrt=False)
+def run(steps, t0, P, O, geo, st, scratch, active, NS, cb, NA, NP, EA, EP, SA, SP, CA, reads,
+        mutant, nk_mutant):
+    """Advance ``steps`` cycles from ``t0``: every active node's core, then its router (the
+    network kernel's); returns the new cycle. ``NS``: :data:`NS_WIDTH` words per node;
+    ``cb``: (coord_bits, its mask) of the packet format; ``mutant`` the core's,
+    ``nk_mutant`` one of :data:`MUTANTS`."""
+    R = st[ST_R]
+    s = scratch[:SCRATCH]
+    t = t0
+    for _ in range(steps):
+        for k in range(active.shape[0]):
+            n = active[k]
+            _node(n, t, P, O, geo, st, NS, cb, NA, NP, EA, EP, SA, SP, CA, reads, mutant,
+                  nk_mutant)
+            rbase = n * O[RW]
+            if R[rbase + O[K.OCC]] != 0 or R[rbase + O[PEND]] != 0:
+                K._router(n, t, geo[GEO_NODE_X][n], geo[GEO_NODE_Y][n], P, O, geo, st, s, 1, True)
+            extra = NS[n, N_EXTRA]
+            NS[n, N_EXTRA] = 0
+            for v in range(P[VCS]):
+                if (extra >> v) & 1:
+                    _extra_credit(n, P, O, st, v)
+            for p in range(5):
+                NS[n, N_FL2 + p] = NS[n, N_FL1 + p]
+                NS[n, N_FL1 + p] = R[rbase + O[FL0] + p]
+        t += 1
+    return t
+
+
+class NodeKernel:
+    """Training nodes (a :class:`sim.netmodel.node.core.NodeCores`) on the routers of a
+    :class:`sim.netmodel.network.NetworkModel`, nodes ``active`` stepped.
+
+    Parameters
+    ----------
+    net : NetworkModel
+    cores : NodeCores
+        One core per node of ``net`` (index = node index).
+    active : sequence of int
+        The nodes whose router and core are stepped.
+    coord_bits : int
+        The packet format's coordinate width (where a head's ``dst_x``/``dst_y`` are).
+    mutant : str
+        One of :data:`MUTANTS` (tests only).
+    """
+
+    def __init__(self, net, cores, active, *, coord_bits, mutant="none"):
+        if cores.inputs.shape[0] != net.n_nodes:
+            raise ValueError(f"cores has {cores.inputs.shape[0]} nodes, the network "
+                             f"{net.n_nodes}")
+        if cores.link_in.shape[1] != 1:
+            raise ValueError("flits wider than 64 bits are not modelled by the node kernel yet")
+        if mutant not in MUTANTS:
+            raise ValueError(f"mutant must be one of {', '.join(MUTANTS)}, not {mutant!r}")
+        self.mutant = MUTANTS[mutant]
+        self.net, self.cores = net, cores
+        self.active = np.array(active, dtype=np.int64)
+        self.ns = np.zeros((net.n_nodes, NS_WIDTH), dtype=np.int64)
+        self.ns[:, N_DST:N_DST + 8] = -1
+        self.cb = (int(coord_bits), (1 << int(coord_bits)) - 1)
+
+    def run(self, steps):
+        net, c = self.net, self.cores
+        if c.sram.data:
+            c.sram.reserve(c.sram.nodes * c.sram.wr_en.shape[1] * steps)
+        net.t = run(steps, net.t, net.P, net.O, net.geometry, net.state, net.scratch,
+                    self.active, self.ns, self.cb, *c._args(), c.reads, c.mutant, self.mutant)
+        if c.sram.used[co.POOL_OVERFLOWS]:
+            raise AssertionError("a write found the page pool full")
+        return net.t
