@@ -231,13 +231,7 @@ def lockstep(*, mutant="none", seed=1, cycles=4000, **mutants):
         t = 0
         while not host.done():
             assert t < cycles, f"the script did not end within {cycles} cycles"
-            flit = host.flit()
-            vc, last, data = flit if flit else (0, 0, 0)
-            credit = host.credit_back(t)
-            for port, value in ((dut.in_west.valid, flit is not None), (dut.in_west.vc, vc),
-                                (dut.in_west.last, last), (dut.in_west.data, data),
-                                (dut.out_west.credit, credit)):
-                ctx.set(port, value)
+            flit, vc, last, data, credit = host_cycle(ctx, dut, host, t)
             for name, value in (("link_valid", flit is not None), ("link_vc", vc),
                                 ("link_last", last), ("credit", credit)):
                 model.inputs[0, INPUTS[name]] = value
@@ -250,7 +244,7 @@ def lockstep(*, mutant="none", seed=1, cycles=4000, **mutants):
             mine = {name: int(model.outputs[0, i]) for name, i in OUTPUTS.items()}
             mine["o_data"] = words_to_int(model.link_out[0])
             compare(t, ((name, out[name], mine[name]) for name in out))
-            s, e = model.sram, model.engine
+            s = model.sram
             seen["sent"] += out["o_valid"]
             seen["busy"] += out["busy"]
             seen["port2_both"] += int(s.rd_en[0, 2].sum() == 2)
@@ -321,3 +315,16 @@ def test_the_wrong_models_share_the_compiled_kernels():
         model.clock()
     assert len(core_model._outputs_all.signatures) == 1, core_model._outputs_all.signatures
     assert len(core_model._clock_all.signatures) == 1, core_model._clock_all.signatures
+
+
+def host_cycle(ctx, dut, host, t):
+    """The host's flit and credit return of cycle ``t`` driven onto the node's west port;
+    -> ``(flit, vc, last, data, credit)``."""
+    flit = host.flit()
+    vc, last, data = flit if flit else (0, 0, 0)
+    credit = host.credit_back(t)
+    for port, value in ((dut.in_west.valid, flit is not None), (dut.in_west.vc, vc),
+                        (dut.in_west.last, last), (dut.in_west.data, data),
+                        (dut.out_west.credit, credit)):
+        ctx.set(port, value)
+    return flit, vc, last, data, credit

@@ -40,7 +40,8 @@ from tests.sim.netmodel.lockstep import compare, one_worker, simulate
 from rtl.net.link import LinkSignature
 from rtl.net.packet import Opcode
 from rtl.node.sram import Scratchpad
-from tests.sim.netmodel.test_node_core import LINES, PARAMS, PROGRAM, Host, _layouts, script
+from tests.sim.netmodel.test_node_core import (LINES, PARAMS, PROGRAM, Host, _layouts, host_cycle,
+                                             script)
 
 pytestmark = one_worker("core")
 
@@ -96,13 +97,7 @@ def lockstep(*, seed=1, cycles=5000, nk_mutant="none", **mutants):
         t = 0
         while not host.done():
             assert t < cycles, f"the script did not end within {cycles} cycles"
-            flit = host.flit()
-            vc, last, data = flit if flit else (0, 0, 0)
-            credit = host.credit_back(t)
-            for port, value in ((dut.in_west.valid, flit is not None), (dut.in_west.vc, vc),
-                                (dut.in_west.last, last), (dut.in_west.data, data),
-                                (dut.out_west.credit, credit)):
-                ctx.set(port, value)
+            flit, vc, last, data, credit = host_cycle(ctx, dut, host, t)
             # the host's registers of cycle t on router 1's west input and credit rings
             if flit:
                 if dst is None:
@@ -307,13 +302,7 @@ def row_lockstep(*, seed=2, cycles=8000, nk_mutant="none", **mutants):
         t = 0
         while not host.done():
             assert t < cycles, f"the script did not end within {cycles} cycles"
-            flit = host.flit()
-            vc, last, data = flit if flit else (0, 0, 0)
-            credit = host.credit_back(t)
-            for port, value in ((dut.in_west.valid, flit is not None), (dut.in_west.vc, vc),
-                                (dut.in_west.last, last), (dut.in_west.data, data),
-                                (dut.out_west.credit, credit)):
-                ctx.set(port, value)
+            flit, vc, last, data, credit = host_cycle(ctx, dut, host, t)
             if flit:
                 if dst is None:
                     dst = (data & (1 << cb) - 1) | ((data >> cb) & (1 << cb) - 1) << 12
