@@ -12,7 +12,10 @@ data half, :func:`add_write_line`); :func:`add_clock` moves the stages at the ed
 arriving line (``inputs[node, I_*]``, ``line_in[node]``) and the stored line
 (``rdata[node]``). Control (valid bits, addresses, the lane format) is in
 ``state[node, A_*]``; the lines in ``lines[node, L_*, word]``. The timing does not depend on
-the values: a timing-only run skips the data half.
+the values: a timing-only run (``data`` False) computes no sum; its lines (of the words a
+timing-only model keeps, :func:`.fields.control_words`) still move through the stages,
+because a WRITE's line may be a command program the command processor fetches later (an
+ADD's line is written as it arrived, not summed: the model does not carry computed values).
 """
 
 import numpy as np
@@ -69,13 +72,22 @@ def _lanes(n, st, lines, rdata, wr_line, su, sf, mutant):
         lines[n, L_R2I, w] = it if add else d
 
 
+@njit(cache=True, _nrt=False, inline="always")
+def _passed(n, lines):
+    """Stage 1 -> stage 2 without arithmetic (timing only): the arriving line as it is."""
+    copy_row(lines[n, L_R2I], lines[n, L_D1])
+    copy_row(lines[n, L_FP2], lines[n, L_D1])
+
+
 @njit(cache=True, _nrt=False)
 def add_clock(n, st, inputs, data, lines, line_in, rdata, wr_line, su, sf, mutant):
-    """Node ``n``'s clock edge (after :func:`add_outputs` and, with ``data``,
-    :func:`add_write_line` of the cycle)."""
+    """Node ``n``'s clock edge (after :func:`add_outputs` and :func:`add_write_line` of the
+    cycle; ``data`` False: timing only, no sums, see the module docstring)."""
     if data:
         _lanes(n, st, lines, rdata, wr_line, su, sf, mutant)
-        copy_row(lines[n, L_D1], line_in[n])
+    else:
+        _passed(n, lines)
+    copy_row(lines[n, L_D1], line_in[n])
     st[n, A_V2], st[n, A_F2], st[n, A_A2] = st[n, A_V1], st[n, A_F1] & st[n, A_ADD1], st[n, A_A1]
     st[n, A_V1], st[n, A_ADD1] = inputs[n, I_VALID], inputs[n, I_ADD]
     st[n, A_F1], st[n, A_A1] = inputs[n, I_FP], inputs[n, I_ADDR]
@@ -85,8 +97,7 @@ def add_clock(n, st, inputs, data, lines, line_in, rdata, wr_line, su, sf, mutan
 def _outputs_all(st, out, data, lines, wr_line):
     for n in range(st.shape[0]):
         add_outputs(n, st, out)
-        if data:
-            add_write_line(n, st, lines, wr_line)
+        add_write_line(n, st, lines, wr_line)
 
 
 @njit(cache=True, _nrt=False)
@@ -96,7 +107,8 @@ def _clock_all(st, inputs, data, lines, line_in, rdata, wr_line, su, sf, mutant)
 
 
 class AddPipelines:
-    """The sink pipelines of ``nodes`` nodes (``width``-bit lines, a multiple of 64).
+    """The sink pipelines of ``nodes`` nodes (``width``-bit lines, a multiple of 64, of
+    which ``words`` uint64 words are kept, all by default; ``data``: False for timing only).
 
     Attributes
     ----------
@@ -106,16 +118,16 @@ class AddPipelines:
         The write of the cycle, after :meth:`outputs_of_cycle`.
     """
 
-    def __init__(self, *, nodes, width, data=True, mutant="none"):
+    def __init__(self, *, nodes, width, data=True, words=None, mutant="none"):
         if width % 64:
             raise ValueError(f"the model needs lines of whole 64-bit words, not {width}")
-        rows, words = (nodes if data else 1), width // 64
+        rows, words = (nodes if data else 1), words or width // 64
         self.data, self.mutant = data, MUTANTS[mutant]
         self.state = np.zeros((nodes, len(STATE)), np.int64)
         self.inputs = np.zeros((nodes, len(INPUTS)), np.int64)
         self.outputs = np.zeros((nodes, len(OUTPUTS)), np.int64)
-        self.lines = np.zeros((rows, 3, words), np.uint64)
-        self.line_in, self.rdata, self.wr_line = (np.zeros((rows, words), np.uint64)
+        self.lines = np.zeros((nodes, 3, words), np.uint64)
+        self.line_in, self.rdata, self.wr_line = (np.zeros((nodes, words), np.uint64)
                                                   for _ in range(3))
         self._su = np.zeros((rows, 4), np.uint32)
         self._sf = self._su.view(np.float32)

@@ -414,6 +414,8 @@ class CommandProcessors:
     mesh_x, mesh_y : int
     pull : bool
         As :class:`rtl.node.command_processor.CommandProcessor`'s.
+    words : int, optional
+        uint64 words kept of each descriptor line (the whole line by default).
     mutant : str
         One of :data:`MUTANTS` (tests only).
 
@@ -425,9 +427,10 @@ class CommandProcessors:
         After :meth:`outputs_of_cycle`.
     """
 
-    def __init__(self, *, nodes, layouts, mesh_x, mesh_y, pull=True, mutant="none"):
+    def __init__(self, *, nodes, layouts, mesh_x, mesh_y, pull=True, words=None,
+                 mutant="none"):
         lay = layouts
-        words = -(-lay.fmt.flit_bits // 64)
+        words = words or -(-lay.fmt.flit_bits // 64)
         self.params = tuple(int(v) for v in (
             lay.lines, lay.cmd_lines, lay.fmt.flit_bits, lay.addr_bits, mesh_x, mesh_y, pull,
             lay.reg_base + lay.registers.index("cmd_status0"), MUTANTS[mutant]))

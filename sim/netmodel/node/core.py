@@ -33,8 +33,13 @@ NI and the engine see in the next cycle.
 The core counts its share of the node's events (:data:`COUNTERS`: granted SRAM reads and
 writes, the engine's array steps per dtype), as the main line's training node does.
 
-Lines are kept (no timing-only mode yet: the command queues' programs and the DMA's and
-parser's heads are SRAM lines, see the package docstring).
+Timing only (``NodeCores(timing_only=True)``): no value is computed (the engine's
+numerics, its operand, C0 and write-back lines, the ADD pipeline's sums: an engine's
+write-back lands zeros, an ADD its body line), and every line and flit is kept as its
+control slice only (:func:`.fields.control_words` words: every field that decides timing
+lies there, see the package docstring), moved as the full model moves it, because any line
+may turn out to be control (a command program written by a WRITE and fetched later). The
+flag is run-time data (``SP[3]``), so both modes run one compiled kernel.
 
 The kernels' arguments are the blocks' arrays as tuples (``NA``/``NP``: the NI's
 ``arrays`` and ``params``; ``EA``/``EP``: the engine's; ``SA``/``SP``: the SRAM's; ``CA``:
@@ -51,8 +56,9 @@ from rtl.net.directions import PORTS
 from rtl.node.mac import MacMode
 from sim.netmodel.node import engine as en
 from sim.netmodel.node import ni as nim
-from sim.netmodel.node.fields import copy_row, define
-from sim.netmodel.node.sram import POOL_OVERFLOWS, Scratchpads, sram_clock, sram_grants
+from sim.netmodel.node.fields import control_words, copy_row, define
+from sim.netmodel.node.sram import (POOL_OVERFLOWS, Scratchpads, line_words, sram_clock,
+                                    sram_grants)
 
 __all__ = ["NodeCores", "INPUTS", "OUTPUTS", "MUTANTS", "READ_CLIENTS", "WRITE_CLIENTS",
            "COUNTERS"]
@@ -61,7 +67,10 @@ __all__ = ["NodeCores", "INPUTS", "OUTPUTS", "MUTANTS", "READ_CLIENTS", "WRITE_C
 MUTANTS = {"none": 0,
            "c_prefetch_before_dma": 1,    # the engine's C prefetch ranks above the DMA
            "engine_before_cmd_fetch": 2,  # the engine's A operand above the command fetch
-           "reads_counted_when_asked": 3}  # sram_reads counts requests, not grants
+           "reads_counted_when_asked": 3,  # sram_reads counts requests, not grants
+           # a timing-only core that takes every body line for payload: the request sink's
+           # lines reach the SRAM as zeros, so a command program a WRITE loads is lost
+           "timing_only_drops_bodies": 4}
 
 _BF16, _INT8 = MacMode.BF16.value, MacMode.INT8.value
 
@@ -112,6 +121,7 @@ if tuple(OUTPUTS)[:len(_PASSED)] != ("o_valid", "o_last", "o_vc", "i_credit", "e
 _M32 = 0xFFFFFFFF
 _N_IN = len(INPUTS)
 M_READS_COUNTED_WHEN_ASKED = MUTANTS["reads_counted_when_asked"]
+M_TIMING_ONLY_DROPS_BODIES = MUTANTS["timing_only_drops_bodies"]
 
 
 @njit(cache=True, _nrt=False, inline="always")
@@ -141,13 +151,14 @@ def core_outputs(n, NA, NP, EA, EP, SA, SP, CA, reads):
     (st, desc, e_in, e_out, rd_a, rd_b, rd_c, a_hold, b_hold, acc, prod, iprod, c_in, c0buf,
      wbbuf, su, sf, e_wr) = EA
     rd_en, rd_grant, rd_addr, rd_data, wr_en, wr_addr, wr_grant, wr_data, table, pool, used = SA
-    bank_lines, page_shift, s_mutant, data, pull = SP
+    bank_lines, page_shift, s_mutant, timing_only, pull = SP
     c_ins, c_out, link_in, counters, router_flits = CA
-    # the read ports' data registers: what each client sees this cycle
-    if data:
-        copy_row(rx_data[n], rd_data[n, reads[2 * R_RX]])
-        copy_row(cmd_data[n], rd_data[n, reads[2 * R_CMD]])
-        copy_row(dma_data[n], rd_data[n, reads[2 * R_DMA]])
+    # the read ports' data registers: what each client sees this cycle (the engine's
+    # operands only where its values are computed)
+    copy_row(rx_data[n], rd_data[n, reads[2 * R_RX]])
+    copy_row(cmd_data[n], rd_data[n, reads[2 * R_CMD]])
+    copy_row(dma_data[n], rd_data[n, reads[2 * R_DMA]])
+    if not timing_only:
         copy_row(rd_a[n], rd_data[n, reads[2 * R_RD_A]])
         copy_row(rd_b[n], rd_data[n, reads[2 * R_RD_B]])
         copy_row(rd_c[n], rd_data[n, reads[2 * R_RD_C]])
@@ -160,7 +171,7 @@ def core_outputs(n, NA, NP, EA, EP, SA, SP, CA, reads):
     copy_row(link_data[n], link_in[n])
     # 1. the engine from its state; the NI with last cycle's desc_ok
     en.engine_outputs(n, st, desc, e_out, EP)
-    if data:
+    if not timing_only:
         en.engine_write_line(n, st, wbbuf, e_wr, EP)
     ni_in[n, nim.N_EXEC_BUSY] = e_out[n, en.O_BUSY]
     ni_in[n, nim.N_EXEC_DONE] = e_out[n, en.O_DONE]
@@ -193,11 +204,11 @@ def core_outputs(n, NA, NP, EA, EP, SA, SP, CA, reads):
     e_in[n, en.I_RD_B_GRANT] = rd_grant[n, reads[2 * R_RD_B], reads[2 * R_RD_B + 1]]
     e_in[n, en.I_RD_C_GRANT] = rd_grant[n, reads[2 * R_RD_C], reads[2 * R_RD_C + 1]]
     e_in[n, en.I_WR_GRANT] = wr_grant[n, W_ENGINE]
-    if data:
-        copy_row(wr_data[n, W_WR], SK[4][n])          # the ADD pipeline's line
-        if pull:
-            copy_row(wr_data[n, W_PULL], PW[5][n])    # the pull writer's line
-        copy_row(wr_data[n, W_ENGINE], e_wr[n])
+    copy_row(wr_data[n, W_WR], SK[4][n])              # the ADD pipeline's line
+    if pull:
+        copy_row(wr_data[n, W_PULL], PW[5][n])        # the pull writer's line
+    if not timing_only:
+        copy_row(wr_data[n, W_ENGINE], e_wr[n])       # (timing only: zeros, never set)
     # the core's outputs (TrainingNode's busy and overflow, the router's part left out)
     for i in range(len(_PASSED)):
         c_out[n, i] = ni_out[n, _PASSED[i]]
@@ -214,7 +225,7 @@ def core_clock(n, NA, NP, EA, EP, SA, SP, CA, mutant):
     (st, desc, e_in, e_out, rd_a, rd_b, rd_c, a_hold, b_hold, acc, prod, iprod, c_in, c0buf,
      wbbuf, su, sf, e_wr) = EA
     rd_en, rd_grant, rd_addr, rd_data, wr_en, wr_addr, wr_grant, wr_data, table, pool, used = SA
-    bank_lines, page_shift, s_mutant, data, pull = SP
+    bank_lines, page_shift, s_mutant, timing_only, pull = SP
     c_ins, c_out, link_in, counters, router_flits = CA
     reads, writes = 0, 0
     for p in range(rd_en.shape[1]):
@@ -224,11 +235,12 @@ def core_clock(n, NA, NP, EA, EP, SA, SP, CA, mutant):
         writes += wr_grant[n, c]
     mode = st[n, en.E_MODE]                  # the engine's mode output before the edge
     nim.ni_clock(n, RX, PA, SK, DM, CQ, WR, TX, PW, NI, NP)
-    en.engine_clock(n, st, desc, e_in, e_out, EP, data, rd_a, rd_b, rd_c, a_hold, b_hold, acc,
-                    prod, iprod, c_in, c0buf, wbbuf, su, sf)
-    if data:
-        sram_clock(n, rd_grant, rd_addr, rd_data, wr_grant, wr_addr, wr_data, page_shift,
-                   table, pool, used, s_mutant)
+    en.engine_clock(n, st, desc, e_in, e_out, EP, not timing_only, rd_a, rd_b, rd_c, a_hold,
+                    b_hold, acc, prod, iprod, c_in, c0buf, wbbuf, su, sf)
+    if timing_only and mutant == M_TIMING_ONLY_DROPS_BODIES:
+        wr_data[n, W_WR] = 0
+    sram_clock(n, rd_grant, rd_addr, rd_data, wr_grant, wr_addr, wr_data, page_shift,
+               table, pool, used, s_mutant)
     step = st[n, en.E_X_VALID]               # the edge's array step (its X stage loaded)
     counters[n, C_SRAM_READS] = (counters[n, C_SRAM_READS] + reads) & _M32
     counters[n, C_SRAM_WRITES] = (counters[n, C_SRAM_WRITES] + writes) & _M32
@@ -262,6 +274,8 @@ class NodeCores:
         ``buffer_depth``).
     page_lines : int
         The SRAM model's page (see :class:`.sram.Scratchpads`).
+    timing_only : bool
+        No values computed, lines kept as their control slice (see the module docstring).
     mutant : str
         One of :data:`MUTANTS`; ``ni_mutant``, ``cmd_mutant``, ``engine_mutant``,
         ``sram_mutant`` those of the blocks (tests only).
@@ -280,19 +294,23 @@ class NodeCores:
     """
 
     def __init__(self, *, nodes, layouts, vcs, buffer_depth, max_packet_flits, matrix_p,
-                 mesh_x, mesh_y, sram_banks=1, page_lines=64, mutant="none",
-                 ni_mutant="none", cmd_mutant="none", engine_mutant="none",
+                 mesh_x, mesh_y, sram_banks=1, page_lines=64, timing_only=False,
+                 mutant="none", ni_mutant="none", cmd_mutant="none", engine_mutant="none",
                  sram_mutant="none"):
         W = layouts.fmt.flit_bits
+        self.timing_only = bool(timing_only)
+        #: uint64 words kept of each line and flit
+        self.words = control_words(layouts) if timing_only else line_words(W)
         self.ni = nim.NetworkInterfaces(nodes=nodes, layouts=layouts, vcs=vcs,
                                         credits=buffer_depth, max_packet_flits=max_packet_flits,
                                         mesh_x=mesh_x, mesh_y=mesh_y, mutant=ni_mutant,
-                                        cmd_mutant=cmd_mutant)
+                                        cmd_mutant=cmd_mutant, timing_only=timing_only,
+                                        words=self.words)
         self.sram = Scratchpads(nodes=nodes, lines=layouts.lines, width=W, read_ports=3,
                                 read_clients=3, write_clients=3, banks=sram_banks,
-                                page_lines=page_lines, mutant=sram_mutant)
+                                page_lines=page_lines, words=self.words, mutant=sram_mutant)
         self.engine = en.MatrixEngines(nodes=nodes, layouts=layouts, p=matrix_p,
-                                       mutant=engine_mutant)
+                                       data=not timing_only, mutant=engine_mutant)
         self.mutant = MUTANTS[mutant]
         clients = _read_clients(self.mutant)
         #: (port, client) of every reader in :data:`READERS`' order, flat
@@ -322,7 +340,8 @@ class NodeCores:
                 e.params,
                 (s.rd_en, s.rd_grant, s.rd_addr, s.rd_data, s.wr_en, s.wr_addr, s.wr_grant,
                  s.wr_data, s.table, s.pool, s.used),
-                (s.bank_lines, s.page_shift, s.mutant, int(s.data), int(self.ni.pull is not None)),
+                (s.bank_lines, s.page_shift, s.mutant, int(self.timing_only),
+                 int(self.ni.pull is not None)),
                 (self.inputs, self.outputs, self.link_in, self.counters, self.router_flits))
 
     def outputs_of_cycle(self):

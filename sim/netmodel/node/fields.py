@@ -6,7 +6,8 @@ from amaranth.hdl import Shape
 from amaranth.lib import data
 from numba import njit, uint64
 
-__all__ = ["define", "layout_fields", "get_bits", "put_bits", "copy_row"]
+__all__ = ["define", "layout_fields", "get_bits", "put_bits", "copy_row", "control_bits",
+           "control_words"]
 
 
 def define(namespace, names, prefix):
@@ -42,6 +43,29 @@ def layout_fields(layout, names, skip=()):
     if missing:
         raise ValueError(f"the layout has no field(s) {missing}")
     return tuple(v for name in names for v in flat[name])
+
+
+def control_bits(layouts):
+    """Bits of a line or flit, from bit 0, that hold every field the node's control reads
+    (:class:`rtl.node.layouts.NodeLayouts` ``layouts``): the head's own fields and every
+    ``info`` layout at the head's ``info`` offset, the PUSH and EXEC descriptors, a command
+    descriptor and the ``cmd_ctrl`` line. A descriptor longer than a flit spans whole
+    flits, so then every bit is control. The rest of a line is payload: a timing-only model
+    keeps these bits of every line and flit and nothing above them."""
+    fmt, W = layouts.fmt, layouts.fmt.flit_bits
+    info = layout_fields(fmt.head, ("info",))[0]
+    ends = [offset + width for name, field in fmt.head if name != "info"
+            for offset, width in [(field.offset, field.width)]]
+    ends += [info + getattr(layouts, name).size
+             for name in ("store_info", "read_info", "ctl_info", "resp_info")]
+    ends += [getattr(layouts, name).size
+             for name in ("push_desc", "exec_desc", "cmd_desc", "cmd_ctrl")]
+    return min(W, max(ends))
+
+
+def control_words(layouts):
+    """uint64 words of :func:`control_bits` (what a timing-only model keeps of a line)."""
+    return -(-control_bits(layouts) // 64)
 
 
 @njit(cache=True, _nrt=False, inline="always")

@@ -125,8 +125,9 @@ class LinkTxs:
         After :meth:`outputs_of_cycle` (the link's data register).
     """
 
-    def __init__(self, *, nodes, flit_bits, vcs, credits, depth=4, data=True, mutant="none"):
-        words, rows = -(-flit_bits // 64), (nodes if data else 1)
+    def __init__(self, *, nodes, flit_bits, vcs, credits, depth=4, data=True, words=None,
+                 mutant="none"):
+        words, rows = words or -(-flit_bits // 64), (nodes if data else 1)
         self.params = (depth, vcs, request_vcs(vcs)[0], response_vcs(vcs)[0], MUTANTS[mutant])
         self.data = data
         self.state = np.zeros((nodes, len(STATE) + vcs - 1), np.int64)

@@ -19,9 +19,14 @@ from the link output's, the write ports' lines are ``sink.wr_line`` and ``pull.w
 The blocks' arrays go to the step functions as one tuple per block
 (``NetworkInterfaces.arrays``), the parameters as one tuple of tuples
 (``NetworkInterfaces.params``), so a node kernel calls ``ni_outputs(n, *arrays, params)`` and
-``ni_clock(n, *arrays, params)`` per node. Full model only (every block with its data): a
-timing-only NI needs the input buffer to keep the head flits, which its ``data=False``
-drops.
+``ni_clock(n, *arrays, params)`` per node.
+
+Timing only (``timing_only``): every block keeps ``words`` uint64 words of each flit and
+line (the control slice, :func:`.fields.control_words`: every head field, descriptor and
+``cmd_ctrl`` line lies there) and moves them as the full model does, because any of them
+may be control (a head, a PUSH or EXEC descriptor, a command program written by a WRITE
+and fetched later); only the ADD pipeline's sums are not computed (its ``data`` is the
+run-time flag ``params[-1][NP_TIMING_ONLY]``, so both modes run one compiled kernel).
 """
 
 import numpy as np
@@ -70,8 +75,8 @@ OUTPUTS = define(globals(), ("o_valid", "o_last", "o_vc", "i_credit", "rx_en", "
 REGS = define(globals(), ("errors", "responses", "execs", "reg_q", "cmd_owns", "eng_ack",
                           "cmd_push", "cmd_exec", "exec_start"), "G_")
 #: the NI's parameters (``params[-1]``)
-define(globals(), ("sems", "counter_top", "pull", "resp_vc0", "resp_vcs", "rx_vcs", "mutant"),
-       "NP_")
+define(globals(), ("sems", "counter_top", "pull", "resp_vc0", "resp_vcs", "rx_vcs", "mutant",
+                   "timing_only"), "NP_")
 
 _PUSH, _EXEC = Opcode.PUSH.value, Opcode.EXEC.value
 _REG_MASK = (1 << REG_BITS) - 1
@@ -318,7 +323,8 @@ def ni_clock(n, RX, PA, SK, DM, CP, WR, TX, PW, NI, PS):
         regs[n, G_ENG_ACK] = 1 if pa_out[n, rp.O_EXEC_START] and pa_out[n, rp.O_ACK] else 0
     rx_clock(n, rx_st, rx_marks, rx_slots, rx_in, link_data, True, rxP)
     parser_clock(n, pa_st, pa_in, rx_vc_out, rx_head, pa_desc, pa_out, paP, paH)
-    add_clock(n, sk_st, sk_in, True, sk_lines, pa_line, rx_data, sk_wr_line, sk_su, sk_sf, skM)
+    add_clock(n, sk_st, sk_in, P[NP_TIMING_ONLY] == 0, sk_lines, pa_line, rx_data, sk_wr_line,
+              sk_su, sk_sf, skM)
     dma_clock(n, dm_st, dm_in, dm_out, dmP)
     cp_clock(n, cp_q, cp_owner, cp_lines_in, cp_in, cmd_data, cp_qo, cpP, cpDF)
     resp_clock(n, wr_slots, wr_slot_in, wr_out)
@@ -352,6 +358,10 @@ class NetworkInterfaces:
         One of :data:`MUTANTS` (tests only).
     cmd_mutant : str
         One of :data:`.command_processor.MUTANTS`, for the command processor (tests only).
+    timing_only : bool
+        Sums of ADDs not computed (see the module docstring).
+    words : int, optional
+        uint64 words kept of each flit and line (the whole flit by default).
 
     Attributes
     ----------
@@ -368,27 +378,29 @@ class NetworkInterfaces:
     """
 
     def __init__(self, *, nodes, layouts, vcs, credits, max_packet_flits, mesh_x, mesh_y,
-                 mutant="none", cmd_mutant="none"):
+                 mutant="none", cmd_mutant="none", timing_only=False, words=None):
         if not isinstance(layouts, NodeLayouts):
             raise TypeError(f"layouts must be a NodeLayouts, not {layouts!r}")
         lay, W = layouts, layouts.fmt.flit_bits
-        words = -(-W // 64)
+        words = words or -(-W // 64)
         resp = response_vcs(vcs)
         self.rx = rb.RxBuffers(nodes=nodes, fmt=lay.fmt, vcs=vcs, credits=credits,
-                               depth=max(max_packet_flits + 3, credits))
+                               depth=max(max_packet_flits + 3, credits), words=words)
         self.parser = rp.RequestParsers(nodes=nodes, layouts=lay, vcs=vcs,
-                                        max_packet_flits=max_packet_flits)
-        self.sink = ap.AddPipelines(nodes=nodes, width=W)
+                                        max_packet_flits=max_packet_flits, words=words)
+        self.sink = ap.AddPipelines(nodes=nodes, width=W, data=not timing_only, words=words)
         self.dma = dm.PushDmas(nodes=nodes, layouts=lay, max_packet_flits=max_packet_flits,
-                               mesh_x=mesh_x, mesh_y=mesh_y)
+                               mesh_x=mesh_x, mesh_y=mesh_y, words=words)
         self.cmd = cp.CommandProcessors(nodes=nodes, layouts=lay, mesh_x=mesh_x,
-                                        mesh_y=mesh_y, pull=vcs >= 2, mutant=cmd_mutant)
-        self.writer = rw.ResponseWriters(nodes=nodes, layouts=lay, slots=3 + QUEUES)
-        self.tx = tx.LinkTxs(nodes=nodes, flit_bits=W, vcs=vcs, credits=credits)
+                                        mesh_y=mesh_y, pull=vcs >= 2, words=words,
+                                        mutant=cmd_mutant)
+        self.writer = rw.ResponseWriters(nodes=nodes, layouts=lay, slots=3 + QUEUES,
+                                         words=words)
+        self.tx = tx.LinkTxs(nodes=nodes, flit_bits=W, vcs=vcs, credits=credits, words=words)
         # with one VC there is no response sink: its step is skipped, its arrays stand in
-        self.pull = (pw.PullWriters(nodes=nodes, layouts=lay, vcs=len(resp))
+        self.pull = (pw.PullWriters(nodes=nodes, layouts=lay, vcs=len(resp), words=words)
                      if vcs >= 2 else None)
-        stand_in = self.pull or pw.PullWriters(nodes=nodes, layouts=lay, vcs=1)
+        stand_in = self.pull or pw.PullWriters(nodes=nodes, layouts=lay, vcs=1, words=words)
         self.inputs = np.zeros((nodes, len(INPUTS)), np.int64)
         self.outputs = np.zeros((nodes, len(OUTPUTS)), np.int64)
         self.link_data, self.rx_data, self.dma_data, self.cmd_data = (
@@ -417,7 +429,7 @@ class NetworkInterfaces:
                           + tuple(f"pc{q}" for q in range(QUEUES))),
             layout_fields(lay.cmd_status, ("state", "code", "pc")),
             (lay.sems, (1 << lay.counter_bits) - 1, int(vcs >= 2), resp[0], len(resp),
-             len(request_vcs(vcs)), MUTANTS[mutant]))
+             len(request_vcs(vcs)), MUTANTS[mutant], int(timing_only)))
 
     def outputs_of_cycle(self):
         """Every node's NI outputs from its state and the inputs of the cycle."""

@@ -154,8 +154,8 @@ class PullWriters:
         After :meth:`outputs_of_cycle` (``pop`` pops VC ``cur``).
     """
 
-    def __init__(self, *, nodes, layouts, vcs, data=True, mutant="none"):
-        words = -(-layouts.fmt.flit_bits // 64)
+    def __init__(self, *, nodes, layouts, vcs, data=True, words=None, mutant="none"):
+        words = words or -(-layouts.fmt.flit_bits // 64)
         self.params = (layouts.addr_bits, vcs, MUTANTS[mutant])
         self.heads = head_fields(layouts)
         self.data = data

@@ -177,7 +177,8 @@ def _clock_all(st, inputs, out, P):
 
 class PushDmas:
     """The push DMAs of ``nodes`` nodes (the parameters of
-    :class:`rtl.node.push_dma.PushDma`; ``data``: False for timing only, body lines zero).
+    :class:`rtl.node.push_dma.PushDma`; ``data``: False for timing only, body lines zero;
+    ``words``: uint64 words kept of each flit, the whole flit by default).
 
     Attributes
     ----------
@@ -188,11 +189,11 @@ class PushDmas:
     """
 
     def __init__(self, *, nodes, layouts, max_packet_flits, mesh_x, mesh_y, queue_depth=4,
-                 data=True, mutant="none"):
+                 data=True, words=None, mutant="none"):
         if tuple(name for name, _ in layouts.push_desc) != PUSH_DESC:
             raise ValueError("push_desc's members changed: update the model's copy")
         W = layouts.fmt.flit_bits
-        words = -(-W // 64)
+        words = words or -(-W // 64)
         self.params = tuple(int(v) for v in (layouts.lines, layouts.addr_bits,
                                              max_packet_flits, mesh_x, mesh_y, queue_depth, W,
                                              MUTANTS[mutant]))

@@ -343,7 +343,8 @@ def _clock_all(st, inputs, vc_in, head, desc, out, P, H):
 
 class RequestParsers:
     """The request parsers of ``nodes`` nodes (the parameters of
-    :class:`rtl.node.request_parser.RequestParser`; ``data``: False for timing only).
+    :class:`rtl.node.request_parser.RequestParser`; ``data``: False for timing only;
+    ``words``: uint64 words kept of each flit, the whole flit by default).
 
     Attributes
     ----------
@@ -356,9 +357,9 @@ class RequestParsers:
     """
 
     def __init__(self, *, nodes, layouts, vcs, max_packet_flits, resp_depth=4, data=True,
-                 mutant="none"):
+                 words=None, mutant="none"):
         lay = layouts
-        words = -(-lay.fmt.flit_bits // 64)
+        words = words or -(-lay.fmt.flit_bits // 64)
         rx_vcs = max(1, vcs // 2)
         self.params = tuple(int(v) for v in (
             rx_vcs, vcs, lay.addr_bits, lay.lines, max_packet_flits, len(lay.registers),

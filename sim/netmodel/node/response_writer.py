@@ -105,8 +105,8 @@ class ResponseWriters:
         After :meth:`outputs_of_cycle`.
     """
 
-    def __init__(self, *, nodes, layouts, slots, data=True, mutant="none"):
-        words = -(-layouts.fmt.flit_bits // 64)
+    def __init__(self, *, nodes, layouts, slots, data=True, words=None, mutant="none"):
+        words = words or -(-layouts.fmt.flit_bits // 64)
         self.params = (MUTANTS[mutant],)
         self.heads = head_fields(layouts)
         self.data = data

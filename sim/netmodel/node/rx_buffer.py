@@ -128,7 +128,8 @@ def _clock_all(st, marks, slots, inputs, flit_in, data, P):
 class RxBuffers:
     """The input buffers of ``nodes`` nodes (the parameters of
     :class:`rtl.node.rx_buffer.RxBuffer`; ``data``: False for timing only, when
-    ``flit_in`` still carries the heads' length field).
+    ``flit_in`` still carries the heads' length field; ``words``: uint64 words kept of
+    each flit, the whole flit by default).
 
     Attributes
     ----------
@@ -139,10 +140,11 @@ class RxBuffers:
         After :meth:`outputs_of_cycle` (``credit``: one bit per VC).
     """
 
-    def __init__(self, *, nodes, fmt, vcs, credits, depth, data=True, mutant="none"):
+    def __init__(self, *, nodes, fmt, vcs, credits, depth, data=True, words=None,
+                 mutant="none"):
         if not 1 <= vcs <= 4:
             raise ValueError(f"vcs must be 1..4, not {vcs!r}")
-        words = -(-fmt.flit_bits // 64)
+        words = words or -(-fmt.flit_bits // 64)
         offset, width, _ = layout_fields(fmt.head, ("length",))
         self.params = (vcs, credits, depth, (1 << credits.bit_length()) - 1, offset, width,
                        MUTANTS[mutant])

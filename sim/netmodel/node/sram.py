@@ -157,7 +157,10 @@ class Scratchpads:
     page_lines : int
         Lines per page (a power of two).
     data : bool
-        Keep line values (False: timing only, no pages, no read registers' values).
+        Keep line values (False: no pages, no read registers' values).
+    words : int, optional
+        uint64 words kept of each line, least significant first (all by default; a
+        timing-only node keeps its control slice, :func:`.fields.control_words`).
     mutant : str
         One of :data:`MUTANTS` (tests only).
 
@@ -174,14 +177,14 @@ class Scratchpads:
     """
 
     def __init__(self, *, nodes, lines, width, read_ports=2, read_clients=2, write_clients=2,
-                 banks=1, page_lines=64, data=True, mutant="none"):
+                 banks=1, page_lines=64, data=True, words=None, mutant="none"):
         if banks not in (1, 2, 4) or lines % banks or lines // banks < 2:
             raise ValueError(f"banks must be 1, 2 or 4 and divide lines={lines} into banks "
                              f"of at least 2 lines, not {banks!r}")
         if page_lines < 1 or page_lines & (page_lines - 1):
             raise ValueError(f"page_lines must be a power of two, not {page_lines!r}")
         self.nodes, self.lines, self.width, self.banks = nodes, lines, width, banks
-        self.words = line_words(width)
+        self.words = words or line_words(width)
         self.bank_lines = lines // banks
         self.page_shift = page_lines.bit_length() - 1
         self.data = data

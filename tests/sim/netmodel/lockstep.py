@@ -26,9 +26,10 @@ def simulate(dut, bench):
     sim.run()
 
 
-def compare(cycle, outputs):
-    """``outputs``: (signal name, RTL value, model value) triples of one cycle."""
+def compare(cycle, outputs, labels=("RTL", "model")):
+    """``outputs``: (signal name, RTL value, model value) triples of one cycle (``labels``:
+    what the two values are called in the message, the reference first)."""
     for name, rtl, model in outputs:
         if int(rtl) != int(model):
-            raise AssertionError(f"cycle {cycle}: {name}: RTL {int(rtl):#x}, "
-                                 f"model {int(model):#x}")
+            raise AssertionError(f"cycle {cycle}: {name}: {labels[0]} {int(rtl):#x}, "
+                                 f"{labels[1]} {int(model):#x}")

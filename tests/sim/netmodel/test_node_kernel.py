@@ -272,6 +272,53 @@ def row_network(nodes):
     return NetworkModel(cfg, derive(cfg))
 
 
+def row_links(nodes):
+    """``(name, flit ring, credit ring)`` of every link of the row, both directions: the
+    host's to (1, 0) and back, then each pair of neighbours'."""
+    links = [("host -> (1, 0)", 6 * 1 + 4, 6 * 0 + 2), ("(1, 0) -> host", 6 * 0 + 2, 6 * 1 + 4)]
+    for i in range(1, nodes):
+        links += [(f"({i}, 0) -> ({i + 1}, 0)", 6 * (i + 1) + 4, 6 * i + 2),
+                  (f"({i + 1}, 0) -> ({i}, 0)", 6 * i + 2, 6 * (i + 1) + 4)]
+    return links
+
+
+def host_to_router(net, t, flit, credit, dst, cb):
+    """The host's flit and credit of cycle ``t`` (``host_cycle``'s) as the registers of
+    router 1's west input and credit rings; ``dst``: the destination of the host's packet
+    under way (None between packets), returned for the next flit."""
+    ring = net.state[kernel.ST_RING].reshape(-1, 3)
+    cring = net.state[kernel.ST_CRING].reshape(-1, 2)
+    S, R, pend = net.slots, net.R, net.O[kernel.PEND]
+    if flit:
+        vc, last, data = flit
+        if dst is None:
+            dst = (data & (1 << cb) - 1) | ((data >> cb) & (1 << cb) - 1) << 12
+        w0 = dst | last << 57 | vc << 58
+        dst = None if last else dst
+        ring[(6 * 1 + 4) * S + (t & (S - 1))] = (t, w0, data - (data >> 63 << 64))
+        R[1, pend] += 1
+    if credit:
+        assert credit & (credit - 1) == 0, "one credit a cycle"
+        cring[(6 * 1 + 4) * S + (t & (S - 1))] = (t, credit.bit_length() - 1)
+        R[1, pend] += 1
+    return dst
+
+
+def link_registers(net, t, flit_ring, credit_ring):
+    """A link's registers in cycle ``t`` on the model's rings: valid, last, VC, the flit
+    (zero when not valid) and the credit pulse (one bit per VC)."""
+    ring = net.state[kernel.ST_RING].reshape(-1, 3)
+    cring = net.state[kernel.ST_CRING].reshape(-1, 2)
+    S = net.slots
+    k, ck = flit_ring * S + (t & (S - 1)), credit_ring * S + (t & (S - 1))
+    valid = int(ring[k, 0] == t)
+    w0 = int(ring[k, 1])
+    return {"valid": valid, "last": (w0 >> 57) & 1 if valid else 0,
+            "vc": (w0 >> 58) & 7 if valid else 0,
+            "data": int(ring[k, 2]) & ((1 << 64) - 1) if valid else 0,
+            "credit": 1 << int(cring[ck, 1]) if cring[ck, 0] == t else 0}
+
+
 def row_lockstep(*, seed=2, cycles=8000, nk_mutant="none", **mutants):
     """The row of :data:`ROW` nodes, RTL and node kernel: every link's registers (flit and
     credit, both directions) compared every cycle."""
@@ -283,17 +330,13 @@ def row_lockstep(*, seed=2, cycles=8000, nk_mutant="none", **mutants):
     nodes = NodeKernel(net, cores, active=range(1, ROW + 1), coord_bits=cb, mutant=nk_mutant)
     rng = random.Random(seed)
     host = RowHost(row_script(lay, random.Random(seed)), rng)
-    ring = net.state[kernel.ST_RING].reshape(-1, 3)
-    cring = net.state[kernel.ST_CRING].reshape(-1, 2)
-    S, R = net.slots, net.R
-    pend = net.O[kernel.PEND]
     # (name, RTL sender's output link, RTL receiver's input link, flit ring, credit ring)
-    links = [("host -> (1, 0)", dut.in_west, dut.nodes[0].in_west, 6 * 1 + 4, 6 * 0 + 2),
-             ("(1, 0) -> host", dut.nodes[0].out_west, dut.out_west, 6 * 0 + 2, 6 * 1 + 4)]
+    ports = [(dut.in_west, dut.nodes[0].in_west), (dut.nodes[0].out_west, dut.out_west)]
     for i in range(1, ROW):
         a, b = dut.nodes[i - 1], dut.nodes[i]
-        links += [(f"({i}, 0) -> ({i + 1}, 0)", a.out_east, b.in_west, 6 * (i + 1) + 4, 6 * i + 2),
-                  (f"({i + 1}, 0) -> ({i}, 0)", b.out_west, a.in_east, 6 * i + 2, 6 * (i + 1) + 4)]
+        ports += [(a.out_east, b.in_west), (b.out_west, a.in_east)]
+    links = [(name, out, inp, fr, cr)
+             for (name, fr, cr), (out, inp) in zip(row_links(ROW), ports)]
     seen = collections.Counter()
     dst = None
 
@@ -303,25 +346,9 @@ def row_lockstep(*, seed=2, cycles=8000, nk_mutant="none", **mutants):
         while not host.done():
             assert t < cycles, f"the script did not end within {cycles} cycles"
             flit, vc, last, data, credit = host_cycle(ctx, dut, host, t)
-            if flit:
-                if dst is None:
-                    dst = (data & (1 << cb) - 1) | ((data >> cb) & (1 << cb) - 1) << 12
-                w0 = dst | last << 57 | vc << 58
-                dst = None if last else dst
-                ring[(6 * 1 + 4) * S + (t & (S - 1))] = (t, w0, data - (data >> 63 << 64))
-                R[1, pend] += 1
-            if credit:
-                assert credit & (credit - 1) == 0, "one credit a cycle"
-                cring[(6 * 1 + 4) * S + (t & (S - 1))] = (t, credit.bit_length() - 1)
-                R[1, pend] += 1
+            dst = host_to_router(net, t, flit, credit, dst, cb)
             for name, out, inp, fr, cr in links:
-                k, ck = fr * S + (t & (S - 1)), cr * S + (t & (S - 1))
-                valid = int(ring[k, 0] == t)
-                w0 = int(ring[k, 1])
-                mine = {"valid": valid, "last": (w0 >> 57) & 1 if valid else 0,
-                        "vc": (w0 >> 58) & 7 if valid else 0,
-                        "data": int(ring[k, 2]) & ((1 << 64) - 1) if valid else 0,
-                        "credit": 1 << int(cring[ck, 1]) if cring[ck, 0] == t else 0}
+                mine = link_registers(net, t, fr, cr)
                 theirs = {"valid": ctx.get(out.valid), "credit": ctx.get(inp.credit)}
                 for f in ("last", "vc", "data"):
                     theirs[f] = ctx.get(getattr(out, f)) if theirs["valid"] else 0

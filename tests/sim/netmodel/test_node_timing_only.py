@@ -1,0 +1,219 @@
+"""The timing-only node model (``NodeCores(timing_only=True)``) against the full model.
+
+The full model is held to the RTL by ``test_node_core`` and ``test_node_kernel``; here the
+timing-only model is held to the full one on the same scenarios (their scripts and hosts,
+imported), both driven by one host in lockstep (the host reacts to the full model; every
+cycle compares first, so it reacts to what both did):
+
+* the core behind its local port (``test_node_core``'s script: operands, a command program
+  with LOOP, PUSH, SIGNAL, WAIT, EXEC, HALT, GEMMs in both dtypes, PUSHes racing the C
+  prefetch, register and SRAM reads): every output of the port every cycle (valid, last, VC,
+  credits, errors, busy, overflow), every head flit whole (DONEs, READ_RESP heads), the
+  bodies of register reads (semaphores, status registers, counters as the host reads them),
+  and every cycle every control register of the node: semaphores, ``errors``/``responses``/
+  ``execs``, each command queue's state, code and pc, the DONE slots, the engine's cycle and
+  step counters, the core's event counters;
+* the row of two nodes on the node kernel (``test_node_kernel``'s row script: PUSHes,
+  SIGNALs, PULLs both ways): the same, with every link register of every link (both ways)
+  every cycle and the control registers of both nodes.
+
+Body flits of other packets are payload: the timing-only model does not compute the
+engine's results or ADD sums, so a READ of a result answers other values (at 64-bit flits
+the control slice is the whole flit, so every other line travels whole). A timing-only
+model that takes WRITE bodies for payload (the ``timing_only_drops_bodies`` mutant: the
+command program the host writes is lost) fails the comparison.
+"""
+
+import collections
+import random
+
+import numpy as np
+import pytest
+
+from rtl.net.directions import PORTS
+from rtl.net.packet import MsgClass, Opcode
+from sim.netmodel import kernel
+from sim.netmodel.node import command_processor as cp
+from sim.netmodel.node import engine as en
+from sim.netmodel.node import ni as nim
+from sim.netmodel.node import response_writer as rw
+from sim.netmodel.node.core import COUNTERS, INPUTS, OUTPUTS, NodeCores
+from sim.netmodel.node.fields import control_bits
+from sim.netmodel.node.sram import int_to_words, words_to_int
+from sim.netmodel.nodekernel import NodeKernel
+from tests.sim.netmodel.lockstep import compare, one_worker
+from tests.sim.netmodel.test_node_core import PARAMS, XY, Host, _layouts, script
+from tests.sim.netmodel.test_node_kernel import (ROW, RowHost, host_to_router, link_registers,
+                                                 row_links, row_network, row_script)
+
+# the same compiled core kernels as test_node_core and test_node_kernel
+pytestmark = one_worker("core")
+
+
+def control_registers(cores, n):
+    """Every control register of node ``n`` that a timing-only run must reproduce, by name."""
+    ni, engine = cores.ni, cores.engine
+    out = {f"sem{i}": v for i, v in enumerate(ni.sems[n])}
+    out.update({name: ni.regs[n, nim.REGS[name]] for name in ("errors", "responses", "execs")})
+    for q in range(ni.cmd.queue_out.shape[1]):
+        for f in ("state", "code", "pc"):
+            out[f"queue{q} {f}"] = ni.cmd.queue_out[n, q, cp.QUEUE_OUTPUTS[f]]
+    for s in range(ni.writer.slots.shape[1]):
+        out[f"done slot{s} pending"] = ni.writer.slots[n, s, rw.D_PENDING]
+    for f in ("cycles", "steps", "busy"):
+        out[f"engine {f}"] = engine.state[n, en.STATE[f]]
+    out.update({name: cores.counters[n, i] for i, name in enumerate(COUNTERS)})
+    return out
+
+
+def compare_modes(t, values):
+    compare(t, values, labels=("full", "timing-only"))
+
+
+class Packets:
+    """Which flits of a link are heads, and which bodies carry register values (the answer
+    of a READ of the register space), from the flits in order, per VC."""
+
+    def __init__(self, lay):
+        self.lay, self.open = lay, {}
+
+    def control(self, valid, vc, last, flit):
+        """Is this cycle's flit control (a head, or a register read's answer)?"""
+        if not valid:
+            return False
+        kind = self.open.get(vc)
+        if kind is None:
+            head = self.lay.fmt.decode_head(flit)
+            reg = (head["opcode"] == Opcode.READ_RESP and head["mclass"] == MsgClass.RESPONSE
+                   and self.lay.decode("resp_info", head["info"])["addr"]
+                   >= self.lay.reg_base)
+            kind = "registers" if reg else "head"
+        self.open[vc] = None if last else ("registers" if kind == "registers" else "body")
+        return kind in ("head", "registers")
+
+
+def core_twins(*, seed=1, cycles=4000, **mutants):
+    """The core test's scenario on a full and a timing-only core (node 0 of two)."""
+    lay = _layouts()
+    full = NodeCores(nodes=2, layouts=lay, **PARAMS)
+    timing = NodeCores(nodes=2, layouts=lay, **PARAMS, timing_only=True, **mutants)
+    host = Host(script(lay, random.Random(seed)), random.Random(seed))
+    packets = Packets(lay)
+    mask = (1 << control_bits(lay)) - 1
+    seen = collections.Counter()
+    for model in (full, timing):
+        model.inputs[:, INPUTS["x"]], model.inputs[:, INPUTS["y"]] = XY
+    t = 0
+    while not host.done():
+        assert t < cycles, f"the script did not end within {cycles} cycles"
+        flit = host.flit()
+        vc, last, data = flit if flit else (0, 0, 0)
+        credit = host.credit_back(t)
+        for model in (full, timing):
+            for name, value in (("link_valid", flit is not None), ("link_vc", vc),
+                                ("link_last", last), ("credit", credit)):
+                model.inputs[0, INPUTS[name]] = value
+            model.link_in[0] = int_to_words(data, model.words)
+            model.outputs_of_cycle()
+        compare_modes(t, ((name, full.outputs[0, i], timing.outputs[0, i])
+                    for name, i in OUTPUTS.items()))
+        out = {name: int(full.outputs[0, i]) for name, i in OUTPUTS.items()}
+        sent = words_to_int(full.link_out[0])
+        if packets.control(out["o_valid"], out["o_vc"], out["o_last"], sent):
+            compare_modes(t, [("o_data", sent & mask, words_to_int(timing.link_out[0]) & mask)])
+            seen["control flits"] += 1
+        host.edge(t, out)
+        for model in (full, timing):
+            model.clock()
+            model.router_flits[0, PORTS.index("local")] += flit is not None
+            model.router_flits[0, PORTS.index("west")] += out["o_valid"]
+        a, b = control_registers(full, 0), control_registers(timing, 0)
+        compare_modes(t, ((name, a[name], b[name]) for name in a))
+        t += 1
+    seen["cycles"] = t
+    seen["halt_code"] = int(full.ni.cmd.queue_out[0, 0, cp.H_CODE])
+    seen["mac_steps"] = int(full.counters[0, 2] + full.counters[0, 3])
+    return seen
+
+
+def test_a_timing_only_core_gives_the_full_models_cycles():
+    seen = core_twins()
+    # the scenario ran: the program to its HALT, GEMMs, heads and register reads compared
+    assert seen["halt_code"] == 7 and seen["mac_steps"] > 0, seen
+    assert seen["control flits"] > 50, seen
+
+
+def test_a_timing_only_core_that_drops_bodies_fails_the_comparison():
+    with pytest.raises(AssertionError, match=r"^cycle \d+: [\w ]+: full 0x[0-9a-f]+, timing-only "):
+        core_twins(mutant="timing_only_drops_bodies")
+
+
+def row_twins(*, seed=2, cycles=8000, **mutants):
+    """The node kernel's row scenario on a full and a timing-only row of cores."""
+    lay = _layouts()
+    cb = lay.fmt.coord_bits
+    nets = [row_network(ROW) for _ in range(2)]
+    rows = [NodeCores(nodes=ROW + 1, layouts=lay, **PARAMS),
+            NodeCores(nodes=ROW + 1, layouts=lay, **PARAMS, timing_only=True, **mutants)]
+    kernels = [NodeKernel(net, cores, active=range(1, ROW + 1), coord_bits=cb)
+               for net, cores in zip(nets, rows)]
+    host = RowHost(row_script(lay, random.Random(seed)), random.Random(seed))
+    links = row_links(ROW)
+    packets = {name: Packets(lay) for name, _, _ in links}
+    mask = (1 << control_bits(lay)) - 1
+    seen = collections.Counter()
+    dst = [None, None]
+    t = 0
+    while not host.done():
+        assert t < cycles, f"the script did not end within {cycles} cycles"
+        flit = host.flit()
+        credit = host.credit_back(t)
+        for i, net in enumerate(nets):
+            dst[i] = host_to_router(net, t, flit, credit, dst[i], cb)
+        for name, fr, cr in links:
+            a, b = (link_registers(net, t, fr, cr) for net in nets)
+            compare_modes(t, ((f"{name} {f}", a[f], b[f]) for f in ("valid", "last", "vc",
+                                                                     "credit")))
+            if packets[name].control(a["valid"], a["vc"], a["last"], a["data"]):
+                compare_modes(t, [(f"{name} data", a["data"] & mask, b["data"] & mask)])
+                seen["control flits"] += 1
+            seen[name] += a["valid"]
+        to_host = link_registers(nets[0], t, *links[1][1:])
+        from_host = link_registers(nets[0], t, *links[0][1:])
+        host.edge(t, {"o_valid": to_host["valid"], "o_vc": to_host["vc"],
+                      "i_credit": from_host["credit"]})
+        for k in kernels:
+            k.run(1)
+        for n in range(1, ROW + 1):
+            a, b = (control_registers(cores, n) for cores in rows)
+            compare_modes(t, ((f"node {n} {name}", a[name], b[name]) for name in a))
+        t += 1
+    seen["cycles"] = t
+    for n in range(1, ROW + 1):
+        seen[f"halt{n}"] = int(rows[0].ni.cmd.queue_out[n, 0, cp.H_CODE])
+    return seen
+
+
+@pytest.mark.slow
+def test_a_timing_only_row_gives_the_full_models_cycles_on_every_link():
+    seen = row_twins()
+    assert seen["(1, 0) -> (2, 0)"] > 200 and seen["(2, 0) -> (1, 0)"] > 200, seen
+    assert (seen["halt1"], seen["halt2"]) == (7, 5), seen
+
+
+@pytest.mark.slow
+def test_a_timing_only_row_that_drops_bodies_fails_the_link_comparison():
+    with pytest.raises(AssertionError, match=r"^cycle \d+: .*: full 0x[0-9a-f]+, timing-only "):
+        row_twins(mutant="timing_only_drops_bodies")
+
+
+def test_timing_only_shares_the_compiled_kernels():
+    """The mode is run-time data: the full and the timing-only core run one compiled kernel
+    for the outputs and one for the edge (no second compile)."""
+    from sim.netmodel.node import core as core_model
+    for timing_only in (False, True):
+        model = NodeCores(nodes=2, layouts=_layouts(), **PARAMS, timing_only=timing_only)
+        model.outputs_of_cycle()
+        model.clock()
+    assert len(core_model._outputs_all.signatures) == 1, core_model._outputs_all.signatures
+    assert len(core_model._clock_all.signatures) == 1, core_model._clock_all.signatures
