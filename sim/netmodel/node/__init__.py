@@ -32,7 +32,7 @@ simulator):
   wires them, with the NI's own glue (the host's PUSH and EXEC before the command queues',
   the DONE slots' loads and arms, saturating completion counters, ``errors``/``responses``/
   ``execs``, the register space's read register), as numba step functions per node
-  (:func:`~.ni.ni_outputs`, :func:`~.ni.ni_clock`); full model only so far.
+  (:func:`~.ni.ni_outputs`, :func:`~.ni.ni_clock`).
 
 * :mod:`.core`: the node's core, the NI, the SRAM and the engine wired to the SRAM's
   clients as :mod:`rtl.node.training_node` wires them, its interface the router's local
@@ -57,9 +57,9 @@ simulator):
   two nodes exchanging PUSHes, SIGNALs and PULLs (every link both ways every cycle, every
   node's SRAM at the end).
 
-Not yet: a timing-only core (the command queues' programs and the heads the NI reads are
-SRAM lines; the engine's values are not); in the node kernel, flits wider than 64 bits (a
-line store per node indexed from ``w1``), an idle shortcut for the cores (every active core
+Not yet: in the node kernel, flits wider than 64 bits (a line store per node indexed from
+``w1``; a timing-only run needs only :func:`~.fields.control_words` words of it, see
+below), an idle shortcut for the cores (every active core
 is stepped every cycle, see the node kernel's docstring), the hosts at the tile edge (the
 tests' host writes and reads a router's rings from Python between one-cycle runs), and die
 links, fault maps and VC planes under nodes (only an on-die mesh is tested). The plan for
@@ -82,9 +82,9 @@ the state and every input of the cycle). A node kernel evaluates, per node and c
 blocks' outputs in the order the RTL's combinational paths run (the requests of the SRAM's
 clients, then :func:`~.sram.sram_grants`, then what depends on a grant: the engine's
 ``fire``, the DMA's and engine's ``go`` for the command processor), and then every block's
-edge (and :func:`~.sram.sram_clock`) from the values of that cycle. Data (line values) is
-kept apart from control (grants, FSM state, head flits), so a timing-only run skips the data
-arrays and functions (each block takes ``data=False``).
+edge (and :func:`~.sram.sram_clock`) from the values of that cycle. Computed values (the
+engine's numerics, the ADD pipeline's sums) are kept apart from control (grants, FSM state,
+head flits), so a timing-only run skips them (see below).
 
 How they compile (what keeps the cold compile short: docs/testing.md, issue 29): a block's
 step functions are numba functions of their own, compiled once per signature and cached in
@@ -107,11 +107,60 @@ after changing a block's file, clear ``sim/netmodel/node/__pycache__``. The node
 (:mod:`sim.netmodel.nodekernel`) clears its own cache when :mod:`sim.netmodel.kernel` or a
 file of this package changes (a digest kept next to its cache).
 
-Timing that depends on data: the command processor's descriptors are SRAM lines, so a
-timing-only run keeps the lines its queues fetch (the programs the host writes); the RX
-buffer checks each head's ``length`` and the pull writer reads each response head's opcode
-and address, so head flits are control (kept whole in a timing-only run; only body lines
-are data). The body of a PUSH or EXEC descriptor and the line of a ``cmd_ctrl`` write are
-control as well (they decide what the DMA, the engine and the command queues do), and a
-READ of the register space answers with register values.
+Where the node's timing depends on values (read from the blocks' step functions: every
+branch, grant and counter of the control half, and what it reads):
+
+* **Head flits, every field but the tag.** The router routes on ``dst_x``/``dst_y`` (and the
+  link's ``vc``/``last``); the RX buffer cuts segments by ``length`` (a packet whose tail
+  does not come at its length is dropped whole); the request parser checks ``mclass``,
+  ``opcode``, ``length`` and the info fields (``store_info.addr`` in range, its register
+  bit selecting a ``cmd_ctrl`` write; ``read_info.addr``/``count``: how many lines a READ
+  answers, from the SRAM or the registers; the PUSH/EXEC lengths), sends a DONE when
+  ``ack`` is set, to ``src_x``/``src_y`` (the answer's route), counts ``sem_inc`` on
+  ``sem``; the SRAM grants writes per bank by address; the pull writer writes a response only if its opcode is READ_RESP, at its
+  ``resp_info.addr``. ``tag`` and ``store_info.dtype`` decide no cycle (they are carried:
+  the tag is in the DONE the host waits for, the dtype picks the ADD's lanes).
+* **Descriptor bodies**: a host's PUSH and EXEC (every field: ranges checked, counts,
+  destinations, ``mode`` sets the steps per line, ``accumulate`` the C0 load, the tiles the
+  loops, the addresses the write-back's banks); the line of a ``cmd_ctrl`` write (start,
+  abort, start addresses).
+* **Command programs: SRAM lines that are control because a command queue fetches them**
+  (the opcode and every argument, LOOP counts, WAIT counts, PULL/SIGNAL destinations,
+  steps, the HALT code). A program is written like any line (a host's WRITE, a PUSH or a
+  PULL from another node), so a line is control by its later use, not by how it arrives.
+* **Semaphores and the registers**: completion counters (saturating; a lost increment is
+  an error), status, ``errors``/``responses``/``execs``; a READ of the register space
+  answers with them. They are computed by control, never from payload.
+
+Nothing else: the matrix engine's cycles depend on its descriptor only (no early-out, no
+operand-dependent path: NaN, infinities and subnormals change values, not cycles); the
+ADD pipeline takes three cycles in both lane formats; no block checks a payload (the node
+has no parity or CRC; the die link's injected errors are bursts no longer than its CRC,
+always detected, so a replay depends on the error stream, not on the flit's bits; the ADD
+pipeline's forwarding picks a value, not a cycle).
+The only way a computed value decides timing is a program line computed by the engine's
+write-back or by an ADD: a program that writes its own descriptors with the matrix engine
+or sums them in with ADDs. The timing-only model does not compute such a line: it writes
+the mark :data:`~.fields.UNCOMPUTED` (every kept bit set) in its place, which travels like
+a value (a PUSH, a READ answer, a PULL carry it to other nodes), and a command queue that
+fetches a marked line stops the run with an error naming the node (``NodeCores.check``):
+such a program needs the full model. A correct descriptor never reads as the mark (its
+opcode field all ones is no opcode; the bits above a one-line descriptor are zero), so the
+check raises only on values the model did not compute, or on a malformed descriptor.
+
+**Timing-only mode** (``NodeCores(timing_only=True)``; one code path with the full model,
+the flag run-time data, so both modes share one compiled kernel): no engine numerics
+(operand, C0 and write-back buffers not allocated past one row), no ADD sums, and every
+line and flit kept as its *control slice*, :func:`~.fields.control_words` uint64 words from
+bit 0 that hold every head field, descriptor and ``cmd_ctrl`` line (the layouts decide it:
+1 word, the whole flit, at 64-bit flits; 2 of 32 words, bits 0..92, at the D1 preset's
+2048-bit flits, its command descriptor the widest at 93 bits). The slice moves exactly as
+the full model moves lines (RX buffer, parser, ADD pipeline as a plain pipe, SRAM, DMA,
+pull and response writers, link TX), because any line may turn out to be a program. So a
+timing-only SRAM holds at most ``lines x control_words x 8`` bytes per node, and only the
+pages written (80 KiB per D1 node at most; 9025 nodes fully written 0.7 GiB, not 11 GiB).
+Held to the full model every cycle on the core's and the node kernel's scenarios (every
+link's valid, last, VC and credit, every head, every register a host reads, every control
+register and counter), with a wrong timing-only model (WRITE bodies taken for payload) it
+catches and an ADD onto a program that it refuses: ``tests/sim/netmodel/test_node_timing_only.py``.
 """

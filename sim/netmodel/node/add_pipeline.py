@@ -14,14 +14,14 @@ arriving line (``inputs[node, I_*]``, ``line_in[node]``) and the stored line
 ``state[node, A_*]``; the lines in ``lines[node, L_*, word]``. The timing does not depend on
 the values: a timing-only run (``data`` False) computes no sum; its lines (of the words a
 timing-only model keeps, :func:`.fields.control_words`) still move through the stages,
-because a WRITE's line may be a command program the command processor fetches later (an
-ADD's line is written as it arrived, not summed: the model does not carry computed values).
+because a WRITE's line may be a command program the command processor fetches later; an
+ADD writes the mark :data:`.fields.UNCOMPUTED` in place of its sum.
 """
 
 import numpy as np
 from numba import njit, uint64
 
-from sim.netmodel.node.fields import copy_row, define
+from sim.netmodel.node.fields import copy_row, define, mark_uncomputed
 from sim.netmodel.node.numerics import fp32_add
 
 __all__ = ["AddPipelines", "add_outputs", "add_write_line", "add_clock", "MUTANTS", "INPUTS",
@@ -73,10 +73,14 @@ def _lanes(n, st, lines, rdata, wr_line, su, sf, mutant):
 
 
 @njit(cache=True, _nrt=False, inline="always")
-def _passed(n, lines):
-    """Stage 1 -> stage 2 without arithmetic (timing only): the arriving line as it is."""
-    copy_row(lines[n, L_R2I], lines[n, L_D1])
-    copy_row(lines[n, L_FP2], lines[n, L_D1])
+def _passed(n, st, lines):
+    """Stage 1 -> stage 2 without arithmetic (timing only): a WRITE's line as it is, an
+    ADD's as the mark of a value not computed."""
+    for line in (L_R2I, L_FP2):
+        if st[n, A_ADD1]:
+            mark_uncomputed(lines[n, line])
+        else:
+            copy_row(lines[n, line], lines[n, L_D1])
 
 
 @njit(cache=True, _nrt=False)
@@ -86,7 +90,7 @@ def add_clock(n, st, inputs, data, lines, line_in, rdata, wr_line, su, sf, mutan
     if data:
         _lanes(n, st, lines, rdata, wr_line, su, sf, mutant)
     else:
-        _passed(n, lines)
+        _passed(n, st, lines)
     copy_row(lines[n, L_D1], line_in[n])
     st[n, A_V2], st[n, A_F2], st[n, A_A2] = st[n, A_V1], st[n, A_F1] & st[n, A_ADD1], st[n, A_A1]
     st[n, A_V1], st[n, A_ADD1] = inputs[n, I_VALID], inputs[n, I_ADD]

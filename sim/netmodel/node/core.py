@@ -54,9 +54,11 @@ from numba import njit
 
 from rtl.net.directions import PORTS
 from rtl.node.mac import MacMode
+from sim.netmodel.node import command_processor as cp
 from sim.netmodel.node import engine as en
 from sim.netmodel.node import ni as nim
-from sim.netmodel.node.fields import control_words, copy_row, define
+from sim.netmodel.node.fields import (control_words, copy_row, define, is_uncomputed,
+                                      mark_uncomputed)
 from sim.netmodel.node.sram import (POOL_OVERFLOWS, Scratchpads, line_words, sram_clock,
                                     sram_grants)
 
@@ -152,7 +154,7 @@ def core_outputs(n, NA, NP, EA, EP, SA, SP, CA, reads):
      wbbuf, su, sf, e_wr) = EA
     rd_en, rd_grant, rd_addr, rd_data, wr_en, wr_addr, wr_grant, wr_data, table, pool, used = SA
     bank_lines, page_shift, s_mutant, timing_only, pull = SP
-    c_ins, c_out, link_in, counters, router_flits = CA
+    c_ins, c_out, link_in, counters, router_flits, uncomputed = CA
     # the read ports' data registers: what each client sees this cycle (the engine's
     # operands only where its values are computed)
     copy_row(rx_data[n], rd_data[n, reads[2 * R_RX]])
@@ -207,8 +209,10 @@ def core_outputs(n, NA, NP, EA, EP, SA, SP, CA, reads):
     copy_row(wr_data[n, W_WR], SK[4][n])              # the ADD pipeline's line
     if pull:
         copy_row(wr_data[n, W_PULL], PW[5][n])        # the pull writer's line
-    if not timing_only:
-        copy_row(wr_data[n, W_ENGINE], e_wr[n])       # (timing only: zeros, never set)
+    if timing_only:
+        mark_uncomputed(wr_data[n, W_ENGINE])         # a result not computed
+    else:
+        copy_row(wr_data[n, W_ENGINE], e_wr[n])
     # the core's outputs (TrainingNode's busy and overflow, the router's part left out)
     for i in range(len(_PASSED)):
         c_out[n, i] = ni_out[n, _PASSED[i]]
@@ -226,8 +230,16 @@ def core_clock(n, NA, NP, EA, EP, SA, SP, CA, mutant):
      wbbuf, su, sf, e_wr) = EA
     rd_en, rd_grant, rd_addr, rd_data, wr_en, wr_addr, wr_grant, wr_data, table, pool, used = SA
     bank_lines, page_shift, s_mutant, timing_only, pull = SP
-    c_ins, c_out, link_in, counters, router_flits = CA
+    c_ins, c_out, link_in, counters, router_flits, uncomputed = CA
     reads, writes = 0, 0
+    if timing_only:
+        # a command queue takes the line fetched last cycle at this edge: is it a value
+        # the model did not compute?
+        queues, cmd_line = NA[4][0], NA[8][5]
+        for q in range(queues.shape[1]):
+            if (queues[n, q, cp.Q_FSM] == cp.S_FETCH and queues[n, q, cp.Q_PEND]
+                    and is_uncomputed(cmd_line[n])):
+                uncomputed[n] += 1
     for p in range(rd_en.shape[1]):
         for c in range(rd_en.shape[2]):
             reads += rd_en[n, p, c] if mutant == M_READS_COUNTED_WHEN_ASKED else rd_grant[n, p, c]
@@ -323,6 +335,9 @@ class NodeCores:
         #: whatever models the router: the NI shows them with the core's counters as the
         #: registers of ``rtl.node.layouts.COUNTER_NAMES``
         self.router_flits = np.zeros((nodes, len(PORTS)), np.int64)
+        #: per node, descriptor lines fetched that carry the timing-only model's mark of a
+        #: value it does not compute (:meth:`check` raises on one)
+        self.uncomputed = np.zeros(nodes, np.int64)
 
     @property
     def link_out(self):
@@ -342,7 +357,8 @@ class NodeCores:
                  s.wr_data, s.table, s.pool, s.used),
                 (s.bank_lines, s.page_shift, s.mutant, int(self.timing_only),
                  int(self.ni.pull is not None)),
-                (self.inputs, self.outputs, self.link_in, self.counters, self.router_flits))
+                (self.inputs, self.outputs, self.link_in, self.counters, self.router_flits,
+                 self.uncomputed))
 
     def outputs_of_cycle(self):
         """Every node's outputs from its state and the inputs of the cycle."""
@@ -353,8 +369,21 @@ class NodeCores:
         s = self.sram
         s.reserve(s.nodes * s.wr_en.shape[1])
         _clock_all(*self._args(), self.mutant)
-        if s.used[POOL_OVERFLOWS]:
+        self.check()
+
+    def check(self):
+        """Raise if a step could not be modelled: a write found the SRAM's page pool full,
+        or (timing only) a command queue fetched a descriptor line whose value only the full
+        model has: an engine result or an ADD sum, here or at the node it came from."""
+        if self.sram.used[POOL_OVERFLOWS]:
             raise AssertionError("a write found the page pool full")
+        if self.uncomputed.any():
+            node = int(np.flatnonzero(self.uncomputed)[0])
+            raise RuntimeError(
+                f"node {node}: a command queue fetched a descriptor computed by the matrix "
+                f"engine or by an ADD (here or on the node it was copied from); the timing "
+                f"depends on that value and only the full model computes it: run without "
+                f"timing_only")
 
     def line(self, node, addr):
         """SRAM line ``addr`` of ``node`` as an int."""

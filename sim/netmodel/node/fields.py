@@ -7,7 +7,7 @@ from amaranth.lib import data
 from numba import njit, uint64
 
 __all__ = ["define", "layout_fields", "get_bits", "put_bits", "copy_row", "control_bits",
-           "control_words"]
+           "control_words", "UNCOMPUTED", "mark_uncomputed", "is_uncomputed"]
 
 
 def define(namespace, names, prefix):
@@ -66,6 +66,29 @@ def control_bits(layouts):
 def control_words(layouts):
     """uint64 words of :func:`control_bits` (what a timing-only model keeps of a line)."""
     return -(-control_bits(layouts) // 64)
+
+
+#: a timing-only model's mark for a line whose value it does not compute (an engine result,
+#: an ADD sum): every kept word all ones. It travels with the line (DMA, READ answers, PULLs)
+#: like a value; a legitimate command descriptor never reads as it (its opcode field all
+#: ones is no opcode, and the bits above a one-line descriptor are zero)
+UNCOMPUTED = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def mark_uncomputed(row):
+    """``row[:]`` <- the mark :data:`UNCOMPUTED`."""
+    for i in range(row.shape[0]):
+        row[i] = UNCOMPUTED
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def is_uncomputed(row):
+    """Does ``row`` carry the mark :data:`UNCOMPUTED`?"""
+    for i in range(row.shape[0]):
+        if row[i] != UNCOMPUTED:
+            return False
+    return True
 
 
 @njit(cache=True, _nrt=False, inline="always")

@@ -42,7 +42,8 @@ from sim.netmodel.node.fields import control_bits
 from sim.netmodel.node.sram import int_to_words, words_to_int
 from sim.netmodel.nodekernel import NodeKernel
 from tests.sim.netmodel.lockstep import compare, one_worker
-from tests.sim.netmodel.test_node_core import PARAMS, XY, Host, _layouts, script
+from tests.sim.netmodel.test_node_core import (HOST, PARAMS, PROGRAM, XY, Host, _layouts,
+                                               script)
 from tests.sim.netmodel.test_node_kernel import (ROW, RowHost, host_to_router, link_registers,
                                                  row_links, row_network, row_script)
 
@@ -92,12 +93,14 @@ class Packets:
         return kind in ("head", "registers")
 
 
-def core_twins(*, seed=1, cycles=4000, **mutants):
-    """The core test's scenario on a full and a timing-only core (node 0 of two)."""
+def core_twins(*, seed=1, cycles=4000, steps=None, **mutants):
+    """The core test's scenario (or the host's ``steps``) on a full and a timing-only core
+    (node 0 of two)."""
     lay = _layouts()
     full = NodeCores(nodes=2, layouts=lay, **PARAMS)
     timing = NodeCores(nodes=2, layouts=lay, **PARAMS, timing_only=True, **mutants)
-    host = Host(script(lay, random.Random(seed)), random.Random(seed))
+    steps = script(lay, random.Random(seed)) if steps is None else steps
+    host = Host(steps, random.Random(seed))
     packets = Packets(lay)
     mask = (1 << control_bits(lay)) - 1
     seen = collections.Counter()
@@ -205,6 +208,27 @@ def test_a_timing_only_row_gives_the_full_models_cycles_on_every_link():
 def test_a_timing_only_row_that_drops_bodies_fails_the_link_comparison():
     with pytest.raises(AssertionError, match=r"^cycle \d+: .*: full 0x[0-9a-f]+, timing-only "):
         row_twins(mutant="timing_only_drops_bodies")
+
+
+def test_a_program_computed_by_an_add_is_reported_not_run():
+    """The one path where a computed value decides timing: a command program whose line an
+    ADD has summed (zeros here, so the full model runs the same program). The timing-only
+    model does not compute sums; it marks the line and refuses the fetch."""
+    lay = _layouts()
+    program = lay.cmd("HALT", code=3)
+
+    def packet(op, addr, lines, **info):
+        head = lay.fmt.encode_head(dst=XY, src=HOST, opcode=op, length=1 + len(lines),
+                                   info=lay.encode("store_info", addr=addr, **info))
+        return [head] + lines
+
+    steps = [packet(Opcode.WRITE, PROGRAM, program, tag=1),
+             packet(Opcode.ADD, PROGRAM, [0] * len(program), tag=2),
+             packet(Opcode.WRITE, lay.reg_base + lay.registers.index("cmd_ctrl"),
+                    [lay.encode("cmd_ctrl", start=1, pc0=PROGRAM)], tag=3), 40]
+    with pytest.raises(RuntimeError, match=r"^node 0: a command queue fetched a descriptor "
+                                           r"computed by the matrix engine or by an ADD"):
+        core_twins(steps=steps)
 
 
 def test_timing_only_shares_the_compiled_kernels():
