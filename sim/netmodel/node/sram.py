@@ -204,10 +204,14 @@ class Scratchpads:
         self.used = np.zeros(2, np.int64)
 
     def reserve(self, pages):
-        """Grow the pool (doubling) until ``pages`` pages are free."""
-        need = int(self.used[POOL_USED]) + pages
+        """Grow the pool (doubling) until ``pages`` pages are free, never past the pages
+        that can still be allocated (one per node and page of the address space), so a
+        long run's worst-case reservation stays within what its nodes can write."""
+        used, most = int(self.used[POOL_USED]), self.table.size
+        need = used + min(pages, most - used)
         if need > len(self.pool):
-            grown = np.zeros((max(need, 2 * len(self.pool)),) + self.pool.shape[1:], np.uint64)
+            grown = np.zeros((min(max(need, 2 * len(self.pool)), most),) + self.pool.shape[1:],
+                             np.uint64)
             grown[:len(self.pool)] = self.pool
             self.pool = grown
 
