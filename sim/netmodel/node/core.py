@@ -72,7 +72,10 @@ MUTANTS = {"none": 0,
            "reads_counted_when_asked": 3,  # sram_reads counts requests, not grants
            # a timing-only core that takes every body line for payload: the request sink's
            # lines reach the SRAM as zeros, so a command program a WRITE loads is lost
-           "timing_only_drops_bodies": 4}
+           "timing_only_drops_bodies": 4,
+           # a timing-only core that keeps heads only: a host's PUSH or EXEC descriptor (the
+           # packet's body) reaches the parser's descriptor register as zeros
+           "timing_only_drops_descriptors": 5}
 
 _BF16, _INT8 = MacMode.BF16.value, MacMode.INT8.value
 
@@ -124,6 +127,7 @@ _M32 = 0xFFFFFFFF
 _N_IN = len(INPUTS)
 M_READS_COUNTED_WHEN_ASKED = MUTANTS["reads_counted_when_asked"]
 M_TIMING_ONLY_DROPS_BODIES = MUTANTS["timing_only_drops_bodies"]
+M_TIMING_ONLY_DROPS_DESCRIPTORS = MUTANTS["timing_only_drops_descriptors"]
 
 
 @njit(cache=True, _nrt=False, inline="always")
@@ -247,6 +251,8 @@ def core_clock(n, NA, NP, EA, EP, SA, SP, CA, mutant):
         writes += wr_grant[n, c]
     mode = st[n, en.E_MODE]                  # the engine's mode output before the edge
     nim.ni_clock(n, RX, PA, SK, DM, CQ, WR, TX, PW, NI, NP)
+    if timing_only and mutant == M_TIMING_ONLY_DROPS_DESCRIPTORS:
+        PA[6][n] = 0
     en.engine_clock(n, st, desc, e_in, e_out, EP, not timing_only, rd_a, rd_b, rd_c, a_hold,
                     b_hold, acc, prod, iprod, c_in, c0buf, wbbuf, su, sf)
     if timing_only and mutant == M_TIMING_ONLY_DROPS_BODIES:

@@ -19,9 +19,11 @@ cycle compares first, so it reacts to what both did):
 
 Body flits of other packets are payload: the timing-only model does not compute the
 engine's results or ADD sums, so a READ of a result answers other values (at 64-bit flits
-the control slice is the whole flit, so every other line travels whole). A timing-only
-model that takes WRITE bodies for payload (the ``timing_only_drops_bodies`` mutant: the
-command program the host writes is lost) fails the comparison.
+the control slice is the whole flit, so every other line travels whole). Timing-only
+models that drop control-bearing bodies fail the comparison: WRITE bodies taken for
+payload (``timing_only_drops_bodies``: the command program the host writes is lost), a
+host's PUSH/EXEC descriptor taken for payload (``timing_only_drops_descriptors``). A
+command program that an ADD has summed is refused, not run on a value the model lacks.
 """
 
 import collections
@@ -146,9 +148,10 @@ def test_a_timing_only_core_gives_the_full_models_cycles():
     assert seen["control flits"] > 50, seen
 
 
-def test_a_timing_only_core_that_drops_bodies_fails_the_comparison():
+@pytest.mark.parametrize("mutant", ["timing_only_drops_bodies", "timing_only_drops_descriptors"])
+def test_a_timing_only_core_that_drops_control_fails_the_comparison(mutant):
     with pytest.raises(AssertionError, match=r"^cycle \d+: [\w ]+: full 0x[0-9a-f]+, timing-only "):
-        core_twins(mutant="timing_only_drops_bodies")
+        core_twins(mutant=mutant)
 
 
 def row_twins(*, seed=2, cycles=8000, **mutants):
