@@ -19,8 +19,10 @@ The local port, per node ``n`` and cycle ``t`` (the rings of :mod:`sim.netmodel.
   the core, reads them in the same step): ``w0`` the destination of its
   packet's head (read as :mod:`rtl.net.packet` lays it out: ``dst_x`` in the head's low
   ``coord_bits`` bits, ``dst_y`` above it) with ``last`` and ``vc``, ``w1`` the flit itself
-  (flits of at most 64 bits only; wider ones need a line store per node indexed from
-  ``w1``, not done yet);
+  (flits of at most 64 bits; wider ones need a line store per node indexed from ``w1``,
+  not done yet, except for timing-only cores: their flits' control bits 64 and up, at
+  most :data:`W0_HIGH_BITS` of them, ride in ``w0``'s bits from :data:`W0_HIGH`, which a
+  node's flit leaves free and the routers carry unchanged);
 * the NI's credits for its input go back to the router's local output: the lowest VC of
   the cycle on credit ring ``6n`` (for cycle ``t``, as the flit), and a second VC of the same cycle
   (the NI returns a request credit and a response credit in one cycle when the parser and
@@ -96,6 +98,10 @@ def _invalidate_stale_cache():
 _invalidate_stale_cache()
 
 _LAST = 1 << 57
+#: where a timing-only flit's bits 64.. ride in ``w0`` (bits 24..56: the traffic
+#: generator's fields, free in a node's flit), and how many fit
+W0_HIGH, W0_HIGH_BITS = 24, 33
+_W0_HIGH_MASK = (1 << W0_HIGH_BITS) - 1
 I_X, I_Y = co.INPUTS["x"], co.INPUTS["y"]
 I_VALID, I_LAST, I_VC, I_CREDIT = (co.INPUTS[k] for k in ("link_valid", "link_last",
                                                            "link_vc", "credit"))
@@ -111,10 +117,13 @@ NS_WIDTH = 28
 #: test that shows the RTL comparison catches them
 MUTANTS = {"none": 0,
            "router_flits_one_cycle_early": 1,  # the core sees the router's counts a cycle early
-           "response_body_bit_flipped": 2}     # bit 0 of a response's body flit flipped on
+           "response_body_bit_flipped": 2,     # bit 0 of a response's body flit flipped on
 #                                              the way into the core (data only, no timing)
+           "high_bits_dropped": 3}             # a timing-only flit's bits 64.. lost on the
+#                                              way into the core
 M_FLITS_EARLY = MUTANTS["router_flits_one_cycle_early"]
 M_BODY_BIT = MUTANTS["response_body_bit_flipped"]
+M_HIGH_DROPPED = MUTANTS["high_bits_dropped"]
 
 
 @njit(inline="always")
@@ -147,11 +156,14 @@ def _node(n, t, P, O, geo, st, NS, cb, NA, NP, EA, EP, SA, SP, CA, reads, mutant
             w1 ^= 1
         NS[n, N_IN_PKT + v] = 1 - K._last(w0)
         link_in[n, 0] = np.uint64(w1)
+        if link_in.shape[1] > 1:
+            high = (w0 >> W0_HIGH) & _W0_HIGH_MASK
+            link_in[n, 1] = np.uint64(0 if nk_mutant == M_HIGH_DROPPED else high)
     else:
         c_ins[n, I_VALID] = 0
         c_ins[n, I_LAST] = 0
         c_ins[n, I_VC] = 0
-        link_in[n, 0] = 0
+        link_in[n] = 0
     bv = K._credit_at(CR, 6 * n + 5, t, P)
     c_ins[n, I_CREDIT] = (1 << bv) if bv >= 0 else 0
     for p in range(5):
@@ -161,10 +173,11 @@ def _node(n, t, P, O, geo, st, NS, cb, NA, NP, EA, EP, SA, SP, CA, reads, mutant
         v = c_out[n, O_VC]
         last = c_out[n, O_LAST]
         flit = np.int64(NA[6][6][n, 0])        # the NI's link register (link_tx's link_data)
+        high = (np.int64(NA[6][6][n, 1]) & _W0_HIGH_MASK) if link_in.shape[1] > 1 else 0
         slot = N_DST + v
         if NS[n, slot] < 0:                       # a head: its packet's destination
             NS[n, slot] = (flit & cb[1]) | (((flit >> cb[0]) & cb[1]) << 12)
-        w0 = NS[n, slot] | (last << 57) | (v << 58)
+        w0 = NS[n, slot] | (high << W0_HIGH) | (last << 57) | (v << 58)
         if last:
             NS[n, slot] = -1
         K._put_flit(RING, 6 * n, t - 1, P, w0, flit)     # the register of cycle t
@@ -233,8 +246,11 @@ class NodeKernel:
         if cores.inputs.shape[0] != net.n_nodes:
             raise ValueError(f"cores has {cores.inputs.shape[0]} nodes, the network "
                              f"{net.n_nodes}")
-        if cores.link_in.shape[1] != 1:
-            raise ValueError("flits wider than 64 bits are not modelled by the node kernel yet")
+        words, carried = cores.link_in.shape[1], 64 + W0_HIGH_BITS
+        if words > 2 or words == 2 and not (cores.timing_only and cores.control_bits <= carried):
+            raise ValueError(f"flits wider than 64 bits are modelled by the node kernel only "
+                             f"for timing-only cores whose control bits fit {carried}, not "
+                             f"{cores.words} words of which {cores.control_bits} bits control")
         if mutant not in MUTANTS:
             raise ValueError(f"mutant must be one of {', '.join(MUTANTS)}, not {mutant!r}")
         self.mutant = MUTANTS[mutant]

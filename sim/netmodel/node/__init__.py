@@ -57,12 +57,16 @@ simulator):
   two nodes exchanging PUSHes, SIGNALs and PULLs (every link both ways every cycle, every
   node's SRAM at the end).
 
-Not yet: in the node kernel, flits wider than 64 bits (a line store per node indexed from
-``w1`` for the full model; a timing-only run needs only :func:`~.fields.control_bits` of
-each flit, 93 at the D1 preset: more than ``w1``'s 64, because the head's ``read_info``
-ends at bit 71 and a command descriptor at bit 92, but within ``w1`` and the 33 bits 24..56
-of ``w0`` that a node's flit leaves free and the routers carry unchanged, so a timing-only
-node kernel at D1 needs no line store and no change of the rings), an idle shortcut for the cores (every active core
+Flits wider than 64 bits in the node kernel: timing-only cores only. Their flits need
+only :func:`~.fields.control_bits`, 93 at the D1 preset (more than ``w1``'s 64: the
+head's ``read_info`` ends at bit 71, a command descriptor at bit 92); bits 64.. ride in
+the 33 bits 24..56 of ``w0`` that a node's flit leaves free and the routers carry
+unchanged (:data:`sim.netmodel.nodekernel.W0_HIGH`), so no line store and no change of
+the rings; held to the RTL at 128-bit flits with 9-bit coordinates, whose head fields
+straddle bit 64 as D1's do (``test_node_timing_only``).
+
+Not yet: in the node kernel, the full model's flits wider than 64 bits (a line store per
+node indexed from ``w1``), an idle shortcut for the cores (every active core
 is stepped every cycle, see the node kernel's docstring), the hosts at the tile edge (the
 tests' host writes and reads a router's rings from Python between one-cycle runs), and die
 links, fault maps and VC planes under nodes (only an on-die mesh is tested). The plan for

@@ -57,8 +57,8 @@ from rtl.node.mac import MacMode
 from sim.netmodel.node import command_processor as cp
 from sim.netmodel.node import engine as en
 from sim.netmodel.node import ni as nim
-from sim.netmodel.node.fields import (control_words, copy_row, define, is_uncomputed,
-                                      mark_uncomputed)
+from sim.netmodel.node.fields import (control_bits, control_words, copy_row, define,
+                                      is_uncomputed, mark_uncomputed)
 from sim.netmodel.node.sram import (POOL_OVERFLOWS, Scratchpads, line_words, sram_clock,
                                     sram_grants)
 
@@ -317,6 +317,8 @@ class NodeCores:
                  sram_mutant="none"):
         W = layouts.fmt.flit_bits
         self.timing_only = bool(timing_only)
+        #: bits of a line that hold control (:func:`.fields.control_bits`)
+        self.control_bits = control_bits(layouts)
         #: uint64 words kept of each line and flit
         self.words = control_words(layouts) if timing_only else line_words(W)
         self.ni = nim.NetworkInterfaces(nodes=nodes, layouts=layouts, vcs=vcs,

@@ -38,7 +38,7 @@ from sim.netmodel import nodekernel
 from sim.netmodel.nodekernel import NodeKernel
 from tests.sim.netmodel.lockstep import compare, one_worker, simulate
 from rtl.net.link import LinkSignature
-from rtl.net.packet import Opcode
+from rtl.net.packet import MsgClass, Opcode
 from rtl.node.sram import Scratchpad
 from tests.sim.netmodel.test_node_core import (LINES, PARAMS, PROGRAM, Host, _layouts, host_cycle,
                                              script)
@@ -285,7 +285,8 @@ def row_links(nodes):
 def host_to_router(net, t, flit, credit, dst, cb):
     """The host's flit and credit of cycle ``t`` (``host_cycle``'s) as the registers of
     router 1's west input and credit rings; ``dst``: the destination of the host's packet
-    under way (None between packets), returned for the next flit."""
+    under way (None between packets), returned for the next flit. A flit's bits 64.. go
+    where the node kernel carries a timing-only flit's (``nodekernel.W0_HIGH``)."""
     ring = net.state[kernel.ST_RING].reshape(-1, 3)
     cring = net.state[kernel.ST_CRING].reshape(-1, 2)
     S, R, pend = net.slots, net.R, net.O[kernel.PEND]
@@ -293,9 +294,11 @@ def host_to_router(net, t, flit, credit, dst, cb):
         vc, last, data = flit
         if dst is None:
             dst = (data & (1 << cb) - 1) | ((data >> cb) & (1 << cb) - 1) << 12
-        w0 = dst | last << 57 | vc << 58
+        high = (data >> 64) & ((1 << nodekernel.W0_HIGH_BITS) - 1)
+        w0 = dst | high << nodekernel.W0_HIGH | last << 57 | vc << 58
         dst = None if last else dst
-        ring[(6 * 1 + 4) * S + (t & (S - 1))] = (t, w0, data - (data >> 63 << 64))
+        low = data & ((1 << 64) - 1)
+        ring[(6 * 1 + 4) * S + (t & (S - 1))] = (t, w0, low - (low >> 63 << 64))
         R[1, pend] += 1
     if credit:
         assert credit & (credit - 1) == 0, "one credit a cycle"
@@ -306,7 +309,8 @@ def host_to_router(net, t, flit, credit, dst, cb):
 
 def link_registers(net, t, flit_ring, credit_ring):
     """A link's registers in cycle ``t`` on the model's rings: valid, last, VC, the flit
-    (zero when not valid) and the credit pulse (one bit per VC)."""
+    (zero when not valid; bits 64.. from where a timing-only flit carries them) and the
+    credit pulse (one bit per VC)."""
     ring = net.state[kernel.ST_RING].reshape(-1, 3)
     cring = net.state[kernel.ST_CRING].reshape(-1, 2)
     S = net.slots
@@ -315,18 +319,50 @@ def link_registers(net, t, flit_ring, credit_ring):
     w0 = int(ring[k, 1])
     return {"valid": valid, "last": (w0 >> 57) & 1 if valid else 0,
             "vc": (w0 >> 58) & 7 if valid else 0,
-            "data": int(ring[k, 2]) & ((1 << 64) - 1) if valid else 0,
+            "data": (int(ring[k, 2]) & ((1 << 64) - 1)
+                     | ((w0 >> nodekernel.W0_HIGH) & ((1 << nodekernel.W0_HIGH_BITS) - 1))
+                     << 64) if valid else 0,
             "credit": 1 << int(cring[ck, 1]) if cring[ck, 0] == t else 0}
 
 
-def row_lockstep(*, seed=2, cycles=8000, nk_mutant="none", **mutants):
+class Packets:
+    """Which flits of a link are control for a timing-only model: heads, and the answers
+    of READs of the register space (from the flits in order, per VC)."""
+
+    def __init__(self, lay):
+        self.lay, self.open = lay, {}
+
+    def control(self, valid, vc, last, flit):
+        """Is this cycle's flit control (a head, or a register read's answer)?"""
+        if not valid:
+            return False
+        kind = self.open.get(vc)
+        if kind is None:
+            head = self.lay.fmt.decode_head(flit)
+            reg = (head["opcode"] == Opcode.READ_RESP and head["mclass"] == MsgClass.RESPONSE
+                   and self.lay.decode("resp_info", head["info"])["addr"]
+                   >= self.lay.reg_base)
+            kind = "registers" if reg else "head"
+        self.open[vc] = None if last else ("registers" if kind == "registers" else "body")
+        return kind in ("head", "registers")
+
+
+def row_lockstep(*, seed=2, cycles=8000, nk_mutant="none", lay=None, timing_only=False,
+                 **mutants):
     """The row of :data:`ROW` nodes, RTL and node kernel: every link's registers (flit and
-    credit, both directions) compared every cycle."""
-    lay = _layouts()
+    credit, both directions) compared every cycle. ``lay``: the nodes' layouts
+    (``_layouts()`` by default); ``timing_only``: timing-only cores, whose flits are
+    compared on valid, last, VC and credit and, for heads and register answers
+    (:class:`Packets`), on their control bits (bodies carry values they do not compute),
+    and whose SRAM is not compared."""
+    lay = lay or _layouts()
     cb = lay.fmt.coord_bits
     dut = Row(lay, ROW)
     net = row_network(ROW)
-    cores = NodeCores(nodes=ROW + 1, layouts=lay, **PARAMS, **mutants)
+    cores = NodeCores(nodes=ROW + 1, layouts=lay, **PARAMS, timing_only=timing_only,
+                      **mutants)
+    packets = collections.defaultdict(lambda: Packets(lay))
+    control = (1 << cores.control_bits) - 1
     nodes = NodeKernel(net, cores, active=range(1, ROW + 1), coord_bits=cb, mutant=nk_mutant)
     rng = random.Random(seed)
     host = RowHost(row_script(lay, random.Random(seed)), rng)
@@ -352,6 +388,13 @@ def row_lockstep(*, seed=2, cycles=8000, nk_mutant="none", **mutants):
                 theirs = {"valid": ctx.get(out.valid), "credit": ctx.get(inp.credit)}
                 for f in ("last", "vc", "data"):
                     theirs[f] = ctx.get(getattr(out, f)) if theirs["valid"] else 0
+                if timing_only:
+                    if packets[name].control(*(theirs[f] for f in ("valid", "vc", "last",
+                                                                   "data"))):
+                        theirs["data"] &= control
+                        mine["data"] &= control
+                    else:
+                        theirs["data"] = mine["data"] = 0
                 compare(t, ((f"{name} {f}", theirs[f], mine[f]) for f in theirs))
                 seen[name] += theirs["valid"]
             out = {"o_valid": ctx.get(dut.out_west.valid), "o_vc": ctx.get(dut.out_west.vc),
@@ -366,7 +409,7 @@ def row_lockstep(*, seed=2, cycles=8000, nk_mutant="none", **mutants):
             seen[f"double_credits{n}"] = int(nodes.ns[n, nodekernel.N_DOUBLES])
         seen["errors"] = int(cores.outputs[1:, core_model.OUTPUTS["errors"]].sum())
         # every node's SRAM, line by line
-        for i, node in enumerate(dut.nodes):
+        for i, node in enumerate(dut.nodes if not timing_only else ()):
             mem, = node.sram.memories
             for addr in range(LINES):
                 rtl, model = ctx.get(mem.data[addr]), cores.line(i + 1, addr)

@@ -24,30 +24,35 @@ models that drop control-bearing bodies fail the comparison: WRITE bodies taken 
 payload (``timing_only_drops_bodies``: the command program the host writes is lost), a
 host's PUSH/EXEC descriptor taken for payload (``timing_only_drops_descriptors``). A
 command program that an ADD has summed is refused, not run on a value the model lacks.
+
+Flits wider than 64 bits (timing-only cores on the node kernel, their control bits above
+64 carried in the ring's ``w0``) are held to the RTL directly: ``test_node_kernel``'s row
+lockstep at 128-bit flits with 9-bit coordinates (head fields straddle bit 64, as at D1),
+and a node kernel that drops those bits fails it.
 """
 
 import collections
 import random
 
-import numpy as np
 import pytest
 
 from rtl.net.directions import PORTS
-from rtl.net.packet import MsgClass, Opcode
-from sim.netmodel import kernel
+from rtl.net.packet import Opcode, PacketFormat
+from rtl.node.layouts import NodeLayouts
 from sim.netmodel.node import command_processor as cp
 from sim.netmodel.node import engine as en
 from sim.netmodel.node import ni as nim
 from sim.netmodel.node import response_writer as rw
 from sim.netmodel.node.core import COUNTERS, INPUTS, OUTPUTS, NodeCores
-from sim.netmodel.node.fields import control_bits
+from sim.netmodel.node.fields import control_bits, layout_fields
 from sim.netmodel.node.sram import int_to_words, words_to_int
 from sim.netmodel.nodekernel import NodeKernel
 from tests.sim.netmodel.lockstep import compare, one_worker
-from tests.sim.netmodel.test_node_core import (HOST, PARAMS, PROGRAM, XY, Host, _layouts,
-                                               script)
-from tests.sim.netmodel.test_node_kernel import (ROW, RowHost, host_to_router, link_registers,
-                                                 row_links, row_network, row_script)
+from tests.sim.netmodel.test_node_core import (HOST, LINES, PARAMS, PROGRAM, XY, Host,
+                                               _layouts, script)
+from tests.sim.netmodel.test_node_kernel import (ROW, Packets, RowHost, host_to_router,
+                                                 link_registers, row_links, row_lockstep,
+                                                 row_network, row_script)
 
 # the same compiled core kernels as test_node_core and test_node_kernel
 pytestmark = one_worker("core")
@@ -71,28 +76,6 @@ def control_registers(cores, n):
 
 def compare_modes(t, values):
     compare(t, values, labels=("full", "timing-only"))
-
-
-class Packets:
-    """Which flits of a link are heads, and which bodies carry register values (the answer
-    of a READ of the register space), from the flits in order, per VC."""
-
-    def __init__(self, lay):
-        self.lay, self.open = lay, {}
-
-    def control(self, valid, vc, last, flit):
-        """Is this cycle's flit control (a head, or a register read's answer)?"""
-        if not valid:
-            return False
-        kind = self.open.get(vc)
-        if kind is None:
-            head = self.lay.fmt.decode_head(flit)
-            reg = (head["opcode"] == Opcode.READ_RESP and head["mclass"] == MsgClass.RESPONSE
-                   and self.lay.decode("resp_info", head["info"])["addr"]
-                   >= self.lay.reg_base)
-            kind = "registers" if reg else "head"
-        self.open[vc] = None if last else ("registers" if kind == "registers" else "body")
-        return kind in ("head", "registers")
 
 
 def core_twins(*, seed=1, cycles=4000, steps=None, **mutants):
@@ -232,6 +215,31 @@ def test_a_program_computed_by_an_add_is_reported_not_run():
     with pytest.raises(RuntimeError, match=r"^node 0: a command queue fetched a descriptor "
                                            r"computed by the matrix engine or by an ADD"):
         core_twins(steps=steps)
+
+
+@pytest.mark.slow
+def test_a_timing_only_row_of_128_bit_flits_matches_the_rtl_on_every_link():
+    """Flits wider than 64 bits on the node kernel (timing only: the control bits above 64
+    ride in the ring's ``w0``): the row against the RTL at 128-bit flits, every link's
+    valid, last, VC and credit every cycle and every head's control bits. With 9-bit
+    coordinates the head's info fields straddle bit 64, as at the D1 preset: a store's
+    ``ack``, ``sem_inc`` and ``sem``, a READ's ``count``, a response's address."""
+    seen = row_lockstep(lay=wide_layouts(), timing_only=True)
+    assert seen["(1, 0) -> (2, 0)"] > 200 and seen["(2, 0) -> (1, 0)"] > 200, seen
+    assert (seen["halt1"], seen["halt2"], seen["errors"]) == (7, 5, 0), seen
+
+
+def wide_layouts():
+    lay = NodeLayouts(fmt=PacketFormat(flit_bits=128, coord_bits=9), lines=LINES, sems=4)
+    info = layout_fields(lay.fmt.head, ("info",))[0]
+    assert info + layout_fields(lay.store_info, ("sem_inc",))[0] >= 64
+    return lay
+
+
+@pytest.mark.slow
+def test_a_node_kernel_that_drops_the_high_bits_fails_the_link_comparison():
+    with pytest.raises(AssertionError, match=r"^cycle \d+: .* -> .*: RTL 0x[0-9a-f]+, model "):
+        row_lockstep(lay=wide_layouts(), timing_only=True, nk_mutant="high_bits_dropped")
 
 
 def test_timing_only_shares_the_compiled_kernels():
