@@ -23,7 +23,8 @@ the control slice is the whole flit, so every other line travels whole). Timing-
 models that drop control-bearing bodies fail the comparison: WRITE bodies taken for
 payload (``timing_only_drops_bodies``: the command program the host writes is lost), a
 host's PUSH/EXEC descriptor taken for payload (``timing_only_drops_descriptors``). A
-command program that an ADD has summed is refused, not run on a value the model lacks.
+command program that an ADD has summed is refused, not run on a value the model lacks, on
+the node that summed it and on a node that PULLed it from there.
 
 Flits wider than 64 bits (timing-only cores on the node kernel, their control bits above
 64 carried in the ring's ``w0``) are held to the RTL directly: ``test_node_kernel``'s row
@@ -137,8 +138,9 @@ def test_a_timing_only_core_that_drops_control_fails_the_comparison(mutant):
         core_twins(mutant=mutant)
 
 
-def row_twins(*, seed=2, cycles=8000, **mutants):
-    """The node kernel's row scenario on a full and a timing-only row of cores."""
+def row_twins(*, seed=2, cycles=8000, steps=None, **mutants):
+    """The node kernel's row scenario (or the host's ``steps``) on a full and a timing-only
+    row of cores."""
     lay = _layouts()
     cb = lay.fmt.coord_bits
     nets = [row_network(ROW) for _ in range(2)]
@@ -146,7 +148,8 @@ def row_twins(*, seed=2, cycles=8000, **mutants):
             NodeCores(nodes=ROW + 1, layouts=lay, **PARAMS, timing_only=True, **mutants)]
     kernels = [NodeKernel(net, cores, active=range(1, ROW + 1), coord_bits=cb)
                for net, cores in zip(nets, rows)]
-    host = RowHost(row_script(lay, random.Random(seed)), random.Random(seed))
+    steps = row_script(lay, random.Random(seed)) if steps is None else steps
+    host = RowHost(steps, random.Random(seed))
     links = row_links(ROW)
     packets = {name: Packets(lay) for name, _, _ in links}
     mask = (1 << control_bits(lay)) - 1
@@ -240,6 +243,34 @@ def wide_layouts():
 def test_a_node_kernel_that_drops_the_high_bits_fails_the_link_comparison():
     with pytest.raises(AssertionError, match=r"^cycle \d+: .* -> .*: RTL 0x[0-9a-f]+, model "):
         row_lockstep(lay=wide_layouts(), timing_only=True, nk_mutant="high_bits_dropped")
+
+
+@pytest.mark.slow
+def test_a_program_pulled_from_a_sum_on_another_node_is_reported_not_run():
+    """The mark of an uncomputed value travels: node 1's line is an ADD's sum (of zeros onto
+    a HALT), node 2's program PULLs it into the line after its WAIT and so fetches it next.
+    The full model runs it (node 2 halts with its code); the timing-only model refuses."""
+    lay = _layouts()
+    L, halt = lay.cmd_lines, lay.cmd("HALT", code=3)
+    source, n2 = 100, (2, 0)
+
+    def packet(dst, op, addr, lines, **info):
+        head = lay.fmt.encode_head(dst=dst, src=(0, 0), opcode=op, length=1 + len(lines),
+                                   info=lay.encode("store_info", addr=addr, **info))
+        return [head] + lines
+
+    program = [line for d in (
+        lay.cmd("PULL", src_x=1, src_y=0, src_addr=source, count=L,
+                dst_addr=PROGRAM + 2 * L, sem=1),
+        lay.cmd("WAIT", sem=1, n=1)) for line in d]
+    steps = [packet((1, 0), Opcode.WRITE, source, halt, tag=1),
+             packet((1, 0), Opcode.ADD, source, [0] * L, tag=2),
+             packet(n2, Opcode.WRITE, PROGRAM, program, tag=3),
+             packet(n2, Opcode.WRITE, lay.reg_base + lay.registers.index("cmd_ctrl"),
+                    [lay.encode("cmd_ctrl", start=1, pc0=PROGRAM)], tag=4), 100]
+    with pytest.raises(RuntimeError, match=r"^node 2: a command queue fetched a descriptor "
+                                           r"computed by the matrix engine or by an ADD"):
+        row_twins(steps=steps)
 
 
 def test_timing_only_shares_the_compiled_kernels():
