@@ -117,16 +117,18 @@ file of this package changes (a digest kept next to its cache).
 Where the node's timing depends on values (read from the blocks' step functions: every
 branch, grant and counter of the control half, and what it reads):
 
-* **Head flits, every field but the tag.** The router routes on ``dst_x``/``dst_y`` (and the
-  link's ``vc``/``last``); the RX buffer cuts segments by ``length`` (a packet whose tail
-  does not come at its length is dropped whole); the request parser checks ``mclass``,
-  ``opcode``, ``length`` and the info fields (``store_info.addr`` in range, its register
-  bit selecting a ``cmd_ctrl`` write; ``read_info.addr``/``count``: how many lines a READ
-  answers, from the SRAM or the registers; the PUSH/EXEC lengths), sends a DONE when
-  ``ack`` is set, to ``src_x``/``src_y`` (the answer's route), counts ``sem_inc`` on
-  ``sem``; the SRAM grants writes per bank by address; the pull writer writes a response only if its opcode is READ_RESP, at its
-  ``resp_info.addr``. ``tag`` and ``store_info.dtype`` decide no cycle (they are carried:
-  the tag is in the DONE the host waits for, the dtype picks the ADD's lanes).
+* **Head flits, every field but ``tag`` and ``dtype``.** The router routes on
+  ``dst_x``/``dst_y`` (and the link's ``vc``/``last``); the RX buffer cuts segments by
+  ``length`` (a packet whose tail does not come at its length is dropped whole); the
+  request parser checks ``mclass``, ``opcode``, ``length`` and the info fields
+  (``store_info.addr`` in range, its register bit selecting a ``cmd_ctrl`` write;
+  ``read_info.addr``/``count``: how many lines a READ answers, from the SRAM or the
+  registers; the PUSH/EXEC lengths), sends a DONE when ``ack`` is set, to
+  ``src_x``/``src_y`` (the answer's route), counts ``sem_inc`` on ``sem``; the SRAM grants
+  writes per bank by address; the pull writer writes a response only if its opcode is
+  READ_RESP, at its ``resp_info.addr``. ``tag`` and ``store_info.dtype`` decide no cycle
+  (they are carried: the tag is in the DONE the host waits for, the dtype picks the ADD's
+  lanes).
 * **Descriptor bodies**: a host's PUSH and EXEC (every field: ranges checked, counts,
   destinations, ``mode`` sets the steps per line, ``accumulate`` the C0 load, the tiles the
   loops, the addresses the write-back's banks); the line of a ``cmd_ctrl`` write (start,

@@ -33,9 +33,10 @@ NI and the engine see in the next cycle.
 The core counts its share of the node's events (:data:`COUNTERS`: granted SRAM reads and
 writes, the engine's array steps per dtype), as the main line's training node does.
 
-Timing only (``NodeCores(timing_only=True)``): no value is computed (the engine's
-numerics, its operand, C0 and write-back lines, the ADD pipeline's sums: an engine's
-write-back lands zeros, an ADD its body line), and every line and flit is kept as its
+Timing only (``NodeCores(timing_only=True)``): no value is computed (the engine's numerics,
+its operand, C0 and write-back lines, the ADD pipeline's sums: the engine's write-back and
+an ADD land the mark :data:`.fields.UNCOMPUTED`, and a command queue that fetches a marked
+line stops the run, :meth:`NodeCores.check`), and every line and flit is kept as its
 control slice only (:func:`.fields.control_words` words: every field that decides timing
 lies there, see the package docstring), moved as the full model moves it, because any line
 may turn out to be control (a command program written by a WRITE and fetched later). The
