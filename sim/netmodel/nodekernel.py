@@ -3,10 +3,14 @@
 :func:`run` is :func:`sim.netmodel.kernel._cycles` with every node's traffic generator and
 sink replaced by its training node's core (:func:`sim.netmodel.node.core.core_outputs` and
 :func:`~sim.netmodel.node.core.core_clock`, inlined), the routers being the network
-kernel's own (:func:`sim.netmodel.kernel._router`, inlined). Only the nodes listed in
-``active`` have a router and a core stepped: a test's host takes the place of another
-router and writes and reads that router's rings itself (see
-``tests/sim/netmodel/test_node_kernel.py``).
+kernel's own (:func:`sim.netmodel.kernel._router`, inlined) and so are the DieLinks
+between dies (:func:`~sim.netmodel.kernel._dielink`, or
+:func:`~sim.netmodel.kernel._link_layer` with the link layer), stepped after the nodes as
+the network kernel steps them. Only the nodes listed in ``active`` have a router and a
+core stepped: a test's host may take the place of another router and write and read that
+router's rings itself (``tests/sim/netmodel/test_node_kernel.py``); on a tile every node
+is active and the hosts at the tile edge read and write the edge links' rings
+(:mod:`sim.netmodel.host`, ``NetworkModel(edge_rings=True)``).
 
 The local port, per node ``n`` and cycle ``t`` (the rings of :mod:`sim.netmodel.kernel`):
 
@@ -186,7 +190,8 @@ def _node(n, t, P, O, geo, st, NS, cb, NA, NP, EA, EP, SA, SP, CA, reads, mutant
 def run(steps, t0, P, O, geo, st, scratch, active, NS, cb, NA, NP, EA, EP, SA, SP, CA, reads,
         mutant, nk_mutant):
     """Advance ``steps`` cycles from ``t0``: every active node's core, then its router (the
-    network kernel's); returns the new cycle. ``NS``: :data:`NS_WIDTH` words per node;
+    network kernel's), then every DieLink (the network kernel's, with its link layer if the
+    network has one); returns the new cycle. ``NS``: :data:`NS_WIDTH` words per node;
     ``cb``: (coord_bits, its mask) of the packet format; ``mutant`` the core's,
     ``nk_mutant`` one of :data:`MUTANTS`."""
     R = st[ST_R]
@@ -208,6 +213,12 @@ def run(steps, t0, P, O, geo, st, scratch, active, NS, cb, NA, NP, EA, EP, SA, S
             for p in range(5):
                 NS[n, N_FL2 + p] = NS[n, N_FL1 + p]
                 NS[n, N_FL1 + p] = R[rbase + O[FL0] + p]
+        # the DieLinks after the nodes, as the network kernel's cycle steps them
+        for d in range(P[K.DIELINKS]):
+            if P[K.LL]:
+                K._link_layer(d, t, P, O, geo, st)
+            else:
+                K._dielink(d, t, P, O, geo, st)
         t += 1
     return t
 

@@ -1,0 +1,203 @@
+# amaranth: UnusedElaboratable=no
+"""The node kernel on the default compute tile (2x2 dies of 2x2 training nodes, die links
+of ratio 2) against the RTL under Verilator, running a node-driven collective.
+
+Both engines run the same :mod:`verif.host_programs` steps of the same hosts (the RTL's
+:class:`verif.host.Host` under cocotb; the fast engine's, :mod:`sim.netmodel.host`, on the
+kernel's rings): the data and command programs of :func:`sim.collectives.collective_plan`
+loaded, every node started, every DONE awaited, then every line of every node's SRAM and
+every register (semaphores, status, command queues' status, the event counters) read
+back. Compared: every mesh link register of :func:`verif.tb_tile_trace.tile_links` (flit
+and credit, router to router, router to DieLink and back, host to router and back) in
+every cycle; the cycle of every DONE; every SRAM line and register of every node (from the
+read-back). The RTL run is one Verilator build (the die's wires public) and one run per
+worker, shared by the deliberately wrong models, which must fail with the first differing
+cycle and link.
+"""
+
+import pytest
+
+from gen.build import network_design
+from gen.config import load_config
+from gen.derive import derive
+from gen.node_build import compute_params
+from sim.collectives import collective_plan
+from sim.netmodel import kernel
+from sim.netmodel.host import Tile
+from sim.netmodel.network import NetworkModel
+from sim.netmodel.node.core import NodeCores
+from sim.netmodel.nodekernel import N_DOUBLES, NodeKernel
+from sim.runner import available_simulators, run_cocotb
+from sim.workloads.runners import program_scenario
+from rtl.net.directions import PORTS
+from tests.sim.netmodel.lockstep import one_worker
+from verif.host_programs import load_programs, read_back, run_programs
+from verif.tb_tile_trace import TILE_TRACE_SIGNALS, tile_links
+
+pytestmark = [pytest.mark.slow, one_worker("tile"),
+              pytest.mark.skipif("verilator" not in available_simulators(),
+                                 reason="needs Verilator")]
+
+#: cycles the run must end within (the read-back of every line included)
+CYCLES = 20000
+
+
+def _plan():
+    cfg = load_config("configs/default.yaml", [])
+    d = derive(cfg)
+    plan = collective_plan(cfg, "ring", lines=32, dtype="int32", seed=3, derived=d)
+    mdl, man = plan["model"], plan["design"].manifest()
+    regs = mdl.lay.registers
+    reads = [[list(n), 0, mdl.lines] for n in man["nodes"]] + \
+            [[list(n), mdl.reg_addr(regs[0]), len(regs)] for n in man["nodes"]]
+    pr = program_scenario(mdl, plan["programs"], plan["data"], reads)
+    return cfg, d, plan, pr
+
+
+_RTL = {}
+
+
+def rtl_run():
+    """The RTL's result (once per worker: the mutants compare with the same run)."""
+    if not _RTL:
+        cfg, d, plan, pr = _plan()
+        _RTL["res"] = run_cocotb(plan["design"], sim="verilator",
+                                 test_module="verif.tb_tile_trace",
+                                 testcase="programs_traced", tag="node-tile-ring",
+                                 public_signals=TILE_TRACE_SIGNALS,
+                                 scenario={"programs": pr})["programs"]
+    return _RTL["res"]
+
+
+class ModelTrace:
+    """The model's registers of :func:`tile_links`, recorded every cycle from the rings
+    (the RTL tracer's format)."""
+
+    def __init__(self, net, links):
+        geo = dict(zip(kernel.Geometry._fields, net.geometry))
+        self.net, self.trace, self.links = net, {}, []
+        self.ring = net.state[kernel.ST_RING].reshape(-1, 3)
+        self.cring = net.state[kernel.ST_CRING].reshape(-1, 2)
+        for name, (x, y), port, kind, _ in links:
+            n, p = net.node(x, y), PORTS.index(port)
+            ring = {"in": 6 * n + p, "out": int(geo["out_ring"][5 * n + p]),
+                    "in.credit": int(geo["in_cring"][5 * n + p]),
+                    "out.credit": 6 * n + p}[kind]
+            self.trace[name] = []
+            self.links.append((ring, kind.endswith("credit"), self.trace[name]))
+
+    def __call__(self, c):
+        S = self.net.slots
+        for ring, credit, entries in self.links:
+            k = ring * S + (c & (S - 1))
+            if credit:
+                if self.cring[k, 0] == c:
+                    entries.append([c, 1 << int(self.cring[k, 1])])
+            elif self.ring[k, 0] == c:
+                w0 = int(self.ring[k, 1])
+                entries.append([c, (w0 >> 58) & 7, (w0 >> 57) & 1,
+                                int(self.ring[k, 2]) & ((1 << 64) - 1)])
+
+
+def model_run(*, nk_mutant="none", net_mutant="none", **core_mutants):
+    cfg, d, plan, pr = _plan()
+    man, mdl = plan["design"].manifest(), plan["model"]
+    lay, params, _ = compute_params(cfg, d)
+    net = NetworkModel(cfg, d, edge_rings=True, mutant=net_mutant)
+    cores = NodeCores(nodes=net.n_nodes, layouts=lay,
+                      **{k: v for k, v in params.items() if k != "routing"}, **core_mutants)
+    nodes = NodeKernel(net, cores, range(net.n_nodes), coord_bits=lay.fmt.coord_bits,
+                       mutant=nk_mutant)
+    trace = ModelTrace(net, tile_links(man))
+    tile = Tile(nodes, man, mdl, watch=trace)
+
+    async def flow():
+        starts = await load_programs(tile, pr)
+        halts = await run_programs(tile, starts)
+        return starts, halts, await read_back(tile, pr)
+
+    starts, halts, reads = tile.run(flow(), cycles=CYCLES)
+    return {"reads": reads, "end": tile.cycle, "trace": trace.trace,
+            "halt_log": [[list(node), q, tag, c] for h in tile.hosts
+                         for node, q, tag, c in h.halt_log],
+            "problems": tile.problems(), "doubles": int(nodes.ns[:, N_DOUBLES].sum()),
+            "plan": plan, "pr": pr}
+
+
+def first_difference(rtl, model, end):
+    """``(cycle, link, RTL entry, model entry)`` of the earliest difference of two traces
+    over cycles before ``end``, or None."""
+    best = None
+    for name in rtl:
+        a = [e for e in rtl[name] if e[0] < end]
+        b = [e for e in model[name] if e[0] < end]
+        for i in range(max(len(a), len(b))):
+            ea = a[i] if i < len(a) else None
+            eb = b[i] if i < len(b) else None
+            if ea != eb:
+                c = min(e[0] for e in (ea, eb) if e is not None)
+                if best is None or c < best[0]:
+                    best = (c, name, ea if ea and ea[0] == c else None,
+                            eb if eb and eb[0] == c else None)
+                break
+    return best
+
+
+def compare(rtl, mine):
+    """Raise at the first difference: a link register (cycle and link, both values), the
+    end of the run, a DONE's cycle, then SRAM lines and registers (node, address)."""
+    end = min(rtl["end"], mine["end"])
+    diff = first_difference(rtl["trace"], mine["trace"], end)
+    if diff:
+        c, name, a, b = diff
+        raise AssertionError(f"cycle {c}: {name}: RTL {a}, model {b}")
+    if rtl["end"] != mine["end"]:
+        raise AssertionError(f"the read-back ended in cycle {rtl['end']} (RTL), "
+                             f"{mine['end']} (model)")
+    done = {(tuple(n), q): (tag, c) for n, q, tag, c in rtl["halt_log"]}
+    for n, q, tag, c in mine["halt_log"]:
+        if done.get((tuple(n), q)) != (tag, c):
+            raise AssertionError(f"DONE of node {tuple(n)} queue {q}: RTL (tag, cycle) "
+                                 f"{done.get((tuple(n), q))}, model {(tag, c)}")
+    assert len(done) == len(mine["halt_log"]), (rtl["halt_log"], mine["halt_log"])
+    for (node, addr, count), a, b in zip(mine["pr"]["reads"], rtl["reads"], mine["reads"]):
+        for i, (x, y) in enumerate(zip(a, b)):
+            if x != y:
+                raise AssertionError(f"end: node {tuple(node)} address {addr + i}: "
+                                     f"RTL {x:#x}, model {y:#x}")
+
+
+def test_ring_allreduce_on_the_default_tile_matches_the_rtl():
+    rtl = rtl_run()
+    assert not rtl["problems"], rtl["problems"]
+    mine = model_run()
+    compare(rtl, mine)
+    assert not mine["problems"], mine["problems"]
+    # the workload did what it is for: every node holds the sum, every queue halted with
+    # code 0; flits crossed every die link and reached every host
+    plan = mine["plan"]
+    nodes = [tuple(n) for n, _, _ in mine["pr"]["reads"]][:16]
+    for node, lines in zip(nodes, mine["reads"]):
+        assert lines[:32] == plan["expected"][node], node
+    assert len(mine["halt_log"]) == 16 and all(t == 0 for _, _, t, _ in mine["halt_log"])
+    crossing = [k for k in rtl["trace"] if ".out_" in k and not k.endswith(".credit")]
+    assert all(rtl["trace"][k] for k in crossing if not _edge(k)), crossing
+    print(f"{mine['end']} cycles, NI double credits {mine['doubles']}")
+
+
+def _edge(name):
+    """A router output at the tile edge (only the south edge has hosts)."""
+    x, y = map(int, name[1:name.index(".")].split("_"))
+    port = name.split(".out_")[1]
+    return (port == "north" and y == 0) or (port == "west" and x == 0) or \
+        (port == "east" and x == 3) or (port == "south" and y == 3)
+
+
+@pytest.mark.parametrize("mutant", [dict(net_mutant="dielink_credit_early"),
+                                    dict(cmd_mutant="wait_one_too_few"),
+                                    dict(nk_mutant="router_flits_one_cycle_early")],
+                         ids=lambda m: next(iter(m.values())))
+def test_a_wrong_model_of_the_tile_fails_the_comparison(mutant):
+    rtl = rtl_run()
+    with pytest.raises(AssertionError, match=r"^cycle \d+: r\d_\d\.\w+(\.credit)?: RTL "):
+        compare(rtl, model_run(**mutant))
