@@ -267,15 +267,15 @@ class Tile:
     def run(self, coro, *, cycles):
         """Run ``coro`` (a coroutine of the hosts) from reset to its end, the tile stepped
         with it; returns its result. Cycle 0 is the reset's (the RTL testbench starts its
-        coroutine there and its bench at cycle 1). Raises if it has not ended within
-        ``cycles`` cycles."""
+        coroutine there and its bench at cycle 1). Raises TimeoutError if it has not ended
+        within ``cycles`` cycles (:attr:`cycle` is then the last cycle run)."""
         main = self.loop.spawn(coro)
         self.loop.run_ready()
         self.nodes_kernel.run(1)
         while not main.done:
             c = self.cycle = self.net.t
             if c >= cycles:
-                raise AssertionError(f"the hosts' coroutine did not end within {cycles} cycles")
+                raise TimeoutError(f"the hosts' coroutine did not end within {cycles} cycles")
             for h in self.hosts:
                 h.port.monitor(c)
             for h in self.hosts:

@@ -44,8 +44,11 @@ the core does not report as one flag yet); a router is skipped, as in the networ
 while nothing is buffered in it and nothing is on its way to it (``pend``, which the
 core's flits and credits count like the generator's and the sink's).
 
-Not tested yet: the NI's second credit of a cycle (no test's traffic has made one; the
-kernel counts them in ``NS[:, N_DOUBLES]``).
+The NI's second credit of a cycle (counted in ``NS[:, N_DOUBLES]``) happens when one VC's
+credits were held back (its RX queue nearly full) and are released in a cycle in which
+the other VC's flit arrives: ``tests/sim/netmodel/test_node_tile.py`` makes them (a node
+PULLing while two others PUSH to it, its SRAM write port contended) and holds that run
+to the RTL on every mesh link, with a kernel that drops the second credit as a mutant.
 
 Caching: this module inlines :mod:`sim.netmodel.kernel`'s functions and the core's steps,
 and numba's disk cache checks only this file. :func:`_invalidate_stale_cache` (run at
@@ -115,10 +118,12 @@ NS_WIDTH = 28
 #: test that shows the RTL comparison catches them
 MUTANTS = {"none": 0,
            "router_flits_one_cycle_early": 1,  # the core sees the router's counts a cycle early
-           "response_body_bit_flipped": 2}     # bit 0 of a response's body flit flipped on
+           "response_body_bit_flipped": 2,     # bit 0 of a response's body flit flipped on
 #                                              the way into the core (data only, no timing)
+           "second_credit_dropped": 3}         # the NI's second credit of a cycle lost
 M_FLITS_EARLY = MUTANTS["router_flits_one_cycle_early"]
 M_BODY_BIT = MUTANTS["response_body_bit_flipped"]
+M_SECOND_CREDIT = MUTANTS["second_credit_dropped"]
 
 
 @njit(inline="always")
@@ -181,8 +186,9 @@ def _node(n, t, P, O, geo, st, NS, cb, NA, NP, EA, EP, SA, SP, CA, reads, mutant
         K._put_credit(CR, 6 * n, t - 1, P, first)
         R[n * O[RW] + O[PEND]] += 1
         if bits != 1 << first:
-            NS[n, N_DOUBLES] += 1                 # counted: no test makes one yet
-            NS[n, N_EXTRA] = bits & ~(1 << first)
+            NS[n, N_DOUBLES] += 1                 # counted (a test makes them happen)
+            if nk_mutant != M_SECOND_CREDIT:
+                NS[n, N_EXTRA] = bits & ~(1 << first)
     co.core_clock(n, NA, NP, EA, EP, SA, SP, CA, mutant)
 
 

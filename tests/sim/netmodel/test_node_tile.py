@@ -15,6 +15,8 @@ worker, shared by the deliberately wrong models, which must fail with the first 
 cycle and link.
 """
 
+import functools
+
 import pytest
 
 from gen.build import network_design
@@ -28,13 +30,16 @@ from sim.netmodel.network import NetworkModel
 from sim.netmodel.node.core import NodeCores
 from sim.netmodel.nodekernel import N_DOUBLES, NodeKernel
 from sim.runner import available_simulators, run_cocotb
+from verif.node_model import NodeModel
 from sim.workloads.runners import program_scenario
 from rtl.net.directions import PORTS
 from tests.sim.netmodel.lockstep import one_worker
 from verif.host_programs import load_programs, read_back, run_programs
 from verif.tb_tile_trace import TILE_TRACE_SIGNALS, tile_links
 
-pytestmark = [pytest.mark.slow, one_worker("tile"),
+# the worker of test_node_kernel's group: both compile the node kernel (numba's cache is not
+# safe against two processes compiling it at once); the traced tile build is this file's
+pytestmark = [pytest.mark.slow, one_worker("core"),
               pytest.mark.skipif("verilator" not in available_simulators(),
                                  reason="needs Verilator")]
 
@@ -42,31 +47,70 @@ pytestmark = [pytest.mark.slow, one_worker("tile"),
 CYCLES = 20000
 
 
-def _plan():
+def _setup():
     cfg = load_config("configs/default.yaml", [])
-    d = derive(cfg)
+    return cfg, derive(cfg)
+
+
+def _read_everything(mdl, nodes):
+    """Every SRAM line, then every register, of every node in ``nodes``."""
+    regs = mdl.lay.registers
+    return [[list(n), 0, mdl.lines] for n in nodes] + \
+        [[list(n), mdl.reg_addr(regs[0]), len(regs)] for n in nodes]
+
+
+@functools.lru_cache(maxsize=None)
+def ring_allreduce():
+    """The node-driven ring all-reduce of :mod:`sim.collectives` (32 int32 lines per node),
+    then every node's SRAM and registers read back."""
+    cfg, d = _setup()
     plan = collective_plan(cfg, "ring", lines=32, dtype="int32", seed=3, derived=d)
     mdl, man = plan["model"], plan["design"].manifest()
-    regs = mdl.lay.registers
-    reads = [[list(n), 0, mdl.lines] for n in man["nodes"]] + \
-            [[list(n), mdl.reg_addr(regs[0]), len(regs)] for n in man["nodes"]]
-    pr = program_scenario(mdl, plan["programs"], plan["data"], reads)
-    return cfg, d, plan, pr
+    pr = program_scenario(mdl, plan["programs"], plan["data"],
+                          _read_everything(mdl, man["nodes"]))
+    return cfg, d, plan["design"], mdl, pr, plan
 
 
+#: where :func:`double_credits` runs: ``PULLED`` answers ``PULLER``'s PULLs (responses into
+#: the puller on the response VC) while ``PUSHERS`` PUSH to it (requests on the request VC)
+PULLER, PULLED, PUSHERS = (1, 1), (2, 1), ((0, 1), (1, 0))
+
+
+@functools.lru_cache(maxsize=None)
+def double_credits(reps=12):
+    """A node whose NI returns two credits in one cycle: its PULLs' answers and two
+    neighbours' PUSHes land in one SRAM bank, so one VC's queue backs up and its credits,
+    held back, are released in cycles in which the other VC's flits arrive."""
+    cfg, d = _setup()
+    design = network_design(cfg, kind="compute", top="tile", boundary="ports", derived=d)
+    mdl = NodeModel.from_manifest(design.manifest())
+    programs = {PULLER: [mdl.cmd_loop(reps, 1),
+                         mdl.cmd_pull(src=PULLED, src_addr=0, count=7, dst_addr=64, sem=1),
+                         mdl.cmd_wait(1, reps), mdl.cmd_halt(0)]}
+    data = {PULLED: (0, [0x1111 * (i + 1) for i in range(7)])}
+    for k, node in enumerate(PUSHERS):
+        programs[node] = [mdl.cmd_loop(reps, 1),
+                          mdl.cmd_push(src_addr=0, count=7, to=PULLER, dst_addr=128, sem=2),
+                          mdl.cmd_halt(0)]
+        data[node] = (0, [(k + 1) << 32 | i for i in range(7)])
+    nodes = (PULLER, PULLED) + PUSHERS
+    pr = program_scenario(mdl, programs, data, _read_everything(mdl, nodes))
+    return cfg, d, design, mdl, pr, None
+
+
+WORKLOADS = {"ring_allreduce": ring_allreduce, "double_credits": double_credits}
 _RTL = {}
 
 
-def rtl_run():
-    """The RTL's result (once per worker: the mutants compare with the same run)."""
-    if not _RTL:
-        cfg, d, plan, pr = _plan()
-        _RTL["res"] = run_cocotb(plan["design"], sim="verilator",
-                                 test_module="verif.tb_tile_trace",
-                                 testcase="programs_traced", tag="node-tile-ring",
-                                 public_signals=TILE_TRACE_SIGNALS,
-                                 scenario={"programs": pr})["programs"]
-    return _RTL["res"]
+def rtl_run(workload):
+    """The RTL's result of a workload (once per worker: the mutants compare with it)."""
+    if workload not in _RTL:
+        cfg, d, design, mdl, pr, _ = WORKLOADS[workload]()
+        _RTL[workload] = run_cocotb(design, sim="verilator", test_module="verif.tb_tile_trace",
+                                    testcase="programs_traced", tag=f"node-tile-{workload}",
+                                    public_signals=TILE_TRACE_SIGNALS,
+                                    scenario={"programs": pr})["programs"]
+    return _RTL[workload]
 
 
 class ModelTrace:
@@ -99,9 +143,13 @@ class ModelTrace:
                                 int(self.ring[k, 2]) & ((1 << 64) - 1)])
 
 
-def model_run(*, nk_mutant="none", net_mutant="none", **core_mutants):
-    cfg, d, plan, pr = _plan()
-    man, mdl = plan["design"].manifest(), plan["model"]
+def model_run(workload, *, cycles=CYCLES, nk_mutant="none", net_mutant="none",
+              **core_mutants):
+    """The node kernel and the host models on a workload of :data:`WORKLOADS`; a run
+    that has not ended within ``cycles`` cycles (a wrong model may deadlock) returns what
+    it traced, ``end`` the cycle it stopped at and ``reads`` None."""
+    cfg, d, design, mdl, pr, plan = WORKLOADS[workload]()
+    man = design.manifest()
     lay, params, _ = compute_params(cfg, d)
     net = NetworkModel(cfg, d, edge_rings=True, mutant=net_mutant)
     cores = NodeCores(nodes=net.n_nodes, layouts=lay,
@@ -116,12 +164,15 @@ def model_run(*, nk_mutant="none", net_mutant="none", **core_mutants):
         halts = await run_programs(tile, starts)
         return starts, halts, await read_back(tile, pr)
 
-    starts, halts, reads = tile.run(flow(), cycles=CYCLES)
+    try:
+        starts, halts, reads = tile.run(flow(), cycles=cycles)
+    except TimeoutError:
+        reads = None
     return {"reads": reads, "end": tile.cycle, "trace": trace.trace,
             "halt_log": [[list(node), q, tag, c] for h in tile.hosts
                          for node, q, tag, c in h.halt_log],
-            "problems": tile.problems(), "doubles": int(nodes.ns[:, N_DOUBLES].sum()),
-            "plan": plan, "pr": pr}
+            "problems": tile.problems(), "doubles": nodes.ns[:, N_DOUBLES].copy(),
+            "net": net, "plan": plan, "pr": pr}
 
 
 def first_difference(rtl, model, end):
@@ -143,6 +194,14 @@ def first_difference(rtl, model, end):
     return best
 
 
+def _show(entry):
+    if entry is None:
+        return "nothing"
+    if len(entry) == 2:
+        return f"credit {entry[1]:#b}"
+    return f"flit vc {entry[1]} last {entry[2]} data {entry[3]:#x}"
+
+
 def compare(rtl, mine):
     """Raise at the first difference: a link register (cycle and link, both values), the
     end of the run, a DONE's cycle, then SRAM lines and registers (node, address)."""
@@ -150,7 +209,10 @@ def compare(rtl, mine):
     diff = first_difference(rtl["trace"], mine["trace"], end)
     if diff:
         c, name, a, b = diff
-        raise AssertionError(f"cycle {c}: {name}: RTL {a}, model {b}")
+        raise AssertionError(f"cycle {c}: {name}: RTL {_show(a)}, model {_show(b)}")
+    if mine["reads"] is None:
+        raise AssertionError(f"the model's run had not ended at cycle {mine['end']}, the "
+                             f"RTL's ended at {rtl['end']}")
     if rtl["end"] != mine["end"]:
         raise AssertionError(f"the read-back ended in cycle {rtl['end']} (RTL), "
                              f"{mine['end']} (model)")
@@ -168,21 +230,36 @@ def compare(rtl, mine):
 
 
 def test_ring_allreduce_on_the_default_tile_matches_the_rtl():
-    rtl = rtl_run()
+    rtl = rtl_run("ring_allreduce")
     assert not rtl["problems"], rtl["problems"]
-    mine = model_run()
+    mine = model_run("ring_allreduce")
     compare(rtl, mine)
     assert not mine["problems"], mine["problems"]
     # the workload did what it is for: every node holds the sum, every queue halted with
-    # code 0; flits crossed every die link and reached every host
+    # code 0; flits crossed the die boundaries both ways (12 of the 16 DieLinks: the
+    # ring's and the read-back's) and every host's link both ways
     plan = mine["plan"]
-    nodes = [tuple(n) for n, _, _ in mine["pr"]["reads"]][:16]
-    for node, lines in zip(nodes, mine["reads"]):
-        assert lines[:32] == plan["expected"][node], node
+    for (node, addr, _), lines in zip(mine["pr"]["reads"], mine["reads"]):
+        if addr == 0:
+            assert lines[:32] == plan["expected"][tuple(node)], node
     assert len(mine["halt_log"]) == 16 and all(t == 0 for _, _, t, _ in mine["halt_log"])
-    crossing = [k for k in rtl["trace"] if ".out_" in k and not k.endswith(".credit")]
-    assert all(rtl["trace"][k] for k in crossing if not _edge(k)), crossing
-    print(f"{mine['end']} cycles, NI double credits {mine['doubles']}")
+    dielinks = [k for k in rtl["trace"] if ".out_" in k and not k.endswith(".credit")
+                and not _edge(k) and rtl["trace"][k]]
+    assert len(dielinks) == 12, dielinks
+    assert all(rtl["trace"][f"r{x}_3.{d}_south"] for x in range(4) for d in ("in", "out"))
+
+
+def test_the_nis_second_credit_of_a_cycle_matches_the_rtl():
+    """The node kernel's path for the NI's second credit of a cycle (straight into the
+    router's counter), taken and held to the RTL on every link."""
+    rtl = rtl_run("double_credits")
+    assert not rtl["problems"], rtl["problems"]
+    mine = model_run("double_credits")
+    compare(rtl, mine)
+    puller = mine["net"].node(*PULLER)
+    assert mine["doubles"][puller] >= 5 and mine["doubles"].sum() == mine["doubles"][puller], \
+        mine["doubles"]
+    assert len(mine["halt_log"]) == 3 and all(t == 0 for _, _, t, _ in mine["halt_log"])
 
 
 def _edge(name):
@@ -193,11 +270,13 @@ def _edge(name):
         (port == "east" and x == 3) or (port == "south" and y == 3)
 
 
-@pytest.mark.parametrize("mutant", [dict(net_mutant="dielink_credit_early"),
-                                    dict(cmd_mutant="wait_one_too_few"),
-                                    dict(nk_mutant="router_flits_one_cycle_early")],
-                         ids=lambda m: next(iter(m.values())))
-def test_a_wrong_model_of_the_tile_fails_the_comparison(mutant):
-    rtl = rtl_run()
+@pytest.mark.parametrize("workload, mutant", [
+    ("ring_allreduce", dict(net_mutant="dielink_credit_early")),
+    ("ring_allreduce", dict(cmd_mutant="wait_one_too_few")),
+    ("ring_allreduce", dict(nk_mutant="router_flits_one_cycle_early")),
+    ("double_credits", dict(nk_mutant="second_credit_dropped"))],
+    ids=lambda v: v if isinstance(v, str) else next(iter(v.values())))
+def test_a_wrong_model_of_the_tile_fails_the_comparison(workload, mutant):
+    rtl = rtl_run(workload)
     with pytest.raises(AssertionError, match=r"^cycle \d+: r\d_\d\.\w+(\.credit)?: RTL "):
-        compare(rtl, model_run(**mutant))
+        compare(rtl, model_run(workload, cycles=rtl["end"] + 100, **mutant))
