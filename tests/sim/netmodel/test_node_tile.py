@@ -23,6 +23,7 @@ from gen.build import network_design
 from gen.config import load_config
 from gen.derive import derive
 from gen.node_build import compute_params
+from sim.cannon import cannon_plan
 from sim.collectives import collective_plan
 from sim.netmodel import kernel
 from sim.netmodel.host import Tile
@@ -98,7 +99,20 @@ def double_credits(reps=12):
     return cfg, d, design, mdl, pr, None
 
 
-WORKLOADS = {"ring_allreduce": ring_allreduce, "double_credits": double_credits}
+@functools.lru_cache(maxsize=None)
+def cannon():
+    """Cannon's GEMM of :mod:`sim.cannon` (32 x 32 x 32 bf16: an 8 x 8 x 8 block per node,
+    both command queues, EXECs with C prefetched), then every node's SRAM and registers."""
+    cfg, d = _setup()
+    plan = cannon_plan(cfg, m=32, n=32, k=32, dtype="bf16", seed=5, derived=d)
+    mdl, man = plan["model"], plan["design"].manifest()
+    pr = program_scenario(mdl, plan["programs"], plan["data"],
+                          _read_everything(mdl, man["nodes"]))
+    return cfg, d, plan["design"], mdl, pr, plan
+
+
+WORKLOADS = {"ring_allreduce": ring_allreduce, "double_credits": double_credits,
+             "cannon": cannon}
 _RTL = {}
 
 
@@ -262,6 +276,23 @@ def test_the_nis_second_credit_of_a_cycle_matches_the_rtl():
     assert len(mine["halt_log"]) == 3 and all(t == 0 for _, _, t, _ in mine["halt_log"])
 
 
+def test_cannon_on_the_default_tile_matches_the_rtl():
+    rtl = rtl_run("cannon")
+    assert not rtl["problems"], rtl["problems"]
+    mine = model_run("cannon")
+    compare(rtl, mine)
+    assert not mine["problems"], mine["problems"]
+    # C bit for bit the golden model's on every node; both queues of every node halted
+    # with code 0
+    plan, mdl = mine["plan"], WORKLOADS["cannon"]()[3]
+    lay, (bm, bn, _) = plan["layout"], plan["layout"]["block"]
+    for (node, addr, _), lines in zip(mine["pr"]["reads"], mine["reads"]):
+        if addr == 0:
+            c = mdl.unpack_c(lines[lay["c"]:lay["c"] + lay["c_lines"]], bm, bn)
+            assert (c == plan["expected"][tuple(node)]).all(), node
+    assert len(mine["halt_log"]) == 32 and all(t == 0 for _, _, t, _ in mine["halt_log"])
+
+
 def _edge(name):
     """A router output at the tile edge (only the south edge has hosts)."""
     x, y = map(int, name[1:name.index(".")].split("_"))
@@ -274,7 +305,11 @@ def _edge(name):
     ("ring_allreduce", dict(net_mutant="dielink_credit_early")),
     ("ring_allreduce", dict(cmd_mutant="wait_one_too_few")),
     ("ring_allreduce", dict(nk_mutant="router_flits_one_cycle_early")),
-    ("double_credits", dict(nk_mutant="second_credit_dropped"))],
+    ("double_credits", dict(nk_mutant="second_credit_dropped")),
+    ("cannon", dict(engine_mutant="skips_c_prefetch")),
+    ("cannon", dict(mutant="c_prefetch_before_dma")),
+    ("cannon", dict(sram_mutant="one_write_per_cycle")),
+    ("cannon", dict(engine_mutant="nan_sum_not_canonical"))],
     ids=lambda v: v if isinstance(v, str) else next(iter(v.values())))
 def test_a_wrong_model_of_the_tile_fails_the_comparison(workload, mutant):
     rtl = rtl_run(workload)
