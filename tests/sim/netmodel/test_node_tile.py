@@ -17,6 +17,7 @@ cycle and link.
 
 import functools
 
+import numpy as np
 import pytest
 
 from gen.build import network_design
@@ -133,28 +134,31 @@ class ModelTrace:
 
     def __init__(self, net, links):
         geo = dict(zip(kernel.Geometry._fields, net.geometry))
-        self.net, self.trace, self.links = net, {}, []
+        self.net, self.trace = net, {}
         self.ring = net.state[kernel.ST_RING].reshape(-1, 3)
         self.cring = net.state[kernel.ST_CRING].reshape(-1, 2)
+        flits, credits = [], []
         for name, (x, y), port, kind, _ in links:
             n, p = net.node(x, y), PORTS.index(port)
             ring = {"in": 6 * n + p, "out": int(geo["out_ring"][5 * n + p]),
                     "in.credit": int(geo["in_cring"][5 * n + p]),
                     "out.credit": 6 * n + p}[kind]
             self.trace[name] = []
-            self.links.append((ring, kind.endswith("credit"), self.trace[name]))
+            (credits if kind.endswith("credit") else flits).append((ring, self.trace[name]))
+        self.flit_rings = np.array([r for r, _ in flits]) * net.slots
+        self.credit_rings = np.array([r for r, _ in credits]) * net.slots
+        self.flit_entries = [e for _, e in flits]
+        self.credit_entries = [e for _, e in credits]
 
     def __call__(self, c):
-        S = self.net.slots
-        for ring, credit, entries in self.links:
-            k = ring * S + (c & (S - 1))
-            if credit:
-                if self.cring[k, 0] == c:
-                    entries.append([c, 1 << int(self.cring[k, 1])])
-            elif self.ring[k, 0] == c:
-                w0 = int(self.ring[k, 1])
-                entries.append([c, (w0 >> 58) & 7, (w0 >> 57) & 1,
-                                int(self.ring[k, 2]) & ((1 << 64) - 1)])
+        slot = c & (self.net.slots - 1)
+        k = self.flit_rings + slot
+        for i in np.flatnonzero(self.ring[k, 0] == c):
+            _, w0, w1 = (int(v) for v in self.ring[k[i]])
+            self.flit_entries[i].append([c, (w0 >> 58) & 7, (w0 >> 57) & 1, w1 & ((1 << 64) - 1)])
+        k = self.credit_rings + slot
+        for i in np.flatnonzero(self.cring[k, 0] == c):
+            self.credit_entries[i].append([c, 1 << int(self.cring[k[i], 1])])
 
 
 def model_run(workload, *, cycles=CYCLES, nk_mutant="none", net_mutant="none",
