@@ -21,8 +21,11 @@ Flits of at most 64 bits (the node kernel's: ``w0`` = the head's destination, ``
 and ``vc``, ``w1`` the flit). :class:`Tile` runs a coroutine of the hosts (the
 :mod:`verif.host_programs` steps, the same code the RTL testbench awaits) against a
 :class:`sim.netmodel.nodekernel.NodeKernel`, one cycle at a time. The hosts are Python
-stepped per cycle, not numba: on the default tile (16 nodes, four hosts) a cycle of the
-hosts costs about what the kernel's does, and only the hosts' packets need Python.
+stepped per cycle, not numba, and the kernel runs one cycle per call: on the default tile
+(16 nodes, four hosts) a run's time goes mostly to building and decoding the hosts'
+packets through :class:`verif.node_model.NodeModel`'s layouts (the RTL testbench's cost
+too), not to stepping, so numba would not pay at this size; a D1 tile's hosts would need
+their packets cached or a compiled driver and monitor.
 """
 
 import collections

@@ -57,22 +57,19 @@ simulator):
   two nodes exchanging PUSHes, SIGNALs and PULLs (every link both ways every cycle, every
   node's SRAM at the end).
 
+On the tile (:mod:`sim.netmodel.nodekernel` with the DieLinks stepped, and the hosts of
+:mod:`sim.netmodel.host`: :class:`verif.host.Host`'s protocol on the edge links' rings,
+running the same :mod:`verif.host_programs` steps as the RTL testbench), the default tile's
+ring all-reduce, Cannon's GEMM and a run that makes the NI's double credits are held to the
+RTL on every mesh link in every cycle (``tests/sim/netmodel/test_node_tile.py``).
+
 Not yet: a timing-only core (the command queues' programs and the heads the NI reads are
 SRAM lines; the engine's values are not); in the node kernel, flits wider than 64 bits (a
 line store per node indexed from ``w1``), an idle shortcut for the cores (every active core
-is stepped every cycle, see the node kernel's docstring), the hosts at the tile edge (the
-tests' host writes and reads a router's rings from Python between one-cycle runs), and die
-links, fault maps and VC planes under nodes (only an on-die mesh is tested). The plan for
-the hosts:
-
-* Hosts at the tile edge. :mod:`verif.host` drives a node's link from outside the mesh:
-  WRITE/READ/ADD of lines, PUSH and EXEC with an ack, ``cmd_ctrl`` writes, register reads,
-  waiting for each DONE or READ_RESP by tag. In the network kernel a host is a source and
-  sink on an edge router's mesh port (the port a die link would use): a script of packets
-  per host (as the core test's), sent within that port's credits, every response taken and
-  its credits returned, the responses matched to their requests by tag and returned to
-  Python between :func:`~sim.netmodel.kernel.run` calls (a run stops when a host's script
-  waits for a response, as :mod:`verif.host`'s ``wait`` does).
+is stepped every cycle, see the node kernel's docstring), link pipeline stages at the tile
+edge, fault maps and VC planes under nodes; ``--engine model`` for the workloads (the hosts
+and the steps are there: a runner that builds the kernel from a config and returns the
+RTL runner's result is what is missing).
 
 How they compose: every block keeps its state as arrays with a leading node index (one row
 per node, fields named by module constants) and offers ``@njit`` step functions taking the

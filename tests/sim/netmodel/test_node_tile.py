@@ -95,8 +95,8 @@ def double_credits(reps=12):
                           mdl.cmd_push(src_addr=0, count=7, to=PULLER, dst_addr=128, sem=2),
                           mdl.cmd_halt(0)]
         data[node] = (0, [(k + 1) << 32 | i for i in range(7)])
-    nodes = (PULLER, PULLED) + PUSHERS
-    pr = program_scenario(mdl, programs, data, _read_everything(mdl, nodes))
+    pr = program_scenario(mdl, programs, data,
+                          _read_everything(mdl, design.manifest()["nodes"]))
     return cfg, d, design, mdl, pr, None
 
 
