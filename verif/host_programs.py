@@ -2,12 +2,30 @@
 
 The steps of :mod:`verif.tb_tile`'s ``programs`` test, written once for both engines: a
 ``tb`` offers ``host_for(node)`` (the :class:`verif.host.Host` that serves a node),
-``hosts`` and ``gather(*coroutines)`` (cocotb's under the RTL, the host model's own in
-the fast engine, :mod:`sim.netmodel.host`), so the hosts send the same packets in the
-same cycles whichever engine runs the tile.
+``hosts``, ``nodes``, ``cycle`` (the bench's cycle) and ``gather(*coroutines)`` (cocotb's
+under the RTL, the host model's own in the fast engine, :mod:`sim.netmodel.host`), so the
+hosts send the same packets in the same cycles whichever engine runs the tile.
 """
 
-__all__ = ["load_programs", "run_programs", "read_back", "halts_of"]
+__all__ = ["programs", "load_programs", "run_programs", "read_back", "read_counters",
+           "halts_of"]
+
+
+async def programs(tb, pr):
+    """The whole ``programs`` scenario ``pr`` (``loads``, ``starts``, ``reads``): load,
+    start every node and await every DONE, read back, read every node's counters; -> the
+    result of :mod:`verif.tb_tile`'s ``programs`` test but its ``problems``: ``cycles``
+    (the first start write leaving a host to the last DONE arriving), ``load_cycles``,
+    ``read_cycles``, ``reads``, ``counters``, ``counters_cycle``, ``halts``."""
+    t_load = tb.cycle
+    starts = await load_programs(tb, pr)
+    t0 = tb.cycle
+    halts = await run_programs(tb, starts)
+    cycles = tb.cycle - t0
+    t_read = tb.cycle
+    reads = await read_back(tb, pr)
+    return {"cycles": cycles, "load_cycles": t0 - t_load, "read_cycles": tb.cycle - t_read,
+            "reads": reads, **await read_counters(tb), "halts": halts_of(starts, halts)}
 
 
 async def load_programs(tb, pr):
@@ -44,6 +62,21 @@ async def read_back(tb, pr):
 
     await tb.gather(*(read_all(h) for h in tb.hosts))
     return reads
+
+
+async def read_counters(tb):
+    """Every node's event counters (``{"x,y": {name: value}}``, its host reading them, all
+    hosts at once), once the work they measure is over, and the cycle since reset when the
+    last was read (the span their static energy is charged over)."""
+    out = {}
+
+    async def read_all(host):
+        for node in tb.nodes:
+            if tb.host_for(node) is host:
+                out[f"{node[0]},{node[1]}"] = await host.counters(node)
+
+    await tb.gather(*(read_all(h) for h in tb.hosts))
+    return {"counters": out, "counters_cycle": tb.cycle}
 
 
 def halts_of(starts, halts):

@@ -28,7 +28,8 @@ from cocotb.triggers import gather
 from rtl.net.packet import Opcode
 from verif import golden
 from verif.host import Host, host_address, host_ports, host_reaches, tie_unused_edges
-from verif.host_programs import halts_of, load_programs, read_back, run_programs
+from verif.host_programs import programs as programs_flow
+from verif.host_programs import read_counters as _read_counters
 from verif.link import LinkBench
 from verif.node_model import Dtype, NodeModel
 from verif.tb_common import scenario, start_clock_and_reset, write_result
@@ -38,6 +39,10 @@ class TileTB:
     """Clock, reset, one host per host port, and the checks every test ends with."""
 
     gather = staticmethod(gather)      # how :mod:`verif.host_programs` runs hosts at once
+
+    @property
+    def cycle(self):
+        return self.bench.cycle
 
     def __init__(self, dut, *, idle=0.0, stall=0.0, seed=0):
         self.dut = dut
@@ -93,21 +98,6 @@ async def _started(dut, key, idle=0.0, stall=0.0):
                 seed=params.get("seed", 1))
     await tb.start()
     return tb, params
-
-
-async def _read_counters(tb):
-    """Every node's event counters (``{"x,y": {name: value}}``, its host reading them, all
-    hosts at once), once the work they measure is over, and the cycle since reset when the
-    last was read (the span their static energy is charged over)."""
-    out = {}
-
-    async def read_all(host):
-        for node in tb.nodes:
-            if tb.host_for(node) is host:
-                out[f"{node[0]},{node[1]}"] = await host.counters(node)
-
-    await gather(*(read_all(h) for h in tb.hosts))
-    return {"counters": out, "counters_cycle": tb.bench.cycle}
 
 
 @cocotb.test()
@@ -313,15 +303,4 @@ async def programs(dut):
     tb, pr = await _started(dut, "programs")
     if tb is None:
         return
-    t_load = tb.bench.cycle
-    starts = await load_programs(tb, pr)
-    t0 = tb.bench.cycle
-    halts = await run_programs(tb, starts)
-    cycles = tb.bench.cycle - t0
-    t_read = tb.bench.cycle
-    reads = await read_back(tb, pr)
-    write_result("programs", {"cycles": cycles, "load_cycles": t0 - t_load,
-                              "read_cycles": tb.bench.cycle - t_read, "reads": reads,
-                              **await _read_counters(tb),
-                              "problems": tb.problems(),
-                              "halts": halts_of(starts, halts)})
+    write_result("programs", {**await programs_flow(tb, pr), "problems": tb.problems()})

@@ -1,7 +1,7 @@
 """cocotb: node programs on a compute tile with every mesh link register recorded per cycle.
 
-The ``programs`` test of :mod:`verif.tb_tile` (:mod:`verif.host_programs`: load, start
-every node, await every DONE, read back) plus a :class:`TileTracer`, the first monitor of
+The ``programs`` test of :mod:`verif.tb_tile` (:func:`verif.host_programs.programs`:
+load, start every node, await every DONE, read back, read the counters) plus a :class:`TileTracer`, the first monitor of
 the bench, that samples at every falling edge the links :func:`tile_links` names: every
 router's four mesh inputs (flit and the credit the router returns), and, where the link
 leaves the die (a DieLink or a host), the router's output flit and the credit it gets
@@ -14,16 +14,16 @@ driven by the design is sampled in its own cycle; one the testbench drives (a ho
 and its credits, the tied-off edges) at the falling edge after the one that drove it, and
 recorded at the cycle it was driven for.
 
-Result ``programs``: ``trace`` (``{link: [[cycle, vc, last, data], ...]}`` for flits,
-``[[cycle, credit bits], ...]`` for credits), ``end`` (the cycle the read-back ended:
-the trace covers cycles ``1 .. end - 1``), ``reads``, ``halts``, ``halt_log`` (per host
-``[node, queue, DONE tag, cycle]``), ``problems``.
+Result ``programs``: that of :func:`verif.host_programs.programs` and ``trace``
+(``{link: [[cycle, vc, last, data], ...]}`` for flits, ``[[cycle, credit bits], ...]`` for
+credits), ``end`` (the cycle the run ended: the trace covers cycles ``1 .. end - 1``),
+``halt_log`` (per host ``[node, queue, DONE tag, cycle]``), ``problems``.
 """
 
 import cocotb
 
 from rtl.net.directions import MESH_PORTS, NEIGHBOUR
-from verif.host_programs import halts_of, load_programs, read_back, run_programs
+from verif.host_programs import programs
 from verif.tb_common import write_result
 from verif.tb_tile import _started
 
@@ -103,11 +103,8 @@ async def programs_traced(dut):
         return
     tracer = TileTracer(dut, tb.man)
     tb.bench.monitors.insert(0, tracer)
-    starts = await load_programs(tb, pr)
-    halts = await run_programs(tb, starts)
-    reads = await read_back(tb, pr)
+    result = await programs(tb, pr)
     write_result("programs", {
-        "reads": reads, "halts": halts_of(starts, halts), "end": tb.bench.cycle,
+        **result, "end": tb.bench.cycle, "trace": tracer.trace, "problems": tb.problems(),
         "halt_log": [[list(node), q, tag, c] for h in tb.hosts
-                     for node, q, tag, c in h.halt_log],
-        "trace": tracer.trace, "problems": tb.problems()})
+                     for node, q, tag, c in h.halt_log]})

@@ -35,7 +35,7 @@ from verif.host import Host as _ProtocolHost
 from verif.host import host_address, host_ports, host_reaches
 from verif.link import Packet
 
-__all__ = ["Loop", "Event", "RingPort", "Host", "Tile"]
+__all__ = ["Loop", "Event", "RingPort", "Host", "Tile", "tile_model", "run_programs"]
 
 _M64 = (1 << 64) - 1
 
@@ -297,3 +297,39 @@ class Tile:
                 if h.port.busy]
         return out
 
+
+def tile_model(design, cfg, derived, *, watch=None, net_mutant="none", nk_mutant="none",
+               **core_mutants):
+    """The fast engine's compute tile of ``design`` (``gen.build.network_design(cfg,
+    kind="compute", top="tile", boundary="ports")``): the network with edge rings, a
+    training node's core on every router, the node kernel, and the hosts; a :class:`Tile`.
+    The mutants are the network's, the node kernel's and the core's (tests only)."""
+    from gen.node_build import compute_params
+    from sim.netmodel.network import NetworkModel
+    from sim.netmodel.node.core import NodeCores
+    from sim.netmodel.nodekernel import NodeKernel
+    from verif.node_model import NodeModel
+    man = design.manifest()
+    lay, params, _ = compute_params(cfg, derived)
+    net = NetworkModel(cfg, derived, edge_rings=True, mutant=net_mutant)
+    cores = NodeCores(nodes=net.n_nodes, layouts=lay,
+                      **{k: v for k, v in params.items() if k != "routing"}, **core_mutants)
+    nodes = NodeKernel(net, cores, range(net.n_nodes), coord_bits=lay.fmt.coord_bits,
+                       mutant=nk_mutant)
+    return Tile(nodes, man, NodeModel.from_manifest(man), watch=watch)
+
+
+def run_programs(design, programs, data, *, reads, cfg, derived, cycles,
+                 program_lines=None):
+    """:func:`sim.workloads.runners.run_programs` on the fast engine: the same arguments
+    (``design`` stands for the tile it models) and the same result (``cycles``,
+    ``load_cycles``, ``read_cycles``, ``reads``, ``counters``, ``counters_cycle``,
+    ``halts``, ``problems``), cycle for cycle the RTL's. Raises TimeoutError if the run has
+    not ended within ``cycles`` cycles."""
+    from sim.workloads.runners import PROGRAM_LINES, program_scenario
+    from verif.host_programs import programs as flow
+    tile = tile_model(design, cfg, derived)
+    pr = program_scenario(tile.model, programs, data, reads,
+                          program_lines=program_lines or PROGRAM_LINES)
+    result = tile.run(flow(tile, pr), cycles=cycles)
+    return {**result, "problems": tile.problems()}

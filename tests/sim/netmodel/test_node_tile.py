@@ -23,20 +23,17 @@ import pytest
 from gen.build import network_design
 from gen.config import load_config
 from gen.derive import derive
-from gen.node_build import compute_params
 from sim.cannon import cannon_plan
 from sim.collectives import collective_plan
 from sim.netmodel import kernel
-from sim.netmodel.host import Tile
-from sim.netmodel.network import NetworkModel
-from sim.netmodel.node.core import NodeCores
-from sim.netmodel.nodekernel import N_DOUBLES, NodeKernel
+from sim.netmodel.host import tile_model
+from sim.netmodel.nodekernel import N_DOUBLES
 from sim.runner import available_simulators, run_cocotb
 from verif.node_model import NodeModel
 from sim.workloads.runners import program_scenario
 from rtl.net.directions import PORTS
 from tests.sim.netmodel.lockstep import one_worker
-from verif.host_programs import load_programs, read_back, run_programs
+from verif.host_programs import programs
 from verif.tb_tile_trace import TILE_TRACE_SIGNALS, tile_links
 
 # the worker of test_node_kernel's group: both compile the node kernel (numba's cache is not
@@ -161,36 +158,23 @@ class ModelTrace:
             self.credit_entries[i].append([c, 1 << int(self.cring[k[i], 1])])
 
 
-def model_run(workload, *, cycles=CYCLES, nk_mutant="none", net_mutant="none",
-              **core_mutants):
-    """The node kernel and the host models on a workload of :data:`WORKLOADS`; a run
-    that has not ended within ``cycles`` cycles (a wrong model may deadlock) returns what
-    it traced, ``end`` the cycle it stopped at and ``reads`` None."""
+def model_run(workload, *, cycles=CYCLES, **mutants):
+    """The node kernel and the host models (:func:`sim.netmodel.host.tile_model`) on a
+    workload of :data:`WORKLOADS`; a run that has not ended within ``cycles`` cycles (a
+    wrong model may deadlock) returns what it traced, ``end`` the cycle it stopped at and
+    ``reads`` None."""
     cfg, d, design, mdl, pr, plan = WORKLOADS[workload]()
-    man = design.manifest()
-    lay, params, _ = compute_params(cfg, d)
-    net = NetworkModel(cfg, d, edge_rings=True, mutant=net_mutant)
-    cores = NodeCores(nodes=net.n_nodes, layouts=lay,
-                      **{k: v for k, v in params.items() if k != "routing"}, **core_mutants)
-    nodes = NodeKernel(net, cores, range(net.n_nodes), coord_bits=lay.fmt.coord_bits,
-                       mutant=nk_mutant)
-    trace = ModelTrace(net, tile_links(man))
-    tile = Tile(nodes, man, mdl, watch=trace)
-
-    async def flow():
-        starts = await load_programs(tile, pr)
-        halts = await run_programs(tile, starts)
-        return starts, halts, await read_back(tile, pr)
-
+    tile = tile_model(design, cfg, d, **mutants)
+    tile.watch = trace = ModelTrace(tile.net, tile_links(design.manifest()))
     try:
-        starts, halts, reads = tile.run(flow(), cycles=cycles)
+        result = tile.run(programs(tile, pr), cycles=cycles)
     except TimeoutError:
-        reads = None
-    return {"reads": reads, "end": tile.cycle, "trace": trace.trace,
+        result = {"reads": None}
+    return {**result, "end": tile.cycle, "trace": trace.trace,
             "halt_log": [[list(node), q, tag, c] for h in tile.hosts
                          for node, q, tag, c in h.halt_log],
-            "problems": tile.problems(), "doubles": nodes.ns[:, N_DOUBLES].copy(),
-            "net": net, "plan": plan, "pr": pr}
+            "problems": tile.problems(), "doubles": tile.nodes_kernel.ns[:, N_DOUBLES].copy(),
+            "net": tile.net, "plan": plan, "pr": pr}
 
 
 def first_difference(rtl, model, end):
@@ -245,6 +229,10 @@ def compare(rtl, mine):
             if x != y:
                 raise AssertionError(f"end: node {tuple(node)} address {addr + i}: "
                                      f"RTL {x:#x}, model {y:#x}")
+    # what the workload runner reports (sim.workloads.runners.run_programs)
+    for key in ("cycles", "load_cycles", "read_cycles", "halts", "counters_cycle", "counters"):
+        if rtl[key] != mine[key]:
+            raise AssertionError(f"end: {key}: RTL {rtl[key]}, model {mine[key]}")
 
 
 def test_ring_allreduce_on_the_default_tile_matches_the_rtl():
