@@ -67,9 +67,10 @@ Not yet: a timing-only core (the command queues' programs and the heads the NI r
 SRAM lines; the engine's values are not); in the node kernel, flits wider than 64 bits (a
 line store per node indexed from ``w1``), an idle shortcut for the cores (every active core
 is stepped every cycle, see the node kernel's docstring), link pipeline stages at the tile
-edge, fault maps and VC planes under nodes; ``--engine model`` for the workloads (the hosts
-and the steps are there: a runner that builds the kernel from a config and returns the
-RTL runner's result is what is missing).
+edge, fault maps and VC planes under nodes; ``--engine model`` for the workloads
+(:func:`sim.netmodel.host.run_programs` returns what the RTL runner
+:func:`sim.workloads.runners.run_programs` does, held equal by the tile test: the workload
+entries and the command line do not call it yet).
 
 How they compose: every block keeps its state as arrays with a leading node index (one row
 per node, fields named by module constants) and offers ``@njit`` step functions taking the

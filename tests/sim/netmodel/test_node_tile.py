@@ -1,18 +1,23 @@
 # amaranth: UnusedElaboratable=no
 """The node kernel on the default compute tile (2x2 dies of 2x2 training nodes, die links
-of ratio 2) against the RTL under Verilator, running a node-driven collective.
+of ratio 2) against the RTL under Verilator, running node programs.
 
-Both engines run the same :mod:`verif.host_programs` steps of the same hosts (the RTL's
-:class:`verif.host.Host` under cocotb; the fast engine's, :mod:`sim.netmodel.host`, on the
-kernel's rings): the data and command programs of :func:`sim.collectives.collective_plan`
-loaded, every node started, every DONE awaited, then every line of every node's SRAM and
-every register (semaphores, status, command queues' status, the event counters) read
-back. Compared: every mesh link register of :func:`verif.tb_tile_trace.tile_links` (flit
-and credit, router to router, router to DieLink and back, host to router and back) in
-every cycle; the cycle of every DONE; every SRAM line and register of every node (from the
-read-back). The RTL run is one Verilator build (the die's wires public) and one run per
-worker, shared by the deliberately wrong models, which must fail with the first differing
-cycle and link.
+Both engines run the same :func:`verif.host_programs.programs` steps of the same hosts
+(the RTL's :class:`verif.host.Host` under cocotb; the fast engine's,
+:mod:`sim.netmodel.host`, on the kernel's rings): data and command programs loaded, every
+node started, every DONE awaited, every line of every node's SRAM and every register
+(semaphores, status, the command queues' status, the event counters) read back, the
+counters read. Workloads (:data:`WORKLOADS`): the node-driven ring all-reduce of
+:mod:`sim.collectives`, Cannon's GEMM of :mod:`sim.cannon`, and a run in which a node's
+NI returns two credits in one cycle (the node kernel's path for the second one).
+
+Compared: every mesh link register of :func:`verif.tb_tile_trace.tile_links` (flit and
+credit, router to router, router to DieLink and back, host to router and back) in every
+cycle; the cycle of every DONE; every SRAM line and register of every node (from the
+read-back); what the workload runner reports (cycles, halts, counters). The RTL run is one
+Verilator build (the die module's wires public) and one run per workload and worker,
+shared by the deliberately wrong models, which must fail with the first differing cycle
+and link.
 """
 
 import functools
@@ -29,11 +34,12 @@ from sim.netmodel import kernel
 from sim.netmodel.host import tile_model
 from sim.netmodel.nodekernel import N_DOUBLES
 from sim.runner import available_simulators, run_cocotb
-from verif.node_model import NodeModel
 from sim.workloads.runners import program_scenario
 from rtl.net.directions import PORTS
 from tests.sim.netmodel.lockstep import one_worker
+from verif.host import host_ports
 from verif.host_programs import programs
+from verif.node_model import NodeModel
 from verif.tb_tile_trace import TILE_TRACE_SIGNALS, tile_links
 
 # the worker of test_node_kernel's group: both compile the node kernel (numba's cache is not
@@ -78,21 +84,22 @@ PULLER, PULLED, PUSHERS = (1, 1), (2, 1), ((0, 1), (1, 0))
 @functools.lru_cache(maxsize=None)
 def double_credits(reps=12):
     """A node whose NI returns two credits in one cycle: its PULLs' answers and two
-    neighbours' PUSHes land in one SRAM bank, so one VC's queue backs up and its credits,
-    held back, are released in cycles in which the other VC's flits arrive."""
+    neighbours' PUSHes land in one SRAM bank (lines 64 and 128 of bank 0), so one VC's
+    queue backs up and its credits, held back, are released in cycles in which the other
+    VC's flits arrive."""
     cfg, d = _setup()
     design = network_design(cfg, kind="compute", top="tile", boundary="ports", derived=d)
     mdl = NodeModel.from_manifest(design.manifest())
-    programs = {PULLER: [mdl.cmd_loop(reps, 1),
-                         mdl.cmd_pull(src=PULLED, src_addr=0, count=7, dst_addr=64, sem=1),
-                         mdl.cmd_wait(1, reps), mdl.cmd_halt(0)]}
+    progs = {PULLER: [mdl.cmd_loop(reps, 1),
+                      mdl.cmd_pull(src=PULLED, src_addr=0, count=7, dst_addr=64, sem=1),
+                      mdl.cmd_wait(1, reps), mdl.cmd_halt(0)]}
     data = {PULLED: (0, [0x1111 * (i + 1) for i in range(7)])}
     for k, node in enumerate(PUSHERS):
-        programs[node] = [mdl.cmd_loop(reps, 1),
-                          mdl.cmd_push(src_addr=0, count=7, to=PULLER, dst_addr=128, sem=2),
-                          mdl.cmd_halt(0)]
+        progs[node] = [mdl.cmd_loop(reps, 1),
+                       mdl.cmd_push(src_addr=0, count=7, to=PULLER, dst_addr=128, sem=2),
+                       mdl.cmd_halt(0)]
         data[node] = (0, [(k + 1) << 32 | i for i in range(7)])
-    pr = program_scenario(mdl, programs, data,
+    pr = program_scenario(mdl, progs, data,
                           _read_everything(mdl, design.manifest()["nodes"]))
     return cfg, d, design, mdl, pr, None
 
@@ -249,10 +256,15 @@ def test_ring_allreduce_on_the_default_tile_matches_the_rtl():
         if addr == 0:
             assert lines[:32] == plan["expected"][tuple(node)], node
     assert len(mine["halt_log"]) == 16 and all(t == 0 for _, _, t, _ in mine["halt_log"])
-    dielinks = [k for k in rtl["trace"] if ".out_" in k and not k.endswith(".credit")
-                and not _edge(k) and rtl["trace"][k]]
+    man = WORKLOADS["ring_allreduce"]()[2].manifest()
+    edge = {(tuple(node), d) for _, node, d in man["edge_ports"]}
+    dielinks = [name for name, node, port, kind, _ in tile_links(man)
+                if kind == "out" and (node, port) not in edge and rtl["trace"][name]]
     assert len(dielinks) == 12, dielinks
-    assert all(rtl["trace"][f"r{x}_3.{d}_south"] for x in range(4) for d in ("in", "out"))
+    hosts = [(tuple(node), d) for name, node, d in man["edge_ports"]
+             if name in host_ports(man)]
+    assert all(rtl["trace"][f"r{x}_{y}.{side}_{d}"] for (x, y), d in hosts
+               for side in ("in", "out"))
 
 
 def test_the_nis_second_credit_of_a_cycle_matches_the_rtl():
@@ -283,14 +295,6 @@ def test_cannon_on_the_default_tile_matches_the_rtl():
             c = mdl.unpack_c(lines[lay["c"]:lay["c"] + lay["c_lines"]], bm, bn)
             assert (c == plan["expected"][tuple(node)]).all(), node
     assert len(mine["halt_log"]) == 32 and all(t == 0 for _, _, t, _ in mine["halt_log"])
-
-
-def _edge(name):
-    """A router output at the tile edge (only the south edge has hosts)."""
-    x, y = map(int, name[1:name.index(".")].split("_"))
-    port = name.split(".out_")[1]
-    return (port == "north" and y == 0) or (port == "west" and x == 0) or \
-        (port == "east" and x == 3) or (port == "south" and y == 3)
 
 
 @pytest.mark.parametrize("workload, mutant", [
