@@ -1,11 +1,11 @@
 """cocotb: node programs on a compute tile with every mesh link register recorded per cycle.
 
 The ``programs`` test of :mod:`verif.tb_tile` (:func:`verif.host_programs.programs`:
-load, start every node, await every DONE, read back, read the counters) plus a :class:`TileTracer`, the first monitor of
-the bench, that samples at every falling edge the links :func:`tile_links` names: every
-router's four mesh inputs (flit and the credit the router returns), and, where the link
-leaves the die (a DieLink or a host), the router's output flit and the credit it gets
-back. Local ports stay inside the node module, a Verilator hierarchical block whose
+load, start every node, await every DONE, read back, read the counters) plus a
+:class:`TileTracer`, the first monitor of the bench, that samples at every falling edge
+the links :func:`tile_links` names: every router's four mesh inputs (flit and the credit
+the router returns), and, where the link leaves the die (a DieLink or a host), the
+router's output flit and the credit it gets back. Local ports stay inside the node module, a Verilator hierarchical block whose
 signals VPI does not reach; the die module's wires to its nodes are public in this build
 (:data:`TILE_TRACE_SIGNALS`).
 
@@ -40,6 +40,9 @@ def tile_links(manifest):
     credit that router returns for it, ``"out"`` the router's output flit and
     ``"out.credit"`` the credit it gets back (these two only where the link leaves the die:
     inside a die they are a neighbour's ``in`` and ``in.credit``)."""
+    if not manifest.get("die_shape"):
+        raise ValueError("tile_links needs a tile of dies (the manifest's die_shape): the "
+                         "traced wires are the die module's")
     nx, ny = manifest["die_shape"]
     mx, my = manifest["mesh_x"], manifest["mesh_y"]
     out = []
