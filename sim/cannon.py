@@ -33,7 +33,7 @@ chains one engine EXEC per step (``NodeModel.golden``), bit for bit.
 
 import numpy as np
 
-__all__ = ["check_cannon", "cannon_programs", "default_chunk", "run_cannon"]
+__all__ = ["check_cannon", "cannon_programs", "default_chunk", "cannon_plan", "run_cannon"]
 
 #: semaphores: a chunk of A (from the east) or of B (from the south) has landed here;
 #: both blocks of the next step are in (communication queue -> compute queue); the west
@@ -159,14 +159,13 @@ def block_operands(rng, m, n, k, dtype, bm, bn, kb):
             lambda t, j: b[t * kb:(t + 1) * kb, j * bn:(j + 1) * bn])
 
 
-def run_cannon(cfg, *, m, n, k, dtype="bf16", sim="verilator", out_dir, seed=0, derived=None,
-               chunk=None):
-    """Cannon's GEMM on the tile; returns the result dict (also ``out_dir/result.json``,
-    C in ``out_dir/C.npy``): cycles of the load, the node programs (the compute phase)
-    and the read-back, MAC steps, the fraction of peak over the compute phase and over
-    the whole run, and ``match`` (C bit for bit equal to the golden model)."""
+def cannon_plan(cfg, *, m, n, k, dtype="bf16", seed=0, derived=None, chunk=None):
+    """What Cannon's GEMM loads and runs, for either engine: ``{"design"`` (the compute
+    tile with host ports), ``"model"`` (its NodeModel), ``"programs"``, ``"data"`` (the
+    arguments of :func:`sim.workloads.runners.run_programs`), ``"expected"`` (every
+    node's C block, golden), ``"blocks"`` (its C block's origin), ``"layout"``,
+    ``"mac_steps"``, ``"tag"`` (of its build) ``}``."""
     from gen.build import network_design
-    from sim.workloads.runners import run_resident
     from verif.node_model import NodeModel
     lay = check_cannon(cfg, m=m, n=n, k=k, dtype=dtype, derived=derived)
     design = network_design(cfg, kind="compute", top="tile", boundary="ports", derived=derived)
@@ -185,9 +184,22 @@ def run_cannon(cfg, *, m, n, k, dtype="bf16", sim="verilator", out_dir, seed=0, 
                 ks = (i + j + s) % q
                 c = NodeModel.golden(blk_a(i, ks), blk_b(ks, j), c, dtype)
             expected[(j, i)] = c
-    programs = cannon_programs(mdl, q, lay, dtype=dtype, chunk=chunk)
-    blocks = {(j, i): (i * bs, j * bs) for i in range(q) for j in range(q)}
-    return run_resident(design, mdl, programs, data, expected, blocks, lay, sim=sim,
-                        tag=f"cannon-{m}x{n}x{k}-{dtype}-{seed}-c{chunk or 0}",
-                        shape=(m, n, k), dtype=dtype, out_dir=out_dir,
-                        mac_steps=q * q * q * (bs // mdl.p) ** 2 * kb, cfg=cfg)
+    return {"design": design, "model": mdl,
+            "programs": cannon_programs(mdl, q, lay, dtype=dtype, chunk=chunk), "data": data,
+            "expected": expected, "blocks": {(j, i): (i * bs, j * bs) for i in range(q)
+                                             for j in range(q)},
+            "layout": lay, "mac_steps": q * q * q * (bs // mdl.p) ** 2 * kb,
+            "tag": f"cannon-{m}x{n}x{k}-{dtype}-{seed}-c{chunk or 0}"}
+
+
+def run_cannon(cfg, *, m, n, k, dtype="bf16", sim="verilator", out_dir, seed=0, derived=None,
+               chunk=None):
+    """Cannon's GEMM on the tile; returns the result dict (also ``out_dir/result.json``,
+    C in ``out_dir/C.npy``): cycles of the load, the node programs (the compute phase)
+    and the read-back, MAC steps, the fraction of peak over the compute phase and over
+    the whole run, and ``match`` (C bit for bit equal to the golden model)."""
+    from sim.workloads.runners import run_resident
+    p = cannon_plan(cfg, m=m, n=n, k=k, dtype=dtype, seed=seed, derived=derived, chunk=chunk)
+    return run_resident(p["design"], p["model"], p["programs"], p["data"], p["expected"],
+                        p["blocks"], p["layout"], sim=sim, tag=p["tag"], shape=(m, n, k),
+                        dtype=dtype, out_dir=out_dir, mac_steps=p["mac_steps"], cfg=cfg)

@@ -58,7 +58,7 @@ from sim.energy import workload_energy
 from sim.workloads.runners import PROGRAM_LINES, run_programs
 
 __all__ = ["ALGORITHMS", "live_ring", "compile_pushes", "executed", "control_cycles", "ring_program", "allreduce_programs",
-           "broadcast_programs", "golden", "measure_alpha", "run_collective",
+           "broadcast_programs", "golden", "measure_alpha", "collective_plan", "run_collective",
            "model_cycles"]
 
 ALGORITHMS = ("ring", "2d")
@@ -378,21 +378,21 @@ def control_cycles(mdl, programs):
     return (mdl.cmd_lines + 1) * sum(extra) / len(extra)
 
 
-def run_collective(cfg, algo, *, lines=None, dtype="int32", sim="verilator", out_dir,
-                   seed=0, derived=None, alpha=None):
-    """A node-driven all-reduce (``ring`` or ``2d``) or ``broadcast``, checked bit for
-    bit against :func:`golden`; returns the result dict (also ``out_dir/result.json``)."""
+def collective_plan(cfg, algo, *, lines, dtype="int32", seed=0, derived=None):
+    """What a collective loads and runs, for either engine: ``{"design"`` (the compute
+    tile with host ports), ``"model"`` (its NodeModel), ``"nodes"`` (the live nodes,
+    row-major), ``"skipped"`` (the others), ``"programs"``, ``"data"`` (the arguments of
+    :func:`sim.workloads.runners.run_programs`), ``"expected"`` (every node's final vector,
+    :func:`golden`), ``"dtype"`` (``"int32"`` or ``"fp32"``)``}``."""
     from gen.build import derived_of, network_design
     from verif import golden as numerics
     from verif.node_model import Dtype, NodeModel
     d = derived_of(cfg, derived)
     mx, my = d.tile.mesh_x, d.tile.mesh_y
     ring = live_ring(cfg, d)
-    lines = lines if lines is not None else 2 * len(ring)
     check_collective(cfg, algo, lines=lines, derived=d)
     design = network_design(cfg, kind="compute", top="tile", boundary="ports", derived=d)
-    man = design.manifest()
-    mdl = NodeModel.from_manifest(man)
+    mdl = NodeModel.from_manifest(design.manifest())
     rng = np.random.default_rng(seed)
     lanes = mdl.width // 32
     nodes = sorted(ring, key=lambda n: (n[1], n[0]))          # the live nodes, row-major
@@ -417,6 +417,23 @@ def run_collective(cfg, algo, *, lines=None, dtype="int32", sim="verilator", out
                                       ring=ring)
         data = {node: (0, vectors[node]) for node in nodes}
         expected = golden(mdl, algo, vectors, mx, my, lines=lines, dtype=kind, ring=ring)
+    return {"design": design, "model": mdl, "nodes": nodes, "skipped": skipped,
+            "programs": programs, "data": data, "expected": expected, "dtype": kind}
+
+
+def run_collective(cfg, algo, *, lines=None, dtype="int32", sim="verilator", out_dir,
+                   seed=0, derived=None, alpha=None):
+    """A node-driven all-reduce (``ring`` or ``2d``) or ``broadcast``, checked bit for
+    bit against :func:`golden`; returns the result dict (also ``out_dir/result.json``)."""
+    from gen.build import derived_of
+    d = derived_of(cfg, derived)
+    mx, my = d.tile.mesh_x, d.tile.mesh_y
+    ring = live_ring(cfg, d)
+    lines = lines if lines is not None else 2 * len(ring)
+    p = collective_plan(cfg, algo, lines=lines, dtype=dtype, seed=seed, derived=d)
+    design, mdl, kind = p["design"], p["model"], p["dtype"]
+    nodes, skipped, programs, data, expected = (p[k] for k in (
+        "nodes", "skipped", "programs", "data", "expected"))
     # the skipped nodes are read back too: nothing may have written their SRAM (it
     # starts at zero)
     res = run_programs(design, programs, data, sim=sim, tag=f"{algo}-{lines}-{kind}-{seed}",

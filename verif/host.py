@@ -95,20 +95,37 @@ class Host:
 
     def __init__(self, dut, bench, model, *, address, inp, out, vcs, depth, idle=0.0,
                  stall=0.0, rng=None, reaches=None):
-        self.model, self.address = model, tuple(address)
-        self.reaches = reaches or (lambda node: True)
         rng = rng or random.Random(0)
-        self.drv = LinkDriver(dut, inp, vcs=vcs, credits=depth, idle=idle,
-                              rng=random.Random(rng.random()))
+        drv = LinkDriver(dut, inp, vcs=vcs, credits=depth, idle=idle,
+                         rng=random.Random(rng.random()))
         self.mon = LinkMonitor(dut, out, vcs=vcs, depth=depth, stall=stall,
                                rng=random.Random(rng.random()), on_packet=self._on_packet)
-        bench.drivers.append(self.drv)
+        bench.drivers.append(drv)
         bench.monitors.append(self.mon)
         self.bench = bench
+        self._attach(model, address, reaches, drv)
+
+    def _attach(self, model, address, reaches, drv):
+        """The protocol's state: what the fast engine's host (:mod:`sim.netmodel.host`)
+        shares with this one, on its own link driver."""
+        self.model, self.address = model, tuple(address)
+        self.reaches = reaches or (lambda node: True)
+        self.drv = drv
         self.tag = 0
         self.waiting = {}           # tag -> [expected count, packets, Event]
         self.halts = {}             # (node, queue) -> [DONE or None, Event]
+        self.halt_log = []          # (node, queue, DONE's tag, cycle its tail arrived)
         self.unexpected = []
+
+    # -- how a coroutine waits (the fast engine's host has its own) ------------------------
+
+    @staticmethod
+    def _event():
+        return Event()
+
+    @staticmethod
+    async def _until(event, timeout_cycles):
+        await with_timeout(event.wait(), timeout_cycles * CLOCK_NS, "ns")
 
     def _on_packet(self, pkt):
         d = self.model.decode(pkt.flits)
@@ -118,6 +135,7 @@ class Host:
                 and self.halts[d["src"], queue][0] is None:
             self.halts[d["src"], queue][0] = d      # a command queue has stopped
             self.halts[d["src"], queue][1].set()
+            self.halt_log.append((d["src"], queue, d["tag"], pkt.received))
             return
         w = self.waiting.get(d.get("tag"))
         if d["mclass"] != MsgClass.RESPONSE or d["dst"] != self.address or w is None \
@@ -133,7 +151,7 @@ class Host:
         for _ in range(256):
             self.tag = (self.tag + 1) % 256
             if self.tag not in self.waiting:
-                self.waiting[self.tag] = [expect, [], Event()]
+                self.waiting[self.tag] = [expect, [], self._event()]
                 return self.tag
         raise RuntimeError("more than 255 requests outstanding")
 
@@ -141,7 +159,7 @@ class Host:
         """The responses to ``tag`` (waits until all have arrived)."""
         w = self.waiting[tag]
         if len(w[1]) < w[0]:
-            await with_timeout(w[2].wait(), timeout_cycles * CLOCK_NS, "ns")
+            await self._until(w[2], timeout_cycles)
         del self.waiting[tag]
         return w[1]
 
@@ -259,7 +277,7 @@ class Host:
         descriptor}``, one acknowledged WRITE of ``cmd_ctrl``. Expect each queue's DONE
         (:meth:`wait_halt`)."""
         for q in pcs:
-            self.halts[tuple(node), q] = [None, Event()]
+            self.halts[tuple(node), q] = [None, self._event()]
         await self.store(node, self.model.reg_addr("cmd_ctrl"),
                          [self.model.ctrl_line(start=pcs)])
 
@@ -272,7 +290,7 @@ class Host:
         code, or ``0x80 | CmdError`` for an error or an abort."""
         slot = self.halts[tuple(node), queue]
         if slot[0] is None:
-            await with_timeout(slot[1].wait(), timeout_cycles * CLOCK_NS, "ns")
+            await self._until(slot[1], timeout_cycles)
         del self.halts[tuple(node), queue]
         return slot[0]
 

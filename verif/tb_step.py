@@ -20,8 +20,9 @@ import cocotb
 
 from rtl.net.directions import MESH_PORTS
 from verif.tb_common import write_result
-from verif.tb_tile import (_read_counters, _started, halts_of, load_programs, read_back,
-                            run_programs)
+from verif.host_programs import halts_of, load_programs, read_back, run_programs
+from verif.host_programs import read_counters as _read_counters
+from verif.tb_tile import _started
 
 #: ``(module, var)`` a Verilator build makes public (``sim.runner.run_cocotb(public_signals=)``)
 STEP_SIGNALS = (("dojo_compute_node.ni.cmd", "q0_status"),

@@ -28,6 +28,8 @@ from cocotb.triggers import gather
 from rtl.net.packet import Opcode
 from verif import golden
 from verif.host import Host, host_address, host_ports, host_reaches, tie_unused_edges
+from verif.host_programs import programs as programs_flow
+from verif.host_programs import read_counters as _read_counters
 from verif.link import LinkBench
 from verif.node_model import Dtype, NodeModel
 from verif.tb_common import scenario, start_clock_and_reset, write_result
@@ -35,6 +37,12 @@ from verif.tb_common import scenario, start_clock_and_reset, write_result
 
 class TileTB:
     """Clock, reset, one host per host port, and the checks every test ends with."""
+
+    gather = staticmethod(gather)      # how :mod:`verif.host_programs` runs hosts at once
+
+    @property
+    def cycle(self):
+        return self.bench.cycle
 
     def __init__(self, dut, *, idle=0.0, stall=0.0, seed=0):
         self.dut = dut
@@ -90,21 +98,6 @@ async def _started(dut, key, idle=0.0, stall=0.0):
                 seed=params.get("seed", 1))
     await tb.start()
     return tb, params
-
-
-async def _read_counters(tb):
-    """Every node's event counters (``{"x,y": {name: value}}``, its host reading them, all
-    hosts at once), once the work they measure is over, and the cycle since reset when the
-    last was read (the span their static energy is charged over)."""
-    out = {}
-
-    async def read_all(host):
-        for node in tb.nodes:
-            if tb.host_for(node) is host:
-                out[f"{node[0]},{node[1]}"] = await host.counters(node)
-
-    await gather(*(read_all(h) for h in tb.hosts))
-    return {"counters": out, "counters_cycle": tb.bench.cycle}
 
 
 @cocotb.test()
@@ -310,57 +303,4 @@ async def programs(dut):
     tb, pr = await _started(dut, "programs")
     if tb is None:
         return
-    t_load = tb.bench.cycle
-    starts = await load_programs(tb, pr)
-    t0 = tb.bench.cycle
-    halts = await run_programs(tb, starts)
-    cycles = tb.bench.cycle - t0
-    t_read = tb.bench.cycle
-    reads = await read_back(tb, pr)
-    write_result("programs", {"cycles": cycles, "load_cycles": t0 - t_load,
-                              "read_cycles": tb.bench.cycle - t_read, "reads": reads,
-                              **await _read_counters(tb),
-                              "problems": tb.problems(),
-                              "halts": halts_of(starts, halts)})
-
-
-async def load_programs(tb, pr):
-    """Write ``pr["loads"]`` (data and programs) through the nodes' hosts and wait until
-    all landed; -> the starts ``[(node, {queue: pc})]``."""
-    for node, addr, lines in pr["loads"]:
-        await tb.host_for(tuple(node)).store(tuple(node), addr, lines, wait=False)
-    for node in dict.fromkeys(tuple(n) for n, _, _ in pr["loads"]):
-        await tb.host_for(node).reg(node, "errors")     # a read behind the writes: all landed
-    return [(tuple(node), {int(q): pc for q, pc in pcs.items()}) for node, pcs in pr["starts"]]
-
-
-async def run_programs(tb, starts):
-    """Start every node's queues with one ``cmd_ctrl`` write each, all hosts at once, and
-    await every queue's DONE; -> per start ``{queue: tag}``."""
-    async def run(node, pcs):
-        host = tb.host_for(node)
-        await host.start_program(node, pcs)
-        return {q: (await host.wait_halt(node, q))["tag"] for q in pcs}
-
-    return await gather(*(run(node, pcs) for node, pcs in starts))
-
-
-async def read_back(tb, pr):
-    """Read ``pr["reads"]`` (``[node, addr, count]``): every host reads its nodes one after
-    another (a host has 255 tags), the hosts at once; -> the lines per read."""
-    wanted = [(tuple(n), a, c) for n, a, c in pr["reads"]]
-    reads = [None] * len(wanted)
-
-    async def read_all(host):
-        for i, (node, addr, count) in enumerate(wanted):
-            if tb.host_for(node) is host:
-                reads[i] = await host.read(node, addr, count)
-
-    await gather(*(read_all(h) for h in tb.hosts))
-    return reads
-
-
-def halts_of(starts, halts):
-    """The result's ``halts``: ``[[node, {queue: tag}]]``."""
-    return [[list(node), {str(q): t for q, t in h.items()}]
-            for (node, _), h in zip(starts, halts)]
+    write_result("programs", {**await programs_flow(tb, pr), "problems": tb.problems()})

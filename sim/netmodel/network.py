@@ -105,6 +105,14 @@ class NetworkModel:
         Threads of the cycle loop (``kernel.run_parallel`` when above 1): the same
         results; worth it from about a thousand nodes (a D1 tile), below that
         starting the threads every cycle costs more than they save.
+    edge_rings : bool
+        Give every tile-edge link a ring (the tile's host ports, ``boundary="ports"``):
+        router ``n``'s edge output ``o`` delivers to flit ring :attr:`edge_ring`
+        ``[(x, y, direction)]`` and takes its credits from credit ring ``6 n + o`` as
+        any output; its edge input ``p`` takes flits from ring ``6 n + p`` and returns its
+        credits on credit ring :attr:`edge_ring` ``[...]``. Whatever sits outside (a host
+        model, :mod:`sim.netmodel.host`) reads and writes those rings. Off: the edge links
+        are tied off, as in the traffic network.
 
     Raises
     ------
@@ -112,10 +120,12 @@ class NetworkModel:
         If the mesh is too large for the model's 12-bit coordinate fields.
     """
 
-    def __init__(self, cfg, derived, *, trace_capacity=0, mutant="none", threads=1):
+    def __init__(self, cfg, derived, *, trace_capacity=0, mutant="none", threads=1,
+                 edge_rings=False):
         if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
             raise ValueError(f"threads must be a positive integer, not {threads!r}")
         self.threads = threads
+        self.edge_rings = bool(edge_rings)
         if mutant not in kernel.MUTANTS:
             raise ValueError(f"mutant must be one of {', '.join(kernel.MUTANTS)}, not {mutant!r}")
         self.mutant = mutant
@@ -208,7 +218,15 @@ class NetworkModel:
         port = {p: i for i, p in enumerate(PORTS)}
         self.dielinks = self._dielinks()
         ND = self.n_dielinks = len(self.dielinks)
-        rings = 6 * N + ND
+        # the tile-edge links (host ports), when they have rings: one flit ring (the edge
+        # output's) and one credit ring (the edge input's) each, after the DieLinks'
+        edges = [(n, direction) for n, (x, y) in enumerate(self.coords())
+                 for direction, (dx, dy, _) in NEIGHBOUR.items()
+                 if not (0 <= x + dx < self.mesh_x and 0 <= y + dy < self.mesh_y)] \
+            if self.edge_rings else []
+        if edges and self.stages:
+            raise ValueError("edge rings with link pipeline stages are not modelled")
+        rings = 6 * N + ND + len(edges)
         i64 = np.int64
         # flit rings: router n input p = 6n + p, sink n = 6n + 5, DieLink k's TX = 6N + k;
         # credit rings: router n output o = 6n + o, generator n = 6n + 5, DieLink k's RX
@@ -250,6 +268,14 @@ class NetworkModel:
             in_cring[5 * b + port[db]] = 6 * N + k
             ring_chan[6 * N + k] = 5 * a + port[da]
             ring_chan[6 * b + port[db]] = 6 * N + k
+        #: (x, y, direction) of a tile-edge link -> its ring (see ``edge_rings``)
+        self.edge_ring = {}
+        for h, (n, direction) in enumerate(edges):
+            ring, o = 6 * N + ND + h, port[direction]
+            out_ring[5 * n + o] = ring
+            in_cring[5 * n + o] = ring
+            ring_chan[ring] = 5 * n + o
+            self.edge_ring[(*self.coords()[n], direction)] = ring
         if self.table_mode:       # every path but the U-turns (unused: the tables route)
             turn = sum(1 << (5 * i + j) for i, s in enumerate(PORTS)
                        for j, o in enumerate(PORTS) if s == "local" or o != s)

@@ -3,10 +3,14 @@
 :func:`run` is :func:`sim.netmodel.kernel._cycles` with every node's traffic generator and
 sink replaced by its training node's core (:func:`sim.netmodel.node.core.core_outputs` and
 :func:`~sim.netmodel.node.core.core_clock`, inlined), the routers being the network
-kernel's own (:func:`sim.netmodel.kernel._router`, inlined). Only the nodes listed in
-``active`` have a router and a core stepped: a test's host takes the place of another
-router and writes and reads that router's rings itself (see
-``tests/sim/netmodel/test_node_kernel.py``).
+kernel's own (:func:`sim.netmodel.kernel._router`, inlined) and so are the DieLinks
+between dies (:func:`~sim.netmodel.kernel._dielink`, or
+:func:`~sim.netmodel.kernel._link_layer` with the link layer), stepped after the nodes as
+the network kernel steps them. Only the nodes listed in ``active`` have a router and a
+core stepped: a test's host may take the place of another router and write and read that
+router's rings itself (``tests/sim/netmodel/test_node_kernel.py``); on a tile every node
+is active and the hosts at the tile edge read and write the edge links' rings
+(:mod:`sim.netmodel.host`, ``NetworkModel(edge_rings=True)``).
 
 The local port, per node ``n`` and cycle ``t`` (the rings of :mod:`sim.netmodel.kernel`):
 
@@ -42,8 +46,11 @@ the core does not report as one flag yet); a router is skipped, as in the networ
 while nothing is buffered in it and nothing is on its way to it (``pend``, which the
 core's flits and credits count like the generator's and the sink's).
 
-Not tested yet: the NI's second credit of a cycle (no test's traffic has made one; the
-kernel counts them in ``NS[:, N_DOUBLES]``).
+The NI's second credit of a cycle (counted in ``NS[:, N_DOUBLES]``) happens when one VC's
+credits were held back (its RX queue nearly full) and are released in a cycle in which
+the other VC's flit arrives: ``tests/sim/netmodel/test_node_tile.py`` makes them (a node
+PULLing while two others PUSH to it, its SRAM write port contended) and holds that run
+to the RTL on every mesh link, with a kernel that drops the second credit as a mutant.
 
 Caching: this module inlines :mod:`sim.netmodel.kernel`'s functions and the core's steps,
 and numba's disk cache checks only this file. :func:`_invalidate_stale_cache` (run at
@@ -119,11 +126,13 @@ MUTANTS = {"none": 0,
            "router_flits_one_cycle_early": 1,  # the core sees the router's counts a cycle early
            "response_body_bit_flipped": 2,     # bit 0 of a response's body flit flipped on
 #                                              the way into the core (data only, no timing)
-           "high_bits_dropped": 3}             # a timing-only flit's bits 64.. lost on the
+           "high_bits_dropped": 3,             # a timing-only flit's bits 64.. lost on the
 #                                              way into the core
+           "second_credit_dropped": 4}         # the NI's second credit of a cycle lost
 M_FLITS_EARLY = MUTANTS["router_flits_one_cycle_early"]
 M_BODY_BIT = MUTANTS["response_body_bit_flipped"]
 M_HIGH_DROPPED = MUTANTS["high_bits_dropped"]
+M_SECOND_CREDIT = MUTANTS["second_credit_dropped"]
 
 
 @njit(inline="always")
@@ -190,8 +199,9 @@ def _node(n, t, P, O, geo, st, NS, cb, NA, NP, EA, EP, SA, SP, CA, reads, mutant
         K._put_credit(CR, 6 * n, t - 1, P, first)
         R[n * O[RW] + O[PEND]] += 1
         if bits != 1 << first:
-            NS[n, N_DOUBLES] += 1                 # counted: no test makes one yet
-            NS[n, N_EXTRA] = bits & ~(1 << first)
+            NS[n, N_DOUBLES] += 1                 # counted (a test makes them happen)
+            if nk_mutant != M_SECOND_CREDIT:
+                NS[n, N_EXTRA] = bits & ~(1 << first)
     co.core_clock(n, NA, NP, EA, EP, SA, SP, CA, mutant)
 
 
@@ -199,7 +209,8 @@ def _node(n, t, P, O, geo, st, NS, cb, NA, NP, EA, EP, SA, SP, CA, reads, mutant
 def run(steps, t0, P, O, geo, st, scratch, active, NS, cb, NA, NP, EA, EP, SA, SP, CA, reads,
         mutant, nk_mutant):
     """Advance ``steps`` cycles from ``t0``: every active node's core, then its router (the
-    network kernel's); returns the new cycle. ``NS``: :data:`NS_WIDTH` words per node;
+    network kernel's), then every DieLink (the network kernel's, with its link layer if the
+    network has one); returns the new cycle. ``NS``: :data:`NS_WIDTH` words per node;
     ``cb``: (coord_bits, its mask) of the packet format; ``mutant`` the core's,
     ``nk_mutant`` one of :data:`MUTANTS`."""
     R = st[ST_R]
@@ -221,6 +232,12 @@ def run(steps, t0, P, O, geo, st, scratch, active, NS, cb, NA, NP, EA, EP, SA, S
             for p in range(5):
                 NS[n, N_FL2 + p] = NS[n, N_FL1 + p]
                 NS[n, N_FL1 + p] = R[rbase + O[FL0] + p]
+        # the DieLinks after the nodes, as the network kernel's cycle steps them
+        for d in range(P[K.DIELINKS]):
+            if P[K.LL]:
+                K._link_layer(d, t, P, O, geo, st)
+            else:
+                K._dielink(d, t, P, O, geo, st)
         t += 1
     return t
 

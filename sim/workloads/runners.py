@@ -13,7 +13,7 @@ import numpy as np
 
 from sim.energy import workload_energy
 
-__all__ = ["PROGRAM_LINES", "run_programs", "run_resident"]
+__all__ = ["PROGRAM_LINES", "run_programs", "program_scenario", "run_resident"]
 
 #: SRAM lines kept at the top of every node for its program
 PROGRAM_LINES = 128
@@ -33,6 +33,17 @@ def run_programs(design, programs, data, *, sim, tag, reads, program_lines=PROGR
     from sim.runner import run_cocotb
     from verif.node_model import NodeModel
     mdl = NodeModel.from_manifest(design.manifest())
+    return run_cocotb(design, sim=sim, test_module=test_module, testcase=testcase,
+                      public_signals=public_signals, tag=tag,
+                      scenario={"programs": program_scenario(
+                          mdl, programs, data, reads, program_lines=program_lines)})["programs"]
+
+
+def program_scenario(mdl, programs, data, reads, *, program_lines=PROGRAM_LINES):
+    """The ``programs`` scenario of :mod:`verif.host_programs` (``loads``, ``starts``,
+    ``reads``) for :func:`run_programs`' arguments (``mdl``: the tile's
+    :class:`verif.node_model.NodeModel`); what the RTL testbench and the fast engine's
+    hosts (:mod:`sim.netmodel.host`) both run."""
     pc = mdl.lines - program_lines
     loads, starts = [], []
     for node, blocks in data.items():
@@ -50,10 +61,7 @@ def run_programs(design, programs, data, *, sim, tag, reads, program_lines=PROGR
             raise ValueError(f"node {node}: programs of {at - pc} lines, at most "
                              f"{program_lines}")
         starts.append([list(node), pcs])
-    return run_cocotb(design, sim=sim, test_module=test_module, testcase=testcase,
-                      public_signals=public_signals, tag=tag,
-                      scenario={"programs": {"loads": loads, "starts": starts,
-                                             "reads": reads}})["programs"]
+    return {"loads": loads, "starts": starts, "reads": reads}
 
 
 def run_resident(design, mdl, programs, data, expected, blocks, lay, *, sim, tag, shape, dtype,

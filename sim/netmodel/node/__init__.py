@@ -65,21 +65,19 @@ unchanged (:data:`sim.netmodel.nodekernel.W0_HIGH`), so no line store and no cha
 the rings; held to the RTL at 128-bit flits with 9-bit coordinates, whose head fields
 straddle bit 64 as D1's do (``test_node_timing_only``).
 
-Not yet: in the node kernel, the full model's flits wider than 64 bits (a line store per
-node indexed from ``w1``), an idle shortcut for the cores (every active core
-is stepped every cycle, see the node kernel's docstring), the hosts at the tile edge (the
-tests' host writes and reads a router's rings from Python between one-cycle runs), and die
-links, fault maps and VC planes under nodes (only an on-die mesh is tested). The plan for
-the hosts:
+On the tile (:mod:`sim.netmodel.nodekernel` with the DieLinks stepped, and the hosts of
+:mod:`sim.netmodel.host`: :class:`verif.host.Host`'s protocol on the edge links' rings,
+running the same :mod:`verif.host_programs` steps as the RTL testbench), the default tile's
+ring all-reduce, Cannon's GEMM and a run that makes the NI's double credits are held to the
+RTL on every mesh link in every cycle (``tests/sim/netmodel/test_node_tile.py``).
 
-* Hosts at the tile edge. :mod:`verif.host` drives a node's link from outside the mesh:
-  WRITE/READ/ADD of lines, PUSH and EXEC with an ack, ``cmd_ctrl`` writes, register reads,
-  waiting for each DONE or READ_RESP by tag. In the network kernel a host is a source and
-  sink on an edge router's mesh port (the port a die link would use): a script of packets
-  per host (as the core test's), sent within that port's credits, every response taken and
-  its credits returned, the responses matched to their requests by tag and returned to
-  Python between :func:`~sim.netmodel.kernel.run` calls (a run stops when a host's script
-  waits for a response, as :mod:`verif.host`'s ``wait`` does).
+Not yet: in the node kernel, the full model's flits wider than 64 bits (a line store per
+node indexed from ``w1``), an idle shortcut for the cores (every active core is stepped
+every cycle, see the node kernel's docstring), link pipeline stages at the tile edge, fault
+maps and VC planes under nodes; ``--engine model`` and ``--timing-only`` for the workloads
+(:func:`sim.netmodel.host.run_programs` returns what the RTL runner
+:func:`sim.workloads.runners.run_programs` does, held equal by the tile test: the workload
+entries and the command line do not call it yet).
 
 How they compose: every block keeps its state as arrays with a leading node index (one row
 per node, fields named by module constants) and offers ``@njit`` step functions taking the

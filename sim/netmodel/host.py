@@ -1,0 +1,335 @@
+"""The hosts at the tile edge in the fast engine: verif/host.py's hosts on the kernel's rings.
+
+A :class:`Host` is :class:`verif.host.Host` itself (its tags, requests, awaited
+responses and DONEs, :mod:`verif.node_model`'s packets) on a :class:`RingPort` instead of
+a cocotb link driver and monitor: the port reads the router's tile-edge output ring and
+writes the router's edge input ring (``NetworkModel(edge_rings=True)``), with
+:mod:`verif.link`'s timing, cycle for cycle:
+
+* per cycle ``c`` (the RTL testbench's ``LinkBench.cycle``: the falling edge inside the
+  kernel's cycle ``c``), every host's monitor, then every host's driver, then the
+  coroutines their packets woke, as cocotb runs them (:class:`Loop`);
+* the monitor takes the router's output register of cycle ``c`` (flit ring, tag ``c``) and
+  returns a credit for it in the same cycle (credit ring ``6 n + o``, tag ``c``: the host
+  never stalls, as :mod:`verif.tb_tile`'s node-program hosts);
+* the driver reads the router's credit register of cycle ``c`` for its input (the edge
+  ring's credit ring), starts the next queued packet when idle, sends a flit on a VC with
+  a credit (ring ``6 n + p``, tag ``c``: the router reads it in its step ``c``) and adds the
+  credits it read after that decision (usable from cycle ``c + 1``, as the LinkDriver's).
+
+Flits of at most 64 bits (the node kernel's: ``w0`` = the head's destination, ``last``
+and ``vc``, ``w1`` the flit). :class:`Tile` runs a coroutine of the hosts (the
+:mod:`verif.host_programs` steps, the same code the RTL testbench awaits) against a
+:class:`sim.netmodel.nodekernel.NodeKernel`, one cycle at a time. The hosts are Python
+stepped per cycle, not numba, and the kernel runs one cycle per call: on the default tile
+(16 nodes, four hosts) a run's time goes mostly to building and decoding the hosts'
+packets through :class:`verif.node_model.NodeModel`'s layouts (the RTL testbench's cost
+too), not to stepping, so numba would not pay at this size; a D1 tile's hosts would need
+their packets cached or a compiled driver and monitor.
+"""
+
+import collections
+
+from sim.netmodel import kernel
+from verif.host import Host as _ProtocolHost
+from verif.host import host_address, host_ports, host_reaches
+from verif.link import Packet
+
+__all__ = ["Loop", "Event", "RingPort", "Host", "Tile", "tile_model", "run_programs"]
+
+_M64 = (1 << 64) - 1
+
+
+class Event:
+    """cocotb's ``Event`` for :class:`Loop`'s coroutines: ``await event`` until ``set()``."""
+
+    __slots__ = ("loop", "fired", "waiters")
+
+    def __init__(self, loop):
+        self.loop, self.fired, self.waiters = loop, False, []
+
+    def set(self):
+        self.fired = True
+        self.loop.ready.extend(self.waiters)        # resumed in the order they were woken
+        self.waiters.clear()
+
+    def __await__(self):
+        if not self.fired:
+            yield self
+
+
+class _Task:
+    __slots__ = ("coro", "loop", "done", "result", "callbacks")
+
+    def __init__(self, coro, loop):
+        self.coro, self.loop, self.done, self.result, self.callbacks = coro, loop, False, None, []
+
+    def step(self):
+        try:
+            event = self.coro.send(None)
+        except StopIteration as stop:
+            self.done, self.result = True, stop.value
+            for callback in self.callbacks:
+                callback()
+            return
+        event.waiters.append(self)
+
+
+class Loop:
+    """The coroutines of the hosts, run as cocotb runs them within one time step: a woken
+    coroutine after the bench's step of the cycle, in the order woken; ``gather``'s
+    coroutines started before any other scheduled one, in their order."""
+
+    def __init__(self):
+        self.ready = collections.deque()
+
+    def spawn(self, coro):
+        task = _Task(coro, self)
+        self.ready.append(task)
+        return task
+
+    def run_ready(self):
+        while self.ready:
+            self.ready.popleft().step()
+
+    async def gather(self, *coros):
+        tasks = [_Task(c, self) for c in coros]
+        if not tasks:
+            return ()
+        complete = Event(self)
+        left = [len(tasks)]
+
+        def one_done():
+            left[0] -= 1
+            if not left[0]:
+                complete.set()
+
+        for task in tasks:
+            task.callbacks.append(one_done)
+        self.ready.extendleft(reversed(tasks))
+        await complete
+        return tuple(t.result for t in tasks)
+
+
+class RingPort:
+    """A host's end of one tile-edge link: :class:`verif.link.LinkDriver` and
+    :class:`~verif.link.LinkMonitor` (no idles, no stalls) on the kernel's rings.
+
+    Parameters
+    ----------
+    net : NetworkModel
+        With ``edge_rings=True``.
+    node : (int, int)
+        The router at the edge; ``direction`` its side the host is on.
+    vcs, depth : int
+        VCs, and the router's input buffer depth (the driver's credits).
+    coord_bits : int
+        The packet format's (where a head's destination is).
+    on_packet : callable
+        Called with every received :class:`verif.link.Packet` (``received``: its tail's cycle).
+    """
+
+    def __init__(self, net, node, direction, *, vcs, depth, coord_bits, on_packet):
+        from rtl.net.directions import PORTS
+        self.net, self.vcs = net, vcs
+        self.n = net.node(*node)
+        p = PORTS.index(direction)
+        self.edge = net.edge_ring[(*node, direction)]   # its output's flits, its input's credits
+        self.into = 6 * self.n + p                      # the router's input ring, output credits
+        self.ring = net.state[kernel.ST_RING].reshape(-1, 3)
+        self.cring = net.state[kernel.ST_CRING].reshape(-1, 2)
+        self.S = net.slots
+        self.pend = net.O[kernel.PEND]
+        self.mask = (1 << coord_bits) - 1
+        self.cb = coord_bits
+        self.credits = [depth] * vcs
+        self.queue = collections.deque()
+        self.current = None              # (packet, next flit index, its w0 destination)
+        self.partial = [[] for _ in range(vcs)]
+        self.held = [0] * vcs
+        self.on_packet = on_packet
+        self.sent_flits = 0
+
+    def send(self, packet):
+        self.queue.append(packet)
+
+    @property
+    def busy(self):
+        return bool(self.queue) or self.current is not None
+
+    def _slot(self, ring, c):
+        return ring * self.S + (c & (self.S - 1))
+
+    def monitor(self, c):
+        """The router's output register of cycle ``c``; the credit returned for it."""
+        k = self._slot(self.edge, c)
+        if self.ring[k, 0] == c:
+            w0, w1 = int(self.ring[k, 1]), int(self.ring[k, 2]) & _M64
+            vc = (w0 >> 58) & 7
+            self.partial[vc].append(w1)
+            self.held[vc] += 1
+            if (w0 >> 57) & 1:
+                pkt = Packet(self.partial[vc], vc)
+                pkt.received = c
+                self.partial[vc] = []
+                self.on_packet(pkt)
+        pulses = [v for v in range(self.vcs) if self.held[v]]
+        assert len(pulses) <= 1, "the credit ring holds one VC a cycle"
+        for v in pulses:
+            self.held[v] -= 1
+            self.cring[self._slot(self.into, c)] = (c, v)
+            self.net.R[self.n, self.pend] += 1
+
+    def driver(self, c):
+        """The router's credit register of cycle ``c``; the host's flit of cycle ``c``."""
+        k = self._slot(self.edge, c)
+        credit = int(self.cring[k, 1]) if self.cring[k, 0] == c else -1
+        if self.current is None and self.queue:
+            pkt = self.queue.popleft()
+            head = pkt.flits[0]
+            dst = (head & self.mask) | ((head >> self.cb) & self.mask) << 12
+            self.current = (pkt, 0, dst)
+        if self.current is not None:
+            pkt, i, dst = self.current
+            if self.credits[pkt.vc] > 0:
+                self.credits[pkt.vc] -= 1
+                last = int(i == len(pkt.flits) - 1)
+                data = pkt.flits[i]
+                if i == 0:
+                    pkt.sent = c
+                self.ring[self._slot(self.into, c)] = (
+                    c, dst | last << 57 | pkt.vc << 58, data - (data >> 63 << 64))
+                self.net.R[self.n, self.pend] += 1
+                self.current = None if last else (pkt, i + 1, dst)
+                self.sent_flits += 1
+        if credit >= 0:
+            self.credits[credit] += 1
+
+
+class Host(_ProtocolHost):
+    """:class:`verif.host.Host` on a :class:`RingPort`: the same requests, tags and DONEs."""
+
+    def __init__(self, loop, net, model, *, address, node, direction, vcs, depth, coord_bits,
+                 reaches=None):
+        self.loop = loop
+        port = RingPort(net, node, direction, vcs=vcs, depth=depth, coord_bits=coord_bits,
+                        on_packet=self._on_packet)
+        self.port = port
+        self._attach(model, address, reaches, port)
+
+    def _event(self):
+        return Event(self.loop)
+
+    async def _until(self, event, timeout_cycles):
+        await event          # the run's cycle limit (Tile.run) stands for the timeout
+
+
+class Tile:
+    """The hosts of a tile on a node kernel: ``tb`` for :mod:`verif.host_programs`.
+
+    Parameters
+    ----------
+    nodes : NodeKernel
+        Its network built with ``edge_rings=True``.
+    manifest : dict
+        The RTL design's manifest (``gen.build.network_design(cfg, kind="compute",
+        top="tile", boundary="ports")``): its host ports, as :class:`verif.tb_tile.TileTB`
+        attaches its hosts.
+    model : NodeModel
+    watch : callable or None
+        ``watch(cycle)`` after the hosts' part of every cycle (before the kernel's step):
+        the rings then hold every link register of the cycle.
+    """
+
+    def __init__(self, nodes, manifest, model, *, watch=None):
+        self.nodes_kernel, self.net = nodes, nodes.net
+        self.man, self.model = manifest, model
+        self.nodes = [tuple(c) for c in manifest["nodes"]]
+        self.loop = Loop()
+        self.gather = self.loop.gather
+        self.watch = watch
+        edge = {name: (tuple(node), direction) for name, node, direction
+                in manifest["edge_ports"]}
+        n = manifest["node"]
+        self.hosts = []
+        for p in host_ports(manifest):
+            address = host_address(manifest, p)
+            node, direction = edge[p]
+            self.hosts.append(Host(self.loop, self.net, model, address=address, node=node,
+                                   direction=direction, vcs=n["vcs"], depth=n["buffer_depth"],
+                                   coord_bits=manifest["format"]["coord_bits"],
+                                   reaches=host_reaches(manifest, address)))
+        self.cycle = 0
+
+    def host_for(self, node):
+        for h in self.hosts:
+            if h.reaches(node):
+                return h
+        raise ValueError(f"no host on this tile edge reaches node {node}")
+
+    def run(self, coro, *, cycles):
+        """Run ``coro`` (a coroutine of the hosts) from reset to its end, the tile stepped
+        with it; returns its result. Cycle 0 is the reset's (the RTL testbench starts its
+        coroutine there and its bench at cycle 1). Raises TimeoutError if it has not ended
+        within ``cycles`` cycles (:attr:`cycle` is then the last cycle run)."""
+        main = self.loop.spawn(coro)
+        self.loop.run_ready()
+        self.nodes_kernel.run(1)
+        while not main.done:
+            c = self.cycle = self.net.t
+            if c >= cycles:
+                raise TimeoutError(f"the hosts' coroutine did not end within {cycles} cycles")
+            for h in self.hosts:
+                h.port.monitor(c)
+            for h in self.hosts:
+                h.port.driver(c)
+            self.loop.run_ready()
+            if self.watch is not None:
+                self.watch(c)
+            self.nodes_kernel.run(1)
+        return main.result
+
+    def problems(self):
+        out = [f"{h.address}: unexpected packet {d}" for h in self.hosts for d in h.unexpected[:5]]
+        out += [f"{h.address}: partial packet left on VC {v}" for h in self.hosts
+                for v, part in enumerate(h.port.partial) if part]
+        out += [f"{h.address}: stuck with {len(h.port.queue)} queued" for h in self.hosts
+                if h.port.busy]
+        return out
+
+
+def tile_model(design, cfg, derived, *, watch=None, net_mutant="none", nk_mutant="none",
+               **core_mutants):
+    """The fast engine's compute tile of ``design`` (``gen.build.network_design(cfg,
+    kind="compute", top="tile", boundary="ports")``): the network with edge rings, a
+    training node's core on every router, the node kernel, and the hosts; a :class:`Tile`.
+    The mutants are the network's, the node kernel's and the core's (tests only)."""
+    from gen.node_build import compute_params
+    from sim.netmodel.network import NetworkModel
+    from sim.netmodel.node.core import NodeCores
+    from sim.netmodel.nodekernel import NodeKernel
+    from verif.node_model import NodeModel
+    man = design.manifest()
+    lay, params, _ = compute_params(cfg, derived)
+    net = NetworkModel(cfg, derived, edge_rings=True, mutant=net_mutant)
+    cores = NodeCores(nodes=net.n_nodes, layouts=lay,
+                      **{k: v for k, v in params.items() if k != "routing"}, **core_mutants)
+    nodes = NodeKernel(net, cores, range(net.n_nodes), coord_bits=lay.fmt.coord_bits,
+                       mutant=nk_mutant)
+    return Tile(nodes, man, NodeModel.from_manifest(man), watch=watch)
+
+
+def run_programs(design, programs, data, *, reads, cfg, derived, cycles,
+                 program_lines=None):
+    """:func:`sim.workloads.runners.run_programs` on the fast engine: the same arguments
+    (``design`` stands for the tile it models) and the same result (``cycles``,
+    ``load_cycles``, ``read_cycles``, ``reads``, ``counters``, ``counters_cycle``,
+    ``halts``, ``problems``), cycle for cycle the RTL's. Raises TimeoutError if the run has
+    not ended within ``cycles`` cycles."""
+    from sim.workloads.runners import PROGRAM_LINES, program_scenario
+    from verif.host_programs import programs as flow
+    tile = tile_model(design, cfg, derived)
+    pr = program_scenario(tile.model, programs, data, reads,
+                          program_lines=program_lines or PROGRAM_LINES)
+    result = tile.run(flow(tile, pr), cycles=cycles)
+    return {**result, "problems": tile.problems()}
