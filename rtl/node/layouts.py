@@ -9,7 +9,7 @@ golden model (:mod:`verif.node_model`) share them without importing the NI.
 from amaranth.hdl import Shape, Signal, signed
 from amaranth.lib import data, enum
 
-from rtl.net.packet import Opcode, PacketFormat
+from rtl.net.packet import FlatCodec, Opcode, PacketFormat
 from rtl.node.mac import MacMode
 
 __all__ = ["Dtype", "CmdOp", "CmdState", "CmdError", "NodeLayouts", "register_names",
@@ -222,13 +222,28 @@ class NodeLayouts:
             value[name] = v
         if fields:
             raise KeyError(f"{layout} has no field(s) {sorted(fields)}")
-        return lay.const(value).as_value().value
+        codec = self._codec(layout)
+        return codec.encode(value) if codec else lay.const(value).as_value().value
 
     def decode(self, layout, bits):
         """int -> dict of the fields of ``layout`` (enums as enum members)."""
+        codec = self._codec(layout)
+        if codec:
+            return codec.decode(bits)
         lay = getattr(self, layout)
         c = lay.from_bits(bits)
         return {name: getattr(c, name) for name, _ in lay}
+
+    def _codec(self, layout):
+        """The :class:`~rtl.net.packet.FlatCodec` of the layout named ``layout``, or
+        ``None`` where it has a nested layout field (Amaranth's encoder serves those)."""
+        codecs = self.__dict__.setdefault("_codecs", {})
+        if layout not in codecs:
+            try:
+                codecs[layout] = FlatCodec(getattr(self, layout))
+            except TypeError:
+                codecs[layout] = None
+        return codecs[layout]
 
     def desc_flits(self, layout, **fields):
         """A descriptor as its body flits (least significant bits first)."""
