@@ -5,6 +5,7 @@ elaborates nothing heavier than the module library, ``write()`` emits the
 Verilog and a JSON manifest of ports and parameters next to it.
 """
 
+import collections
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -146,6 +147,14 @@ LINK_LAYER_PARAMS = ("crc_bits", "error_threshold", "reverse_error_threshold", "
                      "lane_fail_cycle", "lane_fail_link", "ratio_degraded")
 
 
+#: the last designs :func:`network_design` made, by its arguments: a process (a test
+#: worker, a sweep) that asks for the same network again gets the same :class:`Design`,
+#: its Verilog included, instead of converting its node module again (the training node is
+#: most of a compute tile's elaboration). Designs are never changed after they are made.
+_DESIGNS = collections.OrderedDict()
+_DESIGNS_KEPT = 4
+
+
 def network_design(cfg, *, kind, top, boundary, top_name=None, structural_dies=False,
                    derived=None):
     """Config -> a die or the whole tile of ``kind`` nodes (see :mod:`rtl.fabric.mesh`).
@@ -161,10 +170,24 @@ def network_design(cfg, *, kind, top, boundary, top_name=None, structural_dies=F
     disabled training node is still elaborated (its router forwards), a workload simply
     never gives it work or data (which workloads can: the workload registry, ``sim.workloads``).
     """
+    d = derived_of(cfg, derived)
+    key = (json.dumps(cfg.raw, sort_keys=True, default=str), kind, top, boundary, top_name,
+           structural_dies)
+    design = _DESIGNS.get(key)
+    if design is None or design.derived != d:
+        design = _DESIGNS[key] = _network_design(cfg, d, kind=kind, top=top, boundary=boundary,
+                                                 top_name=top_name,
+                                                 structural_dies=structural_dies)
+        while len(_DESIGNS) > _DESIGNS_KEPT:
+            _DESIGNS.popitem(last=False)
+    _DESIGNS.move_to_end(key)
+    return design
+
+
+def _network_design(cfg, d, *, kind, top, boundary, top_name, structural_dies):
     from rtl.fabric.die import Die
     from rtl.fabric.mesh import NODE_MODULES, Mesh
     from rtl.fabric.tile import Tile
-    d = derived_of(cfg, derived)
     params = _node_params(cfg)
     faults = fault_setup(cfg, d, kind=kind)
     if faults is not None:
