@@ -24,7 +24,10 @@
 - A fast build also compiles the model's C++ at ``-O0`` instead of ``-Os``
   (``OPT_FAST``): the flat default tile with the link registers public compiles in
   about a fifth of the CPU time and simulates a few thousand cycles about 1.5x slower
-  (docs/testing.md). Its build directory ends in ``-O0``.
+  (docs/testing.md). Its build directory ends in ``-O0``. ``DOJO_CXX_O0=1`` (the test
+  suite sets it too) compiles every Verilator build at ``-O0``, the flat ones included
+  (the test of the C++ speed harness and of the fast build against the flat one run a
+  few thousand cycles on it): same Verilog, same cycles.
 - When ``ccache`` is installed, Verilator's generated Makefile compiles through it
   (``OBJCACHE``): the run-time library (``verilated*.cpp``, cocotb's ``verilator.cpp``)
   and every hierarchical block already compiled with the same code come from the
@@ -141,6 +144,13 @@ def _fast(sim, fast_build):
     return bool(fast_build)
 
 
+def _low_opt(sim, fast_build):
+    """Whether a Verilator build's C++ is compiled at :data:`FAST_BUILD_OPT`: a fast build,
+    or any build under ``DOJO_CXX_O0=1``."""
+    return sim == "verilator" and (_fast(sim, fast_build)
+                                   or os.environ.get("DOJO_CXX_O0", "0") == "1")
+
+
 def _hier_blocks(design, sim, public, fast_build):
     """The modules a Verilator build makes hierarchical blocks (see the module docstring)."""
     if sim != "verilator":
@@ -160,7 +170,7 @@ def build_dir_of(design, sim, waves=False, public_signals=None, fast_build=None)
     if public:
         import hashlib
         trace = "-trace-" + hashlib.sha256(json.dumps(public).encode()).hexdigest()[:8]
-    opt = FAST_BUILD_OPT if _fast(sim, fast_build) else ""
+    opt = FAST_BUILD_OPT if _low_opt(sim, fast_build) else ""
     return build_root() / "cocotb" / sim / \
         (f"{design.top_name}-{key}-r{BUILD_REVISION}{'-hier' if hier else ''}{trace}{opt}"
          f"{'-waves' if waves else ''}")
@@ -204,7 +214,7 @@ def build_design(design, *, sim, waves=None, public_signals=None, fast_build=Non
         src = write(design, build_dir / "src")
     build = Build(sim=sim, top=design.top_name, manifest=design.manifest(),
                   build_dir=str(build_dir), src=str(src), hier=hier, public=public, waves=waves,
-                  fast=_fast(sim, fast_build))
+                  fast=_low_opt(sim, fast_build))
     _compile(build)
     return build
 

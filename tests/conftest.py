@@ -39,8 +39,9 @@ def base_raw():
 # Verilator builds the traffic/bare node once as a hierarchical block and compiles the
 # model at -O0 (sim.runner: about half the build time of a mesh, slower simulation, the
 # same cycles): the suite builds many small configurations and runs each for a few
-# thousand cycles
+# thousand cycles; the flat builds some tests ask for are compiled at -O0 too
 os.environ.setdefault("DOJO_FAST_BUILD", "1")
+os.environ.setdefault("DOJO_CXX_O0", "1")
 
 
 def pytest_addoption(parser):
