@@ -542,8 +542,9 @@ def _parse_dies(text):
 
 
 def cmd_study(args):
-    """``dojo study scaleout``: the training step from one die to the tile, on Dask, next to
-    the GPU-cluster reference (:mod:`sim.step.study`)."""
+    """``dojo study scaleout`` / ``dojo study nodesize``: the training step from one die to
+    the tile next to the GPU-cluster reference (:mod:`sim.step.study`), or on nodes of
+    different size at constant die area (:mod:`sim.step.nodesize`); both on Dask."""
     from sim.explore.cluster import dask_client, dashboard_of
     from sim.step.compiler import compile_step
     from sim.step.gpu import load_gpu
@@ -557,8 +558,13 @@ def cmd_study(args):
                            "fast engine (sim/netmodel), which does not run workloads yet; "
                            "allowed: rtl"])
     step = load_workload(args.workload)
-    gpu = load_gpu(args.gpu)
     sim = _simulator(args.sim)
+    if args.study == "nodesize":
+        return _cmd_nodesize(args, cfg, derived, step, sim)
+    if args.per_edge:
+        raise ConfigError([f"--per-edge: {args.per_edge!r} is not allowed for scaleout; "
+                           f"allowed: with dojo study nodesize"])
+    gpu = load_gpu(args.gpu)
     dies = _parse_dies(args.dies) if args.dies else default_dies(cfg)
     from gen.config import config_from_dict
     from gen.derive import derive
@@ -586,18 +592,66 @@ def cmd_study(args):
               f"x {r['tokens_per_replica']} tokens: {fab}; GPUs speed-up "
               f"{r['gpu']['speedup']:.2f}")
     print(f"reports: {args.out}/study.json, scaleout.png; points in {args.out}/points")
+    return _study_exit(study)
+
+
+def _study_exit(study):
+    """1 when a point failed or a measured point's results differ from the golden model."""
     return 1 if study["failures"] or any(r["status"] == "ok" and not r["match"]
                                          for r in study["points"]) else 0
 
 
+def _cmd_nodesize(args, cfg, derived, step, sim):
+    """``dojo study nodesize``: one point per node count per die edge (:mod:`sim.step.nodesize`)."""
+    from sim.explore.cluster import dask_client, dashboard_of
+    from sim.step.nodesize import default_per_edge, nodesize_points, run_nodesize
+    if args.dies:
+        raise ConfigError([f"--dies: {args.dies!r} is not allowed for nodesize (it keeps the "
+                           f"config's dies); allowed: with dojo study scaleout"])
+    if args.per_edge:
+        try:
+            per_edge = [int(v) for v in args.per_edge.split(",")]
+        except ValueError:
+            raise ConfigError([f"--per-edge: {args.per_edge!r} is not allowed; allowed: "
+                               f"node counts per die edge, e.g. 1,2,4"]) from None
+    else:
+        per_edge = default_per_edge(cfg, derived)
+    points = nodesize_points(cfg, step, derived, per_edge)     # ConfigError before any work
+    if all(pt.refused for pt in points):
+        raise ConfigError([f"--per-edge: {per_edge}: every point is refused (first: "
+                           f"{points[0].per_edge} per edge: {points[0].refused}); allowed: "
+                           f"node sizes the step fits"])
+    with dask_client(workers=args.workers, scheduler=args.scheduler) as client:
+        link = dashboard_of(client)
+        if link:
+            print(f"Dask dashboard: {link}")
+        sweep = run_nodesize(cfg, derived, step, per_edge=per_edge, sim=sim, out=args.out,
+                             client=client, fresh=args.fresh)
+    for r in sweep["points"]:
+        what = (f"{'' if r['match'] else 'MISMATCH vs golden, '}{r['step_cycles']} cycles "
+                f"({r['step_seconds'] * 1e6:.2f} us), {r['hop_cycles']} cycles per hop, "
+                f"compute {r['compute_cycles']['mean']:.0f}, exposed communication "
+                f"{r['exposed_communication_cycles']['mean']:.0f} cycles per node"
+                if r["status"] == "ok" else f"{r['status']}: {r.get('reason', '')}")
+        print(f"  {r['per_edge']}x{r['per_edge']} nodes per die, pitch {r['pitch_mm']:.3f} mm, "
+              f"P={r['matrix_p']:g}, {r['sram_kb']:g} KB: {what}")
+    print(f"reports: {args.out}/nodesize.json, nodesize.png; points in {args.out}/points")
+    return _study_exit(sweep)
+
+
 def _add_study_parser(sub):
-    p = sub.add_parser("study", help="studies of a training step (scaleout)")
-    p.add_argument("study", choices=("scaleout",), help="scaleout: one die up to the tile")
+    p = sub.add_parser("study", help="studies of a training step (scaleout, nodesize)")
+    p.add_argument("study", choices=("scaleout", "nodesize"),
+                   help="scaleout: one die up to the tile; nodesize: nodes of different "
+                        "pitch at constant die area and clock")
     _add_config(p)
     p.add_argument("workload", help="workload YAML (see workloads/)")
     p.add_argument("--out", default="build/study", help="report directory (default: build/study)")
     p.add_argument("--dies", default=None, metavar="DXxDY,...",
-                   help="fabrics to run (default: 1x1, 2x1, 2x2, 3x3, 5x5 up to the config's tile)")
+                   help="scaleout: fabrics to run (default: 1x1, 2x1, 2x2, 3x3, 5x5 up to "
+                        "the config's tile)")
+    p.add_argument("--per-edge", default=None, metavar="N,...",
+                   help="nodesize: nodes per die edge (default: 1 up to what the RTL runs)")
     p.add_argument("--gpu", default=str(Path(__file__).resolve().parent.parent / "configs" / "gpu"
                                         / "a100.yaml"),
                    help="GPU-cluster reference YAML (default: configs/gpu/a100.yaml)")
