@@ -119,6 +119,7 @@ def test_sweep_runs_on_dask_resumes_and_plots(tmp_path):
     assert (tmp_path / "nodesize.png").stat().st_size > 10_000
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not ICARUS, reason="needs Icarus Verilog")
 def test_tiny_sweep_on_the_rtl(tmp_path):
     """One die of 2x2 nodes of P=2 against one node of P=4 (the same 16 MACs per cycle),
@@ -141,3 +142,6 @@ def test_tiny_sweep_on_the_rtl(tmp_path):
     assert (rows[1]["mesh"], rows[2]["mesh"]) == ([1, 1], [2, 2])
     # one node does all 4 replicas' work alone and moves no gradients over the mesh
     assert rows[1]["replicas"] == 1 and rows[1]["tokens_per_replica"] == 16
+    assert (rows[1]["hop_cycles"], rows[2]["hop_cycles"]) == (3, 1)
+    # the same MACs on the same 16 MACs per cycle of die
+    assert rows[1]["mac_steps"] * 4 ** 2 == rows[2]["mac_steps"] * 2 ** 2
