@@ -545,7 +545,6 @@ def cmd_study(args):
     """``dojo study scaleout`` / ``dojo study nodesize``: the training step from one die to
     the tile next to the GPU-cluster reference (:mod:`sim.step.study`), or on nodes of
     different size at constant die area (:mod:`sim.step.nodesize`); both on Dask."""
-    from sim.explore.cluster import dask_client, dashboard_of
     from sim.step.compiler import compile_step
     from sim.step.gpu import load_gpu
     from sim.step.spec import load_workload
@@ -576,23 +575,36 @@ def cmd_study(args):
                 compile_step(c, d, st, NodeModel.from_config(c, d), data=False)
             except ValueError as exc:
                 raise ConfigError([f"--dies {dd[0]}x{dd[1]}: {exc}"]) from None
-    with dask_client(workers=args.workers, scheduler=args.scheduler) as client:
-        link = dashboard_of(client)
-        if link:
-            print(f"Dask dashboard: {link}")
-        study = run_scaleout(cfg, derived, step, dies=dies, sim=sim, out=args.out, gpu=gpu,
-                             client=client, fresh=args.fresh)
+    study = _on_dask(args, run_scaleout, cfg, derived, step, dies=dies, sim=sim, gpu=gpu)
     for r in study["points"]:
-        fab = (f"{'' if r['match'] else 'MISMATCH vs golden, '}"
-               f"{r['step_cycles']} cycles, speed-up {r['speedup']:.2f}, efficiency "
-               f"{100 * r['efficiency']:.0f}%, exposed communication "
-               f"{100 * r['exposed_communication_fraction']:.0f}% of communication"
-               if r["status"] == "ok" else f"{r['status']}: {r.get('reason', '')}")
+        fab = _point_text(r, lambda: (
+            f"{r['step_cycles']} cycles, speed-up {r['speedup']:.2f}, efficiency "
+            f"{100 * r['efficiency']:.0f}%, exposed communication "
+            f"{100 * r['exposed_communication_fraction']:.0f}% of communication"))
         print(f"  {r['mode']:6s} {r['dies'][0]}x{r['dies'][1]} dies, {r['replicas']:3d} replicas "
               f"x {r['tokens_per_replica']} tokens: {fab}; GPUs speed-up "
               f"{r['gpu']['speedup']:.2f}")
     print(f"reports: {args.out}/study.json, scaleout.png; points in {args.out}/points")
     return _study_exit(study)
+
+
+def _on_dask(args, run, *a, **kw):
+    """``run(*a, client=..., out=args.out, fresh=args.fresh, **kw)`` on the Dask cluster of
+    ``--workers`` / ``--scheduler`` (its dashboard printed): a study's points."""
+    from sim.explore.cluster import dask_client, dashboard_of
+    with dask_client(workers=args.workers, scheduler=args.scheduler) as client:
+        link = dashboard_of(client)
+        if link:
+            print(f"Dask dashboard: {link}")
+        return run(*a, client=client, out=args.out, fresh=args.fresh, **kw)
+
+
+def _point_text(row, measured):
+    """A study point's line: ``measured()`` (marked when its results differ from the golden
+    model) or its status and reason."""
+    if row["status"] != "ok":
+        return f"{row['status']}: {row.get('reason', '')}"
+    return ("" if row["match"] else "MISMATCH vs golden, ") + measured()
 
 
 def _study_exit(study):
@@ -603,7 +615,6 @@ def _study_exit(study):
 
 def _cmd_nodesize(args, cfg, derived, step, sim):
     """``dojo study nodesize``: one point per node count per die edge (:mod:`sim.step.nodesize`)."""
-    from sim.explore.cluster import dask_client, dashboard_of
     from sim.step.nodesize import default_per_edge, nodesize_points, run_nodesize
     if args.dies:
         raise ConfigError([f"--dies: {args.dies!r} is not allowed for nodesize (it keeps the "
@@ -621,18 +632,13 @@ def _cmd_nodesize(args, cfg, derived, step, sim):
         raise ConfigError([f"--per-edge: {per_edge}: every point is refused (first: "
                            f"{points[0].per_edge} per edge: {points[0].refused}); allowed: "
                            f"node sizes the step fits"])
-    with dask_client(workers=args.workers, scheduler=args.scheduler) as client:
-        link = dashboard_of(client)
-        if link:
-            print(f"Dask dashboard: {link}")
-        sweep = run_nodesize(cfg, derived, step, per_edge=per_edge, sim=sim, out=args.out,
-                             client=client, fresh=args.fresh)
+    sweep = _on_dask(args, run_nodesize, cfg, derived, step, per_edge=per_edge, sim=sim)
     for r in sweep["points"]:
-        what = (f"{'' if r['match'] else 'MISMATCH vs golden, '}{r['step_cycles']} cycles "
-                f"({r['step_seconds'] * 1e6:.2f} us), {r['hop_cycles']} cycles per hop, "
-                f"compute {r['compute_cycles']['mean']:.0f}, exposed communication "
-                f"{r['exposed_communication_cycles']['mean']:.0f} cycles per node"
-                if r["status"] == "ok" else f"{r['status']}: {r.get('reason', '')}")
+        what = _point_text(r, lambda: (
+            f"{r['step_cycles']} cycles ({r['step_seconds'] * 1e6:.2f} us), "
+            f"{r['hop_cycles']} cycles per hop, compute {r['compute_cycles']['mean']:.0f}, "
+            f"exposed communication {r['exposed_communication_cycles']['mean']:.0f} cycles "
+            f"per node"))
         print(f"  {r['per_edge']}x{r['per_edge']} nodes per die, pitch {r['pitch_mm']:.3f} mm, "
               f"P={r['matrix_p']:g}, {r['sram_kb']:g} KB: {what}")
     print(f"reports: {args.out}/nodesize.json, nodesize.png; points in {args.out}/points")

@@ -14,6 +14,7 @@ from gen.derive import derive
 from sim.step.nodesize import default_per_edge, nodesize_points, run_nodesize
 from sim.step.spec import load_workload, workload_from_dict
 from tests.conftest import CONFIGS
+from tests.sim.step.test_study import fake_record
 
 MLP = CONFIGS.parent / "workloads" / "mlp.yaml"
 ICARUS = shutil.which("iverilog") is not None
@@ -86,14 +87,7 @@ def fake_point(cfg_raw, overrides, step_raw, sim, out_dir):
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     with open(Path(out_dir).parent / "calls.log", "a") as f:
         f.write(f"{p}\n")
-    cyc = 4096 // (p * p) + 100 * 64 // (p * p)
-    stats = {"min": 10, "max": 10, "mean": 10}
-    return {"record": {"step_cycles": cyc, "step_seconds": cyc / 2e9, "match": True,
-                       "peak_fraction": 0.1, "mac_steps": 1, "compute_cycles": stats,
-                       "communication_cycles": stats, "exposed_communication_cycles": stats,
-                       "exposed_cycles": stats, "waiting_cycles": stats,
-                       "exposed_communication_fraction": 0.5, "mesh": [2, 2],
-                       "data_parallel": 4}, "wall_s": 0.0}
+    return fake_record(4096 // (p * p) + 100 * 64 // (p * p), data_parallel=4)
 
 
 def test_sweep_runs_on_dask_resumes_and_plots(tmp_path):
