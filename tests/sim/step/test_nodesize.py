@@ -79,6 +79,32 @@ def test_bad_input_is_one_line_before_any_work():
         nodesize_points(fixed, step, derive(fixed), [2])
 
 
+def test_dojo_study_nodesize_refuses_bad_input_with_one_line(tmp_path, capsys):
+    from dojo.cli import main
+    cfg = str(CONFIGS / "default.yaml")
+    out = ["--out", str(tmp_path / "s")]
+    for args, line in (
+            (["--per-edge", "2,x"], "error: --per-edge: '2,x' is not allowed; allowed: node "
+                                    "counts per die edge, e.g. 1,2,4"),
+            (["--per-edge", "8"], "error: --per-edge: 8 is not allowed: 4 dies of 8x8 nodes; "
+                                  "allowed: whole numbers >= 1 with at most 64 nodes on the "
+                                  "RTL (the fast engine, which would run more, does not have "
+                                  "the training node yet)"),
+            (["--dies", "1x1"], "error: --dies: '1x1' is not allowed for nodesize (it keeps "
+                                "the config's dies); allowed: with dojo study scaleout")):
+        assert main(["study", "nodesize", cfg, str(MLP), *args, *out]) == 2
+        assert capsys.readouterr().err.splitlines() == [line]
+    # 64-bit flits: one node per die needs an 8x8 engine (128-bit lines), 3 per edge a P
+    # of 8/3: nothing to run
+    assert main(["study", "nodesize", cfg, str(MLP), "--per-edge", "1,3", *out]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --per-edge: [1, 3]: every point is "
+                                               "refused (first: 1 per edge: matrix_p=8 needs")
+    assert main(["study", "scaleout", cfg, str(MLP), "--per-edge", "2", *out]) == 2
+    assert "--per-edge: '2' is not allowed for scaleout" in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()
+
+
 def fake_point(cfg_raw, overrides, step_raw, sim, out_dir):
     """Step cycles from the point's P (a bigger engine computes faster) plus a cost per
     node (more nodes to synchronise); a log file counts the calls."""
