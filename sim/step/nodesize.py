@@ -263,7 +263,7 @@ def plot_nodesize(sweep, path):
     ax.axvline(sweep["reach_mm"], color="k", lw=1, ls="--", label="one-cycle reach")
     ax.set_xlabel("node pitch (mm); dotted: refused points")
     ax.set_ylabel("step time (us)")
-    ax.set_ylim(bottom=0)
+    ax.set_ylim(0, 1.2 * max([r["step_seconds"] * 1e6 for r in ok], default=1))
     ax.set_title(f"{sweep['workload']}: node size at constant die area and clock")
     ax.legend(fontsize=7)
     plot_breakdown(bx, ok, [f"{r['per_edge']}x{r['per_edge']}, {r['pitch_mm']:.2f} mm"
