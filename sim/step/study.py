@@ -14,7 +14,9 @@ Every point is one Dask task (:func:`run_point`, the RTL run of :func:`sim.step.
 on the machinery ``dojo explore`` uses (:func:`sim.explore.cluster.dask_client`, one build
 per config made by the first point that needs it, under the build directory's lock);
 each finished point is kept in ``DIR/points/`` (:class:`sim.explore.store.ResultStore`,
-keyed by the config, the workload and the simulator) so a rerun resumes. The GPU
+keyed by the config, the workload and the simulator) so a rerun resumes; that runner
+(:func:`run_points`) and the breakdown plot (:func:`plot_breakdown`) also serve the
+node-size sweep (:mod:`sim.step.nodesize`). The GPU
 reference (:mod:`sim.step.gpu`) runs the same replicas' GEMMs and all-reduces with one
 GPU per replica.
 
