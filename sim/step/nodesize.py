@@ -31,7 +31,6 @@ task with resume, through the scale-out study's machinery (:func:`sim.step.study
 """
 
 import json
-import math
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -119,13 +118,81 @@ def _compiler_refusal(cfg, derived, step):
     return None
 
 
+def _scaled_node(cfg, n, n_ref, pitch):
+    """The node of ``n`` per die edge under the scaling rule: ``(sizes, overrides)`` with
+    the die totals in ``sizes``, or ``(sizes, reason)`` when the rule gives a size the
+    hardware cannot take."""
+    from rtl.node.sram import sram_lines
+    node = cfg.node
+    area = Fraction(n_ref, n) ** 2
+    p = Fraction(node.matrix_p * n_ref, n)
+    sram = Fraction(node.sram_kb).limit_denominator(1 << 20) * area
+    fp32 = node.fp32_flops_per_cycle * area
+    sizes = {"pitch_mm": pitch, "matrix_p": float(p), "sram_kb": float(sram),
+             "fp32_flops_per_cycle": float(fp32),
+             "die_macs_per_cycle": float(p * p * node.matrix_units * n * n),
+             "die_sram_kb": float(sram * n * n),
+             "die_fp32_flops_per_cycle": float(fp32 * n * n)}
+    if p.denominator != 1 or p.numerator & (p.numerator - 1):
+        return sizes, (f"node.matrix_p: {node.matrix_p} x {n_ref}/{n} = {p} is not a power "
+                       f"of two; allowed: node sizes whose MACs the P x P engine can hold")
+    if fp32.denominator != 1:
+        return sizes, (f"node.fp32_flops_per_cycle: {node.fp32_flops_per_cycle} x "
+                       f"({n_ref}/{n})^2 = {fp32} is not whole; allowed: node sizes that "
+                       f"split the die's FP32 rate into whole FLOP per cycle")
+    try:
+        sram_lines(float(sram), cfg.router.flit_bits)
+    except ValueError as exc:
+        return sizes, f"node.sram_kb: {node.sram_kb} x ({n_ref}/{n})^2 = {sram}: {exc}"
+    overrides = [f"node.matrix_p={int(p)}", f"node.sram_kb={float(sram)!r}",
+                 f"node.fp32_flops_per_cycle={int(fp32)}"]
+    if n != n_ref:
+        overrides.append(f"node.pitch_mm={pitch!r}")
+    return sizes, overrides
+
+
+def _derived_point(cfg, overrides, n):
+    """``(config, derivation, overrides)`` of a point, the routers' buffers deepened to
+    the credit round trip of its pipelined links (what the derivation asks for), or a
+    reason (str)."""
+    from gen.config import config_from_dict
+    from gen.derive import derive
+    rt = cfg.router
+    try:
+        if not rt.allow_shallow_buffers:
+            # the derivation's own link registers and round trip for this pitch
+            link = derive(config_from_dict(cfg.raw, overrides
+                                           + ["router.allow_shallow_buffers=true"])).link
+            if link.pipeline_stages:
+                overrides = overrides + [f"router.buffer_depth="
+                                         f"{max(rt.buffer_depth, link.credit_round_trip)}"]
+        c = config_from_dict(cfg.raw, overrides)
+    except ConfigError as exc:
+        return "; ".join(exc.problems)
+    d = derive(c)
+    if (d.die.nodes_x, d.die.nodes_y) != (n, n):
+        return (f"node.pitch_mm: {d.node.pitch_mm!r} gives {d.die.nodes_x}x{d.die.nodes_y} "
+                f"nodes per die, not {n}x{n}")
+    return c, d, overrides
+
+
+def _scaled_step(step, n, n_ref):
+    """The step at ``n`` nodes per die edge (the replica grid scaled, replicas merged where
+    a node holds several), or a reason (str)."""
+    grid = _scaled_grid(step, n, n_ref)
+    if isinstance(grid, str):
+        return grid
+    g, (kx, ky) = grid
+    if step.data % (kx * ky):
+        return (f"parallel.data: {step.data} replicas cannot merge {kx * ky} to a node; "
+                f"allowed: a multiple of {kx * ky}")
+    return step.with_data(step.data // (kx * ky), kx * ky, grid=g)
+
+
 def nodesize_points(cfg, step, derived, per_edge):
     """The sweep's points (:class:`NodeSizePoint`), one per entry of ``per_edge``; a count
-    of nodes the RTL cannot run raises ConfigError (one line), a point the scaling rule or
-    the config's checks refuse is returned refused."""
-    from gen.config import config_from_dict
-    from gen.derive import credit_round_trip
-    from rtl.node.sram import sram_lines
+    of nodes the RTL cannot run raises ConfigError (one line), a point the scaling rule,
+    the config's checks or the compiler refuse is returned refused, with the reason."""
     _check_shape(cfg, derived)
     dies = cfg.tile.dies_x * cfg.tile.dies_y
     for n in per_edge:
@@ -135,73 +202,24 @@ def nodesize_points(cfg, step, derived, per_edge):
                                f"{MAX_RTL_NODES} nodes on the RTL (the fast engine, which "
                                f"would run more, does not have the training node yet)"])
     n_ref = derived.die.nodes_x
-    node, rt = cfg.node, cfg.router
-    usable = derived.die.usable_edge_mm
-    reach = derived.node.reach_mm
     points = []
     for n in per_edge:
-        area = Fraction(n_ref, n) ** 2
-        pitch = derived.node.pitch_mm if n == n_ref else _micrometres(usable / n)
-        p = Fraction(node.matrix_p * n_ref, n)
-        sram = Fraction(node.sram_kb).limit_denominator(1 << 20) * area
-        fp32 = node.fp32_flops_per_cycle * area
-        scaled = {"pitch_mm": pitch, "matrix_p": float(p), "sram_kb": float(sram),
-                  "fp32_flops_per_cycle": float(fp32),
-                  "die_macs_per_cycle": float(p * p * node.matrix_units * n * n),
-                  "die_sram_kb": float(sram * n * n),
-                  "die_fp32_flops_per_cycle": float(fp32 * n * n)}
-        reason = None
-        if p.denominator != 1 or p < 1 or p.numerator & (p.numerator - 1):
-            reason = (f"node.matrix_p: {node.matrix_p} x {n_ref}/{n} = {p} is not a power "
-                      f"of two; allowed: node sizes whose MACs the P x P engine can hold")
-        elif fp32.denominator != 1:
-            reason = (f"node.fp32_flops_per_cycle: {node.fp32_flops_per_cycle} x "
-                      f"({n_ref}/{n})^2 = {fp32} is not whole; allowed: node sizes that "
-                      f"split the die's FP32 rate into whole FLOP per cycle")
-        else:
-            try:
-                sram_lines(float(sram), rt.flit_bits)
-            except ValueError as exc:
-                reason = f"node.sram_kb: {node.sram_kb} x ({n_ref}/{n})^2 = {sram}: {exc}"
-        overrides, point_step = (), None
-        if reason is None:
-            overrides = [f"node.matrix_p={int(p)}", f"node.sram_kb={float(sram)!r}",
-                         f"node.fp32_flops_per_cycle={int(fp32)}"]
-            if n != n_ref:
-                overrides.append(f"node.pitch_mm={pitch!r}")
-            stages = max(0, math.ceil(pitch / reach - 1e-9) - 1)
-            if stages and not rt.allow_shallow_buffers:
-                # the derivation asks for buffers that cover the pipelined link's round trip
-                overrides.append(f"router.buffer_depth="
-                                 f"{max(rt.buffer_depth, credit_round_trip(stages))}")
-            try:
-                c = config_from_dict(cfg.raw, overrides)
-            except ConfigError as exc:
-                reason = "; ".join(exc.problems)
-            else:
-                from gen.derive import derive
-                d = derive(c)
-                if d.die.nodes_x != n or d.die.nodes_y != n:
-                    reason = (f"node.pitch_mm: {pitch!r} gives {d.die.nodes_x}x"
-                              f"{d.die.nodes_y} nodes per die, not {n}x{n}")
-                else:
-                    scaled["hop_cycles"] = d.link.hop_cycles
-            if reason is None:
-                grid = _scaled_grid(step, n, n_ref)
-                if isinstance(grid, str):
-                    reason = grid
-                else:
-                    g, (kx, ky) = grid
-                    if step.data % (kx * ky):
-                        reason = (f"parallel.data: {step.data} replicas cannot merge "
-                                  f"{kx * ky} to a node; allowed: a multiple of {kx * ky}")
-                    else:
-                        point_step = step.with_data(step.data // (kx * ky), kx * ky, grid=g)
-                        reason = _compiler_refusal(c, d, point_step)
+        pitch = (derived.node.pitch_mm if n == n_ref
+                 else _micrometres(derived.die.usable_edge_mm / n))
+        sizes, made = _scaled_node(cfg, n, n_ref, pitch)
+        if not isinstance(made, str):
+            made = _derived_point(cfg, made, n)
+        if not isinstance(made, str):
+            c, d, overrides = made
+            sizes["hop_cycles"] = d.link.hop_cycles
+            made = _scaled_step(step, n, n_ref)
+            if not isinstance(made, str):
+                made = _compiler_refusal(c, d, made) or made
+        refused = made if isinstance(made, str) else None
         points.append(NodeSizePoint(per_edge=n, pitch_mm=pitch,
-                                    overrides=tuple(overrides) if reason is None else None,
-                                    step=point_step if reason is None else None,
-                                    refused=reason, node=scaled))
+                                    overrides=None if refused else tuple(overrides),
+                                    step=None if refused else made, refused=refused,
+                                    node=sizes))
     return points
 
 
