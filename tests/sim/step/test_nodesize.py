@@ -64,6 +64,15 @@ def test_points_the_rule_or_the_engine_cannot_build_are_refused_with_the_reason(
     assert pts[3].node["die_sram_kb"] == pytest.approx(16)
 
 
+def test_the_sq_preset_compiles_at_every_node_size_its_file_names():
+    cfg = load_config(CONFIGS / "default.yaml", ["tile.dies_x=2", "tile.dies_y=1",
+                                                 "node.sram_kb=32", "router.flit_bits=128"])
+    step = load_workload(CONFIGS.parent / "workloads" / "sq.yaml")
+    pts = nodesize_points(cfg, step, derive(cfg), [1, 2, 4])
+    assert [(pt.refused, pt.step.grid, pt.step.data) for pt in pts] == [
+        (None, (1, 1), 2), (None, (2, 2), 2), (None, (4, 4), 2)]
+
+
 def test_bad_input_is_one_line_before_any_work():
     cfg = load_config(CONFIGS / "default.yaml")
     d = derive(cfg)
