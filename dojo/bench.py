@@ -1106,25 +1106,29 @@ def bench_step(outdir, *, quick=False):
     return lines
 
 
-#: the node-size sweep of the step section: the MLP on the default tile's dies, 128-bit
-#: flits (a node of 4x the area has an 8x8 engine, which needs 128-bit lines)
-NODESIZE_OVERRIDES = ["router.flit_bits=128"]
+#: the node-size sweep of the step section: the preset whose replica grid scales from 1x1
+#: to 4x4 nodes per die within the compiler's limits, on two dies, 128-bit flits (a node of
+#: 4x the area has an 8x8 engine, which needs 128-bit lines); the command in its file
+NODESIZE_PRESET = "sq"
+NODESIZE_OVERRIDES = ["tile.dies_x=2", "tile.dies_y=1", "node.sram_kb=32",
+                      "router.flit_bits=128"]
 
 
 def _nodesize_lines(outdir):
-    """The MLP's node-size sweep (``dojo study nodesize``) as a table."""
+    """The node-size sweep (``dojo study nodesize``) as a table."""
     from sim.explore.cluster import dask_client
     from sim.step.nodesize import default_per_edge, run_nodesize
     from sim.step.spec import load_workload
     cfg = load_config(ROOT / "configs" / "default.yaml", NODESIZE_OVERRIDES)
     d = derive(cfg)
-    step = load_workload(ROOT / "workloads" / "mlp.yaml")
+    step = load_workload(ROOT / "workloads" / f"{NODESIZE_PRESET}.yaml")
     with dask_client(workers=2) as client:
         sweep = run_nodesize(cfg, d, step, per_edge=default_per_edge(cfg, d), sim="verilator",
                              out=outdir / "step_nodesize", client=client, fresh=True,
                              progress=False)
-    lines = [f"Node-size sweep of the MLP (`dojo study nodesize configs/default.yaml "
-             f"workloads/mlp.yaml {' '.join('-s ' + o for o in NODESIZE_OVERRIDES)}`: "
+    lines = [f"Node-size sweep (`dojo study nodesize configs/default.yaml "
+             f"workloads/{NODESIZE_PRESET}.yaml "
+             f"{' '.join('-s ' + o for o in NODESIZE_OVERRIDES)}`: "
              f"{cfg.tile.dies_x}x{cfg.tile.dies_y} dies, the same die SRAM and MACs per cycle "
              f"at every node size; one-cycle "
              f"reach {d.node.reach_mm:.2f} mm):", "",
