@@ -1099,9 +1099,53 @@ def bench_step(outdir, *, quick=False):
                          f"{100 * p['exposed_communication_fraction']:.0f}% | "
                          f"{p['gpu']['step_seconds'] * 1e6:.0f} us | "
                          f"{p['gpu']['speedup']:.2f} |")
-        lines += ["", "Not measured: the D1 die and the 5x5 tile, and the node-size sweep "
-                  "(they need the training node in the fast engine, issue 30)."]
+        lines += [""] + _nodesize_lines(outdir)
+        lines += ["", "Not measured: the D1 die and the 5x5 tile (they need the training node "
+                  "in the fast engine, issue 30)."]
     lines += ["", f"Section measured in {time.time() - started:.0f} s."]
+    return lines
+
+
+#: the node-size sweep of the step section: the preset whose replica grid scales from 1x1
+#: to 4x4 nodes per die within the compiler's limits, on two dies, 128-bit flits (a node of
+#: 4x the area has an 8x8 engine, which needs 128-bit lines); the command in its file
+NODESIZE_PRESET = "sq"
+NODESIZE_OVERRIDES = ["tile.dies_x=2", "tile.dies_y=1", "node.sram_kb=32",
+                      "router.flit_bits=128"]
+
+
+def _nodesize_lines(outdir):
+    """The node-size sweep (``dojo study nodesize``) as a table."""
+    from sim.explore.cluster import dask_client
+    from sim.step.nodesize import default_per_edge, run_nodesize
+    from sim.step.spec import load_workload
+    cfg = load_config(ROOT / "configs" / "default.yaml", NODESIZE_OVERRIDES)
+    d = derive(cfg)
+    step = load_workload(ROOT / "workloads" / f"{NODESIZE_PRESET}.yaml")
+    with dask_client(workers=2) as client:
+        sweep = run_nodesize(cfg, d, step, per_edge=default_per_edge(cfg, d), sim="verilator",
+                             out=outdir / "step_nodesize", client=client, fresh=True,
+                             progress=False)
+    lines = [f"Node-size sweep (`dojo study nodesize configs/default.yaml "
+             f"workloads/{NODESIZE_PRESET}.yaml "
+             f"{' '.join('-s ' + o for o in NODESIZE_OVERRIDES)}`: "
+             f"{cfg.tile.dies_x}x{cfg.tile.dies_y} dies, the same die SRAM and MACs per cycle "
+             f"at every node size; one-cycle "
+             f"reach {d.node.reach_mm:.2f} mm):", "",
+             "| nodes per die | pitch | cycles per hop | P | SRAM per node | replicas x tokens "
+             "| cycles | time | exact | compute | exposed communication |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in sweep["points"]:
+        head = (f"| {r['per_edge']}x{r['per_edge']} | {r['pitch_mm']:.3f} mm | "
+                f"{r.get('hop_cycles', '')} | {r['matrix_p']:g} | {r['sram_kb']:g} KB | ")
+        if r["status"] != "ok":
+            lines.append(head + f"{r['status']}: {r.get('reason', '')} | | | | | |")
+            continue
+        lines.append(head + f"{r['replicas']} x {r['tokens_per_replica']} | "
+                     f"{r['step_cycles']} | {r['step_seconds'] * 1e6:.2f} us | "
+                     f"{'yes' if r['match'] else '**no**'} | "
+                     f"{r['compute_cycles']['mean']:.0f} | "
+                     f"{r['exposed_communication_cycles']['mean']:.0f} |")
     return lines
 
 

@@ -542,9 +542,9 @@ def _parse_dies(text):
 
 
 def cmd_study(args):
-    """``dojo study scaleout``: the training step from one die to the tile, on Dask, next to
-    the GPU-cluster reference (:mod:`sim.step.study`)."""
-    from sim.explore.cluster import dask_client, dashboard_of
+    """``dojo study scaleout`` / ``dojo study nodesize``: the training step from one die to
+    the tile next to the GPU-cluster reference (:mod:`sim.step.study`), or on nodes of
+    different size at constant die area (:mod:`sim.step.nodesize`); both on Dask."""
     from sim.step.compiler import compile_step
     from sim.step.gpu import load_gpu
     from sim.step.spec import load_workload
@@ -557,8 +557,13 @@ def cmd_study(args):
                            "fast engine (sim/netmodel), which does not run workloads yet; "
                            "allowed: rtl"])
     step = load_workload(args.workload)
-    gpu = load_gpu(args.gpu)
     sim = _simulator(args.sim)
+    if args.study == "nodesize":
+        return _cmd_nodesize(args, cfg, derived, step, sim)
+    if args.per_edge:
+        raise ConfigError([f"--per-edge: {args.per_edge!r} is not allowed for scaleout; "
+                           f"allowed: with dojo study nodesize"])
+    gpu = load_gpu(args.gpu)
     dies = _parse_dies(args.dies) if args.dies else default_dies(cfg)
     from gen.config import config_from_dict
     from gen.derive import derive
@@ -570,34 +575,89 @@ def cmd_study(args):
                 compile_step(c, d, st, NodeModel.from_config(c, d), data=False)
             except ValueError as exc:
                 raise ConfigError([f"--dies {dd[0]}x{dd[1]}: {exc}"]) from None
-    with dask_client(workers=args.workers, scheduler=args.scheduler) as client:
-        link = dashboard_of(client)
-        if link:
-            print(f"Dask dashboard: {link}")
-        study = run_scaleout(cfg, derived, step, dies=dies, sim=sim, out=args.out, gpu=gpu,
-                             client=client, fresh=args.fresh)
+    study = _on_dask(args, run_scaleout, cfg, derived, step, dies=dies, sim=sim, gpu=gpu)
     for r in study["points"]:
-        fab = (f"{'' if r['match'] else 'MISMATCH vs golden, '}"
-               f"{r['step_cycles']} cycles, speed-up {r['speedup']:.2f}, efficiency "
-               f"{100 * r['efficiency']:.0f}%, exposed communication "
-               f"{100 * r['exposed_communication_fraction']:.0f}% of communication"
-               if r["status"] == "ok" else f"{r['status']}: {r.get('reason', '')}")
+        fab = _point_text(r, lambda: (
+            f"{r['step_cycles']} cycles, speed-up {r['speedup']:.2f}, efficiency "
+            f"{100 * r['efficiency']:.0f}%, exposed communication "
+            f"{100 * r['exposed_communication_fraction']:.0f}% of communication"))
         print(f"  {r['mode']:6s} {r['dies'][0]}x{r['dies'][1]} dies, {r['replicas']:3d} replicas "
               f"x {r['tokens_per_replica']} tokens: {fab}; GPUs speed-up "
               f"{r['gpu']['speedup']:.2f}")
     print(f"reports: {args.out}/study.json, scaleout.png; points in {args.out}/points")
+    return _study_exit(study)
+
+
+def _on_dask(args, run, *a, **kw):
+    """``run(*a, client=..., out=args.out, fresh=args.fresh, **kw)`` on the Dask cluster of
+    ``--workers`` / ``--scheduler`` (its dashboard printed): a study's points."""
+    from sim.explore.cluster import dask_client, dashboard_of
+    with dask_client(workers=args.workers, scheduler=args.scheduler) as client:
+        link = dashboard_of(client)
+        if link:
+            print(f"Dask dashboard: {link}")
+        return run(*a, client=client, out=args.out, fresh=args.fresh, **kw)
+
+
+def _point_text(row, measured):
+    """A study point's line: ``measured()`` (marked when its results differ from the golden
+    model) or its status and reason."""
+    if row["status"] != "ok":
+        return f"{row['status']}: {row.get('reason', '')}"
+    return ("" if row["match"] else "MISMATCH vs golden, ") + measured()
+
+
+def _study_exit(study):
+    """1 when a point failed or a measured point's results differ from the golden model."""
     return 1 if study["failures"] or any(r["status"] == "ok" and not r["match"]
                                          for r in study["points"]) else 0
 
 
+def _cmd_nodesize(args, cfg, derived, step, sim):
+    """``dojo study nodesize``: one point per node count per die edge (:mod:`sim.step.nodesize`)."""
+    from sim.step.nodesize import default_per_edge, nodesize_points, run_nodesize
+    if args.dies:
+        raise ConfigError([f"--dies: {args.dies!r} is not allowed for nodesize (it keeps the "
+                           f"config's dies); allowed: with dojo study scaleout"])
+    if args.per_edge:
+        try:
+            per_edge = [int(v) for v in args.per_edge.split(",")]
+        except ValueError:
+            raise ConfigError([f"--per-edge: {args.per_edge!r} is not allowed; allowed: "
+                               f"node counts per die edge, e.g. 1,2,4"]) from None
+    else:
+        per_edge = default_per_edge(cfg, derived)
+    points = nodesize_points(cfg, step, derived, per_edge)     # ConfigError before any work
+    if all(pt.refused for pt in points):
+        raise ConfigError([f"--per-edge: {per_edge}: every point is refused (first: "
+                           f"{points[0].per_edge} per edge: {points[0].refused}); allowed: "
+                           f"node sizes the step fits"])
+    sweep = _on_dask(args, run_nodesize, cfg, derived, step, per_edge=per_edge, sim=sim)
+    for r in sweep["points"]:
+        what = _point_text(r, lambda: (
+            f"{r['step_cycles']} cycles ({r['step_seconds'] * 1e6:.2f} us), "
+            f"{r['hop_cycles']} cycles per hop, compute {r['compute_cycles']['mean']:.0f}, "
+            f"exposed communication {r['exposed_communication_cycles']['mean']:.0f} cycles "
+            f"per node"))
+        print(f"  {r['per_edge']}x{r['per_edge']} nodes per die, pitch {r['pitch_mm']:.3f} mm, "
+              f"P={r['matrix_p']:g}, {r['sram_kb']:g} KB: {what}")
+    print(f"reports: {args.out}/nodesize.json, nodesize.png; points in {args.out}/points")
+    return _study_exit(sweep)
+
+
 def _add_study_parser(sub):
-    p = sub.add_parser("study", help="studies of a training step (scaleout)")
-    p.add_argument("study", choices=("scaleout",), help="scaleout: one die up to the tile")
+    p = sub.add_parser("study", help="studies of a training step (scaleout, nodesize)")
+    p.add_argument("study", choices=("scaleout", "nodesize"),
+                   help="scaleout: one die up to the tile; nodesize: nodes of different "
+                        "pitch at constant die area and clock")
     _add_config(p)
     p.add_argument("workload", help="workload YAML (see workloads/)")
     p.add_argument("--out", default="build/study", help="report directory (default: build/study)")
     p.add_argument("--dies", default=None, metavar="DXxDY,...",
-                   help="fabrics to run (default: 1x1, 2x1, 2x2, 3x3, 5x5 up to the config's tile)")
+                   help="scaleout: fabrics to run (default: 1x1, 2x1, 2x2, 3x3, 5x5 up to "
+                        "the config's tile)")
+    p.add_argument("--per-edge", default=None, metavar="N,...",
+                   help="nodesize: nodes per die edge (default: 1 up to what the RTL runs)")
     p.add_argument("--gpu", default=str(Path(__file__).resolve().parent.parent / "configs" / "gpu"
                                         / "a100.yaml"),
                    help="GPU-cluster reference YAML (default: configs/gpu/a100.yaml)")

@@ -143,10 +143,14 @@ class Step:
         """Useful operations of the step on all replicas."""
         return self.data * sum(g.flops for g in self.gemms())
 
-    def with_data(self, data, tokens_scale=1.0):
+    def with_data(self, data, tokens_scale=1.0, grid=None):
         """The same step with ``data`` replicas and every layer's tokens times
-        ``tokens_scale`` (the scale-out study's strong and weak scaling)."""
-        raw = {**self.raw, "parallel": {**self.raw["parallel"], "data": data},
+        ``tokens_scale`` (the scale-out study's strong and weak scaling), on a replica
+        grid of ``grid`` nodes (None: unchanged; the node-size sweep scales it)."""
+        parallel = {**self.raw["parallel"], "data": data}
+        if grid is not None:
+            parallel["grid"] = list(grid)
+        raw = {**self.raw, "parallel": parallel,
                "layers": [{**ly, "tokens": int(round(ly["tokens"] * tokens_scale))}
                           for ly in self.raw["layers"]]}
         return workload_from_dict(raw)

@@ -14,7 +14,9 @@ Every point is one Dask task (:func:`run_point`, the RTL run of :func:`sim.step.
 on the machinery ``dojo explore`` uses (:func:`sim.explore.cluster.dask_client`, one build
 per config made by the first point that needs it, under the build directory's lock);
 each finished point is kept in ``DIR/points/`` (:class:`sim.explore.store.ResultStore`,
-keyed by the config, the workload and the simulator) so a rerun resumes. The GPU
+keyed by the config, the workload and the simulator) so a rerun resumes; that runner
+(:func:`run_points`) and the breakdown plot (:func:`plot_breakdown`) also serve the
+node-size sweep (:mod:`sim.step.nodesize`). The GPU
 reference (:mod:`sim.step.gpu`) runs the same replicas' GEMMs and all-reduces with one
 GPU per replica.
 
@@ -29,7 +31,8 @@ from pathlib import Path
 
 from gen.config import ConfigError
 
-__all__ = ["MAX_RTL_NODES", "default_dies", "study_points", "run_point", "run_scaleout"]
+__all__ = ["MAX_RTL_NODES", "default_dies", "study_points", "run_point", "run_points",
+           "point_status", "run_scaleout", "plot_breakdown"]
 
 #: the largest fabric a study point simulates on the RTL (seconds to a few minutes a point)
 MAX_RTL_NODES = 64
@@ -94,59 +97,75 @@ def _tokens(step):
     return step.data * step.layers[0].tokens
 
 
-def run_scaleout(cfg, derived, step, *, dies, sim, out, gpu, client, fresh=False,
-                 progress=True, point_fn=None):
-    """Run every point on ``client`` (resuming from ``out/points``), add the GPU model, write
-    ``study.json`` and ``scaleout.png``; returns the study dict. ``point_fn`` replaces
-    :func:`run_point` (the tests' stand-in)."""
+def run_points(cfg, jobs, *, sim, out, client, fresh=False, progress=True, point_fn=None):
+    """Run the study points ``jobs`` (``[(name, overrides, step, priority)]``: the config
+    with the overrides runs the step; Dask starts higher priorities first) on ``client``, each one Dask task of :func:`run_point`
+    (``point_fn`` replaces it: the tests' stand-in), resuming from ``out/points``; returns
+    ``(saved, failures)``: per job its saved result (``{"record": ...}``, ``{"refused":
+    reason}`` or None when it failed) and one ``{"point", "error"}`` per failed task. Both
+    studies (:func:`run_scaleout`, :func:`sim.step.nodesize.run_nodesize`) run their points
+    here, so they share the store's keys and the progress bar."""
     from distributed import as_completed
     from sim.explore.cluster import _Bar
     from sim.explore.store import ResultStore, digest
-    from sim.step.gpu import step_seconds
     out = Path(out)
     store = ResultStore(out)
     if fresh:
         store.clear()
-    points = study_points(cfg, step, dies, derived)
     keys = [digest({"config": cfg.raw, "overrides": ov, "step": st.raw, "sim": sim,
-                    "kind": "training-step"}) for _, _, ov, st in points]
+                    "kind": "training-step"}) for _, ov, st, _ in jobs]
     todo = [i for i, k in enumerate(keys) if store.load("points", k) is None]
-    bar = _Bar(len(points), len(points) - len(todo), progress)
+    bar = _Bar(len(jobs), len(jobs) - len(todo), progress)
     futures = {}
     for i in todo:
-        mode, (dx, dy), ov, st = points[i]
-        f = client.submit(point_fn or run_point, cfg.raw, ov, st.raw, sim,
-                          str(out / f"{mode}-{dx}x{dy}"), key=f"step-{keys[i]}",
-                          priority=dx * dy)
+        name, ov, st, priority = jobs[i]
+        f = client.submit(point_fn or run_point, cfg.raw, ov, st.raw, sim, str(out / name),
+                          key=f"step-{keys[i]}", priority=priority)
         futures[f] = i
     failures = []
     try:
         for f in as_completed(futures):
             i = futures[f]
-            mode, (dx, dy), _, _ = points[i]
+            name = jobs[i][0]
             if f.status == "error":
                 exc = f.exception()
-                failures.append({"point": f"{mode} {dx}x{dy}",
-                                 "error": f"{type(exc).__name__}: {exc}"})
-                bar.advance(failed=True, what=f"{mode} {dx}x{dy}")
+                failures.append({"point": name, "error": f"{type(exc).__name__}: {exc}"})
+                bar.advance(failed=True, what=name)
             else:
                 store.save("points", keys[i], f.result())
-                bar.advance(what=f"{mode} {dx}x{dy}")
+                bar.advance(what=name)
             bar.refresh(client, {x.key for x in futures})
     finally:
         bar.close()
         client.cancel([f for f in futures if not f.done()])
+    return [store.load("points", k) for k in keys], failures
+
+
+def point_status(saved):
+    """A study row's status fields from its saved result (:func:`run_points`)."""
+    if saved is None:
+        return {"status": "failed"}
+    if "refused" in saved:
+        return {"status": "refused", "reason": saved["refused"]}
+    return {"status": "ok", **saved["record"]}
+
+
+def run_scaleout(cfg, derived, step, *, dies, sim, out, gpu, client, fresh=False,
+                 progress=True, point_fn=None):
+    """Run every point on ``client`` (resuming from ``out/points``), add the GPU model, write
+    ``study.json`` and ``scaleout.png``; returns the study dict. ``point_fn`` replaces
+    :func:`run_point` (the tests' stand-in)."""
+    from sim.step.gpu import step_seconds
+    out = Path(out)
+    points = study_points(cfg, step, dies, derived)
+    jobs = [(f"{mode}-{dx}x{dy}", ov, st, dx * dy) for mode, (dx, dy), ov, st in points]
+    saved, failures = run_points(cfg, jobs, sim=sim, out=out, client=client, fresh=fresh,
+                                 progress=progress, point_fn=point_fn)
     rows = []
-    for (mode, (dx, dy), ov, st), key in zip(points, keys):
-        saved = store.load("points", key)
+    for (mode, (dx, dy), ov, st), s in zip(points, saved):
         row = {"mode": mode, "dies": [dx, dy], "n_dies": dx * dy, "replicas": st.data,
-               "tokens_per_replica": st.layers[0].tokens, "global_tokens": _tokens(st)}
-        if saved is None:
-            row["status"] = "failed"
-        elif "refused" in saved:
-            row.update(status="refused", reason=saved["refused"])
-        else:
-            row.update(status="ok", **saved["record"])
+               "tokens_per_replica": st.layers[0].tokens, "global_tokens": _tokens(st),
+               **point_status(s)}
         g = step_seconds(gpu, st)
         row["gpu"] = {"gpus": st.data, "step_seconds": g["step"], "compute": g["compute"],
                       "communication": g["communication"], "exposed": g["exposed"]}
@@ -205,17 +224,23 @@ def plot_scaleout(study, path):
     ax.set_title(f"{study['workload']}: scale-out")
     ax.legend(fontsize=7)
     ok = [r for r in rows if r["status"] == "ok"]
-    labels = [f"{r['mode'][0]} {r['dies'][0]}x{r['dies'][1]}" for r in ok]
-    comp = [r["compute_cycles"]["mean"] for r in ok]
-    exp = [r["exposed_communication_cycles"]["mean"] for r in ok]
-    rest = [r["step_cycles"] - c - e for r, c, e in zip(ok, comp, exp)]
-    bx.bar(labels, comp, label="engine busy")
-    bx.bar(labels, exp, bottom=comp, label="exposed communication (DMA only)")
-    bx.bar(labels, rest, bottom=[c + e for c, e in zip(comp, exp)], label="waiting / control")
-    bx.set_ylabel("cycles per node (mean)")
-    bx.set_ylim(0, 1.35 * max([r["step_cycles"] for r in ok], default=1))
-    bx.set_title("step time by component")
-    bx.legend(fontsize=7)
+    plot_breakdown(bx, ok, [f"{r['mode'][0]} {r['dies'][0]}x{r['dies'][1]}" for r in ok])
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def plot_breakdown(ax, rows, labels):
+    """Stacked bars on ``ax``, one per measured row (a run_step record): the engine busy,
+    the exposed communication (DMA busy while the engine is not) and the rest of the
+    step (waiting and control), mean cycles per node."""
+    comp = [r["compute_cycles"]["mean"] for r in rows]
+    exp = [r["exposed_communication_cycles"]["mean"] for r in rows]
+    rest = [r["step_cycles"] - c - e for r, c, e in zip(rows, comp, exp)]
+    ax.bar(labels, comp, label="engine busy")
+    ax.bar(labels, exp, bottom=comp, label="exposed communication (DMA only)")
+    ax.bar(labels, rest, bottom=[c + e for c, e in zip(comp, exp)], label="waiting / control")
+    ax.set_ylabel("cycles per node (mean)")
+    ax.set_ylim(0, 1.35 * max([r["step_cycles"] for r in rows], default=1))
+    ax.set_title("step time by component")
+    ax.legend(fontsize=7)

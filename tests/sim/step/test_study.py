@@ -27,14 +27,18 @@ def fake_point(cfg_raw, overrides, step_raw, sim, out_dir):
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     with open(Path(out_dir).parent / "calls.log", "a") as f:
         f.write(f"{dies} {tokens}\n")
-    cyc = 100 * tokens + 50 * dies
+    return fake_record(100 * tokens + 50 * dies, data_parallel=dies * 4)
+
+
+def fake_record(cycles, *, data_parallel):
+    """A stand-in point's saved result (the keys the studies read of a run_step record)."""
     stats = {"min": 10, "max": 10, "mean": 10}
-    return {"record": {"step_cycles": cyc, "step_seconds": cyc / 2e9, "match": True,
+    return {"record": {"step_cycles": cycles, "step_seconds": cycles / 2e9, "match": True,
                        "peak_fraction": 0.1, "mac_steps": 1, "compute_cycles": stats,
                        "communication_cycles": stats, "exposed_communication_cycles": stats,
                        "exposed_cycles": stats, "waiting_cycles": stats,
                        "exposed_communication_fraction": 0.5, "mesh": [2, 2],
-                       "data_parallel": dies * 4}, "wall_s": 0.0}
+                       "data_parallel": data_parallel}, "wall_s": 0.0}
 
 
 def test_points_cover_both_scalings_and_refuse_what_the_rtl_cannot_run():
