@@ -79,8 +79,9 @@ def test_every_workload_takes_the_model_on_the_default_tile(name):
                                        "allowed: no faults with xy or yx routing, or --engine "
                                        "rtl"),
     (("node.pitch_mm=2.0", "router.buffer_depth=5"),
-     "node.pitch_mm: 2.0 gives 1 link pipeline stage(s), not modelled by --engine model at the tile edge's hosts; allowed: a pitch "
-                             "within one cycle's reach (0 stages), or --engine rtl"),
+     "node.pitch_mm: 2.0 gives 1 link pipeline stage(s), not modelled by --engine model at "
+     "the tile edge's hosts; allowed: a pitch within one cycle's reach (0 stages), or "
+     "--engine rtl"),
 ], ids=["wide-flits", "disabled-nodes", "pipeline-stages"])
 def test_what_the_model_cannot_run_is_refused_before_any_work(name, overrides, line):
     """The training nodes' model refuses what it does not model yet in one line naming the
