@@ -6,8 +6,8 @@ cycles without data values (``--timing-only``).
   engines with the arguments of ``test_tile_cocotb``'s default-tile test (its Verilator
   build): every field of ``result.json`` but those naming the engine (cycles per phase,
   the engines' cycles and steps, the event counters and energy, polls, C bit for bit) is
-  equal. A deliberately wrong model (a die link's credit a cycle early) fails that
-  comparison, naming the first differing field. The node-program workloads' runner is
+  equal. A deliberately wrong model (output arbiters stuck) fails that comparison, naming
+  the first differing field. The node-program workloads' runner is
   held to the RTL link by link in ``tests/sim/netmodel/test_node_tile.py``.
 * Every node-program workload (Cannon, SUMMA, the ring and 2D all-reduces, the broadcast)
   runs on the model against its golden model (C and vectors bit for bit, every queue
@@ -104,16 +104,20 @@ def test_a_host_driven_workload_on_the_model_gives_the_rtls_result(name, tmp_pat
 @pytest.mark.slow
 @pytest.mark.skipif("verilator" not in available_simulators(), reason="needs Verilator")
 def test_a_wrong_model_fails_the_result_comparison(tmp_path, monkeypatch):
-    """A die link that returns its credits a cycle early (the network model's mutant):
-    the all-reduce's cycles differ and the comparison names the field."""
+    """Routers whose output arbiters never move their round-robin pointer (the network
+    model's mutant): the hosts' polls and PUSHes meet at different cycles, and the
+    comparison names the first differing field (``cycles``). (A die link's credit a cycle
+    early and several other mutants the link trace catches change nothing in this
+    result: the host-driven ring never runs a die link out of credits.)"""
     import sim.netmodel.host as host
     right = host.tile_model
     monkeypatch.setattr(host, "tile_model", lambda *a, **kw: right(
-        *a, net_mutant="dielink_credit_early", **kw))
+        *a, net_mutant="output_pointer_stuck", **kw))
+    monkeypatch.setattr(host, "RUN_CYCLES", 200_000)      # a wrong model may deadlock
     rtl, _ = _rtl("allreduce", tmp_path)
     model, _ = _host_allreduce(tmp_path, "model")
     line = first_difference(rtl, model)
-    assert line is not None and line.startswith("result.json "), line
+    assert line is not None and line.startswith(f"result.json cycles: RTL {rtl['cycles']}, "), line
 
 
 #: every node-program workload on the default tile (small shapes: the golden check is
