@@ -32,10 +32,11 @@ from sim.summa import run_summa
 from tests.conftest import CONFIGS
 from tests.sim.netmodel.lockstep import one_worker
 
-# the node kernel's compile is shared with the node-model tests (numba's cache is not safe
+# every test runs the node kernel (slow: its compile, then Python-stepped hosts), whose
+# compile is shared with the node-model tests' xdist group (numba's cache is not safe
 # against two processes compiling it at once); the RTL build is the default tile's, which
 # the build lock shares with test_tile_cocotb's default-tile tests
-pytestmark = one_worker("core")
+pytestmark = [pytest.mark.slow, one_worker("core")]
 
 #: the fields that say which engine ran a workload, not what it measured
 ENGINE_FIELDS = ("engine", "sim", "timing_only")
@@ -87,7 +88,6 @@ def _rtl(name, tmp_path):
     return _RTL[name]
 
 
-@pytest.mark.slow
 @pytest.mark.skipif("verilator" not in available_simulators(), reason="needs Verilator")
 @pytest.mark.parametrize("name", list(HOST_DRIVEN))
 def test_a_host_driven_workload_on_the_model_gives_the_rtls_result(name, tmp_path):
@@ -101,7 +101,6 @@ def test_a_host_driven_workload_on_the_model_gives_the_rtls_result(name, tmp_pat
         assert np.array_equal(rtl_res["c"].view(np.uint32), model_res["c"].view(np.uint32))
 
 
-@pytest.mark.slow
 @pytest.mark.skipif("verilator" not in available_simulators(), reason="needs Verilator")
 def test_a_wrong_model_fails_the_result_comparison(tmp_path, monkeypatch):
     """Routers whose output arbiters never move their round-robin pointer (the network
@@ -160,3 +159,19 @@ def test_timing_only_gives_the_full_models_cycles_and_no_data(name, tmp_path):
                             {k: v for k, v in timing.items() if k != "match"}) is None
     assert (tmp_path / "full" / "C.npy").exists() == (name == "summa")
     assert not (tmp_path / "timing" / "C.npy").exists()
+
+
+def test_dojo_sim_on_the_model_says_so_in_every_record(tmp_path, capsys):
+    """``dojo sim --engine model --timing-only``: each ``result.json`` and the summary name
+    the engine; no data figure is printed as if measured."""
+    from dojo.cli import main
+    assert main(["sim", str(CONFIGS / "default.yaml"), "--bench", "broadcast", "--engine",
+                 "model", "--timing-only", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    record = json.loads((tmp_path / "broadcast" / "result.json").read_text())
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert (record["engine"], record["sim"], record["timing_only"]) == ("model", None, True)
+    assert record["match"] is None and "wrong_nodes" not in record and record["cycles"] > 0
+    assert summary["engine"] == "model" and summary["simulator"] is None
+    assert summary["collectives"][0]["engine"] == "model"
+    assert "golden" not in out and "(fast model, timing only)" in out
