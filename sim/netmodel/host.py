@@ -36,8 +36,7 @@ from verif.host import host_address, host_ports, host_reaches
 from verif.link import Packet
 
 __all__ = ["Loop", "Event", "RingPort", "Host", "Tile", "model_problem", "tile_model",
-           "run_scenario",
-           "run_programs", "RUN_CYCLES"]
+           "run_scenario", "RUN_CYCLES"]
 
 #: the cycles a workload run may take before it is called stuck (the RTL testbench's hosts
 #: give up a wait after 400000 cycles; a whole run is several waits long)
@@ -365,17 +364,3 @@ def run_scenario(design, testcase, scenario, *, cfg, derived, cycles=None,
     result = tile.run(FLOWS[testcase](tile, scenario[testcase]), cycles=cycles or RUN_CYCLES)
     return {**result, "problems": tile.problems()}
 
-
-def run_programs(design, programs, data, *, reads, cfg, derived, cycles=None,
-                 program_lines=None, timing_only=False):
-    """:func:`sim.workloads.runners.run_programs` on the fast engine: the same arguments
-    (``design`` stands for the tile it models) and the same result (``cycles``,
-    ``load_cycles``, ``read_cycles``, ``reads``, ``counters``, ``counters_cycle``,
-    ``halts``, ``problems``), cycle for cycle the RTL's. Raises TimeoutError if the run has
-    not ended within ``cycles`` cycles."""
-    from sim.workloads.runners import PROGRAM_LINES, program_scenario
-    from verif.node_model import NodeModel
-    pr = program_scenario(NodeModel.from_manifest(design.manifest()), programs, data, reads,
-                          program_lines=program_lines or PROGRAM_LINES)
-    return run_scenario(design, "programs", {"programs": pr}, cfg=cfg, derived=derived,
-                        cycles=cycles, timing_only=timing_only)
