@@ -69,7 +69,8 @@ def _mean_hops(k):
 def _workload(cfg, name, out_dir, *, job=None, **options):
     """Workload ``name`` of the registry (:mod:`sim.workloads`) on ``cfg`` with ``options``
     (:class:`sim.workloads.Options`; the collectives take fp32 lanes for the default
-    ``dtype`` bf16), checked and run on Verilator, its reports in ``out_dir``."""
+    ``dtype`` bf16), checked and run on Verilator (``engine="model"``: on the fast
+    engine), its reports in ``out_dir``."""
     from sim.workloads import WORKLOADS, Job, Options
     entry = WORKLOADS[name]
     plan = entry.check(cfg, derive(cfg), Options(**options))
@@ -1149,10 +1150,82 @@ def _nodesize_lines(outdir):
     return lines
 
 
+#: the workloads of :func:`bench_nodemodel`, in the registry's order (the traffic sweep's
+#: engines are compared in the netmodel section)
+NODE_WORKLOADS = ("gemm", "cannon", "summa", "allreduce-host", "allreduce-ring",
+                  "allreduce-2d", "broadcast")
+
+
+def _cycles_of(res):
+    """The cycles a workload result reports (a GEMM's whole run, a collective's)."""
+    return res.total_cycles if hasattr(res, "total_cycles") else res.cycles
+
+
+def bench_nodemodel(outdir, *, quick=False):
+    """Every training-node workload on the default tile on both engines in one run: the
+    model's wall time against the cached Verilator build's, and their cycles (equal)."""
+    from sim.workloads import WORKLOADS, Job
+    started = time.time()
+    cfg = load_config(ROOT / "configs" / "default.yaml")
+    names = NODE_WORKLOADS[:2] + NODE_WORKLOADS[-1:] if quick else NODE_WORKLOADS
+    jobs = {engine: Job(out=outdir) for engine in ("rtl", "model")}
+    # untimed first runs: the Verilator build and the numba compile (both cached on disk),
+    # and the all-reduces' step latency each job measures once
+    for engine, job in jobs.items():
+        _workload(cfg, "allreduce-ring", outdir / f"nodemodel_warm_{engine}", job=job,
+                  engine=engine)
+    # the tile's elaboration to Verilog (the RTL's build input; the model reads its
+    # manifest: host ports, layouts, node parameters), timed alone: a process makes it once
+    # (gen.build.network_design keeps it), so the runs below do not pay it again
+    from gen import build
+    build._DESIGNS.clear()
+    t0 = time.perf_counter()
+    build.network_design(cfg, kind="compute", top="tile", boundary="ports").manifest()
+    t_design = time.perf_counter() - t0
+    lines = ["## Training-node workloads: the fast model against the RTL", "",
+             "The default tile (2x2 dies of 2x2 nodes, 64-bit flits, die links at ratio 2), "
+             "each workload's default size, run by `dojo sim --bench ... --engine rtl` "
+             "(Verilator, build cached) and `--engine model` (`sim/netmodel`, numba compile "
+             "cached) in the same run, one after the other on one core; wall time of the "
+             "workload alone (the data and programs prepared, run, checked against the "
+             "golden model, reports written). Cycles are the whole run's (a GEMM's load, "
+             "compute and read-back; a collective's first start to last DONE). Not in these "
+             f"times: the tile's elaboration to Verilog ({t_design:.1f} s here, timed alone), "
+             "which a process makes once for both engines (the RTL's build input, and the "
+             "model's manifest of host ports, layouts and node parameters).", "",
+             "| workload | cycles (RTL) | cycles (model) | equal | exact vs golden (both) | "
+             "RTL wall | model wall | RTL / model |", "|---|---|---|---|---|---|---|---|"]
+    ratios = []
+    for name in names:
+        runs = {}
+        for engine, job in jobs.items():
+            t0 = time.perf_counter()
+            res = _workload(cfg, name, outdir / f"nodemodel_{name}_{engine}", job=job,
+                            engine=engine)
+            runs[engine] = (res, time.perf_counter() - t0)
+        (rtl, t_rtl), (model, t_model) = runs["rtl"], runs["model"]
+        ratios.append(t_rtl / t_model)
+        same = _cycles_of(rtl) == _cycles_of(model)
+        lines.append(f"| {WORKLOADS[name].title} (`{WORKLOADS[name].selector}`) | "
+                     f"{_cycles_of(rtl)} | {_cycles_of(model)} | "
+                     f"{'yes' if same else '**no**'} | "
+                     f"{'yes' if rtl.match and model.match else '**no**'} | "
+                     f"{t_rtl:.1f} s | {t_model:.1f} s | {t_rtl / t_model:.1f}x |")
+    lines += ["", f"Target (issue 30): every workload >= 20x faster than the Verilated RTL: "
+              f"{'met' if min(ratios) >= 20 else '**not met**'} (smallest ratio "
+              f"{min(ratios):.1f}x). What bounds it: the workload's own preparation and "
+              f"golden check, which both engines pay, and the model's hosts, "
+              f"Python coroutines that build and decode every packet through "
+              f"`verif.node_model.NodeModel`'s layouts as the RTL testbench's do "
+              f"(`sim/netmodel/host.py`).", "",
+              f"Section measured in {time.time() - started:.0f} s."]
+    return lines
+
+
 SECTIONS = {"network": bench_network, "tile": bench_tile, "scale": bench_scale,
             "fpga": bench_fpga, "netmodel": bench_netmodel, "explore": bench_explore,
             "programs": bench_programs, "faults": bench_faults, "energy": bench_energy,
-            "step": bench_step}
+            "step": bench_step, "nodemodel": bench_nodemodel}
 
 
 def _marker(name, end=False):
@@ -1180,7 +1253,8 @@ def bench(out_md, *, quick=False, only=None, sections=tuple(SECTIONS)):
     outdir.mkdir(parents=True, exist_ok=True)
     for name in sections:
         kw = {"quick": quick} if name in ("network", "tile", "netmodel", "explore",
-                                          "programs", "faults", "energy") else {}
+                                          "programs", "faults", "energy",
+                                          "nodemodel") else {}
         if name == "network":
             kw["only"] = only
         body = SECTIONS[name](outdir, **kw)

@@ -9,7 +9,6 @@ import argparse
 import json
 import os
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 from gen.config import ConfigError, load_config
@@ -59,26 +58,29 @@ def cmd_sim(args):
     the registry (:mod:`sim.workloads`), each checked before any report or run."""
     from gen.derive import format_report
     from sim.workloads import Job, Options, fault_problem, select
+    if args.timing_only and args.engine != "model":
+        raise ConfigError([f"--timing-only: not allowed with --engine {args.engine}; allowed: "
+                           f"with --engine model (the RTL always computes the data)"])
     cfg = load_config(args.config, args.overrides)
     sim = _simulator(args.sim)
     d = _derive(cfg)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     workloads = select(args.bench, args.algo, d)
     problem = fault_problem(cfg, d, workloads)
     if problem:
         raise ConfigError([problem])
     options = Options(m=args.m, n=args.n, k=args.k, dtype=args.dtype, lines=args.lines,
-                      a=args.a, b=args.b, c_out=args.c_out, threads=args.threads)
-    # every workload is checked before any work or report; with --bench all, --engine
-    # picks the engine of those that have a choice, the others run on the RTL
-    plans = [w.check(cfg, d, replace(options, engine=args.engine if args.bench != "all"
-                                     or args.engine in w.engines else "rtl"))
-             for w in workloads]
+                      a=args.a, b=args.b, c_out=args.c_out, threads=args.threads,
+                      engine=args.engine, timing_only=args.timing_only)
+    # every workload is checked before any work or report, on the engine asked for
+    plans = [w.check(cfg, d, options) for w in workloads]
+    out.mkdir(parents=True, exist_ok=True)
     print(format_report(cfg, d))
     (out / "derive.json").write_text(json.dumps(d.as_dict(), indent=2, sort_keys=True) + "\n")
     from gen.provenance import provenance
-    summary = {"config": cfg.name, "simulator": sim,
+    summary = {"config": cfg.name, "engine": args.engine,
+               "simulator": sim if args.engine == "rtl" else None,
+               "timing_only": args.timing_only,
                "provenance": provenance(cfg, args.overrides, 1, args.config)}
     job = Job(sim=sim, out=out, provenance=summary["provenance"], say=print)
     results = [(plan.workload, plan.workload.run(plan, job)) for plan in plans]
@@ -92,7 +94,8 @@ def cmd_sim(args):
     for _, res in results:
         print(res.summary())
     written = ["derive.json", "summary.json"] + [f"{w.folder}/{f}" for w, _ in results
-                                                 for f in w.files]
+                                                 for f in w.files
+                                                 if (out / w.folder / f).exists()]
     print(f"reports written to {out}/ ({', '.join(written)})")
     if not all(res.ok for _, res in results):
         print("error: a workload result differs from the golden model", file=sys.stderr)
@@ -435,7 +438,11 @@ def build_parser():
     p.add_argument("--c-out", help="write C here (.npy: float32 for bf16, int32 for int8)")
     p.add_argument("--sim", default=os.environ.get("SIM", "verilator"),
                    help="verilator (default, or $SIM) or icarus")
-    _add_engine(p, "the traffic sweep (GEMM and all-reduce always run on the RTL)")
+    _add_engine(p, "every workload")
+    p.add_argument("--timing-only", action="store_true",
+                   help="with --engine model: no data values, only the cycles (the same as "
+                        "the full model's); C matrices and vectors are not computed, so "
+                        "nothing is compared against the golden model")
     p.set_defaults(func=cmd_sim)
 
     p = sub.add_parser("verilog", help="emit Verilog and a JSON manifest for a top")

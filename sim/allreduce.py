@@ -143,12 +143,13 @@ def check_allreduce(cfg, *, lines=None, dtype="int32", derived=None):
 
 
 def run_allreduce(cfg, *, lines=None, dtype="int32", sim="verilator", out_dir, seed=0,
-                  derived=None):
+                  derived=None, engine="rtl", timing_only=False):
     """All-reduce a ``lines``-line vector held by every node of the tile; returns the
     result dict (also written to ``out_dir/result.json``): measured cycles, the
-    alpha-beta model, and ``match`` (every node holds the golden sum)."""
+    alpha-beta model, and ``match`` (every node holds the golden sum). ``engine`` and
+    ``timing_only``: :func:`sim.workloads.runners.run_tile`'s."""
     from gen.build import network_design
-    from sim.runner import run_cocotb
+    from sim.workloads.runners import record_engine, run_tile
     from verif import golden
     from verif.host import host_address, host_ports, host_reaches
     from verif.node_model import NodeModel
@@ -171,11 +172,11 @@ def run_allreduce(cfg, *, lines=None, dtype="int32", sim="verilator", out_dir, s
             v = rng.integers(0, 2**32, lines * lanes, dtype=np.uint64)
         vectors.append(model.pack_elements([int(x) for x in v], 32))
     base = 0
-    res = run_cocotb(design, sim=sim, test_module="verif.tb_tile", testcase="allreduce",
-                     tag=f"allreduce-{lines}-{dtype}-{seed}",
-                     scenario={"allreduce": {"ring": [list(c) for c in ring], "lines": lines,
-                                             "dtype": dtype, "vectors": vectors,
-                                             "base": base}})["allreduce"]
+    res = run_tile(design, "allreduce",
+                   {"allreduce": {"ring": [list(c) for c in ring], "lines": lines,
+                                  "dtype": dtype, "vectors": vectors, "base": base}},
+                   cfg=cfg, sim=sim, tag=f"allreduce-{lines}-{dtype}-{seed}", engine=engine,
+                   timing_only=timing_only)
     expected = golden_allreduce(model, vectors, ring, dtype)
     wrong = [list(ring[i]) for i, got in enumerate(res["result"]) if got != expected]
     hosts = [host_address(man, p) for p in host_ports(man)]
@@ -191,6 +192,8 @@ def run_allreduce(cfg, *, lines=None, dtype="int32", sim="verilator", out_dir, s
            "model": mdl, "measured_over_model": res["cycles"] / mdl["cycles"],
            "polls": res["polls"], "match": not wrong, "wrong_nodes": wrong,
            "problems": res["problems"], "energy": workload_energy(cfg, design.derived, res)}
+    record_engine(out, sim=sim, engine=engine, timing_only=timing_only,
+                  data_keys=("wrong_nodes",))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "result.json").write_text(json.dumps(out, indent=1) + "\n")

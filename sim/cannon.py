@@ -193,13 +193,15 @@ def cannon_plan(cfg, *, m, n, k, dtype="bf16", seed=0, derived=None, chunk=None)
 
 
 def run_cannon(cfg, *, m, n, k, dtype="bf16", sim="verilator", out_dir, seed=0, derived=None,
-               chunk=None):
+               chunk=None, engine="rtl", timing_only=False):
     """Cannon's GEMM on the tile; returns the result dict (also ``out_dir/result.json``,
     C in ``out_dir/C.npy``): cycles of the load, the node programs (the compute phase)
     and the read-back, MAC steps, the fraction of peak over the compute phase and over
-    the whole run, and ``match`` (C bit for bit equal to the golden model)."""
+    the whole run, and ``match`` (C bit for bit equal to the golden model).
+    ``engine`` and ``timing_only``: :func:`sim.workloads.runners.run_tile`'s."""
     from sim.workloads.runners import run_resident
     p = cannon_plan(cfg, m=m, n=n, k=k, dtype=dtype, seed=seed, derived=derived, chunk=chunk)
     return run_resident(p["design"], p["model"], p["programs"], p["data"], p["expected"],
                         p["blocks"], p["layout"], sim=sim, tag=p["tag"], shape=(m, n, k),
-                        dtype=dtype, out_dir=out_dir, mac_steps=p["mac_steps"], cfg=cfg)
+                        dtype=dtype, out_dir=out_dir, mac_steps=p["mac_steps"], cfg=cfg,
+                        engine=engine, timing_only=timing_only)

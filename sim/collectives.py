@@ -55,7 +55,7 @@ import numpy as np
 
 from rtl.node.layouts import STEP_BITS
 from sim.energy import workload_energy
-from sim.workloads.runners import PROGRAM_LINES, run_programs
+from sim.workloads.runners import PROGRAM_LINES, record_engine, run_programs
 
 __all__ = ["ALGORITHMS", "live_ring", "compile_pushes", "executed", "control_cycles", "ring_program", "allreduce_programs",
            "broadcast_programs", "golden", "measure_alpha", "collective_plan", "run_collective",
@@ -290,11 +290,13 @@ def check_collective(cfg, algo, *, lines, derived=None):
     return lines
 
 
-def measure_alpha(cfg, *, sim="verilator", derived=None):
+def measure_alpha(cfg, *, sim="verilator", derived=None, engine="rtl"):
     """The zero-load step latency of the nodes' programs on the tile: a one-flit token
     (SIGNAL) passed once round the ring, each node WAITing for it and SIGNALling the
     next. Returns ``{"alpha": cycles per step, "cycles", "nodes"}`` (the hosts' start
-    and DONE are outside the token's round: the root starts when every other node waits)."""
+    and DONE are outside the token's round: the root starts when every other node waits).
+    ``engine``: :func:`sim.workloads.runners.run_tile`'s (the token carries no data, so a
+    timing-only model measures the same)."""
     from gen.build import network_design
     from verif.node_model import NodeModel
     design = network_design(cfg, kind="compute", top="tile", boundary="ports",
@@ -311,9 +313,10 @@ def measure_alpha(cfg, *, sim="verilator", derived=None):
         else:
             body = [mdl.cmd_wait(0, 1), mdl.cmd_signal(nxt, 0)]
         progs[node] = [mdl.cmd_loop(rounds, 2)] + body + [mdl.cmd_halt(0)]
-    res = run_programs(design, progs, {}, sim=sim, tag="alpha", reads=[])
+    res = run_programs(design, progs, {}, sim=sim, tag="alpha", reads=[], cfg=cfg,
+                       engine=engine)
     one = run_programs(design, {ring[0]: [mdl.cmd_halt(0)]}, {}, sim=sim, tag="alpha-empty",
-                       reads=[])
+                       reads=[], cfg=cfg, engine=engine)
     token = res["cycles"] - one["cycles"]         # the hosts' start and DONE taken off
     return {"alpha": round(token / (rounds * n), 2), "cycles": token, "nodes": n,
             "rounds": rounds}
@@ -422,9 +425,10 @@ def collective_plan(cfg, algo, *, lines, dtype="int32", seed=0, derived=None):
 
 
 def run_collective(cfg, algo, *, lines=None, dtype="int32", sim="verilator", out_dir,
-                   seed=0, derived=None, alpha=None):
+                   seed=0, derived=None, alpha=None, engine="rtl", timing_only=False):
     """A node-driven all-reduce (``ring`` or ``2d``) or ``broadcast``, checked bit for
-    bit against :func:`golden`; returns the result dict (also ``out_dir/result.json``)."""
+    bit against :func:`golden`; returns the result dict (also ``out_dir/result.json``).
+    ``engine`` and ``timing_only``: :func:`sim.workloads.runners.run_tile`'s."""
     from gen.build import derived_of
     d = derived_of(cfg, derived)
     mx, my = d.tile.mesh_x, d.tile.mesh_y
@@ -437,6 +441,7 @@ def run_collective(cfg, algo, *, lines=None, dtype="int32", sim="verilator", out
     # the skipped nodes are read back too: nothing may have written their SRAM (it
     # starts at zero)
     res = run_programs(design, programs, data, sim=sim, tag=f"{algo}-{lines}-{kind}-{seed}",
+                       cfg=cfg, engine=engine, timing_only=timing_only,
                        reads=[[list(n), 0, lines] for n in nodes + skipped])
     wrong = [list(n) for n, got in zip(nodes, res["reads"]) if got != expected[n]]
     touched = [list(n) for n, got in zip(skipped, res["reads"][len(nodes):]) if any(got)]
@@ -455,6 +460,8 @@ def run_collective(cfg, algo, *, lines=None, dtype="int32", sim="verilator", out
                              control=control_cycles(mdl, programs), ring=ring)
         out["model"] = mdl_t
         out["measured_over_model"] = res["cycles"] / mdl_t["cycles"]
+    record_engine(out, sim=sim, engine=engine, timing_only=timing_only,
+                  data_keys=("wrong_nodes", "skipped_nodes_written"))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "result.json").write_text(json.dumps(out, indent=1) + "\n")

@@ -128,9 +128,11 @@ def summa_programs(mdl, lay, *, dtype):
     return progs
 
 
-def run_summa(cfg, *, m, n, k, dtype="bf16", sim="verilator", out_dir, seed=0, derived=None):
+def run_summa(cfg, *, m, n, k, dtype="bf16", sim="verilator", out_dir, seed=0, derived=None,
+              engine="rtl", timing_only=False):
     """SUMMA on the tile; returns the result dict of :func:`sim.workloads.runners.run_resident`
-    (also ``out_dir/result.json``, C in ``out_dir/C.npy``)."""
+    (also ``out_dir/result.json``, C in ``out_dir/C.npy``).
+    ``engine`` and ``timing_only``: :func:`sim.workloads.runners.run_tile`'s."""
     from gen.build import network_design
     from sim.cannon import block_operands
     from sim.workloads.runners import run_resident
@@ -157,4 +159,4 @@ def run_summa(cfg, *, m, n, k, dtype="bf16", sim="verilator", out_dir, seed=0, d
                         blocks, lay, sim=sim, tag=f"summa-{m}x{n}x{k}-{dtype}-{seed}",
                         shape=(m, n, k), dtype=dtype, out_dir=out_dir,
                         mac_steps=px * py * t_steps * (bm // mdl.p) * (bn // mdl.p) * kb,
-                        cfg=cfg)
+                        cfg=cfg, engine=engine, timing_only=timing_only)

@@ -35,7 +35,12 @@ from verif.host import Host as _ProtocolHost
 from verif.host import host_address, host_ports, host_reaches
 from verif.link import Packet
 
-__all__ = ["Loop", "Event", "RingPort", "Host", "Tile", "tile_model", "run_programs"]
+__all__ = ["Loop", "Event", "RingPort", "Host", "Tile", "model_problem", "tile_model",
+           "run_scenario", "RUN_CYCLES"]
+
+#: the cycles a workload run may take before it is called stuck (the RTL testbench's hosts
+#: give up a wait after 400000 cycles; a whole run is several waits long)
+RUN_CYCLES = 4_000_000
 
 _M64 = (1 << 64) - 1
 
@@ -298,38 +303,64 @@ class Tile:
         return out
 
 
-def tile_model(design, cfg, derived, *, watch=None, net_mutant="none", nk_mutant="none",
-               **core_mutants):
+def model_problem(cfg, derived):
+    """Why the fast engine's compute tile (:func:`tile_model`) cannot run ``cfg`` yet, as
+    one line naming the key, its value and what is allowed; ``None`` when it can."""
+    from gen.faults import fault_map
+    flit = cfg.router.flit_bits
+    if flit > 64:
+        return (f"router.flit_bits: {flit} is not modelled by --engine model on training "
+                f"nodes (its hosts and data-carrying cores hold flits of at most 64 bits); "
+                f"allowed: at most 64, or --engine rtl")
+    fmap = fault_map(cfg, derived)
+    if not fmap.empty or cfg.router.routing == "table":
+        return (f"die.disabled_nodes/dead_routers: a fault map ({len(fmap.disabled_nodes)} "
+                f"disabled nodes, {len(fmap.dead_routers)} dead routers, router.routing "
+                f"{cfg.router.routing}) is not modelled by --engine model on training nodes; "
+                f"allowed: no faults with xy or yx routing, or --engine rtl")
+    stages = derived.link.pipeline_stages
+    if stages:
+        return (f"node.pitch_mm: {cfg.node.pitch_mm} gives {stages} link pipeline stage(s), "
+                f"not modelled by --engine model at the tile edge's hosts; allowed: a pitch "
+                f"within one cycle's reach (0 stages), or --engine rtl")
+    return None
+
+
+def tile_model(design, cfg, derived, *, watch=None, timing_only=False, net_mutant="none",
+               nk_mutant="none", **core_mutants):
     """The fast engine's compute tile of ``design`` (``gen.build.network_design(cfg,
     kind="compute", top="tile", boundary="ports")``): the network with edge rings, a
-    training node's core on every router, the node kernel, and the hosts; a :class:`Tile`.
-    The mutants are the network's, the node kernel's and the core's (tests only)."""
+    training node's core on every router (``timing_only``: without data values,
+    :class:`sim.netmodel.node.core.NodeCores`), the node kernel, and the hosts; a
+    :class:`Tile`. The mutants are the network's, the node kernel's and the core's (tests
+    only)."""
     from gen.node_build import compute_params
     from sim.netmodel.network import NetworkModel
     from sim.netmodel.node.core import NodeCores
     from sim.netmodel.nodekernel import NodeKernel
     from verif.node_model import NodeModel
+    problem = model_problem(cfg, derived)
+    if problem:
+        raise ValueError(problem)
     man = design.manifest()
     lay, params, _ = compute_params(cfg, derived)
     net = NetworkModel(cfg, derived, edge_rings=True, mutant=net_mutant)
-    cores = NodeCores(nodes=net.n_nodes, layouts=lay,
+    cores = NodeCores(nodes=net.n_nodes, layouts=lay, timing_only=timing_only,
                       **{k: v for k, v in params.items() if k != "routing"}, **core_mutants)
     nodes = NodeKernel(net, cores, range(net.n_nodes), coord_bits=lay.fmt.coord_bits,
                        mutant=nk_mutant)
     return Tile(nodes, man, NodeModel.from_manifest(man), watch=watch)
 
 
-def run_programs(design, programs, data, *, reads, cfg, derived, cycles,
-                 program_lines=None):
-    """:func:`sim.workloads.runners.run_programs` on the fast engine: the same arguments
-    (``design`` stands for the tile it models) and the same result (``cycles``,
-    ``load_cycles``, ``read_cycles``, ``reads``, ``counters``, ``counters_cycle``,
-    ``halts``, ``problems``), cycle for cycle the RTL's. Raises TimeoutError if the run has
-    not ended within ``cycles`` cycles."""
-    from sim.workloads.runners import PROGRAM_LINES, program_scenario
-    from verif.host_programs import programs as flow
-    tile = tile_model(design, cfg, derived)
-    pr = program_scenario(tile.model, programs, data, reads,
-                          program_lines=program_lines or PROGRAM_LINES)
-    result = tile.run(flow(tile, pr), cycles=cycles)
+def run_scenario(design, testcase, scenario, *, cfg, derived, cycles=None,
+                 timing_only=False):
+    """:mod:`verif.tb_tile`'s test ``testcase`` (``programs``, ``gemm`` or ``allreduce``,
+    :data:`verif.host_programs.FLOWS`) on the fast engine's tile of ``design``, its
+    scenario ``scenario[testcase]``; -> that test's result (its ``problems`` the hosts'),
+    cycle for cycle the RTL's. Raises TimeoutError if the run has not ended within
+    ``cycles`` cycles (default :data:`RUN_CYCLES`)."""
+    from verif.host_programs import FLOWS
+    tile = tile_model(design, cfg, derived, timing_only=timing_only)
+    result = tile.run(FLOWS[testcase](tile, scenario[testcase]), cycles=cycles or RUN_CYCLES)
     return {**result, "problems": tile.problems()}
+

@@ -13,7 +13,8 @@ from typing import Callable
 
 from gen.config import ConfigError
 
-__all__ = ["Options", "Job", "Plan", "Result", "Workload", "FAULTS", "ENTRIES", "fault_problem"]
+__all__ = ["Options", "Job", "Plan", "Result", "Workload", "FAULTS", "ENTRIES", "fault_problem",
+           "engine_label", "verdict"]
 
 #: what an entry does with a fault map: runs on any (dead routers too, under table
 #: routing), skips disabled nodes (addresses only the live ones), or needs every node
@@ -34,6 +35,7 @@ class Options:
     b: str | None = None
     c_out: str | None = None        #: where the host-driven GEMM copies C
     engine: str = "rtl"
+    timing_only: bool = False       #: the model without data values (``--timing-only``)
     workload: str | None = None     #: a training step's workload file (``dojo run``)
     threads: int | None = None
     seed: int = 0
@@ -42,6 +44,22 @@ class Options:
     def lanes(self):
         """The vector lanes of an all-reduce or broadcast for this ``dtype``."""
         return "fp32" if self.dtype == "bf16" else "int32"
+
+
+def engine_label(options, job):
+    """What runs a workload, as its progress line says: the RTL's simulator, or the fast
+    model (timing only)."""
+    if options.engine == "rtl":
+        return job.sim
+    return "fast model, timing only" if options.timing_only else "fast model"
+
+
+def verdict(match, exact="bit-exact"):
+    """A result's ``match`` in words; ``None`` is a timing-only run's: no data computed,
+    nothing compared."""
+    if match is None:
+        return "no data (timing only: values not computed, not compared)"
+    return f"{exact} vs golden" if match else "MISMATCH vs golden"
 
 
 def _quiet(*_args, **_kwargs):
@@ -111,8 +129,9 @@ class Result:
 
     @property
     def ok(self):
-        """Whether the result matches its golden model (a workload without one: True)."""
-        return bool(getattr(self, "match", True))
+        """Whether the result matches its golden model (a workload without one, or a
+        timing-only run that computed no data: True)."""
+        return getattr(self, "match", True) is not False
 
     def summary(self):
         """The result's line(s) under ``summary`` in ``dojo sim``'s output."""
@@ -180,7 +199,11 @@ class Workload:
             t = derived.tile
             return (f"{self.label}: the tile's grid of nodes is {t.mesh_x}x{t.mesh_y} "
                     f"(tile.dies_x/y x die.nodes_x/y); allowed: a square grid")
-        return fault_problem(cfg, derived, [self])
+        problem = fault_problem(cfg, derived, [self])
+        if problem or options.engine != "model" or self.faults == "any":
+            return problem
+        from sim.netmodel.host import model_problem        # the training nodes' model
+        return model_problem(cfg, derived)
 
     def plan(self, cfg, derived, options):
         """The entry's own checks -> the parameters its run takes."""

@@ -3,7 +3,7 @@ node-driven ring and 2D all-reduces and the broadcast (:mod:`sim.collectives`)."
 
 from dataclasses import dataclass
 
-from .base import Result, Workload
+from .base import Result, Workload, engine_label, verdict
 
 __all__ = ["HostAllreduce", "NodeCollective", "Vector", "CollectiveResult"]
 
@@ -21,12 +21,13 @@ class CollectiveResult(Result):
     nodes: int
     lines: int
     dtype: str
-    match: bool
+    match: bool | None          #: None: a timing-only run (no vectors computed)
+    engine: str
     cycles: int
     model: dict | None
     measured_over_model: float | None
 
-    BRIEF = ("algo", "nodes", "lines", "dtype", "match", "cycles", "model_cycles",
+    BRIEF = ("algo", "nodes", "lines", "dtype", "match", "engine", "cycles", "model_cycles",
              "measured_over_model")
 
     @property
@@ -38,7 +39,7 @@ class CollectiveResult(Result):
                  f"{self.measured_over_model:.2f})" if self.model_cycles else "")
         return (f"  {self.title:32s} {self.lines} lines {self.dtype}, {self.nodes} nodes: "
                 f"{self.cycles} cycles{model}, "
-                f"{'exact vs golden' if self.match else 'MISMATCH vs golden'}")
+                f"{verdict(self.match, 'exact')}")
 
 
 def _result(record, algo, title):
@@ -52,6 +53,7 @@ class HostAllreduce(Workload):
         "allreduce --algo host", "host"
     title = "the host-driven all-reduce"
     faults = "none"
+    engines = ("rtl", "model")
     summary_group = "collectives"
 
     def plan(self, cfg, derived, options):
@@ -65,12 +67,14 @@ class HostAllreduce(Workload):
     def run(self, plan, job, out_dir=None):
         from sim.allreduce import run_allreduce
         kind = plan.options.lanes
-        job.say(f"\nall-reduce, host-driven: ring over every node, {kind} ({job.sim})")
+        job.say(f"\nall-reduce, host-driven: ring over every node, {kind} "
+                f"({engine_label(plan.options, job)})")
         record = run_allreduce(plan.cfg, lines=plan.params.lines, dtype=kind, sim=job.sim,
                                out_dir=self.out_dir(job, out_dir), seed=plan.options.seed,
-                               derived=plan.derived)
+                               derived=plan.derived, engine=plan.options.engine,
+                               timing_only=plan.options.timing_only)
         mdl = record["model"]
-        job.say(f"  {'exact' if record['match'] else 'MISMATCH'} vs golden on every node; "
+        job.say(f"  {verdict(record['match'], 'exact')} on every node; "
                 f"{record['nodes']} nodes, {record['lines']} lines; {record['cycles']} cycles; "
                 f"model 2(N-1)(alpha + beta F) = {mdl['steps']} x ({mdl['alpha']} + "
                 f"{mdl['beta']} x {mdl['flits_per_step']}) = {mdl['cycles']} cycles")
@@ -85,6 +89,7 @@ class NodeCollective(Workload):
     latency measured once per job, :func:`sim.collectives.measure_alpha`) and the
     ``broadcast``."""
     summary_group = "collectives"
+    engines = ("rtl", "model")
 
     def __init__(self, algo):
         self.collective = self.algo = self.name = self.folder = algo
@@ -114,17 +119,19 @@ class NodeCollective(Workload):
         alpha = job.shared.get("alpha")
         label = "broadcast down a binary tree" if algo == "broadcast" else \
             f"all-reduce, node-driven {algo}"
-        job.say(f"\n{label}, {kind} ({job.sim})")
+        job.say(f"\n{label}, {kind} ({engine_label(plan.options, job)})")
         record = run_collective(plan.cfg, algo, lines=plan.params.lines, dtype=kind,
                                 sim=job.sim, out_dir=self.out_dir(job, out_dir),
                                 seed=plan.options.seed, derived=plan.derived,
-                                alpha=alpha["alpha"] if alpha else None)
+                                alpha=alpha["alpha"] if alpha else None,
+                                engine=plan.options.engine,
+                                timing_only=plan.options.timing_only)
         extra = ""
         if "model" in record:
             terms = " + ".join(f"{ph['steps']} x ({ph['alpha']} + {ph['beta']} x {ph['flits']})"
                                for ph in record["model"]["phases"])
             extra = f"; model {terms} = {record['model']['cycles']} cycles"
-        job.say(f"  {'exact' if record['match'] else 'MISMATCH'} vs golden on every node; "
+        job.say(f"  {verdict(record['match'], 'exact')} on every node; "
                 f"{record['nodes']} nodes, {record['lines']} lines; {record['cycles']} "
                 f"cycles{extra}; programs of at most {record['program_descriptors']} "
                 f"descriptors")
@@ -135,7 +142,8 @@ class NodeCollective(Workload):
 
     @staticmethod
     def _alpha(plan, job, measure_alpha):
-        alpha = measure_alpha(plan.cfg, sim=job.sim, derived=plan.derived)
+        alpha = measure_alpha(plan.cfg, sim=job.sim, derived=plan.derived,
+                              engine=plan.options.engine)
         job.say(f"\nnode programs: zero-load step latency (a token round the ring) "
-                f"{alpha['alpha']} cycles")
+                f"{alpha['alpha']} cycles ({engine_label(plan.options, job)})")
         return alpha

@@ -7,7 +7,7 @@ from math import lcm
 
 from gen.config import ConfigError
 
-from .base import Result, Workload
+from .base import Result, Workload, engine_label, verdict
 
 __all__ = ["HostGemm", "Cannon", "Summa", "GemmShape", "HostGemmResult", "ResidentGemmResult"]
 
@@ -23,20 +23,17 @@ class GemmShape:
     b: object = None
 
 
-def _golden(match):
-    return "bit-exact vs golden" if match else "MISMATCH vs golden"
-
-
 @dataclass(frozen=True, eq=False)
 class _GemmResult(Result):
-    """What every GEMM reports: the shape, the dtype, the nodes and C against the golden
-    model."""
+    """What every GEMM reports: the shape, the dtype, the nodes, C against the golden
+    model (``match``; ``None``: a timing-only run, no C) and what ran it (``engine``)."""
     m: int
     n: int
     k: int
     dtype: str
     nodes: int
-    match: bool
+    match: bool | None
+    engine: str
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,19 +45,19 @@ class HostGemmResult(_GemmResult):
     gather_cycles: int
     block: list
 
-    BRIEF = ("m", "n", "k", "dtype", "nodes", "match", "total_cycles", "peak_fraction",
-             "compute_peak_fraction")
+    BRIEF = ("m", "n", "k", "dtype", "nodes", "match", "engine", "total_cycles",
+             "peak_fraction", "compute_peak_fraction")
 
     def report(self):
         b = self.block
-        return (f"  {'bit-exact' if self.match else 'MISMATCH'} vs golden; {self.nodes} nodes, "
+        return (f"  {verdict(self.match)}; {self.nodes} nodes, "
                 f"blocks {b[0]}x{b[1]}x{b[2]}; load + compute {self.load_and_compute_cycles}, "
                 f"gather {self.gather_cycles}, total {self.total_cycles} cycles; "
                 f"{100 * self.peak_fraction:.1f}% of peak MACs (engines alone "
                 f"{100 * self.compute_peak_fraction:.1f}%)" + self.energy_report())
 
     def summary(self):
-        return (f"  GEMM {self.m}x{self.n}x{self.k} {self.dtype}  {_golden(self.match)} on "
+        return (f"  GEMM {self.m}x{self.n}x{self.k} {self.dtype}  {verdict(self.match)} on "
                 f"{self.nodes} nodes, {self.total_cycles} cycles, "
                 f"{100 * self.peak_fraction:.1f}% of peak MACs "
                 f"(engines alone {100 * self.compute_peak_fraction:.1f}%)")
@@ -77,12 +74,12 @@ class ResidentGemmResult(_GemmResult):
     read_cycles: int
     block: list
 
-    BRIEF = ("m", "n", "k", "dtype", "nodes", "match", "compute_cycles", "total_cycles",
-             "compute_peak_fraction", "peak_fraction")
+    BRIEF = ("m", "n", "k", "dtype", "nodes", "match", "engine", "compute_cycles",
+             "total_cycles", "compute_peak_fraction", "peak_fraction")
 
     def report(self):
         b = self.block
-        return (f"  {'bit-exact' if self.match else 'MISMATCH'} vs golden; {self.nodes} nodes, "
+        return (f"  {verdict(self.match)}; {self.nodes} nodes, "
                 f"blocks {b[0]}x{b[1]}x{b[2]} double-buffered; load {self.load_cycles} "
                 f"(hosts), compute {self.compute_cycles} (nodes), read-back "
                 f"{self.read_cycles} cycles; {100 * self.compute_peak_fraction:.1f}% of peak "
@@ -91,7 +88,7 @@ class ResidentGemmResult(_GemmResult):
 
     def summary(self):
         return (f"  GEMM {self.m}x{self.n}x{self.k} {self.dtype}  node-driven {self.name}, "
-                f"resident operands: {_golden(self.match)}, compute phase "
+                f"resident operands: {verdict(self.match)}, compute phase "
                 f"{self.compute_cycles} cycles = {100 * self.compute_peak_fraction:.1f}% of "
                 f"peak MACs (with the load and read-back {self.total_cycles} cycles, "
                 f"{100 * self.peak_fraction:.1f}%)")
@@ -105,10 +102,14 @@ class HostGemm(Workload):
     files = ("result.json", "C.npy")
     faults = "disabled_nodes"
     matrices = True
+    engines = ("rtl", "model")
 
     def plan(self, cfg, derived, options):
         import numpy as np
         from sim.gemm import check_tile_gemm, tile_gemm_shape
+        if options.c_out and options.timing_only:
+            raise ConfigError([f"--c-out {options.c_out}: not allowed with --timing-only (no C "
+                               f"is computed); allowed: without --timing-only"])
         try:
             a = np.load(options.a) if options.a else None
             b = np.load(options.b) if options.b else None
@@ -130,14 +131,15 @@ class HostGemm(Workload):
         p, dtype, out = plan.params, plan.options.dtype, self.out_dir(job, out_dir)
         m, n, k = p.m, p.n, p.k
         job.say(f"\nGEMM: C = A x B, {m}x{k} x {k}x{n}, {dtype}, distributed over the tile, "
-                f"hosts at the tile edge ({job.sim})")
+                f"hosts at the tile edge ({engine_label(plan.options, job)})")
         try:
             record = run_tile_gemm(plan.cfg, m=m, n=n, k=k, dtype=dtype, a=p.a, b=p.b,
                                    sim=job.sim, out_dir=out, seed=plan.options.seed,
-                                   derived=plan.derived)
+                                   derived=plan.derived, engine=plan.options.engine,
+                                   timing_only=plan.options.timing_only)
         except ValueError as exc:
             raise self.refusal(exc)
-        if plan.options.c_out:
+        if plan.options.c_out and record["c"] is not None:
             shutil.copy(out / "C.npy", plan.options.c_out)
         record.pop("c")
         res = HostGemmResult.of(record)
@@ -151,6 +153,7 @@ class _Resident(Workload):
     bench = "gemm"
     files = ("result.json", "C.npy")
     faults = "none"
+    engines = ("rtl", "model")
 
     def shape(self, cfg, derived, options):
         """``(m, n, k)``: the options, else the algorithm's default."""
@@ -173,10 +176,11 @@ class _Resident(Workload):
         p, dtype = plan.params, plan.options.dtype
         m, n, k = p.m, p.n, p.k
         job.say(f"\nGEMM: C = A x B, {m}x{k} x {k}x{n}, {dtype}, {self.title} run by the "
-                f"nodes, A and B resident in their SRAM ({job.sim})")
+                f"nodes, A and B resident in their SRAM ({engine_label(plan.options, job)})")
         record = self.algorithm("run")(plan.cfg, m=m, n=n, k=k, dtype=dtype, sim=job.sim,
                                     out_dir=self.out_dir(job, out_dir), seed=plan.options.seed,
-                                    derived=plan.derived)
+                                    derived=plan.derived, engine=plan.options.engine,
+                                    timing_only=plan.options.timing_only)
         res = ResidentGemmResult.of(record, name=self.title)
         job.say(res.report())
         return res

@@ -1,5 +1,8 @@
-"""The runners the node-program workloads share: load data and programs, run, read back.
+"""The runners the tile workloads share: load data and programs, run, read back.
 
+:func:`run_tile` runs one of :mod:`verif.tb_tile`'s tests on either engine: the RTL
+under cocotb, or the fast engine's tile (:func:`sim.netmodel.host.run_scenario`), whose
+hosts run the same :mod:`verif.host_programs` flow, so both give the same result.
 :func:`run_programs` runs any set of node programs on the tile (the collectives, the
 token ring of the all-reduces' step latency, the resident GEMMs); :func:`run_resident`
 runs a GEMM's programs on operands already in the nodes' SRAM (Cannon, SUMMA) and
@@ -13,14 +16,52 @@ import numpy as np
 
 from sim.energy import workload_energy
 
-__all__ = ["PROGRAM_LINES", "run_programs", "program_scenario", "run_resident"]
+__all__ = ["PROGRAM_LINES", "run_tile", "run_programs", "program_scenario", "run_resident",
+           "record_engine"]
 
 #: SRAM lines kept at the top of every node for its program
 PROGRAM_LINES = 128
 
 
+def run_tile(design, testcase, scenario, *, cfg, sim, tag, engine="rtl", timing_only=False,
+             test_module="verif.tb_tile", public_signals=None):
+    """The result of ``test_module``'s test ``testcase`` on ``design`` (a compute tile with
+    host ports) with ``scenario``: under ``sim`` (``engine="rtl"``, the build tagged
+    ``tag``) or on the fast engine (``engine="model"``; ``timing_only``: no data values,
+    the same cycles). The fast engine runs :mod:`verif.tb_tile`'s tests only."""
+    if engine == "model":
+        if test_module != "verif.tb_tile":
+            raise ValueError(f"the fast engine runs verif.tb_tile's tests, not {test_module}'s")
+        from sim.netmodel.host import run_scenario
+        return run_scenario(design, testcase, scenario, cfg=cfg, derived=design.derived,
+                            timing_only=timing_only)
+    if timing_only:
+        raise ValueError("timing_only: only the fast engine (engine='model') runs without data")
+    from sim.runner import run_cocotb
+    return run_cocotb(design, sim=sim, test_module=test_module, testcase=testcase,
+                      public_signals=public_signals, tag=tag, scenario=scenario)[testcase]
+
+
+def record_engine(out, *, sim, engine, timing_only, data_keys=()):
+    """``out`` (a workload's ``result.json``) told what ran it: ``engine`` (``"rtl"`` or
+    ``"model"``), ``sim`` (the RTL's simulator; ``None`` on the model) and, on the model,
+    ``timing_only``. A timing-only run computed no data value, so its record holds the
+    cycles and counters but none of the figures of data (``data_keys``, left out), and
+    ``match`` is ``None``: nothing was compared. -> ``out``."""
+    if engine == "model":
+        out.update(engine="model", sim=None, timing_only=bool(timing_only))
+        if timing_only:
+            for key in data_keys:
+                out.pop(key, None)
+            out["match"] = None
+    else:
+        out.update(engine="rtl", sim=sim)
+    return out
+
+
 def run_programs(design, programs, data, *, sim, tag, reads, program_lines=PROGRAM_LINES,
-                 test_module="verif.tb_tile", testcase="programs", public_signals=None):
+                 test_module="verif.tb_tile", testcase="programs", public_signals=None,
+                 cfg=None, engine="rtl", timing_only=False):
     """Load ``data`` (``{node: [(addr, lines), ...]}`` or ``{node: (addr, lines)}``) and
     ``programs`` (``{node: descriptors}`` for queue 0, or ``{node: {queue: descriptors}}``;
     at the top of the SRAM, queue 1's after queue 0's), start every node, wait for every
@@ -29,14 +70,14 @@ def run_programs(design, programs, data, *, sim, tag, reads, program_lines=PROGR
     programs (the training step's programs are longer than a kernel's); ``test_module``,
     ``testcase`` and ``public_signals``: another testbench of the ``programs`` scenario and the
     signals its build must make readable (the training step's timeline,
-    :mod:`verif.tb_step`)."""
-    from sim.runner import run_cocotb
+    :mod:`verif.tb_step`); ``cfg``, ``engine`` and ``timing_only``: :func:`run_tile`'s."""
     from verif.node_model import NodeModel
     mdl = NodeModel.from_manifest(design.manifest())
-    return run_cocotb(design, sim=sim, test_module=test_module, testcase=testcase,
-                      public_signals=public_signals, tag=tag,
-                      scenario={"programs": program_scenario(
-                          mdl, programs, data, reads, program_lines=program_lines)})["programs"]
+    scenario = {"programs": program_scenario(mdl, programs, data, reads,
+                                             program_lines=program_lines)}
+    return run_tile(design, testcase, scenario, cfg=cfg, sim=sim, tag=tag, engine=engine,
+                    timing_only=timing_only, test_module=test_module,
+                    public_signals=public_signals)
 
 
 def program_scenario(mdl, programs, data, reads, *, program_lines=PROGRAM_LINES):
@@ -65,15 +106,17 @@ def program_scenario(mdl, programs, data, reads, *, program_lines=PROGRAM_LINES)
 
 
 def run_resident(design, mdl, programs, data, expected, blocks, lay, *, sim, tag, shape, dtype,
-                 out_dir, mac_steps, cfg):
+                 out_dir, mac_steps, cfg, engine="rtl", timing_only=False):
     """Run a GEMM's node programs on resident operands and score it (Cannon, SUMMA):
     ``blocks`` ``{node: (row, col)}`` of its C block (``lay["block"]`` rows x columns,
     ``expected[node]`` from the golden model); writes ``out_dir/result.json`` and
-    ``C.npy`` and returns the result dict."""
+    ``C.npy`` (not when ``timing_only``: no C was computed) and returns the result dict.
+    ``engine``, ``timing_only``: :func:`run_tile`'s."""
     m, n, k = shape
     bm, bn = lay["block"][0], lay["block"][1]
     nodes = list(blocks)
-    res = run_programs(design, programs, data, sim=sim, tag=tag,
+    res = run_programs(design, programs, data, sim=sim, tag=tag, cfg=cfg, engine=engine,
+                       timing_only=timing_only,
                        reads=[[list(nd), lay["c"], lay["c_lines"]] for nd in nodes])
     c_full = np.zeros((m, n), np.uint32)
     wrong = []
@@ -94,8 +137,11 @@ def run_resident(design, mdl, programs, data, expected, blocks, lay, *, sim, tag
            "peak_fraction": mac_steps / (len(nodes) * whole),
            "sram_lines_used": lay["operand_lines"] + lay["c_lines"],
            "energy": workload_energy(cfg, design.derived, res, flops=2 * m * n * k)}
+    record_engine(out, sim=sim, engine=engine, timing_only=timing_only,
+                  data_keys=("wrong_nodes",))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "result.json").write_text(json.dumps(out, indent=1) + "\n")
-    np.save(out_dir / "C.npy", c_full.view(np.float32 if dtype == "bf16" else np.int32))
+    if out["match"] is not None:
+        np.save(out_dir / "C.npy", c_full.view(np.float32 if dtype == "bf16" else np.int32))
     return out

@@ -19,13 +19,13 @@ CFG = CONFIGS / "default.yaml"
 #: fails here before it fails on the RTL.
 SUPPORT = {
     "traffic": (("rtl", "model"), "any", "any"),
-    "gemm": (("rtl",), "disabled_nodes", "any"),
-    "cannon": (("rtl",), "none", "square"),
-    "summa": (("rtl",), "none", "any"),
-    "allreduce-host": (("rtl",), "none", "any"),
-    "allreduce-ring": (("rtl",), "disabled_nodes", "any"),
-    "allreduce-2d": (("rtl",), "none", "any"),
-    "broadcast": (("rtl",), "disabled_nodes", "any"),
+    "gemm": (("rtl", "model"), "disabled_nodes", "any"),
+    "cannon": (("rtl", "model"), "none", "square"),
+    "summa": (("rtl", "model"), "none", "any"),
+    "allreduce-host": (("rtl", "model"), "none", "any"),
+    "allreduce-ring": (("rtl", "model"), "disabled_nodes", "any"),
+    "allreduce-2d": (("rtl", "model"), "none", "any"),
+    "broadcast": (("rtl", "model"), "disabled_nodes", "any"),
 }
 ENTRIES = list(WORKLOADS)
 
@@ -62,14 +62,39 @@ def test_every_workload_checks_its_defaults_into_a_plan(name):
 
 
 @pytest.mark.parametrize("name", ENTRIES)
-def test_an_engine_not_declared_is_refused(name):
+def test_every_workload_takes_the_model_on_the_default_tile(name):
     cfg, d = _cfg()
-    if "model" in SUPPORT[name][0]:
-        WORKLOADS[name].check(cfg, d, Options(engine="model"))
-        return
-    line = _refused(name, cfg, d, Options(engine="model"))
-    assert line == (f"--engine model: not allowed with --bench {WORKLOADS[name].selector}; "
-                    f"allowed: rtl")
+    WORKLOADS[name].check(cfg, d, Options(engine="model"))
+    WORKLOADS[name].check(cfg, d, Options(engine="model", timing_only=True))
+
+
+@pytest.mark.parametrize("name", ENTRIES)
+@pytest.mark.parametrize("overrides, line", [
+    (("router.flit_bits=128",), "router.flit_bits: 128 is not modelled by --engine model on "
+                                "training nodes (its hosts and data-carrying cores hold flits "
+                                "of at most 64 bits); allowed: at most 64, or --engine rtl"),
+    (("die.disabled_nodes=[[1, 0]]",), "die.disabled_nodes/dead_routers: a fault map (4 "
+                                       "disabled nodes, 0 dead routers, router.routing xy) is "
+                                       "not modelled by --engine model on training nodes; "
+                                       "allowed: no faults with xy or yx routing, or --engine "
+                                       "rtl"),
+    (("node.pitch_mm=2.0", "router.buffer_depth=5"),
+     "node.pitch_mm: 2.0 gives 1 link pipeline stage(s), not modelled by --engine model at "
+     "the tile edge's hosts; allowed: a pitch within one cycle's reach (0 stages), or "
+     "--engine rtl"),
+], ids=["wide-flits", "disabled-nodes", "pipeline-stages"])
+def test_what_the_model_cannot_run_is_refused_before_any_work(name, overrides, line):
+    """The training nodes' model refuses what it does not model yet in one line naming the
+    key (never the RTL in its place); the traffic sweep's network model runs them all; a
+    fault map an entry refuses on the RTL too is refused as on the RTL."""
+    cfg, d = _cfg(*overrides)
+    options = Options(engine="model")
+    if name == "traffic":
+        WORKLOADS[name].check(cfg, d, options)
+    elif "disabled" in line and SUPPORT[name][1] == "none":
+        assert _refused(name, cfg, d, options).startswith("die.disabled_nodes: ")
+    else:
+        assert _refused(name, cfg, d, options) == line
 
 
 @pytest.mark.parametrize("name", ENTRIES)
@@ -171,8 +196,12 @@ def test_the_fault_decision_is_made_for_every_workload_at_once():
     (["--bench", "fft"], "error: --bench fft: not allowed; allowed: all, traffic, gemm"),
     (["--bench", "broadcast", "--algo", "ring"], "error: --algo ring: not allowed with "
                                                  "--bench broadcast"),
-    (["--bench", "gemm", "--engine", "model"], "error: --engine model: not allowed with "
-                                               "--bench gemm --algo host; allowed: rtl"),
+    (["--bench", "gemm", "--timing-only"], "error: --timing-only: not allowed with --engine "
+                                           "rtl; allowed: with --engine model"),
+    (["--bench", "gemm", "--engine", "model", "--timing-only", "--c-out", "c.npy"],
+     "error: --c-out c.npy: not allowed with --timing-only (no C is computed)"),
+    (["--engine", "model", "-s", "router.flit_bits=128"], "error: router.flit_bits: 128 is "
+                                                          "not modelled by --engine model"),
 ])
 def test_dojo_sim_refuses_an_unknown_workload_in_one_line(argv, line, tmp_path, capsys):
     from dojo.cli import main
@@ -183,19 +212,25 @@ def test_dojo_sim_refuses_an_unknown_workload_in_one_line(argv, line, tmp_path, 
 
 def test_results_give_their_summary_json_and_result_json():
     record = {"algo": "ring", "nodes": 16, "lines": 32, "dtype": "fp32", "match": True,
+              "engine": "rtl",
               "cycles": 627, "model": {"cycles": 612}, "measured_over_model": 627 / 612,
               "program_descriptors": 12}
     r = CollectiveResult.of(record, algo="ring", title="all-reduce, node-driven ring",
                             model=record["model"], measured_over_model=627 / 612)
     assert r.to_json() is record and r.ok
-    assert list(r.brief()) == ["algo", "nodes", "lines", "dtype", "match", "cycles",
+    assert list(r.brief()) == ["algo", "nodes", "lines", "dtype", "match", "engine", "cycles",
                                "model_cycles", "measured_over_model"]
     assert r.brief()["model_cycles"] == 612
     assert r.summary() == ("  all-reduce, node-driven ring     32 lines fp32, 16 nodes: 627 "
                            "cycles (alpha-beta model 612, measured/model 1.02), exact vs "
                            "golden")
     gemm = {"m": 64, "n": 64, "k": 32, "dtype": "bf16", "nodes": 16, "match": False,
+            "engine": "rtl",
             "total_cycles": 2544, "peak_fraction": 0.2, "compute_peak_fraction": 0.5,
             "load_and_compute_cycles": 2000, "gather_cycles": 544, "block": [16, 16, 32]}
     g = HostGemmResult.of(gemm)
     assert not g.ok and "MISMATCH vs golden on 16 nodes, 2544 cycles" in g.summary()
+    # a timing-only run computed no C: not a mismatch, and never printed as compared
+    t = HostGemmResult.of({**gemm, "match": None, "engine": "model"})
+    assert t.ok and "no data (timing only: values not computed, not compared) on 16 nodes, " \
+        "2544 cycles" in t.summary() and "golden" not in t.summary()

@@ -74,10 +74,9 @@ RTL on every mesh link in every cycle (``tests/sim/netmodel/test_node_tile.py``)
 Not yet: in the node kernel, the full model's flits wider than 64 bits (a line store per
 node indexed from ``w1``), an idle shortcut for the cores (every active core is stepped
 every cycle, see the node kernel's docstring), link pipeline stages at the tile edge, fault
-maps and VC planes under nodes; ``--engine model`` and ``--timing-only`` for the workloads
-(:func:`sim.netmodel.host.run_programs` returns what the RTL runner
-:func:`sim.workloads.runners.run_programs` does, held equal by the tile test: the workload
-entries and the command line do not call it yet).
+maps and VC planes under nodes (``--engine model`` refuses them before any work,
+:func:`sim.netmodel.host.model_problem`). The workloads run on the model through
+:func:`sim.workloads.runners.run_tile` (``dojo sim --engine model [--timing-only]``).
 
 How they compose: every block keeps its state as arrays with a leading node index (one row
 per node, fields named by module constants) and offers ``@njit`` step functions taking the
