@@ -58,9 +58,7 @@ def cmd_sim(args):
     the registry (:mod:`sim.workloads`), each checked before any report or run."""
     from gen.derive import format_report
     from sim.workloads import Job, Options, fault_problem, select
-    if args.timing_only and args.engine != "model":
-        raise ConfigError([f"--timing-only: not allowed with --engine {args.engine}; allowed: "
-                           f"with --engine model (the RTL always computes the data)"])
+    _check_timing_only(args)
     cfg = load_config(args.config, args.overrides)
     sim = _simulator(args.sim)
     d = _derive(cfg)
@@ -365,6 +363,20 @@ def _seed(text):
     return value
 
 
+def _add_timing_only(p):
+    p.add_argument("--timing-only", action="store_true",
+                   help="with --engine model: no data values, only the cycles (the same as "
+                        "the full model's); results are not computed, so nothing is "
+                        "compared against the golden model")
+
+
+def _check_timing_only(args):
+    """``--timing-only`` without ``--engine model``: ConfigError, one line."""
+    if args.timing_only and args.engine != "model":
+        raise ConfigError([f"--timing-only: not allowed with --engine {args.engine}; allowed: "
+                           f"with --engine model (the RTL always computes the data)"])
+
+
 def _add_engine(p, what):
     p.add_argument("--engine", choices=["rtl", "model"], default="rtl",
                    help=f"what simulates {what}: rtl (default: the generated Verilog under "
@@ -439,10 +451,7 @@ def build_parser():
     p.add_argument("--sim", default=os.environ.get("SIM", "verilator"),
                    help="verilator (default, or $SIM) or icarus")
     _add_engine(p, "every workload")
-    p.add_argument("--timing-only", action="store_true",
-                   help="with --engine model: no data values, only the cycles (the same as "
-                        "the full model's); C matrices and vectors are not computed, so "
-                        "nothing is compared against the golden model")
+    _add_timing_only(p)
     p.set_defaults(func=cmd_sim)
 
     p = sub.add_parser("verilog", help="emit Verilog and a JSON manifest for a top")
@@ -502,13 +511,15 @@ def cmd_run(args):
     and compiled before anything runs, then run on the RTL (:mod:`sim.step`)."""
     from sim.workloads import Job, Options
     from sim.workloads.registry import STEPS
+    _check_timing_only(args)
     cfg = load_config(args.config, args.overrides)
     d = _derive(cfg)
     entry = STEPS["step"]
     plan = entry.check(cfg, d, Options(engine=args.engine, workload=args.workload,
-                                       seed=args.seed))
+                                       seed=args.seed, timing_only=args.timing_only))
     from sim.runner import available_simulators
-    trace = None if args.no_timeline else "icarus"
+    # the timeline comes from the RTL's watched run; the fast engine has none
+    trace = None if args.no_timeline or args.engine == "model" else "icarus"
     if trace and trace not in available_simulators():
         raise ConfigError(["--timeline: the timeline's run needs Icarus Verilog (iverilog), "
                            "not installed here; allowed: --no-timeline"])
@@ -525,8 +536,10 @@ def _add_run_parser(sub):
     p.add_argument("workload", help="workload YAML (see workloads/)")
     p.add_argument("--out", default="build/run", help="report directory (default: build/run)")
     p.add_argument("--engine", choices=("rtl", "model"), default="rtl",
-                   help="rtl (default); model is refused until the fast engine has the "
-                        "training node")
+                   help="rtl (default: the generated Verilog under --sim) or model (the "
+                        "fast engine, sim/netmodel: the same cycles and results, no "
+                        "timeline)")
+    _add_timing_only(p)
     p.add_argument("--sim", default=os.environ.get("SIM", "verilator"),
                    help="verilator (default, or $SIM) or icarus")
     p.add_argument("--seed", type=_seed, default=0, help="operands' seed (default 0)")
