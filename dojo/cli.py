@@ -572,12 +572,12 @@ def cmd_study(args):
     from verif.node_model import NodeModel
     cfg = load_config(args.config, args.overrides)
     derived = _derive(cfg)
-    if args.engine == "model":
-        raise ConfigError(["--engine model: a training step needs the training node in the "
-                           "fast engine (sim/netmodel), which does not run workloads yet; "
-                           "allowed: rtl"])
+    if args.engine == "model" and args.study == "nodesize":
+        raise ConfigError(["--engine model: not allowed with dojo study nodesize (its "
+                           "points run on the RTL only); allowed: rtl, or model with "
+                           "dojo study scaleout"])
     step = load_workload(args.workload)
-    sim = _simulator(args.sim)
+    sim = _simulator(args.sim) if args.engine == "rtl" else None
     if args.study == "nodesize":
         return _cmd_nodesize(args, cfg, derived, step, sim)
     if args.per_edge:
@@ -587,7 +587,7 @@ def cmd_study(args):
     dies = _parse_dies(args.dies) if args.dies else default_dies(cfg)
     from gen.config import config_from_dict
     from gen.derive import derive
-    for mode, dd, ov, st in study_points(cfg, step, dies, derived):
+    for mode, dd, ov, st in study_points(cfg, step, dies, derived, args.engine):
         if mode == "weak":                   # the weak points must compile (strong may refuse)
             c = config_from_dict(cfg.raw, ov)
             d = derive(c)
@@ -595,12 +595,15 @@ def cmd_study(args):
                 compile_step(c, d, st, NodeModel.from_config(c, d), data=False)
             except ValueError as exc:
                 raise ConfigError([f"--dies {dd[0]}x{dd[1]}: {exc}"]) from None
-    study = _on_dask(args, run_scaleout, cfg, derived, step, dies=dies, sim=sim, gpu=gpu)
+    study = _on_dask(args, run_scaleout, cfg, derived, step, dies=dies, sim=sim, gpu=gpu,
+                     engine=args.engine)
     for r in study["points"]:
         fab = _point_text(r, lambda: (
             f"{r['step_cycles']} cycles, speed-up {r['speedup']:.2f}, efficiency "
-            f"{100 * r['efficiency']:.0f}%, exposed communication "
-            f"{100 * r['exposed_communication_fraction']:.0f}% of communication"))
+            f"{100 * r['efficiency']:.0f}%, exposed communication " + (
+                f"{100 * r['exposed_communication_fraction']:.0f}% of communication"
+                if "exposed_communication_fraction" in r else
+                "not measured on the fast engine (RTL only)")))
         print(f"  {r['mode']:6s} {r['dies'][0]}x{r['dies'][1]} dies, {r['replicas']:3d} replicas "
               f"x {r['tokens_per_replica']} tokens: {fab}; GPUs speed-up "
               f"{r['gpu']['speedup']:.2f}")
@@ -682,8 +685,8 @@ def _add_study_parser(sub):
                                         / "a100.yaml"),
                    help="GPU-cluster reference YAML (default: configs/gpu/a100.yaml)")
     p.add_argument("--engine", choices=("rtl", "model"), default="rtl",
-                   help="rtl (default); model is refused until the fast engine has the "
-                        "training node")
+                   help="scaleout: rtl (default, up to 64 nodes) or model (the fast "
+                        "engine: larger fabrics, no DMA-busy breakdown); nodesize: rtl")
     p.add_argument("--sim", default=os.environ.get("SIM", "verilator"),
                    help="verilator (default, or $SIM) or icarus")
     p.add_argument("--fresh", action="store_true", help="run every point again")

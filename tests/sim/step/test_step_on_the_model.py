@@ -63,9 +63,9 @@ def test_a_wrong_model_fails_the_comparison(rtl, tmp_path, monkeypatch):
     """Routers whose output arbiters never move their round-robin pointer (the network
     model's mutant ``output_pointer_stuck``, as in ``test_workloads_on_the_model``): the
     step takes other cycles and the comparison with the RTL's record fails. (The node
-    kernel's mutants change nothing in this step, measured: the 2D all-reduce's PUSHes
-    carry no response bodies on VC 1 and up, never use the NI's second credit of a cycle,
-    and the core's view of the router's counts a cycle early does not move a flit.)"""
+    kernel's mutants ``router_flits_one_cycle_early``, ``second_credit_dropped`` and
+    ``response_body_bit_flipped`` leave this step's record the RTL's, measured: this step
+    does not reach what they break.)"""
     import sim.netmodel.host as host
     right = host.tile_model
     monkeypatch.setattr(host, "tile_model", lambda *a, **kw: right(
