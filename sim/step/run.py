@@ -125,7 +125,7 @@ def run_step(cfg, step, *, sim="verilator", trace_sim="icarus", out_dir, seed=0,
                               test_module="verif.tb_step", testcase="step_timeline",
                               public_signals=STEP_SIGNALS)
     on = {"cfg": cfg, "engine": engine, "timing_only": timing_only}
-    res = traced if trace_sim == sim else run_programs(
+    res = traced if traced is not None and trace_sim == sim else run_programs(
         design, programs, compiled.data, sim=sim, tag=tag, reads=reads,
         program_lines=compiled.program_lines, **on)
     # the idle run loads programs of the same length (the first descriptor a HALT), so the
