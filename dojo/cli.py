@@ -587,7 +587,13 @@ def cmd_study(args):
     dies = _parse_dies(args.dies) if args.dies else default_dies(cfg)
     from gen.config import config_from_dict
     from gen.derive import derive
+    from sim.step.gpu import step_seconds
     for mode, dd, ov, st in study_points(cfg, step, dies, derived, args.engine):
+        try:                                 # the GPU reference of every point, before work
+            step_seconds(gpu, st)
+        except ValueError as exc:
+            raise ConfigError([f"--dies {dd[0]}x{dd[1]}: the GPU reference ({gpu.name}): "
+                               f"{exc}; allowed: fabrics whose replicas it models"]) from None
         if mode == "weak":                   # the weak points must compile (strong may refuse)
             c = config_from_dict(cfg.raw, ov)
             d = derive(c)
