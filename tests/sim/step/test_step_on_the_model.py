@@ -5,6 +5,8 @@ load and read cycles, the MACs, every node's figures, flits, link utilisation an
 and the results bit for bit against the golden model on both. Timing only gives the same
 record without the data figures; a wrong node kernel fails the comparison."""
 
+import json
+
 import pytest
 
 from gen.config import load_config
@@ -51,8 +53,14 @@ def test_the_mlp_step_on_the_model_gives_the_rtls_record(rtl, tmp_path):
     assert first_difference(rtl, _without(model, MODEL_ONLY)) is None
 
 
-def test_timing_only_gives_the_same_cycles_and_no_data(rtl, tmp_path):
-    model = _model(tmp_path, "timing", timing_only=True)
+def test_timing_only_gives_the_same_cycles_and_no_data(rtl, tmp_path, capsys):
+    """Through the command line: ``dojo run CONFIG mlp.yaml --engine model --timing-only``."""
+    from dojo.cli import main
+    assert main(["run", str(CONFIGS / "default.yaml"), str(MLP), "--engine", "model",
+                 "--timing-only", "--out", str(tmp_path)]) == 0
+    assert "no data (timing only" in capsys.readouterr().out
+    model = json.loads((tmp_path / "result.json").read_text())
+    assert model["timing_only"] is True and model["timeline"] is None
     assert model["match"] is None and "wrong_results" not in model
     assert model["step_cycles"] == rtl["step_cycles"]
     assert first_difference(_without(rtl, ("match", "wrong_results")),
