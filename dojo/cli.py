@@ -58,9 +58,7 @@ def cmd_sim(args):
     the registry (:mod:`sim.workloads`), each checked before any report or run."""
     from gen.derive import format_report
     from sim.workloads import Job, Options, fault_problem, select
-    if args.timing_only and args.engine != "model":
-        raise ConfigError([f"--timing-only: not allowed with --engine {args.engine}; allowed: "
-                           f"with --engine model (the RTL always computes the data)"])
+    _check_timing_only(args)
     cfg = load_config(args.config, args.overrides)
     sim = _simulator(args.sim)
     d = _derive(cfg)
@@ -365,6 +363,20 @@ def _seed(text):
     return value
 
 
+def _add_timing_only(p):
+    p.add_argument("--timing-only", action="store_true",
+                   help="with --engine model: no data values, only the cycles (the same as "
+                        "the full model's); results are not computed, so nothing is "
+                        "compared against the golden model")
+
+
+def _check_timing_only(args):
+    """``--timing-only`` without ``--engine model``: ConfigError, one line."""
+    if args.timing_only and args.engine != "model":
+        raise ConfigError([f"--timing-only: not allowed with --engine {args.engine}; allowed: "
+                           f"with --engine model (the RTL always computes the data)"])
+
+
 def _add_engine(p, what):
     p.add_argument("--engine", choices=["rtl", "model"], default="rtl",
                    help=f"what simulates {what}: rtl (default: the generated Verilog under "
@@ -439,10 +451,7 @@ def build_parser():
     p.add_argument("--sim", default=os.environ.get("SIM", "verilator"),
                    help="verilator (default, or $SIM) or icarus")
     _add_engine(p, "every workload")
-    p.add_argument("--timing-only", action="store_true",
-                   help="with --engine model: no data values, only the cycles (the same as "
-                        "the full model's); C matrices and vectors are not computed, so "
-                        "nothing is compared against the golden model")
+    _add_timing_only(p)
     p.set_defaults(func=cmd_sim)
 
     p = sub.add_parser("verilog", help="emit Verilog and a JSON manifest for a top")
@@ -502,13 +511,15 @@ def cmd_run(args):
     and compiled before anything runs, then run on the RTL (:mod:`sim.step`)."""
     from sim.workloads import Job, Options
     from sim.workloads.registry import STEPS
+    _check_timing_only(args)
     cfg = load_config(args.config, args.overrides)
     d = _derive(cfg)
     entry = STEPS["step"]
     plan = entry.check(cfg, d, Options(engine=args.engine, workload=args.workload,
-                                       seed=args.seed))
+                                       seed=args.seed, timing_only=args.timing_only))
     from sim.runner import available_simulators
-    trace = None if args.no_timeline else "icarus"
+    # the timeline comes from the RTL's watched run; the fast engine has none
+    trace = None if args.no_timeline or args.engine == "model" else "icarus"
     if trace and trace not in available_simulators():
         raise ConfigError(["--timeline: the timeline's run needs Icarus Verilog (iverilog), "
                            "not installed here; allowed: --no-timeline"])
@@ -525,8 +536,10 @@ def _add_run_parser(sub):
     p.add_argument("workload", help="workload YAML (see workloads/)")
     p.add_argument("--out", default="build/run", help="report directory (default: build/run)")
     p.add_argument("--engine", choices=("rtl", "model"), default="rtl",
-                   help="rtl (default); model is refused until the fast engine has the "
-                        "training node")
+                   help="rtl (default: the generated Verilog under --sim) or model (the "
+                        "fast engine, sim/netmodel: the same cycles and results, no "
+                        "timeline)")
+    _add_timing_only(p)
     p.add_argument("--sim", default=os.environ.get("SIM", "verilator"),
                    help="verilator (default, or $SIM) or icarus")
     p.add_argument("--seed", type=_seed, default=0, help="operands' seed (default 0)")
@@ -559,12 +572,12 @@ def cmd_study(args):
     from verif.node_model import NodeModel
     cfg = load_config(args.config, args.overrides)
     derived = _derive(cfg)
-    if args.engine == "model":
-        raise ConfigError(["--engine model: a training step needs the training node in the "
-                           "fast engine (sim/netmodel), which does not run workloads yet; "
-                           "allowed: rtl"])
+    if args.engine == "model" and args.study == "nodesize":
+        raise ConfigError(["--engine model: not allowed with dojo study nodesize (its "
+                           "points run on the RTL only); allowed: rtl, or model with "
+                           "dojo study scaleout"])
     step = load_workload(args.workload)
-    sim = _simulator(args.sim)
+    sim = _simulator(args.sim) if args.engine == "rtl" else None
     if args.study == "nodesize":
         return _cmd_nodesize(args, cfg, derived, step, sim)
     if args.per_edge:
@@ -574,7 +587,13 @@ def cmd_study(args):
     dies = _parse_dies(args.dies) if args.dies else default_dies(cfg)
     from gen.config import config_from_dict
     from gen.derive import derive
-    for mode, dd, ov, st in study_points(cfg, step, dies, derived):
+    from sim.step.gpu import step_seconds
+    for mode, dd, ov, st in study_points(cfg, step, dies, derived, args.engine):
+        try:                                 # the GPU reference of every point, before work
+            step_seconds(gpu, st)
+        except ValueError as exc:
+            raise ConfigError([f"--dies {dd[0]}x{dd[1]}: the GPU reference ({gpu.name}): "
+                               f"{exc}; allowed: fabrics whose replicas it models"]) from None
         if mode == "weak":                   # the weak points must compile (strong may refuse)
             c = config_from_dict(cfg.raw, ov)
             d = derive(c)
@@ -582,12 +601,15 @@ def cmd_study(args):
                 compile_step(c, d, st, NodeModel.from_config(c, d), data=False)
             except ValueError as exc:
                 raise ConfigError([f"--dies {dd[0]}x{dd[1]}: {exc}"]) from None
-    study = _on_dask(args, run_scaleout, cfg, derived, step, dies=dies, sim=sim, gpu=gpu)
+    study = _on_dask(args, run_scaleout, cfg, derived, step, dies=dies, sim=sim, gpu=gpu,
+                     engine=args.engine)
     for r in study["points"]:
         fab = _point_text(r, lambda: (
             f"{r['step_cycles']} cycles, speed-up {r['speedup']:.2f}, efficiency "
-            f"{100 * r['efficiency']:.0f}%, exposed communication "
-            f"{100 * r['exposed_communication_fraction']:.0f}% of communication"))
+            f"{100 * r['efficiency']:.0f}%, exposed communication " + (
+                f"{100 * r['exposed_communication_fraction']:.0f}% of communication"
+                if "exposed_communication_fraction" in r else
+                "not measured on the fast engine (RTL only)")))
         print(f"  {r['mode']:6s} {r['dies'][0]}x{r['dies'][1]} dies, {r['replicas']:3d} replicas "
               f"x {r['tokens_per_replica']} tokens: {fab}; GPUs speed-up "
               f"{r['gpu']['speedup']:.2f}")
@@ -669,8 +691,8 @@ def _add_study_parser(sub):
                                         / "a100.yaml"),
                    help="GPU-cluster reference YAML (default: configs/gpu/a100.yaml)")
     p.add_argument("--engine", choices=("rtl", "model"), default="rtl",
-                   help="rtl (default); model is refused until the fast engine has the "
-                        "training node")
+                   help="scaleout: rtl (default, up to 64 nodes) or model (the fast "
+                        "engine: larger fabrics, no DMA-busy breakdown); nodesize: rtl")
     p.add_argument("--sim", default=os.environ.get("SIM", "verilator"),
                    help="verilator (default, or $SIM) or icarus")
     p.add_argument("--fresh", action="store_true", help="run every point again")

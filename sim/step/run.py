@@ -20,6 +20,13 @@ length, so the hosts load the same lines): the step's own flits. The watched run
 also has the hosts' start writes and DONEs that cross the mesh during the step (on the
 MLP preset 7176 flits watched against 7008 from the counters).
 
+On the fast engine (``engine="model"``, :mod:`sim.netmodel.host`: the same
+:mod:`verif.host_programs` flow on the model's tile, cycle for cycle the RTL's) there is no
+watched run: the record has the step's cycles, the MACs, the counters' flits and link
+utilisation, ``timeline: null``, and names what it did not measure (``not_measured``: the
+DMA-busy communication, its exposed part and the compute queue's waiting, which need the
+RTL's per-cycle records).
+
 ``exposed_cycles`` of a node (its ASTRA-sim line) is the step's cycles minus its engine's
 busy cycles, as ASTRA-sim counts it (everything that kept the node from computing);
 ``exposed_communication_cycles`` is the DMA busy while the engine is not.
@@ -65,8 +72,13 @@ def astra_lines(record):
             f"{n['exposed_cycles']} cycles" for i, n in enumerate(record["per_node"])]
 
 
+#: the figures of the watched run the fast engine does not give (its record names them)
+MODEL_UNMEASURED = ("communication_cycles", "exposed_communication_cycles", "waiting_cycles",
+                    "timeline")
+
+
 def run_step(cfg, step, *, sim="verilator", trace_sim="icarus", out_dir, seed=0,
-             derived=None):
+             derived=None, engine="rtl", timing_only=False):
     """Run ``step`` (:class:`sim.step.spec.Step`) on the config's tile; returns the record
     (also ``out_dir/result.json``). Raises ValueError (one line) before anything runs if
     the compiler refuses it.
@@ -80,13 +92,21 @@ def run_step(cfg, step, *, sim="verilator", trace_sim="icarus", out_dir, seed=0,
     from sim.energy import workload_energy
     from sim.step.compiler import compile_step
     from sim.step.timeline import plot_timeline, trace_events
-    from sim.workloads.runners import run_programs
+    from sim.workloads.runners import record_engine, run_programs
     from verif.node_model import NodeModel
     from verif.tb_step import STEP_SIGNALS
     if trace_sim not in (None, "icarus"):
         raise ValueError(f"trace_sim={trace_sim!r}: the watched run needs every signal "
                          f"visible; allowed: 'icarus' or None (verif/tb_step.py says why)")
     d = derived_of(cfg, derived)
+    if engine == "model":
+        from sim.netmodel.host import model_problem
+        problem = model_problem(cfg, d)
+        if problem:
+            raise ValueError(problem)
+        trace_sim = None                   # the watched run is the RTL's
+    elif timing_only:
+        raise ValueError("timing_only: only the fast engine (engine='model') runs without data")
     mdl0 = NodeModel.from_config(cfg, d)
     compiled = compile_step(cfg, d, step, mdl0, seed=seed)
     design = network_design(cfg, kind="compute", top="tile", boundary="ports", derived=d)
@@ -104,15 +124,16 @@ def run_step(cfg, step, *, sim="verilator", trace_sim="icarus", out_dir, seed=0,
                               reads=reads, program_lines=compiled.program_lines,
                               test_module="verif.tb_step", testcase="step_timeline",
                               public_signals=STEP_SIGNALS)
-    res = traced if trace_sim == sim else run_programs(
+    on = {"cfg": cfg, "engine": engine, "timing_only": timing_only}
+    res = traced if traced is not None and trace_sim == sim else run_programs(
         design, programs, compiled.data, sim=sim, tag=tag, reads=reads,
-        program_lines=compiled.program_lines)
+        program_lines=compiled.program_lines, **on)
     # the idle run loads programs of the same length (the first descriptor a HALT), so the
     # hosts move the same lines in both runs
     idle = {n: {q: [mdl.cmd_halt(0)] + d[1:] for q, d in qs.items()}
             for n, qs in programs.items()}
     base = run_programs(design, idle, compiled.data, sim=sim, tag=tag + "-idle", reads=reads,
-                        program_lines=compiled.program_lines)
+                        program_lines=compiled.program_lines, **on)
     timeline, by_node = None, {}
     problems = list(res["problems"])
     if traced is not None:
@@ -125,8 +146,9 @@ def run_step(cfg, step, *, sim="verilator", trace_sim="icarus", out_dir, seed=0,
         if traced["reads"] != res["reads"]:
             problems.append(f"the results under {sim} and {trace_sim} differ")
 
-    wrong = sorted({label for (n, a, c, label), got in zip(compiled.reads, res["reads"])
-                    if got != compiled.expected[(n, label)]})
+    wrong = [] if timing_only else sorted(
+        {label for (n, a, c, label), got in zip(compiled.reads, res["reads"])
+         if got != compiled.expected[(n, label)]})
     bad_halts = [h for h in res["halts"] if any(t != 0 for t in h[1].values())]
     cycles = res["cycles"]
     units = cfg.node.matrix_units
@@ -188,6 +210,13 @@ def run_step(cfg, step, *, sim="verilator", trace_sim="icarus", out_dir, seed=0,
         "per_node": per_node,
         "energy": workload_energy(cfg, d, res, flops=step.flops),
     }
+    if engine == "model":
+        record["not_measured"] = {"keys": list(MODEL_UNMEASURED), "why": (
+            "the fast engine has no watched run: the DMA-busy communication, its exposed "
+            "part, the compute queue's waiting and the timeline come from the RTL's "
+            "per-cycle records (dojo run --engine rtl)")}
+    record_engine(record, sim=sim, engine=engine, timing_only=timing_only,
+                  data_keys=("wrong_results",))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "result.json").write_text(json.dumps(record, indent=1) + "\n")

@@ -20,9 +20,11 @@ node-size sweep (:mod:`sim.step.nodesize`). The GPU
 reference (:mod:`sim.step.gpu`) runs the same replicas' GEMMs and all-reduces with one
 GPU per replica.
 
-Only the RTL engine runs training steps today (the fast engine lacks the training node),
-so the points are limited to :data:`MAX_RTL_NODES` nodes; the D1 die and the 5 x 5 tile
-need the fast engine.
+On the RTL the points are limited to :data:`MAX_RTL_NODES` nodes; on the fast engine
+(``engine="model"``) to what :func:`sim.netmodel.host.model_problem` accepts (flits of at
+most 64 bits: the D1 preset's 2048-bit flits are refused), and a point's record has no
+DMA-busy breakdown (:data:`sim.step.run.MODEL_UNMEASURED`: the plot then shows the engine
+busy and the rest of the step).
 """
 
 import json
@@ -49,33 +51,46 @@ def default_dies(cfg):
     return list(dict.fromkeys(out))
 
 
-def study_points(cfg, step, dies, derived):
+def study_points(cfg, step, dies, derived, engine="rtl"):
     """``[(mode, (dx, dy), overrides, step)]``: every point of both scalings, checked for
-    the fabric's size (ConfigError, one line)."""
+    the fabric's size on ``engine`` (ConfigError, one line)."""
     gx, gy = step.grid
     nx, ny = derived.die.nodes_x, derived.die.nodes_y
     full = cfg.tile.dies_x * nx * cfg.tile.dies_y * ny // (gx * gy)
     points = []
     for dx, dy in dies:
         nodes = dx * nx * dy * ny
-        if nodes > MAX_RTL_NODES:
+        if engine == "rtl" and nodes > MAX_RTL_NODES:
             raise ConfigError([f"--dies {dx}x{dy}: {nodes} nodes, the RTL runs training steps "
-                               f"up to {MAX_RTL_NODES} nodes; allowed: smaller fabrics (the "
-                               f"fast engine, which would run the D1 die and the tile, does "
-                               f"not have the training node yet)"])
+                               f"up to {MAX_RTL_NODES} nodes; allowed: smaller fabrics, or "
+                               f"--engine model"])
         if (dx * nx) % gx or (dy * ny) % gy:
             raise ConfigError([f"--dies {dx}x{dy}: its {dx * nx}x{dy * ny} nodes do not hold "
                                f"replicas of parallel.grid {[gx, gy]}; allowed: fabrics "
                                f"the grid divides"])
         data = nodes // (gx * gy)
         overrides = [f"tile.dies_x={dx}", f"tile.dies_y={dy}"]
+        if engine == "model":
+            problem = _model_problem(cfg, overrides)
+            if problem:
+                raise ConfigError([f"--dies {dx}x{dy}: {problem}"])
         points.append(("weak", (dx, dy), overrides, step.with_data(data)))
         points.append(("strong", (dx, dy), overrides, step.with_data(data, full / data)))
     return points
 
 
-def run_point(cfg_raw, overrides, step_raw, sim, out_dir):
-    """One study point on a worker: ``{"record": ... }`` or ``{"refused": reason}``."""
+def _model_problem(cfg, overrides):
+    """:func:`sim.netmodel.host.model_problem` of ``cfg`` with ``overrides``."""
+    from gen.config import config_from_dict
+    from gen.derive import derive
+    from sim.netmodel.host import model_problem
+    c = config_from_dict(cfg.raw, overrides)
+    return model_problem(c, derive(c))
+
+
+def run_point(cfg_raw, overrides, step_raw, sim, out_dir, engine="rtl"):
+    """One study point on a worker (on ``engine``): ``{"record": ... }`` or ``{"refused":
+    reason}``; the record's figures the engine does not measure are absent."""
     from gen.config import config_from_dict
     from sim.step.run import run_step
     from sim.step.spec import workload_from_dict
@@ -83,28 +98,30 @@ def run_point(cfg_raw, overrides, step_raw, sim, out_dir):
     step = workload_from_dict(step_raw)
     t = time.monotonic()
     try:
-        rec = run_step(cfg, step, sim=sim, out_dir=out_dir)
+        rec = run_step(cfg, step, sim=sim, out_dir=out_dir, engine=engine)
     except ValueError as exc:
         return {"refused": str(exc)}
     keep = ("step_cycles", "step_seconds", "match", "peak_fraction", "mac_steps",
             "compute_cycles", "communication_cycles", "exposed_communication_cycles",
             "exposed_cycles", "waiting_cycles", "exposed_communication_fraction", "mesh",
             "data_parallel")
-    return {"record": {k: rec[k] for k in keep}, "wall_s": time.monotonic() - t}
+    return {"record": {k: rec[k] for k in keep if k in rec}, "wall_s": time.monotonic() - t}
 
 
 def _tokens(step):
     return step.data * step.layers[0].tokens
 
 
-def run_points(cfg, jobs, *, sim, out, client, fresh=False, progress=True, point_fn=None):
+def run_points(cfg, jobs, *, sim, out, client, fresh=False, progress=True, point_fn=None,
+               engine="rtl"):
     """Run the study points ``jobs`` (``[(name, overrides, step, priority)]``: the config
     with the overrides runs the step; Dask starts higher priorities first) on ``client``, each one Dask task of :func:`run_point`
     (``point_fn`` replaces it: the tests' stand-in), resuming from ``out/points``; returns
     ``(saved, failures)``: per job its saved result (``{"record": ...}``, ``{"refused":
     reason}`` or None when it failed) and one ``{"point", "error"}`` per failed task. Both
     studies (:func:`run_scaleout`, :func:`sim.step.nodesize.run_nodesize`) run their points
-    here, so they share the store's keys and the progress bar."""
+    here, so they share the store's keys and the progress bar. ``engine``: what runs the
+    points (:func:`run_point`'s; part of the store's key on the model)."""
     from distributed import as_completed
     from sim.explore.cluster import _Bar
     from sim.explore.store import ResultStore, digest
@@ -112,15 +129,16 @@ def run_points(cfg, jobs, *, sim, out, client, fresh=False, progress=True, point
     store = ResultStore(out)
     if fresh:
         store.clear()
+    on = {} if engine == "rtl" else {"engine": engine}     # the RTL's keys as they were
     keys = [digest({"config": cfg.raw, "overrides": ov, "step": st.raw, "sim": sim,
-                    "kind": "training-step"}) for _, ov, st, _ in jobs]
+                    "kind": "training-step", **on}) for _, ov, st, _ in jobs]
     todo = [i for i, k in enumerate(keys) if store.load("points", k) is None]
     bar = _Bar(len(jobs), len(jobs) - len(todo), progress)
     futures = {}
     for i in todo:
         name, ov, st, priority = jobs[i]
         f = client.submit(point_fn or run_point, cfg.raw, ov, st.raw, sim, str(out / name),
-                          key=f"step-{keys[i]}", priority=priority)
+                          key=f"step-{keys[i]}", priority=priority, **on)
         futures[f] = i
     failures = []
     try:
@@ -151,16 +169,16 @@ def point_status(saved):
 
 
 def run_scaleout(cfg, derived, step, *, dies, sim, out, gpu, client, fresh=False,
-                 progress=True, point_fn=None):
+                 progress=True, point_fn=None, engine="rtl"):
     """Run every point on ``client`` (resuming from ``out/points``), add the GPU model, write
     ``study.json`` and ``scaleout.png``; returns the study dict. ``point_fn`` replaces
     :func:`run_point` (the tests' stand-in)."""
     from sim.step.gpu import step_seconds
     out = Path(out)
-    points = study_points(cfg, step, dies, derived)
+    points = study_points(cfg, step, dies, derived, engine)
     jobs = [(f"{mode}-{dx}x{dy}", ov, st, dx * dy) for mode, (dx, dy), ov, st in points]
     saved, failures = run_points(cfg, jobs, sim=sim, out=out, client=client, fresh=fresh,
-                                 progress=progress, point_fn=point_fn)
+                                 progress=progress, point_fn=point_fn, engine=engine)
     rows = []
     for (mode, (dx, dy), ov, st), s in zip(points, saved):
         row = {"mode": mode, "dies": [dx, dy], "n_dies": dx * dy, "replicas": st.data,
@@ -171,9 +189,13 @@ def run_scaleout(cfg, derived, step, *, dies, sim, out, gpu, client, fresh=False
                       "communication": g["communication"], "exposed": g["exposed"]}
         rows.append(row)
     _speedups(rows)
-    study = {"workload": step.name, "config": cfg.raw.get("name"), "engine": "rtl", "sim": sim,
-             "gpu": gpu.name, "points": rows, "failures": failures,
-             "missing": "the fast engine's training node: the D1 die and the 5x5 tile"}
+    study = {"workload": step.name, "config": cfg.raw.get("name"), "engine": engine,
+             "sim": sim if engine == "rtl" else None, "gpu": gpu.name, "points": rows,
+             "failures": failures,
+             "missing": (f"fabrics over {MAX_RTL_NODES} nodes (--engine model)"
+                         if engine == "rtl" else
+                         "the DMA-busy breakdown and the timeline (the RTL's watched run); "
+                         "flits over 64 bits (the D1 preset)")}
     out.mkdir(parents=True, exist_ok=True)
     (out / "study.json").write_text(json.dumps(study, indent=1) + "\n")
     plot_scaleout(study, out / "scaleout.png")
@@ -215,7 +237,7 @@ def plot_scaleout(study, path):
         ok = [r for r in rows if r["mode"] == mode and r["status"] == "ok"]
         if ok:
             ax.plot([r["n_dies"] for r in ok], [r["speedup"] for r in ok], mk + "-",
-                    label=f"fabric, {mode} (RTL)")
+                    label=f"fabric, {mode} ({study['engine']})")
         mine = [r for r in rows if r["mode"] == mode]
         ax.plot([r["n_dies"] for r in mine], [r["gpu"]["speedup"] for r in mine], mk + ":",
                 label=f"GPUs ({study['gpu']}), {mode}, same replicas")
@@ -233,9 +255,12 @@ def plot_scaleout(study, path):
 def plot_breakdown(ax, rows, labels):
     """Stacked bars on ``ax``, one per measured row (a run_step record): the engine busy,
     the exposed communication (DMA busy while the engine is not) and the rest of the
-    step (waiting and control), mean cycles per node."""
+    step (waiting and control), mean cycles per node. A row without the DMA-busy figures
+    (the fast engine's) has no exposed-communication bar: its rest is all the step but the
+    engine busy."""
     comp = [r["compute_cycles"]["mean"] for r in rows]
-    exp = [r["exposed_communication_cycles"]["mean"] for r in rows]
+    exp = [r["exposed_communication_cycles"]["mean"] if "exposed_communication_cycles" in r
+           else 0 for r in rows]
     rest = [r["step_cycles"] - c - e for r, c, e in zip(rows, comp, exp)]
     ax.bar(labels, comp, label="engine busy")
     ax.bar(labels, exp, bottom=comp, label="exposed communication (DMA only)")

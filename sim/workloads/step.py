@@ -1,14 +1,14 @@
 """The training-step entry: a workload file (:mod:`sim.step.spec`) compiled to node programs
 (:mod:`sim.step.compiler`: SUMMA per replica, the collectives' all-reduce per layer) and run
-on the RTL (:mod:`sim.step.run`); ``dojo run CONFIG WORKLOAD`` is its command, tested by
-``tests/sim/step/``. The fast engine cannot run it yet: it needs the training node in
-``sim/netmodel`` (refused with one line)."""
+on the RTL or the fast engine (:mod:`sim.step.run`, ``--engine model``: the same host flow
+on :mod:`sim.netmodel.host`'s tile, no timeline); ``dojo run CONFIG WORKLOAD`` is its
+command, tested by ``tests/sim/step/``."""
 
 from dataclasses import dataclass
 
 from gen.config import ConfigError
 
-from .base import Result, Workload
+from .base import Result, Workload, engine_label, verdict
 
 __all__ = ["TrainingStep", "StepResult"]
 
@@ -16,7 +16,7 @@ __all__ = ["TrainingStep", "StepResult"]
 @dataclass(frozen=True, eq=False)
 class StepResult(Result):
     workload: str
-    match: bool
+    match: bool | None
     step_cycles: int
     step_seconds: float
     peak_fraction: float
@@ -28,7 +28,7 @@ class StepResult(Result):
     def summary(self):
         r = self.record
         return (f"  training step {self.workload!r}  "
-                f"{'bit-exact vs golden' if self.match else 'MISMATCH vs golden'}, "
+                f"{verdict(self.match)}, "
                 f"{self.step_cycles} cycles ({self.step_seconds * 1e6:.3g} us), "
                 f"{100 * self.peak_fraction:.1f}% of peak MACs, exposed communication "
                 f"{r['exposed_cycles']['mean']:.0f} cycles per node on average"
@@ -40,18 +40,12 @@ class TrainingStep(Workload):
     name, bench, algo, label, folder = "step", "step", None, "dojo run", "step"
     title = "the training step"
     files = ("result.json", "astra.txt")
-    engines = ("rtl",)
+    engines = ("rtl", "model")
     faults = "none"
     dtypes = None
 
     def runs_by_default(self, derived):
         return False                         # only ``dojo run`` runs it, with its file
-
-    def unsupported(self, cfg, derived, options):
-        if options.engine == "model":
-            return ("--engine model: a training step needs the training node in the fast "
-                    "engine (sim/netmodel), which does not run workloads yet; allowed: rtl")
-        return super().unsupported(cfg, derived, options)
 
     def plan(self, cfg, derived, options):
         from sim.step.compiler import compile_step
@@ -69,10 +63,12 @@ class TrainingStep(Workload):
     def run(self, plan, job, out_dir=None):
         from sim.step.run import astra_lines, run_step
         step = plan.params
-        job.say(f"\ntraining step {step.name!r}: {step.description} ({job.sim})")
+        job.say(f"\ntraining step {step.name!r}: {step.description} "
+                f"({engine_label(plan.options, job)})")
         record = run_step(plan.cfg, step, sim=job.sim, out_dir=self.out_dir(job, out_dir),
                           seed=plan.options.seed, derived=plan.derived,
-                          trace_sim=job.shared.get("trace_sim", "icarus"))
+                          trace_sim=job.shared.get("trace_sim", "icarus"),
+                          engine=plan.options.engine, timing_only=plan.options.timing_only)
         res = StepResult.of(record)
         job.say("\n".join(astra_lines(record)))
         job.say(self.report(record))
@@ -93,4 +89,7 @@ class TrainingStep(Workload):
                          f"({100 * r['exposed_communication_fraction']:.0f}%), compute queue "
                          f"waiting {r['waiting_cycles']['mean']:.0f} cycles; timeline: "
                          f"trace.json (Perfetto, chrome://tracing)")
+        if r.get("not_measured"):
+            lines.append(f"  not measured on the fast engine: "
+                         f"{', '.join(r['not_measured']['keys'])} ({r['not_measured']['why']})")
         return "\n".join(lines)

@@ -92,17 +92,19 @@ def test_replicas_of_several_nodes_place_summa_in_each_half():
         assert all(p["to"] == (x, y ^ 2) for p in crossing) and crossing
 
 
-def test_registry_entry_refuses_the_model_engine_in_one_line():
+def test_registry_entry_takes_the_model_and_refuses_what_it_cannot_model_in_one_line():
     from sim.workloads import Options
     from sim.workloads.registry import STEPS
     cfg, d, _ = _cfg()
-    with pytest.raises(ConfigError) as exc:
-        STEPS["step"].check(cfg, d, Options(engine="model", workload=str(MLP)))
-    assert exc.value.problems == [
-        "--engine model: a training step needs the training node in the fast engine "
-        "(sim/netmodel), which does not run workloads yet; allowed: rtl"]
-    plan = STEPS["step"].check(cfg, d, Options(workload=str(MLP)))
+    plan = STEPS["step"].check(cfg, d, Options(engine="model", workload=str(MLP)))
     assert plan.params.name == "mlp"
+    wide = load_config(CONFIGS / "default.yaml", ["router.flit_bits=128"])
+    with pytest.raises(ConfigError) as exc:
+        STEPS["step"].check(wide, derive(wide), Options(engine="model", workload=str(MLP)))
+    assert len(exc.value.problems) == 1
+    assert exc.value.problems[0].startswith("router.flit_bits: 128 is not modelled by "
+                                            "--engine model")
+    assert exc.value.problems[0].endswith("allowed: at most 64, or --engine rtl")
 
 
 def test_dojo_run_and_study_refuse_bad_input_before_any_work(tmp_path, capsys):
@@ -116,9 +118,19 @@ def test_dojo_run_and_study_refuse_bad_input_before_any_work(tmp_path, capsys):
     assert main(["run", cfg, str(TRANSFORMER), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and err[0].startswith("error: node.sram_kb: 4 is too small")
-    assert main(["study", "scaleout", cfg, str(MLP), "--engine", "model",
+    assert main(["study", "nodesize", cfg, str(MLP), "--engine", "model",
                  "--out", str(tmp_path / "s")]) == 2
-    assert "needs the training node" in capsys.readouterr().err
+    assert capsys.readouterr().err.splitlines() == [
+        "error: --engine model: not allowed with dojo study nodesize (its points run on the "
+        "RTL only); allowed: rtl, or model with dojo study scaleout"]
+    assert main(["study", "scaleout", cfg, str(MLP), "--engine", "model", "--dies", "1x1",
+                 "-s", "router.flit_bits=128", "--out", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --dies 1x1: router.flit_bits: 128")
+    assert main(["run", cfg, str(MLP), "--timing-only", "--out", str(tmp_path / "o")]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "error: --timing-only: not allowed with --engine rtl; allowed: with --engine model "
+        "(the RTL always computes the data)"]
     assert main(["study", "scaleout", cfg, str(MLP), "--dies", "2y1",
                  "--out", str(tmp_path / "s")]) == 2
     assert "--dies 2y1" in capsys.readouterr().err

@@ -55,6 +55,20 @@ def test_points_cover_both_scalings_and_refuse_what_the_rtl_cannot_run():
         study_points(cfg, step, [(5, 5)], d)
 
 
+def test_model_points_go_past_the_rtls_nodes_within_what_the_model_supports():
+    cfg = load_config(CONFIGS / "default.yaml")
+    d = derive(cfg)
+    pts = study_points(cfg, load_workload(MLP), [(5, 5)], d, "model")
+    assert [(m, dd, st.data) for m, dd, _, st in pts] == [("weak", (5, 5), 100),
+                                                         ("strong", (5, 5), 100)]
+    d1 = load_config(CONFIGS / "d1.yaml")
+    with pytest.raises(ConfigError) as exc:
+        study_points(d1, load_workload(MLP), [(1, 1)], derive(d1), "model")
+    assert len(exc.value.problems) == 1
+    assert exc.value.problems[0].startswith("--dies 1x1: router.flit_bits: 2048 is not "
+                                            "modelled by --engine model")
+
+
 def test_study_runs_on_dask_resumes_and_plots(tmp_path):
     from distributed import Client, LocalCluster
     cfg = load_config(CONFIGS / "default.yaml")
