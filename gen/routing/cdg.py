@@ -7,6 +7,7 @@ adds the dependency ``a -> b``. Routes whose dependency graph is acyclic cannot 
 (Dally & Seitz), whatever the traffic.
 """
 
+import functools
 from collections import deque
 
 import numpy as np
@@ -31,14 +32,15 @@ class DynamicOrder:
         C = len(self.ord)
         self.succ = [[] for _ in range(C)]
         self.pred = [[] for _ in range(C)]
-        self.edges = set()
-        self.count = {}
+        self.count = {}                          # edge (a, b) -> uses; the graph's edges
         self.refused = set()
 
     def add(self, a, b):
         key = (a, b)
-        if key in self.edges:
-            self.count[key] += 1
+        count = self.count
+        uses = count.get(key)
+        if uses is not None:
+            count[key] = uses + 1
             return True
         if key in self.refused:
             return False
@@ -46,22 +48,24 @@ class DynamicOrder:
         lb, ub = o[b], o[a]
         if lb < ub:
             # forward search from b among channels not after a; reaching a closes a cycle
+            succ = self.succ
             fwd, stack, seen = [], [b], {b}
             while stack:
                 n = stack.pop()
                 fwd.append(n)
-                for w in self.succ[n]:
+                for w in succ[n]:
                     if w == a:
                         self.refused.add(key)
                         return False
                     if w not in seen and o[w] < ub:
                         seen.add(w)
                         stack.append(w)
+            pred = self.pred
             bwd, stack, seen_b = [], [a], {a}
             while stack:
                 n = stack.pop()
                 bwd.append(n)
-                for w in self.pred[n]:
+                for w in pred[n]:
                     if w not in seen_b and o[w] > lb:
                         seen_b.add(w)
                         stack.append(w)
@@ -70,8 +74,7 @@ class DynamicOrder:
             slots = sorted(o[n] for n in fwd + bwd)
             for n, pos in zip(bwd + fwd, slots):
                 o[n] = pos
-        self.edges.add(key)
-        self.count[key] = 1
+        count[key] = 1
         self.succ[a].append(b)
         self.pred[b].append(a)
         return True
@@ -79,10 +82,12 @@ class DynamicOrder:
     def remove(self, a, b):
         """Drop one use of ``a -> b`` (the order stays topological when an edge goes)."""
         key = (a, b)
-        self.count[key] -= 1
-        if self.count[key] == 0:
-            del self.count[key]
-            self.edges.discard(key)
+        count = self.count
+        uses = count[key] - 1
+        if uses:
+            count[key] = uses
+        else:
+            del count[key]
             self.succ[a].remove(b)
             self.pred[b].remove(a)
             self.refused.clear()
@@ -103,7 +108,13 @@ class NoOrder:
 def dimension_rank(shape, routing):
     """Channel (router * 4 + port - 1) -> rank in which every dimension-order turn goes
     forward: the first dimension's channels (+ by coordinate, - by reversed coordinate),
-    then the second's."""
+    then the second's. A tuple, cached per (shape, routing): every construction of the
+    repair starts from it."""
+    return _dimension_rank(shape, routing)
+
+
+@functools.lru_cache(maxsize=32)
+def _dimension_rank(shape, routing):
     W, H = shape.mesh_x, shape.mesh_y
     keyed = []
     for i in range(shape.routers):
@@ -124,7 +135,7 @@ def dimension_rank(shape, routing):
     rank = [0] * len(keyed)
     for pos, (_, c) in enumerate(keyed):
         rank[c] = pos
-    return rank
+    return tuple(rank)
 
 
 def cdg_cycle(tables, deps):

@@ -24,6 +24,7 @@ fast model apply the same). Dead routers' entries are zero.
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from .bounds import loads_bound
 from .check import check_tables
@@ -118,44 +119,80 @@ def _keys(shape, live):
 
 def _choose(shape, live, keys, routes):
     """Each key's plane among the distinct table sets whose ``routes`` are given (module
-    docstring of :func:`route_planes`): ``(choice {key: index}, most loaded link)``."""
+    docstring of :func:`route_planes`): ``(choice {key: index}, most loaded link)``.
+
+    The keys' channel lists are flattened into one array (CSR: the channels of key ``k``
+    on plane ``i`` are ``flat[start[k * n + i]:start[k * n + i + 1]]``, a channel repeated
+    once per route that crosses it) and the greedy passes run in :func:`_greedy_passes`."""
     n = len(routes)
-    C = shape.routers * 4
-    load = np.zeros(C)
-    vload = np.zeros(C * n)                    # per (channel, plane)
     key_list = sorted(keys)
-    chans = {(k, i): np.concatenate([routes[i][k[0], t] for t in keys[k]]).astype(np.int64)
-             for k in key_list for i in range(n)}
-    choice = {}
-    for k in key_list:
-        s = k[0]
-        i = choice[k] = (s[0] + s[1] + sum(keys[k][0])) % n
-        np.add.at(load, chans[k, i], 1)
-        np.add.at(vload, chans[k, i] + C * i, 1)
-    for _ in range(_PASSES):
+    lists = [np.concatenate([routes[i][k[0], t] for t in keys[k]]).astype(np.int64)
+             for k in key_list for i in range(n)]
+    start = np.zeros(len(lists) + 1, dtype=np.int64)
+    start[1:] = np.cumsum([len(c) for c in lists])
+    flat = np.concatenate(lists) if lists else np.zeros(0, dtype=np.int64)
+    first = np.array([(k[0][0] + k[0][1] + sum(keys[k][0])) % n for k in key_list],
+                     dtype=np.int64)
+    chosen, peak = _greedy_passes(flat, start, first, n, shape.routers * 4, _PASSES)
+    return dict(zip(key_list, chosen.tolist())), float(peak)
+
+
+@njit(cache=True)
+def _greedy_passes(flat, start, first, n, channels, passes):
+    """The greedy passes of :func:`_choose` over CSR channel lists: every key starts on
+    plane ``first[k]``; a pass takes each key off its plane and puts it on the plane with
+    the lowest (most loaded link after, most loaded link of that plane after, summed load
+    after), the current plane winning ties, the lowest index otherwise; up to ``passes``
+    passes, until nothing moves. Loads are counts (integers: the float costs of the
+    reference formulation compare the same). Returns (choice per key, most loaded link)."""
+    keys = len(first)
+    load = np.zeros(channels, dtype=np.int64)
+    vload = np.zeros(channels * n, dtype=np.int64)       # per (channel, plane)
+    choice = first.copy()
+    for k in range(keys):
+        _place(flat, start, load, vload, k * n + choice[k], choice[k] * channels, 1)
+    for _ in range(passes):
         moved = 0
-        for k in key_list:
+        for k in range(keys):
             cur = choice[k]
-            np.subtract.at(load, chans[k, cur], 1)
-            np.subtract.at(vload, chans[k, cur] + C * cur, 1)
-            best, best_cost = cur, None
+            _place(flat, start, load, vload, k * n + cur, cur * channels, -1)
+            best = cur
+            best_peak, best_vpeak, best_sum = -1, -1, -1      # none yet
             for i in range(n):
-                c = chans[k, i]
-                if len(c):
-                    after = load[c] + 1
-                    cost = (float(after.max()), float((vload[c + C * i] + 1).max()),
-                            float(after.sum()))
+                peak, vpeak, total = 0, 0, 0
+                for j in range(start[k * n + i], start[k * n + i + 1]):
+                    ch = flat[j]
+                    peak = max(peak, load[ch] + 1)
+                    vpeak = max(vpeak, vload[ch + i * channels] + 1)
+                    total += load[ch] + 1
+                if best_peak < 0:
+                    better = True
+                elif peak != best_peak:
+                    better = peak < best_peak
+                elif vpeak != best_vpeak:
+                    better = vpeak < best_vpeak
+                elif total != best_sum:
+                    better = total < best_sum
                 else:
-                    cost = (0.0, 0.0, 0.0)
-                if best_cost is None or cost < best_cost or (cost == best_cost and i == cur):
-                    best, best_cost = i, cost
-            np.add.at(load, chans[k, best], 1)
-            np.add.at(vload, chans[k, best] + C * best, 1)
-            moved += best != cur
+                    better = i == cur
+                if better:
+                    best, best_peak, best_vpeak, best_sum = i, peak, vpeak, total
+            _place(flat, start, load, vload, k * n + best, best * channels, 1)
+            if best != cur:
+                moved += 1
             choice[k] = best
-        if not moved:
+        if moved == 0:
             break
-    return choice, float(load.max(initial=0.0))
+    return choice, load.max() if channels else 0
+
+
+@njit(cache=True, inline="always")
+def _place(flat, start, load, vload, row, plane_offset, delta):
+    """Add ``delta`` to the loads of the channels of CSR row ``row`` (one key on one
+    plane), in ``load`` and in that plane's part of ``vload``."""
+    for j in range(start[row], start[row + 1]):
+        load[flat[j]] += delta
+        vload[flat[j] + plane_offset] += delta
 
 
 def route_planes(shape, dead, *, routing="xy", vcs=2):

@@ -27,6 +27,7 @@ again from the walked tables. Routes are destination-based trees, so they are lo
 by construction.
 """
 
+import functools
 import heapq
 from dataclasses import dataclass, replace
 
@@ -128,6 +129,54 @@ RETRY_STRATEGIES = tuple(replace(base, key_order=seed, turn_penalty=penalty, res
                          for penalty in (4, 8))
 
 
+def _turn_ok(strategy, col, din, dout, in_window):
+    """Odd-even turn model (Chiu 2000): no east->north/south turn in an even column, no
+    north/south->west turn in an odd column, in the strategy's orientation (``col``: the
+    router's column, its row when transposed); outside the window of
+    :attr:`RepairStrategy.near_dead_only`, dimension order's turns."""
+    if strategy.transposed:
+        din, dout = _TRANSPOSED[din], _TRANSPOSED[dout]
+    if not in_window:
+        return not (din in (NORTH, SOUTH) and dout in (EAST, WEST))
+    even = (col % 2 == 0) != strategy.parity_swapped
+    if din == EAST and dout in (NORTH, SOUTH):
+        return not even
+    if din in (NORTH, SOUTH) and dout == WEST:
+        return even
+    return True
+
+
+@functools.lru_cache(maxsize=64)
+def _forbidden_turns(shape, strategy, window, windowed):
+    """Per router id, the set of ``din * 8 + dout`` turns :func:`_turn_ok` refuses: the
+    tree looks a turn up in it instead of evaluating the model at every push (the same for
+    every construction of a strategy on a shape, hence cached)."""
+    W = shape.mesh_x
+    out = []
+    for v in range(shape.routers):
+        col = v // W if strategy.transposed else v % W
+        in_window = not windowed or col in window
+        out.append(frozenset(din * 8 + dout for din in range(1, len(PORTS))
+                             for dout in range(1, len(PORTS))
+                             if not _turn_ok(strategy, col, din, dout, in_window)))
+    return tuple(out)
+
+
+@functools.lru_cache(maxsize=16)
+def _node_preferences(shape, routing):
+    """``[t][u]``: the dimension-order (``routing``) port from router id ``u`` toward
+    router id ``t`` (0 at ``t``), the tie-break of every node key's tree; computed once
+    per shape for all keys."""
+    N, W = shape.routers, shape.mesh_x
+    ids = np.arange(N)
+    ux, uy = ids % W, ids // W
+    tx, ty = ux[:, None], uy[:, None]
+    mx = np.where(tx > ux, EAST, np.where(tx < ux, WEST, 0))
+    my = np.where(ty > uy, SOUTH, np.where(ty < uy, NORTH, 0))
+    a, b = (mx, my) if routing == "xy" else (my, mx)
+    return tuple(tuple(row) for row in np.where(a != 0, a, b).tolist())
+
+
 @dataclass(frozen=True)
 class _Attempt:
     """One construction: the tables (flat ``[router, entry]``), or why it failed and, when
@@ -175,7 +224,13 @@ class _Construction:
                     if not g.live[i]}
             self.window = {c + k for c in cols for k in range(-_WINDOW, _WINDOW + 1)}
         self.ref = max(1.0, (sum(g.live) / 2) ** 2 / max(s.mesh_x, s.mesh_y))
-        self.ux, self.uy = np.arange(N) % W, np.arange(N) // W
+        # per construction constants of the tree's costs: the turns the strategy forbids
+        # and the previous rounds' congestion cost per channel
+        self.forbidden_turns = (_forbidden_turns(s, strategy, frozenset(self.window or ()),
+                                                 self.window is not None)
+                                if strategy.turn_penalty else None)
+        self.prior_cost = (None if prior is None else
+                           [_PW * (p / self.ref) ** _CE for p in prior])
 
     def _new_cdg(self):
         return (DynamicOrder(dimension_rank(self.shape, self.routing)) if self.strategy.acyclic
@@ -198,31 +253,23 @@ class _Construction:
             return _Attempt(why=why)
         return _Attempt(die_tab=self.die_tab, node_tab=self.node_tab)
 
-    def turn_ok(self, v, din, dout):
-        """Odd-even turn model (Chiu 2000): no east->north/south turn in an even column, no
-        north/south->west turn in an odd column, in the strategy's orientation."""
-        st = self.strategy
-        W = self.shape.mesh_x
-        col = v // W if st.transposed else v % W
-        if st.transposed:
-            din, dout = _TRANSPOSED[din], _TRANSPOSED[dout]
-        if self.window is not None and col not in self.window:
-            return not (din in (NORTH, SOUTH) and dout in (EAST, WEST))
-        even = (col % 2 == 0) != st.parity_swapped
-        if din == EAST and dout in (NORTH, SOUTH):
-            return not even
-        if din in (NORTH, SOUTH) and dout == WEST:
-            return even
-        return True
-
     def tree(self, root_set, region, pref, weight, entry_deps):
         """Grow the in-tree of one key from ``root_set`` over ``region`` (ids): Dijkstra
         (hops, or in the rip-up passes hops plus a congestion cost), ties to the preferred
         (dimension-order) port, then to the least loaded channel; an attachment u -> v is
         taken only if its dependency keeps the CDG acyclic. Returns a :class:`_Tree` with
-        its loads added, or None (nothing left added)."""
-        g, cdg, load, port_to = self.g, self.cdg, self.load, self.port_to
+        its loads added, or None (nothing left added).
+
+        The heap holds candidate attachments ``(cost, not preferred, load, push count, u,
+        v)``; a cost is summed in a fixed order (hop, congestion, previous rounds, turn),
+        so equal routes cost exactly equal floats and the push count breaks the last ties
+        in push order. The hot loop reads everything through locals."""
+        nbrs, cdg_add, load, port_to = self.g.nbrs, self.cdg.add, self.load, self.port_to
         turn_cost = self.strategy.turn_penalty
+        forbidden = self.forbidden_turns
+        hist = self.hist if self.congestion else None
+        prior_cost, ref = self.prior_cost, self.ref
+        heappush, heappop = heapq.heappush, heapq.heappop
         dist, nxt, heap, edges = {}, {}, [], []
         count = 0
 
@@ -230,35 +277,35 @@ class _Construction:
             nonlocal count
             ch = u * 4 + q - 1
             c = c0 + 1
-            if self.congestion:
-                c += _HW * self.hist[ch] + _CW * (load[ch] / self.ref) ** _CE
-            if self.prior is not None:
-                c += _PW * (self.prior[ch] / self.ref) ** _CE
-            if turn_cost and v in nxt and not self.turn_ok(v, q, port_to[v][nxt[v]]):
+            if hist is not None:
+                c += _HW * hist[ch] + _CW * (load[ch] / ref) ** _CE
+            if prior_cost is not None:
+                c += prior_cost[ch]
+            if turn_cost and v in nxt and q * 8 + port_to[v][nxt[v]] in forbidden[v]:
                 c += turn_cost
-            heapq.heappush(heap, (c, q != pref(u), load[ch], count, u, v))
+            heappush(heap, (c, q != pref(u), load[ch], count, u, v))
             count += 1
 
         for r in root_set:
             dist[r] = 0
         for r in root_set:
-            for p, u in g.nbrs[r]:
+            for p, u in nbrs[r]:
                 if u in region and u not in dist:
                     push(0, u, r, _OPPOSITE_PORT[p])
         while heap:
-            c, _, _, _, u, v = heapq.heappop(heap)
+            c, _, _, _, u, v = heappop(heap)
             if u in dist:
                 continue
             a = u * 4 + port_to[u][v] - 1
             if v in nxt:
                 b = v * 4 + port_to[v][nxt[v]] - 1
-                if not cdg.add(a, b):
+                if not cdg_add(a, b):
                     continue
                 edges.append((a, b))
             elif entry_deps is not None:
                 ok = True
                 for b in entry_deps(v):
-                    if cdg.add(a, b):
+                    if cdg_add(a, b):
                         edges.append((a, b))
                     else:
                         ok = False
@@ -267,12 +314,12 @@ class _Construction:
                     continue
             dist[u] = c
             nxt[u] = v
-            for p, w in g.nbrs[u]:
+            for p, w in nbrs[u]:
                 if w in region and w not in dist:
                     push(c, w, u, _OPPOSITE_PORT[p])
         if len(nxt) < len(region):
             for e in edges:
-                cdg.remove(*e)
+                self.cdg.remove(*e)
             return None
         # loads of uniform traffic toward this key: each router's subtree, times weight
         size = {u: 1 for u in nxt}
@@ -300,12 +347,7 @@ class _Construction:
 
     def node_tree(self, t):
         """The in-tree of node key ``t`` inside its die."""
-        W = self.shape.mesh_x
-        tx, ty = t % W, t // W
-        mx = np.where(tx > self.ux, EAST, np.where(tx < self.ux, WEST, 0))
-        my = np.where(ty > self.uy, SOUTH, np.where(ty < self.uy, NORTH, 0))
-        a, b = (mx, my) if self.routing == "xy" else (my, mx)
-        prefs = np.where(a != 0, a, b).tolist()
+        prefs = _node_preferences(self.shape, self.routing)[t]
         return self.tree([t], set(self.members[self.g.die[t]]) - {t}, prefs.__getitem__, 1,
                          None)
 
@@ -468,6 +510,30 @@ def repair_tables(shape, dead, strategy=PLAIN, *, routing="xy"):
         raise TypeError(f"strategy must be a RepairStrategy, not {strategy!r}")
     dead = check_dead(shape, dead)
     refuse_cut(shape, dead)
+    key = (shape, dead, strategy, routing)
+    if key not in _CACHE:
+        if len(_CACHE) >= 256:
+            _CACHE.pop(next(iter(_CACHE)))
+        try:
+            _CACHE[key] = _repair_tables(shape, dead, strategy, routing)
+        except ValueError as e:
+            _CACHE[key] = str(e)
+    found = _CACHE[key]
+    if isinstance(found, str):
+        raise ValueError(found)
+    t = found
+    return RoutingTables(shape=t.shape, dead=t.dead, die=t.die.copy(), node=t.node.copy(),
+                         algorithm=t.algorithm, root=t.root, info=dict(t.info))
+
+
+#: repair_tables by (shape, dead, strategy, routing): the tables, or the ValueError's
+#: message. Deterministic; route_tables, repair_candidates (per vcs) and the VC planes
+#: ask for the same repairs of one map again and again.
+_CACHE = {}
+
+
+def _repair_tables(shape, dead, strategy, routing):
+    """:func:`repair_tables` without the cache: the rounds of constructions."""
     g = LiveGraph(shape, dead)
     front, prior, best, why = [], None, None, None
     for _ in range(strategy.rounds):

@@ -155,3 +155,51 @@ def test_live_uniform_bound_follows_the_map():
             for hop in zip(path, path[1:]):
                 load[hop] = load.get(hop, 0) + 1
     assert live_uniform_bound(cfg) == pytest.approx(len(live) / max(load.values()))
+
+
+def _reference_greedy_passes(lists, first, n, channels, passes):
+    """The choice's greedy passes as first written (float loads, numpy ``ufunc.at``, cost
+    tuples compared by Python): what :func:`gen.routing.planes._greedy_passes` must equal."""
+    load, vload = np.zeros(channels), np.zeros(channels * n)
+    choice = list(first)
+    for k, i in enumerate(choice):
+        np.add.at(load, lists[k][i], 1)
+        np.add.at(vload, lists[k][i] + channels * i, 1)
+    for _ in range(passes):
+        moved = 0
+        for k in range(len(lists)):
+            cur = choice[k]
+            np.subtract.at(load, lists[k][cur], 1)
+            np.subtract.at(vload, lists[k][cur] + channels * cur, 1)
+            best, best_cost = cur, None
+            for i in range(n):
+                c = lists[k][i]
+                cost = ((float((load[c] + 1).max()), float((vload[c + channels * i] + 1).max()),
+                         float((load[c] + 1).sum())) if len(c) else (0.0, 0.0, 0.0))
+                if best_cost is None or cost < best_cost or (cost == best_cost and i == cur):
+                    best, best_cost = i, cost
+            np.add.at(load, lists[k][best], 1)
+            np.add.at(vload, lists[k][best] + channels * best, 1)
+            moved += best != cur
+            choice[k] = best
+        if not moved:
+            break
+    return choice, float(load.max(initial=0.0))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_greedy_passes_equal_the_reference_formulation(seed):
+    """The compiled choice equals the reference on random keys: repeated channels, empty
+    lists, many ties (few channels), 2 and 3 planes."""
+    from gen.routing.planes import _greedy_passes
+    rng = np.random.default_rng(seed)
+    n, channels = 2 + seed % 2, int(rng.integers(4, 24))
+    lists = [[rng.integers(0, channels, size=int(rng.integers(0, 6))) for _ in range(n)]
+             for _ in range(int(rng.integers(1, 60)))]
+    first = rng.integers(0, n, size=len(lists))
+    want = _reference_greedy_passes(lists, first, n, channels, 8)
+    flat = [c for key in lists for c in key]
+    start = np.cumsum([0] + [len(c) for c in flat]).astype(np.int64)
+    got, peak = _greedy_passes(np.concatenate(flat).astype(np.int64), start,
+                               first.astype(np.int64), n, channels, 8)
+    assert (got.tolist(), float(peak)) == want
