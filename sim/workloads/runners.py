@@ -38,8 +38,11 @@ def run_tile(design, testcase, scenario, *, cfg, sim, tag, engine="rtl", timing_
     if timing_only:
         raise ValueError("timing_only: only the fast engine (engine='model') runs without data")
     from sim.runner import run_cocotb
+    # a testbench writes its result under its scenario's name (verif.tb_step's
+    # step_timeline runs the "programs" scenario)
+    (name,) = scenario
     return run_cocotb(design, sim=sim, test_module=test_module, testcase=testcase,
-                      public_signals=public_signals, tag=tag, scenario=scenario)[testcase]
+                      public_signals=public_signals, tag=tag, scenario=scenario)[name]
 
 
 def record_engine(out, *, sim, engine, timing_only, data_keys=()):
