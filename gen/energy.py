@@ -15,7 +15,9 @@ its assumption or public source) and from the physical derivation's wire model.
   width-independent control cost (route, VC and switch allocation, credits).
 - **Die link** per flit: the bits on the lanes (the flit, plus the link layer's sequence
   number and CRC) at the PHY's energy per bit, and the CRC logic per bit; a replayed flit
-  is counted again.
+  is counted again. With the link layer, per control word on the reverse lane that carries
+  news (an ACK, a NAK or a credit): its bits (ACK, NAK count, pop counters, CRC) at the
+  same energy per bit, CRC logic included.
 - **SRAM** per line: the sub-array's energy per bit plus the H-tree from the macro's edge
   to the bit (0.75 of the macro's side on average: half its depth and a quarter of its
   width), priced as a wire; the macro's area is its bits over cell density.
@@ -40,6 +42,10 @@ EVENTS = {
     "flit_hops": "link_pj_per_flit",           # a flit crossing one mesh link
     "router_flits": "router_pj_per_flit",      # a flit through one router (local ports too)
     "dielink_flits": "dielink_pj_per_flit",    # a flit (or its replay) crossing a die link
+    # with the link layer, as its counters count them: every codeword sent (first
+    # transmissions and replays), every reverse-lane control word that carries news
+    "dielink_codewords": "dielink_pj_per_flit",
+    "dielink_control_words": "dielink_control_pj_per_word",
     "sram_reads": "sram_read_pj_per_line",
     "sram_writes": "sram_write_pj_per_line",
     "macs_bf16": "mac_bf16_pj",
@@ -68,6 +74,8 @@ class Energy:
     dielink_bits_per_flit: int
     dielink_crc_bits: int              # of those lane bits, the CRC's (0 without the layer)
     dielink_pj_per_flit: float
+    dielink_control_bits: int          # a reverse-lane control word (0 without the layer)
+    dielink_control_pj_per_word: float
     sram_mm2: float
     sram_read_pj_per_line: float
     sram_write_pj_per_line: float
@@ -133,6 +141,8 @@ def energy_model(cfg, derived):
     lane_bits = layer["wire_bits"] if layer else bits
     dielink = lane_bits * e.dielink_pj_per_bit + (
         lane_bits * e.crc_fj_per_bit / 1000 if layer else 0.0)
+    control_bits = layer["reverse_bits"] if layer else 0
+    control_word = control_bits * (e.dielink_pj_per_bit + e.crc_fj_per_bit / 1000)
     sram_bits = cfg.node.sram_kb * 1024 * 8
     sram_mm2 = sram_bits * e.sram_cell_um2 / e.sram_array_efficiency / 1e6
     per_bit = e.sram_array_fj_per_bit / 1000 + _H_TREE * math.sqrt(sram_mm2) * wire_pj
@@ -147,7 +157,8 @@ def energy_model(cfg, derived):
         router_crossbar_pj_per_flit=crossbar, router_control_pj_per_flit=control,
         router_pj_per_flit=buffer + crossbar + control, dielink_bits_per_flit=lane_bits,
         dielink_crc_bits=layer["crc_bits"] if layer else 0,
-        dielink_pj_per_flit=dielink, sram_mm2=sram_mm2,
+        dielink_pj_per_flit=dielink, dielink_control_bits=control_bits,
+        dielink_control_pj_per_word=control_word, sram_mm2=sram_mm2,
         sram_read_pj_per_line=bits * per_bit,
         sram_write_pj_per_line=bits * per_bit * e.sram_write_ratio,
         mac_bf16_pj=e.mac_bf16_pj, mac_int8_pj=e.mac_int8_pj, flops_per_node=flops,
@@ -218,6 +229,10 @@ def format_energy(cfg, derived, model, *, compare=False):
     lines.append(f"  die link                 {e.dielink_pj_per_flit:.1f} pJ/flit "
                  f"({e.dielink_bits_per_flit} lane bits at {cfg.energy.dielink_pj_per_bit:g} "
                  f"pJ/bit; a replay costs it again)")
+    if e.dielink_control_bits:
+        lines.append(f"  die-link control word    {e.dielink_control_pj_per_word:.1f} pJ "
+                     f"({e.dielink_control_bits} bits on the reverse lane: ACK, NAK, credits, "
+                     f"CRC; one per cycle that has news)")
     lines.append(f"  SRAM                     read {e.sram_read_pj_per_line:.1f} pJ, write "
                  f"{e.sram_write_pj_per_line:.1f} pJ per {e.flit_bits}-bit line "
                  f"({e.sram_mm2:.3f} mm^2 macro)")

@@ -3,9 +3,10 @@
 :mod:`gen.energy` gives the energy of each event; this module turns counters into events.
 A flit sent on a mesh output is a flit-hop, or a die-link flit when the link crosses a die
 boundary; a flit sent on any output, the local one too, is a router traversal; static power
-is charged for every router over the cycles counted. With the die-link layer, the codewords
-each link sent (its first transmissions and its replays, each carrying the sequence number
-and the CRC) are counted by the layer's own counters over the whole point.
+is charged for every router over the cycles counted. With the die-link layer, the layer's
+own window counters replace the die-link flits: the codewords each link sent in the window
+(its first transmissions and its replays, each carrying the sequence number and the CRC)
+and the control words its reverse lane sent with news (an ACK, a NAK or a credit).
 """
 
 from gen.energy import energy_of
@@ -84,10 +85,11 @@ def _summary(energy, joules, cycles, delivered):
 
 def point_counts(result, point, energy):
     """The events a sweep point counted, as both engines count them (the correlation test
-    holds them equal): over the marked window, :func:`flit_counts` and ``delivered_flits``
-    (flits out of the local ports); with the die-link layer, over the whole point,
-    ``dielink_codewords`` (every codeword the links sent, replays included),
-    ``dielink_replayed``, and the lane bits and CRC bits they carried."""
+    holds them equal), all over the marked window: :func:`flit_counts` and
+    ``delivered_flits`` (flits out of the local ports); with the die-link layer, from its
+    window counters, ``dielink_codewords`` (every codeword the links sent, replays
+    included), ``dielink_replayed``, the lane bits and CRC bits the codewords carried,
+    ``dielink_control_words`` (reverse-lane control words with news) and their bits."""
     nodes, present, flits_out = _point_geometry(result, point)
     if not flits_out:
         raise ValueError("point_energy: the point has no link counters (link.<port> in "
@@ -97,29 +99,32 @@ def point_counts(result, point, energy):
                                     for i, n in enumerate(nodes) if n in present)
     totals = (point.get("dielink") or {}).get("totals")
     if totals is not None:
-        sent = totals["sent"]
-        counts.update(dielink_codewords=sent, dielink_replayed=totals["replayed_flits"],
+        sent, control = totals["window_sent"], totals["window_control"]
+        counts.update(dielink_codewords=sent, dielink_replayed=totals["window_replayed"],
                       dielink_lane_bits=sent * energy.dielink_bits_per_flit,
-                      dielink_crc_bits=sent * energy.dielink_crc_bits)
+                      dielink_crc_bits=sent * energy.dielink_crc_bits,
+                      dielink_control_words=control,
+                      dielink_control_bits=control * energy.dielink_control_bits)
     return counts
 
 
 def point_energy(result, point, energy):
     """The energy of a sweep point's marked window, priced by ``energy``
-    (:func:`gen.energy.energy_model`) from the link counters both engines count
-    (:func:`point_counts`, in ``counts``). The die-link layer's codewords are counted over
-    the whole point, not the window: they are priced apart, all of them
-    (``dielink_j_point``) and the replays among them (``replay_j_point``)."""
+    (:func:`gen.energy.energy_model`) from the counters both engines count
+    (:func:`point_counts`, in ``counts``). With the die-link layer its window's codewords
+    (replays included) and control words are priced instead of the die-link flits
+    (``joules``: ``dielink_codewords``, ``dielink_control_words``; ``dielink_flits`` is 0),
+    and ``replay_j`` says how much of it the replays are."""
     counts = point_counts(result, point, energy)
     nodes, present, _ = _point_geometry(result, point)
-    joules = energy_of(energy, {k: counts[k] for k in ("flit_hops", "dielink_flits",
-                                                        "router_flits")},
+    priced = ("flit_hops", "router_flits") + (
+        ("dielink_codewords", "dielink_control_words") if "dielink_codewords" in counts
+        else ("dielink_flits",))
+    joules = energy_of(energy, {k: counts[k] for k in priced},
                        cycles=point["window"], nodes=sum(1 for n in nodes if n in present))
-    pj = energy.dielink_pj_per_flit * 1e-12
     return {**_summary(energy, joules, point["window"], counts["delivered_flits"]),
             "counts": counts,
-            "dielink_j_point": counts.get("dielink_codewords", 0) * pj,
-            "replay_j_point": counts.get("dielink_replayed", 0) * pj}
+            "replay_j": counts.get("dielink_replayed", 0) * energy.dielink_pj_per_flit * 1e-12}
 
 
 def run_energy(energy, counters, *, die_shape, cycles, matrix_p, flops=None):

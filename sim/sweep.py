@@ -540,7 +540,8 @@ def plot_sweep(result, path):
 
 
 #: the components of a point's energy, bottom to top in :func:`plot_energy`
-ENERGY_PARTS = ("flit_hops", "router_flits", "dielink_flits", "clock", "leakage")
+ENERGY_PARTS = ("flit_hops", "router_flits", "dielink_flits", "dielink_codewords",
+                "dielink_control_words", "clock", "leakage")
 
 
 def plot_energy(result, path):
@@ -557,6 +558,8 @@ def plot_energy(result, path):
     for part in ENERGY_PARTS:
         vals = np.array([p["energy"]["joules"].get(part, 0.0) * 1e12
                          / p["energy"]["delivered_flits"] for p in pts])
+        if part in ("dielink_codewords", "dielink_control_words") and not vals.any():
+            continue                # the link layer's parts, of a network without it
         ax.bar(labels, vals, bottom=bottom, label=part.replace("_", " "))
         bottom += vals
     for x, p in enumerate(pts):

@@ -74,7 +74,15 @@ Statistics (``stats``, 32-bit counters, names in :data:`STAT_NAMES`):
 ``seq_drops`` good codewords dropped out of sequence, ``injected_reverse``,
 ``ack_errors`` control words that failed the CRC, ``naks`` NAKs seen by the sender,
 ``timeouts``, ``replays`` (NAK or timeout), ``replayed_flits`` codewords resent,
-``sent`` codewords sent, ``degraded`` (1 after the lane failure).
+``sent`` codewords sent, ``degraded`` (1 after the lane failure); and, counted only in
+the cycles the ``window`` input is high (a traffic tile's measurement window, the cycles its
+nodes' link counters count), the energy's events: ``window_sent`` codewords sent (first
+transmissions and replays), ``window_replayed`` the replays among them, and
+``window_control`` control words that carry news (the reverse word of the next cycle
+differs from this cycle's: a codeword was accepted, the NAK state was entered, or a flit
+left the RX buffer, so an ACK, a NAK or a credit goes back). The reverse lane repeats its
+last word in the other cycles; those repeats carry nothing new (an idle lane, as the forward
+lane between codewords) and are not counted.
 """
 
 import math
@@ -95,7 +103,8 @@ __all__ = ["ReliableDieLinkChannel", "CRC_POLYS", "STAT_NAMES", "crc", "crc_matr
 CRC_POLYS = {8: 0x07, 16: 0x1021}
 #: the per-link statistics words, in ``stats`` order
 STAT_NAMES = ("injected", "crc_errors", "seq_drops", "injected_reverse", "ack_errors", "naks",
-              "timeouts", "replays", "replayed_flits", "sent", "degraded")
+              "timeouts", "replays", "replayed_flits", "sent", "degraded",
+              "window_sent", "window_replayed", "window_control")
 #: width of the ``index`` input (the link's number in the tile)
 INDEX_BITS = 16
 _M32 = 0xFFFFFFFF
@@ -236,6 +245,9 @@ class ReliableDieLinkChannel(Probes, wiring.Component):
     index : In(16)
         This link's number in the tile (tied to a constant): seeds the injectors and
         selects the link of ``lane_fail_link``.
+    window : In(1)
+        High in the cycles whose events the ``window_*`` counters count (a traffic tile
+        drives its registered ``ctrl.mark``; tie to 1 to count every cycle).
     stats : Out(32 x len(STAT_NAMES))
         The counters of :data:`STAT_NAMES`, word ``k`` in bits ``32 k ..``.
     overflow : Out(1)
@@ -248,6 +260,7 @@ class ReliableDieLinkChannel(Probes, wiring.Component):
     """
 
     PORT_ROLES = {"index": "die link number (tie to a constant)",
+                  "window": "measurement window of the window_* counters",
                   "stats": "link-layer counters, 32 bits each (STAT_NAMES order)",
                   "overflow": "sticky: TX buffer overflow"}
 
@@ -294,6 +307,7 @@ class ReliableDieLinkChannel(Probes, wiring.Component):
         self._fail_cycle, self._fail_link = lane_fail_cycle, lane_fail_link
         sig = LinkSignature(flit_bits=flit_bits, vcs=vcs)
         super().__init__({"i": In(sig), "o": Out(sig), "index": In(INDEX_BITS),
+                          "window": In(1),
                           "stats": Out(32 * len(STAT_NAMES)), "overflow": Out(1)})
 
     @property
@@ -405,6 +419,9 @@ class ReliableDieLinkChannel(Probes, wiring.Component):
                          stat["sent"].eq(stat["sent"] + 1),
                          stat["injected"].eq(stat["injected"] + (fwd_err | lane_kill)),
                          stat["replayed_flits"].eq(stat["replayed_flits"] + replaying)]
+        with m.If(start & self.window):
+            m.d.sync += [stat["window_sent"].eq(stat["window_sent"] + 1),
+                         stat["window_replayed"].eq(stat["window_replayed"] + replaying)]
         with m.If(start_new):
             if V > 1:
                 m.d.sync += rr.eq(Mux(pick == V - 1, 0, pick + 1))
@@ -461,6 +478,11 @@ class ReliableDieLinkChannel(Probes, wiring.Component):
         for v in range(V):
             m.d.sync += [down[v].eq(down[v] - rx_pop[v] + self.o.credit[v]),
                          pops[v].eq(pops[v] + rx_pop[v])]
+        # the next control word carries news: a new `expected`, `nak_count` or pop count
+        news = Signal()
+        m.d.comb += news.eq(good | (hole & ~nak_state) | (rx_pop != 0))
+        with m.If(news & self.window):
+            m.d.sync += stat["window_control"].eq(stat["window_control"] + 1)
 
         # -- reverse control word: every cycle, `latency` cycles of flight ----------------
         rpay = Signal(RPB)

@@ -54,7 +54,9 @@ class Tile(wiring.Component):
     die), ``error`` also reports a die-link buffer overflow; for ``compute``,
     so does ``overflow``. With the link layer and ``traffic``, ``stat_node = nodes + k``
     reads die link ``k``'s counters (``stat_index`` into
-    :data:`rtl.fabric.dielink_layer.STAT_NAMES`), with the same two-cycle delay.
+    :data:`rtl.fabric.dielink_layer.STAT_NAMES`), with the same two-cycle delay; their
+    ``window_*`` counters count the cycles the nodes' link counters count (``ctrl.mark``,
+    registered once as the dies register it). Without ``traffic`` they count every cycle.
     """
 
     PORT_ROLES = PORT_ROLES
@@ -154,6 +156,12 @@ class Tile(wiring.Component):
         link_errors = []
         channels = []
         index = 0
+        window = Const(1, 1)
+        if "layer" in self._dielink and self._kind == "traffic":
+            # the die links' window counters count the cycles the nodes' link counters do:
+            # ctrl.mark registered once, as every die's mesh registers ctrl for its nodes
+            window = Signal(name="dielink_window", reset_less=True)
+            m.d.sync += window.eq(self.ctrl.mark)
         for (i, j), die in dies.items():
             for direction in ("east", "south"):
                 dx, dy, opposite = NEIGHBOUR[direction]
@@ -164,7 +172,7 @@ class Tile(wiring.Component):
                 for k in range(along):
                     for src, d_out, dst, d_in in ((die, direction, peer, opposite),
                                                   (peer, opposite, die, direction)):
-                        ties = ({"index": Const(index, INDEX_BITS)}
+                        ties = ({"index": Const(index, INDEX_BITS), "window": window}
                                 if "layer" in self._dielink else {})
                         ch = self._lib.instance(m, "dojo_dielink", self._build_dielink,
                                                 inst_name=f"dielink{index}", **ties)

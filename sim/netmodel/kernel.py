@@ -145,7 +145,10 @@ MUTANTS = {"none": 0, "vc_pointer_on_request": 1, "dielink_credit_early": 2,
            "vc_choice_flipped": 6,
            # wrong counts, the behaviour unchanged (the energy's events): a flit out of the
            # local port not counted; a replayed codeword not counted as sent
-           "local_flit_uncounted": 7, "replay_uncounted": 8}
+           "local_flit_uncounted": 7, "replay_uncounted": 8,
+           # the window's die-link events: a replay in the window not counted as one; a
+           # control word that returns only a credit not counted
+           "window_replay_uncounted": 9, "credit_word_uncounted": 10}
 #: fields of a ctrl vector (rtl.measure.traffic.control_layout): C_ENABLE, ...
 CTRL = _define(("enable", "mark", "rate", "pattern", "packet_len", "seed", "hotspot_x",
                 "hotspot_y", "hotspot_frac"), "C_")
@@ -159,11 +162,15 @@ _define(SINK_STATS, "KS_")
 #: statistics of a die link's link layer (LS_): rtl.fabric.dielink_layer.STAT_NAMES, which
 #: sim.netmodel.network checks this copy against (the cache would not see a change there)
 LINK_STATS = ("injected", "crc_errors", "seq_drops", "injected_reverse", "ack_errors", "naks",
-              "timeouts", "replays", "replayed_flits", "sent", "degraded")
+              "timeouts", "replays", "replayed_flits", "sent", "degraded",
+              "window_sent", "window_replayed", "window_control")
 _define(LINK_STATS, "LS_")
 #: fields of a die link's link-layer state (LL_, at ``O[LL0]`` of its row)
 LL_FIELDS = ("next_seq", "sp", "oldest", "timer", "seen_nak", "expected", "nak_state", "nak_count",
-             "fwd_lfsr", "rev_lfsr", "cyc", "failed", "fwd_seed", "rev_seed", "here")
+             "fwd_lfsr", "rev_lfsr", "cyc", "failed", "fwd_seed", "rev_seed", "here",
+             # the RTL's ``window`` input in this cycle: the traffic kernel's loop writes the
+             # mesh register's ctrl.mark; it stays 1 (count every cycle) where nothing does
+             "window")
 _define(LL_FIELDS, "LL_")
 # router, per (input, VC) (IV_, PV words from ((input V + VC) PV)): FIFO head, count, inside
 # a packet, the packet's route, the FIFO head's route | last << 3
@@ -1015,7 +1022,8 @@ def _xorshift32(x):
 def _link_layer(d, t, P, O, geo, st):
     """DieLink ``d`` with the link layer (``rtl.fabric.dielink_layer``): sequence numbers,
     the replay buffer, error injection (xorshift32 below a threshold), ACK/NAK control
-    words on the reverse lane ``latency`` behind, the timeout, the lane failure."""
+    words on the reverse lane ``latency`` behind, the timeout, the lane failure; the
+    ``window_*`` counters count the cycles its ``LL_WINDOW`` is set."""
     L = st[ST_L]
     V, ratio, lat, SQM = P[VCS], P[RATIO], P[LATENCY], P[SEQ_MASK]
     RP, FAILC, mutant = P[REPLAY], P[FAIL_CYCLE], P[MUTANT]
@@ -1024,6 +1032,7 @@ def _link_layer(d, t, P, O, geo, st):
     misc = lbase + O[MISC0]
     ll = lbase + O[LL0]
     ls_ = lbase + O[LLST]
+    win = L[ll + LL_WINDOW] != 0
     # the reverse control word of this cycle, from the RX registers
     rxs = L[ll + LL_REV_LFSR]
     rcor = 0
@@ -1061,6 +1070,11 @@ def _link_layer(d, t, P, O, geo, st):
         if not (mutant == 8 and replaying):
             L[ls_ + LS_SENT] += 1
         L[ls_ + LS_INJECTED] += fe
+        if win:
+            if not (mutant == 8 and replaying):
+                L[ls_ + LS_WINDOW_SENT] += 1
+            if replaying and mutant != 9:
+                L[ls_ + LS_WINDOW_REPLAYED] += 1
         if replaying:
             L[ls_ + LS_REPLAYED_FLITS] += 1
             rp = lbase + O[RP0] + 2 * (sp & (RP - 1))
@@ -1113,6 +1127,7 @@ def _link_layer(d, t, P, O, geo, st):
     # link RX: round-robin output from the registers, then the landing codeword
     opick = _pick(L, lbase + O[RX0], O[RX], lbase + O[DOWN0], L[misc + DL_OUT_RR], V)
     ls = lbase + O[LAND0] + LAND_W * (t & P[LAND_MASK])
+    news = False                # the next control word differs: an ACK, a NAK or a credit
     if L[ls + LAND_TAG] == t:
         sq = L[ls + LAND_SEQ]
         exp = L[ll + LL_EXPECTED]
@@ -1132,9 +1147,15 @@ def _link_layer(d, t, P, O, geo, st):
             _fifo_push(L, lbase, O[RX0] + _vc(lw0) * O[RX], P[RX_DEPTH], lw0, L[ls + LAND_W1])
             L[ll + LL_EXPECTED] = (exp + 1) & SQM
             L[ll + LL_NAK_STATE] = 0
+            news = True
         elif hole and L[ll + LL_NAK_STATE] == 0:
             L[ll + LL_NAK_STATE] = 1
             L[ll + LL_NAK_COUNT] = (L[ll + LL_NAK_COUNT] + 1) & 3
+            news = True
+    if opick >= 0 and mutant != 10:
+        news = True
+    if news and win:
+        L[ls_ + LS_WINDOW_CONTROL] += 1
     if opick >= 0:
         _rx_pop(d, t, opick, P, O, geo, st)
         L[lbase + O[POPS0] + opick] = (L[lbase + O[POPS0] + opick] + 1) & P[CNT_MASK]
@@ -1215,6 +1236,8 @@ def _cycles(steps, t0, P, O, top, q1, q2, geo, st, tr, scratch):
                 _sink(n, t, x, y, P, O, st)
         for d in range(P[DIELINKS]):
             if P[LL]:
+                # the RTL's window input: ctrl.mark in the register every die's mesh has
+                st[ST_L][d * O[LW] + O[LL0] + LL_WINDOW] = q1[C_MARK]
                 _link_layer(d, t, P, O, geo, st)
             else:
                 _dielink(d, t, P, O, geo, st)

@@ -464,6 +464,8 @@ class NetworkModel:
                 L[k, f + kernel.LL_REV_SEED] = lfsr_seed(ll["seed"], k, 1)
                 L[k, f + kernel.LL_HERE] = int(ll["lane_fail_link"] is None
                                                or ll["lane_fail_link"] == k)
+                L[k, f + kernel.LL_WINDOW] = 1     # count every cycle unless a loop says
+
         g_xs = np.full(N, 0x9E3779B97F4A7C15, dtype=np.uint64)
         # the sinks' per-source order memories (last sequence number, seen)
         s_last = np.zeros(N * N, dtype=np.uint16)

@@ -47,16 +47,39 @@ def test_repeaters_add_their_capacitance():
 
 
 def test_one_dielink_crossing_with_and_without_a_replay():
-    _, d, m = _model("configs/default.yaml", *_TINY, "tile.dies_x=2", "dielink.link_layer=true")
-    bits = d.dielink.link_layer["wire_bits"]
-    assert bits > 64                                      # the sequence number and the CRC
-    once = bits * 0.5 + bits * 2e-3
+    """One flit over a die link with the link layer, by hand: the codeword is the flit, its
+    sequence number and CRC-8; the reverse lane's control word (the cumulative ACK, the
+    2-bit NAK count, a pop counter per VC, CRC-8) carries the news back. Without errors
+    the crossing sends one codeword and two control words with news (the codeword's
+    acceptance: ACK; the flit leaving the RX buffer: a credit); a replay sends the codeword
+    again and one more control word (the NAK)."""
+    cfg, d, m = _model("configs/default.yaml", *_TINY, "tile.dies_x=2",
+                       "dielink.link_layer=true")
+    layer = d.dielink.link_layer
+    seq, vcs = layer["seq_bits"], cfg.router.vcs
+    bits = 64 + seq + 8                                   # the flit, the sequence number, CRC
+    assert layer["wire_bits"] == bits
+    ctl = seq + 2 + vcs * layer["count_bits"] + 8          # ACK, NAK count, pops, CRC
+    assert layer["reverse_bits"] == m.dielink_control_bits == ctl
+    pj_bit = 0.5 + 2e-3                                   # the PHY and the CRC logic per bit
+    once, word = bits * pj_bit, ctl * pj_bit
+    assert m.dielink_pj_per_flit == pytest.approx(once)
+    assert m.dielink_control_pj_per_word == pytest.approx(word)
+
+    def crossing(codewords, words):
+        j = energy_of(m, {"dielink_codewords": codewords, "dielink_control_words": words},
+                      cycles=0, nodes=0)
+        return j["dielink_codewords"] + j["dielink_control_words"]
+    assert crossing(1, 2) == pytest.approx((once + 2 * word) * 1e-12)
+    # the replay: the codeword is paid again, and the NAK's control word
+    assert crossing(2, 3) == pytest.approx((2 * once + 3 * word) * 1e-12)
+    assert crossing(2, 3) - crossing(1, 2) == pytest.approx((once + word) * 1e-12)
+    # a die-link flit counted by a router (no layer's counters) costs the codeword
     j1 = energy_of(m, {"dielink_flits": 1}, cycles=0, nodes=0)["dielink_flits"]
-    j2 = energy_of(m, {"dielink_flits": 2}, cycles=0, nodes=0)["dielink_flits"]
     assert j1 == pytest.approx(once * 1e-12)
-    assert j2 == pytest.approx(2 * once * 1e-12)          # the replay is paid again
     _, _, bare = _model("configs/default.yaml", *_TINY, "tile.dies_x=2")
     assert bare.dielink_pj_per_flit == pytest.approx(64 * 0.5)   # no layer, no CRC
+    assert bare.dielink_control_bits == 0 and bare.dielink_control_pj_per_word == 0
 
 
 def test_one_exec():
@@ -208,13 +231,15 @@ def _layer_point():
     point = {"window": 10, "link_flits": {"link.east": [3, 0], "link.west": [0, 2],
                                           "link.north": zero, "link.south": zero,
                                           "link.local": [2, 3]},
-             "dielink": {"totals": {"sent": 9, "replayed_flits": 2}}}
+             "dielink": {"totals": {"sent": 30, "replayed_flits": 6, "window_sent": 7,
+                                    "window_replayed": 2, "window_control": 11}}}
     return result, point
 
 
-def test_a_point_counts_the_die_link_codewords_with_replays_and_crc():
-    """Over the whole point the two links sent 9 codewords, 2 of them replays: 9 x the lane
-    bits and 9 x the CRC's bits, priced apart from the window."""
+def test_a_point_prices_the_windows_die_link_codewords_and_control_words():
+    """In the window the two links sent 7 codewords, 2 of them replays (30 and 6 over the
+    whole point, which are not priced), and 11 control words with news: the window's energy
+    per delivered flit includes them, in place of the 5 die-link flits the routers sent."""
     from sim.energy import point_counts, point_energy
     _, d, m = _model("configs/default.yaml", *_TINY, "tile.dies_x=2",
                      "dielink.link_layer=true")
@@ -222,14 +247,24 @@ def test_a_point_counts_the_die_link_codewords_with_replays_and_crc():
     result, point = _layer_point()
     c = point_counts(result, point, m)
     assert c == {"flit_hops": 0, "dielink_flits": 5, "router_flits": 10, "delivered_flits": 5,
-                 "dielink_codewords": 9, "dielink_replayed": 2,
-                 "dielink_lane_bits": 9 * layer["wire_bits"],
-                 "dielink_crc_bits": 9 * layer["crc_bits"]}
+                 "dielink_codewords": 7, "dielink_replayed": 2,
+                 "dielink_lane_bits": 7 * layer["wire_bits"],
+                 "dielink_crc_bits": 7 * layer["crc_bits"],
+                 "dielink_control_words": 11,
+                 "dielink_control_bits": 11 * layer["reverse_bits"]}
     e = point_energy(result, point, m)
     once = layer["wire_bits"] * (0.5 + 2e-3)              # pJ: the PHY and the CRC per bit
-    assert e["dielink_j_point"] == pytest.approx(9 * once * 1e-12)
-    assert e["replay_j_point"] == pytest.approx(2 * once * 1e-12)
-    assert e["joules"]["dielink_flits"] == pytest.approx(5 * once * 1e-12)
+    word = layer["reverse_bits"] * (0.5 + 2e-3)
+    j = e["joules"]
+    assert j["dielink_codewords"] == pytest.approx(7 * once * 1e-12)
+    assert j["dielink_control_words"] == pytest.approx(11 * word * 1e-12)
+    assert j["dielink_flits"] == 0                        # not paid twice
+    assert e["replay_j"] == pytest.approx(2 * once * 1e-12)
+    routers = 10 * m.router_pj_per_flit
+    static = 2 * m.static_w_per_node * 10 / m.f_hz * 1e12
+    total = 7 * once + 11 * word + routers + static
+    assert e["total_j"] == pytest.approx(total * 1e-12)
+    assert e["pj_per_delivered_flit"] == pytest.approx(total / 5)
     assert e["counts"] == c
 
 

@@ -12,7 +12,10 @@ from rtl.fabric.dielink_layer import (CRC_POLYS, STAT_NAMES, ReliableDieLinkChan
                                       crc_matrix, link_layer_geometry, word_error_threshold)
 
 
-def run(dut, *, vcs, n, tx_depth, down_depth=4, stall=0.0, seed=1, index=0, limit=None):
+def run(dut, *, vcs, n, tx_depth, down_depth=4, stall=0.0, seed=1, index=0, limit=None,
+        window=(0, None)):
+    """``window``: the cycles ``[start, end)`` the ``window`` input is high (end None: to
+    the end of the run)."""
     rng = random.Random(seed)
     sent = [(rng.randrange(vcs), rng.getrandbits(16), rng.random() < 0.3) for _ in range(n)]
     got, times, stats = [], [], {}
@@ -42,6 +45,9 @@ def run(dut, *, vcs, n, tx_depth, down_depth=4, stall=0.0, seed=1, index=0, limi
         held = [0] * vcs
         cycle = 0
         while len(got) < n and cycle < limit:
+            if hasattr(dut, "window"):
+                ctx.set(dut.window, window[0] <= cycle and (window[1] is None
+                                                            or cycle < window[1]))
             valid = ctx.get(dut.o.valid)
             if valid:
                 got.append((ctx.get(dut.o.vc), ctx.get(dut.o.data), ctx.get(dut.o.last)))
@@ -134,6 +140,27 @@ def test_exactly_once_in_order_under_errors(ber, rber, burst, ratio, latency, cr
         assert st["sent"] == 200 + st["replayed_flits"]
     if rber:
         assert st["injected_reverse"] > 0
+    # the window (every cycle here) counts the same codewords; a control word has news when
+    # a codeword was accepted (200), the NAK state entered, or a flit popped (200, some in
+    # the same cycle as an acceptance)
+    assert st["window_sent"] == st["sent"] and st["window_replayed"] == st["replayed_flits"]
+    assert 200 <= st["window_control"] <= 400 + st["crc_errors"] + st["seq_drops"]
+
+
+def test_the_window_counters_count_the_window_only():
+    """A window over part of the run counts part of the codewords and control words; the
+    whole-run counters are unchanged."""
+    geo = link_layer_geometry(flit_bits=16, vcs=2, ratio=2, latency=2, crc_bits=8)
+    kw = dict(ratio=2, latency=2, crc_bits=8, seed=3,
+              error_threshold=word_error_threshold(0.02, geo["codeword_bits"]))
+    full = run(reliable(**kw), vcs=2, n=120, tx_depth=4, seed=2)[3]
+    part = run(reliable(**kw), vcs=2, n=120, tx_depth=4, seed=2, window=(100, 300))[3]
+    assert {k: part[k] for k in STAT_NAMES if not k.startswith("window_")} == \
+        {k: full[k] for k in STAT_NAMES if not k.startswith("window_")}
+    for k in ("window_sent", "window_replayed", "window_control"):
+        assert 0 < part[k] < full[k], (k, part[k], full[k])
+    # with a codeword every 2 cycles at most, 200 cycles send at most 100
+    assert part["window_sent"] <= 100
 
 
 def test_most_flits_replayed_at_high_ber():

@@ -11,7 +11,8 @@ For each configuration one Verilator build (with the link registers readable,
   cycle of every action, for each pattern and packet length at two rates;
 * **energy counts**: the events those points price (:func:`sim.energy.point_counts`:
   flit-hops, die-link flits, router traversals, delivered flits in the window; with the
-  die-link layer the codewords sent, replays included, and their lane and CRC bits).
+  die-link layer, in the window too, the codewords sent, replays included, their lane and
+  CRC bits, and the reverse lane's control words that carry news).
 
 A mismatch names the first differing cycle and link, or point and counter, with
 both values. Deliberately wrong models must fail both comparisons; models that behave
@@ -212,8 +213,12 @@ def test_model_equals_the_rtl(overrides, traffic, rates):
     if cfg.tile.dies_x * cfg.tile.dies_y > 1:
         assert all(c["dielink_flits"] > 0 for c in counts)
     if d.dielink.link_layer:
-        assert all(c["dielink_codewords"] > 0 and c["dielink_crc_bits"] > 0 for c in counts)
+        assert all(c["dielink_codewords"] > 0 and c["dielink_crc_bits"] > 0
+                   and c["dielink_control_words"] > 0 for c in counts)
         assert (sum(c["dielink_replayed"] for c in counts) > 0) == (cfg.dielink.ber > 0)
+        # counted in the window, not over the point: the warm-up and the drain send more
+        for c, p in zip(counts, rtl):
+            assert c["dielink_codewords"] < p["dielink"]["totals"]["sent"]
 
 
 def test_sweep_reports_are_equal_on_both_engines():
@@ -272,7 +277,11 @@ def test_a_wrong_model_fails_the_comparison(mutant, config):
 COUNT_MUTANTS = [("local_flit_uncounted", "tile2x2of2x2-table-1dead-1disabled",
                   "delivered_flits"),
                  ("replay_uncounted", "tile1x2of2x1-layer-ber2e-2-rev1e-2-burst4-lanefail",
-                  "dielink_codewords")]
+                  "dielink_codewords"),
+                 ("window_replay_uncounted",
+                  "tile1x2of2x1-layer-ber2e-2-rev1e-2-burst4-lanefail", "dielink_replayed"),
+                 ("credit_word_uncounted", "tile1x2of2x1-layer-ber2e-2-rev1e-2-burst4-lanefail",
+                  "dielink_control_words")]
 
 
 @pytest.mark.parametrize("mutant, config, event", [pytest.param(m, c, e, marks=_marks(c)[:1])
