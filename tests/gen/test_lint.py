@@ -109,3 +109,17 @@ def test_table_mode_lint_clean(top, tmp_path):
                        "dead_routers: [[0, 1]]}]", "die.disabled_nodes=[[1, 1]]"])
     res = lint_design(top_design(cfg, top), tmp_path, icarus=False, raw=False)
     assert res["clean"], "\n".join(res["messages"][:30])
+
+
+@pytest.mark.slow
+def test_traffic_tile_with_the_die_link_layer_lint_clean(tmp_path):
+    """Die links with the link layer in a traffic tile: their counters, the window input the
+    tile drives from its registered ctrl.mark (about 5 s)."""
+    cfg = load_config(CONFIGS / "default.yaml",
+                      ["die.nodes_x=2", "die.nodes_y=1", "tile.dies_x=1", "tile.dies_y=2",
+                       "dielink.link_layer=true"])
+    design = top_design(cfg, "noc")
+    res = lint_design(design, tmp_path, icarus=False, raw=False)
+    assert res["clean"], "\n".join(res["messages"][:30])
+    verilog = (tmp_path / f"{design.top_name}.v").read_text()
+    assert "dielink_window" in verilog and "st_window_control" in verilog

@@ -5,6 +5,7 @@ injected errors on both directions and on a lane failure, counters that match th
 import random
 
 import pytest
+from amaranth import Const, Signal
 from amaranth.sim import Simulator
 
 from rtl.fabric.dielink import DieLinkChannel
@@ -193,3 +194,50 @@ def test_errors():
         reliable(ratio=2, latency=0, ratio_degraded=1)
     with pytest.raises(ValueError, match="ber must be in"):
         word_error_threshold(2.0, 10)
+
+
+class _FirstCodewordCorrupt(ReliableDieLinkChannel):
+    """Corrupts the codewords launched in the first 3 cycles (the first flit's first
+    transmission, launched in cycle 1), nothing else."""
+
+    def _errors(self, m, fwd_draw, rev_draw):
+        age = Signal(2, name="age")
+        with m.If(age != 3):
+            m.d.sync += age.eq(age + 1)
+        fwd_err = Signal(name="fwd_err")
+        m.d.comb += fwd_err.eq(age != 3)
+        return fwd_err, Const(0, 1)
+
+
+@pytest.mark.parametrize("replay", [False, True])
+def test_one_crossing_counts_and_energy_by_hand(replay):
+    """One flit over one die link, counted by the RTL's window counters and priced by hand.
+    Without an error: one codeword, and two control words with news (the ACK when the
+    codeword is accepted, the credit when the flit leaves the RX buffer a cycle later).
+    With the first transmission corrupted: the NAK's control word, the codeword again."""
+    from gen.config import load_config
+    from gen.derive import derive
+    from gen.energy import energy_model, energy_of
+    cls = _FirstCodewordCorrupt if replay else ReliableDieLinkChannel
+    dut = cls(flit_bits=64, vcs=2, ratio=4, latency=1, downstream_depth=4, tx_depth=4)
+    sent, got, _, st = run(dut, vcs=2, n=1, tx_depth=4, seed=5)
+    check_exactly_once(sent, got, 2)
+    codewords, words = (2, 3) if replay else (1, 2)
+    assert (st["window_sent"], st["window_replayed"], st["window_control"]) == \
+        (codewords, codewords - 1, words)
+    assert st["crc_errors"] == int(replay) and st["replays"] == int(replay)
+    # priced: a 64-bit flit, 2 VCs, the link layer with CRC-8 at 0.5 pJ/bit and 2 fJ/bit of
+    # CRC logic, ratio 4 and latency 1 as above
+    cfg = load_config("configs/default.yaml", [
+        "router.flit_bits=64", "router.vcs=2", "tile.dies_x=2", "dielink.link_layer=true",
+        "dielink.crc_bits=8", "dielink.ratio=4", "dielink.latency=1",
+        "energy.dielink_pj_per_bit=0.5", "energy.crc_fj_per_bit=2"])
+    geo = dut.geometry
+    m = energy_model(cfg, derive(cfg))
+    bits = 64 + geo["seq_bits"] + 8                       # flit, sequence number, CRC
+    ctl = geo["seq_bits"] + 2 + 2 * geo["count_bits"] + 8   # ACK, NAK count, 2 pops, CRC
+    assert (m.dielink_bits_per_flit, m.dielink_control_bits) == (bits, ctl)
+    j = energy_of(m, {"dielink_codewords": st["window_sent"],
+                      "dielink_control_words": st["window_control"]}, cycles=0, nodes=0)
+    pj = (codewords * bits + words * ctl) * (0.5 + 0.002)
+    assert (j["dielink_codewords"] + j["dielink_control_words"]) * 1e12 == pytest.approx(pj)
