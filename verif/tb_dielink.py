@@ -20,6 +20,7 @@ async def dielink(dut):
     sc = scenario()
     flits, vcs, tx_depth = sc["flits"], sc["vcs"], sc["tx_depth"]
     dut.index.value = sc.get("index", 0)
+    dut.window.value = 1                 # the window counters count the whole run
     dut.i__valid.value = 0
     dut.o__credit.value = 0
     await start_clock_and_reset(dut)

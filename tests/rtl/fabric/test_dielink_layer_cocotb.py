@@ -111,6 +111,9 @@ def test_one_channel_is_the_same_on_every_simulator(ber):
         st = res["stats"]
         assert st["crc_errors"] == st["injected"] and not res["overflow"]
         assert (st["replays"] > 0) == (ber > 0)
+        # the window is the whole run here
+        assert (st["window_sent"], st["window_replayed"]) == (st["sent"], st["replayed_flits"])
+        assert st["window_control"] >= len(flits)
     first = next(iter(runs.values()))[1]
     assert all(r["got"] == first["got"] and r["stats"] == first["stats"]
                for _, r in runs.values())
