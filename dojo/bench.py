@@ -930,17 +930,22 @@ def bench_energy(outdir, *, quick=False):
               for k, v in sorted(watts.items(), key=lambda kv: -kv[1])]
     lines += ["", "Uniform random traffic (single-flit packets, fast model; the RTL's points "
               "are equal, `tests/sim/netmodel/test_netmodel_rtl.py`): energy of the measured "
-              "window per delivered flit, with and without static power, and average power.",
+              "window per delivered flit, with and without static power, and average power. "
+              "With the die-link layer the window's codewords (replays included) and the "
+              "reverse lane's control words with news are priced in place of the die-link "
+              "flits (counted by the layer in both engines).",
               "", "| network | offered | accepted | pJ/flit | dynamic pJ/flit | W |",
               "|---|---|---|---|---|---|"]
+    layer = ["dielink.link_layer=true", "dielink.ber=1e-3", "dielink.ber_reverse=1e-3"]
     runs = [("default tile (4x4, 2x2 dies)", "default", [], [0.1, 0.3]),
+            ("default tile, link layer at BER 1e-3", "default", layer, [0.1, 0.3]),
             ("D1 die (19x19)", "d1", ["tile.dies_x=1", "tile.dies_y=1"],
              [0.02, 0.1] if quick else [0.02, 0.05, 0.1, 0.15])]
     for label, preset, overrides, rates in runs:
         cfg = load_config(ROOT / "configs" / f"{preset}.yaml", overrides)
         res = run_sweep(cfg, pattern="uniform", rates=rates, engine="model",
                         timing={"warmup": 1000, "measure": 2000}, progress=False,
-                        out=outdir / f"energy_{preset}")
+                        out=outdir / f"energy_{preset}{'_layer' if overrides == layer else ''}")
         for pt in res["points"]:
             en = pt["energy"]
             lines.append(f"| {label} | {pt['offered']:g} | {pt['accepted_avg']:.3f} | "

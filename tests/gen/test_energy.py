@@ -80,6 +80,9 @@ def test_one_dielink_crossing_with_and_without_a_replay():
     _, _, bare = _model("configs/default.yaml", *_TINY, "tile.dies_x=2")
     assert bare.dielink_pj_per_flit == pytest.approx(64 * 0.5)   # no layer, no CRC
     assert bare.dielink_control_bits == 0 and bare.dielink_control_pj_per_word == 0
+    from gen.energy import format_energy
+    assert any(line.split()[:3] == ["die-link", "control", "word"] and f"{ctl} bits" in line
+               for line in format_energy(cfg, d, m))
 
 
 def test_one_exec():
