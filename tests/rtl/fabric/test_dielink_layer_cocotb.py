@@ -64,6 +64,11 @@ def test_no_loss_duplication_or_corruption_under_errors(sim, overrides):
         assert 0 <= links["injected_reverse"][k] - links["ack_errors"][k] <= latency
     # every flit crossing a boundary was sent once plus its replays
     assert tot["sent"] >= tot["replayed_flits"]
+    # the window counters count the marked window: part of the run, every link
+    for k in range(n):
+        assert 0 < links["window_sent"][k] < links["sent"][k]
+        assert links["window_replayed"][k] <= links["replayed_flits"][k]
+        assert links["window_control"][k] > 0
     ber = cfg.dielink.ber
     if not ber:
         assert tot["injected"] == tot["replays"] == tot["replayed_flits"] == 0
