@@ -147,9 +147,7 @@ def _lock_numba_compiles(path=NUMBA_LOCK):
 def pytest_runtest_setup(item):
     """A test of :data:`MODEL_IN_SUBPROCESSES`, or marked ``model_in_subprocess``, starts
     once no numba compile is running."""
-    if hasattr(item.config, "workerinput") and (
-            item.nodeid.startswith(MODEL_IN_SUBPROCESSES)
-            or item.get_closest_marker("model_in_subprocess") is not None):
+    if hasattr(item.config, "workerinput") and waits_for_warmup(item):
         with _numba_lock():
             pass
 
@@ -161,11 +159,23 @@ def is_slow(item):
         (callspec is not None and "sim" in callspec.params)
 
 
+def waits_for_warmup(item):
+    """Runs the fast model in processes of its own: waits for the numba warm-up at set-up
+    (:func:`pytest_runtest_setup`)."""
+    return item.nodeid.startswith(MODEL_IN_SUBPROCESSES) or \
+        item.get_closest_marker("model_in_subprocess") is not None
+
+
 def _order(item):
-    """Proofs first (long, one core each), then the other slow tests, then the rest."""
+    """Proofs first (long, one core each), then the other slow tests, then the slow tests
+    that wait for the numba warm-up (started among the first, ``test_sweep_writes_json_and_plots``
+    held its worker idle 33-55 s at set-up; last among the slow ones, the warm-up is long
+    done), then the rest."""
     if not is_slow(item):
-        return 2
-    return 0 if item.get_closest_marker("proof") else 1
+        return 3
+    if item.get_closest_marker("proof"):
+        return 0
+    return 2 if waits_for_warmup(item) else 1
 
 
 def pytest_collection_modifyitems(config, items):
