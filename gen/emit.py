@@ -8,6 +8,7 @@ an interface object shaped by the component's signature, exactly as it would
 wire the component itself (``wiring.connect`` works on it).
 """
 
+import collections
 import contextlib
 import hashlib
 import re
@@ -171,7 +172,7 @@ class ModuleLibrary:
             created.append(ClockDomain(domain))
             return created[-1]
 
-        with memory_init_as_text():
+        with memory_init_as_text(), yosys_once_per_rtlil():
             text = verilog.convert(component, name=name, emit_src=False,
                                    missing_domain=missing_domain)
         clocks = []
@@ -222,6 +223,39 @@ def memory_init_as_text():
         yield
     finally:
         rtlil.ModuleEmitter.emit_memory = _AMARANTH_EMIT_MEMORY
+
+
+_AMARANTH_RTLIL_TO_VERILOG = verilog._convert_rtlil_text
+#: Yosys's Verilog of the last RTLIL texts this process converted (key: the RTLIL's
+#: SHA-256 and the options): a module whose RTLIL is the same as one converted before (the
+#: training node of every design of one configuration: its die, its tile, the tile with
+#: disabled nodes, ...) skips the Yosys process (0.35 s of CPU a node module)
+_VERILOG_OF_RTLIL = collections.OrderedDict()
+_VERILOG_OF_RTLIL_KEPT = 32
+
+
+def _rtlil_to_verilog_once(rtlil_text, **options):
+    """Amaranth's ``_convert_rtlil_text`` (a Yosys run), remembered by its arguments: Yosys
+    is a pure function of them, so a repeat returns the same text."""
+    key = (hashlib.sha256(rtlil_text.encode()).hexdigest(), repr(sorted(options.items())))
+    text = _VERILOG_OF_RTLIL.get(key)
+    if text is None:
+        text = _VERILOG_OF_RTLIL[key] = _AMARANTH_RTLIL_TO_VERILOG(rtlil_text, **options)
+        while len(_VERILOG_OF_RTLIL) > _VERILOG_OF_RTLIL_KEPT:
+            _VERILOG_OF_RTLIL.popitem(last=False)
+    _VERILOG_OF_RTLIL.move_to_end(key)
+    return text
+
+
+@contextlib.contextmanager
+def yosys_once_per_rtlil():
+    """Convert with :func:`_rtlil_to_verilog_once` (Yosys runs once per distinct RTLIL text
+    in this process)."""
+    verilog._convert_rtlil_text = _rtlil_to_verilog_once
+    try:
+        yield
+    finally:
+        verilog._convert_rtlil_text = _AMARANTH_RTLIL_TO_VERILOG
 
 
 def digest(text):
