@@ -6,7 +6,8 @@
 - ``slow``: simulator-bound or long. A test parametrized by ``sim`` is slow without being
   marked; so is any test that builds a simulator model: under ``--quick`` such a test
   that is not marked (slow or quick) is skipped at its first build, with the reason.
-- Order: slow tests first (proofs, then the rest as collected), so that under
+- Order: slow tests first (proofs, then the rest as collected, those that wait for the
+  numba warm-up last), so that under
   ``pytest -n 2`` the long ones start early and the unit tests fill the end; tests that
   share a simulator build are grouped (``xdist_group``: ``--dist loadgroup`` runs a group
   on one worker, so two workers never wait for the same build).
