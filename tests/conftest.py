@@ -43,6 +43,9 @@ def base_raw():
 # thousand cycles; the flat builds some tests ask for are compiled at -O0 too
 os.environ.setdefault("DOJO_FAST_BUILD", "1")
 os.environ.setdefault("DOJO_CXX_O0", "1")
+# Yosys's Verilog of each distinct RTLIL text, shared by the workers and the ``dojo``
+# commands the tests start (gen.emit; make clean removes it)
+os.environ.setdefault("DOJO_YOSYS_CACHE", str(ROOT / "build" / "yosys-cache"))
 
 
 def pytest_addoption(parser):

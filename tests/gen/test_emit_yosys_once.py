@@ -19,6 +19,7 @@ class _Adder(wiring.Component):
 
 
 def test_yosys_runs_once_per_distinct_rtlil(monkeypatch):
+    monkeypatch.delenv("DOJO_YOSYS_CACHE", raising=False)
     calls = []
     real = emit._AMARANTH_RTLIL_TO_VERILOG
 
@@ -39,8 +40,29 @@ def test_yosys_runs_once_per_distinct_rtlil(monkeypatch):
 
 
 def test_the_cache_keeps_its_last_entries(monkeypatch):
+    monkeypatch.delenv("DOJO_YOSYS_CACHE", raising=False)
     monkeypatch.setattr(emit, "_VERILOG_OF_RTLIL", type(emit._VERILOG_OF_RTLIL)())
     monkeypatch.setattr(emit, "_VERILOG_OF_RTLIL_KEPT", 2)
     for w in (4, 5, 6):
         emit.ModuleLibrary()._convert(_Adder(w), "adder")
     assert len(emit._VERILOG_OF_RTLIL) == 2
+
+
+def test_a_process_reads_what_another_wrote(monkeypatch, tmp_path):
+    """With DOJO_YOSYS_CACHE, another process (here: the memo emptied) gets the Verilog
+    from the directory, and a damaged entry is converted again."""
+    calls = []
+    real = emit._AMARANTH_RTLIL_TO_VERILOG
+    monkeypatch.setattr(emit, "_AMARANTH_RTLIL_TO_VERILOG",
+                        lambda text, **o: calls.append(text) or real(text, **o))
+    monkeypatch.setenv("DOJO_YOSYS_CACHE", str(tmp_path / "yosys"))
+    monkeypatch.setattr(emit, "_VERILOG_OF_RTLIL", type(emit._VERILOG_OF_RTLIL)())
+    first = emit.ModuleLibrary()._convert(_Adder(7), "adder").text
+    (entry,) = (tmp_path / "yosys").iterdir()
+    monkeypatch.setattr(emit, "_VERILOG_OF_RTLIL", type(emit._VERILOG_OF_RTLIL)())
+    assert emit.ModuleLibrary()._convert(_Adder(7), "adder").text == first
+    assert len(calls) == 1
+    entry.write_bytes(b"not zlib")
+    monkeypatch.setattr(emit, "_VERILOG_OF_RTLIL", type(emit._VERILOG_OF_RTLIL)())
+    assert emit.ModuleLibrary()._convert(_Adder(7), "adder").text == first
+    assert len(calls) == 2
