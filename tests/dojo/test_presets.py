@@ -8,8 +8,9 @@ model where it simulates:
 
 * ``derive`` with ``--compare`` and with ``--json``;
 * ``verilog`` of every top of :data:`dojo.tops.TOPS`, except the few that take minutes or
-  more (:data:`MINUTES`); the D1 die's (about a minute: 47 s of CPU) is the one ``slow``
-  test, also timed by ``make bench`` (the scale section);
+  more (:data:`MINUTES`); the D1 die's (about a minute: 47 s of CPU) is a ``slow`` test of
+  its own, also timed by ``make bench`` (the scale section); the quick tier emits the
+  default preset's tops only (:data:`QUICK_PRESET`), ``make test`` every preset's;
 * a two-point ``sweep --engine model`` with short windows: on ``d1`` that is the whole
   95 x 95 tile with its harvest map.
 """
@@ -63,9 +64,14 @@ def _verilog(preset, top, out):
     assert f"module {module}(" in text
 
 
+#: the preset whose every top the quick tier (make check) emits; the other presets' tops
+#: are ``slow`` (make test): 3-7 s of CPU each, 50 s in all, the same paths on other values
+QUICK_PRESET = "default"
+
+
 @pytest.mark.parametrize("preset, top", [
-    (preset, top) for preset in PRESETS for top in TOPS
-    if (preset, top) not in MINUTES | SLOW])
+    pytest.param(preset, top, marks=() if preset == QUICK_PRESET else pytest.mark.slow)
+    for preset in PRESETS for top in TOPS if (preset, top) not in MINUTES | SLOW])
 def test_verilog_of_every_top(preset, top, tmp_path):
     _verilog(preset, top, tmp_path)
 
@@ -77,10 +83,12 @@ def test_verilog_of_the_tops_that_take_a_minute(preset, top, tmp_path):
     _verilog(preset, top, tmp_path)
 
 
-@pytest.mark.parametrize("preset", PRESETS)
+@pytest.mark.parametrize("preset", [
+    pytest.param(p, marks=pytest.mark.slow) if p == "d1" else p for p in PRESETS])
 def test_two_point_model_sweep(preset, tmp_path, capsys):
     """Two rates on the fast model with short windows; on d1 the full tile with its
-    harvest map (the sweep once ran out of memory after its points had simulated)."""
+    harvest map (the sweep once ran out of memory after its points had simulated: 40 s of
+    CPU, so make test only; the other presets' sweeps take a second)."""
     assert main(["sweep", str(CONFIGS / f"{preset}.yaml"), "--engine", "model", "--rates",
                  "0.002,0.005", "--warmup", "100", "--measure", "200", "--out",
                  str(tmp_path)]) == 0

@@ -213,8 +213,12 @@ def prove_dielink(*, k=12, cover_depth=24, mutation=None, checks=None, mode="pro
     tag = "dielink" + (f"_{mutation}" if mutation else "") \
         + (f"_{'-'.join(sorted(checks))}" if checks else "")
     top = DieLinkFormal(mutation=mutation, checks=checks)
+    # the k-induction on the synthesised harness (``--syn``: the same circuit in gates):
+    # 19.2 s -> 14.3 s of CPU at k = 17; a short BMC (the mutant's) pays more for the
+    # synthesis than it gains (2.6 s -> 4.5 s) and keeps the word-level model
+    engine = "smtbmc --syn yices" if mode == "prove" else "smtbmc yices"
     r = run_proof(top, name="dielink_formal", tag=tag, k=k, cover_depth=cover_depth, mode=mode,
-                  out_dir=out_dir, timeout=1800)
+                  out_dir=out_dir, engine=engine, timeout=1800)
     return {**r, "k": k, "mutation": mutation, "checks": sorted(top.checks), "mode": mode}
 
 

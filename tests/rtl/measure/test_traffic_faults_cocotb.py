@@ -162,11 +162,13 @@ def test_dead_routers_need_table_routing():
         noc_design(cfg)
 
 
+@pytest.mark.slow
 def test_compute_designs_take_disabled_nodes_and_workloads_say_which_can_run():
     """Disabled nodes are run-time data: the training-node design is built (and identical
     to the fault-free one); the workloads that address every node are refused, naming
     them, those that skip disabled nodes are not. Dead routers or table routing are a
-    hardware limit of training nodes (dimension-order routers)."""
+    hardware limit of training nodes (dimension-order routers). Slow (make test): three
+    compute designs converted, 15 s of CPU."""
     from gen.build import network_design
     from gen.derive import derive
     from sim.workloads import WORKLOADS, fault_problem
