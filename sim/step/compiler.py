@@ -97,6 +97,7 @@ class CompiledStep:
     data_lines: int = 0
     allreduce: list = field(default_factory=list)
     mac_steps: int = 0
+    idle: list = field(default_factory=list)     #: live nodes of no replica, row-major
 
     def start_pcs(self, mdl):
         """``{node: {queue: pc}}`` where :func:`sim.workloads.runners.run_programs` puts the
@@ -117,24 +118,52 @@ def _strip_halt(mdl, descs):
     return descs[:-1]
 
 
-def _groups(step, mx, my):
-    """The replicas' origins, row-major, and their grid; ValueError when they do not tile
-    the mesh."""
+def placement(step, mx, my, disabled=frozenset()):
+    """Where the replicas go: ``(groups, blocks, idle)``.
+
+    The mesh is cut into ``floor(mx / gx) x floor(my / gy)`` blocks of the replica grid
+    from ``(0, 0)``; the nodes past the last whole block (right and bottom) are idle. A
+    block holding a disabled node (``disabled``: global coordinates) is skipped. The
+    usable blocks are taken in the ring order of the block grid
+    (:func:`sim.allreduce.ring_order`: neighbouring replicas next to each other, so the
+    gradient ring's steps are short) and the first ``parallel.data`` of them hold the
+    replicas (``groups``, their origins). ``blocks``: how many were usable; ``idle``: the
+    live nodes of no replica, row-major. ValueError (one line) when the grid does not
+    fit the mesh or ``parallel.data`` exceeds the usable blocks."""
+    from sim.allreduce import ring_order
     gx, gy = step.grid
-    nodes = mx * my
-    if mx % gx or my % gy:
+    bx, by = mx // gx, my // gy
+    if not bx or not by:
         raise ValueError(f"parallel.grid: {[gx, gy]} is not allowed on the {mx}x{my} mesh: "
-                         f"must divide it ({mx} by x, {my} by y)")
-    if step.data * gx * gy != nodes:
+                         f"a replica must fit in it (x <= {mx}, y <= {my})")
+    usable, holed = [], 0
+    for cx, cy in ring_order(bx, by):
+        o = (cx * gx, cy * gy)
+        if any((o[0] + j, o[1] + i) in disabled for i in range(gy) for j in range(gx)):
+            holed += 1
+        else:
+            usable.append(o)
+    if step.data > len(usable):
+        why = f"{bx}x{by} blocks of {gx}x{gy} nodes fit the {mx}x{my} mesh"
+        if holed:
+            why += f", {holed} of them holding a disabled node"
         raise ValueError(f"parallel.data: {step.data} is not allowed with parallel.grid "
-                         f"{[gx, gy]} on {nodes} nodes: must be {nodes // (gx * gy)} "
-                         f"(replicas x grid = every node of the {mx}x{my} mesh)")
-    return [(ox, oy) for oy in range(0, my, gy) for ox in range(0, mx, gx)]
+                         f"{[gx, gy]}: {why}; allowed: 1 to {len(usable)}")
+    groups = usable[:step.data]
+    used = {(ox + j, oy + i) for ox, oy in groups for i in range(gy) for j in range(gx)}
+    idle = [(x, y) for y in range(my) for x in range(mx)
+            if (x, y) not in used and (x, y) not in disabled]
+    return groups, len(usable), idle
+
+
+def _padded(lines, parts):
+    """``lines`` rounded up to a multiple of ``parts`` (the ring's chunks)."""
+    return -(-lines // parts) * parts
 
 
 def check_step(cfg, derived, step):
-    """Every refusal before anything is built -> ``(groups, [GemmPlan], data_lines)``.
-    Raises ValueError, one line."""
+    """Every refusal before anything is built -> ``(groups, [GemmPlan], data_lines,
+    idle)`` (:func:`placement`'s groups and idle nodes). Raises ValueError, one line."""
     from gen.build import derived_of
     from gen.faults import fault_map
     from sim.summa import check_summa
@@ -142,25 +171,21 @@ def check_step(cfg, derived, step):
     d = derived_of(cfg, derived)
     mx, my = d.tile.mesh_x, d.tile.mesh_y
     fmap = fault_map(cfg, d)
-    if not fmap.empty or cfg.router.routing == "table":
-        raise ValueError("die.disabled_nodes: the training step addresses every node of the "
-                         "mesh; allowed: a config without a fault map (no disabled nodes, "
-                         "no dead routers, no table routing)")
-    groups = _groups(step, mx, my)
+    if fmap.dead_routers or cfg.router.routing == "table":
+        raise ValueError(f"die.dead_routers: {len(fmap.dead_routers)} dead routers (router."
+                         f"routing {cfg.router.routing}) are not allowed for a training step "
+                         f"(its programs cross the mesh in dimension order); allowed: disabled "
+                         f"nodes only (their routers forward), with xy or yx routing")
+    groups, _, idle = placement(step, mx, my, fmap.disabled_nodes)
     gx, gy = step.grid
+    whole = (gx, gy) == (1, 1) and len(groups) == mx * my
+    if step.allreduce == "2d" and step.data > 1 and not whole:
+        holes = f", {len(fmap.disabled_nodes)} disabled" if fmap.disabled_nodes else ""
+        raise ValueError(f"allreduce.algo: '2d' is not allowed with parallel.grid {[gx, gy]} "
+                         f"and {step.data} replicas on the {mx}x{my} mesh{holes}: it runs "
+                         f"along every row and column of the mesh; allowed: 'ring', or '2d' "
+                         f"with grid [1, 1] and a replica on every node")
     mdl = NodeModel.from_config(cfg, d)
-    sems = mdl.lay.sems
-    if (gx, gy) != (1, 1):
-        if step.data > 2:
-            raise ValueError(f"parallel.data: {step.data} is not allowed with a "
-                             f"{gx}x{gy} grid per replica: SUMMA keeps 6 of the node's "
-                             f"{sems} semaphores, the barrier between GEMMs one, the "
-                             f"all-reduce one, which orders only two replicas; allowed: "
-                             f"1 or 2, or parallel.grid [1, 1]")
-        if step.allreduce == "2d" and step.data > 1:
-            raise ValueError("allreduce.algo: '2d' is not allowed with a grid of several "
-                             "nodes per replica (the replicas' all-reduce is a ring of "
-                             "two); allowed: 'ring'")
     plans, at = [], 0
     for g in step.gemms():
         try:
@@ -180,22 +205,49 @@ def check_step(cfg, derived, step):
         rel["b_buf"] = [at2, at2 + b_l] if gy > 1 else [None, None]
         at2 += 2 * b_l if gy > 1 else 0
         rel["c"] = at2
-        new = {**lay, **rel, "operand_lines": at2 - at}
+        # the ring all-reduces the dW in len(groups) chunks: its region is padded to a
+        # multiple (the padding starts at zero on every node and is never read)
+        ring = step.data > 1 and g.kind == "backward_weight" and step.allreduce == "ring"
+        c_pad = _padded(c_l, len(groups)) if ring else c_l
+        new = {**lay, **rel, "operand_lines": at2 - at, "ar_lines": c_pad}
         bm, bn, kb = lay["block"]
         steps = lay["steps"]
         mac = gx * gy * steps * (bm // mdl.p) * (bn // mdl.p) * kb
-        plans.append(GemmPlan(g, new, at, at2 + c_l - at, mac))
-        at = at2 + c_l
+        plans.append(GemmPlan(g, new, at, at2 + c_pad - at, mac))
+        at = at2 + c_pad
         if step.data > 1 and g.kind == "backward_weight":
-            ring2d = step.allreduce == "2d"
-            need = mx * my if ring2d else step.data
-            chunk = c_l // (mx if ring2d else step.data)
-            if c_l % need or chunk > 255:
+            if ring:
+                chunk = c_pad // len(groups)
+                if chunk > 255:
+                    raise ValueError(f"layers[{g.layer}]: its dW is {c_l} SRAM lines per node; "
+                                     f"the ring all-reduce over {step.data} replicas cuts it "
+                                     f"in chunks of {chunk} lines, at most 255 (one PUSH); "
+                                     f"allowed: smaller in x out, or more replicas")
+            elif c_l % (mx * my) or c_l // mx > 255:
                 raise ValueError(f"layers[{g.layer}]: its dW is {c_l} SRAM lines per node; "
-                                 f"the {step.allreduce} all-reduce over {step.data} replicas "
-                                 f"needs a multiple of {need} lines, at most 255 per chunk "
+                                 f"the 2d all-reduce over {step.data} replicas needs a "
+                                 f"multiple of {mx * my} lines, at most 255 per row chunk "
                                  f"(one PUSH); allowed: in x out sizes that give one")
-    return groups, plans, at
+    return groups, plans, at, idle
+
+
+def _ready_tokens(mdl, succ, n):
+    """The readiness all-gather before a ring all-reduce of ``n`` replicas, on one node of
+    the ring (``succ``: the node it pushes to): a token to ``succ`` now (this node's dW is
+    computed), then ``n - 2`` times a WAIT for one from its predecessor and that token
+    passed on, then a WAIT for the last. The ``n - 1`` tokens a node takes are those of
+    every other member, so after them its successor's dW is known to be computed (a node
+    may only ADD into a dW its owner has finished). Every count on :data:`SEM_AR` comes
+    from the predecessor alone (its tokens, then its chunks, in the order its one queue
+    sent them on the one request VC): the ring's own WAITs on the same semaphore cannot
+    take a token for a chunk. For two replicas this is a SIGNAL and a WAIT."""
+    out = [mdl.cmd_signal(succ, SEM_AR)]
+    left = n - 2
+    while left > 0:
+        c = min(left, 255)
+        out += [mdl.cmd_loop(c, 2), mdl.cmd_wait(SEM_AR, 1), mdl.cmd_signal(succ, SEM_AR)]
+        left -= c
+    return out + [mdl.cmd_wait(SEM_AR, 1)]
 
 
 def _replica_members(groups, gx, gy):
@@ -213,10 +265,12 @@ def compile_step(cfg, derived, step, mdl, *, seed=0, data=True):
     from verif.node_model import Dtype, NodeModel
     d = derived_of(cfg, derived)
     mx, my = d.tile.mesh_x, d.tile.mesh_y
-    groups, plans, data_lines = check_step(cfg, d, step)
+    groups, plans, data_lines, idle = check_step(cfg, d, step)
     gx, gy = step.grid
     one = (gx, gy) == (1, 1)
-    nodes = [(x, y) for y in range(my) for x in range(mx)]
+    # the nodes of a replica, row-major (the idle and the disabled get no program)
+    nodes = sorted(((ox + j, oy + i) for ox, oy in groups for i in range(gy)
+                    for j in range(gx)), key=lambda n: (n[1], n[0]))
     progs = {n: {0: [], 1: []} for n in nodes}
     labels = {n: {0: [], 1: []} for n in nodes}
 
@@ -233,10 +287,13 @@ def compile_step(cfg, derived, step, mdl, *, seed=0, data=True):
         for gi, gp in enumerate(plans):
             if gp.gemm.kind != "backward_weight":
                 continue
-            lines = gp.lay["c_lines"]
-            if one:
-                ar = allreduce_programs(mdl, step.allreduce, mx, my, base=gp.lay["c"],
+            lines = gp.lay["ar_lines"]
+            if one and step.allreduce == "2d":       # every node (check_step)
+                ar = allreduce_programs(mdl, "2d", mx, my, base=gp.lay["c"],
                                         lines=lines, dtype=lane)
+            elif one:                                # the replicas in ring order
+                ar = allreduce_programs(mdl, "ring", mx, my, base=gp.lay["c"],
+                                        lines=lines, dtype=lane, ring=list(groups))
             else:
                 ar = {}
                 for local, ring in members.items():
@@ -246,7 +303,7 @@ def compile_step(cfg, derived, step, mdl, *, seed=0, data=True):
             ar = {n: _strip_halt(mdl, p) for n, p in ar.items()}
             ar_progs[gi] = ar
             ar_note.append({"layer": gp.gemm.layer, "lines": lines, "algo": step.allreduce,
-                            "gemm": gi})
+                            "gemm": gi, "replicas": len(groups)})
 
     def pushers_and_targets(ar):
         to_me = {n: set() for n in nodes}
@@ -270,8 +327,8 @@ def compile_step(cfg, derived, step, mdl, *, seed=0, data=True):
                 if mine[n]:
                     pre.append(mdl.cmd_wait(SEM_READY, len(mine[n])))
             else:
-                (peer,) = mine[n]
-                pre += [mdl.cmd_signal(peer, SEM_AR), mdl.cmd_wait(SEM_AR, 1)]
+                (succ,) = mine[n]
+                pre += _ready_tokens(mdl, succ, len(groups))
             put(n, 0, pre + ar[n], label)
 
     pending = []                       # dW all-reduces waiting for the next GEMM's panels
@@ -316,7 +373,7 @@ def compile_step(cfg, derived, step, mdl, *, seed=0, data=True):
                          f"{mdl.lines}; allowed: smaller layers or a larger node.sram_kb "
                          f"(-s node.sram_kb=...)")
     out = CompiledStep(step, (gx, gy), groups, plans, progs, labels, program_lines=prog_lines,
-                       data_lines=data_lines, allreduce=ar_note,
+                       data_lines=data_lines, allreduce=ar_note, idle=idle,
                        mac_steps=sum(gp.mac_steps for gp in plans) * len(groups))
     if not data:
         return out
@@ -328,7 +385,7 @@ def compile_step(cfg, derived, step, mdl, *, seed=0, data=True):
         bm, bn, kb = gp.lay["block"]
         t_steps = gp.lay["steps"]
         g = gp.gemm
-        for (ox, oy) in groups:
+        for (ox, oy) in sorted(groups, key=lambda o: (o[1], o[0])):    # row-major
             blk_a, blk_b = block_operands(rng, g.m, g.n, g.k, step.dtype, bm, bn, kb)
             for i in range(gy):
                 for j in range(gx):
@@ -345,19 +402,16 @@ def compile_step(cfg, derived, step, mdl, *, seed=0, data=True):
     for gi, gp in enumerate(plans):
         label = gp.gemm.label
         if gi in ar_progs:
-            lines = gp.lay["c_lines"]
-            if one:
-                vec = {n: c_final[(n, label)] for n in nodes}
-                red = ar_golden(mdl, step.allreduce, vec, mx, my, lines=lines, dtype=kind)
-                for n in nodes:
-                    c_final[(n, label)] = red[n]
-            else:
-                for ring in members.values():
-                    vec = {n: c_final[(n, label)] for n in ring}
-                    red = ar_golden(mdl, "ring", vec, mx, my, lines=lines, dtype=kind,
-                                    ring=ring)
-                    for n in ring:
-                        c_final[(n, label)] = red[n]
+            lines, c_l = gp.lay["ar_lines"], gp.lay["c_lines"]
+            pad = [0] * (lines - c_l)                # the padding starts at zero
+            rings = [None] if one and step.allreduce == "2d" else \
+                [list(groups)] if one else list(members.values())
+            for ring in rings:
+                vec = {n: c_final[(n, label)] + pad for n in (ring or nodes)}
+                red = ar_golden(mdl, step.allreduce, vec, mx, my, lines=lines, dtype=kind,
+                                ring=ring)
+                for n in (ring or nodes):
+                    c_final[(n, label)] = red[n][:c_l]
         for n in nodes:
             out.reads.append((n, gp.lay["c"], gp.lay["c_lines"], label))
             out.expected[(n, label)] = c_final[(n, label)]
