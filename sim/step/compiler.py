@@ -111,6 +111,87 @@ class CompiledStep:
                 for n, qs in self.programs.items()}
 
 
+def _freeze(v):
+    if isinstance(v, dict):
+        return tuple(sorted((k, _freeze(x)) for k, x in v.items()))
+    return v
+
+
+def _leaf_table(layout):
+    """``{field: (offset, mask, sub-table or None, enum class or None)}`` of an Amaranth
+    layout, nested layouts as sub-tables: what :func:`_encode` packs with integer shifts."""
+    import enum
+    from amaranth.lib import data
+    out = {}
+    for name, member in layout:
+        shape = member.shape
+        sub = _leaf_table(shape) if isinstance(shape, data.Layout) else None
+        en = shape if isinstance(shape, type) and issubclass(shape, enum.Enum) else None
+        out[name] = (member.offset, (1 << member.width) - 1, sub, en)
+    return out
+
+
+def _encode(table, values):
+    """``values`` (nested dicts; enums by member, value or name; missing fields zero) ->
+    the int Amaranth's ``layout.const(values).as_value().value`` gives (values truncated
+    to their field, two's complement for negative ones)."""
+    unknown = set(values) - set(table)
+    if unknown:
+        raise KeyError(f"no field(s) {sorted(unknown)} (allowed: {', '.join(table)})")
+    out = 0
+    for name, (offset, mask, sub, en) in table.items():
+        v = values.get(name, 0)
+        if sub is not None:
+            v = _encode(sub, v or {})
+        elif en is not None:
+            v = (en[v] if isinstance(v, str) else en(v)).value
+        out |= (int(v) & mask) << offset
+    return out
+
+
+class _MemoLayouts:
+    """:class:`rtl.node.layouts.NodeLayouts` whose descriptors are packed with integer
+    shifts at the layout's own offsets (:func:`_encode`) and decoded once per distinct
+    value: Amaranth's constant builder takes milliseconds a descriptor and a step on a
+    D1 die has about 10^5 of them (``tests/sim/step/test_spec_compiler.py`` holds both
+    encoders equal)."""
+
+    def __init__(self, lay):
+        self._lay, self._enc, self._dec = lay, {}, {}
+        self._table = _leaf_table(lay.cmd_desc)
+
+    def __getattr__(self, name):
+        return getattr(self._lay, name)
+
+    def cmd(self, op, **args):
+        """:meth:`rtl.node.layouts.NodeLayouts.cmd`, the same lines."""
+        from rtl.node.layouts import CmdOp
+        op = CmdOp[op] if isinstance(op, str) else CmdOp(op)
+        key = (op, _freeze(args))
+        if key not in self._enc:
+            bits = _encode(self._table, {"op": op, "args": {op.name.lower(): args}})
+            w = self._lay.fmt.flit_bits
+            self._enc[key] = [(bits >> (w * i)) & ((1 << w) - 1)
+                              for i in range(self._lay.cmd_lines)]
+        return list(self._enc[key])
+
+    def decode(self, layout, bits):
+        key = (layout, bits)
+        if key not in self._dec:
+            self._dec[key] = self._lay.decode(layout, bits)
+        return dict(self._dec[key])
+
+
+def _memo(mdl):
+    """``mdl`` (a :class:`verif.node_model.NodeModel`) with :class:`_MemoLayouts`."""
+    import copy
+    if isinstance(mdl.lay, _MemoLayouts):
+        return mdl
+    out = copy.copy(mdl)
+    out.lay = _MemoLayouts(mdl.lay)
+    return out
+
+
 def _strip_halt(mdl, descs):
     halt = mdl.cmd_halt(0)
     if not descs or descs[-1] != halt:
@@ -170,6 +251,7 @@ def check_step(cfg, derived, step):
     from verif.node_model import NodeModel
     d = derived_of(cfg, derived)
     mx, my = d.tile.mesh_x, d.tile.mesh_y
+    step = step.for_config(cfg)
     fmap = fault_map(cfg, d)
     if fmap.dead_routers or cfg.router.routing == "table":
         raise ValueError(f"die.dead_routers: {len(fmap.dead_routers)} dead routers (router."
@@ -265,7 +347,9 @@ def compile_step(cfg, derived, step, mdl, *, seed=0, data=True):
     from verif.node_model import Dtype, NodeModel
     d = derived_of(cfg, derived)
     mx, my = d.tile.mesh_x, d.tile.mesh_y
+    step = step.for_config(cfg)
     groups, plans, data_lines, idle = check_step(cfg, d, step)
+    mdl = _memo(mdl)
     gx, gy = step.grid
     one = (gx, gy) == (1, 1)
     # the nodes of a replica, row-major (the idle and the disabled get no program)
@@ -305,13 +389,22 @@ def compile_step(cfg, derived, step, mdl, *, seed=0, data=True):
             ar_note.append({"layer": gp.gemm.layer, "lines": lines, "algo": step.allreduce,
                             "gemm": gi, "replicas": len(groups)})
 
+    # who pushes to whom: a ring's successor (every ring of the step), else (the 2d
+    # all-reduce) read off the programs
+    rings = [list(groups)] if one else list(members.values())
+    ring_next = {r[k]: r[(k + 1) % len(r)] for r in rings for k in range(len(r))}
+
     def pushers_and_targets(ar):
         to_me = {n: set() for n in nodes}
         mine = {n: set() for n in nodes}
         for n, descs in ar.items():
-            for p in executed(mdl, descs + [mdl.cmd_halt(0)])[1]:
-                to_me[p["to"]].add(n)
-                mine[n].add(p["to"])
+            if step.allreduce == "ring":
+                targets = [ring_next[n]]
+            else:
+                targets = [p["to"] for p in executed(mdl, descs + [mdl.cmd_halt(0)])[1]]
+            for t in targets:
+                to_me[t].add(n)
+                mine[n].add(t)
         return to_me, mine
 
     def all_reduce(gi):

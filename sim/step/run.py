@@ -103,6 +103,7 @@ def run_step(cfg, step, *, sim="verilator", trace_sim="icarus", out_dir, seed=0,
         raise ValueError(f"trace_sim={trace_sim!r}: the watched run needs every signal "
                          f"visible; allowed: 'icarus' or None (verif/tb_step.py says why)")
     d = derived_of(cfg, derived)
+    step = step.for_config(cfg)               # the file's sizes for this config
     if engine == "model":
         from sim.netmodel.host import model_problem
         problem = model_problem(cfg, d)
