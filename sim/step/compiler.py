@@ -199,6 +199,26 @@ def _strip_halt(mdl, descs):
     return descs[:-1]
 
 
+def usable_blocks(grid, mx, my, disabled=frozenset()):
+    """The origins of the ``floor(mx / gx) x floor(my / gy)`` blocks of ``grid`` nodes
+    that hold no disabled node, in the ring order of the block grid, and how many were
+    skipped: ``(usable, holed)``. ValueError (one line) when the grid does not fit."""
+    from sim.allreduce import ring_order
+    gx, gy = grid
+    bx, by = mx // gx, my // gy
+    if not bx or not by:
+        raise ValueError(f"parallel.grid: {[gx, gy]} is not allowed on the {mx}x{my} mesh: "
+                         f"a replica must fit in it (x <= {mx}, y <= {my})")
+    usable, holed = [], 0
+    for cx, cy in ring_order(bx, by):
+        o = (cx * gx, cy * gy)
+        if any((o[0] + j, o[1] + i) in disabled for i in range(gy) for j in range(gx)):
+            holed += 1
+        else:
+            usable.append(o)
+    return usable, holed
+
+
 def placement(step, mx, my, disabled=frozenset()):
     """Where the replicas go: ``(groups, blocks, idle)``.
 
@@ -211,25 +231,15 @@ def placement(step, mx, my, disabled=frozenset()):
     replicas (``groups``, their origins). ``blocks``: how many were usable; ``idle``: the
     live nodes of no replica, row-major. ValueError (one line) when the grid does not
     fit the mesh or ``parallel.data`` exceeds the usable blocks."""
-    from sim.allreduce import ring_order
     gx, gy = step.grid
-    bx, by = mx // gx, my // gy
-    if not bx or not by:
-        raise ValueError(f"parallel.grid: {[gx, gy]} is not allowed on the {mx}x{my} mesh: "
-                         f"a replica must fit in it (x <= {mx}, y <= {my})")
-    usable, holed = [], 0
-    for cx, cy in ring_order(bx, by):
-        o = (cx * gx, cy * gy)
-        if any((o[0] + j, o[1] + i) in disabled for i in range(gy) for j in range(gx)):
-            holed += 1
-        else:
-            usable.append(o)
+    usable, holed = usable_blocks(step.grid, mx, my, disabled)
     if step.data > len(usable):
-        why = f"{bx}x{by} blocks of {gx}x{gy} nodes fit the {mx}x{my} mesh"
+        why = f"{mx // gx}x{my // gy} blocks of {gx}x{gy} nodes fit the {mx}x{my} mesh"
         if holed:
             why += f", {holed} of them holding a disabled node"
+        allowed = f"1 to {len(usable)}" if usable else "a grid that fits between them"
         raise ValueError(f"parallel.data: {step.data} is not allowed with parallel.grid "
-                         f"{[gx, gy]}: {why}; allowed: 1 to {len(usable)}")
+                         f"{[gx, gy]}: {why}; allowed: {allowed}")
     groups = usable[:step.data]
     used = {(ox + j, oy + i) for ox, oy in groups for i in range(gy) for j in range(gx)}
     idle = [(x, y) for y in range(my) for x in range(mx)

@@ -58,11 +58,11 @@ def replicas_on(cfg, overrides, step):
     from gen.config import config_from_dict
     from gen.derive import derive
     from gen.faults import fault_map
-    from sim.step.compiler import placement
+    from sim.step.compiler import usable_blocks
     c = config_from_dict(cfg.raw, overrides)
     d = derive(c)
-    one = step.with_data(1)
-    return placement(one, d.tile.mesh_x, d.tile.mesh_y, fault_map(c, d).disabled_nodes)[1]
+    return len(usable_blocks(step.grid, d.tile.mesh_x, d.tile.mesh_y,
+                             fault_map(c, d).disabled_nodes)[0])
 
 
 def study_points(cfg, step, dies, derived, engine="rtl"):
