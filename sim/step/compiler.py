@@ -2,14 +2,22 @@
 
 Nothing here is a second copy of an algorithm: every GEMM is :func:`sim.summa.summa_programs`
 on its replica's grid (on a 1 x 1 grid that is one EXEC), every gradient all-reduce
-:func:`sim.collectives.allreduce_programs`. The compiler places them (a replica's grid
-at its origin in the mesh, each GEMM in its own SRAM region), strings them together on
-the two queues and adds the synchronisation between them:
+:func:`sim.collectives.allreduce_programs`. The compiler places them, strings them
+together on the two queues and adds the synchronisation between them:
 
 - queue 1 (compute) runs every GEMM's compute part in step order;
 - queue 0 (communication) runs every GEMM's panel pushes in the same order and, one
   bucket per layer, the all-reduce of each layer's ``dW`` as soon as it is computed
   (after the panels of the GEMM that follows it, so that GEMM is fed first).
+
+Placement (:func:`placement`): the mesh is cut into ``floor(mx / gx) x floor(my / gy)``
+blocks of the replica grid from ``(0, 0)`` (the nodes past the last whole block are
+idle: a 19 x 19 D1 die holds 4 x 9 blocks of 4 x 2 nodes); a block holding a disabled
+node (``die.disabled_nodes``, ``tile.fault_maps``: its router still forwards) is skipped;
+the usable blocks are taken in the ring order of the block grid and the first
+``parallel.data`` hold the replicas. Idle and disabled nodes get no program. Each GEMM
+has its own SRAM region; a ``dW`` the ring all-reduces is padded to a multiple of the
+replicas (its chunks; the padding starts at zero and is never read).
 
 Synchronisation (the node has 8 semaphores, :data:`gen.node_build.SEMS`):
 
@@ -18,14 +26,18 @@ Synchronisation (the node has 8 semaphores, :data:`gen.node_build.SEMS`):
   before an all-reduce the communication queue WAITs for it, SIGNALs ``SEM_READY`` to
   every node that will push into its ``dW`` and WAITs for one from each node it pushes
   to (a node may only ADD into a ``dW`` its owner has finished computing); the
-  all-reduce keeps its own semaphores (0, and 1 for ``2d``).
+  all-reduce keeps its own semaphores (0, and 1 for ``2d``, which needs a replica on
+  every node of the mesh).
 - a replica of several nodes: SUMMA's semaphores 0..5; after each GEMM the compute queue
   SIGNALs ``SEM_BAR`` to itself and to its row and column peers, and the communication
   queue WAITs for all of them before the next GEMM's first panel (a panel of the next
-  GEMM must not be counted by this one); the all-reduce runs on semaphore 7 between two
-  replicas only (a SIGNAL to the peer, a WAIT for its own, both ordered before the
-  peer's chunks on the one request VC). Three or more replicas of several nodes, or
-  ``2d`` there, would need more semaphores than the node has: refused.
+  GEMM must not be counted by this one). The all-reduce is a ring over the replicas'
+  nodes of the same position, on semaphore 7 alone (:func:`_ready_tokens`): first the
+  readiness of every member's ``dW`` goes round the ring (``n - 1`` one-flit tokens,
+  each node passing on what its predecessor sent), then the ring's chunks; every count
+  on semaphore 7 of a node comes from its ring predecessor only, in the order that
+  node's one communication queue sent it on the one request VC, so a token is never
+  taken for a chunk. (The ``2d`` all-reduce would need a second semaphore: refused.)
 
 Every region, the programs and the semaphores are checked here (:func:`check_step`);
 a refusal is a ValueError of one line naming the key, the value and what is allowed.
@@ -35,8 +47,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["CompiledStep", "check_step", "compile_step", "SEM_DONE", "SEM_READY", "SEM_BAR",
-           "SEM_AR"]
+__all__ = ["CompiledStep", "check_step", "compile_step", "placement", "usable_blocks",
+           "SEM_DONE", "SEM_READY", "SEM_BAR", "SEM_AR"]
 
 #: semaphores of a one-node replica (the all-reduce keeps 0 and 1)
 SEM_READY, SEM_DONE = 2, 3
@@ -320,7 +332,19 @@ def check_step(cfg, derived, step):
                                  f"the 2d all-reduce over {step.data} replicas needs a "
                                  f"multiple of {mx * my} lines, at most 255 per row chunk "
                                  f"(one PUSH); allowed: in x out sizes that give one")
+    if at > mdl.lines:                   # before the programs: they only add to it
+        raise ValueError(_sram_refusal(cfg, step, at, None, mdl.lines, len(groups)))
     return groups, plans, at, idle
+
+
+def _sram_refusal(cfg, step, data_lines, prog_lines, lines, replicas):
+    progs = f" and its programs {prog_lines}" if prog_lines is not None else ""
+    pad = (f" (each dW padded to a multiple of the {replicas} replicas of the ring)"
+           if step.data > 2 and step.allreduce == "ring" else "")
+    return (f"node.sram_kb: {cfg.node.sram_kb} is too small for workload {step.name!r}: its "
+            f"operands and results take {data_lines} lines per node{pad}{progs}, the SRAM "
+            f"has {lines}; allowed: smaller layers, fewer replicas or a larger node.sram_kb "
+            f"(-s node.sram_kb=...)")
 
 
 def _ready_tokens(mdl, succ, n):
@@ -470,11 +494,8 @@ def compile_step(cfg, derived, step, mdl, *, seed=0, data=True):
     prog_lines = max(sum(len(qd) + 1 for qd in qs.values()) for qs in progs.values()) * \
         mdl.cmd_lines
     if data_lines + prog_lines > mdl.lines:
-        raise ValueError(f"node.sram_kb: {cfg.node.sram_kb} is too small for workload "
-                         f"{step.name!r}: its operands and results take {data_lines} lines "
-                         f"per node and its programs {prog_lines}, the SRAM has "
-                         f"{mdl.lines}; allowed: smaller layers or a larger node.sram_kb "
-                         f"(-s node.sram_kb=...)")
+        raise ValueError(_sram_refusal(cfg, step, data_lines, prog_lines, mdl.lines,
+                                       len(groups)))
     out = CompiledStep(step, (gx, gy), groups, plans, progs, labels, program_lines=prog_lines,
                        data_lines=data_lines, allreduce=ar_note, idle=idle,
                        mac_steps=sum(gp.mac_steps for gp in plans) * len(groups))

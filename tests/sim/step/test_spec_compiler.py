@@ -143,21 +143,31 @@ def test_many_replicas_count_semaphore_7_from_their_ring_predecessor_only():
     assert c.allreduce[0]["replicas"] == 3
 
 
-def test_a_d1_die_and_the_tile_compile_the_transformer_and_fit_the_sram():
-    """configs/d1.yaml: one die (19x19 nodes, 7 disabled) and the 5x5-die tile, the
-    transformer preset at its d1 scale, as many 4x2 replicas as fit (programs only)."""
+def test_a_d1_die_compiles_the_transformer_and_the_tile_is_refused_in_one_line():
+    """configs/d1.yaml, the transformer preset at its d1 scale (x8), as many 4x2 replicas
+    as fit: one die (19x19 nodes, 7 disabled: 31 replicas) compiles and fits the SRAM; the
+    5x5-die tile (919 replicas) does not: the ring's dW chunks pad every dW to 919 lines."""
     from sim.step.study import replicas_on
     step = load_workload(TRANSFORMER)
-    for dies, replicas in ((1, 31), (5, 0)):
-        cfg = load_config(CONFIGS / "d1.yaml", [f"tile.dies_x={dies}", f"tile.dies_y={dies}"])
-        d = derive(cfg)
-        mdl = NodeModel.from_config(cfg, d)
-        n = replicas_on(cfg, [], step)
-        assert n == replicas or dies == 5
-        c = compile_step(cfg, d, step.with_data(n), mdl, data=False)
-        assert c.data_lines + c.program_lines <= mdl.lines
-        assert len(c.groups) == n and c.allreduce[0]["replicas"] == n
-        assert not set(c.programs) & set(fault_map(cfg, d).disabled_nodes)
+    cfg = load_config(CONFIGS / "d1.yaml", ["tile.dies_x=1", "tile.dies_y=1"])
+    d = derive(cfg)
+    mdl = NodeModel.from_config(cfg, d)
+    assert replicas_on(cfg, [], step.for_config(cfg)) == 31
+    c = compile_step(cfg, d, step.with_data(31), mdl, data=False)
+    assert (c.data_lines, c.program_lines, mdl.lines) == (2308, 366, 5120)
+    assert len(c.groups) == 31 and c.allreduce[0]["replicas"] == 31 and len(c.idle) == 106
+    assert not set(c.programs) & set(fault_map(cfg, d).disabled_nodes)
+    assert c.gemms[0].gemm.m == 128 and c.gemms[0].gemm.n == 384      # the d1 scale
+    tile = load_config(CONFIGS / "d1.yaml")
+    n = replicas_on(tile, [], step.for_config(tile))
+    assert n == 919
+    with pytest.raises(ValueError) as exc:
+        compile_step(tile, derive(tile), step.with_data(n), mdl, data=False)
+    assert str(exc.value) == (
+        "node.sram_kb: 1280 is too small for workload 'transformer': its operands and "
+        "results take 5612 lines per node (each dW padded to a multiple of the 919 replicas "
+        "of the ring), the SRAM has 5120; allowed: smaller layers, fewer replicas or a "
+        "larger node.sram_kb (-s node.sram_kb=...)")
 
 
 def test_fast_descriptor_encoder_matches_amarnths():

@@ -58,7 +58,7 @@ def _mlp_int8():
                 {"name": "b", "tokens": 8, "in": 8, "out": 8}]},
     {"name": "ring3", "parallel": {"data": 3, "grid": [3, 1]},
      "layers": [{"name": "a", "tokens": 12, "in": 12, "out": 12}]},
-])
+], ids=["mlp-int8", "ring2", "ring4", "ring3"])
 def test_step_on_the_rtl_is_bit_exact(tmp_path, workload):
     cfg = load_config(CONFIGS / "default.yaml")
     r = run_step(cfg, workload_from_dict(workload), out_dir=tmp_path, trace_sim=None)
