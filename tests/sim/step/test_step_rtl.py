@@ -107,3 +107,25 @@ def test_step_timeline_reads_back_against_the_cycle_records(tmp_path):
         assert all(any(a >= s and b <= t for s, t in execs) for a, b in engine)
         # the engine is busy at least one cycle per MAC step
         assert r["per_node"][i]["compute_cycles"] >= r["per_node"][i]["mac_steps"]
+
+
+@pytest.mark.slow
+def test_replicas_go_around_a_disabled_node_on_the_rtl(tmp_path, capsys):
+    """A disabled node at (3, 3) (compute fused off, its router forwarding): the block
+    holding it is skipped, 3 replicas of 2x2 nodes run bit-exact around it (a ring of 3,
+    the 8-line dW padded to 9), the disabled node has no line in the report. Through
+    ``dojo run``: the registry entry takes disabled nodes."""
+    from dojo.cli import main
+    wl = tmp_path / "pad3.yaml"
+    wl.write_text("name: pad3\nparallel: {data: 3, grid: [2, 2]}\n"
+                  "layers:\n  - {name: a, tokens: 8, in: 8, out: 8}\n")
+    out = tmp_path / "run"
+    assert main(["run", str(CONFIGS / "default.yaml"), str(wl), "--no-timeline",
+                 "-s", "tile.fault_maps=[{die: [1, 1], disabled_nodes: [[1, 1]]}]",
+                 "--out", str(out)]) == 0
+    r = json.loads(next(out.rglob("result.json")).read_text())
+    assert r["match"] and r["mac_steps"] == r["mac_steps_expected"]
+    assert r["replicas"] == [[0, 0], [2, 0], [0, 2]]
+    assert r["idle_nodes"] == [[2, 2], [3, 2], [2, 3]]
+    assert [3, 3] not in [n["node"] for n in r["per_node"]] and len(r["per_node"]) == 15
+    assert r["allreduce"][0]["lines"] == 9 and r["allreduce"][0]["replicas"] == 3
