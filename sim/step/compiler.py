@@ -371,7 +371,7 @@ def _replica_members(groups, gx, gy):
     return {(j, i): [(ox + j, oy + i) for ox, oy in groups] for i in range(gy) for j in range(gx)}
 
 
-def compile_step(cfg, derived, step, mdl, *, seed=0, data=True):
+def compile_step(cfg, derived, step, mdl, *, seed=0, data=True, early_barrier=True):
     """The step's programs, operands and expected results (``data=False``: programs only).
     Raises ValueError (one line) for what :func:`check_step` refuses or what does not fit."""
     from gen.build import derived_of
@@ -476,12 +476,24 @@ def compile_step(cfg, derived, step, mdl, *, seed=0, data=True):
                 if not one and gi > 0:
                     put(n, 0, [mdl.cmd_wait(SEM_BAR, len(peers[n]) + 1)], "barrier")
                 put(n, 0, _strip_halt(mdl, qs[0]), label)
-                put(n, 1, _strip_halt(mdl, qs[1]), label)
+                compute = _strip_halt(mdl, qs[1])
                 if one:
+                    put(n, 1, compute, label)
                     if gi in ar_progs:
                         put(n, 1, [mdl.cmd_signal(n, SEM_DONE)], label)
+                    continue
+                bar = [mdl.cmd_signal(p, SEM_BAR) for p in [n] + peers[n]]
+                if gi in ar_progs or not early_barrier:
+                    # a dW: its all-reduce (after the next GEMM's panels) needs it written
+                    put(n, 1, compute, label)
+                    put(n, 1, bar, "barrier")
                 else:
-                    put(n, 1, [mdl.cmd_signal(p, SEM_BAR) for p in [n] + peers[n]], "barrier")
+                    # after the GEMM's last WAIT, before its last EXEC: every panel of it
+                    # has been counted here, so the next GEMM's may come (other SRAM
+                    # regions), and its first pushes overlap this EXEC
+                    put(n, 1, compute[:-1], label)
+                    put(n, 1, bar, "barrier")
+                    put(n, 1, compute[-1:], label)
         for g_ar in pending:
             all_reduce(g_ar)
         pending = [gi] if gi in ar_progs else []

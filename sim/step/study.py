@@ -1,8 +1,10 @@
 """The scale-out study: the same training step on 1 die up to the whole tile, next to a GPU cluster.
 
 Each point is a fabric of ``dx x dy`` dies (``tile.dies_x``, ``tile.dies_y`` of the
-config) running the step with one replica per ``parallel.grid`` block of nodes, so the
-data-parallel degree grows with the fabric:
+config) running the step (at the workload's ``scale`` for the config) with one replica per
+usable ``parallel.grid`` block of nodes (:func:`sim.step.compiler.placement`: whole blocks,
+none holding a disabled node; the rest idle), so the data-parallel degree grows with the
+fabric:
 
 - **weak** scaling: every replica keeps the workload's tokens (the global batch grows);
 - **strong** scaling: the global batch of the workload as given on the config's whole
