@@ -31,7 +31,11 @@ Synchronisation (the node has 8 semaphores, :data:`gen.node_build.SEMS`):
 - a replica of several nodes: SUMMA's semaphores 0..5; after each GEMM the compute queue
   SIGNALs ``SEM_BAR`` to itself and to its row and column peers, and the communication
   queue WAITs for all of them before the next GEMM's first panel (a panel of the next
-  GEMM must not be counted by this one). The all-reduce is a ring over the replicas'
+  GEMM must not be counted by this one). A GEMM no all-reduce reads signals it after its
+  last WAIT, before its last EXEC (all its panels are counted; the next GEMM's land in
+  their own region), so the next GEMM's first pushes overlap that EXEC; a ``dW`` signals
+  after its last EXEC (its all-reduce, after the next GEMM's panels, reads it). The
+  all-reduce is a ring over the replicas'
   nodes of the same position, on semaphore 7 alone (:func:`_ready_tokens`): first the
   readiness of every member's ``dW`` goes round the ring (``n - 1`` one-flit tokens,
   each node passing on what its predecessor sent), then the ring's chunks; every count
