@@ -273,3 +273,22 @@ def test_dojo_run_and_study_refuse_bad_input_before_any_work(tmp_path, capsys):
                  "--out", str(tmp_path / "s")]) == 2
     assert "--dies 2y1" in capsys.readouterr().err
     assert not (tmp_path / "o").exists() and not (tmp_path / "s").exists()
+
+
+def test_the_barrier_lets_the_next_gemms_panels_overlap_the_last_exec_unless_a_dw():
+    """On the compute queue, a GEMM no all-reduce reads signals the replica barrier before
+    its last EXEC (after its last WAIT); a dW after its last EXEC."""
+    cfg, d, mdl = _cfg("node.sram_kb=16")
+    c = compile_step(cfg, d, load_workload(TRANSFORMER), mdl, data=False)
+    labels, descs = c.labels[(0, 0)][1], c.programs[(0, 0)][1]
+    ops = _ops(mdl, descs)
+    for g in c.gemms:
+        mine = [i for i, lab in enumerate(labels) if lab == g.gemm.label]
+        last = mine[-1]
+        assert ops[last] == CmdOp.EXEC
+        if g.gemm.kind == "backward_weight":
+            assert labels[last + 1] == "barrier"
+        else:
+            between = range(mine[-2] + 1, last)       # the GEMM's last WAIT, then these
+            assert between and all(labels[i] == "barrier" and ops[i] == CmdOp.SIGNAL
+                                   for i in between)
