@@ -292,3 +292,21 @@ def test_the_barrier_lets_the_next_gemms_panels_overlap_the_last_exec_unless_a_d
             between = range(mine[-2] + 1, last)       # the GEMM's last WAIT, then these
             assert between and all(labels[i] == "barrier" and ops[i] == CmdOp.SIGNAL
                                    for i in between)
+
+
+def test_scale_multiplies_the_sizes_on_the_configs_it_names_once():
+    step = load_workload(TRANSFORMER)
+    default = load_config(CONFIGS / "default.yaml")
+    d1 = load_config(CONFIGS / "d1.yaml", ["tile.dies_x=1", "tile.dies_y=1"])
+    assert step.for_config(default) is step                  # the file's sizes
+    big = step.for_config(d1)
+    assert [(ly.tokens, ly.d_in, ly.d_out) for ly in big.layers][0] == (128, 128, 384)
+    assert big.for_config(d1) is big                         # applied once
+    with pytest.raises(ConfigError) as exc:
+        workload_from_dict({**step.raw, "scale": {"d1": 0}})
+    assert exc.value.problems == ["scale.d1: 0 is not allowed: must be an integer >= 1 and "
+                                  "<= 256"]
+    with pytest.raises(ConfigError) as exc:
+        workload_from_dict({**step.raw, "scale": {"d1": 100}}).for_config(d1)
+    assert exc.value.problems[0] == ("scale.d1: 100 is not allowed: layers[0].out: 4800 is "
+                                     "not allowed: must be an integer >= 1 and <= 4096")
