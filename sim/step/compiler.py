@@ -7,8 +7,9 @@ together on the two queues and adds the synchronisation between them:
 
 - queue 1 (compute) runs every GEMM's compute part in step order;
 - queue 0 (communication) runs every GEMM's panel pushes in the same order and, one
-  bucket per layer, the all-reduce of each layer's ``dW`` as soon as it is computed
-  (after the panels of the GEMM that follows it, so that GEMM is fed first).
+  bucket per layer, the all-reduce of each layer's ``dW`` once it is computed (after
+  the panels of the GEMM that follows it, so that GEMM is fed first; with replicas of
+  several nodes after those of the one after, below).
 
 Placement (:func:`placement`): the mesh is cut into ``floor(mx / gx) x floor(my / gy)``
 blocks of the replica grid from ``(0, 0)`` (the nodes past the last whole block are
@@ -31,10 +32,12 @@ Synchronisation (the node has 8 semaphores, :data:`gen.node_build.SEMS`):
 - a replica of several nodes: SUMMA's semaphores 0..5; after each GEMM the compute queue
   SIGNALs ``SEM_BAR`` to itself and to its row and column peers, and the communication
   queue WAITs for all of them before the next GEMM's first panel (a panel of the next
-  GEMM must not be counted by this one). A GEMM no all-reduce reads signals it after its
+  GEMM must not be counted by this one). Every GEMM but the last signals it after its
   last WAIT, before its last EXEC (all its panels are counted; the next GEMM's land in
-  their own region), so the next GEMM's first pushes overlap that EXEC; a ``dW`` signals
-  after its last EXEC (its all-reduce, after the next GEMM's panels, reads it). The
+  their own region), so the next GEMM's first pushes overlap that EXEC. A ``dW``'s
+  all-reduce therefore goes after the panels of the GEMM after the next one (that
+  GEMM's barrier is signalled after the next GEMM's last WAIT, so after the ``dW``'s last
+  EXEC: the ``dW`` is written), not after the next GEMM's as with one-node replicas. The
   all-reduce is a ring over the replicas'
   nodes of the same position, on semaphore 7 alone (:func:`_ready_tokens`): first the
   readiness of every member's ``dW`` goes round the ring (``n - 1`` one-flit tokens,
@@ -375,7 +378,7 @@ def _replica_members(groups, gx, gy):
     return {(j, i): [(ox + j, oy + i) for ox, oy in groups] for i in range(gy) for j in range(gx)}
 
 
-def compile_step(cfg, derived, step, mdl, *, seed=0, data=True, early_barrier=True):
+def compile_step(cfg, derived, step, mdl, *, seed=0, data=True):
     """The step's programs, operands and expected results (``data=False``: programs only).
     Raises ValueError (one line) for what :func:`check_step` refuses or what does not fit."""
     from gen.build import derived_of
@@ -462,7 +465,7 @@ def compile_step(cfg, derived, step, mdl, *, seed=0, data=True, early_barrier=Tr
                 pre += _ready_tokens(mdl, succ, len(groups))
             put(n, 0, pre + ar[n], label)
 
-    pending = []                       # dW all-reduces waiting for the next GEMM's panels
+    ready, pending = [], []            # dW all-reduces due after this GEMM's panels, later
     peers = {}
     for (ox, oy) in groups:
         for i in range(gy):
@@ -487,8 +490,9 @@ def compile_step(cfg, derived, step, mdl, *, seed=0, data=True, early_barrier=Tr
                         put(n, 1, [mdl.cmd_signal(n, SEM_DONE)], label)
                     continue
                 bar = [mdl.cmd_signal(p, SEM_BAR) for p in [n] + peers[n]]
-                if gi in ar_progs or not early_barrier:
-                    # a dW: its all-reduce (after the next GEMM's panels) needs it written
+                if gi == len(plans) - 1:
+                    # the last GEMM: the step's end (and a last dW's all-reduce) waits
+                    # for its EXEC
                     put(n, 1, compute, label)
                     put(n, 1, bar, "barrier")
                 else:
@@ -498,13 +502,20 @@ def compile_step(cfg, derived, step, mdl, *, seed=0, data=True, early_barrier=Tr
                     put(n, 1, compute[:-1], label)
                     put(n, 1, bar, "barrier")
                     put(n, 1, compute[-1:], label)
-        for g_ar in pending:
+        for g_ar in ready:
             all_reduce(g_ar)
-        pending = [gi] if gi in ar_progs else []
+        # a replica of one node: a dW's all-reduce after the next GEMM's panels (SEM_DONE
+        # says it is written); of several: after the panels of the GEMM after that, whose
+        # barrier (signalled after the next GEMM's last WAIT, so after this GEMM's last
+        # EXEC) says it is written
+        if one:
+            ready, pending = ([gi] if gi in ar_progs else []), []
+        else:
+            ready, pending = pending, ([gi] if gi in ar_progs else [])
     if not one:
         for n in nodes:
             put(n, 0, [mdl.cmd_wait(SEM_BAR, len(peers[n]) + 1)], "barrier")
-    for g_ar in pending:
+    for g_ar in ready + pending:
         all_reduce(g_ar)
 
     prog_lines = max(sum(len(qd) + 1 for qd in qs.values()) for qs in progs.values()) * \

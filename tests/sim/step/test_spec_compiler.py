@@ -275,9 +275,10 @@ def test_dojo_run_and_study_refuse_bad_input_before_any_work(tmp_path, capsys):
     assert not (tmp_path / "o").exists() and not (tmp_path / "s").exists()
 
 
-def test_the_barrier_lets_the_next_gemms_panels_overlap_the_last_exec_unless_a_dw():
-    """On the compute queue, a GEMM no all-reduce reads signals the replica barrier before
-    its last EXEC (after its last WAIT); a dW after its last EXEC."""
+def test_the_barrier_lets_the_next_gemms_panels_overlap_the_last_exec():
+    """On the compute queue, every GEMM but the last signals the replica barrier before its
+    last EXEC (after its last WAIT); the last after its last EXEC. On the communication
+    queue a dW's all-reduce follows the panels of the GEMM two after it."""
     cfg, d, mdl = _cfg("node.sram_kb=16")
     c = compile_step(cfg, d, load_workload(TRANSFORMER), mdl, data=False)
     labels, descs = c.labels[(0, 0)][1], c.programs[(0, 0)][1]
@@ -286,12 +287,18 @@ def test_the_barrier_lets_the_next_gemms_panels_overlap_the_last_exec_unless_a_d
         mine = [i for i, lab in enumerate(labels) if lab == g.gemm.label]
         last = mine[-1]
         assert ops[last] == CmdOp.EXEC
-        if g.gemm.kind == "backward_weight":
+        if g is c.gemms[-1]:
             assert labels[last + 1] == "barrier"
         else:
             between = range(mine[-2] + 1, last)       # the GEMM's last WAIT, then these
             assert between and all(labels[i] == "barrier" and ops[i] == CmdOp.SIGNAL
                                    for i in between)
+    comm = [lab for lab in c.labels[(0, 0)][0] if lab != "barrier"]
+    order = list(dict.fromkeys(comm))
+    gemms = [g.gemm.label for g in c.gemms]
+    for ar in c.allreduce:
+        before = order[order.index(f"allreduce {ar['layer']}.dW") - 1]
+        assert before == gemms[min(ar["gemm"] + 2, len(gemms) - 1)]
 
 
 def test_scale_multiplies_the_sizes_on_the_configs_it_names_once():
