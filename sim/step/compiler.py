@@ -32,12 +32,13 @@ Synchronisation (the node has 8 semaphores, :data:`gen.node_build.SEMS`):
 - a replica of several nodes: SUMMA's semaphores 0..5; after each GEMM the compute queue
   SIGNALs ``SEM_BAR`` to itself and to its row and column peers, and the communication
   queue WAITs for all of them before the next GEMM's first panel (a panel of the next
-  GEMM must not be counted by this one). Every GEMM but the last signals it after its
-  last WAIT, before its last EXEC (all its panels are counted; the next GEMM's land in
-  their own region), so the next GEMM's first pushes overlap that EXEC. A ``dW``'s
-  all-reduce therefore goes after the panels of the GEMM after the next one (that
-  GEMM's barrier is signalled after the next GEMM's last WAIT, so after the ``dW``'s last
-  EXEC: the ``dW`` is written), not after the next GEMM's as with one-node replicas. The
+  GEMM must not be counted by this one). A GEMM signals it after its last WAIT, before
+  its last EXEC (all its panels are counted; the next GEMM's land in their own region),
+  so the next GEMM's first pushes overlap that EXEC; a ``dW`` with a GEMM two after it
+  too, and its all-reduce goes after the panels of that GEMM (whose barrier is signalled
+  after the next GEMM's last WAIT, so after the ``dW``'s last EXEC: it is written). The
+  step's last GEMM and a ``dW`` without a GEMM two after it signal after their last
+  EXEC (the all-reduce then follows the next GEMM's panels, or ends the step). The
   all-reduce is a ring over the replicas'
   nodes of the same position, on semaphore 7 alone (:func:`_ready_tokens`): first the
   readiness of every member's ``dW`` goes round the ring (``n - 1`` one-flit tokens,
@@ -465,7 +466,15 @@ def compile_step(cfg, derived, step, mdl, *, seed=0, data=True):
                 pre += _ready_tokens(mdl, succ, len(groups))
             put(n, 0, pre + ar[n], label)
 
-    ready, pending = [], []            # dW all-reduces due after this GEMM's panels, later
+    # after the panels of which GEMM each dW's all-reduce goes: the next one's (a replica
+    # of one node, SEM_DONE says the dW is written; or a dW with no GEMM two after it,
+    # whose barrier then waits for its last EXEC), else the one after that (its barrier,
+    # signalled after the next GEMM's last WAIT, says the dW is written)
+    last = len(plans) - 1
+    deferred = {gi for gi in ar_progs if not one and gi + 2 <= last}
+    due = {}
+    for gi in ar_progs:
+        due.setdefault(min(gi + (2 if gi in deferred else 1), last + 1), []).append(gi)
     peers = {}
     for (ox, oy) in groups:
         for i in range(gy):
@@ -490,9 +499,9 @@ def compile_step(cfg, derived, step, mdl, *, seed=0, data=True):
                         put(n, 1, [mdl.cmd_signal(n, SEM_DONE)], label)
                     continue
                 bar = [mdl.cmd_signal(p, SEM_BAR) for p in [n] + peers[n]]
-                if gi == len(plans) - 1:
-                    # the last GEMM: the step's end (and a last dW's all-reduce) waits
-                    # for its EXEC
+                if gi == last or (gi in ar_progs and gi not in deferred):
+                    # the step's end, or this dW's all-reduce after the next GEMM's
+                    # panels, waits for its last EXEC
                     put(n, 1, compute, label)
                     put(n, 1, bar, "barrier")
                 else:
@@ -502,20 +511,12 @@ def compile_step(cfg, derived, step, mdl, *, seed=0, data=True):
                     put(n, 1, compute[:-1], label)
                     put(n, 1, bar, "barrier")
                     put(n, 1, compute[-1:], label)
-        for g_ar in ready:
+        for g_ar in due.get(gi, []):
             all_reduce(g_ar)
-        # a replica of one node: a dW's all-reduce after the next GEMM's panels (SEM_DONE
-        # says it is written); of several: after the panels of the GEMM after that, whose
-        # barrier (signalled after the next GEMM's last WAIT, so after this GEMM's last
-        # EXEC) says it is written
-        if one:
-            ready, pending = ([gi] if gi in ar_progs else []), []
-        else:
-            ready, pending = pending, ([gi] if gi in ar_progs else [])
     if not one:
         for n in nodes:
             put(n, 0, [mdl.cmd_wait(SEM_BAR, len(peers[n]) + 1)], "barrier")
-    for g_ar in ready + pending:
+    for g_ar in due.get(last + 1, []):
         all_reduce(g_ar)
 
     prog_lines = max(sum(len(qd) + 1 for qd in qs.values()) for qs in progs.values()) * \
