@@ -2,14 +2,23 @@
 
 Nothing here is a second copy of an algorithm: every GEMM is :func:`sim.summa.summa_programs`
 on its replica's grid (on a 1 x 1 grid that is one EXEC), every gradient all-reduce
-:func:`sim.collectives.allreduce_programs`. The compiler places them (a replica's grid
-at its origin in the mesh, each GEMM in its own SRAM region), strings them together on
-the two queues and adds the synchronisation between them:
+:func:`sim.collectives.allreduce_programs`. The compiler places them, strings them
+together on the two queues and adds the synchronisation between them:
 
 - queue 1 (compute) runs every GEMM's compute part in step order;
 - queue 0 (communication) runs every GEMM's panel pushes in the same order and, one
-  bucket per layer, the all-reduce of each layer's ``dW`` as soon as it is computed
-  (after the panels of the GEMM that follows it, so that GEMM is fed first).
+  bucket per layer, the all-reduce of each layer's ``dW`` once it is computed (after
+  the panels of the GEMM that follows it, so that GEMM is fed first; with replicas of
+  several nodes after those of the one after, below).
+
+Placement (:func:`placement`): the mesh is cut into ``floor(mx / gx) x floor(my / gy)``
+blocks of the replica grid from ``(0, 0)`` (the nodes past the last whole block are
+idle: a 19 x 19 D1 die holds 4 x 9 blocks of 4 x 2 nodes); a block holding a disabled
+node (``die.disabled_nodes``, ``tile.fault_maps``: its router still forwards) is skipped;
+the usable blocks are taken in the ring order of the block grid and the first
+``parallel.data`` hold the replicas. Idle and disabled nodes get no program. Each GEMM
+has its own SRAM region; a ``dW`` the ring all-reduces is padded to a multiple of the
+replicas (its chunks; the padding starts at zero and is never read).
 
 Synchronisation (the node has 8 semaphores, :data:`gen.node_build.SEMS`):
 
@@ -18,14 +27,25 @@ Synchronisation (the node has 8 semaphores, :data:`gen.node_build.SEMS`):
   before an all-reduce the communication queue WAITs for it, SIGNALs ``SEM_READY`` to
   every node that will push into its ``dW`` and WAITs for one from each node it pushes
   to (a node may only ADD into a ``dW`` its owner has finished computing); the
-  all-reduce keeps its own semaphores (0, and 1 for ``2d``).
+  all-reduce keeps its own semaphores (0, and 1 for ``2d``, which needs a replica on
+  every node of the mesh).
 - a replica of several nodes: SUMMA's semaphores 0..5; after each GEMM the compute queue
   SIGNALs ``SEM_BAR`` to itself and to its row and column peers, and the communication
   queue WAITs for all of them before the next GEMM's first panel (a panel of the next
-  GEMM must not be counted by this one); the all-reduce runs on semaphore 7 between two
-  replicas only (a SIGNAL to the peer, a WAIT for its own, both ordered before the
-  peer's chunks on the one request VC). Three or more replicas of several nodes, or
-  ``2d`` there, would need more semaphores than the node has: refused.
+  GEMM must not be counted by this one). A GEMM signals it after its last WAIT, before
+  its last EXEC (all its panels are counted; the next GEMM's land in their own region),
+  so the next GEMM's first pushes overlap that EXEC; a ``dW`` with a GEMM two after it
+  too, and its all-reduce goes after the panels of that GEMM (whose barrier is signalled
+  after the next GEMM's last WAIT, so after the ``dW``'s last EXEC: it is written). The
+  step's last GEMM and a ``dW`` without a GEMM two after it signal after their last
+  EXEC (the all-reduce then follows the next GEMM's panels, or ends the step). The
+  all-reduce is a ring over the replicas'
+  nodes of the same position, on semaphore 7 alone (:func:`_ready_tokens`): first the
+  readiness of every member's ``dW`` goes round the ring (``n - 1`` one-flit tokens,
+  each node passing on what its predecessor sent), then the ring's chunks; every count
+  on semaphore 7 of a node comes from its ring predecessor only, in the order that
+  node's one communication queue sent it on the one request VC, so a token is never
+  taken for a chunk. (The ``2d`` all-reduce would need a second semaphore: refused.)
 
 Every region, the programs and the semaphores are checked here (:func:`check_step`);
 a refusal is a ValueError of one line naming the key, the value and what is allowed.
@@ -35,8 +55,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["CompiledStep", "check_step", "compile_step", "SEM_DONE", "SEM_READY", "SEM_BAR",
-           "SEM_AR"]
+__all__ = ["CompiledStep", "check_step", "compile_step", "placement", "usable_blocks",
+           "SEM_DONE", "SEM_READY", "SEM_BAR", "SEM_AR"]
 
 #: semaphores of a one-node replica (the all-reduce keeps 0 and 1)
 SEM_READY, SEM_DONE = 2, 3
@@ -97,6 +117,7 @@ class CompiledStep:
     data_lines: int = 0
     allreduce: list = field(default_factory=list)
     mac_steps: int = 0
+    idle: list = field(default_factory=list)     #: live nodes of no replica, row-major
 
     def start_pcs(self, mdl):
         """``{node: {queue: pc}}`` where :func:`sim.workloads.runners.run_programs` puts the
@@ -110,6 +131,87 @@ class CompiledStep:
                 for n, qs in self.programs.items()}
 
 
+def _freeze(v):
+    if isinstance(v, dict):
+        return tuple(sorted((k, _freeze(x)) for k, x in v.items()))
+    return v
+
+
+def _leaf_table(layout):
+    """``{field: (offset, mask, sub-table or None, enum class or None)}`` of an Amaranth
+    layout, nested layouts as sub-tables: what :func:`_encode` packs with integer shifts."""
+    import enum
+    from amaranth.lib import data
+    out = {}
+    for name, member in layout:
+        shape = member.shape
+        sub = _leaf_table(shape) if isinstance(shape, data.Layout) else None
+        en = shape if isinstance(shape, type) and issubclass(shape, enum.Enum) else None
+        out[name] = (member.offset, (1 << member.width) - 1, sub, en)
+    return out
+
+
+def _encode(table, values):
+    """``values`` (nested dicts; enums by member, value or name; missing fields zero) ->
+    the int Amaranth's ``layout.const(values).as_value().value`` gives (values truncated
+    to their field, two's complement for negative ones)."""
+    unknown = set(values) - set(table)
+    if unknown:
+        raise KeyError(f"no field(s) {sorted(unknown)} (allowed: {', '.join(table)})")
+    out = 0
+    for name, (offset, mask, sub, en) in table.items():
+        v = values.get(name, 0)
+        if sub is not None:
+            v = _encode(sub, v or {})
+        elif en is not None:
+            v = (en[v] if isinstance(v, str) else en(v)).value
+        out |= (int(v) & mask) << offset
+    return out
+
+
+class _MemoLayouts:
+    """:class:`rtl.node.layouts.NodeLayouts` whose descriptors are packed with integer
+    shifts at the layout's own offsets (:func:`_encode`) and decoded once per distinct
+    value: Amaranth's constant builder takes milliseconds a descriptor and a step on a
+    D1 die has about 10^5 of them (``tests/sim/step/test_spec_compiler.py`` holds both
+    encoders equal)."""
+
+    def __init__(self, lay):
+        self._lay, self._enc, self._dec = lay, {}, {}
+        self._table = _leaf_table(lay.cmd_desc)
+
+    def __getattr__(self, name):
+        return getattr(self._lay, name)
+
+    def cmd(self, op, **args):
+        """:meth:`rtl.node.layouts.NodeLayouts.cmd`, the same lines."""
+        from rtl.node.layouts import CmdOp
+        op = CmdOp[op] if isinstance(op, str) else CmdOp(op)
+        key = (op, _freeze(args))
+        if key not in self._enc:
+            bits = _encode(self._table, {"op": op, "args": {op.name.lower(): args}})
+            w = self._lay.fmt.flit_bits
+            self._enc[key] = [(bits >> (w * i)) & ((1 << w) - 1)
+                              for i in range(self._lay.cmd_lines)]
+        return list(self._enc[key])
+
+    def decode(self, layout, bits):
+        key = (layout, bits)
+        if key not in self._dec:
+            self._dec[key] = self._lay.decode(layout, bits)
+        return dict(self._dec[key])
+
+
+def _memo(mdl):
+    """``mdl`` (a :class:`verif.node_model.NodeModel`) with :class:`_MemoLayouts`."""
+    import copy
+    if isinstance(mdl.lay, _MemoLayouts):
+        return mdl
+    out = copy.copy(mdl)
+    out.lay = _MemoLayouts(mdl.lay)
+    return out
+
+
 def _strip_halt(mdl, descs):
     halt = mdl.cmd_halt(0)
     if not descs or descs[-1] != halt:
@@ -117,50 +219,85 @@ def _strip_halt(mdl, descs):
     return descs[:-1]
 
 
-def _groups(step, mx, my):
-    """The replicas' origins, row-major, and their grid; ValueError when they do not tile
-    the mesh."""
-    gx, gy = step.grid
-    nodes = mx * my
-    if mx % gx or my % gy:
+def usable_blocks(grid, mx, my, disabled=frozenset()):
+    """The origins of the ``floor(mx / gx) x floor(my / gy)`` blocks of ``grid`` nodes
+    that hold no disabled node, in the ring order of the block grid, and how many were
+    skipped: ``(usable, holed)``. ValueError (one line) when the grid does not fit."""
+    from sim.allreduce import ring_order
+    gx, gy = grid
+    bx, by = mx // gx, my // gy
+    if not bx or not by:
         raise ValueError(f"parallel.grid: {[gx, gy]} is not allowed on the {mx}x{my} mesh: "
-                         f"must divide it ({mx} by x, {my} by y)")
-    if step.data * gx * gy != nodes:
+                         f"a replica must fit in it (x <= {mx}, y <= {my})")
+    usable, holed = [], 0
+    for cx, cy in ring_order(bx, by):
+        o = (cx * gx, cy * gy)
+        if any((o[0] + j, o[1] + i) in disabled for i in range(gy) for j in range(gx)):
+            holed += 1
+        else:
+            usable.append(o)
+    return usable, holed
+
+
+def placement(step, mx, my, disabled=frozenset()):
+    """Where the replicas go: ``(groups, blocks, idle)``.
+
+    The mesh is cut into ``floor(mx / gx) x floor(my / gy)`` blocks of the replica grid
+    from ``(0, 0)``; the nodes past the last whole block (right and bottom) are idle. A
+    block holding a disabled node (``disabled``: global coordinates) is skipped. The
+    usable blocks are taken in the ring order of the block grid
+    (:func:`sim.allreduce.ring_order`: neighbouring replicas next to each other, so the
+    gradient ring's steps are short) and the first ``parallel.data`` of them hold the
+    replicas (``groups``, their origins). ``blocks``: how many were usable; ``idle``: the
+    live nodes of no replica, row-major. ValueError (one line) when the grid does not
+    fit the mesh or ``parallel.data`` exceeds the usable blocks."""
+    gx, gy = step.grid
+    usable, holed = usable_blocks(step.grid, mx, my, disabled)
+    if step.data > len(usable):
+        why = f"{mx // gx}x{my // gy} blocks of {gx}x{gy} nodes fit the {mx}x{my} mesh"
+        if holed:
+            why += f", {holed} of them holding a disabled node"
+        allowed = f"1 to {len(usable)}" if usable else "a grid that fits between them"
         raise ValueError(f"parallel.data: {step.data} is not allowed with parallel.grid "
-                         f"{[gx, gy]} on {nodes} nodes: must be {nodes // (gx * gy)} "
-                         f"(replicas x grid = every node of the {mx}x{my} mesh)")
-    return [(ox, oy) for oy in range(0, my, gy) for ox in range(0, mx, gx)]
+                         f"{[gx, gy]}: {why}; allowed: {allowed}")
+    groups = usable[:step.data]
+    used = {(ox + j, oy + i) for ox, oy in groups for i in range(gy) for j in range(gx)}
+    idle = [(x, y) for y in range(my) for x in range(mx)
+            if (x, y) not in used and (x, y) not in disabled]
+    return groups, len(usable), idle
+
+
+def _padded(lines, parts):
+    """``lines`` rounded up to a multiple of ``parts`` (the ring's chunks)."""
+    return -(-lines // parts) * parts
 
 
 def check_step(cfg, derived, step):
-    """Every refusal before anything is built -> ``(groups, [GemmPlan], data_lines)``.
-    Raises ValueError, one line."""
+    """Every refusal before anything is built -> ``(groups, [GemmPlan], data_lines,
+    idle)`` (:func:`placement`'s groups and idle nodes). Raises ValueError, one line."""
     from gen.build import derived_of
     from gen.faults import fault_map
     from sim.summa import check_summa
     from verif.node_model import NodeModel
     d = derived_of(cfg, derived)
     mx, my = d.tile.mesh_x, d.tile.mesh_y
+    step = step.for_config(cfg)
     fmap = fault_map(cfg, d)
-    if not fmap.empty or cfg.router.routing == "table":
-        raise ValueError("die.disabled_nodes: the training step addresses every node of the "
-                         "mesh; allowed: a config without a fault map (no disabled nodes, "
-                         "no dead routers, no table routing)")
-    groups = _groups(step, mx, my)
+    if fmap.dead_routers or cfg.router.routing == "table":
+        raise ValueError(f"die.dead_routers: {len(fmap.dead_routers)} dead routers (router."
+                         f"routing {cfg.router.routing}) are not allowed for a training step "
+                         f"(its programs cross the mesh in dimension order); allowed: disabled "
+                         f"nodes only (their routers forward), with xy or yx routing")
+    groups, _, idle = placement(step, mx, my, fmap.disabled_nodes)
     gx, gy = step.grid
+    whole = (gx, gy) == (1, 1) and len(groups) == mx * my
+    if step.allreduce == "2d" and step.data > 1 and not whole:
+        holes = f", {len(fmap.disabled_nodes)} disabled" if fmap.disabled_nodes else ""
+        raise ValueError(f"allreduce.algo: '2d' is not allowed with parallel.grid {[gx, gy]} "
+                         f"and {step.data} replicas on the {mx}x{my} mesh{holes}: it runs "
+                         f"along every row and column of the mesh; allowed: 'ring', or '2d' "
+                         f"with grid [1, 1] and a replica on every node")
     mdl = NodeModel.from_config(cfg, d)
-    sems = mdl.lay.sems
-    if (gx, gy) != (1, 1):
-        if step.data > 2:
-            raise ValueError(f"parallel.data: {step.data} is not allowed with a "
-                             f"{gx}x{gy} grid per replica: SUMMA keeps 6 of the node's "
-                             f"{sems} semaphores, the barrier between GEMMs one, the "
-                             f"all-reduce one, which orders only two replicas; allowed: "
-                             f"1 or 2, or parallel.grid [1, 1]")
-        if step.allreduce == "2d" and step.data > 1:
-            raise ValueError("allreduce.algo: '2d' is not allowed with a grid of several "
-                             "nodes per replica (the replicas' all-reduce is a ring of "
-                             "two); allowed: 'ring'")
     plans, at = [], 0
     for g in step.gemms():
         try:
@@ -180,22 +317,61 @@ def check_step(cfg, derived, step):
         rel["b_buf"] = [at2, at2 + b_l] if gy > 1 else [None, None]
         at2 += 2 * b_l if gy > 1 else 0
         rel["c"] = at2
-        new = {**lay, **rel, "operand_lines": at2 - at}
+        # the ring all-reduces the dW in len(groups) chunks: its region is padded to a
+        # multiple (the padding starts at zero on every node and is never read)
+        ring = step.data > 1 and g.kind == "backward_weight" and step.allreduce == "ring"
+        c_pad = _padded(c_l, len(groups)) if ring else c_l
+        new = {**lay, **rel, "operand_lines": at2 - at, "ar_lines": c_pad}
         bm, bn, kb = lay["block"]
         steps = lay["steps"]
         mac = gx * gy * steps * (bm // mdl.p) * (bn // mdl.p) * kb
-        plans.append(GemmPlan(g, new, at, at2 + c_l - at, mac))
-        at = at2 + c_l
+        plans.append(GemmPlan(g, new, at, at2 + c_pad - at, mac))
+        at = at2 + c_pad
         if step.data > 1 and g.kind == "backward_weight":
-            ring2d = step.allreduce == "2d"
-            need = mx * my if ring2d else step.data
-            chunk = c_l // (mx if ring2d else step.data)
-            if c_l % need or chunk > 255:
+            if ring:
+                chunk = c_pad // len(groups)
+                if chunk > 255:
+                    raise ValueError(f"layers[{g.layer}]: its dW is {c_l} SRAM lines per node; "
+                                     f"the ring all-reduce over {step.data} replicas cuts it "
+                                     f"in chunks of {chunk} lines, at most 255 (one PUSH); "
+                                     f"allowed: smaller in x out, or more replicas")
+            elif c_l % (mx * my) or c_l // mx > 255:
                 raise ValueError(f"layers[{g.layer}]: its dW is {c_l} SRAM lines per node; "
-                                 f"the {step.allreduce} all-reduce over {step.data} replicas "
-                                 f"needs a multiple of {need} lines, at most 255 per chunk "
+                                 f"the 2d all-reduce over {step.data} replicas needs a "
+                                 f"multiple of {mx * my} lines, at most 255 per row chunk "
                                  f"(one PUSH); allowed: in x out sizes that give one")
-    return groups, plans, at
+    if at > mdl.lines:                   # before the programs: they only add to it
+        raise ValueError(_sram_refusal(cfg, step, at, None, mdl.lines, len(groups)))
+    return groups, plans, at, idle
+
+
+def _sram_refusal(cfg, step, data_lines, prog_lines, lines, replicas):
+    progs = f" and its programs {prog_lines}" if prog_lines is not None else ""
+    pad = (f" (each dW padded to a multiple of the {replicas} replicas of the ring)"
+           if step.data > 2 and step.allreduce == "ring" else "")
+    return (f"node.sram_kb: {cfg.node.sram_kb} is too small for workload {step.name!r}: its "
+            f"operands and results take {data_lines} lines per node{pad}{progs}, the SRAM "
+            f"has {lines}; allowed: smaller layers, fewer replicas or a larger node.sram_kb "
+            f"(-s node.sram_kb=...)")
+
+
+def _ready_tokens(mdl, succ, n):
+    """The readiness all-gather before a ring all-reduce of ``n`` replicas, on one node of
+    the ring (``succ``: the node it pushes to): a token to ``succ`` now (this node's dW is
+    computed), then ``n - 2`` times a WAIT for one from its predecessor and that token
+    passed on, then a WAIT for the last. The ``n - 1`` tokens a node takes are those of
+    every other member, so after them its successor's dW is known to be computed (a node
+    may only ADD into a dW its owner has finished). Every count on :data:`SEM_AR` comes
+    from the predecessor alone (its tokens, then its chunks, in the order its one queue
+    sent them on the one request VC): the ring's own WAITs on the same semaphore cannot
+    take a token for a chunk. For two replicas this is a SIGNAL and a WAIT."""
+    out = [mdl.cmd_signal(succ, SEM_AR)]
+    left = n - 2
+    while left > 0:
+        c = min(left, 255)
+        out += [mdl.cmd_loop(c, 2), mdl.cmd_wait(SEM_AR, 1), mdl.cmd_signal(succ, SEM_AR)]
+        left -= c
+    return out + [mdl.cmd_wait(SEM_AR, 1)]
 
 
 def _replica_members(groups, gx, gy):
@@ -213,10 +389,14 @@ def compile_step(cfg, derived, step, mdl, *, seed=0, data=True):
     from verif.node_model import Dtype, NodeModel
     d = derived_of(cfg, derived)
     mx, my = d.tile.mesh_x, d.tile.mesh_y
-    groups, plans, data_lines = check_step(cfg, d, step)
+    step = step.for_config(cfg)
+    groups, plans, data_lines, idle = check_step(cfg, d, step)
+    mdl = _memo(mdl)
     gx, gy = step.grid
     one = (gx, gy) == (1, 1)
-    nodes = [(x, y) for y in range(my) for x in range(mx)]
+    # the nodes of a replica, row-major (the idle and the disabled get no program)
+    nodes = sorted(((ox + j, oy + i) for ox, oy in groups for i in range(gy)
+                    for j in range(gx)), key=lambda n: (n[1], n[0]))
     progs = {n: {0: [], 1: []} for n in nodes}
     labels = {n: {0: [], 1: []} for n in nodes}
 
@@ -233,10 +413,13 @@ def compile_step(cfg, derived, step, mdl, *, seed=0, data=True):
         for gi, gp in enumerate(plans):
             if gp.gemm.kind != "backward_weight":
                 continue
-            lines = gp.lay["c_lines"]
-            if one:
-                ar = allreduce_programs(mdl, step.allreduce, mx, my, base=gp.lay["c"],
+            lines = gp.lay["ar_lines"]
+            if one and step.allreduce == "2d":       # every node (check_step)
+                ar = allreduce_programs(mdl, "2d", mx, my, base=gp.lay["c"],
                                         lines=lines, dtype=lane)
+            elif one:                                # the replicas in ring order
+                ar = allreduce_programs(mdl, "ring", mx, my, base=gp.lay["c"],
+                                        lines=lines, dtype=lane, ring=list(groups))
             else:
                 ar = {}
                 for local, ring in members.items():
@@ -246,15 +429,24 @@ def compile_step(cfg, derived, step, mdl, *, seed=0, data=True):
             ar = {n: _strip_halt(mdl, p) for n, p in ar.items()}
             ar_progs[gi] = ar
             ar_note.append({"layer": gp.gemm.layer, "lines": lines, "algo": step.allreduce,
-                            "gemm": gi})
+                            "gemm": gi, "replicas": len(groups)})
+
+    # who pushes to whom: a ring's successor (every ring of the step), else (the 2d
+    # all-reduce) read off the programs
+    rings = [list(groups)] if one else list(members.values())
+    ring_next = {r[k]: r[(k + 1) % len(r)] for r in rings for k in range(len(r))}
 
     def pushers_and_targets(ar):
         to_me = {n: set() for n in nodes}
         mine = {n: set() for n in nodes}
         for n, descs in ar.items():
-            for p in executed(mdl, descs + [mdl.cmd_halt(0)])[1]:
-                to_me[p["to"]].add(n)
-                mine[n].add(p["to"])
+            if step.allreduce == "ring":
+                targets = [ring_next[n]]
+            else:
+                targets = [p["to"] for p in executed(mdl, descs + [mdl.cmd_halt(0)])[1]]
+            for t in targets:
+                to_me[t].add(n)
+                mine[n].add(t)
         return to_me, mine
 
     def all_reduce(gi):
@@ -270,11 +462,19 @@ def compile_step(cfg, derived, step, mdl, *, seed=0, data=True):
                 if mine[n]:
                     pre.append(mdl.cmd_wait(SEM_READY, len(mine[n])))
             else:
-                (peer,) = mine[n]
-                pre += [mdl.cmd_signal(peer, SEM_AR), mdl.cmd_wait(SEM_AR, 1)]
+                (succ,) = mine[n]
+                pre += _ready_tokens(mdl, succ, len(groups))
             put(n, 0, pre + ar[n], label)
 
-    pending = []                       # dW all-reduces waiting for the next GEMM's panels
+    # after the panels of which GEMM each dW's all-reduce goes: the next one's (a replica
+    # of one node, SEM_DONE says the dW is written; or a dW with no GEMM two after it,
+    # whose barrier then waits for its last EXEC), else the one after that (its barrier,
+    # signalled after the next GEMM's last WAIT, says the dW is written)
+    last = len(plans) - 1
+    deferred = {gi for gi in ar_progs if not one and gi + 2 <= last}
+    due = {}
+    for gi in ar_progs:
+        due.setdefault(min(gi + (2 if gi in deferred else 1), last + 1), []).append(gi)
     peers = {}
     for (ox, oy) in groups:
         for i in range(gy):
@@ -292,31 +492,40 @@ def compile_step(cfg, derived, step, mdl, *, seed=0, data=True):
                 if not one and gi > 0:
                     put(n, 0, [mdl.cmd_wait(SEM_BAR, len(peers[n]) + 1)], "barrier")
                 put(n, 0, _strip_halt(mdl, qs[0]), label)
-                put(n, 1, _strip_halt(mdl, qs[1]), label)
+                compute = _strip_halt(mdl, qs[1])
                 if one:
+                    put(n, 1, compute, label)
                     if gi in ar_progs:
                         put(n, 1, [mdl.cmd_signal(n, SEM_DONE)], label)
+                    continue
+                bar = [mdl.cmd_signal(p, SEM_BAR) for p in [n] + peers[n]]
+                if gi == last or (gi in ar_progs and gi not in deferred):
+                    # the step's end, or this dW's all-reduce after the next GEMM's
+                    # panels, waits for its last EXEC
+                    put(n, 1, compute, label)
+                    put(n, 1, bar, "barrier")
                 else:
-                    put(n, 1, [mdl.cmd_signal(p, SEM_BAR) for p in [n] + peers[n]], "barrier")
-        for g_ar in pending:
+                    # after the GEMM's last WAIT, before its last EXEC: every panel of it
+                    # has been counted here, so the next GEMM's may come (other SRAM
+                    # regions), and its first pushes overlap this EXEC
+                    put(n, 1, compute[:-1], label)
+                    put(n, 1, bar, "barrier")
+                    put(n, 1, compute[-1:], label)
+        for g_ar in due.get(gi, []):
             all_reduce(g_ar)
-        pending = [gi] if gi in ar_progs else []
     if not one:
         for n in nodes:
             put(n, 0, [mdl.cmd_wait(SEM_BAR, len(peers[n]) + 1)], "barrier")
-    for g_ar in pending:
+    for g_ar in due.get(last + 1, []):
         all_reduce(g_ar)
 
     prog_lines = max(sum(len(qd) + 1 for qd in qs.values()) for qs in progs.values()) * \
         mdl.cmd_lines
     if data_lines + prog_lines > mdl.lines:
-        raise ValueError(f"node.sram_kb: {cfg.node.sram_kb} is too small for workload "
-                         f"{step.name!r}: its operands and results take {data_lines} lines "
-                         f"per node and its programs {prog_lines}, the SRAM has "
-                         f"{mdl.lines}; allowed: smaller layers or a larger node.sram_kb "
-                         f"(-s node.sram_kb=...)")
+        raise ValueError(_sram_refusal(cfg, step, data_lines, prog_lines, mdl.lines,
+                                       len(groups)))
     out = CompiledStep(step, (gx, gy), groups, plans, progs, labels, program_lines=prog_lines,
-                       data_lines=data_lines, allreduce=ar_note,
+                       data_lines=data_lines, allreduce=ar_note, idle=idle,
                        mac_steps=sum(gp.mac_steps for gp in plans) * len(groups))
     if not data:
         return out
@@ -328,7 +537,7 @@ def compile_step(cfg, derived, step, mdl, *, seed=0, data=True):
         bm, bn, kb = gp.lay["block"]
         t_steps = gp.lay["steps"]
         g = gp.gemm
-        for (ox, oy) in groups:
+        for (ox, oy) in sorted(groups, key=lambda o: (o[1], o[0])):    # row-major
             blk_a, blk_b = block_operands(rng, g.m, g.n, g.k, step.dtype, bm, bn, kb)
             for i in range(gy):
                 for j in range(gx):
@@ -345,19 +554,16 @@ def compile_step(cfg, derived, step, mdl, *, seed=0, data=True):
     for gi, gp in enumerate(plans):
         label = gp.gemm.label
         if gi in ar_progs:
-            lines = gp.lay["c_lines"]
-            if one:
-                vec = {n: c_final[(n, label)] for n in nodes}
-                red = ar_golden(mdl, step.allreduce, vec, mx, my, lines=lines, dtype=kind)
-                for n in nodes:
-                    c_final[(n, label)] = red[n]
-            else:
-                for ring in members.values():
-                    vec = {n: c_final[(n, label)] for n in ring}
-                    red = ar_golden(mdl, "ring", vec, mx, my, lines=lines, dtype=kind,
-                                    ring=ring)
-                    for n in ring:
-                        c_final[(n, label)] = red[n]
+            lines, c_l = gp.lay["ar_lines"], gp.lay["c_lines"]
+            pad = [0] * (lines - c_l)                # the padding starts at zero
+            rings = [None] if one and step.allreduce == "2d" else \
+                [list(groups)] if one else list(members.values())
+            for ring in rings:
+                vec = {n: c_final[(n, label)] + pad for n in (ring or nodes)}
+                red = ar_golden(mdl, step.allreduce, vec, mx, my, lines=lines, dtype=kind,
+                                ring=ring)
+                for n in (ring or nodes):
+                    c_final[(n, label)] = red[n][:c_l]
         for n in nodes:
             out.reads.append((n, gp.lay["c"], gp.lay["c_lines"], label))
             out.expected[(n, label)] = c_final[(n, label)]

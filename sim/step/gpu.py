@@ -10,7 +10,10 @@ data-parallel replica of the step is one GPU (its GEMMs whole on that GPU).
   ``alpha + (S / P) / bw``) inside the NVLink domain when ``P <= domain``; above it,
   hierarchical: a reduce-scatter inside the domain (``D - 1`` steps of ``S / D``), a ring
   all-reduce of each GPU's ``S / D`` shard across the ``P / D`` domains on the network
-  (every GPU on its own NIC), and an all-gather inside the domain.
+  (every GPU on its own NIC), and an all-gather inside the domain. ``P`` not a multiple
+  of ``D`` (a fabric's replica count, e.g. 31 on a D1 die): ``ceil(P / D)`` domains, the
+  last one partial; the full domains' steps bound the time, so it is the time of
+  ``ceil(P / D)`` full domains.
 - The step: the forward GEMMs, then the backward ones, one after another on the GPU; each
   layer's ``dW`` all-reduce starts when its ``backward_weight`` GEMM ends (one bucket per
   layer, as on the fabric) on a communication stream of its own that runs the all-reduces
@@ -102,10 +105,8 @@ def allreduce_seconds(gpu, size, gpus):
     d = gpu.domain
     if gpus <= d:
         return _ring(2, gpus, size, gpu.alpha_domain, gpu.nvlink)
-    if gpus % d:
-        raise ValueError(f"{gpus} GPUs: a multiple of the domain's {d} above it")
     inside = 2 * _ring(1, d, size, gpu.alpha_domain, gpu.nvlink)     # reduce-scatter + gather
-    return inside + _ring(2, gpus // d, size / d, gpu.alpha_network, gpu.network)
+    return inside + _ring(2, -(-gpus // d), size / d, gpu.alpha_network, gpu.network)
 
 
 def step_seconds(gpu, step):

@@ -52,6 +52,8 @@ def _timeline(mdl, compiled, res, step):
     t0, t_end = res["t0"], res["t_end"]
     out = []
     for node, recs in zip([tuple(n) for n in res["nodes"]], res["records"]):
+        if node not in pcs:                # an idle node: no program, no spans
+            continue
         queues = [queue_spans(mdl, recs, t0, t_end, q, pcs[node][q], progs[node][q],
                               compiled.labels[node][q] + ["end"]) for q in (0, 1)]
         out.append({"node": list(node), "queues": queues,
@@ -67,9 +69,11 @@ def _stats(values):
 
 
 def astra_lines(record):
-    """One line per node in ASTRA-sim's words."""
+    """One line per node of a replica in ASTRA-sim's words (the idle nodes are not part
+    of the system that trains)."""
     return [f"sys[{i}] finished, {record['step_cycles']} cycles, exposed communication "
-            f"{n['exposed_cycles']} cycles" for i, n in enumerate(record["per_node"])]
+            f"{n['exposed_cycles']} cycles"
+            for i, n in enumerate(n for n in record["per_node"] if not n.get("idle"))]
 
 
 #: the figures of the watched run the fast engine does not give (its record names them)
@@ -99,6 +103,7 @@ def run_step(cfg, step, *, sim="verilator", trace_sim="icarus", out_dir, seed=0,
         raise ValueError(f"trace_sim={trace_sim!r}: the watched run needs every signal "
                          f"visible; allowed: 'icarus' or None (verif/tb_step.py says why)")
     d = derived_of(cfg, derived)
+    step = step.for_config(cfg)               # the file's sizes for this config
     if engine == "model":
         from sim.netmodel.host import model_problem
         problem = model_problem(cfg, d)
@@ -154,7 +159,10 @@ def run_step(cfg, step, *, sim="verilator", trace_sim="icarus", out_dir, seed=0,
     units = cfg.node.matrix_units
     mac_key = "mac_steps_bf16" if step.dtype == "bf16" else "mac_steps_int8"
     mx, my = d.tile.mesh_x, d.tile.mesh_y
-    nodes = [(x, y) for y in range(my) for x in range(mx)]
+    # the replicas' nodes and the idle ones (live, no replica: reported, counted in the
+    # peak), row-major; a disabled node has no line
+    idle = set(compiled.idle)
+    nodes = sorted(list(compiled.programs) + list(idle), key=lambda n: (n[1], n[0]))
     per_node, links = [], []
     for n in nodes:
         c, b = _counters(res, n), _counters(base, n)
@@ -169,17 +177,20 @@ def run_step(cfg, step, *, sim="verilator", trace_sim="icarus", out_dir, seed=0,
             flits = {p: c[f"flits_{p}"] - b[f"flits_{p}"] for p in MESH_PORTS}
             row = {"compute_cycles": -(-macs // units)}
         per_node.append({"node": list(n), "mac_steps": macs, **row,
+                         **({"idle": True} if n in idle else {}),
                          "exposed_cycles": cycles - row["compute_cycles"],
                          "flits_sent": sum(flits.values()), "flits": flits})
         links += [{"node": list(n), "port": p, "flits": f, "utilisation": f / cycles}
                   for p, f in flits.items() if f]
-    compute = [p["compute_cycles"] for p in per_node]
+    working = [p for p in per_node if not p.get("idle")]     # the figures of the replicas
+    compute = [p["compute_cycles"] for p in working]
     macs = sum(p["mac_steps"] for p in per_node)
     f_hz = cfg.clock.f_ghz * 1e9
     record = {
         "workload": step.name, "description": step.description, "dtype": step.dtype,
         "engine": "rtl", "sim": sim, "mesh": [mx, my], "data_parallel": step.data,
-        "grid": list(step.grid), "allreduce": compiled.allreduce,
+        "grid": list(step.grid), "replicas": [list(o) for o in compiled.groups],
+        "idle_nodes": [list(n) for n in compiled.idle], "allreduce": compiled.allreduce,
         "gemms": [{"layer": g.gemm.layer, "pass": g.gemm.kind, "m": g.gemm.m,
                    "n": g.gemm.n, "k": g.gemm.k, "block": g.lay["block"],
                    "summa_steps": g.lay["steps"], "sram_lines": g.lines} for g in compiled.gemms],
@@ -194,13 +205,13 @@ def run_step(cfg, step, *, sim="verilator", trace_sim="icarus", out_dir, seed=0,
         "exposed_cycles": {"min": cycles - max(compute), "max": cycles - min(compute),
                            "mean": cycles - sum(compute) / len(compute)},
         "timeline": f"{trace_sim} run, every cycle" if timeline else None,
-        **({"communication_cycles": _stats([p["communication_cycles"] for p in per_node]),
+        **({"communication_cycles": _stats([p["communication_cycles"] for p in working]),
             "exposed_communication_cycles": _stats([p["exposed_communication_cycles"]
-                                                    for p in per_node]),
-            "waiting_cycles": _stats([p["waiting_cycles"] for p in per_node]),
+                                                    for p in working]),
+            "waiting_cycles": _stats([p["waiting_cycles"] for p in working]),
             "exposed_communication_fraction": (
-                sum(p["exposed_communication_cycles"] for p in per_node)
-                / max(1, sum(p["communication_cycles"] for p in per_node)))}
+                sum(p["exposed_communication_cycles"] for p in working)
+                / max(1, sum(p["communication_cycles"] for p in working)))}
            if timeline else {}),
         "link_utilisation": {"mean": float(np.mean([x["utilisation"] for x in links]))
                              if links else 0.0,

@@ -83,6 +83,12 @@ SCHEMA = {
         },
         "layers": {"type": "array", "items": _LAYER, "minItems": 1,
                    "x-allowed": "a non-empty list of layers (name, tokens, in, out)"},
+        "scale": {"type": "object", "default": {},
+                  "additionalProperties": _int("factor on every layer's tokens, in and out",
+                                               maximum=256),
+                  "description": "per config (its name, e.g. d1): a factor on every layer's "
+                                 "tokens, in and out (the file's sizes are those of the "
+                                 "configs it does not name)"},
     },
 }
 
@@ -124,6 +130,7 @@ class Step:
     allreduce: str
     layers: tuple
     raw: dict
+    scale: tuple = ()        #: ``((config name, factor), ...)``: :meth:`for_config`
 
     def gemms(self):
         """The step's GEMMs on one replica, in the order they run (module docstring)."""
@@ -142,6 +149,22 @@ class Step:
     def flops(self):
         """Useful operations of the step on all replicas."""
         return self.data * sum(g.flops for g in self.gemms())
+
+    def for_config(self, cfg):
+        """This step on the config ``cfg``: every layer's tokens, in and out times the
+        file's ``scale`` factor for the config's name (itself when the file gives none);
+        the result has no ``scale`` left, so applying it twice is applying it once."""
+        f = dict(self.scale).get(cfg.raw.get("name"))
+        if not f:
+            return self
+        raw = {**self.raw, "scale": {},
+               "layers": [{**ly, "tokens": ly["tokens"] * f, "in": ly["in"] * f,
+                           "out": ly["out"] * f} for ly in self.raw["layers"]]}
+        try:
+            return workload_from_dict(raw)
+        except ConfigError as exc:
+            raise ConfigError([f"scale.{cfg.raw.get('name')}: {f} is not allowed: {p}"
+                               for p in exc.problems]) from None
 
     def with_data(self, data, tokens_scale=1.0, grid=None):
         """The same step with ``data`` replicas and every layer's tokens times
@@ -178,7 +201,8 @@ def workload_from_dict(raw, where="workload"):
     layers = tuple(Layer(ly["name"], ly["tokens"], ly["in"], ly["out"], tuple(ly["passes"]))
                    for ly in raw["layers"])
     return Step(raw["name"], raw["description"], raw["dtype"], raw["parallel"]["data"],
-                tuple(raw["parallel"]["grid"]), raw["allreduce"]["algo"], layers, raw)
+                tuple(raw["parallel"]["grid"]), raw["allreduce"]["algo"], layers, raw,
+                tuple(sorted(raw["scale"].items())))
 
 
 def load_workload(path):

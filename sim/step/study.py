@@ -1,8 +1,10 @@
 """The scale-out study: the same training step on 1 die up to the whole tile, next to a GPU cluster.
 
 Each point is a fabric of ``dx x dy`` dies (``tile.dies_x``, ``tile.dies_y`` of the
-config) running the step with one replica per ``parallel.grid`` block of nodes, so the
-data-parallel degree grows with the fabric:
+config) running the step (at the workload's ``scale`` for the config) with one replica per
+usable ``parallel.grid`` block of nodes (:func:`sim.step.compiler.placement`: whole blocks,
+none holding a disabled node; the rest idle), so the data-parallel degree grows with the
+fabric:
 
 - **weak** scaling: every replica keeps the workload's tokens (the global batch grows);
 - **strong** scaling: the global batch of the workload as given on the config's whole
@@ -33,7 +35,7 @@ from pathlib import Path
 
 from gen.config import ConfigError
 
-__all__ = ["MAX_RTL_NODES", "default_dies", "study_points", "run_point", "run_points",
+__all__ = ["MAX_RTL_NODES", "default_dies", "replicas_on", "study_points", "run_point", "run_points",
            "point_status", "run_scaleout", "plot_breakdown"]
 
 #: the largest fabric a study point simulates on the RTL (seconds to a few minutes a point)
@@ -51,12 +53,39 @@ def default_dies(cfg):
     return list(dict.fromkeys(out))
 
 
+def replicas_on(cfg, overrides, step):
+    """How many replicas of ``step``'s grid fit the config with ``overrides``: its usable
+    blocks (:func:`sim.step.compiler.placement`: whole blocks from the mesh's corner, none
+    holding a disabled node). ValueError (one line) when the grid does not fit at all."""
+    from gen.config import config_from_dict
+    from gen.derive import derive
+    from gen.faults import fault_map
+    from sim.step.compiler import usable_blocks
+    c = config_from_dict(cfg.raw, overrides)
+    d = derive(c)
+    return len(usable_blocks(step.grid, d.tile.mesh_x, d.tile.mesh_y,
+                             fault_map(c, d).disabled_nodes)[0])
+
+
 def study_points(cfg, step, dies, derived, engine="rtl"):
     """``[(mode, (dx, dy), overrides, step)]``: every point of both scalings, checked for
-    the fabric's size on ``engine`` (ConfigError, one line)."""
+    the fabric's size on ``engine`` (ConfigError, one line). A point has as many replicas
+    as its fabric has usable blocks of the grid (:func:`replicas_on`: the nodes past the
+    last whole block idle, blocks with a disabled node skipped)."""
+    step = step.for_config(cfg)                # the file's sizes for this config
     gx, gy = step.grid
     nx, ny = derived.die.nodes_x, derived.die.nodes_y
-    full = cfg.tile.dies_x * nx * cfg.tile.dies_y * ny // (gx * gy)
+
+    def fitting(overrides, where):
+        try:
+            n = replicas_on(cfg, overrides, step)
+        except ValueError as exc:
+            raise ConfigError([f"{where}: {exc}"]) from None
+        if not n:
+            raise ConfigError([f"{where}: no block of parallel.grid {[gx, gy]} without a "
+                               f"disabled node; allowed: a grid that fits between them"])
+        return n
+    full = fitting([], "the config's tile")
     points = []
     for dx, dy in dies:
         nodes = dx * nx * dy * ny
@@ -64,12 +93,8 @@ def study_points(cfg, step, dies, derived, engine="rtl"):
             raise ConfigError([f"--dies {dx}x{dy}: {nodes} nodes, the RTL runs training steps "
                                f"up to {MAX_RTL_NODES} nodes; allowed: smaller fabrics, or "
                                f"--engine model"])
-        if (dx * nx) % gx or (dy * ny) % gy:
-            raise ConfigError([f"--dies {dx}x{dy}: its {dx * nx}x{dy * ny} nodes do not hold "
-                               f"replicas of parallel.grid {[gx, gy]}; allowed: fabrics "
-                               f"the grid divides"])
-        data = nodes // (gx * gy)
         overrides = [f"tile.dies_x={dx}", f"tile.dies_y={dy}"]
+        data = fitting(overrides, f"--dies {dx}x{dy}")
         if engine == "model":
             problem = _model_problem(cfg, overrides)
             if problem:

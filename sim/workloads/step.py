@@ -41,7 +41,7 @@ class TrainingStep(Workload):
     title = "the training step"
     files = ("result.json", "astra.txt")
     engines = ("rtl", "model")
-    faults = "none"
+    faults = "disabled_nodes"          # the compiler places replicas around them
     dtypes = None
 
     def runs_by_default(self, derived):

@@ -24,6 +24,9 @@ def test_allreduce_in_the_domain_and_across_it():
     # 16 GPUs: 2 x 7 steps of (1 us + 1 MB / 100 GB/s) in the domain = 154 us, plus a ring
     # of 2 domains on the 1 MB shard: 2 steps of (10 us + 0.5 MB / 10 GB/s) = 120 us
     assert allreduce_seconds(G, s, 16) == pytest.approx(154e-6 + 120e-6)
+    # 20 GPUs (2 full domains and one of 4): the full domains' 154 us, a ring of 3 domains
+    # on the 1 MB shard: 4 steps of (10 us + 1/3 MB / 10 GB/s) = 173.3 us
+    assert allreduce_seconds(G, s, 20) == pytest.approx(154e-6 + 4 * (10e-6 + 1e6 / 3 / 10e9))
     assert allreduce_seconds(G, s, 1) == 0.0
 
 

@@ -46,11 +46,12 @@ def test_points_keep_the_die_totals_and_scale_node_grid_and_hops():
                              "node.fp32_flops_per_cycle=8")
     assert (two.node["hop_cycles"], two.step.grid, two.step.data) == (1, (1, 1), 16)
     # a quarter of the area: P 2, 1 KB; each replica keeps its area: a 2x2 grid of nodes,
-    # which the compiler refuses for 16 replicas (its semaphores), with its reason
+    # on which the compiler refuses the MLP's 2d all-reduce (it needs a replica on every
+    # node), with its reason
     four = pts[4]
     assert (four.pitch_mm, four.node["matrix_p"], four.node["sram_kb"]) == (0.65, 2, 1)
-    assert four.step is None and four.refused.startswith("parallel.data: 16 is not allowed "
-                                                         "with a 2x2 grid per replica")
+    assert four.step is None and four.refused.startswith(
+        "allreduce.algo: '2d' is not allowed with parallel.grid [2, 2] and 16 replicas")
 
 
 def test_points_the_rule_or_the_engine_cannot_build_are_refused_with_the_reason():

@@ -23,15 +23,20 @@ ICARUS = shutil.which("iverilog") is not None
 
 def _check_report(r, tmp_path):
     assert r["match"], (r["wrong_results"], r["bad_halts"], r["problems"])
+    idle = [n for n in r["per_node"] if n.get("idle")]
+    assert [n["node"] for n in idle] == r["idle_nodes"]
+    # an idle node computes nothing (its router still forwards others' flits)
+    assert all(n["mac_steps"] == 0 and n["compute_cycles"] == 0 for n in idle)
     # the engines did exactly the MACs the compiler planned, no more (the hosts run none)
     assert r["mac_steps"] == r["mac_steps_expected"]
     for n in r["per_node"]:
         assert n["exposed_cycles"] == r["step_cycles"] - n["compute_cycles"] >= 0
     assert sum(n["flits_sent"] for n in r["per_node"]) > 0      # the all-reduces moved data
     assert r["peak_fraction"] == pytest.approx(r["mac_steps"] / (16 * r["step_cycles"]))
+    working = 16 - len(idle)
     assert json.loads((tmp_path / "result.json").read_text())["step_cycles"] == r["step_cycles"]
     lines = (tmp_path / "astra.txt").read_text().splitlines()
-    assert lines == astra_lines(r) and len(lines) == 16
+    assert lines == astra_lines(r) and len(lines) == working
     assert lines[0] == (f"sys[0] finished, {r['step_cycles']} cycles, exposed communication "
                         f"{r['per_node'][0]['exposed_cycles']} cycles")
 
@@ -46,7 +51,15 @@ def _mlp_int8():
     _mlp_int8(),                                                  # int8: int32 gradients, 2d
     {"name": "ring2", "parallel": {"data": 2, "grid": [4, 2]}, "allreduce": {"algo": "ring"},
      "layers": [{"name": "a", "tokens": 16, "in": 16, "out": 16}]},     # SUMMA + ring of 2
-])
+    # a grid the 4x4 mesh does not divide: 3 replicas of 3x1 nodes (SUMMA of 3 steps), the
+    # last column and row idle, a ring of 3 whose 24-line dW is cut in chunks of 8
+    # 4 replicas of 2x2 nodes, two layers: readiness tokens and a ring of 4 on semaphore 7
+    {"name": "ring4", "parallel": {"data": 4, "grid": [2, 2]},
+     "layers": [{"name": "a", "tokens": 8, "in": 8, "out": 8},
+                {"name": "b", "tokens": 8, "in": 8, "out": 8}]},
+    {"name": "ring3", "parallel": {"data": 3, "grid": [3, 1]},
+     "layers": [{"name": "a", "tokens": 12, "in": 12, "out": 12}]},
+], ids=["mlp-int8", "ring2", "ring4", "ring3"])
 def test_step_on_the_rtl_is_bit_exact(tmp_path, workload):
     cfg = load_config(CONFIGS / "default.yaml")
     r = run_step(cfg, workload_from_dict(workload), out_dir=tmp_path, trace_sim=None)
@@ -95,3 +108,46 @@ def test_step_timeline_reads_back_against_the_cycle_records(tmp_path):
         assert all(any(a >= s and b <= t for s, t in execs) for a, b in engine)
         # the engine is busy at least one cycle per MAC step
         assert r["per_node"][i]["compute_cycles"] >= r["per_node"][i]["mac_steps"]
+
+
+@pytest.mark.slow
+def test_replicas_go_around_a_disabled_node_on_the_rtl(tmp_path, capsys):
+    """A disabled node at (3, 3) (compute fused off, its router forwarding): the block
+    holding it is skipped, 3 replicas of 2x2 nodes run bit-exact around it (a ring of 3,
+    the 8-line dW padded to 9), the disabled node has no line in the report. Through
+    ``dojo run``: the registry entry takes disabled nodes."""
+    from dojo.cli import main
+    wl = tmp_path / "pad3.yaml"
+    wl.write_text("name: pad3\nparallel: {data: 3, grid: [2, 2]}\n"
+                  "layers:\n  - {name: a, tokens: 8, in: 8, out: 8}\n")
+    out = tmp_path / "run"
+    assert main(["run", str(CONFIGS / "default.yaml"), str(wl), "--no-timeline",
+                 "-s", "tile.fault_maps=[{die: [1, 1], disabled_nodes: [[1, 1]]}]",
+                 "--out", str(out)]) == 0
+    r = json.loads(next(out.rglob("result.json")).read_text())
+    assert r["match"] and r["mac_steps"] == r["mac_steps_expected"]
+    assert r["replicas"] == [[0, 0], [2, 0], [0, 2]]
+    assert r["idle_nodes"] == [[2, 2], [3, 2], [2, 3]]
+    assert [3, 3] not in [n["node"] for n in r["per_node"]] and len(r["per_node"]) == 15
+    assert r["allreduce"][0]["lines"] == 9 and r["allreduce"][0]["replicas"] == 3
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not ICARUS, reason="the timeline's watched run needs Icarus Verilog")
+def test_idle_nodes_have_no_timeline_and_stay_out_of_the_breakdown(tmp_path):
+    """3 replicas of 2x2 nodes (the fourth block idle), watched under Icarus: the timeline
+    has the 12 replica nodes, the breakdown's statistics are theirs, the idle nodes are
+    reported with no MACs and no flits."""
+    cfg = load_config(CONFIGS / "default.yaml")
+    step = workload_from_dict({"name": "pad3", "parallel": {"data": 3, "grid": [2, 2]},
+                               "layers": [{"name": "a", "tokens": 8, "in": 8, "out": 8}]})
+    r = run_step(cfg, step, out_dir=tmp_path)
+    _check_report(r, tmp_path)
+    timeline = json.loads((tmp_path / "timeline.json").read_text())
+    idle = r["idle_nodes"]
+    assert len(idle) == 4 and len(timeline["nodes"]) == 12
+    assert not [t for t in timeline["nodes"] if t["node"] in idle]
+    working = [n for n in r["per_node"] if not n.get("idle")]
+    assert r["compute_cycles"]["min"] == min(n["compute_cycles"] for n in working) > 0
+    assert r["communication_cycles"]["mean"] == pytest.approx(
+        sum(n["communication_cycles"] for n in working) / 12)
