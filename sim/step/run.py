@@ -101,7 +101,7 @@ def run_step(cfg, step, *, sim="verilator", trace_sim="icarus", out_dir, seed=0,
     d = derived_of(cfg, derived)
     if engine == "model":
         from sim.netmodel.host import model_problem
-        problem = model_problem(cfg, d)
+        problem = model_problem(cfg, d, timing_only=timing_only)
         if problem:
             raise ValueError(problem)
         trace_sim = None                   # the watched run is the RTL's

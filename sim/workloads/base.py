@@ -203,7 +203,7 @@ class Workload:
         if problem or options.engine != "model" or self.faults == "any":
             return problem
         from sim.netmodel.host import model_problem        # the training nodes' model
-        return model_problem(cfg, derived)
+        return model_problem(cfg, derived, timing_only=options.timing_only)
 
     def plan(self, cfg, derived, options):
         """The entry's own checks -> the parameters its run takes."""
