@@ -297,10 +297,9 @@ def measure_alpha(cfg, *, sim="verilator", derived=None, engine="rtl"):
     and DONE are outside the token's round: the root starts when every other node waits).
     ``engine``: :func:`sim.workloads.runners.run_tile`'s (the token carries no data, so a
     timing-only model measures the same)."""
-    from gen.build import network_design
+    from gen.build import compute_tile
     from verif.node_model import NodeModel
-    design = network_design(cfg, kind="compute", top="tile", boundary="ports",
-                            derived=derived)
+    design = compute_tile(cfg, engine=engine, derived=derived)
     mdl = NodeModel.from_manifest(design.manifest())
     ring = live_ring(cfg, derived)
     n = len(ring)
@@ -381,20 +380,20 @@ def control_cycles(mdl, programs):
     return (mdl.cmd_lines + 1) * sum(extra) / len(extra)
 
 
-def collective_plan(cfg, algo, *, lines, dtype="int32", seed=0, derived=None):
+def collective_plan(cfg, algo, *, lines, dtype="int32", seed=0, derived=None, engine="rtl"):
     """What a collective loads and runs, for either engine: ``{"design"`` (the compute
     tile with host ports), ``"model"`` (its NodeModel), ``"nodes"`` (the live nodes,
     row-major), ``"skipped"`` (the others), ``"programs"``, ``"data"`` (the arguments of
     :func:`sim.workloads.runners.run_programs`), ``"expected"`` (every node's final vector,
     :func:`golden`), ``"dtype"`` (``"int32"`` or ``"fp32"``)``}``."""
-    from gen.build import derived_of, network_design
+    from gen.build import compute_tile, derived_of
     from verif import golden as numerics
     from verif.node_model import Dtype, NodeModel
     d = derived_of(cfg, derived)
     mx, my = d.tile.mesh_x, d.tile.mesh_y
     ring = live_ring(cfg, d)
     check_collective(cfg, algo, lines=lines, derived=d)
-    design = network_design(cfg, kind="compute", top="tile", boundary="ports", derived=d)
+    design = compute_tile(cfg, engine=engine, derived=d)
     mdl = NodeModel.from_manifest(design.manifest())
     rng = np.random.default_rng(seed)
     lanes = mdl.width // 32
@@ -434,7 +433,8 @@ def run_collective(cfg, algo, *, lines=None, dtype="int32", sim="verilator", out
     mx, my = d.tile.mesh_x, d.tile.mesh_y
     ring = live_ring(cfg, d)
     lines = lines if lines is not None else 2 * len(ring)
-    p = collective_plan(cfg, algo, lines=lines, dtype=dtype, seed=seed, derived=d)
+    p = collective_plan(cfg, algo, lines=lines, dtype=dtype, seed=seed, derived=d,
+                        engine=engine)
     design, mdl, kind = p["design"], p["model"], p["dtype"]
     nodes, skipped, programs, data, expected = (p[k] for k in (
         "nodes", "skipped", "programs", "data", "expected"))

@@ -133,12 +133,12 @@ def run_summa(cfg, *, m, n, k, dtype="bf16", sim="verilator", out_dir, seed=0, d
     """SUMMA on the tile; returns the result dict of :func:`sim.workloads.runners.run_resident`
     (also ``out_dir/result.json``, C in ``out_dir/C.npy``).
     ``engine`` and ``timing_only``: :func:`sim.workloads.runners.run_tile`'s."""
-    from gen.build import network_design
+    from gen.build import compute_tile
     from sim.cannon import block_operands
     from sim.workloads.runners import run_resident
     from verif.node_model import NodeModel
     lay = check_summa(cfg, m=m, n=n, k=k, dtype=dtype, derived=derived)
-    design = network_design(cfg, kind="compute", top="tile", boundary="ports", derived=derived)
+    design = compute_tile(cfg, engine=engine, derived=derived)
     mdl = NodeModel.from_manifest(design.manifest())
     (px, py), t_steps = lay["grid"], lay["steps"]
     bm, bn, kb = lay["block"]
