@@ -290,13 +290,13 @@ def check_collective(cfg, algo, *, lines, derived=None):
     return lines
 
 
-def measure_alpha(cfg, *, sim="verilator", derived=None, engine="rtl"):
+def measure_alpha(cfg, *, sim="verilator", derived=None, engine="rtl", timing_only=False):
     """The zero-load step latency of the nodes' programs on the tile: a one-flit token
     (SIGNAL) passed once round the ring, each node WAITing for it and SIGNALling the
     next. Returns ``{"alpha": cycles per step, "cycles", "nodes"}`` (the hosts' start
     and DONE are outside the token's round: the root starts when every other node waits).
-    ``engine``: :func:`sim.workloads.runners.run_tile`'s (the token carries no data, so a
-    timing-only model measures the same)."""
+    ``engine``, ``timing_only``: :func:`sim.workloads.runners.run_tile`'s (the token carries no
+    data, so a timing-only model measures the same)."""
     from gen.build import compute_tile
     from verif.node_model import NodeModel
     design = compute_tile(cfg, engine=engine, derived=derived)
@@ -313,9 +313,9 @@ def measure_alpha(cfg, *, sim="verilator", derived=None, engine="rtl"):
             body = [mdl.cmd_wait(0, 1), mdl.cmd_signal(nxt, 0)]
         progs[node] = [mdl.cmd_loop(rounds, 2)] + body + [mdl.cmd_halt(0)]
     res = run_programs(design, progs, {}, sim=sim, tag="alpha", reads=[], cfg=cfg,
-                       engine=engine)
+                       engine=engine, timing_only=timing_only)
     one = run_programs(design, {ring[0]: [mdl.cmd_halt(0)]}, {}, sim=sim, tag="alpha-empty",
-                       reads=[], cfg=cfg, engine=engine)
+                       reads=[], cfg=cfg, engine=engine, timing_only=timing_only)
     token = res["cycles"] - one["cycles"]         # the hosts' start and DONE taken off
     return {"alpha": round(token / (rounds * n), 2), "cycles": token, "nodes": n,
             "rounds": rounds}
@@ -380,12 +380,16 @@ def control_cycles(mdl, programs):
     return (mdl.cmd_lines + 1) * sum(extra) / len(extra)
 
 
-def collective_plan(cfg, algo, *, lines, dtype="int32", seed=0, derived=None, engine="rtl"):
+def collective_plan(cfg, algo, *, lines, dtype="int32", seed=0, derived=None, engine="rtl",
+                    timing_only=False):
     """What a collective loads and runs, for either engine: ``{"design"`` (the compute
     tile with host ports), ``"model"`` (its NodeModel), ``"nodes"`` (the live nodes,
     row-major), ``"skipped"`` (the others), ``"programs"``, ``"data"`` (the arguments of
     :func:`sim.workloads.runners.run_programs`), ``"expected"`` (every node's final vector,
-    :func:`golden`), ``"dtype"`` (``"int32"`` or ``"fp32"``)``}``."""
+    :func:`golden`), ``"dtype"`` (``"int32"`` or ``"fp32"``)``}``. ``timing_only``: no data
+    values are made (every vector line zero, the control slice a timing-only model keeps of
+    a data line being payload) and no golden model is run (``"expected"`` None), which at
+    D1 scale would take hours in Python."""
     from gen.build import compute_tile, derived_of
     from verif import golden as numerics
     from verif.node_model import Dtype, NodeModel
@@ -402,6 +406,9 @@ def collective_plan(cfg, algo, *, lines, dtype="int32", seed=0, derived=None, en
     skipped = [(x, y) for y in range(my) for x in range(mx) if (x, y) not in members]
     vectors = {}
     for node in nodes:
+        if timing_only:
+            vectors[node] = [0] * lines
+            continue
         if dtype == "fp32":
             v = numerics.float_to_f32_bits(rng.standard_normal(lines * lanes).astype(np.float32))
         else:
@@ -413,28 +420,31 @@ def collective_plan(cfg, algo, *, lines, dtype="int32", seed=0, derived=None, en
         root = ring[0]
         programs = broadcast_programs(mdl, mx, my, base=0, lines=lines, ring=ring)
         data = {root: (0, vectors[root])}
-        expected = {node: vectors[root] for node in nodes}
+        expected = None if timing_only else {node: vectors[root] for node in nodes}
     else:
         programs = allreduce_programs(mdl, algo, mx, my, base=0, lines=lines, dtype=lane,
                                       ring=ring)
         data = {node: (0, vectors[node]) for node in nodes}
-        expected = golden(mdl, algo, vectors, mx, my, lines=lines, dtype=kind, ring=ring)
+        expected = None if timing_only else golden(mdl, algo, vectors, mx, my, lines=lines,
+                                                   dtype=kind, ring=ring)
     return {"design": design, "model": mdl, "nodes": nodes, "skipped": skipped,
             "programs": programs, "data": data, "expected": expected, "dtype": kind}
 
 
 def run_collective(cfg, algo, *, lines=None, dtype="int32", sim="verilator", out_dir,
-                   seed=0, derived=None, alpha=None, engine="rtl", timing_only=False):
+                   seed=0, derived=None, alpha=None, engine="rtl", timing_only=False,
+                   preload_data=False):
     """A node-driven all-reduce (``ring`` or ``2d``) or ``broadcast``, checked bit for
     bit against :func:`golden`; returns the result dict (also ``out_dir/result.json``).
-    ``engine`` and ``timing_only``: :func:`sim.workloads.runners.run_tile`'s."""
+    ``engine``, ``timing_only`` and ``preload_data``:
+    :func:`sim.workloads.runners.run_tile`'s."""
     from gen.build import derived_of
     d = derived_of(cfg, derived)
     mx, my = d.tile.mesh_x, d.tile.mesh_y
     ring = live_ring(cfg, d)
     lines = lines if lines is not None else 2 * len(ring)
     p = collective_plan(cfg, algo, lines=lines, dtype=dtype, seed=seed, derived=d,
-                        engine=engine)
+                        engine=engine, timing_only=timing_only)
     design, mdl, kind = p["design"], p["model"], p["dtype"]
     nodes, skipped, programs, data, expected = (p[k] for k in (
         "nodes", "skipped", "programs", "data", "expected"))
@@ -442,8 +452,10 @@ def run_collective(cfg, algo, *, lines=None, dtype="int32", sim="verilator", out
     # starts at zero)
     res = run_programs(design, programs, data, sim=sim, tag=f"{algo}-{lines}-{kind}-{seed}",
                        cfg=cfg, engine=engine, timing_only=timing_only,
+                       preload_data=preload_data,
                        reads=[[list(n), 0, lines] for n in nodes + skipped])
-    wrong = [list(n) for n, got in zip(nodes, res["reads"]) if got != expected[n]]
+    wrong = [] if expected is None else \
+        [list(n) for n, got in zip(nodes, res["reads"]) if got != expected[n]]
     touched = [list(n) for n, got in zip(skipped, res["reads"][len(nodes):]) if any(got)]
     bad_halts = [h for h in res["halts"] if any(t != 0 for t in h[1].values())]
     out = {"algo": algo, "nodes": len(nodes), "mesh": [mx, my], "lines": lines, "dtype": kind,
@@ -461,7 +473,8 @@ def run_collective(cfg, algo, *, lines=None, dtype="int32", sim="verilator", out
         out["model"] = mdl_t
         out["measured_over_model"] = res["cycles"] / mdl_t["cycles"]
     record_engine(out, sim=sim, engine=engine, timing_only=timing_only,
-                  data_keys=("wrong_nodes", "skipped_nodes_written"))
+                  data_keys=("wrong_nodes", "skipped_nodes_written"), preloaded=preload_data,
+                  load_keys=("energy",))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "result.json").write_text(json.dumps(out, indent=1) + "\n")

@@ -129,10 +129,12 @@ def summa_programs(mdl, lay, *, dtype):
 
 
 def run_summa(cfg, *, m, n, k, dtype="bf16", sim="verilator", out_dir, seed=0, derived=None,
-              engine="rtl", timing_only=False):
+              engine="rtl", timing_only=False, preload_data=False):
     """SUMMA on the tile; returns the result dict of :func:`sim.workloads.runners.run_resident`
     (also ``out_dir/result.json``, C in ``out_dir/C.npy``).
-    ``engine`` and ``timing_only``: :func:`sim.workloads.runners.run_tile`'s."""
+    ``engine``, ``timing_only`` and ``preload_data``:
+    :func:`sim.workloads.runners.run_tile`'s (timing only: no operands are made and no
+    golden model is run, their lines zero: payload the model does not keep)."""
     from gen.build import compute_tile
     from sim.cannon import block_operands
     from sim.workloads.runners import run_resident
@@ -142,9 +144,18 @@ def run_summa(cfg, *, m, n, k, dtype="bf16", sim="verilator", out_dir, seed=0, d
     mdl = NodeModel.from_manifest(design.manifest())
     (px, py), t_steps = lay["grid"], lay["steps"]
     bm, bn, kb = lay["block"]
-    blk_a, blk_b = block_operands(np.random.default_rng(seed), m, n, k, dtype, bm, bn, kb)
     data, expected = {}, {}
-    for i in range(py):
+    if timing_only:
+        for i in range(py):
+            for j in range(px):
+                data[(j, i)] = [(lay["a_own"][t // px], [0] * lay["a_lines"])
+                                for t in range(j, t_steps, px)] + \
+                               [(lay["b_own"][t // py], [0] * lay["b_lines"])
+                                for t in range(i, t_steps, py)]
+        expected = None
+    blk_a, blk_b = block_operands(np.random.default_rng(seed), m, n, k, dtype, bm, bn, kb) \
+        if not timing_only else (None, None)
+    for i in range(py if not timing_only else 0):
         for j in range(px):
             data[(j, i)] = [(lay["a_own"][t // px], mdl.pack_a(blk_a(i, t), dtype))
                             for t in range(j, t_steps, px)] + \
@@ -159,4 +170,5 @@ def run_summa(cfg, *, m, n, k, dtype="bf16", sim="verilator", out_dir, seed=0, d
                         blocks, lay, sim=sim, tag=f"summa-{m}x{n}x{k}-{dtype}-{seed}",
                         shape=(m, n, k), dtype=dtype, out_dir=out_dir,
                         mac_steps=px * py * t_steps * (bm // mdl.p) * (bn // mdl.p) * kb,
-                        cfg=cfg, engine=engine, timing_only=timing_only)
+                        cfg=cfg, engine=engine, timing_only=timing_only,
+                        preload_data=preload_data)

@@ -400,16 +400,49 @@ def tile_model(design, cfg, derived, *, watch=None, timing_only=False, net_mutan
     return Tile(nodes, man, NodeModel.from_manifest(man), watch=watch, host_mutant=host_mutant)
 
 
+def preload(tile, loads):
+    """Write ``loads`` (``[node, addr, lines]``, a ``programs`` scenario's) straight into
+    the SRAM of a timing-only tile's cores, each line as the hosts' WRITEs would land it
+    (its control slice: the whole flit at 64-bit flits, else the bits a host sends,
+    :class:`RingPort`'s ``control_bits``); a zero line is not written (a line never written
+    reads as zero, and its page stays unallocated)."""
+    cores = tile.nodes_kernel.cores
+    if not cores.timing_only:
+        raise ValueError("preload: only a timing-only tile is loaded without packets")
+    wide = tile.man["format"]["flit_bits"] > 64
+    mask = (1 << (cores.control_bits if wide else 64)) - 1
+    for node, addr, lines in loads:
+        n = tile.net.node(*node)
+        for i, value in enumerate(lines):
+            if value & mask:
+                cores.sram.write(n, addr + i, value & mask)
+
+
 def run_scenario(design, testcase, scenario, *, cfg, derived, cycles=None,
-                 timing_only=False):
+                 timing_only=False, preload_data=False):
     """:mod:`verif.tb_tile`'s test ``testcase`` (``programs``, ``gemm`` or ``allreduce``,
     :data:`verif.host_programs.FLOWS`) on the fast engine's tile of ``design``, its
     scenario ``scenario[testcase]``; -> that test's result (its ``problems`` the hosts'),
     cycle for cycle the RTL's (``timing_only``: the cycles, DONEs and registers; the
     lines read back are control slices, not data). Raises TimeoutError if the run has not ended within
-    ``cycles`` cycles (default :data:`RUN_CYCLES`)."""
+    ``cycles`` cycles (default :data:`RUN_CYCLES`).
+
+    ``preload_data`` (timing-only ``programs`` only): the scenario's loads, data and
+    programs, are written into the SRAM before cycle 0 (:func:`preload`) instead of sent
+    by the hosts, and nothing is read back: the run is the start writes, the programs to
+    their DONEs and the counters' reads. The workload's cycles (the first start write to the
+    last DONE) are the host-loaded run's (``tests/sim/test_workloads_on_the_model.py``
+    holds them equal on the default tile: the load leaves every node and link idle, the
+    start writes and the programs then meet the same network); the load's and the
+    read-back's cycles, and the events they count, are not run."""
     from verif.host_programs import FLOWS
+    if preload_data and not (timing_only and testcase == "programs"):
+        raise ValueError("preload_data: only timing-only runs of node programs are "
+                         "preloaded")
     tile = tile_model(design, cfg, derived, timing_only=timing_only)
+    if preload_data:
+        preload(tile, scenario["programs"]["loads"])
+        scenario = {"programs": {**scenario["programs"], "loads": [], "reads": []}}
     result = tile.run(FLOWS[testcase](tile, scenario[testcase]), cycles=cycles or RUN_CYCLES)
     return {**result, "problems": tile.problems()}
 
