@@ -112,8 +112,23 @@ def executed(mdl, descs):
     they make)``: the program's control flow replayed (pushes as dicts like
     :func:`compile_pushes` takes, ``wait`` meaning a WAIT ran since the last push)."""
     from rtl.node.layouts import CmdOp, Dtype
-    decoded = [mdl.lay.decode("cmd_desc", sum(line << (mdl.width * i)
-                                              for i, line in enumerate(d))) for d in descs]
+
+    def fields(d):
+        # every field read once (an Amaranth view's field costs a Const each read)
+        out = {"op": d["op"]}
+        if d["op"] == CmdOp.PUSH:
+            p = d["args"].push
+            out.update(src=int(p.desc.src_addr), src_step=int(p.src_step),
+                       dst=int(p.desc.dst_addr), dst_step=int(p.dst_step),
+                       count=int(p.desc.count), to=(int(p.desc.dst_x), int(p.desc.dst_y)),
+                       add=bool(p.desc.add), dtype=Dtype(p.desc.dtype), sem=int(p.desc.sem))
+        elif d["op"] == CmdOp.LOOP:
+            out.update(body=int(d["args"].loop.body), count=int(d["args"].loop.count))
+        return out
+
+    decoded = [fields(mdl.lay.decode("cmd_desc", sum(line << (mdl.width * i)
+                                                     for i, line in enumerate(d))))
+               for d in descs]
     runs, pushes, waited, pc = 0, [], False, 0
 
     def run(d, it):
@@ -121,21 +136,18 @@ def executed(mdl, descs):
         if d["op"] == CmdOp.WAIT:
             waited = True
         elif d["op"] == CmdOp.PUSH:
-            p = d["args"].push
-            pushes.append({"wait": waited, "src": int(p.desc.src_addr) + it * int(p.src_step),
-                           "dst": int(p.desc.dst_addr) + it * int(p.dst_step),
-                           "count": int(p.desc.count),
-                           "to": (int(p.desc.dst_x), int(p.desc.dst_y)),
-                           "add": bool(p.desc.add), "dtype": Dtype(p.desc.dtype),
-                           "sem": int(p.desc.sem)})
+            pushes.append({"wait": waited, "src": d["src"] + it * d["src_step"],
+                           "dst": d["dst"] + it * d["dst_step"], "count": d["count"],
+                           "to": d["to"], "add": d["add"], "dtype": d["dtype"],
+                           "sem": d["sem"]})
             waited = False
 
     while pc < len(decoded):
         d = decoded[pc]
         runs += 1
         if d["op"] == CmdOp.LOOP:
-            body = decoded[pc + 1:pc + 1 + d["args"].loop.body]
-            for it in range(d["args"].loop.count):
+            body = decoded[pc + 1:pc + 1 + d["body"]]
+            for it in range(d["count"]):
                 for b in body:
                     runs += 1
                     run(b, it)
