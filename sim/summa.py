@@ -64,26 +64,28 @@ def check_summa(cfg, *, m, n, k, dtype, derived=None, grid=None):
         if count > 255:
             raise ValueError(f"k={k}: an {name} panel is {count} lines, one PUSH carries 255")
     res_a, res_b = t // px, t // py
+    # the programs' lines: the compute queue at most 2 WAITs, an EXEC and 2 SIGNALs per
+    # step, the communication queue a WAIT and a PUSH per peer for each panel it owns,
+    # each queue a HALT; the top PROGRAM_LINES of the SRAM, more on a grid that needs more
+    # (a D1 die's 19 steps)
+    need = mdl.cmd_lines * ((5 * t + 1) + (res_a * px + res_b * py + 1))
+    program_lines = max(PROGRAM_LINES, need)
     a0 = 0
     b0 = a0 + res_a * a_l
     abuf = b0 + res_b * b_l
     bbuf = abuf + 2 * a_l
     operands = bbuf + 2 * b_l
-    c = mdl.lines - PROGRAM_LINES - c_l
+    c = mdl.lines - program_lines - c_l
     if operands > c:
         raise ValueError(f"m={m}, n={n}, k={k}: resident panels, receive buffers and C take "
-                         f"{operands + c_l} SRAM lines per node, {mdl.lines - PROGRAM_LINES} "
-                         f"are free for data")
-    # descriptors of the compute queue: at most 2 WAITs, an EXEC and 2 SIGNALs per step
-    if 2 * (5 * t + 1) + 2 * (t * (px + py) + 1) > PROGRAM_LINES:
-        raise ValueError(f"a {px}x{py} grid has {t} SUMMA steps: the programs would not fit "
-                         f"in {PROGRAM_LINES} lines")
+                         f"{operands + c_l} SRAM lines per node, {mdl.lines - program_lines} "
+                         f"are free for data ({program_lines} kept for the programs)")
     return {"grid": [px, py], "steps": t, "block": [bm, bn, kb], "a_lines": a_l,
             "b_lines": b_l, "c_lines": c_l,
             "a_own": [a0 + s * a_l for s in range(res_a)],
             "b_own": [b0 + s * b_l for s in range(res_b)],
             "a_buf": [abuf, abuf + a_l], "b_buf": [bbuf, bbuf + b_l], "c": c,
-            "operand_lines": operands}
+            "operand_lines": operands, "program_lines": program_lines}
 
 
 def summa_programs(mdl, lay, *, dtype):

@@ -131,6 +131,7 @@ def run_resident(design, mdl, programs, data, expected, blocks, lay, *, sim, tag
     nodes = list(blocks)
     res = run_programs(design, programs, data, sim=sim, tag=tag, cfg=cfg, engine=engine,
                        timing_only=timing_only, preload_data=preload_data,
+                       program_lines=lay.get("program_lines", PROGRAM_LINES),
                        reads=[[list(nd), lay["c"], lay["c_lines"]] for nd in nodes])
     c_full = np.zeros((m, n), np.uint32)
     wrong = []
