@@ -276,4 +276,4 @@ def fault_problem(cfg, derived, workloads):
     skipping = _listed([w.title for w in entries if w.faults == "disabled_nodes"])
     return (f"die.disabled_nodes: {', '.join(blocked)} cannot run with "
             f"{len(fmap.disabled_nodes)} disabled nodes: {who} every node ({skipping} skip "
-            f"disabled nodes){allowed}")
+            f"disabled nodes){allowed}, or -s 'die.disabled_nodes=[]' for the full array")

@@ -122,7 +122,8 @@ def test_disabled_nodes_are_refused_by_the_workloads_that_address_every_node(nam
     assert line.startswith(f"die.disabled_nodes: {WORKLOADS[name].selector} cannot run with 4 "
                            f"disabled nodes: it addresses every node")
     assert line.endswith("allowed: --bench traffic, or with disabled nodes only --bench gemm "
-                         "--algo host, --bench allreduce --algo ring, --bench broadcast")
+                         "--algo host, --bench allreduce --algo ring, --bench broadcast, or "
+                         "-s 'die.disabled_nodes=[]' for the full array")
 
 
 @pytest.mark.parametrize("name", ENTRIES)
