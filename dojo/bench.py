@@ -1174,9 +1174,9 @@ def bench_nodemodel(outdir, *, quick=False):
     for engine, job in jobs.items():
         _workload(cfg, "allreduce-ring", outdir / f"nodemodel_warm_{engine}", job=job,
                   engine=engine)
-    # the tile's elaboration to Verilog (the RTL's build input; the model reads its
-    # manifest: host ports, layouts, node parameters), timed alone: a process makes it once
-    # (gen.build.network_design keeps it), so the runs below do not pay it again
+    # the tile's elaboration to Verilog (the RTL's build input; the model builds nothing),
+    # timed alone: a process makes it once (gen.build.network_design keeps it), so the RTL
+    # runs below do not pay it again
     from gen import build
     build._DESIGNS.clear()
     t0 = time.perf_counter()
@@ -1191,8 +1191,8 @@ def bench_nodemodel(outdir, *, quick=False):
              "golden model, reports written). Cycles are the whole run's (a GEMM's load, "
              "compute and read-back; a collective's first start to last DONE). Not in these "
              f"times: the tile's elaboration to Verilog ({t_design:.1f} s here, timed alone), "
-             "which a process makes once for both engines (the RTL's build input, and the "
-             "model's manifest of host ports, layouts and node parameters).", "",
+             "which a process makes once, the RTL's build input (the model builds nothing: "
+             "its manifest is `gen.build.TileDescription`'s, from the config).", "",
              "| workload | cycles (RTL) | cycles (model) | equal | exact vs golden (both) | "
              "RTL wall | model wall | RTL / model |", "|---|---|---|---|---|---|---|---|"]
     ratios = []
