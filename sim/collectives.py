@@ -476,7 +476,7 @@ def run_collective(cfg, algo, *, lines=None, dtype="int32", sim="verilator", out
            "wrong_nodes": wrong, "bad_halts": bad_halts, "problems": res["problems"],
            "skipped_nodes": [list(n) for n in skipped], "skipped_nodes_written": touched,
            "program_descriptors": max(len(p) for p in programs.values()),
-           "energy": workload_energy(cfg, d, res)}
+           "energy": None if res["counters"] is None else workload_energy(cfg, d, res)}
     if algo != "broadcast" and alpha is not None:
         mdl_t = model_cycles(algo, mx, my, lines=lines, alpha=alpha,
                              max_packet_flits=mdl.max_len, die_shape=design.network.die_shape,

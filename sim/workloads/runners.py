@@ -151,7 +151,8 @@ def run_resident(design, mdl, programs, data, expected, blocks, lay, *, sim, tag
            "compute_peak_fraction": mac_steps / (len(nodes) * res["cycles"]),
            "peak_fraction": mac_steps / (len(nodes) * whole),
            "sram_lines_used": lay["operand_lines"] + lay["c_lines"],
-           "energy": workload_energy(cfg, design.derived, res, flops=2 * m * n * k)}
+           "energy": None if res["counters"] is None else
+           workload_energy(cfg, design.derived, res, flops=2 * m * n * k)}
     record_engine(out, sim=sim, engine=engine, timing_only=timing_only,
                   data_keys=("wrong_nodes",), preloaded=preload_data,
                   load_keys=("load_cycles", "read_cycles", "total_cycles", "peak_fraction",
