@@ -21,7 +21,9 @@ from .routing import (MeshShape, check_planes, check_tables, cut_problem, dor_un
                       loads_bound, one_plane, planes_bound, route_planes, route_tables)
 from .structural import die_writer
 
-__all__ = ["Design", "FaultSetup", "derived_of", "fault_setup", "cut_map_problem", "live_uniform_bound", "table_base", "fmt_manifest", "packet_format", "port_role", "network_design", "noc_design", "router_design", "write", "GENERATOR_VERSION",
+__all__ = ["Design", "FaultSetup", "derived_of", "fault_setup", "cut_map_problem",
+           "live_uniform_bound", "table_base", "fmt_manifest", "packet_format", "port_role",
+           "network_design", "noc_design", "router_design", "write", "GENERATOR_VERSION",
            "TileDescription", "compute_tile"]
 
 

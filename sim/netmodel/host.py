@@ -23,9 +23,11 @@ and ``vc``, ``w1`` the flit), or, on a timing-only tile, wider ones as their con
 a timing-only core's flits): the hosts then send and receive no data value, and what they
 read back is the control slice of each line (its payload bits zero), which the workloads'
 records leave out (:func:`sim.workloads.runners.record_engine`). Held to the RTL at 128-bit
-flits by ``tests/sim/netmodel/test_node_tile_wide.py``. :class:`Tile` runs a coroutine of the hosts (the
-:mod:`verif.host_programs` steps, the same code the RTL testbench awaits) against a
-:class:`sim.netmodel.nodekernel.NodeKernel`, one cycle at a time. The hosts are Python
+flits by ``tests/sim/netmodel/test_node_tile_wide.py``.
+
+:class:`Tile` runs a coroutine of the hosts (the :mod:`verif.host_programs` steps, the
+same code the RTL testbench awaits) against a :class:`sim.netmodel.nodekernel.NodeKernel`,
+one cycle at a time. The hosts are Python
 stepped per cycle, not numba, and the kernel runs one cycle per call: on the default tile
 (16 nodes, four hosts) a run's time goes mostly to building and decoding the hosts'
 packets through :class:`verif.node_model.NodeModel`'s layouts (the RTL testbench's cost
@@ -424,15 +426,15 @@ def run_scenario(design, testcase, scenario, *, cfg, derived, cycles=None,
     :data:`verif.host_programs.FLOWS`) on the fast engine's tile of ``design``, its
     scenario ``scenario[testcase]``; -> that test's result (its ``problems`` the hosts'),
     cycle for cycle the RTL's (``timing_only``: the cycles, DONEs and registers; the
-    lines read back are control slices, not data). Raises TimeoutError if the run has not ended within
-    ``cycles`` cycles (default :data:`RUN_CYCLES`).
+    lines read back are control slices, not data). Raises TimeoutError if the run has not
+    ended within ``cycles`` cycles (default :data:`RUN_CYCLES`).
 
     ``preload_data`` (timing-only ``programs`` only): the scenario's loads, data and
     programs, are written into the SRAM before cycle 0 (:func:`preload`) instead of sent
     by the hosts, and nothing is read back, not even the counters (on a 5x5 tile each host
     reads 95 nodes' counters one round trip after another, longer than the workload): the
-    run is the start writes and the programs to their DONEs. The workload's cycles (the first start write to the
-    last DONE) are the host-loaded run's (``tests/sim/test_workloads_on_the_model.py``
+    run is the start writes and the programs to their DONEs. The workload's cycles (the
+    first start write to the last DONE) are the host-loaded run's (``tests/sim/test_workloads_on_the_model.py``
     holds them equal on the default tile: the load leaves every node and link idle, the
     start writes and the programs then meet the same network); the load's and the
     read-back's cycles, and the events they count, are not run."""
