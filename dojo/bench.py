@@ -1179,9 +1179,9 @@ def bench_nodemodel(outdir, *, quick=False):
     for engine, job in jobs.items():
         _workload(cfg, "allreduce-ring", outdir / f"nodemodel_warm_{engine}", job=job,
                   engine=engine)
-    # the tile's elaboration to Verilog (the RTL's build input; the model reads its
-    # manifest: host ports, layouts, node parameters), timed alone: a process makes it once
-    # (gen.build.network_design keeps it), so the runs below do not pay it again
+    # the tile's elaboration to Verilog (the RTL's build input; the model builds nothing),
+    # timed alone: a process makes it once (gen.build.network_design keeps it), so the RTL
+    # runs below do not pay it again
     from gen import build
     build._DESIGNS.clear()
     t0 = time.perf_counter()
@@ -1196,8 +1196,8 @@ def bench_nodemodel(outdir, *, quick=False):
              "golden model, reports written). Cycles are the whole run's (a GEMM's load, "
              "compute and read-back; a collective's first start to last DONE). Not in these "
              f"times: the tile's elaboration to Verilog ({t_design:.1f} s here, timed alone), "
-             "which a process makes once for both engines (the RTL's build input, and the "
-             "model's manifest of host ports, layouts and node parameters).", "",
+             "which a process makes once, the RTL's build input (the model builds nothing: "
+             "its manifest is `gen.build.TileDescription`'s, from the config).", "",
              "| workload | cycles (RTL) | cycles (model) | equal | exact vs golden (both) | "
              "RTL wall | model wall | RTL / model |", "|---|---|---|---|---|---|---|---|"]
     ratios = []
@@ -1222,8 +1222,85 @@ def bench_nodemodel(outdir, *, quick=False):
               f"golden check, which both engines pay, and the model's hosts, "
               f"Python coroutines that build and decode every packet through "
               f"`verif.node_model.NodeModel`'s layouts as the RTL testbench's do "
-              f"(`sim/netmodel/host.py`).", "",
-              f"Section measured in {time.time() - started:.0f} s."]
+              f"(`sim/netmodel/host.py`)."]
+    if not quick:
+        lines += _d1_lines(outdir)
+    lines += ["", f"Section measured in {time.time() - started:.0f} s."]
+    return lines
+
+
+#: the D1 rows of :func:`bench_nodemodel`: ``(label, overrides of configs/d1.yaml, workload,
+#: options)``, each run timing-only and preloaded in a process of its own (its peak memory
+#: is the process's). One die is the full 19x19 array (the preset's harvest map of 354
+#: live nodes is refused by the model: ``sim.netmodel.host.model_problem``); 3971 lines of
+#: 256 bytes (1.02 MB) is the multiple of its 361 nodes nearest 1 MB that the all-reduces
+#: take; the broadcast sends one PUSH, at most 255 lines (64 KB). The SUMMA is a 64x64x64
+#: block per node and step (19 steps); on the 5x5 tile the 2D all-reduce needs a multiple of
+#: its 9025 nodes of lines (more than the SRAM: its row refuses), and the broadcast is small
+#: (a core step costs the same idle or busy, so 9025 nodes step slowly)
+D1_DIE = ["tile.dies_x=1", "tile.dies_y=1", "die.disabled_nodes=[]"]
+D1_TILE = ["die.disabled_nodes=[]"]
+D1_ROWS = (
+    ("D1 die, ring all-reduce 1.02 MB/node", D1_DIE, "allreduce-ring", {"lines": 3971}),
+    ("D1 die, 2D all-reduce 1.02 MB/node", D1_DIE, "allreduce-2d", {"lines": 3971}),
+    ("D1 die, broadcast 64 KB", D1_DIE, "broadcast", {"lines": 255}),
+    ("D1 die, SUMMA bf16 1216^3", D1_DIE, "summa", {"m": 1216, "n": 1216, "k": 1216}),
+    ("5x5 D1 tile, 2D all-reduce 64 KB/node", D1_TILE, "allreduce-2d", {"lines": 256}),
+    ("5x5 D1 tile, broadcast 4 KB", D1_TILE, "broadcast", {"lines": 16}),
+)
+
+
+def _scale_point(overrides, name, options, out_dir):
+    """One D1 row, in this process: the workload run (timing only, preloaded) -> its
+    record, the wall time and this process's peak memory."""
+    import resource
+    from sim.workloads import Job
+    cfg = load_config(ROOT / "configs" / "d1.yaml", overrides)
+    d = derive(cfg)
+    t0 = time.perf_counter()
+    res = _workload(cfg, name, Path(out_dir), job=Job(out=Path(out_dir).parent),
+                    engine="model", timing_only=True, preload=True, **options)
+    wall = time.perf_counter() - t0
+    return {"record": res.record, "wall": wall, "nodes": d.tile.mesh_x * d.tile.mesh_y,
+            "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+
+
+def _d1_lines(outdir):
+    """The D1 die and tile rows of the nodemodel section (see :data:`D1_ROWS`)."""
+    import subprocess
+    lines = ["", "### D1 scale (timing only, preloaded)", "",
+             "`dojo sim configs/d1.yaml <overrides> --bench ... --engine model --timing-only "
+             "--preload`, each row a process of its own on one core: 2048-bit flits carried "
+             "as their 93-bit control slices, data and programs written into the SRAM "
+             "instead of sent by the hosts (the same workload cycles, held on the default "
+             "tile), no read-back. Wall time: the whole workload (its programs compiled, its "
+             "alpha measured for an all-reduce, the run); cycles: the workload's (first start "
+             "to last DONE; SUMMA's compute phase); node-cycles/s: nodes x those cycles / "
+             "wall (a lower bound: the wall time includes the alpha measurement and setup); "
+             "peak memory: the process's maximum resident set.", "",
+             "| workload | nodes | cycles | alpha-beta model | measured / model | wall | "
+             "node-cycles/s | peak memory |", "|---|---|---|---|---|---|---|---|"]
+    for label, overrides, name, options in D1_ROWS:
+        out = outdir / f"nodemodel_d1_{name}_{'die' if overrides == D1_DIE else 'tile'}"
+        code = ("import json, sys; from dojo.bench import _scale_point; "
+                f"print('RESULT ' + json.dumps(_scale_point({overrides!r}, {name!r}, "
+                f"{options!r}, {str(out)!r})))")
+        run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             cwd=ROOT)
+        found = [ln for ln in run.stdout.splitlines() if ln.startswith("RESULT ")]
+        if run.returncode or not found:
+            err = (run.stderr.strip().splitlines() or ["no output"])[-1]
+            lines.append(f"| {label} | | failed: {err} | | | | | |")
+            continue
+        r = json.loads(found[0][len("RESULT "):])
+        rec = r["record"]
+        cycles = rec.get("cycles", rec.get("compute_cycles"))
+        model = rec.get("model") or {}
+        ratio = rec.get("measured_over_model")
+        lines.append(f"| {label} | {r['nodes']} | {cycles} | {model.get('cycles', '-')} | "
+                     f"{f'{ratio:.2f}' if ratio else '-'} | {r['wall']:.0f} s | "
+                     f"{r['nodes'] * cycles / r['wall'] / 1e6:.2f} M | "
+                     f"{r['maxrss_kib'] / 2**20:.2f} GiB |")
     return lines
 
 

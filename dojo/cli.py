@@ -69,7 +69,8 @@ def cmd_sim(args):
         raise ConfigError([problem])
     options = Options(m=args.m, n=args.n, k=args.k, dtype=args.dtype, lines=args.lines,
                       a=args.a, b=args.b, c_out=args.c_out, threads=args.threads,
-                      engine=args.engine, timing_only=args.timing_only)
+                      engine=args.engine, timing_only=args.timing_only,
+                      preload=args.preload)
     # every workload is checked before any work or report, on the engine asked for
     plans = [w.check(cfg, d, options) for w in workloads]
     out.mkdir(parents=True, exist_ok=True)
@@ -452,6 +453,11 @@ def build_parser():
                    help="verilator (default, or $SIM) or icarus")
     _add_engine(p, "every workload")
     _add_timing_only(p)
+    p.add_argument("--preload", action="store_true",
+                   help="with --engine model --timing-only: the node programs' data and "
+                        "programs are written into the SRAM instead of sent by the hosts, "
+                        "and nothing is read back (the same workload cycles; the load and "
+                        "read-back phases are not run: docs/guide.md)")
     p.set_defaults(func=cmd_sim)
 
     p = sub.add_parser("verilog", help="emit Verilog and a JSON manifest for a top")

@@ -21,7 +21,10 @@ from .routing import (MeshShape, check_planes, check_tables, cut_problem, dor_un
                       loads_bound, one_plane, planes_bound, route_planes, route_tables)
 from .structural import die_writer
 
-__all__ = ["Design", "FaultSetup", "derived_of", "fault_setup", "cut_map_problem", "live_uniform_bound", "table_base", "fmt_manifest", "packet_format", "port_role", "network_design", "noc_design", "router_design", "write", "GENERATOR_VERSION"]
+__all__ = ["Design", "FaultSetup", "derived_of", "fault_setup", "cut_map_problem",
+           "live_uniform_bound", "table_base", "fmt_manifest", "packet_format", "port_role",
+           "network_design", "noc_design", "router_design", "write", "GENERATOR_VERSION",
+           "TileDescription", "compute_tile"]
 
 
 def _node_params(cfg):
@@ -252,6 +255,89 @@ def _network_design(cfg, d, *, kind, top, boundary, top_name, structural_dies):
     params = {"config": cfg.raw, "node": node_manifest if kind == "compute" else node}
     return Design(name, net, lib, params, derived=d, fmt=fmt, network=network,
                   nodes=[list(c) for c in net.coords()], faults=faults, **blocks)
+
+
+class TileDescription:
+    """A compute tile with host ports (``network_design(cfg, kind="compute", top="tile",
+    boundary="ports")``) as the fast engine needs it, computed from the config and its
+    derivation without building a component: :meth:`manifest` is the design's
+    :meth:`~gen.design.Design.description` (the manifest's keys that describe the design,
+    equal to ``design.manifest()``'s: ``tests/gen/test_tile_description.py``), and
+    ``derived``, ``fmt``, ``network``, ``nodes``, ``node``, ``faults`` are the design's.
+    Building the components of a D1 die takes minutes (a 2048-bit link on every port of 361
+    nodes), which a model run does not need: it never elaborates or emits anything.
+
+    Attributes
+    ----------
+    params : dict
+        The manifest's ``params`` (the resolved config and the node parameters).
+    """
+
+    host = board = None
+    fast_build_blocks = ()
+
+    def __init__(self, cfg, derived=None):
+        from rtl.fabric.mesh import NODE_MODULES, edge_ports
+        d = self.derived = derived_of(cfg, derived)
+        lay, _, self.node = compute_params(cfg, d)
+        self.fmt = lay.fmt
+        self.faults = fault_setup(cfg, d, kind="compute")
+        nx, ny = d.die.nodes_x, d.die.nodes_y
+        dx, dy = (cfg.tile.dies_x, cfg.tile.dies_y) if d.tile.dies > 1 else (1, 1)
+        mx, my = dx * nx, dy * ny
+        # global coordinates die by die, row-major within a die (rtl.fabric.tile.Tile's
+        # and, for one die, rtl.fabric.mesh.Mesh's order)
+        self.nodes = [[i * nx + x, j * ny + y] for j in range(dy) for i in range(dx)
+                      for y in range(ny) for x in range(nx)]
+        dielink, die_shape = None, None
+        if d.tile.dies > 1:
+            dielink = {"ratio": d.dielink.ratio, "latency": d.dielink.latency}
+            die_shape = (nx, ny)
+            ll = d.dielink.link_layer
+            if ll:
+                dielink["layer"] = {k: ll[k] for k in LINK_LAYER_PARAMS}
+        network = Network(mesh_x=mx, mesh_y=my, kind="compute", top_kind="tile",
+                          boundary="ports", stat_names=[],
+                          edge_ports=[[n, list(xy), dr] for n, xy, dr in edge_ports(mx, my)],
+                          pipeline_stages=d.link.pipeline_stages, die_shape=die_shape,
+                          dielink=dielink)
+        if dielink and "layer" in dielink:
+            from rtl.fabric.dielink_layer import STAT_NAMES
+            network = replace(network, dielink_stat_names=list(STAT_NAMES),
+                              dielink_ends=_dielink_ends(dx, dy, nx, ny))
+        self.network = network
+        self.hier_blocks = (NODE_MODULES["compute"],)
+        self.params = {"config": cfg.raw, "node": self.node}
+
+    description = Design.description
+
+    def manifest(self):
+        """The describing keys of the design's manifest (no ports, modules or digest: no
+        Verilog is emitted)."""
+        return {"params": self.params, **self.description()}
+
+
+def _dielink_ends(dx, dy, nx, ny):
+    """:meth:`rtl.fabric.tile.Tile.dielink_ends` of a tile of ``dx`` x ``dy`` dies of
+    ``nx`` x ``ny`` nodes, on its geometry alone (the method run on a stand-in that has the
+    tile's four numbers and its geometry methods)."""
+    from rtl.fabric.tile import Tile
+
+    class Geometry:
+        dies, die_origin, dielink_ends = Tile.dies, Tile.die_origin, Tile.dielink_ends
+        _dx, _dy, _nx, _ny = dx, dy, nx, ny
+
+    return [[list(a), list(b)] for a, b in Geometry().dielink_ends()]
+
+
+def compute_tile(cfg, *, engine="rtl", derived=None):
+    """The compute tile with host ports a workload runs on: the design
+    (``network_design(cfg, kind="compute", top="tile", boundary="ports")``) for the RTL,
+    its :class:`TileDescription` for the fast engine (``engine="model"``), which needs no
+    component built."""
+    if engine == "model":
+        return TileDescription(cfg, derived)
+    return network_design(cfg, kind="compute", top="tile", boundary="ports", derived=derived)
 
 
 def noc_design(cfg, *, kind="traffic", boundary="tie", top_name=None, derived=None):

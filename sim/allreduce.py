@@ -148,15 +148,14 @@ def run_allreduce(cfg, *, lines=None, dtype="int32", sim="verilator", out_dir, s
     result dict (also written to ``out_dir/result.json``): measured cycles, the
     alpha-beta model, and ``match`` (every node holds the golden sum). ``engine`` and
     ``timing_only``: :func:`sim.workloads.runners.run_tile`'s."""
-    from gen.build import network_design
+    from gen.build import compute_tile
     from sim.workloads.runners import record_engine, run_tile
     from verif import golden
     from verif.host import host_address, host_ports, host_reaches
     from verif.node_model import NodeModel
 
     lines = check_allreduce(cfg, lines=lines, dtype=dtype, derived=derived)
-    design = network_design(cfg, kind="compute", top="tile", boundary="ports",
-                            derived=derived)
+    design = compute_tile(cfg, engine=engine, derived=derived)
     man = design.manifest()
     model = NodeModel.from_manifest(man)
     mx, my = man["mesh_x"], man["mesh_y"]

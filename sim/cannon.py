@@ -159,16 +159,16 @@ def block_operands(rng, m, n, k, dtype, bm, bn, kb):
             lambda t, j: b[t * kb:(t + 1) * kb, j * bn:(j + 1) * bn])
 
 
-def cannon_plan(cfg, *, m, n, k, dtype="bf16", seed=0, derived=None, chunk=None):
+def cannon_plan(cfg, *, m, n, k, dtype="bf16", seed=0, derived=None, chunk=None, engine="rtl"):
     """What Cannon's GEMM loads and runs, for either engine: ``{"design"`` (the compute
     tile with host ports), ``"model"`` (its NodeModel), ``"programs"``, ``"data"`` (the
     arguments of :func:`sim.workloads.runners.run_programs`), ``"expected"`` (every
     node's C block, golden), ``"blocks"`` (its C block's origin), ``"layout"``,
     ``"mac_steps"``, ``"tag"`` (of its build) ``}``."""
-    from gen.build import network_design
+    from gen.build import compute_tile
     from verif.node_model import NodeModel
     lay = check_cannon(cfg, m=m, n=n, k=k, dtype=dtype, derived=derived)
-    design = network_design(cfg, kind="compute", top="tile", boundary="ports", derived=derived)
+    design = compute_tile(cfg, engine=engine, derived=derived)
     mdl = NodeModel.from_manifest(design.manifest())
     q = design.manifest()["mesh_x"]
     bs, _, kb = lay["block"]
@@ -200,7 +200,8 @@ def run_cannon(cfg, *, m, n, k, dtype="bf16", sim="verilator", out_dir, seed=0, 
     the whole run, and ``match`` (C bit for bit equal to the golden model).
     ``engine`` and ``timing_only``: :func:`sim.workloads.runners.run_tile`'s."""
     from sim.workloads.runners import run_resident
-    p = cannon_plan(cfg, m=m, n=n, k=k, dtype=dtype, seed=seed, derived=derived, chunk=chunk)
+    p = cannon_plan(cfg, m=m, n=n, k=k, dtype=dtype, seed=seed, derived=derived, chunk=chunk,
+                    engine=engine)
     return run_resident(p["design"], p["model"], p["programs"], p["data"], p["expected"],
                         p["blocks"], p["layout"], sim=sim, tag=p["tag"], shape=(m, n, k),
                         dtype=dtype, out_dir=out_dir, mac_steps=p["mac_steps"], cfg=cfg,

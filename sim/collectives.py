@@ -112,8 +112,23 @@ def executed(mdl, descs):
     they make)``: the program's control flow replayed (pushes as dicts like
     :func:`compile_pushes` takes, ``wait`` meaning a WAIT ran since the last push)."""
     from rtl.node.layouts import CmdOp, Dtype
-    decoded = [mdl.lay.decode("cmd_desc", sum(line << (mdl.width * i)
-                                              for i, line in enumerate(d))) for d in descs]
+
+    def fields(d):
+        # every field read once (an Amaranth view's field costs a Const each read)
+        out = {"op": d["op"]}
+        if d["op"] == CmdOp.PUSH:
+            p = d["args"].push
+            out.update(src=int(p.desc.src_addr), src_step=int(p.src_step),
+                       dst=int(p.desc.dst_addr), dst_step=int(p.dst_step),
+                       count=int(p.desc.count), to=(int(p.desc.dst_x), int(p.desc.dst_y)),
+                       add=bool(p.desc.add), dtype=Dtype(p.desc.dtype), sem=int(p.desc.sem))
+        elif d["op"] == CmdOp.LOOP:
+            out.update(body=int(d["args"].loop.body), count=int(d["args"].loop.count))
+        return out
+
+    decoded = [fields(mdl.lay.decode("cmd_desc", sum(line << (mdl.width * i)
+                                                     for i, line in enumerate(d))))
+               for d in descs]
     runs, pushes, waited, pc = 0, [], False, 0
 
     def run(d, it):
@@ -121,21 +136,18 @@ def executed(mdl, descs):
         if d["op"] == CmdOp.WAIT:
             waited = True
         elif d["op"] == CmdOp.PUSH:
-            p = d["args"].push
-            pushes.append({"wait": waited, "src": int(p.desc.src_addr) + it * int(p.src_step),
-                           "dst": int(p.desc.dst_addr) + it * int(p.dst_step),
-                           "count": int(p.desc.count),
-                           "to": (int(p.desc.dst_x), int(p.desc.dst_y)),
-                           "add": bool(p.desc.add), "dtype": Dtype(p.desc.dtype),
-                           "sem": int(p.desc.sem)})
+            pushes.append({"wait": waited, "src": d["src"] + it * d["src_step"],
+                           "dst": d["dst"] + it * d["dst_step"], "count": d["count"],
+                           "to": d["to"], "add": d["add"], "dtype": d["dtype"],
+                           "sem": d["sem"]})
             waited = False
 
     while pc < len(decoded):
         d = decoded[pc]
         runs += 1
         if d["op"] == CmdOp.LOOP:
-            body = decoded[pc + 1:pc + 1 + d["args"].loop.body]
-            for it in range(d["args"].loop.count):
+            body = decoded[pc + 1:pc + 1 + d["body"]]
+            for it in range(d["count"]):
                 for b in body:
                     runs += 1
                     run(b, it)
@@ -290,17 +302,16 @@ def check_collective(cfg, algo, *, lines, derived=None):
     return lines
 
 
-def measure_alpha(cfg, *, sim="verilator", derived=None, engine="rtl"):
+def measure_alpha(cfg, *, sim="verilator", derived=None, engine="rtl", timing_only=False):
     """The zero-load step latency of the nodes' programs on the tile: a one-flit token
     (SIGNAL) passed once round the ring, each node WAITing for it and SIGNALling the
     next. Returns ``{"alpha": cycles per step, "cycles", "nodes"}`` (the hosts' start
     and DONE are outside the token's round: the root starts when every other node waits).
-    ``engine``: :func:`sim.workloads.runners.run_tile`'s (the token carries no data, so a
-    timing-only model measures the same)."""
-    from gen.build import network_design
+    ``engine``, ``timing_only``: :func:`sim.workloads.runners.run_tile`'s (the token carries no
+    data, so a timing-only model measures the same)."""
+    from gen.build import compute_tile
     from verif.node_model import NodeModel
-    design = network_design(cfg, kind="compute", top="tile", boundary="ports",
-                            derived=derived)
+    design = compute_tile(cfg, engine=engine, derived=derived)
     mdl = NodeModel.from_manifest(design.manifest())
     ring = live_ring(cfg, derived)
     n = len(ring)
@@ -314,9 +325,9 @@ def measure_alpha(cfg, *, sim="verilator", derived=None, engine="rtl"):
             body = [mdl.cmd_wait(0, 1), mdl.cmd_signal(nxt, 0)]
         progs[node] = [mdl.cmd_loop(rounds, 2)] + body + [mdl.cmd_halt(0)]
     res = run_programs(design, progs, {}, sim=sim, tag="alpha", reads=[], cfg=cfg,
-                       engine=engine)
+                       engine=engine, timing_only=timing_only)
     one = run_programs(design, {ring[0]: [mdl.cmd_halt(0)]}, {}, sim=sim, tag="alpha-empty",
-                       reads=[], cfg=cfg, engine=engine)
+                       reads=[], cfg=cfg, engine=engine, timing_only=timing_only)
     token = res["cycles"] - one["cycles"]         # the hosts' start and DONE taken off
     return {"alpha": round(token / (rounds * n), 2), "cycles": token, "nodes": n,
             "rounds": rounds}
@@ -381,20 +392,24 @@ def control_cycles(mdl, programs):
     return (mdl.cmd_lines + 1) * sum(extra) / len(extra)
 
 
-def collective_plan(cfg, algo, *, lines, dtype="int32", seed=0, derived=None):
+def collective_plan(cfg, algo, *, lines, dtype="int32", seed=0, derived=None, engine="rtl",
+                    timing_only=False):
     """What a collective loads and runs, for either engine: ``{"design"`` (the compute
     tile with host ports), ``"model"`` (its NodeModel), ``"nodes"`` (the live nodes,
     row-major), ``"skipped"`` (the others), ``"programs"``, ``"data"`` (the arguments of
     :func:`sim.workloads.runners.run_programs`), ``"expected"`` (every node's final vector,
-    :func:`golden`), ``"dtype"`` (``"int32"`` or ``"fp32"``)``}``."""
-    from gen.build import derived_of, network_design
+    :func:`golden`), ``"dtype"`` (``"int32"`` or ``"fp32"``)``}``. ``timing_only``: no data
+    values are made (every vector line zero, the control slice a timing-only model keeps of
+    a data line being payload) and no golden model is run (``"expected"`` None), which at
+    D1 scale would take hours in Python."""
+    from gen.build import compute_tile, derived_of
     from verif import golden as numerics
     from verif.node_model import Dtype, NodeModel
     d = derived_of(cfg, derived)
     mx, my = d.tile.mesh_x, d.tile.mesh_y
     ring = live_ring(cfg, d)
     check_collective(cfg, algo, lines=lines, derived=d)
-    design = network_design(cfg, kind="compute", top="tile", boundary="ports", derived=d)
+    design = compute_tile(cfg, engine=engine, derived=d)
     mdl = NodeModel.from_manifest(design.manifest())
     rng = np.random.default_rng(seed)
     lanes = mdl.width // 32
@@ -403,6 +418,9 @@ def collective_plan(cfg, algo, *, lines, dtype="int32", seed=0, derived=None):
     skipped = [(x, y) for y in range(my) for x in range(mx) if (x, y) not in members]
     vectors = {}
     for node in nodes:
+        if timing_only:
+            vectors[node] = [0] * lines
+            continue
         if dtype == "fp32":
             v = numerics.float_to_f32_bits(rng.standard_normal(lines * lanes).astype(np.float32))
         else:
@@ -414,27 +432,31 @@ def collective_plan(cfg, algo, *, lines, dtype="int32", seed=0, derived=None):
         root = ring[0]
         programs = broadcast_programs(mdl, mx, my, base=0, lines=lines, ring=ring)
         data = {root: (0, vectors[root])}
-        expected = {node: vectors[root] for node in nodes}
+        expected = None if timing_only else {node: vectors[root] for node in nodes}
     else:
         programs = allreduce_programs(mdl, algo, mx, my, base=0, lines=lines, dtype=lane,
                                       ring=ring)
         data = {node: (0, vectors[node]) for node in nodes}
-        expected = golden(mdl, algo, vectors, mx, my, lines=lines, dtype=kind, ring=ring)
+        expected = None if timing_only else golden(mdl, algo, vectors, mx, my, lines=lines,
+                                                   dtype=kind, ring=ring)
     return {"design": design, "model": mdl, "nodes": nodes, "skipped": skipped,
             "programs": programs, "data": data, "expected": expected, "dtype": kind}
 
 
 def run_collective(cfg, algo, *, lines=None, dtype="int32", sim="verilator", out_dir,
-                   seed=0, derived=None, alpha=None, engine="rtl", timing_only=False):
+                   seed=0, derived=None, alpha=None, engine="rtl", timing_only=False,
+                   preload_data=False):
     """A node-driven all-reduce (``ring`` or ``2d``) or ``broadcast``, checked bit for
     bit against :func:`golden`; returns the result dict (also ``out_dir/result.json``).
-    ``engine`` and ``timing_only``: :func:`sim.workloads.runners.run_tile`'s."""
+    ``engine``, ``timing_only`` and ``preload_data``:
+    :func:`sim.workloads.runners.run_tile`'s."""
     from gen.build import derived_of
     d = derived_of(cfg, derived)
     mx, my = d.tile.mesh_x, d.tile.mesh_y
     ring = live_ring(cfg, d)
     lines = lines if lines is not None else 2 * len(ring)
-    p = collective_plan(cfg, algo, lines=lines, dtype=dtype, seed=seed, derived=d)
+    p = collective_plan(cfg, algo, lines=lines, dtype=dtype, seed=seed, derived=d,
+                        engine=engine, timing_only=timing_only)
     design, mdl, kind = p["design"], p["model"], p["dtype"]
     nodes, skipped, programs, data, expected = (p[k] for k in (
         "nodes", "skipped", "programs", "data", "expected"))
@@ -442,8 +464,10 @@ def run_collective(cfg, algo, *, lines=None, dtype="int32", sim="verilator", out
     # starts at zero)
     res = run_programs(design, programs, data, sim=sim, tag=f"{algo}-{lines}-{kind}-{seed}",
                        cfg=cfg, engine=engine, timing_only=timing_only,
+                       preload_data=preload_data,
                        reads=[[list(n), 0, lines] for n in nodes + skipped])
-    wrong = [list(n) for n, got in zip(nodes, res["reads"]) if got != expected[n]]
+    wrong = [] if expected is None else \
+        [list(n) for n, got in zip(nodes, res["reads"]) if got != expected[n]]
     touched = [list(n) for n, got in zip(skipped, res["reads"][len(nodes):]) if any(got)]
     bad_halts = [h for h in res["halts"] if any(t != 0 for t in h[1].values())]
     out = {"algo": algo, "nodes": len(nodes), "mesh": [mx, my], "lines": lines, "dtype": kind,
@@ -452,7 +476,7 @@ def run_collective(cfg, algo, *, lines=None, dtype="int32", sim="verilator", out
            "wrong_nodes": wrong, "bad_halts": bad_halts, "problems": res["problems"],
            "skipped_nodes": [list(n) for n in skipped], "skipped_nodes_written": touched,
            "program_descriptors": max(len(p) for p in programs.values()),
-           "energy": workload_energy(cfg, d, res)}
+           "energy": None if res["counters"] is None else workload_energy(cfg, d, res)}
     if algo != "broadcast" and alpha is not None:
         mdl_t = model_cycles(algo, mx, my, lines=lines, alpha=alpha,
                              max_packet_flits=mdl.max_len, die_shape=design.network.die_shape,
@@ -461,7 +485,8 @@ def run_collective(cfg, algo, *, lines=None, dtype="int32", sim="verilator", out
         out["model"] = mdl_t
         out["measured_over_model"] = res["cycles"] / mdl_t["cycles"]
     record_engine(out, sim=sim, engine=engine, timing_only=timing_only,
-                  data_keys=("wrong_nodes", "skipped_nodes_written"))
+                  data_keys=("wrong_nodes", "skipped_nodes_written"), preloaded=preload_data,
+                  load_keys=("energy",))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "result.json").write_text(json.dumps(out, indent=1) + "\n")

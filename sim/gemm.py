@@ -255,13 +255,13 @@ def run_tile_gemm(cfg, *, m, n, k, dtype, a=None, b=None, sim="verilator", out_d
     ``timing_only``: :func:`sim.workloads.runners.run_tile`'s (timing only: no C, no
     ``C.npy``, ``match`` None).
     """
-    from gen.build import network_design
+    from gen.build import compute_tile
     from sim.workloads.runners import record_engine
 
     p = cfg.node.matrix_p
     check_tile_gemm(cfg, m=m, n=n, k=k, dtype=dtype, a=a, b=b, derived=derived)
     blocks = gemm_blocks(cfg, derived)
-    design = network_design(cfg, kind="compute", top="tile", boundary="ports", derived=derived)
+    design = compute_tile(cfg, engine=engine, derived=derived)
     mx, my = design.network.mesh_x, design.network.mesh_y
     mb, nb = m // my, n // mx
     skipped = [(x, y) for y in range(my) for x in range(mx) if (x, y) not in blocks]

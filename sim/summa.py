@@ -64,26 +64,28 @@ def check_summa(cfg, *, m, n, k, dtype, derived=None, grid=None):
         if count > 255:
             raise ValueError(f"k={k}: an {name} panel is {count} lines, one PUSH carries 255")
     res_a, res_b = t // px, t // py
+    # the programs' lines: the compute queue at most 2 WAITs, an EXEC and 2 SIGNALs per
+    # step, the communication queue a WAIT and a PUSH per peer for each panel it owns,
+    # each queue a HALT; the top PROGRAM_LINES of the SRAM, more on a grid that needs more
+    # (a D1 die's 19 steps)
+    need = mdl.cmd_lines * ((5 * t + 1) + (res_a * px + res_b * py + 1))
+    program_lines = max(PROGRAM_LINES, need)
     a0 = 0
     b0 = a0 + res_a * a_l
     abuf = b0 + res_b * b_l
     bbuf = abuf + 2 * a_l
     operands = bbuf + 2 * b_l
-    c = mdl.lines - PROGRAM_LINES - c_l
+    c = mdl.lines - program_lines - c_l
     if operands > c:
         raise ValueError(f"m={m}, n={n}, k={k}: resident panels, receive buffers and C take "
-                         f"{operands + c_l} SRAM lines per node, {mdl.lines - PROGRAM_LINES} "
-                         f"are free for data")
-    # descriptors of the compute queue: at most 2 WAITs, an EXEC and 2 SIGNALs per step
-    if 2 * (5 * t + 1) + 2 * (t * (px + py) + 1) > PROGRAM_LINES:
-        raise ValueError(f"a {px}x{py} grid has {t} SUMMA steps: the programs would not fit "
-                         f"in {PROGRAM_LINES} lines")
+                         f"{operands + c_l} SRAM lines per node, {mdl.lines - program_lines} "
+                         f"are free for data ({program_lines} kept for the programs)")
     return {"grid": [px, py], "steps": t, "block": [bm, bn, kb], "a_lines": a_l,
             "b_lines": b_l, "c_lines": c_l,
             "a_own": [a0 + s * a_l for s in range(res_a)],
             "b_own": [b0 + s * b_l for s in range(res_b)],
             "a_buf": [abuf, abuf + a_l], "b_buf": [bbuf, bbuf + b_l], "c": c,
-            "operand_lines": operands}
+            "operand_lines": operands, "program_lines": program_lines}
 
 
 def summa_programs(mdl, lay, *, dtype):
@@ -129,22 +131,33 @@ def summa_programs(mdl, lay, *, dtype):
 
 
 def run_summa(cfg, *, m, n, k, dtype="bf16", sim="verilator", out_dir, seed=0, derived=None,
-              engine="rtl", timing_only=False):
+              engine="rtl", timing_only=False, preload_data=False):
     """SUMMA on the tile; returns the result dict of :func:`sim.workloads.runners.run_resident`
     (also ``out_dir/result.json``, C in ``out_dir/C.npy``).
-    ``engine`` and ``timing_only``: :func:`sim.workloads.runners.run_tile`'s."""
-    from gen.build import network_design
+    ``engine``, ``timing_only`` and ``preload_data``:
+    :func:`sim.workloads.runners.run_tile`'s (timing only: no operands are made and no
+    golden model is run, their lines zero: payload the model does not keep)."""
+    from gen.build import compute_tile
     from sim.cannon import block_operands
     from sim.workloads.runners import run_resident
     from verif.node_model import NodeModel
     lay = check_summa(cfg, m=m, n=n, k=k, dtype=dtype, derived=derived)
-    design = network_design(cfg, kind="compute", top="tile", boundary="ports", derived=derived)
+    design = compute_tile(cfg, engine=engine, derived=derived)
     mdl = NodeModel.from_manifest(design.manifest())
     (px, py), t_steps = lay["grid"], lay["steps"]
     bm, bn, kb = lay["block"]
-    blk_a, blk_b = block_operands(np.random.default_rng(seed), m, n, k, dtype, bm, bn, kb)
     data, expected = {}, {}
-    for i in range(py):
+    if timing_only:
+        for i in range(py):
+            for j in range(px):
+                data[(j, i)] = [(lay["a_own"][t // px], [0] * lay["a_lines"])
+                                for t in range(j, t_steps, px)] + \
+                               [(lay["b_own"][t // py], [0] * lay["b_lines"])
+                                for t in range(i, t_steps, py)]
+        expected = None
+    blk_a, blk_b = block_operands(np.random.default_rng(seed), m, n, k, dtype, bm, bn, kb) \
+        if not timing_only else (None, None)
+    for i in range(py if not timing_only else 0):
         for j in range(px):
             data[(j, i)] = [(lay["a_own"][t // px], mdl.pack_a(blk_a(i, t), dtype))
                             for t in range(j, t_steps, px)] + \
@@ -159,4 +172,5 @@ def run_summa(cfg, *, m, n, k, dtype="bf16", sim="verilator", out_dir, seed=0, d
                         blocks, lay, sim=sim, tag=f"summa-{m}x{n}x{k}-{dtype}-{seed}",
                         shape=(m, n, k), dtype=dtype, out_dir=out_dir,
                         mac_steps=px * py * t_steps * (bm // mdl.p) * (bn // mdl.p) * kb,
-                        cfg=cfg, engine=engine, timing_only=timing_only)
+                        cfg=cfg, engine=engine, timing_only=timing_only,
+                        preload_data=preload_data)

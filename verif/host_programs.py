@@ -19,8 +19,11 @@ __all__ = ["programs", "gemm", "allreduce", "FLOWS", "load_programs", "run_progr
 
 async def programs(tb, pr):
     """The whole ``programs`` scenario ``pr`` (``loads``, ``starts``, ``reads``): load,
-    start every node and await every DONE, read back, read every node's counters; -> the
-    result of :mod:`verif.tb_tile`'s ``programs`` test but its ``problems``: ``cycles``
+    start every node and await every DONE, read back, read every node's counters (not when
+    ``pr["counters"]`` is false: a preloaded timing-only run on the fast engine,
+    :func:`sim.netmodel.host.run_scenario`; ``counters`` and ``counters_cycle`` are then
+    None); -> the result of :mod:`verif.tb_tile`'s ``programs`` test but its ``problems``:
+    ``cycles``
     (the first start write leaving a host to the last DONE arriving), ``load_cycles``,
     ``read_cycles``, ``reads``, ``counters``, ``counters_cycle``, ``halts``."""
     t_load = tb.cycle
@@ -30,8 +33,11 @@ async def programs(tb, pr):
     cycles = tb.cycle - t0
     t_read = tb.cycle
     reads = await read_back(tb, pr)
-    return {"cycles": cycles, "load_cycles": t0 - t_load, "read_cycles": tb.cycle - t_read,
-            "reads": reads, **await read_counters(tb), "halts": halts_of(starts, halts)}
+    t_end = tb.cycle
+    counters = await read_counters(tb) if pr.get("counters", True) else \
+        {"counters": None, "counters_cycle": None}
+    return {"cycles": cycles, "load_cycles": t0 - t_load, "read_cycles": t_end - t_read,
+            "reads": reads, **counters, "halts": halts_of(starts, halts)}
 
 
 async def load_programs(tb, pr):

@@ -18,9 +18,16 @@ writes the router's edge input ring (``NetworkModel(edge_rings=True)``), with
   credits it read after that decision (usable from cycle ``c + 1``, as the LinkDriver's).
 
 Flits of at most 64 bits (the node kernel's: ``w0`` = the head's destination, ``last``
-and ``vc``, ``w1`` the flit). :class:`Tile` runs a coroutine of the hosts (the
-:mod:`verif.host_programs` steps, the same code the RTL testbench awaits) against a
-:class:`sim.netmodel.nodekernel.NodeKernel`, one cycle at a time. The hosts are Python
+and ``vc``, ``w1`` the flit), or, on a timing-only tile, wider ones as their control slices
+(:class:`RingPort`'s ``control_bits``: bits 64 and up in ``w0``, as the node kernel carries
+a timing-only core's flits): the hosts then send and receive no data value, and what they
+read back is the control slice of each line (its payload bits zero), which the workloads'
+records leave out (:func:`sim.workloads.runners.record_engine`). Held to the RTL at 128-bit
+flits by ``tests/sim/netmodel/test_node_tile_wide.py``.
+
+:class:`Tile` runs a coroutine of the hosts (the :mod:`verif.host_programs` steps, the
+same code the RTL testbench awaits) against a :class:`sim.netmodel.nodekernel.NodeKernel`,
+one cycle at a time. The hosts are Python
 stepped per cycle, not numba, and the kernel runs one cycle per call: on the default tile
 (16 nodes, four hosts) a run's time goes mostly to building and decoding the hosts'
 packets through :class:`verif.node_model.NodeModel`'s layouts (the RTL testbench's cost
@@ -36,13 +43,17 @@ from verif.host import host_address, host_ports, host_reaches
 from verif.link import Packet
 
 __all__ = ["Loop", "Event", "RingPort", "Host", "Tile", "model_problem", "tile_model",
-           "run_scenario", "RUN_CYCLES"]
+           "HOST_MUTANTS", "run_scenario", "RUN_CYCLES"]
 
 #: the cycles a workload run may take before it is called stuck (the RTL testbench's hosts
 #: give up a wait after 400000 cycles; a whole run is several waits long)
 RUN_CYCLES = 4_000_000
 
 _M64 = (1 << 64) - 1
+
+#: deliberately wrong hosts (tests only): ``high_bits_dropped`` sends a timing-only flit's
+#: control bits 64 and up as zeros
+HOST_MUTANTS = ("none", "high_bits_dropped")
 
 
 class Event:
@@ -132,9 +143,18 @@ class RingPort:
         The packet format's (where a head's destination is).
     on_packet : callable
         Called with every received :class:`verif.link.Packet` (``received``: its tail's cycle).
+    control_bits : int or None
+        A timing-only tile's (:func:`sim.netmodel.node.fields.control_bits`): every flit
+        sent is cut to its control slice, bits ``0 .. control_bits - 1``, and bits 64 and up
+        of it ride in ``w0`` from :data:`sim.netmodel.nodekernel.W0_HIGH`, as the node
+        kernel carries a timing-only core's flits; a received flit is rebuilt from the same
+        bits (the rest of it is zero: no data value). ``None``: flits of at most 64 bits,
+        whole.
     """
 
-    def __init__(self, net, node, direction, *, vcs, depth, coord_bits, on_packet):
+    def __init__(self, net, node, direction, *, vcs, depth, coord_bits, on_packet,
+                 control_bits=None, mutant="none"):
+        from sim.netmodel.nodekernel import W0_HIGH, W0_HIGH_BITS
         from rtl.net.directions import PORTS
         self.net, self.vcs = net, vcs
         self.n = net.node(*node)
@@ -154,6 +174,15 @@ class RingPort:
         self.held = [0] * vcs
         self.on_packet = on_packet
         self.sent_flits = 0
+        self.cmask = None if control_bits is None else (1 << control_bits) - 1
+        self.wide = control_bits is not None and control_bits > 64
+        if self.wide and control_bits > 64 + W0_HIGH_BITS:
+            raise ValueError(f"control_bits={control_bits}: a ring carries at most "
+                             f"{64 + W0_HIGH_BITS} bits of a flit")
+        self.high_at, self.high_mask = W0_HIGH, (1 << W0_HIGH_BITS) - 1
+        if mutant not in HOST_MUTANTS:
+            raise ValueError(f"mutant must be one of {', '.join(HOST_MUTANTS)}, not {mutant!r}")
+        self.drop_high = mutant == "high_bits_dropped"
 
     def send(self, packet):
         self.queue.append(packet)
@@ -170,6 +199,8 @@ class RingPort:
         k = self._slot(self.edge, c)
         if self.ring[k, 0] == c:
             w0, w1 = int(self.ring[k, 1]), int(self.ring[k, 2]) & _M64
+            if self.wide:
+                w1 |= ((w0 >> self.high_at) & self.high_mask) << 64
             vc = (w0 >> 58) & 7
             self.partial[vc].append(w1)
             self.held[vc] += 1
@@ -200,10 +231,15 @@ class RingPort:
                 self.credits[pkt.vc] -= 1
                 last = int(i == len(pkt.flits) - 1)
                 data = pkt.flits[i]
+                high = 0
+                if self.cmask is not None:
+                    data &= self.cmask
+                    high, data = (0 if self.drop_high else data >> 64), data & _M64
                 if i == 0:
                     pkt.sent = c
                 self.ring[self._slot(self.into, c)] = (
-                    c, dst | last << 57 | pkt.vc << 58, data - (data >> 63 << 64))
+                    c, dst | high << self.high_at | last << 57 | pkt.vc << 58,
+                    data - (data >> 63 << 64))
                 self.net.R[self.n, self.pend] += 1
                 self.current = None if last else (pkt, i + 1, dst)
                 self.sent_flits += 1
@@ -215,10 +251,10 @@ class Host(_ProtocolHost):
     """:class:`verif.host.Host` on a :class:`RingPort`: the same requests, tags and DONEs."""
 
     def __init__(self, loop, net, model, *, address, node, direction, vcs, depth, coord_bits,
-                 reaches=None):
+                 reaches=None, control_bits=None, mutant="none"):
         self.loop = loop
         port = RingPort(net, node, direction, vcs=vcs, depth=depth, coord_bits=coord_bits,
-                        on_packet=self._on_packet)
+                        on_packet=self._on_packet, control_bits=control_bits, mutant=mutant)
         self.port = port
         self._attach(model, address, reaches, port)
 
@@ -246,7 +282,7 @@ class Tile:
         the rings then hold every link register of the cycle.
     """
 
-    def __init__(self, nodes, manifest, model, *, watch=None):
+    def __init__(self, nodes, manifest, model, *, watch=None, host_mutant="none"):
         self.nodes_kernel, self.net = nodes, nodes.net
         self.man, self.model = manifest, model
         self.nodes = [tuple(c) for c in manifest["nodes"]]
@@ -256,6 +292,10 @@ class Tile:
         edge = {name: (tuple(node), direction) for name, node, direction
                 in manifest["edge_ports"]}
         n = manifest["node"]
+        cores = nodes.cores
+        # a timing-only tile of flits wider than 64 bits: the hosts send and read control
+        # slices (RingPort's control_bits)
+        wide = cores.timing_only and manifest["format"]["flit_bits"] > 64
         self.hosts = []
         for p in host_ports(manifest):
             address = host_address(manifest, p)
@@ -263,7 +303,9 @@ class Tile:
             self.hosts.append(Host(self.loop, self.net, model, address=address, node=node,
                                    direction=direction, vcs=n["vcs"], depth=n["buffer_depth"],
                                    coord_bits=manifest["format"]["coord_bits"],
-                                   reaches=host_reaches(manifest, address)))
+                                   reaches=host_reaches(manifest, address),
+                                   control_bits=cores.control_bits if wide else None,
+                                   mutant=host_mutant))
         self.cycle = 0
 
     def host_for(self, node):
@@ -303,21 +345,29 @@ class Tile:
         return out
 
 
-def model_problem(cfg, derived):
+def model_problem(cfg, derived, *, timing_only=False):
     """Why the fast engine's compute tile (:func:`tile_model`) cannot run ``cfg`` yet, as
-    one line naming the key, its value and what is allowed; ``None`` when it can."""
+    one line naming the key, its value and what is allowed; ``None`` when it can.
+    ``timing_only``: the run keeps no data values (flits wider than 64 bits are then
+    carried as their control slices, :data:`WIDE_TIMING_ONLY`)."""
     from gen.faults import fault_map
     flit = cfg.router.flit_bits
-    if flit > 64:
+    if flit > 64 and not timing_only:
         return (f"router.flit_bits: {flit} is not modelled by --engine model on training "
-                f"nodes (its hosts and data-carrying cores hold flits of at most 64 bits); "
-                f"allowed: at most 64, or --engine rtl")
+                f"nodes with data values (its hosts and data-carrying cores hold flits of at "
+                f"most 64 bits); "
+                f"allowed: at most 64, or --timing-only, or --engine rtl")
     fmap = fault_map(cfg, derived)
     if not fmap.empty or cfg.router.routing == "table":
+        full = bool(fmap.disabled_nodes) and not fmap.dead_routers \
+            and cfg.router.routing != "table"
+        fix = "-s 'die.disabled_nodes=[]' runs the full array" if full \
+            else "no faults with xy or yx routing"
         return (f"die.disabled_nodes/dead_routers: a fault map ({len(fmap.disabled_nodes)} "
                 f"disabled nodes, {len(fmap.dead_routers)} dead routers, router.routing "
-                f"{cfg.router.routing}) is not modelled by --engine model on training nodes; "
-                f"allowed: no faults with xy or yx routing, or --engine rtl")
+                f"{cfg.router.routing}) is not modelled by --engine model on training nodes "
+                f"(the node kernel steps a core on every router and has no routing tables "
+                f"or VC planes); allowed: {fix}, or --engine rtl")
     stages = derived.link.pipeline_stages
     if stages:
         return (f"node.pitch_mm: {cfg.node.pitch_mm} gives {stages} link pipeline stage(s), "
@@ -327,19 +377,19 @@ def model_problem(cfg, derived):
 
 
 def tile_model(design, cfg, derived, *, watch=None, timing_only=False, net_mutant="none",
-               nk_mutant="none", **core_mutants):
+               nk_mutant="none", host_mutant="none", **core_mutants):
     """The fast engine's compute tile of ``design`` (``gen.build.network_design(cfg,
     kind="compute", top="tile", boundary="ports")``): the network with edge rings, a
     training node's core on every router (``timing_only``: without data values,
     :class:`sim.netmodel.node.core.NodeCores`), the node kernel, and the hosts; a
-    :class:`Tile`. The mutants are the network's, the node kernel's and the core's (tests
-    only)."""
+    :class:`Tile`. The mutants are the network's, the node kernel's, the hosts'
+    (:data:`HOST_MUTANTS`) and the core's (tests only)."""
     from gen.node_build import compute_params
     from sim.netmodel.network import NetworkModel
     from sim.netmodel.node.core import NodeCores
     from sim.netmodel.nodekernel import NodeKernel
     from verif.node_model import NodeModel
-    problem = model_problem(cfg, derived)
+    problem = model_problem(cfg, derived, timing_only=timing_only)
     if problem:
         raise ValueError(problem)
     man = design.manifest()
@@ -349,18 +399,54 @@ def tile_model(design, cfg, derived, *, watch=None, timing_only=False, net_mutan
                       **{k: v for k, v in params.items() if k != "routing"}, **core_mutants)
     nodes = NodeKernel(net, cores, range(net.n_nodes), coord_bits=lay.fmt.coord_bits,
                        mutant=nk_mutant)
-    return Tile(nodes, man, NodeModel.from_manifest(man), watch=watch)
+    return Tile(nodes, man, NodeModel.from_manifest(man), watch=watch, host_mutant=host_mutant)
+
+
+def preload(tile, loads):
+    """Write ``loads`` (``[node, addr, lines]``, a ``programs`` scenario's) straight into
+    the SRAM of a timing-only tile's cores, each line as the hosts' WRITEs would land it
+    (its control slice: the whole flit at 64-bit flits, else the bits a host sends,
+    :class:`RingPort`'s ``control_bits``); a zero line is not written (a line never written
+    reads as zero, and its page stays unallocated)."""
+    cores = tile.nodes_kernel.cores
+    if not cores.timing_only:
+        raise ValueError("preload: only a timing-only tile is loaded without packets")
+    wide = tile.man["format"]["flit_bits"] > 64
+    mask = (1 << (cores.control_bits if wide else 64)) - 1
+    for node, addr, lines in loads:
+        n = tile.net.node(*node)
+        for i, value in enumerate(lines):
+            if value & mask:
+                cores.sram.write(n, addr + i, value & mask)
 
 
 def run_scenario(design, testcase, scenario, *, cfg, derived, cycles=None,
-                 timing_only=False):
+                 timing_only=False, preload_data=False):
     """:mod:`verif.tb_tile`'s test ``testcase`` (``programs``, ``gemm`` or ``allreduce``,
     :data:`verif.host_programs.FLOWS`) on the fast engine's tile of ``design``, its
     scenario ``scenario[testcase]``; -> that test's result (its ``problems`` the hosts'),
-    cycle for cycle the RTL's. Raises TimeoutError if the run has not ended within
-    ``cycles`` cycles (default :data:`RUN_CYCLES`)."""
+    cycle for cycle the RTL's (``timing_only``: the cycles, DONEs and registers; the
+    lines read back are control slices, not data). Raises TimeoutError if the run has not
+    ended within ``cycles`` cycles (default :data:`RUN_CYCLES`).
+
+    ``preload_data`` (timing-only ``programs`` only): the scenario's loads, data and
+    programs, are written into the SRAM before cycle 0 (:func:`preload`) instead of sent
+    by the hosts, and nothing is read back, not even the counters (on a 5x5 tile each host
+    reads 95 nodes' counters one round trip after another, longer than the workload): the
+    run is the start writes and the programs to their DONEs. The workload's cycles (the
+    first start write to the last DONE) are the host-loaded run's (``tests/sim/test_workloads_on_the_model.py``
+    holds them equal on the default tile: the load leaves every node and link idle, the
+    start writes and the programs then meet the same network); the load's and the
+    read-back's cycles, and the events they count, are not run."""
     from verif.host_programs import FLOWS
+    if preload_data and not (timing_only and testcase == "programs"):
+        raise ValueError("preload_data: only timing-only runs of node programs are "
+                         "preloaded")
     tile = tile_model(design, cfg, derived, timing_only=timing_only)
+    if preload_data:
+        preload(tile, scenario["programs"]["loads"])
+        scenario = {"programs": {**scenario["programs"], "loads": [], "reads": [],
+                                 "counters": False}}
     result = tile.run(FLOWS[testcase](tile, scenario[testcase]), cycles=cycles or RUN_CYCLES)
     return {**result, "problems": tile.problems()}
 

@@ -91,7 +91,7 @@ def run_step(cfg, step, *, sim="verilator", trace_sim="icarus", out_dir, seed=0,
     Verilator's hierarchical build does not show the node's internals to VPI); when it
     is not ``sim``, the step runs under both and their cycles must agree; ``None``: no
     timeline (the breakdown then has the MAC counters only)."""
-    from gen.build import derived_of, network_design
+    from gen.build import compute_tile, derived_of
     from rtl.net.directions import MESH_PORTS
     from sim.energy import workload_energy
     from sim.step.compiler import compile_step
@@ -106,7 +106,7 @@ def run_step(cfg, step, *, sim="verilator", trace_sim="icarus", out_dir, seed=0,
     step = step.for_config(cfg)               # the file's sizes for this config
     if engine == "model":
         from sim.netmodel.host import model_problem
-        problem = model_problem(cfg, d)
+        problem = model_problem(cfg, d, timing_only=timing_only)
         if problem:
             raise ValueError(problem)
         trace_sim = None                   # the watched run is the RTL's
@@ -114,7 +114,7 @@ def run_step(cfg, step, *, sim="verilator", trace_sim="icarus", out_dir, seed=0,
         raise ValueError("timing_only: only the fast engine (engine='model') runs without data")
     mdl0 = NodeModel.from_config(cfg, d)
     compiled = compile_step(cfg, d, step, mdl0, seed=seed)
-    design = network_design(cfg, kind="compute", top="tile", boundary="ports", derived=d)
+    design = compute_tile(cfg, engine=engine, derived=d)
     mdl = NodeModel.from_manifest(design.manifest())
     programs = compiled.with_halts(mdl)
     reads = [[list(n), a, c] for n, a, c, _ in compiled.reads]

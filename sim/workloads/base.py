@@ -36,6 +36,7 @@ class Options:
     c_out: str | None = None        #: where the host-driven GEMM copies C
     engine: str = "rtl"
     timing_only: bool = False       #: the model without data values (``--timing-only``)
+    preload: bool = False           #: timing only: data and programs written into the SRAM
     workload: str | None = None     #: a training step's workload file (``dojo run``)
     threads: int | None = None
     seed: int = 0
@@ -148,7 +149,9 @@ class Workload:
     under the report directory), ``engines``, ``faults`` (one of :data:`FAULTS`), ``grid``
     (``"any"`` or ``"square"``), ``dtypes`` (the ``--dtype`` values it takes, ``None``: it
     has no data), ``matrices`` (whether it takes given A and B), ``summary_group`` (the
-    list of ``summary.json`` its entry joins; ``None``: its own key, its ``name``).
+    list of ``summary.json`` its entry joins; ``None``: its own key, its ``name``),
+    ``preloads`` (whether a timing-only run on the model may write its data and programs
+    into the SRAM instead of the hosts' packets, ``--preload``).
     """
     name = None
     bench = None
@@ -163,6 +166,7 @@ class Workload:
     dtypes = ("int8", "bf16")
     matrices = False
     summary_group = None
+    preloads = False
 
     @property
     def selector(self):
@@ -193,6 +197,14 @@ class Workload:
         if self.dtypes is not None and options.dtype not in self.dtypes:
             return (f"--dtype {options.dtype}: not allowed with --bench {self.selector}; "
                     f"allowed: {', '.join(self.dtypes)}")
+        if options.preload and not (options.engine == "model" and options.timing_only):
+            return ("--preload: not allowed without --engine model --timing-only; allowed: "
+                    "with --engine model --timing-only (the hosts load the full model and "
+                    "the RTL)")
+        if options.preload and not self.preloads:
+            return (f"--preload: not allowed with --bench {self.selector} (its hosts drive "
+                    f"the work); allowed: with the node-program workloads (--bench "
+                    f"allreduce --algo ring/2d, broadcast, gemm --algo summa)")
         if not self.matrices and (options.a or options.b):
             return "--a/--b: only the host-driven GEMM takes given matrices (--algo host)"
         if not self.fits_grid(derived):
@@ -203,7 +215,7 @@ class Workload:
         if problem or options.engine != "model" or self.faults == "any":
             return problem
         from sim.netmodel.host import model_problem        # the training nodes' model
-        return model_problem(cfg, derived)
+        return model_problem(cfg, derived, timing_only=options.timing_only)
 
     def plan(self, cfg, derived, options):
         """The entry's own checks -> the parameters its run takes."""
@@ -264,4 +276,4 @@ def fault_problem(cfg, derived, workloads):
     skipping = _listed([w.title for w in entries if w.faults == "disabled_nodes"])
     return (f"die.disabled_nodes: {', '.join(blocked)} cannot run with "
             f"{len(fmap.disabled_nodes)} disabled nodes: {who} every node ({skipping} skip "
-            f"disabled nodes){allowed}")
+            f"disabled nodes){allowed}, or -s 'die.disabled_nodes=[]' for the full array")

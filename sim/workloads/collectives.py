@@ -90,6 +90,7 @@ class NodeCollective(Workload):
     ``broadcast``."""
     summary_group = "collectives"
     engines = ("rtl", "model")
+    preloads = True
 
     def __init__(self, algo):
         self.collective = self.algo = self.name = self.folder = algo
@@ -125,7 +126,8 @@ class NodeCollective(Workload):
                                 seed=plan.options.seed, derived=plan.derived,
                                 alpha=alpha["alpha"] if alpha else None,
                                 engine=plan.options.engine,
-                                timing_only=plan.options.timing_only)
+                                timing_only=plan.options.timing_only,
+                                preload_data=plan.options.preload)
         extra = ""
         if "model" in record:
             terms = " + ".join(f"{ph['steps']} x ({ph['alpha']} + {ph['beta']} x {ph['flits']})"
@@ -143,7 +145,8 @@ class NodeCollective(Workload):
     @staticmethod
     def _alpha(plan, job, measure_alpha):
         alpha = measure_alpha(plan.cfg, sim=job.sim, derived=plan.derived,
-                              engine=plan.options.engine)
+                              engine=plan.options.engine,
+                              timing_only=plan.options.timing_only)
         job.say(f"\nnode programs: zero-load step latency (a token round the ring) "
                 f"{alpha['alpha']} cycles ({engine_label(plan.options, job)})")
         return alpha

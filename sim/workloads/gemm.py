@@ -79,6 +79,11 @@ class ResidentGemmResult(_GemmResult):
 
     def report(self):
         b = self.block
+        if self.load_cycles is None:            # a preloaded run: no load, no read-back
+            return (f"  {verdict(self.match)}; {self.nodes} nodes, blocks "
+                    f"{b[0]}x{b[1]}x{b[2]} double-buffered, preloaded into the SRAM; compute "
+                    f"{self.compute_cycles} (nodes) cycles; "
+                    f"{100 * self.compute_peak_fraction:.1f}% of peak MACs")
         return (f"  {verdict(self.match)}; {self.nodes} nodes, "
                 f"blocks {b[0]}x{b[1]}x{b[2]} double-buffered; load {self.load_cycles} "
                 f"(hosts), compute {self.compute_cycles} (nodes), read-back "
@@ -87,6 +92,11 @@ class ResidentGemmResult(_GemmResult):
                 + self.energy_report())
 
     def summary(self):
+        if self.total_cycles is None:
+            return (f"  GEMM {self.m}x{self.n}x{self.k} {self.dtype}  node-driven {self.name}, "
+                    f"preloaded operands: {verdict(self.match)}, compute phase "
+                    f"{self.compute_cycles} cycles = {100 * self.compute_peak_fraction:.1f}% "
+                    f"of peak MACs")
         return (f"  GEMM {self.m}x{self.n}x{self.k} {self.dtype}  node-driven {self.name}, "
                 f"resident operands: {verdict(self.match)}, compute phase "
                 f"{self.compute_cycles} cycles = {100 * self.compute_peak_fraction:.1f}% of "
@@ -177,10 +187,11 @@ class _Resident(Workload):
         m, n, k = p.m, p.n, p.k
         job.say(f"\nGEMM: C = A x B, {m}x{k} x {k}x{n}, {dtype}, {self.title} run by the "
                 f"nodes, A and B resident in their SRAM ({engine_label(plan.options, job)})")
+        preload = {"preload_data": True} if plan.options.preload else {}
         record = self.algorithm("run")(plan.cfg, m=m, n=n, k=k, dtype=dtype, sim=job.sim,
                                     out_dir=self.out_dir(job, out_dir), seed=plan.options.seed,
                                     derived=plan.derived, engine=plan.options.engine,
-                                    timing_only=plan.options.timing_only)
+                                    timing_only=plan.options.timing_only, **preload)
         res = ResidentGemmResult.of(record, name=self.title)
         job.say(res.report())
         return res
@@ -203,6 +214,7 @@ class Summa(_Resident):
     """SUMMA (:mod:`sim.summa`): any grid, run by default where Cannon cannot be; by
     default a 2P x 2P block per node and 4P of K per step."""
     name, algo, label, folder, title = "summa", "summa", "gemm --algo summa", "summa", "SUMMA"
+    preloads = True
 
     def runs_by_default(self, derived):
         return not Cannon().fits_grid(derived)

@@ -24,17 +24,19 @@ PROGRAM_LINES = 128
 
 
 def run_tile(design, testcase, scenario, *, cfg, sim, tag, engine="rtl", timing_only=False,
-             test_module="verif.tb_tile", public_signals=None):
+             test_module="verif.tb_tile", public_signals=None, preload_data=False):
     """The result of ``test_module``'s test ``testcase`` on ``design`` (a compute tile with
     host ports) with ``scenario``: under ``sim`` (``engine="rtl"``, the build tagged
     ``tag``) or on the fast engine (``engine="model"``; ``timing_only``: no data values,
-    the same cycles). The fast engine runs :mod:`verif.tb_tile`'s tests only."""
+    the same cycles; ``preload_data``: the loads written into the SRAM, no read-back,
+    :func:`sim.netmodel.host.run_scenario`). The fast engine runs :mod:`verif.tb_tile`'s
+    tests only."""
     if engine == "model":
         if test_module != "verif.tb_tile":
             raise ValueError(f"the fast engine runs verif.tb_tile's tests, not {test_module}'s")
         from sim.netmodel.host import run_scenario
         return run_scenario(design, testcase, scenario, cfg=cfg, derived=design.derived,
-                            timing_only=timing_only)
+                            timing_only=timing_only, preload_data=preload_data)
     if timing_only:
         raise ValueError("timing_only: only the fast engine (engine='model') runs without data")
     from sim.runner import run_cocotb
@@ -45,14 +47,21 @@ def run_tile(design, testcase, scenario, *, cfg, sim, tag, engine="rtl", timing_
                       public_signals=public_signals, tag=tag, scenario=scenario)[name]
 
 
-def record_engine(out, *, sim, engine, timing_only, data_keys=()):
+def record_engine(out, *, sim, engine, timing_only, data_keys=(), preloaded=False,
+                  load_keys=()):
     """``out`` (a workload's ``result.json``) told what ran it: ``engine`` (``"rtl"`` or
     ``"model"``), ``sim`` (the RTL's simulator; ``None`` on the model) and, on the model,
     ``timing_only``. A timing-only run computed no data value, so its record holds the
     cycles and counters but none of the figures of data (``data_keys``, left out), and
-    ``match`` is ``None``: nothing was compared. -> ``out``."""
+    ``match`` is ``None``: nothing was compared. A ``preloaded`` run (its data and programs
+    written into the SRAM, no read-back: :func:`sim.netmodel.host.run_scenario`) says so
+    (``"preloaded": true``) and gives ``None`` for the figures of the phases it did not run
+    (``load_keys``: the load's and read-back's cycles, the energy they take). -> ``out``."""
     if engine == "model":
         out.update(engine="model", sim=None, timing_only=bool(timing_only))
+        if preloaded:
+            out["preloaded"] = True
+            out.update(dict.fromkeys(load_keys))
         if timing_only:
             for key in data_keys:
                 out.pop(key, None)
@@ -64,7 +73,7 @@ def record_engine(out, *, sim, engine, timing_only, data_keys=()):
 
 def run_programs(design, programs, data, *, sim, tag, reads, program_lines=PROGRAM_LINES,
                  test_module="verif.tb_tile", testcase="programs", public_signals=None,
-                 cfg=None, engine="rtl", timing_only=False):
+                 cfg=None, engine="rtl", timing_only=False, preload_data=False):
     """Load ``data`` (``{node: [(addr, lines), ...]}`` or ``{node: (addr, lines)}``) and
     ``programs`` (``{node: descriptors}`` for queue 0, or ``{node: {queue: descriptors}}``;
     at the top of the SRAM, queue 1's after queue 0's), start every node, wait for every
@@ -73,14 +82,15 @@ def run_programs(design, programs, data, *, sim, tag, reads, program_lines=PROGR
     programs (the training step's programs are longer than a kernel's); ``test_module``,
     ``testcase`` and ``public_signals``: another testbench of the ``programs`` scenario and the
     signals its build must make readable (the training step's timeline,
-    :mod:`verif.tb_step`); ``cfg``, ``engine`` and ``timing_only``: :func:`run_tile`'s."""
+    :mod:`verif.tb_step`); ``cfg``, ``engine``, ``timing_only`` and ``preload_data``:
+    :func:`run_tile`'s."""
     from verif.node_model import NodeModel
     mdl = NodeModel.from_manifest(design.manifest())
     scenario = {"programs": program_scenario(mdl, programs, data, reads,
                                              program_lines=program_lines)}
     return run_tile(design, testcase, scenario, cfg=cfg, sim=sim, tag=tag, engine=engine,
                     timing_only=timing_only, test_module=test_module,
-                    public_signals=public_signals)
+                    public_signals=public_signals, preload_data=preload_data)
 
 
 def program_scenario(mdl, programs, data, reads, *, program_lines=PROGRAM_LINES):
@@ -109,17 +119,19 @@ def program_scenario(mdl, programs, data, reads, *, program_lines=PROGRAM_LINES)
 
 
 def run_resident(design, mdl, programs, data, expected, blocks, lay, *, sim, tag, shape, dtype,
-                 out_dir, mac_steps, cfg, engine="rtl", timing_only=False):
+                 out_dir, mac_steps, cfg, engine="rtl", timing_only=False, preload_data=False):
     """Run a GEMM's node programs on resident operands and score it (Cannon, SUMMA):
     ``blocks`` ``{node: (row, col)}`` of its C block (``lay["block"]`` rows x columns,
     ``expected[node]`` from the golden model); writes ``out_dir/result.json`` and
     ``C.npy`` (not when ``timing_only``: no C was computed) and returns the result dict.
-    ``engine``, ``timing_only``: :func:`run_tile`'s."""
+    ``engine``, ``timing_only``, ``preload_data``: :func:`run_tile`'s (``expected`` None
+    when timing-only: nothing is compared)."""
     m, n, k = shape
     bm, bn = lay["block"][0], lay["block"][1]
     nodes = list(blocks)
     res = run_programs(design, programs, data, sim=sim, tag=tag, cfg=cfg, engine=engine,
-                       timing_only=timing_only,
+                       timing_only=timing_only, preload_data=preload_data,
+                       program_lines=lay.get("program_lines", PROGRAM_LINES),
                        reads=[[list(nd), lay["c"], lay["c_lines"]] for nd in nodes])
     c_full = np.zeros((m, n), np.uint32)
     wrong = []
@@ -127,7 +139,7 @@ def run_resident(design, mdl, programs, data, expected, blocks, lay, *, sim, tag
         r0, c0 = blocks[nd]
         blk = mdl.unpack_c(lines, bm, bn)
         c_full[r0:r0 + bm, c0:c0 + bn] = blk
-        if not np.array_equal(blk, expected[nd]):
+        if expected is not None and not np.array_equal(blk, expected[nd]):
             wrong.append(list(nd))
     bad_halts = [h for h in res["halts"] if any(t != 0 for t in h[1].values())]
     whole = res["load_cycles"] + res["cycles"] + res["read_cycles"]
@@ -139,9 +151,12 @@ def run_resident(design, mdl, programs, data, expected, blocks, lay, *, sim, tag
            "compute_peak_fraction": mac_steps / (len(nodes) * res["cycles"]),
            "peak_fraction": mac_steps / (len(nodes) * whole),
            "sram_lines_used": lay["operand_lines"] + lay["c_lines"],
-           "energy": workload_energy(cfg, design.derived, res, flops=2 * m * n * k)}
+           "energy": None if res["counters"] is None else
+           workload_energy(cfg, design.derived, res, flops=2 * m * n * k)}
     record_engine(out, sim=sim, engine=engine, timing_only=timing_only,
-                  data_keys=("wrong_nodes",))
+                  data_keys=("wrong_nodes",), preloaded=preload_data,
+                  load_keys=("load_cycles", "read_cycles", "total_cycles", "peak_fraction",
+                             "energy"))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "result.json").write_text(json.dumps(out, indent=1) + "\n")

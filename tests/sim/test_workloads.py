@@ -69,15 +69,30 @@ def test_every_workload_takes_the_model_on_the_default_tile(name):
 
 
 @pytest.mark.parametrize("name", ENTRIES)
+def test_flits_wider_than_64_bits_run_on_the_model_timing_only(name):
+    """The timing-only model carries a wide flit's control slice (its cycles held to the
+    RTL by ``tests/sim/netmodel/test_node_tile_wide.py``); with data values it refuses.
+    (The SRAM doubled keeps the default tile's 512 lines, which the default shapes need.)"""
+    cfg, d = _cfg("router.flit_bits=128", "node.sram_kb=8")
+    WORKLOADS[name].check(cfg, d, Options(engine="model", timing_only=True))
+    if name != "traffic":
+        assert _refused(name, cfg, d, Options(engine="model")).endswith(
+            "allowed: at most 64, or --timing-only, or --engine rtl")
+
+
+@pytest.mark.parametrize("name", ENTRIES)
 @pytest.mark.parametrize("overrides, line", [
     (("router.flit_bits=128",), "router.flit_bits: 128 is not modelled by --engine model on "
-                                "training nodes (its hosts and data-carrying cores hold flits "
-                                "of at most 64 bits); allowed: at most 64, or --engine rtl"),
+                                "training nodes with data values (its hosts and data-carrying "
+                                "cores hold flits of at most 64 bits); allowed: at most 64, or "
+                                "--timing-only, or --engine rtl"),
     (("die.disabled_nodes=[[1, 0]]",), "die.disabled_nodes/dead_routers: a fault map (4 "
                                        "disabled nodes, 0 dead routers, router.routing xy) is "
-                                       "not modelled by --engine model on training nodes; "
-                                       "allowed: no faults with xy or yx routing, or --engine "
-                                       "rtl"),
+                                       "not modelled by --engine model on training nodes (the "
+                                       "node kernel steps a core on every router and has no "
+                                       "routing tables or VC planes); allowed: -s "
+                                       "'die.disabled_nodes=[]' runs the full array, or "
+                                       "--engine rtl"),
     (("node.pitch_mm=2.0", "router.buffer_depth=5"),
      "node.pitch_mm: 2.0 gives 1 link pipeline stage(s), not modelled by --engine model at "
      "the tile edge's hosts; allowed: a pitch within one cycle's reach (0 stages), or "
@@ -107,7 +122,8 @@ def test_disabled_nodes_are_refused_by_the_workloads_that_address_every_node(nam
     assert line.startswith(f"die.disabled_nodes: {WORKLOADS[name].selector} cannot run with 4 "
                            f"disabled nodes: it addresses every node")
     assert line.endswith("allowed: --bench traffic, or with disabled nodes only --bench gemm "
-                         "--algo host, --bench allreduce --algo ring, --bench broadcast")
+                         "--algo host, --bench allreduce --algo ring, --bench broadcast, or "
+                         "-s 'die.disabled_nodes=[]' for the full array")
 
 
 @pytest.mark.parametrize("name", ENTRIES)

@@ -175,3 +175,38 @@ def test_dojo_sim_on_the_model_says_so_in_every_record(tmp_path, capsys):
     assert summary["engine"] == "model" and summary["simulator"] is None
     assert summary["collectives"][0]["engine"] == "model"
     assert "golden" not in out and "(fast model, timing only)" in out
+
+
+#: the node-program workloads ``--preload`` serves
+PRELOADED = ("ring", "2d", "broadcast", "summa")
+
+
+@pytest.mark.parametrize("name", PRELOADED)
+def test_a_preloaded_timing_only_run_gives_the_host_loaded_runs_cycles(name, tmp_path):
+    """``--preload``: data and programs written into the SRAM, nothing read back. The
+    workload's cycles (the first start write to the last DONE) and its halts are the
+    host-loaded timing-only run's; the load's and read-back's figures are None, not
+    figures of phases that did not run."""
+    cfg, d = _cfg()
+    loaded = NODE_PROGRAMS[name](cfg, d, tmp_path / "loaded", engine="model", timing_only=True)
+    pre = NODE_PROGRAMS[name](cfg, d, tmp_path / "pre", engine="model", timing_only=True,
+                              preload_data=True)
+    cycles = "compute_cycles" if name == "summa" else "cycles"
+    assert pre[cycles] == loaded[cycles] > 0 and pre["preloaded"]
+    assert pre["bad_halts"] == loaded["bad_halts"] == [] and not pre["problems"]
+    assert pre["energy"] is None and "preloaded" not in loaded
+    if name == "summa":
+        assert pre["load_cycles"] is None and loaded["load_cycles"] > 0
+
+
+def test_preload_is_refused_where_the_hosts_drive_the_work(tmp_path, capsys):
+    from dojo.cli import main
+    for argv, line in ((["--bench", "allreduce", "--algo", "host"], "--preload: not allowed "
+                        "with --bench allreduce --algo host (its hosts drive the work)"),
+                       (["--bench", "broadcast"], "--preload: not allowed without --engine "
+                        "model --timing-only")):
+        extra = ["--engine", "model", "--timing-only"] if "host" in argv else []
+        assert main(["sim", str(CONFIGS / "default.yaml"), *argv, *extra, "--preload",
+                     "--out", str(tmp_path)]) == 2
+        out = capsys.readouterr()
+        assert out.err.startswith("error: " + line) and len(out.err.splitlines()) == 1

@@ -71,12 +71,20 @@ running the same :mod:`verif.host_programs` steps as the RTL testbench), the def
 ring all-reduce, Cannon's GEMM and a run that makes the NI's double credits are held to the
 RTL on every mesh link in every cycle (``tests/sim/netmodel/test_node_tile.py``).
 
+On the tile, a timing-only run takes flits wider than 64 bits end to end: the hosts send
+and receive control slices too (:class:`sim.netmodel.host.RingPort`'s ``control_bits``),
+held to the RTL at 128-bit flits (``tests/sim/netmodel/test_node_tile_wide.py``); so the
+D1 preset runs timing-only, its manifest from :class:`gen.build.TileDescription` (no
+components built) and, with ``preload_data``, its data and programs written into the SRAM
+(:func:`sim.netmodel.host.preload`).
+
 Not yet: in the node kernel, the full model's flits wider than 64 bits (a line store per
 node indexed from ``w1``), an idle shortcut for the cores (every active core is stepped
-every cycle, see the node kernel's docstring), link pipeline stages at the tile edge, fault
-maps and VC planes under nodes (``--engine model`` refuses them before any work,
-:func:`sim.netmodel.host.model_problem`). The workloads run on the model through
-:func:`sim.workloads.runners.run_tile` (``dojo sim --engine model [--timing-only]``).
+every cycle, see the node kernel's docstring; it bounds the speed at D1 scale), link
+pipeline stages at the tile edge, fault maps and VC planes under nodes (``--engine model``
+refuses them before any work, :func:`sim.netmodel.host.model_problem`). The workloads run
+on the model through :func:`sim.workloads.runners.run_tile` (``dojo sim --engine model
+[--timing-only [--preload]]``).
 
 How they compose: every block keeps its state as arrays with a leading node index (one row
 per node, fields named by module constants) and offers ``@njit`` step functions taking the

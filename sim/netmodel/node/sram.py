@@ -230,6 +230,19 @@ class Scratchpads:
         if self.used[POOL_OVERFLOWS]:
             raise AssertionError("a write found the page pool full")
 
+    def write(self, node, addr, value):
+        """Line ``addr`` of ``node`` <- ``value`` (an int, its first :attr:`words` words
+        kept), as a granted write lands it: its page allocated on first write."""
+        mask = (1 << self.page_shift) - 1
+        page = self.table[node, addr >> self.page_shift]
+        if page < 0:
+            self.reserve(1)
+            page = int(self.used[POOL_USED])
+            self.used[POOL_USED] += 1
+            self.table[node, addr >> self.page_shift] = page
+            self.pool[page] = 0
+        self.pool[page, addr & mask] = int_to_words(value, self.words)
+
     def line(self, node, addr):
         """Line ``addr`` of ``node`` as an int (0 when never written)."""
         page = self.table[node, addr >> self.page_shift]

@@ -242,7 +242,8 @@ def test_registry_entry_takes_the_model_and_refuses_what_it_cannot_model_in_one_
     assert len(exc.value.problems) == 1
     assert exc.value.problems[0].startswith("router.flit_bits: 128 is not modelled by "
                                             "--engine model")
-    assert exc.value.problems[0].endswith("allowed: at most 64, or --engine rtl")
+    assert exc.value.problems[0].endswith("allowed: at most 64, or --timing-only, or --engine "
+                                          "rtl")
 
 
 def test_dojo_run_and_study_refuse_bad_input_before_any_work(tmp_path, capsys):
