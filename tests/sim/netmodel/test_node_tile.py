@@ -184,13 +184,14 @@ def model_run(workload, *, cycles=CYCLES, **mutants):
             "net": tile.net, "plan": plan, "pr": pr}
 
 
-def first_difference(rtl, model, end):
+def first_difference(rtl, model, end, view=list):
     """``(cycle, link, RTL entry, model entry)`` of the earliest difference of two traces
-    over cycles before ``end``, or None."""
+    over cycles before ``end``, each link's entries seen through ``view`` (a list of
+    entries -> the list compared), or None."""
     best = None
     for name in rtl:
-        a = [e for e in rtl[name] if e[0] < end]
-        b = [e for e in model[name] if e[0] < end]
+        a = view([e for e in rtl[name] if e[0] < end])
+        b = view([e for e in model[name] if e[0] < end])
         for i in range(max(len(a), len(b))):
             ea = a[i] if i < len(a) else None
             eb = b[i] if i < len(b) else None
@@ -211,14 +212,9 @@ def _show(entry):
     return f"flit vc {entry[1]} last {entry[2]} data {entry[3]:#x}"
 
 
-def compare(rtl, mine):
-    """Raise at the first difference: a link register (cycle and link, both values), the
-    end of the run, a DONE's cycle, then SRAM lines and registers (node, address)."""
-    end = min(rtl["end"], mine["end"])
-    diff = first_difference(rtl["trace"], mine["trace"], end)
-    if diff:
-        c, name, a, b = diff
-        raise AssertionError(f"cycle {c}: {name}: RTL {_show(a)}, model {_show(b)}")
+def check_end(rtl, mine):
+    """Raise if the runs ended apart: the model's not at all or in another cycle, or a
+    DONE (node, queue) in another cycle or with another tag."""
     if mine["reads"] is None:
         raise AssertionError(f"the model's run had not ended at cycle {mine['end']}, the "
                              f"RTL's ended at {rtl['end']}")
@@ -231,15 +227,31 @@ def compare(rtl, mine):
             raise AssertionError(f"DONE of node {tuple(n)} queue {q}: RTL (tag, cycle) "
                                  f"{done.get((tuple(n), q))}, model {(tag, c)}")
     assert len(done) == len(mine["halt_log"]), (rtl["halt_log"], mine["halt_log"])
+
+
+def check_figures(rtl, mine):
+    """Raise at the first figure of the workload runner's
+    (:func:`sim.workloads.runners.run_programs`) that differs."""
+    for key in ("cycles", "load_cycles", "read_cycles", "halts", "counters_cycle", "counters"):
+        if rtl[key] != mine[key]:
+            raise AssertionError(f"end: {key}: RTL {rtl[key]}, model {mine[key]}")
+
+
+def compare(rtl, mine):
+    """Raise at the first difference: a link register (cycle and link, both values), the
+    end of the run, a DONE's cycle, then SRAM lines and registers (node, address)."""
+    end = min(rtl["end"], mine["end"])
+    diff = first_difference(rtl["trace"], mine["trace"], end)
+    if diff:
+        c, name, a, b = diff
+        raise AssertionError(f"cycle {c}: {name}: RTL {_show(a)}, model {_show(b)}")
+    check_end(rtl, mine)
     for (node, addr, count), a, b in zip(mine["pr"]["reads"], rtl["reads"], mine["reads"]):
         for i, (x, y) in enumerate(zip(a, b)):
             if x != y:
                 raise AssertionError(f"end: node {tuple(node)} address {addr + i}: "
                                      f"RTL {x:#x}, model {y:#x}")
-    # what the workload runner reports (sim.workloads.runners.run_programs)
-    for key in ("cycles", "load_cycles", "read_cycles", "halts", "counters_cycle", "counters"):
-        if rtl[key] != mine[key]:
-            raise AssertionError(f"end: {key}: RTL {rtl[key]}, model {mine[key]}")
+    check_figures(rtl, mine)
 
 
 def test_ring_allreduce_on_the_default_tile_matches_the_rtl():

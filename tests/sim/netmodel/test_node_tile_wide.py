@@ -32,13 +32,13 @@ from gen.config import load_config
 from gen.derive import derive
 from sim.cannon import cannon_plan
 from sim.collectives import collective_plan
-from sim.netmodel import kernel
 from sim.netmodel.host import tile_model
 from sim.netmodel.node.fields import control_bits
 from sim.runner import available_simulators, run_cocotb
 from sim.workloads.runners import program_scenario
 from tests.sim.netmodel.lockstep import one_worker
-from tests.sim.netmodel.test_node_tile import ModelTrace, _show
+from tests.sim.netmodel.test_node_tile import (ModelTrace, _show, check_end, check_figures,
+                                               first_difference)
 from verif.host_programs import programs
 from verif.tb_tile_trace import TILE_TRACE_SIGNALS, tile_links
 
@@ -156,38 +156,14 @@ def compare_timing(rtl, mine):
     """Raise at the first difference of what a timing-only run must reproduce (the module
     docstring): a link register (cycle, link, both values), the end, a DONE, the runner's
     figures."""
-    end, mask = min(rtl["end"], mine["end"]), mine["mask"]
-    best = None
-    for name in rtl["trace"]:
-        a = timing_view([e for e in rtl["trace"][name] if e[0] < end], mask)
-        b = timing_view([e for e in mine["trace"][name] if e[0] < end], mask)
-        for i in range(max(len(a), len(b))):
-            ea = a[i] if i < len(a) else None
-            eb = b[i] if i < len(b) else None
-            if ea != eb:
-                c = min(e[0] for e in (ea, eb) if e is not None)
-                if best is None or c < best[0]:
-                    best = (c, name, ea if ea and ea[0] == c else None,
-                            eb if eb and eb[0] == c else None)
-                break
-    if best:
-        c, name, a, b = best
+    mask = mine["mask"]
+    diff = first_difference(rtl["trace"], mine["trace"], min(rtl["end"], mine["end"]),
+                            view=lambda entries: timing_view(entries, mask))
+    if diff:
+        c, name, a, b = diff
         raise AssertionError(f"cycle {c}: {name}: RTL {_show_view(a)}, model {_show_view(b)}")
-    if mine["reads"] is None:
-        raise AssertionError(f"the model's run had not ended at cycle {mine['end']}, the "
-                             f"RTL's ended at {rtl['end']}")
-    if rtl["end"] != mine["end"]:
-        raise AssertionError(f"the read-back ended in cycle {rtl['end']} (RTL), "
-                             f"{mine['end']} (model)")
-    done = {(tuple(n), q): (tag, c) for n, q, tag, c in rtl["halt_log"]}
-    for n, q, tag, c in mine["halt_log"]:
-        if done.get((tuple(n), q)) != (tag, c):
-            raise AssertionError(f"DONE of node {tuple(n)} queue {q}: RTL (tag, cycle) "
-                                 f"{done.get((tuple(n), q))}, model {(tag, c)}")
-    assert len(done) == len(mine["halt_log"]), (rtl["halt_log"], mine["halt_log"])
-    for key in ("cycles", "load_cycles", "read_cycles", "halts", "counters_cycle", "counters"):
-        if rtl[key] != mine[key]:
-            raise AssertionError(f"end: {key}: RTL {rtl[key]}, model {mine[key]}")
+    check_end(rtl, mine)
+    check_figures(rtl, mine)
 
 
 def test_the_wide_tile_has_control_bits_above_64():
