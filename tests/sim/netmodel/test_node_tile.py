@@ -154,12 +154,17 @@ class ModelTrace:
         self.flit_entries = [e for _, e in flits]
         self.credit_entries = [e for _, e in credits]
 
+    def flit_data(self, w0, w1):
+        """A ring entry's flit (``w1``: flits of at most 64 bits)."""
+        return w1 & ((1 << 64) - 1)
+
     def __call__(self, c):
         slot = c & (self.net.slots - 1)
         k = self.flit_rings + slot
         for i in np.flatnonzero(self.ring[k, 0] == c):
             _, w0, w1 = (int(v) for v in self.ring[k[i]])
-            self.flit_entries[i].append([c, (w0 >> 58) & 7, (w0 >> 57) & 1, w1 & ((1 << 64) - 1)])
+            self.flit_entries[i].append([c, (w0 >> 58) & 7, (w0 >> 57) & 1,
+                                         self.flit_data(w0, w1)])
         k = self.credit_rings + slot
         for i in np.flatnonzero(self.cring[k, 0] == c):
             self.credit_entries[i].append([c, 1 << int(self.cring[k[i], 1])])
@@ -172,7 +177,16 @@ def model_run(workload, *, cycles=CYCLES, **mutants):
     ``reads`` None."""
     cfg, d, design, mdl, pr, plan = WORKLOADS[workload]()
     tile = tile_model(design, cfg, d, **mutants)
-    tile.watch = trace = ModelTrace(tile.net, tile_links(design.manifest()))
+    return {**watched_run(tile, design, pr, cycles),
+            "doubles": tile.nodes_kernel.ns[:, N_DOUBLES].copy(), "net": tile.net,
+            "plan": plan, "pr": pr}
+
+
+def watched_run(tile, design, pr, cycles, trace_type=ModelTrace):
+    """The node programs ``pr`` run on the model's ``tile`` of ``design`` with every link
+    traced (``trace_type``) for at most ``cycles`` cycles: the run's result (``reads``
+    None if it had not ended), ``end``, ``trace``, ``halt_log`` and ``problems``."""
+    tile.watch = trace = trace_type(tile.net, tile_links(design.manifest()))
     try:
         result = tile.run(programs(tile, pr), cycles=cycles)
     except TimeoutError:
@@ -180,8 +194,7 @@ def model_run(workload, *, cycles=CYCLES, **mutants):
     return {**result, "end": tile.cycle, "trace": trace.trace,
             "halt_log": [[list(node), q, tag, c] for h in tile.hosts
                          for node, q, tag, c in h.halt_log],
-            "problems": tile.problems(), "doubles": tile.nodes_kernel.ns[:, N_DOUBLES].copy(),
-            "net": tile.net, "plan": plan, "pr": pr}
+            "problems": tile.problems()}
 
 
 def first_difference(rtl, model, end, view=list):

@@ -25,7 +25,6 @@ differing link register.
 
 import functools
 
-import numpy as np
 import pytest
 
 from gen.config import load_config
@@ -38,9 +37,8 @@ from sim.runner import available_simulators, run_cocotb
 from sim.workloads.runners import program_scenario
 from tests.sim.netmodel.lockstep import one_worker
 from tests.sim.netmodel.test_node_tile import (ModelTrace, _show, check_end, check_figures,
-                                               first_difference)
-from verif.host_programs import programs
-from verif.tb_tile_trace import TILE_TRACE_SIGNALS, tile_links
+                                               first_difference, watched_run)
+from verif.tb_tile_trace import TILE_TRACE_SIGNALS
 
 pytestmark = [pytest.mark.slow, one_worker("core"),
               pytest.mark.skipif("verilator" not in available_simulators(),
@@ -99,32 +97,17 @@ class WideTrace(ModelTrace):
     """:class:`ModelTrace` with each flit's bits 64 and up (the ring's ``w0`` carries a
     timing-only flit's control bits there)."""
 
-    def __call__(self, c):
+    def flit_data(self, w0, w1):
         from sim.netmodel.nodekernel import W0_HIGH, W0_HIGH_BITS
-        slot = c & (self.net.slots - 1)
-        k = self.flit_rings + slot
-        for i in np.flatnonzero(self.ring[k, 0] == c):
-            _, w0, w1 = (int(v) for v in self.ring[k[i]])
-            data = (w1 & ((1 << 64) - 1)) | ((w0 >> W0_HIGH) & ((1 << W0_HIGH_BITS) - 1)) << 64
-            self.flit_entries[i].append([c, (w0 >> 58) & 7, (w0 >> 57) & 1, data])
-        k = self.credit_rings + slot
-        for i in np.flatnonzero(self.cring[k, 0] == c):
-            self.credit_entries[i].append([c, 1 << int(self.cring[k[i], 1])])
+        return (w1 & ((1 << 64) - 1)) | ((w0 >> W0_HIGH) & ((1 << W0_HIGH_BITS) - 1)) << 64
 
 
 def model_run(workload, *, cycles=CYCLES, **mutants):
     cfg, d, design, pr = WORKLOADS[workload]()
     tile = tile_model(design, cfg, d, timing_only=True, **mutants)
     assert tile.nodes_kernel.cores.words == 2 and tile.hosts[0].port.wide
-    tile.watch = trace = WideTrace(tile.net, tile_links(design.manifest()))
-    try:
-        result = tile.run(programs(tile, pr), cycles=cycles)
-    except TimeoutError:
-        result = {"reads": None}
-    return {**result, "end": tile.cycle, "trace": trace.trace,
-            "halt_log": [[list(node), q, tag, c] for h in tile.hosts
-                         for node, q, tag, c in h.halt_log],
-            "problems": tile.problems(), "mask": (1 << tile.nodes_kernel.cores.control_bits) - 1}
+    return {**watched_run(tile, design, pr, cycles, WideTrace),
+            "mask": (1 << tile.nodes_kernel.cores.control_bits) - 1}
 
 
 def timing_view(entries, mask):
