@@ -158,6 +158,8 @@ class Step:
         if not f:
             return self
         raw = {**self.raw, "scale": {},
+               "description": f"{self.description} (every layer's tokens, in and out x{f} "
+                              f"on config {cfg.raw.get('name')!r}, the file's scale)",
                "layers": [{**ly, "tokens": ly["tokens"] * f, "in": ly["in"] * f,
                            "out": ly["out"] * f} for ly in self.raw["layers"]]}
         try:

@@ -31,6 +31,7 @@ class StepResult(Result):
                 f"{verdict(self.match)}, "
                 f"{self.step_cycles} cycles ({self.step_seconds * 1e6:.3g} us), "
                 f"{100 * self.peak_fraction:.1f}% of peak MACs, exposed communication "
+                f"(ASTRA-sim's: the step's cycles the engine is not busy) "
                 f"{r['exposed_cycles']['mean']:.0f} cycles per node on average"
                 + self.energy_report())
 

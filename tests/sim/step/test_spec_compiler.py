@@ -313,6 +313,9 @@ def test_scale_multiplies_the_sizes_on_the_configs_it_names_once():
     big = step.for_config(d1)
     assert [(ly.tokens, ly.d_in, ly.d_out) for ly in big.layers][0] == (128, 128, 384)
     assert big.for_config(d1) is big                         # applied once
+    # what the reports print says the sizes are not the file's
+    assert big.description.endswith("(every layer's tokens, in and out x8 on config 'd1', "
+                                    "the file's scale)"), big.description
     with pytest.raises(ConfigError) as exc:
         workload_from_dict({**step.raw, "scale": {"d1": 0}})
     assert exc.value.problems == ["scale.d1: 0 is not allowed: must be an integer >= 1 and "
