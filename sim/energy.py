@@ -99,12 +99,7 @@ def point_counts(result, point, energy):
                                     for i, n in enumerate(nodes) if n in present)
     totals = (point.get("dielink") or {}).get("totals")
     if totals is not None:
-        sent, control = totals["window_sent"], totals["window_control"]
-        counts.update(dielink_codewords=sent, dielink_replayed=totals["window_replayed"],
-                      dielink_lane_bits=sent * energy.dielink_bits_per_flit,
-                      dielink_crc_bits=sent * energy.dielink_crc_bits,
-                      dielink_control_words=control,
-                      dielink_control_bits=control * energy.dielink_control_bits)
+        counts.update(_dielink_counts(energy, totals))
     return counts
 
 
@@ -127,11 +122,27 @@ def point_energy(result, point, energy):
             "replay_j": counts.get("dielink_replayed", 0) * energy.dielink_pj_per_flit * 1e-12}
 
 
-def run_energy(energy, counters, *, die_shape, cycles, matrix_p, flops=None):
+def _dielink_counts(energy, totals):
+    """The die-link layer's events from its counters' totals (``window_sent``,
+    ``window_replayed``, ``window_control``): codewords (replays included), the replays,
+    the lane and CRC bits they carried, control words with news and their bits."""
+    sent, control = totals["window_sent"], totals["window_control"]
+    return {"dielink_codewords": sent, "dielink_replayed": totals["window_replayed"],
+            "dielink_lane_bits": sent * energy.dielink_bits_per_flit,
+            "dielink_crc_bits": sent * energy.dielink_crc_bits,
+            "dielink_control_words": control,
+            "dielink_control_bits": control * energy.dielink_control_bits}
+
+
+def run_energy(energy, counters, *, die_shape, cycles, matrix_p, flops=None, dielink=None):
     """The energy of a workload run from every node's event counters
     (``{(x, y): {name: value}}``, names of :data:`rtl.node.layouts.COUNTER_NAMES`, counted
     from reset) over ``cycles``: joules by component, watts, and with ``flops`` (the
-    workload's useful operations) TFLOPS per watt."""
+    workload's useful operations) TFLOPS per watt. ``dielink``: the die-link layer's
+    counters over the same cycles (``{stat: [value per link]}``,
+    :data:`rtl.fabric.dielink_layer.STAT_NAMES`), priced as :func:`point_energy` prices a
+    sweep point's (codewords with their replays, and control words, in place of the
+    die-link flits); ``None``: the die-link flits the routers counted."""
     from rtl.node.layouts import COUNTER_NAMES
     nodes = sorted(counters, key=lambda n: (n[1], n[0]))
     for n in nodes:
@@ -144,10 +155,21 @@ def run_energy(energy, counters, *, die_shape, cycles, matrix_p, flops=None):
               "sram_writes": sum(counters[n]["sram_writes"] for n in nodes),
               "macs_bf16": macs * sum(counters[n]["mac_steps_bf16"] for n in nodes),
               "macs_int8": macs * sum(counters[n]["mac_steps_int8"] for n in nodes)}
-    joules = price_flits(energy, nodes, set(nodes), die_shape, flits_out, cycles=cycles,
-                         counts=counts)
+    present = set(nodes)
+    network = flit_counts(nodes, present, die_shape, flits_out)
+    layer = {} if dielink is None else \
+        _dielink_counts(energy, {k: sum(v) for k, v in dielink.items()})
+    priced = {**counts, **network}
+    if layer:
+        priced.pop("dielink_flits")
+        priced.update(dielink_codewords=layer["dielink_codewords"],
+                      dielink_control_words=layer["dielink_control_words"])
+    joules = energy_of(energy, priced, cycles=cycles, nodes=len(nodes))
     out = _summary(energy, joules, cycles, sum(flits_out["local"]))
-    out["counts"] = {**counts, "flits_out": {p: sum(v) for p, v in flits_out.items()}}
+    out["counts"] = {**counts, **network, **layer,
+                     "flits_out": {p: sum(v) for p, v in flits_out.items()}}
+    if layer:
+        out["replay_j"] = layer["dielink_replayed"] * energy.dielink_pj_per_flit * 1e-12
     if flops is not None and out["total_j"]:
         seconds = cycles / energy.f_hz
         out["tflops_per_w"] = flops / seconds / 1e12 / out["watts"] if out["watts"] else None
@@ -155,18 +177,28 @@ def run_energy(energy, counters, *, die_shape, cycles, matrix_p, flops=None):
 
 
 def workload_energy(cfg, derived, res, *, flops=None):
-    """The energy of a workload run on the RTL, from the event counters its testbench read
-    from every node after the run (``res["counters"]``, ``res["counters_cycle"]``:
-    :mod:`verif.tb_tile`): the whole run, from reset to the last counter read, the loading
-    and reading back by the hosts included (the hosts themselves are outside the tile and
-    not counted). ``flops``: the workload's useful operations, for TFLOPS per watt."""
+    """The energy of a workload run from every node's event counters (``res["counters"]``,
+    ``res["counters_cycle"]``), ``read`` as they were read:
+
+    * ``"hosts"`` (the RTL, and the model's host-loaded runs): the testbench's hosts read
+      them from every node after the run (:mod:`verif.tb_tile`): the whole run, from reset
+      to the last counter read, the loading and reading back by the hosts included (the
+      hosts themselves are outside the tile and not counted);
+    * ``"direct"`` (``res["counters_read"]``: a preloaded timing-only run on the model,
+      :func:`sim.netmodel.host.run_scenario`): read from the model's state after the run,
+      no packet sent: from reset to the last DONE, which is the start writes, the programs
+      and their DONEs (no load, no read-back); with the die-link layer its counters over
+      the same cycles (``res["dielink_counters"]``) price the die links.
+
+    ``flops``: the workload's useful operations, for TFLOPS per watt."""
     from gen.energy import energy_model
     counters = {tuple(int(v) for v in key.split(",")): c for key, c in res["counters"].items()}
     die, tile = derived.die, derived.tile
     die_shape = [die.nodes_x, die.nodes_y] if tile.dies > 1 else None
     out = run_energy(energy_model(cfg, derived), counters, die_shape=die_shape,
-                     cycles=res["counters_cycle"], matrix_p=cfg.node.matrix_p, flops=flops)
-    return {**out, "cycles": res["counters_cycle"]}
+                     cycles=res["counters_cycle"], matrix_p=cfg.node.matrix_p, flops=flops,
+                     dielink=res.get("dielink_counters"))
+    return {**out, "cycles": res["counters_cycle"], "read": res.get("counters_read", "hosts")}
 
 
 def energy_text(energy):
@@ -179,7 +211,8 @@ def energy_text(energy):
 
 #: the components of a workload's energy, bottom to top in :func:`plot_workload_energy`
 WORKLOAD_PARTS = ("macs_bf16", "macs_int8", "sram_reads", "sram_writes", "flit_hops",
-                  "router_flits", "dielink_flits", "clock", "leakage")
+                  "router_flits", "dielink_flits", "dielink_codewords", "dielink_control_words",
+                  "clock", "leakage")
 
 
 def plot_workload_energy(runs, path, title):
@@ -195,7 +228,7 @@ def plot_workload_energy(runs, path, title):
         raise ValueError("plot_workload_energy needs at least one run")
     fig, axes = plt.subplots(1, 2, figsize=(max(9.0, 1.4 * len(runs) + 3), 5.0))
     labels = [label for label, _ in runs]
-    colours = dict(zip(WORKLOAD_PARTS, plt.get_cmap("tab10").colors))
+    colours = dict(zip(WORKLOAD_PARTS, plt.get_cmap("tab20").colors))
     for ax, parts, scale, unit in ((axes[0], WORKLOAD_PARTS, 1e6, "uJ"),
                                    (axes[1], WORKLOAD_PARTS[:-2], 1e9, "nJ")):
         bottom = np.zeros(len(runs))

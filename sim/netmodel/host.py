@@ -43,7 +43,7 @@ from verif.host import host_address, host_ports, host_reaches
 from verif.link import Packet
 
 __all__ = ["Loop", "Event", "RingPort", "Host", "Tile", "model_problem", "tile_model",
-           "HOST_MUTANTS", "run_scenario", "RUN_CYCLES"]
+           "HOST_MUTANTS", "run_scenario", "RUN_CYCLES", "direct_counters", "READ_MUTANTS"]
 
 #: the cycles a workload run may take before it is called stuck (the RTL testbench's hosts
 #: give up a wait after 400000 cycles; a whole run is several waits long)
@@ -420,6 +420,36 @@ def preload(tile, loads):
                 cores.sram.write(n, addr + i, value & mask)
 
 
+#: deliberately wrong direct reads (tests only): ``first_node_writes_dropped`` reads the
+#: first node's ``sram_writes`` as 0
+READ_MUTANTS = ("none", "first_node_writes_dropped")
+
+
+def direct_counters(tile, *, mutant="none"):
+    """Every node's event counters read straight from the model's state, no packet sent:
+    ``{"x,y": {name: value}}`` of :data:`rtl.node.layouts.COUNTER_NAMES`, what the node's
+    counter registers hold after the last cycle run (the cores' ``counters`` and the
+    ``router_flits`` the node kernel keeps two cycles late, as the RTL's registers add
+    them), the form :func:`verif.host_programs.read_counters` gives; and, with the
+    die-link layer, ``dielink``: ``{stat: [value per die link]}`` of its counters, which on a
+    compute tile count every cycle from reset (``rtl.fabric.tile``: no measurement window
+    there), else None."""
+    from rtl.node.layouts import COUNTER_NAMES
+    from rtl.net.directions import PORTS
+    from sim.netmodel.node.core import COUNTERS
+    if mutant not in READ_MUTANTS:
+        raise ValueError(f"mutant must be one of {', '.join(READ_MUTANTS)}, not {mutant!r}")
+    cores, m32 = tile.nodes_kernel.cores, 0xFFFFFFFF
+    out = {}
+    for n, (x, y) in enumerate(tile.net.coords()):
+        values = {f"flits_{p}": int(cores.router_flits[n, i]) & m32 for i, p in enumerate(PORTS)}
+        values.update({c: int(cores.counters[n, i]) & m32 for i, c in enumerate(COUNTERS)})
+        out[f"{x},{y}"] = {name: values[name] for name in COUNTER_NAMES}
+    if mutant == "first_node_writes_dropped":
+        out[next(iter(out))]["sram_writes"] = 0
+    return {"counters": out, "dielink": tile.net.dielink_stats()}
+
+
 def run_scenario(design, testcase, scenario, *, cfg, derived, cycles=None,
                  timing_only=False, preload_data=False):
     """:mod:`verif.tb_tile`'s test ``testcase`` (``programs``, ``gemm`` or ``allreduce``,
@@ -437,7 +467,11 @@ def run_scenario(design, testcase, scenario, *, cfg, derived, cycles=None,
     first start write to the last DONE) are the host-loaded run's (``tests/sim/test_workloads_on_the_model.py``
     holds them equal on the default tile: the load leaves every node and link idle, the
     start writes and the programs then meet the same network); the load's and the
-    read-back's cycles, and the events they count, are not run."""
+    read-back's cycles, and the events they count, are not run. Its ``counters`` are then
+    read directly (:func:`direct_counters`, ``counters_read: "direct"``) after the run's
+    last cycle, ``counters_cycle`` the cycles run from reset: the events of the start
+    writes, the programs and their DONEs, which are the host-loaded run's between its
+    first start write and its last DONE (``tests/sim/test_energy_preloaded.py``)."""
     from verif.host_programs import FLOWS
     if preload_data and not (timing_only and testcase == "programs"):
         raise ValueError("preload_data: only timing-only runs of node programs are "
@@ -448,5 +482,9 @@ def run_scenario(design, testcase, scenario, *, cfg, derived, cycles=None,
         scenario = {"programs": {**scenario["programs"], "loads": [], "reads": [],
                                  "counters": False}}
     result = tile.run(FLOWS[testcase](tile, scenario[testcase]), cycles=cycles or RUN_CYCLES)
+    if preload_data:
+        read = direct_counters(tile)
+        result.update(counters=read["counters"], counters_cycle=tile.net.t,
+                      counters_read="direct", dielink_counters=read["dielink"])
     return {**result, "problems": tile.problems()}
 

@@ -56,12 +56,15 @@ def record_engine(out, *, sim, engine, timing_only, data_keys=(), preloaded=Fals
     ``match`` is ``None``: nothing was compared. A ``preloaded`` run (its data and programs
     written into the SRAM, no read-back: :func:`sim.netmodel.host.run_scenario`) says so
     (``"preloaded": true``) and gives ``None`` for the figures of the phases it did not run
-    (``load_keys``: the load's and read-back's cycles, the energy they take). -> ``out``."""
+    (``load_keys``: the load's and read-back's cycles, the energy they take), but an
+    ``energy`` read directly from the model (``"read": "direct"``,
+    :func:`sim.energy.workload_energy`), which covers only the phases that ran. -> ``out``."""
     if engine == "model":
         out.update(engine="model", sim=None, timing_only=bool(timing_only))
         if preloaded:
             out["preloaded"] = True
-            out.update(dict.fromkeys(load_keys))
+            direct = (out.get("energy") or {}).get("read") == "direct"
+            out.update(dict.fromkeys(k for k in load_keys if not (k == "energy" and direct)))
         if timing_only:
             for key in data_keys:
                 out.pop(key, None)

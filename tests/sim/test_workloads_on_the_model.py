@@ -186,7 +186,8 @@ def test_a_preloaded_timing_only_run_gives_the_host_loaded_runs_cycles(name, tmp
     """``--preload``: data and programs written into the SRAM, nothing read back. The
     workload's cycles (the first start write to the last DONE) and its halts are the
     host-loaded timing-only run's; the load's and read-back's figures are None, not
-    figures of phases that did not run."""
+    figures of phases that did not run; its energy is the model's direct read's
+    (``tests/sim/test_energy_preloaded.py``)."""
     cfg, d = _cfg()
     loaded = NODE_PROGRAMS[name](cfg, d, tmp_path / "loaded", engine="model", timing_only=True)
     pre = NODE_PROGRAMS[name](cfg, d, tmp_path / "pre", engine="model", timing_only=True,
@@ -194,7 +195,7 @@ def test_a_preloaded_timing_only_run_gives_the_host_loaded_runs_cycles(name, tmp
     cycles = "compute_cycles" if name == "summa" else "cycles"
     assert pre[cycles] == loaded[cycles] > 0 and pre["preloaded"]
     assert pre["bad_halts"] == loaded["bad_halts"] == [] and not pre["problems"]
-    assert pre["energy"] is None and "preloaded" not in loaded
+    assert pre["energy"]["read"] == "direct" and "preloaded" not in loaded
     if name == "summa":
         assert pre["load_cycles"] is None and loaded["load_cycles"] > 0
 
