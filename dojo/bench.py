@@ -976,7 +976,8 @@ ENERGY_WORKLOADS = (
 #: columns of the breakdown: (heading, joules keys summed)
 _BREAKDOWN = (("MACs", ("macs_bf16", "macs_int8")), ("SRAM", ("sram_reads", "sram_writes")),
               ("mesh links", ("flit_hops",)), ("routers", ("router_flits",)),
-              ("die links", ("dielink_flits",)), ("clock", ("clock",)),
+              ("die links", ("dielink_flits", "dielink_codewords", "dielink_control_words")),
+              ("clock", ("clock",)),
               ("leakage", ("leakage",)))
 
 
@@ -998,10 +999,7 @@ def _workload_energy(outdir):
              "run, from reset to the counter read: the hosts' loading and read-back of the "
              "tile included, the hosts themselves (outside the tile) not. TFLOPS/W counts "
              "the GEMM's 2MNK operations; the collectives' adds are not counted as FLOPs. "
-             "Breakdown in nJ.", "",
-             "| workload | size | dtype | cycles | energy (uJ) | average W | TFLOPS/W | "
-             + " | ".join(h for h, _ in _BREAKDOWN) + " | exact |",
-             "|---|---|---|---|---|---|---|" + "---|" * len(_BREAKDOWN) + "---|"]
+             "Breakdown in nJ.", ""] + _energy_head("uJ", " exact |")
     runs = []
     for label, name, options in ENERGY_WORKLOADS:
         if name == "gemm":
@@ -1009,15 +1007,10 @@ def _workload_energy(outdir):
         tag = "_".join(f"{v}" for v in options.values())
         r = _workload(cfg, name, outdir / f"energy_{name}_{tag}", job=job, **options)
         en = r.record["energy"]
-        size = (f"{options['m']}x{options['n']}x{options['k']}" if "m" in options
-                else f"{options['lines']} lines")
+        size = _size(options)
         dtype = options.get("dtype", "bf16") if "m" in options else r.record.get("dtype", "-")
-        parts = " | ".join(f"{sum(en['joules'].get(j, 0.0) for j in keys) * 1e9:.1f}"
-                           for _, keys in _BREAKDOWN)
-        lines.append(f"| {label} | {size} | {dtype} | {en['cycles']} | "
-                     f"{en['total_j'] * 1e6:.3f} | {en['watts']:.2f} | "
-                     f"{_fmt(en.get('tflops_per_w'), '.3f', '-')} | {parts} | "
-                     f"{'yes' if r.ok else '**no**'} |")
+        lines.append(_energy_row(label, size, dtype, en["cycles"], en,
+                                 extra=f" {'yes' if r.ok else '**no**'} |"))
         runs.append((f"{label}\n{size} {dtype}", en))
     plot_workload_energy(runs, ROOT / "docs" / "workload_energy.png",
                          "default tile (2x2 dies of 2x2 nodes, 64-bit flits): energy of each "
@@ -1030,13 +1023,140 @@ def _workload_energy(outdir):
               f"{cfg.node.sram_kb} KB, so the area leaks "
               f"({cfg.energy.leakage_w_per_mm2:g} W/mm^2) far more than its few MACs and flits "
               "cost; the average power barely moves between workloads for that reason, and "
-              "TFLOPS/W is low. The dynamic energy is where the workloads differ.", "",
-              "At D1 scale: not measured. The workloads run on the RTL, and a D1 tile's RTL is "
-              "far beyond what Verilator simulates here (the scale section); the fast model "
-              "runs the network at D1 scale but not yet the training node's programs on it "
-              "(issue 30: the node models exist block by block, not yet on the network "
-              "kernel). The per-event energies and the D1 die at peak BF16 above are what "
-              "can be said at D1 scale until then."]
+              "TFLOPS/W is low. The dynamic energy is where the workloads differ."]
+    lines += _preloaded_energy(outdir)
+    lines += _d1_energy(outdir)
+    return lines
+
+
+def _energy_row(label, size, dtype, cycles, en, *, unit=1e-6, extra=""):
+    """One row of a workload energy table: cycles, energy in ``unit`` J, average W,
+    TFLOPS/W, the breakdown (:data:`_BREAKDOWN`) in ``unit / 1000`` J."""
+    parts = " | ".join(f"{sum(en['joules'].get(j, 0.0) for j in keys) / unit * 1e3:.4g}"
+                       for _, keys in _BREAKDOWN)
+    return (f"| {label} | {size} | {dtype} | {cycles} | {en['total_j'] / unit:.4g} | "
+            f"{en['watts']:.4g} | {_fmt(en.get('tflops_per_w'), '.3f', '-')} | {parts} |"
+            + extra)
+
+
+def _energy_head(unit, extra=""):
+    sub = {"uJ": "nJ", "mJ": "uJ"}[unit]
+    return [f"| workload | size | dtype | cycles | energy ({unit}) | average W | TFLOPS/W | "
+            + " | ".join(f"{h} ({sub})" for h, _ in _BREAKDOWN) + " |" + extra,
+            "|---|---|---|---|---|---|---|" + "---|" * len(_BREAKDOWN)
+            + "---|" * extra.count("|")]
+
+
+#: the preloaded runs on the default tile: (label, registry name, options, overrides)
+_LAYER_BER = ["dielink.link_layer=true", "dielink.ber=1e-3", "dielink.ber_reverse=1e-3"]
+PRELOADED_ENERGY = (
+    ("node ring all-reduce", "allreduce-ring", {"lines": 32}, []),
+    ("node 2D all-reduce", "allreduce-2d", {"lines": 32}, []),
+    ("broadcast", "broadcast", {"lines": 32, "dtype": "int8"}, []),
+    ("SUMMA", "summa", {"m": 32, "n": 32, "k": 64, "dtype": "int8"}, []),
+    ("node ring all-reduce, die-link layer at BER 1e-3", "allreduce-ring", {"lines": 32},
+     _LAYER_BER),
+)
+
+
+def _size(options):
+    return (f"{options['m']}x{options['n']}x{options['k']}" if "m" in options
+            else f"{options['lines']} lines")
+
+
+def _preloaded_energy(outdir):
+    """The node-program workloads on the default tile, timing-only and preloaded on the
+    fast model: energy from the counters read directly after the run (no load, no
+    read-back), the D1 rows' method at a size the RTL table above also runs."""
+    from sim.workloads import Job
+    job = Job(out=outdir)
+    lines = ["", "### Preloaded runs on the default tile (fast model, counters read "
+             "directly)", "",
+             "`dojo sim configs/default.yaml --bench ... --engine model --timing-only "
+             "--preload`: data and programs written into the SRAM, the event counters read "
+             "from the model's state after the last DONE (`sim.netmodel.host."
+             "direct_counters`), no packet. The energy covers reset to the last DONE: the "
+             "start writes, the programs and their DONEs, not the load or the read-back "
+             "(the RTL table above has them). Its counts are, node by node, the host-loaded "
+             "run's over the same workload (`tests/sim/test_energy_preloaded.py`). With the "
+             "die-link layer its own counters (every cycle on a compute tile) price the die "
+             "links: codewords sent, replays included, and reverse-lane control words with "
+             "news.", ""]
+    lines += _energy_head("uJ", " replays (nJ) |")
+    for label, name, options, overrides in PRELOADED_ENERGY:
+        cfg = load_config(ROOT / "configs" / "default.yaml", overrides)
+        tag = "_".join(f"{v}" for v in options.values()) + ("_layer" if overrides else "")
+        r = _workload(cfg, name, outdir / f"energy_pre_{name}_{tag}", job=job,
+                      engine="model", timing_only=True, preload=True, **options)
+        rec, en = r.record, r.record["energy"]
+        replay = en.get("replay_j")
+        lines.append(_energy_row(label, _size(options), rec.get("dtype", "-"),
+                                 rec.get("cycles", rec.get("compute_cycles")), en,
+                                 extra=f" {_fmt(replay and replay * 1e9, '.4g', '-')} |"))
+    return lines
+
+
+#: the D1 die's workload energy rows: (label, registry name, options); the die is
+#: :data:`D1_DIE` (the full 19x19 array), each row timing-only and preloaded in a process
+#: of its own (:func:`_scale_point`)
+D1_ENERGY = (
+    ("ring all-reduce 1.02 MB/node", "allreduce-ring", {"lines": 3971}),
+    ("broadcast 64 KB", "broadcast", {"lines": 255}),
+    ("SUMMA", "summa", {"m": 1216, "n": 1216, "k": 1216}),
+)
+
+
+def _point_in_process(overrides, name, options, out):
+    """:func:`_scale_point` in a process of its own -> its result, or the error's last
+    line."""
+    import subprocess
+    code = ("import json, sys; from dojo.bench import _scale_point; "
+            f"print('RESULT ' + json.dumps(_scale_point({overrides!r}, {name!r}, "
+            f"{options!r}, {str(out)!r})))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=ROOT)
+    found = [ln for ln in run.stdout.splitlines() if ln.startswith("RESULT ")]
+    if run.returncode or not found:
+        return None, (run.stderr.strip().splitlines() or ["no output"])[-1]
+    return json.loads(found[0][len("RESULT "):]), None
+
+
+def _d1_energy(outdir):
+    """Workloads on one D1 die (fast model, timing only, preloaded): their energy from the
+    counters read directly after the run."""
+    cfg = load_config(ROOT / "configs" / "d1.yaml", D1_DIE)
+    d = derive(cfg)
+    args = " ".join(f"-s '{o}'" if "[" in o else f"-s {o}" for o in D1_DIE)
+    lines = ["", "### Workloads on one D1 die (fast model, timing only, preloaded)", "",
+             f"`dojo sim configs/d1.yaml {args} "
+             f"--bench ... --engine model --timing-only --preload`: the full "
+             f"{d.tile.mesh_x}x{d.tile.mesh_y} array ({d.tile.mesh_x * d.tile.mesh_y} nodes, "
+             f"the preset's harvest map refused by the model), {cfg.router.flit_bits}-bit "
+             "flits, each row a process of its own; priced as the preloaded rows above "
+             "(reset to the last DONE, no load, no read-back; one die: no die link). "
+             "SUMMA: bf16, TFLOPS/W over its 2MNK operations; the collectives' adds are not "
+             "counted as FLOPs.", ""]
+    lines += _energy_head("mJ", " wall |")
+    runs = []
+    for label, name, options in D1_ENERGY:
+        r, err = _point_in_process(D1_DIE, name, options,
+                                   outdir / f"energy_d1_{name}_{_size(options).replace(' ', '')}")
+        if r is None:
+            lines.append(f"| {label} | {_size(options)} | | failed: {err} |")
+            continue
+        rec = r["record"]
+        en = rec["energy"]
+        dtype = rec.get("dtype", options.get("dtype", "bf16"))
+        lines.append(_energy_row(label, _size(options), dtype,
+                                 rec.get("cycles", rec.get("compute_cycles")), en, unit=1e-3,
+                                 extra=f" {r['wall']:.0f} s |"))
+        runs.append((f"D1 die {label}", en))
+    if runs:
+        from sim.energy import plot_workload_energy
+        plot_workload_energy(runs, ROOT / "docs" / "d1_workload_energy.png",
+                             "one D1 die (19x19 nodes, 2048-bit flits, fast model, preloaded): "
+                             "energy of each run by component (gen/energy.py)")
+        lines += ["", "Plot: `docs/d1_workload_energy.png`."]
     return lines
 
 
