@@ -433,7 +433,7 @@ def direct_counters(tile, *, mutant="none"):
     them), the form :func:`verif.host_programs.read_counters` gives; and, with the
     die-link layer, ``dielink``: ``{stat: [value per die link]}`` of its counters, which on a
     compute tile count every cycle from reset (``rtl.fabric.tile``: no measurement window
-    there), else None."""
+    there; held to the RTL's by ``tests/sim/test_energy_dielinks.py``), else None."""
     from rtl.node.layouts import COUNTER_NAMES
     from rtl.net.directions import PORTS
     from sim.netmodel.node.core import COUNTERS
