@@ -204,8 +204,11 @@ def workload_energy(cfg, derived, res, *, flops=None):
 def energy_text(energy):
     """One line of a workload's energy for its report."""
     tflops = energy.get("tflops_per_w")
-    return (f"energy {energy['total_j'] * 1e6:.3g} uJ over the run's {energy['cycles']} "
-            f"cycles, {energy['watts']:.3g} W average"
+    span = (f"the {energy['cycles']} cycles from reset to the last DONE (counters read "
+            f"directly: no load, no read-back)" if energy.get("read") == "direct"
+            else f"the run's {energy['cycles']} cycles")
+    return (f"energy {energy['total_j'] * 1e6:.3g} uJ over {span}, "
+            f"{energy['watts']:.3g} W average"
             + (f", {tflops:.3g} TFLOPS/W" if tflops is not None else ""))
 
 

@@ -132,6 +132,9 @@ def test_a_preloaded_run_counts_the_host_loaded_runs_workload(name, monkeypatch,
                                                          for c in direct.values())
     assert energy["total_j"] > 0 and energy["watts"] > 0
     assert loaded["energy"]["read"] == "hosts"
+    from sim.energy import energy_text
+    assert "from reset to the last DONE (counters read directly" in energy_text(energy)
+    assert "over the run's" in energy_text(loaded["energy"])
     if name == "summa":
         assert energy["tflops_per_w"] > 0 and pre["load_cycles"] is None
 
