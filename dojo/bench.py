@@ -955,7 +955,7 @@ def bench_energy(outdir, *, quick=False):
         if preset == "d1":
             plot_energy(res, ROOT / "docs" / "d1_die_energy.png")
     lines += ["", "Plot: `docs/d1_die_energy.png`.", ""]
-    lines += _workload_energy(outdir)
+    lines += _workload_energy(outdir, quick=quick)
     lines += ["", f"Section measured in {time.time() - started:.0f} s."]
     return lines
 
@@ -981,10 +981,11 @@ _BREAKDOWN = (("MACs", ("macs_bf16", "macs_int8")), ("SRAM", ("sram_reads", "sra
               ("leakage", ("leakage",)))
 
 
-def _workload_energy(outdir):
+def _workload_energy(outdir, *, quick=False):
     """GEMMs and collectives on the default tile (Verilator RTL): the energy priced from the
     event counters every node counted in hardware (``result.json``'s ``energy``), one row
-    each, and a stacked bar of the breakdown (``docs/workload_energy.png``)."""
+    each, and a stacked bar of the breakdown (``docs/workload_energy.png``); then the
+    preloaded runs on the model, and (not ``quick``: minutes each) on one D1 die."""
     from sim.energy import plot_workload_energy
     from sim.gemm import tile_gemm_shape
     from sim.workloads import Job
@@ -1025,7 +1026,8 @@ def _workload_energy(outdir):
               "cost; the average power barely moves between workloads for that reason, and "
               "TFLOPS/W is low. The dynamic energy is where the workloads differ."]
     lines += _preloaded_energy(outdir)
-    lines += _d1_energy(outdir)
+    if not quick:
+        lines += _d1_energy(outdir)
     return lines
 
 
