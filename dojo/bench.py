@@ -885,8 +885,10 @@ def _d1_harvest(outdir, *, quick=False):
 
 def bench_energy(outdir, *, quick=False):
     """Energy per event of the presets, the D1 die at peak BF16 against its published
-    400 W, and the energy of uniform traffic on the default tile and one D1 die (fast
-    model, priced from the link counters both engines count)."""
+    400 W, the energy of uniform traffic on the default tile and one D1 die (fast
+    model, priced from the link counters both engines count), and of the workloads: on the
+    default tile on the RTL and preloaded on the model, on one D1 die preloaded
+    (:func:`_workload_energy`)."""
     from gen.energy import (FLOONOC_PJ_PER_BYTE_HOP, NOT_MODELLED, PUBLISHED_D1_DIE_W,
                             energy_model, peak_power)
     from sim.sweep import plot_energy
