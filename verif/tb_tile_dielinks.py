@@ -5,7 +5,8 @@ them through ``stat_node``, ``rtl.fabric.tile``), so this testbench reads them t
 simulator's hierarchy (``dielink<k>.stats``: :data:`rtl.fabric.dielink_layer.STAT_NAMES`,
 32 bits each) once :func:`verif.host_programs.programs` has ended, as the fast engine's
 direct read does (:func:`sim.netmodel.host.direct_counters`). On a compute tile the
-layer counts every cycle from reset. Needs a simulator that shows the hierarchy (Icarus).
+layer counts every cycle from reset. Icarus shows the hierarchy; a Verilator build needs
+:data:`DIELINK_SIGNALS` public.
 """
 
 import cocotb
@@ -14,6 +15,11 @@ from rtl.fabric.dielink_layer import STAT_NAMES
 from verif.host_programs import programs as programs_flow
 from verif.tb_common import write_result
 from verif.tb_tile import _started
+
+__all__ = ["DIELINK_SIGNALS", "dielink_counters", "programs"]
+
+#: ``(module, var)`` a Verilator build makes readable: every die link's counters
+DIELINK_SIGNALS = (("dojo_dielink", "stats"),)
 
 
 def dielink_counters(dut):

@@ -450,6 +450,13 @@ def direct_counters(tile, *, mutant="none"):
     return {"counters": out, "dielink": tile.net.dielink_stats()}
 
 
+async def _with_dielink_counters(tile, flow):
+    """``flow``'s result and the die links' counters when it ended (``dielink_counters``:
+    the start of that cycle, where :mod:`verif.tb_tile_dielinks` reads the RTL's)."""
+    result = await flow
+    return {**result, "dielink_counters": tile.net.dielink_stats()}
+
+
 def run_scenario(design, testcase, scenario, *, cfg, derived, cycles=None,
                  timing_only=False, preload_data=False):
     """:mod:`verif.tb_tile`'s test ``testcase`` (``programs``, ``gemm`` or ``allreduce``,
@@ -471,7 +478,11 @@ def run_scenario(design, testcase, scenario, *, cfg, derived, cycles=None,
     read directly (:func:`direct_counters`, ``counters_read: "direct"``) after the run's
     last cycle, ``counters_cycle`` the cycles run from reset: the events of the start
     writes, the programs and their DONEs, which are the host-loaded run's between its
-    first start write and its last DONE (``tests/sim/test_energy_preloaded.py``)."""
+    first start write and its last DONE (``tests/sim/test_energy_preloaded.py``).
+
+    With the die-link layer a host-loaded ``programs`` run also gives
+    ``dielink_counters``, its links' counters when the flow ended, as the RTL's testbench
+    reads them (:func:`sim.workloads.runners.run_tile`)."""
     from verif.host_programs import FLOWS
     if preload_data and not (timing_only and testcase == "programs"):
         raise ValueError("preload_data: only timing-only runs of node programs are "
@@ -481,7 +492,10 @@ def run_scenario(design, testcase, scenario, *, cfg, derived, cycles=None,
         preload(tile, scenario["programs"]["loads"])
         scenario = {"programs": {**scenario["programs"], "loads": [], "reads": [],
                                  "counters": False}}
-    result = tile.run(FLOWS[testcase](tile, scenario[testcase]), cycles=cycles or RUN_CYCLES)
+    flow = FLOWS[testcase](tile, scenario[testcase])
+    if tile.net.link_layer and testcase == "programs" and not preload_data:
+        flow = _with_dielink_counters(tile, flow)
+    result = tile.run(flow, cycles=cycles or RUN_CYCLES)
     if preload_data:
         read = direct_counters(tile)
         result.update(counters=read["counters"], counters_cycle=tile.net.t,

@@ -30,7 +30,9 @@ def run_tile(design, testcase, scenario, *, cfg, sim, tag, engine="rtl", timing_
     ``tag``) or on the fast engine (``engine="model"``; ``timing_only``: no data values,
     the same cycles; ``preload_data``: the loads written into the SRAM, no read-back,
     :func:`sim.netmodel.host.run_scenario`). The fast engine runs :mod:`verif.tb_tile`'s
-    tests only."""
+    tests only. With the die-link layer, node programs on the RTL run
+    :mod:`verif.tb_tile_dielinks` (the die links' counters read after the flow, as the fast
+    engine reads its own: ``dielink_counters``)."""
     if engine == "model":
         if test_module != "verif.tb_tile":
             raise ValueError(f"the fast engine runs verif.tb_tile's tests, not {test_module}'s")
@@ -40,6 +42,13 @@ def run_tile(design, testcase, scenario, *, cfg, sim, tag, engine="rtl", timing_
     if timing_only:
         raise ValueError("timing_only: only the fast engine (engine='model') runs without data")
     from sim.runner import run_cocotb
+    if design.derived.dielink.link_layer and (test_module, testcase) == ("verif.tb_tile",
+                                                                          "programs"):
+        # the die links' counters too (the energy's codewords and control words): read
+        # through the hierarchy, as the fast engine reads its own
+        from verif.tb_tile_dielinks import DIELINK_SIGNALS
+        test_module = "verif.tb_tile_dielinks"
+        public_signals = tuple(public_signals or ()) + DIELINK_SIGNALS
     # a testbench writes its result under its scenario's name (verif.tb_step's
     # step_timeline runs the "programs" scenario)
     (name,) = scenario

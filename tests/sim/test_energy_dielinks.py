@@ -11,13 +11,17 @@ in, which is where a cocotb coroutine resumed in that cycle reads the registers.
 counters keep moving while the tile is idle (the reverse lane sends a word every cycle and
 the errors hit it), so the statement pins the cycle. A model whose reverse lane does not
 count a control word that returns only a credit (an energy event) fails it.
+
+The workload runners use it: with the layer, the ring all-reduce's ``result.json`` on the
+RTL (Verilator, the die links' counters public) and on the model are equal, its energy
+priced from the codewords (replays included) and control words.
 """
 
 import pytest
 
 from gen.config import load_config
 from gen.derive import derive
-from sim.collectives import collective_plan
+from sim.collectives import collective_plan, run_collective
 from sim.runner import available_simulators, run_cocotb
 from sim.workloads.runners import program_scenario
 from tests.conftest import CONFIGS
@@ -96,3 +100,19 @@ def test_a_model_that_misses_a_credit_word_fails_the_comparison():
     flow, seen = _model("credit_word_uncounted")
     line = difference(rtl["dielink_counters"], seen[rtl["counters_cycle"]])
     assert line is not None and " window_control: " in line, line
+
+
+@pytest.mark.skipif("verilator" not in available_simulators(), reason="needs Verilator")
+def test_a_workload_with_the_link_layer_prices_its_die_links_on_both_engines(tmp_path):
+    from tests.sim.test_workloads_on_the_model import first_difference
+    cfg = load_config(CONFIGS / "default.yaml", _LAYER)
+    d = derive(cfg)
+    records = {engine: run_collective(cfg, "ring", lines=32, dtype="int32",
+                                      out_dir=tmp_path / engine, derived=d, engine=engine)
+               for engine in ("rtl", "model")}
+    rtl, model = records["rtl"], records["model"]
+    assert rtl["match"] and model["match"], (rtl["problems"], model["problems"])
+    assert first_difference(rtl, model) is None, first_difference(rtl, model)
+    counts, joules = rtl["energy"]["counts"], rtl["energy"]["joules"]
+    assert counts["dielink_replayed"] > 0 and joules["dielink_codewords"] > 0
+    assert joules["dielink_control_words"] > 0 and joules["dielink_flits"] == 0
