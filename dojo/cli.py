@@ -576,6 +576,7 @@ def cmd_study(args):
     from sim.step.spec import load_workload
     from sim.step.study import default_dies, run_scaleout, study_points
     from verif.node_model import NodeModel
+    _check_timing_only(args)
     cfg = load_config(args.config, args.overrides)
     derived = _derive(cfg)
     if args.engine == "model" and args.study == "nodesize":
@@ -594,7 +595,7 @@ def cmd_study(args):
     from gen.config import config_from_dict
     from gen.derive import derive
     from sim.step.gpu import step_seconds
-    points = study_points(cfg, step, dies, derived, args.engine)
+    points = study_points(cfg, step, dies, derived, args.engine, args.timing_only)
     smallest = min((dd[0] * dd[1], dd) for _, dd, _, _ in points)[1]
     for mode, dd, ov, st in points:
         try:                                 # the GPU reference of every point, before work
@@ -612,7 +613,10 @@ def cmd_study(args):
             except ValueError as exc:
                 raise ConfigError([f"--dies {dd[0]}x{dd[1]}: {exc}"]) from None
     study = _on_dask(args, run_scaleout, cfg, derived, step, dies=dies, sim=sim, gpu=gpu,
-                     engine=args.engine)
+                     engine=args.engine, timing_only=args.timing_only)
+    if args.timing_only:
+        print("  timing only: the cycles without data values (results not computed, not "
+              "compared against the golden model)")
     for r in study["points"]:
         fab = _point_text(r, lambda: (
             f"{r['step_cycles']} cycles, speed-up {r['speedup']:.2f}, efficiency "
@@ -643,12 +647,13 @@ def _point_text(row, measured):
     model) or its status and reason."""
     if row["status"] != "ok":
         return f"{row['status']}: {row.get('reason', '')}"
-    return ("" if row["match"] else "MISMATCH vs golden, ") + measured()
+    # a timing-only point's match is None: its values were not computed, not compared
+    return ("MISMATCH vs golden, " if row["match"] is False else "") + measured()
 
 
 def _study_exit(study):
     """1 when a point failed or a measured point's results differ from the golden model."""
-    return 1 if study["failures"] or any(r["status"] == "ok" and not r["match"]
+    return 1 if study["failures"] or any(r["status"] == "ok" and r["match"] is False
                                          for r in study["points"]) else 0
 
 
@@ -703,6 +708,7 @@ def _add_study_parser(sub):
     p.add_argument("--engine", choices=("rtl", "model"), default="rtl",
                    help="scaleout: rtl (default, up to 64 nodes) or model (the fast "
                         "engine: larger fabrics, no DMA-busy breakdown); nodesize: rtl")
+    _add_timing_only(p)
     p.add_argument("--sim", default=os.environ.get("SIM", "verilator"),
                    help="verilator (default, or $SIM) or icarus")
     p.add_argument("--fresh", action="store_true", help="run every point again")

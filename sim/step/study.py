@@ -24,7 +24,8 @@ GPU per replica.
 
 On the RTL the points are limited to :data:`MAX_RTL_NODES` nodes; on the fast engine
 (``engine="model"``) to what :func:`sim.netmodel.host.model_problem` accepts (flits of at
-most 64 bits: the D1 preset's 2048-bit flits are refused), and a point's record has no
+most 64 bits with data values; the D1 preset's 2048-bit flits run with ``timing_only``, the
+cycles without data values), and a point's record has no
 DMA-busy breakdown (:data:`sim.step.run.MODEL_UNMEASURED`: the plot then shows the engine
 busy and the rest of the step).
 """
@@ -67,7 +68,7 @@ def replicas_on(cfg, overrides, step):
                              fault_map(c, d).disabled_nodes)[0])
 
 
-def study_points(cfg, step, dies, derived, engine="rtl"):
+def study_points(cfg, step, dies, derived, engine="rtl", timing_only=False):
     """``[(mode, (dx, dy), overrides, step)]``: every point of both scalings, checked for
     the fabric's size on ``engine`` (ConfigError, one line). A point has as many replicas
     as its fabric has usable blocks of the grid (:func:`replicas_on`: the nodes past the
@@ -96,7 +97,7 @@ def study_points(cfg, step, dies, derived, engine="rtl"):
         overrides = [f"tile.dies_x={dx}", f"tile.dies_y={dy}"]
         data = fitting(overrides, f"--dies {dx}x{dy}")
         if engine == "model":
-            problem = _model_problem(cfg, overrides)
+            problem = _model_problem(cfg, overrides, timing_only)
             if problem:
                 raise ConfigError([f"--dies {dx}x{dy}: {problem}"])
         points.append(("weak", (dx, dy), overrides, step.with_data(data)))
@@ -104,18 +105,19 @@ def study_points(cfg, step, dies, derived, engine="rtl"):
     return points
 
 
-def _model_problem(cfg, overrides):
+def _model_problem(cfg, overrides, timing_only):
     """:func:`sim.netmodel.host.model_problem` of ``cfg`` with ``overrides``."""
     from gen.config import config_from_dict
     from gen.derive import derive
     from sim.netmodel.host import model_problem
     c = config_from_dict(cfg.raw, overrides)
-    return model_problem(c, derive(c))
+    return model_problem(c, derive(c), timing_only=timing_only)
 
 
-def run_point(cfg_raw, overrides, step_raw, sim, out_dir, engine="rtl"):
-    """One study point on a worker (on ``engine``): ``{"record": ... }`` or ``{"refused":
-    reason}``; the record's figures the engine does not measure are absent."""
+def run_point(cfg_raw, overrides, step_raw, sim, out_dir, engine="rtl", timing_only=False):
+    """One study point on a worker (on ``engine``, without data values when
+    ``timing_only``): ``{"record": ... }`` or ``{"refused": reason}``; the record's figures
+    the engine does not measure are absent."""
     from gen.config import config_from_dict
     from sim.step.run import run_step
     from sim.step.spec import workload_from_dict
@@ -123,7 +125,8 @@ def run_point(cfg_raw, overrides, step_raw, sim, out_dir, engine="rtl"):
     step = workload_from_dict(step_raw)
     t = time.monotonic()
     try:
-        rec = run_step(cfg, step, sim=sim, out_dir=out_dir, engine=engine)
+        rec = run_step(cfg, step, sim=sim, out_dir=out_dir, engine=engine,
+                       timing_only=timing_only)
     except ValueError as exc:
         return {"refused": str(exc)}
     keep = ("step_cycles", "step_seconds", "match", "peak_fraction", "mac_steps",
@@ -138,7 +141,7 @@ def _tokens(step):
 
 
 def run_points(cfg, jobs, *, sim, out, client, fresh=False, progress=True, point_fn=None,
-               engine="rtl"):
+               engine="rtl", timing_only=False):
     """Run the study points ``jobs`` (``[(name, overrides, step, priority)]``: the config
     with the overrides runs the step; Dask starts higher priorities first) on ``client``, each one Dask task of :func:`run_point`
     (``point_fn`` replaces it: the tests' stand-in), resuming from ``out/points``; returns
@@ -146,7 +149,8 @@ def run_points(cfg, jobs, *, sim, out, client, fresh=False, progress=True, point
     reason}`` or None when it failed) and one ``{"point", "error"}`` per failed task. Both
     studies (:func:`run_scaleout`, :func:`sim.step.nodesize.run_nodesize`) run their points
     here, so they share the store's keys and the progress bar. ``engine``: what runs the
-    points (:func:`run_point`'s; part of the store's key on the model)."""
+    points (:func:`run_point`'s; part of the store's key on the model, and so is
+    ``timing_only`` when set)."""
     from distributed import as_completed
     from sim.explore.cluster import _Bar
     from sim.explore.store import ResultStore, digest
@@ -155,6 +159,8 @@ def run_points(cfg, jobs, *, sim, out, client, fresh=False, progress=True, point
     if fresh:
         store.clear()
     on = {} if engine == "rtl" else {"engine": engine}     # the RTL's keys as they were
+    if timing_only:
+        on["timing_only"] = True
     keys = [digest({"config": cfg.raw, "overrides": ov, "step": st.raw, "sim": sim,
                     "kind": "training-step", **on}) for _, ov, st, _ in jobs]
     todo = [i for i, k in enumerate(keys) if store.load("points", k) is None]
@@ -194,16 +200,18 @@ def point_status(saved):
 
 
 def run_scaleout(cfg, derived, step, *, dies, sim, out, gpu, client, fresh=False,
-                 progress=True, point_fn=None, engine="rtl"):
+                 progress=True, point_fn=None, engine="rtl", timing_only=False):
     """Run every point on ``client`` (resuming from ``out/points``), add the GPU model, write
     ``study.json`` and ``scaleout.png``; returns the study dict. ``point_fn`` replaces
-    :func:`run_point` (the tests' stand-in)."""
+    :func:`run_point` (the tests' stand-in); ``timing_only`` (the fast engine's): the cycles
+    without data values, which flits over 64 bits (the D1 preset) need."""
     from sim.step.gpu import step_seconds
     out = Path(out)
-    points = study_points(cfg, step, dies, derived, engine)
+    points = study_points(cfg, step, dies, derived, engine, timing_only)
     jobs = [(f"{mode}-{dx}x{dy}", ov, st, dx * dy) for mode, (dx, dy), ov, st in points]
     saved, failures = run_points(cfg, jobs, sim=sim, out=out, client=client, fresh=fresh,
-                                 progress=progress, point_fn=point_fn, engine=engine)
+                                 progress=progress, point_fn=point_fn, engine=engine,
+                                 timing_only=timing_only)
     rows = []
     for (mode, (dx, dy), ov, st), s in zip(points, saved):
         row = {"mode": mode, "dies": [dx, dy], "n_dies": dx * dy, "replicas": st.data,
@@ -215,12 +223,14 @@ def run_scaleout(cfg, derived, step, *, dies, sim, out, gpu, client, fresh=False
         rows.append(row)
     _speedups(rows)
     study = {"workload": step.name, "config": cfg.raw.get("name"), "engine": engine,
+             "timing_only": timing_only,
              "sim": sim if engine == "rtl" else None, "gpu": gpu.name, "points": rows,
              "failures": failures,
              "missing": (f"fabrics over {MAX_RTL_NODES} nodes (--engine model)"
                          if engine == "rtl" else
-                         "the DMA-busy breakdown and the timeline (the RTL's watched run); "
-                         "flits over 64 bits (the D1 preset)")}
+                         "the DMA-busy breakdown and the timeline (the RTL's watched run)"
+                         + ("; the data values (timing only: not computed, not compared)"
+                            if timing_only else "; flits over 64 bits (--timing-only)"))}
     out.mkdir(parents=True, exist_ok=True)
     (out / "study.json").write_text(json.dumps(study, indent=1) + "\n")
     plot_scaleout(study, out / "scaleout.png")

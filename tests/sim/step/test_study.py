@@ -67,6 +67,29 @@ def test_model_points_go_past_the_rtls_nodes_within_what_the_model_supports():
     assert len(exc.value.problems) == 1
     assert exc.value.problems[0].startswith("--dies 1x1: router.flit_bits: 2048 is not "
                                             "modelled by --engine model")
+    # timing only, the D1 preset's 2048-bit flits run (the MLP's 1x1 grid: a replica on
+    # every node of the full 19x19 array)
+    d1 = load_config(CONFIGS / "d1.yaml", ["die.disabled_nodes=[]"])
+    pts = study_points(d1, load_workload(MLP), [(1, 1)], derive(d1), "model", timing_only=True)
+    assert [(m, dd, st.data) for m, dd, _, st in pts] == [("weak", (1, 1), 361),
+                                                         ("strong", (1, 1), 361)]
+
+
+def test_a_timing_only_point_has_the_full_models_cycles(tmp_path):
+    """The study's timing-only point (what the D1 preset needs) against the same point with
+    data values on the fast engine (itself held to the RTL: test_step_on_the_model.py)."""
+    from sim.step.study import run_point
+    cfg = load_config(CONFIGS / "default.yaml")
+    d = derive(cfg)
+    (_, _, ov, st), = [p for p in study_points(cfg, load_workload(MLP), [(1, 1)], d, "model")
+                       if p[0] == "weak"]
+    full = run_point(cfg.raw, ov, st.raw, None, str(tmp_path / "full"), engine="model")
+    timing = run_point(cfg.raw, ov, st.raw, None, str(tmp_path / "timing"), engine="model",
+                       timing_only=True)
+    assert full["record"]["match"] is True
+    assert timing["record"]["match"] is None          # no values: nothing compared
+    assert timing["record"]["step_cycles"] == full["record"]["step_cycles"]
+    assert timing["record"]["mac_steps"] == full["record"]["mac_steps"]
 
 
 def test_study_runs_on_dask_resumes_and_plots(tmp_path):
