@@ -189,18 +189,31 @@ def _step_waits(n, i, t, lines):
     return t > 0 and ring_chunk(n, i, t, lines)[1] > 0
 
 
+def _busy_steps(n, i, lines, first_t, steps):
+    """The ring steps ``first_t .. first_t + steps - 1`` of node ``i`` whose chunk is not
+    empty, in order: all of them unless there are fewer lines than nodes, then those of
+    the ``lines`` chunks of one line, found in ``lines`` operations, not ``steps`` (a ring
+    of 919 replicas and a dW of 64 lines: 128 of 1836 steps)."""
+    if lines >= n:
+        return range(first_t, first_t + steps)
+    out = []
+    for c in range(lines):
+        t = first_t + (i - c - first_t) % n
+        out += range(t, first_t + steps, n)
+    return sorted(out)
+
+
 def _ring_pushes(members, i, *, base, lines, steps, first_t=0, sem, dtype, first_wait):
     """The pushes of node ``members[i]`` for ring steps ``first_t .. first_t + steps - 1``
     of an all-reduce of ``lines`` lines at ``base`` (reduce-scatter ADDs for ``t < N - 1``,
     all-gather WRITEs after); the steps of empty chunks are left out, their WAITs too."""
     n = len(members)
     out = []
-    for t in range(first_t, first_t + steps):
+    for t in _busy_steps(n, i, lines, first_t, steps):
         start, count = ring_chunk(n, i, t, lines)
-        if count:
-            out.append({"wait": first_wait or t > first_t, "src": base + start,
-                        "dst": base + start, "count": count, "to": members[(i + 1) % n],
-                        "add": t < n - 1, "dtype": dtype, "sem": sem})
+        out.append({"wait": first_wait or t > first_t, "src": base + start,
+                    "dst": base + start, "count": count, "to": members[(i + 1) % n],
+                    "add": t < n - 1, "dtype": dtype, "sem": sem})
     return out
 
 

@@ -28,7 +28,7 @@ def test_compiled_programs_make_exactly_the_pushes():
     _, mdl = _model()
     ring = ring_order(4, 4)
     for i in (0, 5, 15):
-        pushes = _ring_pushes(ring, i, base=0, chunk=2, steps=30, sem=0, dtype=Dtype.FP32,
+        pushes = _ring_pushes(ring, i, base=0, lines=32, steps=30, sem=0, dtype=Dtype.FP32,
                               first_wait=False)
         descs = compile_pushes(mdl, pushes, wait_sem=0)
         assert len(descs) <= 13, "runs of steps are not folded into loops"
@@ -118,9 +118,11 @@ def test_live_ring_leaves_out_disabled_nodes_and_2d_refuses_a_map():
     cfg, _ = _model(["die.disabled_nodes=[[1, 0]]"])
     ring = live_ring(cfg)
     assert len(ring) == 12 and not {(1, 0), (3, 0), (1, 2), (3, 2)} & set(ring)
-    with pytest.raises(ValueError, match=r"lines=16: must be a multiple of 12 for ring on "
-                                         r"4x4 nodes \(12 live\)"):
-        check_collective(cfg, "ring", lines=16)
+    with pytest.raises(ValueError, match=r"lines=3061: 256 lines per chunk over the 12 nodes "
+                                         r"\(live\), at most 255 \(one PUSH\); allowed: at "
+                                         r"most 3060"):
+        check_collective(cfg, "ring", lines=3061)
+    assert check_collective(cfg, "ring", lines=16) == 16       # chunks of 2 and 1 lines
     with pytest.raises(ConfigError, match=r"die.disabled_nodes: allreduce --algo 2d cannot "
                                           r"run with 4 disabled nodes: it addresses every node"):
         WORKLOADS["allreduce-2d"].check(cfg, derive(cfg), Options(lines=32))
