@@ -49,9 +49,10 @@ Models: ``T = steps (alpha + beta F) + control`` per phase, with ``alpha`` the
 measured zero-load step latency of the same mesh (a one-flit token passed round the
 ring by the nodes' programs, :func:`measure_alpha`: a WAIT, a SIGNAL and the hop, per
 node; for a phase on other rings, its nodes' part plus the phase's mean link latency),
-``F`` the flits of one step's chunk, ``beta`` the cycles per flit of the slowest link a
-step crosses (the die-link ``ratio`` when it crosses a die boundary), and ``control``
-the fetches of the descriptors a node runs besides a WAIT and a PUSH per step.
+``F`` the flits of the phase's longest chunk (its chain of steps ends last), ``beta``
+the cycles per flit of the slowest link a step crosses (the die-link ``ratio`` when it
+crosses a die boundary), and ``control`` the fetches of the descriptors a node runs
+besides its steps' WAITs and PUSHes.
 Large chunks pipeline: a node whose link is slow is still sending when the next chunk
 has arrived, so a step costs ``beta F`` plus a few cycles, not ``alpha + beta F``, and
 the model overestimates (it is the textbook model, not a fit).
