@@ -30,7 +30,7 @@ import numpy as np
 
 from sim.energy import workload_energy
 
-__all__ = ["ring_order", "alpha_beta", "run_allreduce"]
+__all__ = ["ring_order", "chunk_span", "chunk_bounds", "alpha_beta", "run_allreduce"]
 
 
 def ring_order(mx, my):
@@ -46,6 +46,21 @@ def ring_order(mx, my):
             ring += [(x, y) for x in xs]
         return ring + [(0, y) for y in range(my - 1, 0, -1)]
     return [(x, y) for y in range(my) for x in (range(mx) if y % 2 == 0 else range(mx - 1, -1, -1))]
+
+
+def chunk_span(lines, parts, c):
+    """``(first line, lines)`` of chunk ``c`` of ``parts`` chunks of a ``lines``-line
+    vector: the first ``lines % parts`` chunks have one line more than the others
+    (``lines // parts`` lines; none when ``lines < parts``). The longer chunks come first,
+    so the chunk sizes a ring node sends change at most twice a phase and its pushes fold
+    into few LOOPs (:func:`sim.collectives.compile_pushes`)."""
+    q, r = divmod(lines, parts)
+    return c * q + min(c, r), q + (c < r)
+
+
+def chunk_bounds(lines, parts):
+    """The first line of every chunk of :func:`chunk_span`, then ``lines``."""
+    return [chunk_span(lines, parts, c)[0] for c in range(parts)] + [lines]
 
 
 def _hops(a, b):
@@ -83,7 +98,7 @@ def chunk_flits(chunk, max_packet_flits):
 def alpha_beta(ring, *, lines, max_packet_flits, push_flits, host_of, die_shape, dielink):
     """The model's ``alpha``, ``beta``, ``F`` and predicted cycles (see the module doc)."""
     n = len(ring)
-    flits = chunk_flits(lines // n, max_packet_flits)
+    flits = chunk_flits(-(-lines // n), max_packet_flits)          # the longest chunk
 
     def latency(a, b, length=1):
         return link_latency(a, b, die_shape, dielink) + 2 + length - 1
@@ -106,16 +121,17 @@ def alpha_beta(ring, *, lines, max_packet_flits, push_flits, host_of, die_shape,
 
 
 def golden_allreduce(model, vectors, ring, dtype):
-    """Expected final vector: int32 lanes wrap; fp32 chunk c is summed in ring order
-    starting at node ``ring[c]`` (acc = x[ring[c]]; acc = x[ring[c + j]] + acc)."""
+    """Expected final vector: int32 lanes wrap; fp32 chunk c (:func:`chunk_bounds`) is
+    summed in ring order starting at node ``ring[c]`` (acc = x[ring[c]];
+    acc = x[ring[c + j]] + acc)."""
     from verif.node_model import Dtype
     n = len(ring)
     lines = len(vectors[0])
-    chunk = lines // n
+    bounds = chunk_bounds(lines, n)
     out = [0] * lines
     dt = Dtype.FP32 if dtype == "fp32" else Dtype.INT32
     for c in range(n):
-        for line in range(c * chunk, (c + 1) * chunk):
+        for line in range(bounds[c], bounds[c + 1]):
             acc = vectors[c][line]
             for j in range(1, n):
                 acc = model.add_lines(vectors[(c + j) % n][line], acc, dt)

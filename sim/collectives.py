@@ -13,14 +13,23 @@ Algorithms (``lines`` per node, ``N`` nodes):
     the ring of :func:`sim.allreduce.ring_order` (one hop per step where the mesh
     has a Hamiltonian cycle): reduce-scatter in N - 1 steps of ADD pushes, then
     all-gather in N - 1 steps of WRITE pushes; node ``i`` sends chunk
-    ``(i - t) mod N`` at step ``t``. The hosts' ring of :mod:`sim.allreduce`, driven
-    by the nodes.
+    ``(i - t) mod N`` at step ``t``, after WAITing for it (its predecessor sent it at
+    step ``t - 1``). The hosts' ring of :mod:`sim.allreduce`, driven by the nodes.
+    Any ``lines``: the chunks are those of :func:`sim.allreduce.chunk_span` (the first
+    ``lines mod N`` one line longer). With fewer lines than nodes some chunks are empty,
+    and every node leaves out the steps of an empty chunk, its PUSH and the WAIT before
+    it (the chunk a step sends is the one its WAIT waits for, so the pushes a node still
+    receives pair with the WAITs it still runs, in order). An empty chunk costs nothing,
+    and a small vector does not pay 2 (N - 1) pushes of empty chunks per node; a chunk's
+    chain still walks round the ring, so the time stays 2 (N - 1) step latencies.
 ``2d``
     rows, then columns (each row and column a ring, closed by a link of several hops
     back along it): reduce-scatter along the rows (chunks of ``lines / mx``), a whole
-    ring all-reduce of its row chunk along each column (chunks of ``lines / (mx my)``),
+    ring all-reduce of its row chunk along each column (chunks of ``1 / my`` of it),
     all-gather along the rows: ``2 (mx - 1) + 2 (my - 1)`` steps instead of
-    ``2 (mx my - 1)``. Row steps count on semaphore 0, column steps on 1.
+    ``2 (mx my - 1)``. Row steps count on semaphore 0, column steps on 1. Uneven and
+    empty chunks as for ``ring``, in both dimensions: the column of the nodes whose row
+    chunk is empty has nothing to do, and the columns' rings cut their own row chunk.
 ``broadcast``
     the root's vector down a binary tree of the ring order, each node forwarding
     to its children as soon as the vector has landed.
@@ -40,9 +49,10 @@ Models: ``T = steps (alpha + beta F) + control`` per phase, with ``alpha`` the
 measured zero-load step latency of the same mesh (a one-flit token passed round the
 ring by the nodes' programs, :func:`measure_alpha`: a WAIT, a SIGNAL and the hop, per
 node; for a phase on other rings, its nodes' part plus the phase's mean link latency),
-``F`` the flits of one step's chunk, ``beta`` the cycles per flit of the slowest link a
-step crosses (the die-link ``ratio`` when it crosses a die boundary), and ``control``
-the fetches of the descriptors a node runs besides a WAIT and a PUSH per step.
+``F`` the flits of the phase's longest chunk (its chain of steps ends last), ``beta``
+the cycles per flit of the slowest link a step crosses (the die-link ``ratio`` when it
+crosses a die boundary), and ``control`` the fetches of the descriptors a node runs
+besides its steps' WAITs and PUSHes.
 Large chunks pipeline: a node whose link is slow is still sending when the next chunk
 has arrived, so a step costs ``beta F`` plus a few cycles, not ``alpha + beta F``, and
 the model overestimates (it is the textbook model, not a fit).
@@ -57,7 +67,8 @@ from rtl.node.layouts import STEP_BITS
 from sim.energy import workload_energy
 from sim.workloads.runners import PROGRAM_LINES, record_engine, run_programs
 
-__all__ = ["ALGORITHMS", "live_ring", "compile_pushes", "executed", "control_cycles", "ring_program", "allreduce_programs",
+__all__ = ["ALGORITHMS", "live_ring", "compile_pushes", "executed", "control_cycles", "ring_chunk",
+           "ring_program", "allreduce_programs",
            "broadcast_programs", "golden", "measure_alpha", "collective_plan", "run_collective",
            "model_cycles"]
 
@@ -111,6 +122,13 @@ def executed(mdl, descs):
     """``(descriptors the command processor runs, counting loop iterations, the pushes
     they make)``: the program's control flow replayed (pushes as dicts like
     :func:`compile_pushes` takes, ``wait`` meaning a WAIT ran since the last push)."""
+    runs, pushes = _replay(mdl, descs)
+    return sum(runs.values()), pushes
+
+
+def _replay(mdl, descs):
+    """:func:`executed`, the runs counted per opcode (``{CmdOp: runs}``)."""
+    from collections import Counter
     from rtl.node.layouts import CmdOp, Dtype
 
     def fields(d):
@@ -129,10 +147,11 @@ def executed(mdl, descs):
     decoded = [fields(mdl.lay.decode("cmd_desc", sum(line << (mdl.width * i)
                                                      for i, line in enumerate(d))))
                for d in descs]
-    runs, pushes, waited, pc = 0, [], False, 0
+    runs, pushes, waited, pc = Counter(), [], False, 0
 
     def run(d, it):
         nonlocal waited
+        runs[d["op"]] += 1
         if d["op"] == CmdOp.WAIT:
             waited = True
         elif d["op"] == CmdOp.PUSH:
@@ -144,12 +163,11 @@ def executed(mdl, descs):
 
     while pc < len(decoded):
         d = decoded[pc]
-        runs += 1
         if d["op"] == CmdOp.LOOP:
+            runs[CmdOp.LOOP] += 1
             body = decoded[pc + 1:pc + 1 + d["body"]]
             for it in range(d["count"]):
                 for b in body:
-                    runs += 1
                     run(b, it)
             pc += 1 + len(body)
         else:
@@ -158,15 +176,44 @@ def executed(mdl, descs):
     return runs, pushes
 
 
-def _ring_pushes(members, i, *, base, chunk, steps, first_t=0, sem, dtype, first_wait):
+def ring_chunk(n, i, t, lines):
+    """``(first line, lines)`` of the chunk node ``i`` of an ``n``-node ring all-reducing
+    ``lines`` lines sends at step ``t`` (:func:`sim.allreduce.chunk_span`'s chunk
+    ``(i - t) mod n``); the WAIT before step ``t`` waits for the same chunk."""
+    from sim.allreduce import chunk_span
+    return chunk_span(lines, n, (i - t) % n)
+
+
+def _step_waits(n, i, t, lines):
+    """Whether node ``i`` WAITs before ring step ``t`` (step ``2 (n - 1)`` being the
+    WAIT for the last chunk): every step but the first, unless its chunk is empty."""
+    return t > 0 and ring_chunk(n, i, t, lines)[1] > 0
+
+
+def _busy_steps(n, i, lines, first_t, steps):
+    """The ring steps ``first_t .. first_t + steps - 1`` of node ``i`` whose chunk is not
+    empty, in order: all of them unless there are fewer lines than nodes, then those of
+    the ``lines`` chunks of one line, found in ``lines`` operations, not ``steps`` (a ring
+    of 919 replicas and a dW of 64 lines: 128 of 1836 steps)."""
+    if lines >= n:
+        return range(first_t, first_t + steps)
+    out = []
+    for c in range(lines):
+        t = first_t + (i - c - first_t) % n
+        out += range(t, first_t + steps, n)
+    return sorted(out)
+
+
+def _ring_pushes(members, i, *, base, lines, steps, first_t=0, sem, dtype, first_wait):
     """The pushes of node ``members[i]`` for ring steps ``first_t .. first_t + steps - 1``
-    (reduce-scatter ADDs for ``t < N - 1``, all-gather WRITEs after)."""
+    of an all-reduce of ``lines`` lines at ``base`` (reduce-scatter ADDs for ``t < N - 1``,
+    all-gather WRITEs after); the steps of empty chunks are left out, their WAITs too."""
     n = len(members)
     out = []
-    for t in range(first_t, first_t + steps):
-        c = (i - t) % n
-        out.append({"wait": first_wait or t > first_t, "src": base + c * chunk,
-                    "dst": base + c * chunk, "count": chunk, "to": members[(i + 1) % n],
+    for t in _busy_steps(n, i, lines, first_t, steps):
+        start, count = ring_chunk(n, i, t, lines)
+        out.append({"wait": first_wait or t > first_t, "src": base + start,
+                    "dst": base + start, "count": count, "to": members[(i + 1) % n],
                     "add": t < n - 1, "dtype": dtype, "sem": sem})
     return out
 
@@ -174,9 +221,10 @@ def _ring_pushes(members, i, *, base, chunk, steps, first_t=0, sem, dtype, first
 def ring_program(mdl, members, i, *, base, lines, dtype):
     """Node ``members[i]``'s ring all-reduce of ``lines`` lines at ``base``."""
     n = len(members)
-    pushes = _ring_pushes(members, i, base=base, chunk=lines // n, steps=2 * (n - 1), sem=0,
+    pushes = _ring_pushes(members, i, base=base, lines=lines, steps=2 * (n - 1), sem=0,
                           dtype=dtype, first_wait=False)
-    return compile_pushes(mdl, pushes, wait_sem=0) + [mdl.cmd_wait(0, 1), mdl.cmd_halt(0)]
+    last = [mdl.cmd_wait(0, 1)] if _step_waits(n, i, 2 * (n - 1), lines) else []
+    return compile_pushes(mdl, pushes, wait_sem=0) + last + [mdl.cmd_halt(0)]
 
 
 def _2d_program(mdl, node, rows, cols, *, base, lines, dtype):
@@ -185,20 +233,23 @@ def _2d_program(mdl, node, rows, cols, *, base, lines, dtype):
     row, col = rows[y], cols[x]
     mx, my = len(row), len(col)
     i, j = row.index(node), col.index(node)
-    cr = lines // mx                              # row chunk
-    mine = base + ((i + 1) % mx) * cr             # the row chunk this node reduces last
-    descs = compile_pushes(mdl, _ring_pushes(row, i, base=base, chunk=cr, steps=mx - 1,
+    # the row chunk this node reduces last, then all-reduces along its column
+    start, mine = ring_chunk(mx, i, mx - 1, lines)
+    descs = compile_pushes(mdl, _ring_pushes(row, i, base=base, lines=lines, steps=mx - 1,
                                              sem=0, dtype=dtype, first_wait=False), wait_sem=0)
-    descs.append(mdl.cmd_wait(0, 1))              # the row chunk is reduced along the row
-    if my > 1:
-        descs += compile_pushes(mdl, _ring_pushes(col, j, base=mine, chunk=cr // my,
+    if _step_waits(mx, i, mx - 1, lines):
+        descs.append(mdl.cmd_wait(0, 1))          # the row chunk is reduced along the row
+    if my > 1 and mine:
+        descs += compile_pushes(mdl, _ring_pushes(col, j, base=base + start, lines=mine,
                                                   steps=2 * (my - 1), sem=1, dtype=dtype,
                                                   first_wait=False), wait_sem=1)
-        descs.append(mdl.cmd_wait(1, 1))          # ... and along the column
-    descs += compile_pushes(mdl, _ring_pushes(row, i, base=base, chunk=cr, steps=mx - 1,
+        if _step_waits(my, j, 2 * (my - 1), mine):
+            descs.append(mdl.cmd_wait(1, 1))      # ... and along the column
+    descs += compile_pushes(mdl, _ring_pushes(row, i, base=base, lines=lines, steps=mx - 1,
                                               first_t=mx - 1, sem=0, dtype=dtype,
                                               first_wait=False), wait_sem=0)
-    return descs + [mdl.cmd_wait(0, 1), mdl.cmd_halt(0)]
+    last = [mdl.cmd_wait(0, 1)] if _step_waits(mx, i, 2 * (mx - 1), lines) else []
+    return descs + last + [mdl.cmd_halt(0)]
 
 
 def grid_rings(mx, my):
@@ -249,29 +300,28 @@ def golden(mdl, algo, vectors, mx, my, *, lines, dtype, ring=None):
     dt = Dtype.FP32 if dtype == "fp32" else Dtype.INT32
     mem = {node: list(v) for node, v in vectors.items()}
 
-    def ring_steps(members, base, chunk, t_from, t_to):
+    def ring_steps(members, base, lines, t_from, t_to):
         n = len(members)
         for t in range(t_from, t_to):
             moves = []
             for i, node in enumerate(members):
-                c = (i - t) % n
-                for line in range(base + c * chunk, base + (c + 1) * chunk):
+                start, count = ring_chunk(n, i, t, lines)
+                for line in range(base + start, base + start + count):
                     moves.append((members[(i + 1) % n], line, mem[node][line]))
             for dst, line, value in moves:
                 mem[dst][line] = mdl.add_lines(mem[dst][line], value, dt) if t < n - 1 else value
 
     if algo == "ring":
         ring = ring_order(mx, my) if ring is None else ring
-        ring_steps(ring, 0, lines // len(ring), 0, 2 * (len(ring) - 1))
+        ring_steps(ring, 0, lines, 0, 2 * (len(ring) - 1))
         return mem
     rows, cols = grid_rings(mx, my)
-    cr = lines // mx
     for row in rows:
-        ring_steps(row, 0, cr, 0, mx - 1)
+        ring_steps(row, 0, lines, 0, mx - 1)
     for x, col in enumerate(cols):
-        ring_steps(col, ((x + 1) % mx) * cr, cr // my, 0, 2 * (my - 1))
+        ring_steps(col, *ring_chunk(mx, x, mx - 1, lines), 0, 2 * (my - 1))
     for row in rows:
-        ring_steps(row, 0, cr, mx - 1, 2 * (mx - 1))
+        ring_steps(row, 0, lines, mx - 1, 2 * (mx - 1))
     return mem
 
 
@@ -285,14 +335,14 @@ def check_collective(cfg, algo, *, lines, derived=None):
         raise ValueError(f"algorithm {algo!r}: not allowed (host, {', '.join(ALGORITHMS)}, "
                          f"broadcast)")
     n = len(live_ring(cfg, d))
-    need = {"ring": n, "2d": n, "broadcast": 1}[algo]
-    if not isinstance(lines, int) or lines < need or lines % need:
-        where = f"{mx}x{my} nodes" + (f" ({n} live)" if n < mx * my else "")
-        raise ValueError(f"lines={lines!r}: must be a multiple of {need} for {algo} on "
-                         f"{where}")
-    chunk = lines // (mx if algo == "2d" else need)
+    if isinstance(lines, bool) or not isinstance(lines, int) or lines < 1:
+        raise ValueError(f"lines={lines!r}: not allowed (a whole number of lines, at least 1)")
+    chunk = -(-lines // (mx if algo == "2d" else n))          # the longest chunk
     if algo != "broadcast" and chunk > 255:
-        raise ValueError(f"lines={lines}: {chunk} lines per chunk, at most 255 (one PUSH)")
+        where = f"{mx} nodes of a row" if algo == "2d" else \
+            f"{n} nodes" + (" (live)" if n < mx * my else "")
+        raise ValueError(f"lines={lines}: {chunk} lines per chunk over the {where}, at most "
+                         f"255 (one PUSH); allowed: at most {255 * (mx if algo == '2d' else n)}")
     if algo == "broadcast" and lines > 255:
         raise ValueError(f"lines={lines}: a broadcast PUSH carries at most 255 lines")
     sram = NodeModel.from_config(cfg, d).lines
@@ -363,12 +413,15 @@ def model_cycles(algo, mx, my, *, lines, alpha, max_packet_flits, die_shape, die
 
     ring = ring_order(mx, my) if ring is None else ring
     node_part = alpha - _ring_latency(ring, die_shape, dielink)
+    # a phase's chunk is its longest (sim.allreduce.chunk_span): the chain of steps that
+    # carries it is the last to end
     if algo == "ring":
-        phases = [(2 * (len(ring) - 1), lines // len(ring), [ring])]
+        phases = [(2 * (len(ring) - 1), -(-lines // len(ring)), [ring])]
     else:
         rows, cols = grid_rings(mx, my)
-        cr = lines // mx
-        phases = [(2 * (mx - 1), cr, rows)] + ([(2 * (my - 1), cr // my, cols)] if my > 1 else [])
+        cr = -(-lines // mx)
+        phases = [(2 * (mx - 1), cr, rows)] + ([(2 * (my - 1), -(-cr // my), cols)]
+                                               if my > 1 else [])
     out, total = [], 0.0
     for steps, chunk, rings in phases:
         a = node_part + max(_ring_latency(r, die_shape, dielink) for r in rings)
@@ -381,14 +434,16 @@ def model_cycles(algo, mx, my, *, lines, alpha, max_packet_flits, die_shape, die
 
 
 def control_cycles(mdl, programs):
-    """Mean over the nodes of the descriptors each runs beyond one WAIT and one PUSH per
-    step (the first step has no WAIT; the last WAIT and the HALT end it), at
-    ``cmd_lines + 1`` cycles each: the fetch of a descriptor and its decode, on the
-    chain of steps whenever it runs between two of them."""
+    """Mean over the nodes of the descriptors each runs besides its steps' WAITs and
+    PUSHes and its HALT (the LOOPs), at ``cmd_lines + 1`` cycles each: the fetch of a
+    descriptor and its decode, on the chain of steps whenever it runs between two of
+    them."""
+    from rtl.node.layouts import CmdOp
     extra = []
     for descs in programs.values():
-        runs, pushes = executed(mdl, descs)
-        extra.append(runs - (2 * len(pushes) + 1))
+        runs = _replay(mdl, descs)[0]
+        extra.append(sum(k for op, k in runs.items()
+                         if op not in (CmdOp.WAIT, CmdOp.PUSH, CmdOp.HALT)))
     return (mdl.cmd_lines + 1) * sum(extra) / len(extra)
 
 

@@ -17,8 +17,9 @@ idle: a 19 x 19 D1 die holds 4 x 9 blocks of 4 x 2 nodes); a block holding a dis
 node (``die.disabled_nodes``, ``tile.fault_maps``: its router still forwards) is skipped;
 the usable blocks are taken in the ring order of the block grid and the first
 ``parallel.data`` hold the replicas. Idle and disabled nodes get no program. Each GEMM
-has its own SRAM region; a ``dW`` the ring all-reduces is padded to a multiple of the
-replicas (its chunks; the padding starts at zero and is never read).
+has its own SRAM region; a ``dW`` is all-reduced as it is, in chunks of floor or ceil
+of its lines over the replicas (:mod:`sim.collectives`: no padding, so a ``dW`` of fewer
+lines than replicas costs no more SRAM than its own lines).
 
 Synchronisation (the node has 8 semaphores, :data:`gen.node_build.SEMS`):
 
@@ -267,11 +268,6 @@ def placement(step, mx, my, disabled=frozenset()):
     return groups, len(usable), idle
 
 
-def _padded(lines, parts):
-    """``lines`` rounded up to a multiple of ``parts`` (the ring's chunks)."""
-    return -(-lines // parts) * parts
-
-
 def check_step(cfg, derived, step):
     """Every refusal before anything is built -> ``(groups, [GemmPlan], data_lines,
     idle)`` (:func:`placement`'s groups and idle nodes). Raises ValueError, one line."""
@@ -317,40 +313,32 @@ def check_step(cfg, derived, step):
         rel["b_buf"] = [at2, at2 + b_l] if gy > 1 else [None, None]
         at2 += 2 * b_l if gy > 1 else 0
         rel["c"] = at2
-        # the ring all-reduces the dW in len(groups) chunks: its region is padded to a
-        # multiple (the padding starts at zero on every node and is never read)
-        ring = step.data > 1 and g.kind == "backward_weight" and step.allreduce == "ring"
-        c_pad = _padded(c_l, len(groups)) if ring else c_l
-        new = {**lay, **rel, "operand_lines": at2 - at, "ar_lines": c_pad}
+        new = {**lay, **rel, "operand_lines": at2 - at, "ar_lines": c_l}
         bm, bn, kb = lay["block"]
         steps = lay["steps"]
         mac = gx * gy * steps * (bm // mdl.p) * (bn // mdl.p) * kb
-        plans.append(GemmPlan(g, new, at, at2 + c_pad - at, mac))
-        at = at2 + c_pad
+        plans.append(GemmPlan(g, new, at, at2 + c_l - at, mac))
+        at = at2 + c_l
         if step.data > 1 and g.kind == "backward_weight":
-            if ring:
-                chunk = c_pad // len(groups)
-                if chunk > 255:
-                    raise ValueError(f"layers[{g.layer}]: its dW is {c_l} SRAM lines per node; "
-                                     f"the ring all-reduce over {step.data} replicas cuts it "
-                                     f"in chunks of {chunk} lines, at most 255 (one PUSH); "
-                                     f"allowed: smaller in x out, or more replicas")
-            elif c_l % (mx * my) or c_l // mx > 255:
+            # the longest chunk (sim.allreduce.chunk_span) is one PUSH
+            parts = len(groups) if step.allreduce == "ring" else mx
+            chunk = -(-c_l // parts)
+            if chunk > 255:
+                where = f"{step.data} replicas" if step.allreduce == "ring" else \
+                    f"the {mx} nodes of a row"
                 raise ValueError(f"layers[{g.layer}]: its dW is {c_l} SRAM lines per node; "
-                                 f"the 2d all-reduce over {step.data} replicas needs a "
-                                 f"multiple of {mx * my} lines, at most 255 per row chunk "
-                                 f"(one PUSH); allowed: in x out sizes that give one")
+                                 f"the {step.allreduce} all-reduce over {where} cuts it in "
+                                 f"chunks of up to {chunk} lines, at most 255 (one PUSH); "
+                                 f"allowed: smaller in x out, or more replicas")
     if at > mdl.lines:                   # before the programs: they only add to it
-        raise ValueError(_sram_refusal(cfg, step, at, None, mdl.lines, len(groups)))
+        raise ValueError(_sram_refusal(cfg, step, at, None, mdl.lines))
     return groups, plans, at, idle
 
 
-def _sram_refusal(cfg, step, data_lines, prog_lines, lines, replicas):
+def _sram_refusal(cfg, step, data_lines, prog_lines, lines):
     progs = f" and its programs {prog_lines}" if prog_lines is not None else ""
-    pad = (f" (each dW padded to a multiple of the {replicas} replicas of the ring)"
-           if step.data > 2 and step.allreduce == "ring" else "")
     return (f"node.sram_kb: {cfg.node.sram_kb} is too small for workload {step.name!r}: its "
-            f"operands and results take {data_lines} lines per node{pad}{progs}, the SRAM "
+            f"operands and results take {data_lines} lines per node{progs}, the SRAM "
             f"has {lines}; allowed: smaller layers, fewer replicas or a larger node.sram_kb "
             f"(-s node.sram_kb=...)")
 
@@ -522,8 +510,7 @@ def compile_step(cfg, derived, step, mdl, *, seed=0, data=True):
     prog_lines = max(sum(len(qd) + 1 for qd in qs.values()) for qs in progs.values()) * \
         mdl.cmd_lines
     if data_lines + prog_lines > mdl.lines:
-        raise ValueError(_sram_refusal(cfg, step, data_lines, prog_lines, mdl.lines,
-                                       len(groups)))
+        raise ValueError(_sram_refusal(cfg, step, data_lines, prog_lines, mdl.lines))
     out = CompiledStep(step, (gx, gy), groups, plans, progs, labels, program_lines=prog_lines,
                        data_lines=data_lines, allreduce=ar_note, idle=idle,
                        mac_steps=sum(gp.mac_steps for gp in plans) * len(groups))
@@ -554,16 +541,14 @@ def compile_step(cfg, derived, step, mdl, *, seed=0, data=True):
     for gi, gp in enumerate(plans):
         label = gp.gemm.label
         if gi in ar_progs:
-            lines, c_l = gp.lay["ar_lines"], gp.lay["c_lines"]
-            pad = [0] * (lines - c_l)                # the padding starts at zero
             rings = [None] if one and step.allreduce == "2d" else \
                 [list(groups)] if one else list(members.values())
             for ring in rings:
-                vec = {n: c_final[(n, label)] + pad for n in (ring or nodes)}
-                red = ar_golden(mdl, step.allreduce, vec, mx, my, lines=lines, dtype=kind,
-                                ring=ring)
+                vec = {n: c_final[(n, label)] for n in (ring or nodes)}
+                red = ar_golden(mdl, step.allreduce, vec, mx, my, lines=gp.lay["ar_lines"],
+                                dtype=kind, ring=ring)
                 for n in (ring or nodes):
-                    c_final[(n, label)] = red[n][:c_l]
+                    c_final[(n, label)] = red[n]
         for n in nodes:
             out.reads.append((n, gp.lay["c"], gp.lay["c_lines"], label))
             out.expected[(n, label)] = c_final[(n, label)]

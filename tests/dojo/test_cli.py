@@ -99,8 +99,9 @@ def test_bad_workload_arguments_are_rejected_before_any_report(tmp_path):
                                                               "positive multiple of node.matrix_p=4"),
                           (("--bench", "allreduce", "--lines", "17"),
                            "error: allreduce --algo host: lines=17"),
-                          (("--bench", "allreduce", "--algo", "2d", "--lines", "24"),
-                           "error: allreduce --algo 2d: lines=24: must be a multiple of 16"),
+                          (("--bench", "allreduce", "--algo", "2d", "--lines", "1021"),
+                           "error: allreduce --algo 2d: lines=1021: 256 lines per chunk over "
+                           "the 4 nodes of a row, at most 255"),
                           (("--bench", "gemm", "--algo", "ring"),
                            "error: --algo ring: not allowed with --bench gemm"),
                           (("--bench", "gemm", "--algo", "cannon", "--k", "24"),

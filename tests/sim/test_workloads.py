@@ -169,8 +169,11 @@ def test_a_dtype_or_given_matrices_not_declared_are_refused(name, tmp_path):
     ("summa", Options(k=24), "gemm --algo summa: k=24: must be a positive multiple of 16"),
     ("allreduce-host", Options(lines=17), "allreduce --algo host: lines=17: must be a "
                                           "multiple of the 16 nodes"),
-    ("allreduce-2d", Options(lines=24), "allreduce --algo 2d: lines=24: must be a multiple "
-                                        "of 16"),
+    ("allreduce-2d", Options(lines=1021), "allreduce --algo 2d: lines=1021: 256 lines per "
+                                          "chunk over the 4 nodes of a row, at most 255 (one "
+                                          "PUSH); allowed: at most 1020"),
+    ("allreduce-ring", Options(lines=-3), "allreduce --algo ring: lines=-3: not allowed (a "
+                                          "whole number of lines, at least 1)"),
     ("broadcast", Options(lines=300), "broadcast: lines=300: a broadcast PUSH carries at "
                                       "most 255 lines"),
 ])

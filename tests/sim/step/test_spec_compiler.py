@@ -143,10 +143,15 @@ def test_many_replicas_count_semaphore_7_from_their_ring_predecessor_only():
     assert c.allreduce[0]["replicas"] == 3
 
 
-def test_a_d1_die_compiles_the_transformer_and_the_tile_is_refused_in_one_line():
+def test_a_d1_die_compiles_the_transformer_and_the_tile_fits_without_padding():
     """configs/d1.yaml, the transformer preset at its d1 scale (x8), as many 4x2 replicas
-    as fit: one die (19x19 nodes, 7 disabled: 31 replicas) compiles and fits the SRAM; the
-    5x5-die tile (919 replicas) does not: the ring's dW chunks pad every dW to 919 lines."""
+    as fit: one die (19x19 nodes, 7 disabled: 31 replicas) compiles and fits the SRAM; on
+    the 5x5-die tile (919 replicas) every dW (32 to 96 lines) is all-reduced in chunks of
+    one line and empty ones, so its data take what they take on one die (with padding to
+    the 919 replicas they took 5612 lines, more than the 5120 of the SRAM). The tile's
+    programs take minutes to compile: checked here up to them, and refused in one line
+    with no word of padding when the SRAM is too small."""
+    from sim.step.compiler import check_step
     from sim.step.study import replicas_on
     step = load_workload(TRANSFORMER)
     cfg = load_config(CONFIGS / "d1.yaml", ["tile.dies_x=1", "tile.dies_y=1"])
@@ -154,20 +159,24 @@ def test_a_d1_die_compiles_the_transformer_and_the_tile_is_refused_in_one_line()
     mdl = NodeModel.from_config(cfg, d)
     assert replicas_on(cfg, [], step.for_config(cfg)) == 31
     c = compile_step(cfg, d, step.with_data(31), mdl, data=False)
-    assert (c.data_lines, c.program_lines, mdl.lines) == (2308, 366, 5120)
+    assert (c.data_lines, c.program_lines, mdl.lines) == (2192, 388, 5120)
     assert len(c.groups) == 31 and c.allreduce[0]["replicas"] == 31 and len(c.idle) == 106
     assert not set(c.programs) & set(fault_map(cfg, d).disabled_nodes)
     assert c.gemms[0].gemm.m == 128 and c.gemms[0].gemm.n == 384      # the d1 scale
     tile = load_config(CONFIGS / "d1.yaml")
     n = replicas_on(tile, [], step.for_config(tile))
     assert n == 919
+    groups, plans, data_lines, _ = check_step(tile, derive(tile), step.with_data(n))
+    assert len(groups) == 919 and data_lines == 2192
+    assert [gp.lay["ar_lines"] for gp in plans if gp.gemm.kind == "backward_weight"] == \
+        [gp.lay["c_lines"] for gp in plans if gp.gemm.kind == "backward_weight"]
+    small = load_config(CONFIGS / "d1.yaml", ["node.sram_kb=512"])
     with pytest.raises(ValueError) as exc:
-        compile_step(tile, derive(tile), step.with_data(n), mdl, data=False)
+        check_step(small, derive(small), step.with_data(n))
     assert str(exc.value) == (
-        "node.sram_kb: 1280 is too small for workload 'transformer': its operands and "
-        "results take 5612 lines per node (each dW padded to a multiple of the 919 replicas "
-        "of the ring), the SRAM has 5120; allowed: smaller layers, fewer replicas or a "
-        "larger node.sram_kb (-s node.sram_kb=...)")
+        "node.sram_kb: 512 is too small for workload 'transformer': its operands and "
+        "results take 2192 lines per node, the SRAM has 2048; allowed: smaller layers, "
+        "fewer replicas or a larger node.sram_kb (-s node.sram_kb=...)")
 
 
 def test_fast_descriptor_encoder_matches_amarnths():

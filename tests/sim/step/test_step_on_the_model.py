@@ -84,22 +84,33 @@ def test_a_wrong_model_fails_the_comparison(rtl, tmp_path, monkeypatch):
     assert first_difference(rtl, _without(model, MODEL_ONLY)) is not None
 
 
-#: 3 replicas of 2x2 nodes on the 4x4 tile: a ring of 3 whose 8-line dW is padded to 9,
-#: the fourth block idle
-PADDED = {"name": "pad3", "parallel": {"data": 3, "grid": [2, 2]},
-          "layers": [{"name": "a", "tokens": 8, "in": 8, "out": 8}]}
+#: dWs that are not a multiple of the replicas, all-reduced in uneven chunks: 3 replicas of
+#: 2x2 nodes on the 4x4 tile (the fourth block idle), an 8-line dW in chunks of 3, 3 and
+#: 2 lines; 16 one-node replicas, an 8-line dW in chunks of one line and empty ones
+UNEVEN = [
+    ({"name": "uneven3", "parallel": {"data": 3, "grid": [2, 2]},
+      "layers": [{"name": "a", "tokens": 8, "in": 8, "out": 8}]}, 8, 4),
+    ({"name": "uneven16", "parallel": {"data": 16, "grid": [1, 1]},
+      "allreduce": {"algo": "ring"}, "layers": [{"name": "a", "tokens": 4, "in": 4, "out": 4}]},
+     8, 0),
+]
 
 
-def test_many_replicas_on_the_model_give_the_rtls_record(tmp_path):
-    """The compiler's placement and many-replica all-reduce: bit-exact on both engines,
-    the model's record the RTL's (cycles, counters, idle nodes)."""
+@pytest.mark.parametrize("workload, dw_lines, idle", UNEVEN, ids=lambda v: v["name"]
+                         if isinstance(v, dict) else str(v))
+def test_many_replicas_on_the_model_give_the_rtls_record(tmp_path, workload, dw_lines, idle):
+    """The compiler's placement and many-replica all-reduce of a dW that is not a multiple
+    of the replicas (no padding): bit-exact on both engines, the model's record the RTL's
+    (cycles, counters, idle nodes)."""
     from sim.step.spec import workload_from_dict
     if "verilator" not in available_simulators():
         pytest.skip("needs Verilator")
     cfg = load_config(CONFIGS / "default.yaml")
-    step = workload_from_dict(PADDED)
+    step = workload_from_dict(workload)
     rtl = run_step(cfg, step, out_dir=tmp_path / "rtl", trace_sim=None)
     model = run_step(cfg, step, out_dir=tmp_path / "model", engine="model")
     assert rtl["match"] and model["match"], (rtl["wrong_results"], model["wrong_results"])
-    assert rtl["allreduce"][0]["lines"] == 9 and len(rtl["idle_nodes"]) == 4
+    ar = rtl["allreduce"][0]
+    assert ar["lines"] == dw_lines and ar["lines"] % ar["replicas"]
+    assert len(rtl["idle_nodes"]) == idle
     assert first_difference(rtl, _without(model, MODEL_ONLY)) is None
