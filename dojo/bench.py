@@ -1230,9 +1230,49 @@ def bench_step(outdir, *, quick=False):
                          f"{p['gpu']['step_seconds'] * 1e6:.0f} us | "
                          f"{p['gpu']['speedup']:.2f} |")
         lines += [""] + _nodesize_lines(outdir)
-        lines += ["", "Not measured: the D1 die and the 5x5 tile (they need the training node "
-                  "in the fast engine, issue 30)."]
+        lines += [""] + _d1_step_lines(outdir)
     lines += ["", f"Section measured in {time.time() - started:.0f} s."]
+    return lines
+
+
+#: the fabrics of the D1 scale-out study in the step section (the fast engine, timing only;
+#: a point costs minutes per die: the 3x3 and 5x5 points take hours, see _d1_step_lines)
+D1_STUDY_DIES = [(1, 1), (2, 1)]
+
+
+def _d1_step_lines(outdir):
+    """The transformer preset's scale-out study on the D1 preset (its harvest map, 2048-bit
+    flits: the fast engine, timing only) on :data:`D1_STUDY_DIES`, with each point's wall."""
+    from sim.explore.cluster import dask_client
+    from sim.step.gpu import load_gpu
+    from sim.step.spec import load_workload
+    from sim.step.study import run_scaleout
+    cfg = load_config(ROOT / "configs" / "d1.yaml")
+    step = load_workload(ROOT / "workloads" / "transformer.yaml")
+    gpu = load_gpu(ROOT / "configs" / "gpu" / "a100.yaml")
+    dies = ",".join(f"{dx}x{dy}" for dx, dy in D1_STUDY_DIES)
+    with dask_client(workers=1) as client:
+        study = run_scaleout(cfg, derive(cfg), step, dies=D1_STUDY_DIES, sim=None,
+                             out=outdir / "step_study_d1", gpu=gpu, client=client, fresh=True,
+                             progress=False, engine="model", timing_only=True)
+    lines = [f"The transformer preset on the D1 preset (`dojo study scaleout configs/d1.yaml "
+             f"workloads/transformer.yaml --engine model --timing-only --dies {dies}`: sizes "
+             f"x8, a 4x2-node replica on every usable block of the harvested dies; fast engine, "
+             f"timing only: cycles, no data values, no DMA-busy breakdown), one point at a "
+             f"time on one worker:", "",
+             "| mode | dies | replicas x tokens | cycles | time | peak MACs | speed-up | "
+             "efficiency | GPUs: step | GPUs: speed-up | wall |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for p in study["points"]:
+        head = (f"| {p['mode']} | {p['dies'][0]}x{p['dies'][1]} | "
+                f"{p['replicas']} x {p['tokens_per_replica']} | ")
+        if p["status"] != "ok":
+            lines.append(head + f"{p['status']}: {p.get('reason', '')} | | | | | | | |")
+            continue
+        lines.append(head + f"{p['step_cycles']} | {p['step_seconds'] * 1e6:.1f} us | "
+                     f"{100 * p['peak_fraction']:.1f}% | {p['speedup']:.2f} | "
+                     f"{100 * p['efficiency']:.0f}% | {p['gpu']['step_seconds'] * 1e6:.0f} us | "
+                     f"{p['gpu']['speedup']:.2f} | {p['wall_s']:.0f} s |")
     return lines
 
 

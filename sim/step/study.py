@@ -196,7 +196,7 @@ def point_status(saved):
         return {"status": "failed"}
     if "refused" in saved:
         return {"status": "refused", "reason": saved["refused"]}
-    return {"status": "ok", **saved["record"]}
+    return {"status": "ok", **saved["record"], "wall_s": saved.get("wall_s")}
 
 
 def run_scaleout(cfg, derived, step, *, dies, sim, out, gpu, client, fresh=False,
