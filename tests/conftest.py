@@ -172,15 +172,18 @@ def waits_for_warmup(item):
 
 #: xdist groups that start right after the proofs: the node models' group (the node kernel's
 #: cold numba compile, the compute tile's lockstep runs, every workload and the training
-#: step on the model: about 540 s on one worker in a warm run of the suite, its longest
-#: unit by far) started as the 138th of about 230 slow tests, so it could end after the
-#: other worker had run out of tests
+#: step on the model: about 400 s on one worker by docs/testing.md's figures, the run's
+#: longest unit) started as the 138th of about 230 slow tests, so on a fresh clone it can
+#: end after the other worker has run out of tests
 FIRST_GROUPS = ("netmodel-node-core",)
 
 
 def _group(item):
+    """The ``xdist_group`` of ``item`` (None if it has none)."""
     mark = item.get_closest_marker("xdist_group")
-    return mark.args[0] if mark and mark.args else mark.kwargs.get("name") if mark else None
+    if mark is None:
+        return None
+    return mark.args[0] if mark.args else mark.kwargs.get("name")
 
 
 def _order(item):
