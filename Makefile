@@ -24,9 +24,10 @@ sim: $(STAMP)
 
 # pytest under xdist: a group of tests sharing a build runs on one worker, in the order
 # tests/conftest.py gives (the long ones first); the 30 slowest tests and the total time
-# are printed at the end (budgets in docs/testing.md)
+# are printed at the end (budgets in docs/testing.md), every test's time is kept in
+# build/pytest-times.xml (JUnit XML: the next look at the suite's time starts there)
 PYTEST := $(BIN)/python -m pytest -n $(JOBS) --dist loadgroup --no-loadscope-reorder \
-	--durations=30
+	--durations=30 --junitxml=build/pytest-times.xml
 
 ## the test suite, complete (both simulators when iverilog is installed): <= 20 min
 test: $(STAMP)

@@ -6,8 +6,8 @@
 - ``slow``: simulator-bound or long. A test parametrized by ``sim`` is slow without being
   marked; so is any test that builds a simulator model: under ``--quick`` such a test
   that is not marked (slow or quick) is skipped at its first build, with the reason.
-- Order: slow tests first (proofs, then the rest as collected, those that wait for the
-  numba warm-up last), so that under
+- Order: slow tests first (proofs, then the longest xdist group, then the rest as
+  collected, those that wait for the numba warm-up last), so that under
   ``pytest -n 2`` the long ones start early and the unit tests fill the end; tests that
   share a simulator build are grouped (``xdist_group``: ``--dist loadgroup`` runs a group
   on one worker, so two workers never wait for the same build).
@@ -170,16 +170,34 @@ def waits_for_warmup(item):
         item.get_closest_marker("model_in_subprocess") is not None
 
 
+#: xdist groups that start right after the proofs: the node models' group (the node kernel's
+#: cold numba compile, the compute tile's lockstep runs, every workload and the training
+#: step on the model: about 400 s on one worker by docs/testing.md's figures, the run's
+#: longest unit) started as the 138th of about 230 slow tests, so on a fresh clone it can
+#: end after the other worker has run out of tests
+FIRST_GROUPS = ("netmodel-node-core",)
+
+
+def _group(item):
+    """The ``xdist_group`` of ``item`` (None if it has none)."""
+    mark = item.get_closest_marker("xdist_group")
+    if mark is None:
+        return None
+    return mark.args[0] if mark.args else mark.kwargs.get("name")
+
+
 def _order(item):
-    """Proofs first (long, one core each), then the other slow tests, then the slow tests
-    that wait for the numba warm-up (started among the first, ``test_sweep_writes_json_and_plots``
-    held its worker idle 33-55 s at set-up; last among the slow ones, the warm-up is long
-    done), then the rest."""
+    """Proofs first (long, one core each), then the longest groups (:data:`FIRST_GROUPS`),
+    then the other slow tests, then the slow tests that wait for the numba warm-up (started
+    among the first, ``test_sweep_writes_json_and_plots`` held its worker idle 33-55 s at
+    set-up; last among the slow ones, the warm-up is long done), then the rest."""
+    if _group(item) in FIRST_GROUPS:
+        return 1                        # its unit tests run with it: one xdist scope
     if not is_slow(item):
-        return 3
+        return 4
     if item.get_closest_marker("proof"):
         return 0
-    return 2 if waits_for_warmup(item) else 1
+    return 3 if waits_for_warmup(item) else 2
 
 
 def pytest_collection_modifyitems(config, items):
@@ -194,6 +212,23 @@ def pytest_collection_modifyitems(config, items):
             config.hook.pytest_deselected(items=drop)
         items[:] = keep
     items.sort(key=_order)              # stable: collection order within a class
+
+
+@pytest.fixture(scope="module")
+def shared_rtl_runs(tmp_path_factory):
+    """The tests of a module that uses it share their simulator runs with every other
+    such test: a run (build, testbench, scenario, tag) another test of this pytest run
+    made is read, not simulated again (tests/shared_runs.py). The memo is in the run's
+    base directory, which the xdist workers of one run share."""
+    import sim.runner
+    from tests.shared_runs import RunMemo
+    base = tmp_path_factory.getbasetemp()
+    if base.name.startswith("popen-gw"):        # an xdist worker's: the run's is its parent
+        base = base.parent
+    memo = RunMemo(base / "shared-rtl-runs")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sim.runner, "run_build", memo.wrap(sim.runner.run_build))
+        yield memo
 
 
 @pytest.fixture(autouse=True)

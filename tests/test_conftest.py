@@ -33,3 +33,34 @@ def test_a_numba_compile_waits_while_another_process_holds_the_lock(tmp_path, mo
     holder.wait(timeout=30)
     compiling.join(timeout=60)
     assert result == [2]
+
+
+class _Item:
+    """What tests/conftest.py's ordering reads of a collected test."""
+
+    def __init__(self, nodeid, *marks, group=None):
+        import pytest
+        self.nodeid = nodeid
+        self.marks = {m: getattr(pytest.mark, m)() for m in marks}
+        if group:
+            self.marks["xdist_group"] = pytest.mark.xdist_group(group)
+
+    def get_closest_marker(self, name):
+        return self.marks.get(name)
+
+
+def test_the_longest_group_starts_right_after_the_proofs():
+    """The node models' xdist group (one scope under ``--dist loadgroup``: it starts where
+    its first test is) comes after the proofs and before every other slow test, its unit
+    tests with it; the tests that wait for the numba warm-up stay last among the slow ones."""
+    core = conftest.FIRST_GROUPS[0]
+    items = [_Item("tests/gen/test_config.py::test_unit"),
+             _Item("tests/sim/netmodel/test_node_core.py::test_unit", group=core),
+             _Item("tests/dojo/test_presets.py::test_slow", "slow"),
+             _Item("tests/sim/explore/test_explore.py::test_dask", "slow"),
+             _Item("tests/sim/netmodel/test_node_kernel.py::test_slow", "slow", group=core),
+             _Item("tests/verif/formal/test_router.py::test_proof", "slow", "proof")]
+    ordered = [i.nodeid.split("/")[-1] for i in sorted(items, key=conftest._order)]
+    assert ordered == ["test_router.py::test_proof", "test_node_core.py::test_unit",
+                       "test_node_kernel.py::test_slow", "test_presets.py::test_slow",
+                       "test_explore.py::test_dask", "test_config.py::test_unit"]

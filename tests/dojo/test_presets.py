@@ -85,14 +85,20 @@ def test_verilog_of_the_tops_that_take_a_minute(preset, top, tmp_path):
 
 @pytest.mark.parametrize("preset", [
     pytest.param(p, marks=pytest.mark.slow) if p == "d1" else p for p in PRESETS])
-def test_two_point_model_sweep(preset, tmp_path, capsys):
+def test_two_point_model_sweep(preset, tmp_path, capsys, monkeypatch):
     """Two rates on the fast model with short windows; on d1 the full tile with its
     harvest map (the sweep once ran out of memory after its points had simulated: 40 s of
-    CPU, so make test only; the other presets' sweeps take a second)."""
+    CPU, so make test only; the other presets' sweeps take a second). The final drain
+    (traffic off, before the counters are read) is as short as the window: its default
+    3000 cycles were half of the d1 sweep's time, and every point drains its marked
+    packets before it (``drained``, checked below)."""
+    import sim.sweep
+    monkeypatch.setitem(sim.sweep.DEFAULT_TIMING, "final_drain", 200)
     assert main(["sweep", str(CONFIGS / f"{preset}.yaml"), "--engine", "model", "--rates",
                  "0.002,0.005", "--warmup", "100", "--measure", "200", "--out",
                  str(tmp_path)]) == 0
     res = json.loads((tmp_path / "sweep.json").read_text())
     assert [p["offered"] for p in res["points"]] == [0.002, 0.005]
-    assert all(p["accepted_avg"] > 0 for p in res["points"])
+    assert all(p["accepted_avg"] > 0 and p["drained"] for p in res["points"])
+    assert res["timing"]["final_drain"] == 200
     assert "error" not in capsys.readouterr().err

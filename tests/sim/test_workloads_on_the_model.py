@@ -36,7 +36,9 @@ from tests.sim.netmodel.lockstep import one_worker
 # compile is shared with the node-model tests' xdist group (numba's cache is not safe
 # against two processes compiling it at once); the RTL build is the default tile's, which
 # the build lock shares with test_tile_cocotb's default-tile tests
-pytestmark = [pytest.mark.slow, one_worker("core")]
+# the host-driven GEMM's and all-reduce's RTL runs are test_tile_cocotb.py's default-tile
+# test's: one run each per pytest run (tests/shared_runs.py)
+pytestmark = [pytest.mark.slow, one_worker("core"), pytest.mark.usefixtures("shared_rtl_runs")]
 
 #: the fields that say which engine ran a workload, not what it measured
 ENGINE_FIELDS = ("engine", "sim", "timing_only")

@@ -59,6 +59,7 @@ DEFAULT_TILE_BUILD = pytest.mark.xdist_group("compute-tile-default")
 @pytest.mark.slow
 @DEFAULT_TILE_BUILD
 @pytest.mark.skipif("verilator" not in SIMS, reason="Verilator not available")
+@pytest.mark.usefixtures("shared_rtl_runs")     # the RTL records of test_workloads_on_the_model
 def test_default_tile_gemm_and_allreduce(tmp_path):
     cfg = load_config(CONFIGS / "default.yaml", [])
     m, n, k = tile_gemm_shape(cfg)

@@ -19,8 +19,9 @@ from tests.sim.test_workloads_on_the_model import first_difference
 
 MLP = CONFIGS.parent / "workloads" / "mlp.yaml"
 
-# the node kernel's compile is shared with the node-model tests' xdist group
-pytestmark = [pytest.mark.slow, one_worker("core")]
+# the node kernel's compile is shared with the node-model tests' xdist group; the RTL runs
+# (the MLP's, pad3's) with test_step_rtl.py (tests/shared_runs.py)
+pytestmark = [pytest.mark.slow, one_worker("core"), pytest.mark.usefixtures("shared_rtl_runs")]
 
 #: what only the model's record has: the figures it does not measure, named
 MODEL_ONLY = ("not_measured",)
@@ -32,7 +33,7 @@ def _model(tmp_path, name, **kw):
 
 
 @pytest.fixture(scope="module")
-def rtl(tmp_path_factory):
+def rtl(tmp_path_factory, shared_rtl_runs):
     if "verilator" not in available_simulators():
         pytest.skip("needs Verilator")
     cfg = load_config(CONFIGS / "default.yaml")

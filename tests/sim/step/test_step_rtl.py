@@ -20,6 +20,10 @@ from verif.node_model import NodeModel
 MLP = CONFIGS.parent / "workloads" / "mlp.yaml"
 ICARUS = shutil.which("iverilog") is not None
 
+# the MLP's and pad3's Verilator runs are also test_step_on_the_model.py's RTL records: one
+# run each per pytest run (tests/shared_runs.py)
+pytestmark = pytest.mark.usefixtures("shared_rtl_runs")
+
 
 def _check_report(r, tmp_path):
     assert r["match"], (r["wrong_results"], r["bad_halts"], r["problems"])
