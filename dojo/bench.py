@@ -1290,9 +1290,13 @@ def _cycles_of(res):
     return res.total_cycles if hasattr(res, "total_cycles") else res.cycles
 
 
-def bench_nodemodel(outdir, *, quick=False):
+def bench_nodemodel(outdir, *, quick=False, d1=None):
     """Every training-node workload on the default tile on both engines in one run: the
-    model's wall time against the cached Verilator build's, and their cycles (equal)."""
+    model's wall time against the cached Verilator build's, and their cycles (equal); then
+    the D1 rows (:data:`D1_ROWS`, over an hour), unless ``quick`` or ``d1=False``
+    (``python -c "from pathlib import Path; from dojo.bench import bench_nodemodel;
+    print('\\n'.join(bench_nodemodel(Path('build/bench'), d1=False)))"`` gives the
+    default-tile table alone, every workload)."""
     from sim.workloads import WORKLOADS, Job
     started = time.time()
     cfg = load_config(ROOT / "configs" / "default.yaml")
@@ -1347,7 +1351,7 @@ def bench_nodemodel(outdir, *, quick=False):
               f"Python coroutines that build and decode every packet through "
               f"`verif.node_model.NodeModel`'s layouts as the RTL testbench's do "
               f"(`sim/netmodel/host.py`)."]
-    if not quick:
+    if (not quick) if d1 is None else d1:
         lines += _d1_lines(outdir)
     lines += ["", f"Section measured in {time.time() - started:.0f} s."]
     return lines
