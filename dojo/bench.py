@@ -1343,14 +1343,17 @@ def bench_nodemodel(outdir, *, quick=False, d1=None):
                      f"{_cycles_of(rtl)} | {_cycles_of(model)} | "
                      f"{'yes' if same else '**no**'} | "
                      f"{'yes' if rtl.match and model.match else '**no**'} | "
-                     f"{t_rtl:.1f} s | {t_model:.1f} s | {t_rtl / t_model:.1f}x |")
+                     f"{t_rtl:.1f} s | {t_model:.2f} s | {t_rtl / t_model:.1f}x |")
     lines += ["", f"Target (issue 30): every workload >= 20x faster than the Verilated RTL: "
               f"{'met' if min(ratios) >= 20 else '**not met**'} (smallest ratio "
-              f"{min(ratios):.1f}x). What bounds it: the workload's own preparation and "
-              f"golden check, which both engines pay, and the model's hosts, "
-              f"Python coroutines that build and decode every packet through "
-              f"`verif.node_model.NodeModel`'s layouts as the RTL testbench's do "
-              f"(`sim/netmodel/host.py`)."]
+              f"{min(ratios):.1f}x). What bounds the model's wall time (profiled apart, "
+              f"cProfile): "
+              f"the node kernel's stepping (the hosts' link ends step with it in numba, "
+              f"`sim/netmodel/edge.py`, one call from one packet a host receives to the "
+              f"next), the hosts' coroutines, which build and decode every packet through "
+              f"`verif.node_model.NodeModel`'s layouts as the RTL testbench's do, and the "
+              f"workload's own preparation (programs compiled) and golden check, which "
+              f"both engines pay."]
     if (not quick) if d1 is None else d1:
         lines += _d1_lines(outdir)
     lines += ["", f"Section measured in {time.time() - started:.0f} s."]

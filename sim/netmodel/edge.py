@@ -11,7 +11,8 @@ in Python per cycle, with one node-kernel call per cycle, that costs far more th
 cycle's work on the default tile; :func:`advance` does it in numba, calling the node
 kernel (:func:`sim.netmodel.nodekernel.run`) one cycle at a time in between, and returns
 at the first cycle whose hosts' part delivered a packet's tail (that cycle's kernel step
-not run: the coroutines the packet wakes run first, as in the per-cycle loop). The
+not run: the coroutines the packet wakes run first, as in the per-cycle loop; the next
+call steps it first). The
 flits it received are handed back as records, in the order the per-cycle monitors saw
 them. ``tests/sim/netmodel/test_workloads_on_the_model.py`` and
 ``tests/sim/netmodel/test_node_tile.py`` hold the result to the RTL.
@@ -66,14 +67,15 @@ _invalidate_stale_cache()
 
 
 @njit(cache=True, _nrt=False)
-def advance(t, stop, edge, into, node, credits, held, qw0, qw1, qhead, qtail, rec,
-            P, O, geo, st, scratch, active, NS, cb, NA, NP, EA, EP, SA, SP, CA, reads,
+def advance(t, stop, step_first, edge, into, node, credits, held, qw0, qw1, qhead, qtail,
+            rec, P, O, geo, st, scratch, active, NS, cb, NA, NP, EA, EP, SA, SP, CA, reads,
             mutant, nk_mutant):
-    """From cycle ``t`` (its hosts' part not run yet): per cycle, every host's monitor then
-    every host's driver, then, unless a tail arrived or the cycle is ``stop - 1``, the node
-    kernel's step of the cycle. Returns ``(cycle, records)``: the cycle whose hosts' part
-    ran last (its kernel step not run) and how many rows of ``rec`` it filled, or
-    ``(cycle, TWO_CREDITS)``.
+    """From cycle ``t`` (its hosts' part not run yet; with ``step_first``, the node
+    kernel's step of cycle ``t`` first, then from ``t + 1``): per cycle, every host's
+    monitor then every host's driver, then, unless a tail arrived or the cycle is
+    ``stop - 1``, the node kernel's step of the cycle. Returns ``(cycle, records)``: the
+    cycle whose hosts' part ran last (its kernel step not run) and how many rows of
+    ``rec`` it filled, or ``(cycle, TWO_CREDITS)``.
 
     Per host ``h``: its edge ring ``edge[h]`` (the router's output flits, its input's
     credits), the router's input ring ``into[h]`` of node ``node[h]``, ``credits[h, vc]``,
@@ -83,6 +85,9 @@ def advance(t, stop, edge, into, node, credits, held, qw0, qw1, qhead, qtail, re
     RING, CR, R = st[K.ST_RING], st[K.ST_CRING], st[K.ST_R]
     hosts, vcs = edge.shape[0], credits.shape[1]
     filled = 0
+    if step_first:
+        t = NK.run(1, t, P, O, geo, st, scratch, active, NS, cb, NA, NP, EA, EP, SA, SP, CA,
+                   reads, mutant, nk_mutant)
     while True:
         tail = False
         for h in range(hosts):                         # the monitors

@@ -361,17 +361,24 @@ class Tile:
         main = self.loop.spawn(coro)
         self.loop.run_ready()
         self.nodes_kernel.run(1)
+        stepped = True      # the kernel's step of the last cycle whose hosts' part ran
         while not main.done:
-            c = self.cycle = self.net.t
+            c = self.cycle = self.net.t + (not stepped)
             if c >= cycles:
+                if not stepped:
+                    self.nodes_kernel.run(1)
                 raise TimeoutError(f"the hosts' coroutine did not end within {cycles} cycles")
             # the hosts' link ends and the kernel up to the next packet a host receives
-            # (every cycle when watched: the watch sees each cycle's rings)
+            # (every cycle when watched: the watch sees each cycle's rings); that cycle's
+            # kernel step is left to the next call (one call fewer per packet)
             c = self.cycle = self._edge_until(c + 1 if self.watch is not None
-                                              else min(cycles, c + self._chunk))
+                                              else min(cycles, c + self._chunk),
+                                              step_first=not stepped)
+            stepped = False
             self.loop.run_ready()
             if self.watch is not None:
                 self.watch(c)
+        if not stepped:
             self.nodes_kernel.run(1)
         return main.result
 
@@ -383,20 +390,21 @@ class Tile:
         s = self.nodes_kernel.cores.sram
         return max(1, EDGE_PAGES // (s.nodes * s.wr_en.shape[1])) if s.data else 1 << 20
 
-    def _edge_until(self, stop):
-        """The hosts' link ends from cycle :attr:`net.t` on, each cycle's kernel step
-        after them, until a host receives a packet's tail or cycle ``stop - 1``; the flits
-        received handed to the hosts (their coroutines not run). -> the last cycle whose
-        hosts' part ran (its kernel step not run)."""
+    def _edge_until(self, stop, *, step_first):
+        """The hosts' link ends from cycle :attr:`net.t` on (``step_first``: after the
+        kernel's step of that cycle, from the next), each cycle's kernel step after them,
+        until a host receives a packet's tail or cycle ``stop - 1``; the flits received
+        handed to the hosts (their coroutines not run). -> the last cycle whose hosts' part
+        ran (its kernel step not run)."""
         from sim.netmodel.edge import TWO_CREDITS, advance
         nk, net, links = self.nodes_kernel, self.net, self.links
         cores = nk.cores
         if cores.sram.data:
             cores.sram.reserve(cores.sram.nodes * cores.sram.wr_en.shape[1]
                                * (stop - net.t))
-        t, filled = advance(net.t, stop, links.edge, links.into, links.node, links.credits,
-                            links.held, links.qw0, links.qw1, links.qhead, links.qtail,
-                            links.rec, net.P, net.O, net.geometry, net.state, net.scratch,
+        t, filled = advance(net.t, stop, step_first, links.edge, links.into, links.node,
+                            links.credits, links.held, links.qw0, links.qw1, links.qhead,
+                            links.qtail, links.rec, net.P, net.O, net.geometry, net.state, net.scratch,
                             nk.active, nk.ns, nk.cb, *cores._args(), cores.reads,
                             cores.mutant, nk.mutant)
         net.t = t
