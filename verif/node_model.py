@@ -18,7 +18,7 @@ from rtl.node.layouts import (QUEUES, CmdError, CmdOp, CmdState, Dtype, NodeLayo
 from rtl.net.packet import MsgClass, Opcode
 from verif import golden
 
-__all__ = ["NodeModel", "LayoutCodec", "Dtype", "MacMode", "Opcode", "CmdOp", "CmdState", "CmdError"]
+__all__ = ["NodeModel", "LayoutCodec", "FieldDecoder", "Dtype", "MacMode", "Opcode", "CmdOp", "CmdState", "CmdError"]
 
 _MODE = {"bf16": MacMode.BF16, "int8": MacMode.INT8}
 
@@ -61,6 +61,39 @@ class LayoutCodec:
         return bits
 
 
+class FieldDecoder:
+    """Bits -> fields of a flat layout, as :class:`rtl.net.packet.FlatCodec`'s ``decode``
+    gives them (signed fields sign-extended, enum fields as members; an undefined enum
+    value raises ValueError), with each enum's members looked up in a table made once
+    instead of called (an Amaranth enum's call costs microseconds, paid for every field of
+    every packet the hosts receive). ``tests/verif/test_node_model_codec.py`` holds it
+    equal to ``FlatCodec.decode`` over random values.
+
+    Parameters
+    ----------
+    layout : amaranth.lib.data.StructLayout
+        Flat (no nested layout field).
+    """
+
+    def __init__(self, layout):
+        from rtl.net.packet import FlatCodec
+        self.fields = [(name, offset, mask,
+                        None if kind is None else {m.value: m for m in kind}, kind, signed,
+                        width)
+                       for name, offset, mask, kind, signed, width in FlatCodec(layout).fields]
+
+    def decode(self, bits):
+        out = {}
+        for name, offset, mask, members, kind, signed, width in self.fields:
+            v = (bits >> offset) & mask
+            if members is not None:
+                v = members[v] if v in members else kind(v)
+            elif signed and v >> (width - 1):
+                v -= 1 << width
+            out[name] = v
+        return out
+
+
 class NodeModel:
     """Encoders, decoders and layouts of one node configuration.
 
@@ -87,6 +120,10 @@ class NodeModel:
         self.req_vc = request_vcs(vcs)[0]
         self.resp_vc = response_vcs(vcs)[0]
         self._cmd_codec = LayoutCodec(self.lay.cmd_desc)
+        self._head = FieldDecoder(fmt.head)
+        self._info = {name: (FieldDecoder(getattr(self.lay, name)),
+                             (1 << getattr(self.lay, name).size) - 1)
+                      for name in ("resp_info", "store_info")}
 
     @classmethod
     def from_config(cls, cfg, derived):
@@ -242,15 +279,25 @@ class NodeModel:
             return done["addr"] - first
         return None
 
+    def decode_head(self, flit):
+        """A head flit -> dict of fields: what ``fmt.decode_head`` gives (by
+        :class:`FieldDecoder`)."""
+        c = self._head.decode(flit)
+        return {"dst": (c["dst_x"], c["dst_y"]), "src": (c["src_x"], c["src_y"]),
+                "mclass": c["mclass"], "opcode": c["opcode"], "length": c["length"],
+                "info": c["info"]}
+
     def decode(self, flits):
         """A received packet -> dict: head fields, ``resp`` info fields, ``data`` lines."""
-        h = self.fmt.decode_head(flits[0])
+        h = self.decode_head(flits[0])
         out = dict(h)
+        info = None
         if h["opcode"] in (Opcode.READ_RESP, Opcode.DONE):
-            out.update(self.lay.decode("resp_info", h["info"] & ((1 << self.lay.resp_info.size) - 1)))
+            info = self._info["resp_info"]
         elif h["opcode"] in (Opcode.WRITE, Opcode.ADD):
-            out.update(self.lay.decode("store_info",
-                                       h["info"] & ((1 << self.lay.store_info.size) - 1)))
+            info = self._info["store_info"]
+        if info is not None:
+            out.update(info[0].decode(h["info"] & info[1]))
         out["data"] = list(flits[1:])
         return out
 

@@ -1,10 +1,16 @@
-""":class:`verif.node_model.LayoutCodec` against Amaranth's own constants.
+""":class:`verif.node_model.LayoutCodec` against Amaranth's own constants, and
+:class:`verif.node_model.FieldDecoder` against :class:`rtl.net.packet.FlatCodec`.
 
 The command-processor descriptors the workloads compile (thousands per GEMM) are encoded
 by shift and mask tables read once from ``rtl.node.layouts``; here every descriptor kind,
 with random values for every field (nested descriptors and negative steps included), gives
 the lines :meth:`rtl.node.layouts.NodeLayouts.cmd` builds through Amaranth, at two flit
 widths. A codec whose table is one bit off in one field fails the same comparison.
+
+The hosts decode every packet they receive through :meth:`NodeModel.decode` (its
+``FieldDecoder``s): random heads and info fields decode to what ``FlatCodec`` gives
+(undefined enum values raising the same ValueError), and a decoder with two enum members
+swapped in its table fails the comparison.
 """
 
 import enum
@@ -16,7 +22,8 @@ from amaranth.lib import data
 
 from rtl.net.packet import PacketFormat
 from rtl.node.layouts import CmdOp
-from verif.node_model import LayoutCodec, NodeModel
+from rtl.net.packet import FlatCodec
+from verif.node_model import FieldDecoder, LayoutCodec, NodeModel
 
 
 def _model(flit_bits):
@@ -72,3 +79,45 @@ def test_a_codec_one_bit_off_fails_the_comparison():
 def test_an_unknown_field_is_named():
     with pytest.raises(KeyError, match="bogus"):
         _model(64).cmd("WAIT", sem=0, bogus=1)
+
+
+def _flat_decode(codec, bits):
+    try:
+        return codec.decode(bits)
+    except ValueError as e:
+        return f"ValueError: {e}"
+
+
+def _decode_difference(mdl, rng, rounds=3000):
+    """The first random value one of the model's decoders (head, resp_info, store_info)
+    decodes differently from ``FlatCodec``, as one line; None when all agree."""
+    cases = [(mdl._head, mdl.fmt.head), (mdl._info["resp_info"][0], mdl.lay.resp_info),
+             (mdl._info["store_info"][0], mdl.lay.store_info)]
+    for _ in range(rounds):
+        for fast, layout in cases:
+            bits = rng.getrandbits(layout.size)
+            want, got = _flat_decode(FlatCodec(layout), bits), _flat_decode(fast, bits)
+            if want != got:
+                return f"{bits:#x}: FlatCodec {want}, FieldDecoder {got}"
+    return None
+
+
+@pytest.mark.parametrize("flit_bits", [64, 128])
+def test_the_hosts_decoders_give_flatcodecs_fields(flit_bits):
+    mdl = _model(flit_bits)
+    assert _decode_difference(mdl, random.Random(flit_bits)) is None
+    head = mdl.head(dst=(1, 2), src=(3, 0), opcode=1, length=1, info=5)
+    assert mdl.decode_head(head) == mdl.fmt.decode_head(head)
+
+
+def test_a_decoder_with_two_enum_members_swapped_fails_the_comparison():
+    mdl = _model(64)
+    wrong = FieldDecoder(mdl.fmt.head)
+    i = next(i for i, f in enumerate(wrong.fields) if f[0] == "opcode")
+    name, offset, mask, members, kind, signed, width = wrong.fields[i]
+    a, b = list(members)[:2]
+    members = {**members, a: members[b], b: members[a]}
+    wrong.fields[i] = (name, offset, mask, members, kind, signed, width)
+    mdl._head = wrong
+    line = _decode_difference(mdl, random.Random(2))
+    assert line is not None and "FieldDecoder" in line, line
