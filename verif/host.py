@@ -165,7 +165,7 @@ class Host:
 
     def send(self, packets):
         for p in packets:
-            dst = self.model.fmt.decode_head(p[0])["dst"]
+            dst = self.model.decode_head(p[0])["dst"]
             if not self.reaches(dst):
                 raise ValueError(f"host {self.address} cannot address node {dst}: "
                                  f"dimension-order routing never turns there from its port")

@@ -5,7 +5,11 @@ Everything is derived from the layouts in :mod:`rtl.node.layouts` and the geomet
 :mod:`verif.golden`.
 """
 
+import enum
+
 import numpy as np
+from amaranth.hdl import Shape
+from amaranth.lib import data
 
 from rtl.node.engine import EngineGeometry
 from rtl.node.mac import MacMode
@@ -14,9 +18,80 @@ from rtl.node.layouts import (QUEUES, CmdError, CmdOp, CmdState, Dtype, NodeLayo
 from rtl.net.packet import MsgClass, Opcode
 from verif import golden
 
-__all__ = ["NodeModel", "Dtype", "MacMode", "Opcode", "CmdOp", "CmdState", "CmdError"]
+__all__ = ["NodeModel", "LayoutCodec", "FieldDecoder", "Dtype", "MacMode", "Opcode", "CmdOp", "CmdState", "CmdError"]
 
 _MODE = {"bf16": MacMode.BF16, "int8": MacMode.INT8}
+
+
+class LayoutCodec:
+    """Fields -> bits of an Amaranth layout, nested layouts included, by the offsets and
+    widths read once from it: what ``layout.const(fields).as_value().value`` gives (a
+    missing field is zero, a value is cut to its field's width, an enum field takes a
+    member, its value or its name; a union takes the members given), without building
+    Amaranth constants per call (``tests/verif/test_node_model_codec.py`` holds the two
+    equal over random values).
+
+    Parameters
+    ----------
+    layout : amaranth.lib.data.Layout
+    """
+
+    def __init__(self, layout):
+        self.fields = {}
+        for name, member in layout:
+            shape = member.shape
+            sub = LayoutCodec(shape) if isinstance(shape, data.Layout) else None
+            width = shape.size if sub else Shape.cast(shape).width
+            kind = shape if isinstance(shape, type) and issubclass(shape, enum.Enum) else None
+            self.fields[name] = (member.offset, (1 << width) - 1, sub, kind)
+
+    def encode(self, values):
+        """``values`` (a dict, nested dicts for nested layouts) -> int."""
+        bits = 0
+        for name, v in values.items():
+            if name not in self.fields:
+                raise KeyError(f"no field(s) {sorted(set(values) - set(self.fields))} "
+                               f"(allowed: {', '.join(self.fields)})")
+            offset, mask, sub, kind = self.fields[name]
+            if sub is not None:
+                v = sub.encode(v or {})
+            elif kind is not None:
+                v = (kind[v] if isinstance(v, str) else kind(v)).value
+            bits |= (int(v) & mask) << offset
+        return bits
+
+
+class FieldDecoder:
+    """Bits -> fields of a flat layout, as :class:`rtl.net.packet.FlatCodec`'s ``decode``
+    gives them (signed fields sign-extended, enum fields as members; an undefined enum
+    value raises ValueError), with each enum's members looked up in a table made once
+    instead of called (an Amaranth enum's call costs microseconds, paid for every field of
+    every packet the hosts receive). ``tests/verif/test_node_model_codec.py`` holds it
+    equal to ``FlatCodec.decode`` over random values.
+
+    Parameters
+    ----------
+    layout : amaranth.lib.data.StructLayout
+        Flat (no nested layout field).
+    """
+
+    def __init__(self, layout):
+        from rtl.net.packet import FlatCodec
+        self.fields = [(name, offset, mask,
+                        None if kind is None else {m.value: m for m in kind}, kind, signed,
+                        width)
+                       for name, offset, mask, kind, signed, width in FlatCodec(layout).fields]
+
+    def decode(self, bits):
+        out = {}
+        for name, offset, mask, members, kind, signed, width in self.fields:
+            v = (bits >> offset) & mask
+            if members is not None:
+                v = members[v] if v in members else kind(v)
+            elif signed and v >> (width - 1):
+                v -= 1 << width
+            out[name] = v
+        return out
 
 
 class NodeModel:
@@ -44,6 +119,11 @@ class NodeModel:
         self.width = fmt.flit_bits
         self.req_vc = request_vcs(vcs)[0]
         self.resp_vc = response_vcs(vcs)[0]
+        self._cmd_codec = LayoutCodec(self.lay.cmd_desc)
+        self._head = FieldDecoder(fmt.head)
+        self._info = {name: (FieldDecoder(getattr(self.lay, name)),
+                             (1 << getattr(self.lay, name).size) - 1)
+                      for name in ("resp_info", "store_info")}
 
     @classmethod
     def from_config(cls, cfg, derived):
@@ -138,35 +218,43 @@ class NodeModel:
         """SRAM lines of one descriptor."""
         return self.lay.cmd_lines
 
+    def cmd(self, op, **args):
+        """A command-processor descriptor as its ``cmd_lines`` SRAM lines: what
+        :meth:`rtl.node.layouts.NodeLayouts.cmd` gives, encoded by :class:`LayoutCodec`."""
+        op = CmdOp[op] if isinstance(op, str) else CmdOp(op)
+        bits = self._cmd_codec.encode({"op": op, "args": {op.name.lower(): args}})
+        mask = (1 << self.width) - 1
+        return [(bits >> (self.width * i)) & mask for i in range(self.lay.cmd_lines)]
+
     def cmd_push(self, *, src_step=0, dst_step=0, **kw):
         """A PUSH descriptor (the arguments of :meth:`push`, plus per-iteration steps)."""
-        return self.lay.cmd("PUSH", desc=self._push_fields(**kw), src_step=src_step,
+        return self.cmd("PUSH", desc=self._push_fields(**kw), src_step=src_step,
                             dst_step=dst_step)
 
     def cmd_exec(self, *, a_step=0, b_step=0, c_step=0, **kw):
         """An EXEC descriptor (the arguments of :meth:`exec`, plus per-iteration steps)."""
-        return self.lay.cmd("EXEC", desc=self._exec_fields(**kw), a_step=a_step,
+        return self.cmd("EXEC", desc=self._exec_fields(**kw), a_step=a_step,
                             b_step=b_step, c_step=c_step)
 
     def cmd_pull(self, *, src, src_addr, count, dst_addr, sem, src_step=0, dst_step=0):
         """A PULL descriptor: ``count`` lines of node ``src`` at ``src_addr`` to the local
         ``dst_addr``; local semaphore ``sem`` counts its completion."""
-        return self.lay.cmd("PULL", src_x=src[0], src_y=src[1], src_addr=src_addr,
+        return self.cmd("PULL", src_x=src[0], src_y=src[1], src_addr=src_addr,
                             count=count, dst_addr=dst_addr, sem=sem, src_step=src_step,
                             dst_step=dst_step)
 
     def cmd_wait(self, sem, n=1):
-        return self.lay.cmd("WAIT", sem=sem, n=n)
+        return self.cmd("WAIT", sem=sem, n=n)
 
     def cmd_signal(self, to, sem):
-        return self.lay.cmd("SIGNAL", dst_x=to[0], dst_y=to[1], sem=sem)
+        return self.cmd("SIGNAL", dst_x=to[0], dst_y=to[1], sem=sem)
 
     def cmd_loop(self, count, body):
         """Run the next ``body`` descriptors ``count`` times."""
-        return self.lay.cmd("LOOP", count=count, body=body)
+        return self.cmd("LOOP", count=count, body=body)
 
     def cmd_halt(self, code=0):
-        return self.lay.cmd("HALT", code=code)
+        return self.cmd("HALT", code=code)
 
     def program(self, descriptors):
         """Descriptors (each a list of lines) -> the lines of a program."""
@@ -191,15 +279,25 @@ class NodeModel:
             return done["addr"] - first
         return None
 
+    def decode_head(self, flit):
+        """A head flit -> dict of fields: what ``fmt.decode_head`` gives (by
+        :class:`FieldDecoder`)."""
+        c = self._head.decode(flit)
+        return {"dst": (c["dst_x"], c["dst_y"]), "src": (c["src_x"], c["src_y"]),
+                "mclass": c["mclass"], "opcode": c["opcode"], "length": c["length"],
+                "info": c["info"]}
+
     def decode(self, flits):
         """A received packet -> dict: head fields, ``resp`` info fields, ``data`` lines."""
-        h = self.fmt.decode_head(flits[0])
+        h = self.decode_head(flits[0])
         out = dict(h)
+        info = None
         if h["opcode"] in (Opcode.READ_RESP, Opcode.DONE):
-            out.update(self.lay.decode("resp_info", h["info"] & ((1 << self.lay.resp_info.size) - 1)))
+            info = self._info["resp_info"]
         elif h["opcode"] in (Opcode.WRITE, Opcode.ADD):
-            out.update(self.lay.decode("store_info",
-                                       h["info"] & ((1 << self.lay.store_info.size) - 1)))
+            info = self._info["store_info"]
+        if info is not None:
+            out.update(info[0].decode(h["info"] & info[1]))
         out["data"] = list(flits[1:])
         return out
 

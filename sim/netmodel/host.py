@@ -26,23 +26,25 @@ records leave out (:func:`sim.workloads.runners.record_engine`). Held to the RTL
 flits by ``tests/sim/netmodel/test_node_tile_wide.py``.
 
 :class:`Tile` runs a coroutine of the hosts (the :mod:`verif.host_programs` steps, the
-same code the RTL testbench awaits) against a :class:`sim.netmodel.nodekernel.NodeKernel`,
-one cycle at a time. The hosts are Python
-stepped per cycle, not numba, and the kernel runs one cycle per call: on the default tile
-(16 nodes, four hosts) a run's time goes mostly to building and decoding the hosts'
-packets through :class:`verif.node_model.NodeModel`'s layouts (the RTL testbench's cost
-too), not to stepping, so numba would not pay at this size; a D1 tile's hosts would need
-their packets cached or a compiled driver and monitor.
+same code the RTL testbench awaits) against a :class:`sim.netmodel.nodekernel.NodeKernel`.
+The coroutines act only when a packet reaches a host, so the hosts' link ends (their
+queues of flits, :class:`EdgeLinks`) are stepped with the kernel in compiled code,
+:func:`sim.netmodel.edge.advance`, from one such cycle to the next; only then do the
+coroutines run, in Python, building and decoding packets through
+:class:`verif.node_model.NodeModel`'s layouts as the RTL testbench's do. A watched tile
+(``watch``, the link-trace tests) takes the same path one cycle per call.
 """
 
 import collections
+
+import numpy as np
 
 from sim.netmodel import kernel
 from verif.host import Host as _ProtocolHost
 from verif.host import host_address, host_ports, host_reaches
 from verif.link import Packet
 
-__all__ = ["Loop", "Event", "RingPort", "Host", "Tile", "model_problem", "tile_model",
+__all__ = ["Loop", "Event", "EdgeLinks", "RingPort", "Host", "Tile", "model_problem", "tile_model",
            "HOST_MUTANTS", "run_scenario", "RUN_CYCLES", "direct_counters", "READ_MUTANTS"]
 
 #: the cycles a workload run may take before it is called stuck (the RTL testbench's hosts
@@ -50,6 +52,10 @@ __all__ = ["Loop", "Event", "RingPort", "Host", "Tile", "model_problem", "tile_m
 RUN_CYCLES = 4_000_000
 
 _M64 = (1 << 64) - 1
+
+#: the SRAM pages the node kernel's page pool is grown by, at most, before the hosts' link
+#: ends and the kernel run several cycles in one call (:meth:`Tile._edge_until`)
+EDGE_PAGES = 16384
 
 #: deliberately wrong hosts (tests only): ``high_bits_dropped`` sends a timing-only flit's
 #: control bits 64 and up as zeros
@@ -127,18 +133,78 @@ class Loop:
         return tuple(t.result for t in tasks)
 
 
+class EdgeLinks:
+    """The hosts' link ends of a tile, as the arrays :func:`sim.netmodel.edge.advance`
+    steps (one row per :class:`RingPort`, in the order the ports were added): rings,
+    credits, the monitors' held credits, the drivers' queues of flits (ring words), and the
+    records of received flits."""
+
+    def __init__(self, net, *, vcs, depth):
+        from sim.netmodel.edge import REC_CAP
+        self.net, self.vcs, self.depth = net, vcs, depth
+        self.ports = []
+        self.rec = np.zeros((REC_CAP, 4), np.int64)
+        self._rows(0, 64)
+
+    def _rows(self, hosts, cap):
+        i64 = np.int64
+        self.edge, self.into, self.node = (np.zeros(hosts, i64) for _ in range(3))
+        self.credits = np.full((hosts, self.vcs), self.depth, i64)
+        self.held = np.zeros((hosts, self.vcs), i64)
+        self.qw0, self.qw1 = np.zeros((hosts, cap), i64), np.zeros((hosts, cap), i64)
+        self.qhead, self.qtail = np.zeros(hosts, i64), np.zeros(hosts, i64)
+        self.dropped = np.zeros(hosts, i64)     # flits sent before the queue was compacted
+
+    def add(self, port):
+        """A new row for ``port`` (before any flit is queued); -> its index."""
+        if self.qtail.any():
+            raise RuntimeError("a port is added before any flit is queued")
+        self.ports.append(port)
+        h = len(self.ports)
+        old = (self.edge, self.into, self.node)
+        self._rows(h, self.qw0.shape[1])
+        for new, was in zip((self.edge, self.into, self.node), old):
+            new[:h - 1] = was
+        self.edge[h - 1], self.into[h - 1], self.node[h - 1] = port.edge, port.into, port.n
+        return h - 1
+
+    def enqueue(self, h, w0, w1):
+        """Append flits (ring words ``w0``, ``w1``) to row ``h``'s queue."""
+        n, tail = len(w0), int(self.qtail[h])
+        if tail + n > self.qw0.shape[1]:
+            live = self.qtail - self.qhead          # drop the flits sent, then grow if full
+            need = int(max(live.max(), live[h] + n))
+            cap = max(self.qw0.shape[1], 2 * need)
+            qw0, qw1 = np.zeros((len(live), cap), np.int64), np.zeros((len(live), cap), np.int64)
+            for r in range(len(live)):
+                qw0[r, :live[r]] = self.qw0[r, self.qhead[r]:self.qtail[r]]
+                qw1[r, :live[r]] = self.qw1[r, self.qhead[r]:self.qtail[r]]
+            self.dropped += self.qhead
+            self.qw0, self.qw1, self.qhead, self.qtail = qw0, qw1, self.qhead * 0, live
+            tail = int(live[h])
+        self.qw0[h, tail:tail + n] = w0
+        self.qw1[h, tail:tail + n] = w1
+        self.qtail[h] = tail + n
+
+    def deliver(self, filled):
+        """Hand the first ``filled`` records (received flits) to their ports, in order."""
+        for h, w0, w1, c in self.rec[:filled].tolist():      # edge.REC_* order
+            self.ports[h].received(w0, w1, c)
+
+
 class RingPort:
     """A host's end of one tile-edge link: :class:`verif.link.LinkDriver` and
-    :class:`~verif.link.LinkMonitor` (no idles, no stalls) on the kernel's rings.
+    :class:`~verif.link.LinkMonitor` (no idles, no stalls) on the kernel's rings, stepped by
+    :func:`sim.netmodel.edge.advance` (its row of ``links``).
 
     Parameters
     ----------
     net : NetworkModel
         With ``edge_rings=True``.
+    links : EdgeLinks
+        The tile's host link ends; this port adds its row.
     node : (int, int)
         The router at the edge; ``direction`` its side the host is on.
-    vcs, depth : int
-        VCs, and the router's input buffer depth (the driver's credits).
     coord_bits : int
         The packet format's (where a head's destination is).
     on_packet : callable
@@ -152,28 +218,19 @@ class RingPort:
         whole.
     """
 
-    def __init__(self, net, node, direction, *, vcs, depth, coord_bits, on_packet,
+    def __init__(self, net, links, node, direction, *, coord_bits, on_packet,
                  control_bits=None, mutant="none"):
         from sim.netmodel.nodekernel import W0_HIGH, W0_HIGH_BITS
         from rtl.net.directions import PORTS
-        self.net, self.vcs = net, vcs
+        self.net, self.links, self.vcs = net, links, links.vcs
         self.n = net.node(*node)
         p = PORTS.index(direction)
         self.edge = net.edge_ring[(*node, direction)]   # its output's flits, its input's credits
         self.into = 6 * self.n + p                      # the router's input ring, output credits
-        self.ring = net.state[kernel.ST_RING].reshape(-1, 3)
-        self.cring = net.state[kernel.ST_CRING].reshape(-1, 2)
-        self.S = net.slots
-        self.pend = net.O[kernel.PEND]
         self.mask = (1 << coord_bits) - 1
         self.cb = coord_bits
-        self.credits = [depth] * vcs
-        self.queue = collections.deque()
-        self.current = None              # (packet, next flit index, its w0 destination)
-        self.partial = [[] for _ in range(vcs)]
-        self.held = [0] * vcs
+        self.partial = [[] for _ in range(self.vcs)]
         self.on_packet = on_packet
-        self.sent_flits = 0
         self.cmask = None if control_bits is None else (1 << control_bits) - 1
         self.wide = control_bits is not None and control_bits > 64
         if self.wide and control_bits > 64 + W0_HIGH_BITS:
@@ -183,77 +240,58 @@ class RingPort:
         if mutant not in HOST_MUTANTS:
             raise ValueError(f"mutant must be one of {', '.join(HOST_MUTANTS)}, not {mutant!r}")
         self.drop_high = mutant == "high_bits_dropped"
+        self.row = links.add(self)
+        self._tails = collections.deque()       # queue index past each queued packet's tail
 
     def send(self, packet):
-        self.queue.append(packet)
+        """Queue ``packet``'s flits as the ring words the driver writes: ``w0`` its
+        destination, high control bits, ``last`` and VC; ``w1`` the flit (bits 0..63)."""
+        head, vc, n = packet.flits[0], packet.vc, len(packet.flits)
+        dst = (head & self.mask) | ((head >> self.cb) & self.mask) << 12
+        w0, w1 = [], []
+        for i, data in enumerate(packet.flits):
+            high = 0
+            if self.cmask is not None:
+                data &= self.cmask
+                high, data = (0 if self.drop_high else data >> 64), data & _M64
+            w0.append(dst | high << self.high_at | int(i == n - 1) << 57 | vc << 58)
+            w1.append(data - (data >> 63 << 64))
+        self.links.enqueue(self.row, w0, w1)
+        self._tails.append(int(self.links.dropped[self.row] + self.links.qtail[self.row]))
+
+    @property
+    def queued(self):
+        """Packets not yet sent whole."""
+        head = int(self.links.dropped[self.row] + self.links.qhead[self.row])
+        while self._tails and self._tails[0] <= head:
+            self._tails.popleft()
+        return len(self._tails)
 
     @property
     def busy(self):
-        return bool(self.queue) or self.current is not None
+        return self.queued > 0
 
-    def _slot(self, ring, c):
-        return ring * self.S + (c & (self.S - 1))
-
-    def monitor(self, c):
-        """The router's output register of cycle ``c``; the credit returned for it."""
-        k = self._slot(self.edge, c)
-        if self.ring[k, 0] == c:
-            w0, w1 = int(self.ring[k, 1]), int(self.ring[k, 2]) & _M64
-            if self.wide:
-                w1 |= ((w0 >> self.high_at) & self.high_mask) << 64
-            vc = (w0 >> 58) & 7
-            self.partial[vc].append(w1)
-            self.held[vc] += 1
-            if (w0 >> 57) & 1:
-                pkt = Packet(self.partial[vc], vc)
-                pkt.received = c
-                self.partial[vc] = []
-                self.on_packet(pkt)
-        pulses = [v for v in range(self.vcs) if self.held[v]]
-        assert len(pulses) <= 1, "the credit ring holds one VC a cycle"
-        for v in pulses:
-            self.held[v] -= 1
-            self.cring[self._slot(self.into, c)] = (c, v)
-            self.net.R[self.n, self.pend] += 1
-
-    def driver(self, c):
-        """The router's credit register of cycle ``c``; the host's flit of cycle ``c``."""
-        k = self._slot(self.edge, c)
-        credit = int(self.cring[k, 1]) if self.cring[k, 0] == c else -1
-        if self.current is None and self.queue:
-            pkt = self.queue.popleft()
-            head = pkt.flits[0]
-            dst = (head & self.mask) | ((head >> self.cb) & self.mask) << 12
-            self.current = (pkt, 0, dst)
-        if self.current is not None:
-            pkt, i, dst = self.current
-            if self.credits[pkt.vc] > 0:
-                self.credits[pkt.vc] -= 1
-                last = int(i == len(pkt.flits) - 1)
-                data = pkt.flits[i]
-                high = 0
-                if self.cmask is not None:
-                    data &= self.cmask
-                    high, data = (0 if self.drop_high else data >> 64), data & _M64
-                if i == 0:
-                    pkt.sent = c
-                self.ring[self._slot(self.into, c)] = (
-                    c, dst | high << self.high_at | last << 57 | pkt.vc << 58,
-                    data - (data >> 63 << 64))
-                self.net.R[self.n, self.pend] += 1
-                self.current = None if last else (pkt, i + 1, dst)
-                self.sent_flits += 1
-        if credit >= 0:
-            self.credits[credit] += 1
+    def received(self, w0, w1, c):
+        """The router's output flit of cycle ``c`` (its ring words), as the monitor saw it."""
+        w1 &= _M64
+        if self.wide:
+            w1 |= ((w0 >> self.high_at) & self.high_mask) << 64
+        vc = (w0 >> 58) & 7
+        self.partial[vc].append(w1)
+        if (w0 >> 57) & 1:
+            pkt = Packet(self.partial[vc], vc)
+            pkt.received = c
+            self.partial[vc] = []
+            self.on_packet(pkt)
 
 
 class Host(_ProtocolHost):
     """:class:`verif.host.Host` on a :class:`RingPort`: the same requests, tags and DONEs."""
 
-    def __init__(self, loop, net, model, *, address, node, direction, vcs, depth, coord_bits,
+    def __init__(self, loop, net, links, model, *, address, node, direction, coord_bits,
                  reaches=None, control_bits=None, mutant="none"):
         self.loop = loop
-        port = RingPort(net, node, direction, vcs=vcs, depth=depth, coord_bits=coord_bits,
+        port = RingPort(net, links, node, direction, coord_bits=coord_bits,
                         on_packet=self._on_packet, control_bits=control_bits, mutant=mutant)
         self.port = port
         self._attach(model, address, reaches, port)
@@ -297,11 +335,12 @@ class Tile:
         # slices (RingPort's control_bits)
         wide = cores.timing_only and manifest["format"]["flit_bits"] > 64
         self.hosts = []
+        self.links = EdgeLinks(self.net, vcs=n["vcs"], depth=n["buffer_depth"])
         for p in host_ports(manifest):
             address = host_address(manifest, p)
             node, direction = edge[p]
-            self.hosts.append(Host(self.loop, self.net, model, address=address, node=node,
-                                   direction=direction, vcs=n["vcs"], depth=n["buffer_depth"],
+            self.hosts.append(Host(self.loop, self.net, self.links, model, address=address,
+                                   node=node, direction=direction,
                                    coord_bits=manifest["format"]["coord_bits"],
                                    reaches=host_reaches(manifest, address),
                                    control_bits=cores.control_bits if wide else None,
@@ -322,25 +361,64 @@ class Tile:
         main = self.loop.spawn(coro)
         self.loop.run_ready()
         self.nodes_kernel.run(1)
+        stepped = True      # the kernel's step of the last cycle whose hosts' part ran
         while not main.done:
-            c = self.cycle = self.net.t
+            c = self.cycle = self.net.t + (not stepped)
             if c >= cycles:
+                if not stepped:
+                    self.nodes_kernel.run(1)
                 raise TimeoutError(f"the hosts' coroutine did not end within {cycles} cycles")
-            for h in self.hosts:
-                h.port.monitor(c)
-            for h in self.hosts:
-                h.port.driver(c)
+            # the hosts' link ends and the kernel up to the next packet a host receives
+            # (every cycle when watched: the watch sees each cycle's rings); that cycle's
+            # kernel step is left to the next call (one call fewer per packet)
+            c = self.cycle = self._edge_until(c + 1 if self.watch is not None
+                                              else min(cycles, c + self._chunk),
+                                              step_first=not stepped)
+            stepped = False
             self.loop.run_ready()
             if self.watch is not None:
                 self.watch(c)
+        if not stepped:
             self.nodes_kernel.run(1)
         return main.result
+
+    @property
+    def _chunk(self):
+        """The most cycles one :func:`sim.netmodel.edge.advance` call may step: the SRAM's
+        page pool is grown beforehand for every write they could make (as
+        :meth:`NodeKernel.run` grows it), kept to :data:`EDGE_PAGES` pages."""
+        s = self.nodes_kernel.cores.sram
+        return max(1, EDGE_PAGES // (s.nodes * s.wr_en.shape[1])) if s.data else 1 << 20
+
+    def _edge_until(self, stop, *, step_first):
+        """The hosts' link ends from cycle :attr:`net.t` on (``step_first``: after the
+        kernel's step of that cycle, from the next), each cycle's kernel step after them,
+        until a host receives a packet's tail or cycle ``stop - 1``; the flits received
+        handed to the hosts (their coroutines not run). -> the last cycle whose hosts' part
+        ran (its kernel step not run)."""
+        from sim.netmodel.edge import TWO_CREDITS, advance
+        nk, net, links = self.nodes_kernel, self.net, self.links
+        cores = nk.cores
+        if cores.sram.data:
+            cores.sram.reserve(cores.sram.nodes * cores.sram.wr_en.shape[1]
+                               * (stop - net.t))
+        t, filled = advance(net.t, stop, step_first, links.edge, links.into, links.node,
+                            links.credits, links.held, links.qw0, links.qw1, links.qhead,
+                            links.qtail, links.rec, net.P, net.O, net.geometry, net.state, net.scratch,
+                            nk.active, nk.ns, nk.cb, *cores._args(), cores.reads,
+                            cores.mutant, nk.mutant)
+        net.t = t
+        cores.check()
+        if filled == TWO_CREDITS:
+            raise AssertionError("the credit ring holds one VC a cycle")
+        links.deliver(filled)
+        return t
 
     def problems(self):
         out = [f"{h.address}: unexpected packet {d}" for h in self.hosts for d in h.unexpected[:5]]
         out += [f"{h.address}: partial packet left on VC {v}" for h in self.hosts
                 for v, part in enumerate(h.port.partial) if part]
-        out += [f"{h.address}: stuck with {len(h.port.queue)} queued" for h in self.hosts
+        out += [f"{h.address}: stuck with {h.port.queued} queued" for h in self.hosts
                 if h.port.busy]
         return out
 
