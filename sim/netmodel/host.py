@@ -377,13 +377,14 @@ def model_problem(cfg, derived, *, timing_only=False):
 
 
 def tile_model(design, cfg, derived, *, watch=None, timing_only=False, net_mutant="none",
-               nk_mutant="none", host_mutant="none", **core_mutants):
+               nk_mutant="none", host_mutant="none", idle_shortcut=True, **core_mutants):
     """The fast engine's compute tile of ``design`` (``gen.build.network_design(cfg,
     kind="compute", top="tile", boundary="ports")``): the network with edge rings, a
     training node's core on every router (``timing_only``: without data values,
     :class:`sim.netmodel.node.core.NodeCores`), the node kernel, and the hosts; a
     :class:`Tile`. The mutants are the network's, the node kernel's, the hosts'
-    (:data:`HOST_MUTANTS`) and the core's (tests only)."""
+    (:data:`HOST_MUTANTS`) and the core's (tests only); ``idle_shortcut`` False steps every
+    core every cycle (tests only: the shortcut held to the stepped run)."""
     from gen.node_build import compute_params
     from sim.netmodel.network import NetworkModel
     from sim.netmodel.node.core import NodeCores
@@ -398,7 +399,7 @@ def tile_model(design, cfg, derived, *, watch=None, timing_only=False, net_mutan
     cores = NodeCores(nodes=net.n_nodes, layouts=lay, timing_only=timing_only,
                       **{k: v for k, v in params.items() if k != "routing"}, **core_mutants)
     nodes = NodeKernel(net, cores, range(net.n_nodes), coord_bits=lay.fmt.coord_bits,
-                       mutant=nk_mutant)
+                       mutant=nk_mutant, idle_shortcut=idle_shortcut)
     return Tile(nodes, man, NodeModel.from_manifest(man), watch=watch, host_mutant=host_mutant)
 
 

@@ -117,9 +117,16 @@ O_VALID, O_LAST, O_VC, O_I_CREDIT = (co.OUTPUTS[k] for k in ("o_valid", "o_last"
 #: the node kernel's own per-node state (``NS`` rows): the destination of the packet each
 #: VC's flits out of the core belong to (up to 8 VCs), the NI's second credit of the cycle,
 #: the router's flit counts one and two cycles back, the NI's second credits (counted),
-#: whether each VC's flits into the core are inside a packet
-N_DST, N_EXTRA, N_FL1, N_FL2, N_DOUBLES, N_IN_PKT = 0, 8, 9, 14, 19, 20
-NS_WIDTH = 28
+#: whether each VC's flits into the core are inside a packet, the cycles in a row the core
+#: has been quiescent with no input (the idle shortcut skips it after two), the cycles it
+#: skipped (counted)
+N_DST, N_EXTRA, N_FL1, N_FL2, N_DOUBLES, N_IN_PKT, N_QUIET, N_SKIPPED = (0, 8, 9, 14, 19, 20,
+                                                                       28, 29)
+NS_WIDTH = 30
+#: quiescent cycles stepped before the core is skipped: the first settles the pulse
+#: registers (a credit, the link register, a WAIT's status), the second the delay lines
+#: (the engine's capture address), so the state and the outputs of the second repeat
+QUIET_BEFORE_SKIP = 2
 #: deliberately wrong node kernels (run-time data, sharing the compiled kernel), for the
 #: test that shows the RTL comparison catches them
 MUTANTS = {"none": 0,
@@ -128,11 +135,13 @@ MUTANTS = {"none": 0,
 #                                              the way into the core (data only, no timing)
            "high_bits_dropped": 3,             # a timing-only flit's bits 64.. lost on the
 #                                              way into the core
-           "second_credit_dropped": 4}         # the NI's second credit of a cycle lost
+           "second_credit_dropped": 4,         # the NI's second credit of a cycle lost
+           "asleep_misses_a_flit": 5}          # a skipped core does not wake for a flit
 M_FLITS_EARLY = MUTANTS["router_flits_one_cycle_early"]
 M_BODY_BIT = MUTANTS["response_body_bit_flipped"]
 M_HIGH_DROPPED = MUTANTS["high_bits_dropped"]
 M_SECOND_CREDIT = MUTANTS["second_credit_dropped"]
+M_ASLEEP_MISSES_FLIT = MUTANTS["asleep_misses_a_flit"]
 
 
 @njit(inline="always")
@@ -148,13 +157,26 @@ def _extra_credit(n, P, O, st, v):
 
 
 @njit(inline="always")
-def _node(n, t, P, O, geo, st, NS, cb, NA, NP, EA, EP, SA, SP, CA, reads, mutant, nk_mutant):
-    """Node ``n``'s core in cycle ``t`` on router ``n``'s local port."""
+def _node(n, t, P, O, geo, st, NS, cb, NA, NP, EA, EP, SA, SP, CA, reads, mutant, nk_mutant,
+          idle):
+    """Node ``n``'s core in cycle ``t`` on router ``n``'s local port (skipped while it is
+    quiescent and nothing arrives, when ``idle``: the module docstring)."""
     RING, CR, R = st[ST_RING], st[ST_CRING], st[ST_R]
     c_ins, c_out, link_in, counters, router_flits, uncomputed = CA
+    fl = N_FL1 if nk_mutant == M_FLITS_EARLY else N_FL2
+    ws = K._flit_at(RING, 6 * n + 5, t, P)
+    bv = K._credit_at(CR, 6 * n + 5, t, P)
+    if (idle and NS[n, N_QUIET] >= QUIET_BEFORE_SKIP and bv < 0
+            and (ws < 0 or nk_mutant == M_ASLEEP_MISSES_FLIT)):
+        for p in range(5):
+            router_flits[n, p] = NS[n, fl + p]
+        co.core_asleep(n, NA, NP, CA)
+        NS[n, N_SKIPPED] += 1
+        return
+    quiet = idle and ws < 0 and bv < 0 and co.core_quiescent(n, NA, NP, EA, SP)
+    NS[n, N_QUIET] = NS[n, N_QUIET] + 1 if quiet else 0
     c_ins[n, I_X] = geo[GEO_NODE_X][n]
     c_ins[n, I_Y] = geo[GEO_NODE_Y][n]
-    ws = K._flit_at(RING, 6 * n + 5, t, P)
     if ws >= 0:
         w0 = RING[ws + 1]
         c_ins[n, I_VALID] = 1
@@ -173,10 +195,9 @@ def _node(n, t, P, O, geo, st, NS, cb, NA, NP, EA, EP, SA, SP, CA, reads, mutant
         c_ins[n, I_LAST] = 0
         c_ins[n, I_VC] = 0
         link_in[n] = 0
-    bv = K._credit_at(CR, 6 * n + 5, t, P)
     c_ins[n, I_CREDIT] = (1 << bv) if bv >= 0 else 0
     for p in range(5):
-        router_flits[n, p] = NS[n, (N_FL1 if nk_mutant == M_FLITS_EARLY else N_FL2) + p]
+        router_flits[n, p] = NS[n, fl + p]
     co.core_outputs(n, NA, NP, EA, EP, SA, SP, CA, reads)
     if c_out[n, O_VALID]:
         v = c_out[n, O_VC]
@@ -207,12 +228,12 @@ def _node(n, t, P, O, geo, st, NS, cb, NA, NP, EA, EP, SA, SP, CA, reads, mutant
 
 @njit(cache=True, _nrt=False)
 def run(steps, t0, P, O, geo, st, scratch, active, NS, cb, NA, NP, EA, EP, SA, SP, CA, reads,
-        mutant, nk_mutant):
+        mutant, nk_mutant, idle):
     """Advance ``steps`` cycles from ``t0``: every active node's core, then its router (the
     network kernel's), then every DieLink (the network kernel's, with its link layer if the
     network has one); returns the new cycle. ``NS``: :data:`NS_WIDTH` words per node;
     ``cb``: (coord_bits, its mask) of the packet format; ``mutant`` the core's,
-    ``nk_mutant`` one of :data:`MUTANTS`."""
+    ``nk_mutant`` one of :data:`MUTANTS`; ``idle``: the cores' idle shortcut on."""
     R = st[ST_R]
     s = scratch[:SCRATCH]
     t = t0
@@ -220,7 +241,7 @@ def run(steps, t0, P, O, geo, st, scratch, active, NS, cb, NA, NP, EA, EP, SA, S
         for k in range(active.shape[0]):
             n = active[k]
             _node(n, t, P, O, geo, st, NS, cb, NA, NP, EA, EP, SA, SP, CA, reads, mutant,
-                  nk_mutant)
+                  nk_mutant, idle)
             rbase = n * O[RW]
             if R[rbase + O[K.OCC]] != 0 or R[rbase + O[PEND]] != 0:
                 K._router(n, t, geo[GEO_NODE_X][n], geo[GEO_NODE_Y][n], P, O, geo, st, s, 1, True)
@@ -257,9 +278,12 @@ class NodeKernel:
         The packet format's coordinate width (where a head's ``dst_x``/``dst_y`` are).
     mutant : str
         One of :data:`MUTANTS` (tests only).
+    idle_shortcut : bool
+        Skip a quiescent core while nothing arrives for it (the module docstring); off
+        only to hold the shortcut to the stepped run (tests).
     """
 
-    def __init__(self, net, cores, active, *, coord_bits, mutant="none"):
+    def __init__(self, net, cores, active, *, coord_bits, mutant="none", idle_shortcut=True):
         if cores.inputs.shape[0] != net.n_nodes:
             raise ValueError(f"cores has {cores.inputs.shape[0]} nodes, the network "
                              f"{net.n_nodes}")
@@ -271,17 +295,25 @@ class NodeKernel:
         if mutant not in MUTANTS:
             raise ValueError(f"mutant must be one of {', '.join(MUTANTS)}, not {mutant!r}")
         self.mutant = MUTANTS[mutant]
+        self.idle_shortcut = bool(idle_shortcut)
         self.net, self.cores = net, cores
         self.active = np.array(active, dtype=np.int64)
         self.ns = np.zeros((net.n_nodes, NS_WIDTH), dtype=np.int64)
         self.ns[:, N_DST:N_DST + 8] = -1
         self.cb = (int(coord_bits), (1 << int(coord_bits)) - 1)
 
+    def wake(self):
+        """Step every core again from the next cycle (after a change to a core's state made
+        outside the kernel, which a skipped core would not see; SRAM contents alone do not
+        need it: a quiescent core reads none)."""
+        self.ns[:, N_QUIET] = 0
+
     def run(self, steps):
         net, c = self.net, self.cores
         if c.sram.data:
             c.sram.reserve(c.sram.nodes * c.sram.wr_en.shape[1] * steps)
         net.t = run(steps, net.t, net.P, net.O, net.geometry, net.state, net.scratch,
-                    self.active, self.ns, self.cb, *c._args(), c.reads, c.mutant, self.mutant)
+                    self.active, self.ns, self.cb, *c._args(), c.reads, c.mutant, self.mutant,
+                    self.idle_shortcut)
         c.check()
         return net.t

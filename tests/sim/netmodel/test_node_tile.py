@@ -76,6 +76,19 @@ def ring_allreduce():
     return cfg, d, plan["design"], mdl, pr, plan
 
 
+@functools.lru_cache(maxsize=None)
+def broadcast():
+    """The node-driven broadcast of :mod:`sim.collectives` (32 int32 lines from the first
+    node down a binary tree: most nodes wait for their vector most of the run), then every
+    node's SRAM and registers read back."""
+    cfg, d = _setup()
+    plan = collective_plan(cfg, "broadcast", lines=32, dtype="int32", seed=4, derived=d)
+    mdl, man = plan["model"], plan["design"].manifest()
+    pr = program_scenario(mdl, plan["programs"], plan["data"],
+                          _read_everything(mdl, man["nodes"]))
+    return cfg, d, plan["design"], mdl, pr, plan
+
+
 #: where :func:`double_credits` runs: ``PULLED`` answers ``PULLER``'s PULLs (responses into
 #: the puller on the response VC) while ``PUSHERS`` PUSH to it (requests on the request VC)
 PULLER, PULLED, PUSHERS = (1, 1), (2, 1), ((0, 1), (1, 0))
@@ -117,7 +130,7 @@ def cannon():
 
 
 WORKLOADS = {"ring_allreduce": ring_allreduce, "double_credits": double_credits,
-             "cannon": cannon}
+             "cannon": cannon, "broadcast": broadcast}
 _RTL = {}
 
 
@@ -179,7 +192,7 @@ def model_run(workload, *, cycles=CYCLES, **mutants):
     tile = tile_model(design, cfg, d, **mutants)
     return {**watched_run(tile, design, pr, cycles),
             "doubles": tile.nodes_kernel.ns[:, N_DOUBLES].copy(), "net": tile.net,
-            "plan": plan, "pr": pr}
+            "kernel": tile.nodes_kernel, "plan": plan, "pr": pr}
 
 
 def watched_run(tile, design, pr, cycles, trace_type=ModelTrace):
@@ -326,6 +339,7 @@ def test_cannon_on_the_default_tile_matches_the_rtl():
     ("ring_allreduce", dict(net_mutant="dielink_credit_early")),
     ("ring_allreduce", dict(cmd_mutant="wait_one_too_few")),
     ("ring_allreduce", dict(nk_mutant="router_flits_one_cycle_early")),
+    ("ring_allreduce", dict(nk_mutant="asleep_misses_a_flit")),
     ("double_credits", dict(nk_mutant="second_credit_dropped")),
     ("cannon", dict(engine_mutant="skips_c_prefetch")),
     ("cannon", dict(mutant="c_prefetch_before_dma")),
