@@ -306,6 +306,7 @@ def core_asleep(n, NA, NP, CA):
     router_flits = CA[4]
     for i in range(len(_FLIT_COLS)):
         ins[n, _FLIT_COLS[i]] = router_flits[n, i]
+    PA[1][n, rp.I_REG_DATA] = regs[n, nim.G_REG_Q]     # the parser's input of the cycle
     value = nim._register(n, PA[2][n, rp.O_REG_ADDR], ins, NI[6], regs, DM[2], RX[4],
                           CQ[5], NP[16], NP[17])
     if value >= 0:
