@@ -1402,17 +1402,21 @@ def bench_nodemodel(outdir, *, quick=False, d1=None):
 
 #: the D1 rows of :func:`bench_nodemodel`: ``(label, overrides of configs/d1.yaml, workload,
 #: options)``, each run timing-only and preloaded in a process of its own (its peak memory
-#: is the process's). One die is the full 19x19 array (the preset's harvest map of 354
-#: live nodes is refused by the model: ``sim.netmodel.host.model_problem``); 3971 lines of
-#: 256 bytes (1.02 MB) is the multiple of its 361 nodes nearest 1 MB that the all-reduces
-#: take; the broadcast sends one PUSH, at most 255 lines (64 KB). The SUMMA is a 64x64x64
-#: block per node and step (19 steps); on the 5x5 tile the 2D all-reduce needs a multiple of
-#: its 9025 nodes of lines (more than the SRAM: its row refuses), and the broadcast is small
-#: (a core step costs the same idle or busy, so 9025 nodes step slowly)
+#: is the process's). One die is the full 19x19 array, and once the preset's harvest map
+#: (354 live nodes, the 7 disabled ones given no work; the ring skips them, the 2D
+#: all-reduce refuses a map); 3971 lines of 256 bytes (1.02 MB) is the multiple of its 361
+#: nodes nearest 1 MB that the all-reduces take, 3894 that of the 354 live nodes; the
+#: broadcast sends one PUSH, at most 255 lines (64 KB). The SUMMA is a 64x64x64 block per
+#: node and step (19 steps); on the 5x5 tile the 2D all-reduce needs a multiple of its 9025
+#: nodes of lines (more than the SRAM: its row refuses), and the broadcast is small (the
+#: node kernel skips idle cores, but a busy core's step is what it was)
 D1_DIE = ["tile.dies_x=1", "tile.dies_y=1", "die.disabled_nodes=[]"]
+D1_HARVESTED = ["tile.dies_x=1", "tile.dies_y=1"]
 D1_TILE = ["die.disabled_nodes=[]"]
 D1_ROWS = (
     ("D1 die, ring all-reduce 1.02 MB/node", D1_DIE, "allreduce-ring", {"lines": 3971}),
+    ("D1 die harvested (354 live), ring all-reduce 1.00 MB/node", D1_HARVESTED,
+     "allreduce-ring", {"lines": 3894}),
     ("D1 die, 2D all-reduce 1.02 MB/node", D1_DIE, "allreduce-2d", {"lines": 3971}),
     ("D1 die, broadcast 64 KB", D1_DIE, "broadcast", {"lines": 255}),
     ("D1 die, SUMMA bf16 1216^3", D1_DIE, "summa", {"m": 1216, "n": 1216, "k": 1216}),

@@ -435,17 +435,16 @@ def model_problem(cfg, derived, *, timing_only=False):
                 f"nodes with data values (its hosts and data-carrying cores hold flits of at "
                 f"most 64 bits); "
                 f"allowed: at most 64, or --timing-only, or --engine rtl")
+    # disabled nodes are modelled as the RTL has them (whole nodes no workload gives work,
+    # gen.build.network_design); dead routers and routing tables are not
     fmap = fault_map(cfg, derived)
-    if not fmap.empty or cfg.router.routing == "table":
-        full = bool(fmap.disabled_nodes) and not fmap.dead_routers \
-            and cfg.router.routing != "table"
-        fix = "-s 'die.disabled_nodes=[]' runs the full array" if full \
-            else "no faults with xy or yx routing"
+    if fmap.dead_routers or cfg.router.routing == "table":
         return (f"die.disabled_nodes/dead_routers: a fault map ({len(fmap.disabled_nodes)} "
                 f"disabled nodes, {len(fmap.dead_routers)} dead routers, router.routing "
                 f"{cfg.router.routing}) is not modelled by --engine model on training nodes "
                 f"(the node kernel steps a core on every router and has no routing tables "
-                f"or VC planes); allowed: {fix}, or --engine rtl")
+                f"or VC planes); allowed: disabled nodes only, with xy or yx routing, or "
+                f"--engine rtl")
     stages = derived.link.pipeline_stages
     if stages:
         return (f"node.pitch_mm: {cfg.node.pitch_mm} gives {stages} link pipeline stage(s), "
@@ -455,13 +454,16 @@ def model_problem(cfg, derived, *, timing_only=False):
 
 
 def tile_model(design, cfg, derived, *, watch=None, timing_only=False, net_mutant="none",
-               nk_mutant="none", host_mutant="none", **core_mutants):
+               nk_mutant="none", host_mutant="none", idle_shortcut=True, **core_mutants):
     """The fast engine's compute tile of ``design`` (``gen.build.network_design(cfg,
     kind="compute", top="tile", boundary="ports")``): the network with edge rings, a
     training node's core on every router (``timing_only``: without data values,
     :class:`sim.netmodel.node.core.NodeCores`), the node kernel, and the hosts; a
     :class:`Tile`. The mutants are the network's, the node kernel's, the hosts'
-    (:data:`HOST_MUTANTS`) and the core's (tests only)."""
+    (:data:`HOST_MUTANTS`) and the core's (tests only); ``idle_shortcut`` False steps every
+    core every cycle (tests only: the shortcut held to the stepped run). A disabled node of
+    the fault map keeps its core, as the RTL keeps the whole node (its compute fused off
+    means only that no workload gives it work or data)."""
     from gen.node_build import compute_params
     from sim.netmodel.network import NetworkModel
     from sim.netmodel.node.core import NodeCores
@@ -475,8 +477,9 @@ def tile_model(design, cfg, derived, *, watch=None, timing_only=False, net_mutan
     net = NetworkModel(cfg, derived, edge_rings=True, mutant=net_mutant)
     cores = NodeCores(nodes=net.n_nodes, layouts=lay, timing_only=timing_only,
                       **{k: v for k, v in params.items() if k != "routing"}, **core_mutants)
+    disabled = [net.node(x, y) for x, y in net.fault_map.disabled_nodes]
     nodes = NodeKernel(net, cores, range(net.n_nodes), coord_bits=lay.fmt.coord_bits,
-                       mutant=nk_mutant)
+                       mutant=nk_mutant, idle_shortcut=idle_shortcut, disabled=disabled)
     return Tile(nodes, man, NodeModel.from_manifest(man), watch=watch, host_mutant=host_mutant)
 
 

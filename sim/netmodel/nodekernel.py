@@ -39,12 +39,33 @@ The local port, per node ``n`` and cycle ``t`` (the rings of :mod:`sim.netmodel.
   router's output ``valid`` of a cycle at its edge, and the network kernel counts a flit
   when it grants it, the cycle before it is valid.
 
-Every active node's core is stepped every cycle (no idle shortcut for the cores yet: a core
-may be skipped only while nothing arrives for it and its RX buffer, parser, ADD pipeline,
-DMA, command queues, response writer, link TX, pull writer and engine are all idle, which
-the core does not report as one flag yet); a router is skipped, as in the network kernel,
-while nothing is buffered in it and nothing is on its way to it (``pend``, which the
-core's flits and credits count like the generator's and the sink's).
+The idle shortcut: an active node's core is skipped in a cycle when nothing arrives for it
+(no flit on its router's local output, no credit back for its own output) and it has been
+quiescent (:func:`sim.netmodel.node.core.core_quiescent`: every block waiting for an
+input, each block's test next to its clock) at the start of the last
+:data:`QUIET_BEFORE_SKIP` cycles, each stepped with nothing arriving: the first settles
+the pulse registers (a credit, the link register, a WAIT's status), the second the delay
+lines (the engine's capture address), after which the core's state and outputs repeat.
+A skipped cycle still does what changes while the node sleeps: the router's flit counts
+reach the NI's counter inputs and its register read (:func:`~sim.netmodel.node.core.core_asleep`).
+A WAIT on a semaphore sleeps: only a flit (a SIGNAL, an ADD or WRITE with ``sem_inc``, a
+PULL's answer) can raise its semaphore. The count of quiescent cycles lives in ``NS``
+(:data:`N_QUIET`, reset by :meth:`NodeKernel.wake` after a change to a core made outside
+the kernel; SRAM contents alone need none); ``NodeKernel(idle_shortcut=False)`` steps
+every core every cycle. Held to that stepped run on the default tile's workloads in every
+cycle (every link register, a digest of every array of every core) by
+``tests/sim/netmodel/test_node_idle.py``, and to the RTL with the shortcut on by the
+correlation tests, with a mutant (a skipped core that does not wake for a flit) that the
+RTL comparison catches. A router is skipped, as in the network kernel, while nothing is
+buffered in it and nothing is on its way to it (``pend``, which the core's flits and
+credits count like the generator's and the sink's).
+
+Disabled nodes (a fault map's harvest: compute fused off, the router forwarding) are
+modelled as the RTL has them: the training-node design elaborates every node whole
+(:func:`gen.build.network_design`), and a workload gives a disabled node no work and no
+data, so its core is stepped like any other and sleeps through the run;
+``tests/sim/netmodel/test_node_tile.py`` holds that to the RTL (the mutant
+``disabled_tied_off``, a local port tied off instead, is caught).
 
 The NI's second credit of a cycle (counted in ``NS[:, N_DOUBLES]``) happens when one VC's
 credits were held back (its RX queue nearly full) and are released in a cycle in which
@@ -117,9 +138,17 @@ O_VALID, O_LAST, O_VC, O_I_CREDIT = (co.OUTPUTS[k] for k in ("o_valid", "o_last"
 #: the node kernel's own per-node state (``NS`` rows): the destination of the packet each
 #: VC's flits out of the core belong to (up to 8 VCs), the NI's second credit of the cycle,
 #: the router's flit counts one and two cycles back, the NI's second credits (counted),
-#: whether each VC's flits into the core are inside a packet
-N_DST, N_EXTRA, N_FL1, N_FL2, N_DOUBLES, N_IN_PKT = 0, 8, 9, 14, 19, 20
-NS_WIDTH = 28
+#: whether each VC's flits into the core are inside a packet, the cycles in a row the core
+#: has been quiescent with no input (the idle shortcut skips it after two), the cycles it
+#: skipped (counted), whether its compute is fused off (a disabled node of the fault map:
+#: stepped like any other, as the RTL elaborates it; the mark is for a mutant)
+N_DST, N_EXTRA, N_FL1, N_FL2, N_DOUBLES, N_IN_PKT, N_QUIET, N_SKIPPED, N_DISABLED = (
+    0, 8, 9, 14, 19, 20, 28, 29, 30)
+NS_WIDTH = 31
+#: quiescent cycles stepped before the core is skipped: the first settles the pulse
+#: registers (a credit, the link register, a WAIT's status), the second the delay lines
+#: (the engine's capture address), so the state and the outputs of the second repeat
+QUIET_BEFORE_SKIP = 2
 #: deliberately wrong node kernels (run-time data, sharing the compiled kernel), for the
 #: test that shows the RTL comparison catches them
 MUTANTS = {"none": 0,
@@ -128,11 +157,17 @@ MUTANTS = {"none": 0,
 #                                              the way into the core (data only, no timing)
            "high_bits_dropped": 3,             # a timing-only flit's bits 64.. lost on the
 #                                              way into the core
-           "second_credit_dropped": 4}         # the NI's second credit of a cycle lost
+           "second_credit_dropped": 4,         # the NI's second credit of a cycle lost
+           "asleep_misses_a_flit": 5,          # a skipped core does not wake for a flit
+           # a disabled node's local port tied off (no core: its flits sunk, their credits
+           # returned at once), where the RTL keeps the whole node and gives it no work
+           "disabled_tied_off": 6}
 M_FLITS_EARLY = MUTANTS["router_flits_one_cycle_early"]
 M_BODY_BIT = MUTANTS["response_body_bit_flipped"]
 M_HIGH_DROPPED = MUTANTS["high_bits_dropped"]
 M_SECOND_CREDIT = MUTANTS["second_credit_dropped"]
+M_ASLEEP_MISSES_FLIT = MUTANTS["asleep_misses_a_flit"]
+M_DISABLED_TIED_OFF = MUTANTS["disabled_tied_off"]
 
 
 @njit(inline="always")
@@ -148,13 +183,31 @@ def _extra_credit(n, P, O, st, v):
 
 
 @njit(inline="always")
-def _node(n, t, P, O, geo, st, NS, cb, NA, NP, EA, EP, SA, SP, CA, reads, mutant, nk_mutant):
-    """Node ``n``'s core in cycle ``t`` on router ``n``'s local port."""
+def _node(n, t, P, O, geo, st, NS, cb, NA, NP, EA, EP, SA, SP, CA, reads, mutant, nk_mutant,
+          idle):
+    """Node ``n``'s core in cycle ``t`` on router ``n``'s local port (skipped while it is
+    quiescent and nothing arrives, when ``idle``: the module docstring)."""
     RING, CR, R = st[ST_RING], st[ST_CRING], st[ST_R]
     c_ins, c_out, link_in, counters, router_flits, uncomputed = CA
+    fl = N_FL1 if nk_mutant == M_FLITS_EARLY else N_FL2
+    ws = K._flit_at(RING, 6 * n + 5, t, P)
+    bv = K._credit_at(CR, 6 * n + 5, t, P)
+    if nk_mutant == M_DISABLED_TIED_OFF and NS[n, N_DISABLED]:
+        if ws >= 0:
+            K._put_credit(CR, 6 * n, t - 1, P, K._vc(RING[ws + 1]))
+            R[n * O[RW] + O[PEND]] += 1
+        return
+    if (idle and NS[n, N_QUIET] >= QUIET_BEFORE_SKIP and bv < 0
+            and (ws < 0 or nk_mutant == M_ASLEEP_MISSES_FLIT)):
+        for p in range(5):
+            router_flits[n, p] = NS[n, fl + p]
+        co.core_asleep(n, NA, NP, CA)
+        NS[n, N_SKIPPED] += 1
+        return
+    quiet = idle and ws < 0 and bv < 0 and co.core_quiescent(n, NA, NP, EA, SP)
+    NS[n, N_QUIET] = NS[n, N_QUIET] + 1 if quiet else 0
     c_ins[n, I_X] = geo[GEO_NODE_X][n]
     c_ins[n, I_Y] = geo[GEO_NODE_Y][n]
-    ws = K._flit_at(RING, 6 * n + 5, t, P)
     if ws >= 0:
         w0 = RING[ws + 1]
         c_ins[n, I_VALID] = 1
@@ -173,10 +226,9 @@ def _node(n, t, P, O, geo, st, NS, cb, NA, NP, EA, EP, SA, SP, CA, reads, mutant
         c_ins[n, I_LAST] = 0
         c_ins[n, I_VC] = 0
         link_in[n] = 0
-    bv = K._credit_at(CR, 6 * n + 5, t, P)
     c_ins[n, I_CREDIT] = (1 << bv) if bv >= 0 else 0
     for p in range(5):
-        router_flits[n, p] = NS[n, (N_FL1 if nk_mutant == M_FLITS_EARLY else N_FL2) + p]
+        router_flits[n, p] = NS[n, fl + p]
     co.core_outputs(n, NA, NP, EA, EP, SA, SP, CA, reads)
     if c_out[n, O_VALID]:
         v = c_out[n, O_VC]
@@ -207,12 +259,12 @@ def _node(n, t, P, O, geo, st, NS, cb, NA, NP, EA, EP, SA, SP, CA, reads, mutant
 
 @njit(cache=True, _nrt=False)
 def run(steps, t0, P, O, geo, st, scratch, active, NS, cb, NA, NP, EA, EP, SA, SP, CA, reads,
-        mutant, nk_mutant):
+        mutant, nk_mutant, idle):
     """Advance ``steps`` cycles from ``t0``: every active node's core, then its router (the
     network kernel's), then every DieLink (the network kernel's, with its link layer if the
     network has one); returns the new cycle. ``NS``: :data:`NS_WIDTH` words per node;
     ``cb``: (coord_bits, its mask) of the packet format; ``mutant`` the core's,
-    ``nk_mutant`` one of :data:`MUTANTS`."""
+    ``nk_mutant`` one of :data:`MUTANTS`; ``idle``: the cores' idle shortcut on."""
     R = st[ST_R]
     s = scratch[:SCRATCH]
     t = t0
@@ -220,7 +272,7 @@ def run(steps, t0, P, O, geo, st, scratch, active, NS, cb, NA, NP, EA, EP, SA, S
         for k in range(active.shape[0]):
             n = active[k]
             _node(n, t, P, O, geo, st, NS, cb, NA, NP, EA, EP, SA, SP, CA, reads, mutant,
-                  nk_mutant)
+                  nk_mutant, idle)
             rbase = n * O[RW]
             if R[rbase + O[K.OCC]] != 0 or R[rbase + O[PEND]] != 0:
                 K._router(n, t, geo[GEO_NODE_X][n], geo[GEO_NODE_Y][n], P, O, geo, st, s, 1, True)
@@ -257,9 +309,17 @@ class NodeKernel:
         The packet format's coordinate width (where a head's ``dst_x``/``dst_y`` are).
     mutant : str
         One of :data:`MUTANTS` (tests only).
+    idle_shortcut : bool
+        Skip a quiescent core while nothing arrives for it (the module docstring); off
+        only to hold the shortcut to the stepped run (tests).
+    disabled : sequence of int
+        The nodes whose compute is fused off (the fault map's disabled nodes): modelled
+        as the RTL has them, whole nodes that no workload gives work (their cores sleep),
+        so only the mutant ``disabled_tied_off`` reads this.
     """
 
-    def __init__(self, net, cores, active, *, coord_bits, mutant="none"):
+    def __init__(self, net, cores, active, *, coord_bits, mutant="none", idle_shortcut=True,
+                 disabled=()):
         if cores.inputs.shape[0] != net.n_nodes:
             raise ValueError(f"cores has {cores.inputs.shape[0]} nodes, the network "
                              f"{net.n_nodes}")
@@ -271,17 +331,26 @@ class NodeKernel:
         if mutant not in MUTANTS:
             raise ValueError(f"mutant must be one of {', '.join(MUTANTS)}, not {mutant!r}")
         self.mutant = MUTANTS[mutant]
+        self.idle_shortcut = bool(idle_shortcut)
         self.net, self.cores = net, cores
         self.active = np.array(active, dtype=np.int64)
         self.ns = np.zeros((net.n_nodes, NS_WIDTH), dtype=np.int64)
         self.ns[:, N_DST:N_DST + 8] = -1
+        self.ns[list(disabled), N_DISABLED] = 1
         self.cb = (int(coord_bits), (1 << int(coord_bits)) - 1)
+
+    def wake(self):
+        """Step every core again from the next cycle (after a change to a core's state made
+        outside the kernel, which a skipped core would not see; SRAM contents alone do not
+        need it: a quiescent core reads none)."""
+        self.ns[:, N_QUIET] = 0
 
     def run(self, steps):
         net, c = self.net, self.cores
         if c.sram.data:
             c.sram.reserve(c.sram.nodes * c.sram.wr_en.shape[1] * steps)
         net.t = run(steps, net.t, net.P, net.O, net.geometry, net.state, net.scratch,
-                    self.active, self.ns, self.cb, *c._args(), c.reads, c.mutant, self.mutant)
+                    self.active, self.ns, self.cb, *c._args(), c.reads, c.mutant, self.mutant,
+                    self.idle_shortcut)
         c.check()
         return net.t

@@ -78,11 +78,15 @@ D1 preset runs timing-only, its manifest from :class:`gen.build.TileDescription`
 components built) and, with ``preload_data``, its data and programs written into the SRAM
 (:func:`sim.netmodel.host.preload`).
 
+The node kernel skips a quiescent core while nothing arrives for it (the idle shortcut:
+:func:`.core.core_quiescent`, each block's ``*_quiescent`` test next to its clock, and the
+node kernel's docstring), and models a fault map's disabled nodes as the RTL has them
+(whole nodes given no work).
+
 Not yet: in the node kernel, the full model's flits wider than 64 bits (a line store per
-node indexed from ``w1``), an idle shortcut for the cores (every active core is stepped
-every cycle, see the node kernel's docstring; it bounds the speed at D1 scale), link
-pipeline stages at the tile edge, fault maps and VC planes under nodes (``--engine model``
-refuses them before any work, :func:`sim.netmodel.host.model_problem`). The workloads run
+node indexed from ``w1``), link pipeline stages at the tile edge, dead routers, routing
+tables and VC planes under nodes (``--engine model`` refuses them before any work,
+:func:`sim.netmodel.host.model_problem`). The workloads run
 on the model through :func:`sim.workloads.runners.run_tile` (``dojo sim --engine model
 [--timing-only [--preload]]``).
 

@@ -24,7 +24,7 @@ from numba import njit, uint64
 from sim.netmodel.node.fields import copy_row, define, mark_uncomputed
 from sim.netmodel.node.numerics import fp32_add
 
-__all__ = ["AddPipelines", "add_outputs", "add_write_line", "add_clock", "MUTANTS", "INPUTS",
+__all__ = ["add_quiescent", "AddPipelines", "add_outputs", "add_write_line", "add_clock", "MUTANTS", "INPUTS",
            "OUTPUTS"]
 
 MUTANTS = {"none": 0,
@@ -95,6 +95,14 @@ def add_clock(n, st, inputs, data, lines, line_in, rdata, wr_line, su, sf, mutan
     st[n, A_V2], st[n, A_F2], st[n, A_A2] = st[n, A_V1], st[n, A_F1] & st[n, A_ADD1], st[n, A_A1]
     st[n, A_V1], st[n, A_ADD1] = inputs[n, I_VALID], inputs[n, I_ADD]
     st[n, A_F1], st[n, A_A1] = inputs[n, I_FP], inputs[n, I_ADDR]
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def add_quiescent(n, st):
+    """Both stages empty: with no line coming (the parser idle) two edges leave every
+    field and line zero (a stage's fields and line are loaded with its ``valid``, and the
+    parser's line and fields are zero when not valid)."""
+    return st[n, A_V1] == 0 and st[n, A_V2] == 0
 
 
 @njit(cache=True, _nrt=False)

@@ -32,7 +32,7 @@ from rtl.net.packet import Opcode
 from rtl.node.layouts import COUNT_BITS, QUEUES, CmdError, CmdOp, CmdState
 from sim.netmodel.node.fields import copy_row, define, layout_fields
 
-__all__ = ["CommandProcessors", "cp_outputs", "cp_clock", "descriptor_fields", "MUTANTS",
+__all__ = ["cp_quiescent", "CommandProcessors", "cp_outputs", "cp_clock", "descriptor_fields", "MUTANTS",
            "PUSH_DESC", "EXEC_DESC", "QUEUE_FIELDS", "INPUTS", "OUTPUTS", "QUEUE_OUTPUTS"]
 
 #: deliberately wrong variants, for the test that shows the RTL comparison catches them
@@ -168,6 +168,23 @@ def cp_outputs(n, queues, inputs, sems, outputs, queue_out, P):
         queue_out[n, q, H_GOT_EXEC] = 1 if exe & bit else 0
         queue_out[n, q, H_GOT_DEC] = 1 if dec & bit else 0
     outputs[n, O_CTRL_ERROR] = error
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def cp_quiescent(n, queues, sems, P):
+    """Every queue idle, or in a WAIT already shown as waiting (its status register set)
+    whose semaphore is short (:func:`cp_outputs`'s test, so a mutant's too): without a
+    ``cmd_ctrl`` write or a semaphore's increment nothing changes."""
+    for q in range(QUEUES):
+        fsm = queues[n, q, Q_FSM]
+        if fsm == S_IDLE:
+            continue
+        if fsm != S_WAIT or queues[n, q, Q_ABORT] != 0 or queues[n, q, Q_STATE] != _WAITING:
+            return False
+        need = queues[n, q, Q_WAIT_N] - (1 if P[P_MUTANT] == 1 else 0)
+        if sems[n, queues[n, q, Q_WAIT_SEM]] >= need:
+            return False
+    return True
 
 
 @njit(cache=True, _nrt=False, inline="always")

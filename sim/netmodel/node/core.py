@@ -58,12 +58,19 @@ from rtl.node.mac import MacMode
 from sim.netmodel.node import command_processor as cp
 from sim.netmodel.node import engine as en
 from sim.netmodel.node import ni as nim
+from sim.netmodel.node import request_parser as rp
+from sim.netmodel.node.add_pipeline import add_quiescent
 from sim.netmodel.node.fields import (control_bits, control_words, copy_row, define,
                                       is_uncomputed, mark_uncomputed)
+from sim.netmodel.node.link_tx import tx_quiescent
+from sim.netmodel.node.push_dma import dma_quiescent
+from sim.netmodel.node.request_parser import parser_quiescent
+from sim.netmodel.node.response_writer import resp_quiescent
+from sim.netmodel.node.rx_buffer import rx_quiescent
 from sim.netmodel.node.sram import (POOL_OVERFLOWS, Scratchpads, line_words, sram_clock,
                                     sram_grants)
 
-__all__ = ["NodeCores", "INPUTS", "OUTPUTS", "MUTANTS", "READ_CLIENTS", "WRITE_CLIENTS",
+__all__ = ["NodeCores", "core_quiescent", "core_asleep", "INPUTS", "OUTPUTS", "MUTANTS", "READ_CLIENTS", "WRITE_CLIENTS",
            "COUNTERS"]
 
 #: deliberately wrong wirings, for the test that shows the RTL comparison catches them
@@ -267,6 +274,43 @@ def core_clock(n, NA, NP, EA, EP, SA, SP, CA, mutant):
         counters[n, C_MAC_STEPS_BF16] = (counters[n, C_MAC_STEPS_BF16] + 1) & _M32
     if step and mode == _INT8:
         counters[n, C_MAC_STEPS_INT8] = (counters[n, C_MAC_STEPS_INT8] + 1) & _M32
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def core_quiescent(n, NA, NP, EA, SP):
+    """Whether node ``n``'s core, in a cycle with no flit arriving and no credit returned,
+    is quiescent: every block waits for an input (the input buffer empty with no credit
+    owed, the parser waiting for a head, the ADD pipeline empty, the DMA idle, every
+    command queue idle or in a WAIT its semaphore does not meet, no DONE pending, the link
+    output's queues empty, the engine idle and drained; the pull writer moves only on a
+    response in the input buffer). Then no SRAM port is asked, no counter counts, the
+    semaphores and the NI's counters hold; the edge changes only pulse and delay registers
+    that reload constants (a credit pulse, the link register, the engine's delay lines, a
+    WAIT's status), so after two such cycles in a row the core's state and outputs repeat
+    until an input arrives, except the register read (:func:`core_asleep`). The node
+    kernel's idle shortcut skips the core then (:mod:`sim.netmodel.nodekernel`)."""
+    RX, PA, SK, DM, CQ, WR, TX, PW, NI = NA
+    return (rx_quiescent(n, RX[0], NP[0]) and parser_quiescent(n, PA[0])
+            and add_quiescent(n, SK[0]) and dma_quiescent(n, DM[0])
+            and cp.cp_quiescent(n, CQ[0], NI[6], NP[6]) and resp_quiescent(n, WR[0])
+            and tx_quiescent(n, TX[0]) and en.engine_quiescent(n, EA[0]))
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def core_asleep(n, NA, NP, CA):
+    """A cycle of node ``n``'s core skipped while quiescent (:func:`core_quiescent`): what
+    still changes, the router's flit counts reaching the NI's counter inputs and the NI's
+    register read of the address its parser holds (which may be one of those counters)."""
+    RX, PA, SK, DM, CQ, WR, TX, PW, NI = NA
+    ins, regs = NI[0], NI[7]
+    router_flits = CA[4]
+    for i in range(len(_FLIT_COLS)):
+        ins[n, _FLIT_COLS[i]] = router_flits[n, i]
+    PA[1][n, rp.I_REG_DATA] = regs[n, nim.G_REG_Q]     # the parser's input of the cycle
+    value = nim._register(n, PA[2][n, rp.O_REG_ADDR], ins, NI[6], regs, DM[2], RX[4],
+                          CQ[5], NP[16], NP[17])
+    if value >= 0:
+        regs[n, nim.G_REG_Q] = value
 
 
 @njit(cache=True, _nrt=False)

@@ -30,7 +30,7 @@ from rtl.node.mac import MacMode
 from sim.netmodel.node.fields import copy_row, define
 from sim.netmodel.node.numerics import bf16_mul, fp32_add
 
-__all__ = ["MatrixEngines", "engine_outputs", "engine_clock", "MUTANTS", "STATE", "OUTPUTS",
+__all__ = ["engine_quiescent", "MatrixEngines", "engine_outputs", "engine_clock", "MUTANTS", "STATE", "OUTPUTS",
            "EXEC_FIELDS"]
 
 #: deliberately wrong variants, for the test that shows the RTL comparison catches them
@@ -300,6 +300,16 @@ def engine_clock(n, st, desc, inputs, out, P, data, rd_a, rd_b, rd_c, a_hold, b_
     st[n, E_X_VALID] = 1 if fire else 0
     if fire:
         st[n, E_STEPS] = (st[n, E_STEPS] + 1) & _M32
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def engine_quiescent(n, st):
+    """Idle and drained: no step in the X stage or the MAC array's pipeline, no capture,
+    write-back or buffered line pending, not busy (``cycles`` counts busy cycles only).
+    The delay lines (``m_mode``, ``cap_addr*``) reload constants, so two edges settle them."""
+    return (st[n, E_FSM] == S_IDLE and st[n, E_BUSY] == 0 and st[n, E_X_VALID] == 0
+            and st[n, E_M_ENABLE] == 0 and st[n, E_CAP0] == 0 and st[n, E_CAP1] == 0
+            and st[n, E_WB_BUSY] == 0 and st[n, E_C0_PEND] == 0 and st[n, E_PF_PEND] == 0)
 
 
 @njit(cache=True, _nrt=False)

@@ -21,7 +21,7 @@ from numba import njit
 from rtl.node.layouts import request_vcs, response_vcs
 from sim.netmodel.node.fields import copy_row, define
 
-__all__ = ["LinkTxs", "tx_outputs", "tx_clock", "MUTANTS", "STATE", "INPUTS", "OUTPUTS"]
+__all__ = ["tx_quiescent", "LinkTxs", "tx_outputs", "tx_clock", "MUTANTS", "STATE", "INPUTS", "OUTPUTS"]
 
 MUTANTS = {"none": 0,
            "pointer_stays": 1}           # the round-robin pointer never moves: requests win
@@ -99,6 +99,14 @@ def tx_clock(n, st, lasts, inputs, out, P, data, slots, flits_in, link_data):
             st[n, q + QF_RPTR] = (st[n, q + QF_RPTR] + 1) % D
             level -= 1
         st[n, q + QF_LEVEL] = level
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def tx_quiescent(n, st):
+    """Both queues empty: nothing granted, so the link registers reload the same values
+    every edge (after the flit of the cycle, if any); an arriving credit is an input that
+    changes a counter, so the core is stepped for it."""
+    return st[n, T_Q0 + QF_LEVEL] == 0 and st[n, T_Q0 + QW + QF_LEVEL] == 0
 
 
 @njit(cache=True, _nrt=False)

@@ -20,7 +20,7 @@ from numba import njit
 from rtl.net.packet import MsgClass, Opcode
 from sim.netmodel.node.fields import copy_row, define, layout_fields, put_bits
 
-__all__ = ["PushDmas", "dma_outputs", "dma_clock", "head_fields", "MUTANTS", "INPUTS",
+__all__ = ["dma_quiescent", "PushDmas", "dma_outputs", "dma_clock", "head_fields", "MUTANTS", "INPUTS",
            "OUTPUTS", "PUSH_DESC"]
 
 MUTANTS = {"none": 0,
@@ -161,6 +161,12 @@ def dma_clock(n, st, inputs, out, P):
         st[n, M_SRC], st[n, M_DST] = inputs[n, I_D_SRC_ADDR], inputs[n, I_D_DST_ADDR]
         st[n, M_LEFT], st[n, M_TAG] = inputs[n, I_D_COUNT], inputs[n, I_TAG]
         st[n, M_ACK], st[n, M_READ] = inputs[n, I_ACK], inputs[n, I_READ]
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def dma_quiescent(n, st):
+    """Idle: only a ``start`` moves it."""
+    return st[n, M_FSM] == S_IDLE
 
 
 @njit(cache=True, _nrt=False)

@@ -25,7 +25,7 @@ from rtl.net.packet import MsgClass, Opcode
 from rtl.node.layouts import Dtype
 from sim.netmodel.node.fields import copy_row, define, get_bits, layout_fields, put_bits
 
-__all__ = ["RequestParsers", "parser_outputs", "parser_clock", "MUTANTS", "STATE", "INPUTS",
+__all__ = ["parser_quiescent", "RequestParsers", "parser_outputs", "parser_clock", "MUTANTS", "STATE", "INPUTS",
            "VC_INPUTS", "OUTPUTS", "head_fields"]
 
 MUTANTS = {"none": 0,
@@ -323,6 +323,13 @@ def parser_clock(n, st, inputs, vc_in, head, desc, out, P, H):
     elif fsm == S_DRAIN:
         if vc_in[n, cur, V_END]:
             st[n, Q_FSM] = S_IDLE
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def parser_quiescent(n, st):
+    """Waiting for a head (with the input buffer empty nothing is granted; the register
+    read of ``O_REG_ADDR`` goes on every cycle, :func:`sim.netmodel.node.core.core_asleep`)."""
+    return st[n, Q_FSM] == S_IDLE
 
 
 @njit(cache=True, _nrt=False)

@@ -16,7 +16,7 @@ from numba import njit
 from rtl.net.packet import MsgClass, Opcode
 from sim.netmodel.node.fields import copy_row, define, layout_fields, put_bits
 
-__all__ = ["ResponseWriters", "resp_outputs", "resp_clock", "head_fields", "MUTANTS", "SLOT",
+__all__ = ["resp_quiescent", "ResponseWriters", "resp_outputs", "resp_clock", "head_fields", "MUTANTS", "SLOT",
            "SLOT_INPUTS", "INPUTS", "OUTPUTS"]
 
 MUTANTS = {"none": 0,
@@ -76,6 +76,16 @@ def resp_clock(n, slots, slot_in, out):
             slots[n, s, D_PENDING] = 1
     if out[n, O_SLOT] >= 0:
         slots[n, out[n, O_SLOT], D_PENDING] = 0
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def resp_quiescent(n, slots):
+    """No DONE pending (a READ's answer needs the parser, a slot's load or arm a block
+    that is not idle)."""
+    for s in range(slots.shape[1]):
+        if slots[n, s, D_PENDING]:
+            return False
+    return True
 
 
 @njit(cache=True, _nrt=False)

@@ -23,7 +23,7 @@ from numba import njit
 
 from sim.netmodel.node.fields import copy_row, define, get_bits, layout_fields
 
-__all__ = ["RxBuffers", "rx_outputs", "rx_clock", "MUTANTS", "STATE", "INPUTS", "OUTPUTS",
+__all__ = ["rx_quiescent", "RxBuffers", "rx_outputs", "rx_clock", "MUTANTS", "STATE", "INPUTS", "OUTPUTS",
            "VC_OUTPUTS"]
 
 MUTANTS = {"none": 0,
@@ -111,6 +111,17 @@ def rx_clock(n, st, marks, slots, inputs, flit_in, data, P):
         if spop:
             st[n, v, R_SRPTR] = 0 if st[n, v, R_SRPTR] == D - 1 else st[n, v, R_SRPTR] + 1
         st[n, v, R_SCOUNT] += (1 if spush else 0) - (1 if spop else 0)
+
+
+@njit(cache=True, _nrt=False, inline="always")
+def rx_quiescent(n, st, P):
+    """No flit held and no credit owed on any VC: without an arriving flit the edge
+    changes nothing but the credit pulse, which it clears (the node kernel's idle
+    shortcut, :func:`sim.netmodel.node.core.core_quiescent`)."""
+    for v in range(P[P_VCS]):
+        if st[n, v, R_COUNT] != 0 or st[n, v, R_SCOUNT] != 0 or st[n, v, R_OWED] != 0:
+            return False
+    return True
 
 
 @njit(cache=True, _nrt=False)

@@ -52,8 +52,14 @@ pytestmark = [pytest.mark.slow, one_worker("core"),
 CYCLES = 20000
 
 
-def _setup():
-    cfg = load_config("configs/default.yaml", [])
+#: the harvest map of the harvested workloads: two nodes' compute fused off (their routers
+#: forward), in two dies, neither at a host port
+HARVEST = ("tile.fault_maps=[{die: [1, 0], disabled_nodes: [[0, 1]]}, "
+           "{die: [0, 1], disabled_nodes: [[1, 0]]}]",)
+
+
+def _setup(overrides=()):
+    cfg = load_config("configs/default.yaml", list(overrides))
     return cfg, derive(cfg)
 
 
@@ -65,15 +71,43 @@ def _read_everything(mdl, nodes):
 
 
 @functools.lru_cache(maxsize=None)
-def ring_allreduce():
+def ring_allreduce(overrides=(), lines=32):
     """The node-driven ring all-reduce of :mod:`sim.collectives` (32 int32 lines per node),
     then every node's SRAM and registers read back."""
-    cfg, d = _setup()
-    plan = collective_plan(cfg, "ring", lines=32, dtype="int32", seed=3, derived=d)
+    cfg, d = _setup(overrides)
+    plan = collective_plan(cfg, "ring", lines=lines, dtype="int32", seed=3, derived=d)
     mdl, man = plan["model"], plan["design"].manifest()
     pr = program_scenario(mdl, plan["programs"], plan["data"],
                           _read_everything(mdl, man["nodes"]))
     return cfg, d, plan["design"], mdl, pr, plan
+
+
+@functools.lru_cache(maxsize=None)
+def broadcast(overrides=()):
+    """The node-driven broadcast of :mod:`sim.collectives` (32 int32 lines from the first
+    node down a binary tree: most nodes wait for their vector most of the run), then every
+    node's SRAM and registers read back."""
+    cfg, d = _setup(overrides)
+    plan = collective_plan(cfg, "broadcast", lines=32, dtype="int32", seed=4, derived=d)
+    mdl, man = plan["model"], plan["design"].manifest()
+    pr = program_scenario(mdl, plan["programs"], plan["data"],
+                          _read_everything(mdl, man["nodes"]))
+    return cfg, d, plan["design"], mdl, pr, plan
+
+
+@functools.lru_cache(maxsize=None)
+def ring_harvested():
+    """:func:`ring_allreduce` on the 14 live nodes of :data:`HARVEST` (28 lines: the ring
+    takes a multiple of its length; it steps over the disabled nodes in two hops); every
+    node read back, the disabled ones too (their cores answer: the RTL keeps the whole
+    node)."""
+    return ring_allreduce(HARVEST, 28)
+
+
+@functools.lru_cache(maxsize=None)
+def broadcast_harvested():
+    """:func:`broadcast` on the live nodes of :data:`HARVEST`, every node read back."""
+    return broadcast(HARVEST)
 
 
 #: where :func:`double_credits` runs: ``PULLED`` answers ``PULLER``'s PULLs (responses into
@@ -117,7 +151,8 @@ def cannon():
 
 
 WORKLOADS = {"ring_allreduce": ring_allreduce, "double_credits": double_credits,
-             "cannon": cannon}
+             "cannon": cannon, "broadcast": broadcast, "ring_harvested": ring_harvested,
+             "broadcast_harvested": broadcast_harvested}
 _RTL = {}
 
 
@@ -179,7 +214,7 @@ def model_run(workload, *, cycles=CYCLES, **mutants):
     tile = tile_model(design, cfg, d, **mutants)
     return {**watched_run(tile, design, pr, cycles),
             "doubles": tile.nodes_kernel.ns[:, N_DOUBLES].copy(), "net": tile.net,
-            "plan": plan, "pr": pr}
+            "kernel": tile.nodes_kernel, "plan": plan, "pr": pr}
 
 
 def watched_run(tile, design, pr, cycles, trace_type=ModelTrace):
@@ -322,11 +357,32 @@ def test_cannon_on_the_default_tile_matches_the_rtl():
     assert len(mine["halt_log"]) == 32 and all(t == 0 for _, _, t, _ in mine["halt_log"])
 
 
+@pytest.mark.parametrize("workload", ["ring_harvested", "broadcast_harvested"])
+def test_a_harvested_tile_matches_the_rtl(workload):
+    """Disabled nodes (the harvest map): the collectives that skip them, every link every
+    cycle, every node's SRAM and registers (the disabled ones' too) equal to the RTL's."""
+    rtl = rtl_run(workload)
+    assert not rtl["problems"], rtl["problems"]
+    mine = model_run(workload)
+    compare(rtl, mine)
+    assert not mine["problems"], mine["problems"]
+    plan, mdl = mine["plan"], WORKLOADS[workload]()[3]
+    assert len(plan["skipped"]) == 2 and len(mine["halt_log"]) == 14, mine["halt_log"]
+    for (node, addr, _), lines in zip(mine["pr"]["reads"], mine["reads"]):
+        if addr == 0 and tuple(node) in plan["expected"]:
+            want = plan["expected"][tuple(node)]
+            assert lines[:len(want)] == want, node
+        elif addr == 0:
+            assert not any(lines), node        # a disabled node: no data, no program
+
+
 @pytest.mark.parametrize("workload, mutant", [
     ("ring_allreduce", dict(net_mutant="dielink_credit_early")),
     ("ring_allreduce", dict(cmd_mutant="wait_one_too_few")),
     ("ring_allreduce", dict(nk_mutant="router_flits_one_cycle_early")),
+    ("ring_allreduce", dict(nk_mutant="asleep_misses_a_flit")),
     ("double_credits", dict(nk_mutant="second_credit_dropped")),
+    ("ring_harvested", dict(nk_mutant="disabled_tied_off")),
     ("cannon", dict(engine_mutant="skips_c_prefetch")),
     ("cannon", dict(mutant="c_prefetch_before_dma")),
     ("cannon", dict(sram_mutant="one_write_per_cycle")),
