@@ -1427,7 +1427,7 @@ D1_ROWS = (
 
 def _scale_point(overrides, name, options, out_dir):
     """One D1 row, in this process: the workload run (timing only, preloaded) -> its
-    record, the wall time and this process's peak memory."""
+    record, the wall time, the live nodes and this process's peak memory."""
     import resource
     from sim.workloads import Job
     cfg = load_config(ROOT / "configs" / "d1.yaml", overrides)
@@ -1436,7 +1436,8 @@ def _scale_point(overrides, name, options, out_dir):
     res = _workload(cfg, name, Path(out_dir), job=Job(out=Path(out_dir).parent),
                     engine="model", timing_only=True, preload=True, **options)
     wall = time.perf_counter() - t0
-    return {"record": res.record, "wall": wall, "nodes": d.tile.mesh_x * d.tile.mesh_y,
+    from gen.faults import fault_map
+    return {"record": res.record, "wall": wall, "nodes": len(fault_map(cfg, d).live_nodes),
             "maxrss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
 
 
@@ -1455,8 +1456,8 @@ def _d1_lines(outdir):
              "peak memory: the process's maximum resident set.", "",
              "| workload | nodes | cycles | alpha-beta model | measured / model | wall | "
              "node-cycles/s | peak memory |", "|---|---|---|---|---|---|---|---|"]
-    for label, overrides, name, options in D1_ROWS:
-        out = outdir / f"nodemodel_d1_{name}_{'die' if overrides == D1_DIE else 'tile'}"
+    for row, (label, overrides, name, options) in enumerate(D1_ROWS):
+        out = outdir / f"nodemodel_d1_{row}_{name}"
         code = ("import json, sys; from dojo.bench import _scale_point; "
                 f"print('RESULT ' + json.dumps(_scale_point({overrides!r}, {name!r}, "
                 f"{options!r}, {str(out)!r})))")

@@ -69,7 +69,7 @@ _invalidate_stale_cache()
 @njit(cache=True, _nrt=False)
 def advance(t, stop, step_first, edge, into, node, credits, held, qw0, qw1, qhead, qtail,
             rec, P, O, geo, st, scratch, active, NS, cb, NA, NP, EA, EP, SA, SP, CA, reads,
-            mutant, nk_mutant):
+            mutant, nk_mutant, idle):
     """From cycle ``t`` (its hosts' part not run yet; with ``step_first``, the node
     kernel's step of cycle ``t`` first, then from ``t + 1``): per cycle, every host's
     monitor then every host's driver, then, unless a tail arrived or the cycle is
@@ -87,7 +87,7 @@ def advance(t, stop, step_first, edge, into, node, credits, held, qw0, qw1, qhea
     filled = 0
     if step_first:
         t = NK.run(1, t, P, O, geo, st, scratch, active, NS, cb, NA, NP, EA, EP, SA, SP, CA,
-                   reads, mutant, nk_mutant)
+                   reads, mutant, nk_mutant, idle)
     while True:
         tail = False
         for h in range(hosts):                         # the monitors
@@ -128,4 +128,4 @@ def advance(t, stop, step_first, edge, into, node, credits, held, qw0, qw1, qhea
         if tail or t + 1 >= stop or filled + hosts > rec.shape[0]:
             return t, filled
         t = NK.run(1, t, P, O, geo, st, scratch, active, NS, cb, NA, NP, EA, EP, SA, SP, CA,
-                   reads, mutant, nk_mutant)
+                   reads, mutant, nk_mutant, idle)

@@ -406,7 +406,7 @@ class Tile:
                             links.credits, links.held, links.qw0, links.qw1, links.qhead,
                             links.qtail, links.rec, net.P, net.O, net.geometry, net.state, net.scratch,
                             nk.active, nk.ns, nk.cb, *cores._args(), cores.reads,
-                            cores.mutant, nk.mutant)
+                            cores.mutant, nk.mutant, nk.idle_shortcut)
         net.t = t
         cores.check()
         if filled == TWO_CREDITS:
