@@ -35,7 +35,6 @@ __all__ = ["advance", "REC_CAP", "REC_HOST", "REC_W0", "REC_W1", "REC_CYCLE",
            "TWO_CREDITS"]
 
 _HERE = pathlib.Path(__file__).resolve()
-_CACHE = _HERE.parent / "__pycache__"
 
 #: records of received flits one :func:`advance` call holds (it returns before they can
 #: overflow), and their columns
@@ -46,24 +45,15 @@ REC_HOST, REC_W0, REC_W1, REC_CYCLE = 0, 1, 2, 3
 TWO_CREDITS = -1
 
 
-def _invalidate_stale_cache():
-    """Delete this module's numba cache when the node kernel's sources or this file changed."""
+def _sources_digest():
+    """The node kernel's sources and this file, which :func:`advance` inlines."""
     h = hashlib.sha256(NK._digest().encode())
     for path in (_HERE, _HERE.parent / "nodekernel.py"):
         h.update(path.read_bytes())
-    stamp, now = _CACHE / "edge.sources.sha256", h.hexdigest()
-    try:
-        old = stamp.read_text()
-    except OSError:
-        old = None
-    if old != now:
-        for f in _CACHE.glob("edge.*.nb[ic]"):
-            f.unlink(missing_ok=True)
-        _CACHE.mkdir(exist_ok=True)
-        stamp.write_text(now)
+    return h.hexdigest()
 
 
-_invalidate_stale_cache()
+NK.invalidate_stale_cache("edge", _sources_digest())
 
 
 @njit(cache=True, _nrt=False)

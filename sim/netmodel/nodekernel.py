@@ -74,7 +74,7 @@ PULLing while two others PUSH to it, its SRAM write port contended) and holds th
 to the RTL on every mesh link, with a kernel that drops the second credit as a mutant.
 
 Caching: this module inlines :mod:`sim.netmodel.kernel`'s functions and the core's steps,
-and numba's disk cache checks only this file. :func:`_invalidate_stale_cache` (run at
+and numba's disk cache checks only this file. :func:`invalidate_stale_cache` (run at
 import) keeps a digest of :mod:`sim.netmodel.kernel` and every block of
 :mod:`sim.netmodel.node` (its files but the package docstring's) next to this module's
 cache, and deletes this module's cache
@@ -108,22 +108,23 @@ def _digest():
     return h.hexdigest()
 
 
-def _invalidate_stale_cache():
-    """Delete this module's numba cache when :mod:`.kernel` or a node block changed."""
-    stamp = _CACHE / "nodekernel.sources.sha256"
-    now = _digest()
+def invalidate_stale_cache(module, digest):
+    """Delete ``module``'s numba cache files (next to this one) when ``digest`` of the
+    sources it inlines differs from the one kept with them (numba checks only the module's
+    own file)."""
+    stamp = _CACHE / f"{module}.sources.sha256"
     try:
         old = stamp.read_text()
     except OSError:
         old = None
-    if old != now:
-        for f in _CACHE.glob("nodekernel.*.nb[ic]"):
+    if old != digest:
+        for f in _CACHE.glob(f"{module}.*.nb[ic]"):
             f.unlink(missing_ok=True)
         _CACHE.mkdir(exist_ok=True)
-        stamp.write_text(now)
+        stamp.write_text(digest)
 
 
-_invalidate_stale_cache()
+invalidate_stale_cache("nodekernel", _digest())   # :mod:`.kernel` or a node block changed
 
 _LAST = 1 << 57
 #: where a timing-only flit's bits 64.. ride in ``w0`` (bits 24..56: the traffic
