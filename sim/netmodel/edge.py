@@ -26,6 +26,8 @@ file and the node kernel's own source).
 import hashlib
 import pathlib
 
+import numpy as np
+
 from numba import njit
 
 from sim.netmodel import kernel as K
@@ -73,10 +75,13 @@ def advance(t, stop, step_first, edge, into, node, credits, held, qw0, qw1, qhea
     (the ring's words) from ``qhead[h]`` to ``qtail[h]``. The rest: the node kernel's
     arguments."""
     RING, CR, R = st[K.ST_RING], st[K.ST_CRING], st[K.ST_R]
+    # one kernel step a call, typed int64: a literal 1 would compile the kernel a second
+    # time (for Literal[int](1)) beside NodeKernel.run's
+    one = np.int64(1)
     hosts, vcs = edge.shape[0], credits.shape[1]
     filled = 0
     if step_first:
-        t = NK.run(1, t, P, O, geo, st, scratch, active, NS, cb, NA, NP, EA, EP, SA, SP, CA,
+        t = NK.run(one, t, P, O, geo, st, scratch, active, NS, cb, NA, NP, EA, EP, SA, SP, CA,
                    reads, mutant, nk_mutant, idle)
     while True:
         tail = False
@@ -117,5 +122,5 @@ def advance(t, stop, step_first, edge, into, node, credits, held, qw0, qw1, qhea
                 credits[h, credit] += 1
         if tail or t + 1 >= stop or filled + hosts > rec.shape[0]:
             return t, filled
-        t = NK.run(1, t, P, O, geo, st, scratch, active, NS, cb, NA, NP, EA, EP, SA, SP, CA,
+        t = NK.run(one, t, P, O, geo, st, scratch, active, NS, cb, NA, NP, EA, EP, SA, SP, CA,
                    reads, mutant, nk_mutant, idle)
