@@ -1105,6 +1105,7 @@ def _preloaded_energy(outdir):
 #: of its own (:func:`_scale_point`)
 D1_ENERGY = (
     ("ring all-reduce 1.02 MB/node", "allreduce-ring", {"lines": 3971}),
+    ("2D all-reduce 1.02 MB/node", "allreduce-2d", {"lines": 3971}),
     ("broadcast 64 KB", "broadcast", {"lines": 255}),
     ("SUMMA", "summa", {"m": 1216, "n": 1216, "k": 1216}),
 )
