@@ -21,11 +21,11 @@ also has the hosts' start writes and DONEs that cross the mesh during the step (
 MLP preset 7176 flits watched against 7008 from the counters).
 
 On the fast engine (``engine="model"``, :mod:`sim.netmodel.host`: the same
-:mod:`verif.host_programs` flow on the model's tile, cycle for cycle the RTL's) there is no
-watched run: the record has the step's cycles, the MACs, the counters' flits and link
-utilisation, ``timeline: null``, and names what it did not measure (``not_measured``: the
-DMA-busy communication, its exposed part and the compute queue's waiting, which need the
-RTL's per-cycle records).
+:mod:`verif.host_programs` flow on the model's tile, cycle for cycle the RTL's) the watched
+run is the model's own (:mod:`sim.step.records`: the same signals read from the model's
+state every cycle, records equal to the Icarus run's), and it is the step's run: the
+record has the same timeline, breakdown and files as on the RTL. With ``trace_sim=None``
+neither engine records (the step is then stepped from packet to packet on the model).
 
 ``exposed_cycles`` of a node (its ASTRA-sim line) is the step's cycles minus its engine's
 busy cycles, as ASTRA-sim counts it (everything that kept the node from computing);
@@ -85,7 +85,9 @@ def run_step(cfg, step, *, sim="verilator", trace_sim="icarus", out_dir, seed=0,
     ``trace_sim``: the simulator of the watched run that gives the timeline (``icarus``:
     Verilator's hierarchical build does not show the node's internals to VPI); when it
     is not ``sim``, the step runs under both and their cycles must agree; ``None``: no
-    timeline (the breakdown then has the MAC counters only)."""
+    timeline (the breakdown then has the MAC counters only). On the fast engine any
+    value but ``None`` records the model's own run (:func:`sim.step.records.run_watched`;
+    ``record_mutant``: its recorder's, tests only)."""
     from gen.build import compute_tile, derived_of
     from rtl.net.directions import MESH_PORTS
     from sim.energy import workload_energy
