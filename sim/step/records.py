@@ -67,54 +67,64 @@ class StatusRecorder:
         self.mutant = mutant
         self.tile, self.nodes = tile, [tuple(n) for n in nodes]
         net, cores = tile.net, tile.nodes_kernel.cores
+        # sampled in the network's node order (views of the state, no copies); a record's
+        # row is mapped to the order of ``nodes`` when the records are read
         self.index = np.array([net.node(*n) for n in self.nodes], np.int64)
         self.queues = cores.ni.cmd.queues
-        fields = _status_fields(tile)
-        (self.state_at, _, _, self.code_at, _, _, self.pc_at, pc_bits, _) = fields
+        (self.state_at, _, _, self.code_at, _, _, self.pc_at, pc_bits, _) = _status_fields(tile)
         self.pc_mask = (1 << pc_bits) - 1
         self.engine, self.dma = cores.engine.state, cores.ni.dma.state
         self.q_state, self.q_code, self.q_pc = cp.Q_STATE, cp.Q_CODE, cp.Q_PC
         self.e_busy, self.m_fsm, self.dma_idle = en.E_BUSY, dm.M_FSM, dm.S_IDLE
         geo = dict(zip(kernel.Geometry._fields, net.geometry))
-        out_ring = geo["out_ring"].reshape(-1, 5)[self.index]
-        ports = [PORTS.index(p) for p in MESH_PORTS]
-        self.rings = out_ring[:, ports]                 # -1: a tied-off output
-        self.tied = self.rings < 0
+        # every mesh output that goes somewhere (a tile-edge output without a host is tied
+        # off): its node, its bit in the node's valid bits, the first slot of its ring
+        rings = geo["out_ring"].reshape(-1, 5)[:, [PORTS.index(p) for p in MESH_PORTS]]
+        self.link_node, self.link_bit = np.nonzero(rings >= 0)
+        self.link_base = rings[self.link_node, self.link_bit] * net.slots
         self.ring = net.state[kernel.ST_RING].reshape(-1, 3)
         self.slots = net.slots
-        self.weights = 1 << np.arange(len(MESH_PORTS), dtype=np.int64)
+        self.n = net.n_nodes
         self.last = None
         self.late_dma = None
         self.chunks = []                               # (cycle, node rows, values)
-        self.flits = np.zeros((len(self.nodes), len(MESH_PORTS)), np.int64)
+        self.on = np.zeros(len(self.link_node), bool)  # each output's valid, last sample
+        self.valid = np.zeros(self.n, np.int64)        # each node's valid bits
+        self.link_flits_ = np.zeros(len(self.link_node), np.int64)
         self.t0 = None
 
     def values(self, c):
-        """Every node's ``(q0, q1, ni, valid)`` in cycle ``c`` (an ``(nodes, 4)`` array) and
-        its valid bits per mesh output."""
-        q = self.queues[self.index]
-        status = ((q[:, :, self.q_state] << self.state_at) | (q[:, :, self.q_code] << self.code_at)
-                  | ((q[:, :, self.q_pc] & self.pc_mask) << self.pc_at))
-        dma = (self.dma[self.index, self.m_fsm] != self.dma_idle).astype(np.int64)
+        """Every node's ``(q0, q1, ni, valid)`` in cycle ``c`` (four arrays in the network's
+        node order; a node's valid bits: N E S W from bit 0), counting the valid flits."""
+        q = self.queues
+        status = [(q[:, k, self.q_state] << self.state_at) | (q[:, k, self.q_code] << self.code_at)
+                  | ((q[:, k, self.q_pc] & self.pc_mask) << self.pc_at) for k in (0, 1)]
+        dma = (self.dma[:, self.m_fsm] != self.dma_idle).astype(np.int64)
         if self.mutant == "dma_busy_late":
             dma, self.late_dma = (dma if self.late_dma is None else self.late_dma), dma
-        ni = self.engine[self.index, self.e_busy] | dma << 1
-        slot = np.where(self.tied, 0, self.rings * self.slots + (c & (self.slots - 1)))
-        valid = (self.ring[slot, 0] == c) & ~self.tied
-        return np.stack([status[:, 0], status[:, 1], ni, valid @ self.weights], axis=1), valid
+        ni = self.engine[:, self.e_busy] | dma << 1
+        on = self.ring[self.link_base + (c & (self.slots - 1)), 0] == c
+        self.link_flits_ += on
+        flipped = np.flatnonzero(on != self.on)       # an output's valid changed: its bit
+        np.bitwise_xor.at(self.valid, self.link_node[flipped],
+                          np.left_shift(1, self.link_bit[flipped]))
+        self.on = on
+        return status[0], status[1], ni, self.valid.copy()
 
     def __call__(self, c):
         """The tile's ``watch``: the sample of cycle ``c`` (the cycles after :attr:`t0`)."""
         if self.t0 is None or c <= self.t0:
             return
-        now, valid = self.values(c)
-        self.flits += valid
+        now = self.values(c)
         if self.last is None:
-            changed = np.arange(len(self.nodes))
+            changed = np.arange(self.n)
         else:
-            changed = np.flatnonzero((now != self.last).any(axis=1))
+            diff = now[0] != self.last[0]
+            for a, b in zip(now[1:], self.last[1:]):
+                diff |= a != b
+            changed = np.flatnonzero(diff)
         if len(changed):
-            self.chunks.append((c, changed, now[changed]))
+            self.chunks.append((c, changed, np.column_stack([v[changed] for v in now])))
         self.last = now
 
     def start(self, t0):
@@ -129,7 +139,8 @@ class StatusRecorder:
         self.tile.watch = None
 
     def records(self):
-        """Per node its records ``[cycle, q0, q1, ni, valid]``, the monitor's format."""
+        """Per node of ``nodes`` its records ``[cycle, q0, q1, ni, valid]``, the monitor's
+        format."""
         if not self.chunks:
             return [[] for _ in self.nodes]
         cycles = np.concatenate([np.full(len(rows), c, np.int64) for c, rows, _ in self.chunks])
@@ -137,8 +148,15 @@ class StatusRecorder:
         vals = np.concatenate([v for _, _, v in self.chunks])
         order = np.argsort(rows, kind="stable")
         table = np.column_stack([cycles, vals])[order].tolist()
-        bounds = np.searchsorted(rows[order], np.arange(len(self.nodes) + 1))
-        return [table[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+        bounds = np.searchsorted(rows[order], np.arange(self.n + 1))
+        return [table[bounds[n]:bounds[n + 1]] for n in self.index]
+
+    @property
+    def link_flits(self):
+        """Per node of ``nodes`` the valid flits on each mesh output (N E S W)."""
+        flits = np.zeros((self.n, len(MESH_PORTS)), np.int64)
+        flits[self.link_node, self.link_bit] = self.link_flits_
+        return flits[self.index].tolist()
 
 
 def _status_fields(tile):
@@ -183,7 +201,7 @@ def run_watched(design, scenario, *, cfg, derived, timing_only=False, mutant="no
     result = tile.run(_step_timeline(tile, scenario, recorder),
                       cycles=cycles or host.RUN_CYCLES)
     return {**result, "nodes": [list(n) for n in tile.nodes], "records": recorder.records(),
-            "link_flits": recorder.flits.tolist(), "problems": tile.problems()}
+            "link_flits": recorder.link_flits, "problems": tile.problems()}
 
 
 def first_record_difference(reference, model):
