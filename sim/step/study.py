@@ -32,7 +32,8 @@ On the RTL the points are limited to :data:`MAX_RTL_NODES` nodes; on the fast en
 (``engine="model"``) to what :func:`sim.netmodel.host.model_problem` accepts (flits of at
 most 64 bits with data values; the D1 preset's 2048-bit flits run with ``timing_only``, the
 cycles without data values); a model point's breakdown comes from the model's own cycle
-records (:mod:`sim.step.records`), as the RTL's from its watched run.
+records (:mod:`sim.step.records`), as the RTL's from its watched run, on fabrics of up to
+:data:`MAX_RECORDED_NODES` nodes.
 """
 
 import json
@@ -42,12 +43,18 @@ from pathlib import Path
 
 from gen.config import ConfigError
 
-__all__ = ["MAX_RTL_NODES", "default_dies", "replicas_on", "strong_split", "strong_batch",
+__all__ = ["MAX_RTL_NODES", "MAX_RECORDED_NODES", "default_dies", "replicas_on", "strong_split", "strong_batch",
            "study_plan", "study_points", "run_point", "run_points", "point_status",
            "run_scaleout", "plot_breakdown"]
 
 #: the largest fabric a study point simulates on the RTL (seconds to a few minutes a point)
 MAX_RTL_NODES = 64
+
+#: the largest fabric whose model points keep the watched run's cycle records (the
+#: breakdown and the timeline): one D1 die's 31 replicas make 1.15 million records (39 MB
+#: of records.json, 87 MB of trace.json), so two dies are the limit; a larger point has
+#: the cycles and MACs, its breakdown not measured
+MAX_RECORDED_NODES = 722
 
 
 def default_dies(cfg):
@@ -247,17 +254,21 @@ def _model_problem(cfg, overrides, timing_only):
 
 def run_point(cfg_raw, overrides, step_raw, sim, out_dir, engine="rtl", timing_only=False):
     """One study point on a worker (on ``engine``, without data values when
-    ``timing_only``): ``{"record": ... }`` or ``{"refused": reason}``; the record's figures
-    the engine does not measure are absent."""
+    ``timing_only``): ``{"record": ... }`` or ``{"refused": reason}``; the breakdown (from
+    the watched run's records) is absent on a model point of more than
+    :data:`MAX_RECORDED_NODES` nodes."""
     from gen.config import config_from_dict
     from sim.step.run import run_step
     from sim.step.spec import workload_from_dict
+    from gen.derive import derive
     cfg = config_from_dict(cfg_raw, overrides)
     step = workload_from_dict(step_raw)
     t = time.monotonic()
+    d = derive(cfg)
+    recorded = engine == "rtl" or d.tile.mesh_x * d.tile.mesh_y <= MAX_RECORDED_NODES
     try:
-        rec = run_step(cfg, step, sim=sim, out_dir=out_dir, engine=engine,
-                       timing_only=timing_only)
+        rec = run_step(cfg, step, sim=sim, out_dir=out_dir, engine=engine, derived=d,
+                       timing_only=timing_only, trace_sim="icarus" if recorded else None)
     except ValueError as exc:
         return {"refused": str(exc)}
     keep = ("step_cycles", "step_seconds", "match", "peak_fraction", "mac_steps",
@@ -368,8 +379,10 @@ def run_scaleout(cfg, derived, step, *, dies, sim, out, gpu, client, fresh=False
              "failures": failures,
              "missing": (f"fabrics over {MAX_RTL_NODES} nodes (--engine model)"
                          if engine == "rtl" else
-                         "the data values (timing only: not computed, not compared)"
-                         if timing_only else "flits over 64 bits (--timing-only)")}
+                         f"the breakdown of points over {MAX_RECORDED_NODES} nodes (their "
+                         f"cycle records too large to keep); "
+                         + ("the data values (timing only: not computed, not compared)"
+                            if timing_only else "flits over 64 bits (--timing-only)"))}
     out.mkdir(parents=True, exist_ok=True)
     (out / "study.json").write_text(json.dumps(study, indent=1) + "\n")
     plot_scaleout(study, out / "scaleout.png")

@@ -190,3 +190,23 @@ def test_study_runs_on_dask_resumes_and_plots(tmp_path):
     assert json.loads((tmp_path / "study.json").read_text())["points"] == study["points"]
     assert (tmp_path / "scaleout.png").stat().st_size > 10_000
     del s2, w1
+
+
+def test_model_points_over_the_recorded_limit_run_without_records(monkeypatch, tmp_path):
+    """A model point keeps the watched run's records (its breakdown) up to
+    MAX_RECORDED_NODES nodes; past it, the step runs unwatched (RTL points always watched)."""
+    import sim.step.run
+    import sim.step.study as study
+    seen = []
+
+    def fake_run_step(cfg, step, **kw):
+        seen.append((cfg.tile.dies_x * cfg.tile.dies_y, kw["engine"], kw["trace_sim"]))
+        return {}
+    monkeypatch.setattr(sim.step.run, "run_step", fake_run_step)
+    monkeypatch.setattr(study, "MAX_RECORDED_NODES", 8)         # 2 dies of 2x2 nodes
+    cfg = load_config(CONFIGS / "default.yaml")
+    raw = load_workload(MLP).raw
+    for dies, engine in (((2, 1), "model"), ((2, 2), "model"), ((2, 2), "rtl")):
+        study.run_point(cfg.raw, [f"tile.dies_x={dies[0]}", f"tile.dies_y={dies[1]}"], raw,
+                        None, str(tmp_path), engine=engine)
+    assert seen == [(2, "model", "icarus"), (4, "model", None), (4, "rtl", "icarus")]
