@@ -371,6 +371,7 @@ def run_scaleout(cfg, derived, step, *, dies, sim, out, gpu, client, fresh=False
         rows.append({"mode": mode, "dies": [dx, dy], "n_dies": dx * dy, "replicas": None,
                      "tokens_per_replica": None, "global_tokens": plan["strong_batch"]["tokens"],
                      "status": "refused", "reason": reason, "gpu": None})
+    rows.sort(key=lambda r: (r["n_dies"], r["dies"], r["mode"] != "weak"))    # points' order
     _speedups(rows)
     study = {"workload": step.name, "config": cfg.raw.get("name"), "engine": engine,
              "timing_only": timing_only,
