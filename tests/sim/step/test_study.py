@@ -210,3 +210,25 @@ def test_model_points_over_the_recorded_limit_run_without_records(monkeypatch, t
         study.run_point(cfg.raw, [f"tile.dies_x={dies[0]}", f"tile.dies_y={dies[1]}"], raw,
                         None, str(tmp_path), engine=engine)
     assert seen == [(2, "model", "icarus"), (4, "model", None), (4, "rtl", "icarus")]
+
+
+def test_refused_strong_points_are_rows_without_a_run(tmp_path):
+    """4 KB nodes (the strong splits of 1x1 and 2x1 dies refused before anything runs):
+    their rows say why, in the points' order, with no GPU figures; the plot still draws."""
+    from distributed import Client, LocalCluster
+    cfg = load_config(CONFIGS / "default.yaml")
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        study = run_scaleout(cfg, derive(cfg), load_workload(MLP), dies=default_dies(cfg),
+                             sim="verilator", out=tmp_path,
+                             gpu=load_gpu(CONFIGS / "gpu" / "a100.yaml"), client=client,
+                             progress=False, point_fn=fake_point)
+    rows = [(r["mode"], tuple(r["dies"]), r["status"]) for r in study["points"]]
+    assert rows == [("weak", (1, 1), "ok"), ("strong", (1, 1), "refused"),
+                    ("weak", (2, 1), "ok"), ("strong", (2, 1), "refused"),
+                    ("weak", (2, 2), "ok"), ("strong", (2, 2), "ok")]
+    refused = [r for r in study["points"] if r["status"] == "refused"]
+    assert all(r["gpu"] is None and r["replicas"] is None for r in refused)
+    assert refused[0]["reason"].startswith("the fixed global batch of 64 tokens")
+    assert study["strong_batch"]["tokens"] == 64
+    assert (tmp_path / "scaleout.png").stat().st_size > 10_000
