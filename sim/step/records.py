@@ -90,7 +90,7 @@ class StatusRecorder:
         self.chunks = []                               # (cycle, node rows, values)
         self.on = np.zeros(len(self.link_node), bool)  # each output's valid, last sample
         self.valid = np.zeros(self.n, np.int64)        # each node's valid bits
-        self.link_flits_ = np.zeros(len(self.link_node), np.int64)
+        self.flit_counts = np.zeros(len(self.link_node), np.int64)
         self.t0 = None
 
     def values(self, c):
@@ -104,7 +104,7 @@ class StatusRecorder:
             dma, self.late_dma = (dma if self.late_dma is None else self.late_dma), dma
         ni = self.engine[:, self.e_busy] | dma << 1
         on = self.ring[self.link_base + (c & (self.slots - 1)), 0] == c
-        self.link_flits_ += on
+        self.flit_counts += on
         flipped = np.flatnonzero(on != self.on)       # an output's valid changed: its bit
         np.bitwise_xor.at(self.valid, self.link_node[flipped],
                           np.left_shift(1, self.link_bit[flipped]))
@@ -155,7 +155,7 @@ class StatusRecorder:
     def link_flits(self):
         """Per node of ``nodes`` the valid flits on each mesh output (N E S W)."""
         flits = np.zeros((self.n, len(MESH_PORTS)), np.int64)
-        flits[self.link_node, self.link_bit] = self.link_flits_
+        flits[self.link_node, self.link_bit] = self.flit_counts
         return flits[self.index].tolist()
 
 
