@@ -588,6 +588,9 @@ def cmd_study(args):
     step = load_workload(args.workload)
     sim = _simulator(args.sim) if args.engine == "rtl" else None
     if args.study == "nodesize":
+        if args.strong_tokens is not None:
+            raise ConfigError([f"--strong-tokens: {args.strong_tokens} is not allowed for "
+                               f"nodesize; allowed: with dojo study scaleout"])
         return _cmd_nodesize(args, cfg, derived, step, sim)
     if args.per_edge:
         raise ConfigError([f"--per-edge: {args.per_edge!r} is not allowed for scaleout; "
@@ -597,7 +600,11 @@ def cmd_study(args):
     from gen.config import config_from_dict
     from gen.derive import derive
     from sim.step.gpu import step_seconds
-    points = study_points(cfg, step, dies, derived, args.engine, args.timing_only)
+    if args.strong_tokens is not None and args.strong_tokens < 1:
+        raise ConfigError([f"--strong-tokens: {args.strong_tokens} is not allowed; allowed: "
+                           f"a global batch of at least 1 token"])
+    points = study_points(cfg, step, dies, derived, args.engine, args.timing_only,
+                          args.strong_tokens)
     smallest = min((dd[0] * dd[1], dd) for _, dd, _, _ in points)[1]
     for mode, dd, ov, st in points:
         try:                                 # the GPU reference of every point, before work
@@ -615,7 +622,8 @@ def cmd_study(args):
             except ValueError as exc:
                 raise ConfigError([f"--dies {dd[0]}x{dd[1]}: {exc}"]) from None
     study = _on_dask(args, run_scaleout, cfg, derived, step, dies=dies, sim=sim, gpu=gpu,
-                     engine=args.engine, timing_only=args.timing_only)
+                     engine=args.engine, timing_only=args.timing_only,
+                     strong_tokens=args.strong_tokens)
     if args.timing_only:
         print("  timing only: the cycles without data values (results not computed, not "
               "compared against the golden model)")
@@ -715,7 +723,10 @@ def _add_study_parser(sub):
                    help="GPU-cluster reference YAML (default: configs/gpu/a100.yaml)")
     p.add_argument("--engine", choices=("rtl", "model"), default="rtl",
                    help="scaleout: rtl (default, up to 64 nodes) or model (the fast "
-                        "engine: larger fabrics, no DMA-busy breakdown); nodesize: rtl")
+                        "engine: larger fabrics); nodesize: rtl")
+    p.add_argument("--strong-tokens", type=int, default=None, metavar="N",
+                   help="scaleout: the strong scaling's fixed global batch, split evenly "
+                        "at every point (default: the weak batch most fabrics split)")
     _add_timing_only(p)
     p.add_argument("--sim", default=os.environ.get("SIM", "verilator"),
                    help="verilator (default, or $SIM) or icarus")

@@ -232,3 +232,27 @@ def test_refused_strong_points_are_rows_without_a_run(tmp_path):
     assert refused[0]["reason"].startswith("the fixed global batch of 64 tokens")
     assert study["strong_batch"]["tokens"] == 64
     assert (tmp_path / "scaleout.png").stat().st_size > 10_000
+
+
+def test_strong_tokens_on_the_command_line_is_checked_before_any_work(tmp_path, capsys):
+    """``dojo study scaleout --strong-tokens N``: a batch no fabric splits, a batch below 1
+    and the option on nodesize are one error line each (exit 2), nothing written."""
+    from dojo.cli import main
+    cfg, out = str(CONFIGS / "default.yaml"), ["--out", str(tmp_path / "s")]
+    step = tmp_path / "g.yaml"
+    step.write_text("name: g\nparallel: {data: 4, grid: [2, 2]}\nallreduce: {algo: ring}\n"
+                    "layers:\n  - {name: a, tokens: 8, in: 8, out: 8}\n")
+    for args, start in (
+            (["scaleout", "--strong-tokens", "20", "-s", "node.sram_kb=16"],
+             "error: strong batch 20: no fabric of the study splits it; on 1x1 dies: the "
+             "fixed global batch of 20 tokens"),
+            (["scaleout", "--strong-tokens", "0"],
+             "error: --strong-tokens: 0 is not allowed; allowed: a global batch of at least "
+             "1 token"),
+            (["nodesize", "--strong-tokens", "24"],
+             "error: --strong-tokens: 24 is not allowed for nodesize; allowed: with dojo "
+             "study scaleout")):
+        assert main(["study", args[0], cfg, str(step), *args[1:], *out]) == 2
+        err = capsys.readouterr().err.splitlines()
+        assert len(err) == 1 and err[0].startswith(start), err
+    assert not (tmp_path / "s").exists()
