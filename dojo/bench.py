@@ -1274,7 +1274,9 @@ def _d1_step_lines(outdir):
             continue
         lines.append(head + f"{p['step_cycles']} | {p['step_seconds'] * 1e6:.1f} us | "
                      f"{100 * p['peak_fraction']:.1f}% | "
-                     f"{100 * p['exposed_communication_fraction']:.0f}% | {p['speedup']:.2f} | "
+                     + (f"{100 * p['exposed_communication_fraction']:.0f}%"
+                        if "exposed_communication_fraction" in p else "not recorded")
+                     + f" | {p['speedup']:.2f} | "
                      f"{100 * p['efficiency']:.0f}% | {p['gpu']['step_seconds'] * 1e6:.0f} us | "
                      f"{p['gpu']['speedup']:.2f} | {p['wall_s']:.0f} s |")
     return lines
