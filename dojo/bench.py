@@ -1258,20 +1258,26 @@ def _d1_step_lines(outdir):
                              progress=False, engine="model", timing_only=True)
     lines = [f"The transformer preset on the D1 preset (`dojo study scaleout configs/d1.yaml "
              f"workloads/transformer.yaml --engine model --timing-only --dies {dies}`: sizes "
-             f"x8, a 4x2-node replica on every usable block of the harvested dies; fast engine, "
-             f"timing only: cycles, no data values, no DMA-busy breakdown), one point at a "
-             f"time on one worker:", "",
-             "| mode | dies | replicas x tokens | cycles | time | peak MACs | speed-up | "
-             "efficiency | GPUs: step | GPUs: speed-up | wall |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             f"x8, a 4x2-node replica on every usable block of the harvested dies, strong: "
+             f"{study['strong_batch']['tokens']} tokens in all; fast engine, timing only: "
+             f"cycles, no data values; the breakdown from the model's cycle records), one "
+             f"point at a time on one worker; exposed communication: DMA busy while the "
+             f"engine is not, of the DMA busy, all nodes of the replicas:", "",
+             "| mode | dies | replicas x tokens | cycles | time | peak MACs | exposed "
+             "communication | speed-up | efficiency | GPUs: step | GPUs: speed-up | wall |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for p in study["points"]:
         head = (f"| {p['mode']} | {p['dies'][0]}x{p['dies'][1]} | "
-                f"{p['replicas']} x {p['tokens_per_replica']} | ")
+                + (f"{p['replicas']} x {p['tokens_per_replica']} | " if p["replicas"]
+                   else "no even split | "))
         if p["status"] != "ok":
-            lines.append(head + f"{p['status']}: {p.get('reason', '')} | | | | | | | |")
+            lines.append(head + f"{p['status']}: {p.get('reason', '')} | | | | | | | | |")
             continue
         lines.append(head + f"{p['step_cycles']} | {p['step_seconds'] * 1e6:.1f} us | "
-                     f"{100 * p['peak_fraction']:.1f}% | {p['speedup']:.2f} | "
+                     f"{100 * p['peak_fraction']:.1f}% | "
+                     + (f"{100 * p['exposed_communication_fraction']:.0f}%"
+                        if "exposed_communication_fraction" in p else "not recorded")
+                     + f" | {p['speedup']:.2f} | "
                      f"{100 * p['efficiency']:.0f}% | {p['gpu']['step_seconds'] * 1e6:.0f} us | "
                      f"{p['gpu']['speedup']:.2f} | {p['wall_s']:.0f} s |")
     return lines

@@ -524,9 +524,10 @@ def cmd_run(args):
     plan = entry.check(cfg, d, Options(engine=args.engine, workload=args.workload,
                                        seed=args.seed, timing_only=args.timing_only))
     from sim.runner import available_simulators
-    # the timeline comes from the RTL's watched run; the fast engine has none
-    trace = None if args.no_timeline or args.engine == "model" else "icarus"
-    if trace and trace not in available_simulators():
+    # the timeline comes from a watched run: Icarus's on the RTL, the model's own records
+    # on the fast engine (sim.step.records)
+    trace = None if args.no_timeline else "icarus"
+    if trace and args.engine == "rtl" and trace not in available_simulators():
         raise ConfigError(["--timeline: the timeline's run needs Icarus Verilog (iverilog), "
                            "not installed here; allowed: --no-timeline"])
     job = Job(sim=_simulator(args.sim), out=Path(args.out), say=print,
@@ -543,14 +544,15 @@ def _add_run_parser(sub):
     p.add_argument("--out", default="build/run", help="report directory (default: build/run)")
     p.add_argument("--engine", choices=("rtl", "model"), default="rtl",
                    help="rtl (default: the generated Verilog under --sim) or model (the "
-                        "fast engine, sim/netmodel: the same cycles and results, no "
+                        "fast engine, sim/netmodel: the same cycles, results and "
                         "timeline)")
     _add_timing_only(p)
     p.add_argument("--sim", default=os.environ.get("SIM", "verilator"),
                    help="verilator (default, or $SIM) or icarus")
     p.add_argument("--seed", type=_seed, default=0, help="operands' seed (default 0)")
     p.add_argument("--no-timeline", action="store_true",
-                   help="skip the watched Icarus run that gives the timeline and the "
+                   help="skip the watched run (Icarus on the RTL, the model's cycle "
+                        "records on the fast engine) that gives the timeline and the "
                         "per-node breakdown (the MAC counters only)")
     p.set_defaults(func=cmd_run)
 
@@ -586,6 +588,9 @@ def cmd_study(args):
     step = load_workload(args.workload)
     sim = _simulator(args.sim) if args.engine == "rtl" else None
     if args.study == "nodesize":
+        if args.strong_tokens is not None:
+            raise ConfigError([f"--strong-tokens: {args.strong_tokens} is not allowed for "
+                               f"nodesize; allowed: with dojo study scaleout"])
         return _cmd_nodesize(args, cfg, derived, step, sim)
     if args.per_edge:
         raise ConfigError([f"--per-edge: {args.per_edge!r} is not allowed for scaleout; "
@@ -595,7 +600,11 @@ def cmd_study(args):
     from gen.config import config_from_dict
     from gen.derive import derive
     from sim.step.gpu import step_seconds
-    points = study_points(cfg, step, dies, derived, args.engine, args.timing_only)
+    if args.strong_tokens is not None and args.strong_tokens < 1:
+        raise ConfigError([f"--strong-tokens: {args.strong_tokens} is not allowed; allowed: "
+                           f"a global batch of at least 1 token"])
+    points = study_points(cfg, step, dies, derived, args.engine, args.timing_only,
+                          args.strong_tokens)
     smallest = min((dd[0] * dd[1], dd) for _, dd, _, _ in points)[1]
     for mode, dd, ov, st in points:
         try:                                 # the GPU reference of every point, before work
@@ -613,17 +622,24 @@ def cmd_study(args):
             except ValueError as exc:
                 raise ConfigError([f"--dies {dd[0]}x{dd[1]}: {exc}"]) from None
     study = _on_dask(args, run_scaleout, cfg, derived, step, dies=dies, sim=sim, gpu=gpu,
-                     engine=args.engine, timing_only=args.timing_only)
+                     engine=args.engine, timing_only=args.timing_only,
+                     strong_tokens=args.strong_tokens)
     if args.timing_only:
         print("  timing only: the cycles without data values (results not computed, not "
               "compared against the golden model)")
+    sb = study["strong_batch"]
+    print(f"  strong scaling: a fixed global batch of {sb['tokens']} tokens ({sb['base']}), "
+          f"split evenly on {sb['points']} of {len(dies)} fabrics")
     for r in study["points"]:
         fab = _point_text(r, lambda: (
             f"{r['step_cycles']} cycles, speed-up {r['speedup']:.2f}, efficiency "
             f"{100 * r['efficiency']:.0f}%, exposed communication " + (
                 f"{100 * r['exposed_communication_fraction']:.0f}% of communication"
                 if "exposed_communication_fraction" in r else
-                "not measured on the fast engine (RTL only)")))
+                "not measured (no watched run)")))
+        if r["replicas"] is None:            # a strong point without an even split
+            print(f"  {r['mode']:6s} {r['dies'][0]}x{r['dies'][1]} dies: {fab}")
+            continue
         print(f"  {r['mode']:6s} {r['dies'][0]}x{r['dies'][1]} dies, {r['replicas']:3d} replicas "
               f"x {r['tokens_per_replica']} tokens: {fab}; GPUs speed-up "
               f"{r['gpu']['speedup']:.2f}")
@@ -707,7 +723,10 @@ def _add_study_parser(sub):
                    help="GPU-cluster reference YAML (default: configs/gpu/a100.yaml)")
     p.add_argument("--engine", choices=("rtl", "model"), default="rtl",
                    help="scaleout: rtl (default, up to 64 nodes) or model (the fast "
-                        "engine: larger fabrics, no DMA-busy breakdown); nodesize: rtl")
+                        "engine: larger fabrics); nodesize: rtl")
+    p.add_argument("--strong-tokens", type=int, default=None, metavar="N",
+                   help="scaleout: the strong scaling's fixed global batch, split evenly "
+                        "at every point (default: the weak batch most fabrics split)")
     _add_timing_only(p)
     p.add_argument("--sim", default=os.environ.get("SIM", "verilator"),
                    help="verilator (default, or $SIM) or icarus")

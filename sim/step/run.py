@@ -21,11 +21,11 @@ also has the hosts' start writes and DONEs that cross the mesh during the step (
 MLP preset 7176 flits watched against 7008 from the counters).
 
 On the fast engine (``engine="model"``, :mod:`sim.netmodel.host`: the same
-:mod:`verif.host_programs` flow on the model's tile, cycle for cycle the RTL's) there is no
-watched run: the record has the step's cycles, the MACs, the counters' flits and link
-utilisation, ``timeline: null``, and names what it did not measure (``not_measured``: the
-DMA-busy communication, its exposed part and the compute queue's waiting, which need the
-RTL's per-cycle records).
+:mod:`verif.host_programs` flow on the model's tile, cycle for cycle the RTL's) the watched
+run is the model's own (:mod:`sim.step.records`: the same signals read from the model's
+state every cycle, records equal to the Icarus run's), and it is the step's run: the
+record has the same timeline, breakdown and files as on the RTL. With ``trace_sim=None``
+neither engine records (the step is then stepped from packet to packet on the model).
 
 ``exposed_cycles`` of a node (its ASTRA-sim line) is the step's cycles minus its engine's
 busy cycles, as ASTRA-sim counts it (everything that kept the node from computing);
@@ -76,13 +76,8 @@ def astra_lines(record):
             for i, n in enumerate(n for n in record["per_node"] if not n.get("idle"))]
 
 
-#: the figures of the watched run the fast engine does not give (its record names them)
-MODEL_UNMEASURED = ("communication_cycles", "exposed_communication_cycles", "waiting_cycles",
-                    "timeline")
-
-
 def run_step(cfg, step, *, sim="verilator", trace_sim="icarus", out_dir, seed=0,
-             derived=None, engine="rtl", timing_only=False):
+             derived=None, engine="rtl", timing_only=False, record_mutant="none"):
     """Run ``step`` (:class:`sim.step.spec.Step`) on the config's tile; returns the record
     (also ``out_dir/result.json``). Raises ValueError (one line) before anything runs if
     the compiler refuses it.
@@ -90,7 +85,9 @@ def run_step(cfg, step, *, sim="verilator", trace_sim="icarus", out_dir, seed=0,
     ``trace_sim``: the simulator of the watched run that gives the timeline (``icarus``:
     Verilator's hierarchical build does not show the node's internals to VPI); when it
     is not ``sim``, the step runs under both and their cycles must agree; ``None``: no
-    timeline (the breakdown then has the MAC counters only)."""
+    timeline (the breakdown then has the MAC counters only). On the fast engine any
+    value but ``None`` records the model's own run (:func:`sim.step.records.run_watched`;
+    ``record_mutant``: its recorder's, tests only)."""
     from gen.build import compute_tile, derived_of
     from rtl.net.directions import MESH_PORTS
     from sim.energy import workload_energy
@@ -109,7 +106,6 @@ def run_step(cfg, step, *, sim="verilator", trace_sim="icarus", out_dir, seed=0,
         problem = model_problem(cfg, d, timing_only=timing_only)
         if problem:
             raise ValueError(problem)
-        trace_sim = None                   # the watched run is the RTL's
     elif timing_only:
         raise ValueError("timing_only: only the fast engine (engine='model') runs without data")
     mdl0 = NodeModel.from_config(cfg, d)
@@ -124,13 +120,21 @@ def run_step(cfg, step, *, sim="verilator", trace_sim="icarus", out_dir, seed=0,
     what = hashlib.sha256(json.dumps(step.raw, sort_keys=True).encode()).hexdigest()[:12]
     tag = f"step-{step.name}-{what}-{seed}"
     traced = None
-    if trace_sim:
+    on = {"cfg": cfg, "engine": engine, "timing_only": timing_only}
+    if trace_sim and engine == "model":
+        # the model's own watched run is the step's run (the same cycles, one per call)
+        from sim.step.records import run_watched
+        from sim.workloads.runners import program_scenario
+        traced = run_watched(design, program_scenario(mdl, programs, compiled.data, reads,
+                                                      program_lines=compiled.program_lines),
+                             cfg=cfg, derived=d, timing_only=timing_only, mutant=record_mutant)
+    elif trace_sim:
         traced = run_programs(design, programs, compiled.data, sim=trace_sim, tag=tag,
                               reads=reads, program_lines=compiled.program_lines,
                               test_module="verif.tb_step", testcase="step_timeline",
                               public_signals=STEP_SIGNALS)
-    on = {"cfg": cfg, "engine": engine, "timing_only": timing_only}
-    res = traced if traced is not None and trace_sim == sim else run_programs(
+    watched_is_run = traced is not None and (engine == "model" or trace_sim == sim)
+    res = traced if watched_is_run else run_programs(
         design, programs, compiled.data, sim=sim, tag=tag, reads=reads,
         program_lines=compiled.program_lines, **on)
     # the idle run loads programs of the same length (the first descriptor a HALT), so the
@@ -144,6 +148,7 @@ def run_step(cfg, step, *, sim="verilator", trace_sim="icarus", out_dir, seed=0,
     if traced is not None:
         timeline = _timeline(mdl, compiled, traced, step)
         by_node = {tuple(t["node"]): t for t in timeline["nodes"]}
+    if traced is not None and not watched_is_run:
         problems += [f"{trace_sim}: {p}" for p in traced["problems"]]
         if traced["cycles"] != res["cycles"]:
             problems.append(f"the step took {res['cycles']} cycles under {sim} and "
@@ -204,7 +209,8 @@ def run_step(cfg, step, *, sim="verilator", trace_sim="icarus", out_dir, seed=0,
                            "mean": sum(compute) / len(compute)},
         "exposed_cycles": {"min": cycles - max(compute), "max": cycles - min(compute),
                            "mean": cycles - sum(compute) / len(compute)},
-        "timeline": f"{trace_sim} run, every cycle" if timeline else None,
+        "timeline": (f"{'model' if engine == 'model' else trace_sim} run, every cycle"
+                     if timeline else None),
         **({"communication_cycles": _stats([p["communication_cycles"] for p in working]),
             "exposed_communication_cycles": _stats([p["exposed_communication_cycles"]
                                                     for p in working]),
@@ -221,11 +227,6 @@ def run_step(cfg, step, *, sim="verilator", trace_sim="icarus", out_dir, seed=0,
         "per_node": per_node,
         "energy": workload_energy(cfg, d, res, flops=step.flops),
     }
-    if engine == "model":
-        record["not_measured"] = {"keys": list(MODEL_UNMEASURED), "why": (
-            "the fast engine has no watched run: the DMA-busy communication, its exposed "
-            "part, the compute queue's waiting and the timeline come from the RTL's "
-            "per-cycle records (dojo run --engine rtl)")}
     record_engine(record, sim=sim, engine=engine, timing_only=timing_only,
                   data_keys=("wrong_results",))
     out = Path(out_dir)

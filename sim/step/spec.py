@@ -168,17 +168,25 @@ class Step:
             raise ConfigError([f"scale.{cfg.raw.get('name')}: {f} is not allowed: {p}"
                                for p in exc.problems]) from None
 
-    def with_data(self, data, tokens_scale=1.0, grid=None):
+    def with_data(self, data, tokens_scale=1, grid=None):
         """The same step with ``data`` replicas and every layer's tokens times
-        ``tokens_scale`` (the scale-out study's strong and weak scaling), on a replica
-        grid of ``grid`` nodes (None: unchanged; the node-size sweep scales it)."""
+        ``tokens_scale`` (an int or a :class:`fractions.Fraction`: the scale-out study's
+        strong and weak scaling), on a replica grid of ``grid`` nodes (None: unchanged;
+        the node-size sweep scales it). A scale that leaves a layer a fraction of a token
+        is a ValueError (one line): a batch is never rounded."""
+        from fractions import Fraction
         parallel = {**self.raw["parallel"], "data": data}
         if grid is not None:
             parallel["grid"] = list(grid)
-        raw = {**self.raw, "parallel": parallel,
-               "layers": [{**ly, "tokens": int(round(ly["tokens"] * tokens_scale))}
-                          for ly in self.raw["layers"]]}
-        return workload_from_dict(raw)
+        layers = []
+        for ly in self.raw["layers"]:
+            tokens = ly["tokens"] * Fraction(tokens_scale)
+            if tokens.denominator != 1:
+                raise ValueError(f"layers[{ly['name']}].tokens: {ly['tokens']} x "
+                                 f"{tokens_scale} = {tokens} is not a whole number of tokens; "
+                                 f"allowed: a scale that gives every layer whole tokens")
+            layers.append({**ly, "tokens": int(tokens)})
+        return workload_from_dict({**self.raw, "parallel": parallel, "layers": layers})
 
 
 def workload_from_dict(raw, where="workload"):

@@ -7,10 +7,16 @@ none holding a disabled node; the rest idle), so the data-parallel degree grows 
 fabric:
 
 - **weak** scaling: every replica keeps the workload's tokens (the global batch grows);
-- **strong** scaling: the global batch of the workload as given on the config's whole
-  tile is split over the replicas of the point (tokens per replica grow as the fabric
-  shrinks; a point whose GEMMs then do not fit the SRAM is reported as refused, with the
-  compiler's reason).
+- **strong** scaling: one fixed global batch (:func:`strong_batch`) split evenly over the
+  replicas of each point (:func:`strong_split`): the most replicas, at most the point's
+  usable blocks, that give every replica the same whole number of tokens the compiler's
+  checks (:func:`sim.step.compiler.check_step`: the GEMMs' block multiples, the SRAM,
+  the all-reduce) accept; the blocks left over are idle. The batch is never rounded: a
+  point with no such split is reported refused with one line saying why. The fixed batch
+  is, among the weak batches of the config's tile and of the study's fabrics (their
+  replicas times the workload's tokens), the one the most fabrics split evenly, the
+  largest on a tie (:func:`strong_batch`); ``study.json``'s ``strong_batch`` says which,
+  and how many fabrics split each of the others.
 
 Every point is one Dask task (:func:`run_point`, the RTL run of :func:`sim.step.run.run_step`)
 on the machinery ``dojo explore`` uses (:func:`sim.explore.cluster.dask_client`, one build
@@ -25,22 +31,30 @@ GPU per replica.
 On the RTL the points are limited to :data:`MAX_RTL_NODES` nodes; on the fast engine
 (``engine="model"``) to what :func:`sim.netmodel.host.model_problem` accepts (flits of at
 most 64 bits with data values; the D1 preset's 2048-bit flits run with ``timing_only``, the
-cycles without data values), and a point's record has no
-DMA-busy breakdown (:data:`sim.step.run.MODEL_UNMEASURED`: the plot then shows the engine
-busy and the rest of the step).
+cycles without data values); a model point's breakdown comes from the model's own cycle
+records (:mod:`sim.step.records`), as the RTL's from its watched run, on fabrics of up to
+:data:`MAX_RECORDED_NODES` nodes.
 """
 
 import json
 import time
+from fractions import Fraction
 from pathlib import Path
 
 from gen.config import ConfigError
 
-__all__ = ["MAX_RTL_NODES", "default_dies", "replicas_on", "study_points", "run_point", "run_points",
-           "point_status", "run_scaleout", "plot_breakdown"]
+__all__ = ["MAX_RTL_NODES", "MAX_RECORDED_NODES", "default_dies", "replicas_on", "strong_split", "strong_batch",
+           "study_plan", "study_points", "run_point", "run_points", "point_status",
+           "run_scaleout", "plot_breakdown"]
 
 #: the largest fabric a study point simulates on the RTL (seconds to a few minutes a point)
 MAX_RTL_NODES = 64
+
+#: the largest fabric whose model points keep the watched run's cycle records (the
+#: breakdown and the timeline): one D1 die's 31 replicas make 1.15 million records (39 MB
+#: of records.json, 87 MB of trace.json), so two dies are the limit; a larger point has
+#: the cycles and MACs, its breakdown not measured
+MAX_RECORDED_NODES = 722
 
 
 def default_dies(cfg):
@@ -68,11 +82,118 @@ def replicas_on(cfg, overrides, step):
                              fault_map(c, d).disabled_nodes)[0])
 
 
-def study_points(cfg, step, dies, derived, engine="rtl", timing_only=False):
-    """``[(mode, (dx, dy), overrides, step)]``: every point of both scalings, checked for
-    the fabric's size on ``engine`` (ConfigError, one line). A point has as many replicas
-    as its fabric has usable blocks of the grid (:func:`replicas_on`: the nodes past the
-    last whole block idle, blocks with a disabled node skipped)."""
+def _dies_overrides(dies):
+    return [f"tile.dies_x={dies[0]}", f"tile.dies_y={dies[1]}"]
+
+
+def strong_split(cfg, overrides, step, tokens):
+    """The strong-scaling point of a fixed global batch of ``tokens`` tokens (the first
+    layer's; every other layer's in the workload's proportion) on the config with
+    ``overrides``: ``step`` with the most replicas, at most the fabric's usable blocks,
+    that give every replica of every layer the same whole number of tokens and that
+    :func:`sim.step.compiler.check_step` accepts. ValueError, one line, when no replica
+    count does: the splits tried and why the largest was refused (nothing is rounded)."""
+    from gen.config import config_from_dict
+    from gen.derive import derive
+    from sim.step.compiler import check_step
+    c = config_from_dict(cfg.raw, overrides)
+    d = derive(c)
+    step = step.for_config(c)
+    blocks = replicas_on(cfg, overrides, step)
+    first = step.layers[0].tokens
+    refused = []
+    for r in range(min(blocks, tokens), 0, -1):
+        if tokens % r:
+            continue
+        try:                                 # another layer left a fraction of a token
+            st = step.with_data(r, Fraction(tokens, r * first))
+        except ConfigError as exc:           # more tokens than a layer may have
+            refused.append((r, tokens // r, exc.problems[0]))
+            break
+        except ValueError:
+            continue
+        try:
+            check_step(c, d, st)
+        except ValueError as exc:
+            refused.append((r, tokens // r, str(exc)))
+            if str(exc).startswith("node.sram_kb"):
+                break                        # fewer replicas: more tokens each, more SRAM
+            continue
+        return st
+    if not refused:
+        raise ValueError(f"the fixed global batch of {tokens} tokens does not split into "
+                         f"equal whole numbers of tokens over 1 to {blocks} replicas (the "
+                         f"usable blocks of parallel.grid {list(step.grid)}); allowed: a "
+                         f"batch with a divisor in that range")
+    splits = ", ".join(f"{r} x {t}" for r, t, _ in refused)
+    raise ValueError(f"the fixed global batch of {tokens} tokens splits evenly over at most "
+                     f"{blocks} replicas as {splits} (replicas x tokens), each refused by the "
+                     f"compiler's checks; the largest: {refused[0][2]}")
+
+
+def _splits(cfg, step, dies, tokens):
+    """Per fabric of ``dies``: :func:`strong_split`'s step, or its refusal (a str)."""
+    out = {}
+    for dd in dies:
+        try:
+            out[dd] = strong_split(cfg, _dies_overrides(dd), step, tokens)
+        except ValueError as exc:
+            out[dd] = str(exc)
+    return out
+
+
+def strong_batch(cfg, step, dies, tokens=None):
+    """The strong scaling's fixed global batch (tokens of the first layer) for a study of
+    the fabrics ``dies``, and its split on each (:func:`strong_split`): ``tokens`` if given,
+    else, among the weak batches of the config's tile and of ``dies`` (usable blocks times
+    the workload's tokens), the one the most fabrics split evenly, the largest of those on
+    a tie. -> ``{"tokens", "base", "points": n, "others": [one line per other batch: how
+    many fabrics split it]}`` and ``{(dx, dy): step or refusal}``. ValueError (one line)
+    when no fabric splits the given ``tokens``."""
+    if tokens is not None:
+        splits = _splits(cfg, step, dies, tokens)
+        if all(isinstance(v, str) for v in splits.values()):
+            dd = min(dies, key=lambda dd: (dd[0] * dd[1], dd))
+            raise ValueError(f"strong batch {tokens}: no fabric of the study splits it; on "
+                             f"{dd[0]}x{dd[1]} dies: {splits[dd]}")
+        return {"tokens": tokens, "base": "given", "points": _runs(splits), "others": []}, \
+            splits
+    first = step.for_config(cfg).layers[0].tokens
+    fabrics = [("the config's tile", [])] + [
+        (f"{dx}x{dy} dies", _dies_overrides((dx, dy)))
+        for dx, dy in sorted(dies, key=lambda dd: -dd[0] * dd[1])]
+    candidates = {}
+    for name, ov in fabrics:
+        replicas = replicas_on(cfg, ov, step)
+        candidates.setdefault(replicas * first, f"{name}: {replicas} replicas x {first} tokens")
+    best, others = None, []
+    for batch in sorted(candidates, reverse=True):
+        splits = _splits(cfg, step, dies, batch)
+        if best is None or _runs(splits) > _runs(best[1]):
+            if best is not None:
+                others.append(best[2])
+            best = (batch, splits, f"{batch} tokens ({candidates[batch]}): "
+                                   f"{_runs(splits)} of {len(dies)} fabrics split it")
+        else:
+            others.append(f"{batch} tokens ({candidates[batch]}): {_runs(splits)} of "
+                          f"{len(dies)} fabrics split it")
+    batch, splits, _ = best
+    return {"tokens": batch, "base": candidates[batch], "points": _runs(splits),
+            "others": others}, splits
+
+
+def _runs(splits):
+    return sum(not isinstance(v, str) for v in splits.values())
+
+
+def study_plan(cfg, step, dies, derived, engine="rtl", timing_only=False, strong_tokens=None):
+    """Every point of both scalings, checked for the fabric's size on ``engine``
+    (ConfigError, one line): ``{"points": [(mode, (dx, dy), overrides, step)], "refused":
+    [(mode, (dx, dy), reason)], "strong_batch": strong_batch(...)}``. A weak point has as
+    many replicas as its fabric has usable blocks of the grid (:func:`replicas_on`: the
+    nodes past the last whole block idle, blocks with a disabled node skipped); a strong
+    point the split of the fixed batch (:func:`strong_split`), or, when there is none, a
+    refusal."""
     step = step.for_config(cfg)                # the file's sizes for this config
     gx, gy = step.grid
     nx, ny = derived.die.nodes_x, derived.die.nodes_y
@@ -86,23 +207,40 @@ def study_points(cfg, step, dies, derived, engine="rtl", timing_only=False):
             raise ConfigError([f"{where}: no block of parallel.grid {[gx, gy]} without a "
                                f"disabled node; allowed: a grid that fits between them"])
         return n
-    full = fitting([], "the config's tile")
-    points = []
+    fitting([], "the config's tile")
+    checked = []
     for dx, dy in dies:
         nodes = dx * nx * dy * ny
         if engine == "rtl" and nodes > MAX_RTL_NODES:
             raise ConfigError([f"--dies {dx}x{dy}: {nodes} nodes, the RTL runs training steps "
                                f"up to {MAX_RTL_NODES} nodes; allowed: smaller fabrics, or "
                                f"--engine model"])
-        overrides = [f"tile.dies_x={dx}", f"tile.dies_y={dy}"]
+        overrides = _dies_overrides((dx, dy))
         data = fitting(overrides, f"--dies {dx}x{dy}")
         if engine == "model":
             problem = _model_problem(cfg, overrides, timing_only)
             if problem:
                 raise ConfigError([f"--dies {dx}x{dy}: {problem}"])
+        checked.append(((dx, dy), overrides, data))
+    try:
+        batch, splits = strong_batch(cfg, step, dies, strong_tokens)
+    except ValueError as exc:
+        raise ConfigError([str(exc)]) from None
+    points, refused = [], []
+    for (dx, dy), overrides, data in checked:
         points.append(("weak", (dx, dy), overrides, step.with_data(data)))
-        points.append(("strong", (dx, dy), overrides, step.with_data(data, full / data)))
-    return points
+        split = splits[(dx, dy)]
+        if isinstance(split, str):
+            refused.append(("strong", (dx, dy), split))
+        else:
+            points.append(("strong", (dx, dy), overrides, split))
+    return {"points": points, "refused": refused, "strong_batch": batch}
+
+
+def study_points(cfg, step, dies, derived, engine="rtl", timing_only=False, strong_tokens=None):
+    """``[(mode, (dx, dy), overrides, step)]``: the points of :func:`study_plan` that run
+    (a strong point with no even split of the fixed batch is not one of them)."""
+    return study_plan(cfg, step, dies, derived, engine, timing_only, strong_tokens)["points"]
 
 
 def _model_problem(cfg, overrides, timing_only):
@@ -116,17 +254,21 @@ def _model_problem(cfg, overrides, timing_only):
 
 def run_point(cfg_raw, overrides, step_raw, sim, out_dir, engine="rtl", timing_only=False):
     """One study point on a worker (on ``engine``, without data values when
-    ``timing_only``): ``{"record": ... }`` or ``{"refused": reason}``; the record's figures
-    the engine does not measure are absent."""
+    ``timing_only``): ``{"record": ... }`` or ``{"refused": reason}``; the breakdown (from
+    the watched run's records) is absent on a model point of more than
+    :data:`MAX_RECORDED_NODES` nodes."""
     from gen.config import config_from_dict
     from sim.step.run import run_step
     from sim.step.spec import workload_from_dict
+    from gen.derive import derive
     cfg = config_from_dict(cfg_raw, overrides)
     step = workload_from_dict(step_raw)
     t = time.monotonic()
+    d = derive(cfg)
+    recorded = engine == "rtl" or d.tile.mesh_x * d.tile.mesh_y <= MAX_RECORDED_NODES
     try:
-        rec = run_step(cfg, step, sim=sim, out_dir=out_dir, engine=engine,
-                       timing_only=timing_only)
+        rec = run_step(cfg, step, sim=sim, out_dir=out_dir, engine=engine, derived=d,
+                       timing_only=timing_only, trace_sim="icarus" if recorded else None)
     except ValueError as exc:
         return {"refused": str(exc)}
     keep = ("step_cycles", "step_seconds", "match", "peak_fraction", "mac_steps",
@@ -200,14 +342,17 @@ def point_status(saved):
 
 
 def run_scaleout(cfg, derived, step, *, dies, sim, out, gpu, client, fresh=False,
-                 progress=True, point_fn=None, engine="rtl", timing_only=False):
+                 progress=True, point_fn=None, engine="rtl", timing_only=False,
+                 strong_tokens=None):
     """Run every point on ``client`` (resuming from ``out/points``), add the GPU model, write
     ``study.json`` and ``scaleout.png``; returns the study dict. ``point_fn`` replaces
     :func:`run_point` (the tests' stand-in); ``timing_only`` (the fast engine's): the cycles
-    without data values, which flits over 64 bits (the D1 preset) need."""
+    without data values, which flits over 64 bits (the D1 preset) need; ``strong_tokens``:
+    the strong scaling's fixed global batch (default: :func:`strong_batch`'s choice)."""
     from sim.step.gpu import step_seconds
     out = Path(out)
-    points = study_points(cfg, step, dies, derived, engine, timing_only)
+    plan = study_plan(cfg, step, dies, derived, engine, timing_only, strong_tokens)
+    points = plan["points"]
     jobs = [(f"{mode}-{dx}x{dy}", ov, st, dx * dy) for mode, (dx, dy), ov, st in points]
     saved, failures = run_points(cfg, jobs, sim=sim, out=out, client=client, fresh=fresh,
                                  progress=progress, point_fn=point_fn, engine=engine,
@@ -215,22 +360,30 @@ def run_scaleout(cfg, derived, step, *, dies, sim, out, gpu, client, fresh=False
     rows = []
     for (mode, (dx, dy), ov, st), s in zip(points, saved):
         row = {"mode": mode, "dies": [dx, dy], "n_dies": dx * dy, "replicas": st.data,
+               "usable_blocks": replicas_on(cfg, ov, st),
                "tokens_per_replica": st.layers[0].tokens, "global_tokens": _tokens(st),
                **point_status(s)}
         g = step_seconds(gpu, st)
         row["gpu"] = {"gpus": st.data, "step_seconds": g["step"], "compute": g["compute"],
                       "communication": g["communication"], "exposed": g["exposed"]}
         rows.append(row)
+    for mode, (dx, dy), reason in plan["refused"]:
+        rows.append({"mode": mode, "dies": [dx, dy], "n_dies": dx * dy, "replicas": None,
+                     "tokens_per_replica": None, "global_tokens": plan["strong_batch"]["tokens"],
+                     "status": "refused", "reason": reason, "gpu": None})
+    rows.sort(key=lambda r: (r["n_dies"], r["dies"], r["mode"] != "weak"))    # points' order
     _speedups(rows)
     study = {"workload": step.name, "config": cfg.raw.get("name"), "engine": engine,
              "timing_only": timing_only,
-             "sim": sim if engine == "rtl" else None, "gpu": gpu.name, "points": rows,
+             "sim": sim if engine == "rtl" else None, "gpu": gpu.name,
+             "strong_batch": plan["strong_batch"], "points": rows,
              "failures": failures,
              "missing": (f"fabrics over {MAX_RTL_NODES} nodes (--engine model)"
                          if engine == "rtl" else
-                         "the DMA-busy breakdown and the timeline (the RTL's watched run)"
-                         + ("; the data values (timing only: not computed, not compared)"
-                            if timing_only else "; flits over 64 bits (--timing-only)"))}
+                         f"the breakdown of points over {MAX_RECORDED_NODES} nodes (their "
+                         f"cycle records too large to keep); "
+                         + ("the data values (timing only: not computed, not compared)"
+                            if timing_only else "flits over 64 bits (--timing-only)"))}
     out.mkdir(parents=True, exist_ok=True)
     (out / "study.json").write_text(json.dumps(study, indent=1) + "\n")
     plot_scaleout(study, out / "scaleout.png")
@@ -251,6 +404,9 @@ def _speedups(rows):
                 brate = b["global_tokens"] / b["step_seconds"]
                 r["speedup"] = rate / brate
                 r["efficiency"] = r["speedup"] / (r["n_dies"] / b["n_dies"])
+        mine = [r for r in mine if r["gpu"] is not None]     # not a refused split
+        if not mine:
+            continue
         gb = mine[0]
         for r in mine:
             rate = r["global_tokens"] / r["gpu"]["step_seconds"]
@@ -273,7 +429,7 @@ def plot_scaleout(study, path):
         if ok:
             ax.plot([r["n_dies"] for r in ok], [r["speedup"] for r in ok], mk + "-",
                     label=f"fabric, {mode} ({study['engine']})")
-        mine = [r for r in rows if r["mode"] == mode]
+        mine = [r for r in rows if r["mode"] == mode and r["gpu"] is not None]
         ax.plot([r["n_dies"] for r in mine], [r["gpu"]["speedup"] for r in mine], mk + ":",
                 label=f"GPUs ({study['gpu']}), {mode}, same replicas")
     ax.set_xlabel("dies (fabric) / the same scale of replicas (GPUs)")

@@ -1,7 +1,8 @@
 """The training-step entry: a workload file (:mod:`sim.step.spec`) compiled to node programs
 (:mod:`sim.step.compiler`: SUMMA per replica, the collectives' all-reduce per layer) and run
 on the RTL or the fast engine (:mod:`sim.step.run`, ``--engine model``: the same host flow
-on :mod:`sim.netmodel.host`'s tile, no timeline); ``dojo run CONFIG WORKLOAD`` is its
+on :mod:`sim.netmodel.host`'s tile, its timeline from the model's own cycle records,
+:mod:`sim.step.records`); ``dojo run CONFIG WORKLOAD`` is its
 command, tested by ``tests/sim/step/``."""
 
 from dataclasses import dataclass
@@ -90,7 +91,4 @@ class TrainingStep(Workload):
                          f"({100 * r['exposed_communication_fraction']:.0f}%), compute queue "
                          f"waiting {r['waiting_cycles']['mean']:.0f} cycles; timeline: "
                          f"trace.json (Perfetto, chrome://tracing)")
-        if r.get("not_measured"):
-            lines.append(f"  not measured on the fast engine: "
-                         f"{', '.join(r['not_measured']['keys'])} ({r['not_measured']['why']})")
         return "\n".join(lines)

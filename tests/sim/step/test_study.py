@@ -3,14 +3,15 @@ from the store, speed-ups and the plot. The points here are a stand-in (the RTL 
 point is ``run_step``, tested in test_step_rtl.py), so this takes seconds."""
 
 import json
+from fractions import Fraction
 
 import pytest
 
 from gen.config import ConfigError, load_config
 from gen.derive import derive
 from sim.step.gpu import load_gpu
-from sim.step.spec import load_workload
-from sim.step.study import default_dies, run_scaleout, study_points
+from sim.step.spec import load_workload, workload_from_dict
+from sim.step.study import default_dies, run_scaleout, strong_split, study_plan, study_points
 from tests.conftest import CONFIGS
 
 MLP = CONFIGS.parent / "workloads" / "mlp.yaml"
@@ -42,17 +43,81 @@ def fake_record(cycles, *, data_parallel):
 
 
 def test_points_cover_both_scalings_and_refuse_what_the_rtl_cannot_run():
-    cfg = load_config(CONFIGS / "default.yaml")
+    cfg = load_config(CONFIGS / "default.yaml", ["node.sram_kb=16"])
     d = derive(cfg)
     step = load_workload(MLP)
     assert default_dies(cfg) == [(1, 1), (2, 1), (2, 2)]
-    pts = study_points(cfg, step, default_dies(cfg), d)
-    got = [(m, dd, st.data, st.layers[0].tokens) for m, dd, _, st in pts]
+    plan = study_plan(cfg, step, default_dies(cfg), d)
+    got = [(m, dd, st.data, st.layers[0].tokens) for m, dd, _, st in plan["points"]]
+    # strong: the tile's 16 x 4 tokens, which every fabric splits evenly
     assert got == [("weak", (1, 1), 4, 4), ("strong", (1, 1), 4, 16),
                    ("weak", (2, 1), 8, 4), ("strong", (2, 1), 8, 8),
                    ("weak", (2, 2), 16, 4), ("strong", (2, 2), 16, 4)]
+    assert plan["refused"] == [] and plan["strong_batch"]["tokens"] == 64
+    assert plan["strong_batch"]["base"] == "the config's tile: 16 replicas x 4 tokens"
     with pytest.raises(ConfigError, match=r"^--dies 5x5: 100 nodes, the RTL runs"):
         study_points(cfg, step, [(5, 5)], d)
+
+
+def test_a_strong_point_without_an_even_split_is_refused_in_one_line():
+    """4 KB nodes: the tile's 64 tokens in 4 x 16 or 8 x 8 do not fit the SRAM of 1x1 and
+    2x1 dies, and no smaller batch splits on more fabrics (16 tokens over 2x1 dies: 8 x 2
+    is below the engine's 4-row blocks, 4 x 4 leaves nodes without a replica, which the
+    2d all-reduce needs): those strong points are refused, each with one line naming the
+    batch, the splits tried and the reason; nothing is rounded."""
+    cfg = load_config(CONFIGS / "default.yaml")
+    plan = study_plan(cfg, load_workload(MLP), default_dies(cfg), derive(cfg))
+    assert plan["strong_batch"]["tokens"] == 64 and plan["strong_batch"]["points"] == 1
+    assert [(m, dd) for m, dd, _ in plan["refused"]] == [("strong", (1, 1)), ("strong", (2, 1))]
+    for _, _, why in plan["refused"]:
+        assert "\n" not in why and "node.sram_kb: 4 is too small" in why
+    assert plan["refused"][1][2].startswith(
+        "the fixed global batch of 64 tokens splits evenly over at most 8 replicas as 8 x 8 "
+        "(replicas x tokens), each refused")
+    assert plan["strong_batch"]["others"] == [
+        "32 tokens (2x1 dies: 8 replicas x 4 tokens): 1 of 3 fabrics split it",
+        "16 tokens (1x1 dies: 4 replicas x 4 tokens): 1 of 3 fabrics split it"]
+
+
+def test_the_strong_split_never_rounds():
+    """A given batch: the most replicas that give each the same whole tokens the compiler
+    accepts (a 2x2-node grid: 4-row blocks of 2 rows, so multiples of 8 tokens; blocks left
+    idle when fewer replicas split it), or one line saying why none does."""
+    cfg = load_config(CONFIGS / "default.yaml", ["node.sram_kb=16"])
+    step = workload_from_dict({"name": "g", "parallel": {"data": 4, "grid": [2, 2]},
+                               "allreduce": {"algo": "ring"},
+                               "layers": [{"name": "a", "tokens": 8, "in": 8, "out": 8}]})
+    # 24 tokens on the 2x2 tile's 4 blocks: 3 replicas x 8 (4 x 6 is no multiple of 8)
+    st = strong_split(cfg, [], step, 24)
+    assert (st.data, st.layers[0].tokens) == (3, 8)
+    with pytest.raises(ValueError) as exc:
+        strong_split(cfg, [], step, 20)                  # 20 = 4 x 5 = 2 x 10 = 1 x 20
+    assert "\n" not in str(exc.value)
+    assert str(exc.value).startswith("the fixed global batch of 20 tokens splits evenly over "
+                                     "at most 4 replicas as 4 x 5, 2 x 10, 1 x 20 "
+                                     "(replicas x tokens), each refused")
+    assert step.with_data(2, Fraction(3, 2)).layers[0].tokens == 12
+    with pytest.raises(ValueError, match=r"^layers\[a\]\.tokens: 8 x 1/3 = 8/3 is not a "
+                                         r"whole number of tokens"):
+        step.with_data(2, Fraction(1, 3))
+    with pytest.raises(ConfigError, match=r"^strong batch 20: no fabric of the study splits"):
+        study_plan(cfg, step, [(1, 1), (2, 2)], derive(cfg), strong_tokens=20)
+
+
+def test_strong_scaling_on_d1_splits_a_fixed_batch_evenly():
+    """The D1 preset's transformer (x8: 128 tokens per 4x2-node replica, 32-token
+    multiples): the tile's batch (919 x 128) fits no die, so the fixed batch is the 2x1
+    dies' 70 x 128 = 8960 tokens, which one die runs as 28 replicas of 320 (3 blocks idle)
+    and 2x1 dies as 70 x 128; every strong point is exactly that batch."""
+    cfg = load_config(CONFIGS / "d1.yaml")
+    plan = study_plan(cfg, load_workload(CONFIGS.parent / "workloads" / "transformer.yaml"),
+                      [(1, 1), (2, 1)], derive(cfg), "model", timing_only=True)
+    assert plan["strong_batch"]["tokens"] == 8960 and plan["refused"] == []
+    strong = [(dd, st.data, st.layers[0].tokens) for m, dd, _, st in plan["points"]
+              if m == "strong"]
+    assert strong == [((1, 1), 28, 320), ((2, 1), 70, 128)]
+    assert plan["strong_batch"]["others"][0].startswith(
+        "117632 tokens (the config's tile: 919 replicas x 128 tokens): 0 of 2 fabrics")
 
 
 def test_model_points_go_past_the_rtls_nodes_within_what_the_model_supports():
@@ -68,11 +133,17 @@ def test_model_points_go_past_the_rtls_nodes_within_what_the_model_supports():
     assert exc.value.problems[0].startswith("--dies 1x1: router.flit_bits: 2048 is not "
                                             "modelled by --engine model")
     # timing only, the D1 preset's 2048-bit flits run (the MLP's 1x1 grid: a replica on
-    # every node of the full 19x19 array)
+    # every node of the full 19x19 array); its 2d all-reduce needs all 361 replicas, and
+    # no batch splits over 361 in multiples of the engine's 8 rows: strong refused
     d1 = load_config(CONFIGS / "d1.yaml", ["die.disabled_nodes=[]"])
-    pts = study_points(d1, load_workload(MLP), [(1, 1)], derive(d1), "model", timing_only=True)
-    assert [(m, dd, st.data) for m, dd, _, st in pts] == [("weak", (1, 1), 361),
-                                                         ("strong", (1, 1), 361)]
+    plan = study_plan(d1, load_workload(MLP), [(1, 1)], derive(d1), "model", timing_only=True)
+    assert [(m, dd, st.data) for m, dd, _, st in plan["points"]] == [("weak", (1, 1), 361)]
+    (mode, dd, why), = plan["refused"]
+    assert (mode, dd) == ("strong", (1, 1))
+    assert why.startswith("the fixed global batch of 36100 tokens splits evenly over at "
+                          "most 361 replicas as 361 x 100, 190 x 190")
+    assert why.endswith("m=100: must be a positive multiple of 8 (1 blocks of a multiple of "
+                        "node.matrix_p=8 on the 1x1 grid)")
 
 
 def test_a_timing_only_point_has_the_full_models_cycles(tmp_path):
@@ -94,7 +165,7 @@ def test_a_timing_only_point_has_the_full_models_cycles(tmp_path):
 
 def test_study_runs_on_dask_resumes_and_plots(tmp_path):
     from distributed import Client, LocalCluster
-    cfg = load_config(CONFIGS / "default.yaml")
+    cfg = load_config(CONFIGS / "default.yaml", ["node.sram_kb=16"])
     d = derive(cfg)
     step = load_workload(MLP)
     gpu = load_gpu(CONFIGS / "gpu" / "a100.yaml")
@@ -119,3 +190,69 @@ def test_study_runs_on_dask_resumes_and_plots(tmp_path):
     assert json.loads((tmp_path / "study.json").read_text())["points"] == study["points"]
     assert (tmp_path / "scaleout.png").stat().st_size > 10_000
     del s2, w1
+
+
+def test_model_points_over_the_recorded_limit_run_without_records(monkeypatch, tmp_path):
+    """A model point keeps the watched run's records (its breakdown) up to
+    MAX_RECORDED_NODES nodes; past it, the step runs unwatched (RTL points always watched)."""
+    import sim.step.run
+    import sim.step.study as study
+    seen = []
+
+    def fake_run_step(cfg, step, **kw):
+        seen.append((cfg.tile.dies_x * cfg.tile.dies_y, kw["engine"], kw["trace_sim"]))
+        return {}
+    monkeypatch.setattr(sim.step.run, "run_step", fake_run_step)
+    monkeypatch.setattr(study, "MAX_RECORDED_NODES", 8)         # 2 dies of 2x2 nodes
+    cfg = load_config(CONFIGS / "default.yaml")
+    raw = load_workload(MLP).raw
+    for dies, engine in (((2, 1), "model"), ((2, 2), "model"), ((2, 2), "rtl")):
+        study.run_point(cfg.raw, [f"tile.dies_x={dies[0]}", f"tile.dies_y={dies[1]}"], raw,
+                        None, str(tmp_path), engine=engine)
+    assert seen == [(2, "model", "icarus"), (4, "model", None), (4, "rtl", "icarus")]
+
+
+def test_refused_strong_points_are_rows_without_a_run(tmp_path):
+    """4 KB nodes (the strong splits of 1x1 and 2x1 dies refused before anything runs):
+    their rows say why, in the points' order, with no GPU figures; the plot still draws."""
+    from distributed import Client, LocalCluster
+    cfg = load_config(CONFIGS / "default.yaml")
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        study = run_scaleout(cfg, derive(cfg), load_workload(MLP), dies=default_dies(cfg),
+                             sim="verilator", out=tmp_path,
+                             gpu=load_gpu(CONFIGS / "gpu" / "a100.yaml"), client=client,
+                             progress=False, point_fn=fake_point)
+    rows = [(r["mode"], tuple(r["dies"]), r["status"]) for r in study["points"]]
+    assert rows == [("weak", (1, 1), "ok"), ("strong", (1, 1), "refused"),
+                    ("weak", (2, 1), "ok"), ("strong", (2, 1), "refused"),
+                    ("weak", (2, 2), "ok"), ("strong", (2, 2), "ok")]
+    refused = [r for r in study["points"] if r["status"] == "refused"]
+    assert all(r["gpu"] is None and r["replicas"] is None for r in refused)
+    assert refused[0]["reason"].startswith("the fixed global batch of 64 tokens")
+    assert study["strong_batch"]["tokens"] == 64
+    assert (tmp_path / "scaleout.png").stat().st_size > 10_000
+
+
+def test_strong_tokens_on_the_command_line_is_checked_before_any_work(tmp_path, capsys):
+    """``dojo study scaleout --strong-tokens N``: a batch no fabric splits, a batch below 1
+    and the option on nodesize are one error line each (exit 2), nothing written."""
+    from dojo.cli import main
+    cfg, out = str(CONFIGS / "default.yaml"), ["--out", str(tmp_path / "s")]
+    step = tmp_path / "g.yaml"
+    step.write_text("name: g\nparallel: {data: 4, grid: [2, 2]}\nallreduce: {algo: ring}\n"
+                    "layers:\n  - {name: a, tokens: 8, in: 8, out: 8}\n")
+    for args, start in (
+            (["scaleout", "--strong-tokens", "20", "-s", "node.sram_kb=16"],
+             "error: strong batch 20: no fabric of the study splits it; on 1x1 dies: the "
+             "fixed global batch of 20 tokens"),
+            (["scaleout", "--strong-tokens", "0"],
+             "error: --strong-tokens: 0 is not allowed; allowed: a global batch of at least "
+             "1 token"),
+            (["nodesize", "--strong-tokens", "24"],
+             "error: --strong-tokens: 24 is not allowed for nodesize; allowed: with dojo "
+             "study scaleout")):
+        assert main(["study", args[0], cfg, str(step), *args[1:], *out]) == 2
+        err = capsys.readouterr().err.splitlines()
+        assert len(err) == 1 and err[0].startswith(start), err
+    assert not (tmp_path / "s").exists()
