@@ -28,6 +28,11 @@
   suite sets it too) compiles every Verilator build at ``-O0``, the flat ones included
   (the test of the C++ speed harness and of the fast build against the flat one run a
   few thousand cycles on it): same Verilog, same cycles.
+- An ``-O0`` build's model is one C++ file (Verilator's ``--output-split 0``: one
+  ``Vtop__ALL.cpp`` per model and per hierarchical block): split, every part loads a
+  precompiled header of about 70 MB, and two such headers are compiled per model, which
+  costs more CPU than the unoptimised code itself (docs/testing.md, seventh pass). An
+  optimised build stays split, so make compiles its parts in parallel.
 - When ``ccache`` is installed, Verilator's generated Makefile compiles through it
   (``OBJCACHE``): the run-time library (``verilated*.cpp``, cocotb's ``verilator.cpp``)
   and every hierarchical block already compiled with the same code come from the
@@ -47,7 +52,7 @@ from pathlib import Path
 from gen.tools import setup_verilator
 
 __all__ = ["available_simulators", "run_cocotb", "build_design", "run_build", "Build",
-           "build_root", "build_dir_of", "SimFailure"]
+           "build_root", "build_dir_of", "verilator_args", "SimFailure"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -70,7 +75,7 @@ def available_simulators():
 
 #: part of every build directory's name: bump it when the build flags or the
 #: Verilator configuration change, so cached builds are not reused across it
-BUILD_REVISION = 3
+BUILD_REVISION = 4
 
 #: ``OPT_FAST`` of a fast build (the test suite's) and of any other build (make sim,
 #: sweeps, benchmarks): the model's C++ (verilated.mk's default is -Os)
@@ -219,14 +224,19 @@ def build_design(design, *, sim, waves=None, public_signals=None, fast_build=Non
     return build
 
 
+def verilator_args(fast):
+    """Verilator's options for a build (``fast``: its C++ compiled at :data:`FAST_BUILD_OPT`,
+    then as one file: the module docstring)."""
+    args = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "--x-assign", "fast",
+            "--x-initial", "fast", "-O3"]
+    return args + (["--output-split", "0"] if fast else [])
+
+
 def _compile(build):
     """The simulator build of ``build`` (a no-op once ``.built`` is stamped), under the lock."""
     runner = _runner(build.sim, build.top, build.manifest["ports"], build.hier, build.public,
                      build.fast)
-    build_args = []
-    if build.sim == "verilator":
-        build_args = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "--x-assign", "fast",
-                      "--x-initial", "fast", "-O3"]
+    build_args = verilator_args(build.fast) if build.sim == "verilator" else []
     build_dir = Path(build.build_dir)
     with open(build_dir / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

@@ -9,7 +9,7 @@ from sim.runner import Build, SimFailure
 from tests.shared_runs import RunMemo
 
 BUILD = Build(sim="verilator", top="dojo_tile_compute", manifest={"top": "dojo_tile_compute"},
-              build_dir="build/cocotb/verilator/dojo_tile_compute-0123-r3-hier-O0",
+              build_dir="build/cocotb/verilator/dojo_tile_compute-0123-r4-hier-O0",
               src="dojo_tile_compute.v", hier=("dojo_compute_node",), public=(), waves=False,
               fast=True)
 ASK = {"test_module": "verif.tb_tile", "scenario": {"programs": {"loads": [[0, 0, [1]]]}},
