@@ -191,13 +191,16 @@ def core_outputs(n, NA, NP, EA, EP, SA, SP, CA, reads):
     ni_in[n, nim.N_EXEC_DONE] = e_out[n, en.O_DONE]
     ni_in[n, nim.N_EXEC_CYCLES] = e_out[n, en.O_CYCLES]
     ni_in[n, nim.N_EXEC_STEPS] = e_out[n, en.O_STEPS]
-    _ni(n, NA, NP, e_out[n, en.O_DESC_OK], 0, 0)
-    # 2. desc_ok of the descriptor the NI shows; the NI's requests with it
+    shown_ok = e_out[n, en.O_DESC_OK]
+    _ni(n, NA, NP, shown_ok, 0, 0)
+    # 2. desc_ok of the descriptor the NI shows; the NI's requests with it (the NI is a
+    # function of its state and inputs: with the same desc_ok its outputs are pass 1's)
     for f in range(len(_DESC_COLS)):
         desc[n, f] = ni_out[n, _DESC_COLS[f]]
     en.engine_outputs(n, st, desc, e_out, EP)
     exec_ok = e_out[n, en.O_DESC_OK]
-    _ni(n, NA, NP, exec_ok, 0, 0)
+    if exec_ok != shown_ok:
+        _ni(n, NA, NP, exec_ok, 0, 0)
     # 3. the SRAM's grants; the NI with them
     rd_en[n] = 0
     _ask(n, rd_en, rd_addr, reads, R_RX, ni_out[n, nim.Y_RX_EN], ni_out[n, nim.Y_RX_ADDR])
@@ -210,8 +213,10 @@ def core_outputs(n, NA, NP, EA, EP, SA, SP, CA, reads):
     wr_en[n, W_PULL], wr_addr[n, W_PULL] = ni_out[n, nim.Y_PULL_EN], ni_out[n, nim.Y_PULL_ADDR]
     wr_en[n, W_ENGINE], wr_addr[n, W_ENGINE] = e_out[n, en.O_WR_EN], e_out[n, en.O_WR_ADDR]
     sram_grants(n, bank_lines, rd_en, rd_grant, wr_en, wr_addr, wr_grant, s_mutant)
-    _ni(n, NA, NP, exec_ok, rd_grant[n, reads[2 * R_CMD], reads[2 * R_CMD + 1]],
-        wr_grant[n, W_PULL])
+    cmd_grant = rd_grant[n, reads[2 * R_CMD], reads[2 * R_CMD + 1]]
+    pull_grant = wr_grant[n, W_PULL]
+    if cmd_grant or pull_grant:                   # else pass 2's inputs, so its outputs
+        _ni(n, NA, NP, exec_ok, cmd_grant, pull_grant)
     # the engine's start and grants; the write port's lines
     e_in[n, en.I_START] = ni_out[n, nim.Y_EXEC_START]
     e_in[n, en.I_RD_A_GRANT] = rd_grant[n, reads[2 * R_RD_A], reads[2 * R_RD_A + 1]]
