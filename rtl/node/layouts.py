@@ -9,7 +9,7 @@ golden model (:mod:`verif.node_model`) share them without importing the NI.
 from amaranth.hdl import Shape, Signal, signed
 from amaranth.lib import data, enum
 
-from rtl.net.packet import FlatCodec, Opcode, PacketFormat
+from rtl.net.packet import FlatCodec, Opcode, PacketFormat, enum_member
 from rtl.node.mac import MacMode
 
 __all__ = ["Dtype", "CmdOp", "CmdState", "CmdError", "NodeLayouts", "register_names",
@@ -218,7 +218,7 @@ class NodeLayouts:
             v = fields.pop(name, 0)
             shape = member.shape
             if isinstance(shape, type) and issubclass(shape, enum.Enum):
-                v = shape(v)
+                v = enum_member(shape, v)
             value[name] = v
         if fields:
             raise KeyError(f"{layout} has no field(s) {sorted(fields)}")

@@ -346,6 +346,7 @@ class Tile:
                                    control_bits=cores.control_bits if wide else None,
                                    mutant=host_mutant))
         self.cycle = 0
+        self._bound = self._bound_key = None    # edge.advance's arguments (_edge_until)
 
     def host_for(self, node):
         for h in self.hosts:
@@ -396,17 +397,19 @@ class Tile:
         until a host receives a packet's tail or cycle ``stop - 1``; the flits received
         handed to the hosts (their coroutines not run). -> the last cycle whose hosts' part
         ran (its kernel step not run)."""
-        from sim.netmodel.edge import TWO_CREDITS, advance
+        from sim.netmodel.edge import TWO_CREDITS, advance_bound, bind
         nk, net, links = self.nodes_kernel, self.net, self.links
         cores = nk.cores
         if cores.sram.data:
             cores.sram.reserve(cores.sram.nodes * cores.sram.wr_en.shape[1]
                                * (stop - net.t))
-        t, filled = advance(net.t, stop, step_first, links.edge, links.into, links.node,
-                            links.credits, links.held, links.qw0, links.qw1, links.qhead,
-                            links.qtail, links.rec, net.P, net.O, net.geometry, net.state, net.scratch,
-                            nk.active, nk.ns, nk.cb, *cores._args(), cores.reads,
-                            cores.mutant, nk.mutant, nk.idle_shortcut)
+        # the arguments bound once, again when an array was replaced (the Bound holds
+        # them, so an id is not reused while it lives) or a switch changed
+        key = (id(links.edge), id(links.qw0), id(links.qhead), id(links.qtail),
+               id(cores.sram.pool), cores.mutant, nk.mutant, nk.idle_shortcut)
+        if self._bound_key != key:
+            self._bound, self._bound_key = bind(links, net, nk, cores), key
+        t, filled = advance_bound(net.t, stop, step_first, self._bound)
         net.t = t
         cores.check()
         if filled == TWO_CREDITS:
