@@ -144,10 +144,16 @@ class Bound(structref.StructRefProxy):
 structref.define_proxy(Bound, _BoundType, ["links", "net", "nodes", "cores"])
 
 
+@njit(cache=True)
+def _new_bound(links, net, nodes, cores):
+    # made in compiled code, cached: the proxy's own constructor compiles in every process
+    return Bound(links, net, nodes, cores)
+
+
 def bind(links, net, kernel, cores):
     """A :class:`Bound` of a tile's host link ends (:class:`sim.netmodel.host.EdgeLinks`),
     network, node kernel and cores, as :func:`advance` takes them."""
-    return Bound((links.edge, links.into, links.node, links.credits, links.held, links.qw0,
+    return _new_bound((links.edge, links.into, links.node, links.credits, links.held, links.qw0,
                   links.qw1, links.qhead, links.qtail, links.rec),
                  (net.P, net.O, net.geometry, net.state, net.scratch),
                  (kernel.active, kernel.ns, kernel.cb),
