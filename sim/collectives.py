@@ -338,8 +338,15 @@ def golden(mdl, algo, vectors, mx, my, *, lines, dtype, ring=None):
                 start, count = ring_chunk(n, i, t, lines)
                 for line in range(base + start, base + start + count):
                     moves.append((members[(i + 1) % n], line, mem[node][line]))
-            for dst, line, value in moves:
-                mem[dst][line] = mdl.add_lines(mem[dst][line], value, dt) if t < n - 1 else value
+            # a step's moves land on distinct lines (each member receives one chunk), so
+            # their adds are one batch
+            if t < n - 1 and moves:
+                sums = mdl.add_many([mem[dst][line] for dst, line, _ in moves],
+                                    [value for _, _, value in moves], dt)
+            else:
+                sums = [value for _, _, value in moves]
+            for (dst, line, _), value in zip(moves, sums):
+                mem[dst][line] = value
 
     if algo == "ring":
         ring = ring_order(mx, my) if ring is None else ring
