@@ -1395,10 +1395,12 @@ def bench_nodemodel(outdir, *, quick=False, d1=None):
               f"{'met' if min(ratios) >= 20 else '**not met**'} (smallest ratio "
               f"{min(ratios):.1f}x). What bounds the model's wall time (profiled apart, "
               f"cProfile): "
-              f"the node kernel's stepping (the hosts' link ends step with it in numba, "
-              f"`sim/netmodel/edge.py`, one call from one packet a host receives to the "
-              f"next), the hosts' coroutines, which build and decode every packet through "
-              f"`verif.node_model.NodeModel`'s layouts as the RTL testbench's do, and the "
+              f"the hosts' coroutines, in Python, which build and decode every packet "
+              f"through `verif.node_model.NodeModel`'s layouts as the RTL testbench's do "
+              f"(the host-driven workloads return to Python at every packet a host "
+              f"receives: `sim/netmodel/edge.py` steps the hosts' link ends and the node "
+              f"kernel in numba in between), the node kernel's stepping of busy nodes "
+              f"(every block of a node evaluated each cycle it is not asleep), and the "
               f"workload's own preparation (programs compiled) and golden check, which "
               f"both engines pay."]
     if (not quick) if d1 is None else d1:

@@ -33,7 +33,8 @@ chains one engine EXEC per step (``NodeModel.golden``), bit for bit.
 
 import numpy as np
 
-__all__ = ["check_cannon", "cannon_programs", "default_chunk", "cannon_plan", "run_cannon"]
+__all__ = ["check_cannon", "cannon_programs", "default_chunk", "cannon_plan", "run_cannon",
+           "chained_golden"]
 
 #: semaphores: a chunk of A (from the east) or of B (from the south) has landed here;
 #: both blocks of the next step are in (communication queue -> compute queue); the west
@@ -159,6 +160,28 @@ def block_operands(rng, m, n, k, dtype, bm, bn, kb):
             lambda t, j: b[t * kb:(t + 1) * kb, j * bn:(j + 1) * bn])
 
 
+def chained_golden(chain, dtype):
+    """``{key: [(A, B) per step]}`` -> ``{key: C}``: each C the golden model's EXECs
+    chained in step order (``NodeModel.golden`` per step, bit for bit); bf16 as one
+    product over the steps' K, every key's at once (:func:`verif.golden.gemm_bf16_batch`:
+    the same fp32 adds in the same order, held to the chained EXECs by
+    ``tests/sim/test_chained_golden.py``)."""
+    from verif import golden
+    from verif.node_model import NodeModel
+    if dtype != "bf16":
+        out = {}
+        for key, steps in chain.items():
+            c = None
+            for a, b in steps:
+                c = NodeModel.golden(a, b, c, dtype)
+            out[key] = c
+        return out
+    keys = list(chain)
+    a = np.stack([np.concatenate([a for a, _ in chain[key]], axis=1) for key in keys])
+    b = np.stack([np.concatenate([b for _, b in chain[key]], axis=0) for key in keys])
+    return dict(zip(keys, golden.gemm_bf16_batch(a, b)))
+
+
 def cannon_plan(cfg, *, m, n, k, dtype="bf16", seed=0, derived=None, chunk=None, engine="rtl"):
     """What Cannon's GEMM loads and runs, for either engine: ``{"design"`` (the compute
     tile with host ports), ``"model"`` (its NodeModel), ``"programs"``, ``"data"`` (the
@@ -173,17 +196,15 @@ def cannon_plan(cfg, *, m, n, k, dtype="bf16", seed=0, derived=None, chunk=None,
     q = design.manifest()["mesh_x"]
     bs, _, kb = lay["block"]
     blk_a, blk_b = block_operands(np.random.default_rng(seed), m, n, k, dtype, bs, bs, kb)
-    data, expected = {}, {}
+    data, chain = {}, {}
     for i in range(q):
         for j in range(q):
             kk = (i + j) % q
             data[(j, i)] = [(lay["a"][0], mdl.pack_a(blk_a(i, kk), dtype)),
                             (lay["b"][0], mdl.pack_b(blk_b(kk, j), dtype))]
-            c = None
-            for s in range(q):
-                ks = (i + j + s) % q
-                c = NodeModel.golden(blk_a(i, ks), blk_b(ks, j), c, dtype)
-            expected[(j, i)] = c
+            chain[(j, i)] = [(blk_a(i, (i + j + s) % q), blk_b((i + j + s) % q, j))
+                             for s in range(q)]
+    expected = chained_golden(chain, dtype)
     return {"design": design, "model": mdl,
             "programs": cannon_programs(mdl, q, lay, dtype=dtype, chunk=chunk), "data": data,
             "expected": expected, "blocks": {(j, i): (i * bs, j * bs) for i in range(q)

@@ -126,26 +126,56 @@ def executed(mdl, descs):
     return sum(runs.values()), pushes
 
 
+def _desc_reader(lay):
+    """``get(bits, "args.push.desc.count")``: a field of ``lay.cmd_desc`` read from its
+    bits (its offset, width and sign found once per field in the nested layouts)."""
+    from amaranth.hdl import Shape
+    from amaranth.lib import data
+    spots = {}
+
+    def spot(path):
+        offset, shape = 0, lay.cmd_desc
+        for name in path.split("."):
+            field = data.Layout.cast(shape)[name]
+            offset, shape = offset + field.offset, field.shape
+        s = Shape.cast(shape)
+        return offset, (1 << s.width) - 1, (1 << (s.width - 1)) if s.signed else 0
+
+    def get(bits, path):
+        if path not in spots:
+            spots[path] = spot(path)
+        offset, mask, sign = spots[path]
+        v = (bits >> offset) & mask
+        return v - ((v & sign) << 1) if sign else v
+
+    return get
+
+
 def _replay(mdl, descs):
     """:func:`executed`, the runs counted per opcode (``{CmdOp: runs}``)."""
     from collections import Counter
     from rtl.node.layouts import CmdOp, Dtype
 
-    def fields(d):
-        # every field read once (an Amaranth view's field costs a Const each read)
-        out = {"op": d["op"]}
-        if d["op"] == CmdOp.PUSH:
-            p = d["args"].push
-            out.update(src=int(p.desc.src_addr), src_step=int(p.src_step),
-                       dst=int(p.desc.dst_addr), dst_step=int(p.dst_step),
-                       count=int(p.desc.count), to=(int(p.desc.dst_x), int(p.desc.dst_y)),
-                       add=bool(p.desc.add), dtype=Dtype(p.desc.dtype), sem=int(p.desc.sem))
-        elif d["op"] == CmdOp.LOOP:
-            out.update(body=int(d["args"].loop.body), count=int(d["args"].loop.count))
+    get = _desc_reader(mdl.lay)
+
+    def fields(bits):
+        # the fields read straight from the bits (an Amaranth view costs a Const a field)
+        out = {"op": CmdOp(get(bits, "op"))}
+        if out["op"] == CmdOp.PUSH:
+            out.update(src=get(bits, "args.push.desc.src_addr"),
+                       src_step=get(bits, "args.push.src_step"),
+                       dst=get(bits, "args.push.desc.dst_addr"),
+                       dst_step=get(bits, "args.push.dst_step"),
+                       count=get(bits, "args.push.desc.count"),
+                       to=(get(bits, "args.push.desc.dst_x"), get(bits, "args.push.desc.dst_y")),
+                       add=bool(get(bits, "args.push.desc.add")),
+                       dtype=Dtype(get(bits, "args.push.desc.dtype")),
+                       sem=get(bits, "args.push.desc.sem"))
+        elif out["op"] == CmdOp.LOOP:
+            out.update(body=get(bits, "args.loop.body"), count=get(bits, "args.loop.count"))
         return out
 
-    decoded = [fields(mdl.lay.decode("cmd_desc", sum(line << (mdl.width * i)
-                                                     for i, line in enumerate(d))))
+    decoded = [fields(sum(line << (mdl.width * i) for i, line in enumerate(d)))
                for d in descs]
     runs, pushes, waited, pc = Counter(), [], False, 0
 
@@ -308,8 +338,15 @@ def golden(mdl, algo, vectors, mx, my, *, lines, dtype, ring=None):
                 start, count = ring_chunk(n, i, t, lines)
                 for line in range(base + start, base + start + count):
                     moves.append((members[(i + 1) % n], line, mem[node][line]))
-            for dst, line, value in moves:
-                mem[dst][line] = mdl.add_lines(mem[dst][line], value, dt) if t < n - 1 else value
+            # a step's moves land on distinct lines (each member receives one chunk), so
+            # their adds are one batch
+            if t < n - 1 and moves:
+                sums = mdl.add_many([mem[dst][line] for dst, line, _ in moves],
+                                    [value for _, _, value in moves], dt)
+            else:
+                sums = [value for _, _, value in moves]
+            for (dst, line, _), value in zip(moves, sums):
+                mem[dst][line] = value
 
     if algo == "ring":
         ring = ring_order(mx, my) if ring is None else ring

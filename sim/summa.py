@@ -138,7 +138,7 @@ def run_summa(cfg, *, m, n, k, dtype="bf16", sim="verilator", out_dir, seed=0, d
     :func:`sim.workloads.runners.run_tile`'s (timing only: no operands are made and no
     golden model is run, their lines zero: payload the model does not keep)."""
     from gen.build import compute_tile
-    from sim.cannon import block_operands
+    from sim.cannon import block_operands, chained_golden
     from sim.workloads.runners import run_resident
     from verif.node_model import NodeModel
     lay = check_summa(cfg, m=m, n=n, k=k, dtype=dtype, derived=derived)
@@ -157,16 +157,16 @@ def run_summa(cfg, *, m, n, k, dtype="bf16", sim="verilator", out_dir, seed=0, d
         expected = None
     blk_a, blk_b = block_operands(np.random.default_rng(seed), m, n, k, dtype, bm, bn, kb) \
         if not timing_only else (None, None)
+    chain = {}
     for i in range(py if not timing_only else 0):
         for j in range(px):
             data[(j, i)] = [(lay["a_own"][t // px], mdl.pack_a(blk_a(i, t), dtype))
                             for t in range(j, t_steps, px)] + \
                            [(lay["b_own"][t // py], mdl.pack_b(blk_b(t, j), dtype))
                             for t in range(i, t_steps, py)]
-            c = None
-            for t in range(t_steps):
-                c = NodeModel.golden(blk_a(i, t), blk_b(t, j), c, dtype)
-            expected[(j, i)] = c
+            chain[(j, i)] = [(blk_a(i, t), blk_b(t, j)) for t in range(t_steps)]
+    if chain:
+        expected.update(chained_golden(chain, dtype))
     blocks = {(j, i): (i * bm, j * bn) for i in range(py) for j in range(px)}
     return run_resident(design, mdl, summa_programs(mdl, lay, dtype=dtype), data, expected,
                         blocks, lay, sim=sim, tag=f"summa-{m}x{n}x{k}-{dtype}-{seed}",

@@ -36,7 +36,7 @@ __all__ = [
     "bf16_to_f32_bits", "f32_bits_to_bf16",
     "bf16_bits_to_float", "float_to_bf16_bits",
     "f32_bits_to_float", "float_to_f32_bits",
-    "ftz_bf16", "ftz_fp32",
+    "ftz_bf16", "ftz_fp32", "gemm_bf16_batch",
     "bf16_mul", "fp32_add",
     "gemm_bf16", "gemm_int8",
     "interesting_bf16", "interesting_fp32",
@@ -210,6 +210,22 @@ def gemm_bf16(a, b, c0=None):
         raise ValueError(f"c0 has shape {c.shape}, expected {(m, n)}")
     for kk in range(k):
         c = fp32_add(c, bf16_mul(a[:, kk, None], b[None, kk, :]))
+    return c
+
+
+def gemm_bf16_batch(a, b):
+    """:func:`gemm_bf16` (from +0) of a stack of products: ``a`` (B, M, K) and ``b``
+    (B, K, N) bf16 bit patterns -> (B, M, N) fp32 bit patterns, each bit for bit
+    :func:`gemm_bf16`'s (the same elementwise steps in the same order over k), in K numpy
+    steps instead of B x K (a workload's expected C blocks at once)."""
+    a = _u16(a)
+    b = _u16(b)
+    if a.ndim != 3 or b.ndim != 3 or a.shape[0] != b.shape[0] or a.shape[2] != b.shape[1]:
+        raise ValueError(f"shapes {a.shape} and {b.shape} do not form a stack of matrix "
+                         f"products")
+    c = np.zeros((a.shape[0], a.shape[1], b.shape[2]), np.uint32)
+    for kk in range(a.shape[2]):
+        c = fp32_add(c, bf16_mul(a[:, :, kk, None], b[:, None, kk, :]))
     return c
 
 

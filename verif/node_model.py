@@ -399,11 +399,16 @@ class NodeModel:
 
     def add_lines(self, old, new, dtype):
         """Lane-wise ADD of two lines (ints), as the NI does it."""
-        lanes = self.width // 32
-        o = np.array(self.unpack_elements([old], 32, lanes), np.uint32)
-        n = np.array(self.unpack_elements([new], 32, lanes), np.uint32)
+        return self.add_many([old], [new], dtype)[0]
+
+    def add_many(self, olds, news, dtype):
+        """:meth:`add_lines` of each pair of ``olds`` and ``news`` (one numpy step for all:
+        the adds are lane-wise, so the same sums)."""
+        lanes = (self.width // 32) * len(olds)
+        o = np.array(self.unpack_elements(olds, 32, lanes), np.uint32)
+        n = np.array(self.unpack_elements(news, 32, lanes), np.uint32)
         if Dtype(dtype) == Dtype.FP32:
             s = golden.fp32_add(o, n)
         else:
             s = (o.astype(np.uint64) + n.astype(np.uint64)) & 0xFFFFFFFF
-        return self.pack_elements(s.tolist(), 32)[0]
+        return self.pack_elements(s.tolist(), 32)

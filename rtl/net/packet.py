@@ -14,8 +14,8 @@ Head flit (least significant field first)::
 from amaranth.hdl import Shape
 from amaranth.lib import data, enum
 
-__all__ = ["Opcode", "MsgClass", "PacketFormat", "FlatCodec", "coord_bits_for", "SEQ_BITS",
-           "HEAD_FIXED_BITS"]
+__all__ = ["Opcode", "MsgClass", "PacketFormat", "FlatCodec", "enum_member", "coord_bits_for",
+           "SEQ_BITS", "HEAD_FIXED_BITS"]
 
 OPCODE_BITS = 4
 LENGTH_BITS = 8
@@ -44,6 +44,15 @@ class MsgClass(enum.Enum, shape=1):
 def coord_bits_for(mesh_x, mesh_y):
     """Bits of one global coordinate for a mesh of ``mesh_x`` x ``mesh_y`` nodes."""
     return max(1, (max(mesh_x, mesh_y) - 1).bit_length())
+
+
+def enum_member(enum_cls, value):
+    """``enum_cls(value)`` without the enum metaclass's call for a member or a known value
+    (a dict lookup: packets are built and decoded per flit in the testbenches' hosts)."""
+    if type(value) is enum_cls:
+        return value
+    member = enum_cls._value2member_map_.get(value)
+    return enum_cls(value) if member is None else member
 
 
 class FlatCodec:
@@ -78,7 +87,7 @@ class FlatCodec:
         for name, offset, mask, enum_cls, _, _ in self.fields:
             v = values.get(name, 0)
             if enum_cls is not None:
-                v = enum_cls(v).value
+                v = enum_member(enum_cls, v).value
             out |= (int(v) & mask) << offset
         return out
 
@@ -88,7 +97,7 @@ class FlatCodec:
         for name, offset, mask, enum_cls, signed, width in self.fields:
             v = (bits >> offset) & mask
             if enum_cls is not None:
-                v = enum_cls(v)
+                v = enum_member(enum_cls, v)
             elif signed and v >> (width - 1):
                 v -= 1 << width
             out[name] = v
@@ -156,7 +165,8 @@ class PacketFormat:
         """Head flit as an int; ``dst``/``src`` are ``(x, y)``."""
         return self._head.encode({
             "dst_x": dst[0], "dst_y": dst[1], "src_x": src[0], "src_y": src[1],
-            "mclass": MsgClass(mclass), "opcode": Opcode(opcode), "length": length,
+            "mclass": enum_member(MsgClass, mclass), "opcode": enum_member(Opcode, opcode),
+            "length": length,
             "info": info,
         })
 

@@ -9,7 +9,7 @@ golden model (:mod:`verif.node_model`) share them without importing the NI.
 from amaranth.hdl import Shape, Signal, signed
 from amaranth.lib import data, enum
 
-from rtl.net.packet import FlatCodec, Opcode, PacketFormat
+from rtl.net.packet import FlatCodec, Opcode, PacketFormat, enum_member
 from rtl.node.mac import MacMode
 
 __all__ = ["Dtype", "CmdOp", "CmdState", "CmdError", "NodeLayouts", "register_names",
@@ -213,12 +213,18 @@ class NodeLayouts:
         """Fields -> int, for the layout named ``layout`` (e.g. ``"store_info"``).
         Missing fields are zero."""
         lay = getattr(self, layout)
+        # (name, enum or None) of each field, found once (iterating an Amaranth layout
+        # makes its fields anew: most of an encode's time, and hosts encode every packet)
+        named = self.__dict__.setdefault("_named_fields", {})
+        if layout not in named:
+            named[layout] = [(name, member.shape if isinstance(member.shape, type)
+                              and issubclass(member.shape, enum.Enum) else None)
+                             for name, member in lay]
         value = {}
-        for name, member in lay:
+        for name, enum_cls in named[layout]:
             v = fields.pop(name, 0)
-            shape = member.shape
-            if isinstance(shape, type) and issubclass(shape, enum.Enum):
-                v = shape(v)
+            if enum_cls is not None:
+                v = enum_member(enum_cls, v)
             value[name] = v
         if fields:
             raise KeyError(f"{layout} has no field(s) {sorted(fields)}")

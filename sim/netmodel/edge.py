@@ -29,12 +29,14 @@ import pathlib
 import numpy as np
 
 from numba import njit
+from numba.core import types
+from numba.experimental import structref
 
 from sim.netmodel import kernel as K
 from sim.netmodel import nodekernel as NK
 
-__all__ = ["advance", "REC_CAP", "REC_HOST", "REC_W0", "REC_W1", "REC_CYCLE",
-           "TWO_CREDITS"]
+__all__ = ["advance", "Bound", "bind", "advance_bound", "REC_CAP", "REC_HOST", "REC_W0",
+           "REC_W1", "REC_CYCLE", "TWO_CREDITS"]
 
 _HERE = pathlib.Path(__file__).resolve()
 
@@ -124,3 +126,48 @@ def advance(t, stop, step_first, edge, into, node, credits, held, qw0, qw1, qhea
             return t, filled
         t = NK.run(one, t, P, O, geo, st, scratch, active, NS, cb, NA, NP, EA, EP, SA, SP, CA,
                    reads, mutant, nk_mutant, idle)
+
+
+@structref.register
+class _BoundType(types.StructRef):
+    def preprocess_fields(self, fields):
+        return tuple((name, types.unliteral(typ)) for name, typ in fields)
+
+
+class Bound(structref.StructRefProxy):
+    """:func:`advance`'s arguments but the cycles, held by one compiled object: a call
+    from Python unboxes each of its ~150 arrays (about 50 us on the default tile, more
+    than most calls' cycles); :func:`advance_bound` unboxes this one object. Made by
+    :func:`bind`; made again when an array is replaced (a queue or the page pool grown)."""
+
+
+structref.define_proxy(Bound, _BoundType, ["links", "net", "nodes", "cores"])
+
+
+@njit(cache=True)
+def _new_bound(links, net, nodes, cores):
+    # made in compiled code, cached: the proxy's own constructor compiles in every process
+    return Bound(links, net, nodes, cores)
+
+
+def bind(links, net, kernel, cores):
+    """A :class:`Bound` of a tile's host link ends (:class:`sim.netmodel.host.EdgeLinks`),
+    network, node kernel and cores, as :func:`advance` takes them."""
+    return _new_bound((links.edge, links.into, links.node, links.credits, links.held, links.qw0,
+                  links.qw1, links.qhead, links.qtail, links.rec),
+                 (net.P, net.O, net.geometry, net.state, net.scratch),
+                 (kernel.active, kernel.ns, kernel.cb),
+                 (*cores._args(), cores.reads, cores.mutant, kernel.mutant,
+                  kernel.idle_shortcut))
+
+
+@njit(cache=True)
+def advance_bound(t, stop, step_first, bound):
+    """:func:`advance` with its arguments from ``bound`` (a :class:`Bound`)."""
+    edge, into, node, credits, held, qw0, qw1, qhead, qtail, rec = bound.links
+    P, O, geo, st, scratch = bound.net
+    active, NS, cb = bound.nodes
+    NA, NP, EA, EP, SA, SP, CA, reads, mutant, nk_mutant, idle = bound.cores
+    return advance(t, stop, step_first, edge, into, node, credits, held, qw0, qw1, qhead,
+                   qtail, rec, P, O, geo, st, scratch, active, NS, cb, NA, NP, EA, EP, SA, SP,
+                   CA, reads, mutant, nk_mutant, idle)

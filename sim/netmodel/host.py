@@ -54,8 +54,11 @@ RUN_CYCLES = 4_000_000
 _M64 = (1 << 64) - 1
 
 #: the SRAM pages the node kernel's page pool is grown by, at most, before the hosts' link
-#: ends and the kernel run several cycles in one call (:meth:`Tile._edge_until`)
-EDGE_PAGES = 16384
+#: ends and the kernel run several cycles in one call (:meth:`Tile._edge_until`): at D1
+#: tile scale a cycle may write a page per node and write port (27075 on the 5x5 tile),
+#: and a call of one cycle returns to Python every cycle (a 3x3 D1 tile's 2D all-reduce:
+#: 98.9 s CPU at 16384 pages, 87.4 s at 2^18, peak memory 0.37 -> 0.61 GB)
+EDGE_PAGES = 1 << 18
 
 #: deliberately wrong hosts (tests only): ``high_bits_dropped`` sends a timing-only flit's
 #: control bits 64 and up as zeros
@@ -346,6 +349,7 @@ class Tile:
                                    control_bits=cores.control_bits if wide else None,
                                    mutant=host_mutant))
         self.cycle = 0
+        self._bound = self._bound_key = None    # edge.advance's arguments (_edge_until)
 
     def host_for(self, node):
         for h in self.hosts:
@@ -396,19 +400,25 @@ class Tile:
         until a host receives a packet's tail or cycle ``stop - 1``; the flits received
         handed to the hosts (their coroutines not run). -> the last cycle whose hosts' part
         ran (its kernel step not run)."""
-        from sim.netmodel.edge import TWO_CREDITS, advance
+        from sim.netmodel.edge import TWO_CREDITS, advance_bound, bind
+        from sim.netmodel.node.sram import POOL_OVERFLOWS
         nk, net, links = self.nodes_kernel, self.net, self.links
         cores = nk.cores
         if cores.sram.data:
             cores.sram.reserve(cores.sram.nodes * cores.sram.wr_en.shape[1]
                                * (stop - net.t))
-        t, filled = advance(net.t, stop, step_first, links.edge, links.into, links.node,
-                            links.credits, links.held, links.qw0, links.qw1, links.qhead,
-                            links.qtail, links.rec, net.P, net.O, net.geometry, net.state, net.scratch,
-                            nk.active, nk.ns, nk.cb, *cores._args(), cores.reads,
-                            cores.mutant, nk.mutant, nk.idle_shortcut)
+        # the arguments bound once, again when an array was replaced (the Bound holds
+        # them, so an id is not reused while it lives) or a switch changed
+        key = (id(links.edge), id(links.qw0), id(links.qhead), id(links.qtail),
+               id(cores.sram.pool), cores.mutant, nk.mutant, nk.idle_shortcut)
+        if self._bound_key != key:
+            self._bound, self._bound_key = bind(links, net, nk, cores), key
+        t, filled = advance_bound(net.t, stop, step_first, self._bound)
         net.t = t
-        cores.check()
+        # what cores.check() raises on, tested first (this runs per packet a host receives;
+        # only a timing-only core counts uncomputed lines)
+        if cores.sram.used[POOL_OVERFLOWS] or cores.timing_only and cores.uncomputed.any():
+            cores.check()
         if filled == TWO_CREDITS:
             raise AssertionError("the credit ring holds one VC a cycle")
         links.deliver(filled)

@@ -26,6 +26,11 @@ combinational paths cross the blocks twice, so the cycle evaluates the NI three 
    pull writer pops a response flit only when its write is granted; the command processor
    reads its grant at the edge).
 
+The NI's outputs are a function of its state and its inputs, so an evaluation whose
+inputs are the last one's is skipped: the second when ``exec_ok`` is the ``desc_ok`` the
+first was given, the third when neither grant is set (most cycles: each evaluation is
+most of a node's cycle).
+
 :func:`core_clock` is every block's edge from the values of that last evaluation; the
 SRAM's edge lands the granted writes and loads the read ports' data registers, which the
 NI and the engine see in the next cycle.
@@ -47,7 +52,8 @@ The kernels' arguments are the blocks' arrays as tuples (``NA``/``NP``: the NI's
 the core's own ports and counters). The wiring's mutants are run-time data (``reads``: the
 (port, client) of every reader of :data:`READERS`; ``mutant`` for the counter), so the
 normal and the wrong wirings run one compiled kernel. Every block's step function is a
-numba function of its own (not inlined), compiled once and cached in its block's file.
+numba function of its own (not inlined), compiled once and cached in its block's file,
+but the NI's outputs, inlined at the core's one call site (a call passes ~75 arrays).
 """
 
 import numpy as np
@@ -158,7 +164,7 @@ def _ask(n, rd_en, rd_addr, reads, r, request, addr):
 
 @njit(cache=True, _nrt=False, inline="always")
 def core_outputs(n, NA, NP, EA, EP, SA, SP, CA, reads):
-    """Node ``n``'s outputs of the cycle: the engine, the NI three times, the SRAM's grants
+    """Node ``n``'s outputs of the cycle: the engine, the NI up to three times, the SRAM's grants
     (the order of the module docstring); the SRAM's write lines and the engine's inputs."""
     RX, PA, SK, DM, CQ, WR, TX, PW, NI = NA
     ni_in, ni_out, link_data, rx_data, dma_data, cmd_data, sems, regs = NI
@@ -191,27 +197,47 @@ def core_outputs(n, NA, NP, EA, EP, SA, SP, CA, reads):
     ni_in[n, nim.N_EXEC_DONE] = e_out[n, en.O_DONE]
     ni_in[n, nim.N_EXEC_CYCLES] = e_out[n, en.O_CYCLES]
     ni_in[n, nim.N_EXEC_STEPS] = e_out[n, en.O_STEPS]
-    _ni(n, NA, NP, e_out[n, en.O_DESC_OK], 0, 0)
-    # 2. desc_ok of the descriptor the NI shows; the NI's requests with it
-    for f in range(len(_DESC_COLS)):
-        desc[n, f] = ni_out[n, _DESC_COLS[f]]
-    en.engine_outputs(n, st, desc, e_out, EP)
-    exec_ok = e_out[n, en.O_DESC_OK]
-    _ni(n, NA, NP, exec_ok, 0, 0)
-    # 3. the SRAM's grants; the NI with them
-    rd_en[n] = 0
-    _ask(n, rd_en, rd_addr, reads, R_RX, ni_out[n, nim.Y_RX_EN], ni_out[n, nim.Y_RX_ADDR])
-    _ask(n, rd_en, rd_addr, reads, R_CMD, ni_out[n, nim.Y_CMD_EN], ni_out[n, nim.Y_CMD_ADDR])
-    _ask(n, rd_en, rd_addr, reads, R_RD_A, e_out[n, en.O_RD_A_EN], e_out[n, en.O_RD_A_ADDR])
-    _ask(n, rd_en, rd_addr, reads, R_RD_B, e_out[n, en.O_RD_B_EN], e_out[n, en.O_RD_B_ADDR])
-    _ask(n, rd_en, rd_addr, reads, R_DMA, ni_out[n, nim.Y_DMA_EN], ni_out[n, nim.Y_DMA_ADDR])
-    _ask(n, rd_en, rd_addr, reads, R_RD_C, e_out[n, en.O_RD_C_EN], e_out[n, en.O_RD_C_ADDR])
-    wr_en[n, W_WR], wr_addr[n, W_WR] = ni_out[n, nim.Y_WR_EN], ni_out[n, nim.Y_WR_ADDR]
-    wr_en[n, W_PULL], wr_addr[n, W_PULL] = ni_out[n, nim.Y_PULL_EN], ni_out[n, nim.Y_PULL_ADDR]
-    wr_en[n, W_ENGINE], wr_addr[n, W_ENGINE] = e_out[n, en.O_WR_EN], e_out[n, en.O_WR_ADDR]
-    sram_grants(n, bank_lines, rd_en, rd_grant, wr_en, wr_addr, wr_grant, s_mutant)
-    _ni(n, NA, NP, exec_ok, rd_grant[n, reads[2 * R_CMD], reads[2 * R_CMD + 1]],
-        wr_grant[n, W_PULL])
+    # the NI evaluated at one call site (inlined once), again only when its inputs changed
+    ok, cmd_grant, pull_grant = e_out[n, en.O_DESC_OK], 0, 0
+    stage = 2
+    while True:
+        _ni(n, NA, NP, ok, cmd_grant, pull_grant)
+        if stage == 2:
+            # 2. desc_ok of the descriptor the NI shows; the NI's requests with it (the NI
+            # is a function of its state and inputs: with the same desc_ok, pass 1's)
+            for f in range(len(_DESC_COLS)):
+                desc[n, f] = ni_out[n, _DESC_COLS[f]]
+            en.engine_outputs(n, st, desc, e_out, EP)
+            stage = 3
+            if e_out[n, en.O_DESC_OK] != ok:
+                ok = e_out[n, en.O_DESC_OK]
+                continue
+        if stage == 3:
+            # 3. the SRAM's grants; the NI with them (none set: pass 2's outputs)
+            rd_en[n] = 0
+            _ask(n, rd_en, rd_addr, reads, R_RX, ni_out[n, nim.Y_RX_EN],
+                 ni_out[n, nim.Y_RX_ADDR])
+            _ask(n, rd_en, rd_addr, reads, R_CMD, ni_out[n, nim.Y_CMD_EN],
+                 ni_out[n, nim.Y_CMD_ADDR])
+            _ask(n, rd_en, rd_addr, reads, R_RD_A, e_out[n, en.O_RD_A_EN],
+                 e_out[n, en.O_RD_A_ADDR])
+            _ask(n, rd_en, rd_addr, reads, R_RD_B, e_out[n, en.O_RD_B_EN],
+                 e_out[n, en.O_RD_B_ADDR])
+            _ask(n, rd_en, rd_addr, reads, R_DMA, ni_out[n, nim.Y_DMA_EN],
+                 ni_out[n, nim.Y_DMA_ADDR])
+            _ask(n, rd_en, rd_addr, reads, R_RD_C, e_out[n, en.O_RD_C_EN],
+                 e_out[n, en.O_RD_C_ADDR])
+            wr_en[n, W_WR], wr_addr[n, W_WR] = ni_out[n, nim.Y_WR_EN], ni_out[n, nim.Y_WR_ADDR]
+            wr_en[n, W_PULL] = ni_out[n, nim.Y_PULL_EN]
+            wr_addr[n, W_PULL] = ni_out[n, nim.Y_PULL_ADDR]
+            wr_en[n, W_ENGINE], wr_addr[n, W_ENGINE] = e_out[n, en.O_WR_EN], e_out[n, en.O_WR_ADDR]
+            sram_grants(n, bank_lines, rd_en, rd_grant, wr_en, wr_addr, wr_grant, s_mutant)
+            cmd_grant = rd_grant[n, reads[2 * R_CMD], reads[2 * R_CMD + 1]]
+            pull_grant = wr_grant[n, W_PULL]
+            stage = 4
+            if cmd_grant or pull_grant:
+                continue
+        break
     # the engine's start and grants; the write port's lines
     e_in[n, en.I_START] = ni_out[n, nim.Y_EXEC_START]
     e_in[n, en.I_RD_A_GRANT] = rd_grant[n, reads[2 * R_RD_A], reads[2 * R_RD_A + 1]]

@@ -111,7 +111,8 @@ def _status(n, ins, dm_out, rx_out):
     return ins[n, N_EXEC_BUSY] | dm_out[n, dm.O_BUSY] << 1 | rx_out[n, rb.O_OVERFLOW] << 2
 
 
-@njit(cache=True, _nrt=False)
+# inlined: a call passes its ~75 arrays on the stack, as much as an idle NI's work
+@njit(cache=True, _nrt=False, inline="always")
 def ni_outputs(n, RX, PA, SK, DM, CP, WR, TX, PW, NI, PS):
     """Node ``n``'s outputs (``NI[1][n]``) and every block's combinational step."""
     rx_st, rx_marks, rx_slots, rx_in, rx_out, rx_vc_out, rx_head = RX
