@@ -128,15 +128,15 @@ def golden_allreduce(model, vectors, ring, dtype):
     n = len(ring)
     lines = len(vectors[0])
     bounds = chunk_bounds(lines, n)
-    out = [0] * lines
     dt = Dtype.FP32 if dtype == "fp32" else Dtype.INT32
-    for c in range(n):
-        for line in range(bounds[c], bounds[c + 1]):
-            acc = vectors[c][line]
-            for j in range(1, n):
-                acc = model.add_lines(vectors[(c + j) % n][line], acc, dt)
-            out[line] = acc
-    return out
+    chunk = [c for c in range(n) for _ in range(bounds[c], bounds[c + 1])]   # of each line
+    acc = [vectors[chunk[line]][line] for line in range(lines)]
+    # the j-th add of every line at once (the adds are lane-wise: one numpy step, the
+    # same sums as line by line)
+    for j in range(1, n):
+        acc = model.add_many([vectors[(chunk[line] + j) % n][line] for line in range(lines)],
+                             acc, dt)
+    return acc
 
 
 def check_allreduce(cfg, *, lines=None, dtype="int32", derived=None):
