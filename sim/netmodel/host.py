@@ -40,6 +40,7 @@ import collections
 import numpy as np
 
 from sim.netmodel import kernel
+from sim.netmodel.host_codec import HostModel
 from verif.host import Host as _ProtocolHost
 from verif.host import host_address, host_ports, host_reaches
 from verif.link import Packet
@@ -147,6 +148,7 @@ class EdgeLinks:
         self.net, self.vcs, self.depth = net, vcs, depth
         self.ports = []
         self.rec = np.zeros((REC_CAP, 4), np.int64)
+        self.version = 0        # bumped when an array is replaced (the Tile binds them anew)
         self._rows(0, 64)
 
     def _rows(self, hosts, cap):
@@ -157,6 +159,7 @@ class EdgeLinks:
         self.qw0, self.qw1 = np.zeros((hosts, cap), i64), np.zeros((hosts, cap), i64)
         self.qhead, self.qtail = np.zeros(hosts, i64), np.zeros(hosts, i64)
         self.dropped = np.zeros(hosts, i64)     # flits sent before the queue was compacted
+        self.version += 1
 
     def add(self, port):
         """A new row for ``port`` (before any flit is queued); -> its index."""
@@ -184,15 +187,22 @@ class EdgeLinks:
                 qw1[r, :live[r]] = self.qw1[r, self.qhead[r]:self.qtail[r]]
             self.dropped += self.qhead
             self.qw0, self.qw1, self.qhead, self.qtail = qw0, qw1, self.qhead * 0, live
+            self.version += 1
             tail = int(live[h])
-        self.qw0[h, tail:tail + n] = w0
-        self.qw1[h, tail:tail + n] = w1
+        if n == 1:                                  # most packets (an element costs less)
+            self.qw0[h, tail] = w0[0]
+            self.qw1[h, tail] = w1[0]
+        else:
+            self.qw0[h, tail:tail + n] = w0
+            self.qw1[h, tail:tail + n] = w1
         self.qtail[h] = tail + n
+        return tail + n
 
     def deliver(self, filled):
         """Hand the first ``filled`` records (received flits) to their ports, in order."""
+        ports = self.ports
         for h, w0, w1, c in self.rec[:filled].tolist():      # edge.REC_* order
-            self.ports[h].received(w0, w1, c)
+            ports[h].received(w0, w1, c)
 
 
 class RingPort:
@@ -249,18 +259,22 @@ class RingPort:
     def send(self, packet):
         """Queue ``packet``'s flits as the ring words the driver writes: ``w0`` its
         destination, high control bits, ``last`` and VC; ``w1`` the flit (bits 0..63)."""
-        head, vc, n = packet.flits[0], packet.vc, len(packet.flits)
-        dst = (head & self.mask) | ((head >> self.cb) & self.mask) << 12
-        w0, w1 = [], []
-        for i, data in enumerate(packet.flits):
-            high = 0
-            if self.cmask is not None:
+        flits, vc = packet.flits, packet.vc
+        head = flits[0]
+        word = (head & self.mask) | ((head >> self.cb) & self.mask) << 12 | vc << 58
+        if self.cmask is None:
+            w0 = [word] * len(flits)
+            w1 = [data - (data >> 63 << 64) for data in flits]
+        else:
+            w0, w1 = [], []
+            for data in flits:
                 data &= self.cmask
                 high, data = (0 if self.drop_high else data >> 64), data & _M64
-            w0.append(dst | high << self.high_at | int(i == n - 1) << 57 | vc << 58)
-            w1.append(data - (data >> 63 << 64))
-        self.links.enqueue(self.row, w0, w1)
-        self._tails.append(int(self.links.dropped[self.row] + self.links.qtail[self.row]))
+                w0.append(word | high << self.high_at)
+                w1.append(data - (data >> 63 << 64))
+        w0[-1] |= 1 << 57                               # last
+        tail = self.links.enqueue(self.row, w0, w1)
+        self._tails.append(int(self.links.dropped[self.row]) + tail)
 
     @property
     def queued(self):
@@ -350,6 +364,16 @@ class Tile:
                                    mutant=host_mutant))
         self.cycle = 0
         self._bound = self._bound_key = None    # edge.advance's arguments (_edge_until)
+        # imported here, once: the hosts' part of a cycle runs per packet a host receives
+        from sim.netmodel.edge import TWO_CREDITS, advance_bound, bind
+        from sim.netmodel.node.sram import POOL_OVERFLOWS
+        self._advance, self._bind, self._two_credits = advance_bound, bind, TWO_CREDITS
+        self._overflows = POOL_OVERFLOWS
+        s = cores.sram
+        # the most cycles one edge.advance call may step (_edge_until), and the SRAM pages
+        # its cycles may claim
+        self._pages_per_cycle = s.nodes * s.wr_en.shape[1] if s.data else 0
+        self._chunk = max(1, EDGE_PAGES // self._pages_per_cycle) if s.data else 1 << 20
 
     def host_for(self, node):
         for h in self.hosts:
@@ -364,6 +388,7 @@ class Tile:
         within ``cycles`` cycles (:attr:`cycle` is then the last cycle run)."""
         main = self.loop.spawn(coro)
         self.loop.run_ready()
+        watch, chunk, run_ready = self.watch, self._chunk, self.loop.run_ready
         self.nodes_kernel.run(1)
         stepped = True      # the kernel's step of the last cycle whose hosts' part ran
         while not main.done:
@@ -375,24 +400,16 @@ class Tile:
             # the hosts' link ends and the kernel up to the next packet a host receives
             # (every cycle when watched: the watch sees each cycle's rings); that cycle's
             # kernel step is left to the next call (one call fewer per packet)
-            c = self.cycle = self._edge_until(c + 1 if self.watch is not None
-                                              else min(cycles, c + self._chunk),
+            c = self.cycle = self._edge_until(c + 1 if watch is not None
+                                              else min(cycles, c + chunk),
                                               step_first=not stepped)
             stepped = False
-            self.loop.run_ready()
-            if self.watch is not None:
-                self.watch(c)
+            run_ready()
+            if watch is not None:
+                watch(c)
         if not stepped:
             self.nodes_kernel.run(1)
         return main.result
-
-    @property
-    def _chunk(self):
-        """The most cycles one :func:`sim.netmodel.edge.advance` call may step: the SRAM's
-        page pool is grown beforehand for every write they could make (as
-        :meth:`NodeKernel.run` grows it), kept to :data:`EDGE_PAGES` pages."""
-        s = self.nodes_kernel.cores.sram
-        return max(1, EDGE_PAGES // (s.nodes * s.wr_en.shape[1])) if s.data else 1 << 20
 
     def _edge_until(self, stop, *, step_first):
         """The hosts' link ends from cycle :attr:`net.t` on (``step_first``: after the
@@ -400,26 +417,23 @@ class Tile:
         until a host receives a packet's tail or cycle ``stop - 1``; the flits received
         handed to the hosts (their coroutines not run). -> the last cycle whose hosts' part
         ran (its kernel step not run)."""
-        from sim.netmodel.edge import TWO_CREDITS, advance_bound, bind
-        from sim.netmodel.node.sram import POOL_OVERFLOWS
         nk, net, links = self.nodes_kernel, self.net, self.links
         cores = nk.cores
-        if cores.sram.data:
-            cores.sram.reserve(cores.sram.nodes * cores.sram.wr_en.shape[1]
-                               * (stop - net.t))
+        sram = cores.sram
+        if self._pages_per_cycle:
+            sram.reserve(self._pages_per_cycle * (stop - net.t))
         # the arguments bound once, again when an array was replaced (the Bound holds
         # them, so an id is not reused while it lives) or a switch changed
-        key = (id(links.edge), id(links.qw0), id(links.qhead), id(links.qtail),
-               id(cores.sram.pool), cores.mutant, nk.mutant, nk.idle_shortcut)
+        key = (links.version, id(sram.pool), cores.mutant, nk.mutant, nk.idle_shortcut)
         if self._bound_key != key:
-            self._bound, self._bound_key = bind(links, net, nk, cores), key
-        t, filled = advance_bound(net.t, stop, step_first, self._bound)
+            self._bound, self._bound_key = self._bind(links, net, nk, cores), key
+        t, filled = self._advance(net.t, stop, step_first, self._bound)
         net.t = t
         # what cores.check() raises on, tested first (this runs per packet a host receives;
         # only a timing-only core counts uncomputed lines)
-        if cores.sram.used[POOL_OVERFLOWS] or cores.timing_only and cores.uncomputed.any():
+        if sram.used[self._overflows] or cores.timing_only and cores.uncomputed.any():
             cores.check()
-        if filled == TWO_CREDITS:
+        if filled == self._two_credits:
             raise AssertionError("the credit ring holds one VC a cycle")
         links.deliver(filled)
         return t
@@ -478,7 +492,6 @@ def tile_model(design, cfg, derived, *, watch=None, timing_only=False, net_mutan
     from sim.netmodel.network import NetworkModel
     from sim.netmodel.node.core import NodeCores
     from sim.netmodel.nodekernel import NodeKernel
-    from verif.node_model import NodeModel
     problem = model_problem(cfg, derived, timing_only=timing_only)
     if problem:
         raise ValueError(problem)
@@ -490,7 +503,7 @@ def tile_model(design, cfg, derived, *, watch=None, timing_only=False, net_mutan
     disabled = [net.node(x, y) for x, y in net.fault_map.disabled_nodes]
     nodes = NodeKernel(net, cores, range(net.n_nodes), coord_bits=lay.fmt.coord_bits,
                        mutant=nk_mutant, idle_shortcut=idle_shortcut, disabled=disabled)
-    return Tile(nodes, man, NodeModel.from_manifest(man), watch=watch, host_mutant=host_mutant)
+    return Tile(nodes, man, HostModel.from_manifest(man), watch=watch, host_mutant=host_mutant)
 
 
 def preload(tile, loads):
