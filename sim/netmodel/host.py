@@ -257,9 +257,12 @@ class RingPort:
         self._tails = collections.deque()       # queue index past each queued packet's tail
 
     def send(self, packet):
-        """Queue ``packet``'s flits as the ring words the driver writes: ``w0`` its
-        destination, high control bits, ``last`` and VC; ``w1`` the flit (bits 0..63)."""
-        flits, vc = packet.flits, packet.vc
+        """Queue ``packet``'s flits (:meth:`send_flits`)."""
+        self.send_flits(packet.flits, packet.vc)
+
+    def send_flits(self, flits, vc):
+        """Queue a packet of ``flits`` on ``vc`` as the ring words the driver writes: ``w0``
+        its destination, high control bits, ``last`` and VC; ``w1`` the flit (bits 0..63)."""
         head = flits[0]
         word = (head & self.mask) | ((head >> self.cb) & self.mask) << 12 | vc << 58
         if self.cmask is None:
@@ -315,6 +318,21 @@ class Host(_ProtocolHost):
 
     def _event(self):
         return Event(self.loop)
+
+    def send(self, packets):
+        """:meth:`verif.host.Host.send` (the packets queued on the request VC) without a
+        :class:`verif.link.Packet` per packet (this runs per request); a node this host
+        cannot reach is refused by verif.host's own ``send``."""
+        reaches, decode_head, port = self.reaches, self.model.decode_head, self.port
+        try:
+            fine = all(reaches(decode_head(p[0])["dst"]) for p in packets)
+        except ValueError:              # an undefined field: raised where verif.host raises
+            fine = False
+        if not fine:
+            return super().send(packets)
+        vc = self.model.req_vc
+        for p in packets:
+            port.send_flits(p, vc)
 
     async def _until(self, event, timeout_cycles):
         await event          # the run's cycle limit (Tile.run) stands for the timeout

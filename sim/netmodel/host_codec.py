@@ -76,8 +76,11 @@ class _Source:
         terms = []
         for name, offset, mask, kind, _, _ in fields:
             offset += (shift or {}).get(name, 0)
-            v = (f"_member({self.const('_' + kind.__name__ + '_cls', kind)}, {args[name]}).value"
-                 if kind is not None else f"int({args[name]})")
+            if kind is not None:        # a member as it is (no call), else looked up
+                cls, a = self.const('_' + kind.__name__ + '_cls', kind), args[name]
+                v = f"({a}.value if type({a}) is {cls} else _member({cls}, {a}).value)"
+            else:
+                v = f"int({args[name]})"
             terms.append(f"(({v} & {mask}) << {offset})")
         return " | ".join(terms)
 

@@ -64,3 +64,21 @@ def test_edge_rings_refuse_link_pipeline_stages():
     cfg = load_config("configs/default.yaml", ["node.pitch_mm=2.0", "router.buffer_depth=5"])
     with pytest.raises(ValueError, match="edge rings with link pipeline stages"):
         NetworkModel(cfg, derive(cfg), edge_rings=True)
+
+
+def test_a_host_refuses_a_node_it_cannot_reach_and_queues_nothing():
+    """The fast engine's hosts queue requests without verif.link packets, but refuse what
+    verif.host refuses: a node dimension-order routing never brings their packets to."""
+    from gen.build import compute_tile
+    from sim.netmodel.host import tile_model
+    cfg = load_config("configs/default.yaml", [])
+    d = derive(cfg)
+    tile = tile_model(compute_tile(cfg, engine="model", derived=d), cfg, d)
+    host = tile.hosts[0]
+    far = next(n for n in tile.nodes if not host.reaches(n))
+    near = next(n for n in tile.nodes if host.reaches(n))
+    with pytest.raises(ValueError, match=rf"cannot address node \({far[0]}, {far[1]}\)"):
+        host.send([host.model.read(dst=far, src=host.address, addr=0, count=1)])
+    assert not host.port.busy
+    host.send([host.model.read(dst=near, src=host.address, addr=0, count=1)])
+    assert host.port.queued == 1
