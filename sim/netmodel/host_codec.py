@@ -9,7 +9,8 @@ that hot path -- ``head``, ``read``, ``push``, ``decode_head`` and ``decode`` --
 packet format as Python functions of shifts and masks at the layouts' own offsets
 (:class:`rtl.net.packet.FlatCodec`'s fields: no copied bit position), the same ints and
 dicts as the methods they replace (enum fields as members, an undefined enum value raising
-the enum's ValueError, signed fields sign-extended, a value cut to its field's width).
+the enum's ValueError, signed fields sign-extended, a value cut to its field's width);
+``reg_addr`` reads a table made once.
 ``tests/sim/netmodel/test_host_codec.py`` holds every packet kind equal to
 :class:`~verif.node_model.NodeModel`'s over random fields, and catches a decoder one bit
 off (:data:`CODEC_MUTANTS`).
@@ -76,9 +77,10 @@ class _Source:
         terms = []
         for name, offset, mask, kind, _, _ in fields:
             offset += (shift or {}).get(name, 0)
-            if kind is not None:        # a member as it is (no call), else looked up
+            if kind is not None:        # a member's value from a table (no call), else
                 cls, a = self.const('_' + kind.__name__ + '_cls', kind), args[name]
-                v = f"({a}.value if type({a}) is {cls} else _member({cls}, {a}).value)"
+                values = self.const('_' + kind.__name__ + '_values', {m: m.value for m in kind})
+                v = f"({values}[{a}] if type({a}) is {cls} else _member({cls}, {a}).value)"
             else:
                 v = f"int({args[name]})"
             terms.append(f"(({v} & {mask}) << {offset})")
@@ -151,4 +153,10 @@ def decode(flits):
         names = dict(src.names)
         exec(compile(code, f"<HostModel {self.fmt.flit_bits}-bit>", "exec"), names)
         self.head, self.read, self.push = names["head"], names["read"], names["push"]
+        self._reg_addrs = {name: NodeModel.reg_addr(self, name) for name in lay.registers}
         self.decode_head, self.decode = names["decode_head"], names["decode"]
+
+    def reg_addr(self, name):
+        """:meth:`NodeModel.reg_addr` from a table (an unknown name refused by it)."""
+        addr = self._reg_addrs.get(name)
+        return super().reg_addr(name) if addr is None else addr

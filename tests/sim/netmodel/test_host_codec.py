@@ -49,6 +49,7 @@ def _built_difference(slow, fast, rng, rounds=500):
                          add=rng.random() < 0.5, dtype=rng.choice(list(Dtype)),
                          sem=rng.choice([None, 0, 2]), tag=tag, ack=rng.random() < 0.5),
         }
+        cases["reg_addr"] = dict(name=rng.choice(slow.lay.registers + ["bogus"]))
         for name, args in cases.items():
             want = _outcome(lambda: getattr(slow, name)(**args))
             got = _outcome(lambda: getattr(fast, name)(**args))
