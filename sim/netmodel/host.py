@@ -445,7 +445,8 @@ class Tile:
         key = (links.version, id(sram.pool), cores.mutant, nk.mutant, nk.idle_shortcut)
         if self._bound_key != key:
             self._bound, self._bound_key = self._bind(links, net, nk, cores), key
-        t, filled = self._advance(net.t, stop, step_first, self._bound)
+            self._call = self._entry(self._bound)
+        t, filled = self._call(net.t, stop, step_first, self._bound)
         net.t = t
         # what cores.check() raises on, tested first (this runs per packet a host receives;
         # only a timing-only core counts uncomputed lines)
@@ -455,6 +456,14 @@ class Tile:
             raise AssertionError("the credit ring holds one VC a cycle")
         links.deliver(filled)
         return t
+
+    def _entry(self, bound):
+        """:func:`sim.netmodel.edge.advance_bound` compiled for ``bound``'s type, called
+        without the dispatcher's look-up of its arguments' types (about a third of a call's
+        cost, paid per packet a host receives); the same compiled code (numba's cache
+        loads it, or compiles it, here)."""
+        from numba import typeof, types
+        return self._advance.compile((types.int64, types.int64, types.boolean, typeof(bound)))
 
     def problems(self):
         out = [f"{h.address}: unexpected packet {d}" for h in self.hosts for d in h.unexpected[:5]]
