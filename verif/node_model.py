@@ -106,11 +106,19 @@ class NodeModel:
     max_packet_flits : int
     matrix_p : int
     sems : int
+    layouts : NodeLayouts or None
+        The layouts of ``fmt``, ``lines`` and ``sems`` when a caller has them already
+        (they take milliseconds to make); None: made here.
     """
 
-    def __init__(self, *, fmt, lines, vcs, max_packet_flits, matrix_p, sems=4):
+    def __init__(self, *, fmt, lines, vcs, max_packet_flits, matrix_p, sems=4, layouts=None):
         self.fmt = fmt
-        self.lay = NodeLayouts(fmt=fmt, lines=lines, sems=sems)
+        if layouts is not None and (layouts.fmt is not fmt or layouts.lines != lines
+                                    or layouts.sems != sems):
+            raise ValueError(f"layouts are of {layouts.lines} lines and {layouts.sems} "
+                             f"semaphores in their own packet format, not this model's "
+                             f"{lines} lines and {sems} semaphores in fmt")
+        self.lay = layouts or NodeLayouts(fmt=fmt, lines=lines, sems=sems)
         self.lines = lines
         self.vcs = vcs
         self.max_len = max_packet_flits

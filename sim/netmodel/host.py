@@ -330,12 +330,12 @@ class Host(_ProtocolHost):
         """:meth:`verif.host.Host.send` (the packets queued on the request VC) without a
         :class:`verif.link.Packet` per packet (this runs per request); a node this host
         cannot reach is refused by verif.host's own ``send``."""
-        reaches, decode_head, port = self.reaches, self.model.decode_head, self.port
+        reaches, dst_of, port = self.reaches, self.model.dst_of, self.port
         try:
-            fine = all(reaches(decode_head(p[0])["dst"]) for p in packets)
+            for p in packets:
+                if not reaches(dst_of(p[0])):
+                    return super().send(packets)
         except ValueError:              # an undefined field: raised where verif.host raises
-            fine = False
-        if not fine:
             return super().send(packets)
         vc = self.model.req_vc
         for p in packets:
@@ -537,7 +537,16 @@ def tile_model(design, cfg, derived, *, watch=None, timing_only=False, net_mutan
     disabled = [net.node(x, y) for x, y in net.fault_map.disabled_nodes]
     nodes = NodeKernel(net, cores, range(net.n_nodes), coord_bits=lay.fmt.coord_bits,
                        mutant=nk_mutant, idle_shortcut=idle_shortcut, disabled=disabled)
-    return Tile(nodes, man, HostModel.from_manifest(man), watch=watch, host_mutant=host_mutant)
+    node = man["node"]
+    # the cores' layouts serve the hosts too when the manifest describes the same node
+    same = (lay.fmt.flit_bits, lay.fmt.coord_bits, lay.fmt.timestamp_bits, lay.lines,
+            lay.sems) == (man["format"]["flit_bits"], man["format"]["coord_bits"],
+                          man["format"]["timestamp_bits"], node["lines"], node["sems"])
+    model = (HostModel(fmt=lay.fmt, lines=node["lines"], vcs=node["vcs"],
+                       max_packet_flits=node["max_packet_flits"], matrix_p=node["matrix_p"],
+                       sems=node["sems"], layouts=lay)
+             if same else HostModel.from_manifest(man))
+    return Tile(nodes, man, model, watch=watch, host_mutant=host_mutant)
 
 
 def preload(tile, loads):

@@ -134,6 +134,10 @@ def push(*, dst, src, tag=0, ack=True, **kw):
     return [head(dst=dst, src=src, opcode={ops[Opcode.PUSH]}, length={1 + body},
                  info={src.write(lay.ctl_info, {"tag": "tag", "ack": "int(ack)"})}), {split}]
 
+def dst_of(f):
+    {h["mclass"]}; {h["opcode"]}
+    return ({h["dst_x"]}, {h["dst_y"]})
+
 def decode_head(f):
     return {{{fields}, "info": {h["info"]}}}
 
@@ -155,6 +159,9 @@ def decode(flits):
         self.head, self.read, self.push = names["head"], names["read"], names["push"]
         self._reg_addrs = {name: NodeModel.reg_addr(self, name) for name in lay.registers}
         self.decode_head, self.decode = names["decode_head"], names["decode"]
+        #: ``decode_head(f)["dst"]``, the other fields not built (but an undefined enum
+        #: value refused as decode_head refuses it)
+        self.dst_of = names["dst_of"]
 
     def reg_addr(self, name):
         """:meth:`NodeModel.reg_addr` from a table (an unknown name refused by it)."""

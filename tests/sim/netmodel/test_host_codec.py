@@ -71,8 +71,9 @@ def _decoded_difference(slow, fast, rng, rounds=3000):
                            info=info, mclass=MsgClass.RESPONSE)]
         for head in heads:
             flits = [head] + [rng.getrandbits(width) for _ in range(rng.randrange(3))]
-            for name, arg in (("decode", flits), ("decode_head", head)):
-                want = _outcome(lambda: getattr(slow, name)(arg))
+            for name, arg in (("decode", flits), ("decode_head", head), ("dst_of", head)):
+                want = _outcome(lambda: slow.decode_head(arg)["dst"] if name == "dst_of"
+                                else getattr(slow, name)(arg))
                 got = _outcome(lambda: getattr(fast, name)(arg))
                 if want != got or list(map(str, want)) != list(map(str, got)):
                     return f"{name}({arg}): NodeModel {want}, HostModel {got}"
@@ -101,3 +102,18 @@ def test_a_push_count_written_one_bit_off_fails_the_comparison():
     slow, fast = _models(64, mutant="push_count_one_bit_off")
     line = _built_difference(slow, fast, random.Random(4))
     assert line is not None and line.startswith("push("), line
+
+
+def test_layouts_made_elsewhere_are_shared_and_must_match():
+    """The fast engine's tile hands its cores' layouts to the hosts' model (no second copy):
+    the same packets; layouts of another node are refused."""
+    from rtl.node.layouts import NodeLayouts
+    slow, _ = _models(64)
+    lay = NodeLayouts(fmt=slow.fmt, lines=512)
+    shared = HostModel(fmt=slow.fmt, lines=512, vcs=2, max_packet_flits=8, matrix_p=4,
+                       layouts=lay)
+    assert shared.lay is lay
+    assert _built_difference(slow, shared, random.Random(5), rounds=50) is None
+    with pytest.raises(ValueError, match="layouts are of 256 lines"):
+        HostModel(fmt=slow.fmt, lines=512, vcs=2, max_packet_flits=8, matrix_p=4,
+                  layouts=NodeLayouts(fmt=slow.fmt, lines=256))
