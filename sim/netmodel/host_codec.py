@@ -5,15 +5,15 @@ response for every packet it exchanges with a node (a host-driven all-reduce pol
 semaphore about 1,500 times on the default tile), and the node kernel is stepped in
 compiled code in between, so those few microseconds of Python per packet are a large part
 of the run's wall time. :class:`HostModel` is :class:`verif.node_model.NodeModel` with
-that hot path -- ``head``, ``read``, ``push``, ``decode_head`` and ``decode`` -- generated once per
-packet format as Python functions of shifts and masks at the layouts' own offsets
-(:class:`rtl.net.packet.FlatCodec`'s fields: no copied bit position), the same ints and
-dicts as the methods they replace (enum fields as members, an undefined enum value raising
-the enum's ValueError, signed fields sign-extended, a value cut to its field's width);
-``reg_addr`` reads a table made once.
-``tests/sim/netmodel/test_host_codec.py`` holds every packet kind equal to
-:class:`~verif.node_model.NodeModel`'s over random fields, and catches a decoder one bit
-off (:data:`CODEC_MUTANTS`).
+that hot path -- ``head``, ``read``, ``read_regs``, ``push``, ``decode_head`` and
+``decode`` -- generated once per packet format as Python functions of shifts and masks at
+the layouts' own offsets (:class:`rtl.net.packet.FlatCodec`'s fields: no copied bit
+position; a request's constant fields folded), the same ints and dicts as the methods
+they replace (enum fields as members, an undefined enum value raising the enum's
+ValueError, signed fields sign-extended, a value cut to its field's width); ``reg_addr``
+reads a table made once. ``tests/sim/netmodel/test_host_codec.py`` holds every packet
+kind equal to :class:`~verif.node_model.NodeModel`'s over random fields, and catches a
+decoder and an encoder one bit off (:data:`CODEC_MUTANTS`).
 """
 
 from rtl.net.packet import FlatCodec, MsgClass, Opcode, enum_member
@@ -67,16 +67,20 @@ class _Source:
         return out
 
     def write(self, layout, args, shift=None):
-        """An expression of ``layout``'s bits from ``args`` (``{field: expression}``; every
-        field of the layout named: a layout grown by a field is refused, not zeroed;
-        ``shift`` as :meth:`reads`')."""
+        """An expression of ``layout``'s bits from ``args`` (``{field: expression}``, or a
+        value that is not a string: a constant, folded; every field of the layout named: a
+        layout grown by a field is refused, not zeroed; ``shift`` as :meth:`reads`')."""
         fields = FlatCodec(layout).fields
         if set(args) != {f[0] for f in fields}:
             raise ValueError(f"fields {sorted(args)} are not the layout's "
                              f"{sorted(f[0] for f in fields)}")
-        terms = []
+        terms, folded = [], 0
         for name, offset, mask, kind, _, _ in fields:
             offset += (shift or {}).get(name, 0)
+            if not isinstance(args[name], str):
+                v = args[name]
+                folded |= ((enum_member(kind, v).value if kind else int(v)) & mask) << offset
+                continue
             if kind is not None:        # a member's value from a table (no call), else
                 cls, a = self.const('_' + kind.__name__ + '_cls', kind), args[name]
                 values = self.const('_' + kind.__name__ + '_values', {m: m.value for m in kind})
@@ -84,13 +88,13 @@ class _Source:
             else:
                 v = f"int({args[name]})"
             terms.append(f"(({v} & {mask}) << {offset})")
-        return " | ".join(terms)
+        return " | ".join(terms + [str(folded)] * bool(folded or not terms))
 
 
 class HostModel(NodeModel):
     """:class:`verif.node_model.NodeModel` (same parameters) whose ``head``, ``read``,
-    ``push``, ``decode_head`` and ``decode`` are generated straight-line code (the module doc);
-    ``mutant`` one of :data:`CODEC_MUTANTS` (tests only)."""
+    ``read_regs``, ``push``, ``decode_head`` and ``decode`` are generated straight-line
+    code (the module doc); ``mutant`` one of :data:`CODEC_MUTANTS` (tests only)."""
 
     def __init__(self, *, mutant="none", **params):
         super().__init__(**params)
@@ -113,6 +117,7 @@ class HostModel(NodeModel):
                      "src_y": "src[1]", "mclass": "mclass", "opcode": "opcode",
                      "length": "length", "info": "info"}
         read_info = {"addr": "addr", "count": "count", "tag": "tag"}
+        ctl_info = {"tag": "tag", "ack": "int(ack)"}
         # a PUSH: NodeModel.push's descriptor fields (its _push_fields), split into body
         # flits as NodeLayouts.desc_flits splits them
         push_desc = {name: f"d[{name!r}]" for name, _ in lay.push_desc}
@@ -125,14 +130,19 @@ def head(*, dst, src, opcode, length, info, mclass={reqst}):
     return {src.write(head, head_args)}
 
 def read(*, dst, src, addr, count, tag=0):
-    return [head(dst=dst, src=src, opcode={ops[Opcode.READ]}, length=1,
-                 info={src.write(lay.read_info, read_info)})]
+    return [{src.write(head, {**head_args, "opcode": Opcode.READ, "length": 1,
+                              "mclass": MsgClass.REQUEST,
+                              "info": "(" + src.write(lay.read_info, read_info) + ")"})}]
+
+def read_regs(*, dst, src, first, count=1, tag=0):
+    return read(dst=dst, src=src, addr=reg_addr(first), count=count, tag=tag)
 
 def push(*, dst, src, tag=0, ack=True, **kw):
     d = {fields_of_push}(**kw)
     v = {src.write(lay.push_desc, push_desc, push_shift)}
-    return [head(dst=dst, src=src, opcode={ops[Opcode.PUSH]}, length={1 + body},
-                 info={src.write(lay.ctl_info, {"tag": "tag", "ack": "int(ack)"})}), {split}]
+    return [{src.write(head, {**head_args, "opcode": Opcode.PUSH, "length": 1 + body,
+                              "mclass": MsgClass.REQUEST,
+                              "info": "(" + src.write(lay.ctl_info, ctl_info) + ")"})}, {split}]
 
 def dst_of(f):
     {h["mclass"]}; {h["opcode"]}
@@ -154,9 +164,10 @@ def decode(flits):
     out["data"] = list(flits[1:])
     return out
 """
-        names = dict(src.names)
+        names = {**src.names, "reg_addr": self.reg_addr}
         exec(compile(code, f"<HostModel {self.fmt.flit_bits}-bit>", "exec"), names)
         self.head, self.read, self.push = names["head"], names["read"], names["push"]
+        self.read_regs = names["read_regs"]
         self._reg_addrs = {name: NodeModel.reg_addr(self, name) for name in lay.registers}
         self.decode_head, self.decode = names["decode_head"], names["decode"]
         #: ``decode_head(f)["dst"]``, the other fields not built (but an undefined enum

@@ -94,7 +94,8 @@ def test_a_response_tag_read_one_bit_off_fails_the_comparison():
 
 
 def test_an_unknown_mutant_is_named():
-    with pytest.raises(ValueError, match="mutant must be one of none, resp_tag_one_bit_off, push_count_one_bit_off"):
+    with pytest.raises(ValueError, match="mutant must be one of none, resp_tag_one_bit_off, "
+                                         "push_count_one_bit_off, not 'bogus'"):
         _models(64, mutant="bogus")
 
 
