@@ -81,10 +81,9 @@ class _Source:
                 v = args[name]
                 folded |= ((enum_member(kind, v).value if kind else int(v)) & mask) << offset
                 continue
-            if kind is not None:        # a member's value from a table (no call), else
+            if kind is not None:        # a member's value as it holds it (no call), else
                 cls, a = self.const('_' + kind.__name__ + '_cls', kind), args[name]
-                values = self.const('_' + kind.__name__ + '_values', {m: m.value for m in kind})
-                v = f"({values}[{a}] if type({a}) is {cls} else _member({cls}, {a}).value)"
+                v = f"({a}._value_ if type({a}) is {cls} else _member({cls}, {a}).value)"
             else:
                 v = f"int({args[name]})"
             terms.append(f"(({v} & {mask}) << {offset})")
