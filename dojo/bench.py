@@ -1394,15 +1394,15 @@ def bench_nodemodel(outdir, *, quick=False, d1=None):
     lines += ["", f"Target (issue 30): every workload >= 20x faster than the Verilated RTL: "
               f"{'met' if min(ratios) >= 20 else '**not met**'} (smallest ratio "
               f"{min(ratios):.1f}x). What bounds the model's wall time (profiled apart, "
-              f"cProfile): "
-              f"the hosts' coroutines, in Python, which build and decode every packet "
-              f"through `verif.node_model.NodeModel`'s layouts as the RTL testbench's do "
-              f"(the host-driven workloads return to Python at every packet a host "
-              f"receives: `sim/netmodel/edge.py` steps the hosts' link ends and the node "
-              f"kernel in numba in between), the node kernel's stepping of busy nodes "
-              f"(every block of a node evaluated each cycle it is not asleep), and the "
-              f"workload's own preparation (programs compiled) and golden check, which "
-              f"both engines pay."]
+              f"cProfile): the node kernel's stepping of busy nodes (every block of a node "
+              f"evaluated each cycle it is not asleep); in the host-driven workloads, the "
+              f"hosts' coroutines in Python, since the run returns to Python at every "
+              f"packet a host receives (`sim/netmodel/edge.py` steps the hosts' link ends "
+              f"and the node kernel in numba in between) to run `verif/host.py`'s protocol "
+              f"as the RTL testbench does, its packets built and decoded by code generated "
+              f"from the layouts (`sim/netmodel/host_codec.py`); and the workload's own "
+              f"preparation (layouts made, programs compiled) and golden check, which both "
+              f"engines pay."]
     if (not quick) if d1 is None else d1:
         lines += _d1_lines(outdir)
     lines += ["", f"Section measured in {time.time() - started:.0f} s."]

@@ -30,9 +30,11 @@ same code the RTL testbench awaits) against a :class:`sim.netmodel.nodekernel.No
 The coroutines act only when a packet reaches a host, so the hosts' link ends (their
 queues of flits, :class:`EdgeLinks`) are stepped with the kernel in compiled code,
 :func:`sim.netmodel.edge.advance`, from one such cycle to the next; only then do the
-coroutines run, in Python, building and decoding packets through
-:class:`verif.node_model.NodeModel`'s layouts as the RTL testbench's do. A watched tile
-(``watch``, the link-trace tests) takes the same path one cycle per call.
+coroutines run, in Python, building and decoding packets from
+:class:`verif.node_model.NodeModel`'s layouts as the RTL testbench's do (by the code
+:class:`sim.netmodel.host_codec.HostModel` generates from them: this part runs per packet
+a host receives). A watched tile (``watch``, the link-trace tests) takes the same path one
+cycle per call.
 """
 
 import collections
@@ -357,6 +359,7 @@ class Tile:
         top="tile", boundary="ports")``): its host ports, as :class:`verif.tb_tile.TileTB`
         attaches its hosts.
     model : NodeModel
+        The hosts' (:func:`tile_model` gives a :class:`~sim.netmodel.host_codec.HostModel`).
     watch : callable or None
         ``watch(cycle)`` after the hosts' part of every cycle (before the kernel's step):
         the rings then hold every link register of the cycle.
