@@ -5,8 +5,8 @@ response for every packet it exchanges with a node (a host-driven all-reduce pol
 semaphore about 1,500 times on the default tile), and the node kernel is stepped in
 compiled code in between, so those few microseconds of Python per packet are a large part
 of the run's wall time. :class:`HostModel` is :class:`verif.node_model.NodeModel` with
-that hot path -- ``head``, ``read``, ``read_regs``, ``push``, ``decode_head`` and
-``decode`` -- generated once per packet format as Python functions of shifts and masks at
+that hot path -- ``head``, ``read``, ``read_regs``, ``store``, ``push``, ``decode_head``
+and ``decode`` -- generated once per packet format as Python functions of shifts and masks at
 the layouts' own offsets (:class:`rtl.net.packet.FlatCodec`'s fields: no copied bit
 position; a request's constant fields folded), the same ints and dicts as the methods
 they replace (enum fields as members, an undefined enum value raising the enum's
@@ -17,7 +17,7 @@ decoder and an encoder one bit off (:data:`CODEC_MUTANTS`).
 """
 
 from rtl.net.packet import FlatCodec, MsgClass, Opcode, enum_member
-from verif.node_model import NodeModel
+from verif.node_model import Dtype, NodeModel
 
 __all__ = ["HostModel", "CODEC_MUTANTS"]
 
@@ -92,8 +92,9 @@ class _Source:
 
 class HostModel(NodeModel):
     """:class:`verif.node_model.NodeModel` (same parameters) whose ``head``, ``read``,
-    ``read_regs``, ``push``, ``decode_head`` and ``decode`` are generated straight-line
-    code (the module doc); ``mutant`` one of :data:`CODEC_MUTANTS` (tests only)."""
+    ``read_regs``, ``store``, ``push``, ``decode_head`` and ``decode`` are generated
+    straight-line code (the module doc); ``mutant`` one of :data:`CODEC_MUTANTS` (tests
+    only)."""
 
     def __init__(self, *, mutant="none", **params):
         super().__init__(**params)
@@ -117,6 +118,12 @@ class HostModel(NodeModel):
                      "length": "length", "info": "info"}
         read_info = {"addr": "addr", "count": "count", "tag": "tag"}
         ctl_info = {"tag": "tag", "ack": "int(ack)"}
+        # a WRITE or ADD: NodeModel.store's packets (pieces of at most max_len - 1 lines,
+        # the semaphore incremented by the last)
+        chunk, int32 = self.max_len - 1, src.const("_INT32", Dtype.INT32)
+        store_info = {"addr": f"addr + i * {chunk}", "tag": "tag", "ack": "int(ack)",
+                      "sem_inc": "int(sem is not None and i == last)", "sem": "(sem or 0)",
+                      "dtype": "dtype"}
         # a PUSH: NodeModel.push's descriptor fields (its _push_fields), split into body
         # flits as NodeLayouts.desc_flits splits them
         push_desc = {name: f"d[{name!r}]" for name, _ in lay.push_desc}
@@ -143,6 +150,17 @@ def push(*, dst, src, tag=0, ack=True, **kw):
                               "mclass": MsgClass.REQUEST,
                               "info": "(" + src.write(lay.ctl_info, ctl_info) + ")"})}, {split}]
 
+def store(*, dst, src, addr, data, add=False, dtype={int32}, tag=0, ack=False, sem=None):
+    data = [int(x) for x in data]
+    pieces = [data[i:i + {chunk}] for i in range(0, len(data), {chunk})] or [[]]
+    last, opcode, out = len(pieces) - 1, {ops[Opcode.ADD]} if add else {ops[Opcode.WRITE]}, []
+    for i, piece in enumerate(pieces):
+        out.append([{src.write(head, {**head_args, "opcode": "opcode", "length": "len(piece) + 1",
+                                      "mclass": MsgClass.REQUEST,
+                                      "info": "(" + src.write(lay.store_info, store_info) + ")"})}]
+                   + piece)
+    return out
+
 def dst_of(f):
     {h["mclass"]}; {h["opcode"]}
     return ({h["dst_x"]}, {h["dst_y"]})
@@ -166,7 +184,7 @@ def decode(flits):
         names = {**src.names, "reg_addr": self.reg_addr}
         exec(compile(code, f"<HostModel {self.fmt.flit_bits}-bit>", "exec"), names)
         self.head, self.read, self.push = names["head"], names["read"], names["push"]
-        self.read_regs = names["read_regs"]
+        self.read_regs, self.store = names["read_regs"], names["store"]
         self._reg_addrs = {name: NodeModel.reg_addr(self, name) for name in lay.registers}
         self.decode_head, self.decode = names["decode_head"], names["decode"]
         #: ``decode_head(f)["dst"]``, the other fields not built (but an undefined enum
