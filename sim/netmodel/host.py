@@ -448,7 +448,7 @@ class Tile:
         nk, net, links = self.nodes_kernel, self.net, self.links
         cores = nk.cores
         sram = cores.sram
-        if self._pages_per_cycle:
+        if self._pages_per_cycle and len(sram.pool) < sram.table.size:  # else all there
             sram.reserve(self._pages_per_cycle * (stop - net.t))
         # the arguments bound once, again when an array was replaced (the Bound holds
         # them, so an id is not reused while it lives) or a switch changed
