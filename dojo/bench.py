@@ -1337,13 +1337,11 @@ def _cycles_of(res):
     return res.total_cycles if hasattr(res, "total_cycles") else res.cycles
 
 
-def bench_nodemodel(outdir, *, quick=False, d1=None):
+def bench_nodemodel(outdir, *, quick=False):
     """Every training-node workload on the default tile on both engines in one run: the
-    model's wall time against the cached Verilator build's, and their cycles (equal); then
-    the D1 rows (:data:`D1_ROWS`, over an hour), unless ``quick`` or ``d1=False``
-    (``python -c "from pathlib import Path; from dojo.bench import bench_nodemodel;
-    print('\\n'.join(bench_nodemodel(Path('build/bench'), d1=False)))"`` gives the
-    default-tile table alone, every workload)."""
+    model's wall time against the cached Verilator build's, and their cycles (equal). The
+    D1 rows are a section of their own (:func:`bench_nodemodel_d1`, 20 minutes), so the
+    ratios can be measured again in a few minutes."""
     from sim.workloads import WORKLOADS, Job
     started = time.time()
     cfg = load_config(ROOT / "configs" / "default.yaml")
@@ -1403,13 +1401,19 @@ def bench_nodemodel(outdir, *, quick=False, d1=None):
               f"from the layouts (`sim/netmodel/host_codec.py`); and the workload's own "
               f"preparation (layouts made, programs compiled) and golden check, which both "
               f"engines pay."]
-    if (not quick) if d1 is None else d1:
-        lines += _d1_lines(outdir)
     lines += ["", f"Section measured in {time.time() - started:.0f} s."]
     return lines
 
 
-#: the D1 rows of :func:`bench_nodemodel`: ``(label, overrides of configs/d1.yaml, workload,
+def bench_nodemodel_d1(outdir):
+    """The training-node workloads at D1 scale on the fast engine (:data:`D1_ROWS`)."""
+    started = time.time()
+    lines = _d1_lines(outdir)
+    lines += ["", f"Section measured in {time.time() - started:.0f} s."]
+    return lines
+
+
+#: the D1 rows of :func:`bench_nodemodel_d1`: ``(label, overrides of configs/d1.yaml, workload,
 #: options)``, each run timing-only and preloaded in a process of its own (its peak memory
 #: is the process's). One die is the full 19x19 array, and once the preset's harvest map
 #: (354 live nodes, the 7 disabled ones given no work; the ring skips them, the 2D
@@ -1453,7 +1457,7 @@ def _scale_point(overrides, name, options, out_dir):
 def _d1_lines(outdir):
     """The D1 die and tile rows of the nodemodel section (see :data:`D1_ROWS`)."""
     import subprocess
-    lines = ["", "### D1 scale (timing only, preloaded)", "",
+    lines = ["## Training-node workloads at D1 scale (the fast model, timing only, preloaded)", "",
              "`dojo sim configs/d1.yaml <overrides> --bench ... --engine model --timing-only "
              "--preload`, each row a process of its own on one core: 2048-bit flits carried "
              "as their 93-bit control slices, data and programs written into the SRAM "
@@ -1492,7 +1496,8 @@ def _d1_lines(outdir):
 SECTIONS = {"network": bench_network, "tile": bench_tile, "scale": bench_scale,
             "fpga": bench_fpga, "netmodel": bench_netmodel, "explore": bench_explore,
             "programs": bench_programs, "faults": bench_faults, "energy": bench_energy,
-            "step": bench_step, "nodemodel": bench_nodemodel}
+            "step": bench_step, "nodemodel": bench_nodemodel,
+            "nodemodel_d1": bench_nodemodel_d1}
 
 
 def _marker(name, end=False):
