@@ -49,16 +49,6 @@ os.environ.setdefault("DOJO_CXX_O0", "1")
 # Yosys's Verilog of each distinct RTLIL text, shared by the workers and the ``dojo``
 # commands the tests start (gen.emit; make clean removes it)
 os.environ.setdefault("DOJO_YOSYS_CACHE", str(ROOT / "build" / "yosys-cache"))
-# numba for the suite (and the processes its tests start), set before numba is imported
-# (it reads both then): LLVM at level 1, not 3 (a cold compile of the node kernels costs
-# about a seventh less CPU and they run as fast: docs/testing.md), and a disk cache of the
-# suite's own, one folder per level (numba's cache key has no level, so kernels compiled
-# at 1 must not be loaded by `make sim` or `make bench`, nor theirs here). Kept between
-# runs, so a warm inner loop loads every kernel instead of compiling it; `make clean`
-# empties it. sim.netmodel.nodekernel's stale-cache guard finds it by numba's own locator
-os.environ.setdefault("NUMBA_OPT", "1")
-NUMBA_CACHE = ROOT / "build" / "numba-cache" / f"opt{os.environ['NUMBA_OPT']}"
-os.environ.setdefault("NUMBA_CACHE_DIR", str(NUMBA_CACHE))
 
 
 def pytest_addoption(parser):

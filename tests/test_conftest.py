@@ -88,15 +88,3 @@ def test_quick_first_keeps_one_parameter_set_per_test_in_the_quick_tier():
     slow = [i.nodeid.split("::")[1] for i in items if i.get_closest_marker("slow")]
     assert slow == ["test_ni[v4]", "test_sram[l24]", "test_sram[l32]", "test_tile[verilator]"]
 
-
-def test_numba_reads_the_suites_cache_folder_and_level():
-    """numba was imported after tests/conftest.py set its cache folder and LLVM level (it
-    reads both at import), and the folder is the level's own: kernels compiled at the
-    suite's level are never loaded at another (numba's cache key has no level)."""
-    import os
-    import numba
-    level = int(os.environ["NUMBA_OPT"])
-    assert int(numba.config.OPT) == level
-    assert numba.config.CACHE_DIR == os.environ["NUMBA_CACHE_DIR"]
-    if os.environ["NUMBA_CACHE_DIR"] == str(conftest.NUMBA_CACHE):     # not overridden
-        assert conftest.NUMBA_CACHE.name == f"opt{level}"
