@@ -6,6 +6,9 @@
 - ``slow``: simulator-bound or long. A test parametrized by ``sim`` is slow without being
   marked; so is any test that builds a simulator model: under ``--quick`` such a test
   that is not marked (slow or quick) is skipped at its first build, with the reason.
+- ``quick_first``: of a parametrized test, the first parameter set is in the quick tier
+  and the others are slow (a block's second and third configurations, the further seeds
+  of a property: ``make test`` runs them).
 - Order: slow tests first (proofs, then the longest xdist group, then the rest as
   collected, those that wait for the numba warm-up last), so that under
   ``pytest -n 2`` the long ones start early and the unit tests fill the end; tests that
@@ -66,6 +69,8 @@ MODEL_IN_SUBPROCESSES = ("tests/sim/explore/",)
 def pytest_configure(config):
     config.addinivalue_line("markers", "quick: a slow test that the quick tier (make check) "
                                        "runs too: one per block of the fast engine")
+    config.addinivalue_line("markers", "quick_first: of a parametrized test, only the first "
+                                       "parameter set is in the quick tier, the others are slow")
     config.addinivalue_line("markers", "model_in_subprocess: runs the fast model in a process "
                                        "of its own (waits for the numba warm-up)")
     if hasattr(config, "workerinput"):
@@ -200,10 +205,23 @@ def _order(item):
     return 3 if waits_for_warmup(item) else 2
 
 
-def pytest_collection_modifyitems(config, items):
+def mark_tiers(items):
+    """Mark ``slow`` what is slow without the marker: a test parametrized by ``sim``, and
+    every parameter set but the first (in collection order) of a test marked
+    ``quick_first``."""
+    firsts = set()
     for item in items:
-        if is_slow(item) and item.get_closest_marker("slow") is None:
+        later = False
+        if item.get_closest_marker("quick_first") and getattr(item, "callspec", None):
+            function = item.nodeid.split("[")[0]
+            later = function in firsts
+            firsts.add(function)
+        if (later or is_slow(item)) and item.get_closest_marker("slow") is None:
             item.add_marker(pytest.mark.slow)
+
+
+def pytest_collection_modifyitems(config, items):
+    mark_tiers(items)
     if config.getoption("quick"):
         keep, drop = [], []
         for item in items:

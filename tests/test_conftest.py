@@ -36,17 +36,23 @@ def test_a_numba_compile_waits_while_another_process_holds_the_lock(tmp_path, mo
 
 
 class _Item:
-    """What tests/conftest.py's ordering reads of a collected test."""
+    """What tests/conftest.py's ordering and tiers read of a collected test (``params``:
+    its parametrization, as ``item.callspec.params``)."""
 
-    def __init__(self, nodeid, *marks, group=None):
+    def __init__(self, nodeid, *marks, group=None, params=None):
         import pytest
         self.nodeid = nodeid
         self.marks = {m: getattr(pytest.mark, m)() for m in marks}
         if group:
             self.marks["xdist_group"] = pytest.mark.xdist_group(group)
+        if params is not None:
+            self.callspec = type("CallSpec", (), {"params": params})()
 
     def get_closest_marker(self, name):
         return self.marks.get(name)
+
+    def add_marker(self, mark):
+        self.marks[mark.name] = mark
 
 
 def test_the_longest_group_starts_right_after_the_proofs():
@@ -64,3 +70,21 @@ def test_the_longest_group_starts_right_after_the_proofs():
     assert ordered == ["test_router.py::test_proof", "test_node_core.py::test_unit",
                        "test_node_kernel.py::test_slow", "test_presets.py::test_slow",
                        "test_explore.py::test_dask", "test_config.py::test_unit"]
+
+
+def test_quick_first_keeps_one_parameter_set_per_test_in_the_quick_tier():
+    """``quick_first``: the first parameter set of each marked test stays in the quick tier,
+    the others become slow; a test parametrized by ``sim`` is slow, the rest unmarked."""
+    items = [_Item("t.py::test_ni[v2]", "quick_first", params={"config": "v2"}),
+             _Item("t.py::test_ni[v4]", "quick_first", params={"config": "v4"}),
+             _Item("t.py::test_ni_mutant[a]", params={"mutant": "a"}),
+             _Item("t.py::test_ni_mutant[b]", params={"mutant": "b"}),
+             _Item("t.py::test_sram[l16]", "quick_first", params={"config": "l16"}),
+             _Item("t.py::test_sram[l24]", "quick_first", params={"config": "l24"}),
+             _Item("t.py::test_sram[l32]", "quick_first", params={"config": "l32"}),
+             _Item("t.py::test_tile[verilator]", params={"sim": "verilator"}),
+             _Item("t.py::test_plain", "quick_first")]
+    conftest.mark_tiers(items)
+    slow = [i.nodeid.split("::")[1] for i in items if i.get_closest_marker("slow")]
+    assert slow == ["test_ni[v4]", "test_sram[l24]", "test_sram[l32]", "test_tile[verilator]"]
+

@@ -78,7 +78,9 @@ and numba's disk cache checks only this file. :func:`invalidate_stale_cache` (ru
 import) keeps a digest of :mod:`sim.netmodel.kernel` and every block of
 :mod:`sim.netmodel.node` (its files but the package docstring's) next to this module's
 cache, and deletes this module's cache
-files when the digest changes, so the kernel is recompiled with the new code.
+files when the digest changes, so the kernel is recompiled with the new code. The cache is
+where numba's own locator puts it (:func:`numba_cache_dir`): ``__pycache__`` next to this
+file, or under ``NUMBA_CACHE_DIR`` when that is set (the test suite sets its own).
 """
 
 import hashlib
@@ -96,7 +98,23 @@ from sim.netmodel.node import core as co
 __all__ = ["run", "NodeKernel", "MUTANTS"]
 
 _HERE = pathlib.Path(__file__).resolve()
-_CACHE = _HERE.parent / "__pycache__"
+
+
+def numba_cache_dir(source=_HERE):
+    """The folder numba caches the functions of the module file ``source`` in: the first of
+    its locators that takes the file (``NUMBA_CACHE_DIR``'s folder for it when that is set,
+    else ``__pycache__`` next to it if writable, else the user-wide cache), created if need
+    be; numba's choice, so a digest kept here sits next to the cache files it guards."""
+    from numba.core import caching
+    impl = getattr(caching, "CacheImpl", None) or caching._CacheImpl
+    for locator in impl._locator_classes:
+        found = locator.from_function(numba_cache_dir, str(source))
+        if found is not None:
+            return pathlib.Path(found.get_cache_path())
+    raise RuntimeError(f"numba finds no cache folder for {source}")
+
+
+_CACHE = numba_cache_dir()
 
 
 def _digest():
@@ -109,9 +127,9 @@ def _digest():
 
 
 def invalidate_stale_cache(module, digest):
-    """Delete ``module``'s numba cache files (next to this one) when ``digest`` of the
-    sources it inlines differs from the one kept with them (numba checks only the module's
-    own file)."""
+    """Delete ``module``'s numba cache files (a module of this folder: they are in
+    :data:`_CACHE` with this one's) when ``digest`` of the sources it inlines differs from
+    the one kept with them (numba checks only the module's own file)."""
     stamp = _CACHE / f"{module}.sources.sha256"
     try:
         old = stamp.read_text()
@@ -120,7 +138,7 @@ def invalidate_stale_cache(module, digest):
     if old != digest:
         for f in _CACHE.glob(f"{module}.*.nb[ic]"):
             f.unlink(missing_ok=True)
-        _CACHE.mkdir(exist_ok=True)
+        _CACHE.mkdir(parents=True, exist_ok=True)
         stamp.write_text(digest)
 
 

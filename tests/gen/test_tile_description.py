@@ -18,6 +18,7 @@ VERILOG_KEYS = {"generator", "generator_version", "top", "modules", "verilog_sha
                 "ports"}
 
 
+@pytest.mark.quick_first      # make check: the first configuration; make test: all
 @pytest.mark.parametrize("overrides", [
     ["tile.dies_x=1", "tile.dies_y=1"],
     ["tile.dies_x=3", "dielink.link_layer=true", "router.flit_bits=128"],

@@ -106,6 +106,7 @@ def test_crc_reference_and_detection():
                 assert crc(data_err, n - width, width) != crc_err
 
 
+@pytest.mark.quick_first      # make check: the first configuration; make test: all
 @pytest.mark.parametrize("ratio, latency, vcs", [(1, 0, 2), (2, 3, 2), (3, 1, 1), (4, 5, 2)])
 def test_ber0_timing_equals_the_perfect_pipe(ratio, latency, vcs):
     common = dict(flit_bits=16, vcs=vcs, ratio=ratio, latency=latency, downstream_depth=4,

@@ -362,6 +362,7 @@ def _random_traffic(vcs, depth, routing, *, seed, packets_per_port, idle, stall,
     return sum(len(r.log) for r in receivers.values())
 
 
+@pytest.mark.quick_first      # make check: the first configuration; make test: all
 @pytest.mark.parametrize("vcs,depth,routing,ddepth,seed", [
     (1, 4, "xy", None, 1),
     (2, 3, "yx", None, 2),

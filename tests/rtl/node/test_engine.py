@@ -137,6 +137,7 @@ def test_gemm_matches_golden(dtype, shape, accumulate, contention):
     assert res["steps"] == (m // 4) * (n // 4) * k
 
 
+@pytest.mark.slow      # a long-k performance property (make test); GEMMs of both dtypes stay quick
 @pytest.mark.parametrize("dtype", ["bf16", "int8"])
 def test_utilisation_long_k(dtype):
     """K = 16 P: steady-state MAC utilisation (the marginal cost of extra tiles, so the

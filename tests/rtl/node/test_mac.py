@@ -161,6 +161,7 @@ def test_hand_jobs(mul_stages, adder_stages):
     assert got[6] == 0x4B800000 and got[7] == 0x00000123
 
 
+@pytest.mark.quick_first      # make check: the first configuration; make test: all
 @pytest.mark.parametrize("mul_stages,adder_stages", CONFIGS, ids=CONFIG_IDS)
 def test_random_dot_products(mul_stages, adder_stages):
     rng = np.random.default_rng(40 + 2 * mul_stages + adder_stages)

@@ -100,6 +100,7 @@ def lockstep(p, cycles, *, mutant="none", seed=1):
     return execs
 
 
+@pytest.mark.quick_first      # make check: the first configuration; make test: all
 @pytest.mark.parametrize("p, cycles", CONFIGS, ids=lambda v: str(v))
 def test_the_model_matches_the_rtl_every_cycle(p, cycles):
     assert lockstep(p, cycles) >= 5          # whole EXECs compared, not only their starts

@@ -289,6 +289,7 @@ def lockstep(config, *, mutant="none", cycles=CYCLES, seed=1):
     return seen
 
 
+@pytest.mark.quick_first      # make check: the first configuration; make test: all
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda c: "v{}-c{}-m{}".format(*c))
 def test_the_model_matches_the_rtl_every_cycle(config):
     seen = lockstep(config)

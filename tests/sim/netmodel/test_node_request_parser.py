@@ -145,6 +145,7 @@ def lockstep(vcs, *, mutant="none", cycles=CYCLES, seed=1):
     return seen
 
 
+@pytest.mark.quick_first      # make check: the first configuration; make test: all
 @pytest.mark.parametrize("vcs", [1, 4])
 def test_the_model_matches_the_rtl_every_cycle(vcs):
     seen = lockstep(vcs)

@@ -72,6 +72,7 @@ def lockstep(config, *, mutant="none", cycles=CYCLES, seed=1):
     return model
 
 
+@pytest.mark.quick_first      # make check: the first configuration; make test: all
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda c: "lines{}-w{}-r{}x{}-w{}-b{}".format(*c))
 def test_the_model_matches_the_rtl_every_cycle(config):
     model = lockstep(config)

@@ -13,6 +13,7 @@ from sim.step.gpu import load_gpu
 from sim.step.spec import load_workload, workload_from_dict
 from sim.step.study import default_dies, run_scaleout, strong_split, study_plan, study_points
 from tests.conftest import CONFIGS
+from tests.sim.netmodel.lockstep import one_worker
 
 MLP = CONFIGS.parent / "workloads" / "mlp.yaml"
 
@@ -146,6 +147,7 @@ def test_model_points_go_past_the_rtls_nodes_within_what_the_model_supports():
                         "node.matrix_p=8 on the 1x1 grid)")
 
 
+@one_worker("core")     # the node kernel: on the worker that compiles it (a cold cache)
 def test_a_timing_only_point_has_the_full_models_cycles(tmp_path):
     """The study's timing-only point (what the D1 preset needs) against the same point with
     data values on the fast engine (itself held to the RTL: test_step_on_the_model.py)."""
