@@ -21,6 +21,10 @@ preset's harvest map (and with dead routers added) against its full array.
 ``energy``: energy per event of the presets, the D1 die at peak BF16 against 400 W, the
 energy per delivered flit of uniform traffic on the default tile and one D1 die, and the
 energy of the GEMMs and collectives on the default tile (RTL, counted in hardware).
+``step``: the training-step presets on the default tile, the MLP's scale-out study and the
+node-size sweep (RTL). ``stepd1``: issue 31's D1 scale-out study as its command runs it
+(1x1 to 5x5 dies, the fast engine, timing only, preloaded), with its wall and the
+machine's load.
 
 Every number is measured; raw results go to ``build/bench/``.
 """
