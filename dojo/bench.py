@@ -1296,6 +1296,13 @@ def bench_stepd1(outdir):
                              fresh=True, progress=False, engine=engine,
                              timing_only=timing_only, preload=preload, engine_choice=why)
     wall = time.time() - started
+    return stepd1_lines(study, dies, why, f"**{wall / 60:.1f} min**", load.text())
+
+
+def stepd1_lines(study, dies, why, wall_text, load_text):
+    """The ``stepd1`` section's lines for ``study`` (:func:`sim.step.study.run_scaleout`'s
+    dict) run on ``dies`` with the engine chosen for ``why``; ``wall_text`` and
+    ``load_text`` say how long it took and under what load."""
     fabrics = ", ".join(f"{dx}x{dy}" for dx, dy in dies)
     lines = ["## The D1 scale-out study (`dojo study scaleout configs/d1.yaml "
              "workloads/transformer.yaml`)", "",
@@ -1332,10 +1339,10 @@ def bench_stepd1(outdir):
                      f"{p['gpu']['step_seconds'] * 1e6:.0f} us | {p['gpu']['speedup']:.2f} | "
                      f"{100 * p['gpu']['efficiency']:.0f}% | {p['wall_s']:.0f} s |")
     failed = [f"{f['point']}: {f['error']}" for f in study["failures"]]
-    lines += ["", f"Whole study: **{wall / 60:.1f} min** wall on {D1_STUDY_WORKERS} Dask "
-                  f"workers (target: <= 60 min), the sum of the points' walls "
+    lines += ["", f"Whole study: {wall_text} wall on {D1_STUDY_WORKERS} Dask "
+                  f"workers (target: <= 60 min), the sum of the finished points' walls "
                   f"{sum(p.get('wall_s') or 0 for p in study['points']) / 60:.1f} min; "
-                  f"machine ({_cores()} cores, shared): {load.text()}."
+                  f"machine ({_cores()} cores, shared): {load_text}."
               + (f" Failed points: {'; '.join(failed)}." if failed else ""),
               "", "Plot: `build/bench/step_study_d1/scaleout.png` (copied to "
                   "`docs/d1_step_scaleout.png`); every figure: `study.json` next to it."]
