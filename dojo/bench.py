@@ -1299,6 +1299,14 @@ def bench_stepd1(outdir):
     return stepd1_lines(study, dies, why, f"**{wall / 60:.1f} min**", load.text())
 
 
+def _runs_wall(study):
+    """The walls of a study's runs: a point whose step is another's (the 2x1 dies' strong
+    split is their weak step) ran once, from the study's store."""
+    runs = {(tuple(p["dies"]), p["replicas"], p["tokens_per_replica"]): p.get("wall_s") or 0
+            for p in study["points"] if p["status"] == "ok"}
+    return sum(runs.values())
+
+
 def stepd1_lines(study, dies, why, wall_text, load_text):
     """The ``stepd1`` section's lines for ``study`` (:func:`sim.step.study.run_scaleout`'s
     dict) run on ``dies`` with the engine chosen for ``why``; ``wall_text`` and
@@ -1341,7 +1349,8 @@ def stepd1_lines(study, dies, why, wall_text, load_text):
     failed = [f"{f['point']}: {f['error']}" for f in study["failures"]]
     lines += ["", f"Whole study: {wall_text} wall on {D1_STUDY_WORKERS} Dask "
                   f"workers (target: <= 60 min), the sum of the finished points' walls "
-                  f"{sum(p.get('wall_s') or 0 for p in study['points']) / 60:.1f} min; "
+                  f"{_runs_wall(study) / 60:.1f} min (a strong point that is a weak one runs "
+                  f"once); "
                   f"machine ({_cores()} cores, shared): {load_text}."
               + (f" Failed points: {'; '.join(failed)}." if failed else ""),
               "", "Plot: `build/bench/step_study_d1/scaleout.png` (copied to "
