@@ -21,6 +21,10 @@ preset's harvest map (and with dead routers added) against its full array.
 ``energy``: energy per event of the presets, the D1 die at peak BF16 against 400 W, the
 energy per delivered flit of uniform traffic on the default tile and one D1 die, and the
 energy of the GEMMs and collectives on the default tile (RTL, counted in hardware).
+``step``: the training-step presets on the default tile, the MLP's scale-out study and the
+node-size sweep (RTL). ``stepd1``: issue 31's D1 scale-out study as its command runs it
+(1x1 to 5x5 dies, the fast engine, timing only, preloaded), with its wall and the
+machine's load.
 
 Every number is measured; raw results go to ``build/bench/``.
 """
@@ -1231,55 +1235,126 @@ def bench_step(outdir, *, quick=False):
                          f"{p['gpu']['step_seconds'] * 1e6:.0f} us | "
                          f"{p['gpu']['speedup']:.2f} |")
         lines += [""] + _nodesize_lines(outdir)
-        lines += [""] + _d1_step_lines(outdir)
     lines += ["", f"Section measured in {time.time() - started:.0f} s."]
     return lines
 
 
-#: the fabrics of the D1 scale-out study in the step section (the fast engine, timing only;
-#: a point costs minutes per die: the 3x3 and 5x5 points take hours, see _d1_step_lines)
-D1_STUDY_DIES = [(1, 1), (2, 1)]
+#: the D1 scale-out study's Dask workers (the machine's two cores)
+D1_STUDY_WORKERS = 2
 
 
-def _d1_step_lines(outdir):
-    """The transformer preset's scale-out study on the D1 preset (its harvest map, 2048-bit
-    flits: the fast engine, timing only) on :data:`D1_STUDY_DIES`, with each point's wall."""
+class _LoadSampler:
+    """The machine's 1-minute load average, sampled every ``every`` seconds in a thread
+    while a section runs (the machine is shared: a wall time is quoted with its load)."""
+
+    def __init__(self, every=30.0):
+        import threading
+        self.samples, self.every = [], every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        import os
+        while True:
+            self.samples.append(os.getloadavg()[0])
+            if self._stop.wait(self.every):
+                return
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def text(self):
+        s = self.samples
+        return (f"1-minute load average {min(s):.1f}-{max(s):.1f}, mean "
+                f"{sum(s) / len(s):.1f} over {len(s)} samples" if s else "load not sampled")
+
+
+def bench_stepd1(outdir):
+    """Issue 31's scale-out study, as its command runs it: ``dojo study scaleout
+    configs/d1.yaml workloads/transformer.yaml`` (the fabrics of
+    :func:`sim.step.study.default_dies`, the engine :func:`sim.step.study.choose_engine`
+    picks: the fast model, timing only, preloaded) on :data:`D1_STUDY_WORKERS` Dask
+    workers, with each point's wall, the total wall and the machine's load during it."""
     from sim.explore.cluster import dask_client
     from sim.step.gpu import load_gpu
     from sim.step.spec import load_workload
-    from sim.step.study import run_scaleout
+    from sim.step.study import choose_engine, default_dies, run_scaleout
     cfg = load_config(ROOT / "configs" / "d1.yaml")
     step = load_workload(ROOT / "workloads" / "transformer.yaml")
     gpu = load_gpu(ROOT / "configs" / "gpu" / "a100.yaml")
-    dies = ",".join(f"{dx}x{dy}" for dx, dy in D1_STUDY_DIES)
-    with dask_client(workers=1) as client:
-        study = run_scaleout(cfg, derive(cfg), step, dies=D1_STUDY_DIES, sim=None,
-                             out=outdir / "step_study_d1", gpu=gpu, client=client, fresh=True,
-                             progress=False, engine="model", timing_only=True)
-    lines = [f"The transformer preset on the D1 preset (`dojo study scaleout configs/d1.yaml "
-             f"workloads/transformer.yaml --engine model --timing-only --dies {dies}`: sizes "
-             f"x8, a 4x2-node replica on every usable block of the harvested dies, strong: "
-             f"{study['strong_batch']['tokens']} tokens in all; fast engine, timing only: "
-             f"cycles, no data values; the breakdown from the model's cycle records), one "
-             f"point at a time on one worker; exposed communication: DMA busy while the "
-             f"engine is not, of the DMA busy, all nodes of the replicas:", "",
+    dies = default_dies(cfg)
+    engine, timing_only, preload, why = choose_engine(cfg, dies)
+    started = time.time()
+    with _LoadSampler() as load, dask_client(workers=D1_STUDY_WORKERS) as client:
+        study = run_scaleout(cfg, derive(cfg), step, dies=dies, sim=None,
+                             out=outdir / "step_study_d1", gpu=gpu, client=client,
+                             fresh=True, progress=False, engine=engine,
+                             timing_only=timing_only, preload=preload, engine_choice=why)
+    wall = time.time() - started
+    return stepd1_lines(study, dies, why, f"**{wall / 60:.1f} min**", load.text())
+
+
+def _runs_wall(study):
+    """The walls of a study's runs: a point whose step is another's (the 2x1 dies' strong
+    split is their weak step) ran once, from the study's store."""
+    runs = {(tuple(p["dies"]), p["replicas"], p["tokens_per_replica"]): p.get("wall_s") or 0
+            for p in study["points"] if p["status"] == "ok"}
+    return sum(runs.values())
+
+
+def stepd1_lines(study, dies, why, wall_text, load_text):
+    """The ``stepd1`` section's lines for ``study`` (:func:`sim.step.study.run_scaleout`'s
+    dict) run on ``dies`` with the engine chosen for ``why``; ``wall_text`` and
+    ``load_text`` say how long it took and under what load."""
+    fabrics = ", ".join(f"{dx}x{dy}" for dx, dy in dies)
+    lines = ["## The D1 scale-out study (`dojo study scaleout configs/d1.yaml "
+             "workloads/transformer.yaml`)", "",
+             f"The transformer preset (sizes x8 on D1: d_model 128, a 4x2-node replica on "
+             f"every usable block of the harvested dies) on {fabrics} dies of the D1 preset, "
+             f"weak scaling (every replica 128 tokens) and strong scaling (a fixed global "
+             f"batch of {study['strong_batch']['tokens']} tokens: "
+             f"{study['strong_batch']['base']}), next to the GPU reference "
+             f"(`configs/gpu/a100.yaml`, one GPU per replica). {why}. Timing only: cycles, "
+             f"no data values. Preloaded: every point's programs and operands written into "
+             f"the SRAM before cycle 0; the step's cycles (first start write to last DONE) "
+             f"are the host-loaded run's (`tests/sim/step/test_step_preloaded.py`); the load "
+             f"through the tile edge's hosts is not run and not included in any figure. "
+             f"Exposed communication (DMA busy while the engine is not, of the DMA busy) "
+             f"from the model's cycle records on fabrics of up to two dies; past that the "
+             f"points run unwatched and it is not recorded. Speed-up and efficiency against "
+             f"the 1x1 point of the same mode (tokens per second).", "",
              "| mode | dies | replicas x tokens | cycles | time | peak MACs | exposed "
-             "communication | speed-up | efficiency | GPUs: step | GPUs: speed-up | wall |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "communication | speed-up | efficiency | GPUs: step | GPUs: speed-up | "
+             "GPUs: efficiency | wall |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for p in study["points"]:
         head = (f"| {p['mode']} | {p['dies'][0]}x{p['dies'][1]} | "
                 + (f"{p['replicas']} x {p['tokens_per_replica']} | " if p["replicas"]
                    else "no even split | "))
         if p["status"] != "ok":
-            lines.append(head + f"{p['status']}: {p.get('reason', '')} | | | | | | | | |")
+            lines.append(head + f"{p['status']}: {p.get('reason', 'see Failed points below')} | | | | | | | | | |")
             continue
         lines.append(head + f"{p['step_cycles']} | {p['step_seconds'] * 1e6:.1f} us | "
                      f"{100 * p['peak_fraction']:.1f}% | "
                      + (f"{100 * p['exposed_communication_fraction']:.0f}%"
                         if "exposed_communication_fraction" in p else "not recorded")
-                     + f" | {p['speedup']:.2f} | "
-                     f"{100 * p['efficiency']:.0f}% | {p['gpu']['step_seconds'] * 1e6:.0f} us | "
-                     f"{p['gpu']['speedup']:.2f} | {p['wall_s']:.0f} s |")
+                     + f" | {p['speedup']:.2f} | {100 * p['efficiency']:.0f}% | "
+                     f"{p['gpu']['step_seconds'] * 1e6:.0f} us | {p['gpu']['speedup']:.2f} | "
+                     f"{100 * p['gpu']['efficiency']:.0f}% | {p['wall_s']:.0f} s |")
+    failed = [f"{f['point']}: {f['error']}" for f in study["failures"]]
+    lines += ["", f"Whole study: {wall_text} wall on {D1_STUDY_WORKERS} Dask "
+                  f"workers (target: <= 60 min), the sum of the finished points' walls "
+                  f"{_runs_wall(study) / 60:.1f} min (a strong point that is a weak one runs "
+                  f"once); "
+                  f"machine ({_cores()} cores, shared): {load_text}."
+              + (f" Failed points: {'; '.join(failed)}." if failed else ""),
+              "", "Plot: `build/bench/step_study_d1/scaleout.png` (copied to "
+                  "`docs/d1_step_scaleout.png`); every figure: `study.json` next to it."]
     return lines
 
 
@@ -1506,7 +1581,7 @@ SECTIONS = {"network": bench_network, "tile": bench_tile, "scale": bench_scale,
             "fpga": bench_fpga, "netmodel": bench_netmodel, "explore": bench_explore,
             "programs": bench_programs, "faults": bench_faults, "energy": bench_energy,
             "step": bench_step, "nodemodel": bench_nodemodel,
-            "nodemodel_d1": bench_nodemodel_d1}
+            "nodemodel_d1": bench_nodemodel_d1, "stepd1": bench_stepd1}
 
 
 def _marker(name, end=False):

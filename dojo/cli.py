@@ -371,6 +371,23 @@ def _add_timing_only(p):
                         "compared against the golden model")
 
 
+def _add_preload(p, what):
+    p.add_argument("--preload", action="store_true",
+                   help=f"with --engine model --timing-only: {what} are written into the "
+                        f"SRAM instead of sent by the hosts, and nothing is read back (the "
+                        f"same step cycles; the load and read-back phases are not run: "
+                        f"docs/guide.md)")
+
+
+def _check_preload(args):
+    """``--preload`` without ``--engine model --timing-only``: ConfigError, one line (the
+    words of the workloads' refusal, :meth:`sim.workloads.base.Workload.unsupported`)."""
+    if args.preload and not (args.engine == "model" and args.timing_only):
+        raise ConfigError(["--preload: not allowed without --engine model --timing-only; "
+                           "allowed: with --engine model --timing-only (the hosts load the "
+                           "full model and the RTL)"])
+
+
 def _check_timing_only(args):
     """``--timing-only`` without ``--engine model``: ConfigError, one line."""
     if args.timing_only and args.engine != "model":
@@ -522,7 +539,8 @@ def cmd_run(args):
     d = _derive(cfg)
     entry = STEPS["step"]
     plan = entry.check(cfg, d, Options(engine=args.engine, workload=args.workload,
-                                       seed=args.seed, timing_only=args.timing_only))
+                                       seed=args.seed, timing_only=args.timing_only,
+                                       preload=args.preload))
     from sim.runner import available_simulators
     # the timeline comes from a watched run: Icarus's on the RTL, the model's own records
     # on the fast engine (sim.step.records)
@@ -547,6 +565,7 @@ def _add_run_parser(sub):
                         "fast engine, sim/netmodel: the same cycles, results and "
                         "timeline)")
     _add_timing_only(p)
+    _add_preload(p, "the step's programs and operands")
     p.add_argument("--sim", default=os.environ.get("SIM", "verilator"),
                    help="verilator (default, or $SIM) or icarus")
     p.add_argument("--seed", type=_seed, default=0, help="operands' seed (default 0)")
@@ -576,11 +595,25 @@ def cmd_study(args):
     from sim.step.compiler import compile_step
     from sim.step.gpu import load_gpu
     from sim.step.spec import load_workload
-    from sim.step.study import default_dies, run_scaleout, study_points
+    from sim.step.study import choose_engine, default_dies, run_scaleout, study_points
     from verif.node_model import NodeModel
-    _check_timing_only(args)
     cfg = load_config(args.config, args.overrides)
     derived = _derive(cfg)
+    choice = None
+    if args.engine is None:
+        if args.study == "scaleout" and not (args.timing_only or args.preload) \
+                and not args.per_edge:
+            dies = _parse_dies(args.dies) if args.dies else default_dies(cfg)
+            args.engine, args.timing_only, args.preload, choice = choose_engine(cfg, dies)
+            if choice:
+                print(choice)
+        else:
+            args.engine = "rtl"
+    _check_timing_only(args)
+    _check_preload(args)
+    if args.preload and args.study == "nodesize":
+        raise ConfigError(["--preload: not allowed with dojo study nodesize (its points run "
+                           "on the RTL only); allowed: with dojo study scaleout"])
     if args.engine == "model" and args.study == "nodesize":
         raise ConfigError(["--engine model: not allowed with dojo study nodesize (its "
                            "points run on the RTL only); allowed: rtl, or model with "
@@ -623,10 +656,14 @@ def cmd_study(args):
                 raise ConfigError([f"--dies {dd[0]}x{dd[1]}: {exc}"]) from None
     study = _on_dask(args, run_scaleout, cfg, derived, step, dies=dies, sim=sim, gpu=gpu,
                      engine=args.engine, timing_only=args.timing_only,
-                     strong_tokens=args.strong_tokens)
+                     strong_tokens=args.strong_tokens, preload=args.preload,
+                     engine_choice=choice)
     if args.timing_only:
         print("  timing only: the cycles without data values (results not computed, not "
               "compared against the golden model)")
+    if args.preload:
+        print("  preloaded: programs and operands written into the SRAM; the load through "
+              "the hosts not run, not included in any figure")
     sb = study["strong_batch"]
     print(f"  strong scaling: a fixed global batch of {sb['tokens']} tokens ({sb['base']}), "
           f"split evenly on {sb['points']} of {len(dies)} fabrics")
@@ -721,13 +758,17 @@ def _add_study_parser(sub):
     p.add_argument("--gpu", default=str(Path(__file__).resolve().parent.parent / "configs" / "gpu"
                                         / "a100.yaml"),
                    help="GPU-cluster reference YAML (default: configs/gpu/a100.yaml)")
-    p.add_argument("--engine", choices=("rtl", "model"), default="rtl",
-                   help="scaleout: rtl (default, up to 64 nodes) or model (the fast "
-                        "engine: larger fabrics); nodesize: rtl")
+    p.add_argument("--engine", choices=("rtl", "model"), default=None,
+                   help="scaleout: rtl (up to 64 nodes) or model (the fast engine: larger "
+                        "fabrics); default: the RTL when every fabric fits it, else the "
+                        "model (timing only and --preload when its flits are over 64 bits, "
+                        "as the D1 preset's), the choice printed and kept in study.json; "
+                        "nodesize: rtl")
     p.add_argument("--strong-tokens", type=int, default=None, metavar="N",
                    help="scaleout: the strong scaling's fixed global batch, split evenly "
                         "at every point (default: the weak batch most fabrics split)")
     _add_timing_only(p)
+    _add_preload(p, "every point's programs and operands")
     p.add_argument("--sim", default=os.environ.get("SIM", "verilator"),
                    help="verilator (default, or $SIM) or icarus")
     p.add_argument("--fresh", action="store_true", help="run every point again")

@@ -318,6 +318,12 @@ class NodeModel:
     def pack_elements(self, values, bits):
         """Unsigned element ints -> lines (little-endian in a line, padded with zeros)."""
         per = self.width // bits
+        if bits in (8, 16, 32):
+            # the same lines through numpy's bytes (a D1 step packs 10^8 elements)
+            raw = (np.asarray(values, np.int64) & ((1 << bits) - 1)).astype(f"<u{bits // 8}")
+            raw = np.concatenate([raw, np.zeros(-len(raw) % per, raw.dtype)]).tobytes()
+            step = per * bits // 8
+            return [int.from_bytes(raw[j:j + step], "little") for j in range(0, len(raw), step)]
         values = [int(v) & ((1 << bits) - 1) for v in values]
         values += [0] * (-len(values) % per)
         return [sum(v << (bits * i) for i, v in enumerate(values[j:j + per]))

@@ -367,8 +367,10 @@ def _replica_members(groups, gx, gy):
     return {(j, i): [(ox + j, oy + i) for ox, oy in groups] for i in range(gy) for j in range(gx)}
 
 
-def compile_step(cfg, derived, step, mdl, *, seed=0, data=True):
-    """The step's programs, operands and expected results (``data=False``: programs only).
+def compile_step(cfg, derived, step, mdl, *, seed=0, data=True, golden=True):
+    """The step's programs, operands and expected results (``data=False``: programs only;
+    ``golden=False``: the operands, no expected results, which a timing-only run never
+    compares: the golden model is most of a D1 die's compile, 167 of 218 s measured).
     Raises ValueError (one line) for what :func:`check_step` refuses or what does not fit."""
     from gen.build import derived_of
     from sim.cannon import block_operands
@@ -534,12 +536,17 @@ def compile_step(cfg, derived, step, mdl, *, seed=0, data=True):
                                     for t in range(j, t_steps, gx)]
                     out.data[n] += [(gp.lay["b_own"][t // gy], mdl.pack_b(blk_b(t, j), step.dtype))
                                     for t in range(i, t_steps, gy)]
+                    if not golden:
+                        continue
                     c = None
                     for t in range(t_steps):
                         c = NodeModel.golden(blk_a(i, t), blk_b(t, j), c, step.dtype)
                     c_final[(n, g.label)] = mdl.pack_c(c)
     for gi, gp in enumerate(plans):
         label = gp.gemm.label
+        if not golden:                       # the read-back, no expected lines
+            out.reads += [(n, gp.lay["c"], gp.lay["c_lines"], label) for n in nodes]
+            continue
         if gi in ar_progs:
             rings = [None] if one and step.allreduce == "2d" else \
                 [list(groups)] if one else list(members.values())

@@ -30,8 +30,8 @@ import numpy as np
 
 from rtl.net.directions import MESH_PORTS, PORTS
 
-__all__ = ["StatusRecorder", "run_watched", "first_record_difference", "RECORD_MUTANTS",
-           "SIGNALS"]
+__all__ = ["StatusRecorder", "run_watched", "run_preloaded", "settled_counters",
+           "first_record_difference", "RECORD_MUTANTS", "SIGNALS", "COUNTER_LAG"]
 
 #: deliberately wrong recorders (tests only): ``dma_busy_late`` shows each node's DMA busy
 #: one cycle after the model has it
@@ -166,9 +166,13 @@ def _status_fields(tile):
     return layout_fields(tile.model.lay.cmd_status, ("state", "code", "pc"))
 
 
-async def _step_timeline(tile, pr, recorder):
+async def _step_timeline(tile, pr, recorder, preloaded=False):
     """:func:`verif.tb_step.step_timeline` on the model's tile: the ``programs`` flow with
-    ``recorder`` on from the first start write to the last DONE."""
+    ``recorder`` on from the first start write to the last DONE. ``preloaded``: the loads
+    are already in the SRAM (``pr``'s ``loads`` and ``reads`` empty); the counters are
+    read directly after the last DONE, as :func:`sim.netmodel.host.run_scenario` reads a
+    preloaded run's."""
+    from sim.netmodel.host import direct_counters
     from verif.host_programs import halts_of, load_programs, read_back, read_counters
     from verif.host_programs import run_programs as start_and_wait
     t_load = tile.cycle
@@ -178,6 +182,9 @@ async def _step_timeline(tile, pr, recorder):
     halts = await start_and_wait(tile, starts)
     t_end = tile.cycle
     recorder.stop(t_end)
+    if preloaded:
+        return {"cycles": t_end - t0, "load_cycles": t0 - t_load, "read_cycles": 0,
+                "reads": [], "t0": t0, "t_end": t_end, "halts": halts_of(starts, halts)}
     reads = await read_back(tile, pr)
     out = {"cycles": t_end - t0, "load_cycles": t0 - t_load,
            "read_cycles": tile.cycle - t_end, "reads": reads, **await read_counters(tile),
@@ -189,19 +196,66 @@ async def _step_timeline(tile, pr, recorder):
 
 
 def run_watched(design, scenario, *, cfg, derived, timing_only=False, mutant="none",
-                cycles=None):
+                cycles=None, preload_data=False):
     """The ``programs`` scenario (:func:`sim.workloads.runners.program_scenario`) on the
     fast engine's tile of ``design``, recorded as :mod:`verif.tb_step`'s watched run: the
     ``programs`` result (cycle for cycle the unwatched run's) with ``t0``, ``t_end``,
     ``nodes``, ``records`` and ``link_flits`` (:class:`StatusRecorder`'s). ``mutant``: the
-    recorder's (:data:`RECORD_MUTANTS`, tests only)."""
+    recorder's (:data:`RECORD_MUTANTS`, tests only). ``preload_data`` (timing only): the
+    scenario's loads written into the SRAM before cycle 0 (:func:`sim.netmodel.host.preload`),
+    nothing read back, the counters read directly (``counters_read: "direct"``), as
+    :func:`sim.netmodel.host.run_scenario` runs a preloaded run; the records are then the
+    host-loaded run's moved by the load's cycles (``t0``)."""
     from sim.netmodel import host
+    if preload_data and not timing_only:
+        raise ValueError("preload_data: only timing-only runs of node programs are preloaded")
     tile = host.tile_model(design, cfg, derived, timing_only=timing_only)
+    if preload_data:
+        host.preload(tile, scenario["loads"])
+        scenario = {**scenario, "loads": [], "reads": []}
     recorder = StatusRecorder(tile, tile.nodes, mutant=mutant)
-    result = tile.run(_step_timeline(tile, scenario, recorder),
+    result = tile.run(_step_timeline(tile, scenario, recorder, preloaded=preload_data),
                       cycles=cycles or host.RUN_CYCLES)
+    if preload_data:
+        result.update(settled_counters(tile))
     return {**result, "nodes": [list(n) for n in tile.nodes], "records": recorder.records(),
             "link_flits": recorder.link_flits, "problems": tile.problems()}
+
+
+#: the cycles a node's link counters lag its router (:mod:`sim.netmodel.nodekernel`: the
+#: RTL's counter registers add the router's counts two cycles late)
+COUNTER_LAG = 2
+
+
+def settled_counters(tile):
+    """A preloaded run's counters, read directly (:func:`sim.netmodel.host.direct_counters`)
+    once the flits of its last DONE have reached them: the tile stepped
+    :data:`COUNTER_LAG` more cycles after the last DONE, the hosts idle (nothing is in
+    flight). Read at the DONE itself, a link counter may miss the DONE's last flit, and a
+    step's flits (its counters minus those of the idle run, :func:`sim.step.run.run_step`)
+    then differ from the host-loaded run's, whose hosts read the counters long after
+    (measured: one flit on two south links of the MLP on the default tile). -> the
+    result's ``counters``, ``counters_cycle``, ``counters_read`` and ``dielink_counters``."""
+    from sim.netmodel import host
+    tile.nodes_kernel.run(COUNTER_LAG)
+    read = host.direct_counters(tile)
+    return {"counters": read["counters"], "counters_cycle": tile.net.t,
+            "counters_read": "direct", "dielink_counters": read["dielink"]}
+
+
+def run_preloaded(design, scenario, *, cfg, derived, cycles=None):
+    """The ``programs`` scenario on the fast engine's timing-only tile of ``design``, not
+    watched, preloaded: its loads written into the SRAM before cycle 0
+    (:func:`sim.netmodel.host.preload`), the start writes and the programs to their DONEs,
+    nothing read back, the counters :func:`settled_counters`; -> the ``programs`` result
+    (``load_cycles`` and ``read_cycles`` 0: not run)."""
+    from sim.netmodel import host
+    from verif.host_programs import programs
+    tile = host.tile_model(design, cfg, derived, timing_only=True)
+    host.preload(tile, scenario["loads"])
+    flow = programs(tile, {**scenario, "loads": [], "reads": [], "counters": False})
+    result = tile.run(flow, cycles=cycles or host.RUN_CYCLES)
+    return {**result, **settled_counters(tile), "problems": tile.problems()}
 
 
 def first_record_difference(reference, model):

@@ -77,7 +77,8 @@ def astra_lines(record):
 
 
 def run_step(cfg, step, *, sim="verilator", trace_sim="icarus", out_dir, seed=0,
-             derived=None, engine="rtl", timing_only=False, record_mutant="none"):
+             derived=None, engine="rtl", timing_only=False, record_mutant="none",
+             preload=False):
     """Run ``step`` (:class:`sim.step.spec.Step`) on the config's tile; returns the record
     (also ``out_dir/result.json``). Raises ValueError (one line) before anything runs if
     the compiler refuses it.
@@ -87,7 +88,16 @@ def run_step(cfg, step, *, sim="verilator", trace_sim="icarus", out_dir, seed=0,
     is not ``sim``, the step runs under both and their cycles must agree; ``None``: no
     timeline (the breakdown then has the MAC counters only). On the fast engine any
     value but ``None`` records the model's own run (:func:`sim.step.records.run_watched`;
-    ``record_mutant``: its recorder's, tests only)."""
+    ``record_mutant``: its recorder's, tests only).
+
+    ``preload`` (the fast engine, timing only): the step's programs and operands are
+    written into the SRAM before cycle 0 (:func:`sim.netmodel.host.preload`) instead of
+    sent by the hosts, nothing is read back and the counters are read directly; the
+    step's cycles (first start write to last DONE), its records, breakdown and counters'
+    differences are the host-loaded run's (``tests/sim/step/test_step_preloaded.py``). The
+    record says ``"preloaded": true``; the load and read-back were not run, so
+    ``load_cycles`` and ``read_cycles`` are None (not measured), and the energy is the
+    step's phases only (read directly)."""
     from gen.build import compute_tile, derived_of
     from rtl.net.directions import MESH_PORTS
     from sim.energy import workload_energy
@@ -108,8 +118,12 @@ def run_step(cfg, step, *, sim="verilator", trace_sim="icarus", out_dir, seed=0,
             raise ValueError(problem)
     elif timing_only:
         raise ValueError("timing_only: only the fast engine (engine='model') runs without data")
+    if preload and not (engine == "model" and timing_only):
+        raise ValueError("preload: only a timing-only run on the fast engine (engine='model', "
+                         "timing_only=True) is preloaded")
     mdl0 = NodeModel.from_config(cfg, d)
-    compiled = compile_step(cfg, d, step, mdl0, seed=seed)
+    # a timing-only run compares no result: no golden model (most of a D1 compile)
+    compiled = compile_step(cfg, d, step, mdl0, seed=seed, golden=not timing_only)
     design = compute_tile(cfg, engine=engine, derived=d)
     mdl = NodeModel.from_manifest(design.manifest())
     programs = compiled.with_halts(mdl)
@@ -127,22 +141,30 @@ def run_step(cfg, step, *, sim="verilator", trace_sim="icarus", out_dir, seed=0,
         from sim.workloads.runners import program_scenario
         traced = run_watched(design, program_scenario(mdl, programs, compiled.data, reads,
                                                       program_lines=compiled.program_lines),
-                             cfg=cfg, derived=d, timing_only=timing_only, mutant=record_mutant)
+                             cfg=cfg, derived=d, timing_only=timing_only, mutant=record_mutant,
+                             preload_data=preload)
     elif trace_sim:
         traced = run_programs(design, programs, compiled.data, sim=trace_sim, tag=tag,
                               reads=reads, program_lines=compiled.program_lines,
                               test_module="verif.tb_step", testcase="step_timeline",
                               public_signals=STEP_SIGNALS)
     watched_is_run = traced is not None and (engine == "model" or trace_sim == sim)
-    res = traced if watched_is_run else run_programs(
-        design, programs, compiled.data, sim=sim, tag=tag, reads=reads,
-        program_lines=compiled.program_lines, **on)
+
+    def unwatched(progs, tag):
+        if preload:
+            from sim.step.records import run_preloaded
+            from sim.workloads.runners import program_scenario
+            return run_preloaded(design, program_scenario(
+                mdl, progs, compiled.data, reads, program_lines=compiled.program_lines),
+                cfg=cfg, derived=d)
+        return run_programs(design, progs, compiled.data, sim=sim, tag=tag, reads=reads,
+                            program_lines=compiled.program_lines, **on)
+    res = traced if watched_is_run else unwatched(programs, tag)
     # the idle run loads programs of the same length (the first descriptor a HALT), so the
     # hosts move the same lines in both runs
     idle = {n: {q: [mdl.cmd_halt(0)] + d[1:] for q, d in qs.items()}
             for n, qs in programs.items()}
-    base = run_programs(design, idle, compiled.data, sim=sim, tag=tag + "-idle", reads=reads,
-                        program_lines=compiled.program_lines, **on)
+    base = unwatched(idle, tag + "-idle")
     timeline, by_node = None, {}
     problems = list(res["problems"])
     if traced is not None:
@@ -228,7 +250,8 @@ def run_step(cfg, step, *, sim="verilator", trace_sim="icarus", out_dir, seed=0,
         "energy": workload_energy(cfg, d, res, flops=step.flops),
     }
     record_engine(record, sim=sim, engine=engine, timing_only=timing_only,
-                  data_keys=("wrong_results",))
+                  data_keys=("wrong_results",), preloaded=preload,
+                  load_keys=("load_cycles", "read_cycles", "energy"))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "result.json").write_text(json.dumps(record, indent=1) + "\n")

@@ -44,7 +44,7 @@ from pathlib import Path
 from gen.config import ConfigError
 
 __all__ = ["MAX_RTL_NODES", "MAX_RECORDED_NODES", "default_dies", "replicas_on", "strong_split", "strong_batch",
-           "study_plan", "study_points", "run_point", "run_points", "point_status",
+           "study_plan", "study_points", "run_point", "run_points", "point_status", "choose_engine",
            "run_scaleout", "plot_breakdown"]
 
 #: the largest fabric a study point simulates on the RTL (seconds to a few minutes a point)
@@ -243,6 +243,34 @@ def study_points(cfg, step, dies, derived, engine="rtl", timing_only=False, stro
     return study_plan(cfg, step, dies, derived, engine, timing_only, strong_tokens)["points"]
 
 
+def choose_engine(cfg, dies):
+    """What runs a study whose command named no engine (no ``--engine``, ``--timing-only``
+    or ``--preload``): the RTL when every fabric of ``dies`` has at most
+    :data:`MAX_RTL_NODES` nodes, else the fast engine; with data values when the model
+    holds them, else (flits over 64 bits, the D1 preset's) timing only and preloaded (the
+    step's cycles are the host-loaded run's; the load through the tile edge's hosts is
+    most of a large point's cost). -> ``(engine, timing_only, preload, why)``, ``why`` one
+    line (``None`` for the RTL: nothing was chosen for the user)."""
+    from gen.config import config_from_dict
+    from gen.derive import derive
+    sizes = []
+    for dd in dies:
+        c = config_from_dict(cfg.raw, _dies_overrides(dd))
+        t = derive(c).tile
+        sizes.append((t.mesh_x * t.mesh_y, dd))
+    nodes, (dx, dy) = max(sizes)
+    if nodes <= MAX_RTL_NODES:
+        return "rtl", False, False, None
+    timing_only = any(_model_problem(cfg, _dies_overrides(dd), False) for dd in dies)
+    why = (f"engine: the fast model{', timing only, preloaded' if timing_only else ''} "
+           f"(chosen: {dx}x{dy} dies have {nodes} nodes, the RTL runs up to "
+           f"{MAX_RTL_NODES}"
+           + (f"; router.flit_bits {cfg.router.flit_bits}: the model holds data values "
+              f"in flits of at most 64 bits" if timing_only else "")
+           + "; --engine chooses otherwise)")
+    return "model", timing_only, timing_only, why
+
+
 def _model_problem(cfg, overrides, timing_only):
     """:func:`sim.netmodel.host.model_problem` of ``cfg`` with ``overrides``."""
     from gen.config import config_from_dict
@@ -252,11 +280,12 @@ def _model_problem(cfg, overrides, timing_only):
     return model_problem(c, derive(c), timing_only=timing_only)
 
 
-def run_point(cfg_raw, overrides, step_raw, sim, out_dir, engine="rtl", timing_only=False):
+def run_point(cfg_raw, overrides, step_raw, sim, out_dir, engine="rtl", timing_only=False,
+              preload=False):
     """One study point on a worker (on ``engine``, without data values when
-    ``timing_only``): ``{"record": ... }`` or ``{"refused": reason}``; the breakdown (from
-    the watched run's records) is absent on a model point of more than
-    :data:`MAX_RECORDED_NODES` nodes."""
+    ``timing_only``, its programs and operands written into the SRAM when ``preload``):
+    ``{"record": ... }`` or ``{"refused": reason}``; the breakdown (from the watched run's
+    records) is absent on a model point of more than :data:`MAX_RECORDED_NODES` nodes."""
     from gen.config import config_from_dict
     from sim.step.run import run_step
     from sim.step.spec import workload_from_dict
@@ -268,13 +297,14 @@ def run_point(cfg_raw, overrides, step_raw, sim, out_dir, engine="rtl", timing_o
     recorded = engine == "rtl" or d.tile.mesh_x * d.tile.mesh_y <= MAX_RECORDED_NODES
     try:
         rec = run_step(cfg, step, sim=sim, out_dir=out_dir, engine=engine, derived=d,
-                       timing_only=timing_only, trace_sim="icarus" if recorded else None)
+                       timing_only=timing_only, trace_sim="icarus" if recorded else None,
+                       preload=preload)
     except ValueError as exc:
         return {"refused": str(exc)}
     keep = ("step_cycles", "step_seconds", "match", "peak_fraction", "mac_steps",
             "compute_cycles", "communication_cycles", "exposed_communication_cycles",
             "exposed_cycles", "waiting_cycles", "exposed_communication_fraction", "mesh",
-            "data_parallel")
+            "data_parallel", "preloaded", "load_cycles")
     return {"record": {k: rec[k] for k in keep if k in rec}, "wall_s": time.monotonic() - t}
 
 
@@ -283,7 +313,7 @@ def _tokens(step):
 
 
 def run_points(cfg, jobs, *, sim, out, client, fresh=False, progress=True, point_fn=None,
-               engine="rtl", timing_only=False):
+               engine="rtl", timing_only=False, preload=False):
     """Run the study points ``jobs`` (``[(name, overrides, step, priority)]``: the config
     with the overrides runs the step; Dask starts higher priorities first) on ``client``, each one Dask task of :func:`run_point`
     (``point_fn`` replaces it: the tests' stand-in), resuming from ``out/points``; returns
@@ -292,7 +322,7 @@ def run_points(cfg, jobs, *, sim, out, client, fresh=False, progress=True, point
     studies (:func:`run_scaleout`, :func:`sim.step.nodesize.run_nodesize`) run their points
     here, so they share the store's keys and the progress bar. ``engine``: what runs the
     points (:func:`run_point`'s; part of the store's key on the model, and so is
-    ``timing_only`` when set)."""
+    ``timing_only`` and ``preload`` when set)."""
     from distributed import as_completed
     from sim.explore.cluster import _Bar
     from sim.explore.store import ResultStore, digest
@@ -303,6 +333,8 @@ def run_points(cfg, jobs, *, sim, out, client, fresh=False, progress=True, point
     on = {} if engine == "rtl" else {"engine": engine}     # the RTL's keys as they were
     if timing_only:
         on["timing_only"] = True
+    if preload:
+        on["preload"] = True
     keys = [digest({"config": cfg.raw, "overrides": ov, "step": st.raw, "sim": sim,
                     "kind": "training-step", **on}) for _, ov, st, _ in jobs]
     todo = [i for i, k in enumerate(keys) if store.load("points", k) is None]
@@ -343,12 +375,16 @@ def point_status(saved):
 
 def run_scaleout(cfg, derived, step, *, dies, sim, out, gpu, client, fresh=False,
                  progress=True, point_fn=None, engine="rtl", timing_only=False,
-                 strong_tokens=None):
+                 strong_tokens=None, preload=False, engine_choice=None):
     """Run every point on ``client`` (resuming from ``out/points``), add the GPU model, write
     ``study.json`` and ``scaleout.png``; returns the study dict. ``point_fn`` replaces
     :func:`run_point` (the tests' stand-in); ``timing_only`` (the fast engine's): the cycles
     without data values, which flits over 64 bits (the D1 preset) need; ``strong_tokens``:
-    the strong scaling's fixed global batch (default: :func:`strong_batch`'s choice)."""
+    the strong scaling's fixed global batch (default: :func:`strong_batch`'s choice);
+    ``preload`` (timing only): every point's programs and operands written into the SRAM
+    (:func:`sim.step.run.run_step`'s): the same step cycles, the load not run;
+    ``engine_choice``: why the command chose the engine (:func:`choose_engine`), kept in
+    ``study.json``."""
     from sim.step.gpu import step_seconds
     out = Path(out)
     plan = study_plan(cfg, step, dies, derived, engine, timing_only, strong_tokens)
@@ -356,7 +392,7 @@ def run_scaleout(cfg, derived, step, *, dies, sim, out, gpu, client, fresh=False
     jobs = [(f"{mode}-{dx}x{dy}", ov, st, dx * dy) for mode, (dx, dy), ov, st in points]
     saved, failures = run_points(cfg, jobs, sim=sim, out=out, client=client, fresh=fresh,
                                  progress=progress, point_fn=point_fn, engine=engine,
-                                 timing_only=timing_only)
+                                 timing_only=timing_only, preload=preload)
     rows = []
     for (mode, (dx, dy), ov, st), s in zip(points, saved):
         row = {"mode": mode, "dies": [dx, dy], "n_dies": dx * dy, "replicas": st.data,
@@ -374,7 +410,8 @@ def run_scaleout(cfg, derived, step, *, dies, sim, out, gpu, client, fresh=False
     rows.sort(key=lambda r: (r["n_dies"], r["dies"], r["mode"] != "weak"))    # points' order
     _speedups(rows)
     study = {"workload": step.name, "config": cfg.raw.get("name"), "engine": engine,
-             "timing_only": timing_only,
+             "timing_only": timing_only, "preloaded": preload,
+             "engine_choice": engine_choice,
              "sim": sim if engine == "rtl" else None, "gpu": gpu.name,
              "strong_batch": plan["strong_batch"], "points": rows,
              "failures": failures,
@@ -383,7 +420,9 @@ def run_scaleout(cfg, derived, step, *, dies, sim, out, gpu, client, fresh=False
                          f"the breakdown of points over {MAX_RECORDED_NODES} nodes (their "
                          f"cycle records too large to keep); "
                          + ("the data values (timing only: not computed, not compared)"
-                            if timing_only else "flits over 64 bits (--timing-only)"))}
+                            if timing_only else "flits over 64 bits (--timing-only)")
+                         + ("; the load of programs and operands (preloaded into the SRAM: "
+                            "not run, not included in any figure)" if preload else ""))}
     out.mkdir(parents=True, exist_ok=True)
     (out / "study.json").write_text(json.dumps(study, indent=1) + "\n")
     plot_scaleout(study, out / "scaleout.png")

@@ -45,6 +45,7 @@ class TrainingStep(Workload):
     engines = ("rtl", "model")
     faults = "disabled_nodes"          # the compiler places replicas around them
     dtypes = None
+    preloads = True
 
     def runs_by_default(self, derived):
         return False                         # only ``dojo run`` runs it, with its file
@@ -70,7 +71,8 @@ class TrainingStep(Workload):
         record = run_step(plan.cfg, step, sim=job.sim, out_dir=self.out_dir(job, out_dir),
                           seed=plan.options.seed, derived=plan.derived,
                           trace_sim=job.shared.get("trace_sim", "icarus"),
-                          engine=plan.options.engine, timing_only=plan.options.timing_only)
+                          engine=plan.options.engine, timing_only=plan.options.timing_only,
+                          preload=plan.options.preload)
         res = StepResult.of(record)
         job.say("\n".join(astra_lines(record)))
         job.say(self.report(record))
@@ -83,6 +85,10 @@ class TrainingStep(Workload):
                  f"{r['mac_steps']} MAC steps = {100 * r['peak_fraction']:.1f}% of peak; "
                  f"link utilisation mean {100 * r['link_utilisation']['mean']:.1f}%, max "
                  f"{100 * r['link_utilisation']['max']:.1f}% (links that carried flits)"]
+        if r.get("preloaded"):
+            lines.append("  preloaded: programs and operands written into the SRAM before "
+                         "cycle 0; the load and read-back through the hosts not run (their "
+                         "cycles not measured, not included)")
         if r.get("timeline"):
             c = r["communication_cycles"]["mean"]
             e = r["exposed_communication_cycles"]["mean"]

@@ -333,3 +333,16 @@ def test_scale_multiplies_the_sizes_on_the_configs_it_names_once():
         workload_from_dict({**step.raw, "scale": {"d1": 100}}).for_config(d1)
     assert exc.value.problems[0] == ("scale.d1: 100 is not allowed: layers[0].out: 4800 is "
                                      "not allowed: must be an integer >= 1 and <= 4096")
+
+
+def test_a_compile_without_the_golden_model_has_the_same_programs_operands_and_reads():
+    """``golden=False`` (what a timing-only run compiles: it compares nothing) leaves out
+    only the expected results: the programs, the operands (the same random draws) and the
+    read-back are the full compile's."""
+    cfg, d, mdl = _cfg("node.sram_kb=16")
+    step = load_workload(ROOT / "workloads" / "transformer.yaml")
+    full = compile_step(cfg, d, step, mdl)
+    bare = compile_step(cfg, d, step, mdl, golden=False)
+    assert full.expected and not bare.expected
+    assert bare.programs == full.programs and bare.data == full.data
+    assert bare.reads == full.reads

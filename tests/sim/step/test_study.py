@@ -258,3 +258,71 @@ def test_strong_tokens_on_the_command_line_is_checked_before_any_work(tmp_path, 
         err = capsys.readouterr().err.splitlines()
         assert len(err) == 1 and err[0].startswith(start), err
     assert not (tmp_path / "s").exists()
+
+
+def test_the_engine_is_chosen_when_the_command_names_none():
+    """No --engine: the RTL when every fabric fits it; else the model, timing only and
+    preloaded when the flits are over 64 bits (the D1 preset), with data values when not;
+    the reason is one line."""
+    from sim.step.study import choose_engine
+    default = load_config(CONFIGS / "default.yaml")
+    assert choose_engine(default, [(1, 1), (2, 2)]) == ("rtl", False, False, None)
+    engine, timing, preload, why = choose_engine(default, [(1, 1), (5, 5)])
+    assert (engine, timing, preload) == ("model", False, False)
+    assert why == ("engine: the fast model (chosen: 5x5 dies have 100 nodes, the RTL runs up "
+                   "to 64; --engine chooses otherwise)")
+    d1 = load_config(CONFIGS / "d1.yaml")
+    engine, timing, preload, why = choose_engine(d1, [(1, 1), (5, 5)])
+    assert (engine, timing, preload) == ("model", True, True)
+    assert why.startswith("engine: the fast model, timing only, preloaded (chosen: 5x5 dies "
+                          "have 9025 nodes") and "router.flit_bits 2048" in why
+
+
+def test_the_study_command_prints_and_records_its_engine_choice(tmp_path, capsys,
+                                                                 monkeypatch):
+    """``dojo study scaleout`` with no --engine on fabrics past the RTL's: the choice is
+    printed in one line and handed to the study (which keeps it in study.json); with
+    --engine rtl the same fabrics are refused in one line, as before."""
+    import dojo.cli
+    seen = {}
+
+    def fake_on_dask(args, run, *a, **kw):
+        seen.update(kw)
+        return {"strong_batch": {"tokens": 1, "base": "-", "points": 0}, "points": [],
+                "failures": []}
+    monkeypatch.setattr(dojo.cli, "_on_dask", fake_on_dask)
+    cmd = ["study", "scaleout", str(CONFIGS / "default.yaml"), str(MLP), "--dies", "1x1,5x5",
+           "--out", str(tmp_path / "s")]
+    assert dojo.cli.main(cmd) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("engine: the fast model (chosen: 5x5 dies have 100 nodes")
+    assert (seen["engine"], seen["timing_only"], seen["preload"]) == ("model", False, False)
+    assert seen["engine_choice"] == out[0]
+    assert dojo.cli.main(cmd + ["--engine", "rtl"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("error: --dies 5x5: 100 nodes, the RTL runs")
+
+
+def test_the_study_json_records_preload_and_the_engine_choice(tmp_path):
+    from distributed import Client, LocalCluster
+    cfg = load_config(CONFIGS / "default.yaml", ["node.sram_kb=16"])
+
+    def point(cfg_raw, overrides, step_raw, sim, out_dir, **on):
+        from pathlib import Path                 # the task runs on a copy: a file log
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        with open(Path(out_dir).parent / "on.log", "a") as f:
+            f.write(json.dumps(on, sort_keys=True) + "\n")
+        return fake_point(cfg_raw, overrides, step_raw, sim, out_dir)
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        study = run_scaleout(cfg, derive(cfg), load_workload(MLP), dies=[(1, 1)], sim=None,
+                             out=tmp_path, gpu=load_gpu(CONFIGS / "gpu" / "a100.yaml"),
+                             client=client, progress=False, point_fn=point, engine="model",
+                             timing_only=True, preload=True, engine_choice="why")
+    seen = [json.loads(x) for x in (tmp_path / "on.log").read_text().splitlines()]
+    assert seen and all(on == {"engine": "model", "timing_only": True, "preload": True}
+                        for on in seen)
+    saved = json.loads((tmp_path / "study.json").read_text())
+    assert saved["preloaded"] is True and saved["engine_choice"] == "why"
+    assert "the load of programs and operands (preloaded" in saved["missing"]
+    assert study["preloaded"] is True
