@@ -1337,7 +1337,8 @@ def stepd1_lines(study, dies, why, wall_text, load_text):
                 + (f"{p['replicas']} x {p['tokens_per_replica']} | " if p["replicas"]
                    else "no even split | "))
         if p["status"] != "ok":
-            lines.append(head + f"{p['status']}: {p.get('reason', 'see Failed points below')} | | | | | | | | | |")
+            lines.append(head + f"{p['status']}: {p.get('reason', 'see Failed points below')}"
+                         " | | | | | | | | | |")
             continue
         lines.append(head + f"{p['step_cycles']} | {p['step_seconds'] * 1e6:.1f} us | "
                      f"{100 * p['peak_fraction']:.1f}% | "

@@ -416,7 +416,9 @@ class Tile:
         within ``cycles`` cycles (:attr:`cycle` is then the last cycle run)."""
         main = self.loop.spawn(coro)
         self.loop.run_ready()
-        watch, chunk, run_ready = self.watch, self._chunk, self.loop.run_ready
+        # self.watch is read every cycle: a recorder starts and stops watching mid-run
+        # (sim/step/records.py, at the step's first start write and last DONE)
+        chunk, run_ready = self._chunk, self.loop.run_ready
         self.nodes_kernel.run(1)
         stepped = True      # the kernel's step of the last cycle whose hosts' part ran
         while not main.done:
@@ -428,13 +430,13 @@ class Tile:
             # the hosts' link ends and the kernel up to the next packet a host receives
             # (every cycle when watched: the watch sees each cycle's rings); that cycle's
             # kernel step is left to the next call (one call fewer per packet)
-            c = self.cycle = self._edge_until(c + 1 if watch is not None
+            c = self.cycle = self._edge_until(c + 1 if self.watch is not None
                                               else min(cycles, c + chunk),
                                               step_first=not stepped)
             stepped = False
             run_ready()
-            if watch is not None:
-                watch(c)
+            if self.watch is not None:
+                self.watch(c)
         if not stepped:
             self.nodes_kernel.run(1)
         return main.result
