@@ -202,7 +202,9 @@ def run_step(cfg, step, *, sim="verilator", trace_sim="icarus", out_dir, seed=0,
                                      "waiting_cycles", "idle_cycles")}
         else:                              # no timeline: the MACs, the counters' flits
             flits = {p: c[f"flits_{p}"] - b[f"flits_{p}"] for p in MESH_PORTS}
-            row = {"compute_cycles": -(-macs // units)}
+            # the MAC steps: one array step a cycle (the RTL node has one P x P array;
+            # matrix_units is the peak's), without the fill and write-back the records see
+            row = {"compute_cycles": macs}
         per_node.append({"node": list(n), "mac_steps": macs, **row,
                          **({"idle": True} if n in idle else {}),
                          "exposed_cycles": cycles - row["compute_cycles"],

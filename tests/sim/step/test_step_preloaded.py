@@ -169,3 +169,21 @@ def test_the_run_command_preloads_and_says_so(tmp_path, capsys):
     assert "preloaded: programs and operands written into the SRAM" in out
     record = json.loads((tmp_path / "result.json").read_text())
     assert record["preloaded"] is True and record["load_cycles"] is None
+
+
+def test_an_unwatched_step_counts_the_engine_busy_from_its_mac_steps(tmp_path):
+    """Unwatched (no records), a node's compute is its MAC steps: the generated node has one
+    P x P array whatever ``node.matrix_units`` (a peak figure of the derivation), and the
+    watched run's engine-busy cycles are those steps plus each EXEC's fill and write-back
+    (380 against 160 on the MLP's small GEMMs, 98658 against 98304 on a D1 die's step).
+    Divided by the units (as it was), a D1 node's bar read a quarter of its MAC steps."""
+    cfg = load_config(CONFIGS / "default.yaml", ["node.matrix_units=4"])
+    step = load_workload(MLP)
+    runs = {watched: run_step(cfg, step, out_dir=tmp_path / str(watched), engine="model",
+                              timing_only=True, preload=True,
+                              **({} if watched else {"trace_sim": None}))
+            for watched in (True, False)}
+    for seen, blind in zip(runs[True]["per_node"], runs[False]["per_node"]):
+        assert blind["mac_steps"] == seen["mac_steps"]
+        assert blind["compute_cycles"] == blind["mac_steps"], blind["node"]
+        assert blind["mac_steps"] <= seen["compute_cycles"], blind["node"]
