@@ -171,7 +171,7 @@ def test_study_runs_on_dask_resumes_and_plots(tmp_path):
     d = derive(cfg)
     step = load_workload(MLP)
     gpu = load_gpu(CONFIGS / "gpu" / "a100.yaml")
-    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
                       dashboard_address=None) as cluster, Client(cluster) as client:
         kw = dict(dies=default_dies(cfg), sim="verilator", out=tmp_path, gpu=gpu,
                   client=client, progress=False, point_fn=fake_point)
@@ -180,6 +180,8 @@ def test_study_runs_on_dask_resumes_and_plots(tmp_path):
         again = run_scaleout(cfg, d, step, **kw)          # resumes: nothing runs again
         assert (tmp_path / "calls.log").read_text().splitlines() == calls
     assert again["points"] == study["points"]
+    # the largest fabrics start first (the long points: none waits behind small ones)
+    assert [int(c.split()[0]) for c in calls] == [4, 2, 2, 1]
     rows = {(r["mode"], tuple(r["dies"])): r for r in study["points"]}
     assert rows["strong", (1, 1)]["status"] == "refused"
     w1, w4 = rows["weak", (1, 1)], rows["weak", (2, 2)]
