@@ -15,13 +15,14 @@
   share a simulator build are grouped (``xdist_group``: ``--dist loadgroup`` runs a group
   on one worker, so two workers never wait for the same build).
 - The fast model's numba loops: under xdist a process of their own compiles them into the
-  disk cache while the workers start on other tests; every numba compile of a worker
-  waits for it and holds a lock, so no two processes compile at the same time.
+  disk cache while the workers start on other tests; every numba compile holds a lock per
+  function, so no two processes compile the same function at the same time.
 """
 
 import contextlib
 import functools
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -56,11 +57,11 @@ def pytest_addoption(parser):
                      help="the quick tier (make check): skip slow tests not marked quick")
 
 
-#: every numba compile of a test run happens under this lock (one process at a time): on a
-#: cold cache two processes compiling the same entry at once once failed inside numba
+#: held by the warm-up process while it compiles the fast model's serial loop
 NUMBA_LOCK = ROOT / "build" / "numba-compile.lock"
 #: test modules that run the fast model (its serial loop) in processes of their own (a Dask
-#: cluster): their tests wait for the lock, as those processes take none; so does a test
+#: cluster): their tests wait for :data:`NUMBA_LOCK`, as those processes take no locks
+#: (:func:`_lock_numba_compiles`); so does a test
 #: marked ``model_in_subprocess`` (tests/dojo/test_cli.py marks the ``dojo`` commands that
 #: run the model: its Verilog test used to wait 40 s at set-up for a compile it never uses)
 MODEL_IN_SUBPROCESSES = ("tests/sim/explore/",)
@@ -88,10 +89,11 @@ def pytest_unconfigure(config):
 def _start_fast_model_warmup():
     """Compile the fast model's loops into numba's disk cache in a process of its own,
     started by the xdist controller while the workers start on proof and simulator tests:
-    no core waits for the compile. The process inherits the controller's locked
-    :data:`NUMBA_LOCK` (so no worker can compile before it starts) and holds it while it
-    compiles the serial loop, which most model tests use; a worker's first compile waits
-    for it and then loads the cache. The threaded loop follows under the lock taken anew."""
+    no core waits for the compile. It takes each function's lock as the workers do
+    (:func:`_lock_numba_compiles`: a worker's first model run waits for the loop and then
+    loads it from the cache), and holds the controller's locked :data:`NUMBA_LOCK`, for the
+    tests whose model runs take no locks, until the serial loop, which they use, is
+    compiled. The threaded loop follows."""
     import fcntl
     import subprocess
     NUMBA_LOCK.parent.mkdir(parents=True, exist_ok=True)
@@ -111,12 +113,12 @@ def warm_fast_model(held):
     import fcntl
     from gen.config import load_config
     from sim.sweep import run_sweep
+    _lock_numba_compiles()
     cfg = load_config(str(CONFIGS / "default.yaml"), [])
     timing = {"warmup": 20, "measure": 20, "drain_limit": 200, "final_drain": 50}
     run_sweep(cfg, engine="model", rates=[0.1], threads=1, progress=False, timing=timing)
     fcntl.flock(held, fcntl.LOCK_UN)
-    with _numba_lock():
-        run_sweep(cfg, engine="model", rates=[0.1], threads=2, progress=False, timing=timing)
+    run_sweep(cfg, engine="model", rates=[0.1], threads=2, progress=False, timing=timing)
 
 
 @contextlib.contextmanager
@@ -128,29 +130,48 @@ def _numba_lock(path=NUMBA_LOCK):
         yield
 
 
-def _lock_numba_compiles(path=NUMBA_LOCK):
-    """In an xdist worker: every numba compile (or load from the disk cache) holds the lock
-    ``path``, so it waits for the controller's warm-up and never runs at the same time as
-    another worker's."""
+#: one lock file per jitted function (:func:`numba_lock_path`)
+NUMBA_LOCKS = ROOT / "build" / "numba-locks"
+
+
+def numba_lock_path(dispatcher, folder=NUMBA_LOCKS):
+    """The lock file of a jitted function: its module and qualified name."""
+    func = dispatcher.py_func
+    name = f"{getattr(func, '__module__', None)}.{func.__qualname__}"
+    return Path(folder) / (re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".lock")
+
+
+def _lock_numba_compiles(folder=NUMBA_LOCKS):
+    """In an xdist worker and the warm-up process: every numba compile of a function, or
+    load of it from the disk cache, holds that function's lock (:func:`numba_lock_path`),
+    so two processes never compile one function at once (numba numbers a function's cache
+    files from its index as it read it: two processes adding different signatures at once
+    both write file 1, and one of them later loads the other's code), while different
+    functions compile side by side: the node models' kernels beside the warm-up's threaded
+    loop (one lock for every compile held a worker idle up to two minutes at the start of
+    a cold run). A callee's compile inside its caller's takes the callee's lock too; the
+    call graph has no cycles, so no two processes wait for each other; the threads of one
+    process (Dask's threaded workers compile in-process) take turns."""
     import threading
     from numba.core.dispatcher import Dispatcher
-    compile_for_args = Dispatcher._compile_for_args
-    in_process = threading.RLock()          # Dask's threaded workers compile in-process
-    depth = 0
+    compile_ = Dispatcher.compile
+    in_process = threading.RLock()
+    held = set()
+    Path(folder).mkdir(parents=True, exist_ok=True)
 
-    @functools.wraps(compile_for_args)
-    def locked(self, *args, **kwargs):
-        nonlocal depth
+    @functools.wraps(compile_)
+    def locked(self, sig):
+        path = numba_lock_path(self, folder)
         with in_process:
-            if depth:                       # a compile inside a compile holds the lock
-                return compile_for_args(self, *args, **kwargs)
+            if path in held:                # a compile of this function inside its own
+                return compile_(self, sig)
             with _numba_lock(path):
-                depth += 1
+                held.add(path)
                 try:
-                    return compile_for_args(self, *args, **kwargs)
+                    return compile_(self, sig)
                 finally:
-                    depth -= 1
-    Dispatcher._compile_for_args = locked
+                    held.discard(path)
+    Dispatcher.compile = locked
 
 
 def pytest_runtest_setup(item):

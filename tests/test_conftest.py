@@ -10,22 +10,39 @@ from numba.core.dispatcher import Dispatcher
 from tests import conftest
 
 
-def test_a_numba_compile_waits_while_another_process_holds_the_lock(tmp_path, monkeypatch):
-    """A worker's compile waits for the warm-up process (or another worker) holding the
-    lock, then runs: two processes never compile at the same time."""
-    lock = tmp_path / "numba.lock"
+def _add_one(x):
+    return x + 1
+
+
+def _add_two(x):
+    return x + 2
+
+
+def test_a_numba_compile_waits_while_another_process_holds_its_functions_lock(tmp_path,
+                                                                               monkeypatch):
+    """A worker's compile of a function waits while another process (the warm-up, another
+    worker) holds that function's lock, then runs; a different function compiles at once
+    (one lock for every compile held a worker idle for minutes behind the warm-up)."""
+    # numba's own compile (an xdist worker's is wrapped already, with the suite's locks)
+    unlocked = getattr(Dispatcher.compile, "__wrapped__", Dispatcher.compile)
+    monkeypatch.setattr(Dispatcher, "compile", unlocked)
+    conftest._lock_numba_compiles(tmp_path)
+    waits, free = njit(_add_one), njit(_add_two)
+    lock = conftest.numba_lock_path(waits, tmp_path)
+    assert lock != conftest.numba_lock_path(free, tmp_path)
     holder = subprocess.Popen(
         [sys.executable, "-c", "import fcntl, sys; f = open(sys.argv[1], 'a'); "
                                "fcntl.flock(f, fcntl.LOCK_EX); print('locked', flush=True); "
                                "sys.stdin.read()", str(lock)],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline() == "locked\n"
-    # numba's own compile (an xdist worker's is wrapped already, with the suite's lock)
-    unlocked = getattr(Dispatcher._compile_for_args, "__wrapped__", Dispatcher._compile_for_args)
-    monkeypatch.setattr(Dispatcher, "_compile_for_args", unlocked)
-    conftest._lock_numba_compiles(lock)
+    other = []
+    compiling = threading.Thread(target=lambda: other.append(free(1)))
+    compiling.start()
+    compiling.join(timeout=60)
+    assert other == [3]                                 # another function: not waiting
     result = []
-    compiling = threading.Thread(target=lambda: result.append(njit(lambda x: x + 1)(1)))
+    compiling = threading.Thread(target=lambda: result.append(waits(1)))
     compiling.start()
     compiling.join(timeout=2)
     assert compiling.is_alive() and not result         # waiting for the lock
