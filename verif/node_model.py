@@ -23,6 +23,26 @@ __all__ = ["NodeModel", "LayoutCodec", "FieldDecoder", "Dtype", "MacMode", "Opco
 _MODE = {"bf16": MacMode.BF16, "int8": MacMode.INT8}
 
 
+def _enum_values(kind):
+    """``v -> kind's value of v`` for a member, its name or its value, from a table made
+    once (an Amaranth enum's call costs microseconds; a D1 step encodes millions of
+    descriptors); anything else goes to the enum itself, which raises as it would."""
+    table = {}
+    for m in kind:
+        table[m.name] = table[m.value] = m.value
+    members = {m: m.value for m in kind}
+
+    def value(v):
+        try:
+            return members[v] if isinstance(v, kind) else table[v]
+        except (KeyError, TypeError):
+            return (kind[v] if isinstance(v, str) else kind(v)).value
+    return value
+
+
+_CMD_OPS = {**{op.name: op for op in CmdOp}, **{op.value: op for op in CmdOp}}
+
+
 class LayoutCodec:
     """Fields -> bits of an Amaranth layout, nested layouts included, by the offsets and
     widths read once from it: what ``layout.const(fields).as_value().value`` gives (a
@@ -43,7 +63,8 @@ class LayoutCodec:
             sub = LayoutCodec(shape) if isinstance(shape, data.Layout) else None
             width = shape.size if sub else Shape.cast(shape).width
             kind = shape if isinstance(shape, type) and issubclass(shape, enum.Enum) else None
-            self.fields[name] = (member.offset, (1 << width) - 1, sub, kind)
+            self.fields[name] = (member.offset, (1 << width) - 1, sub,
+                                 _enum_values(kind) if kind else None)
 
     def encode(self, values):
         """``values`` (a dict, nested dicts for nested layouts) -> int."""
@@ -56,7 +77,7 @@ class LayoutCodec:
             if sub is not None:
                 v = sub.encode(v or {})
             elif kind is not None:
-                v = (kind[v] if isinstance(v, str) else kind(v)).value
+                v = kind(v)
             bits |= (int(v) & mask) << offset
         return bits
 
@@ -229,7 +250,8 @@ class NodeModel:
     def cmd(self, op, **args):
         """A command-processor descriptor as its ``cmd_lines`` SRAM lines: what
         :meth:`rtl.node.layouts.NodeLayouts.cmd` gives, encoded by :class:`LayoutCodec`."""
-        op = CmdOp[op] if isinstance(op, str) else CmdOp(op)
+        op = op if isinstance(op, CmdOp) else (_CMD_OPS.get(op)
+                                               or (CmdOp[op] if isinstance(op, str) else CmdOp(op)))
         bits = self._cmd_codec.encode({"op": op, "args": {op.name.lower(): args}})
         mask = (1 << self.width) - 1
         return [(bits >> (self.width * i)) & mask for i in range(self.lay.cmd_lines)]

@@ -566,10 +566,10 @@ def preload(tile, loads):
     wide = tile.man["format"]["flit_bits"] > 64
     mask = (1 << (cores.control_bits if wide else 64)) - 1
     for node, addr, lines in loads:
-        n = tile.net.node(*node)
-        for i, value in enumerate(lines):
-            if value & mask:
-                cores.sram.write(n, addr + i, value & mask)
+        kept = [(addr + i, value & mask) for i, value in enumerate(lines) if value & mask]
+        if kept:
+            addrs, values = zip(*kept)
+            cores.sram.write_lines(tile.net.node(*node), addrs, values)
 
 
 #: deliberately wrong direct reads (tests only): ``first_node_writes_dropped`` reads the

@@ -150,21 +150,22 @@ def run_step(cfg, step, *, sim="verilator", trace_sim="icarus", out_dir, seed=0,
                               public_signals=STEP_SIGNALS)
     watched_is_run = traced is not None and (engine == "model" or trace_sim == sim)
 
-    def unwatched(progs, tag):
+    def unwatched(progs, tag, data):
         if preload:
             from sim.step.records import run_preloaded
             from sim.workloads.runners import program_scenario
             return run_preloaded(design, program_scenario(
-                mdl, progs, compiled.data, reads, program_lines=compiled.program_lines),
+                mdl, progs, data, reads, program_lines=compiled.program_lines),
                 cfg=cfg, derived=d)
-        return run_programs(design, progs, compiled.data, sim=sim, tag=tag, reads=reads,
+        return run_programs(design, progs, data, sim=sim, tag=tag, reads=reads,
                             program_lines=compiled.program_lines, **on)
-    res = traced if watched_is_run else unwatched(programs, tag)
+    res = traced if watched_is_run else unwatched(programs, tag, compiled.data)
     # the idle run loads programs of the same length (the first descriptor a HALT), so the
-    # hosts move the same lines in both runs
+    # hosts move the same lines in both runs; preloaded, nothing is moved and nothing
+    # reads the operands, so they are left out (a D1 tile's preload is minutes of Python)
     idle = {n: {q: [mdl.cmd_halt(0)] + d[1:] for q, d in qs.items()}
             for n, qs in programs.items()}
-    base = unwatched(idle, tag + "-idle")
+    base = unwatched(idle, tag + "-idle", {} if preload else compiled.data)
     timeline, by_node = None, {}
     problems = list(res["problems"])
     if traced is not None:

@@ -121,3 +121,18 @@ def test_a_decoder_with_two_enum_members_swapped_fails_the_comparison():
     mdl._head = wrong
     line = _decode_difference(mdl, random.Random(2))
     assert line is not None and "FieldDecoder" in line, line
+
+
+def test_an_enum_field_takes_its_member_name_or_value_alike():
+    """The codec's enum table (made once, not the enum called per field) gives a member, its
+    name and its value the same bits, and an undefined value raises as the enum does."""
+    mdl = _model(64)
+    codec = LayoutCodec(mdl.lay.cmd_desc)
+    for op in CmdOp:
+        bits = {codec.encode({"op": v}) for v in (op, op.name, op.value)}
+        assert len(bits) == 1, op
+        assert mdl.cmd(op) == mdl.cmd(op.name) == mdl.cmd(op.value)
+    with pytest.raises(ValueError):
+        codec.encode({"op": max(o.value for o in CmdOp) + 1})
+    with pytest.raises(KeyError):
+        codec.encode({"op": "NO_SUCH_OP"})

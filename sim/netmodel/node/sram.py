@@ -48,6 +48,9 @@ def line_words(width):
     return -(-width // 64)
 
 
+_M64 = (1 << 64) - 1
+
+
 def int_to_words(value, words):
     """A line as an int -> its uint64 words, least significant first."""
     return np.array([(value >> (64 * i)) & ((1 << 64) - 1) for i in range(words)],
@@ -242,6 +245,25 @@ class Scratchpads:
             self.table[node, addr >> self.page_shift] = page
             self.pool[page] = 0
         self.pool[page, addr & mask] = int_to_words(value, self.words)
+
+    def write_lines(self, node, addrs, values):
+        """Lines ``addrs`` of ``node`` <- ``values`` (ints), as :meth:`write` lands each in
+        turn (pages allocated in the order their first line comes), in one array
+        assignment: a D1 tile's preload writes millions of lines."""
+        addrs = np.asarray(addrs, np.int64)
+        if not addrs.size:
+            return
+        pages = addrs >> self.page_shift
+        for page in dict.fromkeys(pages.tolist()):
+            if self.table[node, page] < 0:
+                self.reserve(1)
+                self.table[node, page] = int(self.used[POOL_USED])
+                self.pool[self.table[node, page]] = 0
+                self.used[POOL_USED] += 1
+        words = np.empty((addrs.size, self.words), np.uint64)
+        for i in range(self.words):
+            words[:, i] = [(v >> (64 * i)) & _M64 for v in values]
+        self.pool[self.table[node, pages], addrs & ((1 << self.page_shift) - 1)] = words
 
     def line(self, node, addr):
         """Line ``addr`` of ``node`` as an int (0 when never written)."""

@@ -117,3 +117,21 @@ def test_a_line_never_written_takes_no_memory():
 def test_a_wrong_model_fails_the_comparison(mutant, config):
     with pytest.raises(AssertionError, match=r"^cycle \d+: (read|write)\[.*: RTL 0x"):
         lockstep(config, mutant=mutant)
+
+
+def test_lines_written_at_once_land_as_written_one_by_one():
+    """write_lines (the preload's) leaves the pages, the page table and every line as
+    write() per line does: the same pages allocated in the same order."""
+    rng = np.random.default_rng(5)
+    kw = dict(nodes=2, lines=1024, width=160, page_lines=16)
+    one, many = Scratchpads(**kw), Scratchpads(**kw)
+    for node, start, count in ((1, 40, 50), (0, 1000, 24), (1, 0, 3), (1, 60, 100)):
+        addrs = [start + i for i in range(count) if rng.random() < 0.7]
+        values = [int(rng.integers(1 << 62)) << 98 | int(rng.integers(1 << 62)) for _ in addrs]
+        for a, v in zip(addrs, values):
+            one.write(node, a, v)
+        many.write_lines(node, addrs, values)
+    assert np.array_equal(one.table, many.table)
+    assert one.pages_used() == many.pages_used()
+    assert np.array_equal(one.pool[:one.pages_used()], many.pool[:many.pages_used()])
+    assert many.line(1, 60) == one.line(1, 60)
