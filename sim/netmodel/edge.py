@@ -35,7 +35,7 @@ from numba.experimental import structref
 from sim.netmodel import kernel as K
 from sim.netmodel import nodekernel as NK
 
-__all__ = ["advance", "Bound", "bind", "advance_bound", "REC_CAP", "REC_HOST", "REC_W0",
+__all__ = ["advance", "Bound", "bind", "REC_CAP", "REC_HOST", "REC_W0",
            "REC_W1", "REC_CYCLE", "TWO_CREDITS"]
 
 _HERE = pathlib.Path(__file__).resolve()
@@ -60,10 +60,8 @@ def _sources_digest():
 NK.invalidate_stale_cache("edge", _sources_digest())
 
 
-@njit(cache=True, _nrt=False)
-def advance(t, stop, step_first, edge, into, node, credits, held, qw0, qw1, qhead, qtail,
-            rec, P, O, geo, st, scratch, active, NS, cb, NA, NP, EA, EP, SA, SP, CA, reads,
-            mutant, nk_mutant, idle):
+@njit(cache=True)       # NRT: reading a structref's fields
+def advance(t, stop, step_first, bound):
     """From cycle ``t`` (its hosts' part not run yet; with ``step_first``, the node
     kernel's step of cycle ``t`` first, then from ``t + 1``): per cycle, every host's
     monitor then every host's driver, then, unless a tail arrived or the cycle is
@@ -75,7 +73,13 @@ def advance(t, stop, step_first, edge, into, node, credits, held, qw0, qw1, qhea
     credits), the router's input ring ``into[h]`` of node ``node[h]``, ``credits[h, vc]``,
     the monitor's ``held[h, vc]`` credits, and its queue of flits ``qw0[h, i]``/``qw1[h, i]``
     (the ring's words) from ``qhead[h]`` to ``qtail[h]``. The rest: the node kernel's
-    arguments."""
+    arguments. All of them come from ``bound`` (a :class:`Bound`: one object to unbox per
+    call from Python, not ~150 arrays; taken here, not by a compiled wrapper, so the node
+    kernel's code is linked into one more module and optimised once more, not twice)."""
+    edge, into, node, credits, held, qw0, qw1, qhead, qtail, rec = bound.links
+    P, O, geo, st, scratch = bound.net
+    active, NS, cb = bound.nodes
+    NA, NP, EA, EP, SA, SP, CA, reads, mutant, nk_mutant, idle = bound.cores
     RING, CR, R = st[K.ST_RING], st[K.ST_CRING], st[K.ST_R]
     # one kernel step a call, typed int64: a literal 1 would compile the kernel a second
     # time (for Literal[int](1)) beside NodeKernel.run's
@@ -137,7 +141,7 @@ class _BoundType(types.StructRef):
 class Bound(structref.StructRefProxy):
     """:func:`advance`'s arguments but the cycles, held by one compiled object: a call
     from Python unboxes each of its ~150 arrays (about 50 us on the default tile, more
-    than most calls' cycles); :func:`advance_bound` unboxes this one object. Made by
+    than most calls' cycles); :func:`advance` unboxes this one object. Made by
     :func:`bind`; made again when an array is replaced (a queue or the page pool grown)."""
 
 
@@ -159,15 +163,3 @@ def bind(links, net, kernel, cores):
                  (kernel.active, kernel.ns, kernel.cb),
                  (*cores._args(), cores.reads, cores.mutant, kernel.mutant,
                   kernel.idle_shortcut))
-
-
-@njit(cache=True)
-def advance_bound(t, stop, step_first, bound):
-    """:func:`advance` with its arguments from ``bound`` (a :class:`Bound`)."""
-    edge, into, node, credits, held, qw0, qw1, qhead, qtail, rec = bound.links
-    P, O, geo, st, scratch = bound.net
-    active, NS, cb = bound.nodes
-    NA, NP, EA, EP, SA, SP, CA, reads, mutant, nk_mutant, idle = bound.cores
-    return advance(t, stop, step_first, edge, into, node, credits, held, qw0, qw1, qhead,
-                   qtail, rec, P, O, geo, st, scratch, active, NS, cb, NA, NP, EA, EP, SA, SP,
-                   CA, reads, mutant, nk_mutant, idle)

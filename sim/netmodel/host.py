@@ -393,9 +393,9 @@ class Tile:
         self.cycle = 0
         self._bound = self._bound_key = None    # edge.advance's arguments (_edge_until)
         # imported here, once: the hosts' part of a cycle runs per packet a host receives
-        from sim.netmodel.edge import TWO_CREDITS, advance_bound, bind
+        from sim.netmodel.edge import TWO_CREDITS, advance, bind
         from sim.netmodel.node.sram import POOL_OVERFLOWS
-        self._advance, self._bind, self._two_credits = advance_bound, bind, TWO_CREDITS
+        self._advance, self._bind, self._two_credits = advance, bind, TWO_CREDITS
         self._overflows = POOL_OVERFLOWS
         s = cores.sram
         # the most cycles one edge.advance call may step (_edge_until), and the SRAM pages
@@ -470,7 +470,7 @@ class Tile:
         return t
 
     def _entry(self, bound):
-        """:func:`sim.netmodel.edge.advance_bound` compiled for ``bound``'s type, called
+        """:func:`sim.netmodel.edge.advance` compiled for ``bound``'s type, called
         without the dispatcher's look-up of its arguments' types (about a third of a call's
         cost, paid per packet a host receives); the same compiled code (numba's cache
         loads it, or compiles it, here)."""

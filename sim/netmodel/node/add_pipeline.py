@@ -41,12 +41,12 @@ OUTPUTS = define(globals(), ("wr_en", "wr_addr"), "O_")
 _M32 = 0xFFFFFFFF
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def add_outputs(n, st, out):
     out[n, O_WR_EN], out[n, O_WR_ADDR] = st[n, A_V2], st[n, A_A2]
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def add_write_line(n, st, lines, wr_line):
     """Stage 2's line (``wr.data``): the fp sum, or the int sum or written line."""
     copy_row(wr_line[n], lines[n, L_FP2] if st[n, A_F2] else lines[n, L_R2I])
@@ -83,7 +83,7 @@ def _passed(n, st, lines):
             copy_row(lines[n, line], lines[n, L_D1])
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def add_clock(n, st, inputs, data, lines, line_in, rdata, wr_line, su, sf, mutant):
     """Node ``n``'s clock edge (after :func:`add_outputs` and :func:`add_write_line` of the
     cycle; ``data`` False: timing only, no sums, see the module docstring)."""

@@ -108,7 +108,7 @@ def _first(mask):
     return mask & -mask
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def cp_outputs(n, queues, inputs, sems, outputs, queue_out, P):
     """Node ``n``'s combinational outputs and grants (see the module docstring)."""
     L, A = P[P_CMD_LINES], P[P_ADDR_BITS]
@@ -193,7 +193,7 @@ def _field(lines_in, n, q, DF, f, W):
     return _bits(lines_in, n, q, DF[3 * f], DF[3 * f + 1], DF[3 * f + 2], W)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def _bits(lines_in, n, q, offset, width, signed, W):
     """The field at bit ``offset`` of ``width`` bits (``signed``) of queue ``q``'s lines
     (one compiled function for every field: the constants are its arguments)."""
@@ -207,7 +207,7 @@ def _bits(lines_in, n, q, offset, width, signed, W):
     return value
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def _stop(n, q, queues, kind, tag):
     """End the queue: its DONE (``tag``) goes out from state DONE."""
     queues[n, q, Q_STATE] = kind
@@ -217,7 +217,7 @@ def _stop(n, q, queues, kind, tag):
     queues[n, q, Q_FSM] = S_DONE
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def _advance(n, q, queues, P):
     """Go on with the next descriptor (a loop's end jumps back while iterations remain)."""
     L = P[P_CMD_LINES]
@@ -241,7 +241,7 @@ def _advance(n, q, queues, P):
         queues[n, q, Q_FSM] = S_FETCH
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def _decode(n, q, queues, lines_in, P, DF):
     """The descriptor's last line arrived: hand it on, or stop on an error."""
     W, lines, A = P[P_FLIT_BITS], P[P_LINES], P[P_ADDR_BITS]
@@ -398,7 +398,7 @@ def _queue_clock(n, q, queues, owner, lines_in, inputs, sram_data, queue_out, P,
             queues[n, q, Q_FSM] = S_IDLE
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def cp_clock(n, queues, owner, lines_in, inputs, sram_data, queue_out, P, DF):
     """Node ``n``'s clock edge, after :func:`cp_outputs` of the same cycle."""
     for q in range(QUEUES):

@@ -52,8 +52,14 @@ The kernels' arguments are the blocks' arrays as tuples (``NA``/``NP``: the NI's
 the core's own ports and counters). The wiring's mutants are run-time data (``reads``: the
 (port, client) of every reader of :data:`READERS`; ``mutant`` for the counter), so the
 normal and the wrong wirings run one compiled kernel. Every block's step function is a
-numba function of its own (not inlined), compiled once and cached in its block's file,
-but the NI's outputs, inlined at the core's one call site (a call passes ~75 arrays).
+numba function of its own, typed and compiled once and cached in its block's file, and
+marked ``forceinline`` so that LLVM inlines its machine code into the kernels that call
+it (no second typing, as numba's ``inline="always"`` would cost): called, each array
+argument went on the stack as ~7 words and each parameter tuple as all its ints, a block
+call as up to 180 pushes; measured with ``perf`` (the kernel's symbols from numba's
+libraries), those pushes were 54% of the node kernel's own time, and inlining them made
+a D1 die's SUMMA step run 1.8x faster (38.7 -> 21.9 s) for ~12 s more cold compile. The
+NI's outputs are inlined at the core's one call site (a call passes ~75 arrays).
 """
 
 import numpy as np

@@ -100,7 +100,7 @@ def _prefetching(st, n, P):
             and st[n, E_PF_IDX] < P[P_TILE_LINES] and (st[n, E_K] != 0 or st[n, E_SUB] != 0))
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def engine_outputs(n, st, desc, out, P):
     """Node ``n``'s combinational outputs (see the module docstring)."""
     lines, TL, amask = P[P_LINES], P[P_TILE_LINES], (1 << P[P_ADDR_BITS]) - 1
@@ -185,7 +185,7 @@ def _buffer_line(buf, n, line, words, data):
         buf[n, line * 2 * words + 2 * w + 1] = data[n, w] >> uint64(32)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def engine_clock(n, st, desc, inputs, out, P, data, rd_a, rd_b, rd_c, a_hold, b_hold, acc,
                  prod, iprod, c_in, c0buf, wbbuf, su, sf):
     """Node ``n``'s clock edge, after :func:`engine_outputs` and the SRAM's grants
@@ -312,7 +312,7 @@ def engine_quiescent(n, st):
             and st[n, E_WB_BUSY] == 0 and st[n, E_C0_PEND] == 0 and st[n, E_PF_PEND] == 0)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def engine_write_line(n, st, wbbuf, wr_line, P):
     """The write-back's line of the cycle (``wr.data``) into ``wr_line[n]``."""
     words = P[P_WIDTH] // 64

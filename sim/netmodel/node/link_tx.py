@@ -40,7 +40,7 @@ OUTPUTS = define(globals(), ("rdy0", "level0", "rdy1", "level1", "valid", "last"
                              "grant"), "O_")
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def tx_outputs(n, st, lasts, out, P):
     """Node ``n``'s combinational outputs (see the module docstring)."""
     D = P[P_DEPTH]
@@ -61,7 +61,7 @@ def tx_outputs(n, st, lasts, out, P):
     out[n, O_VALID], out[n, O_LAST], out[n, O_VC] = st[n, T_VALID], st[n, T_LAST], st[n, T_VC]
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def tx_clock(n, st, lasts, inputs, out, P, data, slots, flits_in, link_data):
     """Node ``n``'s clock edge, after :func:`tx_outputs` of the cycle (``flits_in[n, queue]``:
     the flits written this cycle)."""

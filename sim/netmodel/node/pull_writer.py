@@ -51,7 +51,7 @@ def _head_field(flits, n, v, H, field):
     return get_bits(flits[n, v], H[3 * field], H[3 * field + 1])
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def pull_outputs(n, st, inputs, vc_in, out, P):
     """Node ``n``'s combinational outputs (see the module docstring)."""
     amask = (1 << P[P_ADDR_BITS]) - 1
@@ -85,7 +85,7 @@ def pull_outputs(n, st, inputs, vc_in, out, P):
     out[n, O_POP] = 1 if pop else 0
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def pull_write_line(n, flits, out, wr_line):
     """The SRAM write's line: the flit at the served VC's head (zero when not writing)."""
     if out[n, O_WR_EN]:
@@ -94,7 +94,7 @@ def pull_write_line(n, flits, out, wr_line):
         wr_line[n] = 0
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def pull_clock(n, st, inputs, vc_in, flits, out, P, H):
     """Node ``n``'s clock edge, after :func:`pull_outputs` of the cycle. Everything reads
     the state before the edge; where a ``start`` and the FSM both write (``active``,

@@ -73,7 +73,7 @@ def _chunk(st, n, P):
     return min(st[n, M_LEFT], P[P_MAX_LEN] - 1)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def dma_outputs(n, st, inputs, out, flit, sram_data, data, P, H):
     """Node ``n``'s combinational outputs and the flit of the cycle (see the docstring)."""
     lines, amask = P[P_LINES], (1 << P[P_ADDR_BITS]) - 1
@@ -126,7 +126,7 @@ def dma_outputs(n, st, inputs, out, flit, sram_data, data, P, H):
             out[n, O_SRAM_EN], out[n, O_SRAM_ADDR] = 1, st[n, M_SRC] & amask
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def dma_clock(n, st, inputs, out, P):
     """Node ``n``'s clock edge, after :func:`dma_outputs` of the cycle."""
     amask = (1 << P[P_ADDR_BITS]) - 1

@@ -120,7 +120,7 @@ def _done(out, n, x, y, tag, opcode, addr):
     out[n, O_DONE_OPCODE], out[n, O_DONE_ADDR] = opcode, addr
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def parser_outputs(n, st, inputs, vc_in, head, out, resp_flit, P, H):
     """Node ``n``'s combinational outputs; ``resp_flit[n]`` gets a READ_RESP head (the
     lines of a READ are the data half's, :func:`parser_data`)."""
@@ -226,7 +226,7 @@ def parser_outputs(n, st, inputs, vc_in, head, out, resp_flit, P, H):
         out[n, O_POPS] = 1 << cur
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def parser_data(n, st, out, head, sram_data, inputs, line_data, resp_flit, ctrl_data, P):
     """The data half of the outputs: the line of a WRITE/ADD (and of a ``cmd_ctrl`` write),
     a READ's answer line."""
@@ -245,7 +245,7 @@ def parser_data(n, st, out, head, sram_data, inputs, line_data, resp_flit, ctrl_
             copy_row(resp_flit[n], sram_data[n])
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def parser_clock(n, st, inputs, vc_in, head, desc, out, P, H):
     """Node ``n``'s clock edge, after :func:`parser_outputs` of the cycle."""
     A = P[P_ADDR_BITS]

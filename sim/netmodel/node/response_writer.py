@@ -41,7 +41,7 @@ def head_fields(layouts):
         v + info if i % 3 == 0 else v for i, v in enumerate(fields))
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def resp_outputs(n, slots, inputs, out, flit, rx_flit, data, P, H):
     """Node ``n``'s queue write (``slot``: the DONE slot written, or -1) into ``out`` and
     ``flit[n]``; the slots' ``pending`` are ``slots[n, :, D_PENDING]``."""
@@ -65,7 +65,7 @@ def resp_outputs(n, slots, inputs, out, flit, rx_flit, data, P, H):
                 break
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def resp_clock(n, slots, slot_in, out):
     """Node ``n``'s slots at the edge: loads, arms, the DONE written."""
     for s in range(slots.shape[1]):

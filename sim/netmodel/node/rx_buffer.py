@@ -45,7 +45,7 @@ OUTPUTS = define(globals(), ("overflow", "credit"), "O_")
 VC_OUTPUTS = define(globals(), ("ready", "nonempty", "last", "end", "bad"), "V_")
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def rx_outputs(n, st, marks, slots, out, vc_out, head, data, P):
     """Node ``n``'s combinational outputs (see the module docstring)."""
     overflow = credit = 0
@@ -62,7 +62,7 @@ def rx_outputs(n, st, marks, slots, out, vc_out, head, data, P):
     out[n, O_OVERFLOW], out[n, O_CREDIT] = overflow, credit
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def rx_clock(n, st, marks, slots, inputs, flit_in, data, P):
     """Node ``n``'s clock edge, after :func:`rx_outputs` of the cycle."""
     D, C = P[P_DEPTH], P[P_CREDITS]

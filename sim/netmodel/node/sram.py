@@ -62,7 +62,7 @@ def words_to_int(words):
     return sum(int(w) << (64 * i) for i, w in enumerate(words))
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def sram_grants(n, bank_lines, rd_en, rd_grant, wr_en, wr_addr, wr_grant, mutant):
     """Node ``n``'s grants this cycle: ``rd_grant[n, port, client]``, ``wr_grant[n, client]``
     from the requests ``rd_en[n, port, client]``, ``wr_en``/``wr_addr[n, client]``."""
@@ -122,7 +122,7 @@ def _reads(n, rd_grant, rd_addr, rd_data, page_shift, table, pool, used):
                     rd_data[n, p] = 0
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=True)
 def sram_clock(n, rd_grant, rd_addr, rd_data, wr_grant, wr_addr, wr_data, page_shift, table,
                pool, used, mutant):
     """Node ``n``'s clock edge: the granted writes, then the granted reads into
