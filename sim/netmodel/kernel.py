@@ -384,7 +384,7 @@ def _source_vc(n, hdx, hdy, P, geo):
     return sv
 
 
-@njit(inline="always")
+@njit(cache=True, _nrt=False, forceinline=True)
 def _generator(n, t, x, y, P, O, ctrl, geo, st):
     """The traffic generator of node ``n`` (``rtl.measure.traffic.TrafficGen``): the draw,
     the source queue with its bypass, the injector into router ``n``'s local input (ring
@@ -745,7 +745,7 @@ def _input_buffers(n, t, P, O, geo, st, s, use_pend):
             R[rbase + O[IN0] + 2 * p + IN_RR] = v + 1 if v + 1 < V else 0
 
 
-@njit(inline="always")
+@njit(cache=True, _nrt=False, forceinline=True)
 def _router(n, t, x, y, P, O, geo, st, s, count_links, use_pend):
     """Router ``n`` (``rtl.net.router.Router``) in cycle ``t``; ``s`` is its scratch row."""
     R = st[ST_R]
@@ -789,7 +789,7 @@ def _router(n, t, x, y, P, O, geo, st, s, count_links, use_pend):
 # ---------------------------------------------------------------- sink
 
 
-@njit(inline="always")
+@njit(cache=True, _nrt=False, forceinline=True)
 def _sink(n, t, x, y, P, O, st):
     """The traffic sink of node ``n`` (``rtl.measure.traffic.TrafficSink``): takes the flit
     of router ``n``'s local output (ring ``6 n + 5``), returns its credit, checks order and
@@ -970,7 +970,7 @@ def _land(L, lbase, at, w0, w1, sq, fe, O, P):
     L[ls + LAND_CORRUPT] = fe
 
 
-@njit(inline="always")
+@njit(cache=True, _nrt=False, forceinline=True)
 def _dielink(d, t, P, O, geo, st):
     """DieLink ``d`` (``rtl.fabric.dielink.DieLinkChannel``), the perfect pipe: TX FIFOs, the
     serialiser (one flit every ``ratio`` cycles), ``latency`` each way, RX FIFOs and their
@@ -1018,7 +1018,7 @@ def _xorshift32(x):
     return x ^ ((x << 5) & _M32)
 
 
-@njit(inline="always")
+@njit(cache=True, _nrt=False, forceinline=True)
 def _link_layer(d, t, P, O, geo, st):
     """DieLink ``d`` with the link layer (``rtl.fabric.dielink_layer``): sequence numbers,
     the replay buffer, error injection (xorshift32 below a threshold), ACK/NAK control
